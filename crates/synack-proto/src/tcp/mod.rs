@@ -1,0 +1,3 @@
+//! TCP (RFC 9293) and its extensions.
+
+pub mod seq;

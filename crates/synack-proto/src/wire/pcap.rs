@@ -1,0 +1,1 @@
+//! pcap capture files (classic libpcap format): writer and reader.

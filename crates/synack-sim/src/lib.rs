@@ -1,0 +1,2 @@
+//! synack-sim: whole networks on virtual time.
+#![forbid(unsafe_code)]
