@@ -10,6 +10,7 @@
 //! an error value, dropped and counted.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod rng;
 pub mod siphash;
 pub mod time;
@@ -17,6 +18,7 @@ pub mod wire;
 
 pub mod tcp;
 
+pub use config::Config;
 pub use rng::Rng;
 pub use tcp::seq::SeqNum;
 pub use time::{Duration, Instant};

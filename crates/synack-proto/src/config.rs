@@ -1,0 +1,488 @@
+//! Every tunable of the stack, with Linux-compatible defaults.
+//!
+//! Field names are Linux's sysctl names (snake_case, without the `net.ipv4.`
+//! prefix) wherever Linux has one, so packetdrill scripts and people who know
+//! Linux can set them by name ([`Config::set_sysctl`]). Settings Linux keeps as
+//! compile-time constants (initial RTO, delayed-ACK timer, MSL) are fields here
+//! too, named after the constant, so tests can shrink them.
+
+use crate::time::Duration;
+use core::fmt;
+
+/// When SYN cookies are used (`net.ipv4.tcp_syncookies`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynCookieMode {
+    /// 0: never; SYNs beyond the SYN queue are dropped.
+    Never,
+    /// 1: when the SYN queue overflows (Linux's default).
+    Overflow,
+    /// 2: always, for every SYN.
+    Always,
+}
+
+/// Congestion control algorithm (`net.ipv4.tcp_congestion_control`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CongestionAlgorithm {
+    /// NewReno (RFC 5681, RFC 6582).
+    Reno,
+    /// CUBIC (RFC 9438), Linux's default.
+    Cubic,
+}
+
+impl CongestionAlgorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            CongestionAlgorithm::Reno => "reno",
+            CongestionAlgorithm::Cubic => "cubic",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "reno" | "newreno" => Some(CongestionAlgorithm::Reno),
+            "cubic" => Some(CongestionAlgorithm::Cubic),
+            _ => None,
+        }
+    }
+}
+
+/// `net.ipv4.tcp_fastopen` bits, as Linux defines them.
+pub mod fastopen_flags {
+    /// Client side enabled.
+    pub const CLIENT: u32 = 0x1;
+    /// Server side enabled (listeners still need the TCP_FASTOPEN option unless 0x400).
+    pub const SERVER: u32 = 0x2;
+    /// Client sends data in the SYN even without a cookie.
+    pub const CLIENT_NO_COOKIE: u32 = 0x4;
+    /// Server accepts data in the SYN without a cookie.
+    pub const SERVER_NO_COOKIE: u32 = 0x200;
+    /// Every listener does Fast Open without setting TCP_FASTOPEN.
+    pub const SERVER_WO_SOCKOPT: u32 = 0x400;
+}
+
+/// Minimum, default and maximum of a socket buffer (`tcp_rmem`/`tcp_wmem`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufferSizes {
+    pub min: usize,
+    pub default: usize,
+    pub max: usize,
+}
+
+/// The whole stack's configuration. `Config::default()` mirrors Linux.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Seed of the stack's RNG; every secret (ISN, SYN-cookie and Fast Open keys,
+    /// port offsets) is drawn from it. The runtime seeds it from the OS.
+    pub seed: u64,
+
+    // --- IP ---
+    /// TTL of packets we originate (`ip_default_ttl`).
+    pub ip_default_ttl: u8,
+    /// Ephemeral port range, inclusive (`ip_local_port_range`).
+    pub ip_local_port_range: (u16, u16),
+    /// Memory cap of all fragment reassembly buffers (`ipfrag_high_thresh`).
+    pub ipfrag_high_thresh: usize,
+    /// How long an incomplete datagram waits for its fragments (`ipfrag_time`).
+    pub ipfrag_time: Duration,
+    /// Minimum interval between ICMP errors to one destination (`icmp_ratelimit`).
+    pub icmp_ratelimit: Duration,
+    /// Global cap on ICMP messages per second (`icmp_msgs_per_sec`).
+    pub icmp_msgs_per_sec: u32,
+    /// ARP cache entry lifetime.
+    pub arp_cache_timeout: Duration,
+    /// Packets queued per unresolved next hop (Linux `unres_qlen`, here in packets).
+    pub arp_unres_qlen: usize,
+
+    // --- TCP handshake and close ---
+    /// SYN retransmissions before connect fails (`tcp_syn_retries`).
+    pub tcp_syn_retries: u8,
+    /// SYN-ACK retransmissions before a half-open entry is dropped (`tcp_synack_retries`).
+    pub tcp_synack_retries: u8,
+    /// Retransmissions before a soft error is reported (`tcp_retries1`).
+    pub tcp_retries1: u8,
+    /// Retransmissions before an established connection is given up (`tcp_retries2`).
+    pub tcp_retries2: u8,
+    /// Orphaned FIN-WAIT-2 lifetime (`tcp_fin_timeout`).
+    pub tcp_fin_timeout: Duration,
+    /// Maximum segment lifetime; TIME-WAIT lasts 2 MSL (RFC 9293 §3.4.2).
+    pub tcp_msl: Duration,
+    /// Cap on TIME-WAIT entries (`tcp_max_tw_buckets`).
+    pub tcp_max_tw_buckets: usize,
+    /// Ignore RSTs in TIME-WAIT, protecting against TIME-WAIT assassination (RFC 1337).
+    pub tcp_rfc1337: bool,
+
+    // --- listen queues ---
+    /// SYN queue cap per listener (`tcp_max_syn_backlog`).
+    pub tcp_max_syn_backlog: usize,
+    /// Cap on a listener's accept-queue backlog (`somaxconn`).
+    pub somaxconn: usize,
+    /// SYN cookies mode (`tcp_syncookies`).
+    pub tcp_syncookies: SynCookieMode,
+    /// Answer a completing ACK with RST when the accept queue is full (`tcp_abort_on_overflow`).
+    pub tcp_abort_on_overflow: bool,
+    /// Fast Open bits (`tcp_fastopen`, see [`fastopen_flags`]).
+    pub tcp_fastopen: u32,
+    /// Fast Open server keys in Linux's sysctl text form, or None to draw one from the RNG.
+    pub tcp_fastopen_key: Option<String>,
+
+    // --- TCP options ---
+    pub tcp_window_scaling: bool,
+    pub tcp_sack: bool,
+    pub tcp_dsack: bool,
+    pub tcp_timestamps: bool,
+    /// ECN: 0 off, 1 request and accept, 2 accept only (`tcp_ecn`).
+    pub tcp_ecn: u8,
+
+    // --- buffers and windows ---
+    /// Receive buffer min/default/max (`tcp_rmem`); the max also sets our window scale.
+    pub tcp_rmem: BufferSizes,
+    /// Send buffer min/default/max (`tcp_wmem`).
+    pub tcp_wmem: BufferSizes,
+    /// Smallest peer MSS accepted; lower values are clamped up (`tcp_min_snd_mss`).
+    pub tcp_min_snd_mss: u16,
+    /// Default interface MTU (the advertised MSS is MTU - 40).
+    pub mtu: usize,
+
+    // --- timers ---
+    /// Initial RTO before any RTT sample (Linux `TCP_TIMEOUT_INIT`, RFC 6298 §2.1).
+    pub tcp_rto_initial: Duration,
+    /// Lower bound of the RTO (Linux `TCP_RTO_MIN`).
+    pub tcp_rto_min: Duration,
+    /// Upper bound of the RTO (Linux `TCP_RTO_MAX`).
+    pub tcp_rto_max: Duration,
+    /// Delayed-ACK timeout (Linux `TCP_DELACK_MIN`).
+    pub tcp_delack_min: Duration,
+    /// Upper bound of the delayed-ACK timeout (Linux `TCP_DELACK_MAX`).
+    pub tcp_delack_max: Duration,
+    /// Idle time before the first keepalive probe (`tcp_keepalive_time`).
+    pub tcp_keepalive_time: Duration,
+    /// Interval between keepalive probes (`tcp_keepalive_intvl`).
+    pub tcp_keepalive_intvl: Duration,
+    /// Unanswered probes before the connection is dropped (`tcp_keepalive_probes`).
+    pub tcp_keepalive_probes: u8,
+    /// Minimum interval between ACKs sent in reply to out-of-window segments,
+    /// per connection (`tcp_invalid_ratelimit`, RFC 5961 §7 challenge ACK throttling).
+    pub tcp_invalid_ratelimit: Duration,
+    /// Global challenge ACKs per second (`tcp_challenge_ack_limit`).
+    pub tcp_challenge_ack_limit: u32,
+
+    // --- congestion control ---
+    pub tcp_congestion_control: CongestionAlgorithm,
+    /// Initial congestion window in segments (RFC 6928; Linux `TCP_INIT_CWND`).
+    pub tcp_init_cwnd: u32,
+    /// Reset cwnd after an idle period (`tcp_slow_start_after_idle`, RFC 5681 §4.1).
+    pub tcp_slow_start_after_idle: bool,
+    /// Duplicate-ACK threshold (`tcp_reordering`).
+    pub tcp_reordering: u32,
+    /// RACK loss detection and TLP (`tcp_recovery` bit 0 / `tcp_early_retrans`).
+    pub tcp_recovery_rack: bool,
+    /// Tail loss probes (`tcp_early_retrans` >= 3).
+    pub tcp_early_retrans: u8,
+    /// F-RTO spurious RTO detection (`tcp_frto`).
+    pub tcp_frto: u8,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seed: 0,
+            ip_default_ttl: 64,
+            ip_local_port_range: (32768, 60999),
+            ipfrag_high_thresh: 4 * 1024 * 1024,
+            ipfrag_time: Duration::from_secs(30),
+            icmp_ratelimit: Duration::from_millis(1000),
+            icmp_msgs_per_sec: 1000,
+            arp_cache_timeout: Duration::from_secs(60),
+            arp_unres_qlen: 101,
+            tcp_syn_retries: 6,
+            tcp_synack_retries: 5,
+            tcp_retries1: 3,
+            tcp_retries2: 15,
+            tcp_fin_timeout: Duration::from_secs(60),
+            tcp_msl: Duration::from_secs(30),
+            tcp_max_tw_buckets: 18_000,
+            tcp_rfc1337: true,
+            tcp_max_syn_backlog: 1024,
+            somaxconn: 4096,
+            tcp_syncookies: SynCookieMode::Overflow,
+            tcp_abort_on_overflow: false,
+            tcp_fastopen: fastopen_flags::CLIENT,
+            tcp_fastopen_key: None,
+            tcp_window_scaling: true,
+            tcp_sack: true,
+            tcp_dsack: true,
+            tcp_timestamps: true,
+            tcp_ecn: 2,
+            tcp_rmem: BufferSizes {
+                min: 4096,
+                default: 131_072,
+                max: 6_291_456,
+            },
+            tcp_wmem: BufferSizes {
+                min: 4096,
+                default: 16_384,
+                max: 4_194_304,
+            },
+            tcp_min_snd_mss: 48,
+            mtu: 1500,
+            tcp_rto_initial: Duration::from_secs(1),
+            tcp_rto_min: Duration::from_millis(200),
+            tcp_rto_max: Duration::from_secs(120),
+            tcp_delack_min: Duration::from_millis(40),
+            tcp_delack_max: Duration::from_millis(200),
+            tcp_keepalive_time: Duration::from_secs(7200),
+            tcp_keepalive_intvl: Duration::from_secs(75),
+            tcp_keepalive_probes: 9,
+            tcp_invalid_ratelimit: Duration::from_millis(500),
+            tcp_challenge_ack_limit: 1000,
+            tcp_congestion_control: CongestionAlgorithm::Cubic,
+            tcp_init_cwnd: 10,
+            tcp_slow_start_after_idle: true,
+            tcp_reordering: 3,
+            tcp_recovery_rack: true,
+            tcp_early_retrans: 3,
+            tcp_frto: 2,
+        }
+    }
+}
+
+/// Why a sysctl could not be applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SysctlError {
+    /// synack has no setting of that name.
+    Unknown(String),
+    /// The value does not parse or is out of range for that setting.
+    BadValue { name: String, value: String },
+}
+
+impl fmt::Display for SysctlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SysctlError::Unknown(name) => write!(f, "unknown setting `{name}`"),
+            SysctlError::BadValue { name, value } => write!(f, "bad value `{value}` for `{name}`"),
+        }
+    }
+}
+
+impl std::error::Error for SysctlError {}
+
+impl Config {
+    /// TIME-WAIT duration: 2 MSL (RFC 9293 §3.6.1).
+    pub fn time_wait(&self) -> Duration {
+        self.tcp_msl.saturating_mul(2)
+    }
+
+    /// The window scale we offer, as Linux's `tcp_select_initial_window` picks it:
+    /// the smallest shift that lets a 16-bit window cover the largest receive
+    /// buffer (RFC 7323 §2.3 caps it at 14). Zero when window scaling is off.
+    pub fn window_scale(&self) -> u8 {
+        if !self.tcp_window_scaling {
+            return 0;
+        }
+        let mut space = self.tcp_rmem.max;
+        let mut shift = 0u8;
+        while space > 65_535 && shift < 14 {
+            space >>= 1;
+            shift += 1;
+        }
+        shift
+    }
+
+    /// The MSS we advertise on an interface with the configured MTU (RFC 9293 §3.7.1).
+    pub fn advertised_mss(&self) -> u16 {
+        u16::try_from(self.mtu.saturating_sub(40)).unwrap_or(u16::MAX)
+    }
+
+    /// Applies one Linux sysctl by name (`net.ipv4.` prefix optional; `/` or `.`
+    /// separators). Values use Linux's text forms (e.g. `tcp_rmem` takes three
+    /// numbers; boolean settings take 0/1).
+    pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), SysctlError> {
+        let key = name.trim().replace('/', ".");
+        let key = key
+            .strip_prefix("net.ipv4.")
+            .or_else(|| key.strip_prefix("net.core."))
+            .unwrap_or(&key);
+        let value = value.trim().trim_matches('"');
+        let bad = || SysctlError::BadValue {
+            name: key.to_string(),
+            value: value.to_string(),
+        };
+        let num = |v: &str| -> Result<u64, SysctlError> {
+            let v = v.trim();
+            if let Some(hex) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+                u64::from_str_radix(hex, 16).map_err(|_| bad())
+            } else {
+                v.parse::<u64>().map_err(|_| bad())
+            }
+        };
+        let boolean = |v: &str| -> Result<bool, SysctlError> { Ok(num(v)? != 0) };
+        let small =
+            |v: &str| -> Result<u8, SysctlError> { u8::try_from(num(v)?).map_err(|_| bad()) };
+        let secs = |v: &str| -> Result<Duration, SysctlError> { Ok(Duration::from_secs(num(v)?)) };
+        let millis =
+            |v: &str| -> Result<Duration, SysctlError> { Ok(Duration::from_millis(num(v)?)) };
+        let triple = |v: &str| -> Result<BufferSizes, SysctlError> {
+            let parts: Vec<&str> = v.split_whitespace().collect();
+            match parts.as_slice() {
+                [a, b, c] => Ok(BufferSizes {
+                    min: num(a)? as usize,
+                    default: num(b)? as usize,
+                    max: num(c)? as usize,
+                }),
+                _ => Err(bad()),
+            }
+        };
+        match key {
+            "ip_default_ttl" => self.ip_default_ttl = small(value)?,
+            "ip_local_port_range" => {
+                let parts: Vec<&str> = value.split_whitespace().collect();
+                match parts.as_slice() {
+                    [lo, hi] => {
+                        let lo = u16::try_from(num(lo)?).map_err(|_| bad())?;
+                        let hi = u16::try_from(num(hi)?).map_err(|_| bad())?;
+                        if lo == 0 || lo > hi {
+                            return Err(bad());
+                        }
+                        self.ip_local_port_range = (lo, hi);
+                    }
+                    _ => return Err(bad()),
+                }
+            }
+            "ipfrag_high_thresh" => self.ipfrag_high_thresh = num(value)? as usize,
+            "ipfrag_time" => self.ipfrag_time = secs(value)?,
+            "icmp_ratelimit" => self.icmp_ratelimit = millis(value)?,
+            "icmp_msgs_per_sec" => {
+                self.icmp_msgs_per_sec = u32::try_from(num(value)?).map_err(|_| bad())?
+            }
+            "tcp_syn_retries" => self.tcp_syn_retries = small(value)?,
+            "tcp_synack_retries" => self.tcp_synack_retries = small(value)?,
+            "tcp_retries1" => self.tcp_retries1 = small(value)?,
+            "tcp_retries2" => self.tcp_retries2 = small(value)?,
+            "tcp_fin_timeout" => self.tcp_fin_timeout = secs(value)?,
+            "tcp_max_tw_buckets" => self.tcp_max_tw_buckets = num(value)? as usize,
+            "tcp_rfc1337" => self.tcp_rfc1337 = boolean(value)?,
+            "tcp_max_syn_backlog" => self.tcp_max_syn_backlog = num(value)? as usize,
+            "somaxconn" => self.somaxconn = num(value)? as usize,
+            "tcp_syncookies" => {
+                self.tcp_syncookies = match num(value)? {
+                    0 => SynCookieMode::Never,
+                    1 => SynCookieMode::Overflow,
+                    2 => SynCookieMode::Always,
+                    _ => return Err(bad()),
+                }
+            }
+            "tcp_abort_on_overflow" => self.tcp_abort_on_overflow = boolean(value)?,
+            "tcp_fastopen" => self.tcp_fastopen = u32::try_from(num(value)?).map_err(|_| bad())?,
+            "tcp_fastopen_key" => self.tcp_fastopen_key = Some(value.to_string()),
+            "tcp_window_scaling" => self.tcp_window_scaling = boolean(value)?,
+            "tcp_sack" => self.tcp_sack = boolean(value)?,
+            "tcp_dsack" => self.tcp_dsack = boolean(value)?,
+            "tcp_timestamps" => self.tcp_timestamps = boolean(value)?,
+            "tcp_ecn" => self.tcp_ecn = small(value)?,
+            "tcp_rmem" => self.tcp_rmem = triple(value)?,
+            "tcp_wmem" => self.tcp_wmem = triple(value)?,
+            "tcp_min_snd_mss" => {
+                self.tcp_min_snd_mss = u16::try_from(num(value)?).map_err(|_| bad())?
+            }
+            "tcp_keepalive_time" => self.tcp_keepalive_time = secs(value)?,
+            "tcp_keepalive_intvl" => self.tcp_keepalive_intvl = secs(value)?,
+            "tcp_keepalive_probes" => self.tcp_keepalive_probes = small(value)?,
+            "tcp_invalid_ratelimit" => self.tcp_invalid_ratelimit = millis(value)?,
+            "tcp_challenge_ack_limit" => {
+                self.tcp_challenge_ack_limit = u32::try_from(num(value)?).map_err(|_| bad())?
+            }
+            "tcp_congestion_control" => {
+                self.tcp_congestion_control =
+                    CongestionAlgorithm::from_name(value).ok_or_else(bad)?
+            }
+            "tcp_slow_start_after_idle" => self.tcp_slow_start_after_idle = boolean(value)?,
+            "tcp_reordering" => {
+                self.tcp_reordering = u32::try_from(num(value)?).map_err(|_| bad())?
+            }
+            "tcp_recovery" => self.tcp_recovery_rack = num(value)? & 1 != 0,
+            "tcp_early_retrans" => self.tcp_early_retrans = small(value)?,
+            "tcp_frto" => self.tcp_frto = small(value)?,
+            _ => return Err(SysctlError::Unknown(key.to_string())),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_mirror_linux() {
+        let c = Config::default();
+        assert_eq!(
+            (c.tcp_syn_retries, c.tcp_synack_retries, c.tcp_retries2),
+            (6, 5, 15)
+        );
+        assert_eq!(c.time_wait(), Duration::from_secs(60));
+        assert_eq!(c.advertised_mss(), 1460);
+        // Linux with tcp_rmem max 6 MiB offers window scale 7.
+        assert_eq!(c.window_scale(), 7);
+    }
+
+    #[test]
+    fn window_scale_follows_rmem_max_like_linux() {
+        let mut c = Config::default();
+        c.set_sysctl("net.ipv4.tcp_rmem", "4096 540000 15728640")
+            .unwrap();
+        assert_eq!(
+            c.window_scale(),
+            8,
+            "packetdrill's defaults.sh gives wscale 8"
+        );
+        c.tcp_rmem.max = 65_535;
+        assert_eq!(c.window_scale(), 0);
+        c.tcp_rmem.max = usize::MAX;
+        assert_eq!(c.window_scale(), 14, "RFC 7323 §2.3 caps the shift at 14");
+        c.tcp_window_scaling = false;
+        assert_eq!(c.window_scale(), 0);
+    }
+
+    #[test]
+    fn sysctls_apply_by_linux_name() {
+        let mut c = Config::default();
+        c.set_sysctl("net.ipv4.tcp_syn_retries", "5").unwrap();
+        c.set_sysctl("net/ipv4/tcp_syncookies", "2").unwrap();
+        c.set_sysctl("tcp_fastopen", "0x70403").unwrap();
+        c.set_sysctl("net.ipv4.tcp_congestion_control", "reno")
+            .unwrap();
+        c.set_sysctl("net.ipv4.ip_local_port_range", "40000 40010")
+            .unwrap();
+        assert_eq!(c.tcp_syn_retries, 5);
+        assert_eq!(c.tcp_syncookies, SynCookieMode::Always);
+        assert_eq!(c.tcp_fastopen, 0x70403);
+        assert_eq!(c.tcp_congestion_control, CongestionAlgorithm::Reno);
+        assert_eq!(c.ip_local_port_range, (40000, 40010));
+    }
+
+    #[test]
+    fn bad_sysctls_are_errors_not_silently_ignored() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.set_sysctl("net.ipv4.tcp_nonsense", "1"),
+            Err(SysctlError::Unknown("tcp_nonsense".into()))
+        );
+        assert!(matches!(
+            c.set_sysctl("tcp_syncookies", "7"),
+            Err(SysctlError::BadValue { .. })
+        ));
+        assert!(matches!(
+            c.set_sysctl("tcp_rmem", "1 2"),
+            Err(SysctlError::BadValue { .. })
+        ));
+        assert!(matches!(
+            c.set_sysctl("ip_local_port_range", "5000 4000"),
+            Err(SysctlError::BadValue { .. })
+        ));
+        assert!(matches!(
+            c.set_sysctl("tcp_syn_retries", "300"),
+            Err(SysctlError::BadValue { .. })
+        ));
+        assert_eq!(c, Config::default(), "failed sets change nothing");
+    }
+}
