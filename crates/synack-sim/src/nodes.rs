@@ -200,6 +200,13 @@ impl Reflector {
     pub fn reflected(&self) -> u64 {
         self.reflected
     }
+
+    /// Queues `frame` to be sent on `port` as if it had just arrived there
+    /// (use through [`World::node_mut`](crate::World::node_mut) to start a
+    /// ping-pong).
+    pub fn inject(&mut self, port: PortId, frame: &[u8]) {
+        self.handle_frame(Instant::ZERO, port, frame);
+    }
 }
 
 impl Node for Reflector {
