@@ -164,9 +164,14 @@ struct NodeSlot {
     node: Box<dyn AnyNode>,
     /// Indexed by port number.
     ports: Vec<Option<(LinkId, Dir)>>,
-    /// The timeout last reported and its generation (for lazy heap deletion).
+    /// The timeout the node last asked for.
     timer: Option<Instant>,
-    timer_gen: u64,
+    /// The time of this node's live entry in the timer heap, if any. It is
+    /// never later than `timer`: when the node moves its deadline later (a
+    /// restarted retransmission timer) the entry stays, pops early and is
+    /// pushed again, so the heap holds about one entry per node however often
+    /// deadlines move.
+    queued: Option<Instant>,
     dirty: bool,
 }
 
@@ -288,8 +293,9 @@ pub struct World {
     config: SimConfig,
     nodes: Vec<NodeSlot>,
     net: Net,
-    /// Node timeouts: (when, node, generation); stale entries are skipped.
-    timers: BinaryHeap<Reverse<(Instant, NodeId, u64)>>,
+    /// Node timeouts: (when, node). An entry is live if it matches its node's
+    /// `queued`; others are stale and skipped.
+    timers: BinaryHeap<Reverse<(Instant, NodeId)>>,
     dirty: Vec<NodeId>,
     /// The buffer `poll_transmit` writes into.
     scratch: Vec<u8>,
@@ -379,7 +385,7 @@ impl World {
             node: Box::new(node),
             ports: Vec::new(),
             timer: None,
-            timer_gen: 0,
+            queued: None,
             dirty: false,
         });
         self.mark_dirty(id);
@@ -618,12 +624,11 @@ impl World {
             let len = len.min(self.scratch.len());
             self.net.send(end, &self.scratch[..len]);
         }
-        let timer = slot.node.poll_timeout();
-        if timer != slot.timer {
-            slot.timer = timer;
-            slot.timer_gen += 1;
-            if let Some(t) = timer {
-                self.timers.push(Reverse((t, id, slot.timer_gen)));
+        slot.timer = slot.node.poll_timeout();
+        if let Some(t) = slot.timer {
+            if slot.queued.is_none_or(|q| t < q) {
+                slot.queued = Some(t);
+                self.timers.push(Reverse((t, id)));
             }
         }
         Ok(())
@@ -634,15 +639,29 @@ impl World {
         while let Some(id) = self.dirty.pop() {
             self.service(id)?;
         }
-        while let Some(&Reverse((_, id, generation))) = self.timers.peek() {
-            let slot = &self.nodes[id.index()];
-            if slot.timer.is_some() && slot.timer_gen == generation {
-                break;
+        while let Some(&Reverse((t, id))) = self.timers.peek() {
+            let slot = &mut self.nodes[id.index()];
+            if slot.queued != Some(t) {
+                self.timers.pop(); // stale: superseded by an earlier entry
+                continue;
             }
-            self.timers.pop();
+            match slot.timer {
+                Some(want) if want <= t => break, // due: the next timer event
+                Some(want) => {
+                    // The deadline moved later: requeue it there.
+                    self.timers.pop();
+                    slot.queued = Some(want);
+                    self.timers.push(Reverse((want, id)));
+                }
+                None => {
+                    // Cancelled.
+                    self.timers.pop();
+                    slot.queued = None;
+                }
+            }
         }
         let delivery = self.net.deliveries.peek().map(|d| d.at);
-        let timer = self.timers.peek().map(|&Reverse((t, id, _))| (t, id));
+        let timer = self.timers.peek().map(|&Reverse((t, id))| (t, id));
         // At equal times frames arrive before timers fire.
         Ok(match (delivery, timer) {
             (None, None) => None,
@@ -714,6 +733,7 @@ impl World {
                 // Consumed: if the node asks for the same time again it is a
                 // new request (and fires again, bounded by the step limit).
                 slot.timer = None;
+                slot.queued = None;
                 slot.node.handle_timeout(self.net.now);
                 id
             }
@@ -784,6 +804,12 @@ impl World {
                 }
             }
         }
+    }
+
+    /// Entries in the timer queue, stale ones included (for tests of the
+    /// simulator's own bookkeeping).
+    pub fn queued_timers(&self) -> usize {
+        self.timers.len()
     }
 
     /// Frames currently on their way.

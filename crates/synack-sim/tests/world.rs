@@ -301,6 +301,92 @@ fn a_timeout_asked_for_in_the_past_fires_once_at_now() {
     assert_eq!(w.stats().timeouts, 2); // the script's own send timer, and this
 }
 
+type OnFrame = Box<dyn FnMut(Instant, &mut Option<Instant>)>;
+
+/// A node whose deadline is set by a closure on every frame; records firings.
+struct Alarm {
+    deadline: Option<Instant>,
+    fired: Vec<Instant>,
+    on_frame: OnFrame,
+}
+
+impl Alarm {
+    fn new(
+        deadline: Option<Instant>,
+        on_frame: impl FnMut(Instant, &mut Option<Instant>) + 'static,
+    ) -> Self {
+        Alarm {
+            deadline,
+            fired: Vec::new(),
+            on_frame: Box::new(on_frame),
+        }
+    }
+}
+
+impl Node for Alarm {
+    fn handle_frame(&mut self, now: Instant, _: PortId, _: &[u8]) {
+        (self.on_frame)(now, &mut self.deadline);
+    }
+    fn poll_transmit(&mut self, _: Instant, _: &mut [u8]) -> Option<(PortId, usize)> {
+        None
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.fired.push(now);
+        self.deadline = None;
+    }
+}
+
+/// A Blaster sending 1 frame per ms to an alarm.
+fn alarm_world(count: u64, alarm: Alarm) -> (World, synack_sim::NodeId) {
+    let mut w = World::new(1);
+    let b = w.add_node(Blaster::new(PortId(0), count, 64, Instant::ZERO, ms(1)));
+    let a = w.add_node(alarm);
+    w.connect(b, PortId(0), a, PortId(0), LinkConfig::new())
+        .unwrap();
+    (w, a)
+}
+
+#[test]
+fn a_deadline_pushed_later_on_every_frame_fires_once_and_keeps_the_queue_small() {
+    // Like a retransmission timer restarted by every ACK.
+    let (mut w, a) = alarm_world(10_000, Alarm::new(None, |now, d| *d = Some(now + ms(200))));
+    let mut most = 0;
+    while w.step().unwrap().is_some() {
+        most = most.max(w.queued_timers());
+    }
+    assert_eq!(
+        w.node::<Alarm>(a).fired,
+        vec![Instant::from_millis(9_999 + 200)]
+    );
+    assert!(most <= 3, "{most} timer entries");
+}
+
+#[test]
+fn a_deadline_moved_earlier_fires_at_the_new_time_only() {
+    let (mut w, a) = alarm_world(
+        1,
+        Alarm::new(Some(Instant::from_millis(100)), |_, d| {
+            *d = Some(Instant::from_millis(50))
+        }),
+    );
+    w.run_until_idle(FOREVER).unwrap();
+    assert_eq!(w.node::<Alarm>(a).fired, vec![Instant::from_millis(50)]);
+}
+
+#[test]
+fn a_cancelled_deadline_never_fires() {
+    let (mut w, a) = alarm_world(
+        1,
+        Alarm::new(Some(Instant::from_millis(100)), |_, d| *d = None),
+    );
+    assert_eq!(w.run_until_idle(FOREVER), Ok(Instant::ZERO));
+    assert!(w.node::<Alarm>(a).fired.is_empty());
+    assert_eq!(w.stats().timeouts, 0);
+}
+
 #[test]
 fn time_never_goes_backwards() {
     let (mut w, _, sink) = blast(3, 500, 64, us(100), rough());
