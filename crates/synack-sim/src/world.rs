@@ -636,9 +636,14 @@ impl World {
 
     /// Services nodes touched outside the loop, then finds the next event.
     fn next(&mut self) -> Result<Option<Next>, SimError> {
-        while let Some(id) = self.dirty.pop() {
-            self.service(id)?;
+        // In the order they were touched; on an error the rest stay queued.
+        for i in 0..self.dirty.len() {
+            if let Err(e) = self.service(self.dirty[i]) {
+                self.dirty.drain(..=i);
+                return Err(e);
+            }
         }
+        self.dirty.clear();
         while let Some(&Reverse((t, id))) = self.timers.peek() {
             let slot = &mut self.nodes[id.index()];
             if slot.queued != Some(t) {
