@@ -592,13 +592,15 @@ impl World {
         }
     }
 
-    /// Flushes every capture (they are also flushed when the world is dropped,
-    /// with errors ignored).
+    /// Flushes every capture, or reports the first write error one of them hit
+    /// (a capture stops writing at its first error). Captures are also flushed
+    /// when the world is dropped, with errors ignored.
     pub fn flush_captures(&mut self) -> io::Result<()> {
         for link in &mut self.net.links {
             if let Some(cap) = &mut link.capture {
-                if let Some(e) = cap.error.take() {
-                    return Err(e);
+                if let Some(e) = &cap.error {
+                    // Kept: the capture stays stopped; stop_capture reports it too.
+                    return Err(io::Error::new(e.kind(), e.to_string()));
                 }
                 cap.file.flush()?;
             }

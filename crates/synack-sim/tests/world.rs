@@ -689,6 +689,7 @@ fn capture_write_errors_are_reported_when_the_capture_stops() {
     w.run_until_idle(FOREVER).unwrap();
     // The first failure stops the capture; the simulation carries on.
     assert_eq!(*writes.borrow(), 2);
+    assert_eq!(w.flush_captures().unwrap_err().to_string(), "disk full");
     let err = w.stop_capture(link).unwrap_err();
     assert_eq!(err.to_string(), "disk full");
 }
