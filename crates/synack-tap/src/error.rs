@@ -91,9 +91,9 @@ pub fn explain(err: &io::Error) -> Option<&'static str> {
             "permission denied: TAP/TUN devices need root or CAP_NET_ADMIN (try sudo, or \
              setcap cap_net_admin+ep on the binary)",
         ),
-        (Op::SetIff, libc::EBUSY) => {
-            Some("the interface is already open in another process (or is not a TAP/TUN device)")
-        }
+        (Op::SetIff, libc::EBUSY) => Some(
+            "the interface is in use: another process or handle has it open (or it is not a TAP/TUN)",
+        ),
         (Op::SetIff, libc::EINVAL) => Some(
             "the interface exists with different settings (TAP vs TUN, or a different owner), \
              or the name is not valid",
