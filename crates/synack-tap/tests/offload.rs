@@ -260,3 +260,71 @@ fn tap_with_vnet_hdr_exchanges_tcp_super_segments_with_the_kernel() {
     })
     .unwrap();
 }
+
+/// `(checksum in the datagram, checksum it should have)` for a UDP datagram
+/// from the kernel to the peer's port 9.
+fn udp_checksums(frame: &[u8]) -> Option<(u16, u16)> {
+    let p = SlicedPacket::from_ethernet(frame).ok()?;
+    let Some(NetSlice::Ipv4(ip)) = &p.net else {
+        return None;
+    };
+    let Some(TransportSlice::Udp(udp)) = &p.transport else {
+        return None;
+    };
+    if udp.destination_port() != 9 {
+        return None;
+    }
+    let want = udp
+        .to_header()
+        .calc_checksum_ipv4_raw(
+            ip.header().source(),
+            ip.header().destination(),
+            udp.payload(),
+        )
+        .ok()?;
+    Some((udp.checksum(), want))
+}
+
+#[test]
+fn tap_recv_completes_partial_checksums_that_recv_vnet_exposes() {
+    if netns::skip_unless_supported("tap_recv_completes_partial_checksums_that_recv_vnet_exposes") {
+        return;
+    }
+    netns::run_in_fresh(|| {
+        let tap = Tap::with_options(&Options::new("synack0").vnet_hdr(Offloads::CSUM)).unwrap();
+        // Checksum offload alone does not make frames longer than the MTU.
+        assert_eq!(tap.max_frame_len().unwrap(), 1514);
+        tap.set_kernel_addr(Ipv4Addr::from(KERNEL_IP), 24).unwrap();
+        tap.set_up().unwrap();
+        let sock = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        sock.send_to(b"first", "192.0.2.2:9").unwrap();
+
+        // Raw: the header says NEEDS_CSUM and the field is not yet the checksum.
+        let (hdr, (field, want)) = recv_until(
+            |t| tap.wait_readable(Some(t)),
+            |buf| tap.recv_vnet(buf),
+            |hdr, frame| {
+                if let Some(reply) = arp_reply_to(frame) {
+                    tap.send(&reply).unwrap();
+                    return None;
+                }
+                udp_checksums(frame).map(|c| (*hdr, c))
+            },
+            "the first datagram",
+        );
+        assert!(hdr.needs_csum(), "{hdr:?}");
+        assert_eq!((hdr.csum_start, hdr.csum_offset), (14 + 20, 6));
+        assert_ne!(field, want, "the kernel computed the checksum after all");
+
+        // Through recv: the checksum is finished in software.
+        sock.send_to(b"second", "192.0.2.2:9").unwrap();
+        let (field, want) = recv_until(
+            |t| tap.wait_readable(Some(t)),
+            |buf| tap.recv(buf).map(|n| (VirtioNetHdr::default(), n)),
+            |_, frame| udp_checksums(frame),
+            "the second datagram",
+        );
+        assert_eq!(field, want);
+    })
+    .unwrap();
+}
