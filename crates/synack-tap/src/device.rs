@@ -13,6 +13,7 @@ use std::net::Ipv4Addr;
 use std::ops::BitOr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::error::{Context, Op};
@@ -157,6 +158,8 @@ struct Queue {
     name: String,
     vnet_hdr_len: usize,
     offloads: Offloads,
+    /// The MTU as of opening or the last `mtu()`/`set_mtu()` through this handle.
+    mtu: AtomicUsize,
 }
 
 impl Queue {
@@ -206,12 +209,14 @@ impl Queue {
             })?;
         }
         let ctl = Ctl::new()?;
+        let mtu = AtomicUsize::new(ctl.mtu(&name)?);
         Ok(Queue {
             file,
             ctl,
             name,
             vnet_hdr_len,
             offloads: opts.offloads,
+            mtu,
         })
     }
 
@@ -294,11 +299,23 @@ impl Queue {
             .context(Op::Other, || format!("poll {}", self.name))
     }
 
-    fn max_frame_len(&self, link_header: usize) -> io::Result<usize> {
+    fn mtu(&self) -> io::Result<usize> {
+        let mtu = self.ctl.mtu(&self.name)?;
+        self.mtu.store(mtu, Ordering::Relaxed);
+        Ok(mtu)
+    }
+
+    fn set_mtu(&self, mtu: usize) -> io::Result<()> {
+        self.ctl.set_mtu(&self.name, mtu)?;
+        self.mtu.store(mtu, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn max_frame_len(&self, link_header: usize) -> usize {
         if self.offloads.has_segmentation() {
-            Ok(MAX_GSO_FRAME_LEN)
+            MAX_GSO_FRAME_LEN
         } else {
-            Ok(self.ctl.mtu(&self.name)? + link_header)
+            self.mtu.load(Ordering::Relaxed) + link_header
         }
     }
 }
@@ -366,19 +383,27 @@ macro_rules! common_methods {
             self.q.wait_readable(timeout)
         }
 
-        /// The interface MTU (IP bytes, without the link header), as `ip link` shows it.
+        /// The interface MTU (IP bytes, without the link header), as `ip link`
+        /// shows it, asked from the kernel (`SIOCGIFMTU`).
         pub fn mtu(&self) -> io::Result<usize> {
-            self.q.ctl.mtu(&self.q.name)
+            self.q.mtu()
+        }
+
+        /// The MTU as of opening or the last `mtu()`/`set_mtu()` through this
+        /// handle, without a system call. Changes made by others (`ip link set
+        /// mtu`) show only after `mtu()`.
+        pub fn cached_mtu(&self) -> usize {
+            self.q.mtu.load(Ordering::Relaxed)
         }
 
         /// Sets the interface MTU (`SIOCSIFMTU`).
         pub fn set_mtu(&self, mtu: usize) -> io::Result<()> {
-            self.q.ctl.set_mtu(&self.q.name, mtu)
+            self.q.set_mtu(mtu)
         }
 
-        /// The longest frame `recv` can return: MTU plus link header, or
-        /// [`MAX_GSO_FRAME_LEN`] with segmentation offloads.
-        pub fn max_frame_len(&self) -> io::Result<usize> {
+        /// The longest frame `recv` can return: [`cached_mtu`](Self::cached_mtu)
+        /// plus the link header, or [`MAX_GSO_FRAME_LEN`] with segmentation offloads.
+        pub fn max_frame_len(&self) -> usize {
             self.q.max_frame_len($link_header)
         }
 
