@@ -6,9 +6,11 @@
 //! duplication, corruption) and [`Capture`] (pcap).
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod device;
 pub mod impair;
 
+pub use capture::{Capture, CaptureStats};
 pub use device::{Device, Medium, Pipe, PipeStats};
 pub use impair::{DirectionStats, ImpairConfig, ImpairStats, Impaired, Impairment};
 pub use synack_tap::{Tap, Tun};
