@@ -336,7 +336,8 @@ macro_rules! common_methods {
         /// is consumed and a partial checksum is completed in software, so
         /// `buf` always holds a frame with valid checksums (possibly a GSO
         /// super-segment longer than the MTU: size `buf` by `max_frame_len`).
-        /// `WouldBlock` when nonblocking and nothing is queued.
+        /// `WouldBlock` when nonblocking and nothing is queued. The kernel
+        /// silently cuts a frame longer than `buf`: size it by `max_frame_len`.
         pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
             self.q.recv(buf)
         }

@@ -107,6 +107,9 @@ fn captured_impaired_tap_talks_to_the_kernel_through_the_device_trait() {
         assert_eq!(dev.mtu(), 1500);
         assert!(dev.raw_fd().is_some());
         assert_eq!(dev.poll_timeout(), None);
+        // A buffer that could cut a frame is refused before the kernel cuts one.
+        let short = dev.recv(&mut [0u8; 100]).unwrap_err();
+        assert_eq!(short.kind(), std::io::ErrorKind::InvalidInput);
         let wait = |d: &Capture<Impaired<Tap>, _>, t: Duration| {
             d.inner().inner().wait_readable(Some(t)).unwrap()
         };

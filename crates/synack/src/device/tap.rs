@@ -15,6 +15,21 @@ use synack_tap::{Tap, Tun};
 
 use super::{Device, Medium};
 
+/// The kernel cuts a frame to the read buffer without saying so; refuse
+/// buffers that could cut one rather than hand the stack a truncated frame.
+fn check_buf(buf: &[u8], max_frame_len: usize) -> io::Result<()> {
+    if buf.len() < max_frame_len {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "receive buffer of {} bytes: frames may be {max_frame_len} long",
+                buf.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn nonblocking(r: io::Result<usize>) -> io::Result<Option<usize>> {
     match r {
         Ok(n) => Ok(Some(n)),
@@ -45,6 +60,7 @@ impl Device for Tap {
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        check_buf(buf, Tap::max_frame_len(self))?;
         nonblocking(Tap::recv(self, buf))
     }
 
@@ -75,6 +91,7 @@ impl Device for Tun {
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        check_buf(buf, Tun::max_frame_len(self))?;
         nonblocking(Tun::recv(self, buf))
     }
 
@@ -108,5 +125,12 @@ mod tests {
         );
         let e = nonblocking(Err(io::Error::other("gone"))).unwrap_err();
         assert_eq!(e.to_string(), "gone");
+    }
+
+    #[test]
+    fn buffers_that_could_truncate_a_frame_are_refused() {
+        assert!(check_buf(&[0; 1514], 1514).is_ok());
+        let e = check_buf(&[0; 1513], 1514).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     }
 }
