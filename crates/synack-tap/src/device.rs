@@ -519,6 +519,13 @@ mod tests {
     }
 
     #[test]
+    fn devices_can_be_shared_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Tap>();
+        send_sync::<Tun>();
+    }
+
+    #[test]
     fn offload_bits_match_linux() {
         assert_eq!(Offloads::TCP.bits(), 0x0f);
         assert!(Offloads::TCP.contains(Offloads::TSO4 | Offloads::CSUM));

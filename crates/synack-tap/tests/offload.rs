@@ -328,3 +328,41 @@ fn tap_recv_completes_partial_checksums_that_recv_vnet_exposes() {
     })
     .unwrap();
 }
+
+#[test]
+fn twelve_byte_vnet_header_is_consumed_whole() {
+    if netns::skip_unless_supported("twelve_byte_vnet_header_is_consumed_whole") {
+        return;
+    }
+    netns::run_in_fresh(|| {
+        let opts = Options::new("synack0")
+            .vnet_hdr(Offloads::CSUM)
+            .vnet_hdr_len(12);
+        let tap = Tap::with_options(&opts).unwrap();
+        assert_eq!(tap.vnet_hdr_len(), Some(VirtioNetHdr::LEN_MRG));
+        tap.set_kernel_addr(Ipv4Addr::from(KERNEL_IP), 24).unwrap();
+        tap.set_up().unwrap();
+        let sock = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        sock.send_to(b"x", "192.0.2.2:9").unwrap();
+        // The ARP request parses from its first byte: the header took exactly 12.
+        let frame = recv_until(
+            |t| tap.wait_readable(Some(t)),
+            |buf| tap.recv_vnet(buf),
+            |_, frame| arp_reply_to(frame).map(|_| frame.to_vec()),
+            "an ARP request after a 12-byte header",
+        );
+        assert_eq!(frame[..6], BROADCAST);
+        assert_eq!(frame[12..14], [0x08, 0x06]);
+        // And a frame we send with a 12-byte header is understood.
+        let reply = arp_reply_to(&frame).unwrap();
+        assert_eq!(tap.send(&reply).unwrap(), reply.len());
+        let (field, want) = recv_until(
+            |t| tap.wait_readable(Some(t)),
+            |buf| tap.recv(buf).map(|n| (VirtioNetHdr::default(), n)),
+            |_, frame| udp_checksums(frame),
+            "the datagram after the ARP reply",
+        );
+        assert_eq!(field, want);
+    })
+    .unwrap();
+}

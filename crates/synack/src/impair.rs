@@ -15,6 +15,10 @@
 //! when [`poll_timeout`](Device::poll_timeout) passes even if the fd is not
 //! readable.
 //!
+//! An error from the inner device (e.g. `WouldBlock` from a full TAP queue)
+//! is returned from the call that released the frame; that frame is gone,
+//! as if lost on the wire.
+//!
 //! Every method has a `*_at(now, ...)` form taking the time explicitly; the
 //! `Device` methods pass `Instant::now()`. Tests use the explicit form.
 
