@@ -268,3 +268,48 @@ fn errors_carry_context_and_explanations() {
     })
     .unwrap();
 }
+
+#[test]
+fn attaches_to_an_existing_persistent_tap() {
+    if netns::skip_unless_supported("attaches_to_an_existing_persistent_tap") {
+        return;
+    }
+    netns::run_in_fresh(|| {
+        // Made by iproute2 (a child process inherits this thread's namespace).
+        let made = std::process::Command::new("ip")
+            .args(["tuntap", "add", "dev", "persist0", "mode", "tap"])
+            .status();
+        match made {
+            Ok(s) => assert!(s.success(), "ip tuntap add: {s}"),
+            Err(e) => {
+                assert!(
+                    std::env::var("CI").map_or(true, |v| v != "true"),
+                    "CI=true but no ip: {e}"
+                );
+                eprintln!("skipping attach check: no ip command ({e})");
+                return;
+            }
+        }
+        let tap = Tap::open("persist0").unwrap();
+        assert_eq!(tap.name(), "persist0");
+        tap.set_kernel_addr(KERNEL, 24).unwrap();
+        tap.set_up().unwrap();
+        // Attached, not a new device: the kernel talks through it.
+        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+        sock.send_to(b"persistent", "192.0.2.2:9").unwrap();
+        recv_until(
+            |t| tap.wait_readable(Some(t)),
+            tap_recv(&tap),
+            |_, frame| arp_reply_to(frame),
+            "an ARP request on the attached TAP",
+        );
+        // Attaching as the other kind is refused.
+        drop(tap);
+        let wrong = Tun::open("persist0").unwrap_err();
+        assert!(
+            wrong.to_string().starts_with("TUNSETIFF persist0: "),
+            "{wrong}"
+        );
+    })
+    .unwrap();
+}
