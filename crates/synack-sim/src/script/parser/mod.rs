@@ -260,9 +260,7 @@ impl Parser {
                 let ok = value
                     .as_deref()
                     .and_then(|v| v.split_once('='))
-                    .is_some_and(|(k, _)| {
-                        !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                    });
+                    .is_some_and(|(k, _)| is_define_name(k));
                 if !ok {
                     return Err(Self::error_at(span, "expected `--define=NAME=VALUE`"));
                 }
@@ -330,6 +328,8 @@ impl Parser {
             }
         };
 
+        self.expect_event_boundary()?;
+
         // packetdrill's parser.y `event` rule: only an outbound packet can
         // be expected "at any time" or within a time range.
         let outbound_packet =
@@ -361,8 +361,22 @@ impl Parser {
         })
     }
 
+    /// After an action the script must end or the next event begin; checked
+    /// before semantic checks so a stray word is reported as what it is.
+    fn expect_event_boundary(&mut self) -> PResult<()> {
+        match self.peek().tok {
+            // An option is an error, but the script loop names it better.
+            Tok::Eof | Tok::BackQuoted(_) | Tok::Int(_) | Tok::Float | Tok::Opt { .. } => Ok(()),
+            Tok::Punct('+' | '*') => Ok(()),
+            _ => {
+                self.expected.push("the next event's time");
+                Err(self.unexpected())
+            }
+        }
+    }
+
     fn parse_event_time(&mut self) -> PResult<EventTime> {
-        if self.eat_punct('*', "`*`") {
+        if self.eat_punct('*', "an event time") {
             return Ok(EventTime::Any);
         }
         if self.eat_punct('+', "an event time") {
@@ -474,6 +488,12 @@ impl Parser {
         }
         Ok(Spanned::new(note, open.to(close)))
     }
+}
+
+/// A name packetdrill's lexer reads as one WORD: `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn is_define_name(k: &str) -> bool {
+    k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// A string option value `"..."` without its quotes.

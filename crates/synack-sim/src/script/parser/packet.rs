@@ -255,6 +255,7 @@ impl Parser {
             None
         };
         let options = self.parse_tcp_options()?;
+        self.expect_event_boundary()?;
 
         if let TcpOptions::Any(span) = options {
             if direction != Direction::Outbound {
