@@ -67,11 +67,17 @@ pub fn effects(command: &str, read_file: &mut dyn FnMut(&str) -> Option<String>)
 }
 
 /// [`effects`] reading `defaults.sh` relative to `script_path`'s directory,
-/// as packetdrill's working directory is.
+/// as packetdrill's working directory is. When that file is missing, the
+/// nearest `common/defaults.sh` in an ancestor directory is read instead:
+/// upstream, `gtests/net/tcp/common/defaults.sh` is a symlink to
+/// `gtests/net/common/defaults.sh`, and copies of the tree may drop it.
 pub fn effects_for_script(command: &str, script_path: &Path) -> ShellEffects {
     let dir = script_path.parent().unwrap_or(Path::new("."));
     effects(command, &mut |p: &str| {
-        std::fs::read_to_string(dir.join(p)).ok()
+        std::fs::read_to_string(dir.join(p)).ok().or_else(|| {
+            dir.ancestors()
+                .find_map(|a| std::fs::read_to_string(a.join("common").join(basename(p))).ok())
+        })
     })
 }
 
@@ -588,14 +594,19 @@ mod tests {
             "sysctl -q net.ipv4.tcp_sack=0\n",
         )
         .unwrap();
-        let e = effects_for_script("common/defaults.sh", &dir.join("x.pkt"));
+        std::fs::create_dir_all(dir.join("tcp/blocking")).unwrap();
+        let direct = effects_for_script("common/defaults.sh", &dir.join("x.pkt"));
+        // `tcp/common/defaults.sh` is missing (a dropped symlink): found in an ancestor.
+        let via_ancestor =
+            effects_for_script("../common/defaults.sh", &dir.join("tcp/blocking/y.pkt"));
+        let missing = effects_for_script("../common/other.sh", &dir.join("tcp/blocking/y.pkt"));
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(
-            e.sysctls,
-            [Sysctl {
-                name: "net.ipv4.tcp_sack".into(),
-                value: "0".into()
-            }]
-        );
+        let want = [Sysctl {
+            name: "net.ipv4.tcp_sack".into(),
+            value: "0".into(),
+        }];
+        assert_eq!(direct.sysctls, want);
+        assert_eq!(via_ancestor.sysctls, want);
+        assert_eq!(missing.sysctls, []);
     }
 }
