@@ -458,6 +458,11 @@ fn encapsulation_headers() {
         }
         other => panic!("{other:?}"),
     }
+    let p = match event("0 < GREv0: S 0:0(0) win 1").action {
+        Action::Packet(p) => p,
+        _ => panic!(),
+    };
+    assert_eq!(p.encapsulation[0].kind, EncapKind::Gre(None));
     let t = tcp("0 > encap psp spi 0x1234 . 1:1(0) ack 1");
     assert_eq!(t.psp_spi.map(|s| s.value), Some(0x1234));
 }
@@ -613,6 +618,9 @@ fn syscall_argument_forms() {
         panic!()
     };
     assert!(matches!(&lhs.kind, ExprKind::Call { name, .. } if name == "msg_iov"));
+    // The left side's span is `msg_iov(1)`, the whole field's `msg_iov(1)=[{..., 100}]`.
+    assert_eq!((lhs.span.column, lhs.span.end_column), (34, 44));
+    assert_eq!((f[1].span.column, f[1].span.end_column), (34, 57));
 
     let c = syscall("0 write(4, \"abc\" \"def\", 6) = 6");
     assert_eq!(
@@ -723,6 +731,13 @@ fn defines_replace_words_as_packetdrill_lexes_them() {
             0x30, 0x21, 0xb9, 0xd8, 0x89, 0x01, 0x7e, 0xeb
         ]))
     );
+
+    // Keywords are never replaced, as in packetdrill's lexer.
+    let s = parse("--define=ack=win\n--define=FOO=7\n0 > . 1:1(0) ack FOO\n");
+    let Action::Packet(p) = &s.events[0].action else {
+        panic!()
+    };
+    assert_eq!(p.tcp().unwrap().ack.map(|a| a.value), Some(7));
 
     // A define holding a command becomes a command event.
     let s = parse("--define=CMD=`echo hi`\n0 CMD\n");

@@ -84,10 +84,11 @@ impl Parser {
                 } else {
                     ExprKind::Word(name)
                 };
+                let lhs_span = start.to(self.prev_span());
                 if self.eat_punct('=', "`=`") {
                     let lhs = Expr {
                         kind: lhs,
-                        span: start.to(self.toks[self.pos - 2].span),
+                        span: lhs_span,
                     };
                     let rhs = self.parse_expr()?;
                     ExprKind::Assign {

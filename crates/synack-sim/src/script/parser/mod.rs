@@ -24,6 +24,91 @@ use super::span::{Span, Spanned, SyntaxError};
 
 type PResult<T> = Result<T, SyntaxError>;
 
+/// The words packetdrill's lexer (lexer.l) turns into keyword tokens.
+const KEYWORDS: &[&str] = &[
+    "sa_family",
+    "sin_port",
+    "sin_addr",
+    "msg_name",
+    "msg_iov",
+    "msg_flags",
+    "msg_control",
+    "cmsg_data",
+    "cmsg_level",
+    "cmsg_type",
+    "ee_errno",
+    "ee_origin",
+    "ee_type",
+    "ee_code",
+    "ee_info",
+    "ee_data",
+    "scm_sec",
+    "scm_nsec",
+    "fd",
+    "u32",
+    "u64",
+    "ptr",
+    "events",
+    "revents",
+    "onoff",
+    "linger",
+    "htons",
+    "ipv4",
+    "ipv6",
+    "icmp",
+    "udp",
+    "GREv0",
+    "gre",
+    "raw",
+    "sum",
+    "off",
+    "key",
+    "seq",
+    "none",
+    "checksum",
+    "sequence#",
+    "present",
+    "encap",
+    "psp",
+    "spi",
+    "mpls",
+    "label",
+    "tc",
+    "ttl",
+    "inet_addr",
+    "inet6_addr",
+    "ack",
+    "eol",
+    "ecr",
+    "mss",
+    "mtu",
+    "nop",
+    "sack",
+    "sackOK",
+    "md5",
+    "TS",
+    "FO",
+    "FOEXP",
+    "ECN",
+    "e0b",
+    "e1b",
+    "ceb",
+    "tos",
+    "flowlabel",
+    "flags",
+    "Flags",
+    "val",
+    "win",
+    "urg",
+    "wscale",
+    "ect01",
+    "ect0",
+    "ect1",
+    "noecn",
+    "ce",
+    "id",
+];
+
 pub(crate) fn parse_tokens(toks: Vec<Token>, external_defines: &[(&str, &str)]) -> PResult<Script> {
     let mut p = Parser {
         toks,
@@ -279,6 +364,11 @@ impl Parser {
         }
         for t in &mut self.toks[self.pos..] {
             if t.tok != Tok::Word {
+                continue;
+            }
+            // Keywords are their own tokens in packetdrill's lexer, never
+            // looked up as defines.
+            if KEYWORDS.contains(&t.text.as_str()) {
                 continue;
             }
             let Some(value) = defines.get(&t.text) else {

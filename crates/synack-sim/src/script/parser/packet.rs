@@ -34,7 +34,7 @@ impl Parser {
                 self.parse_ip_encap(true)?
             } else if self.eat_word("ipv6", "`ipv6`") {
                 self.parse_ip_encap(false)?
-            } else if self.eat_word("gre", "`gre`") {
+            } else if self.eat_word("gre", "`gre`") || self.eat_word("GREv0", "`gre`") {
                 if self.eat_punct(':', "`:`") {
                     EncapKind::Gre(None)
                 } else {
