@@ -87,6 +87,22 @@ pub struct Event {
     pub span: Span,
 }
 
+impl Event {
+    /// Whether this is a `<` packet (it anchors relative times, see
+    /// [`super::timing`]).
+    pub fn is_inbound_packet(&self) -> bool {
+        matches!(&self.action, Action::Packet(p) if p.direction == super::packet::Direction::Inbound)
+    }
+
+    /// A blocking system call's `...END` time.
+    pub fn blocking_end(&self) -> Option<Duration> {
+        match &self.action {
+            Action::Syscall(s) => s.end.map(|e| e.value),
+            _ => None,
+        }
+    }
+}
+
 /// When an event happens, as written. Offsets are exact to the microsecond
 /// (packetdrill converts through a double; we read the decimal digits).
 ///

@@ -46,7 +46,7 @@ use core::fmt;
 
 use synack_proto::{Duration, Instant};
 
-use super::ast::{EventTime, Script};
+use super::ast::{Event, EventTime, Script};
 
 /// packetdrill's default `--tolerance_usecs` (config.c).
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_micros(4_000);
@@ -200,6 +200,27 @@ pub fn resolve(
         start,
         anchor,
         blocking_end: blocking_end.map(|end| anchor + end),
+    }
+}
+
+/// [`resolve`] for a script event.
+pub fn resolve_event(event: &Event, previous: Option<PreviousEvent>, now: Instant) -> ResolvedTime {
+    resolve(
+        event.time,
+        event.is_inbound_packet(),
+        event.blocking_end(),
+        previous,
+        now,
+    )
+}
+
+impl PreviousEvent {
+    /// What the next event needs to know about `event`, resolved as `resolved`.
+    pub fn after(event: &Event, resolved: &ResolvedTime) -> PreviousEvent {
+        PreviousEvent {
+            scripted: resolved.start,
+            inbound_packet: event.is_inbound_packet(),
+        }
     }
 }
 
@@ -564,6 +585,44 @@ mod tests {
             let s = parse_script(&format!("{bad}\n0 close(3) = 0"), "t").unwrap();
             assert!(TimingConfig::from_script(&s).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_script_resolves_event_by_event() {
+        // blocking-read.pkt's shape: every event happens exactly on time.
+        let s = parse_script(
+            "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+             +.1 < S 0:0(0) win 32792\n\
+             +.05 < . 1:1(0) ack 1 win 257\n\
+             +0...0.100 read(4, ..., 2000) = 2000\n\
+             +.1 < P. 1:2001(2000) ack 1 win 257\n\
+             +0 > . 1:1(0) ack 2001\n\
+             +.3~+.31 > F. 1:1(0) ack 2001\n",
+            "t.pkt",
+        )
+        .unwrap();
+        let mut previous = None;
+        let mut now = Instant::ZERO;
+        let mut due = Vec::new();
+        for e in &s.events {
+            let r = resolve_event(e, previous, now);
+            due.push((r.due, r.blocking_end));
+            now = r.start;
+            previous = Some(PreviousEvent::after(e, &r));
+        }
+        assert_eq!(
+            due,
+            [
+                (Due::At(at(0)), None),
+                (Due::At(at(100)), None),
+                // Consecutive inbound packets: anchored on the scripted 100 ms.
+                (Due::At(at(150)), None),
+                (Due::At(at(150)), Some(at(250))),
+                (Due::At(at(250)), None),
+                (Due::At(at(250)), None),
+                (Due::Within(at(550), at(560)), None),
+            ]
+        );
     }
 
     #[test]
