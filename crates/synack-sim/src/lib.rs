@@ -87,6 +87,7 @@ pub mod link;
 mod node;
 pub mod nodes;
 pub mod pcap;
+pub mod script;
 mod world;
 
 pub use link::{FilterAction, LinkConfig, LinkStats, Loss};
