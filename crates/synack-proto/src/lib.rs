@@ -12,6 +12,7 @@
 
 pub mod rng;
 pub mod siphash;
+pub mod storage;
 pub mod time;
 pub mod wire;
 
