@@ -11,6 +11,10 @@
 //! Every structure here has a cap and costs nothing when a connection is idle:
 //! DESIGN.md §4, "Every resource has a cap and a counter".
 
+pub mod assembler;
+pub mod range_set;
 pub mod ring_buffer;
 
+pub use assembler::{AddOutcome, Assembler, TooManyHoles};
+pub use range_set::{RangeSet, RangeSetFull};
 pub use ring_buffer::RingBuffer;

@@ -13,7 +13,7 @@
 //! - receive side: a segment's payload is copied straight to its place with
 //!   [`RingBuffer::write_at`], even when it arrives out of order;
 //!   [`RingBuffer::commit`] makes bytes part of the buffer once everything
-//!   before them has arrived (the `Assembler` says how
+//!   before them has arrived (the [`Assembler`](super::Assembler) says how
 //!   many); the application copies them out with [`RingBuffer::dequeue_slice`].
 //!
 //! Offsets in this API are relative to the first buffered byte (the one at
