@@ -1,4 +1,6 @@
 //! TCP (RFC 9293) and its extensions.
 
+pub mod isn;
+pub mod ports;
 pub mod rtt;
 pub mod seq;
