@@ -4,3 +4,4 @@ pub mod isn;
 pub mod ports;
 pub mod rtt;
 pub mod seq;
+pub mod timer;
