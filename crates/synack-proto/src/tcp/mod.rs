@@ -4,4 +4,5 @@ pub mod isn;
 pub mod ports;
 pub mod rtt;
 pub mod seq;
+pub mod syncookie;
 pub mod timer;
