@@ -1,5 +1,6 @@
 //! TCP (RFC 9293) and its extensions.
 
+pub mod fastopen_cookie;
 pub mod isn;
 pub mod ports;
 pub mod rtt;
