@@ -51,6 +51,10 @@ impl Timer {
     /// Number of timers, the size of a [`TimerTable`].
     pub const COUNT: usize = 8;
 
+    // No UserTimeout (RFC 9293 §3.8.3, RFC 5482): like Linux, the engine
+    // checks TCP_USER_TIMEOUT when Retransmit, Persist or Keepalive fire and
+    // clamps those timers to it, so it needs no deadline of its own.
+
     /// Every timer, in table order (also the order in which simultaneous
     /// deadlines are handled).
     pub const ALL: [Timer; Timer::COUNT] = [
@@ -311,10 +315,14 @@ impl<K: Copy> Wheel<K> {
         }
     }
 
-    fn clear(&mut self) {
+    /// Empties every bucket, keeping allocations (for a rebuild) or not.
+    fn clear(&mut self, keep_allocations: bool) {
         for bucket in self.buckets.iter_mut() {
-            // Drop allocations too: a rebuild should not keep a peak's memory.
-            *bucket = Vec::new();
+            if keep_allocations {
+                bucket.clear();
+            } else {
+                *bucket = Vec::new();
+            }
         }
         self.occupied = [0; LEVELS];
         self.len = 0;
@@ -451,10 +459,18 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
         Some(entry.key)
     }
 
-    /// Unschedules everything.
+    /// Unschedules everything and frees the wheel's buckets.
     pub fn clear(&mut self) {
         self.slots.clear();
-        self.wheel.clear();
+        self.wheel.clear(false);
+    }
+
+    /// Drops stale entries and gives back memory kept from a past peak
+    /// (bucket and map allocations are otherwise reused, so that steady
+    /// operation does not allocate). For an idle moment, not the fast path.
+    pub fn shrink_to_fit(&mut self) {
+        self.rebuild(false);
+        self.slots.shrink_to_fit();
     }
 
     /// Brings the next live entry to the front of the wheel, discarding
@@ -488,10 +504,14 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
 
     /// Rebuilds the wheel from the map when stale entries pile up.
     fn maybe_compact(&mut self) {
-        if self.wheel.len <= 2 * self.slots.len() + COMPACT_SLACK {
-            return;
+        if self.wheel.len > 2 * self.slots.len() + COMPACT_SLACK {
+            self.rebuild(true);
         }
-        self.wheel.clear();
+    }
+
+    /// Replaces every wheel entry with exactly one per live key.
+    fn rebuild(&mut self, keep_allocations: bool) {
+        self.wheel.clear(keep_allocations);
         for (&key, slot) in self.slots.iter_mut() {
             slot.queued_at = slot.deadline;
             self.wheel.place(WheelEntry {
@@ -646,6 +666,26 @@ mod tests {
             assert!(q.queued_entries() <= 2 * q.len() + COMPACT_SLACK + 1);
         }
         assert_eq!(q.len(), 100);
+    }
+
+    #[test]
+    fn clear_and_shrink_keep_the_queue_consistent() {
+        let mut q = TimerQueue::new();
+        for k in 0..1000u32 {
+            q.schedule(k, t(u64::from(k) + 10));
+            q.schedule(k, t(5)); // earlier: leaves a stale entry behind
+        }
+        q.shrink_to_fit();
+        assert_eq!(q.queued_entries(), 1000);
+        for k in 0..1000u32 {
+            assert_eq!(q.pop_expired(t(5)), Some(k), "ties in schedule order");
+        }
+        q.schedule(7, t(1));
+        q.clear();
+        assert!(q.is_empty());
+        assert_eq!(q.next_deadline(), None);
+        q.schedule(8, t(2));
+        assert_eq!(q.pop_expired(t(2)), Some(8));
     }
 
     #[derive(Debug, Clone)]
