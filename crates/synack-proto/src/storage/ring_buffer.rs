@@ -93,6 +93,7 @@ impl RingBuffer {
     /// Overwrites anything [`RingBuffer::write_at`] put right after the buffered
     /// bytes: a buffer is used either as a send buffer (enqueue) or as a
     /// receive buffer (write_at + commit), not both.
+    #[must_use = "bytes beyond the returned count were not stored"]
     pub fn enqueue_slice(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.free());
         if n == 0 {
@@ -106,6 +107,7 @@ impl RingBuffer {
 
     /// Copies up to `out.len()` bytes from the front into `out` and removes
     /// them; returns how many.
+    #[must_use = "only the returned count of bytes was copied out"]
     pub fn dequeue_slice(&mut self, out: &mut [u8]) -> usize {
         let n = self.peek(0, out);
         self.discard_front(n);
@@ -159,6 +161,7 @@ impl RingBuffer {
     /// out-of-order data that is not yet part of the buffer, as far as the
     /// limit allows; returns how many bytes were stored (a prefix of `data`).
     /// [`RingBuffer::commit`] makes them part of the buffer.
+    #[must_use = "bytes beyond the returned count were not stored"]
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
         let start = self.len.saturating_add(offset);
         let n = data.len().min(self.limit.saturating_sub(start));
@@ -287,12 +290,12 @@ mod tests {
     fn growth_keeps_contents_that_wrap_around() {
         let mut b = RingBuffer::new(10_000);
         let first: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
-        b.enqueue_slice(&first);
+        assert_eq!(b.enqueue_slice(&first), 1000);
         let mut out = vec![0u8; 900];
         assert_eq!(b.dequeue_slice(&mut out), 900);
         // 100 bytes at the end of the 1024-byte ring, then wrap.
         let second: Vec<u8> = (0..800u32).map(|i| (i * 3) as u8).collect();
-        b.enqueue_slice(&second);
+        assert_eq!(b.enqueue_slice(&second), 800);
         assert_eq!(b.allocated(), 1024);
         assert_eq!(
             b.contiguous_at(0, usize::MAX).len(),
@@ -300,7 +303,7 @@ mod tests {
             "view stops at the wrap"
         );
         // Force growth while wrapped.
-        b.enqueue_slice(&[0xEE; 500]);
+        assert_eq!(b.enqueue_slice(&[0xEE; 500]), 500);
         assert_eq!(b.allocated(), 2048);
         let mut all = vec![0u8; b.len()];
         assert_eq!(b.peek(0, &mut all), 1400);
@@ -313,7 +316,7 @@ mod tests {
     fn release_if_empty_frees_only_an_empty_buffer() {
         let mut b = RingBuffer::new(4096);
         assert!(!b.release_if_empty(), "nothing allocated yet");
-        b.enqueue_slice(b"abc");
+        assert_eq!(b.enqueue_slice(b"abc"), 3);
         assert!(!b.release_if_empty());
         assert_eq!(b.allocated(), MIN_ALLOCATION);
         assert_eq!(b.discard_front(10), 3);
@@ -346,7 +349,7 @@ mod tests {
     #[test]
     fn write_at_stops_at_the_limit() {
         let mut b = RingBuffer::new(10);
-        b.enqueue_slice(b"abcd");
+        assert_eq!(b.enqueue_slice(b"abcd"), 4);
         assert_eq!(b.write_at(4, b"xyzw"), 2, "only offsets 8 and 9 fit");
         assert_eq!(b.write_at(6, b"q"), 0);
         assert_eq!(b.write_at(usize::MAX, b"q"), 0, "no overflow");
@@ -359,7 +362,7 @@ mod tests {
     #[test]
     fn lowering_the_limit_keeps_data_and_refuses_more() {
         let mut b = RingBuffer::new(100);
-        b.enqueue_slice(&[1; 50]);
+        assert_eq!(b.enqueue_slice(&[1; 50]), 50);
         b.set_limit(20);
         assert_eq!(b.len(), 50);
         assert_eq!(b.free(), 0);

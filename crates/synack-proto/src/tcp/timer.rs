@@ -154,6 +154,7 @@ impl TimerTable {
 
     /// Stops and returns the earliest timer due at `now`. Call in a loop
     /// until `None`: each timer is returned once per arming.
+    #[must_use = "a popped timer is not returned again"]
     pub fn pop_expired(&mut self, now: Instant) -> Option<Timer> {
         let (timer, at) = self.next()?;
         if at > now {
@@ -449,6 +450,7 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
 
     /// Removes and returns a key whose deadline is at or before `now`, the
     /// earliest first. Call in a loop until `None`.
+    #[must_use = "a popped timer is not returned again"]
     pub fn pop_expired(&mut self, now: Instant) -> Option<K> {
         let entry = self.settle()?;
         if entry.at > now {
