@@ -13,6 +13,7 @@
 pub mod config;
 pub mod rng;
 pub mod siphash;
+pub mod storage;
 pub mod time;
 pub mod wire;
 

@@ -1,3 +1,9 @@
 //! TCP (RFC 9293) and its extensions.
 
+pub mod fastopen_cookie;
+pub mod isn;
+pub mod ports;
+pub mod rtt;
 pub mod seq;
+pub mod syncookie;
+pub mod timer;

@@ -1,0 +1,525 @@
+//! A connection's send or receive buffer: a byte ring that is allocated
+//! lazily, grows on demand up to a limit, and is freed when idle.
+//!
+//! Read first: RFC 9293 §3.3.1 (the send and receive sequence spaces this
+//! buffer holds), RFC 7323 §2.2 (windows larger than 64 KiB, hence buffers
+//! that grow), DESIGN.md §4 (an idle connection must cost well under 1 KiB).
+//!
+//! Each byte is copied once in and once out:
+//! - send side: the application's bytes go in with [`RingBuffer::enqueue_slice`];
+//!   segments copy them out with [`RingBuffer::peek`] or the zero-copy
+//!   [`RingBuffer::contiguous_at`] (and again for a retransmission); an ACK
+//!   removes them with [`RingBuffer::discard_front`].
+//! - receive side: a segment's payload is copied straight to its place with
+//!   [`RingBuffer::write_at`], even when it arrives out of order;
+//!   [`RingBuffer::commit`] makes bytes part of the buffer once everything
+//!   before them has arrived (the [`Assembler`](super::Assembler) says how
+//!   many); the application copies them out with [`RingBuffer::dequeue_slice`].
+//!
+//! Offsets in this API are relative to the first buffered byte (the one at
+//! SND.UNA for a send buffer, the first unread byte for a receive buffer),
+//! except for `write_at`, whose offset counts from the end of the buffered
+//! bytes (RCV.NXT): that is where out-of-order data lives.
+
+use core::fmt;
+
+/// The smallest allocation: enough for a small request without regrowing.
+const MIN_ALLOCATION: usize = 1024;
+
+/// A byte ring that allocates nothing until the first byte arrives, doubles
+/// its allocation as needed up to `limit`, and frees it when drained
+/// ([`RingBuffer::release_if_empty`]).
+pub struct RingBuffer {
+    /// The ring; `storage.len()` is the allocation. Empty when unallocated
+    /// (an empty boxed slice does not allocate).
+    storage: Box<[u8]>,
+    /// Index in `storage` of the first buffered byte.
+    read: usize,
+    /// Number of buffered bytes.
+    len: usize,
+    /// At most this many bytes are buffered or written ahead (SO_SNDBUF /
+    /// SO_RCVBUF in bytes of payload).
+    limit: usize,
+}
+
+impl RingBuffer {
+    /// An empty buffer that will hold up to `limit` bytes. Allocates nothing.
+    pub fn new(limit: usize) -> Self {
+        RingBuffer {
+            storage: Vec::new().into_boxed_slice(),
+            read: 0,
+            len: 0,
+            limit,
+        }
+    }
+
+    /// Number of buffered bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The most bytes this buffer will hold.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Changes the limit (SO_SNDBUF / SO_RCVBUF). Lowering it below `len()`
+    /// keeps the buffered bytes; nothing more is accepted until they drain.
+    /// An allocation larger than the new limit is kept until it is released.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// Room left: `limit - len`, or 0 when over the limit.
+    pub fn free(&self) -> usize {
+        self.limit.saturating_sub(self.len)
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.free() == 0
+    }
+
+    /// Bytes currently allocated (0 while idle).
+    pub fn allocated(&self) -> usize {
+        self.storage.len()
+    }
+
+    /// Appends as much of `data` as fits under the limit; returns how much.
+    ///
+    /// Overwrites anything [`RingBuffer::write_at`] put right after the buffered
+    /// bytes: a buffer is used either as a send buffer (enqueue) or as a
+    /// receive buffer (write_at + commit), not both.
+    #[must_use = "bytes beyond the returned count were not stored"]
+    pub fn enqueue_slice(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.free());
+        if n == 0 {
+            return 0;
+        }
+        self.reserve(self.len + n);
+        self.copy_in(self.len, &data[..n]);
+        self.len += n;
+        n
+    }
+
+    /// Copies up to `out.len()` bytes from the front into `out` and removes
+    /// them; returns how many.
+    #[must_use = "only the returned count of bytes was copied out"]
+    pub fn dequeue_slice(&mut self, out: &mut [u8]) -> usize {
+        let n = self.peek(0, out);
+        self.discard_front(n);
+        n
+    }
+
+    /// Removes up to `n` bytes from the front without copying them (they were
+    /// acknowledged, RFC 9293 §3.10.7.4); returns how many were removed.
+    pub fn discard_front(&mut self, n: usize) -> usize {
+        let n = n.min(self.len);
+        if n > 0 {
+            self.read = self.wrap(self.read + n);
+            self.len -= n;
+        }
+        n
+    }
+
+    /// Removes every buffered byte (and forgets any written ahead). Keeps the
+    /// allocation; see [`RingBuffer::release_if_empty`].
+    pub fn clear(&mut self) {
+        self.read = 0;
+        self.len = 0;
+    }
+
+    /// Copies buffered bytes starting `offset` bytes after the front into
+    /// `out`, without removing them (a retransmission reads the same bytes
+    /// again); returns how many were copied.
+    pub fn peek(&self, offset: usize, out: &mut [u8]) -> usize {
+        if offset >= self.len {
+            return 0;
+        }
+        let n = out.len().min(self.len - offset);
+        self.copy_out(offset, &mut out[..n]);
+        n
+    }
+
+    /// A zero-copy view of at most `max` buffered bytes starting `offset`
+    /// bytes after the front. Shorter than asked when the bytes wrap around
+    /// the end of the ring: call again at `offset + view.len()` for the rest.
+    /// Empty when `offset >= len()`.
+    pub fn contiguous_at(&self, offset: usize, max: usize) -> &[u8] {
+        if offset >= self.len {
+            return &[];
+        }
+        let start = self.wrap(self.read + offset);
+        let n = max.min(self.len - offset).min(self.storage.len() - start);
+        &self.storage[start..start + n]
+    }
+
+    /// Stores `data` `offset` bytes after the end of the buffered bytes, i.e.
+    /// out-of-order data that is not yet part of the buffer, as far as the
+    /// limit allows; returns how many bytes were stored (a prefix of `data`).
+    /// [`RingBuffer::commit`] makes them part of the buffer.
+    #[must_use = "bytes beyond the returned count were not stored"]
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
+        let start = self.len.saturating_add(offset);
+        let n = data.len().min(self.limit.saturating_sub(start));
+        if n == 0 {
+            return 0;
+        }
+        self.reserve(start + n);
+        self.copy_in(start, &data[..n]);
+        n
+    }
+
+    /// Makes the `n` bytes after the buffered ones (stored earlier with
+    /// [`RingBuffer::write_at`]) part of the buffer, as far as the limit
+    /// allows; returns how many were added. Committing bytes that were never
+    /// written adds unspecified (but initialised) bytes.
+    pub fn commit(&mut self, n: usize) -> usize {
+        let n = n.min(self.free()).min(self.storage.len() - self.len);
+        self.len += n;
+        n
+    }
+
+    /// Frees the allocation if nothing is buffered, so an idle connection
+    /// costs only this struct; returns whether it did. Also forgets bytes
+    /// written ahead with `write_at`: a receiver calls it only when its
+    /// assembler holds no out-of-order data.
+    pub fn release_if_empty(&mut self) -> bool {
+        if self.len != 0 || self.storage.is_empty() {
+            return false;
+        }
+        self.storage = Vec::new().into_boxed_slice();
+        self.read = 0;
+        true
+    }
+
+    /// `index` reduced into the ring, for `index < 2 * capacity`.
+    fn wrap(&self, index: usize) -> usize {
+        let cap = self.storage.len();
+        if index >= cap { index - cap } else { index }
+    }
+
+    /// Grows the allocation so that `needed` bytes from the front fit,
+    /// keeping every byte of the old ring (buffered or written ahead) at the
+    /// same offset from the front. Callers keep `needed <= limit`.
+    fn reserve(&mut self, needed: usize) {
+        let cap = self.storage.len();
+        if needed <= cap {
+            return;
+        }
+        let new_cap = needed
+            .next_power_of_two()
+            .max(cap.saturating_mul(2))
+            .max(MIN_ALLOCATION)
+            .min(self.limit.max(needed));
+        let mut storage = vec![0u8; new_cap].into_boxed_slice();
+        let (tail, head) = self.storage.split_at(self.read);
+        storage[..head.len()].copy_from_slice(head);
+        storage[head.len()..cap].copy_from_slice(tail);
+        self.storage = storage;
+        self.read = 0;
+    }
+
+    /// Copies `data` to `offset` bytes after the front; the ring must hold
+    /// `offset + data.len()` bytes.
+    fn copy_in(&mut self, offset: usize, data: &[u8]) {
+        let start = self.wrap(self.read + offset);
+        let first = data.len().min(self.storage.len() - start);
+        self.storage[start..start + first].copy_from_slice(&data[..first]);
+        self.storage[..data.len() - first].copy_from_slice(&data[first..]);
+    }
+
+    /// Fills `out` from `offset` bytes after the front; the bytes must exist.
+    fn copy_out(&self, offset: usize, out: &mut [u8]) {
+        let start = self.wrap(self.read + offset);
+        let first = out.len().min(self.storage.len() - start);
+        let rest = out.len() - first;
+        out[..first].copy_from_slice(&self.storage[start..start + first]);
+        out[first..].copy_from_slice(&self.storage[..rest]);
+    }
+}
+
+impl fmt::Debug for RingBuffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the contents: they may be large and private.
+        f.debug_struct("RingBuffer")
+            .field("len", &self.len)
+            .field("limit", &self.limit)
+            .field("allocated", &self.storage.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    #[test]
+    fn new_buffer_allocates_nothing_until_written() {
+        let mut b = RingBuffer::new(64 * 1024);
+        assert_eq!(b.allocated(), 0);
+        assert_eq!(b.enqueue_slice(&[]), 0);
+        assert_eq!(b.allocated(), 0);
+        assert_eq!(b.enqueue_slice(b"hello"), 5);
+        assert_eq!(b.allocated(), MIN_ALLOCATION);
+        assert_eq!(b.len(), 5);
+        assert_eq!(b.free(), 64 * 1024 - 5);
+    }
+
+    #[test]
+    fn growth_doubles_up_to_the_limit_and_stops() {
+        let mut b = RingBuffer::new(5000);
+        let data = vec![7u8; 6000];
+        assert_eq!(b.enqueue_slice(&data[..1500]), 1500);
+        assert_eq!(b.allocated(), 2048);
+        assert_eq!(b.enqueue_slice(&data[..1500]), 1500);
+        assert_eq!(b.allocated(), 4096);
+        // The next doubling would pass the limit: the allocation is the limit.
+        assert_eq!(b.enqueue_slice(&data), 2000);
+        assert_eq!(b.allocated(), 5000);
+        assert!(b.is_full());
+        assert_eq!(b.enqueue_slice(b"x"), 0);
+    }
+
+    #[test]
+    fn growth_keeps_contents_that_wrap_around() {
+        let mut b = RingBuffer::new(10_000);
+        let first: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        assert_eq!(b.enqueue_slice(&first), 1000);
+        let mut out = vec![0u8; 900];
+        assert_eq!(b.dequeue_slice(&mut out), 900);
+        // 100 bytes at the end of the 1024-byte ring, then wrap.
+        let second: Vec<u8> = (0..800u32).map(|i| (i * 3) as u8).collect();
+        assert_eq!(b.enqueue_slice(&second), 800);
+        assert_eq!(b.allocated(), 1024);
+        assert_eq!(
+            b.contiguous_at(0, usize::MAX).len(),
+            124,
+            "view stops at the wrap"
+        );
+        // Force growth while wrapped.
+        assert_eq!(b.enqueue_slice(&[0xEE; 500]), 500);
+        assert_eq!(b.allocated(), 2048);
+        let mut all = vec![0u8; b.len()];
+        assert_eq!(b.peek(0, &mut all), 1400);
+        assert_eq!(&all[..100], &first[900..]);
+        assert_eq!(&all[100..900], &second[..]);
+        assert!(all[900..].iter().all(|&x| x == 0xEE));
+    }
+
+    #[test]
+    fn release_if_empty_frees_only_an_empty_buffer() {
+        let mut b = RingBuffer::new(4096);
+        assert!(!b.release_if_empty(), "nothing allocated yet");
+        assert_eq!(b.enqueue_slice(b"abc"), 3);
+        assert!(!b.release_if_empty());
+        assert_eq!(b.allocated(), MIN_ALLOCATION);
+        assert_eq!(b.discard_front(10), 3);
+        assert!(b.release_if_empty());
+        assert_eq!(b.allocated(), 0);
+        assert_eq!(b.enqueue_slice(b"again"), 5);
+        let mut out = [0u8; 8];
+        assert_eq!(b.dequeue_slice(&mut out), 5);
+        assert_eq!(&out[..5], b"again");
+    }
+
+    #[test]
+    fn an_idle_buffer_is_a_few_words() {
+        assert!(core::mem::size_of::<RingBuffer>() <= 5 * core::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn out_of_order_writes_become_readable_on_commit() {
+        let mut b = RingBuffer::new(100);
+        // Segment 2 (bytes 5..10) arrives before segment 1 (bytes 0..5).
+        assert_eq!(b.write_at(5, b"world"), 5);
+        assert_eq!(b.len(), 0, "out-of-order bytes are not yet buffered");
+        assert_eq!(b.write_at(0, b"hello"), 5);
+        assert_eq!(b.commit(10), 10);
+        let mut out = [0u8; 10];
+        assert_eq!(b.dequeue_slice(&mut out), 10);
+        assert_eq!(&out, b"helloworld");
+    }
+
+    #[test]
+    fn write_at_stops_at_the_limit() {
+        let mut b = RingBuffer::new(10);
+        assert_eq!(b.enqueue_slice(b"abcd"), 4);
+        assert_eq!(b.write_at(4, b"xyzw"), 2, "only offsets 8 and 9 fit");
+        assert_eq!(b.write_at(6, b"q"), 0);
+        assert_eq!(b.write_at(usize::MAX, b"q"), 0, "no overflow");
+        assert_eq!(b.commit(100), 6, "commit stops at the limit");
+        let mut out = [0u8; 10];
+        assert_eq!(b.peek(8, &mut out), 2);
+        assert_eq!(&out[..2], b"xy");
+    }
+
+    #[test]
+    fn lowering_the_limit_keeps_data_and_refuses_more() {
+        let mut b = RingBuffer::new(100);
+        assert_eq!(b.enqueue_slice(&[1; 50]), 50);
+        b.set_limit(20);
+        assert_eq!(b.len(), 50);
+        assert_eq!(b.free(), 0);
+        assert_eq!(b.enqueue_slice(b"x"), 0);
+        b.discard_front(40);
+        assert_eq!(b.free(), 10);
+        assert_eq!(b.enqueue_slice(&[2; 15]), 10);
+    }
+
+    #[test]
+    fn zero_limit_holds_nothing() {
+        let mut b = RingBuffer::new(0);
+        assert_eq!(b.enqueue_slice(b"x"), 0);
+        assert_eq!(b.write_at(0, b"x"), 0);
+        assert_eq!(b.commit(1), 0);
+        assert_eq!(b.allocated(), 0);
+        assert_eq!(b.contiguous_at(0, 10), &[] as &[u8]);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Enqueue(Vec<u8>),
+        Dequeue(usize),
+        Discard(usize),
+        Peek(usize, usize),
+        View(usize, usize),
+        WriteAt(usize, Vec<u8>),
+        Commit(usize),
+        SetLimit(usize),
+        Release,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let bytes = proptest::collection::vec(any::<u8>(), 0..700);
+        prop_oneof![
+            3 => bytes.clone().prop_map(Op::Enqueue),
+            2 => (0usize..900).prop_map(Op::Dequeue),
+            1 => (0usize..900).prop_map(Op::Discard),
+            1 => (0usize..1200, 0usize..900).prop_map(|(o, n)| Op::Peek(o, n)),
+            1 => (0usize..1200, 0usize..900).prop_map(|(o, n)| Op::View(o, n)),
+            2 => (0usize..600, bytes).prop_map(|(o, d)| Op::WriteAt(o, d)),
+            1 => (0usize..900).prop_map(Op::Commit),
+            1 => (0usize..5000).prop_map(Op::SetLimit),
+            1 => Just(Op::Release),
+        ]
+    }
+
+    /// The model: a deque of buffered bytes, plus the bytes written ahead of
+    /// it (index 0 = the byte right after the buffered ones).
+    struct Model {
+        buffered: VecDeque<u8>,
+        ahead: Vec<Option<u8>>,
+        limit: usize,
+    }
+
+    impl Model {
+        fn free(&self) -> usize {
+            self.limit.saturating_sub(self.buffered.len())
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn behaves_like_a_deque(initial_limit in 0usize..5000, ops in proptest::collection::vec(op(), 1..60)) {
+            let mut b = RingBuffer::new(initial_limit);
+            let mut m = Model { buffered: VecDeque::new(), ahead: Vec::new(), limit: initial_limit };
+            let mut max_limit = initial_limit;
+            for op in ops {
+                match op {
+                    Op::Enqueue(data) => {
+                        let n = b.enqueue_slice(&data);
+                        prop_assert_eq!(n, data.len().min(m.free()));
+                        m.buffered.extend(&data[..n]);
+                        // Enqueued bytes land where written-ahead bytes were.
+                        m.ahead.drain(..n.min(m.ahead.len()));
+                    }
+                    Op::Dequeue(k) => {
+                        let mut out = vec![0xAA; k];
+                        let n = b.dequeue_slice(&mut out);
+                        prop_assert_eq!(n, k.min(m.buffered.len()));
+                        let expect: Vec<u8> = m.buffered.drain(..n).collect();
+                        prop_assert_eq!(&out[..n], &expect[..]);
+                        prop_assert!(out[n..].iter().all(|&x| x == 0xAA));
+                    }
+                    Op::Discard(k) => {
+                        let n = b.discard_front(k);
+                        prop_assert_eq!(n, k.min(m.buffered.len()));
+                        m.buffered.drain(..n);
+                    }
+                    Op::Peek(off, k) => {
+                        let mut out = vec![0xAA; k];
+                        let n = b.peek(off, &mut out);
+                        let avail = m.buffered.len().saturating_sub(off);
+                        prop_assert_eq!(n, k.min(avail));
+                        let expect: Vec<u8> = m.buffered.iter().skip(off).take(n).copied().collect();
+                        prop_assert_eq!(&out[..n], &expect[..]);
+                    }
+                    Op::View(off, k) => {
+                        let view = b.contiguous_at(off, k);
+                        let avail = m.buffered.len().saturating_sub(off);
+                        prop_assert!(view.len() <= k.min(avail));
+                        if k > 0 && avail > 0 {
+                            prop_assert!(!view.is_empty(), "a view of available bytes is never empty");
+                        }
+                        let expect: Vec<u8> = m.buffered.iter().skip(off).take(view.len()).copied().collect();
+                        prop_assert_eq!(view, &expect[..]);
+                    }
+                    Op::WriteAt(off, data) => {
+                        let n = b.write_at(off, &data);
+                        let room = m.limit.saturating_sub(m.buffered.len() + off);
+                        prop_assert_eq!(n, data.len().min(room));
+                        if n > 0 {
+                            if m.ahead.len() < off + n {
+                                m.ahead.resize(off + n, None);
+                            }
+                            for (i, &x) in data[..n].iter().enumerate() {
+                                m.ahead[off + i] = Some(x);
+                            }
+                        }
+                    }
+                    Op::Commit(k) => {
+                        // Commit only bytes that were written, as an assembler would.
+                        let written = m.ahead.iter().take_while(|x| x.is_some()).count();
+                        let want = k.min(written);
+                        let n = b.commit(want);
+                        prop_assert_eq!(n, want.min(m.free()));
+                        for x in m.ahead.drain(..n) {
+                            m.buffered.push_back(x.unwrap());
+                        }
+                    }
+                    Op::SetLimit(l) => {
+                        b.set_limit(l);
+                        m.limit = l;
+                        max_limit = max_limit.max(l);
+                        // Bytes written ahead beyond the new limit may be lost.
+                        let keep = l.saturating_sub(m.buffered.len());
+                        m.ahead.truncate(keep);
+                    }
+                    Op::Release => {
+                        let released = b.release_if_empty();
+                        if m.buffered.is_empty() {
+                            m.ahead.clear();
+                            prop_assert_eq!(b.allocated(), 0);
+                        } else {
+                            prop_assert!(!released);
+                        }
+                    }
+                }
+                prop_assert_eq!(b.len(), m.buffered.len());
+                prop_assert_eq!(b.free(), m.free());
+                prop_assert!(b.allocated() <= max_limit, "allocation {} above every limit {}", b.allocated(), max_limit);
+            }
+            let mut rest = vec![0u8; b.len()];
+            b.peek(0, &mut rest);
+            prop_assert_eq!(rest, m.buffered.iter().copied().collect::<Vec<u8>>());
+        }
+    }
+}

@@ -1,0 +1,816 @@
+//! TCP timers: a connection's own table, and the stack-wide queue that finds
+//! the earliest deadline across all connections.
+//!
+//! Read first: RFC 9293 §3.8.1 (retransmission timeout) and §3.10.8
+//! (timeouts: user timeout, retransmission, TIME-WAIT), RFC 6298 §5 (managing
+//! the RTO timer), RFC 1122 §4.2.2.17 (zero-window probes) and §4.2.3.6
+//! (keep-alives), RFC 9438/RFC 8985 (RACK-TLP: the probe and reordering
+//! timers), DESIGN.md §4.
+//!
+//! A connection keeps one deadline per [`Timer`] in a [`TimerTable`] (a
+//! fixed array indexed by the enum, as quinn-proto does); its next wake-up is
+//! the table's minimum. The stack keeps each connection's next wake-up in a
+//! [`TimerQueue`], a hierarchical timing wheel with lazy deletion:
+//! rescheduling a key to a later time (the common case: the RTO restarts on
+//! every ACK) only updates a map entry, and the wheel entry is moved when the
+//! wheel reaches it.
+
+use crate::time::Instant;
+use core::hash::{BuildHasher, Hash};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry as MapEntry;
+
+/// The timers of one connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Timer {
+    /// RFC 6298 §5: retransmit the oldest unacknowledged segment (also the
+    /// SYN, SYN-ACK and FIN retransmissions), then back off.
+    Retransmit,
+    /// RFC 8985 §7: send a tail loss probe when the last segments of a flight
+    /// may be lost and no ACK would reveal it.
+    TailLossProbe,
+    /// RFC 8985 §6.3: RACK's reordering window expired; mark the segments it
+    /// held back as lost.
+    RackReorder,
+    /// RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17: probe a zero window.
+    Persist,
+    /// RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2: send the ACK held back for
+    /// delayed acknowledgment (40 ms by default).
+    DelayedAck,
+    /// RFC 1122 §4.2.3.6: idle connection with SO_KEEPALIVE; send a probe
+    /// (or give up after the last one).
+    Keepalive,
+    /// Linux `tcp_fin_timeout`: an orphaned connection in FIN-WAIT-2 gives up
+    /// waiting for the peer's FIN.
+    FinWait2,
+    /// RFC 9293 §3.6.1: 2 MSL in TIME-WAIT, then the connection is deleted.
+    TimeWait,
+}
+
+impl Timer {
+    /// Number of timers, the size of a [`TimerTable`].
+    pub const COUNT: usize = 8;
+
+    // No UserTimeout (RFC 9293 §3.8.3, RFC 5482): like Linux, the engine
+    // checks TCP_USER_TIMEOUT when Retransmit, Persist or Keepalive fire and
+    // clamps those timers to it, so it needs no deadline of its own.
+
+    /// Every timer, in table order (also the order in which simultaneous
+    /// deadlines are handled).
+    pub const ALL: [Timer; Timer::COUNT] = [
+        Timer::Retransmit,
+        Timer::TailLossProbe,
+        Timer::RackReorder,
+        Timer::Persist,
+        Timer::DelayedAck,
+        Timer::Keepalive,
+        Timer::FinWait2,
+        Timer::TimeWait,
+    ];
+
+    /// A short lowercase name, for logs and `synack ss`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Timer::Retransmit => "retransmit",
+            Timer::TailLossProbe => "tlp",
+            Timer::RackReorder => "rack",
+            Timer::Persist => "persist",
+            Timer::DelayedAck => "delack",
+            Timer::Keepalive => "keepalive",
+            Timer::FinWait2 => "finwait2",
+            Timer::TimeWait => "timewait",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Marks an unarmed timer. `Instant::FAR_FUTURE` is "never", so arming a
+/// timer for it is the same as stopping it.
+const UNARMED: Instant = Instant::FAR_FUTURE;
+
+/// One deadline per [`Timer`]: 64 bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TimerTable {
+    deadlines: [Instant; Timer::COUNT],
+}
+
+impl Default for TimerTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TimerTable {
+    /// A table with every timer stopped.
+    pub const fn new() -> Self {
+        TimerTable {
+            deadlines: [UNARMED; Timer::COUNT],
+        }
+    }
+
+    /// Arms `timer` to fire at `at`, replacing any earlier setting.
+    pub fn set(&mut self, timer: Timer, at: Instant) {
+        self.deadlines[timer.index()] = at;
+    }
+
+    /// Stops `timer`; stopping a stopped timer is harmless.
+    pub fn stop(&mut self, timer: Timer) {
+        self.deadlines[timer.index()] = UNARMED;
+    }
+
+    /// Stops every timer.
+    pub fn stop_all(&mut self) {
+        self.deadlines = [UNARMED; Timer::COUNT];
+    }
+
+    /// When `timer` fires, if armed.
+    pub fn get(&self, timer: Timer) -> Option<Instant> {
+        let at = self.deadlines[timer.index()];
+        (at != UNARMED).then_some(at)
+    }
+
+    pub fn is_armed(&self, timer: Timer) -> bool {
+        self.deadlines[timer.index()] != UNARMED
+    }
+
+    /// Whether `timer` is armed and due at `now`.
+    pub fn is_expired(&self, timer: Timer, now: Instant) -> bool {
+        self.get(timer).is_some_and(|at| at <= now)
+    }
+
+    /// The earliest armed timer and its deadline; ties go to the timer
+    /// listed first in [`Timer::ALL`].
+    pub fn next(&self) -> Option<(Timer, Instant)> {
+        self.iter().min_by_key(|&(_, at)| at)
+    }
+
+    /// The earliest deadline: when the connection next needs `handle_timeout`.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.next().map(|(_, at)| at)
+    }
+
+    /// Stops and returns the earliest timer due at `now`. Call in a loop
+    /// until `None`: each timer is returned once per arming.
+    #[must_use = "a popped timer is not returned again"]
+    pub fn pop_expired(&mut self, now: Instant) -> Option<Timer> {
+        let (timer, at) = self.next()?;
+        if at > now {
+            return None;
+        }
+        self.stop(timer);
+        Some(timer)
+    }
+
+    /// Armed timers and their deadlines, in table order.
+    pub fn iter(&self) -> impl Iterator<Item = (Timer, Instant)> + '_ {
+        Timer::ALL
+            .iter()
+            .map(|&t| (t, self.deadlines[t.index()]))
+            .filter(|&(_, at)| at != UNARMED)
+    }
+}
+
+impl core::fmt::Debug for TimerTable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(t, at)| (t.name(), at)))
+            .finish()
+    }
+}
+
+/// The default hasher of a [`TimerQueue`]: FxHash. Fast and deterministic,
+/// so runs replay exactly; the queue's keys are the stack's own connection
+/// handles, not values a peer chooses. Use [`TimerQueue::with_hasher`] with
+/// a keyed hasher if keys can be chosen by an attacker.
+pub type FixedHasher = rustc_hash::FxBuildHasher;
+
+/// A key's state: the deadline it wants, and the wheel entry that stands for it.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    deadline: Instant,
+    /// Orders keys with equal deadlines: the earlier `schedule` call first.
+    seq: u64,
+    /// Time of the wheel entry that represents this key; at most `deadline`.
+    queued_at: Instant,
+}
+
+/// A key's place in the wheel. Entries whose key was cancelled or
+/// rescheduled stay behind (lazy deletion) and are discarded or moved when
+/// reached.
+#[derive(Clone, Copy, Debug)]
+struct WheelEntry<K> {
+    at: Instant,
+    seq: u64,
+    key: K,
+}
+
+/// Bits of time per wheel level: 64 slots each.
+const LEVEL_BITS: u32 = 6;
+const SLOTS: usize = 1 << LEVEL_BITS;
+/// 11 levels of 6 bits cover all 64 bits of an `Instant` in microseconds.
+const LEVELS: usize = 11;
+
+/// Stale entries tolerated beyond one per live key before the wheel is
+/// rebuilt from the map.
+const COMPACT_SLACK: usize = 64;
+
+/// A hierarchical timing wheel over microseconds (the structure of Varghese
+/// and Lauck's scheme 7, as in the Linux and tokio timer wheels, but exact:
+/// entries cascade down to one-microsecond slots before they fire).
+#[derive(Clone)]
+struct Wheel<K> {
+    /// `LEVELS * SLOTS` buckets. Level `l` slot `s` holds entries whose
+    /// placement time agrees with `elapsed` above bit `6(l+1)` and has digit
+    /// `s` at level `l`.
+    buckets: Box<[Vec<WheelEntry<K>>]>,
+    /// Non-empty buckets, one bit per slot per level.
+    occupied: [u64; LEVELS],
+    /// The wheel's time in µs: every entry is placed at `max(at, elapsed)`.
+    elapsed: u64,
+    /// Entries in all buckets, live or stale.
+    len: usize,
+    /// The level-0 slot whose bucket is sorted (descending, so the next
+    /// entry to fire is last).
+    sorted_slot: Option<usize>,
+}
+
+impl<K: Copy> Wheel<K> {
+    fn new() -> Self {
+        Wheel {
+            buckets: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
+            occupied: [0; LEVELS],
+            elapsed: 0,
+            len: 0,
+            sorted_slot: None,
+        }
+    }
+
+    fn place(&mut self, entry: WheelEntry<K>) {
+        // An entry already due goes into the current slot, where it is sorted
+        // by its true time.
+        let p = entry.at.total_micros().max(self.elapsed);
+        let diff = p ^ self.elapsed;
+        let level = if diff == 0 {
+            0
+        } else {
+            ((63 - diff.leading_zeros()) / LEVEL_BITS) as usize
+        };
+        let slot = ((p >> (level as u32 * LEVEL_BITS)) as usize) & (SLOTS - 1);
+        self.buckets[level * SLOTS + slot].push(entry);
+        self.occupied[level] |= 1 << slot;
+        if level == 0 && self.sorted_slot == Some(slot) {
+            self.sorted_slot = None;
+        }
+        self.len += 1;
+    }
+
+    /// The entry that fires next among those in the wheel (stale or not),
+    /// brought down to level 0. Advances `elapsed` to its slot: nothing in the
+    /// wheel is earlier, and entries placed later for earlier times land in
+    /// the same slot.
+    fn peek(&mut self) -> Option<WheelEntry<K>> {
+        loop {
+            let level = self.occupied.iter().position(|&bits| bits != 0)?;
+            let slot = self.occupied[level].trailing_zeros() as usize;
+            if level == 0 {
+                self.elapsed = (self.elapsed & !(SLOTS as u64 - 1)) | slot as u64;
+                let bucket = &mut self.buckets[slot];
+                if self.sorted_slot != Some(slot) {
+                    bucket.sort_unstable_by_key(|e| core::cmp::Reverse((e.at, e.seq)));
+                    self.sorted_slot = Some(slot);
+                }
+                return bucket.last().copied();
+            }
+            // Cascade: move to the start of this slot's span and re-place its
+            // entries on the levels below (all lower levels are empty).
+            let shift = level as u32 * LEVEL_BITS;
+            let above = (self.elapsed.checked_shr(shift + LEVEL_BITS).unwrap_or(0))
+                .checked_shl(shift + LEVEL_BITS)
+                .unwrap_or(0);
+            self.elapsed = above | ((slot as u64) << shift);
+            self.sorted_slot = None;
+            let index = level * SLOTS + slot;
+            let mut bucket = core::mem::take(&mut self.buckets[index]);
+            self.occupied[level] &= !(1 << slot);
+            self.len -= bucket.len();
+            for entry in bucket.drain(..) {
+                self.place(entry);
+            }
+            // Keep the allocation for reuse.
+            self.buckets[index] = bucket;
+        }
+    }
+
+    /// Removes the entry `peek` returned.
+    fn pop(&mut self) {
+        let slot = (self.elapsed as usize) & (SLOTS - 1);
+        let bucket = &mut self.buckets[slot];
+        if bucket.pop().is_some() {
+            self.len -= 1;
+        }
+        if bucket.is_empty() {
+            self.occupied[0] &= !(1 << slot);
+        }
+    }
+
+    /// Empties every bucket, keeping allocations (for a rebuild) or not.
+    fn clear(&mut self, keep_allocations: bool) {
+        for bucket in self.buckets.iter_mut() {
+            if keep_allocations {
+                bucket.clear();
+            } else {
+                *bucket = Vec::new();
+            }
+        }
+        self.occupied = [0; LEVELS];
+        self.len = 0;
+        self.sorted_slot = None;
+    }
+}
+
+/// The earliest deadline across many keys (connections).
+///
+/// A map from key to its wanted deadline, plus a hierarchical timing wheel
+/// with lazy deletion: scheduling and cancelling are O(1) (a map operation
+/// and at most one append); rescheduling to a later time (the common case:
+/// the RTO restarts on every ACK) touches only the map, and the old entry is
+/// moved when the wheel reaches it. Each entry cascades down at most 10
+/// levels before it fires, in sequential passes over buckets. When stale
+/// entries outnumber live keys the wheel is rebuilt from the map (O(n),
+/// amortised O(1) per operation), so memory stays O(live keys) however often
+/// keys are rescheduled.
+///
+/// Deadlines are exact to the microsecond. Keys due at the same instant pop
+/// in the order of their last `schedule` call, independent of the hasher,
+/// so the order is deterministic.
+#[derive(Clone)]
+pub struct TimerQueue<K, S = FixedHasher> {
+    slots: HashMap<K, Slot, S>,
+    wheel: Wheel<K>,
+    next_seq: u64,
+}
+
+impl<K: Copy + Eq + Hash> Default for TimerQueue<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: Copy + Eq + Hash> TimerQueue<K> {
+    /// An empty queue with the deterministic [`FixedHasher`].
+    pub fn new() -> Self {
+        Self::with_hasher(FixedHasher::default())
+    }
+}
+
+impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
+    /// An empty queue hashing keys with `hasher`.
+    pub fn with_hasher(hasher: S) -> Self {
+        TimerQueue {
+            slots: HashMap::with_hasher(hasher),
+            wheel: Wheel::new(),
+            next_seq: 0,
+        }
+    }
+
+    /// Number of scheduled keys.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Entries in the wheel, live and stale: at most about twice `len()`.
+    pub fn queued_entries(&self) -> usize {
+        self.wheel.len
+    }
+
+    /// When `key` is due, if scheduled.
+    pub fn deadline(&self, key: K) -> Option<Instant> {
+        self.slots.get(&key).map(|s| s.deadline)
+    }
+
+    /// Schedules `key` at `deadline`, replacing any earlier schedule for it.
+    /// A deadline in the past is due at once.
+    pub fn schedule(&mut self, key: K, deadline: Instant) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        match self.slots.entry(key) {
+            MapEntry::Vacant(v) => {
+                v.insert(Slot {
+                    deadline,
+                    seq,
+                    queued_at: deadline,
+                });
+                self.wheel.place(WheelEntry {
+                    at: deadline,
+                    seq,
+                    key,
+                });
+            }
+            MapEntry::Occupied(mut o) => {
+                let slot = o.get_mut();
+                slot.deadline = deadline;
+                slot.seq = seq;
+                if deadline < slot.queued_at {
+                    // The queued entry would be too late: queue a new one and
+                    // let the old one go stale.
+                    slot.queued_at = deadline;
+                    self.wheel.place(WheelEntry {
+                        at: deadline,
+                        seq,
+                        key,
+                    });
+                }
+                // Otherwise the queued entry comes first and is moved to
+                // `deadline` when the wheel reaches it.
+            }
+        }
+        self.maybe_compact();
+    }
+
+    /// Unschedules `key`; returns whether it was scheduled.
+    pub fn cancel(&mut self, key: K) -> bool {
+        let was = self.slots.remove(&key).is_some();
+        self.maybe_compact();
+        was
+    }
+
+    /// The earliest deadline of any key. Takes `&mut self` because it first
+    /// discards or moves stale entries at the front of the wheel, so the
+    /// answer is exact.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        self.settle().map(|e| e.at)
+    }
+
+    /// Removes and returns a key whose deadline is at or before `now`, the
+    /// earliest first. Call in a loop until `None`.
+    #[must_use = "a popped timer is not returned again"]
+    pub fn pop_expired(&mut self, now: Instant) -> Option<K> {
+        let entry = self.settle()?;
+        if entry.at > now {
+            return None;
+        }
+        self.wheel.pop();
+        self.slots.remove(&entry.key);
+        Some(entry.key)
+    }
+
+    /// Unschedules everything and frees the wheel's buckets.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.wheel.clear(false);
+    }
+
+    /// Drops stale entries and gives back memory kept from a past peak
+    /// (bucket and map allocations are otherwise reused, so that steady
+    /// operation does not allocate). For an idle moment, not the fast path.
+    pub fn shrink_to_fit(&mut self) {
+        self.rebuild(false);
+        self.slots.shrink_to_fit();
+    }
+
+    /// Brings the next live entry to the front of the wheel, discarding
+    /// stale entries and moving postponed ones on the way.
+    fn settle(&mut self) -> Option<WheelEntry<K>> {
+        loop {
+            let top = self.wheel.peek()?;
+            let Some(slot) = self.slots.get_mut(&top.key) else {
+                self.wheel.pop(); // cancelled or already fired
+                continue;
+            };
+            if slot.queued_at != top.at {
+                self.wheel.pop(); // superseded by an earlier entry
+                continue;
+            }
+            if slot.deadline == top.at && slot.seq == top.seq {
+                return Some(top);
+            }
+            // Rescheduled since this entry was queued (later, or to the same
+            // time behind keys scheduled in between): move it.
+            slot.queued_at = slot.deadline;
+            let moved = WheelEntry {
+                at: slot.deadline,
+                seq: slot.seq,
+                key: top.key,
+            };
+            self.wheel.pop();
+            self.wheel.place(moved);
+        }
+    }
+
+    /// Rebuilds the wheel from the map when stale entries pile up.
+    fn maybe_compact(&mut self) {
+        if self.wheel.len > 2 * self.slots.len() + COMPACT_SLACK {
+            self.rebuild(true);
+        }
+    }
+
+    /// Replaces every wheel entry with exactly one per live key.
+    fn rebuild(&mut self, keep_allocations: bool) {
+        self.wheel.clear(keep_allocations);
+        for (&key, slot) in self.slots.iter_mut() {
+            slot.queued_at = slot.deadline;
+            self.wheel.place(WheelEntry {
+                at: slot.deadline,
+                seq: slot.seq,
+                key,
+            });
+        }
+    }
+}
+
+impl<K, S> core::fmt::Debug for TimerQueue<K, S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TimerQueue")
+            .field("keys", &self.slots.len())
+            .field("queued_entries", &self.wheel.len)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn t(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    #[test]
+    fn table_is_small() {
+        assert_eq!(core::mem::size_of::<TimerTable>(), 64);
+    }
+
+    #[test]
+    fn table_tracks_each_timer_separately() {
+        let mut table = TimerTable::new();
+        assert_eq!(table.next(), None);
+        table.set(Timer::Retransmit, t(300));
+        table.set(Timer::DelayedAck, t(40));
+        table.set(Timer::Keepalive, t(7_200_000));
+        assert_eq!(table.get(Timer::DelayedAck), Some(t(40)));
+        assert!(table.is_armed(Timer::Retransmit));
+        assert!(!table.is_armed(Timer::Persist));
+        assert_eq!(table.next(), Some((Timer::DelayedAck, t(40))));
+        table.stop(Timer::DelayedAck);
+        assert_eq!(table.next(), Some((Timer::Retransmit, t(300))));
+        // Re-arming replaces.
+        table.set(Timer::Retransmit, t(500));
+        assert_eq!(table.next_deadline(), Some(t(500)));
+        assert_eq!(
+            table.iter().collect::<Vec<_>>(),
+            [
+                (Timer::Retransmit, t(500)),
+                (Timer::Keepalive, t(7_200_000))
+            ]
+        );
+        table.stop_all();
+        assert_eq!(table.next(), None);
+    }
+
+    #[test]
+    fn table_pops_expired_timers_earliest_first_once_each() {
+        let mut table = TimerTable::new();
+        table.set(Timer::TimeWait, t(10));
+        table.set(Timer::Retransmit, t(10));
+        table.set(Timer::DelayedAck, t(5));
+        table.set(Timer::Persist, t(20));
+        assert!(table.is_expired(Timer::DelayedAck, t(5)));
+        assert!(!table.is_expired(Timer::Persist, t(19)));
+        let now = t(10);
+        let mut fired = Vec::new();
+        while let Some(timer) = table.pop_expired(now) {
+            fired.push(timer);
+        }
+        // Earliest first; the tie at 10 ms in table order.
+        assert_eq!(
+            fired,
+            [Timer::DelayedAck, Timer::Retransmit, Timer::TimeWait]
+        );
+        assert_eq!(table.pop_expired(now), None, "a spurious call is a no-op");
+        assert_eq!(table.next(), Some((Timer::Persist, t(20))));
+        // Arming for "never" is stopping.
+        table.set(Timer::Persist, Instant::FAR_FUTURE);
+        assert_eq!(table.next(), None);
+    }
+
+    #[test]
+    fn timer_names_and_order_are_stable() {
+        for (i, timer) in Timer::ALL.iter().enumerate() {
+            assert_eq!(timer.index(), i);
+        }
+        assert_eq!(Timer::TailLossProbe.name(), "tlp");
+        let mut table = TimerTable::new();
+        table.set(Timer::DelayedAck, t(40));
+        assert_eq!(format!("{table:?}"), "{\"delack\": @0.040000s}");
+    }
+
+    #[test]
+    fn queue_pops_in_deadline_order_with_fifo_ties() {
+        let mut q = TimerQueue::new();
+        q.schedule('a', t(30));
+        q.schedule('b', t(10));
+        q.schedule('c', t(20));
+        q.schedule('d', t(10));
+        assert_eq!(q.next_deadline(), Some(t(10)));
+        assert_eq!(q.pop_expired(t(5)), None);
+        let mut out = Vec::new();
+        while let Some(k) = q.pop_expired(t(100)) {
+            out.push(k);
+        }
+        assert_eq!(out, ['b', 'd', 'c', 'a']);
+        assert!(q.is_empty());
+        assert_eq!(q.next_deadline(), None);
+    }
+
+    #[test]
+    fn rescheduling_replaces_and_cancel_removes() {
+        let mut q = TimerQueue::new();
+        q.schedule(1u32, t(100));
+        q.schedule(2u32, t(200));
+        // Later: only the map changes.
+        q.schedule(1, t(300));
+        assert_eq!(q.queued_entries(), 2);
+        assert_eq!(q.deadline(1), Some(t(300)));
+        assert_eq!(q.next_deadline(), Some(t(200)), "exact, not the stale 100");
+        // Earlier: a new entry.
+        q.schedule(2, t(50));
+        assert_eq!(q.next_deadline(), Some(t(50)));
+        assert!(q.cancel(2));
+        assert!(!q.cancel(2));
+        assert_eq!(q.next_deadline(), Some(t(300)));
+        assert_eq!(q.pop_expired(t(299)), None);
+        assert_eq!(q.pop_expired(t(300)), Some(1));
+        assert_eq!(q.pop_expired(t(1000)), None);
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_constant_rescheduling() {
+        let mut q = TimerQueue::new();
+        let mut rng = Rng::from_seed(42);
+        for k in 0..100u32 {
+            q.schedule(k, t(1_000));
+        }
+        // Every "ACK" moves some key's timer both earlier and later.
+        for i in 0..100_000u64 {
+            let k = rng.below(100) as u32;
+            q.schedule(k, t(1_000 + i + rng.below(200)));
+            q.schedule(k, t(500 + rng.below(500)));
+            assert!(q.queued_entries() <= 2 * q.len() + COMPACT_SLACK + 1);
+        }
+        assert_eq!(q.len(), 100);
+    }
+
+    #[test]
+    fn clear_and_shrink_keep_the_queue_consistent() {
+        let mut q = TimerQueue::new();
+        for k in 0..1000u32 {
+            q.schedule(k, t(u64::from(k) + 10));
+            q.schedule(k, t(5)); // earlier: leaves a stale entry behind
+        }
+        q.shrink_to_fit();
+        assert_eq!(q.queued_entries(), 1000);
+        for k in 0..1000u32 {
+            assert_eq!(q.pop_expired(t(5)), Some(k), "ties in schedule order");
+        }
+        q.schedule(7, t(1));
+        q.clear();
+        assert!(q.is_empty());
+        assert_eq!(q.next_deadline(), None);
+        q.schedule(8, t(2));
+        assert_eq!(q.pop_expired(t(2)), Some(8));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Schedule(u8, u64),
+        Cancel(u8),
+        Advance(u64),
+        Next,
+    }
+
+    /// Deadlines at every scale the wheel has levels for, and the extremes.
+    fn deadline() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            4 => 0u64..2_000,
+            2 => 0u64..5_000_000,
+            1 => 0u64..(1 << 40),
+            1 => (0u64..4).prop_map(|i| u64::MAX - i),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..16, deadline()).prop_map(|(k, d)| Op::Schedule(k, d)),
+            1 => (0u8..16).prop_map(Op::Cancel),
+            2 => deadline().prop_map(Op::Advance),
+            1 => Just(Op::Next),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn queue_matches_a_naive_map(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut q = TimerQueue::new();
+            // Model: key -> (deadline in µs, order of its last schedule).
+            let mut model: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
+            let mut order = 0u64;
+            let mut now = 0u64;
+            for op in ops {
+                match op {
+                    Op::Schedule(k, d) => {
+                        // Deadlines may be in the past: due at once.
+                        q.schedule(k, Instant::from_micros(d));
+                        model.insert(k, (d, order));
+                        order += 1;
+                    }
+                    Op::Cancel(k) => {
+                        prop_assert_eq!(q.cancel(k), model.remove(&k).is_some());
+                    }
+                    Op::Advance(dt) => {
+                        // Time never goes backwards.
+                        now = now.saturating_add(dt / 2);
+                        loop {
+                            let expect = model
+                                .iter()
+                                .filter(|&(_, &(d, _))| d <= now)
+                                .min_by_key(|&(_, &(d, o))| (d, o))
+                                .map(|(&k, _)| k);
+                            let got = q.pop_expired(Instant::from_micros(now));
+                            prop_assert_eq!(got, expect);
+                            match got {
+                                Some(k) => { model.remove(&k); }
+                                None => break,
+                            }
+                        }
+                    }
+                    Op::Next => {
+                        let expect = model.values().map(|&(d, _)| Instant::from_micros(d)).min();
+                        prop_assert_eq!(q.next_deadline(), expect);
+                    }
+                }
+                prop_assert_eq!(q.len(), model.len());
+                for k in 0..16u8 {
+                    prop_assert_eq!(q.deadline(k), model.get(&k).map(|&(d, _)| Instant::from_micros(d)));
+                }
+                prop_assert!(q.queued_entries() <= 2 * q.len() + COMPACT_SLACK + 1);
+            }
+        }
+    }
+
+    /// 1M keys: schedule, reschedule each 10 times (later and earlier),
+    /// cancel half, drain the rest in order. Run with `--release` to see the
+    /// time; no assertion on it (DESIGN.md §8).
+    #[test]
+    fn a_million_keys_drain_in_deadline_order() {
+        const N: u64 = 1_000_000;
+        let started = std::time::Instant::now();
+        let mut q: TimerQueue<u64> = TimerQueue::new();
+        let mut rng = Rng::from_seed(1_000_000);
+        for k in 0..N {
+            q.schedule(k, Instant::from_micros(rng.below(1 << 30)));
+        }
+        for round in 0..10u64 {
+            for k in 0..N {
+                // Mostly later (an ACK restarts the RTO), sometimes earlier.
+                let at = if (k + round) % 4 == 0 {
+                    rng.below(1 << 30)
+                } else {
+                    (1 << 30) + round * (1 << 20) + rng.below(1 << 20)
+                };
+                q.schedule(k, Instant::from_micros(at));
+            }
+        }
+        for k in (0..N).step_by(2) {
+            assert!(q.cancel(k));
+        }
+
+        assert_eq!(q.len(), (N / 2) as usize);
+        assert!(q.queued_entries() <= 2 * q.len() + COMPACT_SLACK + 1);
+        let mut last = Instant::ZERO;
+        let mut popped = 0u64;
+        while let Some(at) = q.next_deadline() {
+            assert!(at >= last, "out of order: {at:?} after {last:?}");
+            last = at;
+            let k = q
+                .pop_expired(at)
+                .expect("the next deadline is due at itself");
+            assert_eq!(k % 2, 1, "cancelled key {k} fired");
+            popped += 1;
+        }
+        assert_eq!(popped, N / 2);
+        assert!(q.is_empty());
+        eprintln!("1M-key timer queue test: {:?}", started.elapsed());
+    }
+}
