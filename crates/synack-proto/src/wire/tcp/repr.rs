@@ -241,6 +241,15 @@ mod tests {
     }
 
     #[test]
+    fn every_truncation_of_a_syn_is_rejected() {
+        for len in 0..SYN.len() {
+            let err = TcpPacket::new_checked(&SYN[..len])
+                .and_then(|p| TcpRepr::parse(&p, SRC, DST, Checksum::Full).map(drop));
+            assert_eq!(err, Err(WireError::Truncated), "len {len}");
+        }
+    }
+
+    #[test]
     fn emits_literal_linux_syn_over_junk() {
         assert_eq!(emit(&syn(), Checksum::Full), syn_bytes());
     }
