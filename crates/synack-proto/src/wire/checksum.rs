@@ -145,11 +145,13 @@ pub const fn finish(sum: u16) -> u16 {
     !sum
 }
 
-/// Whether a sum over data that includes its checksum field says "intact".
-/// Both zeros (`0x0000` and `0xFFFF`) count: RFC 1624 §3.
+/// Whether a sum over data that includes its checksum field says "intact":
+/// RFC 1071 §1, the sum is all ones. A sum of `0x0000` only comes from
+/// all-zero bytes, which no correct sender produces (the checksum of zeros
+/// is `0xFFFF`); Linux rejects it too.
 #[inline]
 pub const fn is_valid(sum: u16) -> bool {
-    sum == 0xFFFF || sum == 0
+    sum == 0xFFFF
 }
 
 /// RFC 1624 eqn. 3 incremental update: the new checksum after one 16-bit
@@ -216,6 +218,13 @@ mod tests {
     #[test]
     fn empty_input_sums_to_zero() {
         assert_eq!(data(&[]), 0);
+    }
+
+    #[test]
+    fn all_zero_bytes_with_a_zero_checksum_are_not_intact() {
+        assert!(!is_valid(data(&[0; 8])));
+        assert_eq!(finish(data(&[0; 8])), 0xFFFF);
+        assert!(is_valid(data(&[0, 0, 0xFF, 0xFF])));
     }
 
     #[test]
