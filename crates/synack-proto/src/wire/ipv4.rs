@@ -1,0 +1,556 @@
+//! IPv4 headers.
+//!
+//! Read before touching: RFC 791 §3.1 (header format), RFC 1122 §3.2.1
+//! (what a host must check on receive), RFC 2474 and RFC 3168 (the DSCP and
+//! ECN bits of the old TOS byte), RFC 6864 (the Identification field),
+//! RFC 815 (fragment reassembly, which is not done here). Options are exposed
+//! as raw bytes; emit writes a 20-byte header without options.
+
+use core::fmt;
+use core::net::Ipv4Addr;
+
+use super::checksum::{self, Checksum};
+use super::{WireError, get_u16, put_u16};
+
+/// The IPv4 Protocol field (IANA "Assigned Internet Protocol Numbers").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpProtocol {
+    Icmp,
+    Tcp,
+    Udp,
+    Unknown(u8),
+}
+
+impl From<u8> for IpProtocol {
+    fn from(v: u8) -> Self {
+        match v {
+            1 => IpProtocol::Icmp,
+            6 => IpProtocol::Tcp,
+            17 => IpProtocol::Udp,
+            other => IpProtocol::Unknown(other),
+        }
+    }
+}
+
+impl From<IpProtocol> for u8 {
+    fn from(p: IpProtocol) -> u8 {
+        match p {
+            IpProtocol::Icmp => 1,
+            IpProtocol::Tcp => 6,
+            IpProtocol::Udp => 17,
+            IpProtocol::Unknown(v) => v,
+        }
+    }
+}
+
+impl fmt::Display for IpProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IpProtocol::Icmp => f.write_str("ICMP"),
+            IpProtocol::Tcp => f.write_str("TCP"),
+            IpProtocol::Udp => f.write_str("UDP"),
+            IpProtocol::Unknown(v) => write!(f, "proto {v}"),
+        }
+    }
+}
+
+mod field {
+    use core::ops::Range;
+    pub const VER_IHL: usize = 0;
+    pub const DSCP_ECN: usize = 1;
+    pub const TOTAL_LEN: usize = 2;
+    pub const IDENT: usize = 4;
+    pub const FLAGS_FRAG: usize = 6;
+    pub const TTL: usize = 8;
+    pub const PROTOCOL: usize = 9;
+    pub const CHECKSUM: usize = 10;
+    pub const SRC: Range<usize> = 12..16;
+    pub const DST: Range<usize> = 16..20;
+}
+
+/// Length of a header without options.
+pub const HEADER_LEN: usize = 20;
+/// Largest header: IHL 15.
+pub const MAX_HEADER_LEN: usize = 60;
+
+const FLAG_DF: u16 = 0x4000;
+const FLAG_MF: u16 = 0x2000;
+const FRAG_OFFSET_MASK: u16 = 0x1FFF;
+
+/// A zero-copy view of an IPv4 datagram.
+///
+/// `new_checked` guarantees: the buffer holds the header (IHL >= 5), and the
+/// total length covers the header and fits the buffer, so `options()` and
+/// `payload()` never panic. Bytes past the total length (Ethernet padding)
+/// are ignored.
+#[derive(Debug, Clone)]
+pub struct Ipv4Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    pub const fn new_unchecked(buffer: T) -> Self {
+        Ipv4Packet { buffer }
+    }
+
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let p = Self::new_unchecked(buffer);
+        p.check_len()?;
+        Ok(p)
+    }
+
+    /// Length checks that make every accessor panic-free.
+    pub fn check_len(&self) -> Result<(), WireError> {
+        let len = self.buffer.as_ref().len();
+        if len < HEADER_LEN {
+            return Err(WireError::Truncated);
+        }
+        let header_len = usize::from(self.header_len());
+        // RFC 791 §3.1: "the minimum value for a correct header is 5".
+        if header_len < HEADER_LEN {
+            return Err(WireError::Malformed);
+        }
+        if header_len > len {
+            return Err(WireError::Truncated);
+        }
+        let total_len = usize::from(self.total_len());
+        if total_len < header_len {
+            return Err(WireError::Malformed);
+        }
+        if total_len > len {
+            return Err(WireError::Truncated);
+        }
+        Ok(())
+    }
+
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    pub fn version(&self) -> u8 {
+        self.buffer.as_ref()[field::VER_IHL] >> 4
+    }
+
+    /// Header length in bytes (IHL * 4).
+    pub fn header_len(&self) -> u8 {
+        (self.buffer.as_ref()[field::VER_IHL] & 0x0F) * 4
+    }
+
+    /// The DSCP (RFC 2474), the upper six bits of the old TOS byte.
+    pub fn dscp(&self) -> u8 {
+        self.buffer.as_ref()[field::DSCP_ECN] >> 2
+    }
+
+    /// The ECN codepoint (RFC 3168 §5), the lower two bits.
+    pub fn ecn(&self) -> u8 {
+        self.buffer.as_ref()[field::DSCP_ECN] & 0x03
+    }
+
+    /// DSCP and ECN as the byte they share.
+    pub fn dscp_ecn(&self) -> u8 {
+        self.buffer.as_ref()[field::DSCP_ECN]
+    }
+
+    pub fn total_len(&self) -> u16 {
+        get_u16(self.buffer.as_ref(), field::TOTAL_LEN)
+    }
+
+    pub fn ident(&self) -> u16 {
+        get_u16(self.buffer.as_ref(), field::IDENT)
+    }
+
+    /// Don't Fragment.
+    pub fn dont_frag(&self) -> bool {
+        get_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & FLAG_DF != 0
+    }
+
+    /// More Fragments.
+    pub fn more_frags(&self) -> bool {
+        get_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & FLAG_MF != 0
+    }
+
+    /// The reserved (evil) bit, RFC 791 §3.1 "must be zero".
+    pub fn reserved_flag(&self) -> bool {
+        get_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & 0x8000 != 0
+    }
+
+    /// Fragment offset in bytes (the field counts 8-byte units).
+    pub fn frag_offset(&self) -> u16 {
+        (get_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & FRAG_OFFSET_MASK) << 3
+    }
+
+    pub fn ttl(&self) -> u8 {
+        self.buffer.as_ref()[field::TTL]
+    }
+
+    pub fn protocol(&self) -> IpProtocol {
+        IpProtocol::from(self.buffer.as_ref()[field::PROTOCOL])
+    }
+
+    pub fn checksum(&self) -> u16 {
+        get_u16(self.buffer.as_ref(), field::CHECKSUM)
+    }
+
+    pub fn src_addr(&self) -> Ipv4Addr {
+        let b = &self.buffer.as_ref()[field::SRC];
+        Ipv4Addr::new(b[0], b[1], b[2], b[3])
+    }
+
+    pub fn dst_addr(&self) -> Ipv4Addr {
+        let b = &self.buffer.as_ref()[field::DST];
+        Ipv4Addr::new(b[0], b[1], b[2], b[3])
+    }
+
+    /// Raw option bytes (IHL * 4 - 20 of them).
+    pub fn options(&self) -> &[u8] {
+        &self.buffer.as_ref()[HEADER_LEN..usize::from(self.header_len())]
+    }
+
+    /// Whether the header checksum verifies.
+    pub fn verify_checksum(&self) -> bool {
+        let header = &self.buffer.as_ref()[..usize::from(self.header_len())];
+        checksum::is_valid(checksum::data(header))
+    }
+
+    /// The payload, bounded by the total length (Ethernet padding excluded).
+    pub fn payload(&self) -> &[u8] {
+        let b = self.buffer.as_ref();
+        &b[usize::from(self.header_len())..usize::from(self.total_len())]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    /// Sets version 4 and the header length in bytes (a multiple of 4).
+    pub fn set_version_and_header_len(&mut self, header_len: u8) {
+        self.buffer.as_mut()[field::VER_IHL] = 0x40 | ((header_len / 4) & 0x0F);
+    }
+
+    pub fn set_dscp_ecn(&mut self, v: u8) {
+        self.buffer.as_mut()[field::DSCP_ECN] = v;
+    }
+
+    pub fn set_total_len(&mut self, v: u16) {
+        put_u16(self.buffer.as_mut(), field::TOTAL_LEN, v);
+    }
+
+    pub fn set_ident(&mut self, v: u16) {
+        put_u16(self.buffer.as_mut(), field::IDENT, v);
+    }
+
+    /// Sets DF, MF and the fragment offset in bytes (a multiple of 8; the low
+    /// three bits are dropped). The reserved bit is cleared.
+    pub fn set_frag(&mut self, dont_frag: bool, more_frags: bool, offset_bytes: u16) {
+        let mut v = (offset_bytes >> 3) & FRAG_OFFSET_MASK;
+        if dont_frag {
+            v |= FLAG_DF;
+        }
+        if more_frags {
+            v |= FLAG_MF;
+        }
+        put_u16(self.buffer.as_mut(), field::FLAGS_FRAG, v);
+    }
+
+    pub fn set_ttl(&mut self, v: u8) {
+        self.buffer.as_mut()[field::TTL] = v;
+    }
+
+    pub fn set_protocol(&mut self, p: IpProtocol) {
+        self.buffer.as_mut()[field::PROTOCOL] = p.into();
+    }
+
+    pub fn set_checksum(&mut self, v: u16) {
+        put_u16(self.buffer.as_mut(), field::CHECKSUM, v);
+    }
+
+    pub fn set_src_addr(&mut self, a: Ipv4Addr) {
+        self.buffer.as_mut()[field::SRC].copy_from_slice(&a.octets());
+    }
+
+    pub fn set_dst_addr(&mut self, a: Ipv4Addr) {
+        self.buffer.as_mut()[field::DST].copy_from_slice(&a.octets());
+    }
+
+    /// Recomputes the header checksum over the current header length.
+    pub fn fill_checksum(&mut self) {
+        self.set_checksum(0);
+        let header_len = usize::from(self.header_len());
+        let sum = checksum::data(&self.buffer.as_ref()[..header_len]);
+        self.set_checksum(checksum::finish(sum));
+    }
+
+    /// The payload, bounded by the total length.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let (start, end) = (
+            usize::from(self.header_len()),
+            usize::from(self.total_len()),
+        );
+        &mut self.buffer.as_mut()[start..end]
+    }
+}
+
+/// The semantic content of an IPv4 header (options are not kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ipv4Repr {
+    pub src_addr: Ipv4Addr,
+    pub dst_addr: Ipv4Addr,
+    pub protocol: IpProtocol,
+    /// Bytes after the header, as the total length says.
+    pub payload_len: u16,
+    pub ttl: u8,
+    /// DSCP (upper six bits) and ECN (lower two), RFC 2474 / RFC 3168.
+    pub dscp_ecn: u8,
+    pub ident: u16,
+    pub dont_frag: bool,
+    pub more_frags: bool,
+    /// Offset of this fragment's data in bytes (a multiple of 8).
+    pub frag_offset: u16,
+}
+
+impl Ipv4Repr {
+    /// Validates a datagram: version 4, IHL >= 5, total length within the
+    /// buffer and covering the header (via `check_len`), and the header
+    /// checksum when `checksum` is [`Checksum::Full`] (RFC 1122 §3.2.1.2:
+    /// "A host MUST verify the IP header checksum on every received datagram
+    /// and silently discard every datagram that has a bad checksum").
+    pub fn parse<T: AsRef<[u8]>>(
+        packet: &Ipv4Packet<T>,
+        checksum: Checksum,
+    ) -> Result<Self, WireError> {
+        packet.check_len()?;
+        // RFC 1122 §3.2.1.1: silently discard a datagram with version != 4.
+        if packet.version() != 4 {
+            return Err(WireError::Malformed);
+        }
+        if checksum.is_full() && !packet.verify_checksum() {
+            return Err(WireError::BadChecksum);
+        }
+        Ok(Ipv4Repr {
+            src_addr: packet.src_addr(),
+            dst_addr: packet.dst_addr(),
+            protocol: packet.protocol(),
+            payload_len: packet.total_len() - u16::from(packet.header_len()),
+            ttl: packet.ttl(),
+            dscp_ecn: packet.dscp_ecn(),
+            ident: packet.ident(),
+            dont_frag: packet.dont_frag(),
+            more_frags: packet.more_frags(),
+            frag_offset: packet.frag_offset(),
+        })
+    }
+
+    /// A fragment of a larger datagram (RFC 791 §2.3): MF set or a non-zero
+    /// offset. The stack does not reassemble; it drops and counts these.
+    pub const fn is_fragment(&self) -> bool {
+        self.more_frags || self.frag_offset != 0
+    }
+
+    pub const fn header_len(&self) -> usize {
+        HEADER_LEN
+    }
+
+    /// Header plus payload.
+    pub const fn buffer_len(&self) -> usize {
+        HEADER_LEN + self.payload_len as usize
+    }
+
+    /// Writes a 20-byte header (no options); the payload is the caller's.
+    /// `payload_len` must not exceed 65515 (the total length is 16 bits).
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        packet: &mut Ipv4Packet<T>,
+        checksum: Checksum,
+    ) {
+        packet.set_version_and_header_len(HEADER_LEN as u8);
+        packet.set_dscp_ecn(self.dscp_ecn);
+        packet.set_total_len(self.payload_len.saturating_add(HEADER_LEN as u16));
+        packet.set_ident(self.ident);
+        packet.set_frag(self.dont_frag, self.more_frags, self.frag_offset);
+        packet.set_ttl(self.ttl);
+        packet.set_protocol(self.protocol);
+        packet.set_src_addr(self.src_addr);
+        packet.set_dst_addr(self.dst_addr);
+        match checksum {
+            Checksum::Full => packet.fill_checksum(),
+            Checksum::Offload => packet.set_checksum(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::test_util::junk;
+
+    /// A Linux SYN's IP header, 192.0.2.1 -> 192.0.2.2, plus 4 payload bytes
+    /// (total length 24) and 2 bytes of trailing padding.
+    const DATAGRAM: [u8; 26] = [
+        0x45, 0x00, 0x00, 0x18, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x06, 0x9a, 0x96, 0xc0, 0x00, 0x02,
+        0x01, 0xc0, 0x00, 0x02, 0x02, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x00,
+    ];
+
+    fn repr() -> Ipv4Repr {
+        Ipv4Repr {
+            src_addr: Ipv4Addr::new(192, 0, 2, 1),
+            dst_addr: Ipv4Addr::new(192, 0, 2, 2),
+            protocol: IpProtocol::Tcp,
+            payload_len: 4,
+            ttl: 64,
+            dscp_ecn: 0,
+            ident: 0x1c46,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        }
+    }
+
+    #[test]
+    fn parses_literal_datagram_and_ignores_padding() {
+        let p = Ipv4Packet::new_checked(&DATAGRAM[..]).unwrap();
+        assert_eq!(Ipv4Repr::parse(&p, Checksum::Full).unwrap(), repr());
+        assert_eq!(p.payload(), &[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(p.options(), &[] as &[u8]);
+        assert!(!repr().is_fragment());
+    }
+
+    #[test]
+    fn emits_literal_header_over_junk() {
+        let mut buf = junk(repr().buffer_len());
+        let mut p = Ipv4Packet::new_unchecked(&mut buf[..]);
+        repr().emit(&mut p, Checksum::Full);
+        p.payload_mut().copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(buf[..], DATAGRAM[..24]);
+    }
+
+    #[test]
+    fn offload_emit_leaves_checksum_zero_and_offload_parse_trusts_it() {
+        let mut buf = junk(repr().buffer_len());
+        repr().emit(
+            &mut Ipv4Packet::new_unchecked(&mut buf[..]),
+            Checksum::Offload,
+        );
+        assert_eq!(&buf[10..12], &[0, 0]);
+        let p = Ipv4Packet::new_checked(&buf[..]).unwrap();
+        assert_eq!(
+            Ipv4Repr::parse(&p, Checksum::Full),
+            Err(WireError::BadChecksum)
+        );
+        assert_eq!(Ipv4Repr::parse(&p, Checksum::Offload).unwrap(), repr());
+    }
+
+    #[test]
+    fn every_truncation_is_rejected_without_panic() {
+        for len in 0..24 {
+            assert_eq!(
+                Ipv4Packet::new_checked(&DATAGRAM[..len]).unwrap_err(),
+                WireError::Truncated,
+                "len {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn version_other_than_4_is_malformed() {
+        let mut v6 = DATAGRAM;
+        v6[0] = 0x65;
+        let p = Ipv4Packet::new_checked(&v6[..]).unwrap();
+        assert_eq!(
+            Ipv4Repr::parse(&p, Checksum::Offload),
+            Err(WireError::Malformed)
+        );
+    }
+
+    #[test]
+    fn ihl_below_five_is_malformed() {
+        for ihl in 0..5u8 {
+            let mut d = DATAGRAM;
+            d[0] = 0x40 | ihl;
+            assert_eq!(
+                Ipv4Packet::new_checked(&d[..]).unwrap_err(),
+                WireError::Malformed
+            );
+        }
+    }
+
+    #[test]
+    fn ihl_beyond_buffer_is_truncated() {
+        let mut d = DATAGRAM;
+        d[0] = 0x47; // 28-byte header in a 26-byte buffer
+        assert_eq!(
+            Ipv4Packet::new_checked(&d[..]).unwrap_err(),
+            WireError::Truncated
+        );
+    }
+
+    #[test]
+    fn total_length_below_header_is_malformed_and_beyond_buffer_truncated() {
+        let mut d = DATAGRAM;
+        d[2..4].copy_from_slice(&19u16.to_be_bytes());
+        assert_eq!(
+            Ipv4Packet::new_checked(&d[..]).unwrap_err(),
+            WireError::Malformed
+        );
+        d[2..4].copy_from_slice(&27u16.to_be_bytes());
+        assert_eq!(
+            Ipv4Packet::new_checked(&d[..]).unwrap_err(),
+            WireError::Truncated
+        );
+    }
+
+    #[test]
+    fn corrupted_header_fails_checksum() {
+        let mut d = DATAGRAM;
+        d[8] = 63; // TTL changed in flight without a checksum update
+        let p = Ipv4Packet::new_checked(&d[..]).unwrap();
+        assert_eq!(
+            Ipv4Repr::parse(&p, Checksum::Full),
+            Err(WireError::BadChecksum)
+        );
+    }
+
+    #[test]
+    fn options_are_exposed_as_bytes_and_counted_in_the_header() {
+        // IHL 6: one 4-byte option (NOP NOP NOP EOL), then 4 payload bytes.
+        let mut d = [0u8; 28];
+        d[..20].copy_from_slice(&DATAGRAM[..20]);
+        d[0] = 0x46;
+        d[2..4].copy_from_slice(&28u16.to_be_bytes());
+        d[20..24].copy_from_slice(&[1, 1, 1, 0]);
+        d[24..].copy_from_slice(&[9, 8, 7, 6]);
+        let mut p = Ipv4Packet::new_unchecked(&mut d[..]);
+        p.fill_checksum();
+        let p = Ipv4Packet::new_checked(&d[..]).unwrap();
+        assert_eq!(p.options(), &[1, 1, 1, 0]);
+        assert_eq!(p.payload(), &[9, 8, 7, 6]);
+        let r = Ipv4Repr::parse(&p, Checksum::Full).unwrap();
+        assert_eq!(r.payload_len, 4);
+    }
+
+    #[test]
+    fn fragment_fields_round_trip_in_bytes() {
+        let frag = Ipv4Repr {
+            more_frags: true,
+            dont_frag: false,
+            frag_offset: 1480,
+            ..repr()
+        };
+        assert!(frag.is_fragment());
+        let mut buf = junk(frag.buffer_len());
+        frag.emit(&mut Ipv4Packet::new_unchecked(&mut buf[..]), Checksum::Full);
+        assert_eq!(&buf[6..8], &[0x20, 0xb9]); // MF | 185 * 8 bytes
+        let p = Ipv4Packet::new_checked(&buf[..]).unwrap();
+        assert_eq!(Ipv4Repr::parse(&p, Checksum::Full).unwrap(), frag);
+        let last = Ipv4Repr {
+            more_frags: false,
+            ..frag
+        };
+        assert!(last.is_fragment());
+    }
+
+    #[test]
+    fn dscp_and_ecn_split_the_tos_byte() {
+        let mut d = DATAGRAM;
+        d[1] = 0xb9; // DSCP 46 (EF), ECN 01 (ECT(1))
+        let p = Ipv4Packet::new_checked(&d[..]).unwrap();
+        assert_eq!((p.dscp(), p.ecn()), (46, 1));
+    }
+}

@@ -1,0 +1,498 @@
+//! [`TcpOptions`]: the options of one segment as the TCP engine reads them,
+//! and their emission in exactly the layout Linux uses.
+//!
+//! Read before touching: RFC 7323 §2-3 and Appendix A (the 12-byte
+//! `nop,nop,TS` layout), RFC 2018 §2-4, RFC 7413 §4.1.1, RFC 6994, and
+//! Linux's `tcp_options_write` (net/ipv4/tcp_output.c), whose order
+//! packetdrill scripts encode. Layout, in order:
+//!
+//! ```text
+//! mss                      2,4,mss                      4 bytes
+//! sackOK + TS              4,2,8,10,tsval,tsecr          12 bytes
+//! TS alone                 1,1,8,10,tsval,tsecr          12 bytes
+//! sackOK alone             1,1,4,2                       4 bytes
+//! wscale                   1,3,3,shift                   4 bytes
+//! SACK blocks              1,1,5,2+8n,blocks             4+8n bytes
+//! Fast Open                34,2+n,cookie (+1,1 if 2+n = 2 mod 4)
+//! Fast Open experimental   254,4+n,0xF9,0x89,cookie (+1,1 likewise)
+//! ```
+//!
+//! Everything but SACK blocks fits in 40 bytes (at most 40: mss, TS,
+//! wscale and a 16-byte experimental cookie). When blocks do not all fit,
+//! the trailing ones are dropped (RFC 2018 §4: the first block is the most
+//! recent, the one that must be reported).
+
+use super::MAX_OPTIONS_LEN;
+use super::options::{SackBlocks, TcpOption, TcpOptionIter, kind};
+use crate::wire::WireError;
+
+/// The Timestamps option (RFC 7323 §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TcpTimestamp {
+    pub tsval: u32,
+    pub tsecr: u32,
+}
+
+/// A Fast Open cookie (RFC 7413 §4.1.1): empty (a request) or 4 to 16 bytes.
+#[derive(Clone, Copy, Default)]
+pub struct FastOpenCookie {
+    /// Bytes used in `bytes`; 0 means "cookie request".
+    pub len: u8,
+    pub bytes: [u8; 16],
+}
+
+impl FastOpenCookie {
+    /// Smallest cookie RFC 7413 §4.1.1 allows.
+    pub const MIN_LEN: usize = 4;
+    /// Largest cookie RFC 7413 §4.1.1 allows.
+    pub const MAX_LEN: usize = 16;
+
+    /// The empty cookie a client sends to ask for one.
+    pub const REQUEST: FastOpenCookie = FastOpenCookie {
+        len: 0,
+        bytes: [0; 16],
+    };
+
+    /// A cookie of a valid length (0, or 4..=16), else `None`.
+    pub fn new(cookie: &[u8]) -> Option<Self> {
+        let valid = cookie.is_empty() || (Self::MIN_LEN..=Self::MAX_LEN).contains(&cookie.len());
+        if !valid {
+            return None;
+        }
+        let mut bytes = [0; 16];
+        bytes[..cookie.len()].copy_from_slice(cookie);
+        Some(FastOpenCookie {
+            len: cookie.len() as u8,
+            bytes,
+        })
+    }
+
+    /// The cookie bytes (at most 16, whatever `len` says).
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len).min(Self::MAX_LEN)]
+    }
+
+    /// An empty cookie: the sender asks for one.
+    pub fn is_request(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl PartialEq for FastOpenCookie {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for FastOpenCookie {}
+
+impl core::fmt::Debug for FastOpenCookie {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "FastOpenCookie(")?;
+        for b in self.as_slice() {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// A Fast Open option: the cookie, and which option kind carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FastOpenOption {
+    /// Kind 254 with magic 0xF989 instead of kind 34.
+    pub experimental: bool,
+    pub cookie: FastOpenCookie,
+}
+
+/// What a segment's options say, for the TCP engine. Copyable, fixed size.
+///
+/// Which options are legal in which segment (MSS only on SYN, RFC 9293
+/// §3.7.1; window scale only on SYN, RFC 7323 §2.2) is the engine's
+/// business: this records what is there. When an option appears twice, the
+/// last one wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpOptions {
+    pub mss: Option<u16>,
+    /// The raw shift count; RFC 7323 §2.3 says to use 14 for anything larger,
+    /// which the engine does.
+    pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    pub sack_blocks: SackBlocks,
+    pub timestamp: Option<TcpTimestamp>,
+    pub fast_open: Option<FastOpenOption>,
+    /// A Fast Open option with a cookie of an invalid length (1..=3 or over
+    /// 16 bytes) was present and dropped from `fast_open`.
+    pub malformed_fast_open: bool,
+}
+
+impl TcpOptions {
+    /// Summarises option bytes. Unknown kinds are skipped (RFC 9293 MUST-6);
+    /// structurally broken bytes (length 0/1, overruns, known kinds with
+    /// wrong lengths) are [`WireError::Malformed`].
+    pub fn parse(bytes: &[u8]) -> Result<TcpOptions, WireError> {
+        let mut opts = TcpOptions::default();
+        for option in TcpOptionIter::new(bytes) {
+            match option? {
+                TcpOption::EndOfList | TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
+                TcpOption::MaxSegmentSize(mss) => opts.mss = Some(mss),
+                TcpOption::WindowScale(shift) => opts.window_scale = Some(shift),
+                TcpOption::SackPermitted => opts.sack_permitted = true,
+                TcpOption::Sack(blocks) => opts.sack_blocks = blocks,
+                TcpOption::Timestamp { tsval, tsecr } => {
+                    opts.timestamp = Some(TcpTimestamp { tsval, tsecr });
+                }
+                TcpOption::FastOpen(cookie) => opts.set_fast_open(false, cookie),
+                TcpOption::FastOpenExp(cookie) => opts.set_fast_open(true, cookie),
+            }
+        }
+        Ok(opts)
+    }
+
+    fn set_fast_open(&mut self, experimental: bool, cookie: &[u8]) {
+        match FastOpenCookie::new(cookie) {
+            Some(cookie) => {
+                self.fast_open = Some(FastOpenOption {
+                    experimental,
+                    cookie,
+                });
+            }
+            // RFC 7413 §4.1.1: the cookie is 4 to 16 bytes (or empty).
+            None => self.malformed_fast_open = true,
+        }
+    }
+
+    /// Whether there is nothing to emit.
+    pub fn is_empty(&self) -> bool {
+        self.buffer_len() == 0
+    }
+
+    /// Fast Open option length with its `nop,nop` padding.
+    fn fast_open_len(&self) -> usize {
+        let Some(fo) = &self.fast_open else {
+            return 0;
+        };
+        let base = if fo.experimental { 4 } else { 2 };
+        (base + fo.cookie.as_slice().len()).next_multiple_of(4)
+    }
+
+    /// Bytes of everything but SACK blocks.
+    fn fixed_len(&self) -> usize {
+        let mut len = 0;
+        if self.mss.is_some() {
+            len += 4;
+        }
+        if self.timestamp.is_some() {
+            len += 12; // sackOK rides in the TS word's padding
+        } else if self.sack_permitted {
+            len += 4;
+        }
+        if self.window_scale.is_some() {
+            len += 4;
+        }
+        len + self.fast_open_len()
+    }
+
+    /// How many SACK blocks fit after the other options.
+    fn sack_blocks_that_fit(&self) -> usize {
+        let room = MAX_OPTIONS_LEN.saturating_sub(self.fixed_len());
+        let fit = room.saturating_sub(4) / 8;
+        self.sack_blocks.len().min(fit)
+    }
+
+    /// Bytes `emit` writes: a multiple of 4, at most 40.
+    pub fn buffer_len(&self) -> usize {
+        let blocks = self.sack_blocks_that_fit();
+        let sack = if blocks > 0 { 4 + 8 * blocks } else { 0 };
+        self.fixed_len() + sack
+    }
+
+    /// What `emit` writes, as a summary: SACK blocks that do not fit are
+    /// dropped and `malformed_fast_open` (a receive-side note) is cleared.
+    /// Parsing emitted bytes yields exactly this.
+    pub fn as_emitted(&self) -> TcpOptions {
+        let mut out = *self;
+        out.sack_blocks.truncate(self.sack_blocks_that_fit());
+        out.malformed_fast_open = false;
+        out
+    }
+
+    /// Writes the options in Linux's layout (see the module docs) and
+    /// returns the length, `buffer_len()`.
+    ///
+    /// # Panics
+    /// When `buf` is shorter than `buffer_len()`.
+    pub fn emit(&self, buf: &mut [u8]) -> usize {
+        let buf = &mut buf[..self.buffer_len()];
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            buf[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        let nop = kind::NOP;
+        if let Some(mss) = self.mss {
+            let [hi, lo] = mss.to_be_bytes();
+            put(&[kind::MSS, 4, hi, lo]);
+        }
+        if let Some(ts) = self.timestamp {
+            if self.sack_permitted {
+                put(&[kind::SACK_PERMITTED, 2, kind::TIMESTAMP, 10]);
+            } else {
+                put(&[nop, nop, kind::TIMESTAMP, 10]);
+            }
+            put(&ts.tsval.to_be_bytes());
+            put(&ts.tsecr.to_be_bytes());
+        } else if self.sack_permitted {
+            put(&[nop, nop, kind::SACK_PERMITTED, 2]);
+        }
+        if let Some(shift) = self.window_scale {
+            put(&[nop, kind::WINDOW_SCALE, 3, shift]);
+        }
+        let blocks = self.sack_blocks_that_fit();
+        if blocks > 0 {
+            put(&[nop, nop, kind::SACK, (2 + 8 * blocks) as u8]);
+            for (left, right) in self.sack_blocks.iter().take(blocks) {
+                put(&left.0.to_be_bytes());
+                put(&right.0.to_be_bytes());
+            }
+        }
+        if let Some(fo) = &self.fast_open {
+            let cookie = fo.cookie.as_slice();
+            let len = if fo.experimental {
+                let len = 4 + cookie.len();
+                let [m1, m2] = super::options::FAST_OPEN_MAGIC.to_be_bytes();
+                put(&[kind::EXPERIMENTAL, len as u8, m1, m2]);
+                len
+            } else {
+                let len = 2 + cookie.len();
+                put(&[kind::FAST_OPEN, len as u8]);
+                len
+            };
+            put(cookie);
+            // Linux pads with nop,nop when the option is 2 mod 4 long;
+            // odd cookie lengths (only from a peer) pad with nops too.
+            for _ in len..len.next_multiple_of(4) {
+                put(&[nop]);
+            }
+        }
+        at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SeqNum;
+    use proptest::prelude::*;
+
+    fn emit(opts: &TcpOptions) -> Vec<u8> {
+        let mut buf = [0xAA; 48];
+        let n = opts.emit(&mut buf);
+        assert_eq!(n, opts.buffer_len());
+        assert!(buf[n..].iter().all(|&b| b == 0xAA), "wrote past buffer_len");
+        buf[..n].to_vec()
+    }
+
+    fn syn_everything() -> TcpOptions {
+        TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(7),
+            sack_permitted: true,
+            timestamp: Some(TcpTimestamp {
+                tsval: 0x01020304,
+                tsecr: 0,
+            }),
+            ..TcpOptions::default()
+        }
+    }
+
+    #[test]
+    fn syn_with_everything_matches_linux() {
+        // <mss 1460,sackOK,TS val 16909060 ecr 0,nop,wscale 7>
+        assert_eq!(
+            emit(&syn_everything()),
+            [
+                2, 4, 5, 180, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7
+            ]
+        );
+    }
+
+    #[test]
+    fn syn_without_timestamps_matches_linux() {
+        // <mss 1460,nop,nop,sackOK,nop,wscale 7>
+        let opts = TcpOptions {
+            timestamp: None,
+            ..syn_everything()
+        };
+        assert_eq!(emit(&opts), [2, 4, 5, 180, 1, 1, 4, 2, 1, 3, 3, 7]);
+    }
+
+    #[test]
+    fn data_segment_with_timestamps_matches_linux() {
+        // <nop,nop,TS val 5 ecr 6>
+        let opts = TcpOptions {
+            timestamp: Some(TcpTimestamp { tsval: 5, tsecr: 6 }),
+            ..TcpOptions::default()
+        };
+        assert_eq!(emit(&opts), [1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 6]);
+    }
+
+    #[test]
+    fn sack_blocks_follow_timestamps_with_nop_nop() {
+        // <nop,nop,TS val 5 ecr 6,nop,nop,sack 1 {100:200}>
+        let opts = TcpOptions {
+            timestamp: Some(TcpTimestamp { tsval: 5, tsecr: 6 }),
+            sack_blocks: SackBlocks::from_slice(&[(SeqNum(100), SeqNum(200))]),
+            ..TcpOptions::default()
+        };
+        assert_eq!(
+            emit(&opts),
+            [
+                1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 6, 1, 1, 5, 10, 0, 0, 0, 100, 0, 0, 0, 200
+            ]
+        );
+    }
+
+    #[test]
+    fn fast_open_layouts_match_linux() {
+        let cookie = FastOpenCookie::new(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        let with = |experimental, cookie| TcpOptions {
+            mss: Some(1460),
+            fast_open: Some(FastOpenOption {
+                experimental,
+                cookie,
+            }),
+            ..TcpOptions::default()
+        };
+        // Kind 34, 10 bytes = 2 mod 4: nop,nop after.
+        assert_eq!(
+            emit(&with(false, cookie)),
+            [2, 4, 5, 180, 34, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1]
+        );
+        // Kind 254, 12 bytes: no padding.
+        assert_eq!(
+            emit(&with(true, cookie)),
+            [2, 4, 5, 180, 254, 12, 0xf9, 0x89, 1, 2, 3, 4, 5, 6, 7, 8]
+        );
+        // Cookie requests.
+        assert_eq!(
+            emit(&with(false, FastOpenCookie::REQUEST)),
+            [2, 4, 5, 180, 34, 2, 1, 1]
+        );
+        assert_eq!(
+            emit(&with(true, FastOpenCookie::REQUEST)),
+            [2, 4, 5, 180, 254, 4, 0xf9, 0x89]
+        );
+    }
+
+    #[test]
+    fn trailing_sack_blocks_are_dropped_to_fit_forty_bytes() {
+        let blocks: Vec<_> = (0..4u32)
+            .map(|i| (SeqNum(i * 10), SeqNum(i * 10 + 5)))
+            .collect();
+        let opts = TcpOptions {
+            timestamp: Some(TcpTimestamp { tsval: 1, tsecr: 2 }),
+            sack_blocks: SackBlocks::from_slice(&blocks),
+            ..TcpOptions::default()
+        };
+        // 12 bytes of TS leave 28: three blocks (4 + 24).
+        let bytes = emit(&opts);
+        assert_eq!(bytes.len(), 40);
+        let parsed = TcpOptions::parse(&bytes).unwrap();
+        assert_eq!(parsed.sack_blocks.as_slice(), &blocks[..3]);
+        assert_eq!(parsed, opts.as_emitted());
+        // Without timestamps all four fit.
+        let opts = TcpOptions {
+            timestamp: None,
+            ..opts
+        };
+        assert_eq!(emit(&opts).len(), 36);
+    }
+
+    #[test]
+    fn bad_fast_open_cookie_lengths_are_flagged_not_fatal() {
+        for len in [1usize, 2, 3, 17, 20] {
+            let mut bytes = vec![34, (2 + len) as u8];
+            bytes.extend(std::iter::repeat_n(7, len));
+            let opts = TcpOptions::parse(&bytes).unwrap();
+            assert!(
+                opts.fast_open.is_none() && opts.malformed_fast_open,
+                "{len}"
+            );
+        }
+        let opts = TcpOptions::parse(&[254, 6, 0xf9, 0x89, 1, 2]).unwrap();
+        assert!(opts.fast_open.is_none() && opts.malformed_fast_open);
+    }
+
+    #[test]
+    fn structurally_broken_bytes_fail_unknown_kinds_do_not() {
+        assert_eq!(TcpOptions::parse(&[2, 0]), Err(WireError::Malformed));
+        assert_eq!(TcpOptions::parse(&[2, 4, 5]), Err(WireError::Malformed));
+        let opts = TcpOptions::parse(&[200, 3, 0, 2, 4, 5, 180]).unwrap();
+        assert_eq!(opts.mss, Some(1460));
+    }
+
+    #[test]
+    fn the_last_of_duplicate_options_wins() {
+        let opts = TcpOptions::parse(&[2, 4, 0, 100, 2, 4, 0, 200]).unwrap();
+        assert_eq!(opts.mss, Some(200));
+    }
+
+    fn arb_options() -> impl Strategy<Value = TcpOptions> {
+        let cookie = prop_oneof![
+            Just(Vec::new()),
+            proptest::collection::vec(any::<u8>(), 4..=16)
+        ];
+        let fast_open = proptest::option::of((any::<bool>(), cookie)).prop_map(|fo| {
+            fo.map(|(experimental, c)| FastOpenOption {
+                experimental,
+                cookie: FastOpenCookie::new(&c).expect("strategy yields valid lengths"),
+            })
+        });
+        let blocks = proptest::collection::vec((any::<u32>(), any::<u32>()), 0..=4).prop_map(|v| {
+            SackBlocks::from_slice(
+                &v.iter()
+                    .map(|&(l, r)| (SeqNum(l), SeqNum(r)))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        (
+            proptest::option::of(any::<u16>()),
+            proptest::option::of(any::<u8>()),
+            any::<bool>(),
+            blocks,
+            proptest::option::of((any::<u32>(), any::<u32>())),
+            fast_open,
+        )
+            .prop_map(|(mss, ws, sp, sack_blocks, ts, fast_open)| TcpOptions {
+                mss,
+                window_scale: ws,
+                sack_permitted: sp,
+                sack_blocks,
+                timestamp: ts.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
+                fast_open,
+                malformed_fast_open: false,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn summary_emit_then_parse_gives_the_same_summary(opts in arb_options()) {
+            let bytes = emit(&opts);
+            prop_assert!(bytes.len() <= MAX_OPTIONS_LEN && bytes.len() % 4 == 0);
+            prop_assert_eq!(TcpOptions::parse(&bytes).unwrap(), opts.as_emitted());
+            // Only SACK blocks are ever dropped.
+            let emitted = opts.as_emitted();
+            prop_assert_eq!(TcpOptions { sack_blocks: opts.sack_blocks, ..emitted }, opts);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_summary(
+            bytes in proptest::collection::vec(any::<u8>(), 0..=40)
+        ) {
+            if let Ok(opts) = TcpOptions::parse(&bytes) {
+                let again = TcpOptions::parse(&emit(&opts)).unwrap();
+                prop_assert_eq!(again, opts.as_emitted());
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+#![no_main]
+//! See synack_proto::wire::fuzz::ipv4.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = synack_proto::wire::fuzz::ipv4(data);
+});
