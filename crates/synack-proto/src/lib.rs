@@ -13,6 +13,7 @@
 pub mod config;
 pub mod rng;
 pub mod siphash;
+pub mod stats;
 pub mod storage;
 pub mod time;
 pub mod wire;
@@ -21,5 +22,6 @@ pub mod tcp;
 
 pub use config::Config;
 pub use rng::Rng;
+pub use stats::Stats;
 pub use tcp::seq::SeqNum;
 pub use time::{Duration, Instant};

@@ -5,5 +5,9 @@ pub mod isn;
 pub mod ports;
 pub mod rtt;
 pub mod seq;
+pub mod state;
 pub mod syncookie;
 pub mod timer;
+pub mod timestamps;
+
+pub use state::TcpState;
