@@ -1,8 +1,10 @@
 //! TCP (RFC 9293) and its extensions.
 
+pub mod congestion;
 pub mod fastopen_cookie;
 pub mod isn;
 pub mod ports;
+pub mod recovery;
 pub mod rtt;
 pub mod seq;
 pub mod state;
