@@ -1,11 +1,13 @@
 //! TCP (RFC 9293) and its extensions.
 
 pub mod congestion;
+pub mod conn;
 pub mod fastopen_cookie;
 pub mod isn;
 pub mod ports;
 pub mod recovery;
 pub mod rtt;
+pub mod segment;
 pub mod seq;
 pub mod state;
 pub mod syncookie;
