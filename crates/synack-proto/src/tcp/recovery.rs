@@ -78,6 +78,9 @@ pub struct LossRecovery {
     dupthresh: u32,
     /// Fast recoveries entered, for counters.
     recoveries: u64,
+    /// Bytes in flight at the first duplicate ACK: FlightSize for ssthresh,
+    /// without what limited transmit sent since (RFC 5681 §3.2 step 2).
+    flight_at_first_dupack: u32,
 }
 
 impl LossRecovery {
@@ -91,6 +94,7 @@ impl LossRecovery {
             recovery_window: 0,
             dupthresh: dupthresh.max(1),
             recoveries: 0,
+            flight_at_first_dupack: 0,
         }
     }
 
@@ -154,6 +158,9 @@ impl LossRecovery {
             }
             CaState::Open | CaState::Disorder | CaState::Cwr => {
                 self.dupacks += 1;
+                if self.dupacks == 1 {
+                    self.flight_at_first_dupack = in_flight;
+                }
                 if self.dupacks < self.dupthresh {
                     self.state = CaState::Disorder;
                     return RecoveryAction::None;
@@ -166,7 +173,9 @@ impl LossRecovery {
                     return RecoveryAction::None;
                 }
                 self.recover = snd_nxt;
-                cc.on_congestion_event(now, in_flight);
+                // "When [RFC 3042] is in use, additional data sent in limited
+                // transmit MUST NOT be included in this calculation."
+                cc.on_congestion_event(now, self.flight_at_first_dupack.min(in_flight));
                 // RFC 5681 §3.2 step 3: cwnd = ssthresh + 3 * SMSS.
                 self.recovery_window = cc
                     .ssthresh()

@@ -638,6 +638,11 @@ impl Connection {
         if received.duplicate {
             core.ack.enter_quickack_mode(rcv_wnd);
         }
+        if seg.flags.fin() && !received.fin {
+            // A FIN beyond a hole (or one we could not take): tell the peer
+            // where we are at once.
+            core.ack.schedule_now();
+        }
         if received.in_order > 0 {
             core.notify_readable(env);
         }

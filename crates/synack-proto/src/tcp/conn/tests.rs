@@ -12,6 +12,7 @@ mod handshake;
 mod loss;
 mod probes;
 mod robustness;
+mod table;
 
 use super::*;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpTimestamp};
@@ -207,6 +208,95 @@ impl Harness {
         assert_eq!(h.state(), TcpState::Established);
         h.drain_events();
         h
+    }
+
+    /// A connection driven into `state` with a Linux-like peer, nothing
+    /// pending. Our data: none sent. The peer's next sequence number is
+    /// [`Harness::peer_nxt`], ours [`Harness::our_nxt`].
+    pub fn in_state(state: TcpState) -> Self {
+        let peer = IRS + 1;
+        let ours = ISS + 1;
+        let mut h = match state {
+            TcpState::SynSent => {
+                let mut h = Self::client(Config::default());
+                h.output();
+                h
+            }
+            TcpState::SynReceived => {
+                let syn = seg("S", IRS, None).linux_syn_opts();
+                let mut h = Self::server(Config::default(), &syn);
+                h.output();
+                h
+            }
+            TcpState::Listen => panic!("LISTEN is the listener's"),
+            _ => Self::established(),
+        };
+        let shut = |h: &mut Harness| {
+            h.conn.shutdown(h.now, Shutdown::Write, &mut h.env).unwrap();
+            assert_eq!(h.output().len(), 1);
+        };
+        // In ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1, CLOSING and LAST-ACK, 100
+        // bytes of ours are in flight (and the FIN, once sent).
+        let in_flight = |h: &mut Harness| {
+            h.send(&[0x55; 100]);
+            assert_eq!(h.output().len(), 1);
+        };
+        match state {
+            TcpState::Established => in_flight(&mut h),
+            TcpState::FinWait1 => {
+                in_flight(&mut h);
+                shut(&mut h);
+            }
+            TcpState::FinWait2 => {
+                shut(&mut h);
+                h.feed(seg(".", peer, Some(ours + 1)));
+            }
+            TcpState::CloseWait => {
+                h.feed(seg("F.", peer, Some(ours)));
+                in_flight(&mut h);
+            }
+            TcpState::Closing => {
+                in_flight(&mut h);
+                shut(&mut h);
+                h.feed(seg("F.", peer, Some(ours)));
+            }
+            TcpState::LastAck => {
+                h.feed(seg("F.", peer, Some(ours)));
+                in_flight(&mut h);
+                shut(&mut h);
+            }
+            TcpState::TimeWait => {
+                shut(&mut h);
+                h.feed(seg(".", peer, Some(ours + 1)));
+                h.feed(seg("F.", peer, Some(ours + 1)));
+            }
+            TcpState::Closed => {
+                let _ = h.input(seg("R", peer, None));
+            }
+            _ => {}
+        }
+        h.output();
+        h.drain_events();
+        assert_eq!(h.state(), state);
+        h
+    }
+
+    /// RCV.NXT, wherever the state keeps it.
+    pub fn rcv_nxt(&self) -> SeqNum {
+        match &self.conn.state {
+            State::TimeWait(t) => t.tw.rcv_nxt,
+            other => other.recv_half().map_or(SeqNum(IRS + 1), |r| r.nxt),
+        }
+    }
+
+    /// SND.UNA and SND.NXT, wherever the state keeps them.
+    pub fn snd_una_nxt(&self) -> (SeqNum, SeqNum) {
+        match &self.conn.state {
+            State::TimeWait(t) => (t.tw.snd_nxt, t.tw.snd_nxt),
+            other => other
+                .send_half()
+                .map_or((SeqNum(ISS + 1), SeqNum(ISS + 1)), |s| (s.una, s.nxt)),
+        }
     }
 
     pub fn state(&self) -> TcpState {

@@ -112,8 +112,8 @@ impl TimeWait {
             (Some((_, recent)), Some(v)) => !flags.rst() && recent.paws_rejects(now, v),
             _ => false,
         };
-        let data_len = seg.payload.len() + usize::from(flags.fin());
-        if !paws_reject && seg.seq == self.rcv_nxt && (data_len == 0 || flags.rst()) {
+        // SEG.LEN: a SYN or FIN counts.
+        if !paws_reject && seg.seq == self.rcv_nxt && (seg.seg_len() == 0 || flags.rst()) {
             // In window: a bare ACK or a RST.
             if flags.rst() {
                 // RFC 1337: a RST would let an old duplicate kill TIME-WAIT;
