@@ -67,8 +67,10 @@ fn challenge_acks_are_rate_limited_per_connection() {
 
 #[test]
 fn challenge_acks_are_limited_for_the_whole_stack() {
-    let mut config = Config::default();
-    config.tcp_challenge_ack_limit = 1;
+    let config = Config {
+        tcp_challenge_ack_limit: 1,
+        ..Config::default()
+    };
     let mut h = Harness::established_with(config);
     let _ = h.input(seg("S", PEER, None));
     assert_eq!(h.output().len(), 1);
