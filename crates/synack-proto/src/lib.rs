@@ -13,6 +13,7 @@
 pub mod config;
 pub mod rng;
 pub mod siphash;
+pub mod stack;
 pub mod stats;
 pub mod storage;
 pub mod time;
@@ -22,6 +23,7 @@ pub mod tcp;
 
 pub use config::Config;
 pub use rng::Rng;
+pub use stack::Stack;
 pub use stats::Stats;
 pub use tcp::seq::SeqNum;
 pub use time::{Duration, Instant};

@@ -4,6 +4,7 @@ pub mod congestion;
 pub mod conn;
 pub mod fastopen_cookie;
 pub mod isn;
+pub mod listener;
 pub mod ports;
 pub mod recovery;
 pub mod rtt;

@@ -441,6 +441,13 @@ impl Connection {
         Ok(())
     }
 
+    /// RFC 6191: a new SYN reopens this 4-tuple, so TIME-WAIT ends now.
+    pub(crate) fn end_time_wait(&mut self, now: Instant, env: &mut Env) {
+        if self.state.kind() == TcpState::TimeWait {
+            self.close_with(now, env, CloseReason::Normal);
+        }
+    }
+
     /// The socket options in force.
     pub fn socket_options(&self) -> &SocketOptions {
         &self.core.socket
