@@ -187,7 +187,7 @@ impl Connection {
             core.grow_send_buffer(snd, &env.config);
             snd.fin == FinState::Queued
         };
-        core.handshake_done(now, rtt, env);
+        core.handshake_done(now, ack, rtt, env);
         core.pending.syn = false;
         core.xmit.last_recv = now;
         self.transition(now, env, |old| match old {
@@ -275,7 +275,7 @@ impl Connection {
         seg: &TcpRepr<'_>,
         env: &mut Env,
     ) -> Disposition {
-        step!(self.check_retransmitted_syn(seg));
+        step!(self.check_retransmitted_syn(now, seg, env));
         step!(self.check_paws(now, seg, env));
         let text_acceptable = match self.check_sequence(now, seg, env) {
             Ok(text) => text,
@@ -300,7 +300,7 @@ impl Connection {
     /// Linux `tcp_check_req`: a listener's half-open connection answers a
     /// retransmission of the peer's SYN with its SYN-ACK again (the first
     /// was lost or is slow). It would otherwise fail the sequence check.
-    fn check_retransmitted_syn(&mut self, seg: &TcpRepr<'_>) -> Step {
+    fn check_retransmitted_syn(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
         if let State::SynReceived(s) = &self.state {
             if s.passive
                 && seg.flags.syn()
@@ -308,7 +308,15 @@ impl Connection {
                 && seg.ack.is_none()
                 && seg.seq == s.rcv.irs
             {
-                self.core.pending.syn = true;
+                // At most once per `tcp_invalid_ratelimit`; the SYN-ACK timer
+                // restarts, as after any SYN-ACK.
+                let core = &mut self.core;
+                if core.oow_rate_limited(now, env) {
+                    return Step::Done(Disposition::Dropped(DropReason::OutOfWindow));
+                }
+                core.pending.syn = true;
+                core.timers
+                    .set(Timer::Retransmit, now + core.rtt.rto_with_backoff());
                 return Step::Done(Disposition::Accepted);
             }
         }
@@ -545,7 +553,7 @@ impl Connection {
         s.snd.wl2 = ack;
         core.grow_send_buffer(&mut s.snd, &env.config);
         let fin_queued = s.snd.fin == FinState::Queued;
-        core.handshake_done(now, rtt, env);
+        core.handshake_done(now, ack, rtt, env);
         core.pending.syn = false;
         self.transition(now, env, |old| match old {
             State::SynReceived(s) if fin_queued => State::FinWait1(FinWait1 {
@@ -726,17 +734,35 @@ impl Core {
         }
         if self.neg.ts_ok {
             let ts = seg.options.timestamp?;
+            if let Some(first_rtx) = self.xmit.rtx_tsval {
+                if (ts.tsecr.wrapping_sub(first_rtx) as i32) < 0 {
+                    // Echoes an original transmission: with a retransmission
+                    // in flight it would count our timeout as RTT.
+                    return None;
+                }
+                self.xmit.rtx_tsval = None;
+            }
             return self.ts_clock.rtt_from_echo(now, ts.tsecr);
         }
         None
     }
 
-    /// The handshake completed with an optional RTT sample.
-    fn handshake_done(&mut self, now: Instant, rtt: Option<crate::time::Duration>, env: &mut Env) {
+    /// The handshake completed (our SYN is acknowledged by `ack`, now SND.UNA
+    /// and SND.NXT) with an optional RTT sample.
+    fn handshake_done(
+        &mut self,
+        now: Instant,
+        ack: SeqNum,
+        rtt: Option<crate::time::Duration>,
+        env: &mut Env,
+    ) {
         self.timers.stop(Timer::Retransmit);
+        self.xmit.rtx_tsval = None;
         match rtt {
             Some(sample) => {
-                self.on_rtt_sample(sample, SeqNum(0), SeqNum(0));
+                // The estimator's round trips are counted in sequence space
+                // from here.
+                self.on_rtt_sample(sample, ack, ack);
             }
             // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN
             // segment and the TCP implementation is using an RTO less than 3
@@ -866,6 +892,7 @@ impl Core {
             // RFC 6298 §5.2-5.3: stop the timer when everything is
             // acknowledged, else restart it.
             if snd.una == snd.nxt {
+                self.xmit.rtx_tsval = None;
                 self.timers.stop(Timer::Retransmit);
             } else {
                 self.timers

@@ -467,6 +467,10 @@ pub(crate) struct XmitState {
     /// A segment timed for an RTT sample: its end and when it was sent. Karn's
     /// rule: cleared by any retransmission.
     pub rtt_timed: Option<(SeqNum, Instant)>,
+    /// The TSval of our first retransmission still unacknowledged: an echo
+    /// older than it refers to an original transmission, not to what made
+    /// the peer answer now (RFC 3522's test), so it measures no RTT.
+    pub rtx_tsval: Option<u32>,
     /// The last time data was sent (Linux `lsndtime`), for idle restarts.
     pub last_data_sent: Option<Instant>,
     /// The last time any acceptable segment arrived (Linux `rcv_tstamp`).

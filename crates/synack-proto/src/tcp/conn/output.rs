@@ -373,6 +373,11 @@ impl Core {
         let len = (plan.len as usize).min(room);
         let payload = snd.data_at(plan.seq, len);
         let n = write_segment(buf, self.local, self.remote, &header, payload).ok()?;
+        let retransmission =
+            plan.kind == Kind::Retransmission || (syn && self.xmit.retransmits > 0);
+        if retransmission && self.xmit.rtx_tsval.is_none() {
+            self.xmit.rtx_tsval = options.timestamp.map(|t| t.tsval);
+        }
         let sent = Plan {
             len: len as u32,
             ..*plan
