@@ -248,22 +248,21 @@ impl RecvHalf {
     }
 
     /// The window field for an outgoing non-SYN segment: the selected window
-    /// scaled down (RFC 7323 §2.3), rounded up where rounding down would move
-    /// the right edge left (RFC 7323 §2.4). Records the new right edge.
+    /// scaled down (RFC 7323 §2.3). The right edge we keep never moves left;
+    /// the field is rounded down, so the edge the peer sees may sit up to
+    /// 2^scale - 1 bytes short of it, the retraction RFC 7323 §2.4 allows.
+    /// (Linux rounds up instead, and so offers bytes beyond its buffer; with
+    /// a buffer that is a hard limit, rounding down keeps every advertised
+    /// byte storable, and a full buffer shows as a zero window.)
     pub fn advertise(&mut self, mss: u32) -> u16 {
         let scale = u32::from(self.wscale);
-        let max_field = u32::from(u16::MAX);
-        let current = self.window();
-        let wanted = self.select_window(mss);
-        let mut field = (wanted >> scale).min(max_field);
-        if (field << scale) < current {
-            field = current.div_ceil(1 << scale).min(max_field);
-        }
-        let edge = self.nxt + (field << scale);
+        let max_window = u32::from(u16::MAX) << scale;
+        let wanted = self.select_window(mss).min(max_window);
+        let edge = self.nxt + wanted;
         if edge.after(self.adv_edge) {
             self.adv_edge = edge;
         }
-        field as u16
+        (self.window().min(max_window) >> scale) as u16
     }
 
     /// The window field of a SYN or SYN-ACK, which is never scaled (RFC 7323
@@ -426,20 +425,35 @@ mod tests {
     }
 
     #[test]
-    fn scaled_windows_round_up_rather_than_shrink() {
+    fn scaled_windows_round_down_and_the_edge_never_moves_left() {
         let mut r = RecvHalf::new(SeqNum(0), 1 << 20, 7, 4);
         let field = r.advertise(1448);
         assert_eq!(u32::from(field) << 7, 1 << 20);
+        let edge = r.window_end();
         // 100 bytes arrive: the window is 2^20 - 100, not a multiple of 128.
         r.receive(SeqNum(1), &[1; 100], false);
-        let old_edge = r.window_end();
         let field = r.advertise(1448);
-        assert!((u32::from(field) << 7) >= (1 << 20) - 100);
-        let grew = r.window_end().diff(old_edge);
+        assert_eq!(r.window_end(), edge, "the kept edge did not move");
+        let seen = r.nxt + (u32::from(field) << 7);
         assert!(
-            (0..128).contains(&grew),
-            "rounded up by less than 2^7: {grew}"
+            seen.before_eq(edge) && edge.diff(seen) < 128,
+            "retracted by < 2^7"
         );
+    }
+
+    #[test]
+    fn a_full_buffer_shows_as_a_zero_window_with_scaling() {
+        let mut r = RecvHalf::new(SeqNum(0), 16 * 1024, 7, 4);
+        r.advertise(1448);
+        for i in 0..11u32 {
+            r.receive(SeqNum(1) + i * 1448, &[0; 1448], false);
+            r.advertise(1448);
+        }
+        // 16384 - 11 * 1448 = 456 bytes of window left: 3 units of 128.
+        assert_eq!(r.advertise(1448), 3);
+        r.receive(SeqNum(1) + 11 * 1448u32, &[0; 456], false);
+        assert_eq!(r.advertise(1448), 0, "full: zero, not a rounded-up sliver");
+        assert_eq!(r.readable(), 16 * 1024);
     }
 
     #[test]
