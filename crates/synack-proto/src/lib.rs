@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod ip;
 pub mod rng;
 pub mod siphash;
 pub mod storage;
