@@ -15,9 +15,12 @@ use siphasher::sip::SipHasher13;
 use crate::siphash::SipKey;
 
 pub mod addr;
+pub mod icmp;
 pub mod route;
+pub mod stats;
 
 pub use addr::{Ipv4Cidr, Martian};
+pub use icmp::IcmpRateLimiter;
 pub use route::{NextHop, Route, RoutingTable};
 
 /// One of the stack's network interfaces (an index the stack assigns).
