@@ -15,11 +15,13 @@ use siphasher::sip::SipHasher13;
 use crate::siphash::SipKey;
 
 pub mod addr;
+pub mod frag;
 pub mod icmp;
 pub mod route;
 pub mod stats;
 
 pub use addr::{Ipv4Cidr, Martian};
+pub use frag::Reassembler;
 pub use icmp::IcmpRateLimiter;
 pub use route::{NextHop, Route, RoutingTable};
 

@@ -44,7 +44,6 @@ macro_rules! mib {
     };
 }
 
-#[allow(unused_imports)] // used by the reassembler and the ARP cache, next
 pub(crate) use mib;
 
 mib! {
