@@ -15,12 +15,14 @@ use siphasher::sip::SipHasher13;
 use crate::siphash::SipKey;
 
 pub mod addr;
+pub mod arp;
 pub mod frag;
 pub mod icmp;
 pub mod route;
 pub mod stats;
 
 pub use addr::{Ipv4Cidr, Martian};
+pub use arp::{ArpCache, ArpLookup};
 pub use frag::Reassembler;
 pub use icmp::IcmpRateLimiter;
 pub use route::{NextHop, Route, RoutingTable};
