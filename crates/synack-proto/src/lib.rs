@@ -16,6 +16,7 @@ pub mod rng;
 pub mod siphash;
 pub mod storage;
 pub mod time;
+pub mod udp;
 pub mod wire;
 
 pub mod tcp;
