@@ -1212,6 +1212,24 @@ mod tests {
         assert_eq!(t.take_error(c), Ok(None));
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes as a UDP datagram: never a panic, and every
+        /// outcome is counted exactly once.
+        #[test]
+        fn arbitrary_datagrams_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            broadcast in proptest::prelude::any::<bool>(),
+        ) {
+            let mut t = table();
+            let h = t.open();
+            t.bind(h, sa(WILDCARD, 0x3030), ours).unwrap();
+            let ip = ip_to(US, PEER, bytes.len());
+            let _ = t.handle_datagram(&ip, &bytes, broadcast, Checksum::Full);
+            let s = t.stats();
+            proptest::prop_assert_eq!(s.in_datagrams + s.no_ports + s.ignored_multi + s.in_errors, 1);
+        }
+    }
+
     #[test]
     fn stale_handles_are_rejected_after_slot_reuse() {
         let mut t = table();

@@ -652,7 +652,7 @@ pub enum RateLimited {
 }
 
 /// Per-destination buckets: a fixed table indexed by a keyed hash of the
-/// destination, so memory stays bounded (16 KiB) under a flood of spoofed
+/// destination, so memory stays bounded (24 KiB) under a flood of spoofed
 /// sources. Destinations that share a bucket share a limit (stricter, never
 /// looser), and with a secret key nobody can aim at a victim's bucket.
 const HOST_BUCKETS: usize = 1024;
@@ -704,7 +704,7 @@ const CREDIT: i64 = 1_000_000;
 
 impl IcmpRateLimiter {
     /// A limiter with `config`'s `icmp_*` settings; `key` hashes
-    /// destinations, `rng` draws the random costs. Allocates its 16 KiB table.
+    /// destinations, `rng` draws the random costs. Allocates its 24 KiB table.
     pub fn new(config: &Config, key: SipKey, rng: Rng) -> Self {
         let burst = i64::from(config.icmp_msgs_burst).saturating_mul(CREDIT);
         IcmpRateLimiter {
@@ -1327,6 +1327,35 @@ mod tests {
             counts.iter().all(|&c| (20..=200).contains(&c)),
             "{counts:?}"
         );
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, conversion and quoting never panic, and an
+        /// error we build always parses back.
+        #[test]
+        fn arbitrary_icmp_and_offending_bytes_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700),
+        ) {
+            if let Ok(p) = Icmpv4Packet::new_checked(&bytes[..]) {
+                if let Ok(repr) = Icmpv4Repr::parse(&p, Checksum::Offload) {
+                    if let Some(e) = parse_error(&repr) {
+                        let _ = (e.ports(), e.tcp_seq());
+                        for ctx in [TcpContext::SynSent, TcpContext::SynQueue, TcpContext::Synchronized] {
+                            let _ = tcp_action(&e.error, ctx);
+                        }
+                        let _ = udp_error(&e.error);
+                    }
+                }
+            }
+            let mut buf = [0u8; 600];
+            let msg = ErrorMessage::DstUnreachable { reason: DstUnreachable::ProtoUnreachable, next_hop_mtu: 0 };
+            if let Some(n) = emit_error(msg, &bytes, reply_ip(), &mut buf) {
+                proptest::prop_assert!(n <= MAX_ERROR_DATAGRAM);
+                let p = Ipv4Packet::new_checked(&buf[..n]).unwrap();
+                let icmp = Icmpv4Packet::new_checked(p.payload()).unwrap();
+                proptest::prop_assert!(icmp.verify_checksum());
+            }
+        }
     }
 
     #[test]
