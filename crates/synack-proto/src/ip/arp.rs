@@ -587,7 +587,9 @@ impl ArpCache {
     /// RFC 826 "Packet Reception" for a parsed ARP packet (request or
     /// reply) received on this interface. `for_us` says whether its target
     /// protocol address is one of ours. Answering requests is the caller's
-    /// job ([`reply`]); this only learns.
+    /// job ([`reply`]); this only learns. The caller drops, before this, a
+    /// packet whose sender address is one of ours (an address conflict, or
+    /// our own gratuitous ARP looped back).
     ///
     /// "If the pair <protocol type, sender protocol address> is already in
     /// my translation table, update the sender hardware address field of the

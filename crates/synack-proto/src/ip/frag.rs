@@ -157,8 +157,8 @@ pub enum FragOutcome<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expired<'a> {
     pub key: FragKey,
-    /// Fragment 0 as received: its header, then the data received
-    /// contiguously from offset 0. Pass it to
+    /// Fragment 0 as received, header and data (later data is not quoted,
+    /// as in Linux). Pass it to
     /// [`icmp::emit_error`](super::icmp::emit_error).
     pub first_fragment: &'a [u8],
 }
@@ -279,17 +279,15 @@ impl Reassembler {
             self.stats.reasm_timeout += 1;
             self.stats.reasm_fails += 1;
             if let Some(hl) = first {
-                let contiguous = d
-                    .storage
-                    .ranges
-                    .first()
-                    .filter(|r| r.start == 0)
-                    .map_or(0, |r| r.end as usize);
                 let storage = self.parked.insert(d.storage);
                 let start = HEADROOM - hl;
+                // Fragment 0's own length, from its header as received; its
+                // bytes are all present (it was stored whole).
+                let total = Ipv4Packet::new_unchecked(&storage.data[start..HEADROOM]).total_len();
+                let end = (start + usize::from(total)).clamp(HEADROOM, storage.data.len());
                 return Some(Expired {
                     key,
-                    first_fragment: &storage.data[start..HEADROOM + contiguous],
+                    first_fragment: &storage.data[start..end],
                 });
             }
             self.recycle(d.storage);
@@ -807,9 +805,8 @@ mod tests {
         );
         let e = r.poll_expired(deadline).expect("expired");
         assert_eq!(e.key.ident, 5);
-        // Header as received (MF set, total 68), then 72 contiguous bytes.
-        assert_eq!(&e.first_fragment[..20], &f0[..20]);
-        assert_eq!(&e.first_fragment[20..], &whole[..72]);
+        // Fragment 0 as received: header (MF set, total 68) and its 48 bytes.
+        assert_eq!(e.first_fragment, &f0[..]);
         assert!(r.poll_expired(deadline).is_none());
         let s = r.stats();
         assert_eq!((s.reasm_timeout, s.reasm_fails, s.reasm_oks), (1, 1, 0));

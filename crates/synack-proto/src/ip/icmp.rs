@@ -590,11 +590,20 @@ pub fn emit_error(
         return None;
     }
     let off = Ipv4Packet::new_unchecked(offending);
-    if off.version() != 4 || usize::from(off.header_len()) < ipv4::HEADER_LEN {
+    let header_len = usize::from(off.header_len());
+    if off.version() != 4 || header_len < ipv4::HEADER_LEN {
         return None;
     }
+    // Quote no further than the datagram's own total length (no Ethernet
+    // padding), or what we have of it.
+    let declared = usize::from(off.total_len());
+    let end = if (header_len..=offending.len()).contains(&declared) {
+        declared
+    } else {
+        offending.len()
+    };
     let room = MAX_ERROR_DATAGRAM - ipv4::HEADER_LEN - icmpv4::HEADER_LEN;
-    let quote = &offending[..offending.len().min(room)];
+    let quote = &offending[..end.min(room)];
     let icmp_len = icmpv4::HEADER_LEN + quote.len();
     let total = ipv4::HEADER_LEN + icmp_len;
     if total > buf.len() {
@@ -1215,6 +1224,20 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn the_quote_stops_at_the_datagrams_total_length() {
+        let mut padded = UDP_DATAGRAM.to_vec();
+        padded.extend_from_slice(&[0; 14]); // Ethernet minimum-frame padding
+        let mut buf = junk(600);
+        let msg = ErrorMessage::TimeExceeded(TimeExceeded::TtlExpired);
+        let n = emit_error(msg, &padded, reply_ip(), &mut buf).unwrap();
+        assert_eq!(n, 20 + 8 + UDP_DATAGRAM.len());
+        assert_eq!(&buf[28..n], &UDP_DATAGRAM[..]);
+        // A quote cut short (less than its total length) is quoted as is.
+        let n = emit_error(msg, &UDP_DATAGRAM[..28], reply_ip(), &mut buf).unwrap();
+        assert_eq!(n, 20 + 8 + 28);
     }
 
     #[test]
