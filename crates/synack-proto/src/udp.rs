@@ -63,6 +63,14 @@ pub struct UdpHandle {
     generation: u32,
 }
 
+impl UdpHandle {
+    /// The slot number: unique among open sockets, reused after a close
+    /// (for tables keyed by socket; the handle itself also tells reuse apart).
+    pub const fn index(self) -> u32 {
+        self.index
+    }
+}
+
 /// Why a socket operation failed. Variants name std's `io::ErrorKind`
 /// (and Linux's errno) so the runtime can map them one to one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

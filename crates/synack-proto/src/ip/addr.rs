@@ -184,6 +184,49 @@ pub const fn is_reserved(ip: Ipv4Addr) -> bool {
     ip.octets()[0] >= 240 && !ip.is_broadcast()
 }
 
+/// The class of an address, as RFC 1122 §3.2.1.3 and RFC 6890 list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddrClass {
+    /// 0.0.0.0: "this host", a source only while bootstrapping.
+    Unspecified,
+    /// 0.0.0.0/8 other than 0.0.0.0: "a host on this network".
+    ZeroNet,
+    /// 127.0.0.0/8 (RFC 1122 §3.2.1.3 (g)).
+    Loopback,
+    /// 169.254.0.0/16 (RFC 3927).
+    LinkLocal,
+    /// 224.0.0.0/4 (RFC 1112).
+    Multicast,
+    /// 255.255.255.255 (RFC 919).
+    LimitedBroadcast,
+    /// 240.0.0.0/4 without 255.255.255.255 ("Class E").
+    Reserved,
+    /// Anything else. Whether it is some subnet's directed broadcast depends
+    /// on the mask: see [`Ipv4Cidr::is_directed_broadcast`].
+    Unicast,
+}
+
+/// Classifies `ip` without knowing any subnet.
+pub const fn classify(ip: Ipv4Addr) -> AddrClass {
+    if ip.is_unspecified() {
+        AddrClass::Unspecified
+    } else if is_zero_net(ip) {
+        AddrClass::ZeroNet
+    } else if ip.is_loopback() {
+        AddrClass::Loopback
+    } else if ip.is_link_local() {
+        AddrClass::LinkLocal
+    } else if ip.is_multicast() {
+        AddrClass::Multicast
+    } else if ip.is_broadcast() {
+        AddrClass::LimitedBroadcast
+    } else if is_reserved(ip) {
+        AddrClass::Reserved
+    } else {
+        AddrClass::Unicast
+    }
+}
+
 /// What a received datagram's destination means to a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Destination {
@@ -419,6 +462,24 @@ mod tests {
         assert!(is_zero_net(ip("0.1.2.3")) && !is_zero_net(ip("1.0.0.0")));
         assert!(is_reserved(ip("240.0.0.1")) && is_reserved(ip("255.255.255.254")));
         assert!(!is_reserved(ip("255.255.255.255")) && !is_reserved(ip("239.0.0.1")));
+    }
+
+    #[test]
+    fn every_address_class_is_recognised() {
+        for (a, class) in [
+            ("0.0.0.0", AddrClass::Unspecified),
+            ("0.0.0.1", AddrClass::ZeroNet),
+            ("127.1.2.3", AddrClass::Loopback),
+            ("169.254.9.9", AddrClass::LinkLocal),
+            ("224.0.0.251", AddrClass::Multicast),
+            ("239.255.255.255", AddrClass::Multicast),
+            ("255.255.255.255", AddrClass::LimitedBroadcast),
+            ("240.0.0.0", AddrClass::Reserved),
+            ("192.0.2.255", AddrClass::Unicast),
+            ("198.51.100.7", AddrClass::Unicast),
+        ] {
+            assert_eq!(classify(ip(a)), class, "{a}");
+        }
     }
 
     #[test]
