@@ -11,10 +11,12 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod ip;
 pub mod rng;
 pub mod siphash;
 pub mod storage;
 pub mod time;
+pub mod udp;
 pub mod wire;
 
 pub mod tcp;
