@@ -1,0 +1,39 @@
+//! synack-bench: the comparison harness behind `synack bench`.
+//!
+//! Every measurement is written once, against the [`BenchStack`] trait, and
+//! run for each stack in the same process and the same run, so the numbers
+//! compare as ratios on a shared, noisy machine. smoltcp 0.14
+//! ([`SmolStack`]) is measured today; synack's column lands with its stack
+//! (implement [`BenchStack`] for it and fill the `synack_*` fields).
+//!
+//! - [`bulk`]: goodput of a >= 1 GiB transfer in memory on one core;
+//! - [`handshake`]: open, one byte each way, close, per second, next to N
+//!   idle established connections;
+//! - [`memory`]: heap bytes per idle established connection;
+//! - [`loss`]: goodput of 10 MiB over a lossy simulated 100 Mbit/s path
+//!   (`synack-sim`), and issue 4's loss x RTT table;
+//! - [`report`]: the table and the JSON `synack bench` prints.
+//!
+//! Each figure is the median of several repetitions (a parameter of every
+//! measurement; the count is in the report).
+#![forbid(unsafe_code)]
+
+pub mod alloc;
+pub mod app;
+pub mod bulk;
+pub mod frames;
+pub mod handshake;
+pub mod loss;
+pub mod memory;
+pub mod node;
+pub mod pair;
+pub mod pattern;
+pub mod smol;
+pub mod stack;
+pub mod stats;
+pub mod transfer;
+
+pub use frames::Frames;
+pub use pair::{Clock, DriveError, Pair};
+pub use smol::SmolStack;
+pub use stack::{BenchStack, Buffers, Congestion, HostConfig, TcpState};
