@@ -28,6 +28,8 @@ pub mod memory;
 pub mod node;
 pub mod pair;
 pub mod pattern;
+pub mod report;
+pub mod run;
 pub mod smol;
 pub mod stack;
 pub mod stats;
@@ -35,5 +37,7 @@ pub mod transfer;
 
 pub use frames::Frames;
 pub use pair::{Clock, DriveError, Pair};
+pub use report::Report;
+pub use run::{BenchError, Plan, Target};
 pub use smol::SmolStack;
 pub use stack::{BenchStack, Buffers, Congestion, HostConfig, TcpState};
