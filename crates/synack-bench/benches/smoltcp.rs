@@ -4,7 +4,7 @@
 //! - `segment_receive/<mtu>`: one in-order full-size data segment through
 //!   `Interface::poll` on an established connection (IPv4 + TCP parse,
 //!   checksum check, socket lookup, copy into the receive buffer, and the
-//!   ACK it causes), in batches of 256 segments at MTU 1500 (fewer for
+//!   ACK each batch causes: smoltcp ACKs after its ingress loop), in batches of 256 segments at MTU 1500 (fewer for
 //!   larger segments, so a batch stays in L2 like a live stream's data);
 //! - `ack_processing`: one pure ACK acknowledging one segment on the
 //!   sender, with nothing new to send (parse, checksum, lookup, RTT and
