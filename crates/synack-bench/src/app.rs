@@ -1,5 +1,5 @@
 //! The applications every transfer runs: a sender that writes `total` bytes
-//! of the [`pattern`](crate::pattern) stream and closes, and a receiver that
+//! of the [`pattern`] stream and closes, and a receiver that
 //! reads, checks every byte against the stream, and notes when the last one
 //! arrived.
 

@@ -16,6 +16,19 @@
 //!
 //! Each figure is the median of several repetitions (a parameter of every
 //! measurement; the count is in the report).
+//!
+//! # Adding synack's column
+//!
+//! 1. `impl BenchStack for` an adapter over `synack_proto::Stack`: `poll`
+//!    feeds each frame of `rx` to `handle_frame` and drains `poll_transmit`
+//!    into `tx` (`Frames::push_with`), `poll_at` is `poll_timeout`, the
+//!    socket calls map one to one; `listen` may return the same listener
+//!    every time (it has an accept queue).
+//! 2. In [`run`], call the same generic functions (`bulk_once`,
+//!    `handshake_point`, `memory_once`, `loss_points`) with it, alternating
+//!    the two stacks between repetitions so drift on the machine hits both,
+//!    and fill the `synack_*` fields.
+//! 3. Twin the criterion benches in `benches/smoltcp.rs`.
 #![forbid(unsafe_code)]
 
 pub mod alloc;

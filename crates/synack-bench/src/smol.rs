@@ -274,7 +274,7 @@ impl BenchStack for SmolStack {
     fn poll_at(&mut self, now: Instant) -> Option<Instant> {
         self.iface
             .poll_at(to_smol(now), &self.sockets)
-            .map(|t| from_smol(t).max(Instant::ZERO))
+            .map(from_smol)
     }
 
     fn listen(&mut self, port: u16) -> SocketHandle {
