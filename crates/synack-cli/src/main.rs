@@ -1,5 +1,7 @@
 //! The `synack` command.
 
+mod bench;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -14,6 +16,7 @@ struct Cli {
 enum Command {
     /// Walk a simulated connection through its whole life (no privileges needed).
     Demo,
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -23,5 +26,6 @@ fn main() -> ExitCode {
             eprintln!("synack demo: the TCP engine has not landed yet");
             ExitCode::from(2)
         }
+        Command::Bench(args) => bench::run(args),
     }
 }
