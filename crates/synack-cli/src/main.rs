@@ -3,6 +3,9 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod ladder;
+mod trace;
+
 #[derive(Parser, Debug)]
 #[command(name = "synack", version, about = "A userspace TCP/IP stack you can watch", long_about = None)]
 struct Cli {
@@ -14,6 +17,8 @@ struct Cli {
 enum Command {
     /// Walk a simulated connection through its whole life (no privileges needed).
     Demo,
+    /// Draw a capture (ours or tcpdump's) as ladder diagrams, or print it as JSON lines.
+    Trace(trace::TraceArgs),
 }
 
 fn main() -> ExitCode {
@@ -23,5 +28,6 @@ fn main() -> ExitCode {
             eprintln!("synack demo: the TCP engine has not landed yet");
             ExitCode::from(2)
         }
+        Command::Trace(args) => trace::run(&args),
     }
 }
