@@ -16,7 +16,8 @@
 //!   closer than [`MIN_GAP`] (a diagram too wide for the terminal beats an
 //!   unreadable one);
 //! - a label too long for its arrow continues on the following lines,
-//!   between the two endpoint lines, broken at spaces;
+//!   between the two endpoint lines, broken at spaces or after commas but
+//!   never at a no-break space ([`NBSP`], drawn as a space);
 //! - a lost message's arrow stops short of its destination and ends in `x`.
 //!
 //! ASCII by default (`|`, `-`, `>`, `<`, `x`); [`Style::unicode`] uses box
@@ -142,6 +143,9 @@ const UNICODE: Glyphs = Glyphs {
     left: '◀',
     lost: '✕',
 };
+
+/// Joins words that must stay on one line; drawn as a space.
+pub const NBSP: char = '\u{a0}';
 
 /// Columns between an arrow's endpoint line and its label: `<-- ` or `--- `.
 const LABEL_INDENT: usize = 4;
@@ -345,33 +349,57 @@ fn arrow_body(
     (body, label_at)
 }
 
-/// Breaks `text` into lines of at most `width` characters, at spaces where
-/// possible. Always returns at least one (possibly empty) line.
+/// Breaks `text` into lines of at most `width` characters: at spaces (which
+/// are dropped) and after commas (kept), never at a no-break space. A word
+/// longer than a line is cut. Always returns at least one line.
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let mut word: Vec<char> = word.chars().collect();
-        let cur_w = width_of(&cur);
-        if !cur.is_empty() && cur_w + 1 + word.len() <= width {
-            cur.push(' ');
-            cur.extend(word);
+    // Words, each with whether a space separated it from the previous one.
+    let mut words: Vec<(bool, Vec<char>)> = Vec::new();
+    let mut spaced = false;
+    let mut cur = Vec::new();
+    for c in text.chars() {
+        match c {
+            ' ' => {
+                if !cur.is_empty() {
+                    words.push((spaced, std::mem::take(&mut cur)));
+                }
+                spaced = true;
+            }
+            ',' => {
+                cur.push(c);
+                words.push((spaced, std::mem::take(&mut cur)));
+                spaced = false;
+            }
+            _ => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        words.push((spaced, cur));
+    }
+    let mut lines: Vec<Vec<char>> = Vec::new();
+    let mut line: Vec<char> = Vec::new();
+    for (spaced, mut word) in words {
+        let sep = usize::from(spaced && !line.is_empty());
+        if line.len() + sep + word.len() <= width {
+            if sep == 1 {
+                line.push(' ');
+            }
+            line.append(&mut word);
             continue;
         }
-        if !cur.is_empty() {
-            lines.push(std::mem::take(&mut cur));
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
         }
-        // A word longer than a line is cut.
         while word.len() > width {
             lines.push(word.drain(..width).collect());
         }
-        cur = word.into_iter().collect();
+        line = word;
     }
-    if !cur.is_empty() || lines.is_empty() {
-        lines.push(cur);
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
     }
-    lines
+    lines.into_iter().map(|l| l.into_iter().collect()).collect()
 }
 
 fn width_of(s: &str) -> usize {
@@ -394,7 +422,7 @@ impl Canvas {
             if line.len() <= x + i {
                 line.resize(x + i + 1, ' ');
             }
-            line[x + i] = c;
+            line[x + i] = if c == NBSP { ' ' } else { c };
         }
     }
 
@@ -500,6 +528,27 @@ mod tests {
     }
 
     #[test]
+    fn no_break_spaces_keep_words_together_and_draw_as_spaces() {
+        let mut l = Ladder::new(["a", "b"]);
+        l.push(Row::arrow(
+            "1",
+            0,
+            1,
+            "<mss\u{a0}1460,TS\u{a0}val\u{a0}7\u{a0}ecr\u{a0}0,nop>",
+        ));
+        assert_eq!(
+            l.render(&style(30)),
+            "
+   a                         b
+   |                         |
+1  |--- <mss 1460, --------->|
+   |    TS val 7 ecr 0,      |
+   |    nop>                 |
+"[1..]
+        );
+    }
+
+    #[test]
     fn lost_messages_stop_short_with_a_mark() {
         let mut l = Ladder::new(["A", "B"]);
         l.push(Row::arrow("1", 0, 1, "1:1001(1000)").lost());
@@ -593,5 +642,8 @@ mod tests {
         assert_eq!(wrap("a bb ccc", 4), vec!["a bb", "ccc"]);
         assert_eq!(wrap("abcdefghij k", 4), vec!["abcd", "efgh", "ij k"]);
         assert_eq!(wrap("  spaced   out ", 20), vec!["spaced out"]);
+        assert_eq!(wrap("<a 1,bb 2,c>", 8), vec!["<a 1,bb", "2,c>"]);
+        let nb = "<a\u{a0}1,bb\u{a0}2,c>";
+        assert_eq!(wrap(nb, 8), vec!["<a\u{a0}1,", "bb\u{a0}2,c>"]);
     }
 }

@@ -5,11 +5,15 @@
 //! A segment reads `P. 1:101(100) ack 1 win 502 <nop,nop,TS val 7 ecr 3>`:
 //! flags as tcpdump prints them, then `start:end(length)` of the payload,
 //! `ack` only when the ACK flag is on, the raw window field, `urg` only with
-//! URG, and the options in wire order.
+//! URG, and the options in wire order. Words that belong together (`ack 1`,
+//! `TS val 7 ecr 3`) are joined by no-break spaces so a ladder never splits
+//! them when it wraps a label.
 
 use std::fmt::Write as _;
 
 use synack_proto::wire::{ArpOperation, TcpOption, TcpOptionIter};
+
+use crate::ladder::NBSP;
 
 use super::decode::{Arp, Body, Tcp};
 
@@ -39,11 +43,11 @@ pub fn segment_label(tcp: &Tcp<'_>, view: SeqView) -> String {
     let end = start.wrapping_add(tcp.len);
     let mut s = format!("{} {start}:{end}({})", tcp.flags, tcp.len);
     if tcp.flags.ack() {
-        let _ = write!(s, " ack {}", view.ack(tcp.ack));
+        let _ = write!(s, " ack{NBSP}{}", view.ack(tcp.ack));
     }
-    let _ = write!(s, " win {}", tcp.win);
+    let _ = write!(s, " win{NBSP}{}", tcp.win);
     if tcp.flags.contains(synack_proto::wire::TcpFlags::URG) {
-        let _ = write!(s, " urg {}", tcp.urgent);
+        let _ = write!(s, " urg{NBSP}{}", tcp.urgent);
     }
     let options = options_text(tcp.options, view);
     if !options.is_empty() {
@@ -62,28 +66,33 @@ pub fn options_text(options: &[u8], view: SeqView) -> String {
         parts.push(match option {
             Ok(TcpOption::EndOfList) => "eol".into(),
             Ok(TcpOption::NoOperation) => "nop".into(),
-            Ok(TcpOption::MaxSegmentSize(mss)) => format!("mss {mss}"),
-            Ok(TcpOption::WindowScale(shift)) => format!("wscale {shift}"),
+            Ok(TcpOption::MaxSegmentSize(mss)) => format!("mss{NBSP}{mss}"),
+            Ok(TcpOption::WindowScale(shift)) => format!("wscale{NBSP}{shift}"),
             Ok(TcpOption::SackPermitted) => "sackOK".into(),
             Ok(TcpOption::Sack(blocks)) => {
+                // Blocks may go on separate lines; the first stays with "sack".
                 let mut s = String::from("sack");
-                for (left, right) in blocks.iter() {
-                    let _ = write!(s, " {}:{}", view.ack(left.0), view.ack(right.0));
+                for (i, (left, right)) in blocks.iter().enumerate() {
+                    let sep = if i == 0 { NBSP } else { ' ' };
+                    let _ = write!(s, "{sep}{}:{}", view.ack(left.0), view.ack(right.0));
                 }
                 s
             }
-            Ok(TcpOption::Timestamp { tsval, tsecr }) => format!("TS val {tsval} ecr {tsecr}"),
+            Ok(TcpOption::Timestamp { tsval, tsecr }) => {
+                format!("TS{NBSP}val{NBSP}{tsval}{NBSP}ecr{NBSP}{tsecr}")
+            }
             Ok(TcpOption::FastOpen(cookie)) => fast_open("tfo", cookie),
             Ok(TcpOption::FastOpenExp(cookie)) => fast_open("tfo-exp", cookie),
             Ok(TcpOption::Unknown { kind, data }) => {
                 let mut s = format!("opt-{kind}");
                 if !data.is_empty() {
-                    s.push_str(" 0x");
+                    s.push(NBSP);
+                    s.push_str("0x");
                     s.push_str(&hex(data));
                 }
                 s
             }
-            Err(_) => "bad opt".into(),
+            Err(_) => format!("bad{NBSP}opt"),
         });
     }
     if parts.is_empty() {
@@ -97,9 +106,9 @@ pub fn options_text(options: &[u8], view: SeqView) -> String {
 /// `tfo cookie 0123abcd` otherwise.
 fn fast_open(name: &str, cookie: &[u8]) -> String {
     if cookie.is_empty() {
-        format!("{name} cookiereq")
+        format!("{name}{NBSP}cookiereq")
     } else {
-        format!("{name} cookie {}", hex(cookie))
+        format!("{name}{NBSP}cookie{NBSP}{}", hex(cookie))
     }
 }
 
@@ -121,7 +130,7 @@ pub fn summary(body: &Body<'_>) -> String {
             "TCP {} > {} {}",
             tcp.src,
             tcp.dst,
-            segment_label(tcp, SeqView::default())
+            segment_label(tcp, SeqView::default()).replace(NBSP, " ")
         ),
         Body::Udp { src, dst, len } => format!("UDP {src} > {dst} len {len}"),
         Body::Icmp {
@@ -183,6 +192,11 @@ mod tests {
     use super::*;
     use synack_proto::wire::TcpFlags;
 
+    /// Labels as a ladder draws them.
+    fn plain(s: String) -> String {
+        s.replace(NBSP, " ")
+    }
+
     fn tcp(flags: TcpFlags, options: &[u8]) -> Tcp<'_> {
         Tcp {
             src: "192.0.2.1:40000".parse().unwrap(),
@@ -208,13 +222,13 @@ mod tests {
             &[1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 3],
         );
         assert_eq!(
-            segment_label(&pa, view),
+            plain(segment_label(&pa, view)),
             "P. 1:101(100) ack 1 win 502 <nop,nop,TS val 7 ecr 3>"
         );
         // Absolute, no ACK flag: no ack shown; URG shows the pointer.
         let s = tcp(TcpFlags::SYN | TcpFlags::URG, &[]);
         assert_eq!(
-            segment_label(&s, SeqView::default()),
+            plain(segment_label(&s, SeqView::default())),
             "SU 1000:1100(100) win 502 urg 9"
         );
         // Relative numbers wrap modulo 2^32.
@@ -223,7 +237,7 @@ mod tests {
             ack_base: None,
         };
         assert_eq!(
-            segment_label(&tcp(TcpFlags::RST, &[]), wrap),
+            plain(segment_label(&tcp(TcpFlags::RST, &[]), wrap)),
             "R 4294967295:99(100) win 502"
         );
     }
@@ -243,7 +257,7 @@ mod tests {
             5, 18, 0, 0, 0, 101, 0, 0, 0, 201, 0, 0, 1, 45, 0, 0, 1, 145, // sack
         ];
         assert_eq!(
-            options_text(&opts, view),
+            plain(options_text(&opts, view)),
             "<mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7,sack 1:101 201:301>"
         );
         let fo = [
@@ -251,7 +265,7 @@ mod tests {
             3, 0x0f, 0, 0xff,
         ];
         assert_eq!(
-            options_text(&fo, view),
+            plain(options_text(&fo, view)),
             "<tfo cookiereq,tfo cookie deadbeef,tfo-exp cookiereq,tfo-exp cookie ab,opt-76 0x0f,eol>"
         );
     }
@@ -260,7 +274,7 @@ mod tests {
     fn a_malformed_option_ends_the_list() {
         // nop, then an MSS option of length 3.
         assert_eq!(
-            options_text(&[1, 2, 3, 5, 0], SeqView::default()),
+            plain(options_text(&[1, 2, 3, 5, 0], SeqView::default())),
             "<nop,bad opt>"
         );
         assert_eq!(options_text(&[], SeqView::default()), "");
