@@ -40,6 +40,9 @@ pub enum Body<'a> {
         code: u8,
         /// Identifier and sequence number of an echo request or reply.
         echo: Option<(u16, u16)>,
+        /// The datagram an error message quotes (RFC 792: its IP header
+        /// and first 8 bytes): protocol, source and destination.
+        quote: Option<Quote>,
     },
     Arp(Arp),
     Other {
@@ -49,6 +52,16 @@ pub enum Body<'a> {
         /// "ethertype 0x88cc", "IPv4 protocol 47", "truncated TCP header".
         what: String,
     },
+}
+
+/// What an ICMP error says about the datagram that caused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quote {
+    pub protocol: IpProtocol,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    /// Ports, for TCP and UDP.
+    pub ports: Option<(u16, u16)>,
 }
 
 /// An ARP packet; addresses only for Ethernet/IPv4 ARP.
@@ -267,12 +280,18 @@ fn decode_ipv4(data: &[u8]) -> Body<'_> {
                 let (kind, code) = (icmp.msg_type(), icmp.msg_code());
                 // RFC 792: echo reply (0) and echo request (8).
                 let echo = matches!(kind, 0 | 8).then(|| (icmp.echo_ident(), icmp.echo_seq_no()));
+                // Destination unreachable (3), time exceeded (11) and
+                // parameter problem (12) quote the offending datagram.
+                let quote = matches!(kind, 3 | 11 | 12)
+                    .then(|| quote(icmp.data()))
+                    .flatten();
                 Body::Icmp {
                     src,
                     dst,
                     kind,
                     code,
                     echo,
+                    quote,
                 }
             }
             Err(_) => fail("truncated ICMP header"),
@@ -282,6 +301,28 @@ fn decode_ipv4(data: &[u8]) -> Body<'_> {
             what: format!("IPv4 protocol {p}"),
         },
     }
+}
+
+/// The IPv4 header (and ports) at the start of an ICMP error's data.
+fn quote(data: &[u8]) -> Option<Quote> {
+    let ihl = usize::from(*data.first()? & 0x0f) * 4;
+    if data[0] >> 4 != 4 || ihl < 20 || data.len() < ihl {
+        return None;
+    }
+    let protocol = IpProtocol::from(data[9]);
+    let ports = match (protocol, data.get(ihl..ihl + 4)) {
+        (IpProtocol::Tcp | IpProtocol::Udp, Some(p)) => Some((
+            u16::from_be_bytes([p[0], p[1]]),
+            u16::from_be_bytes([p[2], p[3]]),
+        )),
+        _ => None,
+    };
+    Some(Quote {
+        protocol,
+        src: Ipv4Addr::new(data[12], data[13], data[14], data[15]),
+        dst: Ipv4Addr::new(data[16], data[17], data[18], data[19]),
+        ports,
+    })
 }
 
 #[cfg(test)]
@@ -422,16 +463,61 @@ mod tests {
     }
 
     #[test]
-    fn every_prefix_of_every_frame_decodes_without_panic() {
+    fn icmp_errors_name_the_datagram_they_quote() {
+        // Port unreachable from 192.0.2.2 quoting UDP 192.0.2.1:5353 > :53.
+        let mut icmp = vec![
+            0x45, 0, 0, 56, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 2, 192, 0, 2, 1, //
+            3, 3, 0, 0, 0, 0, 0, 0, //
+            0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2, //
+        ];
+        icmp.extend_from_slice(&[0x14, 0xe9, 0x00, 0x35, 0, 20, 0, 0]);
+        let Body::Icmp { quote, .. } = decode(LinkType::Raw, &record(&icmp)).body else {
+            panic!("not ICMP");
+        };
+        assert_eq!(
+            quote,
+            Some(Quote {
+                protocol: IpProtocol::Udp,
+                src: "192.0.2.1".parse().unwrap(),
+                dst: "192.0.2.2".parse().unwrap(),
+                ports: Some((5353, 53)),
+            })
+        );
+        // Quoting only an IP header: no ports. Quoting garbage: no quote.
+        assert_eq!(quote_of(&icmp[..48]).unwrap().ports, None);
+        icmp[28] = 0x60;
+        assert_eq!(quote_of(&icmp), None);
+    }
+
+    fn quote_of(ip: &[u8]) -> Option<Quote> {
+        let mut ip = ip.to_vec();
+        let total = ip.len() as u16;
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+        match decode(LinkType::Raw, &record(&ip)).body {
+            Body::Icmp { quote, .. } => quote,
+            b => panic!("{b:?}"),
+        }
+    }
+
+    #[test]
+    fn every_prefix_is_tcp_exactly_when_the_whole_header_is_there() {
         let mut eth = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
         eth.extend_from_slice(&IP_TCP_SYN);
-        for link in [
-            LinkType::Ethernet,
-            LinkType::Raw,
-            LinkType::LinuxSll,
-            LinkType::LinuxSll2,
-            LinkType::Null,
+        for (link, frame, header_end) in [
+            (LinkType::Ethernet, &eth[..], 14 + 44),
+            (LinkType::Raw, &IP_TCP_SYN[..], 44),
         ] {
+            for len in 0..=frame.len() {
+                let body = decode(link, &record(&frame[..len])).body;
+                assert_eq!(
+                    matches!(body, Body::Tcp(_)),
+                    len >= header_end,
+                    "{link:?} {len}: {body:?}"
+                );
+            }
+        }
+        // Other link types read the same bytes differently, never panicking.
+        for link in [LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null] {
             for len in 0..=eth.len() {
                 let _ = decode(link, &record(&eth[..len]));
             }

@@ -274,7 +274,8 @@ mod tests {
                 dst: ip("192.0.2.1"),
                 kind: 3,
                 code: 3,
-                echo: None
+                echo: None,
+                quote: None,
             })),
             r#"{"t":5.000001,"proto":"icmp","src":"192.0.2.2","dst":"192.0.2.1","type":3,"code":3}"#
         );

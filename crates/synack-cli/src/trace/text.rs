@@ -139,10 +139,19 @@ pub fn summary(body: &Body<'_>) -> String {
             kind,
             code,
             echo,
+            quote,
         } => {
             let mut s = format!("ICMP {src} > {dst} {}", icmp_name(*kind, *code));
             if let Some((id, seq)) = echo {
                 let _ = write!(s, " id {id} seq {seq}");
+            }
+            if let Some(q) = quote {
+                let _ = match q.ports {
+                    Some((sp, dp)) => {
+                        write!(s, " for {} {}:{sp} > {}:{dp}", q.protocol, q.src, q.dst)
+                    }
+                    None => write!(s, " for {} {} > {}", q.protocol, q.src, q.dst),
+                };
             }
             s
         }
@@ -326,6 +335,7 @@ mod tests {
                 kind: 8,
                 code: 0,
                 echo: Some((7, 1)),
+                quote: None,
             }),
             "ICMP 192.0.2.1 > 192.0.2.2 echo request id 7 seq 1"
         );
@@ -336,8 +346,30 @@ mod tests {
                 kind: 3,
                 code: 3,
                 echo: None,
+                quote: Some(super::super::decode::Quote {
+                    protocol: synack_proto::wire::IpProtocol::Udp,
+                    src: ip("192.0.2.1"),
+                    dst: ip("192.0.2.2"),
+                    ports: Some((5353, 53)),
+                }),
             }),
-            "ICMP 192.0.2.2 > 192.0.2.1 port unreachable"
+            "ICMP 192.0.2.2 > 192.0.2.1 port unreachable for UDP 192.0.2.1:5353 > 192.0.2.2:53"
+        );
+        assert_eq!(
+            summary(&Body::Icmp {
+                src: ip("192.0.2.9"),
+                dst: ip("192.0.2.1"),
+                kind: 11,
+                code: 0,
+                echo: None,
+                quote: Some(super::super::decode::Quote {
+                    protocol: synack_proto::wire::IpProtocol::Unknown(47),
+                    src: ip("192.0.2.1"),
+                    dst: ip("198.51.100.7"),
+                    ports: None,
+                }),
+            }),
+            "ICMP 192.0.2.9 > 192.0.2.1 time exceeded in transit for proto 47 192.0.2.1 > 198.51.100.7"
         );
         assert_eq!(
             summary(&Body::Udp {
