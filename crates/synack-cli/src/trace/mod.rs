@@ -41,7 +41,7 @@ Examples:
   synack trace capture.pcap                 ladder diagrams, one per TCP connection
   synack trace --json capture.pcap | jq .   one JSON object per packet
   synack trace --absolute --unicode f.pcap  raw sequence numbers, box drawing
-  tcpdump -i any -w - port 80 | synack trace -
+  tcpdump -i any -c 20 -w - port 80 | synack trace -
 
 Captures: classic pcap as `tcpdump -w FILE` writes it (Ethernet, raw IP,
 Linux cooked `-i any`, BSD loopback), and single-interface pcapng. Convert
