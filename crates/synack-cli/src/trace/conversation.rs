@@ -12,11 +12,12 @@
 //! - The left column is the side that sent the conversation's first segment,
 //!   unless that segment is a SYN-ACK: then its receiver (the client) is.
 //! - Relative sequence numbers (the default) count from each side's initial
-//!   sequence number: its SYN's, or, when the capture starts mid-connection,
-//!   the first sequence number seen from it (or acknowledged to it, if the
-//!   peer speaks first; one less when that acknowledgment is a SYN-ACK's). Acknowledgments and SACK edges count from the
-//!   peer's. So a handshake reads `S 0:0(0)`, `S. 0:0(0) ack 1`, `. 1:1(0)
-//!   ack 1`, as in tcpdump and packetdrill.
+//!   sequence number: its SYN's, or, when the capture has no SYN from it,
+//!   the first sequence number seen from it, or acknowledged to it if the
+//!   peer speaks first (one less when that acknowledgment is a SYN-ACK's).
+//!   Acknowledgments and SACK edges count from the peer's. So a handshake
+//!   reads `S 0:0(0)`, `S. 0:0(0) ack 1`, `. 1:1(0) ack 1`, as in tcpdump
+//!   and packetdrill.
 
 use std::collections::HashMap;
 use std::net::SocketAddrV4;
@@ -103,18 +104,17 @@ pub fn ladder(conv: &Conversation, packets: &[Packet<'_>], t0: u64, absolute: bo
         let Body::Tcp(tcp) = &p.body else { continue };
         let side = conv.side_of(tcp);
         let peer = 1 - side;
-        if tcp.flags.syn() && conv.syn[side] == Some(tcp.seq) {
-            base[side] = Some(tcp.seq);
+        // A side's SYN anywhere in the conversation fixes its base for
+        // every row; without one, the first evidence does.
+        if base[side].is_none() {
+            base[side] = Some(conv.syn[side].unwrap_or(tcp.seq));
         }
-        base[side].get_or_insert(tcp.seq);
-        if tcp.flags.ack() && base[peer].is_none() && conv.syn[peer].is_none() {
-            // A SYN-ACK acknowledges the peer's SYN, so the ISN is one less.
-            let syn_acked = u32::from(tcp.flags.syn());
-            base[peer] = Some(tcp.ack.wrapping_sub(syn_acked));
-        }
-        // The peer's SYN, once seen, is its base even if an ACK came first.
-        if let Some(isn) = conv.syn[peer] {
-            base[peer] = Some(isn);
+        if base[peer].is_none() {
+            base[peer] = conv.syn[peer].or_else(|| {
+                // A SYN-ACK acknowledges the peer's SYN: the ISN is one less.
+                let syn_acked = u32::from(tcp.flags.syn());
+                tcp.flags.ack().then(|| tcp.ack.wrapping_sub(syn_acked))
+            });
         }
         let view = if absolute {
             SeqView::default()
@@ -238,6 +238,25 @@ mod tests {
         assert_eq!(
             labels(&p, false),
             ["< S. 0:0(0) ack 1 win 100", "> . 1:1(0) ack 1 win 100",]
+        );
+    }
+
+    #[test]
+    fn a_sides_syn_fixes_its_base_even_for_earlier_rows() {
+        // The server's SYN-ACK retransmission is captured after an ACK of
+        // its first copy (capture reordering): numbering stays the same.
+        let p = [
+            seg(10, A, B, SYN, 1000, 0),
+            seg(20, A, B, ACK, 1001, 5001),
+            seg(30, B, A, SYN_ACK, 5000, 1001),
+        ];
+        assert_eq!(
+            labels(&p, false),
+            [
+                "> S 0:0(0) win 100",
+                "> . 1:1(0) ack 1 win 100",
+                "< S. 0:0(0) ack 1 win 100",
+            ]
         );
     }
 
