@@ -202,6 +202,37 @@ fn dash_reads_standard_input() {
 }
 
 #[test]
+fn a_capture_from_synacks_own_pcap_writer_reads_in_virtual_time() {
+    use synack_proto::Instant;
+    use synack_sim::pcap::{LinkType, PcapFile};
+    // A SYN-ACK from 192.0.2.2:80 to 192.0.2.1:40000 (raw IPv4, as on an
+    // IP-medium simulated link), seq 123, ack 456, window 65535, one NOP.
+    let frame: [u8; 44] = [
+        0x45, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, //
+        192, 0, 2, 2, 192, 0, 2, 1, //
+        0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x00, 0x7b, 0x00, 0x00, 0x01, 0xc8, //
+        0x60, 0x12, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+    ];
+    let mut pcap = PcapFile::new(Vec::new(), LinkType::Raw, 65_535).unwrap();
+    pcap.write_frame(Instant::from_micros(1_234_567), &frame)
+        .unwrap();
+    let path = std::env::temp_dir().join(format!("synack-trace-sim-{}.pcap", std::process::id()));
+    std::fs::write(&path, pcap.into_inner()).unwrap();
+    let out = trace(&["--json", path.to_str().unwrap()], None);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        concat!(
+            r#"{"t":1.234567,"proto":"tcp","src":"192.0.2.2:80","dst":"192.0.2.1:40000","#,
+            r#""flags":["SYN","ACK"],"seq":123,"ack":456,"win":65535,"len":0,"#,
+            r#""options":[{"kind":"nop"},{"kind":"eol"}]}"#,
+            "\n"
+        )
+    );
+}
+
+#[test]
 fn help_shows_examples_and_the_decisions() {
     let out = trace(&["--help"], None);
     assert_eq!(out.status.code(), Some(0));
