@@ -38,6 +38,17 @@ pub struct Style {
     pub unicode: bool,
 }
 
+impl Style {
+    /// The style for a terminal: `width` if given, else the `COLUMNS`
+    /// environment variable if it holds a number, else 100 columns.
+    pub fn for_terminal(width: Option<usize>, unicode: bool) -> Style {
+        let width = width
+            .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
+            .unwrap_or(Style::default().width);
+        Style { width, unicode }
+    }
+}
+
 impl Default for Style {
     fn default() -> Self {
         Style {

@@ -22,10 +22,10 @@
 //! - Diagram times are seconds since the capture's first packet; JSON times
 //!   are the capture's own timestamps (see [`json`]).
 
-mod conversation;
-mod decode;
-mod json;
-mod text;
+pub mod conversation;
+pub mod decode;
+pub mod json;
+pub mod text;
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -115,14 +115,7 @@ pub fn run(args: &TraceArgs) -> ExitCode {
         }
     }
 
-    let width = args
-        .width
-        .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
-        .unwrap_or(100);
-    let style = Style {
-        width,
-        unicode: args.unicode,
-    };
+    let style = Style::for_terminal(args.width, args.unicode);
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = if args.json {
         write_json(&mut out, &packets)
