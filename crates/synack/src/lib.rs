@@ -24,6 +24,7 @@
 
 pub mod capture;
 pub mod device;
+pub mod framing;
 pub mod impair;
 
 pub use capture::{Capture, CaptureStats};
