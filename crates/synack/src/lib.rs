@@ -22,6 +22,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod apps;
 pub mod capture;
 pub mod device;
 pub mod framing;
