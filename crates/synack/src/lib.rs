@@ -27,6 +27,7 @@ pub mod capture;
 pub mod device;
 pub mod framing;
 pub mod impair;
+pub mod progress;
 
 pub use capture::{Capture, CaptureStats};
 pub use device::{Device, Medium, Pipe, PipeStats};
