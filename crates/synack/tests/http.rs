@@ -328,6 +328,29 @@ fn huge_request_line_is_414_and_huge_head_is_431() {
 }
 
 #[test]
+fn limits_hold_when_the_whole_oversized_head_arrives_at_once() {
+    let limits = Limits {
+        max_request_line: 1024,
+        max_head: 4096,
+        ..Limits::default()
+    };
+    let s = site_with(limits);
+    let mut c = Client::connect(s.addr);
+    c.send(&format!(
+        "GET /{} HTTP/1.1\r\nHost: t\r\n\r\n",
+        "a".repeat(1100)
+    ));
+    assert_eq!(c.response(false).status, 414);
+    assert!(c.closed_by_server());
+
+    let mut c = Client::connect(s.addr);
+    let filler =
+        "X-Filler: yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\r\n".repeat(80);
+    c.send(&format!("GET / HTTP/1.1\r\nHost: t\r\n{filler}\r\n"));
+    assert_eq!(c.response(false).status, 431);
+}
+
+#[test]
 fn directories_redirect_to_slash_then_serve_index_or_listing() {
     let s = site();
     let r = get(s.addr, "/sub");

@@ -409,16 +409,23 @@ impl<S: Read + Write> Conn<S> {
                 }
                 self.consume(n);
             }
-            if let Some(found) = self.find_head_end() {
-                return Ok(found);
-            }
+            let found = self.find_head_end();
+            // The limits apply whether or not the whole head is in yet.
             let p = self.pending();
-            let line_len = p.iter().position(|&b| b == b'\n').unwrap_or(p.len());
+            let scan = &p[..p.len().min(limits.max_request_line + 1)];
+            let line_len = scan.iter().position(|&b| b == b'\n').unwrap_or(scan.len());
             if line_len > limits.max_request_line {
                 return Ok(HeadRead::Refused(Status::UriTooLong));
             }
-            if p.len() > limits.max_head {
+            let head_len = match found {
+                Some(HeadRead::Head { content, .. }) => content,
+                _ => p.len(),
+            };
+            if head_len > limits.max_head {
                 return Ok(HeadRead::Refused(Status::HeaderFieldsTooLarge));
+            }
+            if let Some(found) = found {
+                return Ok(found);
             }
             let idle = self.pending().is_empty();
             match self.fill() {
