@@ -38,6 +38,24 @@ impl AddAssign for Stats {
     }
 }
 
+/// `1.50 MiB in, 0 B out` (and `, 3 requests` when there were any), for
+/// the summary `synack serve` prints on exit.
+impl std::fmt::Display for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::progress::human_bytes;
+        write!(
+            f,
+            "{} in, {} out",
+            human_bytes(self.bytes_in),
+            human_bytes(self.bytes_out)
+        )?;
+        if self.requests > 0 {
+            write!(f, ", {} requests", self.requests)?;
+        }
+        Ok(())
+    }
+}
+
 /// A service chosen on the command line (`--echo`, `--discard`,
 /// `--chargen`, `--http DIR`).
 #[derive(Clone, Debug)]
@@ -132,4 +150,26 @@ fn is_disconnect(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::NotConnected
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_add_up_and_display_for_the_exit_summary() {
+        let mut total = Stats::default();
+        total += Stats {
+            bytes_in: 1024,
+            bytes_out: 0,
+            requests: 0,
+        };
+        assert_eq!(total.to_string(), "1.00 KiB in, 0 B out");
+        total += Stats {
+            bytes_in: 512,
+            bytes_out: 100,
+            requests: 3,
+        };
+        assert_eq!(total.to_string(), "1.50 KiB in, 100 B out, 3 requests");
+    }
 }
