@@ -1,5 +1,9 @@
 //! The `synack` command.
 
+mod bench;
+mod ladder;
+mod trace;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -14,6 +18,10 @@ struct Cli {
 enum Command {
     /// Walk a simulated connection through its whole life (no privileges needed).
     Demo,
+    /// Headline performance numbers, side by side with smoltcp.
+    Bench(bench::BenchArgs),
+    /// Draw a capture (ours or tcpdump's) as ladder diagrams, or print it as JSON lines.
+    Trace(trace::TraceArgs),
 }
 
 fn main() -> ExitCode {
@@ -23,5 +31,7 @@ fn main() -> ExitCode {
             eprintln!("synack demo: the TCP engine has not landed yet");
             ExitCode::from(2)
         }
+        Command::Bench(args) => bench::run(args),
+        Command::Trace(args) => trace::run(&args),
     }
 }

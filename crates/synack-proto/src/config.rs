@@ -92,6 +92,28 @@ pub struct Config {
     pub arp_cache_timeout: Duration,
     /// Packets queued per unresolved next hop (Linux `unres_qlen`, here in packets).
     pub arp_unres_qlen: usize,
+    /// Hard cap on ARP cache entries; the oldest is evicted beyond it
+    /// (`neigh.default.gc_thresh3`).
+    pub arp_gc_thresh3: usize,
+    /// Interval between ARP requests for one address (`neigh.default.retrans_time_ms`).
+    pub arp_retrans_time: Duration,
+    /// Broadcast requests before an address is unreachable (`neigh.default.mcast_solicit`).
+    pub arp_mcast_solicit: u8,
+    /// Unicast probes of a stale entry before it is dropped (`neigh.default.ucast_solicit`).
+    pub arp_ucast_solicit: u8,
+    /// Burst of the global ICMP token bucket (`icmp_msgs_burst`).
+    pub icmp_msgs_burst: u32,
+    /// ICMP types subject to rate limiting, bit n for type n (`icmp_ratemask`;
+    /// Linux's 0x1818: destination unreachable, source quench, time exceeded,
+    /// parameter problem).
+    pub icmp_ratemask: u32,
+    /// Do not answer echo requests sent to a broadcast or multicast address
+    /// (`icmp_echo_ignore_broadcasts`, RFC 1122 §3.2.2.6 allows either).
+    pub icmp_echo_ignore_broadcasts: bool,
+    /// Floor of a path MTU learned from "fragmentation needed" (`route.min_pmtu`).
+    pub route_min_pmtu: u16,
+    /// Default receive buffer of a UDP socket in bytes (`net.core.rmem_default`).
+    pub rmem_default: usize,
 
     // --- TCP handshake and close ---
     /// SYN retransmissions before connect fails (`tcp_syn_retries`).
@@ -194,6 +216,15 @@ impl Default for Config {
             icmp_msgs_per_sec: 1000,
             arp_cache_timeout: Duration::from_secs(60),
             arp_unres_qlen: 101,
+            arp_gc_thresh3: 1024,
+            arp_retrans_time: Duration::from_secs(1),
+            arp_mcast_solicit: 3,
+            arp_ucast_solicit: 3,
+            icmp_msgs_burst: 50,
+            icmp_ratemask: 0x1818,
+            icmp_echo_ignore_broadcasts: true,
+            route_min_pmtu: 552,
+            rmem_default: 212_992,
             tcp_syn_retries: 6,
             tcp_synack_retries: 5,
             tcp_retries1: 3,
@@ -354,6 +385,22 @@ impl Config {
             "icmp_msgs_per_sec" => {
                 self.icmp_msgs_per_sec = u32::try_from(num(value)?).map_err(|_| bad())?
             }
+            "icmp_msgs_burst" => {
+                self.icmp_msgs_burst = u32::try_from(num(value)?).map_err(|_| bad())?
+            }
+            "icmp_ratemask" => {
+                self.icmp_ratemask = u32::try_from(num(value)?).map_err(|_| bad())?
+            }
+            "icmp_echo_ignore_broadcasts" => self.icmp_echo_ignore_broadcasts = boolean(value)?,
+            "route.min_pmtu" => {
+                self.route_min_pmtu = u16::try_from(num(value)?).map_err(|_| bad())?
+            }
+            "neigh.default.gc_thresh3" => self.arp_gc_thresh3 = num(value)? as usize,
+            "neigh.default.retrans_time_ms" => self.arp_retrans_time = millis(value)?,
+            "neigh.default.mcast_solicit" => self.arp_mcast_solicit = small(value)?,
+            "neigh.default.ucast_solicit" => self.arp_ucast_solicit = small(value)?,
+            "neigh.default.unres_qlen" => self.arp_unres_qlen = num(value)? as usize,
+            "rmem_default" => self.rmem_default = num(value)? as usize,
             "tcp_syn_retries" => self.tcp_syn_retries = small(value)?,
             "tcp_synack_retries" => self.tcp_synack_retries = small(value)?,
             "tcp_retries1" => self.tcp_retries1 = small(value)?,
@@ -458,6 +505,34 @@ mod tests {
         assert_eq!(c.tcp_fastopen, 0x70403);
         assert_eq!(c.tcp_congestion_control, CongestionAlgorithm::Reno);
         assert_eq!(c.ip_local_port_range, (40000, 40010));
+    }
+
+    #[test]
+    fn network_layer_sysctls_apply_by_linux_name() {
+        let mut c = Config::default();
+        c.set_sysctl("net.ipv4.neigh.default.gc_thresh3", "64")
+            .unwrap();
+        c.set_sysctl("net.ipv4.neigh.default.retrans_time_ms", "250")
+            .unwrap();
+        c.set_sysctl("net.ipv4.neigh.default.mcast_solicit", "5")
+            .unwrap();
+        c.set_sysctl("net.ipv4.neigh.default.ucast_solicit", "2")
+            .unwrap();
+        c.set_sysctl("net.ipv4.neigh.default.unres_qlen", "7")
+            .unwrap();
+        c.set_sysctl("net.ipv4.icmp_msgs_burst", "10").unwrap();
+        c.set_sysctl("net.ipv4.icmp_ratemask", "6168").unwrap();
+        c.set_sysctl("net.ipv4.icmp_echo_ignore_broadcasts", "0")
+            .unwrap();
+        c.set_sysctl("net.ipv4.route.min_pmtu", "1280").unwrap();
+        c.set_sysctl("net.core.rmem_default", "4096").unwrap();
+        assert_eq!(c.arp_gc_thresh3, 64);
+        assert_eq!(c.arp_retrans_time, Duration::from_millis(250));
+        assert_eq!((c.arp_mcast_solicit, c.arp_ucast_solicit), (5, 2));
+        assert_eq!(c.arp_unres_qlen, 7);
+        assert_eq!((c.icmp_msgs_burst, c.icmp_ratemask), (10, 0x1818));
+        assert!(!c.icmp_echo_ignore_broadcasts);
+        assert_eq!((c.route_min_pmtu, c.rmem_default), (1280, 4096));
     }
 
     #[test]

@@ -11,12 +11,14 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod ip;
 pub mod rng;
 pub mod siphash;
 pub mod stack;
 pub mod stats;
 pub mod storage;
 pub mod time;
+pub mod udp;
 pub mod wire;
 
 pub mod tcp;

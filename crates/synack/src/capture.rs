@@ -4,9 +4,8 @@
 //! Format: classic libpcap, written little-endian (magic 0xa1b2c3d4 read in
 //! that order, version 2.4, microsecond timestamps), link type 1 (Ethernet)
 //! or 101 (raw IP) from the device's medium, snapshot length 262144 so 64 KiB
-//! GSO super-segments are kept whole. (Written here in a few lines: the wire
-//! crate's pcap module was not available when this was made; switch to it
-//! when it is.)
+//! GSO super-segments are kept whole. The bytes come from
+//! `synack_proto::wire::pcap`'s encoders.
 //!
 //! Timestamps: the wall-clock time when the capture was created plus the
 //! monotonic time elapsed since, in microseconds. They never go backwards
@@ -23,35 +22,11 @@ use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::device::{Device, Medium};
+use synack_proto::Instant as ProtoInstant;
+use synack_proto::wire::pcap::{self, LinkType};
 
 /// Bytes of a frame kept in the capture (tcpdump's default).
 pub const SNAPLEN: u32 = 262_144;
-
-/// The pcap encoders: a 24-byte global header and 16-byte record headers.
-mod pcap {
-    pub const MAGIC_MICROS: u32 = 0xa1b2_c3d4;
-
-    pub fn global_header(link_type: u32, snaplen: u32) -> [u8; 24] {
-        let mut h = [0u8; 24];
-        h[0..4].copy_from_slice(&MAGIC_MICROS.to_le_bytes());
-        h[4..6].copy_from_slice(&2u16.to_le_bytes()); // version 2.4
-        h[6..8].copy_from_slice(&4u16.to_le_bytes());
-        // thiszone (GMT offset) and sigfigs: 0, as every writer does.
-        h[16..20].copy_from_slice(&snaplen.to_le_bytes());
-        h[20..24].copy_from_slice(&link_type.to_le_bytes());
-        h
-    }
-
-    pub fn record_header(unix_micros: u64, incl_len: u32, orig_len: u32) -> [u8; 16] {
-        let mut h = [0u8; 16];
-        // ts_sec is 32 bits in this format: good until 2106.
-        h[0..4].copy_from_slice(&((unix_micros / 1_000_000) as u32).to_le_bytes());
-        h[4..8].copy_from_slice(&((unix_micros % 1_000_000) as u32).to_le_bytes());
-        h[8..12].copy_from_slice(&incl_len.to_le_bytes());
-        h[12..16].copy_from_slice(&orig_len.to_le_bytes());
-        h
-    }
-}
 
 /// What a capture wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -105,7 +80,7 @@ impl<D: Device, W: Write> Capture<D, W> {
         origin_unix_micros: u64,
     ) -> io::Result<Self> {
         out.write_all(&pcap::global_header(
-            inner.medium().pcap_link_type(),
+            LinkType::from_u32(inner.medium().pcap_link_type()),
             SNAPLEN,
         ))
         .map_err(|e| io::Error::new(e.kind(), format!("writing pcap header: {e}")))?;
@@ -129,7 +104,7 @@ impl<D: Device, W: Write> Capture<D, W> {
         let orig_len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
         let incl_len = orig_len.min(SNAPLEN);
         let header = pcap::record_header(
-            self.origin_unix_micros.saturating_add(elapsed),
+            ProtoInstant::from_micros(self.origin_unix_micros.saturating_add(elapsed)),
             incl_len,
             orig_len,
         );

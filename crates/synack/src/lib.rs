@@ -22,9 +22,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod apps;
 pub mod capture;
 pub mod device;
+pub mod framing;
 pub mod impair;
+pub mod progress;
 
 pub use capture::{Capture, CaptureStats};
 pub use device::{Device, Medium, Pipe, PipeStats};

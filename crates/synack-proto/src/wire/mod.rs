@@ -1,5 +1,5 @@
 //! Wire formats: Ethernet II, ARP, IPv4, ICMPv4, UDP, TCP (with every option),
-//! the Internet checksum, and pcap capture files.
+//! the Internet checksum, pcap capture files and Linux cooked-capture headers.
 //!
 //! Each format has two layers, as in smoltcp: a zero-copy view over any byte
 //! buffer (`XxxPacket<T: AsRef<[u8]>>`), whose constructor checks lengths so
@@ -24,6 +24,7 @@ pub mod fuzz;
 pub mod icmpv4;
 pub mod ipv4;
 pub mod pcap;
+pub mod sll;
 pub mod tcp;
 pub mod udp;
 
@@ -32,6 +33,7 @@ pub use checksum::Checksum;
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use icmpv4::{DstUnreachable, Icmpv4Packet, Icmpv4Repr, TimeExceeded};
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+pub use sll::{SllPacket, SllPacketType, SllVersion};
 pub use tcp::{
     FastOpenCookie, FastOpenOption, SackBlocks, TcpFlags, TcpOption, TcpOptionIter, TcpOptions,
     TcpPacket, TcpRepr, TcpTimestamp,

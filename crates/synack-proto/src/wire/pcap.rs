@@ -41,6 +41,9 @@ pub enum LinkType {
     Raw,
     /// Linux "cooked" capture v1, 16-byte pseudo header (113).
     LinuxSll,
+    /// Linux "cooked" capture v2, 20-byte pseudo header (276): what
+    /// `tcpdump -i any` writes with libpcap 1.10 and later.
+    LinuxSll2,
     /// Raw IPv4 only (228).
     Ipv4,
     /// Anything else, kept so a caller can report it.
@@ -59,6 +62,7 @@ impl LinkType {
             12 | 14 | 101 => LinkType::Raw,
             113 => LinkType::LinuxSll,
             228 => LinkType::Ipv4,
+            276 => LinkType::LinuxSll2,
             other => LinkType::Unknown(other),
         }
     }
@@ -71,6 +75,7 @@ impl LinkType {
             LinkType::Raw => 101,
             LinkType::LinuxSll => 113,
             LinkType::Ipv4 => 228,
+            LinkType::LinuxSll2 => 276,
             LinkType::Unknown(v) => v,
         }
     }
@@ -919,6 +924,7 @@ mod tests {
             (101, LinkType::Raw),
             (113, LinkType::LinuxSll),
             (228, LinkType::Ipv4),
+            (276, LinkType::LinuxSll2),
             (147, LinkType::Unknown(147)),
         ] {
             assert_eq!(LinkType::from_u32(value), lt);
@@ -930,6 +936,7 @@ mod tests {
             LinkType::Raw,
             LinkType::Ipv4,
             LinkType::LinuxSll,
+            LinkType::LinuxSll2,
         ] {
             assert_eq!(LinkType::from_u32(lt.to_u32()), lt);
         }

@@ -1,0 +1,46 @@
+//! `synack bench --quick --json` runs every measurement and prints issue 8's
+//! keys. (Numbers from a quick run mean nothing; only the shape is checked.)
+
+use std::process::Command;
+
+#[test]
+fn quick_json_run_exits_zero_with_every_key() {
+    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["bench", "--quick", "--json"])
+        .output()
+        .expect("run synack");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "one JSON object: {stdout}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for key in ["bulk", "handshake", "memory", "loss"] {
+        assert!(v.get(key).is_some(), "missing {key}: {stdout}");
+    }
+    assert_eq!(v["bulk"].as_array().unwrap().len(), 2);
+    assert!(v["bulk"][0]["smoltcp_gbps"].as_f64().unwrap() > 0.0);
+    assert!(v["handshake"]["smoltcp_per_sec"][0].as_f64().unwrap() > 0.0);
+    assert!(
+        v["memory"]["smoltcp_bytes_per_connection"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(v["loss"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn one_target_prints_only_its_section() {
+    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["bench", "memory", "--quick", "--json"])
+        .output()
+        .expect("run synack");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_object().unwrap().len(), 1);
+    assert!(v["memory"]["bytes_per_idle_connection"].is_null());
+}

@@ -1,0 +1,1184 @@
+//! The ARP cache of one Ethernet interface: resolution with retries, expiry,
+//! a bounded queue of packets per unresolved next hop, and ARP messages.
+//!
+//! Read before touching: RFC 826 (the packet and the merge rule, "Packet
+//! Reception"), RFC 1122 §2.3.2.1 (flooding prevention: at most one request
+//! per second per address; cache validation by timeout and unicast probes)
+//! and §2.3.2.2 (queue at least one packet per unresolved address, drop the
+//! oldest), RFC 5227 §2.1.1 and §3 (probes with sender 0.0.0.0; gratuitous
+//! announcements), RFC 1812 §3.3.2 (never learn broadcast or multicast
+//! hardware addresses).
+//!
+//! An entry moves through Linux's neighbour states, simplified:
+//!
+//! ```text
+//!  (none) --send--> INCOMPLETE --reply--> REACHABLE --timeout--> STALE --timeout--> (none)
+//!                      |  broadcast request        ^                  | used
+//!                      |  every retrans_time,      | reply            v
+//!                      |  mcast_solicit times      +------------- PROBE (unicast requests,
+//!                      v                                                 ucast_solicit times)
+//!                 (none) + Unreachable event                              | no reply
+//!                                                                         v  (none)
+//! ```
+//!
+//! A STALE or PROBE entry is still used to send (its address was right a
+//! moment ago); using a STALE entry starts the unicast probes. Permanent
+//! entries never change.
+//!
+//! The cache performs no I/O: it says which requests to send
+//! ([`ArpCache::poll_request`]), which queued packets are ready
+//! ([`ArpCache::poll_queued`]) and which addresses failed
+//! ([`ArpCache::poll_event`]).
+
+use core::net::Ipv4Addr;
+use std::collections::{HashMap, VecDeque};
+
+use super::KeyedHasher;
+use super::stats::mib;
+use crate::config::Config;
+use crate::siphash::SipKey;
+use crate::tcp::timer::TimerQueue;
+use crate::time::{Duration, Instant};
+use crate::wire::arp::{ArpOperation, ArpRepr};
+use crate::wire::ethernet::EthernetAddress;
+
+mib! {
+    /// ARP cache counters, named like the columns of Linux's
+    /// `/proc/net/stat/arp_cache`.
+    pub struct ArpStats in "arp_cache" {
+        /// Entries created.
+        allocs => "allocs",
+        /// Entries removed (expired, failed, evicted).
+        destroys => "destroys",
+        /// Lookups for sending.
+        lookups => "lookups",
+        /// Lookups that found an address.
+        hits => "hits",
+        /// Resolutions (or re-validations) that got no answer.
+        res_failed => "res_failed",
+        /// Packets dropped while waiting for an address (queue overflow,
+        /// failed resolution, eviction).
+        unresolved_discards => "unresolved_discards",
+        /// Entries evicted because the cache was full.
+        forced_gc_runs => "forced_gc_runs",
+        /// Requests for our addresses received.
+        rcv_probes_mcast => "rcv_probes_mcast",
+    }
+}
+
+/// The cache's settings; [`ArpConfig::from_config`] takes them from `Config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArpConfig {
+    /// How long an answer is trusted (`arp_cache_timeout`); a stale entry is
+    /// forgotten after as long again unless it is used.
+    pub reachable_time: Duration,
+    /// Interval between requests for one address (`arp_retrans_time`; RFC
+    /// 1122 §2.3.2.1 asks for at most one per second).
+    pub retrans_time: Duration,
+    /// Broadcast requests before the address is unreachable (`arp_mcast_solicit`).
+    pub mcast_solicit: u8,
+    /// Unicast probes of a stale entry before it is dropped (`arp_ucast_solicit`).
+    pub ucast_solicit: u8,
+    /// Packets queued per unresolved address (`arp_unres_qlen`).
+    pub unres_qlen: usize,
+    /// Most entries (`arp_gc_thresh3`); the oldest goes to make room.
+    pub max_entries: usize,
+    /// Most packets queued across all addresses: 4 x `unres_qlen` (synack's
+    /// own cap: Linux bounds each queue, not their sum, so a flood towards
+    /// many unresolvable on-link addresses costs it more memory).
+    pub max_queued: usize,
+}
+
+impl ArpConfig {
+    pub fn from_config(config: &Config) -> Self {
+        ArpConfig {
+            reachable_time: config.arp_cache_timeout,
+            retrans_time: config.arp_retrans_time,
+            mcast_solicit: config.arp_mcast_solicit.max(1),
+            ucast_solicit: config.arp_ucast_solicit,
+            unres_qlen: config.arp_unres_qlen,
+            max_entries: config.arp_gc_thresh3.max(1),
+            max_queued: config.arp_unres_qlen.saturating_mul(4),
+        }
+    }
+}
+
+impl Default for ArpConfig {
+    fn default() -> Self {
+        ArpConfig::from_config(&Config::default())
+    }
+}
+
+/// What [`ArpCache::lookup`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArpLookup {
+    /// Send to this address.
+    Hit(EthernetAddress),
+    /// Resolution is under way.
+    Pending,
+    /// Unknown.
+    Miss,
+}
+
+/// What [`ArpCache::resolve_or_queue`] did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// The address is known: send the packet now, to this address.
+    Ready(EthernetAddress),
+    /// The packet waits for the address; [`ArpCache::poll_queued`] hands it
+    /// back when it is known.
+    Queued,
+    /// Not queued: every queue slot is taken (counted in
+    /// `unresolved_discards`). The packet is lost, as if on the wire.
+    Dropped,
+}
+
+/// What an incoming ARP packet changed (RFC 826 "Packet Reception").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArpUpdate {
+    /// The sender is unusable: 0.0.0.0 (an RFC 5227 probe), a broadcast or
+    /// multicast IP or hardware address. Nothing learned.
+    Ignored,
+    /// Not in the cache and not for us: RFC 826 learns nothing.
+    NotLearned,
+    /// An existing entry took the sender's address (merge).
+    Updated,
+    /// A new entry: the packet was for us.
+    Created,
+    /// A permanent entry: left alone.
+    Permanent,
+}
+
+/// A request the caller should send: to the broadcast address, or, when
+/// re-validating a stale entry, to `unicast` (RFC 1122 §2.3.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArpRequest {
+    pub target: Ipv4Addr,
+    pub unicast: Option<EthernetAddress>,
+}
+
+/// A packet released from the queue, now at `buf[..len]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Released {
+    /// The next hop it waited for.
+    pub next_hop: Ipv4Addr,
+    /// Where to send it.
+    pub mac: EthernetAddress,
+    pub len: usize,
+}
+
+/// Something the caller must act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArpEvent {
+    /// Nobody answered for `ip`: its queued packets are dropped (`dropped`
+    /// of them, also counted in `unresolved_discards`). Report
+    /// EHOSTUNREACH to the sockets that sent through it (a soft error for
+    /// TCP, as Linux does via a local ICMP host unreachable).
+    Unreachable { ip: Ipv4Addr, dropped: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Requests sent so far.
+    Incomplete {
+        tries: u8,
+    },
+    /// Confirmed; stale at `until`.
+    Reachable {
+        mac: EthernetAddress,
+        until: Instant,
+    },
+    /// Unconfirmed for a while; forgotten at `until` unless used.
+    Stale {
+        mac: EthernetAddress,
+        until: Instant,
+    },
+    /// Being re-validated by unicast requests.
+    Probe {
+        mac: EthernetAddress,
+        tries: u8,
+    },
+    Permanent {
+        mac: EthernetAddress,
+    },
+}
+
+const NIL: u32 = u32::MAX;
+
+/// A singly linked list of pool slots.
+#[derive(Debug, Clone, Copy)]
+struct PacketList {
+    head: u32,
+    tail: u32,
+    len: u32,
+}
+
+impl PacketList {
+    const EMPTY: PacketList = PacketList {
+        head: NIL,
+        tail: NIL,
+        len: 0,
+    };
+}
+
+#[derive(Debug)]
+struct Slot {
+    buf: Vec<u8>,
+    next: u32,
+    /// Set when the slot moves to the ready list.
+    next_hop: Ipv4Addr,
+    mac: EthernetAddress,
+}
+
+/// Queued packets: slots allocated on first use, then reused (their
+/// buffers keep their capacity), so steady queuing does not allocate.
+#[derive(Debug, Default)]
+struct Pool {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    in_use: usize,
+}
+
+impl Pool {
+    fn alloc(&mut self, max: usize, data: &[u8]) -> Option<u32> {
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None if self.slots.len() < max && self.slots.len() < NIL as usize => {
+                self.slots.push(Slot {
+                    buf: Vec::new(),
+                    next: NIL,
+                    next_hop: Ipv4Addr::UNSPECIFIED,
+                    mac: EthernetAddress::default(),
+                });
+                (self.slots.len() - 1) as u32
+            }
+            None => return None,
+        };
+        let slot = &mut self.slots[idx as usize];
+        slot.buf.clear();
+        slot.buf.extend_from_slice(data);
+        slot.next = NIL;
+        self.in_use += 1;
+        Some(idx)
+    }
+
+    fn release(&mut self, idx: u32) {
+        self.free.push(idx);
+        self.in_use -= 1;
+    }
+
+    fn push(&mut self, list: &mut PacketList, idx: u32) {
+        self.slots[idx as usize].next = NIL;
+        if list.tail == NIL {
+            list.head = idx;
+        } else {
+            self.slots[list.tail as usize].next = idx;
+        }
+        list.tail = idx;
+        list.len += 1;
+    }
+
+    fn pop(&mut self, list: &mut PacketList) -> Option<u32> {
+        if list.head == NIL {
+            return None;
+        }
+        let idx = list.head;
+        list.head = self.slots[idx as usize].next;
+        if list.head == NIL {
+            list.tail = NIL;
+        }
+        list.len -= 1;
+        Some(idx)
+    }
+
+    /// Drops every packet of `list`; returns how many.
+    fn drain(&mut self, list: &mut PacketList) -> usize {
+        let mut n = 0;
+        while let Some(idx) = self.pop(list) {
+            self.release(idx);
+            n += 1;
+        }
+        n
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    state: State,
+    /// Age order, for eviction (see `ArpCache::order`).
+    seq: u64,
+    /// Packets waiting for the address.
+    queue: PacketList,
+    /// Packets of this address on the ready list, not yet handed out: new
+    /// packets queue behind them so nothing is reordered.
+    in_ready: u32,
+}
+
+/// The ARP cache of one interface.
+#[derive(Debug)]
+pub struct ArpCache {
+    config: ArpConfig,
+    entries: HashMap<Ipv4Addr, Entry, KeyedHasher>,
+    /// Each entry's next event: a retry, going stale, being forgotten.
+    timers: TimerQueue<Ipv4Addr, KeyedHasher>,
+    /// `(seq, ip)` from oldest to newest (creation or last confirmation);
+    /// stale records are skipped and compacted.
+    order: VecDeque<(u64, Ipv4Addr)>,
+    next_seq: u64,
+    pool: Pool,
+    ready: PacketList,
+    requests: VecDeque<ArpRequest>,
+    events: VecDeque<ArpEvent>,
+    stats: ArpStats,
+}
+
+impl ArpCache {
+    /// An empty cache; `key` keys its hash tables (on-link hosts choose the
+    /// addresses, spoofed sources included).
+    pub fn new(config: ArpConfig, key: SipKey) -> Self {
+        ArpCache {
+            config,
+            entries: HashMap::with_hasher(KeyedHasher::new(key)),
+            timers: TimerQueue::with_hasher(KeyedHasher::new(key)),
+            order: VecDeque::new(),
+            next_seq: 0,
+            pool: Pool::default(),
+            ready: PacketList::EMPTY,
+            requests: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: ArpStats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &ArpConfig {
+        &self.config
+    }
+
+    pub fn stats(&self) -> &ArpStats {
+        &self.stats
+    }
+
+    /// Entries, permanent ones included.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Packets waiting for an address or on the ready list.
+    pub fn queued_packets(&self) -> usize {
+        self.pool.in_use
+    }
+
+    /// The hardware address for `ip`, if known, without queuing anything.
+    /// Using a stale entry starts its re-validation.
+    pub fn lookup(&mut self, now: Instant, ip: Ipv4Addr) -> ArpLookup {
+        self.stats.lookups += 1;
+        let Some(e) = self.entries.get_mut(&ip) else {
+            return ArpLookup::Miss;
+        };
+        let mac = match e.state {
+            State::Incomplete { .. } => return ArpLookup::Pending,
+            State::Reachable { mac, until } if now < until => mac,
+            State::Permanent { mac } | State::Probe { mac, .. } => mac,
+            State::Reachable { mac, .. } | State::Stale { mac, .. } => {
+                // RFC 1122 §2.3.2.1: validate a used, unconfirmed entry with
+                // unicast requests, still sending with the old address.
+                if self.config.ucast_solicit > 0 {
+                    e.state = State::Probe { mac, tries: 1 };
+                    self.timers.schedule(ip, now + self.config.retrans_time);
+                    push_request(
+                        &mut self.requests,
+                        self.config.max_entries,
+                        ArpRequest {
+                            target: ip,
+                            unicast: Some(mac),
+                        },
+                    );
+                } else {
+                    let until = now + self.config.reachable_time;
+                    e.state = State::Stale { mac, until };
+                    self.timers.schedule(ip, until);
+                }
+                mac
+            }
+        };
+        self.stats.hits += 1;
+        ArpLookup::Hit(mac)
+    }
+
+    /// For sending `packet` (an IP datagram, without Ethernet header) to
+    /// the next hop `ip`: the address if it is known (send now), or the
+    /// packet is queued until it is, a request going out at once for a new
+    /// address (RFC 1122 §2.3.2.2). A full queue drops its oldest packet.
+    pub fn resolve_or_queue(&mut self, now: Instant, ip: Ipv4Addr, packet: &[u8]) -> Resolution {
+        let in_ready = self.entries.get(&ip).map_or(0, |e| e.in_ready);
+        match self.lookup(now, ip) {
+            ArpLookup::Hit(mac) if in_ready == 0 => return Resolution::Ready(mac),
+            ArpLookup::Hit(mac) => {
+                // Earlier packets to this address are still on the ready
+                // list: go behind them.
+                let Some(idx) = self.pool.alloc(self.config.max_queued, packet) else {
+                    self.stats.unresolved_discards += 1;
+                    return Resolution::Dropped;
+                };
+                let slot = &mut self.pool.slots[idx as usize];
+                slot.next_hop = ip;
+                slot.mac = mac;
+                self.pool.push(&mut self.ready, idx);
+                if let Some(e) = self.entries.get_mut(&ip) {
+                    e.in_ready += 1;
+                }
+                return Resolution::Queued;
+            }
+            ArpLookup::Pending => {}
+            ArpLookup::Miss => {
+                self.insert(
+                    ip,
+                    State::Incomplete { tries: 1 },
+                    now + self.config.retrans_time,
+                );
+                push_request(
+                    &mut self.requests,
+                    self.config.max_entries,
+                    ArpRequest {
+                        target: ip,
+                        unicast: None,
+                    },
+                );
+            }
+        }
+        self.enqueue(ip, packet)
+    }
+
+    /// Adds `packet` to the queue of the incomplete entry `ip`.
+    fn enqueue(&mut self, ip: Ipv4Addr, packet: &[u8]) -> Resolution {
+        let Some(e) = self.entries.get_mut(&ip) else {
+            return Resolution::Dropped;
+        };
+        if e.queue.len as usize >= self.config.unres_qlen
+            || self.pool.in_use >= self.config.max_queued
+        {
+            // Make room by dropping this address's oldest packet.
+            match self.pool.pop(&mut e.queue) {
+                Some(old) => {
+                    self.pool.release(old);
+                    self.stats.unresolved_discards += 1;
+                }
+                None => {
+                    self.stats.unresolved_discards += 1;
+                    return Resolution::Dropped;
+                }
+            }
+        }
+        let Some(idx) = self.pool.alloc(self.config.max_queued, packet) else {
+            self.stats.unresolved_discards += 1;
+            return Resolution::Dropped;
+        };
+        self.pool.push(&mut e.queue, idx);
+        Resolution::Queued
+    }
+
+    /// Hands out the next queued packet whose address became known, copied
+    /// into `buf` (which must hold the largest packet queued; a longer one
+    /// is dropped and counted in `unresolved_discards`). Call until `None`
+    /// after [`Self::handle_arp`], before sending new packets.
+    #[must_use = "a released packet is not handed out again"]
+    pub fn poll_queued(&mut self, buf: &mut [u8]) -> Option<Released> {
+        loop {
+            let idx = self.pool.pop(&mut self.ready)?;
+            let slot = &self.pool.slots[idx as usize];
+            let (next_hop, mac, len) = (slot.next_hop, slot.mac, slot.buf.len());
+            if let Some(e) = self.entries.get_mut(&next_hop) {
+                e.in_ready = e.in_ready.saturating_sub(1);
+            }
+            let fits = len <= buf.len();
+            if fits {
+                buf[..len].copy_from_slice(&slot.buf);
+            }
+            self.pool.release(idx);
+            if fits {
+                return Some(Released { next_hop, mac, len });
+            }
+            self.stats.unresolved_discards += 1;
+        }
+    }
+
+    /// The next ARP request to send.
+    #[must_use = "a request not sent is not asked for again until the next retry"]
+    pub fn poll_request(&mut self) -> Option<ArpRequest> {
+        self.requests.pop_front()
+    }
+
+    /// The next address that failed to resolve.
+    #[must_use = "an unreachable next hop is reported once"]
+    pub fn poll_event(&mut self) -> Option<ArpEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`Self::handle_timeout`] has work: a retry, an entry going
+    /// stale or being forgotten. `&mut` because the timer queue drops
+    /// cancelled deadlines on the way.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Retries, failures, expiry. A call before any deadline does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(ip) = self.timers.pop_expired(now) {
+            let Some(e) = self.entries.get_mut(&ip) else {
+                continue;
+            };
+            match e.state {
+                State::Incomplete { tries } if tries < self.config.mcast_solicit => {
+                    e.state = State::Incomplete { tries: tries + 1 };
+                    self.timers.schedule(ip, now + self.config.retrans_time);
+                    push_request(
+                        &mut self.requests,
+                        self.config.max_entries,
+                        ArpRequest {
+                            target: ip,
+                            unicast: None,
+                        },
+                    );
+                }
+                State::Incomplete { .. } => {
+                    self.stats.res_failed += 1;
+                    let dropped = self.destroy(ip);
+                    if self.events.len() < self.config.max_entries {
+                        self.events.push_back(ArpEvent::Unreachable { ip, dropped });
+                    }
+                }
+                State::Reachable { mac, .. } => {
+                    let until = now + self.config.reachable_time;
+                    e.state = State::Stale { mac, until };
+                    self.timers.schedule(ip, until);
+                }
+                State::Stale { .. } => {
+                    self.destroy(ip);
+                }
+                State::Probe { mac, tries } if tries < self.config.ucast_solicit => {
+                    e.state = State::Probe {
+                        mac,
+                        tries: tries + 1,
+                    };
+                    self.timers.schedule(ip, now + self.config.retrans_time);
+                    push_request(
+                        &mut self.requests,
+                        self.config.max_entries,
+                        ArpRequest {
+                            target: ip,
+                            unicast: Some(mac),
+                        },
+                    );
+                }
+                State::Probe { .. } => {
+                    // The neighbour went away; the next send resolves anew.
+                    self.stats.res_failed += 1;
+                    self.destroy(ip);
+                }
+                State::Permanent { .. } => {}
+            }
+        }
+    }
+
+    /// RFC 826 "Packet Reception" for a parsed ARP packet (request or
+    /// reply) received on this interface. `for_us` says whether its target
+    /// protocol address is one of ours. Answering requests is the caller's
+    /// job ([`reply`]); this only learns. The caller drops, before this, a
+    /// packet whose sender address is one of ours (an address conflict, or
+    /// our own gratuitous ARP looped back).
+    ///
+    /// "If the pair <protocol type, sender protocol address> is already in
+    /// my translation table, update the sender hardware address field of the
+    /// entry with the new information in the packet and set Merge_flag to
+    /// true. ... ?Am I the target protocol address? Yes: If Merge_flag is
+    /// false, add the triplet ... to the translation table."
+    pub fn handle_arp(&mut self, now: Instant, packet: &ArpRepr, for_us: bool) -> ArpUpdate {
+        let (ip, mac) = (packet.source_protocol_addr, packet.source_hardware_addr);
+        if for_us && packet.operation == ArpOperation::Request {
+            self.stats.rcv_probes_mcast += 1;
+        }
+        // RFC 5227 §2.1.1 probes (sender 0.0.0.0) teach nothing; RFC 1812
+        // §3.3.2: never learn broadcast or multicast hardware addresses.
+        if ip.is_unspecified()
+            || ip.is_broadcast()
+            || ip.is_multicast()
+            || !mac.is_unicast()
+            || mac == EthernetAddress::default()
+        {
+            return ArpUpdate::Ignored;
+        }
+        let until = now + self.config.reachable_time;
+        let reachable = State::Reachable { mac, until };
+        let Some(e) = self.entries.get_mut(&ip) else {
+            if !for_us {
+                return ArpUpdate::NotLearned;
+            }
+            self.insert(ip, reachable, until);
+            return ArpUpdate::Created;
+        };
+        if let State::Permanent { .. } = e.state {
+            return ArpUpdate::Permanent;
+        }
+        let was_incomplete = matches!(e.state, State::Incomplete { .. });
+        e.state = reachable;
+        self.timers.schedule(ip, until);
+        if was_incomplete {
+            // Release the waiting packets, in order.
+            let mut queue = core::mem::replace(&mut e.queue, PacketList::EMPTY);
+            e.in_ready += queue.len;
+            while let Some(idx) = self.pool.pop(&mut queue) {
+                let slot = &mut self.pool.slots[idx as usize];
+                slot.next_hop = ip;
+                slot.mac = mac;
+                self.pool.push(&mut self.ready, idx);
+            }
+        }
+        self.touch(ip);
+        ArpUpdate::Updated
+    }
+
+    /// Adds or replaces a permanent entry (`ip neigh add ... nud permanent`):
+    /// never expires, never updated by ARP, never evicted.
+    pub fn insert_permanent(&mut self, ip: Ipv4Addr, mac: EthernetAddress) {
+        if self.entries.contains_key(&ip) {
+            self.destroy(ip);
+        }
+        self.timers.cancel(ip);
+        self.stats.allocs += 1;
+        self.entries.insert(
+            ip,
+            Entry {
+                state: State::Permanent { mac },
+                seq: u64::MAX,
+                queue: PacketList::EMPTY,
+                in_ready: 0,
+            },
+        );
+    }
+
+    /// Forgets `ip` (`ip neigh del`), dropping its queued packets; returns
+    /// whether it was there.
+    pub fn remove(&mut self, ip: Ipv4Addr) -> bool {
+        if !self.entries.contains_key(&ip) {
+            return false;
+        }
+        self.destroy(ip);
+        true
+    }
+
+    /// Every entry that has an address, for display (`ip neigh`), in no
+    /// particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (Ipv4Addr, Option<EthernetAddress>)> + '_ {
+        self.entries.iter().map(|(&ip, e)| {
+            let mac = match e.state {
+                State::Incomplete { .. } => None,
+                State::Reachable { mac, .. }
+                | State::Stale { mac, .. }
+                | State::Probe { mac, .. }
+                | State::Permanent { mac } => Some(mac),
+            };
+            (ip, mac)
+        })
+    }
+
+    /// Creates an entry (evicting the oldest if full) with its first timer.
+    fn insert(&mut self, ip: Ipv4Addr, state: State, deadline: Instant) {
+        while self.entries.len() >= self.config.max_entries {
+            let Some(victim) = self.oldest() else {
+                break;
+            };
+            self.stats.forced_gc_runs += 1;
+            self.destroy(victim);
+        }
+        self.stats.allocs += 1;
+        self.entries.insert(
+            ip,
+            Entry {
+                state,
+                seq: 0,
+                queue: PacketList::EMPTY,
+                in_ready: 0,
+            },
+        );
+        self.timers.schedule(ip, deadline);
+        self.touch(ip);
+    }
+
+    /// Marks `ip` the newest entry.
+    fn touch(&mut self, ip: Ipv4Addr) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(e) = self.entries.get_mut(&ip) {
+            e.seq = seq;
+        }
+        self.order.push_back((seq, ip));
+        if self.order.len() > 2 * self.entries.len() + 16 {
+            let entries = &self.entries;
+            self.order
+                .retain(|(s, ip)| entries.get(ip).is_some_and(|e| e.seq == *s));
+        }
+    }
+
+    /// The oldest evictable entry, dropping stale order records on the way.
+    fn oldest(&mut self) -> Option<Ipv4Addr> {
+        while let Some(&(s, ip)) = self.order.front() {
+            if self.entries.get(&ip).is_some_and(|e| e.seq == s) {
+                return Some(ip);
+            }
+            self.order.pop_front();
+        }
+        None
+    }
+
+    /// Removes `ip`'s entry and its timer, dropping its queued packets;
+    /// returns how many were dropped.
+    fn destroy(&mut self, ip: Ipv4Addr) -> usize {
+        let Some(mut e) = self.entries.remove(&ip) else {
+            return 0;
+        };
+        self.timers.cancel(ip);
+        self.stats.destroys += 1;
+        let dropped = self.pool.drain(&mut e.queue);
+        self.stats.unresolved_discards += dropped as u64;
+        dropped
+    }
+}
+
+/// Queues a request unless `cap` are waiting (the retry will ask again).
+fn push_request(requests: &mut VecDeque<ArpRequest>, cap: usize, r: ArpRequest) {
+    if requests.len() < cap {
+        requests.push_back(r);
+    }
+}
+
+/// A request for `target` from our address `our_ip` (RFC 826): send it to
+/// the broadcast address, or to the cached address when re-validating.
+pub fn request(our_mac: EthernetAddress, our_ip: Ipv4Addr, target: Ipv4Addr) -> ArpRepr {
+    ArpRepr {
+        operation: ArpOperation::Request,
+        source_hardware_addr: our_mac,
+        source_protocol_addr: our_ip,
+        target_hardware_addr: EthernetAddress::default(),
+        target_protocol_addr: target,
+    }
+}
+
+/// A gratuitous ARP (RFC 5227 §3 announcement; RFC 5944 §4.6): a
+/// broadcast request whose sender and target are both `our_ip`, so every
+/// host that caches us updates its entry. Send one when an address comes up.
+pub fn gratuitous(our_mac: EthernetAddress, our_ip: Ipv4Addr) -> ArpRepr {
+    request(our_mac, our_ip, our_ip)
+}
+
+/// The reply to `request` (RFC 826: swap the fields, put our hardware
+/// address in, make it a reply), to be sent to `request`'s sender. The
+/// caller checks that the target is ours.
+pub fn reply(request: &ArpRepr, our_mac: EthernetAddress) -> ArpRepr {
+    ArpRepr {
+        operation: ArpOperation::Reply,
+        source_hardware_addr: our_mac,
+        source_protocol_addr: request.target_protocol_addr,
+        target_hardware_addr: request.source_hardware_addr,
+        target_protocol_addr: request.source_protocol_addr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use crate::wire::arp::ArpPacket;
+    use crate::wire::test_util::junk;
+
+    const US: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+    const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    const OTHER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
+    const OUR_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 1]);
+    const PEER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 2]);
+    const NEW_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 9]);
+    const T0: Instant = Instant::from_secs(100);
+
+    fn cache() -> ArpCache {
+        ArpCache::new(ArpConfig::default(), SipKey([1; 16]))
+    }
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn answer(from: Ipv4Addr, mac: EthernetAddress) -> ArpRepr {
+        ArpRepr {
+            operation: ArpOperation::Reply,
+            source_hardware_addr: mac,
+            source_protocol_addr: from,
+            target_hardware_addr: OUR_MAC,
+            target_protocol_addr: US,
+        }
+    }
+
+    fn requests(c: &mut ArpCache) -> Vec<ArpRequest> {
+        core::iter::from_fn(|| c.poll_request()).collect()
+    }
+
+    fn drain(c: &mut ArpCache) -> Vec<(Ipv4Addr, EthernetAddress, Vec<u8>)> {
+        let mut buf = [0u8; 1500];
+        let mut out = Vec::new();
+        while let Some(r) = c.poll_queued(&mut buf) {
+            out.push((r.next_hop, r.mac, buf[..r.len].to_vec()));
+        }
+        out
+    }
+
+    /// Runs `handle_timeout` at every deadline up to `until`.
+    fn run_until(c: &mut ArpCache, until: Instant) {
+        for _ in 0..1000 {
+            match c.poll_timeout() {
+                Some(t) if t <= until => c.handle_timeout(t),
+                _ => return,
+            }
+        }
+        panic!("timers never settle");
+    }
+
+    #[test]
+    fn a_miss_queues_the_packet_and_asks_once() {
+        let mut c = cache();
+        assert_eq!(c.lookup(T0, PEER), ArpLookup::Miss);
+        assert_eq!(c.resolve_or_queue(T0, PEER, b"one"), Resolution::Queued);
+        assert_eq!(c.resolve_or_queue(T0, PEER, b"two"), Resolution::Queued);
+        assert_eq!(
+            requests(&mut c),
+            [ArpRequest {
+                target: PEER,
+                unicast: None
+            }],
+            "one request, not one per packet"
+        );
+        assert_eq!(c.lookup(T0, PEER), ArpLookup::Pending);
+        assert_eq!(c.queued_packets(), 2);
+        assert_eq!(drain(&mut c), []);
+    }
+
+    #[test]
+    fn the_reply_releases_queued_packets_in_order() {
+        let mut c = cache();
+        for p in [b"one", b"two", b"six"] {
+            let _ = c.resolve_or_queue(T0, PEER, p);
+        }
+        let _ = c.resolve_or_queue(T0, OTHER, b"else");
+        let t = T0 + Duration::from_millis(3);
+        assert_eq!(
+            c.handle_arp(t, &answer(PEER, PEER_MAC), true),
+            ArpUpdate::Updated
+        );
+        // A packet sent now goes behind the released ones.
+        assert_eq!(c.resolve_or_queue(t, PEER, b"ten"), Resolution::Queued);
+        let got = drain(&mut c);
+        let order: Vec<&[u8]> = got.iter().map(|(_, _, p)| &p[..]).collect();
+        assert_eq!(order, [&b"one"[..], b"two", b"six", b"ten"]);
+        assert!(
+            got.iter()
+                .all(|&(ip, mac, _)| ip == PEER && mac == PEER_MAC)
+        );
+        assert_eq!(
+            c.resolve_or_queue(t, PEER, b"now"),
+            Resolution::Ready(PEER_MAC)
+        );
+        assert_eq!(c.lookup(t, OTHER), ArpLookup::Pending);
+        assert_eq!(c.queued_packets(), 1);
+    }
+
+    #[test]
+    fn requests_repeat_each_second_then_the_address_is_unreachable() {
+        let mut c = cache();
+        let _ = c.resolve_or_queue(T0, PEER, b"lost");
+        let _ = c.resolve_or_queue(T0, PEER, b"also");
+        let mut sent = vec![T0];
+        let _ = requests(&mut c);
+        for _ in 0..10 {
+            let Some(t) = c.poll_timeout() else { break };
+            c.handle_timeout(t);
+            if !requests(&mut c).is_empty() {
+                sent.push(t);
+            }
+            if let Some(ev) = c.poll_event() {
+                assert_eq!(
+                    ev,
+                    ArpEvent::Unreachable {
+                        ip: PEER,
+                        dropped: 2
+                    }
+                );
+                assert_eq!(t, T0 + secs(3));
+                break;
+            }
+        }
+        assert_eq!(sent, [T0, T0 + secs(1), T0 + secs(2)]);
+        assert_eq!(c.lookup(T0 + secs(3), PEER), ArpLookup::Miss);
+        let s = c.stats();
+        assert_eq!((s.res_failed, s.unresolved_discards), (1, 2));
+        assert_eq!(c.queued_packets(), 0);
+        assert_eq!(c.poll_timeout(), None);
+    }
+
+    #[test]
+    fn spurious_timeouts_do_nothing() {
+        let mut c = cache();
+        let _ = c.resolve_or_queue(T0, PEER, b"x");
+        let _ = requests(&mut c);
+        c.handle_timeout(T0 + Duration::from_millis(999));
+        assert_eq!(requests(&mut c), []);
+        assert_eq!(c.poll_timeout(), Some(T0 + secs(1)));
+    }
+
+    #[test]
+    fn a_full_queue_drops_its_oldest_packet() {
+        let config = ArpConfig {
+            unres_qlen: 3,
+            ..ArpConfig::default()
+        };
+        let mut c = ArpCache::new(config, SipKey([0; 16]));
+        for p in [b"p1", b"p2", b"p3", b"p4", b"p5"] {
+            assert_eq!(c.resolve_or_queue(T0, PEER, p), Resolution::Queued);
+        }
+        assert_eq!(c.stats().unresolved_discards, 2);
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true);
+        let got: Vec<Vec<u8>> = drain(&mut c).into_iter().map(|(_, _, p)| p).collect();
+        assert_eq!(got, [b"p3".to_vec(), b"p4".to_vec(), b"p5".to_vec()]);
+    }
+
+    #[test]
+    fn the_global_queue_cap_holds_across_addresses() {
+        let config = ArpConfig {
+            unres_qlen: 3,
+            max_queued: 4,
+            ..ArpConfig::default()
+        };
+        let mut c = ArpCache::new(config, SipKey([0; 16]));
+        let mut outcomes = Vec::new();
+        for i in 0..6u8 {
+            outcomes.push(c.resolve_or_queue(T0, Ipv4Addr::new(192, 0, 2, 10 + i), b"syn-ack"));
+        }
+        assert_eq!(&outcomes[..4], &[Resolution::Queued; 4]);
+        assert_eq!(&outcomes[4..], &[Resolution::Dropped; 2]);
+        // An address with packets makes room in its own queue.
+        assert_eq!(
+            c.resolve_or_queue(T0, Ipv4Addr::new(192, 0, 2, 10), b"new"),
+            Resolution::Queued
+        );
+        assert_eq!(c.queued_packets(), 4);
+        assert_eq!(c.stats().unresolved_discards, 3);
+    }
+
+    #[test]
+    fn entries_go_stale_then_are_revalidated_by_unicast() {
+        let mut c = cache();
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true);
+        assert_eq!(c.lookup(T0 + secs(59), PEER), ArpLookup::Hit(PEER_MAC));
+        assert!(requests(&mut c).is_empty());
+        run_until(&mut c, T0 + secs(60));
+        // Stale: still used, but the use starts unicast probes.
+        let t = T0 + secs(70);
+        assert_eq!(c.lookup(t, PEER), ArpLookup::Hit(PEER_MAC));
+        assert_eq!(
+            requests(&mut c),
+            [ArpRequest {
+                target: PEER,
+                unicast: Some(PEER_MAC)
+            }]
+        );
+        // The peer answers: reachable again, no more probes.
+        let _ = c.handle_arp(
+            t + Duration::from_millis(500),
+            &answer(PEER, PEER_MAC),
+            false,
+        );
+        run_until(&mut c, t + secs(5));
+        assert!(requests(&mut c).is_empty());
+        assert_eq!(c.lookup(t + secs(5), PEER), ArpLookup::Hit(PEER_MAC));
+    }
+
+    #[test]
+    fn unanswered_probes_forget_the_entry() {
+        let mut c = cache();
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true);
+        let t = T0 + secs(61);
+        assert_eq!(
+            c.lookup(t, PEER),
+            ArpLookup::Hit(PEER_MAC),
+            "used while stale"
+        );
+        run_until(&mut c, t + secs(3));
+        assert_eq!(requests(&mut c).len(), 3, "ucast_solicit probes");
+        assert_eq!(c.lookup(t + secs(3), PEER), ArpLookup::Miss);
+        assert_eq!(c.stats().res_failed, 1);
+        assert_eq!(c.poll_event(), None, "nothing was waiting");
+    }
+
+    #[test]
+    fn unused_stale_entries_are_forgotten() {
+        let mut c = cache();
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true);
+        run_until(&mut c, T0 + secs(119));
+        assert_eq!(c.len(), 1);
+        run_until(&mut c, T0 + secs(120));
+        assert!(c.is_empty());
+        assert!(requests(&mut c).is_empty(), "nobody used it: no probes");
+        assert_eq!(c.poll_timeout(), None);
+    }
+
+    #[test]
+    fn rfc_826_merge_updates_known_senders_but_learns_only_when_targeted() {
+        let mut c = cache();
+        // Someone else's conversation: not learned.
+        let theirs = ArpRepr {
+            target_protocol_addr: OTHER,
+            ..answer(PEER, PEER_MAC)
+        };
+        assert_eq!(c.handle_arp(T0, &theirs, false), ArpUpdate::NotLearned);
+        assert_eq!(c.lookup(T0, PEER), ArpLookup::Miss);
+        // A request for us from PEER: learned.
+        let req = request(PEER_MAC, PEER, US);
+        assert_eq!(c.handle_arp(T0, &req, true), ArpUpdate::Created);
+        assert_eq!(c.lookup(T0, PEER), ArpLookup::Hit(PEER_MAC));
+        assert_eq!(c.stats().rcv_probes_mcast, 1);
+        // A gratuitous ARP with a new address: a known sender is merged.
+        let moved = gratuitous(NEW_MAC, PEER);
+        assert_eq!(c.handle_arp(T0, &moved, false), ArpUpdate::Updated);
+        assert_eq!(c.lookup(T0, PEER), ArpLookup::Hit(NEW_MAC));
+    }
+
+    #[test]
+    fn probes_and_bogus_senders_teach_nothing() {
+        let mut c = cache();
+        let probe = ArpRepr {
+            source_protocol_addr: Ipv4Addr::UNSPECIFIED,
+            ..request(PEER_MAC, PEER, US)
+        };
+        assert_eq!(c.handle_arp(T0, &probe, true), ArpUpdate::Ignored);
+        for mac in [
+            EthernetAddress::BROADCAST,
+            EthernetAddress([0x01, 0, 0x5e, 0, 0, 1]),
+            EthernetAddress::default(),
+        ] {
+            assert_eq!(
+                c.handle_arp(T0, &answer(PEER, mac), true),
+                ArpUpdate::Ignored
+            );
+        }
+        for ip in [Ipv4Addr::BROADCAST, Ipv4Addr::new(224, 0, 0, 1)] {
+            assert_eq!(
+                c.handle_arp(T0, &answer(ip, PEER_MAC), true),
+                ArpUpdate::Ignored
+            );
+        }
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn permanent_entries_never_change() {
+        let mut c = cache();
+        c.insert_permanent(PEER, PEER_MAC);
+        assert_eq!(
+            c.handle_arp(T0, &answer(PEER, NEW_MAC), true),
+            ArpUpdate::Permanent
+        );
+        run_until(&mut c, T0 + secs(10_000));
+        assert_eq!(c.lookup(T0 + secs(10_000), PEER), ArpLookup::Hit(PEER_MAC));
+        assert!(requests(&mut c).is_empty());
+        assert!(c.remove(PEER));
+        assert!(!c.remove(PEER));
+        assert_eq!(c.lookup(T0, PEER), ArpLookup::Miss);
+    }
+
+    #[test]
+    fn a_full_cache_evicts_its_oldest_entry() {
+        let config = ArpConfig {
+            max_entries: 4,
+            ..ArpConfig::default()
+        };
+        let mut c = ArpCache::new(config, SipKey([2; 16]));
+        let ip = |i: u8| Ipv4Addr::new(192, 0, 2, 10 + i);
+        for i in 0..4 {
+            let _ = c.handle_arp(T0 + secs(u64::from(i)), &answer(ip(i), PEER_MAC), true);
+        }
+        // Confirming entry 0 again makes it the newest.
+        let _ = c.handle_arp(T0 + secs(5), &answer(ip(0), PEER_MAC), false);
+        let _ = c.resolve_or_queue(T0 + secs(6), ip(9), b"q");
+        assert_eq!(c.len(), 4);
+        assert_eq!(
+            c.lookup(T0 + secs(6), ip(1)),
+            ArpLookup::Miss,
+            "oldest went"
+        );
+        assert_eq!(c.lookup(T0 + secs(6), ip(0)), ArpLookup::Hit(PEER_MAC));
+        assert_eq!(c.stats().forced_gc_runs, 1);
+        // Evicting an incomplete entry drops its packets.
+        for i in 20..24 {
+            let _ = c.handle_arp(T0 + secs(7), &answer(ip(i), PEER_MAC), true);
+        }
+        assert_eq!(c.lookup(T0 + secs(7), ip(9)), ArpLookup::Miss);
+        assert_eq!(c.queued_packets(), 0);
+        assert_eq!(c.stats().unresolved_discards, 1);
+    }
+
+    #[test]
+    fn oversized_packets_for_the_caller_buffer_are_dropped_and_counted() {
+        let mut c = cache();
+        let _ = c.resolve_or_queue(T0, PEER, &[7; 100]);
+        let _ = c.resolve_or_queue(T0, PEER, &[8; 10]);
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true);
+        let mut small = [0u8; 50];
+        let r = c.poll_queued(&mut small).unwrap();
+        assert_eq!((r.len, &small[..10]), (10, &[8u8; 10][..]));
+        assert_eq!(c.stats().unresolved_discards, 1);
+        assert_eq!(c.queued_packets(), 0);
+    }
+
+    #[test]
+    fn replies_and_gratuitous_requests_have_the_right_fields() {
+        let req = request(PEER_MAC, PEER, US);
+        let rep = reply(&req, OUR_MAC);
+        assert_eq!(rep.operation, ArpOperation::Reply);
+        assert_eq!(
+            (rep.source_hardware_addr, rep.source_protocol_addr),
+            (OUR_MAC, US)
+        );
+        assert_eq!(
+            (rep.target_hardware_addr, rep.target_protocol_addr),
+            (PEER_MAC, PEER)
+        );
+        let mut buf = junk(28);
+        gratuitous(OUR_MAC, US).emit(&mut ArpPacket::new_unchecked(&mut buf[..]));
+        #[rustfmt::skip]
+        let expected: [u8; 28] = [
+            0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01,
+            0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 192, 0, 2, 1,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 192, 0, 2, 1,
+        ];
+        assert_eq!(buf, expected);
+    }
+
+    #[test]
+    fn steady_use_does_not_allocate_queue_slots_beyond_the_peak() {
+        let mut c = cache();
+        let mut rng = Rng::from_seed(4);
+        for round in 0..500u64 {
+            let t = T0 + secs(round * 200);
+            let ip = Ipv4Addr::from_bits(0xC000_0200 | (rng.u32() & 0xFF));
+            for _ in 0..5 {
+                let _ = c.resolve_or_queue(t, ip, &[1; 64]);
+            }
+            let _ = c.handle_arp(t, &answer(ip, PEER_MAC), true);
+            assert_eq!(drain(&mut c).len(), 5);
+            let _ = requests(&mut c);
+            run_until(&mut c, t + secs(199));
+        }
+        assert!(c.pool.slots.len() <= 5, "{} slots", c.pool.slots.len());
+        assert!(c.order.len() <= 2 * c.len() + 16);
+    }
+}

@@ -1,0 +1,1395 @@
+//! ICMP policy: what an incoming ICMP error means to TCP and UDP, when we may
+//! send one, how replies are built, and how fast we may send them.
+//!
+//! Read before touching: RFC 792 (message formats), RFC 1122 §3.2.2 (when a
+//! host must not send an ICMP error; quoting), §4.2.3.9 (TCP's soft and hard
+//! errors), RFC 1191 §5 and §7 (fragmentation needed, plateau table),
+//! RFC 1812 §4.3.2.8 (rate limiting), RFC 5461 (aborting connection attempts
+//! on soft errors), RFC 5927 (ICMP attacks on TCP: validate before acting),
+//! RFC 6633 (ignore source quench).
+//!
+//! Error conversion follows Linux's `icmp_err_convert` table: each
+//! destination-unreachable code maps to an errno and a "fatal" bit. The
+//! policies built on it ([`tcp_action`], [`udp_error`]) are Linux's and are
+//! documented at each function.
+//!
+//! Sequence-number validation of a quoted TCP segment (RFC 5927 §4.1) is the
+//! connection's job: [`TransportError::tcp_seq`] gives it the number.
+
+use core::fmt;
+use core::hash::BuildHasher;
+use core::net::Ipv4Addr;
+
+use super::KeyedHasher;
+use super::addr::{Destination, is_reserved, is_zero_net};
+use crate::config::Config;
+use crate::rng::Rng;
+use crate::siphash::SipKey;
+use crate::tcp::seq::SeqNum;
+use crate::time::{Duration, Instant};
+use crate::wire::checksum::Checksum;
+use crate::wire::icmpv4::{self, DstUnreachable, Icmpv4Packet, Icmpv4Repr, TimeExceeded};
+use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet, Ipv4Repr};
+
+/// ICMP message types used here (RFC 792).
+pub mod msg_type {
+    pub const ECHO_REPLY: u8 = 0;
+    pub const DST_UNREACHABLE: u8 = 3;
+    pub const SOURCE_QUENCH: u8 = 4;
+    pub const REDIRECT: u8 = 5;
+    pub const ECHO_REQUEST: u8 = 8;
+    pub const TIME_EXCEEDED: u8 = 11;
+    pub const PARAM_PROBLEM: u8 = 12;
+    /// The highest type Linux knows (address mask reply).
+    pub const MAX_KNOWN: u8 = 18;
+}
+
+/// RFC 1812 §4.3.2.3 / RFC 1122 §3.2.2: an error datagram (IP header
+/// included) is at most 576 bytes, the size every host must accept; it quotes
+/// as much of the offending datagram as fits, as Linux does.
+pub const MAX_ERROR_DATAGRAM: usize = 576;
+
+/// RFC 791: every host must accept 68-byte datagrams; no path MTU is lower.
+pub const MIN_MTU: u16 = 68;
+
+/// What an ICMP error means to a socket, as the errno Linux reports
+/// (`icmp_err_convert` and `tcp_v4_err`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IcmpErrno {
+    /// ENETUNREACH
+    NetUnreachable,
+    /// EHOSTUNREACH
+    HostUnreachable,
+    /// ENOPROTOOPT (protocol unreachable)
+    ProtocolUnreachable,
+    /// ECONNREFUSED (port unreachable)
+    ConnectionRefused,
+    /// EMSGSIZE (fragmentation needed)
+    MessageTooLong,
+    /// EOPNOTSUPP (source route failed)
+    SourceRouteFailed,
+    /// EHOSTDOWN (destination host unknown)
+    HostDown,
+    /// ENONET (source host isolated)
+    NoNetwork,
+    /// EPROTO (parameter problem)
+    ProtocolError,
+}
+
+impl IcmpErrno {
+    /// The Linux errno number, for `io::Error::from_raw_os_error` at the
+    /// runtime edge.
+    pub const fn linux_errno(self) -> i32 {
+        match self {
+            IcmpErrno::NetUnreachable => 101,
+            IcmpErrno::HostUnreachable => 113,
+            IcmpErrno::ProtocolUnreachable => 92,
+            IcmpErrno::ConnectionRefused => 111,
+            IcmpErrno::MessageTooLong => 90,
+            IcmpErrno::SourceRouteFailed => 95,
+            IcmpErrno::HostDown => 112,
+            IcmpErrno::NoNetwork => 64,
+            IcmpErrno::ProtocolError => 71,
+        }
+    }
+}
+
+impl fmt::Display for IcmpErrno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IcmpErrno::NetUnreachable => "network unreachable",
+            IcmpErrno::HostUnreachable => "host unreachable",
+            IcmpErrno::ProtocolUnreachable => "protocol not available",
+            IcmpErrno::ConnectionRefused => "connection refused",
+            IcmpErrno::MessageTooLong => "message too long",
+            IcmpErrno::SourceRouteFailed => "operation not supported",
+            IcmpErrno::HostDown => "host is down",
+            IcmpErrno::NoNetwork => "machine is not on the network",
+            IcmpErrno::ProtocolError => "protocol error",
+        })
+    }
+}
+
+/// The kind of an incoming ICMP error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcmpErrorKind {
+    /// Destination unreachable, any code but 4.
+    DstUnreachable(DstUnreachable),
+    /// Destination unreachable code 4: the datagram was too big and had DF.
+    FragNeeded {
+        /// RFC 1191 next-hop MTU; zero from routers that predate RFC 1191.
+        next_hop_mtu: u16,
+    },
+    TimeExceeded(TimeExceeded),
+    /// Parameter problem (type 12), with the octet pointer.
+    ParamProblem {
+        pointer: u8,
+    },
+}
+
+/// An incoming ICMP error, converted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpError {
+    pub kind: IcmpErrorKind,
+    pub errno: IcmpErrno,
+    /// Linux's "fatal" bit (RFC 1122 §4.2.3.9 hard error): protocol and port
+    /// unreachable, unknown/prohibited destinations, parameter problems.
+    pub fatal: bool,
+}
+
+impl IcmpError {
+    /// The conversion of a destination-unreachable code (Linux's
+    /// `icmp_err_convert`; RFC 1122 §3.2.2.1 makes codes 0, 1 and 5 soft).
+    /// `None` for codes above 15, which Linux ignores.
+    pub fn from_dst_unreachable(reason: DstUnreachable, next_hop_mtu: u16) -> Option<Self> {
+        use DstUnreachable::*;
+        let (errno, fatal) = match reason {
+            NetUnreachable => (IcmpErrno::NetUnreachable, false),
+            HostUnreachable => (IcmpErrno::HostUnreachable, false),
+            ProtoUnreachable => (IcmpErrno::ProtocolUnreachable, true),
+            PortUnreachable => (IcmpErrno::ConnectionRefused, true),
+            FragRequired => {
+                return Some(IcmpError {
+                    kind: IcmpErrorKind::FragNeeded { next_hop_mtu },
+                    errno: IcmpErrno::MessageTooLong,
+                    fatal: false,
+                });
+            }
+            SrcRouteFailed => (IcmpErrno::SourceRouteFailed, false),
+            DstNetUnknown => (IcmpErrno::NetUnreachable, true),
+            DstHostUnknown => (IcmpErrno::HostDown, true),
+            SrcHostIsolated => (IcmpErrno::NoNetwork, true),
+            NetProhibited => (IcmpErrno::NetUnreachable, true),
+            HostProhibited => (IcmpErrno::HostUnreachable, true),
+            NetUnreachToS => (IcmpErrno::NetUnreachable, false),
+            HostUnreachToS => (IcmpErrno::HostUnreachable, false),
+            CommProhibited | HostPrecedenceViolation | PrecedenceCutoff => {
+                (IcmpErrno::HostUnreachable, true)
+            }
+            Other(_) => return None,
+        };
+        Some(IcmpError {
+            kind: IcmpErrorKind::DstUnreachable(reason),
+            errno,
+            fatal,
+        })
+    }
+}
+
+/// An incoming ICMP error with the datagram it quotes: what TCP and UDP
+/// need to find the socket and check the error against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportError<'a> {
+    pub error: IcmpError,
+    /// The quoted header: a datagram *we* sent, so `src_addr` is ours.
+    pub quoted: Ipv4Repr,
+    /// The quoted bytes after that header (at least 8).
+    pub quoted_data: &'a [u8],
+}
+
+impl TransportError<'_> {
+    /// Source and destination ports of a quoted TCP or UDP header (our port
+    /// first): the first 4 quoted bytes (RFC 792 quotes at least 8).
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        match self.quoted_data {
+            [a, b, c, d, ..] => Some((u16::from_be_bytes([*a, *b]), u16::from_be_bytes([*c, *d]))),
+            _ => None,
+        }
+    }
+
+    /// The sequence number of a quoted TCP segment (bytes 4..8), which the
+    /// connection must find in SND.UNA..SND.NXT before acting (RFC 5927 §4.1).
+    pub fn tcp_seq(&self) -> Option<SeqNum> {
+        if self.quoted.protocol != IpProtocol::Tcp {
+            return None;
+        }
+        match self.quoted_data {
+            [_, _, _, _, a, b, c, d, ..] => Some(SeqNum::new(u32::from_be_bytes([*a, *b, *c, *d]))),
+            _ => None,
+        }
+    }
+}
+
+/// Converts an incoming ICMP message into a transport error, or `None` when
+/// it is not an error a socket should see: queries and replies, source
+/// quench (RFC 6633 §1: ignored), redirects (a host with one gateway per
+/// route ignores them), unknown destination-unreachable codes, a quote that
+/// is not a first fragment (no ports in it).
+pub fn parse_error<'a>(repr: &Icmpv4Repr<'a>) -> Option<TransportError<'a>> {
+    let (error, quoted, quoted_data) = match *repr {
+        Icmpv4Repr::DstUnreachable {
+            reason,
+            next_hop_mtu,
+            header,
+            data,
+        } => (
+            IcmpError::from_dst_unreachable(reason, next_hop_mtu)?,
+            header,
+            data,
+        ),
+        Icmpv4Repr::TimeExceeded {
+            reason,
+            header,
+            data,
+        } => (
+            IcmpError {
+                kind: IcmpErrorKind::TimeExceeded(reason),
+                errno: IcmpErrno::HostUnreachable,
+                fatal: false,
+            },
+            header,
+            data,
+        ),
+        Icmpv4Repr::Other {
+            msg_type: msg_type::PARAM_PROBLEM,
+            body,
+            ..
+        } => {
+            let pointer = *body.first()?;
+            let (header, data) = parse_quoted(body.get(4..)?)?;
+            (
+                IcmpError {
+                    kind: IcmpErrorKind::ParamProblem { pointer },
+                    errno: IcmpErrno::ProtocolError,
+                    fatal: true,
+                },
+                header,
+                data,
+            )
+        }
+        _ => return None,
+    };
+    if quoted.frag_offset != 0 {
+        return None;
+    }
+    Some(TransportError {
+        error,
+        quoted,
+        quoted_data,
+    })
+}
+
+/// The quoted header and data of a parameter-problem message (the wire
+/// module parses them only for types 3 and 11).
+fn parse_quoted(quoted: &[u8]) -> Option<(Ipv4Repr, &[u8])> {
+    if quoted.len() < ipv4::HEADER_LEN {
+        return None;
+    }
+    let p = Ipv4Packet::new_unchecked(quoted);
+    let header_len = usize::from(p.header_len());
+    if p.version() != 4
+        || header_len < ipv4::HEADER_LEN
+        || quoted.len() < header_len + icmpv4::MIN_QUOTED_DATA
+    {
+        return None;
+    }
+    let payload_len = p.total_len().checked_sub(header_len as u16)?;
+    let header = Ipv4Repr {
+        src_addr: p.src_addr(),
+        dst_addr: p.dst_addr(),
+        protocol: p.protocol(),
+        payload_len,
+        ttl: p.ttl(),
+        dscp_ecn: p.dscp_ecn(),
+        ident: p.ident(),
+        dont_frag: p.dont_frag(),
+        more_frags: p.more_frags(),
+        frag_offset: p.frag_offset(),
+    };
+    Some((header, &quoted[header_len..]))
+}
+
+/// Where the TCP side of an error landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpContext {
+    /// A connection in SYN-SENT, or in SYN-RECEIVED after a simultaneous
+    /// open or as a Fast Open child (Linux treats those alike).
+    SynSent,
+    /// A listener's half-open request in its SYN queue.
+    SynQueue,
+    /// ESTABLISHED or later.
+    Synchronized,
+}
+
+/// What a TCP connection should do with a validated ICMP error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpIcmpAction {
+    /// Nothing.
+    Ignore,
+    /// Abort the connection (or drop the half-open request) and report the
+    /// error to the application.
+    Abort(IcmpErrno),
+    /// Remember the error; report it only if the connection later times out
+    /// (Linux `sk_err_soft`).
+    SoftError(IcmpErrno),
+    /// Fragmentation needed: lower the path MTU (see [`pmtu_update`]) and
+    /// retransmit at once with the smaller MSS.
+    PathMtu { next_hop_mtu: u16 },
+}
+
+/// Linux's reaction (`tcp_v4_err`, `tcp_req_err`) to a validated error:
+///
+/// - Fragmentation needed: a path MTU update, in every state (RFC 1191 §6).
+/// - SYN-SENT: abort on every other error, soft ones included. RFC 1122
+///   §4.2.3.9 says a soft error "MUST NOT" abort, but RFC 5461 documents the
+///   abort-on-connect behaviour as widely implemented and beneficial (a dead
+///   address fails fast instead of after 127 s of SYN retries).
+/// - SYN queue: drop the half-open request on net/host unreachable, time
+///   exceeded and parameter problem (the peer is gone: free the slot under
+///   a SYN flood); ignore the rest.
+/// - Synchronized: every error is soft (RFC 5927 §5.2: treating hard errors
+///   as soft defeats blind reset attacks; the connection times out if the
+///   peer is really gone).
+pub fn tcp_action(error: &IcmpError, context: TcpContext) -> TcpIcmpAction {
+    if let IcmpErrorKind::FragNeeded { next_hop_mtu } = error.kind {
+        return TcpIcmpAction::PathMtu { next_hop_mtu };
+    }
+    match context {
+        TcpContext::SynSent => TcpIcmpAction::Abort(error.errno),
+        TcpContext::SynQueue => {
+            let peer_gone = matches!(
+                error.kind,
+                IcmpErrorKind::TimeExceeded(_)
+                    | IcmpErrorKind::ParamProblem { .. }
+                    | IcmpErrorKind::DstUnreachable(
+                        DstUnreachable::NetUnreachable | DstUnreachable::HostUnreachable
+                    )
+            );
+            if peer_gone {
+                TcpIcmpAction::Abort(error.errno)
+            } else {
+                TcpIcmpAction::Ignore
+            }
+        }
+        TcpContext::Synchronized => TcpIcmpAction::SoftError(error.errno),
+    }
+}
+
+/// The error a *connected* UDP socket reports on its next call, as Linux's
+/// `__udp4_lib_err` decides without IP_RECVERR: only hard errors (the fatal
+/// bit; fragmentation needed counts as hard with EMSGSIZE, as Linux does for
+/// sockets doing path MTU discovery). Unconnected sockets report nothing.
+pub fn udp_error(error: &IcmpError) -> Option<IcmpErrno> {
+    match error.kind {
+        IcmpErrorKind::FragNeeded { .. } => Some(IcmpErrno::MessageTooLong),
+        _ if error.fatal => Some(error.errno),
+        _ => None,
+    }
+}
+
+/// A path MTU decrease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PmtuUpdate {
+    pub mtu: u16,
+    /// The report was below the floor and the floor was used instead. Linux
+    /// then "locks" the MTU: it stops setting DF so that routers may fragment
+    /// (RFC 1191 §6.1 allows either).
+    pub clamped: bool,
+}
+
+/// RFC 1191 §7: plateaus for estimating the next-hop MTU when a router
+/// reports zero (pre-RFC 1191 routers).
+const PLATEAUS: [u16; 10] = [32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
+
+/// The new path MTU after "fragmentation needed", or `None` when the report
+/// changes nothing or is bogus.
+///
+/// - RFC 5927 §7.2: a report not below the size of the quoted datagram
+///   cannot be true (that datagram would have fit): ignored.
+/// - RFC 1191 §5/§7: a zero report is estimated from the quoted total
+///   length with the plateau table (Linux instead falls to the floor).
+/// - The result never goes below `min_pmtu` (`route.min_pmtu`, Linux's 552
+///   by default; synack's choice too, since accepting 68 lets a forged ICMP
+///   shrink segments to 28 bytes of data, RFC 5927 §7.1) nor below 68
+///   (RFC 791).
+/// - Path MTUs only shrink here (RFC 1191 §6.3 raises them by timeout):
+///   a value not below `current` is ignored.
+pub fn pmtu_update(
+    next_hop_mtu: u16,
+    quoted_total_len: u16,
+    current: u16,
+    min_pmtu: u16,
+) -> Option<PmtuUpdate> {
+    let reported = if next_hop_mtu == 0 {
+        PLATEAUS
+            .iter()
+            .copied()
+            .find(|&p| p < quoted_total_len)
+            .unwrap_or(MIN_MTU)
+    } else if next_hop_mtu >= quoted_total_len {
+        return None;
+    } else {
+        next_hop_mtu
+    };
+    let floor = min_pmtu.max(MIN_MTU);
+    let (mtu, clamped) = if reported < floor {
+        (floor, true)
+    } else {
+        (reported, false)
+    };
+    if mtu >= current {
+        return None;
+    }
+    Some(PmtuUpdate { mtu, clamped })
+}
+
+/// Why no ICMP error may be sent about a datagram (RFC 1122 §3.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suppressed {
+    /// It was itself an ICMP error (or an ICMP message of unknown type,
+    /// which Linux also treats as one), or too short to tell.
+    IcmpError,
+    /// It was sent to a broadcast or multicast IP address.
+    Broadcast,
+    /// It arrived as a link-layer broadcast or multicast.
+    LinkBroadcast,
+    /// It is a fragment other than the first.
+    NonInitialFragment,
+    /// Its source does not define a single host: 0.0.0.0/8, loopback,
+    /// broadcast, multicast, 240/4.
+    BadSource,
+}
+
+/// RFC 1122 §3.2.2: "An ICMP error message MUST NOT be sent as the result
+/// of receiving" an ICMP error, a datagram to a broadcast or multicast
+/// address, a link-layer broadcast, a non-initial fragment, or a datagram
+/// whose source does not define a single host.
+///
+/// `offending` is the header of the datagram that caused the error and
+/// `payload` the bytes after it; `dst` classifies its destination; and
+/// `link_broadcast` says whether its frame was a link-layer broadcast or
+/// multicast.
+pub fn may_send_error(
+    offending: &Ipv4Repr,
+    payload: &[u8],
+    dst: Destination,
+    link_broadcast: bool,
+) -> Result<(), Suppressed> {
+    if offending.frag_offset != 0 {
+        return Err(Suppressed::NonInitialFragment);
+    }
+    if dst.is_broadcast_or_multicast() {
+        return Err(Suppressed::Broadcast);
+    }
+    if link_broadcast {
+        return Err(Suppressed::LinkBroadcast);
+    }
+    let src = offending.src_addr;
+    if is_zero_net(src)
+        || src.is_loopback()
+        || src.is_broadcast()
+        || src.is_multicast()
+        || is_reserved(src)
+    {
+        return Err(Suppressed::BadSource);
+    }
+    if offending.protocol == IpProtocol::Icmp {
+        // Only queries and replies may be answered with an error; an unknown
+        // type counts as an error, as in Linux (`icmp_pointers[].error`).
+        let is_query = matches!(payload.first(), Some(0 | 8 | 13..=18));
+        if !is_query {
+            return Err(Suppressed::IcmpError);
+        }
+    }
+    Ok(())
+}
+
+/// Whether to answer an echo request sent to `dst` (RFC 1122 §3.2.2.6: to a
+/// broadcast or multicast address, "MAY be silently discarded"; Linux
+/// discards with `icmp_echo_ignore_broadcasts`, the default).
+pub const fn may_answer_echo(dst: Destination, ignore_broadcasts: bool) -> bool {
+    match dst {
+        Destination::Local => true,
+        Destination::Broadcast | Destination::Multicast => !ignore_broadcasts,
+        Destination::NotOurs => false,
+    }
+}
+
+/// The outer IP header fields of a reply we originate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyIp {
+    /// Our address the reply comes from: the offending datagram's
+    /// destination when that is one of our unicast addresses, otherwise the
+    /// route's source hint towards the offender (RFC 1122 §3.2.2).
+    pub src: Ipv4Addr,
+    pub ttl: u8,
+    /// The IP Identification field to use.
+    pub ident: u16,
+}
+
+/// Writes an echo reply (IP header and ICMP) to `request` into `buf`,
+/// mirroring its identifier, sequence number and data (RFC 792; RFC 1122
+/// §3.2.2.6 "the data received in the ICMP Echo Request MUST be entirely
+/// included in the resulting Echo Reply"). The TOS byte is the request's,
+/// as Linux does; DF is clear. Returns the datagram length, or `None` when
+/// `buf` is too small.
+pub fn emit_echo_reply(
+    request: &Ipv4Repr,
+    echo_ident: u16,
+    seq_no: u16,
+    data: &[u8],
+    ip: ReplyIp,
+    buf: &mut [u8],
+) -> Option<usize> {
+    let icmp = Icmpv4Repr::EchoReply {
+        ident: echo_ident,
+        seq_no,
+        data,
+    };
+    let icmp_len = icmp.buffer_len();
+    let total = ipv4::HEADER_LEN + icmp_len;
+    let payload_len = u16::try_from(icmp_len).ok()?;
+    if total > buf.len() || total > usize::from(u16::MAX) {
+        return None;
+    }
+    let header = Ipv4Repr {
+        src_addr: ip.src,
+        dst_addr: request.src_addr,
+        protocol: IpProtocol::Icmp,
+        payload_len,
+        ttl: ip.ttl,
+        dscp_ecn: request.dscp_ecn,
+        ident: ip.ident,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let (head, rest) = buf[..total].split_at_mut(ipv4::HEADER_LEN);
+    header.emit(&mut Ipv4Packet::new_unchecked(head), Checksum::Full);
+    icmp.emit(&mut Icmpv4Packet::new_unchecked(rest), Checksum::Full);
+    Some(total)
+}
+
+/// An ICMP error we send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorMessage {
+    /// Destination unreachable; `next_hop_mtu` only for `FragRequired`.
+    DstUnreachable {
+        reason: DstUnreachable,
+        next_hop_mtu: u16,
+    },
+    /// Time exceeded, e.g. `FragExpired` for a reassembly timeout.
+    TimeExceeded(TimeExceeded),
+}
+
+/// Writes an ICMP error about `offending` (a datagram as received, its IP
+/// header first, options included) into `buf`: the outer IP header to the
+/// offender, the ICMP header, and as much of `offending` as fits in
+/// [`MAX_ERROR_DATAGRAM`] bytes, quoted byte for byte (RFC 1812 §4.3.2.3;
+/// RFC 792 requires at least the header and 8 bytes). The TOS byte is
+/// internetwork control (0xC0) with the offender's TOS bits, as Linux sends
+/// errors. Returns the datagram length, or `None` when `offending` has no
+/// readable IPv4 header or `buf` is too small.
+pub fn emit_error(
+    message: ErrorMessage,
+    offending: &[u8],
+    ip: ReplyIp,
+    buf: &mut [u8],
+) -> Option<usize> {
+    if offending.len() < ipv4::HEADER_LEN {
+        return None;
+    }
+    let off = Ipv4Packet::new_unchecked(offending);
+    let header_len = usize::from(off.header_len());
+    if off.version() != 4 || header_len < ipv4::HEADER_LEN {
+        return None;
+    }
+    // Quote no further than the datagram's own total length (no Ethernet
+    // padding), or what we have of it.
+    let declared = usize::from(off.total_len());
+    let end = if (header_len..=offending.len()).contains(&declared) {
+        declared
+    } else {
+        offending.len()
+    };
+    let room = MAX_ERROR_DATAGRAM - ipv4::HEADER_LEN - icmpv4::HEADER_LEN;
+    let quote = &offending[..end.min(room)];
+    let icmp_len = icmpv4::HEADER_LEN + quote.len();
+    let total = ipv4::HEADER_LEN + icmp_len;
+    if total > buf.len() {
+        return None;
+    }
+    let header = Ipv4Repr {
+        src_addr: ip.src,
+        dst_addr: off.src_addr(),
+        protocol: IpProtocol::Icmp,
+        // At most 556: fits.
+        payload_len: icmp_len as u16,
+        ttl: ip.ttl,
+        // RFC 791 precedence "internetwork control" plus the TOS bits.
+        dscp_ecn: 0xC0 | (off.dscp_ecn() & 0x1E),
+        ident: ip.ident,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let (head, rest) = buf[..total].split_at_mut(ipv4::HEADER_LEN);
+    header.emit(&mut Ipv4Packet::new_unchecked(head), Checksum::Full);
+    let mut icmp = Icmpv4Packet::new_unchecked(rest);
+    match message {
+        ErrorMessage::DstUnreachable {
+            reason,
+            next_hop_mtu,
+        } => {
+            icmp.set_msg_type(msg_type::DST_UNREACHABLE);
+            icmp.set_msg_code(reason.into());
+            let mtu = if reason == DstUnreachable::FragRequired {
+                next_hop_mtu
+            } else {
+                0
+            };
+            icmp.set_next_hop_mtu(mtu);
+        }
+        ErrorMessage::TimeExceeded(reason) => {
+            icmp.set_msg_type(msg_type::TIME_EXCEEDED);
+            icmp.set_msg_code(reason.into());
+            icmp.set_next_hop_mtu(0);
+        }
+    }
+    icmp.data_mut().copy_from_slice(quote);
+    icmp.fill_checksum();
+    Some(total)
+}
+
+/// Why the rate limiter said no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimited {
+    /// The global bucket is empty: count `OutRateLimitGlobal`.
+    Global,
+    /// This destination's bucket is empty: count `OutRateLimitHost`.
+    Host,
+}
+
+/// Per-destination buckets: a fixed table indexed by a keyed hash of the
+/// destination, so memory stays bounded (24 KiB) under a flood of spoofed
+/// sources. Destinations that share a bucket share a limit (stricter, never
+/// looser), and with a secret key nobody can aim at a victim's bucket.
+const HOST_BUCKETS: usize = 1024;
+
+/// Linux's `XRLIM_BURST_FACTOR`: a destination may receive 6 errors at once.
+const HOST_BURST_FACTOR: u64 = 6;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct HostBucket {
+    /// Credit in microseconds; one message costs `icmp_ratelimit`.
+    tokens: u64,
+    /// When `tokens` was last brought up to date; `None`: never used (full).
+    last: Option<Instant>,
+}
+
+/// ICMP output rate limiting (RFC 1812 §4.3.2.8, RFC 1122 §3.2.2), as Linux
+/// does it:
+///
+/// - only types in `icmp_ratemask` are limited (by default destination
+///   unreachable, source quench, time exceeded, parameter problem; echo
+///   replies are not), and never "fragmentation needed" (path MTU discovery
+///   depends on it);
+/// - a global token bucket of `icmp_msgs_burst` messages refilled at
+///   `icmp_msgs_per_sec`: a message may go while credit is positive, and
+///   costs a random 0, 1 or 2 credits (mean 1), so an off-path attacker
+///   cannot count our errors to find open UDP ports (CVE-2020-25705, "SAD
+///   DNS"); zero `icmp_msgs_per_sec` or burst turns the global limit off;
+/// - a per-destination bucket holding up to 6 messages, one more every
+///   `icmp_ratelimit` (zero turns it off; loopback is exempt).
+///
+/// A message counts against the global bucket only if its destination's
+/// bucket lets it through.
+#[derive(Debug, Clone)]
+pub struct IcmpRateLimiter {
+    ratemask: u32,
+    ratelimit: Duration,
+    msgs_per_sec: u64,
+    /// Burst in micro-credits (one message = 1,000,000).
+    burst: i64,
+    /// Credit in micro-credits; may go negative after a random cost.
+    credit: i64,
+    stamp: Option<Instant>,
+    hosts: Box<[HostBucket]>,
+    hasher: KeyedHasher,
+    rng: Rng,
+}
+
+const CREDIT: i64 = 1_000_000;
+
+impl IcmpRateLimiter {
+    /// A limiter with `config`'s `icmp_*` settings; `key` hashes
+    /// destinations, `rng` draws the random costs. Allocates its 24 KiB table.
+    pub fn new(config: &Config, key: SipKey, rng: Rng) -> Self {
+        let burst = i64::from(config.icmp_msgs_burst).saturating_mul(CREDIT);
+        IcmpRateLimiter {
+            ratemask: config.icmp_ratemask,
+            ratelimit: config.icmp_ratelimit,
+            msgs_per_sec: u64::from(config.icmp_msgs_per_sec),
+            burst,
+            credit: burst,
+            stamp: None,
+            hosts: vec![HostBucket::default(); HOST_BUCKETS].into_boxed_slice(),
+            hasher: KeyedHasher::new(key),
+            rng,
+        }
+    }
+
+    /// Whether an ICMP message of `msg_type`/`code` to `dst` may be sent
+    /// now. A `true` answer consumes credit: call it only for a message you
+    /// will send.
+    pub fn allow(
+        &mut self,
+        now: Instant,
+        dst: Ipv4Addr,
+        msg_type: u8,
+        code: u8,
+    ) -> Result<(), RateLimited> {
+        let masked = msg_type < 32 && self.ratemask & (1 << msg_type) != 0;
+        let frag_needed =
+            msg_type == msg_type::DST_UNREACHABLE && code == u8::from(DstUnreachable::FragRequired);
+        if !masked || frag_needed {
+            return Ok(());
+        }
+        let global = self.msgs_per_sec != 0 && self.burst != 0;
+        if global && !self.global_has_credit(now) {
+            return Err(RateLimited::Global);
+        }
+        if !dst.is_loopback() && !self.ratelimit.is_zero() && !self.host_allow(now, dst) {
+            return Err(RateLimited::Host);
+        }
+        if global {
+            // Linux `icmp_global_consume`: a random 0..=2 credits.
+            self.credit -= self.rng.below(3) as i64 * CREDIT;
+        }
+        Ok(())
+    }
+
+    fn global_has_credit(&mut self, now: Instant) -> bool {
+        let elapsed = match self.stamp {
+            Some(t) => now.saturating_duration_since(t).total_micros(),
+            None => 0,
+        };
+        if self.stamp.is_none() || elapsed > 0 {
+            // Refill at msgs_per_sec credits per second, exactly: in
+            // micro-credits, `msgs_per_sec` per microsecond.
+            let refill =
+                i64::try_from(elapsed.saturating_mul(self.msgs_per_sec)).unwrap_or(i64::MAX);
+            self.credit = self.credit.saturating_add(refill).min(self.burst);
+            self.stamp = Some(now);
+        }
+        self.credit > 0
+    }
+
+    fn host_allow(&mut self, now: Instant, dst: Ipv4Addr) -> bool {
+        let index = (self.hasher.hash_one(dst.to_bits()) % HOST_BUCKETS as u64) as usize;
+        let cost = self.ratelimit.total_micros();
+        let cap = cost.saturating_mul(HOST_BURST_FACTOR);
+        let bucket = &mut self.hosts[index];
+        let tokens = match bucket.last {
+            Some(last) => bucket
+                .tokens
+                .saturating_add(now.saturating_duration_since(last).total_micros()),
+            None => cap,
+        }
+        .min(cap);
+        bucket.last = Some(now);
+        if tokens >= cost {
+            bucket.tokens = tokens - cost;
+            true
+        } else {
+            bucket.tokens = tokens;
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::test_util::junk;
+
+    const US: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+    const PEER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
+
+    /// A UDP datagram 198.51.100.7:40000 -> 192.0.2.1:53 with 4 bytes of
+    /// data, as received (TOS 0x10, ident 0x1234, DF, TTL 61).
+    const UDP_DATAGRAM: [u8; 32] = [
+        0x45, 0x10, 0x00, 0x20, 0x12, 0x34, 0x40, 0x00, 0x3d, 0x11, 0x00, 0x00, 198, 51, 100, 7,
+        192, 0, 2, 1, // IP header (checksum not checked by the quoter)
+        0x9c, 0x40, 0x00, 0x35, 0x00, 0x0c, 0x00, 0x00, b'a', b'b', b'c', b'd',
+    ];
+
+    fn reply_ip() -> ReplyIp {
+        ReplyIp {
+            src: US,
+            ttl: 64,
+            ident: 0x0102,
+        }
+    }
+
+    fn quoted_udp() -> Ipv4Repr {
+        Ipv4Repr {
+            src_addr: US,
+            dst_addr: PEER,
+            protocol: IpProtocol::Udp,
+            payload_len: 12,
+            ttl: 64,
+            dscp_ecn: 0,
+            ident: 1,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        }
+    }
+
+    fn dst_unreach(reason: DstUnreachable) -> IcmpError {
+        IcmpError::from_dst_unreachable(reason, 0).unwrap()
+    }
+
+    #[test]
+    fn dst_unreachable_codes_convert_like_linux() {
+        use DstUnreachable::*;
+        let table = [
+            (NetUnreachable, IcmpErrno::NetUnreachable, false),
+            (HostUnreachable, IcmpErrno::HostUnreachable, false),
+            (ProtoUnreachable, IcmpErrno::ProtocolUnreachable, true),
+            (PortUnreachable, IcmpErrno::ConnectionRefused, true),
+            (FragRequired, IcmpErrno::MessageTooLong, false),
+            (SrcRouteFailed, IcmpErrno::SourceRouteFailed, false),
+            (DstNetUnknown, IcmpErrno::NetUnreachable, true),
+            (DstHostUnknown, IcmpErrno::HostDown, true),
+            (SrcHostIsolated, IcmpErrno::NoNetwork, true),
+            (NetProhibited, IcmpErrno::NetUnreachable, true),
+            (HostProhibited, IcmpErrno::HostUnreachable, true),
+            (NetUnreachToS, IcmpErrno::NetUnreachable, false),
+            (HostUnreachToS, IcmpErrno::HostUnreachable, false),
+            (CommProhibited, IcmpErrno::HostUnreachable, true),
+            (HostPrecedenceViolation, IcmpErrno::HostUnreachable, true),
+            (PrecedenceCutoff, IcmpErrno::HostUnreachable, true),
+        ];
+        for (code, (reason, errno, fatal)) in table.into_iter().enumerate() {
+            assert_eq!(DstUnreachable::from(code as u8), reason);
+            let e = dst_unreach(reason);
+            assert_eq!((e.errno, e.fatal), (errno, fatal), "{reason:?}");
+        }
+        assert_eq!(IcmpError::from_dst_unreachable(Other(16), 0), None);
+        assert_eq!(IcmpErrno::ConnectionRefused.linux_errno(), 111);
+    }
+
+    #[test]
+    fn errors_parse_with_ports_and_tcp_sequence() {
+        let data = [0x9c, 0x40, 0x00, 0x50, 0xde, 0xad, 0xbe, 0xef];
+        let tcp = Ipv4Repr {
+            protocol: IpProtocol::Tcp,
+            ..quoted_udp()
+        };
+        let repr = Icmpv4Repr::DstUnreachable {
+            reason: DstUnreachable::FragRequired,
+            next_hop_mtu: 1400,
+            header: tcp,
+            data: &data,
+        };
+        let e = parse_error(&repr).unwrap();
+        assert_eq!(
+            e.error.kind,
+            IcmpErrorKind::FragNeeded { next_hop_mtu: 1400 }
+        );
+        assert_eq!(e.ports(), Some((40000, 80)));
+        assert_eq!(e.tcp_seq(), Some(SeqNum::new(0xdeadbeef)));
+        let te = Icmpv4Repr::TimeExceeded {
+            reason: TimeExceeded::TtlExpired,
+            header: quoted_udp(),
+            data: &data,
+        };
+        let e = parse_error(&te).unwrap();
+        assert_eq!(
+            (e.error.errno, e.error.fatal),
+            (IcmpErrno::HostUnreachable, false)
+        );
+        assert_eq!(e.tcp_seq(), None, "not TCP");
+    }
+
+    #[test]
+    fn parameter_problem_is_a_hard_protocol_error() {
+        let mut body = vec![20, 0, 0, 0];
+        let mut quoted = junk(28);
+        quoted_udp().emit(
+            &mut Ipv4Packet::new_unchecked(&mut quoted[..]),
+            Checksum::Full,
+        );
+        body.extend_from_slice(&quoted);
+        let repr = Icmpv4Repr::Other {
+            msg_type: 12,
+            code: 0,
+            body: &body,
+        };
+        let e = parse_error(&repr).unwrap();
+        assert_eq!(e.error.kind, IcmpErrorKind::ParamProblem { pointer: 20 });
+        assert_eq!(
+            (e.error.errno, e.error.fatal),
+            (IcmpErrno::ProtocolError, true)
+        );
+        assert_eq!(e.quoted, quoted_udp());
+        // Too short a quote: not an error anyone can act on.
+        let short = Icmpv4Repr::Other {
+            msg_type: 12,
+            code: 0,
+            body: &body[..30],
+        };
+        assert_eq!(parse_error(&short), None);
+    }
+
+    #[test]
+    fn queries_quench_redirects_and_later_fragments_are_not_transport_errors() {
+        let data = [0u8; 8];
+        assert_eq!(
+            parse_error(&Icmpv4Repr::EchoRequest {
+                ident: 1,
+                seq_no: 1,
+                data: &data
+            }),
+            None
+        );
+        for t in [4u8, 5, 9, 13] {
+            let body = [0u8; 40];
+            let repr = Icmpv4Repr::Other {
+                msg_type: t,
+                code: 0,
+                body: &body,
+            };
+            assert_eq!(parse_error(&repr), None, "type {t}");
+        }
+        let later = Ipv4Repr {
+            frag_offset: 1480,
+            ..quoted_udp()
+        };
+        let repr = Icmpv4Repr::DstUnreachable {
+            reason: DstUnreachable::PortUnreachable,
+            next_hop_mtu: 0,
+            header: later,
+            data: &data,
+        };
+        assert_eq!(parse_error(&repr), None);
+    }
+
+    #[test]
+    fn tcp_aborts_connection_attempts_but_only_softens_established_ones() {
+        let port = dst_unreach(DstUnreachable::PortUnreachable);
+        let host = dst_unreach(DstUnreachable::HostUnreachable);
+        assert_eq!(
+            tcp_action(&port, TcpContext::SynSent),
+            TcpIcmpAction::Abort(IcmpErrno::ConnectionRefused)
+        );
+        assert_eq!(
+            tcp_action(&host, TcpContext::SynSent),
+            TcpIcmpAction::Abort(IcmpErrno::HostUnreachable),
+            "RFC 5461: soft errors abort a connection attempt"
+        );
+        assert_eq!(
+            tcp_action(&port, TcpContext::Synchronized),
+            TcpIcmpAction::SoftError(IcmpErrno::ConnectionRefused),
+            "RFC 5927 §5.2: hard errors are soft once synchronized"
+        );
+        assert_eq!(
+            tcp_action(&host, TcpContext::Synchronized),
+            TcpIcmpAction::SoftError(IcmpErrno::HostUnreachable)
+        );
+        assert_eq!(
+            tcp_action(&host, TcpContext::SynQueue),
+            TcpIcmpAction::Abort(IcmpErrno::HostUnreachable)
+        );
+        assert_eq!(
+            tcp_action(&port, TcpContext::SynQueue),
+            TcpIcmpAction::Ignore
+        );
+        let frag = IcmpError::from_dst_unreachable(DstUnreachable::FragRequired, 1280).unwrap();
+        for ctx in [
+            TcpContext::SynSent,
+            TcpContext::SynQueue,
+            TcpContext::Synchronized,
+        ] {
+            assert_eq!(
+                tcp_action(&frag, ctx),
+                TcpIcmpAction::PathMtu { next_hop_mtu: 1280 }
+            );
+        }
+    }
+
+    #[test]
+    fn connected_udp_sockets_see_only_hard_errors() {
+        assert_eq!(
+            udp_error(&dst_unreach(DstUnreachable::PortUnreachable)),
+            Some(IcmpErrno::ConnectionRefused)
+        );
+        assert_eq!(
+            udp_error(&dst_unreach(DstUnreachable::HostUnreachable)),
+            None
+        );
+        assert_eq!(
+            udp_error(&dst_unreach(DstUnreachable::NetUnreachable)),
+            None
+        );
+        assert_eq!(
+            udp_error(&dst_unreach(DstUnreachable::FragRequired)),
+            Some(IcmpErrno::MessageTooLong)
+        );
+    }
+
+    #[test]
+    fn path_mtu_only_shrinks_and_never_below_the_floor() {
+        assert_eq!(
+            pmtu_update(1400, 1500, 1500, 552),
+            Some(PmtuUpdate {
+                mtu: 1400,
+                clamped: false
+            })
+        );
+        assert_eq!(pmtu_update(1400, 1500, 1400, 552), None, "no change");
+        assert_eq!(pmtu_update(1400, 1500, 1280, 552), None, "no increase");
+        assert_eq!(
+            pmtu_update(300, 1500, 1500, 552),
+            Some(PmtuUpdate {
+                mtu: 552,
+                clamped: true
+            })
+        );
+        assert_eq!(
+            pmtu_update(10, 1500, 1500, 0),
+            Some(PmtuUpdate {
+                mtu: 68,
+                clamped: true
+            }),
+            "RFC 791 minimum even with no configured floor"
+        );
+        assert_eq!(
+            pmtu_update(552, 552, 1500, 552),
+            None,
+            "552 bytes would have fit"
+        );
+        assert_eq!(
+            pmtu_update(1600, 1500, 9000, 552),
+            None,
+            "bogus: larger than the datagram"
+        );
+    }
+
+    #[test]
+    fn zero_next_hop_mtu_uses_the_rfc_1191_plateaus() {
+        let up = |total| pmtu_update(0, total, 65535, 68).map(|u| u.mtu);
+        assert_eq!(up(1500), Some(1492));
+        assert_eq!(up(1492), Some(1006));
+        assert_eq!(up(9000), Some(8166));
+        assert_eq!(up(576), Some(508));
+        assert_eq!(up(68), Some(68));
+        assert_eq!(pmtu_update(0, 1500, 1500, 552).map(|u| u.mtu), Some(1492));
+    }
+
+    fn udp_header() -> Ipv4Repr {
+        Ipv4Repr::parse(
+            &Ipv4Packet::new_checked(&UDP_DATAGRAM[..]).unwrap(),
+            Checksum::Offload,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn errors_are_never_sent_about_errors_broadcasts_or_later_fragments() {
+        let h = udp_header();
+        let p = &UDP_DATAGRAM[20..];
+        assert_eq!(may_send_error(&h, p, Destination::Local, false), Ok(()));
+        assert_eq!(
+            may_send_error(&h, p, Destination::Broadcast, false),
+            Err(Suppressed::Broadcast)
+        );
+        assert_eq!(
+            may_send_error(&h, p, Destination::Multicast, false),
+            Err(Suppressed::Broadcast)
+        );
+        assert_eq!(
+            may_send_error(&h, p, Destination::Local, true),
+            Err(Suppressed::LinkBroadcast)
+        );
+        let later = Ipv4Repr {
+            frag_offset: 8,
+            ..h
+        };
+        assert_eq!(
+            may_send_error(&later, p, Destination::Local, false),
+            Err(Suppressed::NonInitialFragment)
+        );
+        for src in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "255.255.255.255",
+            "224.0.0.9",
+            "240.0.0.1",
+        ] {
+            let bad = Ipv4Repr {
+                src_addr: src.parse().unwrap(),
+                ..h
+            };
+            assert_eq!(
+                may_send_error(&bad, p, Destination::Local, false),
+                Err(Suppressed::BadSource),
+                "{src}"
+            );
+        }
+        let icmp = Ipv4Repr {
+            protocol: IpProtocol::Icmp,
+            ..h
+        };
+        for (t, ok) in [
+            (8u8, true),
+            (0, true),
+            (13, true),
+            (3, false),
+            (11, false),
+            (42, false),
+        ] {
+            let got = may_send_error(&icmp, &[t, 0, 0, 0], Destination::Local, false);
+            assert_eq!(got.is_ok(), ok, "ICMP type {t}");
+        }
+        assert_eq!(
+            may_send_error(&icmp, &[], Destination::Local, false),
+            Err(Suppressed::IcmpError)
+        );
+    }
+
+    #[test]
+    fn echo_to_broadcast_is_ignored_by_default() {
+        assert!(may_answer_echo(Destination::Local, true));
+        assert!(!may_answer_echo(Destination::Broadcast, true));
+        assert!(!may_answer_echo(Destination::Multicast, true));
+        assert!(may_answer_echo(Destination::Broadcast, false));
+        assert!(!may_answer_echo(Destination::NotOurs, false));
+    }
+
+    #[test]
+    fn echo_reply_mirrors_the_request() {
+        let request = Ipv4Repr {
+            src_addr: PEER,
+            dst_addr: US,
+            protocol: IpProtocol::Icmp,
+            payload_len: 12,
+            ttl: 61,
+            dscp_ecn: 0x10,
+            ident: 0x9999,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let mut buf = junk(64);
+        let len = emit_echo_reply(&request, 0x1234, 1, b"abcd", reply_ip(), &mut buf).unwrap();
+        assert_eq!(len, 32);
+        #[rustfmt::skip]
+        let expected: [u8; 32] = [
+            0x45, 0x10, 0x00, 0x20, 0x01, 0x02, 0x00, 0x00, 0x40, 0x01, 0x00, 0x00,
+            192, 0, 2, 1, 198, 51, 100, 7,
+            0x00, 0x00, 0x29, 0x04, 0x12, 0x34, 0x00, 0x01, b'a', b'b', b'c', b'd',
+        ];
+        // The IP checksum is checked by parsing; the rest byte for byte.
+        assert_eq!(buf[..10], expected[..10]);
+        assert_eq!(buf[12..len], expected[12..]);
+        let p = Ipv4Packet::new_checked(&buf[..len]).unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!(
+            emit_echo_reply(&request, 1, 1, b"abcd", reply_ip(), &mut junk(31)),
+            None
+        );
+    }
+
+    #[test]
+    fn port_unreachable_quotes_the_datagram_byte_for_byte() {
+        let mut buf = junk(600);
+        let msg = ErrorMessage::DstUnreachable {
+            reason: DstUnreachable::PortUnreachable,
+            next_hop_mtu: 1234,
+        };
+        let len = emit_error(msg, &UDP_DATAGRAM, reply_ip(), &mut buf).unwrap();
+        assert_eq!(len, 20 + 8 + 32);
+        let p = Ipv4Packet::new_checked(&buf[..len]).unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!((p.src_addr(), p.dst_addr()), (US, PEER));
+        assert_eq!(p.dscp_ecn(), 0xD0, "internetwork control plus the TOS bits");
+        assert_eq!((p.ttl(), p.ident(), p.dont_frag()), (64, 0x0102, false));
+        let icmp = Icmpv4Packet::new_checked(p.payload()).unwrap();
+        assert!(icmp.verify_checksum());
+        assert_eq!((icmp.msg_type(), icmp.msg_code()), (3, 3));
+        assert_eq!(&p.payload()[4..8], &[0, 0, 0, 0], "MTU only for code 4");
+        assert_eq!(icmp.data(), &UDP_DATAGRAM[..]);
+        let parsed = Icmpv4Repr::parse(
+            &Icmpv4Packet::new_checked(p.payload()).unwrap(),
+            Checksum::Full,
+        )
+        .unwrap();
+        assert!(matches!(
+            parsed,
+            Icmpv4Repr::DstUnreachable {
+                reason: DstUnreachable::PortUnreachable,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_quote_stops_at_the_datagrams_total_length() {
+        let mut padded = UDP_DATAGRAM.to_vec();
+        padded.extend_from_slice(&[0; 14]); // Ethernet minimum-frame padding
+        let mut buf = junk(600);
+        let msg = ErrorMessage::TimeExceeded(TimeExceeded::TtlExpired);
+        let n = emit_error(msg, &padded, reply_ip(), &mut buf).unwrap();
+        assert_eq!(n, 20 + 8 + UDP_DATAGRAM.len());
+        assert_eq!(&buf[28..n], &UDP_DATAGRAM[..]);
+        // A quote cut short (less than its total length) is quoted as is.
+        let n = emit_error(msg, &UDP_DATAGRAM[..28], reply_ip(), &mut buf).unwrap();
+        assert_eq!(n, 20 + 8 + 28);
+    }
+
+    #[test]
+    fn errors_are_capped_at_576_bytes() {
+        let mut big = junk(1500);
+        big[..20].copy_from_slice(&UDP_DATAGRAM[..20]);
+        big[2..4].copy_from_slice(&1500u16.to_be_bytes());
+        let mut buf = junk(1600);
+        let msg = ErrorMessage::TimeExceeded(TimeExceeded::FragExpired);
+        let len = emit_error(msg, &big, reply_ip(), &mut buf).unwrap();
+        assert_eq!(len, MAX_ERROR_DATAGRAM);
+        assert_eq!(&buf[20..22], &[11, 1]);
+        assert_eq!(&buf[28..576], &big[..548]);
+        assert_eq!(emit_error(msg, &big, reply_ip(), &mut junk(575)), None);
+        assert_eq!(emit_error(msg, &big[..19], reply_ip(), &mut buf), None);
+        let mut v6 = UDP_DATAGRAM;
+        v6[0] = 0x60;
+        assert_eq!(emit_error(msg, &v6, reply_ip(), &mut buf), None);
+    }
+
+    fn limiter(config: &Config) -> IcmpRateLimiter {
+        IcmpRateLimiter::new(config, SipKey([7; 16]), Rng::from_seed(1))
+    }
+
+    const UNREACH: u8 = msg_type::DST_UNREACHABLE;
+
+    #[test]
+    fn one_destination_gets_a_burst_of_six_then_one_per_second() {
+        let config = Config {
+            icmp_msgs_per_sec: 0, // global limit off: test the host bucket alone
+            ..Config::default()
+        };
+        let mut l = limiter(&config);
+        let t0 = Instant::from_secs(100);
+        let sent = (0..20)
+            .filter(|_| l.allow(t0, PEER, UNREACH, 3).is_ok())
+            .count();
+        assert_eq!(sent, 6);
+        assert_eq!(l.allow(t0, PEER, UNREACH, 3), Err(RateLimited::Host));
+        let t1 = t0 + Duration::from_millis(999);
+        assert_eq!(l.allow(t1, PEER, UNREACH, 3), Err(RateLimited::Host));
+        let t2 = t0 + Duration::from_secs(1);
+        assert_eq!(l.allow(t2, PEER, UNREACH, 3), Ok(()));
+        assert_eq!(l.allow(t2, PEER, UNREACH, 3), Err(RateLimited::Host));
+        // Another destination has its own bucket.
+        assert_eq!(
+            l.allow(t2, Ipv4Addr::new(203, 0, 113, 5), UNREACH, 3),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn unmasked_types_frag_needed_and_loopback_are_not_limited() {
+        let mut l = limiter(&Config::default());
+        let t = Instant::from_secs(1);
+        for _ in 0..100 {
+            assert_eq!(l.allow(t, PEER, msg_type::ECHO_REPLY, 0), Ok(()));
+            assert_eq!(l.allow(t, PEER, UNREACH, 4), Ok(()));
+        }
+        let lo = Ipv4Addr::LOCALHOST;
+        let sent = (0..40)
+            .filter(|_| l.allow(t, lo, UNREACH, 3).is_ok())
+            .count();
+        assert!(
+            sent > 6,
+            "loopback has no host limit, only the global one: {sent}"
+        );
+    }
+
+    #[test]
+    fn global_bucket_holds_the_rate_under_a_spoofed_flood() {
+        let mut l = limiter(&Config::default());
+        let mut rng = Rng::from_seed(9);
+        let mut sent = 0u64;
+        let mut global = 0u64;
+        // 10 s of 20,000 errors per second, each to a random source.
+        for i in 0..200_000u64 {
+            let now = Instant::from_micros(i * 50);
+            let dst = Ipv4Addr::from_bits(rng.u32());
+            match l.allow(now, dst, UNREACH, 3) {
+                Ok(()) => sent += 1,
+                Err(RateLimited::Global) => global += 1,
+                Err(RateLimited::Host) => {}
+            }
+        }
+        // 1000/s for 10 s plus the 50 burst, give or take the random costs.
+        assert!((9_000..=11_500).contains(&sent), "sent {sent}");
+        assert!(global > 180_000, "global drops {global}");
+    }
+
+    #[test]
+    fn random_costs_make_the_global_count_unpredictable_but_seeded() {
+        let run = |seed| {
+            let mut l =
+                IcmpRateLimiter::new(&Config::default(), SipKey([1; 16]), Rng::from_seed(seed));
+            (0..200u32)
+                .filter(|&i| {
+                    l.allow(Instant::from_secs(1), Ipv4Addr::from_bits(i), UNREACH, 3)
+                        .is_ok()
+                })
+                .count()
+        };
+        assert_eq!(run(5), run(5), "same seed, same answers");
+        let counts: std::collections::HashSet<usize> = (0..8).map(run).collect();
+        assert!(
+            counts.len() > 1,
+            "the burst size varies with the seed: {counts:?}"
+        );
+        assert!(
+            counts.iter().all(|&c| (20..=200).contains(&c)),
+            "{counts:?}"
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, conversion and quoting never panic, and an
+        /// error we build always parses back.
+        #[test]
+        fn arbitrary_icmp_and_offending_bytes_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700),
+        ) {
+            if let Ok(p) = Icmpv4Packet::new_checked(&bytes[..]) {
+                if let Ok(repr) = Icmpv4Repr::parse(&p, Checksum::Offload) {
+                    if let Some(e) = parse_error(&repr) {
+                        let _ = (e.ports(), e.tcp_seq());
+                        for ctx in [TcpContext::SynSent, TcpContext::SynQueue, TcpContext::Synchronized] {
+                            let _ = tcp_action(&e.error, ctx);
+                        }
+                        let _ = udp_error(&e.error);
+                    }
+                }
+            }
+            let mut buf = [0u8; 600];
+            let msg = ErrorMessage::DstUnreachable { reason: DstUnreachable::ProtoUnreachable, next_hop_mtu: 0 };
+            if let Some(n) = emit_error(msg, &bytes, reply_ip(), &mut buf) {
+                proptest::prop_assert!(n <= MAX_ERROR_DATAGRAM);
+                let p = Ipv4Packet::new_checked(&buf[..n]).unwrap();
+                let icmp = Icmpv4Packet::new_checked(p.payload()).unwrap();
+                proptest::prop_assert!(icmp.verify_checksum());
+            }
+        }
+    }
+
+    #[test]
+    fn zero_ratelimit_disables_the_host_bucket() {
+        let config = Config {
+            icmp_ratelimit: Duration::ZERO,
+            icmp_msgs_per_sec: 0,
+            ..Config::default()
+        };
+        let mut l = limiter(&config);
+        let t = Instant::from_secs(1);
+        assert!((0..100).all(|_| l.allow(t, PEER, UNREACH, 3).is_ok()));
+    }
+}

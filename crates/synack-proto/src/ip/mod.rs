@@ -1,0 +1,54 @@
+//! The network layer's building blocks, each a pure sans-IO component that
+//! the `Stack` composes into a host: addresses and martian filtering
+//! ([`addr`]), the routing table ([`route`]), the ARP cache ([`arp`]),
+//! fragment reassembly ([`frag`]), ICMP policy, replies and rate limiting
+//! ([`icmp`]), and the MIB counters the stack keeps ([`stats`]).
+//!
+//! None of them performs I/O or reads a clock: every method that depends on
+//! time takes `now`, and each says what the caller should transmit through a
+//! return value or a `poll_*` method. Nothing here panics on wire input.
+
+use core::hash::BuildHasher;
+
+use siphasher::sip::SipHasher13;
+
+use crate::siphash::SipKey;
+
+pub mod addr;
+pub mod arp;
+pub mod frag;
+pub mod icmp;
+pub mod route;
+pub mod stats;
+
+pub use addr::{Ipv4Cidr, Martian};
+pub use arp::{ArpCache, ArpLookup};
+pub use frag::Reassembler;
+pub use icmp::IcmpRateLimiter;
+pub use route::{NextHop, Route, RoutingTable};
+
+/// One of the stack's network interfaces (an index the stack assigns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IfaceId(pub u16);
+
+/// A `BuildHasher` keyed with a secret, for tables whose keys a remote peer
+/// chooses (ARP entries, reassembly queues, ICMP buckets, UDP bindings): with
+/// a keyed SipHash an attacker cannot aim many keys at one bucket (hash
+/// flooding). SipHash-1-3, as std's `RandomState`, but deterministic: the key
+/// comes from the stack's seeded RNG.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyedHasher(SipKey);
+
+impl KeyedHasher {
+    pub const fn new(key: SipKey) -> Self {
+        KeyedHasher(key)
+    }
+}
+
+impl BuildHasher for KeyedHasher {
+    type Hasher = SipHasher13;
+
+    fn build_hasher(&self) -> SipHasher13 {
+        SipHasher13::new_with_key(&self.0.0)
+    }
+}
