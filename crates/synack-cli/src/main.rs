@@ -2,6 +2,7 @@
 
 mod bench;
 mod ladder;
+mod script;
 mod trace;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,8 @@ enum Command {
     Demo,
     /// Headline performance numbers, side by side with smoltcp.
     Bench(bench::BenchArgs),
+    /// Run packetdrill scripts against synack on virtual time.
+    Script(script::ScriptArgs),
     /// Draw a capture (ours or tcpdump's) as ladder diagrams, or print it as JSON lines.
     Trace(trace::TraceArgs),
 }
@@ -33,5 +36,6 @@ fn main() -> ExitCode {
         }
         Command::Bench(args) => bench::run(args),
         Command::Trace(args) => trace::run(&args),
+        Command::Script(args) => script::run(&args),
     }
 }
