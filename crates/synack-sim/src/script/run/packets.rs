@@ -444,9 +444,23 @@ impl<'s> Runner<'s> {
                 );
             }
         }
-        let text = self.describe_actual(sut, &last.packet, at);
+        let shown = match (&p.body, frags.len()) {
+            (PacketBody::Tcp(_), n) if n > 1 => Sent {
+                body: frames::SentBody::Tcp(aggregate(&frags)),
+                ..last.packet.clone()
+            },
+            _ => last.packet.clone(),
+        };
+        let text = self.describe_actual(sut, &shown, at);
         let line = self.line;
-        self.log(|| format!("sent    {text}  (matches line {line})"));
+        let n = frags.len();
+        self.log(|| {
+            if n > 1 {
+                format!("sent    {text}  ({n} segments, match line {line})")
+            } else {
+                format!("sent    {text}  (matches line {line})")
+            }
+        });
         Ok(())
     }
 
@@ -507,11 +521,18 @@ impl<'s> Runner<'s> {
                 }
                 total += len;
                 frags.push(c);
-                if total >= expected_len {
+                // Only data segments add up: a bare segment (an early ACK)
+                // is compared as it is. packetdrill would glue it to the
+                // data after it, hiding the extra packet.
+                if total >= expected_len || len == 0 {
                     break;
                 }
             }
-            if !frags.is_empty() && total >= expected_len {
+            let bare = frags.len() == 1 && total == 0;
+            if !frags.is_empty() && (total >= expected_len || bare) {
+                if bare && expected_len > 0 {
+                    return Ok(frags);
+                }
                 if total != expected_len {
                     let last = frags.last().map(|f| (f.packet.clone(), f.at));
                     let mut msg = format!(
@@ -953,7 +974,7 @@ fn fragment_fits(prev: &Sent, cur: &Sent, so_far: usize, expected: usize) -> Res
             (b.options.len() / 4 + 5) as u64,
         );
     }
-    if so_far + b.payload_len < expected && b.payload_len != a.payload_len {
+    if (so_far + b.payload_len < expected && b.payload_len != a.payload_len) || b.payload_len == 0 {
         return Err(format!(
             "fragment payload: expected {} bytes vs actual {} bytes; total payload: expected {} \
              bytes vs actual {} bytes",
