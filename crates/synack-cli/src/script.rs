@@ -5,6 +5,7 @@
 //! `SKIP` with what synack lacks), then `N passed, N failed, N skipped`.
 //! Exit status 1 if any script failed, 2 if the arguments are wrong.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -58,6 +59,7 @@ pub fn run(args: &ScriptArgs) -> ExitCode {
         defines,
     };
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let mut out = io::stdout().lock();
     for file in &args.files {
         let report = run::run_file(file, &config);
         match report.verdict {
@@ -65,14 +67,18 @@ pub fn run(args: &ScriptArgs) -> ExitCode {
             Verdict::Fail => failed += 1,
             Verdict::Skip => skipped += 1,
         }
-        if args.json {
-            print_json(&report);
+        let written = if args.json {
+            print_json(&mut out, &report)
         } else {
-            print_text(&report, args.verbose);
+            print_text(&mut out, &report, args.verbose)
+        };
+        // A closed pipe (`| head`) is not an error of the scripts.
+        if written.is_err() {
+            break;
         }
     }
     if !args.json {
-        println!("{passed} passed, {failed} failed, {skipped} skipped");
+        let _ = writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped");
     }
     if failed > 0 {
         ExitCode::FAILURE
@@ -81,34 +87,33 @@ pub fn run(args: &ScriptArgs) -> ExitCode {
     }
 }
 
-fn print_json(report: &Report) {
+fn print_json(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let line = JsonLine {
         script: &report.script,
         result: report.verdict.as_str(),
         reason: report.reason.as_deref(),
         notes: &report.notes,
     };
-    match serde_json::to_string(&line) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("synack script: cannot encode the result: {e}"),
-    }
+    let text = serde_json::to_string(&line).map_err(io::Error::other)?;
+    writeln!(out, "{text}")
 }
 
-fn print_text(report: &Report, verbose: bool) {
+fn print_text(out: &mut impl Write, report: &Report, verbose: bool) -> io::Result<()> {
     if verbose {
-        println!("== {}", report.script);
+        writeln!(out, "== {}", report.script)?;
         for t in &report.trace {
-            println!("  {t}");
+            writeln!(out, "  {t}")?;
         }
         for n in &report.notes {
-            println!("  note: {n}");
+            writeln!(out, "  note: {n}")?;
         }
     }
     match (report.verdict, &report.reason) {
-        (Verdict::Pass, _) => println!("PASS {}", report.script),
-        (Verdict::Fail, Some(r)) => println!("FAIL {r}"),
-        (Verdict::Fail, None) => println!("FAIL {}", report.script),
-        (Verdict::Skip, r) => println!(
+        (Verdict::Pass, _) => writeln!(out, "PASS {}", report.script),
+        (Verdict::Fail, Some(r)) => writeln!(out, "FAIL {r}"),
+        (Verdict::Fail, None) => writeln!(out, "FAIL {}", report.script),
+        (Verdict::Skip, r) => writeln!(
+            out,
             "SKIP {}: {}",
             report.script,
             r.as_deref().unwrap_or("(no reason)")

@@ -444,7 +444,14 @@ impl Connection {
     /// irrespective of the sequence number, TCP MUST send an ACK (also
     /// referred to as challenge ACK) to the remote peer".
     fn check_syn(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
-        if !seg.flags.syn() || self.is_crossed_syn_ack(seg) {
+        if self.is_crossed_syn_ack(seg) {
+            // Its SYN repeats one we already have (it is below RCV.NXT):
+            // acknowledge it at once, as any old sequence number ("first,
+            // check sequence number"); Linux answers it with an ACK too.
+            self.core.ack.schedule_now();
+            return Step::Continue;
+        }
+        if !seg.flags.syn() {
             return Step::Continue;
         }
         if let State::SynReceived(s) = &self.state {

@@ -16,8 +16,8 @@ use crate::script::meaning::{
     TimestampMeaning, icmp_echoed_seq,
 };
 use crate::script::packet::{
-    FastOpenCookie, IcmpEchoed, IcmpPacket, IcmpVersion, IpInfo, Packet, PacketBody, TcpOptionKind,
-    TcpPacket, TosSpec,
+    FastOpenCookie, IcmpEchoed, IcmpPacket, IcmpVersion, IpInfo, Packet, PacketBody, Ports,
+    TcpOptionKind, TcpPacket, TosSpec,
 };
 use crate::script::timing::{self, Due, ResolvedTime};
 
@@ -29,9 +29,11 @@ impl<'s> Runner<'s> {
 
     /// A child of a listening socket for the script's first packet to it
     /// (run_packet.c `handle_listen_for_script_packet`).
-    fn new_child(&mut self, remote_isn: u32) -> usize {
-        let port = self.next_remote_port;
-        self.next_remote_port = self.next_remote_port.wrapping_add(1).max(1024);
+    fn new_child(&mut self, remote_isn: u32, remote_port: Option<u16>) -> usize {
+        let port = remote_port.unwrap_or(self.next_remote_port);
+        if remote_port.is_none() {
+            self.next_remote_port = self.next_remote_port.wrapping_add(1).max(1024);
+        }
         let mut conn = Conn::new(
             ConnState::PassivePacketReceived,
             SocketAddrV4::new(self.local_ip, self.bind_port),
@@ -46,11 +48,35 @@ impl<'s> Runner<'s> {
 
     /// The connection an inbound TCP packet goes to, creating a listener's
     /// child when the socket under test listens.
-    fn conn_for_inbound_tcp(&mut self, seq: u32) -> usize {
+    fn conn_for_inbound_tcp(&mut self, seq: u32, ports: Option<Ports>) -> usize {
+        if let Some(p) = ports {
+            // The runner's extension: `< SRC>DST ...` names a connection by
+            // its ports, so one script can hold several at once (a listener's
+            // queues). A new source port to a listening port is a new child.
+            if let Some(i) = self.conn_by_ports(p.dst, p.src) {
+                return i;
+            }
+            let listening = self
+                .conns
+                .iter()
+                .any(|c| c.state == ConnState::Listening && c.live_local.port() == p.dst);
+            if listening || self.sut.is_none() {
+                return self.new_child(seq, Some(p.src));
+            }
+        }
         match self.sut {
             Some(i) if self.conns[i].state != ConnState::Listening => i,
-            _ => self.new_child(seq),
+            _ => self.new_child(seq, None),
         }
+    }
+
+    /// The newest connection with these live ports (ours, the script host's).
+    fn conn_by_ports(&self, local: u16, remote: u16) -> Option<usize> {
+        self.conns.iter().rposition(|c| {
+            c.state != ConnState::Listening
+                && c.live_local.port() == local
+                && c.live_remote.port() == remote
+        })
     }
 
     /// Whether synack's packet belongs to `conn` (its live 4-tuple, or its
@@ -131,7 +157,7 @@ impl<'s> Runner<'s> {
         let Some(m) = SegmentMeaning::of(p) else {
             return fail(self.line, "not a TCP packet");
         };
-        let index = self.conn_for_inbound_tcp(t.seq.value.start);
+        let index = self.conn_for_inbound_tcp(t.seq.value.start, t.ports);
         let flags = m.flags;
         {
             let conn = &mut self.conns[index];
@@ -368,7 +394,11 @@ impl<'s> Runner<'s> {
                 "encapsulated packets (IPv4/IPv6-in-IP, GRE, MPLS): synack has no tunnels",
             );
         }
-        let Some(sut) = self.sut else {
+        let ported = p
+            .tcp()
+            .and_then(|t| t.ports)
+            .and_then(|ports| self.conn_by_ports(ports.src, ports.dst));
+        let Some(sut) = ported.or(self.sut) else {
             return fail(self.line, "no matching socket for script packet");
         };
         let expected_len = match &p.body {

@@ -178,6 +178,14 @@ fn simultaneous_open_goes_through_syn_received() {
             TcpState::Established
         ]
     );
+    // Its SYN is old news: acknowledged at once.
+    let out = h.output();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].f(), ".");
+    assert_eq!(
+        (out[0].seq, out[0].ack),
+        (SeqNum(ISS + 1), Some(SeqNum(IRS + 1)))
+    );
 }
 
 #[test]
