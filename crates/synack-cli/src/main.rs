@@ -1,5 +1,7 @@
 //! The `synack` command.
 
+mod demo;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -13,15 +15,12 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Walk a simulated connection through its whole life (no privileges needed).
-    Demo,
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo => {
-            eprintln!("synack demo: the TCP engine has not landed yet");
-            ExitCode::from(2)
-        }
+        Command::Demo(args) => demo::run(&args),
     }
 }
