@@ -79,10 +79,18 @@ impl Stack {
         let key = l.accept().ok_or(AcceptError::WouldBlock)?;
         if let Some(entry) = self.conns.get_mut(key) {
             entry.owner = Owner::App;
-            // Data that came with (or right after) the handshake.
-            if entry.conn.recv_queue() > 0 {
-                self.events
-                    .push_back(super::Event::Readable(ConnHandle(key)));
+            // What happened while it waited in the queue: data that came
+            // with (or after) the handshake, the peer's FIN.
+            let handle = ConnHandle(key);
+            let peer_closed = matches!(
+                entry.conn.state(),
+                TcpState::CloseWait | TcpState::LastAck | TcpState::Closing | TcpState::TimeWait
+            );
+            if entry.conn.recv_queue() > 0 || peer_closed {
+                self.events.push_back(super::Event::Readable(handle));
+            }
+            if peer_closed {
+                self.events.push_back(super::Event::PeerClosed(handle));
             }
         }
         Ok(ConnHandle(key))

@@ -498,3 +498,24 @@ fn listening_twice_on_a_port_fails() {
         Err(ListenError::InvalidPort)
     );
 }
+
+#[test]
+fn accept_reports_data_and_a_fin_that_arrived_while_queued() {
+    let mut w = Wire::new();
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    let c =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    let now = w.now;
+    w.a.tcp_send(now, c, b"early").unwrap();
+    w.a.tcp_shutdown(now, c, Shutdown::Write).unwrap();
+    w.run_until(200);
+    let _ = events(&mut w.b);
+    let s = w.b.tcp_accept(l).unwrap();
+    let ev = events(&mut w.b);
+    assert_eq!(ev, [Event::Readable(s), Event::PeerClosed(s)]);
+    let mut buf = [0u8; 16];
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(5));
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(0));
+}
