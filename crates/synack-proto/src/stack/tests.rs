@@ -519,3 +519,33 @@ fn accept_reports_data_and_a_fin_that_arrived_while_queued() {
     assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(5));
     assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(0));
 }
+
+#[test]
+fn an_idle_connection_costs_well_under_a_kibibyte() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let now = w.now;
+    assert_eq!(w.a.tcp_send(now, c, &[1; 20_000]), Ok(20_000));
+    assert_eq!(w.b.tcp_send(now, s, &[2; 20_000]), Ok(20_000));
+    w.run_until(500);
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = w.a.tcp_recv(w.now, c, &mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+    while let Ok(n) = w.b.tcp_recv(w.now, s, &mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+    assert!(w.a.buffer_memory() > 0, "busy: buffers allocated");
+    // DESIGN.md §4: idle, a connection gives its buffers back ...
+    w.run_until(3_000);
+    assert_eq!(w.a.buffer_memory(), 0);
+    assert_eq!(w.b.buffer_memory(), 0);
+    assert_eq!(w.a.tcp_state(c), TcpState::Established);
+    // ... and what is left is the connection itself.
+    let size = core::mem::size_of::<Connection>();
+    assert!(size < 900, "a connection is {size} bytes");
+}
