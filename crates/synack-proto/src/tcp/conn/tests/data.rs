@@ -345,14 +345,20 @@ fn iw10_sends_ten_full_segments_at_once_without_timestamps() {
     assert_eq!(h.send(&[0; 14_600]), 14_600);
     let out = h.output();
     assert_eq!(out.len(), 10);
-    assert!(out.iter().all(|s| s.payload.len() == 1460 && s.options.timestamp.is_none()));
+    assert!(
+        out.iter()
+            .all(|s| s.payload.len() == 1460 && s.options.timestamp.is_none())
+    );
     assert_eq!(out.last().unwrap().f(), "P.");
     h.at(200);
     h.feed(seg(".", IRS + 1, Some(ISS + 14_601)).win(257));
     h.conn.close(h.now, &mut h.env);
     let out = h.output();
     assert_eq!(out.len(), 1);
-    assert_eq!((out[0].f(), out[0].seq), ("F.".to_string(), SeqNum(ISS + 14_601)));
+    assert_eq!(
+        (out[0].f(), out[0].seq),
+        ("F.".to_string(), SeqNum(ISS + 14_601))
+    );
     h.at(301);
     h.feed(seg("F.", IRS + 1, Some(ISS + 14_602)).win(257));
     let out = h.output();
