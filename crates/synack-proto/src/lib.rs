@@ -14,6 +14,8 @@ pub mod config;
 pub mod ip;
 pub mod rng;
 pub mod siphash;
+pub mod stack;
+pub mod stats;
 pub mod storage;
 pub mod time;
 pub mod udp;
@@ -23,5 +25,7 @@ pub mod tcp;
 
 pub use config::Config;
 pub use rng::Rng;
+pub use stack::Stack;
+pub use stats::Stats;
 pub use tcp::seq::SeqNum;
 pub use time::{Duration, Instant};

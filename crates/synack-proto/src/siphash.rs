@@ -3,7 +3,7 @@
 //! cookies (RFC 7413), ephemeral port offsets (RFC 6056) and the demux table's
 //! hasher (hash-flooding resistance).
 
-use core::hash::Hasher;
+use core::hash::{BuildHasher, Hasher};
 use siphasher::sip::SipHasher24;
 
 /// A 128-bit SipHash key.
@@ -31,6 +31,20 @@ impl SipKey {
     }
 }
 
+/// A [`BuildHasher`] for hash maps whose keys a peer chooses (the stack's
+/// demux table: 4-tuples): SipHash-2-4 under a secret key, so an attacker
+/// cannot aim many keys at one bucket (hash flooding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SipBuildHasher(pub SipKey);
+
+impl BuildHasher for SipBuildHasher {
+    type Hasher = SipHasher24;
+
+    fn build_hasher(&self) -> SipHasher24 {
+        self.0.hasher()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,6 +60,17 @@ mod tests {
         let msg: Vec<u8> = (0u8..15).collect();
         let expected = u64::from_le_bytes([0xe5, 0x45, 0xbe, 0x49, 0x61, 0xca, 0x29, 0xa1]);
         assert_eq!(SipKey(key).hash(&msg), expected);
+    }
+
+    #[test]
+    fn build_hasher_is_keyed() {
+        let a = SipBuildHasher(SipKey([1; 16]));
+        let b = SipBuildHasher(SipKey([2; 16]));
+        assert_eq!(a.hash_one(42u64), a.hash_one(42u64));
+        assert_ne!(a.hash_one(42u64), b.hash_one(42u64));
+        let mut map = std::collections::HashMap::with_hasher(a);
+        map.insert((1u32, 2u16), "x");
+        assert_eq!(map.get(&(1, 2)), Some(&"x"));
     }
 
     #[test]

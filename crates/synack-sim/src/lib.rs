@@ -83,13 +83,17 @@
 //! and no allocation.
 #![forbid(unsafe_code)]
 
+pub mod apps;
 pub mod link;
 mod node;
 pub mod nodes;
 pub mod pcap;
+pub mod scenario;
 pub mod script;
+mod stack_node;
 mod world;
 
 pub use link::{FilterAction, LinkConfig, LinkStats, Loss};
 pub use node::{Node, NodeId, PortId};
+pub use stack_node::{App, StackNode};
 pub use world::{CapturePoint, Dir, LinkId, SimConfig, SimError, TopologyError, World, WorldStats};

@@ -259,6 +259,10 @@ pub struct LinkStats {
     pub duplicated: u64,
     /// Frames with a bit flipped.
     pub corrupted: u64,
+    /// Extra copies of corrupted frames (duplication comes after corruption,
+    /// so the copy is corrupted too): corrupted frames delivered are
+    /// `corrupted + duplicated_corrupted`.
+    pub duplicated_corrupted: u64,
     /// Frames held back for reordering (whether or not anything overtook them).
     pub reordered: u64,
     /// Frames the filter delayed.
@@ -382,10 +386,12 @@ impl Direction {
             return self.drop(DropCause::Loss);
         }
 
+        let mut corrupted = false;
         if !frame.is_empty() && self.rng.chance(self.config.corrupt) {
             let bit = self.rng.below(frame.len() as u64 * 8);
             frame[(bit / 8) as usize] ^= 1 << (bit % 8);
             self.stats.corrupted += 1;
+            corrupted = true;
         }
 
         let mut at = departed + self.config.delay;
@@ -408,6 +414,7 @@ impl Direction {
 
         let copy_at = if self.rng.chance(self.config.duplicate) {
             self.stats.duplicated += 1;
+            self.stats.duplicated_corrupted += u64::from(corrupted);
             Some(at + self.config.duplicate_gap)
         } else {
             None

@@ -226,6 +226,34 @@ fn corruption_flips_exactly_one_bit_in_p_of_frames() {
 }
 
 #[test]
+fn copies_of_corrupted_frames_are_counted_so_every_bad_frame_is_accounted_for() {
+    const N: u64 = 20_000;
+    let mut w = World::new(16);
+    let a = w.add_node(Blaster::new(PortId(0), N, 64, Instant::ZERO, US));
+    let b = w.add_node(Sink::keeping_frames());
+    let config = LinkConfig::new()
+        .corrupt(0.2)
+        .duplicate(0.3, Duration::from_micros(1));
+    let link = w.connect(a, PortId(0), b, PortId(0), config).unwrap();
+    let sink = run_to_sink(&mut w, b);
+    let bad = sink
+        .frames
+        .iter()
+        .zip(&sink.arrivals)
+        .filter(|(frame, arrival)| {
+            // Frame k is sent at k µs: a flipped bit anywhere breaks that.
+            let Some(seq) = arrival.seq.filter(|&s| s < N) else {
+                return true;
+            };
+            **frame != Blaster::frame(seq, Instant::from_micros(seq), 64)
+        })
+        .count() as u64;
+    let s = *w.link_stats(link, Dir::AToB);
+    assert!(s.duplicated_corrupted > 0);
+    assert_eq!(bad, s.corrupted + s.duplicated_corrupted);
+}
+
+#[test]
 fn jitter_alone_never_reorders() {
     const N: u64 = 10_000;
     // Jitter (5 ms) far above the spacing (100 µs).

@@ -1,9 +1,18 @@
 //! TCP (RFC 9293) and its extensions.
 
+pub mod congestion;
+pub mod conn;
 pub mod fastopen_cookie;
 pub mod isn;
+pub mod listener;
 pub mod ports;
+pub mod recovery;
 pub mod rtt;
+pub mod segment;
 pub mod seq;
+pub mod state;
 pub mod syncookie;
 pub mod timer;
+pub mod timestamps;
+
+pub use state::TcpState;

@@ -1,0 +1,167 @@
+//! A slab with generational indices: dense storage for connections and
+//! listeners, and handles that go stale (instead of pointing at a newcomer)
+//! once their entry is removed.
+
+/// An index into a [`Slab`] plus the generation of the entry it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub index: u32,
+    pub generation: u32,
+}
+
+#[derive(Debug)]
+struct Slot<T> {
+    generation: u32,
+    value: Option<T>,
+}
+
+/// Entries addressed by [`Key`]. Removing an entry bumps its slot's
+/// generation, so keys to it no longer resolve; freed slots are reused.
+#[derive(Debug)]
+pub struct Slab<T> {
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Stores `value`; returns its key.
+    pub fn insert(&mut self, value: T) -> Key {
+        self.len += 1;
+        if let Some(index) = self.free.pop() {
+            let slot = &mut self.slots[index as usize];
+            slot.value = Some(value);
+            return Key {
+                index,
+                generation: slot.generation,
+            };
+        }
+        // More than 2^32 live entries would exhaust memory long before.
+        let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        self.slots.push(Slot {
+            generation: 0,
+            value: Some(value),
+        });
+        Key {
+            index,
+            generation: 0,
+        }
+    }
+
+    /// The entry `key` names, if it is still there.
+    pub fn get(&self, key: Key) -> Option<&T> {
+        let slot = self.slots.get(key.index as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        slot.value.as_ref()
+    }
+
+    pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        slot.value.as_mut()
+    }
+
+    /// The entry at `index`, whatever its generation (internal bookkeeping
+    /// that stores bare indices, such as timer keys).
+    pub fn get_index_mut(&mut self, index: u32) -> Option<(Key, &mut T)> {
+        let slot = self.slots.get_mut(index as usize)?;
+        let key = Key {
+            index,
+            generation: slot.generation,
+        };
+        slot.value.as_mut().map(|v| (key, v))
+    }
+
+    pub fn get_index(&self, index: u32) -> Option<(Key, &T)> {
+        let slot = self.slots.get(index as usize)?;
+        let key = Key {
+            index,
+            generation: slot.generation,
+        };
+        slot.value.as_ref().map(|v| (key, v))
+    }
+
+    /// Removes the entry `key` names.
+    pub fn remove(&mut self, key: Key) -> Option<T> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        let value = slot.value.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(key.index);
+        self.len -= 1;
+        Some(value)
+    }
+
+    /// Every entry with its key.
+    pub fn iter(&self) -> impl Iterator<Item = (Key, &T)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.value.as_ref().map(|v| {
+                (
+                    Key {
+                        index: i as u32,
+                        generation: s.generation,
+                    },
+                    v,
+                )
+            })
+        })
+    }
+
+    /// Every key.
+    pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removed_keys_go_stale_and_slots_are_reused() {
+        let mut s = Slab::new();
+        let a = s.insert("a");
+        let b = s.insert("b");
+        assert_eq!(s.get(a), Some(&"a"));
+        assert_eq!(s.remove(a), Some("a"));
+        assert_eq!(s.get(a), None);
+        assert_eq!(s.remove(a), None, "removing twice does nothing");
+        let c = s.insert("c");
+        assert_eq!(c.index, a.index, "the slot is reused");
+        assert_ne!(c.generation, a.generation);
+        assert_eq!(s.get(a), None, "the old key does not name the newcomer");
+        assert_eq!(s.get(c), Some(&"c"));
+        assert_eq!(s.len(), 2);
+        let keys: Vec<Key> = s.keys().collect();
+        assert_eq!(keys, [c, b]);
+        assert_eq!(s.get_index_mut(b.index).map(|(k, _)| k), Some(b));
+    }
+}

@@ -1,0 +1,616 @@
+//! Stack tests: IP-level checks, demux, resets for no connection,
+//! listeners, handles, TIME-WAIT entries; two stacks wired back to back.
+
+use super::*;
+use crate::tcp::conn::{CloseReason, RecvError, SendError, Shutdown};
+use crate::time::Duration;
+use crate::wire::tcp::TcpFlags;
+
+const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+fn stack(addr: Ipv4Addr, seed: u64) -> Stack {
+    Stack::new(
+        Config {
+            seed,
+            ..Config::default()
+        },
+        Interface::ip(addr, 24),
+    )
+}
+
+/// Builds an IPv4+TCP packet from `src` to `dst`.
+fn packet(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    flags: TcpFlags,
+    seq: u32,
+    ack: Option<u32>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let header = crate::tcp::segment::SegmentHeader {
+        seq: SeqNum(seq),
+        ack: ack.map(SeqNum),
+        flags,
+        window: 1000,
+        options: TcpOptions::default(),
+    };
+    let mut buf = vec![0u8; 1500];
+    let n = crate::tcp::segment::write_segment(&mut buf[20..], src, dst, &header, (payload, &[]))
+        .unwrap();
+    let ip = Ipv4Repr {
+        src_addr: *src.ip(),
+        dst_addr: *dst.ip(),
+        protocol: IpProtocol::Tcp,
+        payload_len: n as u16,
+        ttl: 64,
+        dscp_ecn: 0,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    ip.emit(
+        &mut Ipv4Packet::new_unchecked(&mut buf[..20]),
+        Checksum::Full,
+    );
+    buf.truncate(20 + n);
+    buf
+}
+
+/// A parsed outgoing TCP segment.
+#[derive(Debug)]
+struct Out {
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    flags: TcpFlags,
+    seq: u32,
+    ack: Option<u32>,
+    window: u16,
+}
+
+fn drain(stack: &mut Stack, now: Instant) -> Vec<Out> {
+    let mut out = Vec::new();
+    let mut buf = [0xAAu8; 2000];
+    while let Some(n) = stack.poll_transmit(now, &mut buf) {
+        let ip = Ipv4Packet::new_checked(&buf[..n]).unwrap();
+        let ipr = Ipv4Repr::parse(&ip, Checksum::Full).expect("a valid IP header");
+        assert_eq!(ipr.protocol, IpProtocol::Tcp);
+        let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+        let seg = TcpRepr::parse(&tcp, ipr.src_addr, ipr.dst_addr, Checksum::Full).unwrap();
+        out.push(Out {
+            src: SocketAddrV4::new(ipr.src_addr, seg.src_port),
+            dst: SocketAddrV4::new(ipr.dst_addr, seg.dst_port),
+            flags: seg.flags,
+            seq: seg.seq.raw(),
+            ack: seg.ack.map(SeqNum::raw),
+            window: seg.window,
+        });
+    }
+    out
+}
+
+fn events(stack: &mut Stack) -> Vec<Event> {
+    core::iter::from_fn(|| stack.poll_event()).collect()
+}
+
+#[test]
+fn a_segment_for_no_connection_draws_the_rfc_9293_reset() {
+    let mut s = stack(B, 1);
+    let peer = SocketAddrV4::new(A, 40000);
+    let us = SocketAddrV4::new(B, 9);
+    let t = Instant::ZERO;
+    // ACK on: <SEQ=SEG.ACK><CTL=RST>.
+    s.handle_frame(t, &packet(peer, us, TcpFlags::ACK, 100, Some(5000), b""));
+    let out = drain(&mut s, t);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].flags, out[0].seq, out[0].ack),
+        (TcpFlags::RST, 5000, None)
+    );
+    assert_eq!((out[0].src, out[0].dst), (us, peer));
+    // ACK off: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+    s.handle_frame(t, &packet(peer, us, TcpFlags::SYN, 100, None, b""));
+    let out = drain(&mut s, t);
+    assert_eq!(
+        (out[0].flags, out[0].seq, out[0].ack),
+        (TcpFlags::RST | TcpFlags::ACK, 0, Some(101))
+    );
+    // Never a reset for a reset.
+    s.handle_frame(t, &packet(peer, us, TcpFlags::RST, 100, None, b""));
+    assert!(drain(&mut s, t).is_empty());
+    assert_eq!(s.stats().tcp.out_rsts, 2);
+    assert_eq!(s.stats().tcp.in_segs, 3);
+}
+
+#[test]
+fn a_listener_resets_acks_and_ignores_resets() {
+    // listen-incoming-ack.pkt and listen-incoming-rst.pkt.
+    let mut s = stack(B, 1);
+    s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8080), 1)
+        .unwrap();
+    let peer = SocketAddrV4::new(A, 40000);
+    let us = SocketAddrV4::new(B, 8080);
+    let t = Instant::from_millis(100);
+    s.handle_frame(t, &packet(peer, us, TcpFlags::ACK, 0, Some(0), b""));
+    let out = drain(&mut s, t);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].flags, out[0].seq, out[0].window),
+        (TcpFlags::RST, 0, 0)
+    );
+    s.handle_frame(t, &packet(peer, us, TcpFlags::RST, 0, None, b""));
+    assert!(drain(&mut s, t).is_empty());
+    s.handle_frame(t, &packet(peer, us, TcpFlags::SYN, 0, None, b""));
+    let out = drain(&mut s, t);
+    assert_eq!(out[0].flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(out[0].ack, Some(1));
+}
+
+#[test]
+fn corrupted_and_foreign_frames_are_dropped_and_counted() {
+    let mut s = stack(B, 1);
+    let peer = SocketAddrV4::new(A, 40000);
+    let us = SocketAddrV4::new(B, 9);
+    let t = Instant::ZERO;
+    let good = packet(peer, us, TcpFlags::ACK, 1, Some(1), b"data");
+    // A flipped bit in the TCP part: the TCP checksum catches it.
+    let mut bad = good.clone();
+    bad[30] ^= 0x01;
+    s.handle_frame(t, &bad);
+    assert_eq!(s.stats().tcp.in_csum_errors, 1);
+    assert_eq!(s.stats().tcp.in_errs, 1);
+    // A flipped bit in the IP header: the header checksum catches it.
+    let mut bad = good.clone();
+    bad[8] ^= 0x01;
+    s.handle_frame(t, &bad);
+    assert_eq!(s.stats().ip.in_hdr_errors, 1);
+    // Not for us, not TCP, cut short.
+    let other = packet(
+        peer,
+        SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 9), 9),
+        TcpFlags::ACK,
+        1,
+        Some(1),
+        b"",
+    );
+    s.handle_frame(t, &other);
+    assert_eq!(s.stats().ip.in_addr_errors, 1);
+    let mut udp = good.clone();
+    udp[9] = 17;
+    let sum = crate::wire::checksum::data(&{
+        let mut h = udp[..20].to_vec();
+        h[10] = 0;
+        h[11] = 0;
+        h
+    });
+    udp[10..12].copy_from_slice(&crate::wire::checksum::finish(sum).to_be_bytes());
+    s.handle_frame(t, &udp);
+    assert_eq!(s.stats().ip.in_unknown_protos, 1);
+    s.handle_frame(t, &good[..15]);
+    assert_eq!(s.stats().ip.in_truncated_pkts, 1);
+    s.handle_frame(t, &[]);
+    assert!(drain(&mut s, t).is_empty(), "nothing answers broken frames");
+    assert_eq!(s.stats().ip.in_receives, 6);
+    assert_eq!(s.stats().ip.in_delivers, 1);
+}
+
+/// Decides whether a frame (towards B?) is lost.
+type DropFilter = Box<dyn FnMut(bool, &[u8]) -> bool>;
+
+/// Two stacks back to back with a one-way delay; frames can be dropped by
+/// a filter.
+struct Wire {
+    a: Stack,
+    b: Stack,
+    now: Instant,
+    delay: Duration,
+    /// (arrival, to_b, frame)
+    flight: Vec<(Instant, bool, Vec<u8>)>,
+    drop: DropFilter,
+}
+
+impl Wire {
+    fn new() -> Self {
+        Wire {
+            a: stack(A, 1),
+            b: stack(B, 2),
+            now: Instant::ZERO,
+            delay: Duration::from_millis(10),
+            flight: Vec::new(),
+            drop: Box::new(|_, _| false),
+        }
+    }
+
+    fn pump(&mut self) {
+        let mut buf = [0u8; 2000];
+        for to_b in [true, false] {
+            let src = if to_b { &mut self.a } else { &mut self.b };
+            while let Some(n) = src.poll_transmit(self.now, &mut buf) {
+                if !(self.drop)(to_b, &buf[..n]) {
+                    self.flight
+                        .push((self.now + self.delay, to_b, buf[..n].to_vec()));
+                }
+            }
+        }
+    }
+
+    /// Runs every event up to `ms`.
+    fn run_until(&mut self, ms: u64) {
+        let end = Instant::from_millis(ms);
+        for _ in 0..1_000_000 {
+            self.pump();
+            let next_frame = self.flight.iter().map(|f| f.0).min();
+            let next_timer = [self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            let next = [next_frame, next_timer].into_iter().flatten().min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    let (due, rest): (Vec<_>, Vec<_>) =
+                        self.flight.drain(..).partition(|f| f.0 <= self.now);
+                    self.flight = rest;
+                    for (_, to_b, frame) in due {
+                        let dst = if to_b { &mut self.b } else { &mut self.a };
+                        dst.handle_frame(self.now, &frame);
+                    }
+                    self.a.handle_timeout(self.now);
+                    self.b.handle_timeout(self.now);
+                }
+                _ => {
+                    self.now = self.now.max(end);
+                    return;
+                }
+            }
+        }
+        panic!("no quiescence");
+    }
+}
+
+const PORT: u16 = 80;
+
+fn connected(w: &mut Wire) -> (ConnHandle, ConnHandle) {
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    let c =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    assert_eq!(w.a.tcp_state(c), TcpState::Established);
+    let ev = events(&mut w.b);
+    assert!(ev.contains(&Event::AcceptReady(l)), "{ev:?}");
+    let s = w.b.tcp_accept(l).unwrap();
+    assert!(events(&mut w.a).contains(&Event::Connected(c)));
+    (c, s)
+}
+
+#[test]
+fn two_stacks_connect_exchange_and_close() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let (local, remote) = w.a.tcp_addrs(c).unwrap();
+    assert_eq!(remote, SocketAddrV4::new(B, PORT));
+    assert!((32768..=60999).contains(&local.port()), "an ephemeral port");
+    let now = w.now;
+    assert_eq!(w.a.tcp_send(now, c, b"hello"), Ok(5));
+    w.run_until(200);
+    assert!(events(&mut w.b).contains(&Event::Readable(s)));
+    let mut buf = [0u8; 16];
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+    // The client closes first and ends in TIME-WAIT, as a compact entry.
+    let now = w.now;
+    w.a.tcp_close(now, c);
+    w.run_until(300);
+    assert!(events(&mut w.b).contains(&Event::PeerClosed(s)));
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(0));
+    let now = w.now;
+    w.b.tcp_close(now, s);
+    w.run_until(400);
+    assert_eq!(w.a.connection_count(), (0, 1), "a compact TIME-WAIT entry");
+    assert_eq!(w.b.connection_count(), (0, 0));
+    assert!(w.a.sockets().any(|s| s.state == TcpState::TimeWait));
+    assert_eq!(
+        w.a.tcp_state(c),
+        TcpState::Closed,
+        "the handle was given up"
+    );
+    assert_eq!(w.a.tcp_send(w.now, c, b"x"), Err(SendError::InvalidHandle));
+    w.run_until(61_000);
+    assert_eq!(w.a.connection_count(), (0, 0));
+    assert_eq!(w.a.stats().tcp_ext.tw, 1);
+    assert_eq!(w.a.poll_timeout(), None);
+}
+
+#[test]
+fn a_time_wait_entry_re_acks_a_retransmitted_fin() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let now = w.now;
+    w.a.tcp_close(now, c);
+    w.run_until(200);
+    assert_eq!(w.a.connection_count(), (1, 0), "FIN-WAIT-2");
+    let now = w.now;
+    w.b.tcp_close(now, s);
+    // Lose the client's last ACK once: the server retransmits its FIN.
+    let mut dropped = false;
+    w.drop = Box::new(move |to_b, frame| {
+        let flags = frame[20 + 13];
+        let bare_ack = flags == TcpFlags::ACK.bits() && frame.len() == 20 + 32;
+        if to_b && bare_ack && !dropped {
+            dropped = true;
+            return true;
+        }
+        false
+    });
+    w.run_until(5_000);
+    assert_eq!(w.b.stats().tcp.retrans_segs, 1, "the FIN, once");
+    assert_eq!(w.b.connection_count(), (0, 0), "the FIN was re-ACKed");
+    assert_eq!(w.a.connection_count(), (0, 1));
+}
+
+#[test]
+fn the_accept_queue_bounds_completed_connections() {
+    let mut w = Wire::new();
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 1).unwrap();
+    let c1 =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    let c2 =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+            .unwrap();
+    w.run_until(200);
+    // The queue (backlog 1) holds c1: the SYN of c2 is dropped.
+    assert_eq!(w.a.tcp_state(c1), TcpState::Established);
+    assert_eq!(w.a.tcp_state(c2), TcpState::SynSent);
+    assert!(w.b.stats().tcp_ext.listen_drops > 0);
+    // Accepting c1 makes room; c2's SYN retransmission gets through.
+    let _ = w.b.tcp_accept(l).unwrap();
+    w.run_until(2_000);
+    assert_eq!(w.a.tcp_state(c2), TcpState::Established);
+    assert!(w.b.tcp_accept(l).is_ok());
+    assert_eq!(w.b.tcp_accept(l), Err(AcceptError::WouldBlock));
+}
+
+#[test]
+fn connecting_to_a_closed_port_is_refused() {
+    let mut w = Wire::new();
+    let c =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, 9), ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    assert_eq!(w.a.tcp_state(c), TcpState::Closed);
+    let ev = events(&mut w.a);
+    assert!(ev.contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::Refused
+    }));
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        w.a.tcp_recv(w.now, c, &mut buf),
+        Err(RecvError::Connection(crate::tcp::conn::ConnError::Refused))
+    );
+    // The handle stays valid until closed.
+    let now = w.now;
+    w.a.tcp_close(now, c);
+    w.run_until(200);
+    assert_eq!(w.a.connection_count(), (0, 0));
+}
+
+#[test]
+fn time_wait_entries_are_capped_by_tcp_max_tw_buckets() {
+    let mut w = Wire::new();
+    w.a = Stack::new(
+        Config {
+            seed: 1,
+            tcp_max_tw_buckets: 1,
+            ..Config::default()
+        },
+        Interface::ip(A, 24),
+    );
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    for _ in 0..3 {
+        let c =
+            w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+                .unwrap();
+        let t = w.now.total_millis();
+        w.run_until(t + 100);
+        let s = w.b.tcp_accept(l).unwrap();
+        let now = w.now;
+        w.a.tcp_close(now, c);
+        w.b.tcp_close(now, s);
+        w.run_until(t + 300);
+    }
+    assert_eq!(w.a.connection_count(), (0, 1));
+    assert_eq!(w.a.stats().tcp_ext.tcp_time_wait_overflow, 2);
+}
+
+#[test]
+fn half_close_lets_the_peer_keep_sending() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let now = w.now;
+    w.a.tcp_shutdown(now, c, Shutdown::Write).unwrap();
+    w.run_until(200);
+    assert_eq!(w.a.tcp_state(c), TcpState::FinWait2);
+    assert_eq!(w.b.tcp_state(s), TcpState::CloseWait);
+    let now = w.now;
+    assert_eq!(w.b.tcp_send(now, s, b"still talking"), Ok(13));
+    w.run_until(300);
+    let mut buf = [0u8; 32];
+    assert_eq!(w.a.tcp_recv(w.now, c, &mut buf), Ok(13));
+    assert_eq!(w.a.tcp_send(w.now, c, b"x"), Err(SendError::WriteShutdown));
+}
+
+#[test]
+fn state_and_segment_tracing_reports_every_step() {
+    let mut w = Wire::new();
+    w.a.set_trace(Trace {
+        states: true,
+        segments: true,
+    });
+    w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+        .unwrap();
+    w.run_until(100);
+    let ev = events(&mut w.a);
+    let states: Vec<TcpState> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::StateChanged { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states, [TcpState::SynSent, TcpState::Established]);
+    let segments: Vec<(Direction, TcpFlags)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Segment { dir, segment, .. } => Some((*dir, segment.flags)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        segments,
+        [
+            (Direction::Out, TcpFlags::SYN),
+            (Direction::In, TcpFlags::SYN | TcpFlags::ACK),
+            (Direction::Out, TcpFlags::ACK),
+        ]
+    );
+}
+
+#[test]
+fn listening_twice_on_a_port_fails() {
+    let mut s = stack(B, 1);
+    s.tcp_listen(SocketAddrV4::new(B, 80), 1).unwrap();
+    assert_eq!(
+        s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 1),
+        Err(ListenError::AddrInUse)
+    );
+    assert_eq!(
+        s.tcp_listen(SocketAddrV4::new(A, 81), 1),
+        Err(ListenError::AddrNotAvailable)
+    );
+    assert_eq!(
+        s.tcp_listen(SocketAddrV4::new(B, 0), 1),
+        Err(ListenError::InvalidPort)
+    );
+}
+
+#[test]
+fn accept_reports_data_and_a_fin_that_arrived_while_queued() {
+    let mut w = Wire::new();
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    let c =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    let now = w.now;
+    w.a.tcp_send(now, c, b"early").unwrap();
+    w.a.tcp_shutdown(now, c, Shutdown::Write).unwrap();
+    w.run_until(200);
+    let _ = events(&mut w.b);
+    let s = w.b.tcp_accept(l).unwrap();
+    let ev = events(&mut w.b);
+    assert_eq!(ev, [Event::Readable(s), Event::PeerClosed(s)]);
+    let mut buf = [0u8; 16];
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(5));
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(0));
+}
+
+#[test]
+fn an_idle_connection_costs_well_under_a_kibibyte() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let now = w.now;
+    assert_eq!(w.a.tcp_send(now, c, &[1; 20_000]), Ok(20_000));
+    assert_eq!(w.b.tcp_send(now, s, &[2; 20_000]), Ok(20_000));
+    w.run_until(500);
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = w.a.tcp_recv(w.now, c, &mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+    while let Ok(n) = w.b.tcp_recv(w.now, s, &mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+    assert!(w.a.buffer_memory() > 0, "busy: buffers allocated");
+    // DESIGN.md §4: idle, a connection gives its buffers back ...
+    w.run_until(3_000);
+    assert_eq!(w.a.buffer_memory(), 0);
+    assert_eq!(w.b.buffer_memory(), 0);
+    assert_eq!(w.a.tcp_state(c), TcpState::Established);
+    // ... and what is left is the connection itself.
+    let size = core::mem::size_of::<Connection>();
+    assert!(size < 900, "a connection is {size} bytes");
+}
+
+#[test]
+fn the_ipv4_fuzz_corpus_never_panics_the_stack() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/ipv4");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).expect("the ipv4 corpus") {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        fuzz::frame(&bytes);
+        files += 1;
+    }
+    assert!(files > 10);
+}
+
+mod random_ingress {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A TCP/IP packet to the fuzzed stack, perhaps with one bit flipped.
+    fn packet_strategy() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop_oneof![Just(80u16), Just(443), Just(9), 40_000u16..40_004],
+            40_000u16..40_004,
+            any::<u8>(),
+            any::<u32>(),
+            any::<u32>(),
+            prop_oneof![Just(0usize), 1usize..64, 1_000usize..1_460],
+            proptest::option::of(any::<u16>()),
+        )
+            .prop_map(|(dst_port, src_port, flags, seq, ack, len, flip)| {
+                let src = SocketAddrV4::new(A, src_port);
+                let dst = SocketAddrV4::new(fuzz::ADDR, dst_port);
+                let flags = TcpFlags(flags);
+                let ack = flags.ack().then_some(ack);
+                let mut p = packet(src, dst, flags, seq, ack, &vec![0x42; len]);
+                if let Some(bit) = flip {
+                    let bit = usize::from(bit) % (p.len() * 8);
+                    p[bit / 8] ^= 1 << (bit % 8);
+                }
+                p
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn random_frame_sequences_never_panic_the_stack(
+            frames in proptest::collection::vec((any::<u8>(), packet_strategy()), 1..40)
+        ) {
+            let mut data = Vec::new();
+            for (advance, frame) in frames {
+                data.push(advance);
+                data.extend_from_slice(&(frame.len() as u16).to_be_bytes());
+                data.extend_from_slice(&frame);
+            }
+            fuzz::frames(&data);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_stack(data in proptest::collection::vec(any::<u8>(), 0..2_000)) {
+            fuzz::frames(&data);
+            fuzz::frame(&data);
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The stack's public vocabulary: handles, events, interface description,
+//! socket summaries and the errors of its commands.
+
+use core::fmt;
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use super::slab::Key;
+use crate::SeqNum;
+use crate::tcp::conn::{CloseReason, SocketOptions};
+use crate::tcp::state::TcpState;
+use crate::time::Instant;
+use crate::wire::tcp::{TcpFlags, TcpOptions};
+
+/// A connection, as the application names it. Stale once the application
+/// closes it (commands then fail with `InvalidHandle`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnHandle(pub(crate) Key);
+
+/// A listening socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListenerHandle(pub(crate) Key);
+
+impl fmt::Display for ConnHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conn#{}.{}", self.0.index, self.0.generation)
+    }
+}
+
+impl fmt::Display for ListenerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "listener#{}.{}", self.0.index, self.0.generation)
+    }
+}
+
+/// How frames reach the interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Medium {
+    /// Frames are bare IPv4 packets (a TUN device, an IP-medium sim link).
+    Ip,
+}
+
+/// The stack's one interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Interface {
+    pub addr: Ipv4Addr,
+    pub prefix_len: u8,
+    pub medium: Medium,
+}
+
+impl Interface {
+    /// An IP-medium interface with `addr/prefix_len`.
+    pub const fn ip(addr: Ipv4Addr, prefix_len: u8) -> Self {
+        Interface {
+            addr,
+            prefix_len,
+            medium: Medium::Ip,
+        }
+    }
+}
+
+/// Which way a traced segment went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// A segment's header, for tracing and diagrams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentSummary {
+    /// Our address and port (destination of incoming, source of outgoing).
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+    pub seq: SeqNum,
+    pub ack: Option<SeqNum>,
+    pub flags: TcpFlags,
+    pub window: u16,
+    /// Payload bytes.
+    pub len: u32,
+    pub options: TcpOptions,
+}
+
+/// What the stack tells the application. Drain with
+/// [`Stack::poll_event`](super::Stack::poll_event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// An active open completed (SYN-SENT to ESTABLISHED).
+    Connected(ConnHandle),
+    /// A listener has a connection to accept (raised when its queue becomes
+    /// non-empty).
+    AcceptReady(ListenerHandle),
+    /// Data (or the end of the stream) can be read; raised again after a
+    /// `tcp_recv` drained everything.
+    Readable(ConnHandle),
+    /// Send-buffer space opened after a `tcp_send` found it full.
+    Writable(ConnHandle),
+    /// The peer sent its FIN: reads end after the queued data.
+    PeerClosed(ConnHandle),
+    /// The connection reached CLOSED.
+    Closed {
+        conn: ConnHandle,
+        reason: CloseReason,
+    },
+    /// A state change (with [`Trace::states`]), of any connection, including
+    /// listeners' half-open ones and compact TIME-WAIT entries (`conn` is
+    /// `None` for those).
+    StateChanged {
+        conn: Option<ConnHandle>,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        from: TcpState,
+        to: TcpState,
+        at: Instant,
+    },
+    /// A TCP segment sent or received (with [`Trace::segments`]).
+    Segment {
+        dir: Direction,
+        at: Instant,
+        segment: SegmentSummary,
+    },
+}
+
+/// Optional tracing events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trace {
+    /// Raise [`Event::StateChanged`] for every state change.
+    pub states: bool,
+    /// Raise [`Event::Segment`] for every TCP segment in and out.
+    pub segments: bool,
+}
+
+/// What kind of socket a [`SocketSummary`] describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SocketId {
+    Listener(ListenerHandle),
+    /// A connection; `None` for a compact TIME-WAIT entry or an orphan.
+    Conn(Option<ConnHandle>),
+}
+
+/// One line of `ss -tan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketSummary {
+    pub id: SocketId,
+    pub state: TcpState,
+    pub local: SocketAddrV4,
+    /// `None` for listeners.
+    pub remote: Option<SocketAddrV4>,
+    /// Bytes not yet read (listeners: connections waiting for accept).
+    pub recv_q: usize,
+    /// Bytes not yet acknowledged (listeners: the backlog).
+    pub send_q: usize,
+}
+
+/// Options of `tcp_connect`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Local port; `None` picks an ephemeral port (RFC 6056).
+    pub local_port: Option<u16>,
+    pub socket: SocketOptions,
+}
+
+/// Why `tcp_listen` failed (the application asked for something impossible).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ListenError {
+    /// The address is not the interface's (nor 0.0.0.0).
+    AddrNotAvailable,
+    /// Another listener has this address and port.
+    AddrInUse,
+    /// Port 0.
+    InvalidPort,
+}
+
+/// Why `tcp_accept` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AcceptError {
+    /// No connection is waiting; wait for `AcceptReady`.
+    WouldBlock,
+    /// No such listener: the application's bug.
+    InvalidHandle,
+}
+
+/// Why `tcp_connect` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectError {
+    /// The remote address or port is unusable (0.0.0.0, port 0, ourselves).
+    InvalidAddress,
+    /// The requested local port already has a connection to that peer.
+    AddrInUse,
+    /// Every ephemeral port to that peer is taken.
+    NoEphemeralPorts,
+}
+
+macro_rules! display_errors {
+    ($($ty:ident { $($variant:pat => $text:expr,)* })*) => {$(
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self {
+                    $($variant => $text,)*
+                })
+            }
+        }
+        impl core::error::Error for $ty {}
+    )*};
+}
+
+display_errors! {
+    ListenError {
+        ListenError::AddrNotAvailable => "address not available on this interface",
+        ListenError::AddrInUse => "address and port already listened on",
+        ListenError::InvalidPort => "port 0",
+    }
+    AcceptError {
+        AcceptError::WouldBlock => "no connection to accept yet",
+        AcceptError::InvalidHandle => "no such listener",
+    }
+    ConnectError {
+        ConnectError::InvalidAddress => "invalid remote address",
+        ConnectError::AddrInUse => "local port in use for this peer",
+        ConnectError::NoEphemeralPorts => "no ephemeral port left",
+    }
+}

@@ -1,0 +1,211 @@
+//! Counters named like Linux's SNMP and netstat MIB counters.
+//!
+//! Read first: RFC 4022 (the TCP MIB: `tcpInSegs`, `tcpRetransSegs`, ...),
+//! RFC 4293 (the IP MIB), and Linux's `/proc/net/snmp` and `/proc/net/netstat`
+//! (`nstat` prints them as `TcpInSegs`, `TcpExtTCPChallengeACK`, ...).
+//!
+//! Each group is a plain struct of `u64` fields in snake_case; [`IpStats::iter`]
+//! and friends yield `(linux_name, value)` pairs for display, and
+//! [`Stats::iter`] prefixes them the way `nstat` does (`Ip`, `Tcp`, `TcpExt`).
+//! Every counter counts events except `Tcp: CurrEstab`, a gauge (connections
+//! now in ESTABLISHED or CLOSE-WAIT, as RFC 4022 `tcpCurrEstab` defines it).
+
+/// Declares a counter group: a struct with one `u64` per counter and an
+/// `iter()` yielding Linux's name for each.
+macro_rules! mib_group {
+    (
+        $(#[$meta:meta])*
+        $group:ident {
+            $( $(#[$doc:meta])* $field:ident => $name:literal, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct $group {
+            $( $(#[$doc])* pub $field: u64, )*
+        }
+
+        impl $group {
+            /// `(Linux name, value)` for every counter, in declaration order.
+            pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+                [$( ($name, self.$field), )*].into_iter()
+            }
+        }
+    };
+}
+
+mib_group! {
+    /// IP counters (`/proc/net/snmp`, group `Ip`).
+    IpStats {
+        /// Every datagram handed to the stack, including those in error.
+        in_receives => "InReceives",
+        /// Bad header: checksum, version, lengths.
+        in_hdr_errors => "InHdrErrors",
+        /// Not addressed to us.
+        in_addr_errors => "InAddrErrors",
+        /// Shorter than its header or total length says.
+        in_truncated_pkts => "InTruncatedPkts",
+        /// A protocol we do not speak.
+        in_unknown_protos => "InUnknownProtos",
+        /// Dropped for lack of a feature (fragments, until reassembly lands).
+        in_discards => "InDiscards",
+        /// Handed to a transport protocol.
+        in_delivers => "InDelivers",
+        /// Datagrams we sent.
+        out_requests => "OutRequests",
+        /// Fragments dropped because reassembly is not supported yet.
+        reasm_fails => "ReasmFails",
+    }
+}
+
+mib_group! {
+    /// TCP counters of RFC 4022 (`/proc/net/snmp`, group `Tcp`).
+    TcpStats {
+        /// SYN-SENT entered from CLOSED (a connect).
+        active_opens => "ActiveOpens",
+        /// SYN-RECEIVED entered from LISTEN.
+        passive_opens => "PassiveOpens",
+        /// SYN-SENT or SYN-RECEIVED went to CLOSED (or SYN-RECEIVED back to LISTEN).
+        attempt_fails => "AttemptFails",
+        /// ESTABLISHED or CLOSE-WAIT went to CLOSED by a reset.
+        estab_resets => "EstabResets",
+        /// Gauge: connections in ESTABLISHED or CLOSE-WAIT now.
+        curr_estab => "CurrEstab",
+        /// Segments received, including those in error.
+        in_segs => "InSegs",
+        /// Segments sent, excluding retransmissions.
+        out_segs => "OutSegs",
+        /// Segments retransmitted.
+        retrans_segs => "RetransSegs",
+        /// Segments received in error (bad checksum, malformed header).
+        in_errs => "InErrs",
+        /// Segments sent with RST.
+        out_rsts => "OutRsts",
+        /// Segments whose checksum did not verify.
+        in_csum_errors => "InCsumErrors",
+    }
+}
+
+mib_group! {
+    /// Linux's extended TCP counters (`/proc/net/netstat`, group `TcpExt`).
+    TcpExtStats {
+        /// A SYN-ACK's ACK did not match our SYN and drew a RST, or a reset killed
+        /// an embryonic connection.
+        embryonic_rsts => "EmbryonicRsts",
+        /// TIME-WAIT entries that ran their 2 MSL.
+        tw => "TW",
+        /// A SYN reopened a TIME-WAIT 4-tuple (RFC 6191).
+        tw_recycled => "TWRecycled",
+        /// Segments rejected by PAWS in a synchronized state (RFC 7323 §5).
+        paws_estab => "PAWSEstab",
+        /// Delayed ACKs sent when their timer fired.
+        delayed_acks => "DelayedACKs",
+        /// Completing ACKs dropped because the accept queue was full.
+        listen_overflows => "ListenOverflows",
+        /// SYNs or completing ACKs a listener dropped, for any reason.
+        listen_drops => "ListenDrops",
+        /// Retransmission timeouts (SYN, SYN-ACK and data).
+        tcp_timeouts => "TCPTimeouts",
+        /// Fast retransmissions (RFC 5681 §3.2).
+        tcp_fast_retrans => "TCPFastRetrans",
+        /// Data retransmitted after a timeout, in slow start.
+        tcp_slow_start_retrans => "TCPSlowStartRetrans",
+        /// Fast recoveries entered without SACK (RFC 6582).
+        tcp_reno_recovery => "TCPRenoRecovery",
+        /// SYNs retransmitted.
+        tcp_syn_retrans => "TCPSynRetrans",
+        /// Segments queued out of order.
+        tcp_ofo_queue => "TCPOFOQueue",
+        /// Out-of-order segments dropped (too many holes or no buffer space).
+        tcp_ofo_drop => "TCPOFODrop",
+        /// In-window data dropped because the receive buffer was full.
+        tcp_zero_window_drop => "TCPZeroWindowDrop",
+        /// Connections reset because data arrived after close (RFC 2525 §2.17).
+        tcp_abort_on_data => "TCPAbortOnData",
+        /// Connections reset by a close with unread data.
+        tcp_abort_on_close => "TCPAbortOnClose",
+        /// Connections dropped after too many retransmissions or probes.
+        tcp_abort_on_timeout => "TCPAbortOnTimeout",
+        /// Connections reset by close with SO_LINGER of zero.
+        tcp_abort_on_linger => "TCPAbortOnLinger",
+        /// Keepalive probes sent.
+        tcp_keep_alive => "TCPKeepAlive",
+        /// Challenge ACKs sent (RFC 5961).
+        tcp_challenge_ack => "TCPChallengeACK",
+        /// Challenge ACKs sent for a SYN in a synchronized state (RFC 5961 §4).
+        tcp_syn_challenge => "TCPSYNChallenge",
+        /// Challenge ACKs suppressed by the per-connection or global limit.
+        tcp_ack_skipped_challenge => "TCPACKSkippedChallenge",
+        /// Out-of-window ACK replies suppressed by `tcp_invalid_ratelimit`.
+        tcp_ack_skipped_seq => "TCPACKSkippedSeq",
+        /// PAWS ACK replies suppressed by `tcp_invalid_ratelimit`.
+        tcp_ack_skipped_paws => "TCPACKSkippedPAWS",
+        /// TIME-WAIT ACK replies suppressed by `tcp_invalid_ratelimit`.
+        tcp_ack_skipped_time_wait => "TCPACKSkippedTimeWait",
+        /// Zero-window probes sent.
+        tcp_win_probe => "TCPWinProbe",
+        /// A connection could not enter TIME-WAIT: `tcp_max_tw_buckets` reached.
+        tcp_time_wait_overflow => "TCPTimeWaitOverflow",
+        /// Data segments sent for the first time.
+        tcp_orig_data_sent => "TCPOrigDataSent",
+        /// Data segments delivered (acknowledged).
+        tcp_delivered => "TCPDelivered",
+        /// Segments carrying SACK blocks we sent.
+        tcp_sack_sent => "TCPSACKSent",
+        /// Duplicate data received (below RCV.NXT).
+        tcp_dsack_old_sent => "TCPDSACKOldSent",
+    }
+}
+
+/// All counters of one stack.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub ip: IpStats,
+    pub tcp: TcpStats,
+    pub tcp_ext: TcpExtStats,
+}
+
+impl Stats {
+    /// Every counter with its `nstat` name (`IpInReceives`, `TcpInSegs`,
+    /// `TcpExtTCPChallengeACK`, ...).
+    pub fn iter(&self) -> impl Iterator<Item = (String, u64)> + '_ {
+        let ip = self.ip.iter().map(|(n, v)| (format!("Ip{n}"), v));
+        let tcp = self.tcp.iter().map(|(n, v)| (format!("Tcp{n}"), v));
+        let ext = self.tcp_ext.iter().map(|(n, v)| (format!("TcpExt{n}"), v));
+        ip.chain(tcp).chain(ext)
+    }
+
+    /// The value of a counter by its `nstat` name, e.g. `"TcpInCsumErrors"`.
+    pub fn get(&self, name: &str) -> Option<u64> {
+        self.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_carry_linux_names() {
+        let mut s = Stats::default();
+        s.tcp.in_csum_errors = 3;
+        s.tcp_ext.tcp_challenge_ack = 2;
+        s.ip.in_receives = 9;
+        assert_eq!(s.get("TcpInCsumErrors"), Some(3));
+        assert_eq!(s.get("TcpExtTCPChallengeACK"), Some(2));
+        assert_eq!(s.get("IpInReceives"), Some(9));
+        assert_eq!(s.get("TcpNoSuchCounter"), None);
+        let tcp: Vec<_> = s.tcp.iter().map(|(n, _)| n).collect();
+        assert_eq!(&tcp[..3], &["ActiveOpens", "PassiveOpens", "AttemptFails"]);
+    }
+
+    #[test]
+    fn every_name_is_unique() {
+        let s = Stats::default();
+        let mut names: Vec<String> = s.iter().map(|(n, _)| n).collect();
+        let total = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), total);
+    }
+}

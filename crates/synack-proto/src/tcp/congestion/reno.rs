@@ -1,0 +1,242 @@
+//! NewReno's window arithmetic (RFC 5681 §3.1, RFC 3465, RFC 6928).
+//!
+//! - Initial window: `tcp_init_cwnd` segments (10, RFC 6928 and Linux).
+//! - Slow start: `cwnd += min(acked, L * SMSS)` per ACK with L = 2 (RFC 3465
+//!   §2.2, appropriate byte counting), until `cwnd` reaches `ssthresh`; any
+//!   excess carries over into congestion avoidance.
+//! - Congestion avoidance: `cwnd += SMSS` once a whole window's worth of
+//!   bytes has been acknowledged (RFC 3465 §2.1, RFC 5681 eq. 3).
+//! - Congestion event: `ssthresh = max(FlightSize / 2, 2 * SMSS)` (RFC 5681
+//!   eq. 4); `cwnd = ssthresh` once recovery ends (RFC 6582 §3.2 step 3).
+//! - Timeout: the same `ssthresh` on the first timeout of an episode, and
+//!   `cwnd` = 1 segment, the loss window (RFC 5681 §3.1).
+//! - Idle restart: `cwnd = min(cwnd, IW)` (RFC 5681 §4.1).
+//!
+//! The window only grows while the sender is using it (RFC 7661 spirit,
+//! Linux `tcp_is_cwnd_limited`).
+//!
+//! Fast recovery's temporary inflation is not here: it belongs to the loss
+//! recovery module, which PRR will replace (see [`super`]).
+
+use super::{AckSample, CongestionControl};
+use crate::time::Instant;
+
+/// RFC 3465 §2.2: in slow start, at most L = 2 segments of growth per ACK.
+const ABC_LIMIT_SEGMENTS: u32 = 2;
+
+/// NewReno's window state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reno {
+    mss: u32,
+    init_cwnd: u32,
+    cwnd: u32,
+    ssthresh: u32,
+    /// Bytes acknowledged towards the next congestion-avoidance increment.
+    bytes_acked: u32,
+}
+
+impl Reno {
+    /// A controller with an initial window of `init_cwnd` segments of `mss`.
+    pub fn new(mss: u32, init_cwnd: u32) -> Self {
+        let mss = mss.max(1);
+        Reno {
+            mss,
+            init_cwnd: init_cwnd.max(1),
+            cwnd: init_cwnd.max(1).saturating_mul(mss),
+            ssthresh: u32::MAX,
+            bytes_acked: 0,
+        }
+    }
+
+    fn initial_window(&self) -> u32 {
+        self.init_cwnd.saturating_mul(self.mss)
+    }
+
+    /// RFC 5681 eq. 4.
+    fn reduced_ssthresh(&self, in_flight: u32) -> u32 {
+        (in_flight / 2).max(2 * self.mss)
+    }
+
+    fn congestion_avoidance(&mut self, acked: u32) {
+        self.bytes_acked = self.bytes_acked.saturating_add(acked);
+        while self.bytes_acked >= self.cwnd && self.cwnd > 0 {
+            self.bytes_acked -= self.cwnd;
+            self.cwnd = self.cwnd.saturating_add(self.mss);
+        }
+    }
+}
+
+impl CongestionControl for Reno {
+    fn name(&self) -> &'static str {
+        "reno"
+    }
+
+    fn window(&self) -> u32 {
+        self.cwnd
+    }
+
+    fn ssthresh(&self) -> u32 {
+        self.ssthresh
+    }
+
+    fn on_ack(&mut self, _now: Instant, ack: &AckSample) {
+        if !ack.cwnd_limited || ack.acked == 0 {
+            return;
+        }
+        let mut acked = ack.acked;
+        if self.cwnd < self.ssthresh {
+            // RFC 3465 §2.2: slow start by bytes, at most L segments per ACK.
+            let grow = acked.min(ABC_LIMIT_SEGMENTS * self.mss);
+            let room = self.ssthresh - self.cwnd;
+            if grow <= room {
+                self.cwnd += grow;
+                return;
+            }
+            self.cwnd = self.ssthresh;
+            acked = grow - room;
+        }
+        self.congestion_avoidance(acked);
+    }
+
+    fn on_congestion_event(&mut self, _now: Instant, in_flight: u32) {
+        self.ssthresh = self.reduced_ssthresh(in_flight);
+        self.cwnd = self.ssthresh;
+        self.bytes_acked = 0;
+    }
+
+    fn on_recovery_end(&mut self, _now: Instant) {
+        self.cwnd = self.ssthresh;
+        self.bytes_acked = 0;
+    }
+
+    fn on_rto(&mut self, _now: Instant, in_flight: u32, first: bool) {
+        if first {
+            self.ssthresh = self.reduced_ssthresh(in_flight);
+        }
+        self.cwnd = self.mss;
+        self.bytes_acked = 0;
+    }
+
+    fn on_idle_restart(&mut self, _now: Instant) {
+        self.cwnd = self.cwnd.min(self.initial_window());
+        self.bytes_acked = 0;
+    }
+
+    fn set_mss(&mut self, mss: u32) {
+        let mss = mss.max(1);
+        if mss == self.mss {
+            return;
+        }
+        // Keep the window's size in segments.
+        let segments = (self.cwnd / self.mss).max(1);
+        self.mss = mss;
+        self.cwnd = segments.saturating_mul(mss);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSS: u32 = 1000;
+
+    fn ack(acked: u32) -> AckSample {
+        AckSample {
+            acked,
+            in_flight: 100 * MSS,
+            rtt: None,
+            cwnd_limited: true,
+        }
+    }
+
+    fn now() -> Instant {
+        Instant::ZERO
+    }
+
+    #[test]
+    fn initial_window_is_ten_segments() {
+        let r = Reno::new(MSS, 10);
+        assert_eq!(r.window(), 10 * MSS);
+        assert_eq!(r.ssthresh(), u32::MAX);
+    }
+
+    #[test]
+    fn slow_start_grows_by_acked_bytes_capped_at_two_segments_per_ack() {
+        let mut r = Reno::new(MSS, 10);
+        r.on_ack(now(), &ack(MSS));
+        assert_eq!(r.window(), 11 * MSS);
+        // A stretch ACK for 5 segments grows by only 2 (RFC 3465 L = 2).
+        r.on_ack(now(), &ack(5 * MSS));
+        assert_eq!(r.window(), 13 * MSS);
+    }
+
+    #[test]
+    fn congestion_avoidance_adds_one_segment_per_window_acked() {
+        let mut r = Reno::new(MSS, 10);
+        r.on_congestion_event(now(), 20 * MSS);
+        assert_eq!((r.window(), r.ssthresh()), (10 * MSS, 10 * MSS));
+        for _ in 0..9 {
+            r.on_ack(now(), &ack(MSS));
+        }
+        assert_eq!(r.window(), 10 * MSS, "nine of ten segments acked");
+        r.on_ack(now(), &ack(MSS));
+        assert_eq!(r.window(), 11 * MSS);
+    }
+
+    #[test]
+    fn slow_start_stops_at_ssthresh_and_carries_the_excess() {
+        let mut r = Reno::new(MSS, 10);
+        r.on_congestion_event(now(), 22 * MSS); // ssthresh 11 segments
+        r.on_rto(now(), MSS, false); // cwnd 1, ssthresh kept
+        assert_eq!(r.window(), MSS);
+        assert_eq!(r.ssthresh(), 11 * MSS);
+        for _ in 0..5 {
+            r.on_ack(now(), &ack(2 * MSS));
+        }
+        assert_eq!(r.window(), 11 * MSS, "slow start ends at ssthresh");
+        r.on_ack(now(), &ack(2 * MSS));
+        assert_eq!(r.window(), 11 * MSS, "then congestion avoidance");
+    }
+
+    #[test]
+    fn ssthresh_is_half_the_flight_but_at_least_two_segments() {
+        let mut r = Reno::new(MSS, 10);
+        r.on_congestion_event(now(), 3 * MSS);
+        assert_eq!(r.ssthresh(), 2 * MSS);
+        r.on_congestion_event(now(), 40 * MSS);
+        assert_eq!(r.ssthresh(), 20 * MSS);
+    }
+
+    #[test]
+    fn timeout_collapses_to_one_segment_and_only_the_first_sets_ssthresh() {
+        let mut r = Reno::new(MSS, 10);
+        r.on_rto(now(), 30 * MSS, true);
+        assert_eq!((r.window(), r.ssthresh()), (MSS, 15 * MSS));
+        r.on_rto(now(), MSS, false);
+        assert_eq!((r.window(), r.ssthresh()), (MSS, 15 * MSS));
+    }
+
+    #[test]
+    fn an_unused_window_does_not_grow() {
+        let mut r = Reno::new(MSS, 10);
+        r.on_ack(
+            now(),
+            &AckSample {
+                cwnd_limited: false,
+                ..ack(MSS)
+            },
+        );
+        assert_eq!(r.window(), 10 * MSS);
+    }
+
+    #[test]
+    fn idle_restart_returns_to_the_initial_window() {
+        let mut r = Reno::new(MSS, 10);
+        for _ in 0..20 {
+            r.on_ack(now(), &ack(2 * MSS));
+        }
+        assert_eq!(r.window(), 50 * MSS);
+        r.on_idle_restart(now());
+        assert_eq!(r.window(), 10 * MSS);
+    }
+}

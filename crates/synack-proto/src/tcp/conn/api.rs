@@ -1,0 +1,455 @@
+//! The application's commands: send, receive, shut down, close, abort and
+//! socket options, with their errors.
+//!
+//! Read first: RFC 9293 §3.10.2-3.10.6 (SEND, RECEIVE, CLOSE, ABORT, STATUS
+//! in each state), RFC 1122 §4.2.2.13 and RFC 2525 §2.17 (closing with unread
+//! data resets the connection), RFC 5482 (TCP_USER_TIMEOUT).
+//!
+//! Errors say whose fault it is: the application misused the API
+//! (`WriteShutdown`, `NotConnected`, `InvalidValue`), the connection failed
+//! ([`ConnError`]: the peer refused or reset it, the network timed out, or
+//! we aborted it), or there is simply nothing to do yet (`WouldBlock`).
+
+use core::fmt;
+
+use super::{
+    CloseReason, CloseWait, Connection, Env, Established, FinWait1, LastAck, PendingRst,
+    SocketOptions, State,
+};
+use crate::tcp::state::TcpState;
+use crate::tcp::timer::Timer;
+use crate::time::{Duration, Instant};
+
+use super::send::FinState;
+
+/// Why a connection ended badly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnError {
+    /// The peer answered our SYN with a RST (ECONNREFUSED).
+    Refused,
+    /// The peer reset the connection (ECONNRESET).
+    Reset,
+    /// The peer stopped answering: retransmissions, probes or the user
+    /// timeout ran out (ETIMEDOUT).
+    TimedOut,
+    /// We reset it ourselves (`abort`, or `close` with unread data).
+    Aborted,
+}
+
+impl fmt::Display for ConnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnError::Refused => "connection refused by the peer",
+            ConnError::Reset => "connection reset by the peer",
+            ConnError::TimedOut => "connection timed out",
+            ConnError::Aborted => "connection aborted locally",
+        })
+    }
+}
+
+impl core::error::Error for ConnError {}
+
+/// Why `send` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SendError {
+    /// The send buffer is full; wait for `Writable`.
+    WouldBlock,
+    /// The application already shut down writing (EPIPE): its own misuse.
+    WriteShutdown,
+    /// The connection is closed.
+    Closed,
+    /// The connection failed.
+    Connection(ConnError),
+    /// No such connection (a stale or foreign handle): the application's bug.
+    InvalidHandle,
+}
+
+/// Why `recv` failed. End of stream is not an error: `Ok(0)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecvError {
+    /// Nothing to read yet; wait for `Readable`.
+    WouldBlock,
+    /// The connection failed.
+    Connection(ConnError),
+    /// No such connection: the application's bug.
+    InvalidHandle,
+}
+
+/// Why `shutdown` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ShutdownError {
+    /// The connection is closed (ENOTCONN).
+    NotConnected,
+    /// No such connection: the application's bug.
+    InvalidHandle,
+}
+
+/// Why `set_option` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SetOptionError {
+    /// The value is out of range (EINVAL).
+    InvalidValue,
+    /// No such connection: the application's bug.
+    InvalidHandle,
+}
+
+macro_rules! display_errors {
+    ($($ty:ident { $($variant:pat => $text:expr,)* })*) => {$(
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $($variant => write!(f, "{}", $text),)*
+                }
+            }
+        }
+        impl core::error::Error for $ty {}
+    )*};
+}
+
+display_errors! {
+    SendError {
+        SendError::WouldBlock => "send buffer full",
+        SendError::WriteShutdown => "writing was shut down",
+        SendError::Closed => "connection closed",
+        SendError::Connection(e) => e,
+        SendError::InvalidHandle => "no such connection",
+    }
+    RecvError {
+        RecvError::WouldBlock => "nothing to read yet",
+        RecvError::Connection(e) => e,
+        RecvError::InvalidHandle => "no such connection",
+    }
+    ShutdownError {
+        ShutdownError::NotConnected => "connection not open",
+        ShutdownError::InvalidHandle => "no such connection",
+    }
+    SetOptionError {
+        SetOptionError::InvalidValue => "invalid option value",
+        SetOptionError::InvalidHandle => "no such connection",
+    }
+}
+
+/// Which direction `shutdown` closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shutdown {
+    /// Reads return end of stream once queued data is read (SHUT_RD).
+    Read,
+    /// Send a FIN after the queued data; further sends fail (SHUT_WR).
+    Write,
+    /// Both (SHUT_RDWR).
+    Both,
+}
+
+/// Per-call flags of `send`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SendFlags {
+    /// MSG_MORE: more data follows; hold a partial segment like the cork.
+    pub more: bool,
+}
+
+/// A socket option (`setsockopt`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SocketOption {
+    /// TCP_NODELAY: disable Nagle; turning it on pushes held data.
+    NoDelay(bool),
+    /// TCP_CORK: hold partial segments; turning it off pushes them.
+    Cork(bool),
+    /// SO_KEEPALIVE.
+    KeepAlive(bool),
+    /// TCP_KEEPIDLE: idle time before the first probe (at least 1 s).
+    KeepIdle(Duration),
+    /// TCP_KEEPINTVL: time between probes (at least 1 s).
+    KeepInterval(Duration),
+    /// TCP_KEEPCNT: unanswered probes before giving up (at least 1).
+    KeepCount(u8),
+    /// TCP_USER_TIMEOUT (RFC 5482): give up when data stays unacknowledged
+    /// this long; `None` restores the default rules.
+    UserTimeout(Option<Duration>),
+    /// SO_LINGER: `Some(ZERO)` makes `close` reset the connection.
+    Linger(Option<Duration>),
+    /// SO_RCVBUF in payload bytes (at least 1 KiB).
+    RecvBuffer(usize),
+    /// SO_SNDBUF in payload bytes (at least 1 KiB); stops auto-growth.
+    SendBuffer(usize),
+}
+
+impl Connection {
+    /// RFC 9293 §3.10.2 SEND: queues `data` (as much as fits) and returns
+    /// how much. Allowed before the connection is established: the data goes
+    /// out once it is ("queue the data for transmission after entering
+    /// ESTABLISHED state").
+    pub fn send(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        flags: SendFlags,
+        env: &mut Env,
+    ) -> Result<usize, SendError> {
+        let _ = (now, env);
+        let life = self.core.life;
+        let writable = matches!(
+            self.state.kind(),
+            TcpState::SynSent | TcpState::SynReceived | TcpState::Established | TcpState::CloseWait
+        );
+        let Some(snd) = self.state.send_half_mut().filter(|_| writable) else {
+            return Err(match (self.state.kind(), life.error) {
+                (_, Some(e)) => SendError::Connection(e),
+                (TcpState::Closed, None) => SendError::Closed,
+                _ => SendError::WriteShutdown,
+            });
+        };
+        if snd.fin != FinState::Open {
+            return Err(SendError::WriteShutdown);
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = snd.enqueue(data);
+        if n < data.len() {
+            self.core.life.writable_wanted = true;
+        }
+        if n == 0 {
+            return Err(SendError::WouldBlock);
+        }
+        snd.more = flags.more;
+        Ok(n)
+    }
+
+    /// RFC 9293 §3.10.3 RECEIVE: copies readable bytes into `buf`. `Ok(0)`
+    /// means end of stream: the peer's FIN (or our read shutdown) and all
+    /// data before it were read.
+    pub fn recv(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        env: &mut Env,
+    ) -> Result<usize, RecvError> {
+        let state = self.state.kind();
+        let mss = self.core.ack.rcv_mss;
+        let (n, left) = if let Some(rcv) = self.state.recv_half_mut() {
+            let n = rcv.read(buf);
+            (n, rcv.readable())
+        } else if let Some(unread) = self.state.unread_mut() {
+            let n = unread.dequeue_slice(buf);
+            (n, unread.len())
+        } else {
+            (0, 0)
+        };
+        if left == 0 {
+            self.core.life.readable_armed = true;
+            self.core.timers.set(Timer::Idle, now + super::IDLE_RELEASE);
+        }
+        if n > 0 {
+            self.maybe_window_update(mss, env);
+            return Ok(n);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let fin_received = self.state.recv_half().is_some_and(|r| r.fin.is_some());
+        match state {
+            _ if fin_received || self.core.life.read_shutdown => Ok(0),
+            TcpState::TimeWait => Ok(0),
+            TcpState::Closed => match self.core.life.error {
+                Some(e) => Err(RecvError::Connection(e)),
+                None => Ok(0),
+            },
+            _ => Err(RecvError::WouldBlock),
+        }
+    }
+
+    /// Linux `tcp_cleanup_rbuf`: after a read, announce a window that at
+    /// least doubled (and passes receiver SWS avoidance) at once, so a
+    /// sender stalled on a small or zero window resumes.
+    fn maybe_window_update(&mut self, mss: u32, env: &mut Env) {
+        let _ = env;
+        let Some(rcv) = self.state.recv_half() else {
+            return;
+        };
+        if rcv.fin.is_some() {
+            return;
+        }
+        let current = rcv.window();
+        let limit = u32::try_from(rcv.buffer_limit()).unwrap_or(u32::MAX);
+        if current.saturating_mul(2) > limit {
+            return;
+        }
+        let sws_mss = u32::from(self.core.neg.adv_mss) - self.core.neg.option_overhead();
+        let new = rcv.select_window(sws_mss.max(mss));
+        if new > current && new >= current.saturating_mul(2) {
+            self.core.ack.schedule_now();
+        }
+    }
+
+    /// RFC 9293 §3.10.4 (CLOSE, for the write side) and SHUT_RD.
+    pub fn shutdown(
+        &mut self,
+        now: Instant,
+        how: Shutdown,
+        env: &mut Env,
+    ) -> Result<(), ShutdownError> {
+        if self.state.kind() == TcpState::Closed {
+            return Err(ShutdownError::NotConnected);
+        }
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            self.core.life.read_shutdown = true;
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) {
+            self.close_write(now, env);
+        }
+        Ok(())
+    }
+
+    /// Queues our FIN: ESTABLISHED goes to FIN-WAIT-1 and CLOSE-WAIT to
+    /// LAST-ACK; in SYN-SENT and SYN-RECEIVED the FIN waits for the
+    /// handshake (RFC 9293 §3.10.4: "queue for processing after entering
+    /// ESTABLISHED state").
+    fn close_write(&mut self, now: Instant, env: &mut Env) {
+        if let Some(snd) = self.state.send_half_mut() {
+            snd.queue_fin();
+        }
+        self.transition(now, env, |old| match old {
+            State::Established(Established { snd, rcv }) => State::FinWait1(FinWait1 { snd, rcv }),
+            State::CloseWait(CloseWait { snd, rcv }) => State::LastAck(LastAck { snd, rcv }),
+            other => other,
+        });
+    }
+
+    /// The application gives up its handle (`close(2)`): the connection
+    /// finishes closing in the background (the stack deletes it once
+    /// CLOSED). Unread data (or SO_LINGER 0) resets it instead (RFC 2525
+    /// §2.17, Linux `tcp_close`); a connection not yet established is
+    /// simply deleted (RFC 9293 §3.10.4 SYN-SENT).
+    pub fn close(&mut self, now: Instant, env: &mut Env) {
+        self.core.life.orphan = true;
+        self.core.life.read_shutdown = true;
+        match self.state.kind() {
+            TcpState::Closed | TcpState::TimeWait => {
+                if let Some(unread) = self.state.unread_mut() {
+                    unread.clear();
+                }
+                return;
+            }
+            TcpState::SynSent => {
+                self.close_with(now, env, CloseReason::Cancelled);
+                return;
+            }
+            _ => {}
+        }
+        let unread = self.state.recv_half().is_some_and(|r| r.readable() > 0);
+        if unread {
+            env.stats.tcp_ext.tcp_abort_on_close += 1;
+            self.reset(now, env);
+            return;
+        }
+        if self.core.socket.linger == Some(Duration::ZERO) {
+            env.stats.tcp_ext.tcp_abort_on_linger += 1;
+            self.reset(now, env);
+            return;
+        }
+        self.close_write(now, env);
+        if self.state.kind() == TcpState::FinWait2 {
+            self.core
+                .timers
+                .set(Timer::FinWait2, now + env.config.tcp_fin_timeout);
+        }
+    }
+
+    /// RFC 9293 §3.10.5 ABORT: a RST where the peer knows the connection
+    /// (SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT), then CLOSED.
+    pub fn abort(&mut self, now: Instant, env: &mut Env) {
+        match self.state.kind() {
+            TcpState::SynReceived
+            | TcpState::Established
+            | TcpState::FinWait1
+            | TcpState::FinWait2
+            | TcpState::CloseWait => self.reset(now, env),
+            TcpState::Closed => {}
+            // SYN-SENT, CLOSING, LAST-ACK, TIME-WAIT: "delete the TCB".
+            _ => self.close_with(now, env, CloseReason::Aborted),
+        }
+    }
+
+    /// Sends `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>` and closes.
+    fn reset(&mut self, now: Instant, env: &mut Env) {
+        let seq = self.state.send_half().map(|s| s.nxt);
+        let ack = self.state.recv_half().map(|r| r.nxt);
+        if let Some(seq) = seq {
+            self.core.pending.rst = Some(PendingRst::Abort { seq, ack });
+        }
+        self.close_with(now, env, CloseReason::Aborted);
+    }
+
+    /// `setsockopt`.
+    pub fn set_option(
+        &mut self,
+        now: Instant,
+        option: SocketOption,
+        env: &mut Env,
+    ) -> Result<(), SetOptionError> {
+        const MIN_BUFFER: usize = 1024;
+        let socket: &mut SocketOptions = &mut self.core.socket;
+        match option {
+            SocketOption::NoDelay(on) => {
+                socket.nodelay = on;
+                if on {
+                    self.core.pending.force_push = true;
+                }
+            }
+            SocketOption::Cork(on) => {
+                socket.cork = on;
+                if !on {
+                    self.core.pending.force_push = true;
+                }
+            }
+            SocketOption::KeepAlive(on) => {
+                socket.keepalive = on;
+                if on && self.state.kind().is_synchronized() {
+                    let idle = self.core.keepalive_idle(&env.config);
+                    self.core.timers.set(Timer::Keepalive, now + idle);
+                } else if !on {
+                    self.core.timers.stop(Timer::Keepalive);
+                }
+            }
+            SocketOption::KeepIdle(d) if d >= Duration::from_secs(1) => {
+                socket.keep_idle = Some(d);
+                if socket.keepalive && self.state.kind().is_synchronized() {
+                    self.core.timers.set(Timer::Keepalive, now + d);
+                }
+            }
+            SocketOption::KeepInterval(d) if d >= Duration::from_secs(1) => {
+                socket.keep_interval = Some(d)
+            }
+            SocketOption::KeepCount(n) if n >= 1 => socket.keep_count = Some(n),
+            SocketOption::UserTimeout(t) => socket.user_timeout = t.filter(|d| !d.is_zero()),
+            SocketOption::Linger(l) => socket.linger = l,
+            SocketOption::RecvBuffer(n) if n >= MIN_BUFFER => {
+                socket.recv_buffer = Some(n);
+                if let Some(rcv) = self.state.recv_half_mut() {
+                    rcv.set_buffer_limit(n);
+                }
+            }
+            SocketOption::SendBuffer(n) if n >= MIN_BUFFER => {
+                socket.send_buffer = Some(n);
+                self.core.life.sndbuf_locked = true;
+                if let Some(snd) = self.state.send_half_mut() {
+                    snd.set_buffer_limit(n);
+                }
+            }
+            _ => return Err(SetOptionError::InvalidValue),
+        }
+        Ok(())
+    }
+
+    /// RFC 6191: a new SYN reopens this 4-tuple, so TIME-WAIT ends now.
+    pub(crate) fn end_time_wait(&mut self, now: Instant, env: &mut Env) {
+        if self.state.kind() == TcpState::TimeWait {
+            self.close_with(now, env, CloseReason::Normal);
+        }
+    }
+
+    /// The socket options in force.
+    pub fn socket_options(&self) -> &SocketOptions {
+        &self.core.socket
+    }
+}

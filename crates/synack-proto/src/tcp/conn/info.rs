@@ -1,0 +1,157 @@
+//! [`TcpInfo`]: a connection's vital signs, like Linux's `struct tcp_info`.
+//!
+//! Read first: Linux include/uapi/linux/tcp.h (`struct tcp_info`) and
+//! net/ipv4/tcp.c `tcp_get_info`; RFC 4898 (TCP extended statistics) names
+//! several of the counters. Field names are Linux's `tcpi_*` without the
+//! prefix; units are Linux's (µs for times measured, ms for "last_*" ages,
+//! segments for windows, bytes for byte counters).
+
+use super::{Connection, State};
+use crate::tcp::congestion::CongestionControl;
+use crate::tcp::recovery::CaState;
+use crate::tcp::state::TcpState;
+use crate::time::{Instant, Stamp};
+
+/// `tcpi_options` bits.
+pub mod options {
+    pub const TIMESTAMPS: u8 = 1;
+    pub const SACK: u8 = 2;
+    pub const WSCALE: u8 = 4;
+}
+
+/// A snapshot of one connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpInfo {
+    pub state: TcpState,
+    pub ca_state: CaState,
+    /// Consecutive timeouts of the current data (Linux `icsk_retransmits`).
+    pub retransmits: u8,
+    /// Unanswered zero-window or keepalive probes.
+    pub probes: u32,
+    /// Backoffs of the current RTO.
+    pub backoff: u32,
+    /// [`options`] bits.
+    pub options: u8,
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    /// RTO with backoff, µs.
+    pub rto: u64,
+    /// Delayed-ACK timeout, µs.
+    pub ato: u64,
+    /// Effective send MSS.
+    pub snd_mss: u32,
+    /// Estimated receive MSS.
+    pub rcv_mss: u32,
+    /// Segments in flight (estimated from bytes).
+    pub unacked: u32,
+    /// Ms since data was last sent / received / an ACK received.
+    pub last_data_sent: u64,
+    pub last_data_recv: u64,
+    pub last_ack_recv: u64,
+    /// Smoothed RTT and its mean deviation, µs.
+    pub rtt: u64,
+    pub rttvar: u64,
+    /// Slow start threshold and congestion window, in segments.
+    pub snd_ssthresh: u32,
+    pub snd_cwnd: u32,
+    /// The MSS we advertised.
+    pub advmss: u32,
+    /// Duplicate-ACK threshold.
+    pub reordering: u32,
+    /// Receive buffer space, bytes.
+    pub rcv_space: u32,
+    /// Segments retransmitted over the connection's life.
+    pub total_retrans: u64,
+    pub bytes_sent: u64,
+    pub bytes_retrans: u64,
+    /// Data bytes acknowledged by the peer / received in order.
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+    pub segs_out: u64,
+    pub segs_in: u64,
+    pub data_segs_out: u64,
+    pub data_segs_in: u64,
+    /// Bytes queued but not yet sent.
+    pub notsent_bytes: u32,
+    /// Segments delivered (acknowledged).
+    pub delivered: u64,
+    /// Peer's window and ours, bytes.
+    pub snd_wnd: u32,
+    pub rcv_wnd: u32,
+    /// The smallest RTT sample, µs.
+    pub min_rtt: u64,
+    /// Congestion control algorithm name.
+    pub congestion: &'static str,
+}
+
+fn ms_since(now: Instant, then: Stamp) -> u64 {
+    then.get()
+        .map_or(0, |t| now.saturating_duration_since(t).total_millis())
+}
+
+impl Connection {
+    /// The connection's `tcp_info` at `now`.
+    pub fn info(&self, now: Instant) -> TcpInfo {
+        let core = &self.core;
+        let snd = self.state.send_half();
+        let rcv = self.state.recv_half();
+        let mss = snd.map_or(core.neg.send_mss(), |s| s.mss).max(1);
+        let mut opts = 0;
+        if core.neg.ts_ok {
+            opts |= options::TIMESTAMPS;
+        }
+        if core.neg.sack_ok {
+            opts |= options::SACK;
+        }
+        let synced = !matches!(self.state, State::SynSent(_));
+        if synced && core.neg.snd_wscale() + core.neg.rcv_wscale() > 0 {
+            opts |= options::WSCALE;
+        }
+        let cwnd = core.recovery.send_window(&core.cc, mss);
+        let ssthresh = core.cc.ssthresh();
+        TcpInfo {
+            state: self.state.kind(),
+            ca_state: core.recovery.ca_state(),
+            retransmits: core.xmit.retransmits,
+            probes: core.xmit.probes_out,
+            backoff: core.rtt.backoffs(),
+            options: opts,
+            snd_wscale: core.neg.snd_wscale(),
+            rcv_wscale: core.neg.rcv_wscale(),
+            rto: core.rtt.rto_with_backoff().total_micros(),
+            ato: core.ack.ato.total_micros(),
+            snd_mss: mss,
+            rcv_mss: core.ack.rcv_mss,
+            unacked: snd.map_or(0, |s| s.in_flight().div_ceil(mss)),
+            last_data_sent: ms_since(now, core.xmit.last_data_sent),
+            last_data_recv: ms_since(now, core.xmit.last_data_recv),
+            last_ack_recv: ms_since(now, core.xmit.last_ack_recv),
+            rtt: core.rtt.srtt().map_or(0, |d| d.total_micros()),
+            rttvar: core.rtt.rttvar().total_micros(),
+            snd_ssthresh: if ssthresh == u32::MAX {
+                i32::MAX as u32 // Linux TCP_INFINITE_SSTHRESH
+            } else {
+                ssthresh / mss
+            },
+            snd_cwnd: cwnd / mss,
+            advmss: u32::from(core.neg.adv_mss),
+            reordering: core.recovery.dupthresh(),
+            rcv_space: rcv.map_or(0, |r| r.buffer_limit() as u32),
+            total_retrans: core.counters.total_retrans,
+            bytes_sent: core.counters.bytes_sent,
+            bytes_retrans: core.counters.bytes_retrans,
+            bytes_acked: core.counters.bytes_acked,
+            bytes_received: core.counters.bytes_received,
+            segs_out: core.counters.segs_out,
+            segs_in: core.counters.segs_in,
+            data_segs_out: core.counters.data_segs_out,
+            data_segs_in: core.counters.data_segs_in,
+            notsent_bytes: snd.map_or(0, |s| s.unsent()),
+            delivered: core.counters.delivered,
+            snd_wnd: snd.map_or(0, |s| s.wnd),
+            rcv_wnd: rcv.map_or(0, |r| r.window()),
+            min_rtt: core.counters.min_rtt.map_or(0, |d| d.total_micros()),
+            congestion: core.cc.name(),
+        }
+    }
+}

@@ -1,0 +1,932 @@
+//! One TCP connection: the whole RFC 9293 life of a connection, sans-IO.
+//!
+//! Read first: RFC 9293 §3.3.2 (states), §3.10 (event processing: the
+//! user calls of §3.10.1-6, segment arrival in §3.10.7, timeouts in
+//! §3.10.8), then the module you are about to touch; each opens with the
+//! RFCs it implements. docs/TCP.md walks through the design.
+//!
+//! # Shape
+//!
+//! A [`Connection`] is a [`State`], an enum of per-state structs that hold
+//! only what that state needs ([`Established`] has a [`SendHalf`] and a
+//! [`RecvHalf`]; [`TimeWait`] only what answers a retransmitted FIN), plus a
+//! [`Core`] of what every state shares: the 4-tuple, negotiated options,
+//! timers, RTT estimator, congestion control, loss recovery, delayed-ACK
+//! state, socket options and counters. Transitions consume the old state
+//! struct and build the next ([`Connection::transition`]); bookkeeping that
+//! every transition needs (events, counters, timers) happens there, once.
+//!
+//! Like the stack, a connection has four kinds of methods:
+//! - inputs: [`Connection::handle_segment`] (returns a [`Disposition`]
+//!   saying what was done with the segment) and [`Connection::handle_timeout`];
+//! - commands: `send`, `recv`, `shutdown`, `close`, `abort`, `set_option`
+//!   (in [`api`]);
+//! - outputs: [`Connection::poll_transmit`] writes the next segment,
+//!   [`Connection::poll_timeout`] says when to call `handle_timeout`;
+//!   events go into [`Env::events`];
+//! - getters: `state`, `info`, ...
+//!
+//! Every call takes the stack's [`Env`]: configuration, counters, the event
+//! sink and the global challenge-ACK budget.
+//!
+//! | file | what |
+//! |---|---|
+//! | `send.rs`, `recv.rs` | the two halves: sequence spaces and buffers |
+//! | `options.rs` | MSS, window scale, SACK-permitted, timestamps at the handshake |
+//! | `input.rs` | segment arrival, RFC 9293 §3.10.7 step by step |
+//! | `output.rs` | what to send next and how it is laid out |
+//! | `ack.rs` | delayed and quick ACKs |
+//! | `timers.rs` | what each timer does when it fires |
+//! | `api.rs` | the application's commands and their errors |
+//! | `info.rs` | [`TcpInfo`] |
+//! | `time_wait.rs` | [`TimeWait`], also the stack's compact TIME-WAIT entry |
+
+mod ack;
+pub mod api;
+mod info;
+mod input;
+mod options;
+mod output;
+mod recv;
+mod send;
+mod time_wait;
+mod timers;
+
+use core::fmt;
+use core::net::SocketAddrV4;
+
+pub use api::{
+    ConnError, RecvError, SendError, SendFlags, SetOptionError, Shutdown, ShutdownError,
+    SocketOption,
+};
+pub use info::TcpInfo;
+pub use recv::{Received, RecvHalf};
+pub use send::{FinState, Retransmit, SendHalf};
+pub use time_wait::{TimeWait, TimeWaitVerdict};
+
+use self::ack::AckState;
+use self::options::Negotiated;
+use crate::config::Config;
+use crate::stats::Stats;
+use crate::storage::RingBuffer;
+use crate::tcp::congestion::{Congestion, CongestionControl};
+use crate::tcp::recovery::LossRecovery;
+use crate::tcp::rtt::{RttConfig, RttEstimator};
+use crate::tcp::state::TcpState;
+use crate::tcp::timer::{Timer, TimerTable};
+use crate::tcp::timestamps::{TsClock, TsRecent};
+use crate::time::{Duration, Instant, Stamp};
+use crate::{SeqNum, wire::TcpRepr};
+
+/// Out-of-order ranges a receiver tracks at most (DESIGN.md §4: every
+/// resource has a cap). A segment that would open one more is dropped
+/// (TCPOFODrop) and retransmitted later.
+pub const MAX_OUT_OF_ORDER_RANGES: usize = 32;
+
+/// How long a connection's emptied buffers stay allocated ([`Timer::Idle`]).
+pub const IDLE_RELEASE: Duration = Duration::from_secs(1);
+
+/// What a connection needs from its stack on every call.
+#[derive(Debug, Default)]
+pub struct Env {
+    pub config: Config,
+    pub stats: Stats,
+    /// Events the connection raised; the stack drains them after each call.
+    pub events: Vec<ConnEvent>,
+    /// RFC 5961 §7: the stack-wide challenge-ACK budget.
+    pub challenge: ChallengeAckBudget,
+}
+
+impl Env {
+    pub fn new(config: Config) -> Self {
+        Env {
+            config,
+            ..Env::default()
+        }
+    }
+}
+
+/// RFC 5961 §7 and Linux `tcp_challenge_ack_limit`: at most this many
+/// challenge ACKs per second for the whole stack, so a blind attacker cannot
+/// use them to learn anything about a connection.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChallengeAckBudget {
+    window_start: Instant,
+    sent: u32,
+}
+
+impl ChallengeAckBudget {
+    /// Takes one challenge ACK from the budget of `limit` per second.
+    pub fn take(&mut self, now: Instant, limit: u32) -> bool {
+        if now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
+            self.window_start = now;
+            self.sent = 0;
+        }
+        if self.sent < limit {
+            self.sent += 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Something the application (or a tracer) may want to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnEvent {
+    /// The connection moved from one state to another.
+    StateChanged { from: TcpState, to: TcpState },
+    /// New data (or the end of the stream) can be read. Edge-triggered: raised
+    /// again only after `recv` found nothing to read.
+    Readable,
+    /// Send-buffer space freed up after a `send` found the buffer full.
+    Writable,
+    /// The peer's FIN arrived: reads return the queued data, then end of stream.
+    PeerClosed,
+    /// The connection reached CLOSED.
+    Closed(CloseReason),
+}
+
+/// Why a connection reached CLOSED.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// Both sides closed in order (and TIME-WAIT, if ours, ran out).
+    Normal,
+    /// The peer refused the connection: a RST answered our SYN.
+    Refused,
+    /// The peer reset the connection.
+    Reset,
+    /// Retransmissions, probes or the user timeout ran out.
+    TimedOut,
+    /// We reset it: `abort`, `close` with unread data or linger 0, or data
+    /// arriving after `close` (RFC 2525 §2.17).
+    Aborted,
+    /// The application closed it before it was established (no RST needed).
+    Cancelled,
+}
+
+/// What [`Connection::handle_segment`] did with a segment.
+#[must_use = "a disposition says whether the connection is still alive"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Processed.
+    Accepted,
+    /// Dropped without a reply.
+    Dropped(DropReason),
+    /// Dropped and answered with an ACK ("send an acknowledgment, drop the
+    /// segment and return", RFC 9293 §3.10.7.4), unless rate-limited.
+    DroppedWithAck(DropReason),
+    /// RFC 5961: answered with a challenge ACK (unless rate-limited) and dropped.
+    ChallengeAck(Challenge),
+    /// Answered with a RST and dropped (RFC 9293 §3.10.7.3 or RFC 2525).
+    ResetSent(DropReason),
+    /// The peer's RST closed the connection.
+    ConnectionReset,
+    /// TIME-WAIT: an acceptable new SYN for this 4-tuple (RFC 6191); the
+    /// caller may start a new incarnation with this ISS.
+    Reincarnate { iss: SeqNum },
+}
+
+/// Why a segment was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// The connection is closed.
+    Closed,
+    /// RFC 9293 §3.10.7.4 "first": outside the receive window.
+    OutOfWindow,
+    /// RFC 7323 §5: an old timestamp (PAWS).
+    Paws,
+    /// RFC 9293 §3.10.7.4 "fifth": no ACK bit.
+    NoAck,
+    /// The ACK acknowledges something not yet sent.
+    AckOfUnsentData,
+    /// SYN-SENT: the ACK does not acknowledge our SYN (RFC 9293 §3.10.7.3).
+    UnacceptableAck,
+    /// A RST outside the window, or one we must ignore (TIME-WAIT, RFC 1337).
+    IgnoredReset,
+    /// SYN-SENT: neither SYN nor RST.
+    NotSynOrReset,
+    /// Data after the application closed the connection (RFC 2525 §2.17).
+    DataAfterClose,
+    /// SYN-RECEIVED: the handshake's ACK was unacceptable.
+    BadHandshakeAck,
+    /// A SYN for a half-open connection (Linux's embryonic reset).
+    SynInSynReceived,
+}
+
+/// Why an RFC 5961 challenge ACK was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Challenge {
+    /// §3.2: RST in the window but not at RCV.NXT.
+    Reset,
+    /// §4.2: SYN in a synchronized state.
+    Syn,
+    /// §5.2: ACK older than SND.UNA - MAX.SND.WND.
+    OldAck,
+}
+
+/// Per-connection socket options, set by the application.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketOptions {
+    /// TCP_NODELAY: no Nagle.
+    pub nodelay: bool,
+    /// TCP_CORK: hold partial segments (at most 200 ms).
+    pub cork: bool,
+    /// SO_KEEPALIVE.
+    pub keepalive: bool,
+    /// TCP_KEEPIDLE; `None`: `tcp_keepalive_time`.
+    pub keep_idle: Option<Duration>,
+    /// TCP_KEEPINTVL; `None`: `tcp_keepalive_intvl`.
+    pub keep_interval: Option<Duration>,
+    /// TCP_KEEPCNT; `None`: `tcp_keepalive_probes`.
+    pub keep_count: Option<u8>,
+    /// TCP_USER_TIMEOUT (RFC 5482); `None`: off.
+    pub user_timeout: Option<Duration>,
+    /// SO_LINGER; `Some(ZERO)` makes `close` reset the connection.
+    pub linger: Option<Duration>,
+    /// SO_RCVBUF in payload bytes; `None`: `tcp_rmem` default.
+    pub recv_buffer: Option<usize>,
+    /// SO_SNDBUF in payload bytes; `None`: `tcp_wmem` default, growing with cwnd.
+    pub send_buffer: Option<usize>,
+}
+
+/// What the stack decides for a new connection.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnParams {
+    /// ISS (RFC 6528, or RFC 6191 for a reincarnation).
+    pub iss: SeqNum,
+    /// Offset of this connection's timestamp clock (RFC 7323 §7.1).
+    pub ts_offset: u32,
+    pub socket: SocketOptions,
+}
+
+/// The per-state data, one variant per RFC 9293 state (LISTEN lives in the
+/// stack's listener).
+#[derive(Debug)]
+pub enum State {
+    Closed(Closed),
+    SynSent(SynSent),
+    SynReceived(SynReceived),
+    Established(Established),
+    FinWait1(FinWait1),
+    FinWait2(FinWait2),
+    CloseWait(CloseWait),
+    Closing(Closing),
+    LastAck(LastAck),
+    TimeWait(TimeWaitState),
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::Closed(Closed::default())
+    }
+}
+
+/// CLOSED: no protocol state; only bytes the application has not read.
+#[derive(Debug)]
+pub struct Closed {
+    pub unread: RingBuffer,
+}
+
+impl Default for Closed {
+    fn default() -> Self {
+        Closed {
+            unread: RingBuffer::new(0),
+        }
+    }
+}
+
+/// SYN-SENT: our SYN is out (or about to be); data may already be queued.
+#[derive(Debug)]
+pub struct SynSent {
+    pub snd: SendHalf,
+}
+
+/// SYN-RECEIVED: the peer's SYN arrived and our SYN-ACK is out.
+#[derive(Debug)]
+pub struct SynReceived {
+    pub snd: SendHalf,
+    pub rcv: RecvHalf,
+    /// Came from LISTEN (a listener's half-open entry) rather than from a
+    /// simultaneous open: a reset returns it to LISTEN, i.e. deletes it
+    /// without telling an application (RFC 9293 §3.10.7.4 "second").
+    pub passive: bool,
+}
+
+/// ESTABLISHED: data flows both ways.
+#[derive(Debug)]
+pub struct Established {
+    pub snd: SendHalf,
+    pub rcv: RecvHalf,
+}
+
+/// FIN-WAIT-1: our FIN is queued or sent, not yet acknowledged.
+#[derive(Debug)]
+pub struct FinWait1 {
+    pub snd: SendHalf,
+    pub rcv: RecvHalf,
+}
+
+/// FIN-WAIT-2: our FIN is acknowledged; we wait for the peer's. The send
+/// half keeps only sequence numbers (its buffer is empty).
+#[derive(Debug)]
+pub struct FinWait2 {
+    pub snd: SendHalf,
+    pub rcv: RecvHalf,
+}
+
+/// CLOSE-WAIT: the peer's FIN arrived; we may still send.
+#[derive(Debug)]
+pub struct CloseWait {
+    pub snd: SendHalf,
+    pub rcv: RecvHalf,
+}
+
+/// CLOSING: both FINs sent, ours not yet acknowledged.
+#[derive(Debug)]
+pub struct Closing {
+    pub snd: SendHalf,
+    pub rcv: RecvHalf,
+}
+
+/// LAST-ACK: the peer's FIN arrived, ours is not yet acknowledged.
+#[derive(Debug)]
+pub struct LastAck {
+    pub snd: SendHalf,
+    pub rcv: RecvHalf,
+}
+
+/// TIME-WAIT: the compact [`TimeWait`] plus bytes the application has not read.
+#[derive(Debug)]
+pub struct TimeWaitState {
+    pub tw: TimeWait,
+    pub unread: RingBuffer,
+}
+
+impl State {
+    /// The state's name.
+    pub fn kind(&self) -> TcpState {
+        match self {
+            State::Closed(_) => TcpState::Closed,
+            State::SynSent(_) => TcpState::SynSent,
+            State::SynReceived(_) => TcpState::SynReceived,
+            State::Established(_) => TcpState::Established,
+            State::FinWait1(_) => TcpState::FinWait1,
+            State::FinWait2(_) => TcpState::FinWait2,
+            State::CloseWait(_) => TcpState::CloseWait,
+            State::Closing(_) => TcpState::Closing,
+            State::LastAck(_) => TcpState::LastAck,
+            State::TimeWait(_) => TcpState::TimeWait,
+        }
+    }
+
+    /// The send half, where the state has one.
+    pub fn send_half(&self) -> Option<&SendHalf> {
+        match self {
+            State::SynSent(s) => Some(&s.snd),
+            State::SynReceived(s) => Some(&s.snd),
+            State::Established(s) => Some(&s.snd),
+            State::FinWait1(s) => Some(&s.snd),
+            State::FinWait2(s) => Some(&s.snd),
+            State::CloseWait(s) => Some(&s.snd),
+            State::Closing(s) => Some(&s.snd),
+            State::LastAck(s) => Some(&s.snd),
+            State::Closed(_) | State::TimeWait(_) => None,
+        }
+    }
+
+    /// The receive half, where the state has one.
+    pub fn recv_half(&self) -> Option<&RecvHalf> {
+        match self {
+            State::SynReceived(s) => Some(&s.rcv),
+            State::Established(s) => Some(&s.rcv),
+            State::FinWait1(s) => Some(&s.rcv),
+            State::FinWait2(s) => Some(&s.rcv),
+            State::CloseWait(s) => Some(&s.rcv),
+            State::Closing(s) => Some(&s.rcv),
+            State::LastAck(s) => Some(&s.rcv),
+            State::SynSent(_) | State::Closed(_) | State::TimeWait(_) => None,
+        }
+    }
+
+    /// Both halves, mutably, where the state has them.
+    pub(crate) fn halves_mut(&mut self) -> Option<(&mut SendHalf, &mut RecvHalf)> {
+        match self {
+            State::SynReceived(s) => Some((&mut s.snd, &mut s.rcv)),
+            State::Established(s) => Some((&mut s.snd, &mut s.rcv)),
+            State::FinWait1(s) => Some((&mut s.snd, &mut s.rcv)),
+            State::FinWait2(s) => Some((&mut s.snd, &mut s.rcv)),
+            State::CloseWait(s) => Some((&mut s.snd, &mut s.rcv)),
+            State::Closing(s) => Some((&mut s.snd, &mut s.rcv)),
+            State::LastAck(s) => Some((&mut s.snd, &mut s.rcv)),
+            State::SynSent(_) | State::Closed(_) | State::TimeWait(_) => None,
+        }
+    }
+
+    pub(crate) fn send_half_mut(&mut self) -> Option<&mut SendHalf> {
+        match self {
+            State::SynSent(s) => Some(&mut s.snd),
+            other => other.halves_mut().map(|(s, _)| s),
+        }
+    }
+
+    pub(crate) fn recv_half_mut(&mut self) -> Option<&mut RecvHalf> {
+        self.halves_mut().map(|(_, r)| r)
+    }
+
+    /// Unread bytes left in a state without a receive half.
+    fn unread(&self) -> Option<&RingBuffer> {
+        match self {
+            State::Closed(c) => Some(&c.unread),
+            State::TimeWait(t) => Some(&t.unread),
+            _ => None,
+        }
+    }
+
+    fn unread_mut(&mut self) -> Option<&mut RingBuffer> {
+        match self {
+            State::Closed(c) => Some(&mut c.unread),
+            State::TimeWait(t) => Some(&mut t.unread),
+            _ => None,
+        }
+    }
+}
+
+/// Retransmission and probe bookkeeping.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct XmitState {
+    /// Consecutive timeouts of the same data (Linux `icsk_retransmits`).
+    pub retransmits: u8,
+    /// When the oldest data now being retransmitted was first sent (Linux
+    /// `retrans_stamp`): the give-up clock of `tcp_retries2` and the user timeout.
+    pub retrans_stamp: Stamp,
+    /// Unanswered zero-window or keepalive probes (Linux `icsk_probes_out`).
+    pub probes_out: u32,
+    /// When the first of those probes went out.
+    pub probes_stamp: Stamp,
+    /// A segment timed for an RTT sample: its end and when it was sent. Karn's
+    /// rule: cleared by any retransmission.
+    pub rtt_timed: Option<(SeqNum, Instant)>,
+    /// The TSval of our first retransmission still unacknowledged: an echo
+    /// older than it refers to an original transmission, not to what made
+    /// the peer answer now (RFC 3522's test), so it measures no RTT.
+    pub rtx_tsval: Option<u32>,
+    /// The last time data was sent (Linux `lsndtime`), for idle restarts.
+    pub last_data_sent: Stamp,
+    /// The last time any acceptable segment arrived (Linux `rcv_tstamp`).
+    pub last_recv: Instant,
+    /// The last time data arrived.
+    pub last_data_recv: Stamp,
+    /// The last time an ACK was received.
+    pub last_ack_recv: Stamp,
+    /// The sender filled cwnd since the last ACK (RFC 7661).
+    pub cwnd_limited: bool,
+    /// The last out-of-window or PAWS ACK we sent (`tcp_invalid_ratelimit`).
+    pub last_oow_ack: Stamp,
+}
+
+/// Output the connection owes beyond data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Pending {
+    /// Send (or resend) our SYN or SYN-ACK.
+    pub syn: bool,
+    /// A RST to send.
+    pub rst: Option<PendingRst>,
+    /// A zero-window or keepalive probe (seq = SND.UNA - 1).
+    pub probe: bool,
+    /// Push held data now even if Nagle or the cork holds it (the persist
+    /// timer acting as Linux's 200 ms cork ceiling and probe with data).
+    pub force_push: bool,
+}
+
+/// The RSTs a connection sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PendingRst {
+    /// An abort: `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>` (RFC 9293
+    /// §3.10.5, Linux `tcp_send_active_reset`), with our timestamp.
+    Abort { seq: SeqNum, ack: Option<SeqNum> },
+    /// A reply to a bad segment, built like the no-connection reset of
+    /// RFC 9293 §3.10.7.1.
+    Reply { seq: SeqNum, ack: Option<SeqNum> },
+}
+
+/// The application's side of the connection's life.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Life {
+    /// The application closed its handle; the stack finishes the close.
+    pub orphan: bool,
+    /// `shutdown(Read)` or `close`: reads return end of stream.
+    pub read_shutdown: bool,
+    /// Why the connection ended, once it has.
+    pub close_reason: Option<CloseReason>,
+    /// The error reads and writes report once the connection died.
+    pub error: Option<ConnError>,
+    /// `Readable` may be raised (edge trigger armed).
+    pub readable_armed: bool,
+    /// A `send` found the buffer full: raise `Writable` when space frees up.
+    pub writable_wanted: bool,
+    /// The send buffer size was set by the application (no auto-growth).
+    pub sndbuf_locked: bool,
+}
+
+/// Counters for [`TcpInfo`].
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counters {
+    pub segs_in: u64,
+    pub segs_out: u64,
+    pub data_segs_in: u64,
+    pub data_segs_out: u64,
+    pub bytes_sent: u64,
+    pub bytes_retrans: u64,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+    pub total_retrans: u64,
+    pub delivered: u64,
+    /// The smallest RTT sample seen.
+    pub min_rtt: Option<Duration>,
+}
+
+/// What every state shares.
+#[derive(Debug)]
+pub struct Core {
+    pub(crate) local: SocketAddrV4,
+    pub(crate) remote: SocketAddrV4,
+    pub(crate) neg: Negotiated,
+    pub(crate) timers: TimerTable,
+    pub(crate) rtt: RttEstimator,
+    pub(crate) cc: Congestion,
+    pub(crate) recovery: LossRecovery,
+    pub(crate) ts_clock: TsClock,
+    /// TS.Recent, once timestamps are negotiated.
+    pub(crate) ts_recent: Option<TsRecent>,
+    pub(crate) ack: AckState,
+    pub(crate) xmit: XmitState,
+    pub(crate) socket: SocketOptions,
+    pub(crate) pending: Pending,
+    pub(crate) life: Life,
+    pub(crate) counters: Counters,
+}
+
+/// One TCP connection. See the module documentation.
+pub struct Connection {
+    state: State,
+    core: Core,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("local", &self.core.local)
+            .field("remote", &self.core.remote)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    fn new(
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        params: &ConnParams,
+        config: &Config,
+    ) -> Self {
+        let neg = Negotiated::ours(config);
+        let rtt = RttEstimator::new(RttConfig {
+            initial_rto: config.tcp_rto_initial,
+            rto_min: config.tcp_rto_min,
+            rto_max: config.tcp_rto_max,
+            ..RttConfig::default()
+        });
+        Core {
+            local,
+            remote,
+            neg,
+            timers: TimerTable::new(),
+            rtt,
+            cc: Congestion::new(
+                config.tcp_congestion_control,
+                neg.default_send_mss(),
+                config.tcp_init_cwnd,
+            ),
+            recovery: LossRecovery::new(params.iss, config.tcp_reordering),
+            ts_clock: TsClock::new(params.ts_offset),
+            ts_recent: None,
+            ack: AckState::new(config.tcp_delack_min, neg.initial_rcv_mss()),
+            xmit: XmitState {
+                last_recv: now,
+                ..XmitState::default()
+            },
+            socket: params.socket,
+            pending: Pending::default(),
+            life: Life {
+                readable_armed: true,
+                sndbuf_locked: params.socket.send_buffer.is_some(),
+                ..Life::default()
+            },
+            counters: Counters::default(),
+        }
+    }
+
+    fn recv_buffer_limit(&self, config: &Config) -> usize {
+        self.socket.recv_buffer.unwrap_or(config.tcp_rmem.default)
+    }
+
+    fn send_buffer_limit(&self, config: &Config) -> usize {
+        self.socket.send_buffer.unwrap_or(config.tcp_wmem.default)
+    }
+
+    /// Bookkeeping for every state change (called by [`Connection::transition`]).
+    fn entered(&mut self, now: Instant, from: TcpState, to: TcpState, env: &mut Env) {
+        env.events.push(ConnEvent::StateChanged { from, to });
+        let estab = |s: TcpState| matches!(s, TcpState::Established | TcpState::CloseWait);
+        if estab(to) && !estab(from) {
+            env.stats.tcp.curr_estab += 1;
+        }
+        if estab(from) && !estab(to) {
+            env.stats.tcp.curr_estab = env.stats.tcp.curr_estab.saturating_sub(1);
+        }
+        match to {
+            TcpState::Closed => {
+                if matches!(from, TcpState::SynSent | TcpState::SynReceived) {
+                    env.stats.tcp.attempt_fails += 1;
+                }
+                let reason = *self.life.close_reason.get_or_insert(CloseReason::Normal);
+                if estab(from) && reason != CloseReason::Normal {
+                    env.stats.tcp.estab_resets += 1;
+                }
+                self.timers.stop_all();
+                env.events.push(ConnEvent::Closed(reason));
+            }
+            TcpState::TimeWait => {
+                self.timers.stop_all();
+                self.timers
+                    .set(Timer::TimeWait, now + env.config.time_wait());
+            }
+            TcpState::FinWait2 => {
+                self.timers.stop(Timer::Retransmit);
+                self.timers.stop(Timer::Persist);
+                if self.life.orphan {
+                    self.timers
+                        .set(Timer::FinWait2, now + env.config.tcp_fin_timeout);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Connection {
+    /// An active open (RFC 9293 §3.10.1, OPEN in CLOSED): SYN-SENT, with the
+    /// SYN ready for [`Connection::poll_transmit`].
+    pub fn connect(
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        params: &ConnParams,
+        env: &mut Env,
+    ) -> Connection {
+        let mut core = Core::new(now, local, remote, params, &env.config);
+        let snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));
+        core.pending.syn = true;
+        env.stats.tcp.active_opens += 1;
+        env.events.push(ConnEvent::StateChanged {
+            from: TcpState::Closed,
+            to: TcpState::SynSent,
+        });
+        Connection {
+            state: State::SynSent(SynSent { snd }),
+            core,
+        }
+    }
+
+    /// A passive open: a listener accepted `syn` (RFC 9293 §3.10.7.2, SYN in
+    /// LISTEN): SYN-RECEIVED, with the SYN-ACK ready to send.
+    pub fn accept_syn(
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        syn: &TcpRepr<'_>,
+        params: &ConnParams,
+        env: &mut Env,
+    ) -> Connection {
+        let mut core = Core::new(now, local, remote, params, &env.config);
+        core.neg.answer_syn(&syn.options, &env.config);
+        if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok) {
+            core.ts_recent = Some(TsRecent::new(ts.tsval, now));
+        }
+        let mut snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));
+        core.apply_negotiated(&mut snd);
+        // RFC 7323 §2.2: the window of a SYN is never scaled.
+        snd.set_window(u32::from(syn.window));
+        snd.wl1 = syn.seq;
+        snd.wl2 = params.iss;
+        let rcv = RecvHalf::new(
+            syn.seq,
+            core.recv_buffer_limit(&env.config),
+            core.neg.rcv_wscale(),
+            MAX_OUT_OF_ORDER_RANGES,
+        );
+        core.pending.syn = true;
+        core.xmit.last_recv = now;
+        env.stats.tcp.passive_opens += 1;
+        env.events.push(ConnEvent::StateChanged {
+            from: TcpState::Listen,
+            to: TcpState::SynReceived,
+        });
+        Connection {
+            state: State::SynReceived(SynReceived {
+                snd,
+                rcv,
+                passive: true,
+            }),
+            core,
+        }
+    }
+
+    /// The state's name.
+    pub fn state(&self) -> TcpState {
+        self.state.kind()
+    }
+
+    /// The per-state data (read-only; for tests and diagnostics).
+    pub fn state_data(&self) -> &State {
+        &self.state
+    }
+
+    pub fn local(&self) -> SocketAddrV4 {
+        self.core.local
+    }
+
+    pub fn remote(&self) -> SocketAddrV4 {
+        self.core.remote
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.core.life.close_reason
+    }
+
+    /// Whether the application has given up its handle.
+    pub fn is_orphan(&self) -> bool {
+        self.core.life.orphan
+    }
+
+    /// Whether this connection came from a listener's SYN.
+    pub fn is_passive(&self) -> bool {
+        matches!(&self.state, State::SynReceived(s) if s.passive)
+    }
+
+    /// The timers' deadlines (for tests and diagnostics).
+    pub fn timers(&self) -> &TimerTable {
+        &self.core.timers
+    }
+
+    /// When [`Connection::handle_timeout`] is next needed.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.core.timers.next_deadline()
+    }
+
+    /// Bytes waiting to be read (Recv-Q).
+    pub fn recv_queue(&self) -> usize {
+        match (self.state.recv_half(), self.state.unread()) {
+            (Some(r), _) => r.readable(),
+            (None, Some(u)) => u.len(),
+            _ => 0,
+        }
+    }
+
+    /// Bytes not yet acknowledged or not yet sent (Send-Q).
+    pub fn send_queue(&self) -> usize {
+        self.state.send_half().map_or(0, |s| s.buffered())
+    }
+
+    /// Bytes of buffer memory the connection holds.
+    pub fn buffer_memory(&self) -> usize {
+        let snd = self.state.send_half().map_or(0, |s| s.allocated());
+        let rcv = self.state.recv_half().map_or(0, |r| r.allocated());
+        let unread = self.state.unread().map_or(0, |u| u.allocated());
+        snd + rcv + unread
+    }
+
+    /// The compact TIME-WAIT entry, when in TIME-WAIT with nothing left for
+    /// the application to read: the stack may keep just this.
+    pub fn time_wait_entry(&self) -> Option<TimeWait> {
+        match &self.state {
+            State::TimeWait(t) if t.unread.is_empty() => Some(t.tw),
+            _ => None,
+        }
+    }
+
+    /// Moves to another state built from the current one, and does the
+    /// bookkeeping every transition needs (events, counters, timers).
+    fn transition(&mut self, now: Instant, env: &mut Env, next: impl FnOnce(State) -> State) {
+        let old = core::mem::take(&mut self.state);
+        let from = old.kind();
+        self.state = next(old);
+        let to = self.state.kind();
+        if from != to {
+            self.core.entered(now, from, to, env);
+        }
+    }
+
+    /// Ends the connection: CLOSED, keeping unread bytes for the application.
+    fn close_with(&mut self, now: Instant, env: &mut Env, reason: CloseReason) {
+        if self.state.kind() == TcpState::Closed {
+            return;
+        }
+        self.core.life.close_reason.get_or_insert(reason);
+        self.core.life.error = match reason {
+            CloseReason::Normal | CloseReason::Cancelled => self.core.life.error,
+            CloseReason::Refused => Some(ConnError::Refused),
+            CloseReason::Reset => Some(ConnError::Reset),
+            CloseReason::TimedOut => Some(ConnError::TimedOut),
+            CloseReason::Aborted => Some(ConnError::Aborted),
+        };
+        let had_unread = self.recv_queue() > 0;
+        self.transition(now, env, |old| {
+            let unread = match old {
+                State::SynReceived(s) => s.rcv.into_unread(),
+                State::Established(s) => s.rcv.into_unread(),
+                State::FinWait1(s) => s.rcv.into_unread(),
+                State::FinWait2(s) => s.rcv.into_unread(),
+                State::CloseWait(s) => s.rcv.into_unread(),
+                State::Closing(s) => s.rcv.into_unread(),
+                State::LastAck(s) => s.rcv.into_unread(),
+                State::TimeWait(t) => t.unread,
+                State::Closed(c) => c.unread,
+                State::SynSent(_) => RingBuffer::new(0),
+            };
+            let mut unread = unread;
+            unread.release_if_empty();
+            State::Closed(Closed { unread })
+        });
+        self.core.pending.syn = false;
+        self.core.pending.probe = false;
+        self.core.pending.force_push = false;
+        self.core.ack.clear();
+        // The application learns about the end through reads.
+        if !had_unread {
+            self.core.notify_readable(env);
+        }
+    }
+
+    /// Enters TIME-WAIT from FIN-WAIT-1/2 or CLOSING (RFC 9293 §3.10.7.4).
+    fn enter_time_wait(&mut self, now: Instant, env: &mut Env) {
+        let ts = self.core.ts_recent.map(|r| (self.core.ts_clock, r));
+        let expires = now + env.config.time_wait();
+        self.transition(now, env, |old| match old {
+            State::FinWait1(FinWait1 { snd, rcv })
+            | State::FinWait2(FinWait2 { snd, rcv })
+            | State::Closing(Closing { snd, rcv }) => {
+                let window = (rcv.window() >> rcv.wscale).min(u32::from(u16::MAX)) as u16;
+                let tw = TimeWait::new(snd.nxt, rcv.nxt, window, ts, expires);
+                // The send buffer goes with `snd`; an empty receive buffer
+                // gives its memory back now.
+                let mut unread = rcv.into_unread();
+                unread.release_if_empty();
+                State::TimeWait(TimeWaitState { tw, unread })
+            }
+            other => other,
+        });
+    }
+}
+
+impl Core {
+    /// Feeds an RTT sample to the estimator (Karn's rule was applied when
+    /// the sample was taken).
+    fn on_rtt_sample(&mut self, sample: Duration, snd_una: SeqNum, snd_nxt: SeqNum) {
+        self.rtt.on_sample(sample, snd_una, snd_nxt);
+        self.counters.min_rtt = Some(self.counters.min_rtt.map_or(sample, |m| m.min(sample)));
+    }
+
+    /// Raises `Readable` if the application is waiting for it.
+    fn notify_readable(&mut self, env: &mut Env) {
+        if self.life.readable_armed && !self.life.orphan {
+            self.life.readable_armed = false;
+            env.events.push(ConnEvent::Readable);
+        }
+    }
+
+    /// Raises `Writable` if a `send` found the buffer full.
+    fn notify_writable(&mut self, env: &mut Env) {
+        if self.life.writable_wanted && !self.life.orphan {
+            self.life.writable_wanted = false;
+            env.events.push(ConnEvent::Writable);
+        }
+    }
+
+    /// Applies negotiated options to the send half.
+    fn apply_negotiated(&mut self, snd: &mut SendHalf) {
+        snd.wscale = self.neg.snd_wscale();
+        snd.mss = self.neg.send_mss();
+        self.cc.set_mss(snd.mss);
+    }
+}
+
+// Re-exported for the stack's use.
+pub use crate::tcp::segment::ControlSegment;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,264 @@
+//! Option negotiation at the handshake: MSS, window scale, SACK-permitted
+//! and timestamps.
+//!
+//! Read first: RFC 9293 §3.7.1 (MSS; 536 when absent), RFC 6691 (MSS
+//! excludes options), RFC 7323 §2.2-2.3 (window scale only if both SYNs carry
+//! it; shifts above 14 are used as 14) and §3.2 (timestamps only if both
+//! SYNs carry them), RFC 2018 §2 (SACK-permitted in both SYNs).
+//!
+//! What we offer comes from `Config` (Linux sysctl names). A SYN-ACK answering
+//! a peer's SYN carries only what the peer offered, as Linux's does. In a
+//! simultaneous open our SYN-ACK repeats our SYN's options (Linux resends its
+//! SYN with ACK set).
+
+use crate::config::Config;
+use crate::wire::tcp::{TcpOptions, TcpTimestamp};
+
+/// Bytes the timestamp option adds to every segment (`nop,nop,TS`).
+pub const TIMESTAMP_OVERHEAD: u32 = 12;
+
+/// RFC 9293 §3.7.1 (and RFC 1122 §4.2.2.6): the send MSS when the peer's
+/// SYN has no MSS option.
+pub const DEFAULT_PEER_MSS: u16 = 536;
+
+/// RFC 7323 §2.3: shifts above this are used as this.
+pub const MAX_WINDOW_SCALE: u8 = 14;
+
+/// Options offered and agreed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Negotiated {
+    /// The MSS we advertise: MTU - 40.
+    pub adv_mss: u16,
+    /// The window scale we offer, if window scaling is on.
+    our_wscale: Option<u8>,
+    offer_sack: bool,
+    offer_ts: bool,
+    /// The peer's window scale, if both SYNs carried the option.
+    peer_wscale: Option<u8>,
+    /// The peer sent a shift above 14 (RFC 7323 §2.3).
+    pub wscale_clamped: bool,
+    /// The peer's MSS option (536 if absent), at least `tcp_min_snd_mss`.
+    pub peer_mss: u16,
+    pub sack_ok: bool,
+    pub ts_ok: bool,
+    /// Our SYN-ACK repeats our SYN (simultaneous open).
+    simultaneous: bool,
+}
+
+impl Negotiated {
+    /// What we offer, before hearing from the peer.
+    pub fn ours(config: &Config) -> Self {
+        Negotiated {
+            adv_mss: config.advertised_mss(),
+            our_wscale: config.tcp_window_scaling.then(|| config.window_scale()),
+            offer_sack: config.tcp_sack,
+            offer_ts: config.tcp_timestamps,
+            peer_wscale: None,
+            wscale_clamped: false,
+            peer_mss: DEFAULT_PEER_MSS,
+            sack_ok: false,
+            ts_ok: false,
+            simultaneous: false,
+        }
+    }
+
+    /// The options of our SYN: `<mss, sackOK, TS val ecr 0, nop, wscale>` in
+    /// Linux's layout (the wire module orders them).
+    pub fn syn_options(&self, tsval: u32) -> TcpOptions {
+        TcpOptions {
+            mss: Some(self.adv_mss),
+            window_scale: self.our_wscale,
+            sack_permitted: self.offer_sack,
+            timestamp: self.offer_ts.then_some(TcpTimestamp { tsval, tsecr: 0 }),
+            ..TcpOptions::default()
+        }
+    }
+
+    /// Records what the peer's SYN or SYN-ACK says.
+    fn take_peer(&mut self, peer: &TcpOptions, config: &Config) {
+        let mss = peer.mss.unwrap_or(DEFAULT_PEER_MSS);
+        self.peer_mss = mss.max(config.tcp_min_snd_mss).max(1);
+        self.peer_wscale = match (self.our_wscale, peer.window_scale) {
+            (Some(_), Some(shift)) => {
+                self.wscale_clamped = shift > MAX_WINDOW_SCALE;
+                Some(shift.min(MAX_WINDOW_SCALE))
+            }
+            _ => None,
+        };
+        self.sack_ok = self.offer_sack && peer.sack_permitted;
+        self.ts_ok = self.offer_ts && peer.timestamp.is_some();
+    }
+
+    /// A listener answers the peer's SYN.
+    pub fn answer_syn(&mut self, peer: &TcpOptions, config: &Config) {
+        self.take_peer(peer, config);
+    }
+
+    /// Our SYN crossed the peer's SYN (simultaneous open).
+    pub fn on_simultaneous_syn(&mut self, peer: &TcpOptions, config: &Config) {
+        self.take_peer(peer, config);
+        self.simultaneous = true;
+    }
+
+    /// The peer's SYN-ACK answered our SYN.
+    pub fn on_syn_ack(&mut self, peer: &TcpOptions, config: &Config) {
+        self.take_peer(peer, config);
+    }
+
+    /// The options of our SYN-ACK: only what the peer offered, in Linux's
+    /// layout; in a simultaneous open, our SYN's options.
+    pub fn syn_ack_options(&self, tsval: u32, tsecr: u32) -> TcpOptions {
+        if self.simultaneous {
+            let mut opts = self.syn_options(tsval);
+            if let Some(ts) = &mut opts.timestamp {
+                ts.tsecr = tsecr;
+            }
+            return opts;
+        }
+        TcpOptions {
+            mss: Some(self.adv_mss),
+            window_scale: self.peer_wscale.and(self.our_wscale),
+            sack_permitted: self.sack_ok,
+            timestamp: self.ts_ok.then_some(TcpTimestamp { tsval, tsecr }),
+            ..TcpOptions::default()
+        }
+    }
+
+    /// The shift applied to windows we advertise (0 unless both sides agreed).
+    pub fn rcv_wscale(&self) -> u8 {
+        match self.peer_wscale {
+            Some(_) => self.our_wscale.unwrap_or(0),
+            None => 0,
+        }
+    }
+
+    /// The shift applied to the peer's windows.
+    pub fn snd_wscale(&self) -> u8 {
+        self.peer_wscale.unwrap_or(0)
+    }
+
+    /// Option bytes on every data segment.
+    pub fn option_overhead(&self) -> u32 {
+        if self.ts_ok { TIMESTAMP_OVERHEAD } else { 0 }
+    }
+
+    /// The effective send MSS (payload per segment): the smaller of the
+    /// peer's MSS and ours, minus per-segment options (RFC 6691). With
+    /// timestamps on a 1500-byte path: 1448.
+    pub fn send_mss(&self) -> u32 {
+        let mss = u32::from(self.peer_mss.min(self.adv_mss));
+        mss.saturating_sub(self.option_overhead()).max(1)
+    }
+
+    /// The send MSS before the handshake tells us better (RFC 9293 §3.7.1).
+    pub fn default_send_mss(&self) -> u32 {
+        u32::from(DEFAULT_PEER_MSS)
+    }
+
+    /// Linux `tcp_initialize_rcv_mss`: assume 536-byte segments from the
+    /// peer until a larger one arrives.
+    pub fn initial_rcv_mss(&self) -> u32 {
+        u32::from(self.adv_mss.min(DEFAULT_PEER_MSS))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(mss: Option<u16>, ws: Option<u8>, sack: bool, ts: bool) -> TcpOptions {
+        TcpOptions {
+            mss,
+            window_scale: ws,
+            sack_permitted: sack,
+            timestamp: ts.then_some(TcpTimestamp {
+                tsval: 700,
+                tsecr: 0,
+            }),
+            ..TcpOptions::default()
+        }
+    }
+
+    #[test]
+    fn our_syn_offers_everything_the_config_enables() {
+        let config = Config::default();
+        let n = Negotiated::ours(&config);
+        let o = n.syn_options(100);
+        assert_eq!(o.mss, Some(1460));
+        assert_eq!(o.window_scale, Some(7));
+        assert!(o.sack_permitted);
+        assert_eq!(
+            o.timestamp,
+            Some(TcpTimestamp {
+                tsval: 100,
+                tsecr: 0
+            })
+        );
+        let mut off = config.clone();
+        off.tcp_timestamps = false;
+        off.tcp_window_scaling = false;
+        let o = Negotiated::ours(&off).syn_options(100);
+        assert_eq!((o.timestamp, o.window_scale), (None, None));
+    }
+
+    #[test]
+    fn syn_ack_echoes_only_what_the_peer_offered() {
+        let config = Config::default();
+        let mut n = Negotiated::ours(&config);
+        n.answer_syn(&peer(Some(1000), None, true, false), &config);
+        let o = n.syn_ack_options(5, 700);
+        assert_eq!(o.mss, Some(1460));
+        assert_eq!(o.window_scale, None, "peer sent no wscale");
+        assert!(o.sack_permitted);
+        assert_eq!(o.timestamp, None, "peer sent no timestamps");
+        assert_eq!((n.rcv_wscale(), n.snd_wscale()), (0, 0));
+        assert_eq!(n.send_mss(), 1000);
+    }
+
+    #[test]
+    fn mss_defaults_to_536_and_is_clamped_to_48() {
+        let config = Config::default();
+        let mut n = Negotiated::ours(&config);
+        n.answer_syn(&peer(None, None, false, false), &config);
+        assert_eq!(n.send_mss(), 536);
+        n.answer_syn(&peer(Some(10), None, false, false), &config);
+        assert_eq!(n.peer_mss, 48);
+        assert_eq!(n.send_mss(), 48);
+    }
+
+    #[test]
+    fn timestamps_cost_twelve_bytes_per_segment() {
+        let config = Config::default();
+        let mut n = Negotiated::ours(&config);
+        n.on_syn_ack(&peer(Some(1460), Some(7), true, true), &config);
+        assert!(n.ts_ok && n.sack_ok);
+        assert_eq!(n.send_mss(), 1448);
+        assert_eq!((n.rcv_wscale(), n.snd_wscale()), (7, 7));
+    }
+
+    #[test]
+    fn window_scale_above_14_is_used_as_14() {
+        let config = Config::default();
+        let mut n = Negotiated::ours(&config);
+        n.on_syn_ack(&peer(Some(1460), Some(15), false, false), &config);
+        assert_eq!(n.snd_wscale(), 14);
+        assert!(n.wscale_clamped);
+    }
+
+    #[test]
+    fn simultaneous_open_repeats_our_syn_options() {
+        let config = Config::default();
+        let mut n = Negotiated::ours(&config);
+        n.on_simultaneous_syn(&peer(Some(1000), None, false, false), &config);
+        let o = n.syn_ack_options(9, 700);
+        assert_eq!(o.window_scale, Some(7));
+        assert_eq!(
+            o.timestamp,
+            Some(TcpTimestamp {
+                tsval: 9,
+                tsecr: 700
+            })
+        );
+        assert_eq!(n.rcv_wscale(), 0, "the peer did not scale: neither do we");
+    }
+}

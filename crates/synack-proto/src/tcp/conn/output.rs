@@ -1,0 +1,503 @@
+//! What to send next, and how it is laid out.
+//!
+//! Read first: RFC 9293 §3.8.6.2.1 (sender silly window avoidance),
+//! §3.7.4 and RFC 896 (Nagle; Linux uses Minshall's variant), RFC 5681 §3
+//! (the congestion window bounds what is in flight), RFC 6298 §5.1 (arm the
+//! retransmission timer when sending), RFC 7323 §3 (timestamps on every
+//! segment), RFC 1122 §4.2.2.17 (zero-window probes).
+//!
+//! Priorities, one segment per call: a RST; our SYN or SYN-ACK; a
+//! retransmission; new data (and the FIN); a probe; a bare ACK. Linux's wire
+//! habits: PSH on the segment that empties the send queue (unless the write
+//! said more was coming), a bare FIN is sent whatever cwnd says, probes are
+//! `<SEQ=SND.UNA-1>` with no data (Linux `tcp_xmit_probe_skb`), and a RST
+//! ending a connection carries `<SEQ=SND.NXT><ACK=RCV.NXT>` and our timestamp.
+
+use super::{Connection, Core, Env, PendingRst, State};
+use crate::SeqNum;
+use crate::tcp::congestion::CongestionControl;
+use crate::tcp::segment::{SegmentHeader, write_segment};
+use crate::tcp::state::TcpState;
+use crate::tcp::timer::Timer;
+use crate::time::{Instant, Stamp};
+use crate::wire::tcp::{TcpFlags, TcpOptions, TcpTimestamp};
+
+use super::recv::RecvHalf;
+use super::send::{FinState, SendHalf};
+
+/// Why a segment goes out: decides counters, timers and RTT timing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Our SYN or SYN-ACK (a retransmission if `retransmits > 0`).
+    Syn,
+    /// Data or FIN sent for the first time.
+    New,
+    /// Data or FIN sent again.
+    Retransmission,
+    /// A zero-window or keepalive probe.
+    Probe,
+    /// A bare ACK.
+    Ack,
+}
+
+/// One segment to send.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    seq: SeqNum,
+    /// Payload bytes from the send buffer at `seq`.
+    len: u32,
+    fin: bool,
+    push: bool,
+    kind: Kind,
+}
+
+impl Plan {
+    fn ack(seq: SeqNum) -> Plan {
+        Plan {
+            seq,
+            len: 0,
+            fin: false,
+            push: false,
+            kind: Kind::Ack,
+        }
+    }
+}
+
+impl Connection {
+    /// Writes the next segment this connection wants to send into the front
+    /// of `buf` (which must hold a full segment: MSS plus 60 bytes) and
+    /// returns its length; `None` when there is nothing to send now. Call
+    /// until `None` after every input.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8], env: &mut Env) -> Option<usize> {
+        if let Some(rst) = self.core.pending.rst.take() {
+            return self.core.write_rst(now, rst, buf, env);
+        }
+        let kind = self.state.kind();
+        let core = &mut self.core;
+        match &mut self.state {
+            State::Closed(_) => None,
+            State::TimeWait(t) => {
+                if !core.ack.now {
+                    return None;
+                }
+                core.ack.on_ack_sent();
+                let n =
+                    t.tw.ack_segment(now, core.local, core.remote)
+                        .write(buf)
+                        .ok()?;
+                core.counted_control(env);
+                Some(n)
+            }
+            State::SynSent(s) => {
+                if !core.pending.syn {
+                    return None;
+                }
+                core.emit(now, &core.syn_plan(&s.snd), &mut s.snd, None, buf, env)
+            }
+            State::SynReceived(s) => {
+                if core.pending.syn {
+                    let plan = core.syn_plan(&s.snd);
+                    return core.emit(now, &plan, &mut s.snd, Some(&mut s.rcv), buf, env);
+                }
+                if core.ack.now {
+                    return core.emit(
+                        now,
+                        &Plan::ack(s.snd.nxt),
+                        &mut s.snd,
+                        Some(&mut s.rcv),
+                        buf,
+                        env,
+                    );
+                }
+                None
+            }
+            other => {
+                let (snd, rcv) = other.halves_mut()?;
+                core.transmit_synchronized(now, kind, snd, rcv, buf, env)
+            }
+        }
+    }
+}
+
+impl Core {
+    fn syn_plan(&self, snd: &SendHalf) -> Plan {
+        Plan {
+            seq: snd.iss,
+            len: 0,
+            fin: false,
+            push: false,
+            kind: Kind::Syn,
+        }
+    }
+
+    /// The window the sender may fill in flight.
+    pub(super) fn send_window(&self, snd: &SendHalf) -> u32 {
+        self.recovery.send_window(&self.cc, snd.mss)
+    }
+
+    /// Bytes counted against the congestion window. After a timeout,
+    /// everything beyond the retransmission point is presumed lost
+    /// (go-back-N), so only what was resent since counts.
+    pub(super) fn pipe(&self, snd: &SendHalf) -> u32 {
+        match snd.rtx {
+            Some(r) if !r.fast => r.next.since(snd.una),
+            _ => snd.in_flight(),
+        }
+    }
+
+    fn transmit_synchronized(
+        &mut self,
+        now: Instant,
+        state: TcpState,
+        snd: &mut SendHalf,
+        rcv: &mut RecvHalf,
+        buf: &mut [u8],
+        env: &mut Env,
+    ) -> Option<usize> {
+        if let Some(plan) = self.plan_retransmission(snd) {
+            return self.emit(now, &plan, snd, Some(rcv), buf, env);
+        }
+        let may_send = matches!(
+            state,
+            TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::LastAck
+        );
+        if may_send {
+            if let Some(plan) = self.plan_new_data(now, snd, env) {
+                return self.emit(now, &plan, snd, Some(rcv), buf, env);
+            }
+        }
+        if self.pending.probe {
+            self.pending.probe = false;
+            let plan = Plan {
+                kind: Kind::Probe,
+                ..Plan::ack(snd.una - 1u32)
+            };
+            return self.emit(now, &plan, snd, Some(rcv), buf, env);
+        }
+        if self.ack.now {
+            return self.emit(now, &Plan::ack(snd.nxt), snd, Some(rcv), buf, env);
+        }
+        self.pending.force_push = false;
+        self.arm_persist_if_stalled(now, snd, env);
+        None
+    }
+
+    /// The next segment of a retransmission: the head of the window may
+    /// always go; later segments must fit the peer's window and, unless it
+    /// is a fast retransmission (RFC 5681 §3.2 step 2: "retransmit the lost
+    /// segment"), the congestion window.
+    fn plan_retransmission(&mut self, snd: &mut SendHalf) -> Option<Plan> {
+        let rtx = snd.rtx?;
+        let seq = rtx.next;
+        let data_end = snd.data_end();
+        let len = if seq.before(data_end) {
+            data_end.since(seq).min(snd.mss).min(rtx.end.since(seq))
+        } else {
+            0
+        };
+        let fin = snd.fin == FinState::Sent && seq + len == data_end && rtx.end.after(data_end);
+        if len == 0 && !fin {
+            snd.rtx = None;
+            return None;
+        }
+        if seq != snd.una && (seq + len).after(snd.window_end()) {
+            return None;
+        }
+        if !rtx.fast && self.pipe(snd) >= self.send_window(snd) {
+            self.xmit.cwnd_limited = true;
+            return None;
+        }
+        Some(Plan {
+            seq,
+            len,
+            fin,
+            push: len > 0 && seq + len == data_end,
+            kind: Kind::Retransmission,
+        })
+    }
+
+    /// New data (and the FIN) within the peer's window and the congestion
+    /// window, with silly window avoidance, Nagle and the cork.
+    fn plan_new_data(&mut self, now: Instant, snd: &mut SendHalf, env: &mut Env) -> Option<Plan> {
+        let seq = snd.nxt;
+        let data_end = snd.data_end();
+        let unsent = snd.unsent();
+        let fin_queued = snd.fin == FinState::Queued;
+        let wnd_room = snd.window_end().since(seq);
+        if unsent == 0 {
+            // A FIN alone: Linux sends it whatever cwnd says
+            // (`tcp_cwnd_test`), but within the peer's window.
+            if fin_queued && seq == data_end && (wnd_room > 0 || snd.wnd > 0) {
+                return Some(Plan {
+                    seq,
+                    len: 0,
+                    fin: true,
+                    push: false,
+                    kind: Kind::New,
+                });
+            }
+            return None;
+        }
+        let mss = snd.mss;
+        let len = unsent.min(mss).min(wnd_room);
+        if len == 0 {
+            return None; // window closed: the persist timer probes
+        }
+        // RFC 5681 §4.1: restart from the initial window after an idle
+        // period longer than the RTO.
+        if snd.in_flight() == 0 && env.config.tcp_slow_start_after_idle {
+            let rto = self.rtt.rto();
+            if self
+                .xmit
+                .last_data_sent
+                .get()
+                .is_some_and(|t| now.saturating_duration_since(t) > rto)
+            {
+                self.cc.on_idle_restart(now);
+                self.xmit.last_data_sent = Stamp::at(now);
+            }
+        }
+        if self.pipe(snd) >= self.send_window(snd) {
+            self.xmit.cwnd_limited = true;
+            return None;
+        }
+        let is_tail = len == unsent;
+        if len < mss && !self.pending.force_push {
+            if !is_tail {
+                // RFC 9293 §3.8.6.2.1 (3): a partial segment because the
+                // window is short goes only if it is at least half the
+                // largest window the peer offered.
+                if len < snd.max_wnd / 2 {
+                    return None;
+                }
+            } else if !fin_queued && (self.socket.cork || snd.more || self.nagle_holds(snd)) {
+                // The tail of the data, smaller than a segment: held by the
+                // cork, MSG_MORE or Nagle. A FIN is never held.
+                return None;
+            }
+        }
+        self.pending.force_push = false;
+        let fin = fin_queued && is_tail && (seq + len).before(snd.window_end() + 1u32);
+        Some(Plan {
+            seq,
+            len,
+            fin,
+            push: is_tail && !snd.more,
+            kind: Kind::New,
+        })
+    }
+
+    /// Nagle's algorithm as Linux implements it (Minshall's variant, Linux
+    /// `tcp_minshall_check`): a small segment waits while an earlier small
+    /// segment is unacknowledged.
+    fn nagle_holds(&self, snd: &SendHalf) -> bool {
+        !self.socket.nodelay && snd.small_end.after(snd.una) && snd.small_end.before_eq(snd.nxt)
+    }
+
+    /// With nothing in flight, data that cannot go (a closed window, or the
+    /// cork) needs a timer: the persist timer probes the window (RFC 1122
+    /// §4.2.2.17) or, for the cork, pushes after at least 200 ms (Linux's
+    /// probe timer, `tcp_check_probe_timer`).
+    fn arm_persist_if_stalled(&mut self, now: Instant, snd: &SendHalf, env: &Env) {
+        if self.timers.is_armed(Timer::Persist) || snd.in_flight() > 0 {
+            return;
+        }
+        if snd.unsent() == 0 && snd.fin != FinState::Queued {
+            return;
+        }
+        let when = self
+            .rtt
+            .rto_with_backoff()
+            .max(env.config.tcp_rto_min)
+            .min(env.config.tcp_rto_max);
+        self.timers.set(Timer::Persist, now + when);
+    }
+
+    /// Lays out and writes one segment, then does the bookkeeping that
+    /// sending it implies.
+    fn emit(
+        &mut self,
+        now: Instant,
+        plan: &Plan,
+        snd: &mut SendHalf,
+        mut rcv: Option<&mut RecvHalf>,
+        buf: &mut [u8],
+        env: &mut Env,
+    ) -> Option<usize> {
+        let syn = plan.kind == Kind::Syn;
+        let tsval = self.ts_clock.tsval(now);
+        let tsecr = self.ts_recent.map_or(0, |r| r.value());
+        let (ack, window, options) = match rcv.as_deref_mut() {
+            // Our SYN: no ACK; window unscaled (RFC 7323 §2.2).
+            None => {
+                let window = self
+                    .recv_buffer_limit(&env.config)
+                    .min(usize::from(u16::MAX)) as u16;
+                (None, window, self.neg.syn_options(tsval))
+            }
+            Some(r) if syn => (
+                Some(r.nxt),
+                r.advertise_unscaled(),
+                self.neg.syn_ack_options(tsval, tsecr),
+            ),
+            Some(r) => {
+                let sws_mss = u32::from(self.neg.adv_mss) - self.neg.option_overhead();
+                let mut options = TcpOptions {
+                    timestamp: self.neg.ts_ok.then_some(TcpTimestamp { tsval, tsecr }),
+                    ..TcpOptions::default()
+                };
+                if self.neg.sack_ok {
+                    options.sack_blocks = r.sack_blocks();
+                }
+                (Some(r.nxt), r.advertise(sws_mss), options)
+            }
+        };
+        let mut flags = TcpFlags::empty();
+        if syn {
+            flags |= TcpFlags::SYN;
+        }
+        if plan.fin {
+            flags |= TcpFlags::FIN;
+        }
+        if plan.push {
+            flags |= TcpFlags::PSH;
+        }
+        let header = SegmentHeader {
+            seq: plan.seq,
+            ack,
+            flags,
+            window,
+            options,
+        };
+        let room = buf.len().saturating_sub(header.header_len());
+        let len = (plan.len as usize).min(room);
+        let payload = snd.data_at(plan.seq, len);
+        let n = write_segment(buf, self.local, self.remote, &header, payload).ok()?;
+        let retransmission =
+            plan.kind == Kind::Retransmission || (syn && self.xmit.retransmits > 0);
+        if retransmission && self.xmit.rtx_tsval.is_none() {
+            self.xmit.rtx_tsval = options.timestamp.map(|t| t.tsval);
+        }
+        let sent = Plan {
+            len: len as u32,
+            ..*plan
+        };
+        self.on_emitted(now, &sent, snd, rcv, !options.sack_blocks.is_empty(), env);
+        Some(n)
+    }
+
+    fn on_emitted(
+        &mut self,
+        now: Instant,
+        plan: &Plan,
+        snd: &mut SendHalf,
+        rcv: Option<&mut RecvHalf>,
+        sack_sent: bool,
+        env: &mut Env,
+    ) {
+        let len = plan.len;
+        let retransmission = plan.kind == Kind::Retransmission
+            || (plan.kind == Kind::Syn && self.xmit.retransmits > 0);
+        if plan.kind == Kind::Syn {
+            self.pending.syn = false;
+        }
+        self.counters.segs_out += 1;
+        if len > 0 {
+            self.counters.data_segs_out += 1;
+            self.counters.bytes_sent += u64::from(len);
+        }
+        if retransmission {
+            env.stats.tcp.retrans_segs += 1;
+            self.counters.total_retrans += 1;
+            self.counters.bytes_retrans += u64::from(len);
+            self.xmit.rtt_timed = None; // Karn
+            if plan.kind == Kind::Syn {
+                env.stats.tcp_ext.tcp_syn_retrans += 1;
+            }
+            if plan.kind == Kind::Retransmission
+                && self.recovery.ca_state() == crate::tcp::recovery::CaState::Loss
+            {
+                env.stats.tcp_ext.tcp_slow_start_retrans += 1;
+            }
+        } else {
+            env.stats.tcp.out_segs += 1;
+            if plan.kind == Kind::New && len > 0 {
+                env.stats.tcp_ext.tcp_orig_data_sent += 1;
+            }
+        }
+        if sack_sent {
+            env.stats.tcp_ext.tcp_sack_sent += 1;
+        }
+        if let Some(r) = rcv {
+            r.last_ack_sent = r.nxt;
+            self.ack.on_ack_sent();
+            self.timers.stop(Timer::DelayedAck);
+        }
+        let occupies = plan.kind == Kind::Syn || plan.fin || len > 0;
+        if plan.kind == Kind::Probe || !occupies {
+            return;
+        }
+        let end = plan.seq + len + u32::from(plan.kind == Kind::Syn) + u32::from(plan.fin);
+        snd.on_sent(plan.seq, end);
+        // RFC 6298 §5.1: "Every time a packet containing data is sent
+        // (including a retransmission), if the timer is not running, start
+        // it running so that it will expire after RTO seconds".
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers
+                .set(Timer::Retransmit, now + self.rto_clamped(now, &env.config));
+        }
+        self.timers.stop(Timer::Persist);
+        if !retransmission && self.xmit.rtt_timed.is_none() {
+            self.xmit.rtt_timed = Some((end, now));
+        }
+        if len > 0 {
+            self.ack.on_data_sent(now);
+            self.xmit.last_data_sent = Stamp::at(now);
+            if len < snd.mss {
+                snd.small_end = end;
+            }
+        }
+    }
+
+    /// Writes a pending RST.
+    fn write_rst(
+        &mut self,
+        now: Instant,
+        rst: PendingRst,
+        buf: &mut [u8],
+        env: &mut Env,
+    ) -> Option<usize> {
+        let (seq, ack, timestamp) = match rst {
+            PendingRst::Abort { seq, ack } => {
+                let ts = self.neg.ts_ok.then(|| TcpTimestamp {
+                    tsval: self.ts_clock.tsval(now),
+                    tsecr: self.ts_recent.map_or(0, |r| r.value()),
+                });
+                (seq, ack, ts)
+            }
+            PendingRst::Reply { seq, ack } => (seq, ack, None),
+        };
+        let header = SegmentHeader {
+            seq,
+            ack,
+            flags: TcpFlags::RST,
+            window: 0,
+            options: TcpOptions {
+                timestamp,
+                ..TcpOptions::default()
+            },
+        };
+        let n = write_segment(buf, self.local, self.remote, &header, (&[], &[])).ok()?;
+        self.counters.segs_out += 1;
+        env.stats.tcp.out_rsts += 1;
+        env.stats.tcp.out_segs += 1;
+        Some(n)
+    }
+
+    /// Counts a control segment written for a TIME-WAIT connection.
+    fn counted_control(&mut self, env: &mut Env) {
+        self.counters.segs_out += 1;
+        env.stats.tcp.out_segs += 1;
+    }
+}

@@ -1,0 +1,465 @@
+//! The receive half of a connection: the receive sequence space of RFC 9293
+//! §3.3.1, the receive buffer, reassembly and the window we advertise.
+//!
+//! Read first: RFC 9293 §3.3.1 (RCV.NXT, RCV.WND, IRS), §3.8.6.2.2
+//! (receiver silly window avoidance; never shrink the window), §3.10.7.4
+//! "seventh, process the segment text" and "eighth, check the FIN bit",
+//! RFC 7323 §2.3-2.4 (our window scale; rounding must not shrink), RFC 2018
+//! §4 (which SACK blocks to report), RFC 7323 §4.3 (Last.ACK.sent).
+//!
+//! In-order bytes are committed to the ring buffer, where the application
+//! reads them; out-of-order bytes are written in place beyond them and the
+//! [`Assembler`] records which ranges arrived (bounded: a segment that would
+//! open one hole too many is dropped and retransmitted later).
+
+use core::fmt;
+use core::ops::Range;
+
+use crate::SeqNum;
+use crate::storage::{Assembler, RingBuffer};
+use crate::wire::tcp::SackBlocks;
+
+/// What became of a segment's text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    /// Bytes that became readable in order (RCV.NXT moved by this much,
+    /// FIN excluded); includes out-of-order data the segment connected.
+    pub in_order: u32,
+    /// The segment's bytes were stored beyond a hole.
+    pub out_of_order: bool,
+    /// The segment filled (part of) a hole: out-of-order data became in order.
+    pub filled_hole: bool,
+    /// Every byte had been received before (RFC 2883 duplicate).
+    pub duplicate: bool,
+    /// Bytes in the window that could not be stored: no buffer space.
+    pub dropped_no_space: u32,
+    /// The segment needed one more out-of-order range than allowed.
+    pub dropped_too_many_holes: bool,
+    /// The FIN was accepted: RCV.NXT covers it (RFC 9293 §3.10.7.4 eighth).
+    pub fin: bool,
+}
+
+/// The receive sequence space and the receive buffer.
+pub struct RecvHalf {
+    /// IRS: the peer's initial sequence number.
+    pub irs: SeqNum,
+    /// RCV.NXT: the next sequence number expected.
+    pub nxt: SeqNum,
+    /// The right edge of the window last advertised, RCV.NXT + RCV.WND as
+    /// the peer saw it. It never moves left (RFC 9293 §3.8.6.2.2).
+    adv_edge: SeqNum,
+    /// RCV.NXT in the last ACK we sent (RFC 7323 §4.3 Last.ACK.sent, Linux
+    /// `rcv_wup`).
+    pub last_ack_sent: SeqNum,
+    /// Our window scale shift (RFC 7323 §2.3), 0 without scaling.
+    pub wscale: u8,
+    buffer: RingBuffer,
+    assembler: Assembler,
+    /// The peer's FIN, once RCV.NXT has passed it.
+    pub fin: Option<SeqNum>,
+    /// A FIN that arrived beyond a hole: taken once the hole fills.
+    ooo_fin: Option<SeqNum>,
+    /// The out-of-order range the last segment landed in (the first SACK
+    /// block, RFC 2018 §4).
+    last_landed: Option<Range<u64>>,
+}
+
+impl RecvHalf {
+    /// A receive half after the peer's SYN at `irs`: RCV.NXT = IRS + 1.
+    pub fn new(irs: SeqNum, limit: usize, wscale: u8, max_holes: usize) -> Self {
+        let nxt = irs + 1u32;
+        RecvHalf {
+            irs,
+            nxt,
+            adv_edge: nxt,
+            last_ack_sent: nxt,
+            wscale,
+            buffer: RingBuffer::new(limit),
+            assembler: Assembler::new(max_holes),
+            fin: None,
+            ooo_fin: None,
+            last_landed: None,
+        }
+    }
+
+    /// RCV.WND as last advertised: from RCV.NXT to the advertised right edge.
+    pub fn window(&self) -> u32 {
+        self.adv_edge.since(self.nxt)
+    }
+
+    /// The advertised right edge, RCV.NXT + RCV.WND.
+    pub fn window_end(&self) -> SeqNum {
+        self.adv_edge.max_seq(self.nxt)
+    }
+
+    /// Bytes the application can read now: Recv-Q.
+    pub fn readable(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Room in the buffer beyond the readable bytes.
+    pub fn free(&self) -> usize {
+        self.buffer.free()
+    }
+
+    pub fn buffer_limit(&self) -> usize {
+        self.buffer.limit()
+    }
+
+    pub fn set_buffer_limit(&mut self, limit: usize) {
+        self.buffer.set_limit(limit);
+    }
+
+    /// Whether data is held beyond a hole.
+    pub fn has_out_of_order(&self) -> bool {
+        self.assembler.has_out_of_order()
+    }
+
+    /// Bytes received in order since the SYN (FIN excluded).
+    pub fn bytes_in_order(&self) -> u64 {
+        self.assembler.contiguous_end()
+    }
+
+    /// Bytes allocated by the buffer and the assembler's ranges.
+    pub fn allocated(&self) -> usize {
+        self.buffer.allocated()
+    }
+
+    /// Gives memory back when nothing is buffered or held out of order.
+    pub fn release_if_empty(&mut self) -> bool {
+        if self.assembler.has_out_of_order() {
+            return false;
+        }
+        let ranges = self.assembler.release_if_empty();
+        self.buffer.release_if_empty() || ranges
+    }
+
+    /// Copies readable bytes into `out`; returns how many.
+    pub fn read(&mut self, out: &mut [u8]) -> usize {
+        self.buffer.dequeue_slice(out)
+    }
+
+    /// Takes the buffer with its unread bytes, e.g. when the connection's
+    /// protocol state ends but the application has not read everything.
+    pub fn into_unread(self) -> RingBuffer {
+        self.buffer
+    }
+
+    /// RFC 9293 §3.10.7.4 "seventh" and "eighth": stores a segment's text
+    /// (trimmed to the window) and takes its FIN when everything before it
+    /// has arrived.
+    pub fn receive(&mut self, seq: SeqNum, payload: &[u8], fin: bool) -> Received {
+        let mut out = Received::default();
+        let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+        let seg_end = seq + len;
+        let edge = self.window_end();
+        let mut all_stored = true;
+        if len > 0 {
+            if !seg_end.after(self.nxt) {
+                out.duplicate = true;
+            } else {
+                // RFC 9293 §3.10.7.4: trim to the window; bytes before
+                // RCV.NXT are duplicates, bytes beyond the right edge are not
+                // accepted.
+                let start = seq.max_seq(self.nxt);
+                let end = seg_end.min_seq(edge);
+                all_stored = end == seg_end;
+                if end.after(start) {
+                    let skip = start.since(seq) as usize;
+                    let take = end.since(start) as usize;
+                    all_stored &= self.store(start, &payload[skip..skip + take], &mut out);
+                }
+            }
+        }
+        if fin && all_stored {
+            self.take_fin(seg_end, edge, &mut out);
+        }
+        out
+    }
+
+    /// Writes `data` (already trimmed, starting at `start` >= RCV.NXT) in
+    /// place; returns whether all of it was kept.
+    fn store(&mut self, start: SeqNum, data: &[u8], out: &mut Received) -> bool {
+        let ahead = start.since(self.nxt) as usize;
+        let stored = self.buffer.write_at(ahead, data);
+        out.dropped_no_space = (data.len() - stored) as u32;
+        if stored == 0 {
+            return false;
+        }
+        let offset = self.assembler.contiguous_end() + ahead as u64;
+        let had_holes = self.assembler.has_out_of_order();
+        match self.assembler.add(offset, stored as u64) {
+            Err(_too_many_holes) => {
+                out.dropped_too_many_holes = true;
+                out.dropped_no_space = 0;
+                false
+            }
+            Ok(outcome) => {
+                if outcome.advanced > 0 {
+                    let advanced = self.buffer.commit(outcome.advanced as usize);
+                    self.nxt += advanced;
+                    out.in_order = advanced as u32;
+                    out.filled_hole = had_holes && outcome.advanced > stored as u64;
+                    if self.ooo_fin == Some(self.nxt) {
+                        out.fin = true;
+                        self.fin = self.ooo_fin.take();
+                        self.nxt += 1u32;
+                    }
+                }
+                out.out_of_order = outcome.landed.is_some();
+                out.duplicate = outcome.is_duplicate();
+                self.last_landed = outcome.landed;
+                stored == data.len()
+            }
+        }
+    }
+
+    fn take_fin(&mut self, fin_seq: SeqNum, edge: SeqNum, out: &mut Received) {
+        if self.fin.is_some() {
+            return; // a retransmitted FIN: the duplicate is ACKed by the caller
+        }
+        if fin_seq == self.nxt {
+            self.fin = Some(fin_seq);
+            self.nxt += 1u32;
+            out.fin = true;
+        } else if fin_seq.after(self.nxt) && fin_seq.before_eq(edge) {
+            // Beyond a hole: remember it until the hole fills.
+            self.ooo_fin = Some(fin_seq);
+        }
+    }
+
+    /// The window a new advertisement would announce, in bytes, following
+    /// RFC 9293 §3.8.6.2.2: the right edge moves only when it can move by at
+    /// least min(buffer / 2, `mss`); before that the window shrinks as data
+    /// arrives, down to zero.
+    pub fn select_window(&self, mss: u32) -> u32 {
+        let current = self.window();
+        let potential = u32::try_from(self.buffer.free()).unwrap_or(u32::MAX);
+        if potential <= current {
+            return current;
+        }
+        let limit = u32::try_from(self.buffer.limit()).unwrap_or(u32::MAX);
+        let threshold = (limit / 2).min(mss).max(1);
+        if potential - current >= threshold {
+            potential
+        } else {
+            current
+        }
+    }
+
+    /// The window field for an outgoing non-SYN segment: the selected window
+    /// scaled down (RFC 7323 §2.3). The right edge we keep never moves left;
+    /// the field is rounded down, so the edge the peer sees may sit up to
+    /// 2^scale - 1 bytes short of it, the retraction RFC 7323 §2.4 allows.
+    /// (Linux rounds up instead, and so offers bytes beyond its buffer; with
+    /// a buffer that is a hard limit, rounding down keeps every advertised
+    /// byte storable, and a full buffer shows as a zero window.)
+    pub fn advertise(&mut self, mss: u32) -> u16 {
+        let scale = u32::from(self.wscale);
+        let max_window = u32::from(u16::MAX) << scale;
+        let wanted = self.select_window(mss).min(max_window);
+        let edge = self.nxt + wanted;
+        if edge.after(self.adv_edge) {
+            self.adv_edge = edge;
+        }
+        (self.window().min(max_window) >> scale) as u16
+    }
+
+    /// The window field of a SYN or SYN-ACK, which is never scaled (RFC 7323
+    /// §2.2): the buffer space, at most 65535.
+    pub fn advertise_unscaled(&mut self) -> u16 {
+        let field = self.buffer.free().min(usize::from(u16::MAX)) as u16;
+        let edge = self.nxt + u32::from(field);
+        if edge.after(self.adv_edge) {
+            self.adv_edge = edge;
+        }
+        field
+    }
+
+    /// RFC 2018 §4: SACK blocks for an ACK. The first reports the range the
+    /// latest segment landed in; then the other out-of-order ranges, highest
+    /// first. Empty when nothing is held out of order.
+    pub fn sack_blocks(&self) -> SackBlocks {
+        let mut blocks = SackBlocks::new();
+        if !self.assembler.has_out_of_order() {
+            return blocks;
+        }
+        let base = self.assembler.contiguous_end();
+        let to_seq = |r: &Range<u64>| {
+            (
+                self.nxt + (r.start - base) as u32,
+                self.nxt + (r.end - base) as u32,
+            )
+        };
+        let landed = self
+            .last_landed
+            .clone()
+            .filter(|r| r.start > base && self.assembler.contains(r.start));
+        if let Some(r) = &landed {
+            blocks.push(to_seq(r));
+        }
+        for r in self.assembler.out_of_order().rev() {
+            if landed.as_ref().is_some_and(|l| l.start == r.start) {
+                continue;
+            }
+            if !blocks.push(to_seq(&r)) {
+                break;
+            }
+        }
+        blocks
+    }
+}
+
+impl fmt::Debug for RecvHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvHalf")
+            .field("irs", &self.irs)
+            .field("nxt", &self.nxt)
+            .field("adv_edge", &self.adv_edge)
+            .field("last_ack_sent", &self.last_ack_sent)
+            .field("wscale", &self.wscale)
+            .field("readable", &self.buffer.len())
+            .field("fin", &self.fin)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn half(limit: usize) -> RecvHalf {
+        let mut r = RecvHalf::new(SeqNum(999), limit, 0, 4);
+        r.advertise(1000);
+        r
+    }
+
+    #[test]
+    fn in_order_data_is_readable_and_moves_rcv_nxt() {
+        let mut r = half(10_000);
+        assert_eq!(r.window(), 10_000);
+        let got = r.receive(SeqNum(1000), b"hello", false);
+        assert_eq!(got.in_order, 5);
+        assert_eq!(r.nxt, SeqNum(1005));
+        let mut out = [0u8; 10];
+        assert_eq!(r.read(&mut out), 5);
+        assert_eq!(&out[..5], b"hello");
+    }
+
+    #[test]
+    fn out_of_order_data_waits_for_the_hole() {
+        let mut r = half(10_000);
+        let got = r.receive(SeqNum(1005), b"world", false);
+        assert!(got.out_of_order && got.in_order == 0);
+        assert_eq!(r.sack_blocks().as_slice(), &[(SeqNum(1005), SeqNum(1010))]);
+        let got = r.receive(SeqNum(1000), b"hello", false);
+        assert_eq!(got.in_order, 10);
+        assert!(got.filled_hole);
+        assert!(r.sack_blocks().is_empty());
+        let mut out = [0u8; 10];
+        assert_eq!(r.read(&mut out), 10);
+        assert_eq!(&out, b"helloworld");
+    }
+
+    #[test]
+    fn duplicates_and_overlaps_are_trimmed() {
+        let mut r = half(10_000);
+        r.receive(SeqNum(1000), b"abc", false);
+        assert!(r.receive(SeqNum(1000), b"abc", false).duplicate);
+        let got = r.receive(SeqNum(1001), b"bcdef", false);
+        assert_eq!(got.in_order, 3);
+        assert_eq!(r.nxt, SeqNum(1006));
+    }
+
+    #[test]
+    fn data_beyond_the_window_is_cut_at_the_right_edge() {
+        let mut r = half(8);
+        let got = r.receive(SeqNum(1000), b"0123456789", false);
+        assert_eq!(got.in_order, 8);
+        assert_eq!(r.window(), 0);
+        // A FIN after data that did not fit is not taken.
+        let got = r.receive(SeqNum(1008), b"89", true);
+        assert!(!got.fin && r.fin.is_none());
+    }
+
+    #[test]
+    fn fin_is_taken_in_order_even_after_a_hole_fills() {
+        let mut r = half(1000);
+        let got = r.receive(SeqNum(1003), b"de", true);
+        assert!(!got.fin);
+        let got = r.receive(SeqNum(1000), b"abc", false);
+        assert!(got.fin);
+        assert_eq!(r.fin, Some(SeqNum(1005)));
+        assert_eq!(r.nxt, SeqNum(1006));
+        // A bare FIN in order.
+        let mut r = half(1000);
+        assert!(r.receive(SeqNum(1000), b"", true).fin);
+        // A retransmitted FIN changes nothing.
+        assert!(!r.receive(SeqNum(1000), b"", true).fin);
+        assert_eq!(r.nxt, SeqNum(1001));
+    }
+
+    #[test]
+    fn too_many_holes_drops_the_segment() {
+        let mut r = RecvHalf::new(SeqNum(0), 100_000, 0, 2);
+        r.advertise(1000);
+        r.receive(SeqNum(11), b"x", false);
+        r.receive(SeqNum(21), b"x", false);
+        let got = r.receive(SeqNum(31), b"x", false);
+        assert!(got.dropped_too_many_holes);
+        // Filling the first hole still works.
+        assert_eq!(r.receive(SeqNum(1), &[0; 10], false).in_order, 11);
+    }
+
+    #[test]
+    fn receiver_sws_avoidance_keeps_the_edge_until_an_mss_frees() {
+        let mut r = half(4000);
+        let data = [0u8; 4000];
+        r.receive(SeqNum(1000), &data, false);
+        assert_eq!(r.advertise(1000), 0, "buffer full: zero window");
+        let mut out = [0u8; 500];
+        assert_eq!(r.read(&mut out), 500);
+        assert_eq!(r.advertise(1000), 0, "500 bytes free < min(MSS, buf/2)");
+        assert_eq!(r.read(&mut out), 500);
+        assert_eq!(r.advertise(1000), 1000, "an MSS is free: open");
+    }
+
+    #[test]
+    fn scaled_windows_round_down_and_the_edge_never_moves_left() {
+        let mut r = RecvHalf::new(SeqNum(0), 1 << 20, 7, 4);
+        let field = r.advertise(1448);
+        assert_eq!(u32::from(field) << 7, 1 << 20);
+        let edge = r.window_end();
+        // 100 bytes arrive: the window is 2^20 - 100, not a multiple of 128.
+        r.receive(SeqNum(1), &[1; 100], false);
+        let field = r.advertise(1448);
+        assert_eq!(r.window_end(), edge, "the kept edge did not move");
+        let seen = r.nxt + (u32::from(field) << 7);
+        assert!(
+            seen.before_eq(edge) && edge.diff(seen) < 128,
+            "retracted by < 2^7"
+        );
+    }
+
+    #[test]
+    fn a_full_buffer_shows_as_a_zero_window_with_scaling() {
+        let mut r = RecvHalf::new(SeqNum(0), 16 * 1024, 7, 4);
+        r.advertise(1448);
+        for i in 0..11u32 {
+            r.receive(SeqNum(1) + i * 1448, &[0; 1448], false);
+            r.advertise(1448);
+        }
+        // 16384 - 11 * 1448 = 456 bytes of window left: 3 units of 128.
+        assert_eq!(r.advertise(1448), 3);
+        r.receive(SeqNum(1) + 11 * 1448u32, &[0; 456], false);
+        assert_eq!(r.advertise(1448), 0, "full: zero, not a rounded-up sliver");
+        assert_eq!(r.readable(), 16 * 1024);
+    }
+
+    #[test]
+    fn syn_window_is_unscaled_and_capped() {
+        let mut r = RecvHalf::new(SeqNum(0), 1 << 20, 7, 4);
+        assert_eq!(r.advertise_unscaled(), 65_535);
+        assert_eq!(r.window(), 65_535);
+    }
+}

@@ -1,0 +1,412 @@
+//! The send half of a connection: the send sequence space of RFC 9293
+//! §3.3.1 and the bytes in it.
+//!
+//! Read first: RFC 9293 §3.3.1 (SND.UNA, SND.NXT, SND.WND, SND.WL1/WL2, ISS),
+//! §3.10.7.4 "fifth, check the ACK field" (what an ACK changes here), RFC
+//! 7323 §2.3 (the peer's window scale), RFC 5961 §5.2 (MAX.SND.WND).
+//!
+//! ```text
+//!   iss  buf_seq (= iss + 1)                 data_end  fin
+//!    |    |                                       |      |
+//!    [SYN][ acked ... | in flight ... | unsent ...][FIN]
+//!              una ---^        nxt ---^
+//! ```
+//!
+//! The ring buffer holds the bytes from `buf_seq` on: an ACK discards them
+//! from the front, so the buffer always starts at SND.UNA once the SYN is
+//! acknowledged. SND.NXT is the highest sequence number sent (plus one), as
+//! RFC 9293 and Linux use it: retransmissions are described by a separate
+//! cursor ([`Retransmit`]) and never move SND.NXT back.
+
+use core::fmt;
+
+use crate::SeqNum;
+use crate::storage::RingBuffer;
+
+/// Where the FIN is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinState {
+    /// The application may still write.
+    Open,
+    /// The application shut down writing; the FIN follows the data.
+    Queued,
+    /// The FIN has been sent (it is at `data_end`).
+    Sent,
+}
+
+/// A range to send again, from `next` up to `end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retransmit {
+    pub next: SeqNum,
+    pub end: SeqNum,
+    /// A fast retransmission (RFC 5681 §3.2, RFC 6582): one segment that
+    /// goes out whatever the congestion window says. Otherwise a timeout's
+    /// go-back-N, paced by the congestion window.
+    pub fast: bool,
+}
+
+/// The send sequence space and the send buffer.
+pub struct SendHalf {
+    /// ISS: our initial sequence number; the SYN occupies it.
+    pub iss: SeqNum,
+    /// SND.UNA: oldest unacknowledged sequence number.
+    pub una: SeqNum,
+    /// SND.NXT: the highest sequence number sent, plus one.
+    pub nxt: SeqNum,
+    /// SND.WND: the peer's window in bytes (already scaled).
+    pub wnd: u32,
+    /// SND.WL1/WL2: segment sequence and ack numbers of the last window update.
+    pub wl1: SeqNum,
+    pub wl2: SeqNum,
+    /// The largest window the peer has offered (RFC 5961 §5.2 MAX.SND.WND;
+    /// RFC 9293 §3.8.6.2.1 sender SWS avoidance).
+    pub max_wnd: u32,
+    /// The peer's window scale shift (RFC 7323 §2.3), 0 without scaling.
+    pub wscale: u8,
+    /// The effective send MSS: payload bytes per segment (options excluded).
+    pub mss: u32,
+    /// Sequence number of the first byte in `buffer`.
+    buf_seq: SeqNum,
+    buffer: RingBuffer,
+    pub fin: FinState,
+    /// Whether the SYN still occupies SND.UNA.
+    syn_unacked: bool,
+    /// The segments to send again (after a timeout or a fast retransmit).
+    pub rtx: Option<Retransmit>,
+    /// End of the last segment shorter than the MSS that was sent (Minshall's
+    /// Nagle variant, Linux `snd_sml`).
+    pub small_end: SeqNum,
+    /// The last write asked for more data to follow (MSG_MORE): do not push
+    /// a partial segment for it.
+    pub more: bool,
+}
+
+impl SendHalf {
+    /// A send half about to send its SYN at `iss`, with a buffer of `limit` bytes.
+    pub fn new(iss: SeqNum, limit: usize) -> Self {
+        SendHalf {
+            iss,
+            una: iss,
+            nxt: iss,
+            wnd: 0,
+            wl1: SeqNum(0),
+            wl2: iss,
+            max_wnd: 0,
+            wscale: 0,
+            mss: 536,
+            buf_seq: iss + 1u32,
+            buffer: RingBuffer::new(limit),
+            fin: FinState::Open,
+            syn_unacked: true,
+            rtx: None,
+            small_end: iss,
+            more: false,
+        }
+    }
+
+    /// Sequence number just after the last byte written by the application.
+    pub fn data_end(&self) -> SeqNum {
+        self.buf_seq + self.buffer.len()
+    }
+
+    /// The FIN's sequence number, once queued.
+    pub fn fin_seq(&self) -> Option<SeqNum> {
+        (self.fin != FinState::Open).then(|| self.data_end())
+    }
+
+    /// One past the last sequence number this side will ever send.
+    pub fn stream_end(&self) -> SeqNum {
+        self.data_end() + u32::from(self.fin != FinState::Open)
+    }
+
+    /// Whether our SYN has been acknowledged.
+    pub fn syn_acked(&self) -> bool {
+        !self.syn_unacked
+    }
+
+    /// Whether our FIN was sent and acknowledged.
+    pub fn fin_acked(&self) -> bool {
+        self.fin == FinState::Sent && self.una == self.data_end() + 1u32
+    }
+
+    /// Bytes sent and not acknowledged, SYN and FIN included (FlightSize).
+    pub fn in_flight(&self) -> u32 {
+        self.nxt.since(self.una)
+    }
+
+    /// Application bytes not sent yet.
+    pub fn unsent(&self) -> u32 {
+        self.data_end().since(self.nxt.max_seq(self.buf_seq))
+    }
+
+    /// Application bytes in the buffer (unacknowledged or unsent): Send-Q.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Room left for the application.
+    pub fn free(&self) -> usize {
+        if self.fin == FinState::Open {
+            self.buffer.free()
+        } else {
+            0
+        }
+    }
+
+    pub fn buffer_limit(&self) -> usize {
+        self.buffer.limit()
+    }
+
+    pub fn set_buffer_limit(&mut self, limit: usize) {
+        self.buffer.set_limit(limit);
+    }
+
+    /// Gives the buffer's memory back if it is empty.
+    pub fn release_if_empty(&mut self) -> bool {
+        self.buffer.release_if_empty()
+    }
+
+    /// Bytes the buffer holds allocated.
+    pub fn allocated(&self) -> usize {
+        self.buffer.allocated()
+    }
+
+    /// Queues application bytes; returns how many fit.
+    pub fn enqueue(&mut self, data: &[u8]) -> usize {
+        if self.fin != FinState::Open {
+            return 0;
+        }
+        self.buffer.enqueue_slice(data)
+    }
+
+    /// Queues the FIN after the data (no more writes).
+    pub fn queue_fin(&mut self) {
+        if self.fin == FinState::Open {
+            self.fin = FinState::Queued;
+        }
+    }
+
+    /// The usable right edge of the peer's window: SND.UNA + SND.WND.
+    pub fn window_end(&self) -> SeqNum {
+        self.una + self.wnd
+    }
+
+    /// Up to `len` bytes of data from sequence number `seq`, as the two
+    /// slices either side of the ring's wrap (the second may be empty).
+    pub fn data_at(&self, seq: SeqNum, len: usize) -> (&[u8], &[u8]) {
+        let Ok(offset) = usize::try_from(seq.diff(self.buf_seq)) else {
+            return (&[], &[]); // before the buffer: nothing (the SYN)
+        };
+        let first = self.buffer.contiguous_at(offset, len);
+        let second = self
+            .buffer
+            .contiguous_at(offset + first.len(), len - first.len());
+        (first, second)
+    }
+
+    /// RFC 9293 §3.10.7.4: an acceptable ACK (SND.UNA < SEG.ACK =< SND.NXT)
+    /// moves SND.UNA and frees the acknowledged bytes. Returns how many
+    /// sequence numbers it acknowledged (SYN and FIN count one each).
+    pub fn acknowledge(&mut self, ack: SeqNum) -> u32 {
+        let acked = ack.since(self.una);
+        if acked == 0 {
+            return 0;
+        }
+        self.una = ack;
+        if self.syn_unacked && ack.after(self.iss) {
+            self.syn_unacked = false;
+        }
+        let data_acked = ack.min_seq(self.data_end()).since(self.buf_seq);
+        let freed = self.buffer.discard_front(data_acked as usize);
+        self.buf_seq += freed;
+        if let Some(rtx) = &mut self.rtx {
+            if !rtx.end.after(ack) {
+                self.rtx = None;
+            } else if rtx.next.before(ack) {
+                rtx.next = ack;
+            }
+        }
+        acked
+    }
+
+    /// RFC 9293 §3.10.7.4: "If SND.UNA =< SEG.ACK =< SND.NXT, the send window
+    /// should be updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
+    /// SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ,
+    /// and set SND.WL2 <- SEG.ACK." `window` is the raw field; it is scaled
+    /// here (RFC 7323 §2.3). Returns whether the window was taken.
+    pub fn update_window(&mut self, seg_seq: SeqNum, seg_ack: SeqNum, window: u16) -> bool {
+        if !seg_ack.in_closed(self.una, self.nxt) {
+            return false;
+        }
+        if self.wl1.before(seg_seq) || (self.wl1 == seg_seq && self.wl2.before_eq(seg_ack)) {
+            self.set_window(u32::from(window) << self.wscale);
+            self.wl1 = seg_seq;
+            self.wl2 = seg_ack;
+            return true;
+        }
+        false
+    }
+
+    /// Sets SND.WND (bytes) directly, e.g. from a SYN's unscaled window
+    /// (RFC 7323 §2.2: "The window field in a SYN ... is never scaled").
+    pub fn set_window(&mut self, wnd: u32) {
+        self.wnd = wnd;
+        self.max_wnd = self.max_wnd.max(wnd);
+    }
+
+    /// Starts sending `next..end` again after a timeout (go-back-N: what was
+    /// in flight is presumed lost).
+    pub fn retransmit(&mut self, next: SeqNum, end: SeqNum) {
+        if end.after(next) {
+            self.rtx = Some(Retransmit {
+                next,
+                end,
+                fast: false,
+            });
+        }
+    }
+
+    /// Sends `next..end` (one segment) again now: a fast retransmission.
+    /// A timeout's retransmission already under way is left alone.
+    pub fn retransmit_fast(&mut self, next: SeqNum, end: SeqNum) {
+        if end.after(next) && self.rtx.is_none_or(|r| r.fast) {
+            self.rtx = Some(Retransmit {
+                next,
+                end,
+                fast: true,
+            });
+        }
+    }
+
+    /// Records that a segment covering `seq..end` (sequence space) was sent.
+    pub fn on_sent(&mut self, seq: SeqNum, end: SeqNum) {
+        if let Some(rtx) = &mut self.rtx {
+            if seq == rtx.next {
+                rtx.next = end;
+                if !rtx.next.before(rtx.end) {
+                    self.rtx = None;
+                }
+            }
+        }
+        if end.after(self.nxt) {
+            self.nxt = end;
+        }
+        if self.fin == FinState::Queued && end == self.data_end() + 1u32 {
+            self.fin = FinState::Sent;
+        }
+    }
+}
+
+impl fmt::Debug for SendHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendHalf")
+            .field("iss", &self.iss)
+            .field("una", &self.una)
+            .field("nxt", &self.nxt)
+            .field("wnd", &self.wnd)
+            .field("wl1", &self.wl1)
+            .field("wl2", &self.wl2)
+            .field("max_wnd", &self.max_wnd)
+            .field("wscale", &self.wscale)
+            .field("mss", &self.mss)
+            .field("data_end", &self.data_end())
+            .field("fin", &self.fin)
+            .field("rtx", &self.rtx)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn established(iss: u32) -> SendHalf {
+        let mut s = SendHalf::new(SeqNum(iss), 10_000);
+        s.on_sent(SeqNum(iss), SeqNum(iss) + 1u32);
+        assert_eq!(s.acknowledge(SeqNum(iss) + 1u32), 1);
+        s.set_window(5000);
+        s
+    }
+
+    #[test]
+    fn the_syn_occupies_iss_and_data_starts_after_it() {
+        let mut s = SendHalf::new(SeqNum(100), 1000);
+        assert_eq!(s.enqueue(b"hello"), 5);
+        assert_eq!(s.data_end(), SeqNum(106));
+        assert!(!s.syn_acked());
+        s.on_sent(SeqNum(100), SeqNum(101));
+        assert_eq!(s.in_flight(), 1);
+        assert_eq!(s.unsent(), 5);
+        assert_eq!(s.acknowledge(SeqNum(101)), 1);
+        assert!(s.syn_acked());
+        assert_eq!(s.data_at(SeqNum(101), 5), (&b"hello"[..], &b""[..]));
+    }
+
+    #[test]
+    fn acks_free_bytes_and_the_fin_counts_one() {
+        let mut s = established(0);
+        assert_eq!(s.enqueue(b"abcdef"), 6);
+        s.queue_fin();
+        assert_eq!(s.enqueue(b"x"), 0, "no writes after the FIN");
+        assert_eq!(s.fin_seq(), Some(SeqNum(7)));
+        s.on_sent(SeqNum(1), SeqNum(8));
+        assert_eq!(s.fin, FinState::Sent);
+        assert_eq!(s.acknowledge(SeqNum(4)), 3);
+        assert_eq!(s.data_at(SeqNum(4), 10), (&b"def"[..], &b""[..]));
+        assert!(!s.fin_acked());
+        assert_eq!(s.acknowledge(SeqNum(8)), 4);
+        assert!(s.fin_acked());
+        assert_eq!(s.buffered(), 0);
+    }
+
+    #[test]
+    fn window_updates_follow_wl1_wl2() {
+        let mut s = established(0);
+        s.enqueue(b"0123456789");
+        s.on_sent(SeqNum(1), SeqNum(11));
+        assert!(s.update_window(SeqNum(50), SeqNum(5), 100));
+        assert_eq!(s.wnd, 100);
+        // An older segment (smaller SEG.SEQ) does not update.
+        assert!(!s.update_window(SeqNum(49), SeqNum(5), 999));
+        // Same SEG.SEQ, later ACK: updates; beyond SND.NXT: does not.
+        assert!(s.update_window(SeqNum(50), SeqNum(6), 200));
+        assert!(!s.update_window(SeqNum(51), SeqNum(12), 300));
+        assert_eq!(s.wnd, 200);
+        s.wscale = 3;
+        assert!(s.update_window(SeqNum(51), SeqNum(6), 10));
+        assert_eq!(s.wnd, 80, "scaled by 2^3");
+        assert_eq!(s.max_wnd, 5000);
+    }
+
+    #[test]
+    fn retransmit_cursor_advances_with_sends_and_acks() {
+        let mut s = established(0);
+        s.enqueue(&[7; 3000]);
+        s.on_sent(SeqNum(1), SeqNum(3001));
+        s.retransmit(SeqNum(1), SeqNum(3001));
+        s.on_sent(SeqNum(1), SeqNum(1001));
+        assert_eq!(s.rtx.unwrap().next, SeqNum(1001));
+        assert_eq!(
+            s.nxt,
+            SeqNum(3001),
+            "retransmissions never move SND.NXT back"
+        );
+        s.acknowledge(SeqNum(2001));
+        assert_eq!(s.rtx.unwrap().next, SeqNum(2001));
+        s.acknowledge(SeqNum(3001));
+        assert_eq!(s.rtx, None);
+    }
+
+    #[test]
+    fn data_across_the_ring_wrap_comes_in_two_slices() {
+        let mut s = established(0);
+        s.set_buffer_limit(1024);
+        assert_eq!(s.enqueue(&[1; 1000]), 1000);
+        s.on_sent(SeqNum(1), SeqNum(1001));
+        s.acknowledge(SeqNum(1001));
+        assert_eq!(s.enqueue(&[2; 100]), 100);
+        let (a, b) = s.data_at(SeqNum(1001), 100);
+        assert_eq!(a.len() + b.len(), 100);
+        assert!(!b.is_empty(), "the ring wrapped");
+    }
+}

@@ -1,0 +1,306 @@
+//! What each timer does when it fires.
+//!
+//! Read first: RFC 9293 §3.8.1 and §3.10.8 (retransmission, TIME-WAIT and
+//! user timeouts), RFC 6298 §5.4-5.6 (on expiry: retransmit the earliest
+//! unacknowledged segment, back off, restart), RFC 1122 §4.2.2.17 (probing
+//! zero windows) and §4.2.3.6 (keep-alives), RFC 5482 (TCP_USER_TIMEOUT).
+//!
+//! The give-up rules are Linux's, which packetdrill scripts time: a SYN is
+//! retransmitted `tcp_syn_retries` times (at 1, 3, 7, 15, 31, 63 s) and the
+//! connect fails at 127 s; a SYN-ACK `tcp_synack_retries` times (half-open
+//! entry gone at 63 s); data is given up when the time since its first
+//! retransmitted segment was sent exceeds what `tcp_retries2` retransmissions
+//! with exponential backoff from `rto_min` would take (Linux
+//! `tcp_model_timeout`: 924.6 s for 15), or the user timeout.
+
+use super::{CloseReason, Connection, Core, Env, State};
+use crate::config::Config;
+use crate::tcp::state::TcpState;
+use crate::tcp::timer::Timer;
+use crate::time::{Duration, Instant, Stamp};
+
+/// Linux `tcp_model_timeout`: how long `boundary` retransmissions take with
+/// the RTO doubling from `rto_base` up to `rto_max`.
+pub fn model_timeout(boundary: u8, rto_base: Duration, rto_max: Duration) -> Duration {
+    let base = rto_base.total_micros().max(1);
+    let ratio = rto_max.total_micros() / base;
+    let linear_backoff_thresh = if ratio == 0 { 0 } else { ratio.ilog2() };
+    let boundary = u32::from(boundary);
+    if boundary <= linear_backoff_thresh {
+        rto_base.saturating_mul((2u64 << boundary) - 1)
+    } else {
+        rto_base.saturating_mul((2u64 << linear_backoff_thresh) - 1)
+            + rto_max.saturating_mul(u64::from(boundary - linear_backoff_thresh))
+    }
+}
+
+impl Connection {
+    /// Fires every timer due at `now`. Harmless when none is.
+    pub fn handle_timeout(&mut self, now: Instant, env: &mut Env) {
+        while let Some(timer) = self.core.timers.pop_expired(now) {
+            match timer {
+                Timer::Retransmit => self.on_retransmit_timeout(now, env),
+                Timer::Persist => self.on_persist_timeout(now, env),
+                Timer::DelayedAck => self.on_delayed_ack_timeout(env),
+                Timer::Keepalive => self.on_keepalive_timeout(now, env),
+                Timer::FinWait2 => self.on_fin_wait2_timeout(now, env),
+                Timer::TimeWait => self.on_time_wait_timeout(now, env),
+                Timer::Idle => self.on_idle_timeout(),
+                // Armed only once RACK-TLP lands.
+                Timer::TailLossProbe | Timer::RackReorder => {}
+            }
+        }
+    }
+
+    /// RFC 6298 §5.4-5.6: retransmit, back off, restart; or give up.
+    fn on_retransmit_timeout(&mut self, now: Instant, env: &mut Env) {
+        let state = self.state.kind();
+        if matches!(state, TcpState::SynSent | TcpState::SynReceived) {
+            let limit = if state == TcpState::SynSent {
+                env.config.tcp_syn_retries
+            } else {
+                env.config.tcp_synack_retries
+            };
+            if self.core.xmit.retransmits >= limit {
+                if state == TcpState::SynSent {
+                    env.stats.tcp_ext.tcp_abort_on_timeout += 1;
+                }
+                self.close_with(now, env, CloseReason::TimedOut);
+                return;
+            }
+            let core = &mut self.core;
+            core.begin_retransmission(now);
+            core.pending.syn = true;
+            env.stats.tcp_ext.tcp_timeouts += 1;
+            core.timers
+                .set(Timer::Retransmit, now + core.rtt.rto_with_backoff());
+            return;
+        }
+        let Some(snd) = self.state.send_half() else {
+            return;
+        };
+        if snd.in_flight() == 0 {
+            return; // everything was acknowledged meanwhile
+        }
+        if self.core.write_timed_out(now, &env.config) {
+            env.stats.tcp_ext.tcp_abort_on_timeout += 1;
+            self.close_with(now, env, CloseReason::TimedOut);
+            return;
+        }
+        let core = &mut self.core;
+        let Some(snd) = self.state.send_half_mut() else {
+            return;
+        };
+        // RFC 5681 §3.1 / RFC 6582 §4: the loss window, and `recover`.
+        let in_flight = snd.in_flight();
+        core.recovery.on_rto(now, &mut core.cc, snd.nxt, in_flight);
+        // RFC 6298 §5.4: "Retransmit the earliest segment that has not been
+        // acknowledged"; what follows it is resent as ACKs open cwnd.
+        snd.retransmit(snd.una, snd.nxt);
+        core.begin_retransmission(now);
+        env.stats.tcp_ext.tcp_timeouts += 1;
+        core.timers
+            .set(Timer::Retransmit, now + core.rto_clamped(now, &env.config));
+    }
+
+    /// RFC 1122 §4.2.2.17: probe a zero window, backing off like the RTO;
+    /// with the window open, push data held by the cork or by sender silly
+    /// window avoidance (RFC 9293 §3.8.6.2.1 (4), the override timeout).
+    fn on_persist_timeout(&mut self, now: Instant, env: &mut Env) {
+        let core = &mut self.core;
+        let Some(snd) = self.state.send_half() else {
+            return;
+        };
+        if snd.in_flight() > 0 || (snd.unsent() == 0 && snd.fin == super::FinState::Open) {
+            return;
+        }
+        if snd.window_end().after(snd.nxt) {
+            core.pending.force_push = true;
+            return;
+        }
+        // A zero window. Unanswered probes count like retransmissions
+        // (Linux `tcp_probe_timer`).
+        let user_timeout_passed = match (core.socket.user_timeout, core.xmit.probes_stamp.get()) {
+            (Some(limit), Some(first)) => now.saturating_duration_since(first) >= limit,
+            _ => false,
+        };
+        if user_timeout_passed || core.xmit.probes_out >= u32::from(env.config.tcp_retries2) {
+            env.stats.tcp_ext.tcp_abort_on_timeout += 1;
+            self.close_with(now, env, CloseReason::TimedOut);
+            return;
+        }
+        core.pending.probe = true;
+        core.xmit.probes_out += 1;
+        core.xmit.probes_stamp.get_or_set(now);
+        env.stats.tcp_ext.tcp_win_probe += 1;
+        core.rtt.backoff();
+        let when = core
+            .rtt
+            .rto_with_backoff()
+            .max(env.config.tcp_rto_min)
+            .min(env.config.tcp_rto_max);
+        core.timers.set(Timer::Persist, now + when);
+    }
+
+    /// The delayed ACK is due.
+    fn on_delayed_ack_timeout(&mut self, env: &mut Env) {
+        let core = &mut self.core;
+        if !core.ack.scheduled {
+            return;
+        }
+        core.ack.on_delack_timeout(core.rtt.rto());
+        core.ack.now = true;
+        env.stats.tcp_ext.delayed_acks += 1;
+    }
+
+    /// RFC 1122 §4.2.3.6 with Linux's rules (`tcp_keepalive_timer`): after
+    /// `idle` without hearing from the peer, probe every `interval`; after
+    /// `count` unanswered probes (or the user timeout) reset and give up.
+    fn on_keepalive_timeout(&mut self, now: Instant, env: &mut Env) {
+        let state = self.state.kind();
+        let core = &mut self.core;
+        if !core.socket.keepalive || !state.is_synchronized() || state == TcpState::TimeWait {
+            return;
+        }
+        let idle = core.keepalive_idle(&env.config);
+        let Some(snd) = self.state.send_half() else {
+            return;
+        };
+        // Data in flight or waiting: the retransmission timer watches the
+        // peer, not keepalive.
+        if snd.in_flight() > 0 || snd.unsent() > 0 {
+            core.timers.set(Timer::Keepalive, now + idle);
+            return;
+        }
+        let quiet = now.saturating_duration_since(core.xmit.last_recv);
+        if quiet < idle {
+            core.timers.set(Timer::Keepalive, now + (idle - quiet));
+            return;
+        }
+        let count = core
+            .socket
+            .keep_count
+            .unwrap_or(env.config.tcp_keepalive_probes);
+        let give_up = match core.socket.user_timeout {
+            Some(limit) => quiet >= limit && core.xmit.probes_out > 0,
+            None => core.xmit.probes_out >= u32::from(count),
+        };
+        if give_up {
+            let (seq, ack) = (snd.nxt, self.state.recv_half().map(|r| r.nxt));
+            self.core.pending.rst = Some(super::PendingRst::Abort { seq, ack });
+            env.stats.tcp_ext.tcp_abort_on_timeout += 1;
+            self.close_with(now, env, CloseReason::TimedOut);
+            return;
+        }
+        core.pending.probe = true;
+        core.xmit.probes_out += 1;
+        env.stats.tcp_ext.tcp_keep_alive += 1;
+        let interval = core
+            .socket
+            .keep_interval
+            .unwrap_or(env.config.tcp_keepalive_intvl);
+        core.timers.set(Timer::Keepalive, now + interval);
+    }
+
+    /// Linux `tcp_fin_timeout`: an orphaned connection stops waiting for the
+    /// peer's FIN.
+    fn on_fin_wait2_timeout(&mut self, now: Instant, env: &mut Env) {
+        if self.state.kind() == TcpState::FinWait2 && self.core.life.orphan {
+            self.close_with(now, env, CloseReason::TimedOut);
+        }
+    }
+
+    /// RFC 9293 §3.10.8: "If the time-wait timeout expires on a connection,
+    /// delete the TCB, enter the CLOSED state, and return."
+    fn on_time_wait_timeout(&mut self, now: Instant, env: &mut Env) {
+        if let State::TimeWait(t) = &self.state {
+            if t.tw.expires > now {
+                self.core.timers.set(Timer::TimeWait, t.tw.expires);
+                return;
+            }
+            env.stats.tcp_ext.tw += 1;
+            self.close_with(now, env, CloseReason::Normal);
+        }
+    }
+
+    /// The buffers stayed empty: give their memory back.
+    fn on_idle_timeout(&mut self) {
+        if let Some(snd) = self.state.send_half_mut() {
+            snd.release_if_empty();
+        }
+        if let Some(rcv) = self.state.recv_half_mut() {
+            rcv.release_if_empty();
+        }
+        if let State::Closed(c) = &mut self.state {
+            c.unread.release_if_empty();
+        }
+    }
+}
+
+impl Core {
+    /// A timeout retransmission begins: count it, back off, stop RTT timing
+    /// (Karn), and start the give-up clock at the first one.
+    fn begin_retransmission(&mut self, now: Instant) {
+        if self.xmit.retransmits == 0 {
+            // The data now resent was sent one RTO ago (Linux retrans_stamp
+            // is the head segment's first transmission).
+            self.xmit.retrans_stamp = Stamp::at(now - self.rtt.rto_with_backoff());
+        }
+        self.xmit.retransmits = self.xmit.retransmits.saturating_add(1);
+        self.xmit.rtt_timed = None;
+        self.rtt.backoff();
+    }
+
+    /// Linux `retransmits_timed_out` for synchronized states: the user
+    /// timeout if set, else the time `tcp_retries2` backoffs take.
+    pub(super) fn write_timed_out(&self, now: Instant, config: &Config) -> bool {
+        if self.xmit.retransmits == 0 {
+            return false;
+        }
+        let Some(start) = self.xmit.retrans_stamp.get() else {
+            return false;
+        };
+        let limit = self.socket.user_timeout.unwrap_or_else(|| {
+            model_timeout(config.tcp_retries2, config.tcp_rto_min, config.tcp_rto_max)
+        });
+        now.saturating_duration_since(start) >= limit
+    }
+
+    /// The RTO with backoff, cut short so a user timeout is noticed on time
+    /// (Linux `tcp_clamp_rto_to_user_timeout`).
+    pub(super) fn rto_clamped(&self, now: Instant, _config: &Config) -> Duration {
+        let rto = self.rtt.rto_with_backoff();
+        match (self.socket.user_timeout, self.xmit.retrans_stamp.get()) {
+            (Some(limit), Some(start)) => {
+                let remaining = limit - now.saturating_duration_since(start);
+                rto.min(remaining.max(Duration::from_millis(1)))
+            }
+            _ => rto,
+        }
+    }
+
+    /// TCP_KEEPIDLE or `tcp_keepalive_time`.
+    pub(super) fn keepalive_idle(&self, config: &Config) -> Duration {
+        self.socket.keep_idle.unwrap_or(config.tcp_keepalive_time)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_timeout_matches_linux() {
+        let min = Duration::from_millis(200);
+        let max = Duration::from_secs(120);
+        // tcp_retries2 = 15: 924.6 s.
+        assert_eq!(model_timeout(15, min, max), Duration::from_millis(924_600));
+        // SYN: 6 retries from 1 s = 127 s.
+        assert_eq!(
+            model_timeout(6, Duration::from_secs(1), max),
+            Duration::from_secs(127)
+        );
+        assert_eq!(model_timeout(0, min, max), min);
+        assert_eq!(model_timeout(3, min, max), Duration::from_millis(3000));
+    }
+}

@@ -1,0 +1,235 @@
+//! Laying out outgoing segments.
+//!
+//! Read first: RFC 9293 §3.1 (header and checksum over the pseudo-header).
+//!
+//! A connection writes a segment straight into the buffer the stack hands it:
+//! the header and options through [`TcpRepr`], then the payload copied from
+//! the send ring buffer in (at most) two slices, the halves either side of
+//! the ring's wrap, then the checksum over the whole segment. Nothing is
+//! allocated and each payload byte is copied once.
+//!
+//! [`ControlSegment`] describes the data-less segments that need no
+//! connection state to write: ACKs from a TIME-WAIT entry and RSTs in reply
+//! to segments for no connection (RFC 9293 §3.10.7.1).
+
+use core::net::SocketAddrV4;
+
+use crate::SeqNum;
+use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr, TcpTimestamp};
+use crate::wire::{Checksum, WireError};
+
+/// The header fields of an outgoing segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentHeader {
+    pub seq: SeqNum,
+    /// `Some` sets the ACK flag.
+    pub ack: Option<SeqNum>,
+    /// Control bits other than ACK.
+    pub flags: TcpFlags,
+    /// The window field as sent (already scaled down).
+    pub window: u16,
+    pub options: TcpOptions,
+}
+
+impl SegmentHeader {
+    /// Bytes of header and options.
+    pub fn header_len(&self) -> usize {
+        crate::wire::tcp::HEADER_LEN + self.options.buffer_len()
+    }
+}
+
+/// Writes a segment from `local` to `remote` into the front of `buf`: the
+/// header, then `payload.0` and `payload.1` back to back, then the checksum.
+/// Returns the segment's length, or [`WireError::Truncated`] (writing
+/// nothing) if `buf` is too short: callers size payloads to fit.
+pub fn write_segment(
+    buf: &mut [u8],
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    header: &SegmentHeader,
+    payload: (&[u8], &[u8]),
+) -> Result<usize, WireError> {
+    let repr = TcpRepr {
+        src_port: local.port(),
+        dst_port: remote.port(),
+        seq: header.seq,
+        ack: header.ack,
+        flags: header.flags,
+        window: header.window,
+        urgent: 0,
+        options: header.options,
+        payload: &[],
+    };
+    let header_len = repr.header_len();
+    let total = header_len + payload.0.len() + payload.1.len();
+    let Some(out) = buf.get_mut(..total) else {
+        return Err(WireError::Truncated);
+    };
+    // The header alone: emit writes no payload and no checksum here.
+    repr.emit(
+        &mut TcpPacket::new_unchecked(&mut out[..header_len]),
+        *local.ip(),
+        *remote.ip(),
+        Checksum::Offload,
+    );
+    let (first, second) = out[header_len..].split_at_mut(payload.0.len());
+    first.copy_from_slice(payload.0);
+    second.copy_from_slice(payload.1);
+    TcpPacket::new_unchecked(&mut out[..]).fill_checksum(*local.ip(), *remote.ip());
+    Ok(total)
+}
+
+/// A segment without data that a small state (a TIME-WAIT entry) or the
+/// stack itself (a RST for no connection) sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ControlSegment {
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+    pub seq: SeqNum,
+    pub ack: Option<SeqNum>,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub timestamp: Option<TcpTimestamp>,
+}
+
+impl ControlSegment {
+    /// RFC 9293 §3.10.7.1: the reset that answers `seg` (from `remote` to
+    /// `local`) when no connection exists, or `None` if `seg` is itself a
+    /// reset ("An incoming segment containing a RST is discarded").
+    ///
+    /// "If the ACK bit is off, sequence number zero is used,
+    /// <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. If the ACK bit is on,
+    /// <SEQ=SEG.ACK><CTL=RST>."
+    pub fn reset_for(local: SocketAddrV4, remote: SocketAddrV4, seg: &TcpRepr<'_>) -> Option<Self> {
+        if seg.flags.rst() {
+            return None;
+        }
+        let (seq, ack) = match seg.ack {
+            Some(ack) => (ack, None),
+            None => (SeqNum(0), Some(seg.seq + seg.seg_len())),
+        };
+        Some(ControlSegment {
+            local,
+            remote,
+            seq,
+            ack,
+            flags: TcpFlags::RST,
+            window: 0,
+            timestamp: None,
+        })
+    }
+
+    /// Writes it into the front of `buf`; see [`write_segment`].
+    pub fn write(&self, buf: &mut [u8]) -> Result<usize, WireError> {
+        let header = SegmentHeader {
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            options: TcpOptions {
+                timestamp: self.timestamp,
+                ..TcpOptions::default()
+            },
+        };
+        write_segment(buf, self.local, self.remote, &header, (&[], &[]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::Ipv4Addr;
+
+    const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 80);
+    const REMOTE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 40000);
+
+    fn parse(bytes: &[u8]) -> TcpRepr<'_> {
+        let p = TcpPacket::new_checked(bytes).unwrap();
+        TcpRepr::parse(&p, *LOCAL.ip(), *REMOTE.ip(), Checksum::Full).unwrap()
+    }
+
+    #[test]
+    fn payload_in_two_slices_is_joined_and_checksummed() {
+        let header = SegmentHeader {
+            seq: SeqNum(1000),
+            ack: Some(SeqNum(7)),
+            flags: TcpFlags::PSH,
+            window: 512,
+            options: TcpOptions {
+                timestamp: Some(TcpTimestamp { tsval: 1, tsecr: 2 }),
+                ..TcpOptions::default()
+            },
+        };
+        let mut buf = [0xAA; 100];
+        let n = write_segment(&mut buf, LOCAL, REMOTE, &header, (b"hel", b"lo")).unwrap();
+        assert_eq!(n, 20 + 12 + 5);
+        assert!(
+            buf[n..].iter().all(|&b| b == 0xAA),
+            "wrote past the segment"
+        );
+        let seg = parse(&buf[..n]);
+        assert_eq!(seg.payload, b"hello");
+        assert_eq!(seg.flags, TcpFlags::PSH | TcpFlags::ACK);
+        assert_eq!(
+            (seg.seq, seg.ack, seg.window),
+            (SeqNum(1000), Some(SeqNum(7)), 512)
+        );
+        assert_eq!((seg.src_port, seg.dst_port), (80, 40000));
+    }
+
+    #[test]
+    fn a_short_buffer_is_an_error_not_a_panic() {
+        let header = SegmentHeader {
+            seq: SeqNum(0),
+            ack: None,
+            flags: TcpFlags::SYN,
+            window: 0,
+            options: TcpOptions::default(),
+        };
+        let mut buf = [0u8; 22];
+        assert_eq!(
+            write_segment(&mut buf, LOCAL, REMOTE, &header, (b"abc", &[])),
+            Err(WireError::Truncated)
+        );
+    }
+
+    fn incoming(flags: TcpFlags, seq: u32, ack: Option<u32>, payload: &[u8]) -> TcpRepr<'_> {
+        TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            seq: SeqNum(seq),
+            ack: ack.map(SeqNum),
+            flags,
+            window: 100,
+            urgent: 0,
+            options: TcpOptions::default(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn reset_for_no_connection_follows_rfc9293_3_10_7_1() {
+        // ACK off: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; SYN counts one.
+        let syn = incoming(TcpFlags::SYN, 500, None, b"");
+        let rst = ControlSegment::reset_for(LOCAL, REMOTE, &syn).unwrap();
+        assert_eq!((rst.seq, rst.ack), (SeqNum(0), Some(SeqNum(501))));
+        let data = incoming(TcpFlags::PSH, 500, None, b"abcd");
+        let rst = ControlSegment::reset_for(LOCAL, REMOTE, &data).unwrap();
+        assert_eq!(rst.ack, Some(SeqNum(504)));
+        // ACK on: <SEQ=SEG.ACK><CTL=RST>.
+        let ack = incoming(TcpFlags::ACK, 500, Some(9000), b"");
+        let rst = ControlSegment::reset_for(LOCAL, REMOTE, &ack).unwrap();
+        assert_eq!(
+            (rst.seq, rst.ack, rst.flags),
+            (SeqNum(9000), None, TcpFlags::RST)
+        );
+        let mut buf = [0xAA; 40];
+        let n = rst.write(&mut buf).unwrap();
+        let seg = parse(&buf[..n]);
+        assert_eq!(seg.flags, TcpFlags::RST);
+        assert_eq!((seg.seq, seg.window), (SeqNum(9000), 0));
+        // Never a reset for a reset.
+        let r = incoming(TcpFlags::RST, 1, None, b"");
+        assert_eq!(ControlSegment::reset_for(LOCAL, REMOTE, &r), None);
+    }
+}
