@@ -278,6 +278,12 @@ impl Stack {
             .map(|e| (e.conn.local(), e.conn.remote()))
     }
 
+    /// Bytes received and not yet read by the application (Linux `SIOCINQ`),
+    /// or `None` for a stale handle.
+    pub fn tcp_recv_queue(&self, c: ConnHandle) -> Option<usize> {
+        self.app_conn_ref(c).map(Connection::recv_queue)
+    }
+
     /// Every socket, for `ss`: listeners, connections (half-open and
     /// orphaned ones included) and compact TIME-WAIT entries.
     pub fn sockets(&self) -> impl Iterator<Item = SocketSummary> + '_ {
