@@ -1,6 +1,7 @@
 //! The `synack` command.
 
 mod bench;
+mod demo;
 mod ladder;
 mod script;
 mod trace;
@@ -18,7 +19,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Walk a simulated connection through its whole life (no privileges needed).
-    Demo,
+    Demo(demo::DemoArgs),
     /// Headline performance numbers, side by side with smoltcp.
     Bench(bench::BenchArgs),
     /// Run packetdrill scripts against synack on virtual time.
@@ -30,10 +31,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo => {
-            eprintln!("synack demo: the TCP engine has not landed yet");
-            ExitCode::from(2)
-        }
+        Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(args),
         Command::Trace(args) => trace::run(&args),
         Command::Script(args) => script::run(&args),
