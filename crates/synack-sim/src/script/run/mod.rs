@@ -44,7 +44,6 @@ mod syscalls;
 use std::path::Path;
 
 pub use runner::RunConfig;
-use synack_proto::{Config, Stack};
 
 /// How a script ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,10 +99,4 @@ pub fn run_file(path: &Path, config: &RunConfig) -> Report {
 /// read files (`defaults.sh`) find nothing.
 pub fn run_source(source: &str, name: &str, config: &RunConfig) -> Report {
     runner::run(source, name, None, config)
-}
-
-/// The stack a script runs against, for tests that want to look inside:
-/// built from `config` exactly as the runner builds it.
-pub fn stack_for(config: Config, local: core::net::Ipv4Addr) -> Stack {
-    runner::new_stack(config, local)
 }

@@ -71,9 +71,12 @@ pub fn skip<T>(reason: impl Into<String>) -> Step<T> {
     Err(Stop::Skip(reason.into()))
 }
 
-/// The stack every script runs against: one interface on an IP medium.
-pub fn new_stack(config: Config, local: Ipv4Addr) -> Stack {
-    Stack::new(config, Interface::ip(local, 24))
+/// The stack every script runs against: one interface on an IP medium
+/// whose subnet holds the script host too (the longest prefix the two
+/// addresses share), so the script host is always on link.
+pub fn new_stack(config: Config, local: Ipv4Addr, remote: Ipv4Addr) -> Stack {
+    let common = (u32::from(local) ^ u32::from(remote)).leading_zeros().min(30) as u8;
+    Stack::new(config, Interface::ip(local, common))
 }
 
 /// Everything one run needs.
@@ -243,7 +246,7 @@ impl<'s> Runner<'s> {
         if let Some(cmd) = &script.init_command {
             apply_shell_config(&mut stack_config, cmd, path, &mut notes);
         }
-        let stack = new_stack(stack_config, local_ip);
+        let stack = new_stack(stack_config, local_ip, remote_ip);
         Ok(Runner {
             path: name.to_string(),
             script_path: path,
