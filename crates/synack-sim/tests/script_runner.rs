@@ -357,3 +357,59 @@ fn the_verbose_trace_shows_every_event_with_its_time() {
     );
     assert!(t.contains("0.100000s > P. 1:11(10) ack 1 win"), "{t}");
 }
+
+#[test]
+fn poll_readv_writev_send_recv_and_shutdown_behave_like_linux() {
+    let r = run_verbose(&format!(
+        "{ACCEPTED}\
++0 poll([{{fd=4, events=POLLIN|POLLOUT, revents=POLLOUT}}], 1, 0) = 1
++0...0.1 poll([{{fd=4, events=POLLIN, revents=POLLIN}}], 1, 1000) = 1
++.1 < P. 1:11(10) ack 1 win 257
++0 > . 1:1(0) ack 11
++0 readv(4, [{{..., 5}}, {{..., 5}}], 2) = 10
++0 poll([{{fd=4, events=POLLIN, revents=0}}], 1, 50) = 0
++0 writev(4, [{{..., 3}}, {{..., 4}}], 2) = 7
++0 > P. 1:8(7) ack 11
++.1 < . 11:11(0) ack 8 win 257
++0 send(4, ..., 5, 0) = 5
++0 > P. 8:13(5) ack 11
++.1 < P. 11:21(10) ack 13 win 257
++0 > . 13:13(0) ack 21
++0 recv(4, ..., 100, 0) = 10
++0 recvfrom(4, ..., 100, MSG_DONTWAIT, ..., ...) = -1 EAGAIN (Resource temporarily unavailable)
++0 getsockopt(4, SOL_TCP, TCP_INFO, ..., [232]) = 0
++0 shutdown(4, SHUT_RD) = 0
++0 read(4, ..., 10) = 0
++0 poll([{{fd=4, events=POLLIN|POLLRDHUP, revents=POLLIN|POLLRDHUP}}], 1, 0) = 1
+"
+    ));
+    assert_pass(&r);
+    // The 50 ms poll held the script up: the writev came 50 ms later.
+    assert!(
+        r.trace
+            .iter()
+            .any(|l| l.contains("0.250000s sent") && l.contains("P. 1:8(7)")),
+        "{:#?}",
+        r.trace
+    );
+    let r = run(&format!(
+        "{ACCEPTED}+0 poll([{{fd=4, events=POLLIN|POLLOUT, revents=POLLIN}}], 1, 0) = 1\n"
+    ));
+    assert!(failure(&r, 9).contains("Expected revents of POLLIN but got POLLOUT for pollfd 0"));
+}
+
+#[test]
+fn sk_err_is_reported_once_and_a_listener_has_no_data() {
+    let r = run(&format!(
+        "{ACCEPTED}\
++0 read(3, ..., 10) = -1 ENOTCONN (Transport endpoint is not connected)
++0 write(3, ..., 10) = -1 EPIPE (Broken pipe)
++.1 < R. 1:1(0) ack 1 win 257
++0 getsockopt(4, SOL_SOCKET, SO_ERROR, [ECONNRESET], [4]) = 0
++0 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0
++0 read(4, ..., 10) = 0
++0 write(4, ..., 10) = -1 EPIPE (Broken pipe)
+"
+    ));
+    assert_pass(&r);
+}

@@ -75,7 +75,9 @@ pub fn skip<T>(reason: impl Into<String>) -> Step<T> {
 /// whose subnet holds the script host too (the longest prefix the two
 /// addresses share), so the script host is always on link.
 pub fn new_stack(config: Config, local: Ipv4Addr, remote: Ipv4Addr) -> Stack {
-    let common = (u32::from(local) ^ u32::from(remote)).leading_zeros().min(30) as u8;
+    let common = (u32::from(local) ^ u32::from(remote))
+        .leading_zeros()
+        .min(30) as u8;
     Stack::new(config, Interface::ip(local, common))
 }
 

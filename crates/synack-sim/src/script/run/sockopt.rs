@@ -282,6 +282,30 @@ impl Runner<'_> {
                 // tcp_init_sock: mss_cache starts at TCP_MSS_DEFAULT.
                 (None, None) => 536,
             },
+            // tcp_info is read with %{ }% blocks; packetdrill compares no
+            // struct value here, so the call only has to succeed.
+            (linux::SOL_TCP, linux::TCP_INFO) => {
+                return Ok(super::syscalls::SysOutcome::done(Ret::Value(0)));
+            }
+            (linux::SOL_TCP, linux::TCP_CONGESTION) => {
+                let name = info
+                    .as_ref()
+                    .map_or(config.tcp_congestion_control.name(), |i| i.congestion);
+                if let Some(Expr {
+                    kind: ExprKind::Str { parts, .. },
+                    ..
+                }) = s.args.get(3)
+                {
+                    let want = parts.concat();
+                    if want != name {
+                        return fail(
+                            self.line,
+                            format!("Bad getsockopt optval: expected: '{want}' actual: '{name}'"),
+                        );
+                    }
+                }
+                return Ok(super::syscalls::SysOutcome::done(Ret::Value(0)));
+            }
             (linux::SOL_TCP, linux::TCP_FASTOPEN) => i64::from(sock.fastopen_qlen.unwrap_or(0)),
             (linux::SOL_TCP, linux::TCP_FASTOPEN_CONNECT) => i64::from(sock.fastopen_connect),
             _ => {
