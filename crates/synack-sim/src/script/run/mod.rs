@@ -83,8 +83,11 @@ pub struct Report {
 /// are found relative to it).
 pub fn run_file(path: &Path, config: &RunConfig) -> Report {
     let shown = path.display().to_string();
+    // Shell lines find `defaults.sh` relative to the script, whatever the
+    // current directory.
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     match std::fs::read_to_string(path) {
-        Ok(src) => runner::run(&src, &shown, Some(path), config),
+        Ok(src) => runner::run(&src, &shown, Some(&absolute), config),
         Err(e) => Report {
             script: shown,
             verdict: Verdict::Fail,

@@ -54,6 +54,9 @@ impl<'s> Runner<'s> {
             // its ports, so one script can hold several at once (a listener's
             // queues). A new source port to a listening port is a new child.
             if let Some(i) = self.conn_by_ports(p.dst, p.src) {
+                // The connection a script just spoke on is the one it means
+                // next (by `%{ }%` blocks and unported lines).
+                self.sut = Some(i);
                 return i;
             }
             let listening = self
