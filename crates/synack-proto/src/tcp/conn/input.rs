@@ -765,6 +765,9 @@ impl Core {
     ) {
         self.timers.stop(Timer::Retransmit);
         self.xmit.rtx_tsval = None;
+        // Our SYN or SYN-ACK is the first segment delivered (Linux counts it
+        // in `tcpi_delivered` on both sides).
+        self.counters.delivered += 1;
         match rtt {
             Some(sample) => {
                 // The estimator's round trips are counted in sequence space

@@ -283,7 +283,16 @@ fn the_third_ack_completes_a_passive_open_and_may_carry_data() {
     let info = h.info();
     assert_eq!(info.rtt, 50_000, "the SYN-ACK was timed");
     assert_eq!(info.snd_wnd, 502 << 7, "the third ACK's window is scaled");
+    assert_eq!(
+        info.delivered, 1,
+        "the SYN-ACK counts as delivered, as in Linux"
+    );
     assert_eq!(h.env.stats.tcp.passive_opens, 1);
+    assert_eq!(
+        Harness::established().info().delivered,
+        1,
+        "so does our SYN"
+    );
 }
 
 #[test]
