@@ -171,6 +171,12 @@ pub enum SocketOption {
     RecvBuffer(usize),
     /// SO_SNDBUF in payload bytes (at least 1 KiB); stops auto-growth.
     SendBuffer(usize),
+    /// TCP_SYNCNT: SYN retransmissions before giving up (1 to 127).
+    SynCount(u8),
+    /// TCP_MAXSEG: the largest segment, 88 to 32767 bytes (Linux
+    /// TCP_MIN_MSS and MAX_TCP_WINDOW); it shapes the MSS option, so it
+    /// matters before the handshake.
+    MaxSegment(u16),
 }
 
 impl Connection {
@@ -435,6 +441,10 @@ impl Connection {
                 if let Some(snd) = self.state.send_half_mut() {
                     snd.set_buffer_limit(n);
                 }
+            }
+            SocketOption::SynCount(n) if (1..=127).contains(&n) => socket.syn_retries = Some(n),
+            SocketOption::MaxSegment(m) if (88..=32_767).contains(&m) => {
+                socket.max_segment = Some(m)
             }
             _ => return Err(SetOptionError::InvalidValue),
         }

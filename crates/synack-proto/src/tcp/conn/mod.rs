@@ -248,6 +248,12 @@ pub struct SocketOptions {
     pub recv_buffer: Option<usize>,
     /// SO_SNDBUF in payload bytes; `None`: `tcp_wmem` default, growing with cwnd.
     pub send_buffer: Option<usize>,
+    /// TCP_SYNCNT: SYN (or SYN-ACK) retransmissions before giving up;
+    /// `None`: `tcp_syn_retries` / `tcp_synack_retries`.
+    pub syn_retries: Option<u8>,
+    /// TCP_MAXSEG: the most we advertise and send per segment, set before
+    /// the connection opens (Linux `user_mss`); `None`: MTU - 40.
+    pub max_segment: Option<u16>,
 }
 
 /// What the stack decides for a new connection.
@@ -591,7 +597,10 @@ impl Core {
         params: &ConnParams,
         config: &Config,
     ) -> Self {
-        let neg = Negotiated::ours(config);
+        let mut neg = Negotiated::ours(config);
+        if let Some(mss) = params.socket.max_segment {
+            neg.clamp_mss(mss);
+        }
         let rtt = RttEstimator::new(RttConfig {
             initial_rto: config.tcp_rto_initial,
             rto_min: config.tcp_rto_min,

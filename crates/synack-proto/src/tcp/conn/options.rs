@@ -43,6 +43,8 @@ pub(crate) struct Negotiated {
     pub ts_ok: bool,
     /// Our SYN-ACK repeats our SYN (simultaneous open).
     simultaneous: bool,
+    /// TCP_MAXSEG, if the application set one.
+    user_mss: Option<u16>,
 }
 
 impl Negotiated {
@@ -59,6 +61,7 @@ impl Negotiated {
             sack_ok: false,
             ts_ok: false,
             simultaneous: false,
+            user_mss: None,
         }
     }
 
@@ -74,9 +77,19 @@ impl Negotiated {
         }
     }
 
+    /// TCP_MAXSEG (Linux `user_mss`): advertise at most `mss`, and send no
+    /// more than it whatever the peer allows.
+    pub fn clamp_mss(&mut self, mss: u16) {
+        self.adv_mss = self.adv_mss.min(mss);
+        self.user_mss = Some(mss);
+    }
+
     /// Records what the peer's SYN or SYN-ACK says.
     fn take_peer(&mut self, peer: &TcpOptions, config: &Config) {
-        let mss = peer.mss.unwrap_or(DEFAULT_PEER_MSS);
+        let mut mss = peer.mss.unwrap_or(DEFAULT_PEER_MSS);
+        if let Some(user) = self.user_mss {
+            mss = mss.min(user);
+        }
         self.peer_mss = mss.max(config.tcp_min_snd_mss).max(1);
         self.peer_wscale = match (self.our_wscale, peer.window_scale) {
             (Some(_), Some(shift)) => {

@@ -56,11 +56,16 @@ impl Connection {
     fn on_retransmit_timeout(&mut self, now: Instant, env: &mut Env) {
         let state = self.state.kind();
         if matches!(state, TcpState::SynSent | TcpState::SynReceived) {
-            let limit = if state == TcpState::SynSent {
-                env.config.tcp_syn_retries
-            } else {
-                env.config.tcp_synack_retries
-            };
+            // TCP_SYNCNT overrides both sysctls (Linux `icsk_syn_retries`).
+            let limit = self
+                .core
+                .socket
+                .syn_retries
+                .unwrap_or(if state == TcpState::SynSent {
+                    env.config.tcp_syn_retries
+                } else {
+                    env.config.tcp_synack_retries
+                });
             if self.core.xmit.retransmits >= limit {
                 if state == TcpState::SynSent {
                     env.stats.tcp_ext.tcp_abort_on_timeout += 1;

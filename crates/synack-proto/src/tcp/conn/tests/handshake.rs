@@ -380,3 +380,43 @@ fn data_written_before_the_handshake_goes_out_once_established() {
     assert_eq!(out[0].payload, b"early");
     assert_eq!(out[0].f(), "P.");
 }
+
+#[test]
+fn tcp_syncnt_limits_syn_retransmissions() {
+    let socket = SocketOptions {
+        syn_retries: Some(1),
+        ..SocketOptions::default()
+    };
+    let mut h = Harness::client_with(Config::default(), socket);
+    let sent = h.run_until(10_000);
+    let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+    assert_eq!(times, [0, 1_000], "one retransmission, not six");
+    assert_eq!(h.conn.close_reason(), Some(CloseReason::TimedOut));
+    let mut h = Harness::client(Config::default());
+    assert_eq!(
+        h.conn
+            .set_option(Instant::ZERO, SocketOption::SynCount(0), &mut h.env),
+        Err(SetOptionError::InvalidValue)
+    );
+}
+
+#[test]
+fn tcp_maxseg_clamps_the_advertised_and_the_send_mss() {
+    let socket = SocketOptions {
+        max_segment: Some(1000),
+        ..SocketOptions::default()
+    };
+    let mut h = Harness::client_with(Config::default(), socket);
+    let syn = h.output();
+    assert_eq!(syn[0].options.mss, Some(1000));
+    h.at(10);
+    h.feed(seg("S.", IRS, Some(ISS + 1)).mss(1460).win(65_535));
+    assert_eq!(h.state(), TcpState::Established);
+    let info = h.info();
+    assert_eq!((info.advmss, info.snd_mss), (1000, 1000));
+    assert_eq!(
+        h.conn
+            .set_option(h.now, SocketOption::MaxSegment(87), &mut h.env),
+        Err(SetOptionError::InvalidValue)
+    );
+}
