@@ -104,10 +104,6 @@ pub struct Socket {
     pub reuseaddr: bool,
     /// Options set before the connection exists, applied when it does.
     pub options: SocketOptions,
-    /// TCP_MAXSEG set by the application.
-    pub maxseg: Option<u32>,
-    /// TCP_SYNCNT.
-    pub syncnt: Option<u8>,
     /// TCP_FASTOPEN (listener queue length).
     pub fastopen_qlen: Option<u32>,
     /// TCP_FASTOPEN_CONNECT.
@@ -137,8 +133,6 @@ impl Default for Socket {
             bound: None,
             reuseaddr: false,
             options: SocketOptions::default(),
-            maxseg: None,
-            syncnt: None,
             fastopen_qlen: None,
             fastopen_connect: false,
             error: None,

@@ -31,8 +31,8 @@ enum Set {
     /// Applied to synack's connection options.
     Option(SocketOption),
     ReuseAddr(bool),
-    MaxSeg(u32),
-    SynCnt(u8),
+    /// TCP_MAXSEG 0.
+    ClearMaxSeg,
     FastOpen(u32),
     FastOpenConnect(bool),
     /// Linux accepts it and synack has nothing to do.
@@ -62,29 +62,20 @@ impl Runner<'_> {
                 sock.reuseaddr = on;
                 Ret::Value(0)
             }
-            Set::MaxSeg(v) => {
-                match sock.role {
-                    Role::Conn(_) => {
-                        return skip(
-                            "TCP_MAXSEG on a connection: synack has no per-socket MSS clamp",
-                        );
-                    }
-                    Role::Listener(_) => {
-                        return skip(
-                            "TCP_MAXSEG on a listener: synack's Stack has no per-listener MSS",
-                        );
-                    }
-                    Role::Fresh => {}
-                }
-                sock.maxseg = Some(v);
+            Set::ClearMaxSeg => {
+                sock.options.max_segment = None;
                 Ret::Value(0)
             }
-            Set::SynCnt(v) => {
-                if matches!(sock.role, Role::Conn(_)) {
-                    return skip("TCP_SYNCNT: synack has no per-socket SYN retry count");
-                }
-                sock.syncnt = Some(v);
-                Ret::Value(0)
+            // Both shape the handshake, which a listener's children go
+            // through before accept(): they would have to be inherited.
+            Set::Option(SocketOption::MaxSegment(_) | SocketOption::SynCount(_))
+                if matches!(sock.role, Role::Listener(_)) =>
+            {
+                return skip(format!(
+                    "{} on a listener: synack's Stack does not pass a listener's socket options to \
+                     its children",
+                    linux::option_name(level, name)
+                ));
             }
             Set::FastOpen(q) => {
                 sock.fastopen_qlen = Some(q);
@@ -208,14 +199,19 @@ impl Runner<'_> {
                 if v != 0 && !(MIN_MAXSEG..=MAX_MAXSEG).contains(&v) {
                     return Ok(Err(Errno::EINVAL));
                 }
-                Set::MaxSeg(v as u32)
+                if v == 0 {
+                    // Linux: 0 forgets the clamp.
+                    Set::ClearMaxSeg
+                } else {
+                    Set::Option(SocketOption::MaxSegment(v as u16))
+                }
             }
             (linux::SOL_TCP, linux::TCP_SYNCNT) => {
                 let v = int(value)?;
                 if !(1..=MAX_SYNCNT).contains(&v) {
                     return Ok(Err(Errno::EINVAL));
                 }
-                Set::SynCnt(v as u8)
+                Set::Option(SocketOption::SynCount(v as u8))
             }
             (linux::SOL_TCP, linux::TCP_FASTOPEN) => {
                 let v = int(value)?;
@@ -274,9 +270,9 @@ impl Runner<'_> {
                 opts.user_timeout.map_or(0, |d| d.total_millis() as i64)
             }
             (linux::SOL_TCP, linux::TCP_SYNCNT) => {
-                i64::from(sock.syncnt.unwrap_or(config.tcp_syn_retries))
+                i64::from(opts.syn_retries.unwrap_or(config.tcp_syn_retries))
             }
-            (linux::SOL_TCP, linux::TCP_MAXSEG) => match (&info, sock.maxseg) {
+            (linux::SOL_TCP, linux::TCP_MAXSEG) => match (&info, opts.max_segment) {
                 (Some(i), _) => i64::from(i.snd_mss),
                 (None, Some(m)) => i64::from(m),
                 // tcp_init_sock: mss_cache starts at TCP_MSS_DEFAULT.
@@ -345,5 +341,7 @@ fn store(o: &mut SocketOptions, opt: SocketOption) {
         SocketOption::Linger(v) => o.linger = v,
         SocketOption::RecvBuffer(v) => o.recv_buffer = Some(v),
         SocketOption::SendBuffer(v) => o.send_buffer = Some(v),
+        SocketOption::SynCount(v) => o.syn_retries = Some(v),
+        SocketOption::MaxSegment(v) => o.max_segment = Some(v),
     }
 }

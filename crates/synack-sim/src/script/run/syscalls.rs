@@ -639,9 +639,6 @@ impl<'s> Runner<'s> {
             Role::Conn(_) => return err(Errno::EINVAL),
             Role::Fresh => {}
         }
-        if sock.maxseg.is_some() {
-            return skip("TCP_MAXSEG on a listener: synack's Stack has no per-listener MSS");
-        }
         if sock.fastopen_qlen.is_some() {
             return skip("TCP_FASTOPEN on a listener: synack's Stack has no Fast Open server");
         }
@@ -801,12 +798,6 @@ impl<'s> Runner<'s> {
                 return Ok(Blocked(Op::Connect { fd }));
             }
             Role::Fresh => {}
-        }
-        if sock.syncnt.is_some() {
-            return skip("TCP_SYNCNT: synack has no per-socket SYN retry count");
-        }
-        if sock.maxseg.is_some() {
-            return skip("TCP_MAXSEG before connect: synack has no per-socket MSS clamp");
         }
         if sock.fastopen_connect {
             return skip("TCP_FASTOPEN_CONNECT: synack's Stack has no Fast Open client API");
