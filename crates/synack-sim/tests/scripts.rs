@@ -26,6 +26,10 @@ const PENDING: &[(&str, &str)] = &[
     ),
     ("syn-cookies.pkt", "SYN cookies in the Stack: issue 5"),
     (
+        "icmp-unreachable.pkt",
+        "ICMP errors delivered to connections (hard while connecting): issue 5",
+    ),
+    (
         "fastopen-server.pkt",
         "TCP Fast Open server (TCP_FASTOPEN, cookies): issue 5",
     ),
@@ -123,6 +127,8 @@ fn scripts_cover_every_behaviour_issue_7_lists() {
         ("timestamps", "timestamps.pkt"),
         ("linger 0", "linger-zero.pkt"),
         ("close with unread data", "close-unread-data.pkt"),
+        ("ICMP errors", "icmp-unreachable.pkt"),
+        ("TCP_MAXSEG and TCP_SYNCNT", "tcp-maxseg.pkt"),
     ];
     for (what, file) in wanted {
         assert!(
