@@ -527,7 +527,14 @@ mod tests {
         assert_eq!(e.syn_loss, 0);
         // Lost SYNs keep the cookie and MSS, and count.
         cache.record(T, server(1), None, None, 0, true);
-        cache.record(T, server(1), None, Some(option(&[1, 2, 3, 4, 5], false)), 0, true);
+        cache.record(
+            T,
+            server(1),
+            None,
+            Some(option(&[1, 2, 3, 4, 5], false)),
+            0,
+            true,
+        );
         let e = cache.peek(server(1)).unwrap();
         assert_eq!((e.cookie, e.mss, e.syn_loss), (Some(cookie), Some(1460), 2));
         assert!(e.suspended(T + Duration::from_secs(239)), "60 s << 2");
