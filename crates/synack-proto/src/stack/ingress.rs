@@ -77,6 +77,13 @@ impl Stack {
         self.env.stats.ip.in_receives += 1;
         let packet = match Ipv4Packet::new_checked(bytes) {
             Ok(p) => p,
+            // Linux: a header longer than the packet is a header error; a
+            // total length beyond it, a truncated packet.
+            Err(WireError::Truncated)
+                if bytes.len() >= 20 && usize::from(bytes[0] & 0x0F) * 4 > bytes.len() =>
+            {
+                return self.count_ip_error(WireError::Malformed);
+            }
             Err(e) => return self.count_ip_error(e),
         };
         let ip = match Ipv4Repr::parse(&packet, Checksum::Full) {

@@ -4,6 +4,7 @@
 
 mod basics;
 mod ethernet;
+mod ip;
 
 pub(super) use super::*;
 pub(super) use crate::SeqNum;
