@@ -5,6 +5,7 @@
 mod basics;
 mod ethernet;
 mod ip;
+mod udp;
 
 pub(super) use super::*;
 pub(super) use crate::SeqNum;
