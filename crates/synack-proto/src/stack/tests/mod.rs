@@ -5,6 +5,7 @@
 mod basics;
 mod ethernet;
 mod ip;
+mod listen;
 mod udp;
 
 pub(super) use super::*;
