@@ -3,6 +3,7 @@
 //! wired back to back on virtual time.
 
 mod basics;
+mod cookies;
 mod ethernet;
 mod ip;
 mod listen;

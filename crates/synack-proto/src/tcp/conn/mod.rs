@@ -64,7 +64,7 @@ pub use api::{
 };
 pub use fastopen::{FastOpenClientPlan, FastOpenInfo, FastOpenReport};
 pub use icmp::IcmpOutcome;
-pub use info::TcpInfo;
+pub use info::{TcpInfo, options as tcpi_options};
 pub use recv::{Received, RecvHalf};
 pub use send::{FinState, Retransmit, SendHalf};
 pub use time_wait::{TimeWait, TimeWaitVerdict};
