@@ -5,6 +5,7 @@
 mod basics;
 mod cookies;
 mod ethernet;
+mod fastopen;
 mod ip;
 mod listen;
 mod udp;

@@ -130,6 +130,8 @@ impl Connection {
         if take_data {
             conn.core.tfo.info.passive = true;
             if let State::SynReceived(s) = &mut conn.state {
+                // The window our SYN-ACK offers is open for the SYN's data.
+                s.rcv.advertise_unscaled();
                 let got = s.rcv.receive(syn.seq + 1u32, syn.payload, false);
                 conn.core.tfo.info.passive_data = got.in_order;
                 conn.core.counters.bytes_received += u64::from(got.in_order);
