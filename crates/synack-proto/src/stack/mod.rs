@@ -38,6 +38,8 @@
 mod api;
 mod arp;
 mod egress;
+#[doc(hidden)]
+pub mod fuzz;
 mod icmp;
 mod iface;
 mod ingress;

@@ -89,10 +89,15 @@ pub(crate) struct FastOpen {
     syn_ack_option: Option<FastOpenOption>,
 }
 
-impl FastOpen {
+impl Core {
+    /// The Fast Open state, made on first use.
+    fn tfo_mut(&mut self) -> &mut FastOpen {
+        self.tfo.get_or_insert_with(Box::default)
+    }
+
     /// A server child made by Fast Open.
-    pub fn is_passive(&self) -> bool {
-        self.info.passive
+    pub(super) fn tfo_is_passive(&self) -> bool {
+        self.tfo.as_ref().is_some_and(|t| t.info.passive)
     }
 }
 
@@ -100,9 +105,10 @@ impl Connection {
     /// Makes this active open a Fast Open one (call right after
     /// [`Connection::connect`], before anything is sent).
     pub fn set_fastopen_client(&mut self, plan: FastOpenClientPlan) {
-        let tfo = &mut self.core.tfo;
+        let defer = plan.defer && matches!(self.state, State::SynSent(_));
+        let tfo = self.core.tfo_mut();
         tfo.plan = Some(plan);
-        if plan.defer && matches!(self.state, State::SynSent(_)) {
+        if defer {
             tfo.deferred = true;
             self.core.pending.syn = false;
         }
@@ -126,17 +132,17 @@ impl Connection {
         env: &mut Env,
     ) -> Connection {
         let mut conn = Connection::accept_syn(now, local, remote, syn, params, env);
-        conn.core.tfo.syn_ack_option = reply;
+        conn.core.tfo_mut().syn_ack_option = reply;
         if take_data {
-            conn.core.tfo.info.passive = true;
+            conn.core.tfo_mut().info.passive = true;
             if let State::SynReceived(s) = &mut conn.state {
                 // The window our SYN-ACK offers is open for the SYN's data.
                 s.rcv.advertise_unscaled();
                 let got = s.rcv.receive(syn.seq + 1u32, syn.payload, false);
-                conn.core.tfo.info.passive_data = got.in_order;
+                conn.core.tfo_mut().info.passive_data = got.in_order;
                 conn.core.counters.bytes_received += u64::from(got.in_order);
                 if got.in_order > 0 {
-                    conn.core.xmit.last_data_recv = Some(now);
+                    conn.core.xmit.last_data_recv = crate::time::Stamp::at(now);
                 }
             }
         }
@@ -145,14 +151,16 @@ impl Connection {
 
     /// Fast Open status.
     pub fn fastopen_info(&self) -> FastOpenInfo {
-        self.core.tfo.info
+        self.core.tfo.as_ref().map(|t| t.info).unwrap_or_default()
     }
 
     /// What the SYN-ACK taught this Fast Open client, once (or, if the
     /// connection gave up in SYN-SENT after its first SYN carried the
     /// option, a report of the lost SYN).
     pub fn take_fastopen_report(&mut self) -> Option<FastOpenReport> {
-        let tfo = &mut self.core.tfo;
+        let closed = self.state.kind() == crate::tcp::TcpState::Closed;
+        let retransmitted = self.core.counters.total_retrans > 0;
+        let tfo = self.core.tfo.as_deref_mut()?;
         if tfo.report_taken {
             return None;
         }
@@ -160,10 +168,7 @@ impl Connection {
             tfo.report_taken = true;
             return Some(report);
         }
-        let gave_up = self.state.kind() == crate::tcp::TcpState::Closed
-            && !tfo.synack_seen
-            && tfo.info.syn_option_sent
-            && self.core.counters.total_retrans > 0;
+        let gave_up = closed && !tfo.synack_seen && tfo.info.syn_option_sent && retransmitted;
         if gave_up {
             tfo.report_taken = true;
             return Some(FastOpenReport {
@@ -179,13 +184,13 @@ impl Connection {
 impl Core {
     /// Fast Open status, for `tcp_info`.
     pub(super) fn tfo_info_for_tcp_info(&self) -> FastOpenInfo {
-        self.tfo.info
+        self.tfo.as_ref().map(|t| t.info).unwrap_or_default()
     }
 
     /// Data bytes the SYN about to go out carries: only the first SYN
     /// (RFC 7413 §4.2.1: a retransmitted SYN carries none).
     pub(super) fn tfo_syn_data_len(&self, snd: &SendHalf) -> u32 {
-        match self.tfo.plan {
+        match self.tfo.as_ref().and_then(|t| t.plan) {
             Some(plan) if self.xmit.retransmits == 0 => plan.max_syn_data.min(snd.unsent()),
             _ => 0,
         }
@@ -195,17 +200,23 @@ impl Core {
     /// (Linux drops the option, cookie request included, on retransmission).
     pub(super) fn tfo_syn_option(&self) -> Option<FastOpenOption> {
         self.tfo
-            .plan
+            .as_ref()
+            .and_then(|t| t.plan)
             .filter(|_| self.xmit.retransmits == 0)
             .and_then(|p| p.option)
     }
 
     /// The first SYN went out with `data` bytes and `option`.
     pub(super) fn tfo_on_syn_sent(&mut self, option: Option<FastOpenOption>, data: u32) {
-        if self.tfo.plan.is_none() || self.xmit.retransmits > 0 {
+        let first = self.xmit.retransmits == 0;
+        let Some(tfo) = self
+            .tfo
+            .as_deref_mut()
+            .filter(|t| t.plan.is_some() && first)
+        else {
             return;
-        }
-        let info = &mut self.tfo.info;
+        };
+        let info = &mut tfo.info;
         info.syn_option_sent = option.is_some();
         info.cookie_requested = option.is_some_and(|o| o.cookie.is_request());
         info.syn_data_sent = data;
@@ -215,20 +226,21 @@ impl Core {
     /// rebuilds retransmitted SYN-ACKs without the cookie).
     pub(super) fn tfo_syn_ack_option(&self) -> Option<FastOpenOption> {
         self.tfo
-            .syn_ack_option
+            .as_ref()
+            .and_then(|t| t.syn_ack_option)
             .filter(|_| self.xmit.retransmits == 0)
     }
 
     /// Whether a SYN-RECEIVED connection may send data: a Fast Open child
     /// may, once its SYN-ACK is out (RFC 7413 §4.2.2).
     pub(super) fn tfo_may_send_in_syn_received(&self) -> bool {
-        self.tfo.info.passive && !self.pending.syn
+        self.tfo_is_passive() && !self.pending.syn
     }
 
     /// A deferred (`TCP_FASTOPEN_CONNECT`) SYN goes with the first data.
     pub(super) fn tfo_on_send(&mut self) {
-        if self.tfo.deferred {
-            self.tfo.deferred = false;
+        if let Some(tfo) = self.tfo.as_deref_mut().filter(|t| t.deferred) {
+            tfo.deferred = false;
             self.pending.syn = true;
         }
     }
@@ -236,7 +248,7 @@ impl Core {
     /// The handshake completed on a server child: data it sent in
     /// SYN-RECEIVED and the SYN-ACK did not cover still needs its timer.
     pub(super) fn tfo_on_passive_established(&mut self, now: Instant, snd: &SendHalf) {
-        if self.tfo.info.passive && snd.in_flight() > 0 && !self.timers.is_armed(Timer::Retransmit)
+        if self.tfo_is_passive() && snd.in_flight() > 0 && !self.timers.is_armed(Timer::Retransmit)
         {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
@@ -246,11 +258,12 @@ impl Core {
     /// the server said about Fast Open (Linux `tcp_rcv_fastopen_synack`).
     /// SYN data it did not acknowledge is sent again at once.
     pub(super) fn tfo_on_syn_ack(&mut self, seg: &TcpRepr<'_>, snd: &mut SendHalf, env: &mut Env) {
-        if self.tfo.plan.is_none() {
+        let retransmitted = self.counters.total_retrans > 0;
+        let Some(tfo) = self.tfo.as_deref_mut().filter(|t| t.plan.is_some()) else {
             return;
-        }
-        self.tfo.synack_seen = true;
-        let info = self.tfo.info;
+        };
+        tfo.synack_seen = true;
+        let info = tfo.info;
         // A cookie worth caching: 4 to 16 bytes (the parser drops others)
         // of even length, as Linux requires.
         let cookie = seg
@@ -259,7 +272,6 @@ impl Core {
             .filter(|o| !o.cookie.is_request() && o.cookie.as_slice().len() % 2 == 0)
             .filter(|_| info.syn_option_sent);
         let data_unacked = info.syn_data_sent > 0 && snd.una.before(snd.nxt);
-        let retransmitted = self.counters.total_retrans > 0;
         let mut report = FastOpenReport {
             mss: seg.options.mss,
             cookie,
@@ -274,14 +286,14 @@ impl Core {
         } else if retransmitted {
             report.syn_lost = cookie.is_none() && info.syn_data_sent > 0 && data_unacked;
         } else if cookie.is_none() && info.syn_data_sent == 0 {
-            let sent_exp = self
-                .tfo
+            let sent_exp = tfo
                 .plan
                 .and_then(|p| p.option)
                 .is_some_and(|o| o.experimental);
             report.try_exp = if sent_exp { 2 } else { 1 };
         }
-        self.tfo.info.syn_data_acked = report.syn_data_acked;
+        tfo.info.syn_data_acked = report.syn_data_acked;
+        tfo.report = Some(report);
         if report.syn_data_acked {
             env.stats.tcp_ext.tcp_fast_open_active += 1;
         } else if info.syn_data_sent > 0 {
@@ -290,6 +302,5 @@ impl Core {
             // acknowledged"): all of it, now, as Linux marks it lost.
             snd.retransmit(snd.una, snd.nxt);
         }
-        self.tfo.report = Some(report);
     }
 }

@@ -45,7 +45,7 @@ impl Connection {
         min_pmtu: u16,
         env: &mut Env,
     ) -> IcmpOutcome {
-        let fast_open_child = self.core.tfo.is_passive();
+        let fast_open_child = self.core.tfo_is_passive();
         let Some(snd) = self.state.send_half() else {
             return IcmpOutcome::Ignored;
         };
