@@ -4,6 +4,7 @@
 
 mod basics;
 mod cookies;
+mod demux;
 mod ethernet;
 mod fastopen;
 mod ip;
