@@ -797,3 +797,52 @@ fn key_rotation_keeps_the_old_cookie_for_one_rotation() {
     assert_eq!(early, b"fresh");
     assert!(w.a.tcp_fastopen_info(c).unwrap().syn_data_acked);
 }
+
+#[test]
+fn a_replayed_syn_with_data_is_delivered_again_as_rfc_7413_warns() {
+    // RFC 7413 §2.1 and §6.1: the server cannot tell a duplicate (or
+    // replayed) SYN with a valid cookie from a new one once the first
+    // connection is gone, so its data reaches the application twice.
+    // Only idempotent requests belong in a SYN.
+    let (mut s, l, cookie) = server_with_listener(0x3, 4);
+    let options = TcpOptions {
+        fast_open: fo(false, &cookie),
+        ..SACK_ONLY
+    };
+    let syn = tcp(
+        peer(7),
+        SERVER,
+        TcpFlags::SYN,
+        4000,
+        None,
+        32792,
+        options,
+        b"POST /pay",
+    );
+    let mut buf = [0u8; 64];
+    for round in 0..2u64 {
+        let t = T + Duration::from_secs(round * 10);
+        s.handle_frame(t, &syn);
+        let _ = drain_seen(&mut s, t);
+        let c = s.tcp_accept(l).unwrap();
+        assert_eq!(s.tcp_recv(t, c, &mut buf), Ok(9), "round {round}");
+        assert_eq!(&buf[..9], b"POST /pay");
+        // The first connection ends (here: reset by the client).
+        s.handle_frame(
+            t,
+            &tcp(
+                peer(7),
+                SERVER,
+                TcpFlags::RST,
+                4001 + 9,
+                None,
+                0,
+                TcpOptions::default(),
+                b"",
+            ),
+        );
+        assert_eq!(s.tcp_state(c), TcpState::Closed);
+        s.tcp_close(t, c);
+    }
+    assert_eq!(s.stats().tcp_ext.tcp_fast_open_passive, 2);
+}
