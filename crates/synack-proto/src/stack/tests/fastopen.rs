@@ -584,6 +584,34 @@ fn a_retransmitted_syn_drops_the_data_and_the_option() {
 }
 
 #[test]
+fn a_cookie_after_a_retransmitted_request_is_still_cached_as_cookie_req_timeout_pkt() {
+    let mut s = client(fastopen_flags::CLIENT);
+    s.tcp_connect_with_data(T, SERVER, ConnectOptions::default(), b"")
+        .unwrap();
+    let first = one_segment(&mut s, T);
+    assert_eq!(fields(&first).4.fast_open, fo(false, &[]));
+    // +1 > S 0:0(0) <mss 1460,nop,nop,sackOK,nop,wscale 8>: no request.
+    let rto = T + Duration::from_secs(1);
+    s.handle_timeout(rto);
+    let again = one_segment(&mut s, rto);
+    assert_eq!(fields(&again).4.fast_open, None);
+    // The SYN-ACK brings a cookie anyway (the timeout may be spurious).
+    let cookie = hex("aaaabbbbcccc");
+    let t = rto + Duration::from_millis(10);
+    s.handle_frame(
+        t,
+        &syn_ack_to(&first, 0, synack_options(1240, fo(false, &cookie))),
+    );
+    let _ = drain_seen(&mut s, t);
+    assert_eq!(s.fastopen_cookie(B), fo(false, &cookie));
+    // sendto(10000) next: > S 0:1200(1200) <...,FO aaaabbbbcccc>
+    s.tcp_connect_with_data(t, SERVER, ConnectOptions::default(), &[1; 10_000])
+        .unwrap();
+    let (_, _, _, len, opts) = fields(&one_segment(&mut s, t));
+    assert_eq!((len, opts.fast_open), (1200, fo(false, &cookie)));
+}
+
+#[test]
 fn a_server_that_ignores_the_option_gets_the_data_after_the_handshake() {
     let cookie = hex("1234abcd");
     let mut s = with_cookie(&cookie, false);
