@@ -22,20 +22,14 @@ const PENDING: &[(&str, &str)] = &[
     ),
     (
         "listen-backlog.pkt",
-        "accept queue of backlog + 1 (Linux sk_acceptq_is_full): issue 5 listen queues",
-    ),
-    ("syn-cookies.pkt", "SYN cookies in the Stack: issue 5"),
-    (
-        "icmp-unreachable.pkt",
-        "ICMP errors delivered to connections (hard while connecting): issue 5",
+        "the accept queue holds backlog + 1 connections in Linux (sk_acceptq_is_full); \
+         synack's Listener::can_accept_more stops at backlog",
     ),
     (
         "fastopen-server.pkt",
-        "TCP Fast Open server (TCP_FASTOPEN, cookies): issue 5",
-    ),
-    (
-        "fastopen-client.pkt",
-        "TCP Fast Open client (sendto MSG_FASTOPEN): issue 5",
+        "synack advertises its whole free buffer at once where Linux caps the window at \
+         rcv_ssthresh (about 64 KB, growing with data): reading the SYN's data makes synack \
+         send a window update Linux does not",
     ),
 ];
 

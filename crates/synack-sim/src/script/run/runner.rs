@@ -412,6 +412,14 @@ impl<'s> Runner<'s> {
             None => shell::effects(&c.text, &mut |_| None),
         };
         for note in effects.skipped {
+            // `ip tcp_metrics flush` forgets what Fast Open learned.
+            if note.command.starts_with("ip tcp_metrics flush")
+                || note.command.starts_with("ip tcp_metrics delete")
+            {
+                self.net.stack.fastopen_forget(self.remote_ip);
+                self.log(|| "tcp_metrics flushed (Fast Open cache)".to_string());
+                continue;
+            }
             self.notes.push(format!(
                 "line {}: {}: {}",
                 self.line, note.command, note.reason

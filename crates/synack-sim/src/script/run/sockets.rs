@@ -108,6 +108,8 @@ pub struct Socket {
     pub fastopen_qlen: Option<u32>,
     /// TCP_FASTOPEN_CONNECT.
     pub fastopen_connect: bool,
+    /// connect() returned with the SYN held for the first write.
+    pub deferred: bool,
     /// The pending socket error (`sk_err`): reported once, by the next
     /// call that looks (SO_ERROR, read, write, connect).
     pub error: Option<Errno>,
@@ -135,6 +137,7 @@ impl Default for Socket {
             options: SocketOptions::default(),
             fastopen_qlen: None,
             fastopen_connect: false,
+            deferred: false,
             error: None,
             connecting: false,
             connected: false,

@@ -79,12 +79,15 @@ impl Runner<'_> {
             }
             Set::FastOpen(q) => {
                 sock.fastopen_qlen = Some(q);
-                if matches!(sock.role, Role::Listener(_)) {
-                    return skip(
-                        "TCP_FASTOPEN on a listener: synack's Stack has no Fast Open server",
-                    );
+                match sock.role {
+                    Role::Listener(l) => {
+                        match self.net.stack.tcp_listener_set_fastopen(l, q as usize) {
+                            Ok(()) => Ret::Value(0),
+                            Err(_) => Ret::Error(Errno::EINVAL),
+                        }
+                    }
+                    _ => Ret::Value(0),
                 }
-                Ret::Value(0)
             }
             Set::FastOpenConnect(on) => {
                 sock.fastopen_connect = on;

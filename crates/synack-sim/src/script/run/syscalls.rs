@@ -16,13 +16,14 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use synack_proto::Instant;
 use synack_proto::stack::{
-    AcceptError, ConnHandle, ConnectError, ConnectOptions, Event, ListenError,
+    AcceptError, ConnHandle, ConnectError, ConnectOptions, Event, ListenError, ListenOptions,
 };
 use synack_proto::tcp::conn::{
     CloseReason, RecvError, SendError, SendFlags, Shutdown, ShutdownError,
 };
 use synack_proto::tcp::state::TcpState;
 
+use super::frames::RawFlags;
 use super::linux::{self, Errno};
 use super::runner::{IDLE_WAIT, MAX_BLOCK, Runner, Step, Stop, fail, skip};
 use super::sockets::{Conn, ConnState, Role, Socket};
@@ -458,13 +459,12 @@ impl<'s> Runner<'s> {
                 let fd = self.int_arg(s, 0)?;
                 let len = self.int_arg(s, 2)?.max(0) as usize;
                 let flags = self.int_arg(s, 3)?;
-                if flags & linux::MSG_FASTOPEN != 0 {
-                    return skip(
-                        "sendto(MSG_FASTOPEN): synack's Stack has no Fast Open client API \
-                         (connect with data in the SYN)",
-                    );
+                let fresh = self.fds.get(&fd).is_some_and(|s| s.role == Role::Fresh);
+                if flags & linux::MSG_FASTOPEN != 0 && fresh {
+                    return self.sys_sendto_fastopen(s, fd, len, flags);
                 }
-                self.sys_write(s, fd, len, flags)
+                // On a connected socket MSG_FASTOPEN changes nothing.
+                self.sys_write(s, fd, len, flags & !linux::MSG_FASTOPEN)
             }
             "close" => self.sys_close(s),
             "shutdown" => self.sys_shutdown(s),
@@ -639,15 +639,17 @@ impl<'s> Runner<'s> {
             Role::Conn(_) => return err(Errno::EINVAL),
             Role::Fresh => {}
         }
-        if sock.fastopen_qlen.is_some() {
-            return skip("TCP_FASTOPEN on a listener: synack's Stack has no Fast Open server");
-        }
         let local = sock
             .bound
             .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, self.bind_port));
         // listen(2) takes an int; Linux treats negative as the maximum.
         let backlog = usize::try_from(backlog).unwrap_or(usize::MAX);
-        match self.net.stack.tcp_listen(local, backlog) {
+        let opts = ListenOptions {
+            backlog,
+            reuse_addr: sock.reuseaddr,
+            fastopen_qlen: sock.fastopen_qlen.unwrap_or(0) as usize,
+        };
+        match self.net.stack.tcp_listen_with(local, opts) {
             Ok(h) => {
                 let conn = sock.conn;
                 if let Some(sock) = self.socket_mut(fd) {
@@ -662,7 +664,7 @@ impl<'s> Runner<'s> {
             }
             Err(ListenError::AddrInUse) => err(Errno::EADDRINUSE),
             Err(ListenError::AddrNotAvailable) => err(Errno::EADDRNOTAVAIL),
-            Err(ListenError::InvalidPort) => err(Errno::EINVAL),
+            Err(ListenError::InvalidPort | ListenError::InvalidHandle) => err(Errno::EINVAL),
         }
     }
 
@@ -799,21 +801,62 @@ impl<'s> Runner<'s> {
             }
             Role::Fresh => {}
         }
-        if sock.fastopen_connect {
-            return skip("TCP_FASTOPEN_CONNECT: synack's Stack has no Fast Open client API");
+        let nonblocking = sock.nonblocking;
+        let (h, _) = match self.open_active(fd, remote, None)? {
+            Ok(opened) => opened,
+            Err(e) => return err(e),
+        };
+        // TCP_FASTOPEN_CONNECT with a cookie holds the SYN for the first
+        // write, and connect() succeeds at once (Linux `defer_connect`).
+        if self.syn_deferred(h) {
+            if let Some(sock) = self.socket_mut(fd) {
+                sock.deferred = true;
+                sock.connecting = false;
+            }
+            return ok(0);
         }
+        if nonblocking {
+            return err(Errno::EINPROGRESS);
+        }
+        Ok(Blocked(Op::Connect { fd }))
+    }
+
+    /// Opens a connection for socket `fd` (connect, or sendto with
+    /// MSG_FASTOPEN when `data` is given): the Stack's connection, how much
+    /// of `data` it queued, or Linux's errno.
+    fn open_active(
+        &mut self,
+        fd: i64,
+        remote: SocketAddrV4,
+        data: Option<&[u8]>,
+    ) -> Step<Result<(ConnHandle, usize), Errno>> {
+        let Some(sock) = self.fds.get(&fd) else {
+            return Ok(Err(Errno::EBADF));
+        };
         let opts = ConnectOptions {
+            local_addr: sock.bound.map(|b| *b.ip()).filter(|a| !a.is_unspecified()),
             local_port: sock.bound.map(|b| b.port()).filter(|p| *p != 0),
             socket: sock.options,
+            fastopen_connect: sock.fastopen_connect,
         };
-        let nonblocking = sock.nonblocking;
         let conn = sock.conn;
         let now = self.net.now;
-        let h = match self.net.stack.tcp_connect(now, remote, opts) {
-            Ok(h) => h,
-            Err(ConnectError::AddrInUse) => return err(Errno::EADDRINUSE),
-            Err(ConnectError::NoEphemeralPorts) => return err(Errno::EADDRNOTAVAIL),
-            Err(ConnectError::InvalidAddress) => return err(Errno::EINVAL),
+        let opened = match data {
+            None => self
+                .net
+                .stack
+                .tcp_connect(now, remote, opts)
+                .map(|h| (h, 0)),
+            Some(d) => self.net.stack.tcp_connect_with_data(now, remote, opts, d),
+        };
+        let (h, queued) = match opened {
+            Ok(o) => o,
+            Err(ConnectError::AddrInUse) => return Ok(Err(Errno::EADDRINUSE)),
+            Err(ConnectError::AddrNotAvailable | ConnectError::NoEphemeralPorts) => {
+                return Ok(Err(Errno::EADDRNOTAVAIL));
+            }
+            Err(ConnectError::NetworkUnreachable) => return Ok(Err(Errno::ENETUNREACH)),
+            Err(ConnectError::InvalidAddress) => return Ok(Err(Errno::EINVAL)),
         };
         if let Some(sock) = self.socket_mut(fd) {
             sock.role = Role::Conn(h);
@@ -831,10 +874,87 @@ impl<'s> Runner<'s> {
             line: self.line,
             message: e,
         })?;
-        if nonblocking {
-            return err(Errno::EINPROGRESS);
+        Ok(Ok((h, queued)))
+    }
+
+    /// Whether the connection's SYN waits for the first write (nothing of
+    /// it has gone out).
+    fn syn_deferred(&self, h: ConnHandle) -> bool {
+        let Some((local, _)) = self.net.stack.tcp_addrs(h) else {
+            return false;
+        };
+        self.net.stack.tcp_state(h) == TcpState::SynSent
+            && !self.net.sent.iter().any(|c| {
+                c.packet.tuple().is_some_and(|(src, _)| src == local)
+                    && c.packet.tcp().is_some_and(|t| t.flags.has(RawFlags::SYN))
+            })
+    }
+
+    /// How many bytes a SYN to the script host may carry now (Linux
+    /// `tcp_send_syn_data`): nothing without a cached cookie.
+    fn syn_data_room(&self, remote: SocketAddrV4) -> usize {
+        let config = self.net.stack.config();
+        let entry = self.net.stack.fastopen_entry(*remote.ip());
+        if entry.and_then(|e| e.cookie).is_none()
+            && config.tcp_fastopen & synack_proto::config::fastopen_flags::CLIENT_NO_COOKIE == 0
+        {
+            return 0;
         }
-        Ok(Blocked(Op::Connect { fd }))
+        let mtu = u16::try_from(config.mtu).unwrap_or(u16::MAX);
+        synack_proto::tcp::fastopen::client_plan(
+            config.tcp_fastopen,
+            entry.as_ref(),
+            self.net.now,
+            mtu,
+            config.advertised_mss(),
+            false,
+        )
+        .map_or(0, |p| p.max_syn_data as usize)
+    }
+
+    /// sendto(MSG_FASTOPEN) on a new socket (RFC 7413 §4.2, Linux
+    /// `tcp_sendmsg_fastopen`): connect with data for the SYN. A
+    /// non-blocking call returns what the SYN carries (EINPROGRESS when it
+    /// carries nothing); a blocking one returns once everything is queued.
+    fn sys_sendto_fastopen(
+        &mut self,
+        s: &Syscall,
+        fd: i64,
+        len: usize,
+        flags: i64,
+    ) -> Step<SysOutcome> {
+        let default = SocketAddrV4::new(self.remote_ip, self.connect_port);
+        let remote = match s.args.get(4) {
+            Some(e) => self.sockaddr_arg(e, default)?.unwrap_or(default),
+            None => default,
+        };
+        let Some(sock) = self.fds.get(&fd) else {
+            return err(Errno::EBADF);
+        };
+        let nonblocking = sock.nonblocking || flags & linux::MSG_DONTWAIT != 0;
+        let data = vec![0u8; len];
+        let take = if nonblocking {
+            len.min(self.syn_data_room(remote))
+        } else {
+            len
+        };
+        let (_, queued) = match self.open_active(fd, remote, Some(&data[..take]))? {
+            Ok(opened) => opened,
+            Err(e) => return err(e),
+        };
+        if nonblocking {
+            return if queued > 0 {
+                ok(queued as i64)
+            } else {
+                err(Errno::EINPROGRESS)
+            };
+        }
+        Ok(Blocked(Op::Write {
+            fd,
+            total: len,
+            done: queued,
+            more: false,
+        }))
     }
 
     fn try_connect(&mut self, fd: i64) -> Option<Ret> {
@@ -887,13 +1007,46 @@ impl<'s> Runner<'s> {
         if flags & linux::MSG_EOR != 0 {
             return skip("send(MSG_EOR): synack has no record boundaries in its send queue");
         }
-        if flags & linux::MSG_FASTOPEN != 0 {
-            return skip("MSG_FASTOPEN: synack's Stack has no Fast Open client API");
-        }
         let Some(sock) = self.fds.get(&fd) else {
             return err(Errno::EBADF);
         };
         let nonblocking = sock.nonblocking || flags & linux::MSG_DONTWAIT != 0;
+        if let (true, Role::Conn(h)) = (sock.deferred, sock.role) {
+            // The first write after TCP_FASTOPEN_CONNECT sends the SYN with
+            // data (Linux `tcp_sendmsg_fastopen` for `defer_connect`).
+            let remote = self.net.stack.tcp_addrs(h).map(|(_, r)| r);
+            let take = match (nonblocking, remote) {
+                (true, Some(r)) => len.min(self.syn_data_room(r)),
+                _ => len,
+            };
+            let now = self.net.now;
+            let queued = self
+                .net
+                .stack
+                .tcp_send(now, h, &vec![0u8; take])
+                .unwrap_or(0);
+            self.net.drain().map_err(|e| Stop::Fail {
+                line: self.line,
+                message: e,
+            })?;
+            if let Some(sock) = self.socket_mut(fd) {
+                sock.deferred = false;
+                sock.connecting = true;
+            }
+            if nonblocking {
+                return if queued > 0 {
+                    ok(queued as i64)
+                } else {
+                    err(Errno::EINPROGRESS)
+                };
+            }
+            return Ok(Blocked(Op::Write {
+                fd,
+                total: len,
+                done: queued,
+                more: flags & linux::MSG_MORE != 0,
+            }));
+        }
         let mut op = Op::Write {
             fd,
             total: len,
@@ -935,9 +1088,16 @@ impl<'s> Runner<'s> {
         if sock.wr_shutdown {
             return Some(Ret::Error(Errno::EPIPE));
         }
-        // Linux waits for the handshake before queueing (sk_stream_wait_connect).
-        let state = Some(self.net.stack.tcp_state(h));
-        if matches!(state, Some(TcpState::SynSent | TcpState::SynReceived)) {
+        // Linux waits for the handshake before queueing
+        // (sk_stream_wait_connect), except on a Fast Open server's child,
+        // which may send before the handshake's ACK (`tcp_passive_fastopen`).
+        let state = self.net.stack.tcp_state(h);
+        let passive_fastopen = self
+            .net
+            .stack
+            .tcp_fastopen_info(h)
+            .is_some_and(|f| f.passive);
+        if state == TcpState::SynSent || (state == TcpState::SynReceived && !passive_fastopen) {
             return None;
         }
         if total == 0 {
@@ -1187,7 +1347,19 @@ impl<'s> Runner<'s> {
             let (h, what) = match e {
                 Event::Connected(h) => (h, 0),
                 Event::PeerClosed(h) => (h, 1),
-                Event::Closed { conn, reason } => (conn, 2 + reason_code(reason)),
+                Event::Closed { conn, reason } => {
+                    if let CloseReason::Unreachable(e) = reason {
+                        if let Some(sock) =
+                            self.fds.values_mut().find(|s| s.role == Role::Conn(conn))
+                        {
+                            sock.closed = true;
+                            sock.connecting = false;
+                            sock.error = Some(Errno(i64::from(e.linux_errno())));
+                        }
+                        continue;
+                    }
+                    (conn, 2 + reason_code(reason))
+                }
                 _ => continue,
             };
             let Some(sock) = self.fds.values_mut().find(|s| s.role == Role::Conn(h)) else {
@@ -1227,5 +1399,6 @@ fn reason_code(r: CloseReason) -> u8 {
         CloseReason::TimedOut => 3,
         CloseReason::Aborted => 4,
         CloseReason::Cancelled => 5,
+        CloseReason::Unreachable(_) => 6,
     }
 }
