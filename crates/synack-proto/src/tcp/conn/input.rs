@@ -596,7 +596,14 @@ impl Connection {
         let Some(rcv) = self.state.recv_half_mut() else {
             return Step::Continue;
         };
-        let has_new_data = !seg.payload.is_empty() && (seg.seq + seg.payload.len()).after(rcv.nxt);
+        // The text of a SYN (a SYN-ACK carrying data) starts after the SYN's
+        // own sequence number.
+        let text_seq = if seg.flags.syn() {
+            seg.seq + 1u32
+        } else {
+            seg.seq
+        };
+        let has_new_data = !seg.payload.is_empty() && (text_seq + seg.payload.len()).after(rcv.nxt);
         // RFC 2525 §2.17 and RFC 1122 §4.2.2.13, as Linux does it: once the
         // application closed (or shut down reading) in FIN-WAIT-1/2, new
         // data cannot be delivered: reset the connection.
@@ -619,7 +626,7 @@ impl Connection {
             return Step::Done(Disposition::ResetSent(DropReason::DataAfterClose));
         }
         let had_out_of_order = rcv.has_out_of_order();
-        let received = rcv.receive(seg.seq, seg.payload, seg.flags.fin());
+        let received = rcv.receive(text_seq, seg.payload, seg.flags.fin());
         let rcv_wnd = rcv.window();
         if !seg.payload.is_empty() {
             let rto = core.rtt.rto();

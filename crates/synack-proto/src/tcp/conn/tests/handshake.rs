@@ -420,3 +420,26 @@ fn tcp_maxseg_clamps_the_advertised_and_the_send_mss() {
         Err(SetOptionError::InvalidValue)
     );
 }
+
+#[test]
+fn data_on_the_syn_ack_follows_the_syn_in_sequence_space() {
+    // RFC 9293 §3.10.7.3: RCV.NXT = SEG.SEQ + 1, then the text: the first
+    // byte of a SYN-ACK's data is at IRS + 1 (Fast Open servers send this).
+    let mut h = Harness::client(Config::default());
+    let syn = h.output();
+    h.at(10);
+    h.feed(
+        seg("S.", IRS, Some(ISS + 1))
+            .linux_syn_opts()
+            .ts(700, syn[0].ts_val().map_or(0, |t| t.tsval))
+            .data(b"hello"),
+    );
+    assert_eq!(h.state(), TcpState::Established);
+    let out = h.output();
+    assert_eq!(
+        out.last().map(|s| s.ack),
+        Some(Some(SeqNum(IRS + 1 + 5))),
+        "{out:?}"
+    );
+    assert_eq!(h.recv_all(), b"hello");
+}
