@@ -448,10 +448,8 @@ impl Connection {
                     snd.set_buffer_limit(n);
                 }
             }
-            SocketOption::SynCount(n) if (1..=127).contains(&n) => socket.syn_retries = Some(n),
-            SocketOption::MaxSegment(m) if (88..=32_767).contains(&m) => {
-                socket.max_segment = Some(m)
-            }
+            SocketOption::SynCount(n) if (1..=127).contains(&n) => socket.syn_retries = n,
+            SocketOption::MaxSegment(m) if (88..=32_767).contains(&m) => socket.max_segment = m,
             _ => return Err(SetOptionError::InvalidValue),
         }
         Ok(())

@@ -159,6 +159,7 @@ impl Connection {
         };
         let core = &mut self.core;
         core.neg.on_syn_ack(&seg.options, &env.config);
+        core.neg.clamp_mss(core.socket.max_segment);
         if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
@@ -212,6 +213,7 @@ impl Connection {
     fn simultaneous_open(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Disposition {
         let core = &mut self.core;
         core.neg.on_simultaneous_syn(&seg.options, &env.config);
+        core.neg.clamp_mss(core.socket.max_segment);
         if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }

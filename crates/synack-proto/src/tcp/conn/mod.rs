@@ -261,11 +261,13 @@ pub struct SocketOptions {
     /// SO_SNDBUF in payload bytes; `None`: `tcp_wmem` default, growing with cwnd.
     pub send_buffer: Option<usize>,
     /// TCP_SYNCNT: SYN (or SYN-ACK) retransmissions before giving up;
-    /// `None`: `tcp_syn_retries` / `tcp_synack_retries`.
-    pub syn_retries: Option<u8>,
+    /// 0: `tcp_syn_retries` / `tcp_synack_retries` (Linux `icsk_syn_retries`).
+    /// Plain integers with 0 for "unset", as Linux keeps them: a connection
+    /// stays under 904 bytes.
+    pub syn_retries: u8,
     /// TCP_MAXSEG: the most we advertise and send per segment, set before
-    /// the connection opens (Linux `user_mss`); `None`: MTU - 40.
-    pub max_segment: Option<u16>,
+    /// the connection opens; 0: MTU - 40 (Linux `user_mss`).
+    pub max_segment: u16,
 }
 
 /// What the stack decides for a new connection.
@@ -616,9 +618,7 @@ impl Core {
         config: &Config,
     ) -> Self {
         let mut neg = Negotiated::ours(config);
-        if let Some(mss) = params.socket.max_segment {
-            neg.clamp_mss(mss);
-        }
+        neg.clamp_mss(params.socket.max_segment);
         let rtt = RttEstimator::new(RttConfig {
             initial_rto: config.tcp_rto_initial,
             rto_min: config.tcp_rto_min,
@@ -740,6 +740,7 @@ impl Connection {
     ) -> Connection {
         let mut core = Core::new(now, local, remote, params, &env.config);
         core.neg.answer_syn(&syn.options, &env.config);
+        core.neg.clamp_mss(core.socket.max_segment);
         if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }

@@ -43,8 +43,6 @@ pub(crate) struct Negotiated {
     pub ts_ok: bool,
     /// Our SYN-ACK repeats our SYN (simultaneous open).
     simultaneous: bool,
-    /// TCP_MAXSEG, if the application set one.
-    user_mss: Option<u16>,
     /// The path MTU, as lowered by ICMP "fragmentation needed" (RFC 1191);
     /// the interface MTU until then.
     path_mtu: u16,
@@ -64,7 +62,6 @@ impl Negotiated {
             sack_ok: false,
             ts_ok: false,
             simultaneous: false,
-            user_mss: None,
             path_mtu: u16::try_from(config.mtu).unwrap_or(u16::MAX),
         }
     }
@@ -81,19 +78,21 @@ impl Negotiated {
         }
     }
 
-    /// TCP_MAXSEG (Linux `user_mss`): advertise at most `mss`, and send no
-    /// more than it whatever the peer allows.
+    /// TCP_MAXSEG (Linux `user_mss`, 0 if unset): advertise at most
+    /// `mss`, and send no more than it whatever the peer allows. Called
+    /// before the handshake and again once the peer's MSS is known (the
+    /// value lives in the socket options, not here: a connection stays
+    /// small).
     pub fn clamp_mss(&mut self, mss: u16) {
-        self.adv_mss = self.adv_mss.min(mss);
-        self.user_mss = Some(mss);
+        if mss != 0 {
+            self.adv_mss = self.adv_mss.min(mss);
+            self.peer_mss = self.peer_mss.min(mss);
+        }
     }
 
     /// Records what the peer's SYN or SYN-ACK says.
     fn take_peer(&mut self, peer: &TcpOptions, config: &Config) {
-        let mut mss = peer.mss.unwrap_or(DEFAULT_PEER_MSS);
-        if let Some(user) = self.user_mss {
-            mss = mss.min(user);
-        }
+        let mss = peer.mss.unwrap_or(DEFAULT_PEER_MSS);
         self.peer_mss = mss.max(config.tcp_min_snd_mss).max(1);
         self.peer_wscale = match (self.our_wscale, peer.window_scale) {
             (Some(_), Some(shift)) => {

@@ -57,15 +57,11 @@ impl Connection {
         let state = self.state.kind();
         if matches!(state, TcpState::SynSent | TcpState::SynReceived) {
             // TCP_SYNCNT overrides both sysctls (Linux `icsk_syn_retries`).
-            let limit = self
-                .core
-                .socket
-                .syn_retries
-                .unwrap_or(if state == TcpState::SynSent {
-                    env.config.tcp_syn_retries
-                } else {
-                    env.config.tcp_synack_retries
-                });
+            let limit = match self.core.socket.syn_retries {
+                0 if state == TcpState::SynSent => env.config.tcp_syn_retries,
+                0 => env.config.tcp_synack_retries,
+                n => n,
+            };
             if self.core.xmit.retransmits >= limit {
                 if state == TcpState::SynSent {
                     env.stats.tcp_ext.tcp_abort_on_timeout += 1;

@@ -63,7 +63,7 @@ impl Runner<'_> {
                 Ret::Value(0)
             }
             Set::ClearMaxSeg => {
-                sock.options.max_segment = None;
+                sock.options.max_segment = 0;
                 Ret::Value(0)
             }
             // Both shape the handshake, which a listener's children go
@@ -272,14 +272,15 @@ impl Runner<'_> {
             (linux::SOL_TCP, linux::TCP_USER_TIMEOUT) => {
                 opts.user_timeout.map_or(0, |d| d.total_millis() as i64)
             }
-            (linux::SOL_TCP, linux::TCP_SYNCNT) => {
-                i64::from(opts.syn_retries.unwrap_or(config.tcp_syn_retries))
-            }
+            (linux::SOL_TCP, linux::TCP_SYNCNT) => match opts.syn_retries {
+                0 => i64::from(config.tcp_syn_retries),
+                n => i64::from(n),
+            },
             (linux::SOL_TCP, linux::TCP_MAXSEG) => match (&info, opts.max_segment) {
                 (Some(i), _) => i64::from(i.snd_mss),
-                (None, Some(m)) => i64::from(m),
+                (None, m @ 1..) => i64::from(m),
                 // tcp_init_sock: mss_cache starts at TCP_MSS_DEFAULT.
-                (None, None) => 536,
+                (None, 0) => 536,
             },
             // tcp_info is read with %{ }% blocks; packetdrill compares no
             // struct value here, so the call only has to succeed.
@@ -344,7 +345,7 @@ fn store(o: &mut SocketOptions, opt: SocketOption) {
         SocketOption::Linger(v) => o.linger = v,
         SocketOption::RecvBuffer(v) => o.recv_buffer = Some(v),
         SocketOption::SendBuffer(v) => o.send_buffer = Some(v),
-        SocketOption::SynCount(v) => o.syn_retries = Some(v),
-        SocketOption::MaxSegment(v) => o.max_segment = Some(v),
+        SocketOption::SynCount(v) => o.syn_retries = v,
+        SocketOption::MaxSegment(v) => o.max_segment = v,
     }
 }

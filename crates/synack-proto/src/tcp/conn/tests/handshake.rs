@@ -384,7 +384,7 @@ fn data_written_before_the_handshake_goes_out_once_established() {
 #[test]
 fn tcp_syncnt_limits_syn_retransmissions() {
     let socket = SocketOptions {
-        syn_retries: Some(1),
+        syn_retries: 1,
         ..SocketOptions::default()
     };
     let mut h = Harness::client_with(Config::default(), socket);
@@ -403,7 +403,7 @@ fn tcp_syncnt_limits_syn_retransmissions() {
 #[test]
 fn tcp_maxseg_clamps_the_advertised_and_the_send_mss() {
     let socket = SocketOptions {
-        max_segment: Some(1000),
+        max_segment: 1000,
         ..SocketOptions::default()
     };
     let mut h = Harness::client_with(Config::default(), socket);
