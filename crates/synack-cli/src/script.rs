@@ -31,6 +31,10 @@ pub struct ScriptArgs {
     /// A define, as packetdrill's `-D NAME=VALUE`.
     #[arg(short = 'D', long = "define", value_name = "NAME=VALUE")]
     defines: Vec<String>,
+    /// A sysctl of the host before each script runs (the test machine's
+    /// settings), e.g. `--sysctl net.ipv4.tcp_rmem="4096 87380 4000000"`.
+    #[arg(long = "sysctl", value_name = "NAME=VALUE")]
+    sysctls: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -53,10 +57,21 @@ pub fn run(args: &ScriptArgs) -> ExitCode {
             }
         }
     }
+    let mut sysctls = Vec::new();
+    for s in &args.sysctls {
+        match s.split_once('=') {
+            Some((k, v)) if !k.is_empty() => sysctls.push((k.to_string(), v.to_string())),
+            _ => {
+                eprintln!("synack script: --sysctl wants NAME=VALUE, got `{s}`");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let config = RunConfig {
         verbose: args.verbose,
         seed: args.seed,
         defines,
+        sysctls,
     };
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let mut out = io::stdout().lock();

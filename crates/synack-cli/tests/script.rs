@@ -141,3 +141,29 @@ fn defines_reach_the_script() {
     let out = synack(&["-D", "oops", s.path()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn host_sysctls_apply_before_the_script() {
+    // Our SYN's wscale follows tcp_rmem's max: 4000000 gives 6, the
+    // default (6 MiB) 7.
+    let s = TempScript::new(
+        "sysctl.pkt",
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 6>
+",
+    );
+    let out = synack(&["--sysctl", "net.ipv4.tcp_rmem=4096 87380 4000000", s.path()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let out = synack(&[s.path()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("expected: wscale 6 actual: wscale 7"),
+        "{stdout}"
+    );
+    let out = synack(&["--sysctl", "tcp_rmem", s.path()]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use synack_sim::script::run::{Report, RunConfig, Verdict, run_file};
 
 /// Scripts of the `public` and `public-supp` sets that must pass.
-const PASS_FLOOR: usize = 11;
+const PASS_FLOOR: usize = 28;
 
 fn corpus_dir() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -35,6 +35,23 @@ fn corpus_dir() -> Option<PathBuf> {
         }
     }
     found
+}
+
+/// The test machine a script was written on, as far as the scripts need
+/// it: the google/ scripts set theirs up with `defaults.sh`; the
+/// google-historical ones ran on the Linux 3.11 machine their README names,
+/// whose `tcp_rmem` maximum (sized from its memory) gave `wscale 6` in every
+/// SYN they show. Its other defaults are synack's (rmem default 87380 as
+/// 3.11's).
+fn run_config(rel: &str) -> RunConfig {
+    let mut config = RunConfig::default();
+    if rel.starts_with("google-historical/") {
+        config.sysctls.push((
+            "net.ipv4.tcp_rmem".to_string(),
+            "4096 87380 4000000".to_string(),
+        ));
+    }
+    config
 }
 
 /// (set, path relative to the corpus) of every MANIFEST row.
@@ -86,7 +103,6 @@ fn public_corpus_against_synack() {
         "MANIFEST.tsv lists only {} scripts",
         rows.len()
     );
-    let config = RunConfig::default();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut fail_reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut skip_reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -95,7 +111,7 @@ fn public_corpus_against_synack() {
     let mut measured = 0;
     println!("\n{:<6} {:<12} script / reason", "result", "set");
     for (set, rel) in &rows {
-        let report = run_file(&dir.join(rel), &config);
+        let report = run_file(&dir.join(rel), &run_config(rel));
         let first_line = report
             .reason
             .as_deref()

@@ -287,7 +287,10 @@ impl Connection {
             return;
         }
         let sws_mss = u32::from(self.core.neg.adv_mss) - self.core.neg.option_overhead();
-        let new = rcv.select_window(sws_mss.max(mss));
+        // The window field cannot say more than 65535 << shift (RFC 7323
+        // §2.3): without window scaling a grown buffer is no news.
+        let max_window = u32::from(u16::MAX) << rcv.wscale;
+        let new = rcv.select_window(sws_mss.max(mss)).min(max_window);
         if new > current && new >= current.saturating_mul(2) {
             self.core.ack.schedule_now();
         }

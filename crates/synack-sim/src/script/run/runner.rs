@@ -47,6 +47,10 @@ pub struct RunConfig {
     pub seed: u64,
     /// `-D NAME=VALUE` defines from outside the script.
     pub defines: Vec<(String, String)>,
+    /// Sysctls of the host before the script starts (the test machine's
+    /// own settings, which a script's shell lines then change), by Linux
+    /// name: `("net.ipv4.tcp_rmem", "4096 87380 4000000")`.
+    pub sysctls: Vec<(String, String)>,
 }
 
 /// Why a run stopped early.
@@ -245,6 +249,11 @@ impl<'s> Runner<'s> {
             seed: config.seed,
             ..Config::default()
         };
+        for (name, value) in &config.sysctls {
+            if let Err(e) = stack_config.set_sysctl(name, value) {
+                return skip(format!("host sysctl {name}={value}: {e}"));
+            }
+        }
         if let Some(cmd) = &script.init_command {
             apply_shell_config(&mut stack_config, cmd, path, &mut notes);
         }
