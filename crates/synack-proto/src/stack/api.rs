@@ -260,7 +260,15 @@ impl Stack {
                 config.advertised_mss(),
                 opts.fastopen_connect && data.is_none(),
             );
-            if let Some(plan) = plan {
+            if let Some(mut plan) = plan {
+                // TCP_MAXSEG bounds the SYN's data too (Linux
+                // `tcp_send_syn_data`: the MSS clamp is the smaller of the
+                // cached MSS and the user's).
+                let user = opts.socket.max_segment;
+                if user != 0 {
+                    let room = user.saturating_sub(fastopen::SYN_DATA_OPTION_RESERVE);
+                    plan.max_syn_data = plan.max_syn_data.min(u32::from(room));
+                }
                 conn.set_fastopen_client(plan);
             }
         }

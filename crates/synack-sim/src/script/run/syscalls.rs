@@ -21,6 +21,7 @@ use synack_proto::stack::{
 use synack_proto::tcp::conn::{
     CloseReason, RecvError, SendError, SendFlags, Shutdown, ShutdownError,
 };
+use synack_proto::tcp::fastopen;
 use synack_proto::tcp::state::TcpState;
 
 use super::frames::RawFlags;
@@ -891,8 +892,9 @@ impl<'s> Runner<'s> {
     }
 
     /// How many bytes a SYN to the script host may carry now (Linux
-    /// `tcp_send_syn_data`): nothing without a cached cookie.
-    fn syn_data_room(&self, remote: SocketAddrV4) -> usize {
+    /// `tcp_send_syn_data`): nothing without a cached cookie; TCP_MAXSEG
+    /// (`user_mss`, 0 if unset) bounds it as it bounds the MSS.
+    fn syn_data_room(&self, remote: SocketAddrV4, user_mss: u16) -> usize {
         let config = self.net.stack.config();
         let entry = self.net.stack.fastopen_entry(*remote.ip());
         if entry.and_then(|e| e.cookie).is_none()
@@ -901,7 +903,7 @@ impl<'s> Runner<'s> {
             return 0;
         }
         let mtu = u16::try_from(config.mtu).unwrap_or(u16::MAX);
-        synack_proto::tcp::fastopen::client_plan(
+        fastopen::client_plan(
             config.tcp_fastopen,
             entry.as_ref(),
             self.net.now,
@@ -909,7 +911,15 @@ impl<'s> Runner<'s> {
             config.advertised_mss(),
             false,
         )
-        .map_or(0, |p| p.max_syn_data as usize)
+        .map_or(0, |p| {
+            let room = p.max_syn_data as usize;
+            match user_mss {
+                0 => room,
+                m => room.min(usize::from(
+                    m.saturating_sub(fastopen::SYN_DATA_OPTION_RESERVE),
+                )),
+            }
+        })
     }
 
     /// sendto(MSG_FASTOPEN) on a new socket (RFC 7413 §4.2, Linux
@@ -934,7 +944,7 @@ impl<'s> Runner<'s> {
         let nonblocking = sock.nonblocking || flags & linux::MSG_DONTWAIT != 0;
         let data = vec![0u8; len];
         let take = if nonblocking {
-            len.min(self.syn_data_room(remote))
+            len.min(self.syn_data_room(remote, sock.options.max_segment))
         } else {
             len
         };
@@ -1011,12 +1021,13 @@ impl<'s> Runner<'s> {
             return err(Errno::EBADF);
         };
         let nonblocking = sock.nonblocking || flags & linux::MSG_DONTWAIT != 0;
+        let user_mss = sock.options.max_segment;
         if let (true, Role::Conn(h)) = (sock.deferred, sock.role) {
             // The first write after TCP_FASTOPEN_CONNECT sends the SYN with
             // data (Linux `tcp_sendmsg_fastopen` for `defer_connect`).
             let remote = self.net.stack.tcp_addrs(h).map(|(_, r)| r);
             let take = match (nonblocking, remote) {
-                (true, Some(r)) => len.min(self.syn_data_room(r)),
+                (true, Some(r)) => len.min(self.syn_data_room(r, user_mss)),
                 _ => len,
             };
             let now = self.net.now;
