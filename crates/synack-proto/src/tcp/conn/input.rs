@@ -173,11 +173,15 @@ impl Connection {
         // The window our SYN offered (unscaled) is what the peer may fill.
         rcv.advertise_unscaled();
         let rtt = core.rtt_sample(now, ack, seg);
-        let fin_queued = {
+        let rcv_wnd = rcv.window();
+        let (fin_queued, write_pending) = {
             let State::SynSent(s) = &mut self.state else {
                 return Disposition::Dropped(DropReason::Closed);
             };
             let snd = &mut s.snd;
+            // Data written before the handshake that the SYN did not carry:
+            // Linux's blocked writer (`sk_write_pending`).
+            let write_pending = snd.unsent() > 0;
             core.apply_negotiated(snd);
             snd.acknowledge(ack);
             // RFC 7323 §2.2: the SYN-ACK's window is not scaled.
@@ -187,7 +191,7 @@ impl Connection {
             core.tfo_on_syn_ack(seg, snd, env);
             // Linux `tcp_init_buffer_space`: room for two initial windows.
             core.grow_send_buffer(snd, &env.config);
-            snd.fin == FinState::Queued
+            (snd.fin == FinState::Queued, write_pending)
         };
         core.handshake_done(now, ack, rtt, env);
         core.pending.syn = false;
@@ -199,6 +203,15 @@ impl Connection {
         });
         // Linux acknowledges a SYN-ACK at once (tcp_rcv_synsent_state_process).
         self.core.ack.schedule_now();
+        if write_pending {
+            // ... except when a write waits: the ACK is left to its data, in
+            // quick-ACK mode from now (`lrcvtime`, `ato`); that data, sent
+            // at once, makes the connection interactive (ping-pong, Linux
+            // `tcp_event_data_sent`), so the peer's answer gets a delayed
+            // ACK (blocking-connect-bypass.pkt).
+            self.core.ack.enter_quickack_mode(rcv_wnd);
+            self.core.ack.last_data = Some(now);
+        }
         // "If there are other controls or text in the segment, then continue
         // processing at the sixth step below."
         if !seg.payload.is_empty() || seg.flags.fin() {

@@ -443,3 +443,30 @@ fn data_on_the_syn_ack_follows_the_syn_in_sequence_space() {
     );
     assert_eq!(h.recv_all(), b"hello");
 }
+
+#[test]
+fn a_write_waiting_for_the_handshake_makes_the_connection_interactive() {
+    // Linux `sk_write_pending` at the SYN-ACK: the data carries the ACK and,
+    // sent within `ato` of the SYN-ACK, enters ping-pong mode, so the
+    // peer's answer waits for a delayed ACK (blocking-connect-bypass.pkt).
+    let mut h = Harness::client(Config::default());
+    assert_eq!(h.output().len(), 1, "SYN");
+    assert_eq!(h.send(&[1; 100]), 100);
+    h.at(100);
+    h.feed(seg("S.", IRS, Some(ISS + 1)).mss(1460).win(65_535));
+    let out = h.output();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].payload.len(), out[0].f().as_str()), (100, "P."));
+    h.at(120);
+    h.feed(seg("P.", IRS + 1, Some(ISS + 101)).len(50));
+    assert_eq!(h.output(), [], "the answer's ACK is delayed");
+    // Without a waiting write the first data is acknowledged at once.
+    let mut h = Harness::client(Config::default());
+    h.output();
+    h.at(100);
+    h.feed(seg("S.", IRS, Some(ISS + 1)).mss(1460).win(65_535));
+    h.output();
+    h.at(120);
+    h.feed(seg("P.", IRS + 1, Some(ISS + 1)).len(50));
+    assert_eq!(h.output().len(), 1, "quick ACK");
+}
