@@ -349,6 +349,19 @@ fn unsupported_things_skip_with_a_reason() {
     );
     assert_eq!(r.verdict, Verdict::Skip);
     assert!(r.reason.unwrap().contains("TCP_NOTSENT_LOWAT"));
+    // An ECN-setup SYN-ACK expected: synack does not negotiate ECN.
+    let r = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < SEW 0:0(0) win 32792 <mss 1000>
++0 > SE. 0:0(0) ack 1 <mss 1460>
+");
+    assert_eq!(r.verdict, Verdict::Skip);
+    let reason = r.reason.unwrap();
+    assert!(
+        reason.contains("ECN") && reason.contains("line 5"),
+        "{reason}"
+    );
 }
 
 #[test]

@@ -118,6 +118,21 @@ impl Connection {
                 return Disposition::ResetSent(DropReason::UnacceptableAck);
             }
             ack_acceptable = true;
+            // RFC 7323 §4.3 (and §5.3's PAWS): an echo of a TSval we never
+            // sent, older than our first SYN or from the future, marks an old
+            // or forged SYN-ACK; Linux answers it as an unacceptable ACK
+            // (tcp_rcv_synsent_state_process, PAWSActiveRejected) and keeps
+            // waiting in SYN-SENT.
+            if !self.tsecr_plausible_in_syn_sent(now, seg) {
+                if seg.flags.rst() {
+                    return Disposition::Dropped(DropReason::Paws);
+                }
+                self.core.pending.rst = Some(PendingRst::Reply {
+                    seq: ack,
+                    ack: None,
+                });
+                return Disposition::ResetSent(DropReason::Paws);
+            }
         }
         // "Second, check the RST bit. If the RST bit is set, if the ACK was
         // acceptable, then signal to the user 'error: connection reset', drop
@@ -141,6 +156,27 @@ impl Connection {
         } else {
             self.simultaneous_open(now, seg, env)
         }
+    }
+
+    /// Whether a SYN-SENT segment's TSecr lies between the TSval of our
+    /// first SYN and now (an absent or zero echo is not checked).
+    fn tsecr_plausible_in_syn_sent(&self, now: Instant, seg: &TcpRepr<'_>) -> bool {
+        let Some(ts) = seg.options.timestamp.filter(|t| t.tsecr != 0) else {
+            return true;
+        };
+        let xmit = &self.core.xmit;
+        // The first SYN went out when the retransmissions' give-up clock
+        // started, or, with none yet, when the SYN timed for an RTT left.
+        let Some(first) = xmit
+            .retrans_stamp
+            .get()
+            .or(xmit.rtt_timed.map(|(_, sent)| sent))
+        else {
+            return true;
+        };
+        let clock = &self.core.ts_clock;
+        let (lo, hi) = (clock.tsval(first), clock.tsval(now));
+        ts.tsecr.wrapping_sub(lo) <= hi.wrapping_sub(lo)
     }
 
     /// SYN-SENT, SYN with an acceptable ACK: "RCV.NXT is set to SEG.SEQ+1,

@@ -410,6 +410,13 @@ impl<'s> Runner<'s> {
                     return skip("PSP encapsulation: synack has no PSP");
                 }
                 let f = t.flags.value;
+                if f.ece || f.cwr || f.ae || f.ace.is_some_and(|a| a != 0) {
+                    return skip(format!(
+                        "ECN (RFC 3168): line {} expects ECE/CWR from synack, which does not \
+                         negotiate ECN",
+                        self.line
+                    ));
+                }
                 let conn = &mut self.conns[sut];
                 if f.syn && !f.ack && conn.state == ConnState::ActiveConnecting {
                     conn.state = ConnState::ActiveSynSent;

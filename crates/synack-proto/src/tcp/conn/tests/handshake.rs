@@ -470,3 +470,30 @@ fn a_write_waiting_for_the_handshake_makes_the_connection_interactive() {
     h.feed(seg("P.", IRS + 1, Some(ISS + 1)).len(50));
     assert_eq!(h.output().len(), 1, "quick ACK");
 }
+
+#[test]
+fn a_syn_ack_echoing_a_tsval_never_sent_is_reset_and_syn_sent_goes_on() {
+    // synack-data.pkt: Linux's PAWSActiveRejected.
+    let mut h = Harness::client(Config::default());
+    let syn = h.output();
+    let tsval = syn[0].ts_val().expect("our SYN has timestamps").tsval;
+    h.at(10);
+    let bad = seg("S.", IRS, Some(ISS + 1))
+        .linux_syn_opts()
+        .ts(700, tsval.wrapping_add(9_999));
+    assert_eq!(h.input(bad), Disposition::ResetSent(DropReason::Paws));
+    let out = h.output();
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].f().as_str(), out[0].seq, out[0].ack),
+        ("R", SeqNum(ISS + 1), None)
+    );
+    assert_eq!(h.state(), TcpState::SynSent);
+    h.at(20);
+    h.feed(
+        seg("S.", IRS, Some(ISS + 1))
+            .linux_syn_opts()
+            .ts(701, tsval),
+    );
+    assert_eq!(h.state(), TcpState::Established);
+}
