@@ -21,11 +21,6 @@ const PENDING: &[(&str, &str)] = &[
         "SACK scoreboard and RFC 6675 loss recovery: issue 4",
     ),
     (
-        "listen-backlog.pkt",
-        "the accept queue holds backlog + 1 connections in Linux (sk_acceptq_is_full); \
-         synack's Listener::can_accept_more stops at backlog",
-    ),
-    (
         "fastopen-server.pkt",
         "synack advertises its whole free buffer at once where Linux caps the window at \
          rcv_ssthresh (about 64 KB, growing with data): reading the SYN's data makes synack \

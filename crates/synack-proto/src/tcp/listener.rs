@@ -76,7 +76,7 @@ pub enum ListenDrop {
 #[derive(Clone, Debug)]
 pub struct Listener<K> {
     local: SocketAddrV4,
-    /// min(listen backlog, somaxconn), at least 1.
+    /// min(listen backlog, somaxconn); the accept queue holds one more.
     backlog: usize,
     /// Half-open connections (SYN-RECEIVED) it owns: the SYN queue. Keys
     /// are the stack's own, so a fast unkeyed hash will do.
@@ -98,7 +98,7 @@ impl<K: Copy + Eq + Hash> Listener<K> {
     pub fn new(local: SocketAddrV4, backlog: usize, config: &Config) -> Self {
         Listener {
             local,
-            backlog: backlog.min(config.somaxconn).max(1),
+            backlog: backlog.min(config.somaxconn),
             half_open: HashSet::with_hasher(FxBuildHasher),
             accept_queue: VecDeque::new(),
             fastopen_qlen: 0,
@@ -125,9 +125,11 @@ impl<K: Copy + Eq + Hash> Listener<K> {
         self.accept_queue.len()
     }
 
-    /// Whether the accept queue has room for another connection.
+    /// Whether the accept queue has room for another connection. Linux
+    /// holds one more than the backlog (`sk_acceptq_is_full` is
+    /// `sk_ack_backlog > sk_max_ack_backlog`): listen(fd, 1) keeps two.
     pub fn can_accept_more(&self) -> bool {
-        self.accept_queue.len() < self.backlog
+        self.accept_queue.len() <= self.backlog
     }
 
     /// Sets the Fast Open pending cap (`TCP_FASTOPEN` qlen; 0 turns it off).
@@ -442,7 +444,9 @@ mod tests {
         let mut l: Listener<u32> =
             Listener::new(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 100, &config);
         assert_eq!(l.backlog(), 2, "capped by somaxconn");
-        for k in [7, 8] {
+        // Linux holds backlog + 1.
+        for k in [7, 8, 9] {
+            assert!(l.can_accept_more());
             l.add_half_open(k);
             l.established(k);
         }
@@ -453,6 +457,7 @@ mod tests {
         );
         l.forget(7);
         assert_eq!(l.accept(), Some(8));
+        assert_eq!(l.accept(), Some(9));
         assert_eq!(l.accept(), None);
         assert_eq!(l.half_open(), 0);
     }

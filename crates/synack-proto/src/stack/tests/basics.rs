@@ -177,7 +177,8 @@ fn a_time_wait_entry_re_acks_a_retransmitted_fin() {
 #[test]
 fn the_accept_queue_bounds_completed_connections() {
     let mut w = Wire::new();
-    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 1).unwrap();
+    // listen(fd, 0): Linux's queue holds backlog + 1 = 1 connection.
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 0).unwrap();
     let c1 =
         w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
             .unwrap();
@@ -186,7 +187,7 @@ fn the_accept_queue_bounds_completed_connections() {
         w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
             .unwrap();
     w.run_until(200);
-    // The queue (backlog 1) holds c1: the SYN of c2 is dropped.
+    // The queue holds c1: the SYN of c2 is dropped.
     assert_eq!(w.a.tcp_state(c1), TcpState::Established);
     assert_eq!(w.a.tcp_state(c2), TcpState::SynSent);
     assert!(w.b.stats().tcp_ext.listen_drops > 0);

@@ -253,7 +253,8 @@ fn a_cookie_ack_finding_the_accept_queue_full_is_dropped() {
         },
         Interface::ip(B, 24),
     );
-    let l = s.tcp_listen(SERVER, 1).unwrap();
+    // Backlog 0: room for one (Linux: backlog + 1).
+    let l = s.tcp_listen(SERVER, 0).unwrap();
     let mut cookies = Vec::new();
     for port in [1, 2] {
         s.handle_frame(
