@@ -22,9 +22,10 @@ const PENDING: &[(&str, &str)] = &[
     ),
     (
         "fastopen-server.pkt",
-        "synack advertises its whole free buffer at once where Linux caps the window at \
-         rcv_ssthresh (about 64 KB, growing with data): reading the SYN's data makes synack \
-         send a window update Linux does not",
+        "Linux's receive-window growth (rcv_ssthresh, tcp_grow_window) does not exist in \
+         synack: it advertises its whole free buffer at once where Linux caps the window at \
+         rcv_ssthresh (about 64 KB, growing with data), so reading the SYN's data makes synack \
+         send a window update Linux does not (tcp/conn/recv.rs, issue 4's area)",
     ),
 ];
 
