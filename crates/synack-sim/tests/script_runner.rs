@@ -433,3 +433,24 @@ fn sk_err_is_reported_once_and_a_listener_has_no_data() {
     ));
     assert_pass(&r);
 }
+
+#[test]
+fn a_listeners_socket_options_reach_its_children() {
+    // Set before listen() and after it: both shape the SYN-ACK's MSS.
+    let before = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_TCP, TCP_MAXSEG, [1100], 4) = 0
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < S 0:0(0) win 32792 <mss 1300,nop,wscale 7>
++0 > S. 0:0(0) ack 1 <mss 1100,nop,wscale 7>
+");
+    assert_pass(&before);
+    let after = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 setsockopt(3, SOL_TCP, TCP_MAXSEG, [1000], 4) = 0
++0 < S 0:0(0) win 32792 <mss 1300,nop,wscale 7>
++0 > S. 0:0(0) ack 1 <mss 1000,nop,wscale 7>
+");
+    assert_pass(&after);
+}

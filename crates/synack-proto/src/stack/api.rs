@@ -16,7 +16,7 @@ use crate::config::SysctlError;
 use crate::siphash::SipKey;
 use crate::tcp::conn::{
     ConnParams, Connection, FastOpenInfo, RecvError, SendError, SendFlags, SetOptionError,
-    Shutdown, ShutdownError, SocketOption, TcpInfo,
+    Shutdown, ShutdownError, SocketOption, SocketOptions, TcpInfo,
 };
 use crate::tcp::fastopen;
 use crate::tcp::fastopen_cookie::{FastOpenEntry, FastOpenKeys};
@@ -103,6 +103,22 @@ impl Stack {
             .ok_or(ListenError::InvalidHandle)?;
         let qlen = fastopen::listener_qlen(flags, qlen, l.backlog()).unwrap_or(0);
         l.set_fastopen_qlen(qlen);
+        Ok(())
+    }
+
+    /// Sets the socket options a listener's children inherit (Linux clones
+    /// the listening socket: TCP_MAXSEG shapes the SYN-ACK's MSS, TCP_SYNCNT
+    /// its retransmissions, TCP_NODELAY the child's sends, ...).
+    pub fn tcp_listener_set_options(
+        &mut self,
+        listener: ListenerHandle,
+        socket: SocketOptions,
+    ) -> Result<(), ListenError> {
+        let l = self
+            .listeners
+            .get_mut(listener.0)
+            .ok_or(ListenError::InvalidHandle)?;
+        l.set_socket_options(socket);
         Ok(())
     }
 

@@ -30,6 +30,7 @@ use rustc_hash::FxBuildHasher;
 use crate::config::{Config, SynCookieMode};
 use crate::ip::KeyedHasher;
 use crate::siphash::SipKey;
+use crate::tcp::conn::SocketOptions;
 use crate::time::{Duration, Instant};
 use crate::wire::TcpRepr;
 
@@ -90,6 +91,9 @@ pub struct Listener<K> {
     fastopen_pending: usize,
     /// When the last SYN cookie was sent (Linux `tcp_synq_overflow`).
     last_cookie: Option<Instant>,
+    /// Socket options set on the listening socket, which its children
+    /// inherit (Linux clones the listener: TCP_MAXSEG, TCP_NODELAY, ...).
+    socket: SocketOptions,
 }
 
 impl<K: Copy + Eq + Hash> Listener<K> {
@@ -104,7 +108,17 @@ impl<K: Copy + Eq + Hash> Listener<K> {
             fastopen_qlen: 0,
             fastopen_pending: 0,
             last_cookie: None,
+            socket: SocketOptions::default(),
         }
+    }
+
+    /// What a new child starts with.
+    pub fn socket_options(&self) -> SocketOptions {
+        self.socket
+    }
+
+    pub fn set_socket_options(&mut self, socket: SocketOptions) {
+        self.socket = socket;
     }
 
     pub fn local(&self) -> SocketAddrV4 {

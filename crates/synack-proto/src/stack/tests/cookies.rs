@@ -367,3 +367,26 @@ fn a_per_source_syn_rate_limit_spares_other_sources() {
     );
     assert_eq!(s.tcp_listener_queues(l), Some((4, 0)));
 }
+
+#[test]
+fn children_inherit_the_listeners_socket_options() {
+    // mss-setsockopt-tcp_maxseg-server.pkt: TCP_MAXSEG on the listener
+    // shapes the SYN-ACK of every child that follows (Linux clones it).
+    let (mut s, l) = server(SynCookieMode::Never, 16);
+    let socket = crate::tcp::conn::SocketOptions {
+        max_segment: 1100,
+        ..Default::default()
+    };
+    s.tcp_listener_set_options(l, socket).unwrap();
+    s.handle_frame(
+        T,
+        &seg(client(1), TcpFlags::SYN, 7, None, syn_options(None)),
+    );
+    assert_eq!(syn_ack(&mut s, T).2.mss, Some(1100));
+    s.tcp_listener_set_options(l, Default::default()).unwrap();
+    s.handle_frame(
+        T,
+        &seg(client(2), TcpFlags::SYN, 7, None, syn_options(None)),
+    );
+    assert_eq!(syn_ack(&mut s, T).2.mss, Some(1460));
+}

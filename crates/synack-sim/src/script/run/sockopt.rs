@@ -66,17 +66,6 @@ impl Runner<'_> {
                 sock.options.max_segment = 0;
                 Ret::Value(0)
             }
-            // Both shape the handshake, which a listener's children go
-            // through before accept(): they would have to be inherited.
-            Set::Option(SocketOption::MaxSegment(_) | SocketOption::SynCount(_))
-                if matches!(sock.role, Role::Listener(_)) =>
-            {
-                return skip(format!(
-                    "{} on a listener: synack's Stack does not pass a listener's socket options to \
-                     its children",
-                    linux::option_name(level, name)
-                ));
-            }
             Set::FastOpen(q) => {
                 sock.fastopen_qlen = Some(q);
                 match sock.role {
@@ -100,9 +89,19 @@ impl Runner<'_> {
                     // The Stack forgot the connection: Linux still has the socket.
                     Err(SetOptionError::InvalidHandle) => Ret::Value(0),
                 },
-                Role::Fresh | Role::Listener(_) => {
+                Role::Fresh => {
                     store(&mut sock.options, opt);
                     Ret::Value(0)
+                }
+                // Linux clones the listener for each child: new children
+                // inherit the option.
+                Role::Listener(l) => {
+                    store(&mut sock.options, opt);
+                    let options = sock.options;
+                    match self.net.stack.tcp_listener_set_options(l, options) {
+                        Ok(()) => Ret::Value(0),
+                        Err(_) => Ret::Error(Errno::EBADF),
+                    }
                 }
             },
         };

@@ -650,8 +650,11 @@ impl<'s> Runner<'s> {
             reuse_addr: sock.reuseaddr,
             fastopen_qlen: sock.fastopen_qlen.unwrap_or(0) as usize,
         };
+        let inherited = sock.options;
         match self.net.stack.tcp_listen_with(local, opts) {
             Ok(h) => {
+                // Children inherit what was set on the socket before listen.
+                let _ = self.net.stack.tcp_listener_set_options(h, inherited);
                 let conn = sock.conn;
                 if let Some(sock) = self.socket_mut(fd) {
                     sock.role = Role::Listener(h);
