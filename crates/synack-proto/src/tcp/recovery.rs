@@ -262,10 +262,8 @@ mod tests {
 
     fn sample(acked: u32) -> AckSample {
         AckSample {
-            acked,
             in_flight: 10 * MSS,
-            rtt: None,
-            cwnd_limited: true,
+            ..AckSample::bytes(acked, MSS)
         }
     }
 

@@ -878,9 +878,13 @@ impl Core {
             let cwnd = self.recovery.send_window(&self.cc, mss);
             let sample = AckSample {
                 acked,
+                delivered_segments: acked.div_ceil(mss.max(1)),
                 in_flight: prior_in_flight,
                 rtt,
+                min_rtt: self.counters.min_rtt,
                 cwnd_limited: self.xmit.cwnd_limited || prior_in_flight.saturating_add(mss) >= cwnd,
+                snd_una: snd.una,
+                snd_nxt: snd.nxt,
             };
             self.xmit.cwnd_limited = false;
             match self.recovery.on_ack(now, &mut self.cc, ack, &sample, mss) {

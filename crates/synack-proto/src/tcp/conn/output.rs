@@ -248,12 +248,12 @@ impl Core {
         // period longer than the RTO.
         if snd.in_flight() == 0 && env.config.tcp_slow_start_after_idle {
             let rto = self.rtt.rto();
-            if self
+            let idle = self
                 .xmit
                 .last_data_sent
-                .is_some_and(|t| now.saturating_duration_since(t) > rto)
-            {
-                self.cc.on_idle_restart(now);
+                .map(|t| now.saturating_duration_since(t));
+            if let Some(idle) = idle.filter(|&idle| idle > rto) {
+                self.cc.on_idle_restart(now, idle, rto);
                 self.xmit.last_data_sent = Some(now);
             }
         }

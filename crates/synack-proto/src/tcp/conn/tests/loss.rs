@@ -9,7 +9,10 @@ const OURS: u32 = ISS + 1;
 const MSS: u32 = 1448;
 
 fn established_sending(segments: u32) -> Harness {
-    let mut h = Harness::established();
+    let mut h = Harness::established_with(Config {
+        tcp_congestion_control: crate::config::CongestionAlgorithm::Reno,
+        ..Config::default()
+    });
     h.conn
         .set_option(h.now, SocketOption::SendBuffer(1 << 20), &mut h.env)
         .unwrap();
