@@ -192,6 +192,7 @@ impl Stack {
     /// Turns tracing events on or off.
     pub fn set_trace(&mut self, trace: Trace) {
         self.trace = trace;
+        self.env.trace_congestion = trace.congestion;
     }
 
     // ---- inputs ------------------------------------------------------------
@@ -617,6 +618,16 @@ impl Stack {
                             }
                             Owner::App | Owner::Orphan => {}
                         }
+                    }
+                }
+                ConnEvent::Congestion(sample) => {
+                    if self.trace.congestion {
+                        let conn = (entry.owner == Owner::App).then_some(handle);
+                        self.events.push_back(Event::Congestion {
+                            conn,
+                            at: now,
+                            sample,
+                        });
                     }
                 }
                 _ if entry.owner != Owner::App => {}

@@ -450,6 +450,7 @@ fn state_and_segment_tracing_reports_every_step() {
     w.a.set_trace(Trace {
         states: true,
         segments: true,
+        congestion: false,
     });
     w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
     w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())

@@ -7,6 +7,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use super::slab::Key;
 use crate::SeqNum;
 use crate::tcp::conn::{CloseReason, SocketOptions};
+use crate::tcp::recovery::CongestionSample;
 use crate::tcp::state::TcpState;
 use crate::time::Instant;
 use crate::wire::tcp::{TcpFlags, TcpOptions};
@@ -112,6 +113,12 @@ pub enum Event {
         to: TcpState,
         at: Instant,
     },
+    /// A connection's congestion control moved (with [`Trace::congestion`]).
+    Congestion {
+        conn: Option<ConnHandle>,
+        at: Instant,
+        sample: CongestionSample,
+    },
     /// A TCP segment sent or received (with [`Trace::segments`]).
     Segment {
         dir: Direction,
@@ -127,6 +134,10 @@ pub struct Trace {
     pub states: bool,
     /// Raise [`Event::Segment`] for every TCP segment in and out.
     pub segments: bool,
+    /// Raise [`Event::Congestion`] for every change of a connection's
+    /// congestion window, threshold, state or flight, and every loss,
+    /// retransmission, timeout, probe and undo.
+    pub congestion: bool,
 }
 
 /// What kind of socket a [`SocketSummary`] describes.

@@ -17,13 +17,14 @@ use super::{
     DropReason, Env, Established, FinWait1, FinWait2, PendingRst, State, SynReceived,
 };
 use crate::SeqNum;
-use crate::tcp::congestion::{AckSample, CongestionControl};
-use crate::tcp::recovery::RecoveryAction;
+use crate::tcp::congestion::CongestionControl;
+use crate::tcp::recovery::AckInput;
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::tcp::timestamps::TsRecent;
 use crate::time::Instant;
 use crate::wire::TcpRepr;
+use crate::wire::tcp::SackBlocks;
 
 use super::recv::RecvHalf;
 use super::send::{FinState, SendHalf};
@@ -758,6 +759,9 @@ impl Core {
     ) {
         self.timers.stop(Timer::Retransmit);
         self.xmit.rtx_tsval = None;
+        // Loss recovery's scoreboard starts with the data after our SYN.
+        self.recovery
+            .on_established(ack, self.neg.sack_ok, self.neg.send_mss());
         match rtt {
             Some(sample) => {
                 // The estimator's round trips are counted in sequence space
@@ -839,8 +843,8 @@ impl Core {
 
     /// RFC 9293 §3.10.7.4 "fifth" for an acceptable ACK (SND.UNA -
     /// MAX.SND.WND =< SEG.ACK =< SND.NXT): advance SND.UNA, take an RTT
-    /// sample, update the window, count duplicate ACKs, feed congestion
-    /// control and manage the timers.
+    /// sample, update the window, hand the ACK (and its SACK blocks) to loss
+    /// recovery and manage the timers.
     fn process_ack(
         &mut self,
         now: Instant,
@@ -853,15 +857,18 @@ impl Core {
         // Any acceptable ACK answers outstanding probes (Linux tcp_ack).
         self.xmit.probes_out = 0;
         self.xmit.probes_stamp = None;
+        let prior_una = snd.una;
         let prior_in_flight = snd.in_flight();
         let prior_wnd = snd.wnd;
         let window_updated = snd.update_window(seg.seq, ack, seg.window) && snd.wnd != prior_wnd;
         let mss = snd.mss;
-        if ack.after(snd.una) {
+        let advanced = ack.after(snd.una);
+        let mut rtt = None;
+        if advanced {
             // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK.
             // Any segments on the retransmission queue that are thereby
             // entirely acknowledged are removed."
-            let rtt = self.rtt_sample(now, ack, seg);
+            rtt = self.rtt_sample(now, ack, seg);
             let data_before = snd.buffered();
             let acked = snd.acknowledge(ack);
             let data_acked = data_before - snd.buffered();
@@ -875,33 +882,85 @@ impl Core {
             // icsk_retransmits and retrans_stamp once data is acknowledged).
             self.xmit.retransmits = 0;
             self.xmit.retrans_stamp = None;
-            let cwnd = self.recovery.send_window(&self.cc, mss);
-            let sample = AckSample {
-                acked,
-                delivered_segments: acked.div_ceil(mss.max(1)),
-                in_flight: prior_in_flight,
-                rtt,
-                min_rtt: self.counters.min_rtt,
-                cwnd_limited: self.xmit.cwnd_limited || prior_in_flight.saturating_add(mss) >= cwnd,
-                snd_una: snd.una,
-                snd_nxt: snd.nxt,
-            };
+        }
+        // RFC 5681 §2: "DUPLICATE ACKNOWLEDGMENT: ... (a) the receiver of the
+        // ACK has outstanding data, (b) the incoming acknowledgment carries no
+        // data, (c) the SYN and FIN bits are both off, (d) the acknowledgment
+        // number is equal to the greatest acknowledgment received on the given
+        // connection (TCP.UNA from [RFC793]) and (e) the advertised window in
+        // the incoming acknowledgment equals the advertised window in the last
+        // incoming acknowledgment."
+        let dupack = !advanced
+            && ack == snd.una
+            && prior_in_flight > 0
+            && seg.payload.is_empty()
+            && !seg.flags.syn()
+            && !seg.flags.fin()
+            && !window_updated;
+        let cwnd = self.recovery.send_window(&self.cc);
+        let sack_blocks = if self.neg.sack_ok {
+            seg.options.sack_blocks
+        } else {
+            SackBlocks::new()
+        };
+        let input = AckInput {
+            ack,
+            prior_una,
+            snd_nxt: snd.nxt,
+            sack_blocks: sack_blocks.as_slice(),
+            tsecr: seg
+                .options
+                .timestamp
+                .filter(|_| self.neg.ts_ok)
+                .map(|t| t.tsecr),
+            dupack,
+            rtt,
+            min_rtt: self.counters.min_rtt,
+            srtt: self.rtt.srtt(),
+            mss,
+            cwnd_limited: self.xmit.cwnd_limited || prior_in_flight.saturating_add(mss) >= cwnd,
+            prior_in_flight,
+            new_data_ready: snd.unsent() > 0 && snd.window_end().after(snd.nxt),
+            ts_clock: self.ts_clock,
+        };
+        let hystart_exits = self.cc.hystart_exits();
+        let outcome = self
+            .recovery
+            .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
+        if self.cc.hystart_exits() > hystart_exits {
+            env.stats.tcp_ext.tcp_hystart_delay_detect += 1;
+        }
+        if advanced {
             self.xmit.cwnd_limited = false;
-            match self.recovery.on_ack(now, &mut self.cc, ack, &sample, mss) {
-                RecoveryAction::RetransmitFirstUnacked => {
-                    self.fast_retransmit(snd, env, false);
-                }
-                RecoveryAction::FastRetransmit | RecoveryAction::None => {}
-            }
-            // RFC 6298 §5.2-5.3: stop the timer when everything is
-            // acknowledged, else restart it.
-            if snd.una == snd.nxt {
-                self.xmit.rtx_tsval = None;
-                self.timers.stop(Timer::Retransmit);
-            } else {
+        }
+        if snd.una == snd.nxt {
+            // RFC 6298 §5.2: "When all outstanding data has been
+            // acknowledged, turn off the retransmission timer."
+            self.xmit.rtx_tsval = None;
+            self.timers.stop(Timer::Retransmit);
+            self.timers.stop(Timer::TailLossProbe);
+            self.timers.stop(Timer::RackReorder);
+        } else {
+            if advanced {
+                // RFC 6298 §5.3: "When an ACK is received that acknowledges
+                // new data, restart the retransmission timer".
                 self.timers
                     .set(Timer::Retransmit, now + self.rto_clamped(now, &env.config));
             }
+            // RFC 8985 §6.3: the reordering timer.
+            match self.recovery.reorder_deadline() {
+                Some(at) => self.timers.set(Timer::RackReorder, at),
+                None => self.timers.stop(Timer::RackReorder),
+            }
+            // RFC 8985 §7.2: restart the probe timer on an ACK that
+            // acknowledges new data, cumulatively or selectively.
+            if !self.recovery.tlp_may_arm() {
+                self.timers.stop(Timer::TailLossProbe);
+            } else if advanced || outcome.newly_sacked > 0 {
+                self.arm_loss_probe(now, env);
+            }
+        }
+        if advanced {
             self.grow_send_buffer(snd, &env.config);
             if snd.free() > 0 {
                 self.notify_writable(env);
@@ -909,22 +968,8 @@ impl Core {
             if snd.buffered() == 0 {
                 self.timers.set(Timer::Idle, now + super::IDLE_RELEASE);
             }
-        } else if ack == snd.una
-            && prior_in_flight > 0
-            && seg.payload.is_empty()
-            && !seg.flags.syn()
-            && !seg.flags.fin()
-            && !window_updated
-        {
-            // RFC 5681 §2: a duplicate ACK.
-            let in_flight = snd.in_flight();
-            let action =
-                self.recovery
-                    .on_dupack(now, &mut self.cc, snd.una, snd.nxt, in_flight, mss);
-            if action == RecoveryAction::FastRetransmit {
-                self.fast_retransmit(snd, env, true);
-            }
         }
+        self.trace_congestion(env, None);
         // RFC 1122 §4.2.2.17: a window that opens ends the probing.
         if snd.wnd > 0 && self.timers.is_armed(Timer::Persist) {
             let room = snd.window_end().since(snd.nxt);
@@ -933,18 +978,6 @@ impl Core {
                 self.rtt.reset_backoff();
             }
         }
-    }
-
-    /// RFC 5681 §3.2 step 2 / RFC 6582 step 5: resend the segment at SND.UNA.
-    fn fast_retransmit(&mut self, snd: &mut SendHalf, env: &mut Env, first: bool) {
-        if first {
-            env.stats.tcp_ext.tcp_fast_retrans += 1;
-            env.stats.tcp_ext.tcp_reno_recovery += 1;
-        }
-        let end = (snd.una + snd.mss).min_seq(snd.nxt);
-        snd.retransmit_fast(snd.una, end);
-        // Karn: the timed segment may be the one resent.
-        self.xmit.rtt_timed = None;
     }
 
     /// Linux `tcp_sndbuf_expand`: unless the application fixed SO_SNDBUF,

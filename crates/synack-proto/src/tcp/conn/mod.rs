@@ -61,7 +61,7 @@ pub use api::{
 };
 pub use info::TcpInfo;
 pub use recv::{Received, RecvHalf};
-pub use send::{FinState, Retransmit, SendHalf};
+pub use send::{FinState, SendHalf};
 pub use time_wait::{TimeWait, TimeWaitVerdict};
 
 use self::ack::AckState;
@@ -70,7 +70,7 @@ use crate::config::Config;
 use crate::stats::Stats;
 use crate::storage::RingBuffer;
 use crate::tcp::congestion::{Congestion, CongestionControl};
-use crate::tcp::recovery::LossRecovery;
+use crate::tcp::recovery::{CongestionSample, LossRecovery, Mark, RecoveryConfig};
 use crate::tcp::rtt::{RttConfig, RttEstimator};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::{Timer, TimerTable};
@@ -95,6 +95,8 @@ pub struct Env {
     pub events: Vec<ConnEvent>,
     /// RFC 5961 §7: the stack-wide challenge-ACK budget.
     pub challenge: ChallengeAckBudget,
+    /// Raise [`ConnEvent::Congestion`] samples (a congestion trace).
+    pub trace_congestion: bool,
 }
 
 impl Env {
@@ -145,6 +147,10 @@ pub enum ConnEvent {
     PeerClosed,
     /// The connection reached CLOSED.
     Closed(CloseReason),
+    /// The congestion window, threshold, state or flight changed, or a loss,
+    /// retransmission, timeout, probe or undo happened (only with
+    /// [`Env::trace_congestion`]).
+    Congestion(CongestionSample),
 }
 
 /// Why a connection reached CLOSED.
@@ -497,6 +503,8 @@ pub(crate) struct Pending {
     /// Push held data now even if Nagle or the cork holds it (the persist
     /// timer acting as Linux's 200 ms cork ceiling and probe with data).
     pub force_push: bool,
+    /// A tail loss probe is due (RFC 8985 §7.3).
+    pub loss_probe: bool,
 }
 
 /// The RSTs a connection sends.
@@ -609,7 +617,7 @@ impl Core {
                 neg.default_send_mss(),
                 config.tcp_init_cwnd,
             ),
-            recovery: LossRecovery::new(params.iss, config.tcp_reordering),
+            recovery: LossRecovery::new(params.iss, RecoveryConfig::from_config(config)),
             ts_clock: TsClock::new(params.ts_offset),
             ts_recent: None,
             ack: AckState::new(config.tcp_delack_min, neg.initial_rcv_mss()),
@@ -865,6 +873,7 @@ impl Connection {
         self.core.pending.syn = false;
         self.core.pending.probe = false;
         self.core.pending.force_push = false;
+        self.core.pending.loss_probe = false;
         self.core.ack.clear();
         // The application learns about the end through reads.
         if !had_unread {
@@ -922,6 +931,18 @@ impl Core {
         snd.wscale = self.neg.snd_wscale();
         snd.mss = self.neg.send_mss();
         self.cc.set_mss(snd.mss);
+        self.recovery.set_mss(snd.mss);
+    }
+
+    /// Raises a congestion trace sample if tracing is on and something
+    /// changed (or `mark` says something happened).
+    pub(super) fn trace_congestion(&mut self, env: &mut Env, mark: Option<Mark>) {
+        if !env.trace_congestion {
+            return;
+        }
+        if let Some(sample) = self.recovery.sample(&self.cc, mark) {
+            env.events.push(ConnEvent::Congestion(sample));
+        }
     }
 }
 
