@@ -161,6 +161,19 @@ impl Cubic {
         self.ssthresh = self.ssthresh.max(ssthresh);
     }
 
+    /// Sets the window and threshold (bytes) outright.
+    pub(crate) fn set_window(&mut self, cwnd: u32, ssthresh: u32) {
+        self.cwnd = (cwnd / self.mss).max(1);
+        self.ssthresh = if ssthresh == u32::MAX {
+            u32::MAX
+        } else {
+            (ssthresh / self.mss).max(2)
+        };
+        if self.ssthresh != u32::MAX {
+            self.hystart.stop();
+        }
+    }
+
     /// Keeps at least `cwnd` / `ssthresh` bytes (an undo across algorithms).
     pub(crate) fn restore_window(&mut self, cwnd: u32, ssthresh: u32) {
         self.cwnd = self.cwnd.max(cwnd / self.mss);

@@ -173,6 +173,21 @@ impl Congestion {
         }
     }
 
+    /// Switches to `algorithm` (`TCP_CONGESTION`), keeping the window and
+    /// threshold as they are (Linux `tcp_reinit_congestion_control`).
+    pub fn switch_to(&mut self, algorithm: CongestionAlgorithm, mss: u32, init_cwnd: u32) {
+        if algorithm == self.algorithm() {
+            return;
+        }
+        let (cwnd, ssthresh) = (self.window(), self.ssthresh());
+        let mut next = Congestion::new(algorithm, mss, init_cwnd);
+        match &mut next {
+            Congestion::Reno(r) => r.set_window(cwnd, ssthresh),
+            Congestion::Cubic(c) => c.set_window(cwnd, ssthresh),
+        }
+        *self = next;
+    }
+
     /// The algorithm.
     pub fn algorithm(&self) -> CongestionAlgorithm {
         match self {
@@ -305,6 +320,17 @@ mod tests {
             10
         );
         assert_eq!(idle_restart(4, 40, 10, Duration::from_secs(60), rto).0, 4);
+    }
+
+    #[test]
+    fn switching_algorithms_keeps_the_window_and_threshold() {
+        let mut c = Congestion::new(CongestionAlgorithm::Cubic, 1000, 10);
+        c.on_congestion_event(Instant::ZERO, 20_000);
+        c.on_recovery_end(Instant::ZERO);
+        assert_eq!((c.window(), c.ssthresh()), (7_000, 7_000));
+        c.switch_to(CongestionAlgorithm::Reno, 1000, 10);
+        assert_eq!(c.name(), "reno");
+        assert_eq!((c.window(), c.ssthresh()), (7_000, 7_000));
     }
 
     #[test]

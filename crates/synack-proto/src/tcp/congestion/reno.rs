@@ -62,6 +62,13 @@ impl Reno {
         self.restore_window(prior.cwnd, prior.ssthresh);
     }
 
+    /// Sets the window and threshold (bytes) outright.
+    pub(crate) fn set_window(&mut self, cwnd: u32, ssthresh: u32) {
+        self.cwnd = cwnd.max(self.mss);
+        self.ssthresh = ssthresh;
+        self.bytes_acked = 0;
+    }
+
     pub(crate) fn restore_window(&mut self, cwnd: u32, ssthresh: u32) {
         self.cwnd = self.cwnd.max(cwnd);
         self.ssthresh = self.ssthresh.max(ssthresh);

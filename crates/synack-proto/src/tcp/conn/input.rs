@@ -391,10 +391,15 @@ impl Connection {
             return Err(self.core.challenge_ack(now, env, Challenge::Syn));
         }
         if !seg.payload.is_empty() && !(seg.seq + seg.payload.len()).after(rcv.nxt) {
-            // A retransmission of data we have: ACK it at once, and keep
-            // ACKing quickly (Linux `tcp_data_queue` with D-SACK).
+            // A retransmission of data we have: ACK it at once with a D-SACK
+            // (RFC 2883 §4.1.1), and keep ACKing quickly (Linux
+            // `tcp_data_queue`).
             env.stats.tcp_ext.tcp_dsack_old_sent += 1;
             self.core.ack.enter_quickack_mode(rcv_wnd);
+            let end = seg.seq + seg.payload.len();
+            if let Some(rcv) = self.state.recv_half_mut() {
+                rcv.note_duplicate(seg.seq, end);
+            }
         }
         Err(self
             .core
@@ -646,6 +651,9 @@ impl Connection {
         }
         if received.duplicate {
             core.ack.enter_quickack_mode(rcv_wnd);
+            if received.out_of_order {
+                env.stats.tcp_ext.tcp_dsack_ofo_sent += 1;
+            }
         }
         if seg.flags.fin() && !received.fin {
             // A FIN beyond a hole (or one we could not take): tell the peer

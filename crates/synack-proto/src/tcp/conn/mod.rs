@@ -66,7 +66,7 @@ pub use time_wait::{TimeWait, TimeWaitVerdict};
 
 use self::ack::AckState;
 use self::options::Negotiated;
-use crate::config::Config;
+use crate::config::{Config, CongestionAlgorithm};
 use crate::stats::Stats;
 use crate::storage::RingBuffer;
 use crate::tcp::congestion::{Congestion, CongestionControl};
@@ -254,6 +254,8 @@ pub struct SocketOptions {
     pub recv_buffer: Option<usize>,
     /// SO_SNDBUF in payload bytes; `None`: `tcp_wmem` default, growing with cwnd.
     pub send_buffer: Option<usize>,
+    /// TCP_CONGESTION; `None`: `tcp_congestion_control`.
+    pub congestion: Option<CongestionAlgorithm>,
 }
 
 /// What the stack decides for a new connection.
@@ -613,7 +615,10 @@ impl Core {
             timers: TimerTable::new(),
             rtt,
             cc: Congestion::new(
-                config.tcp_congestion_control,
+                params
+                    .socket
+                    .congestion
+                    .unwrap_or(config.tcp_congestion_control),
                 neg.default_send_mss(),
                 config.tcp_init_cwnd,
             ),

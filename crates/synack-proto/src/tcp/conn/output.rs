@@ -400,7 +400,7 @@ impl Core {
                     ..TcpOptions::default()
                 };
                 if self.neg.sack_ok {
-                    options.sack_blocks = r.sack_blocks();
+                    options.sack_blocks = r.sack_blocks(env.config.tcp_dsack);
                 }
                 (Some(r.nxt), r.advertise(sws_mss), options)
             }

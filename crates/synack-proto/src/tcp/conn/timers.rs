@@ -38,6 +38,13 @@ pub fn model_timeout(boundary: u8, rto_base: Duration, rto_max: Duration) -> Dur
 impl Connection {
     /// Fires every timer due at `now`. Harmless when none is.
     pub fn handle_timeout(&mut self, now: Instant, env: &mut Env) {
+        // A due loss probe takes the place of an RTO due at the same time
+        // (RFC 8985 §7.2: the PTO is capped at the RTO; Linux runs one timer
+        // for both, and the probe re-arms the RTO).
+        if self.core.timers.is_expired(Timer::TailLossProbe, now) {
+            self.core.timers.stop(Timer::TailLossProbe);
+            self.on_loss_probe_timeout(now, env);
+        }
         while let Some(timer) = self.core.timers.pop_expired(now) {
             match timer {
                 Timer::Retransmit => self.on_retransmit_timeout(now, env),
@@ -125,6 +132,9 @@ impl Connection {
         let core = &mut self.core;
         if core.recovery.on_tlp_timeout() {
             core.pending.loss_probe = true;
+            // The probe restarts the RTO (Linux `tcp_send_loss_probe`).
+            core.timers
+                .set(Timer::Retransmit, now + core.rto_clamped(now, &env.config));
         } else if !core.timers.is_armed(Timer::Retransmit) {
             core.timers
                 .set(Timer::Retransmit, now + core.rto_clamped(now, &env.config));

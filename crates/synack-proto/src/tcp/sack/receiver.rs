@@ -92,16 +92,16 @@ impl SackReceiver {
     /// out-of-order range holding it second), then the recently reported
     /// blocks that still describe held data, then other held ranges,
     /// highest first. `next` is RCV.NXT's offset, `held` the out-of-order
-    /// ranges (ascending), `contains` finds the held range around an offset.
+    /// ranges (ascending), `containing` finds the held range around an offset.
     /// Recent blocks that no longer match a held range are replaced by the
     /// range that now holds their start (merges), or dropped (acknowledged).
-    pub fn blocks<'a>(
+    pub fn blocks(
         &mut self,
         next: u64,
-        held: impl DoubleEndedIterator<Item = Range<u64>> + Clone + 'a,
+        containing: impl Fn(u64) -> Option<Range<u64>>,
+        held: impl DoubleEndedIterator<Item = Range<u64>>,
         out: &mut [Range<u64>; MAX_BLOCKS],
     ) -> usize {
-        let containing = |offset: u64| held.clone().find(|r| r.start <= offset && offset < r.end);
         let mut n = 0;
         let push = |r: Range<u64>, out: &mut [Range<u64>; MAX_BLOCKS], n: &mut usize| {
             if *n < MAX_BLOCKS && !out[..*n].iter().any(|o| o == &r) {
@@ -158,7 +158,8 @@ mod tests {
 
     fn blocks(s: &mut SackReceiver, next: u64, held: &[Range<u64>]) -> Vec<Range<u64>> {
         let mut out = [const { 0..0 }; MAX_BLOCKS];
-        let n = s.blocks(next, held.iter().cloned(), &mut out);
+        let containing = |o: u64| held.iter().find(|r| r.start <= o && o < r.end).cloned();
+        let n = s.blocks(next, containing, held.iter().cloned(), &mut out);
         out[..n].to_vec()
     }
 
