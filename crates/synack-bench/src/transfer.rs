@@ -79,6 +79,8 @@ pub struct TransferConfig {
     pub path: Path,
     pub buffers: Buffers,
     pub congestion: Congestion,
+    /// Negotiate SACK where the stack supports it.
+    pub sack: bool,
     pub seed: u64,
     /// Virtual time after which an unfinished transfer is reported as such.
     pub deadline: Duration,
@@ -93,6 +95,7 @@ impl TransferConfig {
             path,
             buffers: path.default_buffers(),
             congestion: Congestion::Cubic,
+            sack: true,
             seed,
             deadline: Duration::from_secs(3600),
         }
@@ -134,6 +137,7 @@ pub fn transfer<S: BenchStack>(cfg: &TransferConfig) -> Result<TransferResult, S
         mtu: cfg.path.mtu,
         buffers: cfg.buffers,
         congestion: cfg.congestion,
+        sack: cfg.sack,
         seed: world.derive_seed(stream),
         capacity: 4,
         ..HostConfig::new(addr)

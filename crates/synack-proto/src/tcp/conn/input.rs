@@ -949,9 +949,10 @@ impl Core {
             self.timers.stop(Timer::TailLossProbe);
             self.timers.stop(Timer::RackReorder);
         } else {
-            if advanced {
+            if outcome.restart_rto {
                 // RFC 6298 §5.3: "When an ACK is received that acknowledges
-                // new data, restart the retransmission timer".
+                // new data, restart the retransmission timer" (RFC 6582 §4
+                // limits it during NewReno recovery).
                 self.timers
                     .set(Timer::Retransmit, now + self.rto_clamped(now, &env.config));
             }

@@ -134,6 +134,20 @@ impl Default for RecoveryConfig {
     }
 }
 
+/// Where F-RTO (RFC 5682 §2.1, and §3's SACK-enhanced variant) is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Frto {
+    /// Not judging a timeout.
+    Off,
+    /// Step 2: waiting for the first ACK after the timeout's retransmission
+    /// of the segment ending at `head_end`.
+    FirstAck { head_end: SeqNum },
+    /// Step 3: new data went out; the next ACK decides. Data below
+    /// `recovery_point` (SND.NXT at the timeout) acknowledged without having
+    /// been retransmitted means the timeout was spurious.
+    SecondAck { recovery_point: SeqNum },
+}
+
 /// One acceptable ACK, as the connection saw it.
 #[derive(Clone, Copy, Debug)]
 pub struct AckInput<'a> {
@@ -171,6 +185,9 @@ pub struct AckOutcome {
     pub newly_lost: u32,
     /// The window reduction was undone.
     pub undone: bool,
+    /// Restart the retransmission timer (RFC 6298 §5.3), unless RFC 6582's
+    /// "Impatient" rule says not to.
+    pub restart_rto: bool,
 }
 
 /// A segment [`LossRecovery::next_retransmission`] wants sent.
@@ -251,8 +268,10 @@ pub struct LossRecovery {
     rack_deadline: Option<Instant>,
     tlp: Tlp,
     undo: Undo,
-    /// F-RTO is judging the last timeout (RFC 5682).
-    frto: bool,
+    /// F-RTO judging the last timeout (RFC 5682).
+    frto: Frto,
+    /// Partial ACKs in this NewReno recovery (RFC 6582 §4's timer rule).
+    partial_acks: u32,
     /// F-RTO step 2b: send new data rather than retransmissions now.
     frto_send_new: bool,
     /// RFC 6675 HighRxt and RescueRxt.
@@ -295,7 +314,8 @@ impl LossRecovery {
             rack_deadline: None,
             tlp: Tlp::default(),
             undo: Undo::default(),
-            frto: false,
+            frto: Frto::Off,
+            partial_acks: 0,
             frto_send_new: false,
             high_rxt: iss,
             rescue_rxt: None,
@@ -744,6 +764,7 @@ impl LossRecovery {
             }
         }
         out.newly_lost = self.board.lost().segs.saturating_sub(lost_before);
+        out.restart_rto = advanced && !(self.state == CaState::Recovery && self.partial_acks > 1);
         self.unreported_loss += out.newly_lost;
         out.undone = core::mem::take(&mut self.undone_now);
 
@@ -843,6 +864,7 @@ impl LossRecovery {
         self.recover = inp.snd_nxt;
         self.high_rxt = self.board.una();
         self.rescue_rxt = None;
+        self.partial_acks = 0;
         self.state = CaState::Recovery;
         self.tlp.end();
         self.flight_at_disorder = None;
@@ -896,8 +918,13 @@ impl LossRecovery {
             return;
         }
         if advanced && !self.sack {
-            // RFC 6582 §3.2 step 5: "retransmit the first unacknowledged segment".
+            // RFC 6582 §3.2 step 5: "retransmit the first unacknowledged
+            // segment. ... For the first partial ACK that arrives during
+            // fast recovery, also reset the retransmit timer" (and, §4's
+            // "Impatient" variant, only for the first: many holes end in a
+            // timeout and go-back-N rather than one hole per RTT).
             self.board.mark_head_lost();
+            self.partial_acks += 1;
         }
         self.detect_losses(now, inp, stats);
     }
@@ -916,32 +943,47 @@ impl LossRecovery {
         advanced: bool,
     ) {
         let recovered = !inp.ack.before(self.recover);
-        if self.frto {
-            // RFC 5682 §3.1 (SACK-enhanced) step 3.b: the ACK covers
-            // segments never retransmitted: the timeout was spurious.
-            if cum.original_acked || upd.original_sacked {
-                self.do_undo(now, cc, true);
-                stats.tcp_loss_undo += 1;
-                stats.tcp_spurious_rtos += 1;
-                self.state = CaState::Open;
-                self.frto = false;
-                return;
-            }
-            if inp.snd_nxt.after(self.recover) {
-                // Step 3.a: new data went out after the timeout and the
-                // peer still reports holes: the loss was real.
-                if upd.delivered.segs > 0 || inp.dupack {
-                    self.frto = false;
-                }
-            } else if advanced && !recovered {
-                // Step 2.b: the retransmission was acknowledged; send new
-                // data (not retransmissions) and judge by the next ACK.
-                self.recover = inp.snd_nxt;
-                if inp.new_data_ready {
+        match self.frto {
+            Frto::Off => {}
+            Frto::FirstAck { head_end } => {
+                // RFC 5682 §2.1 step 2: "(a) If the acknowledgment is a
+                // duplicate ACK, OR the Acknowledgment field covers "recover"
+                // but not more than "recover", OR the acknowledgment does not
+                // acknowledge all of the data that was retransmitted in step
+                // 1, revert to the conventional RTO recovery ... (b) Else, if
+                // the acknowledgment advances SND.UNA and does not cover
+                // "recover", then transmit up to two new (previously unsent)
+                // segments and enter step 3." Without new data to send, the
+                // conventional recovery continues.
+                let conventional = !advanced || recovered || inp.ack.before(head_end);
+                if conventional || !inp.new_data_ready {
+                    self.frto = Frto::Off;
+                } else {
+                    self.frto = Frto::SecondAck {
+                        recovery_point: self.recover,
+                    };
                     self.frto_send_new = true;
                     return;
                 }
-                self.frto = false;
+            }
+            Frto::SecondAck { recovery_point } => {
+                // Step 3 (with §3's SACK variant): "(b) Else, if the
+                // acknowledgment advances SND.UNA [or SACKs data] ... that
+                // was not retransmitted ..., declare the timeout spurious";
+                // "(a) If the acknowledgment is a duplicate ACK ... revert to
+                // the conventional RTO recovery".
+                let original = match (cum.lowest_original, upd.lowest_original) {
+                    (Some(a), Some(b)) => Some(if a.before(b) { a } else { b }),
+                    (a, b) => a.or(b),
+                };
+                self.frto = Frto::Off;
+                if original.is_some_and(|s| s.before(recovery_point)) {
+                    self.do_undo(now, cc, true);
+                    stats.tcp_loss_undo += 1;
+                    stats.tcp_spurious_rtos += 1;
+                    self.state = CaState::Open;
+                    return;
+                }
             }
         }
         if recovered {
@@ -950,12 +992,12 @@ impl LossRecovery {
                 stats.tcp_loss_undo += 1;
             }
             self.state = CaState::Open;
-            self.frto = false;
+            self.frto = Frto::Off;
             self.rack.on_recovery_exit();
             self.chunk = None;
             return;
         }
-        if !self.frto && self.undo.may_undo(inp.tsecr) && advanced {
+        if self.frto == Frto::Off && self.undo.may_undo(inp.tsecr) && advanced {
             // Linux `tcp_try_undo_loss`: Eifel or D-SACK say the timeout
             // was spurious even before everything is acknowledged.
             self.do_undo(now, cc, true);
@@ -1048,8 +1090,13 @@ impl LossRecovery {
             stats.tcp_sack_reneging += 1;
         }
         // RFC 5682: judge this timeout by the next ACKs, unless it hit
-        // during fast recovery.
-        self.frto = self.cfg.frto && (new_recovery || retransmits > 0);
+        // during fast recovery (Linux's condition).
+        let head_end = self.board.next_lost().map_or(snd_nxt, |(_, end)| end);
+        self.frto = if self.cfg.frto && (new_recovery || retransmits > 0) {
+            Frto::FirstAck { head_end }
+        } else {
+            Frto::Off
+        };
         self.frto_send_new = false;
         self.state = CaState::Loss;
         self.recover = snd_nxt;
