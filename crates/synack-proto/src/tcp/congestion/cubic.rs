@@ -82,6 +82,8 @@ pub struct Cubic {
     ack_cnt: u32,
     /// W_est, the Reno-friendly window (RFC 9438 §4.3), segments.
     w_est: u32,
+    /// cwnd when ssthresh was last set (RFC 9438 `cwnd_prior`), segments.
+    cwnd_prior: u32,
     hystart: HyStart,
 }
 
@@ -121,6 +123,7 @@ impl Cubic {
             epoch_start_ms: None,
             ack_cnt: 0,
             w_est: 0,
+            cwnd_prior: 0,
             hystart: HyStart::new(),
         }
     }
@@ -267,7 +270,15 @@ impl Cubic {
     /// RFC 9438 §4.3: in the Reno-friendly region, grow at least as fast
     /// as W_est, the window an AIMD(α_cubic, β_cubic) sender would have.
     fn reno_friendly(&mut self) {
-        let per_segment = ((u64::from(self.cwnd) * FRIENDLY_SCALE) >> 3).max(1);
+        // α_cubic = 3 (1 - β) / (1 + β) as Linux counts it: one segment per
+        // cwnd * 15 / 8 segments acknowledged. "Once W_est has grown to
+        // reach the cwnd at the time of most recently setting ssthresh ...
+        // the sender SHOULD set α_cubic to 1" (§4.3): one per cwnd.
+        let per_segment = if self.cwnd_prior > 0 && self.w_est >= self.cwnd_prior {
+            u64::from(self.cwnd).max(1)
+        } else {
+            ((u64::from(self.cwnd) * FRIENDLY_SCALE) >> 3).max(1)
+        };
         let per_segment = u32::try_from(per_segment).unwrap_or(u32::MAX);
         if self.ack_cnt > per_segment {
             let grown = (self.ack_cnt - 1) / per_segment;
@@ -299,6 +310,7 @@ impl Cubic {
     /// RFC 9438 §4.6-4.7: the new W_max (fast convergence) and ssthresh.
     fn reduce(&mut self) {
         self.epoch_start_ms = None;
+        self.cwnd_prior = self.cwnd;
         // §4.7: "if (cwnd < W_max and fast convergence enabled) W_max = cwnd
         // * (1 + β_cubic) / 2; else W_max = cwnd".
         let cwnd = u64::from(self.cwnd);
@@ -394,8 +406,10 @@ impl CongestionControl for Cubic {
             self.reduce();
         }
         let (ssthresh, mss, init_cwnd) = (self.ssthresh, self.mss, self.init_cwnd);
+        let cwnd_prior = self.cwnd_prior;
         *self = Cubic {
             ssthresh,
+            cwnd_prior,
             cwnd: 1,
             hystart: HyStart::disabled(),
             ..Cubic::new(mss, init_cwnd)
@@ -526,6 +540,32 @@ mod tests {
         // 40 RTTs x 0.53 = ~21 segments.
         let w = c.cwnd_segments();
         assert!((27..=33).contains(&w), "cwnd {w}");
+    }
+
+    #[test]
+    fn once_w_est_reaches_the_prior_window_it_grows_like_reno() {
+        // RFC 9438 §4.3: α_cubic = 0.53 until W_est reaches cwnd_prior, then 1.
+        let grow = |cwnd_prior: u32| {
+            let mut c = Cubic::new(MSS, 10);
+            c.cwnd = 20;
+            c.w_max = 20;
+            c.ssthresh = 20;
+            c.cwnd_prior = cwnd_prior;
+            c.delay_min = Some(Duration::from_millis(10));
+            let mut now = 0;
+            for _ in 0..20 {
+                let per_rtt = c.cwnd_segments();
+                for _ in 0..per_rtt {
+                    now += 1;
+                    c.on_ack(at(now), &AckSample::bytes(MSS, MSS));
+                }
+            }
+            c.cwnd_segments() - 20
+        };
+        let (slow, reno) = (grow(40), grow(20));
+        // 20 RTTs: about 10 segments at 0.53, about 20 at 1.
+        assert!((8..=12).contains(&slow), "{slow}");
+        assert!((17..=22).contains(&reno), "{reno}");
     }
 
     #[test]

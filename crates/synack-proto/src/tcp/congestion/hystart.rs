@@ -29,6 +29,8 @@ pub const CSS_ROUNDS: u32 = 5;
 /// RFC 9406 §4.3: "L = 8 for non-paced" senders: at most this many
 /// segments of growth per ACK in slow start.
 pub const NON_PACED_L: u32 = 8;
+/// RFC 3465 §2.2: "L = 2*SMSS" in slow start outside HyStart++.
+pub const ABC_L: u32 = 2;
 
 /// Which part of slow start the sender is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,9 +146,10 @@ impl HyStart {
         snd_nxt: SeqNum,
     ) -> SlowStartGrowth {
         if self.phase == Phase::Off {
-            // Standard slow start (RFC 5681 §3.1 with Linux's uncapped
-            // per-ACK growth).
-            return SlowStartGrowth::Grow(acked);
+            // Standard slow start: RFC 5681 §3.1 with RFC 3465 §2.2's
+            // "L = 2*SMSS" per ACK (a stretch ACK after a timeout's
+            // go-back-N must not open the window by everything it covers).
+            return SlowStartGrowth::Grow(acked.min(ABC_L));
         }
         let new_round = self.maybe_new_round(snd_una, snd_nxt);
         if new_round && self.phase == Phase::Css {
@@ -209,7 +212,7 @@ impl HyStart {
                 self.css_credit %= CSS_GROWTH_DIVISOR;
                 SlowStartGrowth::Grow(grow)
             }
-            Phase::Off => SlowStartGrowth::Grow(acked),
+            Phase::Off => SlowStartGrowth::Grow(acked.min(ABC_L)),
         }
     }
 }
@@ -312,8 +315,8 @@ mod tests {
         assert_eq!(round(&mut h, 0, 100, 100, ms(40)), 100);
         assert_eq!(
             h.on_ack(20, Some(ms(400)), SeqNum(120), SeqNum(200)),
-            SlowStartGrowth::Grow(20),
-            "no L cap either"
+            SlowStartGrowth::Grow(2),
+            "RFC 3465's L = 2"
         );
         assert_eq!(HyStart::disabled().phase(), Phase::Off);
     }

@@ -75,9 +75,13 @@ impl Reno {
         self.bytes_acked = 0;
     }
 
+    /// RFC 3465 §2.1: "When bytes_acked becomes greater than or equal to
+    /// the value of the congestion window, bytes_acked is reduced by the
+    /// value of cwnd. Next, cwnd is incremented by a full-sized segment" —
+    /// once per ACK; what is left counts towards the next.
     fn congestion_avoidance(&mut self, acked: u32) {
         self.bytes_acked = self.bytes_acked.saturating_add(acked);
-        while self.bytes_acked >= self.cwnd && self.cwnd > 0 {
+        if self.bytes_acked >= self.cwnd && self.cwnd > 0 {
             self.bytes_acked -= self.cwnd;
             self.cwnd = self.cwnd.saturating_add(self.mss);
         }

@@ -640,6 +640,7 @@ impl LossRecovery {
         let mss = self.mss;
         let advanced = inp.ack.after(inp.prior_una);
         let prior_fack = self.fack;
+        let prior_pipe = self.pipe();
         let mut out = AckOutcome::default();
         self.frto_send_new = false;
         if !self.board.una().in_closed(inp.prior_una, inp.snd_nxt) {
@@ -776,9 +777,14 @@ impl LossRecovery {
             let pipe = self.pipe();
             self.prr.on_ack(delivered, pipe, mss);
         } else if advanced && delivered_segs > 0 && (!was_recovering || out.undone) {
+            // Growth counts what left this flight: at most what was in the
+            // pipe. After a timeout, a cumulative ACK that jumps over data
+            // the receiver held all along (go-back-N without SACK) must
+            // not open the window by all of it (RFC 3465 §2.3's concern).
+            let pipe_segs = prior_pipe.div_ceil(mss).max(1);
             let sample = AckSample {
-                acked: inp.ack.since(inp.prior_una),
-                delivered_segments: delivered_segs,
+                acked: inp.ack.since(inp.prior_una).min(prior_pipe.max(mss)),
+                delivered_segments: delivered_segs.min(pipe_segs),
                 in_flight: inp.prior_in_flight,
                 rtt: inp.rtt,
                 min_rtt: inp.min_rtt,
