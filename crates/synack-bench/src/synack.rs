@@ -1,53 +1,68 @@
-//! synack behind [`BenchStack`]: one `synack_proto::Stack` with one
-//! IP-medium interface, driven exactly like smoltcp's column.
+//! synack behind [`BenchStack`]: one sans-IO [`Stack`] with one IP-medium
+//! interface, fed and drained through the harness's frame queues.
 //!
-//! What is synack's own and what the harness sets:
-//! - synack's defaults everywhere (Linux's: timestamps, window scaling,
-//!   SACK, 40 ms delayed ACKs, 200 ms minimum RTO, RACK-TLP), checksums
-//!   computed and verified in software;
-//! - [`HostConfig::buffers`] become the default (and maximum) socket buffer
-//!   sizes, [`HostConfig::congestion`] the congestion control (`None` means
-//!   synack's default, CUBIC: synack has no "no congestion control" mode),
-//!   [`HostConfig::sack`] whether SACK is offered;
-//! - stack events are drained and dropped on every poll (the harness's
-//!   applications poll sockets instead).
+//! What is synack's own and what is ours:
+//! - synack's Linux-compatible defaults everywhere (timestamps, SACK, window
+//!   scaling, delayed ACKs, Nagle), checksums computed and verified in
+//!   software;
+//! - socket buffers are limits, not allocations: a connection's ring buffers
+//!   grow on demand up to [`HostConfig::buffers`] and are released when idle;
+//! - one listener per port with a large backlog serves every `listen` call
+//!   on that port (synack has an accept queue, so the same listener handle is
+//!   returned each time);
+//! - the congestion controller comes from [`HostConfig::congestion`]
+//!   (`None`, which synack does not offer, maps to NewReno), SACK from
+//!   [`HostConfig::sack`];
+//! - the stack's events are drained on every poll (the harness's
+//!   applications poll their sockets instead); congestion trace samples are
+//!   kept on request ([`SynackStack::record_congestion`]).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use synack_proto::config::{BufferSizes, CongestionAlgorithm};
+use synack_proto::config::CongestionAlgorithm;
 use synack_proto::stack::{ConnHandle, ConnectOptions, Event, Interface, ListenerHandle, Trace};
-use synack_proto::tcp::TcpState as ProtoState;
-use synack_proto::tcp::conn::{RecvError, Shutdown, SocketOptions};
+use synack_proto::tcp::conn::SocketOptions;
 use synack_proto::tcp::recovery::CongestionSample;
+use synack_proto::tcp::state::TcpState as SynackState;
 use synack_proto::{Config, Instant, Stack};
 
 use crate::frames::Frames;
 use crate::stack::{BenchStack, Congestion, HostConfig, TcpState};
 
-/// A synack socket: a listener or a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// A socket as the harness sees it: a listener or a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SynackSocket {
     Listener(ListenerHandle),
     Conn(ConnHandle),
 }
 
+/// The listen(2) backlog the harness's listeners get.
+const BACKLOG: usize = 4096;
+
 /// synack as a [`BenchStack`].
-#[derive(Debug)]
 pub struct SynackStack {
     stack: Stack,
-    /// The latest `now` seen (socket calls carry no time in the trait).
-    now: Instant,
+    listeners: HashMap<u16, ListenerHandle>,
+    socket: SocketOptions,
     mtu: usize,
-    scratch: Vec<u8>,
-    /// Connections whose reads reached the end of the stream.
-    finished: HashSet<ConnHandle>,
-    /// Congestion trace samples, when recording (see `record_congestion`).
+    /// The latest time the harness gave us; commands happen then.
+    now: Instant,
+    /// Congestion trace samples, when recording.
     pub congestion_log: Option<Vec<(Instant, CongestionSample)>>,
 }
 
+impl std::fmt::Debug for SynackStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SynackStack")
+            .field("addr", &self.stack.interface().addr)
+            .field("listeners", &self.listeners.len())
+            .finish()
+    }
+}
+
 impl SynackStack {
-    /// The stack itself (counters, `tcp_info`).
+    /// The stack itself, for measurements that look inside (memory, stats).
     pub fn stack(&self) -> &Stack {
         &self.stack
     }
@@ -66,71 +81,68 @@ impl SynackStack {
         self.congestion_log.get_or_insert_with(Vec::new);
     }
 
-    fn conn(s: SynackSocket) -> Option<ConnHandle> {
-        match s {
+    fn conn(socket: SynackSocket) -> Option<ConnHandle> {
+        match socket {
             SynackSocket::Conn(c) => Some(c),
             SynackSocket::Listener(_) => None,
         }
     }
 }
 
-/// The synack configuration for one harness host.
-pub fn config_for(host: &HostConfig) -> Config {
-    let mut c = Config {
+fn config_for(host: &HostConfig) -> Config {
+    let mut config = Config {
         seed: host.seed,
         mtu: host.mtu,
+        tcp_congestion_control: match host.congestion {
+            Congestion::Cubic => CongestionAlgorithm::Cubic,
+            Congestion::Reno | Congestion::None => CongestionAlgorithm::Reno,
+        },
         tcp_sack: host.sack,
+        somaxconn: BACKLOG,
+        tcp_max_syn_backlog: BACKLOG,
         ..Config::default()
     };
-    c.tcp_congestion_control = match host.congestion {
-        Congestion::Reno => CongestionAlgorithm::Reno,
-        Congestion::Cubic | Congestion::None => CongestionAlgorithm::Cubic,
-    };
-    c.tcp_rmem = BufferSizes {
-        min: c.tcp_rmem.min,
-        default: host.buffers.rx,
-        max: host.buffers.rx.max(c.tcp_rmem.min),
-    };
-    c.tcp_wmem = BufferSizes {
-        min: c.tcp_wmem.min,
-        default: host.buffers.tx,
-        max: host.buffers.tx.max(c.tcp_wmem.min),
-    };
-    c
+    config.tcp_rmem.default = host.buffers.rx;
+    config.tcp_rmem.max = config.tcp_rmem.max.max(host.buffers.rx);
+    config.tcp_wmem.default = host.buffers.tx;
+    config.tcp_wmem.max = config.tcp_wmem.max.max(host.buffers.tx);
+    config
 }
 
 impl BenchStack for SynackStack {
     type Socket = SynackSocket;
     const NAME: &'static str = "synack";
 
-    fn new(config: &HostConfig) -> SynackStack {
-        let stack = Stack::new(
-            config_for(config),
-            Interface::ip(config.addr, config.prefix_len),
-        );
+    fn new(host: &HostConfig) -> SynackStack {
+        let stack = Stack::new(config_for(host), Interface::ip(host.addr, host.prefix_len));
         SynackStack {
             stack,
+            listeners: HashMap::new(),
+            socket: SocketOptions {
+                recv_buffer: Some(host.buffers.rx),
+                send_buffer: Some(host.buffers.tx),
+                ..SocketOptions::default()
+            },
+            mtu: host.mtu,
             now: Instant::ZERO,
-            mtu: config.mtu,
-            scratch: vec![0; config.mtu.max(synack_proto::stack::MIN_TRANSMIT_BUFFER)],
-            finished: HashSet::new(),
             congestion_log: None,
         }
     }
 
     fn poll(&mut self, now: Instant, rx: &mut Frames, tx: &mut Frames) {
-        self.now = self.now.max(now);
-        let now = self.now;
+        self.now = now;
         while rx
             .pop_with(|frame| self.stack.handle_frame(now, frame))
             .is_some()
         {}
-        if self.stack.poll_timeout().is_some_and(|t| t <= now) {
-            self.stack.handle_timeout(now);
-        }
-        while let Some(n) = self.stack.poll_transmit(now, &mut self.scratch) {
-            tx.push(&self.scratch[..n.min(self.mtu)]);
-        }
+        // Spurious timeouts are no-ops (the sans-IO contract), so calling it
+        // on every poll is safe and keeps the harness's loop simple.
+        self.stack.handle_timeout(now);
+        let stack = &mut self.stack;
+        while tx
+            .push_up_to(self.mtu, |buf| stack.poll_transmit(now, buf))
+            .is_some()
+        {}
         while let Some(event) = self.stack.poll_event() {
             if let (Event::Congestion { at, sample, .. }, Some(log)) =
                 (event, self.congestion_log.as_mut())
@@ -145,19 +157,14 @@ impl BenchStack for SynackStack {
     }
 
     fn listen(&mut self, port: u16) -> SynackSocket {
-        let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
-        // A second `listen` on the same port reuses the listener (it has an
-        // accept queue).
-        let existing = self.stack.sockets().find_map(|s| match s.id {
-            synack_proto::stack::SocketId::Listener(l) if s.local.port() == port => Some(l),
-            _ => None,
+        let stack = &mut self.stack;
+        let listener = *self.listeners.entry(port).or_insert_with(|| {
+            // A fresh port on our own wildcard address: nothing else holds it.
+            stack
+                .tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), BACKLOG)
+                .expect("the harness listens on each port once")
         });
-        let l = existing.unwrap_or_else(|| {
-            self.stack
-                .tcp_listen(local, 1024)
-                .expect("a free port on our own address")
-        });
-        SynackSocket::Listener(l)
+        SynackSocket::Listener(listener)
     }
 
     fn accept(&mut self, listener: SynackSocket) -> Option<SynackSocket> {
@@ -168,75 +175,85 @@ impl BenchStack for SynackStack {
     }
 
     fn connect(&mut self, now: Instant, local_port: u16, remote: SocketAddrV4) -> SynackSocket {
-        self.now = self.now.max(now);
+        self.now = now;
         let opts = ConnectOptions {
             local_port: Some(local_port),
-            socket: SocketOptions::default(),
+            socket: self.socket,
         };
-        let c = self
+        // The harness hands out distinct local ports to a remote it knows.
+        let conn = self
             .stack
-            .tcp_connect(self.now, remote, opts)
-            .expect("a valid remote and a free local port");
-        SynackSocket::Conn(c)
+            .tcp_connect(now, remote, opts)
+            .expect("the harness connects from a free port to a valid peer");
+        SynackSocket::Conn(conn)
     }
 
-    fn state(&self, s: SynackSocket) -> TcpState {
-        let Some(c) = Self::conn(s) else {
-            return TcpState::Listen;
+    fn state(&self, socket: SynackSocket) -> TcpState {
+        let state = match socket {
+            SynackSocket::Listener(_) => return TcpState::Listen,
+            SynackSocket::Conn(c) => self.stack.tcp_state(c),
         };
-        match self.stack.tcp_state(c) {
-            ProtoState::Closed => TcpState::Closed,
-            ProtoState::Listen => TcpState::Listen,
-            ProtoState::SynSent => TcpState::SynSent,
-            ProtoState::SynReceived => TcpState::SynReceived,
-            ProtoState::Established => TcpState::Established,
-            ProtoState::FinWait1 => TcpState::FinWait1,
-            ProtoState::FinWait2 => TcpState::FinWait2,
-            ProtoState::CloseWait => TcpState::CloseWait,
-            ProtoState::Closing => TcpState::Closing,
-            ProtoState::LastAck => TcpState::LastAck,
-            ProtoState::TimeWait => TcpState::TimeWait,
+        match state {
+            SynackState::Closed => TcpState::Closed,
+            SynackState::Listen => TcpState::Listen,
+            SynackState::SynSent => TcpState::SynSent,
+            SynackState::SynReceived => TcpState::SynReceived,
+            SynackState::Established => TcpState::Established,
+            SynackState::FinWait1 => TcpState::FinWait1,
+            SynackState::FinWait2 => TcpState::FinWait2,
+            SynackState::CloseWait => TcpState::CloseWait,
+            SynackState::Closing => TcpState::Closing,
+            SynackState::LastAck => TcpState::LastAck,
+            SynackState::TimeWait => TcpState::TimeWait,
         }
     }
 
-    fn send(&mut self, s: SynackSocket, data: &[u8]) -> usize {
-        let Some(c) = Self::conn(s) else {
+    fn send(&mut self, socket: SynackSocket, data: &[u8]) -> usize {
+        let Some(c) = Self::conn(socket) else {
             return 0;
         };
         self.stack.tcp_send(self.now, c, data).unwrap_or(0)
     }
 
-    fn recv(&mut self, s: SynackSocket, buf: &mut [u8]) -> usize {
-        let Some(c) = Self::conn(s) else {
+    fn recv(&mut self, socket: SynackSocket, buf: &mut [u8]) -> usize {
+        let Some(c) = Self::conn(socket) else {
             return 0;
         };
-        match self.stack.tcp_recv(self.now, c, buf) {
-            Ok(0) if !buf.is_empty() => {
-                self.finished.insert(c);
-                0
-            }
-            Ok(n) => n,
-            Err(RecvError::WouldBlock) => 0,
-            Err(_) => {
-                self.finished.insert(c);
-                0
-            }
+        // WouldBlock and errors both read as "nothing now";
+        // `recv_finished` tells the end of the stream apart.
+        self.stack.tcp_recv(self.now, c, buf).unwrap_or(0)
+    }
+
+    fn recv_finished(&self, socket: SynackSocket) -> bool {
+        let Some(c) = Self::conn(socket) else {
+            return false;
+        };
+        self.stack.tcp_recv_queue(c) == Some(0)
+            && matches!(
+                self.stack.tcp_state(c),
+                SynackState::CloseWait
+                    | SynackState::LastAck
+                    | SynackState::Closing
+                    | SynackState::TimeWait
+                    | SynackState::Closed
+            )
+    }
+
+    fn close(&mut self, socket: SynackSocket) {
+        // The harness's `close` sends our FIN but keeps the socket, as
+        // smoltcp's does: that is shutdown(SHUT_WR). Failing means the
+        // connection is already gone, which the state shows.
+        if let Some(c) = Self::conn(socket) {
+            let _ = self
+                .stack
+                .tcp_shutdown(self.now, c, synack_proto::tcp::conn::Shutdown::Write);
         }
     }
 
-    fn recv_finished(&self, s: SynackSocket) -> bool {
-        Self::conn(s).is_some_and(|c| self.finished.contains(&c))
-    }
-
-    fn close(&mut self, s: SynackSocket) {
-        if let Some(c) = Self::conn(s) {
-            let _ = self.stack.tcp_shutdown(self.now, c, Shutdown::Write);
-        }
-    }
-
-    fn release(&mut self, s: SynackSocket) {
-        if let Some(c) = Self::conn(s) {
-            self.finished.remove(&c);
+    fn release(&mut self, socket: SynackSocket) {
+        // close(2): the application lets go; the stack finishes the
+        // connection (TIME-WAIT included) on its own and frees it.
+        if let Some(c) = Self::conn(socket) {
             self.stack.tcp_close(self.now, c);
         }
     }

@@ -20,7 +20,7 @@ use crate::tcp::recovery::{Mark, NextSegRule, Retransmission};
 use crate::tcp::segment::{SegmentHeader, write_segment};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
-use crate::time::Instant;
+use crate::time::{Instant, Stamp};
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpTimestamp};
 
 use super::recv::RecvHalf;
@@ -297,6 +297,7 @@ impl Core {
             let idle = self
                 .xmit
                 .last_data_sent
+                .get()
                 .map(|t| now.saturating_duration_since(t))
                 .filter(|idle| !idle.is_zero());
             if let Some(idle) = idle {
@@ -308,7 +309,7 @@ impl Core {
                 }
                 // RFC 9438 §5.8: the idle time is not congestion avoidance.
                 self.cc.on_send_after_idle(now, idle);
-                self.xmit.last_data_sent = Some(now);
+                self.xmit.last_data_sent = Stamp::at(now);
             }
         }
         if !probe && !self.cwnd_allows() {
@@ -512,7 +513,7 @@ impl Core {
         }
         if len > 0 {
             self.ack.on_data_sent(now);
-            self.xmit.last_data_sent = Some(now);
+            self.xmit.last_data_sent = Stamp::at(now);
             if len < snd.mss {
                 snd.small_end = end;
             }
