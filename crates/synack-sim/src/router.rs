@@ -40,7 +40,7 @@ impl Router {
         let prefix_len = prefix_len.min(32);
         let network = u32::from(addr) & mask(prefix_len);
         self.routes.push((network, prefix_len, port));
-        self.routes.sort_by(|a, b| b.1.cmp(&a.1));
+        self.routes.sort_by_key(|r| core::cmp::Reverse(r.1));
     }
 
     fn lookup(&self, dst: Ipv4Addr) -> Option<PortId> {
