@@ -627,6 +627,8 @@ impl Stack {
                         let conn = (entry.owner == Owner::App).then_some(handle);
                         self.events.push_back(Event::Congestion {
                             conn,
+                            local,
+                            remote,
                             at: now,
                             sample,
                         });

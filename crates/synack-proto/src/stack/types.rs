@@ -116,6 +116,8 @@ pub enum Event {
     /// A connection's congestion control moved (with [`Trace::congestion`]).
     Congestion {
         conn: Option<ConnHandle>,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
         at: Instant,
         sample: CongestionSample,
     },
