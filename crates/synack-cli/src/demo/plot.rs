@@ -269,7 +269,7 @@ pub fn svg(points: &[Point], title: &str) -> String {
             s,
             r#"<path class="{}" d="{}" fill="none" stroke="{color}" stroke-width="1.5"{dash}/>"#,
             name.replace(' ', "-"),
-            step_line(*value).trim()
+            step_line(value).trim()
         );
     }
     // Marks: losses and probes above the plot area's top, retransmissions
