@@ -173,7 +173,7 @@ impl Connection {
         // The window our SYN offered (unscaled) is what the peer may fill.
         rcv.advertise_unscaled();
         let rtt = core.rtt_sample(now, ack, seg);
-        let fin_queued = {
+        let (fin_queued, resend) = {
             let State::SynSent(s) = &mut self.state else {
                 return Disposition::Dropped(DropReason::Closed);
             };
@@ -184,11 +184,18 @@ impl Connection {
             snd.set_window(u32::from(seg.window));
             snd.wl1 = seg.seq;
             snd.wl2 = ack;
+            let resend = core
+                .tfo_on_syn_ack(seg, snd, env)
+                .then_some((snd.una, snd.nxt));
             // Linux `tcp_init_buffer_space`: room for two initial windows.
             core.grow_send_buffer(snd, &env.config);
-            snd.fin == FinState::Queued
+            (snd.fin == FinState::Queued, resend)
         };
         core.handshake_done(now, ack, rtt, env);
+        if let Some((una, nxt)) = resend {
+            // Fast Open data the SYN-ACK did not cover goes again now.
+            core.recovery.retransmit_in_flight(now, una, nxt);
+        }
         core.pending.syn = false;
         core.xmit.last_recv = now;
         self.transition(now, env, |old| match old {
@@ -560,6 +567,7 @@ impl Connection {
         core.grow_send_buffer(&mut s.snd, &env.config);
         let fin_queued = s.snd.fin == FinState::Queued;
         core.handshake_done(now, ack, rtt, env);
+        core.tfo_on_passive_established(now, &s.snd);
         core.pending.syn = false;
         self.transition(now, env, |old| match old {
             State::SynReceived(s) if fin_queued => State::FinWait1(FinWait1 {

@@ -334,7 +334,16 @@ impl LossRecovery {
     /// The handshake completed: data starts at `una`; `sack` says whether
     /// both sides agreed on SACK (RFC 2018 §2).
     pub fn on_established(&mut self, una: SeqNum, sack: bool, mss: u32) {
-        self.board.reset(una);
+        let recorded = !self.board.is_empty()
+            && self.board.una().before_eq(una)
+            && una.before_eq(self.board.nxt());
+        if recorded {
+            // A Fast Open child sent data before the handshake completed
+            // (RFC 7413 §4.2.2): keep what the ACK did not cover.
+            self.board.cum_ack(una, |_| {});
+        } else {
+            self.board.reset(una);
+        }
         self.sack = sack;
         self.mss = mss.max(1);
         self.fack = una;
@@ -439,6 +448,35 @@ impl LossRecovery {
         if self.frto_send_new {
             self.frto_send_new = false;
         }
+    }
+
+    /// Everything in flight, `una..nxt`, must go again though nothing says
+    /// the network is congested: the path MTU went down (Linux
+    /// `tcp_simple_retransmit`), or the SYN-ACK did not cover our Fast Open
+    /// data (RFC 7413 §4.2.1, Linux `tcp_rcv_fastopen_synack`). Data sent
+    /// before the scoreboard started (in the SYN) is recorded first. The
+    /// window is left alone; the Loss state lasts until `nxt` is
+    /// acknowledged (Linux `tcp_non_congestion_loss_retransmit`), and
+    /// records too large for the MSS go out in pieces.
+    pub fn retransmit_in_flight(&mut self, now: Instant, una: SeqNum, nxt: SeqNum) {
+        if self.board.is_empty() && self.board.una() == una && nxt.after(una) {
+            self.board.push(una, nxt, now);
+        }
+        if self.board.is_empty() {
+            return;
+        }
+        self.board.mark_all_lost();
+        if self.state != CaState::Loss {
+            self.state = CaState::Loss;
+            self.recover = nxt;
+            self.frto = Frto::Off;
+            self.frto_send_new = false;
+            self.tlp.end();
+            self.rack_deadline = None;
+        }
+        self.chunk = None;
+        self.reno_sacked = 0;
+        self.flight_at_disorder = None;
     }
 
     /// RFC 6675 NextSeg rule (1): the next lost segment to retransmit (or
