@@ -26,7 +26,7 @@
 //! (`W_max = 0`), congestion avoidance adds at least 5% per RTT; RTT samples
 //! in the first second of an epoch do not lower the minimum RTT.
 
-use super::hystart::{HyStart, SlowStartGrowth};
+use super::hystart::{ABC_L, HyStart, Phase, SlowStartGrowth};
 use super::{AckSample, CongestionControl, idle_restart};
 use crate::time::{Duration, Instant};
 
@@ -65,26 +65,30 @@ pub struct Cubic {
     cnt: u32,
     /// W_max: the window before the last reduction (RFC 9438 §4.6), segments.
     w_max: u32,
-    /// The window and time of the last growth-rate computation.
+    /// The window and time (ms, wrapping) of the last growth-rate computation.
     last_cwnd: u32,
-    last_time_ms: u64,
+    last_time_ms: u32,
     /// The window the cubic function returns to at `t = K` (W_max, or the
     /// window at the start of the epoch if that is larger).
     origin: u32,
     /// K (RFC 9438 eq. 2) in 1/1024 s.
-    k: u64,
+    k: u32,
     /// The smallest RTT seen in this epoch's conditions (RFC 9438's "RTT"
-    /// in W_cubic(t + RTT)).
-    delay_min: Option<Duration>,
-    /// When congestion avoidance began (RFC 9438 §4.2 `t_epoch`), ms.
-    epoch_start_ms: Option<u64>,
+    /// in W_cubic(t + RTT)), µs; 0 before any sample.
+    delay_min_us: u32,
+    /// When congestion avoidance began (RFC 9438 §4.2 `t_epoch`), ms
+    /// (wrapping).
+    epoch_start_ms: Option<u32>,
     /// Segments acknowledged since the Reno-friendly estimate last grew.
     ack_cnt: u32,
     /// W_est, the Reno-friendly window (RFC 9438 §4.3), segments.
     w_est: u32,
     /// cwnd when ssthresh was last set (RFC 9438 `cwnd_prior`), segments.
     cwnd_prior: u32,
-    hystart: HyStart,
+    /// HyStart++ during the initial slow start only (RFC 9406 §4.4): gone
+    /// once it is done.
+    hystart: Option<Box<HyStart>>,
+    hystart_exits: u32,
 }
 
 /// Floor of the cube root of `x`.
@@ -119,12 +123,13 @@ impl Cubic {
             last_time_ms: 0,
             origin: 0,
             k: 0,
-            delay_min: None,
+            delay_min_us: 0,
             epoch_start_ms: None,
             ack_cnt: 0,
             w_est: 0,
             cwnd_prior: 0,
-            hystart: HyStart::new(),
+            hystart: Some(Box::new(HyStart::new())),
+            hystart_exits: 0,
         }
     }
 
@@ -144,12 +149,17 @@ impl Cubic {
         self.cnt
     }
 
-    pub fn hystart(&self) -> &HyStart {
-        &self.hystart
+    /// HyStart++'s phase (Off once it is done).
+    pub fn hystart_phase(&self) -> Phase {
+        self.hystart.as_ref().map_or(Phase::Off, |h| h.phase())
     }
 
     pub(crate) fn hystart_exits(&self) -> u64 {
-        self.hystart.exits()
+        u64::from(self.hystart_exits)
+    }
+
+    fn stop_hystart(&mut self) {
+        self.hystart = None;
     }
 
     /// RFC 9438 §4.9: a spurious congestion event restores the state saved
@@ -173,7 +183,7 @@ impl Cubic {
             (ssthresh / self.mss).max(2)
         };
         if self.ssthresh != u32::MAX {
-            self.hystart.stop();
+            self.stop_hystart();
         }
     }
 
@@ -192,21 +202,23 @@ impl Cubic {
     }
 
     /// Linux `cubictcp_acked`: track the minimum RTT.
-    fn on_rtt(&mut self, now_ms: u64, rtt: Duration) {
+    fn on_rtt(&mut self, now_ms: u32, rtt: Duration) {
         if let Some(start) = self.epoch_start_ms {
-            if now_ms.saturating_sub(start) < DELAY_SAMPLE_QUIET_MS {
+            if u64::from(now_ms.wrapping_sub(start)) < DELAY_SAMPLE_QUIET_MS {
                 return;
             }
         }
-        let rtt = rtt.max(Duration::from_micros(1));
-        self.delay_min = Some(self.delay_min.map_or(rtt, |d| d.min(rtt)));
+        let rtt = u32::try_from(rtt.total_micros()).unwrap_or(u32::MAX).max(1);
+        if self.delay_min_us == 0 || rtt < self.delay_min_us {
+            self.delay_min_us = rtt;
+        }
     }
 
     /// RFC 9438 §4.2-4.5: the growth rate `cnt` for this ACK (Linux
     /// `bictcp_update`).
-    fn update(&mut self, now_ms: u64, acked: u32) {
+    fn update(&mut self, now_ms: u32, acked: u32) {
         self.ack_cnt = self.ack_cnt.saturating_add(acked);
-        let recent = now_ms.saturating_sub(self.last_time_ms) <= UPDATE_INTERVAL_MS;
+        let recent = u64::from(now_ms.wrapping_sub(self.last_time_ms)) <= UPDATE_INTERVAL_MS;
         if self.last_cwnd == self.cwnd && recent {
             return;
         }
@@ -221,7 +233,7 @@ impl Cubic {
     }
 
     /// The cubic function's rate (RFC 9438 §4.2, §4.4, §4.5).
-    fn cubic_rate(&mut self, now_ms: u64, acked: u32) {
+    fn cubic_rate(&mut self, now_ms: u32, acked: u32) {
         let cwnd = self.cwnd;
         let epoch = match self.epoch_start_ms {
             Some(e) => e,
@@ -235,22 +247,22 @@ impl Cubic {
                     self.origin = cwnd;
                 } else {
                     // RFC 9438 eq. 2: K = cbrt((W_max - cwnd_epoch) / C).
-                    self.k = cube_root(CUBE_FACTOR * u64::from(self.w_max - cwnd));
+                    let k = cube_root(CUBE_FACTOR.saturating_mul(u64::from(self.w_max - cwnd)));
+                    self.k = u32::try_from(k).unwrap_or(u32::MAX);
                     self.origin = self.w_max;
                 }
                 now_ms
             }
         };
         // t + RTT in 1/1024 s (RFC 9438 §4.2: "target = W_cubic(t + RTT)").
-        let rtt_ms = self
-            .delay_min
-            .map_or(0, |d| d.total_micros().div_ceil(1000));
-        let t = ((now_ms.saturating_sub(epoch) + rtt_ms) << T_SHIFT) / 1000;
-        let offs = u128::from(t.abs_diff(self.k));
+        let rtt_ms = u64::from(self.delay_min_us.div_ceil(1000));
+        let t = ((u64::from(now_ms.wrapping_sub(epoch)) + rtt_ms) << T_SHIFT) / 1000;
+        let k = u64::from(self.k);
+        let offs = u128::from(t.abs_diff(k));
         // RFC 9438 eq. 1: W_cubic(t) = C (t - K)^3 + W_max.
         let delta = (C_SCALED * offs * offs * offs) >> (T_SHIFT * 4);
         let delta = u32::try_from(delta).unwrap_or(u32::MAX);
-        let target = if t < self.k {
+        let target = if t < k {
             self.origin.saturating_sub(delta)
         } else {
             self.origin.saturating_add(delta)
@@ -323,7 +335,7 @@ impl Cubic {
         self.ssthresh = ((cwnd * BETA / BETA_SCALE) as u32).max(2);
         self.cwnd_cnt = 0;
         // RFC 9406 §4.4: HyStart++ only for the initial slow start.
-        self.hystart.stop();
+        self.stop_hystart();
     }
 }
 
@@ -349,7 +361,7 @@ impl CongestionControl for Cubic {
     }
 
     fn on_ack(&mut self, now: Instant, ack: &AckSample) {
-        let now_ms = now.total_millis();
+        let now_ms = now.total_millis() as u32; // wrapping ms, like jiffies
         if let Some(rtt) = ack.rtt {
             self.on_rtt(now_ms, rtt);
         }
@@ -360,10 +372,22 @@ impl CongestionControl for Cubic {
             return;
         }
         if self.in_slow_start_segments() {
-            match self
-                .hystart
-                .on_ack(acked, ack.rtt, ack.snd_una, ack.snd_nxt)
-            {
+            let growth = match &mut self.hystart {
+                Some(h) => {
+                    let exits = h.exits();
+                    let g = h.on_ack(acked, ack.rtt, ack.snd_una, ack.snd_nxt);
+                    if h.exits() > exits {
+                        self.hystart_exits += 1;
+                    }
+                    if h.phase() == Phase::Off {
+                        self.hystart = None;
+                    }
+                    g
+                }
+                // Standard slow start, RFC 3465's L = 2 segments per ACK.
+                None => SlowStartGrowth::Grow(acked.min(ABC_L)),
+            };
+            match growth {
                 SlowStartGrowth::EnterCongestionAvoidance => {
                     self.ssthresh = self.cwnd;
                     return;
@@ -407,11 +431,13 @@ impl CongestionControl for Cubic {
         }
         let (ssthresh, mss, init_cwnd) = (self.ssthresh, self.mss, self.init_cwnd);
         let cwnd_prior = self.cwnd_prior;
+        let hystart_exits = self.hystart_exits;
         *self = Cubic {
             ssthresh,
             cwnd_prior,
             cwnd: 1,
-            hystart: HyStart::disabled(),
+            hystart: None,
+            hystart_exits,
             ..Cubic::new(mss, init_cwnd)
         };
     }
@@ -424,10 +450,12 @@ impl CongestionControl for Cubic {
 
     fn on_send_after_idle(&mut self, now: Instant, idle: Duration) {
         // RFC 9438 §5.8: the time the sender was idle is not part of `t`
-        // (Linux shifts the epoch on `CA_EVENT_TX_START`).
-        let now_ms = now.total_millis();
+        // (Linux shifts the epoch on `CA_EVENT_TX_START`), never past now.
+        let now_ms = now.total_millis() as u32;
         if let Some(start) = &mut self.epoch_start_ms {
-            *start = start.saturating_add(idle.total_millis()).min(now_ms);
+            let idle = u32::try_from(idle.total_millis()).unwrap_or(u32::MAX);
+            let since = now_ms.wrapping_sub(*start);
+            *start = start.wrapping_add(idle.min(since));
         }
     }
 
@@ -483,7 +511,7 @@ mod tests {
         c.on_congestion_event(at(0), 0);
         assert_eq!(c.w_max(), 59);
         assert_eq!(c.ssthresh(), 49 * MSS, "70 * 717 / 1024");
-        assert_eq!(c.hystart().phase(), super::super::hystart::Phase::Off);
+        assert_eq!(c.hystart_phase(), Phase::Off);
     }
 
     #[test]
@@ -493,7 +521,7 @@ mod tests {
         c.cwnd = 100;
         c.on_congestion_event(at(0), 0);
         c.on_recovery_end(at(0));
-        c.delay_min = Some(Duration::from_millis(100));
+        c.delay_min_us = 100_000;
         // One RTT of 100 ms carries cwnd ACKs; feed ACKs every ms-ish.
         let mut now = 1_000;
         while now < 1_000 + 4_200 {
@@ -528,7 +556,7 @@ mod tests {
         c.cwnd = 10;
         c.w_max = 10;
         c.ssthresh = 10;
-        c.delay_min = Some(Duration::from_millis(10));
+        c.delay_min_us = 10_000;
         let mut now = 0;
         for _ in 0..40 {
             let per_rtt = c.cwnd_segments();
@@ -551,7 +579,7 @@ mod tests {
             c.w_max = 20;
             c.ssthresh = 20;
             c.cwnd_prior = cwnd_prior;
-            c.delay_min = Some(Duration::from_millis(10));
+            c.delay_min_us = 10_000;
             let mut now = 0;
             for _ in 0..20 {
                 let per_rtt = c.cwnd_segments();
@@ -699,7 +727,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(c.hystart().phase(), super::super::hystart::Phase::Css);
+        assert_eq!(c.hystart_phase(), Phase::Css);
         assert_eq!(c.hystart_exits(), 1);
         assert!(c.in_slow_start(), "CSS is still slow start");
     }

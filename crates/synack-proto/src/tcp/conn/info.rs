@@ -155,7 +155,7 @@ impl Connection {
             lost: core.recovery.lost().segs,
             retrans: core.recovery.retrans().segs,
             reord_seen: core.recovery.reord_seen(),
-            dsack_dups: core.recovery.dsacks() as u32,
+            dsack_dups: core.recovery.dsacks(),
             rcv_space: rcv.map_or(0, |r| r.buffer_limit() as u32),
             total_retrans: core.counters.total_retrans,
             bytes_sent: core.counters.bytes_sent,

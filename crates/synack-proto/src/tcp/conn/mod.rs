@@ -688,10 +688,12 @@ impl Core {
                     env.stats.tcp.estab_resets += 1;
                 }
                 self.timers.stop_all();
+                self.recovery.release();
                 env.events.push(ConnEvent::Closed(reason));
             }
             TcpState::TimeWait => {
                 self.timers.stop_all();
+                self.recovery.release();
                 self.timers
                     .set(Timer::TimeWait, now + env.config.time_wait());
             }
@@ -839,7 +841,8 @@ impl Connection {
         let snd = self.state.send_half().map_or(0, |s| s.allocated());
         let rcv = self.state.recv_half().map_or(0, |r| r.allocated());
         let unread = self.state.unread().map_or(0, |u| u.allocated());
-        snd + rcv + unread
+        // Loss recovery's scoreboard and machinery, while data is in flight.
+        snd + rcv + unread + self.core.recovery.allocated()
     }
 
     /// The compact TIME-WAIT entry, when in TIME-WAIT with nothing left for

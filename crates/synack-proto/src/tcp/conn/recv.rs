@@ -60,8 +60,10 @@ pub struct RecvHalf {
     pub fin: Option<SeqNum>,
     /// A FIN that arrived beyond a hole: taken once the hole fills.
     ooo_fin: Option<SeqNum>,
-    /// The SACK blocks we report (RFC 2018 §4) and a pending D-SACK (RFC 2883).
-    sack: SackReceiver,
+    /// The SACK blocks we report (RFC 2018 §4) and a pending D-SACK (RFC
+    /// 2883): allocated at the first out-of-order segment or duplicate,
+    /// given back with the buffers when the connection is idle.
+    sack: Option<Box<SackReceiver>>,
 }
 
 impl RecvHalf {
@@ -78,7 +80,7 @@ impl RecvHalf {
             assembler: Assembler::new(max_holes),
             fin: None,
             ooo_fin: None,
-            sack: SackReceiver::new(),
+            sack: None,
         }
     }
 
@@ -122,7 +124,11 @@ impl RecvHalf {
 
     /// Bytes allocated by the buffer and the assembler's ranges.
     pub fn allocated(&self) -> usize {
-        self.buffer.allocated()
+        let sack = self
+            .sack
+            .as_ref()
+            .map_or(0, |_| core::mem::size_of::<SackReceiver>());
+        self.buffer.allocated() + sack
     }
 
     /// Gives memory back when nothing is buffered or held out of order.
@@ -131,7 +137,10 @@ impl RecvHalf {
             return false;
         }
         let ranges = self.assembler.release_if_empty();
-        self.buffer.release_if_empty() || ranges
+        // Nothing held out of order: the SACK memory goes too, unless a
+        // D-SACK still waits to be reported.
+        let sack = !self.dsack_pending() && self.sack.take().is_some();
+        self.buffer.release_if_empty() || ranges || sack
     }
 
     /// Copies readable bytes into `out`; returns how many.
@@ -212,11 +221,11 @@ impl RecvHalf {
                 out.out_of_order = outcome.landed.is_some();
                 out.duplicate = outcome.is_duplicate();
                 if let Some(landed) = outcome.landed {
-                    self.sack.on_out_of_order(landed);
+                    self.sack_memory().on_out_of_order(landed);
                 }
                 if let Some(dup) = outcome.duplicate {
                     // RFC 2883 §4.1.2: a duplicate of out-of-order data.
-                    self.sack.on_duplicate(dup);
+                    self.sack_memory().on_duplicate(dup);
                 }
                 stored == data.len()
             }
@@ -296,7 +305,11 @@ impl RecvHalf {
         let end = end.min_seq(self.nxt);
         let start = base.saturating_sub(u64::from(self.nxt.since(seq)));
         let end = base.saturating_sub(u64::from(self.nxt.since(end)));
-        self.sack.on_duplicate(start..end);
+        self.sack_memory().on_duplicate(start..end);
+    }
+
+    fn sack_memory(&mut self) -> &mut SackReceiver {
+        self.sack.get_or_insert_with(Box::default)
     }
 
     /// RFC 2018 §4 and RFC 2883 §4: SACK blocks for the next ACK: a D-SACK
@@ -307,10 +320,13 @@ impl RecvHalf {
     /// and no duplicate is pending.
     pub fn sack_blocks(&mut self, dsack: bool) -> SackBlocks {
         let mut blocks = SackBlocks::new();
+        let Some(sack) = self.sack.as_deref_mut() else {
+            return blocks;
+        };
         if !dsack {
-            self.sack.on_ack_sent();
+            sack.on_ack_sent();
         }
-        if !self.assembler.has_out_of_order() && self.sack.pending_dsack().is_none() {
+        if !self.assembler.has_out_of_order() && sack.pending_dsack().is_none() {
             return blocks;
         }
         let base = self.assembler.contiguous_end();
@@ -324,7 +340,7 @@ impl RecvHalf {
         };
         let mut ranges = [const { 0..0 }; MAX_BLOCKS];
         let assembler = &self.assembler;
-        let n = self.sack.blocks(
+        let n = sack.blocks(
             base,
             |o| assembler.out_of_order_range_containing(o),
             assembler.out_of_order(),
@@ -333,13 +349,15 @@ impl RecvHalf {
         for r in &ranges[..n] {
             blocks.push((to_seq(r.start), to_seq(r.end)));
         }
-        self.sack.on_ack_sent();
+        sack.on_ack_sent();
         blocks
     }
 
     /// Whether a D-SACK waits to be reported.
     pub fn dsack_pending(&self) -> bool {
-        self.sack.pending_dsack().is_some()
+        self.sack
+            .as_ref()
+            .is_some_and(|s| s.pending_dsack().is_some())
     }
 }
 

@@ -107,6 +107,7 @@ impl Connection {
         core.recovery.on_rto(
             now,
             &mut core.cc,
+            snd.una,
             snd.nxt,
             retransmits,
             &mut env.stats.tcp_ext,

@@ -35,6 +35,7 @@
 //! `on_*sent` hooks for what it sends; it asks [`LossRecovery::pipe`] and
 //! [`LossRecovery::send_window`] before sending.
 
+mod episode;
 pub mod prr;
 pub mod rack;
 pub mod tlp;
@@ -43,16 +44,12 @@ pub mod undo;
 use crate::SeqNum;
 use crate::config::Config;
 use crate::stats::TcpExtStats;
-use crate::tcp::congestion::{AckSample, Congestion, CongestionControl};
-use crate::tcp::sack::scoreboard::{CumAck, SackUpdate, Scoreboard, Tally};
-use crate::tcp::sack::{BlockKind, validate};
+use crate::tcp::congestion::{Congestion, CongestionControl};
+use crate::tcp::sack::scoreboard::{Scoreboard, Tally};
 use crate::tcp::timestamps::TsClock;
 use crate::time::{Duration, Instant};
 
-use self::prr::Prr;
-use self::rack::Rack;
-use self::tlp::{Tlp, TlpVerdict};
-use self::undo::Undo;
+use self::episode::Episode;
 
 /// Most segments one connection keeps records of: beyond this it sends no
 /// new data until ACKs free some (DESIGN.md §4: every resource has a cap).
@@ -101,30 +98,36 @@ impl CaState {
     }
 }
 
-/// The settings loss recovery follows (from [`Config`]).
+/// The settings loss recovery follows (from [`Config`]), compact: every
+/// connection keeps a copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecoveryConfig {
     /// Duplicate-ACK threshold to start with (`tcp_reordering`).
-    pub dupthresh: u32,
+    pub dupthresh: u16,
     /// RACK loss detection with SACK (`tcp_recovery` bit 0).
     pub rack: bool,
     /// Tail loss probes (`tcp_early_retrans` 3 or 4).
     pub tlp: bool,
     /// F-RTO (`tcp_frto`).
     pub frto: bool,
-    /// The worst-case delayed ACK a probe waits for (RFC 8985 WCDelAckT).
-    pub wc_del_ack: Duration,
+    /// The worst-case delayed ACK a probe waits for (RFC 8985 WCDelAckT), ms.
+    pub wc_del_ack_ms: u16,
 }
 
 impl RecoveryConfig {
     pub fn from_config(config: &Config) -> Self {
         RecoveryConfig {
-            dupthresh: config.tcp_reordering.clamp(1, MAX_REORDERING),
+            dupthresh: config.tcp_reordering.clamp(1, MAX_REORDERING) as u16,
             rack: config.tcp_recovery_rack,
             tlp: matches!(config.tcp_early_retrans, 3 | 4),
             frto: config.tcp_frto != 0,
-            wc_del_ack: config.tcp_delack_max,
+            wc_del_ack_ms: u16::try_from(config.tcp_delack_max.total_millis()).unwrap_or(u16::MAX),
         }
+    }
+
+    /// WCDelAckT as a duration.
+    pub fn wc_del_ack(&self) -> Duration {
+        Duration::from_millis(u64::from(self.wc_del_ack_ms))
     }
 }
 
@@ -132,20 +135,6 @@ impl Default for RecoveryConfig {
     fn default() -> Self {
         RecoveryConfig::from_config(&Config::default())
     }
-}
-
-/// Where F-RTO (RFC 5682 §2.1, and §3's SACK-enhanced variant) is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Frto {
-    /// Not judging a timeout.
-    Off,
-    /// Step 2: waiting for the first ACK after the timeout's retransmission
-    /// of the segment ending at `head_end`.
-    FirstAck { head_end: SeqNum },
-    /// Step 3: new data went out; the next ACK decides. Data below
-    /// `recovery_point` (SND.NXT at the timeout) acknowledged without having
-    /// been retransmitted means the timeout was spurious.
-    SecondAck { recovery_point: SeqNum },
 }
 
 /// One acceptable ACK, as the connection saw it.
@@ -244,55 +233,31 @@ pub struct CongestionSample {
     pub mark: Option<Mark>,
 }
 
+/// What outlives a loss-recovery episode (kept while the connection is
+/// idle, when the [`Episode`] with its scoreboard is dropped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Carry {
+    cfg: RecoveryConfig,
+    sack: bool,
+    mss: u32,
+    recover: SeqNum,
+    reordering: u32,
+    reord_seen: u32,
+    recoveries: u32,
+    dsacks: u32,
+    rack: rack::RackPersistent,
+}
+
 /// The loss-recovery state of one connection. See the module documentation.
+///
+/// The machinery (scoreboard, PRR, RACK, TLP, undo, F-RTO) lives in an
+/// [`Episode`] allocated when data is first sent and dropped when the
+/// connection goes idle ([`LossRecovery::release_if_empty`]), so an idle
+/// connection costs only the few bytes of [`Carry`] here (DESIGN.md §4).
 #[derive(Clone, Debug)]
 pub struct LossRecovery {
-    cfg: RecoveryConfig,
-    /// SACK was negotiated.
-    sack: bool,
-    state: CaState,
-    board: Scoreboard,
-    mss: u32,
-    /// Without SACK: bytes estimated to have left the network, one segment
-    /// per duplicate ACK (Linux's `sacked_out` for Reno).
-    reno_sacked: u32,
-    /// RFC 6582 `recover` / RFC 6675 RecoveryPoint (Linux `high_seq`).
-    recover: SeqNum,
-    /// The reordering degree in segments, the duplicate-ACK threshold in
-    /// use (Linux `tp->reordering`).
-    reordering: u32,
-    /// Times reordering was seen (Linux `reord_seen`).
-    reord_seen: u32,
-    prr: Prr,
-    rack: Rack,
-    rack_deadline: Option<Instant>,
-    tlp: Tlp,
-    undo: Undo,
-    /// F-RTO judging the last timeout (RFC 5682).
-    frto: Frto,
-    /// Partial ACKs in this NewReno recovery (RFC 6582 §4's timer rule).
-    partial_acks: u32,
-    /// F-RTO step 2b: send new data rather than retransmissions now.
-    frto_send_new: bool,
-    /// RFC 6675 HighRxt and RescueRxt.
-    high_rxt: SeqNum,
-    rescue_rxt: Option<SeqNum>,
-    /// The highest sequence number delivered (RACK.fack).
-    fack: SeqNum,
-    /// Bytes in flight when disorder began (RFC 5681 FlightSize without
-    /// what limited transmit sent since, RFC 3042 §2).
-    flight_at_disorder: Option<u32>,
-    /// The rest of a segment being retransmitted in MSS-sized pieces.
-    chunk: Option<(SeqNum, SeqNum)>,
-    /// Fast recoveries entered, D-SACKs received.
-    recoveries: u64,
-    dsacks: u64,
-    /// Newly lost segments not yet reported in a trace sample.
-    unreported_loss: u32,
-    /// A reduction was undone since the last report / during this ACK.
-    undone_now: bool,
-    unreported_undo: bool,
-    last_sample: Option<CongestionSample>,
+    carry: Carry,
+    ep: Option<Box<Episode>>,
 }
 
 impl LossRecovery {
@@ -300,154 +265,157 @@ impl LossRecovery {
     /// initialized to the initial send sequence number").
     pub fn new(iss: SeqNum, cfg: RecoveryConfig) -> Self {
         LossRecovery {
-            cfg,
-            sack: false,
-            state: CaState::Open,
-            board: Scoreboard::new(iss + 1u32, MAX_RECORDS, MAX_SACKED_RANGES),
-            mss: 536,
-            reno_sacked: 0,
-            recover: iss,
-            reordering: cfg.dupthresh.max(1),
-            reord_seen: 0,
-            prr: Prr::default(),
-            rack: Rack::new(),
-            rack_deadline: None,
-            tlp: Tlp::default(),
-            undo: Undo::default(),
-            frto: Frto::Off,
-            partial_acks: 0,
-            frto_send_new: false,
-            high_rxt: iss,
-            rescue_rxt: None,
-            fack: iss,
-            flight_at_disorder: None,
-            chunk: None,
-            recoveries: 0,
-            dsacks: 0,
-            unreported_loss: 0,
-            undone_now: false,
-            unreported_undo: false,
-            last_sample: None,
+            carry: Carry {
+                cfg,
+                sack: false,
+                mss: 536,
+                recover: iss,
+                reordering: u32::from(cfg.dupthresh).max(1),
+                reord_seen: 0,
+                recoveries: 0,
+                dsacks: 0,
+                rack: rack::RackPersistent {
+                    reo_wnd_mult: 1,
+                    ..Default::default()
+                },
+            },
+            ep: None,
         }
     }
 
     /// The handshake completed: data starts at `una`; `sack` says whether
     /// both sides agreed on SACK (RFC 2018 §2).
     pub fn on_established(&mut self, una: SeqNum, sack: bool, mss: u32) {
-        let recorded = !self.board.is_empty()
-            && self.board.una().before_eq(una)
-            && una.before_eq(self.board.nxt());
-        if recorded {
-            // A Fast Open child sent data before the handshake completed
-            // (RFC 7413 §4.2.2): keep what the ACK did not cover.
-            self.board.cum_ack(una, |_| {});
-        } else {
-            self.board.reset(una);
+        self.carry.sack = sack;
+        self.carry.mss = mss.max(1);
+        let keep = self
+            .ep
+            .as_mut()
+            .is_some_and(|ep| ep.on_established(una, sack, mss));
+        if !keep {
+            self.ep = None;
         }
-        self.sack = sack;
-        self.mss = mss.max(1);
-        self.fack = una;
-        self.high_rxt = una;
     }
 
     pub fn set_mss(&mut self, mss: u32) {
-        self.mss = mss.max(1);
+        self.carry.mss = mss.max(1);
+        if let Some(ep) = &mut self.ep {
+            ep.set_mss(mss);
+        }
+    }
+
+    fn carry_now(&self) -> Carry {
+        self.ep.as_ref().map_or(self.carry, |ep| ep.carry())
+    }
+
+    /// The episode, starting one at `una` if none is under way.
+    fn episode(&mut self, una: SeqNum) -> &mut Episode {
+        let carry = self.carry;
+        self.ep
+            .get_or_insert_with(|| Box::new(Episode::resume(&carry, una)))
     }
 
     pub fn ca_state(&self) -> CaState {
-        self.state
+        self.ep.as_ref().map_or(CaState::Open, |ep| ep.ca_state())
     }
 
     /// The reordering degree in segments (`tcpi_reordering`).
     pub fn reordering(&self) -> u32 {
-        self.reordering
+        self.carry_now().reordering
     }
 
     /// Times reordering was detected (`tcpi_reord_seen`).
     pub fn reord_seen(&self) -> u32 {
-        self.reord_seen
+        self.carry_now().reord_seen
     }
 
     /// D-SACKs received (`tcpi_dsack_dups`).
-    pub fn dsacks(&self) -> u64 {
-        self.dsacks
+    pub fn dsacks(&self) -> u32 {
+        self.carry_now().dsacks
     }
 
     /// Fast recoveries entered so far.
-    pub fn recoveries(&self) -> u64 {
-        self.recoveries
+    pub fn recoveries(&self) -> u32 {
+        self.carry_now().recoveries
     }
 
     /// Whether fast recovery is under way.
     pub fn in_fast_recovery(&self) -> bool {
-        self.state == CaState::Recovery
+        self.ca_state() == CaState::Recovery
     }
 
-    pub fn scoreboard(&self) -> &Scoreboard {
-        &self.board
+    /// The scoreboard, while data is in flight.
+    pub fn scoreboard(&self) -> Option<&Scoreboard> {
+        self.ep.as_ref().map(|ep| ep.scoreboard())
     }
 
     pub fn sacked(&self) -> Tally {
-        self.board.sacked()
+        self.ep.as_ref().map_or(Tally::default(), |ep| ep.sacked())
     }
 
     pub fn lost(&self) -> Tally {
-        self.board.lost()
+        self.ep.as_ref().map_or(Tally::default(), |ep| ep.lost())
     }
 
     pub fn retrans(&self) -> Tally {
-        self.board.retrans()
+        self.ep.as_ref().map_or(Tally::default(), |ep| ep.retrans())
     }
 
     /// RFC 6675 §4 pipe: what is in the network.
     pub fn pipe(&self) -> u32 {
-        self.board.pipe(self.reno_sacked)
+        self.ep.as_ref().map_or(0, |ep| ep.pipe())
     }
 
     /// The window `pipe` may fill: PRR's during fast recovery, the
     /// controller's otherwise.
     pub fn send_window(&self, cc: &Congestion) -> u32 {
-        match self.state {
-            CaState::Recovery => self.prr.cwnd,
-            _ => cc.window(),
-        }
+        self.ep
+            .as_ref()
+            .map_or_else(|| cc.window(), |ep| ep.send_window(cc))
     }
 
     /// Whether a new segment may be recorded (the scoreboard's cap).
     pub fn has_room(&self) -> bool {
-        self.board.has_room()
+        self.ep.as_ref().is_none_or(|ep| ep.has_room())
     }
 
     /// When the RACK reordering timer should fire (RFC 8985 §6.3).
     pub fn reorder_deadline(&self) -> Option<Instant> {
-        self.rack_deadline
+        self.ep.as_ref().and_then(|ep| ep.reorder_deadline())
     }
 
     /// F-RTO wants new data rather than retransmissions now (RFC 5682 §2.1
     /// step 2b).
     pub fn prefers_new_data(&self) -> bool {
-        self.frto_send_new
+        self.ep.as_ref().is_some_and(|ep| ep.prefers_new_data())
     }
 
-    /// Gives memory back when nothing is in flight.
+    /// Ends the episode when nothing is in flight: the scoreboard's memory
+    /// and the rest go; what must outlive it is kept.
     pub fn release_if_empty(&mut self) {
-        self.board.release_if_empty();
+        if self.ep.as_ref().is_some_and(|ep| ep.is_idle()) {
+            self.carry = self.carry_now();
+            self.ep = None;
+        }
     }
 
+    /// Ends the episode whatever is in flight: the connection sends no more
+    /// data (TIME-WAIT, CLOSED).
+    pub fn release(&mut self) {
+        self.carry = self.carry_now();
+        self.ep = None;
+    }
+
+    /// Heap bytes held (the episode and its scoreboard).
     pub fn allocated(&self) -> usize {
-        self.board.allocated()
+        self.ep
+            .as_ref()
+            .map_or(0, |ep| core::mem::size_of::<Episode>() + ep.allocated())
     }
-
-    // ---- sending -------------------------------------------------------
 
     /// New data `start..end` (FIN included) went out at `now`.
     pub fn on_sent_new(&mut self, now: Instant, start: SeqNum, end: SeqNum) {
-        if self.board.push(start, end, now) && self.state == CaState::Recovery {
-            self.prr.on_sent(end.since(start));
-        }
-        if self.frto_send_new {
-            self.frto_send_new = false;
-        }
+        self.episode(start).on_sent_new(now, start, end);
     }
 
     /// Everything in flight, `una..nxt`, must go again though nothing says
@@ -459,85 +427,20 @@ impl LossRecovery {
     /// acknowledged (Linux `tcp_non_congestion_loss_retransmit`), and
     /// records too large for the MSS go out in pieces.
     pub fn retransmit_in_flight(&mut self, now: Instant, una: SeqNum, nxt: SeqNum) {
-        if self.board.is_empty() && self.board.una() == una && nxt.after(una) {
-            self.board.push(una, nxt, now);
-        }
-        if self.board.is_empty() {
-            return;
-        }
-        self.board.mark_all_lost();
-        if self.state != CaState::Loss {
-            self.state = CaState::Loss;
-            self.recover = nxt;
-            self.frto = Frto::Off;
-            self.frto_send_new = false;
-            self.tlp.end();
-            self.rack_deadline = None;
-        }
-        self.chunk = None;
-        self.reno_sacked = 0;
-        self.flight_at_disorder = None;
+        self.episode(una).retransmit_in_flight(now, una, nxt);
     }
 
-    /// RFC 6675 NextSeg rule (1): the next lost segment to retransmit (or
-    /// the rest of one being resent in pieces), at most `mss` bytes.
+    /// RFC 6675 NextSeg rule (1); see [`Episode`].
     pub fn next_retransmission(&mut self, mss: u32) -> Option<Retransmission> {
-        let mss = mss.max(1);
-        if let Some((start, record_end)) = self.chunk {
-            return Some(Retransmission {
-                start,
-                end: (start + mss).min_seq(record_end),
-                record_end,
-                rule: NextSegRule::Continuation,
-            });
-        }
-        if self.frto_send_new {
-            return None;
-        }
-        let (start, end) = self.board.next_lost()?;
-        Some(Retransmission {
-            start,
-            end: (start + mss).min_seq(end),
-            record_end: end,
-            rule: NextSegRule::Lost,
-        })
+        self.ep.as_mut()?.next_retransmission(mss)
     }
 
-    /// RFC 6675 NextSeg rules (3) and (4), when neither a lost segment nor
-    /// new data can go: an unSACKed segment below the highest SACK (only
-    /// without RACK, which decides loss by time instead), else the rescue
-    /// retransmission, once per recovery (RFC 6675 §4: "If HighACK is
-    /// greater than RescueRxt (or RescueRxt is undefined)").
+    /// RFC 6675 NextSeg rules (3) and (4); see [`Episode`].
     pub fn next_speculative(&mut self, mss: u32) -> Option<Retransmission> {
-        if self.state != CaState::Recovery || !self.sack || self.frto_send_new {
-            return None;
-        }
-        let mss = mss.max(1);
-        if !self.cfg.rack {
-            if let Some((start, end)) = self.board.first_unsacked_above(self.high_rxt) {
-                return Some(Retransmission {
-                    start,
-                    end: (start + mss).min_seq(end),
-                    record_end: end,
-                    rule: NextSegRule::BelowHighSack,
-                });
-            }
-        }
-        let una = self.board.una();
-        if self.rescue_rxt.is_some_and(|r| !una.after(r)) {
-            return None;
-        }
-        let (start, end) = self.board.last_unsacked()?;
-        Some(Retransmission {
-            start,
-            end: (start + mss).min_seq(end),
-            record_end: end,
-            rule: NextSegRule::Rescue,
-        })
+        self.ep.as_mut()?.next_speculative(mss)
     }
 
-    /// A retransmission chosen by NextSeg went out, `start..end`, stamped
-    /// `tsval` if timestamps are on.
+    /// A retransmission chosen by NextSeg went out.
     pub fn on_retransmitted(
         &mut self,
         now: Instant,
@@ -545,51 +448,22 @@ impl LossRecovery {
         tsval: Option<u32>,
         stats: &mut TcpExtStats,
     ) {
-        let first_piece = rtx.rule != NextSegRule::Continuation;
-        if first_piece {
-            self.board.on_retransmitted(rtx.start, now, true);
-            self.undo.on_retransmission(tsval);
-            if self.state == CaState::Loss {
-                stats.tcp_slow_start_retrans += 1;
-            } else {
-                stats.tcp_fast_retrans += 1;
-            }
-        }
-        self.chunk = rtx
-            .end
-            .before(rtx.record_end)
-            .then_some((rtx.end, rtx.record_end));
-        match rtx.rule {
-            NextSegRule::Rescue => self.rescue_rxt = Some(self.recover),
-            NextSegRule::Lost | NextSegRule::BelowHighSack => {
-                if rtx.record_end.after(self.high_rxt) {
-                    self.high_rxt = rtx.record_end;
-                }
-            }
-            NextSegRule::Continuation => {}
-        }
-        if self.state == CaState::Recovery {
-            self.prr.on_sent(rtx.end.since(rtx.start));
+        if let Some(ep) = &mut self.ep {
+            ep.on_retransmitted(now, rtx, tsval, stats);
         }
     }
 
-    // ---- tail loss probes (RFC 8985 §7) --------------------------------
-
-    /// RFC 8985 §7.2 (Linux `tcp_schedule_loss_probe`): a probe may be
-    /// scheduled: TLP on, SACK, the Open state, no probe outstanding,
-    /// something in flight.
+    /// RFC 8985 §7.2: a probe may be scheduled.
     pub fn tlp_may_arm(&self) -> bool {
-        self.cfg.tlp
-            && self.sack
-            && self.state == CaState::Open
-            && !self.tlp.in_episode()
-            && !self.board.is_empty()
+        self.ep.as_ref().is_some_and(|ep| ep.tlp_may_arm())
     }
 
     /// The probe timeout (RFC 8985 §7.2).
     pub fn tlp_timeout(&self, srtt: Option<Duration>, rto_remaining: Option<Duration>) -> Duration {
-        let one_segment = self.board.total().segs == 1;
-        Tlp::pto(srtt, one_segment, self.cfg.wc_del_ack, rto_remaining)
+        match &self.ep {
+            Some(ep) => ep.tlp_timeout(srtt, rto_remaining),
+            None => tlp::Tlp::pto(srtt, false, self.carry.cfg.wc_del_ack(), rto_remaining),
+        }
     }
 
     /// The probe timer fired: whether a probe should go out now.
@@ -597,8 +471,7 @@ impl LossRecovery {
         self.tlp_may_arm()
     }
 
-    /// RFC 8985 §7.3: the probe went out; SND.NXT is now `end_seq`.
-    /// `retransmitted`: it resent the last segment `start` (else new data).
+    /// RFC 8985 §7.3: the probe went out.
     pub fn on_probe_sent(
         &mut self,
         now: Instant,
@@ -607,66 +480,17 @@ impl LossRecovery {
         retransmitted: bool,
         stats: &mut TcpExtStats,
     ) {
-        if retransmitted {
-            self.board.on_retransmitted(start, now, false);
+        if let Some(ep) = &mut self.ep {
+            ep.on_probe_sent(now, start, end_seq, retransmitted, stats);
         }
-        self.tlp.on_probe_sent(end_seq, retransmitted);
-        stats.tcp_loss_probes += 1;
     }
 
     /// The last segment sent (what a probe resends without new data).
     pub fn last_segment(&self) -> Option<(SeqNum, SeqNum)> {
-        self.board.last()
+        self.ep.as_ref().and_then(|ep| ep.last_segment())
     }
 
-    // ---- ACKs ----------------------------------------------------------
-
-    /// RFC 2883 §4: one D-SACK block.
-    fn on_dsack(&mut self, start: SeqNum, end: SeqNum, ack: SeqNum, stats: &mut TcpExtStats) {
-        self.dsacks += 1;
-        if end.before_eq(ack) {
-            stats.tcp_dsack_recv += 1;
-        } else {
-            stats.tcp_dsack_ofo_recv += 1;
-        }
-        let Some(marker) = self.undo.marker() else {
-            return;
-        };
-        // Retransmissions of this episode reported as duplicates (Linux
-        // `tcp_check_dsack`, `tcp_sacktag_one`): below SND.UNA the segments
-        // are gone from the scoreboard, so count them by size.
-        let segments = if end.before_eq(self.board.una()) {
-            if start.after_eq(marker) {
-                end.since(start).div_ceil(self.mss)
-            } else {
-                0
-            }
-        } else {
-            self.board.retransmitted_within(start, end)
-        };
-        self.undo.on_dsack(segments);
-    }
-
-    /// RFC 8985 §6.2 step 3 and Linux `tcp_check_sack_reordering`: data
-    /// `distance` bytes below the highest delivered arrived late.
-    fn on_reordering(&mut self, distance: u32, stats: &mut TcpExtStats, by_timestamp: bool) {
-        self.rack.on_reordering();
-        self.reord_seen = self.reord_seen.saturating_add(1);
-        let degree = distance.div_ceil(self.mss).saturating_add(1);
-        if degree > self.reordering {
-            self.reordering = degree.min(MAX_REORDERING);
-        }
-        if by_timestamp {
-            stats.tcp_ts_reorder += 1;
-        } else if self.sack {
-            stats.tcp_sack_reorder += 1;
-        } else {
-            stats.tcp_reno_reorder += 1;
-        }
-    }
-
-    /// One acceptable ACK (RFC 9293 §3.10.7.4 "fifth"): SACK and cumulative
-    /// marking, loss detection, state changes, the window, undo, probes.
+    /// One acceptable ACK; see [`Episode`]. Nothing in flight: nothing to do.
     pub fn on_ack(
         &mut self,
         now: Instant,
@@ -674,486 +498,27 @@ impl LossRecovery {
         cc: &mut Congestion,
         stats: &mut TcpExtStats,
     ) -> AckOutcome {
-        self.mss = inp.mss.max(1);
-        let mss = self.mss;
-        let advanced = inp.ack.after(inp.prior_una);
-        let prior_fack = self.fack;
-        let prior_pipe = self.pipe();
-        let mut out = AckOutcome::default();
-        self.frto_send_new = false;
-        if !self.board.una().in_closed(inp.prior_una, inp.snd_nxt) {
-            // The scoreboard lost track of SND.UNA (it cannot happen with
-            // every send recorded); restart it rather than misjudge.
-            self.board.reset(inp.prior_una);
-        }
-
-        // SACK blocks, then the cumulative ACK (Linux's order).
-        let mut upd = SackUpdate::default();
-        let mut dsack = false;
-        let mut dsack_for_probe = false;
-        let (tsecr, clock, min_rtt) = (inp.tsecr, inp.ts_clock, inp.min_rtt);
-        if self.sack && !inp.sack_blocks.is_empty() {
-            let mut kinds = [BlockKind::Invalid; 4];
-            validate(
-                inp.sack_blocks,
-                inp.ack,
-                inp.prior_una,
-                inp.snd_nxt,
-                &mut kinds,
-            );
-            for (kind, &(start, end)) in kinds.iter().zip(inp.sack_blocks) {
-                match kind {
-                    BlockKind::Dsack => {
-                        dsack = true;
-                        dsack_for_probe |= self.tlp.covers(start, end);
-                        self.on_dsack(start, end, inp.ack, stats);
-                    }
-                    BlockKind::Sack => {
-                        let rack = &mut self.rack;
-                        self.board.sack(start, end, &mut upd, |d| {
-                            rack.on_delivered(d, now, tsecr, &clock, min_rtt);
-                        });
-                    }
-                    BlockKind::Invalid => stats.tcp_sack_discard += 1,
-                }
-            }
-            stats.tcp_sack_discard += u64::from(upd.discarded);
-        }
-        let cum = if advanced {
-            let rack = &mut self.rack;
-            self.board.cum_ack(inp.ack, |d| {
-                if !d.was_sacked {
-                    rack.on_delivered(d, now, tsecr, &clock, min_rtt);
-                }
-            })
-        } else {
-            CumAck::default()
-        };
-        if advanced && inp.ack.after(self.fack) {
-            self.fack = inp.ack;
-        }
-        if let Some(high) = self.board.highest_sacked() {
-            if high.after(self.fack) {
-                self.fack = high;
-            }
-        }
-        out.newly_sacked = upd.delivered.segs;
-
-        // RFC 8985 §6.2 step 3: an original delivered below what was
-        // already delivered arrived out of order.
-        let lowest = match (cum.lowest_original, upd.lowest_original) {
-            (Some(a), Some(b)) => Some(if a.before(b) { a } else { b }),
-            (a, b) => a.or(b),
-        };
-        if let Some(low) = lowest {
-            if low.before(prior_fack) && self.sack {
-                self.on_reordering(prior_fack.since(low), stats, false);
-            }
-        }
-
-        // RFC 6937 DeliveredData; without SACK, estimated from duplicate
-        // ACKs (one segment each), Linux `tcp_add_reno_sack` /
-        // `tcp_remove_reno_sacks`.
-        let mut delivered = cum.delivered.bytes.saturating_add(upd.delivered.bytes);
-        let mut delivered_segs = cum.delivered.segs.saturating_add(upd.delivered.segs);
-        if !self.sack {
-            if inp.dupack {
-                let cap = self.board.total().bytes.saturating_sub(mss);
-                self.reno_sacked = self.reno_sacked.saturating_add(mss).min(cap);
-                delivered = delivered.saturating_add(mss);
-                delivered_segs += 1;
-            }
-            if advanced {
-                let credit = self.reno_sacked.min(cum.delivered.bytes);
-                delivered = delivered.saturating_sub(credit);
-                let acked = cum.delivered.segs;
-                if acked > 0 {
-                    self.reno_sacked = self
-                        .reno_sacked
-                        .saturating_sub((acked - 1).saturating_mul(mss));
-                }
-            }
-        }
-
-        // RFC 8985 §6.2 step 4.
-        self.rack
-            .update_reo_wnd(dsack, self.board.una(), inp.snd_nxt);
-
-        // RFC 8985 §7.4: did a probe repair a loss?
-        let pure_dupack = inp.dupack && upd.delivered.segs == 0;
-        if self
-            .tlp
-            .on_ack(inp.ack, dsack_for_probe, advanced, pure_dupack)
-            == TlpVerdict::Repaired
-            && matches!(self.state, CaState::Open | CaState::Disorder)
-        {
-            // Linux: a reduction entered and left at once (CWR), no undo.
-            cc.on_congestion_event(now, inp.prior_in_flight);
-            cc.on_recovery_end(now);
-            stats.tcp_loss_probe_recovery += 1;
-        }
-
-        let lost_before = self.board.lost().segs;
-        let was_recovering = self.state == CaState::Recovery;
-        match self.state {
-            CaState::Loss => self.process_loss(now, inp, cc, stats, &cum, &upd, advanced),
-            CaState::Recovery => self.process_recovery(now, inp, cc, stats, advanced),
-            CaState::Open | CaState::Disorder | CaState::Cwr => {
-                self.process_open(now, inp, cc, stats)
-            }
-        }
-        out.newly_lost = self.board.lost().segs.saturating_sub(lost_before);
-        out.restart_rto = advanced && !(self.state == CaState::Recovery && self.partial_acks > 1);
-        self.unreported_loss += out.newly_lost;
-        out.undone = core::mem::take(&mut self.undone_now);
-
-        // The window: PRR while recovering, growth otherwise (Linux
-        // `tcp_cong_control`). The ACK that ends a recovery does not grow
-        // it: RFC 6582 §3.2 step 3 and RFC 6937 end with cwnd = ssthresh,
-        // and PRR already counted what this ACK delivered.
-        if self.state == CaState::Recovery {
-            let pipe = self.pipe();
-            self.prr.on_ack(delivered, pipe, mss);
-        } else if advanced && delivered_segs > 0 && (!was_recovering || out.undone) {
-            // Growth counts what left this flight: at most what was in the
-            // pipe. After a timeout, a cumulative ACK that jumps over data
-            // the receiver held all along (go-back-N without SACK) must
-            // not open the window by all of it (RFC 3465 §2.3's concern).
-            let pipe_segs = prior_pipe.div_ceil(mss).max(1);
-            let sample = AckSample {
-                acked: inp.ack.since(inp.prior_una).min(prior_pipe.max(mss)),
-                delivered_segments: delivered_segs.min(pipe_segs),
-                in_flight: inp.prior_in_flight,
-                rtt: inp.rtt,
-                min_rtt: inp.min_rtt,
-                cwnd_limited: inp.cwnd_limited,
-                snd_una: inp.ack,
-                snd_nxt: inp.snd_nxt,
-            };
-            cc.on_ack(now, &sample);
-        }
-        out
-    }
-
-    /// Open, Disorder (and CWR): late D-SACK undo, loss detection, and the
-    /// start of fast recovery (Linux `tcp_fastretrans_alert`'s default case).
-    fn process_open(
-        &mut self,
-        now: Instant,
-        inp: &AckInput<'_>,
-        cc: &mut Congestion,
-        stats: &mut TcpExtStats,
-    ) {
-        // RFC 2883 §4.2 / RFC 3708: every retransmission of the last
-        // episode was a duplicate.
-        if self.undo.all_dsacked() {
-            self.do_undo(now, cc, false);
-            stats.tcp_dsack_undo += 1;
-        }
-        self.detect_losses(now, inp, stats);
-        let time_to_recover = if self.sack {
-            self.board.lost().segs > 0
-        } else {
-            // RFC 5681 §3.2 step 2 / RFC 6582 §3.2 step 2: the DupThresh-th
-            // duplicate ACK, if the ACK covers more than `recover`.
-            self.reno_sacked >= self.reordering.saturating_mul(self.mss)
-                && self.board.una().after(self.recover)
-        };
-        if time_to_recover {
-            self.enter_recovery(now, inp, cc, stats);
-            if !self.sack {
-                // RFC 6582 §3.2 step 2: "retransmit the lost segment".
-                self.board.mark_head_lost();
-            }
-            return;
-        }
-        let disorder = self.board.sacked().segs > 0 || self.reno_sacked > 0;
-        if disorder && self.state == CaState::Open {
-            self.flight_at_disorder = Some(inp.prior_in_flight);
-        }
-        if !disorder {
-            self.flight_at_disorder = None;
-        }
-        self.state = if disorder || self.board.retrans().segs > 0 {
-            CaState::Disorder
-        } else {
-            CaState::Open
-        };
-    }
-
-    /// RFC 6675 §5 "loss recovery", RFC 6582 §3.2 step 2: ssthresh, PRR,
-    /// RecoveryPoint; keeps what is needed to undo it.
-    fn enter_recovery(
-        &mut self,
-        now: Instant,
-        inp: &AckInput<'_>,
-        cc: &mut Congestion,
-        stats: &mut TcpExtStats,
-    ) {
-        if self.sack {
-            stats.tcp_sack_recovery += 1;
-        } else {
-            stats.tcp_reno_recovery += 1;
-        }
-        self.recoveries += 1;
-        self.undo
-            .start(inp.prior_una, cc, self.board.retrans().segs);
-        // RFC 5681 eq. 4's FlightSize, without what limited transmit sent
-        // (RFC 3042 §2: it "MUST NOT be included in this calculation").
-        let flight = self
-            .flight_at_disorder
-            .map_or(inp.prior_in_flight, |f| f.min(inp.prior_in_flight));
-        cc.on_congestion_event(now, flight);
-        self.prr = Prr::start(self.board.total().bytes, cc.ssthresh(), cc.window());
-        self.recover = inp.snd_nxt;
-        self.high_rxt = self.board.una();
-        self.rescue_rxt = None;
-        self.partial_acks = 0;
-        self.state = CaState::Recovery;
-        self.tlp.end();
-        self.flight_at_disorder = None;
-    }
-
-    /// Fast recovery: partial ACKs (RFC 6582 §3.2 step 5), undo, loss
-    /// detection, and the end of recovery.
-    fn process_recovery(
-        &mut self,
-        now: Instant,
-        inp: &AckInput<'_>,
-        cc: &mut Congestion,
-        stats: &mut TcpExtStats,
-        advanced: bool,
-    ) {
-        // RFC 6675 §5.1, RFC 6582 §3.2 step 3: RecoveryPoint acknowledged.
-        if !inp.ack.before(self.recover) {
-            if self.undo.may_undo(inp.tsecr) {
-                self.do_undo(now, cc, true);
-                stats.tcp_full_undo += 1;
-            } else {
-                // The undo state stays: late D-SACKs may still undo it
-                // (Linux keeps `undo_marker` until the next episode).
-                cc.on_recovery_end(now);
-            }
-            self.state = CaState::Open;
-            self.reno_sacked = 0;
-            self.chunk = None;
-            self.rack.on_recovery_exit();
-            // New losses above RecoveryPoint start another recovery.
-            self.process_open(now, inp, cc, stats);
-            return;
-        }
-        if advanced && self.undo.active() && self.undo.packet_delayed(inp.tsecr) {
-            // Linux `tcp_try_undo_partial`: the hole was filled by the
-            // delayed original, not the retransmission (RFC 3522).
-            self.on_reordering(inp.ack.since(inp.prior_una), stats, true);
-            if self.board.retrans().segs == 0 {
-                self.do_undo(now, cc, true);
-                stats.tcp_partial_undo += 1;
-                self.state = CaState::Open;
-                self.process_open(now, inp, cc, stats);
-            }
-            return;
-        }
-        if self.undo.all_dsacked() {
-            self.do_undo(now, cc, false);
-            stats.tcp_dsack_undo += 1;
-            self.state = CaState::Open;
-            self.process_open(now, inp, cc, stats);
-            return;
-        }
-        if advanced && !self.sack {
-            // RFC 6582 §3.2 step 5: "retransmit the first unacknowledged
-            // segment. ... For the first partial ACK that arrives during
-            // fast recovery, also reset the retransmit timer" (and, §4's
-            // "Impatient" variant, only for the first: many holes end in a
-            // timeout and go-back-N rather than one hole per RTT).
-            self.board.mark_head_lost();
-            self.partial_acks += 1;
-        }
-        self.detect_losses(now, inp, stats);
-    }
-
-    /// After a timeout (Linux `tcp_process_loss`): F-RTO (RFC 5682), undo,
-    /// and the end of the Loss state.
-    #[allow(clippy::too_many_arguments)]
-    fn process_loss(
-        &mut self,
-        now: Instant,
-        inp: &AckInput<'_>,
-        cc: &mut Congestion,
-        stats: &mut TcpExtStats,
-        cum: &CumAck,
-        upd: &SackUpdate,
-        advanced: bool,
-    ) {
-        let recovered = !inp.ack.before(self.recover);
-        match self.frto {
-            Frto::Off => {}
-            Frto::FirstAck { head_end } => {
-                // RFC 5682 §2.1 step 2: "(a) If the acknowledgment is a
-                // duplicate ACK, OR the Acknowledgment field covers "recover"
-                // but not more than "recover", OR the acknowledgment does not
-                // acknowledge all of the data that was retransmitted in step
-                // 1, revert to the conventional RTO recovery ... (b) Else, if
-                // the acknowledgment advances SND.UNA and does not cover
-                // "recover", then transmit up to two new (previously unsent)
-                // segments and enter step 3." Without new data to send, the
-                // conventional recovery continues.
-                let conventional = !advanced || recovered || inp.ack.before(head_end);
-                if conventional || !inp.new_data_ready {
-                    self.frto = Frto::Off;
-                } else {
-                    self.frto = Frto::SecondAck {
-                        recovery_point: self.recover,
-                    };
-                    self.frto_send_new = true;
-                    return;
-                }
-            }
-            Frto::SecondAck { recovery_point } => {
-                // Step 3 (with §3's SACK variant): "(b) Else, if the
-                // acknowledgment advances SND.UNA [or SACKs data] ... that
-                // was not retransmitted ..., declare the timeout spurious";
-                // "(a) If the acknowledgment is a duplicate ACK ... revert to
-                // the conventional RTO recovery".
-                let original = match (cum.lowest_original, upd.lowest_original) {
-                    (Some(a), Some(b)) => Some(if a.before(b) { a } else { b }),
-                    (a, b) => a.or(b),
-                };
-                self.frto = Frto::Off;
-                if original.is_some_and(|s| s.before(recovery_point)) {
-                    self.do_undo(now, cc, true);
-                    stats.tcp_loss_undo += 1;
-                    stats.tcp_spurious_rtos += 1;
-                    self.state = CaState::Open;
-                    return;
-                }
-            }
-        }
-        if recovered {
-            if self.undo.may_undo(inp.tsecr) {
-                self.do_undo(now, cc, true);
-                stats.tcp_loss_undo += 1;
-            }
-            self.state = CaState::Open;
-            self.frto = Frto::Off;
-            self.rack.on_recovery_exit();
-            self.chunk = None;
-            return;
-        }
-        if self.frto == Frto::Off && self.undo.may_undo(inp.tsecr) && advanced {
-            // Linux `tcp_try_undo_loss`: Eifel or D-SACK say the timeout
-            // was spurious even before everything is acknowledged.
-            self.do_undo(now, cc, true);
-            stats.tcp_loss_undo += 1;
-            self.state = CaState::Open;
+        match &mut self.ep {
+            Some(ep) => ep.on_ack(now, inp, cc, stats),
+            None => AckOutcome::default(),
         }
     }
 
-    /// Marks lost what RACK (or, without it, RFC 6675 IsLost) says is lost.
-    fn detect_losses(&mut self, now: Instant, inp: &AckInput<'_>, stats: &mut TcpExtStats) {
-        if !self.sack {
-            return;
-        }
-        if self.cfg.rack {
-            let recovering = matches!(self.state, CaState::Recovery | CaState::Loss);
-            let reo_wnd = self.rack.reo_wnd(
-                recovering,
-                self.board.sacked().segs,
-                self.reordering,
-                inp.min_rtt,
-                inp.srtt,
-            );
-            let (_, lost_rtx, timer) = self.rack.detect_loss(&mut self.board, now, reo_wnd);
-            stats.tcp_lost_retransmit += u64::from(lost_rtx);
-            self.rack_deadline = timer.map(|d| now + d);
-        } else {
-            self.board.mark_lost_by_dupthresh(self.reordering, self.mss);
-        }
-    }
-
-    /// Restores the window saved when the episode began; `unmark`: nothing
-    /// is lost any more (the retransmissions were unnecessary).
-    fn do_undo(&mut self, now: Instant, cc: &mut Congestion, unmark: bool) {
-        if let Some(prior) = self.undo.take_prior() {
-            cc.undo(now, &prior);
-        }
-        if unmark {
-            self.board.unmark_all_lost();
-        }
-        self.chunk = None;
-        self.undone_now = true;
-        self.unreported_undo = true;
-    }
-
-    // ---- timers ----------------------------------------------------------
-
-    /// The retransmission timer fired (RFC 6298 §5.4-5.6, RFC 5681 §3.1,
-    /// RFC 6675 §5.1): everything unSACKed is lost and is resent in order as
-    /// the window allows; the first timeout of an episode sets ssthresh.
-    /// `retransmits` counts earlier timeouts of the same data.
+    /// The retransmission timer fired; see [`Episode`].
     pub fn on_rto(
         &mut self,
         now: Instant,
         cc: &mut Congestion,
+        snd_una: SeqNum,
         snd_nxt: SeqNum,
         retransmits: u8,
         stats: &mut TcpExtStats,
     ) {
-        let state = self.state;
-        if retransmits == 0 {
-            let failures = match state {
-                CaState::Recovery | CaState::Disorder => Some(self.sack),
-                _ if self.board.sacked().segs > 0 => Some(self.sack),
-                CaState::Loss => {
-                    stats.tcp_loss_failures += 1;
-                    None
-                }
-                _ => None,
-            };
-            match failures {
-                Some(true) => stats.tcp_sack_failures += 1,
-                Some(false) => stats.tcp_reno_failures += 1,
-                None => {}
-            }
-        }
-        let new_recovery = matches!(state, CaState::Open | CaState::Disorder | CaState::Cwr);
-        // Linux `tcp_enter_loss`: a new episode (or a timeout of the
-        // previous timeout's retransmissions once it recovered) lowers
-        // ssthresh; a timeout during recovery keeps recovery's.
-        let first = new_recovery
-            || !self.recover.after(self.board.una())
-            || (state == CaState::Loss && retransmits == 0);
-        if first {
-            self.undo
-                .start(self.board.una(), cc, self.board.retrans().segs);
-        }
-        let flight = self.board.total().bytes;
-        cc.on_rto(now, flight, first);
-        if self.board.mark_all_lost() {
-            stats.tcp_sack_reneging += 1;
-        }
-        // RFC 5682: judge this timeout by the next ACKs, unless it hit
-        // during fast recovery (Linux's condition).
-        let head_end = self.board.next_lost().map_or(snd_nxt, |(_, end)| end);
-        self.frto = if self.cfg.frto && (new_recovery || retransmits > 0) {
-            Frto::FirstAck { head_end }
-        } else {
-            Frto::Off
-        };
-        self.frto_send_new = false;
-        self.state = CaState::Loss;
-        self.recover = snd_nxt;
-        self.reno_sacked = 0;
-        self.tlp.end();
-        self.rack_deadline = None;
-        self.chunk = None;
-        self.flight_at_disorder = None;
-        self.unreported_loss = 0;
+        self.episode(snd_una)
+            .on_rto(now, cc, snd_nxt, retransmits, stats);
     }
 
-    /// The RACK reordering timer fired (RFC 8985 §6.3): mark what has now
-    /// waited long enough, and start recovery if it is the first loss.
+    /// The RACK reordering timer fired; see [`Episode`].
     pub fn on_reorder_timeout(
         &mut self,
         now: Instant,
@@ -1161,49 +526,61 @@ impl LossRecovery {
         cc: &mut Congestion,
         stats: &mut TcpExtStats,
     ) {
-        self.rack_deadline = None;
-        let before = self.board.lost().segs;
-        self.detect_losses(now, inp, stats);
-        let marked = self.board.lost().segs.saturating_sub(before);
-        self.unreported_loss += marked;
-        if marked > 0 && matches!(self.state, CaState::Open | CaState::Disorder | CaState::Cwr) {
-            self.enter_recovery(now, inp, cc, stats);
-            // Linux `tcp_rack_reo_timeout`: let one retransmission out.
-            let pipe = self.pipe();
-            self.prr.on_ack(0, pipe, self.mss);
+        if let Some(ep) = &mut self.ep {
+            ep.on_reorder_timeout(now, inp, cc, stats);
         }
     }
-
-    // ---- tracing ---------------------------------------------------------
 
     /// A trace sample if anything changed since the last one (or `mark` is
     /// given): the connection raises it as an event.
     pub fn sample(&mut self, cc: &Congestion, mark: Option<Mark>) -> Option<CongestionSample> {
-        let mark = mark.or_else(|| {
-            if core::mem::take(&mut self.unreported_undo) {
-                Some(Mark::Undo)
-            } else {
-                let lost = core::mem::take(&mut self.unreported_loss);
-                (lost > 0).then_some(Mark::Loss { segments: lost })
-            }
-        });
-        let sample = CongestionSample {
-            cwnd: self.send_window(cc),
-            ssthresh: cc.ssthresh(),
-            ca_state: self.state,
-            pipe: self.pipe(),
-            mark,
+        let una = self.carry.recover;
+        self.episode(una).sample(cc, mark)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CongestionAlgorithm;
+
+    #[test]
+    fn an_idle_connection_keeps_only_the_carry() {
+        // DESIGN.md §4: the scoreboard and the machinery come and go with
+        // data in flight; what stays is small.
+        assert!(core::mem::size_of::<LossRecovery>() <= 48);
+        let mut r = LossRecovery::new(SeqNum(0), RecoveryConfig::default());
+        r.on_established(SeqNum(1), true, 1000);
+        assert_eq!(r.allocated(), 0);
+        r.on_sent_new(Instant::ZERO, SeqNum(1), SeqNum(1001));
+        assert!(r.allocated() > 0);
+        assert_eq!(r.pipe(), 1000);
+        // Not idle while something is in flight.
+        r.release_if_empty();
+        assert!(r.allocated() > 0);
+        let mut cc = Congestion::new(CongestionAlgorithm::Cubic, 1000, 10);
+        let mut stats = TcpExtStats::default();
+        let ack = AckInput {
+            ack: SeqNum(1001),
+            prior_una: SeqNum(1),
+            snd_nxt: SeqNum(1001),
+            sack_blocks: &[],
+            tsecr: None,
+            dupack: false,
+            rtt: None,
+            min_rtt: None,
+            srtt: None,
+            mss: 1000,
+            cwnd_limited: true,
+            prior_in_flight: 1000,
+            new_data_ready: false,
+            ts_clock: TsClock::new(0),
         };
-        let unchanged = self.last_sample.is_some_and(|l| {
-            l.cwnd == sample.cwnd
-                && l.ssthresh == sample.ssthresh
-                && l.ca_state == sample.ca_state
-                && l.pipe == sample.pipe
-        });
-        if unchanged && mark.is_none() {
-            return None;
-        }
-        self.last_sample = Some(sample);
-        Some(sample)
+        r.on_ack(Instant::ZERO, &ack, &mut cc, &mut stats);
+        r.release_if_empty();
+        assert_eq!(r.allocated(), 0);
+        // A new flight starts a new episode from the new SND.UNA.
+        r.on_sent_new(Instant::ZERO, SeqNum(1001), SeqNum(2001));
+        assert_eq!(r.scoreboard().map(|b| b.una()), Some(SeqNum(1001)));
     }
 }

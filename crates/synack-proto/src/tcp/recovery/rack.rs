@@ -56,7 +56,32 @@ fn sent_after(t1: Instant, seq1: SeqNum, t2: Instant, seq2: SeqNum) -> bool {
     t1 > t2 || (t1 == t2 && seq1.after(seq2))
 }
 
+/// What RACK keeps across idle periods: whether the path reorders and the
+/// D-SACK-grown reordering window (RFC 8985 §6.2 step 4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RackPersistent {
+    pub reordering_seen: bool,
+    pub reo_wnd_mult: u8,
+    pub reo_wnd_persist: u8,
+}
+
 impl Rack {
+    /// The part that outlives a loss-recovery episode.
+    pub fn persistent(&self) -> RackPersistent {
+        RackPersistent {
+            reordering_seen: self.reordering_seen,
+            reo_wnd_mult: self.reo_wnd_mult.min(u32::from(u8::MAX)) as u8,
+            reo_wnd_persist: self.reo_wnd_persist.min(u32::from(u8::MAX)) as u8,
+        }
+    }
+
+    /// Restores what [`Rack::persistent`] kept.
+    pub fn restore(&mut self, p: RackPersistent) {
+        self.reordering_seen = p.reordering_seen;
+        self.reo_wnd_mult = u32::from(p.reo_wnd_mult).max(1);
+        self.reo_wnd_persist = u32::from(p.reo_wnd_persist);
+    }
+
     pub const fn new() -> Self {
         Rack {
             xmit: None,

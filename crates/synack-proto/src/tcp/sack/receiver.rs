@@ -25,13 +25,19 @@ use core::ops::Range;
 pub const MAX_BLOCKS: usize = 4;
 
 /// The receiver's SACK memory: recently reported blocks and a pending D-SACK.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SackReceiver {
     /// The most recently reported first blocks, most recent first.
     recent: [Range<u64>; MAX_BLOCKS],
     len: usize,
     /// A duplicate to report in the next ACK (stream offsets).
     dsack: Option<Range<u64>>,
+}
+
+impl Default for SackReceiver {
+    fn default() -> Self {
+        SackReceiver::new()
+    }
 }
 
 impl SackReceiver {
