@@ -425,6 +425,21 @@ impl Episode {
 
     /// RFC 8985 §6.2 step 3 and Linux `tcp_check_sack_reordering`: data
     /// `distance` bytes below the highest delivered arrived late.
+    /// Linux `tcp_may_raise_cwnd`: the window grows on in-order delivery
+    /// (RFC 5681: ACKs that advance SND.UNA), or, once the path is known to
+    /// reorder beyond the duplicate-ACK threshold, on any delivery, SACKed
+    /// data included: reordered segments would otherwise keep SND.UNA
+    /// behind a hole for most of the ACKs and starve the window's growth.
+    fn may_raise_cwnd(&self, advanced: bool) -> bool {
+        advanced || self.grows_on_sacks()
+    }
+
+    /// Reordering beyond the initial duplicate-ACK threshold was seen, with
+    /// SACK (Linux `tp->reordering > sysctl_tcp_reordering`).
+    fn grows_on_sacks(&self) -> bool {
+        self.sack && self.reordering > u32::from(self.cfg.dupthresh)
+    }
+
     fn on_reordering(&mut self, distance: u32, stats: &mut TcpExtStats, by_timestamp: bool) {
         self.rack.on_reordering();
         self.reord_seen = self.reord_seen.saturating_add(1);
@@ -590,14 +605,24 @@ impl Episode {
         if self.state == CaState::Recovery {
             let pipe = self.pipe();
             self.prr.on_ack(delivered, pipe, mss);
-        } else if advanced && delivered_segs > 0 && (!was_recovering || out.undone) {
+        } else if self.may_raise_cwnd(advanced)
+            && delivered_segs > 0
+            && (!was_recovering || out.undone)
+        {
             // Growth counts what left this flight: at most what was in the
             // pipe. After a timeout, a cumulative ACK that jumps over data
             // the receiver held all along (go-back-N without SACK) must
             // not open the window by all of it (RFC 3465 §2.3's concern).
+            // Once SACKed data counts as it is delivered, the cumulative
+            // ACK filling the hole counts only what it newly delivered.
             let pipe_segs = prior_pipe.div_ceil(mss).max(1);
+            let acked = if self.grows_on_sacks() {
+                delivered
+            } else {
+                inp.ack.since(inp.prior_una)
+            };
             let sample = AckSample {
-                acked: inp.ack.since(inp.prior_una).min(prior_pipe.max(mss)),
+                acked: acked.min(prior_pipe.max(mss)),
                 delivered_segments: delivered_segs.min(pipe_segs),
                 in_flight: inp.prior_in_flight,
                 rtt: inp.rtt,
