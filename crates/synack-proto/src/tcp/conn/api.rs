@@ -16,6 +16,7 @@ use super::{
     CloseReason, CloseWait, Connection, Env, Established, FinWait1, LastAck, PendingRst,
     SocketOptions, State,
 };
+use crate::config::CongestionAlgorithm;
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::time::{Duration, Instant};
@@ -182,6 +183,9 @@ pub enum SocketOption {
     /// TCP_MIN_MSS and MAX_TCP_WINDOW); it shapes the MSS option, so it
     /// matters before the handshake.
     MaxSegment(u16),
+    /// TCP_CONGESTION: the congestion control algorithm of this connection;
+    /// switching keeps the current window and threshold.
+    Congestion(CongestionAlgorithm),
 }
 
 impl Connection {
@@ -453,6 +457,16 @@ impl Connection {
             }
             SocketOption::SynCount(n) if (1..=127).contains(&n) => socket.syn_retries = n,
             SocketOption::MaxSegment(m) if (88..=32_767).contains(&m) => socket.max_segment = m,
+            SocketOption::Congestion(algorithm) => {
+                socket.congestion = Some(algorithm);
+                let mss = self
+                    .state
+                    .send_half()
+                    .map_or(self.core.neg.default_send_mss(), |s| s.mss);
+                self.core
+                    .cc
+                    .switch_to(algorithm, mss, env.config.tcp_init_cwnd);
+            }
             _ => return Err(SetOptionError::InvalidValue),
         }
         Ok(())

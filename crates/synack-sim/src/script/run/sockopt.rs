@@ -346,5 +346,6 @@ fn store(o: &mut SocketOptions, opt: SocketOption) {
         SocketOption::SendBuffer(v) => o.send_buffer = Some(v),
         SocketOption::SynCount(v) => o.syn_retries = v,
         SocketOption::MaxSegment(v) => o.max_segment = v,
+        SocketOption::Congestion(v) => o.congestion = Some(v),
     }
 }
