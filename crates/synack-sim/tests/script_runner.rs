@@ -264,6 +264,12 @@ fn asserts_read_tcp_info_and_fail_after_the_last_event() {
         "{ACCEPTED}+0 %{{ assert tcpi_state == TCP_ESTABLISHED; assert tcpi_snd_mss == 1000 }}%\n"
     ));
     assert_pass(&r);
+    // Loss recovery's counters are there too.
+    let r = run(&format!(
+        "{ACCEPTED}+0 %{{ assert tcpi_lost == 0 and tcpi_sacked == 0 and tcpi_retrans == 0 and \
+         tcpi_reord_seen == 0 and tcpi_dsack_dups == 0 }}%\n"
+    ));
+    assert_pass(&r);
     // A failed assert is reported with its line, once nothing else failed.
     let r = run(&format!(
         "{ACCEPTED}+0 %{{ assert tcpi_snd_cwnd == 99, tcpi_snd_cwnd }}%\n+0 write(4, ..., 10) = 10\n+0 > P. 1:11(10) ack 1\n"
