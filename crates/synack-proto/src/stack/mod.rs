@@ -353,7 +353,10 @@ impl Stack {
         self.now = self.now.max(now);
     }
 
-    /// When `handle_timeout` is next needed.
+    /// When `handle_timeout` is next needed. May be earlier than the first
+    /// timer actually due (a connection's retransmission timer restarted
+    /// since is found postponed when reached): calling `handle_timeout` then
+    /// does nothing but compute the next time, as with any spurious wake-up.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.next_deadline
@@ -366,7 +369,9 @@ impl Stack {
     }
 
     fn refresh_deadline(&mut self) {
-        let mut next = self.timers.next_deadline();
+        // A lower bound (postponed RTOs are moved when reached, not on every
+        // ACK): an early wake-up finds nothing due, which is harmless.
+        let mut next = self.timers.next_deadline_hint();
         let mut earliest = |t: Option<Instant>| {
             if let Some(t) = t {
                 next = Some(next.map_or(t, |n: Instant| n.min(t)));
