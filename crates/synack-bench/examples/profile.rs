@@ -51,6 +51,18 @@ fn main() {
         ("bulk", _) => bulk::<SmolStack>(arg(2, 1500) as usize, arg(3, 1024)),
         ("handshake", "synack") => handshake::<SynackStack>(arg(2, 0) as usize),
         ("handshake", _) => handshake::<SmolStack>(arg(2, 0) as usize),
+        ("tap-to", _) => {
+            let r = synack_bench::tap::in_namespace(|| {
+                synack_bench::tap::synack_to_kernel(arg(2, 512) << 20, stack == "offload")
+            });
+            println!("synack -> kernel: {r:?} Gbit/s");
+        }
+        ("tap-from", _) => {
+            let r = synack_bench::tap::in_namespace(|| {
+                synack_bench::tap::kernel_to_synack(arg(2, 512) << 20, stack == "offload")
+            });
+            println!("kernel -> synack: {r:?} Gbit/s");
+        }
         _ => eprintln!("usage: profile bulk|handshake synack|smoltcp [mtu|idle] [MiB]"),
     }
 }

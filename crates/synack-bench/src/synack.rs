@@ -61,6 +61,11 @@ impl SynackStack {
         &self.stack
     }
 
+    /// The stack itself, to feed it frames directly (criterion benches).
+    pub fn stack_mut(&mut self) -> &mut Stack {
+        &mut self.stack
+    }
+
     fn conn(socket: SynackSocket) -> Option<ConnHandle> {
         match socket {
             SynackSocket::Conn(c) => Some(c),

@@ -140,7 +140,7 @@ pub fn run_tap(cfg: &TapConfig) -> Result<TapRow, TapError> {
     })
 }
 
-fn in_namespace(f: impl FnOnce() -> Result<f64, TapError> + Send) -> Result<f64, TapError> {
+pub fn in_namespace(f: impl FnOnce() -> Result<f64, TapError> + Send) -> Result<f64, TapError> {
     netns::run_in_fresh(f).map_err(io_err("entering a fresh network namespace"))?
 }
 
@@ -266,7 +266,7 @@ fn pattern() -> Vec<u8> {
 }
 
 /// synack sends `bytes` to a kernel socket; Gbit/s as the kernel reads them.
-fn synack_to_kernel(bytes: u64, offload: bool) -> Result<f64, TapError> {
+pub fn synack_to_kernel(bytes: u64, offload: bool) -> Result<f64, TapError> {
     let mut d = Driver::new(offload)?;
     let listener = TcpListener::bind(SocketAddrV4::new(KERNEL_ADDR, 5001))
         .map_err(io_err("kernel listener"))?;
@@ -338,7 +338,7 @@ fn synack_to_kernel(bytes: u64, offload: bool) -> Result<f64, TapError> {
 }
 
 /// A kernel socket sends `bytes` to synack; Gbit/s as synack reads them.
-fn kernel_to_synack(bytes: u64, offload: bool) -> Result<f64, TapError> {
+pub fn kernel_to_synack(bytes: u64, offload: bool) -> Result<f64, TapError> {
     let mut d = Driver::new(offload)?;
     let listener = d
         .stack
