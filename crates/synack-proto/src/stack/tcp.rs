@@ -586,6 +586,18 @@ impl Stack {
                         }
                     }
                 }
+                ConnEvent::Congestion(sample) => {
+                    if self.trace.congestion {
+                        let conn = (entry.owner == Owner::App).then_some(handle);
+                        self.events.push_back(Event::Congestion {
+                            conn,
+                            local,
+                            remote,
+                            at: now,
+                            sample,
+                        });
+                    }
+                }
                 _ if entry.owner != Owner::App => {}
                 ConnEvent::Readable => self.events.push_back(Event::Readable(handle)),
                 ConnEvent::Writable => self.events.push_back(Event::Writable(handle)),

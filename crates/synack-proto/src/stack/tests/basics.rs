@@ -274,6 +274,7 @@ fn state_and_segment_tracing_reports_every_step() {
     w.a.set_trace(Trace {
         states: true,
         segments: true,
+        congestion: false,
     });
     w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
     w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
@@ -369,10 +370,13 @@ fn an_idle_connection_costs_well_under_a_kibibyte() {
     assert_eq!(w.a.buffer_memory(), 0);
     assert_eq!(w.b.buffer_memory(), 0);
     assert_eq!(w.a.tcp_state(c), TcpState::Established);
-    // ... and what is left is the connection itself (904 bytes with the
-    // pointer to Fast Open state that only Fast Open connections allocate).
+    // ... and what is left is the connection itself: 960 bytes with the
+    // pointer to Fast Open state that only Fast Open connections allocate,
+    // CUBIC's 80 bytes, and the 48 of loss recovery that outlive a flight
+    // (the scoreboard, PRR, RACK, TLP and undo are given back with the
+    // buffers, as is the receiver's SACK memory).
     let size = core::mem::size_of::<Connection>();
-    assert!(size <= 904, "a connection is {size} bytes");
+    assert!(size <= 960, "a connection is {size} bytes");
 }
 
 #[test]

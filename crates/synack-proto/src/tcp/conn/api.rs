@@ -16,6 +16,7 @@ use super::{
     CloseReason, CloseWait, Connection, Env, Established, FinWait1, LastAck, PendingRst,
     SocketOptions, State,
 };
+use crate::config::CongestionAlgorithm;
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::time::{Duration, Instant};
@@ -176,6 +177,9 @@ pub enum SocketOption {
     RecvBuffer(usize),
     /// SO_SNDBUF in payload bytes (at least 1 KiB); stops auto-growth.
     SendBuffer(usize),
+    /// TCP_CONGESTION: the congestion control algorithm of this connection;
+    /// switching keeps the current window and threshold.
+    Congestion(CongestionAlgorithm),
 }
 
 impl Connection {
@@ -441,6 +445,16 @@ impl Connection {
                 if let Some(snd) = self.state.send_half_mut() {
                     snd.set_buffer_limit(n);
                 }
+            }
+            SocketOption::Congestion(algorithm) => {
+                socket.congestion = Some(algorithm);
+                let mss = self
+                    .state
+                    .send_half()
+                    .map_or(self.core.neg.default_send_mss(), |s| s.mss);
+                self.core
+                    .cc
+                    .switch_to(algorithm, mss, env.config.tcp_init_cwnd);
             }
             _ => return Err(SetOptionError::InvalidValue),
         }

@@ -11,6 +11,7 @@ mod data;
 mod handshake;
 mod loss;
 mod probes;
+mod recovery;
 mod robustness;
 mod table;
 

@@ -28,7 +28,10 @@ fn data_is_cut_into_mss_segments_with_psh_on_the_last() {
 
 #[test]
 fn the_initial_window_is_ten_segments_and_acks_open_it() {
-    let mut h = Harness::established();
+    let mut h = Harness::established_with(Config {
+        tcp_congestion_control: crate::config::CongestionAlgorithm::Reno,
+        ..Config::default()
+    });
     h.conn
         .set_option(h.now, SocketOption::SendBuffer(100_000), &mut h.env)
         .unwrap();
@@ -326,7 +329,7 @@ fn tcp_info_counts_segments_and_bytes() {
     assert_eq!(info.data_segs_in, 1);
     assert_eq!(info.segs_out, 2 + 3, "SYN and ACK, then data");
     assert_eq!(info.state, TcpState::Established);
-    assert_eq!(info.congestion, "reno");
+    assert_eq!(info.congestion, "cubic", "the default, as Linux's");
 }
 
 #[test]
