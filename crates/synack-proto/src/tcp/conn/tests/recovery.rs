@@ -98,6 +98,46 @@ fn sack_recovery_retransmits_only_the_holes_as_rack_finds_them() {
 }
 
 #[test]
+fn the_ack_ending_recovery_with_little_in_flight_sends_half_ssthresh_not_a_burst_of_it() {
+    // 20 segments in flight, segment 10 lost, the 19 after it SACKed; the
+    // receiver's window (227 << 7 = 20.06 segments from SND.UNA) lets
+    // nothing new out meanwhile, so the pipe drains. Reno: ssthresh = 20 / 2
+    // = 10 segments.
+    let (mut h, out) = sending(reno(), 60);
+    assert_eq!(out.len(), 10);
+    h.at(200);
+    let mut sent = 0;
+    for k in 1..=5 {
+        h.feed(sack(s(2 * k), &[]));
+        sent += h.output().len();
+    }
+    assert_eq!(sent, 20, "slow start: 20 in flight");
+    h.at(300);
+    let base = 10;
+    let mut sent = Vec::new();
+    for k in 1..=19 {
+        h.feed(sack(s(base), &[(base + 1, base + 1 + k)]).win(227));
+        sent.extend(seqs(&h.output()));
+    }
+    assert_eq!(sent, [base], "only the fast retransmission");
+    assert_eq!(h.info().ca_state, CaState::Recovery);
+    assert_eq!(h.info().snd_ssthresh, 10);
+    // The retransmission fills the hole: RecoveryPoint (30) is acknowledged
+    // with nothing in flight and 20 segments of window.
+    h.feed(sack(s(30), &[]).win(227));
+    assert_eq!(h.info().ca_state, CaState::Open);
+    // RFC 6582 §3.2 step 3 "cwnd = ssthresh" would send 10 segments at
+    // once into a queue that overflowed one window ago; the window is
+    // capped at what is in flight (0) + ssthresh / 2, and slow start
+    // climbs back to ssthresh as the ACKs return.
+    assert_eq!(h.info().snd_ssthresh, 10);
+    assert_eq!(h.info().snd_cwnd, 5);
+    assert_eq!(seqs(&h.output()), [30, 31, 32, 33, 34]);
+    h.feed(sack(s(32), &[]).win(227));
+    assert_eq!(h.info().snd_cwnd, 7, "slow start: +2 for an ACK of two");
+}
+
+#[test]
 fn prr_sends_one_segment_per_two_delivered_while_pipe_is_above_ssthresh() {
     // 20 segments in flight, one lost: RFC 6937's example. Reno, ssthresh
     // 10; each SACK delivers one segment; PRR releases CEIL(k * 10 / 20)
