@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod ladder;
+mod script;
 mod trace;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Headline performance numbers, side by side with smoltcp.
     Bench(bench::BenchArgs),
+    /// Run packetdrill scripts against synack on virtual time.
+    Script(script::ScriptArgs),
     /// Draw a capture (ours or tcpdump's) as ladder diagrams, or print it as JSON lines.
     Trace(trace::TraceArgs),
 }
@@ -31,5 +34,6 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(args),
         Command::Trace(args) => trace::run(&args),
+        Command::Script(args) => script::run(&args),
     }
 }

@@ -119,6 +119,21 @@ impl Connection {
                 return Disposition::ResetSent(DropReason::UnacceptableAck);
             }
             ack_acceptable = true;
+            // RFC 7323 §4.3 (and §5.3's PAWS): an echo of a TSval we never
+            // sent, older than our first SYN or from the future, marks an old
+            // or forged SYN-ACK; Linux answers it as an unacceptable ACK
+            // (tcp_rcv_synsent_state_process, PAWSActiveRejected) and keeps
+            // waiting in SYN-SENT.
+            if !self.tsecr_plausible_in_syn_sent(now, seg) {
+                if seg.flags.rst() {
+                    return Disposition::Dropped(DropReason::Paws);
+                }
+                self.core.pending.rst = Some(PendingRst::Reply {
+                    seq: ack,
+                    ack: None,
+                });
+                return Disposition::ResetSent(DropReason::Paws);
+            }
         }
         // "Second, check the RST bit. If the RST bit is set, if the ACK was
         // acceptable, then signal to the user 'error: connection reset', drop
@@ -144,6 +159,27 @@ impl Connection {
         }
     }
 
+    /// Whether a SYN-SENT segment's TSecr lies between the TSval of our
+    /// first SYN and now (an absent or zero echo is not checked).
+    fn tsecr_plausible_in_syn_sent(&self, now: Instant, seg: &TcpRepr<'_>) -> bool {
+        let Some(ts) = seg.options.timestamp.filter(|t| t.tsecr != 0) else {
+            return true;
+        };
+        let xmit = &self.core.xmit;
+        // The first SYN went out when the retransmissions' give-up clock
+        // started, or, with none yet, when the SYN timed for an RTT left.
+        let Some(first) = xmit
+            .retrans_stamp
+            .get()
+            .or(xmit.rtt_timed.map(|(_, sent)| sent))
+        else {
+            return true;
+        };
+        let clock = &self.core.ts_clock;
+        let (lo, hi) = (clock.tsval(first), clock.tsval(now));
+        ts.tsecr.wrapping_sub(lo) <= hi.wrapping_sub(lo)
+    }
+
     /// SYN-SENT, SYN with an acceptable ACK: "RCV.NXT is set to SEG.SEQ+1,
     /// IRS is set to SEG.SEQ. SND.UNA should be advanced to equal SEG.ACK
     /// ... If SND.UNA > ISS (our SYN has been ACKed), change the connection
@@ -160,6 +196,7 @@ impl Connection {
         };
         let core = &mut self.core;
         core.neg.on_syn_ack(&seg.options, &env.config);
+        core.neg.clamp_mss(core.socket.max_segment);
         if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
@@ -173,11 +210,15 @@ impl Connection {
         // The window our SYN offered (unscaled) is what the peer may fill.
         rcv.advertise_unscaled();
         let rtt = core.rtt_sample(now, ack, seg);
-        let (fin_queued, resend) = {
+        let rcv_wnd = rcv.window();
+        let (fin_queued, resend, write_pending) = {
             let State::SynSent(s) = &mut self.state else {
                 return Disposition::Dropped(DropReason::Closed);
             };
             let snd = &mut s.snd;
+            // Data written before the handshake that the SYN did not carry:
+            // Linux's blocked writer (`sk_write_pending`).
+            let write_pending = snd.unsent() > 0;
             core.apply_negotiated(snd);
             snd.acknowledge(ack);
             // RFC 7323 §2.2: the SYN-ACK's window is not scaled.
@@ -189,7 +230,7 @@ impl Connection {
                 .then_some((snd.una, snd.nxt));
             // Linux `tcp_init_buffer_space`: room for two initial windows.
             core.grow_send_buffer(snd, &env.config);
-            (snd.fin == FinState::Queued, resend)
+            (snd.fin == FinState::Queued, resend, write_pending)
         };
         core.handshake_done(now, ack, rtt, env);
         if let Some((una, nxt)) = resend {
@@ -205,6 +246,15 @@ impl Connection {
         });
         // Linux acknowledges a SYN-ACK at once (tcp_rcv_synsent_state_process).
         self.core.ack.schedule_now();
+        if write_pending {
+            // ... except when a write waits: the ACK is left to its data, in
+            // quick-ACK mode from now (`lrcvtime`, `ato`); that data, sent
+            // at once, makes the connection interactive (ping-pong, Linux
+            // `tcp_event_data_sent`), so the peer's answer gets a delayed
+            // ACK (blocking-connect-bypass.pkt).
+            self.core.ack.enter_quickack_mode(rcv_wnd);
+            self.core.ack.last_data = Some(now);
+        }
         // "If there are other controls or text in the segment, then continue
         // processing at the sixth step below."
         if !seg.payload.is_empty() || seg.flags.fin() {
@@ -219,6 +269,7 @@ impl Connection {
     fn simultaneous_open(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Disposition {
         let core = &mut self.core;
         core.neg.on_simultaneous_syn(&seg.options, &env.config);
+        core.neg.clamp_mss(core.socket.max_segment);
         if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
@@ -457,7 +508,14 @@ impl Connection {
     /// irrespective of the sequence number, TCP MUST send an ACK (also
     /// referred to as challenge ACK) to the remote peer".
     fn check_syn(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
-        if !seg.flags.syn() || self.is_crossed_syn_ack(seg) {
+        if self.is_crossed_syn_ack(seg) {
+            // Its SYN repeats one we already have (it is below RCV.NXT):
+            // acknowledge it at once, as any old sequence number ("first,
+            // check sequence number"); Linux answers it with an ACK too.
+            self.core.ack.schedule_now();
+            return Step::Continue;
+        }
+        if !seg.flags.syn() {
             return Step::Continue;
         }
         if let State::SynReceived(s) = &self.state {
@@ -601,7 +659,14 @@ impl Connection {
         let Some(rcv) = self.state.recv_half_mut() else {
             return Step::Continue;
         };
-        let has_new_data = !seg.payload.is_empty() && (seg.seq + seg.payload.len()).after(rcv.nxt);
+        // The text of a SYN (a SYN-ACK carrying data) starts after the SYN's
+        // own sequence number.
+        let text_seq = if seg.flags.syn() {
+            seg.seq + 1u32
+        } else {
+            seg.seq
+        };
+        let has_new_data = !seg.payload.is_empty() && (text_seq + seg.payload.len()).after(rcv.nxt);
         // RFC 2525 §2.17 and RFC 1122 §4.2.2.13, as Linux does it: once the
         // application closed (or shut down reading) in FIN-WAIT-1/2, new
         // data cannot be delivered: reset the connection.
@@ -624,7 +689,7 @@ impl Connection {
             return Step::Done(Disposition::ResetSent(DropReason::DataAfterClose));
         }
         let had_out_of_order = rcv.has_out_of_order();
-        let received = rcv.receive(seg.seq, seg.payload, seg.flags.fin());
+        let received = rcv.receive(text_seq, seg.payload, seg.flags.fin());
         let rcv_wnd = rcv.window();
         if !seg.payload.is_empty() {
             let rto = core.rtt.rto();
@@ -775,6 +840,9 @@ impl Core {
     ) {
         self.timers.stop(Timer::Retransmit);
         self.xmit.rtx_tsval = None;
+        // Our SYN or SYN-ACK is the first segment delivered (Linux counts it
+        // in `tcpi_delivered` on both sides).
+        self.counters.delivered += 1;
         // Loss recovery's scoreboard starts with the data after our SYN.
         self.recovery
             .on_established(ack, self.neg.sack_ok, self.neg.send_mss());

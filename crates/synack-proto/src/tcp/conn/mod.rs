@@ -266,6 +266,13 @@ pub struct SocketOptions {
     pub recv_buffer: Option<usize>,
     /// SO_SNDBUF in payload bytes; `None`: `tcp_wmem` default, growing with cwnd.
     pub send_buffer: Option<usize>,
+    /// TCP_SYNCNT: SYN (or SYN-ACK) retransmissions before giving up;
+    /// 0: `tcp_syn_retries` / `tcp_synack_retries` (Linux `icsk_syn_retries`).
+    /// Plain integers with 0 for "unset", as Linux keeps them.
+    pub syn_retries: u8,
+    /// TCP_MAXSEG: the most we advertise and send per segment, set before
+    /// the connection opens; 0: MTU - 40 (Linux `user_mss`).
+    pub max_segment: u16,
     /// TCP_CONGESTION; `None`: `tcp_congestion_control`.
     pub congestion: Option<CongestionAlgorithm>,
 }
@@ -619,7 +626,8 @@ impl Core {
         params: &ConnParams,
         config: &Config,
     ) -> Self {
-        let neg = Negotiated::ours(config);
+        let mut neg = Negotiated::ours(config);
+        neg.clamp_mss(params.socket.max_segment);
         let rtt = RttEstimator::new(RttConfig {
             initial_rto: config.tcp_rto_initial,
             rto_min: config.tcp_rto_min,
@@ -746,6 +754,7 @@ impl Connection {
     ) -> Connection {
         let mut core = Core::new(now, local, remote, params, &env.config);
         core.neg.answer_syn(&syn.options, &env.config);
+        core.neg.clamp_mss(core.socket.max_segment);
         if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }

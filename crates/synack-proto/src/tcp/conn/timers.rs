@@ -64,10 +64,11 @@ impl Connection {
     fn on_retransmit_timeout(&mut self, now: Instant, env: &mut Env) {
         let state = self.state.kind();
         if matches!(state, TcpState::SynSent | TcpState::SynReceived) {
-            let limit = if state == TcpState::SynSent {
-                env.config.tcp_syn_retries
-            } else {
-                env.config.tcp_synack_retries
+            // TCP_SYNCNT overrides both sysctls (Linux `icsk_syn_retries`).
+            let limit = match self.core.socket.syn_retries {
+                0 if state == TcpState::SynSent => env.config.tcp_syn_retries,
+                0 => env.config.tcp_synack_retries,
+                n => n,
             };
             if self.core.xmit.retransmits >= limit {
                 if state == TcpState::SynSent {

@@ -284,6 +284,20 @@ fn the_receive_window_closes_as_the_buffer_fills_and_reopens_on_read() {
 }
 
 #[test]
+fn reading_sends_no_window_update_the_window_field_cannot_show() {
+    // No window scaling: the window is 65535 whatever the buffer frees.
+    let mut h = Harness::client(Config::default());
+    h.output();
+    h.at(100);
+    h.feed(seg("S.", IRS, Some(ISS + 1)).mss(1460).win(65_535));
+    h.output();
+    h.feed(data(IRS + 1, 1000));
+    h.run_until(1_000);
+    assert_eq!(h.recv_all().len(), 1000);
+    assert_eq!(h.output(), [], "65535 before the read and after it");
+}
+
+#[test]
 fn paws_drops_a_segment_with_an_old_timestamp_and_acks_it() {
     let mut h = Harness::established();
     let nxt = IRS + 1;
