@@ -30,6 +30,8 @@ pub mod impair;
 pub mod net;
 pub mod progress;
 pub mod runtime;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use capture::{Capture, CaptureStats};
 pub use device::{Device, Medium, Pipe, PipeStats};

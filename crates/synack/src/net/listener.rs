@@ -238,6 +238,16 @@ impl TcpListener {
         &self.rt
     }
 
+    /// Another reference to the listener, for a front end that wraps it.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn share(&self) -> io::Result<(Runtime, ListenerHandle)> {
+        let mut core = self.rt.shared.lock()?;
+        if let Some(e) = core.registry.listeners.get_mut(&self.l) {
+            e.refs += 1;
+        }
+        Ok((self.rt.clone(), self.l))
+    }
+
     /// Whether `addr` is the wildcard address.
     pub fn is_wildcard(&self) -> bool {
         *self.local.ip() == Ipv4Addr::UNSPECIFIED

@@ -180,6 +180,18 @@ impl TcpStream {
         })
     }
 
+    /// Another reference to the connection, for a front end that wraps it
+    /// (the handle given out counts like a `try_clone`).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn share(&self) -> io::Result<(Runtime, ConnHandle)> {
+        self.with_core(|core, c| {
+            if let Some(e) = core.registry.conns.get_mut(&c) {
+                e.refs += 1;
+            }
+            Ok((self.rt.clone(), c))
+        })
+    }
+
     /// TCP_NODELAY: send small segments at once instead of waiting for
     /// outstanding data to be acknowledged (Nagle, RFC 896).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {

@@ -33,7 +33,7 @@ impl Wait {
     }
 
     /// Registers `waker`, replacing an older one of another task.
-    #[allow(dead_code)] // The tokio front end arrives in the next commit.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn register(&mut self, waker: &Waker) {
         match &self.waker {
             Some(w) if w.will_wake(waker) => {}
