@@ -50,6 +50,31 @@ impl Frames {
         r
     }
 
+    /// Offers a buffer of up to `max` bytes to `write`, which returns how
+    /// many bytes it wrote, or `None` to append nothing (a sans-IO stack's
+    /// `poll_transmit`). Returns what `write` returned.
+    pub fn push_up_to(
+        &mut self,
+        max: usize,
+        write: impl FnOnce(&mut [u8]) -> Option<usize>,
+    ) -> Option<usize> {
+        let mut buf = self.pool.pop().unwrap_or_default();
+        if buf.len() < max {
+            buf.resize(max, 0);
+        }
+        match write(&mut buf[..max]) {
+            Some(len) => {
+                self.queue.push_back((buf, len.min(max)));
+                self.pushed += 1;
+                Some(len)
+            }
+            None => {
+                self.pool.push(buf);
+                None
+            }
+        }
+    }
+
     /// Appends a copy of `frame`.
     pub fn push(&mut self, frame: &[u8]) {
         self.push_with(frame.len(), |buf| buf.copy_from_slice(frame));

@@ -46,6 +46,7 @@ pub mod run;
 pub mod smol;
 pub mod stack;
 pub mod stats;
+pub mod synack;
 pub mod transfer;
 
 pub use frames::Frames;
@@ -54,3 +55,4 @@ pub use report::Report;
 pub use run::{BenchError, Plan, Target};
 pub use smol::SmolStack;
 pub use stack::{BenchStack, Buffers, Congestion, HostConfig, TcpState};
+pub use synack::SynackStack;

@@ -38,6 +38,8 @@ pub struct BulkRow {
     pub repetitions: usize,
     /// Every repetition, in run order.
     pub smoltcp_runs_gbps: Vec<f64>,
+    /// synack's repetitions, in the order they ran.
+    pub synack_runs_gbps: Vec<f64>,
 }
 
 /// `handshake`: `{"idle":[..],"synack_per_sec":[..],"smoltcp_per_sec":[..]}`.
@@ -50,6 +52,10 @@ pub struct HandshakeRow {
     pub smoltcp_handshakes: Vec<u64>,
     /// Seconds smoltcp took to open each point's idle connections.
     pub smoltcp_setup_seconds: Vec<f64>,
+    /// Handshakes synack completed per idle point, over all repetitions.
+    pub synack_handshakes: Vec<u64>,
+    /// Seconds synack took to open the idle connections, per point.
+    pub synack_setup_seconds: Vec<f64>,
     pub repetitions: usize,
     /// Wall-time cap per point, all repetitions together.
     pub time_cap_seconds: f64,
@@ -67,6 +73,8 @@ pub struct MemoryRow {
     /// Connections smoltcp's figure was measured at (see `memory` docs).
     pub smoltcp_connections: usize,
     pub smoltcp_buffers: Buffers,
+    /// Connections synack was measured at.
+    pub synack_connections: usize,
 }
 
 /// `loss`: `{"loss":0.01,"synack_mbps":x,"smoltcp_mbps":y}` (also a row of
@@ -83,6 +91,8 @@ pub struct LossRow {
     pub repetitions: usize,
     /// smoltcp repetitions that finished before the virtual deadline.
     pub smoltcp_completed: usize,
+    /// synack transfers that completed within the time limit.
+    pub synack_completed: usize,
     pub mathis_mbps: Option<f64>,
 }
 

@@ -12,6 +12,7 @@ use crate::report::{BulkRow, HandshakeRow, LossRow, MemoryRow, Report};
 use crate::smol::SmolStack;
 use crate::stack::{Buffers, Congestion};
 use crate::stats::median;
+use crate::synack::SynackStack;
 
 /// A measurement `synack bench` can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,22 +168,29 @@ pub fn run_bulk(plan: &Plan) -> Result<Vec<BulkRow>, BenchError> {
             buffers: plan.bulk_buffers,
             congestion: Congestion::Cubic,
         };
-        let mut runs = Vec::with_capacity(plan.bulk_reps);
+        let (mut smol, mut synack) = (Vec::new(), Vec::new());
+        // Alternate the stacks so that a noisy neighbour hits both alike.
         for _ in 0..plan.bulk_reps.max(1) {
             let r = bulk_once::<SmolStack>(&cfg)?;
             if !r.intact {
                 return Err(BenchError::Corrupted(format!("smoltcp bulk at MTU {mtu}")));
             }
-            runs.push(r.gbps);
+            smol.push(r.gbps);
+            let r = bulk_once::<SynackStack>(&cfg)?;
+            if !r.intact {
+                return Err(BenchError::Corrupted(format!("synack bulk at MTU {mtu}")));
+            }
+            synack.push(r.gbps);
         }
         rows.push(BulkRow {
             mtu,
-            synack_gbps: None,
-            smoltcp_gbps: median(&runs).unwrap_or(0.0),
+            synack_gbps: median(&synack),
+            smoltcp_gbps: median(&smol).unwrap_or(0.0),
             bytes: plan.bulk_bytes,
             buffers: plan.bulk_buffers,
-            repetitions: runs.len(),
-            smoltcp_runs_gbps: runs,
+            repetitions: smol.len(),
+            smoltcp_runs_gbps: smol,
+            synack_runs_gbps: synack,
         });
     }
     Ok(rows)
@@ -191,13 +199,16 @@ pub fn run_bulk(plan: &Plan) -> Result<Vec<BulkRow>, BenchError> {
 pub fn run_handshake(plan: &Plan) -> Result<HandshakeRow, BenchError> {
     let mut row = HandshakeRow {
         idle: plan.handshake_idle.clone(),
-        synack_per_sec: None,
+        synack_per_sec: Some(Vec::new()),
         smoltcp_per_sec: Vec::new(),
         smoltcp_handshakes: Vec::new(),
         smoltcp_setup_seconds: Vec::new(),
+        synack_handshakes: Vec::new(),
+        synack_setup_seconds: Vec::new(),
         repetitions: plan.handshake_reps.max(1),
         time_cap_seconds: plan.handshake_time_cap.as_secs_f64(),
     };
+    let mut synack_rates = Vec::new();
     for &idle in &plan.handshake_idle {
         let cfg = HandshakeConfig {
             idle,
@@ -210,43 +221,57 @@ pub fn run_handshake(plan: &Plan) -> Result<HandshakeRow, BenchError> {
         row.smoltcp_per_sec.push(p.median_per_sec());
         row.smoltcp_handshakes.push(p.handshakes());
         row.smoltcp_setup_seconds.push(p.setup_seconds);
+        let p = handshake_point::<SynackStack>(&cfg)?;
+        synack_rates.push(p.median_per_sec());
+        row.synack_handshakes.push(p.handshakes());
+        row.synack_setup_seconds.push(p.setup_seconds);
     }
+    row.synack_per_sec = Some(synack_rates);
     Ok(row)
 }
 
 pub fn run_memory(plan: &Plan) -> Result<MemoryRow, BenchError> {
     let n = plan.memory_connections.min(SMOLTCP_MEMORY_MAX_CONNECTIONS);
     let m = memory_once::<SmolStack>(n, SMOLTCP_MIN_BUFFERS)?;
+    // synack's buffers are limits that grow on demand: give it the harness's
+    // ordinary sizes; an idle connection holds none of them.
+    let s = memory_once::<SynackStack>(plan.memory_connections, HANDSHAKE_BUFFERS)?;
     Ok(MemoryRow {
         connections: plan.memory_connections,
-        bytes_per_idle_connection: None,
+        bytes_per_idle_connection: Some(s.bytes_per_connection),
         smoltcp_bytes_per_connection: m.bytes_per_connection,
         smoltcp_connections: m.connections,
         smoltcp_buffers: m.buffers,
+        synack_connections: s.connections,
     })
 }
 
 pub fn run_loss(cfg: &LossConfig) -> Result<Vec<LossRow>, BenchError> {
-    let points = loss_points::<SmolStack>(cfg)?;
-    if let Some(p) = points
-        .iter()
-        .find(|p| p.runs.iter().any(|r| r.completed && !r.intact))
-    {
-        return Err(BenchError::Corrupted(format!(
-            "smoltcp transfer at loss {} RTT {} ms",
-            p.loss, p.rtt_ms
-        )));
+    let smol = loss_points::<SmolStack>(cfg)?;
+    let synack = loss_points::<SynackStack>(cfg)?;
+    for (name, points) in [("smoltcp", &smol), ("synack", &synack)] {
+        if let Some(p) = points
+            .iter()
+            .find(|p| p.runs.iter().any(|r| r.completed && !r.intact))
+        {
+            return Err(BenchError::Corrupted(format!(
+                "{name} transfer at loss {} RTT {} ms",
+                p.loss, p.rtt_ms
+            )));
+        }
     }
-    Ok(points
+    Ok(smol
         .into_iter()
-        .map(|p| LossRow {
+        .zip(synack)
+        .map(|(p, q)| LossRow {
             loss: p.loss,
             bytes: cfg.bytes,
             rtt_ms: p.rtt_ms,
-            synack_mbps: None,
+            synack_mbps: Some(q.mbps),
             smoltcp_mbps: p.mbps,
             repetitions: p.runs.len(),
             smoltcp_completed: p.completed,
+            synack_completed: q.completed,
             mathis_mbps: p.mathis_mbps,
         })
         .collect())

@@ -1,6 +1,7 @@
 //! The `synack` command.
 
 mod bench;
+mod demo;
 mod ladder;
 mod trace;
 
@@ -17,7 +18,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Walk a simulated connection through its whole life (no privileges needed).
-    Demo,
+    Demo(demo::DemoArgs),
     /// Headline performance numbers, side by side with smoltcp.
     Bench(bench::BenchArgs),
     /// Draw a capture (ours or tcpdump's) as ladder diagrams, or print it as JSON lines.
@@ -27,10 +28,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo => {
-            eprintln!("synack demo: the TCP engine has not landed yet");
-            ExitCode::from(2)
-        }
+        Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(args),
         Command::Trace(args) => trace::run(&args),
     }

@@ -22,8 +22,21 @@ fn quick_json_run_exits_zero_with_every_key() {
         assert!(v.get(key).is_some(), "missing {key}: {stdout}");
     }
     assert_eq!(v["bulk"].as_array().unwrap().len(), 2);
-    assert!(v["bulk"][0]["smoltcp_gbps"].as_f64().unwrap() > 0.0);
-    assert!(v["handshake"]["smoltcp_per_sec"][0].as_f64().unwrap() > 0.0);
+    for stack in ["smoltcp", "synack"] {
+        assert!(v["bulk"][0][format!("{stack}_gbps")].as_f64().unwrap() > 0.0);
+        assert!(
+            v["handshake"][format!("{stack}_per_sec")][0]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+        assert!(v["loss"][0][format!("{stack}_mbps")].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(
+        v["handshake"]["synack_per_sec"].as_array().unwrap().len(),
+        3,
+        "one rate per idle count"
+    );
     assert!(
         v["memory"]["smoltcp_bytes_per_connection"]
             .as_f64()
@@ -42,5 +55,5 @@ fn one_target_prints_only_its_section() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_object().unwrap().len(), 1);
-    assert!(v["memory"]["bytes_per_idle_connection"].is_null());
+    assert!(v["memory"]["bytes_per_idle_connection"].as_f64().unwrap() > 0.0);
 }

@@ -230,6 +230,59 @@ impl From<Duration> for core::time::Duration {
     }
 }
 
+/// An optional [`Instant`] in eight bytes (`Option<Instant>` takes
+/// sixteen): for the "when did this last happen" fields a connection keeps
+/// many of. [`Instant::FAR_FUTURE`] cannot be stored (it means "none").
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp(u64);
+
+impl Stamp {
+    /// No instant.
+    pub const NONE: Stamp = Stamp(u64::MAX);
+
+    pub const fn at(t: Instant) -> Stamp {
+        Stamp(t.micros)
+    }
+
+    pub const fn get(self) -> Option<Instant> {
+        if self.0 == u64::MAX {
+            None
+        } else {
+            Some(Instant { micros: self.0 })
+        }
+    }
+
+    pub const fn is_none(self) -> bool {
+        self.0 == u64::MAX
+    }
+
+    /// Stores `t` unless an instant is stored already.
+    pub fn get_or_set(&mut self, t: Instant) -> Instant {
+        if self.is_none() {
+            *self = Stamp::at(t);
+        }
+        Instant { micros: self.0 }
+    }
+}
+
+impl Default for Stamp {
+    fn default() -> Self {
+        Stamp::NONE
+    }
+}
+
+impl From<Option<Instant>> for Stamp {
+    fn from(t: Option<Instant>) -> Self {
+        t.map_or(Stamp::NONE, Stamp::at)
+    }
+}
+
+impl fmt::Debug for Stamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.get(), f)
+    }
+}
+
 fn fmt_micros(micros: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     write!(f, "{}.{:06}s", micros / 1_000_000, micros % 1_000_000)
 }
@@ -293,6 +346,20 @@ mod tests {
         assert_eq!(rto.saturating_shl(63), Duration::MAX);
         assert_eq!(rto.saturating_shl(200), Duration::MAX);
         assert_eq!(Duration::ZERO.saturating_shl(200), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_stamp_is_an_optional_instant_in_eight_bytes() {
+        assert_eq!(core::mem::size_of::<Stamp>(), 8);
+        let mut s = Stamp::default();
+        assert_eq!(s.get(), None);
+        assert_eq!(s.get_or_set(Instant::ZERO), Instant::ZERO);
+        assert_eq!(s.get_or_set(Instant::from_secs(5)), Instant::ZERO, "kept");
+        assert_eq!(
+            Stamp::from(Some(Instant::from_secs(2))).get(),
+            Some(Instant::from_secs(2))
+        );
+        assert!(Stamp::from(None).is_none());
     }
 
     #[test]

@@ -21,7 +21,9 @@
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
-use synack_proto::stack::Interface;
+use synack_proto::stack::{ConnHandle, Interface};
+use synack_proto::tcp::TcpState;
+use synack_proto::tcp::conn::RecvError;
 use synack_proto::{Config, Duration, Instant, Stack};
 
 use crate::link::LinkConfig;
@@ -37,6 +39,13 @@ pub const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 pub const SERVER_PORT: u16 = 80;
 /// `SERVER:SERVER_PORT`.
 pub const SERVER_ADDR: SocketAddrV4 = SocketAddrV4::new(SERVER, SERVER_PORT);
+
+/// One of the pair's hosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    Client,
+    Server,
+}
 
 /// Two stacks on one link: client (node A) and server (node B).
 #[derive(Debug)]
@@ -136,6 +145,77 @@ impl Pair {
                     self.world.run_until(deadline)?;
                     return Err(SimError::Deadline { at: deadline });
                 }
+            }
+        }
+    }
+
+    /// The stack of `side`.
+    pub fn stack(&mut self, side: Side) -> &mut Stack {
+        match side {
+            Side::Client => self.client(),
+            Side::Server => self.server(),
+        }
+    }
+
+    pub fn stack_ref(&self, side: Side) -> &Stack {
+        match side {
+            Side::Client => self.client_ref(),
+            Side::Server => self.server_ref(),
+        }
+    }
+
+    /// Runs until `conn` on `side` is ESTABLISHED (or past it), at most
+    /// until `deadline`.
+    pub fn run_until_established(
+        &mut self,
+        side: Side,
+        conn: ConnHandle,
+        deadline: Instant,
+    ) -> Result<Instant, SimError> {
+        self.run_until(
+            |p| {
+                let state = p.stack_ref(side).tcp_state(conn);
+                state.is_synchronized() || state == TcpState::Closed
+            },
+            deadline,
+        )
+        .and_then(|t| match self.stack_ref(side).tcp_state(conn) {
+            TcpState::Closed => Err(SimError::Stalled { at: t }),
+            _ => Ok(t),
+        })
+    }
+
+    /// Runs, reading from `conn` on `side`, until `n` bytes arrived (or the
+    /// stream ended), at most until `deadline`; returns what was read.
+    pub fn recv_exact(
+        &mut self,
+        side: Side,
+        conn: ConnHandle,
+        n: usize,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, SimError> {
+        let mut got = Vec::with_capacity(n);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let now = self.now();
+            loop {
+                let want = (n - got.len()).min(buf.len());
+                if want == 0 {
+                    return Ok(got);
+                }
+                match self.stack(side).tcp_recv(now, conn, &mut buf[..want]) {
+                    Ok(0) => return Ok(got),
+                    Ok(k) => got.extend_from_slice(&buf[..k]),
+                    Err(RecvError::WouldBlock) => break,
+                    Err(_) => return Ok(got),
+                }
+            }
+            match self.world.next_event_time()? {
+                None => return Err(SimError::Stalled { at: now }),
+                Some(t) if t <= deadline => {
+                    self.world.step()?;
+                }
+                Some(_) => return Err(SimError::Deadline { at: deadline }),
             }
         }
     }

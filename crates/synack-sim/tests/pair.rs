@@ -11,7 +11,7 @@ use synack_proto::tcp::conn::{
 use synack_proto::wire::TcpFlags;
 use synack_proto::{Config, Duration, Instant};
 use synack_sim::apps::{BulkReceiver, BulkSender, Finish, Pattern};
-use synack_sim::scenario::{CLIENT, Pair, SERVER, SERVER_ADDR};
+use synack_sim::scenario::{CLIENT, Pair, SERVER, SERVER_ADDR, Side};
 use synack_sim::{Dir, FilterAction, LinkConfig, StackNode};
 
 const RTT_LINK: Duration = Duration::from_millis(10);
@@ -863,4 +863,33 @@ fn a_capture_of_the_link_reads_back_as_raw_ip() {
         count += 1;
     }
     assert!(count >= 5, "SYN, SYN-ACK, ACK, FIN, ACK: {count}");
+}
+
+#[test]
+fn scenario_helpers_run_until_established_and_until_bytes_arrive() {
+    let mut p = Pair::new(24, Config::default(), Config::default(), link());
+    let l = p.server().tcp_listen(SERVER_ADDR, 4).unwrap();
+    let now = p.now();
+    let c = p
+        .client()
+        .tcp_connect(now, SERVER_ADDR, ConnectOptions::default())
+        .unwrap();
+    let at = p.run_until_established(Side::Client, c, secs(5)).unwrap();
+    assert_eq!(at, Instant::from_millis(20), "one round trip");
+    p.run_for(Duration::from_millis(20)).unwrap();
+    let s = p.server().tcp_accept(l).unwrap();
+    let now = p.now();
+    p.client().tcp_send(now, c, b"0123456789").unwrap();
+    let got = p.recv_exact(Side::Server, s, 10, secs(5)).unwrap();
+    assert_eq!(got, b"0123456789");
+    // A connection that cannot be established is reported, not waited for.
+    let now = p.now();
+    let refused = p
+        .client()
+        .tcp_connect(now, SocketAddrV4::new(SERVER, 7), ConnectOptions::default())
+        .unwrap();
+    assert!(
+        p.run_until_established(Side::Client, refused, secs(10))
+            .is_err()
+    );
 }

@@ -79,10 +79,18 @@ impl Stack {
         let key = l.accept().ok_or(AcceptError::WouldBlock)?;
         if let Some(entry) = self.conns.get_mut(key) {
             entry.owner = Owner::App;
-            // Data that came with (or right after) the handshake.
-            if entry.conn.recv_queue() > 0 {
-                self.events
-                    .push_back(super::Event::Readable(ConnHandle(key)));
+            // What happened while it waited in the queue: data that came
+            // with (or after) the handshake, the peer's FIN.
+            let handle = ConnHandle(key);
+            let peer_closed = matches!(
+                entry.conn.state(),
+                TcpState::CloseWait | TcpState::LastAck | TcpState::Closing | TcpState::TimeWait
+            );
+            if entry.conn.recv_queue() > 0 || peer_closed {
+                self.events.push_back(super::Event::Readable(handle));
+            }
+            if peer_closed {
+                self.events.push_back(super::Event::PeerClosed(handle));
             }
         }
         Ok(ConnHandle(key))
@@ -268,6 +276,12 @@ impl Stack {
             .get(c.0)
             .filter(|e| e.owner == Owner::App)
             .map(|e| (e.conn.local(), e.conn.remote()))
+    }
+
+    /// Bytes received and not yet read by the application (Linux `SIOCINQ`),
+    /// or `None` for a stale handle.
+    pub fn tcp_recv_queue(&self, c: ConnHandle) -> Option<usize> {
+        self.app_conn_ref(c).map(Connection::recv_queue)
     }
 
     /// Every socket, for `ss`: listeners, connections (half-open and

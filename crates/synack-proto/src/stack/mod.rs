@@ -22,6 +22,8 @@
 //! then `poll_event` until `None`, then `poll_timeout`.
 
 mod api;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod slab;
 mod types;
 

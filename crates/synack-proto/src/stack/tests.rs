@@ -498,3 +498,119 @@ fn listening_twice_on_a_port_fails() {
         Err(ListenError::InvalidPort)
     );
 }
+
+#[test]
+fn accept_reports_data_and_a_fin_that_arrived_while_queued() {
+    let mut w = Wire::new();
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    let c =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    let now = w.now;
+    w.a.tcp_send(now, c, b"early").unwrap();
+    w.a.tcp_shutdown(now, c, Shutdown::Write).unwrap();
+    w.run_until(200);
+    let _ = events(&mut w.b);
+    let s = w.b.tcp_accept(l).unwrap();
+    let ev = events(&mut w.b);
+    assert_eq!(ev, [Event::Readable(s), Event::PeerClosed(s)]);
+    let mut buf = [0u8; 16];
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(5));
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(0));
+}
+
+#[test]
+fn an_idle_connection_costs_well_under_a_kibibyte() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let now = w.now;
+    assert_eq!(w.a.tcp_send(now, c, &[1; 20_000]), Ok(20_000));
+    assert_eq!(w.b.tcp_send(now, s, &[2; 20_000]), Ok(20_000));
+    w.run_until(500);
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = w.a.tcp_recv(w.now, c, &mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+    while let Ok(n) = w.b.tcp_recv(w.now, s, &mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+    assert!(w.a.buffer_memory() > 0, "busy: buffers allocated");
+    // DESIGN.md §4: idle, a connection gives its buffers back ...
+    w.run_until(3_000);
+    assert_eq!(w.a.buffer_memory(), 0);
+    assert_eq!(w.b.buffer_memory(), 0);
+    assert_eq!(w.a.tcp_state(c), TcpState::Established);
+    // ... and what is left is the connection itself.
+    let size = core::mem::size_of::<Connection>();
+    assert!(size < 900, "a connection is {size} bytes");
+}
+
+#[test]
+fn the_ipv4_fuzz_corpus_never_panics_the_stack() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/ipv4");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).expect("the ipv4 corpus") {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        fuzz::frame(&bytes);
+        files += 1;
+    }
+    assert!(files > 10);
+}
+
+mod random_ingress {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A TCP/IP packet to the fuzzed stack, perhaps with one bit flipped.
+    fn packet_strategy() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop_oneof![Just(80u16), Just(443), Just(9), 40_000u16..40_004],
+            40_000u16..40_004,
+            any::<u8>(),
+            any::<u32>(),
+            any::<u32>(),
+            prop_oneof![Just(0usize), 1usize..64, 1_000usize..1_460],
+            proptest::option::of(any::<u16>()),
+        )
+            .prop_map(|(dst_port, src_port, flags, seq, ack, len, flip)| {
+                let src = SocketAddrV4::new(A, src_port);
+                let dst = SocketAddrV4::new(fuzz::ADDR, dst_port);
+                let flags = TcpFlags(flags);
+                let ack = flags.ack().then_some(ack);
+                let mut p = packet(src, dst, flags, seq, ack, &vec![0x42; len]);
+                if let Some(bit) = flip {
+                    let bit = usize::from(bit) % (p.len() * 8);
+                    p[bit / 8] ^= 1 << (bit % 8);
+                }
+                p
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn random_frame_sequences_never_panic_the_stack(
+            frames in proptest::collection::vec((any::<u8>(), packet_strategy()), 1..40)
+        ) {
+            let mut data = Vec::new();
+            for (advance, frame) in frames {
+                data.push(advance);
+                data.extend_from_slice(&(frame.len() as u16).to_be_bytes());
+                data.extend_from_slice(&frame);
+            }
+            fuzz::frames(&data);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_stack(data in proptest::collection::vec(any::<u8>(), 0..2_000)) {
+            fuzz::frames(&data);
+            fuzz::frame(&data);
+        }
+    }
+}

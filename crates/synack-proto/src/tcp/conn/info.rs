@@ -10,7 +10,7 @@ use super::{Connection, State};
 use crate::tcp::congestion::CongestionControl;
 use crate::tcp::recovery::CaState;
 use crate::tcp::state::TcpState;
-use crate::time::Instant;
+use crate::time::{Instant, Stamp};
 
 /// `tcpi_options` bits.
 pub mod options {
@@ -84,8 +84,9 @@ pub struct TcpInfo {
     pub congestion: &'static str,
 }
 
-fn ms_since(now: Instant, then: Option<Instant>) -> u64 {
-    then.map_or(0, |t| now.saturating_duration_since(t).total_millis())
+fn ms_since(now: Instant, then: Stamp) -> u64 {
+    then.get()
+        .map_or(0, |t| now.saturating_duration_since(t).total_millis())
 }
 
 impl Connection {

@@ -22,7 +22,7 @@ use crate::tcp::recovery::RecoveryAction;
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::tcp::timestamps::TsRecent;
-use crate::time::Instant;
+use crate::time::{Instant, Stamp};
 use crate::wire::TcpRepr;
 
 use super::recv::RecvHalf;
@@ -621,7 +621,7 @@ impl Connection {
                 rto,
                 u32::from(core.neg.adv_mss),
             );
-            core.xmit.last_data_recv = Some(now);
+            core.xmit.last_data_recv = Stamp::at(now);
         }
         core.counters.bytes_received += u64::from(received.in_order);
         if received.out_of_order {
@@ -776,7 +776,7 @@ impl Core {
             self.cc.on_rto(now, 0, false);
         }
         self.xmit.retransmits = 0;
-        self.xmit.retrans_stamp = None;
+        self.xmit.retrans_stamp = Stamp::NONE;
         self.rtt.reset_backoff();
         if self.socket.keepalive {
             self.timers
@@ -808,12 +808,12 @@ impl Core {
     }
 
     fn oow_rate_limited(&mut self, now: Instant, env: &Env) -> bool {
-        if let Some(last) = self.xmit.last_oow_ack {
+        if let Some(last) = self.xmit.last_oow_ack.get() {
             if now.saturating_duration_since(last) < env.config.tcp_invalid_ratelimit {
                 return true;
             }
         }
-        self.xmit.last_oow_ack = Some(now);
+        self.xmit.last_oow_ack = Stamp::at(now);
         false
     }
 
@@ -849,10 +849,10 @@ impl Core {
         snd: &mut SendHalf,
         env: &mut Env,
     ) {
-        self.xmit.last_ack_recv = Some(now);
+        self.xmit.last_ack_recv = Stamp::at(now);
         // Any acceptable ACK answers outstanding probes (Linux tcp_ack).
         self.xmit.probes_out = 0;
-        self.xmit.probes_stamp = None;
+        self.xmit.probes_stamp = Stamp::NONE;
         let prior_in_flight = snd.in_flight();
         let prior_wnd = snd.wnd;
         let window_updated = snd.update_window(seg.seq, ack, seg.window) && snd.wnd != prior_wnd;
@@ -874,7 +874,7 @@ impl Core {
             // Progress: the give-up clock restarts (Linux clears
             // icsk_retransmits and retrans_stamp once data is acknowledged).
             self.xmit.retransmits = 0;
-            self.xmit.retrans_stamp = None;
+            self.xmit.retrans_stamp = Stamp::NONE;
             let cwnd = self.recovery.send_window(&self.cc, mss);
             let sample = AckSample {
                 acked,

@@ -75,7 +75,7 @@ use crate::tcp::rtt::{RttConfig, RttEstimator};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::{Timer, TimerTable};
 use crate::tcp::timestamps::{TsClock, TsRecent};
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, Stamp};
 use crate::{SeqNum, wire::TcpRepr};
 
 /// Out-of-order ranges a receiver tracks at most (DESIGN.md §4: every
@@ -459,11 +459,11 @@ pub(crate) struct XmitState {
     pub retransmits: u8,
     /// When the oldest data now being retransmitted was first sent (Linux
     /// `retrans_stamp`): the give-up clock of `tcp_retries2` and the user timeout.
-    pub retrans_stamp: Option<Instant>,
+    pub retrans_stamp: Stamp,
     /// Unanswered zero-window or keepalive probes (Linux `icsk_probes_out`).
     pub probes_out: u32,
     /// When the first of those probes went out.
-    pub probes_stamp: Option<Instant>,
+    pub probes_stamp: Stamp,
     /// A segment timed for an RTT sample: its end and when it was sent. Karn's
     /// rule: cleared by any retransmission.
     pub rtt_timed: Option<(SeqNum, Instant)>,
@@ -472,17 +472,17 @@ pub(crate) struct XmitState {
     /// the peer answer now (RFC 3522's test), so it measures no RTT.
     pub rtx_tsval: Option<u32>,
     /// The last time data was sent (Linux `lsndtime`), for idle restarts.
-    pub last_data_sent: Option<Instant>,
+    pub last_data_sent: Stamp,
     /// The last time any acceptable segment arrived (Linux `rcv_tstamp`).
     pub last_recv: Instant,
     /// The last time data arrived.
-    pub last_data_recv: Option<Instant>,
+    pub last_data_recv: Stamp,
     /// The last time an ACK was received.
-    pub last_ack_recv: Option<Instant>,
+    pub last_ack_recv: Stamp,
     /// The sender filled cwnd since the last ACK (RFC 7661).
     pub cwnd_limited: bool,
     /// The last out-of-window or PAWS ACK we sent (`tcp_invalid_ratelimit`).
-    pub last_oow_ack: Option<Instant>,
+    pub last_oow_ack: Stamp,
 }
 
 /// Output the connection owes beyond data.

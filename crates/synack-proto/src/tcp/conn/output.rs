@@ -19,7 +19,7 @@ use crate::tcp::congestion::CongestionControl;
 use crate::tcp::segment::{SegmentHeader, write_segment};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
-use crate::time::Instant;
+use crate::time::{Instant, Stamp};
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpTimestamp};
 
 use super::recv::RecvHalf;
@@ -251,10 +251,11 @@ impl Core {
             if self
                 .xmit
                 .last_data_sent
+                .get()
                 .is_some_and(|t| now.saturating_duration_since(t) > rto)
             {
                 self.cc.on_idle_restart(now);
-                self.xmit.last_data_sent = Some(now);
+                self.xmit.last_data_sent = Stamp::at(now);
             }
         }
         if self.pipe(snd) >= self.send_window(snd) {
@@ -452,7 +453,7 @@ impl Core {
         }
         if len > 0 {
             self.ack.on_data_sent(now);
-            self.xmit.last_data_sent = Some(now);
+            self.xmit.last_data_sent = Stamp::at(now);
             if len < snd.mss {
                 snd.small_end = end;
             }

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::stats::Stats;
 use crate::tcp::segment::ControlSegment;
 use crate::tcp::timestamps::{TsClock, TsRecent};
-use crate::time::Instant;
+use crate::time::{Instant, Stamp};
 use crate::wire::tcp::{TcpFlags, TcpRepr, TcpTimestamp};
 use core::net::SocketAddrV4;
 
@@ -54,7 +54,7 @@ pub struct TimeWait {
     ts: Option<(TsClock, TsRecent)>,
     /// When 2 MSL runs out.
     pub expires: Instant,
-    last_oow_ack: Option<Instant>,
+    last_oow_ack: Stamp,
 }
 
 impl TimeWait {
@@ -71,7 +71,7 @@ impl TimeWait {
             window,
             ts,
             expires,
-            last_oow_ack: None,
+            last_oow_ack: Stamp::NONE,
         }
     }
 
@@ -169,12 +169,12 @@ impl TimeWait {
         if !seg.payload.is_empty() && !seg.flags.syn() {
             return false;
         }
-        if let Some(last) = self.last_oow_ack {
+        if let Some(last) = self.last_oow_ack.get() {
             if now.saturating_duration_since(last) < config.tcp_invalid_ratelimit {
                 return true;
             }
         }
-        self.last_oow_ack = Some(now);
+        self.last_oow_ack = Stamp::at(now);
         false
     }
 }

@@ -17,7 +17,7 @@ use super::{CloseReason, Connection, Core, Env, State};
 use crate::config::Config;
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, Stamp};
 
 /// Linux `tcp_model_timeout`: how long `boundary` retransmissions take with
 /// the RTO doubling from `rto_base` up to `rto_max`.
@@ -120,7 +120,7 @@ impl Connection {
         }
         // A zero window. Unanswered probes count like retransmissions
         // (Linux `tcp_probe_timer`).
-        let user_timeout_passed = match (core.socket.user_timeout, core.xmit.probes_stamp) {
+        let user_timeout_passed = match (core.socket.user_timeout, core.xmit.probes_stamp.get()) {
             (Some(limit), Some(first)) => now.saturating_duration_since(first) >= limit,
             _ => false,
         };
@@ -131,7 +131,7 @@ impl Connection {
         }
         core.pending.probe = true;
         core.xmit.probes_out += 1;
-        core.xmit.probes_stamp.get_or_insert(now);
+        core.xmit.probes_stamp.get_or_set(now);
         env.stats.tcp_ext.tcp_win_probe += 1;
         core.rtt.backoff();
         let when = core
@@ -244,7 +244,7 @@ impl Core {
         if self.xmit.retransmits == 0 {
             // The data now resent was sent one RTO ago (Linux retrans_stamp
             // is the head segment's first transmission).
-            self.xmit.retrans_stamp = Some(now - self.rtt.rto_with_backoff());
+            self.xmit.retrans_stamp = Stamp::at(now - self.rtt.rto_with_backoff());
         }
         self.xmit.retransmits = self.xmit.retransmits.saturating_add(1);
         self.xmit.rtt_timed = None;
@@ -257,7 +257,7 @@ impl Core {
         if self.xmit.retransmits == 0 {
             return false;
         }
-        let Some(start) = self.xmit.retrans_stamp else {
+        let Some(start) = self.xmit.retrans_stamp.get() else {
             return false;
         };
         let limit = self.socket.user_timeout.unwrap_or_else(|| {
@@ -270,7 +270,7 @@ impl Core {
     /// (Linux `tcp_clamp_rto_to_user_timeout`).
     pub(super) fn rto_clamped(&self, now: Instant, _config: &Config) -> Duration {
         let rto = self.rtt.rto_with_backoff();
-        match (self.socket.user_timeout, self.xmit.retrans_stamp) {
+        match (self.socket.user_timeout, self.xmit.retrans_stamp.get()) {
             (Some(limit), Some(start)) => {
                 let remaining = limit - now.saturating_duration_since(start);
                 rto.min(remaining.max(Duration::from_millis(1)))

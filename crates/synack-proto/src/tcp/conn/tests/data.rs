@@ -328,3 +328,40 @@ fn tcp_info_counts_segments_and_bytes() {
     assert_eq!(info.state, TcpState::Established);
     assert_eq!(info.congestion, "reno");
 }
+
+#[test]
+fn iw10_sends_ten_full_segments_at_once_without_timestamps() {
+    // iw10-base-case.pkt: a peer without timestamps; 14600 bytes go out at
+    // once as ten 1460-byte segments, the last with PSH.
+    let syn = seg("S", IRS, None)
+        .mss(1460)
+        .sack_ok()
+        .wscale(7)
+        .win(32_792);
+    let mut h = Harness::server(Config::default(), &syn);
+    h.output();
+    h.at(100);
+    h.feed(seg(".", IRS + 1, Some(ISS + 1)).win(257));
+    assert_eq!(h.send(&[0; 14_600]), 14_600);
+    let out = h.output();
+    assert_eq!(out.len(), 10);
+    assert!(
+        out.iter()
+            .all(|s| s.payload.len() == 1460 && s.options.timestamp.is_none())
+    );
+    assert_eq!(out.last().unwrap().f(), "P.");
+    h.at(200);
+    h.feed(seg(".", IRS + 1, Some(ISS + 14_601)).win(257));
+    h.conn.close(h.now, &mut h.env);
+    let out = h.output();
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].f(), out[0].seq),
+        ("F.".to_string(), SeqNum(ISS + 14_601))
+    );
+    h.at(301);
+    h.feed(seg("F.", IRS + 1, Some(ISS + 14_602)).win(257));
+    let out = h.output();
+    assert_eq!(out.len(), 1, "FIN in FIN-WAIT-2: ACKed at once");
+    assert_eq!(out[0].ack, Some(SeqNum(IRS + 2)));
+}

@@ -1,0 +1,230 @@
+//! synack behind [`BenchStack`]: one sans-IO [`Stack`] with one IP-medium
+//! interface, fed and drained through the harness's frame queues.
+//!
+//! What is synack's own and what is ours:
+//! - synack's Linux-compatible defaults everywhere (timestamps, SACK, window
+//!   scaling, delayed ACKs, Nagle), checksums computed and verified in
+//!   software;
+//! - socket buffers are limits, not allocations: a connection's ring buffers
+//!   grow on demand up to [`HostConfig::buffers`] and are released when idle;
+//! - one listener per port with a large backlog serves every `listen` call
+//!   on that port (synack has an accept queue, so the same listener handle is
+//!   returned each time);
+//! - the congestion controller comes from [`HostConfig::congestion`]
+//!   (`None`, which synack does not offer, maps to NewReno).
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use synack_proto::config::CongestionAlgorithm;
+use synack_proto::stack::{ConnHandle, ConnectOptions, Interface, ListenerHandle};
+use synack_proto::tcp::conn::SocketOptions;
+use synack_proto::tcp::state::TcpState as SynackState;
+use synack_proto::{Config, Instant, Stack};
+
+use crate::frames::Frames;
+use crate::stack::{BenchStack, Congestion, HostConfig, TcpState};
+
+/// A socket as the harness sees it: a listener or a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynackSocket {
+    Listener(ListenerHandle),
+    Conn(ConnHandle),
+}
+
+/// The listen(2) backlog the harness's listeners get.
+const BACKLOG: usize = 4096;
+
+/// synack as a [`BenchStack`].
+pub struct SynackStack {
+    stack: Stack,
+    listeners: HashMap<u16, ListenerHandle>,
+    socket: SocketOptions,
+    mtu: usize,
+    /// The latest time the harness gave us; commands happen then.
+    now: Instant,
+}
+
+impl std::fmt::Debug for SynackStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SynackStack")
+            .field("addr", &self.stack.interface().addr)
+            .field("listeners", &self.listeners.len())
+            .finish()
+    }
+}
+
+impl SynackStack {
+    /// The stack itself, for measurements that look inside (memory, stats).
+    pub fn stack(&self) -> &Stack {
+        &self.stack
+    }
+
+    fn conn(socket: SynackSocket) -> Option<ConnHandle> {
+        match socket {
+            SynackSocket::Conn(c) => Some(c),
+            SynackSocket::Listener(_) => None,
+        }
+    }
+}
+
+fn config_for(host: &HostConfig) -> Config {
+    let mut config = Config {
+        seed: host.seed,
+        mtu: host.mtu,
+        tcp_congestion_control: match host.congestion {
+            Congestion::Cubic => CongestionAlgorithm::Cubic,
+            Congestion::Reno | Congestion::None => CongestionAlgorithm::Reno,
+        },
+        somaxconn: BACKLOG,
+        tcp_max_syn_backlog: BACKLOG,
+        ..Config::default()
+    };
+    config.tcp_rmem.default = host.buffers.rx;
+    config.tcp_rmem.max = config.tcp_rmem.max.max(host.buffers.rx);
+    config.tcp_wmem.default = host.buffers.tx;
+    config.tcp_wmem.max = config.tcp_wmem.max.max(host.buffers.tx);
+    config
+}
+
+impl BenchStack for SynackStack {
+    type Socket = SynackSocket;
+    const NAME: &'static str = "synack";
+
+    fn new(host: &HostConfig) -> SynackStack {
+        let stack = Stack::new(config_for(host), Interface::ip(host.addr, host.prefix_len));
+        SynackStack {
+            stack,
+            listeners: HashMap::new(),
+            socket: SocketOptions {
+                recv_buffer: Some(host.buffers.rx),
+                send_buffer: Some(host.buffers.tx),
+                ..SocketOptions::default()
+            },
+            mtu: host.mtu,
+            now: Instant::ZERO,
+        }
+    }
+
+    fn poll(&mut self, now: Instant, rx: &mut Frames, tx: &mut Frames) {
+        self.now = now;
+        while rx
+            .pop_with(|frame| self.stack.handle_frame(now, frame))
+            .is_some()
+        {}
+        // Spurious timeouts are no-ops (the sans-IO contract), so calling it
+        // on every poll is safe and keeps the harness's loop simple.
+        self.stack.handle_timeout(now);
+        let stack = &mut self.stack;
+        while tx
+            .push_up_to(self.mtu, |buf| stack.poll_transmit(now, buf))
+            .is_some()
+        {}
+    }
+
+    fn poll_at(&mut self, _now: Instant) -> Option<Instant> {
+        self.stack.poll_timeout()
+    }
+
+    fn listen(&mut self, port: u16) -> SynackSocket {
+        let stack = &mut self.stack;
+        let listener = *self.listeners.entry(port).or_insert_with(|| {
+            // A fresh port on our own wildcard address: nothing else holds it.
+            stack
+                .tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), BACKLOG)
+                .expect("the harness listens on each port once")
+        });
+        SynackSocket::Listener(listener)
+    }
+
+    fn accept(&mut self, listener: SynackSocket) -> Option<SynackSocket> {
+        match listener {
+            SynackSocket::Listener(l) => self.stack.tcp_accept(l).ok().map(SynackSocket::Conn),
+            SynackSocket::Conn(_) => None,
+        }
+    }
+
+    fn connect(&mut self, now: Instant, local_port: u16, remote: SocketAddrV4) -> SynackSocket {
+        self.now = now;
+        let opts = ConnectOptions {
+            local_port: Some(local_port),
+            socket: self.socket,
+        };
+        // The harness hands out distinct local ports to a remote it knows.
+        let conn = self
+            .stack
+            .tcp_connect(now, remote, opts)
+            .expect("the harness connects from a free port to a valid peer");
+        SynackSocket::Conn(conn)
+    }
+
+    fn state(&self, socket: SynackSocket) -> TcpState {
+        let state = match socket {
+            SynackSocket::Listener(_) => return TcpState::Listen,
+            SynackSocket::Conn(c) => self.stack.tcp_state(c),
+        };
+        match state {
+            SynackState::Closed => TcpState::Closed,
+            SynackState::Listen => TcpState::Listen,
+            SynackState::SynSent => TcpState::SynSent,
+            SynackState::SynReceived => TcpState::SynReceived,
+            SynackState::Established => TcpState::Established,
+            SynackState::FinWait1 => TcpState::FinWait1,
+            SynackState::FinWait2 => TcpState::FinWait2,
+            SynackState::CloseWait => TcpState::CloseWait,
+            SynackState::Closing => TcpState::Closing,
+            SynackState::LastAck => TcpState::LastAck,
+            SynackState::TimeWait => TcpState::TimeWait,
+        }
+    }
+
+    fn send(&mut self, socket: SynackSocket, data: &[u8]) -> usize {
+        let Some(c) = Self::conn(socket) else {
+            return 0;
+        };
+        self.stack.tcp_send(self.now, c, data).unwrap_or(0)
+    }
+
+    fn recv(&mut self, socket: SynackSocket, buf: &mut [u8]) -> usize {
+        let Some(c) = Self::conn(socket) else {
+            return 0;
+        };
+        // WouldBlock and errors both read as "nothing now";
+        // `recv_finished` tells the end of the stream apart.
+        self.stack.tcp_recv(self.now, c, buf).unwrap_or(0)
+    }
+
+    fn recv_finished(&self, socket: SynackSocket) -> bool {
+        let Some(c) = Self::conn(socket) else {
+            return false;
+        };
+        self.stack.tcp_recv_queue(c) == Some(0)
+            && matches!(
+                self.stack.tcp_state(c),
+                SynackState::CloseWait
+                    | SynackState::LastAck
+                    | SynackState::Closing
+                    | SynackState::TimeWait
+                    | SynackState::Closed
+            )
+    }
+
+    fn close(&mut self, socket: SynackSocket) {
+        // The harness's `close` sends our FIN but keeps the socket, as
+        // smoltcp's does: that is shutdown(SHUT_WR). Failing means the
+        // connection is already gone, which the state shows.
+        if let Some(c) = Self::conn(socket) {
+            let _ = self
+                .stack
+                .tcp_shutdown(self.now, c, synack_proto::tcp::conn::Shutdown::Write);
+        }
+    }
+
+    fn release(&mut self, socket: SynackSocket) {
+        // close(2): the application lets go; the stack finishes the
+        // connection (TIME-WAIT included) on its own and frees it.
+        if let Some(c) = Self::conn(socket) {
+            self.stack.tcp_close(self.now, c);
+        }
+    }
+}
