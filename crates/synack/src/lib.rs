@@ -24,6 +24,7 @@
 
 pub mod apps;
 pub mod capture;
+pub mod control;
 pub mod device;
 pub mod framing;
 pub mod impair;
