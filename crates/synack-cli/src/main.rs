@@ -1,8 +1,14 @@
 //! The `synack` command.
 
 mod bench;
+mod connect;
+mod counting;
 mod demo;
 mod ladder;
+mod link;
+mod serve;
+mod ss;
+mod ss_render;
 mod trace;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +29,12 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Draw a capture (ours or tcpdump's) as ladder diagrams, or print it as JSON lines.
     Trace(trace::TraceArgs),
+    /// Run the stack on a TAP/TUN device and serve echo, discard, chargen or HTTP.
+    Serve(serve::ServeArgs),
+    /// Connect to HOST:PORT through the stack on a TAP/TUN device, nc-style.
+    Connect(connect::ConnectArgs),
+    /// Show a running stack's sockets, as `ss -tan` does.
+    Ss(ss::SsArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,5 +43,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(args),
         Command::Trace(args) => trace::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Connect(args) => connect::run(&args),
+        Command::Ss(args) => ss::run(&args),
     }
 }
