@@ -15,7 +15,7 @@ use clap::Args;
 use synack::net::TcpStream;
 use synack_proto::Config;
 
-use crate::counting::{Counted, Counter, ProgressLine};
+use crate::counting::{Counted, ProgressLine, Traffic};
 use crate::link::{self, LinkArgs, SetupError};
 
 const EXAMPLES: &str = "\
@@ -97,7 +97,7 @@ fn std_files() -> io::Result<(File, File)> {
 }
 
 fn transfer(stream: TcpStream, stdin: File, stdout: File) -> ExitCode {
-    let moved = Arc::new(Counter::default());
+    let moved = Arc::new(Traffic::default());
     let progress = ProgressLine::start("connect", moved.clone());
     let writer = match stream.try_clone() {
         Ok(w) => w,
@@ -113,7 +113,7 @@ fn transfer(stream: TcpStream, stdin: File, stdout: File) -> ExitCode {
                 stdin,
                 Counted {
                     inner: &writer,
-                    counter: moved,
+                    traffic: moved,
                 },
             )?;
             writer.shutdown(Shutdown::Write)
@@ -122,7 +122,7 @@ fn transfer(stream: TcpStream, stdin: File, stdout: File) -> ExitCode {
     let down = copy(
         Counted {
             inner: &stream,
-            counter: moved,
+            traffic: moved,
         },
         stdout,
     );

@@ -23,17 +23,30 @@ impl Counter {
     }
 }
 
-/// A stream whose reads and writes are added to a [`Counter`].
+/// Bytes read and written through [`Counted`] streams.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    pub read: Counter,
+    pub written: Counter,
+}
+
+impl Traffic {
+    pub fn total(&self) -> u64 {
+        self.read.get() + self.written.get()
+    }
+}
+
+/// A stream whose reads and writes are added to a [`Traffic`].
 #[derive(Debug)]
 pub struct Counted<S> {
     pub inner: S,
-    pub counter: Arc<Counter>,
+    pub traffic: Arc<Traffic>,
 }
 
 impl<S: Read> Read for Counted<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.counter.add(n);
+        self.traffic.read.add(n);
         Ok(n)
     }
 }
@@ -41,7 +54,7 @@ impl<S: Read> Read for Counted<S> {
 impl<S: Write> Write for Counted<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.counter.add(n);
+        self.traffic.written.add(n);
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -49,7 +62,7 @@ impl<S: Write> Write for Counted<S> {
     }
 }
 
-/// A progress line fed from a [`Counter`] by its own thread, on a terminal only.
+/// A progress line fed from a [`Traffic`] by its own thread, on a terminal only.
 #[derive(Debug)]
 pub struct ProgressLine {
     stop: Arc<AtomicBool>,
@@ -57,7 +70,7 @@ pub struct ProgressLine {
 }
 
 impl ProgressLine {
-    pub fn start(label: &str, counter: Arc<Counter>) -> ProgressLine {
+    pub fn start(label: &str, traffic: Arc<Traffic>) -> ProgressLine {
         let stop = Arc::new(AtomicBool::new(false));
         let mut progress = Progress::new(label, None);
         let thread = progress.is_visible().then(|| {
@@ -66,11 +79,11 @@ impl ProgressLine {
                 let mut shown = 0;
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(REDRAW_INTERVAL.max(Duration::from_millis(100)));
-                    let now = counter.get();
+                    let now = traffic.total();
                     progress.add(now - shown);
                     shown = now;
                 }
-                progress.add(counter.get() - shown);
+                progress.add(traffic.total() - shown);
                 progress.finish();
             })
         });

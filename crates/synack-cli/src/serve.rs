@@ -21,7 +21,7 @@ use synack::progress::{human_bytes, human_duration};
 use synack_proto::Config;
 use synack_proto::config::SynCookieMode;
 
-use crate::counting::{Counted, Counter, ProgressLine};
+use crate::counting::{Counted, ProgressLine, Traffic};
 use crate::link::{self, LinkArgs, SetupError};
 
 const EXAMPLES: &str = "\
@@ -210,8 +210,9 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         });
     }
     let totals = Arc::new(Mutex::new(Totals::default()));
-    let moved = Arc::new(Counter::default());
+    let moved = Arc::new(Traffic::default());
     let progress = ProgressLine::start("serve", moved.clone());
+    let traffic = moved.clone();
     let acceptor = {
         let totals = totals.clone();
         let rt = link.rt.clone();
@@ -247,7 +248,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         }
         Err(_) => ExitCode::FAILURE,
     };
-    print_summary(&totals, &rt);
+    print_summary(&totals, &traffic, &rt);
     status
 }
 
@@ -257,7 +258,7 @@ fn accept_loop(
     listener: &TcpListener,
     service: &Arc<Service>,
     totals: &Arc<Mutex<Totals>>,
-    moved: &Arc<Counter>,
+    moved: &Arc<Traffic>,
 ) -> io::Error {
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
     let err = loop {
@@ -277,7 +278,7 @@ fn accept_loop(
         workers.push(thread::spawn(move || {
             let result = service.serve(Counted {
                 inner: stream,
-                counter: moved,
+                traffic: moved,
             });
             let mut t = totals.lock().unwrap_or_else(PoisonError::into_inner);
             match result {
@@ -292,16 +293,18 @@ fn accept_loop(
     err
 }
 
-fn print_summary(t: &Totals, rt: &synack::Runtime) {
+fn print_summary(t: &Totals, traffic: &Traffic, rt: &synack::Runtime) {
     let s = rt.stats();
     println!(
         "connections: {} accepted, {} ended with an error",
         t.accepted, t.failed
     );
     println!(
-        "data:        {} in, {} out{}",
-        human_bytes(t.stats.bytes_in),
-        human_bytes(t.stats.bytes_out),
+        "data:        {} in ({} bytes), {} out ({} bytes){}",
+        human_bytes(traffic.read.get()),
+        traffic.read.get(),
+        human_bytes(traffic.written.get()),
+        traffic.written.get(),
         if t.stats.requests > 0 {
             format!(", {} HTTP requests", t.stats.requests)
         } else {
