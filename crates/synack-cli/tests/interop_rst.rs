@@ -1,0 +1,56 @@
+//! Resets against the Linux kernel: connecting to a closed port is refused
+//! both ways.
+
+mod interop;
+
+use std::process::Command;
+
+use interop::*;
+
+const CONNECT: &str = r#"
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+    print("connected")
+except ConnectionRefusedError:
+    print("refused")
+"#;
+
+#[test]
+fn linux_connecting_to_a_closed_synack_port_is_refused() {
+    in_namespace(
+        "linux_connecting_to_a_closed_synack_port_is_refused",
+        &[PYTHON],
+        |env| {
+            let serve = Synack::serve(env, &["--port", "7", "--echo"]);
+            let out = python(CONNECT, &[STACK, "8"]);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                "refused",
+                "{out:?}"
+            );
+            // The open port still works.
+            let out = python(CONNECT, &[STACK, "7"]);
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "connected");
+            let (status, summary) = serve.stop();
+            assert!(status.success(), "{summary}");
+            assert!(summary.contains("1 resets sent"), "{summary}");
+        },
+    );
+}
+
+#[test]
+fn synack_connecting_to_a_closed_linux_port_is_refused() {
+    in_namespace(
+        "synack_connecting_to_a_closed_linux_port_is_refused",
+        &[],
+        |env| {
+            let out = run(Command::new(BIN)
+                .args(["connect", "192.0.2.1:9"])
+                .args(link_args(env)));
+            assert_eq!(out.status.code(), Some(1), "{out:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("refused"), "{err}");
+        },
+    );
+}
