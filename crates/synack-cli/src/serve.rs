@@ -312,8 +312,13 @@ fn print_summary(t: &Totals, traffic: &Traffic, rt: &synack::Runtime) {
         }
     );
     println!(
-        "segments:    {} in, {} out, {} retransmitted, {} resets sent",
-        s.stack.tcp.in_segs, s.stack.tcp.out_segs, s.stack.tcp.retrans_segs, s.stack.tcp.out_rsts
+        "segments:    {} in, {} out, {} retransmitted ({} fast retransmits, {} timeouts), {} resets sent",
+        s.stack.tcp.in_segs,
+        s.stack.tcp.out_segs,
+        s.stack.tcp.retrans_segs,
+        s.stack.tcp_ext.tcp_fast_retrans,
+        s.stack.tcp_ext.tcp_timeouts,
+        s.stack.tcp.out_rsts
     );
     println!(
         "frames:      {} in, {} out, {} dropped by a full device queue",
