@@ -149,6 +149,7 @@ impl BenchStack for SynackStack {
         let opts = ConnectOptions {
             local_port: Some(local_port),
             socket: self.socket,
+            ..ConnectOptions::default()
         };
         // The harness hands out distinct local ports to a remote it knows.
         let conn = self

@@ -142,6 +142,9 @@ pub struct Config {
     pub tcp_syncookies: SynCookieMode,
     /// Answer a completing ACK with RST when the accept queue is full (`tcp_abort_on_overflow`).
     pub tcp_abort_on_overflow: bool,
+    /// SYNs per second a listener takes from one source address, 0 for no
+    /// limit (synack's own; RFC 4987 §3.1 filtering).
+    pub tcp_syn_source_ratelimit: u32,
     /// Fast Open bits (`tcp_fastopen`, see [`fastopen_flags`]).
     pub tcp_fastopen: u32,
     /// Fast Open server keys in Linux's sysctl text form, or None to draw one from the RNG.
@@ -237,6 +240,7 @@ impl Default for Config {
             somaxconn: 4096,
             tcp_syncookies: SynCookieMode::Overflow,
             tcp_abort_on_overflow: false,
+            tcp_syn_source_ratelimit: 0,
             tcp_fastopen: fastopen_flags::CLIENT,
             tcp_fastopen_key: None,
             tcp_window_scaling: true,
@@ -420,7 +424,14 @@ impl Config {
             }
             "tcp_abort_on_overflow" => self.tcp_abort_on_overflow = boolean(value)?,
             "tcp_fastopen" => self.tcp_fastopen = u32::try_from(num(value)?).map_err(|_| bad())?,
-            "tcp_fastopen_key" => self.tcp_fastopen_key = Some(value.to_string()),
+            "tcp_fastopen_key" => {
+                crate::tcp::fastopen_cookie::FastOpenKeys::parse_sysctl(value)
+                    .map_err(|_| bad())?;
+                self.tcp_fastopen_key = Some(value.to_string());
+            }
+            "tcp_syn_source_ratelimit" => {
+                self.tcp_syn_source_ratelimit = u32::try_from(num(value)?).map_err(|_| bad())?
+            }
             "tcp_window_scaling" => self.tcp_window_scaling = boolean(value)?,
             "tcp_sack" => self.tcp_sack = boolean(value)?,
             "tcp_dsack" => self.tcp_dsack = boolean(value)?,

@@ -34,29 +34,7 @@ macro_rules! mib_group {
     };
 }
 
-mib_group! {
-    /// IP counters (`/proc/net/snmp`, group `Ip`).
-    IpStats {
-        /// Every datagram handed to the stack, including those in error.
-        in_receives => "InReceives",
-        /// Bad header: checksum, version, lengths.
-        in_hdr_errors => "InHdrErrors",
-        /// Not addressed to us.
-        in_addr_errors => "InAddrErrors",
-        /// Shorter than its header or total length says.
-        in_truncated_pkts => "InTruncatedPkts",
-        /// A protocol we do not speak.
-        in_unknown_protos => "InUnknownProtos",
-        /// Dropped for lack of a feature (fragments, until reassembly lands).
-        in_discards => "InDiscards",
-        /// Handed to a transport protocol.
-        in_delivers => "InDelivers",
-        /// Datagrams we sent.
-        out_requests => "OutRequests",
-        /// Fragments dropped because reassembly is not supported yet.
-        reasm_fails => "ReasmFails",
-    }
-}
+pub use crate::ip::stats::{EthernetStats, IcmpStats, IpStats};
 
 mib_group! {
     /// TCP counters of RFC 4022 (`/proc/net/snmp`, group `Tcp`).
@@ -104,6 +82,36 @@ mib_group! {
         listen_overflows => "ListenOverflows",
         /// SYNs or completing ACKs a listener dropped, for any reason.
         listen_drops => "ListenDrops",
+        /// SYN cookies sent in SYN-ACKs (RFC 4987 §3.6).
+        syncookies_sent => "SyncookiesSent",
+        /// ACKs whose cookie was valid: connections made from a cookie.
+        syncookies_recv => "SyncookiesRecv",
+        /// ACKs checked as cookies that were forged or too old.
+        syncookies_failed => "SyncookiesFailed",
+        /// SYNs dropped because the SYN queue was full and cookies were off.
+        tcp_req_q_full_drop => "TCPReqQFullDrop",
+        /// SYNs answered with a cookie because the SYN queue was full.
+        tcp_req_q_full_do_cookies => "TCPReqQFullDoCookies",
+        /// SYNs dropped by the per-source SYN rate limit (synack's own).
+        tcp_syn_rate_limited => "TCPSynRateLimited",
+        /// ICMP errors quoting a sequence number outside SND.UNA..SND.NXT
+        /// (RFC 5927 §4.1), ignored.
+        out_of_window_icmps => "OutOfWindowIcmps",
+        /// Fast Open SYN-ACKs that acknowledged our SYN's data (RFC 7413).
+        tcp_fast_open_active => "TCPFastOpenActive",
+        /// Fast Open SYNs whose data was not acknowledged (sent again).
+        tcp_fast_open_active_fail => "TCPFastOpenActiveFail",
+        /// Fast Open SYNs whose data a listener accepted.
+        tcp_fast_open_passive => "TCPFastOpenPassive",
+        /// Fast Open SYNs with an invalid cookie: only the SYN acknowledged.
+        tcp_fast_open_passive_fail => "TCPFastOpenPassiveFail",
+        /// Fast Open cookies accepted under the backup key.
+        tcp_fast_open_passive_alt_key => "TCPFastOpenPassiveAltKey",
+        /// Fast Open SYNs refused because the listener's pending-TFO queue
+        /// (`TCP_FASTOPEN` qlen) was full.
+        tcp_fast_open_listen_overflow => "TCPFastOpenListenOverflow",
+        /// SYNs asking for a Fast Open cookie.
+        tcp_fast_open_cookie_reqd => "TCPFastOpenCookieReqd",
         /// Retransmission timeouts (SYN, SYN-ACK and data).
         tcp_timeouts => "TCPTimeouts",
         /// Fast retransmissions (RFC 5681 §3.2).
@@ -161,8 +169,11 @@ mib_group! {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub ip: IpStats,
+    pub icmp: IcmpStats,
     pub tcp: TcpStats,
     pub tcp_ext: TcpExtStats,
+    /// The Ethernet interfaces' link-layer counters.
+    pub eth: EthernetStats,
 }
 
 impl Stats {
@@ -170,9 +181,11 @@ impl Stats {
     /// `TcpExtTCPChallengeACK`, ...).
     pub fn iter(&self) -> impl Iterator<Item = (String, u64)> + '_ {
         let ip = self.ip.iter().map(|(n, v)| (format!("Ip{n}"), v));
+        let icmp = self.icmp.iter().map(|(n, v)| (format!("Icmp{n}"), v));
         let tcp = self.tcp.iter().map(|(n, v)| (format!("Tcp{n}"), v));
         let ext = self.tcp_ext.iter().map(|(n, v)| (format!("TcpExt{n}"), v));
-        ip.chain(tcp).chain(ext)
+        let eth = self.eth.iter().map(|(n, v)| (format!("Eth{n}"), v));
+        ip.chain(icmp).chain(tcp).chain(ext).chain(eth)
     }
 
     /// The value of a counter by its `nstat` name, e.g. `"TcpInCsumErrors"`.

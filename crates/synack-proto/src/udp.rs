@@ -94,6 +94,9 @@ pub enum UdpError {
     NetworkUnreachable,
     /// More than [`MAX_PAYLOAD`] bytes (EMSGSIZE).
     MessageTooLong,
+    /// The stack's output queue is full (ENOBUFS); try again after
+    /// draining `poll_transmit`.
+    NoBufferSpace,
     /// An ICMP error for this (connected) socket, reported once.
     Icmp(IcmpErrno),
 }
@@ -110,6 +113,7 @@ impl fmt::Display for UdpError {
             UdpError::WouldBlock => f.write_str("operation would block"),
             UdpError::NetworkUnreachable => f.write_str("network unreachable"),
             UdpError::MessageTooLong => f.write_str("message too long"),
+            UdpError::NoBufferSpace => f.write_str("no buffer space available"),
             UdpError::Icmp(e) => fmt::Display::fmt(e, f),
         }
     }
@@ -505,6 +509,13 @@ impl UdpSockets {
     /// Takes the pending error, if any (`SO_ERROR`).
     pub fn take_error(&mut self, h: UdpHandle) -> Result<Option<IcmpErrno>, UdpError> {
         Ok(self.socket_mut(h)?.error.take())
+    }
+
+    /// A datagram prepared by [`Self::send_to`] could not be queued
+    /// (`SndbufErrors`, and not an `OutDatagrams` after all).
+    pub fn record_send_dropped(&mut self) {
+        self.stats.out_datagrams = self.stats.out_datagrams.saturating_sub(1);
+        self.stats.sndbuf_errors += 1;
     }
 
     /// A datagram or an error is waiting.

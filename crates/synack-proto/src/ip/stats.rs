@@ -200,12 +200,43 @@ mib! {
         out_datagrams => "OutDatagrams",
         /// Dropped because the socket's receive queue was full (also in `InErrors`).
         rcvbuf_errors => "RcvbufErrors",
-        /// Not sent for lack of send buffer (unused: sends are not buffered).
+        /// Not sent for lack of room in the stack's output queue.
         sndbuf_errors => "SndbufErrors",
         /// Bad checksum (also in `InErrors`).
         in_csum_errors => "InCsumErrors",
         /// Broadcast or multicast datagrams no socket wanted (no ICMP for those).
         ignored_multi => "IgnoredMulti",
+    }
+}
+
+mib! {
+    /// Link-layer counters of the stack's Ethernet interfaces. Linux keeps
+    /// these per device (`ip -s link`); the names are synack's own.
+    pub struct EthernetStats in "Eth" {
+        /// Frames received on Ethernet interfaces.
+        in_frames => "InFrames",
+        /// Shorter than an Ethernet header.
+        in_truncated => "InTruncated",
+        /// Addressed to another station's unicast address.
+        in_other_host => "InOtherHost",
+        /// A broadcast or multicast source address: no station sends from
+        /// one, so the frame is forged (RFC 1812 §3.3.2 never learns them).
+        in_bad_source => "InBadSource",
+        /// Neither IPv4 nor ARP.
+        in_unknown_ethertype => "InUnknownEthertype",
+        /// ARP packets received (valid ones).
+        in_arp => "InArp",
+        /// ARP packets that did not parse or are not Ethernet/IPv4.
+        in_arp_errors => "InArpErrors",
+        /// ARP packets claiming one of our addresses as the sender: a looped
+        /// frame or an address conflict (RFC 5227 §2.4).
+        in_arp_conflicts => "InArpConflicts",
+        /// Frames sent.
+        out_frames => "OutFrames",
+        /// ARP requests sent (gratuitous announcements included).
+        out_arp_requests => "OutArpRequests",
+        /// ARP replies sent.
+        out_arp_replies => "OutArpReplies",
     }
 }
 

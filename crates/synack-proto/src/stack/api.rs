@@ -9,58 +9,121 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::slab::Key;
 use super::{
-    AcceptError, ConnEntry, ConnHandle, ConnectError, ConnectOptions, Demux, FourTuple,
-    ListenError, ListenerHandle, Owner, SocketId, SocketSummary, Stack,
+    AcceptError, ConnHandle, ConnectError, ConnectOptions, FourTuple, ListenError, ListenOptions,
+    ListenerHandle, Owner, SocketId, SocketSummary, Stack,
 };
+use crate::siphash::SipKey;
 use crate::tcp::conn::{
-    ConnParams, Connection, RecvError, SendError, SendFlags, SetOptionError, Shutdown,
-    ShutdownError, SocketOption, TcpInfo,
+    ConnParams, Connection, FastOpenInfo, RecvError, SendError, SendFlags, SetOptionError,
+    Shutdown, ShutdownError, SocketOption, TcpInfo,
 };
+use crate::tcp::fastopen;
+use crate::tcp::fastopen_cookie::{FastOpenEntry, FastOpenKeys};
 use crate::tcp::listener::Listener;
 use crate::tcp::state::TcpState;
 use crate::time::Instant;
+use crate::wire::tcp::FastOpenOption;
 
 impl Stack {
     /// Listens on `local` (address 0.0.0.0 for any) with a listen(2)
-    /// `backlog` (capped by `somaxconn`).
+    /// `backlog` (capped by `somaxconn`), SO_REUSEADDR off.
     pub fn tcp_listen(
         &mut self,
         local: SocketAddrV4,
         backlog: usize,
     ) -> Result<ListenerHandle, ListenError> {
+        self.tcp_listen_with(
+            local,
+            ListenOptions {
+                backlog,
+                ..ListenOptions::default()
+            },
+        )
+    }
+
+    /// Listens on `local` with [`ListenOptions`]: the backlog, SO_REUSEADDR
+    /// (without it, any connection on the port, TIME-WAIT included, makes
+    /// this fail with AddrInUse, as Linux's bind does) and Fast Open.
+    pub fn tcp_listen_with(
+        &mut self,
+        local: SocketAddrV4,
+        opts: ListenOptions,
+    ) -> Result<ListenerHandle, ListenError> {
         if local.port() == 0 {
             return Err(ListenError::InvalidPort);
         }
-        if *local.ip() != self.iface.addr && !local.ip().is_unspecified() {
+        let wildcard = local.ip().is_unspecified();
+        if !wildcard && !self.is_local_addr(*local.ip()) {
             return Err(ListenError::AddrNotAvailable);
         }
-        let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
-        let specific = SocketAddrV4::new(self.iface.addr, local.port());
-        if self.listen_map.contains_key(&wildcard) || self.listen_map.contains_key(&specific) {
+        let port = local.port();
+        let listener_conflict = self.listen_map.keys().any(|l| {
+            l.port() == port && (wildcard || l.ip().is_unspecified() || l.ip() == local.ip())
+        });
+        if listener_conflict {
             return Err(ListenError::AddrInUse);
         }
-        let key = self
-            .listeners
-            .insert(Listener::new(local, backlog, &self.env.config));
+        if !opts.reuse_addr {
+            let used =
+                |addr: Ipv4Addr| self.port_users.contains_key(&SocketAddrV4::new(addr, port));
+            let in_use = if wildcard {
+                self.ifaces.iter().any(|i| used(i.config.addr))
+            } else {
+                used(*local.ip())
+            };
+            if in_use {
+                return Err(ListenError::AddrInUse);
+            }
+        }
+        let mut listener = Listener::new(local, opts.backlog, &self.env.config);
+        let qlen = fastopen::listener_qlen(
+            self.env.config.tcp_fastopen,
+            opts.fastopen_qlen,
+            listener.backlog(),
+        );
+        listener.set_fastopen_qlen(qlen.unwrap_or(0));
+        let key = self.listeners.insert(listener);
         self.listen_map.insert(local, key);
         Ok(ListenerHandle(key))
     }
 
-    /// Stops listening. Connections not yet accepted are reset.
+    /// Linux `TCP_FASTOPEN` on a listener: at most `qlen` Fast Open
+    /// connections not yet established (0 turns server Fast Open off).
+    /// Server Fast Open also needs the 0x2 bit of `tcp_fastopen`.
+    pub fn tcp_listener_set_fastopen(
+        &mut self,
+        listener: ListenerHandle,
+        qlen: usize,
+    ) -> Result<(), ListenError> {
+        let flags = self.env.config.tcp_fastopen;
+        let l = self
+            .listeners
+            .get_mut(listener.0)
+            .ok_or(ListenError::InvalidHandle)?;
+        let qlen = fastopen::listener_qlen(flags, qlen, l.backlog()).unwrap_or(0);
+        l.set_fastopen_qlen(qlen);
+        Ok(())
+    }
+
+    /// Half-open connections of a listener (its SYN queue) and those
+    /// waiting for `accept`.
+    pub fn tcp_listener_queues(&self, listener: ListenerHandle) -> Option<(usize, usize)> {
+        self.listeners
+            .get(listener.0)
+            .map(|l| (l.half_open(), l.accept_queue_len()))
+    }
+
+    /// Stops listening. Every connection not yet accepted, half-open or
+    /// established, is reset.
     pub fn tcp_close_listener(&mut self, now: Instant, listener: ListenerHandle) {
         self.advance(now);
+        let now = self.now;
         let Some(mut l) = self.listeners.remove(listener.0) else {
             return;
         };
         self.listen_map.remove(&l.local());
         let queued: Vec<Key> = l.drain().collect();
-        let half_open: Vec<Key> = self
-            .conns
-            .iter()
-            .filter(|(_, e)| e.owner == Owner::HalfOpen(listener.0))
-            .map(|(k, _)| k)
-            .collect();
-        for key in queued.into_iter().chain(half_open) {
+        for key in queued {
             if let Some(entry) = self.conns.get_mut(key) {
                 entry.owner = Owner::Orphan;
                 entry.conn.abort(now, &mut self.env);
@@ -97,27 +160,77 @@ impl Stack {
     }
 
     /// Opens a connection to `remote` (RFC 9293 §3.10.1): SYN-SENT. The ISS
-    /// follows RFC 6528 and the local port RFC 6056 unless given.
+    /// follows RFC 6528, the local address the route (RFC 1122 §3.3.4.3)
+    /// and the local port RFC 6056, unless given. With
+    /// `opts.fastopen_connect` this is Linux's `TCP_FASTOPEN_CONNECT`.
     pub fn tcp_connect(
         &mut self,
         now: Instant,
         remote: SocketAddrV4,
         opts: ConnectOptions,
     ) -> Result<ConnHandle, ConnectError> {
+        self.connect_impl(now, remote, opts, None).map(|(c, _)| c)
+    }
+
+    /// Connects and sends in one call, like `sendto(MSG_FASTOPEN)` (RFC 7413
+    /// §4.2): with a cached cookie for the server, the SYN carries the
+    /// cookie and the first bytes of `data` (up to one MSS); without one it
+    /// asks for a cookie and the data follows the handshake. Returns the
+    /// connection and how many bytes were queued (all that fit in the send
+    /// buffer, where Linux's non-blocking `sendto` takes only what the SYN
+    /// carries); [`Stack::tcp_fastopen_info`] says what the SYN carried.
+    pub fn tcp_connect_with_data(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+        opts: ConnectOptions,
+        data: &[u8],
+    ) -> Result<(ConnHandle, usize), ConnectError> {
+        self.connect_impl(now, remote, opts, Some(data))
+    }
+
+    fn connect_impl(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+        opts: ConnectOptions,
+        data: Option<&[u8]>,
+    ) -> Result<(ConnHandle, usize), ConnectError> {
         self.advance(now);
-        if remote.port() == 0 || remote.ip().is_unspecified() || *remote.ip() == self.iface.addr {
+        let now = self.now;
+        let r = *remote.ip();
+        let unusable = remote.port() == 0
+            || r.is_unspecified()
+            || r.is_broadcast()
+            || r.is_multicast()
+            || self.is_local_addr(r);
+        if unusable {
             return Err(ConnectError::InvalidAddress);
         }
-        let local_ip = self.iface.addr;
+        let hop = self.hop_to(r).ok_or(ConnectError::NetworkUnreachable)?;
+        if hop.link_broadcast {
+            return Err(ConnectError::InvalidAddress);
+        }
+        let local_ip = match opts.local_addr {
+            Some(a) if !a.is_unspecified() => {
+                if !self.is_local_addr(a) {
+                    return Err(ConnectError::AddrNotAvailable);
+                }
+                a
+            }
+            _ => hop.src,
+        };
         let demux = &self.demux;
+        let listen_map = &self.listen_map;
         let taken = |port: u16| {
             demux.contains_key(&FourTuple {
                 local: SocketAddrV4::new(local_ip, port),
                 remote,
-            })
+            }) || listen_map.contains_key(&SocketAddrV4::new(local_ip, port))
+                || listen_map.contains_key(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
         };
         let port = match opts.local_port {
-            Some(port) if taken(port) => return Err(ConnectError::AddrInUse),
+            Some(port) if port == 0 || taken(port) => return Err(ConnectError::AddrInUse),
             Some(port) => port,
             None => self
                 .ports
@@ -133,16 +246,68 @@ impl Stack {
             ts_offset: self.ts_offset(&tuple),
             socket: opts.socket,
         };
-        let conn = Connection::connect(now, tuple.local, remote, &params, &mut self.env);
-        let key = self.conns.insert(ConnEntry {
-            conn,
-            owner: Owner::App,
-            queued: false,
-        });
-        self.demux.insert(tuple, Demux::Conn(key));
+        let mut conn = Connection::connect(now, tuple.local, remote, &params, &mut self.env);
+        if data.is_some() || opts.fastopen_connect {
+            let config = &self.env.config;
+            let entry: Option<FastOpenEntry> = self.fastopen_cache.get(r);
+            let path_mtu = u16::try_from(config.mtu).unwrap_or(u16::MAX);
+            let plan = fastopen::client_plan(
+                config.tcp_fastopen,
+                entry.as_ref(),
+                now,
+                path_mtu,
+                config.advertised_mss(),
+                opts.fastopen_connect && data.is_none(),
+            );
+            if let Some(plan) = plan {
+                conn.set_fastopen_client(plan);
+            }
+        }
+        // Queued before the SYN is written, so the SYN can carry it.
+        let queued = match data {
+            Some(d) if !d.is_empty() => conn
+                .send(now, d, SendFlags::default(), &mut self.env)
+                .unwrap_or(0),
+            _ => 0,
+        };
+        let key = self.insert_conn(conn, Owner::App, None);
         self.after_conn(key);
         self.refresh_deadline();
-        Ok(ConnHandle(key))
+        Ok((ConnHandle(key), queued))
+    }
+
+    /// What the client knows about `server` for Fast Open (its cookie, in
+    /// the option kind it came in, and MSS), if anything.
+    pub fn fastopen_entry(&self, server: Ipv4Addr) -> Option<FastOpenEntry> {
+        self.fastopen_cache.peek(server).copied()
+    }
+
+    /// The Fast Open cookie cached for `server`.
+    pub fn fastopen_cookie(&self, server: Ipv4Addr) -> Option<FastOpenOption> {
+        self.fastopen_entry(server).and_then(|e| e.cookie)
+    }
+
+    /// Forgets what Fast Open knows about `server` (`ip tcp_metrics delete`).
+    pub fn fastopen_forget(&mut self, server: Ipv4Addr) {
+        self.fastopen_cache.remove(server);
+    }
+
+    /// A connection's Fast Open status: what its SYN carried and whether
+    /// the data was acknowledged, or (server side) taken from the SYN.
+    pub fn tcp_fastopen_info(&self, c: ConnHandle) -> Option<FastOpenInfo> {
+        self.app_conn_ref(c).map(Connection::fastopen_info)
+    }
+
+    /// Replaces the server's Fast Open keys (`tcp_fastopen_key`).
+    pub fn set_fastopen_keys(&mut self, keys: FastOpenKeys) {
+        self.fastopen_keys = keys;
+    }
+
+    /// RFC 7413 §4.1.2 key rotation: cookies are made with `key` from now
+    /// on; those made with the previous key stay valid until the next
+    /// rotation.
+    pub fn rotate_fastopen_key(&mut self, key: SipKey) {
+        self.fastopen_keys.rotate(key);
     }
 
     /// Runs a command on a connection, then the stack's bookkeeping.

@@ -6,9 +6,12 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::slab::Key;
 use crate::SeqNum;
+use crate::ip::Ipv4Cidr;
 use crate::tcp::conn::{CloseReason, SocketOptions};
 use crate::tcp::state::TcpState;
 use crate::time::Instant;
+use crate::udp::UdpHandle;
+use crate::wire::ethernet::EthernetAddress;
 use crate::wire::tcp::{TcpFlags, TcpOptions};
 
 /// A connection, as the application names it. Stale once the application
@@ -32,17 +35,23 @@ impl fmt::Display for ListenerHandle {
     }
 }
 
-/// How frames reach the interface.
+/// How frames reach an interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Medium {
     /// Frames are bare IPv4 packets (a TUN device, an IP-medium sim link).
+    /// The link is point-to-point: no ARP.
     Ip,
+    /// Frames are Ethernet II frames (a TAP device, an Ethernet sim link),
+    /// with this station address; next hops are resolved with ARP.
+    Ethernet(EthernetAddress),
 }
 
-/// The stack's one interface.
+/// One of the stack's interfaces: its address, subnet mask (as a prefix
+/// length) and medium.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Interface {
     pub addr: Ipv4Addr,
+    /// 0 to 32 (larger values are taken as 32).
     pub prefix_len: u8,
     pub medium: Medium,
 }
@@ -54,6 +63,28 @@ impl Interface {
             addr,
             prefix_len,
             medium: Medium::Ip,
+        }
+    }
+
+    /// An Ethernet interface with station address `mac` and `addr/prefix_len`.
+    pub const fn ethernet(mac: EthernetAddress, addr: Ipv4Addr, prefix_len: u8) -> Self {
+        Interface {
+            addr,
+            prefix_len,
+            medium: Medium::Ethernet(mac),
+        }
+    }
+
+    /// The address with its prefix.
+    pub fn cidr(&self) -> Ipv4Cidr {
+        Ipv4Cidr::new(self.addr, self.prefix_len.min(32)).unwrap_or(Ipv4Cidr::host(self.addr))
+    }
+
+    /// The station address, on Ethernet.
+    pub const fn mac(&self) -> Option<EthernetAddress> {
+        match self.medium {
+            Medium::Ethernet(mac) => Some(mac),
+            Medium::Ip => None,
         }
     }
 }
@@ -118,6 +149,16 @@ pub enum Event {
         at: Instant,
         segment: SegmentSummary,
     },
+    /// A UDP socket has a datagram (or an ICMP error) to read; raised when
+    /// its queue goes from empty to not empty.
+    UdpReadable(UdpHandle),
+    /// An ARP packet sent or received (with [`Trace::segments`]).
+    Arp {
+        dir: Direction,
+        at: Instant,
+        iface: crate::ip::IfaceId,
+        packet: crate::wire::arp::ArpRepr,
+    },
 }
 
 /// Optional tracing events.
@@ -125,7 +166,8 @@ pub enum Event {
 pub struct Trace {
     /// Raise [`Event::StateChanged`] for every state change.
     pub states: bool,
-    /// Raise [`Event::Segment`] for every TCP segment in and out.
+    /// Raise [`Event::Segment`] for every TCP segment in and out, and
+    /// [`Event::Arp`] for every ARP packet.
     pub segments: bool,
 }
 
@@ -154,20 +196,54 @@ pub struct SocketSummary {
 /// Options of `tcp_connect`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConnectOptions {
+    /// Local address (`bind` before `connect`); `None` takes the route's
+    /// source address (RFC 1122 §3.3.4.3).
+    pub local_addr: Option<Ipv4Addr>,
     /// Local port; `None` picks an ephemeral port (RFC 6056).
     pub local_port: Option<u16>,
     pub socket: SocketOptions,
+    /// Linux `TCP_FASTOPEN_CONNECT`: with a cached Fast Open cookie for the
+    /// server, hold the SYN until the first `tcp_send`, which it then carries
+    /// (RFC 7413 §4.1.3); without one, connect normally and ask for a cookie.
+    pub fastopen_connect: bool,
+}
+
+/// Options of `tcp_listen_with`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenOptions {
+    /// listen(2)'s backlog: the accept queue, capped by `somaxconn`.
+    pub backlog: usize,
+    /// SO_REUSEADDR: listen even if connections (TIME-WAIT ones included)
+    /// still use the port.
+    pub reuse_addr: bool,
+    /// Linux `TCP_FASTOPEN`: the most Fast Open connections not yet
+    /// established at once (RFC 7413 §5.1); 0 turns server Fast Open off
+    /// for this listener (unless `tcp_fastopen` has 0x400).
+    pub fastopen_qlen: usize,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        ListenOptions {
+            backlog: 128,
+            reuse_addr: false,
+            fastopen_qlen: 0,
+        }
+    }
 }
 
 /// Why `tcp_listen` failed (the application asked for something impossible).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ListenError {
-    /// The address is not the interface's (nor 0.0.0.0).
+    /// The address is not one of the interfaces' (nor 0.0.0.0) (EADDRNOTAVAIL).
     AddrNotAvailable,
-    /// Another listener has this address and port.
+    /// Another listener has this address and port, or connections use it
+    /// and SO_REUSEADDR is off (EADDRINUSE).
     AddrInUse,
     /// Port 0.
     InvalidPort,
+    /// No such listener: the application's bug.
+    InvalidHandle,
 }
 
 /// Why `tcp_accept` failed.
@@ -179,15 +255,21 @@ pub enum AcceptError {
     InvalidHandle,
 }
 
-/// Why `tcp_connect` failed.
+/// Why `tcp_connect` failed. The variants name std's `io::ErrorKind`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConnectError {
-    /// The remote address or port is unusable (0.0.0.0, port 0, ourselves).
+    /// The remote address or port is unusable (0.0.0.0, port 0, broadcast,
+    /// multicast, ourselves).
     InvalidAddress,
-    /// The requested local port already has a connection to that peer.
+    /// The requested local port already has a connection to that peer
+    /// (EADDRINUSE).
     AddrInUse,
-    /// Every ephemeral port to that peer is taken.
+    /// The requested local address is not one of ours (EADDRNOTAVAIL).
+    AddrNotAvailable,
+    /// Every ephemeral port to that peer is taken (EADDRNOTAVAIL in Linux).
     NoEphemeralPorts,
+    /// No route to the remote address (ENETUNREACH).
+    NetworkUnreachable,
 }
 
 macro_rules! display_errors {
@@ -208,6 +290,7 @@ display_errors! {
         ListenError::AddrNotAvailable => "address not available on this interface",
         ListenError::AddrInUse => "address and port already listened on",
         ListenError::InvalidPort => "port 0",
+        ListenError::InvalidHandle => "no such listener",
     }
     AcceptError {
         AcceptError::WouldBlock => "no connection to accept yet",
@@ -216,6 +299,8 @@ display_errors! {
     ConnectError {
         ConnectError::InvalidAddress => "invalid remote address",
         ConnectError::AddrInUse => "local port in use for this peer",
+        ConnectError::AddrNotAvailable => "local address not available",
         ConnectError::NoEphemeralPorts => "no ephemeral port left",
+        ConnectError::NetworkUnreachable => "network unreachable",
     }
 }

@@ -19,17 +19,14 @@
 //! kernel sent for known keys (see the tests).
 
 use crate::siphash::SipKey;
+use crate::time::{Duration, Instant};
+use crate::wire::tcp::{FastOpenCookie, FastOpenOption};
 use core::net::Ipv4Addr;
 use rustc_hash::FxBuildHasher;
 use std::collections::HashMap;
 
 /// Length of the cookies this server hands out (Linux TCP_FASTOPEN_COOKIE_SIZE).
 pub const SERVER_COOKIE_LEN: usize = 8;
-
-/// The shortest cookie an option may carry (RFC 7413 §4.1.1).
-pub const COOKIE_MIN_LEN: usize = 4;
-/// The longest cookie an option may carry (RFC 7413 §4.1.1).
-pub const COOKIE_MAX_LEN: usize = 16;
 
 /// A `net.ipv4.tcp_fastopen_key` value that does not parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +91,14 @@ impl FastOpenKeys {
             return Err(ParseKeyError::TooManyKeys);
         }
         Ok(FastOpenKeys { primary, backup })
+    }
+
+    /// Key rotation (RFC 7413 §4.1.2): cookies are made with `primary`
+    /// from now on; the old primary stays valid as the backup, so cookies
+    /// already handed out keep working until the next rotation.
+    pub fn rotate(&mut self, primary: SipKey) {
+        let old = core::mem::replace(&mut self.primary, primary);
+        self.backup = Some(old);
     }
 
     /// The keys in `net.ipv4.tcp_fastopen_key` format, as Linux prints them
@@ -169,52 +174,49 @@ fn format_key(key: &SipKey) -> String {
     format!("{:08x}-{:08x}-{:08x}-{:08x}", w(0), w(4), w(8), w(12))
 }
 
-/// A cookie as a client received it (RFC 7413 §4.1.1: 4 to 16 bytes; Linux
-/// also ignores odd lengths, and so does this type).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct FastOpenCookie {
-    len: u8,
-    bytes: [u8; COOKIE_MAX_LEN],
-}
-
-impl FastOpenCookie {
-    /// A cookie of 4 to 16 bytes, even length; `None` otherwise.
-    pub fn new(bytes: &[u8]) -> Option<Self> {
-        let len = bytes.len();
-        if !(COOKIE_MIN_LEN..=COOKIE_MAX_LEN).contains(&len) || len % 2 != 0 {
-            return None;
-        }
-        let mut cookie = FastOpenCookie {
-            len: len as u8,
-            bytes: [0; COOKIE_MAX_LEN],
-        };
-        cookie.bytes[..len].copy_from_slice(bytes);
-        Some(cookie)
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
-
-impl core::fmt::Debug for FastOpenCookie {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        // The cookie is a credential for this client: show only its length.
-        write!(f, "FastOpenCookie({} bytes)", self.len)
-    }
-}
-
-/// What a client remembers about one server (RFC 7413 §4.1.3).
+/// What a client remembers about one server (RFC 7413 §4.1.3), as Linux
+/// keeps it in its TCP metrics (`tcp_fastopen_metrics`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FastOpenEntry {
-    /// The server's cookie, once received.
-    pub cookie: Option<FastOpenCookie>,
+    /// The server's cookie, once received, with the option kind it came
+    /// in (the client sends it back in the same kind). The wire type: 4 to
+    /// 16 bytes, never a request.
+    pub cookie: Option<FastOpenOption>,
     /// The MSS the server advertised, so SYN data can be sized before the
     /// SYN-ACK arrives (RFC 7413 §4.1.3).
     pub mss: Option<u16>,
-    /// The last SYN carrying data to this server went unacknowledged
-    /// (RFC 7413 §4.2: stop sending data in the SYN to it for a while).
-    pub syn_data_failed: bool,
+    /// Linux `try_exp`: 1 after a kind-34 cookie request went unanswered
+    /// (ask with the experimental kind 254 next), 2 after that failed too
+    /// (kind 34 for good).
+    pub try_exp: u8,
+    /// Consecutive handshakes whose SYN (with data or the option) seemed
+    /// lost (RFC 7413 §4.2.1: middleboxes drop such SYNs).
+    pub syn_loss: u8,
+    /// When the last of those happened.
+    pub last_syn_loss: Option<Instant>,
+}
+
+impl FastOpenEntry {
+    /// Linux `tcp_fastopen_cookie_check`: after two or more lost SYNs in a
+    /// row, no Fast Open to this server for 60 s << losses (RFC 7413
+    /// §4.2.1 "the client SHOULD stop using Fast Open ... for a period").
+    pub fn suspended(&self, now: Instant) -> bool {
+        let Some(last) = self.last_syn_loss else {
+            return false;
+        };
+        if self.syn_loss <= 1 {
+            return false;
+        }
+        let period = Duration::from_secs(60u64 << u32::from(self.syn_loss.min(16)));
+        now < last + period
+    }
+}
+
+/// A cookie from a SYN-ACK, if a client may cache it: 4 to 16 bytes (the
+/// parser drops other lengths) and, as Linux requires, of even length.
+pub fn cacheable(option: &FastOpenOption) -> bool {
+    let len = option.cookie.as_slice().len();
+    len >= FastOpenCookie::MIN_LEN && len % 2 == 0
 }
 
 #[derive(Debug, Clone)]
@@ -283,23 +285,35 @@ impl FastOpenCache {
     }
 
     /// Records a handshake's outcome the way Linux's `tcp_fastopen_cache_set`
-    /// does: a new MSS or cookie replaces the old one (`None` keeps it), and
-    /// `syn_data_failed` says whether the SYN's data went unacknowledged.
+    /// does: a new MSS or (cacheable) cookie replaces the old one (`None`
+    /// keeps it); without a cookie, a higher `try_exp` is kept while no
+    /// cookie is known; `syn_lost` counts a lost SYN, anything else resets
+    /// the count.
     pub fn record(
         &mut self,
+        now: Instant,
         server: Ipv4Addr,
         mss: Option<u16>,
-        cookie: Option<FastOpenCookie>,
-        syn_data_failed: bool,
+        cookie: Option<FastOpenOption>,
+        try_exp: u8,
+        syn_lost: bool,
     ) {
+        let cookie = cookie.filter(cacheable);
         self.update(server, |e| {
             if mss.is_some() {
                 e.mss = mss;
             }
             if cookie.is_some() {
                 e.cookie = cookie;
+            } else if try_exp > e.try_exp && e.cookie.is_none() {
+                e.try_exp = try_exp;
             }
-            e.syn_data_failed = syn_data_failed;
+            if syn_lost {
+                e.syn_loss = e.syn_loss.saturating_add(1);
+                e.last_syn_loss = Some(now);
+            } else {
+                e.syn_loss = 0;
+            }
         });
     }
 
@@ -477,55 +491,87 @@ mod tests {
         }
     }
 
+    fn option(bytes: &[u8], experimental: bool) -> FastOpenOption {
+        FastOpenOption {
+            experimental,
+            cookie: FastOpenCookie::new(bytes).unwrap(),
+        }
+    }
+
     #[test]
-    fn client_cookies_are_4_to_16_even_bytes() {
+    fn clients_cache_only_4_to_16_even_bytes() {
+        assert!(!cacheable(&option(&[], false)), "a request is no cookie");
+        assert!(!cacheable(&option(&[1, 2, 3, 4, 5], false)), "odd length");
+        assert!(cacheable(&option(&[9, 8, 7, 6], false)));
+        assert!(cacheable(&option(&[0xAB; 16], true)));
+        // The wire type refuses 1 to 3 and more than 16 bytes already.
         assert!(FastOpenCookie::new(&[1, 2]).is_none());
-        assert!(FastOpenCookie::new(&[1, 2, 3, 4, 5]).is_none());
         assert!(FastOpenCookie::new(&[0; 18]).is_none());
-        let c = FastOpenCookie::new(&[9, 8, 7, 6]).unwrap();
-        assert_eq!(c.as_bytes(), &[9, 8, 7, 6]);
-        assert_eq!(
-            FastOpenCookie::new(&[0xAB; 16]).unwrap().as_bytes(),
-            &[0xAB; 16]
-        );
-        assert_eq!(format!("{c:?}"), "FastOpenCookie(4 bytes)");
     }
 
     fn server(i: u32) -> Ipv4Addr {
         Ipv4Addr::from(0xC633_6400 + i) // 198.51.100.x
     }
 
+    const T: Instant = Instant::from_secs(10);
+
     #[test]
-    fn cache_remembers_cookie_mss_and_failure() {
+    fn cache_remembers_cookie_kind_mss_and_losses() {
         let mut cache = FastOpenCache::new(4);
         assert_eq!(cache.get(server(1)), None);
-        let cookie = FastOpenCookie::new(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
-        cache.record(server(1), Some(1460), Some(cookie), false);
+        let cookie = option(&[1, 2, 3, 4, 5, 6, 7, 8], true);
+        cache.record(T, server(1), Some(1460), Some(cookie), 0, false);
         let e = cache.get(server(1)).unwrap();
-        assert_eq!(e.cookie, Some(cookie));
+        assert_eq!(e.cookie, Some(cookie), "kind 254 is remembered");
         assert_eq!(e.mss, Some(1460));
-        assert!(!e.syn_data_failed);
-        // A failed SYN-data attempt keeps the cookie and MSS.
-        cache.record(server(1), None, None, true);
-        let e = cache.peek(server(1)).unwrap();
-        assert_eq!(
-            (e.cookie, e.mss, e.syn_data_failed),
-            (Some(cookie), Some(1460), true)
+        assert_eq!(e.syn_loss, 0);
+        // Lost SYNs keep the cookie and MSS, and count.
+        cache.record(T, server(1), None, None, 0, true);
+        cache.record(
+            T,
+            server(1),
+            None,
+            Some(option(&[1, 2, 3, 4, 5], false)),
+            0,
+            true,
         );
+        let e = cache.peek(server(1)).unwrap();
+        assert_eq!((e.cookie, e.mss, e.syn_loss), (Some(cookie), Some(1460), 2));
+        assert!(e.suspended(T + Duration::from_secs(239)), "60 s << 2");
+        assert!(!e.suspended(T + Duration::from_secs(240)));
+        cache.record(T, server(1), None, None, 0, false);
+        assert_eq!(cache.peek(server(1)).unwrap().syn_loss, 0);
         assert_eq!(cache.remove(server(1)).map(|e| e.mss), Some(Some(1460)));
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn try_exp_only_rises_while_no_cookie_is_known() {
+        let mut cache = FastOpenCache::new(4);
+        cache.record(T, server(1), Some(1460), None, 1, false);
+        assert_eq!(cache.peek(server(1)).unwrap().try_exp, 1);
+        cache.record(T, server(1), None, None, 2, false);
+        cache.record(T, server(1), None, None, 1, false);
+        assert_eq!(cache.peek(server(1)).unwrap().try_exp, 2, "never falls");
+        cache.record(T, server(2), None, Some(option(&[7; 8], false)), 0, false);
+        cache.record(T, server(2), None, None, 1, false);
+        assert_eq!(
+            cache.peek(server(2)).unwrap().try_exp,
+            0,
+            "a cookie is known"
+        );
     }
 
     #[test]
     fn cache_evicts_the_least_recently_used_server() {
         let mut cache = FastOpenCache::new(3);
         for i in 0..3 {
-            cache.record(server(i), Some(1000 + i as u16), None, false);
+            cache.record(T, server(i), Some(1000 + i as u16), None, 0, false);
         }
         // Use 0 and 1; 2 is now the least recently used.
         cache.get(server(0));
         cache.get(server(1));
-        cache.record(server(3), Some(1003), None, false);
+        cache.record(T, server(3), Some(1003), None, 0, false);
         assert_eq!(cache.len(), 3);
         assert!(cache.peek(server(2)).is_none());
         for i in [0, 1, 3] {
@@ -538,7 +584,7 @@ mod tests {
         }
         assert!(cache.peek(server(999)).is_some());
         let mut none = FastOpenCache::new(0);
-        none.record(server(1), Some(1), None, false);
+        none.record(T, server(1), Some(1), None, 0, false);
         assert!(none.is_empty());
     }
 }

@@ -1,29 +1,52 @@
 //! A listening socket: what to do with segments for a listening port, the
-//! SYN queue of half-open connections, and the accept queue.
+//! SYN queue of half-open connections, the accept queue, the SYN-cookie
+//! mode's memory, the pending Fast Open count, and a per-source SYN rate
+//! limit.
 //!
 //! Read first: RFC 9293 §3.10.7.2 (LISTEN: ignore RSTs, reset ACKs, accept
-//! SYNs), RFC 4987 §3 (SYN floods and the defences the next issue adds),
-//! Linux's `tcp_max_syn_backlog`, `somaxconn` and listen(2) backlog.
+//! SYNs), RFC 4987 §3 (SYN floods; §3.6 SYN cookies), RFC 7413 §5.1 (a cap
+//! on pending Fast Open connections), Linux's `tcp_conn_request`,
+//! `tcp_max_syn_backlog`, `somaxconn` and listen(2) backlog.
 //!
 //! The half-open connections themselves (SYN-RECEIVED, with their SYN-ACK
 //! retransmissions at 1, 2, 4, 8, 16 s and expiry at 63 s) are ordinary
-//! connections the stack keeps on the listener's behalf; the listener counts
-//! them against `tcp_max_syn_backlog` and queues them, once established, for
-//! `accept`. **[`Listener::on_segment`] is the one place that decides what
-//! happens to a segment for a listening port**: SYN cookies when the SYN
-//! queue is full and Fast Open's data-bearing SYN slot in here.
+//! connections the stack keeps on the listener's behalf; the listener knows
+//! which they are (its SYN queue, bounded by `tcp_max_syn_backlog`) and
+//! queues them, once established, for `accept` (bounded by the backlog).
+//! **[`Listener::on_segment`] is the one place that decides what happens to
+//! a segment for a listening port.**
+//!
+//! Differences from Linux, on purpose: the SYN queue's cap is
+//! `tcp_max_syn_backlog` itself (Linux starts cookies when the queue reaches
+//! the listen backlog, and without cookies drops SYNs from unproven peers
+//! once three quarters of `tcp_max_syn_backlog` are used).
 
-use core::net::SocketAddrV4;
-use std::collections::VecDeque;
+use core::hash::{BuildHasher, Hash};
+use core::net::{Ipv4Addr, SocketAddrV4};
+use std::collections::{HashSet, VecDeque};
 
-use crate::config::Config;
+use rustc_hash::FxBuildHasher;
+
+use crate::config::{Config, SynCookieMode};
+use crate::ip::KeyedHasher;
+use crate::siphash::SipKey;
+use crate::time::{Duration, Instant};
 use crate::wire::TcpRepr;
+
+/// Linux `TCP_SYNCOOKIE_VALID`: after the last cookie was sent, ACKs are
+/// checked as cookies for this long (a cookie lives at most two minutes).
+pub const SYNCOOKIE_VALID: Duration = Duration::from_secs(120);
 
 /// What to do with a segment for a listening port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListenVerdict {
     /// Start a half-open connection (SYN-RECEIVED) and send the SYN-ACK.
     Accept,
+    /// RFC 4987 §3.6: answer with a SYN cookie and keep nothing.
+    SynCookie,
+    /// An ACK that may complete a cookie handshake: check the cookie; a
+    /// cookie that fails is an ACK in LISTEN (reset it).
+    CheckCookie,
     /// RFC 9293 §3.10.7.2: "Any acknowledgment is bad if it arrives on a
     /// connection still in the LISTEN state. An acceptable reset segment
     /// should be formed for any arriving ACK-bearing segment."
@@ -41,7 +64,7 @@ pub enum ListenDrop {
     NotSyn,
     /// A SYN with FIN (Linux drops these).
     SynFin,
-    /// `tcp_max_syn_backlog` half-open connections already.
+    /// `tcp_max_syn_backlog` half-open connections already, cookies off.
     SynQueueFull,
     /// The accept queue is full: Linux drops SYNs rather than start
     /// connections that could not be accepted.
@@ -55,21 +78,32 @@ pub struct Listener<K> {
     local: SocketAddrV4,
     /// min(listen backlog, somaxconn), at least 1.
     backlog: usize,
-    /// Half-open connections (SYN-RECEIVED) it owns.
-    half_open: usize,
-    /// Established connections waiting for `accept`.
+    /// Half-open connections (SYN-RECEIVED) it owns: the SYN queue. Keys
+    /// are the stack's own, so a fast unkeyed hash will do.
+    half_open: HashSet<K, FxBuildHasher>,
+    /// Established connections (and Fast Open children) waiting for `accept`.
     accept_queue: VecDeque<K>,
+    /// The most Fast Open children not yet established (`TCP_FASTOPEN`);
+    /// 0: server Fast Open off.
+    fastopen_qlen: usize,
+    /// Fast Open children not yet established.
+    fastopen_pending: usize,
+    /// When the last SYN cookie was sent (Linux `tcp_synq_overflow`).
+    last_cookie: Option<Instant>,
 }
 
-impl<K: Copy + PartialEq> Listener<K> {
+impl<K: Copy + Eq + Hash> Listener<K> {
     /// A listener on `local` (address 0.0.0.0 for any) with a listen(2)
     /// `backlog`, capped by `somaxconn`.
     pub fn new(local: SocketAddrV4, backlog: usize, config: &Config) -> Self {
         Listener {
             local,
             backlog: backlog.min(config.somaxconn).max(1),
-            half_open: 0,
+            half_open: HashSet::with_hasher(FxBuildHasher),
             accept_queue: VecDeque::new(),
+            fastopen_qlen: 0,
+            fastopen_pending: 0,
+            last_cookie: None,
         }
     }
 
@@ -81,9 +115,9 @@ impl<K: Copy + PartialEq> Listener<K> {
         self.backlog
     }
 
-    /// Half-open connections.
+    /// Half-open connections (the SYN queue's length).
     pub fn half_open(&self) -> usize {
-        self.half_open
+        self.half_open.len()
     }
 
     /// Connections waiting for `accept` (Recv-Q of a listener in `ss`).
@@ -96,13 +130,65 @@ impl<K: Copy + PartialEq> Listener<K> {
         self.accept_queue.len() < self.backlog
     }
 
-    /// RFC 9293 §3.10.7.2, in order: RST, then ACK, then SYN.
-    pub fn on_segment(&self, seg: &TcpRepr<'_>, config: &Config) -> ListenVerdict {
+    /// Sets the Fast Open pending cap (`TCP_FASTOPEN` qlen; 0 turns it off).
+    pub fn set_fastopen_qlen(&mut self, qlen: usize) {
+        self.fastopen_qlen = qlen;
+    }
+
+    pub fn fastopen_qlen(&self) -> usize {
+        self.fastopen_qlen
+    }
+
+    /// Fast Open children not yet established.
+    pub fn fastopen_pending(&self) -> usize {
+        self.fastopen_pending
+    }
+
+    /// Whether another Fast Open child fits (RFC 7413 §5.1).
+    pub fn fastopen_has_room(&self) -> bool {
+        self.fastopen_pending < self.fastopen_qlen
+    }
+
+    /// A Fast Open child was made; it waits in the accept queue at once.
+    /// Returns whether the accept queue was empty before.
+    pub fn add_fastopen_child(&mut self, conn: K) -> bool {
+        self.fastopen_pending += 1;
+        let was_empty = self.accept_queue.is_empty();
+        self.accept_queue.push_back(conn);
+        was_empty
+    }
+
+    /// A Fast Open child left SYN-RECEIVED (established or gone).
+    pub fn fastopen_done(&mut self) {
+        self.fastopen_pending = self.fastopen_pending.saturating_sub(1);
+    }
+
+    /// Whether ACKs for this listener may be SYN-cookie ACKs: a cookie was
+    /// sent in the last two minutes (Linux `tcp_synq_no_recent_overflow`).
+    pub fn cookies_recent(&self, now: Instant, config: &Config) -> bool {
+        config.tcp_syncookies != SynCookieMode::Never
+            && self
+                .last_cookie
+                .is_some_and(|t| now.saturating_duration_since(t) < SYNCOOKIE_VALID)
+    }
+
+    /// RFC 9293 §3.10.7.2, in order: RST, then ACK, then SYN; RFC 4987
+    /// §3.6 for SYNs when the SYN queue is full (`tcp_syncookies` 1) or
+    /// always (2). Remembers when it chose a cookie.
+    pub fn on_segment(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        config: &Config,
+    ) -> ListenVerdict {
         let flags = seg.flags;
         if flags.rst() {
             return ListenVerdict::Drop(ListenDrop::Reset);
         }
         if seg.ack.is_some() {
+            if !flags.syn() && self.cookies_recent(now, config) {
+                return ListenVerdict::CheckCookie;
+            }
             return ListenVerdict::Reset;
         }
         if !flags.syn() {
@@ -114,33 +200,41 @@ impl<K: Copy + PartialEq> Listener<K> {
         if !self.can_accept_more() {
             return ListenVerdict::Drop(ListenDrop::AcceptQueueFull);
         }
-        if self.half_open >= config.tcp_max_syn_backlog {
-            return ListenVerdict::Drop(ListenDrop::SynQueueFull);
+        let full = self.half_open.len() >= config.tcp_max_syn_backlog;
+        let cookie = match config.tcp_syncookies {
+            SynCookieMode::Always => true,
+            SynCookieMode::Overflow => full,
+            SynCookieMode::Never if full => return ListenVerdict::Drop(ListenDrop::SynQueueFull),
+            SynCookieMode::Never => false,
+        };
+        if cookie {
+            self.last_cookie = Some(now);
+            return ListenVerdict::SynCookie;
         }
         ListenVerdict::Accept
     }
 
-    /// A half-open connection was started.
-    pub fn add_half_open(&mut self) {
-        self.half_open += 1;
+    /// A half-open connection was started: it joins the SYN queue.
+    pub fn add_half_open(&mut self, conn: K) {
+        self.half_open.insert(conn);
     }
 
     /// A half-open connection ended before it was established.
-    pub fn remove_half_open(&mut self) {
-        self.half_open = self.half_open.saturating_sub(1);
+    pub fn remove_half_open(&mut self, conn: K) {
+        self.half_open.remove(&conn);
     }
 
-    /// A half-open connection completed its handshake: it waits for
-    /// `accept`. Returns whether the queue was empty before (the moment to
-    /// tell the application).
+    /// A connection completed its handshake (from the SYN queue, or made
+    /// from a cookie): it waits for `accept`. Returns whether the queue was
+    /// empty before (the moment to tell the application).
     pub fn established(&mut self, conn: K) -> bool {
-        self.remove_half_open();
+        self.half_open.remove(&conn);
         let was_empty = self.accept_queue.is_empty();
         self.accept_queue.push_back(conn);
         was_empty
     }
 
-    /// The oldest established connection, for `accept`.
+    /// The oldest queued connection, for `accept`.
     pub fn accept(&mut self) -> Option<K> {
         self.accept_queue.pop_front()
     }
@@ -150,9 +244,73 @@ impl<K: Copy + PartialEq> Listener<K> {
         self.accept_queue.retain(|&k| k != conn);
     }
 
-    /// Every queued connection (when the listener closes).
+    /// Every queued and half-open connection (when the listener closes).
     pub fn drain(&mut self) -> impl Iterator<Item = K> + '_ {
-        self.accept_queue.drain(..)
+        self.accept_queue.drain(..).chain(self.half_open.drain())
+    }
+}
+
+/// An optional per-source SYN rate limit (synack's own,
+/// `tcp_syn_source_ratelimit` SYNs per second and source address; RFC 4987
+/// §3.1 lists filtering as a defence): a fixed table of token buckets
+/// indexed by a keyed hash of the source, so a flood of spoofed sources
+/// costs no memory and nobody can aim at a victim's bucket. Sources that
+/// share a bucket share its limit.
+#[derive(Clone, Debug)]
+pub struct SynRateLimiter {
+    rate: u32,
+    buckets: Box<[SynBucket]>,
+    hasher: KeyedHasher,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct SynBucket {
+    /// Credit in micro-SYNs (one SYN costs 1,000,000).
+    credit: u64,
+    last: Option<Instant>,
+}
+
+/// Buckets in a [`SynRateLimiter`] (16 KiB).
+pub const SYN_RATE_BUCKETS: usize = 1024;
+
+impl SynRateLimiter {
+    /// `rate` SYNs per second per source, with a burst of as many; 0 turns
+    /// the limit off (and allocates nothing).
+    pub fn new(rate: u32, key: SipKey) -> Self {
+        let buckets = if rate == 0 { 0 } else { SYN_RATE_BUCKETS };
+        SynRateLimiter {
+            rate,
+            buckets: vec![SynBucket::default(); buckets].into_boxed_slice(),
+            hasher: KeyedHasher::new(key),
+        }
+    }
+
+    /// Whether a SYN from `src` may be handled now (taking a token).
+    pub fn allow(&mut self, now: Instant, src: Ipv4Addr) -> bool {
+        if self.rate == 0 || self.buckets.is_empty() {
+            return true;
+        }
+        let index = (self.hasher.hash_one(src.to_bits()) % self.buckets.len() as u64) as usize;
+        let cap = u64::from(self.rate) * 1_000_000;
+        let b = &mut self.buckets[index];
+        let credit = match b.last {
+            // Refill at `rate` SYNs per second: `rate` micro-SYNs per µs.
+            Some(last) => b.credit.saturating_add(
+                now.saturating_duration_since(last)
+                    .total_micros()
+                    .saturating_mul(u64::from(self.rate)),
+            ),
+            None => cap,
+        }
+        .min(cap);
+        b.last = Some(now);
+        if credit >= 1_000_000 {
+            b.credit = credit - 1_000_000;
+            true
+        } else {
+            b.credit = credit;
+            false
+        }
     }
 }
 
@@ -161,7 +319,8 @@ mod tests {
     use super::*;
     use crate::SeqNum;
     use crate::wire::tcp::{TcpFlags, TcpOptions};
-    use core::net::Ipv4Addr;
+
+    const T: Instant = Instant::from_secs(1);
 
     fn seg(flags: TcpFlags, ack: Option<u32>) -> TcpRepr<'static> {
         TcpRepr {
@@ -185,59 +344,93 @@ mod tests {
         )
     }
 
+    fn config(mode: SynCookieMode, syn_backlog: usize) -> Config {
+        Config {
+            tcp_syncookies: mode,
+            tcp_max_syn_backlog: syn_backlog,
+            ..Config::default()
+        }
+    }
+
     #[test]
     fn resets_are_ignored_acks_reset_syns_accepted() {
-        let l = listener(8);
+        let mut l = listener(8);
         let config = Config::default();
+        let mut v = |s| l.on_segment(T, &s, &config);
         assert_eq!(
-            l.on_segment(&seg(TcpFlags::RST, None), &config),
+            v(seg(TcpFlags::RST, None)),
             ListenVerdict::Drop(ListenDrop::Reset)
         );
         assert_eq!(
-            l.on_segment(&seg(TcpFlags::RST | TcpFlags::ACK, Some(5)), &config),
+            v(seg(TcpFlags::RST | TcpFlags::ACK, Some(5))),
             ListenVerdict::Drop(ListenDrop::Reset)
         );
+        assert_eq!(v(seg(TcpFlags::ACK, Some(5))), ListenVerdict::Reset);
         assert_eq!(
-            l.on_segment(&seg(TcpFlags::ACK, Some(5)), &config),
-            ListenVerdict::Reset
-        );
-        assert_eq!(
-            l.on_segment(&seg(TcpFlags::SYN | TcpFlags::ACK, Some(5)), &config),
+            v(seg(TcpFlags::SYN | TcpFlags::ACK, Some(5))),
             ListenVerdict::Reset,
             "a SYN-ACK to a listener is an ACK-bearing segment"
         );
+        assert_eq!(v(seg(TcpFlags::SYN, None)), ListenVerdict::Accept);
         assert_eq!(
-            l.on_segment(&seg(TcpFlags::SYN, None), &config),
-            ListenVerdict::Accept
-        );
-        assert_eq!(
-            l.on_segment(&seg(TcpFlags::SYN | TcpFlags::FIN, None), &config),
+            v(seg(TcpFlags::SYN | TcpFlags::FIN, None)),
             ListenVerdict::Drop(ListenDrop::SynFin)
         );
         assert_eq!(
-            l.on_segment(&seg(TcpFlags::FIN, None), &config),
+            v(seg(TcpFlags::FIN, None)),
             ListenVerdict::Drop(ListenDrop::NotSyn)
         );
     }
 
     #[test]
-    fn the_syn_queue_is_bounded_by_tcp_max_syn_backlog() {
-        let config = Config {
-            tcp_max_syn_backlog: 2,
-            ..Config::default()
-        };
+    fn the_syn_queue_is_bounded_by_tcp_max_syn_backlog_without_cookies() {
+        let config = config(SynCookieMode::Never, 2);
         let mut l = listener(8);
-        l.add_half_open();
-        l.add_half_open();
+        l.add_half_open(1);
+        l.add_half_open(2);
+        assert_eq!(l.half_open(), 2);
         assert_eq!(
-            l.on_segment(&seg(TcpFlags::SYN, None), &config),
+            l.on_segment(T, &seg(TcpFlags::SYN, None), &config),
             ListenVerdict::Drop(ListenDrop::SynQueueFull)
         );
-        l.remove_half_open();
+        l.remove_half_open(1);
         assert_eq!(
-            l.on_segment(&seg(TcpFlags::SYN, None), &config),
+            l.on_segment(T, &seg(TcpFlags::SYN, None), &config),
             ListenVerdict::Accept
         );
+        // Cookies off: an ACK is never taken for one.
+        assert_eq!(
+            l.on_segment(T, &seg(TcpFlags::ACK, Some(9)), &config),
+            ListenVerdict::Reset
+        );
+    }
+
+    #[test]
+    fn a_full_syn_queue_turns_to_cookies_in_mode_1_and_mode_2_always_does() {
+        let one = config(SynCookieMode::Overflow, 1);
+        let mut l = listener(8);
+        let ack = seg(TcpFlags::ACK, Some(9));
+        assert_eq!(
+            l.on_segment(T, &ack, &one),
+            ListenVerdict::Reset,
+            "no cookie sent yet"
+        );
+        l.add_half_open(1);
+        assert_eq!(
+            l.on_segment(T, &seg(TcpFlags::SYN, None), &one),
+            ListenVerdict::SynCookie
+        );
+        assert_eq!(l.on_segment(T, &ack, &one), ListenVerdict::CheckCookie);
+        // Two minutes after the last cookie, ACKs are plain ACKs again.
+        let later = T + SYNCOOKIE_VALID;
+        assert_eq!(l.on_segment(later, &ack, &one), ListenVerdict::Reset);
+        let two = config(SynCookieMode::Always, 1024);
+        let mut l = listener(8);
+        assert_eq!(
+            l.on_segment(T, &seg(TcpFlags::SYN, None), &two),
+            ListenVerdict::SynCookie
+        );
+        assert_eq!(l.half_open(), 0, "no state for a cookie");
     }
 
     #[test]
@@ -250,17 +443,55 @@ mod tests {
             Listener::new(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 100, &config);
         assert_eq!(l.backlog(), 2, "capped by somaxconn");
         for k in [7, 8] {
-            l.add_half_open();
+            l.add_half_open(k);
             l.established(k);
         }
         assert!(!l.can_accept_more());
         assert_eq!(
-            l.on_segment(&seg(TcpFlags::SYN, None), &config),
+            l.on_segment(T, &seg(TcpFlags::SYN, None), &config),
             ListenVerdict::Drop(ListenDrop::AcceptQueueFull)
         );
         l.forget(7);
         assert_eq!(l.accept(), Some(8));
         assert_eq!(l.accept(), None);
         assert_eq!(l.half_open(), 0);
+    }
+
+    #[test]
+    fn cookie_connections_never_touch_the_syn_queue_count() {
+        let mut l = listener(8);
+        l.add_half_open(1);
+        // A connection made from a cookie was never half-open here.
+        assert!(l.established(99));
+        assert_eq!(l.half_open(), 1, "another entry's slot is not freed");
+        let drained: Vec<u32> = l.drain().collect();
+        assert_eq!(drained, [99, 1]);
+    }
+
+    #[test]
+    fn fast_open_children_are_capped_and_queued_at_once() {
+        let mut l = listener(8);
+        assert!(!l.fastopen_has_room(), "off by default");
+        l.set_fastopen_qlen(1);
+        assert!(l.fastopen_has_room());
+        assert!(l.add_fastopen_child(5));
+        assert!(!l.fastopen_has_room());
+        assert_eq!(l.accept_queue_len(), 1);
+        l.fastopen_done();
+        assert!(l.fastopen_has_room());
+    }
+
+    #[test]
+    fn the_syn_rate_limit_is_per_source_with_a_burst() {
+        let mut r = SynRateLimiter::new(2, SipKey([3; 16]));
+        let a = Ipv4Addr::new(198, 51, 100, 1);
+        let b = Ipv4Addr::new(203, 0, 113, 9);
+        assert!(r.allow(T, a) && r.allow(T, a));
+        assert!(!r.allow(T, a), "a burst of 2");
+        assert!(r.allow(T, b), "another source has its own bucket");
+        assert!(r.allow(T + Duration::from_millis(500), a), "2 per second");
+        assert!(!r.allow(T + Duration::from_millis(500), a));
+        let mut off = SynRateLimiter::new(0, SipKey([3; 16]));
+        assert!((0..1000).all(|_| off.allow(T, a)));
     }
 }

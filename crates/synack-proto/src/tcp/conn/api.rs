@@ -34,6 +34,10 @@ pub enum ConnError {
     TimedOut,
     /// We reset it ourselves (`abort`, or `close` with unread data).
     Aborted,
+    /// An ICMP error (or a failed ARP resolution): EHOSTUNREACH,
+    /// ENETUNREACH, ... as Linux reports them; a hard error while connecting,
+    /// a soft one reported in place of a timeout.
+    Unreachable(crate::ip::icmp::IcmpErrno),
 }
 
 impl fmt::Display for ConnError {
@@ -43,6 +47,7 @@ impl fmt::Display for ConnError {
             ConnError::Reset => "connection reset by the peer",
             ConnError::TimedOut => "connection timed out",
             ConnError::Aborted => "connection aborted locally",
+            ConnError::Unreachable(e) => return write!(f, "{e}"),
         })
     }
 }
@@ -212,6 +217,7 @@ impl Connection {
             return Err(SendError::WouldBlock);
         }
         snd.more = flags.more;
+        self.core.tfo_on_send();
         Ok(n)
     }
 

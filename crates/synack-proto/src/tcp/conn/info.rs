@@ -17,6 +17,9 @@ pub mod options {
     pub const TIMESTAMPS: u8 = 1;
     pub const SACK: u8 = 2;
     pub const WSCALE: u8 = 4;
+    /// Linux `TCPI_OPT_SYN_DATA`: data in the SYN was acknowledged (client)
+    /// or accepted (server), RFC 7413.
+    pub const SYN_DATA: u8 = 32;
 }
 
 /// A snapshot of one connection.
@@ -102,6 +105,10 @@ impl Connection {
         }
         if core.neg.sack_ok {
             opts |= options::SACK;
+        }
+        let tfo = core.tfo_info_for_tcp_info();
+        if tfo.syn_data_acked || tfo.passive_data > 0 {
+            opts |= options::SYN_DATA;
         }
         let synced = !matches!(self.state, State::SynSent(_));
         if synced && core.neg.snd_wscale() + core.neg.rcv_wscale() > 0 {

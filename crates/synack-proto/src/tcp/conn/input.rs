@@ -183,6 +183,7 @@ impl Connection {
             snd.set_window(u32::from(seg.window));
             snd.wl1 = seg.seq;
             snd.wl2 = ack;
+            core.tfo_on_syn_ack(seg, snd, env);
             // Linux `tcp_init_buffer_space`: room for two initial windows.
             core.grow_send_buffer(snd, &env.config);
             snd.fin == FinState::Queued
@@ -554,6 +555,7 @@ impl Connection {
         core.grow_send_buffer(&mut s.snd, &env.config);
         let fin_queued = s.snd.fin == FinState::Queued;
         core.handshake_done(now, ack, rtt, env);
+        core.tfo_on_passive_established(now, &s.snd);
         core.pending.syn = false;
         self.transition(now, env, |old| match old {
             State::SynReceived(s) if fin_queued => State::FinWait1(FinWait1 {

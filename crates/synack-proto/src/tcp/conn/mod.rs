@@ -43,12 +43,15 @@
 
 mod ack;
 pub mod api;
+pub mod fastopen;
+mod icmp;
 mod info;
 mod input;
 mod options;
 mod output;
 mod recv;
 mod send;
+mod syncookie;
 mod time_wait;
 mod timers;
 
@@ -59,7 +62,9 @@ pub use api::{
     ConnError, RecvError, SendError, SendFlags, SetOptionError, Shutdown, ShutdownError,
     SocketOption,
 };
-pub use info::TcpInfo;
+pub use fastopen::{FastOpenClientPlan, FastOpenInfo, FastOpenReport};
+pub use icmp::IcmpOutcome;
+pub use info::{TcpInfo, options as tcpi_options};
 pub use recv::{Received, RecvHalf};
 pub use send::{FinState, Retransmit, SendHalf};
 pub use time_wait::{TimeWait, TimeWaitVerdict};
@@ -163,6 +168,10 @@ pub enum CloseReason {
     Aborted,
     /// The application closed it before it was established (no RST needed).
     Cancelled,
+    /// An ICMP error (or a failed ARP resolution) made it give up: a hard
+    /// error while connecting, as Linux reports it (RFC 1122 §4.2.3.9,
+    /// RFC 5461).
+    Unreachable(crate::ip::icmp::IcmpErrno),
 }
 
 /// What [`Connection::handle_segment`] did with a segment.
@@ -527,6 +536,9 @@ pub(crate) struct Life {
     pub writable_wanted: bool,
     /// The send buffer size was set by the application (no auto-growth).
     pub sndbuf_locked: bool,
+    /// The last soft ICMP error (Linux `sk_err_soft`): reported instead of
+    /// a plain timeout if the connection times out (RFC 1122 §4.2.3.9).
+    pub soft_error: Option<crate::ip::icmp::IcmpErrno>,
 }
 
 /// Counters for [`TcpInfo`].
@@ -565,6 +577,9 @@ pub struct Core {
     pub(crate) pending: Pending,
     pub(crate) life: Life,
     pub(crate) counters: Counters,
+    /// RFC 7413 Fast Open, either side; boxed, as most connections never
+    /// use it (DESIGN.md §4: an idle connection stays small).
+    pub(crate) tfo: Option<Box<fastopen::FastOpen>>,
 }
 
 /// One TCP connection. See the module documentation.
@@ -625,6 +640,7 @@ impl Core {
                 ..Life::default()
             },
             counters: Counters::default(),
+            tfo: None,
         }
     }
 
@@ -841,8 +857,16 @@ impl Connection {
             CloseReason::Normal | CloseReason::Cancelled => self.core.life.error,
             CloseReason::Refused => Some(ConnError::Refused),
             CloseReason::Reset => Some(ConnError::Reset),
-            CloseReason::TimedOut => Some(ConnError::TimedOut),
+            // A soft ICMP error explains the timeout better (Linux reports
+            // `sk_err_soft` in place of ETIMEDOUT).
+            CloseReason::TimedOut => Some(
+                self.core
+                    .life
+                    .soft_error
+                    .map_or(ConnError::TimedOut, ConnError::Unreachable),
+            ),
             CloseReason::Aborted => Some(ConnError::Aborted),
+            CloseReason::Unreachable(e) => Some(ConnError::Unreachable(e)),
         };
         let had_unread = self.recv_queue() > 0;
         self.transition(now, env, |old| {

@@ -43,6 +43,9 @@ pub(crate) struct Negotiated {
     pub ts_ok: bool,
     /// Our SYN-ACK repeats our SYN (simultaneous open).
     simultaneous: bool,
+    /// The path MTU, as lowered by ICMP "fragmentation needed" (RFC 1191);
+    /// the interface MTU until then.
+    path_mtu: u16,
 }
 
 impl Negotiated {
@@ -59,6 +62,7 @@ impl Negotiated {
             sack_ok: false,
             ts_ok: false,
             simultaneous: false,
+            path_mtu: u16::try_from(config.mtu).unwrap_or(u16::MAX),
         }
     }
 
@@ -142,12 +146,24 @@ impl Negotiated {
         if self.ts_ok { TIMESTAMP_OVERHEAD } else { 0 }
     }
 
-    /// The effective send MSS (payload per segment): the smaller of the
-    /// peer's MSS and ours, minus per-segment options (RFC 6691). With
-    /// timestamps on a 1500-byte path: 1448.
+    /// The effective send MSS (payload per segment): the smallest of the
+    /// peer's MSS, ours and the path MTU's (RFC 1191 §3), minus per-segment
+    /// options (RFC 6691). With timestamps on a 1500-byte path: 1448.
     pub fn send_mss(&self) -> u32 {
-        let mss = u32::from(self.peer_mss.min(self.adv_mss));
+        let path_mss = self.path_mtu.saturating_sub(40);
+        let mss = u32::from(self.peer_mss.min(self.adv_mss).min(path_mss));
         mss.saturating_sub(self.option_overhead()).max(1)
+    }
+
+    /// The path MTU in use.
+    pub fn path_mtu(&self) -> u16 {
+        self.path_mtu
+    }
+
+    /// RFC 1191 §6.1: a smaller path MTU (validated and floored by the
+    /// caller) shrinks the segments we send.
+    pub fn set_path_mtu(&mut self, mtu: u16) {
+        self.path_mtu = mtu;
     }
 
     /// The send MSS before the handshake tells us better (RFC 9293 §3.7.1).

@@ -100,6 +100,18 @@ impl Connection {
                     let plan = core.syn_plan(&s.snd);
                     return core.emit(now, &plan, &mut s.snd, Some(&mut s.rcv), buf, env);
                 }
+                if core.tfo_may_send_in_syn_received() {
+                    // RFC 7413 §4.2.2: a Fast Open child answers at once.
+                    let established = TcpState::Established;
+                    return core.transmit_synchronized(
+                        now,
+                        established,
+                        &mut s.snd,
+                        &mut s.rcv,
+                        buf,
+                        env,
+                    );
+                }
                 if core.ack.now {
                     return core.emit(
                         now,
@@ -124,7 +136,8 @@ impl Core {
     fn syn_plan(&self, snd: &SendHalf) -> Plan {
         Plan {
             seq: snd.iss,
-            len: 0,
+            // Fast Open data rides on the first SYN only.
+            len: self.tfo_syn_data_len(snd),
             fin: false,
             push: false,
             kind: Kind::Syn,
@@ -334,13 +347,15 @@ impl Core {
                 let window = self
                     .recv_buffer_limit(&env.config)
                     .min(usize::from(u16::MAX)) as u16;
-                (None, window, self.neg.syn_options(tsval))
+                let mut options = self.neg.syn_options(tsval);
+                options.fast_open = self.tfo_syn_option();
+                (None, window, options)
             }
-            Some(r) if syn => (
-                Some(r.nxt),
-                r.advertise_unscaled(),
-                self.neg.syn_ack_options(tsval, tsecr),
-            ),
+            Some(r) if syn => {
+                let mut options = self.neg.syn_ack_options(tsval, tsecr);
+                options.fast_open = self.tfo_syn_ack_option();
+                (Some(r.nxt), r.advertise_unscaled(), options)
+            }
             Some(r) => {
                 let sws_mss = u32::from(self.neg.adv_mss) - self.neg.option_overhead();
                 let mut options = TcpOptions {
@@ -372,12 +387,17 @@ impl Core {
         };
         let room = buf.len().saturating_sub(header.header_len());
         let len = (plan.len as usize).min(room);
-        let payload = snd.data_at(plan.seq, len);
+        // A SYN's data (Fast Open) starts after the SYN's sequence number.
+        let data_seq = if syn { plan.seq + 1u32 } else { plan.seq };
+        let payload = snd.data_at(data_seq, len);
         let n = write_segment(buf, self.local, self.remote, &header, payload).ok()?;
         let retransmission =
             plan.kind == Kind::Retransmission || (syn && self.xmit.retransmits > 0);
         if retransmission && self.xmit.rtx_tsval.is_none() {
             self.xmit.rtx_tsval = options.timestamp.map(|t| t.tsval);
+        }
+        if syn && rcv.is_none() {
+            self.tfo_on_syn_sent(options.fast_open, len as u32);
         }
         let sent = Plan {
             len: len as u32,

@@ -2,97 +2,6 @@
 //! listeners, handles, TIME-WAIT entries; two stacks wired back to back.
 
 use super::*;
-use crate::tcp::conn::{CloseReason, RecvError, SendError, Shutdown};
-use crate::time::Duration;
-use crate::wire::tcp::TcpFlags;
-
-const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
-
-fn stack(addr: Ipv4Addr, seed: u64) -> Stack {
-    Stack::new(
-        Config {
-            seed,
-            ..Config::default()
-        },
-        Interface::ip(addr, 24),
-    )
-}
-
-/// Builds an IPv4+TCP packet from `src` to `dst`.
-fn packet(
-    src: SocketAddrV4,
-    dst: SocketAddrV4,
-    flags: TcpFlags,
-    seq: u32,
-    ack: Option<u32>,
-    payload: &[u8],
-) -> Vec<u8> {
-    let header = crate::tcp::segment::SegmentHeader {
-        seq: SeqNum(seq),
-        ack: ack.map(SeqNum),
-        flags,
-        window: 1000,
-        options: TcpOptions::default(),
-    };
-    let mut buf = vec![0u8; 1500];
-    let n = crate::tcp::segment::write_segment(&mut buf[20..], src, dst, &header, (payload, &[]))
-        .unwrap();
-    let ip = Ipv4Repr {
-        src_addr: *src.ip(),
-        dst_addr: *dst.ip(),
-        protocol: IpProtocol::Tcp,
-        payload_len: n as u16,
-        ttl: 64,
-        dscp_ecn: 0,
-        ident: 1,
-        dont_frag: true,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    ip.emit(
-        &mut Ipv4Packet::new_unchecked(&mut buf[..20]),
-        Checksum::Full,
-    );
-    buf.truncate(20 + n);
-    buf
-}
-
-/// A parsed outgoing TCP segment.
-#[derive(Debug)]
-struct Out {
-    src: SocketAddrV4,
-    dst: SocketAddrV4,
-    flags: TcpFlags,
-    seq: u32,
-    ack: Option<u32>,
-    window: u16,
-}
-
-fn drain(stack: &mut Stack, now: Instant) -> Vec<Out> {
-    let mut out = Vec::new();
-    let mut buf = [0xAAu8; 2000];
-    while let Some(n) = stack.poll_transmit(now, &mut buf) {
-        let ip = Ipv4Packet::new_checked(&buf[..n]).unwrap();
-        let ipr = Ipv4Repr::parse(&ip, Checksum::Full).expect("a valid IP header");
-        assert_eq!(ipr.protocol, IpProtocol::Tcp);
-        let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
-        let seg = TcpRepr::parse(&tcp, ipr.src_addr, ipr.dst_addr, Checksum::Full).unwrap();
-        out.push(Out {
-            src: SocketAddrV4::new(ipr.src_addr, seg.src_port),
-            dst: SocketAddrV4::new(ipr.dst_addr, seg.dst_port),
-            flags: seg.flags,
-            seq: seg.seq.raw(),
-            ack: seg.ack.map(SeqNum::raw),
-            window: seg.window,
-        });
-    }
-    out
-}
-
-fn events(stack: &mut Stack) -> Vec<Event> {
-    core::iter::from_fn(|| stack.poll_event()).collect()
-}
 
 #[test]
 fn a_segment_for_no_connection_draws_the_rfc_9293_reset() {
@@ -176,113 +85,28 @@ fn corrupted_and_foreign_frames_are_dropped_and_counted() {
     );
     s.handle_frame(t, &other);
     assert_eq!(s.stats().ip.in_addr_errors, 1);
-    let mut udp = good.clone();
-    udp[9] = 17;
+    // A protocol nobody speaks: RFC 1122 §3.2.2.1 protocol unreachable.
+    let mut unknown = good.clone();
+    unknown[9] = 99;
     let sum = crate::wire::checksum::data(&{
-        let mut h = udp[..20].to_vec();
+        let mut h = unknown[..20].to_vec();
         h[10] = 0;
         h[11] = 0;
         h
     });
-    udp[10..12].copy_from_slice(&crate::wire::checksum::finish(sum).to_be_bytes());
-    s.handle_frame(t, &udp);
+    unknown[10..12].copy_from_slice(&crate::wire::checksum::finish(sum).to_be_bytes());
+    s.handle_frame(t, &unknown);
     assert_eq!(s.stats().ip.in_unknown_protos, 1);
+    let mut buf = [0xAAu8; 1600];
+    let n = s.poll_transmit(t, &mut buf).expect("protocol unreachable");
+    assert_eq!((buf[9], buf[20], buf[21]), (1, 3, 2), "ICMP type 3 code 2");
+    assert_eq!(&buf[28..n], &unknown[..], "quoting the whole datagram");
     s.handle_frame(t, &good[..15]);
     assert_eq!(s.stats().ip.in_truncated_pkts, 1);
     s.handle_frame(t, &[]);
     assert!(drain(&mut s, t).is_empty(), "nothing answers broken frames");
     assert_eq!(s.stats().ip.in_receives, 6);
     assert_eq!(s.stats().ip.in_delivers, 1);
-}
-
-/// Decides whether a frame (towards B?) is lost.
-type DropFilter = Box<dyn FnMut(bool, &[u8]) -> bool>;
-
-/// Two stacks back to back with a one-way delay; frames can be dropped by
-/// a filter.
-struct Wire {
-    a: Stack,
-    b: Stack,
-    now: Instant,
-    delay: Duration,
-    /// (arrival, to_b, frame)
-    flight: Vec<(Instant, bool, Vec<u8>)>,
-    drop: DropFilter,
-}
-
-impl Wire {
-    fn new() -> Self {
-        Wire {
-            a: stack(A, 1),
-            b: stack(B, 2),
-            now: Instant::ZERO,
-            delay: Duration::from_millis(10),
-            flight: Vec::new(),
-            drop: Box::new(|_, _| false),
-        }
-    }
-
-    fn pump(&mut self) {
-        let mut buf = [0u8; 2000];
-        for to_b in [true, false] {
-            let src = if to_b { &mut self.a } else { &mut self.b };
-            while let Some(n) = src.poll_transmit(self.now, &mut buf) {
-                if !(self.drop)(to_b, &buf[..n]) {
-                    self.flight
-                        .push((self.now + self.delay, to_b, buf[..n].to_vec()));
-                }
-            }
-        }
-    }
-
-    /// Runs every event up to `ms`.
-    fn run_until(&mut self, ms: u64) {
-        let end = Instant::from_millis(ms);
-        for _ in 0..1_000_000 {
-            self.pump();
-            let next_frame = self.flight.iter().map(|f| f.0).min();
-            let next_timer = [self.a.poll_timeout(), self.b.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            let next = [next_frame, next_timer].into_iter().flatten().min();
-            match next {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    let (due, rest): (Vec<_>, Vec<_>) =
-                        self.flight.drain(..).partition(|f| f.0 <= self.now);
-                    self.flight = rest;
-                    for (_, to_b, frame) in due {
-                        let dst = if to_b { &mut self.b } else { &mut self.a };
-                        dst.handle_frame(self.now, &frame);
-                    }
-                    self.a.handle_timeout(self.now);
-                    self.b.handle_timeout(self.now);
-                }
-                _ => {
-                    self.now = self.now.max(end);
-                    return;
-                }
-            }
-        }
-        panic!("no quiescence");
-    }
-}
-
-const PORT: u16 = 80;
-
-fn connected(w: &mut Wire) -> (ConnHandle, ConnHandle) {
-    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
-    let c =
-        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
-            .unwrap();
-    w.run_until(100);
-    assert_eq!(w.a.tcp_state(c), TcpState::Established);
-    let ev = events(&mut w.b);
-    assert!(ev.contains(&Event::AcceptReady(l)), "{ev:?}");
-    let s = w.b.tcp_accept(l).unwrap();
-    assert!(events(&mut w.a).contains(&Event::Connected(c)));
-    (c, s)
 }
 
 #[test]
@@ -545,9 +369,10 @@ fn an_idle_connection_costs_well_under_a_kibibyte() {
     assert_eq!(w.a.buffer_memory(), 0);
     assert_eq!(w.b.buffer_memory(), 0);
     assert_eq!(w.a.tcp_state(c), TcpState::Established);
-    // ... and what is left is the connection itself.
+    // ... and what is left is the connection itself (904 bytes with the
+    // pointer to Fast Open state that only Fast Open connections allocate).
     let size = core::mem::size_of::<Connection>();
-    assert!(size < 900, "a connection is {size} bytes");
+    assert!(size <= 904, "a connection is {size} bytes");
 }
 
 #[test]

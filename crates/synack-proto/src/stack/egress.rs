@@ -1,0 +1,467 @@
+//! Packets out: what goes next, where it goes (routing), to whom on the
+//! link (ARP), in which frame, and in fragments if it is too big.
+//!
+//! Read first: RFC 1122 §3.3.1 (routing outbound datagrams), §2.3.2.2 (ARP
+//! queues packets for an unresolved next hop), RFC 791 §3.2 (fragmentation;
+//! every fragment but the last carries a multiple of 8 bytes), RFC 894 (IP
+//! over Ethernet), RFC 1112 §6.4 (multicast MAC addresses).
+//!
+//! One frame per `poll_transmit`, in this order: link-layer control (ARP
+//! announcements, replies, requests), datagrams ARP was holding and can now
+//! send, TCP control segments (resets, TIME-WAIT ACKs, SYN-cookie SYN-ACKs),
+//! other datagrams (ICMP, UDP), then the connections with output. Every
+//! source either yields a frame or makes progress, so the loop ends.
+//!
+//! A datagram whose next hop is not resolved yet is copied into the ARP
+//! cache's bounded queue and the loop goes on; a datagram with no route is
+//! dropped and counted (`OutNoRoutes`), as if lost on the wire: TCP's
+//! timers deal with it. TCP segments carry DF (path MTU discovery, RFC
+//! 1191); other datagrams larger than the MTU are fragmented.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+use std::collections::VecDeque;
+
+use super::iface::Hop;
+use super::tcp::TcpReply;
+use super::{Direction, FourTuple, IfaceId, MIN_TRANSMIT_BUFFER, Stack};
+use crate::ip::arp::Resolution;
+use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr};
+use crate::wire::tcp::{TcpPacket, TcpRepr};
+use crate::wire::{ArpPacket, ArpRepr, Checksum};
+
+/// Bytes of an Ethernet header.
+const ETH: usize = crate::wire::ethernet::HEADER_LEN;
+
+/// Most datagrams (ICMP, UDP) waiting to be sent.
+pub const MAX_OUT_DATAGRAMS: usize = 1024;
+/// Most bytes those may hold.
+pub const MAX_OUT_BYTES: usize = 4 * 1024 * 1024;
+/// Buffers kept for reuse.
+const POOL_MAX: usize = 64;
+
+/// An IP datagram waiting to go out.
+#[derive(Debug)]
+struct OutDatagram {
+    /// The whole datagram, header first (20 bytes, no options).
+    data: Vec<u8>,
+    /// Payload bytes already sent as fragments.
+    sent: usize,
+}
+
+/// Datagrams other than TCP segments waiting to be sent, in pooled buffers.
+#[derive(Debug, Default)]
+pub(super) struct OutQueue {
+    queue: VecDeque<OutDatagram>,
+    pool: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl OutQueue {
+    /// A cleared buffer for a datagram of up to `len` bytes, or `None` when
+    /// the queue is full.
+    pub fn alloc(&mut self, len: usize) -> Option<Vec<u8>> {
+        if self.queue.len() >= MAX_OUT_DATAGRAMS || self.bytes + len > MAX_OUT_BYTES {
+            return None;
+        }
+        let mut buf = self.pool.pop().unwrap_or_default();
+        buf.clear();
+        Some(buf)
+    }
+
+    /// Queues a datagram built in a buffer from [`OutQueue::alloc`].
+    pub fn push(&mut self, data: Vec<u8>) {
+        self.bytes += data.len();
+        self.queue.push_back(OutDatagram { data, sent: 0 });
+    }
+
+    /// Gives a buffer back unused.
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.pool.len() < POOL_MAX {
+            buf.clear();
+            self.pool.push(buf);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    fn pop(&mut self) {
+        if let Some(d) = self.queue.pop_front() {
+            self.bytes -= d.data.len();
+            self.recycle(d.data);
+        }
+    }
+}
+
+/// RFC 1112 §6.4: a multicast group's MAC address, 01:00:5e and the low
+/// 23 bits of the group.
+fn multicast_mac(group: Ipv4Addr) -> EthernetAddress {
+    let o = group.octets();
+    EthernetAddress([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
+}
+
+impl Stack {
+    /// Writes the next frame to send into the front of `buf` (room for the
+    /// MTU plus 14; at least [`MIN_TRANSMIT_BUFFER`]) and returns its
+    /// length. For a stack with one interface; with several, use
+    /// [`Stack::poll_transmit_on`]. Call until `None` after every input.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: crate::Instant, buf: &mut [u8]) -> Option<usize> {
+        self.poll_transmit_on(now, buf).map(|(_, n)| n)
+    }
+
+    /// [`Stack::poll_transmit`], saying which interface the frame leaves by.
+    #[must_use]
+    pub fn poll_transmit_on(
+        &mut self,
+        now: crate::Instant,
+        buf: &mut [u8],
+    ) -> Option<(IfaceId, usize)> {
+        self.advance(now);
+        if buf.len() < MIN_TRANSMIT_BUFFER {
+            return None;
+        }
+        let written = self.transmit(buf);
+        self.refresh_deadline();
+        written
+    }
+
+    fn transmit(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+        loop {
+            if let Some(frame) = self.transmit_arp(buf) {
+                return Some(frame);
+            }
+            if let Some(frame) = self.transmit_released(buf) {
+                return Some(frame);
+            }
+            if let Some(reply) = self.control.pop_front() {
+                match self.transmit_reply(&reply, buf) {
+                    Some(frame) => return Some(frame),
+                    None => continue,
+                }
+            }
+            if self.out.len() > 0 {
+                match self.transmit_datagram(buf) {
+                    Some(frame) => return Some(frame),
+                    None => continue,
+                }
+            }
+            let key = *self.ready.front()?;
+            if let Some(frame) = self.transmit_conn(key, buf) {
+                return Some(frame);
+            }
+        }
+    }
+
+    /// ARP announcements, replies and requests, first.
+    fn transmit_arp(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+        for i in 0..self.ifaces.len() {
+            let iface = &mut self.ifaces[i];
+            let (Some(mac), Some(arp)) = (iface.mac(), iface.arp.as_mut()) else {
+                continue;
+            };
+            let our_ip = iface.config.addr;
+            let (packet, dst_mac) = if iface.announce {
+                iface.announce = false;
+                (
+                    crate::ip::arp::gratuitous(mac, our_ip),
+                    EthernetAddress::BROADCAST,
+                )
+            } else if let Some(req) = arp.poll_request() {
+                (
+                    crate::ip::arp::request(mac, our_ip, req.target),
+                    req.unicast.unwrap_or(EthernetAddress::BROADCAST),
+                )
+            } else {
+                continue;
+            };
+            self.env.stats.eth.out_arp_requests += 1;
+            return Some(self.write_arp(i, packet, dst_mac, buf));
+        }
+        let out = self.arp_out.pop_front()?;
+        self.env.stats.eth.out_arp_replies += 1;
+        Some(self.write_arp(out.iface, out.packet, out.dst_mac, buf))
+    }
+
+    fn write_arp(
+        &mut self,
+        iface: usize,
+        packet: ArpRepr,
+        dst_mac: EthernetAddress,
+        buf: &mut [u8],
+    ) -> (IfaceId, usize) {
+        let src_mac = self.ifaces[iface].mac().unwrap_or_default();
+        EthernetRepr {
+            src_addr: src_mac,
+            dst_addr: dst_mac,
+            ethertype: EtherType::Arp,
+        }
+        .emit(&mut EthernetFrame::new_unchecked(&mut buf[..ETH]));
+        let len = packet.buffer_len();
+        packet.emit(&mut ArpPacket::new_unchecked(&mut buf[ETH..ETH + len]));
+        self.env.stats.eth.out_frames += 1;
+        let id = IfaceId(iface as u16);
+        if self.trace.segments {
+            self.events.push_back(super::Event::Arp {
+                dir: Direction::Out,
+                at: self.now,
+                iface: id,
+                packet,
+            });
+        }
+        (id, ETH + len)
+    }
+
+    /// Datagrams ARP held until their next hop was resolved.
+    fn transmit_released(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+        for i in 0..self.ifaces.len() {
+            let iface = &mut self.ifaces[i];
+            let (Some(mac), Some(arp)) = (iface.mac(), iface.arp.as_mut()) else {
+                continue;
+            };
+            let Some(released) = arp.poll_queued(&mut buf[ETH..]) else {
+                continue;
+            };
+            EthernetRepr {
+                src_addr: mac,
+                dst_addr: released.mac,
+                ethertype: EtherType::Ipv4,
+            }
+            .emit(&mut EthernetFrame::new_unchecked(&mut buf[..ETH]));
+            self.env.stats.eth.out_frames += 1;
+            let len = ETH + released.len;
+            self.trace_out_tcp(&buf[ETH..len]);
+            return Some((IfaceId(i as u16), len));
+        }
+        None
+    }
+
+    /// A TCP segment the stack makes without a connection.
+    fn transmit_reply(&mut self, reply: &TcpReply, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+        let (local, remote) = reply.addrs();
+        let Some(hop) = self.hop_to(*remote.ip()) else {
+            self.env.stats.ip.out_no_routes += 1;
+            return None;
+        };
+        let l2 = self.l2_len(hop.iface);
+        let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(IP_HEADER_LEN);
+        let n = reply.write(tcp_buf)?;
+        self.env.stats.tcp.out_segs += 1;
+        if reply.is_rst() {
+            self.env.stats.tcp.out_rsts += 1;
+        }
+        self.write_ip_header(ip_buf, *local.ip(), *remote.ip(), IpProtocol::Tcp, n, true);
+        self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n)
+    }
+
+    /// The next connection's next segment; takes it off the ready queue
+    /// when it has nothing more.
+    fn transmit_conn(&mut self, key: super::slab::Key, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+        let now = self.now;
+        let Some(entry) = self.conns.get(key) else {
+            self.ready.pop_front();
+            return None;
+        };
+        let (local, remote) = (entry.conn.local(), entry.conn.remote());
+        let hop = self.hop_to(*remote.ip());
+        let l2 = hop.map_or(ETH, |h| self.l2_len(h.iface));
+        let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(IP_HEADER_LEN);
+        let entry = self.conns.get_mut(key)?;
+        match entry.conn.poll_transmit(now, tcp_buf, &mut self.env) {
+            Some(n) => {
+                self.reschedule(key);
+                let Some(hop) = hop else {
+                    // Lost, as on the wire: the connection's timers retry.
+                    self.env.stats.ip.out_no_routes += 1;
+                    return None;
+                };
+                self.write_ip_header(ip_buf, *local.ip(), *remote.ip(), IpProtocol::Tcp, n, true);
+                self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n)
+            }
+            None => {
+                entry.queued = false;
+                self.ready.pop_front();
+                self.reschedule(key);
+                self.retire_if_done(key);
+                None
+            }
+        }
+    }
+
+    /// The first queued datagram, or its next fragment.
+    fn transmit_datagram(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+        let (dst, total) = {
+            let d = self.out.queue.front()?;
+            let p = Ipv4Packet::new_unchecked(&d.data[..]);
+            (p.dst_addr(), d.data.len())
+        };
+        let Some(hop) = self.hop_to(dst) else {
+            self.env.stats.ip.out_no_routes += 1;
+            self.out.pop();
+            return None;
+        };
+        let l2 = self.l2_len(hop.iface);
+        let mtu = self.env.config.mtu.min(buf.len() - l2);
+        let d = self.out.queue.front_mut()?;
+        if total <= mtu {
+            buf[l2..l2 + total].copy_from_slice(&d.data);
+            self.out.pop();
+            return self.finish_frame(hop, buf, total);
+        }
+        // RFC 791 §3.2: fragments of at most the MTU, data in multiples of 8.
+        let payload = &d.data[IP_HEADER_LEN..];
+        let chunk = (mtu - IP_HEADER_LEN) / 8 * 8;
+        let start = d.sent;
+        let end = (start + chunk).min(payload.len());
+        let more = end < payload.len();
+        let header = Ipv4Packet::new_unchecked(&d.data[..IP_HEADER_LEN]);
+        let repr = Ipv4Repr {
+            src_addr: header.src_addr(),
+            dst_addr: header.dst_addr(),
+            protocol: header.protocol(),
+            payload_len: (end - start) as u16,
+            ttl: header.ttl(),
+            dscp_ecn: header.dscp_ecn(),
+            ident: header.ident(),
+            dont_frag: false,
+            more_frags: more,
+            frag_offset: start as u16,
+        };
+        repr.emit(
+            &mut Ipv4Packet::new_unchecked(&mut buf[l2..l2 + IP_HEADER_LEN]),
+            Checksum::Full,
+        );
+        buf[l2 + IP_HEADER_LEN..l2 + IP_HEADER_LEN + end - start]
+            .copy_from_slice(&payload[start..end]);
+        d.sent = end;
+        if !more {
+            self.out.pop();
+        }
+        self.finish_frame(hop, buf, IP_HEADER_LEN + end - start)
+    }
+
+    /// Link-layer header room for an interface.
+    pub(super) fn l2_len(&self, iface: usize) -> usize {
+        match self.ifaces.get(iface).and_then(|i| i.mac()) {
+            Some(_) => ETH,
+            None => 0,
+        }
+    }
+
+    /// Writes an IPv4 header for `payload_len` bytes of `protocol`.
+    pub(super) fn write_ip_header(
+        &mut self,
+        buf: &mut [u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        protocol: IpProtocol,
+        payload_len: usize,
+        dont_frag: bool,
+    ) {
+        let repr = Ipv4Repr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol,
+            // Callers stay below 65,515 bytes.
+            payload_len: u16::try_from(payload_len).unwrap_or(u16::MAX),
+            ttl: self.env.config.ip_default_ttl,
+            dscp_ecn: 0,
+            ident: self.next_ident(),
+            dont_frag,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        repr.emit(
+            &mut Ipv4Packet::new_unchecked(&mut buf[..IP_HEADER_LEN]),
+            Checksum::Full,
+        );
+        self.env.stats.ip.out_requests += 1;
+    }
+
+    /// The next IP Identification value.
+    pub(super) fn next_ident(&mut self) -> u16 {
+        let id = self.ip_ident;
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        id
+    }
+
+    /// Finishes a frame whose IP datagram (`ip_len` bytes) sits after the
+    /// interface's link-layer header room in `buf`: on Ethernet, resolves
+    /// the next hop (the datagram waits in the ARP cache if it is unknown:
+    /// `None`) and writes the Ethernet header.
+    fn finish_frame(
+        &mut self,
+        hop: Hop,
+        buf: &mut [u8],
+        ip_len: usize,
+    ) -> Option<(IfaceId, usize)> {
+        let now = self.now;
+        let id = IfaceId(hop.iface as u16);
+        let iface = self.ifaces.get_mut(hop.iface)?;
+        let Some(mac) = iface.mac() else {
+            return Some((id, ip_len));
+        };
+        let dst = Ipv4Packet::new_unchecked(&buf[ETH..ETH + IP_HEADER_LEN]).dst_addr();
+        let dst_mac = if dst.is_multicast() {
+            multicast_mac(dst)
+        } else if hop.link_broadcast {
+            EthernetAddress::BROADCAST
+        } else {
+            let arp = iface.arp.as_mut()?;
+            match arp.resolve_or_queue(now, hop.next_hop, &buf[ETH..ETH + ip_len]) {
+                Resolution::Ready(mac) => mac,
+                Resolution::Queued => return None,
+                Resolution::Dropped => {
+                    self.env.stats.ip.out_discards += 1;
+                    return None;
+                }
+            }
+        };
+        EthernetRepr {
+            src_addr: mac,
+            dst_addr: dst_mac,
+            ethertype: EtherType::Ipv4,
+        }
+        .emit(&mut EthernetFrame::new_unchecked(&mut buf[..ETH]));
+        self.env.stats.eth.out_frames += 1;
+        Some((id, ETH + ip_len))
+    }
+
+    /// [`Stack::finish_frame`] for a TCP segment, traced once it leaves.
+    fn finish_tcp_frame(
+        &mut self,
+        hop: Hop,
+        buf: &mut [u8],
+        l2: usize,
+        ip_len: usize,
+    ) -> Option<(IfaceId, usize)> {
+        let frame = self.finish_frame(hop, buf, ip_len)?;
+        self.trace_out_tcp(&buf[l2..l2 + ip_len]);
+        Some(frame)
+    }
+
+    /// Raises [`super::Event::Segment`] for an outgoing TCP datagram.
+    fn trace_out_tcp(&mut self, datagram: &[u8]) {
+        if !self.trace.segments {
+            return;
+        }
+        let Ok(ip) = Ipv4Packet::new_checked(datagram) else {
+            return;
+        };
+        if ip.protocol() != IpProtocol::Tcp || ip.frag_offset() != 0 || ip.more_frags() {
+            return;
+        }
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        if let Ok(seg) = TcpPacket::new_checked(ip.payload())
+            .and_then(|p| TcpRepr::parse(&p, src, dst, Checksum::Offload))
+        {
+            let tuple = FourTuple {
+                local: SocketAddrV4::new(src, seg.src_port),
+                remote: SocketAddrV4::new(dst, seg.dst_port),
+            };
+            self.trace_segment(Direction::Out, &tuple, &seg);
+        }
+    }
+}

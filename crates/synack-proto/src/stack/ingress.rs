@@ -1,0 +1,189 @@
+//! Frames in: the Ethernet header, the IPv4 header checks a host makes,
+//! martian and hostile datagrams, fragment reassembly, and the hand-off to
+//! ARP, ICMP, UDP and TCP.
+//!
+//! Read first: RFC 894 (IP over Ethernet), RFC 1122 §3.2.1 (what a host
+//! checks in an IP header: version, checksum, lengths; §3.2.1.3 addresses
+//! it must never accept as a source), §3.3.2 (reassembly), §3.3.4.2
+//! (multihoming: any of our addresses on any interface), RFC 1812 §5.3.7
+//! (martians), RFC 4987 (why hostile traffic must cost little).
+//!
+//! Nothing from the wire panics or reaches the application as an error:
+//! every drop is counted, in the counter Linux would use where it has one.
+//! A "land" datagram (source = destination, RFC 4987 mentions it among
+//! floods) has one of our addresses as its source and is dropped as a
+//! martian source before any transport sees it.
+
+use super::{IfaceId, Stack};
+use crate::ip::addr::{Destination, check_martian, classify_destination};
+use crate::ip::frag::FragOutcome;
+use crate::ip::icmp::ErrorMessage;
+use crate::time::Instant;
+use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame};
+use crate::wire::icmpv4::DstUnreachable;
+use crate::wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+use crate::wire::{Checksum, WireError};
+
+impl Stack {
+    /// A frame arrived on the first interface. Anything malformed is
+    /// dropped and counted; nothing from the wire panics.
+    pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+        self.handle_frame_on(now, IfaceId(0), frame);
+    }
+
+    /// A frame arrived on interface `iface`: an Ethernet frame on an
+    /// Ethernet interface, a bare IPv4 packet on an IP-medium one.
+    pub fn handle_frame_on(&mut self, now: Instant, iface: IfaceId, frame: &[u8]) {
+        self.advance(now);
+        let index = usize::from(iface.0);
+        let Some(f) = self.ifaces.get(index) else {
+            return;
+        };
+        match f.mac() {
+            None => self.handle_ip(index, frame, false),
+            Some(mac) => self.handle_ethernet(index, mac, frame),
+        }
+        self.refresh_deadline();
+    }
+
+    fn handle_ethernet(&mut self, index: usize, mac: EthernetAddress, frame: &[u8]) {
+        let eth = &mut self.env.stats.eth;
+        eth.in_frames += 1;
+        let Ok(frame) = EthernetFrame::new_checked(frame) else {
+            eth.in_truncated += 1;
+            return;
+        };
+        let (src, dst) = (frame.src_addr(), frame.dst_addr());
+        // No station sends from a group address (RFC 1812 §3.3.2).
+        if !src.is_unicast() || src == EthernetAddress::default() {
+            eth.in_bad_source += 1;
+            return;
+        }
+        let link_broadcast = dst.is_multicast();
+        if dst != mac && !link_broadcast {
+            eth.in_other_host += 1;
+            return;
+        }
+        match frame.ethertype() {
+            EtherType::Ipv4 => self.handle_ip(index, frame.payload(), link_broadcast),
+            EtherType::Arp => self.handle_arp(index, frame.payload()),
+            _ => eth.in_unknown_ethertype += 1,
+        }
+    }
+
+    /// An IPv4 datagram (from an Ethernet payload: padding may follow it).
+    fn handle_ip(&mut self, index: usize, bytes: &[u8], link_broadcast: bool) {
+        let now = self.now;
+        self.env.stats.ip.in_receives += 1;
+        let packet = match Ipv4Packet::new_checked(bytes) {
+            Ok(p) => p,
+            // Linux: a header longer than the packet is a header error; a
+            // total length beyond it, a truncated packet.
+            Err(WireError::Truncated)
+                if bytes.len() >= 20 && usize::from(bytes[0] & 0x0F) * 4 > bytes.len() =>
+            {
+                return self.count_ip_error(WireError::Malformed);
+            }
+            Err(e) => return self.count_ip_error(e),
+        };
+        let ip = match Ipv4Repr::parse(&packet, Checksum::Full) {
+            Ok(ip) => ip,
+            Err(e) => return self.count_ip_error(e),
+        };
+        // The datagram proper, without link-layer padding.
+        let datagram = &bytes[..usize::from(packet.total_len())];
+        let cidr = self.ifaces[index].cidr;
+        let is_local = self.is_local_addr(ip.dst_addr);
+        let src_is_local = self.is_local_addr(ip.src_addr);
+        if let Err(martian) = check_martian(ip.src_addr, ip.dst_addr, &[cidr], false, src_is_local)
+        {
+            if martian.is_source() {
+                self.env.stats.ip.in_martian_src += 1;
+            } else {
+                self.env.stats.ip.in_martian_dst += 1;
+            }
+            return;
+        }
+        let dst = classify_destination(ip.dst_addr, &[cidr], is_local);
+        match dst {
+            Destination::Local => {}
+            Destination::Broadcast => self.env.stats.ip.in_bcast_pkts += 1,
+            Destination::Multicast => self.env.stats.ip.in_mcast_pkts += 1,
+            // RFC 1122 §3.3.1.1: a host does not forward.
+            Destination::NotOurs => {
+                self.env.stats.ip.in_addr_errors += 1;
+                return;
+            }
+        }
+        if !ip.is_fragment() {
+            return self.deliver_ip(&ip, datagram, dst, link_broadcast);
+        }
+        // RFC 1122 §3.3.2: reassemble, within the reassembler's caps. The
+        // whole datagram is copied out to be processed.
+        let mut scratch = core::mem::take(&mut self.scratch);
+        scratch.clear();
+        let whole = match self.reasm.handle_fragment(now, datagram) {
+            FragOutcome::Complete(r) => {
+                scratch.extend_from_slice(r.datagram);
+                Some(r.header)
+            }
+            FragOutcome::NotFragment | FragOutcome::Queued | FragOutcome::Duplicate => None,
+            FragOutcome::Dropped(_) => {
+                self.env.stats.ip.in_discards += 1;
+                None
+            }
+        };
+        if let Some(header) = whole {
+            self.deliver_ip(&header, &scratch, dst, link_broadcast);
+        }
+        scratch.clear();
+        self.scratch = scratch;
+    }
+
+    /// A whole datagram for us: to its protocol.
+    fn deliver_ip(&mut self, ip: &Ipv4Repr, datagram: &[u8], dst: Destination, link_bcast: bool) {
+        let header_len = usize::from(Ipv4Packet::new_unchecked(datagram).header_len());
+        let payload = &datagram[header_len..];
+        match ip.protocol {
+            IpProtocol::Tcp => {
+                // TCP is unicast only (RFC 1122 §4.2.3.10).
+                if dst != Destination::Local {
+                    self.env.stats.ip.in_discards += 1;
+                    return;
+                }
+                self.env.stats.ip.in_delivers += 1;
+                self.handle_tcp(ip.src_addr, ip.dst_addr, payload);
+            }
+            IpProtocol::Udp => {
+                self.env.stats.ip.in_delivers += 1;
+                self.handle_udp(ip, payload, datagram, dst, link_bcast);
+            }
+            IpProtocol::Icmp => {
+                self.env.stats.ip.in_delivers += 1;
+                self.handle_icmp(ip, payload, dst);
+            }
+            _ => {
+                // RFC 1122 §3.2.2.1: protocol unreachable, for a unicast
+                // datagram.
+                self.env.stats.ip.in_unknown_protos += 1;
+                let message = ErrorMessage::DstUnreachable {
+                    reason: DstUnreachable::ProtoUnreachable,
+                    next_hop_mtu: 0,
+                };
+                self.send_icmp_error(message, ip, payload, datagram, dst, link_bcast);
+            }
+        }
+    }
+
+    fn count_ip_error(&mut self, e: WireError) {
+        let ip = &mut self.env.stats.ip;
+        match e {
+            WireError::Truncated => ip.in_truncated_pkts += 1,
+            WireError::BadChecksum => {
+                ip.in_csum_errors += 1;
+                ip.in_hdr_errors += 1;
+            }
+            _ => ip.in_hdr_errors += 1,
+        }
+    }
+}

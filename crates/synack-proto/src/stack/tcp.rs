@@ -1,0 +1,723 @@
+//! TCP in the stack: segments to connections (demux), to TIME-WAIT entries
+//! or to listeners; listeners' SYN queues, SYN cookies and Fast Open;
+//! ICMP errors for connections; and the bookkeeping after any call into a
+//! connection.
+//!
+//! Read first: RFC 9293 §3.10.7.1 (segments for no connection) and
+//! §3.10.7.2 (LISTEN), RFC 4987 §3.6 (SYN cookies), RFC 7413 §4.2.2 (Fast
+//! Open server), RFC 5927 §4.1 (ICMP errors), RFC 6191 (reopening a
+//! TIME-WAIT 4-tuple); the policies live in [`crate::tcp::listener`],
+//! [`crate::tcp::syncookie`] and [`crate::tcp::fastopen`].
+//!
+//! Demux is one probe of a SipHash-keyed map from 4-tuple to connection or
+//! TIME-WAIT entry, then (for no connection) at most two probes of the
+//! listener map: O(1) per segment whatever the number of connections.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use super::slab::Key;
+use super::{
+    ConnEntry, ConnHandle, Demux, Direction, Event, FourTuple, ListenerHandle, MAX_PENDING_CONTROL,
+    Owner, SegmentSummary, Stack, TimeWaitEntry, TimerKey,
+};
+use crate::SeqNum;
+use crate::config::SynCookieMode;
+use crate::ip::icmp::TransportError;
+use crate::tcp::conn::{
+    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, SocketOptions, TimeWaitVerdict,
+};
+use crate::tcp::fastopen::{self, PassiveOutcome};
+use crate::tcp::listener::{ListenDrop, ListenVerdict};
+use crate::tcp::segment::{SegmentHeader, write_segment};
+use crate::tcp::state::TcpState;
+use crate::tcp::syncookie::{CookieOptions, SynCookies};
+use crate::tcp::timestamps::TsClock;
+use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr, TcpTimestamp};
+use crate::wire::{Checksum, WireError};
+
+/// A segment the stack sends without a connection.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum TcpReply {
+    /// A reset for no connection, or a TIME-WAIT entry's ACK.
+    Control(ControlSegment),
+    /// A SYN-cookie SYN-ACK (RFC 4987 §3.6): nothing is kept.
+    SynAck {
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seq: SeqNum,
+        ack: SeqNum,
+        window: u16,
+        options: TcpOptions,
+    },
+}
+
+impl TcpReply {
+    pub fn addrs(&self) -> (SocketAddrV4, SocketAddrV4) {
+        match self {
+            TcpReply::Control(c) => (c.local, c.remote),
+            TcpReply::SynAck { local, remote, .. } => (*local, *remote),
+        }
+    }
+
+    pub fn is_rst(&self) -> bool {
+        matches!(self, TcpReply::Control(c) if c.flags.rst())
+    }
+
+    /// Writes the segment into the front of `buf`.
+    pub fn write(&self, buf: &mut [u8]) -> Option<usize> {
+        match self {
+            TcpReply::Control(c) => c.write(buf).ok(),
+            TcpReply::SynAck {
+                local,
+                remote,
+                seq,
+                ack,
+                window,
+                options,
+            } => {
+                let header = SegmentHeader {
+                    seq: *seq,
+                    ack: Some(*ack),
+                    flags: TcpFlags::SYN,
+                    window: *window,
+                    options: *options,
+                };
+                write_segment(buf, *local, *remote, &header, (&[], &[])).ok()
+            }
+        }
+    }
+}
+
+impl Stack {
+    /// A TCP segment from `src` to `dst` (one of our unicast addresses).
+    pub(super) fn handle_tcp(&mut self, src: Ipv4Addr, dst: Ipv4Addr, bytes: &[u8]) {
+        self.env.stats.tcp.in_segs += 1;
+        let seg = match TcpPacket::new_checked(bytes)
+            .and_then(|p| TcpRepr::parse(&p, src, dst, Checksum::Full))
+        {
+            Ok(seg) => seg,
+            Err(e) => {
+                if e == WireError::BadChecksum {
+                    self.env.stats.tcp.in_csum_errors += 1;
+                }
+                self.env.stats.tcp.in_errs += 1;
+                return;
+            }
+        };
+        let tuple = FourTuple {
+            local: SocketAddrV4::new(dst, seg.dst_port),
+            remote: SocketAddrV4::new(src, seg.src_port),
+        };
+        if self.trace.segments {
+            self.trace_segment(Direction::In, &tuple, &seg);
+        }
+        match self.demux.get(&tuple).copied() {
+            Some(Demux::Conn(key)) => self.deliver(key, &tuple, &seg),
+            Some(Demux::TimeWait(key)) => self.deliver_time_wait(key, &tuple, &seg),
+            None => self.deliver_unconnected(&tuple, &seg, None),
+        }
+    }
+
+    /// A segment for a connection.
+    fn deliver(&mut self, key: Key, tuple: &FourTuple, seg: &TcpRepr<'_>) {
+        let now = self.now;
+        let Some(entry) = self.conns.get_mut(key) else {
+            return;
+        };
+        // A listener's half-open connection completing while the accept
+        // queue is full: drop the ACK (the SYN-ACK will be retransmitted),
+        // or with `tcp_abort_on_overflow` reset it (Linux `tcp_check_req`).
+        if let Owner::HalfOpen(l) = entry.owner {
+            let completing = entry.conn.state() == TcpState::SynReceived
+                && seg.ack.is_some()
+                && !seg.flags.rst()
+                && !seg.flags.syn();
+            if completing && !self.listeners.get(l).is_some_and(|l| l.can_accept_more()) {
+                self.env.stats.tcp_ext.listen_overflows += 1;
+                self.env.stats.tcp_ext.listen_drops += 1;
+                if self.env.config.tcp_abort_on_overflow {
+                    self.env.stats.tcp_ext.embryonic_rsts += 1;
+                    entry.conn.abort(now, &mut self.env);
+                    self.after_conn(key);
+                }
+                return;
+            }
+        }
+        let disposition = entry.conn.handle_segment(now, seg, &mut self.env);
+        if let Disposition::Reincarnate { iss } = disposition {
+            // RFC 6191 for a TIME-WAIT connection the application still holds.
+            entry.conn.end_time_wait(now, &mut self.env);
+            self.after_conn(key);
+            self.demux.remove(tuple);
+            self.env.stats.tcp_ext.tw_recycled += 1;
+            return self.deliver_unconnected(tuple, seg, Some(iss));
+        }
+        self.after_conn(key);
+    }
+
+    /// A segment for a compact TIME-WAIT entry.
+    fn deliver_time_wait(&mut self, key: Key, tuple: &FourTuple, seg: &TcpRepr<'_>) {
+        let now = self.now;
+        let Some(entry) = self.time_wait.get_mut(key) else {
+            return;
+        };
+        let verdict = entry
+            .tw
+            .handle_segment(now, seg, &self.env.config, &mut self.env.stats);
+        let expires = entry.tw.expires;
+        match verdict {
+            TimeWaitVerdict::Ignore | TimeWaitVerdict::AckRateLimited => {
+                self.timers.schedule(TimerKey::TimeWait(key.index), expires);
+            }
+            TimeWaitVerdict::Ack => {
+                let ack = entry.tw.ack_segment(now, tuple.local, tuple.remote);
+                self.timers.schedule(TimerKey::TimeWait(key.index), expires);
+                self.queue_reply(TcpReply::Control(ack));
+            }
+            TimeWaitVerdict::NewSyn { iss } => {
+                self.env.stats.tcp_ext.tw_recycled += 1;
+                self.remove_time_wait(key);
+                self.deliver_unconnected(tuple, seg, Some(iss));
+            }
+            TimeWaitVerdict::Kill => self.remove_time_wait(key),
+        }
+    }
+
+    /// The listener for a local address and port: the specific one, else
+    /// the wildcard one.
+    fn listener_for(&self, local: SocketAddrV4) -> Option<Key> {
+        self.listen_map
+            .get(&local)
+            .or_else(|| {
+                self.listen_map
+                    .get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port()))
+            })
+            .copied()
+    }
+
+    /// A segment for no connection: a listener's, or a reset.
+    fn deliver_unconnected(&mut self, tuple: &FourTuple, seg: &TcpRepr<'_>, iss: Option<SeqNum>) {
+        let now = self.now;
+        let Some(l) = self.listener_for(tuple.local) else {
+            // RFC 9293 §3.10.7.1 (CLOSED): reset anything but a reset.
+            return self.reset(tuple, seg);
+        };
+        let is_syn = seg.flags.syn() && seg.ack.is_none() && !seg.flags.rst();
+        if is_syn && !self.syn_limiter.allow(now, *tuple.remote.ip()) {
+            self.env.stats.tcp_ext.tcp_syn_rate_limited += 1;
+            self.env.stats.tcp_ext.listen_drops += 1;
+            return;
+        }
+        let Some(listener) = self.listeners.get_mut(l) else {
+            return;
+        };
+        let verdict = listener.on_segment(now, seg, &self.env.config);
+        match verdict {
+            ListenVerdict::Accept => self.open_passive(l, tuple, seg, iss),
+            ListenVerdict::SynCookie => self.send_cookie(tuple, seg),
+            ListenVerdict::CheckCookie => self.check_cookie(l, tuple, seg),
+            ListenVerdict::Reset => self.reset(tuple, seg),
+            ListenVerdict::Drop(why) => {
+                let ext = &mut self.env.stats.tcp_ext;
+                match why {
+                    ListenDrop::SynQueueFull => {
+                        ext.tcp_req_q_full_drop += 1;
+                        ext.listen_drops += 1;
+                    }
+                    ListenDrop::AcceptQueueFull => {
+                        ext.listen_overflows += 1;
+                        ext.listen_drops += 1;
+                    }
+                    ListenDrop::Reset | ListenDrop::NotSyn | ListenDrop::SynFin => {}
+                }
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.1: the reset for a segment nobody takes.
+    fn reset(&mut self, tuple: &FourTuple, seg: &TcpRepr<'_>) {
+        if let Some(rst) = ControlSegment::reset_for(tuple.local, tuple.remote, seg) {
+            self.queue_reply(TcpReply::Control(rst));
+        }
+    }
+
+    /// A listener took a SYN: a half-open connection in SYN-RECEIVED (its
+    /// SYN queue), or a Fast Open child in its accept queue at once.
+    fn open_passive(&mut self, l: Key, tuple: &FourTuple, syn: &TcpRepr<'_>, iss: Option<SeqNum>) {
+        let now = self.now;
+        let iss = iss.unwrap_or_else(|| self.isn.isn(now, tuple.local, tuple.remote));
+        let params = ConnParams {
+            iss,
+            ts_offset: self.ts_offset(tuple),
+            socket: SocketOptions::default(),
+        };
+        let Some(listener) = self.listeners.get(l) else {
+            return;
+        };
+        let flags = self.env.config.tcp_fastopen;
+        let d = fastopen::decide_passive(
+            flags,
+            listener.fastopen_qlen() > 0,
+            listener.fastopen_has_room(),
+            &self.fastopen_keys,
+            *tuple.remote.ip(),
+            *tuple.local.ip(),
+            syn,
+        );
+        let ext = &mut self.env.stats.tcp_ext;
+        if d.cookie_requested {
+            ext.tcp_fast_open_cookie_reqd += 1;
+        }
+        match d.outcome {
+            Some(PassiveOutcome::Accepted) => ext.tcp_fast_open_passive += 1,
+            Some(PassiveOutcome::AcceptedBackupKey) => {
+                ext.tcp_fast_open_passive += 1;
+                ext.tcp_fast_open_passive_alt_key += 1;
+            }
+            Some(PassiveOutcome::InvalidCookie) => ext.tcp_fast_open_passive_fail += 1,
+            Some(PassiveOutcome::QueueFull) => ext.tcp_fast_open_listen_overflow += 1,
+            Some(PassiveOutcome::CookieSent) | None => {}
+        }
+        let (local, remote) = (tuple.local, tuple.remote);
+        let conn = if d.child || d.reply.is_some() {
+            Connection::accept_fast_open(
+                now,
+                local,
+                remote,
+                syn,
+                &params,
+                d.reply,
+                d.child,
+                &mut self.env,
+            )
+        } else {
+            Connection::accept_syn(now, local, remote, syn, &params, &mut self.env)
+        };
+        let owner = if d.child {
+            Owner::Queued(l)
+        } else {
+            Owner::HalfOpen(l)
+        };
+        let key = self.insert_conn(conn, owner, d.child.then_some(l));
+        if let Some(listener) = self.listeners.get_mut(l) {
+            if d.child {
+                // RFC 7413 §4.2.2: the application gets the connection (and
+                // the SYN's data) before the handshake completes.
+                if listener.add_fastopen_child(key) {
+                    self.events.push_back(Event::AcceptReady(ListenerHandle(l)));
+                }
+            } else {
+                listener.add_half_open(key);
+            }
+        }
+        self.after_conn(key);
+    }
+
+    /// RFC 4987 §3.6: a stateless SYN-ACK whose ISN is a cookie; with the
+    /// peer's timestamps, its window scale and SACK ride in our TSval (a
+    /// cookie SYN-ACK without timestamps offers only the MSS, as Linux).
+    fn send_cookie(&mut self, tuple: &FourTuple, syn: &TcpRepr<'_>) {
+        let now = self.now;
+        let config = &self.env.config;
+        let peer_mss = syn.options.mss.unwrap_or(536);
+        let iss = self.syncookies.encode(
+            now,
+            tuple.local,
+            tuple.remote,
+            syn.seq,
+            SynCookies::mss_index(peer_mss),
+        );
+        let mut options = TcpOptions {
+            mss: Some(config.advertised_mss()),
+            ..TcpOptions::default()
+        };
+        if let Some(ts) = syn.options.timestamp.filter(|_| config.tcp_timestamps) {
+            let wscale = syn
+                .options
+                .window_scale
+                .filter(|_| config.tcp_window_scaling);
+            let sack = syn.options.sack_permitted && config.tcp_sack;
+            let ecn = syn.flags.contains(TcpFlags::ECE | TcpFlags::CWR) && config.tcp_ecn > 0;
+            let clock = TsClock::new(self.ts_offset(tuple));
+            let tsval = SynCookies::encode_ts_options(clock.tsval(now), wscale, sack, ecn);
+            options.timestamp = Some(TcpTimestamp {
+                tsval,
+                tsecr: ts.tsval,
+            });
+            options.sack_permitted = sack;
+            options.window_scale = wscale.map(|_| config.window_scale());
+        }
+        let window = config.tcp_rmem.default.min(usize::from(u16::MAX)) as u16;
+        let ext = &mut self.env.stats.tcp_ext;
+        ext.syncookies_sent += 1;
+        if config.tcp_syncookies == SynCookieMode::Overflow {
+            ext.tcp_req_q_full_do_cookies += 1;
+        }
+        self.queue_reply(TcpReply::SynAck {
+            local: tuple.local,
+            remote: tuple.remote,
+            seq: iss,
+            ack: syn.seq + 1u32,
+            window,
+            options,
+        });
+    }
+
+    /// An ACK at a listener that sent cookies lately: a valid cookie makes
+    /// the connection directly (RFC 4987 §3.6); a forged or stale one is an
+    /// ACK in LISTEN (a reset).
+    fn check_cookie(&mut self, l: Key, tuple: &FourTuple, seg: &TcpRepr<'_>) {
+        let now = self.now;
+        let Some(ack) = seg.ack else {
+            return;
+        };
+        let peer_isn = seg.seq - 1u32;
+        let Some(mss) =
+            self.syncookies
+                .decode(now, tuple.local, tuple.remote, peer_isn, ack - 1u32)
+        else {
+            self.env.stats.tcp_ext.syncookies_failed += 1;
+            return self.reset(tuple, seg);
+        };
+        self.env.stats.tcp_ext.syncookies_recv += 1;
+        if !self.listeners.get(l).is_some_and(|l| l.can_accept_more()) {
+            self.env.stats.tcp_ext.listen_overflows += 1;
+            self.env.stats.tcp_ext.listen_drops += 1;
+            if self.env.config.tcp_abort_on_overflow {
+                self.reset(tuple, seg);
+            }
+            return;
+        }
+        let opts = seg.options.timestamp.map_or(CookieOptions::NONE, |ts| {
+            SynCookies::decode_ts_options(ts.tsecr)
+        });
+        let syn = TcpRepr {
+            src_port: tuple.remote.port(),
+            dst_port: tuple.local.port(),
+            seq: peer_isn,
+            ack: None,
+            flags: TcpFlags::SYN,
+            window: seg.window,
+            urgent: 0,
+            options: TcpOptions {
+                mss: Some(mss),
+                window_scale: opts.wscale,
+                sack_permitted: opts.sack,
+                timestamp: seg.options.timestamp.map(|ts| TcpTimestamp {
+                    tsval: ts.tsval,
+                    tsecr: 0,
+                }),
+                ..TcpOptions::default()
+            },
+            payload: &[],
+        };
+        let params = ConnParams {
+            iss: ack - 1u32,
+            ts_offset: self.ts_offset(tuple),
+            socket: SocketOptions::default(),
+        };
+        let conn =
+            Connection::from_cookie(now, tuple.local, tuple.remote, &syn, &params, &mut self.env);
+        let key = self.insert_conn(conn, Owner::HalfOpen(l), None);
+        self.after_conn(key);
+        self.deliver(key, tuple, seg);
+    }
+
+    /// Stores a new connection and makes its 4-tuple find it.
+    pub(super) fn insert_conn(
+        &mut self,
+        conn: Connection,
+        owner: Owner,
+        fastopen_listener: Option<Key>,
+    ) -> Key {
+        let tuple = FourTuple {
+            local: conn.local(),
+            remote: conn.remote(),
+        };
+        let key = self.conns.insert(ConnEntry {
+            conn,
+            owner,
+            queued: false,
+            fastopen_listener,
+        });
+        self.demux.insert(tuple, Demux::Conn(key));
+        self.port_use(tuple.local, true);
+        key
+    }
+
+    /// Counts a connection or TIME-WAIT entry on a local address and port
+    /// in or out (for bind conflicts).
+    pub(super) fn port_use(&mut self, local: SocketAddrV4, add: bool) {
+        if add {
+            *self.port_users.entry(local).or_insert(0) += 1;
+        } else if let Some(n) = self.port_users.get_mut(&local) {
+            *n -= 1;
+            if *n == 0 {
+                self.port_users.remove(&local);
+            }
+        }
+    }
+
+    /// An ICMP error quoting one of our TCP segments (RFC 5927): to its
+    /// connection, which validates the quoted sequence number.
+    pub(super) fn tcp_icmp_error(&mut self, err: &TransportError<'_>) {
+        let Some((sport, dport)) = err.ports() else {
+            return;
+        };
+        let tuple = FourTuple {
+            local: SocketAddrV4::new(err.quoted.src_addr, sport),
+            remote: SocketAddrV4::new(err.quoted.dst_addr, dport),
+        };
+        let Some(Demux::Conn(key)) = self.demux.get(&tuple).copied() else {
+            return;
+        };
+        let now = self.now;
+        let min_pmtu = self.env.config.route_min_pmtu;
+        let quoted_len = err.quoted.payload_len.saturating_add(20);
+        if let Some(entry) = self.conns.get_mut(key) {
+            let _ = entry.conn.handle_icmp_error(
+                now,
+                &err.error,
+                err.tcp_seq(),
+                quoted_len,
+                min_pmtu,
+                &mut self.env,
+            );
+            self.after_conn(key);
+        }
+    }
+
+    pub(super) fn queue_reply(&mut self, reply: TcpReply) {
+        if self.control.len() < MAX_PENDING_CONTROL {
+            self.control.push_back(reply);
+        }
+    }
+
+    pub(super) fn trace_segment(&mut self, dir: Direction, tuple: &FourTuple, seg: &TcpRepr<'_>) {
+        self.events.push_back(Event::Segment {
+            dir,
+            at: self.now,
+            segment: SegmentSummary {
+                local: tuple.local,
+                remote: tuple.remote,
+                seq: seg.seq,
+                ack: seg.ack,
+                flags: seg.flags,
+                window: seg.window,
+                len: seg.payload.len() as u32,
+                options: TcpOptions {
+                    sack_blocks: seg.options.sack_blocks,
+                    ..seg.options
+                },
+            },
+        });
+    }
+
+    // ---- bookkeeping after a connection ran -------------------------------------
+
+    /// After any call into a connection: turn its events into the
+    /// application's, keep the listener's queues right, record what Fast
+    /// Open taught, queue it for output and reschedule its timer.
+    pub(super) fn after_conn(&mut self, key: Key) {
+        let now = self.now;
+        let Some(entry) = self.conns.get_mut(key) else {
+            self.env.events.clear();
+            return;
+        };
+        let handle = ConnHandle(key);
+        let (local, remote) = (entry.conn.local(), entry.conn.remote());
+        let passive_fast_open = entry.conn.fastopen_info().passive;
+        for event in self.env.events.drain(..) {
+            match event {
+                ConnEvent::StateChanged { from, to } => {
+                    if self.trace.states {
+                        self.events.push_back(Event::StateChanged {
+                            conn: Some(handle),
+                            local,
+                            remote,
+                            from,
+                            to,
+                            at: now,
+                        });
+                    }
+                    if from == TcpState::SynReceived {
+                        if let Some(l) = entry.fastopen_listener.take() {
+                            if let Some(listener) = self.listeners.get_mut(l) {
+                                listener.fastopen_done();
+                            }
+                        }
+                    }
+                    let opened = matches!(from, TcpState::SynSent | TcpState::SynReceived)
+                        && to.is_synchronized();
+                    if opened {
+                        match entry.owner {
+                            Owner::App if !passive_fast_open => {
+                                self.events.push_back(Event::Connected(handle));
+                            }
+                            Owner::HalfOpen(l) => {
+                                entry.owner = Owner::Queued(l);
+                                if let Some(listener) = self.listeners.get_mut(l) {
+                                    if listener.established(key) {
+                                        self.events
+                                            .push_back(Event::AcceptReady(ListenerHandle(l)));
+                                    }
+                                }
+                            }
+                            Owner::App | Owner::Queued(_) | Owner::Orphan => {}
+                        }
+                    }
+                    if to == TcpState::Closed {
+                        match entry.owner {
+                            Owner::HalfOpen(l) => {
+                                if let Some(listener) = self.listeners.get_mut(l) {
+                                    listener.remove_half_open(key);
+                                }
+                            }
+                            Owner::Queued(l) => {
+                                if let Some(listener) = self.listeners.get_mut(l) {
+                                    listener.forget(key);
+                                }
+                            }
+                            Owner::App | Owner::Orphan => {}
+                        }
+                    }
+                }
+                _ if entry.owner != Owner::App => {}
+                ConnEvent::Readable => self.events.push_back(Event::Readable(handle)),
+                ConnEvent::Writable => self.events.push_back(Event::Writable(handle)),
+                ConnEvent::PeerClosed => self.events.push_back(Event::PeerClosed(handle)),
+                ConnEvent::Closed(reason) => self.events.push_back(Event::Closed {
+                    conn: handle,
+                    reason,
+                }),
+            }
+        }
+        if let Some(report) = entry.conn.take_fastopen_report() {
+            self.fastopen_cache.record(
+                now,
+                *remote.ip(),
+                report.mss,
+                report.cookie,
+                report.try_exp,
+                report.syn_lost,
+            );
+        }
+        if entry.conn.state() == TcpState::Closed {
+            let tuple = FourTuple { local, remote };
+            if self.demux.get(&tuple) == Some(&Demux::Conn(key)) {
+                self.demux.remove(&tuple);
+            }
+        }
+        if !entry.queued {
+            entry.queued = true;
+            self.ready.push_back(key);
+        }
+        self.reschedule(key);
+    }
+
+    pub(super) fn reschedule(&mut self, key: Key) {
+        let timer = TimerKey::Conn(key.index);
+        match self.conns.get(key).and_then(|e| e.conn.poll_timeout()) {
+            Some(at) => self.timers.schedule(timer, at),
+            None => {
+                self.timers.cancel(timer);
+            }
+        }
+    }
+
+    /// Once a connection has sent everything: an orphan in TIME-WAIT moves
+    /// to the compact table; a closed connection nobody holds is deleted.
+    pub(super) fn retire_if_done(&mut self, key: Key) {
+        let Some(entry) = self.conns.get(key) else {
+            return;
+        };
+        let state = entry.conn.state();
+        match (state, entry.owner) {
+            (TcpState::TimeWait, Owner::Orphan) => self.move_to_time_wait(key),
+            (TcpState::Closed, Owner::App) => {}
+            (TcpState::Closed, _) => self.remove_conn(key),
+            _ => {}
+        }
+    }
+
+    fn move_to_time_wait(&mut self, key: Key) {
+        let Some(entry) = self.conns.get(key) else {
+            return;
+        };
+        let tuple = FourTuple {
+            local: entry.conn.local(),
+            remote: entry.conn.remote(),
+        };
+        let Some(tw) = entry.conn.time_wait_entry() else {
+            return;
+        };
+        self.remove_conn(key);
+        if self.time_wait.len() >= self.env.config.tcp_max_tw_buckets {
+            // Linux: no TIME-WAIT socket, the connection just goes.
+            self.env.stats.tcp_ext.tcp_time_wait_overflow += 1;
+            self.trace_state(None, tuple, TcpState::TimeWait, TcpState::Closed);
+            return;
+        }
+        let tw_key = self.time_wait.insert(TimeWaitEntry { tuple, tw });
+        self.demux.insert(tuple, Demux::TimeWait(tw_key));
+        self.port_use(tuple.local, true);
+        self.timers
+            .schedule(TimerKey::TimeWait(tw_key.index), tw.expires);
+    }
+
+    pub(super) fn remove_time_wait(&mut self, key: Key) {
+        let Some(entry) = self.time_wait.remove(key) else {
+            return;
+        };
+        self.timers.cancel(TimerKey::TimeWait(key.index));
+        if self.demux.get(&entry.tuple) == Some(&Demux::TimeWait(key)) {
+            self.demux.remove(&entry.tuple);
+        }
+        self.port_use(entry.tuple.local, false);
+        self.trace_state(None, entry.tuple, TcpState::TimeWait, TcpState::Closed);
+    }
+
+    pub(super) fn remove_conn(&mut self, key: Key) {
+        let Some(entry) = self.conns.remove(key) else {
+            return;
+        };
+        self.timers.cancel(TimerKey::Conn(key.index));
+        let tuple = FourTuple {
+            local: entry.conn.local(),
+            remote: entry.conn.remote(),
+        };
+        if self.demux.get(&tuple) == Some(&Demux::Conn(key)) {
+            self.demux.remove(&tuple);
+        }
+        if let Some(l) = entry.fastopen_listener {
+            if let Some(listener) = self.listeners.get_mut(l) {
+                listener.fastopen_done();
+            }
+        }
+        self.port_use(tuple.local, false);
+    }
+
+    fn trace_state(
+        &mut self,
+        conn: Option<ConnHandle>,
+        tuple: FourTuple,
+        from: TcpState,
+        to: TcpState,
+    ) {
+        if self.trace.states {
+            self.events.push_back(Event::StateChanged {
+                conn,
+                local: tuple.local,
+                remote: tuple.remote,
+                from,
+                to,
+                at: self.now,
+            });
+        }
+    }
+
+    /// Connections and TIME-WAIT entries (for tests and `ss -s`).
+    pub fn connection_count(&self) -> (usize, usize) {
+        (self.conns.len(), self.time_wait.len())
+    }
+}

@@ -1,0 +1,461 @@
+//! The network layer of a host: martians and hostile datagrams (RFC 1122
+//! §3.2.1.3, RFC 1812 §5.3.7), ICMP echo and errors (RFC 792, RFC 1122
+//! §3.2.2, RFC 5927), fragment reassembly (RFC 791 §3.2, RFC 5722) and
+//! outbound fragmentation.
+
+use super::*;
+use crate::ip::icmp::IcmpErrno;
+use crate::tcp::conn::ConnError;
+use crate::wire::checksum;
+
+const ROUTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
+
+/// An ICMP message from `from` to `to`: type, code, the 4 bytes after the
+/// checksum (`rest`), then `body`.
+fn icmp(from: Ipv4Addr, to: Ipv4Addr, ty: u8, code: u8, rest: [u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut m = vec![ty, code, 0, 0];
+    m.extend_from_slice(&rest);
+    m.extend_from_slice(body);
+    let sum = checksum::finish(checksum::data(&m));
+    m[2..4].copy_from_slice(&sum.to_be_bytes());
+    ip_datagram(from, to, IpProtocol::Icmp, &m)
+}
+
+/// A datagram with its IP header rewritten by `f` (the checksum of the
+/// first 20 bytes refreshed).
+fn mangled(mut d: Vec<u8>, f: impl FnOnce(&mut [u8])) -> Vec<u8> {
+    f(&mut d);
+    d[10..12].copy_from_slice(&[0, 0]);
+    let sum = checksum::finish(checksum::data(&d[..20]));
+    d[10..12].copy_from_slice(&sum.to_be_bytes());
+    d
+}
+
+/// Every frame the stack sends now, raw.
+fn drain_raw(s: &mut Stack, now: Instant) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0xAAu8; 1600];
+    while let Some(n) = s.poll_transmit(now, &mut buf) {
+        out.push(buf[..n].to_vec());
+    }
+    out
+}
+
+#[test]
+fn martians_and_hostile_datagrams_are_dropped_and_counted() {
+    let mut s = stack(B, 1);
+    s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
+        .unwrap();
+    let t = Instant::from_millis(1);
+    let syn_from = |src: Ipv4Addr, dst: Ipv4Addr| {
+        packet(
+            SocketAddrV4::new(src, 80),
+            SocketAddrV4::new(dst, 80),
+            TcpFlags::SYN,
+            7,
+            None,
+            b"",
+        )
+    };
+    let martian_sources = [
+        Ipv4Addr::new(224, 0, 0, 5),   // multicast
+        Ipv4Addr::BROADCAST,           // limited broadcast
+        Ipv4Addr::new(192, 0, 2, 255), // our subnet's broadcast
+        Ipv4Addr::new(0, 1, 2, 3),     // "this network"
+        Ipv4Addr::new(127, 0, 0, 1),   // loopback on a real interface
+        Ipv4Addr::new(240, 0, 0, 1),   // class E
+        B,                             // ourselves: a land attack (src = dst)
+    ];
+    for src in martian_sources {
+        s.handle_frame(t, &syn_from(src, B));
+    }
+    assert_eq!(s.stats().ip.in_martian_src, martian_sources.len() as u64);
+    s.handle_frame(t, &syn_from(A, Ipv4Addr::new(127, 0, 0, 1)));
+    assert_eq!(s.stats().ip.in_martian_dst, 1);
+    // Not for us: a host does not forward.
+    s.handle_frame(t, &syn_from(A, Ipv4Addr::new(192, 0, 2, 77)));
+    assert_eq!(s.stats().ip.in_addr_errors, 1);
+    // TCP to a broadcast address is never taken.
+    s.handle_frame(t, &syn_from(A, Ipv4Addr::new(192, 0, 2, 255)));
+    assert_eq!(s.stats().ip.in_bcast_pkts, 1);
+    assert_eq!(s.stats().ip.in_discards, 1);
+    // Bad header lengths.
+    let good = syn_from(A, B);
+    let short_ihl = mangled(good.clone(), |d| d[0] = 0x44);
+    s.handle_frame(t, &short_ihl);
+    let long_ihl = mangled(good.clone(), |d| d[0] = 0x4f);
+    s.handle_frame(t, &long_ihl);
+    let total_too_big = mangled(good.clone(), |d| {
+        d[2..4].copy_from_slice(&2000u16.to_be_bytes())
+    });
+    s.handle_frame(t, &total_too_big);
+    let total_too_small = mangled(good.clone(), |d| {
+        d[2..4].copy_from_slice(&12u16.to_be_bytes())
+    });
+    s.handle_frame(t, &total_too_small);
+    let v6 = mangled(good.clone(), |d| d[0] = 0x65);
+    s.handle_frame(t, &v6);
+    assert_eq!(s.stats().ip.in_hdr_errors, 4);
+    assert_eq!(s.stats().ip.in_truncated_pkts, 1);
+    assert!(drain_raw(&mut s, t).is_empty(), "none of it is answered");
+    assert_eq!(s.stats().tcp.in_segs, 0);
+    // The same SYN from a real neighbour is.
+    s.handle_frame(t, &good);
+    assert_eq!(drain(&mut s, t)[0].flags, TcpFlags::SYN | TcpFlags::ACK);
+}
+
+#[test]
+fn an_echo_request_is_answered_with_its_own_identifier_sequence_and_data() {
+    let mut s = stack(B, 1);
+    let t = Instant::from_millis(1);
+    let request = icmp(A, B, 8, 0, [0x12, 0x34, 0x00, 0x07], b"ping data");
+    s.handle_frame(t, &request);
+    let out = drain_raw(&mut s, t);
+    assert_eq!(out.len(), 1);
+    let reply = &out[0];
+    let ip = Ipv4Repr::parse(
+        &Ipv4Packet::new_checked(&reply[..]).unwrap(),
+        Checksum::Full,
+    )
+    .unwrap();
+    assert_eq!(
+        (ip.src_addr, ip.dst_addr, ip.protocol),
+        (B, A, IpProtocol::Icmp)
+    );
+    let icmp_bytes = &reply[20..];
+    assert_eq!(icmp_bytes[..2], [0, 0], "echo reply, code 0");
+    assert_eq!(
+        &icmp_bytes[4..],
+        &[
+            0x12, 0x34, 0x00, 0x07, b'p', b'i', b'n', b'g', b' ', b'd', b'a', b't', b'a'
+        ]
+    );
+    assert!(checksum::is_valid(checksum::data(icmp_bytes)));
+    assert_eq!(
+        (s.stats().icmp.in_echos, s.stats().icmp.out_echo_reps),
+        (1, 1)
+    );
+    // RFC 1122 §3.2.2.6: a broadcast ping may go unanswered (Linux's default).
+    let broadcast = icmp(A, Ipv4Addr::new(192, 0, 2, 255), 8, 0, [0, 1, 0, 1], b"x");
+    s.handle_frame(t, &broadcast);
+    assert!(drain_raw(&mut s, t).is_empty());
+    // A corrupted message is counted, not answered.
+    let mut bad = icmp(A, B, 8, 0, [0, 1, 0, 2], b"y");
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    s.handle_frame(t, &bad);
+    assert!(drain_raw(&mut s, t).is_empty());
+    assert_eq!(s.stats().icmp.in_csum_errors, 1);
+}
+
+fn udp_datagram(src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) -> Vec<u8> {
+    let mut u = vec![0u8; 8 + payload.len()];
+    crate::wire::udp::UdpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        payload,
+    }
+    .emit(
+        &mut crate::wire::udp::UdpPacket::new_unchecked(&mut u[..]),
+        *src.ip(),
+        *dst.ip(),
+        Checksum::Full,
+    );
+    ip_datagram(*src.ip(), *dst.ip(), IpProtocol::Udp, &u)
+}
+
+#[test]
+fn udp_to_a_closed_port_draws_port_unreachable_within_the_rate_limit() {
+    let mut s = stack(B, 1);
+    let t = Instant::from_secs(1);
+    let from = SocketAddrV4::new(A, 5353);
+    let datagram = udp_datagram(from, SocketAddrV4::new(B, 9), b"hello?");
+    for _ in 0..10 {
+        s.handle_frame(t, &datagram);
+    }
+    let out: Vec<Seen> = drain_raw(&mut s, t)
+        .iter()
+        .map(|f| Seen::parse(f, false))
+        .collect();
+    // Linux: a burst of 6 per destination, then one per icmp_ratelimit.
+    assert_eq!(out.len(), 6);
+    match &out[0] {
+        Seen::Icmp {
+            src,
+            dst,
+            ty,
+            code,
+            body,
+        } => {
+            assert_eq!((*src, *dst, *ty, *code), (B, A, 3, 3));
+            assert_eq!(&body[..], &datagram[..], "the whole datagram is quoted");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.udp_stats().no_ports, 10);
+    assert_eq!(s.stats().icmp.out_rate_limit_host, 4);
+    assert_eq!(s.stats().icmp.out_dest_unreachs, 6);
+    s.handle_frame(t + Duration::from_millis(1000), &datagram);
+    assert_eq!(drain_raw(&mut s, t + Duration::from_millis(1000)).len(), 1);
+    // Never for a broadcast (RFC 1122 §3.2.2).
+    let broadcast = udp_datagram(
+        from,
+        SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 255), 9),
+        b"?",
+    );
+    s.handle_frame(t + Duration::from_secs(5), &broadcast);
+    assert!(drain_raw(&mut s, t + Duration::from_secs(5)).is_empty());
+    assert_eq!(s.udp_stats().ignored_multi, 1);
+}
+
+/// The SYN a fresh connection from A to B:80 sends: (handle, SYN datagram).
+fn connecting(s: &mut Stack) -> (ConnHandle, Vec<u8>) {
+    let c = s
+        .tcp_connect(
+            Instant::ZERO,
+            SocketAddrV4::new(B, 80),
+            ConnectOptions::default(),
+        )
+        .unwrap();
+    let out = drain_raw(s, Instant::ZERO);
+    (c, out.into_iter().last().unwrap())
+}
+
+/// An ICMP destination unreachable about `quoted` (as routers quote it:
+/// header and the first 8 bytes), sent by `from` to A.
+fn unreachable(from: Ipv4Addr, code: u8, mtu: u16, quoted: &[u8]) -> Vec<u8> {
+    let [hi, lo] = mtu.to_be_bytes();
+    icmp(from, A, 3, code, [0, 0, hi, lo], &quoted[..28])
+}
+
+#[test]
+fn icmp_errors_while_connecting_are_hard_as_in_linux() {
+    let mut s = stack(A, 1);
+    let t = Instant::from_millis(5);
+    // Port unreachable from the destination: ECONNREFUSED.
+    let (c, syn) = connecting(&mut s);
+    s.handle_frame(t, &unreachable(B, 3, 0, &syn));
+    assert_eq!(s.tcp_state(c), TcpState::Closed);
+    assert!(events(&mut s).contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::Refused
+    }));
+    // Host unreachable from a router: EHOSTUNREACH (RFC 5461).
+    let (c, syn) = connecting(&mut s);
+    s.handle_frame(t, &unreachable(ROUTER, 1, 0, &syn));
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        s.tcp_recv(t, c, &mut buf),
+        Err(RecvError::Connection(ConnError::Unreachable(
+            IcmpErrno::HostUnreachable
+        )))
+    );
+    // RFC 5927 §4.1: a quoted sequence number we never sent is ignored.
+    let (c, syn) = connecting(&mut s);
+    let mut forged = syn.clone();
+    forged[24] ^= 0x80;
+    s.handle_frame(t, &unreachable(ROUTER, 1, 0, &forged));
+    assert_eq!(s.tcp_state(c), TcpState::SynSent);
+    assert_eq!(s.stats().tcp_ext.out_of_window_icmps, 1);
+    // An error quoting someone else's datagram is nobody's business.
+    let mut foreign = syn.clone();
+    foreign[12..16].copy_from_slice(&[192, 0, 2, 9]);
+    s.handle_frame(t, &unreachable(ROUTER, 1, 0, &foreign));
+    assert_eq!(s.tcp_state(c), TcpState::SynSent);
+    assert_eq!(s.stats().icmp.in_dest_unreachs, 4);
+}
+
+/// A connected pair with `len` bytes sent from A and not yet delivered:
+/// (wire, A's handle, B's handle, the data segments A sent).
+fn sending(len: usize) -> (Wire, ConnHandle, ConnHandle, Vec<Vec<u8>>) {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let now = w.now;
+    assert_eq!(w.a.tcp_send(now, c, &vec![7u8; len]), Ok(len));
+    let out = drain_raw(&mut w.a, now);
+    (w, c, s, out)
+}
+
+#[test]
+fn an_established_connection_takes_icmp_errors_as_soft() {
+    let (mut w, c, _, segs) = sending(100);
+    let now = w.now;
+    w.a.handle_frame(now, &unreachable(B, 3, 0, &segs[0]));
+    assert_eq!(w.a.tcp_state(c), TcpState::Established, "RFC 5927 §5.2");
+    w.a.handle_frame(now, &unreachable(ROUTER, 0, 0, &segs[0]));
+    assert_eq!(w.a.tcp_state(c), TcpState::Established);
+}
+
+#[test]
+fn fragmentation_needed_shrinks_segments_down_to_the_floor() {
+    let (mut w, c, s, segs) = sending(10_000);
+    assert!(segs.len() >= 6 && segs[..6].iter().all(|s| s.len() == 1500));
+    let now = w.now;
+    // RFC 1191: the path's MTU is 1280; what was in flight goes again,
+    // in segments that fit (1280 - 40 - 12 bytes of timestamps).
+    w.a.handle_frame(now, &unreachable(ROUTER, 4, 1280, &segs[0]));
+    let again = drain_raw(&mut w.a, now);
+    assert!(!again.is_empty());
+    assert!(
+        again.iter().all(|s| s.len() <= 1280),
+        "{:?}",
+        again.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert_eq!(again[0].len(), 1280);
+    assert_eq!(w.a.tcp_info(c).unwrap().snd_mss, 1228);
+    // A report not below the quoted datagram's size cannot be true
+    // (RFC 5927 §7.2): ignored.
+    w.a.handle_frame(now, &unreachable(ROUTER, 4, 1500, &again[0]));
+    assert_eq!(w.a.tcp_info(c).unwrap().snd_mss, 1228);
+    // Never below route.min_pmtu (552): a forged 68 cannot shrink us to
+    // 28-byte segments (RFC 5927 §7.1).
+    w.a.handle_frame(now, &unreachable(ROUTER, 4, 68, &again[0]));
+    assert_eq!(w.a.tcp_info(c).unwrap().snd_mss, 552 - 40 - 12);
+    let smaller = drain_raw(&mut w.a, now);
+    assert!(smaller.iter().all(|s| s.len() <= 552));
+    // Everything still arrives.
+    w.run_until(5_000);
+    let mut buf = vec![0u8; 20_000];
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(10_000));
+}
+
+/// A UDP datagram from A to B:9 cut into fragments of `chunk` payload
+/// bytes (a multiple of 8), all with IP identification `ident`.
+fn fragments(payload_len: usize, chunk: usize, ident: u16) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let data: Vec<u8> = (0..payload_len).map(|i| (i * 7) as u8).collect();
+    let whole = udp_datagram(SocketAddrV4::new(A, 4000), SocketAddrV4::new(B, 9), &data);
+    let ip_payload = &whole[20..];
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < ip_payload.len() {
+        let end = (off + chunk).min(ip_payload.len());
+        let repr = Ipv4Repr {
+            src_addr: A,
+            dst_addr: B,
+            protocol: IpProtocol::Udp,
+            payload_len: (end - off) as u16,
+            ttl: 64,
+            dscp_ecn: 0,
+            ident,
+            dont_frag: false,
+            more_frags: end < ip_payload.len(),
+            frag_offset: off as u16,
+        };
+        let mut f = vec![0u8; 20 + end - off];
+        repr.emit(&mut Ipv4Packet::new_unchecked(&mut f[..20]), Checksum::Full);
+        f[20..].copy_from_slice(&ip_payload[off..end]);
+        out.push(f);
+        off = end;
+    }
+    (data, out)
+}
+
+#[test]
+fn fragments_in_any_order_are_reassembled_and_delivered() {
+    let mut s = stack(B, 1);
+    let u = s.udp_open();
+    s.udp_bind(u, SocketAddrV4::new(B, 9)).unwrap();
+    let (data, frags) = fragments(3000, 1480, 1);
+    assert_eq!(frags.len(), 3);
+    let t = Instant::from_millis(1);
+    for f in frags.iter().rev() {
+        s.handle_frame(t, f);
+    }
+    // A duplicate of a piece already in does no harm.
+    let mut buf = vec![0u8; 4000];
+    let got = s.udp_recv_from(u, &mut buf).unwrap();
+    assert_eq!((got.len, got.src), (3000, SocketAddrV4::new(A, 4000)));
+    assert_eq!(&buf[..3000], &data[..]);
+    assert_eq!(s.reasm_stats().reasm_oks, 1);
+    assert_eq!(s.reasm_stats().reasm_reqds, 3);
+    assert!(events(&mut s).contains(&Event::UdpReadable(u)));
+}
+
+#[test]
+fn conflicting_overlaps_discard_the_whole_datagram() {
+    let mut s = stack(B, 1);
+    let u = s.udp_open();
+    s.udp_bind(u, SocketAddrV4::new(B, 9)).unwrap();
+    let (_, frags) = fragments(3000, 1480, 2);
+    let t = Instant::from_millis(1);
+    s.handle_frame(t, &frags[0]);
+    // The same bytes again, differently cut: a harmless duplicate.
+    let (_, recut) = fragments(3000, 736, 2);
+    s.handle_frame(t, &recut[1]);
+    assert_eq!(s.reasm_stats().reasm_overlaps, 0);
+    // A second version of bytes 736..1472 that disagrees: RFC 5722, drop
+    // the whole datagram (never pick one version).
+    let mut evil = recut[1].clone();
+    let last = evil.len() - 1;
+    evil[last] ^= 0xFF;
+    s.handle_frame(t, &evil);
+    assert_eq!(s.reasm_stats().reasm_overlaps, 1);
+    s.handle_frame(t, &frags[1]);
+    s.handle_frame(t, &frags[2]);
+    let mut buf = vec![0u8; 4000];
+    assert_eq!(
+        s.udp_recv(u, &mut buf),
+        Err(crate::udp::UdpError::WouldBlock),
+        "nothing delivered: fragment 0 went with the datagram"
+    );
+}
+
+#[test]
+fn an_incomplete_datagram_times_out_with_time_exceeded_if_fragment_0_came() {
+    let mut s = stack(B, 1);
+    let (_, frags) = fragments(3000, 1480, 3);
+    let t = Instant::from_secs(1);
+    s.handle_frame(t, &frags[0]);
+    s.handle_frame(t, &frags[2]);
+    let (_, others) = fragments(3000, 1480, 4);
+    s.handle_frame(t, &others[1]);
+    assert_eq!(s.poll_timeout(), Some(t + Duration::from_secs(30)));
+    s.handle_timeout(t + Duration::from_secs(30));
+    let out: Vec<Seen> = drain_raw(&mut s, t + Duration::from_secs(30))
+        .iter()
+        .map(|f| Seen::parse(f, false))
+        .collect();
+    // RFC 1122 §3.3.2: only the datagram whose fragment 0 arrived is
+    // reported, quoting that fragment.
+    assert_eq!(out.len(), 1);
+    match &out[0] {
+        Seen::Icmp {
+            dst,
+            ty,
+            code,
+            body,
+            ..
+        } => {
+            assert_eq!((*dst, *ty, *code), (A, 11, 1));
+            assert_eq!(&body[..28], &frags[0][..28]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.reasm_stats().reasm_timeout, 2);
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn a_datagram_larger_than_the_mtu_leaves_in_fragments_and_arrives_whole() {
+    let mut w = Wire::new();
+    let ub = w.b.udp_open();
+    w.b.udp_bind(ub, SocketAddrV4::new(B, 9)).unwrap();
+    let ua = w.a.udp_open();
+    let data: Vec<u8> = (0..4000u32).map(|i| (i % 251) as u8).collect();
+    let now = w.now;
+    assert_eq!(
+        w.a.udp_send_to(now, ua, SocketAddrV4::new(B, 9), &data),
+        Ok(4000)
+    );
+    let frames = drain_raw(&mut w.a, now);
+    assert_eq!(frames.len(), 3);
+    assert!(frames.iter().all(|f| f.len() <= 1500));
+    for f in &frames {
+        w.b.handle_frame(now, f);
+    }
+    let mut buf = vec![0u8; 5000];
+    let got = w.b.udp_recv_from(ub, &mut buf).unwrap();
+    assert_eq!(got.len, 4000);
+    assert_eq!(&buf[..4000], &data[..]);
+    assert_eq!(*got.src.ip(), A);
+}

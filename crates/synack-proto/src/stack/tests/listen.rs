@@ -1,0 +1,237 @@
+//! Listeners as the kernel does them: the accept queue's overflow (drop
+//! the completing ACK, or reset with `tcp_abort_on_overflow`), closing a
+//! listener, SO_REUSEADDR, and the ports of active opens.
+
+use super::*;
+
+const PORT: u16 = 80;
+
+fn server() -> SocketAddrV4 {
+    SocketAddrV4::new(B, PORT)
+}
+
+/// Two connects at once to a listener with backlog 1: both SYNs find room
+/// (the queue is empty), the second completing ACK finds it full.
+fn two_at_once(w: &mut Wire) -> (ListenerHandle, ConnHandle, ConnHandle) {
+    let l = w.b.tcp_listen(server(), 1).unwrap();
+    let now = w.now;
+    let c1 =
+        w.a.tcp_connect(now, server(), ConnectOptions::default())
+            .unwrap();
+    let c2 =
+        w.a.tcp_connect(now, server(), ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    (l, c1, c2)
+}
+
+#[test]
+fn a_full_accept_queue_drops_the_completing_ack_until_there_is_room() {
+    let mut w = Wire::new();
+    let (l, c1, c2) = two_at_once(&mut w);
+    // The client thinks both are open; the server has one queued, one
+    // still half-open (its ACK dropped, Linux with abort_on_overflow = 0).
+    assert_eq!(w.a.tcp_state(c2), TcpState::Established);
+    assert_eq!(w.b.tcp_listener_queues(l), Some((1, 1)));
+    assert_eq!(w.b.stats().tcp_ext.listen_overflows, 1);
+    // The SYN-ACK is retransmitted (1 s) and the client's ACK is dropped
+    // again while the queue stays full.
+    w.run_until(1_500);
+    assert_eq!(w.b.stats().tcp_ext.listen_overflows, 2);
+    assert!(w.b.stats().tcp.retrans_segs >= 1);
+    // Accepting makes room: the next retransmission completes it.
+    let first = w.b.tcp_accept(l).unwrap();
+    assert_eq!(
+        w.b.tcp_addrs(first).unwrap().1,
+        w.a.tcp_addrs(c1).unwrap().0
+    );
+    w.run_until(4_000);
+    let second = w.b.tcp_accept(l).unwrap();
+    assert_eq!(
+        w.b.tcp_addrs(second).unwrap().1,
+        w.a.tcp_addrs(c2).unwrap().0
+    );
+    assert_eq!(w.b.tcp_listener_queues(l), Some((0, 0)));
+    // New SYNs are dropped while the queue is full (ListenDrops).
+    let c3 =
+        w.a.tcp_connect(w.now, server(), ConnectOptions::default())
+            .unwrap();
+    w.run_until(4_100);
+    assert_eq!(w.b.tcp_listener_queues(l), Some((0, 1)));
+    let drops = w.b.stats().tcp_ext.listen_drops;
+    let c4 =
+        w.a.tcp_connect(w.now, server(), ConnectOptions::default())
+            .unwrap();
+    w.run_until(4_200);
+    assert_eq!(w.a.tcp_state(c3), TcpState::Established);
+    assert_eq!(w.a.tcp_state(c4), TcpState::SynSent);
+    assert_eq!(w.b.stats().tcp_ext.listen_drops, drops + 1);
+    assert_eq!(w.b.tcp_listener_queues(l), Some((0, 1)), "no state for it");
+}
+
+#[test]
+fn abort_on_overflow_resets_the_connection_that_does_not_fit() {
+    let mut w = Wire::new();
+    w.b = Stack::new(
+        Config {
+            seed: 2,
+            tcp_abort_on_overflow: true,
+            ..Config::default()
+        },
+        Interface::ip(B, 24),
+    );
+    let (l, c1, c2) = two_at_once(&mut w);
+    assert_eq!(w.a.tcp_state(c1), TcpState::Established);
+    assert_eq!(w.a.tcp_state(c2), TcpState::Closed, "reset by the server");
+    assert!(events(&mut w.a).contains(&Event::Closed {
+        conn: c2,
+        reason: CloseReason::Reset
+    }));
+    assert_eq!(w.b.stats().tcp_ext.embryonic_rsts, 1);
+    assert_eq!(w.b.tcp_listener_queues(l), Some((0, 1)));
+    assert_eq!(w.b.connection_count(), (1, 0), "the half-open one is gone");
+}
+
+#[test]
+fn closing_a_listener_resets_every_connection_not_yet_accepted() {
+    let mut w = Wire::new();
+    let l = w.b.tcp_listen(server(), 8).unwrap();
+    let now = w.now;
+    let done: Vec<ConnHandle> = (0..2)
+        .map(|_| {
+            w.a.tcp_connect(now, server(), ConnectOptions::default())
+                .unwrap()
+        })
+        .collect();
+    w.run_until(100);
+    // A third whose handshake ACK is lost stays half-open at the server.
+    w.drop = Box::new(|to_b, frame| to_b && frame[33] == TcpFlags::ACK.bits());
+    let half =
+        w.a.tcp_connect(w.now, server(), ConnectOptions::default())
+            .unwrap();
+    w.run_until(200);
+    assert_eq!(w.b.tcp_listener_queues(l), Some((1, 2)));
+    w.drop = Box::new(|_, _| false);
+    let now = w.now;
+    w.b.tcp_close_listener(now, l);
+    w.run_until(300);
+    for c in done.iter().chain([&half]) {
+        assert_eq!(w.a.tcp_state(*c), TcpState::Closed, "{c}");
+    }
+    let resets = events(&mut w.a)
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Closed {
+                    reason: CloseReason::Reset,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(resets, 3);
+    assert_eq!(w.b.connection_count(), (0, 0));
+    assert_eq!(w.b.tcp_accept(l), Err(AcceptError::InvalidHandle));
+}
+
+#[test]
+fn so_reuseaddr_lets_a_listener_bind_a_port_with_time_wait_entries() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let l = ListenerHandle(w.b.listeners.keys().next().unwrap());
+    let now = w.now;
+    w.b.tcp_close_listener(now, l);
+    // The server closes first: its side of the 4-tuple ends in TIME-WAIT.
+    w.b.tcp_close(now, s);
+    w.run_until(200);
+    let now = w.now;
+    w.a.tcp_close(now, c);
+    w.run_until(300);
+    assert_eq!(w.b.connection_count(), (0, 1));
+    assert_eq!(w.b.tcp_listen(server(), 8), Err(ListenError::AddrInUse));
+    let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
+    assert_eq!(w.b.tcp_listen(wildcard, 8), Err(ListenError::AddrInUse));
+    let reuse = ListenOptions {
+        backlog: 8,
+        reuse_addr: true,
+        ..ListenOptions::default()
+    };
+    let l = w.b.tcp_listen_with(wildcard, reuse).unwrap();
+    // A second listener on the port is refused, SO_REUSEADDR or not.
+    assert_eq!(
+        w.b.tcp_listen_with(server(), reuse),
+        Err(ListenError::AddrInUse)
+    );
+    // Once TIME-WAIT is over, the port is free for anyone.
+    w.b.tcp_close_listener(w.now, l);
+    w.run_until(61_000);
+    assert_eq!(w.b.connection_count(), (0, 0));
+    assert!(w.b.tcp_listen(server(), 8).is_ok());
+}
+
+#[test]
+fn active_opens_pick_free_ports_and_report_std_errors() {
+    let mut w = Wire::new();
+    w.a = Stack::new(
+        Config {
+            seed: 1,
+            ip_local_port_range: (40000, 40002),
+            ..Config::default()
+        },
+        Interface::ip(A, 24),
+    );
+    w.b.tcp_listen(server(), 8).unwrap();
+    let now = w.now;
+    let mut ports: Vec<u16> = (0..3)
+        .map(|_| {
+            let c =
+                w.a.tcp_connect(now, server(), ConnectOptions::default())
+                    .unwrap();
+            w.a.tcp_addrs(c).unwrap().0.port()
+        })
+        .collect();
+    ports.sort_unstable();
+    assert_eq!(ports, [40000, 40001, 40002]);
+    assert_eq!(
+        w.a.tcp_connect(now, server(), ConnectOptions::default()),
+        Err(ConnectError::NoEphemeralPorts)
+    );
+    // Another server: the same ports are free again (RFC 6056 §2.2: the
+    // 4-tuple must be unique, not the port).
+    let other = SocketAddrV4::new(B, 81);
+    assert!(
+        w.a.tcp_connect(now, other, ConnectOptions::default())
+            .is_ok()
+    );
+    let explicit = ConnectOptions {
+        local_port: Some(40001),
+        ..ConnectOptions::default()
+    };
+    assert_eq!(
+        w.a.tcp_connect(now, server(), explicit),
+        Err(ConnectError::AddrInUse)
+    );
+    // A port a listener owns is not used for connections.
+    w.a.tcp_listen(SocketAddrV4::new(A, 5000), 1).unwrap();
+    let on_listener = ConnectOptions {
+        local_port: Some(5000),
+        ..ConnectOptions::default()
+    };
+    assert_eq!(
+        w.a.tcp_connect(now, other, on_listener),
+        Err(ConnectError::AddrInUse)
+    );
+    for bad in [
+        SocketAddrV4::new(A, 80),
+        SocketAddrV4::new(B, 0),
+        SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 255), 80),
+        SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 1), 80),
+    ] {
+        assert_eq!(
+            w.a.tcp_connect(now, bad, ConnectOptions::default()),
+            Err(ConnectError::InvalidAddress),
+            "{bad}"
+        );
+    }
+}

@@ -1,0 +1,514 @@
+//! Stack tests, by concern; helpers shared by all of them here: building
+//! packets with literal fields, draining a stack's output, and two stacks
+//! wired back to back on virtual time.
+
+mod basics;
+mod cookies;
+mod demux;
+mod ethernet;
+mod fastopen;
+mod ip;
+mod listen;
+mod udp;
+
+pub(super) use super::*;
+pub(super) use crate::SeqNum;
+pub(super) use crate::config::Config;
+pub(super) use crate::tcp::conn::{CloseReason, RecvError, SendError, Shutdown};
+pub(super) use crate::tcp::state::TcpState;
+pub(super) use crate::time::Duration;
+pub(super) use crate::time::Instant;
+pub(super) use crate::wire::Checksum;
+pub(super) use crate::wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+pub(super) use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+pub(super) use core::net::{Ipv4Addr, SocketAddrV4};
+
+pub(super) const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+pub(super) const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+pub(super) fn stack(addr: Ipv4Addr, seed: u64) -> Stack {
+    Stack::new(
+        Config {
+            seed,
+            ..Config::default()
+        },
+        Interface::ip(addr, 24),
+    )
+}
+
+/// Builds an IPv4+TCP packet from `src` to `dst`.
+pub(super) fn packet(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    flags: TcpFlags,
+    seq: u32,
+    ack: Option<u32>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let header = crate::tcp::segment::SegmentHeader {
+        seq: SeqNum(seq),
+        ack: ack.map(SeqNum),
+        flags,
+        window: 1000,
+        options: TcpOptions::default(),
+    };
+    let mut buf = vec![0u8; 1500];
+    let n = crate::tcp::segment::write_segment(&mut buf[20..], src, dst, &header, (payload, &[]))
+        .unwrap();
+    let ip = Ipv4Repr {
+        src_addr: *src.ip(),
+        dst_addr: *dst.ip(),
+        protocol: IpProtocol::Tcp,
+        payload_len: n as u16,
+        ttl: 64,
+        dscp_ecn: 0,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    ip.emit(
+        &mut Ipv4Packet::new_unchecked(&mut buf[..20]),
+        Checksum::Full,
+    );
+    buf.truncate(20 + n);
+    buf
+}
+
+/// A parsed outgoing TCP segment.
+#[derive(Debug)]
+pub(super) struct Out {
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
+    pub flags: TcpFlags,
+    pub seq: u32,
+    pub ack: Option<u32>,
+    pub window: u16,
+}
+
+pub(super) fn drain(stack: &mut Stack, now: Instant) -> Vec<Out> {
+    let mut out = Vec::new();
+    let mut buf = [0xAAu8; 2000];
+    while let Some(n) = stack.poll_transmit(now, &mut buf) {
+        let ip = Ipv4Packet::new_checked(&buf[..n]).unwrap();
+        let ipr = Ipv4Repr::parse(&ip, Checksum::Full).expect("a valid IP header");
+        assert_eq!(ipr.protocol, IpProtocol::Tcp);
+        let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+        let seg = TcpRepr::parse(&tcp, ipr.src_addr, ipr.dst_addr, Checksum::Full).unwrap();
+        out.push(Out {
+            src: SocketAddrV4::new(ipr.src_addr, seg.src_port),
+            dst: SocketAddrV4::new(ipr.dst_addr, seg.dst_port),
+            flags: seg.flags,
+            seq: seg.seq.raw(),
+            ack: seg.ack.map(SeqNum::raw),
+            window: seg.window,
+        });
+    }
+    out
+}
+
+pub(super) fn events(stack: &mut Stack) -> Vec<Event> {
+    core::iter::from_fn(|| stack.poll_event()).collect()
+}
+
+/// Decides whether a frame (towards B?) is lost.
+pub(super) type DropFilter = Box<dyn FnMut(bool, &[u8]) -> bool>;
+
+/// Two stacks back to back with a one-way delay; frames can be dropped by
+/// a filter.
+pub(super) struct Wire {
+    pub a: Stack,
+    pub b: Stack,
+    pub now: Instant,
+    pub delay: Duration,
+    /// (arrival, to_b, frame)
+    pub flight: Vec<(Instant, bool, Vec<u8>)>,
+    pub drop: DropFilter,
+}
+
+impl Wire {
+    pub(super) fn new() -> Self {
+        Wire {
+            a: stack(A, 1),
+            b: stack(B, 2),
+            now: Instant::ZERO,
+            delay: Duration::from_millis(10),
+            flight: Vec::new(),
+            drop: Box::new(|_, _| false),
+        }
+    }
+
+    pub(super) fn pump(&mut self) {
+        let mut buf = [0u8; 2000];
+        for to_b in [true, false] {
+            let src = if to_b { &mut self.a } else { &mut self.b };
+            while let Some(n) = src.poll_transmit(self.now, &mut buf) {
+                if !(self.drop)(to_b, &buf[..n]) {
+                    self.flight
+                        .push((self.now + self.delay, to_b, buf[..n].to_vec()));
+                }
+            }
+        }
+    }
+
+    /// Runs every event up to `ms`.
+    pub(super) fn run_until(&mut self, ms: u64) {
+        let end = Instant::from_millis(ms);
+        for _ in 0..1_000_000 {
+            self.pump();
+            let next_frame = self.flight.iter().map(|f| f.0).min();
+            let next_timer = [self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            let next = [next_frame, next_timer].into_iter().flatten().min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    let (due, rest): (Vec<_>, Vec<_>) =
+                        self.flight.drain(..).partition(|f| f.0 <= self.now);
+                    self.flight = rest;
+                    for (_, to_b, frame) in due {
+                        let dst = if to_b { &mut self.b } else { &mut self.a };
+                        dst.handle_frame(self.now, &frame);
+                    }
+                    self.a.handle_timeout(self.now);
+                    self.b.handle_timeout(self.now);
+                }
+                _ => {
+                    self.now = self.now.max(end);
+                    return;
+                }
+            }
+        }
+        panic!("no quiescence");
+    }
+}
+
+pub(super) const PORT: u16 = 80;
+
+pub(super) fn connected(w: &mut Wire) -> (ConnHandle, ConnHandle) {
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    let c =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    assert_eq!(w.a.tcp_state(c), TcpState::Established);
+    let ev = events(&mut w.b);
+    assert!(ev.contains(&Event::AcceptReady(l)), "{ev:?}");
+    let s = w.b.tcp_accept(l).unwrap();
+    assert!(events(&mut w.a).contains(&Event::Connected(c)));
+    (c, s)
+}
+
+// ---- Ethernet hosts -----------------------------------------------------------
+
+pub(super) use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+pub(super) use crate::wire::{ArpOperation, ArpPacket, ArpRepr};
+
+/// A locally administered station address ending in `n`.
+pub(super) const fn mac(n: u8) -> EthernetAddress {
+    EthernetAddress([0x02, 0, 0, 0, 0, n])
+}
+
+pub(super) fn config(seed: u64) -> Config {
+    Config {
+        seed,
+        ..Config::default()
+    }
+}
+
+/// A stack with one Ethernet interface `addr/24`, station address `mac(n)`.
+pub(super) fn eth_stack(addr: Ipv4Addr, n: u8, config: Config) -> Stack {
+    Stack::new(config, Interface::ethernet(mac(n), addr, 24))
+}
+
+/// An Ethernet frame around `payload`.
+pub(super) fn eth_frame(
+    dst: EthernetAddress,
+    src: EthernetAddress,
+    ethertype: EtherType,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut buf = vec![0xAA; 14 + payload.len()];
+    EthernetRepr {
+        src_addr: src,
+        dst_addr: dst,
+        ethertype,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut buf[..14]));
+    buf[14..].copy_from_slice(payload);
+    buf
+}
+
+/// An IPv4 datagram around `payload`.
+#[allow(dead_code)]
+pub(super) fn ip_datagram(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: IpProtocol,
+    payload: &[u8],
+) -> Vec<u8> {
+    let repr = Ipv4Repr {
+        src_addr: src,
+        dst_addr: dst,
+        protocol,
+        payload_len: payload.len() as u16,
+        ttl: 64,
+        dscp_ecn: 0,
+        ident: 0x4242,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut buf = vec![0xAA; 20 + payload.len()];
+    repr.emit(
+        &mut Ipv4Packet::new_unchecked(&mut buf[..20]),
+        Checksum::Full,
+    );
+    buf[20..].copy_from_slice(payload);
+    buf
+}
+
+/// A TCP segment (header, options, payload) with its checksum.
+#[allow(dead_code)]
+pub(super) fn tcp_bytes(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    header: &crate::tcp::segment::SegmentHeader,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut buf = vec![0xAA; 1600];
+    let n = crate::tcp::segment::write_segment(&mut buf, src, dst, header, (payload, &[])).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// What a frame on the wire is, for assertions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Seen {
+    Arp {
+        op: ArpOperation,
+        sender: Ipv4Addr,
+        target: Ipv4Addr,
+        dst_mac: EthernetAddress,
+    },
+    Tcp {
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        flags: TcpFlags,
+        seq: u32,
+        ack: Option<u32>,
+        len: usize,
+        options: TcpOptions,
+        dst_mac: Option<EthernetAddress>,
+    },
+    Udp {
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        len: usize,
+    },
+    Icmp {
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ty: u8,
+        code: u8,
+        /// The bytes after the 8-byte ICMP header.
+        body: Vec<u8>,
+    },
+    /// A fragment (not the first) or something else.
+    Other(Vec<u8>),
+}
+
+impl Seen {
+    /// Parses a frame (`ethernet`: with an Ethernet header).
+    pub(super) fn parse(frame: &[u8], ethernet: bool) -> Seen {
+        let (dst_mac, ip) = if ethernet {
+            let f = EthernetFrame::new_checked(frame).unwrap();
+            if f.ethertype() == EtherType::Arp {
+                let a = ArpRepr::parse(&ArpPacket::new_checked(f.payload()).unwrap()).unwrap();
+                return Seen::Arp {
+                    op: a.operation,
+                    sender: a.source_protocol_addr,
+                    target: a.target_protocol_addr,
+                    dst_mac: f.dst_addr(),
+                };
+            }
+            (Some(f.dst_addr()), &frame[14..])
+        } else {
+            (None, frame)
+        };
+        let p = Ipv4Packet::new_checked(ip).unwrap();
+        let repr = Ipv4Repr::parse(&p, Checksum::Full).expect("a valid IP header");
+        if repr.frag_offset != 0 || repr.more_frags {
+            return Seen::Other(ip.to_vec());
+        }
+        let (s, d) = (repr.src_addr, repr.dst_addr);
+        match repr.protocol {
+            IpProtocol::Tcp => {
+                let t = TcpPacket::new_checked(p.payload()).unwrap();
+                let seg = TcpRepr::parse(&t, s, d, Checksum::Full).expect("TCP checksum");
+                Seen::Tcp {
+                    src: SocketAddrV4::new(s, seg.src_port),
+                    dst: SocketAddrV4::new(d, seg.dst_port),
+                    flags: seg.flags,
+                    seq: seg.seq.raw(),
+                    ack: seg.ack.map(SeqNum::raw),
+                    len: seg.payload.len(),
+                    options: seg.options,
+                    dst_mac,
+                }
+            }
+            IpProtocol::Udp => {
+                let u = crate::wire::udp::UdpPacket::new_checked(p.payload()).unwrap();
+                let r = crate::wire::udp::UdpRepr::parse(&u, s, d, Checksum::Full).unwrap();
+                Seen::Udp {
+                    src: SocketAddrV4::new(s, r.src_port),
+                    dst: SocketAddrV4::new(d, r.dst_port),
+                    len: r.payload.len(),
+                }
+            }
+            IpProtocol::Icmp => {
+                let b = p.payload();
+                assert!(crate::wire::checksum::is_valid(
+                    crate::wire::checksum::data(b)
+                ));
+                Seen::Icmp {
+                    src: s,
+                    dst: d,
+                    ty: b[0],
+                    code: b[1],
+                    body: b[8..].to_vec(),
+                }
+            }
+            _ => Seen::Other(ip.to_vec()),
+        }
+    }
+
+    /// A short label: "arp who-has 192.0.2.2", "tcp S", "icmp 3/3", ...
+    pub(super) fn label(&self) -> String {
+        match self {
+            Seen::Arp {
+                op: ArpOperation::Request,
+                sender,
+                target,
+                ..
+            } if sender == target => format!("arp announce {target}"),
+            Seen::Arp {
+                op: ArpOperation::Request,
+                target,
+                ..
+            } => format!("arp who-has {target}"),
+            Seen::Arp { sender, .. } => format!("arp {sender} is-at"),
+            Seen::Tcp { flags, len, .. } => {
+                let f = format!("{flags:?}");
+                let letters = f.trim_start_matches("TcpFlags[").trim_end_matches(']');
+                format!("tcp {letters} {len}")
+            }
+            Seen::Udp { len, .. } => format!("udp {len}"),
+            Seen::Icmp { ty, code, .. } => format!("icmp {ty}/{code}"),
+            Seen::Other(_) => "other".into(),
+        }
+    }
+}
+
+/// Every frame a stack wants to send now, parsed.
+pub(super) fn drain_seen(stack: &mut Stack, now: Instant) -> Vec<Seen> {
+    let ethernet = stack.interface().mac().is_some();
+    let mut out = Vec::new();
+    let mut buf = [0xAAu8; 1600];
+    while let Some(n) = stack.poll_transmit(now, &mut buf) {
+        out.push(Seen::parse(&buf[..n], ethernet));
+    }
+    out
+}
+
+/// Decides whether a frame (from host i) is lost.
+pub(super) type LanFilter = Box<dyn FnMut(usize, &[u8]) -> bool>;
+
+/// Hosts on one Ethernet segment (a hub: every frame reaches every other
+/// host), with a one-way delay and a record of every frame sent.
+pub(super) struct Lan {
+    pub hosts: Vec<Stack>,
+    pub now: Instant,
+    pub delay: Duration,
+    /// (sent at, sender, frame)
+    pub log: Vec<(Instant, usize, Vec<u8>)>,
+    flight: Vec<(Instant, usize, Vec<u8>)>,
+    /// Frames to lose: (sender, frame) -> lost?
+    pub drop: LanFilter,
+}
+
+impl Lan {
+    pub(super) fn new(hosts: Vec<Stack>) -> Self {
+        Lan {
+            hosts,
+            now: Instant::ZERO,
+            delay: Duration::from_millis(1),
+            log: Vec::new(),
+            flight: Vec::new(),
+            drop: Box::new(|_, _| false),
+        }
+    }
+
+    fn pump(&mut self) {
+        let mut buf = [0u8; 1600];
+        for i in 0..self.hosts.len() {
+            while let Some(n) = self.hosts[i].poll_transmit(self.now, &mut buf) {
+                let frame = buf[..n].to_vec();
+                self.log.push((self.now, i, frame.clone()));
+                if !(self.drop)(i, &frame) {
+                    self.flight.push((self.now + self.delay, i, frame));
+                }
+            }
+        }
+    }
+
+    /// Runs every event up to `ms`.
+    pub(super) fn run_until(&mut self, ms: u64) {
+        let end = Instant::from_millis(ms);
+        for _ in 0..1_000_000 {
+            self.pump();
+            let next_frame = self.flight.iter().map(|f| f.0).min();
+            let next_timer = self.hosts.iter().filter_map(Stack::poll_timeout).min();
+            match [next_frame, next_timer].into_iter().flatten().min() {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    let now = self.now;
+                    let (due, rest): (Vec<_>, Vec<_>) =
+                        self.flight.drain(..).partition(|f| f.0 <= now);
+                    self.flight = rest;
+                    for (_, from, frame) in due {
+                        for (i, h) in self.hosts.iter_mut().enumerate() {
+                            if i != from {
+                                h.handle_frame(now, &frame);
+                            }
+                        }
+                    }
+                    for h in &mut self.hosts {
+                        h.handle_timeout(now);
+                    }
+                }
+                _ => {
+                    self.now = self.now.max(end);
+                    return;
+                }
+            }
+        }
+        panic!("no quiescence");
+    }
+
+    /// Runs for another `ms`.
+    pub(super) fn run_for(&mut self, ms: u64) {
+        let t = self.now.total_millis() + ms;
+        self.run_until(t);
+    }
+
+    /// The frames sent so far, as (sender, label).
+    pub(super) fn ladder(&self) -> Vec<(usize, String)> {
+        self.log
+            .iter()
+            .map(|(_, from, f)| (*from, Seen::parse(f, true).label()))
+            .collect()
+    }
+}

@@ -1,0 +1,182 @@
+//! UDP sockets through the stack (RFC 768, RFC 1122 §4.1.3): bind, connect
+//! semantics, send and receive, checksums, the bounded queue, port
+//! unreachable both ways.
+
+use super::*;
+use crate::ip::icmp::IcmpErrno;
+use crate::udp::UdpError;
+
+#[test]
+fn bind_explicit_and_ephemeral_with_std_errors() {
+    let mut s = stack(A, 1);
+    let u = s.udp_open();
+    assert_eq!(
+        s.udp_bind(u, SocketAddrV4::new(A, 53)),
+        Ok(SocketAddrV4::new(A, 53))
+    );
+    assert_eq!(
+        s.udp_bind(u, SocketAddrV4::new(A, 54)),
+        Err(UdpError::InvalidInput),
+        "already bound"
+    );
+    let v = s.udp_open();
+    assert_eq!(
+        s.udp_bind(v, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53)),
+        Err(UdpError::AddrInUse)
+    );
+    assert_eq!(
+        s.udp_bind(v, SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 53)),
+        Err(UdpError::AddrNotAvailable)
+    );
+    let eph = s
+        .udp_bind(v, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        .unwrap();
+    assert!((32768..=60999).contains(&eph.port()));
+    // TCP's ports are another space.
+    s.tcp_listen(SocketAddrV4::new(A, 53), 1).unwrap();
+}
+
+#[test]
+fn datagrams_flow_both_ways_with_their_sources() {
+    let mut w = Wire::new();
+    let server = w.b.udp_open();
+    w.b.udp_bind(server, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+        .unwrap();
+    let client = w.a.udp_open();
+    let now = w.now;
+    w.a.udp_send_to(now, client, SocketAddrV4::new(B, 7), b"ping")
+        .unwrap();
+    let local = w.a.udp_local_addr(client).unwrap().unwrap();
+    assert_eq!(
+        *local.ip(),
+        Ipv4Addr::UNSPECIFIED,
+        "sending bound it, on any address"
+    );
+    w.run_until(100);
+    assert!(events(&mut w.b).contains(&Event::UdpReadable(server)));
+    let mut buf = [0u8; 16];
+    let got = w.b.udp_recv_from(server, &mut buf).unwrap();
+    assert_eq!(&buf[..got.len], b"ping");
+    assert_eq!(got.src, SocketAddrV4::new(A, local.port()));
+    assert_eq!(got.dst, B);
+    let now = w.now;
+    w.b.udp_send_to(now, server, got.src, b"pong").unwrap();
+    w.run_until(200);
+    assert_eq!(w.a.udp_recv(client, &mut buf), Ok(4));
+    assert_eq!(&buf[..4], b"pong");
+    assert_eq!(w.a.udp_recv(client, &mut buf), Err(UdpError::WouldBlock));
+    assert_eq!(
+        (w.b.udp_stats().in_datagrams, w.b.udp_stats().out_datagrams),
+        (1, 1)
+    );
+}
+
+#[test]
+fn connect_records_the_peer_and_can_be_changed_or_undone() {
+    let mut w = Wire::new();
+    let b1 = w.b.udp_open();
+    w.b.udp_bind(b1, SocketAddrV4::new(B, 1000)).unwrap();
+    let b2 = w.b.udp_open();
+    w.b.udp_bind(b2, SocketAddrV4::new(B, 2000)).unwrap();
+    let a = w.a.udp_open();
+    // connect binds an ephemeral port on the route's source address and
+    // sends nothing.
+    let local = w.a.udp_connect(a, SocketAddrV4::new(B, 1000)).unwrap();
+    assert_eq!(*local.ip(), A);
+    assert!(drain(&mut w.a, w.now).is_empty());
+    let now = w.now;
+    assert_eq!(w.a.udp_send(now, a, b"one"), Ok(3));
+    // Connected to a different peer now.
+    w.a.udp_connect(a, SocketAddrV4::new(B, 2000)).unwrap();
+    assert_eq!(w.a.udp_send(now, a, b"two"), Ok(3));
+    w.run_until(100);
+    let mut buf = [0u8; 8];
+    assert_eq!(w.b.udp_recv(b1, &mut buf), Ok(3));
+    assert_eq!(w.b.udp_recv(b2, &mut buf), Ok(3));
+    assert_eq!(&buf[..3], b"two");
+    // A connected socket only hears its peer.
+    let now = w.now;
+    w.b.udp_send_to(now, b1, local, b"not your peer").unwrap();
+    w.run_until(200);
+    assert_eq!(w.a.udp_recv(a, &mut buf), Err(UdpError::WouldBlock));
+    // Undone: no default destination, any source heard again; the
+    // automatic port is given up (Linux `__udp_disconnect`).
+    w.a.udp_disconnect(a).unwrap();
+    assert_eq!(w.a.udp_send(w.now, a, b"x"), Err(UdpError::NotConnected));
+    assert_eq!(w.a.udp_local_addr(a), Ok(None));
+}
+
+#[test]
+fn a_bad_checksum_is_dropped_and_counted() {
+    let mut s = stack(B, 1);
+    let u = s.udp_open();
+    s.udp_bind(u, SocketAddrV4::new(B, 9)).unwrap();
+    let mut d = vec![0u8; 8 + 4];
+    crate::wire::udp::UdpRepr {
+        src_port: 4000,
+        dst_port: 9,
+        payload: b"data",
+    }
+    .emit(
+        &mut crate::wire::udp::UdpPacket::new_unchecked(&mut d[..]),
+        A,
+        B,
+        Checksum::Full,
+    );
+    d[11] ^= 1;
+    let t = Instant::from_millis(1);
+    s.handle_frame(t, &ip_datagram(A, B, IpProtocol::Udp, &d));
+    assert_eq!(s.udp_stats().in_csum_errors, 1);
+    let mut buf = [0u8; 8];
+    assert_eq!(s.udp_recv(u, &mut buf), Err(UdpError::WouldBlock));
+    assert!(
+        drain(&mut s, t).is_empty(),
+        "no port unreachable for a bad datagram"
+    );
+}
+
+#[test]
+fn the_receive_queue_is_bounded_and_drops_are_counted() {
+    let mut w = Wire::new();
+    let b = w.b.udp_open();
+    w.b.udp_bind(b, SocketAddrV4::new(B, 9)).unwrap();
+    // Room for 3 datagrams of 100 bytes (each charged 100 + 256).
+    w.b.udp_set_recv_buffer(b, 3 * 356).unwrap();
+    let a = w.a.udp_open();
+    let now = w.now;
+    for _ in 0..5 {
+        w.a.udp_send_to(now, a, SocketAddrV4::new(B, 9), &[1u8; 100])
+            .unwrap();
+    }
+    w.run_until(100);
+    assert_eq!(w.b.udp_recv_queue(b), Ok((3, 300)));
+    assert_eq!(w.b.udp_stats().rcvbuf_errors, 2);
+    assert_eq!(w.b.udp_stats().in_errors, 2);
+}
+
+#[test]
+fn port_unreachable_both_ways_reaches_a_connected_socket_once() {
+    let mut w = Wire::new();
+    let a = w.a.udp_open();
+    w.a.udp_connect(a, SocketAddrV4::new(B, 9)).unwrap();
+    let now = w.now;
+    w.a.udp_send(now, a, b"anyone?").unwrap();
+    w.run_until(100);
+    // B answered with ICMP port unreachable; A's connected socket reports
+    // ECONNREFUSED on its next call, once (RFC 1122 §4.1.3.3).
+    assert_eq!(w.b.udp_stats().no_ports, 1);
+    assert!(events(&mut w.a).contains(&Event::UdpReadable(a)));
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        w.a.udp_recv(a, &mut buf),
+        Err(UdpError::Icmp(IcmpErrno::ConnectionRefused))
+    );
+    assert_eq!(w.a.udp_recv(a, &mut buf), Err(UdpError::WouldBlock));
+    // An unconnected socket never sees ICMP errors (no IP_RECVERR).
+    let u = w.a.udp_open();
+    let now = w.now;
+    w.a.udp_send_to(now, u, SocketAddrV4::new(B, 9), b"?")
+        .unwrap();
+    w.run_until(200);
+    assert_eq!(w.a.udp_recv(u, &mut buf), Err(UdpError::WouldBlock));
+}

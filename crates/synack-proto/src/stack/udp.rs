@@ -1,0 +1,176 @@
+//! UDP sockets through the stack: the application's commands, datagrams
+//! in (to a socket, or ICMP port unreachable) and out (routed, checksummed,
+//! fragmented when larger than the MTU).
+//!
+//! Read first: RFC 768, RFC 1122 §4.1.3 (a host's UDP: port unreachable,
+//! ICMP errors to the application, checksums), RFC 8085 §5; the socket
+//! table and its semantics (bind, connect, disconnect, the bounded receive
+//! queue) are [`crate::udp::UdpSockets`].
+
+use core::net::SocketAddrV4;
+
+use super::{Event, Stack};
+use crate::ip::addr::Destination;
+use crate::ip::stats::UdpStats;
+use crate::time::Instant;
+use crate::udp::{Outgoing, Received, UdpError, UdpHandle, UdpInput};
+use crate::wire::Checksum;
+use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Repr};
+
+impl Stack {
+    /// A new, unbound UDP socket (`socket(AF_INET, SOCK_DGRAM)`).
+    pub fn udp_open(&mut self) -> UdpHandle {
+        self.udp.open()
+    }
+
+    /// Binds to `local` (one of our addresses or 0.0.0.0; port 0 for an
+    /// ephemeral one); returns the address bound. AddrInUse and
+    /// AddrNotAvailable as std reports them.
+    pub fn udp_bind(
+        &mut self,
+        h: UdpHandle,
+        local: SocketAddrV4,
+    ) -> Result<SocketAddrV4, UdpError> {
+        let ifaces = &self.ifaces;
+        self.udp
+            .bind(h, local, |a| ifaces.iter().any(|i| i.config.addr == a))
+    }
+
+    /// Records `remote` as the peer (binding an unbound socket, fixing a
+    /// wildcard local address to the route's source); may be repeated to
+    /// change peers. Returns the local address.
+    pub fn udp_connect(
+        &mut self,
+        h: UdpHandle,
+        remote: SocketAddrV4,
+    ) -> Result<SocketAddrV4, UdpError> {
+        let src = self.source_for(*remote.ip());
+        self.udp.connect(h, remote, src)
+    }
+
+    /// Undoes `udp_connect` (`connect(AF_UNSPEC)`).
+    pub fn udp_disconnect(&mut self, h: UdpHandle) -> Result<(), UdpError> {
+        self.udp.disconnect(h)
+    }
+
+    /// Sends `data` to the connected peer.
+    pub fn udp_send(&mut self, now: Instant, h: UdpHandle, data: &[u8]) -> Result<usize, UdpError> {
+        self.udp_send_impl(now, h, None, data)
+    }
+
+    /// Sends `data` to `dst` (`sendto`).
+    pub fn udp_send_to(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        dst: SocketAddrV4,
+        data: &[u8],
+    ) -> Result<usize, UdpError> {
+        self.udp_send_impl(now, h, Some(dst), data)
+    }
+
+    fn udp_send_impl(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        dst: Option<SocketAddrV4>,
+        data: &[u8],
+    ) -> Result<usize, UdpError> {
+        self.advance(now);
+        let target = dst.or(self.udp.peer_addr(h)?);
+        let src = target.and_then(|t| self.source_for(*t.ip()));
+        let out: Outgoing = self.udp.send_to(h, dst, data.len(), |_| src)?;
+        let udp_len = Outgoing::udp_len(data.len());
+        let total = IP_HEADER_LEN + udp_len;
+        let Some(mut buf) = self.out.alloc(total) else {
+            self.udp.record_send_dropped();
+            return Err(UdpError::NoBufferSpace);
+        };
+        buf.resize(total, 0);
+        // Larger than the MTU: sent in fragments (no DF).
+        self.write_ip_header(
+            &mut buf[..IP_HEADER_LEN],
+            *out.src.ip(),
+            *out.dst.ip(),
+            IpProtocol::Udp,
+            udp_len,
+            false,
+        );
+        match out.emit(data, Checksum::Full, &mut buf[IP_HEADER_LEN..]) {
+            Some(_) => self.out.push(buf),
+            None => {
+                self.out.recycle(buf);
+                self.udp.record_send_dropped();
+                return Err(UdpError::MessageTooLong);
+            }
+        }
+        self.refresh_deadline();
+        Ok(data.len())
+    }
+
+    /// Takes the oldest datagram (`recv`); a pending ICMP error first.
+    pub fn udp_recv(&mut self, h: UdpHandle, buf: &mut [u8]) -> Result<usize, UdpError> {
+        self.udp.recv(h, buf)
+    }
+
+    /// Takes the oldest datagram with its source (`recvfrom`).
+    pub fn udp_recv_from(&mut self, h: UdpHandle, buf: &mut [u8]) -> Result<Received, UdpError> {
+        self.udp.recv_from(h, buf)
+    }
+
+    /// Closes the socket, dropping its queued datagrams.
+    pub fn udp_close(&mut self, h: UdpHandle) -> Result<(), UdpError> {
+        self.udp.close(h)
+    }
+
+    /// The socket's local address, once bound.
+    pub fn udp_local_addr(&self, h: UdpHandle) -> Result<Option<SocketAddrV4>, UdpError> {
+        self.udp.local_addr(h)
+    }
+
+    /// The connected peer.
+    pub fn udp_peer_addr(&self, h: UdpHandle) -> Result<Option<SocketAddrV4>, UdpError> {
+        self.udp.peer_addr(h)
+    }
+
+    /// Sets the receive buffer (`SO_RCVBUF`), which bounds the queue.
+    pub fn udp_set_recv_buffer(&mut self, h: UdpHandle, bytes: usize) -> Result<(), UdpError> {
+        self.udp.set_recv_buffer_size(h, bytes)
+    }
+
+    /// Datagrams queued and their bytes.
+    pub fn udp_recv_queue(&self, h: UdpHandle) -> Result<(usize, usize), UdpError> {
+        self.udp.recv_queue(h)
+    }
+
+    /// UDP counters (`Udp:` in `/proc/net/snmp`).
+    pub fn udp_stats(&self) -> &UdpStats {
+        self.udp.stats()
+    }
+
+    /// A UDP datagram for us (or for a broadcast or multicast address).
+    pub(super) fn handle_udp(
+        &mut self,
+        ip: &Ipv4Repr,
+        payload: &[u8],
+        datagram: &[u8],
+        dst: Destination,
+        link_broadcast: bool,
+    ) {
+        let broadcast = dst.is_broadcast_or_multicast();
+        match self
+            .udp
+            .handle_datagram(ip, payload, broadcast, Checksum::Full)
+        {
+            UdpInput::Delivered(h) => {
+                if self.udp.recv_queue(h).is_ok_and(|(n, _)| n == 1) {
+                    self.events.push_back(Event::UdpReadable(h));
+                }
+            }
+            UdpInput::NoPort => {
+                self.send_port_unreachable(ip, payload, datagram, dst, link_broadcast);
+            }
+            UdpInput::Ignored | UdpInput::Dropped(_) => {}
+        }
+    }
+}
