@@ -1,4 +1,5 @@
-//! curl against `synack serve --http` over a TUN, in a namespace of its own.
+//! curl against `synack serve --http` over a TAP (and a TUN), in a namespace
+//! of its own.
 
 mod interop;
 
@@ -77,4 +78,30 @@ fn curl_fetches_small_and_50_mib_files_from_serve_http() {
             assert!(summary.contains("5 HTTP requests"), "{summary}");
         },
     );
+}
+
+#[test]
+fn curl_fetches_a_page_over_a_tun_too() {
+    in_namespace("curl_fetches_a_page_over_a_tun_too", &["curl"], |env| {
+        let www = env.path("www");
+        std::fs::create_dir(&www).unwrap();
+        random_file(&www.join("f.bin"), 1 << 20, 9);
+        let serve = Synack::serve_on(
+            env,
+            "--tun",
+            &["--port", "80", "--http", www.to_str().unwrap()],
+        );
+        let dest = env.path("f.out");
+        let out = run(Command::new("curl")
+            .args(["-sS", "-o"])
+            .arg(&dest)
+            .arg("http://192.0.2.2/f.bin"));
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            std::fs::read(&dest).unwrap(),
+            std::fs::read(www.join("f.bin")).unwrap()
+        );
+        let (status, _) = serve.stop();
+        assert!(status.success());
+    });
 }

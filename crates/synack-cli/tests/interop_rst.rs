@@ -1,5 +1,5 @@
-//! Resets against the Linux kernel: connecting to a closed port is refused
-//! both ways.
+//! Resets, ICMP and UDP against the Linux kernel: connecting to a closed
+//! port is refused both ways; `ping` gets echo replies.
 
 mod interop;
 
@@ -53,4 +53,20 @@ fn synack_connecting_to_a_closed_linux_port_is_refused() {
             assert!(err.contains("refused"), "{err}");
         },
     );
+}
+
+#[test]
+fn ping_gets_echo_replies_from_the_stack() {
+    in_namespace("ping_gets_echo_replies_from_the_stack", &["ping"], |env| {
+        let serve = Synack::serve(env, &["--port", "7", "--echo"]);
+        let out = run(Command::new("ping").args(["-c", "3", "-i", "0.2", "-W", "2", STACK]));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("3 received"), "{text}");
+        // A big one: 4000 bytes of payload arrive in fragments and go back in fragments.
+        let out = run(Command::new("ping").args(["-c", "1", "-s", "4000", "-W", "2", STACK]));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("1 received"), "{text}");
+        drop(serve);
+    });
 }

@@ -105,6 +105,16 @@ fn bulk_both_ways_at_once_arrives_intact() {
 }
 
 #[test]
+fn streams_work_over_ethernet_with_arp() {
+    let (a, b) = pair_ethernet();
+    let (c, s) = connected(&a, &b, 7);
+    let reader = thread::spawn(move || check_pattern(&s));
+    send_pattern(&c, 1 << 20);
+    c.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(reader.join().unwrap(), 1 << 20);
+}
+
+#[test]
 fn connecting_to_a_closed_port_is_refused() {
     let (a, _b) = pair();
     let err = TcpStream::connect(&a, addr(B, 81)).unwrap_err();

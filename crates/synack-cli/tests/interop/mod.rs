@@ -2,8 +2,8 @@
 //!
 //! Every test runs in a network namespace of its own (a thread that
 //! unshared its namespace; child processes inherit it), with TEST-NET-1
-//! addresses only: the kernel's side of the TUN is 192.0.2.1, the stack is
-//! 192.0.2.2 (RFC 5737). Control sockets and files live in a temporary
+//! addresses only: the kernel's side of the TAP (or TUN) is 192.0.2.1, the
+//! stack is 192.0.2.2 (RFC 5737). Control sockets and files live in a temporary
 //! directory per test. Without root, /dev/net/tun or a peer tool the tests
 //! print "skipping: ..." and pass, except under `CI=true`, where they fail.
 #![allow(dead_code)]
@@ -100,11 +100,17 @@ pub struct Synack {
     pub control: PathBuf,
 }
 
-/// The link options every test uses: a TUN named syn0, the stack at
-/// 192.0.2.2/24, the kernel at 192.0.2.1/24, and the test's control socket.
+/// The link options every test uses: a TAP named syn0 (Ethernet, ARP), the
+/// stack at 192.0.2.2/24, the kernel at 192.0.2.1/24, and the test's
+/// control socket.
 pub fn link_args(env: &Env) -> Vec<String> {
+    link_args_on(env, "--tap")
+}
+
+/// [`link_args`] on `--tap` or `--tun`.
+pub fn link_args_on(env: &Env, kind: &str) -> Vec<String> {
     [
-        "--tun",
+        kind,
         "syn0",
         "--addr",
         "192.0.2.2/24",
@@ -122,8 +128,13 @@ impl Synack {
     /// Starts `synack serve` with the test's link and `args`, and waits
     /// for "listening on 192.0.2.2:PORT".
     pub fn serve(env: &Env, args: &[&str]) -> Synack {
+        Synack::serve_on(env, "--tap", args)
+    }
+
+    /// [`Synack::serve`] on `--tap` or `--tun`.
+    pub fn serve_on(env: &Env, kind: &str, args: &[&str]) -> Synack {
         let mut cmd = Command::new(BIN);
-        cmd.arg("serve").args(link_args(env)).args(args);
+        cmd.arg("serve").args(link_args_on(env, kind)).args(args);
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -3,19 +3,31 @@
 
 use std::io;
 
+use synack_proto::ip::icmp::IcmpErrno;
 use synack_proto::stack::{AcceptError, ConnectError, ListenError};
 use synack_proto::tcp::conn::{
     CloseReason, ConnError, RecvError, SendError, SetOptionError, ShutdownError,
 };
+use synack_proto::udp::UdpError;
 
 pub(crate) fn conn_error(e: ConnError) -> io::Error {
+    if let ConnError::Unreachable(errno) = e {
+        return icmp_error(errno);
+    }
     let kind = match e {
         ConnError::Refused => io::ErrorKind::ConnectionRefused,
         ConnError::Reset => io::ErrorKind::ConnectionReset,
         ConnError::TimedOut => io::ErrorKind::TimedOut,
         ConnError::Aborted => io::ErrorKind::ConnectionAborted,
+        ConnError::Unreachable(_) => io::ErrorKind::Other,
     };
     io::Error::new(kind, e)
+}
+
+/// An ICMP error (or a failed ARP resolution) as the errno Linux reports,
+/// so std picks the kind (`HostUnreachable`, `NetworkUnreachable`, ...).
+pub(crate) fn icmp_error(errno: IcmpErrno) -> io::Error {
+    io::Error::from_raw_os_error(errno.linux_errno())
 }
 
 /// Why a connection the application still holds ended, as an error; `None`
@@ -27,6 +39,7 @@ pub(crate) fn close_error(reason: CloseReason) -> Option<io::Error> {
         CloseReason::Reset => Some(conn_error(ConnError::Reset)),
         CloseReason::TimedOut => Some(conn_error(ConnError::TimedOut)),
         CloseReason::Aborted | CloseReason::Cancelled => Some(conn_error(ConnError::Aborted)),
+        CloseReason::Unreachable(errno) => Some(icmp_error(errno)),
     }
 }
 
@@ -72,6 +85,7 @@ pub(crate) fn listen_error(e: ListenError) -> io::Error {
         ListenError::AddrNotAvailable => io::ErrorKind::AddrNotAvailable,
         ListenError::AddrInUse => io::ErrorKind::AddrInUse,
         ListenError::InvalidPort => io::ErrorKind::InvalidInput,
+        ListenError::InvalidHandle => io::ErrorKind::NotConnected,
     };
     io::Error::new(kind, e)
 }
@@ -81,7 +95,10 @@ pub(crate) fn connect_error(e: ConnectError) -> io::Error {
         ConnectError::InvalidAddress => io::ErrorKind::InvalidInput,
         ConnectError::AddrInUse => io::ErrorKind::AddrInUse,
         // EADDRNOTAVAIL, as Linux says when the ephemeral ports run out.
-        ConnectError::NoEphemeralPorts => io::ErrorKind::AddrNotAvailable,
+        ConnectError::NoEphemeralPorts | ConnectError::AddrNotAvailable => {
+            io::ErrorKind::AddrNotAvailable
+        }
+        ConnectError::NetworkUnreachable => io::ErrorKind::NetworkUnreachable,
     };
     io::Error::new(kind, e)
 }
@@ -91,6 +108,23 @@ pub(crate) fn accept_error(e: AcceptError) -> io::Error {
         AcceptError::WouldBlock => io::ErrorKind::WouldBlock.into(),
         AcceptError::InvalidHandle => not_connected(),
     }
+}
+
+pub(crate) fn udp_error(e: UdpError) -> io::Error {
+    use io::ErrorKind::*;
+    let kind = match e {
+        UdpError::Icmp(errno) => return icmp_error(errno),
+        // EMSGSIZE and ENOBUFS, with the OS's words.
+        UdpError::MessageTooLong => return io::Error::from_raw_os_error(90),
+        UdpError::NoBufferSpace => return io::Error::from_raw_os_error(105),
+        UdpError::InvalidHandle | UdpError::NotConnected => NotConnected,
+        UdpError::AddrInUse | UdpError::NoEphemeralPorts => AddrInUse,
+        UdpError::AddrNotAvailable => AddrNotAvailable,
+        UdpError::InvalidInput => InvalidInput,
+        UdpError::WouldBlock => WouldBlock,
+        UdpError::NetworkUnreachable => NetworkUnreachable,
+    };
+    io::Error::new(kind, e)
 }
 
 pub(crate) fn ipv4_only() -> io::Error {

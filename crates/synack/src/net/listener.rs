@@ -29,6 +29,10 @@ pub struct ListenOptions {
     pub keepalive: Option<Keepalive>,
     /// TCP_NODELAY for every accepted connection.
     pub nodelay: bool,
+    /// TCP_FASTOPEN: accept data in SYNs (RFC 7413), at most this many Fast
+    /// Open connections not yet established. Needs `tcp_fastopen` & 0x2 in
+    /// the stack's configuration.
+    pub fastopen: Option<usize>,
 }
 
 impl Default for ListenOptions {
@@ -38,6 +42,7 @@ impl Default for ListenOptions {
             reuse_addr: true,
             keepalive: None,
             nodelay: false,
+            fastopen: None,
         }
     }
 }
@@ -64,6 +69,11 @@ impl ListenOptions {
 
     pub fn nodelay(mut self, on: bool) -> ListenOptions {
         self.nodelay = on;
+        self
+    }
+
+    pub fn fastopen(mut self, qlen: Option<usize>) -> ListenOptions {
+        self.fastopen = qlen;
         self
     }
 
@@ -105,28 +115,21 @@ pub(crate) fn first_v4(addr: impl ToSocketAddrs) -> io::Result<SocketAddrV4> {
         .ok_or_else(ipv4_only)
 }
 
-/// `tcp_listen`, with port 0 meaning "any free port" and SO_REUSEADDR off
-/// refusing ports that connections still use.
+/// `tcp_listen_with`, with port 0 meaning "any free port".
 pub(crate) fn listen(
     core: &mut Core,
     addr: SocketAddrV4,
     opts: &ListenOptions,
 ) -> io::Result<ListenerHandle> {
-    let in_use = |core: &Core, port: u16| {
-        core.stack
-            .sockets()
-            .any(|s| s.local.port() == port && s.remote.is_some())
+    let stack_opts = |_: ()| synack_proto::stack::ListenOptions {
+        backlog: opts.backlog,
+        reuse_addr: opts.reuse_addr,
+        fastopen_qlen: opts.fastopen.unwrap_or(0),
     };
     if addr.port() != 0 {
-        if !opts.reuse_addr && in_use(core, addr.port()) {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                "connections still use this port (SO_REUSEADDR is off)",
-            ));
-        }
         return core
             .stack
-            .tcp_listen(addr, opts.backlog)
+            .tcp_listen_with(addr, stack_opts(()))
             .map_err(listen_error);
     }
     // Port 0: the first free port of the ephemeral range from a random start.
@@ -135,13 +138,8 @@ pub(crate) fn listen(
     let start = (core.clock.now().total_micros() as u32).wrapping_mul(2_654_435_761) % span;
     for i in 0..span {
         let port = lo + ((start + i) % span) as u16;
-        if in_use(core, port) {
-            continue;
-        }
-        match core
-            .stack
-            .tcp_listen(SocketAddrV4::new(*addr.ip(), port), opts.backlog)
-        {
+        let local = SocketAddrV4::new(*addr.ip(), port);
+        match core.stack.tcp_listen_with(local, stack_opts(())) {
             Ok(l) => return Ok(l),
             Err(synack_proto::stack::ListenError::AddrInUse) => continue,
             Err(e) => return Err(listen_error(e)),

@@ -32,11 +32,16 @@ mod error;
 mod listener;
 pub(crate) mod ops;
 mod stream;
+pub(crate) mod udp;
 
 use std::time::Duration;
 
 pub use listener::{DEFAULT_BACKLOG, Incoming, ListenOptions, TcpListener};
 pub use stream::TcpStream;
+
+#[cfg(feature = "tokio")]
+pub(crate) use error::udp_error as error_of_udp;
+pub use udp::UdpSocket;
 
 /// Keepalive settings: SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and
 /// TCP_KEEPCNT.

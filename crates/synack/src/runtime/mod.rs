@@ -34,6 +34,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use synack_proto::stack::Interface;
+use synack_proto::wire::EthernetAddress;
 use synack_proto::{Config, Stack, Stats};
 
 use crate::device::{Device, Medium, earliest};
@@ -310,6 +311,8 @@ pub struct Builder {
     prefix_len: u8,
     config: Config,
     seed: Option<u64>,
+    mac: Option<EthernetAddress>,
+    gateway: Option<Ipv4Addr>,
 }
 
 impl Builder {
@@ -320,7 +323,22 @@ impl Builder {
             prefix_len,
             config: Config::default(),
             seed: None,
+            mac: None,
+            gateway: None,
         }
+    }
+
+    /// The default route's gateway (on the link), for peers beyond it.
+    pub fn gateway(mut self, gateway: Ipv4Addr) -> Builder {
+        self.gateway = Some(gateway);
+        self
+    }
+
+    /// The stack's hardware address on an Ethernet (TAP) link; by default a
+    /// locally administered one drawn from the seed (`02:xx:xx:xx:xx:xx`).
+    pub fn mac(mut self, mac: EthernetAddress) -> Builder {
+        self.mac = Some(mac);
+        self
     }
 
     /// The stack's configuration (Linux's defaults otherwise). Its `seed`
@@ -339,15 +357,6 @@ impl Builder {
     /// Starts the stack on `device` and its driver thread.
     pub fn start(self, device: impl Device + Send + 'static) -> io::Result<Runtime> {
         let device: Box<dyn Device + Send> = Box::new(device);
-        let iface = match device.medium() {
-            Medium::Ip => Interface::ip(self.addr, self.prefix_len),
-            Medium::Ethernet => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "this stack has no Ethernet (ARP) support yet: use a TUN device",
-                ));
-            }
-        };
         if self.prefix_len > 32 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -356,8 +365,20 @@ impl Builder {
         }
         let mut config = self.config;
         config.seed = self.seed.unwrap_or_else(os_seed);
+        let iface = match device.medium() {
+            Medium::Ip => Interface::ip(self.addr, self.prefix_len),
+            Medium::Ethernet => {
+                let mac = self.mac.unwrap_or_else(|| local_mac(config.seed));
+                Interface::ethernet(mac, self.addr, self.prefix_len)
+            }
+        };
         config.mtu = device.mtu();
         let mut stack = Stack::new(config, iface);
+        if let Some(gw) = self.gateway {
+            stack.set_default_gateway(gw).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("gateway {gw}: {e:?}"))
+            })?;
+        }
         // State changes wake sockets (connect, linger); segments are not traced.
         stack.set_trace(synack_proto::stack::Trace {
             states: true,
@@ -395,6 +416,15 @@ impl Builder {
         *shared.thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread);
         Ok(Runtime { shared })
     }
+}
+
+/// A unicast, locally administered MAC address (IEEE 802: the second
+/// least significant bit of the first octet set, the least clear).
+fn local_mac(seed: u64) -> EthernetAddress {
+    let mut h = std::hash::DefaultHasher::new();
+    h.write_u64(seed);
+    let b = h.finish().to_le_bytes();
+    EthernetAddress([0x02, b[0], b[1], b[2], b[3], b[4]])
 }
 
 /// 64 bits from the OS's randomness (std seeds `RandomState` from it).
@@ -457,6 +487,10 @@ impl Runtime {
             let listeners: Vec<_> = core.registry.listeners.keys().copied().collect();
             for l in listeners {
                 core.stack.tcp_close_listener(now, l);
+            }
+            let udps: Vec<_> = core.registry.udps.keys().copied().collect();
+            for u in udps {
+                let _ = core.stack.udp_close(u);
             }
             core.flush();
             core.stopped = Some(Stopped::Shutdown);

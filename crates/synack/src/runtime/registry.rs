@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use synack_proto::stack::{ConnHandle, Event, ListenerHandle};
 use synack_proto::tcp::conn::CloseReason;
+use synack_proto::udp::UdpHandle;
 
 /// The wait state of one direction of a socket.
 #[derive(Debug, Default)]
@@ -76,11 +77,21 @@ pub(crate) struct ListenerEntry {
     pub refs: usize,
 }
 
+/// A UDP socket the application holds.
+#[derive(Debug, Default)]
+pub(crate) struct UdpEntry {
+    pub read: Wait,
+    pub read_timeout: Option<Duration>,
+    pub nonblocking: bool,
+    pub refs: usize,
+}
+
 /// Every socket the application holds.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     pub conns: HashMap<ConnHandle, ConnEntry>,
     pub listeners: HashMap<ListenerHandle, ListenerEntry>,
+    pub udps: HashMap<UdpHandle, UdpEntry>,
 }
 
 impl Registry {
@@ -109,6 +120,11 @@ impl Registry {
                     e.accept.wake();
                 }
             }
+            Event::UdpReadable(u) => {
+                if let Some(e) = self.udps.get_mut(&u) {
+                    e.read.wake();
+                }
+            }
             // Other sockets' states and traced segments wake nobody.
             _ => {}
         }
@@ -129,6 +145,9 @@ impl Registry {
         }
         for e in self.listeners.values_mut() {
             e.accept.wake();
+        }
+        for e in self.udps.values_mut() {
+            e.read.wake();
         }
     }
 }

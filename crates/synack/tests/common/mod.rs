@@ -19,6 +19,12 @@ pub fn pair() -> (Runtime, Runtime) {
     pair_on(da, db)
 }
 
+/// [`pair`] on an Ethernet link: the stacks find each other with ARP.
+pub fn pair_ethernet() -> (Runtime, Runtime) {
+    let (da, db) = Pipe::pollable_pair(Medium::Ethernet, 1500).unwrap();
+    pair_on(da, db)
+}
+
 pub fn pair_on(
     da: impl Device + Send + 'static,
     db: impl Device + Send + 'static,
