@@ -16,7 +16,7 @@ use clap::{Args, ValueEnum};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use synack::apps::{Service, Stats, http};
-use synack::net::{Keepalive, ListenOptions, TcpListener};
+use synack::net::{Keepalive, ListenOptions, TcpListener, UdpSocket};
 use synack::progress::{human_bytes, human_duration};
 use synack_proto::Config;
 use synack_proto::config::SynCookieMode;
@@ -69,10 +69,10 @@ pub struct ServeArgs {
 #[derive(Args, Debug)]
 #[group(required = true, multiple = false)]
 struct ServiceArgs {
-    /// Send back everything received (RFC 862).
+    /// Send back everything received (RFC 862; TCP, and UDP on the same port).
     #[arg(long)]
     echo: bool,
-    /// Read and drop everything (RFC 863).
+    /// Read and drop everything (RFC 863; TCP, and UDP on the same port).
     #[arg(long)]
     discard: bool,
     /// Send lines of characters until the peer goes (RFC 864).
@@ -213,6 +213,24 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     let moved = Arc::new(Traffic::default());
     let progress = ProgressLine::start("serve", moved.clone());
     let traffic = moved.clone();
+    // RFC 862 and 863 define the UDP services too: same port.
+    let datagrams = Arc::new(Mutex::new((0u64, 0u64)));
+    let udp = match *service {
+        Service::Echo | Service::Discard => {
+            match UdpSocket::bind(&link.rt, (Ipv4Addr::UNSPECIFIED, args.port)) {
+                Ok(socket) => {
+                    let echo = matches!(*service, Service::Echo);
+                    let datagrams = datagrams.clone();
+                    Some(thread::spawn(move || udp_loop(&socket, echo, &datagrams)))
+                }
+                Err(e) => {
+                    return SetupError::new(format!("binding UDP port {}", args.port), e)
+                        .report("serve");
+                }
+            }
+        }
+        _ => None,
+    };
     let acceptor = {
         let totals = totals.clone();
         let rt = link.rt.clone();
@@ -230,6 +248,9 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     let rt = link.rt.clone();
     rt.shutdown();
     let _ = acceptor.join();
+    if let Some(udp) = udp {
+        let _ = udp.join();
+    }
     drop(link.control.take());
     let totals = totals.lock().unwrap_or_else(PoisonError::into_inner);
     let status = match stop {
@@ -249,7 +270,23 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         Err(_) => ExitCode::FAILURE,
     };
     print_summary(&totals, &traffic, &rt);
+    let (dg_in, dg_out) = *datagrams.lock().unwrap_or_else(PoisonError::into_inner);
+    if dg_in > 0 {
+        println!("udp:         {dg_in} datagrams in, {dg_out} out");
+    }
     status
+}
+
+/// The UDP side of echo (each datagram back to its sender) and discard,
+/// until the runtime stops.
+fn udp_loop(socket: &UdpSocket, echo: bool, counts: &Mutex<(u64, u64)>) {
+    let mut buf = vec![0u8; 65_535];
+    while let Ok((n, from)) = socket.recv_from(&mut buf) {
+        let sent = echo && socket.send_to(&buf[..n], from).is_ok();
+        let mut c = counts.lock().unwrap_or_else(PoisonError::into_inner);
+        c.0 += 1;
+        c.1 += u64::from(sent);
+    }
 }
 
 /// Accepts until the runtime stops; returns the error that ended it. Each

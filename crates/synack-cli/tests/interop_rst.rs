@@ -1,5 +1,5 @@
 //! Resets, ICMP and UDP against the Linux kernel: connecting to a closed
-//! port is refused both ways; `ping` gets echo replies.
+//! port is refused both ways; `ping` gets echo replies; UDP echo with socat.
 
 mod interop;
 
@@ -68,5 +68,48 @@ fn ping_gets_echo_replies_from_the_stack() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("1 received"), "{text}");
         drop(serve);
+    });
+}
+
+#[test]
+fn socat_gets_udp_echoes_from_serve_echo() {
+    in_namespace("socat_gets_udp_echoes_from_serve_echo", &["socat"], |env| {
+        let serve = Synack::serve(env, &["--port", "7", "--echo"]);
+        for msg in ["hello over udp", "a second datagram"] {
+            let mut child = Command::new("socat")
+                .args(["-T", "5", "-", "UDP:192.0.2.2:7"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::{Read, Write};
+            child
+                .stdin
+                .as_mut()
+                .unwrap()
+                .write_all(msg.as_bytes())
+                .unwrap();
+            let mut got = vec![0u8; msg.len()];
+            child.stdout.as_mut().unwrap().read_exact(&mut got).unwrap();
+            assert_eq!(got, msg.as_bytes());
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // A datagram to a closed port draws ICMP port unreachable (socat sees ECONNREFUSED).
+        let out = python(
+            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.settimeout(5)\ns.connect(('192.0.2.2', 9))\ns.send(b'x')\ntry:\n    s.recv(10)\n    print('answered')\nexcept ConnectionRefusedError:\n    print('refused')\n",
+            &[],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "refused",
+            "{out:?}"
+        );
+        let (status, summary) = serve.stop();
+        assert!(status.success(), "{summary}");
+        assert!(
+            summary.contains("udp:         2 datagrams in, 2 out"),
+            "{summary}"
+        );
     });
 }
