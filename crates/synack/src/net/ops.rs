@@ -122,11 +122,23 @@ pub(crate) fn addrs(core: &Core, c: ConnHandle) -> io::Result<(SocketAddrV4, Soc
 
 /// Opens a connection and registers it; the caller waits for [`connected`].
 pub(crate) fn start_connect(core: &mut Core, remote: SocketAddrV4) -> io::Result<ConnHandle> {
+    start_connect_with(core, remote, ConnectOptions::default(), None).map(|(c, _)| c)
+}
+
+/// [`start_connect`] with options and, for Fast Open (`sendto` with
+/// `MSG_FASTOPEN`), data for the SYN; returns how much data was queued.
+pub(crate) fn start_connect_with(
+    core: &mut Core,
+    remote: SocketAddrV4,
+    opts: ConnectOptions,
+    data: Option<&[u8]>,
+) -> io::Result<(ConnHandle, usize)> {
     let now = core.clock.now();
-    let r = core
-        .stack
-        .tcp_connect(now, remote, ConnectOptions::default());
-    let c = r.map_err(connect_error)?;
+    let r = match data {
+        Some(data) => core.stack.tcp_connect_with_data(now, remote, opts, data),
+        None => core.stack.tcp_connect(now, remote, opts).map(|c| (c, 0)),
+    };
+    let (c, queued) = r.map_err(connect_error)?;
     core.registry.conns.insert(
         c,
         ConnEntry {
@@ -135,7 +147,7 @@ pub(crate) fn start_connect(core: &mut Core, remote: SocketAddrV4) -> io::Result
         },
     );
     core.flush();
-    Ok(c)
+    Ok((c, queued))
 }
 
 /// Whether an active open finished: `None` while the handshake runs.

@@ -5,8 +5,8 @@ use std::net::{Shutdown, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use synack_proto::stack::ConnHandle;
-use synack_proto::tcp::conn::TcpInfo;
+use synack_proto::stack::{ConnHandle, ConnectOptions};
+use synack_proto::tcp::conn::{FastOpenInfo, TcpInfo};
 use synack_proto::tcp::state::TcpState;
 
 use super::error::*;
@@ -98,6 +98,61 @@ impl TcpStream {
                 return Err(timed_out("connect"));
             }
         }
+    }
+
+    /// Connects with TCP Fast Open, like Linux's `sendto(MSG_FASTOPEN)` on
+    /// a blocking socket: with a cookie for the server (from an earlier
+    /// connection, or [`Runtime::fastopen_remember`]) the SYN carries the
+    /// cookie and the first bytes of `data` (up to one MSS); without one,
+    /// it asks for a cookie and `data` follows the handshake. Waits for the
+    /// handshake; returns the stream and how many bytes of `data` were
+    /// queued (the rest is the caller's to write).
+    /// [`fastopen_info`](Self::fastopen_info) says what the SYN carried.
+    pub fn connect_with_data(
+        rt: &Runtime,
+        addr: impl ToSocketAddrs,
+        data: &[u8],
+    ) -> io::Result<(TcpStream, usize)> {
+        let remote = super::listener::first_v4(addr)?;
+        let (c, queued) = ops::start_connect_with(
+            &mut *rt.shared.lock()?,
+            remote,
+            ConnectOptions::default(),
+            Some(data),
+        )?;
+        let stream = TcpStream { rt: rt.clone(), c };
+        stream.wait_connected(None)?;
+        Ok((stream, queued))
+    }
+
+    /// Connects with Linux's `TCP_FASTOPEN_CONNECT`: with a cookie for the
+    /// server this returns at once and the SYN waits for the first `write`,
+    /// which it carries with the cookie; without one it connects normally
+    /// (asking for a cookie for next time).
+    pub fn connect_fastopen(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let remote = super::listener::first_v4(addr)?;
+        let (c, deferred) = {
+            let mut core = rt.shared.lock()?;
+            let cookie = core.stack.fastopen_cookie(*remote.ip()).is_some();
+            let opts = ConnectOptions {
+                fastopen_connect: true,
+                ..ConnectOptions::default()
+            };
+            let (c, _) = ops::start_connect_with(&mut core, remote, opts, None)?;
+            (c, cookie)
+        };
+        let stream = TcpStream { rt: rt.clone(), c };
+        if !deferred {
+            stream.wait_connected(None)?;
+        }
+        Ok(stream)
+    }
+
+    /// What Fast Open did for this connection: whether the SYN carried a
+    /// cookie request or data, whether the data was acknowledged, and
+    /// (server side) the bytes taken from the peer's SYN.
+    pub fn fastopen_info(&self) -> io::Result<FastOpenInfo> {
+        self.with_core(|core, c| core.stack.tcp_fastopen_info(c).ok_or_else(not_connected))
     }
 
     pub(crate) fn from_accepted(rt: Runtime, c: ConnHandle) -> TcpStream {

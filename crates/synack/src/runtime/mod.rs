@@ -34,6 +34,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use synack_proto::stack::Interface;
+use synack_proto::tcp::fastopen_cookie::FastOpenEntry;
 use synack_proto::wire::EthernetAddress;
 use synack_proto::{Config, Stack, Stats};
 
@@ -465,6 +466,20 @@ impl Runtime {
     /// Runs `f` with the stack, read-only (socket lists, counters, config).
     pub fn with_stack<T>(&self, f: impl FnOnce(&Stack) -> T) -> T {
         f(&self.shared.lock_anyway().stack)
+    }
+
+    /// What the client knows about `server` for TCP Fast Open (its cookie
+    /// and MSS), to save it past this process.
+    pub fn fastopen_entry(&self, server: Ipv4Addr) -> Option<FastOpenEntry> {
+        self.shared.lock_anyway().stack.fastopen_entry(server)
+    }
+
+    /// Teaches the client a Fast Open entry saved by an earlier run.
+    pub fn fastopen_remember(&self, server: Ipv4Addr, entry: FastOpenEntry) {
+        self.shared
+            .lock_anyway()
+            .stack
+            .fastopen_remember(server, entry);
     }
 
     /// Whether the runtime still runs (not shut down, device not failed).

@@ -25,6 +25,22 @@ pub fn pair_ethernet() -> (Runtime, Runtime) {
     pair_on(da, db)
 }
 
+/// [`pair`] with a configuration for both stacks.
+pub fn pair_with(config: synack_proto::Config) -> (Runtime, Runtime) {
+    let (da, db) = Pipe::pollable_pair(Medium::Ip, 1500).unwrap();
+    let a = Builder::new(A, 24)
+        .config(config.clone())
+        .seed(1)
+        .start(da)
+        .unwrap();
+    let b = Builder::new(B, 24)
+        .config(config)
+        .seed(2)
+        .start(db)
+        .unwrap();
+    (a, b)
+}
+
 pub fn pair_on(
     da: impl Device + Send + 'static,
     db: impl Device + Send + 'static,
