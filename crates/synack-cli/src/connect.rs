@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
 use std::os::fd::AsFd;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::thread;
@@ -40,9 +41,14 @@ pub struct ConnectArgs {
     target: SocketAddrV4,
     #[command(flatten)]
     link: LinkArgs,
-    /// TCP Fast Open: send the first bytes of stdin in the SYN (with a cookie from an earlier connection).
+    /// TCP Fast Open: send the first bytes of stdin in the SYN, with the server's cookie from an
+    /// earlier run (kept in --fastopen-cache); the first run asks for one.
     #[arg(long)]
     fastopen: bool,
+    /// Where Fast Open cookies are kept between runs (default: fastopen.json next to the control
+    /// sockets, /run/synack for root).
+    #[arg(long, value_name = "FILE", requires = "fastopen")]
+    fastopen_cache: Option<PathBuf>,
     /// Give up connecting after SECS seconds (default: as long as the stack retries its SYN, about 2 minutes).
     #[arg(long, value_name = "SECS")]
     connect_timeout: Option<u64>,
@@ -52,33 +58,53 @@ pub struct ConnectArgs {
 const CLOSE_LINGER: Duration = Duration::from_secs(10);
 
 pub fn run(args: &ConnectArgs) -> ExitCode {
-    if args.fastopen {
-        return SetupError::new(
-            "--fastopen",
-            io::Error::new(
-                io::ErrorKind::Unsupported,
-                "this build's stack has no TCP Fast Open client yet",
-            ),
-        )
-        .report("connect");
-    }
     let mut link = match link::open(&args.link, Config::default()) {
         Ok(l) => l,
         Err(e) => return e.report("connect"),
     };
-    let (stdin, stdout) = match std_files() {
+    let (mut stdin, stdout) = match std_files() {
         Ok(f) => f,
         Err(e) => return SetupError::new("opening stdin and stdout", e).report("connect"),
     };
     let target = SocketAddr::V4(args.target);
-    let stream = match args.connect_timeout {
-        Some(secs) => {
-            TcpStream::connect_timeout(&link.rt, &target, Duration::from_secs(secs.max(1)))
+    let server = *args.target.ip();
+    let cache = args
+        .fastopen_cache
+        .clone()
+        .unwrap_or_else(|| synack::control::runtime_dir().join("fastopen.json"));
+    let mut first = Vec::new();
+    let stream = if args.fastopen {
+        if let Some(entry) = fastopen_cache::load(&cache, server) {
+            link.rt.fastopen_remember(server, entry);
         }
-        None => TcpStream::connect(&link.rt, target),
+        // The SYN's data: what stdin has first (nothing at its end).
+        first.resize(64 * 1024, 0);
+        let n = loop {
+            match stdin.read(&mut first) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r.unwrap_or(0),
+            }
+        };
+        first.truncate(n);
+        TcpStream::connect_with_data(&link.rt, target, &first).map(|(s, queued)| {
+            first.drain(..queued);
+            if let Some(entry) = link.rt.fastopen_entry(server) {
+                if let Err(e) = fastopen_cache::save(&cache, server, &entry) {
+                    eprintln!("synack connect: keeping the Fast Open cookie: {e}");
+                }
+            }
+            s
+        })
+    } else {
+        match args.connect_timeout {
+            Some(secs) => {
+                TcpStream::connect_timeout(&link.rt, &target, Duration::from_secs(secs.max(1)))
+            }
+            None => TcpStream::connect(&link.rt, target),
+        }
     };
     let status = match stream {
-        Ok(stream) => transfer(stream, stdin, stdout),
+        Ok(stream) => transfer(stream, first, stdin, stdout),
         Err(e) => {
             eprintln!("synack connect: {target}: {e}");
             ExitCode::FAILURE
@@ -96,7 +122,8 @@ fn std_files() -> io::Result<(File, File)> {
     Ok((stdin, stdout))
 }
 
-fn transfer(stream: TcpStream, stdin: File, stdout: File) -> ExitCode {
+/// Copies both ways; `first` is stdin's beginning not yet sent.
+fn transfer(stream: TcpStream, first: Vec<u8>, stdin: File, stdout: File) -> ExitCode {
     let moved = Arc::new(Traffic::default());
     let progress = ProgressLine::start("connect", moved.clone());
     let writer = match stream.try_clone() {
@@ -109,13 +136,12 @@ fn transfer(stream: TcpStream, stdin: File, stdout: File) -> ExitCode {
     let up = {
         let moved = moved.clone();
         thread::spawn(move || -> io::Result<()> {
-            copy(
-                stdin,
-                Counted {
-                    inner: &writer,
-                    traffic: moved,
-                },
-            )?;
+            let mut to = Counted {
+                inner: &writer,
+                traffic: moved,
+            };
+            to.write_all(&first)?;
+            copy(stdin, to)?;
             writer.shutdown(Shutdown::Write)
         })
     };
@@ -146,6 +172,98 @@ fn transfer(stream: TcpStream, stdin: File, stdout: File) -> ExitCode {
     let _ = stream.set_linger(Some(CLOSE_LINGER));
     drop(stream);
     ExitCode::SUCCESS
+}
+
+/// Fast Open cookies kept between runs of `synack connect` (Linux keeps
+/// them in its TCP metrics, past any one process): a JSON object from
+/// server address to `{cookie: hex, experimental, mss}`.
+mod fastopen_cache {
+    use std::collections::BTreeMap;
+    use std::io;
+    use std::net::Ipv4Addr;
+    use std::path::Path;
+
+    use serde::{Deserialize, Serialize};
+    use synack_proto::tcp::fastopen_cookie::FastOpenEntry;
+    use synack_proto::wire::tcp::{FastOpenCookie, FastOpenOption};
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Saved {
+        cookie: String,
+        experimental: bool,
+        mss: Option<u16>,
+    }
+
+    fn read(path: &Path) -> BTreeMap<Ipv4Addr, Saved> {
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn load(path: &Path, server: Ipv4Addr) -> Option<FastOpenEntry> {
+        let saved = read(path).remove(&server)?;
+        let bytes: Option<Vec<u8>> = (0..saved.cookie.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(saved.cookie.get(i..i + 2)?, 16).ok())
+            .collect();
+        let cookie = FastOpenCookie::new(&bytes?)?;
+        Some(FastOpenEntry {
+            cookie: Some(FastOpenOption {
+                experimental: saved.experimental,
+                cookie,
+            }),
+            mss: saved.mss,
+            ..FastOpenEntry::default()
+        })
+    }
+
+    pub fn save(path: &Path, server: Ipv4Addr, entry: &FastOpenEntry) -> io::Result<()> {
+        let Some(opt) = entry.cookie else {
+            return Ok(());
+        };
+        let mut all = read(path);
+        let bytes = &opt.cookie.bytes[..usize::from(opt.cookie.len)];
+        all.insert(
+            server,
+            Saved {
+                cookie: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+                experimental: opt.experimental,
+                mss: entry.mss,
+            },
+        );
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(
+            path,
+            serde_json::to_vec_pretty(&all).map_err(io::Error::other)?,
+        )
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_saved_cookie_loads_back() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("fo.json");
+            let server = Ipv4Addr::new(192, 0, 2, 1);
+            assert!(load(&path, server).is_none());
+            let entry = FastOpenEntry {
+                cookie: Some(FastOpenOption {
+                    experimental: false,
+                    cookie: FastOpenCookie::new(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap(),
+                }),
+                mss: Some(1460),
+                ..FastOpenEntry::default()
+            };
+            save(&path, server, &entry).unwrap();
+            assert_eq!(load(&path, server), Some(entry));
+            assert!(load(&path, Ipv4Addr::new(192, 0, 2, 9)).is_none());
+        }
+    }
 }
 
 /// Copies until the reader's end, in 64 KiB chunks.

@@ -19,7 +19,7 @@ use synack::apps::{Service, Stats, http};
 use synack::net::{Keepalive, ListenOptions, TcpListener, UdpSocket};
 use synack::progress::{human_bytes, human_duration};
 use synack_proto::Config;
-use synack_proto::config::SynCookieMode;
+use synack_proto::config::{SynCookieMode, fastopen_flags};
 
 use crate::counting::{Counted, ProgressLine, Traffic};
 use crate::link::{self, LinkArgs, SetupError};
@@ -164,27 +164,22 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         Ok(s) => Arc::new(s),
         Err(e) => return SetupError::new("choosing the service", e).report("serve"),
     };
-    if args.fastopen.is_some() {
-        return SetupError::new(
-            "--fastopen",
-            io::Error::new(
-                io::ErrorKind::Unsupported,
-                "this build's stack has no TCP Fast Open server yet",
-            ),
-        )
-        .report("serve");
-    }
-    let config = Config {
+    let mut config = Config {
         tcp_syncookies: args.syncookies.into(),
         ..Config::default()
     };
+    if args.fastopen.is_some() {
+        // net.ipv4.tcp_fastopen's server bit; the listener gets the qlen.
+        config.tcp_fastopen |= fastopen_flags::SERVER;
+    }
     let mut link = match link::open(&args.link, config) {
         Ok(l) => l,
         Err(e) => return e.report("serve"),
     };
     let opts = ListenOptions::new()
         .backlog(args.backlog)
-        .keepalive(args.keepalive.map(|k| k.0));
+        .keepalive(args.keepalive.map(|k| k.0))
+        .fastopen(args.fastopen);
     let listener = match opts.bind(&link.rt, (Ipv4Addr::UNSPECIFIED, args.port)) {
         Ok(l) => l,
         Err(e) => {
