@@ -74,6 +74,9 @@ pub struct LinkArgs {
     /// Give the kernel's side of the link this address (so the local kernel can reach the stack).
     #[arg(long, value_name = "IP/LEN")]
     pub peer_addr: Option<Cidr>,
+    /// Route everything beyond the link through this address (the stack's default gateway).
+    #[arg(long, value_name = "IP")]
+    pub gateway: Option<Ipv4Addr>,
     /// Set the link MTU (both sides).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(576..=65535))]
     pub mtu: Option<u32>,
@@ -168,6 +171,9 @@ pub fn open(args: &LinkArgs, config: Config) -> Result<Link, SetupError> {
     let mut builder = Builder::new(args.addr.ip, args.addr.len).config(config);
     if let Some(seed) = args.seed {
         builder = builder.seed(seed);
+    }
+    if let Some(gw) = args.gateway {
+        builder = builder.gateway(gw);
     }
     let rt = builder
         .start(device)

@@ -57,7 +57,8 @@ pub struct ServeArgs {
     /// When to answer SYNs with SYN cookies.
     #[arg(long, value_enum, default_value_t = Cookies::Overflow)]
     syncookies: Cookies,
-    /// listen(2) backlog: connections waiting for accept.
+    /// listen(2) backlog: connections waiting for accept, and half-open ones before SYN cookies
+    /// (or drops) begin.
     #[arg(long, value_name = "N", default_value_t = 128)]
     backlog: usize,
     /// Keepalive for every connection: idle seconds, probe interval seconds, probe count.
@@ -168,6 +169,10 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         tcp_syncookies: args.syncookies.into(),
         ..Config::default()
     };
+    // Linux bounds a listener's SYN queue by its backlog too
+    // (`inet_csk_reqsk_queue_is_full`): with one listener, the stack-wide
+    // limit is that backlog.
+    config.tcp_max_syn_backlog = config.tcp_max_syn_backlog.min(args.backlog.max(1));
     if args.fastopen.is_some() {
         // net.ipv4.tcp_fastopen's server bit; the listener gets the qlen.
         config.tcp_fastopen |= fastopen_flags::SERVER;
@@ -352,6 +357,13 @@ fn print_summary(t: &Totals, traffic: &Traffic, rt: &synack::Runtime) {
         s.stack.tcp_ext.tcp_timeouts,
         s.stack.tcp.out_rsts
     );
+    let ext = &s.stack.tcp_ext;
+    if ext.syncookies_sent + ext.syncookies_recv + ext.syncookies_failed > 0 {
+        println!(
+            "syn cookies: {} sent, {} valid back, {} invalid; {} SYNs dropped by the listener",
+            ext.syncookies_sent, ext.syncookies_recv, ext.syncookies_failed, ext.listen_drops
+        );
+    }
     println!(
         "frames:      {} in, {} out, {} dropped by a full device queue",
         s.driver.frames_in, s.driver.frames_out, s.driver.tx_dropped
