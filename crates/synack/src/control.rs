@@ -51,7 +51,8 @@ pub struct SocketRow {
     pub peer: Option<SocketAddrV4>,
     /// Closed by the application, finished by the stack (FIN-WAIT, ...).
     pub orphan: bool,
-    /// For connections the application holds.
+    /// For connections the application holds, and listeners (congestion
+    /// control and initial window only, as Linux shows them).
     pub info: Option<Info>,
 }
 
@@ -162,7 +163,15 @@ impl Runtime {
                             (false, stack.tcp_info(c).map(|i| Info::from(&i)))
                         }
                         SocketId::Conn(None) => (true, None),
-                        SocketId::Listener(_) => (false, None),
+                        // What Linux's ss -i shows for a listener.
+                        SocketId::Listener(_) => (
+                            false,
+                            Some(Info {
+                                congestion: stack.config().tcp_congestion_control.name().into(),
+                                cwnd: stack.config().tcp_init_cwnd,
+                                ..Info::default()
+                            }),
+                        ),
                     };
                     SocketRow {
                         state: s.state.ss_name().to_owned(),
