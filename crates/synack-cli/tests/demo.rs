@@ -94,8 +94,10 @@ fn json_output_has_exactly_the_issue_3_keys_and_verifies() {
             "CLOSED"
         ]
     );
-    assert_eq!(v["fastopen"]["cookie_learned"], false);
-    assert_eq!(v["fastopen"]["syn_data_accepted"], false);
+    // The second connection's request rode in the SYN with the cookie the
+    // first one learned.
+    assert_eq!(v["fastopen"]["cookie_learned"], true);
+    assert_eq!(v["fastopen"]["syn_data_accepted"], true);
 }
 
 #[test]
@@ -127,8 +129,13 @@ fn the_diagram_shows_handshake_and_close_with_states_and_a_summary() {
     for needle in [
         "client 192.0.2.1:",
         "server 192.0.2.2:80",
-        "── S seq 0 <mss 1460,sackOK,TS,wscale 7>",
-        "◀─── S. seq 0 ack 1",
+        "ARP announce 192.0.2.1 (gratuitous)",
+        "ARP who-has 192.0.2.2 tell 192.0.2.1",
+        "ARP 192.0.2.2 is-at 02:00:00:00:00:02",
+        "── S seq 0 <mss 1460,sackOK,TS,wscale 7,FO>",
+        "S 0:23(23) <mss 1460,sackOK,TS,wscale 7,FO ",
+        "fast open:       cookie learned on the first connection: yes; request accepted with the SYN: yes",
+        "S. seq 0 ack 1 <mss 1460,sackOK,TS,wscale 7,FO ",
         "SYN-RECEIVED",
         "data segments",
         "F. seq 1048577 ack 1",
@@ -191,10 +198,106 @@ fn an_unusable_link_is_reported_as_unverified_with_exit_status_1() {
     assert_eq!(v["verified"], false);
 }
 
-#[test]
-fn the_pcap_file_holds_the_conversation_as_raw_ip() {
+/// What a demo capture shows the client did with Fast Open on its second
+/// connection: (its SYN carried a cookie, so one was learned; the SYN
+/// carried data and the client never sent that data again, so the SYN-ACK
+/// acknowledged it).
+fn fastopen_in_capture(bytes: &[u8]) -> (bool, bool) {
     use synack_proto::wire::pcap::{LinkType, PcapReader};
-    use synack_proto::wire::{Checksum, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr};
+    use synack_proto::wire::{
+        Checksum, EtherType, EthernetFrame, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
+    };
+    let reader = PcapReader::new(bytes).unwrap();
+    assert_eq!(reader.link_type(), LinkType::Ethernet);
+    let mut ports: Vec<u16> = Vec::new();
+    // The second connection's first SYN: (isn, data length, cookie?).
+    let mut syn: Option<(u32, u32, bool)> = None;
+    let mut resent = false;
+    for record in reader {
+        let record = record.unwrap();
+        let eth = EthernetFrame::new_checked(record.data).unwrap();
+        if eth.ethertype() != EtherType::Ipv4 {
+            continue;
+        }
+        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+        let ipr = Ipv4Repr::parse(&ip, Checksum::Full).unwrap();
+        let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+        let seg = TcpRepr::parse(&tcp, ipr.src_addr, ipr.dst_addr, Checksum::Full).unwrap();
+        if seg.dst_port != 80 {
+            continue; // the server's segments
+        }
+        if !ports.contains(&seg.src_port) {
+            ports.push(seg.src_port);
+        }
+        if ports.len() < 2 || seg.src_port != ports[1] {
+            continue;
+        }
+        match syn {
+            None => {
+                assert!(seg.flags.syn());
+                let cookie = seg
+                    .options
+                    .fast_open
+                    .is_some_and(|o| !o.cookie.is_request());
+                syn = Some((seg.seq.raw(), seg.payload.len() as u32, cookie));
+            }
+            Some((isn, _, _)) => {
+                if !seg.flags.syn()
+                    && !seg.payload.is_empty()
+                    && seg.seq.raw() == isn.wrapping_add(1)
+                {
+                    resent = true;
+                }
+            }
+        }
+    }
+    let (_, len, cookie) = syn.expect("a second connection");
+    (cookie, len > 0 && !resent)
+}
+
+#[test]
+fn the_fastopen_report_tells_what_the_wire_shows() {
+    // A lossy link: in some runs the SYN with the request (or its SYN-ACK)
+    // is lost and the retransmitted SYN carries no data.
+    let mut seen = std::collections::HashSet::new();
+    for seed in 1..=12 {
+        let path: PathBuf =
+            std::env::temp_dir().join(format!("synack-demo-fo-{}-{seed}.pcap", std::process::id()));
+        let o = demo(&[
+            "--seed",
+            &seed.to_string(),
+            "--json",
+            "--loss",
+            "0.3",
+            "--bytes",
+            "2000",
+            "--pcap",
+            path.to_str().unwrap(),
+        ]);
+        let bytes = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        if o.status.code() != Some(0) {
+            continue;
+        }
+        let v = json(&o);
+        let (cookie, accepted) = fastopen_in_capture(&bytes);
+        assert_eq!(v["fastopen"]["cookie_learned"], cookie, "seed {seed}");
+        assert_eq!(v["fastopen"]["syn_data_accepted"], accepted, "seed {seed}");
+        seen.insert((cookie, accepted));
+    }
+    assert!(seen.contains(&(true, true)), "{seen:?}");
+    assert!(
+        seen.iter().any(|&(_, a)| !a),
+        "some run lost its SYN data: {seen:?}"
+    );
+}
+
+#[test]
+fn the_pcap_file_holds_the_conversation_on_ethernet() {
+    use synack_proto::wire::pcap::{LinkType, PcapReader};
+    use synack_proto::wire::{
+        Checksum, EtherType, EthernetFrame, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
+    };
     let path: PathBuf =
         std::env::temp_dir().join(format!("synack-demo-{}.pcap", std::process::id()));
     let o = demo(&[
@@ -210,20 +313,27 @@ fn the_pcap_file_holds_the_conversation_as_raw_ip() {
     let bytes = std::fs::read(&path).unwrap();
     let _ = std::fs::remove_file(&path);
     let reader = PcapReader::new(&bytes).unwrap();
-    assert_eq!(reader.link_type(), LinkType::Raw);
+    assert_eq!(reader.link_type(), LinkType::Ethernet);
     let mut frames = 0;
+    let mut arp = 0;
     let mut first_syn = None;
     for record in reader {
         let record = record.unwrap();
-        let ip = Ipv4Packet::new_checked(record.data).unwrap();
+        let eth = EthernetFrame::new_checked(record.data).unwrap();
+        frames += 1;
+        if eth.ethertype() == EtherType::Arp {
+            arp += 1;
+            continue;
+        }
+        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
         let ipr = Ipv4Repr::parse(&ip, Checksum::Full).unwrap();
         let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
         let seg = TcpRepr::parse(&tcp, ipr.src_addr, ipr.dst_addr, Checksum::Full).unwrap();
         if first_syn.is_none() && seg.flags.syn() {
             first_syn = Some((ipr.dst_addr.to_string(), seg.dst_port));
         }
-        frames += 1;
     }
     assert!(frames > 40, "{frames} frames");
+    assert!(arp >= 3, "announcements and a resolution: {arp}");
     assert_eq!(first_syn, Some(("192.0.2.2".to_string(), 80)));
 }

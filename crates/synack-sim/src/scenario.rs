@@ -1,5 +1,5 @@
-//! Scenario helpers for pair tests: two [`StackNode`]s on one IP-medium
-//! link, and bounded runs until a condition holds.
+//! Scenario helpers for pair tests: two [`StackNode`]s on one link (IP
+//! medium, or Ethernet with ARP), and bounded runs until a condition holds.
 //!
 //! ```
 //! use synack_proto::{Config, Duration, Instant};
@@ -24,6 +24,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use synack_proto::stack::{ConnHandle, Interface};
 use synack_proto::tcp::TcpState;
 use synack_proto::tcp::conn::RecvError;
+use synack_proto::wire::EthernetAddress;
 use synack_proto::{Config, Duration, Instant, Stack};
 
 use crate::link::LinkConfig;
@@ -39,6 +40,11 @@ pub const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 pub const SERVER_PORT: u16 = 80;
 /// `SERVER:SERVER_PORT`.
 pub const SERVER_ADDR: SocketAddrV4 = SocketAddrV4::new(SERVER, SERVER_PORT);
+
+/// The client's Ethernet address in Ethernet pairs (locally administered).
+pub const CLIENT_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
+/// The server's Ethernet address.
+pub const SERVER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x02]);
 
 /// One of the pair's hosts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -70,8 +76,57 @@ impl Pair {
         seed: u64,
         client_node: impl FnOnce(Stack) -> StackNode,
         server_node: impl FnOnce(Stack) -> StackNode,
-        mut client: Config,
-        mut server: Config,
+        client: Config,
+        server: Config,
+        link: LinkConfig,
+    ) -> Pair {
+        let ifaces = (Interface::ip(CLIENT, 24), Interface::ip(SERVER, 24));
+        Pair::build(
+            seed,
+            client_node,
+            server_node,
+            (client, server),
+            ifaces,
+            link.l2_header_len(0),
+        )
+    }
+
+    /// Like [`Pair::new`] on an Ethernet link: the hosts have Ethernet
+    /// interfaces ([`CLIENT_MAC`], [`SERVER_MAC`]), announce themselves with
+    /// gratuitous ARP and resolve each other with ARP.
+    pub fn ethernet(seed: u64, client: Config, server: Config, link: LinkConfig) -> Pair {
+        Pair::ethernet_with_nodes(seed, StackNode::new, StackNode::new, client, server, link)
+    }
+
+    /// [`Pair::ethernet`] with the nodes built by the given functions.
+    pub fn ethernet_with_nodes(
+        seed: u64,
+        client_node: impl FnOnce(Stack) -> StackNode,
+        server_node: impl FnOnce(Stack) -> StackNode,
+        client: Config,
+        server: Config,
+        link: LinkConfig,
+    ) -> Pair {
+        let ifaces = (
+            Interface::ethernet(CLIENT_MAC, CLIENT, 24),
+            Interface::ethernet(SERVER_MAC, SERVER, 24),
+        );
+        Pair::build(
+            seed,
+            client_node,
+            server_node,
+            (client, server),
+            ifaces,
+            link.l2_header_len(14),
+        )
+    }
+
+    fn build(
+        seed: u64,
+        client_node: impl FnOnce(Stack) -> StackNode,
+        server_node: impl FnOnce(Stack) -> StackNode,
+        (mut client, mut server): (Config, Config),
+        (client_iface, server_iface): (Interface, Interface),
         link: LinkConfig,
     ) -> Pair {
         let mut world = World::new(seed);
@@ -81,12 +136,12 @@ impl Pair {
         if server.seed == 0 {
             server.seed = world.derive_seed(2);
         }
-        let a = client_node(Stack::new(client, Interface::ip(CLIENT, 24)));
-        let b = server_node(Stack::new(server, Interface::ip(SERVER, 24)));
+        let a = client_node(Stack::new(client, client_iface));
+        let b = server_node(Stack::new(server, server_iface));
         let client = world.add_node(a);
         let server = world.add_node(b);
         let link = world
-            .connect(client, PortId(0), server, PortId(0), link.l2_header_len(0))
+            .connect(client, PortId(0), server, PortId(0), link)
             .expect("fresh nodes have free ports");
         Pair {
             world,

@@ -1,15 +1,18 @@
 //! [`StackNode`]: a synack [`Stack`] as a simulated host, with an optional
 //! application ([`App`]) that reacts to the stack's events.
 //!
-//! The node has one port ([`PortId`]`(0)`) carrying bare IPv4 packets (an IP
-//! medium: connect it with `LinkConfig::l2_header_len(0)`). After every
-//! input it drains the stack's events into its application, which may issue
-//! commands (send, read, close); the world then drains the stack's output.
+//! The node's ports are the stack's interfaces: [`PortId`]`(n)` is
+//! [`IfaceId`]`(n)`. An Ethernet interface speaks Ethernet frames (the
+//! link's default `l2_header_len` of 14), an IP-medium one bare IPv4
+//! packets (connect it with `LinkConfig::l2_header_len(0)`). After every
+//! input the node drains the stack's events into its application, which
+//! may issue commands (send, read, close); the world then drains the
+//! stack's output.
 
 use core::any::Any;
 use core::fmt;
 
-use synack_proto::stack::Event;
+use synack_proto::stack::{Event, IfaceId};
 use synack_proto::{Instant, Stack};
 
 use crate::node::{Node, PortId};
@@ -120,8 +123,8 @@ impl StackNode {
 }
 
 impl Node for StackNode {
-    fn handle_frame(&mut self, now: Instant, _port: PortId, frame: &[u8]) {
-        self.stack.handle_frame(now, frame);
+    fn handle_frame(&mut self, now: Instant, port: PortId, frame: &[u8]) {
+        self.stack.handle_frame_on(now, IfaceId(port.0), frame);
         self.run_app(now);
     }
 
@@ -130,8 +133,8 @@ impl Node for StackNode {
             self.run_app(now);
         }
         loop {
-            if let Some(n) = self.stack.poll_transmit(now, buf) {
-                return Some((PortId(0), n));
+            if let Some((iface, n)) = self.stack.poll_transmit_on(now, buf) {
+                return Some((PortId(iface.0), n));
             }
             // Sending may have raised events (a trace, a close); the
             // application's answer may send more.

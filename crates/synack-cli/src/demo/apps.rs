@@ -1,10 +1,11 @@
 //! The demo's two applications: a client that uploads `bytes` and closes,
-//! then opens a second connection for a small request; and a server that
+//! then opens a second connection for a small request, sent in the SYN with
+//! the Fast Open cookie the first connection learned; and a server that
 //! checks every byte and answers the request.
 
 use core::net::SocketAddrV4;
 
-use synack_proto::stack::{ConnHandle, ConnectOptions, Event, ListenerHandle};
+use synack_proto::stack::{ConnHandle, ConnectOptions, Event, ListenOptions, ListenerHandle};
 use synack_proto::tcp::TcpState;
 use synack_proto::tcp::conn::{RecvError, SendError, Shutdown, TcpInfo};
 use synack_proto::{Duration, Instant, Stack};
@@ -43,6 +44,12 @@ pub struct Client {
     pub info_at_close: Option<TcpInfo>,
     pub response: Vec<u8>,
     pub error: Option<String>,
+    /// When the second connection opened: the client held a Fast Open
+    /// cookie for the server (learned on the first connection).
+    pub cookie_learned: bool,
+    /// The second connection's SYN carried data and the server's SYN-ACK
+    /// acknowledged it (RFC 7413: the server took it at once).
+    pub syn_data_accepted: bool,
 }
 
 impl Client {
@@ -60,6 +67,8 @@ impl Client {
             info_at_close: None,
             response: Vec::new(),
             error: None,
+            cookie_learned: false,
+            syn_data_accepted: false,
         }
     }
 
@@ -144,9 +153,11 @@ impl App for Client {
                 self.phase = ClientPhase::Reconnecting;
             }
             Event::Connected(c) if Some(c) == self.second => {
-                let sent = stack.tcp_send(now, c, REQUEST);
-                let shut = stack.tcp_shutdown(now, c, Shutdown::Write);
-                if sent != Ok(REQUEST.len()) || shut.is_err() {
+                // The request went with the SYN (or was queued behind it).
+                self.syn_data_accepted = stack
+                    .tcp_fastopen_info(c)
+                    .is_some_and(|i| i.syn_data_sent > 0 && i.syn_data_acked);
+                if stack.tcp_shutdown(now, c, Shutdown::Write).is_err() {
                     self.error = Some("second connection: request failed".into());
                 }
                 self.phase = ClientPhase::Requesting;
@@ -170,7 +181,13 @@ impl App for Client {
         }
         if self.first.is_none() {
             self.started_at = Some(now);
-            match stack.tcp_connect(now, self.server, ConnectOptions::default()) {
+            // TCP_FASTOPEN_CONNECT without a cookie yet: an ordinary
+            // handshake whose SYN asks for one (RFC 7413 §4.1.3).
+            let opts = ConnectOptions {
+                fastopen_connect: true,
+                ..ConnectOptions::default()
+            };
+            match stack.tcp_connect(now, self.server, opts) {
                 Ok(c) => self.first = Some(c),
                 Err(e) => {
                     self.error = Some(format!("connect: {e}"));
@@ -179,8 +196,16 @@ impl App for Client {
             }
         }
         if self.phase == ClientPhase::Reconnecting && self.second.is_none() {
-            match stack.tcp_connect(now, self.server, ConnectOptions::default()) {
-                Ok(c) => self.second = Some(c),
+            // sendto(MSG_FASTOPEN): the request rides in the SYN with the
+            // cookie the first connection brought back.
+            self.cookie_learned = stack.fastopen_cookie(*self.server.ip()).is_some();
+            match stack.tcp_connect_with_data(now, self.server, ConnectOptions::default(), REQUEST)
+            {
+                Ok((c, queued)) if queued == REQUEST.len() => self.second = Some(c),
+                Ok(_) => {
+                    self.error = Some("second connection: request did not fit".into());
+                    self.phase = ClientPhase::Done;
+                }
                 Err(e) => {
                     self.error = Some(format!("reconnect: {e}"));
                     self.phase = ClientPhase::Done;
@@ -328,7 +353,13 @@ impl App for Server {
 
     fn poll(&mut self, _now: Instant, stack: &mut Stack) {
         if self.listener.is_none() {
-            match stack.tcp_listen(self.local, 16) {
+            // TCP_FASTOPEN: Fast Open for this listener, a few at a time.
+            let opts = ListenOptions {
+                backlog: 16,
+                reuse_addr: true,
+                fastopen_qlen: 16,
+            };
+            match stack.tcp_listen_with(self.local, opts) {
                 Ok(l) => self.listener = Some(l),
                 Err(e) => self.error = Some(format!("listen: {e}")),
             }

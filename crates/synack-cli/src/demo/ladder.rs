@@ -1,6 +1,7 @@
-//! A ladder diagram of one connection from both stacks' traces: the
-//! handshake and the close segment by segment with each side's state, the
-//! data in between summarised in one line.
+//! A ladder diagram of one connection from both stacks' traces: the ARP
+//! exchange that precedes it (for the first connection), the handshake and
+//! the close segment by segment with each side's state, the data in between
+//! summarised in one line.
 //!
 //! Kept small and self-contained on purpose: it will be merged with the
 //! `trace` subcommand's renderer once both have landed.
@@ -10,6 +11,7 @@ use core::net::SocketAddrV4;
 
 use synack_proto::stack::{Direction, Event, SegmentSummary};
 use synack_proto::tcp::TcpState;
+use synack_proto::wire::{ArpOperation, ArpRepr};
 use synack_proto::{Instant, SeqNum};
 
 /// Above this many segments the data phase is summarised.
@@ -146,6 +148,20 @@ fn label(seg: &SegmentSummary, own_iss: SeqNum, peer_iss: SeqNum) -> String {
         if let Some(ws) = o.window_scale {
             parts.push(format!("wscale {ws}"));
         }
+        if let Some(fo) = &o.fast_open {
+            let kind = if fo.experimental { "FOEXP" } else { "FO" };
+            let cookie: String = fo
+                .cookie
+                .as_slice()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            parts.push(if cookie.is_empty() {
+                kind.to_string()
+            } else {
+                format!("{kind} {cookie}")
+            });
+        }
         if !parts.is_empty() {
             let _ = write!(s, " <{}>", parts.join(","));
         }
@@ -189,8 +205,55 @@ fn row(out: &mut String, at: Option<Instant>, left: &str, middle: &str, right: &
     );
 }
 
-/// Renders the ladder.
-pub fn render(conv: &Conversation<'_>) -> String {
+/// ARP packets one side sent, with whether the other side got them.
+fn arp_sent(from: &Side<'_>, to: &Side<'_>) -> Vec<(Instant, ArpRepr, bool)> {
+    let arrivals: Vec<(Instant, ArpRepr)> = to
+        .events
+        .iter()
+        .filter_map(|(t, e)| match *e {
+            Event::Arp {
+                dir: Direction::In,
+                packet,
+                ..
+            } => Some((*t, packet)),
+            _ => None,
+        })
+        .collect();
+    from.events
+        .iter()
+        .filter_map(|(t, e)| match *e {
+            Event::Arp {
+                dir: Direction::Out,
+                packet,
+                ..
+            } if packet.source_protocol_addr == *from.addr.ip() => {
+                let got = arrivals.iter().any(|(at, p)| at >= t && *p == packet);
+                Some((*t, packet, !got))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// An ARP packet as tcpdump says it.
+fn arp_label(p: &ArpRepr) -> String {
+    match p.operation {
+        ArpOperation::Request if p.source_protocol_addr == p.target_protocol_addr => {
+            format!("ARP announce {} (gratuitous)", p.source_protocol_addr)
+        }
+        ArpOperation::Request => format!(
+            "ARP who-has {} tell {}",
+            p.target_protocol_addr, p.source_protocol_addr
+        ),
+        _ => format!(
+            "ARP {} is-at {}",
+            p.source_protocol_addr, p.source_hardware_addr
+        ),
+    }
+}
+
+/// Renders the ladder; `with_arp` draws the ARP exchange before the SYN.
+pub fn render(conv: &Conversation<'_>, with_arp: bool) -> String {
     let client_history = state_history(&conv.client, conv.server.addr);
     let server_history = state_history(&conv.server, conv.client.addr);
     let all = sent(conv);
@@ -252,7 +315,39 @@ pub fn render(conv: &Conversation<'_>) -> String {
             v.rfc_name(),
         );
     };
-    for s in &all[..handshake_end] {
+    // The handshake, with the ARP exchange around it merged in time order.
+    let handshake = &all[..handshake_end];
+    let mut arp: Vec<(Instant, bool, ArpRepr, bool)> = Vec::new();
+    if with_arp {
+        let until = handshake.last().map_or(Instant::ZERO, |s| s.at);
+        arp = arp_sent(&conv.client, &conv.server)
+            .into_iter()
+            .map(|(t, p, lost)| (t, true, p, lost))
+            .chain(
+                arp_sent(&conv.server, &conv.client)
+                    .into_iter()
+                    .map(|(t, p, lost)| (t, false, p, lost)),
+            )
+            .filter(|(t, ..)| *t <= until)
+            .collect();
+        arp.sort_by_key(|(t, by_client, ..)| (*t, !*by_client));
+    }
+    let mut arp = arp.into_iter().peekable();
+    for s in handshake {
+        while let Some((at, by_client, packet, lost)) = arp.next_if(|a| a.0 <= s.at) {
+            let (c, v) = states_at(at);
+            let mut text = arp_label(&packet);
+            if lost {
+                text.push_str(" (lost)");
+            }
+            row(
+                &mut out,
+                Some(at),
+                c.rfc_name(),
+                &arrow(&text, by_client, lost),
+                v.rfc_name(),
+            );
+        }
         draw(&mut out, s);
     }
     if summarise {

@@ -598,6 +598,34 @@ fn a_retransmitted_syn_drops_the_data_and_the_option() {
 }
 
 #[test]
+fn a_cookie_after_a_retransmitted_request_is_still_cached_as_cookie_req_timeout_pkt() {
+    let mut s = client(fastopen_flags::CLIENT);
+    s.tcp_connect_with_data(T, SERVER, ConnectOptions::default(), b"")
+        .unwrap();
+    let first = one_segment(&mut s, T);
+    assert_eq!(fields(&first).4.fast_open, fo(false, &[]));
+    // +1 > S 0:0(0) <mss 1460,nop,nop,sackOK,nop,wscale 8>: no request.
+    let rto = T + Duration::from_secs(1);
+    s.handle_timeout(rto);
+    let again = one_segment(&mut s, rto);
+    assert_eq!(fields(&again).4.fast_open, None);
+    // The SYN-ACK brings a cookie anyway (the timeout may be spurious).
+    let cookie = hex("aaaabbbbcccc");
+    let t = rto + Duration::from_millis(10);
+    s.handle_frame(
+        t,
+        &syn_ack_to(&first, 0, synack_options(1240, fo(false, &cookie))),
+    );
+    let _ = drain_seen(&mut s, t);
+    assert_eq!(s.fastopen_cookie(B), fo(false, &cookie));
+    // sendto(10000) next: > S 0:1200(1200) <...,FO aaaabbbbcccc>
+    s.tcp_connect_with_data(t, SERVER, ConnectOptions::default(), &[1; 10_000])
+        .unwrap();
+    let (_, _, _, len, opts) = fields(&one_segment(&mut s, t));
+    assert_eq!((len, opts.fast_open), (1200, fo(false, &cookie)));
+}
+
+#[test]
 fn a_server_that_ignores_the_option_gets_the_data_after_the_handshake() {
     let cookie = hex("1234abcd");
     let mut s = with_cookie(&cookie, false);
@@ -810,4 +838,53 @@ fn key_rotation_keeps_the_old_cookie_for_one_rotation() {
     let (c, _, early) = fast_connect(&mut w, l, b"fresh");
     assert_eq!(early, b"fresh");
     assert!(w.a.tcp_fastopen_info(c).unwrap().syn_data_acked);
+}
+
+#[test]
+fn a_replayed_syn_with_data_is_delivered_again_as_rfc_7413_warns() {
+    // RFC 7413 §2.1 and §6.1: the server cannot tell a duplicate (or
+    // replayed) SYN with a valid cookie from a new one once the first
+    // connection is gone, so its data reaches the application twice.
+    // Only idempotent requests belong in a SYN.
+    let (mut s, l, cookie) = server_with_listener(0x3, 4);
+    let options = TcpOptions {
+        fast_open: fo(false, &cookie),
+        ..SACK_ONLY
+    };
+    let syn = tcp(
+        peer(7),
+        SERVER,
+        TcpFlags::SYN,
+        4000,
+        None,
+        32792,
+        options,
+        b"POST /pay",
+    );
+    let mut buf = [0u8; 64];
+    for round in 0..2u64 {
+        let t = T + Duration::from_secs(round * 10);
+        s.handle_frame(t, &syn);
+        let _ = drain_seen(&mut s, t);
+        let c = s.tcp_accept(l).unwrap();
+        assert_eq!(s.tcp_recv(t, c, &mut buf), Ok(9), "round {round}");
+        assert_eq!(&buf[..9], b"POST /pay");
+        // The first connection ends (here: reset by the client).
+        s.handle_frame(
+            t,
+            &tcp(
+                peer(7),
+                SERVER,
+                TcpFlags::RST,
+                4001 + 9,
+                None,
+                0,
+                TcpOptions::default(),
+                b"",
+            ),
+        );
+        assert_eq!(s.tcp_state(c), TcpState::Closed);
+        s.tcp_close(t, c);
+    }
+    assert_eq!(s.stats().tcp_ext.tcp_fast_open_passive, 2);
 }

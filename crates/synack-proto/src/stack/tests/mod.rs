@@ -9,6 +9,7 @@ mod ethernet;
 mod fastopen;
 mod ip;
 mod listen;
+mod robustness;
 mod udp;
 
 pub(super) use super::*;

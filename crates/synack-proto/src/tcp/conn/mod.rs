@@ -40,6 +40,9 @@
 //! | `api.rs` | the application's commands and their errors |
 //! | `info.rs` | [`TcpInfo`] |
 //! | `time_wait.rs` | [`TimeWait`], also the stack's compact TIME-WAIT entry |
+//! | `fastopen.rs` | RFC 7413: SYN data and cookies, client and server side |
+//! | `icmp.rs` | ICMP errors: RFC 5927 validation, soft and hard errors, path MTU |
+//! | `syncookie.rs` | a connection rebuilt from a SYN cookie (RFC 4987) |
 
 mod ack;
 pub mod api;
