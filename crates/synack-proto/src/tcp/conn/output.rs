@@ -171,9 +171,15 @@ impl Core {
         if let Some(plan) = self.plan_retransmission(snd) {
             return self.emit(now, &plan, snd, Some(rcv), buf, env);
         }
+        // FIN-WAIT-1, CLOSING and LAST-ACK may still hold data queued
+        // before the FIN (a crossing FIN moves FIN-WAIT-1 to CLOSING).
         let may_send = matches!(
             state,
-            TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::LastAck
+            TcpState::Established
+                | TcpState::CloseWait
+                | TcpState::FinWait1
+                | TcpState::Closing
+                | TcpState::LastAck
         );
         if may_send {
             if let Some(plan) = self.plan_new_data(now, snd, env) {
