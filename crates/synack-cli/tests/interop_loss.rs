@@ -1,5 +1,5 @@
 //! The transfers of `interop_transfer.rs` through 2% loss and 2%
-//! reordering both ways (synack's impairment wrapper on the TUN; this
+//! reordering both ways (synack's impairment wrapper on the TAP; this
 //! machine has no netem). Bytes identical.
 
 mod interop;

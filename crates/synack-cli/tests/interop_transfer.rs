@@ -1,4 +1,4 @@
-//! 100 MiB each way between the Linux kernel and synack over a TUN: Linux
+//! 100 MiB each way between the Linux kernel and synack over a TAP: Linux
 //! clients upload to `serve --discard` and through `serve --echo`; `synack
 //! connect` downloads from and uploads to a Linux `socat`. Bytes identical.
 //! `interop_loss.rs` runs the same transfers through 2% loss and

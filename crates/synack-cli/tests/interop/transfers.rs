@@ -43,13 +43,23 @@ pub fn upload_to_discard(test: &str, impair: &[&str], size: usize) {
             "discard did not count {size} bytes:\n{summary}"
         );
         report(&format!(
-            "Linux -> synack --discard, {} MiB{}: {:.2} s, {:.0} Mbit/s",
+            "Linux -> synack --discard, {} MiB{}: {:.2} s, {:.0} Mbit/s; {}",
             size >> 20,
             label(impair),
             took.as_secs_f64(),
-            mbit_s(size as u64, took)
+            mbit_s(size as u64, took),
+            segments_line(&summary)
         ));
     });
+}
+
+/// The summary's `segments:` line (retransmissions, fast retransmits,
+/// timeouts), for the test's report.
+fn segments_line(summary: &str) -> &str {
+    summary
+        .lines()
+        .find(|l| l.starts_with("segments:"))
+        .unwrap_or("")
 }
 
 /// Sends a file to `addr` and reads everything back (both at once), as a
@@ -104,11 +114,12 @@ pub fn echo_through_serve(test: &str, impair: &[&str], size: usize) {
         );
         assert!(status.success(), "{summary}");
         report(&format!(
-            "Linux <-> synack --echo, {} MiB each way{}: {:.2} s, {:.0} Mbit/s each way",
+            "Linux <-> synack --echo, {} MiB each way{}: {:.2} s, {:.0} Mbit/s each way; {}",
             size >> 20,
             label(impair),
             took.as_secs_f64(),
-            mbit_s(size as u64, took)
+            mbit_s(size as u64, took),
+            segments_line(&summary)
         ));
     });
 }
