@@ -32,6 +32,8 @@ pub struct LossConfig {
     /// `None`: twice each path's BDP.
     pub buffers: Option<Buffers>,
     pub congestion: Congestion,
+    /// Negotiate SACK where the stack supports it.
+    pub sack: bool,
 }
 
 impl LossConfig {
@@ -48,6 +50,7 @@ impl LossConfig {
             seed: 1,
             buffers: None,
             congestion: Congestion::Cubic,
+            sack: true,
         }
     }
 
@@ -98,6 +101,7 @@ pub fn loss_points<S: BenchStack>(cfg: &LossConfig) -> Result<Vec<LossPoint>, Si
         for rep in 0..cfg.reps.max(1) {
             let mut t = TransferConfig::new(cfg.bytes, path, cfg.seed + rep as u64);
             t.congestion = cfg.congestion;
+            t.sack = cfg.sack;
             if let Some(b) = cfg.buffers {
                 t.buffers = b;
             }

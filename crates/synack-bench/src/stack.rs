@@ -73,6 +73,8 @@ pub struct HostConfig {
     pub seed: u64,
     /// Connections the host should be ready to hold (a sizing hint).
     pub capacity: usize,
+    /// Negotiate SACK (RFC 2018) where the stack supports it.
+    pub sack: bool,
 }
 
 impl HostConfig {
@@ -85,6 +87,7 @@ impl HostConfig {
             congestion: Congestion::default(),
             seed: 0,
             capacity: 16,
+            sack: true,
         }
     }
 }

@@ -11,14 +11,19 @@
 //!   on that port (synack has an accept queue, so the same listener handle is
 //!   returned each time);
 //! - the congestion controller comes from [`HostConfig::congestion`]
-//!   (`None`, which synack does not offer, maps to NewReno).
+//!   (`None`, which synack does not offer, maps to NewReno), SACK from
+//!   [`HostConfig::sack`];
+//! - the stack's events are drained on every poll (the harness's
+//!   applications poll their sockets instead); congestion trace samples are
+//!   kept on request ([`SynackStack::record_congestion`]).
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use synack_proto::config::CongestionAlgorithm;
-use synack_proto::stack::{ConnHandle, ConnectOptions, Interface, ListenerHandle};
+use synack_proto::stack::{ConnHandle, ConnectOptions, Event, Interface, ListenerHandle, Trace};
 use synack_proto::tcp::conn::SocketOptions;
+use synack_proto::tcp::recovery::CongestionSample;
 use synack_proto::tcp::state::TcpState as SynackState;
 use synack_proto::{Config, Instant, Stack};
 
@@ -43,6 +48,8 @@ pub struct SynackStack {
     mtu: usize,
     /// The latest time the harness gave us; commands happen then.
     now: Instant,
+    /// Congestion trace samples, when recording.
+    pub congestion_log: Option<Vec<(Instant, CongestionSample)>>,
 }
 
 impl std::fmt::Debug for SynackStack {
@@ -58,6 +65,20 @@ impl SynackStack {
     /// The stack itself, for measurements that look inside (memory, stats).
     pub fn stack(&self) -> &Stack {
         &self.stack
+    }
+
+    pub fn stack_mut(&mut self) -> &mut Stack {
+        &mut self.stack
+    }
+
+    /// Keeps every connection's congestion trace samples in
+    /// `congestion_log` (for plots and diagnosis).
+    pub fn record_congestion(&mut self) {
+        self.stack.set_trace(Trace {
+            congestion: true,
+            ..Trace::default()
+        });
+        self.congestion_log.get_or_insert_with(Vec::new);
     }
 
     fn conn(socket: SynackSocket) -> Option<ConnHandle> {
@@ -76,6 +97,7 @@ fn config_for(host: &HostConfig) -> Config {
             Congestion::Cubic => CongestionAlgorithm::Cubic,
             Congestion::Reno | Congestion::None => CongestionAlgorithm::Reno,
         },
+        tcp_sack: host.sack,
         somaxconn: BACKLOG,
         tcp_max_syn_backlog: BACKLOG,
         ..Config::default()
@@ -103,6 +125,7 @@ impl BenchStack for SynackStack {
             },
             mtu: host.mtu,
             now: Instant::ZERO,
+            congestion_log: None,
         }
     }
 
@@ -120,6 +143,13 @@ impl BenchStack for SynackStack {
             .push_up_to(self.mtu, |buf| stack.poll_transmit(now, buf))
             .is_some()
         {}
+        while let Some(event) = self.stack.poll_event() {
+            if let (Event::Congestion { at, sample, .. }, Some(log)) =
+                (event, self.congestion_log.as_mut())
+            {
+                log.push((at, sample));
+            }
+        }
     }
 
     fn poll_at(&mut self, _now: Instant) -> Option<Instant> {

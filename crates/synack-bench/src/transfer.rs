@@ -7,11 +7,13 @@
 //! stream, over the virtual time from `connect` to the last byte read
 //! (handshake included).
 
+use std::cell::Cell;
 use std::net::SocketAddrV4;
+use std::rc::Rc;
 
 use serde::Serialize;
 use synack_proto::{Duration, Instant};
-use synack_sim::{Dir, LinkConfig, PortId, SimError, World};
+use synack_sim::{Dir, FilterAction, LinkConfig, PortId, SimError, World};
 
 use crate::node::HostNode;
 use crate::stack::{BenchStack, Buffers, CLIENT_ADDR, Congestion, HostConfig, SERVER_ADDR};
@@ -27,6 +29,10 @@ pub struct Path {
     pub queue_bytes: usize,
     /// IP MTU.
     pub mtu: usize,
+    /// Fraction of frames held back `reorder_delay` so later ones pass
+    /// them, each direction.
+    pub reorder: f64,
+    pub reorder_delay: Duration,
 }
 
 impl Path {
@@ -39,6 +45,8 @@ impl Path {
             loss,
             queue_bytes: 0,
             mtu: 1500,
+            reorder: 0.0,
+            reorder_delay: Duration::ZERO,
         };
         p.queue_bytes = p.bdp_bytes().max(p.mtu);
         p
@@ -68,6 +76,9 @@ impl Path {
         if self.loss > 0.0 {
             l = l.random_loss(self.loss);
         }
+        if self.reorder > 0.0 {
+            l = l.reorder(self.reorder, self.reorder_delay);
+        }
         l
     }
 }
@@ -79,6 +90,8 @@ pub struct TransferConfig {
     pub path: Path,
     pub buffers: Buffers,
     pub congestion: Congestion,
+    /// Negotiate SACK where the stack supports it.
+    pub sack: bool,
     pub seed: u64,
     /// Virtual time after which an unfinished transfer is reported as such.
     pub deadline: Duration,
@@ -93,6 +106,7 @@ impl TransferConfig {
             path,
             buffers: path.default_buffers(),
             congestion: Congestion::Cubic,
+            sack: true,
             seed,
             deadline: Duration::from_secs(3600),
         }
@@ -116,6 +130,26 @@ pub struct TransferResult {
     pub queue_drops: u64,
     /// Frames offered in the data direction.
     pub data_frames: u64,
+    /// Payload bytes the sender put on the wire again (sequence numbers it
+    /// had sent before): retransmissions, needed or not.
+    pub resent_bytes: u64,
+}
+
+/// The sequence number and payload length of an IPv4/TCP frame with data.
+fn tcp_payload(frame: &[u8]) -> Option<(u32, u32)> {
+    let ihl = usize::from(*frame.first()? & 0x0f) * 4;
+    if frame.get(9) != Some(&6) || frame.len() < ihl + 20 {
+        return None;
+    }
+    let total = usize::from(u16::from_be_bytes([frame[2], frame[3]])).min(frame.len());
+    let tcp = &frame[ihl..total];
+    let offset = usize::from(tcp[12] >> 4) * 4;
+    let len = tcp.len().checked_sub(offset)?;
+    if len == 0 {
+        return None;
+    }
+    let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
+    Some((seq, len as u32))
 }
 
 /// Goodput in bit/s of `bytes` in `elapsed`.
@@ -134,6 +168,7 @@ pub fn transfer<S: BenchStack>(cfg: &TransferConfig) -> Result<TransferResult, S
         mtu: cfg.path.mtu,
         buffers: cfg.buffers,
         congestion: cfg.congestion,
+        sack: cfg.sack,
         seed: world.derive_seed(stream),
         capacity: 4,
         ..HostConfig::new(addr)
@@ -145,6 +180,31 @@ pub fn transfer<S: BenchStack>(cfg: &TransferConfig) -> Result<TransferResult, S
     let id = world
         .connect(client, PortId(0), server, PortId(0), link)
         .expect("two fresh nodes, distinct ports");
+    // Count resent payload: the sender sends new data in sequence order,
+    // so bytes below the highest sequence number seen went out before.
+    let resent = Rc::new(Cell::new(0u64));
+    let counter = Rc::clone(&resent);
+    let mut highest: Option<u32> = None;
+    world.set_filter(id, Dir::AToB, move |_, frame| {
+        if let Some((seq, len)) = tcp_payload(frame) {
+            let end = seq.wrapping_add(len);
+            match highest {
+                Some(h) if (seq.wrapping_sub(h) as i32) < 0 => {
+                    let below = if (end.wrapping_sub(h) as i32) < 0 {
+                        len
+                    } else {
+                        h.wrapping_sub(seq)
+                    };
+                    counter.set(counter.get() + u64::from(below));
+                    if (end.wrapping_sub(h) as i32) > 0 {
+                        highest = Some(end);
+                    }
+                }
+                _ => highest = Some(end),
+            }
+        }
+        FilterAction::Pass
+    });
     let start = world.now();
     world
         .node_mut::<HostNode<S>>(server)
@@ -184,5 +244,6 @@ pub fn transfer<S: BenchStack>(cfg: &TransferConfig) -> Result<TransferResult, S
         lost_frames: ab.dropped_loss + ba.dropped_loss,
         queue_drops: ab.dropped_queue + ba.dropped_queue,
         data_frames: ab.offered_frames,
+        resent_bytes: resent.get(),
     })
 }

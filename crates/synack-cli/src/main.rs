@@ -6,6 +6,7 @@ mod counting;
 mod demo;
 mod ladder;
 mod link;
+mod script;
 mod serve;
 mod ss;
 mod ss_render;
@@ -27,6 +28,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Headline performance numbers, side by side with smoltcp.
     Bench(bench::BenchArgs),
+    /// Run packetdrill scripts against synack on virtual time.
+    Script(script::ScriptArgs),
     /// Draw a capture (ours or tcpdump's) as ladder diagrams, or print it as JSON lines.
     Trace(trace::TraceArgs),
     /// Run the stack on a TAP/TUN device and serve echo, discard, chargen or HTTP.
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(args),
         Command::Trace(args) => trace::run(&args),
+        Command::Script(args) => script::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Ss(args) => ss::run(&args),

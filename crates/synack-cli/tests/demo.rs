@@ -337,3 +337,65 @@ fn the_pcap_file_holds_the_conversation_on_ethernet() {
     assert!(arp >= 3, "announcements and a resolution: {arp}");
     assert_eq!(first_syn, Some(("192.0.2.2".to_string(), 80)));
 }
+
+#[test]
+fn plot_and_cwnd_csv_draw_the_uploads_congestion_trace() {
+    let dir = std::env::temp_dir();
+    let svg_path = dir.join(format!("synack-demo-{}.svg", std::process::id()));
+    let csv_path = dir.join(format!("synack-demo-{}.csv", std::process::id()));
+    let o = demo(&[
+        "--seed",
+        "3",
+        "--loss",
+        "0.02",
+        "--bytes",
+        "500000",
+        "--plot",
+        svg_path.to_str().unwrap(),
+        "--cwnd-csv",
+        csv_path.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let _ = std::fs::remove_file(&svg_path);
+    let _ = std::fs::remove_file(&csv_path);
+    // The SVG: a standalone document with the three lines, axes and marks.
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    for class in ["cwnd", "ssthresh", "in-flight"] {
+        assert!(svg.contains(&format!("class=\"{class}\"")), "{class}");
+    }
+    assert!(svg.contains(">virtual time (s)</text>"));
+    assert!(svg.contains("class=\"retransmit\""), "2% loss retransmits");
+    assert!(svg.contains("class=\"loss\""));
+    // The CSV: the header, then rows in time order; retransmissions as in
+    // the summary's count (the client sends all the data).
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("time_s,cwnd_bytes,ssthresh_bytes,in_flight_bytes,ca_state,event,seq,len")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() > 50, "{} rows", rows.len());
+    assert!(rows.iter().all(|r| r.len() == 8));
+    let times: Vec<f64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "time goes forward");
+    assert!(
+        rows.iter().all(|r| r[1].parse::<u32>().unwrap() > 0),
+        "cwnd"
+    );
+    let retransmits = rows.iter().filter(|r| r[5] == "retransmit").count();
+    assert!(retransmits > 0);
+    assert!(
+        rows.iter().any(|r| r[4] == "recovery"),
+        "fast recovery shows"
+    );
+    // Without the options, nothing is traced (and no files appear).
+    let o = demo(&["--seed", "3", "--loss", "0.02", "--bytes", "500000"]);
+    assert_eq!(o.status.code(), Some(0));
+}

@@ -21,7 +21,7 @@ pub enum SynCookieMode {
 }
 
 /// Congestion control algorithm (`net.ipv4.tcp_congestion_control`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CongestionAlgorithm {
     /// NewReno (RFC 5681, RFC 6582).
     Reno,

@@ -162,6 +162,49 @@ mib_group! {
         tcp_sack_sent => "TCPSACKSent",
         /// Duplicate data received (below RCV.NXT).
         tcp_dsack_old_sent => "TCPDSACKOldSent",
+        // Loss recovery and congestion control (issue 4).
+        /// Fast recoveries entered with SACK (RFC 6675).
+        tcp_sack_recovery => "TCPSackRecovery",
+        /// Tail loss probes sent (RFC 8985 §7).
+        tcp_loss_probes => "TCPLossProbes",
+        /// Losses repaired by a tail loss probe (RFC 8985 §7.4).
+        tcp_loss_probe_recovery => "TCPLossProbeRecovery",
+        /// Reordering detected from SACKs.
+        tcp_sack_reorder => "TCPSACKReorder",
+        /// Reordering detected from duplicate ACKs without SACK.
+        tcp_reno_reorder => "TCPRenoReorder",
+        /// Reordering detected from timestamps (RFC 3522).
+        tcp_ts_reorder => "TCPTSReorder",
+        /// D-SACKs received for data below SND.UNA (RFC 2883).
+        tcp_dsack_recv => "TCPDSACKRecv",
+        /// D-SACKs received for out-of-order data (RFC 2883).
+        tcp_dsack_ofo_recv => "TCPDSACKOfoRecv",
+        /// D-SACKs sent for duplicate out-of-order data.
+        tcp_dsack_ofo_sent => "TCPDSACKOfoSent",
+        /// Window reductions undone because every retransmission was D-SACKed.
+        tcp_dsack_undo => "TCPDSACKUndo",
+        /// Timeouts found spurious by F-RTO (RFC 5682).
+        tcp_spurious_rtos => "TCPSpuriousRTOs",
+        /// Fast recoveries undone in full at their end (Eifel, RFC 3522).
+        tcp_full_undo => "TCPFullUndo",
+        /// Fast recoveries undone on a partial ACK (RFC 3522).
+        tcp_partial_undo => "TCPPartialUndo",
+        /// Timeout recoveries undone.
+        tcp_loss_undo => "TCPLossUndo",
+        /// Retransmissions found lost again (RACK).
+        tcp_lost_retransmit => "TCPLostRetransmit",
+        /// Timeouts with a SACKed segment at SND.UNA: the receiver reneged.
+        tcp_sack_reneging => "TCPSACKReneging",
+        /// SACK blocks ignored as invalid (or beyond the scoreboard's cap).
+        tcp_sack_discard => "TCPSACKDiscard",
+        /// Timeouts during SACK recovery or disorder.
+        tcp_sack_failures => "TCPSackFailures",
+        /// Timeouts during NewReno recovery or disorder.
+        tcp_reno_failures => "TCPRenoFailures",
+        /// Timeouts of a timeout's retransmissions.
+        tcp_loss_failures => "TCPLossFailures",
+        /// Slow starts ended by HyStart++ (RFC 9406) on a delay increase.
+        tcp_hystart_delay_detect => "TCPHystartDelayDetect",
     }
 }
 

@@ -88,6 +88,7 @@ pub mod link;
 mod node;
 pub mod nodes;
 pub mod pcap;
+pub mod router;
 pub mod scenario;
 pub mod script;
 mod stack_node;
@@ -95,5 +96,6 @@ mod world;
 
 pub use link::{FilterAction, LinkConfig, LinkStats, Loss};
 pub use node::{Node, NodeId, PortId};
+pub use router::Router;
 pub use stack_node::{App, StackNode};
 pub use world::{CapturePoint, Dir, LinkId, SimConfig, SimError, TopologyError, World, WorldStats};

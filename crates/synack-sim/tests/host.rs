@@ -23,6 +23,7 @@ fn an_ethernet_pair_resolves_each_other_before_the_handshake() {
     let trace = Trace {
         states: false,
         segments: true,
+        congestion: false,
     };
     p.client().set_trace(trace);
     p.server().set_trace(trace);

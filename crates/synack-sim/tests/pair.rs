@@ -33,6 +33,7 @@ fn traced(seed: u64, client: Config, server: Config, link: LinkConfig) -> Pair {
     let trace = Trace {
         states: true,
         segments: true,
+        congestion: false,
     };
     p.client().set_trace(trace);
     p.server().set_trace(trace);

@@ -14,9 +14,15 @@
 //!
 //! `virtual_seconds` is the first connection's transfer time, from the SYN to
 //! the server reading the last byte; `goodput_mbps` is the bytes over it.
+//!
+//! `--plot FILE.svg` draws the upload's congestion window, ssthresh and bytes
+//! in flight over virtual time (from the client stack's congestion trace),
+//! with loss, retransmission, timeout, probe and undo marks; `--cwnd-csv FILE`
+//! writes the same series as CSV.
 
 mod apps;
 mod ladder;
+mod plot;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -64,6 +70,13 @@ pub struct DemoArgs {
     /// Print one JSON object instead of the diagram.
     #[arg(long)]
     pub json: bool,
+    /// Draw the upload's congestion window, ssthresh and bytes in flight
+    /// over virtual time, with losses and retransmissions, as an SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// Write the upload's congestion trace (the plot's raw series) as CSV.
+    #[arg(long, value_name = "FILE")]
+    pub cwnd_csv: Option<PathBuf>,
 }
 
 impl DemoArgs {
@@ -179,8 +192,13 @@ fn simulate(args: &DemoArgs, seed: u64) -> Result<Outcome, String> {
     let trace = Trace {
         states: true,
         segments: true,
+        congestion: false,
     };
-    pair.client().set_trace(trace);
+    // The upload's sender is the client: its congestion trace is the plot.
+    pair.client().set_trace(Trace {
+        congestion: args.plot.is_some() || args.cwnd_csv.is_some(),
+        ..trace
+    });
     pair.server().set_trace(trace);
     let mut pcap_frames = None;
     if let Some(path) = &args.pcap {
@@ -281,6 +299,10 @@ fn report(args: &DemoArgs, seed: u64, seed_given: bool, outcome: &Outcome) -> Ex
     };
     let retransmissions =
         pair.client_ref().stats().tcp.retrans_segs + pair.server_ref().stats().tcp.retrans_segs;
+    if let Err(message) = write_congestion_files(args, client_node, &client_addrs, started) {
+        eprintln!("synack demo: {message}");
+        return ExitCode::from(1);
+    }
     if args.json {
         let report = Report {
             seed,
@@ -359,6 +381,39 @@ fn report(args: &DemoArgs, seed: u64, seed_given: bool, outcome: &Outcome) -> Ex
         }
         ExitCode::from(1)
     }
+}
+
+/// `--plot` and `--cwnd-csv`: the first connection's congestion trace.
+fn write_congestion_files(
+    args: &DemoArgs,
+    client: &StackNode,
+    client_addrs: &[std::net::SocketAddrV4],
+    started: Instant,
+) -> Result<(), String> {
+    if args.plot.is_none() && args.cwnd_csv.is_none() {
+        return Ok(());
+    }
+    let Some(&local) = client_addrs.first() else {
+        return Err("no connection to plot".into());
+    };
+    let points = plot::series(&client.events, local, started);
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    if let Some(path) = &args.cwnd_csv {
+        write(path, plot::csv(&points))?;
+    }
+    if let Some(path) = &args.plot {
+        let title = format!(
+            "upload of {} bytes: {} ms one way, {} Mbit/s, {}% loss",
+            args.bytes,
+            args.delay,
+            args.bandwidth,
+            args.loss * 100.0
+        );
+        write(path, plot::svg(&points, &title))?;
+    }
+    Ok(())
 }
 
 /// Client-side addresses of the connections, in the order of their SYNs.

@@ -12,10 +12,11 @@ use super::{
     AcceptError, ConnHandle, ConnectError, ConnectOptions, FourTuple, ListenError, ListenOptions,
     ListenerHandle, Owner, SocketId, SocketSummary, Stack,
 };
+use crate::config::SysctlError;
 use crate::siphash::SipKey;
 use crate::tcp::conn::{
     ConnParams, Connection, FastOpenInfo, RecvError, SendError, SendFlags, SetOptionError,
-    Shutdown, ShutdownError, SocketOption, TcpInfo,
+    Shutdown, ShutdownError, SocketOption, SocketOptions, TcpInfo,
 };
 use crate::tcp::fastopen;
 use crate::tcp::fastopen_cookie::{FastOpenEntry, FastOpenKeys};
@@ -102,6 +103,22 @@ impl Stack {
             .ok_or(ListenError::InvalidHandle)?;
         let qlen = fastopen::listener_qlen(flags, qlen, l.backlog()).unwrap_or(0);
         l.set_fastopen_qlen(qlen);
+        Ok(())
+    }
+
+    /// Sets the socket options a listener's children inherit (Linux clones
+    /// the listening socket: TCP_MAXSEG shapes the SYN-ACK's MSS, TCP_SYNCNT
+    /// its retransmissions, TCP_NODELAY the child's sends, ...).
+    pub fn tcp_listener_set_options(
+        &mut self,
+        listener: ListenerHandle,
+        socket: SocketOptions,
+    ) -> Result<(), ListenError> {
+        let l = self
+            .listeners
+            .get_mut(listener.0)
+            .ok_or(ListenError::InvalidHandle)?;
+        l.set_socket_options(socket);
         Ok(())
     }
 
@@ -259,7 +276,15 @@ impl Stack {
                 config.advertised_mss(),
                 opts.fastopen_connect && data.is_none(),
             );
-            if let Some(plan) = plan {
+            if let Some(mut plan) = plan {
+                // TCP_MAXSEG bounds the SYN's data too (Linux
+                // `tcp_send_syn_data`: the MSS clamp is the smaller of the
+                // cached MSS and the user's).
+                let user = opts.socket.max_segment;
+                if user != 0 {
+                    let room = user.saturating_sub(fastopen::SYN_DATA_OPTION_RESERVE);
+                    plan.max_syn_data = plan.max_syn_data.min(u32::from(room));
+                }
                 conn.set_fastopen_client(plan);
             }
         }
@@ -442,6 +467,22 @@ impl Stack {
             .map(|e| e.conn.info(self.now))
     }
 
+    /// The connection behind an application handle, read-only: for drivers
+    /// that need more than [`Stack::tcp_info`] (a socket layer's poll(2)
+    /// looks at the buffers).
+    pub fn tcp_connection(&self, c: ConnHandle) -> Option<&Connection> {
+        self.app_conn_ref(c)
+    }
+
+    /// Changes one setting by its Linux sysctl name while the stack runs,
+    /// as a packetdrill script's shell lines do
+    /// ([`Config::set_sysctl`](crate::Config::set_sysctl)).
+    /// Settings read when something is created (a connection's options,
+    /// the ephemeral port range) apply to what is created afterwards.
+    pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), SysctlError> {
+        self.env.config.set_sysctl(name, value)
+    }
+
     /// The local and remote address of a connection.
     pub fn tcp_addrs(&self, c: ConnHandle) -> Option<(SocketAddrV4, SocketAddrV4)> {
         self.conns
@@ -501,5 +542,51 @@ impl Stack {
     /// Bytes of buffer memory all connections hold.
     pub fn buffer_memory(&self) -> usize {
         self.conns.iter().map(|(_, e)| e.conn.buffer_memory()).sum()
+    }
+}
+
+#[cfg(test)]
+mod driver_api_tests {
+    use core::net::{Ipv4Addr, SocketAddrV4};
+
+    use crate::config::{Config, SysctlError};
+    use crate::stack::{ConnectOptions, Interface, Stack};
+    use crate::tcp::state::TcpState;
+    use crate::time::Instant;
+
+    fn stack() -> Stack {
+        Stack::new(
+            Config::default(),
+            Interface::ip(Ipv4Addr::new(192, 0, 2, 1), 24),
+        )
+    }
+
+    #[test]
+    fn set_sysctl_changes_the_running_configuration() {
+        let mut s = stack();
+        assert!(s.config().tcp_timestamps);
+        s.set_sysctl("net.ipv4.tcp_timestamps", "0").unwrap();
+        assert!(!s.config().tcp_timestamps);
+        assert_eq!(
+            s.set_sysctl("net.ipv4.tcp_nonsense", "1"),
+            Err(SysctlError::Unknown("tcp_nonsense".into()))
+        );
+    }
+
+    #[test]
+    fn tcp_connection_shows_an_application_connection_only() {
+        let mut s = stack();
+        let remote = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 80);
+        let c = s
+            .tcp_connect(Instant::ZERO, remote, ConnectOptions::default())
+            .unwrap();
+        let conn = s.tcp_connection(c).expect("a live handle");
+        assert_eq!(conn.state(), TcpState::SynSent);
+        assert_eq!(conn.remote(), remote);
+        s.tcp_abort(Instant::ZERO, c);
+        assert!(
+            s.tcp_connection(c).is_none(),
+            "a given-up handle shows nothing"
+        );
     }
 }

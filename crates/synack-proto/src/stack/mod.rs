@@ -297,6 +297,7 @@ impl Stack {
     /// Turns tracing events on or off.
     pub fn set_trace(&mut self, trace: Trace) {
         self.trace = trace;
+        self.env.trace_congestion = trace.congestion;
     }
 
     /// How many times the stack walked every connection (closing a

@@ -24,7 +24,7 @@ use crate::SeqNum;
 use crate::config::SynCookieMode;
 use crate::ip::icmp::TransportError;
 use crate::tcp::conn::{
-    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, SocketOptions, TimeWaitVerdict,
+    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, TimeWaitVerdict,
 };
 use crate::tcp::fastopen::{self, PassiveOutcome};
 use crate::tcp::listener::{ListenDrop, ListenVerdict};
@@ -246,13 +246,13 @@ impl Stack {
     fn open_passive(&mut self, l: Key, tuple: &FourTuple, syn: &TcpRepr<'_>, iss: Option<SeqNum>) {
         let now = self.now;
         let iss = iss.unwrap_or_else(|| self.isn.isn(now, tuple.local, tuple.remote));
+        let Some(listener) = self.listeners.get(l) else {
+            return;
+        };
         let params = ConnParams {
             iss,
             ts_offset: self.ts_offset(tuple),
-            socket: SocketOptions::default(),
-        };
-        let Some(listener) = self.listeners.get(l) else {
-            return;
+            socket: listener.socket_options(),
         };
         let flags = self.env.config.tcp_fastopen;
         let d = fastopen::decide_passive(
@@ -414,7 +414,11 @@ impl Stack {
         let params = ConnParams {
             iss: ack - 1u32,
             ts_offset: self.ts_offset(tuple),
-            socket: SocketOptions::default(),
+            socket: self
+                .listeners
+                .get(l)
+                .map(|l| l.socket_options())
+                .unwrap_or_default(),
         };
         let conn =
             Connection::from_cookie(now, tuple.local, tuple.remote, &syn, &params, &mut self.env);
@@ -580,6 +584,18 @@ impl Stack {
                             }
                             Owner::App | Owner::Orphan => {}
                         }
+                    }
+                }
+                ConnEvent::Congestion(sample) => {
+                    if self.trace.congestion {
+                        let conn = (entry.owner == Owner::App).then_some(handle);
+                        self.events.push_back(Event::Congestion {
+                            conn,
+                            local,
+                            remote,
+                            at: now,
+                            sample,
+                        });
                     }
                 }
                 _ if entry.owner != Owner::App => {}

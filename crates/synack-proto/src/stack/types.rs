@@ -8,6 +8,7 @@ use super::slab::Key;
 use crate::SeqNum;
 use crate::ip::Ipv4Cidr;
 use crate::tcp::conn::{CloseReason, SocketOptions};
+use crate::tcp::recovery::CongestionSample;
 use crate::tcp::state::TcpState;
 use crate::time::Instant;
 use crate::udp::UdpHandle;
@@ -143,6 +144,14 @@ pub enum Event {
         to: TcpState,
         at: Instant,
     },
+    /// A connection's congestion control moved (with [`Trace::congestion`]).
+    Congestion {
+        conn: Option<ConnHandle>,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        at: Instant,
+        sample: CongestionSample,
+    },
     /// A TCP segment sent or received (with [`Trace::segments`]).
     Segment {
         dir: Direction,
@@ -169,6 +178,10 @@ pub struct Trace {
     /// Raise [`Event::Segment`] for every TCP segment in and out, and
     /// [`Event::Arp`] for every ARP packet.
     pub segments: bool,
+    /// Raise [`Event::Congestion`] for every change of a connection's
+    /// congestion window, threshold, state or flight, and every loss,
+    /// retransmission, timeout, probe and undo.
+    pub congestion: bool,
 }
 
 /// What kind of socket a [`SocketSummary`] describes.

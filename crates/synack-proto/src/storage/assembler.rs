@@ -133,6 +133,11 @@ impl Assembler {
         self.out_of_order.covered_bytes()
     }
 
+    /// The out-of-order range holding `offset`, if any.
+    pub fn out_of_order_range_containing(&self, offset: u64) -> Option<Range<u64>> {
+        self.out_of_order.range_containing(offset)
+    }
+
     /// Whether `offset` has arrived.
     pub fn contains(&self, offset: u64) -> bool {
         offset < self.next || self.out_of_order.contains(offset)

@@ -30,6 +30,7 @@ use rustc_hash::FxBuildHasher;
 use crate::config::{Config, SynCookieMode};
 use crate::ip::KeyedHasher;
 use crate::siphash::SipKey;
+use crate::tcp::conn::SocketOptions;
 use crate::time::{Duration, Instant};
 use crate::wire::TcpRepr;
 
@@ -76,7 +77,7 @@ pub enum ListenDrop {
 #[derive(Clone, Debug)]
 pub struct Listener<K> {
     local: SocketAddrV4,
-    /// min(listen backlog, somaxconn), at least 1.
+    /// min(listen backlog, somaxconn); the accept queue holds one more.
     backlog: usize,
     /// Half-open connections (SYN-RECEIVED) it owns: the SYN queue. Keys
     /// are the stack's own, so a fast unkeyed hash will do.
@@ -90,6 +91,9 @@ pub struct Listener<K> {
     fastopen_pending: usize,
     /// When the last SYN cookie was sent (Linux `tcp_synq_overflow`).
     last_cookie: Option<Instant>,
+    /// Socket options set on the listening socket, which its children
+    /// inherit (Linux clones the listener: TCP_MAXSEG, TCP_NODELAY, ...).
+    socket: SocketOptions,
 }
 
 impl<K: Copy + Eq + Hash> Listener<K> {
@@ -98,13 +102,23 @@ impl<K: Copy + Eq + Hash> Listener<K> {
     pub fn new(local: SocketAddrV4, backlog: usize, config: &Config) -> Self {
         Listener {
             local,
-            backlog: backlog.min(config.somaxconn).max(1),
+            backlog: backlog.min(config.somaxconn),
             half_open: HashSet::with_hasher(FxBuildHasher),
             accept_queue: VecDeque::new(),
             fastopen_qlen: 0,
             fastopen_pending: 0,
             last_cookie: None,
+            socket: SocketOptions::default(),
         }
+    }
+
+    /// What a new child starts with.
+    pub fn socket_options(&self) -> SocketOptions {
+        self.socket
+    }
+
+    pub fn set_socket_options(&mut self, socket: SocketOptions) {
+        self.socket = socket;
     }
 
     pub fn local(&self) -> SocketAddrV4 {
@@ -125,9 +139,11 @@ impl<K: Copy + Eq + Hash> Listener<K> {
         self.accept_queue.len()
     }
 
-    /// Whether the accept queue has room for another connection.
+    /// Whether the accept queue has room for another connection. Linux
+    /// holds one more than the backlog (`sk_acceptq_is_full` is
+    /// `sk_ack_backlog > sk_max_ack_backlog`): listen(fd, 1) keeps two.
     pub fn can_accept_more(&self) -> bool {
-        self.accept_queue.len() < self.backlog
+        self.accept_queue.len() <= self.backlog
     }
 
     /// Sets the Fast Open pending cap (`TCP_FASTOPEN` qlen; 0 turns it off).
@@ -442,7 +458,9 @@ mod tests {
         let mut l: Listener<u32> =
             Listener::new(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 100, &config);
         assert_eq!(l.backlog(), 2, "capped by somaxconn");
-        for k in [7, 8] {
+        // Linux holds backlog + 1.
+        for k in [7, 8, 9] {
+            assert!(l.can_accept_more());
             l.add_half_open(k);
             l.established(k);
         }
@@ -453,6 +471,7 @@ mod tests {
         );
         l.forget(7);
         assert_eq!(l.accept(), Some(8));
+        assert_eq!(l.accept(), Some(9));
         assert_eq!(l.accept(), None);
         assert_eq!(l.half_open(), 0);
     }

@@ -9,6 +9,7 @@ pub mod listener;
 pub mod ports;
 pub mod recovery;
 pub mod rtt;
+pub mod sack;
 pub mod segment;
 pub mod seq;
 pub mod state;

@@ -37,6 +37,7 @@ pub mod meaning;
 pub mod packet;
 mod parser;
 mod print;
+pub mod run;
 pub mod shell;
 pub mod span;
 pub mod timing;

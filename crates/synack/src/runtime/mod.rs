@@ -384,6 +384,7 @@ impl Builder {
         stack.set_trace(synack_proto::stack::Trace {
             states: true,
             segments: false,
+            congestion: false,
         });
         let driver_fd = device.fd().map(|fd| fd.try_clone_to_owned()).transpose()?;
         let (bell, wake) = UnixDatagram::pair()?;

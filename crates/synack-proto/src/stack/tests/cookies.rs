@@ -253,7 +253,8 @@ fn a_cookie_ack_finding_the_accept_queue_full_is_dropped() {
         },
         Interface::ip(B, 24),
     );
-    let l = s.tcp_listen(SERVER, 1).unwrap();
+    // Backlog 0: room for one (Linux: backlog + 1).
+    let l = s.tcp_listen(SERVER, 0).unwrap();
     let mut cookies = Vec::new();
     for port in [1, 2] {
         s.handle_frame(
@@ -365,4 +366,27 @@ fn a_per_source_syn_rate_limit_spares_other_sources() {
         &seg(client(4), TcpFlags::SYN, 7, None, syn_options(None)),
     );
     assert_eq!(s.tcp_listener_queues(l), Some((4, 0)));
+}
+
+#[test]
+fn children_inherit_the_listeners_socket_options() {
+    // mss-setsockopt-tcp_maxseg-server.pkt: TCP_MAXSEG on the listener
+    // shapes the SYN-ACK of every child that follows (Linux clones it).
+    let (mut s, l) = server(SynCookieMode::Never, 16);
+    let socket = crate::tcp::conn::SocketOptions {
+        max_segment: 1100,
+        ..Default::default()
+    };
+    s.tcp_listener_set_options(l, socket).unwrap();
+    s.handle_frame(
+        T,
+        &seg(client(1), TcpFlags::SYN, 7, None, syn_options(None)),
+    );
+    assert_eq!(syn_ack(&mut s, T).2.mss, Some(1100));
+    s.tcp_listener_set_options(l, Default::default()).unwrap();
+    s.handle_frame(
+        T,
+        &seg(client(2), TcpFlags::SYN, 7, None, syn_options(None)),
+    );
+    assert_eq!(syn_ack(&mut s, T).2.mss, Some(1460));
 }

@@ -550,6 +550,28 @@ fn a_remembered_cookie_goes_out_with_the_first_syn() {
     assert_eq!((len, opts.fast_open), (100, fo(false, &cookie)));
 }
 
+#[test]
+fn tcp_maxseg_bounds_syn_data_as_syn_data_mss_pkt() {
+    let mut s = client(fastopen_flags::CLIENT);
+    let (_, _) = s
+        .tcp_connect_with_data(T, SERVER, ConnectOptions::default(), b"")
+        .unwrap();
+    let syn = one_segment(&mut s, T);
+    let cookie = hex("abcd1234");
+    s.handle_frame(
+        T,
+        &syn_ack_to(&syn, 0, synack_options(1460, fo(false, &cookie))),
+    );
+    drain_seen(&mut s, T);
+    // Cached MSS 1460, TCP_MAXSEG 1040: the SYN takes 1040 - 40 bytes.
+    let mut opts = ConnectOptions::default();
+    opts.socket.max_segment = 1040;
+    s.tcp_connect_with_data(T, SERVER, opts, &[9; 2000])
+        .unwrap();
+    let (_, _, _, len, opts) = fields(&one_segment(&mut s, T));
+    assert_eq!((len, opts.mss), (1000, Some(1040)));
+}
+
 fn with_cookie(cookie: &[u8], exp: bool) -> Stack {
     let mut s = client(fastopen_flags::CLIENT);
     s.tcp_connect_with_data(T, SERVER, ConnectOptions::default(), b"")

@@ -10,10 +10,11 @@ fn server() -> SocketAddrV4 {
     SocketAddrV4::new(B, PORT)
 }
 
-/// Two connects at once to a listener with backlog 1: both SYNs find room
-/// (the queue is empty), the second completing ACK finds it full.
+/// Two connects at once to a listener with backlog 0 (room for one: Linux
+/// holds backlog + 1): both SYNs find room (the queue is empty), the second
+/// completing ACK finds it full.
 fn two_at_once(w: &mut Wire) -> (ListenerHandle, ConnHandle, ConnHandle) {
-    let l = w.b.tcp_listen(server(), 1).unwrap();
+    let l = w.b.tcp_listen(server(), 0).unwrap();
     let now = w.now;
     let c1 =
         w.a.tcp_connect(now, server(), ConnectOptions::default())

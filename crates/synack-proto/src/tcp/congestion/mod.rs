@@ -3,40 +3,78 @@
 //! Read first: RFC 5681 (slow start, congestion avoidance, fast
 //! retransmit/recovery), RFC 3465 (appropriate byte counting), RFC 6928
 //! (initial window of 10 segments), RFC 7661 (do not grow a window the
-//! sender does not use).
+//! sender does not use), RFC 9438 (CUBIC), RFC 9406 (HyStart++).
 //!
 //! A controller implements [`CongestionControl`]: it owns `cwnd` and
-//! `ssthresh` (in bytes) and reacts to ACKs, congestion events and timeouts.
-//! Loss *detection* and what happens to the window *during* fast recovery are
-//! not its business: [`crate::tcp::recovery`] decides when there is a
-//! congestion event, calls [`CongestionControl::on_congestion_event`] for the
-//! new `ssthresh`, governs the window until recovery ends, then hands control
+//! `ssthresh` (in bytes at the trait) and reacts to ACKs, congestion events
+//! and timeouts. Loss *detection* and what happens to the window *during*
+//! fast recovery are not its business: [`crate::tcp::recovery`] decides when
+//! there is a congestion event, calls
+//! [`CongestionControl::on_congestion_event`] for the new `ssthresh`, governs
+//! the window with PRR (RFC 6937) until recovery ends, then hands control
 //! back with [`CongestionControl::on_recovery_end`]. (Linux splits the work
 //! the same way: `tcp_congestion_ops` versus `tcp_fastretrans_alert` and PRR.)
+//!
+//! - [`Reno`]: NewReno's window (RFC 5681, RFC 3465 byte counting, RFC 6928);
+//! - [`Cubic`]: RFC 9438 in Linux's fixed point, with HyStart++ (RFC 9406,
+//!   [`hystart`]) ending the initial slow start.
+//!
+//! A spurious congestion event (detected by the recovery module's undo
+//! logic) is reverted with [`Congestion::undo`] from a copy of the
+//! controller taken before the reduction.
 //!
 //! Connections hold a [`Congestion`], an enum over the algorithms, so there is
 //! no allocation or virtual call per connection; adding an algorithm is a new
 //! file and a new variant.
 
+pub mod cubic;
+pub mod hystart;
 pub mod reno;
 
+pub use cubic::Cubic;
+pub use hystart::HyStart;
 pub use reno::Reno;
 
+use crate::SeqNum;
 use crate::config::CongestionAlgorithm;
 use crate::time::{Duration, Instant};
 
 /// What one ACK told the sender, for window growth.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AckSample {
-    /// Bytes newly acknowledged (SYN and FIN count one each).
+    /// Bytes newly acknowledged cumulatively (SYN and FIN count one each).
     pub acked: u32,
+    /// Segments newly delivered, cumulatively or by SACK (Linux's
+    /// `acked_sacked`, what packet-counting algorithms such as CUBIC grow by).
+    pub delivered_segments: u32,
     /// Bytes in flight before this ACK.
     pub in_flight: u32,
     /// An RTT sample taken from this ACK, if any.
     pub rtt: Option<Duration>,
+    /// The smallest RTT seen on the connection.
+    pub min_rtt: Option<Duration>,
     /// Whether the sender used its window recently (RFC 7661: a window the
     /// application does not fill must not grow).
     pub cwnd_limited: bool,
+    /// SND.UNA after this ACK and SND.NXT: round boundaries (RFC 9406 §4.2).
+    pub snd_una: SeqNum,
+    pub snd_nxt: SeqNum,
+}
+
+impl AckSample {
+    /// A sample for tests: `acked` bytes of `mss`-byte segments, cwnd-limited.
+    pub fn bytes(acked: u32, mss: u32) -> AckSample {
+        AckSample {
+            acked,
+            delivered_segments: acked.div_ceil(mss.max(1)),
+            in_flight: 0,
+            rtt: None,
+            min_rtt: None,
+            cwnd_limited: true,
+            snd_una: SeqNum(0),
+            snd_nxt: SeqNum(0),
+        }
+    }
 }
 
 /// A congestion control algorithm. Every hook takes `now`, so time-based
@@ -57,15 +95,23 @@ pub trait CongestionControl {
         self.window() < self.ssthresh()
     }
 
-    /// New data was acknowledged outside fast recovery: grow the window.
+    /// New data was acknowledged outside a window reduction: grow the window.
     fn on_ack(&mut self, now: Instant, ack: &AckSample);
 
-    /// Loss detected by duplicate ACKs (RFC 5681 §3.2 step 2): set
-    /// `ssthresh`, and `cwnd` to what it will be once recovery ends.
+    /// Loss was detected (RFC 5681 §3.2 step 2, RFC 6675 §5): set
+    /// `ssthresh`. The loss recovery module governs the window until the
+    /// reduction ends ([`CongestionControl::on_recovery_end`]).
     fn on_congestion_event(&mut self, now: Instant, in_flight: u32);
 
-    /// Fast recovery ended (the ACK covered `recover`): RFC 6582 §3.2 step 3,
-    /// the window deflates to `ssthresh`.
+    /// The peer echoed an ECN congestion mark (RFC 3168 §6.1.2: respond as
+    /// to a loss, at most once per window). Not raised yet: ECN is a later
+    /// issue's; the hook fixes the shape.
+    fn on_ecn(&mut self, now: Instant, in_flight: u32) {
+        self.on_congestion_event(now, in_flight);
+    }
+
+    /// The window reduction ended (fast recovery's RecoveryPoint was
+    /// acknowledged): `cwnd = ssthresh` (RFC 6675 §5.1, RFC 6937 §3).
     fn on_recovery_end(&mut self, now: Instant);
 
     /// The retransmission timer expired (RFC 5681 §3.1 eq. 4 and the loss
@@ -73,42 +119,125 @@ pub trait CongestionControl {
     /// which keep `ssthresh` ("has already been retransmitted once").
     fn on_rto(&mut self, now: Instant, in_flight: u32, first: bool);
 
-    /// Sending resumed after an idle period longer than the RTO (RFC 5681 §4.1).
-    fn on_idle_restart(&mut self, now: Instant);
+    /// Sending resumed after `idle` without data sent, longer than `rto`
+    /// (RFC 5681 §4.1, as Linux's `tcp_cwnd_restart`: ssthresh keeps 3/4 of
+    /// the window, the window halves per RTO idle, down to the initial window).
+    fn on_idle_restart(&mut self, now: Instant, idle: Duration, rto: Duration);
+
+    /// New data goes out with nothing in flight, `idle` after the last data
+    /// (Linux `CA_EVENT_TX_START`): time-based algorithms skip the pause.
+    fn on_send_after_idle(&mut self, now: Instant, idle: Duration) {
+        let _ = (now, idle);
+    }
 
     /// The sender's MSS changed (e.g. once options are negotiated).
     fn set_mss(&mut self, mss: u32);
 }
 
+/// RFC 5681 §4.1 as Linux's `tcp_cwnd_restart` does it, in segments: the
+/// new `(cwnd, ssthresh)` after `idle`.
+pub(crate) fn idle_restart(
+    cwnd: u32,
+    ssthresh: u32,
+    init_cwnd: u32,
+    idle: Duration,
+    rto: Duration,
+) -> (u32, u32) {
+    // Linux `tcp_current_ssthresh`: keep at least 3/4 of the window.
+    let ssthresh = ssthresh.max((cwnd >> 1) + (cwnd >> 2));
+    let restart = init_cwnd.min(cwnd);
+    let mut cwnd = cwnd;
+    let rto = rto.total_micros().max(1);
+    let mut left = idle.total_micros();
+    while left > rto && cwnd > restart {
+        left -= rto;
+        cwnd >>= 1;
+    }
+    (cwnd.max(restart).max(1), ssthresh)
+}
+
 /// The algorithm of one connection.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Congestion {
     Reno(Reno),
+    Cubic(Cubic),
 }
 
 impl Congestion {
     /// A controller for `algorithm` with an initial window of `init_cwnd`
     /// segments of `mss` bytes.
-    ///
-    /// CUBIC is not implemented yet (it is the next congestion issue's): it
-    /// falls back to NewReno, and [`CongestionControl::name`] says `"reno"`.
     pub fn new(algorithm: CongestionAlgorithm, mss: u32, init_cwnd: u32) -> Self {
         match algorithm {
-            CongestionAlgorithm::Reno | CongestionAlgorithm::Cubic => {
-                Congestion::Reno(Reno::new(mss, init_cwnd))
+            CongestionAlgorithm::Reno => Congestion::Reno(Reno::new(mss, init_cwnd)),
+            CongestionAlgorithm::Cubic => Congestion::Cubic(Cubic::new(mss, init_cwnd)),
+        }
+    }
+
+    /// Switches to `algorithm` (`TCP_CONGESTION`), keeping the window and
+    /// threshold as they are (Linux `tcp_reinit_congestion_control`).
+    pub fn switch_to(&mut self, algorithm: CongestionAlgorithm, mss: u32, init_cwnd: u32) {
+        if algorithm == self.algorithm() {
+            return;
+        }
+        let (cwnd, ssthresh) = (self.window(), self.ssthresh());
+        let mut next = Congestion::new(algorithm, mss, init_cwnd);
+        match &mut next {
+            Congestion::Reno(r) => r.set_window(cwnd, ssthresh),
+            Congestion::Cubic(c) => c.set_window(cwnd, ssthresh),
+        }
+        *self = next;
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> CongestionAlgorithm {
+        match self {
+            Congestion::Reno(_) => CongestionAlgorithm::Reno,
+            Congestion::Cubic(_) => CongestionAlgorithm::Cubic,
+        }
+    }
+
+    /// Spurious congestion event (RFC 9438 §4.9, Linux `tcp_undo_cwnd_reduction`):
+    /// back to the state saved in `prior` before the reduction, keeping the
+    /// larger window and threshold. Another algorithm's `prior` (the option
+    /// changed in between) keeps only the window and threshold.
+    pub fn undo(&mut self, now: Instant, prior: &Congestion) {
+        let _ = now;
+        match (self, prior) {
+            (Congestion::Reno(r), Congestion::Reno(p)) => r.undo(p),
+            (Congestion::Cubic(c), Congestion::Cubic(p)) => c.undo(p),
+            (me, other) => {
+                let (cwnd, ssthresh) = (other.window(), other.ssthresh());
+                me.restore_window(cwnd, ssthresh);
             }
+        }
+    }
+
+    fn restore_window(&mut self, cwnd: u32, ssthresh: u32) {
+        match self {
+            Congestion::Reno(r) => r.restore_window(cwnd, ssthresh),
+            Congestion::Cubic(c) => c.restore_window(cwnd, ssthresh),
+        }
+    }
+
+    /// Slow starts HyStart++ ended early (RFC 9406), for the counters.
+    pub fn hystart_exits(&self) -> u64 {
+        match self {
+            Congestion::Reno(_) => 0,
+            Congestion::Cubic(c) => c.hystart_exits(),
         }
     }
 
     fn inner(&self) -> &dyn CongestionControl {
         match self {
             Congestion::Reno(r) => r,
+            Congestion::Cubic(c) => c,
         }
     }
 
     fn inner_mut(&mut self) -> &mut dyn CongestionControl {
         match self {
             Congestion::Reno(r) => r,
+            Congestion::Cubic(c) => c,
         }
     }
 }
@@ -125,11 +254,17 @@ impl CongestionControl for Congestion {
     fn ssthresh(&self) -> u32 {
         self.inner().ssthresh()
     }
+    fn in_slow_start(&self) -> bool {
+        self.inner().in_slow_start()
+    }
     fn on_ack(&mut self, now: Instant, ack: &AckSample) {
         self.inner_mut().on_ack(now, ack)
     }
     fn on_congestion_event(&mut self, now: Instant, in_flight: u32) {
         self.inner_mut().on_congestion_event(now, in_flight)
+    }
+    fn on_ecn(&mut self, now: Instant, in_flight: u32) {
+        self.inner_mut().on_ecn(now, in_flight)
     }
     fn on_recovery_end(&mut self, now: Instant) {
         self.inner_mut().on_recovery_end(now)
@@ -137,8 +272,11 @@ impl CongestionControl for Congestion {
     fn on_rto(&mut self, now: Instant, in_flight: u32, first: bool) {
         self.inner_mut().on_rto(now, in_flight, first)
     }
-    fn on_idle_restart(&mut self, now: Instant) {
-        self.inner_mut().on_idle_restart(now)
+    fn on_idle_restart(&mut self, now: Instant, idle: Duration, rto: Duration) {
+        self.inner_mut().on_idle_restart(now, idle, rto)
+    }
+    fn on_send_after_idle(&mut self, now: Instant, idle: Duration) {
+        self.inner_mut().on_send_after_idle(now, idle)
     }
     fn set_mss(&mut self, mss: u32) {
         self.inner_mut().set_mss(mss)
@@ -150,10 +288,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cubic_falls_back_to_reno_until_it_lands() {
-        let c = Congestion::new(CongestionAlgorithm::Cubic, 1000, 10);
+    fn each_algorithm_is_selected_by_name() {
+        for (algorithm, name) in [
+            (CongestionAlgorithm::Cubic, "cubic"),
+            (CongestionAlgorithm::Reno, "reno"),
+        ] {
+            let c = Congestion::new(algorithm, 1000, 10);
+            assert_eq!(c.name(), name);
+            assert_eq!(c.algorithm(), algorithm);
+            assert_eq!(c.window(), 10_000, "RFC 6928: 10 segments");
+            assert!(c.in_slow_start());
+        }
+    }
+
+    #[test]
+    fn idle_restart_halves_per_rto_down_to_the_initial_window() {
+        let rto = Duration::from_millis(200);
+        // 100 segments, idle 3.5 RTOs: 50, 25, 12 (3 halvings); ssthresh
+        // keeps 3/4 of 100.
+        assert_eq!(
+            idle_restart(100, u32::MAX, 10, Duration::from_millis(700), rto),
+            (12, u32::MAX)
+        );
+        assert_eq!(
+            idle_restart(100, 40, 10, Duration::from_millis(700), rto),
+            (12, 75)
+        );
+        // A long idle ends at the initial window; a small window stays.
+        assert_eq!(
+            idle_restart(100, 40, 10, Duration::from_secs(60), rto).0,
+            10
+        );
+        assert_eq!(idle_restart(4, 40, 10, Duration::from_secs(60), rto).0, 4);
+    }
+
+    #[test]
+    fn switching_algorithms_keeps_the_window_and_threshold() {
+        let mut c = Congestion::new(CongestionAlgorithm::Cubic, 1000, 10);
+        c.on_congestion_event(Instant::ZERO, 20_000);
+        c.on_recovery_end(Instant::ZERO);
+        assert_eq!((c.window(), c.ssthresh()), (7_000, 7_000));
+        c.switch_to(CongestionAlgorithm::Reno, 1000, 10);
         assert_eq!(c.name(), "reno");
-        assert_eq!(c.window(), 10_000);
-        assert!(c.in_slow_start());
+        assert_eq!((c.window(), c.ssthresh()), (7_000, 7_000));
+    }
+
+    #[test]
+    fn undo_across_algorithms_keeps_the_larger_window() {
+        let mut c = Congestion::new(CongestionAlgorithm::Cubic, 1000, 10);
+        let prior = Congestion::new(CongestionAlgorithm::Reno, 1000, 20);
+        c.on_rto(Instant::ZERO, 10_000, true);
+        c.undo(Instant::ZERO, &prior);
+        assert_eq!(c.window(), 20_000);
     }
 }

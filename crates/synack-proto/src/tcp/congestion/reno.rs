@@ -10,16 +10,19 @@
 //!   eq. 4); `cwnd = ssthresh` once recovery ends (RFC 6582 §3.2 step 3).
 //! - Timeout: the same `ssthresh` on the first timeout of an episode, and
 //!   `cwnd` = 1 segment, the loss window (RFC 5681 §3.1).
-//! - Idle restart: `cwnd = min(cwnd, IW)` (RFC 5681 §4.1).
+//! - Idle restart: RFC 5681 §4.1 as Linux does it ([`super::idle_restart`]).
+//! - Undo of a spurious reduction: back to the window and threshold before
+//!   it (Linux `tcp_reno_undo_cwnd`: the larger of now and before).
 //!
 //! The window only grows while the sender is using it (RFC 7661 spirit,
 //! Linux `tcp_is_cwnd_limited`).
 //!
-//! Fast recovery's temporary inflation is not here: it belongs to the loss
-//! recovery module, which PRR will replace (see [`super`]).
+//! The window during fast recovery is not here: the loss recovery module
+//! governs it with PRR (RFC 6937), which replaces RFC 5681 §3.2's
+//! inflation and deflation (see [`super`]).
 
-use super::{AckSample, CongestionControl};
-use crate::time::Instant;
+use super::{AckSample, CongestionControl, idle_restart};
+use crate::time::{Duration, Instant};
 
 /// RFC 3465 §2.2: in slow start, at most L = 2 segments of growth per ACK.
 const ABC_LIMIT_SEGMENTS: u32 = 2;
@@ -48,18 +51,37 @@ impl Reno {
         }
     }
 
-    fn initial_window(&self) -> u32 {
-        self.init_cwnd.saturating_mul(self.mss)
-    }
-
     /// RFC 5681 eq. 4.
     fn reduced_ssthresh(&self, in_flight: u32) -> u32 {
         (in_flight / 2).max(2 * self.mss)
     }
 
+    /// Back to `prior`'s state after a spurious reduction, keeping the
+    /// larger window and threshold.
+    pub fn undo(&mut self, prior: &Reno) {
+        self.restore_window(prior.cwnd, prior.ssthresh);
+    }
+
+    /// Sets the window and threshold (bytes) outright.
+    pub(crate) fn set_window(&mut self, cwnd: u32, ssthresh: u32) {
+        self.cwnd = cwnd.max(self.mss);
+        self.ssthresh = ssthresh;
+        self.bytes_acked = 0;
+    }
+
+    pub(crate) fn restore_window(&mut self, cwnd: u32, ssthresh: u32) {
+        self.cwnd = self.cwnd.max(cwnd);
+        self.ssthresh = self.ssthresh.max(ssthresh);
+        self.bytes_acked = 0;
+    }
+
+    /// RFC 3465 §2.1: "When bytes_acked becomes greater than or equal to
+    /// the value of the congestion window, bytes_acked is reduced by the
+    /// value of cwnd. Next, cwnd is incremented by a full-sized segment" —
+    /// once per ACK; what is left counts towards the next.
     fn congestion_avoidance(&mut self, acked: u32) {
         self.bytes_acked = self.bytes_acked.saturating_add(acked);
-        while self.bytes_acked >= self.cwnd && self.cwnd > 0 {
+        if self.bytes_acked >= self.cwnd && self.cwnd > 0 {
             self.bytes_acked -= self.cwnd;
             self.cwnd = self.cwnd.saturating_add(self.mss);
         }
@@ -117,8 +139,18 @@ impl CongestionControl for Reno {
         self.bytes_acked = 0;
     }
 
-    fn on_idle_restart(&mut self, _now: Instant) {
-        self.cwnd = self.cwnd.min(self.initial_window());
+    fn on_idle_restart(&mut self, _now: Instant, idle: Duration, rto: Duration) {
+        let segments = (self.cwnd / self.mss).max(1);
+        let ssthresh = if self.ssthresh == u32::MAX {
+            u32::MAX
+        } else {
+            self.ssthresh / self.mss
+        };
+        let (cwnd, ssthresh) = idle_restart(segments, ssthresh, self.init_cwnd, idle, rto);
+        self.cwnd = cwnd.saturating_mul(self.mss);
+        if ssthresh != u32::MAX {
+            self.ssthresh = ssthresh.saturating_mul(self.mss);
+        }
         self.bytes_acked = 0;
     }
 
@@ -142,10 +174,8 @@ mod tests {
 
     fn ack(acked: u32) -> AckSample {
         AckSample {
-            acked,
             in_flight: 100 * MSS,
-            rtt: None,
-            cwnd_limited: true,
+            ..AckSample::bytes(acked, MSS)
         }
     }
 
@@ -236,7 +266,26 @@ mod tests {
             r.on_ack(now(), &ack(2 * MSS));
         }
         assert_eq!(r.window(), 50 * MSS);
-        r.on_idle_restart(now());
+        let rto = Duration::from_millis(300);
+        // Idle for 1.5 RTOs: halved once; ssthresh keeps 3/4.
+        r.on_idle_restart(now(), Duration::from_millis(450), rto);
+        assert_eq!(r.window(), 25 * MSS);
+        assert_eq!(r.ssthresh(), u32::MAX, "still infinite");
+        r.on_idle_restart(now(), Duration::from_secs(10), rto);
         assert_eq!(r.window(), 10 * MSS);
+    }
+
+    #[test]
+    fn undo_restores_the_window_and_threshold_before_the_reduction() {
+        let mut r = Reno::new(MSS, 10);
+        r.on_congestion_event(now(), 20 * MSS);
+        let prior = r.clone();
+        for _ in 0..20 {
+            r.on_ack(now(), &ack(2 * MSS));
+        }
+        r.on_congestion_event(now(), 12 * MSS);
+        assert_eq!((r.window(), r.ssthresh()), (6 * MSS, 6 * MSS));
+        r.undo(&prior);
+        assert_eq!((r.window(), r.ssthresh()), (10 * MSS, 10 * MSS));
     }
 }

@@ -26,6 +26,9 @@ const MAX_QUICKACKS: u32 = 16;
 /// Upper bound of the delayed-ACK timeout outside ping-pong mode (Linux HZ/2).
 const MAX_ATO: Duration = Duration::from_millis(500);
 
+/// A delayed ACK due "now" goes at Linux's next timer tick (HZ=1000).
+const NEXT_JIFFY: Duration = Duration::from_millis(1);
+
 /// The delayed-ACK machinery of one connection.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AckState {
@@ -137,6 +140,11 @@ impl AckState {
 
     /// How long a delayed ACK waits (Linux `tcp_send_delayed_ack`).
     pub fn delay(&self, srtt: Option<Duration>, delack_max: Duration) -> Duration {
+        if self.ato.is_zero() {
+            // No data has arrived yet (a bare FIN in ESTABLISHED): Linux's
+            // `ato` is still 0 and its timer fires at the next jiffy.
+            return NEXT_JIFFY;
+        }
         let mut ato = self.ato.max(self.delack_min);
         if ato > self.delack_min {
             let mut max_ato = if self.pingpong { delack_max } else { MAX_ATO };
@@ -228,6 +236,18 @@ mod tests {
         a.quick = 0;
         a.on_data(t(400), 100, 65_535, RTO, 1460);
         assert_eq!(a.quick, 16, "a gap longer than the RTO: quick ACKs again");
+    }
+
+    #[test]
+    fn before_any_data_a_delayed_ack_waits_one_tick() {
+        // A FIN on a connection that never carried data: `ato` is 0.
+        let mut a = state();
+        a.schedule();
+        a.pingpong = true;
+        let max = Duration::from_millis(200);
+        assert_eq!(a.delay(None, max), Duration::from_millis(1));
+        a.on_data(t(0), 100, 65_535, RTO, 1460);
+        assert_eq!(a.delay(None, max), Duration::from_millis(40));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::{
     CloseReason, CloseWait, Connection, Env, Established, FinWait1, LastAck, PendingRst,
     SocketOptions, State,
 };
+use crate::config::CongestionAlgorithm;
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::time::{Duration, Instant};
@@ -176,6 +177,15 @@ pub enum SocketOption {
     RecvBuffer(usize),
     /// SO_SNDBUF in payload bytes (at least 1 KiB); stops auto-growth.
     SendBuffer(usize),
+    /// TCP_SYNCNT: SYN retransmissions before giving up (1 to 127).
+    SynCount(u8),
+    /// TCP_MAXSEG: the largest segment, 88 to 32767 bytes (Linux
+    /// TCP_MIN_MSS and MAX_TCP_WINDOW); it shapes the MSS option, so it
+    /// matters before the handshake.
+    MaxSegment(u16),
+    /// TCP_CONGESTION: the congestion control algorithm of this connection;
+    /// switching keeps the current window and threshold.
+    Congestion(CongestionAlgorithm),
 }
 
 impl Connection {
@@ -281,7 +291,10 @@ impl Connection {
             return;
         }
         let sws_mss = u32::from(self.core.neg.adv_mss) - self.core.neg.option_overhead();
-        let new = rcv.select_window(sws_mss.max(mss));
+        // The window field cannot say more than 65535 << shift (RFC 7323
+        // §2.3): without window scaling a grown buffer is no news.
+        let max_window = u32::from(u16::MAX) << rcv.wscale;
+        let new = rcv.select_window(sws_mss.max(mss)).min(max_window);
         if new > current && new >= current.saturating_mul(2) {
             self.core.ack.schedule_now();
         }
@@ -441,6 +454,18 @@ impl Connection {
                 if let Some(snd) = self.state.send_half_mut() {
                     snd.set_buffer_limit(n);
                 }
+            }
+            SocketOption::SynCount(n) if (1..=127).contains(&n) => socket.syn_retries = n,
+            SocketOption::MaxSegment(m) if (88..=32_767).contains(&m) => socket.max_segment = m,
+            SocketOption::Congestion(algorithm) => {
+                socket.congestion = Some(algorithm);
+                let mss = self
+                    .state
+                    .send_half()
+                    .map_or(self.core.neg.default_send_mss(), |s| s.mss);
+                self.core
+                    .cc
+                    .switch_to(algorithm, mss, env.config.tcp_init_cwnd);
             }
             _ => return Err(SetOptionError::InvalidValue),
         }

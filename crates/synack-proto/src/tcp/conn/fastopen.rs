@@ -256,11 +256,18 @@ impl Core {
 
     /// The SYN-ACK answered our SYN (`snd` already moved to its ACK): what
     /// the server said about Fast Open (Linux `tcp_rcv_fastopen_synack`).
-    /// SYN data it did not acknowledge is sent again at once.
-    pub(super) fn tfo_on_syn_ack(&mut self, seg: &TcpRepr<'_>, snd: &mut SendHalf, env: &mut Env) {
+    /// Returns whether SYN data it did not acknowledge must be sent again
+    /// at once (once the handshake is done: loss recovery's business).
+    #[must_use]
+    pub(super) fn tfo_on_syn_ack(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        snd: &SendHalf,
+        env: &mut Env,
+    ) -> bool {
         let retransmitted = self.counters.total_retrans > 0;
         let Some(tfo) = self.tfo.as_deref_mut().filter(|t| t.plan.is_some()) else {
-            return;
+            return false;
         };
         tfo.synack_seen = true;
         let info = tfo.info;
@@ -300,7 +307,8 @@ impl Core {
             env.stats.tcp_ext.tcp_fast_open_active_fail += 1;
             // RFC 7413 §4.2.1 ("the client ... retransmits the data not
             // acknowledged"): all of it, now, as Linux marks it lost.
-            snd.retransmit(snd.una, snd.nxt);
+            return data_unacked;
         }
+        false
     }
 }

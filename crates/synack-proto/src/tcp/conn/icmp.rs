@@ -101,7 +101,7 @@ impl Connection {
                     // Linux `tcp_simple_retransmit`: what was sent in larger
                     // segments is lost; send it again now, smaller.
                     if snd.in_flight() > 0 {
-                        snd.retransmit(snd.una, snd.nxt);
+                        core.recovery.retransmit_in_flight(now, snd.una, snd.nxt);
                     }
                 }
                 IcmpOutcome::PathMtuLowered { mtu: update.mtu }

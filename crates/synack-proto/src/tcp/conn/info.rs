@@ -59,8 +59,16 @@ pub struct TcpInfo {
     pub snd_cwnd: u32,
     /// The MSS we advertised.
     pub advmss: u32,
-    /// Duplicate-ACK threshold.
+    /// The reordering degree in segments (the duplicate-ACK threshold).
     pub reordering: u32,
+    /// Segments SACKed, deemed lost, and retransmitted and in flight.
+    pub sacked: u32,
+    pub lost: u32,
+    pub retrans: u32,
+    /// Times reordering was detected.
+    pub reord_seen: u32,
+    /// D-SACKs received.
+    pub dsack_dups: u32,
     /// Receive buffer space, bytes.
     pub rcv_space: u32,
     /// Segments retransmitted over the connection's life.
@@ -114,7 +122,7 @@ impl Connection {
         if synced && core.neg.snd_wscale() + core.neg.rcv_wscale() > 0 {
             opts |= options::WSCALE;
         }
-        let cwnd = core.recovery.send_window(&core.cc, mss);
+        let cwnd = core.recovery.send_window(&core.cc);
         let ssthresh = core.cc.ssthresh();
         TcpInfo {
             state: self.state.kind(),
@@ -142,7 +150,12 @@ impl Connection {
             },
             snd_cwnd: cwnd / mss,
             advmss: u32::from(core.neg.adv_mss),
-            reordering: core.recovery.dupthresh(),
+            reordering: core.recovery.reordering(),
+            sacked: core.recovery.sacked().segs,
+            lost: core.recovery.lost().segs,
+            retrans: core.recovery.retrans().segs,
+            reord_seen: core.recovery.reord_seen(),
+            dsack_dups: core.recovery.dsacks(),
             rcv_space: rcv.map_or(0, |r| r.buffer_limit() as u32),
             total_retrans: core.counters.total_retrans,
             bytes_sent: core.counters.bytes_sent,

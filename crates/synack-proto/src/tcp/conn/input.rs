@@ -17,13 +17,14 @@ use super::{
     DropReason, Env, Established, FinWait1, FinWait2, PendingRst, State, SynReceived,
 };
 use crate::SeqNum;
-use crate::tcp::congestion::{AckSample, CongestionControl};
-use crate::tcp::recovery::RecoveryAction;
+use crate::tcp::congestion::CongestionControl;
+use crate::tcp::recovery::AckInput;
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::tcp::timestamps::TsRecent;
 use crate::time::{Instant, Stamp};
 use crate::wire::TcpRepr;
+use crate::wire::tcp::SackBlocks;
 
 use super::recv::RecvHalf;
 use super::send::{FinState, SendHalf};
@@ -118,6 +119,21 @@ impl Connection {
                 return Disposition::ResetSent(DropReason::UnacceptableAck);
             }
             ack_acceptable = true;
+            // RFC 7323 §4.3 (and §5.3's PAWS): an echo of a TSval we never
+            // sent, older than our first SYN or from the future, marks an old
+            // or forged SYN-ACK; Linux answers it as an unacceptable ACK
+            // (tcp_rcv_synsent_state_process, PAWSActiveRejected) and keeps
+            // waiting in SYN-SENT.
+            if !self.tsecr_plausible_in_syn_sent(now, seg) {
+                if seg.flags.rst() {
+                    return Disposition::Dropped(DropReason::Paws);
+                }
+                self.core.pending.rst = Some(PendingRst::Reply {
+                    seq: ack,
+                    ack: None,
+                });
+                return Disposition::ResetSent(DropReason::Paws);
+            }
         }
         // "Second, check the RST bit. If the RST bit is set, if the ACK was
         // acceptable, then signal to the user 'error: connection reset', drop
@@ -143,6 +159,27 @@ impl Connection {
         }
     }
 
+    /// Whether a SYN-SENT segment's TSecr lies between the TSval of our
+    /// first SYN and now (an absent or zero echo is not checked).
+    fn tsecr_plausible_in_syn_sent(&self, now: Instant, seg: &TcpRepr<'_>) -> bool {
+        let Some(ts) = seg.options.timestamp.filter(|t| t.tsecr != 0) else {
+            return true;
+        };
+        let xmit = &self.core.xmit;
+        // The first SYN went out when the retransmissions' give-up clock
+        // started, or, with none yet, when the SYN timed for an RTT left.
+        let Some(first) = xmit
+            .retrans_stamp
+            .get()
+            .or(xmit.rtt_timed.map(|(_, sent)| sent))
+        else {
+            return true;
+        };
+        let clock = &self.core.ts_clock;
+        let (lo, hi) = (clock.tsval(first), clock.tsval(now));
+        ts.tsecr.wrapping_sub(lo) <= hi.wrapping_sub(lo)
+    }
+
     /// SYN-SENT, SYN with an acceptable ACK: "RCV.NXT is set to SEG.SEQ+1,
     /// IRS is set to SEG.SEQ. SND.UNA should be advanced to equal SEG.ACK
     /// ... If SND.UNA > ISS (our SYN has been ACKed), change the connection
@@ -159,6 +196,7 @@ impl Connection {
         };
         let core = &mut self.core;
         core.neg.on_syn_ack(&seg.options, &env.config);
+        core.neg.clamp_mss(core.socket.max_segment);
         if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
@@ -172,23 +210,33 @@ impl Connection {
         // The window our SYN offered (unscaled) is what the peer may fill.
         rcv.advertise_unscaled();
         let rtt = core.rtt_sample(now, ack, seg);
-        let fin_queued = {
+        let rcv_wnd = rcv.window();
+        let (fin_queued, resend, write_pending) = {
             let State::SynSent(s) = &mut self.state else {
                 return Disposition::Dropped(DropReason::Closed);
             };
             let snd = &mut s.snd;
+            // Data written before the handshake that the SYN did not carry:
+            // Linux's blocked writer (`sk_write_pending`).
+            let write_pending = snd.unsent() > 0;
             core.apply_negotiated(snd);
             snd.acknowledge(ack);
             // RFC 7323 §2.2: the SYN-ACK's window is not scaled.
             snd.set_window(u32::from(seg.window));
             snd.wl1 = seg.seq;
             snd.wl2 = ack;
-            core.tfo_on_syn_ack(seg, snd, env);
+            let resend = core
+                .tfo_on_syn_ack(seg, snd, env)
+                .then_some((snd.una, snd.nxt));
             // Linux `tcp_init_buffer_space`: room for two initial windows.
             core.grow_send_buffer(snd, &env.config);
-            snd.fin == FinState::Queued
+            (snd.fin == FinState::Queued, resend, write_pending)
         };
         core.handshake_done(now, ack, rtt, env);
+        if let Some((una, nxt)) = resend {
+            // Fast Open data the SYN-ACK did not cover goes again now.
+            core.recovery.retransmit_in_flight(now, una, nxt);
+        }
         core.pending.syn = false;
         core.xmit.last_recv = now;
         self.transition(now, env, |old| match old {
@@ -198,6 +246,15 @@ impl Connection {
         });
         // Linux acknowledges a SYN-ACK at once (tcp_rcv_synsent_state_process).
         self.core.ack.schedule_now();
+        if write_pending {
+            // ... except when a write waits: the ACK is left to its data, in
+            // quick-ACK mode from now (`lrcvtime`, `ato`); that data, sent
+            // at once, makes the connection interactive (ping-pong, Linux
+            // `tcp_event_data_sent`), so the peer's answer gets a delayed
+            // ACK (blocking-connect-bypass.pkt).
+            self.core.ack.enter_quickack_mode(rcv_wnd);
+            self.core.ack.last_data = Some(now);
+        }
         // "If there are other controls or text in the segment, then continue
         // processing at the sixth step below."
         if !seg.payload.is_empty() || seg.flags.fin() {
@@ -212,6 +269,7 @@ impl Connection {
     fn simultaneous_open(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Disposition {
         let core = &mut self.core;
         core.neg.on_simultaneous_syn(&seg.options, &env.config);
+        core.neg.clamp_mss(core.socket.max_segment);
         if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
@@ -391,10 +449,15 @@ impl Connection {
             return Err(self.core.challenge_ack(now, env, Challenge::Syn));
         }
         if !seg.payload.is_empty() && !(seg.seq + seg.payload.len()).after(rcv.nxt) {
-            // A retransmission of data we have: ACK it at once, and keep
-            // ACKing quickly (Linux `tcp_data_queue` with D-SACK).
+            // A retransmission of data we have: ACK it at once with a D-SACK
+            // (RFC 2883 §4.1.1), and keep ACKing quickly (Linux
+            // `tcp_data_queue`).
             env.stats.tcp_ext.tcp_dsack_old_sent += 1;
             self.core.ack.enter_quickack_mode(rcv_wnd);
+            let end = seg.seq + seg.payload.len();
+            if let Some(rcv) = self.state.recv_half_mut() {
+                rcv.note_duplicate(seg.seq, end);
+            }
         }
         Err(self
             .core
@@ -445,7 +508,14 @@ impl Connection {
     /// irrespective of the sequence number, TCP MUST send an ACK (also
     /// referred to as challenge ACK) to the remote peer".
     fn check_syn(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
-        if !seg.flags.syn() || self.is_crossed_syn_ack(seg) {
+        if self.is_crossed_syn_ack(seg) {
+            // Its SYN repeats one we already have (it is below RCV.NXT):
+            // acknowledge it at once, as any old sequence number ("first,
+            // check sequence number"); Linux answers it with an ACK too.
+            self.core.ack.schedule_now();
+            return Step::Continue;
+        }
+        if !seg.flags.syn() {
             return Step::Continue;
         }
         if let State::SynReceived(s) = &self.state {
@@ -589,7 +659,14 @@ impl Connection {
         let Some(rcv) = self.state.recv_half_mut() else {
             return Step::Continue;
         };
-        let has_new_data = !seg.payload.is_empty() && (seg.seq + seg.payload.len()).after(rcv.nxt);
+        // The text of a SYN (a SYN-ACK carrying data) starts after the SYN's
+        // own sequence number.
+        let text_seq = if seg.flags.syn() {
+            seg.seq + 1u32
+        } else {
+            seg.seq
+        };
+        let has_new_data = !seg.payload.is_empty() && (text_seq + seg.payload.len()).after(rcv.nxt);
         // RFC 2525 §2.17 and RFC 1122 §4.2.2.13, as Linux does it: once the
         // application closed (or shut down reading) in FIN-WAIT-1/2, new
         // data cannot be delivered: reset the connection.
@@ -612,7 +689,7 @@ impl Connection {
             return Step::Done(Disposition::ResetSent(DropReason::DataAfterClose));
         }
         let had_out_of_order = rcv.has_out_of_order();
-        let received = rcv.receive(seg.seq, seg.payload, seg.flags.fin());
+        let received = rcv.receive(text_seq, seg.payload, seg.flags.fin());
         let rcv_wnd = rcv.window();
         if !seg.payload.is_empty() {
             let rto = core.rtt.rto();
@@ -647,6 +724,9 @@ impl Connection {
         }
         if received.duplicate {
             core.ack.enter_quickack_mode(rcv_wnd);
+            if received.out_of_order {
+                env.stats.tcp_ext.tcp_dsack_ofo_sent += 1;
+            }
         }
         if seg.flags.fin() && !received.fin {
             // A FIN beyond a hole (or one we could not take): tell the peer
@@ -760,6 +840,12 @@ impl Core {
     ) {
         self.timers.stop(Timer::Retransmit);
         self.xmit.rtx_tsval = None;
+        // Our SYN or SYN-ACK is the first segment delivered (Linux counts it
+        // in `tcpi_delivered` on both sides).
+        self.counters.delivered += 1;
+        // Loss recovery's scoreboard starts with the data after our SYN.
+        self.recovery
+            .on_established(ack, self.neg.sack_ok, self.neg.send_mss());
         match rtt {
             Some(sample) => {
                 // The estimator's round trips are counted in sequence space
@@ -841,8 +927,8 @@ impl Core {
 
     /// RFC 9293 §3.10.7.4 "fifth" for an acceptable ACK (SND.UNA -
     /// MAX.SND.WND =< SEG.ACK =< SND.NXT): advance SND.UNA, take an RTT
-    /// sample, update the window, count duplicate ACKs, feed congestion
-    /// control and manage the timers.
+    /// sample, update the window, hand the ACK (and its SACK blocks) to loss
+    /// recovery and manage the timers.
     fn process_ack(
         &mut self,
         now: Instant,
@@ -855,15 +941,18 @@ impl Core {
         // Any acceptable ACK answers outstanding probes (Linux tcp_ack).
         self.xmit.probes_out = 0;
         self.xmit.probes_stamp = Stamp::NONE;
+        let prior_una = snd.una;
         let prior_in_flight = snd.in_flight();
         let prior_wnd = snd.wnd;
         let window_updated = snd.update_window(seg.seq, ack, seg.window) && snd.wnd != prior_wnd;
         let mss = snd.mss;
-        if ack.after(snd.una) {
+        let advanced = ack.after(snd.una);
+        let mut rtt = None;
+        if advanced {
             // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK.
             // Any segments on the retransmission queue that are thereby
             // entirely acknowledged are removed."
-            let rtt = self.rtt_sample(now, ack, seg);
+            rtt = self.rtt_sample(now, ack, seg);
             let data_before = snd.buffered();
             let acked = snd.acknowledge(ack);
             let data_acked = data_before - snd.buffered();
@@ -877,29 +966,86 @@ impl Core {
             // icsk_retransmits and retrans_stamp once data is acknowledged).
             self.xmit.retransmits = 0;
             self.xmit.retrans_stamp = Stamp::NONE;
-            let cwnd = self.recovery.send_window(&self.cc, mss);
-            let sample = AckSample {
-                acked,
-                in_flight: prior_in_flight,
-                rtt,
-                cwnd_limited: self.xmit.cwnd_limited || prior_in_flight.saturating_add(mss) >= cwnd,
-            };
+        }
+        // RFC 5681 §2: "DUPLICATE ACKNOWLEDGMENT: ... (a) the receiver of the
+        // ACK has outstanding data, (b) the incoming acknowledgment carries no
+        // data, (c) the SYN and FIN bits are both off, (d) the acknowledgment
+        // number is equal to the greatest acknowledgment received on the given
+        // connection (TCP.UNA from [RFC793]) and (e) the advertised window in
+        // the incoming acknowledgment equals the advertised window in the last
+        // incoming acknowledgment."
+        let dupack = !advanced
+            && ack == snd.una
+            && prior_in_flight > 0
+            && seg.payload.is_empty()
+            && !seg.flags.syn()
+            && !seg.flags.fin()
+            && !window_updated;
+        let cwnd = self.recovery.send_window(&self.cc);
+        let sack_blocks = if self.neg.sack_ok {
+            seg.options.sack_blocks
+        } else {
+            SackBlocks::new()
+        };
+        let input = AckInput {
+            ack,
+            prior_una,
+            snd_nxt: snd.nxt,
+            sack_blocks: sack_blocks.as_slice(),
+            tsecr: seg
+                .options
+                .timestamp
+                .filter(|_| self.neg.ts_ok)
+                .map(|t| t.tsecr),
+            dupack,
+            rtt,
+            min_rtt: self.counters.min_rtt,
+            srtt: self.rtt.srtt(),
+            mss,
+            cwnd_limited: self.xmit.cwnd_limited || prior_in_flight.saturating_add(mss) >= cwnd,
+            prior_in_flight,
+            new_data_ready: snd.unsent() > 0 && snd.window_end().after(snd.nxt),
+            ts_clock: self.ts_clock,
+        };
+        let hystart_exits = self.cc.hystart_exits();
+        let outcome = self
+            .recovery
+            .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
+        if self.cc.hystart_exits() > hystart_exits {
+            env.stats.tcp_ext.tcp_hystart_delay_detect += 1;
+        }
+        if advanced {
             self.xmit.cwnd_limited = false;
-            match self.recovery.on_ack(now, &mut self.cc, ack, &sample, mss) {
-                RecoveryAction::RetransmitFirstUnacked => {
-                    self.fast_retransmit(snd, env, false);
-                }
-                RecoveryAction::FastRetransmit | RecoveryAction::None => {}
-            }
-            // RFC 6298 §5.2-5.3: stop the timer when everything is
-            // acknowledged, else restart it.
-            if snd.una == snd.nxt {
-                self.xmit.rtx_tsval = None;
-                self.timers.stop(Timer::Retransmit);
-            } else {
+        }
+        if snd.una == snd.nxt {
+            // RFC 6298 §5.2: "When all outstanding data has been
+            // acknowledged, turn off the retransmission timer."
+            self.xmit.rtx_tsval = None;
+            self.timers.stop(Timer::Retransmit);
+            self.timers.stop(Timer::TailLossProbe);
+            self.timers.stop(Timer::RackReorder);
+        } else {
+            if outcome.restart_rto {
+                // RFC 6298 §5.3: "When an ACK is received that acknowledges
+                // new data, restart the retransmission timer" (RFC 6582 §4
+                // limits it during NewReno recovery).
                 self.timers
                     .set(Timer::Retransmit, now + self.rto_clamped(now, &env.config));
             }
+            // RFC 8985 §6.3: the reordering timer.
+            match self.recovery.reorder_deadline() {
+                Some(at) => self.timers.set(Timer::RackReorder, at),
+                None => self.timers.stop(Timer::RackReorder),
+            }
+            // RFC 8985 §7.2: restart the probe timer on an ACK that
+            // acknowledges new data, cumulatively or selectively.
+            if !self.recovery.tlp_may_arm() {
+                self.timers.stop(Timer::TailLossProbe);
+            } else if advanced || outcome.newly_sacked > 0 {
+                self.arm_loss_probe(now, env);
+            }
+        }
+        if advanced {
             self.grow_send_buffer(snd, &env.config);
             if snd.free() > 0 {
                 self.notify_writable(env);
@@ -907,22 +1053,8 @@ impl Core {
             if snd.buffered() == 0 {
                 self.timers.set(Timer::Idle, now + super::IDLE_RELEASE);
             }
-        } else if ack == snd.una
-            && prior_in_flight > 0
-            && seg.payload.is_empty()
-            && !seg.flags.syn()
-            && !seg.flags.fin()
-            && !window_updated
-        {
-            // RFC 5681 §2: a duplicate ACK.
-            let in_flight = snd.in_flight();
-            let action =
-                self.recovery
-                    .on_dupack(now, &mut self.cc, snd.una, snd.nxt, in_flight, mss);
-            if action == RecoveryAction::FastRetransmit {
-                self.fast_retransmit(snd, env, true);
-            }
         }
+        self.trace_congestion(env, None);
         // RFC 1122 §4.2.2.17: a window that opens ends the probing.
         if snd.wnd > 0 && self.timers.is_armed(Timer::Persist) {
             let room = snd.window_end().since(snd.nxt);
@@ -931,18 +1063,6 @@ impl Core {
                 self.rtt.reset_backoff();
             }
         }
-    }
-
-    /// RFC 5681 §3.2 step 2 / RFC 6582 step 5: resend the segment at SND.UNA.
-    fn fast_retransmit(&mut self, snd: &mut SendHalf, env: &mut Env, first: bool) {
-        if first {
-            env.stats.tcp_ext.tcp_fast_retrans += 1;
-            env.stats.tcp_ext.tcp_reno_recovery += 1;
-        }
-        let end = (snd.una + snd.mss).min_seq(snd.nxt);
-        snd.retransmit_fast(snd.una, end);
-        // Karn: the timed segment may be the one resent.
-        self.xmit.rtt_timed = None;
     }
 
     /// Linux `tcp_sndbuf_expand`: unless the application fixed SO_SNDBUF,

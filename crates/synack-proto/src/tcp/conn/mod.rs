@@ -69,16 +69,16 @@ pub use fastopen::{FastOpenClientPlan, FastOpenInfo, FastOpenReport};
 pub use icmp::IcmpOutcome;
 pub use info::{TcpInfo, options as tcpi_options};
 pub use recv::{Received, RecvHalf};
-pub use send::{FinState, Retransmit, SendHalf};
+pub use send::{FinState, SendHalf};
 pub use time_wait::{TimeWait, TimeWaitVerdict};
 
 use self::ack::AckState;
 use self::options::Negotiated;
-use crate::config::Config;
+use crate::config::{Config, CongestionAlgorithm};
 use crate::stats::Stats;
 use crate::storage::RingBuffer;
 use crate::tcp::congestion::{Congestion, CongestionControl};
-use crate::tcp::recovery::LossRecovery;
+use crate::tcp::recovery::{CongestionSample, LossRecovery, Mark, RecoveryConfig};
 use crate::tcp::rtt::{RttConfig, RttEstimator};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::{Timer, TimerTable};
@@ -103,6 +103,8 @@ pub struct Env {
     pub events: Vec<ConnEvent>,
     /// RFC 5961 §7: the stack-wide challenge-ACK budget.
     pub challenge: ChallengeAckBudget,
+    /// Raise [`ConnEvent::Congestion`] samples (a congestion trace).
+    pub trace_congestion: bool,
 }
 
 impl Env {
@@ -153,6 +155,10 @@ pub enum ConnEvent {
     PeerClosed,
     /// The connection reached CLOSED.
     Closed(CloseReason),
+    /// The congestion window, threshold, state or flight changed, or a loss,
+    /// retransmission, timeout, probe or undo happened (only with
+    /// [`Env::trace_congestion`]).
+    Congestion(CongestionSample),
 }
 
 /// Why a connection reached CLOSED.
@@ -260,6 +266,15 @@ pub struct SocketOptions {
     pub recv_buffer: Option<usize>,
     /// SO_SNDBUF in payload bytes; `None`: `tcp_wmem` default, growing with cwnd.
     pub send_buffer: Option<usize>,
+    /// TCP_SYNCNT: SYN (or SYN-ACK) retransmissions before giving up;
+    /// 0: `tcp_syn_retries` / `tcp_synack_retries` (Linux `icsk_syn_retries`).
+    /// Plain integers with 0 for "unset", as Linux keeps them.
+    pub syn_retries: u8,
+    /// TCP_MAXSEG: the most we advertise and send per segment, set before
+    /// the connection opens; 0: MTU - 40 (Linux `user_mss`).
+    pub max_segment: u16,
+    /// TCP_CONGESTION; `None`: `tcp_congestion_control`.
+    pub congestion: Option<CongestionAlgorithm>,
 }
 
 /// What the stack decides for a new connection.
@@ -509,6 +524,8 @@ pub(crate) struct Pending {
     /// Push held data now even if Nagle or the cork holds it (the persist
     /// timer acting as Linux's 200 ms cork ceiling and probe with data).
     pub force_push: bool,
+    /// A tail loss probe is due (RFC 8985 §7.3).
+    pub loss_probe: bool,
 }
 
 /// The RSTs a connection sends.
@@ -609,7 +626,8 @@ impl Core {
         params: &ConnParams,
         config: &Config,
     ) -> Self {
-        let neg = Negotiated::ours(config);
+        let mut neg = Negotiated::ours(config);
+        neg.clamp_mss(params.socket.max_segment);
         let rtt = RttEstimator::new(RttConfig {
             initial_rto: config.tcp_rto_initial,
             rto_min: config.tcp_rto_min,
@@ -623,11 +641,14 @@ impl Core {
             timers: TimerTable::new(),
             rtt,
             cc: Congestion::new(
-                config.tcp_congestion_control,
+                params
+                    .socket
+                    .congestion
+                    .unwrap_or(config.tcp_congestion_control),
                 neg.default_send_mss(),
                 config.tcp_init_cwnd,
             ),
-            recovery: LossRecovery::new(params.iss, config.tcp_reordering),
+            recovery: LossRecovery::new(params.iss, RecoveryConfig::from_config(config)),
             ts_clock: TsClock::new(params.ts_offset),
             ts_recent: None,
             ack: AckState::new(config.tcp_delack_min, neg.initial_rcv_mss()),
@@ -675,10 +696,12 @@ impl Core {
                     env.stats.tcp.estab_resets += 1;
                 }
                 self.timers.stop_all();
+                self.recovery.release();
                 env.events.push(ConnEvent::Closed(reason));
             }
             TcpState::TimeWait => {
                 self.timers.stop_all();
+                self.recovery.release();
                 self.timers
                     .set(Timer::TimeWait, now + env.config.time_wait());
             }
@@ -731,6 +754,7 @@ impl Connection {
     ) -> Connection {
         let mut core = Core::new(now, local, remote, params, &env.config);
         core.neg.answer_syn(&syn.options, &env.config);
+        core.neg.clamp_mss(core.socket.max_segment);
         if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
@@ -826,7 +850,8 @@ impl Connection {
         let snd = self.state.send_half().map_or(0, |s| s.allocated());
         let rcv = self.state.recv_half().map_or(0, |r| r.allocated());
         let unread = self.state.unread().map_or(0, |u| u.allocated());
-        snd + rcv + unread
+        // Loss recovery's scoreboard and machinery, while data is in flight.
+        snd + rcv + unread + self.core.recovery.allocated()
     }
 
     /// The compact TIME-WAIT entry, when in TIME-WAIT with nothing left for
@@ -892,6 +917,7 @@ impl Connection {
         self.core.pending.syn = false;
         self.core.pending.probe = false;
         self.core.pending.force_push = false;
+        self.core.pending.loss_probe = false;
         self.core.ack.clear();
         // The application learns about the end through reads.
         if !had_unread {
@@ -949,6 +975,18 @@ impl Core {
         snd.wscale = self.neg.snd_wscale();
         snd.mss = self.neg.send_mss();
         self.cc.set_mss(snd.mss);
+        self.recovery.set_mss(snd.mss);
+    }
+
+    /// Raises a congestion trace sample if tracing is on and something
+    /// changed (or `mark` says something happened).
+    pub(super) fn trace_congestion(&mut self, env: &mut Env, mark: Option<Mark>) {
+        if !env.trace_congestion {
+            return;
+        }
+        if let Some(sample) = self.recovery.sample(&self.cc, mark) {
+            env.events.push(ConnEvent::Congestion(sample));
+        }
     }
 }
 

@@ -78,6 +78,18 @@ impl Negotiated {
         }
     }
 
+    /// TCP_MAXSEG (Linux `user_mss`, 0 if unset): advertise at most
+    /// `mss`, and send no more than it whatever the peer allows. Called
+    /// before the handshake and again once the peer's MSS is known (the
+    /// value lives in the socket options, not here: a connection stays
+    /// small).
+    pub fn clamp_mss(&mut self, mss: u16) {
+        if mss != 0 {
+            self.adv_mss = self.adv_mss.min(mss);
+            self.peer_mss = self.peer_mss.min(mss);
+        }
+    }
+
     /// Records what the peer's SYN or SYN-ACK says.
     fn take_peer(&mut self, peer: &TcpOptions, config: &Config) {
         let mss = peer.mss.unwrap_or(DEFAULT_PEER_MSS);

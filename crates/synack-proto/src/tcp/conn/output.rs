@@ -16,6 +16,7 @@
 use super::{Connection, Core, Env, PendingRst, State};
 use crate::SeqNum;
 use crate::tcp::congestion::CongestionControl;
+use crate::tcp::recovery::{Mark, NextSegRule, Retransmission};
 use crate::tcp::segment::{SegmentHeader, write_segment};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
@@ -49,6 +50,10 @@ struct Plan {
     fin: bool,
     push: bool,
     kind: Kind,
+    /// What loss recovery chose, for a retransmission.
+    rtx: Option<Retransmission>,
+    /// A tail loss probe (RFC 8985 §7.3).
+    tlp: bool,
 }
 
 impl Plan {
@@ -59,6 +64,8 @@ impl Plan {
             fin: false,
             push: false,
             kind: Kind::Ack,
+            rtx: None,
+            tlp: false,
         }
     }
 }
@@ -135,28 +142,32 @@ impl Connection {
 impl Core {
     fn syn_plan(&self, snd: &SendHalf) -> Plan {
         Plan {
-            seq: snd.iss,
             // Fast Open data rides on the first SYN only.
             len: self.tfo_syn_data_len(snd),
-            fin: false,
-            push: false,
             kind: Kind::Syn,
+            ..Plan::ack(snd.iss)
         }
     }
 
-    /// The window the sender may fill in flight.
-    pub(super) fn send_window(&self, snd: &SendHalf) -> u32 {
-        self.recovery.send_window(&self.cc, snd.mss)
+    /// The window the sender may fill in flight (PRR's during recovery).
+    pub(super) fn send_window(&self) -> u32 {
+        self.recovery.send_window(&self.cc)
     }
 
-    /// Bytes counted against the congestion window. After a timeout,
-    /// everything beyond the retransmission point is presumed lost
-    /// (go-back-N), so only what was resent since counts.
-    pub(super) fn pipe(&self, snd: &SendHalf) -> u32 {
-        match snd.rtx {
-            Some(r) if !r.fast => r.next.since(snd.una),
-            _ => snd.in_flight(),
+    /// Bytes counted against the congestion window: RFC 6675 pipe (SACKed
+    /// and lost segments have left the network; retransmissions count).
+    pub(super) fn pipe(&self) -> u32 {
+        self.recovery.pipe()
+    }
+
+    /// Whether the congestion window has room; notes when it has not
+    /// (RFC 7661: the window is being used).
+    fn cwnd_allows(&mut self) -> bool {
+        if self.pipe() >= self.send_window() {
+            self.xmit.cwnd_limited = true;
+            return false;
         }
+        true
     }
 
     fn transmit_synchronized(
@@ -168,9 +179,6 @@ impl Core {
         buf: &mut [u8],
         env: &mut Env,
     ) -> Option<usize> {
-        if let Some(plan) = self.plan_retransmission(snd) {
-            return self.emit(now, &plan, snd, Some(rcv), buf, env);
-        }
         // FIN-WAIT-1, CLOSING and LAST-ACK may still hold data queued
         // before the FIN (a crossing FIN moves FIN-WAIT-1 to CLOSING).
         let may_send = matches!(
@@ -181,10 +189,24 @@ impl Core {
                 | TcpState::Closing
                 | TcpState::LastAck
         );
-        if may_send {
-            if let Some(plan) = self.plan_new_data(now, snd, env) {
+        // RFC 8985 §7.3: a due probe goes first, whatever cwnd says.
+        if core::mem::take(&mut self.pending.loss_probe) {
+            if let Some(plan) = self.plan_loss_probe(now, snd, env, may_send) {
                 return self.emit(now, &plan, snd, Some(rcv), buf, env);
             }
+        }
+        // RFC 6675 §4 NextSeg: (1) lost segments, (2) new data, (3)/(4)
+        // speculative and rescue retransmissions.
+        if let Some(plan) = self.plan_retransmission(snd) {
+            return self.emit(now, &plan, snd, Some(rcv), buf, env);
+        }
+        if may_send {
+            if let Some(plan) = self.plan_new_data(now, snd, env, false) {
+                return self.emit(now, &plan, snd, Some(rcv), buf, env);
+            }
+        }
+        if let Some(plan) = self.plan_speculative(snd) {
+            return self.emit(now, &plan, snd, Some(rcv), buf, env);
         }
         if self.pending.probe {
             self.pending.probe = false;
@@ -202,43 +224,73 @@ impl Core {
         None
     }
 
-    /// The next segment of a retransmission: the head of the window may
-    /// always go; later segments must fit the peer's window and, unless it
-    /// is a fast retransmission (RFC 5681 §3.2 step 2: "retransmit the lost
-    /// segment"), the congestion window.
-    fn plan_retransmission(&mut self, snd: &mut SendHalf) -> Option<Plan> {
-        let rtx = snd.rtx?;
-        let seq = rtx.next;
-        let data_end = snd.data_end();
-        let len = if seq.before(data_end) {
-            data_end.since(seq).min(snd.mss).min(rtx.end.since(seq))
-        } else {
-            0
+    /// RFC 6675 NextSeg rule (1): the next lost segment, when the window
+    /// has room (PRR lets the first fast retransmission through).
+    fn plan_retransmission(&mut self, snd: &SendHalf) -> Option<Plan> {
+        if !self.cwnd_allows() {
+            return None;
+        }
+        let rtx = self.recovery.next_retransmission(snd.mss)?;
+        retransmission_plan(snd, rtx)
+    }
+
+    /// RFC 6675 NextSeg rules (3) and (4): only when no new data can go
+    /// (none is waiting, or the peer's window is full) and cwnd has room.
+    fn plan_speculative(&mut self, snd: &SendHalf) -> Option<Plan> {
+        if snd.unsent() > 0 && snd.window_end().after(snd.nxt) {
+            return None;
+        }
+        if !self.cwnd_allows() {
+            return None;
+        }
+        let rtx = self.recovery.next_speculative(snd.mss)?;
+        retransmission_plan(snd, rtx)
+    }
+
+    /// RFC 8985 §7.3: "If previously unsent data is available and can be
+    /// transmitted ... transmit ... one new segment ...; otherwise ...
+    /// retransmit ... the highest sequence number sent so far".
+    fn plan_loss_probe(
+        &mut self,
+        now: Instant,
+        snd: &mut SendHalf,
+        env: &mut Env,
+        may_send: bool,
+    ) -> Option<Plan> {
+        if snd.in_flight() == 0 {
+            return None;
+        }
+        if may_send && snd.unsent() > 0 {
+            if let Some(plan) = self.plan_new_data(now, snd, env, true) {
+                return Some(Plan { tlp: true, ..plan });
+            }
+        }
+        let (start, end) = self.recovery.last_segment()?;
+        let rtx = Retransmission {
+            start,
+            end: (start + snd.mss).min_seq(end),
+            record_end: end,
+            rule: NextSegRule::Lost,
         };
-        let fin = snd.fin == FinState::Sent && seq + len == data_end && rtx.end.after(data_end);
-        if len == 0 && !fin {
-            snd.rtx = None;
-            return None;
-        }
-        if seq != snd.una && (seq + len).after(snd.window_end()) {
-            return None;
-        }
-        if !rtx.fast && self.pipe(snd) >= self.send_window(snd) {
-            self.xmit.cwnd_limited = true;
-            return None;
-        }
-        Some(Plan {
-            seq,
-            len,
-            fin,
-            push: len > 0 && seq + len == data_end,
-            kind: Kind::Retransmission,
-        })
+        let plan = retransmission_plan(snd, rtx)?;
+        Some(Plan { tlp: true, ..plan })
     }
 
     /// New data (and the FIN) within the peer's window and the congestion
-    /// window, with silly window avoidance, Nagle and the cork.
-    fn plan_new_data(&mut self, now: Instant, snd: &mut SendHalf, env: &mut Env) -> Option<Plan> {
+    /// window (unless `probe`: a loss probe ignores cwnd), with silly window
+    /// avoidance, Nagle and the cork.
+    fn plan_new_data(
+        &mut self,
+        now: Instant,
+        snd: &mut SendHalf,
+        env: &mut Env,
+        probe: bool,
+    ) -> Option<Plan> {
+        if !self.recovery.has_room() {
+            // The scoreboard is full (MAX_RECORDS): wait for ACKs.
+            self.xmit.cwnd_limited = true;
+            return None;
+        }
         let seq = snd.nxt;
         let data_end = snd.data_end();
         let unsent = snd.unsent();
@@ -249,11 +301,9 @@ impl Core {
             // (`tcp_cwnd_test`), but within the peer's window.
             if fin_queued && seq == data_end && (wnd_room > 0 || snd.wnd > 0) {
                 return Some(Plan {
-                    seq,
-                    len: 0,
                     fin: true,
-                    push: false,
                     kind: Kind::New,
+                    ..Plan::ack(seq)
                 });
             }
             return None;
@@ -263,22 +313,26 @@ impl Core {
         if len == 0 {
             return None; // window closed: the persist timer probes
         }
-        // RFC 5681 §4.1: restart from the initial window after an idle
-        // period longer than the RTO.
-        if snd.in_flight() == 0 && env.config.tcp_slow_start_after_idle {
-            let rto = self.rtt.rto();
-            if self
+        if snd.in_flight() == 0 {
+            let idle = self
                 .xmit
                 .last_data_sent
                 .get()
-                .is_some_and(|t| now.saturating_duration_since(t) > rto)
-            {
-                self.cc.on_idle_restart(now);
+                .map(|t| now.saturating_duration_since(t))
+                .filter(|idle| !idle.is_zero());
+            if let Some(idle) = idle {
+                // RFC 5681 §4.1 (Linux `tcp_slow_start_after_idle`): restart
+                // after an idle period longer than the RTO.
+                let rto = self.rtt.rto();
+                if env.config.tcp_slow_start_after_idle && idle > rto {
+                    self.cc.on_idle_restart(now, idle, rto);
+                }
+                // RFC 9438 §5.8: the idle time is not congestion avoidance.
+                self.cc.on_send_after_idle(now, idle);
                 self.xmit.last_data_sent = Stamp::at(now);
             }
         }
-        if self.pipe(snd) >= self.send_window(snd) {
-            self.xmit.cwnd_limited = true;
+        if !probe && !self.cwnd_allows() {
             return None;
         }
         let is_tail = len == unsent;
@@ -299,11 +353,11 @@ impl Core {
         self.pending.force_push = false;
         let fin = fin_queued && is_tail && (seq + len).before(snd.window_end() + 1u32);
         Some(Plan {
-            seq,
             len,
             fin,
             push: is_tail && !snd.more,
             kind: Kind::New,
+            ..Plan::ack(seq)
         })
     }
 
@@ -369,7 +423,7 @@ impl Core {
                     ..TcpOptions::default()
                 };
                 if self.neg.sack_ok {
-                    options.sack_blocks = r.sack_blocks();
+                    options.sack_blocks = r.sack_blocks(env.config.tcp_dsack);
                 }
                 (Some(r.nxt), r.advertise(sws_mss), options)
             }
@@ -409,10 +463,20 @@ impl Core {
             len: len as u32,
             ..*plan
         };
-        self.on_emitted(now, &sent, snd, rcv, !options.sack_blocks.is_empty(), env);
+        let tsval = options.timestamp.map(|t| t.tsval);
+        self.on_emitted(
+            now,
+            &sent,
+            snd,
+            rcv,
+            !options.sack_blocks.is_empty(),
+            tsval,
+            env,
+        );
         Some(n)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_emitted(
         &mut self,
         now: Instant,
@@ -420,6 +484,7 @@ impl Core {
         snd: &mut SendHalf,
         rcv: Option<&mut RecvHalf>,
         sack_sent: bool,
+        tsval: Option<u32>,
         env: &mut Env,
     ) {
         let len = plan.len;
@@ -441,11 +506,6 @@ impl Core {
             if plan.kind == Kind::Syn {
                 env.stats.tcp_ext.tcp_syn_retrans += 1;
             }
-            if plan.kind == Kind::Retransmission
-                && self.recovery.ca_state() == crate::tcp::recovery::CaState::Loss
-            {
-                env.stats.tcp_ext.tcp_slow_start_retrans += 1;
-            }
         } else {
             env.stats.tcp.out_segs += 1;
             if plan.kind == Kind::New && len > 0 {
@@ -465,7 +525,8 @@ impl Core {
             return;
         }
         let end = plan.seq + len + u32::from(plan.kind == Kind::Syn) + u32::from(plan.fin);
-        snd.on_sent(plan.seq, end);
+        snd.on_sent(end);
+        self.on_data_emitted(now, plan, end, snd, tsval, env);
         // RFC 6298 §5.1: "Every time a packet containing data is sent
         // (including a retransmission), if the timer is not running, start
         // it running so that it will expire after RTO seconds".
@@ -484,6 +545,79 @@ impl Core {
                 snd.small_end = end;
             }
         }
+    }
+
+    /// Loss recovery's bookkeeping for a data segment that went out.
+    fn on_data_emitted(
+        &mut self,
+        now: Instant,
+        plan: &Plan,
+        end: SeqNum,
+        snd: &SendHalf,
+        tsval: Option<u32>,
+        env: &mut Env,
+    ) {
+        let sent = end.since(plan.seq);
+        match plan.kind {
+            Kind::New => {
+                self.recovery.on_sent_new(now, plan.seq, end);
+                if plan.tlp {
+                    self.recovery.on_probe_sent(
+                        now,
+                        plan.seq,
+                        snd.nxt,
+                        false,
+                        &mut env.stats.tcp_ext,
+                    );
+                    self.after_probe(now, env, plan.seq, sent);
+                } else if self.recovery.tlp_may_arm() {
+                    // RFC 8985 §7.2: (re)start the probe timer on new data.
+                    self.arm_loss_probe(now, env);
+                }
+            }
+            Kind::Retransmission if plan.tlp => {
+                self.recovery
+                    .on_probe_sent(now, plan.seq, snd.nxt, true, &mut env.stats.tcp_ext);
+                self.after_probe(now, env, plan.seq, sent);
+            }
+            Kind::Retransmission => {
+                if let Some(rtx) = plan.rtx {
+                    // What actually went out (the buffer may have cut it).
+                    let rtx = Retransmission { end, ..rtx };
+                    self.recovery
+                        .on_retransmitted(now, &rtx, tsval, &mut env.stats.tcp_ext);
+                }
+                self.trace_congestion(
+                    env,
+                    Some(Mark::Retransmit {
+                        seq: plan.seq,
+                        len: sent,
+                    }),
+                );
+            }
+            Kind::Syn | Kind::Probe | Kind::Ack => {}
+        }
+    }
+
+    /// A probe went out: the RTO restarts from now (Linux
+    /// `tcp_send_loss_probe` rearms it), and the trace marks it.
+    fn after_probe(&mut self, now: Instant, env: &mut Env, seq: SeqNum, len: u32) {
+        self.timers.stop(Timer::TailLossProbe);
+        self.timers
+            .set(Timer::Retransmit, now + self.rto_clamped(now, &env.config));
+        self.trace_congestion(env, Some(Mark::Probe { seq, len }));
+    }
+
+    /// RFC 8985 §7.2: arm the probe timeout, never later than the RTO.
+    pub(super) fn arm_loss_probe(&mut self, now: Instant, env: &Env) {
+        let rto_remaining = match self.timers.get(Timer::Retransmit) {
+            Some(at) => at.saturating_duration_since(now),
+            None => self.rto_clamped(now, &env.config),
+        };
+        let pto = self
+            .recovery
+            .tlp_timeout(self.rtt.srtt(), Some(rto_remaining));
+        self.timers.set(Timer::TailLossProbe, now + pto);
     }
 
     /// Writes a pending RST.
@@ -526,4 +660,36 @@ impl Core {
         self.counters.segs_out += 1;
         env.stats.tcp.out_segs += 1;
     }
+}
+
+/// The segment for a retransmission `rtx`: payload up to the data's end,
+/// the FIN if the record holds it. Only the segment at SND.UNA may go
+/// beyond the peer's window (as Linux's `tcp_retransmit_skb` allows).
+fn retransmission_plan(snd: &SendHalf, rtx: Retransmission) -> Option<Plan> {
+    let seq = rtx.start;
+    let data_end = snd.data_end();
+    let len = if seq.before(data_end) {
+        rtx.record_end.min_seq(data_end).since(seq).min(snd.mss)
+    } else {
+        0
+    };
+    // The FIN rides along when the record holds it and the data fits.
+    let fin = snd.fin == FinState::Sent && rtx.record_end.after(data_end) && seq + len == data_end;
+    if len == 0 && !fin {
+        return None;
+    }
+    if seq != snd.una && (seq + len).after(snd.window_end()) {
+        return None;
+    }
+    Some(Plan {
+        len,
+        fin,
+        push: len > 0 && seq + len == data_end,
+        kind: Kind::Retransmission,
+        rtx: Some(Retransmission {
+            end: seq + len + u32::from(fin),
+            ..rtx
+        }),
+        ..Plan::ack(seq)
+    })
 }

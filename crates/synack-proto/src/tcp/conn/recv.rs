@@ -13,10 +13,11 @@
 //! open one hole too many is dropped and retransmitted later).
 
 use core::fmt;
-use core::ops::Range;
 
 use crate::SeqNum;
 use crate::storage::{Assembler, RingBuffer};
+use crate::tcp::sack::SackReceiver;
+use crate::tcp::sack::receiver::MAX_BLOCKS;
 use crate::wire::tcp::SackBlocks;
 
 /// What became of a segment's text.
@@ -59,9 +60,10 @@ pub struct RecvHalf {
     pub fin: Option<SeqNum>,
     /// A FIN that arrived beyond a hole: taken once the hole fills.
     ooo_fin: Option<SeqNum>,
-    /// The out-of-order range the last segment landed in (the first SACK
-    /// block, RFC 2018 §4).
-    last_landed: Option<Range<u64>>,
+    /// The SACK blocks we report (RFC 2018 §4) and a pending D-SACK (RFC
+    /// 2883): allocated at the first out-of-order segment or duplicate,
+    /// given back with the buffers when the connection is idle.
+    sack: Option<Box<SackReceiver>>,
 }
 
 impl RecvHalf {
@@ -78,7 +80,7 @@ impl RecvHalf {
             assembler: Assembler::new(max_holes),
             fin: None,
             ooo_fin: None,
-            last_landed: None,
+            sack: None,
         }
     }
 
@@ -122,7 +124,11 @@ impl RecvHalf {
 
     /// Bytes allocated by the buffer and the assembler's ranges.
     pub fn allocated(&self) -> usize {
-        self.buffer.allocated()
+        let sack = self
+            .sack
+            .as_ref()
+            .map_or(0, |_| core::mem::size_of::<SackReceiver>());
+        self.buffer.allocated() + sack
     }
 
     /// Gives memory back when nothing is buffered or held out of order.
@@ -131,7 +137,10 @@ impl RecvHalf {
             return false;
         }
         let ranges = self.assembler.release_if_empty();
-        self.buffer.release_if_empty() || ranges
+        // Nothing held out of order: the SACK memory goes too, unless a
+        // D-SACK still waits to be reported.
+        let sack = !self.dsack_pending() && self.sack.take().is_some();
+        self.buffer.release_if_empty() || ranges || sack
     }
 
     /// Copies readable bytes into `out`; returns how many.
@@ -159,8 +168,11 @@ impl RecvHalf {
                 out.duplicate = true;
             } else {
                 // RFC 9293 §3.10.7.4: trim to the window; bytes before
-                // RCV.NXT are duplicates, bytes beyond the right edge are not
-                // accepted.
+                // RCV.NXT are duplicates (RFC 2883 §4.1.1: D-SACK them),
+                // bytes beyond the right edge are not accepted.
+                if seq.before(self.nxt) {
+                    self.note_duplicate(seq, self.nxt);
+                }
                 let start = seq.max_seq(self.nxt);
                 let end = seg_end.min_seq(edge);
                 all_stored = end == seg_end;
@@ -208,7 +220,13 @@ impl RecvHalf {
                 }
                 out.out_of_order = outcome.landed.is_some();
                 out.duplicate = outcome.is_duplicate();
-                self.last_landed = outcome.landed;
+                if let Some(landed) = outcome.landed {
+                    self.sack_memory().on_out_of_order(landed);
+                }
+                if let Some(dup) = outcome.duplicate {
+                    // RFC 2883 §4.1.2: a duplicate of out-of-order data.
+                    self.sack_memory().on_duplicate(dup);
+                }
                 stored == data.len()
             }
         }
@@ -276,37 +294,70 @@ impl RecvHalf {
         field
     }
 
-    /// RFC 2018 §4: SACK blocks for an ACK. The first reports the range the
-    /// latest segment landed in; then the other out-of-order ranges, highest
-    /// first. Empty when nothing is held out of order.
-    pub fn sack_blocks(&self) -> SackBlocks {
+    /// RFC 2883 §4.1.1: data `seq..end` below RCV.NXT arrived again; the
+    /// next ACK reports it as a D-SACK. (Not after the FIN, whose sequence
+    /// number has no stream offset.)
+    pub fn note_duplicate(&mut self, seq: SeqNum, end: SeqNum) {
+        if self.fin.is_some() || !end.after(seq) {
+            return;
+        }
+        let base = self.assembler.contiguous_end();
+        let end = end.min_seq(self.nxt);
+        let start = base.saturating_sub(u64::from(self.nxt.since(seq)));
+        let end = base.saturating_sub(u64::from(self.nxt.since(end)));
+        self.sack_memory().on_duplicate(start..end);
+    }
+
+    fn sack_memory(&mut self) -> &mut SackReceiver {
+        self.sack.get_or_insert_with(Box::default)
+    }
+
+    /// RFC 2018 §4 and RFC 2883 §4: SACK blocks for the next ACK: a D-SACK
+    /// first (if `dsack` is on and a duplicate arrived), then the block that
+    /// holds the latest out-of-order segment, then the most recently
+    /// reported ones, then other held ranges. Taking them counts as
+    /// reporting the D-SACK (it is sent once). Empty when nothing is held
+    /// and no duplicate is pending.
+    pub fn sack_blocks(&mut self, dsack: bool) -> SackBlocks {
         let mut blocks = SackBlocks::new();
-        if !self.assembler.has_out_of_order() {
+        let Some(sack) = self.sack.as_deref_mut() else {
+            return blocks;
+        };
+        if !dsack {
+            sack.on_ack_sent();
+        }
+        if !self.assembler.has_out_of_order() && sack.pending_dsack().is_none() {
             return blocks;
         }
         let base = self.assembler.contiguous_end();
-        let to_seq = |r: &Range<u64>| {
-            (
-                self.nxt + (r.start - base) as u32,
-                self.nxt + (r.end - base) as u32,
-            )
+        let nxt = self.nxt;
+        let to_seq = |off: u64| {
+            if off >= base {
+                nxt + (off - base) as u32
+            } else {
+                nxt - (base - off) as u32
+            }
         };
-        let landed = self
-            .last_landed
-            .clone()
-            .filter(|r| r.start > base && self.assembler.contains(r.start));
-        if let Some(r) = &landed {
-            blocks.push(to_seq(r));
+        let mut ranges = [const { 0..0 }; MAX_BLOCKS];
+        let assembler = &self.assembler;
+        let n = sack.blocks(
+            base,
+            |o| assembler.out_of_order_range_containing(o),
+            assembler.out_of_order(),
+            &mut ranges,
+        );
+        for r in &ranges[..n] {
+            blocks.push((to_seq(r.start), to_seq(r.end)));
         }
-        for r in self.assembler.out_of_order().rev() {
-            if landed.as_ref().is_some_and(|l| l.start == r.start) {
-                continue;
-            }
-            if !blocks.push(to_seq(&r)) {
-                break;
-            }
-        }
+        sack.on_ack_sent();
         blocks
+    }
+
+    /// Whether a D-SACK waits to be reported.
+    pub fn dsack_pending(&self) -> bool {
+        self.sack
+            .as_ref()
+            .is_some_and(|s| s.pending_dsack().is_some())
     }
 }
 
@@ -351,11 +402,14 @@ mod tests {
         let mut r = half(10_000);
         let got = r.receive(SeqNum(1005), b"world", false);
         assert!(got.out_of_order && got.in_order == 0);
-        assert_eq!(r.sack_blocks().as_slice(), &[(SeqNum(1005), SeqNum(1010))]);
+        assert_eq!(
+            r.sack_blocks(true).as_slice(),
+            &[(SeqNum(1005), SeqNum(1010))]
+        );
         let got = r.receive(SeqNum(1000), b"hello", false);
         assert_eq!(got.in_order, 10);
         assert!(got.filled_hole);
-        assert!(r.sack_blocks().is_empty());
+        assert!(r.sack_blocks(true).is_empty());
         let mut out = [0u8; 10];
         assert_eq!(r.read(&mut out), 10);
         assert_eq!(&out, b"helloworld");

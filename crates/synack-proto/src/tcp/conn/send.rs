@@ -15,8 +15,9 @@
 //! The ring buffer holds the bytes from `buf_seq` on: an ACK discards them
 //! from the front, so the buffer always starts at SND.UNA once the SYN is
 //! acknowledged. SND.NXT is the highest sequence number sent (plus one), as
-//! RFC 9293 and Linux use it: retransmissions are described by a separate
-//! cursor ([`Retransmit`]) and never move SND.NXT back.
+//! RFC 9293 and Linux use it: which segments to send again is loss
+//! recovery's business ([`crate::tcp::recovery`]); retransmissions never
+//! move SND.NXT back.
 
 use core::fmt;
 
@@ -32,17 +33,6 @@ pub enum FinState {
     Queued,
     /// The FIN has been sent (it is at `data_end`).
     Sent,
-}
-
-/// A range to send again, from `next` up to `end`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Retransmit {
-    pub next: SeqNum,
-    pub end: SeqNum,
-    /// A fast retransmission (RFC 5681 §3.2, RFC 6582): one segment that
-    /// goes out whatever the congestion window says. Otherwise a timeout's
-    /// go-back-N, paced by the congestion window.
-    pub fast: bool,
 }
 
 /// The send sequence space and the send buffer.
@@ -71,8 +61,6 @@ pub struct SendHalf {
     pub fin: FinState,
     /// Whether the SYN still occupies SND.UNA.
     syn_unacked: bool,
-    /// The segments to send again (after a timeout or a fast retransmit).
-    pub rtx: Option<Retransmit>,
     /// End of the last segment shorter than the MSS that was sent (Minshall's
     /// Nagle variant, Linux `snd_sml`).
     pub small_end: SeqNum,
@@ -98,7 +86,6 @@ impl SendHalf {
             buffer: RingBuffer::new(limit),
             fin: FinState::Open,
             syn_unacked: true,
-            rtx: None,
             small_end: iss,
             more: false,
         }
@@ -219,13 +206,6 @@ impl SendHalf {
         let data_acked = ack.min_seq(self.data_end()).since(self.buf_seq);
         let freed = self.buffer.discard_front(data_acked as usize);
         self.buf_seq += freed;
-        if let Some(rtx) = &mut self.rtx {
-            if !rtx.end.after(ack) {
-                self.rtx = None;
-            } else if rtx.next.before(ack) {
-                rtx.next = ack;
-            }
-        }
         acked
     }
 
@@ -254,40 +234,8 @@ impl SendHalf {
         self.max_wnd = self.max_wnd.max(wnd);
     }
 
-    /// Starts sending `next..end` again after a timeout (go-back-N: what was
-    /// in flight is presumed lost).
-    pub fn retransmit(&mut self, next: SeqNum, end: SeqNum) {
-        if end.after(next) {
-            self.rtx = Some(Retransmit {
-                next,
-                end,
-                fast: false,
-            });
-        }
-    }
-
-    /// Sends `next..end` (one segment) again now: a fast retransmission.
-    /// A timeout's retransmission already under way is left alone.
-    pub fn retransmit_fast(&mut self, next: SeqNum, end: SeqNum) {
-        if end.after(next) && self.rtx.is_none_or(|r| r.fast) {
-            self.rtx = Some(Retransmit {
-                next,
-                end,
-                fast: true,
-            });
-        }
-    }
-
-    /// Records that a segment covering `seq..end` (sequence space) was sent.
-    pub fn on_sent(&mut self, seq: SeqNum, end: SeqNum) {
-        if let Some(rtx) = &mut self.rtx {
-            if seq == rtx.next {
-                rtx.next = end;
-                if !rtx.next.before(rtx.end) {
-                    self.rtx = None;
-                }
-            }
-        }
+    /// Records that a segment ending at `end` (sequence space) was sent.
+    pub fn on_sent(&mut self, end: SeqNum) {
         if end.after(self.nxt) {
             self.nxt = end;
         }
@@ -311,7 +259,6 @@ impl fmt::Debug for SendHalf {
             .field("mss", &self.mss)
             .field("data_end", &self.data_end())
             .field("fin", &self.fin)
-            .field("rtx", &self.rtx)
             .finish()
     }
 }
@@ -322,7 +269,7 @@ mod tests {
 
     fn established(iss: u32) -> SendHalf {
         let mut s = SendHalf::new(SeqNum(iss), 10_000);
-        s.on_sent(SeqNum(iss), SeqNum(iss) + 1u32);
+        s.on_sent(SeqNum(iss) + 1u32);
         assert_eq!(s.acknowledge(SeqNum(iss) + 1u32), 1);
         s.set_window(5000);
         s
@@ -334,7 +281,7 @@ mod tests {
         assert_eq!(s.enqueue(b"hello"), 5);
         assert_eq!(s.data_end(), SeqNum(106));
         assert!(!s.syn_acked());
-        s.on_sent(SeqNum(100), SeqNum(101));
+        s.on_sent(SeqNum(101));
         assert_eq!(s.in_flight(), 1);
         assert_eq!(s.unsent(), 5);
         assert_eq!(s.acknowledge(SeqNum(101)), 1);
@@ -349,7 +296,7 @@ mod tests {
         s.queue_fin();
         assert_eq!(s.enqueue(b"x"), 0, "no writes after the FIN");
         assert_eq!(s.fin_seq(), Some(SeqNum(7)));
-        s.on_sent(SeqNum(1), SeqNum(8));
+        s.on_sent(SeqNum(8));
         assert_eq!(s.fin, FinState::Sent);
         assert_eq!(s.acknowledge(SeqNum(4)), 3);
         assert_eq!(s.data_at(SeqNum(4), 10), (&b"def"[..], &b""[..]));
@@ -363,7 +310,7 @@ mod tests {
     fn window_updates_follow_wl1_wl2() {
         let mut s = established(0);
         s.enqueue(b"0123456789");
-        s.on_sent(SeqNum(1), SeqNum(11));
+        s.on_sent(SeqNum(11));
         assert!(s.update_window(SeqNum(50), SeqNum(5), 100));
         assert_eq!(s.wnd, 100);
         // An older segment (smaller SEG.SEQ) does not update.
@@ -379,30 +326,11 @@ mod tests {
     }
 
     #[test]
-    fn retransmit_cursor_advances_with_sends_and_acks() {
-        let mut s = established(0);
-        s.enqueue(&[7; 3000]);
-        s.on_sent(SeqNum(1), SeqNum(3001));
-        s.retransmit(SeqNum(1), SeqNum(3001));
-        s.on_sent(SeqNum(1), SeqNum(1001));
-        assert_eq!(s.rtx.unwrap().next, SeqNum(1001));
-        assert_eq!(
-            s.nxt,
-            SeqNum(3001),
-            "retransmissions never move SND.NXT back"
-        );
-        s.acknowledge(SeqNum(2001));
-        assert_eq!(s.rtx.unwrap().next, SeqNum(2001));
-        s.acknowledge(SeqNum(3001));
-        assert_eq!(s.rtx, None);
-    }
-
-    #[test]
     fn data_across_the_ring_wrap_comes_in_two_slices() {
         let mut s = established(0);
         s.set_buffer_limit(1024);
         assert_eq!(s.enqueue(&[1; 1000]), 1000);
-        s.on_sent(SeqNum(1), SeqNum(1001));
+        s.on_sent(SeqNum(1001));
         s.acknowledge(SeqNum(1001));
         assert_eq!(s.enqueue(&[2; 100]), 100);
         let (a, b) = s.data_at(SeqNum(1001), 100);

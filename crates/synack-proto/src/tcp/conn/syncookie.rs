@@ -32,7 +32,7 @@ impl Connection {
         let mut conn = Connection::accept_syn(now, local, remote, syn, params, env);
         conn.core.pending.syn = false;
         if let State::SynReceived(s) = &mut conn.state {
-            s.snd.on_sent(s.snd.iss, s.snd.iss + 1u32);
+            s.snd.on_sent(s.snd.iss + 1u32);
         }
         conn
     }

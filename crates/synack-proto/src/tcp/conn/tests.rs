@@ -11,6 +11,7 @@ mod data;
 mod handshake;
 mod loss;
 mod probes;
+mod recovery;
 mod robustness;
 mod table;
 
@@ -157,8 +158,14 @@ pub(super) fn params() -> ConnParams {
 impl Harness {
     /// A client in SYN-SENT at time 0 (its SYN not yet drained).
     pub fn client(config: Config) -> Self {
+        Self::client_with(config, SocketOptions::default())
+    }
+
+    /// [`Harness::client`] with socket options set before connect.
+    pub fn client_with(config: Config, socket: SocketOptions) -> Self {
         let mut env = Env::new(config);
-        let conn = Connection::connect(Instant::ZERO, LOCAL, REMOTE, &params(), &mut env);
+        let params = ConnParams { socket, ..params() };
+        let conn = Connection::connect(Instant::ZERO, LOCAL, REMOTE, &params, &mut env);
         Harness {
             env,
             conn,

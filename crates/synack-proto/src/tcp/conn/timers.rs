@@ -15,6 +15,7 @@
 
 use super::{CloseReason, Connection, Core, Env, State};
 use crate::config::Config;
+use crate::tcp::recovery::{AckInput, Mark};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::time::{Duration, Instant, Stamp};
@@ -37,6 +38,13 @@ pub fn model_timeout(boundary: u8, rto_base: Duration, rto_max: Duration) -> Dur
 impl Connection {
     /// Fires every timer due at `now`. Harmless when none is.
     pub fn handle_timeout(&mut self, now: Instant, env: &mut Env) {
+        // A due loss probe takes the place of an RTO due at the same time
+        // (RFC 8985 §7.2: the PTO is capped at the RTO; Linux runs one timer
+        // for both, and the probe re-arms the RTO).
+        if self.core.timers.is_expired(Timer::TailLossProbe, now) {
+            self.core.timers.stop(Timer::TailLossProbe);
+            self.on_loss_probe_timeout(now, env);
+        }
         while let Some(timer) = self.core.timers.pop_expired(now) {
             match timer {
                 Timer::Retransmit => self.on_retransmit_timeout(now, env),
@@ -46,8 +54,8 @@ impl Connection {
                 Timer::FinWait2 => self.on_fin_wait2_timeout(now, env),
                 Timer::TimeWait => self.on_time_wait_timeout(now, env),
                 Timer::Idle => self.on_idle_timeout(),
-                // Armed only once RACK-TLP lands.
-                Timer::TailLossProbe | Timer::RackReorder => {}
+                Timer::TailLossProbe => self.on_loss_probe_timeout(now, env),
+                Timer::RackReorder => self.on_reorder_timeout(now, env),
             }
         }
     }
@@ -56,10 +64,11 @@ impl Connection {
     fn on_retransmit_timeout(&mut self, now: Instant, env: &mut Env) {
         let state = self.state.kind();
         if matches!(state, TcpState::SynSent | TcpState::SynReceived) {
-            let limit = if state == TcpState::SynSent {
-                env.config.tcp_syn_retries
-            } else {
-                env.config.tcp_synack_retries
+            // TCP_SYNCNT overrides both sysctls (Linux `icsk_syn_retries`).
+            let limit = match self.core.socket.syn_retries {
+                0 if state == TcpState::SynSent => env.config.tcp_syn_retries,
+                0 => env.config.tcp_synack_retries,
+                n => n,
             };
             if self.core.xmit.retransmits >= limit {
                 if state == TcpState::SynSent {
@@ -91,16 +100,80 @@ impl Connection {
         let Some(snd) = self.state.send_half_mut() else {
             return;
         };
-        // RFC 5681 §3.1 / RFC 6582 §4: the loss window, and `recover`.
-        let in_flight = snd.in_flight();
-        core.recovery.on_rto(now, &mut core.cc, snd.nxt, in_flight);
-        // RFC 6298 §5.4: "Retransmit the earliest segment that has not been
-        // acknowledged"; what follows it is resent as ACKs open cwnd.
-        snd.retransmit(snd.una, snd.nxt);
+        // RFC 5681 §3.1 / RFC 6582 §4 / RFC 6675 §5.1: the loss window,
+        // `recover`, and everything unSACKed lost: RFC 6298 §5.4 "Retransmit
+        // the earliest segment that has not been acknowledged"; what follows
+        // it is resent as ACKs open cwnd.
+        let retransmits = core.xmit.retransmits;
+        core.recovery.on_rto(
+            now,
+            &mut core.cc,
+            snd.una,
+            snd.nxt,
+            retransmits,
+            &mut env.stats.tcp_ext,
+        );
         core.begin_retransmission(now);
         env.stats.tcp_ext.tcp_timeouts += 1;
         core.timers
             .set(Timer::Retransmit, now + core.rto_clamped(now, &env.config));
+        core.timers.stop(Timer::TailLossProbe);
+        core.timers.stop(Timer::RackReorder);
+        core.trace_congestion(env, Some(Mark::Timeout));
+    }
+
+    /// RFC 8985 §7.3: the probe timeout expired; send a probe if one is
+    /// still allowed, else leave the RTO to it.
+    fn on_loss_probe_timeout(&mut self, now: Instant, env: &mut Env) {
+        let Some(snd) = self.state.send_half() else {
+            return;
+        };
+        if snd.in_flight() == 0 {
+            return;
+        }
+        let core = &mut self.core;
+        if core.recovery.on_tlp_timeout() {
+            core.pending.loss_probe = true;
+            // The probe restarts the RTO (Linux `tcp_send_loss_probe`).
+            core.timers
+                .set(Timer::Retransmit, now + core.rto_clamped(now, &env.config));
+        } else if !core.timers.is_armed(Timer::Retransmit) {
+            core.timers
+                .set(Timer::Retransmit, now + core.rto_clamped(now, &env.config));
+        }
+    }
+
+    /// RFC 8985 §6.3: the reordering window of held-back segments expired.
+    fn on_reorder_timeout(&mut self, now: Instant, env: &mut Env) {
+        let Some(snd) = self.state.send_half() else {
+            return;
+        };
+        if snd.in_flight() == 0 {
+            return;
+        }
+        let core = &mut self.core;
+        let input = AckInput {
+            ack: snd.una,
+            prior_una: snd.una,
+            snd_nxt: snd.nxt,
+            sack_blocks: &[],
+            tsecr: None,
+            dupack: false,
+            rtt: None,
+            min_rtt: core.counters.min_rtt,
+            srtt: core.rtt.srtt(),
+            mss: snd.mss,
+            cwnd_limited: true,
+            prior_in_flight: snd.in_flight(),
+            new_data_ready: false,
+            ts_clock: core.ts_clock,
+        };
+        core.recovery
+            .on_reorder_timeout(now, &input, &mut core.cc, &mut env.stats.tcp_ext);
+        if let Some(at) = core.recovery.reorder_deadline() {
+            core.timers.set(Timer::RackReorder, at);
+        }
+        core.trace_congestion(env, None);
     }
 
     /// RFC 1122 §4.2.2.17: probe a zero window, backing off like the RTO;
@@ -228,6 +301,7 @@ impl Connection {
         if let Some(snd) = self.state.send_half_mut() {
             snd.release_if_empty();
         }
+        self.core.recovery.release_if_empty();
         if let Some(rcv) = self.state.recv_half_mut() {
             rcv.release_if_empty();
         }

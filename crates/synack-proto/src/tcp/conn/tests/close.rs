@@ -209,8 +209,11 @@ fn the_fin_is_retransmitted_when_unacknowledged() {
     shutdown_write(&mut h);
     let sent = h.run_until(3_000);
     let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
-    // RTO 300 ms after a 100 ms sample, doubling.
-    assert_eq!(times, [1_000, 1_300, 1_900]);
+    // A tail loss probe first (RFC 8985 §7.2: 2 SRTT + 200 ms for one
+    // segment, capped by the 300 ms RTO), which restarts the RTO; then the
+    // RTO, doubling.
+    assert_eq!(times, [1_000, 1_300, 1_600, 2_200]);
+    assert_eq!(h.env.stats.tcp_ext.tcp_loss_probes, 1);
     assert!(
         sent.iter()
             .all(|(_, s)| s.f() == "F." && s.seq == SeqNum(OURS))

@@ -28,7 +28,10 @@ fn data_is_cut_into_mss_segments_with_psh_on_the_last() {
 
 #[test]
 fn the_initial_window_is_ten_segments_and_acks_open_it() {
-    let mut h = Harness::established();
+    let mut h = Harness::established_with(Config {
+        tcp_congestion_control: crate::config::CongestionAlgorithm::Reno,
+        ..Config::default()
+    });
     h.conn
         .set_option(h.now, SocketOption::SendBuffer(100_000), &mut h.env)
         .unwrap();
@@ -281,6 +284,20 @@ fn the_receive_window_closes_as_the_buffer_fills_and_reopens_on_read() {
 }
 
 #[test]
+fn reading_sends_no_window_update_the_window_field_cannot_show() {
+    // No window scaling: the window is 65535 whatever the buffer frees.
+    let mut h = Harness::client(Config::default());
+    h.output();
+    h.at(100);
+    h.feed(seg("S.", IRS, Some(ISS + 1)).mss(1460).win(65_535));
+    h.output();
+    h.feed(data(IRS + 1, 1000));
+    h.run_until(1_000);
+    assert_eq!(h.recv_all().len(), 1000);
+    assert_eq!(h.output(), [], "65535 before the read and after it");
+}
+
+#[test]
 fn paws_drops_a_segment_with_an_old_timestamp_and_acks_it() {
     let mut h = Harness::established();
     let nxt = IRS + 1;
@@ -326,7 +343,7 @@ fn tcp_info_counts_segments_and_bytes() {
     assert_eq!(info.data_segs_in, 1);
     assert_eq!(info.segs_out, 2 + 3, "SYN and ACK, then data");
     assert_eq!(info.state, TcpState::Established);
-    assert_eq!(info.congestion, "reno");
+    assert_eq!(info.congestion, "cubic", "the default, as Linux's");
 }
 
 #[test]

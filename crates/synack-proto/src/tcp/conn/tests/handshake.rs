@@ -178,6 +178,14 @@ fn simultaneous_open_goes_through_syn_received() {
             TcpState::Established
         ]
     );
+    // Its SYN is old news: acknowledged at once.
+    let out = h.output();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].f(), ".");
+    assert_eq!(
+        (out[0].seq, out[0].ack),
+        (SeqNum(ISS + 1), Some(SeqNum(IRS + 1)))
+    );
 }
 
 #[test]
@@ -275,7 +283,16 @@ fn the_third_ack_completes_a_passive_open_and_may_carry_data() {
     let info = h.info();
     assert_eq!(info.rtt, 50_000, "the SYN-ACK was timed");
     assert_eq!(info.snd_wnd, 502 << 7, "the third ACK's window is scaled");
+    assert_eq!(
+        info.delivered, 1,
+        "the SYN-ACK counts as delivered, as in Linux"
+    );
     assert_eq!(h.env.stats.tcp.passive_opens, 1);
+    assert_eq!(
+        Harness::established().info().delivered,
+        1,
+        "so does our SYN"
+    );
 }
 
 #[test]
@@ -362,4 +379,121 @@ fn data_written_before_the_handshake_goes_out_once_established() {
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].payload, b"early");
     assert_eq!(out[0].f(), "P.");
+}
+
+#[test]
+fn tcp_syncnt_limits_syn_retransmissions() {
+    let socket = SocketOptions {
+        syn_retries: 1,
+        ..SocketOptions::default()
+    };
+    let mut h = Harness::client_with(Config::default(), socket);
+    let sent = h.run_until(10_000);
+    let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+    assert_eq!(times, [0, 1_000], "one retransmission, not six");
+    assert_eq!(h.conn.close_reason(), Some(CloseReason::TimedOut));
+    let mut h = Harness::client(Config::default());
+    assert_eq!(
+        h.conn
+            .set_option(Instant::ZERO, SocketOption::SynCount(0), &mut h.env),
+        Err(SetOptionError::InvalidValue)
+    );
+}
+
+#[test]
+fn tcp_maxseg_clamps_the_advertised_and_the_send_mss() {
+    let socket = SocketOptions {
+        max_segment: 1000,
+        ..SocketOptions::default()
+    };
+    let mut h = Harness::client_with(Config::default(), socket);
+    let syn = h.output();
+    assert_eq!(syn[0].options.mss, Some(1000));
+    h.at(10);
+    h.feed(seg("S.", IRS, Some(ISS + 1)).mss(1460).win(65_535));
+    assert_eq!(h.state(), TcpState::Established);
+    let info = h.info();
+    assert_eq!((info.advmss, info.snd_mss), (1000, 1000));
+    assert_eq!(
+        h.conn
+            .set_option(h.now, SocketOption::MaxSegment(87), &mut h.env),
+        Err(SetOptionError::InvalidValue)
+    );
+}
+
+#[test]
+fn data_on_the_syn_ack_follows_the_syn_in_sequence_space() {
+    // RFC 9293 §3.10.7.3: RCV.NXT = SEG.SEQ + 1, then the text: the first
+    // byte of a SYN-ACK's data is at IRS + 1 (Fast Open servers send this).
+    let mut h = Harness::client(Config::default());
+    let syn = h.output();
+    h.at(10);
+    h.feed(
+        seg("S.", IRS, Some(ISS + 1))
+            .linux_syn_opts()
+            .ts(700, syn[0].ts_val().map_or(0, |t| t.tsval))
+            .data(b"hello"),
+    );
+    assert_eq!(h.state(), TcpState::Established);
+    let out = h.output();
+    assert_eq!(
+        out.last().map(|s| s.ack),
+        Some(Some(SeqNum(IRS + 1 + 5))),
+        "{out:?}"
+    );
+    assert_eq!(h.recv_all(), b"hello");
+}
+
+#[test]
+fn a_write_waiting_for_the_handshake_makes_the_connection_interactive() {
+    // Linux `sk_write_pending` at the SYN-ACK: the data carries the ACK and,
+    // sent within `ato` of the SYN-ACK, enters ping-pong mode, so the
+    // peer's answer waits for a delayed ACK (blocking-connect-bypass.pkt).
+    let mut h = Harness::client(Config::default());
+    assert_eq!(h.output().len(), 1, "SYN");
+    assert_eq!(h.send(&[1; 100]), 100);
+    h.at(100);
+    h.feed(seg("S.", IRS, Some(ISS + 1)).mss(1460).win(65_535));
+    let out = h.output();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].payload.len(), out[0].f().as_str()), (100, "P."));
+    h.at(120);
+    h.feed(seg("P.", IRS + 1, Some(ISS + 101)).len(50));
+    assert_eq!(h.output(), [], "the answer's ACK is delayed");
+    // Without a waiting write the first data is acknowledged at once.
+    let mut h = Harness::client(Config::default());
+    h.output();
+    h.at(100);
+    h.feed(seg("S.", IRS, Some(ISS + 1)).mss(1460).win(65_535));
+    h.output();
+    h.at(120);
+    h.feed(seg("P.", IRS + 1, Some(ISS + 1)).len(50));
+    assert_eq!(h.output().len(), 1, "quick ACK");
+}
+
+#[test]
+fn a_syn_ack_echoing_a_tsval_never_sent_is_reset_and_syn_sent_goes_on() {
+    // synack-data.pkt: Linux's PAWSActiveRejected.
+    let mut h = Harness::client(Config::default());
+    let syn = h.output();
+    let tsval = syn[0].ts_val().expect("our SYN has timestamps").tsval;
+    h.at(10);
+    let bad = seg("S.", IRS, Some(ISS + 1))
+        .linux_syn_opts()
+        .ts(700, tsval.wrapping_add(9_999));
+    assert_eq!(h.input(bad), Disposition::ResetSent(DropReason::Paws));
+    let out = h.output();
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].f().as_str(), out[0].seq, out[0].ack),
+        ("R", SeqNum(ISS + 1), None)
+    );
+    assert_eq!(h.state(), TcpState::SynSent);
+    h.at(20);
+    h.feed(
+        seg("S.", IRS, Some(ISS + 1))
+            .linux_syn_opts()
+            .ts(701, tsval),
+    );
+    assert_eq!(h.state(), TcpState::Established);
 }

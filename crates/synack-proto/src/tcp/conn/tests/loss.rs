@@ -8,8 +8,19 @@ const PEER: u32 = IRS + 1;
 const OURS: u32 = ISS + 1;
 const MSS: u32 = 1448;
 
+/// NewReno without SACK or probes: RFC 5681, RFC 6582, RFC 3042 and the
+/// timer alone (the peer offers SACK, we do not).
+fn newreno() -> Config {
+    Config {
+        tcp_congestion_control: crate::config::CongestionAlgorithm::Reno,
+        tcp_sack: false,
+        tcp_early_retrans: 0,
+        ..Config::default()
+    }
+}
+
 fn established_sending(segments: u32) -> Harness {
-    let mut h = Harness::established();
+    let mut h = Harness::established_with(newreno());
     h.conn
         .set_option(h.now, SocketOption::SendBuffer(1 << 20), &mut h.env)
         .unwrap();
@@ -125,7 +136,12 @@ fn the_third_duplicate_ack_triggers_a_fast_retransmit() {
     // RFC 5681 eq. 4: ssthresh = FlightSize / 2, FlightSize without the
     // two limited-transmit segments: 11 / 2 segments.
     assert_eq!(h.info().snd_ssthresh, 5);
-    assert_eq!(h.info().snd_cwnd, 5 + 3, "ssthresh + 3 segments");
+    // RFC 6937 on the third duplicate: pipe = 13 sent - 3 estimated
+    // delivered - 1 lost = 9 segments > ssthresh: sndcnt =
+    // CEIL(1 * 5.5 / 13) segments = 0.42, raised to one segment for the
+    // fast retransmission: cwnd = pipe + 1 = 10 (then pipe is 10 again).
+    assert_eq!(h.info().snd_cwnd, 10);
+    assert!(h.output().is_empty(), "nothing more until the next ACK");
 }
 
 #[test]

@@ -1,0 +1,586 @@
+//! Loss recovery: which segments are lost, what to retransmit, how much may
+//! be in flight meanwhile, and whether a reduction was a mistake.
+//!
+//! Read first: RFC 5681 §3.2 (fast retransmit/recovery), RFC 6582
+//! (NewReno: partial ACKs, `recover`), RFC 3042 (limited transmit), RFC
+//! 6675 §4-5 (SACK-based recovery: IsLost, pipe, NextSeg), RFC 6937 (PRR),
+//! RFC 8985 (RACK-TLP), RFC 5682 (F-RTO), RFC 3522 and RFC 2883 §4 (undo),
+//! RFC 6298 §5 (timeouts). Each sub-module opens with its own.
+//!
+//! The design is Linux's (`tcp_ack` / `tcp_fastretrans_alert`), with RFC
+//! names where the RFCs have them:
+//!
+//! - **the scoreboard** ([`crate::tcp::sack::Scoreboard`]) records every
+//!   segment in flight; SACK blocks and cumulative ACKs mark it;
+//! - **loss detection**: RACK ([`rack`]) with SACK when `tcp_recovery` says
+//!   so, else RFC 6675's IsLost; without SACK, NewReno: the third duplicate
+//!   ACK, then every partial ACK, marks the segment at SND.UNA lost;
+//! - **the state** follows Linux's `tcpi_ca_state` ([`CaState`]): Open;
+//!   Disorder (SACKed or duplicate-ACKed data, no loss yet); Recovery
+//!   (fast recovery until RecoveryPoint is acknowledged); Loss (after a
+//!   timeout, until everything sent before it is acknowledged);
+//! - **the window**: during Recovery PRR ([`prr`]) sets it from what was
+//!   delivered; otherwise the congestion controller grows it. Limited
+//!   transmit (RFC 3042) falls out of `pipe`: SACKed data, or one segment
+//!   per duplicate ACK without SACK, leaves the pipe and lets new data out;
+//! - **what to send**: NextSeg ([`LossRecovery::next_retransmission`],
+//!   [`LossRecovery::next_speculative`]) between new data;
+//! - **probes**: TLP ([`tlp`]) in the Open state;
+//! - **undo** ([`undo`]): D-SACKs for every retransmission, an echoed
+//!   timestamp older than the first retransmission (Eifel), or F-RTO's
+//!   test after a timeout restore the window.
+//!
+//! The connection calls [`LossRecovery::on_ack`] for every acceptable ACK,
+//! [`LossRecovery::on_rto`] when the retransmission timer fires, and the
+//! `on_*sent` hooks for what it sends; it asks [`LossRecovery::pipe`] and
+//! [`LossRecovery::send_window`] before sending.
+
+mod episode;
+pub mod prr;
+pub mod rack;
+pub mod tlp;
+pub mod undo;
+
+use crate::SeqNum;
+use crate::config::Config;
+use crate::stats::TcpExtStats;
+use crate::tcp::congestion::{Congestion, CongestionControl};
+use crate::tcp::sack::scoreboard::{Scoreboard, Tally};
+use crate::tcp::timestamps::TsClock;
+use crate::time::{Duration, Instant};
+
+use self::episode::Episode;
+
+/// Most segments one connection keeps records of: beyond this it sends no
+/// new data until ACKs free some (DESIGN.md §4: every resource has a cap).
+pub const MAX_RECORDS: usize = 8192;
+/// Most SACKed ranges the scoreboard tracks; blocks needing more are ignored.
+pub const MAX_SACKED_RANGES: usize = 128;
+/// Linux `tcp_max_reordering`: the largest reordering degree believed.
+pub const MAX_REORDERING: u32 = 300;
+
+/// Linux's congestion-avoidance state (`tcpi_ca_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CaState {
+    /// Nothing unusual.
+    Open,
+    /// SACKed or duplicate-ACKed data, nothing deemed lost yet.
+    Disorder,
+    /// Window reduced without loss (ECN); unused until ECN lands.
+    Cwr,
+    /// Fast recovery (RFC 6675 §5, RFC 6582).
+    Recovery,
+    /// After a retransmission timeout, until everything sent before it is acked.
+    Loss,
+}
+
+impl CaState {
+    /// Linux's number for `tcpi_ca_state`.
+    pub const fn linux_number(self) -> u8 {
+        match self {
+            CaState::Open => 0,
+            CaState::Disorder => 1,
+            CaState::Cwr => 2,
+            CaState::Recovery => 3,
+            CaState::Loss => 4,
+        }
+    }
+
+    /// Linux's name (`ss -i`, tracing).
+    pub const fn name(self) -> &'static str {
+        match self {
+            CaState::Open => "open",
+            CaState::Disorder => "disorder",
+            CaState::Cwr => "cwr",
+            CaState::Recovery => "recovery",
+            CaState::Loss => "loss",
+        }
+    }
+}
+
+/// The settings loss recovery follows (from [`Config`]), compact: every
+/// connection keeps a copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecoveryConfig {
+    /// Duplicate-ACK threshold to start with (`tcp_reordering`).
+    pub dupthresh: u16,
+    /// RACK loss detection with SACK (`tcp_recovery` bit 0).
+    pub rack: bool,
+    /// Tail loss probes (`tcp_early_retrans` 3 or 4).
+    pub tlp: bool,
+    /// F-RTO (`tcp_frto`).
+    pub frto: bool,
+    /// The worst-case delayed ACK a probe waits for (RFC 8985 WCDelAckT), ms.
+    pub wc_del_ack_ms: u16,
+}
+
+impl RecoveryConfig {
+    pub fn from_config(config: &Config) -> Self {
+        RecoveryConfig {
+            dupthresh: config.tcp_reordering.clamp(1, MAX_REORDERING) as u16,
+            rack: config.tcp_recovery_rack,
+            tlp: matches!(config.tcp_early_retrans, 3 | 4),
+            frto: config.tcp_frto != 0,
+            wc_del_ack_ms: u16::try_from(config.tcp_delack_max.total_millis()).unwrap_or(u16::MAX),
+        }
+    }
+
+    /// WCDelAckT as a duration.
+    pub fn wc_del_ack(&self) -> Duration {
+        Duration::from_millis(u64::from(self.wc_del_ack_ms))
+    }
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        RecoveryConfig::from_config(&Config::default())
+    }
+}
+
+/// One acceptable ACK, as the connection saw it.
+#[derive(Clone, Copy, Debug)]
+pub struct AckInput<'a> {
+    /// SEG.ACK.
+    pub ack: SeqNum,
+    /// SND.UNA before the ACK, and SND.NXT.
+    pub prior_una: SeqNum,
+    pub snd_nxt: SeqNum,
+    /// The segment's SACK blocks (none if SACK is off).
+    pub sack_blocks: &'a [(SeqNum, SeqNum)],
+    /// The segment's TSecr, if it had a timestamp.
+    pub tsecr: Option<u32>,
+    /// RFC 5681 §2: a duplicate ACK.
+    pub dupack: bool,
+    /// An RTT sample from this ACK, and the estimator's view.
+    pub rtt: Option<Duration>,
+    pub min_rtt: Option<Duration>,
+    pub srtt: Option<Duration>,
+    pub mss: u32,
+    /// The sender filled its window recently (RFC 7661).
+    pub cwnd_limited: bool,
+    /// Bytes in flight before the ACK.
+    pub prior_in_flight: u32,
+    /// Unsent data the peer's window allows (F-RTO step 2b can send it).
+    pub new_data_ready: bool,
+    pub ts_clock: TsClock,
+}
+
+/// What one ACK did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AckOutcome {
+    /// Segments newly SACKed.
+    pub newly_sacked: u32,
+    /// Segments newly deemed lost.
+    pub newly_lost: u32,
+    /// The window reduction was undone.
+    pub undone: bool,
+    /// Restart the retransmission timer (RFC 6298 §5.3), unless RFC 6582's
+    /// "Impatient" rule says not to.
+    pub restart_rto: bool,
+}
+
+/// A segment [`LossRecovery::next_retransmission`] wants sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retransmission {
+    /// What to send: at most one MSS of a recorded segment.
+    pub start: SeqNum,
+    pub end: SeqNum,
+    /// The recorded segment's end (it may need several MSS-sized pieces
+    /// when the MSS shrank since it was first sent).
+    pub record_end: SeqNum,
+    /// Which NextSeg rule chose it (RFC 6675 §4).
+    pub rule: NextSegRule,
+}
+
+/// RFC 6675 §4 NextSeg's rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextSegRule {
+    /// (1): lost (IsLost, RACK, a timeout, NewReno).
+    Lost,
+    /// (3): unSACKed below the highest SACK (only without RACK).
+    BelowHighSack,
+    /// (4): the rescue retransmission, once per recovery.
+    Rescue,
+    /// A piece of a segment larger than the current MSS.
+    Continuation,
+}
+
+/// What a congestion trace sample marks (for plots and traces).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// Segments were deemed lost.
+    Loss { segments: u32 },
+    /// The retransmission timer fired.
+    Timeout,
+    /// A segment was retransmitted.
+    Retransmit { seq: SeqNum, len: u32 },
+    /// A tail loss probe went out.
+    Probe { seq: SeqNum, len: u32 },
+    /// A reduction was undone.
+    Undo,
+}
+
+/// One point of a connection's congestion trace: raised whenever the
+/// window, the threshold, the state or the flight changes, or something
+/// worth marking happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CongestionSample {
+    pub cwnd: u32,
+    pub ssthresh: u32,
+    pub ca_state: CaState,
+    /// RFC 6675 pipe: bytes in flight.
+    pub pipe: u32,
+    pub mark: Option<Mark>,
+}
+
+/// What outlives a loss-recovery episode (kept while the connection is
+/// idle, when the [`Episode`] with its scoreboard is dropped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Carry {
+    cfg: RecoveryConfig,
+    sack: bool,
+    mss: u32,
+    recover: SeqNum,
+    reordering: u32,
+    reord_seen: u32,
+    recoveries: u32,
+    dsacks: u32,
+    rack: rack::RackPersistent,
+}
+
+/// The loss-recovery state of one connection. See the module documentation.
+///
+/// The machinery (scoreboard, PRR, RACK, TLP, undo, F-RTO) lives in an
+/// [`Episode`] allocated when data is first sent and dropped when the
+/// connection goes idle ([`LossRecovery::release_if_empty`]), so an idle
+/// connection costs only the few bytes of [`Carry`] here (DESIGN.md §4).
+#[derive(Clone, Debug)]
+pub struct LossRecovery {
+    carry: Carry,
+    ep: Option<Box<Episode>>,
+}
+
+impl LossRecovery {
+    /// A connection whose ISS is `iss` (RFC 6582 §3.2: `recover` "is
+    /// initialized to the initial send sequence number").
+    pub fn new(iss: SeqNum, cfg: RecoveryConfig) -> Self {
+        LossRecovery {
+            carry: Carry {
+                cfg,
+                sack: false,
+                mss: 536,
+                recover: iss,
+                reordering: u32::from(cfg.dupthresh).max(1),
+                reord_seen: 0,
+                recoveries: 0,
+                dsacks: 0,
+                rack: rack::RackPersistent {
+                    reo_wnd_mult: 1,
+                    ..Default::default()
+                },
+            },
+            ep: None,
+        }
+    }
+
+    /// The handshake completed: data starts at `una`; `sack` says whether
+    /// both sides agreed on SACK (RFC 2018 §2).
+    pub fn on_established(&mut self, una: SeqNum, sack: bool, mss: u32) {
+        self.carry.sack = sack;
+        self.carry.mss = mss.max(1);
+        let keep = self
+            .ep
+            .as_mut()
+            .is_some_and(|ep| ep.on_established(una, sack, mss));
+        if !keep {
+            self.ep = None;
+        }
+    }
+
+    pub fn set_mss(&mut self, mss: u32) {
+        self.carry.mss = mss.max(1);
+        if let Some(ep) = &mut self.ep {
+            ep.set_mss(mss);
+        }
+    }
+
+    fn carry_now(&self) -> Carry {
+        self.ep.as_ref().map_or(self.carry, |ep| ep.carry())
+    }
+
+    /// The episode, starting one at `una` if none is under way.
+    fn episode(&mut self, una: SeqNum) -> &mut Episode {
+        let carry = self.carry;
+        self.ep
+            .get_or_insert_with(|| Box::new(Episode::resume(&carry, una)))
+    }
+
+    pub fn ca_state(&self) -> CaState {
+        self.ep.as_ref().map_or(CaState::Open, |ep| ep.ca_state())
+    }
+
+    /// The reordering degree in segments (`tcpi_reordering`).
+    pub fn reordering(&self) -> u32 {
+        self.carry_now().reordering
+    }
+
+    /// Times reordering was detected (`tcpi_reord_seen`).
+    pub fn reord_seen(&self) -> u32 {
+        self.carry_now().reord_seen
+    }
+
+    /// D-SACKs received (`tcpi_dsack_dups`).
+    pub fn dsacks(&self) -> u32 {
+        self.carry_now().dsacks
+    }
+
+    /// Fast recoveries entered so far.
+    pub fn recoveries(&self) -> u32 {
+        self.carry_now().recoveries
+    }
+
+    /// Whether fast recovery is under way.
+    pub fn in_fast_recovery(&self) -> bool {
+        self.ca_state() == CaState::Recovery
+    }
+
+    /// The scoreboard, while data is in flight.
+    pub fn scoreboard(&self) -> Option<&Scoreboard> {
+        self.ep.as_ref().map(|ep| ep.scoreboard())
+    }
+
+    pub fn sacked(&self) -> Tally {
+        self.ep.as_ref().map_or(Tally::default(), |ep| ep.sacked())
+    }
+
+    pub fn lost(&self) -> Tally {
+        self.ep.as_ref().map_or(Tally::default(), |ep| ep.lost())
+    }
+
+    pub fn retrans(&self) -> Tally {
+        self.ep.as_ref().map_or(Tally::default(), |ep| ep.retrans())
+    }
+
+    /// RFC 6675 §4 pipe: what is in the network.
+    pub fn pipe(&self) -> u32 {
+        self.ep.as_ref().map_or(0, |ep| ep.pipe())
+    }
+
+    /// The window `pipe` may fill: PRR's during fast recovery, the
+    /// controller's otherwise.
+    pub fn send_window(&self, cc: &Congestion) -> u32 {
+        self.ep
+            .as_ref()
+            .map_or_else(|| cc.window(), |ep| ep.send_window(cc))
+    }
+
+    /// Whether a new segment may be recorded (the scoreboard's cap).
+    pub fn has_room(&self) -> bool {
+        self.ep.as_ref().is_none_or(|ep| ep.has_room())
+    }
+
+    /// When the RACK reordering timer should fire (RFC 8985 §6.3).
+    pub fn reorder_deadline(&self) -> Option<Instant> {
+        self.ep.as_ref().and_then(|ep| ep.reorder_deadline())
+    }
+
+    /// F-RTO wants new data rather than retransmissions now (RFC 5682 §2.1
+    /// step 2b).
+    pub fn prefers_new_data(&self) -> bool {
+        self.ep.as_ref().is_some_and(|ep| ep.prefers_new_data())
+    }
+
+    /// Ends the episode when nothing is in flight: the scoreboard's memory
+    /// and the rest go; what must outlive it is kept.
+    pub fn release_if_empty(&mut self) {
+        if self.ep.as_ref().is_some_and(|ep| ep.is_idle()) {
+            self.carry = self.carry_now();
+            self.ep = None;
+        }
+    }
+
+    /// Ends the episode whatever is in flight: the connection sends no more
+    /// data (TIME-WAIT, CLOSED).
+    pub fn release(&mut self) {
+        self.carry = self.carry_now();
+        self.ep = None;
+    }
+
+    /// Heap bytes held (the episode and its scoreboard).
+    pub fn allocated(&self) -> usize {
+        self.ep
+            .as_ref()
+            .map_or(0, |ep| core::mem::size_of::<Episode>() + ep.allocated())
+    }
+
+    /// New data `start..end` (FIN included) went out at `now`.
+    pub fn on_sent_new(&mut self, now: Instant, start: SeqNum, end: SeqNum) {
+        self.episode(start).on_sent_new(now, start, end);
+    }
+
+    /// Everything in flight, `una..nxt`, must go again though nothing says
+    /// the network is congested: the path MTU went down (Linux
+    /// `tcp_simple_retransmit`), or the SYN-ACK did not cover our Fast Open
+    /// data (RFC 7413 §4.2.1, Linux `tcp_rcv_fastopen_synack`). Data sent
+    /// before the scoreboard started (in the SYN) is recorded first. The
+    /// window is left alone; the Loss state lasts until `nxt` is
+    /// acknowledged (Linux `tcp_non_congestion_loss_retransmit`), and
+    /// records too large for the MSS go out in pieces.
+    pub fn retransmit_in_flight(&mut self, now: Instant, una: SeqNum, nxt: SeqNum) {
+        self.episode(una).retransmit_in_flight(now, una, nxt);
+    }
+
+    /// RFC 6675 NextSeg rule (1); see [`Episode`].
+    pub fn next_retransmission(&mut self, mss: u32) -> Option<Retransmission> {
+        self.ep.as_mut()?.next_retransmission(mss)
+    }
+
+    /// RFC 6675 NextSeg rules (3) and (4); see [`Episode`].
+    pub fn next_speculative(&mut self, mss: u32) -> Option<Retransmission> {
+        self.ep.as_mut()?.next_speculative(mss)
+    }
+
+    /// A retransmission chosen by NextSeg went out.
+    pub fn on_retransmitted(
+        &mut self,
+        now: Instant,
+        rtx: &Retransmission,
+        tsval: Option<u32>,
+        stats: &mut TcpExtStats,
+    ) {
+        if let Some(ep) = &mut self.ep {
+            ep.on_retransmitted(now, rtx, tsval, stats);
+        }
+    }
+
+    /// RFC 8985 §7.2: a probe may be scheduled.
+    pub fn tlp_may_arm(&self) -> bool {
+        self.ep.as_ref().is_some_and(|ep| ep.tlp_may_arm())
+    }
+
+    /// The probe timeout (RFC 8985 §7.2).
+    pub fn tlp_timeout(&self, srtt: Option<Duration>, rto_remaining: Option<Duration>) -> Duration {
+        match &self.ep {
+            Some(ep) => ep.tlp_timeout(srtt, rto_remaining),
+            None => tlp::Tlp::pto(srtt, false, self.carry.cfg.wc_del_ack(), rto_remaining),
+        }
+    }
+
+    /// The probe timer fired: whether a probe should go out now.
+    pub fn on_tlp_timeout(&self) -> bool {
+        self.tlp_may_arm()
+    }
+
+    /// RFC 8985 §7.3: the probe went out.
+    pub fn on_probe_sent(
+        &mut self,
+        now: Instant,
+        start: SeqNum,
+        end_seq: SeqNum,
+        retransmitted: bool,
+        stats: &mut TcpExtStats,
+    ) {
+        if let Some(ep) = &mut self.ep {
+            ep.on_probe_sent(now, start, end_seq, retransmitted, stats);
+        }
+    }
+
+    /// The last segment sent (what a probe resends without new data).
+    pub fn last_segment(&self) -> Option<(SeqNum, SeqNum)> {
+        self.ep.as_ref().and_then(|ep| ep.last_segment())
+    }
+
+    /// One acceptable ACK; see [`Episode`]. Nothing in flight: nothing to do.
+    pub fn on_ack(
+        &mut self,
+        now: Instant,
+        inp: &AckInput<'_>,
+        cc: &mut Congestion,
+        stats: &mut TcpExtStats,
+    ) -> AckOutcome {
+        match &mut self.ep {
+            Some(ep) => ep.on_ack(now, inp, cc, stats),
+            None => AckOutcome::default(),
+        }
+    }
+
+    /// The retransmission timer fired; see [`Episode`].
+    pub fn on_rto(
+        &mut self,
+        now: Instant,
+        cc: &mut Congestion,
+        snd_una: SeqNum,
+        snd_nxt: SeqNum,
+        retransmits: u8,
+        stats: &mut TcpExtStats,
+    ) {
+        self.episode(snd_una)
+            .on_rto(now, cc, snd_nxt, retransmits, stats);
+    }
+
+    /// The RACK reordering timer fired; see [`Episode`].
+    pub fn on_reorder_timeout(
+        &mut self,
+        now: Instant,
+        inp: &AckInput<'_>,
+        cc: &mut Congestion,
+        stats: &mut TcpExtStats,
+    ) {
+        if let Some(ep) = &mut self.ep {
+            ep.on_reorder_timeout(now, inp, cc, stats);
+        }
+    }
+
+    /// A trace sample if anything changed since the last one (or `mark` is
+    /// given): the connection raises it as an event.
+    pub fn sample(&mut self, cc: &Congestion, mark: Option<Mark>) -> Option<CongestionSample> {
+        let una = self.carry.recover;
+        self.episode(una).sample(cc, mark)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CongestionAlgorithm;
+
+    #[test]
+    fn an_idle_connection_keeps_only_the_carry() {
+        // DESIGN.md §4: the scoreboard and the machinery come and go with
+        // data in flight; what stays is small.
+        assert!(core::mem::size_of::<LossRecovery>() <= 48);
+        let mut r = LossRecovery::new(SeqNum(0), RecoveryConfig::default());
+        r.on_established(SeqNum(1), true, 1000);
+        assert_eq!(r.allocated(), 0);
+        r.on_sent_new(Instant::ZERO, SeqNum(1), SeqNum(1001));
+        assert!(r.allocated() > 0);
+        assert_eq!(r.pipe(), 1000);
+        // Not idle while something is in flight.
+        r.release_if_empty();
+        assert!(r.allocated() > 0);
+        let mut cc = Congestion::new(CongestionAlgorithm::Cubic, 1000, 10);
+        let mut stats = TcpExtStats::default();
+        let ack = AckInput {
+            ack: SeqNum(1001),
+            prior_una: SeqNum(1),
+            snd_nxt: SeqNum(1001),
+            sack_blocks: &[],
+            tsecr: None,
+            dupack: false,
+            rtt: None,
+            min_rtt: None,
+            srtt: None,
+            mss: 1000,
+            cwnd_limited: true,
+            prior_in_flight: 1000,
+            new_data_ready: false,
+            ts_clock: TsClock::new(0),
+        };
+        r.on_ack(Instant::ZERO, &ack, &mut cc, &mut stats);
+        r.release_if_empty();
+        assert_eq!(r.allocated(), 0);
+        // A new flight starts a new episode from the new SND.UNA.
+        r.on_sent_new(Instant::ZERO, SeqNum(1001), SeqNum(2001));
+        assert_eq!(r.scoreboard().map(|b| b.una()), Some(SeqNum(1001)));
+    }
+}
