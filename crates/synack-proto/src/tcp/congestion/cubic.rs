@@ -187,6 +187,12 @@ impl Cubic {
         }
     }
 
+    /// At most `limit` bytes of window (at least one segment); see
+    /// [`super::Congestion::moderate`].
+    pub(crate) fn moderate(&mut self, limit: u32) {
+        self.cwnd = self.cwnd.min((limit / self.mss).max(1));
+    }
+
     /// Keeps at least `cwnd` / `ssthresh` bytes (an undo across algorithms).
     pub(crate) fn restore_window(&mut self, cwnd: u32, ssthresh: u32) {
         self.cwnd = self.cwnd.max(cwnd / self.mss);

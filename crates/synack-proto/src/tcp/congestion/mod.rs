@@ -212,6 +212,16 @@ impl Congestion {
         }
     }
 
+    /// Caps the window at `limit` bytes, keeping `ssthresh`: below it the
+    /// window climbs back by slow start, ACK-clocked, instead of leaving as
+    /// one burst (RFC 6582 §3.2 step 3's concern).
+    pub fn moderate(&mut self, limit: u32) {
+        match self {
+            Congestion::Reno(r) => r.moderate(limit),
+            Congestion::Cubic(c) => c.moderate(limit),
+        }
+    }
+
     fn restore_window(&mut self, cwnd: u32, ssthresh: u32) {
         match self {
             Congestion::Reno(r) => r.restore_window(cwnd, ssthresh),
@@ -331,6 +341,24 @@ mod tests {
         c.switch_to(CongestionAlgorithm::Reno, 1000, 10);
         assert_eq!(c.name(), "reno");
         assert_eq!((c.window(), c.ssthresh()), (7_000, 7_000));
+    }
+
+    #[test]
+    fn moderating_caps_the_window_and_keeps_ssthresh_for_slow_start() {
+        for algorithm in [CongestionAlgorithm::Cubic, CongestionAlgorithm::Reno] {
+            let mut c = Congestion::new(algorithm, 1000, 10);
+            c.on_congestion_event(Instant::ZERO, 40_000);
+            c.on_recovery_end(Instant::ZERO);
+            let ssthresh = c.ssthresh();
+            c.moderate(25_000);
+            assert_eq!(c.window(), ssthresh.min(25_000), "{algorithm:?}");
+            c.moderate(5_000);
+            assert_eq!(c.window(), 5_000, "{algorithm:?}");
+            assert_eq!(c.ssthresh(), ssthresh, "{algorithm:?}");
+            assert!(c.in_slow_start(), "{algorithm:?}");
+            c.moderate(0);
+            assert_eq!(c.window(), 1_000, "at least one segment");
+        }
     }
 
     #[test]

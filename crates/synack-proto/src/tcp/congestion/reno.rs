@@ -69,6 +69,15 @@ impl Reno {
         self.bytes_acked = 0;
     }
 
+    /// At most `limit` bytes of window (at least one segment); see
+    /// [`super::Congestion::moderate`].
+    pub(crate) fn moderate(&mut self, limit: u32) {
+        if self.cwnd > limit {
+            self.cwnd = limit.max(self.mss);
+            self.bytes_acked = 0;
+        }
+    }
+
     pub(crate) fn restore_window(&mut self, cwnd: u32, ssthresh: u32) {
         self.cwnd = self.cwnd.max(cwnd);
         self.ssthresh = self.ssthresh.max(ssthresh);

@@ -22,6 +22,10 @@ use super::{
     MAX_SACKED_RANGES, Mark, NextSegRule, RecoveryConfig, Retransmission,
 };
 
+/// Linux `tcp_max_burst`: the smallest burst the ACK ending a recovery may
+/// send beyond what is still in flight, in segments.
+const MAX_BURST: u32 = 3;
+
 /// Where F-RTO (RFC 5682 §2.1, and §3's SACK-enhanced variant) is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Frto {
@@ -715,6 +719,22 @@ impl Episode {
         self.flight_at_disorder = None;
     }
 
+    /// RFC 6582 §3.2 step 3: "cwnd = ssthresh ... the implementation is
+    /// encouraged to take measures to avoid a possible burst of data, in case
+    /// the amount of data outstanding in the network is much less than the
+    /// new congestion window allows". That happens when the receive window
+    /// held the sender back while the hole was open (the receiver holds a
+    /// window of out-of-order data) and the pipe drained: then the whole of
+    /// ssthresh would leave at once into the queue that overflowed one window
+    /// ago. The window is capped at pipe + ssthresh / 2 (at least
+    /// `MAX_BURST` segments; Linux's old `tcp_moderate_cwnd` used pipe + 3):
+    /// no larger a burst than slow start's own per round, and slow start
+    /// (cwnd < ssthresh) climbs back within a round trip.
+    fn moderate_exit_burst(&self, cc: &mut Congestion) {
+        let burst = (cc.ssthresh() / 2).max(MAX_BURST * self.mss);
+        cc.moderate(self.pipe().saturating_add(burst));
+    }
+
     /// Fast recovery: partial ACKs (RFC 6582 §3.2 step 5), undo, loss
     /// detection, and the end of recovery.
     fn process_recovery(
@@ -727,6 +747,7 @@ impl Episode {
     ) {
         // RFC 6675 §5.1, RFC 6582 §3.2 step 3: RecoveryPoint acknowledged.
         if !inp.ack.before(self.recover) {
+            let mut moderate = false;
             if self.undo.may_undo(inp.tsecr) {
                 self.do_undo(now, cc, true);
                 stats.tcp_full_undo += 1;
@@ -734,9 +755,13 @@ impl Episode {
                 // The undo state stays: late D-SACKs may still undo it
                 // (Linux keeps `undo_marker` until the next episode).
                 cc.on_recovery_end(now);
+                moderate = inp.new_data_ready;
             }
             self.state = CaState::Open;
             self.reno_sacked = 0;
+            if moderate {
+                self.moderate_exit_burst(cc);
+            }
             self.chunk = None;
             self.rack.on_recovery_exit();
             // New losses above RecoveryPoint start another recovery.

@@ -98,6 +98,46 @@ fn sack_recovery_retransmits_only_the_holes_as_rack_finds_them() {
 }
 
 #[test]
+fn the_ack_ending_recovery_with_little_in_flight_sends_half_ssthresh_not_a_burst_of_it() {
+    // 20 segments in flight, segment 10 lost, the 19 after it SACKed; the
+    // receiver's window (227 << 7 = 20.06 segments from SND.UNA) lets
+    // nothing new out meanwhile, so the pipe drains. Reno: ssthresh = 20 / 2
+    // = 10 segments.
+    let (mut h, out) = sending(reno(), 60);
+    assert_eq!(out.len(), 10);
+    h.at(200);
+    let mut sent = 0;
+    for k in 1..=5 {
+        h.feed(sack(s(2 * k), &[]));
+        sent += h.output().len();
+    }
+    assert_eq!(sent, 20, "slow start: 20 in flight");
+    h.at(300);
+    let base = 10;
+    let mut sent = Vec::new();
+    for k in 1..=19 {
+        h.feed(sack(s(base), &[(base + 1, base + 1 + k)]).win(227));
+        sent.extend(seqs(&h.output()));
+    }
+    assert_eq!(sent, [base], "only the fast retransmission");
+    assert_eq!(h.info().ca_state, CaState::Recovery);
+    assert_eq!(h.info().snd_ssthresh, 10);
+    // The retransmission fills the hole: RecoveryPoint (30) is acknowledged
+    // with nothing in flight and 20 segments of window.
+    h.feed(sack(s(30), &[]).win(227));
+    assert_eq!(h.info().ca_state, CaState::Open);
+    // RFC 6582 §3.2 step 3 "cwnd = ssthresh" would send 10 segments at
+    // once into a queue that overflowed one window ago; the window is
+    // capped at what is in flight (0) + ssthresh / 2, and slow start
+    // climbs back to ssthresh as the ACKs return.
+    assert_eq!(h.info().snd_ssthresh, 10);
+    assert_eq!(h.info().snd_cwnd, 5);
+    assert_eq!(seqs(&h.output()), [30, 31, 32, 33, 34]);
+    h.feed(sack(s(32), &[]).win(227));
+    assert_eq!(h.info().snd_cwnd, 7, "slow start: +2 for an ACK of two");
+}
+
+#[test]
 fn prr_sends_one_segment_per_two_delivered_while_pipe_is_above_ssthresh() {
     // 20 segments in flight, one lost: RFC 6937's example. Reno, ssthresh
     // 10; each SACK delivers one segment; PRR releases CEIL(k * 10 / 20)
@@ -353,4 +393,132 @@ fn once_reordering_is_known_sacked_deliveries_grow_the_window() {
     h.feed(sack(s(3), &[(4, 6)]));
     assert_eq!(h.info().ca_state, CaState::Disorder);
     assert_eq!(h.info().snd_cwnd, 13);
+}
+
+#[test]
+fn a_segment_lost_before_a_probe_is_found_by_rack_when_the_probe_arrives() {
+    let (mut h, out) = sending(Config::default(), 4);
+    assert_eq!(out.len(), 4);
+    h.run_until(300); // the probe resends segment 3
+    h.at(400);
+    // Segments 0-1 and the probe arrived, 2 was lost. RACK.rtt is that of
+    // the last segment this ACK delivered, 1 (300 ms), as Linux's
+    // `tcp_rack_advance` keeps it: segment 2, sent at 100 ms, is not
+    // overdue yet, and the reordering timer (RFC 8985 §6.3) finds it.
+    h.feed(sack(s(2), &[(3, 4)]));
+    assert_eq!(h.info().ca_state, CaState::Disorder);
+    let sent: Vec<Seg> = h.run_until(450).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(h.info().ca_state, CaState::Recovery);
+    assert_eq!(seqs(&sent), [2]);
+    h.at(500);
+    h.feed(sack(s(4), &[]));
+    assert_eq!(h.info().ca_state, CaState::Open);
+    assert_eq!(h.env.stats.tcp_ext.tcp_sack_recovery, 1);
+}
+
+#[test]
+fn dsacks_for_every_retransmission_undo_the_reduction() {
+    let (mut h, out) = sending(reno(), 12);
+    assert_eq!(out.len(), 10);
+    h.at(200);
+    h.feed(sack(s(1), &[]));
+    let out = h.output();
+    assert_eq!(out.len(), 2);
+    let cwnd = h.info().snd_cwnd;
+    // Segment 1 is only delayed: three SACKs make it "lost".
+    h.feed(sack(s(1), &[(2, 5)]));
+    assert_eq!(h.info().ca_state, CaState::Recovery);
+    // Segment 1, then (nothing new to send) the rescue retransmission of
+    // the tail, 11 (RFC 6675 NextSeg rule 4).
+    assert_eq!(seqs(&h.output()), [1, 11]);
+    // The original arrives: everything is acknowledged, then the
+    // retransmissions arrive and the peer D-SACKs them (RFC 2883 §4.1.1).
+    h.at(210);
+    h.feed(sack(s(12), &[]));
+    assert_eq!(h.info().ca_state, CaState::Open);
+    assert!(h.info().snd_cwnd < cwnd, "recovery ended at ssthresh");
+    h.at(300);
+    h.feed(sack(s(12), &[(1, 2)]));
+    assert_eq!(
+        h.env.stats.tcp_ext.tcp_dsack_undo, 0,
+        "11 may still be needed"
+    );
+    h.feed(sack(s(12), &[(11, 12)]));
+    assert_eq!(h.env.stats.tcp_ext.tcp_dsack_recv, 2);
+    assert_eq!(h.env.stats.tcp_ext.tcp_dsack_undo, 1);
+    assert_eq!(h.info().snd_cwnd, cwnd, "restored");
+    assert_eq!(h.info().dsack_dups, 2);
+}
+
+#[test]
+fn eifel_an_echo_of_the_original_undoes_the_whole_recovery() {
+    let (mut h, out) = sending(reno(), 12);
+    assert_eq!(out.len(), 10);
+    let original_ts = out[1].options.timestamp.unwrap().tsval;
+    h.at(200);
+    h.feed(sack(s(1), &[]).ts(800, out[0].options.timestamp.unwrap().tsval));
+    h.output();
+    let cwnd = h.info().snd_cwnd;
+    h.at(210);
+    h.feed(sack(s(1), &[(2, 5)]).ts(810, original_ts));
+    assert_eq!(seqs(&h.output()), [1, 11], "the hole and the rescue");
+    // RFC 3522: the ACK ending recovery echoes the original's TSval (sent
+    // at 100 ms, before the retransmission at 210 ms): it was only late.
+    h.at(220);
+    h.feed(sack(s(12), &[]).ts(820, original_ts));
+    assert_eq!(h.env.stats.tcp_ext.tcp_full_undo, 1);
+    // The window before recovery, plus this ACK's slow start (L = 2).
+    assert_eq!(h.info().snd_cwnd, cwnd + 2);
+    assert_eq!(h.info().ca_state, CaState::Open);
+}
+
+#[test]
+fn frto_finds_a_timeout_spurious_when_originals_are_acknowledged_after_new_data() {
+    let config = Config {
+        tcp_early_retrans: 0, // no probe ahead of the timeout
+        ..reno()
+    };
+    let (mut h, out) = sending(config, 30);
+    assert_eq!(out.len(), 10);
+    let sent = h.run_until(400);
+    assert_eq!(seqs(&[sent[0].1.clone()]), [0], "RTO at 400 ms resends 0");
+    assert_eq!(h.info().ca_state, CaState::Loss);
+    // RFC 5682 step 2b: the first ACK acknowledges the retransmission:
+    // new data goes out ("up to two" segments: one here), then the
+    // retransmissions resume as the window allows.
+    h.at(450);
+    h.feed(sack(s(1), &[]));
+    let out = h.output();
+    assert_eq!(seqs(&out), [10, 1]);
+    // Step 3b: the next ACK acknowledges segments never retransmitted:
+    // the timeout was spurious; the window comes back.
+    h.at(460);
+    h.feed(sack(s(5), &[]));
+    assert_eq!(h.env.stats.tcp_ext.tcp_spurious_rtos, 1);
+    assert_eq!(h.env.stats.tcp_ext.tcp_loss_undo, 1);
+    assert_eq!(h.info().ca_state, CaState::Open);
+    // Back to the 10 segments before the timeout, plus this ACK's slow
+    // start growth (RFC 3465: L = 2 segments).
+    assert_eq!(h.info().snd_cwnd, 12);
+    assert_eq!(h.info().lost, 0);
+}
+
+#[test]
+fn frto_reverts_to_go_back_n_when_the_peer_still_reports_holes() {
+    let config = Config {
+        tcp_early_retrans: 0,
+        ..reno()
+    };
+    let (mut h, _) = sending(config, 30);
+    h.run_until(400);
+    h.at(450);
+    h.feed(sack(s(1), &[]));
+    assert_eq!(seqs(&h.output()), [10, 1]);
+    // Step 3a: the new data arrived, the old did not: a real loss.
+    h.at(460);
+    h.feed(sack(s(1), &[(10, 11)]));
+    assert_eq!(h.env.stats.tcp_ext.tcp_spurious_rtos, 0);
+    assert_eq!(h.info().ca_state, CaState::Loss);
+    let out = h.output();
+    assert_eq!(seqs(&out)[0], 2, "retransmissions go on in order");
 }
