@@ -48,6 +48,7 @@ pub mod smol;
 pub mod stack;
 pub mod stats;
 pub mod synack;
+pub mod tap;
 pub mod transfer;
 
 pub use frames::Frames;

@@ -25,6 +25,9 @@ pub struct Report {
     /// Issue 4's loss x RTT table (only with `loss-table`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss_table: Option<Vec<LossRow>>,
+    /// Over a TAP to and from the Linux kernel (root only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tap: Option<crate::tap::TapRow>,
 }
 
 /// `bulk`: `{"mtu":1500,"synack_gbps":x,"smoltcp_gbps":y}`.
@@ -226,6 +229,31 @@ impl Report {
                     unfinished
                 );
             }
+            out.push('\n');
+        }
+        if let Some(t) = &self.tap {
+            let _ = writeln!(
+                out,
+                "tap: synack <-> Linux over a TAP, MTU 1500, Gbit/s (median of {}, {} MiB each)",
+                t.repetitions,
+                t.bytes >> 20
+            );
+            let _ = writeln!(out, "  {:>22}  {:>10}  {:>10}", "", "plain", "offloads");
+            let _ = writeln!(
+                out,
+                "  {:>22}  {:>10.2}  {:>10.2}",
+                "synack -> kernel", t.to_kernel_gbps, t.offload_to_kernel_gbps
+            );
+            let _ = writeln!(
+                out,
+                "  {:>22}  {:>10.2}  {:>10.2}",
+                "kernel -> synack", t.from_kernel_gbps, t.offload_from_kernel_gbps
+            );
+            let _ = writeln!(
+                out,
+                "  {:>22}  {:>10.2}",
+                "kernel -> kernel veth", t.kernel_veth_gbps
+            );
             out.push('\n');
         }
         out

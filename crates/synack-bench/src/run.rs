@@ -13,6 +13,7 @@ use crate::smol::SmolStack;
 use crate::stack::{Buffers, Congestion};
 use crate::stats::median;
 use crate::synack::SynackStack;
+use crate::tap::{TapConfig, TapError, run_tap};
 
 /// A measurement `synack bench` can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,15 +24,19 @@ pub enum Target {
     Loss,
     /// Issue 4's loss x RTT table (not part of `all`).
     LossTable,
+    /// To and from the Linux kernel over a TAP (root; `all` skips it otherwise).
+    Tap,
 }
 
 impl Target {
-    /// Issue 8's set, in the order `all` runs them.
-    pub const ALL: [Target; 4] = [
+    /// Issue 8's set, in the order `all` runs them (`Tap` only where it
+    /// can run: see [`crate::tap::supported`]).
+    pub const ALL: [Target; 5] = [
         Target::Bulk,
         Target::Handshake,
         Target::Memory,
         Target::Loss,
+        Target::Tap,
     ];
 }
 
@@ -55,6 +60,7 @@ pub struct Plan {
     pub memory_connections: usize,
     pub loss: LossConfig,
     pub loss_table: LossConfig,
+    pub tap: TapConfig,
 }
 
 impl Plan {
@@ -72,6 +78,7 @@ impl Plan {
             memory_connections: 1_000_000,
             loss: LossConfig::issue8(5),
             loss_table: LossConfig::issue4(5),
+            tap: TapConfig::full(),
         }
     }
 
@@ -94,6 +101,10 @@ impl Plan {
             memory_connections: 1000,
             loss,
             loss_table,
+            tap: TapConfig {
+                bytes: 16 << 20,
+                reps: 1,
+            },
         }
     }
 
@@ -104,6 +115,7 @@ impl Plan {
         self.handshake_reps = reps;
         self.loss.reps = reps;
         self.loss_table.reps = reps;
+        self.tap.reps = reps;
         self
     }
 }
@@ -116,6 +128,7 @@ pub enum BenchError {
     Memory(MemoryError),
     /// A transfer delivered bytes that differ from what was sent.
     Corrupted(String),
+    Tap(TapError),
 }
 
 impl std::fmt::Display for BenchError {
@@ -125,6 +138,7 @@ impl std::fmt::Display for BenchError {
             BenchError::Sim(e) => write!(f, "simulation: {e}"),
             BenchError::Memory(e) => write!(f, "memory: {e}"),
             BenchError::Corrupted(what) => write!(f, "data check failed: {what}"),
+            BenchError::Tap(e) => write!(f, "tap: {e}"),
         }
     }
 }
@@ -155,6 +169,7 @@ pub fn run(target: Target, plan: &Plan, report: &mut Report) -> Result<(), Bench
         Target::Memory => report.memory = Some(run_memory(plan)?),
         Target::Loss => report.loss = Some(run_loss(&plan.loss)?),
         Target::LossTable => report.loss_table = Some(run_loss(&plan.loss_table)?),
+        Target::Tap => report.tap = Some(run_tap(&plan.tap).map_err(BenchError::Tap)?),
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use serde_json::Value;
 use synack_bench::Report;
 use synack_bench::report::{BulkRow, HandshakeRow, LossRow, MemoryRow};
 use synack_bench::stack::Buffers;
+use synack_bench::tap::TapRow;
 
 fn sample() -> Report {
     Report {
@@ -49,6 +50,15 @@ fn sample() -> Report {
             mathis_mbps: Some(7.1),
         }]),
         loss_table: None,
+        tap: Some(TapRow {
+            to_kernel_gbps: 4.1,
+            from_kernel_gbps: 5.6,
+            offload_to_kernel_gbps: 10.2,
+            offload_from_kernel_gbps: 11.8,
+            kernel_veth_gbps: 11.7,
+            bytes: 512 << 20,
+            repetitions: 3,
+        }),
     }
 }
 
@@ -58,7 +68,18 @@ fn json_has_issue_8_keys_and_shapes() {
     let obj = v.as_object().unwrap();
     let mut keys: Vec<_> = obj.keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(keys, ["bulk", "handshake", "loss", "memory"]);
+    assert_eq!(keys, ["bulk", "handshake", "loss", "memory", "tap"]);
+
+    let t = &v["tap"];
+    for (key, value) in [
+        ("to_kernel_gbps", 4.1),
+        ("from_kernel_gbps", 5.6),
+        ("offload_to_kernel_gbps", 10.2),
+        ("offload_from_kernel_gbps", 11.8),
+        ("kernel_veth_gbps", 11.7),
+    ] {
+        assert_eq!(t[key], value, "{key}");
+    }
 
     let b = &v["bulk"][0];
     assert_eq!(b["mtu"], 1500);

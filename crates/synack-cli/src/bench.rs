@@ -19,7 +19,10 @@ pub enum Which {
     Loss,
     /// Issue 4's table: loss 0-10% x RTT 10/100 ms (not part of `all`).
     LossTable,
-    /// bulk, handshake, memory and loss.
+    /// To and from the Linux kernel over a TAP, vs kernel TCP over veth
+    /// (root; in fresh network namespaces; not part of `all`).
+    Tap,
+    /// bulk, handshake, memory, loss and (as root) tap.
     All,
 }
 
@@ -55,7 +58,17 @@ pub fn run(args: BenchArgs) -> ExitCode {
         Which::Memory => vec![Target::Memory],
         Which::Loss => vec![Target::Loss],
         Which::LossTable => vec![Target::LossTable],
-        Which::All => Target::ALL.to_vec(),
+        Which::Tap => vec![Target::Tap],
+        Which::All => Target::ALL
+            .into_iter()
+            .filter(|&t| match (t, synack_bench::tap::supported()) {
+                (Target::Tap, Err(why)) => {
+                    eprintln!("synack bench: skipping tap: {why}");
+                    false
+                }
+                _ => true,
+            })
+            .collect(),
     };
     let mut report = Report::default();
     for t in targets {
@@ -71,7 +84,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
         println!("{}", report.to_json());
     } else {
         print!("{}", report.to_table());
-        println!("synack's column lands with the stack; smoltcp 0.14 measured in this run.");
+        println!("smoltcp 0.14 measured in the same run, alternating with synack.");
     }
     ExitCode::SUCCESS
 }

@@ -44,6 +44,25 @@ fn quick_json_run_exits_zero_with_every_key() {
             > 0.0
     );
     assert_eq!(v["loss"].as_array().unwrap().len(), 3);
+    // `tap` runs where it can (root, /dev/net/tun, namespaces), and its
+    // absence is said on stderr.
+    match synack_bench::tap::supported() {
+        Ok(()) => {
+            for key in [
+                "to_kernel_gbps",
+                "from_kernel_gbps",
+                "offload_to_kernel_gbps",
+                "offload_from_kernel_gbps",
+                "kernel_veth_gbps",
+            ] {
+                assert!(v["tap"][key].as_f64().unwrap() > 0.0, "{key}: {stdout}");
+            }
+        }
+        Err(_) => {
+            assert!(v.get("tap").is_none(), "{stdout}");
+            assert!(stderr.contains("skipping tap"), "{stderr}");
+        }
+    }
 }
 
 #[test]

@@ -180,13 +180,16 @@ fn a_warm_bulk_transfer_does_not_allocate_per_segment() {
     t.run_bytes(16 << 20);
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     let segments_before = t.a.stats().tcp.out_segs;
-    t.run_bytes(8 << 20);
+    t.run_bytes(32 << 20);
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     let segments = t.a.stats().tcp.out_segs - segments_before;
     assert!(segments > 5_000, "{segments} segments");
     // What remains is not per segment: the timer queue's wheel allocates a
     // bucket the first time virtual time reaches it (704 buckets per stack,
-    // ever), a few dozen over these seconds of virtual time.
+    // ever), about a hundred over these seconds of virtual time (the driver
+    // also wakes at postponed retransmission deadlines, which visits more
+    // buckets). 32 MiB so that the bound is about segments, not buckets:
+    // 8 MiB measured 89 allocations, 32 MiB 111.
     assert!(
         allocations as u64 * 100 < segments,
         "{allocations} allocations for {segments} segments"

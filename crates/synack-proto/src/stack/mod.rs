@@ -176,6 +176,9 @@ pub struct Stack {
     port_users: HashMap<SocketAddrV4, u32, SipBuildHasher>,
     timers: TimerQueue<TimerKey>,
     next_deadline: Option<Instant>,
+    /// Set for the frame being handled by [`Stack::handle_frame_offloaded`]:
+    /// its TCP checksum is not checked.
+    rx_csum_trusted: bool,
     ready: VecDeque<Key>,
     control: VecDeque<TcpReply>,
     out: OutQueue,
@@ -260,6 +263,7 @@ impl Stack {
             port_users: HashMap::with_hasher(SipBuildHasher(port_key)),
             timers: TimerQueue::new(),
             next_deadline: None,
+            rx_csum_trusted: false,
             ready: VecDeque::new(),
             control: VecDeque::new(),
             out: OutQueue::default(),
@@ -322,6 +326,12 @@ impl Stack {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
         let now = self.now;
+        // Every entry point refreshes `next_deadline`, a lower bound on every
+        // timer here (connections, ARP, reassembly): before it, nothing is
+        // due, and a driver that calls this on every turn pays nothing.
+        if self.next_deadline.is_none_or(|t| now < t) {
+            return;
+        }
         while let Some(key) = self.timers.pop_expired(now) {
             match key {
                 TimerKey::Conn(index) => {
@@ -354,7 +364,10 @@ impl Stack {
         self.now = self.now.max(now);
     }
 
-    /// When `handle_timeout` is next needed.
+    /// When `handle_timeout` is next needed. May be earlier than the first
+    /// timer actually due (a connection's retransmission timer restarted
+    /// since is found postponed when reached): calling `handle_timeout` then
+    /// does nothing but compute the next time, as with any spurious wake-up.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.next_deadline
@@ -367,7 +380,9 @@ impl Stack {
     }
 
     fn refresh_deadline(&mut self) {
-        let mut next = self.timers.next_deadline();
+        // A lower bound (postponed RTOs are moved when reached, not on every
+        // ACK): an early wake-up finds nothing due, which is harmless.
+        let mut next = self.timers.next_deadline_hint();
         let mut earliest = |t: Option<Instant>| {
             if let Some(t) = t {
                 next = Some(next.map_or(t, |n: Instant| n.min(t)));

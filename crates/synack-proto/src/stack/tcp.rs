@@ -92,18 +92,22 @@ impl Stack {
     /// A TCP segment from `src` to `dst` (one of our unicast addresses).
     pub(super) fn handle_tcp(&mut self, src: Ipv4Addr, dst: Ipv4Addr, bytes: &[u8]) {
         self.env.stats.tcp.in_segs += 1;
-        let seg = match TcpPacket::new_checked(bytes)
-            .and_then(|p| TcpRepr::parse(&p, src, dst, Checksum::Full))
-        {
-            Ok(seg) => seg,
-            Err(e) => {
-                if e == WireError::BadChecksum {
-                    self.env.stats.tcp.in_csum_errors += 1;
-                }
-                self.env.stats.tcp.in_errs += 1;
-                return;
-            }
+        let csum = if self.rx_csum_trusted {
+            Checksum::Offload
+        } else {
+            Checksum::Full
         };
+        let seg =
+            match TcpPacket::new_checked(bytes).and_then(|p| TcpRepr::parse(&p, src, dst, csum)) {
+                Ok(seg) => seg,
+                Err(e) => {
+                    if e == WireError::BadChecksum {
+                        self.env.stats.tcp.in_csum_errors += 1;
+                    }
+                    self.env.stats.tcp.in_errs += 1;
+                    return;
+                }
+            };
         let tuple = FourTuple {
             local: SocketAddrV4::new(dst, seg.dst_port),
             remote: SocketAddrV4::new(src, seg.src_port),

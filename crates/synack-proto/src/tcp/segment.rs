@@ -15,8 +15,9 @@
 use core::net::SocketAddrV4;
 
 use crate::SeqNum;
+use crate::wire::ipv4::IpProtocol;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr, TcpTimestamp};
-use crate::wire::{Checksum, WireError};
+use crate::wire::{Checksum, WireError, checksum};
 
 /// The header fields of an outgoing segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,10 +73,24 @@ pub fn write_segment(
         *remote.ip(),
         Checksum::Offload,
     );
-    let (first, second) = out[header_len..].split_at_mut(payload.0.len());
-    first.copy_from_slice(payload.0);
-    second.copy_from_slice(payload.1);
-    TcpPacket::new_unchecked(&mut out[..]).fill_checksum(*local.ip(), *remote.ip());
+    // RFC 9293 §3.1: the checksum covers the pseudo-header, the header and
+    // the data. The data is summed as it is copied (one pass, not two); the
+    // header's length is a multiple of 4, and the second part starts at an
+    // odd offset when the first part's length is odd.
+    let (head, data) = out.split_at_mut(header_len);
+    let (first, second) = data.split_at_mut(payload.0.len());
+    let first_sum = checksum::copy_and_sum(first, payload.0);
+    let mut second_sum = checksum::copy_and_sum(second, payload.1);
+    if payload.0.len() % 2 == 1 {
+        second_sum = checksum::swap(second_sum);
+    }
+    let sum = checksum::combine(&[
+        checksum::pseudo_header(*local.ip(), *remote.ip(), IpProtocol::Tcp, total as u32),
+        checksum::data(head),
+        first_sum,
+        second_sum,
+    ]);
+    TcpPacket::new_unchecked(&mut out[..]).set_checksum(checksum::finish(sum));
     Ok(total)
 }
 

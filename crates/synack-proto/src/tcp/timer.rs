@@ -151,12 +151,22 @@ impl TimerTable {
     /// The earliest armed timer and its deadline; ties go to the timer
     /// listed first in [`Timer::ALL`].
     pub fn next(&self) -> Option<(Timer, Instant)> {
-        self.iter().min_by_key(|&(_, at)| at)
+        // A plain indexed loop: this runs after every segment, and the
+        // iterator chain compiled to byte-wide stack spills here.
+        let mut best = 0;
+        for i in 1..Timer::COUNT {
+            if self.deadlines[i] < self.deadlines[best] {
+                best = i;
+            }
+        }
+        let at = self.deadlines[best];
+        (at != UNARMED).then_some((Timer::ALL[best], at))
     }
 
     /// The earliest deadline: when the connection next needs `handle_timeout`.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.next().map(|(_, at)| at)
+        let at = self.deadlines.iter().copied().fold(UNARMED, Instant::min);
+        (at != UNARMED).then_some(at)
     }
 
     /// Stops and returns the earliest timer due at `now`. Call in a loop
@@ -453,6 +463,25 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
     /// answer is exact.
     pub fn next_deadline(&mut self) -> Option<Instant> {
         self.settle().map(|e| e.at)
+    }
+
+    /// A lower bound on [`TimerQueue::next_deadline`], cheaper to get: a key
+    /// rescheduled to a later time since its wheel entry was queued is
+    /// reported at the entry's (earlier) time instead of being moved now.
+    /// A driver that wakes then finds nothing due (a spurious wake-up) and
+    /// asks again; the entry is moved by that `pop_expired`. This keeps the
+    /// per-segment cost of "restart the RTO" at one map update: the move
+    /// happens at most once per RTO period, not once per ACK.
+    pub fn next_deadline_hint(&mut self) -> Option<Instant> {
+        loop {
+            let top = self.wheel.peek()?;
+            match self.slots.get(&top.key) {
+                // Live: exact, or postponed (the true deadline is later).
+                Some(slot) if slot.queued_at == top.at => return Some(top.at),
+                // Cancelled, fired, or superseded by an earlier entry.
+                _ => self.wheel.pop(),
+            }
+        }
     }
 
     /// Removes and returns a key whose deadline is at or before `now`, the

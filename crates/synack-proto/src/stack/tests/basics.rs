@@ -445,3 +445,29 @@ mod random_ingress {
         }
     }
 }
+
+#[test]
+fn an_offloaded_frame_skips_the_tcp_checksum_and_a_plain_one_does_not() {
+    let peer = SocketAddrV4::new(A, 40000);
+    let us = SocketAddrV4::new(B, 9);
+    let t = Instant::ZERO;
+    // A partial checksum, as the kernel leaves it with NEEDS_CSUM: wrong
+    // for a receiver that checks.
+    let mut frame = packet(peer, us, TcpFlags::ACK, 100, Some(5000), b"");
+    let tcp_checksum = 20 + 16;
+    frame[tcp_checksum] ^= 0x5a;
+    let mut s = stack(B, 1);
+    s.handle_frame(t, &frame);
+    assert!(drain(&mut s, t).is_empty());
+    assert_eq!(s.stats().tcp.in_csum_errors, 1);
+    // The device vouches for it: taken, and answered (no connection: RST).
+    s.handle_frame_offloaded(t, IfaceId(0), &frame);
+    let out = drain(&mut s, t);
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].flags, out[0].seq), (TcpFlags::RST, 5000));
+    assert_eq!(s.stats().tcp.in_csum_errors, 1);
+    // And the next plain frame is checked again.
+    s.handle_frame(t, &frame);
+    assert!(drain(&mut s, t).is_empty());
+    assert_eq!(s.stats().tcp.in_csum_errors, 2);
+}

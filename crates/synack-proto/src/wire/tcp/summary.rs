@@ -131,6 +131,15 @@ impl TcpOptions {
     /// wrong lengths) are [`WireError::Malformed`].
     pub fn parse(bytes: &[u8]) -> Result<TcpOptions, WireError> {
         let mut opts = TcpOptions::default();
+        // Fast path: nearly every segment of a connection with timestamps
+        // carries exactly `nop, nop, TS` (RFC 7323 Appendix A's layout).
+        if let [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3] = *bytes {
+            opts.timestamp = Some(TcpTimestamp {
+                tsval: u32::from_be_bytes([v0, v1, v2, v3]),
+                tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
+            });
+            return Ok(opts);
+        }
         for option in TcpOptionIter::new(bytes) {
             match option? {
                 TcpOption::EndOfList | TcpOption::NoOperation | TcpOption::Unknown { .. } => {}

@@ -1,0 +1,68 @@
+//! One stack, one measurement, for profilers: `perf record` this instead of
+//! `synack bench`, which runs both stacks.
+//!
+//! `cargo run --release -p synack-bench --example profile -- bulk synack 1500 [MiB]`
+//! `cargo run --release -p synack-bench --example profile -- handshake synack [idle]`
+
+use synack_bench::bulk::{BULK_BUFFERS, BulkConfig, bulk_once};
+use synack_bench::handshake::{HANDSHAKE_BUFFERS, HandshakeConfig, handshake_point};
+use synack_bench::{BenchStack, Congestion, SmolStack, SynackStack};
+
+fn bulk<S: BenchStack>(mtu: usize, mib: u64) {
+    let cfg = BulkConfig {
+        bytes: mib << 20,
+        mtu,
+        buffers: BULK_BUFFERS,
+        congestion: Congestion::Cubic,
+    };
+    let r = bulk_once::<S>(&cfg).expect("bulk run");
+    println!(
+        "{} bulk MTU {mtu}: {:.2} Gbit/s intact={} frames={}",
+        S::NAME,
+        r.gbps,
+        r.intact,
+        r.frames
+    );
+}
+
+fn handshake<S: BenchStack>(idle: usize) {
+    let cfg = HandshakeConfig {
+        idle,
+        per_rep: 200_000,
+        reps: 3,
+        time_cap: std::time::Duration::from_secs(5),
+        buffers: HANDSHAKE_BUFFERS,
+    };
+    let p = handshake_point::<S>(&cfg).expect("handshake run");
+    println!(
+        "{} handshake idle {idle}: {:?}/s",
+        S::NAME,
+        p.median_per_sec()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize, d: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+    let which = args.first().map_or("bulk", String::as_str);
+    let stack = args.get(1).map_or("synack", String::as_str);
+    match (which, stack) {
+        ("bulk", "synack") => bulk::<SynackStack>(arg(2, 1500) as usize, arg(3, 1024)),
+        ("bulk", _) => bulk::<SmolStack>(arg(2, 1500) as usize, arg(3, 1024)),
+        ("handshake", "synack") => handshake::<SynackStack>(arg(2, 0) as usize),
+        ("handshake", _) => handshake::<SmolStack>(arg(2, 0) as usize),
+        ("tap-to", _) => {
+            let r = synack_bench::tap::in_namespace(|| {
+                synack_bench::tap::synack_to_kernel(arg(2, 512) << 20, stack == "offload")
+            });
+            println!("synack -> kernel: {r:?} Gbit/s");
+        }
+        ("tap-from", _) => {
+            let r = synack_bench::tap::in_namespace(|| {
+                synack_bench::tap::kernel_to_synack(arg(2, 512) << 20, stack == "offload")
+            });
+            println!("kernel -> synack: {r:?} Gbit/s");
+        }
+        _ => eprintln!("usage: profile bulk|handshake synack|smoltcp [mtu|idle] [MiB]"),
+    }
+}
