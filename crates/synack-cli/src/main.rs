@@ -1,9 +1,15 @@
 //! The `synack` command.
 
 mod bench;
+mod connect;
+mod counting;
 mod demo;
 mod ladder;
+mod link;
 mod script;
+mod serve;
+mod ss;
+mod ss_render;
 mod trace;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +32,12 @@ enum Command {
     Script(script::ScriptArgs),
     /// Draw a capture (ours or tcpdump's) as ladder diagrams, or print it as JSON lines.
     Trace(trace::TraceArgs),
+    /// Run the stack on a TAP/TUN device and serve echo, discard, chargen or HTTP.
+    Serve(serve::ServeArgs),
+    /// Connect to HOST:PORT through the stack on a TAP/TUN device, nc-style.
+    Connect(connect::ConnectArgs),
+    /// Show a running stack's sockets, as `ss -tan` does.
+    Ss(ss::SsArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,5 +47,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Trace(args) => trace::run(&args),
         Command::Script(args) => script::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Connect(args) => connect::run(&args),
+        Command::Ss(args) => ss::run(&args),
     }
 }

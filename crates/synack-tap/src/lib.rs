@@ -8,6 +8,8 @@
 //! - [`explain`] turns the usual failures (no `/dev/net/tun`, not root) into
 //!   one line for people.
 //! - [`netns`] gives tests a private network namespace per thread.
+//! - [`poll`] waits on several file descriptors at once (a device and a
+//!   wake-up channel), without `unsafe` in the caller.
 //!
 //! Errors are `io::Error`s with context ("TUNSETIFF synack0: Operation not
 //! permitted"); nothing here panics on an I/O error.
@@ -26,6 +28,8 @@ mod error;
 mod iface;
 #[deny(unsafe_code)]
 pub mod netns;
+#[deny(unsafe_code)]
+pub mod poll;
 mod sys;
 #[deny(unsafe_code)]
 mod vnet;

@@ -146,6 +146,23 @@ pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout_ms: libc::c_int) -> io::
     }
 }
 
+/// poll(2) on `pfds`: waits until one is ready or `timeout_ms` passes (-1:
+/// forever). Returns how many have `revents` set (0 also after a signal).
+pub(crate) fn poll(pfds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> io::Result<usize> {
+    let count = libc::nfds_t::try_from(pfds.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many fds to poll"))?;
+    // SAFETY: `pfds` is an exclusively borrowed array of `count` valid
+    // `pollfd`s for the whole call; the kernel writes only their `revents`.
+    let rc = unsafe { libc::poll(pfds.as_mut_ptr(), count, timeout_ms) };
+    match check(rc) {
+        // Non-negative here.
+        Ok(()) => Ok(usize::try_from(rc).unwrap_or(0)),
+        // A signal: nothing is ready; the caller recomputes its timeout.
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
 /// An `AF_INET` datagram socket: the handle the `SIOC*IF*` ioctls need. It
 /// belongs to the network namespace of the thread that creates it.
 pub(crate) fn inet_control_socket() -> io::Result<OwnedFd> {

@@ -17,7 +17,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -195,12 +195,17 @@ impl<D: Device, W: Write> Device for Capture<D, W> {
         self.send_at(Instant::now(), frame)
     }
 
-    fn raw_fd(&self) -> Option<RawFd> {
-        self.inner.raw_fd()
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.inner.fd()
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.inner.poll_timeout()
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Capture::flush(self)?;
+        self.inner.flush()
     }
 }
 

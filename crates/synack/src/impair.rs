@@ -25,7 +25,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
 use synack_proto::Rng;
@@ -421,8 +421,8 @@ impl<D: Device> Device for Impaired<D> {
         self.send_at(Instant::now(), frame)
     }
 
-    fn raw_fd(&self) -> Option<RawFd> {
-        self.inner.raw_fd()
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.inner.fd()
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -430,6 +430,10 @@ impl<D: Device> Device for Impaired<D> {
             self.inner.poll_timeout(),
             earliest(self.send.next_release(), self.recv.next_release()),
         )
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -24,12 +24,18 @@
 
 pub mod apps;
 pub mod capture;
+pub mod control;
 pub mod device;
 pub mod framing;
 pub mod impair;
+pub mod net;
 pub mod progress;
+pub mod runtime;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use capture::{Capture, CaptureStats};
 pub use device::{Device, Medium, Pipe, PipeStats};
 pub use impair::{DirectionStats, ImpairConfig, ImpairStats, Impaired, Impairment};
+pub use runtime::{Builder, DriverStats, Runtime, RuntimeStats};
 pub use synack_tap::{Tap, Tun};

@@ -105,7 +105,7 @@ fn captured_impaired_tap_talks_to_the_kernel_through_the_device_trait() {
         let mut dev = Capture::create(impaired, &pcap).unwrap();
         assert_eq!(dev.medium(), Medium::Ethernet);
         assert_eq!(dev.mtu(), 1500);
-        assert!(dev.raw_fd().is_some());
+        assert!(dev.fd().is_some());
         assert_eq!(dev.poll_timeout(), None);
         // A buffer that could cut a frame is refused before the kernel cuts one.
         let short = dev.recv(&mut [0u8; 100]).unwrap_err();

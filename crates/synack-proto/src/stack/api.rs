@@ -312,6 +312,13 @@ impl Stack {
         self.fastopen_entry(server).and_then(|e| e.cookie)
     }
 
+    /// Tells the client what to know about `server` for Fast Open: an entry
+    /// saved from an earlier run, as Linux's TCP metrics outlive a process
+    /// (a runtime persists them for its short-lived clients).
+    pub fn fastopen_remember(&mut self, server: Ipv4Addr, entry: FastOpenEntry) {
+        self.fastopen_cache.insert(server, entry);
+    }
+
     /// Forgets what Fast Open knows about `server` (`ip tcp_metrics delete`).
     pub fn fastopen_forget(&mut self, server: Ipv4Addr) {
         self.fastopen_cache.remove(server);

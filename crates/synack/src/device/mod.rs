@@ -1,7 +1,7 @@
 //! Devices: where the driver gets frames from and sends frames to.
 //!
 //! A [`Device`] is nonblocking and frame-at-a-time. The driver waits until
-//! its [`raw_fd`](Device::raw_fd) is readable or its
+//! its [`fd`](Device::fd) is readable or its
 //! [`poll_timeout`](Device::poll_timeout) (or the stack's) passes, then calls
 //! [`recv`](Device::recv) until it returns `Ok(None)`.
 //!
@@ -10,13 +10,14 @@
 //! records what crossed the wire.
 //!
 //! Implementations here: [`synack_tap::Tap`] (Ethernet), [`synack_tap::Tun`]
-//! (IP) and the in-memory [`Pipe`].
+//! (IP) and the in-memory [`Pipe`] (with an fd to wait on when made by
+//! [`Pipe::pollable_pair`]).
 
 mod pipe;
 mod tap;
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
 pub use pipe::{Pipe, PipeStats};
@@ -76,13 +77,21 @@ pub trait Device {
     fn send(&mut self, frame: &[u8]) -> io::Result<()>;
 
     /// A file descriptor that polls readable when `recv` may have a frame;
-    /// `None` for in-memory devices (the driver relies on `poll_timeout`
-    /// and on calling `recv` after every send to a peer in the same process).
-    fn raw_fd(&self) -> Option<RawFd>;
+    /// `None` for in-memory devices without one (the driver then relies on
+    /// `poll_timeout` and on calling `recv` after every send to a peer in the
+    /// same process). A driver that sleeps without holding the device keeps
+    /// a duplicate (`try_clone_to_owned`).
+    fn fd(&self) -> Option<BorrowedFd<'_>>;
 
     /// When a device that holds frames (delay, reordering) wants `recv`
     /// called again even if its fd is not readable. `None`: no such time.
     fn poll_timeout(&self) -> Option<Instant>;
+
+    /// Writes out anything buffered (a capture file); the driver calls it
+    /// when it stops.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<D: Device + ?Sized> Device for &mut D {
@@ -101,11 +110,14 @@ impl<D: Device + ?Sized> Device for &mut D {
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         (**self).send(frame)
     }
-    fn raw_fd(&self) -> Option<RawFd> {
-        (**self).raw_fd()
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        (**self).fd()
     }
     fn poll_timeout(&self) -> Option<Instant> {
         (**self).poll_timeout()
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
     }
 }
 
@@ -125,11 +137,14 @@ impl<D: Device + ?Sized> Device for Box<D> {
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         (**self).send(frame)
     }
-    fn raw_fd(&self) -> Option<RawFd> {
-        (**self).raw_fd()
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        (**self).fd()
     }
     fn poll_timeout(&self) -> Option<Instant> {
         (**self).poll_timeout()
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
     }
 }
 

@@ -3,10 +3,16 @@
 //! wait in a bounded FIFO per direction and are dropped (and counted) when
 //! it is full, like a NIC's ring. Used by tests and the in-memory benchmark;
 //! wrap an end in `Impaired` for loss and delay.
+//!
+//! [`Pipe::pollable_pair`] adds a doorbell per direction (a Unix datagram
+//! socket pair): the sender rings it when the receiver's queue goes from
+//! empty to non-empty, so each end has an fd that polls readable when a frame
+//! waits, and a driver can sleep on it exactly as on a TAP.
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixDatagram;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -37,14 +43,21 @@ struct Lane {
     frames: VecDeque<Vec<u8>>,
     spare: Vec<Vec<u8>>,
     capacity: usize,
+    /// Rung when `frames` becomes non-empty (pollable pairs only).
+    bell: Option<UnixDatagram>,
 }
 
 impl Lane {
     fn new(capacity: usize) -> Arc<Mutex<Lane>> {
+        Lane::with_bell(capacity, None)
+    }
+
+    fn with_bell(capacity: usize, bell: Option<UnixDatagram>) -> Arc<Mutex<Lane>> {
         Arc::new(Mutex::new(Lane {
             frames: VecDeque::new(),
             spare: Vec::new(),
             capacity,
+            bell,
         }))
     }
 }
@@ -62,6 +75,8 @@ pub struct Pipe {
     mtu: usize,
     tx: Arc<Mutex<Lane>>,
     rx: Arc<Mutex<Lane>>,
+    /// The receiving side of `rx`'s doorbell (pollable pairs only).
+    wake: Option<UnixDatagram>,
     stats: PipeStats,
 }
 
@@ -80,9 +95,34 @@ impl Pipe {
             mtu,
             tx: Arc::clone(tx),
             rx: Arc::clone(rx),
+            wake: None,
             stats: PipeStats::default(),
         };
         (end(&a_to_b, &b_to_a), end(&b_to_a, &a_to_b))
+    }
+
+    /// [`pair`](Pipe::pair) whose ends have an [`fd`](Device::fd) that polls
+    /// readable while frames wait, for drivers that sleep on fds.
+    pub fn pollable_pair(medium: Medium, mtu: usize) -> io::Result<(Pipe, Pipe)> {
+        let bells = || -> io::Result<(UnixDatagram, UnixDatagram)> {
+            let (ring, wake) = UnixDatagram::pair()?;
+            ring.set_nonblocking(true)?;
+            wake.set_nonblocking(true)?;
+            Ok((ring, wake))
+        };
+        let (ring_b, wake_b) = bells()?;
+        let (ring_a, wake_a) = bells()?;
+        let a_to_b = Lane::with_bell(DEFAULT_CAPACITY, Some(ring_b));
+        let b_to_a = Lane::with_bell(DEFAULT_CAPACITY, Some(ring_a));
+        let end = |tx: &Arc<Mutex<Lane>>, rx: &Arc<Mutex<Lane>>, wake| Pipe {
+            medium,
+            mtu,
+            tx: Arc::clone(tx),
+            rx: Arc::clone(rx),
+            wake: Some(wake),
+            stats: PipeStats::default(),
+        };
+        Ok((end(&a_to_b, &b_to_a, wake_a), end(&b_to_a, &a_to_b, wake_b)))
     }
 
     /// One end whose sends come back to its own `recv`.
@@ -93,6 +133,7 @@ impl Pipe {
             mtu,
             tx: Arc::clone(&lane),
             rx: lane,
+            wake: None,
             stats: PipeStats::default(),
         }
     }
@@ -118,7 +159,19 @@ impl Device for Pipe {
 
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         let mut lane = lock(&self.rx);
-        let Some(frame) = lane.frames.pop_front() else {
+        let mut next = lane.frames.pop_front();
+        if next.is_none() {
+            if let Some(wake) = &self.wake {
+                // Silence the bell, then look again: a frame queued between
+                // the first look and the silencing rang a bell we just ate.
+                drop(lane);
+                let mut byte = [0u8; 1];
+                while wake.recv(&mut byte).is_ok() {}
+                lane = lock(&self.rx);
+                next = lane.frames.pop_front();
+            }
+        }
+        let Some(frame) = next else {
             return Ok(None);
         };
         let n = frame.len();
@@ -164,13 +217,19 @@ impl Device for Pipe {
         buf.clear();
         buf.extend_from_slice(frame);
         lane.frames.push_back(buf);
+        if lane.frames.len() == 1 {
+            if let Some(bell) = &lane.bell {
+                // A full doorbell (WouldBlock) is already ringing.
+                let _ = bell.send(&[1]);
+            }
+        }
         drop(lane);
         self.stats.sent += 1;
         Ok(())
     }
 
-    fn raw_fd(&self) -> Option<RawFd> {
-        None
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.wake.as_ref().map(|w| w.as_fd())
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -203,8 +262,32 @@ mod tests {
         assert_eq!(recv_all(&mut a), vec![vec![3; 42]]);
         assert_eq!(a.stats().sent, 2);
         assert_eq!(b.stats().received, 2);
-        assert_eq!(a.raw_fd(), None);
+        assert!(a.fd().is_none());
         assert_eq!(a.poll_timeout(), None);
+    }
+
+    #[test]
+    fn pollable_ends_poll_readable_while_frames_wait() {
+        use std::time::Duration;
+        let (mut a, mut b) = Pipe::pollable_pair(Medium::Ip, 1500).unwrap();
+        let readable = |p: &Pipe| {
+            let fd = p.fd().expect("pollable");
+            synack_tap::poll::wait_readable([fd], Some(Duration::ZERO)).unwrap()[0]
+        };
+        assert!(!readable(&b));
+        a.send(&[1; 20]).unwrap();
+        a.send(&[2; 20]).unwrap();
+        assert!(readable(&b));
+        assert!(!readable(&a));
+        assert_eq!(b.recv(&mut [0; 1500]).unwrap(), Some(20));
+        assert_eq!(b.recv(&mut [0; 1500]).unwrap(), Some(20));
+        // Found empty: the bell is silenced.
+        assert_eq!(b.recv(&mut [0; 1500]).unwrap(), None);
+        assert!(!readable(&b));
+        b.send(&[3; 20]).unwrap();
+        assert!(readable(&a));
+        assert_eq!(recv_all(&mut a), vec![vec![3; 20]]);
+        assert!(!readable(&a));
     }
 
     #[test]

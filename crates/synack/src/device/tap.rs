@@ -8,7 +8,7 @@
 //! knows how to use it.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Instant;
 
 use synack_tap::{Tap, Tun};
@@ -68,8 +68,8 @@ impl Device for Tap {
         Tap::send(self, frame).map(drop)
     }
 
-    fn raw_fd(&self) -> Option<RawFd> {
-        Some(self.as_raw_fd())
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.as_fd())
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -99,8 +99,8 @@ impl Device for Tun {
         Tun::send(self, frame).map(drop)
     }
 
-    fn raw_fd(&self) -> Option<RawFd> {
-        Some(self.as_raw_fd())
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.as_fd())
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

@@ -537,6 +537,20 @@ fn the_client_asks_for_a_cookie_then_sends_data_with_it_as_nonblocking_sendto_pk
 }
 
 #[test]
+fn a_remembered_cookie_goes_out_with_the_first_syn() {
+    let cookie = hex("0011223344556677");
+    // What an earlier run learned, given to a new stack.
+    let learned = with_cookie(&cookie, false).fastopen_entry(B).unwrap();
+    let mut s = client(fastopen_flags::CLIENT);
+    assert_eq!(s.fastopen_cookie(B), None);
+    s.fastopen_remember(B, learned);
+    s.tcp_connect_with_data(T, SERVER, ConnectOptions::default(), &[7; 100])
+        .unwrap();
+    let (_, _, _, len, opts) = fields(&one_segment(&mut s, T));
+    assert_eq!((len, opts.fast_open), (100, fo(false, &cookie)));
+}
+
+#[test]
 fn tcp_maxseg_bounds_syn_data_as_syn_data_mss_pkt() {
     let mut s = client(fastopen_flags::CLIENT);
     let (_, _) = s

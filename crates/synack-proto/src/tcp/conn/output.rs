@@ -179,9 +179,15 @@ impl Core {
         buf: &mut [u8],
         env: &mut Env,
     ) -> Option<usize> {
+        // FIN-WAIT-1, CLOSING and LAST-ACK may still hold data queued
+        // before the FIN (a crossing FIN moves FIN-WAIT-1 to CLOSING).
         let may_send = matches!(
             state,
-            TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::LastAck
+            TcpState::Established
+                | TcpState::CloseWait
+                | TcpState::FinWait1
+                | TcpState::Closing
+                | TcpState::LastAck
         );
         // RFC 8985 §7.3: a due probe goes first, whatever cwnd says.
         if core::mem::take(&mut self.pending.loss_probe) {

@@ -113,6 +113,27 @@ fn simultaneous_close_goes_through_closing() {
     assert_eq!(h.state(), TcpState::TimeWait);
 }
 
+/// Data queued before the close still goes out after a crossing FIN moved
+/// us to CLOSING ("In addition to the processing for the ESTABLISHED
+/// state", RFC 9293 §3.10.7.4): our FIN waits behind it.
+#[test]
+fn closing_still_sends_data_queued_before_the_fin() {
+    let mut h = Harness::established();
+    h.send(&[7; 3000]);
+    shutdown_write(&mut h);
+    // The peer's FIN arrives before any of it was sent.
+    h.feed(seg("F.", PEER, Some(OURS)));
+    assert_eq!(h.state(), TcpState::Closing);
+    let out = h.output();
+    let sent: usize = out.iter().map(|s| s.payload.len()).sum();
+    assert_eq!(sent, 3000, "{out:?}");
+    let last = out.last().expect("segments");
+    assert!(last.flags.fin(), "the FIN follows the data: {out:?}");
+    assert_eq!(last.ack, Some(SeqNum(PEER + 1)));
+    h.feed(seg(".", PEER + 1, Some(OURS + 3001)));
+    assert_eq!(h.state(), TcpState::TimeWait);
+}
+
 #[test]
 fn fin_wait_1_goes_straight_to_time_wait_on_a_fin_acking_our_fin() {
     let mut h = Harness::established();

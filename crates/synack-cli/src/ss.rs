@@ -1,0 +1,276 @@
+//! `synack ss`: the sockets of a running `synack serve` or `connect`, read
+//! over its control socket and printed as iproute2's `ss -tan` prints them.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use synack::control::{self, Info, Snapshot, SocketRow};
+
+use crate::ss_render::{SsInfo, SsRow, SsState, SsSummary, render_json, render_table};
+
+const EXAMPLES: &str = "\
+Examples:
+  synack ss                      # the one running synack's sockets (like ss -tan)
+  synack ss --tap synack0 -l     # listeners of the stack on synack0
+  synack ss -i                   # with rtt, rto, cwnd, ssthresh, mss, retransmissions
+  synack ss -s                   # a count per state
+  synack ss --json               # for machines
+
+Without --control, --tap or --tun, the control socket is the only one in /run/synack (as root).";
+
+/// `ss`'s options (iproute2's letters; `-t`, `-a` and `-n` are accepted and
+/// always in effect: every TCP socket, numeric).
+#[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct SsArgs {
+    /// The control socket of the running synack.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+    /// The synack running on TAP device NAME.
+    #[arg(long, value_name = "NAME", conflicts_with = "control")]
+    tap: Option<String>,
+    /// The synack running on TUN device NAME.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["control", "tap"])]
+    tun: Option<String>,
+    /// TCP sockets (the only kind synack has; accepted for ss's sake).
+    #[arg(short = 't', long = "tcp")]
+    tcp: bool,
+    /// All sockets (the default here; accepted for ss's sake).
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    /// Numeric addresses (always; accepted for ss's sake).
+    #[arg(short = 'n', long = "numeric")]
+    numeric: bool,
+    /// Only listening sockets.
+    #[arg(short = 'l', long = "listening")]
+    listening: bool,
+    /// Per-connection details: rtt, rto, cwnd, ssthresh, mss, retransmissions, ...
+    #[arg(short = 'i', long = "info")]
+    info: bool,
+    /// A count of sockets per state.
+    #[arg(short = 's', long = "summary")]
+    summary: bool,
+    /// JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &SsArgs) -> ExitCode {
+    let path = match control_path(args) {
+        Ok(p) => p,
+        Err(msg) => {
+            eprintln!("synack ss: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let snapshot = match control::query(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("synack ss: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", render(&snapshot, args));
+    ExitCode::SUCCESS
+}
+
+fn control_path(args: &SsArgs) -> Result<PathBuf, String> {
+    if let Some(p) = &args.control {
+        return Ok(p.clone());
+    }
+    if let Some(name) = args.tap.as_ref().or(args.tun.as_ref()) {
+        return Ok(control::default_path(name));
+    }
+    let dir = control::runtime_dir();
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "sock"))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    match found.len() {
+        0 => Err(format!(
+            "no running synack: no control socket in {} (is `synack serve` running? pass --control PATH or --tap NAME)",
+            dir.display()
+        )),
+        1 => Ok(found.remove(0)),
+        _ => Err(format!(
+            "several synacks run ({}): pick one with --tap NAME or --control PATH",
+            found
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn render(snapshot: &Snapshot, args: &SsArgs) -> String {
+    let rows: Vec<SsRow> = snapshot
+        .sockets
+        .iter()
+        .map(|r| to_row(r, args.info))
+        .filter(|r| !args.listening || r.is_listening())
+        .collect();
+    if args.summary {
+        let mut summary = SsSummary::from_rows(&rows);
+        summary.orphaned = snapshot.sockets.iter().filter(|r| r.orphan).count();
+        return summary.render();
+    }
+    if args.json {
+        return render_json(&rows) + "\n";
+    }
+    render_table(&rows, args.info)
+}
+
+fn state(name: &str) -> SsState {
+    SsState::ALL
+        .into_iter()
+        .find(|s| s.name() == name)
+        .unwrap_or(SsState::Closed)
+}
+
+fn to_row(r: &SocketRow, with_info: bool) -> SsRow {
+    SsRow {
+        state: state(&r.state),
+        recv_q: r.recv_q,
+        send_q: r.send_q,
+        local: SocketAddr::V4(r.local),
+        peer: SocketAddr::V4(
+            r.peer
+                .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+        ),
+        info: if with_info {
+            r.info.as_ref().map(to_info)
+        } else {
+            None
+        },
+    }
+}
+
+fn to_info(i: &Info) -> SsInfo {
+    SsInfo {
+        ts: i.timestamps,
+        sack: i.sack,
+        cong: i.congestion.clone(),
+        wscale: i.wscale,
+        rto_us: i.rto,
+        backoff: i.backoff,
+        rtt_us: i.rtt,
+        rttvar_us: i.rttvar,
+        ato_us: i.ato,
+        mss: i.snd_mss,
+        rcv_mss: i.rcv_mss,
+        advmss: i.advmss,
+        cwnd: i.cwnd,
+        ssthresh: i.ssthresh,
+        bytes_sent: i.bytes_sent,
+        bytes_retrans: i.bytes_retrans,
+        bytes_acked: i.bytes_acked,
+        bytes_received: i.bytes_received,
+        segs_out: i.segs_out,
+        segs_in: i.segs_in,
+        data_segs_out: i.data_segs_out,
+        data_segs_in: i.data_segs_in,
+        lastsnd_ms: i.last_data_sent,
+        lastrcv_ms: i.last_data_recv,
+        lastack_ms: i.last_ack_recv,
+        delivered: i.delivered,
+        unacked: i.unacked,
+        retrans: u32::from(i.retransmits),
+        retrans_total: u32::try_from(i.total_retrans).unwrap_or(u32::MAX),
+        reordering: Some(i.reordering),
+        rcv_space: i.rcv_space,
+        notsent: i.notsent,
+        min_rtt_us: i.min_rtt,
+        snd_wnd: i.snd_wnd,
+        ..SsInfo::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        ss: SsArgs,
+    }
+
+    fn args(line: &[&str]) -> SsArgs {
+        Cli::parse_from(std::iter::once("ss").chain(line.iter().copied())).ss
+    }
+
+    fn snapshot() -> Snapshot {
+        let sa = |s: &str| s.parse::<SocketAddrV4>().unwrap();
+        let row = |state: &str, local: &str, peer: Option<&str>, orphan| SocketRow {
+            state: state.into(),
+            recv_q: 0,
+            send_q: if state == "LISTEN" { 128 } else { 0 },
+            local: sa(local),
+            peer: peer.map(sa),
+            orphan,
+            info: None,
+        };
+        Snapshot {
+            pid: 1,
+            device: "synack0".into(),
+            sockets: vec![
+                row("LISTEN", "0.0.0.0:80", None, false),
+                row("ESTAB", "192.0.2.2:80", Some("192.0.2.1:40000"), false),
+                row("FIN-WAIT-2", "192.0.2.2:80", Some("192.0.2.1:40002"), true),
+                row("TIME-WAIT", "192.0.2.2:80", Some("192.0.2.1:40001"), false),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_table_is_ss_tan_and_l_keeps_listeners() {
+        let all = render(&snapshot(), &args(&["-tan"]));
+        let lines: Vec<&str> = all.lines().collect();
+        assert_eq!(lines.len(), 5, "{all}");
+        assert!(lines[0].starts_with("State"), "{all}");
+        assert!(
+            lines[1].starts_with("LISTEN") && lines[1].contains("0.0.0.0:*"),
+            "{all}"
+        );
+        assert!(lines[2].starts_with("ESTAB"), "{all}");
+        assert!(lines[4].starts_with("TIME-WAIT"), "{all}");
+        let listening = render(&snapshot(), &args(&["-tln"]));
+        assert_eq!(listening.lines().count(), 2, "{listening}");
+    }
+
+    #[test]
+    fn summary_counts_states_and_orphans() {
+        let s = render(&snapshot(), &args(&["-s"]));
+        assert!(s.contains("estab 1"), "{s}");
+        assert!(s.contains("orphaned 1"), "{s}");
+        assert!(s.contains("timewait 1"), "{s}");
+    }
+
+    #[test]
+    fn json_is_an_array_of_rows() {
+        let j = render(&snapshot(), &args(&["--json"]));
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(v.as_array().map(Vec::len), Some(4));
+        assert_eq!(v[0]["state"], "LISTEN");
+        assert_eq!(v[1]["peer"], "192.0.2.1:40000");
+    }
+
+    #[test]
+    fn a_missing_control_socket_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.sock");
+        let a = args(&["--control", path.to_str().unwrap()]);
+        assert_eq!(control_path(&a), Ok(path.clone()));
+        let msg = control::query(&path).unwrap_err().to_string();
+        assert!(msg.contains("no running synack"), "{msg}");
+    }
+}

@@ -1,0 +1,177 @@
+//! `synack ss` against iproute2's `ss -tan` in the same namespace: LISTEN,
+//! ESTAB and TIME-WAIT rows for live connections, the same 4-tuples seen
+//! from both ends.
+
+mod interop;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use interop::*;
+
+/// Two idle connections (A, B); one whose server closes first (C: an HTTP
+/// request with `Connection: close`, so synack ends in TIME-WAIT); one whose
+/// client closes first (D: so Linux ends in TIME-WAIT). Says "ready", then
+/// waits for stdin to end.
+const CLIENTS: &str = r#"
+import socket, sys
+host = sys.argv[1]
+a = socket.create_connection((host, 80))
+b = socket.create_connection((host, 80))
+c = socket.create_connection((host, 80))
+c.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+while c.recv(4096):
+    pass
+c.close()
+d = socket.create_connection((host, 80))
+d.shutdown(socket.SHUT_WR)
+while d.recv(4096):
+    pass
+d.close()
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+/// One row: (state, recv-q, send-q, local, peer).
+type Row = (String, u64, u64, String, String);
+
+fn parse(table: &str) -> Vec<Row> {
+    table
+        .lines()
+        .filter(|l| !l.starts_with("State") && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (
+                f[0].to_owned(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[3].to_owned(),
+                f[4].to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn tuples(rows: &[Row], state: &str) -> BTreeSet<(String, String)> {
+    rows.iter()
+        .filter(|r| r.0 == state)
+        .map(|r| (r.3.clone(), r.4.clone()))
+        .collect()
+}
+
+fn mirrored(set: &BTreeSet<(String, String)>) -> BTreeSet<(String, String)> {
+    set.iter().map(|(l, p)| (p.clone(), l.clone())).collect()
+}
+
+#[test]
+fn synack_ss_matches_linux_ss_for_the_same_connections() {
+    in_namespace(
+        "synack_ss_matches_linux_ss_for_the_same_connections",
+        &[PYTHON, "ss"],
+        |env| {
+            let www = env.path("www");
+            std::fs::create_dir(&www).unwrap();
+            std::fs::write(www.join("index.html"), b"hi\n").unwrap();
+            let serve = Synack::serve(env, &["--port", "80", "--http", www.to_str().unwrap()]);
+            let mut clients = Command::new(PYTHON)
+                .args(["-c", CLIENTS, STACK])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            BufReader::new(clients.stdout.as_mut().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert_eq!(line.trim(), "ready");
+
+            // Both ends settle: synack holds C in TIME-WAIT, Linux holds D.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let (ours, theirs) = loop {
+                let ours = parse(&serve.ss(&["-tan"]));
+                let out = run(Command::new("ss").args(["-tan"]));
+                let theirs = parse(&String::from_utf8_lossy(&out.stdout));
+                let settled = tuples(&ours, "TIME-WAIT").len() == 1
+                    && tuples(&theirs, "TIME-WAIT").len() == 1
+                    && ours
+                        .iter()
+                        .all(|r| ["LISTEN", "ESTAB", "TIME-WAIT"].contains(&r.0.as_str()))
+                    && theirs
+                        .iter()
+                        .all(|r| ["ESTAB", "TIME-WAIT"].contains(&r.0.as_str()));
+                if settled {
+                    break (ours, theirs);
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "never settled:\nsynack:\n{ours:?}\nlinux:\n{theirs:?}"
+                );
+                thread::sleep(Duration::from_millis(20));
+            };
+            let _ = writeln!(
+                std::io::stderr(),
+                "synack ss -tan:\n{}",
+                serve.ss(&["-tan"])
+            );
+
+            // The listener: backlog as Send-Q, wildcard peer.
+            let listen: Vec<&Row> = ours.iter().filter(|r| r.0 == "LISTEN").collect();
+            assert_eq!(listen.len(), 1, "{ours:?}");
+            assert_eq!(
+                listen[0],
+                &(
+                    "LISTEN".to_owned(),
+                    0,
+                    128,
+                    "0.0.0.0:80".to_owned(),
+                    "0.0.0.0:*".to_owned()
+                )
+            );
+            // A and B: established at both ends, the same 4-tuples mirrored.
+            let estab = tuples(&ours, "ESTAB");
+            assert_eq!(estab.len(), 2, "{ours:?}");
+            assert_eq!(mirrored(&estab), tuples(&theirs, "ESTAB"));
+            for r in ours.iter().chain(&theirs).filter(|r| r.0 == "ESTAB") {
+                assert_eq!((r.1, r.2), (0, 0), "idle queues: {r:?}");
+            }
+            // C: synack closed first and waits; Linux has forgotten it.
+            let our_tw = tuples(&ours, "TIME-WAIT");
+            let their_tw = tuples(&theirs, "TIME-WAIT");
+            let all_theirs: BTreeSet<_> =
+                theirs.iter().map(|r| (r.4.clone(), r.3.clone())).collect();
+            assert!(our_tw.iter().all(|t| !all_theirs.contains(t)), "{theirs:?}");
+            // D: Linux closed first and waits; synack has forgotten it.
+            let all_ours: BTreeSet<_> = ours.iter().map(|r| (r.4.clone(), r.3.clone())).collect();
+            assert!(their_tw.iter().all(|t| !all_ours.contains(t)), "{ours:?}");
+            // Every row is on 192.0.2.1 <-> 192.0.2.2:80.
+            for (_, _, _, local, peer) in theirs.iter() {
+                assert!(local.starts_with("192.0.2.1:") && peer == "192.0.2.2:80");
+            }
+
+            // The header is ss's (its spacing follows the widest cells, so
+            // compare the words).
+            let header =
+                |t: &str| -> String { t.lines().next().unwrap_or("").split_whitespace().collect() };
+            let linux = run(Command::new("ss").args(["-tan"]));
+            assert_eq!(
+                header(&serve.ss(&["-tan"])),
+                header(&String::from_utf8_lossy(&linux.stdout))
+            );
+            // -i adds each connection's details; -s counts per state.
+            let info = serve.ss(&["-tani"]);
+            assert!(info.contains("rtt:") && info.contains("cwnd:"), "{info}");
+            let summary = serve.ss(&["-s"]);
+            assert!(
+                summary.contains("estab 2") && summary.contains("timewait 1"),
+                "{summary}"
+            );
+
+            drop(clients.stdin.take());
+            let _ = clients.wait();
+            drop(serve);
+        },
+    );
+}

@@ -1,0 +1,393 @@
+//! The control socket: a running `synack serve` or `synack connect`
+//! answers `synack ss` over a Unix socket.
+//!
+//! Protocol: the client connects and writes one line, `sockets`; the
+//! server answers with one JSON [`Snapshot`] and closes. Anything else gets
+//! `{"error": "..."}`.
+//!
+//! The socket lives at [`default_path`] (derived from the device's name) or
+//! wherever `--control` says. A server refuses to start over a socket that
+//! still answers (another process has it) and removes one that does not (a
+//! process that died); it removes its own when dropped.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::SocketAddrV4;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use synack_proto::stack::SocketId;
+use synack_proto::tcp::conn::TcpInfo;
+
+use crate::runtime::Runtime;
+
+/// Everything `synack ss` shows about a running stack.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The process that answered.
+    pub pid: u32,
+    /// Its device (`synack0`).
+    pub device: String,
+    /// Every socket, listeners first.
+    pub sockets: Vec<SocketRow>,
+}
+
+/// One socket, as `ss -tan` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketRow {
+    /// The state as `ss` spells it: `ESTAB`, `SYN-RECV`, `TIME-WAIT`, ...
+    pub state: String,
+    /// Bytes not yet read (listeners: connections waiting for accept).
+    pub recv_q: u64,
+    /// Bytes not yet acknowledged (listeners: the backlog).
+    pub send_q: u64,
+    pub local: SocketAddrV4,
+    /// `None` for listeners.
+    pub peer: Option<SocketAddrV4>,
+    /// Closed by the application, finished by the stack (FIN-WAIT, ...).
+    pub orphan: bool,
+    /// For connections the application holds, and listeners (congestion
+    /// control and initial window only, as Linux shows them).
+    pub info: Option<Info>,
+}
+
+/// A connection's `tcp_info`, in Linux's units (µs for RTT and RTO, ms for
+/// the `last_*` ages, segments for windows).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Info {
+    pub timestamps: bool,
+    pub sack: bool,
+    /// (send, receive) window scale, when negotiated.
+    pub wscale: Option<(u8, u8)>,
+    pub congestion: String,
+    pub rto: u64,
+    pub backoff: u32,
+    pub rtt: u64,
+    pub rttvar: u64,
+    pub ato: u64,
+    pub snd_mss: u32,
+    pub rcv_mss: u32,
+    pub advmss: u32,
+    pub cwnd: u32,
+    pub ssthresh: u32,
+    pub bytes_sent: u64,
+    pub bytes_retrans: u64,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+    pub segs_out: u64,
+    pub segs_in: u64,
+    pub data_segs_out: u64,
+    pub data_segs_in: u64,
+    pub last_data_sent: u64,
+    pub last_data_recv: u64,
+    pub last_ack_recv: u64,
+    pub delivered: u64,
+    pub unacked: u32,
+    pub retransmits: u8,
+    pub total_retrans: u64,
+    pub reordering: u32,
+    pub rcv_space: u32,
+    pub notsent: u32,
+    pub min_rtt: u64,
+    pub snd_wnd: u32,
+}
+
+/// `tcpi_options` bits (Linux's `TCPI_OPT_*`).
+const TCPI_OPT_TIMESTAMPS: u8 = 1;
+const TCPI_OPT_SACK: u8 = 2;
+const TCPI_OPT_WSCALE: u8 = 4;
+
+/// Linux's "infinite" ssthresh (`TCP_INFINITE_SSTHRESH`).
+const INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
+
+impl From<&TcpInfo> for Info {
+    fn from(i: &TcpInfo) -> Info {
+        Info {
+            timestamps: i.options & TCPI_OPT_TIMESTAMPS != 0,
+            sack: i.options & TCPI_OPT_SACK != 0,
+            wscale: (i.options & TCPI_OPT_WSCALE != 0).then_some((i.snd_wscale, i.rcv_wscale)),
+            congestion: i.congestion.to_owned(),
+            rto: i.rto,
+            backoff: i.backoff,
+            rtt: i.rtt,
+            rttvar: i.rttvar,
+            ato: i.ato,
+            snd_mss: i.snd_mss,
+            rcv_mss: i.rcv_mss,
+            advmss: i.advmss,
+            cwnd: i.snd_cwnd,
+            // ss shows nothing while slow start has no threshold.
+            ssthresh: if i.snd_ssthresh >= INFINITE_SSTHRESH {
+                0
+            } else {
+                i.snd_ssthresh
+            },
+            bytes_sent: i.bytes_sent,
+            bytes_retrans: i.bytes_retrans,
+            bytes_acked: i.bytes_acked,
+            bytes_received: i.bytes_received,
+            segs_out: i.segs_out,
+            segs_in: i.segs_in,
+            data_segs_out: i.data_segs_out,
+            data_segs_in: i.data_segs_in,
+            last_data_sent: i.last_data_sent,
+            last_data_recv: i.last_data_recv,
+            last_ack_recv: i.last_ack_recv,
+            delivered: i.delivered,
+            unacked: i.unacked,
+            retransmits: i.retransmits,
+            total_retrans: i.total_retrans,
+            reordering: i.reordering,
+            rcv_space: i.rcv_space,
+            notsent: i.notsent_bytes,
+            min_rtt: i.min_rtt,
+            snd_wnd: i.snd_wnd,
+        }
+    }
+}
+
+impl Runtime {
+    /// The stack's sockets now, for `ss`.
+    pub fn snapshot(&self, device: &str) -> Snapshot {
+        let sockets = self.with_stack(|stack| {
+            stack
+                .sockets()
+                .map(|s| {
+                    let (orphan, info) = match s.id {
+                        SocketId::Conn(Some(c)) => {
+                            (false, stack.tcp_info(c).map(|i| Info::from(&i)))
+                        }
+                        SocketId::Conn(None) => (true, None),
+                        // What Linux's ss -i shows for a listener.
+                        SocketId::Listener(_) => (
+                            false,
+                            Some(Info {
+                                congestion: stack.config().tcp_congestion_control.name().into(),
+                                cwnd: stack.config().tcp_init_cwnd,
+                                ..Info::default()
+                            }),
+                        ),
+                    };
+                    SocketRow {
+                        state: s.state.ss_name().to_owned(),
+                        recv_q: s.recv_q as u64,
+                        send_q: s.send_q as u64,
+                        local: s.local,
+                        peer: s.remote,
+                        // Compact TIME-WAIT entries have no owner either, but
+                        // ss does not call them orphans.
+                        orphan: orphan && s.state != synack_proto::tcp::state::TcpState::TimeWait,
+                        info,
+                    }
+                })
+                .collect()
+        });
+        Snapshot {
+            pid: std::process::id(),
+            device: device.to_owned(),
+            sockets,
+        }
+    }
+}
+
+/// Where the control socket of the stack on device `name` lives:
+/// `/run/synack/NAME.sock` for root, `$XDG_RUNTIME_DIR/synack/NAME.sock`
+/// (or `$TMPDIR/synack-UID/NAME.sock`) for others.
+pub fn default_path(name: &str) -> PathBuf {
+    runtime_dir().join(format!("{name}.sock"))
+}
+
+/// The directory of the control sockets (see [`default_path`]).
+pub fn runtime_dir() -> PathBuf {
+    let uid = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid());
+    if uid == 0 {
+        return PathBuf::from("/run/synack");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("synack"),
+        _ => std::env::temp_dir().join(format!("synack-{uid}")),
+    }
+}
+
+/// Serves [`Snapshot`]s of a runtime on a Unix socket until dropped.
+#[derive(Debug)]
+pub struct ControlServer {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ControlServer {
+    /// Binds `path` (creating its directory) and answers in a thread.
+    pub fn start(rt: Runtime, device: &str, path: impl Into<PathBuf>) -> io::Result<ControlServer> {
+        let path = path.into();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                io::Error::new(e.kind(), format!("creating {}: {e}", dir.display()))
+            })?;
+        }
+        let listener = match UnixListener::bind(&path) {
+            Ok(l) => l,
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                if UnixStream::connect(&path).is_ok() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        format!(
+                            "{} belongs to another running synack (use --control PATH)",
+                            path.display()
+                        ),
+                    ));
+                }
+                // Nobody answers: a process that died left it.
+                std::fs::remove_file(&path)?;
+                UnixListener::bind(&path)?
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("binding control socket {}: {e}", path.display()),
+                ));
+            }
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let device = device.to_owned();
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("synack-control".into())
+                .spawn(move || serve(listener, rt, device, stop))?
+        };
+        Ok(ControlServer {
+            path,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept.
+        let _ = UnixStream::connect(&self.path);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn serve(listener: UnixListener, rt: Runtime, device: String, stop: Arc<AtomicBool>) {
+    for conn in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(conn) = conn else {
+            continue;
+        };
+        // A client that never sends its line does not hold us up for long.
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = answer(conn, &rt, &device);
+    }
+}
+
+fn answer(conn: UnixStream, rt: &Runtime, device: &str) -> io::Result<()> {
+    let mut line = String::new();
+    BufReader::new(&conn).take(256).read_line(&mut line)?;
+    let reply = match line.trim() {
+        "sockets" => serde_json::to_string(&rt.snapshot(device)),
+        other => serde_json::to_string(&serde_json::json!({
+            "error": format!("unknown request {other:?}")
+        })),
+    }
+    .map_err(io::Error::other)?;
+    let mut conn = conn;
+    conn.write_all(reply.as_bytes())?;
+    conn.write_all(b"\n")
+}
+
+/// Why [`query`] found no running stack.
+#[derive(Debug)]
+pub enum QueryError {
+    /// No control socket at the path: nothing runs on that device.
+    Missing(PathBuf),
+    /// A socket that nobody answers: the process died.
+    Dead(PathBuf),
+    /// Anything else (permissions, a garbled answer).
+    Other(PathBuf, io::Error),
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueryError::Missing(p) => write!(
+                f,
+                "no running synack: no control socket at {} (is `synack serve` running? pass --control PATH or --tap NAME)",
+                p.display()
+            ),
+            QueryError::Dead(p) => write!(
+                f,
+                "the synack process behind {} is gone (stale control socket)",
+                p.display()
+            ),
+            QueryError::Other(p, e) => write!(f, "asking {}: {e}", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+/// Asks the stack behind the control socket at `path` for its sockets.
+pub fn query(path: &Path) -> Result<Snapshot, QueryError> {
+    let conn = UnixStream::connect(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => QueryError::Missing(path.to_owned()),
+        io::ErrorKind::ConnectionRefused => QueryError::Dead(path.to_owned()),
+        _ => QueryError::Other(path.to_owned(), e),
+    })?;
+    let other = |e: io::Error| QueryError::Other(path.to_owned(), e);
+    conn.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(other)?;
+    (&conn).write_all(b"sockets\n").map_err(other)?;
+    let mut reply = String::new();
+    BufReader::new(&conn).read_line(&mut reply).map_err(other)?;
+    serde_json::from_str(&reply).map_err(|e| {
+        other(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not a snapshot ({e}): {}", reply.trim()),
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_dead_sockets_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.sock");
+        assert!(matches!(query(&missing), Err(QueryError::Missing(_))));
+        // A socket file whose listener is gone.
+        let dead = dir.path().join("dead.sock");
+        drop(UnixListener::bind(&dead).unwrap());
+        assert!(matches!(query(&dead), Err(QueryError::Dead(_))));
+        let msg = query(&dead).unwrap_err().to_string();
+        assert!(msg.contains("gone"), "{msg}");
+    }
+
+    #[test]
+    fn default_paths_are_per_device() {
+        let a = default_path("synack0");
+        assert!(a.ends_with("synack0.sock"), "{}", a.display());
+        assert_ne!(a, default_path("synack1"));
+    }
+}

@@ -1,0 +1,66 @@
+//! Blocking sockets, used like `std::net`'s, on a synack [`Runtime`]:
+//! every constructor takes the runtime first.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use synack::net::{TcpListener, TcpStream};
+//! # fn main() -> std::io::Result<()> {
+//! let tun = synack::Tun::open("synack%d")?;
+//! tun.set_kernel_addr("192.0.2.1".parse().unwrap(), 24)?;
+//! tun.set_up()?;
+//! let rt = synack::Runtime::start(tun, "192.0.2.2".parse().unwrap(), 24)?;
+//! let listener = TcpListener::bind(&rt, "0.0.0.0:7")?;
+//! for stream in listener.incoming() {
+//!     let mut stream = stream?;
+//!     let mut buf = [0; 4096];
+//!     let n = stream.read(&mut buf)?;
+//!     stream.write_all(&buf[..n])?;
+//! }
+//! # let _ = TcpStream::connect(&rt, "192.0.2.1:80");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Errors are `io::Error`s with std's kinds: `ConnectionRefused` (a RST
+//! answered the SYN), `ConnectionReset`, `TimedOut` (retransmissions or
+//! keepalive probes ran out, or `connect_timeout`), `AddrInUse`,
+//! `AddrNotAvailable`, `NotConnected`, `BrokenPipe` (writing after
+//! `shutdown(Write)`), `WouldBlock` (nonblocking, or a read/write timeout,
+//! as std reports them on Linux).
+
+mod error;
+mod listener;
+pub(crate) mod ops;
+mod stream;
+pub(crate) mod udp;
+
+use std::time::Duration;
+
+pub use listener::{DEFAULT_BACKLOG, Incoming, ListenOptions, TcpListener};
+pub use stream::TcpStream;
+
+#[cfg(feature = "tokio")]
+pub(crate) use error::udp_error as error_of_udp;
+pub use udp::UdpSocket;
+
+/// Keepalive settings: SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and
+/// TCP_KEEPCNT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Idle time before the first probe (at least 1 s).
+    pub idle: Duration,
+    /// Time between unanswered probes (at least 1 s).
+    pub interval: Duration,
+    /// Unanswered probes before the connection is declared dead (at least 1).
+    pub count: u8,
+}
+
+impl Keepalive {
+    pub fn new(idle: Duration, interval: Duration, count: u8) -> Keepalive {
+        Keepalive {
+            idle,
+            interval,
+            count,
+        }
+    }
+}

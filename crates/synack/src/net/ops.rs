@@ -1,0 +1,250 @@
+//! Socket operations on the locked [`Core`], shared by the blocking and
+//! the async front ends. Each runs one stack command, sends what it
+//! produced, and says `None` when it would have to wait.
+
+use std::io;
+use std::net::{Shutdown as StdShutdown, SocketAddr, SocketAddrV4};
+use std::time::Duration;
+
+use synack_proto::Duration as StackDuration;
+use synack_proto::stack::{ConnHandle, ConnectOptions, ListenerHandle};
+use synack_proto::tcp::conn::{RecvError, SendError, Shutdown, SocketOption};
+use synack_proto::tcp::state::TcpState;
+
+use super::Keepalive;
+use super::error::*;
+use crate::runtime::Core;
+use crate::runtime::registry::{ConnEntry, ListenerEntry};
+
+pub(crate) fn stack_duration(d: Duration) -> StackDuration {
+    StackDuration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+pub(crate) fn try_read(
+    core: &mut Core,
+    c: ConnHandle,
+    buf: &mut [u8],
+) -> Option<io::Result<usize>> {
+    let now = core.clock.now();
+    let r = core.stack.tcp_recv(now, c, buf);
+    core.flush();
+    match r {
+        Ok(n) => Some(Ok(n)),
+        Err(RecvError::WouldBlock) => None,
+        Err(e) => Some(Err(recv_error(e))),
+    }
+}
+
+pub(crate) fn try_write(core: &mut Core, c: ConnHandle, data: &[u8]) -> Option<io::Result<usize>> {
+    let now = core.clock.now();
+    let r = core.stack.tcp_send(now, c, data);
+    core.flush();
+    match r {
+        Ok(n) => Some(Ok(n)),
+        Err(SendError::WouldBlock) => None,
+        Err(e) => Some(Err(send_error(e))),
+    }
+}
+
+pub(crate) fn shutdown(core: &mut Core, c: ConnHandle, how: StdShutdown) -> io::Result<()> {
+    let now = core.clock.now();
+    let how = match how {
+        StdShutdown::Read => Shutdown::Read,
+        StdShutdown::Write => Shutdown::Write,
+        StdShutdown::Both => Shutdown::Both,
+    };
+    let r = core.stack.tcp_shutdown(now, c, how);
+    core.flush();
+    // Readers blocked on a read side that just ended must see it.
+    if let Some(e) = core.registry.conns.get_mut(&c) {
+        e.read.cond.notify_all();
+        if let Some(w) = e.read.waker.take() {
+            w.wake();
+        }
+    }
+    r.map_err(shutdown_error)
+}
+
+pub(crate) fn set_option(core: &mut Core, c: ConnHandle, option: SocketOption) -> io::Result<()> {
+    let now = core.clock.now();
+    let r = core.stack.tcp_set_option(now, c, option);
+    core.flush();
+    r.map_err(option_error)
+}
+
+pub(crate) fn set_keepalive(
+    core: &mut Core,
+    c: ConnHandle,
+    ka: Option<Keepalive>,
+) -> io::Result<()> {
+    match ka {
+        Some(k) => {
+            set_option(core, c, SocketOption::KeepIdle(stack_duration(k.idle)))?;
+            set_option(
+                core,
+                c,
+                SocketOption::KeepInterval(stack_duration(k.interval)),
+            )?;
+            set_option(core, c, SocketOption::KeepCount(k.count))?;
+            set_option(core, c, SocketOption::KeepAlive(true))?;
+        }
+        None => set_option(core, c, SocketOption::KeepAlive(false))?,
+    }
+    if let Some(e) = core.registry.conns.get_mut(&c) {
+        e.mirror.keepalive = ka;
+    }
+    Ok(())
+}
+
+pub(crate) fn set_nodelay(core: &mut Core, c: ConnHandle, on: bool) -> io::Result<()> {
+    set_option(core, c, SocketOption::NoDelay(on))?;
+    if let Some(e) = core.registry.conns.get_mut(&c) {
+        e.mirror.nodelay = on;
+    }
+    Ok(())
+}
+
+pub(crate) fn set_linger(
+    core: &mut Core,
+    c: ConnHandle,
+    linger: Option<Duration>,
+) -> io::Result<()> {
+    set_option(core, c, SocketOption::Linger(linger.map(stack_duration)))?;
+    if let Some(e) = core.registry.conns.get_mut(&c) {
+        e.mirror.linger = linger;
+    }
+    Ok(())
+}
+
+pub(crate) fn addrs(core: &Core, c: ConnHandle) -> io::Result<(SocketAddrV4, SocketAddrV4)> {
+    core.stack.tcp_addrs(c).ok_or_else(not_connected)
+}
+
+/// Opens a connection and registers it; the caller waits for [`connected`].
+pub(crate) fn start_connect(core: &mut Core, remote: SocketAddrV4) -> io::Result<ConnHandle> {
+    start_connect_with(core, remote, ConnectOptions::default(), None).map(|(c, _)| c)
+}
+
+/// [`start_connect`] with options and, for Fast Open (`sendto` with
+/// `MSG_FASTOPEN`), data for the SYN; returns how much data was queued.
+pub(crate) fn start_connect_with(
+    core: &mut Core,
+    remote: SocketAddrV4,
+    opts: ConnectOptions,
+    data: Option<&[u8]>,
+) -> io::Result<(ConnHandle, usize)> {
+    let now = core.clock.now();
+    let r = match data {
+        Some(data) => core.stack.tcp_connect_with_data(now, remote, opts, data),
+        None => core.stack.tcp_connect(now, remote, opts).map(|c| (c, 0)),
+    };
+    let (c, queued) = r.map_err(connect_error)?;
+    core.registry.conns.insert(
+        c,
+        ConnEntry {
+            refs: 1,
+            ..ConnEntry::default()
+        },
+    );
+    core.flush();
+    Ok((c, queued))
+}
+
+/// Whether an active open finished: `None` while the handshake runs.
+pub(crate) fn connected(core: &Core, c: ConnHandle) -> Option<io::Result<()>> {
+    if let Some(reason) = core.registry.conns.get(&c).and_then(|e| e.closed) {
+        return Some(Err(close_error(reason).unwrap_or_else(not_connected)));
+    }
+    match core.stack.tcp_state(c) {
+        TcpState::SynSent | TcpState::SynReceived => None,
+        // The `Closed` event comes with the state change; without one the
+        // connection was never opened.
+        TcpState::Closed => Some(Err(not_connected())),
+        _ => Some(Ok(())),
+    }
+}
+
+/// Accepts a queued connection, registers it and gives it the listener's
+/// per-connection options.
+pub(crate) fn try_accept(core: &mut Core, l: ListenerHandle) -> Option<io::Result<ConnHandle>> {
+    let r = core.stack.tcp_accept(l);
+    let c = match r {
+        Ok(c) => c,
+        Err(synack_proto::stack::AcceptError::WouldBlock) => return None,
+        Err(e) => return Some(Err(accept_error(e))),
+    };
+    core.registry.conns.insert(
+        c,
+        ConnEntry {
+            refs: 1,
+            ..ConnEntry::default()
+        },
+    );
+    let (keepalive, nodelay) = core
+        .registry
+        .listeners
+        .get(&l)
+        .map_or((None, false), |e| (e.keepalive, e.nodelay));
+    if let Some(ka) = keepalive {
+        if let Err(e) = set_keepalive(core, c, Some(ka)) {
+            return Some(Err(e));
+        }
+    }
+    if nodelay {
+        if let Err(e) = set_nodelay(core, c, true) {
+            return Some(Err(e));
+        }
+    }
+    core.flush();
+    Some(Ok(c))
+}
+
+pub(crate) fn register_listener(core: &mut Core, l: ListenerHandle, entry: ListenerEntry) {
+    core.registry.listeners.insert(l, entry);
+}
+
+/// Drops one reference to a listener; the last closes it.
+pub(crate) fn release_listener(core: &mut Core, l: ListenerHandle) {
+    let Some(e) = core.registry.listeners.get_mut(&l) else {
+        return;
+    };
+    e.refs = e.refs.saturating_sub(1);
+    if e.refs > 0 {
+        return;
+    }
+    core.registry.listeners.remove(&l);
+    let now = core.clock.now();
+    core.stack.tcp_close_listener(now, l);
+    core.flush();
+}
+
+/// Drops one reference to a connection; the last closes it (`close(2)`:
+/// FIN after the queued data, or RST with unread data or linger 0).
+/// Returns whether it was the last.
+pub(crate) fn release_conn(core: &mut Core, c: ConnHandle) -> bool {
+    let Some(e) = core.registry.conns.get_mut(&c) else {
+        return false;
+    };
+    e.refs = e.refs.saturating_sub(1);
+    if e.refs > 0 {
+        return false;
+    }
+    core.registry.conns.remove(&c);
+    let now = core.clock.now();
+    core.stack.tcp_close(now, c);
+    core.flush();
+    true
+}
+
+/// Whether everything we sent, FIN included, is acknowledged (or the
+/// connection is gone): what a lingering close waits for.
+pub(crate) fn send_side_done(core: &Core, c: ConnHandle) -> bool {
+    matches!(
+        core.stack.tcp_state(c),
+        TcpState::FinWait2 | TcpState::TimeWait | TcpState::Closed
+    )
+}
+
+pub(crate) fn v4(addr: SocketAddrV4) -> SocketAddr {
+    SocketAddr::V4(addr)
+}

@@ -1,0 +1,236 @@
+//! The blocking [`UdpSocket`], mirroring `std::net::UdpSocket`.
+
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use synack_proto::udp::{UdpError, UdpHandle};
+
+use super::error::{not_connected, udp_error, would_block};
+use super::listener::first_v4;
+use crate::runtime::registry::UdpEntry;
+use crate::runtime::{Core, Runtime};
+
+/// A UDP socket of a synack [`Runtime`], used like `std::net::UdpSocket`.
+/// Sends never wait (a datagram goes out at once or fails); receives wait
+/// for a datagram unless nonblocking or timed out. An ICMP error for a
+/// connected socket is reported once, by the next receive.
+#[derive(Debug)]
+pub struct UdpSocket {
+    rt: Runtime,
+    h: UdpHandle,
+}
+
+pub(crate) fn open(rt: &Runtime, addr: SocketAddrV4) -> io::Result<UdpHandle> {
+    let mut core = rt.shared.lock()?;
+    let h = core.stack.udp_open();
+    if let Err(e) = core.stack.udp_bind(h, addr) {
+        let _ = core.stack.udp_close(h);
+        return Err(udp_error(e));
+    }
+    core.registry.udps.insert(
+        h,
+        UdpEntry {
+            refs: 1,
+            ..UdpEntry::default()
+        },
+    );
+    Ok(h)
+}
+
+/// Runs a send and drains the output; one retry after draining a full
+/// output queue.
+pub(crate) fn send_with(
+    core: &mut Core,
+    mut send: impl FnMut(&mut Core) -> Result<usize, UdpError>,
+) -> io::Result<usize> {
+    let r = match send(core) {
+        Err(UdpError::NoBufferSpace) => {
+            core.flush();
+            send(core)
+        }
+        r => r,
+    };
+    core.flush();
+    r.map_err(udp_error)
+}
+
+/// A receive: `None` when nothing waits.
+pub(crate) fn try_recv_from(
+    core: &mut Core,
+    h: UdpHandle,
+    buf: &mut [u8],
+) -> Option<io::Result<(usize, SocketAddr)>> {
+    match core.stack.udp_recv_from(h, buf) {
+        Ok(r) => Some(Ok((r.len, SocketAddr::V4(r.src)))),
+        Err(UdpError::WouldBlock) => None,
+        Err(e) => Some(Err(udp_error(e))),
+    }
+}
+
+impl UdpSocket {
+    /// Binds to `addr` (0.0.0.0 or the stack's address; port 0 for an
+    /// ephemeral port).
+    pub fn bind(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let addr = first_v4(addr)?;
+        Ok(UdpSocket {
+            rt: rt.clone(),
+            h: open(rt, addr)?,
+        })
+    }
+
+    fn with_core<T>(&self, f: impl FnOnce(&mut Core, UdpHandle) -> io::Result<T>) -> io::Result<T> {
+        let mut core = self.rt.shared.lock()?;
+        if !core.registry.udps.contains_key(&self.h) {
+            return Err(not_connected());
+        }
+        f(&mut core, self.h)
+    }
+
+    /// Sends to and receives from `addr` only (`send`, `recv`).
+    pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let addr = first_v4(addr)?;
+        self.with_core(|core, h| core.stack.udp_connect(h, addr).map(drop).map_err(udp_error))
+    }
+
+    /// Sends a datagram to the connected peer.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.with_core(|core, h| {
+            let now = core.clock.now();
+            send_with(core, |c| c.stack.udp_send(now, h, buf))
+        })
+    }
+
+    /// Sends a datagram to `addr`.
+    pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
+        let addr = first_v4(addr)?;
+        self.with_core(|core, h| {
+            let now = core.clock.now();
+            send_with(core, |c| c.stack.udp_send_to(now, h, addr, buf))
+        })
+    }
+
+    /// Receives a datagram (its excess beyond `buf` is dropped).
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv_from(buf).map(|(n, _)| n)
+    }
+
+    /// Receives a datagram and its source.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let shared = &self.rt.shared;
+        let mut core = shared.lock()?;
+        let entry = core.registry.udps.get(&self.h).ok_or_else(not_connected)?;
+        let (nonblocking, deadline) = (
+            entry.nonblocking,
+            entry.read_timeout.map(|t| Instant::now() + t),
+        );
+        loop {
+            if let Some(r) = try_recv_from(&mut core, self.h, buf) {
+                return r;
+            }
+            if nonblocking {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let cond = Arc::clone(
+                &core
+                    .registry
+                    .udps
+                    .get(&self.h)
+                    .ok_or_else(not_connected)?
+                    .read
+                    .cond,
+            );
+            let (next, expired) = shared.wait(core, &cond, deadline)?;
+            core = next;
+            if expired {
+                return Err(would_block("recv"));
+            }
+        }
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.with_core(|core, h| {
+            let a = core.stack.udp_local_addr(h).map_err(udp_error)?;
+            a.map(SocketAddr::V4).ok_or_else(not_connected)
+        })
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.with_core(|core, h| {
+            let a = core.stack.udp_peer_addr(h).map_err(udp_error)?;
+            a.map(SocketAddr::V4).ok_or_else(not_connected)
+        })
+    }
+
+    /// How long `recv` waits before failing with `WouldBlock` (`None`: forever).
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        if timeout.is_some_and(|t| t.is_zero()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        self.with_core(|core, h| {
+            if let Some(e) = core.registry.udps.get_mut(&h) {
+                e.read_timeout = timeout;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.with_core(|core, h| Ok(core.registry.udps[&h].read_timeout))
+    }
+
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.with_core(|core, h| {
+            if let Some(e) = core.registry.udps.get_mut(&h) {
+                e.nonblocking = nonblocking;
+            }
+            Ok(())
+        })
+    }
+
+    /// A second handle to the same socket.
+    pub fn try_clone(&self) -> io::Result<UdpSocket> {
+        self.with_core(|core, h| {
+            if let Some(e) = core.registry.udps.get_mut(&h) {
+                e.refs += 1;
+            }
+            Ok(UdpSocket {
+                rt: self.rt.clone(),
+                h,
+            })
+        })
+    }
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn share(&self) -> io::Result<(Runtime, UdpHandle)> {
+        self.with_core(|core, h| {
+            if let Some(e) = core.registry.udps.get_mut(&h) {
+                e.refs += 1;
+            }
+            Ok((self.rt.clone(), h))
+        })
+    }
+}
+
+/// Drops one reference to a UDP socket; the last closes it.
+pub(crate) fn release(core: &mut Core, h: UdpHandle) {
+    let Some(e) = core.registry.udps.get_mut(&h) else {
+        return;
+    };
+    e.refs = e.refs.saturating_sub(1);
+    if e.refs == 0 {
+        core.registry.udps.remove(&h);
+        let _ = core.stack.udp_close(h);
+    }
+}
+
+impl Drop for UdpSocket {
+    fn drop(&mut self) {
+        let mut core = self.rt.shared.lock_anyway();
+        release(&mut core, self.h);
+    }
+}

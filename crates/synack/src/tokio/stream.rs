@@ -1,0 +1,225 @@
+//! The async [`TcpStream`].
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{Shutdown, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use synack_proto::stack::ConnHandle;
+use synack_proto::tcp::conn::TcpInfo;
+use synack_proto::tcp::state::TcpState;
+
+use super::Runtime;
+use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::net::Keepalive;
+use crate::net::ops;
+use crate::runtime::Core;
+use crate::runtime::registry::ConnEntry;
+
+fn not_connected() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "socket is not connected")
+}
+
+/// A TCP connection of a synack [`Runtime`], used like
+/// `tokio::net::TcpStream`. Dropping it closes the connection like
+/// `close(2)` (a FIN after the queued data; a RST with unread data or
+/// linger zero) without waiting.
+#[derive(Debug)]
+pub struct TcpStream {
+    rt: Runtime,
+    c: ConnHandle,
+}
+
+impl TcpStream {
+    /// Connects to `addr` (the first IPv4 address that accepts).
+    pub async fn connect(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let mut last = None;
+        for addr in addr.to_socket_addrs()? {
+            let SocketAddr::V4(addr) = addr else {
+                continue;
+            };
+            match TcpStream::connect_v4(rt, addr).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "synack speaks IPv4 only: no IPv4 address given",
+            )
+        }))
+    }
+
+    async fn connect_v4(rt: &Runtime, remote: SocketAddrV4) -> io::Result<TcpStream> {
+        let c = ops::start_connect(&mut *rt.shared.lock()?, remote)?;
+        // From here on, dropping `stream` (an error, a cancelled future)
+        // cleans up.
+        let stream = TcpStream { rt: rt.clone(), c };
+        poll_fn(|cx| stream.poll_connected(cx)).await?;
+        Ok(stream)
+    }
+
+    fn poll_connected(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut core = self.rt.shared.lock()?;
+        match ops::connected(&core, self.c) {
+            Some(r) => Poll::Ready(r),
+            None => {
+                entry(&mut core, self.c)?.write.register(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+
+    pub(crate) fn from_parts(rt: Runtime, c: ConnHandle) -> TcpStream {
+        TcpStream { rt, c }
+    }
+
+    /// Turns a blocking stream of the same runtime into an async one.
+    pub fn from_std(stream: crate::net::TcpStream) -> io::Result<TcpStream> {
+        let (rt, c) = stream.share()?;
+        Ok(TcpStream { rt, c })
+    }
+
+    fn with_core<T>(
+        &self,
+        f: impl FnOnce(&mut Core, ConnHandle) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let mut core = self.rt.shared.lock()?;
+        entry(&mut core, self.c)?;
+        f(&mut core, self.c)
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.with_core(|core, c| ops::addrs(core, c).map(|(_, r)| ops::v4(r)))
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.with_core(|core, c| ops::addrs(core, c).map(|(l, _)| ops::v4(l)))
+    }
+
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_nodelay(core, c, nodelay))
+    }
+
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.with_core(|core, c| Ok(entry(core, c)?.mirror.nodelay))
+    }
+
+    /// SO_LINGER; `Some(ZERO)` makes dropping the stream reset it. (Async
+    /// drops never wait: a nonzero linger only keeps the default close.)
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_linger(core, c, linger))
+    }
+
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        self.with_core(|core, c| Ok(entry(core, c)?.mirror.linger))
+    }
+
+    /// Keepalive settings (see [`crate::net::TcpStream::set_keepalive`]).
+    pub fn set_keepalive(&self, keepalive: Option<Keepalive>) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_keepalive(core, c, keepalive))
+    }
+
+    pub fn info(&self) -> io::Result<TcpInfo> {
+        self.with_core(|core, c| core.stack.tcp_info(c).ok_or_else(not_connected))
+    }
+
+    pub fn state(&self) -> TcpState {
+        self.with_core(|core, c| Ok(core.stack.tcp_state(c)))
+            .unwrap_or(TcpState::Closed)
+    }
+
+    /// Borrowed halves, usable concurrently (e.g. `tokio::io::copy` from
+    /// one to the other).
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        super::split::borrowed(self)
+    }
+
+    /// Owned halves for separate tasks. Dropping the write half sends the
+    /// FIN, as tokio's does.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        super::split::owned(self)
+    }
+
+    pub(crate) fn poll_read_priv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut core = self.rt.shared.lock()?;
+        match ops::try_read(&mut core, self.c, buf.initialize_unfilled()) {
+            Some(Ok(n)) => {
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            Some(Err(e)) => Poll::Ready(Err(e)),
+            None => {
+                entry(&mut core, self.c)?.read.register(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+
+    pub(crate) fn poll_write_priv(
+        &self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut core = self.rt.shared.lock()?;
+        match ops::try_write(&mut core, self.c, data) {
+            Some(r) => Poll::Ready(r),
+            None => {
+                entry(&mut core, self.c)?.write.register(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+
+    pub(crate) fn shutdown_priv(&self, how: Shutdown) -> io::Result<()> {
+        self.with_core(|core, c| ops::shutdown(core, c, how))
+    }
+}
+
+fn entry(core: &mut Core, c: ConnHandle) -> io::Result<&mut ConnEntry> {
+    core.registry.conns.get_mut(&c).ok_or_else(not_connected)
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.poll_read_priv(cx, buf)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_priv(cx, data)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Sends the FIN (after the queued data): the peer reads end of stream.
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown_priv(Shutdown::Write))
+    }
+}
+
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        let mut core = self.rt.shared.lock_anyway();
+        ops::release_conn(&mut core, self.c);
+    }
+}

@@ -1,0 +1,121 @@
+//! The async [`UdpSocket`].
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::task::{Context, Poll};
+
+use synack_proto::udp::UdpHandle;
+
+use super::Runtime;
+use crate::net::udp::{open, release, send_with, try_recv_from};
+
+fn first_v4(addr: impl ToSocketAddrs) -> io::Result<std::net::SocketAddrV4> {
+    addr.to_socket_addrs()?
+        .find_map(|a| match a {
+            SocketAddr::V4(a) => Some(a),
+            SocketAddr::V6(_) => None,
+        })
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "synack speaks IPv4 only: no IPv4 address given",
+            )
+        })
+}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "socket is closed")
+}
+
+/// A UDP socket of a synack [`Runtime`], used like `tokio::net::UdpSocket`.
+#[derive(Debug)]
+pub struct UdpSocket {
+    rt: Runtime,
+    h: UdpHandle,
+}
+
+impl UdpSocket {
+    /// Binds to `addr` (port 0 for an ephemeral port).
+    pub async fn bind(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            rt: rt.clone(),
+            h: open(rt, first_v4(addr)?)?,
+        })
+    }
+
+    /// Turns a blocking socket of the same runtime into an async one.
+    pub fn from_std(socket: crate::net::UdpSocket) -> io::Result<UdpSocket> {
+        let (rt, h) = socket.share()?;
+        Ok(UdpSocket { rt, h })
+    }
+
+    /// Sends to and receives from `addr` only.
+    pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let addr = first_v4(addr)?;
+        let mut core = self.rt.shared.lock()?;
+        core.stack
+            .udp_connect(self.h, addr)
+            .map(drop)
+            .map_err(crate::net::error_of_udp)
+    }
+
+    /// Sends a datagram to the connected peer (never waits).
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        let mut core = self.rt.shared.lock()?;
+        let now = core.clock.now();
+        let h = self.h;
+        send_with(&mut core, |c| c.stack.udp_send(now, h, buf))
+    }
+
+    /// Sends a datagram to `addr` (never waits).
+    pub async fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
+        let addr = first_v4(addr)?;
+        let mut core = self.rt.shared.lock()?;
+        let now = core.clock.now();
+        let h = self.h;
+        send_with(&mut core, |c| c.stack.udp_send_to(now, h, addr, buf))
+    }
+
+    /// Receives a datagram.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv_from(buf).await.map(|(n, _)| n)
+    }
+
+    /// Receives a datagram and its source.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+    }
+
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        let mut core = self.rt.shared.lock()?;
+        if let Some(r) = try_recv_from(&mut core, self.h, buf) {
+            return Poll::Ready(r);
+        }
+        match core.registry.udps.get_mut(&self.h) {
+            Some(e) => e.read.register(cx.waker()),
+            None => return Poll::Ready(Err(closed())),
+        }
+        Poll::Pending
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        let core = self.rt.shared.lock()?;
+        let a = core
+            .stack
+            .udp_local_addr(self.h)
+            .map_err(crate::net::error_of_udp)?;
+        a.map(SocketAddr::V4).ok_or_else(closed)
+    }
+}
+
+impl Drop for UdpSocket {
+    fn drop(&mut self) {
+        let mut core = self.rt.shared.lock_anyway();
+        release(&mut core, self.h);
+    }
+}

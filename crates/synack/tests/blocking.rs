@@ -1,0 +1,387 @@
+//! The blocking sockets between two runtimes on an in-memory link.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use synack::Runtime;
+use synack::net::{Keepalive, ListenOptions, TcpListener, TcpStream};
+use synack_proto::tcp::state::TcpState;
+
+#[test]
+fn echo_round_trip_and_orderly_close() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:7").unwrap();
+    let server = thread::spawn(move || {
+        let (mut s, peer) = listener.accept().unwrap();
+        assert_eq!(peer.ip(), std::net::IpAddr::V4(A));
+        let mut buf = [0u8; 100];
+        let mut got = Vec::new();
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        s.write_all(&got).unwrap();
+    });
+    let mut c = TcpStream::connect(&a, addr(B, 7)).unwrap();
+    assert_eq!(c.peer_addr().unwrap(), addr(B, 7));
+    assert_eq!(c.local_addr().unwrap().ip(), std::net::IpAddr::V4(A));
+    c.write_all(b"hello, synack").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    c.read_to_end(&mut back).unwrap();
+    assert_eq!(back, b"hello, synack");
+    server.join().unwrap();
+}
+
+/// Sends `total` pattern bytes on `w` in chunks, then shuts down writing.
+fn send_pattern(mut w: impl Write, total: u64) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut off = 0u64;
+    while off < total {
+        let n = (total - off).min(buf.len() as u64) as usize;
+        pattern(off, &mut buf[..n]);
+        w.write_all(&buf[..n]).unwrap();
+        off += n as u64;
+    }
+}
+
+/// Reads to the end, checking the pattern; returns the byte count.
+fn check_pattern(mut r: impl Read) -> u64 {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut want = vec![0u8; 64 * 1024];
+    let mut off = 0u64;
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            return off;
+        }
+        pattern(off, &mut want[..n]);
+        assert!(buf[..n] == want[..n], "stream differs near byte {off}");
+        off += n as u64;
+    }
+}
+
+#[test]
+fn bulk_both_ways_at_once_arrives_intact() {
+    const TOTAL: u64 = 8 << 20;
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:9").unwrap();
+    let server = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let w = s.try_clone().unwrap();
+        let sender = thread::spawn(move || {
+            send_pattern(&w, TOTAL);
+            w.shutdown(Shutdown::Write).unwrap();
+        });
+        let got = check_pattern(&s);
+        sender.join().unwrap();
+        got
+    });
+    let c = TcpStream::connect(&a, addr(B, 9)).unwrap();
+    let start = std::time::Instant::now();
+    let w = c.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        send_pattern(&w, TOTAL);
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    assert_eq!(check_pattern(&c), TOTAL);
+    sender.join().unwrap();
+    assert_eq!(server.join().unwrap(), TOTAL);
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "2 x {} MiB in {secs:.2} s: {:.0} Mbit/s each way",
+        TOTAL >> 20,
+        TOTAL as f64 * 8.0 / secs / 1e6
+    );
+}
+
+#[test]
+fn streams_work_over_ethernet_with_arp() {
+    let (a, b) = pair_ethernet();
+    let (c, s) = connected(&a, &b, 7);
+    let reader = thread::spawn(move || check_pattern(&s));
+    send_pattern(&c, 1 << 20);
+    c.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(reader.join().unwrap(), 1 << 20);
+}
+
+#[test]
+fn connecting_to_a_closed_port_is_refused() {
+    let (a, _b) = pair();
+    let err = TcpStream::connect(&a, addr(B, 81)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+}
+
+#[test]
+fn connect_timeout_gives_up_on_a_silent_peer() {
+    let (da, db) = synack::Pipe::pollable_pair(synack::Medium::Ip, 1500).unwrap();
+    let (da, cut) = Cuttable::new(da);
+    cut.store(true, Ordering::Relaxed);
+    let (a, _b) = pair_on(da, db);
+    let start = Instant::now();
+    let err = TcpStream::connect_timeout(&a, &addr(B, 7), Duration::from_millis(300)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    let zero = TcpStream::connect_timeout(&a, &addr(B, 7), Duration::ZERO).unwrap_err();
+    assert_eq!(zero.kind(), ErrorKind::InvalidInput);
+    // The attempt is gone: nothing is left in SYN-SENT.
+    assert_eq!(a.with_stack(|s| s.connection_count()), (0, 0));
+}
+
+/// A connected pair of streams: (client on `a`, server on `b`).
+fn connected(a: &Runtime, b: &Runtime, port: u16) -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind(b, ("0.0.0.0", port)).unwrap();
+    let c = TcpStream::connect(a, addr(B, port)).unwrap();
+    let (s, _) = listener.accept().unwrap();
+    (c, s)
+}
+
+#[test]
+fn read_timeout_and_nonblocking_reads_would_block() {
+    let (a, b) = pair();
+    let (mut c, s) = connected(&a, &b, 7);
+    c.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    assert_eq!(c.read_timeout().unwrap(), Some(Duration::from_millis(100)));
+    let start = Instant::now();
+    let err = c.read(&mut [0; 10]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    assert_eq!(
+        c.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    c.set_nonblocking(true).unwrap();
+    assert_eq!(
+        c.read(&mut [0; 10]).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    (&s).write_all(b"x").unwrap();
+    c.set_nonblocking(false).unwrap();
+    c.set_read_timeout(None).unwrap();
+    assert_eq!(c.read(&mut [0; 10]).unwrap(), 1);
+}
+
+#[test]
+fn write_timeout_fires_when_the_peer_does_not_read() {
+    let (a, b) = pair();
+    let (mut c, _s) = connected(&a, &b, 7);
+    c.set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    let mut written = 0usize;
+    let err = loop {
+        match c.write(&chunk) {
+            Ok(n) => written += n,
+            Err(e) => break e,
+        }
+        assert!(written < 64 << 20, "the peer's buffers never filled");
+    };
+    assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+    assert!(written > 0);
+}
+
+#[test]
+fn writing_after_shutdown_is_a_broken_pipe_and_the_peer_reads_eof() {
+    let (a, b) = pair();
+    let (mut c, mut s) = connected(&a, &b, 7);
+    c.write_all(b"last words").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(c.write(b"more").unwrap_err().kind(), ErrorKind::BrokenPipe);
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"last words");
+    // The other direction still works (half-close).
+    s.write_all(b"reply").unwrap();
+    drop(s);
+    let mut back = Vec::new();
+    c.read_to_end(&mut back).unwrap();
+    assert_eq!(back, b"reply");
+}
+
+#[test]
+fn shutdown_read_ends_a_blocked_read() {
+    let (a, b) = pair();
+    let (c, _s) = connected(&a, &b, 7);
+    let c = std::sync::Arc::new(c);
+    let reader = {
+        let c = c.clone();
+        thread::spawn(move || (&*c).read(&mut [0; 10]).unwrap())
+    };
+    // The reader is blocked (or about to be): a read shutdown wakes it.
+    thread::sleep(Duration::from_millis(50));
+    c.shutdown(Shutdown::Read).unwrap();
+    assert_eq!(reader.join().unwrap(), 0);
+}
+
+#[test]
+fn linger_zero_resets_the_connection() {
+    let (a, b) = pair();
+    let (c, mut s) = connected(&a, &b, 7);
+    c.set_linger(Some(Duration::ZERO)).unwrap();
+    assert_eq!(c.linger().unwrap(), Some(Duration::ZERO));
+    drop(c);
+    let err = s.read(&mut [0; 10]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+    // No TIME-WAIT on the client.
+    assert_eq!(a.with_stack(|s| s.connection_count()), (0, 0));
+}
+
+#[test]
+fn linger_waits_until_the_peer_acknowledged_everything() {
+    const TOTAL: u64 = 2 << 20;
+    let (a, b) = pair();
+    let (c, s) = connected(&a, &b, 7);
+    c.set_linger(Some(Duration::from_secs(10))).unwrap();
+    let reader = thread::spawn(move || check_pattern(&s));
+    send_pattern(&c, TOTAL);
+    drop(c);
+    // Dropping returned only after the FIN was acknowledged.
+    let client = a.with_stack(|st| {
+        st.sockets()
+            .filter(|s| s.remote.is_some())
+            .map(|s| (s.state, s.send_q))
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        client
+            .iter()
+            .all(|(state, q)| *q == 0 && matches!(state, TcpState::FinWait2 | TcpState::TimeWait)),
+        "{client:?}"
+    );
+    assert_eq!(reader.join().unwrap(), TOTAL);
+}
+
+#[test]
+fn bind_errors_are_addr_in_use_and_addr_not_available() {
+    let (_a, b) = pair();
+    let l = TcpListener::bind(&b, "0.0.0.0:80").unwrap();
+    assert_eq!(
+        l.local_addr().unwrap(),
+        addr(std::net::Ipv4Addr::UNSPECIFIED, 80)
+    );
+    let e = TcpListener::bind(&b, "0.0.0.0:80").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrInUse);
+    let e = TcpListener::bind(&b, (B, 80)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrInUse);
+    let e = TcpListener::bind(&b, "198.51.100.1:80").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrNotAvailable);
+    // Port 0 picks a free ephemeral port.
+    let any = TcpListener::bind(&b, "0.0.0.0:0").unwrap();
+    let port = any.local_addr().unwrap().port();
+    assert!((32768..=60999).contains(&port), "{port}");
+    // Dropping frees the port.
+    drop(l);
+    TcpListener::bind(&b, "0.0.0.0:80").unwrap();
+}
+
+#[test]
+fn without_reuse_addr_a_port_in_time_wait_is_in_use() {
+    let (a, b) = pair();
+    let (c, s) = connected(&a, &b, 8080);
+    // The server closes first: its side goes to TIME-WAIT.
+    drop(s);
+    let mut c = c;
+    assert_eq!(c.read(&mut [0; 1]).unwrap(), 0);
+    drop(c);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !b.with_stack(|st| st.sockets().any(|s| s.state == TcpState::TimeWait)) {
+        assert!(Instant::now() < deadline, "no TIME-WAIT on the server");
+        thread::sleep(Duration::from_millis(5));
+    }
+    let e = ListenOptions::new()
+        .reuse_addr(false)
+        .bind(&b, "0.0.0.0:8080")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddrInUse, "{e}");
+    ListenOptions::new()
+        .reuse_addr(true)
+        .bind(&b, "0.0.0.0:8080")
+        .unwrap();
+}
+
+#[test]
+fn nonblocking_accept_would_block_until_a_connection_waits() {
+    let (a, b) = pair();
+    let l = TcpListener::bind(&b, "0.0.0.0:7").unwrap();
+    l.set_nonblocking(true).unwrap();
+    assert_eq!(l.accept().unwrap_err().kind(), ErrorKind::WouldBlock);
+    let _c = TcpStream::connect(&a, addr(B, 7)).unwrap();
+    // The handshake completed on the client; the server's ACK may still be in flight.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match l.accept() {
+            Ok(_) => break,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline);
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn keepalive_detects_a_peer_that_vanished() {
+    let (da, db) = synack::Pipe::pollable_pair(synack::Medium::Ip, 1500).unwrap();
+    let (da, cut) = Cuttable::new(da);
+    let (a, b) = pair_on(da, db);
+    let (mut c, _s) = connected(&a, &b, 7);
+    let ka = Keepalive::new(Duration::from_secs(1), Duration::from_secs(1), 2);
+    c.set_keepalive(Some(ka)).unwrap();
+    assert_eq!(c.keepalive().unwrap(), Some(ka));
+    cut.store(true, Ordering::Relaxed);
+    let start = Instant::now();
+    let err = c.read(&mut [0; 10]).unwrap_err();
+    let took = start.elapsed();
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+    // idle + count x interval = 3 s.
+    assert!(
+        took >= Duration::from_millis(2900) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn blocked_calls_fail_when_the_runtime_shuts_down() {
+    let (_a, b) = pair();
+    let l = std::sync::Arc::new(TcpListener::bind(&b, "0.0.0.0:7").unwrap());
+    let acceptor = {
+        let l = l.clone();
+        thread::spawn(move || l.accept().map(|_| ()))
+    };
+    thread::sleep(Duration::from_millis(50));
+    b.shutdown();
+    assert!(acceptor.join().unwrap().is_err());
+    assert!(!b.is_running());
+    assert!(TcpListener::bind(&b, "0.0.0.0:8").is_err());
+}
+
+#[test]
+fn the_services_run_over_synack_streams_unchanged() {
+    let (a, b) = pair();
+    let l = TcpListener::bind(&b, "0.0.0.0:7").unwrap();
+    let server = thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        synack::apps::echo::serve(s).unwrap()
+    });
+    let mut c = TcpStream::connect(&a, addr(B, 7)).unwrap();
+    let w = c.try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        send_pattern(&w, 1 << 20);
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    assert_eq!(check_pattern(&mut c), 1 << 20);
+    writer.join().unwrap();
+    let stats = server.join().unwrap();
+    assert_eq!((stats.bytes_in, stats.bytes_out), (1 << 20, 1 << 20));
+}

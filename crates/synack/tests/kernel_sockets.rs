@@ -1,0 +1,189 @@
+//! The socket API itself (the library, blocking and tokio on one stack)
+//! against the Linux kernel over a TAP, in a fresh network namespace with
+//! TEST-NET-1 addresses: the kernel is 192.0.2.1, the stack 192.0.2.2.
+//! Python plays the kernel's side. Skips loudly without root and
+//! /dev/net/tun (fails under CI=true).
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use synack::net::{TcpListener, TcpStream, UdpSocket};
+use synack::{Builder, Runtime, Tap};
+use synack_tap::netns;
+
+const PYTHON: &str = "/usr/bin/python3";
+
+/// TCP and UDP echo on 192.0.2.1:9000; says "ready" once listening.
+const KERNEL_ECHO: &str = r#"
+import socket, threading
+t = socket.socket()
+t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(("192.0.2.1", 9000))
+t.listen(8)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("192.0.2.1", 9000))
+def udp():
+    while True:
+        data, src = u.recvfrom(2048)
+        u.sendto(data, src)
+def serve(c):
+    while True:
+        data = c.recv(65536)
+        if not data:
+            break
+        c.sendall(data)
+    c.close()
+threading.Thread(target=udp, daemon=True).start()
+print("ready", flush=True)
+while True:
+    c, _ = t.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+fn runtime() -> Runtime {
+    let tap = Tap::open("syn0").unwrap();
+    tap.set_kernel_addr("192.0.2.1".parse().unwrap(), 24)
+        .unwrap();
+    tap.set_up().unwrap();
+    Builder::new("192.0.2.2".parse().unwrap(), 24)
+        .start(tap)
+        .unwrap()
+}
+
+fn kernel_echo() -> Child {
+    let mut child = Command::new(PYTHON)
+        .args(["-c", KERNEL_ECHO])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    child
+}
+
+fn skip(test: &str) -> bool {
+    if netns::skip_unless_supported(test) {
+        return true;
+    }
+    if !std::path::Path::new(PYTHON).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but {PYTHON} is missing"
+        );
+        eprintln!("skipping: {test}: {PYTHON} is missing");
+        return true;
+    }
+    false
+}
+
+#[test]
+fn blocking_tokio_and_udp_sockets_talk_to_the_kernel() {
+    if skip("blocking_tokio_and_udp_sockets_talk_to_the_kernel") {
+        return;
+    }
+    netns::run_in_fresh(|| {
+        let rt = runtime();
+        let mut kernel = kernel_echo();
+
+        // Blocking TCP: a round trip, a half-close, the echo's end.
+        let mut s = TcpStream::connect(&rt, "192.0.2.1:9000").unwrap();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
+        let w = s.try_clone().unwrap();
+        let sent = data.clone();
+        let writer = std::thread::spawn(move || {
+            (&w).write_all(&sent).unwrap();
+            w.shutdown(Shutdown::Write).unwrap();
+        });
+        let mut back = Vec::new();
+        s.read_to_end(&mut back).unwrap();
+        writer.join().unwrap();
+        assert!(back == data, "the kernel's echo differs");
+
+        // tokio on the same stack.
+        #[cfg(feature = "tokio")]
+        async_echo(&rt);
+
+        // UDP.
+        let u = UdpSocket::bind(&rt, "0.0.0.0:0").unwrap();
+        u.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        u.send_to(b"datagram", "192.0.2.1:9000").unwrap();
+        let mut buf = [0u8; 64];
+        let (n, from) = u.recv_from(&mut buf).unwrap();
+        assert_eq!(
+            (&buf[..n], from.to_string().as_str()),
+            (&b"datagram"[..], "192.0.2.1:9000")
+        );
+
+        // A closed port: refused, as std would say.
+        let e = TcpStream::connect(&rt, "192.0.2.1:9001").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
+
+        let _ = kernel.kill();
+        let _ = kernel.wait();
+    })
+    .unwrap();
+}
+
+#[cfg(feature = "tokio")]
+fn async_echo(rt: &Runtime) {
+    let tokio_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let got = tokio_rt.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = synack::tokio::TcpStream::connect(rt, "192.0.2.1:9000")
+            .await
+            .unwrap();
+        s.write_all(b"async hello").await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await.unwrap();
+        got
+    });
+    assert_eq!(got, b"async hello");
+}
+
+/// Connects to 192.0.2.2:7, sends "hi", and reports how the read ended.
+const KERNEL_CLIENT: &str = r#"
+import socket
+s = socket.create_connection(("192.0.2.2", 7), timeout=10)
+s.sendall(b"hi")
+try:
+    print(repr(s.recv(100)), flush=True)
+    print(repr(s.recv(100)), flush=True)
+except ConnectionResetError:
+    print("reset", flush=True)
+"#;
+
+#[test]
+fn a_kernel_client_sees_data_then_a_reset_from_linger_zero() {
+    if skip("a_kernel_client_sees_data_then_a_reset_from_linger_zero") {
+        return;
+    }
+    netns::run_in_fresh(|| {
+        let rt = runtime();
+        let l = TcpListener::bind(&rt, "0.0.0.0:7").unwrap();
+        let client = Command::new(PYTHON)
+            .args(["-c", KERNEL_CLIENT])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (mut s, peer) = l.accept().unwrap();
+        assert_eq!(peer.ip().to_string(), "192.0.2.1");
+        let mut buf = [0u8; 2];
+        s.read_exact(&mut buf).unwrap();
+        s.write_all(b"bye").unwrap();
+        s.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(s);
+        let out = client.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text, "b'bye'\nreset\n");
+    })
+    .unwrap();
+}

@@ -1,0 +1,113 @@
+//! The tokio front end, on current-thread tokio runtimes (the synack
+//! driver wakes the tasks; no tokio reactor is involved).
+#![cfg(feature = "tokio")]
+
+mod common;
+
+use std::io::ErrorKind;
+use std::time::Duration;
+
+use common::*;
+use synack::tokio::{TcpListener, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn echo_with_split_halves_and_shutdown_sending_fin() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:7").await.unwrap();
+    assert_eq!(listener.local_addr().unwrap().port(), 7);
+    let server = tokio::spawn(async move {
+        let (mut s, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer.ip(), std::net::IpAddr::V4(A));
+        let (mut r, mut w) = s.split();
+        let n = tokio::io::copy(&mut r, &mut w).await.unwrap();
+        w.shutdown().await.unwrap();
+        n
+    });
+    let mut c = TcpStream::connect(&a, addr(B, 7)).await.unwrap();
+    assert_eq!(c.peer_addr().unwrap(), addr(B, 7));
+    let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+    let (mut r, mut w) = c.split();
+    let send = async {
+        w.write_all(&data).await.unwrap();
+        // poll_shutdown sends the FIN: the server's copy ends.
+        w.shutdown().await.unwrap();
+    };
+    let mut back = Vec::new();
+    let recv = r.read_to_end(&mut back);
+    let ((), got) = tokio::join!(send, recv);
+    assert_eq!(got.unwrap(), data.len());
+    assert_eq!(back, data);
+    assert_eq!(server.await.unwrap(), data.len() as u64);
+}
+
+#[tokio::test]
+async fn owned_halves_work_in_separate_tasks_and_reunite() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:7").await.unwrap();
+    let client = TcpStream::connect(&a, addr(B, 7)).await.unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    let (mut r, w) = server.into_split();
+    let (cr, mut cw) = client.into_split();
+    let writer = tokio::spawn(async move {
+        cw.write_all(b"over the split").await.unwrap();
+        cw
+    });
+    let mut buf = [0u8; 14];
+    r.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"over the split");
+    let cw = writer.await.unwrap();
+    // Halves of different streams do not reunite; the right ones do.
+    let (cr, cw) = match cr.reunite(w) {
+        Err(synack::tokio::ReuniteError(cr, w)) => {
+            drop(w); // Dropping the server's write half sends its FIN.
+            (cr, cw)
+        }
+        Ok(_) => panic!("reunited halves of different streams"),
+    };
+    let mut client = cr.reunite(cw).unwrap();
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty());
+}
+
+#[tokio::test]
+async fn refused_and_cancelled_connects() {
+    let (a, _b) = pair();
+    let err = TcpStream::connect(&a, addr(B, 81)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+
+    let (da, db) = synack::Pipe::pollable_pair(synack::Medium::Ip, 1500).unwrap();
+    let (da, cut) = Cuttable::new(da);
+    cut.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (a, _b) = pair_on(da, db);
+    let attempt = TcpStream::connect(&a, addr(B, 7));
+    let r = tokio::time::timeout(Duration::from_millis(100), attempt).await;
+    assert!(r.is_err(), "connected through a cut link");
+    // The dropped future took its SYN-SENT connection with it.
+    assert_eq!(a.with_stack(|s| s.connection_count()), (0, 0));
+}
+
+#[tokio::test]
+async fn blocking_and_async_sockets_share_one_stack() {
+    let (a, b) = pair();
+    // A blocking listener on the same runtime as an async one.
+    let blocking = synack::net::TcpListener::bind(&b, "0.0.0.0:8").unwrap();
+    let listener = TcpListener::bind(&b, "0.0.0.0:7").await.unwrap();
+    let mut c1 = TcpStream::connect(&a, addr(B, 7)).await.unwrap();
+    let c2 = synack::net::TcpStream::connect(&a, addr(B, 8)).unwrap();
+    let (mut s1, _) = listener.accept().await.unwrap();
+    let (s2, _) = blocking.accept().unwrap();
+    // A blocking stream becomes an async one.
+    let mut s2 = TcpStream::from_std(s2).unwrap();
+    let mut c2 = TcpStream::from_std(c2).unwrap();
+    c1.write_all(b"one").await.unwrap();
+    c2.write_all(b"two").await.unwrap();
+    let mut buf = [0u8; 3];
+    s1.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"one");
+    s2.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"two");
+    let rows = b.with_stack(|s| s.sockets().count());
+    assert_eq!(rows, 4, "two listeners and two connections in one stack");
+}
