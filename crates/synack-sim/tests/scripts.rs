@@ -11,20 +11,13 @@ use std::path::{Path, PathBuf};
 use synack_sim::script::run::{RunConfig, Verdict, run_file};
 
 /// Scripts expected not to pass yet, with the missing feature.
-const PENDING: &[(&str, &str)] = &[
-    (
-        "sack-sender.pkt",
-        "issue 4's loss recovery (tcp/recovery, being changed now) retransmits the hole \
-         1001:2001 twice at 0.2 s when three SACKs arrive together; Linux sends it once",
-    ),
-    (
-        "fastopen-server.pkt",
-        "Linux's receive-window growth (rcv_ssthresh, tcp_grow_window) does not exist in \
+const PENDING: &[(&str, &str)] = &[(
+    "fastopen-server.pkt",
+    "Linux's receive-window growth (rcv_ssthresh, tcp_grow_window) does not exist in \
          synack: it advertises its whole free buffer at once where Linux caps the window at \
          rcv_ssthresh (about 64 KB, growing with data), so reading the SYN's data makes synack \
          send a window update Linux does not (tcp/conn/recv.rs, issue 4's area)",
-    ),
-];
+)];
 
 fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts")

@@ -511,7 +511,12 @@ impl Connection {
         if self.is_crossed_syn_ack(seg) {
             // Its SYN repeats one we already have (it is below RCV.NXT):
             // acknowledge it at once, as any old sequence number ("first,
-            // check sequence number"); Linux answers it with an ACK too.
+            // check sequence number"); Linux answers it with an ACK too,
+            // which D-SACKs the repeated SYN (`tcp_data_queue`, RFC 2883).
+            env.stats.tcp_ext.tcp_dsack_old_sent += 1;
+            if let Some(rcv) = self.state.recv_half_mut() {
+                rcv.note_duplicate_syn();
+            }
             self.core.ack.schedule_now();
             return Step::Continue;
         }

@@ -54,6 +54,10 @@ pub struct RecvHalf {
     pub last_ack_sent: SeqNum,
     /// Our window scale shift (RFC 7323 §2.3), 0 without scaling.
     pub wscale: u8,
+    /// A copy of the peer's SYN arrived after RCV.NXT passed it: the next
+    /// ACK reports it as a D-SACK (RFC 2883 §4.1.1; Linux `tcp_data_queue`
+    /// D-SACKs a SYN-ACK repeating a SYN it has, as any old sequence space).
+    syn_dup: bool,
     buffer: RingBuffer,
     assembler: Assembler,
     /// The peer's FIN, once RCV.NXT has passed it.
@@ -76,6 +80,7 @@ impl RecvHalf {
             adv_edge: nxt,
             last_ack_sent: nxt,
             wscale,
+            syn_dup: false,
             buffer: RingBuffer::new(limit),
             assembler: Assembler::new(max_holes),
             fin: None,
@@ -294,6 +299,12 @@ impl RecvHalf {
         field
     }
 
+    /// A copy of the peer's SYN arrived (a repeated SYN-ACK in a
+    /// simultaneous open): report it with the next ACK (RFC 2883 §4.1.1).
+    pub fn note_duplicate_syn(&mut self) {
+        self.syn_dup = true;
+    }
+
     /// RFC 2883 §4.1.1: data `seq..end` below RCV.NXT arrived again; the
     /// next ACK reports it as a D-SACK. (Not after the FIN, whose sequence
     /// number has no stream offset.)
@@ -320,6 +331,11 @@ impl RecvHalf {
     /// and no duplicate is pending.
     pub fn sack_blocks(&mut self, dsack: bool) -> SackBlocks {
         let mut blocks = SackBlocks::new();
+        if core::mem::take(&mut self.syn_dup) && dsack {
+            // The SYN's sequence number is not in the offset space the SACK
+            // memory uses (it starts at the first data byte).
+            blocks.push((self.irs, self.irs + 1u32));
+        }
         let Some(sack) = self.sack.as_deref_mut() else {
             return blocks;
         };

@@ -309,6 +309,11 @@ impl Episode {
             return None;
         }
         let (start, end) = self.board.last_unsacked()?;
+        if !end.after(self.high_rxt) {
+            // Rule (1) resent it in this recovery already (HighRxt covers
+            // it): a rescue would send the same bytes twice in a row.
+            return None;
+        }
         Some(Retransmission {
             start,
             end: (start + mss).min_seq(end),

@@ -189,6 +189,39 @@ fn simultaneous_open_goes_through_syn_received() {
 }
 
 #[test]
+fn simultaneous_open_d_sacks_the_syn_its_syn_ack_repeats() {
+    let mut h = Harness::client(Config::default());
+    h.output();
+    h.at(10);
+    let _ = h.input(seg("S", IRS, None).linux_syn_opts());
+    h.output();
+    h.at(20);
+    let _ = h.input(seg("S.", IRS, Some(ISS + 1)).ts(710, Harness::tsval_at(10)));
+    assert_eq!(h.state(), TcpState::Established);
+    // RFC 2883 §4.1.1, as Linux: the ACK reports the repeated SYN's
+    // sequence number as a duplicate (packetdrill's `sack 0:1`), once.
+    let out = h.output();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        out[0].options.sack_blocks.as_slice(),
+        &[(SeqNum(IRS), SeqNum(IRS + 1))]
+    );
+    h.at(30);
+    let _ = h.input(
+        seg(".", IRS + 1, Some(ISS + 1))
+            .data(b"abc")
+            .ts(720, Harness::tsval_at(20)),
+    );
+    h.at(300);
+    let out = h.output();
+    assert_eq!(out.last().map(|s| s.ack), Some(Some(SeqNum(IRS + 4))));
+    assert!(
+        out.iter().all(|s| s.options.sack_blocks.is_empty()),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn syn_is_retransmitted_at_1_3_7_15_31_63_s_and_connect_fails_at_127_s() {
     let mut h = Harness::client(Config::default());
     let sent = h.run_until(200_000);

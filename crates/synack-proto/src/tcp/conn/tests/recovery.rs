@@ -274,6 +274,21 @@ fn without_rack_the_rescue_retransmission_resends_the_tail_once() {
 }
 
 #[test]
+fn the_rescue_retransmission_does_not_resend_what_rule_one_just_resent() {
+    let (mut h, out) = sending(reno(), 5);
+    assert_eq!(out.len(), 5);
+    h.at(200);
+    // Segment 1 lost, 2..5 SACKed: the hole is also the highest unSACKed
+    // segment. Rule (1) resends it; rule (4) has nothing beyond HighRxt
+    // (Linux sends it once, as packetdrill's sack-sender.pkt shows).
+    h.feed(sack(s(1), &[(2, 3)]));
+    h.feed(sack(s(1), &[(2, 4)]));
+    h.feed(sack(s(1), &[(2, 5)]));
+    assert_eq!(h.info().ca_state, CaState::Recovery);
+    assert_eq!(seqs(&h.output()), [1]);
+}
+
+#[test]
 fn hostile_sack_blocks_are_ignored_and_counted() {
     let (mut h, out) = sending(Config::default(), 10);
     assert_eq!(out.len(), 10);
