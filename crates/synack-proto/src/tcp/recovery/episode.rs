@@ -286,9 +286,9 @@ impl Episode {
 
     /// RFC 6675 NextSeg rules (3) and (4), when neither a lost segment nor
     /// new data can go: an unSACKed segment below the highest SACK (only
-    /// without RACK, which decides loss by time instead), else the rescue
-    /// retransmission, once per recovery (RFC 6675 §4: "If HighACK is
-    /// greater than RescueRxt (or RescueRxt is undefined)").
+    /// without RACK, which decides loss by time instead), else (also only
+    /// without RACK) the rescue retransmission, once per recovery (RFC 6675
+    /// §4: "If HighACK is greater than RescueRxt (or RescueRxt is undefined)").
     pub(super) fn next_speculative(&mut self, mss: u32) -> Option<Retransmission> {
         if self.state != CaState::Recovery || !self.sack || self.frto_send_new {
             return None;
@@ -303,6 +303,12 @@ impl Episode {
                     rule: NextSegRule::BelowHighSack,
                 });
             }
+        }
+        if self.cfg.rack {
+            // With RACK-TLP the tail is the loss probe's job (RFC 8985 §7.3
+            // sends the last segment after a PTO); Linux keeps no rescue
+            // retransmission beside it (prr-ss-30pkt-lost1_4.pkt).
+            return None;
         }
         let una = self.board.una();
         if self.rescue_rxt.is_some_and(|r| !una.after(r)) {

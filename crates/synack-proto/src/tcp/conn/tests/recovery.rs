@@ -250,14 +250,32 @@ fn a_probe_that_repairs_a_tail_loss_reduces_the_window_once() {
     assert_eq!(h.env.stats.tcp_ext.tcp_sack_recovery, 0);
 }
 
-#[test]
-fn without_rack_the_rescue_retransmission_resends_the_tail_once() {
-    let config = Config {
+/// Reno without RACK-TLP: RFC 6675's rescue retransmission is in play.
+fn without_rack() -> Config {
+    Config {
         tcp_recovery_rack: false,
         tcp_early_retrans: 0,
         ..reno()
-    };
-    let (mut h, out) = sending(config, 10);
+    }
+}
+
+#[test]
+fn with_rack_the_tail_is_left_to_the_loss_probe_not_a_rescue() {
+    let (mut h, out) = sending(reno(), 12);
+    assert_eq!(out.len(), 10);
+    h.at(200);
+    h.feed(sack(s(1), &[]));
+    assert_eq!(h.output().len(), 2);
+    h.feed(sack(s(1), &[(2, 5)]));
+    assert_eq!(h.info().ca_state, CaState::Recovery);
+    // Only the hole: Linux keeps no rescue retransmission beside RACK-TLP
+    // (packetdrill's prr-ss-30pkt-lost1_4.pkt).
+    assert_eq!(seqs(&h.output()), [1]);
+}
+
+#[test]
+fn without_rack_the_rescue_retransmission_resends_the_tail_once() {
+    let (mut h, out) = sending(without_rack(), 10);
     assert_eq!(out.len(), 10);
     h.at(200);
     // Segments 1 and 9 lost; 2..8 SACKed. IsLost(1): 7 segments above.
@@ -433,7 +451,9 @@ fn a_segment_lost_before_a_probe_is_found_by_rack_when_the_probe_arrives() {
 
 #[test]
 fn dsacks_for_every_retransmission_undo_the_reduction() {
-    let (mut h, out) = sending(reno(), 12);
+    // Without RACK, so that the rescue retransmission gives two
+    // retransmissions to D-SACK.
+    let (mut h, out) = sending(without_rack(), 12);
     assert_eq!(out.len(), 10);
     h.at(200);
     h.feed(sack(s(1), &[]));
@@ -467,7 +487,7 @@ fn dsacks_for_every_retransmission_undo_the_reduction() {
 
 #[test]
 fn eifel_an_echo_of_the_original_undoes_the_whole_recovery() {
-    let (mut h, out) = sending(reno(), 12);
+    let (mut h, out) = sending(without_rack(), 12);
     assert_eq!(out.len(), 10);
     let original_ts = out[1].options.timestamp.unwrap().tsval;
     h.at(200);
