@@ -11,6 +11,7 @@
 //! same prefix is an error (Linux's `EEXIST` for `ip route add`); replace it
 //! by removing it first.
 
+use core::cell::Cell;
 use core::fmt;
 use core::net::Ipv4Addr;
 use std::collections::HashMap;
@@ -108,6 +109,10 @@ pub struct RoutingTable {
     /// Bit `n` set when `by_len[n]` is not empty.
     lengths: u64,
     len: usize,
+    /// The last lookup and its answer, until the table changes: a stack
+    /// looks up the route of every segment it sends, and consecutive
+    /// segments mostly go to the same peer.
+    last: Cell<Option<(Ipv4Addr, Option<Route>)>>,
 }
 
 impl Default for RoutingTable {
@@ -123,6 +128,7 @@ impl RoutingTable {
             by_len: core::array::from_fn(|_| HashMap::with_hasher(FxBuildHasher)),
             lengths: 0,
             len: 0,
+            last: Cell::new(None),
         }
     }
 
@@ -137,7 +143,14 @@ impl RoutingTable {
 
     /// The route for `dst`: the longest matching prefix (RFC 1812 §5.2.4.3).
     pub fn lookup(&self, dst: Ipv4Addr) -> Option<Route> {
-        self.longest_match(dst, |_| true)
+        if let Some((addr, route)) = self.last.get() {
+            if addr == dst {
+                return route;
+            }
+        }
+        let route = self.longest_match(dst, |_| true);
+        self.last.set(Some((dst, route)));
+        route
     }
 
     /// Adds the connected route of an interface address: `cidr`'s subnet is
@@ -220,6 +233,7 @@ impl RoutingTable {
     /// returns how many were removed, dependent gateway routes included.
     pub fn remove_iface(&mut self, iface: IfaceId) -> usize {
         let before = self.len;
+        self.last.set(None);
         for n in 0..=32 {
             self.by_len[n].retain(|_, e| e.iface != iface);
         }
@@ -253,6 +267,7 @@ impl RoutingTable {
     }
 
     fn insert(&mut self, net: Ipv4Cidr, entry: Entry) -> Result<(), RouteError> {
+        self.last.set(None);
         let n = usize::from(net.prefix_len());
         let map = &mut self.by_len[n];
         if map.contains_key(&net.addr().to_bits()) {
@@ -265,6 +280,7 @@ impl RoutingTable {
     }
 
     fn take(&mut self, net: Ipv4Cidr) -> Option<Entry> {
+        self.last.set(None);
         let n = usize::from(net.prefix_len());
         let e = self.by_len[n].remove(&net.addr().to_bits())?;
         if self.by_len[n].is_empty() {
@@ -321,6 +337,7 @@ impl RoutingTable {
     /// dropping those whose gateway is no longer on-link (as Linux flushes
     /// routes through a dead next hop). Returns how many were dropped.
     fn revalidate_gateways(&mut self) -> usize {
+        self.last.set(None);
         let mut dropped = 0;
         for n in 0..=32 {
             let keys: Vec<u32> = self.by_len[n]
@@ -388,6 +405,22 @@ mod tests {
         t.add_connected(ETH0, cidr("192.0.2.10/24")).unwrap();
         t.add_connected(ETH1, cidr("198.51.100.10/24")).unwrap();
         t
+    }
+
+    #[test]
+    fn a_repeated_lookup_sees_every_change_to_the_table() {
+        let mut t = host();
+        let dst = ip("203.0.113.9");
+        assert_eq!(t.lookup(dst), None);
+        assert_eq!(t.lookup(dst), None, "the cached miss");
+        t.set_default_gateway(ip("192.0.2.1")).unwrap();
+        assert_eq!(t.lookup(dst).unwrap().iface, ETH0, "a new route");
+        t.add_device(cidr("203.0.113.0/24"), ETH1, None).unwrap();
+        assert_eq!(t.lookup(dst).unwrap().iface, ETH1, "a longer prefix");
+        t.remove(cidr("203.0.113.0/24")).unwrap();
+        assert_eq!(t.lookup(dst).unwrap().iface, ETH0, "a removed route");
+        t.remove_iface(ETH0);
+        assert_eq!(t.lookup(dst), None, "an interface gone");
     }
 
     #[test]

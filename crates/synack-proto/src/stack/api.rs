@@ -391,10 +391,22 @@ impl Stack {
         c: ConnHandle,
         buf: &mut [u8],
     ) -> Result<usize, RecvError> {
-        let now_ = self.now.max(now);
-        self.with_conn(now, c, Err(RecvError::InvalidHandle), |conn, env| {
-            conn.recv(now_, buf, env)
-        })
+        self.advance(now);
+        let now = self.now;
+        let Some(entry) = self.conns.get_mut(c.0).filter(|e| e.owner == Owner::App) else {
+            return Err(RecvError::InvalidHandle);
+        };
+        let out = entry.conn.recv(now, buf, &mut self.env);
+        if out == Err(RecvError::WouldBlock) && self.env.events.is_empty() {
+            // An event loop polls its sockets far more often than data
+            // comes: a read that found nothing changed no state, raised no
+            // event and queued no segment; only the idle timer moved.
+            self.reschedule(c.0);
+        } else {
+            self.after_conn(c.0);
+        }
+        self.refresh_deadline();
+        out
     }
 
     /// Shuts down reading, writing (a FIN after the queued data) or both.

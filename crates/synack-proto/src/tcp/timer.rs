@@ -368,6 +368,10 @@ pub struct TimerQueue<K, S = FixedHasher> {
     slots: HashMap<K, Slot, S>,
     wheel: Wheel<K>,
     next_seq: u64,
+    /// [`TimerQueue::next_deadline_hint`]'s last answer, while nothing has
+    /// made it stale: a stack asks after every output, far more often than
+    /// the front of the wheel changes.
+    hint: Option<Option<Instant>>,
 }
 
 impl<K: Copy + Eq + Hash> Default for TimerQueue<K> {
@@ -390,6 +394,7 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
             slots: HashMap::with_hasher(hasher),
             wheel: Wheel::new(),
             next_seq: 0,
+            hint: None,
         }
     }
 
@@ -429,6 +434,7 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
                     seq,
                     key,
                 });
+                self.lower_hint(deadline);
             }
             MapEntry::Occupied(mut o) => {
                 let slot = o.get_mut();
@@ -443,6 +449,7 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
                         seq,
                         key,
                     });
+                    self.lower_hint(deadline);
                 }
                 // Otherwise the queued entry comes first and is moved to
                 // `deadline` when the wheel reaches it.
@@ -454,8 +461,21 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
     /// Unschedules `key`; returns whether it was scheduled.
     pub fn cancel(&mut self, key: K) -> bool {
         let was = self.slots.remove(&key).is_some();
+        if was {
+            // The key's entry may have been the front.
+            self.hint = None;
+        }
         self.maybe_compact();
         was
+    }
+
+    /// A new wheel entry at `at`: the front is the earlier of the two. (A
+    /// superseded entry of the same key becomes stale, but it was at or
+    /// after `at`, so the answer stays `at` or an earlier live entry.)
+    fn lower_hint(&mut self, at: Instant) {
+        if let Some(hint) = &mut self.hint {
+            *hint = Some(hint.map_or(at, |h| h.min(at)));
+        }
     }
 
     /// The earliest deadline of any key. Takes `&mut self` because it first
@@ -473,6 +493,15 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
     /// per-segment cost of "restart the RTO" at one map update: the move
     /// happens at most once per RTO period, not once per ACK.
     pub fn next_deadline_hint(&mut self) -> Option<Instant> {
+        if let Some(hint) = self.hint {
+            return hint;
+        }
+        let hint = self.find_hint();
+        self.hint = Some(hint);
+        hint
+    }
+
+    fn find_hint(&mut self) -> Option<Instant> {
         loop {
             let top = self.wheel.peek()?;
             match self.slots.get(&top.key) {
@@ -494,6 +523,7 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
         }
         self.wheel.pop();
         self.slots.remove(&entry.key);
+        self.hint = None;
         Some(entry.key)
     }
 
@@ -501,6 +531,7 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
     pub fn clear(&mut self) {
         self.slots.clear();
         self.wheel.clear(false);
+        self.hint = None;
     }
 
     /// Drops stale entries and gives back memory kept from a past peak
@@ -514,6 +545,8 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
     /// Brings the next live entry to the front of the wheel, discarding
     /// stale entries and moving postponed ones on the way.
     fn settle(&mut self) -> Option<WheelEntry<K>> {
+        // Entries move: the front may change.
+        self.hint = None;
         loop {
             let top = self.wheel.peek()?;
             let Some(slot) = self.slots.get_mut(&top.key) else {
@@ -550,6 +583,7 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
     /// Replaces every wheel entry with exactly one per live key.
     fn rebuild(&mut self, keep_allocations: bool) {
         self.wheel.clear(keep_allocations);
+        self.hint = None;
         for (&key, slot) in self.slots.iter_mut() {
             slot.queued_at = slot.deadline;
             self.wheel.place(WheelEntry {
@@ -732,6 +766,7 @@ mod tests {
         Cancel(u8),
         Advance(u64),
         Next,
+        Hint,
     }
 
     /// Deadlines at every scale the wheel has levels for, and the extremes.
@@ -750,6 +785,7 @@ mod tests {
             1 => (0u8..16).prop_map(Op::Cancel),
             2 => deadline().prop_map(Op::Advance),
             1 => Just(Op::Next),
+            2 => Just(Op::Hint),
         ]
     }
 
@@ -794,6 +830,18 @@ mod tests {
                     Op::Next => {
                         let expect = model.values().map(|&(d, _)| Instant::from_micros(d)).min();
                         prop_assert_eq!(q.next_deadline(), expect);
+                    }
+                    Op::Hint => {
+                        // The cached answer is the one a fresh search gives,
+                        // and a lower bound on the earliest deadline.
+                        let mut fresh = q.clone();
+                        fresh.hint = None;
+                        let expect = fresh.find_hint();
+                        let hint = q.next_deadline_hint();
+                        prop_assert_eq!(hint, expect);
+                        let min = model.values().map(|&(d, _)| Instant::from_micros(d)).min();
+                        prop_assert_eq!(hint.is_some(), min.is_some());
+                        prop_assert!(hint <= min);
                     }
                 }
                 prop_assert_eq!(q.len(), model.len());
