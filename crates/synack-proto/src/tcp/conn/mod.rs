@@ -54,6 +54,7 @@ mod options;
 mod output;
 mod recv;
 mod send;
+mod sockopt;
 mod syncookie;
 mod time_wait;
 mod timers;
@@ -74,6 +75,7 @@ pub use time_wait::{TimeWait, TimeWaitVerdict};
 
 use self::ack::AckState;
 use self::options::Negotiated;
+use self::sockopt::ConnOptions;
 use crate::config::{Config, CongestionAlgorithm};
 use crate::stats::Stats;
 use crate::storage::RingBuffer;
@@ -593,7 +595,7 @@ pub struct Core {
     pub(crate) ts_recent: Option<TsRecent>,
     pub(crate) ack: AckState,
     pub(crate) xmit: XmitState,
-    pub(crate) socket: SocketOptions,
+    pub(crate) socket: ConnOptions,
     pub(crate) pending: Pending,
     pub(crate) life: Life,
     pub(crate) counters: Counters,
@@ -656,7 +658,7 @@ impl Core {
                 last_recv: now,
                 ..XmitState::default()
             },
-            socket: params.socket,
+            socket: ConnOptions::new(&params.socket),
             pending: Pending::default(),
             life: Life {
                 readable_armed: true,
