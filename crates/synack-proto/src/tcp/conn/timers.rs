@@ -160,7 +160,7 @@ impl Connection {
             tsecr: None,
             dupack: false,
             rtt: None,
-            min_rtt: core.counters.min_rtt,
+            min_rtt: core.counters.min_rtt(),
             srtt: core.rtt.srtt(),
             mss: snd.mss,
             cwnd_limited: true,
