@@ -86,7 +86,9 @@ pub struct RttEstimator {
     rto: Duration,
     /// Consecutive timeouts since the last valid sample (Linux `icsk_backoff`).
     backoffs: u32,
-    latest: Option<Duration>,
+    /// The most recent sample in µs (at most `MAX_SAMPLE_US`); `u64::MAX`:
+    /// none yet (8 bytes where an `Option<Duration>` takes 16).
+    latest_us: u64,
 }
 
 impl RttEstimator {
@@ -101,7 +103,7 @@ impl RttEstimator {
             rtt_seq: SeqNum(0),
             rto: config.initial_rto.min(config.rto_max),
             backoffs: 0,
-            latest: None,
+            latest_us: u64::MAX,
         }
     }
 
@@ -120,7 +122,7 @@ impl RttEstimator {
     /// backoff on valid RTT measurement").
     pub fn on_sample(&mut self, rtt: Duration, snd_una: SeqNum, snd_nxt: SeqNum) {
         let m = rtt.total_micros().min(MAX_SAMPLE_US);
-        self.latest = Some(Duration::from_micros(m));
+        self.latest_us = m;
         let rto_min = self.config.rto_min.total_micros();
         if self.srtt8 == 0 {
             // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2 (mdev is 4 x RTTVAR).
@@ -247,7 +249,7 @@ impl RttEstimator {
 
     /// The most recent sample.
     pub fn latest_rtt(&self) -> Option<Duration> {
-        self.latest
+        (self.latest_us != u64::MAX).then(|| Duration::from_micros(self.latest_us))
     }
 
     /// SRTT + variance term, rounded up to a millisecond, within
