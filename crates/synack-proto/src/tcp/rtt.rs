@@ -71,7 +71,9 @@ const MAX_SAMPLE_US: u64 = u32::MAX as u64;
 /// fires.
 #[derive(Debug, Clone)]
 pub struct RttEstimator {
-    config: RttConfig,
+    /// The parts of [`RttConfig`] used after construction (`initial_rto`
+    /// only sets the first RTO).
+    limits: RttLimits,
     /// Smoothed RTT in µs, times 8 (Linux `srtt_us`). 0 until the first sample.
     srtt8: u64,
     /// 4 x mean deviation in µs (Linux `mdev_us`).
@@ -91,11 +93,23 @@ pub struct RttEstimator {
     latest_us: u64,
 }
 
+/// An estimator's bounds on the RTO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RttLimits {
+    rto_min: Duration,
+    rto_max: Duration,
+    fallback_rto: Duration,
+}
+
 impl RttEstimator {
     /// An estimator with no samples: RTO = `initial_rto`.
     pub fn new(config: RttConfig) -> Self {
         RttEstimator {
-            config,
+            limits: RttLimits {
+                rto_min: config.rto_min,
+                rto_max: config.rto_max,
+                fallback_rto: config.fallback_rto,
+            },
             srtt8: 0,
             mdev: 0,
             mdev_max: 0,
@@ -105,10 +119,6 @@ impl RttEstimator {
             backoffs: 0,
             latest_us: u64::MAX,
         }
-    }
-
-    pub fn config(&self) -> &RttConfig {
-        &self.config
     }
 
     /// Feeds one RTT measurement, taken from an ACK (Karn's rule: never from a
@@ -123,7 +133,7 @@ impl RttEstimator {
     pub fn on_sample(&mut self, rtt: Duration, snd_una: SeqNum, snd_nxt: SeqNum) {
         let m = rtt.total_micros().min(MAX_SAMPLE_US);
         self.latest_us = m;
-        let rto_min = self.config.rto_min.total_micros();
+        let rto_min = self.limits.rto_min.total_micros();
         if self.srtt8 == 0 {
             // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2 (mdev is 4 x RTTVAR).
             self.srtt8 = m << 3;
@@ -179,15 +189,15 @@ impl RttEstimator {
         if self.srtt8 != 0 {
             return;
         }
-        let fallback = self.config.fallback_rto.total_micros();
+        let fallback = self.limits.fallback_rto.total_micros();
         self.mdev = fallback;
         self.mdev_max = fallback;
         self.rttvar = fallback;
         self.rto = self
-            .config
+            .limits
             .fallback_rto
-            .max(self.config.rto_min)
-            .min(self.config.rto_max);
+            .max(self.limits.rto_min)
+            .min(self.limits.rto_max);
     }
 
     /// The retransmission timer fired: RFC 6298 §5.5, double the RTO
@@ -217,7 +227,7 @@ impl RttEstimator {
     pub fn rto_with_backoff(&self) -> Duration {
         self.rto
             .saturating_shl(self.backoffs)
-            .min(self.config.rto_max)
+            .min(self.limits.rto_max)
     }
 
     /// Whether any sample has been taken.
@@ -258,8 +268,8 @@ impl RttEstimator {
     fn compute_rto(&self) -> Duration {
         let us = (self.srtt8 >> 3) + self.rttvar;
         Duration::from_millis(us.div_ceil(1_000))
-            .max(self.config.rto_min)
-            .min(self.config.rto_max)
+            .max(self.limits.rto_min)
+            .min(self.limits.rto_max)
     }
 }
 
