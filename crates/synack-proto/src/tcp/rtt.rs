@@ -71,7 +71,9 @@ const MAX_SAMPLE_US: u64 = u32::MAX as u64;
 /// fires.
 #[derive(Debug, Clone)]
 pub struct RttEstimator {
-    config: RttConfig,
+    /// The parts of [`RttConfig`] used after construction (`initial_rto`
+    /// only sets the first RTO).
+    limits: RttLimits,
     /// Smoothed RTT in µs, times 8 (Linux `srtt_us`). 0 until the first sample.
     srtt8: u64,
     /// 4 x mean deviation in µs (Linux `mdev_us`).
@@ -86,14 +88,28 @@ pub struct RttEstimator {
     rto: Duration,
     /// Consecutive timeouts since the last valid sample (Linux `icsk_backoff`).
     backoffs: u32,
-    latest: Option<Duration>,
+    /// The most recent sample in µs (at most `MAX_SAMPLE_US`); `u64::MAX`:
+    /// none yet (8 bytes where an `Option<Duration>` takes 16).
+    latest_us: u64,
+}
+
+/// An estimator's bounds on the RTO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RttLimits {
+    rto_min: Duration,
+    rto_max: Duration,
+    fallback_rto: Duration,
 }
 
 impl RttEstimator {
     /// An estimator with no samples: RTO = `initial_rto`.
     pub fn new(config: RttConfig) -> Self {
         RttEstimator {
-            config,
+            limits: RttLimits {
+                rto_min: config.rto_min,
+                rto_max: config.rto_max,
+                fallback_rto: config.fallback_rto,
+            },
             srtt8: 0,
             mdev: 0,
             mdev_max: 0,
@@ -101,12 +117,8 @@ impl RttEstimator {
             rtt_seq: SeqNum(0),
             rto: config.initial_rto.min(config.rto_max),
             backoffs: 0,
-            latest: None,
+            latest_us: u64::MAX,
         }
-    }
-
-    pub fn config(&self) -> &RttConfig {
-        &self.config
     }
 
     /// Feeds one RTT measurement, taken from an ACK (Karn's rule: never from a
@@ -120,8 +132,8 @@ impl RttEstimator {
     /// backoff on valid RTT measurement").
     pub fn on_sample(&mut self, rtt: Duration, snd_una: SeqNum, snd_nxt: SeqNum) {
         let m = rtt.total_micros().min(MAX_SAMPLE_US);
-        self.latest = Some(Duration::from_micros(m));
-        let rto_min = self.config.rto_min.total_micros();
+        self.latest_us = m;
+        let rto_min = self.limits.rto_min.total_micros();
         if self.srtt8 == 0 {
             // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2 (mdev is 4 x RTTVAR).
             self.srtt8 = m << 3;
@@ -177,15 +189,15 @@ impl RttEstimator {
         if self.srtt8 != 0 {
             return;
         }
-        let fallback = self.config.fallback_rto.total_micros();
+        let fallback = self.limits.fallback_rto.total_micros();
         self.mdev = fallback;
         self.mdev_max = fallback;
         self.rttvar = fallback;
         self.rto = self
-            .config
+            .limits
             .fallback_rto
-            .max(self.config.rto_min)
-            .min(self.config.rto_max);
+            .max(self.limits.rto_min)
+            .min(self.limits.rto_max);
     }
 
     /// The retransmission timer fired: RFC 6298 §5.5, double the RTO
@@ -215,7 +227,7 @@ impl RttEstimator {
     pub fn rto_with_backoff(&self) -> Duration {
         self.rto
             .saturating_shl(self.backoffs)
-            .min(self.config.rto_max)
+            .min(self.limits.rto_max)
     }
 
     /// Whether any sample has been taken.
@@ -247,7 +259,7 @@ impl RttEstimator {
 
     /// The most recent sample.
     pub fn latest_rtt(&self) -> Option<Duration> {
-        self.latest
+        (self.latest_us != u64::MAX).then(|| Duration::from_micros(self.latest_us))
     }
 
     /// SRTT + variance term, rounded up to a millisecond, within
@@ -256,8 +268,8 @@ impl RttEstimator {
     fn compute_rto(&self) -> Duration {
         let us = (self.srtt8 >> 3) + self.rttvar;
         Duration::from_millis(us.div_ceil(1_000))
-            .max(self.config.rto_min)
-            .min(self.config.rto_max)
+            .max(self.limits.rto_min)
+            .min(self.limits.rto_max)
     }
 }
 

@@ -13,6 +13,7 @@
 
 use crate::SeqNum;
 use crate::time::{Duration, Instant};
+use core::num::NonZeroU64;
 
 /// RFC 7323 §5.5: a TS.Recent idle this long is "invalid" and PAWS skips it.
 pub const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 60 * 60);
@@ -68,13 +69,26 @@ impl TsClock {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TsRecent {
     value: u32,
-    stamp: Instant,
+    /// When it was recorded, in µs plus one: the zero niche keeps
+    /// `Option<TsRecent>` at 16 bytes.
+    stamp: NonZeroU64,
+}
+
+/// `t` plus one µs, never zero.
+const fn stamp_of(t: Instant) -> NonZeroU64 {
+    match NonZeroU64::new(t.total_micros().saturating_add(1)) {
+        Some(n) => n,
+        None => NonZeroU64::MAX, // unreachable: the sum saturates above zero
+    }
 }
 
 impl TsRecent {
     /// TS.Recent initialised from the peer's SYN or SYN-ACK (RFC 7323 §3.2).
     pub const fn new(value: u32, now: Instant) -> Self {
-        TsRecent { value, stamp: now }
+        TsRecent {
+            value,
+            stamp: stamp_of(now),
+        }
     }
 
     /// The value to echo in TSecr.
@@ -84,12 +98,12 @@ impl TsRecent {
 
     /// When TS.Recent was last updated.
     pub const fn stamp(&self) -> Instant {
-        self.stamp
+        Instant::from_micros(self.stamp.get() - 1)
     }
 
     /// Whether TS.Recent is still valid for PAWS (RFC 7323 §5.5).
     pub fn is_valid(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.stamp) < PAWS_IDLE_LIMIT
+        now.saturating_duration_since(self.stamp()) < PAWS_IDLE_LIMIT
     }
 
     /// RFC 7323 §5.3 R1: a segment whose TSval is older than TS.Recent is a
@@ -109,7 +123,7 @@ impl TsRecent {
         let newer = tsval.wrapping_sub(self.value) as i32 >= 0;
         if newer || !self.is_valid(now) {
             self.value = tsval;
-            self.stamp = now;
+            self.stamp = stamp_of(now);
         }
     }
 

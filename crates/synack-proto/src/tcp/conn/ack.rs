@@ -18,7 +18,7 @@
 //!   and follows the data's inter-arrival time, bounded by the RTO, the SRTT
 //!   and 200 ms (`tcp_delack_max`).
 
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, Stamp};
 
 /// Linux TCP_MAX_QUICKACKS.
 const MAX_QUICKACKS: u32 = 16;
@@ -45,7 +45,7 @@ pub(crate) struct AckState {
     /// Estimated size of the peer's full segments (Linux `icsk_ack.rcv_mss`).
     pub rcv_mss: u32,
     /// When data last arrived (Linux `icsk_ack.lrcvtime`).
-    pub last_data: Option<Instant>,
+    pub last_data: Stamp,
     delack_min: Duration,
 }
 
@@ -58,7 +58,7 @@ impl AckState {
             pingpong: false,
             ato: Duration::ZERO,
             rcv_mss: rcv_mss.max(1),
-            last_data: None,
+            last_data: Stamp::NONE,
             delack_min,
         }
     }
@@ -109,7 +109,7 @@ impl AckState {
         if len >= self.rcv_mss {
             self.rcv_mss = len.min(adv_mss).max(1);
         }
-        match self.last_data {
+        match self.last_data.get() {
             _ if self.ato.is_zero() => {
                 // The first data: start in quick-ACK mode.
                 self.add_quickacks(rcv_wnd);
@@ -129,7 +129,7 @@ impl AckState {
             }
             None => {}
         }
-        self.last_data = Some(now);
+        self.last_data = Stamp::at(now);
     }
 
     /// RFC 1122 §4.2.3.2 / Linux `__tcp_ack_snd_check`: whether the owed ACK
@@ -179,7 +179,7 @@ impl AckState {
     /// We sent data: a reply within `ato` of the last data received means
     /// request/response traffic (Linux `tcp_event_data_sent`).
     pub fn on_data_sent(&mut self, now: Instant) {
-        if let Some(last) = self.last_data {
+        if let Some(last) = self.last_data.get() {
             if now.saturating_duration_since(last) < self.ato {
                 self.pingpong = true;
             }

@@ -361,7 +361,7 @@ impl Connection {
             self.reset(now, env);
             return;
         }
-        if self.core.socket.linger == Some(Duration::ZERO) {
+        if self.core.socket.cold().linger == Some(Duration::ZERO) {
             env.stats.tcp_ext.tcp_abort_on_linger += 1;
             self.reset(now, env);
             return;
@@ -407,7 +407,7 @@ impl Connection {
         env: &mut Env,
     ) -> Result<(), SetOptionError> {
         const MIN_BUFFER: usize = 1024;
-        let socket: &mut SocketOptions = &mut self.core.socket;
+        let socket = &mut self.core.socket;
         match option {
             SocketOption::NoDelay(on) => {
                 socket.nodelay = on;
@@ -431,17 +431,19 @@ impl Connection {
                 }
             }
             SocketOption::KeepIdle(d) if d >= Duration::from_secs(1) => {
-                socket.keep_idle = Some(d);
+                socket.update_cold(|c| c.keep_idle = Some(d));
                 if socket.keepalive && self.state.kind().is_synchronized() {
                     self.core.timers.set(Timer::Keepalive, now + d);
                 }
             }
             SocketOption::KeepInterval(d) if d >= Duration::from_secs(1) => {
-                socket.keep_interval = Some(d)
+                socket.update_cold(|c| c.keep_interval = Some(d))
             }
-            SocketOption::KeepCount(n) if n >= 1 => socket.keep_count = Some(n),
-            SocketOption::UserTimeout(t) => socket.user_timeout = t.filter(|d| !d.is_zero()),
-            SocketOption::Linger(l) => socket.linger = l,
+            SocketOption::KeepCount(n) if n >= 1 => socket.update_cold(|c| c.keep_count = Some(n)),
+            SocketOption::UserTimeout(t) => {
+                socket.update_cold(|c| c.user_timeout = t.filter(|d| !d.is_zero()))
+            }
+            SocketOption::Linger(l) => socket.update_cold(|c| c.linger = l),
             SocketOption::RecvBuffer(n) if n >= MIN_BUFFER => {
                 socket.recv_buffer = Some(n);
                 if let Some(rcv) = self.state.recv_half_mut() {
@@ -458,7 +460,7 @@ impl Connection {
             SocketOption::SynCount(n) if (1..=127).contains(&n) => socket.syn_retries = n,
             SocketOption::MaxSegment(m) if (88..=32_767).contains(&m) => socket.max_segment = m,
             SocketOption::Congestion(algorithm) => {
-                socket.congestion = Some(algorithm);
+                socket.update_cold(|c| c.congestion = Some(algorithm));
                 let mss = self
                     .state
                     .send_half()
@@ -480,7 +482,7 @@ impl Connection {
     }
 
     /// The socket options in force.
-    pub fn socket_options(&self) -> &SocketOptions {
-        &self.core.socket
+    pub fn socket_options(&self) -> SocketOptions {
+        self.core.socket.get()
     }
 }

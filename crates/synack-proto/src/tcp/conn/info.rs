@@ -170,7 +170,7 @@ impl Connection {
             delivered: core.counters.delivered,
             snd_wnd: snd.map_or(0, |s| s.wnd),
             rcv_wnd: rcv.map_or(0, |r| r.window()),
-            min_rtt: core.counters.min_rtt.map_or(0, |d| d.total_micros()),
+            min_rtt: core.counters.min_rtt().map_or(0, |d| d.total_micros()),
             congestion: core.cc.name(),
         }
     }

@@ -171,7 +171,7 @@ impl Connection {
         let Some(first) = xmit
             .retrans_stamp
             .get()
-            .or(xmit.rtt_timed.map(|(_, sent)| sent))
+            .or(xmit.rtt_timed.get().map(|(_, sent)| sent))
         else {
             return true;
         };
@@ -253,7 +253,7 @@ impl Connection {
             // `tcp_event_data_sent`), so the peer's answer gets a delayed
             // ACK (blocking-connect-bypass.pkt).
             self.core.ack.enter_quickack_mode(rcv_wnd);
-            self.core.ack.last_data = Some(now);
+            self.core.ack.last_data = crate::time::Stamp::at(now);
         }
         // "If there are other controls or text in the segment, then continue
         // processing at the sixth step below."
@@ -813,9 +813,9 @@ impl Core {
         ack: SeqNum,
         seg: &TcpRepr<'_>,
     ) -> Option<crate::time::Duration> {
-        if let Some((end, sent)) = self.xmit.rtt_timed {
+        if let Some((end, sent)) = self.xmit.rtt_timed.get() {
             if ack.after_eq(end) {
-                self.xmit.rtt_timed = None;
+                self.xmit.rtt_timed = super::TimedSegment::NONE;
                 return Some(now.saturating_duration_since(sent));
             }
         }
@@ -1004,7 +1004,7 @@ impl Core {
                 .map(|t| t.tsecr),
             dupack,
             rtt,
-            min_rtt: self.counters.min_rtt,
+            min_rtt: self.counters.min_rtt(),
             srtt: self.rtt.srtt(),
             mss,
             cwnd_limited: self.xmit.cwnd_limited || prior_in_flight.saturating_add(mss) >= cwnd,

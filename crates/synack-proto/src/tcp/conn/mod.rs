@@ -54,6 +54,7 @@ mod options;
 mod output;
 mod recv;
 mod send;
+mod sockopt;
 mod syncookie;
 mod time_wait;
 mod timers;
@@ -74,6 +75,7 @@ pub use time_wait::{TimeWait, TimeWaitVerdict};
 
 use self::ack::AckState;
 use self::options::Negotiated;
+use self::sockopt::ConnOptions;
 use crate::config::{Config, CongestionAlgorithm};
 use crate::stats::Stats;
 use crate::storage::RingBuffer;
@@ -493,7 +495,7 @@ pub(crate) struct XmitState {
     pub probes_stamp: Stamp,
     /// A segment timed for an RTT sample: its end and when it was sent. Karn's
     /// rule: cleared by any retransmission.
-    pub rtt_timed: Option<(SeqNum, Instant)>,
+    pub rtt_timed: TimedSegment,
     /// The TSval of our first retransmission still unacknowledged: an echo
     /// older than it refers to an original transmission, not to what made
     /// the peer answer now (RFC 3522's test), so it measures no RTT.
@@ -510,6 +512,44 @@ pub(crate) struct XmitState {
     pub cwnd_limited: bool,
     /// The last out-of-window or PAWS ACK we sent (`tcp_invalid_ratelimit`).
     pub last_oow_ack: Stamp,
+}
+
+/// The segment timed for an RTT sample, if any, in 16 bytes (an
+/// `Option<(SeqNum, Instant)>` takes 24).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimedSegment {
+    end: SeqNum,
+    /// `NONE`: no segment is timed.
+    sent: Stamp,
+}
+
+impl Default for TimedSegment {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
+impl TimedSegment {
+    pub const NONE: TimedSegment = TimedSegment {
+        end: SeqNum(0),
+        sent: Stamp::NONE,
+    };
+
+    pub fn new(end: SeqNum, sent: Instant) -> Self {
+        TimedSegment {
+            end,
+            sent: Stamp::at(sent),
+        }
+    }
+
+    /// The timed segment's end and when it was sent.
+    pub fn get(self) -> Option<(SeqNum, Instant)> {
+        self.sent.get().map(|sent| (self.end, sent))
+    }
+
+    pub fn is_none(self) -> bool {
+        self.sent.is_none()
+    }
 }
 
 /// Output the connection owes beyond data.
@@ -562,7 +602,7 @@ pub(crate) struct Life {
 }
 
 /// Counters for [`TcpInfo`].
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Counters {
     pub segs_in: u64,
     pub segs_out: u64,
@@ -574,8 +614,39 @@ pub(crate) struct Counters {
     pub bytes_received: u64,
     pub total_retrans: u64,
     pub delivered: u64,
+    /// The smallest RTT sample seen, in µs; `u64::MAX`: none yet (8 bytes
+    /// where an `Option<Duration>` takes 16).
+    min_rtt_us: u64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            segs_in: 0,
+            segs_out: 0,
+            data_segs_in: 0,
+            data_segs_out: 0,
+            bytes_sent: 0,
+            bytes_retrans: 0,
+            bytes_acked: 0,
+            bytes_received: 0,
+            total_retrans: 0,
+            delivered: 0,
+            min_rtt_us: u64::MAX,
+        }
+    }
+}
+
+impl Counters {
     /// The smallest RTT sample seen.
-    pub min_rtt: Option<Duration>,
+    pub fn min_rtt(&self) -> Option<Duration> {
+        (self.min_rtt_us != u64::MAX).then(|| Duration::from_micros(self.min_rtt_us))
+    }
+
+    /// Takes an RTT sample into the minimum.
+    pub fn note_rtt(&mut self, sample: Duration) {
+        self.min_rtt_us = self.min_rtt_us.min(sample.total_micros());
+    }
 }
 
 /// What every state shares.
@@ -593,7 +664,7 @@ pub struct Core {
     pub(crate) ts_recent: Option<TsRecent>,
     pub(crate) ack: AckState,
     pub(crate) xmit: XmitState,
-    pub(crate) socket: SocketOptions,
+    pub(crate) socket: ConnOptions,
     pub(crate) pending: Pending,
     pub(crate) life: Life,
     pub(crate) counters: Counters,
@@ -656,7 +727,7 @@ impl Core {
                 last_recv: now,
                 ..XmitState::default()
             },
-            socket: params.socket,
+            socket: ConnOptions::new(&params.socket),
             pending: Pending::default(),
             life: Life {
                 readable_armed: true,
@@ -951,7 +1022,7 @@ impl Core {
     /// the sample was taken).
     fn on_rtt_sample(&mut self, sample: Duration, snd_una: SeqNum, snd_nxt: SeqNum) {
         self.rtt.on_sample(sample, snd_una, snd_nxt);
-        self.counters.min_rtt = Some(self.counters.min_rtt.map_or(sample, |m| m.min(sample)));
+        self.counters.note_rtt(sample);
     }
 
     /// Raises `Readable` if the application is waiting for it.

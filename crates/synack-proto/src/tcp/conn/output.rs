@@ -502,7 +502,7 @@ impl Core {
             env.stats.tcp.retrans_segs += 1;
             self.counters.total_retrans += 1;
             self.counters.bytes_retrans += u64::from(len);
-            self.xmit.rtt_timed = None; // Karn
+            self.xmit.rtt_timed = super::TimedSegment::NONE; // Karn
             if plan.kind == Kind::Syn {
                 env.stats.tcp_ext.tcp_syn_retrans += 1;
             }
@@ -536,7 +536,7 @@ impl Core {
         }
         self.timers.stop(Timer::Persist);
         if !retransmission && self.xmit.rtt_timed.is_none() {
-            self.xmit.rtt_timed = Some((end, now));
+            self.xmit.rtt_timed = super::TimedSegment::new(end, now);
         }
         if len > 0 {
             self.ack.on_data_sent(now);

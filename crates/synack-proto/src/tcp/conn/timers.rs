@@ -160,7 +160,7 @@ impl Connection {
             tsecr: None,
             dupack: false,
             rtt: None,
-            min_rtt: core.counters.min_rtt,
+            min_rtt: core.counters.min_rtt(),
             srtt: core.rtt.srtt(),
             mss: snd.mss,
             cwnd_limited: true,
@@ -193,7 +193,10 @@ impl Connection {
         }
         // A zero window. Unanswered probes count like retransmissions
         // (Linux `tcp_probe_timer`).
-        let user_timeout_passed = match (core.socket.user_timeout, core.xmit.probes_stamp.get()) {
+        let user_timeout_passed = match (
+            core.socket.cold().user_timeout,
+            core.xmit.probes_stamp.get(),
+        ) {
             (Some(limit), Some(first)) => now.saturating_duration_since(first) >= limit,
             _ => false,
         };
@@ -252,9 +255,10 @@ impl Connection {
         }
         let count = core
             .socket
+            .cold()
             .keep_count
             .unwrap_or(env.config.tcp_keepalive_probes);
-        let give_up = match core.socket.user_timeout {
+        let give_up = match core.socket.cold().user_timeout {
             Some(limit) => quiet >= limit && core.xmit.probes_out > 0,
             None => core.xmit.probes_out >= u32::from(count),
         };
@@ -270,6 +274,7 @@ impl Connection {
         env.stats.tcp_ext.tcp_keep_alive += 1;
         let interval = core
             .socket
+            .cold()
             .keep_interval
             .unwrap_or(env.config.tcp_keepalive_intvl);
         core.timers.set(Timer::Keepalive, now + interval);
@@ -321,7 +326,7 @@ impl Core {
             self.xmit.retrans_stamp = Stamp::at(now - self.rtt.rto_with_backoff());
         }
         self.xmit.retransmits = self.xmit.retransmits.saturating_add(1);
-        self.xmit.rtt_timed = None;
+        self.xmit.rtt_timed = super::TimedSegment::NONE;
         self.rtt.backoff();
     }
 
@@ -334,7 +339,7 @@ impl Core {
         let Some(start) = self.xmit.retrans_stamp.get() else {
             return false;
         };
-        let limit = self.socket.user_timeout.unwrap_or_else(|| {
+        let limit = self.socket.cold().user_timeout.unwrap_or_else(|| {
             model_timeout(config.tcp_retries2, config.tcp_rto_min, config.tcp_rto_max)
         });
         now.saturating_duration_since(start) >= limit
@@ -344,7 +349,10 @@ impl Core {
     /// (Linux `tcp_clamp_rto_to_user_timeout`).
     pub(super) fn rto_clamped(&self, now: Instant, _config: &Config) -> Duration {
         let rto = self.rtt.rto_with_backoff();
-        match (self.socket.user_timeout, self.xmit.retrans_stamp.get()) {
+        match (
+            self.socket.cold().user_timeout,
+            self.xmit.retrans_stamp.get(),
+        ) {
             (Some(limit), Some(start)) => {
                 let remaining = limit - now.saturating_duration_since(start);
                 rto.min(remaining.max(Duration::from_millis(1)))
@@ -355,7 +363,10 @@ impl Core {
 
     /// TCP_KEEPIDLE or `tcp_keepalive_time`.
     pub(super) fn keepalive_idle(&self, config: &Config) -> Duration {
-        self.socket.keep_idle.unwrap_or(config.tcp_keepalive_time)
+        self.socket
+            .cold()
+            .keep_idle
+            .unwrap_or(config.tcp_keepalive_time)
     }
 }
 

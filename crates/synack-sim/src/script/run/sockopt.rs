@@ -242,7 +242,7 @@ impl Runner<'_> {
         let config = self.net.stack.config();
         let info = conn.and_then(|h| self.net.stack.tcp_info(h));
         let live = conn.and_then(|h| self.net.stack.tcp_connection(h));
-        let opts = live.map_or(sock.options, |c| *c.socket_options());
+        let opts = live.map_or(sock.options, |c| c.socket_options());
         let secs = |d: Option<Duration>, default: Duration| {
             (d.unwrap_or(default).total_millis() / 1000) as i64
         };
