@@ -8,34 +8,15 @@
 //! repository. Missing corpus: loud, and a failure under CI=true.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use synack_sim::script::run::{Report, RunConfig, Verdict, run_file};
 
+mod corpus;
+use corpus::corpus_dir;
+
 /// Scripts of the `public` and `public-supp` sets that must pass.
 const PASS_FLOOR: usize = 36;
-
-fn corpus_dir() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let candidates = [
-        root.join("../shared/conformance/packetdrill"),
-        PathBuf::from("/work/shared/conformance/packetdrill"),
-    ];
-    let found = candidates
-        .iter()
-        .find(|d| d.join("MANIFEST.tsv").is_file())
-        .cloned();
-    if found.is_none() {
-        eprintln!(
-            "\n!!!!! packetdrill corpus NOT FOUND (looked in {candidates:?}); \
-             the corpus was not run !!!!!\n"
-        );
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true and the packetdrill corpus is missing");
-        }
-    }
-    found
-}
 
 /// The test machine a script was written on, as far as the scripts need
 /// it: the google/ scripts set theirs up with `defaults.sh`; the
