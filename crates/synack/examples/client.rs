@@ -10,11 +10,13 @@
 //! Arguments: TUN name, the stack's address, the kernel's address, server.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr};
+use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
-use synack::Runtime;
 use synack::net::TcpStream;
+
+mod common;
+use common::start;
 
 fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,22 +45,4 @@ fn main() -> io::Result<()> {
     // Wait (at most 5 s) for the FIN to be acknowledged before the stack goes.
     stream.set_linger(Some(Duration::from_secs(5)))?;
     Ok(())
-}
-
-/// Opens the TUN, gives the kernel's side its address and starts a stack.
-fn start(tun: &str, addr: &str, peer: &str) -> io::Result<Runtime> {
-    let cidr = |s: &str| -> io::Result<(Ipv4Addr, u8)> {
-        let bad = || io::Error::new(io::ErrorKind::InvalidInput, format!("{s}: not IP/LEN"));
-        let (ip, len) = s.split_once('/').ok_or_else(bad)?;
-        Ok((
-            ip.parse().map_err(|_| bad())?,
-            len.parse().map_err(|_| bad())?,
-        ))
-    };
-    let (ip, len) = cidr(addr)?;
-    let (peer_ip, peer_len) = cidr(peer)?;
-    let dev = synack::Tun::open(tun)?;
-    dev.set_kernel_addr(peer_ip, peer_len)?;
-    dev.set_up()?;
-    Runtime::start(dev, ip, len)
 }
