@@ -14,6 +14,7 @@ use clap::Args;
 use synack::control::{self, ControlServer};
 use synack::{Builder, Capture, Device, ImpairConfig, Impaired, Impairment, Runtime, Tap, Tun};
 use synack_proto::Config;
+use synack_proto::ip::{CidrParseError, Ipv4Cidr};
 
 /// `IP/LEN`, e.g. `192.0.2.2/24`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,19 +25,19 @@ pub struct Cidr {
 
 impl FromStr for Cidr {
     type Err = String;
+    /// `synack_proto`'s `Ipv4Cidr` parses it; the length is required here.
     fn from_str(s: &str) -> Result<Cidr, String> {
         let (ip, len) = s
             .split_once('/')
             .ok_or_else(|| format!("`{s}` is not IP/LEN (e.g. 192.0.2.2/24)"))?;
-        let ip = ip
-            .parse()
-            .map_err(|_| format!("`{ip}` is not an IPv4 address"))?;
-        let len = len
-            .parse::<u8>()
-            .ok()
-            .filter(|l| *l <= 32)
-            .ok_or_else(|| format!("`{len}` is not a prefix length (0-32)"))?;
-        Ok(Cidr { ip, len })
+        let cidr: Ipv4Cidr = s.parse().map_err(|e| match e {
+            CidrParseError::BadAddress => format!("`{ip}` is not an IPv4 address"),
+            CidrParseError::BadPrefix => format!("`{len}` is not a prefix length (0-32)"),
+        })?;
+        Ok(Cidr {
+            ip: cidr.addr(),
+            len: cidr.prefix_len(),
+        })
     }
 }
 

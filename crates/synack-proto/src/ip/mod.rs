@@ -21,7 +21,7 @@ pub mod icmp;
 pub mod route;
 pub mod stats;
 
-pub use addr::{Ipv4Cidr, Martian};
+pub use addr::{CidrParseError, Ipv4Cidr, Martian};
 pub use arp::{ArpCache, ArpLookup};
 pub use frag::Reassembler;
 pub use icmp::IcmpRateLimiter;
