@@ -8,7 +8,7 @@ use std::net::SocketAddrV4;
 use synack_proto::Instant;
 
 use crate::pattern;
-use crate::stack::BenchStack;
+use crate::stack::{BenchStack, TcpState};
 
 /// Writes the stream into a connection.
 #[derive(Debug)]
@@ -42,7 +42,11 @@ impl<S: BenchStack> BulkSender<S> {
     /// Copies as much of the rest of the stream as the send buffer takes;
     /// closes after the last byte. Returns the bytes written.
     pub fn step(&mut self, stack: &mut S) -> u64 {
-        if !stack.state(self.socket).is_synchronized_open() {
+        // Data may flow both ways, or the peer closed only its half.
+        if !matches!(
+            stack.state(self.socket),
+            TcpState::Established | TcpState::CloseWait
+        ) {
             return 0;
         }
         let before = self.sent;

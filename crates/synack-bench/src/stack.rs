@@ -92,29 +92,9 @@ impl HostConfig {
     }
 }
 
-/// RFC 9293 connection states (§3.3.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TcpState {
-    Closed,
-    Listen,
-    SynSent,
-    SynReceived,
-    Established,
-    FinWait1,
-    FinWait2,
-    CloseWait,
-    Closing,
-    LastAck,
-    TimeWait,
-}
-
-impl TcpState {
-    /// Data may flow in both directions or the peer has only closed its half:
-    /// the application can send.
-    pub fn is_synchronized_open(self) -> bool {
-        matches!(self, TcpState::Established | TcpState::CloseWait)
-    }
-}
+/// RFC 9293 connection states (§3.3.2): synack's own enum, which the
+/// smoltcp adapter maps onto as well.
+pub use synack_proto::tcp::state::TcpState;
 
 /// Connections as (client socket, server socket) pairs.
 pub type Conns<S> = Vec<(<S as BenchStack>::Socket, <S as BenchStack>::Socket)>;

@@ -25,7 +25,6 @@ use synack_proto::config::CongestionAlgorithm;
 use synack_proto::stack::{ConnHandle, ConnectOptions, Event, Interface, ListenerHandle, Trace};
 use synack_proto::tcp::conn::SocketOptions;
 use synack_proto::tcp::recovery::CongestionSample;
-use synack_proto::tcp::state::TcpState as SynackState;
 use synack_proto::{Config, Instant, Stack};
 
 use crate::frames::Frames;
@@ -199,22 +198,9 @@ impl BenchStack for SynackStack {
     }
 
     fn state(&self, socket: SynackSocket) -> TcpState {
-        let state = match socket {
-            SynackSocket::Listener(_) => return TcpState::Listen,
+        match socket {
+            SynackSocket::Listener(_) => TcpState::Listen,
             SynackSocket::Conn(c) => self.stack.tcp_state(c),
-        };
-        match state {
-            SynackState::Closed => TcpState::Closed,
-            SynackState::Listen => TcpState::Listen,
-            SynackState::SynSent => TcpState::SynSent,
-            SynackState::SynReceived => TcpState::SynReceived,
-            SynackState::Established => TcpState::Established,
-            SynackState::FinWait1 => TcpState::FinWait1,
-            SynackState::FinWait2 => TcpState::FinWait2,
-            SynackState::CloseWait => TcpState::CloseWait,
-            SynackState::Closing => TcpState::Closing,
-            SynackState::LastAck => TcpState::LastAck,
-            SynackState::TimeWait => TcpState::TimeWait,
         }
     }
 
@@ -241,11 +227,11 @@ impl BenchStack for SynackStack {
         self.stack.tcp_recv_queue(c) == Some(0)
             && matches!(
                 self.stack.tcp_state(c),
-                SynackState::CloseWait
-                    | SynackState::LastAck
-                    | SynackState::Closing
-                    | SynackState::TimeWait
-                    | SynackState::Closed
+                TcpState::CloseWait
+                    | TcpState::LastAck
+                    | TcpState::Closing
+                    | TcpState::TimeWait
+                    | TcpState::Closed
             )
     }
 
