@@ -591,34 +591,20 @@ impl<'s> Runner<'s> {
             }
             // Wait for synack to send more.
             let limit = deadline.unwrap_or(horizon);
-            let pending_deadline = self.pending.as_ref().and_then(|p| p.deadline());
-            let timer = self.net.next_timer();
-            let next = [timer, pending_deadline].into_iter().flatten().min();
-            match next {
-                Some(n) if n <= limit => {
-                    if timer == Some(n) {
-                        self.net.fire_next_timer(n).map_err(|e| Stop::Fail {
-                            line: self.line,
-                            message: e,
-                        })?;
-                    } else {
-                        self.net.set_clock(n);
+            if self.step_to_next_event(limit)? {
+                self.settle()?;
+            } else {
+                self.net.set_clock(limit);
+                self.settle()?;
+                if self.net.sent.is_empty() {
+                    let mut msg = String::from("timed out waiting for packet");
+                    if !frags.is_empty() {
+                        msg = format!(
+                            "live packet payload: expected {expected_len} bytes vs actual {total} bytes (no more packets)"
+                        );
                     }
-                    self.settle()?;
-                }
-                _ => {
-                    self.net.set_clock(limit);
-                    self.settle()?;
-                    if self.net.sent.is_empty() {
-                        let mut msg = String::from("timed out waiting for packet");
-                        if !frags.is_empty() {
-                            msg = format!(
-                                "live packet payload: expected {expected_len} bytes vs actual {total} bytes (no more packets)"
-                            );
-                        }
-                        let _ = write!(msg, "\n  script packet: {p}");
-                        return fail(self.line, msg);
-                    }
+                    let _ = write!(msg, "\n  script packet: {p}");
+                    return fail(self.line, msg);
                 }
             }
         }

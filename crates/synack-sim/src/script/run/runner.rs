@@ -368,26 +368,35 @@ impl<'s> Runner<'s> {
     pub fn advance_to(&mut self, t: Instant) -> Step<()> {
         loop {
             self.settle()?;
-            let pending_deadline = self.pending.as_ref().and_then(|p| p.deadline());
-            let timer = self.net.next_timer();
-            let next = [timer, pending_deadline].into_iter().flatten().min();
-            match next {
-                Some(n) if n <= t => {
-                    if timer == Some(n) {
-                        self.net.fire_next_timer(n).map_err(|e| Stop::Fail {
-                            line: self.line,
-                            message: e,
-                        })?;
-                    } else {
-                        self.net.set_clock(n);
-                    }
-                    self.check_malformed()?;
-                }
-                _ => break,
+            if !self.step_to_next_event(t)? {
+                break;
             }
+            self.check_malformed()?;
         }
         self.net.set_clock(t);
         self.settle()
+    }
+
+    /// Moves virtual time to the next thing due — synack's next timer (which
+    /// fires) or a blocked call's deadline — if that is at or before `limit`.
+    /// `false` (time untouched) when nothing is due by then.
+    pub fn step_to_next_event(&mut self, limit: Instant) -> Step<bool> {
+        let pending_deadline = self.pending.as_ref().and_then(|p| p.deadline());
+        let timer = self.net.next_timer();
+        match [timer, pending_deadline].into_iter().flatten().min() {
+            Some(n) if n <= limit => {
+                if timer == Some(n) {
+                    self.net.fire_next_timer(n).map_err(|e| Stop::Fail {
+                        line: self.line,
+                        message: e,
+                    })?;
+                } else {
+                    self.net.set_clock(n);
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// Fails the run if synack sent something unparseable.

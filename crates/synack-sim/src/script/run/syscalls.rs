@@ -192,27 +192,14 @@ impl<'s> Runner<'s> {
     fn run_while_pending(&mut self, limit: Instant) -> Step<()> {
         self.settle()?;
         while self.pending.is_some() {
-            let deadline = self.pending.as_ref().and_then(|p| p.deadline());
-            let timer = self.net.next_timer();
-            match [timer, deadline].into_iter().flatten().min() {
-                Some(n) if n <= limit => {
-                    if timer == Some(n) {
-                        self.net.fire_next_timer(n).map_err(|e| Stop::Fail {
-                            line: self.line,
-                            message: e,
-                        })?;
-                    } else {
-                        self.net.set_clock(n);
-                    }
+            if self.step_to_next_event(limit)? {
+                self.settle()?;
+            } else {
+                if self.pending.as_ref().is_some_and(|p| p.background) {
+                    self.net.set_clock(limit);
                     self.settle()?;
                 }
-                _ => {
-                    if self.pending.as_ref().is_some_and(|p| p.background) {
-                        self.net.set_clock(limit);
-                        self.settle()?;
-                    }
-                    break;
-                }
+                break;
             }
         }
         Ok(())
