@@ -12,8 +12,10 @@
 //! - `offload_*`: the same with `IFF_VNET_HDR` and `TUNSETOFFLOAD`
 //!   (checksum, TSO4): the kernel hands synack 64 KB super-segments with
 //!   partial checksums, which synack takes whole
-//!   ([`Stack::handle_frame_offloaded`]); synack sends MTU-sized frames
-//!   with complete checksums (it does not emit TSO frames yet);
+//!   ([`Stack::handle_frame_offloaded`]), and sends them: TSO
+//!   super-segments of whole MSS pieces with partial checksums
+//!   ([`Stack::poll_transmit_offloaded`]), described to the kernel in the
+//!   virtio-net header (`gso_type` TCPV4, `NEEDS_CSUM`);
 //! - `kernel_veth`: kernel to kernel over a veth pair whose ends are in two
 //!   fresh namespaces (created with `ip link`, inside them).
 //!
@@ -30,11 +32,16 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration as WallDuration, Instant as WallInstant};
 
 use serde::Serialize;
-use synack_proto::stack::{ConnHandle, ConnectOptions, IfaceId, Interface};
+use synack_proto::stack::{
+    ConnHandle, ConnectOptions, FrameOffload, IfaceId, Interface, Offloads as TxOffloads,
+};
 use synack_proto::tcp::conn::{Shutdown as TcpShutdown, SocketOptions};
 use synack_proto::wire::ethernet::EthernetAddress;
 use synack_proto::{Config, Duration, Instant, Stack};
-use synack_tap::{FLAG_DATA_VALID, FLAG_NEEDS_CSUM, Offloads, Options, Tap, netns};
+use synack_tap::{
+    FLAG_DATA_VALID, FLAG_NEEDS_CSUM, GsoType, MAX_GSO_FRAME_LEN, Offloads, Options, Tap,
+    VirtioNetHdr, netns,
+};
 
 use crate::bulk::gbps;
 use crate::stats::median;
@@ -176,14 +183,26 @@ impl Driver {
         config.tcp_rmem.default = BUFFER;
         config.tcp_wmem.max = config.tcp_wmem.max.max(BUFFER);
         config.tcp_wmem.default = BUFFER;
-        let stack = Stack::new(config, Interface::ethernet(SYNACK_MAC, SYNACK_ADDR, PREFIX));
+        let mut stack = Stack::new(config, Interface::ethernet(SYNACK_MAC, SYNACK_ADDR, PREFIX));
+        let tx_len = if offload {
+            stack.set_offloads(
+                IfaceId(0),
+                TxOffloads {
+                    tso: true,
+                    csum: true,
+                },
+            );
+            MAX_GSO_FRAME_LEN
+        } else {
+            MTU + 14
+        };
         let rx = vec![0; tap.max_frame_len().max(MTU + 14)];
         Ok(Driver {
             tap,
             stack,
             offload,
             rx,
-            tx: vec![0; MTU + 14],
+            tx: vec![0; tx_len],
             start: WallInstant::now(),
         })
     }
@@ -214,9 +233,21 @@ impl Driver {
             }
         }
         self.stack.handle_timeout(now);
-        while let Some(n) = self.stack.poll_transmit(now, &mut self.tx) {
+        loop {
+            let sent = if self.offload {
+                let Some(t) = self.stack.poll_transmit_offloaded(now, &mut self.tx) else {
+                    break;
+                };
+                let hdr = t.offload.map(vnet_header).unwrap_or_default();
+                self.tap.send_vnet(&hdr, &self.tx[..t.len])
+            } else {
+                let Some(n) = self.stack.poll_transmit(now, &mut self.tx) else {
+                    break;
+                };
+                self.tap.send(&self.tx[..n])
+            };
             moved = true;
-            match self.tap.send(&self.tx[..n]) {
+            match sent {
                 Ok(_) => {}
                 // A full queue drops the frame, as a NIC would: TCP retransmits.
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
@@ -249,6 +280,25 @@ impl Driver {
             return Err(TapError::Incomplete(format!("{what}: over {RUN_LIMIT:?}")));
         }
         Ok(())
+    }
+}
+
+/// The virtio-net header (virtio 1.0 §5.1.6.2) for a frame the stack
+/// left for the device to finish: a partial checksum, and for a
+/// super-segment TSO over IPv4 in `gso_size` pieces.
+pub fn vnet_header(o: FrameOffload) -> VirtioNetHdr {
+    VirtioNetHdr {
+        flags: FLAG_NEEDS_CSUM,
+        gso_type: if o.gso_size > 0 {
+            GsoType::TcpV4
+        } else {
+            GsoType::None
+        },
+        hdr_len: o.hdr_len,
+        gso_size: o.gso_size,
+        csum_start: o.csum_start,
+        csum_offset: o.csum_offset,
+        ..VirtioNetHdr::default()
     }
 }
 
