@@ -159,6 +159,8 @@ struct Driver {
     rx: Vec<u8>,
     tx: Vec<u8>,
     start: WallInstant,
+    /// TSO super-segments handed to the TAP.
+    super_segments: u64,
 }
 
 impl Driver {
@@ -204,6 +206,7 @@ impl Driver {
             rx,
             tx: vec![0; tx_len],
             start: WallInstant::now(),
+            super_segments: 0,
         })
     }
 
@@ -239,6 +242,7 @@ impl Driver {
                     break;
                 };
                 let hdr = t.offload.map(vnet_header).unwrap_or_default();
+                self.super_segments += u64::from(hdr.gso_type == GsoType::TcpV4);
                 self.tap.send_vnet(&hdr, &self.tx[..t.len])
             } else {
                 let Some(n) = self.stack.poll_transmit(now, &mut self.tx) else {
@@ -317,6 +321,24 @@ fn pattern() -> Vec<u8> {
 
 /// synack sends `bytes` to a kernel socket; Gbit/s as the kernel reads them.
 pub fn synack_to_kernel(bytes: u64, offload: bool) -> Result<f64, TapError> {
+    synack_to_kernel_with(bytes, offload, false).map(|r| r.gbps)
+}
+
+/// What [`synack_to_kernel_verified`] saw.
+#[derive(Clone, Copy, Debug)]
+pub struct ToKernelRun {
+    pub gbps: f64,
+    /// TSO super-segments synack wrote to the TAP.
+    pub super_segments: u64,
+}
+
+/// [`synack_to_kernel`], with the kernel comparing every byte it reads
+/// with the pattern sent (an error if one differs).
+pub fn synack_to_kernel_verified(bytes: u64, offload: bool) -> Result<ToKernelRun, TapError> {
+    synack_to_kernel_with(bytes, offload, true)
+}
+
+fn synack_to_kernel_with(bytes: u64, offload: bool, verify: bool) -> Result<ToKernelRun, TapError> {
     let mut d = Driver::new(offload)?;
     let listener = TcpListener::bind(SocketAddrV4::new(KERNEL_ADDR, 5001))
         .map_err(io_err("kernel listener"))?;
@@ -326,10 +348,20 @@ pub fn synack_to_kernel(bytes: u64, offload: bool) -> Result<f64, TapError> {
         let (mut s, _) = listener.accept()?;
         let mut buf = vec![0u8; 256 * 1024];
         let mut got = 0u64;
+        let expected = pattern();
         loop {
             let n = s.read(&mut buf)?;
             if n == 0 {
                 break;
+            }
+            if verify {
+                for (i, &b) in buf[..n].iter().enumerate() {
+                    let at = got + i as u64;
+                    if b != expected[(at % expected.len() as u64) as usize] {
+                        reader_done.store(true, Ordering::Release);
+                        return Err(io::Error::other(format!("byte {at} differs")));
+                    }
+                }
             }
             got += n as u64;
         }
@@ -384,7 +416,10 @@ pub fn synack_to_kernel(bytes: u64, offload: bool) -> Result<f64, TapError> {
             "kernel read {got} of {bytes}"
         )));
     }
-    Ok(gbps(bytes, (end - start).as_secs_f64()))
+    Ok(ToKernelRun {
+        gbps: gbps(bytes, (end - start).as_secs_f64()),
+        super_segments: d.super_segments,
+    })
 }
 
 /// A kernel socket sends `bytes` to synack; Gbit/s as synack reads them.
