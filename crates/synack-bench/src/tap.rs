@@ -306,6 +306,9 @@ pub fn vnet_header(o: FrameOffload) -> VirtioNetHdr {
     }
 }
 
+/// The kernel reader's `SO_RCVLOWAT`.
+const READER_LOWAT: usize = 128 * 1024;
+
 fn socket_options() -> SocketOptions {
     SocketOptions {
         recv_buffer: Some(BUFFER),
@@ -346,6 +349,8 @@ fn synack_to_kernel_with(bytes: u64, offload: bool, verify: bool) -> Result<ToKe
     let reader_done = done.clone();
     let reader = std::thread::spawn(move || -> io::Result<(u64, WallInstant)> {
         let (mut s, _) = listener.accept()?;
+        // Wake for 128 KiB at a time, not for every frame.
+        synack_tap::poll::set_rcvlowat(&s, READER_LOWAT)?;
         let mut buf = vec![0u8; 256 * 1024];
         let mut got = 0u64;
         let expected = pattern();
