@@ -329,3 +329,27 @@ fn one_lost_piece_of_a_super_segment_is_retransmitted_alone_as_a_normal_segment(
         "a normal segment"
     );
 }
+
+#[test]
+fn a_full_segment_with_its_fin_stays_one_record_and_goes_again_whole() {
+    // Without offloads: only super-segments are recorded per MSS piece.
+    let mut w = Wire::new();
+    let (c, _) = connected(&mut w);
+    let mss = mss(&w, c);
+    assert_eq!(w.a.tcp_send(w.now, c, &vec![5u8; mss]), Ok(mss));
+    w.a.tcp_shutdown(w.now, c, Shutdown::Write).unwrap();
+    let first = drain(&mut w.a, w.now);
+    assert_eq!(first.len(), 1);
+    assert!(
+        first[0].flags.contains(TcpFlags::FIN),
+        "data and FIN together"
+    );
+    // Lost: the retransmission timeout sends it again, data and FIN in one.
+    let rto = w.a.poll_timeout().expect("the RTO is armed");
+    w.now = rto;
+    w.a.handle_timeout(w.now);
+    let again = drain(&mut w.a, w.now);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].seq, first[0].seq);
+    assert!(again[0].flags.contains(TcpFlags::FIN), "{again:?}");
+}

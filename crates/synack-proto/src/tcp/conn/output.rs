@@ -617,7 +617,8 @@ impl Core {
                 // One scoreboard record per MSS piece, so loss detection
                 // and retransmission work per segment as the peer sees them.
                 let mut start = plan.seq;
-                while end.since(start) > snd.mss {
+                // Only a super-segment (data beyond one MSS, never a FIN).
+                while plan.len > snd.mss && end.since(start) > snd.mss {
                     let piece_end = start + snd.mss;
                     self.recovery.on_sent_new(now, start, piece_end);
                     start = piece_end;
