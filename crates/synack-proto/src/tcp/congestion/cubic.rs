@@ -726,6 +726,26 @@ mod tests {
     }
 
     #[test]
+    fn hystart_state_is_allocated_by_the_first_growing_ack_not_at_construction() {
+        let mut c = Cubic::new(MSS, 10);
+        assert!(
+            c.hystart.is_none(),
+            "an idle connection holds no HyStart++ box"
+        );
+        assert_eq!(c.hystart_phase(), Phase::SlowStart);
+        // Not window-limited: no growth, still nothing allocated.
+        let idle = AckSample {
+            cwnd_limited: false,
+            ..ack1(10)
+        };
+        c.on_ack(at(10), &idle);
+        assert!(c.hystart.is_none());
+        c.on_ack(at(20), &ack1(10));
+        assert!(c.hystart.is_some());
+        assert_eq!(c.hystart_phase(), Phase::SlowStart);
+    }
+
+    #[test]
     fn hystart_plus_plus_ends_the_initial_slow_start_on_rtt_growth() {
         let mut c = Cubic::new(MSS, 10);
         let mut una = 0u32;

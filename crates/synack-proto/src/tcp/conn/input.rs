@@ -78,7 +78,7 @@ impl Connection {
     ) -> Disposition {
         self.core.counters.segs_in += 1;
         if !seg.payload.is_empty() {
-            self.core.counters.data_segs_in += 1;
+            self.core.counters.data_mut().data_segs_in += 1;
         }
         let disposition = match self.state.kind() {
             TcpState::Closed | TcpState::Listen => Disposition::Dropped(DropReason::Closed),
@@ -707,7 +707,9 @@ impl Connection {
             );
             core.xmit.last_data_recv = Stamp::at(now);
         }
-        core.counters.bytes_received += u64::from(received.in_order);
+        if received.in_order > 0 {
+            core.counters.data_mut().bytes_received += u64::from(received.in_order);
+        }
         if received.out_of_order {
             env.stats.tcp_ext.tcp_ofo_queue += 1;
         }
@@ -961,7 +963,9 @@ impl Core {
             let data_before = snd.buffered();
             let acked = snd.acknowledge(ack);
             let data_acked = data_before - snd.buffered();
-            self.counters.bytes_acked += data_acked as u64;
+            if data_acked > 0 {
+                self.counters.data_mut().bytes_acked += data_acked as u64;
+            }
             self.counters.delivered += u64::from(acked.div_ceil(mss.max(1)));
             env.stats.tcp_ext.tcp_delivered += u64::from(acked.div_ceil(mss.max(1)));
             if let Some(sample) = rtt {

@@ -601,11 +601,25 @@ pub(crate) struct Life {
     pub soft_error: Option<crate::ip::icmp::IcmpErrno>,
 }
 
-/// Counters for [`TcpInfo`].
-#[derive(Clone, Copy, Debug)]
+/// Counters for [`TcpInfo`]: the ones every connection moves inline, the
+/// data-path ones boxed at the first data segment or retransmission (a
+/// connection that carried no data, such as an idle one fresh from its
+/// handshake, does not hold their 56 bytes; DESIGN.md §4).
+#[derive(Clone, Debug)]
 pub(crate) struct Counters {
     pub segs_in: u64,
     pub segs_out: u64,
+    pub delivered: u64,
+    /// The smallest RTT sample seen, in µs; `u64::MAX`: none yet (8 bytes
+    /// where an `Option<Duration>` takes 16).
+    min_rtt_us: u64,
+    /// `None` while every one of them is zero.
+    data: Option<Box<DataCounters>>,
+}
+
+/// The counters only data moves.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DataCounters {
     pub data_segs_in: u64,
     pub data_segs_out: u64,
     pub bytes_sent: u64,
@@ -613,10 +627,6 @@ pub(crate) struct Counters {
     pub bytes_acked: u64,
     pub bytes_received: u64,
     pub total_retrans: u64,
-    pub delivered: u64,
-    /// The smallest RTT sample seen, in µs; `u64::MAX`: none yet (8 bytes
-    /// where an `Option<Duration>` takes 16).
-    min_rtt_us: u64,
 }
 
 impl Default for Counters {
@@ -624,15 +634,9 @@ impl Default for Counters {
         Counters {
             segs_in: 0,
             segs_out: 0,
-            data_segs_in: 0,
-            data_segs_out: 0,
-            bytes_sent: 0,
-            bytes_retrans: 0,
-            bytes_acked: 0,
-            bytes_received: 0,
-            total_retrans: 0,
             delivered: 0,
             min_rtt_us: u64::MAX,
+            data: None,
         }
     }
 }
@@ -646,6 +650,17 @@ impl Counters {
     /// Takes an RTT sample into the minimum.
     pub fn note_rtt(&mut self, sample: Duration) {
         self.min_rtt_us = self.min_rtt_us.min(sample.total_micros());
+    }
+
+    /// The data-path counters (all zero until data moved).
+    pub fn data(&self) -> DataCounters {
+        self.data.as_deref().copied().unwrap_or_default()
+    }
+
+    /// The data-path counters, to move one (allocated on first use: once
+    /// per connection, not per segment).
+    pub fn data_mut(&mut self) -> &mut DataCounters {
+        self.data.get_or_insert_with(Box::default)
     }
 }
 
