@@ -129,7 +129,7 @@ impl Connection {
             state: self.state.kind(),
             ca_state: core.recovery.ca_state(),
             retransmits: core.xmit.retransmits,
-            probes: core.xmit.probes_out,
+            probes: core.xmit.probes_out(),
             backoff: core.rtt.backoffs(),
             options: opts,
             snd_wscale: core.neg.snd_wscale(),

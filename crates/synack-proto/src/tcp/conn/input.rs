@@ -169,7 +169,7 @@ impl Connection {
         // The first SYN went out when the retransmissions' give-up clock
         // started, or, with none yet, when the SYN timed for an RTT left.
         let Some(first) = xmit
-            .retrans_stamp
+            .retrans_stamp()
             .get()
             .or(xmit.rtt_timed.get().map(|(_, sent)| sent))
         else {
@@ -823,13 +823,13 @@ impl Core {
         }
         if self.neg.ts_ok {
             let ts = seg.options.timestamp?;
-            if let Some(first_rtx) = self.xmit.rtx_tsval {
+            if let Some(first_rtx) = self.xmit.rtx_tsval() {
                 if (ts.tsecr.wrapping_sub(first_rtx) as i32) < 0 {
                     // Echoes an original transmission: with a retransmission
                     // in flight it would count our timeout as RTT.
                     return None;
                 }
-                self.xmit.rtx_tsval = None;
+                self.xmit.set_rtx_tsval(None);
             }
             return self.ts_clock.rtt_from_echo(now, ts.tsecr);
         }
@@ -846,7 +846,7 @@ impl Core {
         env: &mut Env,
     ) {
         self.timers.stop(Timer::Retransmit);
-        self.xmit.rtx_tsval = None;
+        self.xmit.set_rtx_tsval(None);
         // Our SYN or SYN-ACK is the first segment delivered (Linux counts it
         // in `tcpi_delivered` on both sides).
         self.counters.delivered += 1;
@@ -871,7 +871,7 @@ impl Core {
             self.cc.on_rto(now, 0, false);
         }
         self.xmit.retransmits = 0;
-        self.xmit.retrans_stamp = Stamp::NONE;
+        self.xmit.set_retrans_stamp(Stamp::NONE);
         self.rtt.reset_backoff();
         if self.socket.keepalive {
             self.timers
@@ -903,12 +903,12 @@ impl Core {
     }
 
     fn oow_rate_limited(&mut self, now: Instant, env: &Env) -> bool {
-        if let Some(last) = self.xmit.last_oow_ack.get() {
+        if let Some(last) = self.xmit.last_oow_ack().get() {
             if now.saturating_duration_since(last) < env.config.tcp_invalid_ratelimit {
                 return true;
             }
         }
-        self.xmit.last_oow_ack = Stamp::at(now);
+        self.xmit.set_last_oow_ack(Stamp::at(now));
         false
     }
 
@@ -946,8 +946,7 @@ impl Core {
     ) {
         self.xmit.last_ack_recv = Stamp::at(now);
         // Any acceptable ACK answers outstanding probes (Linux tcp_ack).
-        self.xmit.probes_out = 0;
-        self.xmit.probes_stamp = Stamp::NONE;
+        self.xmit.clear_probes();
         let prior_una = snd.una;
         let prior_in_flight = snd.in_flight();
         let prior_wnd = snd.wnd;
@@ -974,7 +973,7 @@ impl Core {
             // Progress: the give-up clock restarts (Linux clears
             // icsk_retransmits and retrans_stamp once data is acknowledged).
             self.xmit.retransmits = 0;
-            self.xmit.retrans_stamp = Stamp::NONE;
+            self.xmit.set_retrans_stamp(Stamp::NONE);
         }
         // RFC 5681 §2: "DUPLICATE ACKNOWLEDGMENT: ... (a) the receiver of the
         // ACK has outstanding data, (b) the incoming acknowledgment carries no
@@ -1029,7 +1028,7 @@ impl Core {
         if snd.una == snd.nxt {
             // RFC 6298 §5.2: "When all outstanding data has been
             // acknowledged, turn off the retransmission timer."
-            self.xmit.rtx_tsval = None;
+            self.xmit.set_rtx_tsval(None);
             self.timers.stop(Timer::Retransmit);
             self.timers.stop(Timer::TailLossProbe);
             self.timers.stop(Timer::RackReorder);

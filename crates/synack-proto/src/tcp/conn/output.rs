@@ -453,8 +453,8 @@ impl Core {
         let n = write_segment(buf, self.local, self.remote, &header, payload).ok()?;
         let retransmission =
             plan.kind == Kind::Retransmission || (syn && self.xmit.retransmits > 0);
-        if retransmission && self.xmit.rtx_tsval.is_none() {
-            self.xmit.rtx_tsval = options.timestamp.map(|t| t.tsval);
+        if retransmission && self.xmit.rtx_tsval().is_none() {
+            self.xmit.set_rtx_tsval(options.timestamp.map(|t| t.tsval));
         }
         if syn && rcv.is_none() {
             self.tfo_on_syn_sent(options.fast_open, len as u32);

@@ -6,7 +6,7 @@ use core::mem::size_of;
 /// Prints what an idle connection is made of (`cargo test layout --
 /// --nocapture`) and holds the parts that were shrunk to their size.
 #[test]
-fn an_idle_connection_is_808_bytes_inline() {
+fn an_idle_connection_is_784_bytes_inline() {
     let parts: &[(&str, usize)] = &[
         ("Connection", size_of::<Connection>()),
         ("State", size_of::<State>()),
@@ -34,7 +34,8 @@ fn an_idle_connection_is_808_bytes_inline() {
         eprintln!("{name:>16} {size:>5}");
     }
     assert!(size_of::<Counters>() <= 40, "data-path counters are boxed");
-    assert!(size_of::<Connection>() <= 808);
+    assert!(size_of::<XmitState>() <= 64, "probe and timeout state boxed");
+    assert!(size_of::<Connection>() <= 784);
 }
 
 #[test]
@@ -48,4 +49,21 @@ fn data_counters_are_allocated_by_the_first_data_not_by_the_handshake() {
     assert!(h.conn.core.counters.data.is_some());
     let info = h.info();
     assert_eq!((info.data_segs_out, info.bytes_sent), (1, 100));
+}
+
+#[test]
+fn timeout_state_is_boxed_during_a_retransmission_and_freed_by_the_ack() {
+    let mut h = Harness::established();
+    assert!(h.conn.core.xmit.rare.is_none(), "fresh from the handshake");
+    h.send(&[1; 100]);
+    h.output();
+    // The RTO (1 s without an RTT sample on this harness, or less) fires:
+    // the give-up clock starts.
+    let resent = h.run_until(5_000);
+    assert!(!resent.is_empty(), "retransmitted");
+    assert!(h.conn.core.xmit.retrans_stamp().get().is_some());
+    assert!(h.conn.core.xmit.rare.is_some());
+    h.feed(seg(".", IRS + 1, Some(ISS + 101)));
+    assert_eq!(h.conn.core.xmit.retrans_stamp(), Stamp::NONE);
+    assert!(h.conn.core.xmit.rare.is_none(), "all back at defaults: freed");
 }
