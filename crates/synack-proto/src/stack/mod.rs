@@ -13,6 +13,7 @@
 //! | `arp.rs` | ARP in and out (RFC 826), gratuitous ARP, failed resolutions |
 //! | `icmp.rs` | echo, errors in (to TCP and UDP) and out (rate limited) |
 //! | `tcp.rs` | TCP demux, listeners, SYN cookies, Fast Open, bookkeeping |
+//! | `demux.rs` | the demux map: 4-tuple to slot index, tuple re-checked in the slot |
 //! | `api.rs` | the application's TCP commands |
 //! | `udp.rs` | UDP sockets through the stack |
 //!

@@ -34,7 +34,10 @@ fn an_idle_connection_is_784_bytes_inline() {
         eprintln!("{name:>16} {size:>5}");
     }
     assert!(size_of::<Counters>() <= 40, "data-path counters are boxed");
-    assert!(size_of::<XmitState>() <= 64, "probe and timeout state boxed");
+    assert!(
+        size_of::<XmitState>() <= 64,
+        "probe and timeout state boxed"
+    );
     assert!(size_of::<Connection>() <= 784);
 }
 
@@ -65,5 +68,8 @@ fn timeout_state_is_boxed_during_a_retransmission_and_freed_by_the_ack() {
     assert!(h.conn.core.xmit.rare.is_some());
     h.feed(seg(".", IRS + 1, Some(ISS + 101)));
     assert_eq!(h.conn.core.xmit.retrans_stamp(), Stamp::NONE);
-    assert!(h.conn.core.xmit.rare.is_none(), "all back at defaults: freed");
+    assert!(
+        h.conn.core.xmit.rare.is_none(),
+        "all back at defaults: freed"
+    );
 }
