@@ -93,33 +93,75 @@ impl Stack {
     /// A TCP segment from `src` to `dst` (one of our unicast addresses).
     pub(super) fn handle_tcp(&mut self, src: Ipv4Addr, dst: Ipv4Addr, bytes: &[u8]) {
         self.env.stats.tcp.in_segs += 1;
-        let csum = if self.rx_csum_trusted {
-            Checksum::Offload
-        } else {
-            Checksum::Full
-        };
-        let seg =
-            match TcpPacket::new_checked(bytes).and_then(|p| TcpRepr::parse(&p, src, dst, csum)) {
-                Ok(seg) => seg,
-                Err(e) => {
-                    if e == WireError::BadChecksum {
-                        self.env.stats.tcp.in_csum_errors += 1;
-                    }
-                    self.env.stats.tcp.in_errs += 1;
-                    return;
+        // RFC 9293 §3.1 (MUST-2/3): the checksum is verified before anything
+        // of the segment is used. It is checked below, after the header is
+        // parsed and the connection found, so that a connection's in-order
+        // data is summed while it is copied into the receive buffer (one
+        // pass instead of two) and committed only if the sum is right.
+        let verify = !self.rx_csum_trusted;
+        let parsed = TcpPacket::new_checked(bytes)
+            .and_then(|p| TcpRepr::parse(&p, src, dst, Checksum::Offload).map(|seg| (p, seg)));
+        let (packet, seg) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                // As if verified first: a corrupted segment that is also
+                // malformed counts as a checksum error.
+                let bad_sum = e == WireError::BadChecksum
+                    || (verify
+                        && TcpPacket::new_checked(bytes)
+                            .is_ok_and(|p| !p.verify_checksum(src, dst)));
+                if bad_sum {
+                    self.env.stats.tcp.in_csum_errors += 1;
                 }
-            };
+                self.env.stats.tcp.in_errs += 1;
+                return;
+            }
+        };
         let tuple = FourTuple {
             local: SocketAddrV4::new(dst, seg.dst_port),
             remote: SocketAddrV4::new(src, seg.src_port),
         };
+        let found = self.demux.get(slots!(self), &tuple);
+        // The fast path: the payload is staged (copied and summed) by the
+        // connection; anything else sums the whole segment.
+        let mut staged = None;
+        if verify {
+            if let Some(Demux::Conn(key)) = found {
+                staged = self
+                    .conns
+                    .get_mut(key)
+                    .and_then(|e| e.conn.stage_payload(&seg))
+                    .map(|sum| (key, sum));
+            }
+            let valid = match staged {
+                Some((_, sum)) => packet.verify_checksum_with(src, dst, sum),
+                None => packet.verify_checksum(src, dst),
+            };
+            if !valid {
+                if let Some((key, _)) = staged {
+                    if let Some(e) = self.conns.get_mut(key) {
+                        e.conn.clear_staged();
+                    }
+                }
+                self.env.stats.tcp.in_csum_errors += 1;
+                self.env.stats.tcp.in_errs += 1;
+                return;
+            }
+        }
         if self.trace.segments {
             self.trace_segment(Direction::In, &tuple, &seg);
         }
-        match self.demux.get(slots!(self), &tuple) {
+        match found {
             Some(Demux::Conn(key)) => self.deliver(key, &tuple, &seg),
             Some(Demux::TimeWait(key)) => self.deliver_time_wait(key, &tuple, &seg),
             None => self.deliver_unconnected(&tuple, &seg, None),
+        }
+        // `handle_segment` consumed the staged bytes; a path that did not
+        // reach it must not leave them for a later segment.
+        if let Some((key, _)) = staged {
+            if let Some(e) = self.conns.get_mut(key) {
+                e.conn.clear_staged();
+            }
         }
     }
 

@@ -87,7 +87,37 @@ impl Connection {
             _ => self.on_segment_otherwise(now, seg, env),
         };
         self.core.settle_ack(now, &mut self.state, env);
+        // Staged bytes belong to this segment only.
+        if let Some(rcv) = self.state.recv_half_mut() {
+            rcv.clear_staged();
+        }
         disposition
+    }
+
+    /// The receive fast path's first half, before the checksum is known: an
+    /// ESTABLISHED connection copies an in-order segment's payload to its
+    /// place in the receive buffer without committing it, and returns the
+    /// payload's RFC 1071 sum (see [`RecvHalf::stage`]). The caller verifies
+    /// the checksum with it; if it is right, [`Connection::handle_segment`]
+    /// commits the staged bytes instead of copying them, and if not the
+    /// caller drops the segment and calls [`Connection::clear_staged`].
+    /// `None` when the segment is not for the fast path: nothing was written.
+    pub fn stage_payload(&mut self, seg: &TcpRepr<'_>) -> Option<u16> {
+        let State::Established(s) = &mut self.state else {
+            return None;
+        };
+        if seg.flags.syn() || seg.flags.rst() {
+            return None;
+        }
+        s.rcv.stage(seg.seq, seg.payload)
+    }
+
+    /// Forgets bytes staged by [`Connection::stage_payload`] for a segment
+    /// that was dropped.
+    pub fn clear_staged(&mut self) {
+        if let Some(rcv) = self.state.recv_half_mut() {
+            rcv.clear_staged();
+        }
     }
 
     /// RFC 9293 §3.10.7.3: SYN-SENT.
