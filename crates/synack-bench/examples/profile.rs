@@ -1,24 +1,25 @@
 //! One stack, one measurement, for profilers: `perf record` this instead of
 //! `synack bench`, which runs both stacks.
 //!
-//! `cargo run --release -p synack-bench --example profile -- bulk synack 1500 [MiB]`
+//! `cargo run --release -p synack-bench --example profile -- bulk synack 1500 [MiB] [buffer KiB]`
 //! `cargo run --release -p synack-bench --example profile -- handshake synack [idle]`
 
 use synack_bench::bulk::{BULK_BUFFERS, BulkConfig, bulk_once};
 use synack_bench::handshake::{HANDSHAKE_BUFFERS, HandshakeConfig, handshake_point};
-use synack_bench::{BenchStack, Congestion, SmolStack, SynackStack};
+use synack_bench::{BenchStack, Buffers, Congestion, SmolStack, SynackStack};
 
-fn bulk<S: BenchStack>(mtu: usize, mib: u64) {
+fn bulk<S: BenchStack>(mtu: usize, mib: u64, buffers: Option<usize>) {
     let cfg = BulkConfig {
         bytes: mib << 20,
         mtu,
-        buffers: BULK_BUFFERS,
+        buffers: buffers.map_or(BULK_BUFFERS, |kib| Buffers::both(kib << 10)),
         congestion: Congestion::Cubic,
     };
     let r = bulk_once::<S>(&cfg).expect("bulk run");
     println!(
-        "{} bulk MTU {mtu}: {:.2} Gbit/s intact={} frames={}",
+        "{} bulk MTU {mtu} buffers {} KiB: {:.2} Gbit/s intact={} frames={}",
         S::NAME,
+        cfg.buffers.rx >> 10,
         r.gbps,
         r.intact,
         r.frames
@@ -46,9 +47,10 @@ fn main() {
     let arg = |i: usize, d: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
     let which = args.first().map_or("bulk", String::as_str);
     let stack = args.get(1).map_or("synack", String::as_str);
+    let kib = args.get(4).and_then(|s| s.parse().ok());
     match (which, stack) {
-        ("bulk", "synack") => bulk::<SynackStack>(arg(2, 1500) as usize, arg(3, 1024)),
-        ("bulk", _) => bulk::<SmolStack>(arg(2, 1500) as usize, arg(3, 1024)),
+        ("bulk", "synack") => bulk::<SynackStack>(arg(2, 1500) as usize, arg(3, 1024), kib),
+        ("bulk", _) => bulk::<SmolStack>(arg(2, 1500) as usize, arg(3, 1024), kib),
         ("handshake", "synack") => handshake::<SynackStack>(arg(2, 0) as usize),
         ("handshake", _) => handshake::<SmolStack>(arg(2, 0) as usize),
         ("tap-to", _) => {

@@ -1,5 +1,6 @@
 //! Wire-format benchmarks: the Internet checksum (fast vs a naive
-//! byte-at-a-time reference), TCP parse (view + `TcpRepr::parse` with
+//! byte-at-a-time reference), the receive path's copy-and-sum into a ring
+//! buffer (one pass vs a copy then a sum), TCP parse (view + `TcpRepr::parse` with
 //! checksum verification) and TCP emit.
 //!
 //! `cargo bench -p synack-proto --bench wire -- --warm-up-time 1 --measurement-time 3`
@@ -9,6 +10,7 @@ use std::net::Ipv4Addr;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use synack_proto::SeqNum;
+use synack_proto::storage::RingBuffer;
 use synack_proto::wire::checksum;
 use synack_proto::wire::{
     Checksum, SackBlocks, TcpFlags, TcpOptions, TcpPacket, TcpRepr, TcpTimestamp,
@@ -64,6 +66,29 @@ fn bench_checksum(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("reference", len), &data, |b, d| {
             b.iter(|| reference_checksum(black_box(d)))
+        });
+    }
+    group.finish();
+}
+
+/// A segment's payload into a 256 KiB receive ring, summed: the one pass
+/// `RingBuffer::write_at_summed` makes against a copy (`write_at`) followed
+/// by `checksum::data` over the source, the two passes it replaced.
+fn bench_copy_and_sum(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ring_copy_and_sum");
+    for len in [1448usize, 65483] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 + 7) as u8).collect();
+        let mut ring = RingBuffer::new(256 << 10);
+        assert_eq!(ring.write_at_summed(0, &data), (len, checksum::data(&data)));
+        group.throughput(Throughput::Bytes(len as u64));
+        group.bench_with_input(BenchmarkId::new("one_pass", len), &data, |b, d| {
+            b.iter(|| ring.write_at_summed(0, black_box(d)))
+        });
+        group.bench_with_input(BenchmarkId::new("copy_then_sum", len), &data, |b, d| {
+            b.iter(|| {
+                let sum = checksum::data(black_box(d));
+                (ring.write_at(0, black_box(d)), sum)
+            })
         });
     }
     group.finish();
@@ -160,5 +185,5 @@ fn bench_tcp(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_checksum, bench_tcp);
+criterion_group!(benches, bench_checksum, bench_copy_and_sum, bench_tcp);
 criterion_main!(benches);

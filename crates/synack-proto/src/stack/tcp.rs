@@ -16,6 +16,7 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::slab::Key;
+use super::slots;
 use super::{
     ConnEntry, ConnHandle, Demux, Direction, Event, FourTuple, ListenerHandle, MAX_PENDING_CONTROL,
     Owner, SegmentSummary, Stack, TimeWaitEntry, TimerKey,
@@ -92,33 +93,75 @@ impl Stack {
     /// A TCP segment from `src` to `dst` (one of our unicast addresses).
     pub(super) fn handle_tcp(&mut self, src: Ipv4Addr, dst: Ipv4Addr, bytes: &[u8]) {
         self.env.stats.tcp.in_segs += 1;
-        let csum = if self.rx_csum_trusted {
-            Checksum::Offload
-        } else {
-            Checksum::Full
-        };
-        let seg =
-            match TcpPacket::new_checked(bytes).and_then(|p| TcpRepr::parse(&p, src, dst, csum)) {
-                Ok(seg) => seg,
-                Err(e) => {
-                    if e == WireError::BadChecksum {
-                        self.env.stats.tcp.in_csum_errors += 1;
-                    }
-                    self.env.stats.tcp.in_errs += 1;
-                    return;
+        // RFC 9293 §3.1 (MUST-2/3): the checksum is verified before anything
+        // of the segment is used. It is checked below, after the header is
+        // parsed and the connection found, so that a connection's in-order
+        // data is summed while it is copied into the receive buffer (one
+        // pass instead of two) and committed only if the sum is right.
+        let verify = !self.rx_csum_trusted;
+        let parsed = TcpPacket::new_checked(bytes)
+            .and_then(|p| TcpRepr::parse(&p, src, dst, Checksum::Offload).map(|seg| (p, seg)));
+        let (packet, seg) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                // As if verified first: a corrupted segment that is also
+                // malformed counts as a checksum error.
+                let bad_sum = e == WireError::BadChecksum
+                    || (verify
+                        && TcpPacket::new_checked(bytes)
+                            .is_ok_and(|p| !p.verify_checksum(src, dst)));
+                if bad_sum {
+                    self.env.stats.tcp.in_csum_errors += 1;
                 }
-            };
+                self.env.stats.tcp.in_errs += 1;
+                return;
+            }
+        };
         let tuple = FourTuple {
             local: SocketAddrV4::new(dst, seg.dst_port),
             remote: SocketAddrV4::new(src, seg.src_port),
         };
+        let found = self.demux.get(slots!(self), &tuple);
+        // The fast path: the payload is staged (copied and summed) by the
+        // connection; anything else sums the whole segment.
+        let mut staged = None;
+        if verify {
+            if let Some(Demux::Conn(key)) = found {
+                staged = self
+                    .conns
+                    .get_mut(key)
+                    .and_then(|e| e.conn.stage_payload(&seg))
+                    .map(|sum| (key, sum));
+            }
+            let valid = match staged {
+                Some((_, sum)) => packet.verify_checksum_with(src, dst, sum),
+                None => packet.verify_checksum(src, dst),
+            };
+            if !valid {
+                if let Some((key, _)) = staged {
+                    if let Some(e) = self.conns.get_mut(key) {
+                        e.conn.clear_staged();
+                    }
+                }
+                self.env.stats.tcp.in_csum_errors += 1;
+                self.env.stats.tcp.in_errs += 1;
+                return;
+            }
+        }
         if self.trace.segments {
             self.trace_segment(Direction::In, &tuple, &seg);
         }
-        match self.demux.get(&tuple).copied() {
+        match found {
             Some(Demux::Conn(key)) => self.deliver(key, &tuple, &seg),
             Some(Demux::TimeWait(key)) => self.deliver_time_wait(key, &tuple, &seg),
             None => self.deliver_unconnected(&tuple, &seg, None),
+        }
+        // `handle_segment` consumed the staged bytes; a path that did not
+        // reach it must not leave them for a later segment.
+        if let Some((key, _)) = staged {
+            if let Some(e) = self.conns.get_mut(key) {
+                e.conn.clear_staged();
+            }
         }
     }
 
@@ -152,7 +195,7 @@ impl Stack {
             // RFC 6191 for a TIME-WAIT connection the application still holds.
             entry.conn.end_time_wait(now, &mut self.env);
             self.after_conn(key);
-            self.demux.remove(tuple);
+            self.demux.remove(slots!(self), tuple);
             self.env.stats.tcp_ext.tw_recycled += 1;
             return self.deliver_unconnected(tuple, seg, Some(iss));
         }
@@ -459,7 +502,7 @@ impl Stack {
             queued: false,
             fastopen_listener,
         });
-        self.demux.insert(tuple, Demux::Conn(key));
+        self.demux.insert(slots!(self), tuple, Demux::Conn(key));
         self.port_use(tuple.local, true);
         key
     }
@@ -487,7 +530,7 @@ impl Stack {
             local: SocketAddrV4::new(err.quoted.src_addr, sport),
             remote: SocketAddrV4::new(err.quoted.dst_addr, dport),
         };
-        let Some(Demux::Conn(key)) = self.demux.get(&tuple).copied() else {
+        let Some(Demux::Conn(key)) = self.demux.get(slots!(self), &tuple) else {
             return;
         };
         let now = self.now;
@@ -633,15 +676,14 @@ impl Stack {
                 report.syn_lost,
             );
         }
-        if entry.conn.state() == TcpState::Closed {
-            let tuple = FourTuple { local, remote };
-            if self.demux.get(&tuple) == Some(&Demux::Conn(key)) {
-                self.demux.remove(&tuple);
-            }
-        }
+        let closed = entry.conn.state() == TcpState::Closed;
         if !entry.queued {
             entry.queued = true;
             self.ready.push_back(key);
+        }
+        if closed {
+            let tuple = FourTuple { local, remote };
+            self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
         }
         self.reschedule(key);
     }
@@ -690,36 +732,42 @@ impl Stack {
             return;
         }
         let tw_key = self.time_wait.insert(TimeWaitEntry { tuple, tw });
-        self.demux.insert(tuple, Demux::TimeWait(tw_key));
+        self.demux
+            .insert(slots!(self), tuple, Demux::TimeWait(tw_key));
         self.port_use(tuple.local, true);
         self.timers
             .schedule(TimerKey::TimeWait(tw_key.index), tw.expires);
     }
 
     pub(super) fn remove_time_wait(&mut self, key: Key) {
+        // The demux entry goes first: it is resolved through the slot.
+        if let Some(entry) = self.time_wait.get(key) {
+            let tuple = entry.tuple;
+            self.demux
+                .remove_if(slots!(self), &tuple, Demux::TimeWait(key));
+        }
         let Some(entry) = self.time_wait.remove(key) else {
             return;
         };
         self.timers.cancel(TimerKey::TimeWait(key.index));
-        if self.demux.get(&entry.tuple) == Some(&Demux::TimeWait(key)) {
-            self.demux.remove(&entry.tuple);
-        }
         self.port_use(entry.tuple.local, false);
         self.trace_state(None, entry.tuple, TcpState::TimeWait, TcpState::Closed);
     }
 
     pub(super) fn remove_conn(&mut self, key: Key) {
-        let Some(entry) = self.conns.remove(key) else {
+        // The demux entry goes first: it is resolved through the slot.
+        let Some(entry) = self.conns.get(key) else {
             return;
         };
-        self.timers.cancel(TimerKey::Conn(key.index));
         let tuple = FourTuple {
             local: entry.conn.local(),
             remote: entry.conn.remote(),
         };
-        if self.demux.get(&tuple) == Some(&Demux::Conn(key)) {
-            self.demux.remove(&tuple);
-        }
+        self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
+        let Some(entry) = self.conns.remove(key) else {
+            return;
+        };
+        self.timers.cancel(TimerKey::Conn(key.index));
         if let Some(l) = entry.fastopen_listener {
             if let Some(listener) = self.listeners.get_mut(l) {
                 listener.fastopen_done();

@@ -23,6 +23,8 @@
 
 use core::fmt;
 
+use crate::wire::checksum;
+
 /// The smallest allocation: enough for a small request without regrowing.
 const MIN_ALLOCATION: usize = 1024;
 
@@ -171,6 +173,29 @@ impl RingBuffer {
         self.reserve(start + n);
         self.copy_in(start, &data[..n]);
         n
+    }
+
+    /// [`RingBuffer::write_at`] that also returns the RFC 1071 sum
+    /// ([`checksum::data`]) of the stored prefix, computed while copying: a
+    /// receiver verifies a segment's checksum in the same pass that stores
+    /// its payload, and commits the bytes only if it is right.
+    #[must_use = "bytes beyond the returned count were not stored"]
+    pub fn write_at_summed(&mut self, offset: usize, data: &[u8]) -> (usize, u16) {
+        let start = self.len.saturating_add(offset);
+        let n = data.len().min(self.limit.saturating_sub(start));
+        if n == 0 {
+            return (0, 0);
+        }
+        self.reserve(start + n);
+        let at = self.wrap(self.read + start);
+        let first = n.min(self.storage.len() - at);
+        let (head, tail) = data[..n].split_at(first);
+        let a = checksum::copy_and_sum(&mut self.storage[at..at + first], head);
+        let b = checksum::copy_and_sum(&mut self.storage[..tail.len()], tail);
+        // The second piece starts `first` bytes into the data: at an odd
+        // offset its words are byte-swapped (RFC 1071 §2(B)).
+        let b = if first % 2 == 1 { checksum::swap(b) } else { b };
+        (n, checksum::combine(&[a, b]))
     }
 
     /// Makes the `n` bytes after the buffered ones (stored earlier with
@@ -382,6 +407,22 @@ mod tests {
         assert_eq!(b.contiguous_at(0, 10), &[] as &[u8]);
     }
 
+    #[test]
+    fn write_at_summed_sums_a_write_that_wraps_at_an_odd_offset() {
+        let mut b = RingBuffer::new(MIN_ALLOCATION);
+        // Move the front to 1001 of 1024 so a write wraps after 23 bytes.
+        assert_eq!(b.enqueue_slice(&[0xAA; 1001]), 1001);
+        assert_eq!(b.discard_front(1001), 1001);
+        let data: Vec<u8> = (0..200u8).map(|i| i.wrapping_mul(7) ^ 0x5A).collect();
+        let (n, sum) = b.write_at_summed(0, &data);
+        assert_eq!(n, 200);
+        assert_eq!(sum, checksum::reference::data(&data));
+        assert_eq!(b.commit(200), 200);
+        let mut out = [0u8; 200];
+        assert_eq!(b.dequeue_slice(&mut out), 200);
+        assert_eq!(&out[..], &data[..]);
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Enqueue(Vec<u8>),
@@ -390,6 +431,7 @@ mod tests {
         Peek(usize, usize),
         View(usize, usize),
         WriteAt(usize, Vec<u8>),
+        WriteAtSummed(usize, Vec<u8>),
         Commit(usize),
         SetLimit(usize),
         Release,
@@ -403,7 +445,8 @@ mod tests {
             1 => (0usize..900).prop_map(Op::Discard),
             1 => (0usize..1200, 0usize..900).prop_map(|(o, n)| Op::Peek(o, n)),
             1 => (0usize..1200, 0usize..900).prop_map(|(o, n)| Op::View(o, n)),
-            2 => (0usize..600, bytes).prop_map(|(o, d)| Op::WriteAt(o, d)),
+            2 => (0usize..600, bytes.clone()).prop_map(|(o, d)| Op::WriteAt(o, d)),
+            1 => (0usize..600, bytes).prop_map(|(o, d)| Op::WriteAtSummed(o, d)),
             1 => (0usize..900).prop_map(Op::Commit),
             1 => (0usize..5000).prop_map(Op::SetLimit),
             1 => Just(Op::Release),
@@ -474,6 +517,20 @@ mod tests {
                     }
                     Op::WriteAt(off, data) => {
                         let n = b.write_at(off, &data);
+                        let room = m.limit.saturating_sub(m.buffered.len() + off);
+                        prop_assert_eq!(n, data.len().min(room));
+                        if n > 0 {
+                            if m.ahead.len() < off + n {
+                                m.ahead.resize(off + n, None);
+                            }
+                            for (i, &x) in data[..n].iter().enumerate() {
+                                m.ahead[off + i] = Some(x);
+                            }
+                        }
+                    }
+                    Op::WriteAtSummed(off, data) => {
+                        let (n, sum) = b.write_at_summed(off, &data);
+                        prop_assert_eq!(sum, checksum::data(&data[..n]));
                         let room = m.limit.saturating_sub(m.buffered.len() + off);
                         prop_assert_eq!(n, data.len().min(room));
                         if n > 0 {

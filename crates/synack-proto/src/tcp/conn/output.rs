@@ -474,8 +474,8 @@ impl Core {
         let n = write_segment(buf, self.local, self.remote, &header, payload).ok()?;
         let retransmission =
             plan.kind == Kind::Retransmission || (syn && self.xmit.retransmits > 0);
-        if retransmission && self.xmit.rtx_tsval.is_none() {
-            self.xmit.rtx_tsval = options.timestamp.map(|t| t.tsval);
+        if retransmission && self.xmit.rtx_tsval().is_none() {
+            self.xmit.set_rtx_tsval(options.timestamp.map(|t| t.tsval));
         }
         if syn && rcv.is_none() {
             self.tfo_on_syn_sent(options.fast_open, len as u32);
@@ -516,13 +516,15 @@ impl Core {
         }
         self.counters.segs_out += 1;
         if len > 0 {
-            self.counters.data_segs_out += 1;
-            self.counters.bytes_sent += u64::from(len);
+            let data = self.counters.data_mut();
+            data.data_segs_out += 1;
+            data.bytes_sent += u64::from(len);
         }
         if retransmission {
             env.stats.tcp.retrans_segs += 1;
-            self.counters.total_retrans += 1;
-            self.counters.bytes_retrans += u64::from(len);
+            let data = self.counters.data_mut();
+            data.total_retrans += 1;
+            data.bytes_retrans += u64::from(len);
             self.xmit.rtt_timed = super::TimedSegment::NONE; // Karn
             if plan.kind == Kind::Syn {
                 env.stats.tcp_ext.tcp_syn_retrans += 1;

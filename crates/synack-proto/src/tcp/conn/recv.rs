@@ -68,6 +68,10 @@ pub struct RecvHalf {
     /// 2883): allocated at the first out-of-order segment or duplicate,
     /// given back with the buffers when the connection is idle.
     sack: Option<Box<SackReceiver>>,
+    /// Bytes at RCV.NXT that [`RecvHalf::stage`] wrote (and summed) for the
+    /// segment being processed: `store` commits them without copying again.
+    /// Zero outside one segment's processing.
+    staged: u32,
 }
 
 impl RecvHalf {
@@ -86,6 +90,7 @@ impl RecvHalf {
             fin: None,
             ooo_fin: None,
             sack: None,
+            staged: 0,
         }
     }
 
@@ -141,6 +146,7 @@ impl RecvHalf {
         if self.assembler.has_out_of_order() {
             return false;
         }
+        self.staged = 0;
         let ranges = self.assembler.release_if_empty();
         // Nothing held out of order: the SACK memory goes too, unless a
         // D-SACK still waits to be reported.
@@ -159,11 +165,45 @@ impl RecvHalf {
         self.buffer
     }
 
+    /// The receive fast path's first half: an in-order segment's payload
+    /// (`seq` = RCV.NXT, nothing held out of order, room for all of it) is
+    /// copied to its place beyond the readable bytes, not yet committed, and
+    /// its RFC 1071 sum is returned: the caller verifies the checksum from
+    /// it, in the same pass as the copy. If the checksum is right the
+    /// segment goes through [`RecvHalf::receive`] as usual, which then
+    /// commits the staged bytes instead of copying them; if not, the caller
+    /// drops it and calls [`RecvHalf::clear_staged`]: bytes beyond the
+    /// readable ones mean nothing until committed. `None` (nothing written)
+    /// off the fast path; the caller verifies the checksum the usual way.
+    pub fn stage(&mut self, seq: SeqNum, payload: &[u8]) -> Option<u16> {
+        // With data held out of order the copy could overwrite some of it
+        // before the checksum is known.
+        if payload.is_empty()
+            || seq != self.nxt
+            || self.assembler.has_out_of_order()
+            || payload.len() > self.buffer.free()
+        {
+            return None;
+        }
+        let len = u32::try_from(payload.len()).ok()?;
+        let (stored, sum) = self.buffer.write_at_summed(0, payload);
+        // `free()` bytes fit beyond the readable ones: all of it was stored.
+        debug_assert_eq!(stored, payload.len());
+        self.staged = len;
+        Some(sum)
+    }
+
+    /// Forgets staged bytes (the segment was dropped, or is done).
+    pub fn clear_staged(&mut self) {
+        self.staged = 0;
+    }
+
     /// RFC 9293 §3.10.7.4 "seventh" and "eighth": stores a segment's text
     /// (trimmed to the window) and takes its FIN when everything before it
     /// has arrived.
     pub fn receive(&mut self, seq: SeqNum, payload: &[u8], fin: bool) -> Received {
         let mut out = Received::default();
+        let staged = core::mem::take(&mut self.staged);
         let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
         let seg_end = seq + len;
         let edge = self.window_end();
@@ -184,7 +224,8 @@ impl RecvHalf {
                 if end.after(start) {
                     let skip = start.since(seq) as usize;
                     let take = end.since(start) as usize;
-                    all_stored &= self.store(start, &payload[skip..skip + take], &mut out);
+                    let data = &payload[skip..skip + take];
+                    all_stored &= self.store(start, data, staged, &mut out);
                 }
             }
         }
@@ -195,10 +236,15 @@ impl RecvHalf {
     }
 
     /// Writes `data` (already trimmed, starting at `start` >= RCV.NXT) in
-    /// place; returns whether all of it was kept.
-    fn store(&mut self, start: SeqNum, data: &[u8], out: &mut Received) -> bool {
+    /// place; returns whether all of it was kept. The first `staged` bytes
+    /// at RCV.NXT are already in place ([`RecvHalf::stage`]).
+    fn store(&mut self, start: SeqNum, data: &[u8], staged: u32, out: &mut Received) -> bool {
         let ahead = start.since(self.nxt) as usize;
-        let stored = self.buffer.write_at(ahead, data);
+        let stored = if ahead == 0 && data.len() <= staged as usize {
+            data.len()
+        } else {
+            self.buffer.write_at(ahead, data)
+        };
         out.dropped_no_space = (data.len() - stored) as u32;
         if stored == 0 {
             return false;

@@ -142,6 +142,23 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         ]);
         checksum::is_valid(sum)
     }
+
+    /// [`TcpPacket::verify_checksum`] for a caller that summed the payload
+    /// itself (while copying it somewhere, [`checksum::copy_and_sum`]):
+    /// `payload_sum` is [`checksum::data`] of [`TcpPacket::payload`]. Only
+    /// the pseudo-header and the header are read here. The payload starts
+    /// at an even offset (the header is a multiple of 4 bytes), so the sums
+    /// combine without a swap (RFC 1071 §2(C)).
+    pub fn verify_checksum_with(&self, src: Ipv4Addr, dst: Ipv4Addr, payload_sum: u16) -> bool {
+        let b = self.buffer.as_ref();
+        let header = &b[..usize::from(self.header_len()).min(b.len())];
+        let sum = checksum::combine(&[
+            checksum::pseudo_header(src, dst, IpProtocol::Tcp, b.len() as u32),
+            checksum::data(header),
+            payload_sum,
+        ]);
+        checksum::is_valid(sum)
+    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
@@ -231,6 +248,22 @@ mod tests {
         assert_eq!(p.options(), &[] as &[u8]);
         assert_eq!(p.payload(), b"abc");
         assert_eq!(p.segment_len(), 3);
+    }
+
+    #[test]
+    fn verify_with_a_payload_sum_agrees_with_verifying_the_whole_segment() {
+        let (src, dst) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
+        let mut seg = SEGMENT;
+        TcpPacket::new_unchecked(&mut seg[..]).fill_checksum(src, dst);
+        let p = TcpPacket::new_checked(&seg[..]).unwrap();
+        assert!(p.verify_checksum(src, dst));
+        assert!(p.verify_checksum_with(src, dst, checksum::data(b"abc")));
+        // The payload as it would be if one bit had flipped in transit.
+        assert!(!p.verify_checksum_with(src, dst, checksum::data(b"abb")));
+        // A header bit flipped: the header is still read here.
+        seg[4] ^= 0x01;
+        let p = TcpPacket::new_checked(&seg[..]).unwrap();
+        assert!(!p.verify_checksum_with(src, dst, checksum::data(b"abc")));
     }
 
     #[test]
