@@ -259,9 +259,10 @@ impl Stack {
             return;
         };
         let verdict = listener.on_segment(now, seg, &self.env.config);
+        let user_mss = listener.socket_options().max_segment;
         match verdict {
             ListenVerdict::Accept => self.open_passive(l, tuple, seg, iss),
-            ListenVerdict::SynCookie => self.send_cookie(tuple, seg),
+            ListenVerdict::SynCookie => self.send_cookie(tuple, seg, user_mss),
             ListenVerdict::CheckCookie => self.check_cookie(l, tuple, seg),
             ListenVerdict::Reset => self.reset(tuple, seg),
             ListenVerdict::Drop(why) => {
@@ -363,10 +364,20 @@ impl Stack {
     /// RFC 4987 §3.6: a stateless SYN-ACK whose ISN is a cookie; with the
     /// peer's timestamps, its window scale and SACK ride in our TSval (a
     /// cookie SYN-ACK without timestamps offers only the MSS, as Linux).
-    fn send_cookie(&mut self, tuple: &FourTuple, syn: &TcpRepr<'_>) {
+    /// The listener's TCP_MAXSEG (`user_mss`, 0 when unset) bounds the MSS
+    /// we offer and the peer's MSS the cookie keeps, as it bounds a
+    /// connection's (Linux `mss_clamp`).
+    fn send_cookie(&mut self, tuple: &FourTuple, syn: &TcpRepr<'_>, user_mss: u16) {
         let now = self.now;
         let config = &self.env.config;
-        let peer_mss = syn.options.mss.unwrap_or(536);
+        let clamp = |mss: u16| {
+            if user_mss != 0 {
+                mss.min(user_mss)
+            } else {
+                mss
+            }
+        };
+        let peer_mss = clamp(syn.options.mss.unwrap_or(536));
         let iss = self.syncookies.encode(
             now,
             tuple.local,
@@ -375,7 +386,7 @@ impl Stack {
             SynCookies::mss_index(peer_mss),
         );
         let mut options = TcpOptions {
-            mss: Some(config.advertised_mss()),
+            mss: Some(clamp(config.advertised_mss())),
             ..TcpOptions::default()
         };
         if let Some(ts) = syn.options.timestamp.filter(|_| config.tcp_timestamps) {

@@ -47,6 +47,7 @@
 mod ack;
 pub mod api;
 pub mod fastopen;
+mod gso;
 mod icmp;
 mod info;
 mod input;

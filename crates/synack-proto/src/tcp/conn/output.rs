@@ -336,29 +336,50 @@ impl Core {
             return None;
         }
         let is_tail = len == unsent;
-        if len < mss && !self.pending.force_push {
-            if !is_tail {
-                // RFC 9293 §3.8.6.2.1 (3): a partial segment because the
-                // window is short goes only if it is at least half the
-                // largest window the peer offered.
-                if len < snd.max_wnd / 2 {
-                    return None;
-                }
-            } else if !fin_queued && (self.socket.cork || snd.more || self.nagle_holds(snd)) {
-                // The tail of the data, smaller than a segment: held by the
-                // cork, MSG_MORE or Nagle. A FIN is never held.
-                return None;
-            }
+        if len < mss && !self.pending.force_push && self.partial_held(len, is_tail, snd) {
+            return None;
         }
+        // What may go now, up to a partial segment that would wait: the GSO
+        // packet Linux would build ends there at the latest.
+        let avail = unsent.min(wnd_room);
+        let partial = avail % mss;
+        let sendable = if partial != 0
+            && !self.pending.force_push
+            && self.partial_held(partial, avail == unsent, snd)
+        {
+            avail - partial
+        } else {
+            avail
+        };
+        let gso_push = if probe {
+            snd.gso_end = seq; // a loss probe is a packet of its own
+            false
+        } else {
+            self.gso_push(seq, len, sendable.max(len), snd, &env.config)
+        };
         self.pending.force_push = false;
         let fin = fin_queued && is_tail && (seq + len).before(snd.window_end() + 1u32);
         Some(Plan {
             len,
             fin,
-            push: is_tail && !snd.more,
+            // Linux: PSH where the written data ends (`tcp_push`), unless
+            // the write said more follows, and on every GSO packet of two
+            // or more segments.
+            push: (is_tail && !snd.more) || gso_push,
             kind: Kind::New,
             ..Plan::ack(seq)
         })
+    }
+
+    /// Whether a partial segment of `len` bytes waits: one cut short by the
+    /// window goes only if it is at least half the largest window the peer
+    /// offered (RFC 9293 §3.8.6.2.1 (3)); the tail of the data (`is_tail`)
+    /// waits for the cork, MSG_MORE or Nagle, unless a FIN follows it.
+    fn partial_held(&self, len: u32, is_tail: bool, snd: &SendHalf) -> bool {
+        if !is_tail {
+            return len < snd.max_wnd / 2;
+        }
+        snd.fin != FinState::Queued && (self.socket.cork || snd.more || self.nagle_holds(snd))
     }
 
     /// Nagle's algorithm as Linux implements it (Minshall's variant, Linux
