@@ -14,6 +14,8 @@
 //! - the congestion controller comes from [`HostConfig::congestion`]
 //!   (`None`, which synack does not offer, maps to NewReno), SACK from
 //!   [`HostConfig::sack`];
+//! - the connection table is reserved for [`HostConfig::capacity`]
+//!   connections (`Stack::reserve_connections`), as smoltcp's socket set is;
 //! - the stack's events are drained on every poll (the harness's
 //!   applications poll their sockets instead); congestion trace samples are
 //!   kept on request ([`SynackStack::record_congestion`]).
@@ -122,7 +124,9 @@ impl BenchStack for SynackStack {
     const NAME: &'static str = "synack";
 
     fn new(host: &HostConfig) -> SynackStack {
-        let stack = Stack::new(config_for(host), Interface::ip(host.addr, host.prefix_len));
+        let mut stack = Stack::new(config_for(host), Interface::ip(host.addr, host.prefix_len));
+        // As smoltcp's socket set is allocated for `capacity` slots.
+        stack.reserve_connections(host.capacity);
         SynackStack {
             stack,
             listeners: HashMap::new(),

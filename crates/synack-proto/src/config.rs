@@ -205,6 +205,10 @@ pub struct Config {
     pub tcp_early_retrans: u8,
     /// F-RTO spurious RTO detection (`tcp_frto`).
     pub tcp_frto: u8,
+    /// The fewest segments a GSO packet is sized for (`tcp_min_tso_segs`):
+    /// synack sends segments one by one but places PSH as Linux's GSO
+    /// packets would carry it.
+    pub tcp_min_tso_segs: u32,
 }
 
 impl Default for Config {
@@ -277,6 +281,7 @@ impl Default for Config {
             tcp_recovery_rack: true,
             tcp_early_retrans: 3,
             tcp_frto: 2,
+            tcp_min_tso_segs: 2,
         }
     }
 }
@@ -460,6 +465,12 @@ impl Config {
             "tcp_recovery" => self.tcp_recovery_rack = num(value)? & 1 != 0,
             "tcp_early_retrans" => self.tcp_early_retrans = small(value)?,
             "tcp_frto" => self.tcp_frto = small(value)?,
+            "tcp_min_tso_segs" => {
+                self.tcp_min_tso_segs = u32::try_from(num(value)?)
+                    .ok()
+                    .filter(|n| (1..=255).contains(n))
+                    .ok_or_else(bad)?
+            }
             _ => return Err(SysctlError::Unknown(key.to_string())),
         }
         Ok(())

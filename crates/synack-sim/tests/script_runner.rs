@@ -124,9 +124,10 @@ fn several_segments_stand_for_one_scripted_segment_when_boundaries_line_up() {
         "{:#?}",
         r.trace
     );
-    // Two scripted pieces of 2000 and 1000 bytes match as well.
+    // Two scripted pieces of 2000 and 1000 bytes match as well (the first
+    // a GSO packet of two segments, with PSH as Linux's).
     assert_pass(&run(&format!(
-        "{ACCEPTED}+0 write(4, ..., 3000) = 3000\n+0 > . 1:2001(2000) ack 1\n+0 > P. 2001:3001(1000) ack 1\n"
+        "{ACCEPTED}+0 write(4, ..., 3000) = 3000\n+0 > P. 1:2001(2000) ack 1\n+0 > P. 2001:3001(1000) ack 1\n"
     )));
     // A boundary inside one of synack's segments does not.
     let r = run(&format!(

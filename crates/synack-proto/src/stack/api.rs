@@ -238,12 +238,15 @@ impl Stack {
             _ => hop.src,
         };
         let demux = &self.demux;
+        let slots = super::slots!(self);
         let listen_map = &self.listen_map;
         let taken = |port: u16| {
-            demux.contains_key(&FourTuple {
+            let tuple = FourTuple {
                 local: SocketAddrV4::new(local_ip, port),
                 remote,
-            }) || listen_map.contains_key(&SocketAddrV4::new(local_ip, port))
+            };
+            demux.contains(slots, &tuple)
+                || listen_map.contains_key(&SocketAddrV4::new(local_ip, port))
                 || listen_map.contains_key(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
         };
         let port = match opts.local_port {

@@ -13,6 +13,7 @@
 //! | `arp.rs` | ARP in and out (RFC 826), gratuitous ARP, failed resolutions |
 //! | `icmp.rs` | echo, errors in (to TCP and UDP) and out (rate limited) |
 //! | `tcp.rs` | TCP demux, listeners, SYN cookies, Fast Open, bookkeeping |
+//! | `demux.rs` | the demux map: 4-tuple to slot index, tuple re-checked in the slot |
 //! | `api.rs` | the application's TCP commands |
 //! | `udp.rs` | UDP sockets through the stack |
 //!
@@ -37,6 +38,7 @@
 
 mod api;
 mod arp;
+mod demux;
 mod egress;
 #[doc(hidden)]
 pub mod fuzz;
@@ -61,6 +63,7 @@ use core::hash::Hasher;
 use core::net::SocketAddrV4;
 use std::collections::{HashMap, VecDeque};
 
+use self::demux::DemuxMap;
 use self::egress::OutQueue;
 use self::iface::Iface;
 use self::slab::{Key, Slab};
@@ -93,6 +96,18 @@ pub const MAX_PENDING_CONTROL: usize = 1024;
 /// and TCP headers with options and at least one byte of data. Give it
 /// room for a whole frame (the MTU plus 14).
 pub const MIN_TRANSMIT_BUFFER: usize = ETHERNET_HEADER_LEN + IP_HEADER_LEN + 60 + 1;
+
+/// The slabs the demux map's indices point into, borrowed field by field
+/// (so that `self.demux` can be borrowed mutably beside them).
+macro_rules! slots {
+    ($stack:expr) => {
+        $crate::stack::demux::Slots {
+            conns: &$stack.conns,
+            time_wait: &$stack.time_wait,
+        }
+    };
+}
+pub(crate) use slots;
 
 /// A connection's 4-tuple, from our point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -172,7 +187,7 @@ pub struct Stack {
     listeners: Slab<Listener<Key>>,
     listen_map: HashMap<SocketAddrV4, Key>,
     time_wait: Slab<TimeWaitEntry>,
-    demux: HashMap<FourTuple, Demux, SipBuildHasher>,
+    demux: DemuxMap,
     /// Connections and TIME-WAIT entries per local address and port, for
     /// bind conflicts (SO_REUSEADDR).
     port_users: HashMap<SocketAddrV4, u32, SipBuildHasher>,
@@ -265,7 +280,7 @@ impl Stack {
             listeners: Slab::new(),
             listen_map: HashMap::new(),
             time_wait: Slab::new(),
-            demux: HashMap::with_hasher(SipBuildHasher(demux_key)),
+            demux: DemuxMap::new(SipBuildHasher(demux_key)),
             port_users: HashMap::with_hasher(SipBuildHasher(port_key)),
             timers: TimerQueue::new(),
             next_deadline: None,
@@ -288,6 +303,15 @@ impl Stack {
         };
         stack.add_interface(iface);
         stack
+    }
+
+    /// Makes room for `additional` more connections in the connection table
+    /// and the demultiplexing map, so that opening them does not reallocate
+    /// and the table holds no growth slack (a server that knows its
+    /// connection count; DESIGN.md §4).
+    pub fn reserve_connections(&mut self, additional: usize) {
+        self.conns.reserve_exact(additional);
+        self.demux.reserve(slots!(self), additional);
     }
 
     pub fn config(&self) -> &Config {

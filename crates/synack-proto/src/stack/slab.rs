@@ -47,6 +47,18 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
+    /// Makes room for `additional` more entries than are stored now, exactly
+    /// (no doubling slack), so that many inserts do not reallocate.
+    pub fn reserve_exact(&mut self, additional: usize) {
+        let wanted = (self.len + additional).saturating_sub(self.slots.len());
+        self.slots.reserve_exact(wanted);
+    }
+
+    /// Slots allocated.
+    pub fn capacity(&self) -> usize {
+        self.slots.capacity()
+    }
+
     /// Stores `value`; returns its key.
     pub fn insert(&mut self, value: T) -> Key {
         self.len += 1;
@@ -163,5 +175,20 @@ mod tests {
         let keys: Vec<Key> = s.keys().collect();
         assert_eq!(keys, [c, b]);
         assert_eq!(s.get_index_mut(b.index).map(|(k, _)| k), Some(b));
+    }
+
+    #[test]
+    fn reserve_exact_leaves_no_doubling_slack() {
+        let mut s = Slab::new();
+        s.insert(0u64);
+        let free = s.insert(1);
+        s.remove(free);
+        // One entry stored and one free slot: 1,000 more need 999 new slots.
+        s.reserve_exact(1_000);
+        assert_eq!(s.capacity(), 1_001);
+        for i in 0..1_000 {
+            s.insert(i);
+        }
+        assert_eq!(s.capacity(), 1_001, "no insert reallocated");
     }
 }

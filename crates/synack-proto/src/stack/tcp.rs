@@ -16,6 +16,7 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::slab::Key;
+use super::slots;
 use super::{
     ConnEntry, ConnHandle, Demux, Direction, Event, FourTuple, ListenerHandle, MAX_PENDING_CONTROL,
     Owner, SegmentSummary, Stack, TimeWaitEntry, TimerKey,
@@ -120,7 +121,7 @@ impl Stack {
             local: SocketAddrV4::new(dst, seg.dst_port),
             remote: SocketAddrV4::new(src, seg.src_port),
         };
-        let found = self.demux.get(&tuple).copied();
+        let found = self.demux.get(slots!(self), &tuple);
         // The fast path: the payload is staged (copied and summed) by the
         // connection; anything else sums the whole segment.
         let mut staged = None;
@@ -194,7 +195,7 @@ impl Stack {
             // RFC 6191 for a TIME-WAIT connection the application still holds.
             entry.conn.end_time_wait(now, &mut self.env);
             self.after_conn(key);
-            self.demux.remove(tuple);
+            self.demux.remove(slots!(self), tuple);
             self.env.stats.tcp_ext.tw_recycled += 1;
             return self.deliver_unconnected(tuple, seg, Some(iss));
         }
@@ -258,9 +259,10 @@ impl Stack {
             return;
         };
         let verdict = listener.on_segment(now, seg, &self.env.config);
+        let user_mss = listener.socket_options().max_segment;
         match verdict {
             ListenVerdict::Accept => self.open_passive(l, tuple, seg, iss),
-            ListenVerdict::SynCookie => self.send_cookie(tuple, seg),
+            ListenVerdict::SynCookie => self.send_cookie(tuple, seg, user_mss),
             ListenVerdict::CheckCookie => self.check_cookie(l, tuple, seg),
             ListenVerdict::Reset => self.reset(tuple, seg),
             ListenVerdict::Drop(why) => {
@@ -362,10 +364,20 @@ impl Stack {
     /// RFC 4987 §3.6: a stateless SYN-ACK whose ISN is a cookie; with the
     /// peer's timestamps, its window scale and SACK ride in our TSval (a
     /// cookie SYN-ACK without timestamps offers only the MSS, as Linux).
-    fn send_cookie(&mut self, tuple: &FourTuple, syn: &TcpRepr<'_>) {
+    /// The listener's TCP_MAXSEG (`user_mss`, 0 when unset) bounds the MSS
+    /// we offer and the peer's MSS the cookie keeps, as it bounds a
+    /// connection's (Linux `mss_clamp`).
+    fn send_cookie(&mut self, tuple: &FourTuple, syn: &TcpRepr<'_>, user_mss: u16) {
         let now = self.now;
         let config = &self.env.config;
-        let peer_mss = syn.options.mss.unwrap_or(536);
+        let clamp = |mss: u16| {
+            if user_mss != 0 {
+                mss.min(user_mss)
+            } else {
+                mss
+            }
+        };
+        let peer_mss = clamp(syn.options.mss.unwrap_or(536));
         let iss = self.syncookies.encode(
             now,
             tuple.local,
@@ -374,7 +386,7 @@ impl Stack {
             SynCookies::mss_index(peer_mss),
         );
         let mut options = TcpOptions {
-            mss: Some(config.advertised_mss()),
+            mss: Some(clamp(config.advertised_mss())),
             ..TcpOptions::default()
         };
         if let Some(ts) = syn.options.timestamp.filter(|_| config.tcp_timestamps) {
@@ -490,7 +502,7 @@ impl Stack {
             queued: false,
             fastopen_listener,
         });
-        self.demux.insert(tuple, Demux::Conn(key));
+        self.demux.insert(slots!(self), tuple, Demux::Conn(key));
         self.port_use(tuple.local, true);
         key
     }
@@ -518,7 +530,7 @@ impl Stack {
             local: SocketAddrV4::new(err.quoted.src_addr, sport),
             remote: SocketAddrV4::new(err.quoted.dst_addr, dport),
         };
-        let Some(Demux::Conn(key)) = self.demux.get(&tuple).copied() else {
+        let Some(Demux::Conn(key)) = self.demux.get(slots!(self), &tuple) else {
             return;
         };
         let now = self.now;
@@ -664,15 +676,14 @@ impl Stack {
                 report.syn_lost,
             );
         }
-        if entry.conn.state() == TcpState::Closed {
-            let tuple = FourTuple { local, remote };
-            if self.demux.get(&tuple) == Some(&Demux::Conn(key)) {
-                self.demux.remove(&tuple);
-            }
-        }
+        let closed = entry.conn.state() == TcpState::Closed;
         if !entry.queued {
             entry.queued = true;
             self.ready.push_back(key);
+        }
+        if closed {
+            let tuple = FourTuple { local, remote };
+            self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
         }
         self.reschedule(key);
     }
@@ -721,36 +732,42 @@ impl Stack {
             return;
         }
         let tw_key = self.time_wait.insert(TimeWaitEntry { tuple, tw });
-        self.demux.insert(tuple, Demux::TimeWait(tw_key));
+        self.demux
+            .insert(slots!(self), tuple, Demux::TimeWait(tw_key));
         self.port_use(tuple.local, true);
         self.timers
             .schedule(TimerKey::TimeWait(tw_key.index), tw.expires);
     }
 
     pub(super) fn remove_time_wait(&mut self, key: Key) {
+        // The demux entry goes first: it is resolved through the slot.
+        if let Some(entry) = self.time_wait.get(key) {
+            let tuple = entry.tuple;
+            self.demux
+                .remove_if(slots!(self), &tuple, Demux::TimeWait(key));
+        }
         let Some(entry) = self.time_wait.remove(key) else {
             return;
         };
         self.timers.cancel(TimerKey::TimeWait(key.index));
-        if self.demux.get(&entry.tuple) == Some(&Demux::TimeWait(key)) {
-            self.demux.remove(&entry.tuple);
-        }
         self.port_use(entry.tuple.local, false);
         self.trace_state(None, entry.tuple, TcpState::TimeWait, TcpState::Closed);
     }
 
     pub(super) fn remove_conn(&mut self, key: Key) {
-        let Some(entry) = self.conns.remove(key) else {
+        // The demux entry goes first: it is resolved through the slot.
+        let Some(entry) = self.conns.get(key) else {
             return;
         };
-        self.timers.cancel(TimerKey::Conn(key.index));
         let tuple = FourTuple {
             local: entry.conn.local(),
             remote: entry.conn.remote(),
         };
-        if self.demux.get(&tuple) == Some(&Demux::Conn(key)) {
-            self.demux.remove(&tuple);
-        }
+        self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
+        let Some(entry) = self.conns.remove(key) else {
+            return;
+        };
+        self.timers.cancel(TimerKey::Conn(key.index));
         if let Some(l) = entry.fastopen_listener {
             if let Some(listener) = self.listeners.get_mut(l) {
                 listener.fastopen_done();

@@ -172,6 +172,45 @@ fn without_timestamps_a_cookie_carries_only_the_mss() {
 }
 
 #[test]
+fn a_cookie_syn_ack_offers_the_listeners_tcp_maxseg() {
+    // mss-setsockopt-tcp_maxseg-server.pkt with cookies: the listener's
+    // TCP_MAXSEG bounds the MSS a stateless SYN-ACK offers and the peer's
+    // MSS the cookie keeps, as it does a connection's.
+    let (mut s, l) = server(SynCookieMode::Always, 1024);
+    s.tcp_listener_set_options(
+        l,
+        crate::tcp::conn::SocketOptions {
+            max_segment: 1100,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut o = syn_options(None);
+    o.mss = Some(1300);
+    s.handle_frame(T, &seg(client(40002), TcpFlags::SYN, 5, None, o));
+    let (cookie, _, opts) = syn_ack(&mut s, T);
+    assert_eq!(opts.mss, Some(1100), "TCP_MAXSEG, not the MTU's 1460");
+    s.handle_frame(
+        T,
+        &seg(
+            client(40002),
+            TcpFlags::ACK,
+            6,
+            Some(cookie + 1),
+            TcpOptions::default(),
+        ),
+    );
+    let c = s.tcp_accept(l).unwrap();
+    let info = s.tcp_info(c).unwrap();
+    assert_eq!(info.advmss, 1100);
+    assert!(
+        info.snd_mss <= 1100,
+        "the cookie keeps at most TCP_MAXSEG: {}",
+        info.snd_mss
+    );
+}
+
+#[test]
 fn mode_1_uses_cookies_only_once_the_syn_queue_is_full() {
     let (mut s, l) = server(SynCookieMode::Overflow, 2);
     for port in [1, 2] {

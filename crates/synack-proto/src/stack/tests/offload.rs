@@ -161,8 +161,8 @@ fn a_super_segment_holds_whole_mss_pieces_within_cwnd_with_a_partial_checksum() 
         s.frame.len()
     );
     assert!(
-        !s.tcp().flags().contains(TcpFlags::PSH),
-        "more data follows: no PSH"
+        s.tcp().flags().contains(TcpFlags::PSH),
+        "PSH on a GSO packet of two or more segments, as Linux"
     );
     // The checksum field holds the pseudo-header sum over the whole
     // segment, not complemented; and the payload is the data.
@@ -180,7 +180,7 @@ fn a_super_segment_holds_whole_mss_pieces_within_cwnd_with_a_partial_checksum() 
 }
 
 #[test]
-fn the_tail_under_an_mss_goes_apart_with_psh_and_a_whole_tail_is_pushed() {
+fn the_tail_under_an_mss_goes_apart_and_every_segment_carries_psh() {
     let (mut w, c, _) = tso_pair();
     let mss = mss(&w, c);
     assert_eq!(
@@ -190,7 +190,10 @@ fn the_tail_under_an_mss_goes_apart_with_psh_and_a_whole_tail_is_pushed() {
     let sent = drain_offloaded(&mut w.a, w.now);
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].payload_len(), 3 * mss);
-    assert!(!sent[0].tcp().flags().contains(TcpFlags::PSH));
+    assert!(
+        sent[0].tcp().flags().contains(TcpFlags::PSH),
+        "a GSO packet: PSH"
+    );
     assert_eq!(sent[0].offload.unwrap().gso_size as usize, mss);
     assert_eq!(sent[1].payload_len(), 100);
     assert!(

@@ -86,9 +86,14 @@ pub struct Cubic {
     /// cwnd when ssthresh was last set (RFC 9438 `cwnd_prior`), segments.
     cwnd_prior: u32,
     /// HyStart++ during the initial slow start only (RFC 9406 §4.4): gone
-    /// once it is done.
+    /// once it is done. Allocated at the first slow-start ACK that grows the
+    /// window (`hystart_pending` until then), so a connection that never
+    /// sends data never holds it (DESIGN.md §4: an idle connection stays small).
     hystart: Option<Box<HyStart>>,
-    hystart_exits: u32,
+    /// HyStart++ has not started yet: it starts as [`HyStart::new`].
+    hystart_pending: bool,
+    /// At most one: HyStart++ runs in the initial slow start only.
+    hystart_exits: u16,
 }
 
 /// Floor of the cube root of `x`.
@@ -128,7 +133,8 @@ impl Cubic {
             ack_cnt: 0,
             w_est: 0,
             cwnd_prior: 0,
-            hystart: Some(Box::new(HyStart::new())),
+            hystart: None,
+            hystart_pending: true,
             hystart_exits: 0,
         }
     }
@@ -151,7 +157,11 @@ impl Cubic {
 
     /// HyStart++'s phase (Off once it is done).
     pub fn hystart_phase(&self) -> Phase {
-        self.hystart.as_ref().map_or(Phase::Off, |h| h.phase())
+        match &self.hystart {
+            Some(h) => h.phase(),
+            None if self.hystart_pending => HyStart::new().phase(),
+            None => Phase::Off,
+        }
     }
 
     pub(crate) fn hystart_exits(&self) -> u64 {
@@ -160,6 +170,7 @@ impl Cubic {
 
     fn stop_hystart(&mut self) {
         self.hystart = None;
+        self.hystart_pending = false;
     }
 
     /// RFC 9438 §4.9: a spurious congestion event restores the state saved
@@ -378,12 +389,16 @@ impl CongestionControl for Cubic {
             return;
         }
         if self.in_slow_start_segments() {
+            if self.hystart_pending {
+                self.hystart_pending = false;
+                self.hystart = Some(Box::new(HyStart::new()));
+            }
             let growth = match &mut self.hystart {
                 Some(h) => {
                     let exits = h.exits();
                     let g = h.on_ack(acked, ack.rtt, ack.snd_una, ack.snd_nxt);
                     if h.exits() > exits {
-                        self.hystart_exits += 1;
+                        self.hystart_exits = self.hystart_exits.saturating_add(1);
                     }
                     if h.phase() == Phase::Off {
                         self.hystart = None;
@@ -443,6 +458,7 @@ impl CongestionControl for Cubic {
             cwnd_prior,
             cwnd: 1,
             hystart: None,
+            hystart_pending: false,
             hystart_exits,
             ..Cubic::new(mss, init_cwnd)
         };
@@ -707,6 +723,26 @@ mod tests {
         assert_eq!(c.epoch_start_ms, Some(4_000));
         c.on_send_after_idle(at(5_000), Duration::from_millis(9_000));
         assert_eq!(c.epoch_start_ms, Some(5_000), "never in the future");
+    }
+
+    #[test]
+    fn hystart_state_is_allocated_by_the_first_growing_ack_not_at_construction() {
+        let mut c = Cubic::new(MSS, 10);
+        assert!(
+            c.hystart.is_none(),
+            "an idle connection holds no HyStart++ box"
+        );
+        assert_eq!(c.hystart_phase(), Phase::SlowStart);
+        // Not window-limited: no growth, still nothing allocated.
+        let idle = AckSample {
+            cwnd_limited: false,
+            ..ack1(10)
+        };
+        c.on_ack(at(10), &idle);
+        assert!(c.hystart.is_none());
+        c.on_ack(at(20), &ack1(10));
+        assert!(c.hystart.is_some());
+        assert_eq!(c.hystart_phase(), Phase::SlowStart);
     }
 
     #[test]

@@ -140,7 +140,9 @@ impl Connection {
                 s.rcv.advertise_unscaled();
                 let got = s.rcv.receive(syn.seq + 1u32, syn.payload, false);
                 conn.core.tfo_mut().info.passive_data = got.in_order;
-                conn.core.counters.bytes_received += u64::from(got.in_order);
+                if got.in_order > 0 {
+                    conn.core.counters.data_mut().bytes_received += u64::from(got.in_order);
+                }
                 if got.in_order > 0 {
                     conn.core.xmit.last_data_recv = crate::time::Stamp::at(now);
                 }
@@ -159,7 +161,7 @@ impl Connection {
     /// option, a report of the lost SYN).
     pub fn take_fastopen_report(&mut self) -> Option<FastOpenReport> {
         let closed = self.state.kind() == crate::tcp::TcpState::Closed;
-        let retransmitted = self.core.counters.total_retrans > 0;
+        let retransmitted = self.core.counters.data().total_retrans > 0;
         let tfo = self.core.tfo.as_deref_mut()?;
         if tfo.report_taken {
             return None;
@@ -265,7 +267,7 @@ impl Core {
         snd: &SendHalf,
         env: &mut Env,
     ) -> bool {
-        let retransmitted = self.counters.total_retrans > 0;
+        let retransmitted = self.counters.data().total_retrans > 0;
         let Some(tfo) = self.tfo.as_deref_mut().filter(|t| t.plan.is_some()) else {
             return false;
         };

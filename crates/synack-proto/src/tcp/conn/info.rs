@@ -124,11 +124,12 @@ impl Connection {
         }
         let cwnd = core.recovery.send_window(&core.cc);
         let ssthresh = core.cc.ssthresh();
+        let data = core.counters.data();
         TcpInfo {
             state: self.state.kind(),
             ca_state: core.recovery.ca_state(),
             retransmits: core.xmit.retransmits,
-            probes: core.xmit.probes_out,
+            probes: core.xmit.probes_out(),
             backoff: core.rtt.backoffs(),
             options: opts,
             snd_wscale: core.neg.snd_wscale(),
@@ -157,15 +158,15 @@ impl Connection {
             reord_seen: core.recovery.reord_seen(),
             dsack_dups: core.recovery.dsacks(),
             rcv_space: rcv.map_or(0, |r| r.buffer_limit() as u32),
-            total_retrans: core.counters.total_retrans,
-            bytes_sent: core.counters.bytes_sent,
-            bytes_retrans: core.counters.bytes_retrans,
-            bytes_acked: core.counters.bytes_acked,
-            bytes_received: core.counters.bytes_received,
+            total_retrans: data.total_retrans,
+            bytes_sent: data.bytes_sent,
+            bytes_retrans: data.bytes_retrans,
+            bytes_acked: data.bytes_acked,
+            bytes_received: data.bytes_received,
             segs_out: core.counters.segs_out,
             segs_in: core.counters.segs_in,
-            data_segs_out: core.counters.data_segs_out,
-            data_segs_in: core.counters.data_segs_in,
+            data_segs_out: data.data_segs_out,
+            data_segs_in: data.data_segs_in,
             notsent_bytes: snd.map_or(0, |s| s.unsent()),
             delivered: core.counters.delivered,
             snd_wnd: snd.map_or(0, |s| s.wnd),

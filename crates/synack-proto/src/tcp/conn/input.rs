@@ -78,7 +78,7 @@ impl Connection {
     ) -> Disposition {
         self.core.counters.segs_in += 1;
         if !seg.payload.is_empty() {
-            self.core.counters.data_segs_in += 1;
+            self.core.counters.data_mut().data_segs_in += 1;
         }
         let disposition = match self.state.kind() {
             TcpState::Closed | TcpState::Listen => Disposition::Dropped(DropReason::Closed),
@@ -199,7 +199,7 @@ impl Connection {
         // The first SYN went out when the retransmissions' give-up clock
         // started, or, with none yet, when the SYN timed for an RTT left.
         let Some(first) = xmit
-            .retrans_stamp
+            .retrans_stamp()
             .get()
             .or(xmit.rtt_timed.get().map(|(_, sent)| sent))
         else {
@@ -737,7 +737,9 @@ impl Connection {
             );
             core.xmit.last_data_recv = Stamp::at(now);
         }
-        core.counters.bytes_received += u64::from(received.in_order);
+        if received.in_order > 0 {
+            core.counters.data_mut().bytes_received += u64::from(received.in_order);
+        }
         if received.out_of_order {
             env.stats.tcp_ext.tcp_ofo_queue += 1;
         }
@@ -851,13 +853,13 @@ impl Core {
         }
         if self.neg.ts_ok {
             let ts = seg.options.timestamp?;
-            if let Some(first_rtx) = self.xmit.rtx_tsval {
+            if let Some(first_rtx) = self.xmit.rtx_tsval() {
                 if (ts.tsecr.wrapping_sub(first_rtx) as i32) < 0 {
                     // Echoes an original transmission: with a retransmission
                     // in flight it would count our timeout as RTT.
                     return None;
                 }
-                self.xmit.rtx_tsval = None;
+                self.xmit.set_rtx_tsval(None);
             }
             return self.ts_clock.rtt_from_echo(now, ts.tsecr);
         }
@@ -874,7 +876,7 @@ impl Core {
         env: &mut Env,
     ) {
         self.timers.stop(Timer::Retransmit);
-        self.xmit.rtx_tsval = None;
+        self.xmit.set_rtx_tsval(None);
         // Our SYN or SYN-ACK is the first segment delivered (Linux counts it
         // in `tcpi_delivered` on both sides).
         self.counters.delivered += 1;
@@ -899,7 +901,7 @@ impl Core {
             self.cc.on_rto(now, 0, false);
         }
         self.xmit.retransmits = 0;
-        self.xmit.retrans_stamp = Stamp::NONE;
+        self.xmit.set_retrans_stamp(Stamp::NONE);
         self.rtt.reset_backoff();
         if self.socket.keepalive {
             self.timers
@@ -931,12 +933,12 @@ impl Core {
     }
 
     fn oow_rate_limited(&mut self, now: Instant, env: &Env) -> bool {
-        if let Some(last) = self.xmit.last_oow_ack.get() {
+        if let Some(last) = self.xmit.last_oow_ack().get() {
             if now.saturating_duration_since(last) < env.config.tcp_invalid_ratelimit {
                 return true;
             }
         }
-        self.xmit.last_oow_ack = Stamp::at(now);
+        self.xmit.set_last_oow_ack(Stamp::at(now));
         false
     }
 
@@ -974,8 +976,7 @@ impl Core {
     ) {
         self.xmit.last_ack_recv = Stamp::at(now);
         // Any acceptable ACK answers outstanding probes (Linux tcp_ack).
-        self.xmit.probes_out = 0;
-        self.xmit.probes_stamp = Stamp::NONE;
+        self.xmit.clear_probes();
         let prior_una = snd.una;
         let prior_in_flight = snd.in_flight();
         let prior_wnd = snd.wnd;
@@ -991,7 +992,9 @@ impl Core {
             let data_before = snd.buffered();
             let acked = snd.acknowledge(ack);
             let data_acked = data_before - snd.buffered();
-            self.counters.bytes_acked += data_acked as u64;
+            if data_acked > 0 {
+                self.counters.data_mut().bytes_acked += data_acked as u64;
+            }
             self.counters.delivered += u64::from(acked.div_ceil(mss.max(1)));
             env.stats.tcp_ext.tcp_delivered += u64::from(acked.div_ceil(mss.max(1)));
             if let Some(sample) = rtt {
@@ -1000,7 +1003,7 @@ impl Core {
             // Progress: the give-up clock restarts (Linux clears
             // icsk_retransmits and retrans_stamp once data is acknowledged).
             self.xmit.retransmits = 0;
-            self.xmit.retrans_stamp = Stamp::NONE;
+            self.xmit.set_retrans_stamp(Stamp::NONE);
         }
         // RFC 5681 §2: "DUPLICATE ACKNOWLEDGMENT: ... (a) the receiver of the
         // ACK has outstanding data, (b) the incoming acknowledgment carries no
@@ -1055,7 +1058,7 @@ impl Core {
         if snd.una == snd.nxt {
             // RFC 6298 §5.2: "When all outstanding data has been
             // acknowledged, turn off the retransmission timer."
-            self.xmit.rtx_tsval = None;
+            self.xmit.set_rtx_tsval(None);
             self.timers.stop(Timer::Retransmit);
             self.timers.stop(Timer::TailLossProbe);
             self.timers.stop(Timer::RackReorder);

@@ -47,6 +47,7 @@
 mod ack;
 pub mod api;
 pub mod fastopen;
+mod gso;
 mod icmp;
 mod info;
 mod input;
@@ -485,24 +486,15 @@ impl State {
 }
 
 /// Retransmission and probe bookkeeping.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct XmitState {
     /// Consecutive timeouts of the same data (Linux `icsk_retransmits`).
     pub retransmits: u8,
-    /// When the oldest data now being retransmitted was first sent (Linux
-    /// `retrans_stamp`): the give-up clock of `tcp_retries2` and the user timeout.
-    pub retrans_stamp: Stamp,
-    /// Unanswered zero-window or keepalive probes (Linux `icsk_probes_out`).
-    pub probes_out: u32,
-    /// When the first of those probes went out.
-    pub probes_stamp: Stamp,
+    /// The sender filled cwnd since the last ACK (RFC 7661).
+    pub cwnd_limited: bool,
     /// A segment timed for an RTT sample: its end and when it was sent. Karn's
     /// rule: cleared by any retransmission.
     pub rtt_timed: TimedSegment,
-    /// The TSval of our first retransmission still unacknowledged: an echo
-    /// older than it refers to an original transmission, not to what made
-    /// the peer answer now (RFC 3522's test), so it measures no RTT.
-    pub rtx_tsval: Option<u32>,
     /// The last time data was sent (Linux `lsndtime`), for idle restarts.
     pub last_data_sent: Stamp,
     /// The last time any acceptable segment arrived (Linux `rcv_tstamp`).
@@ -511,10 +503,106 @@ pub(crate) struct XmitState {
     pub last_data_recv: Stamp,
     /// The last time an ACK was received.
     pub last_ack_recv: Stamp,
-    /// The sender filled cwnd since the last ACK (RFC 7661).
-    pub cwnd_limited: bool,
+    /// Timeout, probe and rate-limit state, boxed while any of it is set
+    /// (DESIGN.md §4: a quiet connection does not hold it).
+    rare: Option<Box<XmitRare>>,
+}
+
+/// The parts of [`XmitState`] only retransmissions, probes and
+/// out-of-window segments set; all at their defaults otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct XmitRare {
+    /// When the oldest data now being retransmitted was first sent (Linux
+    /// `retrans_stamp`): the give-up clock of `tcp_retries2` and the user timeout.
+    retrans_stamp: Stamp,
+    /// Unanswered zero-window or keepalive probes (Linux `icsk_probes_out`).
+    probes_out: u32,
+    /// When the first of those probes went out.
+    probes_stamp: Stamp,
+    /// The TSval of our first retransmission still unacknowledged: an echo
+    /// older than it refers to an original transmission, not to what made
+    /// the peer answer now (RFC 3522's test), so it measures no RTT.
+    rtx_tsval: Option<u32>,
     /// The last out-of-window or PAWS ACK we sent (`tcp_invalid_ratelimit`).
-    pub last_oow_ack: Stamp,
+    last_oow_ack: Stamp,
+}
+
+impl XmitState {
+    fn rare(&self) -> XmitRare {
+        self.rare.as_deref().copied().unwrap_or_default()
+    }
+
+    /// Changes the rare part: boxed when something is set, freed when all
+    /// of it is back at its defaults.
+    fn update_rare(&mut self, f: impl FnOnce(&mut XmitRare)) {
+        let mut rare = self.rare();
+        f(&mut rare);
+        if rare == XmitRare::default() {
+            self.rare = None;
+        } else {
+            match &mut self.rare {
+                Some(b) => **b = rare,
+                None => self.rare = Some(Box::new(rare)),
+            }
+        }
+    }
+
+    pub fn retrans_stamp(&self) -> Stamp {
+        self.rare().retrans_stamp
+    }
+
+    pub fn set_retrans_stamp(&mut self, stamp: Stamp) {
+        self.update_rare(|r| r.retrans_stamp = stamp);
+    }
+
+    pub fn probes_out(&self) -> u32 {
+        self.rare().probes_out
+    }
+
+    pub fn probes_stamp(&self) -> Stamp {
+        self.rare().probes_stamp
+    }
+
+    /// One more probe went out at `now`; the first one starts the clock.
+    pub fn note_probe(&mut self, now: Instant) {
+        self.update_rare(|r| {
+            r.probes_out += 1;
+            r.probes_stamp.get_or_set(now);
+        });
+    }
+
+    /// One more keepalive probe (their clock is the idle time, not a stamp).
+    pub fn note_keepalive_probe(&mut self) {
+        self.update_rare(|r| r.probes_out += 1);
+    }
+
+    /// An acceptable ACK answers outstanding probes.
+    pub fn clear_probes(&mut self) {
+        if self.rare.is_some() {
+            self.update_rare(|r| {
+                r.probes_out = 0;
+                r.probes_stamp = Stamp::NONE;
+            });
+        }
+    }
+
+    pub fn rtx_tsval(&self) -> Option<u32> {
+        self.rare().rtx_tsval
+    }
+
+    pub fn set_rtx_tsval(&mut self, tsval: Option<u32>) {
+        if tsval.is_some() || self.rare.is_some() {
+            self.update_rare(|r| r.rtx_tsval = tsval);
+        }
+    }
+
+    pub fn last_oow_ack(&self) -> Stamp {
+        self.rare().last_oow_ack
+    }
+
+    pub fn set_last_oow_ack(&mut self, stamp: Stamp) {
+        self.update_rare(|r| r.last_oow_ack = stamp);
+    }
 }
 
 /// The segment timed for an RTT sample, if any, in 16 bytes (an
@@ -604,11 +692,25 @@ pub(crate) struct Life {
     pub soft_error: Option<crate::ip::icmp::IcmpErrno>,
 }
 
-/// Counters for [`TcpInfo`].
-#[derive(Clone, Copy, Debug)]
+/// Counters for [`TcpInfo`]: the ones every connection moves inline, the
+/// data-path ones boxed at the first data segment or retransmission (a
+/// connection that carried no data, such as an idle one fresh from its
+/// handshake, does not hold their 56 bytes; DESIGN.md §4).
+#[derive(Clone, Debug)]
 pub(crate) struct Counters {
     pub segs_in: u64,
     pub segs_out: u64,
+    pub delivered: u64,
+    /// The smallest RTT sample seen, in µs; `u64::MAX`: none yet (8 bytes
+    /// where an `Option<Duration>` takes 16).
+    min_rtt_us: u64,
+    /// `None` while every one of them is zero.
+    data: Option<Box<DataCounters>>,
+}
+
+/// The counters only data moves.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DataCounters {
     pub data_segs_in: u64,
     pub data_segs_out: u64,
     pub bytes_sent: u64,
@@ -616,10 +718,6 @@ pub(crate) struct Counters {
     pub bytes_acked: u64,
     pub bytes_received: u64,
     pub total_retrans: u64,
-    pub delivered: u64,
-    /// The smallest RTT sample seen, in µs; `u64::MAX`: none yet (8 bytes
-    /// where an `Option<Duration>` takes 16).
-    min_rtt_us: u64,
 }
 
 impl Default for Counters {
@@ -627,15 +725,9 @@ impl Default for Counters {
         Counters {
             segs_in: 0,
             segs_out: 0,
-            data_segs_in: 0,
-            data_segs_out: 0,
-            bytes_sent: 0,
-            bytes_retrans: 0,
-            bytes_acked: 0,
-            bytes_received: 0,
-            total_retrans: 0,
             delivered: 0,
             min_rtt_us: u64::MAX,
+            data: None,
         }
     }
 }
@@ -649,6 +741,17 @@ impl Counters {
     /// Takes an RTT sample into the minimum.
     pub fn note_rtt(&mut self, sample: Duration) {
         self.min_rtt_us = self.min_rtt_us.min(sample.total_micros());
+    }
+
+    /// The data-path counters (all zero until data moved).
+    pub fn data(&self) -> DataCounters {
+        self.data.as_deref().copied().unwrap_or_default()
+    }
+
+    /// The data-path counters, to move one (allocated on first use: once
+    /// per connection, not per segment).
+    pub fn data_mut(&mut self) -> &mut DataCounters {
+        self.data.get_or_insert_with(Box::default)
     }
 }
 

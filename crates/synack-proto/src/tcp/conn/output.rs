@@ -344,37 +344,50 @@ impl Core {
             if n > 1 {
                 let len = n * mss;
                 self.pending.force_push = false;
-                // The FIN goes in a segment of its own after it (a bare
-                // FIN, or with the tail).
+                // It is the GSO packet: PSH on it, as Linux sets it on every
+                // GSO packet of two or more segments (see `gso`); the device
+                // leaves it on the last piece. The FIN goes in a segment of
+                // its own after it (a bare FIN, or with the tail).
+                snd.gso_end = seq + len;
                 return Some(Plan {
                     len,
-                    push: len == unsent && !snd.more,
+                    push: true,
                     kind: Kind::New,
                     ..Plan::ack(seq)
                 });
             }
         }
         let is_tail = len == unsent;
-        if len < mss && !self.pending.force_push {
-            if !is_tail {
-                // RFC 9293 §3.8.6.2.1 (3): a partial segment because the
-                // window is short goes only if it is at least half the
-                // largest window the peer offered.
-                if len < snd.max_wnd / 2 {
-                    return None;
-                }
-            } else if !fin_queued && (self.socket.cork || snd.more || self.nagle_holds(snd)) {
-                // The tail of the data, smaller than a segment: held by the
-                // cork, MSG_MORE or Nagle. A FIN is never held.
-                return None;
-            }
+        if len < mss && !self.pending.force_push && self.partial_held(len, is_tail, snd) {
+            return None;
         }
+        // What may go now, up to a partial segment that would wait: the GSO
+        // packet Linux would build ends there at the latest.
+        let avail = unsent.min(wnd_room);
+        let partial = avail % mss;
+        let sendable = if partial != 0
+            && !self.pending.force_push
+            && self.partial_held(partial, avail == unsent, snd)
+        {
+            avail - partial
+        } else {
+            avail
+        };
+        let gso_push = if probe {
+            snd.gso_end = seq; // a loss probe is a packet of its own
+            false
+        } else {
+            self.gso_push(seq, len, sendable.max(len), snd, &env.config)
+        };
         self.pending.force_push = false;
         let fin = fin_queued && is_tail && (seq + len).before(snd.window_end() + 1u32);
         Some(Plan {
             len,
             fin,
-            push: is_tail && !snd.more,
+            // Linux: PSH where the written data ends (`tcp_push`), unless
+            // the write said more follows, and on every GSO packet of two
+            // or more segments.
+            push: (is_tail && !snd.more) || gso_push,
             kind: Kind::New,
             ..Plan::ack(seq)
         })
@@ -395,6 +408,17 @@ impl Core {
             .min(wnd_room / mss)
             .min(unsent / mss)
             .min(self.recovery.record_room())
+    }
+
+    /// Whether a partial segment of `len` bytes waits: one cut short by the
+    /// window goes only if it is at least half the largest window the peer
+    /// offered (RFC 9293 §3.8.6.2.1 (3)); the tail of the data (`is_tail`)
+    /// waits for the cork, MSG_MORE or Nagle, unless a FIN follows it.
+    fn partial_held(&self, len: u32, is_tail: bool, snd: &SendHalf) -> bool {
+        if !is_tail {
+            return len < snd.max_wnd / 2;
+        }
+        snd.fin != FinState::Queued && (self.socket.cork || snd.more || self.nagle_holds(snd))
     }
 
     /// Nagle's algorithm as Linux implements it (Minshall's variant, Linux
@@ -505,8 +529,8 @@ impl Core {
         };
         let retransmission =
             plan.kind == Kind::Retransmission || (syn && self.xmit.retransmits > 0);
-        if retransmission && self.xmit.rtx_tsval.is_none() {
-            self.xmit.rtx_tsval = options.timestamp.map(|t| t.tsval);
+        if retransmission && self.xmit.rtx_tsval().is_none() {
+            self.xmit.set_rtx_tsval(options.timestamp.map(|t| t.tsval));
         }
         if syn && rcv.is_none() {
             self.tfo_on_syn_sent(options.fast_open, len as u32);
@@ -549,13 +573,15 @@ impl Core {
         let segs = pieces(len, snd.mss);
         self.counters.segs_out += u64::from(segs);
         if len > 0 {
-            self.counters.data_segs_out += u64::from(segs);
-            self.counters.bytes_sent += u64::from(len);
+            let data = self.counters.data_mut();
+            data.data_segs_out += u64::from(segs);
+            data.bytes_sent += u64::from(len);
         }
         if retransmission {
             env.stats.tcp.retrans_segs += 1;
-            self.counters.total_retrans += 1;
-            self.counters.bytes_retrans += u64::from(len);
+            let data = self.counters.data_mut();
+            data.total_retrans += 1;
+            data.bytes_retrans += u64::from(len);
             self.xmit.rtt_timed = super::TimedSegment::NONE; // Karn
             if plan.kind == Kind::Syn {
                 env.stats.tcp_ext.tcp_syn_retrans += 1;

@@ -67,6 +67,10 @@ pub struct SendHalf {
     /// The last write asked for more data to follow (MSG_MORE): do not push
     /// a partial segment for it.
     pub more: bool,
+    /// The end of the GSO packet of two or more segments that new data is
+    /// being sent in, as Linux would build it (`conn::gso`): new data before
+    /// it is inside that packet.
+    pub gso_end: SeqNum,
 }
 
 impl SendHalf {
@@ -88,6 +92,7 @@ impl SendHalf {
             syn_unacked: true,
             small_end: iss,
             more: false,
+            gso_end: iss,
         }
     }
 

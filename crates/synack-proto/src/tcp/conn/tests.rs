@@ -9,6 +9,7 @@
 mod close;
 mod data;
 mod handshake;
+mod layout;
 mod loss;
 mod probes;
 mod recovery;

@@ -195,19 +195,18 @@ impl Connection {
         // (Linux `tcp_probe_timer`).
         let user_timeout_passed = match (
             core.socket.cold().user_timeout,
-            core.xmit.probes_stamp.get(),
+            core.xmit.probes_stamp().get(),
         ) {
             (Some(limit), Some(first)) => now.saturating_duration_since(first) >= limit,
             _ => false,
         };
-        if user_timeout_passed || core.xmit.probes_out >= u32::from(env.config.tcp_retries2) {
+        if user_timeout_passed || core.xmit.probes_out() >= u32::from(env.config.tcp_retries2) {
             env.stats.tcp_ext.tcp_abort_on_timeout += 1;
             self.close_with(now, env, CloseReason::TimedOut);
             return;
         }
         core.pending.probe = true;
-        core.xmit.probes_out += 1;
-        core.xmit.probes_stamp.get_or_set(now);
+        core.xmit.note_probe(now);
         env.stats.tcp_ext.tcp_win_probe += 1;
         core.rtt.backoff();
         let when = core
@@ -259,8 +258,8 @@ impl Connection {
             .keep_count
             .unwrap_or(env.config.tcp_keepalive_probes);
         let give_up = match core.socket.cold().user_timeout {
-            Some(limit) => quiet >= limit && core.xmit.probes_out > 0,
-            None => core.xmit.probes_out >= u32::from(count),
+            Some(limit) => quiet >= limit && core.xmit.probes_out() > 0,
+            None => core.xmit.probes_out() >= u32::from(count),
         };
         if give_up {
             let (seq, ack) = (snd.nxt, self.state.recv_half().map(|r| r.nxt));
@@ -270,7 +269,7 @@ impl Connection {
             return;
         }
         core.pending.probe = true;
-        core.xmit.probes_out += 1;
+        core.xmit.note_keepalive_probe();
         env.stats.tcp_ext.tcp_keep_alive += 1;
         let interval = core
             .socket
@@ -323,7 +322,8 @@ impl Core {
         if self.xmit.retransmits == 0 {
             // The data now resent was sent one RTO ago (Linux retrans_stamp
             // is the head segment's first transmission).
-            self.xmit.retrans_stamp = Stamp::at(now - self.rtt.rto_with_backoff());
+            self.xmit
+                .set_retrans_stamp(Stamp::at(now - self.rtt.rto_with_backoff()));
         }
         self.xmit.retransmits = self.xmit.retransmits.saturating_add(1);
         self.xmit.rtt_timed = super::TimedSegment::NONE;
@@ -336,7 +336,7 @@ impl Core {
         if self.xmit.retransmits == 0 {
             return false;
         }
-        let Some(start) = self.xmit.retrans_stamp.get() else {
+        let Some(start) = self.xmit.retrans_stamp().get() else {
             return false;
         };
         let limit = self.socket.cold().user_timeout.unwrap_or_else(|| {
@@ -351,7 +351,7 @@ impl Core {
         let rto = self.rtt.rto_with_backoff();
         match (
             self.socket.cold().user_timeout,
-            self.xmit.retrans_stamp.get(),
+            self.xmit.retrans_stamp().get(),
         ) {
             (Some(limit), Some(start)) => {
                 let remaining = limit - now.saturating_duration_since(start);

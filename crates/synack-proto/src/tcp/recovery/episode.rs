@@ -573,15 +573,17 @@ impl Episode {
                 delivered = delivered.saturating_add(mss);
                 delivered_segs += 1;
             }
-            if advanced {
-                let credit = self.reno_sacked.min(cum.delivered.bytes);
-                delivered = delivered.saturating_sub(credit);
-                let acked = cum.delivered.segs;
-                if acked > 0 {
-                    self.reno_sacked = self
-                        .reno_sacked
-                        .saturating_sub((acked - 1).saturating_mul(mss));
-                }
+            let acked = cum.delivered.segs;
+            if advanced && acked > 0 {
+                // "One ACK acked hole. The rest eat duplicate ACKs"
+                // (Linux `tcp_remove_reno_sacks`): the ACK delivers what
+                // the duplicate ACKs did not count, at least one segment.
+                let credit = (self.reno_sacked / mss.max(1)).min(acked - 1);
+                delivered_segs = delivered_segs.saturating_sub(credit);
+                delivered = delivered.saturating_sub(credit.saturating_mul(mss));
+                self.reno_sacked = self
+                    .reno_sacked
+                    .saturating_sub((acked - 1).saturating_mul(mss));
             }
         }
 
@@ -635,7 +637,7 @@ impl Episode {
             // Once SACKed data counts as it is delivered, the cumulative
             // ACK filling the hole counts only what it newly delivered.
             let pipe_segs = prior_pipe.div_ceil(mss).max(1);
-            let acked = if self.grows_on_sacks() {
+            let acked = if self.grows_on_sacks() || !self.sack {
                 delivered
             } else {
                 inp.ack.since(inp.prior_una)

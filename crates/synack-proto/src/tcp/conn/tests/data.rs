@@ -8,14 +8,16 @@ fn data(seq: u32, len: usize) -> Seg {
 }
 
 #[test]
-fn data_is_cut_into_mss_segments_with_psh_on_the_last() {
+fn data_is_cut_into_mss_segments_with_psh_on_gso_packets_and_the_last() {
     let mut h = Harness::established();
     assert_eq!(h.send(&[7; 5000]), 5000);
     let out = h.output();
     let lens: Vec<usize> = out.iter().map(|s| s.payload.len()).collect();
     assert_eq!(lens, [1448, 1448, 1448, 656]);
     let flags: Vec<String> = out.iter().map(Seg::f).collect();
-    assert_eq!(flags, [".", ".", ".", "P."], "PSH empties the send queue");
+    // At 100 ms RTT Linux's GSO packets hold two segments (tcp_min_tso_segs)
+    // and carry PSH; PSH also ends the written data.
+    assert_eq!(flags, [".", "P.", ".", "P."]);
     let mut seq = ISS + 1;
     for s in &out {
         assert_eq!(s.seq, SeqNum(seq));
@@ -381,4 +383,63 @@ fn iw10_sends_ten_full_segments_at_once_without_timestamps() {
     let out = h.output();
     assert_eq!(out.len(), 1, "FIN in FIN-WAIT-2: ACKed at once");
     assert_eq!(out[0].ack, Some(SeqNum(IRS + 2)));
+}
+
+/// Flags of `out`, one string per segment.
+fn flags(out: &[Seg]) -> Vec<String> {
+    out.iter().map(Seg::f).collect()
+}
+
+#[test]
+fn gso_packets_are_half_the_window_and_end_with_psh() {
+    // limited-transmit-no-sack.pkt, mss-setsockopt-tcp_maxseg-server.pkt:
+    // Linux sends IW10 as GSO packets of at most cwnd/2 segments
+    // (`tcp_cwnd_test`), each with PSH. With tcp_min_tso_segs 10 the
+    // pacing rate does not cut them smaller.
+    let mut h = Harness::established_with(Config {
+        tcp_min_tso_segs: 10,
+        ..Config::default()
+    });
+    h.conn
+        .set_option(h.now, SocketOption::SendBuffer(100_000), &mut h.env)
+        .unwrap();
+    assert_eq!(h.send(&[1; 15 * 1448]), 15 * 1448);
+    let out = h.output();
+    assert_eq!(out.len(), 10);
+    let mut want = vec!["."; 10];
+    want[4] = "P.";
+    want[9] = "P.";
+    assert_eq!(flags(&out), want, "two packets of five");
+}
+
+#[test]
+fn the_pacing_rate_sizes_gso_packets_at_two_segments_on_a_slow_path() {
+    // prr-ss-30pkt-lost1_4.pkt, cubic-rto-ss-ca-cwnd-bump.pkt: at 100 ms
+    // RTT a millisecond of the pacing rate is far below a segment, so
+    // Linux's packets hold tcp_min_tso_segs = 2 segments.
+    let mut h = Harness::established();
+    h.conn
+        .set_option(h.now, SocketOption::SendBuffer(100_000), &mut h.env)
+        .unwrap();
+    assert_eq!(h.send(&[1; 15 * 1448]), 15 * 1448);
+    let out = h.output();
+    assert_eq!(out.len(), 10);
+    let want: Vec<&str> = (0..10)
+        .map(|i| if i % 2 == 1 { "P." } else { "." })
+        .collect();
+    assert_eq!(flags(&out), want);
+}
+
+#[test]
+fn a_gso_packet_of_one_segment_has_no_psh() {
+    // Two segments of room in cwnd: one per packet (`tcp_cwnd_test` keeps
+    // two packets in flight), and Linux forces PSH only on GSO packets.
+    let mut h = Harness::established_with(Config {
+        tcp_init_cwnd: 2,
+        tcp_min_tso_segs: 10,
+        ..Config::default()
+    });
+    assert_eq!(h.send(&[1; 5 * 1448]), 5 * 1448);
+    let out = h.output();
+    assert_eq!(flags(&out), [".", "."]);
 }

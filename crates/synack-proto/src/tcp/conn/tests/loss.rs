@@ -196,3 +196,24 @@ fn timestamps_measure_rtt_even_after_a_retransmission() {
     // RFC 7323 §4.1: the echo names the retransmission: a 50 ms sample.
     assert_eq!(h.info().min_rtt, 50_000);
 }
+
+#[test]
+fn an_ack_after_duplicate_acks_grows_cwnd_only_by_what_they_did_not_count() {
+    // limited-transmit-no-sack.pkt: duplicate ACKs each count one segment
+    // delivered (Linux `tcp_add_reno_sack`); the ACK for two segments then
+    // delivers one ("one ACK acked hole, the rest eat duplicate ACKs",
+    // `tcp_remove_reno_sacks`), not two.
+    let mut h = established_sending(30);
+    assert_eq!(h.output().len(), 10);
+    h.at(200);
+    h.feed(ack(OURS + MSS));
+    assert_eq!(h.output().len(), 2, "slow start: 11 segments of cwnd");
+    assert_eq!(h.info().snd_cwnd, 11);
+    h.feed(ack(OURS + MSS));
+    assert_eq!(h.output().len(), 1, "limited transmit (RFC 3042)");
+    h.feed(ack(OURS + MSS));
+    assert_eq!(h.output().len(), 1, "limited transmit");
+    assert_eq!(h.info().snd_cwnd, 11, "duplicate ACKs do not grow cwnd");
+    h.feed(ack(OURS + 3 * MSS));
+    assert_eq!(h.info().snd_cwnd, 12, "one segment delivered, not two");
+}

@@ -1,0 +1,215 @@
+//! The demultiplexing map: 4-tuple to connection or TIME-WAIT entry, O(1).
+//!
+//! Read first: RFC 9293 §3.10.7 (a segment goes to the connection its
+//! 4-tuple names), DESIGN.md §4 (demux O(1); an idle connection stays small).
+//!
+//! The map stores a bare slot index per entry (4 bytes, a TIME-WAIT entry
+//! marked by the top bit), not the 4-tuple: the tuple is already in the slot
+//! the index names, so a lookup compares the tuple there, and a resize
+//! rehashes from there. At a million connections that is 5 bytes per bucket
+//! instead of 25 (a 12-byte tuple, a 12-byte value and the control byte).
+//!
+//! Invariant: an index in the map names an occupied slot whose tuple is the
+//! one it was inserted under. Remove the entry before the slot.
+
+use core::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
+use super::slab::Slab;
+use super::{ConnEntry, Demux, FourTuple, TimeWaitEntry};
+use crate::siphash::SipBuildHasher;
+
+/// Marks a TIME-WAIT slot index in the map (connection slots stay far
+/// below 2^31: each is hundreds of bytes).
+const TIME_WAIT_BIT: u32 = 1 << 31;
+
+/// The tables a map entry points into.
+#[derive(Clone, Copy)]
+pub(super) struct Slots<'a> {
+    pub conns: &'a Slab<ConnEntry>,
+    pub time_wait: &'a Slab<TimeWaitEntry>,
+}
+
+impl Slots<'_> {
+    /// The entry a stored index names, with its tuple.
+    fn resolve(&self, stored: u32) -> Option<(Demux, FourTuple)> {
+        if stored & TIME_WAIT_BIT != 0 {
+            let (key, e) = self.time_wait.get_index(stored & !TIME_WAIT_BIT)?;
+            Some((Demux::TimeWait(key), e.tuple))
+        } else {
+            let (key, e) = self.conns.get_index(stored)?;
+            let tuple = FourTuple {
+                local: e.conn.local(),
+                remote: e.conn.remote(),
+            };
+            Some((Demux::Conn(key), tuple))
+        }
+    }
+}
+
+/// 4-tuple to [`Demux`], keyed by SipHash (peers choose tuples).
+pub(super) struct DemuxMap {
+    table: HashTable<u32>,
+    hasher: SipBuildHasher,
+}
+
+impl DemuxMap {
+    pub fn new(hasher: SipBuildHasher) -> Self {
+        DemuxMap {
+            table: HashTable::new(),
+            hasher,
+        }
+    }
+
+    fn hash(&self, tuple: &FourTuple) -> u64 {
+        self.hasher.hash_one(tuple)
+    }
+
+    fn stored(value: Demux) -> u32 {
+        match value {
+            Demux::Conn(key) => key.index,
+            Demux::TimeWait(key) => key.index | TIME_WAIT_BIT,
+        }
+    }
+
+    /// What `tuple` leads to.
+    pub fn get(&self, slots: Slots<'_>, tuple: &FourTuple) -> Option<Demux> {
+        let hash = self.hash(tuple);
+        self.table
+            .find(hash, |&i| {
+                slots.resolve(i).is_some_and(|(_, t)| t == *tuple)
+            })
+            .and_then(|&i| slots.resolve(i).map(|(d, _)| d))
+    }
+
+    pub fn contains(&self, slots: Slots<'_>, tuple: &FourTuple) -> bool {
+        self.get(slots, tuple).is_some()
+    }
+
+    /// Maps `tuple` to `value` (whose slot must hold `tuple`), replacing
+    /// what it led to before.
+    pub fn insert(&mut self, slots: Slots<'_>, tuple: FourTuple, value: Demux) {
+        let hash = self.hash(&tuple);
+        let stored = Self::stored(value);
+        let hasher = &self.hasher;
+        let rehash = |&i: &u32| {
+            // The invariant keeps every stored index resolvable.
+            slots.resolve(i).map_or(0, |(_, t)| hasher.hash_one(t))
+        };
+        match self.table.entry(
+            hash,
+            |&i| slots.resolve(i).is_some_and(|(_, t)| t == tuple),
+            rehash,
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = stored,
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(stored);
+            }
+        }
+    }
+
+    /// Forgets `tuple`.
+    pub fn remove(&mut self, slots: Slots<'_>, tuple: &FourTuple) {
+        let hash = self.hash(tuple);
+        if let Ok(e) = self.table.find_entry(hash, |&i| {
+            slots.resolve(i).is_some_and(|(_, t)| t == *tuple)
+        }) {
+            e.remove();
+        }
+    }
+
+    /// Forgets `tuple` if it leads to `value`.
+    pub fn remove_if(&mut self, slots: Slots<'_>, tuple: &FourTuple, value: Demux) {
+        if self.get(slots, tuple) == Some(value) {
+            self.remove(slots, tuple);
+        }
+    }
+
+    /// Room for `additional` more entries. Rehashing reads the slots.
+    pub fn reserve(&mut self, slots: Slots<'_>, additional: usize) {
+        let hasher = &self.hasher;
+        self.table.reserve(additional, |&i| {
+            slots.resolve(i).map_or(0, |(_, t)| hasher.hash_one(t))
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SeqNum;
+    use crate::siphash::SipKey;
+    use crate::tcp::conn::TimeWait;
+    use crate::time::Instant;
+    use core::net::{Ipv4Addr, SocketAddrV4};
+
+    fn tuple(port: u16) -> FourTuple {
+        FourTuple {
+            local: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80),
+            remote: SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), port),
+        }
+    }
+
+    fn entry(port: u16) -> TimeWaitEntry {
+        let tw = TimeWait::new(SeqNum(1), SeqNum(2), 100, None, Instant::ZERO);
+        TimeWaitEntry {
+            tuple: tuple(port),
+            tw,
+        }
+    }
+
+    #[test]
+    fn entries_resolve_through_their_slots_across_growth_and_removal() {
+        let conns = Slab::new();
+        let mut time_wait = Slab::new();
+        let mut map = DemuxMap::new(SipBuildHasher(SipKey([7; 16])));
+        let mut keys = Vec::new();
+        // Enough entries to resize the table several times (each resize
+        // rehashes from the slots).
+        for port in 0..2_000u16 {
+            let key = time_wait.insert(entry(port));
+            let slots = Slots {
+                conns: &conns,
+                time_wait: &time_wait,
+            };
+            map.insert(slots, tuple(port), Demux::TimeWait(key));
+            keys.push(key);
+        }
+        let slots = Slots {
+            conns: &conns,
+            time_wait: &time_wait,
+        };
+        for (port, &key) in (0..2_000u16).zip(&keys) {
+            assert_eq!(map.get(slots, &tuple(port)), Some(Demux::TimeWait(key)));
+        }
+        assert_eq!(map.get(slots, &tuple(2_000)), None);
+        // Only an entry that leads to the given value is removed.
+        let other = Demux::TimeWait(keys[1]);
+        map.remove_if(slots, &tuple(0), other);
+        assert!(map.contains(slots, &tuple(0)));
+        map.remove_if(slots, &tuple(0), Demux::TimeWait(keys[0]));
+        assert!(!map.contains(slots, &tuple(0)));
+        assert!(map.contains(slots, &tuple(1)));
+        map.remove(slots, &tuple(1));
+        assert_eq!(map.get(slots, &tuple(1)), None);
+        assert_eq!(map.table.len(), 1_998);
+    }
+
+    #[test]
+    fn a_bucket_holds_a_bare_slot_index() {
+        // 4 bytes a bucket plus hashbrown's control byte: a 4-tuple and a
+        // slab key would take 24 + 1.
+        let mut map = DemuxMap::new(SipBuildHasher(SipKey([7; 16])));
+        let (conns, time_wait) = (Slab::new(), Slab::new());
+        map.reserve(
+            Slots {
+                conns: &conns,
+                time_wait: &time_wait,
+            },
+            1_000,
+        );
+        assert!(map.table.capacity() >= 1_000);
+        assert!(map.table.allocation_size() <= 2_048 * 5 + 64);
+    }
+}

@@ -1,0 +1,117 @@
+//! Where Linux's GSO packets would end, for the PSH flag.
+//!
+//! Linux hands new data to the device in GSO packets of several segments
+//! and sets PSH on every GSO packet of two or more segments (a hint for the
+//! receiver's GRO to flush, `__tcp_transmit_skb`); segmentation leaves it
+//! on the packet's last segment. synack sends segment by segment, so to put
+//! PSH where a Linux peer or a packetdrill script expects it, it follows how
+//! `tcp_write_xmit` sizes those packets:
+//!
+//! - the congestion window allows `min(cwnd / 2, cwnd - in_flight)`
+//!   segments per packet, at least one (`tcp_cwnd_test`: "ensure we have at
+//!   least 2 GSO packets in flight");
+//! - the pacing rate bounds a packet to about a millisecond of data, at
+//!   least `tcp_min_tso_segs` segments (`tcp_tso_autosize`), at most 64 KB;
+//! - a packet ends where the data or the peer's window ends, before a
+//!   partial segment Nagle or the cork holds (`tcp_mss_split_point`).
+//!
+//! RFC 9293 §3.9.1.2 leaves PSH to the sender ("the PSH bit is not a record
+//! marker and is independent of segment boundaries"); these rules are only
+//! Linux's choice of where to set it.
+
+use super::Core;
+use crate::SeqNum;
+use crate::config::Config;
+use crate::tcp::congestion::CongestionControl;
+
+use super::send::SendHalf;
+
+/// The largest GSO packet Linux builds (`GSO_LEGACY_MAX_SIZE`).
+const GSO_MAX_SIZE: u64 = 65_536;
+
+/// Linux's pacing rate in percent of cwnd per RTT: in slow start
+/// (`tcp_pacing_ss_ratio`) and in congestion avoidance (`tcp_pacing_ca_ratio`).
+const PACING_SS_RATIO: u64 = 200;
+const PACING_CA_RATIO: u64 = 120;
+
+/// `sk_pacing_shift`: a GSO packet holds about 1/1024 s of data.
+const PACING_SHIFT: u32 = 10;
+
+/// `tcp_tso_rtt_log`: on short paths (min RTT below 2^9 µs and so on) the
+/// packet may grow by `GSO_MAX_SIZE >> (min_rtt >> 9)`.
+const TSO_RTT_LOG: u32 = 9;
+
+impl Core {
+    /// Whether new data sent at `seq`, `len` bytes, ends a GSO packet of two
+    /// or more segments as Linux would build it from the `sendable` bytes
+    /// that may go now (data and window, without a held partial segment).
+    /// Starts a new packet when `seq` is not inside the current one.
+    pub(super) fn gso_push(
+        &mut self,
+        seq: SeqNum,
+        len: u32,
+        sendable: u32,
+        snd: &mut SendHalf,
+        config: &Config,
+    ) -> bool {
+        let inside = snd.gso_end.after(seq) && u64::from(snd.gso_end.since(seq)) <= GSO_MAX_SIZE;
+        if !inside {
+            let mss = snd.mss.max(1);
+            let segments = self
+                .gso_quota(snd)
+                .min(self.gso_max_segments(snd, config))
+                .min(sendable.div_ceil(mss));
+            if segments < 2 {
+                snd.gso_end = seq;
+                return false;
+            }
+            snd.gso_end = seq + segments.saturating_mul(mss).min(sendable);
+        }
+        let end = seq + len;
+        if end.after_eq(snd.gso_end) {
+            snd.gso_end = end;
+            return true;
+        }
+        false
+    }
+
+    /// Segments the congestion window gives one GSO packet (Linux
+    /// `tcp_cwnd_test`): half the window, at most what is left of it.
+    fn gso_quota(&self, snd: &SendHalf) -> u32 {
+        let mss = snd.mss.max(1);
+        let cwnd = self.send_window() / mss;
+        let in_flight = self.pipe().div_ceil(mss);
+        (cwnd / 2).max(1).min(cwnd.saturating_sub(in_flight))
+    }
+
+    /// Segments the pacing rate gives one GSO packet (Linux
+    /// `tcp_tso_autosize` over `tcp_update_pacing_rate`).
+    fn gso_max_segments(&self, snd: &SendHalf, config: &Config) -> u32 {
+        let mss = u64::from(snd.mss.max(1));
+        let min_segments = config.tcp_min_tso_segs.max(1);
+        let Some(srtt) = self.rtt.srtt().map(|d| d.total_micros().max(1)) else {
+            // No RTT yet: Linux's rate is unbounded, the packet is 64 KB.
+            return ((GSO_MAX_SIZE / mss) as u32).max(min_segments);
+        };
+        let cwnd = u64::from(self.cc.window()) / mss;
+        let packets_out = u64::from(snd.in_flight()).div_ceil(mss);
+        let ratio = if u64::from(self.cc.window()) < u64::from(self.cc.ssthresh()) / 2 {
+            PACING_SS_RATIO
+        } else {
+            PACING_CA_RATIO
+        };
+        // Bytes per second: mss * max(cwnd, packets_out) per srtt, times the ratio.
+        let rate = mss * cwnd.max(packets_out) * ratio * 10_000 / srtt;
+        let mut bytes = rate >> PACING_SHIFT;
+        if let Some(min_rtt) = self.counters.min_rtt() {
+            let r = min_rtt.total_micros() >> TSO_RTT_LOG;
+            if r < 32 {
+                bytes += GSO_MAX_SIZE >> r;
+            }
+        }
+        let segments = bytes.min(GSO_MAX_SIZE) / mss;
+        u32::try_from(segments)
+            .unwrap_or(u32::MAX)
+            .max(min_segments)
+    }
+}
