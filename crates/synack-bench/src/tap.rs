@@ -12,8 +12,10 @@
 //! - `offload_*`: the same with `IFF_VNET_HDR` and `TUNSETOFFLOAD`
 //!   (checksum, TSO4): the kernel hands synack 64 KB super-segments with
 //!   partial checksums, which synack takes whole
-//!   ([`Stack::handle_frame_offloaded`]); synack sends MTU-sized frames
-//!   with complete checksums (it does not emit TSO frames yet);
+//!   ([`Stack::handle_frame_offloaded`]), and sends them: TSO
+//!   super-segments of whole MSS pieces with partial checksums
+//!   ([`Stack::poll_transmit_offloaded`]), described to the kernel in the
+//!   virtio-net header (`gso_type` TCPV4, `NEEDS_CSUM`);
 //! - `kernel_veth`: kernel to kernel over a veth pair whose ends are in two
 //!   fresh namespaces (created with `ip link`, inside them).
 //!
@@ -30,11 +32,16 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration as WallDuration, Instant as WallInstant};
 
 use serde::Serialize;
-use synack_proto::stack::{ConnHandle, ConnectOptions, IfaceId, Interface};
+use synack_proto::stack::{
+    ConnHandle, ConnectOptions, FrameOffload, IfaceId, Interface, Offloads as TxOffloads,
+};
 use synack_proto::tcp::conn::{Shutdown as TcpShutdown, SocketOptions};
 use synack_proto::wire::ethernet::EthernetAddress;
 use synack_proto::{Config, Duration, Instant, Stack};
-use synack_tap::{FLAG_DATA_VALID, FLAG_NEEDS_CSUM, Offloads, Options, Tap, netns};
+use synack_tap::{
+    FLAG_DATA_VALID, FLAG_NEEDS_CSUM, GsoType, MAX_GSO_FRAME_LEN, Offloads, Options, Tap,
+    VirtioNetHdr, netns,
+};
 
 use crate::bulk::gbps;
 use crate::stats::median;
@@ -152,6 +159,8 @@ struct Driver {
     rx: Vec<u8>,
     tx: Vec<u8>,
     start: WallInstant,
+    /// TSO super-segments handed to the TAP.
+    super_segments: u64,
 }
 
 impl Driver {
@@ -176,15 +185,28 @@ impl Driver {
         config.tcp_rmem.default = BUFFER;
         config.tcp_wmem.max = config.tcp_wmem.max.max(BUFFER);
         config.tcp_wmem.default = BUFFER;
-        let stack = Stack::new(config, Interface::ethernet(SYNACK_MAC, SYNACK_ADDR, PREFIX));
+        let mut stack = Stack::new(config, Interface::ethernet(SYNACK_MAC, SYNACK_ADDR, PREFIX));
+        let tx_len = if offload {
+            stack.set_offloads(
+                IfaceId(0),
+                TxOffloads {
+                    tso: true,
+                    csum: true,
+                },
+            );
+            MAX_GSO_FRAME_LEN
+        } else {
+            MTU + 14
+        };
         let rx = vec![0; tap.max_frame_len().max(MTU + 14)];
         Ok(Driver {
             tap,
             stack,
             offload,
             rx,
-            tx: vec![0; MTU + 14],
+            tx: vec![0; tx_len],
             start: WallInstant::now(),
+            super_segments: 0,
         })
     }
 
@@ -214,9 +236,22 @@ impl Driver {
             }
         }
         self.stack.handle_timeout(now);
-        while let Some(n) = self.stack.poll_transmit(now, &mut self.tx) {
+        loop {
+            let sent = if self.offload {
+                let Some(t) = self.stack.poll_transmit_offloaded(now, &mut self.tx) else {
+                    break;
+                };
+                let hdr = t.offload.map(vnet_header).unwrap_or_default();
+                self.super_segments += u64::from(hdr.gso_type == GsoType::TcpV4);
+                self.tap.send_vnet(&hdr, &self.tx[..t.len])
+            } else {
+                let Some(n) = self.stack.poll_transmit(now, &mut self.tx) else {
+                    break;
+                };
+                self.tap.send(&self.tx[..n])
+            };
             moved = true;
-            match self.tap.send(&self.tx[..n]) {
+            match sent {
                 Ok(_) => {}
                 // A full queue drops the frame, as a NIC would: TCP retransmits.
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
@@ -252,6 +287,28 @@ impl Driver {
     }
 }
 
+/// The virtio-net header (virtio 1.0 §5.1.6.2) for a frame the stack
+/// left for the device to finish: a partial checksum, and for a
+/// super-segment TSO over IPv4 in `gso_size` pieces.
+pub fn vnet_header(o: FrameOffload) -> VirtioNetHdr {
+    VirtioNetHdr {
+        flags: FLAG_NEEDS_CSUM,
+        gso_type: if o.gso_size > 0 {
+            GsoType::TcpV4
+        } else {
+            GsoType::None
+        },
+        hdr_len: o.hdr_len,
+        gso_size: o.gso_size,
+        csum_start: o.csum_start,
+        csum_offset: o.csum_offset,
+        ..VirtioNetHdr::default()
+    }
+}
+
+/// The kernel reader's `SO_RCVLOWAT`.
+const READER_LOWAT: usize = 128 * 1024;
+
 fn socket_options() -> SocketOptions {
     SocketOptions {
         recv_buffer: Some(BUFFER),
@@ -267,6 +324,24 @@ fn pattern() -> Vec<u8> {
 
 /// synack sends `bytes` to a kernel socket; Gbit/s as the kernel reads them.
 pub fn synack_to_kernel(bytes: u64, offload: bool) -> Result<f64, TapError> {
+    synack_to_kernel_with(bytes, offload, false).map(|r| r.gbps)
+}
+
+/// What [`synack_to_kernel_verified`] saw.
+#[derive(Clone, Copy, Debug)]
+pub struct ToKernelRun {
+    pub gbps: f64,
+    /// TSO super-segments synack wrote to the TAP.
+    pub super_segments: u64,
+}
+
+/// [`synack_to_kernel`], with the kernel comparing every byte it reads
+/// with the pattern sent (an error if one differs).
+pub fn synack_to_kernel_verified(bytes: u64, offload: bool) -> Result<ToKernelRun, TapError> {
+    synack_to_kernel_with(bytes, offload, true)
+}
+
+fn synack_to_kernel_with(bytes: u64, offload: bool, verify: bool) -> Result<ToKernelRun, TapError> {
     let mut d = Driver::new(offload)?;
     let listener = TcpListener::bind(SocketAddrV4::new(KERNEL_ADDR, 5001))
         .map_err(io_err("kernel listener"))?;
@@ -274,12 +349,24 @@ pub fn synack_to_kernel(bytes: u64, offload: bool) -> Result<f64, TapError> {
     let reader_done = done.clone();
     let reader = std::thread::spawn(move || -> io::Result<(u64, WallInstant)> {
         let (mut s, _) = listener.accept()?;
+        // Wake for 128 KiB at a time, not for every frame.
+        synack_tap::poll::set_rcvlowat(&s, READER_LOWAT)?;
         let mut buf = vec![0u8; 256 * 1024];
         let mut got = 0u64;
+        let expected = pattern();
         loop {
             let n = s.read(&mut buf)?;
             if n == 0 {
                 break;
+            }
+            if verify {
+                for (i, &b) in buf[..n].iter().enumerate() {
+                    let at = got + i as u64;
+                    if b != expected[(at % expected.len() as u64) as usize] {
+                        reader_done.store(true, Ordering::Release);
+                        return Err(io::Error::other(format!("byte {at} differs")));
+                    }
+                }
             }
             got += n as u64;
         }
@@ -334,7 +421,10 @@ pub fn synack_to_kernel(bytes: u64, offload: bool) -> Result<f64, TapError> {
             "kernel read {got} of {bytes}"
         )));
     }
-    Ok(gbps(bytes, (end - start).as_secs_f64()))
+    Ok(ToKernelRun {
+        gbps: gbps(bytes, (end - start).as_secs_f64()),
+        super_segments: d.super_segments,
+    })
 }
 
 /// A kernel socket sends `bytes` to synack; Gbit/s as synack reads them.

@@ -150,7 +150,7 @@ pub fn open(args: &LinkArgs, config: Config) -> Result<Link, SetupError> {
         }
         (Some(name), None) => {
             let tap =
-                Tap::open(name).map_err(|e| SetupError::new(format!("opening TAP {name}"), e))?;
+                open_tap(name).map_err(|e| SetupError::new(format!("opening TAP {name}"), e))?;
             let name = tap.name().to_owned();
             configure(
                 &name,
@@ -254,6 +254,16 @@ fn random_seed() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
     h.finish() % 1_000_000
+}
+
+/// Opens a TAP with a virtio-net header and TCP offloads when the kernel
+/// allows it: the kernel then exchanges 64 KiB super-segments with partial
+/// checksums with the stack, both ways (see docs/RUNTIME.md). Falls back to
+/// a plain TAP (an existing persistent TAP made without `IFF_VNET_HDR`
+/// refuses the header).
+fn open_tap(name: &str) -> io::Result<Tap> {
+    let opts = synack_tap::Options::new(name).vnet_hdr(synack_tap::Offloads::TCP);
+    Tap::with_options(&opts).or_else(|_| Tap::open(name))
 }
 
 #[cfg(test)]

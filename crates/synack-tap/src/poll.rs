@@ -48,6 +48,14 @@ fn timeout_ms(timeout: Option<Duration>) -> libc::c_int {
     }
 }
 
+/// Sets a socket's receive low-water mark (`SO_RCVLOWAT`): a blocking read
+/// waits until `bytes` are queued (or the stream ends) instead of waking
+/// for every segment. For the kernel-side peers of tests and benchmarks.
+pub fn set_rcvlowat(socket: &impl std::os::fd::AsFd, bytes: usize) -> std::io::Result<()> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    crate::sys::set_rcvlowat(socket.as_fd(), value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

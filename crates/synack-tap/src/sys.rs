@@ -129,6 +129,25 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, nonblocking: bool) -> io::Resu
 
 /// Waits until `fd` is readable or `timeout_ms` passes (-1: forever).
 /// Returns whether it is readable.
+/// `setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value)`.
+pub(crate) fn set_rcvlowat(fd: BorrowedFd<'_>, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: `fd` is valid for the call; the option value is a c_int that
+    // lives across the call, and its size is passed with it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&raw const value).cast(),
+            core::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout_ms: libc::c_int) -> io::Result<bool> {
     let mut pfd = libc::pollfd {
         fd: fd.as_raw_fd(),

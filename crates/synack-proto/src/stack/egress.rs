@@ -268,17 +268,32 @@ impl Stack {
         let hop = self.hop_to(*remote.ip());
         let l2 = hop.map_or(ETH, |h| self.l2_len(h.iface));
         let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(IP_HEADER_LEN);
+        self.env.tx =
+            self.tx_allowance(hop.map(|h| h.iface), l2, l2 + IP_HEADER_LEN + tcp_buf.len());
         let entry = self.conns.get_mut(key)?;
-        match entry.conn.poll_transmit(now, tcp_buf, &mut self.env) {
+        let written = entry.conn.poll_transmit(now, tcp_buf, &mut self.env);
+        if let Some(n) = written {
+            let header = TcpPacket::new_unchecked(&tcp_buf[..n]).header_len();
+            self.note_tx_offload(l2, usize::from(header));
+        }
+        self.env.tx = Default::default();
+        let entry = self.conns.get_mut(key)?;
+        match written {
             Some(n) => {
                 self.reschedule(key);
                 let Some(hop) = hop else {
                     // Lost, as on the wire: the connection's timers retry.
                     self.env.stats.ip.out_no_routes += 1;
+                    self.tx_offload = None;
                     return None;
                 };
                 self.write_ip_header(ip_buf, *local.ip(), *remote.ip(), IpProtocol::Tcp, n, true);
-                self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n)
+                let frame = self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n);
+                if frame.is_none() {
+                    // Held by ARP (its queue keeps no metadata) or dropped.
+                    self.tx_offload = None;
+                }
+                frame
             }
             None => {
                 entry.queued = false;

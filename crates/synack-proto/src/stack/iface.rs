@@ -32,6 +32,8 @@ pub(super) struct Iface {
     pub arp: Option<ArpCache>,
     /// A gratuitous ARP is owed (RFC 5227 §3): the interface just came up.
     pub announce: bool,
+    /// Send-side offloads its device does (off unless the driver says).
+    pub offloads: super::Offloads,
 }
 
 impl Iface {
@@ -83,6 +85,7 @@ impl Stack {
             cidr,
             arp,
             announce,
+            offloads: super::Offloads::default(),
         });
         id
     }

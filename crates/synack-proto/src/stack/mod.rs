@@ -45,12 +45,14 @@ pub mod fuzz;
 mod icmp;
 mod iface;
 mod ingress;
+mod offload;
 pub mod slab;
 mod tcp;
 mod types;
 mod udp;
 
 pub use crate::ip::IfaceId;
+pub use offload::{FrameOffload, Offloads, Transmit};
 pub use types::{
     AcceptError, ConnHandle, ConnectError, ConnectOptions, Direction, Event, Interface,
     ListenError, ListenOptions, ListenerHandle, Medium, SegmentSummary, SocketId, SocketSummary,
@@ -203,6 +205,10 @@ pub struct Stack {
     reasm: Reassembler,
     icmp_limiter: IcmpRateLimiter,
     ip_ident: u16,
+    /// Inside [`Stack::poll_transmit_offloaded`]: interfaces' offloads apply.
+    offload_call: bool,
+    /// The offload metadata of the frame being returned.
+    tx_offload: Option<FrameOffload>,
     trace: Trace,
     /// The latest `now` any entry point was given (for getters).
     now: Instant,
@@ -288,6 +294,8 @@ impl Stack {
             reasm,
             icmp_limiter,
             ip_ident: 0,
+            offload_call: false,
+            tx_offload: None,
             trace: Trace::default(),
             now: Instant::ZERO,
             scratch: Vec::new(),

@@ -94,6 +94,48 @@ pub fn write_segment(
     Ok(total)
 }
 
+/// [`write_segment`] for checksum offload: the data is copied but not
+/// summed, and the checksum field holds the pseudo-header sum (RFC 9293
+/// §3.1) over the whole segment's length, not complemented: what a device
+/// told `NEEDS_CSUM` (virtio 1.0 §5.1.6.2) finishes by summing from the TCP
+/// header on. A super-segment (longer than the MSS) is written this way.
+pub fn write_segment_partial(
+    buf: &mut [u8],
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    header: &SegmentHeader,
+    payload: (&[u8], &[u8]),
+) -> Result<usize, WireError> {
+    let repr = TcpRepr {
+        src_port: local.port(),
+        dst_port: remote.port(),
+        seq: header.seq,
+        ack: header.ack,
+        flags: header.flags,
+        window: header.window,
+        urgent: 0,
+        options: header.options,
+        payload: &[],
+    };
+    let header_len = repr.header_len();
+    let total = header_len + payload.0.len() + payload.1.len();
+    let Some(out) = buf.get_mut(..total) else {
+        return Err(WireError::Truncated);
+    };
+    repr.emit(
+        &mut TcpPacket::new_unchecked(&mut out[..header_len]),
+        *local.ip(),
+        *remote.ip(),
+        Checksum::Offload,
+    );
+    let (first, second) = out[header_len..].split_at_mut(payload.0.len());
+    first.copy_from_slice(payload.0);
+    second.copy_from_slice(payload.1);
+    let pseudo = checksum::pseudo_header(*local.ip(), *remote.ip(), IpProtocol::Tcp, total as u32);
+    TcpPacket::new_unchecked(&mut out[..]).set_checksum(pseudo);
+    Ok(total)
+}
+
 /// A segment without data that a small state (a TIME-WAIT entry) or the
 /// stack itself (a RST for no connection) sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

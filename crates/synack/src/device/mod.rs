@@ -20,6 +20,8 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
+use synack_proto::stack::{FrameOffload, Offloads};
+
 pub use pipe::{Pipe, PipeStats};
 
 /// What a device carries.
@@ -87,6 +89,24 @@ pub trait Device {
     /// called again even if its fd is not readable. `None`: no such time.
     fn poll_timeout(&self) -> Option<Instant>;
 
+    /// Send-side offloads the device does for the stack (TSO, checksum):
+    /// none unless a device says so. Wrappers keep the default, so a
+    /// capture or an impairment always sees whole, plain frames.
+    fn tx_offloads(&self) -> Offloads {
+        Offloads::default()
+    }
+
+    /// Sends one frame the stack left for the device to finish (a partial
+    /// checksum, maybe a TSO super-segment), described by `offload`. Only
+    /// called when [`tx_offloads`](Device::tx_offloads) enables something.
+    fn send_offloaded(&mut self, frame: &[u8], offload: FrameOffload) -> io::Result<()> {
+        let _ = (frame, offload);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this device does no send offloads",
+        ))
+    }
+
     /// Writes out anything buffered (a capture file); the driver calls it
     /// when it stops.
     fn flush(&mut self) -> io::Result<()> {
@@ -116,6 +136,12 @@ impl<D: Device + ?Sized> Device for &mut D {
     fn poll_timeout(&self) -> Option<Instant> {
         (**self).poll_timeout()
     }
+    fn tx_offloads(&self) -> Offloads {
+        (**self).tx_offloads()
+    }
+    fn send_offloaded(&mut self, frame: &[u8], offload: FrameOffload) -> io::Result<()> {
+        (**self).send_offloaded(frame, offload)
+    }
     fn flush(&mut self) -> io::Result<()> {
         (**self).flush()
     }
@@ -142,6 +168,12 @@ impl<D: Device + ?Sized> Device for Box<D> {
     }
     fn poll_timeout(&self) -> Option<Instant> {
         (**self).poll_timeout()
+    }
+    fn tx_offloads(&self) -> Offloads {
+        (**self).tx_offloads()
+    }
+    fn send_offloaded(&mut self, frame: &[u8], offload: FrameOffload) -> io::Result<()> {
+        (**self).send_offloaded(frame, offload)
     }
     fn flush(&mut self) -> io::Result<()> {
         (**self).flush()

@@ -3,15 +3,17 @@
 //! With a virtio-net header, frames from the kernel may be GSO
 //! super-segments longer than the MTU (`max_frame_len` says so) and arrive
 //! with their checksums completed in software, so the stack always sees
-//! valid frames. Sending uses no offload (an all-zero header); TSO from the
-//! stack's side is available through `Tap::send_vnet` for a driver that
-//! knows how to use it.
+//! valid frames. On send, a TAP with a virtio-net header does TSO and
+//! checksum offload for the stack: the runtime sends super-segments with
+//! partial checksums, and the header tells the kernel (`gso_type` TCPV4,
+//! `NEEDS_CSUM`).
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Instant;
 
-use synack_tap::{Tap, Tun};
+use synack_proto::stack::{FrameOffload, Offloads};
+use synack_tap::{FLAG_NEEDS_CSUM, GsoType, Tap, Tun, VirtioNetHdr};
 
 use super::{Device, Medium};
 
@@ -28,6 +30,25 @@ fn check_buf(buf: &[u8], max_frame_len: usize) -> io::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The virtio-net header (virtio 1.0 §5.1.6.2) for a frame the stack left
+/// for the device: a partial checksum and, for a super-segment, TSO over
+/// IPv4 in `gso_size` pieces.
+pub fn vnet_header(o: FrameOffload) -> VirtioNetHdr {
+    VirtioNetHdr {
+        flags: FLAG_NEEDS_CSUM,
+        gso_type: if o.gso_size > 0 {
+            GsoType::TcpV4
+        } else {
+            GsoType::None
+        },
+        hdr_len: o.hdr_len,
+        gso_size: o.gso_size,
+        csum_start: o.csum_start,
+        csum_offset: o.csum_offset,
+        ..VirtioNetHdr::default()
+    }
 }
 
 fn nonblocking(r: io::Result<usize>) -> io::Result<Option<usize>> {
@@ -66,6 +87,16 @@ impl Device for Tap {
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         Tap::send(self, frame).map(drop)
+    }
+
+    fn tx_offloads(&self) -> Offloads {
+        // The kernel takes GSO frames from any TAP with a virtio-net header.
+        let on = self.vnet_hdr_len().is_some();
+        Offloads { tso: on, csum: on }
+    }
+
+    fn send_offloaded(&mut self, frame: &[u8], offload: FrameOffload) -> io::Result<()> {
+        Tap::send_vnet(self, &vnet_header(offload), frame).map(drop)
     }
 
     fn fd(&self) -> Option<BorrowedFd<'_>> {
@@ -125,6 +156,23 @@ mod tests {
         );
         let e = nonblocking(Err(io::Error::other("gone"))).unwrap_err();
         assert_eq!(e.to_string(), "gone");
+    }
+
+    #[test]
+    fn a_super_segment_gets_a_tcpv4_gso_header_and_a_plain_partial_one_none() {
+        let o = FrameOffload {
+            csum_start: 34,
+            csum_offset: 16,
+            hdr_len: 66,
+            gso_size: 1448,
+        };
+        let mut bytes = [0xAA; 10];
+        vnet_header(o).emit(&mut bytes).unwrap();
+        assert_eq!(bytes, [1, 1, 66, 0, 0xa8, 0x05, 34, 0, 16, 0]);
+        vnet_header(FrameOffload { gso_size: 0, ..o })
+            .emit(&mut bytes)
+            .unwrap();
+        assert_eq!(bytes, [1, 0, 66, 0, 0, 0, 34, 0, 16, 0]);
     }
 
     #[test]

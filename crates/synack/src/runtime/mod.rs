@@ -33,7 +33,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use synack_proto::stack::Interface;
+use synack_proto::stack::{FrameOffload, IfaceId, Interface, Offloads};
 use synack_proto::tcp::fastopen_cookie::FastOpenEntry;
 use synack_proto::wire::EthernetAddress;
 use synack_proto::{Config, Stack, Stats};
@@ -113,6 +113,9 @@ pub(crate) struct Core {
     pub(crate) clock: Clock,
     tx_buf: Vec<u8>,
     rx_buf: Vec<u8>,
+    /// The device does send offloads: transmit through
+    /// `poll_transmit_offloaded`.
+    offloads: bool,
     pub(crate) registry: Registry,
     bell: UnixDatagram,
     driver: DriverState,
@@ -136,8 +139,14 @@ impl Core {
     /// Every call into the stack is followed by this.
     pub(crate) fn flush(&mut self) {
         let now = self.clock.now();
-        while let Some(n) = self.stack.poll_transmit(now, &mut self.tx_buf) {
-            self.send_frame(n);
+        if self.offloads {
+            while let Some(t) = self.stack.poll_transmit_offloaded(now, &mut self.tx_buf) {
+                self.send_frame(t.len, t.offload);
+            }
+        } else {
+            while let Some(n) = self.stack.poll_transmit(now, &mut self.tx_buf) {
+                self.send_frame(n, None);
+            }
         }
         while let Some(event) = self.stack.poll_event() {
             self.registry.dispatch(event);
@@ -155,8 +164,13 @@ impl Core {
         }
     }
 
-    fn send_frame(&mut self, len: usize) {
-        match self.device.send(&self.tx_buf[..len]) {
+    fn send_frame(&mut self, len: usize, offload: Option<FrameOffload>) {
+        let frame = &self.tx_buf[..len];
+        let sent = match offload {
+            Some(o) => self.device.send_offloaded(frame, o),
+            None => self.device.send(frame),
+        };
+        match sent {
             Ok(()) => self.stats.frames_out += 1,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.stats.tx_dropped += 1,
             Err(_) => self.stats.tx_errors += 1,
@@ -390,6 +404,9 @@ impl Builder {
         let (bell, wake) = UnixDatagram::pair()?;
         bell.set_nonblocking(true)?;
         wake.set_nonblocking(true)?;
+        let offloads = device.tx_offloads();
+        stack.set_offloads(IfaceId(0), offloads);
+        let offloads = offloads != Offloads::default();
         let frame_len = device
             .max_frame_len()
             .max(synack_proto::stack::MIN_TRANSMIT_BUFFER);
@@ -399,6 +416,7 @@ impl Builder {
             clock: Clock::new(),
             tx_buf: vec![0; frame_len],
             rx_buf: vec![0; frame_len],
+            offloads,
             registry: Registry::default(),
             bell: bell.try_clone()?,
             driver: DriverState::default(),

@@ -9,6 +9,7 @@ mod ethernet;
 mod fastopen;
 mod ip;
 mod listen;
+mod offload;
 mod robustness;
 mod udp;
 

@@ -51,6 +51,7 @@ mod gso;
 mod icmp;
 mod info;
 mod input;
+pub mod offload;
 mod options;
 mod output;
 mod recv;
@@ -108,6 +109,8 @@ pub struct Env {
     pub challenge: ChallengeAckBudget,
     /// Raise [`ConnEvent::Congestion`] samples (a congestion trace).
     pub trace_congestion: bool,
+    /// Send-side offloads for the next segment written, and what it used.
+    pub tx: offload::TxOffload,
 }
 
 impl Env {

@@ -17,12 +17,13 @@ use super::{Connection, Core, Env, PendingRst, State};
 use crate::SeqNum;
 use crate::tcp::congestion::CongestionControl;
 use crate::tcp::recovery::{Mark, NextSegRule, Retransmission};
-use crate::tcp::segment::{SegmentHeader, write_segment};
+use crate::tcp::segment::{SegmentHeader, write_segment, write_segment_partial};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::time::{Instant, Stamp};
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpTimestamp};
 
+use super::offload::pieces;
 use super::recv::RecvHalf;
 use super::send::{FinState, SendHalf};
 
@@ -335,6 +336,27 @@ impl Core {
         if !probe && !self.cwnd_allows() {
             return None;
         }
+        // Segmentation offload: whole MSS pieces in one super-segment. A
+        // tail shorter than the MSS is left for the next call, where the
+        // rules below (SWS avoidance, Nagle, the cork) apply to it as usual.
+        if !probe && len == mss {
+            let n = self.tso_pieces(snd, env, unsent, wnd_room);
+            if n > 1 {
+                let len = n * mss;
+                self.pending.force_push = false;
+                // It is the GSO packet: PSH on it, as Linux sets it on every
+                // GSO packet of two or more segments (see `gso`); the device
+                // leaves it on the last piece. The FIN goes in a segment of
+                // its own after it (a bare FIN, or with the tail).
+                snd.gso_end = seq + len;
+                return Some(Plan {
+                    len,
+                    push: true,
+                    kind: Kind::New,
+                    ..Plan::ack(seq)
+                });
+            }
+        }
         let is_tail = len == unsent;
         if len < mss && !self.pending.force_push && self.partial_held(len, is_tail, snd) {
             return None;
@@ -369,6 +391,23 @@ impl Core {
             kind: Kind::New,
             ..Plan::ack(seq)
         })
+    }
+
+    /// How many MSS-sized pieces the next super-segment holds: as many as
+    /// the segment-at-a-time loop would send while pipe is below the
+    /// window (RFC 5681 §3: "at most cwnd"), within the peer's window, the
+    /// unsent data, the offload's size and the scoreboard's room.
+    fn tso_pieces(&self, snd: &SendHalf, env: &Env, unsent: u32, wnd_room: u32) -> u32 {
+        let mss = snd.mss;
+        let max = env.tx.max_pieces(mss);
+        if max <= 1 {
+            return 1;
+        }
+        let cwnd_room = self.send_window().saturating_sub(self.pipe());
+        max.min(cwnd_room.div_ceil(mss))
+            .min(wnd_room / mss)
+            .min(unsent / mss)
+            .min(self.recovery.record_room())
     }
 
     /// Whether a partial segment of `len` bytes waits: one cut short by the
@@ -471,7 +510,23 @@ impl Core {
         // A SYN's data (Fast Open) starts after the SYN's sequence number.
         let data_seq = if syn { plan.seq + 1u32 } else { plan.seq };
         let payload = snd.data_at(data_seq, len);
-        let n = write_segment(buf, self.local, self.remote, &header, payload).ok()?;
+        // Checksum offload for data segments only: control segments are
+        // cheap to sum, and a SYN may wait in the ARP queue, whose frames
+        // go out without offload metadata.
+        let partial = env.tx.csum && len > 0 && !syn;
+        let n = if partial {
+            write_segment_partial(buf, self.local, self.remote, &header, payload)
+        } else {
+            write_segment(buf, self.local, self.remote, &header, payload)
+        }
+        .ok()?;
+        env.tx.partial = partial;
+        env.tx.gso_size = if env.tx.max_segment > 0 && len as u32 > snd.mss {
+            // The MSS fits 16 bits: it came from a 16-bit option or the MTU.
+            u16::try_from(snd.mss).unwrap_or(u16::MAX)
+        } else {
+            0
+        };
         let retransmission =
             plan.kind == Kind::Retransmission || (syn && self.xmit.retransmits > 0);
         if retransmission && self.xmit.rtx_tsval().is_none() {
@@ -514,10 +569,12 @@ impl Core {
         if plan.kind == Kind::Syn {
             self.pending.syn = false;
         }
-        self.counters.segs_out += 1;
+        // A super-segment is N segments on the wire (see `offload`).
+        let segs = pieces(len, snd.mss);
+        self.counters.segs_out += u64::from(segs);
         if len > 0 {
             let data = self.counters.data_mut();
-            data.data_segs_out += 1;
+            data.data_segs_out += u64::from(segs);
             data.bytes_sent += u64::from(len);
         }
         if retransmission {
@@ -530,9 +587,9 @@ impl Core {
                 env.stats.tcp_ext.tcp_syn_retrans += 1;
             }
         } else {
-            env.stats.tcp.out_segs += 1;
+            env.stats.tcp.out_segs += u64::from(segs);
             if plan.kind == Kind::New && len > 0 {
-                env.stats.tcp_ext.tcp_orig_data_sent += 1;
+                env.stats.tcp_ext.tcp_orig_data_sent += u64::from(segs);
             }
         }
         if sack_sent {
@@ -583,7 +640,16 @@ impl Core {
         let sent = end.since(plan.seq);
         match plan.kind {
             Kind::New => {
-                self.recovery.on_sent_new(now, plan.seq, end);
+                // One scoreboard record per MSS piece, so loss detection
+                // and retransmission work per segment as the peer sees them.
+                let mut start = plan.seq;
+                // Only a super-segment (data beyond one MSS, never a FIN).
+                while plan.len > snd.mss && end.since(start) > snd.mss {
+                    let piece_end = start + snd.mss;
+                    self.recovery.on_sent_new(now, start, piece_end);
+                    start = piece_end;
+                }
+                self.recovery.on_sent_new(now, start, end);
                 if plan.tlp {
                     self.recovery.on_probe_sent(
                         now,

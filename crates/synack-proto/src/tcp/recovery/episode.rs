@@ -194,6 +194,10 @@ impl Episode {
         self.board.has_room()
     }
 
+    pub(super) fn record_room(&self) -> u32 {
+        self.board.room()
+    }
+
     /// When the RACK reordering timer should fire (RFC 8985 §6.3).
     pub(super) fn reorder_deadline(&self) -> Option<Instant> {
         self.rack_deadline

@@ -379,6 +379,13 @@ impl LossRecovery {
         self.ep.as_ref().is_none_or(|ep| ep.has_room())
     }
 
+    /// How many more segments the scoreboard can record.
+    pub fn record_room(&self) -> u32 {
+        self.ep
+            .as_ref()
+            .map_or(MAX_RECORDS as u32, |ep| ep.record_room())
+    }
+
     /// When the RACK reordering timer should fire (RFC 8985 §6.3).
     pub fn reorder_deadline(&self) -> Option<Instant> {
         self.ep.as_ref().and_then(|ep| ep.reorder_deadline())

@@ -225,6 +225,11 @@ impl Scoreboard {
         self.records.len() < self.max_records
     }
 
+    /// How many more records fit.
+    pub fn room(&self) -> u32 {
+        u32::try_from(self.max_records.saturating_sub(self.records.len())).unwrap_or(u32::MAX)
+    }
+
     pub fn una(&self) -> SeqNum {
         self.una
     }
