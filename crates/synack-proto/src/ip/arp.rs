@@ -409,6 +409,15 @@ impl ArpCache {
         ArpLookup::Hit(mac)
     }
 
+    /// Whether [`ArpCache::resolve_or_queue`] would hand out an address for
+    /// `ip` right now rather than queue: a known address with nothing of its
+    /// own still waiting on the ready list. Changes nothing.
+    pub fn sends_now(&self, ip: Ipv4Addr) -> bool {
+        self.entries
+            .get(&ip)
+            .is_some_and(|e| e.in_ready == 0 && !matches!(e.state, State::Incomplete { .. }))
+    }
+
     /// For sending `packet` (an IP datagram, without Ethernet header) to
     /// the next hop `ip`: the address if it is known (send now), or the
     /// packet is queued until it is, a request going out at once for a new

@@ -268,8 +268,10 @@ impl Stack {
         let hop = self.hop_to(*remote.ip());
         let l2 = hop.map_or(ETH, |h| self.l2_len(h.iface));
         let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(IP_HEADER_LEN);
-        self.env.tx =
-            self.tx_allowance(hop.map(|h| h.iface), l2, l2 + IP_HEADER_LEN + tcp_buf.len());
+        // The ARP queue keeps bytes, not offload metadata: a segment that
+        // would wait there is built plain (MSS-sized, full checksum).
+        let offload_iface = hop.filter(|h| self.leaves_now(h)).map(|h| h.iface);
+        self.env.tx = self.tx_allowance(offload_iface, l2, l2 + IP_HEADER_LEN + tcp_buf.len());
         let entry = self.conns.get_mut(key)?;
         let written = entry.conn.poll_transmit(now, tcp_buf, &mut self.env);
         if let Some(n) = written {
@@ -442,6 +444,17 @@ impl Stack {
         .emit(&mut EthernetFrame::new_unchecked(&mut buf[..ETH]));
         self.env.stats.eth.out_frames += 1;
         Some((id, ETH + ip_len))
+    }
+
+    /// Whether a frame to `hop` leaves at once (no ARP resolution pending).
+    fn leaves_now(&self, hop: &Hop) -> bool {
+        let Some(iface) = self.ifaces.get(hop.iface) else {
+            return false;
+        };
+        match (&iface.arp, iface.mac()) {
+            (Some(arp), Some(_)) if !hop.link_broadcast => arp.sends_now(hop.next_hop),
+            _ => true,
+        }
     }
 
     /// [`Stack::finish_frame`] for a TCP segment, traced once it leaves.

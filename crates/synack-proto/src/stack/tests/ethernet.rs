@@ -355,3 +355,51 @@ fn two_interfaces_each_source_their_own_subnet() {
         Err(ConnectError::AddrNotAvailable)
     );
 }
+
+#[test]
+fn a_segment_that_waits_for_arp_is_built_plain_not_as_a_tso_super_segment() {
+    let mut lan = two_hosts();
+    let l = lan.hosts[1]
+        .tcp_listen(SocketAddrV4::new(B, 80), 8)
+        .unwrap();
+    lan.run_until(10);
+    let c = lan.hosts[0]
+        .tcp_connect(lan.now, SocketAddrV4::new(B, 80), ConnectOptions::default())
+        .unwrap();
+    lan.run_for(50);
+    let s = lan.hosts[1].tcp_accept(l).unwrap();
+    lan.hosts[0].set_offloads(
+        IfaceId(0),
+        Offloads {
+            tso: true,
+            csum: true,
+        },
+    );
+    // Idle past REACHABLE and STALE: A forgets B's address.
+    lan.run_for(200_000);
+    assert!(lan.hosts[0].arp_entries(IfaceId(0)).is_empty());
+
+    let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(lan.hosts[0].tcp_send(lan.now, c, &data), Ok(data.len()));
+    // What the offloading driver gets now: the ARP request only; the data
+    // waits in the ARP queue, which keeps no offload metadata.
+    let mut buf = vec![0xAAu8; 70_000];
+    let mut early = Vec::new();
+    while let Some(t) = lan.hosts[0].poll_transmit_offloaded(lan.now, &mut buf) {
+        assert_eq!(t.offload, None);
+        early.push(buf[..t.len].to_vec());
+    }
+    for frame in &early {
+        lan.hosts[1].handle_frame(lan.now, frame);
+    }
+    lan.run_for(1_000);
+
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n @ 1..) = lan.hosts[1].tcp_recv(lan.now, s, &mut chunk) {
+        got.extend_from_slice(&chunk[..n]);
+    }
+    assert_eq!(got, data, "every byte, first time");
+    assert_eq!(lan.hosts[1].stats().tcp.in_csum_errors, 0);
+    assert_eq!(lan.hosts[0].tcp_info(c).unwrap().total_retrans, 0);
+}
