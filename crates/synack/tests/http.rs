@@ -502,3 +502,58 @@ fn large_files_are_streamed_in_bounded_chunks() {
     // Never more than one 64 KiB chunk (plus nothing) per write.
     assert!(conn.largest_write <= 64 * 1024, "{}", conn.largest_write);
 }
+
+/// A connection that delivers `input`, then fails every read with `end`;
+/// what the server writes is kept.
+struct Ending {
+    input: io::Cursor<Vec<u8>>,
+    end: io::ErrorKind,
+    out: Vec<u8>,
+}
+
+impl Read for Ending {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.input.read(buf)? {
+            0 => Err(io::Error::from(self.end)),
+            n => Ok(n),
+        }
+    }
+}
+
+impl Write for Ending {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_keep_alive_connection_ended_by_a_stopping_runtime_keeps_its_requests() {
+    let site = site();
+    let server = Server::new(&site.www).unwrap();
+    let two = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\n";
+    let conn = Ending {
+        input: io::Cursor::new(two.to_vec()),
+        // What synack's sockets return once the runtime shut down.
+        end: io::ErrorKind::NotConnected,
+        out: Vec::new(),
+    };
+    let stats = server
+        .serve(conn)
+        .expect("idle between requests: a clean end");
+    assert_eq!(stats.requests, 2);
+
+    // In the middle of a request head the same error is a failure.
+    let conn = Ending {
+        input: io::Cursor::new(b"GET /hello.txt HTTP/1.1\r\nHo".to_vec()),
+        end: io::ErrorKind::NotConnected,
+        out: Vec::new(),
+    };
+    assert_eq!(
+        server.serve(conn).unwrap_err().kind(),
+        io::ErrorKind::NotConnected
+    );
+}

@@ -489,9 +489,12 @@ impl<S: Read + Write> Conn<S> {
 
 /// Errors that end a connection cleanly when it is idle between requests.
 fn ends_idle_connection(e: &io::Error) -> bool {
+    // NotConnected: the runtime under the socket shut down (a server
+    // stopping) while the connection waited for its next request.
     matches!(
         e.kind(),
-        io::ErrorKind::TimedOut
+        io::ErrorKind::NotConnected
+            | io::ErrorKind::TimedOut
             | io::ErrorKind::WouldBlock
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
