@@ -291,19 +291,7 @@ impl Driver {
 /// left for the device to finish: a partial checksum, and for a
 /// super-segment TSO over IPv4 in `gso_size` pieces.
 pub fn vnet_header(o: FrameOffload) -> VirtioNetHdr {
-    VirtioNetHdr {
-        flags: FLAG_NEEDS_CSUM,
-        gso_type: if o.gso_size > 0 {
-            GsoType::TcpV4
-        } else {
-            GsoType::None
-        },
-        hdr_len: o.hdr_len,
-        gso_size: o.gso_size,
-        csum_start: o.csum_start,
-        csum_offset: o.csum_offset,
-        ..VirtioNetHdr::default()
-    }
+    VirtioNetHdr::tcp4_offload(o.csum_start, o.csum_offset, o.hdr_len, o.gso_size)
 }
 
 /// The kernel reader's `SO_RCVLOWAT`.

@@ -118,6 +118,27 @@ impl VirtioNetHdr {
     /// With `num_buffers` (mergeable receive buffers; every virtio 1.0 device).
     pub const LEN_MRG: usize = 12;
 
+    /// The header for a TCP/IPv4 frame the sender left for the device to
+    /// finish (virtio 1.0 §5.1.6.2): a partial checksum to complete from
+    /// `csum_start` into `csum_start + csum_offset`, and with `gso_size` > 0
+    /// a super-segment to cut into `gso_size`-byte pieces after `hdr_len`
+    /// bytes of headers.
+    pub fn tcp4_offload(csum_start: u16, csum_offset: u16, hdr_len: u16, gso_size: u16) -> Self {
+        VirtioNetHdr {
+            flags: FLAG_NEEDS_CSUM,
+            gso_type: if gso_size > 0 {
+                GsoType::TcpV4
+            } else {
+                GsoType::None
+            },
+            hdr_len,
+            gso_size,
+            csum_start,
+            csum_offset,
+            ..VirtioNetHdr::default()
+        }
+    }
+
     /// Parses the header at the start of `bytes`: 10 bytes, and `num_buffers`
     /// too when `hdr_len_in_use` is 12.
     pub fn parse(bytes: &[u8], hdr_len_in_use: usize) -> Result<VirtioNetHdr, VnetError> {

@@ -50,29 +50,8 @@ pub fn write_segment(
     header: &SegmentHeader,
     payload: (&[u8], &[u8]),
 ) -> Result<usize, WireError> {
-    let repr = TcpRepr {
-        src_port: local.port(),
-        dst_port: remote.port(),
-        seq: header.seq,
-        ack: header.ack,
-        flags: header.flags,
-        window: header.window,
-        urgent: 0,
-        options: header.options,
-        payload: &[],
-    };
-    let header_len = repr.header_len();
-    let total = header_len + payload.0.len() + payload.1.len();
-    let Some(out) = buf.get_mut(..total) else {
-        return Err(WireError::Truncated);
-    };
-    // The header alone: emit writes no payload and no checksum here.
-    repr.emit(
-        &mut TcpPacket::new_unchecked(&mut out[..header_len]),
-        *local.ip(),
-        *remote.ip(),
-        Checksum::Offload,
-    );
+    let (out, header_len) = write_header(buf, local, remote, header, payload)?;
+    let total = out.len();
     // RFC 9293 §3.1: the checksum covers the pseudo-header, the header and
     // the data. The data is summed as it is copied (one pass, not two); the
     // header's length is a multiple of 4, and the second part starts at an
@@ -106,6 +85,26 @@ pub fn write_segment_partial(
     header: &SegmentHeader,
     payload: (&[u8], &[u8]),
 ) -> Result<usize, WireError> {
+    let (out, header_len) = write_header(buf, local, remote, header, payload)?;
+    let total = out.len();
+    let (first, second) = out[header_len..].split_at_mut(payload.0.len());
+    first.copy_from_slice(payload.0);
+    second.copy_from_slice(payload.1);
+    let pseudo = checksum::pseudo_header(*local.ip(), *remote.ip(), IpProtocol::Tcp, total as u32);
+    TcpPacket::new_unchecked(&mut out[..]).set_checksum(pseudo);
+    Ok(total)
+}
+
+/// The header alone (no payload, no checksum) at the front of `buf`; returns
+/// the segment's bytes (`..header + payload`) and the header's length, or
+/// [`WireError::Truncated`], writing nothing, if the segment does not fit.
+fn write_header<'b>(
+    buf: &'b mut [u8],
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    header: &SegmentHeader,
+    payload: (&[u8], &[u8]),
+) -> Result<(&'b mut [u8], usize), WireError> {
     let repr = TcpRepr {
         src_port: local.port(),
         dst_port: remote.port(),
@@ -128,12 +127,7 @@ pub fn write_segment_partial(
         *remote.ip(),
         Checksum::Offload,
     );
-    let (first, second) = out[header_len..].split_at_mut(payload.0.len());
-    first.copy_from_slice(payload.0);
-    second.copy_from_slice(payload.1);
-    let pseudo = checksum::pseudo_header(*local.ip(), *remote.ip(), IpProtocol::Tcp, total as u32);
-    TcpPacket::new_unchecked(&mut out[..]).set_checksum(pseudo);
-    Ok(total)
+    Ok((out, header_len))
 }
 
 /// A segment without data that a small state (a TIME-WAIT entry) or the

@@ -13,7 +13,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Instant;
 
 use synack_proto::stack::{FrameOffload, Offloads};
-use synack_tap::{FLAG_NEEDS_CSUM, GsoType, Tap, Tun, VirtioNetHdr};
+use synack_tap::{Tap, Tun, VirtioNetHdr};
 
 use super::{Device, Medium};
 
@@ -36,19 +36,7 @@ fn check_buf(buf: &[u8], max_frame_len: usize) -> io::Result<()> {
 /// for the device: a partial checksum and, for a super-segment, TSO over
 /// IPv4 in `gso_size` pieces.
 pub fn vnet_header(o: FrameOffload) -> VirtioNetHdr {
-    VirtioNetHdr {
-        flags: FLAG_NEEDS_CSUM,
-        gso_type: if o.gso_size > 0 {
-            GsoType::TcpV4
-        } else {
-            GsoType::None
-        },
-        hdr_len: o.hdr_len,
-        gso_size: o.gso_size,
-        csum_start: o.csum_start,
-        csum_offset: o.csum_offset,
-        ..VirtioNetHdr::default()
-    }
+    VirtioNetHdr::tcp4_offload(o.csum_start, o.csum_offset, o.hdr_len, o.gso_size)
 }
 
 fn nonblocking(r: io::Result<usize>) -> io::Result<Option<usize>> {
