@@ -173,6 +173,18 @@ pub fn run(cfg: &GoodputConfig) -> Result<Vec<GoodputRow>, SimError> {
 /// The table as text: one line per row, grouped by path, with goodput as a
 /// share of the link, against Mathis, and against smoltcp (same congestion
 /// control).
+/// smoltcp's row on the same path (RTT, loss, reordering) with the same
+/// congestion control as `r`: the row `r` is compared with.
+pub fn smoltcp_twin<'a>(rows: &'a [GoodputRow], r: &GoodputRow) -> Option<&'a GoodputRow> {
+    rows.iter().find(|o| {
+        o.variant.stack == SmolStack::NAME
+            && o.variant.congestion == r.variant.congestion
+            && o.rtt_ms == r.rtt_ms
+            && o.loss == r.loss
+            && o.reorder == r.reorder
+    })
+}
+
 pub fn render(rows: &[GoodputRow], cfg: &GoodputConfig) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -198,16 +210,7 @@ pub fn render(rows: &[GoodputRow], cfg: &GoodputConfig) -> String {
     );
     let link = cfg.bandwidth_bps as f64 / 1e6;
     for r in rows {
-        let smol = rows
-            .iter()
-            .find(|o| {
-                o.variant.stack == SmolStack::NAME
-                    && o.variant.congestion == r.variant.congestion
-                    && o.rtt_ms == r.rtt_ms
-                    && o.loss == r.loss
-                    && o.reorder == r.reorder
-            })
-            .map(|o| o.mbps);
+        let smol = smoltcp_twin(rows, r).map(|o| o.mbps);
         let vs_smol = match smol {
             Some(s) if s > 0.0 && r.variant.stack != SmolStack::NAME => {
                 format!("{:.2}", r.mbps / s)

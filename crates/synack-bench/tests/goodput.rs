@@ -10,8 +10,8 @@
 use std::path::PathBuf;
 
 use synack_bench::BenchStack;
-use synack_bench::goodput::{GoodputConfig, GoodputRow, render, run};
-use synack_bench::{Congestion, SmolStack, SynackStack};
+use synack_bench::goodput::{GoodputConfig, GoodputRow, render, run, smoltcp_twin};
+use synack_bench::{Congestion, SynackStack};
 
 fn snapshot_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/goodput.txt")
@@ -79,16 +79,7 @@ fn goodput_table_matches_the_snapshot_and_meets_the_targets() {
         .iter()
         .filter(|r| r.variant.stack == SynackStack::NAME && r.variant.sack && r.loss > 0.0)
     {
-        let smol = rows
-            .iter()
-            .find(|o| {
-                o.variant.stack == SmolStack::NAME
-                    && o.variant.congestion == r.variant.congestion
-                    && o.rtt_ms == r.rtt_ms
-                    && o.loss == r.loss
-                    && o.reorder == r.reorder
-            })
-            .expect("smoltcp's row");
+        let smol = smoltcp_twin(&rows, r).expect("smoltcp's row");
         assert!(r.mbps > smol.mbps, "{r:?} vs {smol:?}");
     }
 }
