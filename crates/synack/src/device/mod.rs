@@ -114,70 +114,49 @@ pub trait Device {
     }
 }
 
+/// The methods of a `Device` impl that hands every call to `**self`
+/// (references and boxes), so a new trait method is forwarded in one place.
+macro_rules! forward_device {
+    () => {
+        fn medium(&self) -> Medium {
+            (**self).medium()
+        }
+        fn mtu(&self) -> usize {
+            (**self).mtu()
+        }
+        fn max_frame_len(&self) -> usize {
+            (**self).max_frame_len()
+        }
+        fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+            (**self).recv(buf)
+        }
+        fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+            (**self).send(frame)
+        }
+        fn fd(&self) -> Option<BorrowedFd<'_>> {
+            (**self).fd()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            (**self).poll_timeout()
+        }
+        fn tx_offloads(&self) -> Offloads {
+            (**self).tx_offloads()
+        }
+        fn send_offloaded(&mut self, frame: &[u8], offload: FrameOffload) -> io::Result<()> {
+            (**self).send_offloaded(frame, offload)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            (**self).flush()
+        }
+    };
+}
+
 impl<D: Device + ?Sized> Device for &mut D {
-    fn medium(&self) -> Medium {
-        (**self).medium()
-    }
-    fn mtu(&self) -> usize {
-        (**self).mtu()
-    }
-    fn max_frame_len(&self) -> usize {
-        (**self).max_frame_len()
-    }
-    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        (**self).recv(buf)
-    }
-    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
-        (**self).send(frame)
-    }
-    fn fd(&self) -> Option<BorrowedFd<'_>> {
-        (**self).fd()
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        (**self).poll_timeout()
-    }
-    fn tx_offloads(&self) -> Offloads {
-        (**self).tx_offloads()
-    }
-    fn send_offloaded(&mut self, frame: &[u8], offload: FrameOffload) -> io::Result<()> {
-        (**self).send_offloaded(frame, offload)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        (**self).flush()
-    }
+    forward_device!();
 }
 
 impl<D: Device + ?Sized> Device for Box<D> {
-    fn medium(&self) -> Medium {
-        (**self).medium()
-    }
-    fn mtu(&self) -> usize {
-        (**self).mtu()
-    }
-    fn max_frame_len(&self) -> usize {
-        (**self).max_frame_len()
-    }
-    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        (**self).recv(buf)
-    }
-    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
-        (**self).send(frame)
-    }
-    fn fd(&self) -> Option<BorrowedFd<'_>> {
-        (**self).fd()
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        (**self).poll_timeout()
-    }
-    fn tx_offloads(&self) -> Offloads {
-        (**self).tx_offloads()
-    }
-    fn send_offloaded(&mut self, frame: &[u8], offload: FrameOffload) -> io::Result<()> {
-        (**self).send_offloaded(frame, offload)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        (**self).flush()
-    }
+    forward_device!();
 }
 
 /// The earlier of two optional deadlines.
