@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use synack::control::{self, Info, Snapshot, SocketRow};
+use synack::control::{self, Snapshot, SocketRow};
 
-use crate::ss_render::{SsInfo, SsRow, SsState, SsSummary, render_json, render_table};
+use crate::ss_render::{SsRow, SsState, SsSummary, render_json, render_table};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -145,51 +145,7 @@ fn to_row(r: &SocketRow, with_info: bool) -> SsRow {
             r.peer
                 .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
         ),
-        info: if with_info {
-            r.info.as_ref().map(to_info)
-        } else {
-            None
-        },
-    }
-}
-
-fn to_info(i: &Info) -> SsInfo {
-    SsInfo {
-        ts: i.timestamps,
-        sack: i.sack,
-        cong: i.congestion.clone(),
-        wscale: i.wscale,
-        rto_us: i.rto,
-        backoff: i.backoff,
-        rtt_us: i.rtt,
-        rttvar_us: i.rttvar,
-        ato_us: i.ato,
-        mss: i.snd_mss,
-        rcv_mss: i.rcv_mss,
-        advmss: i.advmss,
-        cwnd: i.cwnd,
-        ssthresh: i.ssthresh,
-        bytes_sent: i.bytes_sent,
-        bytes_retrans: i.bytes_retrans,
-        bytes_acked: i.bytes_acked,
-        bytes_received: i.bytes_received,
-        segs_out: i.segs_out,
-        segs_in: i.segs_in,
-        data_segs_out: i.data_segs_out,
-        data_segs_in: i.data_segs_in,
-        lastsnd_ms: i.last_data_sent,
-        lastrcv_ms: i.last_data_recv,
-        lastack_ms: i.last_ack_recv,
-        delivered: i.delivered,
-        unacked: i.unacked,
-        retrans: u32::from(i.retransmits),
-        retrans_total: u32::try_from(i.total_retrans).unwrap_or(u32::MAX),
-        reordering: Some(i.reordering),
-        rcv_space: i.rcv_space,
-        notsent: i.notsent,
-        min_rtt_us: i.min_rtt,
-        snd_wnd: i.snd_wnd,
-        ..SsInfo::default()
+        info: if with_info { r.info.clone() } else { None },
     }
 }
 

@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
+use synack::control::Info;
 
 /// TCP states, spelled as `ss` spells them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,7 +89,7 @@ pub struct SsRow {
     /// Peer address; `0.0.0.0:0` for a listener.
     pub peer: SocketAddr,
     /// Per-connection details for `-i` (None: none known, as for TIME-WAIT).
-    pub info: Option<SsInfo>,
+    pub info: Option<Info>,
 }
 
 impl SsRow {
@@ -98,153 +99,95 @@ impl SsRow {
     }
 }
 
-/// What `ss -i` shows, named after Linux's `tcp_info`. As in ss, a zero or
-/// `false` field is not shown; times are microseconds, shown in ms.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct SsInfo {
-    pub ts: bool,
-    pub sack: bool,
-    pub ecn: bool,
-    pub fastopen: bool,
-    /// Congestion control algorithm ("cubic", "reno"); empty: not shown.
-    pub cong: String,
-    /// Window scale (send, receive), when negotiated.
-    pub wscale: Option<(u8, u8)>,
-    pub rto_us: u64,
-    pub backoff: u32,
-    pub rtt_us: u64,
-    pub rttvar_us: u64,
-    pub ato_us: u64,
-    pub mss: u32,
-    pub pmtu: u32,
-    pub rcv_mss: u32,
-    pub advmss: u32,
-    pub cwnd: u32,
-    /// 0 while slow start has no threshold (Linux: "infinite").
-    pub ssthresh: u32,
-    pub bytes_sent: u64,
-    pub bytes_retrans: u64,
-    pub bytes_acked: u64,
-    pub bytes_received: u64,
-    pub segs_out: u64,
-    pub segs_in: u64,
-    pub data_segs_out: u64,
-    pub data_segs_in: u64,
-    /// Milliseconds since the last send, receive and ACK.
-    pub lastsnd_ms: u64,
-    pub lastrcv_ms: u64,
-    pub lastack_ms: u64,
-    pub pacing_rate_bps: u64,
-    pub delivery_rate_bps: u64,
-    pub delivered: u64,
-    pub app_limited: bool,
-    pub unacked: u32,
-    /// Segments in retransmission now, and retransmissions in total.
-    pub retrans: u32,
-    pub retrans_total: u32,
-    pub lost: u32,
-    pub sacked: u32,
-    /// Reordering degree; shown when not Linux's default of 3.
-    pub reordering: Option<u32>,
-    pub rcv_rtt_us: u64,
-    pub rcv_space: u32,
-    pub rcv_ssthresh: u32,
-    pub notsent: u32,
-    pub min_rtt_us: u64,
-    pub snd_wnd: u32,
-}
-
-impl SsInfo {
-    /// The info line's text, ss's fields in ss's order, each with a
-    /// leading space (`" cubic wscale:7,7 rto:204 rtt:0.5/0.25 ..."`).
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for (on, name) in [
-            (self.ts, "ts"),
-            (self.sack, "sack"),
-            (self.ecn, "ecn"),
-            (self.fastopen, "fastopen"),
-        ] {
-            if on {
-                out.push(' ');
-                out.push_str(name);
-            }
+/// The info line's text, ss's fields in ss's order, each with a leading
+/// space (`" cubic wscale:7,7 rto:204 rtt:0.5/0.25 ..."`).
+pub fn render_info(info: &Info) -> String {
+    let mut out = String::new();
+    for (on, name) in [
+        (info.ts, "ts"),
+        (info.sack, "sack"),
+        (info.ecn, "ecn"),
+        (info.fastopen, "fastopen"),
+    ] {
+        if on {
+            out.push(' ');
+            out.push_str(name);
         }
-        if !self.cong.is_empty() {
-            let _ = write!(out, " {}", self.cong);
-        }
-        if let Some((snd, rcv)) = self.wscale {
-            let _ = write!(out, " wscale:{snd},{rcv}");
-        }
-        // A counter, shown only when nonzero (ss's rule for every field).
-        let push = |out: &mut String, name: &str, v: u64| {
-            if v != 0 {
-                let _ = write!(out, " {name}:{v}");
-            }
-        };
-        if self.rto_us != 0 {
-            let _ = write!(out, " rto:{}", ms(self.rto_us));
-        }
-        push(&mut out, "backoff", self.backoff.into());
-        if self.rtt_us != 0 {
-            let _ = write!(out, " rtt:{}/{}", ms(self.rtt_us), ms(self.rttvar_us));
-        }
-        if self.ato_us != 0 {
-            let _ = write!(out, " ato:{}", ms(self.ato_us));
-        }
-        push(&mut out, "mss", self.mss.into());
-        push(&mut out, "pmtu", self.pmtu.into());
-        push(&mut out, "rcvmss", self.rcv_mss.into());
-        push(&mut out, "advmss", self.advmss.into());
-        push(&mut out, "cwnd", self.cwnd.into());
-        push(&mut out, "ssthresh", self.ssthresh.into());
-        push(&mut out, "bytes_sent", self.bytes_sent);
-        push(&mut out, "bytes_retrans", self.bytes_retrans);
-        push(&mut out, "bytes_acked", self.bytes_acked);
-        push(&mut out, "bytes_received", self.bytes_received);
-        push(&mut out, "segs_out", self.segs_out);
-        push(&mut out, "segs_in", self.segs_in);
-        push(&mut out, "data_segs_out", self.data_segs_out);
-        push(&mut out, "data_segs_in", self.data_segs_in);
-        // ss derives the send rate: cwnd * mss * 8 bits per smoothed RTT.
-        if self.rtt_us != 0 && self.cwnd != 0 && self.mss != 0 {
-            let bps = f64::from(self.cwnd) * f64::from(self.mss) * 8.0 * 1e6 / self.rtt_us as f64;
-            let _ = write!(out, " send {bps:.0}bps");
-        }
-        push(&mut out, "lastsnd", self.lastsnd_ms);
-        push(&mut out, "lastrcv", self.lastrcv_ms);
-        push(&mut out, "lastack", self.lastack_ms);
-        if self.pacing_rate_bps != 0 {
-            let _ = write!(out, " pacing_rate {}bps", self.pacing_rate_bps);
-        }
-        if self.delivery_rate_bps != 0 {
-            let _ = write!(out, " delivery_rate {}bps", self.delivery_rate_bps);
-        }
-        push(&mut out, "delivered", self.delivered);
-        if self.app_limited {
-            out.push_str(" app_limited");
-        }
-        push(&mut out, "unacked", self.unacked.into());
-        if self.retrans != 0 || self.retrans_total != 0 {
-            let _ = write!(out, " retrans:{}/{}", self.retrans, self.retrans_total);
-        }
-        push(&mut out, "lost", self.lost.into());
-        push(&mut out, "sacked", self.sacked.into());
-        if let Some(r) = self.reordering.filter(|&r| r != 3) {
-            let _ = write!(out, " reordering:{r}");
-        }
-        if self.rcv_rtt_us != 0 {
-            let _ = write!(out, " rcv_rtt:{}", ms(self.rcv_rtt_us));
-        }
-        push(&mut out, "rcv_space", self.rcv_space.into());
-        push(&mut out, "rcv_ssthresh", self.rcv_ssthresh.into());
-        push(&mut out, "notsent", self.notsent.into());
-        if self.min_rtt_us != 0 {
-            let _ = write!(out, " minrtt:{}", ms(self.min_rtt_us));
-        }
-        push(&mut out, "snd_wnd", self.snd_wnd.into());
-        out
     }
+    if !info.cong.is_empty() {
+        let _ = write!(out, " {}", info.cong);
+    }
+    if let Some((snd, rcv)) = info.wscale {
+        let _ = write!(out, " wscale:{snd},{rcv}");
+    }
+    // A counter, shown only when nonzero (ss's rule for every field).
+    let push = |out: &mut String, name: &str, v: u64| {
+        if v != 0 {
+            let _ = write!(out, " {name}:{v}");
+        }
+    };
+    if info.rto_us != 0 {
+        let _ = write!(out, " rto:{}", ms(info.rto_us));
+    }
+    push(&mut out, "backoff", info.backoff.into());
+    if info.rtt_us != 0 {
+        let _ = write!(out, " rtt:{}/{}", ms(info.rtt_us), ms(info.rttvar_us));
+    }
+    if info.ato_us != 0 {
+        let _ = write!(out, " ato:{}", ms(info.ato_us));
+    }
+    push(&mut out, "mss", info.mss.into());
+    push(&mut out, "pmtu", info.pmtu.into());
+    push(&mut out, "rcvmss", info.rcv_mss.into());
+    push(&mut out, "advmss", info.advmss.into());
+    push(&mut out, "cwnd", info.cwnd.into());
+    push(&mut out, "ssthresh", info.ssthresh.into());
+    push(&mut out, "bytes_sent", info.bytes_sent);
+    push(&mut out, "bytes_retrans", info.bytes_retrans);
+    push(&mut out, "bytes_acked", info.bytes_acked);
+    push(&mut out, "bytes_received", info.bytes_received);
+    push(&mut out, "segs_out", info.segs_out);
+    push(&mut out, "segs_in", info.segs_in);
+    push(&mut out, "data_segs_out", info.data_segs_out);
+    push(&mut out, "data_segs_in", info.data_segs_in);
+    // ss derives the send rate: cwnd * mss * 8 bits per smoothed RTT.
+    if info.rtt_us != 0 && info.cwnd != 0 && info.mss != 0 {
+        let bps = f64::from(info.cwnd) * f64::from(info.mss) * 8.0 * 1e6 / info.rtt_us as f64;
+        let _ = write!(out, " send {bps:.0}bps");
+    }
+    push(&mut out, "lastsnd", info.lastsnd_ms);
+    push(&mut out, "lastrcv", info.lastrcv_ms);
+    push(&mut out, "lastack", info.lastack_ms);
+    if info.pacing_rate_bps != 0 {
+        let _ = write!(out, " pacing_rate {}bps", info.pacing_rate_bps);
+    }
+    if info.delivery_rate_bps != 0 {
+        let _ = write!(out, " delivery_rate {}bps", info.delivery_rate_bps);
+    }
+    push(&mut out, "delivered", info.delivered);
+    if info.app_limited {
+        out.push_str(" app_limited");
+    }
+    push(&mut out, "unacked", info.unacked.into());
+    if info.retrans != 0 || info.retrans_total != 0 {
+        let _ = write!(out, " retrans:{}/{}", info.retrans, info.retrans_total);
+    }
+    push(&mut out, "lost", info.lost.into());
+    push(&mut out, "sacked", info.sacked.into());
+    if let Some(r) = info.reordering.filter(|&r| r != 3) {
+        let _ = write!(out, " reordering:{r}");
+    }
+    if info.rcv_rtt_us != 0 {
+        let _ = write!(out, " rcv_rtt:{}", ms(info.rcv_rtt_us));
+    }
+    push(&mut out, "rcv_space", info.rcv_space.into());
+    push(&mut out, "rcv_ssthresh", info.rcv_ssthresh.into());
+    push(&mut out, "notsent", info.notsent.into());
+    if info.min_rtt_us != 0 {
+        let _ = write!(out, " minrtt:{}", ms(info.min_rtt_us));
+    }
+    push(&mut out, "snd_wnd", info.snd_wnd.into());
+    out
 }
 
 /// Microseconds as milliseconds, formatted like C's `%g`.
@@ -325,7 +268,7 @@ pub fn render_table(rows: &[SsRow], with_info: bool) -> String {
     cells.push(COLUMNS.map(|(h, _, _)| h.to_owned()));
     for r in rows {
         let process = if with_info {
-            let info = r.info.as_ref().map(SsInfo::render).unwrap_or_default();
+            let info = r.info.as_ref().map(render_info).unwrap_or_default();
             format!("\n\t{info}")
         } else {
             String::new()
@@ -434,12 +377,12 @@ struct JsonRow<'a> {
     local: String,
     peer: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    info: Option<&'a SsInfo>,
+    info: Option<&'a Info>,
 }
 
 /// `--json`: an array of objects with the table's fields (`local` and
 /// `peer` as the table shows them, e.g. `0.0.0.0:*`) and, when known,
-/// `info` with every [`SsInfo`] field in its raw unit.
+/// `info` with every [`Info`] field in its raw unit.
 pub fn render_json(rows: &[SsRow]) -> String {
     let rows: Vec<JsonRow<'_>> = rows
         .iter()

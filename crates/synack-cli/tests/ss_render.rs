@@ -11,7 +11,8 @@ mod ss_render;
 
 use std::net::SocketAddr;
 
-use ss_render::{SsInfo, SsRow, SsState, SsSummary, fmt_g, render_json, render_table};
+use ss_render::{SsRow, SsState, SsSummary, fmt_g, render_info, render_json, render_table};
+use synack::control::Info;
 
 fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -33,13 +34,13 @@ use SsState::*;
 /// The sockets of tests/data/ss-tan.txt and ss-tani.txt, in ss's order.
 fn reference_rows() -> Vec<SsRow> {
     let mut listen = row(Listen, 0, 128, "192.0.2.1:80", "0.0.0.0:0");
-    listen.info = Some(SsInfo {
+    listen.info = Some(Info {
         cong: "cubic".into(),
         cwnd: 10,
-        ..SsInfo::default()
+        ..Info::default()
     });
     let mut client = row(Established, 0, 0, "192.0.2.1:56024", "192.0.2.1:80");
-    client.info = Some(SsInfo {
+    client.info = Some(Info {
         cong: "cubic".into(),
         wscale: Some((10, 10)),
         rto_us: 204_000,
@@ -67,11 +68,11 @@ fn reference_rows() -> Vec<SsRow> {
         min_rtt_us: 11,
         snd_wnd: 70656,
         reordering: Some(3),
-        ..SsInfo::default()
+        ..Info::default()
     });
     let tw = row(TimeWait, 0, 0, "192.0.2.1:56040", "192.0.2.1:80");
     let mut server = row(Established, 1000, 0, "192.0.2.1:80", "192.0.2.1:56024");
-    server.info = Some(SsInfo {
+    server.info = Some(Info {
         cong: "cubic".into(),
         wscale: Some((10, 10)),
         rto_us: 204_000,
@@ -97,7 +98,7 @@ fn reference_rows() -> Vec<SsRow> {
         rcv_ssthresh: 70173,
         min_rtt_us: 38,
         snd_wnd: 65536,
-        ..SsInfo::default()
+        ..Info::default()
     });
     vec![listen, client, tw, server]
 }
@@ -167,7 +168,7 @@ fn info_lines_match_real_ss_tani() {
 
 #[test]
 fn brief_example_info_line_in_ss_order() {
-    let info = SsInfo {
+    let info = Info {
         rto_us: 204_000,
         rtt_us: 12_500,
         rttvar_us: 6_250,
@@ -176,10 +177,10 @@ fn brief_example_info_line_in_ss_order() {
         ssthresh: 7,
         retrans: 0,
         retrans_total: 3,
-        ..SsInfo::default()
+        ..Info::default()
     };
     assert_eq!(
-        info.render(),
+        render_info(&info),
         " rto:204 rtt:12.5/6.25 mss:1448 cwnd:10 ssthresh:7 send 9267200bps retrans:0/3"
     );
 }

@@ -56,24 +56,31 @@ pub struct SocketRow {
     pub info: Option<Info>,
 }
 
-/// A connection's `tcp_info`, in Linux's units (µs for RTT and RTO, ms for
-/// the `last_*` ages, segments for windows).
+/// A connection's `tcp_info` as `ss -i` shows it, named after ss's fields:
+/// µs for RTT and RTO (the `_us` fields), ms for the `last*` ages, segments
+/// for windows. ss leaves out a zero or `false` field; the Linux fields
+/// synack does not keep (ecn, pmtu, pacing and delivery rates, ...) stay so.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Info {
-    pub timestamps: bool,
+    pub ts: bool,
     pub sack: bool,
-    /// (send, receive) window scale, when negotiated.
+    pub ecn: bool,
+    pub fastopen: bool,
+    /// Congestion control algorithm ("cubic", "reno"); empty: not shown.
+    pub cong: String,
+    /// Window scale (send, receive), when negotiated.
     pub wscale: Option<(u8, u8)>,
-    pub congestion: String,
-    pub rto: u64,
+    pub rto_us: u64,
     pub backoff: u32,
-    pub rtt: u64,
-    pub rttvar: u64,
-    pub ato: u64,
-    pub snd_mss: u32,
+    pub rtt_us: u64,
+    pub rttvar_us: u64,
+    pub ato_us: u64,
+    pub mss: u32,
+    pub pmtu: u32,
     pub rcv_mss: u32,
     pub advmss: u32,
     pub cwnd: u32,
+    /// 0 while slow start has no threshold (Linux: "infinite").
     pub ssthresh: u32,
     pub bytes_sent: u64,
     pub bytes_retrans: u64,
@@ -83,17 +90,27 @@ pub struct Info {
     pub segs_in: u64,
     pub data_segs_out: u64,
     pub data_segs_in: u64,
-    pub last_data_sent: u64,
-    pub last_data_recv: u64,
-    pub last_ack_recv: u64,
+    /// Milliseconds since the last send, receive and ACK.
+    pub lastsnd_ms: u64,
+    pub lastrcv_ms: u64,
+    pub lastack_ms: u64,
+    pub pacing_rate_bps: u64,
+    pub delivery_rate_bps: u64,
     pub delivered: u64,
+    pub app_limited: bool,
     pub unacked: u32,
-    pub retransmits: u8,
-    pub total_retrans: u64,
-    pub reordering: u32,
+    /// Segments in retransmission now, and retransmissions in total.
+    pub retrans: u32,
+    pub retrans_total: u32,
+    pub lost: u32,
+    pub sacked: u32,
+    /// Reordering degree; shown when not Linux's default of 3.
+    pub reordering: Option<u32>,
+    pub rcv_rtt_us: u64,
     pub rcv_space: u32,
+    pub rcv_ssthresh: u32,
     pub notsent: u32,
-    pub min_rtt: u64,
+    pub min_rtt_us: u64,
     pub snd_wnd: u32,
 }
 
@@ -108,16 +125,16 @@ const INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
 impl From<&TcpInfo> for Info {
     fn from(i: &TcpInfo) -> Info {
         Info {
-            timestamps: i.options & TCPI_OPT_TIMESTAMPS != 0,
+            ts: i.options & TCPI_OPT_TIMESTAMPS != 0,
             sack: i.options & TCPI_OPT_SACK != 0,
             wscale: (i.options & TCPI_OPT_WSCALE != 0).then_some((i.snd_wscale, i.rcv_wscale)),
-            congestion: i.congestion.to_owned(),
-            rto: i.rto,
+            cong: i.congestion.to_owned(),
+            rto_us: i.rto,
             backoff: i.backoff,
-            rtt: i.rtt,
-            rttvar: i.rttvar,
-            ato: i.ato,
-            snd_mss: i.snd_mss,
+            rtt_us: i.rtt,
+            rttvar_us: i.rttvar,
+            ato_us: i.ato,
+            mss: i.snd_mss,
             rcv_mss: i.rcv_mss,
             advmss: i.advmss,
             cwnd: i.snd_cwnd,
@@ -135,18 +152,19 @@ impl From<&TcpInfo> for Info {
             segs_in: i.segs_in,
             data_segs_out: i.data_segs_out,
             data_segs_in: i.data_segs_in,
-            last_data_sent: i.last_data_sent,
-            last_data_recv: i.last_data_recv,
-            last_ack_recv: i.last_ack_recv,
+            lastsnd_ms: i.last_data_sent,
+            lastrcv_ms: i.last_data_recv,
+            lastack_ms: i.last_ack_recv,
             delivered: i.delivered,
             unacked: i.unacked,
-            retransmits: i.retransmits,
-            total_retrans: i.total_retrans,
-            reordering: i.reordering,
+            retrans: u32::from(i.retransmits),
+            retrans_total: u32::try_from(i.total_retrans).unwrap_or(u32::MAX),
+            reordering: Some(i.reordering),
             rcv_space: i.rcv_space,
             notsent: i.notsent_bytes,
-            min_rtt: i.min_rtt,
+            min_rtt_us: i.min_rtt,
             snd_wnd: i.snd_wnd,
+            ..Info::default()
         }
     }
 }
@@ -167,7 +185,7 @@ impl Runtime {
                         SocketId::Listener(_) => (
                             false,
                             Some(Info {
-                                congestion: stack.config().tcp_congestion_control.name().into(),
+                                cong: stack.config().tcp_congestion_control.name().into(),
                                 cwnd: stack.config().tcp_init_cwnd,
                                 ..Info::default()
                             }),

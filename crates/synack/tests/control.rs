@@ -51,8 +51,8 @@ fn ss_rows_come_over_the_control_socket() {
         .info
         .as_ref()
         .expect("tcp_info of a held connection");
-    assert!(info.timestamps && info.sack && info.wscale.is_some());
-    assert!(info.snd_mss > 0 && info.cwnd > 0);
+    assert!(info.ts && info.sack && info.wscale.is_some());
+    assert!(info.mss > 0 && info.cwnd > 0);
 
     drop(server);
     assert!(!path.exists(), "the socket file is removed");
