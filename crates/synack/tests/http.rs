@@ -322,7 +322,15 @@ fn huge_request_line_is_414_and_huge_head_is_431() {
     let mut c = Client::connect(s.addr);
     c.send("GET / HTTP/1.1\r\nHost: t\r\n");
     for i in 0..100 {
-        c.send(&format!("X-Filler-{i}: {}\r\n", "b".repeat(60)));
+        // The server answers and closes once the head passes the limit; a
+        // later line may meet its reset (EPIPE), which is not the client's
+        // concern here: the 431 is already in flight.
+        if c.w
+            .write_all(format!("X-Filler-{i}: {}\r\n", "b".repeat(60)).as_bytes())
+            .is_err()
+        {
+            break;
+        }
     }
     assert_eq!(c.response(false).status, 431);
 }
