@@ -445,13 +445,13 @@ impl Connection {
             }
             SocketOption::Linger(l) => socket.update_cold(|c| c.linger = l),
             SocketOption::RecvBuffer(n) if n >= MIN_BUFFER => {
-                socket.recv_buffer = Some(n);
+                socket.set_recv_buffer(n);
                 if let Some(rcv) = self.state.recv_half_mut() {
                     rcv.set_buffer_limit(n);
                 }
             }
             SocketOption::SendBuffer(n) if n >= MIN_BUFFER => {
-                socket.send_buffer = Some(n);
+                socket.set_send_buffer(n);
                 self.core.life.sndbuf_locked = true;
                 if let Some(snd) = self.state.send_half_mut() {
                     snd.set_buffer_limit(n);

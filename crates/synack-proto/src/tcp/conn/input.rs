@@ -76,7 +76,7 @@ impl Connection {
         seg: &TcpRepr<'_>,
         env: &mut Env,
     ) -> Disposition {
-        self.core.counters.segs_in += 1;
+        self.core.counters.add_segs_in(1);
         if !seg.payload.is_empty() {
             self.core.counters.data_mut().data_segs_in += 1;
         }
@@ -879,7 +879,7 @@ impl Core {
         self.xmit.set_rtx_tsval(None);
         // Our SYN or SYN-ACK is the first segment delivered (Linux counts it
         // in `tcpi_delivered` on both sides).
-        self.counters.delivered += 1;
+        self.counters.add_delivered(1);
         // Loss recovery's scoreboard starts with the data after our SYN.
         self.recovery
             .on_established(ack, self.neg.sack_ok, self.neg.send_mss());
@@ -995,7 +995,7 @@ impl Core {
             if data_acked > 0 {
                 self.counters.data_mut().bytes_acked += data_acked as u64;
             }
-            self.counters.delivered += u64::from(acked.div_ceil(mss.max(1)));
+            self.counters.add_delivered(acked.div_ceil(mss.max(1)));
             env.stats.tcp_ext.tcp_delivered += u64::from(acked.div_ceil(mss.max(1)));
             if let Some(sample) = rtt {
                 self.on_rtt_sample(sample, snd.una, snd.nxt);

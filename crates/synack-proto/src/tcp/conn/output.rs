@@ -571,7 +571,7 @@ impl Core {
         }
         // A super-segment is N segments on the wire (see `offload`).
         let segs = pieces(len, snd.mss);
-        self.counters.segs_out += u64::from(segs);
+        self.counters.add_segs_out(segs);
         if len > 0 {
             let data = self.counters.data_mut();
             data.data_segs_out += u64::from(segs);
@@ -738,7 +738,7 @@ impl Core {
             },
         };
         let n = write_segment(buf, self.local, self.remote, &header, (&[], &[])).ok()?;
-        self.counters.segs_out += 1;
+        self.counters.add_segs_out(1);
         env.stats.tcp.out_rsts += 1;
         env.stats.tcp.out_segs += 1;
         Some(n)
@@ -746,7 +746,7 @@ impl Core {
 
     /// Counts a control segment written for a TIME-WAIT connection.
     fn counted_control(&mut self, env: &mut Env) {
-        self.counters.segs_out += 1;
+        self.counters.add_segs_out(1);
         env.stats.tcp.out_segs += 1;
     }
 }

@@ -6,7 +6,7 @@ use core::mem::size_of;
 /// Prints what an idle connection is made of (`cargo test layout --
 /// --nocapture`) and holds the parts that were shrunk to their size.
 #[test]
-fn an_idle_connection_is_680_bytes_inline() {
+fn an_idle_connection_is_632_bytes_inline() {
     let parts: &[(&str, usize)] = &[
         ("Connection", size_of::<Connection>()),
         ("State", size_of::<State>()),
@@ -33,14 +33,19 @@ fn an_idle_connection_is_680_bytes_inline() {
     for (name, size) in parts {
         eprintln!("{name:>16} {size:>5}");
     }
-    assert!(size_of::<Counters>() <= 40, "data-path counters are boxed");
+    assert!(
+        size_of::<Counters>() <= 24,
+        "data-path counters and high halves boxed"
+    );
     assert!(
         size_of::<XmitState>() <= 64,
         "probe and timeout state boxed"
     );
     assert!(size_of::<RingBuffer>() <= 16, "ring bookkeeping is boxed");
     assert!(size_of::<RttEstimator>() <= 44, "32-bit µs fields");
-    assert!(size_of::<Connection>() <= 680);
+    assert!(size_of::<ConnOptions>() <= 24, "buffer sizes in u32");
+    assert!(size_of::<AckState>() <= 32, "ato in µs u32");
+    assert!(size_of::<Connection>() <= 632);
 }
 
 #[test]
@@ -74,4 +79,33 @@ fn timeout_state_is_boxed_during_a_retransmission_and_freed_by_the_ack() {
         h.conn.core.xmit.rare.is_none(),
         "all back at defaults: freed"
     );
+}
+
+#[test]
+fn inline_segment_counters_carry_into_the_boxed_high_half() {
+    let mut c = Counters::default();
+    c.add_segs_out(u32::MAX);
+    c.add_segs_in(7);
+    assert!(c.data.is_none(), "no carry yet: nothing boxed");
+    c.add_segs_out(2);
+    c.add_delivered(u32::MAX);
+    c.add_delivered(u32::MAX);
+    assert_eq!(c.segs_out(), u64::from(u32::MAX) + 2);
+    assert_eq!(c.delivered(), 2 * u64::from(u32::MAX));
+    assert_eq!(c.segs_in(), 7);
+    assert!(c.data.is_some());
+}
+
+#[test]
+fn min_rtt_keeps_microseconds_and_saturates() {
+    let mut c = Counters::default();
+    assert_eq!(c.min_rtt(), None);
+    c.note_rtt(Duration::from_secs(100_000));
+    assert_eq!(
+        c.min_rtt(),
+        Some(Duration::from_micros(u64::from(u32::MAX - 1))),
+        "a huge sample saturates but still counts as a sample"
+    );
+    c.note_rtt(Duration::from_micros(1_234));
+    assert_eq!(c.min_rtt(), Some(Duration::from_micros(1_234)));
 }
