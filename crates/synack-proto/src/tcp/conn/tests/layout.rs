@@ -6,7 +6,7 @@ use core::mem::size_of;
 /// Prints what an idle connection is made of (`cargo test layout --
 /// --nocapture`) and holds the parts that were shrunk to their size.
 #[test]
-fn an_idle_connection_is_608_bytes_inline() {
+fn an_idle_connection_is_584_bytes_inline() {
     let parts: &[(&str, usize)] = &[
         ("Connection", size_of::<Connection>()),
         ("State", size_of::<State>()),
@@ -46,7 +46,8 @@ fn an_idle_connection_is_608_bytes_inline() {
     assert!(size_of::<ConnOptions>() <= 24, "buffer sizes in u32");
     assert!(size_of::<AckState>() <= 32, "ato in µs u32");
     assert!(size_of::<TimerTable>() <= 48, "32-bit µs offsets");
-    assert!(size_of::<Connection>() <= 608);
+    assert!(size_of::<Congestion>() <= 56, "CUBIC epoch boxed");
+    assert!(size_of::<Connection>() <= 584);
 }
 
 #[test]
@@ -109,4 +110,14 @@ fn min_rtt_keeps_microseconds_and_saturates() {
     );
     c.note_rtt(Duration::from_micros(1_234));
     assert_eq!(c.min_rtt(), Some(Duration::from_micros(1_234)));
+}
+
+#[test]
+fn cubic_epoch_is_allocated_in_congestion_avoidance_not_by_the_handshake() {
+    let h = Harness::established();
+    match &h.conn.core.cc {
+        Congestion::Cubic(c) => assert_eq!(c.acks_per_increment(), 0, "no epoch yet"),
+        Congestion::Reno(_) => {}
+    }
+    assert!(format!("{:?}", h.conn.core.cc).contains("epoch: None"));
 }
