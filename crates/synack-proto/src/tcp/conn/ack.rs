@@ -36,8 +36,9 @@ pub(crate) struct AckState {
     pub scheduled: bool,
     /// ... and must go out now, not on the timer.
     pub now: bool,
-    /// Immediate ACKs left in quick-ACK mode (Linux `icsk_ack.quick`).
-    pub quick: u32,
+    /// Immediate ACKs left in quick-ACK mode (Linux `icsk_ack.quick`), at
+    /// most [`MAX_QUICKACKS`].
+    pub quick: u8,
     /// Interactive traffic: hold ACKs for a reply to carry them.
     pub pingpong: bool,
     /// The delayed-ACK timeout (Linux `icsk_ack.ato`) in µs (at most the
@@ -110,7 +111,8 @@ impl AckState {
     /// segments, at least 2, at most 16.
     fn add_quickacks(&mut self, rcv_wnd: u32) {
         let quick = (rcv_wnd / (2 * self.rcv_mss)).clamp(2, MAX_QUICKACKS);
-        self.quick = self.quick.max(quick);
+        // Lossless: at most MAX_QUICKACKS.
+        self.quick = self.quick.max(quick as u8);
     }
 
     /// Linux `tcp_enter_quickack_mode`: acknowledge the next segments at

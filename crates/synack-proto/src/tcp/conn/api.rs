@@ -262,7 +262,7 @@ impl Connection {
         if buf.is_empty() {
             return Ok(0);
         }
-        let fin_received = self.state.recv_half().is_some_and(|r| r.fin.is_some());
+        let fin_received = self.state.recv_half().is_some_and(|r| r.fin().is_some());
         match state {
             _ if fin_received || self.core.life.read_shutdown => Ok(0),
             TcpState::TimeWait => Ok(0),
@@ -282,7 +282,7 @@ impl Connection {
         let Some(rcv) = self.state.recv_half() else {
             return;
         };
-        if rcv.fin.is_some() {
+        if rcv.fin().is_some() {
             return;
         }
         let current = rcv.window();

@@ -605,9 +605,11 @@ impl XmitState {
     }
 }
 
-/// The segment timed for an RTT sample, if any, in 16 bytes (an
-/// `Option<(SeqNum, Instant)>` takes 24).
+/// The segment timed for an RTT sample, if any, in 12 bytes (an
+/// `Option<(SeqNum, Instant)>` takes 24): packed to 4-byte alignment so
+/// [`XmitState`]'s small fields fill the rest of its last word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(4))]
 pub(crate) struct TimedSegment {
     end: SeqNum,
     /// `NONE`: no segment is timed.
