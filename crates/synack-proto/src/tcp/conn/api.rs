@@ -394,7 +394,7 @@ impl Connection {
         let seq = self.state.send_half().map(|s| s.nxt);
         let ack = self.state.recv_half().map(|r| r.nxt);
         if let Some(seq) = seq {
-            self.core.pending.rst = Some(PendingRst::Abort { seq, ack });
+            self.core.pending.rst.set(PendingRst::Abort { seq, ack });
         }
         self.close_with(now, env, CloseReason::Aborted);
     }

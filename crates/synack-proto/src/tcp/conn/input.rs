@@ -142,7 +142,7 @@ impl Connection {
                 if seg.flags.rst() {
                     return Disposition::Dropped(DropReason::UnacceptableAck);
                 }
-                self.core.pending.rst = Some(PendingRst::Reply {
+                self.core.pending.rst.set(PendingRst::Reply {
                     seq: ack,
                     ack: None,
                 });
@@ -158,7 +158,7 @@ impl Connection {
                 if seg.flags.rst() {
                     return Disposition::Dropped(DropReason::Paws);
                 }
-                self.core.pending.rst = Some(PendingRst::Reply {
+                self.core.pending.rst.set(PendingRst::Reply {
                     seq: ack,
                     ack: None,
                 });
@@ -646,7 +646,7 @@ impl Connection {
             return Step::Continue;
         };
         if !(ack.after(s.snd.una) && ack.before_eq(s.snd.nxt)) {
-            core.pending.rst = Some(PendingRst::Reply {
+            core.pending.rst.set(PendingRst::Reply {
                 seq: ack,
                 ack: None,
             });
@@ -710,16 +710,16 @@ impl Connection {
             && (core.life.orphan || core.life.read_shutdown)
         {
             env.stats.tcp_ext.tcp_abort_on_data += 1;
-            core.pending.rst = match seg.ack {
-                Some(ack) => Some(PendingRst::Reply {
+            core.pending.rst.set(match seg.ack {
+                Some(ack) => PendingRst::Reply {
                     seq: ack,
                     ack: None,
-                }),
-                None => Some(PendingRst::Reply {
+                },
+                None => PendingRst::Reply {
                     seq: SeqNum(0),
                     ack: Some(seg.seq + seg.seg_len()),
-                }),
-            };
+                },
+            });
             self.close_with(now, env, CloseReason::Aborted);
             return Step::Done(Disposition::ResetSent(DropReason::DataAfterClose));
         }

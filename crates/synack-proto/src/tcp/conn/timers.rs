@@ -263,7 +263,10 @@ impl Connection {
         };
         if give_up {
             let (seq, ack) = (snd.nxt, self.state.recv_half().map(|r| r.nxt));
-            self.core.pending.rst = Some(super::PendingRst::Abort { seq, ack });
+            self.core
+                .pending
+                .rst
+                .set(super::PendingRst::Abort { seq, ack });
             env.stats.tcp_ext.tcp_abort_on_timeout += 1;
             self.close_with(now, env, CloseReason::TimedOut);
             return;

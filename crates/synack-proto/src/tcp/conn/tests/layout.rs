@@ -6,7 +6,7 @@ use core::mem::size_of;
 /// Prints what an idle connection is made of (`cargo test layout --
 /// --nocapture`) and holds the parts that were shrunk to their size.
 #[test]
-fn an_idle_connection_is_560_bytes_inline() {
+fn an_idle_connection_is_552_bytes_inline() {
     let parts: &[(&str, usize)] = &[
         ("Connection", size_of::<Connection>()),
         ("State", size_of::<State>()),
@@ -48,7 +48,7 @@ fn an_idle_connection_is_560_bytes_inline() {
         "probe and timeout state boxed, timed segment packed"
     );
     assert!(size_of::<AckState>() <= 24, "quick ACKs in a byte");
-    assert!(size_of::<Connection>() <= 560);
+    assert!(size_of::<Connection>() <= 552);
 }
 
 #[test]
@@ -121,4 +121,34 @@ fn cubic_epoch_is_allocated_in_congestion_avoidance_not_by_the_handshake() {
         Congestion::Reno(_) => {}
     }
     assert!(format!("{:?}", h.conn.core.cc).contains("epoch: None"));
+}
+
+#[test]
+fn a_pending_rst_round_trips_through_its_12_byte_slot() {
+    let mut slot = RstSlot::default();
+    assert_eq!(slot.take(), None);
+    for rst in [
+        PendingRst::Abort {
+            seq: SeqNum(7),
+            ack: Some(SeqNum(0)),
+        },
+        PendingRst::Abort {
+            seq: SeqNum(u32::MAX),
+            ack: None,
+        },
+        PendingRst::Reply {
+            seq: SeqNum(0),
+            ack: Some(SeqNum(9)),
+        },
+        PendingRst::Reply {
+            seq: SeqNum(5),
+            ack: None,
+        },
+    ] {
+        slot.set(rst);
+        assert_eq!(slot.get(), Some(rst));
+        assert_eq!(slot.take(), Some(rst));
+        assert_eq!(slot.take(), None, "taken once");
+    }
+    assert!(size_of::<Pending>() <= 16);
 }
