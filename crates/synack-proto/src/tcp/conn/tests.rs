@@ -12,6 +12,7 @@ mod handshake;
 mod layout;
 mod loss;
 mod probes;
+mod records;
 mod recovery;
 mod robustness;
 mod table;
