@@ -8,6 +8,7 @@
 
 mod close;
 mod data;
+mod gro;
 mod handshake;
 mod layout;
 mod loss;
