@@ -2,6 +2,7 @@
 //! one, whether sent first, in a super-segment or again.
 
 use super::*;
+use proptest::prelude::*;
 
 const OURS: u32 = ISS + 1;
 const MSS: usize = 1448;
@@ -184,4 +185,100 @@ fn boundaries_go_once_acknowledged_and_their_memory_with_the_idle_buffers() {
     h.conn.state.send_half_mut().unwrap().release_if_empty();
     assert!(h.conn.state.send_half().unwrap().allocated() < before);
     assert_eq!(h.conn.state.send_half().unwrap().allocated(), 0);
+}
+
+impl Harness {
+    /// Fires timers up to `ms` like [`Harness::run_until`], draining with
+    /// room for super-segments.
+    fn run_until_offloaded(&mut self, ms: u64) -> Vec<(u32, usize, String, u16)> {
+        let end = Instant::from_millis(ms);
+        let mut out = self.output_offloaded();
+        for _ in 0..10_000 {
+            match self.conn.poll_timeout() {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    self.conn.handle_timeout(self.now, &mut self.env);
+                    out.extend(self.output_offloaded());
+                }
+                _ => {
+                    self.now = self.now.max(end);
+                    return out;
+                }
+            }
+        }
+        panic!("timers kept firing");
+    }
+}
+
+/// One step of the property test: a write (with or without MSG_EOR), an
+/// ACK for part of what is in flight, and time passing.
+#[derive(Clone, Debug)]
+struct Step {
+    len: usize,
+    eor: bool,
+    /// Per mille of the flight to acknowledge; 0 sends no ACK.
+    ack_permille: u32,
+    advance_ms: u64,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    (1usize..4000, any::<bool>(), 0u32..1000, 0u64..700).prop_map(
+        |(len, eor, ack_permille, advance_ms)| Step {
+            len,
+            eor,
+            ack_permille,
+            advance_ms,
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn no_segment_ever_crosses_a_record_boundary(
+        steps in proptest::collection::vec(step(), 1..16),
+        tso in any::<bool>(),
+        nodelay in any::<bool>(),
+    ) {
+        let mut h = Harness::records();
+        h.conn.set_option(h.now, SocketOption::NoDelay(nodelay), &mut h.env).unwrap();
+        if tso {
+            h.env.tx.max_segment = 65_535;
+        }
+        let mut written = 0u32;
+        let mut boundaries = Vec::new();
+        let mut sent = Vec::new();
+        for s in steps {
+            let data = vec![0x42; s.len];
+            let flags = SendFlags { eor: s.eor, ..SendFlags::default() };
+            let n = h.conn.send(h.now, &data, flags, &mut h.env).unwrap_or(0);
+            written += n as u32;
+            if s.eor && n == s.len {
+                boundaries.push(written);
+            }
+            sent.extend(h.output_offloaded());
+            let (una, nxt) = h.snd_una_nxt();
+            if s.ack_permille > 0 && nxt.after(una) {
+                let acked = u64::from(nxt.since(una)) * u64::from(s.ack_permille) / 1000;
+                let ack = una + acked as u32;
+                let tsval = h.conn.core.ts_recent.map_or(0, |r| r.value()) + 1;
+                let _ = h.input(
+                    seg(".", IRS + 1, Some(ack.raw())).ts(tsval, Harness::tsval_at(h.now.total_millis())),
+                );
+                sent.extend(h.output_offloaded());
+            }
+            let until = h.now.total_millis() + s.advance_ms;
+            sent.extend(h.run_until_offloaded(until));
+        }
+        for (seq, len, _, _) in &sent {
+            let (start, end) = (*seq, *seq + *len as u32);
+            for b in &boundaries {
+                prop_assert!(
+                    !(start < *b && *b < end),
+                    "segment {start}..{end} crosses the record boundary at {b}"
+                );
+            }
+        }
+    }
 }
