@@ -371,16 +371,16 @@ fn an_idle_connection_costs_well_under_a_kibibyte() {
     assert_eq!(w.a.buffer_memory(), 0);
     assert_eq!(w.b.buffer_memory(), 0);
     assert_eq!(w.a.tcp_state(c), TcpState::Established);
-    // ... and what is left is the connection itself: 552 bytes (see
+    // ... and what is left is the connection itself: 560 bytes (see
     // tcp/conn/tests/layout.rs for the breakdown). Idle buffers are a limit
     // and an empty pointer each; timers, RTT, counters and socket buffer
     // sizes are 32-bit; CUBIC's epoch, HyStart++, loss recovery's episode,
     // the receiver's SACK memory, Fast Open, the rarely set socket options,
-    // the data-path counters and the retransmission and probe stamps are
-    // boxed only while in use. Its slab entry adds the owner and a compact
+    // the data-path counters, the retransmission and probe stamps and MSG_EOR
+    // record boundaries are boxed only while in use. Its slab entry adds the owner and a compact
     // Fast Open listener key.
     let size = core::mem::size_of::<Connection>();
-    assert!(size <= 552, "a connection is {size} bytes");
+    assert!(size <= 560, "a connection is {size} bytes");
     let entry = core::mem::size_of::<ConnEntry>();
     assert!(entry <= size + 24, "a slab entry is {entry} bytes");
 }
@@ -440,6 +440,24 @@ mod random_ingress {
                 data.extend_from_slice(&frame);
             }
             fuzz::frames(&data);
+        }
+
+        #[test]
+        fn random_frames_with_offload_metadata_never_panic_the_stack(
+            frames in proptest::collection::vec(
+                (any::<u8>(), any::<bool>(), prop_oneof![Just(0u16), 1u16..3000, any::<u16>()], packet_strategy()),
+                1..40,
+            )
+        ) {
+            let mut data = Vec::new();
+            for (advance, trusted, gso, frame) in frames {
+                data.push(advance);
+                data.push(u8::from(trusted));
+                data.extend_from_slice(&gso.to_be_bytes());
+                data.extend_from_slice(&(frame.len() as u16).to_be_bytes());
+                data.extend_from_slice(&frame);
+            }
+            fuzz::frames_rx(&data);
         }
 
         #[test]

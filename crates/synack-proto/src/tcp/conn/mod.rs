@@ -54,6 +54,7 @@ mod input;
 pub mod offload;
 mod options;
 mod output;
+mod records;
 mod recv;
 mod send;
 mod sockopt;
@@ -111,6 +112,10 @@ pub struct Env {
     pub trace_congestion: bool,
     /// Send-side offloads for the next segment written, and what it used.
     pub tx: offload::TxOffload,
+    /// The segment being handled is a GRO super-packet of segments of this
+    /// many data bytes (see `offload::rx_pieces`); 0 for a plain segment.
+    /// Set by the stack around one `handle_segment` call.
+    pub rx_gso: u16,
 }
 
 impl Env {
