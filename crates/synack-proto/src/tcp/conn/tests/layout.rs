@@ -48,6 +48,8 @@ fn an_idle_connection_is_560_bytes_inline() {
         "probe and timeout state boxed, timed segment packed"
     );
     assert!(size_of::<AckState>() <= 24, "quick ACKs in a byte");
+    // 12: Core keeps 4 bytes of padding, room for a few more flags.
+    assert!(size_of::<Negotiated>() <= 12, "offer flags in bits");
     // 552 plus the pointer to MSG_EOR record boundaries (`conn::records`),
     // boxed from the first record.
     assert!(size_of::<Connection>() <= 560);
