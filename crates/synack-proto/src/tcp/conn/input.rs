@@ -710,7 +710,7 @@ impl Connection {
         // data cannot be delivered: reset the connection.
         if has_new_data
             && matches!(state, TcpState::FinWait1 | TcpState::FinWait2)
-            && (core.life.orphan || core.life.read_shutdown)
+            && (core.life.orphan() || core.life.read_shutdown())
         {
             env.stats.tcp_ext.tcp_abort_on_data += 1;
             core.pending.rst.set(match seg.ack {
@@ -785,10 +785,10 @@ impl Connection {
     /// RFC 9293 §3.10.7.4 "eighth, check the FIN bit": the FIN is in order
     /// (RCV.NXT has been advanced over it).
     fn on_fin(&mut self, now: Instant, env: &mut Env) {
-        if !self.core.life.orphan {
+        if !self.core.life.orphan() {
             env.events.push(ConnEvent::PeerClosed);
         }
-        self.core.life.readable_armed = true;
+        self.core.life.set_readable_armed(true);
         self.core.notify_readable(env);
         match self.state.kind() {
             // "SYN-RECEIVED STATE, ESTABLISHED STATE: Enter the CLOSE-WAIT
@@ -1109,7 +1109,7 @@ impl Core {
     /// Linux `tcp_sndbuf_expand`: unless the application fixed SO_SNDBUF,
     /// the send buffer grows to hold two windows' worth of segments.
     fn grow_send_buffer(&self, snd: &mut SendHalf, config: &crate::config::Config) {
-        if self.life.sndbuf_locked {
+        if self.life.sndbuf_locked() {
             return;
         }
         let mss = snd.mss as usize;

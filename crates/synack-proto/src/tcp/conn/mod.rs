@@ -728,26 +728,58 @@ impl RstSlot {
     }
 }
 
-/// The application's side of the connection's life.
+/// The application's side of the connection's life: five flags in one
+/// bits byte (room for more) and three small `Option`s, 4 bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Life {
-    /// The application closed its handle; the stack finishes the close.
-    pub orphan: bool,
-    /// `shutdown(Read)` or `close`: reads return end of stream.
-    pub read_shutdown: bool,
+    /// `LIFE_*` bits.
+    bits: u8,
     /// Why the connection ended, once it has.
     pub close_reason: Option<CloseReason>,
     /// The error reads and writes report once the connection died.
     pub error: Option<ConnError>,
-    /// `Readable` may be raised (edge trigger armed).
-    pub readable_armed: bool,
-    /// A `send` found the buffer full: raise `Writable` when space frees up.
-    pub writable_wanted: bool,
-    /// The send buffer size was set by the application (no auto-growth).
-    pub sndbuf_locked: bool,
     /// The last soft ICMP error (Linux `sk_err_soft`): reported instead of
     /// a plain timeout if the connection times out (RFC 1122 §4.2.3.9).
     pub soft_error: Option<crate::ip::icmp::IcmpErrno>,
+}
+
+/// The application closed its handle; the stack finishes the close.
+const LIFE_ORPHAN: u8 = 1 << 0;
+/// `shutdown(Read)` or `close`: reads return end of stream.
+const LIFE_READ_SHUTDOWN: u8 = 1 << 1;
+/// `Readable` may be raised (edge trigger armed).
+const LIFE_READABLE_ARMED: u8 = 1 << 2;
+/// A `send` found the buffer full: raise `Writable` when space frees up.
+const LIFE_WRITABLE_WANTED: u8 = 1 << 3;
+/// The send buffer size was set by the application (no auto-growth).
+const LIFE_SNDBUF_LOCKED: u8 = 1 << 4;
+
+macro_rules! life_flags {
+    ($($get:ident $set:ident $bit:ident;)*) => {
+        impl Life {
+            $(
+                pub fn $get(&self) -> bool {
+                    self.bits & $bit != 0
+                }
+
+                pub fn $set(&mut self, on: bool) {
+                    if on {
+                        self.bits |= $bit;
+                    } else {
+                        self.bits &= !$bit;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+life_flags! {
+    orphan set_orphan LIFE_ORPHAN;
+    read_shutdown set_read_shutdown LIFE_READ_SHUTDOWN;
+    readable_armed set_readable_armed LIFE_READABLE_ARMED;
+    writable_wanted set_writable_wanted LIFE_WRITABLE_WANTED;
+    sndbuf_locked set_sndbuf_locked LIFE_SNDBUF_LOCKED;
 }
 
 /// Counters for [`TcpInfo`]: the ones every connection moves inline, the
@@ -947,10 +979,11 @@ impl Core {
             },
             socket: ConnOptions::new(&params.socket),
             pending: Pending::default(),
-            life: Life {
-                readable_armed: true,
-                sndbuf_locked: params.socket.send_buffer.is_some(),
-                ..Life::default()
+            life: {
+                let mut life = Life::default();
+                life.set_readable_armed(true);
+                life.set_sndbuf_locked(params.socket.send_buffer.is_some());
+                life
             },
             counters: Counters::default(),
             tfo: None,
@@ -997,7 +1030,7 @@ impl Core {
             TcpState::FinWait2 => {
                 self.timers.stop(Timer::Retransmit);
                 self.timers.stop(Timer::Persist);
-                if self.life.orphan {
+                if self.life.orphan() {
                     self.timers
                         .set(Timer::FinWait2, now + env.config.tcp_fin_timeout);
                 }
@@ -1101,7 +1134,7 @@ impl Connection {
 
     /// Whether the application has given up its handle.
     pub fn is_orphan(&self) -> bool {
-        self.core.life.orphan
+        self.core.life.orphan()
     }
 
     /// Whether this connection came from a listener's SYN.
@@ -1245,16 +1278,16 @@ impl Core {
 
     /// Raises `Readable` if the application is waiting for it.
     fn notify_readable(&mut self, env: &mut Env) {
-        if self.life.readable_armed && !self.life.orphan {
-            self.life.readable_armed = false;
+        if self.life.readable_armed() && !self.life.orphan() {
+            self.life.set_readable_armed(false);
             env.events.push(ConnEvent::Readable);
         }
     }
 
     /// Raises `Writable` if a `send` found the buffer full.
     fn notify_writable(&mut self, env: &mut Env) {
-        if self.life.writable_wanted && !self.life.orphan {
-            self.life.writable_wanted = false;
+        if self.life.writable_wanted() && !self.life.orphan() {
+            self.life.set_writable_wanted(false);
             env.events.push(ConnEvent::Writable);
         }
     }

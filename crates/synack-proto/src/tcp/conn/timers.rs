@@ -285,7 +285,7 @@ impl Connection {
     /// Linux `tcp_fin_timeout`: an orphaned connection stops waiting for the
     /// peer's FIN.
     fn on_fin_wait2_timeout(&mut self, now: Instant, env: &mut Env) {
-        if self.state.kind() == TcpState::FinWait2 && self.core.life.orphan {
+        if self.state.kind() == TcpState::FinWait2 && self.core.life.orphan() {
             self.close_with(now, env, CloseReason::TimedOut);
         }
     }

@@ -6,7 +6,7 @@ use core::mem::size_of;
 /// Prints what an idle connection is made of (`cargo test layout --
 /// --nocapture`) and holds the parts that were shrunk to their size.
 #[test]
-fn an_idle_connection_is_560_bytes_inline() {
+fn an_idle_connection_is_552_bytes_inline() {
     let parts: &[(&str, usize)] = &[
         ("Connection", size_of::<Connection>()),
         ("State", size_of::<State>()),
@@ -48,11 +48,11 @@ fn an_idle_connection_is_560_bytes_inline() {
         "probe and timeout state boxed, timed segment packed"
     );
     assert!(size_of::<AckState>() <= 24, "quick ACKs in a byte");
-    // 12: Core keeps 4 bytes of padding, room for a few more flags.
     assert!(size_of::<Negotiated>() <= 12, "offer flags in bits");
-    // 552 plus the pointer to MSG_EOR record boundaries (`conn::records`),
+    assert!(size_of::<Life>() <= 4, "life flags in bits");
+    // With the pointer to MSG_EOR record boundaries (`conn::records`),
     // boxed from the first record.
-    assert!(size_of::<Connection>() <= 560);
+    assert!(size_of::<Connection>() <= 552);
 }
 
 #[test]
