@@ -66,7 +66,8 @@ pub enum CaState {
     Open,
     /// SACKed or duplicate-ACKed data, nothing deemed lost yet.
     Disorder,
-    /// Window reduced without loss (ECN); unused until ECN lands.
+    /// Window reduced without loss: an ECN echo (RFC 3168 §6.1.2), PRR
+    /// until everything sent before it is acknowledged.
     Cwr,
     /// Fast recovery (RFC 6675 §5, RFC 6582).
     Recovery,
@@ -163,6 +164,9 @@ pub struct AckInput<'a> {
     /// Unsent data the peer's window allows (F-RTO step 2b can send it).
     pub new_data_ready: bool,
     pub ts_clock: TsClock,
+    /// The ACK echoes a congestion mark (RFC 3168 §6.1.2: ECE on an ECN
+    /// connection).
+    pub ece: bool,
 }
 
 /// What one ACK did.
@@ -177,6 +181,9 @@ pub struct AckOutcome {
     /// Restart the retransmission timer (RFC 6298 §5.3), unless RFC 6582's
     /// "Impatient" rule says not to.
     pub restart_rto: bool,
+    /// A window reduction began (fast recovery, or CWR for an ECN echo):
+    /// an ECN sender owes a CWR (RFC 3168 §6.1.2).
+    pub reduced: bool,
 }
 
 /// A segment [`LossRecovery::next_retransmission`] wants sent.
@@ -337,6 +344,11 @@ impl LossRecovery {
     /// Fast recoveries entered so far.
     pub fn recoveries(&self) -> u32 {
         self.carry_now().recoveries
+    }
+
+    /// Whether a window reduction is under way (fast recovery or CWR).
+    pub fn in_reduction(&self) -> bool {
+        matches!(self.ca_state(), CaState::Recovery | CaState::Cwr)
     }
 
     /// Whether fast recovery is under way.
@@ -582,6 +594,7 @@ mod tests {
             prior_in_flight: 1000,
             new_data_ready: false,
             ts_clock: TsClock::new(0),
+            ece: false,
         };
         r.on_ack(Instant::ZERO, &ack, &mut cc, &mut stats);
         r.release_if_empty();
