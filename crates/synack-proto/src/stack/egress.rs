@@ -275,11 +275,13 @@ impl Stack {
         self.env.tx = self.tx_allowance(offload_iface, l2, l2 + IP_HEADER_LEN + tcp_buf.len());
         let entry = self.conns.get_mut(key)?;
         let written = entry.conn.poll_transmit(now, tcp_buf, &mut self.env);
+        // The connection's choice of ECN codepoint (`note_tx_offload` takes
+        // the rest of what it said).
+        let ecn = self.env.tx.ecn;
         if let Some(n) = written {
             let header = TcpPacket::new_unchecked(&tcp_buf[..n]).header_len();
             self.note_tx_offload(l2, usize::from(header));
         }
-        let ecn = self.env.tx.ecn;
         self.env.tx = Default::default();
         let entry = self.conns.get_mut(key)?;
         match written {
