@@ -88,6 +88,8 @@ pub(super) struct Episode {
     unreported_loss: u32,
     /// A reduction was undone since the last report / during this ACK.
     undone_now: bool,
+    /// A new window reduction began during this ACK (ECN's CWR is owed).
+    reduced_now: bool,
     unreported_undo: bool,
     last_sample: Option<CongestionSample>,
 }
@@ -125,6 +127,7 @@ impl Episode {
             dsacks: carry.dsacks,
             unreported_loss: 0,
             undone_now: false,
+            reduced_now: false,
             unreported_undo: false,
             last_sample: None,
         }
@@ -624,7 +627,7 @@ impl Episode {
         out.restart_rto = advanced && !(self.state == CaState::Recovery && self.partial_acks > 1);
         self.unreported_loss += out.newly_lost;
         out.undone = core::mem::take(&mut self.undone_now);
-        out.reduced = !was_reducing && self.reducing();
+        out.reduced = core::mem::take(&mut self.reduced_now);
 
         // The window: PRR while recovering, growth otherwise (Linux
         // `tcp_cong_control`). The ACK that ends a recovery does not grow
@@ -744,6 +747,7 @@ impl Episode {
         self.prr = Prr::start(self.board.total().bytes, cc.ssthresh(), cc.window());
         self.recover = inp.snd_nxt;
         self.state = CaState::Cwr;
+        self.reduced_now = true;
         self.tlp.end();
     }
 
@@ -784,6 +788,7 @@ impl Episode {
                 .map_or(inp.prior_in_flight, |f| f.min(inp.prior_in_flight));
             cc.on_congestion_event(now, flight);
             self.prr = Prr::start(self.board.total().bytes, cc.ssthresh(), cc.window());
+            self.reduced_now = true;
         }
         self.recover = inp.snd_nxt;
         self.high_rxt = self.board.una();
@@ -1069,6 +1074,8 @@ impl Episode {
         self.unreported_loss += marked;
         if marked > 0 && matches!(self.state, CaState::Open | CaState::Disorder | CaState::Cwr) {
             self.enter_recovery(now, inp, cc, stats);
+            // Not an ACK's outcome: the caller sees the new state itself.
+            self.reduced_now = false;
             // Linux `tcp_rack_reo_timeout`: let one retransmission out.
             let pipe = self.pipe();
             self.prr.on_ack(0, pipe, self.mss);

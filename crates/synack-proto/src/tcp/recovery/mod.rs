@@ -563,6 +563,77 @@ mod tests {
     use super::*;
     use crate::config::CongestionAlgorithm;
 
+    fn ack(ack: u32, prior_una: u32, snd_nxt: u32, ece: bool) -> AckInput<'static> {
+        AckInput {
+            ack: SeqNum(ack),
+            prior_una: SeqNum(prior_una),
+            snd_nxt: SeqNum(snd_nxt),
+            sack_blocks: &[],
+            tsecr: None,
+            dupack: false,
+            rtt: None,
+            min_rtt: None,
+            srtt: None,
+            mss: 1000,
+            cwnd_limited: true,
+            prior_in_flight: snd_nxt - prior_una,
+            new_data_ready: true,
+            ts_clock: TsClock::new(0),
+            ece,
+        }
+    }
+
+    #[test]
+    fn an_ecn_echo_reduces_once_per_window_without_loss() {
+        // RFC 3168 §6.1.2: "react to the ECN-Echo ... at most once per
+        // window of data"; the reduction is PRR's (RFC 6937), no segment is
+        // marked lost, and a new reduction is reported each time so the
+        // connection can owe a CWR.
+        for algorithm in [CongestionAlgorithm::Reno, CongestionAlgorithm::Cubic] {
+            let t = Instant::ZERO;
+            let mut r = LossRecovery::new(SeqNum(0), RecoveryConfig::default());
+            r.on_established(SeqNum(1), true, 1000);
+            let mut cc = Congestion::new(algorithm, 1000, 10);
+            let mut stats = TcpExtStats::default();
+            r.on_sent_new(t, SeqNum(1), SeqNum(10_001));
+            let out = r.on_ack(t, &ack(1001, 1, 10_001, true), &mut cc, &mut stats);
+            assert!(out.reduced, "{algorithm:?}");
+            assert_eq!(r.ca_state(), CaState::Cwr);
+            let ssthresh = cc.ssthresh();
+            assert!(ssthresh < 10_000, "{algorithm:?}: {ssthresh}");
+            // PRR above ssthresh: one segment for this ACK (pipe 9 + 1),
+            // not the 2 slow start would have sent.
+            assert_eq!(r.send_window(&cc), r.pipe() + 1000);
+            assert_eq!(r.lost().segs, 0, "nothing to retransmit");
+            assert!(r.next_retransmission(1000).is_none());
+            // More echoes within the window: no second reduction.
+            r.on_sent_new(t, SeqNum(10_001), SeqNum(11_001));
+            let out = r.on_ack(t, &ack(5001, 1001, 11_001, true), &mut cc, &mut stats);
+            assert!(!out.reduced);
+            assert_eq!(cc.ssthresh(), ssthresh);
+            // SND.NXT at the echo acknowledged (10_001) is not enough: the
+            // reduction ends beyond it, with cwnd = ssthresh.
+            let out = r.on_ack(t, &ack(10_001, 5001, 11_001, false), &mut cc, &mut stats);
+            assert!(!out.reduced);
+            assert_eq!(r.ca_state(), CaState::Cwr);
+            r.on_sent_new(t, SeqNum(11_001), SeqNum(12_001));
+            r.on_ack(t, &ack(11_001, 10_001, 12_001, false), &mut cc, &mut stats);
+            assert_eq!(r.ca_state(), CaState::Open, "{algorithm:?}");
+            assert_eq!(cc.window(), ssthresh);
+            // An echo on the ACK that ends a reduction starts the next one
+            // (a new window), and it is reported as new.
+            r.on_sent_new(t, SeqNum(12_001), SeqNum(20_001));
+            r.on_ack(t, &ack(12_001, 11_001, 20_001, true), &mut cc, &mut stats);
+            assert_eq!(r.ca_state(), CaState::Cwr);
+            let second = cc.ssthresh();
+            assert!(second < ssthresh);
+            r.on_sent_new(t, SeqNum(20_001), SeqNum(21_001));
+            let out = r.on_ack(t, &ack(20_501, 12_001, 21_001, true), &mut cc, &mut stats);
+            assert!(out.reduced, "a reduction after the last one ended");
+            assert_eq!(stats.tcp_fast_retrans + stats.tcp_slow_start_retrans, 0);
+        }
+    }
+
     #[test]
     fn an_idle_connection_keeps_only_the_carry() {
         // DESIGN.md §4: the scoreboard and the machinery come and go with
