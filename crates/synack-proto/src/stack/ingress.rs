@@ -14,7 +14,7 @@
 //! floods) has one of our addresses as its source and is dropped as a
 //! martian source before any transport sees it.
 
-use super::{IfaceId, Stack};
+use super::{IfaceId, RxOffload, Stack};
 use crate::ip::addr::{Destination, check_martian, classify_destination};
 use crate::ip::frag::FragOutcome;
 use crate::ip::icmp::ErrorMessage;
@@ -50,12 +50,26 @@ impl Stack {
     /// A frame from a device that vouches for its TCP checksum: a virtio-net
     /// header with `DATA_VALID` (checked by the device) or `NEEDS_CSUM` (a
     /// local sender left it partial: the kernel over a TAP with offloads).
-    /// Such a frame may also be a super-segment larger than the MTU (GSO);
-    /// TCP takes it as one segment. The IP header checksum is still checked.
+    /// Such a frame may also be a super-segment larger than the MTU; without
+    /// a GSO size TCP takes it as one segment. The IP header checksum is
+    /// still checked. [`Stack::handle_frame_rx`] with `csum_trusted` only.
     pub fn handle_frame_offloaded(&mut self, now: Instant, iface: IfaceId, frame: &[u8]) {
-        self.rx_csum_trusted = true;
+        let rx = RxOffload {
+            csum_trusted: true,
+            gso_size: None,
+        };
+        self.handle_frame_rx(now, iface, frame, rx);
+    }
+
+    /// A frame arrived on `iface` with its device's receive metadata
+    /// ([`RxOffload`]): a checksum the device vouches for, and for a GRO
+    /// super-packet the size of the segments it stands for. Hostile
+    /// metadata (a GSO size of 0, one larger than the payload, one on a
+    /// packet that is not TCP) is ignored, never trusted further.
+    pub fn handle_frame_rx(&mut self, now: Instant, iface: IfaceId, frame: &[u8], rx: RxOffload) {
+        self.rx = rx;
         self.handle_frame_on(now, iface, frame);
-        self.rx_csum_trusted = false;
+        self.rx = RxOffload::default();
     }
 
     fn handle_ethernet(&mut self, index: usize, mac: EthernetAddress, frame: &[u8]) {
@@ -131,7 +145,10 @@ impl Stack {
             return self.deliver_ip(&ip, datagram, dst, link_broadcast);
         }
         // RFC 1122 §3.3.2: reassemble, within the reassembler's caps. The
-        // whole datagram is copied out to be processed.
+        // whole datagram is copied out to be processed. A fragment is no
+        // super-packet (segmentation offload never fragments), so its GSO
+        // size is nonsense and dropped.
+        self.rx.gso_size = None;
         let mut scratch = core::mem::take(&mut self.scratch);
         scratch.clear();
         let whole = match self.reasm.handle_fragment(now, datagram) {

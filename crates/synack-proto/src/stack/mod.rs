@@ -52,7 +52,7 @@ mod types;
 mod udp;
 
 pub use crate::ip::IfaceId;
-pub use offload::{FrameOffload, Offloads, Transmit};
+pub use offload::{FrameOffload, Offloads, RxOffload, Transmit};
 pub use types::{
     AcceptError, ConnHandle, ConnectError, ConnectOptions, Direction, Event, Interface,
     ListenError, ListenOptions, ListenerHandle, Medium, SegmentSummary, SocketId, SocketSummary,
@@ -193,9 +193,10 @@ pub struct Stack {
     port_users: HashMap<SocketAddrV4, u32, SipBuildHasher>,
     timers: TimerQueue<TimerKey>,
     next_deadline: Option<Instant>,
-    /// Set for the frame being handled by [`Stack::handle_frame_offloaded`]:
-    /// its TCP checksum is not checked.
-    rx_csum_trusted: bool,
+    /// The device's metadata for the frame being handled by
+    /// [`Stack::handle_frame_rx`] (a trusted checksum, a GSO size); default
+    /// otherwise.
+    rx: RxOffload,
     ready: VecDeque<Key>,
     control: VecDeque<TcpReply>,
     out: OutQueue,
@@ -284,7 +285,7 @@ impl Stack {
             port_users: HashMap::with_hasher(SipBuildHasher(port_key)),
             timers: TimerQueue::new(),
             next_deadline: None,
-            rx_csum_trusted: false,
+            rx: RxOffload::default(),
             ready: VecDeque::new(),
             control: VecDeque::new(),
             out: OutQueue::default(),

@@ -8,6 +8,10 @@
 //! frame comes with the [`FrameOffload`] a driver turns into its device's
 //! metadata. [`Stack::poll_transmit`] never uses them, so a driver that
 //! does not read the metadata cannot send a frame it does not understand.
+//!
+//! Receive side: [`Stack::handle_frame_rx`] takes a frame with the
+//! [`RxOffload`] metadata its device gave (a trusted checksum, the GSO size
+//! of a GRO super-packet).
 
 use super::{IfaceId, Stack};
 use crate::tcp::conn::offload::TxOffload;
@@ -41,6 +45,38 @@ pub struct FrameOffload {
     /// Data bytes per piece (the MSS) for a super-segment (TSO over IPv4);
     /// 0 for a frame that is sent as it is.
     pub gso_size: u16,
+}
+
+/// What a device says about a frame it received (virtio 1.0 §5.1.6.4: the
+/// header the device writes before each received packet), for
+/// [`Stack::handle_frame_rx`]. Default: nothing is vouched for, the frame
+/// is one packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RxOffload {
+    /// The device vouches for the TCP checksum: `DATA_VALID` (it checked
+    /// it) or `NEEDS_CSUM` (a local sender left it partial: the kernel over
+    /// a TAP with offloads). The IP header checksum is still checked.
+    pub csum_trusted: bool,
+    /// The frame is a receive-offload super-packet (GRO/LRO, virtio
+    /// `gso_size` with `GSO_TCPV4`): a TCP segment that stands for
+    /// consecutive segments of this many data bytes each, the last maybe
+    /// shorter. TCP takes it as one segment for sequence space and as
+    /// `ceil(len / gso_size)` segments for everything that counts segments
+    /// (its receive MSS estimate, `segs_in`, delayed ACKs). Ignored when it
+    /// is 0 or not smaller than the payload (a device marks only packets
+    /// larger than one segment), and for anything but TCP.
+    pub gso_size: Option<u16>,
+}
+
+impl RxOffload {
+    /// The segment size a TCP payload of `len` bytes stands for: 0 when it
+    /// is one plain segment.
+    pub(crate) fn tcp_gso_size(&self, len: usize) -> u16 {
+        match self.gso_size {
+            Some(g) if g > 0 && usize::from(g) < len => g,
+            _ => 0,
+        }
+    }
 }
 
 /// One frame from [`Stack::poll_transmit_offloaded`].

@@ -107,7 +107,7 @@ impl Stack {
         // parsed and the connection found, so that a connection's in-order
         // data is summed while it is copied into the receive buffer (one
         // pass instead of two) and committed only if the sum is right.
-        let verify = !self.rx_csum_trusted;
+        let verify = !self.rx.csum_trusted;
         let parsed = TcpPacket::new_checked(bytes)
             .and_then(|p| TcpRepr::parse(&p, src, dst, Checksum::Offload).map(|seg| (p, seg)));
         let (packet, seg) = match parsed {
@@ -160,11 +160,14 @@ impl Stack {
         if self.trace.segments {
             self.trace_segment(Direction::In, &tuple, &seg);
         }
+        // A GRO super-packet: the connection counts the segments it stands for.
+        self.env.rx_gso = self.rx.tcp_gso_size(seg.payload.len());
         match found {
             Some(Demux::Conn(key)) => self.deliver(key, &tuple, &seg),
             Some(Demux::TimeWait(key)) => self.deliver_time_wait(key, &tuple, &seg),
             None => self.deliver_unconnected(&tuple, &seg, None),
         }
+        self.env.rx_gso = 0;
         // `handle_segment` consumed the staged bytes; a path that did not
         // reach it must not leave them for a later segment.
         if let Some((key, _)) = staged {

@@ -20,7 +20,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
-use synack_proto::stack::{FrameOffload, Offloads};
+use synack_proto::stack::{FrameOffload, Offloads, RxOffload};
 
 pub use pipe::{Pipe, PipeStats};
 
@@ -89,6 +89,14 @@ pub trait Device {
     /// called again even if its fd is not readable. `None`: no such time.
     fn poll_timeout(&self) -> Option<Instant>;
 
+    /// [`recv`](Device::recv) with what the device says about the frame
+    /// ([`RxOffload`]): a checksum it vouches for, the GSO size of a
+    /// receive-offload super-packet. The default says nothing; wrappers
+    /// keep it, as they keep plain frames on the send side.
+    fn recv_offloaded(&mut self, buf: &mut [u8]) -> io::Result<Option<(usize, RxOffload)>> {
+        Ok(self.recv(buf)?.map(|n| (n, RxOffload::default())))
+    }
+
     /// Send-side offloads the device does for the stack (TSO, checksum):
     /// none unless a device says so. Wrappers keep the default, so a
     /// capture or an impairment always sees whole, plain frames.
@@ -138,6 +146,9 @@ macro_rules! forward_device {
         }
         fn poll_timeout(&self) -> Option<Instant> {
             (**self).poll_timeout()
+        }
+        fn recv_offloaded(&mut self, buf: &mut [u8]) -> io::Result<Option<(usize, RxOffload)>> {
+            (**self).recv_offloaded(buf)
         }
         fn tx_offloads(&self) -> Offloads {
             (**self).tx_offloads()

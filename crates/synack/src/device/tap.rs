@@ -7,13 +7,19 @@
 //! checksum offload for the stack: the runtime sends super-segments with
 //! partial checksums, and the header tells the kernel (`gso_type` TCPV4,
 //! `NEEDS_CSUM`).
+//!
+//! On receive, `recv_offloaded` passes the header's meaning to the stack:
+//! the checksum (completed here when the kernel left it partial) is
+//! vouched for, and a TSO4 super-segment carries its `gso_size`, so TCP
+//! counts the kernel's segments (its `rcv_mss` is the kernel's MSS, not the
+//! super-segment's length).
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Instant;
 
-use synack_proto::stack::{FrameOffload, Offloads};
-use synack_tap::{Tap, Tun, VirtioNetHdr};
+use synack_proto::stack::{FrameOffload, Offloads, RxOffload};
+use synack_tap::{GsoType, Tap, Tun, VirtioNetHdr};
 
 use super::{Device, Medium};
 
@@ -39,7 +45,31 @@ pub fn vnet_header(o: FrameOffload) -> VirtioNetHdr {
     VirtioNetHdr::tcp4_offload(o.csum_start, o.csum_offset, o.hdr_len, o.gso_size)
 }
 
-fn nonblocking(r: io::Result<usize>) -> io::Result<Option<usize>> {
+/// The stack's view of a received frame's virtio-net header (virtio 1.0
+/// §5.1.6.4), after `complete_checksum`: `DATA_VALID` means the TCP
+/// checksum is right; a TSO4 frame is a super-packet of `gso_size` segments.
+pub fn rx_offload(hdr: &VirtioNetHdr) -> RxOffload {
+    RxOffload {
+        csum_trusted: hdr.data_valid(),
+        gso_size: (hdr.gso_type == GsoType::TcpV4 && hdr.gso_size > 0).then_some(hdr.gso_size),
+    }
+}
+
+/// One frame and its header from a TAP or TUN, the checksum completed in
+/// software if the kernel left it partial (so non-TCP frames are whole too).
+fn recv_with_header(
+    r: io::Result<(VirtioNetHdr, usize)>,
+    buf: &mut [u8],
+) -> io::Result<Option<(usize, RxOffload)>> {
+    let Some((mut hdr, n)) = nonblocking(r)? else {
+        return Ok(None);
+    };
+    hdr.complete_checksum(&mut buf[..n])
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(Some((n, rx_offload(&hdr))))
+}
+
+fn nonblocking<T>(r: io::Result<T>) -> io::Result<Option<T>> {
     match r {
         Ok(n) => Ok(Some(n)),
         // EINTR: nothing was read; the driver comes back when polled again.
@@ -71,6 +101,11 @@ impl Device for Tap {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         check_buf(buf, Tap::max_frame_len(self))?;
         nonblocking(Tap::recv(self, buf))
+    }
+
+    fn recv_offloaded(&mut self, buf: &mut [u8]) -> io::Result<Option<(usize, RxOffload)>> {
+        check_buf(buf, Tap::max_frame_len(self))?;
+        recv_with_header(Tap::recv_vnet(self, buf), buf)
     }
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
@@ -114,6 +149,11 @@ impl Device for Tun {
         nonblocking(Tun::recv(self, buf))
     }
 
+    fn recv_offloaded(&mut self, buf: &mut [u8]) -> io::Result<Option<(usize, RxOffload)>> {
+        check_buf(buf, Tun::max_frame_len(self))?;
+        recv_with_header(Tun::recv_vnet(self, buf), buf)
+    }
+
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         Tun::send(self, frame).map(drop)
     }
@@ -135,14 +175,14 @@ mod tests {
     fn would_block_and_eintr_are_nothing_ready() {
         assert_eq!(nonblocking(Ok(60)).unwrap(), Some(60));
         assert_eq!(
-            nonblocking(Err(io::ErrorKind::WouldBlock.into())).unwrap(),
+            nonblocking::<usize>(Err(io::ErrorKind::WouldBlock.into())).unwrap(),
             None
         );
         assert_eq!(
-            nonblocking(Err(io::ErrorKind::Interrupted.into())).unwrap(),
+            nonblocking::<usize>(Err(io::ErrorKind::Interrupted.into())).unwrap(),
             None
         );
-        let e = nonblocking(Err(io::Error::other("gone"))).unwrap_err();
+        let e = nonblocking::<usize>(Err(io::Error::other("gone"))).unwrap_err();
         assert_eq!(e.to_string(), "gone");
     }
 
@@ -161,6 +201,49 @@ mod tests {
             .emit(&mut bytes)
             .unwrap();
         assert_eq!(bytes, [1, 0, 66, 0, 0, 0, 34, 0, 16, 0]);
+    }
+
+    #[test]
+    fn a_tso4_header_gives_the_stack_its_gso_size_and_only_a_valid_checksum_is_trusted() {
+        // DATA_VALID, TCPV4, hdr_len 66, gso_size 1448 (as the kernel writes
+        // a super-segment to a TAP).
+        let bytes = [2, 1, 66, 0, 0xa8, 0x05, 0, 0, 0, 0];
+        let hdr = VirtioNetHdr::parse(&bytes, 10).unwrap();
+        assert_eq!(
+            rx_offload(&hdr),
+            RxOffload {
+                csum_trusted: true,
+                gso_size: Some(1448),
+            }
+        );
+        // No flags, no GSO: nothing vouched for.
+        let plain = VirtioNetHdr::parse(&[0; 10], 10).unwrap();
+        assert_eq!(rx_offload(&plain), RxOffload::default());
+        // UDP fragmentation offload's size is not TCP's; a zero size is none.
+        let ufo = VirtioNetHdr::parse(&[0, 3, 42, 0, 0xa8, 0x05, 0, 0, 0, 0], 10).unwrap();
+        assert_eq!(rx_offload(&ufo).gso_size, None);
+        let zero = VirtioNetHdr::parse(&[0, 1, 66, 0, 0, 0, 0, 0, 0, 0], 10).unwrap();
+        assert_eq!(rx_offload(&zero).gso_size, None);
+    }
+
+    #[test]
+    fn a_partial_checksum_is_completed_before_the_frame_is_trusted() {
+        // NEEDS_CSUM over a 4-byte "TCP" region at 0, field at 2: the
+        // field holds the pseudo-header sum (here 0).
+        let hdr = VirtioNetHdr::parse(&[1, 0, 0, 0, 0, 0, 0, 0, 2, 0], 10).unwrap();
+        let mut buf = [0x12, 0x34, 0, 0, 0xAA];
+        let (n, rx) = recv_with_header(Ok((hdr, 4)), &mut buf).unwrap().unwrap();
+        assert_eq!(n, 4);
+        assert!(rx.csum_trusted);
+        assert_eq!(buf, [0x12, 0x34, 0xed, 0xcb, 0xAA], "!0x1234 in the field");
+        // Nothing to read, and a header pointing outside the frame.
+        assert_eq!(
+            recv_with_header(Err(io::ErrorKind::WouldBlock.into()), &mut buf).unwrap(),
+            None
+        );
+        let bad = VirtioNetHdr::parse(&[1, 0, 0, 0, 0, 0, 200, 0, 2, 0], 10).unwrap();
+        let e = recv_with_header(Ok((bad, 4)), &mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
     }
 
     #[test]

@@ -371,7 +371,7 @@ fn an_idle_connection_costs_well_under_a_kibibyte() {
     assert_eq!(w.a.buffer_memory(), 0);
     assert_eq!(w.b.buffer_memory(), 0);
     assert_eq!(w.a.tcp_state(c), TcpState::Established);
-    // ... and what is left is the connection itself: 784 bytes with the
+    // ... and what is left is the connection itself: 792 bytes with the
     // pointer to Fast Open state that only Fast Open connections allocate,
     // CUBIC's 80 bytes (its HyStart++ state boxed from the first growing
     // ACK), the 48 of loss recovery that outlive a flight (the scoreboard,
@@ -379,9 +379,10 @@ fn an_idle_connection_costs_well_under_a_kibibyte() {
     // receiver's SACK memory), the socket options' 48 inline bytes (the
     // rarely set ones are boxed only while set) and 40 of counters (the
     // data-path ones boxed from the first data); retransmission, probe and
-    // rate-limit stamps are boxed only while set.
+    // rate-limit stamps are boxed only while set; MSG_EOR record
+    // boundaries are a pointer, boxed from the first record.
     let size = core::mem::size_of::<Connection>();
-    assert!(size <= 784, "a connection is {size} bytes");
+    assert!(size <= 792, "a connection is {size} bytes");
 }
 
 #[test]
@@ -439,6 +440,24 @@ mod random_ingress {
                 data.extend_from_slice(&frame);
             }
             fuzz::frames(&data);
+        }
+
+        #[test]
+        fn random_frames_with_offload_metadata_never_panic_the_stack(
+            frames in proptest::collection::vec(
+                (any::<u8>(), any::<bool>(), prop_oneof![Just(0u16), 1u16..3000, any::<u16>()], packet_strategy()),
+                1..40,
+            )
+        ) {
+            let mut data = Vec::new();
+            for (advance, trusted, gso, frame) in frames {
+                data.push(advance);
+                data.push(u8::from(trusted));
+                data.extend_from_slice(&gso.to_be_bytes());
+                data.extend_from_slice(&(frame.len() as u16).to_be_bytes());
+                data.extend_from_slice(&frame);
+            }
+            fuzz::frames_rx(&data);
         }
 
         #[test]

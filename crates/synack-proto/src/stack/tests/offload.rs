@@ -356,3 +356,112 @@ fn a_full_segment_with_its_fin_stays_one_record_and_goes_again_whole() {
     assert_eq!(again[0].seq, first[0].seq);
     assert!(again[0].flags.contains(TcpFlags::FIN), "{again:?}");
 }
+
+// ---- receive side: GRO super-packets -----------------------------------------
+
+/// A's next frame from `poll_transmit_offloaded`: with TSO on, a
+/// super-segment of `pieces` MSS with a partial checksum, as the kernel
+/// hands one to a TAP (`NEEDS_CSUM`, `gso_size` = MSS).
+fn super_segment(w: &mut Wire, c: ConnHandle, pieces: usize) -> (Vec<u8>, usize) {
+    let mss = mss(w, c);
+    let data = vec![3u8; pieces * mss];
+    assert_eq!(w.a.tcp_send(w.now, c, &data), Ok(data.len()));
+    let sent = drain_offloaded(&mut w.a, w.now);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].payload_len(), pieces * mss);
+    (sent[0].frame.clone(), mss)
+}
+
+#[test]
+fn a_super_packet_with_its_gso_size_is_taken_whole_and_counted_as_its_segments() {
+    let (mut w, c, s) = tso_pair();
+    let (frame, mss) = super_segment(&mut w, c, 10);
+    let before = w.b.tcp_info(s).unwrap();
+    let in_segs = w.b.stats().tcp.in_segs;
+    let rx = RxOffload {
+        csum_trusted: true,
+        gso_size: Some(mss as u16),
+    };
+    w.b.handle_frame_rx(w.now, IfaceId(0), &frame, rx);
+    let info = w.b.tcp_info(s).unwrap();
+    assert_eq!(info.rcv_mss as usize, mss, "the peer's MSS, not 1460");
+    assert_eq!(info.segs_in - before.segs_in, 10);
+    assert_eq!(info.data_segs_in - before.data_segs_in, 10);
+    assert_eq!(w.b.stats().tcp.in_segs - in_segs, 1, "InSegs: one datagram");
+    // Ten full segments: acknowledged at once, all of them.
+    let out = drain(&mut w.b, w.now);
+    assert_eq!(out.len(), 1);
+    let isn_end = TcpPacket::new_unchecked(&frame[20..]).seq_number() + (10 * mss) as u32;
+    assert_eq!(out[0].ack, Some(isn_end.raw()));
+    let mut buf = vec![0u8; 20 * mss];
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(10 * mss));
+    // The metadata was for that frame only: a plain frame now is checked.
+    let mut bad = frame.clone();
+    bad[20 + 16] ^= 0x33;
+    w.b.handle_frame(w.now, &bad);
+    assert_eq!(w.b.stats().tcp.in_csum_errors, 1);
+}
+
+#[test]
+fn without_a_gso_size_a_super_packet_is_one_segment() {
+    let (mut w, c, s) = tso_pair();
+    let (frame, _) = super_segment(&mut w, c, 10);
+    let before = w.b.tcp_info(s).unwrap();
+    w.b.handle_frame_offloaded(w.now, IfaceId(0), &frame);
+    let info = w.b.tcp_info(s).unwrap();
+    assert_eq!(info.rcv_mss, 1460, "min(length, advmss)");
+    assert_eq!(info.data_segs_in - before.data_segs_in, 1);
+}
+
+#[test]
+fn hostile_gso_sizes_are_ignored_or_only_count() {
+    // gso_size 0 and one larger than the payload: a plain segment.
+    for gso in [0u16, 65_535] {
+        let (mut w, c, s) = tso_pair();
+        let (frame, _) = super_segment(&mut w, c, 4);
+        let before = w.b.tcp_info(s).unwrap();
+        let rx = RxOffload {
+            csum_trusted: true,
+            gso_size: Some(gso),
+        };
+        w.b.handle_frame_rx(w.now, IfaceId(0), &frame, rx);
+        let info = w.b.tcp_info(s).unwrap();
+        assert_eq!(info.data_segs_in - before.data_segs_in, 1, "gso {gso}");
+        assert_eq!(info.rcv_mss, 1460, "gso {gso}");
+    }
+    // A GSO size on a bare ACK, on ICMP and on UDP: no effect, no panic.
+    let (mut w, c, s) = tso_pair();
+    let rx = RxOffload {
+        csum_trusted: false,
+        gso_size: Some(1),
+    };
+    let peer = SocketAddrV4::new(A, 40000);
+    let us = SocketAddrV4::new(B, 9);
+    let ack = packet(peer, us, TcpFlags::ACK, 100, Some(5000), b"");
+    w.b.handle_frame_rx(w.now, IfaceId(0), &ack, rx);
+    let out = drain(&mut w.b, w.now);
+    assert_eq!(out.len(), 1, "the reset any stray ACK gets");
+    let udp = ip_datagram(
+        A,
+        B,
+        IpProtocol::Udp,
+        &[0, 9, 0, 9, 0, 12, 0, 0, 1, 2, 3, 4],
+    );
+    w.b.handle_frame_rx(w.now, IfaceId(0), &udp, rx);
+    let echo = ip_datagram(A, B, IpProtocol::Icmp, &[8, 0, 0xf7, 0xfd, 0, 1, 0, 1]);
+    w.b.handle_frame_rx(w.now, IfaceId(0), &echo, rx);
+    let mut buf = [0u8; 2000];
+    let mut replies = 0;
+    while w.b.poll_transmit(w.now, &mut buf).is_some() {
+        replies += 1;
+    }
+    assert_eq!(replies, 2, "port unreachable and the echo reply");
+    // The connection is untouched and still works.
+    let (frame, mss) = super_segment(&mut w, c, 2);
+    let rx = RxOffload {
+        csum_trusted: true,
+        gso_size: Some(mss as u16),
+    };
+    w.b.handle_frame_rx(w.now, IfaceId(0), &frame, rx);
+    assert_eq!(w.b.tcp_info(s).unwrap().rcv_mss as usize, mss);
+}

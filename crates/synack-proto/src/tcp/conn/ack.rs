@@ -101,7 +101,8 @@ impl AckState {
         self.ato = self.delack_min;
     }
 
-    /// In-order or out-of-order data of `len` bytes arrived (Linux
+    /// In-order or out-of-order data arrived in segments of `len` bytes:
+    /// the payload's length, or a GRO super-packet's GSO size (Linux
     /// `tcp_event_data_recv` and `tcp_measure_rcv_mss`). `adv_mss` is the
     /// MSS we advertised; `rcv_wnd` the window we advertise.
     pub fn on_data(&mut self, now: Instant, len: u32, rcv_wnd: u32, rto: Duration, adv_mss: u32) {

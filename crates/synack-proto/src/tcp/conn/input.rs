@@ -76,9 +76,12 @@ impl Connection {
         seg: &TcpRepr<'_>,
         env: &mut Env,
     ) -> Disposition {
-        self.core.counters.segs_in += 1;
+        // A GRO super-packet is the N segments it stands for (Linux
+        // `tcp_segs_in` adds `gso_segs`).
+        let pieces = super::offload::rx_pieces(seg.payload.len(), env.rx_gso);
+        self.core.counters.segs_in += u64::from(pieces);
         if !seg.payload.is_empty() {
-            self.core.counters.data_mut().data_segs_in += 1;
+            self.core.counters.data_mut().data_segs_in += u64::from(pieces);
         }
         let disposition = match self.state.kind() {
             TcpState::Closed | TcpState::Listen => Disposition::Dropped(DropReason::Closed),
@@ -741,7 +744,7 @@ impl Connection {
             let rto = core.rtt.rto();
             core.ack.on_data(
                 now,
-                seg.payload.len() as u32,
+                super::offload::rx_segment_size(seg.payload.len(), env.rx_gso),
                 rcv_wnd,
                 rto,
                 u32::from(core.neg.adv_mss),

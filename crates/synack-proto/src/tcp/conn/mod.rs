@@ -54,6 +54,7 @@ mod input;
 pub mod offload;
 mod options;
 mod output;
+mod records;
 mod recv;
 mod send;
 mod sockopt;
@@ -115,6 +116,10 @@ pub struct Env {
     /// The IP ECN field of the segment being handled (RFC 3168 §5); the
     /// stack sets it around each call into TCP. Not-ECT otherwise.
     pub rx_ecn: Ecn,
+    /// The segment being handled is a GRO super-packet of segments of this
+    /// many data bytes (see `offload::rx_pieces`); 0 for a plain segment.
+    /// Set by the stack around one `handle_segment` call.
+    pub rx_gso: u16,
 }
 
 impl Env {

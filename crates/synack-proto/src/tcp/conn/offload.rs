@@ -10,6 +10,15 @@
 //! whole number of MSS-sized pieces. Everything that counts segments
 //! (the scoreboard, RACK, pipe, cwnd, the MIB counters) counts the pieces:
 //! the peer receives N segments, so N segments were sent.
+//!
+//! The receive side is the mirror image: a device that coalesced segments
+//! (GRO/LRO, or the kernel's own super-segments over a TAP) hands the stack
+//! one segment with the size of the pieces it stands for (`Env::rx_gso`).
+//! Sequence space, the window and reassembly see one segment; what counts
+//! segments (the receive-MSS estimate, `segs_in`, `data_segs_in`, hence
+//! the delayed-ACK rule "every second full-sized segment") sees the pieces,
+//! as Linux does from the skb's `gso_size`/`gso_segs` (tcp_input.c
+//! `tcp_measure_rcv_mss`, `tcp_segs_in`).
 
 /// What the stack allows for the segment a connection writes next (set
 /// before `poll_transmit`), and what it did (read after). Default: no
@@ -50,5 +59,45 @@ pub(super) fn pieces(len: u32, mss: u32) -> u32 {
         1
     } else {
         len.div_ceil(mss)
+    }
+}
+
+/// Segments a received payload of `len` bytes stands for: `len / gso_size`
+/// rounded up for a super-packet (`gso_size` nonzero), else one.
+pub(super) fn rx_pieces(len: usize, gso_size: u16) -> u32 {
+    if gso_size == 0 || len <= usize::from(gso_size) {
+        1
+    } else {
+        u32::try_from(len.div_ceil(usize::from(gso_size))).unwrap_or(u32::MAX)
+    }
+}
+
+/// The size of the peer's segments a received payload shows (Linux
+/// `tcp_measure_rcv_mss`: the skb's `gso_size`, else its length).
+pub(super) fn rx_segment_size(len: usize, gso_size: u16) -> u32 {
+    if gso_size == 0 || len <= usize::from(gso_size) {
+        u32::try_from(len).unwrap_or(u32::MAX)
+    } else {
+        u32::from(gso_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_super_packet_counts_its_pieces_and_measures_one_piece() {
+        assert_eq!(rx_pieces(10_000, 1000), 10);
+        assert_eq!(rx_pieces(10_001, 1000), 11);
+        assert_eq!(rx_segment_size(10_000, 1000), 1000);
+        // A plain segment, or a GSO size that does not cut it.
+        assert_eq!(rx_pieces(1448, 0), 1);
+        assert_eq!(rx_pieces(0, 0), 1);
+        assert_eq!(rx_pieces(1000, 1000), 1);
+        assert_eq!(rx_segment_size(1448, 0), 1448);
+        assert_eq!(rx_segment_size(500, 1000), 500);
+        // A hostile GSO size of 1 on a 64 KiB segment: large, not a panic.
+        assert_eq!(rx_pieces(65_495, 1), 65_495);
     }
 }

@@ -8,10 +8,12 @@
 
 mod close;
 mod data;
+mod gro;
 mod handshake;
 mod layout;
 mod loss;
 mod probes;
+mod records;
 mod recovery;
 mod robustness;
 mod table;

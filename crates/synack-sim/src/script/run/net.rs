@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use synack_proto::stack::{Event, Stack};
+use synack_proto::stack::{Event, IfaceId, RxOffload, Stack};
 use synack_proto::{Duration, Instant};
 
 use super::frames::Sent;
@@ -85,9 +85,14 @@ impl Net {
         Ok(())
     }
 
-    /// Injects a frame now.
-    pub fn inject(&mut self, frame: &[u8]) -> Result<(), String> {
-        self.stack.handle_frame(self.now, frame);
+    /// Injects a frame now; with `gso_size`, as a GRO super-packet of
+    /// segments of that size (its checksum is complete, so still checked).
+    pub fn inject(&mut self, frame: &[u8], gso_size: Option<u16>) -> Result<(), String> {
+        let rx = RxOffload {
+            csum_trusted: false,
+            gso_size,
+        };
+        self.stack.handle_frame_rx(self.now, IfaceId(0), frame, rx);
         self.drain()
     }
 

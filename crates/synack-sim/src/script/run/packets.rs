@@ -112,8 +112,14 @@ impl<'s> Runner<'s> {
             );
         }
         let (tos, ttl) = self.inbound_ip_fields(&p.ip)?;
+        // A GRO super-packet's segment size, for a TCP payload beyond `--mss`.
+        let mut gso_size = None;
         let frame = match &p.body {
-            PacketBody::Tcp(t) => self.inbound_tcp(p, t, tos, ttl)?,
+            PacketBody::Tcp(t) => {
+                let (frame, gso) = self.inbound_tcp(p, t, tos, ttl)?;
+                gso_size = gso;
+                frame
+            }
             PacketBody::Udp(u) => {
                 let Some(sut) = self.sut else {
                     return fail(self.line, "no matching socket for script packet");
@@ -131,7 +137,7 @@ impl<'s> Runner<'s> {
             PacketBody::Icmp(i) => self.inbound_icmp(i)?,
         };
         self.log(|| format!("inject {p}"));
-        self.net.inject(&frame).map_err(|e| Stop::Fail {
+        self.net.inject(&frame, gso_size).map_err(|e| Stop::Fail {
             line: self.line,
             message: e,
         })?;
@@ -153,7 +159,17 @@ impl<'s> Runner<'s> {
         Ok((tos, ip.ttl().unwrap_or(INBOUND_TTL)))
     }
 
-    fn inbound_tcp(&mut self, p: &Packet, t: &TcpPacket, tos: u8, ttl: u8) -> Step<Vec<u8>> {
+    /// The frame for an inbound TCP packet and, for a payload larger than
+    /// `--mss`, the GSO size it goes in with: packetdrill then writes it to
+    /// its TUN as a GRO super-packet (virtio-net `gso_size` = `--mss`), and
+    /// the kernel's TCP counts it as that many segments.
+    fn inbound_tcp(
+        &mut self,
+        p: &Packet,
+        t: &TcpPacket,
+        tos: u8,
+        ttl: u8,
+    ) -> Step<(Vec<u8>, Option<u16>)> {
         if t.psp_spi.is_some() {
             return skip("PSP encapsulation: synack has no PSP");
         }
@@ -171,15 +187,7 @@ impl<'s> Runner<'s> {
                 conn.remote_isn = t.seq.value.start;
             }
         }
-        if let Some(mss) = self.gro_mss {
-            if m.payload_len > mss {
-                return skip(format!(
-                    "--mss={mss} with a {}-byte inbound segment: a GRO super-packet, and synack \
-                     has no receive-offload (GSO size) input",
-                    m.payload_len
-                ));
-            }
-        }
+        let gso_size = self.gro_mss.filter(|&mss| m.payload_len > mss);
         let conn = &self.conns[index];
         let isns = conn.isns();
         let ack = match m.ack {
@@ -248,7 +256,7 @@ impl<'s> Runner<'s> {
             tos,
             ttl,
         };
-        Ok(seg.to_frame())
+        Ok((seg.to_frame(), gso_size))
     }
 
     /// Bytes of an option the runner sends or compares as written.

@@ -96,7 +96,8 @@ pub struct Runner<'s> {
     pub remote_ip: Ipv4Addr,
     pub bind_port: u16,
     pub connect_port: u16,
-    /// `--mss`: inbound payloads larger than this were GRO super-packets.
+    /// `--mss`: inbound payloads larger than this go in as GRO super-packets
+    /// with this GSO size.
     pub gro_mss: Option<u16>,
     /// packetdrill's sockets (connections as the script sees them).
     pub conns: Vec<Conn>,
