@@ -413,10 +413,9 @@ impl Stack {
                 .window_scale
                 .filter(|_| config.tcp_window_scaling);
             let sack = syn.options.sack_permitted && config.tcp_sack;
-            let ecn = ecn::accept_syn(config, syn.flags, self.env.rx_ecn);
-            ece = ecn;
+            ece = ecn::accept_syn(config, syn.flags, self.env.rx_ecn);
             let clock = TsClock::new(self.ts_offset(tuple));
-            let tsval = SynCookies::encode_ts_options(clock.tsval(now), wscale, sack, ecn);
+            let tsval = SynCookies::encode_ts_options(clock.tsval(now), wscale, sack, ece);
             options.timestamp = Some(TcpTimestamp {
                 tsval,
                 tsecr: ts.tsval,

@@ -16,11 +16,13 @@
 //!   so, else RFC 6675's IsLost; without SACK, NewReno: the third duplicate
 //!   ACK, then every partial ACK, marks the segment at SND.UNA lost;
 //! - **the state** follows Linux's `tcpi_ca_state` ([`CaState`]): Open;
-//!   Disorder (SACKed or duplicate-ACKed data, no loss yet); Recovery
-//!   (fast recovery until RecoveryPoint is acknowledged); Loss (after a
-//!   timeout, until everything sent before it is acknowledged);
-//! - **the window**: during Recovery PRR ([`prr`]) sets it from what was
-//!   delivered; otherwise the congestion controller grows it. Limited
+//!   Disorder (SACKed or duplicate-ACKed data, no loss yet); CWR (an ECN
+//!   echo, RFC 3168 §6.1.2: a reduction without loss, until SND.NXT at
+//!   the echo is acknowledged); Recovery (fast recovery until
+//!   RecoveryPoint is acknowledged); Loss (after a timeout, until
+//!   everything sent before it is acknowledged);
+//! - **the window**: during Recovery and CWR PRR ([`prr`]) sets it from
+//!   what was delivered; otherwise the congestion controller grows it. Limited
 //!   transmit (RFC 3042) falls out of `pipe`: SACKed data, or one segment
 //!   per duplicate ACK without SACK, leaves the pipe and lets new data out;
 //! - **what to send**: NextSeg ([`LossRecovery::next_retransmission`],
