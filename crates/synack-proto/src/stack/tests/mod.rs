@@ -5,6 +5,7 @@
 mod basics;
 mod cookies;
 mod demux;
+mod ecn;
 mod ethernet;
 mod fastopen;
 mod ip;
