@@ -7,6 +7,7 @@ mod cookies;
 mod demux;
 mod ethernet;
 mod fastopen;
+mod gro;
 mod ip;
 mod listen;
 mod offload;
