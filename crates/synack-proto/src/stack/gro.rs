@@ -209,7 +209,11 @@ impl Stack {
         let l2 = if f.mac().is_some() { 14 } else { 0 };
         let mut run: Option<Run<'a>> = None;
         for frame in frames {
-            let Some(c) = candidate(frame, l2) else {
+            // A segment too long to share a datagram with another of its
+            // size (64 KiB MTUs) never merges: straight in.
+            let Some(c) =
+                candidate(frame, l2).filter(|c| c.end - l2 + c.payload_len() <= MAX_DATAGRAM)
+            else {
                 if let Some(r) = run.take() {
                     self.gro_flush(now, iface, l2, &r);
                 }

@@ -183,3 +183,39 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn on_ethernet_a_run_shares_one_link_header_and_a_frame_for_another_station_splits_it() {
+    let mut lan = Lan::new(vec![eth_stack(A, 1, config(1)), eth_stack(B, 2, config(2))]);
+    let l = lan.hosts[1]
+        .tcp_listen(SocketAddrV4::new(B, 80), 8)
+        .unwrap();
+    let c = lan.hosts[0]
+        .tcp_connect(lan.now, SocketAddrV4::new(B, 80), ConnectOptions::default())
+        .unwrap();
+    lan.run_for(50);
+    let s = lan.hosts[1].tcp_accept(l).unwrap();
+    let now = lan.now;
+    let mss = lan.hosts[0].tcp_info(c).unwrap().snd_mss as usize;
+    let data: Vec<u8> = (0..6 * mss).map(|i| (i % 251) as u8).collect();
+    assert_eq!(lan.hosts[0].tcp_send(now, c, &data), Ok(data.len()));
+    let mut frames = Vec::new();
+    let mut buf = [0u8; 2000];
+    while let Some(n) = lan.hosts[0].poll_transmit(now, &mut buf) {
+        frames.push(buf[..n].to_vec());
+    }
+    assert_eq!(frames.len(), 6);
+    // A copy of segment 3 sent to another station: dropped, and it ends
+    // the run (its link header differs).
+    let mut stray = frames[3].clone();
+    stray[..6].copy_from_slice(&mac(9).0);
+    let mut batch: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    batch.insert(3, &stray);
+    let b = &mut lan.hosts[1];
+    let in_segs = b.stats().tcp.in_segs;
+    b.handle_frames(now, IfaceId(0), batch);
+    assert_eq!(b.stats().tcp.in_segs - in_segs, 2, "0-2, then 3-5");
+    assert_eq!(b.stats().eth.in_other_host, 1);
+    assert_eq!(b.tcp_info(s).unwrap().rcv_mss as usize, mss);
+    assert_eq!(read_all(b, now, s), data);
+}
