@@ -373,7 +373,7 @@ impl Stack {
         self.tcp_send_with(now, c, data, SendFlags::default())
     }
 
-    /// [`Stack::tcp_send`] with flags (`MSG_MORE`).
+    /// [`Stack::tcp_send`] with flags (`MSG_MORE`, `MSG_EOR`).
     pub fn tcp_send_with(
         &mut self,
         now: Instant,

@@ -151,6 +151,11 @@ pub enum Shutdown {
 pub struct SendFlags {
     /// MSG_MORE: more data follows; hold a partial segment like the cork.
     pub more: bool,
+    /// MSG_EOR: the data ends a record; no later data shares a segment
+    /// with its last byte (Linux `eor`). Only a call that queues all of
+    /// its data ends the record: after a short write, pass it again with
+    /// the rest.
+    pub eor: bool,
 }
 
 /// A socket option (`setsockopt`).
@@ -227,6 +232,9 @@ impl Connection {
             return Err(SendError::WouldBlock);
         }
         snd.more = flags.more;
+        if flags.eor && n == data.len() {
+            snd.end_record();
+        }
         self.core.tfo_on_send();
         Ok(n)
     }

@@ -54,6 +54,7 @@ mod input;
 pub mod offload;
 mod options;
 mod output;
+mod records;
 mod recv;
 mod send;
 mod sockopt;

@@ -310,7 +310,12 @@ impl Core {
             return None;
         }
         let mss = snd.mss;
-        let len = unsent.min(mss).min(wnd_room);
+        // A segment ends at a record boundary (MSG_EOR, `conn::records`).
+        let record_room = snd.record_room(seq);
+        let len = unsent.min(mss).min(wnd_room).min(record_room);
+        // Cut short by a record's end, not by the data or the window: it
+        // goes as it is (Linux applies Nagle only to the last buffer).
+        let record_cut = len == record_room && len < unsent.min(wnd_room);
         if len == 0 {
             return None; // window closed: the persist timer probes
         }
@@ -340,7 +345,7 @@ impl Core {
         // tail shorter than the MSS is left for the next call, where the
         // rules below (SWS avoidance, Nagle, the cork) apply to it as usual.
         if !probe && len == mss {
-            let n = self.tso_pieces(snd, env, unsent, wnd_room);
+            let n = self.tso_pieces(snd, env, unsent.min(record_room), wnd_room);
             if n > 1 {
                 let len = n * mss;
                 self.pending.force_push = false;
@@ -358,14 +363,20 @@ impl Core {
             }
         }
         let is_tail = len == unsent;
-        if len < mss && !self.pending.force_push && self.partial_held(len, is_tail, snd) {
+        if len < mss
+            && !record_cut
+            && !self.pending.force_push
+            && self.partial_held(len, is_tail, snd)
+        {
             return None;
         }
         // What may go now, up to a partial segment that would wait: the GSO
-        // packet Linux would build ends there at the latest.
-        let avail = unsent.min(wnd_room);
+        // packet Linux would build ends there at the latest, and at the
+        // record's end (a GSO packet is one buffer, which never crosses it).
+        let avail = unsent.min(wnd_room).min(record_room);
         let partial = avail % mss;
         let sendable = if partial != 0
+            && avail != record_room
             && !self.pending.force_push
             && self.partial_held(partial, avail == unsent, snd)
         {
@@ -386,8 +397,8 @@ impl Core {
             fin,
             // Linux: PSH where the written data ends (`tcp_push`), unless
             // the write said more follows, and on every GSO packet of two
-            // or more segments.
-            push: (is_tail && !snd.more) || gso_push,
+            // or more segments. A record ends where a write ended.
+            push: (is_tail && !snd.more) || gso_push || record_cut,
             kind: Kind::New,
             ..Plan::ack(seq)
         })
@@ -758,7 +769,10 @@ fn retransmission_plan(snd: &SendHalf, rtx: Retransmission) -> Option<Plan> {
     let seq = rtx.start;
     let data_end = snd.data_end();
     let len = if seq.before(data_end) {
-        rtx.record_end.min_seq(data_end).since(seq).min(snd.mss)
+        let len = rtx.record_end.min_seq(data_end).since(seq).min(snd.mss);
+        // Never across a record boundary (MSG_EOR), e.g. when a record
+        // larger than the MSS goes again in pieces.
+        len.min(snd.record_room(seq))
     } else {
         0
     };
@@ -773,7 +787,7 @@ fn retransmission_plan(snd: &SendHalf, rtx: Retransmission) -> Option<Plan> {
     Some(Plan {
         len,
         fin,
-        push: len > 0 && seq + len == data_end,
+        push: len > 0 && (seq + len == data_end || snd.ends_record(seq + len)),
         kind: Kind::Retransmission,
         rtx: Some(Retransmission {
             end: seq + len + u32::from(fin),

@@ -21,6 +21,7 @@
 
 use core::fmt;
 
+use super::records::RecordBoundaries;
 use crate::SeqNum;
 use crate::storage::RingBuffer;
 
@@ -71,6 +72,8 @@ pub struct SendHalf {
     /// being sent in, as Linux would build it (`conn::gso`): new data before
     /// it is inside that packet.
     pub gso_end: SeqNum,
+    /// Where records written with MSG_EOR end (see `conn::records`).
+    records: RecordBoundaries,
 }
 
 impl SendHalf {
@@ -93,6 +96,7 @@ impl SendHalf {
             small_end: iss,
             more: false,
             gso_end: iss,
+            records: RecordBoundaries::default(),
         }
     }
 
@@ -155,12 +159,13 @@ impl SendHalf {
 
     /// Gives the buffer's memory back if it is empty.
     pub fn release_if_empty(&mut self) -> bool {
-        self.buffer.release_if_empty()
+        let records = self.records.release_if_empty();
+        self.buffer.release_if_empty() || records
     }
 
     /// Bytes the buffer holds allocated.
     pub fn allocated(&self) -> usize {
-        self.buffer.allocated()
+        self.buffer.allocated() + self.records.allocated()
     }
 
     /// Queues application bytes; returns how many fit.
@@ -169,6 +174,30 @@ impl SendHalf {
             return 0;
         }
         self.buffer.enqueue_slice(data)
+    }
+
+    /// The data queued so far ends a record (MSG_EOR): no later byte
+    /// shares a segment with its last one.
+    pub fn end_record(&mut self) {
+        if !self.buffer.is_empty() {
+            self.records.mark(self.data_end());
+        }
+    }
+
+    /// How many bytes a segment starting at `seq` may hold before it would
+    /// cross a record boundary (`u32::MAX` when none follows `seq`).
+    pub fn record_room(&self, seq: SeqNum) -> u32 {
+        if self.records.is_empty() {
+            return u32::MAX;
+        }
+        self.records
+            .next_after(seq)
+            .map_or(u32::MAX, |b| b.since(seq))
+    }
+
+    /// Whether a segment ending at `end` ends a record.
+    pub fn ends_record(&self, end: SeqNum) -> bool {
+        !self.records.is_empty() && self.record_room(end - 1u32) == 1
     }
 
     /// Queues the FIN after the data (no more writes).
@@ -211,6 +240,7 @@ impl SendHalf {
         let data_acked = ack.min_seq(self.data_end()).since(self.buf_seq);
         let freed = self.buffer.discard_front(data_acked as usize);
         self.buf_seq += freed;
+        self.records.acknowledge(self.buf_seq);
         acked
     }
 

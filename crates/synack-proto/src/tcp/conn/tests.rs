@@ -13,6 +13,7 @@ mod handshake;
 mod layout;
 mod loss;
 mod probes;
+mod records;
 mod recovery;
 mod robustness;
 mod table;

@@ -71,7 +71,8 @@ pub enum Op {
         fd: i64,
         total: usize,
         done: usize,
-        more: bool,
+        /// MSG_MORE and MSG_EOR.
+        flags: SendFlags,
     },
     Poll {
         fds: Vec<PollFd>,
@@ -509,8 +510,8 @@ impl<'s> Runner<'s> {
                 fd,
                 total,
                 done,
-                more,
-            } => Ok(self.try_write(*fd, *total, done, *more)),
+                flags,
+            } => Ok(self.try_write(*fd, *total, done, *flags)),
             Op::Poll { fds, deadline } => {
                 let fds = fds.clone();
                 let deadline = *deadline;
@@ -953,7 +954,7 @@ impl<'s> Runner<'s> {
             fd,
             total: len,
             done: queued,
-            more: false,
+            flags: SendFlags::default(),
         }))
     }
 
@@ -1004,9 +1005,10 @@ impl<'s> Runner<'s> {
     }
 
     fn sys_write(&mut self, s: &Syscall, fd: i64, len: usize, flags: i64) -> Step<SysOutcome> {
-        if flags & linux::MSG_EOR != 0 {
-            return skip("send(MSG_EOR): synack has no record boundaries in its send queue");
-        }
+        let send_flags = SendFlags {
+            more: flags & linux::MSG_MORE != 0,
+            eor: flags & linux::MSG_EOR != 0,
+        };
         let Some(sock) = self.fds.get(&fd) else {
             return err(Errno::EBADF);
         };
@@ -1045,14 +1047,14 @@ impl<'s> Runner<'s> {
                 fd,
                 total: len,
                 done: queued,
-                more: flags & linux::MSG_MORE != 0,
+                flags: send_flags,
             }));
         }
         let mut op = Op::Write {
             fd,
             total: len,
             done: 0,
-            more: flags & linux::MSG_MORE != 0,
+            flags: send_flags,
         };
         match self.attempt(&mut op, s)? {
             Some(ret) => Ok(Done(ret)),
@@ -1074,7 +1076,13 @@ impl<'s> Runner<'s> {
     }
 
     /// Queues what fits; `Some` once everything is queued or on an error.
-    fn try_write(&mut self, fd: i64, total: usize, done: &mut usize, more: bool) -> Option<Ret> {
+    fn try_write(
+        &mut self,
+        fd: i64,
+        total: usize,
+        done: &mut usize,
+        flags: SendFlags,
+    ) -> Option<Ret> {
         let now = self.net.now;
         let sock = self.fds.get_mut(&fd)?;
         let h = match sock.role {
@@ -1105,7 +1113,6 @@ impl<'s> Runner<'s> {
             return Some(Ret::Value(0));
         }
         let chunk = vec![0u8; total - *done];
-        let flags = SendFlags { more };
         let r = self.net.stack.tcp_send_with(now, h, &chunk, flags);
         let _ = self.net.drain();
         let sock = self.fds.get_mut(&fd)?;

@@ -246,7 +246,10 @@ fn corked_data_is_pushed_after_at_most_the_probe_timer() {
 #[test]
 fn msg_more_holds_the_tail_and_nodelay_pushes_it_without_psh() {
     let mut h = Harness::established();
-    let more = SendFlags { more: true };
+    let more = SendFlags {
+        more: true,
+        ..SendFlags::default()
+    };
     h.conn.send(h.now, &[1; 40], more, &mut h.env).unwrap();
     h.conn.send(h.now, &[2; 40], more, &mut h.env).unwrap();
     assert!(h.output().is_empty());

@@ -6,7 +6,7 @@ use core::mem::size_of;
 /// Prints what an idle connection is made of (`cargo test layout --
 /// --nocapture`) and holds the parts that were shrunk to their size.
 #[test]
-fn an_idle_connection_is_784_bytes_inline() {
+fn an_idle_connection_is_792_bytes_inline() {
     let parts: &[(&str, usize)] = &[
         ("Connection", size_of::<Connection>()),
         ("State", size_of::<State>()),
@@ -38,7 +38,9 @@ fn an_idle_connection_is_784_bytes_inline() {
         size_of::<XmitState>() <= 64,
         "probe and timeout state boxed"
     );
-    assert!(size_of::<Connection>() <= 784);
+    // 784 plus the pointer to MSG_EOR record boundaries (`conn::records`),
+    // boxed from the first record.
+    assert!(size_of::<Connection>() <= 792);
 }
 
 #[test]
