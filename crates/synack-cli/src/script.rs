@@ -35,6 +35,11 @@ pub struct ScriptArgs {
     /// settings), e.g. `--sysctl net.ipv4.tcp_rmem="4096 87380 4000000"`.
     #[arg(long = "sysctl", value_name = "NAME=VALUE")]
     sysctls: Vec<String>,
+    /// Also fail packets synack sent after the last outbound line that no
+    /// line claimed (packetdrill never examines them; the project's own
+    /// scripts run this way).
+    #[arg(long)]
+    strict_tail: bool,
 }
 
 #[derive(Serialize)]
@@ -72,6 +77,7 @@ pub fn run(args: &ScriptArgs) -> ExitCode {
         seed: args.seed,
         defines,
         sysctls,
+        strict_tail: args.strict_tail,
     };
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let mut out = io::stdout().lock();

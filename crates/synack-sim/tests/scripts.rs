@@ -38,7 +38,12 @@ fn own_scripts_pass() {
             "PENDING names {name}, which does not exist"
         );
     }
-    let config = RunConfig::default();
+    // Our own scripts list everything synack sends: nothing may follow
+    // the last outbound line unclaimed.
+    let config = RunConfig {
+        strict_tail: true,
+        ..RunConfig::default()
+    };
     let mut failures = Vec::new();
     let mut now_passing = Vec::new();
     let mut pending_seen = Vec::new();

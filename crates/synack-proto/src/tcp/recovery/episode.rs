@@ -459,10 +459,15 @@ impl Episode {
         self.sack && self.reordering > u32::from(self.cfg.dupthresh)
     }
 
+    /// Data `distance` bytes below the highest delivered byte (one past the
+    /// highest SACKed, or the new SND.UNA) arrived late: the reordering
+    /// degree is that distance in whole segments, rounded up (Linux
+    /// `tcp_check_sack_reordering`: 3001 SACKed below a SACKed 7001:8001 with
+    /// a 1000-byte MSS is a degree of 5).
     fn on_reordering(&mut self, distance: u32, stats: &mut TcpExtStats, by_timestamp: bool) {
         self.rack.on_reordering();
         self.reord_seen = self.reord_seen.saturating_add(1);
-        let degree = distance.div_ceil(self.mss).saturating_add(1);
+        let degree = distance.div_ceil(self.mss);
         if degree > self.reordering {
             self.reordering = degree.min(MAX_REORDERING);
         }
@@ -787,8 +792,12 @@ impl Episode {
         }
         if advanced && self.undo.active() && self.undo.packet_delayed(inp.tsecr) {
             // Linux `tcp_try_undo_partial`: the hole was filled by the
-            // delayed original, not the retransmission (RFC 3522).
-            self.on_reordering(inp.ack.since(inp.prior_una), stats, true);
+            // delayed original, not the retransmission (RFC 3522). Linux
+            // measures from its highest-SACK mark, which without SACK
+            // blocks stands for the duplicate ACKs' segments above the
+            // hole; synack counts the late segment itself as one more.
+            let distance = inp.ack.since(inp.prior_una).saturating_add(self.mss);
+            self.on_reordering(distance, stats, true);
             if self.board.retrans().segs == 0 {
                 self.do_undo(now, cc, true);
                 stats.tcp_partial_undo += 1;

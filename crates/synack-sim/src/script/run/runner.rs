@@ -51,6 +51,13 @@ pub struct RunConfig {
     /// own settings, which a script's shell lines then change), by Linux
     /// name: `("net.ipv4.tcp_rmem", "4096 87380 4000000")`.
     pub sysctls: Vec<(String, String)>,
+    /// Also fail a packet synack sent after the last outbound line and
+    /// before the last event that no line claimed. packetdrill never looks
+    /// at such a packet (it sniffs only for `>` lines, and `run_script`
+    /// ends after the last event without draining), so this is off for
+    /// scripts judged as packetdrill judges them (the public corpus) and
+    /// on for the project's own scripts, which say everything synack sends.
+    pub strict_tail: bool,
 }
 
 /// Why a run stopped early.
@@ -117,6 +124,8 @@ pub struct Runner<'s> {
     pub notes: Vec<String>,
     pub trace: Vec<String>,
     pub verbose: bool,
+    /// [`RunConfig::strict_tail`].
+    pub strict_tail: bool,
     pub previous: Option<PreviousEvent>,
     /// The line of the event being run.
     pub line: u32,
@@ -280,6 +289,7 @@ impl<'s> Runner<'s> {
             notes,
             trace: Vec::new(),
             verbose: config.verbose,
+            strict_tail: config.strict_tail,
             previous: None,
             line: 0,
         })
@@ -459,12 +469,14 @@ impl<'s> Runner<'s> {
     /// The checks after the last event.
     fn finish(&mut self) -> Step<()> {
         self.settle()?;
-        // A packet for the connection under test that synack sent before
-        // the last event, and no line claimed: the script walked past it.
-        // (What answers the last event itself goes unchecked, as in
-        // packetdrill: a script need not list the kernel's last word.)
+        // With `strict_tail`: a packet for the connection under test that
+        // synack sent before the last event, and no line claimed: the
+        // script walked past it. (What answers the last event itself goes
+        // unchecked, as in packetdrill: a script need not list the kernel's
+        // last word.) A packet before a later `>` line has already failed
+        // that line's match, so only the tail after the last `>` is left.
         let last_event = self.previous.map_or(Instant::ZERO, |p| p.scripted);
-        if let Some(sut) = self.sut {
+        if let (true, Some(sut)) = (self.strict_tail, self.sut) {
             let conn = &self.conns[sut];
             let stray = self
                 .net

@@ -407,25 +407,26 @@ fn once_reordering_is_known_sacked_deliveries_grow_the_window() {
     let (mut h, out) = sending(reno(), 30);
     assert_eq!(out.len(), 10);
     h.at(200);
-    // Segment 0 is late; 1 and 2 arrive first. RFC 5681: an ACK that does
-    // not advance SND.UNA does not grow the window.
-    h.feed(sack(s(0), &[(1, 3)]));
+    // Segments 0 to 2 are late; 3 arrives first. RFC 5681: an ACK that
+    // does not advance SND.UNA does not grow the window.
+    h.feed(sack(s(0), &[(3, 4)]));
     assert_eq!(h.info().snd_cwnd, 10);
     assert_eq!(h.info().ca_state, CaState::Disorder);
-    // Segment 0 arrives, never retransmitted, three segments below the
-    // highest SACK: reordering of degree 4 (RFC 8985 §6.2 step 3), above
-    // the duplicate-ACK threshold of 3. The ACK newly delivered one
-    // segment: slow start by one (RFC 3465 byte counting).
-    h.feed(sack(s(3), &[]));
+    // Segments 0 to 2 arrive, never retransmitted, segment 0 four segments
+    // below the end of the highest SACK: reordering of degree 4 (RFC 8985
+    // §6.2 step 3, Linux `tcp_check_sack_reordering`), above the
+    // duplicate-ACK threshold of 3. The ACK newly delivered three
+    // segments: slow start by two (RFC 3465 byte counting, L = 2).
+    h.feed(sack(s(4), &[]));
     assert_eq!(h.info().reordering, 4);
-    assert_eq!(h.info().snd_cwnd, 11);
+    assert_eq!(h.info().snd_cwnd, 12);
     h.output();
-    // Now segment 3 is late: the SACKs for 4 and 5 deliver two segments
+    // Now segment 4 is late: the SACKs for 5 and 6 deliver two segments
     // while SND.UNA waits, and the window grows by them (Linux
     // `tcp_may_raise_cwnd`), as it would have had they come in order.
-    h.feed(sack(s(3), &[(4, 6)]));
+    h.feed(sack(s(4), &[(5, 7)]));
     assert_eq!(h.info().ca_state, CaState::Disorder);
-    assert_eq!(h.info().snd_cwnd, 13);
+    assert_eq!(h.info().snd_cwnd, 14);
 }
 
 #[test]
