@@ -178,7 +178,7 @@ impl Stack {
     }
 
     /// A segment for a connection.
-    fn deliver(&mut self, key: Key, tuple: &FourTuple, seg: &TcpRepr<'_>) {
+    pub(super) fn deliver(&mut self, key: Key, tuple: &FourTuple, seg: &TcpRepr<'_>) {
         let now = self.now;
         let Some(entry) = self.conns.get_mut(key) else {
             return;

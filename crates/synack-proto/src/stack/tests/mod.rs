@@ -8,6 +8,7 @@ mod demux;
 mod ecn;
 mod ethernet;
 mod fastopen;
+mod gro;
 mod ip;
 mod listen;
 mod offload;

@@ -115,6 +115,34 @@ impl Connection {
         s.rcv.stage(seg.seq, seg.payload)
     }
 
+    /// Software GRO: stages the payload of the segment at `seq` that
+    /// follows the bytes staged so far (see [`RecvHalf::stage`]); returns
+    /// its sum, or `None` (nothing written) if it cannot join them.
+    pub fn stage_more(&mut self, seq: SeqNum, payload: &[u8]) -> Option<u16> {
+        let State::Established(s) = &mut self.state else {
+            return None;
+        };
+        if s.rcv.staged() == 0 {
+            return None;
+        }
+        s.rcv.stage(seq, payload)
+    }
+
+    /// Bytes staged so far (0 outside ESTABLISHED).
+    pub fn staged_len(&self) -> u32 {
+        match &self.state {
+            State::Established(s) => s.rcv.staged(),
+            _ => 0,
+        }
+    }
+
+    /// Forgets staged bytes beyond the first `len`.
+    pub fn truncate_staged(&mut self, len: u32) {
+        if let State::Established(s) = &mut self.state {
+            s.rcv.truncate_staged(len);
+        }
+    }
+
     /// Forgets bytes staged by [`Connection::stage_payload`] for a segment
     /// that was dropped.
     pub fn clear_staged(&mut self) {
