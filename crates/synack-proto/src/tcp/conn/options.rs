@@ -12,6 +12,7 @@
 //! SYN with ACK set).
 
 use crate::config::Config;
+use crate::tcp::ecn::EcnState;
 use crate::wire::tcp::{TcpOptions, TcpTimestamp};
 
 /// Bytes the timestamp option adds to every segment (`nop,nop,TS`).
@@ -45,6 +46,9 @@ pub(crate) struct Negotiated {
     /// The path MTU, as lowered by ICMP "fragmentation needed" (RFC 1191);
     /// the interface MTU until then.
     path_mtu: u16,
+    /// ECN (RFC 3168): asked for in our SYN, then agreed or not, and the
+    /// data path's CWR/ECE flags; one byte (see [`crate::tcp::ecn`]).
+    pub ecn: EcnState,
 }
 
 /// No window scale (shifts are at most 14).
@@ -79,6 +83,7 @@ impl Negotiated {
             sack_ok: false,
             ts_ok: false,
             path_mtu: u16::try_from(config.mtu).unwrap_or(u16::MAX),
+            ecn: EcnState::for_active_open(config),
         }
     }
 
