@@ -113,10 +113,10 @@ impl Connection {
         let rcv = self.state.recv_half();
         let mss = snd.map_or(core.neg.send_mss(), |s| s.mss).max(1);
         let mut opts = 0;
-        if core.neg.ts_ok {
+        if core.neg.ts_ok() {
             opts |= options::TIMESTAMPS;
         }
-        if core.neg.sack_ok {
+        if core.neg.sack_ok() {
             opts |= options::SACK;
         }
         if core.neg.ecn.is_ok() {

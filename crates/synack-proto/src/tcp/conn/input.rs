@@ -259,7 +259,7 @@ impl Connection {
         core.neg.on_syn_ack(&seg.options, &env.config);
         core.neg.ecn.on_syn_ack(seg.flags);
         core.neg.clamp_mss(core.socket.max_segment);
-        if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok) {
+        if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
         let rcv_limit = core.recv_buffer_limit(&env.config);
@@ -333,7 +333,7 @@ impl Connection {
         core.neg.on_simultaneous_syn(&seg.options, &env.config);
         core.neg.ecn.on_simultaneous_syn(seg.flags);
         core.neg.clamp_mss(core.socket.max_segment);
-        if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok) {
+        if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
         let rcv = RecvHalf::new(
@@ -893,7 +893,7 @@ impl Core {
                 return Some(now.saturating_duration_since(sent));
             }
         }
-        if self.neg.ts_ok {
+        if self.neg.ts_ok() {
             let ts = seg.options.timestamp?;
             if let Some(first_rtx) = self.xmit.rtx_tsval() {
                 if (ts.tsecr.wrapping_sub(first_rtx) as i32) < 0 {
@@ -924,7 +924,7 @@ impl Core {
         self.counters.add_delivered(1);
         // Loss recovery's scoreboard starts with the data after our SYN.
         self.recovery
-            .on_established(ack, self.neg.sack_ok, self.neg.send_mss());
+            .on_established(ack, self.neg.sack_ok(), self.neg.send_mss());
         match rtt {
             Some(sample) => {
                 // The estimator's round trips are counted in sequence space
@@ -1062,7 +1062,7 @@ impl Core {
             && !seg.flags.fin()
             && !window_updated;
         let cwnd = self.recovery.send_window(&self.cc);
-        let sack_blocks = if self.neg.sack_ok {
+        let sack_blocks = if self.neg.sack_ok() {
             seg.options.sack_blocks
         } else {
             SackBlocks::new()
@@ -1075,7 +1075,7 @@ impl Core {
             tsecr: seg
                 .options
                 .timestamp
-                .filter(|_| self.neg.ts_ok)
+                .filter(|_| self.neg.ts_ok())
                 .map(|t| t.tsecr),
             dupack,
             rtt,

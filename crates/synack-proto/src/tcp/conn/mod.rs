@@ -1083,7 +1083,7 @@ impl Connection {
         // RFC 3168 §6.1.1: ECN iff the SYN is ECN-setup (and not ECT).
         core.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn));
         core.neg.clamp_mss(core.socket.max_segment);
-        if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok) {
+        if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
         let mut snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));

@@ -35,14 +35,11 @@ pub(crate) struct Negotiated {
     /// The peer's window scale if both SYNs carried the option, else
     /// [`NO_WSCALE`].
     peer_wscale: u8,
-    /// `OFFER_SACK`, `OFFER_TS`, `SIMULTANEOUS`.
+    /// `OFFER_SACK`, `OFFER_TS`, `SIMULTANEOUS`, `WSCALE_CLAMPED`,
+    /// `SACK_OK`, `TS_OK` (two bits free).
     bits: u8,
-    /// The peer sent a shift above 14 (RFC 7323 §2.3).
-    pub wscale_clamped: bool,
     /// The peer's MSS option (536 if absent), at least `tcp_min_snd_mss`.
     pub peer_mss: u16,
-    pub sack_ok: bool,
-    pub ts_ok: bool,
     /// The path MTU, as lowered by ICMP "fragmentation needed" (RFC 1191);
     /// the interface MTU until then.
     path_mtu: u16,
@@ -58,6 +55,12 @@ const NO_WSCALE: u8 = u8::MAX;
 const OFFER_SACK: u8 = 1 << 0;
 const OFFER_TS: u8 = 1 << 1;
 const SIMULTANEOUS: u8 = 1 << 2;
+/// The peer sent a shift above 14 (RFC 7323 §2.3).
+const WSCALE_CLAMPED: u8 = 1 << 3;
+/// Both sides agreed on SACK (RFC 2018 §2).
+const SACK_OK: u8 = 1 << 4;
+/// Both sides agreed on timestamps (RFC 7323 §3.2).
+const TS_OK: u8 = 1 << 5;
 
 impl Negotiated {
     /// What we offer, before hearing from the peer.
@@ -78,10 +81,7 @@ impl Negotiated {
             },
             peer_wscale: NO_WSCALE,
             bits,
-            wscale_clamped: false,
             peer_mss: DEFAULT_PEER_MSS,
-            sack_ok: false,
-            ts_ok: false,
             path_mtu: u16::try_from(config.mtu).unwrap_or(u16::MAX),
             ecn: EcnState::for_active_open(config),
         }
@@ -93,6 +93,30 @@ impl Negotiated {
 
     fn peer_wscale(&self) -> Option<u8> {
         (self.peer_wscale != NO_WSCALE).then_some(self.peer_wscale)
+    }
+
+    /// The peer sent a shift above 14 (RFC 7323 §2.3).
+    #[cfg(test)]
+    pub fn wscale_clamped(&self) -> bool {
+        self.bits & WSCALE_CLAMPED != 0
+    }
+
+    /// Both sides agreed on SACK.
+    pub fn sack_ok(&self) -> bool {
+        self.bits & SACK_OK != 0
+    }
+
+    /// Both sides agreed on timestamps.
+    pub fn ts_ok(&self) -> bool {
+        self.bits & TS_OK != 0
+    }
+
+    fn set_bit(&mut self, bit: u8, on: bool) {
+        if on {
+            self.bits |= bit;
+        } else {
+            self.bits &= !bit;
+        }
     }
 
     fn offer_sack(&self) -> bool {
@@ -133,13 +157,13 @@ impl Negotiated {
         self.peer_mss = mss.max(config.tcp_min_snd_mss).max(1);
         self.peer_wscale = match (self.our_wscale(), peer.window_scale) {
             (Some(_), Some(shift)) => {
-                self.wscale_clamped = shift > MAX_WINDOW_SCALE;
+                self.set_bit(WSCALE_CLAMPED, shift > MAX_WINDOW_SCALE);
                 shift.min(MAX_WINDOW_SCALE)
             }
             _ => NO_WSCALE,
         };
-        self.sack_ok = self.offer_sack() && peer.sack_permitted;
-        self.ts_ok = self.offer_ts() && peer.timestamp.is_some();
+        self.set_bit(SACK_OK, self.offer_sack() && peer.sack_permitted);
+        self.set_bit(TS_OK, self.offer_ts() && peer.timestamp.is_some());
     }
 
     /// A listener answers the peer's SYN.
@@ -171,8 +195,8 @@ impl Negotiated {
         TcpOptions {
             mss: Some(self.adv_mss),
             window_scale: self.peer_wscale().and(self.our_wscale()),
-            sack_permitted: self.sack_ok,
-            timestamp: self.ts_ok.then_some(TcpTimestamp { tsval, tsecr }),
+            sack_permitted: self.sack_ok(),
+            timestamp: self.ts_ok().then_some(TcpTimestamp { tsval, tsecr }),
             ..TcpOptions::default()
         }
     }
@@ -192,7 +216,7 @@ impl Negotiated {
 
     /// Option bytes on every data segment.
     pub fn option_overhead(&self) -> u32 {
-        if self.ts_ok { TIMESTAMP_OVERHEAD } else { 0 }
+        if self.ts_ok() { TIMESTAMP_OVERHEAD } else { 0 }
     }
 
     /// The effective send MSS (payload per segment): the smallest of the
@@ -296,7 +320,7 @@ mod tests {
         let config = Config::default();
         let mut n = Negotiated::ours(&config);
         n.on_syn_ack(&peer(Some(1460), Some(7), true, true), &config);
-        assert!(n.ts_ok && n.sack_ok);
+        assert!(n.ts_ok() && n.sack_ok());
         assert_eq!(n.send_mss(), 1448);
         assert_eq!((n.rcv_wscale(), n.snd_wscale()), (7, 7));
     }
@@ -307,7 +331,7 @@ mod tests {
         let mut n = Negotiated::ours(&config);
         n.on_syn_ack(&peer(Some(1460), Some(15), false, false), &config);
         assert_eq!(n.snd_wscale(), 14);
-        assert!(n.wscale_clamped);
+        assert!(n.wscale_clamped());
     }
 
     #[test]

@@ -491,10 +491,10 @@ impl Core {
             Some(r) => {
                 let sws_mss = u32::from(self.neg.adv_mss) - self.neg.option_overhead();
                 let mut options = TcpOptions {
-                    timestamp: self.neg.ts_ok.then_some(TcpTimestamp { tsval, tsecr }),
+                    timestamp: self.neg.ts_ok().then_some(TcpTimestamp { tsval, tsecr }),
                     ..TcpOptions::default()
                 };
-                if self.neg.sack_ok {
+                if self.neg.sack_ok() {
                     options.sack_blocks = r.sack_blocks(env.config.tcp_dsack);
                 }
                 (Some(r.nxt), r.advertise(sws_mss), options)
@@ -751,7 +751,7 @@ impl Core {
     ) -> Option<usize> {
         let (seq, ack, timestamp) = match rst {
             PendingRst::Abort { seq, ack } => {
-                let ts = self.neg.ts_ok.then(|| TcpTimestamp {
+                let ts = self.neg.ts_ok().then(|| TcpTimestamp {
                     tsval: self.ts_clock.tsval(now),
                     tsecr: self.ts_recent.map_or(0, |r| r.value()),
                 });
