@@ -20,7 +20,8 @@
 //! # Adding synack's column
 //!
 //! 1. `impl BenchStack for` an adapter over `synack_proto::Stack`: `poll`
-//!    feeds each frame of `rx` to `handle_frame` and drains `poll_transmit`
+//!    feeds the frames of `rx` to `handle_frames` as one batch (software
+//!    GRO merges a flow's consecutive segments) and drains `poll_transmit`
 //!    into `tx` (`Frames::push_with`), `poll_at` is `poll_timeout`, the
 //!    socket calls map one to one; `listen` may return the same listener
 //!    every time (it has an accept queue).

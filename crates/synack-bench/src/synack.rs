@@ -24,7 +24,9 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use synack_proto::config::CongestionAlgorithm;
-use synack_proto::stack::{ConnHandle, ConnectOptions, Event, Interface, ListenerHandle, Trace};
+use synack_proto::stack::{
+    ConnHandle, ConnectOptions, Event, IfaceId, Interface, ListenerHandle, Trace,
+};
 use synack_proto::tcp::conn::SocketOptions;
 use synack_proto::tcp::recovery::CongestionSample;
 use synack_proto::{Config, Instant, Stack};
@@ -52,6 +54,9 @@ pub struct SynackStack {
     now: Instant,
     /// Congestion trace samples, when recording.
     pub congestion_log: Option<Vec<(Instant, CongestionSample)>>,
+    /// The frames of one `poll`, handed to the stack as one batch (so it
+    /// can merge a flow's segments: `Stack::handle_frames`).
+    batch: Vec<(Vec<u8>, usize)>,
 }
 
 impl std::fmt::Debug for SynackStack {
@@ -138,15 +143,22 @@ impl BenchStack for SynackStack {
             mtu: host.mtu,
             now: Instant::ZERO,
             congestion_log: None,
+            batch: Vec::new(),
         }
     }
 
     fn poll(&mut self, now: Instant, rx: &mut Frames, tx: &mut Frames) {
         self.now = now;
-        while rx
-            .pop_with(|frame| self.stack.handle_frame(now, frame))
-            .is_some()
-        {}
+        // Everything the peer sent since the last poll is one batch, as a
+        // driver reading its device in batches would see it.
+        while let Some(frame) = rx.take() {
+            self.batch.push(frame);
+        }
+        let frames = self.batch.iter().map(|(buf, len)| &buf[..*len]);
+        self.stack.handle_frames(now, IfaceId(0), frames);
+        for (buf, _) in self.batch.drain(..) {
+            rx.recycle(buf);
+        }
         // Spurious timeouts are no-ops (the sans-IO contract), so calling it
         // on every poll is safe and keeps the harness's loop simple.
         self.stack.handle_timeout(now);

@@ -7,7 +7,11 @@
 //! 2. the MTU check (dropped if longer than `mtu + l2_header_len`);
 //! 3. the filter hook (pass, drop, delay; it may rewrite the frame);
 //! 4. the transmitter: with a bandwidth it waits in a drop-tail queue while the
-//!    transmitter is busy, then takes `len * 8 / bandwidth` to serialize;
+//!    transmitter is busy, then takes `len * 8 / bandwidth` to serialize.
+//!    With a CE threshold (a simple AQM, RFC 3168 §5 and RFC 7567's advice
+//!    to mark rather than drop), a frame arriving while more than the
+//!    threshold waits is marked CE if its IPv4 header says ECT, and dropped
+//!    if not;
 //! 5. loss on the wire (random or Gilbert-Elliott): a lost frame has still
 //!    used its transmit time;
 //! 6. corruption (one random bit flipped);
@@ -21,6 +25,7 @@
 
 use std::collections::VecDeque;
 
+use synack_proto::wire::ipv4::Ipv4Packet;
 use synack_proto::{Duration, Instant, Rng};
 
 /// Bytes of Ethernet II header (destination, source, EtherType) that a link
@@ -107,6 +112,10 @@ pub struct LinkConfig {
     pub l2_header_len: usize,
     /// `[start, end)` windows in which every frame sent is dropped.
     pub blackouts: Vec<(Instant, Instant)>,
+    /// CE marking (only with a bandwidth): while more than this many bytes
+    /// wait, an arriving ECT frame is marked CE and a Not-ECT one dropped
+    /// (RFC 3168 §5: "instead of dropping"). `None`: drop-tail only.
+    pub ce_threshold: Option<usize>,
 }
 
 impl Default for LinkConfig {
@@ -125,6 +134,7 @@ impl Default for LinkConfig {
             mtu: None,
             l2_header_len: ETHERNET_HEADER_LEN,
             blackouts: Vec::new(),
+            ce_threshold: None,
         }
     }
 }
@@ -148,6 +158,13 @@ impl LinkConfig {
     /// Bits per second.
     pub fn bandwidth(mut self, bits_per_sec: u64) -> Self {
         self.bandwidth = Some(bits_per_sec).filter(|&b| b > 0);
+        self
+    }
+
+    /// Marks ECT frames CE (and drops Not-ECT ones) while more than `bytes`
+    /// wait for the transmitter; see [`LinkConfig::ce_threshold`].
+    pub fn ce_threshold(mut self, bytes: usize) -> Self {
+        self.ce_threshold = Some(bytes);
         self
     }
 
@@ -269,6 +286,9 @@ pub struct LinkStats {
     pub filter_delayed: u64,
     /// Most bytes ever waiting in the queue.
     pub queue_high_water: usize,
+    /// Frames the CE threshold marked CE (RFC 3168 §5); the Not-ECT frames
+    /// it dropped count in `dropped_queue`.
+    pub ce_marked: u64,
 }
 
 impl LinkStats {
@@ -378,6 +398,15 @@ impl Direction {
             }
         }
 
+        if let Some(threshold) = self.config.ce_threshold {
+            if self.config.bandwidth.is_some() && self.backlog(now) > threshold {
+                let l2 = self.config.l2_header_len;
+                if !mark_ce(frame, l2) {
+                    return self.drop(DropCause::Queue);
+                }
+                self.stats.ce_marked += 1;
+            }
+        }
         let Some(departed) = self.serialize(now, frame.len()) else {
             return self.drop(DropCause::Queue);
         };
@@ -434,15 +463,13 @@ impl Direction {
         Fate::Dropped(cause)
     }
 
-    /// Puts a frame of `len` bytes through the transmitter; returns when its
-    /// last bit leaves, or `None` if the queue is full.
-    fn serialize(&mut self, now: Instant, len: usize) -> Option<Instant> {
+    /// Bytes waiting for the transmitter at `now` (frames whose
+    /// transmission has started have left the queue).
+    fn backlog(&mut self, now: Instant) -> usize {
         let Some(bw) = self.config.bandwidth else {
-            return Some(now);
+            return 0;
         };
-        let bw = u128::from(bw);
-        let now_scaled = u128::from(now.total_micros()) * bw;
-        // Frames whose transmission has started have left the queue.
+        let now_scaled = u128::from(now.total_micros()) * u128::from(bw);
         while let Some(&(start, bytes)) = self.waiting.front() {
             if start > now_scaled {
                 break;
@@ -450,6 +477,18 @@ impl Direction {
             self.waiting.pop_front();
             self.queued_bytes -= bytes;
         }
+        self.queued_bytes
+    }
+
+    /// Puts a frame of `len` bytes through the transmitter; returns when its
+    /// last bit leaves, or `None` if the queue is full.
+    fn serialize(&mut self, now: Instant, len: usize) -> Option<Instant> {
+        let Some(bw) = self.config.bandwidth else {
+            return Some(now);
+        };
+        self.backlog(now);
+        let bw = u128::from(bw);
+        let now_scaled = u128::from(now.total_micros()) * bw;
         let start = now_scaled.max(self.busy_until);
         if start > now_scaled {
             // Transmitter busy: the frame must wait (drop-tail).
@@ -494,5 +533,110 @@ impl Direction {
                 lost
             }
         }
+    }
+}
+
+/// Marks the IPv4 packet after `l2` bytes of link header CE, if it is ECT
+/// (RFC 3168 §5: a router "sets the CE codepoint ... instead of dropping
+/// the packet" only for ECT packets); fixes the header checksum. Returns
+/// false for a Not-ECT or non-IPv4 frame, which the AQM drops instead.
+fn mark_ce(frame: &mut [u8], l2: usize) -> bool {
+    const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
+    if l2 >= 14 && frame.get(12..14) != Some(&ETHERTYPE_IPV4[..]) {
+        return false;
+    }
+    let Some(ip) = frame.get_mut(l2..) else {
+        return false;
+    };
+    let Ok(mut packet) = Ipv4Packet::new_checked(ip) else {
+        return false;
+    };
+    let tos = packet.dscp_ecn();
+    if packet.version() != 4 || tos & 0b11 == 0 {
+        return false;
+    }
+    packet.set_dscp_ecn(tos | 0b11);
+    packet.fill_checksum();
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use synack_proto::wire::Checksum;
+    use synack_proto::wire::ipv4::{IpProtocol, Ipv4Repr};
+
+    fn ip_frame(tos: u8) -> Vec<u8> {
+        let repr = Ipv4Repr {
+            src_addr: [192, 0, 2, 1].into(),
+            dst_addr: [198, 51, 100, 1].into(),
+            protocol: IpProtocol::Tcp,
+            payload_len: 100,
+            ttl: 64,
+            dscp_ecn: tos,
+            ident: 7,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let mut buf = vec![0xAA; 120];
+        repr.emit(&mut Ipv4Packet::new_unchecked(&mut buf[..]), Checksum::Full);
+        buf
+    }
+
+    /// A 10 Mbit/s link marking above 3,000 bytes queued: a burst of
+    /// 1,000 frames of 1,000 bytes offered at once.
+    fn burst(tos: u8) -> LinkStats {
+        let config = LinkConfig::new()
+            .bandwidth(10_000_000)
+            .queue_limit(100_000)
+            .ce_threshold(3_000)
+            .l2_header_len(0);
+        let mut d = Direction::new(config, Rng::from_seed(1));
+        let mut marked = 0;
+        for _ in 0..20 {
+            let mut f = ip_frame(tos);
+            f.resize(1000, 0);
+            if let Fate::Deliver { .. } = d.transmit(Instant::ZERO, &mut f) {
+                let p = Ipv4Packet::new_checked(&f[..]).expect("still a packet");
+                assert!(p.verify_checksum(), "checksum fixed after marking");
+                marked += u64::from(p.ecn() == 0b11);
+            }
+        }
+        assert_eq!(marked, d.stats.ce_marked);
+        d.stats
+    }
+
+    #[test]
+    fn above_the_threshold_ect_frames_are_marked_not_dropped() {
+        // RFC 3168 §5: mark "instead of dropping". The first frame is on
+        // the wire at once; three more wait before the threshold passes.
+        let s = burst(0b10);
+        assert_eq!(s.dropped(), 0);
+        assert_eq!(s.ce_marked, 20 - 1 - 3 - 1);
+        let s = burst(0b01);
+        assert_eq!((s.dropped(), s.ce_marked), (0, 15), "ECT(1) too");
+    }
+
+    #[test]
+    fn above_the_threshold_not_ect_frames_are_dropped() {
+        let s = burst(0);
+        assert_eq!(s.ce_marked, 0);
+        assert_eq!((s.dropped_queue, s.dropped()), (15, 15));
+        assert_eq!(s.offered_frames, 20);
+    }
+
+    #[test]
+    fn marking_needs_an_ipv4_header() {
+        let mut short = vec![0x45, 0x02];
+        assert!(!mark_ce(&mut short, 0));
+        let mut arp = vec![0u8; 60];
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert!(!mark_ce(&mut arp, 14));
+        let mut eth = vec![0u8; 14];
+        eth[12..14].copy_from_slice(&[0x08, 0x00]);
+        eth.extend_from_slice(&ip_frame(0b10));
+        assert!(mark_ce(&mut eth, 14));
+        assert_eq!(Ipv4Packet::new_checked(&eth[14..]).unwrap().ecn(), 0b11);
     }
 }

@@ -16,7 +16,7 @@ mod corpus;
 use corpus::corpus_dir;
 
 /// Scripts of the `public` and `public-supp` sets that must pass.
-const PASS_FLOOR: usize = 41;
+const PASS_FLOOR: usize = 42;
 
 /// The test machine a script was written on, as far as the scripts need
 /// it: the google/ scripts set theirs up with `defaults.sh`; the

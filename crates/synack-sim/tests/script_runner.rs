@@ -365,19 +365,36 @@ fn unsupported_things_skip_with_a_reason() {
     );
     assert_eq!(r.verdict, Verdict::Skip);
     assert!(r.reason.unwrap().contains("TCP_NOTSENT_LOWAT"));
-    // An ECN-setup SYN-ACK expected: synack does not negotiate ECN.
-    let r = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+    // An Accurate ECN SYN-ACK expected (the AE bit): synack has classic
+    // ECN only.
+    let script = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < SEWA 0:0(0) win 32792 <mss 1000>
++0 > SEA. 0:0(0) ack 1 <mss 1460>
+";
+    let r = run(script);
+    assert_eq!(r.verdict, Verdict::Skip);
+    let reason = r.reason.unwrap();
+    assert!(
+        reason.contains("Accurate ECN") && reason.contains("line 5"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn classic_ecn_flags_are_checked_like_any_other() {
+    // RFC 3168 §6.1.1: an ECN-setup SYN gets an ECN-setup SYN-ACK (ECE,
+    // no CWR) with synack's default tcp_ecn = 2, a plain one with 0.
+    let script = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 +0 bind(3, ..., ...) = 0
 +0 listen(3, 1) = 0
 +0 < SEW 0:0(0) win 32792 <mss 1000>
 +0 > SE. 0:0(0) ack 1 <mss 1460>
-");
-    assert_eq!(r.verdict, Verdict::Skip);
-    let reason = r.reason.unwrap();
-    assert!(
-        reason.contains("ECN") && reason.contains("line 5"),
-        "{reason}"
-    );
+";
+    assert_pass(&run(script));
+    let off = format!("0 `sysctl -q net.ipv4.tcp_ecn=0`\n{script}");
+    assert!(failure(&run(&off), 6).contains("tcp_ece"));
 }
 
 #[test]

@@ -59,7 +59,7 @@ pub struct SocketRow {
 /// A connection's `tcp_info` as `ss -i` shows it, named after ss's fields:
 /// µs for RTT and RTO (the `_us` fields), ms for the `last*` ages, segments
 /// for windows. ss leaves out a zero or `false` field; the Linux fields
-/// synack does not keep (ecn, pmtu, pacing and delivery rates, ...) stay so.
+/// synack does not keep (pmtu, pacing and delivery rates, ...) stay so.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Info {
     pub ts: bool,
@@ -118,6 +118,7 @@ pub struct Info {
 const TCPI_OPT_TIMESTAMPS: u8 = 1;
 const TCPI_OPT_SACK: u8 = 2;
 const TCPI_OPT_WSCALE: u8 = 4;
+const TCPI_OPT_ECN: u8 = 8;
 
 /// Linux's "infinite" ssthresh (`TCP_INFINITE_SSTHRESH`).
 const INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
@@ -127,6 +128,7 @@ impl From<&TcpInfo> for Info {
         Info {
             ts: i.options & TCPI_OPT_TIMESTAMPS != 0,
             sack: i.options & TCPI_OPT_SACK != 0,
+            ecn: i.options & TCPI_OPT_ECN != 0,
             wscale: (i.options & TCPI_OPT_WSCALE != 0).then_some((i.snd_wscale, i.rcv_wscale)),
             cong: i.congestion.to_owned(),
             rto_us: i.rto,

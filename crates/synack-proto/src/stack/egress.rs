@@ -25,6 +25,7 @@ use super::iface::Hop;
 use super::tcp::TcpReply;
 use super::{Direction, FourTuple, IfaceId, MIN_TRANSMIT_BUFFER, Stack};
 use crate::ip::arp::Resolution;
+use crate::tcp::ecn::Ecn;
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::tcp::{TcpPacket, TcpRepr};
@@ -274,6 +275,9 @@ impl Stack {
         self.env.tx = self.tx_allowance(offload_iface, l2, l2 + IP_HEADER_LEN + tcp_buf.len());
         let entry = self.conns.get_mut(key)?;
         let written = entry.conn.poll_transmit(now, tcp_buf, &mut self.env);
+        // The connection's choice of ECN codepoint (`note_tx_offload` takes
+        // the rest of what it said).
+        let ecn = self.env.tx.ecn;
         if let Some(n) = written {
             let header = TcpPacket::new_unchecked(&tcp_buf[..n]).header_len();
             self.note_tx_offload(l2, usize::from(header));
@@ -289,7 +293,9 @@ impl Stack {
                     self.tx_offload = None;
                     return None;
                 };
-                self.write_ip_header(ip_buf, *local.ip(), *remote.ip(), IpProtocol::Tcp, n, true);
+                // RFC 3168 §6.1.2: the connection says whether it is ECT.
+                let (src, dst) = (*local.ip(), *remote.ip());
+                self.write_ip_header_ecn(ip_buf, src, dst, IpProtocol::Tcp, n, ecn);
                 let frame = self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n);
                 if frame.is_none() {
                     // Held by ARP (its queue keeps no metadata) or dropped.
@@ -377,6 +383,34 @@ impl Stack {
         payload_len: usize,
         dont_frag: bool,
     ) {
+        self.write_ip_header_tos(buf, src, dst, protocol, payload_len, dont_frag, 0);
+    }
+
+    /// [`Stack::write_ip_header`] with DF for a transport that sets the
+    /// ECN field (RFC 3168 §5).
+    fn write_ip_header_ecn(
+        &mut self,
+        buf: &mut [u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        protocol: IpProtocol,
+        payload_len: usize,
+        ecn: Ecn,
+    ) {
+        self.write_ip_header_tos(buf, src, dst, protocol, payload_len, true, ecn.bits());
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_ip_header_tos(
+        &mut self,
+        buf: &mut [u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        protocol: IpProtocol,
+        payload_len: usize,
+        dont_frag: bool,
+        dscp_ecn: u8,
+    ) {
         let repr = Ipv4Repr {
             src_addr: src,
             dst_addr: dst,
@@ -384,7 +418,7 @@ impl Stack {
             // Callers stay below 65,515 bytes.
             payload_len: u16::try_from(payload_len).unwrap_or(u16::MAX),
             ttl: self.env.config.ip_default_ttl,
-            dscp_ecn: 0,
+            dscp_ecn,
             ident: self.next_ident(),
             dont_frag,
             more_frags: false,

@@ -18,6 +18,7 @@ use super::{IfaceId, RxOffload, Stack};
 use crate::ip::addr::{Destination, check_martian, classify_destination};
 use crate::ip::frag::FragOutcome;
 use crate::ip::icmp::ErrorMessage;
+use crate::tcp::ecn::Ecn;
 use crate::time::Instant;
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame};
 use crate::wire::icmpv4::DstUnreachable;
@@ -180,7 +181,10 @@ impl Stack {
                     return;
                 }
                 self.env.stats.ip.in_delivers += 1;
+                // RFC 3168 §6.1.3: TCP needs the ECN field (CE marks).
+                self.env.rx_ecn = Ecn::from_tos(ip.dscp_ecn);
                 self.handle_tcp(ip.src_addr, ip.dst_addr, payload);
+                self.env.rx_ecn = Ecn::NotEct;
             }
             IpProtocol::Udp => {
                 self.env.stats.ip.in_delivers += 1;

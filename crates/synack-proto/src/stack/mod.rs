@@ -42,6 +42,7 @@ mod demux;
 mod egress;
 #[doc(hidden)]
 pub mod fuzz;
+mod gro;
 mod icmp;
 mod iface;
 mod ingress;
@@ -197,6 +198,9 @@ pub struct Stack {
     /// [`Stack::handle_frame_rx`] (a trusted checksum, a GSO size); default
     /// otherwise.
     rx: RxOffload,
+    /// Stand-in payload bytes for a merged run ([`Stack::handle_frames`]):
+    /// its data is already staged in the receive buffer.
+    gro_pad: Vec<u8>,
     ready: VecDeque<Key>,
     control: VecDeque<TcpReply>,
     out: OutQueue,
@@ -286,6 +290,7 @@ impl Stack {
             timers: TimerQueue::new(),
             next_deadline: None,
             rx: RxOffload::default(),
+            gro_pad: Vec::new(),
             ready: VecDeque::new(),
             control: VecDeque::new(),
             out: OutQueue::default(),

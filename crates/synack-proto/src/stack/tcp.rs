@@ -27,6 +27,7 @@ use crate::ip::icmp::TransportError;
 use crate::tcp::conn::{
     ConnEvent, ConnParams, Connection, ControlSegment, Disposition, TimeWaitVerdict,
 };
+use crate::tcp::ecn;
 use crate::tcp::fastopen::{self, PassiveOutcome};
 use crate::tcp::listener::{ListenDrop, ListenVerdict};
 use crate::tcp::segment::{SegmentHeader, write_segment};
@@ -49,6 +50,9 @@ pub(super) enum TcpReply {
         ack: SeqNum,
         window: u16,
         options: TcpOptions,
+        /// ECN-setup SYN-ACK (RFC 3168 §6.1.1): only when the cookie
+        /// remembers the ECN-setup SYN (in the TSval, so with timestamps).
+        ece: bool,
     },
 }
 
@@ -75,11 +79,16 @@ impl TcpReply {
                 ack,
                 window,
                 options,
+                ece,
             } => {
+                let mut flags = TcpFlags::SYN;
+                if *ece {
+                    flags |= TcpFlags::ECE;
+                }
                 let header = SegmentHeader {
                     seq: *seq,
                     ack: Some(*ack),
-                    flags: TcpFlags::SYN,
+                    flags,
                     window: *window,
                     options: *options,
                 };
@@ -169,7 +178,7 @@ impl Stack {
     }
 
     /// A segment for a connection.
-    fn deliver(&mut self, key: Key, tuple: &FourTuple, seg: &TcpRepr<'_>) {
+    pub(super) fn deliver(&mut self, key: Key, tuple: &FourTuple, seg: &TcpRepr<'_>) {
         let now = self.now;
         let Some(entry) = self.conns.get_mut(key) else {
             return;
@@ -392,15 +401,21 @@ impl Stack {
             mss: Some(clamp(config.advertised_mss())),
             ..TcpOptions::default()
         };
+        // RFC 3168 §6.1.1 with a stateless SYN-ACK: ECN only if the cookie
+        // can carry it back (the TSval's ECN bit), as Linux
+        // (`tcp_conn_request` clears `ecn_ok` for a cookie without
+        // timestamps): an ECN-setup SYN-ACK the ACK cannot confirm would
+        // leave the peer marking ECT for a connection that ignores CE.
+        let mut ece = false;
         if let Some(ts) = syn.options.timestamp.filter(|_| config.tcp_timestamps) {
             let wscale = syn
                 .options
                 .window_scale
                 .filter(|_| config.tcp_window_scaling);
             let sack = syn.options.sack_permitted && config.tcp_sack;
-            let ecn = syn.flags.contains(TcpFlags::ECE | TcpFlags::CWR) && config.tcp_ecn > 0;
+            ece = ecn::accept_syn(config, syn.flags, self.env.rx_ecn);
             let clock = TsClock::new(self.ts_offset(tuple));
-            let tsval = SynCookies::encode_ts_options(clock.tsval(now), wscale, sack, ecn);
+            let tsval = SynCookies::encode_ts_options(clock.tsval(now), wscale, sack, ece);
             options.timestamp = Some(TcpTimestamp {
                 tsval,
                 tsecr: ts.tsval,
@@ -421,6 +436,7 @@ impl Stack {
             ack: syn.seq + 1u32,
             window,
             options,
+            ece,
         });
     }
 
@@ -452,12 +468,17 @@ impl Stack {
         let opts = seg.options.timestamp.map_or(CookieOptions::NONE, |ts| {
             SynCookies::decode_ts_options(ts.tsecr)
         });
+        // The SYN as the cookie remembers it: ECN-setup if its bit says so.
+        let mut syn_flags = TcpFlags::SYN;
+        if opts.ecn {
+            syn_flags |= TcpFlags::ECE | TcpFlags::CWR;
+        }
         let syn = TcpRepr {
             src_port: tuple.remote.port(),
             dst_port: tuple.local.port(),
             seq: peer_isn,
             ack: None,
-            flags: TcpFlags::SYN,
+            flags: syn_flags,
             window: seg.window,
             urgent: 0,
             options: TcpOptions {

@@ -2,6 +2,7 @@
 
 pub mod congestion;
 pub mod conn;
+pub mod ecn;
 pub mod fastopen;
 pub mod fastopen_cookie;
 pub mod isn;

@@ -33,7 +33,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use synack_proto::stack::{FrameOffload, IfaceId, Interface, Offloads};
+use synack_proto::stack::{FrameOffload, IfaceId, Interface, Offloads, RxOffload};
 use synack_proto::tcp::fastopen_cookie::FastOpenEntry;
 use synack_proto::wire::EthernetAddress;
 use synack_proto::{Config, Stack, Stats};
@@ -45,6 +45,12 @@ use registry::Registry;
 /// Most frames the driver reads before it sends what the stack answered
 /// and lets socket calls have the lock.
 pub const RX_BATCH: usize = 64;
+
+/// Devices whose frames are at most this long (no receive offload: MTU-sized
+/// frames) are read a batch at a time and the batch handed to the stack's
+/// software GRO (`Stack::handle_frames`); a device that already delivers
+/// super-segments gains nothing from it and would need 64 buffers of 64 KiB.
+const GRO_FRAME_MAX: usize = 16 * 1024;
 
 /// How often the driver looks at a device that has no fd to wait on.
 const FD_LESS_POLL: Duration = Duration::from_millis(1);
@@ -112,7 +118,9 @@ pub(crate) struct Core {
     device: Box<dyn Device + Send>,
     pub(crate) clock: Clock,
     tx_buf: Vec<u8>,
-    rx_buf: Vec<u8>,
+    /// Receive buffers: `RX_BATCH` of them for a device whose frames go
+    /// through software GRO, else one.
+    rx_bufs: Vec<Vec<u8>>,
     /// The device does send offloads: transmit through
     /// `poll_transmit_offloaded`.
     offloads: bool,
@@ -196,14 +204,28 @@ impl Core {
         self.stats.wakeups += 1;
         let now = self.clock.now();
         let mut more = false;
+        // Plain frames wait in `rx_bufs` (`lens`: how many and how long) to
+        // go to the stack together; a frame with offload metadata goes
+        // alone, after them.
+        let mut lens = [0usize; RX_BATCH];
+        let mut held = 0;
+        let batching = self.rx_bufs.len() == RX_BATCH;
         for i in 0..RX_BATCH {
-            match self.device.recv_offloaded(&mut self.rx_buf) {
+            let slot = if batching { held } else { 0 };
+            match self.device.recv_offloaded(&mut self.rx_bufs[slot]) {
                 Ok(Some((n, rx))) => {
                     self.stats.frames_in += 1;
-                    // A TAP's super-segments keep their GSO size, so TCP
-                    // counts the kernel's segments.
-                    self.stack
-                        .handle_frame_rx(now, IfaceId(0), &self.rx_buf[..n], rx);
+                    if batching && rx == RxOffload::default() {
+                        lens[held] = n;
+                        held += 1;
+                    } else {
+                        self.deliver_held(now, &lens[..held]);
+                        held = 0;
+                        // A TAP's super-segments keep their GSO size, so TCP
+                        // counts the kernel's segments.
+                        let frame = &self.rx_bufs[slot][..n];
+                        self.stack.handle_frame_rx(now, IfaceId(0), frame, rx);
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => match e.kind() {
@@ -216,6 +238,7 @@ impl Core {
                         break;
                     }
                     kind => {
+                        self.deliver_held(now, &lens[..held]);
                         self.fail(kind, e.to_string());
                         return false;
                     }
@@ -223,12 +246,23 @@ impl Core {
             }
             more = i + 1 == RX_BATCH;
         }
+        self.deliver_held(now, &lens[..held]);
         let now = self.clock.now();
         if self.stack.poll_timeout().is_some_and(|t| t <= now) {
             self.stack.handle_timeout(now);
         }
         self.flush();
         more
+    }
+
+    /// Hands the frames waiting in the first `lens.len()` receive buffers to
+    /// the stack as one batch (software GRO merges a flow's segments).
+    fn deliver_held(&mut self, now: synack_proto::Instant, lens: &[usize]) {
+        if lens.is_empty() {
+            return;
+        }
+        let frames = self.rx_bufs.iter().zip(lens).map(|(buf, &n)| &buf[..n]);
+        self.stack.handle_frames(now, IfaceId(0), frames);
     }
 
     fn fail(&mut self, kind: io::ErrorKind, msg: String) {
@@ -418,7 +452,14 @@ impl Builder {
             device,
             clock: Clock::new(),
             tx_buf: vec![0; frame_len],
-            rx_buf: vec![0; frame_len],
+            rx_bufs: {
+                let n = if frame_len <= GRO_FRAME_MAX {
+                    RX_BATCH
+                } else {
+                    1
+                };
+                vec![vec![0; frame_len]; n]
+            },
             offloads,
             registry: Registry::default(),
             bell: bell.try_clone()?,

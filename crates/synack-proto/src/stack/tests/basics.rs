@@ -443,6 +443,19 @@ mod random_ingress {
         }
 
         #[test]
+        fn random_frame_batches_never_panic_the_stack(
+            frames in proptest::collection::vec((any::<u8>(), packet_strategy()), 1..40)
+        ) {
+            let mut data = Vec::new();
+            for (advance, frame) in frames {
+                data.push(advance);
+                data.extend_from_slice(&(frame.len() as u16).to_be_bytes());
+                data.extend_from_slice(&frame);
+            }
+            fuzz::frames_batched(&data);
+        }
+
+        #[test]
         fn random_frames_with_offload_metadata_never_panic_the_stack(
             frames in proptest::collection::vec(
                 (any::<u8>(), any::<bool>(), prop_oneof![Just(0u16), 1u16..3000, any::<u16>()], packet_strategy()),

@@ -5,8 +5,10 @@
 mod basics;
 mod cookies;
 mod demux;
+mod ecn;
 mod ethernet;
 mod fastopen;
+mod gro;
 mod ip;
 mod listen;
 mod offload;

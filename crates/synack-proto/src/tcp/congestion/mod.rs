@@ -103,9 +103,13 @@ pub trait CongestionControl {
     /// reduction ends ([`CongestionControl::on_recovery_end`]).
     fn on_congestion_event(&mut self, now: Instant, in_flight: u32);
 
-    /// The peer echoed an ECN congestion mark (RFC 3168 §6.1.2: respond as
-    /// to a loss, at most once per window). Not raised yet: ECN is a later
-    /// issue's; the hook fixes the shape.
+    /// The peer echoed an ECN congestion mark (RFC 3168 §6.1.2: "the
+    /// congestion window ... should be halved", as for a loss; RFC 9438
+    /// counts an ECN-Echo as a congestion event like a loss): set
+    /// `ssthresh`. Loss recovery raises it at most once per window (the
+    /// CWR state) and governs the window with PRR until
+    /// [`CongestionControl::on_recovery_end`], as for a loss; NewReno and
+    /// CUBIC respond exactly as to a loss, so neither overrides it.
     fn on_ecn(&mut self, now: Instant, in_flight: u32) {
         self.on_congestion_event(now, in_flight);
     }

@@ -17,6 +17,11 @@ pub mod options {
     pub const TIMESTAMPS: u8 = 1;
     pub const SACK: u8 = 2;
     pub const WSCALE: u8 = 4;
+    /// Linux `TCPI_OPT_ECN`: ECN is on (RFC 3168; while SYN-SENT: asked
+    /// for, as Linux reports it).
+    pub const ECN: u8 = 8;
+    /// Linux `TCPI_OPT_ECN_SEEN`: the peer sent ECT or CE data.
+    pub const ECN_SEEN: u8 = 16;
     /// Linux `TCPI_OPT_SYN_DATA`: data in the SYN was acknowledged (client)
     /// or accepted (server), RFC 7413.
     pub const SYN_DATA: u8 = 32;
@@ -113,6 +118,12 @@ impl Connection {
         }
         if core.neg.sack_ok {
             opts |= options::SACK;
+        }
+        if core.neg.ecn.is_ok() {
+            opts |= options::ECN;
+        }
+        if core.neg.ecn.seen() {
+            opts |= options::ECN_SEEN;
         }
         let tfo = core.tfo_info_for_tcp_info();
         if tfo.syn_data_acked || tfo.passive_data > 0 {

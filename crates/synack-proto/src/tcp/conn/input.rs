@@ -115,6 +115,34 @@ impl Connection {
         s.rcv.stage(seg.seq, seg.payload)
     }
 
+    /// Software GRO: stages the payload of the segment at `seq` that
+    /// follows the bytes staged so far (see [`RecvHalf::stage`]); returns
+    /// its sum, or `None` (nothing written) if it cannot join them.
+    pub fn stage_more(&mut self, seq: SeqNum, payload: &[u8]) -> Option<u16> {
+        let State::Established(s) = &mut self.state else {
+            return None;
+        };
+        if s.rcv.staged() == 0 {
+            return None;
+        }
+        s.rcv.stage(seq, payload)
+    }
+
+    /// Bytes staged so far (0 outside ESTABLISHED).
+    pub fn staged_len(&self) -> u32 {
+        match &self.state {
+            State::Established(s) => s.rcv.staged(),
+            _ => 0,
+        }
+    }
+
+    /// Forgets staged bytes beyond the first `len`.
+    pub fn truncate_staged(&mut self, len: u32) {
+        if let State::Established(s) = &mut self.state {
+            s.rcv.truncate_staged(len);
+        }
+    }
+
     /// Forgets bytes staged by [`Connection::stage_payload`] for a segment
     /// that was dropped.
     pub fn clear_staged(&mut self) {
@@ -229,6 +257,7 @@ impl Connection {
         };
         let core = &mut self.core;
         core.neg.on_syn_ack(&seg.options, &env.config);
+        core.neg.ecn.on_syn_ack(seg.flags);
         core.neg.clamp_mss(core.socket.max_segment);
         if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
@@ -302,6 +331,7 @@ impl Connection {
     fn simultaneous_open(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Disposition {
         let core = &mut self.core;
         core.neg.on_simultaneous_syn(&seg.options, &env.config);
+        core.neg.ecn.on_simultaneous_syn(seg.flags);
         core.neg.clamp_mss(core.socket.max_segment);
         if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
@@ -726,6 +756,15 @@ impl Connection {
             self.close_with(now, env, CloseReason::Aborted);
             return Step::Done(Disposition::ResetSent(DropReason::DataAfterClose));
         }
+        // RFC 3168 §6.1.3: CWR ends the echo; CE on data starts it (ACKed
+        // at once, Linux's quick-ACK on CE).
+        if core
+            .neg
+            .ecn
+            .on_segment(seg.flags, env.rx_ecn, !seg.payload.is_empty())
+        {
+            core.ack.schedule_now();
+        }
         let had_out_of_order = rcv.has_out_of_order();
         let received = rcv.receive(text_seq, seg.payload, seg.flags.fin());
         let rcv_wnd = rcv.window();
@@ -1047,6 +1086,8 @@ impl Core {
             prior_in_flight,
             new_data_ready: snd.unsent() > 0 && snd.window_end().after(snd.nxt),
             ts_clock: self.ts_clock,
+            // RFC 3168 §6.1.2: ECE counts only on an ECN connection.
+            ece: self.neg.ecn.echoed(seg.flags),
         };
         let hystart_exits = self.cc.hystart_exits();
         let outcome = self
@@ -1060,6 +1101,12 @@ impl Core {
             } else {
                 env.stats.tcp_ext.tcp_hystart_train_detect += 1;
             }
+        }
+        if outcome.reduced {
+            // RFC 3168 §6.1.2: "set the CWR flag ... of the first new data
+            // packet sent after the window reduction" (an ECE's or a loss's,
+            // as Linux `tcp_init_cwnd_reduction`).
+            self.neg.ecn.queue_cwr();
         }
         if advanced {
             self.xmit.cwnd_limited = false;

@@ -84,6 +84,7 @@ use crate::stats::Stats;
 use crate::storage::RingBuffer;
 use crate::tcp::congestion::hystart::Detect;
 use crate::tcp::congestion::{Congestion, CongestionControl};
+use crate::tcp::ecn::{self, Ecn, EcnState};
 use crate::tcp::recovery::{CongestionSample, LossRecovery, Mark, RecoveryConfig};
 use crate::tcp::rtt::{RttConfig, RttEstimator};
 use crate::tcp::state::TcpState;
@@ -113,6 +114,9 @@ pub struct Env {
     pub trace_congestion: bool,
     /// Send-side offloads for the next segment written, and what it used.
     pub tx: offload::TxOffload,
+    /// The IP ECN field of the segment being handled (RFC 3168 §5); the
+    /// stack sets it around each call into TCP. Not-ECT otherwise.
+    pub rx_ecn: Ecn,
     /// The segment being handled is a GRO super-packet of segments of this
     /// many data bytes (see `offload::rx_pieces`); 0 for a plain segment.
     /// Set by the stack around one `handle_segment` call.
@@ -941,6 +945,8 @@ impl Connection {
     ) -> Connection {
         let mut core = Core::new(now, local, remote, params, &env.config);
         core.neg.answer_syn(&syn.options, &env.config);
+        // RFC 3168 §6.1.1: ECN iff the SYN is ECN-setup (and not ECT).
+        core.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn));
         core.neg.clamp_mss(core.socket.max_segment);
         if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));

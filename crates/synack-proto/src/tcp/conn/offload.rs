@@ -36,6 +36,9 @@ pub struct TxOffload {
     pub gso_size: u16,
     /// Out: the segment just written has a partial checksum.
     pub partial: bool,
+    /// Out: the IP ECN field for the segment just written (RFC 3168
+    /// §6.1.2: ECT(0) on new data of an ECN connection, else Not-ECT).
+    pub ecn: crate::tcp::ecn::Ecn,
 }
 
 impl TxOffload {

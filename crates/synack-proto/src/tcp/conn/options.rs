@@ -12,6 +12,7 @@
 //! SYN with ACK set).
 
 use crate::config::Config;
+use crate::tcp::ecn::EcnState;
 use crate::wire::tcp::{TcpOptions, TcpTimestamp};
 
 /// Bytes the timestamp option adds to every segment (`nop,nop,TS`).
@@ -46,6 +47,9 @@ pub(crate) struct Negotiated {
     /// The path MTU, as lowered by ICMP "fragmentation needed" (RFC 1191);
     /// the interface MTU until then.
     path_mtu: u16,
+    /// ECN (RFC 3168): asked for in our SYN, then agreed or not, and the
+    /// data path's CWR/ECE flags; one byte (see [`crate::tcp::ecn`]).
+    pub ecn: EcnState,
 }
 
 impl Negotiated {
@@ -63,6 +67,7 @@ impl Negotiated {
             ts_ok: false,
             simultaneous: false,
             path_mtu: u16::try_from(config.mtu).unwrap_or(u16::MAX),
+            ecn: EcnState::for_active_open(config),
         }
     }
 

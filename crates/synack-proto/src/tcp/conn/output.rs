@@ -16,6 +16,7 @@
 use super::{Connection, Core, Env, PendingRst, State};
 use crate::SeqNum;
 use crate::tcp::congestion::CongestionControl;
+use crate::tcp::ecn::Ecn;
 use crate::tcp::recovery::{Mark, NextSegRule, Retransmission};
 use crate::tcp::segment::{SegmentHeader, write_segment, write_segment_partial};
 use crate::tcp::state::TcpState;
@@ -500,6 +501,25 @@ impl Core {
             }
         };
         let mut flags = TcpFlags::empty();
+        // RFC 3168 §6.1: ECE/CWR on the handshake (§6.1.1), ECE/CWR and
+        // ECT(0) on the data path (§6.1.2-§6.1.5).
+        let ecn = &mut self.neg.ecn;
+        let ip_ecn = match rcv.as_deref() {
+            None => {
+                flags |= ecn.syn_flags(self.xmit.retransmits > 0);
+                Ecn::NotEct
+            }
+            Some(_) if syn => {
+                flags |= ecn.syn_ack_flags();
+                Ecn::NotEct
+            }
+            Some(_) => {
+                let new_data = plan.kind == Kind::New && plan.len > 0;
+                let (f, ip) = ecn.on_send(new_data);
+                flags |= f;
+                ip
+            }
+        };
         if syn {
             flags |= TcpFlags::SYN;
         }
@@ -532,6 +552,7 @@ impl Core {
         }
         .ok()?;
         env.tx.partial = partial;
+        env.tx.ecn = ip_ecn;
         env.tx.gso_size = if env.tx.max_segment > 0 && len as u32 > snd.mss {
             // The MSS fits 16 bits: it came from a 16-bit option or the MTU.
             u16::try_from(snd.mss).unwrap_or(u16::MAX)

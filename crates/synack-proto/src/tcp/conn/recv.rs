@@ -175,22 +175,38 @@ impl RecvHalf {
     /// drops it and calls [`RecvHalf::clear_staged`]: bytes beyond the
     /// readable ones mean nothing until committed. `None` (nothing written)
     /// off the fast path; the caller verifies the checksum the usual way.
+    ///
+    /// A segment that continues staged bytes (`seq` = RCV.NXT + staged: the
+    /// next segment of a run software GRO merges) is staged after them, so
+    /// a run of segments lands in place with one copy and sum each.
     pub fn stage(&mut self, seq: SeqNum, payload: &[u8]) -> Option<u16> {
+        let staged = self.staged as usize;
         // With data held out of order the copy could overwrite some of it
         // before the checksum is known.
         if payload.is_empty()
-            || seq != self.nxt
+            || seq != self.nxt + self.staged
             || self.assembler.has_out_of_order()
-            || payload.len() > self.buffer.free()
+            || payload.len() > self.buffer.free().saturating_sub(staged)
         {
             return None;
         }
         let len = u32::try_from(payload.len()).ok()?;
-        let (stored, sum) = self.buffer.write_at_summed(0, payload);
+        let (stored, sum) = self.buffer.write_at_summed(staged, payload);
         // `free()` bytes fit beyond the readable ones: all of it was stored.
         debug_assert_eq!(stored, payload.len());
-        self.staged = len;
+        self.staged += len;
         Some(sum)
+    }
+
+    /// Bytes staged so far.
+    pub fn staged(&self) -> u32 {
+        self.staged
+    }
+
+    /// Forgets staged bytes beyond the first `len` (a run's segment whose
+    /// checksum failed).
+    pub fn truncate_staged(&mut self, len: u32) {
+        self.staged = self.staged.min(len);
     }
 
     /// Forgets staged bytes (the segment was dropped, or is done).
@@ -457,6 +473,27 @@ mod tests {
         let mut out = [0u8; 10];
         assert_eq!(r.read(&mut out), 5);
         assert_eq!(&out[..5], b"hello");
+    }
+
+    #[test]
+    fn staged_segments_of_a_run_are_committed_by_one_receive() {
+        let mut r = half(10_000);
+        let a = r.stage(SeqNum(1000), b"hello").unwrap();
+        // Only the next byte continues the staged ones.
+        assert_eq!(r.stage(SeqNum(1006), b"x"), None);
+        let b = r.stage(SeqNum(1005), b"world").unwrap();
+        assert_eq!(a, crate::wire::checksum::data(b"hello"));
+        assert_eq!(b, crate::wire::checksum::data(b"world"));
+        // A third whose checksum failed is dropped from the run.
+        r.stage(SeqNum(1010), b"junk").unwrap();
+        r.truncate_staged(10);
+        assert_eq!(r.staged(), 10);
+        // The merged segment's bytes are never read: the staged ones count.
+        let got = r.receive(SeqNum(1000), &[0u8; 10], false);
+        assert_eq!(got.in_order, 10);
+        let mut out = [0u8; 16];
+        assert_eq!(r.read(&mut out), 10);
+        assert_eq!(&out[..10], b"helloworld");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 use core::net::SocketAddrV4;
 
 use super::{ConnParams, Connection, Env, State};
+use crate::tcp::ecn::{self, EcnState};
 use crate::time::Instant;
 use crate::wire::TcpRepr;
 
@@ -30,6 +31,11 @@ impl Connection {
         env: &mut Env,
     ) -> Connection {
         let mut conn = Connection::accept_syn(now, local, remote, syn, params, env);
+        // RFC 3168 §6.1.1 through the cookie: the rebuilt SYN is ECN-setup
+        // iff the cookie remembered an ECN-setup SYN (its TSecr bit, only
+        // with timestamps); the ACK's own IP codepoint says nothing of it.
+        let agreed = ecn::is_setup_syn(syn.flags) && ecn::accepts(&env.config);
+        conn.core.neg.ecn = EcnState::agreed(agreed);
         conn.core.pending.syn = false;
         if let State::SynReceived(s) = &mut conn.state {
             s.snd.on_sent(s.snd.iss + 1u32);

@@ -114,6 +114,9 @@ impl Connection {
             &mut env.stats.tcp_ext,
         );
         core.begin_retransmission(now);
+        // RFC 3168 §6.1.2: the window was reduced; tell an ECN receiver
+        // (Linux `tcp_enter_loss` queues the CWR too).
+        core.neg.ecn.queue_cwr();
         env.stats.tcp_ext.tcp_timeouts += 1;
         core.timers
             .set(Timer::Retransmit, now + core.rto_clamped(now, &env.config));
@@ -167,9 +170,15 @@ impl Connection {
             prior_in_flight: snd.in_flight(),
             new_data_ready: false,
             ts_clock: core.ts_clock,
+            ece: false,
         };
+        let was_reducing = core.recovery.in_reduction();
         core.recovery
             .on_reorder_timeout(now, &input, &mut core.cc, &mut env.stats.tcp_ext);
+        if !was_reducing && core.recovery.in_reduction() {
+            // RFC 3168 §6.1.2: a reduction began; CWR on the next new data.
+            core.neg.ecn.queue_cwr();
+        }
         if let Some(at) = core.recovery.reorder_deadline() {
             core.timers.set(Timer::RackReorder, at);
         }

@@ -88,6 +88,8 @@ pub(super) struct Episode {
     unreported_loss: u32,
     /// A reduction was undone since the last report / during this ACK.
     undone_now: bool,
+    /// A new window reduction began during this ACK (ECN's CWR is owed).
+    reduced_now: bool,
     unreported_undo: bool,
     last_sample: Option<CongestionSample>,
 }
@@ -125,6 +127,7 @@ impl Episode {
             dsacks: carry.dsacks,
             unreported_loss: 0,
             undone_now: false,
+            reduced_now: false,
             unreported_undo: false,
             last_sample: None,
         }
@@ -159,6 +162,12 @@ impl Episode {
         self.state
     }
 
+    /// A window reduction is under way, PRR governing the window: fast
+    /// recovery, or CWR after an ECN echo (Linux `tcp_in_cwnd_reduction`).
+    fn reducing(&self) -> bool {
+        matches!(self.state, CaState::Recovery | CaState::Cwr)
+    }
+
     pub(super) fn scoreboard(&self) -> &Scoreboard {
         &self.board
     }
@@ -184,7 +193,7 @@ impl Episode {
     /// controller's otherwise.
     pub(super) fn send_window(&self, cc: &Congestion) -> u32 {
         match self.state {
-            CaState::Recovery => self.prr.cwnd,
+            CaState::Recovery | CaState::Cwr => self.prr.cwnd,
             _ => cc.window(),
         }
     }
@@ -217,7 +226,7 @@ impl Episode {
 
     /// New data `start..end` (FIN included) went out at `now`.
     pub(super) fn on_sent_new(&mut self, now: Instant, start: SeqNum, end: SeqNum) {
-        if self.board.push(start, end, now) && self.state == CaState::Recovery {
+        if self.board.push(start, end, now) && self.reducing() {
             self.prr.on_sent(end.since(start));
         }
         if self.frto_send_new {
@@ -364,7 +373,7 @@ impl Episode {
             }
             NextSegRule::Continuation => {}
         }
-        if self.state == CaState::Recovery {
+        if self.reducing() {
             self.prr.on_sent(rtx.end.since(rtx.start));
         }
     }
@@ -611,7 +620,7 @@ impl Episode {
         }
 
         let lost_before = self.board.lost().segs;
-        let was_recovering = self.state == CaState::Recovery;
+        let was_reducing = self.reducing();
         match self.state {
             CaState::Loss => self.process_loss(now, inp, cc, stats, &cum, &upd, advanced),
             CaState::Recovery => self.process_recovery(now, inp, cc, stats, advanced),
@@ -623,17 +632,18 @@ impl Episode {
         out.restart_rto = advanced && !(self.state == CaState::Recovery && self.partial_acks > 1);
         self.unreported_loss += out.newly_lost;
         out.undone = core::mem::take(&mut self.undone_now);
+        out.reduced = core::mem::take(&mut self.reduced_now);
 
         // The window: PRR while recovering, growth otherwise (Linux
         // `tcp_cong_control`). The ACK that ends a recovery does not grow
         // it: RFC 6582 §3.2 step 3 and RFC 6937 end with cwnd = ssthresh,
         // and PRR already counted what this ACK delivered.
-        if self.state == CaState::Recovery {
+        if self.reducing() {
             let pipe = self.pipe();
             self.prr.on_ack(delivered, pipe, mss);
         } else if self.may_raise_cwnd(advanced)
             && delivered_segs > 0
-            && (!was_recovering || out.undone)
+            && (!was_reducing || out.undone)
         {
             // Growth counts what left this flight: at most what was in the
             // pipe. After a timeout, a cumulative ACK that jumps over data
@@ -677,6 +687,14 @@ impl Episode {
             self.do_undo(now, cc, false);
             stats.tcp_dsack_undo += 1;
         }
+        // RFC 3168 §6.1.2: the CWR reduction lasts a window: until data
+        // sent after it began is acknowledged. Linux holds CWR until the
+        // ACK passes `high_seq` (so the CWR flag, sent at or after it,
+        // has reached the receiver), then cwnd = ssthresh.
+        if self.state == CaState::Cwr && inp.ack.after(self.recover) {
+            cc.on_recovery_end(now);
+            self.state = CaState::Open;
+        }
         self.detect_losses(now, inp, stats);
         let time_to_recover = if self.sack {
             self.board.lost().segs > 0
@@ -694,6 +712,17 @@ impl Episode {
             }
             return;
         }
+        // RFC 3168 §6.1.2: an ECN echo outside a reduction is a
+        // congestion signal: "the TCP source halves the congestion window
+        // ... and reduces the slow start threshold", at most once per
+        // window of data, without retransmitting (Linux `tcp_enter_cwr`).
+        if inp.ece && matches!(self.state, CaState::Open | CaState::Disorder) {
+            self.enter_cwr(now, inp, cc);
+            return;
+        }
+        if self.state == CaState::Cwr {
+            return;
+        }
         let disorder = self.board.sacked().segs > 0 || self.reno_sacked > 0;
         if disorder && self.state == CaState::Open {
             self.flight_at_disorder = Some(inp.prior_in_flight);
@@ -706,6 +735,25 @@ impl Episode {
         } else {
             CaState::Open
         };
+    }
+
+    /// RFC 3168 §6.1.2's response as a CWR reduction: ssthresh from the
+    /// controller ([`CongestionControl::on_ecn`], as for a loss), the window
+    /// glides there by PRR (RFC 6937: the same arithmetic as fast recovery,
+    /// no burst and no stall) until SND.NXT at this moment is acknowledged.
+    /// Nothing is retransmitted; an earlier episode's undo is forgotten
+    /// (the congestion was real).
+    fn enter_cwr(&mut self, now: Instant, inp: &AckInput<'_>, cc: &mut Congestion) {
+        self.undo.clear();
+        let flight = self
+            .flight_at_disorder
+            .map_or(inp.prior_in_flight, |f| f.min(inp.prior_in_flight));
+        cc.on_ecn(now, flight);
+        self.prr = Prr::start(self.board.total().bytes, cc.ssthresh(), cc.window());
+        self.recover = inp.snd_nxt;
+        self.state = CaState::Cwr;
+        self.reduced_now = true;
+        self.tlp.end();
     }
 
     /// RFC 6675 §5 "loss recovery", RFC 6582 §3.2 step 2: ssthresh, PRR,
@@ -723,15 +771,30 @@ impl Episode {
             stats.tcp_reno_recovery += 1;
         }
         self.recoveries = self.recoveries.saturating_add(1);
-        self.undo
-            .start(inp.prior_una, cc, self.board.retrans().segs);
-        // RFC 5681 eq. 4's FlightSize, without what limited transmit sent
-        // (RFC 3042 §2: it "MUST NOT be included in this calculation").
-        let flight = self
-            .flight_at_disorder
-            .map_or(inp.prior_in_flight, |f| f.min(inp.prior_in_flight));
-        cc.on_congestion_event(now, flight);
-        self.prr = Prr::start(self.board.total().bytes, cc.ssthresh(), cc.window());
+        if self.state == CaState::Cwr {
+            // RFC 3168 §6.1.2: one reduction per window, loss or ECN: the
+            // CWR reduction under way (and its PRR) continues as recovery
+            // (Linux `tcp_enter_recovery` inside a reduction). Nothing to
+            // undo: the ECN echo was real congestion.
+            self.undo.clear();
+        } else {
+            if inp.ece {
+                // The same ACK echoes congestion: no undo to before it.
+                self.undo.clear();
+            } else {
+                self.undo
+                    .start(inp.prior_una, cc, self.board.retrans().segs);
+            }
+            // RFC 5681 eq. 4's FlightSize, without what limited transmit
+            // sent (RFC 3042 §2: it "MUST NOT be included in this
+            // calculation").
+            let flight = self
+                .flight_at_disorder
+                .map_or(inp.prior_in_flight, |f| f.min(inp.prior_in_flight));
+            cc.on_congestion_event(now, flight);
+            self.prr = Prr::start(self.board.total().bytes, cc.ssthresh(), cc.window());
+            self.reduced_now = true;
+        }
         self.recover = inp.snd_nxt;
         self.high_rxt = self.board.una();
         self.rescue_rxt = None;
@@ -1020,6 +1083,8 @@ impl Episode {
         self.unreported_loss += marked;
         if marked > 0 && matches!(self.state, CaState::Open | CaState::Disorder | CaState::Cwr) {
             self.enter_recovery(now, inp, cc, stats);
+            // Not an ACK's outcome: the caller sees the new state itself.
+            self.reduced_now = false;
             // Linux `tcp_rack_reo_timeout`: let one retransmission out.
             let pipe = self.pipe();
             self.prr.on_ack(0, pipe, self.mss);

@@ -16,11 +16,13 @@
 //!   so, else RFC 6675's IsLost; without SACK, NewReno: the third duplicate
 //!   ACK, then every partial ACK, marks the segment at SND.UNA lost;
 //! - **the state** follows Linux's `tcpi_ca_state` ([`CaState`]): Open;
-//!   Disorder (SACKed or duplicate-ACKed data, no loss yet); Recovery
-//!   (fast recovery until RecoveryPoint is acknowledged); Loss (after a
-//!   timeout, until everything sent before it is acknowledged);
-//! - **the window**: during Recovery PRR ([`prr`]) sets it from what was
-//!   delivered; otherwise the congestion controller grows it. Limited
+//!   Disorder (SACKed or duplicate-ACKed data, no loss yet); CWR (an ECN
+//!   echo, RFC 3168 §6.1.2: a reduction without loss, until SND.NXT at
+//!   the echo is acknowledged); Recovery (fast recovery until
+//!   RecoveryPoint is acknowledged); Loss (after a timeout, until
+//!   everything sent before it is acknowledged);
+//! - **the window**: during Recovery and CWR PRR ([`prr`]) sets it from
+//!   what was delivered; otherwise the congestion controller grows it. Limited
 //!   transmit (RFC 3042) falls out of `pipe`: SACKed data, or one segment
 //!   per duplicate ACK without SACK, leaves the pipe and lets new data out;
 //! - **what to send**: NextSeg ([`LossRecovery::next_retransmission`],
@@ -66,7 +68,8 @@ pub enum CaState {
     Open,
     /// SACKed or duplicate-ACKed data, nothing deemed lost yet.
     Disorder,
-    /// Window reduced without loss (ECN); unused until ECN lands.
+    /// Window reduced without loss: an ECN echo (RFC 3168 §6.1.2), PRR
+    /// until everything sent before it is acknowledged.
     Cwr,
     /// Fast recovery (RFC 6675 §5, RFC 6582).
     Recovery,
@@ -163,6 +166,9 @@ pub struct AckInput<'a> {
     /// Unsent data the peer's window allows (F-RTO step 2b can send it).
     pub new_data_ready: bool,
     pub ts_clock: TsClock,
+    /// The ACK echoes a congestion mark (RFC 3168 §6.1.2: ECE on an ECN
+    /// connection).
+    pub ece: bool,
 }
 
 /// What one ACK did.
@@ -177,6 +183,9 @@ pub struct AckOutcome {
     /// Restart the retransmission timer (RFC 6298 §5.3), unless RFC 6582's
     /// "Impatient" rule says not to.
     pub restart_rto: bool,
+    /// A window reduction began (fast recovery, or CWR for an ECN echo):
+    /// an ECN sender owes a CWR (RFC 3168 §6.1.2).
+    pub reduced: bool,
 }
 
 /// A segment [`LossRecovery::next_retransmission`] wants sent.
@@ -337,6 +346,11 @@ impl LossRecovery {
     /// Fast recoveries entered so far.
     pub fn recoveries(&self) -> u32 {
         self.carry_now().recoveries
+    }
+
+    /// Whether a window reduction is under way (fast recovery or CWR).
+    pub fn in_reduction(&self) -> bool {
+        matches!(self.ca_state(), CaState::Recovery | CaState::Cwr)
     }
 
     /// Whether fast recovery is under way.
@@ -551,6 +565,77 @@ mod tests {
     use super::*;
     use crate::config::CongestionAlgorithm;
 
+    fn ack(ack: u32, prior_una: u32, snd_nxt: u32, ece: bool) -> AckInput<'static> {
+        AckInput {
+            ack: SeqNum(ack),
+            prior_una: SeqNum(prior_una),
+            snd_nxt: SeqNum(snd_nxt),
+            sack_blocks: &[],
+            tsecr: None,
+            dupack: false,
+            rtt: None,
+            min_rtt: None,
+            srtt: None,
+            mss: 1000,
+            cwnd_limited: true,
+            prior_in_flight: snd_nxt - prior_una,
+            new_data_ready: true,
+            ts_clock: TsClock::new(0),
+            ece,
+        }
+    }
+
+    #[test]
+    fn an_ecn_echo_reduces_once_per_window_without_loss() {
+        // RFC 3168 §6.1.2: "react to the ECN-Echo ... at most once per
+        // window of data"; the reduction is PRR's (RFC 6937), no segment is
+        // marked lost, and a new reduction is reported each time so the
+        // connection can owe a CWR.
+        for algorithm in [CongestionAlgorithm::Reno, CongestionAlgorithm::Cubic] {
+            let t = Instant::ZERO;
+            let mut r = LossRecovery::new(SeqNum(0), RecoveryConfig::default());
+            r.on_established(SeqNum(1), true, 1000);
+            let mut cc = Congestion::new(algorithm, 1000, 10);
+            let mut stats = TcpExtStats::default();
+            r.on_sent_new(t, SeqNum(1), SeqNum(10_001));
+            let out = r.on_ack(t, &ack(1001, 1, 10_001, true), &mut cc, &mut stats);
+            assert!(out.reduced, "{algorithm:?}");
+            assert_eq!(r.ca_state(), CaState::Cwr);
+            let ssthresh = cc.ssthresh();
+            assert!(ssthresh < 10_000, "{algorithm:?}: {ssthresh}");
+            // PRR above ssthresh: one segment for this ACK (pipe 9 + 1),
+            // not the 2 slow start would have sent.
+            assert_eq!(r.send_window(&cc), r.pipe() + 1000);
+            assert_eq!(r.lost().segs, 0, "nothing to retransmit");
+            assert!(r.next_retransmission(1000).is_none());
+            // More echoes within the window: no second reduction.
+            r.on_sent_new(t, SeqNum(10_001), SeqNum(11_001));
+            let out = r.on_ack(t, &ack(5001, 1001, 11_001, true), &mut cc, &mut stats);
+            assert!(!out.reduced);
+            assert_eq!(cc.ssthresh(), ssthresh);
+            // SND.NXT at the echo acknowledged (10_001) is not enough: the
+            // reduction ends beyond it, with cwnd = ssthresh.
+            let out = r.on_ack(t, &ack(10_001, 5001, 11_001, false), &mut cc, &mut stats);
+            assert!(!out.reduced);
+            assert_eq!(r.ca_state(), CaState::Cwr);
+            r.on_sent_new(t, SeqNum(11_001), SeqNum(12_001));
+            r.on_ack(t, &ack(11_001, 10_001, 12_001, false), &mut cc, &mut stats);
+            assert_eq!(r.ca_state(), CaState::Open, "{algorithm:?}");
+            assert_eq!(cc.window(), ssthresh);
+            // An echo on the ACK that ends a reduction starts the next one
+            // (a new window), and it is reported as new.
+            r.on_sent_new(t, SeqNum(12_001), SeqNum(20_001));
+            r.on_ack(t, &ack(12_001, 11_001, 20_001, true), &mut cc, &mut stats);
+            assert_eq!(r.ca_state(), CaState::Cwr);
+            let second = cc.ssthresh();
+            assert!(second < ssthresh);
+            r.on_sent_new(t, SeqNum(20_001), SeqNum(21_001));
+            let out = r.on_ack(t, &ack(20_501, 12_001, 21_001, true), &mut cc, &mut stats);
+            assert!(out.reduced, "a reduction after the last one ended");
+            assert_eq!(stats.tcp_fast_retrans + stats.tcp_slow_start_retrans, 0);
+        }
+    }
+
     #[test]
     fn an_idle_connection_keeps_only_the_carry() {
         // DESIGN.md §4: the scoreboard and the machinery come and go with
@@ -582,6 +667,7 @@ mod tests {
             prior_in_flight: 1000,
             new_data_ready: false,
             ts_clock: TsClock::new(0),
+            ece: false,
         };
         r.on_ack(Instant::ZERO, &ack, &mut cc, &mut stats);
         r.release_if_empty();

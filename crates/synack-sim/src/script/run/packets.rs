@@ -418,10 +418,12 @@ impl<'s> Runner<'s> {
                     return skip("PSP encapsulation: synack has no PSP");
                 }
                 let f = t.flags.value;
-                if f.ece || f.cwr || f.ae || f.ace.is_some_and(|a| a != 0) {
+                // Classic ECN (ECE, CWR) is checked like any flag; the AE
+                // bit and ACE counters are Accurate ECN's.
+                if f.ae || f.ace.is_some_and(|a| a != 0) {
                     return skip(format!(
-                        "ECN (RFC 3168): line {} expects ECE/CWR from synack, which does not \
-                         negotiate ECN",
+                        "Accurate ECN: line {} expects the AE bit or an ACE counter from \
+                         synack, which has classic ECN (RFC 3168) only",
                         self.line
                     ));
                 }

@@ -269,3 +269,48 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Hostile ECN input (RFC 3168): random flags (ECE and CWR storms
+    /// included), random IP codepoints (CE on pure ACKs, on SYNs, on
+    /// retransmissions) and random data on an ECN connection with data in
+    /// flight: no panic, the invariants hold, and the window never drops
+    /// below one segment.
+    #[test]
+    fn random_ecn_input_never_panics_and_keeps_invariants(
+        segments in proptest::collection::vec((fuzz_segment(), 0u8..4), 1..24),
+    ) {
+        let mut h = Harness::established();
+        h.conn.core.neg.ecn = crate::tcp::ecn::EcnState::agreed(true);
+        h.send(&[7; 20_000]);
+        h.output();
+        for (f, tos) in segments {
+            let rcv_nxt = h.rcv_nxt();
+            let (una, _) = h.snd_una_nxt();
+            let mut s = Seg {
+                seq: SeqNum(rcv_nxt.raw().wrapping_add(f.seq_offset as u32)),
+                ack: None,
+                flags: TcpFlags(f.flags),
+                window: f.window,
+                options: TcpOptions::default(),
+                payload: vec![0x5A; f.payload],
+            };
+            if s.flags.ack() {
+                s.ack = Some(SeqNum(una.raw().wrapping_add(f.ack_offset as u32)));
+            }
+            h.env.rx_ecn = crate::tcp::ecn::Ecn::from_tos(tos);
+            let _ = h.input(s);
+            h.env.rx_ecn = crate::tcp::ecn::Ecn::NotEct;
+            h.output();
+            check_invariants(&h);
+            let info = h.info();
+            prop_assert!(info.snd_cwnd >= 1, "{info:?}");
+            let until = h.now.total_millis() + f.advance_ms;
+            h.run_until(until);
+            check_invariants(&h);
+            h.recv_all();
+        }
+    }
+}
