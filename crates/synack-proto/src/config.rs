@@ -195,6 +195,10 @@ pub struct Config {
     pub tcp_congestion_control: CongestionAlgorithm,
     /// Initial congestion window in segments (RFC 6928; Linux `TCP_INIT_CWND`).
     pub tcp_init_cwnd: u32,
+    /// Slow-start exit signals of HyStart (Linux cubic's `hystart_detect`
+    /// module parameter): bit 1 the ACK train, bit 2 the RTT rise (RFC
+    /// 9406); 3, both, by default; 0 is standard slow start.
+    pub tcp_hystart_detect: u8,
     /// Reset cwnd after an idle period (`tcp_slow_start_after_idle`, RFC 5681 §4.1).
     pub tcp_slow_start_after_idle: bool,
     /// Duplicate-ACK threshold (`tcp_reordering`).
@@ -276,6 +280,7 @@ impl Default for Config {
             tcp_challenge_ack_limit: 1000,
             tcp_congestion_control: CongestionAlgorithm::Cubic,
             tcp_init_cwnd: 10,
+            tcp_hystart_detect: 3,
             tcp_slow_start_after_idle: true,
             tcp_reordering: 3,
             tcp_recovery_rack: true,
@@ -459,6 +464,13 @@ impl Config {
                     CongestionAlgorithm::from_name(value).ok_or_else(bad)?
             }
             "tcp_slow_start_after_idle" => self.tcp_slow_start_after_idle = boolean(value)?,
+            // Linux: the module parameter tcp_cubic.hystart_detect.
+            "hystart_detect" | "tcp_cubic.hystart_detect" | "tcp_hystart_detect" => {
+                self.tcp_hystart_detect = match small(value)? {
+                    bits @ 0..=3 => bits,
+                    _ => return Err(bad()),
+                }
+            }
             "tcp_reordering" => {
                 self.tcp_reordering = u32::try_from(num(value)?).map_err(|_| bad())?
             }
@@ -527,6 +539,19 @@ mod tests {
         assert_eq!(c.tcp_fastopen, 0x70403);
         assert_eq!(c.tcp_congestion_control, CongestionAlgorithm::Reno);
         assert_eq!(c.ip_local_port_range, (40000, 40010));
+    }
+
+    #[test]
+    fn hystart_detect_takes_linux_bits_and_rejects_others() {
+        let mut c = Config::default();
+        assert_eq!(c.tcp_hystart_detect, 3, "ACK train and delay, as Linux");
+        c.set_sysctl("tcp_cubic.hystart_detect", "1").unwrap();
+        assert_eq!(c.tcp_hystart_detect, 1);
+        c.set_sysctl("net.ipv4.tcp_hystart_detect", "0").unwrap();
+        assert_eq!(c.tcp_hystart_detect, 0);
+        assert!(c.set_sysctl("hystart_detect", "4").is_err());
+        assert!(c.set_sysctl("hystart_detect", "-1").is_err());
+        assert_eq!(c.tcp_hystart_detect, 0);
     }
 
     #[test]

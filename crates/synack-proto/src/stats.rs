@@ -205,6 +205,8 @@ mib_group! {
         tcp_loss_failures => "TCPLossFailures",
         /// Slow starts ended by HyStart++ (RFC 9406) on a delay increase.
         tcp_hystart_delay_detect => "TCPHystartDelayDetect",
+        /// Slow starts ended by HyStart's ACK train (a full pipe).
+        tcp_hystart_train_detect => "TCPHystartTrainDetect",
     }
 }
 

@@ -11,13 +11,7 @@ use std::path::{Path, PathBuf};
 use synack_sim::script::run::{RunConfig, Verdict, run_file};
 
 /// Scripts expected not to pass yet, with the missing feature.
-const PENDING: &[(&str, &str)] = &[(
-    "fastopen-server.pkt",
-    "Linux's receive-window growth (rcv_ssthresh, tcp_grow_window) does not exist in \
-         synack: it advertises its whole free buffer at once where Linux caps the window at \
-         rcv_ssthresh (about 64 KB, growing with data), so reading the SYN's data makes synack \
-         send a window update Linux does not (tcp/conn/recv.rs, issue 4's area)",
-)];
+const PENDING: &[(&str, &str)] = &[];
 
 fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts")

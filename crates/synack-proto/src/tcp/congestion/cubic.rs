@@ -26,7 +26,7 @@
 //! (`W_max = 0`), congestion avoidance adds at least 5% per RTT; RTT samples
 //! in the first second of an epoch do not lower the minimum RTT.
 
-use super::hystart::{ABC_L, HyStart, Phase, SlowStartGrowth};
+use super::hystart::{ABC_L, Detect, HyStart, Phase, SlowStartGrowth};
 use super::{AckSample, CongestionControl, idle_restart};
 use crate::time::{Duration, Instant};
 
@@ -78,8 +78,9 @@ pub struct Cubic {
     /// window (`hystart_pending` until then), so a connection that never
     /// sends data never holds it (DESIGN.md §4: an idle connection stays small).
     hystart: Option<Box<HyStart>>,
-    /// HyStart++ has not started yet: it starts as [`HyStart::new`].
-    hystart_pending: bool,
+    /// HyStart++ has not started yet: it starts watching these signals
+    /// ([`HyStart::with_detect`]); empty once it started or never will.
+    hystart_pending: Detect,
     /// At most one: HyStart++ runs in the initial slow start only.
     hystart_exits: u16,
 }
@@ -137,8 +138,16 @@ impl Cubic {
             cwnd_prior: 0,
             epoch: None,
             hystart: None,
-            hystart_pending: true,
+            hystart_pending: Detect::BOTH,
             hystart_exits: 0,
+        }
+    }
+
+    /// The slow-start exit signals HyStart watches (Linux cubic's
+    /// `hystart_detect`); set before the first ACK.
+    pub fn set_hystart_detect(&mut self, detect: Detect) {
+        if self.hystart.is_none() && !self.hystart_pending.is_empty() {
+            self.hystart_pending = detect;
         }
     }
 
@@ -173,7 +182,7 @@ impl Cubic {
     pub fn hystart_phase(&self) -> Phase {
         match &self.hystart {
             Some(h) => h.phase(),
-            None if self.hystart_pending => HyStart::new().phase(),
+            None if !self.hystart_pending.is_empty() => Phase::SlowStart,
             None => Phase::Off,
         }
     }
@@ -184,7 +193,7 @@ impl Cubic {
 
     fn stop_hystart(&mut self) {
         self.hystart = None;
-        self.hystart_pending = false;
+        self.hystart_pending = Detect::NONE;
     }
 
     /// RFC 9438 §4.9: a spurious congestion event restores the state saved
@@ -411,14 +420,22 @@ impl CongestionControl for Cubic {
             return;
         }
         if self.in_slow_start_segments() {
-            if self.hystart_pending {
-                self.hystart_pending = false;
-                self.hystart = Some(Box::new(HyStart::new()));
+            if !self.hystart_pending.is_empty() {
+                self.hystart = Some(Box::new(HyStart::with_detect(self.hystart_pending)));
+                self.hystart_pending = Detect::NONE;
             }
             let growth = match &mut self.hystart {
                 Some(h) => {
                     let exits = h.exits();
-                    let g = h.on_ack(acked, ack.rtt, ack.snd_una, ack.snd_nxt);
+                    let g = h.on_ack(
+                        now,
+                        acked,
+                        self.cwnd,
+                        ack.rtt,
+                        ack.min_rtt,
+                        ack.snd_una,
+                        ack.snd_nxt,
+                    );
                     if h.exits() > exits {
                         self.hystart_exits = self.hystart_exits.saturating_add(1);
                     }
@@ -433,6 +450,15 @@ impl CongestionControl for Cubic {
             match growth {
                 SlowStartGrowth::EnterCongestionAvoidance => {
                     self.ssthresh = self.cwnd;
+                    // RFC 9438 §4.10: HyStart left slow start without a
+                    // loss, so "W_max is undefined ... CUBIC sets cwnd_prior
+                    // = cwnd ... K is set to 0, and W_max is set to the
+                    // congestion window size at the beginning of the
+                    // current congestion avoidance stage" (not Linux's 5%
+                    // per RTT for an unset W_max, which overflows the queue
+                    // the exit just avoided).
+                    self.w_max = self.cwnd;
+                    self.cwnd_prior = self.cwnd;
                     return;
                 }
                 SlowStartGrowth::Grow(n) => {
@@ -480,7 +506,7 @@ impl CongestionControl for Cubic {
             cwnd_prior,
             cwnd: 1,
             hystart: None,
-            hystart_pending: false,
+            hystart_pending: Detect::NONE,
             hystart_exits,
             ..Cubic::new(mss, init_cwnd)
         };
@@ -802,5 +828,78 @@ mod tests {
         assert_eq!(c.hystart_phase(), Phase::Css);
         assert_eq!(c.hystart_exits(), 1);
         assert!(c.in_slow_start(), "CSS is still slow start");
+    }
+
+    /// Slow start over a 10 ms path whose bottleneck spaces segments
+    /// 120 µs apart (100 Mbit/s): each segment's ACK arrives 10 ms after it
+    /// was sent, or 120 µs after the previous ACK if that is later; each ACK
+    /// lets out what the window allows. Runs until slow start ends or
+    /// `segments` are acknowledged; returns the window.
+    fn slow_start_over_a_bottleneck(c: &mut Cubic, segments: u32) -> u32 {
+        let mut sent_at = vec![Instant::from_millis(20); 10];
+        let mut last = Instant::ZERO;
+        for una in 1..=segments {
+            let seg = (una - 1) as usize;
+            let arrival =
+                (sent_at[seg] + Duration::from_millis(10)).max(last + Duration::from_micros(120));
+            last = arrival;
+            let nxt = sent_at.len() as u32;
+            c.on_ack(
+                arrival,
+                &AckSample {
+                    rtt: Some(Duration::from_millis(10)),
+                    min_rtt: Some(Duration::from_millis(10)),
+                    snd_una: SeqNum(una),
+                    snd_nxt: SeqNum(nxt),
+                    ..AckSample::bytes(MSS, MSS)
+                },
+            );
+            if !c.in_slow_start() {
+                break;
+            }
+            while (sent_at.len() as u32) < una + c.cwnd_segments() {
+                sent_at.push(arrival);
+            }
+        }
+        c.cwnd_segments()
+    }
+
+    #[test]
+    fn an_ack_train_exit_sets_w_max_to_the_window_and_grows_slowly() {
+        let mut c = Cubic::new(MSS, 10);
+        // Flights of 10, 20, 40 segments come back in trains of 1.2, 2.4
+        // and 4.8 ms; the flight of 80's train passes half the 10 ms
+        // minimum RTT at its 43rd ACK (42 x 120 µs after its first), with
+        // cwnd 80 + 42 = 122 (the path holds 83 in flight, the queue more).
+        assert_eq!(slow_start_over_a_bottleneck(&mut c, 1000), 122);
+        assert_eq!(c.ssthresh(), 122 * MSS, "ssthresh = cwnd (Linux)");
+        assert_eq!(c.hystart_phase(), Phase::Off, "no CSS after a train");
+        assert_eq!(c.hystart_exits(), 1);
+        // RFC 9438 §4.10: W_max = cwnd, cwnd_prior = cwnd, K = 0.
+        assert_eq!((c.w_max(), c.cwnd_prior), (122, 122));
+        // A round of congestion avoidance adds about one segment (the
+        // Reno-friendly rate with α = 1), not Linux's 5% for an unset W_max.
+        let start = at(100);
+        for i in 0..122u64 {
+            c.on_ack(
+                start + Duration::from_micros(120 * i),
+                &AckSample {
+                    min_rtt: Some(Duration::from_millis(10)),
+                    ..AckSample::bytes(MSS, MSS)
+                },
+            );
+        }
+        assert!(c.cwnd_segments() <= 123, "{}", c.cwnd_segments());
+    }
+
+    #[test]
+    fn without_the_ack_train_bit_the_same_acks_stay_in_slow_start() {
+        let mut c = Cubic::new(MSS, 10);
+        c.set_hystart_detect(Detect::DELAY);
+        assert_eq!(slow_start_over_a_bottleneck(&mut c, 150), 160);
+        assert!(c.in_slow_start());
+        let mut c = Cubic::new(MSS, 10);
+        c.set_hystart_detect(Detect::NONE);
+        assert_eq!(c.hystart_phase(), Phase::Off);
     }
 }

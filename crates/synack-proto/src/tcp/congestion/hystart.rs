@@ -10,9 +10,24 @@
 //!
 //! Rounds are counted in sequence space (§4.2: "windowEnd"): a round ends when
 //! SND.UNA passes the SND.NXT recorded at its start.
+//!
+//! Besides RFC 9406's RTT-delay signal, HyStart's other exit (Ha and Rhee,
+//! "Taming the elephants", 2011; Linux CUBIC's default `hystart_detect`
+//! bit 1) watches the ACK train: an unpaced slow-start sender's ACKs come
+//! back spaced by the bottleneck, so a round whose closely spaced ACKs
+//! ([`ACK_TRAIN_DELTA`] apart at most) have lasted longer than half the
+//! minimum RTT since the round began delivered more than half a
+//! bandwidth-delay product in that time: with the window doubling per
+//! round the pipe is full now, while the queue is still short and the RTT
+//! has not risen. This exit goes straight to congestion avoidance
+//! (ssthresh = cwnd, as Linux does), not into CSS: CSS's extra rounds of
+//! growth exist to confirm a delay signal, whereas a full pipe is already
+//! known, and CSS's quarter-rate growth over five rounds would push a
+//! window of about one BDP well into the queue. [`Detect`] chooses the
+//! signals.
 
 use crate::SeqNum;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 
 /// RFC 9406 §4.3: lower bound of the RTT increase that ends slow start.
 pub const MIN_RTT_THRESH: Duration = Duration::from_millis(4);
@@ -31,6 +46,54 @@ pub const CSS_ROUNDS: u32 = 5;
 pub const NON_PACED_L: u32 = 8;
 /// RFC 3465 §2.2: "L = 2*SMSS" in slow start outside HyStart++.
 pub const ABC_L: u32 = 2;
+
+/// ACKs at most this far apart continue an ACK train (Linux
+/// `hystart_ack_delta_us`, 2 ms): a wider gap means the sender, not the
+/// bottleneck, spaced them.
+pub const ACK_TRAIN_DELTA: Duration = Duration::from_millis(2);
+/// The ACK train is watched only from this window on, in segments (Linux
+/// `hystart_low_window`): the first rounds' small bursts say nothing about
+/// the path.
+pub const ACK_TRAIN_LOW_WINDOW: u32 = 16;
+
+/// Which slow-start exit signals HyStart watches (Linux cubic's
+/// `hystart_detect` bits; default both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Detect(u8);
+
+impl Detect {
+    /// Bit 1: the ACK train spanned half the minimum RTT.
+    pub const ACK_TRAIN: Detect = Detect(1);
+    /// Bit 2: the RTT rose (RFC 9406 §4.2, with its CSS).
+    pub const DELAY: Detect = Detect(2);
+    /// Both signals (Linux's default, and synack's).
+    pub const BOTH: Detect = Detect(3);
+    /// Neither: standard slow start.
+    pub const NONE: Detect = Detect(0);
+
+    /// From Linux's bit values; unknown bits are ignored.
+    pub const fn from_bits(bits: u8) -> Detect {
+        Detect(bits & 3)
+    }
+
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    pub const fn contains(self, other: Detect) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl Default for Detect {
+    fn default() -> Self {
+        Detect::BOTH
+    }
+}
 
 /// Which part of slow start the sender is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +133,19 @@ pub struct HyStart {
     css_credit: u32,
     /// Slow starts HyStart++ ended (for the counters).
     exits: u64,
+    detect: Detect,
+    /// SND.NXT when the ACK train's round began: its round ends at the
+    /// first ACK beyond it (Linux `end_seq`), so it begins with the first
+    /// ACK of a flight, not the last of the previous one as §4.2's rounds
+    /// (which end when `windowEnd` itself is acknowledged) may.
+    train_end: Option<SeqNum>,
+    /// When the ACK train's round began (Linux `round_start`).
+    round_start: Option<Instant>,
+    /// The last ACK of the current round's unbroken train; `None` once a
+    /// gap wider than [`ACK_TRAIN_DELTA`] ended it for the round.
+    train_last_ack: Option<Instant>,
+    /// Slow starts the ACK train ended (part of `exits`).
+    train_exits: u64,
 }
 
 impl Default for HyStart {
@@ -91,6 +167,23 @@ impl HyStart {
             css_rounds: 0,
             css_credit: 0,
             exits: 0,
+            detect: Detect::BOTH,
+            train_end: None,
+            round_start: None,
+            train_last_ack: None,
+            train_exits: 0,
+        }
+    }
+
+    /// Ready for the initial slow start, watching the `detect` signals
+    /// (none: [`HyStart::disabled`]).
+    pub const fn with_detect(detect: Detect) -> Self {
+        if detect.is_empty() {
+            return HyStart::disabled();
+        }
+        HyStart {
+            detect,
+            ..HyStart::new()
         }
     }
 
@@ -106,9 +199,15 @@ impl HyStart {
         self.phase
     }
 
-    /// Times HyStart++ saw the RTT grow and left standard slow start.
+    /// Times HyStart++ saw the RTT grow or a full pipe and left standard
+    /// slow start.
     pub fn exits(&self) -> u64 {
         self.exits
+    }
+
+    /// Of [`HyStart::exits`], those the ACK train caused.
+    pub fn train_exits(&self) -> u64 {
+        self.train_exits
     }
 
     /// §4.4: "An implementation SHOULD use HyStart++ only for the initial
@@ -136,12 +235,50 @@ impl HyStart {
         ended
     }
 
-    /// One ACK in slow start that delivered `acked` segments, with an RTT
-    /// sample if it carried one. `snd_una` is SND.UNA after the ACK.
+    /// The ACK-train signal for an ACK at `now`: true when the pipe is full.
+    fn ack_train_full(
+        &mut self,
+        now: Instant,
+        cwnd: u32,
+        min_rtt: Option<Duration>,
+        snd_una: SeqNum,
+        snd_nxt: SeqNum,
+    ) -> bool {
+        if self.train_end.is_none_or(|end| snd_una.after(end)) {
+            self.train_end = Some(snd_nxt);
+            self.round_start = Some(now);
+            self.train_last_ack = Some(now);
+            return false;
+        }
+        let (Some(start), Some(last)) = (self.round_start, self.train_last_ack) else {
+            return false;
+        };
+        if now.saturating_duration_since(last) > ACK_TRAIN_DELTA {
+            // Spread ACKs (delayed ACKs of a sparse flight, ACK
+            // compression's bunches): the train is over for this round.
+            self.train_last_ack = None;
+            return false;
+        }
+        self.train_last_ack = Some(now);
+        let Some(min_rtt) = min_rtt else {
+            return false;
+        };
+        // Unpaced sender: half the minimum RTT (Linux `delay_min >> 1`).
+        let half = Duration::from_micros(min_rtt.total_micros() / 2);
+        cwnd >= ACK_TRAIN_LOW_WINDOW && now.saturating_duration_since(start) > half
+    }
+
+    /// One ACK at `now` in slow start that delivered `acked` segments, with
+    /// an RTT sample if it carried one, `cwnd` segments of window before it
+    /// and the connection's minimum RTT. `snd_una` is SND.UNA after the ACK.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_ack(
         &mut self,
+        now: Instant,
         acked: u32,
+        cwnd: u32,
         rtt: Option<Duration>,
+        min_rtt: Option<Duration>,
         snd_una: SeqNum,
         snd_nxt: SeqNum,
     ) -> SlowStartGrowth {
@@ -152,6 +289,17 @@ impl HyStart {
             return SlowStartGrowth::Grow(acked.min(ABC_L));
         }
         let new_round = self.maybe_new_round(snd_una, snd_nxt);
+        if self.detect.contains(Detect::ACK_TRAIN)
+            && self.ack_train_full(now, cwnd, min_rtt, snd_una, snd_nxt)
+        {
+            // Linux HYSTART_ACK_TRAIN: "ssthresh = cwnd", straight to
+            // congestion avoidance (see the module documentation), from
+            // standard slow start or CSS alike.
+            self.phase = Phase::Off;
+            self.exits += 1;
+            self.train_exits += 1;
+            return SlowStartGrowth::EnterCongestionAvoidance;
+        }
         if new_round && self.phase == Phase::Css {
             self.css_rounds += 1;
             // "If CSS_ROUNDS rounds are complete, enter congestion avoidance
@@ -173,9 +321,13 @@ impl HyStart {
         let enough = self.rtt_sample_count >= N_RTT_SAMPLE;
         match self.phase {
             Phase::SlowStart => {
-                if let (true, Some(current), Some(last)) =
-                    (enough, self.current_round_min_rtt, self.last_round_min_rtt)
-                {
+                let delay = self.detect.contains(Detect::DELAY);
+                if let (true, true, Some(current), Some(last)) = (
+                    delay,
+                    enough,
+                    self.current_round_min_rtt,
+                    self.last_round_min_rtt,
+                ) {
                     // "RttThresh = max(MIN_RTT_THRESH, min(lastRoundMinRTT /
                     // MIN_RTT_DIVISOR, MAX_RTT_THRESH))"
                     let divided = Duration::from_micros(last.total_micros() / MIN_RTT_DIVISOR);
@@ -226,17 +378,39 @@ mod tests {
     }
 
     /// Plays one round of `acks` ACKs (one segment each) with RTT `rtt`,
-    /// the round being `SND.NXT = end`. Returns the total growth.
+    /// the round being `SND.NXT = end`, ACKs 3 ms apart (never a train).
+    /// Returns the total growth.
     fn round(h: &mut HyStart, start: u32, end: u32, acks: u32, rtt: Duration) -> u32 {
         let mut grown = 0;
         for i in 1..=acks {
             let una = SeqNum(start + i);
-            match h.on_ack(1, Some(rtt), una, SeqNum(end)) {
+            let now = Instant::from_millis(3 * u64::from(start + i));
+            match h.on_ack(now, 1, 100, Some(rtt), Some(rtt), una, SeqNum(end)) {
                 SlowStartGrowth::Grow(n) => grown += n,
                 SlowStartGrowth::EnterCongestionAvoidance => return u32::MAX,
             }
         }
         grown
+    }
+
+    fn us(n: u64) -> Instant {
+        Instant::from_micros(n)
+    }
+
+    /// ACKs for one segment each at `times` (µs), SND.UNA counting up from
+    /// `una`, SND.NXT `nxt`, window `cwnd`, minimum RTT 10 ms: the index of
+    /// the ACK that ended slow start, if one did.
+    fn train(h: &mut HyStart, una: u32, nxt: u32, cwnd: u32, times: &[u64]) -> Option<usize> {
+        for (i, &t) in times.iter().enumerate() {
+            let una = SeqNum(una + 1 + i as u32);
+            let min_rtt = Some(ms(10));
+            if h.on_ack(us(t), 1, cwnd, Some(ms(10)), min_rtt, una, SeqNum(nxt))
+                == SlowStartGrowth::EnterCongestionAvoidance
+            {
+                return Some(i);
+            }
+        }
+        None
     }
 
     #[test]
@@ -254,7 +428,15 @@ mod tests {
         let mut h = HyStart::new();
         // A stretch ACK for 20 segments: at most L = 8 (RFC 9406 §4.3).
         assert_eq!(
-            h.on_ack(20, Some(ms(50)), SeqNum(20), SeqNum(40)),
+            h.on_ack(
+                Instant::ZERO,
+                20,
+                100,
+                Some(ms(50)),
+                None,
+                SeqNum(20),
+                SeqNum(40)
+            ),
             SlowStartGrowth::Grow(8)
         );
     }
@@ -314,10 +496,96 @@ mod tests {
         h.stop();
         assert_eq!(round(&mut h, 0, 100, 100, ms(40)), 100);
         assert_eq!(
-            h.on_ack(20, Some(ms(400)), SeqNum(120), SeqNum(200)),
+            h.on_ack(
+                Instant::ZERO,
+                20,
+                100,
+                Some(ms(400)),
+                None,
+                SeqNum(120),
+                SeqNum(200)
+            ),
             SlowStartGrowth::Grow(2),
             "RFC 3465's L = 2"
         );
         assert_eq!(HyStart::disabled().phase(), Phase::Off);
+    }
+
+    #[test]
+    fn an_ack_train_longer_than_half_the_min_rtt_enters_congestion_avoidance() {
+        let mut h = HyStart::new();
+        // One round of back-to-back ACKs 120 µs apart (a 100 Mbit/s
+        // bottleneck), min RTT 10 ms: the train passes 5 ms at the ACK
+        // 42 x 120 = 5,040 µs after the round's first, not at 41 (4,920).
+        let times: Vec<u64> = (0..80).map(|i| 1_000_000 + 120 * i).collect();
+        assert_eq!(train(&mut h, 0, 200, 80, &times), Some(42));
+        assert_eq!(h.phase(), Phase::Off);
+        assert_eq!((h.exits(), h.train_exits()), (1, 1));
+    }
+
+    #[test]
+    fn the_train_is_timed_from_the_first_ack_of_the_round() {
+        let mut h = HyStart::new();
+        // Round 1 (SND.NXT 30): 30 ACKs, 120 µs apart; round 2 (SND.NXT
+        // 200) starts at the 31st ACK, continuing the same spacing. Timed
+        // from the first ACK ever the train would pass 5 ms at ACK 42; from
+        // the round's start it passes at 30 + 42 = 72.
+        let times: Vec<u64> = (0..30).map(|i| 120 * i).collect();
+        assert_eq!(train(&mut h, 0, 30, 80, &times), None);
+        let times: Vec<u64> = (30..120).map(|i| 120 * i).collect();
+        assert_eq!(train(&mut h, 30, 200, 80, &times), Some(42));
+    }
+
+    #[test]
+    fn spread_acks_do_not_end_slow_start() {
+        // Delayed ACKs of a sparse flight: one every 2.5 ms for 20 ms.
+        let mut h = HyStart::new();
+        let times: Vec<u64> = (0..8).map(|i| 2_500 * i).collect();
+        assert_eq!(train(&mut h, 0, 200, 80, &times), None);
+        // ACK compression: bunches of 10 ACKs 10 µs apart, 3 ms between
+        // bunches; the round spans 12 ms, but no unbroken train is longer
+        // than 90 µs.
+        let mut h = HyStart::new();
+        let times: Vec<u64> = (0..50).map(|i| (i / 10) * 3_000 + (i % 10) * 10).collect();
+        assert_eq!(train(&mut h, 0, 200, 80, &times), None);
+        assert_eq!(h.phase(), Phase::SlowStart);
+        // A gap just over ACK_TRAIN_DELTA ends the train for the rest of the
+        // round, however closely the later ACKs follow.
+        let mut h = HyStart::new();
+        let mut times: Vec<u64> = (0..20).map(|i| 120 * i).collect();
+        times.extend((0..60).map(|i| 2_280 + 2_001 + 120 * i));
+        assert_eq!(train(&mut h, 0, 200, 80, &times), None);
+    }
+
+    #[test]
+    fn a_train_with_a_window_under_16_segments_does_not_end_slow_start() {
+        let times: Vec<u64> = (0..80).map(|i| 120 * i).collect();
+        let mut h = HyStart::new();
+        assert_eq!(
+            train(&mut h, 0, 200, ACK_TRAIN_LOW_WINDOW - 1, &times),
+            None
+        );
+        let mut h = HyStart::new();
+        assert_eq!(
+            train(&mut h, 0, 200, ACK_TRAIN_LOW_WINDOW, &times),
+            Some(42)
+        );
+    }
+
+    #[test]
+    fn the_detect_bits_choose_the_signals() {
+        let times: Vec<u64> = (0..80).map(|i| 120 * i).collect();
+        // Delay only: the train is ignored.
+        let mut h = HyStart::with_detect(Detect::DELAY);
+        assert_eq!(train(&mut h, 0, 200, 80, &times), None);
+        assert_eq!(h.phase(), Phase::SlowStart);
+        // ACK train only: an RTT rise does not enter CSS.
+        let mut h = HyStart::with_detect(Detect::ACK_TRAIN);
+        round(&mut h, 0, 10, 10, ms(40));
+        round(&mut h, 10, 30, 20, ms(60));
+        assert_eq!(h.phase(), Phase::SlowStart);
+        let h = HyStart::with_detect(Detect::from_bits(0));
+        assert_eq!(h.phase(), Phase::Off);
+        assert_eq!(Detect::default(), Detect::from_bits(3));
     }
 }

@@ -233,10 +233,19 @@ impl Congestion {
         }
     }
 
+    /// The slow-start exit signals HyStart watches (Linux cubic's
+    /// `hystart_detect`); before the first ACK.
+    pub fn set_hystart_detect(&mut self, detect: hystart::Detect) {
+        match self {
+            Congestion::Reno(r) => r.set_hystart_detect(detect),
+            Congestion::Cubic(c) => c.set_hystart_detect(detect),
+        }
+    }
+
     /// Slow starts HyStart++ ended early (RFC 9406), for the counters.
     pub fn hystart_exits(&self) -> u64 {
         match self {
-            Congestion::Reno(_) => 0,
+            Congestion::Reno(r) => r.hystart_exits(),
             Congestion::Cubic(c) => c.hystart_exits(),
         }
     }

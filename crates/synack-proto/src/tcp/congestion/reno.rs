@@ -21,6 +21,7 @@
 //! governs it with PRR (RFC 6937), which replaces RFC 5681 §3.2's
 //! inflation and deflation (see [`super`]).
 
+use super::hystart::{Detect, HyStart, SlowStartGrowth};
 use super::{AckSample, CongestionControl, idle_restart};
 use crate::time::{Duration, Instant};
 
@@ -36,6 +37,13 @@ pub struct Reno {
     ssthresh: u32,
     /// Bytes acknowledged towards the next congestion-avoidance increment.
     bytes_acked: u32,
+    /// HyStart in the initial slow start (RFC 9406 §4.4 allows it for any
+    /// slow start), boxed lazily as CUBIC's ([`super::Cubic`]).
+    hystart: Option<Box<HyStart>>,
+    /// HyStart's signals until it starts; empty once started or never.
+    hystart_pending: Detect,
+    /// Slow starts HyStart ended (at most one).
+    hystart_exits: u16,
 }
 
 impl Reno {
@@ -48,6 +56,65 @@ impl Reno {
             cwnd: init_cwnd.max(1).saturating_mul(mss),
             ssthresh: u32::MAX,
             bytes_acked: 0,
+            hystart: None,
+            hystart_pending: Detect::BOTH,
+            hystart_exits: 0,
+        }
+    }
+
+    /// The slow-start exit signals HyStart watches; set before the first
+    /// ACK.
+    pub fn set_hystart_detect(&mut self, detect: Detect) {
+        if self.hystart.is_none() && !self.hystart_pending.is_empty() {
+            self.hystart_pending = detect;
+        }
+    }
+
+    pub(crate) fn hystart_exits(&self) -> u64 {
+        u64::from(self.hystart_exits)
+    }
+
+    /// RFC 9406 §4.4: HyStart only in the initial slow start.
+    fn stop_hystart(&mut self) {
+        self.hystart = None;
+        self.hystart_pending = Detect::NONE;
+    }
+
+    /// HyStart's say on one slow-start ACK: the growth in bytes, or `None`
+    /// once it ended slow start (ssthresh = cwnd, RFC 9406 §4.2).
+    fn hystart_growth(&mut self, now: Instant, ack: &AckSample) -> Option<u32> {
+        if !self.hystart_pending.is_empty() {
+            self.hystart = Some(Box::new(HyStart::with_detect(self.hystart_pending)));
+            self.hystart_pending = Detect::NONE;
+        }
+        let abc = ack.acked.min(ABC_LIMIT_SEGMENTS * self.mss);
+        let Some(h) = &mut self.hystart else {
+            return Some(abc);
+        };
+        let exits = h.exits();
+        let growth = h.on_ack(
+            now,
+            ack.delivered_segments,
+            self.cwnd / self.mss,
+            ack.rtt,
+            ack.min_rtt,
+            ack.snd_una,
+            ack.snd_nxt,
+        );
+        if h.exits() > exits {
+            self.hystart_exits = self.hystart_exits.saturating_add(1);
+        }
+        if h.phase() == super::hystart::Phase::Off {
+            self.hystart = None;
+        }
+        match growth {
+            // RFC 3465's L = 2 stays (NewReno's growth per ACK is
+            // unchanged); HyStart may only slow it (CSS).
+            SlowStartGrowth::Grow(n) => Some(abc.min(n.saturating_mul(self.mss))),
+            SlowStartGrowth::EnterCongestionAvoidance => {
+                self.ssthresh = self.cwnd;
+                None
+            }
         }
     }
 
@@ -67,6 +134,9 @@ impl Reno {
         self.cwnd = cwnd.max(self.mss);
         self.ssthresh = ssthresh;
         self.bytes_acked = 0;
+        if ssthresh != u32::MAX {
+            self.stop_hystart();
+        }
     }
 
     /// At most `limit` bytes of window (at least one segment); see
@@ -110,14 +180,16 @@ impl CongestionControl for Reno {
         self.ssthresh
     }
 
-    fn on_ack(&mut self, _now: Instant, ack: &AckSample) {
+    fn on_ack(&mut self, now: Instant, ack: &AckSample) {
         if !ack.cwnd_limited || ack.acked == 0 {
             return;
         }
         let mut acked = ack.acked;
         if self.cwnd < self.ssthresh {
             // RFC 3465 §2.2: slow start by bytes, at most L segments per ACK.
-            let grow = acked.min(ABC_LIMIT_SEGMENTS * self.mss);
+            let Some(grow) = self.hystart_growth(now, ack) else {
+                return;
+            };
             let room = self.ssthresh - self.cwnd;
             if grow <= room {
                 self.cwnd += grow;
@@ -133,6 +205,7 @@ impl CongestionControl for Reno {
         self.ssthresh = self.reduced_ssthresh(in_flight);
         self.cwnd = self.ssthresh;
         self.bytes_acked = 0;
+        self.stop_hystart();
     }
 
     fn on_recovery_end(&mut self, _now: Instant) {
@@ -144,6 +217,7 @@ impl CongestionControl for Reno {
         if first {
             self.ssthresh = self.reduced_ssthresh(in_flight);
         }
+        self.stop_hystart();
         self.cwnd = self.mss;
         self.bytes_acked = 0;
     }
@@ -296,5 +370,49 @@ mod tests {
         assert_eq!((r.window(), r.ssthresh()), (6 * MSS, 6 * MSS));
         r.undo(&prior);
         assert_eq!((r.window(), r.ssthresh()), (10 * MSS, 10 * MSS));
+    }
+
+    /// One slow-start ACK for one segment at `t_us`, minimum RTT 10 ms.
+    fn train_ack(r: &mut Reno, t_us: u64, una: u32, nxt: u32) {
+        r.on_ack(
+            Instant::from_micros(t_us),
+            &AckSample {
+                rtt: Some(Duration::from_millis(10)),
+                min_rtt: Some(Duration::from_millis(10)),
+                snd_una: crate::SeqNum(una),
+                snd_nxt: crate::SeqNum(nxt),
+                ..AckSample::bytes(MSS, MSS)
+            },
+        );
+    }
+
+    #[test]
+    fn hystart_ack_train_ends_reno_slow_start_with_ssthresh_at_cwnd() {
+        let mut r = Reno::new(MSS, 40);
+        // One round of 80 back-to-back ACKs, 120 µs apart: the train passes
+        // half the 10 ms minimum RTT at the 43rd, after 42 segments of
+        // growth (RFC 3465's L = 2 never binds for one-segment ACKs).
+        for i in 0..80u32 {
+            train_ack(&mut r, 120 * u64::from(i), i + 1, 200);
+            if r.ssthresh() != u32::MAX {
+                assert_eq!(i, 42);
+                break;
+            }
+        }
+        assert_eq!(r.window(), 82 * MSS);
+        assert_eq!(r.ssthresh(), 82 * MSS);
+        assert_eq!(r.hystart_exits(), 1);
+        assert!(r.hystart.is_none(), "the box is given back");
+    }
+
+    #[test]
+    fn reno_with_hystart_off_grows_through_the_train() {
+        let mut r = Reno::new(MSS, 40);
+        r.set_hystart_detect(Detect::NONE);
+        for i in 0..80u32 {
+            train_ack(&mut r, 120 * u64::from(i), i + 1, 200);
+        }
+        assert_eq!(r.window(), 120 * MSS);
+        assert_eq!(r.ssthresh(), u32::MAX);
     }
 }

@@ -476,6 +476,11 @@ impl Connection {
                 self.core
                     .cc
                     .switch_to(algorithm, mss, env.config.tcp_init_cwnd);
+                self.core.cc.set_hystart_detect(
+                    crate::tcp::congestion::hystart::Detect::from_bits(
+                        env.config.tcp_hystart_detect,
+                    ),
+                );
             }
             _ => return Err(SetOptionError::InvalidValue),
         }

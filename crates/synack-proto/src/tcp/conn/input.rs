@@ -1094,7 +1094,13 @@ impl Core {
             .recovery
             .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
         if self.cc.hystart_exits() > hystart_exits {
-            env.stats.tcp_ext.tcp_hystart_delay_detect += 1;
+            // The delay signal enters CSS, still slow start; the ACK train
+            // enters congestion avoidance.
+            if self.cc.in_slow_start() {
+                env.stats.tcp_ext.tcp_hystart_delay_detect += 1;
+            } else {
+                env.stats.tcp_ext.tcp_hystart_train_detect += 1;
+            }
         }
         if outcome.reduced {
             // RFC 3168 §6.1.2: "set the CWR flag ... of the first new data

@@ -82,6 +82,7 @@ use self::sockopt::ConnOptions;
 use crate::config::{Config, CongestionAlgorithm};
 use crate::stats::Stats;
 use crate::storage::RingBuffer;
+use crate::tcp::congestion::hystart::Detect;
 use crate::tcp::congestion::{Congestion, CongestionControl};
 use crate::tcp::ecn::{self, Ecn, EcnState};
 use crate::tcp::recovery::{CongestionSample, LossRecovery, Mark, RecoveryConfig};
@@ -965,14 +966,18 @@ impl Core {
             neg,
             timers: TimerTable::new(),
             rtt,
-            cc: Congestion::new(
-                params
-                    .socket
-                    .congestion
-                    .unwrap_or(config.tcp_congestion_control),
-                neg.default_send_mss(),
-                config.tcp_init_cwnd,
-            ),
+            cc: {
+                let mut cc = Congestion::new(
+                    params
+                        .socket
+                        .congestion
+                        .unwrap_or(config.tcp_congestion_control),
+                    neg.default_send_mss(),
+                    config.tcp_init_cwnd,
+                );
+                cc.set_hystart_detect(Detect::from_bits(config.tcp_hystart_detect));
+                cc
+            },
             recovery: LossRecovery::new(params.iss, RecoveryConfig::from_config(config)),
             ts_clock: TsClock::new(params.ts_offset),
             ts_recent: None,
