@@ -135,9 +135,12 @@ pub struct HyStart {
     exits: u64,
     detect: Detect,
     /// SND.NXT when the ACK train's round began: its round ends at the
-    /// first ACK beyond it (Linux `end_seq`), so it begins with the first
-    /// ACK of a flight, not the last of the previous one as §4.2's rounds
-    /// (which end when `windowEnd` itself is acknowledged) may.
+    /// first ACK that delivers beyond it (Linux `end_seq`), so it begins
+    /// with the first ACK of a flight, not the last of the previous one as
+    /// §4.2's rounds (which end when `windowEnd` itself is acknowledged)
+    /// may. Delivered, not cumulatively acknowledged (Linux compares
+    /// SND.UNA): a reordered segment holds SND.UNA back while its flight's
+    /// SACKs already arrive.
     train_end: Option<SeqNum>,
     /// When the ACK train's round began (Linux `round_start`).
     round_start: Option<Instant>,
