@@ -9,11 +9,11 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
 use synack::net::TcpListener;
-use synack::{Builder, Runtime, Tap};
 use synack_proto::tcp::conn::tcpi_options;
 use synack_tap::netns;
 
-const PYTHON: &str = "/usr/bin/python3";
+mod common;
+use common::kernel::{PYTHON, skip, tap_runtime};
 
 /// Connects (ECN asked for: the test set `tcp_ecn` in this namespace),
 /// exchanges data, and prints the kernel's `tcpi_options` (byte 5 of
@@ -36,31 +36,6 @@ print(" ".join(ss.split()), flush=True)
 s.close()
 "#;
 
-fn runtime() -> Runtime {
-    let tap = Tap::open("syn0").unwrap();
-    tap.set_kernel_addr("192.0.2.1".parse().unwrap(), 24)
-        .unwrap();
-    tap.set_up().unwrap();
-    Builder::new("192.0.2.2".parse().unwrap(), 24)
-        .start(tap)
-        .unwrap()
-}
-
-fn skip(test: &str) -> bool {
-    if netns::skip_unless_supported(test) {
-        return true;
-    }
-    if !std::path::Path::new(PYTHON).exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {PYTHON} is missing"
-        );
-        eprintln!("skipping: {test}: {PYTHON} is missing");
-        return true;
-    }
-    false
-}
-
 #[test]
 fn a_kernel_client_with_tcp_ecn_1_negotiates_ecn_with_synack() {
     if skip("a_kernel_client_with_tcp_ecn_1_negotiates_ecn_with_synack") {
@@ -73,7 +48,7 @@ fn a_kernel_client_with_tcp_ecn_1_negotiates_ecn_with_synack() {
         let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
         assert_ne!(ns, root_ns, "must not touch the root namespace");
         std::fs::write("/proc/sys/net/ipv4/tcp_ecn", "1").unwrap();
-        let rt = runtime();
+        let rt = tap_runtime();
         let l = TcpListener::bind(&rt, "0.0.0.0:7").unwrap();
         let mut client = Command::new(PYTHON)
             .args(["-c", KERNEL_CLIENT])

@@ -9,11 +9,12 @@ use std::net::Shutdown;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use synack::Runtime;
 use synack::net::{TcpListener, TcpStream, UdpSocket};
-use synack::{Builder, Runtime, Tap};
 use synack_tap::netns;
 
-const PYTHON: &str = "/usr/bin/python3";
+mod common;
+use common::kernel::{PYTHON, skip, tap_runtime};
 
 /// TCP and UDP echo on 192.0.2.1:9000; says "ready" once listening.
 const KERNEL_ECHO: &str = r#"
@@ -42,16 +43,6 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 "#;
 
-fn runtime() -> Runtime {
-    let tap = Tap::open("syn0").unwrap();
-    tap.set_kernel_addr("192.0.2.1".parse().unwrap(), 24)
-        .unwrap();
-    tap.set_up().unwrap();
-    Builder::new("192.0.2.2".parse().unwrap(), 24)
-        .start(tap)
-        .unwrap()
-}
-
 fn kernel_echo() -> Child {
     let mut child = Command::new(PYTHON)
         .args(["-c", KERNEL_ECHO])
@@ -66,28 +57,13 @@ fn kernel_echo() -> Child {
     child
 }
 
-fn skip(test: &str) -> bool {
-    if netns::skip_unless_supported(test) {
-        return true;
-    }
-    if !std::path::Path::new(PYTHON).exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {PYTHON} is missing"
-        );
-        eprintln!("skipping: {test}: {PYTHON} is missing");
-        return true;
-    }
-    false
-}
-
 #[test]
 fn blocking_tokio_and_udp_sockets_talk_to_the_kernel() {
     if skip("blocking_tokio_and_udp_sockets_talk_to_the_kernel") {
         return;
     }
     netns::run_in_fresh(|| {
-        let rt = runtime();
+        let rt = tap_runtime();
         let mut kernel = kernel_echo();
 
         // Blocking TCP: a round trip, a half-close, the echo's end.
@@ -167,7 +143,7 @@ fn a_kernel_client_sees_data_then_a_reset_from_linger_zero() {
         return;
     }
     netns::run_in_fresh(|| {
-        let rt = runtime();
+        let rt = tap_runtime();
         let l = TcpListener::bind(&rt, "0.0.0.0:7").unwrap();
         let client = Command::new(PYTHON)
             .args(["-c", KERNEL_CLIENT])

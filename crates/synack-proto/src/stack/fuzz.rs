@@ -83,44 +83,47 @@ pub fn frame(data: &[u8]) {
 
 /// A sequence of frames: each is one byte of time advance (milliseconds),
 /// two bytes of length (big-endian), then that many bytes (fewer at the end).
-pub fn frames(mut data: &[u8]) {
-    let mut stack = stack();
-    let mut buf = vec![0u8; 2048];
-    let mut now = Instant::ZERO;
-    settle(&mut stack, now, &mut buf);
-    while data.len() >= 3 {
-        now += Duration::from_millis(u64::from(data[0]) * 4);
-        let len = usize::from(u16::from_be_bytes([data[1], data[2]])).min(data.len() - 3);
-        let (frame, rest) = data[3..].split_at(len);
-        data = rest;
-        stack.handle_timeout(now);
-        stack.handle_frame(now, frame);
-        settle(&mut stack, now, &mut buf);
-    }
-    stack.handle_timeout(now + Duration::from_secs(300));
-    settle(&mut stack, now + Duration::from_secs(300), &mut buf);
+pub fn frames(data: &[u8]) {
+    drive_frames(data, 0, |stack, now, _, frame| {
+        stack.handle_frame(now, frame)
+    });
 }
 
 /// [`frames`] with receive-offload metadata from the device: each frame is
 /// one byte of time advance, one byte whose low bit trusts the checksum,
 /// two bytes of GSO size (0: none), two bytes of length, then the bytes.
-pub fn frames_rx(mut data: &[u8]) {
+pub fn frames_rx(data: &[u8]) {
+    drive_frames(data, 3, |stack, now, meta, frame| {
+        let gso = u16::from_be_bytes([meta[1], meta[2]]);
+        let rx = RxOffload {
+            csum_trusted: meta[0] & 1 != 0,
+            gso_size: (gso != 0).then_some(gso),
+        };
+        stack.handle_frame_rx(now, IfaceId(0), frame, rx);
+    });
+}
+
+/// Runs a fresh stack over `data`, frame by frame: one byte of time
+/// advance, `meta` bytes handed to `deliver`, two bytes of length, then
+/// the frame (shorter at the end); timers run and the stack's output is
+/// drained after each, and five minutes after the last.
+fn drive_frames(
+    mut data: &[u8],
+    meta: usize,
+    mut deliver: impl FnMut(&mut Stack, Instant, &[u8], &[u8]),
+) {
     let mut stack = stack();
     let mut buf = vec![0u8; 2048];
     let mut now = Instant::ZERO;
     settle(&mut stack, now, &mut buf);
-    while data.len() >= 6 {
+    let head = 3 + meta;
+    while data.len() >= head {
         now += Duration::from_millis(u64::from(data[0]) * 4);
-        let gso = u16::from_be_bytes([data[2], data[3]]);
-        let rx = RxOffload {
-            csum_trusted: data[1] & 1 != 0,
-            gso_size: (gso != 0).then_some(gso),
-        };
-        let len = usize::from(u16::from_be_bytes([data[4], data[5]])).min(data.len() - 6);
-        let (frame, rest) = data[6..].split_at(len);
-        data = rest;
+        let len = usize::from(u16::from_be_bytes([data[head - 2], data[head - 1]]));
+        let (frame, rest) = data[head..].split_at(len.min(data.len() - head));
         stack.handle_timeout(now);
-        stack.handle_frame_rx(now, IfaceId(0), frame, rx);
+        deliver(&mut stack, now, &data[1..1 + meta], frame);
+        data = rest;
         settle(&mut stack, now, &mut buf);
     }
     stack.handle_timeout(now + Duration::from_secs(300));

@@ -38,6 +38,7 @@
 use super::slab::Key;
 use super::{Demux, Direction, FourTuple, IfaceId, Stack, slots};
 use crate::ip::addr::{Destination, check_martian, classify_destination};
+use crate::tcp::ecn::Ecn;
 use crate::time::Instant;
 use crate::wire::Checksum;
 use crate::wire::checksum;
@@ -345,7 +346,11 @@ impl Stack {
             self.trace_segment(Direction::In, &tuple, &whole);
         }
         self.env.rx_gso = u16::try_from(first.payload_len()).unwrap_or(0);
+        // RFC 3168 §6.1.3: TCP needs the ECN field; a run shares one TOS
+        // byte (a merge rule), so the first frame's is the run's.
+        self.env.rx_ecn = Ecn::from_tos(run.frames[0][l2 + 1]);
         self.deliver(key, &tuple, &whole);
+        self.env.rx_ecn = Ecn::NotEct;
         self.env.rx_gso = 0;
         if let Some(e) = self.conns.get_mut(key) {
             e.conn.clear_staged();

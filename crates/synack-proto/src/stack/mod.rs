@@ -152,7 +152,7 @@ struct ConnEntry {
     queued: bool,
     /// A Fast Open child still in SYN-RECEIVED: counted against this
     /// listener's pending Fast Open queue.
-    fastopen_listener: Option<Key>,
+    fastopen_listener: slab::OptionKey,
 }
 
 struct TimeWaitEntry {

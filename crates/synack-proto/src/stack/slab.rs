@@ -9,6 +9,33 @@ pub struct Key {
     pub generation: u32,
 }
 
+/// An `Option<Key>` in 8 bytes instead of 12: index `u32::MAX` is `None`
+/// (a slab never holds 2^32 entries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptionKey(Key);
+
+impl OptionKey {
+    pub const NONE: OptionKey = OptionKey(Key {
+        index: u32::MAX,
+        generation: 0,
+    });
+
+    pub fn new(key: Option<Key>) -> Self {
+        match key {
+            Some(k) if k.index != u32::MAX => OptionKey(k),
+            _ => OptionKey::NONE,
+        }
+    }
+
+    pub fn get(self) -> Option<Key> {
+        (self.0.index != u32::MAX).then_some(self.0)
+    }
+
+    pub fn take(&mut self) -> Option<Key> {
+        core::mem::replace(self, OptionKey::NONE).get()
+    }
+}
+
 #[derive(Debug)]
 struct Slot<T> {
     generation: u32,

@@ -524,7 +524,7 @@ impl Stack {
             conn,
             owner,
             queued: false,
-            fastopen_listener,
+            fastopen_listener: super::slab::OptionKey::new(fastopen_listener),
         });
         self.demux.insert(slots!(self), tuple, Demux::Conn(key));
         self.port_use(tuple.local, true);
@@ -792,7 +792,7 @@ impl Stack {
             return;
         };
         self.timers.cancel(TimerKey::Conn(key.index));
-        if let Some(l) = entry.fastopen_listener {
+        if let Some(l) = entry.fastopen_listener.get() {
             if let Some(listener) = self.listeners.get_mut(l) {
                 listener.fastopen_done();
             }

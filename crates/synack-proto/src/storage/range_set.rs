@@ -35,55 +35,68 @@ impl core::error::Error for RangeSetFull {}
 pub struct RangeSet {
     /// `(start, end)` pairs, `start < end`, sorted, with a gap between
     /// neighbours (`ranges[i].1 < ranges[i + 1].0`).
-    ranges: Vec<(u64, u64)>,
-    cap: usize,
+    /// Boxed with its header, so an idle set is 16 bytes, not 32 (the
+    /// header's allocation comes and goes with the ranges' own).
+    #[allow(clippy::box_collection)]
+    ranges: Option<Box<Vec<(u64, u64)>>>,
+    /// At most `u32::MAX` ranges.
+    cap: u32,
 }
 
 impl RangeSet {
     /// An empty set that holds at most `cap` ranges. Allocates nothing.
     pub const fn new(cap: usize) -> Self {
         RangeSet {
-            ranges: Vec::new(),
-            cap,
+            ranges: None,
+            cap: if cap > u32::MAX as usize {
+                u32::MAX
+            } else {
+                cap as u32
+            },
         }
     }
 
     /// The most ranges the set holds.
     pub fn cap(&self) -> usize {
-        self.cap
+        self.cap as usize
+    }
+
+    /// The ranges, empty while unallocated.
+    fn slice(&self) -> &[(u64, u64)] {
+        self.ranges.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// Number of ranges (not bytes).
     pub fn len(&self) -> usize {
-        self.ranges.len()
+        self.slice().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.slice().is_empty()
     }
 
     pub fn is_full(&self) -> bool {
-        self.ranges.len() >= self.cap
+        self.slice().len() >= self.cap()
     }
 
     /// Total bytes covered.
     pub fn covered_bytes(&self) -> u64 {
-        self.ranges.iter().map(|&(s, e)| e - s).sum()
+        self.slice().iter().map(|&(s, e)| e - s).sum()
     }
 
     /// The lowest range.
     pub fn first(&self) -> Option<Range<u64>> {
-        self.ranges.first().map(|&(s, e)| s..e)
+        self.slice().first().map(|&(s, e)| s..e)
     }
 
     /// The highest range.
     pub fn last(&self) -> Option<Range<u64>> {
-        self.ranges.last().map(|&(s, e)| s..e)
+        self.slice().last().map(|&(s, e)| s..e)
     }
 
     /// The ranges in ascending order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = Range<u64>> + ExactSizeIterator + '_ {
-        self.ranges.iter().map(|&(s, e)| s..e)
+        self.slice().iter().map(|&(s, e)| s..e)
     }
 
     /// Whether `offset` is covered.
@@ -94,8 +107,8 @@ impl RangeSet {
     /// The range that covers `offset`, if any.
     pub fn range_containing(&self, offset: u64) -> Option<Range<u64>> {
         // First range that ends after `offset`: the only candidate.
-        let i = self.ranges.partition_point(|&(_, e)| e <= offset);
-        match self.ranges.get(i) {
+        let i = self.slice().partition_point(|&(_, e)| e <= offset);
+        match self.slice().get(i) {
             Some(&(s, e)) if s <= offset => Some(s..e),
             _ => None,
         }
@@ -106,8 +119,8 @@ impl RangeSet {
         if range.start >= range.end {
             return 0;
         }
-        let i = self.ranges.partition_point(|&(_, e)| e <= range.start);
-        self.ranges[i..]
+        let i = self.slice().partition_point(|&(_, e)| e <= range.start);
+        self.slice()[i..]
             .iter()
             .take_while(|&&(s, _)| s < range.end)
             .map(|&(s, e)| e.min(range.end) - s.max(range.start))
@@ -119,8 +132,8 @@ impl RangeSet {
         if range.start >= range.end {
             return None;
         }
-        let i = self.ranges.partition_point(|&(_, e)| e <= range.start);
-        match self.ranges.get(i) {
+        let i = self.slice().partition_point(|&(_, e)| e <= range.start);
+        match self.slice().get(i) {
             Some(&(s, e)) if s < range.end => Some(s.max(range.start)..e.min(range.end)),
             _ => None,
         }
@@ -139,52 +152,62 @@ impl RangeSet {
         }
         // Ranges i..j overlap or touch start..end: i is the first that ends
         // at or after `start`, j the first that starts after `end`.
-        let i = self.ranges.partition_point(|&(_, e)| e < start);
-        let j = self.ranges.partition_point(|&(s, _)| s <= end);
+        let i = self.slice().partition_point(|&(_, e)| e < start);
+        let j = self.slice().partition_point(|&(s, _)| s <= end);
+        let cap = self.cap();
         if i == j {
-            if self.ranges.len() >= self.cap {
+            if self.slice().len() >= cap {
                 return Err(RangeSetFull);
             }
-            if self.ranges.capacity() == 0 {
-                // The one allocation: exactly `cap` ranges.
-                self.ranges.reserve_exact(self.cap);
-            }
-            self.ranges.insert(i, (start, end));
+            // The one allocation: exactly `cap` ranges.
+            let ranges = self
+                .ranges
+                .get_or_insert_with(|| Box::new(Vec::with_capacity(cap)));
+            ranges.insert(i, (start, end));
             return Ok(start..end);
         }
-        let merged = (start.min(self.ranges[i].0), end.max(self.ranges[j - 1].1));
-        self.ranges[i] = merged;
-        self.ranges.drain(i + 1..j);
+        // i < j: some range overlaps, so the set is allocated.
+        let Some(ranges) = self.ranges.as_deref_mut() else {
+            return Ok(range);
+        };
+        let merged = (start.min(ranges[i].0), end.max(ranges[j - 1].1));
+        ranges[i] = merged;
+        ranges.drain(i + 1..j);
         Ok(merged.0..merged.1)
     }
 
     /// Removes everything below `upto`: ranges that end at or before it go,
     /// a range that straddles it is trimmed to start at `upto`.
     pub fn remove_front(&mut self, upto: u64) {
-        let k = self.ranges.partition_point(|&(_, e)| e <= upto);
-        self.ranges.drain(..k);
-        if let Some(first) = self.ranges.first_mut() {
+        let Some(ranges) = self.ranges.as_deref_mut() else {
+            return;
+        };
+        let k = ranges.partition_point(|&(_, e)| e <= upto);
+        ranges.drain(..k);
+        if let Some(first) = ranges.first_mut() {
             first.0 = first.0.max(upto);
         }
     }
 
     /// Removes every range; keeps the allocation.
     pub fn clear(&mut self) {
-        self.ranges.clear();
+        if let Some(ranges) = self.ranges.as_deref_mut() {
+            ranges.clear();
+        }
     }
 
     /// Frees the allocation if the set is empty; returns whether it did.
     pub fn release_if_empty(&mut self) -> bool {
-        if !self.ranges.is_empty() || self.ranges.capacity() == 0 {
+        if !self.is_empty() || self.ranges.is_none() {
             return false;
         }
-        self.ranges = Vec::new();
+        self.ranges = None;
         true
     }
 
     /// Bytes allocated for ranges (0 while idle).
     pub fn allocated_bytes(&self) -> usize {
-        self.ranges.capacity() * core::mem::size_of::<(u64, u64)>()
+        self.ranges.as_ref().map_or(0, |r| r.capacity()) * core::mem::size_of::<(u64, u64)>()
     }
 }
 

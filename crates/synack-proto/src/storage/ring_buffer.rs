@@ -27,58 +27,69 @@ use crate::wire::checksum;
 
 /// The smallest allocation: enough for a small request without regrowing.
 const MIN_ALLOCATION: usize = 1024;
-
 /// A byte ring that allocates nothing until the first byte arrives, doubles
 /// its allocation as needed up to `limit`, and frees it when drained
 /// ([`RingBuffer::release_if_empty`]).
+///
+/// An idle buffer is 16 bytes: the limit and an empty `Option<Box<..>>`.
+/// The ring's own bookkeeping (where it starts, how much it holds) lives
+/// with its bytes and is allocated and freed with them (DESIGN.md §4).
 pub struct RingBuffer {
-    /// The ring; `storage.len()` is the allocation. Empty when unallocated
-    /// (an empty boxed slice does not allocate).
+    /// The ring, `None` while unallocated.
+    ring: Option<Box<Ring>>,
+    /// At most this many bytes are buffered or written ahead (SO_SNDBUF /
+    /// SO_RCVBUF in bytes of payload; larger limits saturate at 4 GiB - 1).
+    limit: u32,
+}
+
+/// An allocated ring.
+struct Ring {
+    /// `storage.len()` is the allocation, never 0.
     storage: Box<[u8]>,
     /// Index in `storage` of the first buffered byte.
     read: usize,
     /// Number of buffered bytes.
     len: usize,
-    /// At most this many bytes are buffered or written ahead (SO_SNDBUF /
-    /// SO_RCVBUF in bytes of payload).
-    limit: usize,
+}
+
+/// A limit as stored: at most `u32::MAX` bytes.
+fn clamp_limit(limit: usize) -> u32 {
+    u32::try_from(limit).unwrap_or(u32::MAX)
 }
 
 impl RingBuffer {
     /// An empty buffer that will hold up to `limit` bytes. Allocates nothing.
     pub fn new(limit: usize) -> Self {
         RingBuffer {
-            storage: Vec::new().into_boxed_slice(),
-            read: 0,
-            len: 0,
-            limit,
+            ring: None,
+            limit: clamp_limit(limit),
         }
     }
 
     /// Number of buffered bytes.
     pub fn len(&self) -> usize {
-        self.len
+        self.ring.as_ref().map_or(0, |r| r.len)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The most bytes this buffer will hold.
     pub fn limit(&self) -> usize {
-        self.limit
+        self.limit as usize
     }
 
     /// Changes the limit (SO_SNDBUF / SO_RCVBUF). Lowering it below `len()`
     /// keeps the buffered bytes; nothing more is accepted until they drain.
     /// An allocation larger than the new limit is kept until it is released.
     pub fn set_limit(&mut self, limit: usize) {
-        self.limit = limit;
+        self.limit = clamp_limit(limit);
     }
 
     /// Room left: `limit - len`, or 0 when over the limit.
     pub fn free(&self) -> usize {
-        self.limit.saturating_sub(self.len)
+        self.limit().saturating_sub(self.len())
     }
 
     pub fn is_full(&self) -> bool {
@@ -87,7 +98,7 @@ impl RingBuffer {
 
     /// Bytes currently allocated (0 while idle).
     pub fn allocated(&self) -> usize {
-        self.storage.len()
+        self.ring.as_ref().map_or(0, |r| r.storage.len())
     }
 
     /// Appends as much of `data` as fits under the limit; returns how much.
@@ -101,9 +112,10 @@ impl RingBuffer {
         if n == 0 {
             return 0;
         }
-        self.reserve(self.len + n);
-        self.copy_in(self.len, &data[..n]);
-        self.len += n;
+        let len = self.len();
+        let ring = self.reserve(len + n);
+        ring.copy_in(len, &data[..n]);
+        ring.len += n;
         n
     }
 
@@ -119,10 +131,13 @@ impl RingBuffer {
     /// Removes up to `n` bytes from the front without copying them (they were
     /// acknowledged, RFC 9293 §3.10.7.4); returns how many were removed.
     pub fn discard_front(&mut self, n: usize) -> usize {
-        let n = n.min(self.len);
+        let Some(r) = self.ring.as_deref_mut() else {
+            return 0;
+        };
+        let n = n.min(r.len);
         if n > 0 {
-            self.read = self.wrap(self.read + n);
-            self.len -= n;
+            r.read = r.wrap(r.read + n);
+            r.len -= n;
         }
         n
     }
@@ -130,19 +145,24 @@ impl RingBuffer {
     /// Removes every buffered byte (and forgets any written ahead). Keeps the
     /// allocation; see [`RingBuffer::release_if_empty`].
     pub fn clear(&mut self) {
-        self.read = 0;
-        self.len = 0;
+        if let Some(r) = self.ring.as_deref_mut() {
+            r.read = 0;
+            r.len = 0;
+        }
     }
 
     /// Copies buffered bytes starting `offset` bytes after the front into
     /// `out`, without removing them (a retransmission reads the same bytes
     /// again); returns how many were copied.
     pub fn peek(&self, offset: usize, out: &mut [u8]) -> usize {
-        if offset >= self.len {
+        let Some(r) = self.ring.as_deref() else {
+            return 0;
+        };
+        if offset >= r.len {
             return 0;
         }
-        let n = out.len().min(self.len - offset);
-        self.copy_out(offset, &mut out[..n]);
+        let n = out.len().min(r.len - offset);
+        r.copy_out(offset, &mut out[..n]);
         n
     }
 
@@ -151,12 +171,15 @@ impl RingBuffer {
     /// the end of the ring: call again at `offset + view.len()` for the rest.
     /// Empty when `offset >= len()`.
     pub fn contiguous_at(&self, offset: usize, max: usize) -> &[u8] {
-        if offset >= self.len {
+        let Some(r) = self.ring.as_deref() else {
+            return &[];
+        };
+        if offset >= r.len {
             return &[];
         }
-        let start = self.wrap(self.read + offset);
-        let n = max.min(self.len - offset).min(self.storage.len() - start);
-        &self.storage[start..start + n]
+        let start = r.wrap(r.read + offset);
+        let n = max.min(r.len - offset).min(r.storage.len() - start);
+        &r.storage[start..start + n]
     }
 
     /// Stores `data` `offset` bytes after the end of the buffered bytes, i.e.
@@ -165,13 +188,12 @@ impl RingBuffer {
     /// [`RingBuffer::commit`] makes them part of the buffer.
     #[must_use = "bytes beyond the returned count were not stored"]
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
-        let start = self.len.saturating_add(offset);
-        let n = data.len().min(self.limit.saturating_sub(start));
+        let start = self.len().saturating_add(offset);
+        let n = data.len().min(self.limit().saturating_sub(start));
         if n == 0 {
             return 0;
         }
-        self.reserve(start + n);
-        self.copy_in(start, &data[..n]);
+        self.reserve(start + n).copy_in(start, &data[..n]);
         n
     }
 
@@ -181,17 +203,17 @@ impl RingBuffer {
     /// its payload, and commits the bytes only if it is right.
     #[must_use = "bytes beyond the returned count were not stored"]
     pub fn write_at_summed(&mut self, offset: usize, data: &[u8]) -> (usize, u16) {
-        let start = self.len.saturating_add(offset);
-        let n = data.len().min(self.limit.saturating_sub(start));
+        let start = self.len().saturating_add(offset);
+        let n = data.len().min(self.limit().saturating_sub(start));
         if n == 0 {
             return (0, 0);
         }
-        self.reserve(start + n);
-        let at = self.wrap(self.read + start);
-        let first = n.min(self.storage.len() - at);
+        let r = self.reserve(start + n);
+        let at = r.wrap(r.read + start);
+        let first = n.min(r.storage.len() - at);
         let (head, tail) = data[..n].split_at(first);
-        let a = checksum::copy_and_sum(&mut self.storage[at..at + first], head);
-        let b = checksum::copy_and_sum(&mut self.storage[..tail.len()], tail);
+        let a = checksum::copy_and_sum(&mut r.storage[at..at + first], head);
+        let b = checksum::copy_and_sum(&mut r.storage[..tail.len()], tail);
         // The second piece starts `first` bytes into the data: at an odd
         // offset its words are byte-swapped (RFC 1071 §2(B)).
         let b = if first % 2 == 1 { checksum::swap(b) } else { b };
@@ -203,8 +225,12 @@ impl RingBuffer {
     /// allows; returns how many were added. Committing bytes that were never
     /// written adds unspecified (but initialised) bytes.
     pub fn commit(&mut self, n: usize) -> usize {
-        let n = n.min(self.free()).min(self.storage.len() - self.len);
-        self.len += n;
+        let free = self.free();
+        let Some(r) = self.ring.as_deref_mut() else {
+            return 0;
+        };
+        let n = n.min(free).min(r.storage.len() - r.len);
+        r.len += n;
         n
     }
 
@@ -213,39 +239,48 @@ impl RingBuffer {
     /// written ahead with `write_at`: a receiver calls it only when its
     /// assembler holds no out-of-order data.
     pub fn release_if_empty(&mut self) -> bool {
-        if self.len != 0 || self.storage.is_empty() {
+        if !self.is_empty() || self.ring.is_none() {
             return false;
         }
-        self.storage = Vec::new().into_boxed_slice();
-        self.read = 0;
+        self.ring = None;
         true
     }
 
+    /// The ring, grown so that `needed` bytes from the front fit, keeping
+    /// every byte of the old ring (buffered or written ahead) at the same
+    /// offset from the front. Callers keep `0 < needed <= limit`.
+    fn reserve(&mut self, needed: usize) -> &mut Ring {
+        let limit = self.limit();
+        let ring = self.ring.get_or_insert_with(|| {
+            Box::new(Ring {
+                storage: Box::default(),
+                read: 0,
+                len: 0,
+            })
+        });
+        let cap = ring.storage.len();
+        if needed > cap {
+            let new_cap = needed
+                .next_power_of_two()
+                .max(cap.saturating_mul(2))
+                .max(MIN_ALLOCATION)
+                .min(limit.max(needed));
+            let mut storage = vec![0u8; new_cap].into_boxed_slice();
+            let (tail, head) = ring.storage.split_at(ring.read);
+            storage[..head.len()].copy_from_slice(head);
+            storage[head.len()..cap].copy_from_slice(tail);
+            ring.storage = storage;
+            ring.read = 0;
+        }
+        ring
+    }
+}
+
+impl Ring {
     /// `index` reduced into the ring, for `index < 2 * capacity`.
     fn wrap(&self, index: usize) -> usize {
         let cap = self.storage.len();
         if index >= cap { index - cap } else { index }
-    }
-
-    /// Grows the allocation so that `needed` bytes from the front fit,
-    /// keeping every byte of the old ring (buffered or written ahead) at the
-    /// same offset from the front. Callers keep `needed <= limit`.
-    fn reserve(&mut self, needed: usize) {
-        let cap = self.storage.len();
-        if needed <= cap {
-            return;
-        }
-        let new_cap = needed
-            .next_power_of_two()
-            .max(cap.saturating_mul(2))
-            .max(MIN_ALLOCATION)
-            .min(self.limit.max(needed));
-        let mut storage = vec![0u8; new_cap].into_boxed_slice();
-        let (tail, head) = self.storage.split_at(self.read);
-        storage[..head.len()].copy_from_slice(head);
-        storage[head.len()..cap].copy_from_slice(tail);
-        self.storage = storage;
-        self.read = 0;
     }
 
     /// Copies `data` to `offset` bytes after the front; the ring must hold
@@ -271,9 +306,9 @@ impl fmt::Debug for RingBuffer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Not the contents: they may be large and private.
         f.debug_struct("RingBuffer")
-            .field("len", &self.len)
+            .field("len", &self.len())
             .field("limit", &self.limit)
-            .field("allocated", &self.storage.len())
+            .field("allocated", &self.allocated())
             .finish()
     }
 }
@@ -355,7 +390,7 @@ mod tests {
 
     #[test]
     fn an_idle_buffer_is_a_few_words() {
-        assert!(core::mem::size_of::<RingBuffer>() <= 5 * core::mem::size_of::<usize>());
+        assert!(core::mem::size_of::<RingBuffer>() <= 2 * core::mem::size_of::<usize>());
     }
 
     #[test]

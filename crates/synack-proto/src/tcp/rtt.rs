@@ -60,11 +60,22 @@ impl Default for RttConfig {
     }
 }
 
-/// Samples above this are clamped (about 71 minutes), so the arithmetic
-/// below never overflows.
-const MAX_SAMPLE_US: u64 = u32::MAX as u64;
+/// Samples above this are clamped (about 8.9 minutes, far above any RTO
+/// the estimator can produce), so that SRTT x 8 and every other field fits
+/// in 32 bits of microseconds and the arithmetic below never overflows.
+const MAX_SAMPLE_US: u64 = (u32::MAX >> 3) as u64;
 
-/// The RFC 6298 estimator of one connection, with Linux's arithmetic.
+/// A duration in whole microseconds, saturating at `u32::MAX` (71 minutes).
+fn us32(d: Duration) -> u32 {
+    u32::try_from(d.total_micros()).unwrap_or(u32::MAX)
+}
+
+fn from_us32(us: u32) -> Duration {
+    Duration::from_micros(u64::from(us))
+}
+
+/// The RFC 6298 estimator of one connection, with Linux's arithmetic, in
+/// 44 bytes: every field is a 32-bit count of microseconds (DESIGN.md §4).
 ///
 /// Feed it with [`RttEstimator::on_sample`]; arm the retransmission timer with
 /// [`RttEstimator::rto_with_backoff`]; call [`RttEstimator::backoff`] when it
@@ -75,30 +86,30 @@ pub struct RttEstimator {
     /// only sets the first RTO).
     limits: RttLimits,
     /// Smoothed RTT in µs, times 8 (Linux `srtt_us`). 0 until the first sample.
-    srtt8: u64,
+    srtt8: u32,
     /// 4 x mean deviation in µs (Linux `mdev_us`).
-    mdev: u64,
+    mdev: u32,
     /// Largest `mdev` in the current round trip (Linux `mdev_max_us`).
-    mdev_max: u64,
+    mdev_max: u32,
     /// The variance term of the RTO, in µs (Linux `rttvar_us`).
-    rttvar: u64,
+    rttvar: u32,
     /// The round trip ends when SND.UNA passes this (Linux `rtt_seq`).
     rtt_seq: SeqNum,
-    /// RTO without backoff.
-    rto: Duration,
+    /// RTO without backoff, in µs.
+    rto_us: u32,
     /// Consecutive timeouts since the last valid sample (Linux `icsk_backoff`).
     backoffs: u32,
-    /// The most recent sample in µs (at most `MAX_SAMPLE_US`); `u64::MAX`:
-    /// none yet (8 bytes where an `Option<Duration>` takes 16).
-    latest_us: u64,
+    /// The most recent sample in µs (at most `MAX_SAMPLE_US`); `u32::MAX`:
+    /// none yet (4 bytes where an `Option<Duration>` takes 16).
+    latest_us: u32,
 }
 
-/// An estimator's bounds on the RTO.
+/// An estimator's bounds on the RTO, in µs (saturating at 71 minutes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct RttLimits {
-    rto_min: Duration,
-    rto_max: Duration,
-    fallback_rto: Duration,
+    rto_min: u32,
+    rto_max: u32,
+    fallback_rto: u32,
 }
 
 impl RttEstimator {
@@ -106,18 +117,18 @@ impl RttEstimator {
     pub fn new(config: RttConfig) -> Self {
         RttEstimator {
             limits: RttLimits {
-                rto_min: config.rto_min,
-                rto_max: config.rto_max,
-                fallback_rto: config.fallback_rto,
+                rto_min: us32(config.rto_min),
+                rto_max: us32(config.rto_max),
+                fallback_rto: us32(config.fallback_rto),
             },
             srtt8: 0,
             mdev: 0,
             mdev_max: 0,
             rttvar: 0,
             rtt_seq: SeqNum(0),
-            rto: config.initial_rto.min(config.rto_max),
+            rto_us: us32(config.initial_rto.min(config.rto_max)),
             backoffs: 0,
-            latest_us: u64::MAX,
+            latest_us: u32::MAX,
         }
     }
 
@@ -131,9 +142,10 @@ impl RttEstimator {
     /// Also resets the backoff (RFC 6298 §5.7 read with Linux: "only reset
     /// backoff on valid RTT measurement").
     pub fn on_sample(&mut self, rtt: Duration, snd_una: SeqNum, snd_nxt: SeqNum) {
-        let m = rtt.total_micros().min(MAX_SAMPLE_US);
+        // Lossless: at most MAX_SAMPLE_US.
+        let m = rtt.total_micros().min(MAX_SAMPLE_US) as u32;
         self.latest_us = m;
-        let rto_min = self.limits.rto_min.total_micros();
+        let rto_min = self.limits.rto_min;
         if self.srtt8 == 0 {
             // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2 (mdev is 4 x RTTVAR).
             self.srtt8 = m << 3;
@@ -160,8 +172,10 @@ impl RttEstimator {
             };
             // mdev += e; (never below zero: e >= -mdev/4)
             e += mdev;
-            self.mdev = e.max(0) as u64;
-            self.srtt8 = new_srtt8.max(1) as u64;
+            // Both stay below 2^32: samples are at most 2^29 µs, so SRTT x 8
+            // is below 2^32 and mdev below 2^31.
+            self.mdev = u32::try_from(e.max(0)).unwrap_or(u32::MAX);
+            self.srtt8 = u32::try_from(new_srtt8.max(1)).unwrap_or(u32::MAX);
             if self.mdev > self.mdev_max {
                 self.mdev_max = self.mdev;
                 if self.mdev_max > self.rttvar {
@@ -178,7 +192,7 @@ impl RttEstimator {
             }
         }
         self.srtt8 = self.srtt8.max(1);
-        self.rto = self.compute_rto();
+        self.rto_us = self.compute_rto();
         self.backoffs = 0;
     }
 
@@ -189,15 +203,11 @@ impl RttEstimator {
         if self.srtt8 != 0 {
             return;
         }
-        let fallback = self.limits.fallback_rto.total_micros();
+        let fallback = self.limits.fallback_rto;
         self.mdev = fallback;
         self.mdev_max = fallback;
         self.rttvar = fallback;
-        self.rto = self
-            .limits
-            .fallback_rto
-            .max(self.limits.rto_min)
-            .min(self.limits.rto_max);
+        self.rto_us = fallback.max(self.limits.rto_min).min(self.limits.rto_max);
     }
 
     /// The retransmission timer fired: RFC 6298 §5.5, double the RTO
@@ -219,15 +229,15 @@ impl RttEstimator {
 
     /// The RTO without backoff.
     pub fn rto(&self) -> Duration {
-        self.rto
+        from_us32(self.rto_us)
     }
 
     /// The RTO to arm the retransmission timer with: `rto() * 2^backoffs`,
     /// capped at `rto_max`. This is Linux's `icsk_rto` and `tcpi_rto`.
     pub fn rto_with_backoff(&self) -> Duration {
-        self.rto
+        self.rto()
             .saturating_shl(self.backoffs)
-            .min(self.limits.rto_max)
+            .min(from_us32(self.limits.rto_max))
     }
 
     /// Whether any sample has been taken.
@@ -238,8 +248,7 @@ impl RttEstimator {
     /// Smoothed RTT (RFC 6298 SRTT), truncated to whole microseconds; `None`
     /// before the first sample. This is Linux's `tcpi_rtt` (`srtt_us >> 3`).
     pub fn srtt(&self) -> Option<Duration> {
-        self.has_sample()
-            .then(|| Duration::from_micros(self.srtt8 >> 3))
+        self.has_sample().then(|| from_us32(self.srtt8 >> 3))
     }
 
     /// Mean deviation of the RTT (RFC 6298 RTTVAR), truncated to whole
@@ -247,29 +256,32 @@ impl RttEstimator {
     /// smoothed deviation, not the variance term the RTO uses. Zero before
     /// the first sample.
     pub fn rttvar(&self) -> Duration {
-        Duration::from_micros(self.mdev >> 2)
+        from_us32(self.mdev >> 2)
     }
 
     /// The variance term added to SRTT to make the RTO (RFC 6298's
     /// `K * RTTVAR`, Linux's `rttvar_us`): the largest 4 x deviation of the
     /// recent round trips, at least `rto_min`.
     pub fn variance_term(&self) -> Duration {
-        Duration::from_micros(self.rttvar)
+        from_us32(self.rttvar)
     }
 
     /// The most recent sample.
     pub fn latest_rtt(&self) -> Option<Duration> {
-        (self.latest_us != u64::MAX).then(|| Duration::from_micros(self.latest_us))
+        (self.latest_us != u32::MAX).then(|| from_us32(self.latest_us))
     }
 
     /// SRTT + variance term, rounded up to a millisecond, within
     /// [rto_min, rto_max] (Linux `__tcp_set_rto` + `tcp_bound_rto`; the
     /// floor never binds because the variance term is at least rto_min).
-    fn compute_rto(&self) -> Duration {
-        let us = (self.srtt8 >> 3) + self.rttvar;
-        Duration::from_millis(us.div_ceil(1_000))
-            .max(self.limits.rto_min)
-            .min(self.limits.rto_max)
+    fn compute_rto(&self) -> u32 {
+        let us = u64::from(self.srtt8 >> 3) + u64::from(self.rttvar);
+        let ms = us.div_ceil(1_000).saturating_mul(1_000);
+        let ms = ms
+            .max(u64::from(self.limits.rto_min))
+            .min(u64::from(self.limits.rto_max));
+        // Lossless: capped at rto_max, a u32.
+        ms as u32
     }
 }
 
@@ -408,6 +420,27 @@ mod tests {
             Duration::from_secs(120),
             "absurd samples are clamped"
         );
+    }
+
+    #[test]
+    fn samples_at_the_clamp_keep_the_32_bit_fields_exact() {
+        // A run of the largest samples (and a larger one), then a tiny one:
+        // SRTT x 8 and mdev stay below 2^32, nothing wraps or saturates.
+        let big = Duration::from_micros(MAX_SAMPLE_US);
+        let mut e = est();
+        e.on_sample(Duration::from_secs(3_600), SeqNum(0), SeqNum(10));
+        assert_eq!(e.srtt(), Some(big), "clamped to 2^29 - 1 µs");
+        assert_eq!(e.latest_rtt(), Some(big));
+        for i in 1..40u32 {
+            e.on_sample(big, SeqNum(i * 10), SeqNum(i * 10 + 10));
+        }
+        assert_eq!(e.srtt(), Some(big));
+        e.on_sample(us(1), SeqNum(500), SeqNum(510));
+        // srtt -= (big - 1 µs) / 8, in Linux's fixed point.
+        let srtt8 = (MAX_SAMPLE_US << 3) - (MAX_SAMPLE_US - 1);
+        assert_eq!(e.srtt(), Some(us(srtt8 >> 3)));
+        assert_eq!(e.rto(), Duration::from_secs(120));
+        assert!(core::mem::size_of::<RttEstimator>() <= 44, "32-bit fields");
     }
 
     #[test]

@@ -98,11 +98,38 @@ impl Timer {
 /// timer for it is the same as stopping it.
 const UNARMED: Instant = Instant::FAR_FUTURE;
 
-/// One deadline per [`Timer`]: 72 bytes.
-#[derive(Clone, PartialEq, Eq)]
+/// Marks an unarmed timer in [`Repr::Near`].
+const NEAR_UNARMED: u32 = u32::MAX;
+
+/// One deadline per [`Timer`], in 48 bytes: 32-bit µs offsets from a base
+/// instant while every armed deadline lies within 71 minutes of it (always,
+/// but for a long keepalive, `tcp_fin_timeout` or 2 MSL next to a short
+/// timer), nine full instants in a box otherwise (DESIGN.md §4).
+#[derive(Clone)]
 pub struct TimerTable {
-    deadlines: [Instant; Timer::COUNT],
+    repr: Repr,
 }
+
+#[derive(Clone)]
+enum Repr {
+    /// Deadlines as µs after `base`; `base` is at most every armed deadline.
+    Near {
+        base: Instant,
+        after: [u32; Timer::COUNT],
+    },
+    /// Two armed deadlines lie too far apart for `Near`. A table widened
+    /// once stays wide until `stop_all`, so a connection does not allocate
+    /// and free as its short timers come and go.
+    Wide(Box<[Instant; Timer::COUNT]>),
+}
+
+impl PartialEq for TimerTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.deadlines() == other.deadlines()
+    }
+}
+
+impl Eq for TimerTable {}
 
 impl Default for TimerTable {
     fn default() -> Self {
@@ -110,37 +137,106 @@ impl Default for TimerTable {
     }
 }
 
+/// `at` as µs after `base`, if it fits.
+fn offset(base: Instant, at: Instant) -> Option<u32> {
+    let us = at.total_micros().checked_sub(base.total_micros())?;
+    u32::try_from(us).ok().filter(|&d| d != NEAR_UNARMED)
+}
+
 impl TimerTable {
     /// A table with every timer stopped.
     pub const fn new() -> Self {
         TimerTable {
-            deadlines: [UNARMED; Timer::COUNT],
+            repr: Repr::Near {
+                base: Instant::from_micros(0),
+                after: [NEAR_UNARMED; Timer::COUNT],
+            },
+        }
+    }
+
+    /// Every deadline, `UNARMED` for a stopped timer.
+    fn deadlines(&self) -> [Instant; Timer::COUNT] {
+        match &self.repr {
+            Repr::Near { base, after } => after.map(|d| {
+                if d == NEAR_UNARMED {
+                    UNARMED
+                } else {
+                    Instant::from_micros(base.total_micros() + u64::from(d))
+                }
+            }),
+            Repr::Wide(d) => **d,
         }
     }
 
     /// Arms `timer` to fire at `at`, replacing any earlier setting.
+    #[inline]
     pub fn set(&mut self, timer: Timer, at: Instant) {
-        self.deadlines[timer.index()] = at;
+        if at == UNARMED {
+            return self.stop(timer);
+        }
+        let i = timer.index();
+        let fits = match &mut self.repr {
+            Repr::Near { base, after } => offset(*base, at).map(|d| after[i] = d).is_some(),
+            Repr::Wide(d) => {
+                d[i] = at;
+                true
+            }
+        };
+        if !fits {
+            self.rebase(i, at);
+        }
+    }
+
+    /// Sets deadline `i` to `at`, which does not fit the current base:
+    /// moves the base to the earliest deadline, or widens the table.
+    fn rebase(&mut self, i: usize, at: Instant) {
+        let mut all = self.deadlines();
+        all[i] = at;
+        let base = all.iter().copied().fold(UNARMED, Instant::min);
+        let mut after = [NEAR_UNARMED; Timer::COUNT];
+        for (d, &t) in after.iter_mut().zip(&all) {
+            if t == UNARMED {
+                continue;
+            }
+            match offset(base, t) {
+                Some(off) => *d = off,
+                None => {
+                    self.repr = Repr::Wide(Box::new(all));
+                    return;
+                }
+            }
+        }
+        self.repr = Repr::Near { base, after };
     }
 
     /// Stops `timer`; stopping a stopped timer is harmless.
+    #[inline]
     pub fn stop(&mut self, timer: Timer) {
-        self.deadlines[timer.index()] = UNARMED;
+        let i = timer.index();
+        match &mut self.repr {
+            Repr::Near { after, .. } => after[i] = NEAR_UNARMED,
+            Repr::Wide(d) => d[i] = UNARMED,
+        }
     }
 
     /// Stops every timer.
     pub fn stop_all(&mut self) {
-        self.deadlines = [UNARMED; Timer::COUNT];
+        *self = TimerTable::new();
     }
 
     /// When `timer` fires, if armed.
+    #[inline]
     pub fn get(&self, timer: Timer) -> Option<Instant> {
-        let at = self.deadlines[timer.index()];
-        (at != UNARMED).then_some(at)
+        let i = timer.index();
+        match &self.repr {
+            Repr::Near { base, after } => (after[i] != NEAR_UNARMED)
+                .then(|| Instant::from_micros(base.total_micros() + u64::from(after[i]))),
+            Repr::Wide(d) => (d[i] != UNARMED).then_some(d[i]),
+        }
     }
 
     pub fn is_armed(&self, timer: Timer) -> bool {
-        self.deadlines[timer.index()] != UNARMED
+        self.get(timer).is_some()
     }
 
     /// Whether `timer` is armed and due at `now`.
@@ -151,22 +247,50 @@ impl TimerTable {
     /// The earliest armed timer and its deadline; ties go to the timer
     /// listed first in [`Timer::ALL`].
     pub fn next(&self) -> Option<(Timer, Instant)> {
-        // A plain indexed loop: this runs after every segment, and the
+        // Plain indexed loops: this runs after every segment, and the
         // iterator chain compiled to byte-wide stack spills here.
-        let mut best = 0;
-        for i in 1..Timer::COUNT {
-            if self.deadlines[i] < self.deadlines[best] {
-                best = i;
+        match &self.repr {
+            Repr::Near { base, after } => {
+                let mut best = 0;
+                for i in 1..Timer::COUNT {
+                    if after[i] < after[best] {
+                        best = i;
+                    }
+                }
+                let d = after[best];
+                (d != NEAR_UNARMED).then(|| {
+                    let at = Instant::from_micros(base.total_micros() + u64::from(d));
+                    (Timer::ALL[best], at)
+                })
+            }
+            Repr::Wide(deadlines) => {
+                let mut best = 0;
+                for i in 1..Timer::COUNT {
+                    if deadlines[i] < deadlines[best] {
+                        best = i;
+                    }
+                }
+                let at = deadlines[best];
+                (at != UNARMED).then_some((Timer::ALL[best], at))
             }
         }
-        let at = self.deadlines[best];
-        (at != UNARMED).then_some((Timer::ALL[best], at))
     }
 
     /// The earliest deadline: when the connection next needs `handle_timeout`.
+    #[inline]
     pub fn next_deadline(&self) -> Option<Instant> {
-        let at = self.deadlines.iter().copied().fold(UNARMED, Instant::min);
-        (at != UNARMED).then_some(at)
+        // A plain minimum (it vectorizes): this runs after every segment.
+        match &self.repr {
+            Repr::Near { base, after } => {
+                let d = after.iter().copied().fold(NEAR_UNARMED, u32::min);
+                (d != NEAR_UNARMED)
+                    .then(|| Instant::from_micros(base.total_micros() + u64::from(d)))
+            }
+            Repr::Wide(deadlines) => {
+                let at = deadlines.iter().copied().fold(UNARMED, Instant::min);
+                (at != UNARMED).then_some(at)
+            }
+        }
     }
 
     /// Stops and returns the earliest timer due at `now`. Call in a loop
@@ -183,10 +307,16 @@ impl TimerTable {
 
     /// Armed timers and their deadlines, in table order.
     pub fn iter(&self) -> impl Iterator<Item = (Timer, Instant)> + '_ {
+        let deadlines = self.deadlines();
         Timer::ALL
-            .iter()
-            .map(|&t| (t, self.deadlines[t.index()]))
+            .into_iter()
+            .map(move |t| (t, deadlines[t.index()]))
             .filter(|&(_, at)| at != UNARMED)
+    }
+
+    /// Whether the deadlines sit in a box (some lie too far apart).
+    pub fn is_wide(&self) -> bool {
+        matches!(self.repr, Repr::Wide(_))
     }
 }
 
@@ -617,7 +747,72 @@ mod tests {
 
     #[test]
     fn table_is_small() {
-        assert_eq!(core::mem::size_of::<TimerTable>(), 72);
+        assert_eq!(core::mem::size_of::<TimerTable>(), 48);
+    }
+
+    #[test]
+    fn table_widens_for_deadlines_hours_apart_and_narrows_on_stop_all() {
+        let mut table = TimerTable::new();
+        table.set(Timer::Keepalive, t(3_600_000));
+        table.set(Timer::Idle, t(1_000));
+        assert!(!table.is_wide(), "rebased onto the earlier deadline");
+        table.set(Timer::Retransmit, t(300));
+        assert!(!table.is_wide(), "an hour apart still fits");
+        table.set(Timer::Keepalive, t(7_200_000));
+        assert!(table.is_wide(), "2 h apart: no longer fits 32 bits of µs");
+        assert_eq!(table.get(Timer::Retransmit), Some(t(300)));
+        assert_eq!(table.get(Timer::Keepalive), Some(t(7_200_000)));
+        assert_eq!(table.next(), Some((Timer::Retransmit, t(300))));
+        table.stop(Timer::Retransmit);
+        assert!(table.is_wide(), "stays wide: no allocation churn");
+        assert_eq!(table.next(), Some((Timer::Idle, t(1_000))));
+        table.stop_all();
+        assert!(!table.is_wide());
+        assert_eq!(table.next(), None);
+    }
+
+    /// A deadline for the table: near, far apart, or the extremes.
+    fn table_deadline() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            4 => 0u64..5_000_000_000,
+            2 => 0u64..(1 << 40),
+            1 => (0u64..3).prop_map(|i| u64::MAX - i),
+            1 => Just(0u64),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn table_matches_an_array_of_instants(
+            ops in proptest::collection::vec((0usize..Timer::COUNT, proptest::option::of(table_deadline())), 1..60),
+        ) {
+            let mut table = TimerTable::new();
+            let mut model = [UNARMED; Timer::COUNT];
+            for (i, at) in ops {
+                let timer = Timer::ALL[i];
+                match at {
+                    Some(us) => {
+                        table.set(timer, Instant::from_micros(us));
+                        model[i] = Instant::from_micros(us);
+                    }
+                    None => {
+                        table.stop(timer);
+                        model[i] = UNARMED;
+                    }
+                }
+                for (j, &m) in model.iter().enumerate() {
+                    prop_assert_eq!(table.get(Timer::ALL[j]), (m != UNARMED).then_some(m));
+                }
+                let mut best = 0;
+                for j in 1..Timer::COUNT {
+                    if model[j] < model[best] {
+                        best = j;
+                    }
+                }
+                let expect = (model[best] != UNARMED).then_some((Timer::ALL[best], model[best]));
+                prop_assert_eq!(table.next(), expect);
+            }
+        }
     }
 
     #[test]

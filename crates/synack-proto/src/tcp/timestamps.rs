@@ -66,11 +66,13 @@ impl TsClock {
 }
 
 /// TS.Recent: the peer's timestamp we echo, and when we recorded it.
+/// Packed to 4-byte alignment: 12 bytes, not 16.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(4))]
 pub struct TsRecent {
     value: u32,
     /// When it was recorded, in µs plus one: the zero niche keeps
-    /// `Option<TsRecent>` at 16 bytes.
+    /// `Option<TsRecent>` at 12 bytes.
     stamp: NonZeroU64,
 }
 

@@ -1,6 +1,8 @@
 //! Two runtimes joined by an in-memory link (no privileges needed).
 #![allow(dead_code)]
 
+pub mod kernel;
+
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use synack::{Builder, Device, Medium, Pipe, Runtime};

@@ -371,18 +371,18 @@ fn an_idle_connection_costs_well_under_a_kibibyte() {
     assert_eq!(w.a.buffer_memory(), 0);
     assert_eq!(w.b.buffer_memory(), 0);
     assert_eq!(w.a.tcp_state(c), TcpState::Established);
-    // ... and what is left is the connection itself: 792 bytes with the
-    // pointer to Fast Open state that only Fast Open connections allocate,
-    // CUBIC's 80 bytes (its HyStart++ state boxed from the first growing
-    // ACK), the 48 of loss recovery that outlive a flight (the scoreboard,
-    // PRR, RACK, TLP and undo are given back with the buffers, as is the
-    // receiver's SACK memory), the socket options' 48 inline bytes (the
-    // rarely set ones are boxed only while set) and 40 of counters (the
-    // data-path ones boxed from the first data); retransmission, probe and
-    // rate-limit stamps are boxed only while set; MSG_EOR record
-    // boundaries are a pointer, boxed from the first record.
+    // ... and what is left is the connection itself: 552 bytes (see
+    // tcp/conn/tests/layout.rs for the breakdown). Idle buffers are a limit
+    // and an empty pointer each; timers, RTT, counters and socket buffer
+    // sizes are 32-bit; CUBIC's epoch, HyStart++, loss recovery's episode,
+    // the receiver's SACK memory, Fast Open, the rarely set socket options,
+    // the data-path counters, the retransmission and probe stamps and MSG_EOR
+    // record boundaries are boxed only while in use. Its slab entry adds the owner and a compact
+    // Fast Open listener key.
     let size = core::mem::size_of::<Connection>();
-    assert!(size <= 792, "a connection is {size} bytes");
+    assert!(size <= 552, "a connection is {size} bytes");
+    let entry = core::mem::size_of::<ConnEntry>();
+    assert!(entry <= size + 24, "a slab entry is {entry} bytes");
 }
 
 #[test]

@@ -208,6 +208,39 @@ fn ce_is_echoed_until_cwr_and_the_sender_reduces_once_without_retransmitting() {
     assert!(has_ecn(&w.b, s));
 }
 
+#[test]
+fn a_merged_run_keeps_its_ecn_field() {
+    // Software GRO (`handle_frames`) merges a run of ECT(0) or of CE
+    // segments (one TOS byte per run): the connection still sees ECT data
+    // and echoes CE.
+    let mut w = ecn_wire(1, 2);
+    let (c, s) = connected(&mut w);
+    let data = ecn_data(&mut w, c, 4 * 1448);
+    assert!(data.len() >= 4);
+    let in_segs = w.b.stats().tcp.in_segs;
+    w.b.handle_frames(w.now, IfaceId(0), data.iter().map(|f| f.bytes.as_slice()));
+    assert_eq!(w.b.stats().tcp.in_segs - in_segs, 1, "merged");
+    let info = w.b.tcp_info(s).unwrap();
+    assert_ne!(info.options & tcpi_options::ECN_SEEN, 0, "ECT data seen");
+    let acks = frames(&mut w.b, w.now);
+    assert!(acks.iter().all(|f| !f.flags.contains(TcpFlags::ECE)));
+    for f in &acks {
+        w.a.handle_frame(w.now, &f.bytes);
+    }
+    let marked: Vec<Vec<u8>> = ecn_data(&mut w, c, 4 * 1448)
+        .iter()
+        .map(Frame::mark_ce)
+        .collect();
+    let in_segs = w.b.stats().tcp.in_segs;
+    w.b.handle_frames(w.now, IfaceId(0), marked.iter().map(Vec::as_slice));
+    assert_eq!(w.b.stats().tcp.in_segs - in_segs, 1, "merged");
+    let acks = frames(&mut w.b, w.now);
+    assert!(
+        acks.iter().any(|f| f.flags.contains(TcpFlags::ECE)),
+        "CE in a merged run is echoed: {acks:?}"
+    );
+}
+
 const SERVER: SocketAddrV4 = SocketAddrV4::new(B, 80);
 const CLIENT: SocketAddrV4 = SocketAddrV4::new(A, 40000);
 

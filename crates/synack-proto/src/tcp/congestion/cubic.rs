@@ -51,7 +51,9 @@ const DELAY_SAMPLE_QUIET_MS: u64 = 1000;
 /// Before the first congestion event, at most this many ACKs per segment.
 const INITIAL_MAX_CNT: u32 = 20;
 
-/// CUBIC's state: the window and its epoch.
+/// CUBIC's state: the window, and its epoch boxed (DESIGN.md §4: a
+/// connection that never reached congestion avoidance, such as an idle one
+/// fresh from its handshake, does not hold it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cubic {
     mss: u32,
@@ -62,30 +64,16 @@ pub struct Cubic {
     ssthresh: u32,
     /// Segments acknowledged towards the next increase (Linux `snd_cwnd_cnt`).
     cwnd_cnt: u32,
-    /// ACKed segments per one-segment increase (Linux `ca->cnt`).
-    cnt: u32,
     /// W_max: the window before the last reduction (RFC 9438 §4.6), segments.
     w_max: u32,
-    /// The window and time (ms, wrapping) of the last growth-rate computation.
-    last_cwnd: u32,
-    last_time_ms: u32,
-    /// The window the cubic function returns to at `t = K` (W_max, or the
-    /// window at the start of the epoch if that is larger).
-    origin: u32,
-    /// K (RFC 9438 eq. 2) in 1/1024 s.
-    k: u32,
     /// The smallest RTT seen in this epoch's conditions (RFC 9438's "RTT"
     /// in W_cubic(t + RTT)), µs; 0 before any sample.
     delay_min_us: u32,
-    /// When congestion avoidance began (RFC 9438 §4.2 `t_epoch`), ms
-    /// (wrapping).
-    epoch_start_ms: Option<u32>,
-    /// Segments acknowledged since the Reno-friendly estimate last grew.
-    ack_cnt: u32,
-    /// W_est, the Reno-friendly window (RFC 9438 §4.3), segments.
-    w_est: u32,
     /// cwnd when ssthresh was last set (RFC 9438 `cwnd_prior`), segments.
     cwnd_prior: u32,
+    /// The growth-rate state: `None` until the first congestion-avoidance
+    /// ACK (all of it zero until then), and again after a timeout.
+    epoch: Option<Box<Epoch>>,
     /// HyStart++ during the initial slow start only (RFC 9406 §4.4): gone
     /// once it is done. Allocated at the first slow-start ACK that grows the
     /// window (`hystart_pending` until then), so a connection that never
@@ -96,6 +84,28 @@ pub struct Cubic {
     hystart_pending: Detect,
     /// At most one: HyStart++ runs in the initial slow start only.
     hystart_exits: u16,
+}
+
+/// CUBIC's growth-rate state (Linux `bictcp` minus the window itself).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Epoch {
+    /// ACKed segments per one-segment increase (Linux `ca->cnt`).
+    cnt: u32,
+    /// The window and time (ms, wrapping) of the last growth-rate computation.
+    last_cwnd: u32,
+    last_time_ms: u32,
+    /// The window the cubic function returns to at `t = K` (W_max, or the
+    /// window at the start of the epoch if that is larger).
+    origin: u32,
+    /// K (RFC 9438 eq. 2) in 1/1024 s.
+    k: u32,
+    /// When congestion avoidance began (RFC 9438 §4.2 `t_epoch`), ms
+    /// (wrapping).
+    epoch_start_ms: Option<u32>,
+    /// Segments acknowledged since the Reno-friendly estimate last grew.
+    ack_cnt: u32,
+    /// W_est, the Reno-friendly window (RFC 9438 §4.3), segments.
+    w_est: u32,
 }
 
 /// Floor of the cube root of `x`.
@@ -124,17 +134,10 @@ impl Cubic {
             cwnd: init_cwnd.max(1),
             ssthresh: u32::MAX,
             cwnd_cnt: 0,
-            cnt: 0,
             w_max: 0,
-            last_cwnd: 0,
-            last_time_ms: 0,
-            origin: 0,
-            k: 0,
             delay_min_us: 0,
-            epoch_start_ms: None,
-            ack_cnt: 0,
-            w_est: 0,
             cwnd_prior: 0,
+            epoch: None,
             hystart: None,
             hystart_pending: Detect::BOTH,
             hystart_exits: 0,
@@ -162,7 +165,18 @@ impl Cubic {
 
     /// The current growth rate: ACKed segments per added segment.
     pub fn acks_per_increment(&self) -> u32 {
-        self.cnt
+        self.epoch().cnt
+    }
+
+    /// The epoch state (all zero while unallocated).
+    fn epoch(&self) -> Epoch {
+        self.epoch.as_deref().copied().unwrap_or_default()
+    }
+
+    /// The epoch state, to change it (allocated at the first
+    /// congestion-avoidance ACK: once per connection, not per ACK).
+    fn epoch_mut(&mut self) -> &mut Epoch {
+        self.epoch.get_or_insert_with(Box::default)
     }
 
     /// HyStart++'s phase (Off once it is done).
@@ -271,7 +285,7 @@ impl Cubic {
 
     /// Linux `cubictcp_acked`: track the minimum RTT.
     fn on_rtt(&mut self, now_ms: u32, rtt: Duration) {
-        if let Some(start) = self.epoch_start_ms {
+        if let Some(start) = self.epoch().epoch_start_ms {
             if u64::from(now_ms.wrapping_sub(start)) < DELAY_SAMPLE_QUIET_MS {
                 return;
             }
@@ -285,89 +299,95 @@ impl Cubic {
     /// RFC 9438 §4.2-4.5: the growth rate `cnt` for this ACK (Linux
     /// `bictcp_update`).
     fn update(&mut self, now_ms: u32, acked: u32) {
-        self.ack_cnt = self.ack_cnt.saturating_add(acked);
-        let recent = u64::from(now_ms.wrapping_sub(self.last_time_ms)) <= UPDATE_INTERVAL_MS;
-        if self.last_cwnd == self.cwnd && recent {
+        let cwnd = self.cwnd;
+        let ep = self.epoch_mut();
+        ep.ack_cnt = ep.ack_cnt.saturating_add(acked);
+        let recent = u64::from(now_ms.wrapping_sub(ep.last_time_ms)) <= UPDATE_INTERVAL_MS;
+        if ep.last_cwnd == cwnd && recent {
             return;
         }
-        if !(self.epoch_start_ms.is_some() && now_ms == self.last_time_ms) {
-            self.last_cwnd = self.cwnd;
-            self.last_time_ms = now_ms;
+        if !(ep.epoch_start_ms.is_some() && now_ms == ep.last_time_ms) {
+            ep.last_cwnd = cwnd;
+            ep.last_time_ms = now_ms;
             self.cubic_rate(now_ms, acked);
         }
         self.reno_friendly();
         // At most 1.5x per RTT (§4.4).
-        self.cnt = self.cnt.max(2);
+        let ep = self.epoch_mut();
+        ep.cnt = ep.cnt.max(2);
     }
 
     /// The cubic function's rate (RFC 9438 §4.2, §4.4, §4.5).
     fn cubic_rate(&mut self, now_ms: u32, acked: u32) {
-        let cwnd = self.cwnd;
-        let epoch = match self.epoch_start_ms {
+        let (cwnd, w_max, delay_min_us) = (self.cwnd, self.w_max, self.delay_min_us);
+        let ep = self.epoch_mut();
+        let epoch = match ep.epoch_start_ms {
             Some(e) => e,
             None => {
                 // A new epoch (§4.2: "t_epoch"): count ACKs for W_est from here.
-                self.epoch_start_ms = Some(now_ms);
-                self.ack_cnt = acked;
-                self.w_est = cwnd;
-                if self.w_max <= cwnd {
-                    self.k = 0;
-                    self.origin = cwnd;
+                ep.epoch_start_ms = Some(now_ms);
+                ep.ack_cnt = acked;
+                ep.w_est = cwnd;
+                if w_max <= cwnd {
+                    ep.k = 0;
+                    ep.origin = cwnd;
                 } else {
                     // RFC 9438 eq. 2: K = cbrt((W_max - cwnd_epoch) / C).
-                    let k = cube_root(CUBE_FACTOR.saturating_mul(u64::from(self.w_max - cwnd)));
-                    self.k = u32::try_from(k).unwrap_or(u32::MAX);
-                    self.origin = self.w_max;
+                    let k = cube_root(CUBE_FACTOR.saturating_mul(u64::from(w_max - cwnd)));
+                    ep.k = u32::try_from(k).unwrap_or(u32::MAX);
+                    ep.origin = w_max;
                 }
                 now_ms
             }
         };
         // t + RTT in 1/1024 s (RFC 9438 §4.2: "target = W_cubic(t + RTT)").
-        let rtt_ms = u64::from(self.delay_min_us.div_ceil(1000));
+        let rtt_ms = u64::from(delay_min_us.div_ceil(1000));
         let t = ((u64::from(now_ms.wrapping_sub(epoch)) + rtt_ms) << T_SHIFT) / 1000;
-        let k = u64::from(self.k);
+        let k = u64::from(ep.k);
         let offs = u128::from(t.abs_diff(k));
         // RFC 9438 eq. 1: W_cubic(t) = C (t - K)^3 + W_max.
         let delta = (C_SCALED * offs * offs * offs) >> (T_SHIFT * 4);
         let delta = u32::try_from(delta).unwrap_or(u32::MAX);
         let target = if t < k {
-            self.origin.saturating_sub(delta)
+            ep.origin.saturating_sub(delta)
         } else {
-            self.origin.saturating_add(delta)
+            ep.origin.saturating_add(delta)
         };
         // §4.4-4.5: cwnd += (target - cwnd) / cwnd per segment acknowledged;
         // below the target the window barely grows.
-        self.cnt = if target > cwnd {
+        ep.cnt = if target > cwnd {
             cwnd / (target - cwnd)
         } else {
             cwnd.saturating_mul(100)
         };
-        if self.w_max == 0 && self.cnt > INITIAL_MAX_CNT {
-            self.cnt = INITIAL_MAX_CNT;
+        if w_max == 0 && ep.cnt > INITIAL_MAX_CNT {
+            ep.cnt = INITIAL_MAX_CNT;
         }
     }
 
     /// RFC 9438 §4.3: in the Reno-friendly region, grow at least as fast
     /// as W_est, the window an AIMD(α_cubic, β_cubic) sender would have.
     fn reno_friendly(&mut self) {
+        let (cwnd, cwnd_prior) = (self.cwnd, self.cwnd_prior);
+        let ep = self.epoch_mut();
         // α_cubic = 3 (1 - β) / (1 + β) as Linux counts it: one segment per
         // cwnd * 15 / 8 segments acknowledged. "Once W_est has grown to
         // reach the cwnd at the time of most recently setting ssthresh ...
         // the sender SHOULD set α_cubic to 1" (§4.3): one per cwnd.
-        let per_segment = if self.cwnd_prior > 0 && self.w_est >= self.cwnd_prior {
-            u64::from(self.cwnd).max(1)
+        let per_segment = if cwnd_prior > 0 && ep.w_est >= cwnd_prior {
+            u64::from(cwnd).max(1)
         } else {
-            ((u64::from(self.cwnd) * FRIENDLY_SCALE) >> 3).max(1)
+            ((u64::from(cwnd) * FRIENDLY_SCALE) >> 3).max(1)
         };
         let per_segment = u32::try_from(per_segment).unwrap_or(u32::MAX);
-        if self.ack_cnt > per_segment {
-            let grown = (self.ack_cnt - 1) / per_segment;
-            self.ack_cnt -= grown * per_segment;
-            self.w_est = self.w_est.saturating_add(grown);
+        if ep.ack_cnt > per_segment {
+            let grown = (ep.ack_cnt - 1) / per_segment;
+            ep.ack_cnt -= grown * per_segment;
+            ep.w_est = ep.w_est.saturating_add(grown);
         }
-        if self.w_est > self.cwnd {
-            let max_cnt = self.cwnd / (self.w_est - self.cwnd);
-            self.cnt = self.cnt.min(max_cnt);
+        if ep.w_est > cwnd {
+            let max_cnt = cwnd / (ep.w_est - cwnd);
+            ep.cnt = ep.cnt.min(max_cnt);
         }
     }
 
@@ -389,7 +409,9 @@ impl Cubic {
 
     /// RFC 9438 §4.6-4.7: the new W_max (fast convergence) and ssthresh.
     fn reduce(&mut self) {
-        self.epoch_start_ms = None;
+        if let Some(ep) = self.epoch.as_deref_mut() {
+            ep.epoch_start_ms = None;
+        }
         self.cwnd_prior = self.cwnd;
         // §4.7: "if (cwnd < W_max and fast convergence enabled) W_max = cwnd
         // * (1 + β_cubic) / 2; else W_max = cwnd".
@@ -481,7 +503,7 @@ impl CongestionControl for Cubic {
             }
         }
         self.update(now_ms, acked);
-        self.additive_increase(self.cnt, acked);
+        self.additive_increase(self.epoch().cnt, acked);
     }
 
     fn on_congestion_event(&mut self, _now: Instant, _in_flight: u32) {
@@ -525,7 +547,11 @@ impl CongestionControl for Cubic {
         // RFC 9438 §5.8: the time the sender was idle is not part of `t`
         // (Linux shifts the epoch on `CA_EVENT_TX_START`), never past now.
         let now_ms = now.total_millis() as u32;
-        if let Some(start) = &mut self.epoch_start_ms {
+        if let Some(start) = self
+            .epoch
+            .as_deref_mut()
+            .and_then(|e| e.epoch_start_ms.as_mut())
+        {
             let idle = u32::try_from(idle.total_millis()).unwrap_or(u32::MAX);
             let since = now_ms.wrapping_sub(*start);
             *start = start.wrapping_add(idle.min(since));
@@ -605,7 +631,11 @@ mod tests {
             }
             now += 100;
         }
-        assert_eq!(c.k, 4_316, "K = cbrt(30 / 0.4) s = 4.217 s, in 1/1024 s");
+        assert_eq!(
+            c.epoch().k,
+            4_316,
+            "K = cbrt(30 / 0.4) s = 4.217 s, in 1/1024 s"
+        );
         // Concave approach: close to, not far above, W_max at t ~ K.
         let w = c.cwnd_segments();
         assert!((96..=101).contains(&w), "cwnd {w} near W_max 100 at t = K");
@@ -769,11 +799,11 @@ mod tests {
     #[test]
     fn idle_time_is_not_part_of_the_epoch() {
         let mut c = Cubic::new(MSS, 10);
-        c.epoch_start_ms = Some(1_000);
+        c.epoch_mut().epoch_start_ms = Some(1_000);
         c.on_send_after_idle(at(5_000), Duration::from_millis(3_000));
-        assert_eq!(c.epoch_start_ms, Some(4_000));
+        assert_eq!(c.epoch().epoch_start_ms, Some(4_000));
         c.on_send_after_idle(at(5_000), Duration::from_millis(9_000));
-        assert_eq!(c.epoch_start_ms, Some(5_000), "never in the future");
+        assert_eq!(c.epoch().epoch_start_ms, Some(5_000), "never in the future");
     }
 
     #[test]

@@ -57,35 +57,52 @@ pub const ACK_TRAIN_DELTA: Duration = Duration::from_millis(2);
 pub const ACK_TRAIN_LOW_WINDOW: u32 = 16;
 
 /// Which slow-start exit signals HyStart watches (Linux cubic's
-/// `hystart_detect` bits; default both).
+/// `hystart_detect` bits; default both). An enum inside, not a bare `u8`:
+/// its unused values are a niche, so the `Congestion` enum needs no tag
+/// word of its own (DESIGN.md §4: 8 bytes per connection).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Detect(u8);
+pub struct Detect(Bits);
+
+/// The two bits of [`Detect`], every combination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+enum Bits {
+    None = 0,
+    AckTrain = 1,
+    Delay = 2,
+    Both = 3,
+}
 
 impl Detect {
     /// Bit 1: the ACK train spanned half the minimum RTT.
-    pub const ACK_TRAIN: Detect = Detect(1);
+    pub const ACK_TRAIN: Detect = Detect(Bits::AckTrain);
     /// Bit 2: the RTT rose (RFC 9406 §4.2, with its CSS).
-    pub const DELAY: Detect = Detect(2);
+    pub const DELAY: Detect = Detect(Bits::Delay);
     /// Both signals (Linux's default, and synack's).
-    pub const BOTH: Detect = Detect(3);
+    pub const BOTH: Detect = Detect(Bits::Both);
     /// Neither: standard slow start.
-    pub const NONE: Detect = Detect(0);
+    pub const NONE: Detect = Detect(Bits::None);
 
     /// From Linux's bit values; unknown bits are ignored.
     pub const fn from_bits(bits: u8) -> Detect {
-        Detect(bits & 3)
+        Detect(match bits & 3 {
+            0 => Bits::None,
+            1 => Bits::AckTrain,
+            2 => Bits::Delay,
+            _ => Bits::Both,
+        })
     }
 
     pub const fn bits(self) -> u8 {
-        self.0
+        self.0 as u8
     }
 
     pub const fn contains(self, other: Detect) -> bool {
-        self.0 & other.0 == other.0
+        self.bits() & other.bits() == other.bits()
     }
 
     pub const fn is_empty(self) -> bool {
-        self.0 == 0
+        self.bits() == 0
     }
 }
 

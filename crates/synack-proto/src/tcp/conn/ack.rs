@@ -36,17 +36,25 @@ pub(crate) struct AckState {
     pub scheduled: bool,
     /// ... and must go out now, not on the timer.
     pub now: bool,
-    /// Immediate ACKs left in quick-ACK mode (Linux `icsk_ack.quick`).
-    pub quick: u32,
+    /// Immediate ACKs left in quick-ACK mode (Linux `icsk_ack.quick`), at
+    /// most [`MAX_QUICKACKS`].
+    pub quick: u8,
     /// Interactive traffic: hold ACKs for a reply to carry them.
     pub pingpong: bool,
-    /// The delayed-ACK timeout (Linux `icsk_ack.ato`); zero before any data.
-    pub ato: Duration,
+    /// The delayed-ACK timeout (Linux `icsk_ack.ato`) in µs (at most the
+    /// RTO, saturating at 71 minutes); zero before any data.
+    ato_us: u32,
     /// Estimated size of the peer's full segments (Linux `icsk_ack.rcv_mss`).
     pub rcv_mss: u32,
     /// When data last arrived (Linux `icsk_ack.lrcvtime`).
     pub last_data: Stamp,
-    delack_min: Duration,
+    /// `tcp_delack_min` in µs.
+    delack_min_us: u32,
+}
+
+/// A duration in whole µs, saturating at `u32::MAX` (4 bytes, not 8).
+fn us32(d: Duration) -> u32 {
+    u32::try_from(d.total_micros()).unwrap_or(u32::MAX)
 }
 
 impl AckState {
@@ -56,11 +64,24 @@ impl AckState {
             now: false,
             quick: 0,
             pingpong: false,
-            ato: Duration::ZERO,
+            ato_us: 0,
             rcv_mss: rcv_mss.max(1),
             last_data: Stamp::NONE,
-            delack_min,
+            delack_min_us: us32(delack_min),
         }
+    }
+
+    /// The delayed-ACK timeout; zero before any data.
+    pub fn ato(&self) -> Duration {
+        Duration::from_micros(u64::from(self.ato_us))
+    }
+
+    fn set_ato(&mut self, ato: Duration) {
+        self.ato_us = us32(ato);
+    }
+
+    fn delack_min(&self) -> Duration {
+        Duration::from_micros(u64::from(self.delack_min_us))
     }
 
     /// Whether each segment is acknowledged at once.
@@ -90,7 +111,8 @@ impl AckState {
     /// segments, at least 2, at most 16.
     fn add_quickacks(&mut self, rcv_wnd: u32) {
         let quick = (rcv_wnd / (2 * self.rcv_mss)).clamp(2, MAX_QUICKACKS);
-        self.quick = self.quick.max(quick);
+        // Lossless: at most MAX_QUICKACKS.
+        self.quick = self.quick.max(quick as u8);
     }
 
     /// Linux `tcp_enter_quickack_mode`: acknowledge the next segments at
@@ -98,7 +120,7 @@ impl AckState {
     pub fn enter_quickack_mode(&mut self, rcv_wnd: u32) {
         self.add_quickacks(rcv_wnd);
         self.pingpong = false;
-        self.ato = self.delack_min;
+        self.set_ato(self.delack_min());
     }
 
     /// In-order or out-of-order data arrived in segments of `len` bytes:
@@ -111,18 +133,20 @@ impl AckState {
             self.rcv_mss = len.min(adv_mss).max(1);
         }
         match self.last_data.get() {
-            _ if self.ato.is_zero() => {
+            _ if self.ato().is_zero() => {
                 // The first data: start in quick-ACK mode.
                 self.add_quickacks(rcv_wnd);
-                self.ato = self.delack_min;
+                self.set_ato(self.delack_min());
             }
             Some(last) => {
                 let gap = now.saturating_duration_since(last);
-                let half_min = Duration::from_micros(self.delack_min.total_micros() / 2);
+                let half_min = Duration::from_micros(self.delack_min().total_micros() / 2);
                 if gap <= half_min {
-                    self.ato = Duration::from_micros(self.ato.total_micros() / 2) + half_min;
-                } else if gap < self.ato {
-                    self.ato = (Duration::from_micros(self.ato.total_micros() / 2) + gap).min(rto);
+                    self.set_ato(Duration::from_micros(self.ato().total_micros() / 2) + half_min);
+                } else if gap < self.ato() {
+                    self.set_ato(
+                        (Duration::from_micros(self.ato().total_micros() / 2) + gap).min(rto),
+                    );
                 } else if gap > rto {
                     // The sender went quiet for longer than an RTO.
                     self.add_quickacks(rcv_wnd);
@@ -141,16 +165,16 @@ impl AckState {
 
     /// How long a delayed ACK waits (Linux `tcp_send_delayed_ack`).
     pub fn delay(&self, srtt: Option<Duration>, delack_max: Duration) -> Duration {
-        if self.ato.is_zero() {
+        if self.ato().is_zero() {
             // No data has arrived yet (a bare FIN in ESTABLISHED): Linux's
             // `ato` is still 0 and its timer fires at the next jiffy.
             return NEXT_JIFFY;
         }
-        let mut ato = self.ato.max(self.delack_min);
-        if ato > self.delack_min {
+        let mut ato = self.ato().max(self.delack_min());
+        if ato > self.delack_min() {
             let mut max_ato = if self.pingpong { delack_max } else { MAX_ATO };
             if let Some(srtt) = srtt {
-                max_ato = max_ato.min(srtt.max(self.delack_min));
+                max_ato = max_ato.min(srtt.max(self.delack_min()));
             }
             ato = ato.min(max_ato);
         }
@@ -162,9 +186,9 @@ impl AckState {
     pub fn on_delack_timeout(&mut self, rto: Duration) {
         if self.pingpong {
             self.pingpong = false;
-            self.ato = self.delack_min;
+            self.set_ato(self.delack_min());
         } else {
-            self.ato = self.ato.saturating_mul(2).min(rto);
+            self.set_ato(self.ato().saturating_mul(2).min(rto));
         }
     }
 
@@ -181,7 +205,7 @@ impl AckState {
     /// request/response traffic (Linux `tcp_event_data_sent`).
     pub fn on_data_sent(&mut self, now: Instant) {
         if let Some(last) = self.last_data.get() {
-            if now.saturating_duration_since(last) < self.ato {
+            if now.saturating_duration_since(last) < self.ato() {
                 self.pingpong = true;
             }
         }
@@ -229,11 +253,11 @@ mod tests {
     fn ato_follows_interarrival_times() {
         let mut a = state();
         a.on_data(t(0), 100, 65_535, RTO, 1460);
-        assert_eq!(a.ato, Duration::from_millis(40));
+        assert_eq!(a.ato(), Duration::from_millis(40));
         a.on_data(t(10), 100, 65_535, RTO, 1460);
-        assert_eq!(a.ato, Duration::from_millis(40), "20 + 20");
+        assert_eq!(a.ato(), Duration::from_millis(40), "20 + 20");
         a.on_data(t(40), 100, 65_535, RTO, 1460);
-        assert_eq!(a.ato, Duration::from_millis(50), "a 30 ms gap: 40/2 + 30");
+        assert_eq!(a.ato(), Duration::from_millis(50), "a 30 ms gap: 40/2 + 30");
         a.quick = 0;
         a.on_data(t(400), 100, 65_535, RTO, 1460);
         assert_eq!(a.quick, 16, "a gap longer than the RTO: quick ACKs again");
@@ -254,10 +278,10 @@ mod tests {
     #[test]
     fn delayed_ack_waits_ato_bounded_by_srtt_and_200ms() {
         let mut a = state();
-        a.ato = Duration::from_millis(40);
+        a.set_ato(Duration::from_millis(40));
         let max = Duration::from_millis(200);
         assert_eq!(a.delay(None, max), Duration::from_millis(40));
-        a.ato = Duration::from_millis(400);
+        a.set_ato(Duration::from_millis(400));
         assert_eq!(a.delay(None, max), max);
         assert_eq!(
             a.delay(Some(Duration::from_millis(60)), max),
@@ -276,7 +300,7 @@ mod tests {
         assert!(!a.pingpong);
         a.on_delack_timeout(RTO);
         assert_eq!(
-            a.ato,
+            a.ato(),
             Duration::from_millis(80),
             "inflated when not pingpong"
         );

@@ -226,7 +226,7 @@ impl Connection {
         }
         let n = snd.enqueue(data);
         if n < data.len() {
-            self.core.life.writable_wanted = true;
+            self.core.life.set_writable_wanted(true);
         }
         if n == 0 {
             return Err(SendError::WouldBlock);
@@ -260,7 +260,7 @@ impl Connection {
             (0, 0)
         };
         if left == 0 {
-            self.core.life.readable_armed = true;
+            self.core.life.set_readable_armed(true);
             self.core.timers.set(Timer::Idle, now + super::IDLE_RELEASE);
         }
         if n > 0 {
@@ -270,9 +270,9 @@ impl Connection {
         if buf.is_empty() {
             return Ok(0);
         }
-        let fin_received = self.state.recv_half().is_some_and(|r| r.fin.is_some());
+        let fin_received = self.state.recv_half().is_some_and(|r| r.fin().is_some());
         match state {
-            _ if fin_received || self.core.life.read_shutdown => Ok(0),
+            _ if fin_received || self.core.life.read_shutdown() => Ok(0),
             TcpState::TimeWait => Ok(0),
             TcpState::Closed => match self.core.life.error {
                 Some(e) => Err(RecvError::Connection(e)),
@@ -290,7 +290,7 @@ impl Connection {
         let Some(rcv) = self.state.recv_half() else {
             return;
         };
-        if rcv.fin.is_some() {
+        if rcv.fin().is_some() {
             return;
         }
         let current = rcv.window();
@@ -319,7 +319,7 @@ impl Connection {
             return Err(ShutdownError::NotConnected);
         }
         if matches!(how, Shutdown::Read | Shutdown::Both) {
-            self.core.life.read_shutdown = true;
+            self.core.life.set_read_shutdown(true);
         }
         if matches!(how, Shutdown::Write | Shutdown::Both) {
             self.close_write(now, env);
@@ -348,8 +348,8 @@ impl Connection {
     /// §2.17, Linux `tcp_close`); a connection not yet established is
     /// simply deleted (RFC 9293 §3.10.4 SYN-SENT).
     pub fn close(&mut self, now: Instant, env: &mut Env) {
-        self.core.life.orphan = true;
-        self.core.life.read_shutdown = true;
+        self.core.life.set_orphan(true);
+        self.core.life.set_read_shutdown(true);
         match self.state.kind() {
             TcpState::Closed | TcpState::TimeWait => {
                 if let Some(unread) = self.state.unread_mut() {
@@ -402,7 +402,7 @@ impl Connection {
         let seq = self.state.send_half().map(|s| s.nxt);
         let ack = self.state.recv_half().map(|r| r.nxt);
         if let Some(seq) = seq {
-            self.core.pending.rst = Some(PendingRst::Abort { seq, ack });
+            self.core.pending.rst.set(PendingRst::Abort { seq, ack });
         }
         self.close_with(now, env, CloseReason::Aborted);
     }
@@ -453,14 +453,14 @@ impl Connection {
             }
             SocketOption::Linger(l) => socket.update_cold(|c| c.linger = l),
             SocketOption::RecvBuffer(n) if n >= MIN_BUFFER => {
-                socket.recv_buffer = Some(n);
+                socket.set_recv_buffer(n);
                 if let Some(rcv) = self.state.recv_half_mut() {
                     rcv.set_buffer_limit(n);
                 }
             }
             SocketOption::SendBuffer(n) if n >= MIN_BUFFER => {
-                socket.send_buffer = Some(n);
-                self.core.life.sndbuf_locked = true;
+                socket.set_send_buffer(n);
+                self.core.life.set_sndbuf_locked(true);
                 if let Some(snd) = self.state.send_half_mut() {
                     snd.set_buffer_limit(n);
                 }

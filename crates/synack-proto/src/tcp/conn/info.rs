@@ -113,10 +113,10 @@ impl Connection {
         let rcv = self.state.recv_half();
         let mss = snd.map_or(core.neg.send_mss(), |s| s.mss).max(1);
         let mut opts = 0;
-        if core.neg.ts_ok {
+        if core.neg.ts_ok() {
             opts |= options::TIMESTAMPS;
         }
-        if core.neg.sack_ok {
+        if core.neg.sack_ok() {
             opts |= options::SACK;
         }
         if core.neg.ecn.is_ok() {
@@ -146,7 +146,7 @@ impl Connection {
             snd_wscale: core.neg.snd_wscale(),
             rcv_wscale: core.neg.rcv_wscale(),
             rto: core.rtt.rto_with_backoff().total_micros(),
-            ato: core.ack.ato.total_micros(),
+            ato: core.ack.ato().total_micros(),
             snd_mss: mss,
             rcv_mss: core.ack.rcv_mss,
             unacked: snd.map_or(0, |s| s.in_flight().div_ceil(mss)),
@@ -174,12 +174,12 @@ impl Connection {
             bytes_retrans: data.bytes_retrans,
             bytes_acked: data.bytes_acked,
             bytes_received: data.bytes_received,
-            segs_out: core.counters.segs_out,
-            segs_in: core.counters.segs_in,
+            segs_out: core.counters.segs_out(),
+            segs_in: core.counters.segs_in(),
             data_segs_out: data.data_segs_out,
             data_segs_in: data.data_segs_in,
             notsent_bytes: snd.map_or(0, |s| s.unsent()),
-            delivered: core.counters.delivered,
+            delivered: core.counters.delivered(),
             snd_wnd: snd.map_or(0, |s| s.wnd),
             rcv_wnd: rcv.map_or(0, |r| r.window()),
             min_rtt: core.counters.min_rtt().map_or(0, |d| d.total_micros()),

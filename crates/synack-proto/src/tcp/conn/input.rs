@@ -79,7 +79,7 @@ impl Connection {
         // A GRO super-packet is the N segments it stands for (Linux
         // `tcp_segs_in` adds `gso_segs`).
         let pieces = super::offload::rx_pieces(seg.payload.len(), env.rx_gso);
-        self.core.counters.segs_in += u64::from(pieces);
+        self.core.counters.add_segs_in(pieces);
         if !seg.payload.is_empty() {
             self.core.counters.data_mut().data_segs_in += u64::from(pieces);
         }
@@ -173,7 +173,7 @@ impl Connection {
                 if seg.flags.rst() {
                     return Disposition::Dropped(DropReason::UnacceptableAck);
                 }
-                self.core.pending.rst = Some(PendingRst::Reply {
+                self.core.pending.rst.set(PendingRst::Reply {
                     seq: ack,
                     ack: None,
                 });
@@ -189,7 +189,7 @@ impl Connection {
                 if seg.flags.rst() {
                     return Disposition::Dropped(DropReason::Paws);
                 }
-                self.core.pending.rst = Some(PendingRst::Reply {
+                self.core.pending.rst.set(PendingRst::Reply {
                     seq: ack,
                     ack: None,
                 });
@@ -259,7 +259,7 @@ impl Connection {
         core.neg.on_syn_ack(&seg.options, &env.config);
         core.neg.ecn.on_syn_ack(seg.flags);
         core.neg.clamp_mss(core.socket.max_segment);
-        if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok) {
+        if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
         let rcv_limit = core.recv_buffer_limit(&env.config);
@@ -333,7 +333,7 @@ impl Connection {
         core.neg.on_simultaneous_syn(&seg.options, &env.config);
         core.neg.ecn.on_simultaneous_syn(seg.flags);
         core.neg.clamp_mss(core.socket.max_segment);
-        if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok) {
+        if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
         let rcv = RecvHalf::new(
@@ -679,7 +679,7 @@ impl Connection {
             return Step::Continue;
         };
         if !(ack.after(s.snd.una) && ack.before_eq(s.snd.nxt)) {
-            core.pending.rst = Some(PendingRst::Reply {
+            core.pending.rst.set(PendingRst::Reply {
                 seq: ack,
                 ack: None,
             });
@@ -740,19 +740,19 @@ impl Connection {
         // data cannot be delivered: reset the connection.
         if has_new_data
             && matches!(state, TcpState::FinWait1 | TcpState::FinWait2)
-            && (core.life.orphan || core.life.read_shutdown)
+            && (core.life.orphan() || core.life.read_shutdown())
         {
             env.stats.tcp_ext.tcp_abort_on_data += 1;
-            core.pending.rst = match seg.ack {
-                Some(ack) => Some(PendingRst::Reply {
+            core.pending.rst.set(match seg.ack {
+                Some(ack) => PendingRst::Reply {
                     seq: ack,
                     ack: None,
-                }),
-                None => Some(PendingRst::Reply {
+                },
+                None => PendingRst::Reply {
                     seq: SeqNum(0),
                     ack: Some(seg.seq + seg.seg_len()),
-                }),
-            };
+                },
+            });
             self.close_with(now, env, CloseReason::Aborted);
             return Step::Done(Disposition::ResetSent(DropReason::DataAfterClose));
         }
@@ -824,10 +824,10 @@ impl Connection {
     /// RFC 9293 §3.10.7.4 "eighth, check the FIN bit": the FIN is in order
     /// (RCV.NXT has been advanced over it).
     fn on_fin(&mut self, now: Instant, env: &mut Env) {
-        if !self.core.life.orphan {
+        if !self.core.life.orphan() {
             env.events.push(ConnEvent::PeerClosed);
         }
-        self.core.life.readable_armed = true;
+        self.core.life.set_readable_armed(true);
         self.core.notify_readable(env);
         match self.state.kind() {
             // "SYN-RECEIVED STATE, ESTABLISHED STATE: Enter the CLOSE-WAIT
@@ -893,7 +893,7 @@ impl Core {
                 return Some(now.saturating_duration_since(sent));
             }
         }
-        if self.neg.ts_ok {
+        if self.neg.ts_ok() {
             let ts = seg.options.timestamp?;
             if let Some(first_rtx) = self.xmit.rtx_tsval() {
                 if (ts.tsecr.wrapping_sub(first_rtx) as i32) < 0 {
@@ -921,10 +921,10 @@ impl Core {
         self.xmit.set_rtx_tsval(None);
         // Our SYN or SYN-ACK is the first segment delivered (Linux counts it
         // in `tcpi_delivered` on both sides).
-        self.counters.delivered += 1;
+        self.counters.add_delivered(1);
         // Loss recovery's scoreboard starts with the data after our SYN.
         self.recovery
-            .on_established(ack, self.neg.sack_ok, self.neg.send_mss());
+            .on_established(ack, self.neg.sack_ok(), self.neg.send_mss());
         match rtt {
             Some(sample) => {
                 // The estimator's round trips are counted in sequence space
@@ -1037,7 +1037,7 @@ impl Core {
             if data_acked > 0 {
                 self.counters.data_mut().bytes_acked += data_acked as u64;
             }
-            self.counters.delivered += u64::from(acked.div_ceil(mss.max(1)));
+            self.counters.add_delivered(acked.div_ceil(mss.max(1)));
             env.stats.tcp_ext.tcp_delivered += u64::from(acked.div_ceil(mss.max(1)));
             if let Some(sample) = rtt {
                 self.on_rtt_sample(sample, snd.una, snd.nxt);
@@ -1062,7 +1062,7 @@ impl Core {
             && !seg.flags.fin()
             && !window_updated;
         let cwnd = self.recovery.send_window(&self.cc);
-        let sack_blocks = if self.neg.sack_ok {
+        let sack_blocks = if self.neg.sack_ok() {
             seg.options.sack_blocks
         } else {
             SackBlocks::new()
@@ -1075,7 +1075,7 @@ impl Core {
             tsecr: seg
                 .options
                 .timestamp
-                .filter(|_| self.neg.ts_ok)
+                .filter(|_| self.neg.ts_ok())
                 .map(|t| t.tsecr),
             dupack,
             rtt,
@@ -1162,7 +1162,7 @@ impl Core {
     /// Linux `tcp_sndbuf_expand`: unless the application fixed SO_SNDBUF,
     /// the send buffer grows to hold two windows' worth of segments.
     fn grow_send_buffer(&self, snd: &mut SendHalf, config: &crate::config::Config) {
-        if self.life.sndbuf_locked {
+        if self.life.sndbuf_locked() {
             return;
         }
         let mss = snd.mss as usize;

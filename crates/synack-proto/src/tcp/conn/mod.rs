@@ -615,9 +615,11 @@ impl XmitState {
     }
 }
 
-/// The segment timed for an RTT sample, if any, in 16 bytes (an
-/// `Option<(SeqNum, Instant)>` takes 24).
+/// The segment timed for an RTT sample, if any, in 12 bytes (an
+/// `Option<(SeqNum, Instant)>` takes 24): packed to 4-byte alignment so
+/// [`XmitState`]'s small fields fill the rest of its last word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(4))]
 pub(crate) struct TimedSegment {
     end: SeqNum,
     /// `NONE`: no segment is timed.
@@ -659,7 +661,7 @@ pub(crate) struct Pending {
     /// Send (or resend) our SYN or SYN-ACK.
     pub syn: bool,
     /// A RST to send.
-    pub rst: Option<PendingRst>,
+    pub rst: RstSlot,
     /// A zero-window or keepalive probe (seq = SND.UNA - 1).
     pub probe: bool,
     /// Push held data now even if Nagle or the cork holds it (the persist
@@ -680,40 +682,125 @@ pub(crate) enum PendingRst {
     Reply { seq: SeqNum, ack: Option<SeqNum> },
 }
 
-/// The application's side of the connection's life.
+/// An `Option<PendingRst>` in 12 bytes instead of 16 (the `ack` of an
+/// `Option<SeqNum>` and the variant share one bits byte).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RstSlot {
+    seq: SeqNum,
+    ack: SeqNum,
+    /// `RST_*` bits; 0: no RST pending.
+    bits: u8,
+}
+
+const RST_PENDING: u8 = 1 << 0;
+const RST_ABORT: u8 = 1 << 1;
+const RST_HAS_ACK: u8 = 1 << 2;
+
+impl RstSlot {
+    pub fn set(&mut self, rst: PendingRst) {
+        let (abort, seq, ack) = match rst {
+            PendingRst::Abort { seq, ack } => (true, seq, ack),
+            PendingRst::Reply { seq, ack } => (false, seq, ack),
+        };
+        let mut bits = RST_PENDING;
+        if abort {
+            bits |= RST_ABORT;
+        }
+        if ack.is_some() {
+            bits |= RST_HAS_ACK;
+        }
+        *self = RstSlot {
+            seq,
+            ack: ack.unwrap_or(SeqNum(0)),
+            bits,
+        };
+    }
+
+    pub fn get(self) -> Option<PendingRst> {
+        if self.bits & RST_PENDING == 0 {
+            return None;
+        }
+        let (seq, ack) = (self.seq, (self.bits & RST_HAS_ACK != 0).then_some(self.ack));
+        Some(if self.bits & RST_ABORT != 0 {
+            PendingRst::Abort { seq, ack }
+        } else {
+            PendingRst::Reply { seq, ack }
+        })
+    }
+
+    pub fn take(&mut self) -> Option<PendingRst> {
+        core::mem::take(self).get()
+    }
+}
+
+/// The application's side of the connection's life: five flags in one
+/// bits byte (room for more) and three small `Option`s, 4 bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Life {
-    /// The application closed its handle; the stack finishes the close.
-    pub orphan: bool,
-    /// `shutdown(Read)` or `close`: reads return end of stream.
-    pub read_shutdown: bool,
+    /// `LIFE_*` bits.
+    bits: u8,
     /// Why the connection ended, once it has.
     pub close_reason: Option<CloseReason>,
     /// The error reads and writes report once the connection died.
     pub error: Option<ConnError>,
-    /// `Readable` may be raised (edge trigger armed).
-    pub readable_armed: bool,
-    /// A `send` found the buffer full: raise `Writable` when space frees up.
-    pub writable_wanted: bool,
-    /// The send buffer size was set by the application (no auto-growth).
-    pub sndbuf_locked: bool,
     /// The last soft ICMP error (Linux `sk_err_soft`): reported instead of
     /// a plain timeout if the connection times out (RFC 1122 §4.2.3.9).
     pub soft_error: Option<crate::ip::icmp::IcmpErrno>,
 }
 
+/// The application closed its handle; the stack finishes the close.
+const LIFE_ORPHAN: u8 = 1 << 0;
+/// `shutdown(Read)` or `close`: reads return end of stream.
+const LIFE_READ_SHUTDOWN: u8 = 1 << 1;
+/// `Readable` may be raised (edge trigger armed).
+const LIFE_READABLE_ARMED: u8 = 1 << 2;
+/// A `send` found the buffer full: raise `Writable` when space frees up.
+const LIFE_WRITABLE_WANTED: u8 = 1 << 3;
+/// The send buffer size was set by the application (no auto-growth).
+const LIFE_SNDBUF_LOCKED: u8 = 1 << 4;
+
+macro_rules! life_flags {
+    ($($get:ident $set:ident $bit:ident;)*) => {
+        impl Life {
+            $(
+                pub fn $get(&self) -> bool {
+                    self.bits & $bit != 0
+                }
+
+                pub fn $set(&mut self, on: bool) {
+                    if on {
+                        self.bits |= $bit;
+                    } else {
+                        self.bits &= !$bit;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+life_flags! {
+    orphan set_orphan LIFE_ORPHAN;
+    read_shutdown set_read_shutdown LIFE_READ_SHUTDOWN;
+    readable_armed set_readable_armed LIFE_READABLE_ARMED;
+    writable_wanted set_writable_wanted LIFE_WRITABLE_WANTED;
+    sndbuf_locked set_sndbuf_locked LIFE_SNDBUF_LOCKED;
+}
+
 /// Counters for [`TcpInfo`]: the ones every connection moves inline, the
 /// data-path ones boxed at the first data segment or retransmission (a
 /// connection that carried no data, such as an idle one fresh from its
-/// handshake, does not hold their 56 bytes; DESIGN.md §4).
+/// handshake, does not hold their bytes; DESIGN.md §4). The inline ones
+/// keep their low 32 bits here and carry into the boxed high halves, so
+/// they count to 2^64 like the rest in 4 bytes each.
 #[derive(Clone, Debug)]
 pub(crate) struct Counters {
-    pub segs_in: u64,
-    pub segs_out: u64,
-    pub delivered: u64,
-    /// The smallest RTT sample seen, in µs; `u64::MAX`: none yet (8 bytes
-    /// where an `Option<Duration>` takes 16).
-    min_rtt_us: u64,
+    segs_in: u32,
+    segs_out: u32,
+    delivered: u32,
+    /// The smallest RTT sample seen, in µs (saturating at 71 minutes);
+    /// `u32::MAX`: none yet (4 bytes where an `Option<Duration>` takes 16).
+    min_rtt_us: u32,
     /// `None` while every one of them is zero.
     data: Option<Box<DataCounters>>,
 }
@@ -728,6 +815,18 @@ pub(crate) struct DataCounters {
     pub bytes_acked: u64,
     pub bytes_received: u64,
     pub total_retrans: u64,
+    /// The high 32 bits of [`Counters`]' inline `segs_in`, `segs_out`,
+    /// `delivered`.
+    segs_in_hi: u32,
+    segs_out_hi: u32,
+    delivered_hi: u32,
+}
+
+/// Adds `n` to the low half of a counter; whether it carried.
+fn add_low(low: &mut u32, n: u32) -> bool {
+    let (sum, carry) = low.overflowing_add(n);
+    *low = sum;
+    carry
 }
 
 impl Default for Counters {
@@ -736,7 +835,7 @@ impl Default for Counters {
             segs_in: 0,
             segs_out: 0,
             delivered: 0,
-            min_rtt_us: u64::MAX,
+            min_rtt_us: u32::MAX,
             data: None,
         }
     }
@@ -745,12 +844,52 @@ impl Default for Counters {
 impl Counters {
     /// The smallest RTT sample seen.
     pub fn min_rtt(&self) -> Option<Duration> {
-        (self.min_rtt_us != u64::MAX).then(|| Duration::from_micros(self.min_rtt_us))
+        (self.min_rtt_us != u32::MAX).then(|| Duration::from_micros(u64::from(self.min_rtt_us)))
     }
 
     /// Takes an RTT sample into the minimum.
     pub fn note_rtt(&mut self, sample: Duration) {
-        self.min_rtt_us = self.min_rtt_us.min(sample.total_micros());
+        let us = u32::try_from(sample.total_micros()).unwrap_or(u32::MAX - 1);
+        self.min_rtt_us = self.min_rtt_us.min(us.min(u32::MAX - 1));
+    }
+
+    /// Segments received (`tcpi_segs_in`).
+    pub fn segs_in(&self) -> u64 {
+        let hi = self.data.as_ref().map_or(0, |d| d.segs_in_hi);
+        u64::from(hi) << 32 | u64::from(self.segs_in)
+    }
+
+    /// Segments sent (`tcpi_segs_out`).
+    pub fn segs_out(&self) -> u64 {
+        let hi = self.data.as_ref().map_or(0, |d| d.segs_out_hi);
+        u64::from(hi) << 32 | u64::from(self.segs_out)
+    }
+
+    /// Segments delivered (`tcpi_delivered`).
+    pub fn delivered(&self) -> u64 {
+        let hi = self.data.as_ref().map_or(0, |d| d.delivered_hi);
+        u64::from(hi) << 32 | u64::from(self.delivered)
+    }
+
+    pub fn add_segs_in(&mut self, n: u32) {
+        if add_low(&mut self.segs_in, n) {
+            let hi = &mut self.data_mut().segs_in_hi;
+            *hi = hi.wrapping_add(1);
+        }
+    }
+
+    pub fn add_segs_out(&mut self, n: u32) {
+        if add_low(&mut self.segs_out, n) {
+            let hi = &mut self.data_mut().segs_out_hi;
+            *hi = hi.wrapping_add(1);
+        }
+    }
+
+    pub fn add_delivered(&mut self, n: u32) {
+        if add_low(&mut self.delivered, n) {
+            let hi = &mut self.data_mut().delivered_hi;
+            *hi = hi.wrapping_add(1);
+        }
     }
 
     /// The data-path counters (all zero until data moved).
@@ -849,10 +988,11 @@ impl Core {
             },
             socket: ConnOptions::new(&params.socket),
             pending: Pending::default(),
-            life: Life {
-                readable_armed: true,
-                sndbuf_locked: params.socket.send_buffer.is_some(),
-                ..Life::default()
+            life: {
+                let mut life = Life::default();
+                life.set_readable_armed(true);
+                life.set_sndbuf_locked(params.socket.send_buffer.is_some());
+                life
             },
             counters: Counters::default(),
             tfo: None,
@@ -860,11 +1000,11 @@ impl Core {
     }
 
     fn recv_buffer_limit(&self, config: &Config) -> usize {
-        self.socket.recv_buffer.unwrap_or(config.tcp_rmem.default)
+        self.socket.recv_buffer().unwrap_or(config.tcp_rmem.default)
     }
 
     fn send_buffer_limit(&self, config: &Config) -> usize {
-        self.socket.send_buffer.unwrap_or(config.tcp_wmem.default)
+        self.socket.send_buffer().unwrap_or(config.tcp_wmem.default)
     }
 
     /// Bookkeeping for every state change (called by [`Connection::transition`]).
@@ -899,7 +1039,7 @@ impl Core {
             TcpState::FinWait2 => {
                 self.timers.stop(Timer::Retransmit);
                 self.timers.stop(Timer::Persist);
-                if self.life.orphan {
+                if self.life.orphan() {
                     self.timers
                         .set(Timer::FinWait2, now + env.config.tcp_fin_timeout);
                 }
@@ -948,7 +1088,7 @@ impl Connection {
         // RFC 3168 §6.1.1: ECN iff the SYN is ECN-setup (and not ECT).
         core.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn));
         core.neg.clamp_mss(core.socket.max_segment);
-        if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok) {
+        if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
         let mut snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));
@@ -1005,7 +1145,7 @@ impl Connection {
 
     /// Whether the application has given up its handle.
     pub fn is_orphan(&self) -> bool {
-        self.core.life.orphan
+        self.core.life.orphan()
     }
 
     /// Whether this connection came from a listener's SYN.
@@ -1149,16 +1289,16 @@ impl Core {
 
     /// Raises `Readable` if the application is waiting for it.
     fn notify_readable(&mut self, env: &mut Env) {
-        if self.life.readable_armed && !self.life.orphan {
-            self.life.readable_armed = false;
+        if self.life.readable_armed() && !self.life.orphan() {
+            self.life.set_readable_armed(false);
             env.events.push(ConnEvent::Readable);
         }
     }
 
     /// Raises `Writable` if a `send` found the buffer full.
     fn notify_writable(&mut self, env: &mut Env) {
-        if self.life.writable_wanted && !self.life.orphan {
-            self.life.writable_wanted = false;
+        if self.life.writable_wanted() && !self.life.orphan() {
+            self.life.set_writable_wanted(false);
             env.events.push(ConnEvent::Writable);
         }
     }

@@ -25,25 +25,21 @@ pub const DEFAULT_PEER_MSS: u16 = 536;
 /// RFC 7323 §2.3: shifts above this are used as this.
 pub const MAX_WINDOW_SCALE: u8 = 14;
 
-/// Options offered and agreed.
+/// Options offered and agreed, in 12 bytes (room for more flags in `bits`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Negotiated {
     /// The MSS we advertise: MTU - 40.
     pub adv_mss: u16,
-    /// The window scale we offer, if window scaling is on.
-    our_wscale: Option<u8>,
-    offer_sack: bool,
-    offer_ts: bool,
-    /// The peer's window scale, if both SYNs carried the option.
-    peer_wscale: Option<u8>,
-    /// The peer sent a shift above 14 (RFC 7323 §2.3).
-    pub wscale_clamped: bool,
+    /// The window scale we offer; [`NO_WSCALE`]: window scaling is off.
+    our_wscale: u8,
+    /// The peer's window scale if both SYNs carried the option, else
+    /// [`NO_WSCALE`].
+    peer_wscale: u8,
+    /// `OFFER_SACK`, `OFFER_TS`, `SIMULTANEOUS`, `WSCALE_CLAMPED`,
+    /// `SACK_OK`, `TS_OK` (two bits free).
+    bits: u8,
     /// The peer's MSS option (536 if absent), at least `tcp_min_snd_mss`.
     pub peer_mss: u16,
-    pub sack_ok: bool,
-    pub ts_ok: bool,
-    /// Our SYN-ACK repeats our SYN (simultaneous open).
-    simultaneous: bool,
     /// The path MTU, as lowered by ICMP "fragmentation needed" (RFC 1191);
     /// the interface MTU until then.
     path_mtu: u16,
@@ -52,23 +48,83 @@ pub(crate) struct Negotiated {
     pub ecn: EcnState,
 }
 
+/// No window scale (shifts are at most 14).
+const NO_WSCALE: u8 = u8::MAX;
+/// Bits of [`Negotiated::bits`]: we offer SACK, timestamps; our SYN-ACK
+/// repeats our SYN (simultaneous open).
+const OFFER_SACK: u8 = 1 << 0;
+const OFFER_TS: u8 = 1 << 1;
+const SIMULTANEOUS: u8 = 1 << 2;
+/// The peer sent a shift above 14 (RFC 7323 §2.3).
+const WSCALE_CLAMPED: u8 = 1 << 3;
+/// Both sides agreed on SACK (RFC 2018 §2).
+const SACK_OK: u8 = 1 << 4;
+/// Both sides agreed on timestamps (RFC 7323 §3.2).
+const TS_OK: u8 = 1 << 5;
+
 impl Negotiated {
     /// What we offer, before hearing from the peer.
     pub fn ours(config: &Config) -> Self {
+        let mut bits = 0;
+        if config.tcp_sack {
+            bits |= OFFER_SACK;
+        }
+        if config.tcp_timestamps {
+            bits |= OFFER_TS;
+        }
         Negotiated {
             adv_mss: config.advertised_mss(),
-            our_wscale: config.tcp_window_scaling.then(|| config.window_scale()),
-            offer_sack: config.tcp_sack,
-            offer_ts: config.tcp_timestamps,
-            peer_wscale: None,
-            wscale_clamped: false,
+            our_wscale: if config.tcp_window_scaling {
+                config.window_scale().min(NO_WSCALE - 1)
+            } else {
+                NO_WSCALE
+            },
+            peer_wscale: NO_WSCALE,
+            bits,
             peer_mss: DEFAULT_PEER_MSS,
-            sack_ok: false,
-            ts_ok: false,
-            simultaneous: false,
             path_mtu: u16::try_from(config.mtu).unwrap_or(u16::MAX),
             ecn: EcnState::for_active_open(config),
         }
+    }
+
+    fn our_wscale(&self) -> Option<u8> {
+        (self.our_wscale != NO_WSCALE).then_some(self.our_wscale)
+    }
+
+    fn peer_wscale(&self) -> Option<u8> {
+        (self.peer_wscale != NO_WSCALE).then_some(self.peer_wscale)
+    }
+
+    /// The peer sent a shift above 14 (RFC 7323 §2.3).
+    #[cfg(test)]
+    pub fn wscale_clamped(&self) -> bool {
+        self.bits & WSCALE_CLAMPED != 0
+    }
+
+    /// Both sides agreed on SACK.
+    pub fn sack_ok(&self) -> bool {
+        self.bits & SACK_OK != 0
+    }
+
+    /// Both sides agreed on timestamps.
+    pub fn ts_ok(&self) -> bool {
+        self.bits & TS_OK != 0
+    }
+
+    fn set_bit(&mut self, bit: u8, on: bool) {
+        if on {
+            self.bits |= bit;
+        } else {
+            self.bits &= !bit;
+        }
+    }
+
+    fn offer_sack(&self) -> bool {
+        self.bits & OFFER_SACK != 0
+    }
+
+    fn offer_ts(&self) -> bool {
+        self.bits & OFFER_TS != 0
     }
 
     /// The options of our SYN: `<mss, sackOK, TS val ecr 0, nop, wscale>` in
@@ -76,9 +132,9 @@ impl Negotiated {
     pub fn syn_options(&self, tsval: u32) -> TcpOptions {
         TcpOptions {
             mss: Some(self.adv_mss),
-            window_scale: self.our_wscale,
-            sack_permitted: self.offer_sack,
-            timestamp: self.offer_ts.then_some(TcpTimestamp { tsval, tsecr: 0 }),
+            window_scale: self.our_wscale(),
+            sack_permitted: self.offer_sack(),
+            timestamp: self.offer_ts().then_some(TcpTimestamp { tsval, tsecr: 0 }),
             ..TcpOptions::default()
         }
     }
@@ -99,15 +155,15 @@ impl Negotiated {
     fn take_peer(&mut self, peer: &TcpOptions, config: &Config) {
         let mss = peer.mss.unwrap_or(DEFAULT_PEER_MSS);
         self.peer_mss = mss.max(config.tcp_min_snd_mss).max(1);
-        self.peer_wscale = match (self.our_wscale, peer.window_scale) {
+        self.peer_wscale = match (self.our_wscale(), peer.window_scale) {
             (Some(_), Some(shift)) => {
-                self.wscale_clamped = shift > MAX_WINDOW_SCALE;
-                Some(shift.min(MAX_WINDOW_SCALE))
+                self.set_bit(WSCALE_CLAMPED, shift > MAX_WINDOW_SCALE);
+                shift.min(MAX_WINDOW_SCALE)
             }
-            _ => None,
+            _ => NO_WSCALE,
         };
-        self.sack_ok = self.offer_sack && peer.sack_permitted;
-        self.ts_ok = self.offer_ts && peer.timestamp.is_some();
+        self.set_bit(SACK_OK, self.offer_sack() && peer.sack_permitted);
+        self.set_bit(TS_OK, self.offer_ts() && peer.timestamp.is_some());
     }
 
     /// A listener answers the peer's SYN.
@@ -118,7 +174,7 @@ impl Negotiated {
     /// Our SYN crossed the peer's SYN (simultaneous open).
     pub fn on_simultaneous_syn(&mut self, peer: &TcpOptions, config: &Config) {
         self.take_peer(peer, config);
-        self.simultaneous = true;
+        self.bits |= SIMULTANEOUS;
     }
 
     /// The peer's SYN-ACK answered our SYN.
@@ -129,7 +185,7 @@ impl Negotiated {
     /// The options of our SYN-ACK: only what the peer offered, in Linux's
     /// layout; in a simultaneous open, our SYN's options.
     pub fn syn_ack_options(&self, tsval: u32, tsecr: u32) -> TcpOptions {
-        if self.simultaneous {
+        if self.bits & SIMULTANEOUS != 0 {
             let mut opts = self.syn_options(tsval);
             if let Some(ts) = &mut opts.timestamp {
                 ts.tsecr = tsecr;
@@ -138,29 +194,29 @@ impl Negotiated {
         }
         TcpOptions {
             mss: Some(self.adv_mss),
-            window_scale: self.peer_wscale.and(self.our_wscale),
-            sack_permitted: self.sack_ok,
-            timestamp: self.ts_ok.then_some(TcpTimestamp { tsval, tsecr }),
+            window_scale: self.peer_wscale().and(self.our_wscale()),
+            sack_permitted: self.sack_ok(),
+            timestamp: self.ts_ok().then_some(TcpTimestamp { tsval, tsecr }),
             ..TcpOptions::default()
         }
     }
 
     /// The shift applied to windows we advertise (0 unless both sides agreed).
     pub fn rcv_wscale(&self) -> u8 {
-        match self.peer_wscale {
-            Some(_) => self.our_wscale.unwrap_or(0),
+        match self.peer_wscale() {
+            Some(_) => self.our_wscale().unwrap_or(0),
             None => 0,
         }
     }
 
     /// The shift applied to the peer's windows.
     pub fn snd_wscale(&self) -> u8 {
-        self.peer_wscale.unwrap_or(0)
+        self.peer_wscale().unwrap_or(0)
     }
 
     /// Option bytes on every data segment.
     pub fn option_overhead(&self) -> u32 {
-        if self.ts_ok { TIMESTAMP_OVERHEAD } else { 0 }
+        if self.ts_ok() { TIMESTAMP_OVERHEAD } else { 0 }
     }
 
     /// The effective send MSS (payload per segment): the smallest of the
@@ -264,7 +320,7 @@ mod tests {
         let config = Config::default();
         let mut n = Negotiated::ours(&config);
         n.on_syn_ack(&peer(Some(1460), Some(7), true, true), &config);
-        assert!(n.ts_ok && n.sack_ok);
+        assert!(n.ts_ok() && n.sack_ok());
         assert_eq!(n.send_mss(), 1448);
         assert_eq!((n.rcv_wscale(), n.snd_wscale()), (7, 7));
     }
@@ -275,7 +331,7 @@ mod tests {
         let mut n = Negotiated::ours(&config);
         n.on_syn_ack(&peer(Some(1460), Some(15), false, false), &config);
         assert_eq!(n.snd_wscale(), 14);
-        assert!(n.wscale_clamped);
+        assert!(n.wscale_clamped());
     }
 
     #[test]

@@ -491,10 +491,10 @@ impl Core {
             Some(r) => {
                 let sws_mss = u32::from(self.neg.adv_mss) - self.neg.option_overhead();
                 let mut options = TcpOptions {
-                    timestamp: self.neg.ts_ok.then_some(TcpTimestamp { tsval, tsecr }),
+                    timestamp: self.neg.ts_ok().then_some(TcpTimestamp { tsval, tsecr }),
                     ..TcpOptions::default()
                 };
-                if self.neg.sack_ok {
+                if self.neg.sack_ok() {
                     options.sack_blocks = r.sack_blocks(env.config.tcp_dsack);
                 }
                 (Some(r.nxt), r.advertise(sws_mss), options)
@@ -603,7 +603,7 @@ impl Core {
         }
         // A super-segment is N segments on the wire (see `offload`).
         let segs = pieces(len, snd.mss);
-        self.counters.segs_out += u64::from(segs);
+        self.counters.add_segs_out(segs);
         if len > 0 {
             let data = self.counters.data_mut();
             data.data_segs_out += u64::from(segs);
@@ -751,7 +751,7 @@ impl Core {
     ) -> Option<usize> {
         let (seq, ack, timestamp) = match rst {
             PendingRst::Abort { seq, ack } => {
-                let ts = self.neg.ts_ok.then(|| TcpTimestamp {
+                let ts = self.neg.ts_ok().then(|| TcpTimestamp {
                     tsval: self.ts_clock.tsval(now),
                     tsecr: self.ts_recent.map_or(0, |r| r.value()),
                 });
@@ -770,7 +770,7 @@ impl Core {
             },
         };
         let n = write_segment(buf, self.local, self.remote, &header, (&[], &[])).ok()?;
-        self.counters.segs_out += 1;
+        self.counters.add_segs_out(1);
         env.stats.tcp.out_rsts += 1;
         env.stats.tcp.out_segs += 1;
         Some(n)
@@ -778,7 +778,7 @@ impl Core {
 
     /// Counts a control segment written for a TIME-WAIT connection.
     fn counted_control(&mut self, env: &mut Env) {
-        self.counters.segs_out += 1;
+        self.counters.add_segs_out(1);
         env.stats.tcp.out_segs += 1;
     }
 }

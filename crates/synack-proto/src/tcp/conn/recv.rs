@@ -54,16 +54,15 @@ pub struct RecvHalf {
     pub last_ack_sent: SeqNum,
     /// Our window scale shift (RFC 7323 §2.3), 0 without scaling.
     pub wscale: u8,
-    /// A copy of the peer's SYN arrived after RCV.NXT passed it: the next
-    /// ACK reports it as a D-SACK (RFC 2883 §4.1.1; Linux `tcp_data_queue`
-    /// D-SACKs a SYN-ACK repeating a SYN it has, as any old sequence space).
-    syn_dup: bool,
+    /// [`flags`] bits: one byte where three `Option`/`bool` fields took 17.
+    flags: u8,
     buffer: RingBuffer,
     assembler: Assembler,
-    /// The peer's FIN, once RCV.NXT has passed it.
-    pub fin: Option<SeqNum>,
-    /// A FIN that arrived beyond a hole: taken once the hole fills.
-    ooo_fin: Option<SeqNum>,
+    /// The peer's FIN, once RCV.NXT has passed it (with [`flags::FIN`]).
+    fin_seq: SeqNum,
+    /// A FIN that arrived beyond a hole, taken once the hole fills (with
+    /// [`flags::OOO_FIN`]).
+    ooo_fin_seq: SeqNum,
     /// The SACK blocks we report (RFC 2018 §4) and a pending D-SACK (RFC
     /// 2883): allocated at the first out-of-order segment or duplicate,
     /// given back with the buffers when the connection is idle.
@@ -74,7 +73,33 @@ pub struct RecvHalf {
     staged: u32,
 }
 
+/// Bits of [`RecvHalf::flags`].
+mod flags {
+    /// A copy of the peer's SYN arrived after RCV.NXT passed it: the next
+    /// ACK reports it as a D-SACK (RFC 2883 §4.1.1; Linux `tcp_data_queue`
+    /// D-SACKs a SYN-ACK repeating a SYN it has, as any old sequence space).
+    pub const SYN_DUP: u8 = 1 << 0;
+    /// `fin_seq` holds the peer's FIN.
+    pub const FIN: u8 = 1 << 1;
+    /// `ooo_fin_seq` holds a FIN beyond a hole.
+    pub const OOO_FIN: u8 = 1 << 2;
+}
+
 impl RecvHalf {
+    /// The peer's FIN, once RCV.NXT has passed it.
+    pub fn fin(&self) -> Option<SeqNum> {
+        (self.flags & flags::FIN != 0).then_some(self.fin_seq)
+    }
+
+    fn set_fin(&mut self, seq: SeqNum) {
+        self.fin_seq = seq;
+        self.flags |= flags::FIN;
+    }
+
+    fn ooo_fin(&self) -> Option<SeqNum> {
+        (self.flags & flags::OOO_FIN != 0).then_some(self.ooo_fin_seq)
+    }
+
     /// A receive half after the peer's SYN at `irs`: RCV.NXT = IRS + 1.
     pub fn new(irs: SeqNum, limit: usize, wscale: u8, max_holes: usize) -> Self {
         let nxt = irs + 1u32;
@@ -84,11 +109,11 @@ impl RecvHalf {
             adv_edge: nxt,
             last_ack_sent: nxt,
             wscale,
-            syn_dup: false,
+            flags: 0,
             buffer: RingBuffer::new(limit),
             assembler: Assembler::new(max_holes),
-            fin: None,
-            ooo_fin: None,
+            fin_seq: SeqNum(0),
+            ooo_fin_seq: SeqNum(0),
             sack: None,
             staged: 0,
         }
@@ -279,9 +304,10 @@ impl RecvHalf {
                     self.nxt += advanced;
                     out.in_order = advanced as u32;
                     out.filled_hole = had_holes && outcome.advanced > stored as u64;
-                    if self.ooo_fin == Some(self.nxt) {
+                    if self.ooo_fin() == Some(self.nxt) {
                         out.fin = true;
-                        self.fin = self.ooo_fin.take();
+                        self.flags &= !flags::OOO_FIN;
+                        self.set_fin(self.ooo_fin_seq);
                         self.nxt += 1u32;
                     }
                 }
@@ -300,16 +326,17 @@ impl RecvHalf {
     }
 
     fn take_fin(&mut self, fin_seq: SeqNum, edge: SeqNum, out: &mut Received) {
-        if self.fin.is_some() {
+        if self.fin().is_some() {
             return; // a retransmitted FIN: the duplicate is ACKed by the caller
         }
         if fin_seq == self.nxt {
-            self.fin = Some(fin_seq);
+            self.set_fin(fin_seq);
             self.nxt += 1u32;
             out.fin = true;
         } else if fin_seq.after(self.nxt) && fin_seq.before_eq(edge) {
             // Beyond a hole: remember it until the hole fills.
-            self.ooo_fin = Some(fin_seq);
+            self.ooo_fin_seq = fin_seq;
+            self.flags |= flags::OOO_FIN;
         }
     }
 
@@ -364,14 +391,14 @@ impl RecvHalf {
     /// A copy of the peer's SYN arrived (a repeated SYN-ACK in a
     /// simultaneous open): report it with the next ACK (RFC 2883 §4.1.1).
     pub fn note_duplicate_syn(&mut self) {
-        self.syn_dup = true;
+        self.flags |= flags::SYN_DUP;
     }
 
     /// RFC 2883 §4.1.1: data `seq..end` below RCV.NXT arrived again; the
     /// next ACK reports it as a D-SACK. (Not after the FIN, whose sequence
     /// number has no stream offset.)
     pub fn note_duplicate(&mut self, seq: SeqNum, end: SeqNum) {
-        if self.fin.is_some() || !end.after(seq) {
+        if self.fin().is_some() || !end.after(seq) {
             return;
         }
         let base = self.assembler.contiguous_end();
@@ -393,7 +420,9 @@ impl RecvHalf {
     /// and no duplicate is pending.
     pub fn sack_blocks(&mut self, dsack: bool) -> SackBlocks {
         let mut blocks = SackBlocks::new();
-        if core::mem::take(&mut self.syn_dup) && dsack {
+        let syn_dup = self.flags & flags::SYN_DUP != 0;
+        self.flags &= !flags::SYN_DUP;
+        if syn_dup && dsack {
             // The SYN's sequence number is not in the offset space the SACK
             // memory uses (it starts at the first data byte).
             blocks.push((self.irs, self.irs + 1u32));
@@ -448,7 +477,7 @@ impl fmt::Debug for RecvHalf {
             .field("last_ack_sent", &self.last_ack_sent)
             .field("wscale", &self.wscale)
             .field("readable", &self.buffer.len())
-            .field("fin", &self.fin)
+            .field("fin", &self.fin())
             .finish()
     }
 }
@@ -532,7 +561,7 @@ mod tests {
         assert_eq!(r.window(), 0);
         // A FIN after data that did not fit is not taken.
         let got = r.receive(SeqNum(1008), b"89", true);
-        assert!(!got.fin && r.fin.is_none());
+        assert!(!got.fin && r.fin().is_none());
     }
 
     #[test]
@@ -542,7 +571,7 @@ mod tests {
         assert!(!got.fin);
         let got = r.receive(SeqNum(1000), b"abc", false);
         assert!(got.fin);
-        assert_eq!(r.fin, Some(SeqNum(1005)));
+        assert_eq!(r.fin(), Some(SeqNum(1005)));
         assert_eq!(r.nxt, SeqNum(1006));
         // A bare FIN in order.
         let mut r = half(1000);

@@ -7,13 +7,13 @@ use super::SocketOptions;
 use crate::config::CongestionAlgorithm;
 use crate::time::Duration;
 
-/// [`SocketOptions`] as a connection stores them: 48 bytes instead of 112.
+/// [`SocketOptions`] as a connection stores them: 24 bytes instead of 112.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ConnOptions {
-    /// SO_RCVBUF; see [`SocketOptions::recv_buffer`].
-    pub recv_buffer: Option<usize>,
+    /// SO_RCVBUF; see [`SocketOptions::recv_buffer`]. A [`BufferSize`].
+    recv_buffer: BufferSize,
     /// SO_SNDBUF; see [`SocketOptions::send_buffer`].
-    pub send_buffer: Option<usize>,
+    send_buffer: BufferSize,
     /// Everything else; `None` while all of it is at its default.
     cold: Option<Box<ColdOptions>>,
     /// TCP_MAXSEG; 0: unset.
@@ -23,6 +23,32 @@ pub(crate) struct ConnOptions {
     pub nodelay: bool,
     pub cork: bool,
     pub keepalive: bool,
+}
+
+/// An `Option<usize>` buffer size in 4 bytes: `u32::MAX` is `None`, sizes
+/// saturate at 4 GiB - 2 (a ring buffer holds at most 4 GiB - 1 anyway).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct BufferSize(u32);
+
+impl Default for BufferSize {
+    fn default() -> Self {
+        BufferSize::NONE
+    }
+}
+
+impl BufferSize {
+    const NONE: BufferSize = BufferSize(u32::MAX);
+
+    fn new(size: Option<usize>) -> Self {
+        match size {
+            None => BufferSize::NONE,
+            Some(n) => BufferSize(u32::try_from(n).unwrap_or(u32::MAX).min(u32::MAX - 1)),
+        }
+    }
+
+    fn get(self) -> Option<usize> {
+        (self != BufferSize::NONE).then_some(self.0 as usize)
+    }
 }
 
 /// The options few connections set.
@@ -47,8 +73,8 @@ impl ConnOptions {
             congestion: o.congestion,
         };
         ConnOptions {
-            recv_buffer: o.recv_buffer,
-            send_buffer: o.send_buffer,
+            recv_buffer: BufferSize::new(o.recv_buffer),
+            send_buffer: BufferSize::new(o.send_buffer),
             cold: (cold != ColdOptions::default()).then(|| Box::new(cold)),
             max_segment: o.max_segment,
             syn_retries: o.syn_retries,
@@ -70,12 +96,30 @@ impl ConnOptions {
             keep_count: cold.keep_count,
             user_timeout: cold.user_timeout,
             linger: cold.linger,
-            recv_buffer: self.recv_buffer,
-            send_buffer: self.send_buffer,
+            recv_buffer: self.recv_buffer(),
+            send_buffer: self.send_buffer(),
             syn_retries: self.syn_retries,
             max_segment: self.max_segment,
             congestion: cold.congestion,
         }
+    }
+
+    /// SO_RCVBUF, if set.
+    pub fn recv_buffer(&self) -> Option<usize> {
+        self.recv_buffer.get()
+    }
+
+    pub fn set_recv_buffer(&mut self, size: usize) {
+        self.recv_buffer = BufferSize::new(Some(size));
+    }
+
+    /// SO_SNDBUF, if set.
+    pub fn send_buffer(&self) -> Option<usize> {
+        self.send_buffer.get()
+    }
+
+    pub fn set_send_buffer(&mut self, size: usize) {
+        self.send_buffer = BufferSize::new(Some(size));
     }
 
     /// The rarely set options (all `None` unless the application set them).
@@ -127,7 +171,16 @@ mod tests {
     }
 
     #[test]
-    fn inline_part_is_48_bytes() {
-        assert!(core::mem::size_of::<ConnOptions>() <= 48);
+    fn buffer_sizes_round_trip_in_four_bytes() {
+        for size in [None, Some(0), Some(4096), Some(u32::MAX as usize - 2)] {
+            assert_eq!(BufferSize::new(size).get(), size);
+        }
+        let huge = BufferSize::new(Some(u32::MAX as usize + 10)).get();
+        assert_eq!(huge, Some(u32::MAX as usize - 1), "saturates, stays set");
+    }
+
+    #[test]
+    fn inline_part_is_24_bytes() {
+        assert!(core::mem::size_of::<ConnOptions>() <= 24);
     }
 }

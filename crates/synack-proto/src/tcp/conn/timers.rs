@@ -272,7 +272,10 @@ impl Connection {
         };
         if give_up {
             let (seq, ack) = (snd.nxt, self.state.recv_half().map(|r| r.nxt));
-            self.core.pending.rst = Some(super::PendingRst::Abort { seq, ack });
+            self.core
+                .pending
+                .rst
+                .set(super::PendingRst::Abort { seq, ack });
             env.stats.tcp_ext.tcp_abort_on_timeout += 1;
             self.close_with(now, env, CloseReason::TimedOut);
             return;
@@ -291,7 +294,7 @@ impl Connection {
     /// Linux `tcp_fin_timeout`: an orphaned connection stops waiting for the
     /// peer's FIN.
     fn on_fin_wait2_timeout(&mut self, now: Instant, env: &mut Env) {
-        if self.state.kind() == TcpState::FinWait2 && self.core.life.orphan {
+        if self.state.kind() == TcpState::FinWait2 && self.core.life.orphan() {
             self.close_with(now, env, CloseReason::TimedOut);
         }
     }

@@ -653,21 +653,8 @@ mod tests {
         let mut cc = Congestion::new(CongestionAlgorithm::Cubic, 1000, 10);
         let mut stats = TcpExtStats::default();
         let ack = AckInput {
-            ack: SeqNum(1001),
-            prior_una: SeqNum(1),
-            snd_nxt: SeqNum(1001),
-            sack_blocks: &[],
-            tsecr: None,
-            dupack: false,
-            rtt: None,
-            min_rtt: None,
-            srtt: None,
-            mss: 1000,
-            cwnd_limited: true,
-            prior_in_flight: 1000,
             new_data_ready: false,
-            ts_clock: TsClock::new(0),
-            ece: false,
+            ..ack(1001, 1, 1001, false)
         };
         r.on_ack(Instant::ZERO, &ack, &mut cc, &mut stats);
         r.release_if_empty();

@@ -6,7 +6,7 @@ use core::mem::size_of;
 /// Prints what an idle connection is made of (`cargo test layout --
 /// --nocapture`) and holds the parts that were shrunk to their size.
 #[test]
-fn an_idle_connection_is_792_bytes_inline() {
+fn an_idle_connection_is_552_bytes_inline() {
     let parts: &[(&str, usize)] = &[
         ("Connection", size_of::<Connection>()),
         ("State", size_of::<State>()),
@@ -33,14 +33,27 @@ fn an_idle_connection_is_792_bytes_inline() {
     for (name, size) in parts {
         eprintln!("{name:>16} {size:>5}");
     }
-    assert!(size_of::<Counters>() <= 40, "data-path counters are boxed");
     assert!(
-        size_of::<XmitState>() <= 64,
-        "probe and timeout state boxed"
+        size_of::<Counters>() <= 24,
+        "data-path counters and high halves boxed"
     );
-    // 784 plus the pointer to MSG_EOR record boundaries (`conn::records`),
+    assert!(size_of::<RingBuffer>() <= 16, "ring bookkeeping is boxed");
+    assert!(size_of::<RttEstimator>() <= 44, "32-bit µs fields");
+    assert!(size_of::<ConnOptions>() <= 24, "buffer sizes in u32");
+    assert!(size_of::<TimerTable>() <= 48, "32-bit µs offsets");
+    assert!(size_of::<Congestion>() <= 56, "CUBIC epoch boxed");
+    assert!(size_of::<RecvHalf>() <= 80, "FIN flags in one byte");
+    assert!(
+        size_of::<XmitState>() <= 56,
+        "probe and timeout state boxed, timed segment packed"
+    );
+    assert!(size_of::<AckState>() <= 24, "quick ACKs in a byte");
+    // 10 with ECN's byte: every flag in `bits` (two bits free).
+    assert!(size_of::<Negotiated>() <= 10, "option flags in bits");
+    assert!(size_of::<Life>() <= 4, "life flags in bits");
+    // With the pointer to MSG_EOR record boundaries (`conn::records`),
     // boxed from the first record.
-    assert!(size_of::<Connection>() <= 792);
+    assert!(size_of::<Connection>() <= 552);
 }
 
 #[test]
@@ -74,4 +87,73 @@ fn timeout_state_is_boxed_during_a_retransmission_and_freed_by_the_ack() {
         h.conn.core.xmit.rare.is_none(),
         "all back at defaults: freed"
     );
+}
+
+#[test]
+fn inline_segment_counters_carry_into_the_boxed_high_half() {
+    let mut c = Counters::default();
+    c.add_segs_out(u32::MAX);
+    c.add_segs_in(7);
+    assert!(c.data.is_none(), "no carry yet: nothing boxed");
+    c.add_segs_out(2);
+    c.add_delivered(u32::MAX);
+    c.add_delivered(u32::MAX);
+    assert_eq!(c.segs_out(), u64::from(u32::MAX) + 2);
+    assert_eq!(c.delivered(), 2 * u64::from(u32::MAX));
+    assert_eq!(c.segs_in(), 7);
+    assert!(c.data.is_some());
+}
+
+#[test]
+fn min_rtt_keeps_microseconds_and_saturates() {
+    let mut c = Counters::default();
+    assert_eq!(c.min_rtt(), None);
+    c.note_rtt(Duration::from_secs(100_000));
+    assert_eq!(
+        c.min_rtt(),
+        Some(Duration::from_micros(u64::from(u32::MAX - 1))),
+        "a huge sample saturates but still counts as a sample"
+    );
+    c.note_rtt(Duration::from_micros(1_234));
+    assert_eq!(c.min_rtt(), Some(Duration::from_micros(1_234)));
+}
+
+#[test]
+fn cubic_epoch_is_allocated_in_congestion_avoidance_not_by_the_handshake() {
+    let h = Harness::established();
+    match &h.conn.core.cc {
+        Congestion::Cubic(c) => assert_eq!(c.acks_per_increment(), 0, "no epoch yet"),
+        Congestion::Reno(_) => {}
+    }
+    assert!(format!("{:?}", h.conn.core.cc).contains("epoch: None"));
+}
+
+#[test]
+fn a_pending_rst_round_trips_through_its_12_byte_slot() {
+    let mut slot = RstSlot::default();
+    assert_eq!(slot.take(), None);
+    for rst in [
+        PendingRst::Abort {
+            seq: SeqNum(7),
+            ack: Some(SeqNum(0)),
+        },
+        PendingRst::Abort {
+            seq: SeqNum(u32::MAX),
+            ack: None,
+        },
+        PendingRst::Reply {
+            seq: SeqNum(0),
+            ack: Some(SeqNum(9)),
+        },
+        PendingRst::Reply {
+            seq: SeqNum(5),
+            ack: None,
+        },
+    ] {
+        slot.set(rst);
+        assert_eq!(slot.get(), Some(rst));
+        assert_eq!(slot.take(), Some(rst));
+        assert_eq!(slot.take(), None, "taken once");
+    }
+    assert!(size_of::<Pending>() <= 16);
 }

@@ -1,0 +1,36 @@
+//! For the tests against the Linux kernel (root, in a fresh network
+//! namespace): a runtime on a TAP device, and the skip rule.
+
+use synack::{Builder, Runtime, Tap};
+use synack_tap::netns;
+
+/// The Python the kernel-side helpers run with.
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// A runtime at 192.0.2.2 on TAP `syn0`, the kernel at 192.0.2.1/24.
+pub fn tap_runtime() -> Runtime {
+    let tap = Tap::open("syn0").unwrap();
+    tap.set_kernel_addr("192.0.2.1".parse().unwrap(), 24)
+        .unwrap();
+    tap.set_up().unwrap();
+    Builder::new("192.0.2.2".parse().unwrap(), 24)
+        .start(tap)
+        .unwrap()
+}
+
+/// Whether `test` must be skipped here (no namespaces or no Python); under
+/// `CI=true` a missing Python is a failure, not a skip.
+pub fn skip(test: &str) -> bool {
+    if netns::skip_unless_supported(test) {
+        return true;
+    }
+    if !std::path::Path::new(PYTHON).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but {PYTHON} is missing"
+        );
+        eprintln!("skipping: {test}: {PYTHON} is missing");
+        return true;
+    }
+    false
+}
