@@ -28,6 +28,7 @@
 
 use super::hystart::{ABC_L, Detect, HyStart, Phase, SlowStartGrowth};
 use super::{AckSample, CongestionControl, idle_restart};
+use crate::SeqNum;
 use crate::time::{Duration, Instant};
 
 /// β_cubic (RFC 9438 §4.6) as a fraction of 1024.
@@ -189,6 +190,47 @@ impl Cubic {
 
     pub(crate) fn hystart_exits(&self) -> u64 {
         u64::from(self.hystart_exits)
+    }
+
+    /// An ACK that delivered data with an RTT sample (Linux
+    /// `pkts_acked`), before and whether or not it grows the window:
+    /// HyStart's ACK train. Its exit sets W_max as a loss-free HyStart exit
+    /// does (RFC 9438 §4.10, see [`CongestionControl::on_ack`]).
+    pub(crate) fn on_delivery(
+        &mut self,
+        now: Instant,
+        min_rtt: Option<Duration>,
+        delivered_end: SeqNum,
+        snd_nxt: SeqNum,
+    ) {
+        if !self.in_slow_start_segments() {
+            return;
+        }
+        if !self.hystart_pending.is_empty() {
+            self.hystart = Some(Box::new(HyStart::with_detect(self.hystart_pending)));
+            self.hystart_pending = Detect::NONE;
+        }
+        let Some(h) = &mut self.hystart else {
+            return;
+        };
+        if h.on_delivery(now, self.cwnd, min_rtt, delivered_end, snd_nxt) {
+            self.hystart = None;
+            self.hystart_exits = self.hystart_exits.saturating_add(1);
+            self.enter_congestion_avoidance();
+        }
+    }
+
+    /// HyStart ended slow start without a loss.
+    fn enter_congestion_avoidance(&mut self) {
+        self.ssthresh = self.cwnd;
+        // RFC 9438 §4.10: HyStart left slow start without a loss, so "W_max
+        // is undefined ... CUBIC sets cwnd_prior = cwnd ... K is set to 0,
+        // and W_max is set to the congestion window size at the beginning of
+        // the current congestion avoidance stage" (not Linux's 5% per RTT
+        // for an unset W_max, which overflows the queue the exit just
+        // avoided).
+        self.w_max = self.cwnd;
+        self.cwnd_prior = self.cwnd;
     }
 
     fn stop_hystart(&mut self) {
@@ -427,15 +469,7 @@ impl CongestionControl for Cubic {
             let growth = match &mut self.hystart {
                 Some(h) => {
                     let exits = h.exits();
-                    let g = h.on_ack(
-                        now,
-                        acked,
-                        self.cwnd,
-                        ack.rtt,
-                        ack.min_rtt,
-                        ack.snd_una,
-                        ack.snd_nxt,
-                    );
+                    let g = h.on_ack(acked, ack.rtt, ack.snd_una, ack.snd_nxt);
                     if h.exits() > exits {
                         self.hystart_exits = self.hystart_exits.saturating_add(1);
                     }
@@ -449,16 +483,7 @@ impl CongestionControl for Cubic {
             };
             match growth {
                 SlowStartGrowth::EnterCongestionAvoidance => {
-                    self.ssthresh = self.cwnd;
-                    // RFC 9438 §4.10: HyStart left slow start without a
-                    // loss, so "W_max is undefined ... CUBIC sets cwnd_prior
-                    // = cwnd ... K is set to 0, and W_max is set to the
-                    // congestion window size at the beginning of the
-                    // current congestion avoidance stage" (not Linux's 5%
-                    // per RTT for an unset W_max, which overflows the queue
-                    // the exit just avoided).
-                    self.w_max = self.cwnd;
-                    self.cwnd_prior = self.cwnd;
+                    self.enter_congestion_avoidance();
                     return;
                 }
                 SlowStartGrowth::Grow(n) => {
@@ -844,6 +869,9 @@ mod tests {
                 (sent_at[seg] + Duration::from_millis(10)).max(last + Duration::from_micros(120));
             last = arrival;
             let nxt = sent_at.len() as u32;
+            // As loss recovery does: the ACK train first, then growth.
+            let min_rtt = Some(Duration::from_millis(10));
+            c.on_delivery(arrival, min_rtt, SeqNum(una), SeqNum(nxt));
             c.on_ack(
                 arrival,
                 &AckSample {

@@ -152,9 +152,12 @@ pub struct HyStart {
     exits: u64,
     detect: Detect,
     /// SND.NXT when the ACK train's round began: its round ends at the
-    /// first ACK beyond it (Linux `end_seq`), so it begins with the first
-    /// ACK of a flight, not the last of the previous one as §4.2's rounds
-    /// (which end when `windowEnd` itself is acknowledged) may.
+    /// first ACK that delivers beyond it (Linux `end_seq`), so it begins
+    /// with the first ACK of a flight, not the last of the previous one as
+    /// §4.2's rounds (which end when `windowEnd` itself is acknowledged)
+    /// may. Delivered, not cumulatively acknowledged (Linux compares
+    /// SND.UNA): a reordered segment holds SND.UNA back while its flight's
+    /// SACKs already arrive.
     train_end: Option<SeqNum>,
     /// When the ACK train's round began (Linux `round_start`).
     round_start: Option<Instant>,
@@ -258,10 +261,10 @@ impl HyStart {
         now: Instant,
         cwnd: u32,
         min_rtt: Option<Duration>,
-        snd_una: SeqNum,
+        delivered_end: SeqNum,
         snd_nxt: SeqNum,
     ) -> bool {
-        if self.train_end.is_none_or(|end| snd_una.after(end)) {
+        if self.train_end.is_none_or(|end| delivered_end.after(end)) {
             self.train_end = Some(snd_nxt);
             self.round_start = Some(now);
             self.train_last_ack = Some(now);
@@ -285,17 +288,45 @@ impl HyStart {
         cwnd >= ACK_TRAIN_LOW_WINDOW && now.saturating_duration_since(start) > half
     }
 
-    /// One ACK at `now` in slow start that delivered `acked` segments, with
-    /// an RTT sample if it carried one, `cwnd` segments of window before it
-    /// and the connection's minimum RTT. `snd_una` is SND.UNA after the ACK.
-    #[allow(clippy::too_many_arguments)]
-    pub fn on_ack(
+    /// The ACK-train signal for one ACK at `now` that delivered data
+    /// (cumulatively or by SACK) and carried an RTT sample, whether or not
+    /// it may grow the window (Linux runs `hystart_update` from
+    /// `pkts_acked`, before and apart from window growth): SACK-only ACKs
+    /// while reordered data holds SND.UNA keep the train going, as the
+    /// bottleneck spaced them like any other. `cwnd` is the window in
+    /// segments, `delivered_end` one past the highest byte delivered
+    /// (SND.UNA, or the highest SACKed byte beyond it). True when the pipe is
+    /// full: slow start is over (Linux HYSTART_ACK_TRAIN: "ssthresh =
+    /// cwnd", straight to congestion avoidance, from standard slow start
+    /// or CSS alike; see the module documentation).
+    pub fn on_delivery(
         &mut self,
         now: Instant,
-        acked: u32,
         cwnd: u32,
-        rtt: Option<Duration>,
         min_rtt: Option<Duration>,
+        delivered_end: SeqNum,
+        snd_nxt: SeqNum,
+    ) -> bool {
+        if self.phase == Phase::Off
+            || !self.detect.contains(Detect::ACK_TRAIN)
+            || !self.ack_train_full(now, cwnd, min_rtt, delivered_end, snd_nxt)
+        {
+            return false;
+        }
+        self.phase = Phase::Off;
+        self.exits += 1;
+        self.train_exits += 1;
+        true
+    }
+
+    /// One ACK in slow start that delivered `acked` segments and may grow
+    /// the window, with an RTT sample if it carried one: RFC 9406's delay
+    /// signal and the growth. `snd_una` is SND.UNA after the ACK. (The ACK
+    /// train is [`HyStart::on_delivery`]'s, called first.)
+    pub fn on_ack(
+        &mut self,
+        acked: u32,
+        rtt: Option<Duration>,
         snd_una: SeqNum,
         snd_nxt: SeqNum,
     ) -> SlowStartGrowth {
@@ -306,17 +337,6 @@ impl HyStart {
             return SlowStartGrowth::Grow(acked.min(ABC_L));
         }
         let new_round = self.maybe_new_round(snd_una, snd_nxt);
-        if self.detect.contains(Detect::ACK_TRAIN)
-            && self.ack_train_full(now, cwnd, min_rtt, snd_una, snd_nxt)
-        {
-            // Linux HYSTART_ACK_TRAIN: "ssthresh = cwnd", straight to
-            // congestion avoidance (see the module documentation), from
-            // standard slow start or CSS alike.
-            self.phase = Phase::Off;
-            self.exits += 1;
-            self.train_exits += 1;
-            return SlowStartGrowth::EnterCongestionAvoidance;
-        }
         if new_round && self.phase == Phase::Css {
             self.css_rounds += 1;
             // "If CSS_ROUNDS rounds are complete, enter congestion avoidance
@@ -395,14 +415,13 @@ mod tests {
     }
 
     /// Plays one round of `acks` ACKs (one segment each) with RTT `rtt`,
-    /// the round being `SND.NXT = end`, ACKs 3 ms apart (never a train).
+    /// the round being `SND.NXT = end`.
     /// Returns the total growth.
     fn round(h: &mut HyStart, start: u32, end: u32, acks: u32, rtt: Duration) -> u32 {
         let mut grown = 0;
         for i in 1..=acks {
             let una = SeqNum(start + i);
-            let now = Instant::from_millis(3 * u64::from(start + i));
-            match h.on_ack(now, 1, 100, Some(rtt), Some(rtt), una, SeqNum(end)) {
+            match h.on_ack(1, Some(rtt), una, SeqNum(end)) {
                 SlowStartGrowth::Grow(n) => grown += n,
                 SlowStartGrowth::EnterCongestionAvoidance => return u32::MAX,
             }
@@ -421,9 +440,7 @@ mod tests {
         for (i, &t) in times.iter().enumerate() {
             let una = SeqNum(una + 1 + i as u32);
             let min_rtt = Some(ms(10));
-            if h.on_ack(us(t), 1, cwnd, Some(ms(10)), min_rtt, una, SeqNum(nxt))
-                == SlowStartGrowth::EnterCongestionAvoidance
-            {
+            if h.on_delivery(us(t), cwnd, min_rtt, una, SeqNum(nxt)) {
                 return Some(i);
             }
         }
@@ -445,15 +462,7 @@ mod tests {
         let mut h = HyStart::new();
         // A stretch ACK for 20 segments: at most L = 8 (RFC 9406 §4.3).
         assert_eq!(
-            h.on_ack(
-                Instant::ZERO,
-                20,
-                100,
-                Some(ms(50)),
-                None,
-                SeqNum(20),
-                SeqNum(40)
-            ),
+            h.on_ack(20, Some(ms(50)), SeqNum(20), SeqNum(40)),
             SlowStartGrowth::Grow(8)
         );
     }
@@ -513,15 +522,7 @@ mod tests {
         h.stop();
         assert_eq!(round(&mut h, 0, 100, 100, ms(40)), 100);
         assert_eq!(
-            h.on_ack(
-                Instant::ZERO,
-                20,
-                100,
-                Some(ms(400)),
-                None,
-                SeqNum(120),
-                SeqNum(200)
-            ),
+            h.on_ack(20, Some(ms(400)), SeqNum(120), SeqNum(200)),
             SlowStartGrowth::Grow(2),
             "RFC 3465's L = 2"
         );

@@ -242,6 +242,26 @@ impl Congestion {
         }
     }
 
+    /// An ACK delivered data (cumulatively or by SACK) and carried an RTT
+    /// sample (Linux `pkts_acked`): called before any window growth, and
+    /// also for ACKs that may not grow it (SACK-only ACKs below the
+    /// reordering threshold, an application-limited sender). HyStart's ACK
+    /// train watches these; it may end slow start (ssthresh = cwnd).
+    /// `delivered_end` is one past the highest byte delivered so far
+    /// (SND.UNA or the highest SACKed byte), `min_rtt` the connection's.
+    pub fn on_delivery(
+        &mut self,
+        now: Instant,
+        min_rtt: Option<Duration>,
+        delivered_end: SeqNum,
+        snd_nxt: SeqNum,
+    ) {
+        match self {
+            Congestion::Reno(r) => r.on_delivery(now, min_rtt, delivered_end, snd_nxt),
+            Congestion::Cubic(c) => c.on_delivery(now, min_rtt, delivered_end, snd_nxt),
+        }
+    }
+
     /// Slow starts HyStart++ ended early (RFC 9406), for the counters.
     pub fn hystart_exits(&self) -> u64 {
         match self {

@@ -23,6 +23,7 @@
 
 use super::hystart::{Detect, HyStart, SlowStartGrowth};
 use super::{AckSample, CongestionControl, idle_restart};
+use crate::SeqNum;
 use crate::time::{Duration, Instant};
 
 /// RFC 3465 §2.2: in slow start, at most L = 2 segments of growth per ACK.
@@ -80,9 +81,37 @@ impl Reno {
         self.hystart_pending = Detect::NONE;
     }
 
+    /// An ACK that delivered data with an RTT sample (Linux
+    /// `pkts_acked`), before and whether or not it grows the window:
+    /// HyStart's ACK train (ssthresh = cwnd when it ends slow start).
+    pub(crate) fn on_delivery(
+        &mut self,
+        now: Instant,
+        min_rtt: Option<Duration>,
+        delivered_end: SeqNum,
+        snd_nxt: SeqNum,
+    ) {
+        if self.cwnd >= self.ssthresh {
+            return;
+        }
+        if !self.hystart_pending.is_empty() {
+            self.hystart = Some(Box::new(HyStart::with_detect(self.hystart_pending)));
+            self.hystart_pending = Detect::NONE;
+        }
+        let Some(h) = &mut self.hystart else {
+            return;
+        };
+        let cwnd = self.cwnd / self.mss.max(1);
+        if h.on_delivery(now, cwnd, min_rtt, delivered_end, snd_nxt) {
+            self.hystart = None;
+            self.hystart_exits = self.hystart_exits.saturating_add(1);
+            self.ssthresh = self.cwnd;
+        }
+    }
+
     /// HyStart's say on one slow-start ACK: the growth in bytes, or `None`
     /// once it ended slow start (ssthresh = cwnd, RFC 9406 §4.2).
-    fn hystart_growth(&mut self, now: Instant, ack: &AckSample) -> Option<u32> {
+    fn hystart_growth(&mut self, ack: &AckSample) -> Option<u32> {
         if !self.hystart_pending.is_empty() {
             self.hystart = Some(Box::new(HyStart::with_detect(self.hystart_pending)));
             self.hystart_pending = Detect::NONE;
@@ -92,15 +121,7 @@ impl Reno {
             return Some(abc);
         };
         let exits = h.exits();
-        let growth = h.on_ack(
-            now,
-            ack.delivered_segments,
-            self.cwnd / self.mss,
-            ack.rtt,
-            ack.min_rtt,
-            ack.snd_una,
-            ack.snd_nxt,
-        );
+        let growth = h.on_ack(ack.delivered_segments, ack.rtt, ack.snd_una, ack.snd_nxt);
         if h.exits() > exits {
             self.hystart_exits = self.hystart_exits.saturating_add(1);
         }
@@ -180,14 +201,14 @@ impl CongestionControl for Reno {
         self.ssthresh
     }
 
-    fn on_ack(&mut self, now: Instant, ack: &AckSample) {
+    fn on_ack(&mut self, _now: Instant, ack: &AckSample) {
         if !ack.cwnd_limited || ack.acked == 0 {
             return;
         }
         let mut acked = ack.acked;
         if self.cwnd < self.ssthresh {
             // RFC 3465 §2.2: slow start by bytes, at most L segments per ACK.
-            let Some(grow) = self.hystart_growth(now, ack) else {
+            let Some(grow) = self.hystart_growth(ack) else {
                 return;
             };
             let room = self.ssthresh - self.cwnd;
@@ -374,13 +395,17 @@ mod tests {
 
     /// One slow-start ACK for one segment at `t_us`, minimum RTT 10 ms.
     fn train_ack(r: &mut Reno, t_us: u64, una: u32, nxt: u32) {
+        // As loss recovery does: the ACK train first, then growth.
+        let (una, nxt) = (crate::SeqNum(una), crate::SeqNum(nxt));
+        let min_rtt = Some(Duration::from_millis(10));
+        r.on_delivery(Instant::from_micros(t_us), min_rtt, una, nxt);
         r.on_ack(
             Instant::from_micros(t_us),
             &AckSample {
                 rtt: Some(Duration::from_millis(10)),
                 min_rtt: Some(Duration::from_millis(10)),
-                snd_una: crate::SeqNum(una),
-                snd_nxt: crate::SeqNum(nxt),
+                snd_una: una,
+                snd_nxt: nxt,
                 ..AckSample::bytes(MSS, MSS)
             },
         );

@@ -515,6 +515,10 @@ impl Episode {
         let mut upd = SackUpdate::default();
         let mut dsack = false;
         let mut dsack_for_probe = false;
+        // The RTT of the newest original (never resent: Karn's rule) this
+        // ACK delivered, cumulatively or by SACK (Linux `last_ackt` and
+        // `last_sackt`, which give `pkts_acked` its sample on every ACK).
+        let mut delivery_rtt = None;
         let (tsecr, clock, min_rtt) = (inp.tsecr, inp.ts_clock, inp.min_rtt);
         if self.sack && !inp.sack_blocks.is_empty() {
             let mut kinds = [BlockKind::Invalid; 4];
@@ -536,6 +540,7 @@ impl Episode {
                         let rack = &mut self.rack;
                         self.board.sack(start, end, &mut upd, |d| {
                             rack.on_delivered(d, now, tsecr, &clock, min_rtt);
+                            delivery_rtt = newest_original(delivery_rtt, d, now);
                         });
                     }
                     BlockKind::Invalid => stats.tcp_sack_discard += 1,
@@ -548,6 +553,7 @@ impl Episode {
             self.board.cum_ack(inp.ack, |d| {
                 if !d.was_sacked {
                     rack.on_delivered(d, now, tsecr, &clock, min_rtt);
+                    delivery_rtt = newest_original(delivery_rtt, d, now);
                 }
             })
         } else {
@@ -633,6 +639,23 @@ impl Episode {
         self.unreported_loss += out.newly_lost;
         out.undone = core::mem::take(&mut self.undone_now);
         out.reduced = core::mem::take(&mut self.reduced_now);
+
+        // Linux `pkts_acked` before `tcp_cong_control`: every ACK that
+        // delivered data and carries an RTT sample (SACK-only ACKs
+        // included; a duplicate ACK without SACK delivers nothing known)
+        // feeds HyStart's ACK train, whether or not it may grow the window.
+        // Its rounds follow the highest byte delivered (FACK), not SND.UNA,
+        // which a reordered segment holds back while its flight's ACKs
+        // already arrive.
+        let delivered_any = cum.delivered.segs.saturating_add(upd.delivered.segs) > 0;
+        if delivered_any && delivery_rtt.or(inp.rtt).is_some() {
+            let fack = if self.fack.after(inp.ack) {
+                self.fack
+            } else {
+                inp.ack
+            };
+            cc.on_delivery(now, inp.min_rtt, fack, inp.snd_nxt);
+        }
 
         // The window: PRR while recovering, growth otherwise (Linux
         // `tcp_cong_control`). The ACK that ends a recovery does not grow
@@ -1127,4 +1150,18 @@ impl Episode {
         self.last_sample = Some(sample);
         Some(sample)
     }
+}
+
+/// `best` updated with `d`'s RTT if `d` was never resent (Karn's rule):
+/// the smallest, that is the newest original's.
+fn newest_original(
+    best: Option<Duration>,
+    d: &crate::tcp::sack::scoreboard::Delivered,
+    now: Instant,
+) -> Option<Duration> {
+    if d.retransmitted {
+        return best;
+    }
+    let rtt = now.saturating_duration_since(d.xmit);
+    Some(best.map_or(rtt, |b| b.min(rtt)))
 }

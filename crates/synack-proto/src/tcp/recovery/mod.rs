@@ -663,4 +663,89 @@ mod tests {
         r.on_sent_new(Instant::ZERO, SeqNum(1001), SeqNum(2001));
         assert_eq!(r.scoreboard().map(|b| b.una()), Some(SeqNum(1001)));
     }
+
+    /// Slow start (CUBIC, SACK, MSS 1000, minimum RTT 2 ms) on a path that
+    /// has reordered before (RACK's window is open, doubled by a D-SACK): a
+    /// first flight of 10 acknowledged 100 µs apart, each ACK sending two
+    /// more, then that flight of 20 acknowledged at the bottleneck's pace
+    /// (100 µs) except segment `hole`, held back. Returns the index of the
+    /// second flight's ACK after which slow start was over, if it was, and
+    /// the recovery state then.
+    fn second_flight_with_a_hole(hole: u32) -> Option<(u32, CaState)> {
+        const MSS: u32 = 1000;
+        const RTT: u64 = 4000;
+        let seq = |segs: u32| SeqNum(1 + segs * MSS);
+        let mut r = LossRecovery::new(SeqNum(0), RecoveryConfig::default());
+        r.on_established(SeqNum(1), true, MSS);
+        let mut cc = Congestion::new(CongestionAlgorithm::Cubic, MSS, 10);
+        let mut stats = TcpExtStats::default();
+        for k in 0..10 {
+            r.on_sent_new(Instant::ZERO, seq(k), seq(k + 1));
+        }
+        let (mut una, mut nxt) = (0, 10);
+        let mut exit = None;
+        for i in 0..30u32 {
+            // The first flight: segment 1 arrives before segment 0 (the
+            // path reorders), the third ACK reports a duplicate (D-SACK).
+            // The second: everything from `hole` on only by SACK.
+            let (now, acked, blocks) = if i < 10 {
+                let now = RTT + 100 * u64::from(i);
+                match i {
+                    0 => (now, 0, vec![(seq(1), seq(2))]),
+                    2 => (now, 3, vec![(seq(0), seq(1))]),
+                    _ => (now, i + 1, vec![]),
+                }
+            } else {
+                let j = i - 10;
+                let now = 2 * RTT + 100 + 100 * u64::from(j);
+                if j < hole {
+                    (now, 10 + j + 1, vec![])
+                } else if j == hole {
+                    continue;
+                } else {
+                    (now, 10 + hole, vec![(seq(10 + hole + 1), seq(10 + j + 1))])
+                }
+            };
+            let now = Instant::from_micros(now);
+            let inp = AckInput {
+                sack_blocks: &blocks,
+                dupack: acked == una,
+                min_rtt: Some(Duration::from_millis(2)),
+                ..ack(seq(acked).0, seq(una).0, seq(nxt).0, false)
+            };
+            r.on_ack(now, &inp, &mut cc, &mut stats);
+            una = acked;
+            if i >= 10 && exit.is_none() && !cc.in_slow_start() {
+                exit = Some((i - 10, r.ca_state()));
+            }
+            // Slow start's two segments per ACK.
+            for _ in 0..2 {
+                r.on_sent_new(now, seq(nxt), seq(nxt + 1));
+                nxt += 1;
+            }
+        }
+        exit
+    }
+
+    #[test]
+    fn sack_only_acks_keep_hystarts_ack_train_going() {
+        // Linux runs HyStart from `pkts_acked`, on every ACK that delivers
+        // data with an RTT sample, SACK-only ACKs included. Here SND.UNA
+        // stops at the second flight's sixth segment; the ACKs after it
+        // (SACK only, reordering below the duplicate-ACK threshold, so they
+        // may not grow the window) carry the train past half the minimum
+        // RTT (1 ms after the round's first ACK, at its 12th), before RACK
+        // calls the held segment lost.
+        assert_eq!(second_flight_with_a_hole(5), Some((11, CaState::Disorder)));
+    }
+
+    #[test]
+    fn the_ack_trains_round_begins_with_the_first_delivery_beyond_its_end() {
+        // The second flight's first segment is held back, so SND.UNA stays
+        // at the end recorded when the first flight's round began; the
+        // round begins with the first segment SACKed beyond it, not with
+        // the late cumulative ACK, so the flight's train ends slow start
+        // (at its 13th ACK, 1.1 ms after the first SACK).
+        assert_eq!(second_flight_with_a_hole(0), Some((12, CaState::Disorder)));
+    }
 }
