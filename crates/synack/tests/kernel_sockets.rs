@@ -9,6 +9,7 @@ use std::net::Shutdown;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+#[cfg(feature = "tokio")]
 use synack::Runtime;
 use synack::net::{TcpListener, TcpStream, UdpSocket};
 use synack_tap::netns;

@@ -26,7 +26,7 @@
 //! (`W_max = 0`), congestion avoidance adds at least 5% per RTT; RTT samples
 //! in the first second of an epoch do not lower the minimum RTT.
 
-use super::hystart::{ABC_L, Detect, HyStart, Phase, SlowStartGrowth};
+use super::hystart::{ABC_L, Detect, HyStart, Lazy, Phase, SlowStartGrowth};
 use super::{AckSample, CongestionControl, idle_restart};
 use crate::SeqNum;
 use crate::time::{Duration, Instant};
@@ -206,16 +206,11 @@ impl Cubic {
         if !self.in_slow_start_segments() {
             return;
         }
-        if !self.hystart_pending.is_empty() {
-            self.hystart = Some(Box::new(HyStart::with_detect(self.hystart_pending)));
-            self.hystart_pending = Detect::NONE;
-        }
-        let Some(h) = &mut self.hystart else {
-            return;
-        };
-        if h.on_delivery(now, self.cwnd, min_rtt, delivered_end, snd_nxt) {
-            self.hystart = None;
-            self.hystart_exits = self.hystart_exits.saturating_add(1);
+        let cwnd = self.cwnd;
+        if self
+            .hystart()
+            .on_delivery(now, cwnd, min_rtt, delivered_end, snd_nxt)
+        {
             self.enter_congestion_avoidance();
         }
     }
@@ -231,6 +226,14 @@ impl Cubic {
         // avoided).
         self.w_max = self.cwnd;
         self.cwnd_prior = self.cwnd;
+    }
+
+    fn hystart(&mut self) -> Lazy<'_> {
+        Lazy {
+            boxed: &mut self.hystart,
+            pending: &mut self.hystart_pending,
+            exits: &mut self.hystart_exits,
+        }
     }
 
     fn stop_hystart(&mut self) {
@@ -462,25 +465,11 @@ impl CongestionControl for Cubic {
             return;
         }
         if self.in_slow_start_segments() {
-            if !self.hystart_pending.is_empty() {
-                self.hystart = Some(Box::new(HyStart::with_detect(self.hystart_pending)));
-                self.hystart_pending = Detect::NONE;
-            }
-            let growth = match &mut self.hystart {
-                Some(h) => {
-                    let exits = h.exits();
-                    let g = h.on_ack(acked, ack.rtt, ack.snd_una, ack.snd_nxt);
-                    if h.exits() > exits {
-                        self.hystart_exits = self.hystart_exits.saturating_add(1);
-                    }
-                    if h.phase() == Phase::Off {
-                        self.hystart = None;
-                    }
-                    g
-                }
+            let growth = self
+                .hystart()
+                .on_ack(acked, ack.rtt, ack.snd_una, ack.snd_nxt)
                 // Standard slow start, RFC 3465's L = 2 segments per ACK.
-                None => SlowStartGrowth::Grow(acked.min(ABC_L)),
-            };
+                .unwrap_or(SlowStartGrowth::Grow(acked.min(ABC_L)));
             match growth {
                 SlowStartGrowth::EnterCongestionAvoidance => {
                     self.enter_congestion_avoidance();

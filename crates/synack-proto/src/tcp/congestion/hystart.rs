@@ -168,6 +168,71 @@ pub struct HyStart {
     train_exits: u64,
 }
 
+/// A controller's HyStart as it keeps it: boxed only during the initial
+/// slow start (DESIGN.md §4: an idle connection stays small), allocated
+/// from the detection bits still `pending` at its first use, dropped once
+/// it is over; `exits` counts the slow starts it ended. Reno and CUBIC
+/// hold the three fields inline and lend them here.
+pub(super) struct Lazy<'a> {
+    pub boxed: &'a mut Option<Box<HyStart>>,
+    pub pending: &'a mut Detect,
+    pub exits: &'a mut u16,
+}
+
+impl Lazy<'_> {
+    fn get(&mut self) -> Option<&mut HyStart> {
+        if !self.pending.is_empty() {
+            *self.boxed = Some(Box::new(HyStart::with_detect(*self.pending)));
+            *self.pending = Detect::NONE;
+        }
+        self.boxed.as_deref_mut()
+    }
+
+    /// [`HyStart::on_delivery`]; true when the ACK train ended slow start
+    /// (the box is given back).
+    pub fn on_delivery(
+        &mut self,
+        now: Instant,
+        cwnd: u32,
+        min_rtt: Option<Duration>,
+        delivered_end: SeqNum,
+        snd_nxt: SeqNum,
+    ) -> bool {
+        let Some(h) = self.get() else {
+            return false;
+        };
+        if !h.on_delivery(now, cwnd, min_rtt, delivered_end, snd_nxt) {
+            return false;
+        }
+        *self.boxed = None;
+        *self.exits = self.exits.saturating_add(1);
+        true
+    }
+
+    /// [`HyStart::on_ack`], or `None` without HyStart (standard slow
+    /// start: the caller applies its own per-ACK limit).
+    pub fn on_ack(
+        &mut self,
+        acked: u32,
+        rtt: Option<Duration>,
+        snd_una: SeqNum,
+        snd_nxt: SeqNum,
+    ) -> Option<SlowStartGrowth> {
+        let h = self.get()?;
+        let before = h.exits();
+        let growth = h.on_ack(acked, rtt, snd_una, snd_nxt);
+        let exited = h.exits() > before;
+        let off = h.phase() == Phase::Off;
+        if exited {
+            *self.exits = self.exits.saturating_add(1);
+        }
+        if off {
+            *self.boxed = None;
+        }
+        Some(growth)
+    }
+}
+
 impl Default for HyStart {
     fn default() -> Self {
         HyStart::new()

@@ -21,7 +21,7 @@
 //! governs it with PRR (RFC 6937), which replaces RFC 5681 §3.2's
 //! inflation and deflation (see [`super`]).
 
-use super::hystart::{Detect, HyStart, SlowStartGrowth};
+use super::hystart::{Detect, HyStart, Lazy, SlowStartGrowth};
 use super::{AckSample, CongestionControl, idle_restart};
 use crate::SeqNum;
 use crate::time::{Duration, Instant};
@@ -75,6 +75,14 @@ impl Reno {
         u64::from(self.hystart_exits)
     }
 
+    fn hystart(&mut self) -> Lazy<'_> {
+        Lazy {
+            boxed: &mut self.hystart,
+            pending: &mut self.hystart_pending,
+            exits: &mut self.hystart_exits,
+        }
+    }
+
     /// RFC 9406 §4.4: HyStart only in the initial slow start.
     fn stop_hystart(&mut self) {
         self.hystart = None;
@@ -94,17 +102,11 @@ impl Reno {
         if self.cwnd >= self.ssthresh {
             return;
         }
-        if !self.hystart_pending.is_empty() {
-            self.hystart = Some(Box::new(HyStart::with_detect(self.hystart_pending)));
-            self.hystart_pending = Detect::NONE;
-        }
-        let Some(h) = &mut self.hystart else {
-            return;
-        };
         let cwnd = self.cwnd / self.mss.max(1);
-        if h.on_delivery(now, cwnd, min_rtt, delivered_end, snd_nxt) {
-            self.hystart = None;
-            self.hystart_exits = self.hystart_exits.saturating_add(1);
+        if self
+            .hystart()
+            .on_delivery(now, cwnd, min_rtt, delivered_end, snd_nxt)
+        {
             self.ssthresh = self.cwnd;
         }
     }
@@ -112,22 +114,13 @@ impl Reno {
     /// HyStart's say on one slow-start ACK: the growth in bytes, or `None`
     /// once it ended slow start (ssthresh = cwnd, RFC 9406 §4.2).
     fn hystart_growth(&mut self, ack: &AckSample) -> Option<u32> {
-        if !self.hystart_pending.is_empty() {
-            self.hystart = Some(Box::new(HyStart::with_detect(self.hystart_pending)));
-            self.hystart_pending = Detect::NONE;
-        }
         let abc = ack.acked.min(ABC_LIMIT_SEGMENTS * self.mss);
-        let Some(h) = &mut self.hystart else {
+        let Some(growth) =
+            self.hystart()
+                .on_ack(ack.delivered_segments, ack.rtt, ack.snd_una, ack.snd_nxt)
+        else {
             return Some(abc);
         };
-        let exits = h.exits();
-        let growth = h.on_ack(ack.delivered_segments, ack.rtt, ack.snd_una, ack.snd_nxt);
-        if h.exits() > exits {
-            self.hystart_exits = self.hystart_exits.saturating_add(1);
-        }
-        if h.phase() == super::hystart::Phase::Off {
-            self.hystart = None;
-        }
         match growth {
             // RFC 3465's L = 2 stays (NewReno's growth per ACK is
             // unchanged); HyStart may only slow it (CSS).
