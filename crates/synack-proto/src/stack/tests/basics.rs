@@ -426,6 +426,18 @@ mod random_ingress {
             })
     }
 
+    /// [`fuzz::frames`]' input format: per frame one byte of time advance,
+    /// two bytes of length, the bytes.
+    fn frames_input(frames: Vec<(u8, Vec<u8>)>) -> Vec<u8> {
+        let mut data = Vec::new();
+        for (advance, frame) in frames {
+            data.push(advance);
+            data.extend_from_slice(&(frame.len() as u16).to_be_bytes());
+            data.extend_from_slice(&frame);
+        }
+        data
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -433,26 +445,14 @@ mod random_ingress {
         fn random_frame_sequences_never_panic_the_stack(
             frames in proptest::collection::vec((any::<u8>(), packet_strategy()), 1..40)
         ) {
-            let mut data = Vec::new();
-            for (advance, frame) in frames {
-                data.push(advance);
-                data.extend_from_slice(&(frame.len() as u16).to_be_bytes());
-                data.extend_from_slice(&frame);
-            }
-            fuzz::frames(&data);
+            fuzz::frames(&frames_input(frames));
         }
 
         #[test]
         fn random_frame_batches_never_panic_the_stack(
             frames in proptest::collection::vec((any::<u8>(), packet_strategy()), 1..40)
         ) {
-            let mut data = Vec::new();
-            for (advance, frame) in frames {
-                data.push(advance);
-                data.extend_from_slice(&(frame.len() as u16).to_be_bytes());
-                data.extend_from_slice(&frame);
-            }
-            fuzz::frames_batched(&data);
+            fuzz::frames_batched(&frames_input(frames));
         }
 
         #[test]

@@ -153,6 +153,23 @@ struct Fuzz {
     advance_ms: u64,
 }
 
+/// `f` as a segment relative to the harness's sequence space (options
+/// left to the caller).
+fn fuzzed(h: &Harness, f: &Fuzz) -> Seg {
+    let (una, _) = h.snd_una_nxt();
+    let flags = TcpFlags(f.flags);
+    Seg {
+        seq: SeqNum(h.rcv_nxt().raw().wrapping_add(f.seq_offset as u32)),
+        ack: flags
+            .ack()
+            .then(|| SeqNum(una.raw().wrapping_add(f.ack_offset as u32))),
+        flags,
+        window: f.window,
+        options: TcpOptions::default(),
+        payload: vec![0x5A; f.payload],
+    }
+}
+
 fn fuzz_segment() -> impl Strategy<Value = Fuzz> {
     let offset = prop_oneof![
         -3i64..3,
@@ -241,19 +258,7 @@ proptest! {
     ) {
         let mut h = Harness::in_state(state);
         for f in segments {
-            let rcv_nxt = h.rcv_nxt();
-            let (una, _) = h.snd_una_nxt();
-            let mut s = Seg {
-                seq: SeqNum(rcv_nxt.raw().wrapping_add(f.seq_offset as u32)),
-                ack: None,
-                flags: TcpFlags(f.flags),
-                window: f.window,
-                options: TcpOptions::default(),
-                payload: vec![0x5A; f.payload],
-            };
-            if s.flags.ack() {
-                s.ack = Some(SeqNum(una.raw().wrapping_add(f.ack_offset as u32)));
-            }
+            let mut s = fuzzed(&h, &f);
             s.options.mss = f.mss;
             s.options.window_scale = f.wscale;
             s.options.sack_permitted = f.sack_ok;
@@ -287,19 +292,7 @@ proptest! {
         h.send(&[7; 20_000]);
         h.output();
         for (f, tos) in segments {
-            let rcv_nxt = h.rcv_nxt();
-            let (una, _) = h.snd_una_nxt();
-            let mut s = Seg {
-                seq: SeqNum(rcv_nxt.raw().wrapping_add(f.seq_offset as u32)),
-                ack: None,
-                flags: TcpFlags(f.flags),
-                window: f.window,
-                options: TcpOptions::default(),
-                payload: vec![0x5A; f.payload],
-            };
-            if s.flags.ack() {
-                s.ack = Some(SeqNum(una.raw().wrapping_add(f.ack_offset as u32)));
-            }
+            let s = fuzzed(&h, &f);
             h.env.rx_ecn = crate::tcp::ecn::Ecn::from_tos(tos);
             let _ = h.input(s);
             h.env.rx_ecn = crate::tcp::ecn::Ecn::NotEct;
