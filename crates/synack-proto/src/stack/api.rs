@@ -142,7 +142,7 @@ impl Stack {
         let queued: Vec<Key> = l.drain().collect();
         for key in queued {
             if let Some(entry) = self.conns.get_mut(key) {
-                entry.owner = Owner::Orphan;
+                entry.set_owner(Owner::Orphan);
                 entry.conn.abort(now, &mut self.env);
                 self.after_conn(key);
             }
@@ -158,7 +158,7 @@ impl Stack {
             .ok_or(AcceptError::InvalidHandle)?;
         let key = l.accept().ok_or(AcceptError::WouldBlock)?;
         if let Some(entry) = self.conns.get_mut(key) {
-            entry.owner = Owner::App;
+            entry.set_owner(Owner::App);
             // What happened while it waited in the queue: data that came
             // with (or after) the handshake, the peer's FIN.
             let handle = ConnHandle(key);
@@ -354,7 +354,7 @@ impl Stack {
         f: impl FnOnce(&mut Connection, &mut crate::tcp::conn::Env) -> T,
     ) -> T {
         self.advance(now);
-        let Some(entry) = self.conns.get_mut(c.0).filter(|e| e.owner == Owner::App) else {
+        let Some(entry) = self.conns.get_mut(c.0).filter(|e| e.owner() == Owner::App) else {
             return invalid;
         };
         let out = f(&mut entry.conn, &mut self.env);
@@ -396,7 +396,7 @@ impl Stack {
     ) -> Result<usize, RecvError> {
         self.advance(now);
         let now = self.now;
-        let Some(entry) = self.conns.get_mut(c.0).filter(|e| e.owner == Owner::App) else {
+        let Some(entry) = self.conns.get_mut(c.0).filter(|e| e.owner() == Owner::App) else {
             return Err(RecvError::InvalidHandle);
         };
         let out = entry.conn.recv(now, buf, &mut self.env);
@@ -431,11 +431,11 @@ impl Stack {
     pub fn tcp_close(&mut self, now: Instant, c: ConnHandle) {
         self.advance(now);
         let now = self.now;
-        let Some(entry) = self.conns.get_mut(c.0).filter(|e| e.owner == Owner::App) else {
+        let Some(entry) = self.conns.get_mut(c.0).filter(|e| e.owner() == Owner::App) else {
             return;
         };
         entry.conn.close(now, &mut self.env);
-        entry.owner = Owner::Orphan;
+        entry.set_owner(Owner::Orphan);
         self.after_conn(c.0);
         self.refresh_deadline();
     }
@@ -444,11 +444,11 @@ impl Stack {
     pub fn tcp_abort(&mut self, now: Instant, c: ConnHandle) {
         self.advance(now);
         let now = self.now;
-        let Some(entry) = self.conns.get_mut(c.0).filter(|e| e.owner == Owner::App) else {
+        let Some(entry) = self.conns.get_mut(c.0).filter(|e| e.owner() == Owner::App) else {
             return;
         };
         entry.conn.abort(now, &mut self.env);
-        entry.owner = Owner::Orphan;
+        entry.set_owner(Owner::Orphan);
         self.after_conn(c.0);
         self.refresh_deadline();
     }
@@ -470,7 +470,7 @@ impl Stack {
     pub fn tcp_state(&self, c: ConnHandle) -> TcpState {
         self.conns
             .get(c.0)
-            .filter(|e| e.owner == Owner::App)
+            .filter(|e| e.owner() == Owner::App)
             .map_or(TcpState::Closed, |e| e.conn.state())
     }
 
@@ -478,7 +478,7 @@ impl Stack {
     pub fn tcp_info(&self, c: ConnHandle) -> Option<TcpInfo> {
         self.conns
             .get(c.0)
-            .filter(|e| e.owner == Owner::App)
+            .filter(|e| e.owner() == Owner::App)
             .map(|e| e.conn.info(self.now))
     }
 
@@ -502,7 +502,7 @@ impl Stack {
     pub fn tcp_addrs(&self, c: ConnHandle) -> Option<(SocketAddrV4, SocketAddrV4)> {
         self.conns
             .get(c.0)
-            .filter(|e| e.owner == Owner::App)
+            .filter(|e| e.owner() == Owner::App)
             .map(|e| (e.conn.local(), e.conn.remote()))
     }
 
@@ -524,7 +524,7 @@ impl Stack {
             send_q: l.backlog(),
         });
         let conns = self.conns.iter().map(|(k, e)| SocketSummary {
-            id: SocketId::Conn((e.owner == Owner::App).then_some(ConnHandle(k))),
+            id: SocketId::Conn((e.owner() == Owner::App).then_some(ConnHandle(k))),
             state: e.conn.state(),
             local: e.conn.local(),
             remote: Some(e.conn.remote()),
@@ -550,7 +550,7 @@ impl Stack {
     fn app_conn_ref(&self, c: ConnHandle) -> Option<&Connection> {
         self.conns
             .get(c.0)
-            .filter(|e| e.owner == Owner::App)
+            .filter(|e| e.owner() == Owner::App)
             .map(|e| &e.conn)
     }
 

@@ -156,6 +156,7 @@ mod tests {
         TimeWaitEntry {
             tuple: tuple(port),
             tw,
+            generation: 0,
         }
     }
 

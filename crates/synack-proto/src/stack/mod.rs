@@ -147,7 +147,13 @@ enum Owner {
 
 struct ConnEntry {
     conn: Connection,
-    owner: Owner,
+    /// [`Owner`] packed: its kind here, its listener's key beside (read
+    /// and written through `owner()` / `set_owner()`), so the entry's
+    /// bytes pack with no padded enum inside.
+    owner_kind: OwnerKind,
+    owner_listener: Key,
+    /// The slab slot's generation (see [`slab::Entry`]).
+    generation: u32,
     /// In the `ready` queue.
     queued: bool,
     /// A Fast Open child still in SYN-RECEIVED: counted against this
@@ -158,6 +164,74 @@ struct ConnEntry {
 struct TimeWaitEntry {
     tuple: FourTuple,
     tw: TimeWait,
+    generation: u32,
+}
+
+impl slab::Entry for TimeWaitEntry {
+    fn generation(&self) -> u32 {
+        self.generation
+    }
+    fn set_generation(&mut self, generation: u32) {
+        self.generation = generation;
+    }
+}
+
+impl slab::Entry for ConnEntry {
+    fn generation(&self) -> u32 {
+        self.generation
+    }
+    fn set_generation(&mut self, generation: u32) {
+        self.generation = generation;
+    }
+}
+
+impl slab::Entry for Listener<Key> {
+    fn generation(&self) -> u32 {
+        self.slab_generation
+    }
+    fn set_generation(&mut self, generation: u32) {
+        self.slab_generation = generation;
+    }
+}
+
+/// [`Owner`]'s kind: a byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OwnerKind {
+    App,
+    HalfOpen,
+    Queued,
+    Orphan,
+}
+
+impl ConnEntry {
+    fn owner(&self) -> Owner {
+        match self.owner_kind {
+            OwnerKind::App => Owner::App,
+            OwnerKind::HalfOpen => Owner::HalfOpen(self.owner_listener),
+            OwnerKind::Queued => Owner::Queued(self.owner_listener),
+            OwnerKind::Orphan => Owner::Orphan,
+        }
+    }
+
+    fn set_owner(&mut self, owner: Owner) {
+        (self.owner_kind, self.owner_listener) = owner.packed();
+    }
+}
+
+impl Owner {
+    /// Its kind and listener key (an unused key for App and Orphan).
+    fn packed(self) -> (OwnerKind, Key) {
+        const NONE: Key = Key {
+            index: u32::MAX,
+            generation: 0,
+        };
+        match self {
+            Owner::App => (OwnerKind::App, NONE),
+            Owner::HalfOpen(l) => (OwnerKind::HalfOpen, l),
+            Owner::Queued(l) => (OwnerKind::Queued, l),
+            Owner::Orphan => (OwnerKind::Orphan, NONE),
+        }
+    }
 }
 
 /// An ARP packet waiting to go out (replies, gratuitous announcements).

@@ -36,10 +36,49 @@ impl OptionKey {
     }
 }
 
+/// What a slab stores: an entry keeps its slot's generation in a field of
+/// its own, where it usually fills padding (a slot beside the entry would
+/// cost a padded word per entry: 8 bytes per connection).
+pub trait Entry {
+    fn generation(&self) -> u32;
+    fn set_generation(&mut self, generation: u32);
+}
+
+/// A free slot keeps the generation the next entry gets; it fits beside
+/// the entry's niche, so a slot is as big as its entry.
 #[derive(Debug)]
-struct Slot<T> {
-    generation: u32,
-    value: Option<T>,
+enum Slot<T> {
+    Occupied(T),
+    Vacant(u32),
+}
+
+impl<T: Entry> Slot<T> {
+    fn generation(&self) -> u32 {
+        match self {
+            Slot::Occupied(v) => v.generation(),
+            Slot::Vacant(g) => *g,
+        }
+    }
+
+    fn value(&self) -> Option<&T> {
+        match self {
+            Slot::Occupied(v) => Some(v),
+            Slot::Vacant(_) => None,
+        }
+    }
+
+    fn value_mut(&mut self) -> Option<&mut T> {
+        match self {
+            Slot::Occupied(v) => Some(v),
+            Slot::Vacant(_) => None,
+        }
+    }
+}
+
+/// Bytes a slot of `T` takes (tests check it adds nothing to the entry).
+#[cfg(test)]
+pub(crate) fn slot_size<T>() -> usize {
+    core::mem::size_of::<Slot<T>>()
 }
 
 /// Entries addressed by [`Key`]. Removing an entry bumps its slot's
@@ -61,7 +100,7 @@ impl<T> Default for Slab<T> {
     }
 }
 
-impl<T> Slab<T> {
+impl<T: Entry> Slab<T> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -87,22 +126,19 @@ impl<T> Slab<T> {
     }
 
     /// Stores `value`; returns its key.
-    pub fn insert(&mut self, value: T) -> Key {
+    pub fn insert(&mut self, mut value: T) -> Key {
         self.len += 1;
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];
-            slot.value = Some(value);
-            return Key {
-                index,
-                generation: slot.generation,
-            };
+            let generation = slot.generation();
+            value.set_generation(generation);
+            *slot = Slot::Occupied(value);
+            return Key { index, generation };
         }
         // More than 2^32 live entries would exhaust memory long before.
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.slots.push(Slot {
-            generation: 0,
-            value: Some(value),
-        });
+        value.set_generation(0);
+        self.slots.push(Slot::Occupied(value));
         Key {
             index,
             generation: 0,
@@ -112,18 +148,18 @@ impl<T> Slab<T> {
     /// The entry `key` names, if it is still there.
     pub fn get(&self, key: Key) -> Option<&T> {
         let slot = self.slots.get(key.index as usize)?;
-        if slot.generation != key.generation {
+        if slot.generation() != key.generation {
             return None;
         }
-        slot.value.as_ref()
+        slot.value()
     }
 
     pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         let slot = self.slots.get_mut(key.index as usize)?;
-        if slot.generation != key.generation {
+        if slot.generation() != key.generation {
             return None;
         }
-        slot.value.as_mut()
+        slot.value_mut()
     }
 
     /// The entry at `index`, whatever its generation (internal bookkeeping
@@ -132,28 +168,32 @@ impl<T> Slab<T> {
         let slot = self.slots.get_mut(index as usize)?;
         let key = Key {
             index,
-            generation: slot.generation,
+            generation: slot.generation(),
         };
-        slot.value.as_mut().map(|v| (key, v))
+        slot.value_mut().map(|v| (key, v))
     }
 
     pub fn get_index(&self, index: u32) -> Option<(Key, &T)> {
         let slot = self.slots.get(index as usize)?;
         let key = Key {
             index,
-            generation: slot.generation,
+            generation: slot.generation(),
         };
-        slot.value.as_ref().map(|v| (key, v))
+        slot.value().map(|v| (key, v))
     }
 
     /// Removes the entry `key` names.
     pub fn remove(&mut self, key: Key) -> Option<T> {
         let slot = self.slots.get_mut(key.index as usize)?;
-        if slot.generation != key.generation {
+        if slot.generation() != key.generation {
             return None;
         }
-        let value = slot.value.take()?;
-        slot.generation = slot.generation.wrapping_add(1);
+        let next = Slot::Vacant(key.generation.wrapping_add(1));
+        let Slot::Occupied(value) = core::mem::replace(slot, next) else {
+            // Vacant: put its generation back (the key matched it).
+            *slot = Slot::Vacant(key.generation);
+            return None;
+        };
         self.free.push(key.index);
         self.len -= 1;
         Some(value)
@@ -162,11 +202,11 @@ impl<T> Slab<T> {
     /// Every entry with its key.
     pub fn iter(&self) -> impl Iterator<Item = (Key, &T)> + '_ {
         self.slots.iter().enumerate().filter_map(|(i, s)| {
-            s.value.as_ref().map(|v| {
+            s.value().map(|v| {
                 (
                     Key {
                         index: i as u32,
-                        generation: s.generation,
+                        generation: v.generation(),
                     },
                     v,
                 )
@@ -184,20 +224,54 @@ impl<T> Slab<T> {
 mod tests {
     use super::*;
 
+    /// A test entry: a value and the generation the slab gives it.
+    #[derive(Debug, PartialEq)]
+    struct E<V>(V, u32);
+
+    impl<V> Entry for E<V> {
+        fn generation(&self) -> u32 {
+            self.1
+        }
+        fn set_generation(&mut self, generation: u32) {
+            self.1 = generation;
+        }
+    }
+
+    #[test]
+    fn a_slot_is_no_bigger_than_its_entry() {
+        struct Big {
+            _a: [u64; 4],
+            _flag: bool,
+            generation: u32,
+        }
+        impl Entry for Big {
+            fn generation(&self) -> u32 {
+                self.generation
+            }
+            fn set_generation(&mut self, generation: u32) {
+                self.generation = generation;
+            }
+        }
+        assert_eq!(
+            core::mem::size_of::<Slot<Big>>(),
+            core::mem::size_of::<Big>()
+        );
+    }
+
     #[test]
     fn removed_keys_go_stale_and_slots_are_reused() {
         let mut s = Slab::new();
-        let a = s.insert("a");
-        let b = s.insert("b");
-        assert_eq!(s.get(a), Some(&"a"));
-        assert_eq!(s.remove(a), Some("a"));
+        let a = s.insert(E("a", 9));
+        let b = s.insert(E("b", 9));
+        assert_eq!(s.get(a), Some(&E("a", 0)));
+        assert_eq!(s.remove(a), Some(E("a", 0)));
         assert_eq!(s.get(a), None);
         assert_eq!(s.remove(a), None, "removing twice does nothing");
-        let c = s.insert("c");
+        let c = s.insert(E("c", 9));
         assert_eq!(c.index, a.index, "the slot is reused");
         assert_ne!(c.generation, a.generation);
         assert_eq!(s.get(a), None, "the old key does not name the newcomer");
-        assert_eq!(s.get(c), Some(&"c"));
+        assert_eq!(s.get(c), Some(&E("c", 1)));
         assert_eq!(s.len(), 2);
         let keys: Vec<Key> = s.keys().collect();
         assert_eq!(keys, [c, b]);
@@ -207,14 +281,14 @@ mod tests {
     #[test]
     fn reserve_exact_leaves_no_doubling_slack() {
         let mut s = Slab::new();
-        s.insert(0u64);
-        let free = s.insert(1);
+        s.insert(E(0u64, 0));
+        let free = s.insert(E(1, 0));
         s.remove(free);
         // One entry stored and one free slot: 1,000 more need 999 new slots.
         s.reserve_exact(1_000);
         assert_eq!(s.capacity(), 1_001);
         for i in 0..1_000 {
-            s.insert(i);
+            s.insert(E(i, 0));
         }
         assert_eq!(s.capacity(), 1_001, "no insert reallocated");
     }

@@ -186,7 +186,7 @@ impl Stack {
         // A listener's half-open connection completing while the accept
         // queue is full: drop the ACK (the SYN-ACK will be retransmitted),
         // or with `tcp_abort_on_overflow` reset it (Linux `tcp_check_req`).
-        if let Owner::HalfOpen(l) = entry.owner {
+        if let Owner::HalfOpen(l) = entry.owner() {
             let completing = entry.conn.state() == TcpState::SynReceived
                 && seg.ack.is_some()
                 && !seg.flags.rst()
@@ -520,9 +520,12 @@ impl Stack {
             local: conn.local(),
             remote: conn.remote(),
         };
+        let (owner_kind, owner_listener) = owner.packed();
         let key = self.conns.insert(ConnEntry {
             conn,
-            owner,
+            owner_kind,
+            owner_listener,
+            generation: 0,
             queued: false,
             fastopen_listener: super::slab::OptionKey::new(fastopen_listener),
         });
@@ -636,12 +639,12 @@ impl Stack {
                     let opened = matches!(from, TcpState::SynSent | TcpState::SynReceived)
                         && to.is_synchronized();
                     if opened {
-                        match entry.owner {
+                        match entry.owner() {
                             Owner::App if !passive_fast_open => {
                                 self.events.push_back(Event::Connected(handle));
                             }
                             Owner::HalfOpen(l) => {
-                                entry.owner = Owner::Queued(l);
+                                entry.set_owner(Owner::Queued(l));
                                 if let Some(listener) = self.listeners.get_mut(l) {
                                     if listener.established(key) {
                                         self.events
@@ -653,7 +656,7 @@ impl Stack {
                         }
                     }
                     if to == TcpState::Closed {
-                        match entry.owner {
+                        match entry.owner() {
                             Owner::HalfOpen(l) => {
                                 if let Some(listener) = self.listeners.get_mut(l) {
                                     listener.remove_half_open(key);
@@ -670,7 +673,7 @@ impl Stack {
                 }
                 ConnEvent::Congestion(sample) => {
                     if self.trace.congestion {
-                        let conn = (entry.owner == Owner::App).then_some(handle);
+                        let conn = (entry.owner() == Owner::App).then_some(handle);
                         self.events.push_back(Event::Congestion {
                             conn,
                             local,
@@ -680,7 +683,7 @@ impl Stack {
                         });
                     }
                 }
-                _ if entry.owner != Owner::App => {}
+                _ if entry.owner() != Owner::App => {}
                 ConnEvent::Readable => self.events.push_back(Event::Readable(handle)),
                 ConnEvent::Writable => self.events.push_back(Event::Writable(handle)),
                 ConnEvent::PeerClosed => self.events.push_back(Event::PeerClosed(handle)),
@@ -729,7 +732,7 @@ impl Stack {
             return;
         };
         let state = entry.conn.state();
-        match (state, entry.owner) {
+        match (state, entry.owner()) {
             (TcpState::TimeWait, Owner::Orphan) => self.move_to_time_wait(key),
             (TcpState::Closed, Owner::App) => {}
             (TcpState::Closed, _) => self.remove_conn(key),
@@ -755,7 +758,11 @@ impl Stack {
             self.trace_state(None, tuple, TcpState::TimeWait, TcpState::Closed);
             return;
         }
-        let tw_key = self.time_wait.insert(TimeWaitEntry { tuple, tw });
+        let tw_key = self.time_wait.insert(TimeWaitEntry {
+            tuple,
+            tw,
+            generation: 0,
+        });
         self.demux
             .insert(slots!(self), tuple, Demux::TimeWait(tw_key));
         self.port_use(tuple.local, true);

@@ -94,6 +94,9 @@ pub struct Listener<K> {
     /// Socket options set on the listening socket, which its children
     /// inherit (Linux clones the listener: TCP_MAXSEG, TCP_NODELAY, ...).
     socket: SocketOptions,
+    /// The stack's slab slot generation (kept here, in the listener's own
+    /// bytes; see `stack::slab::Entry`).
+    pub(crate) slab_generation: u32,
 }
 
 impl<K: Copy + Eq + Hash> Listener<K> {
@@ -109,6 +112,7 @@ impl<K: Copy + Eq + Hash> Listener<K> {
             fastopen_pending: 0,
             last_cookie: None,
             socket: SocketOptions::default(),
+            slab_generation: 0,
         }
     }
 

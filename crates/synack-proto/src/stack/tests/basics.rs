@@ -377,12 +377,15 @@ fn an_idle_connection_costs_well_under_a_kibibyte() {
     // sizes are 32-bit; CUBIC's epoch, HyStart++, loss recovery's episode,
     // the receiver's SACK memory, Fast Open, the rarely set socket options,
     // the data-path counters, the retransmission and probe stamps and MSG_EOR
-    // record boundaries are boxed only while in use. Its slab entry adds the owner and a compact
-    // Fast Open listener key.
+    // record boundaries are boxed only while in use. Its slab entry adds the
+    // owner (a kind byte and a listener key), a compact Fast Open listener key
+    // and the slot's generation: 24 bytes, and the slot adds none.
     let size = core::mem::size_of::<Connection>();
     assert!(size <= 552, "a connection is {size} bytes");
     let entry = core::mem::size_of::<ConnEntry>();
     assert!(entry <= size + 24, "a slab entry is {entry} bytes");
+    let slot = super::super::slab::slot_size::<ConnEntry>();
+    assert_eq!(slot, entry, "the generation lives in the entry's padding");
 }
 
 #[test]
