@@ -25,7 +25,6 @@ use super::iface::Hop;
 use super::tcp::TcpReply;
 use super::{Direction, FourTuple, IfaceId, MIN_TRANSMIT_BUFFER, Stack};
 use crate::ip::arp::Resolution;
-use crate::tcp::ecn::Ecn;
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::tcp::{TcpPacket, TcpRepr};
@@ -293,9 +292,11 @@ impl Stack {
                     self.tx_offload = None;
                     return None;
                 };
-                // RFC 3168 §6.1.2: the connection says whether it is ECT.
+                // RFC 3168 §6.1.2: the connection says whether it is ECT
+                // (§5: the ECN field, DSCP 0); TCP always sets DF.
                 let (src, dst) = (*local.ip(), *remote.ip());
-                self.write_ip_header_ecn(ip_buf, src, dst, IpProtocol::Tcp, n, ecn);
+                let tos = ecn.bits();
+                self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, tos);
                 let frame = self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n);
                 if frame.is_none() {
                     // Held by ARP (its queue keeps no metadata) or dropped.
@@ -384,20 +385,6 @@ impl Stack {
         dont_frag: bool,
     ) {
         self.write_ip_header_tos(buf, src, dst, protocol, payload_len, dont_frag, 0);
-    }
-
-    /// [`Stack::write_ip_header`] with DF for a transport that sets the
-    /// ECN field (RFC 3168 §5).
-    fn write_ip_header_ecn(
-        &mut self,
-        buf: &mut [u8],
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        protocol: IpProtocol,
-        payload_len: usize,
-        ecn: Ecn,
-    ) {
-        self.write_ip_header_tos(buf, src, dst, protocol, payload_len, true, ecn.bits());
     }
 
     #[allow(clippy::too_many_arguments)]
