@@ -11,10 +11,12 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use synack_proto::stack::Interface;
 use synack_proto::{Config, Duration, Instant, Stack};
 use synack_sim::apps::{BulkReceiver, BulkSender, Finish, Pattern};
-use synack_sim::{Dir, LinkConfig, PortId, Router, StackNode, World};
+use synack_sim::{Dir, LinkConfig, StackNode};
+
+mod common;
+use common::dumbbell::{Dumbbell, bulk_config};
 
 const BOTTLENECK_BPS: u64 = 20_000_000;
 const RTT: Duration = Duration::from_millis(20);
@@ -31,23 +33,16 @@ struct Outcome {
 }
 
 fn host(addr: Ipv4Addr, seed: u64, tcp_ecn: u8) -> Stack {
-    let mut config = Config {
-        seed,
-        tcp_ecn,
-        ..Config::default()
-    };
-    config.tcp_rmem.default = 1 << 20;
-    config.tcp_wmem.default = 1 << 20;
-    Stack::new(config, Interface::ip(addr, 24))
+    common::dumbbell::host(
+        Config {
+            tcp_ecn,
+            ..bulk_config(seed)
+        },
+        addr,
+    )
 }
 
 fn run(sender_ecn: u8, seed: u64, secs: u64) -> Outcome {
-    let mut world = World::new(seed);
-    let access = LinkConfig::new()
-        .delay(Duration::from_micros(500))
-        .bandwidth(1_000_000_000)
-        .queue_limit(4 << 20)
-        .l2_header_len(0);
     let bdp = (BOTTLENECK_BPS as u128 * RTT.total_micros() as u128 / 8_000_000) as usize;
     let bottleneck = LinkConfig::new()
         .delay(Duration::from_millis(9))
@@ -55,55 +50,29 @@ fn run(sender_ecn: u8, seed: u64, secs: u64) -> Outcome {
         .queue_limit(2 * bdp)
         .ce_threshold(bdp / 2)
         .l2_header_len(0);
-    let a = world.add_node(Router::new());
-    let b = world.add_node(Router::new());
-    let link = world
-        .connect(a, PortId(0), b, PortId(0), bottleneck)
-        .expect("fresh ports");
+    let mut net = Dumbbell::new(seed, bottleneck);
     let pattern = Pattern::new(seed);
     let dst = SocketAddrV4::new(RECEIVER, 80);
-    let s = world.add_node(StackNode::with_app(
-        host(SENDER, world.derive_seed(1), sender_ecn),
+    let sender = StackNode::with_app(
+        host(SENDER, net.world.derive_seed(1), sender_ecn),
         BulkSender::new(dst, u64::MAX / 4, pattern, Finish::Nothing),
-    ));
+    );
     // The receiver accepts ECN (tcp_ecn = 2, the default).
-    let r = world.add_node(StackNode::with_app(
-        host(RECEIVER, world.derive_seed(2), 2),
+    let receiver = StackNode::with_app(
+        host(RECEIVER, net.world.derive_seed(2), 2),
         BulkReceiver::new(dst, pattern),
-    ));
-    world
-        .connect(s, PortId(0), a, PortId(1), access.clone())
-        .expect("fresh ports");
-    world
-        .connect(r, PortId(0), b, PortId(1), access)
-        .expect("fresh ports");
-    let routes = [
-        (a, RECEIVER, 0),
-        (a, SENDER, 1),
-        (b, SENDER, 0),
-        (b, RECEIVER, 1),
-    ];
-    for (router, addr, port) in routes {
-        world
-            .node_mut::<Router>(router)
-            .add_route(addr, 32, PortId(port));
-    }
+    );
+    let (s, r) = net.add_flow(sender, SENDER, receiver, RECEIVER);
     // One second to settle, then the measurement.
     let warmup = Instant::from_secs(1);
-    world.run_until(warmup).expect("runs");
-    let received = |w: &World| {
-        let rx = w
-            .node::<StackNode>(r)
-            .app::<BulkReceiver>()
-            .expect("a receiver");
-        assert_eq!(rx.mismatch, None, "corrupted stream");
-        rx.received
-    };
-    let before = received(&world);
-    world
+    net.world.run_until(warmup).expect("runs");
+    let before = net.received(r);
+    net.world
         .run_until(warmup + Duration::from_secs(secs))
         .expect("runs");
-    let after = received(&world);
+    let after = net.received(r);
+    let link = net.bottleneck;
+    let world = &net.world;
     let node = world.node::<StackNode>(s);
     let conn = node
         .app::<BulkSender>()

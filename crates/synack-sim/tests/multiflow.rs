@@ -9,10 +9,12 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use synack_proto::stack::Interface;
-use synack_proto::{Config, Duration, Instant, Stack};
+use synack_proto::{Duration, Instant};
 use synack_sim::apps::{BulkReceiver, BulkSender, Finish, Pattern};
-use synack_sim::{LinkConfig, NodeId, PortId, Router, StackNode, World};
+use synack_sim::{LinkConfig, NodeId, StackNode};
+
+mod common;
+use common::dumbbell::{Dumbbell, bulk_config, host};
 
 const BOTTLENECK_BPS: u64 = 100_000_000;
 const RTT: Duration = Duration::from_millis(20);
@@ -30,26 +32,7 @@ fn receiver_addr(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(198, 51, 100, 10 + i as u8)
 }
 
-/// A host whose socket buffers hold twice the path's BDP (synack does not
-/// autotune its receive buffer, so the default 128 KiB would cap one flow
-/// at 52 Mbit/s on this path: the window, not congestion control).
-fn host(addr: Ipv4Addr, seed: u64) -> Stack {
-    let mut config = Config {
-        seed,
-        ..Config::default()
-    };
-    config.tcp_rmem.default = 1 << 20;
-    config.tcp_wmem.default = 1 << 20;
-    Stack::new(config, Interface::ip(addr, 24))
-}
-
 fn run(n: usize, seed: u64, warmup: Duration, window: Duration) -> Outcome {
-    let mut world = World::new(seed);
-    let access = LinkConfig::new()
-        .delay(Duration::from_micros(500))
-        .bandwidth(1_000_000_000)
-        .queue_limit(4 << 20)
-        .l2_header_len(0);
     // One-way delays add up to RTT / 2: 0.5 + 9 + 0.5 ms.
     let bdp = (BOTTLENECK_BPS as u128 * RTT.total_micros() as u128 / 8_000_000) as usize;
     let bottleneck = LinkConfig::new()
@@ -57,66 +40,37 @@ fn run(n: usize, seed: u64, warmup: Duration, window: Duration) -> Outcome {
         .bandwidth(BOTTLENECK_BPS)
         .queue_limit(bdp)
         .l2_header_len(0);
-    let a = world.add_node(Router::new());
-    let b = world.add_node(Router::new());
-    world
-        .connect(a, PortId(0), b, PortId(0), bottleneck)
-        .expect("fresh ports");
+    let mut net = Dumbbell::new(seed, bottleneck);
     let pattern = Pattern::new(seed);
     let mut receivers: Vec<NodeId> = Vec::new();
     for i in 0..n {
-        let port = PortId(1 + i as u16);
         let dst = SocketAddrV4::new(receiver_addr(i), 80);
         // Staggered starts, 10 ms apart, so the flows do not move in lockstep.
         let sender = StackNode::with_app(
-            host(sender_addr(i), world.derive_seed(100 + i as u64)),
+            host(
+                bulk_config(net.world.derive_seed(100 + i as u64)),
+                sender_addr(i),
+            ),
             BulkSender::new(dst, u64::MAX / 4, pattern, Finish::Nothing)
                 .starting_at(Instant::from_millis(10 * i as u64)),
         );
         let receiver = StackNode::with_app(
-            host(receiver_addr(i), world.derive_seed(200 + i as u64)),
+            host(
+                bulk_config(net.world.derive_seed(200 + i as u64)),
+                receiver_addr(i),
+            ),
             BulkReceiver::new(dst, pattern),
         );
-        let s = world.add_node(sender);
-        let r = world.add_node(receiver);
-        world
-            .connect(s, PortId(0), a, port, access.clone())
-            .expect("fresh ports");
-        world
-            .connect(r, PortId(0), b, port, access.clone())
-            .expect("fresh ports");
-        world
-            .node_mut::<Router>(a)
-            .add_route(receiver_addr(i), 32, PortId(0));
-        world
-            .node_mut::<Router>(a)
-            .add_route(sender_addr(i), 32, port);
-        world
-            .node_mut::<Router>(b)
-            .add_route(sender_addr(i), 32, PortId(0));
-        world
-            .node_mut::<Router>(b)
-            .add_route(receiver_addr(i), 32, port);
+        let (_, r) = net.add_flow(sender, sender_addr(i), receiver, receiver_addr(i));
         receivers.push(r);
     }
-    let received = |w: &World| -> Vec<u64> {
-        receivers
-            .iter()
-            .map(|&r| {
-                let rx = w
-                    .node::<StackNode>(r)
-                    .app::<BulkReceiver>()
-                    .expect("a receiver");
-                assert_eq!(rx.mismatch, None, "seed {seed}: corrupted stream");
-                rx.received
-            })
-            .collect()
-    };
+    let received =
+        |net: &Dumbbell| -> Vec<u64> { receivers.iter().map(|&r| net.received(r)).collect() };
     let t0 = Instant::ZERO + warmup;
-    world.run_until(t0).expect("runs");
-    let before = received(&world);
-    world.run_until(t0 + window).expect("runs");
-    let after = received(&world);
+    net.world.run_until(t0).expect("runs");
+    let before = received(&net);
+    net.world.run_until(t0 + window).expect("runs");
+    let after = received(&net);
     let secs = window.as_secs_f64();
     Outcome {
         flows: before

@@ -1,6 +1,8 @@
 //! Helpers shared by the simulator's integration tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod dumbbell;
+
 use std::collections::VecDeque;
 
 use synack_proto::{Duration, Instant};
