@@ -6,7 +6,7 @@ use core::mem::size_of;
 /// Prints what an idle connection is made of (`cargo test layout --
 /// --nocapture`) and holds the parts that were shrunk to their size.
 #[test]
-fn an_idle_connection_is_552_bytes_inline() {
+fn an_idle_connection_is_512_bytes_inline() {
     let parts: &[(&str, usize)] = &[
         ("Connection", size_of::<Connection>()),
         ("State", size_of::<State>()),
@@ -42,7 +42,7 @@ fn an_idle_connection_is_552_bytes_inline() {
     assert!(size_of::<ConnOptions>() <= 24, "buffer sizes in u32");
     assert!(size_of::<TimerTable>() <= 48, "32-bit µs offsets");
     assert!(size_of::<Congestion>() <= 56, "CUBIC epoch boxed");
-    assert!(size_of::<RecvHalf>() <= 80, "FIN flags in one byte");
+    assert!(size_of::<RecvHalf>() <= 40, "data state in a lazy block");
     assert!(
         size_of::<XmitState>() <= 56,
         "probe and timeout state boxed, timed segment packed"
@@ -53,7 +53,44 @@ fn an_idle_connection_is_552_bytes_inline() {
     assert!(size_of::<Life>() <= 4, "life flags in bits");
     // With the pointer to MSG_EOR record boundaries (`conn::records`),
     // boxed from the first record.
-    assert!(size_of::<Connection>() <= 552);
+    assert!(size_of::<Connection>() <= 512);
+}
+
+#[test]
+fn the_receive_block_is_made_by_the_first_data_and_freed_when_idle() {
+    let mut h = Harness::established();
+    let rcv = |h: &Harness| h.conn.state.recv_half().unwrap().has_block();
+    assert!(!rcv(&h), "the handshake allocates no receive block");
+    h.feed(seg(".", IRS + 1, Some(ISS + 1)).len(100));
+    assert!(rcv(&h));
+    assert_eq!(h.recv_all().len(), 100);
+    h.output();
+    assert!(rcv(&h), "kept while the connection may be busy");
+    // IDLE_RELEASE after the last read.
+    h.run_until(h.now.total_millis() + 1_000);
+    assert!(!rcv(&h), "freed with the buffer");
+    assert_eq!(h.conn.buffer_memory(), 0);
+}
+
+#[test]
+fn a_bulk_receive_makes_its_receive_block_once() {
+    let mut h = Harness::established();
+    let made = || crate::tcp::conn::recv::BLOCKS_MADE.with(|n| n.get());
+    let before = made();
+    let mut seq = IRS + 1;
+    // 2,000 full segments with reads and ACKs in between, 1 ms apart.
+    for i in 0..2_000u32 {
+        h.at(200 + u64::from(i));
+        let s = seg(".", seq, Some(ISS + 1)).len(1448);
+        seq += 1448;
+        h.feed(s);
+        if i % 2 == 1 {
+            assert_eq!(h.recv_all().len(), 2 * 1448);
+            h.output();
+        }
+    }
+    assert_eq!(h.rcv_nxt(), SeqNum(seq));
+    assert_eq!(made() - before, 1, "one block for the busy period");
 }
 
 #[test]
