@@ -354,7 +354,7 @@ impl Core {
                 // GSO packet of two or more segments (see `gso`); the device
                 // leaves it on the last piece. The FIN goes in a segment of
                 // its own after it (a bare FIN, or with the tail).
-                snd.gso_end = seq + len;
+                snd.set_gso_end(seq + len);
                 return Some(Plan {
                     len,
                     push: true,
@@ -386,7 +386,7 @@ impl Core {
             avail
         };
         let gso_push = if probe {
-            snd.gso_end = seq; // a loss probe is a packet of its own
+            snd.set_gso_end(seq); // a loss probe is a packet of its own
             false
         } else {
             self.gso_push(seq, len, sendable.max(len), snd, &env.config)
@@ -437,7 +437,7 @@ impl Core {
     /// `tcp_minshall_check`): a small segment waits while an earlier small
     /// segment is unacknowledged.
     fn nagle_holds(&self, snd: &SendHalf) -> bool {
-        !self.socket.nodelay && snd.small_end.after(snd.una) && snd.small_end.before_eq(snd.nxt)
+        !self.socket.nodelay && snd.small_end().after(snd.una) && snd.small_end().before_eq(snd.nxt)
     }
 
     /// With nothing in flight, data that cannot go (a closed window, or the
@@ -654,7 +654,7 @@ impl Core {
             self.ack.on_data_sent(now);
             self.xmit.last_data_sent = Stamp::at(now);
             if len < snd.mss {
-                snd.small_end = end;
+                snd.set_small_end(end);
             }
         }
     }

@@ -6,7 +6,7 @@ use core::mem::size_of;
 /// Prints what an idle connection is made of (`cargo test layout --
 /// --nocapture`) and holds the parts that were shrunk to their size.
 #[test]
-fn an_idle_connection_is_512_bytes_inline() {
+fn an_idle_connection_is_496_bytes_inline() {
     let parts: &[(&str, usize)] = &[
         ("Connection", size_of::<Connection>()),
         ("State", size_of::<State>()),
@@ -43,6 +43,7 @@ fn an_idle_connection_is_512_bytes_inline() {
     assert!(size_of::<TimerTable>() <= 48, "32-bit µs offsets");
     assert!(size_of::<Congestion>() <= 56, "CUBIC epoch boxed");
     assert!(size_of::<RecvHalf>() <= 40, "data state in a lazy block");
+    assert!(size_of::<SendHalf>() <= 56, "data state in a lazy block");
     assert!(
         size_of::<XmitState>() <= 56,
         "probe and timeout state boxed, timed segment packed"
@@ -53,7 +54,7 @@ fn an_idle_connection_is_512_bytes_inline() {
     assert!(size_of::<Life>() <= 4, "life flags in bits");
     // With the pointer to MSG_EOR record boundaries (`conn::records`),
     // boxed from the first record.
-    assert!(size_of::<Connection>() <= 512);
+    assert!(size_of::<Connection>() <= 496);
 }
 
 #[test]
@@ -90,6 +91,49 @@ fn a_bulk_receive_makes_its_receive_block_once() {
         }
     }
     assert_eq!(h.rcv_nxt(), SeqNum(seq));
+    assert_eq!(made() - before, 1, "one block for the busy period");
+}
+
+#[test]
+fn the_send_block_is_made_by_the_first_write_and_freed_when_idle() {
+    let mut h = Harness::established();
+    let snd = |h: &Harness| h.conn.state.send_half().unwrap().has_block();
+    assert!(!snd(&h), "the handshake allocates no send block");
+    h.send(&[1; 100]);
+    assert!(snd(&h));
+    h.output();
+    h.at(300);
+    h.feed(seg(".", IRS + 1, Some(ISS + 101)));
+    assert!(snd(&h), "kept while the connection may be busy");
+    // IDLE_RELEASE after the last ACK.
+    h.run_until(1_300);
+    assert!(!snd(&h), "freed with the buffer");
+    assert_eq!(h.conn.buffer_memory(), 0);
+    // A new busy period starts like the first: Nagle and GSO see nothing
+    // outstanding.
+    h.send(&[2; 10]);
+    let out = h.output();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].payload.len(), 10);
+}
+
+#[test]
+fn a_bulk_send_makes_its_send_block_once() {
+    let mut h = Harness::established();
+    let made = || crate::tcp::conn::send::BLOCKS_MADE.with(|n| n.get());
+    let before = made();
+    let mut acked = ISS + 1;
+    let mut sent = 0u64;
+    for i in 0..500u64 {
+        h.at(200 + i);
+        h.send(&[7; 8 * 1448]);
+        for s in h.output() {
+            sent += s.payload.len() as u64;
+            acked = acked.max(s.seq.0 + s.payload.len() as u32);
+        }
+        h.feed(seg(".", IRS + 1, Some(acked)).win(65_535));
+    }
+    assert!(sent > 1_000_000, "{sent} bytes sent");
     assert_eq!(made() - before, 1, "one block for the busy period");
 }
 
