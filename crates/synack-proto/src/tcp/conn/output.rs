@@ -332,7 +332,8 @@ impl Core {
                 // after an idle period longer than the RTO.
                 let rto = self.rtt.rto();
                 if env.config.tcp_slow_start_after_idle && idle > rto {
-                    self.cc.on_idle_restart(now, idle, rto);
+                    self.cc
+                        .on_idle_restart(now, idle, rto, env.config.tcp_init_cwnd);
                 }
                 // RFC 9438 §5.8: the idle time is not congestion avoidance.
                 self.cc.on_send_after_idle(now, idle);
