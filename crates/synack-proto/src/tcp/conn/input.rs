@@ -438,7 +438,7 @@ impl Connection {
                 }
                 core.pending.syn = true;
                 core.timers
-                    .set(Timer::Retransmit, now + core.rtt.rto_with_backoff());
+                    .set(Timer::Retransmit, now + core.rto_with_backoff(&env.config));
                 return Step::Done(Disposition::Accepted);
             }
         }
@@ -929,13 +929,15 @@ impl Core {
             Some(sample) => {
                 // The estimator's round trips are counted in sequence space
                 // from here.
-                self.on_rtt_sample(sample, ack, ack);
+                self.on_rtt_sample(sample, ack, ack, &env.config);
             }
             // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN
             // segment and the TCP implementation is using an RTO less than 3
             // seconds, the RTO MUST be re-initialized to 3 seconds when data
             // transmission begins".
-            None => self.rtt.on_established_without_sample(),
+            None => self
+                .rtt
+                .on_established_without_sample(&super::rtt_config(&env.config)),
         }
         // RFC 5681 §3.1 as Linux applies it: a handshake that needed more
         // than one retransmission starts with one segment.
@@ -1040,7 +1042,7 @@ impl Core {
             self.counters.add_delivered(acked.div_ceil(mss.max(1)));
             env.stats.tcp_ext.tcp_delivered += u64::from(acked.div_ceil(mss.max(1)));
             if let Some(sample) = rtt {
-                self.on_rtt_sample(sample, snd.una, snd.nxt);
+                self.on_rtt_sample(sample, snd.una, snd.nxt, &env.config);
             }
             // Progress: the give-up clock restarts (Linux clears
             // icsk_retransmits and retrans_stamp once data is acknowledged).

@@ -954,12 +954,7 @@ impl Core {
     ) -> Self {
         let mut neg = Negotiated::ours(config);
         neg.clamp_mss(params.socket.max_segment);
-        let rtt = RttEstimator::new(RttConfig {
-            initial_rto: config.tcp_rto_initial,
-            rto_min: config.tcp_rto_min,
-            rto_max: config.tcp_rto_max,
-            ..RttConfig::default()
-        });
+        let rtt = RttEstimator::new(rtt_config(config));
         Core {
             local,
             remote,
@@ -1279,11 +1274,34 @@ impl Connection {
     }
 }
 
+/// The RTO's settings (RFC 6298) from the stack's: the estimator keeps no
+/// copy of them.
+pub(crate) fn rtt_config(config: &Config) -> RttConfig {
+    RttConfig {
+        initial_rto: config.tcp_rto_initial,
+        rto_min: config.tcp_rto_min,
+        rto_max: config.tcp_rto_max,
+        ..RttConfig::default()
+    }
+}
+
 impl Core {
+    /// The RTO with backoff, capped at `tcp_rto_max` (Linux `icsk_rto`).
+    fn rto_with_backoff(&self, config: &Config) -> Duration {
+        self.rtt.rto_with_backoff(&rtt_config(config))
+    }
+
     /// Feeds an RTT sample to the estimator (Karn's rule was applied when
     /// the sample was taken).
-    fn on_rtt_sample(&mut self, sample: Duration, snd_una: SeqNum, snd_nxt: SeqNum) {
-        self.rtt.on_sample(sample, snd_una, snd_nxt);
+    fn on_rtt_sample(
+        &mut self,
+        sample: Duration,
+        snd_una: SeqNum,
+        snd_nxt: SeqNum,
+        config: &Config,
+    ) {
+        self.rtt
+            .on_sample(sample, snd_una, snd_nxt, &rtt_config(config));
         self.counters.note_rtt(sample);
     }
 

@@ -453,8 +453,7 @@ impl Core {
             return;
         }
         let when = self
-            .rtt
-            .rto_with_backoff()
+            .rto_with_backoff(&env.config)
             .max(env.config.tcp_rto_min)
             .min(env.config.tcp_rto_max);
         self.timers.set(Timer::Persist, now + when);

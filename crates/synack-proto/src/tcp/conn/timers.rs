@@ -78,11 +78,11 @@ impl Connection {
                 return;
             }
             let core = &mut self.core;
-            core.begin_retransmission(now);
+            core.begin_retransmission(now, &env.config);
             core.pending.syn = true;
             env.stats.tcp_ext.tcp_timeouts += 1;
             core.timers
-                .set(Timer::Retransmit, now + core.rtt.rto_with_backoff());
+                .set(Timer::Retransmit, now + core.rto_with_backoff(&env.config));
             return;
         }
         let Some(snd) = self.state.send_half() else {
@@ -113,7 +113,7 @@ impl Connection {
             retransmits,
             &mut env.stats.tcp_ext,
         );
-        core.begin_retransmission(now);
+        core.begin_retransmission(now, &env.config);
         // RFC 3168 §6.1.2: the window was reduced; tell an ECN receiver
         // (Linux `tcp_enter_loss` queues the CWR too).
         core.neg.ecn.queue_cwr();
@@ -219,8 +219,7 @@ impl Connection {
         env.stats.tcp_ext.tcp_win_probe += 1;
         core.rtt.backoff();
         let when = core
-            .rtt
-            .rto_with_backoff()
+            .rto_with_backoff(&env.config)
             .max(env.config.tcp_rto_min)
             .min(env.config.tcp_rto_max);
         core.timers.set(Timer::Persist, now + when);
@@ -330,12 +329,12 @@ impl Connection {
 impl Core {
     /// A timeout retransmission begins: count it, back off, stop RTT timing
     /// (Karn), and start the give-up clock at the first one.
-    fn begin_retransmission(&mut self, now: Instant) {
+    fn begin_retransmission(&mut self, now: Instant, config: &Config) {
         if self.xmit.retransmits == 0 {
             // The data now resent was sent one RTO ago (Linux retrans_stamp
             // is the head segment's first transmission).
             self.xmit
-                .set_retrans_stamp(Stamp::at(now - self.rtt.rto_with_backoff()));
+                .set_retrans_stamp(Stamp::at(now - self.rto_with_backoff(config)));
         }
         self.xmit.retransmits = self.xmit.retransmits.saturating_add(1);
         self.xmit.rtt_timed = super::TimedSegment::NONE;
@@ -359,8 +358,8 @@ impl Core {
 
     /// The RTO with backoff, cut short so a user timeout is noticed on time
     /// (Linux `tcp_clamp_rto_to_user_timeout`).
-    pub(super) fn rto_clamped(&self, now: Instant, _config: &Config) -> Duration {
-        let rto = self.rtt.rto_with_backoff();
+    pub(super) fn rto_clamped(&self, now: Instant, config: &Config) -> Duration {
+        let rto = self.rto_with_backoff(config);
         match (
             self.socket.cold().user_timeout,
             self.xmit.retrans_stamp().get(),
