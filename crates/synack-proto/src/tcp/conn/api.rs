@@ -402,7 +402,7 @@ impl Connection {
         let seq = self.state.send_half().map(|s| s.nxt);
         let ack = self.state.recv_half().map(|r| r.nxt);
         if let Some(seq) = seq {
-            self.core.pending.rst.set(PendingRst::Abort { seq, ack });
+            self.core.pending.set_rst(PendingRst::Abort { seq, ack });
         }
         self.close_with(now, env, CloseReason::Aborted);
     }
@@ -420,13 +420,13 @@ impl Connection {
             SocketOption::NoDelay(on) => {
                 socket.nodelay = on;
                 if on {
-                    self.core.pending.force_push = true;
+                    self.core.pending.set_force_push(true);
                 }
             }
             SocketOption::Cork(on) => {
                 socket.cork = on;
                 if !on {
-                    self.core.pending.force_push = true;
+                    self.core.pending.set_force_push(true);
                 }
             }
             SocketOption::KeepAlive(on) => {

@@ -173,7 +173,7 @@ impl Connection {
                 if seg.flags.rst() {
                     return Disposition::Dropped(DropReason::UnacceptableAck);
                 }
-                self.core.pending.rst.set(PendingRst::Reply {
+                self.core.pending.set_rst(PendingRst::Reply {
                     seq: ack,
                     ack: None,
                 });
@@ -189,7 +189,7 @@ impl Connection {
                 if seg.flags.rst() {
                     return Disposition::Dropped(DropReason::Paws);
                 }
-                self.core.pending.rst.set(PendingRst::Reply {
+                self.core.pending.set_rst(PendingRst::Reply {
                     seq: ack,
                     ack: None,
                 });
@@ -299,7 +299,7 @@ impl Connection {
             // Fast Open data the SYN-ACK did not cover goes again now.
             core.recovery.retransmit_in_flight(now, una, nxt);
         }
-        core.pending.syn = false;
+        core.pending.set_syn(false);
         core.xmit.last_recv = now;
         self.transition(now, env, |old| match old {
             State::SynSent(s) if fin_queued => State::FinWait1(FinWait1 { snd: s.snd, rcv }),
@@ -347,7 +347,7 @@ impl Connection {
             s.snd.set_window(u32::from(seg.window));
             s.snd.wl1 = seg.seq;
         }
-        core.pending.syn = true;
+        core.pending.set_syn(true);
         core.xmit.last_recv = now;
         self.transition(now, env, |old| match old {
             State::SynSent(s) => State::SynReceived(SynReceived {
@@ -436,7 +436,7 @@ impl Connection {
                 if core.oow_rate_limited(now, env) {
                     return Step::Done(Disposition::Dropped(DropReason::OutOfWindow));
                 }
-                core.pending.syn = true;
+                core.pending.set_syn(true);
                 core.timers
                     .set(Timer::Retransmit, now + core.rto_with_backoff(&env.config));
                 return Step::Done(Disposition::Accepted);
@@ -679,7 +679,7 @@ impl Connection {
             return Step::Continue;
         };
         if !(ack.after(s.snd.una) && ack.before_eq(s.snd.nxt)) {
-            core.pending.rst.set(PendingRst::Reply {
+            core.pending.set_rst(PendingRst::Reply {
                 seq: ack,
                 ack: None,
             });
@@ -694,7 +694,7 @@ impl Connection {
         let fin_queued = s.snd.fin == FinState::Queued;
         core.handshake_done(now, ack, rtt, env);
         core.tfo_on_passive_established(now, &s.snd);
-        core.pending.syn = false;
+        core.pending.set_syn(false);
         self.transition(now, env, |old| match old {
             State::SynReceived(s) if fin_queued => State::FinWait1(FinWait1 {
                 snd: s.snd,
@@ -743,7 +743,7 @@ impl Connection {
             && (core.life.orphan() || core.life.read_shutdown())
         {
             env.stats.tcp_ext.tcp_abort_on_data += 1;
-            core.pending.rst.set(match seg.ack {
+            core.pending.set_rst(match seg.ack {
                 Some(ack) => PendingRst::Reply {
                     seq: ack,
                     ack: None,

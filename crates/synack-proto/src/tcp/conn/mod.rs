@@ -655,20 +655,16 @@ impl TimedSegment {
     }
 }
 
-/// Output the connection owes beyond data.
+/// Output the connection owes beyond data: four flags and a RST, in 12
+/// bytes (the flags share the RST's bits byte).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Pending {
-    /// Send (or resend) our SYN or SYN-ACK.
-    pub syn: bool,
-    /// A RST to send.
-    pub rst: RstSlot,
-    /// A zero-window or keepalive probe (seq = SND.UNA - 1).
-    pub probe: bool,
-    /// Push held data now even if Nagle or the cork holds it (the persist
-    /// timer acting as Linux's 200 ms cork ceiling and probe with data).
-    pub force_push: bool,
-    /// A tail loss probe is due (RFC 8985 §7.3).
-    pub loss_probe: bool,
+    /// The RST's sequence number and, with [`pending::RST_HAS_ACK`], its
+    /// acknowledgment number (valid with [`pending::RST`]).
+    rst_seq: SeqNum,
+    rst_ack: SeqNum,
+    /// [`pending`] bits.
+    bits: u8,
 }
 
 /// The RSTs a connection sends.
@@ -682,54 +678,94 @@ pub(crate) enum PendingRst {
     Reply { seq: SeqNum, ack: Option<SeqNum> },
 }
 
-/// An `Option<PendingRst>` in 12 bytes instead of 16 (the `ack` of an
-/// `Option<SeqNum>` and the variant share one bits byte).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct RstSlot {
-    seq: SeqNum,
-    ack: SeqNum,
-    /// `RST_*` bits; 0: no RST pending.
-    bits: u8,
+/// Bits of [`Pending::bits`].
+mod pending {
+    /// A RST to send.
+    pub const RST: u8 = 1 << 0;
+    /// ... an abort (else a reply).
+    pub const RST_ABORT: u8 = 1 << 1;
+    /// ... with an ACK.
+    pub const RST_HAS_ACK: u8 = 1 << 2;
+    /// Send (or resend) our SYN or SYN-ACK.
+    pub const SYN: u8 = 1 << 3;
+    /// A zero-window or keepalive probe (seq = SND.UNA - 1).
+    pub const PROBE: u8 = 1 << 4;
+    /// Push held data now even if Nagle or the cork holds it (the persist
+    /// timer acting as Linux's 200 ms cork ceiling and probe with data).
+    pub const FORCE_PUSH: u8 = 1 << 5;
+    /// A tail loss probe is due (RFC 8985 §7.3).
+    pub const LOSS_PROBE: u8 = 1 << 6;
+    /// The bits that describe the RST.
+    pub const RST_BITS: u8 = RST | RST_ABORT | RST_HAS_ACK;
 }
 
-const RST_PENDING: u8 = 1 << 0;
-const RST_ABORT: u8 = 1 << 1;
-const RST_HAS_ACK: u8 = 1 << 2;
+macro_rules! pending_flags {
+    ($($get:ident $set:ident $bit:ident;)*) => {
+        impl Pending {
+            $(
+                pub fn $get(&self) -> bool {
+                    self.bits & pending::$bit != 0
+                }
 
-impl RstSlot {
-    pub fn set(&mut self, rst: PendingRst) {
+                pub fn $set(&mut self, on: bool) {
+                    if on {
+                        self.bits |= pending::$bit;
+                    } else {
+                        self.bits &= !pending::$bit;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pending_flags! {
+    syn set_syn SYN;
+    probe set_probe PROBE;
+    force_push set_force_push FORCE_PUSH;
+    loss_probe set_loss_probe LOSS_PROBE;
+}
+
+impl Pending {
+    /// Queues `rst`, replacing any RST pending.
+    pub fn set_rst(&mut self, rst: PendingRst) {
         let (abort, seq, ack) = match rst {
             PendingRst::Abort { seq, ack } => (true, seq, ack),
             PendingRst::Reply { seq, ack } => (false, seq, ack),
         };
-        let mut bits = RST_PENDING;
+        let mut bits = (self.bits & !pending::RST_BITS) | pending::RST;
         if abort {
-            bits |= RST_ABORT;
+            bits |= pending::RST_ABORT;
         }
         if ack.is_some() {
-            bits |= RST_HAS_ACK;
+            bits |= pending::RST_HAS_ACK;
         }
-        *self = RstSlot {
-            seq,
-            ack: ack.unwrap_or(SeqNum(0)),
-            bits,
-        };
+        self.bits = bits;
+        self.rst_seq = seq;
+        self.rst_ack = ack.unwrap_or(SeqNum(0));
     }
 
-    pub fn get(self) -> Option<PendingRst> {
-        if self.bits & RST_PENDING == 0 {
+    /// The RST pending, if any.
+    pub fn rst(&self) -> Option<PendingRst> {
+        if self.bits & pending::RST == 0 {
             return None;
         }
-        let (seq, ack) = (self.seq, (self.bits & RST_HAS_ACK != 0).then_some(self.ack));
-        Some(if self.bits & RST_ABORT != 0 {
+        let seq = self.rst_seq;
+        let ack = (self.bits & pending::RST_HAS_ACK != 0).then_some(self.rst_ack);
+        Some(if self.bits & pending::RST_ABORT != 0 {
             PendingRst::Abort { seq, ack }
         } else {
             PendingRst::Reply { seq, ack }
         })
     }
 
-    pub fn take(&mut self) -> Option<PendingRst> {
-        core::mem::take(self).get()
+    /// Takes the RST pending, if any.
+    pub fn take_rst(&mut self) -> Option<PendingRst> {
+        let rst = self.rst();
+        self.bits &= !pending::RST_BITS;
+        self.rst_seq = SeqNum(0);
+        self.rst_ack = SeqNum(0);
+        rst
     }
 }
 
@@ -1056,7 +1092,7 @@ impl Connection {
     ) -> Connection {
         let mut core = Core::new(now, local, remote, params, &env.config);
         let snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));
-        core.pending.syn = true;
+        core.pending.set_syn(true);
         env.stats.tcp.active_opens += 1;
         env.events.push(ConnEvent::StateChanged {
             from: TcpState::Closed,
@@ -1098,7 +1134,7 @@ impl Connection {
             core.neg.rcv_wscale(),
             MAX_OUT_OF_ORDER_RANGES,
         );
-        core.pending.syn = true;
+        core.pending.set_syn(true);
         core.xmit.last_recv = now;
         env.stats.tcp.passive_opens += 1;
         env.events.push(ConnEvent::StateChanged {
@@ -1242,10 +1278,10 @@ impl Connection {
             unread.release_if_empty();
             State::Closed(Closed { unread })
         });
-        self.core.pending.syn = false;
-        self.core.pending.probe = false;
-        self.core.pending.force_push = false;
-        self.core.pending.loss_probe = false;
+        self.core.pending.set_syn(false);
+        self.core.pending.set_probe(false);
+        self.core.pending.set_force_push(false);
+        self.core.pending.set_loss_probe(false);
         self.core.ack.clear();
         // The application learns about the end through reads.
         if !had_unread {

@@ -79,7 +79,7 @@ impl Connection {
             }
             let core = &mut self.core;
             core.begin_retransmission(now, &env.config);
-            core.pending.syn = true;
+            core.pending.set_syn(true);
             env.stats.tcp_ext.tcp_timeouts += 1;
             core.timers
                 .set(Timer::Retransmit, now + core.rto_with_backoff(&env.config));
@@ -136,7 +136,7 @@ impl Connection {
         }
         let core = &mut self.core;
         if core.recovery.on_tlp_timeout() {
-            core.pending.loss_probe = true;
+            core.pending.set_loss_probe(true);
             // The probe restarts the RTO (Linux `tcp_send_loss_probe`).
             core.timers
                 .set(Timer::Retransmit, now + core.rto_clamped(now, &env.config));
@@ -197,7 +197,7 @@ impl Connection {
             return;
         }
         if snd.window_end().after(snd.nxt) {
-            core.pending.force_push = true;
+            core.pending.set_force_push(true);
             return;
         }
         // A zero window. Unanswered probes count like retransmissions
@@ -214,7 +214,7 @@ impl Connection {
             self.close_with(now, env, CloseReason::TimedOut);
             return;
         }
-        core.pending.probe = true;
+        core.pending.set_probe(true);
         core.xmit.note_probe(now);
         env.stats.tcp_ext.tcp_win_probe += 1;
         core.rtt.backoff();
@@ -273,13 +273,12 @@ impl Connection {
             let (seq, ack) = (snd.nxt, self.state.recv_half().map(|r| r.nxt));
             self.core
                 .pending
-                .rst
-                .set(super::PendingRst::Abort { seq, ack });
+                .set_rst(super::PendingRst::Abort { seq, ack });
             env.stats.tcp_ext.tcp_abort_on_timeout += 1;
             self.close_with(now, env, CloseReason::TimedOut);
             return;
         }
-        core.pending.probe = true;
+        core.pending.set_probe(true);
         core.xmit.note_keepalive_probe();
         env.stats.tcp_ext.tcp_keep_alive += 1;
         let interval = core

@@ -6,7 +6,7 @@ use core::mem::size_of;
 /// Prints what an idle connection is made of (`cargo test layout --
 /// --nocapture`) and holds the parts that were shrunk to their size.
 #[test]
-fn an_idle_connection_is_480_bytes_inline() {
+fn an_idle_connection_is_472_bytes_inline() {
     let parts: &[(&str, usize)] = &[
         ("Connection", size_of::<Connection>()),
         ("State", size_of::<State>()),
@@ -60,7 +60,7 @@ fn an_idle_connection_is_480_bytes_inline() {
     assert!(size_of::<Life>() <= 4, "life flags in bits");
     // With the pointer to MSG_EOR record boundaries (`conn::records`),
     // boxed from the first record.
-    assert!(size_of::<Connection>() <= 480);
+    assert!(size_of::<Connection>() <= 472);
 }
 
 #[test]
@@ -216,9 +216,11 @@ fn cubic_epoch_is_allocated_in_congestion_avoidance_not_by_the_handshake() {
 }
 
 #[test]
-fn a_pending_rst_round_trips_through_its_12_byte_slot() {
-    let mut slot = RstSlot::default();
-    assert_eq!(slot.take(), None);
+fn a_pending_rst_and_the_pending_flags_share_12_bytes() {
+    let mut p = Pending::default();
+    assert_eq!(p.take_rst(), None);
+    p.set_syn(true);
+    p.set_loss_probe(true);
     for rst in [
         PendingRst::Abort {
             seq: SeqNum(7),
@@ -237,10 +239,31 @@ fn a_pending_rst_round_trips_through_its_12_byte_slot() {
             ack: None,
         },
     ] {
-        slot.set(rst);
-        assert_eq!(slot.get(), Some(rst));
-        assert_eq!(slot.take(), Some(rst));
-        assert_eq!(slot.take(), None, "taken once");
+        p.set_rst(rst);
+        assert_eq!(p.rst(), Some(rst));
+        assert_eq!(p.take_rst(), Some(rst));
+        assert_eq!(p.take_rst(), None, "taken once");
     }
-    assert!(size_of::<Pending>() <= 16);
+    // A second RST replaces the first; flags and RSTs leave each other be.
+    p.set_rst(PendingRst::Abort {
+        seq: SeqNum(1),
+        ack: Some(SeqNum(2)),
+    });
+    p.set_rst(PendingRst::Reply {
+        seq: SeqNum(3),
+        ack: None,
+    });
+    p.set_syn(false);
+    p.set_probe(true);
+    assert_eq!(
+        p.rst(),
+        Some(PendingRst::Reply {
+            seq: SeqNum(3),
+            ack: None
+        })
+    );
+    assert!(!p.syn() && p.probe() && p.loss_probe() && !p.force_push());
+    assert!(p.take_rst().is_some());
+    assert!(!p.syn() && p.probe() && p.loss_probe() && !p.force_push());
+    assert!(size_of::<Pending>() <= 12);
 }
