@@ -258,7 +258,7 @@ impl Connection {
         let core = &mut self.core;
         core.neg.on_syn_ack(&seg.options, &env.config);
         core.neg.ecn.on_syn_ack(seg.flags);
-        core.neg.clamp_mss(core.socket.max_segment);
+        core.neg.clamp_mss(core.socket.max_segment());
         if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
@@ -332,7 +332,7 @@ impl Connection {
         let core = &mut self.core;
         core.neg.on_simultaneous_syn(&seg.options, &env.config);
         core.neg.ecn.on_simultaneous_syn(seg.flags);
-        core.neg.clamp_mss(core.socket.max_segment);
+        core.neg.clamp_mss(core.socket.max_segment());
         if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
@@ -947,7 +947,7 @@ impl Core {
         self.xmit.retransmits = 0;
         self.xmit.set_retrans_stamp(Stamp::NONE);
         self.rtt.reset_backoff();
-        if self.socket.keepalive {
+        if self.life.keepalive() {
             self.timers
                 .set(Timer::Keepalive, now + self.keepalive_idle(&env.config));
         }

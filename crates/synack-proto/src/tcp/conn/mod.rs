@@ -769,8 +769,9 @@ impl Pending {
     }
 }
 
-/// The application's side of the connection's life: five flags in one
-/// bits byte (room for more) and three small `Option`s, 4 bytes.
+/// The application's side of the connection's life: eight flags in one
+/// bits byte (none free: the next flag goes into another bits byte, e.g.
+/// `Negotiated::bits` or `Pending`'s) and three small `Option`s, 4 bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Life {
     /// `LIFE_*` bits.
@@ -794,6 +795,12 @@ const LIFE_READABLE_ARMED: u8 = 1 << 2;
 const LIFE_WRITABLE_WANTED: u8 = 1 << 3;
 /// The send buffer size was set by the application (no auto-growth).
 const LIFE_SNDBUF_LOCKED: u8 = 1 << 4;
+/// TCP_NODELAY: no Nagle.
+const LIFE_NODELAY: u8 = 1 << 5;
+/// TCP_CORK: hold partial segments (at most 200 ms).
+const LIFE_CORK: u8 = 1 << 6;
+/// SO_KEEPALIVE.
+const LIFE_KEEPALIVE: u8 = 1 << 7;
 
 macro_rules! life_flags {
     ($($get:ident $set:ident $bit:ident;)*) => {
@@ -821,6 +828,9 @@ life_flags! {
     readable_armed set_readable_armed LIFE_READABLE_ARMED;
     writable_wanted set_writable_wanted LIFE_WRITABLE_WANTED;
     sndbuf_locked set_sndbuf_locked LIFE_SNDBUF_LOCKED;
+    nodelay set_nodelay LIFE_NODELAY;
+    cork set_cork LIFE_CORK;
+    keepalive set_keepalive LIFE_KEEPALIVE;
 }
 
 /// Counters for [`TcpInfo`]: the ones every connection moves inline, the
@@ -1023,6 +1033,9 @@ impl Core {
                 let mut life = Life::default();
                 life.set_readable_armed(true);
                 life.set_sndbuf_locked(params.socket.send_buffer.is_some());
+                life.set_nodelay(params.socket.nodelay);
+                life.set_cork(params.socket.cork);
+                life.set_keepalive(params.socket.keepalive);
                 life
             },
             counters: Counters::default(),
@@ -1118,7 +1131,7 @@ impl Connection {
         core.neg.answer_syn(&syn.options, &env.config);
         // RFC 3168 §6.1.1: ECN iff the SYN is ECN-setup (and not ECT).
         core.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn));
-        core.neg.clamp_mss(core.socket.max_segment);
+        core.neg.clamp_mss(core.socket.max_segment());
         if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }

@@ -432,14 +432,14 @@ impl Core {
         if !is_tail {
             return len < snd.max_wnd / 2;
         }
-        snd.fin != FinState::Queued && (self.socket.cork || snd.more || self.nagle_holds(snd))
+        snd.fin != FinState::Queued && (self.life.cork() || snd.more || self.nagle_holds(snd))
     }
 
     /// Nagle's algorithm as Linux implements it (Minshall's variant, Linux
     /// `tcp_minshall_check`): a small segment waits while an earlier small
     /// segment is unacknowledged.
     fn nagle_holds(&self, snd: &SendHalf) -> bool {
-        !self.socket.nodelay && snd.small_end().after(snd.una) && snd.small_end().before_eq(snd.nxt)
+        !self.life.nodelay() && snd.small_end().after(snd.una) && snd.small_end().before_eq(snd.nxt)
     }
 
     /// With nothing in flight, data that cannot go (a closed window, or the

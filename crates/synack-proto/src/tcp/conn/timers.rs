@@ -65,7 +65,7 @@ impl Connection {
         let state = self.state.kind();
         if matches!(state, TcpState::SynSent | TcpState::SynReceived) {
             // TCP_SYNCNT overrides both sysctls (Linux `icsk_syn_retries`).
-            let limit = match self.core.socket.syn_retries {
+            let limit = match self.core.socket.syn_retries() {
                 0 if state == TcpState::SynSent => env.config.tcp_syn_retries,
                 0 => env.config.tcp_synack_retries,
                 n => n,
@@ -242,7 +242,7 @@ impl Connection {
     fn on_keepalive_timeout(&mut self, now: Instant, env: &mut Env) {
         let state = self.state.kind();
         let core = &mut self.core;
-        if !core.socket.keepalive || !state.is_synchronized() || state == TcpState::TimeWait {
+        if !core.life.keepalive() || !state.is_synchronized() || state == TcpState::TimeWait {
             return;
         }
         let idle = core.keepalive_idle(&env.config);
