@@ -64,8 +64,8 @@ fn an_idle_connection_is_464_bytes_inline() {
     // 10 with ECN's byte: every flag in `bits` (two bits free).
     assert!(size_of::<Negotiated>() <= 10, "option flags in bits");
     assert!(size_of::<Life>() <= 4, "life and socket flags in bits");
-    // With the pointer to MSG_EOR record boundaries (`conn::records`),
-    // boxed from the first record.
+    // State 104 (each half's data state in its block) + Core 360 (two
+    // bytes of padding left: a new 4-byte field costs 8).
     assert!(size_of::<Connection>() <= 464);
 }
 
