@@ -360,19 +360,51 @@ impl Ipv4Repr {
         packet: &mut Ipv4Packet<T>,
         checksum: Checksum,
     ) {
-        packet.set_version_and_header_len(HEADER_LEN as u8);
-        packet.set_dscp_ecn(self.dscp_ecn);
-        packet.set_total_len(self.payload_len.saturating_add(HEADER_LEN as u16));
-        packet.set_ident(self.ident);
-        packet.set_frag(self.dont_frag, self.more_frags, self.frag_offset);
-        packet.set_ttl(self.ttl);
-        packet.set_protocol(self.protocol);
-        packet.set_src_addr(self.src_addr);
-        packet.set_dst_addr(self.dst_addr);
-        match checksum {
-            Checksum::Full => packet.fill_checksum(),
-            Checksum::Offload => packet.set_checksum(0),
+        // Laid out on the stack, summed from there and stored in one copy
+        // (every segment sent goes through here).
+        let mut frag = (self.frag_offset >> 3) & FRAG_OFFSET_MASK;
+        if self.dont_frag {
+            frag |= FLAG_DF;
         }
+        if self.more_frags {
+            frag |= FLAG_MF;
+        }
+        let [l0, l1] = self
+            .payload_len
+            .saturating_add(HEADER_LEN as u16)
+            .to_be_bytes();
+        let [i0, i1] = self.ident.to_be_bytes();
+        let [f0, f1] = frag.to_be_bytes();
+        let [s0, s1, s2, s3] = self.src_addr.octets();
+        let [d0, d1, d2, d3] = self.dst_addr.octets();
+        let mut h = [
+            0x40 | (HEADER_LEN / 4) as u8,
+            self.dscp_ecn,
+            l0,
+            l1,
+            i0,
+            i1,
+            f0,
+            f1,
+            self.ttl,
+            u8::from(self.protocol),
+            0,
+            0,
+            s0,
+            s1,
+            s2,
+            s3,
+            d0,
+            d1,
+            d2,
+            d3,
+        ];
+        if checksum.is_full() {
+            let [c0, c1] = checksum::finish(checksum::data(&h)).to_be_bytes();
+            h[10] = c0;
+            h[11] = c1;
+        }
+        packet.buffer.as_mut()[..HEADER_LEN].copy_from_slice(&h);
     }
 }
 
