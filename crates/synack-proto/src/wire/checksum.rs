@@ -170,15 +170,17 @@ fn add_end_around(a: u64, b: u64) -> u64 {
     s + u64::from(carry)
 }
 
-/// Folds a wide ones' complement sum to 16 bits.
+/// Folds a wide ones' complement sum to 16 bits: the halves added with
+/// end-around carry, twice (RFC 1071 §2(B)). Adding the carry back cannot
+/// carry again (a sum that carried is at most `2 * MAX - 2^n`), and the
+/// result is zero only for a zero input, as with any ones' complement
+/// addition of non-negative parts.
 #[inline]
-fn fold(mut s: u64) -> u16 {
-    s = (s & 0xFFFF_FFFF) + (s >> 32);
-    s = (s & 0xFFFF_FFFF) + (s >> 32);
-    s = (s & 0xFFFF) + (s >> 16);
-    s = (s & 0xFFFF) + (s >> 16);
-    s = (s & 0xFFFF) + (s >> 16);
-    s as u16
+fn fold(s: u64) -> u16 {
+    let (s, carry) = (s as u32).overflowing_add((s >> 32) as u32);
+    let s = s + u32::from(carry);
+    let (s, carry) = (s as u16).overflowing_add((s >> 16) as u16);
+    s + u16::from(carry)
 }
 
 /// Ones' complement sum of partial sums (RFC 1071 §2(C): sums of disjoint
@@ -388,7 +390,40 @@ mod tests {
         assert_eq!(update(0xDD2F, 0x5555, 0x3285), 0x0000);
     }
 
+    /// The fold as five plain halvings, to check [`fold`] against.
+    fn fold_reference(mut s: u64) -> u16 {
+        s = (s & 0xFFFF_FFFF) + (s >> 32);
+        s = (s & 0xFFFF_FFFF) + (s >> 32);
+        s = (s & 0xFFFF) + (s >> 16);
+        s = (s & 0xFFFF) + (s >> 16);
+        s = (s & 0xFFFF) + (s >> 16);
+        s as u16
+    }
+
+    #[test]
+    fn fold_keeps_zero_and_all_ones_apart_at_the_edges() {
+        for s in [
+            0,
+            1,
+            0xFFFF,
+            0x1_0000,
+            0xFFFF_FFFF,
+            0x1_0000_0000,
+            u64::MAX,
+            u64::MAX - 1,
+        ] {
+            assert_eq!(fold(s), fold_reference(s), "{s:#x}");
+        }
+        assert_eq!(fold(0), 0);
+        assert_eq!(fold(0xFFFF_0000), 0xFFFF);
+    }
+
     proptest! {
+        #[test]
+        fn fold_equals_plain_halving(s: u64) {
+            prop_assert_eq!(fold(s), fold_reference(s));
+        }
+
         #[test]
         fn fast_sum_equals_reference_for_any_length_and_offset(
             bytes in proptest::collection::vec(any::<u8>(), 0..2100),
