@@ -129,6 +129,10 @@ fn sum_block(block: &[u8]) -> u64 {
 /// If the lengths differ (a caller bug, never wire input).
 pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u16 {
     assert_eq!(dst.len(), src.len(), "copy_and_sum: lengths differ");
+    if src.len() <= BLOCK {
+        // Every segment: skip the block loop.
+        return u16::from_be(fold(copy_block(dst, src)));
+    }
     let mut total: u64 = 0;
     for (d, s) in dst.chunks_mut(BLOCK).zip(src.chunks(BLOCK)) {
         total = add_end_around(total, copy_block(d, s));
@@ -153,7 +157,7 @@ fn copy_block(dst: &mut [u8], src: &[u8]) -> u64 {
     d_chunks.into_remainder().copy_from_slice(rest);
     let acc: u64 = lanes.iter().sum();
     // Below 2^55 + 2^52: no overflow.
-    acc + sum_block(rest)
+    acc + sum_short(rest)
 }
 
 /// Byte-swaps a sum: the sum of data that starts at an odd offset within
@@ -431,6 +435,19 @@ mod tests {
         ) {
             let slice = &bytes[offset.min(bytes.len())..];
             prop_assert_eq!(data(slice), reference::data(slice));
+        }
+
+        #[test]
+        fn copy_and_sum_equals_reference_for_any_length_and_offsets(
+            bytes in proptest::collection::vec(any::<u8>(), 0..2100),
+            from in 0usize..8,
+            to in 0usize..8,
+        ) {
+            let src = &bytes[from.min(bytes.len())..];
+            let mut dst = vec![0xAA; src.len() + to];
+            prop_assert_eq!(copy_and_sum(&mut dst[to..], src), reference::data(src));
+            prop_assert_eq!(&dst[to..], src);
+            prop_assert!(dst[..to].iter().all(|&b| b == 0xAA));
         }
 
         #[test]
