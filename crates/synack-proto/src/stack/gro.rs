@@ -137,7 +137,7 @@ fn tcp_checksum_ok(addresses: u16, tcp: &[u8], tcp_header: usize, payload_sum: u
         addresses,
         (len >> 16) as u16,
         len as u16,
-        checksum::data(&tcp[..tcp_header]),
+        checksum::header(&tcp[..tcp_header]),
         payload_sum,
     ]);
     checksum::is_valid(sum)
@@ -145,7 +145,7 @@ fn tcp_checksum_ok(addresses: u16, tcp: &[u8], tcp_header: usize, payload_sum: u
 
 /// The IP header checksum is right (RFC 791).
 fn ip_checksum_ok(ip: &[u8]) -> bool {
-    checksum::is_valid(checksum::data(&ip[..20]))
+    checksum::is_valid(checksum::header(&ip[..20]))
 }
 
 /// The run being built: frames still in the caller's buffers.

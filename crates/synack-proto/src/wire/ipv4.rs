@@ -400,7 +400,7 @@ impl Ipv4Repr {
             d3,
         ];
         if checksum.is_full() {
-            let [c0, c1] = checksum::finish(checksum::data(&h)).to_be_bytes();
+            let [c0, c1] = checksum::finish(checksum::header(&h)).to_be_bytes();
             h[10] = c0;
             h[11] = c1;
         }
