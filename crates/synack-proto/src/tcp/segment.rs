@@ -16,6 +16,7 @@ use core::net::SocketAddrV4;
 
 use crate::SeqNum;
 use crate::wire::ipv4::IpProtocol;
+use crate::wire::tcp::options::kind;
 use crate::wire::tcp::{
     HEADER_LEN, MAX_HEADER_LEN, TcpFlags, TcpOptions, TcpPacket, TcpRepr, TcpTimestamp,
 };
@@ -104,10 +105,10 @@ pub fn write_segment_partial(
 /// bytes (checksum field zero), or [`WireError::Truncated`], writing
 /// nothing, if the segment does not fit.
 ///
-/// The header is laid out in a stack array and stored with one copy, and
-/// summed from there while it is in registers: the bytes are those
-/// [`TcpRepr::emit`] writes (RFC 9293 §3.1; ACK set iff there is an
-/// acknowledgment number, urgent pointer zero).
+/// The header is built from its fields (32-bit words for the timestamp-only
+/// header, a stack array otherwise), stored once and summed from what was
+/// built: the bytes are those [`TcpRepr::emit`] writes (RFC 9293 §3.1; ACK
+/// set iff there is an acknowledgment number, urgent pointer zero).
 fn write_header<'b>(
     buf: &'b mut [u8],
     local: SocketAddrV4,
@@ -126,6 +127,28 @@ fn write_header<'b>(
     } else {
         flags.remove(TcpFlags::ACK);
     }
+    if let Some(ts) = header.options.only_timestamp() {
+        // An established connection's segment: the header as eight 32-bit
+        // words, stored once each and summed from their values (reading
+        // back bytes just stored one or two at a time stalls).
+        let words = [
+            u32::from(local.port()) << 16 | u32::from(remote.port()),
+            header.seq.0,
+            header.ack.map_or(0, |a| a.0),
+            // Data offset 8 words, flags, window.
+            (8 << 28) | u32::from(flags.bits()) << 16 | u32::from(header.window),
+            // Checksum and urgent pointer.
+            0,
+            u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIMESTAMP, 10]),
+            ts.tsval,
+            ts.tsecr,
+        ];
+        debug_assert_eq!(header_len, 4 * words.len());
+        for (at, w) in out.chunks_exact_mut(4).zip(words) {
+            at.copy_from_slice(&w.to_be_bytes());
+        }
+        return Ok((out, checksum::words(&words)));
+    }
     let mut h = [0u8; MAX_HEADER_LEN];
     h[0..2].copy_from_slice(&local.port().to_be_bytes());
     h[2..4].copy_from_slice(&remote.port().to_be_bytes());
@@ -138,17 +161,8 @@ fn write_header<'b>(
     // Checksum and urgent pointer stay zero.
     let written = header.options.emit(&mut h[HEADER_LEN..header_len]);
     debug_assert_eq!(HEADER_LEN + written, header_len);
-    // The established connection's header (timestamps only) at a fixed
-    // length, so the store and the sum unroll.
-    const TS_ONLY: usize = HEADER_LEN + 12;
-    let sum = if header_len == TS_ONLY {
-        out[..TS_ONLY].copy_from_slice(&h[..TS_ONLY]);
-        checksum::header(&h[..TS_ONLY])
-    } else {
-        out[..header_len].copy_from_slice(&h[..header_len]);
-        checksum::header(&h[..header_len])
-    };
-    Ok((out, sum))
+    out[..header_len].copy_from_slice(&h[..header_len]);
+    Ok((out, checksum::header(&h[..header_len])))
 }
 
 /// A segment without data that a small state (a TIME-WAIT entry) or the

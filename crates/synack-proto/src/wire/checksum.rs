@@ -69,6 +69,15 @@ pub fn header(bytes: &[u8]) -> u16 {
     u16::from_be(fold(sum_short(bytes)))
 }
 
+/// [`data`] of 32-bit words as they go on the wire (big-endian), summed
+/// from their values: a header built as words is summed without reading
+/// back the bytes just stored (RFC 1071 §2(B): the sum of the halves of a
+/// 32-bit value is that value folded).
+#[inline]
+pub fn words(words: &[u32]) -> u16 {
+    fold(words.iter().map(|&w| u64::from(w)).sum())
+}
+
 /// Inputs up to this long are summed word by word ([`sum_short`]).
 const SHORT: usize = 64;
 
@@ -338,6 +347,14 @@ mod tests {
         for len in 0..=SHORT {
             assert_eq!(header(&bytes[..len]), reference::data(&bytes[..len]));
         }
+    }
+
+    #[test]
+    fn words_sum_like_their_big_endian_bytes() {
+        let w = [0x1234_5678u32, 0xFFFF_FFFF, 0, 0x0101_080A, 0x8010_01F6];
+        let bytes: Vec<u8> = w.iter().flat_map(|x| x.to_be_bytes()).collect();
+        assert_eq!(words(&w), reference::data(&bytes));
+        assert_eq!(words(&[]), 0);
     }
 
     #[test]

@@ -360,8 +360,9 @@ impl Ipv4Repr {
         packet: &mut Ipv4Packet<T>,
         checksum: Checksum,
     ) {
-        // Laid out on the stack, summed from there and stored in one copy
-        // (every segment sent goes through here).
+        // Built as five 32-bit words, summed from their values and stored
+        // once each (every segment sent goes through here; reading back
+        // bytes just stored one at a time would stall).
         let mut frag = (self.frag_offset >> 3) & FRAG_OFFSET_MASK;
         if self.dont_frag {
             frag |= FLAG_DF;
@@ -369,42 +370,23 @@ impl Ipv4Repr {
         if self.more_frags {
             frag |= FLAG_MF;
         }
-        let [l0, l1] = self
-            .payload_len
-            .saturating_add(HEADER_LEN as u16)
-            .to_be_bytes();
-        let [i0, i1] = self.ident.to_be_bytes();
-        let [f0, f1] = frag.to_be_bytes();
-        let [s0, s1, s2, s3] = self.src_addr.octets();
-        let [d0, d1, d2, d3] = self.dst_addr.octets();
-        let mut h = [
-            0x40 | (HEADER_LEN / 4) as u8,
-            self.dscp_ecn,
-            l0,
-            l1,
-            i0,
-            i1,
-            f0,
-            f1,
-            self.ttl,
-            u8::from(self.protocol),
-            0,
-            0,
-            s0,
-            s1,
-            s2,
-            s3,
-            d0,
-            d1,
-            d2,
-            d3,
+        let total = self.payload_len.saturating_add(HEADER_LEN as u16);
+        let version_ihl = 0x40 | (HEADER_LEN / 4) as u32;
+        let mut words = [
+            version_ihl << 24 | u32::from(self.dscp_ecn) << 16 | u32::from(total),
+            u32::from(self.ident) << 16 | u32::from(frag),
+            // TTL, protocol, checksum (zero while summing).
+            u32::from(self.ttl) << 24 | u32::from(u8::from(self.protocol)) << 16,
+            u32::from(self.src_addr),
+            u32::from(self.dst_addr),
         ];
         if checksum.is_full() {
-            let [c0, c1] = checksum::finish(checksum::header(&h)).to_be_bytes();
-            h[10] = c0;
-            h[11] = c1;
+            words[2] |= u32::from(checksum::finish(checksum::words(&words)));
         }
-        packet.buffer.as_mut()[..HEADER_LEN].copy_from_slice(&h);
+        let out = &mut packet.buffer.as_mut()[..HEADER_LEN];
+        for (at, w) in out.chunks_exact_mut(4).zip(words) {
+            at.copy_from_slice(&w.to_be_bytes());
+        }
     }
 }
 

@@ -224,6 +224,17 @@ impl TcpOptions {
         fixed + sack
     }
 
+    /// The timestamp, when it is the only option (no SACK blocks either):
+    /// what nearly every segment of an established connection carries,
+    /// emitted as `nop, nop, TS` (12 bytes).
+    pub fn only_timestamp(&self) -> Option<TcpTimestamp> {
+        if self.sack_blocks.is_empty() {
+            self.timestamp_only()
+        } else {
+            None
+        }
+    }
+
     /// Whether only the timestamp option is present (besides any SACK
     /// blocks): what every segment of an established connection carries.
     fn timestamp_only(&self) -> Option<TcpTimestamp> {
