@@ -23,6 +23,13 @@ pub fn allocated() -> Option<usize> {
     }
 }
 
+/// The counting allocator itself, for tests that read more of `cap`'s
+/// statistics (its `stats` feature, on for this crate's tests).
+#[cfg(feature = "counting-allocator")]
+pub fn allocator() -> &'static cap::Cap<std::alloc::System> {
+    &ALLOCATOR
+}
+
 #[cfg(all(test, feature = "counting-allocator"))]
 mod tests {
     use super::*;

@@ -479,7 +479,7 @@ impl Stack {
         self.conns
             .get(c.0)
             .filter(|e| e.owner() == Owner::App)
-            .map(|e| e.conn.info(self.now))
+            .map(|e| e.conn.info(self.now, &self.env.config))
     }
 
     /// The connection behind an application handle, read-only: for drivers

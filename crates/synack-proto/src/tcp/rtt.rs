@@ -75,16 +75,15 @@ fn from_us32(us: u32) -> Duration {
 }
 
 /// The RFC 6298 estimator of one connection, with Linux's arithmetic, in
-/// 44 bytes: every field is a 32-bit count of microseconds (DESIGN.md §4).
+/// 32 bytes: every field is a 32-bit count of microseconds (DESIGN.md §4).
+/// It keeps no copy of its [`RttConfig`]: the bounds are the stack's
+/// settings, passed to the calls that apply them.
 ///
 /// Feed it with [`RttEstimator::on_sample`]; arm the retransmission timer with
 /// [`RttEstimator::rto_with_backoff`]; call [`RttEstimator::backoff`] when it
 /// fires.
 #[derive(Debug, Clone)]
 pub struct RttEstimator {
-    /// The parts of [`RttConfig`] used after construction (`initial_rto`
-    /// only sets the first RTO).
-    limits: RttLimits,
     /// Smoothed RTT in µs, times 8 (Linux `srtt_us`). 0 until the first sample.
     srtt8: u32,
     /// 4 x mean deviation in µs (Linux `mdev_us`).
@@ -104,23 +103,10 @@ pub struct RttEstimator {
     latest_us: u32,
 }
 
-/// An estimator's bounds on the RTO, in µs (saturating at 71 minutes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct RttLimits {
-    rto_min: u32,
-    rto_max: u32,
-    fallback_rto: u32,
-}
-
 impl RttEstimator {
     /// An estimator with no samples: RTO = `initial_rto`.
     pub fn new(config: RttConfig) -> Self {
         RttEstimator {
-            limits: RttLimits {
-                rto_min: us32(config.rto_min),
-                rto_max: us32(config.rto_max),
-                fallback_rto: us32(config.fallback_rto),
-            },
             srtt8: 0,
             mdev: 0,
             mdev_max: 0,
@@ -141,11 +127,17 @@ impl RttEstimator {
     ///
     /// Also resets the backoff (RFC 6298 §5.7 read with Linux: "only reset
     /// backoff on valid RTT measurement").
-    pub fn on_sample(&mut self, rtt: Duration, snd_una: SeqNum, snd_nxt: SeqNum) {
+    pub fn on_sample(
+        &mut self,
+        rtt: Duration,
+        snd_una: SeqNum,
+        snd_nxt: SeqNum,
+        config: &RttConfig,
+    ) {
         // Lossless: at most MAX_SAMPLE_US.
         let m = rtt.total_micros().min(MAX_SAMPLE_US) as u32;
         self.latest_us = m;
-        let rto_min = self.limits.rto_min;
+        let rto_min = us32(config.rto_min);
         if self.srtt8 == 0 {
             // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2 (mdev is 4 x RTTVAR).
             self.srtt8 = m << 3;
@@ -192,22 +184,22 @@ impl RttEstimator {
             }
         }
         self.srtt8 = self.srtt8.max(1);
-        self.rto_us = self.compute_rto();
+        self.rto_us = self.compute_rto(config);
         self.backoffs = 0;
     }
 
     /// RFC 6298 §5.7: the handshake completed without a valid sample (its
     /// SYN or SYN-ACK was retransmitted), so the RTO goes back to 3 s until
     /// the first sample. No-op once a sample exists.
-    pub fn on_established_without_sample(&mut self) {
+    pub fn on_established_without_sample(&mut self, config: &RttConfig) {
         if self.srtt8 != 0 {
             return;
         }
-        let fallback = self.limits.fallback_rto;
+        let fallback = us32(config.fallback_rto);
         self.mdev = fallback;
         self.mdev_max = fallback;
         self.rttvar = fallback;
-        self.rto_us = fallback.max(self.limits.rto_min).min(self.limits.rto_max);
+        self.rto_us = fallback.max(us32(config.rto_min)).min(us32(config.rto_max));
     }
 
     /// The retransmission timer fired: RFC 6298 §5.5, double the RTO
@@ -234,10 +226,10 @@ impl RttEstimator {
 
     /// The RTO to arm the retransmission timer with: `rto() * 2^backoffs`,
     /// capped at `rto_max`. This is Linux's `icsk_rto` and `tcpi_rto`.
-    pub fn rto_with_backoff(&self) -> Duration {
+    pub fn rto_with_backoff(&self, config: &RttConfig) -> Duration {
         self.rto()
             .saturating_shl(self.backoffs)
-            .min(from_us32(self.limits.rto_max))
+            .min(from_us32(us32(config.rto_max)))
     }
 
     /// Whether any sample has been taken.
@@ -274,12 +266,12 @@ impl RttEstimator {
     /// SRTT + variance term, rounded up to a millisecond, within
     /// [rto_min, rto_max] (Linux `__tcp_set_rto` + `tcp_bound_rto`; the
     /// floor never binds because the variance term is at least rto_min).
-    fn compute_rto(&self) -> u32 {
+    fn compute_rto(&self, config: &RttConfig) -> u32 {
         let us = u64::from(self.srtt8 >> 3) + u64::from(self.rttvar);
         let ms = us.div_ceil(1_000).saturating_mul(1_000);
         let ms = ms
-            .max(u64::from(self.limits.rto_min))
-            .min(u64::from(self.limits.rto_max));
+            .max(u64::from(us32(config.rto_min)))
+            .min(u64::from(us32(config.rto_max)));
         // Lossless: capped at rto_max, a u32.
         ms as u32
     }
@@ -313,7 +305,7 @@ mod tests {
     fn first_sample_gives_three_times_rtt_from_100ms() {
         for rtt in [100, 250, 500, 2_000] {
             let mut e = est();
-            e.on_sample(ms(rtt), SeqNum(0), SeqNum(100));
+            e.on_sample(ms(rtt), SeqNum(0), SeqNum(100), &RttConfig::default());
             // srtt = R, mdev = 2R, rttvar = max(2R, 200 ms) = 2R for R >= 100 ms.
             assert_eq!(e.srtt(), Some(ms(rtt)));
             assert_eq!(e.rttvar(), us(rtt * 500), "tcpi_rttvar = mdev/4 = R/2");
@@ -325,17 +317,22 @@ mod tests {
     fn small_rtts_hit_the_rto_min_floor() {
         let mut e = est();
         // 10 ms: mdev = 20 ms, rttvar = max(20, 200) = 200 ms; RTO = 10 + 200.
-        e.on_sample(ms(10), SeqNum(0), SeqNum(100));
+        e.on_sample(ms(10), SeqNum(0), SeqNum(100), &RttConfig::default());
         assert_eq!(e.rto(), ms(210));
         assert_eq!(e.variance_term(), ms(200));
         // 50 ms: RTO = 50 + 200 = 250 ms.
         let mut e = est();
-        e.on_sample(ms(50), SeqNum(0), SeqNum(100));
+        e.on_sample(ms(50), SeqNum(0), SeqNum(100), &RttConfig::default());
         assert_eq!(e.rto(), ms(250));
         // Many tiny samples: RTO converges to about srtt + 200 ms, never below.
         let mut e = est();
         for i in 0..200u32 {
-            e.on_sample(us(100), SeqNum(i * 10), SeqNum(i * 10 + 10));
+            e.on_sample(
+                us(100),
+                SeqNum(i * 10),
+                SeqNum(i * 10 + 10),
+                &RttConfig::default(),
+            );
             assert!(e.rto() >= ms(200));
         }
         assert_eq!(e.rto(), ms(201), "100 µs + 200 ms, rounded up");
@@ -347,7 +344,7 @@ mod tests {
         // 1) 100 ms, una 1000, nxt 5000 (first sample):
         //    srtt8 = 800000, mdev = 200000, rttvar = mdev_max = 200000,
         //    rtt_seq = 5000. RTO = 100000 + 200000 us = 300 ms.
-        e.on_sample(ms(100), SeqNum(1000), SeqNum(5000));
+        e.on_sample(ms(100), SeqNum(1000), SeqNum(5000), &RttConfig::default());
         assert_eq!(e.rto(), ms(300));
 
         // 2) 200 ms, una 2000 (round not over), nxt 6000:
@@ -355,7 +352,7 @@ mod tests {
         //    e = 100000 - 200000/4 = 50000; mdev = 250000 > mdev_max
         //    -> mdev_max = rttvar = 250000. srtt = 112500 us.
         //    RTO = 112500 + 250000 = 362500 us -> rounded up to 363 ms.
-        e.on_sample(ms(200), SeqNum(2000), SeqNum(6000));
+        e.on_sample(ms(200), SeqNum(2000), SeqNum(6000), &RttConfig::default());
         assert_eq!(e.srtt(), Some(us(112_500)));
         assert_eq!(e.variance_term(), us(250_000));
         assert_eq!(e.rto(), ms(363));
@@ -366,7 +363,7 @@ mod tests {
         //    not above mdev_max. Round end: mdev_max (250000) is not below
         //    rttvar (250000): no decay; rtt_seq = 9000, mdev_max = 200000.
         //    srtt = 837500 >> 3 = 104687. RTO = 354687 us -> 355 ms.
-        e.on_sample(ms(50), SeqNum(5001), SeqNum(9000));
+        e.on_sample(ms(50), SeqNum(5001), SeqNum(9000), &RttConfig::default());
         assert_eq!(e.srtt(), Some(us(104_687)));
         assert_eq!(e.rto(), ms(355));
 
@@ -375,7 +372,7 @@ mod tests {
         //    e = 4687 - 62500 = -57813 (negative: no shift);
         //    mdev = 192187, below mdev_max 200000. srtt = 104101.
         //    RTO = 104101 + 250000 = 354101 us -> 355 ms.
-        e.on_sample(ms(100), SeqNum(6000), SeqNum(9500));
+        e.on_sample(ms(100), SeqNum(6000), SeqNum(9500), &RttConfig::default());
         assert_eq!(e.srtt(), Some(us(104_101)));
         assert_eq!(e.rttvar(), us(192_187 / 4));
         assert_eq!(e.rto(), ms(355));
@@ -387,7 +384,7 @@ mod tests {
         //    rttvar -= (250000 - 200000) / 4 = 12500 -> 237500.
         //    srtt = 103589. RTO = 103589 + 237500 = 341089 us -> 342 ms.
         //    tcpi_rttvar = 148242 / 4 = 37060.
-        e.on_sample(ms(100), SeqNum(9001), SeqNum(12000));
+        e.on_sample(ms(100), SeqNum(9001), SeqNum(12000), &RttConfig::default());
         assert_eq!(e.srtt(), Some(us(103_589)));
         assert_eq!(e.variance_term(), us(237_500));
         assert_eq!(e.rttvar(), us(37_060));
@@ -397,12 +394,12 @@ mod tests {
     #[test]
     fn falling_rtt_moves_the_deviation_eight_times_slower() {
         let mut e = est();
-        e.on_sample(ms(100), SeqNum(0), SeqNum(10));
+        e.on_sample(ms(100), SeqNum(0), SeqNum(10), &RttConfig::default());
         // 30 ms: err = -70000; srtt8 = 730000; e = 70000 - 50000 = 20000 > 0
         // -> e >>= 3 = 2500; mdev = 202500 > mdev_max 200000 -> rttvar 202500.
         // srtt = 91250. RTO = 91250 + 202500 = 293750 us -> 294 ms.
         // (Without the slower gain, mdev would be 220000 and RTO 312 ms.)
-        e.on_sample(ms(30), SeqNum(5), SeqNum(10));
+        e.on_sample(ms(30), SeqNum(5), SeqNum(10), &RttConfig::default());
         assert_eq!(e.srtt(), Some(us(91_250)));
         assert_eq!(e.variance_term(), us(202_500));
         assert_eq!(e.rto(), ms(294));
@@ -411,10 +408,20 @@ mod tests {
     #[test]
     fn rto_is_capped_at_rto_max() {
         let mut e = est();
-        e.on_sample(Duration::from_secs(50), SeqNum(0), SeqNum(10));
+        e.on_sample(
+            Duration::from_secs(50),
+            SeqNum(0),
+            SeqNum(10),
+            &RttConfig::default(),
+        );
         assert_eq!(e.rto(), Duration::from_secs(120), "3 x 50 s capped");
         let mut e = est();
-        e.on_sample(Duration::from_secs(100_000), SeqNum(0), SeqNum(10));
+        e.on_sample(
+            Duration::from_secs(100_000),
+            SeqNum(0),
+            SeqNum(10),
+            &RttConfig::default(),
+        );
         assert_eq!(
             e.rto(),
             Duration::from_secs(120),
@@ -428,14 +435,24 @@ mod tests {
         // SRTT x 8 and mdev stay below 2^32, nothing wraps or saturates.
         let big = Duration::from_micros(MAX_SAMPLE_US);
         let mut e = est();
-        e.on_sample(Duration::from_secs(3_600), SeqNum(0), SeqNum(10));
+        e.on_sample(
+            Duration::from_secs(3_600),
+            SeqNum(0),
+            SeqNum(10),
+            &RttConfig::default(),
+        );
         assert_eq!(e.srtt(), Some(big), "clamped to 2^29 - 1 µs");
         assert_eq!(e.latest_rtt(), Some(big));
         for i in 1..40u32 {
-            e.on_sample(big, SeqNum(i * 10), SeqNum(i * 10 + 10));
+            e.on_sample(
+                big,
+                SeqNum(i * 10),
+                SeqNum(i * 10 + 10),
+                &RttConfig::default(),
+            );
         }
         assert_eq!(e.srtt(), Some(big));
-        e.on_sample(us(1), SeqNum(500), SeqNum(510));
+        e.on_sample(us(1), SeqNum(500), SeqNum(510), &RttConfig::default());
         // srtt -= (big - 1 µs) / 8, in Linux's fixed point.
         let srtt8 = (MAX_SAMPLE_US << 3) - (MAX_SAMPLE_US - 1);
         assert_eq!(e.srtt(), Some(us(srtt8 >> 3)));
@@ -448,41 +465,50 @@ mod tests {
         let mut e = est();
         let expect = [1, 2, 4, 8, 16, 32, 64, 120, 120, 120];
         for &secs in &expect {
-            assert_eq!(e.rto_with_backoff(), Duration::from_secs(secs));
+            assert_eq!(
+                e.rto_with_backoff(&RttConfig::default()),
+                Duration::from_secs(secs)
+            );
             e.backoff();
         }
         for _ in 0..100 {
             e.backoff();
         }
-        assert_eq!(e.rto_with_backoff(), Duration::from_secs(120));
+        assert_eq!(
+            e.rto_with_backoff(&RttConfig::default()),
+            Duration::from_secs(120)
+        );
         assert_eq!(e.backoffs(), 110);
         e.reset_backoff();
-        assert_eq!(e.rto_with_backoff(), Duration::from_secs(1));
+        assert_eq!(
+            e.rto_with_backoff(&RttConfig::default()),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]
     fn a_valid_sample_resets_the_backoff() {
         let mut e = est();
-        e.on_sample(ms(100), SeqNum(0), SeqNum(10));
+        e.on_sample(ms(100), SeqNum(0), SeqNum(10), &RttConfig::default());
         e.backoff();
         e.backoff();
-        assert_eq!(e.rto_with_backoff(), ms(1200));
-        e.on_sample(ms(100), SeqNum(10), SeqNum(20));
+        assert_eq!(e.rto_with_backoff(&RttConfig::default()), ms(1200));
+        e.on_sample(ms(100), SeqNum(10), SeqNum(20), &RttConfig::default());
         assert_eq!(e.backoffs(), 0);
-        assert_eq!(e.rto_with_backoff(), e.rto());
+        assert_eq!(e.rto_with_backoff(&RttConfig::default()), e.rto());
     }
 
     #[test]
     fn handshake_without_sample_falls_back_to_three_seconds() {
         let mut e = est();
         e.backoff();
-        e.on_established_without_sample();
+        e.on_established_without_sample(&RttConfig::default());
         assert_eq!(e.rto(), Duration::from_secs(3));
         // The next sample is treated as the first one.
-        e.on_sample(ms(100), SeqNum(0), SeqNum(10));
+        e.on_sample(ms(100), SeqNum(0), SeqNum(10), &RttConfig::default());
         assert_eq!(e.rto(), ms(300));
         // Once there is a sample, the fallback does nothing.
-        e.on_established_without_sample();
+        e.on_established_without_sample(&RttConfig::default());
         assert_eq!(e.rto(), ms(300));
     }
 
@@ -492,8 +518,13 @@ mod tests {
         // the variance term must show only in that run.
         let run = |una_second: u32| {
             let mut e = est();
-            e.on_sample(ms(400), SeqNum(0), SeqNum(100)); // rtt_seq = 100, rttvar 800 ms
-            e.on_sample(ms(400), SeqNum(una_second), SeqNum(200));
+            e.on_sample(ms(400), SeqNum(0), SeqNum(100), &RttConfig::default()); // rtt_seq = 100, rttvar 800 ms
+            e.on_sample(
+                ms(400),
+                SeqNum(una_second),
+                SeqNum(200),
+                &RttConfig::default(),
+            );
             e.variance_term()
         };
         // No round end: mdev 600000 < mdev_max 800000, rttvar stays 800 ms.
@@ -502,9 +533,9 @@ mod tests {
         // mdev_max resets to rto_min: the following round decays.
         assert_eq!(run(101), ms(800));
         let mut e = est();
-        e.on_sample(ms(400), SeqNum(0), SeqNum(100));
-        e.on_sample(ms(400), SeqNum(101), SeqNum(200)); // round 1 ends, mdev 600000
-        e.on_sample(ms(400), SeqNum(201), SeqNum(300)); // round 2 ends
+        e.on_sample(ms(400), SeqNum(0), SeqNum(100), &RttConfig::default());
+        e.on_sample(ms(400), SeqNum(101), SeqNum(200), &RttConfig::default()); // round 1 ends, mdev 600000
+        e.on_sample(ms(400), SeqNum(201), SeqNum(300), &RttConfig::default()); // round 2 ends
         // mdev = 600000 - 150000 = 450000 > mdev_max 200000 -> mdev_max 450000;
         // decay: rttvar -= (800000 - 450000) / 4 = 87500 -> 712500.
         assert_eq!(e.variance_term(), us(712_500));

@@ -57,7 +57,6 @@ const INITIAL_MAX_CNT: u32 = 20;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cubic {
     mss: u32,
-    init_cwnd: u32,
     /// cwnd in segments.
     cwnd: u32,
     /// ssthresh in segments; `u32::MAX` is "arbitrarily high".
@@ -130,7 +129,6 @@ impl Cubic {
     pub fn new(mss: u32, init_cwnd: u32) -> Self {
         Cubic {
             mss: mss.max(1),
-            init_cwnd: init_cwnd.max(1),
             cwnd: init_cwnd.max(1),
             ssthresh: u32::MAX,
             cwnd_cnt: 0,
@@ -512,7 +510,7 @@ impl CongestionControl for Cubic {
         if first {
             self.reduce();
         }
-        let (ssthresh, mss, init_cwnd) = (self.ssthresh, self.mss, self.init_cwnd);
+        let (ssthresh, mss) = (self.ssthresh, self.mss);
         let cwnd_prior = self.cwnd_prior;
         let hystart_exits = self.hystart_exits;
         *self = Cubic {
@@ -522,12 +520,12 @@ impl CongestionControl for Cubic {
             hystart: None,
             hystart_pending: Detect::NONE,
             hystart_exits,
-            ..Cubic::new(mss, init_cwnd)
+            ..Cubic::new(mss, 1)
         };
     }
 
-    fn on_idle_restart(&mut self, _now: Instant, idle: Duration, rto: Duration) {
-        let (cwnd, ssthresh) = idle_restart(self.cwnd, self.ssthresh, self.init_cwnd, idle, rto);
+    fn on_idle_restart(&mut self, _now: Instant, idle: Duration, rto: Duration, init_cwnd: u32) {
+        let (cwnd, ssthresh) = idle_restart(self.cwnd, self.ssthresh, init_cwnd, idle, rto);
         self.cwnd = cwnd;
         self.ssthresh = ssthresh;
     }

@@ -125,8 +125,10 @@ pub trait CongestionControl {
 
     /// Sending resumed after `idle` without data sent, longer than `rto`
     /// (RFC 5681 §4.1, as Linux's `tcp_cwnd_restart`: ssthresh keeps 3/4 of
-    /// the window, the window halves per RTO idle, down to the initial window).
-    fn on_idle_restart(&mut self, now: Instant, idle: Duration, rto: Duration);
+    /// the window, the window halves per RTO idle, down to the initial window
+    /// of `init_cwnd` segments). `init_cwnd` is the stack's `tcp_init_cwnd`,
+    /// passed in rather than copied into every connection.
+    fn on_idle_restart(&mut self, now: Instant, idle: Duration, rto: Duration, init_cwnd: u32);
 
     /// New data goes out with nothing in flight, `idle` after the last data
     /// (Linux `CA_EVENT_TX_START`): time-based algorithms skip the pause.
@@ -149,7 +151,7 @@ pub(crate) fn idle_restart(
 ) -> (u32, u32) {
     // Linux `tcp_current_ssthresh`: keep at least 3/4 of the window.
     let ssthresh = ssthresh.max((cwnd >> 1) + (cwnd >> 2));
-    let restart = init_cwnd.min(cwnd);
+    let restart = init_cwnd.max(1).min(cwnd);
     let mut cwnd = cwnd;
     let rto = rto.total_micros().max(1);
     let mut left = idle.total_micros();
@@ -315,8 +317,8 @@ impl CongestionControl for Congestion {
     fn on_rto(&mut self, now: Instant, in_flight: u32, first: bool) {
         self.inner_mut().on_rto(now, in_flight, first)
     }
-    fn on_idle_restart(&mut self, now: Instant, idle: Duration, rto: Duration) {
-        self.inner_mut().on_idle_restart(now, idle, rto)
+    fn on_idle_restart(&mut self, now: Instant, idle: Duration, rto: Duration, init_cwnd: u32) {
+        self.inner_mut().on_idle_restart(now, idle, rto, init_cwnd)
     }
     fn on_send_after_idle(&mut self, now: Instant, idle: Duration) {
         self.inner_mut().on_send_after_idle(now, idle)

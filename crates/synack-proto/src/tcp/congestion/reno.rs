@@ -33,7 +33,6 @@ const ABC_LIMIT_SEGMENTS: u32 = 2;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reno {
     mss: u32,
-    init_cwnd: u32,
     cwnd: u32,
     ssthresh: u32,
     /// Bytes acknowledged towards the next congestion-avoidance increment.
@@ -53,7 +52,6 @@ impl Reno {
         let mss = mss.max(1);
         Reno {
             mss,
-            init_cwnd: init_cwnd.max(1),
             cwnd: init_cwnd.max(1).saturating_mul(mss),
             ssthresh: u32::MAX,
             bytes_acked: 0,
@@ -236,14 +234,14 @@ impl CongestionControl for Reno {
         self.bytes_acked = 0;
     }
 
-    fn on_idle_restart(&mut self, _now: Instant, idle: Duration, rto: Duration) {
+    fn on_idle_restart(&mut self, _now: Instant, idle: Duration, rto: Duration, init_cwnd: u32) {
         let segments = (self.cwnd / self.mss).max(1);
         let ssthresh = if self.ssthresh == u32::MAX {
             u32::MAX
         } else {
             self.ssthresh / self.mss
         };
-        let (cwnd, ssthresh) = idle_restart(segments, ssthresh, self.init_cwnd, idle, rto);
+        let (cwnd, ssthresh) = idle_restart(segments, ssthresh, init_cwnd, idle, rto);
         self.cwnd = cwnd.saturating_mul(self.mss);
         if ssthresh != u32::MAX {
             self.ssthresh = ssthresh.saturating_mul(self.mss);
@@ -365,10 +363,10 @@ mod tests {
         assert_eq!(r.window(), 50 * MSS);
         let rto = Duration::from_millis(300);
         // Idle for 1.5 RTOs: halved once; ssthresh keeps 3/4.
-        r.on_idle_restart(now(), Duration::from_millis(450), rto);
+        r.on_idle_restart(now(), Duration::from_millis(450), rto, 10);
         assert_eq!(r.window(), 25 * MSS);
         assert_eq!(r.ssthresh(), u32::MAX, "still infinite");
-        r.on_idle_restart(now(), Duration::from_secs(10), rto);
+        r.on_idle_restart(now(), Duration::from_secs(10), rto, 10);
         assert_eq!(r.window(), 10 * MSS);
     }
 

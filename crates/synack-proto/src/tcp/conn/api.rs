@@ -402,7 +402,7 @@ impl Connection {
         let seq = self.state.send_half().map(|s| s.nxt);
         let ack = self.state.recv_half().map(|r| r.nxt);
         if let Some(seq) = seq {
-            self.core.pending.rst.set(PendingRst::Abort { seq, ack });
+            self.core.pending.set_rst(PendingRst::Abort { seq, ack });
         }
         self.close_with(now, env, CloseReason::Aborted);
     }
@@ -418,19 +418,19 @@ impl Connection {
         let socket = &mut self.core.socket;
         match option {
             SocketOption::NoDelay(on) => {
-                socket.nodelay = on;
+                self.core.life.set_nodelay(on);
                 if on {
-                    self.core.pending.force_push = true;
+                    self.core.pending.set_force_push(true);
                 }
             }
             SocketOption::Cork(on) => {
-                socket.cork = on;
+                self.core.life.set_cork(on);
                 if !on {
-                    self.core.pending.force_push = true;
+                    self.core.pending.set_force_push(true);
                 }
             }
             SocketOption::KeepAlive(on) => {
-                socket.keepalive = on;
+                self.core.life.set_keepalive(on);
                 if on && self.state.kind().is_synchronized() {
                     let idle = self.core.keepalive_idle(&env.config);
                     self.core.timers.set(Timer::Keepalive, now + idle);
@@ -440,7 +440,7 @@ impl Connection {
             }
             SocketOption::KeepIdle(d) if d >= Duration::from_secs(1) => {
                 socket.update_cold(|c| c.keep_idle = Some(d));
-                if socket.keepalive && self.state.kind().is_synchronized() {
+                if self.core.life.keepalive() && self.state.kind().is_synchronized() {
                     self.core.timers.set(Timer::Keepalive, now + d);
                 }
             }
@@ -465,8 +465,12 @@ impl Connection {
                     snd.set_buffer_limit(n);
                 }
             }
-            SocketOption::SynCount(n) if (1..=127).contains(&n) => socket.syn_retries = n,
-            SocketOption::MaxSegment(m) if (88..=32_767).contains(&m) => socket.max_segment = m,
+            SocketOption::SynCount(n) if (1..=127).contains(&n) => {
+                socket.update_cold(|c| c.syn_retries = n)
+            }
+            SocketOption::MaxSegment(m) if (88..=32_767).contains(&m) => {
+                socket.update_cold(|c| c.max_segment = m)
+            }
             SocketOption::Congestion(algorithm) => {
                 socket.update_cold(|c| c.congestion = Some(algorithm));
                 let mss = self
@@ -496,6 +500,6 @@ impl Connection {
 
     /// The socket options in force.
     pub fn socket_options(&self) -> SocketOptions {
-        self.core.socket.get()
+        self.core.socket.get(&self.core.life)
     }
 }

@@ -110,7 +110,7 @@ impl Connection {
         tfo.plan = Some(plan);
         if defer {
             tfo.deferred = true;
-            self.core.pending.syn = false;
+            self.core.pending.set_syn(false);
         }
     }
 
@@ -236,14 +236,14 @@ impl Core {
     /// Whether a SYN-RECEIVED connection may send data: a Fast Open child
     /// may, once its SYN-ACK is out (RFC 7413 §4.2.2).
     pub(super) fn tfo_may_send_in_syn_received(&self) -> bool {
-        self.tfo_is_passive() && !self.pending.syn
+        self.tfo_is_passive() && !self.pending.syn()
     }
 
     /// A deferred (`TCP_FASTOPEN_CONNECT`) SYN goes with the first data.
     pub(super) fn tfo_on_send(&mut self) {
         if let Some(tfo) = self.tfo.as_deref_mut().filter(|t| t.deferred) {
             tfo.deferred = false;
-            self.pending.syn = true;
+            self.pending.set_syn(true);
         }
     }
 

@@ -54,7 +54,8 @@ impl Core {
         snd: &mut SendHalf,
         config: &Config,
     ) -> bool {
-        let inside = snd.gso_end.after(seq) && u64::from(snd.gso_end.since(seq)) <= GSO_MAX_SIZE;
+        let gso_end = snd.gso_end();
+        let inside = gso_end.after(seq) && u64::from(gso_end.since(seq)) <= GSO_MAX_SIZE;
         if !inside {
             let mss = snd.mss.max(1);
             let segments = self
@@ -62,14 +63,14 @@ impl Core {
                 .min(self.gso_max_segments(snd, config))
                 .min(sendable.div_ceil(mss));
             if segments < 2 {
-                snd.gso_end = seq;
+                snd.set_gso_end(seq);
                 return false;
             }
-            snd.gso_end = seq + segments.saturating_mul(mss).min(sendable);
+            snd.set_gso_end(seq + segments.saturating_mul(mss).min(sendable));
         }
         let end = seq + len;
-        if end.after_eq(snd.gso_end) {
-            snd.gso_end = end;
+        if end.after_eq(snd.gso_end()) {
+            snd.set_gso_end(end);
             return true;
         }
         false

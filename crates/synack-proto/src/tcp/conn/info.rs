@@ -106,8 +106,9 @@ fn ms_since(now: Instant, then: Stamp) -> u64 {
 }
 
 impl Connection {
-    /// The connection's `tcp_info` at `now`.
-    pub fn info(&self, now: Instant) -> TcpInfo {
+    /// The connection's `tcp_info` at `now` (`config`: the stack's, for
+    /// the RTO's cap).
+    pub fn info(&self, now: Instant, config: &crate::config::Config) -> TcpInfo {
         let core = &self.core;
         let snd = self.state.send_half();
         let rcv = self.state.recv_half();
@@ -145,7 +146,7 @@ impl Connection {
             options: opts,
             snd_wscale: core.neg.snd_wscale(),
             rcv_wscale: core.neg.rcv_wscale(),
-            rto: core.rtt.rto_with_backoff().total_micros(),
+            rto: core.rto_with_backoff(config).total_micros(),
             ato: core.ack.ato().total_micros(),
             snd_mss: mss,
             rcv_mss: core.ack.rcv_mss,

@@ -173,7 +173,7 @@ impl Connection {
                 if seg.flags.rst() {
                     return Disposition::Dropped(DropReason::UnacceptableAck);
                 }
-                self.core.pending.rst.set(PendingRst::Reply {
+                self.core.pending.set_rst(PendingRst::Reply {
                     seq: ack,
                     ack: None,
                 });
@@ -189,7 +189,7 @@ impl Connection {
                 if seg.flags.rst() {
                     return Disposition::Dropped(DropReason::Paws);
                 }
-                self.core.pending.rst.set(PendingRst::Reply {
+                self.core.pending.set_rst(PendingRst::Reply {
                     seq: ack,
                     ack: None,
                 });
@@ -258,7 +258,7 @@ impl Connection {
         let core = &mut self.core;
         core.neg.on_syn_ack(&seg.options, &env.config);
         core.neg.ecn.on_syn_ack(seg.flags);
-        core.neg.clamp_mss(core.socket.max_segment);
+        core.neg.clamp_mss(core.socket.max_segment());
         if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
@@ -299,7 +299,7 @@ impl Connection {
             // Fast Open data the SYN-ACK did not cover goes again now.
             core.recovery.retransmit_in_flight(now, una, nxt);
         }
-        core.pending.syn = false;
+        core.pending.set_syn(false);
         core.xmit.last_recv = now;
         self.transition(now, env, |old| match old {
             State::SynSent(s) if fin_queued => State::FinWait1(FinWait1 { snd: s.snd, rcv }),
@@ -332,7 +332,7 @@ impl Connection {
         let core = &mut self.core;
         core.neg.on_simultaneous_syn(&seg.options, &env.config);
         core.neg.ecn.on_simultaneous_syn(seg.flags);
-        core.neg.clamp_mss(core.socket.max_segment);
+        core.neg.clamp_mss(core.socket.max_segment());
         if let Some(ts) = seg.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
@@ -347,7 +347,7 @@ impl Connection {
             s.snd.set_window(u32::from(seg.window));
             s.snd.wl1 = seg.seq;
         }
-        core.pending.syn = true;
+        core.pending.set_syn(true);
         core.xmit.last_recv = now;
         self.transition(now, env, |old| match old {
             State::SynSent(s) => State::SynReceived(SynReceived {
@@ -436,9 +436,9 @@ impl Connection {
                 if core.oow_rate_limited(now, env) {
                     return Step::Done(Disposition::Dropped(DropReason::OutOfWindow));
                 }
-                core.pending.syn = true;
+                core.pending.set_syn(true);
                 core.timers
-                    .set(Timer::Retransmit, now + core.rtt.rto_with_backoff());
+                    .set(Timer::Retransmit, now + core.rto_with_backoff(&env.config));
                 return Step::Done(Disposition::Accepted);
             }
         }
@@ -679,7 +679,7 @@ impl Connection {
             return Step::Continue;
         };
         if !(ack.after(s.snd.una) && ack.before_eq(s.snd.nxt)) {
-            core.pending.rst.set(PendingRst::Reply {
+            core.pending.set_rst(PendingRst::Reply {
                 seq: ack,
                 ack: None,
             });
@@ -694,7 +694,7 @@ impl Connection {
         let fin_queued = s.snd.fin == FinState::Queued;
         core.handshake_done(now, ack, rtt, env);
         core.tfo_on_passive_established(now, &s.snd);
-        core.pending.syn = false;
+        core.pending.set_syn(false);
         self.transition(now, env, |old| match old {
             State::SynReceived(s) if fin_queued => State::FinWait1(FinWait1 {
                 snd: s.snd,
@@ -743,7 +743,7 @@ impl Connection {
             && (core.life.orphan() || core.life.read_shutdown())
         {
             env.stats.tcp_ext.tcp_abort_on_data += 1;
-            core.pending.rst.set(match seg.ack {
+            core.pending.set_rst(match seg.ack {
                 Some(ack) => PendingRst::Reply {
                     seq: ack,
                     ack: None,
@@ -929,13 +929,15 @@ impl Core {
             Some(sample) => {
                 // The estimator's round trips are counted in sequence space
                 // from here.
-                self.on_rtt_sample(sample, ack, ack);
+                self.on_rtt_sample(sample, ack, ack, &env.config);
             }
             // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN
             // segment and the TCP implementation is using an RTO less than 3
             // seconds, the RTO MUST be re-initialized to 3 seconds when data
             // transmission begins".
-            None => self.rtt.on_established_without_sample(),
+            None => self
+                .rtt
+                .on_established_without_sample(&super::rtt_config(&env.config)),
         }
         // RFC 5681 §3.1 as Linux applies it: a handshake that needed more
         // than one retransmission starts with one segment.
@@ -945,7 +947,7 @@ impl Core {
         self.xmit.retransmits = 0;
         self.xmit.set_retrans_stamp(Stamp::NONE);
         self.rtt.reset_backoff();
-        if self.socket.keepalive {
+        if self.life.keepalive() {
             self.timers
                 .set(Timer::Keepalive, now + self.keepalive_idle(&env.config));
         }
@@ -1040,7 +1042,7 @@ impl Core {
             self.counters.add_delivered(acked.div_ceil(mss.max(1)));
             env.stats.tcp_ext.tcp_delivered += u64::from(acked.div_ceil(mss.max(1)));
             if let Some(sample) = rtt {
-                self.on_rtt_sample(sample, snd.una, snd.nxt);
+                self.on_rtt_sample(sample, snd.una, snd.nxt, &env.config);
             }
             // Progress: the give-up clock restarts (Linux clears
             // icsk_retransmits and retrans_stamp once data is acknowledged).

@@ -655,20 +655,16 @@ impl TimedSegment {
     }
 }
 
-/// Output the connection owes beyond data.
+/// Output the connection owes beyond data: four flags and a RST, in 12
+/// bytes (the flags share the RST's bits byte).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Pending {
-    /// Send (or resend) our SYN or SYN-ACK.
-    pub syn: bool,
-    /// A RST to send.
-    pub rst: RstSlot,
-    /// A zero-window or keepalive probe (seq = SND.UNA - 1).
-    pub probe: bool,
-    /// Push held data now even if Nagle or the cork holds it (the persist
-    /// timer acting as Linux's 200 ms cork ceiling and probe with data).
-    pub force_push: bool,
-    /// A tail loss probe is due (RFC 8985 §7.3).
-    pub loss_probe: bool,
+    /// The RST's sequence number and, with [`pending::RST_HAS_ACK`], its
+    /// acknowledgment number (valid with [`pending::RST`]).
+    rst_seq: SeqNum,
+    rst_ack: SeqNum,
+    /// [`pending`] bits.
+    bits: u8,
 }
 
 /// The RSTs a connection sends.
@@ -682,59 +678,100 @@ pub(crate) enum PendingRst {
     Reply { seq: SeqNum, ack: Option<SeqNum> },
 }
 
-/// An `Option<PendingRst>` in 12 bytes instead of 16 (the `ack` of an
-/// `Option<SeqNum>` and the variant share one bits byte).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct RstSlot {
-    seq: SeqNum,
-    ack: SeqNum,
-    /// `RST_*` bits; 0: no RST pending.
-    bits: u8,
+/// Bits of [`Pending::bits`].
+mod pending {
+    /// A RST to send.
+    pub const RST: u8 = 1 << 0;
+    /// ... an abort (else a reply).
+    pub const RST_ABORT: u8 = 1 << 1;
+    /// ... with an ACK.
+    pub const RST_HAS_ACK: u8 = 1 << 2;
+    /// Send (or resend) our SYN or SYN-ACK.
+    pub const SYN: u8 = 1 << 3;
+    /// A zero-window or keepalive probe (seq = SND.UNA - 1).
+    pub const PROBE: u8 = 1 << 4;
+    /// Push held data now even if Nagle or the cork holds it (the persist
+    /// timer acting as Linux's 200 ms cork ceiling and probe with data).
+    pub const FORCE_PUSH: u8 = 1 << 5;
+    /// A tail loss probe is due (RFC 8985 §7.3).
+    pub const LOSS_PROBE: u8 = 1 << 6;
+    /// The bits that describe the RST.
+    pub const RST_BITS: u8 = RST | RST_ABORT | RST_HAS_ACK;
 }
 
-const RST_PENDING: u8 = 1 << 0;
-const RST_ABORT: u8 = 1 << 1;
-const RST_HAS_ACK: u8 = 1 << 2;
+macro_rules! pending_flags {
+    ($($get:ident $set:ident $bit:ident;)*) => {
+        impl Pending {
+            $(
+                pub fn $get(&self) -> bool {
+                    self.bits & pending::$bit != 0
+                }
 
-impl RstSlot {
-    pub fn set(&mut self, rst: PendingRst) {
+                pub fn $set(&mut self, on: bool) {
+                    if on {
+                        self.bits |= pending::$bit;
+                    } else {
+                        self.bits &= !pending::$bit;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pending_flags! {
+    syn set_syn SYN;
+    probe set_probe PROBE;
+    force_push set_force_push FORCE_PUSH;
+    loss_probe set_loss_probe LOSS_PROBE;
+}
+
+impl Pending {
+    /// Queues `rst`, replacing any RST pending.
+    pub fn set_rst(&mut self, rst: PendingRst) {
         let (abort, seq, ack) = match rst {
             PendingRst::Abort { seq, ack } => (true, seq, ack),
             PendingRst::Reply { seq, ack } => (false, seq, ack),
         };
-        let mut bits = RST_PENDING;
+        let mut bits = (self.bits & !pending::RST_BITS) | pending::RST;
         if abort {
-            bits |= RST_ABORT;
+            bits |= pending::RST_ABORT;
         }
         if ack.is_some() {
-            bits |= RST_HAS_ACK;
+            bits |= pending::RST_HAS_ACK;
         }
-        *self = RstSlot {
-            seq,
-            ack: ack.unwrap_or(SeqNum(0)),
-            bits,
-        };
+        self.bits = bits;
+        self.rst_seq = seq;
+        self.rst_ack = ack.unwrap_or(SeqNum(0));
     }
 
-    pub fn get(self) -> Option<PendingRst> {
-        if self.bits & RST_PENDING == 0 {
+    /// The RST pending, if any.
+    pub fn rst(&self) -> Option<PendingRst> {
+        if self.bits & pending::RST == 0 {
             return None;
         }
-        let (seq, ack) = (self.seq, (self.bits & RST_HAS_ACK != 0).then_some(self.ack));
-        Some(if self.bits & RST_ABORT != 0 {
+        let seq = self.rst_seq;
+        let ack = (self.bits & pending::RST_HAS_ACK != 0).then_some(self.rst_ack);
+        Some(if self.bits & pending::RST_ABORT != 0 {
             PendingRst::Abort { seq, ack }
         } else {
             PendingRst::Reply { seq, ack }
         })
     }
 
-    pub fn take(&mut self) -> Option<PendingRst> {
-        core::mem::take(self).get()
+    /// Takes the RST pending, if any.
+    pub fn take_rst(&mut self) -> Option<PendingRst> {
+        let rst = self.rst();
+        self.bits &= !pending::RST_BITS;
+        self.rst_seq = SeqNum(0);
+        self.rst_ack = SeqNum(0);
+        rst
     }
 }
 
-/// The application's side of the connection's life: five flags in one
-/// bits byte (room for more) and three small `Option`s, 4 bytes.
+/// The application's side of the connection's life: eight flags in one
+/// bits byte (none free: the next flag goes into another bits byte, e.g.
+/// `Negotiated::bits` or `Pending`'s) and three small `Option`s, 4 bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Life {
     /// `LIFE_*` bits.
@@ -758,6 +795,12 @@ const LIFE_READABLE_ARMED: u8 = 1 << 2;
 const LIFE_WRITABLE_WANTED: u8 = 1 << 3;
 /// The send buffer size was set by the application (no auto-growth).
 const LIFE_SNDBUF_LOCKED: u8 = 1 << 4;
+/// TCP_NODELAY: no Nagle.
+const LIFE_NODELAY: u8 = 1 << 5;
+/// TCP_CORK: hold partial segments (at most 200 ms).
+const LIFE_CORK: u8 = 1 << 6;
+/// SO_KEEPALIVE.
+const LIFE_KEEPALIVE: u8 = 1 << 7;
 
 macro_rules! life_flags {
     ($($get:ident $set:ident $bit:ident;)*) => {
@@ -785,6 +828,9 @@ life_flags! {
     readable_armed set_readable_armed LIFE_READABLE_ARMED;
     writable_wanted set_writable_wanted LIFE_WRITABLE_WANTED;
     sndbuf_locked set_sndbuf_locked LIFE_SNDBUF_LOCKED;
+    nodelay set_nodelay LIFE_NODELAY;
+    cork set_cork LIFE_CORK;
+    keepalive set_keepalive LIFE_KEEPALIVE;
 }
 
 /// Counters for [`TcpInfo`]: the ones every connection moves inline, the
@@ -954,12 +1000,7 @@ impl Core {
     ) -> Self {
         let mut neg = Negotiated::ours(config);
         neg.clamp_mss(params.socket.max_segment);
-        let rtt = RttEstimator::new(RttConfig {
-            initial_rto: config.tcp_rto_initial,
-            rto_min: config.tcp_rto_min,
-            rto_max: config.tcp_rto_max,
-            ..RttConfig::default()
-        });
+        let rtt = RttEstimator::new(rtt_config(config));
         Core {
             local,
             remote,
@@ -992,6 +1033,9 @@ impl Core {
                 let mut life = Life::default();
                 life.set_readable_armed(true);
                 life.set_sndbuf_locked(params.socket.send_buffer.is_some());
+                life.set_nodelay(params.socket.nodelay);
+                life.set_cork(params.socket.cork);
+                life.set_keepalive(params.socket.keepalive);
                 life
             },
             counters: Counters::default(),
@@ -1061,7 +1105,7 @@ impl Connection {
     ) -> Connection {
         let mut core = Core::new(now, local, remote, params, &env.config);
         let snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));
-        core.pending.syn = true;
+        core.pending.set_syn(true);
         env.stats.tcp.active_opens += 1;
         env.events.push(ConnEvent::StateChanged {
             from: TcpState::Closed,
@@ -1087,7 +1131,7 @@ impl Connection {
         core.neg.answer_syn(&syn.options, &env.config);
         // RFC 3168 §6.1.1: ECN iff the SYN is ECN-setup (and not ECT).
         core.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn));
-        core.neg.clamp_mss(core.socket.max_segment);
+        core.neg.clamp_mss(core.socket.max_segment());
         if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));
         }
@@ -1103,7 +1147,7 @@ impl Connection {
             core.neg.rcv_wscale(),
             MAX_OUT_OF_ORDER_RANGES,
         );
-        core.pending.syn = true;
+        core.pending.set_syn(true);
         core.xmit.last_recv = now;
         env.stats.tcp.passive_opens += 1;
         env.events.push(ConnEvent::StateChanged {
@@ -1247,10 +1291,10 @@ impl Connection {
             unread.release_if_empty();
             State::Closed(Closed { unread })
         });
-        self.core.pending.syn = false;
-        self.core.pending.probe = false;
-        self.core.pending.force_push = false;
-        self.core.pending.loss_probe = false;
+        self.core.pending.set_syn(false);
+        self.core.pending.set_probe(false);
+        self.core.pending.set_force_push(false);
+        self.core.pending.set_loss_probe(false);
         self.core.ack.clear();
         // The application learns about the end through reads.
         if !had_unread {
@@ -1279,11 +1323,34 @@ impl Connection {
     }
 }
 
+/// The RTO's settings (RFC 6298) from the stack's: the estimator keeps no
+/// copy of them.
+pub(crate) fn rtt_config(config: &Config) -> RttConfig {
+    RttConfig {
+        initial_rto: config.tcp_rto_initial,
+        rto_min: config.tcp_rto_min,
+        rto_max: config.tcp_rto_max,
+        ..RttConfig::default()
+    }
+}
+
 impl Core {
+    /// The RTO with backoff, capped at `tcp_rto_max` (Linux `icsk_rto`).
+    fn rto_with_backoff(&self, config: &Config) -> Duration {
+        self.rtt.rto_with_backoff(&rtt_config(config))
+    }
+
     /// Feeds an RTT sample to the estimator (Karn's rule was applied when
     /// the sample was taken).
-    fn on_rtt_sample(&mut self, sample: Duration, snd_una: SeqNum, snd_nxt: SeqNum) {
-        self.rtt.on_sample(sample, snd_una, snd_nxt);
+    fn on_rtt_sample(
+        &mut self,
+        sample: Duration,
+        snd_una: SeqNum,
+        snd_nxt: SeqNum,
+        config: &Config,
+    ) {
+        self.rtt
+            .on_sample(sample, snd_una, snd_nxt, &rtt_config(config));
         self.counters.note_rtt(sample);
     }
 

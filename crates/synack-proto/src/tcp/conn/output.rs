@@ -79,7 +79,7 @@ impl Connection {
     /// until `None` after every input.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8], env: &mut Env) -> Option<usize> {
-        if let Some(rst) = self.core.pending.rst.take() {
+        if let Some(rst) = self.core.pending.take_rst() {
             return self.core.write_rst(now, rst, buf, env);
         }
         let kind = self.state.kind();
@@ -99,13 +99,13 @@ impl Connection {
                 Some(n)
             }
             State::SynSent(s) => {
-                if !core.pending.syn {
+                if !core.pending.syn() {
                     return None;
                 }
                 core.emit(now, &core.syn_plan(&s.snd), &mut s.snd, None, buf, env)
             }
             State::SynReceived(s) => {
-                if core.pending.syn {
+                if core.pending.syn() {
                     let plan = core.syn_plan(&s.snd);
                     return core.emit(now, &plan, &mut s.snd, Some(&mut s.rcv), buf, env);
                 }
@@ -192,7 +192,8 @@ impl Core {
                 | TcpState::LastAck
         );
         // RFC 8985 §7.3: a due probe goes first, whatever cwnd says.
-        if core::mem::take(&mut self.pending.loss_probe) {
+        if self.pending.loss_probe() {
+            self.pending.set_loss_probe(false);
             if let Some(plan) = self.plan_loss_probe(now, snd, env, may_send) {
                 return self.emit(now, &plan, snd, Some(rcv), buf, env);
             }
@@ -210,8 +211,8 @@ impl Core {
         if let Some(plan) = self.plan_speculative(snd) {
             return self.emit(now, &plan, snd, Some(rcv), buf, env);
         }
-        if self.pending.probe {
-            self.pending.probe = false;
+        if self.pending.probe() {
+            self.pending.set_probe(false);
             let plan = Plan {
                 kind: Kind::Probe,
                 ..Plan::ack(snd.una - 1u32)
@@ -221,7 +222,7 @@ impl Core {
         if self.ack.now {
             return self.emit(now, &Plan::ack(snd.nxt), snd, Some(rcv), buf, env);
         }
-        self.pending.force_push = false;
+        self.pending.set_force_push(false);
         self.arm_persist_if_stalled(now, snd, env);
         None
     }
@@ -332,7 +333,8 @@ impl Core {
                 // after an idle period longer than the RTO.
                 let rto = self.rtt.rto();
                 if env.config.tcp_slow_start_after_idle && idle > rto {
-                    self.cc.on_idle_restart(now, idle, rto);
+                    self.cc
+                        .on_idle_restart(now, idle, rto, env.config.tcp_init_cwnd);
                 }
                 // RFC 9438 §5.8: the idle time is not congestion avoidance.
                 self.cc.on_send_after_idle(now, idle);
@@ -349,12 +351,12 @@ impl Core {
             let n = self.tso_pieces(snd, env, unsent.min(record_room), wnd_room);
             if n > 1 {
                 let len = n * mss;
-                self.pending.force_push = false;
+                self.pending.set_force_push(false);
                 // It is the GSO packet: PSH on it, as Linux sets it on every
                 // GSO packet of two or more segments (see `gso`); the device
                 // leaves it on the last piece. The FIN goes in a segment of
                 // its own after it (a bare FIN, or with the tail).
-                snd.gso_end = seq + len;
+                snd.set_gso_end(seq + len);
                 return Some(Plan {
                     len,
                     push: true,
@@ -366,7 +368,7 @@ impl Core {
         let is_tail = len == unsent;
         if len < mss
             && !record_cut
-            && !self.pending.force_push
+            && !self.pending.force_push()
             && self.partial_held(len, is_tail, snd)
         {
             return None;
@@ -378,7 +380,7 @@ impl Core {
         let partial = avail % mss;
         let sendable = if partial != 0
             && avail != record_room
-            && !self.pending.force_push
+            && !self.pending.force_push()
             && self.partial_held(partial, avail == unsent, snd)
         {
             avail - partial
@@ -386,12 +388,12 @@ impl Core {
             avail
         };
         let gso_push = if probe {
-            snd.gso_end = seq; // a loss probe is a packet of its own
+            snd.set_gso_end(seq); // a loss probe is a packet of its own
             false
         } else {
             self.gso_push(seq, len, sendable.max(len), snd, &env.config)
         };
-        self.pending.force_push = false;
+        self.pending.set_force_push(false);
         let fin = fin_queued && is_tail && (seq + len).before(snd.window_end() + 1u32);
         Some(Plan {
             len,
@@ -430,14 +432,14 @@ impl Core {
         if !is_tail {
             return len < snd.max_wnd / 2;
         }
-        snd.fin != FinState::Queued && (self.socket.cork || snd.more || self.nagle_holds(snd))
+        snd.fin != FinState::Queued && (self.life.cork() || snd.more || self.nagle_holds(snd))
     }
 
     /// Nagle's algorithm as Linux implements it (Minshall's variant, Linux
     /// `tcp_minshall_check`): a small segment waits while an earlier small
     /// segment is unacknowledged.
     fn nagle_holds(&self, snd: &SendHalf) -> bool {
-        !self.socket.nodelay && snd.small_end.after(snd.una) && snd.small_end.before_eq(snd.nxt)
+        !self.life.nodelay() && snd.small_end().after(snd.una) && snd.small_end().before_eq(snd.nxt)
     }
 
     /// With nothing in flight, data that cannot go (a closed window, or the
@@ -452,8 +454,7 @@ impl Core {
             return;
         }
         let when = self
-            .rtt
-            .rto_with_backoff()
+            .rto_with_backoff(&env.config)
             .max(env.config.tcp_rto_min)
             .min(env.config.tcp_rto_max);
         self.timers.set(Timer::Persist, now + when);
@@ -599,7 +600,7 @@ impl Core {
         let retransmission = plan.kind == Kind::Retransmission
             || (plan.kind == Kind::Syn && self.xmit.retransmits > 0);
         if plan.kind == Kind::Syn {
-            self.pending.syn = false;
+            self.pending.set_syn(false);
         }
         // A super-segment is N segments on the wire (see `offload`).
         let segs = pieces(len, snd.mss);
@@ -654,7 +655,7 @@ impl Core {
             self.ack.on_data_sent(now);
             self.xmit.last_data_sent = Stamp::at(now);
             if len < snd.mss {
-                snd.small_end = end;
+                snd.set_small_end(end);
             }
         }
     }

@@ -41,6 +41,15 @@ pub struct Received {
 }
 
 /// The receive sequence space and the receive buffer.
+///
+/// An idle half is 40 bytes: the sequence numbers, the window, the buffer
+/// limit and one pointer. Everything that only matters while data is
+/// buffered or held out of order (the ring, the reassembly ranges, the SACK
+/// memory, staged bytes, a FIN beyond a hole) lives in one [`RecvBlock`],
+/// allocated by the first data (or the first duplicate to report) and
+/// freed with the buffers by [`RecvHalf::release_if_empty`] once the
+/// connection has been idle for [`super::IDLE_RELEASE`] (DESIGN.md §4): once
+/// per busy period, never per segment.
 pub struct RecvHalf {
     /// IRS: the peer's initial sequence number.
     pub irs: SeqNum,
@@ -52,25 +61,57 @@ pub struct RecvHalf {
     /// RCV.NXT in the last ACK we sent (RFC 7323 §4.3 Last.ACK.sent, Linux
     /// `rcv_wup`).
     pub last_ack_sent: SeqNum,
+    /// The peer's FIN, once RCV.NXT has passed it (with [`flags::FIN`]).
+    fin_seq: SeqNum,
+    /// The buffer's limit (SO_RCVBUF in bytes of payload, saturating at
+    /// 4 GiB - 1), kept here while no block holds a buffer.
+    limit: u32,
+    /// The most out-of-order ranges the block's assembler tracks.
+    max_holes: u16,
     /// Our window scale shift (RFC 7323 §2.3), 0 without scaling.
     pub wscale: u8,
     /// [`flags`] bits: one byte where three `Option`/`bool` fields took 17.
     flags: u8,
+    /// `None` while idle: nothing buffered, held or owed.
+    block: Option<Box<RecvBlock>>,
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// Receive blocks made on this thread (tests count allocations with it).
+    pub(crate) static BLOCKS_MADE: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+
+/// The parts of a [`RecvHalf`] that only data needs.
+struct RecvBlock {
+    /// Readable bytes, and out-of-order bytes in place beyond them. Its
+    /// limit is always the half's.
     buffer: RingBuffer,
+    /// Which bytes arrived, in stream offsets counted from where RCV.NXT
+    /// was when the block was made (offsets only relate to each other).
     assembler: Assembler,
-    /// The peer's FIN, once RCV.NXT has passed it (with [`flags::FIN`]).
-    fin_seq: SeqNum,
-    /// A FIN that arrived beyond a hole, taken once the hole fills (with
-    /// [`flags::OOO_FIN`]).
-    ooo_fin_seq: SeqNum,
     /// The SACK blocks we report (RFC 2018 §4) and a pending D-SACK (RFC
-    /// 2883): allocated at the first out-of-order segment or duplicate,
-    /// given back with the buffers when the connection is idle.
+    /// 2883): allocated at the first out-of-order segment or duplicate.
     sack: Option<Box<SackReceiver>>,
     /// Bytes at RCV.NXT that [`RecvHalf::stage`] wrote (and summed) for the
     /// segment being processed: `store` commits them without copying again.
     /// Zero outside one segment's processing.
     staged: u32,
+    /// A FIN that arrived beyond a hole, taken once the hole fills (with
+    /// [`flags::OOO_FIN`]).
+    ooo_fin_seq: SeqNum,
+}
+
+impl RecvBlock {
+    /// Whether the block holds nothing: dropping it loses nothing.
+    fn is_empty(&self, flags: u8) -> bool {
+        self.buffer.allocated() == 0
+            && self.buffer.is_empty()
+            && !self.assembler.has_out_of_order()
+            && self.sack.is_none()
+            && self.staged == 0
+            && flags & flags::OOO_FIN == 0
+    }
 }
 
 /// Bits of [`RecvHalf::flags`].
@@ -97,10 +138,14 @@ impl RecvHalf {
     }
 
     fn ooo_fin(&self) -> Option<SeqNum> {
-        (self.flags & flags::OOO_FIN != 0).then_some(self.ooo_fin_seq)
+        if self.flags & flags::OOO_FIN == 0 {
+            return None;
+        }
+        self.block.as_ref().map(|b| b.ooo_fin_seq)
     }
 
     /// A receive half after the peer's SYN at `irs`: RCV.NXT = IRS + 1.
+    /// Allocates nothing.
     pub fn new(irs: SeqNum, limit: usize, wscale: u8, max_holes: usize) -> Self {
         let nxt = irs + 1u32;
         RecvHalf {
@@ -108,15 +153,30 @@ impl RecvHalf {
             nxt,
             adv_edge: nxt,
             last_ack_sent: nxt,
+            fin_seq: SeqNum(0),
+            limit: u32::try_from(limit).unwrap_or(u32::MAX),
+            max_holes: u16::try_from(max_holes).unwrap_or(u16::MAX),
             wscale,
             flags: 0,
-            buffer: RingBuffer::new(limit),
-            assembler: Assembler::new(max_holes),
-            fin_seq: SeqNum(0),
-            ooo_fin_seq: SeqNum(0),
-            sack: None,
-            staged: 0,
+            block: None,
         }
+    }
+
+    /// The data block, made on first use (once per busy period: it stays
+    /// until [`RecvHalf::release_if_empty`]).
+    fn block_mut(&mut self) -> &mut RecvBlock {
+        let (limit, max_holes) = (self.limit as usize, usize::from(self.max_holes));
+        self.block.get_or_insert_with(|| {
+            #[cfg(test)]
+            BLOCKS_MADE.with(|n| n.set(n.get() + 1));
+            Box::new(RecvBlock {
+                buffer: RingBuffer::new(limit),
+                assembler: Assembler::new(max_holes),
+                sack: None,
+                staged: 0,
+                ooo_fin_seq: SeqNum(0),
+            })
+        })
     }
 
     /// RCV.WND as last advertised: from RCV.NXT to the advertised right edge.
@@ -131,63 +191,88 @@ impl RecvHalf {
 
     /// Bytes the application can read now: Recv-Q.
     pub fn readable(&self) -> usize {
-        self.buffer.len()
+        self.block.as_ref().map_or(0, |b| b.buffer.len())
     }
 
     /// Room in the buffer beyond the readable bytes.
     pub fn free(&self) -> usize {
-        self.buffer.free()
+        self.buffer_limit().saturating_sub(self.readable())
     }
 
     pub fn buffer_limit(&self) -> usize {
-        self.buffer.limit()
+        self.limit as usize
     }
 
     pub fn set_buffer_limit(&mut self, limit: usize) {
-        self.buffer.set_limit(limit);
+        self.limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        if let Some(b) = &mut self.block {
+            b.buffer.set_limit(limit);
+        }
     }
 
     /// Whether data is held beyond a hole.
     pub fn has_out_of_order(&self) -> bool {
-        self.assembler.has_out_of_order()
-    }
-
-    /// Bytes received in order since the SYN (FIN excluded).
-    pub fn bytes_in_order(&self) -> u64 {
-        self.assembler.contiguous_end()
-    }
-
-    /// Bytes allocated by the buffer and the assembler's ranges.
-    pub fn allocated(&self) -> usize {
-        let sack = self
-            .sack
+        self.block
             .as_ref()
-            .map_or(0, |_| core::mem::size_of::<SackReceiver>());
-        self.buffer.allocated() + sack
+            .is_some_and(|b| b.assembler.has_out_of_order())
     }
 
-    /// Gives memory back when nothing is buffered or held out of order.
+    /// Whether the data block is allocated (for tests of its life).
+    #[cfg(test)]
+    pub(crate) fn has_block(&self) -> bool {
+        self.block.is_some()
+    }
+
+    /// Bytes allocated by the buffer, the SACK memory and the data block.
+    pub fn allocated(&self) -> usize {
+        self.block.as_ref().map_or(0, |b| {
+            let sack = b
+                .sack
+                .as_ref()
+                .map_or(0, |_| core::mem::size_of::<SackReceiver>());
+            core::mem::size_of::<RecvBlock>() + b.buffer.allocated() + sack
+        })
+    }
+
+    /// Gives memory back when nothing is buffered or held out of order; the
+    /// block goes too once nothing in it is left (a D-SACK still to report
+    /// keeps it).
     pub fn release_if_empty(&mut self) -> bool {
-        if self.assembler.has_out_of_order() {
+        let flags = self.flags;
+        let dsack_pending = self.dsack_pending();
+        let Some(b) = self.block.as_deref_mut() else {
+            return false;
+        };
+        if b.assembler.has_out_of_order() {
             return false;
         }
-        self.staged = 0;
-        let ranges = self.assembler.release_if_empty();
+        b.staged = 0;
+        let ranges = b.assembler.release_if_empty();
         // Nothing held out of order: the SACK memory goes too, unless a
         // D-SACK still waits to be reported.
-        let sack = !self.dsack_pending() && self.sack.take().is_some();
-        self.buffer.release_if_empty() || ranges || sack
+        let sack = !dsack_pending && b.sack.take().is_some();
+        let buffer = b.buffer.release_if_empty();
+        let block = b.is_empty(flags);
+        if block {
+            self.block = None;
+        }
+        buffer || ranges || sack || block
     }
 
     /// Copies readable bytes into `out`; returns how many.
     pub fn read(&mut self, out: &mut [u8]) -> usize {
-        self.buffer.dequeue_slice(out)
+        self.block
+            .as_deref_mut()
+            .map_or(0, |b| b.buffer.dequeue_slice(out))
     }
 
     /// Takes the buffer with its unread bytes, e.g. when the connection's
     /// protocol state ends but the application has not read everything.
     pub fn into_unread(self) -> RingBuffer {
-        self.buffer
+        match self.block {
+            Some(b) => b.buffer,
+            None => RingBuffer::new(self.limit as usize),
+        }
     }
 
     /// The receive fast path's first half: an in-order segment's payload
@@ -205,38 +290,43 @@ impl RecvHalf {
     /// next segment of a run software GRO merges) is staged after them, so
     /// a run of segments lands in place with one copy and sum each.
     pub fn stage(&mut self, seq: SeqNum, payload: &[u8]) -> Option<u16> {
-        let staged = self.staged as usize;
+        let staged = self.staged();
         // With data held out of order the copy could overwrite some of it
         // before the checksum is known.
         if payload.is_empty()
-            || seq != self.nxt + self.staged
-            || self.assembler.has_out_of_order()
-            || payload.len() > self.buffer.free().saturating_sub(staged)
+            || seq != self.nxt + staged
+            || self.has_out_of_order()
+            || payload.len() > self.free().saturating_sub(staged as usize)
         {
             return None;
         }
         let len = u32::try_from(payload.len()).ok()?;
-        let (stored, sum) = self.buffer.write_at_summed(staged, payload);
+        let b = self.block_mut();
+        let (stored, sum) = b.buffer.write_at_summed(staged as usize, payload);
         // `free()` bytes fit beyond the readable ones: all of it was stored.
         debug_assert_eq!(stored, payload.len());
-        self.staged += len;
+        b.staged += len;
         Some(sum)
     }
 
     /// Bytes staged so far.
     pub fn staged(&self) -> u32 {
-        self.staged
+        self.block.as_ref().map_or(0, |b| b.staged)
     }
 
     /// Forgets staged bytes beyond the first `len` (a run's segment whose
     /// checksum failed).
     pub fn truncate_staged(&mut self, len: u32) {
-        self.staged = self.staged.min(len);
+        if let Some(b) = &mut self.block {
+            b.staged = b.staged.min(len);
+        }
     }
 
     /// Forgets staged bytes (the segment was dropped, or is done).
     pub fn clear_staged(&mut self) {
-        self.staged = 0;
+        if let Some(b) = &mut self.block {
+            b.staged = 0;
+        }
     }
 
     /// RFC 9293 §3.10.7.4 "seventh" and "eighth": stores a segment's text
@@ -244,7 +334,10 @@ impl RecvHalf {
     /// has arrived.
     pub fn receive(&mut self, seq: SeqNum, payload: &[u8], fin: bool) -> Received {
         let mut out = Received::default();
-        let staged = core::mem::take(&mut self.staged);
+        let staged = self
+            .block
+            .as_deref_mut()
+            .map_or(0, |b| core::mem::take(&mut b.staged));
         let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
         let seg_end = seq + len;
         let edge = self.window_end();
@@ -281,45 +374,46 @@ impl RecvHalf {
     /// at RCV.NXT are already in place ([`RecvHalf::stage`]).
     fn store(&mut self, start: SeqNum, data: &[u8], staged: u32, out: &mut Received) -> bool {
         let ahead = start.since(self.nxt) as usize;
+        let b = self.block_mut();
         let stored = if ahead == 0 && data.len() <= staged as usize {
             data.len()
         } else {
-            self.buffer.write_at(ahead, data)
+            b.buffer.write_at(ahead, data)
         };
         out.dropped_no_space = (data.len() - stored) as u32;
         if stored == 0 {
             return false;
         }
-        let offset = self.assembler.contiguous_end() + ahead as u64;
-        let had_holes = self.assembler.has_out_of_order();
-        match self.assembler.add(offset, stored as u64) {
+        let offset = b.assembler.contiguous_end() + ahead as u64;
+        let had_holes = b.assembler.has_out_of_order();
+        match b.assembler.add(offset, stored as u64) {
             Err(_too_many_holes) => {
                 out.dropped_too_many_holes = true;
                 out.dropped_no_space = 0;
                 false
             }
             Ok(outcome) => {
+                if let Some(landed) = outcome.landed.clone() {
+                    sack_memory(b).on_out_of_order(landed);
+                }
+                if let Some(dup) = outcome.duplicate.clone() {
+                    // RFC 2883 §4.1.2: a duplicate of out-of-order data.
+                    sack_memory(b).on_duplicate(dup);
+                }
                 if outcome.advanced > 0 {
-                    let advanced = self.buffer.commit(outcome.advanced as usize);
+                    let advanced = b.buffer.commit(outcome.advanced as usize);
                     self.nxt += advanced;
                     out.in_order = advanced as u32;
                     out.filled_hole = had_holes && outcome.advanced > stored as u64;
-                    if self.ooo_fin() == Some(self.nxt) {
+                    if let Some(fin) = self.ooo_fin().filter(|&f| f == self.nxt) {
                         out.fin = true;
                         self.flags &= !flags::OOO_FIN;
-                        self.set_fin(self.ooo_fin_seq);
+                        self.set_fin(fin);
                         self.nxt += 1u32;
                     }
                 }
                 out.out_of_order = outcome.landed.is_some();
                 out.duplicate = outcome.is_duplicate();
-                if let Some(landed) = outcome.landed {
-                    self.sack_memory().on_out_of_order(landed);
-                }
-                if let Some(dup) = outcome.duplicate {
-                    // RFC 2883 §4.1.2: a duplicate of out-of-order data.
-                    self.sack_memory().on_duplicate(dup);
-                }
                 stored == data.len()
             }
         }
@@ -335,7 +429,7 @@ impl RecvHalf {
             out.fin = true;
         } else if fin_seq.after(self.nxt) && fin_seq.before_eq(edge) {
             // Beyond a hole: remember it until the hole fills.
-            self.ooo_fin_seq = fin_seq;
+            self.block_mut().ooo_fin_seq = fin_seq;
             self.flags |= flags::OOO_FIN;
         }
     }
@@ -346,11 +440,11 @@ impl RecvHalf {
     /// arrives, down to zero.
     pub fn select_window(&self, mss: u32) -> u32 {
         let current = self.window();
-        let potential = u32::try_from(self.buffer.free()).unwrap_or(u32::MAX);
+        let potential = u32::try_from(self.free()).unwrap_or(u32::MAX);
         if potential <= current {
             return current;
         }
-        let limit = u32::try_from(self.buffer.limit()).unwrap_or(u32::MAX);
+        let limit = self.limit;
         let threshold = (limit / 2).min(mss).max(1);
         if potential - current >= threshold {
             potential
@@ -380,7 +474,7 @@ impl RecvHalf {
     /// The window field of a SYN or SYN-ACK, which is never scaled (RFC 7323
     /// §2.2): the buffer space, at most 65535.
     pub fn advertise_unscaled(&mut self) -> u16 {
-        let field = self.buffer.free().min(usize::from(u16::MAX)) as u16;
+        let field = self.free().min(usize::from(u16::MAX)) as u16;
         let edge = self.nxt + u32::from(field);
         if edge.after(self.adv_edge) {
             self.adv_edge = edge;
@@ -401,15 +495,13 @@ impl RecvHalf {
         if self.fin().is_some() || !end.after(seq) {
             return;
         }
-        let base = self.assembler.contiguous_end();
-        let end = end.min_seq(self.nxt);
-        let start = base.saturating_sub(u64::from(self.nxt.since(seq)));
-        let end = base.saturating_sub(u64::from(self.nxt.since(end)));
-        self.sack_memory().on_duplicate(start..end);
-    }
-
-    fn sack_memory(&mut self) -> &mut SackReceiver {
-        self.sack.get_or_insert_with(Box::default)
+        let nxt = self.nxt;
+        let b = self.block_mut();
+        let base = b.assembler.contiguous_end();
+        let end = end.min_seq(nxt);
+        let start = base.saturating_sub(u64::from(nxt.since(seq)));
+        let end = base.saturating_sub(u64::from(nxt.since(end)));
+        sack_memory(b).on_duplicate(start..end);
     }
 
     /// RFC 2018 §4 and RFC 2883 §4: SACK blocks for the next ACK: a D-SACK
@@ -427,17 +519,20 @@ impl RecvHalf {
             // memory uses (it starts at the first data byte).
             blocks.push((self.irs, self.irs + 1u32));
         }
-        let Some(sack) = self.sack.as_deref_mut() else {
+        let nxt = self.nxt;
+        let Some(b) = self.block.as_deref_mut() else {
+            return blocks;
+        };
+        let Some(sack) = b.sack.as_deref_mut() else {
             return blocks;
         };
         if !dsack {
             sack.on_ack_sent();
         }
-        if !self.assembler.has_out_of_order() && sack.pending_dsack().is_none() {
+        if !b.assembler.has_out_of_order() && sack.pending_dsack().is_none() {
             return blocks;
         }
-        let base = self.assembler.contiguous_end();
-        let nxt = self.nxt;
+        let base = b.assembler.contiguous_end();
         let to_seq = |off: u64| {
             if off >= base {
                 nxt + (off - base) as u32
@@ -446,7 +541,7 @@ impl RecvHalf {
             }
         };
         let mut ranges = [const { 0..0 }; MAX_BLOCKS];
-        let assembler = &self.assembler;
+        let assembler = &b.assembler;
         let n = sack.blocks(
             base,
             |o| assembler.out_of_order_range_containing(o),
@@ -462,10 +557,17 @@ impl RecvHalf {
 
     /// Whether a D-SACK waits to be reported.
     pub fn dsack_pending(&self) -> bool {
-        self.sack
+        self.block
             .as_ref()
+            .and_then(|b| b.sack.as_ref())
             .is_some_and(|s| s.pending_dsack().is_some())
     }
+}
+
+/// The block's SACK memory, made at the first out-of-order segment or
+/// duplicate.
+fn sack_memory(b: &mut RecvBlock) -> &mut SackReceiver {
+    b.sack.get_or_insert_with(Box::default)
 }
 
 impl fmt::Debug for RecvHalf {
@@ -476,7 +578,7 @@ impl fmt::Debug for RecvHalf {
             .field("adv_edge", &self.adv_edge)
             .field("last_ack_sent", &self.last_ack_sent)
             .field("wscale", &self.wscale)
-            .field("readable", &self.buffer.len())
+            .field("readable", &self.readable())
             .field("fin", &self.fin())
             .finish()
     }
@@ -579,6 +681,43 @@ mod tests {
         // A retransmitted FIN changes nothing.
         assert!(!r.receive(SeqNum(1000), b"", true).fin);
         assert_eq!(r.nxt, SeqNum(1001));
+    }
+
+    #[test]
+    fn a_fin_beyond_a_hole_keeps_the_block_through_a_release() {
+        let mut r = half(1000);
+        assert!(!r.has_block(), "nothing received: no block");
+        assert!(!r.receive(SeqNum(1003), b"", true).fin);
+        assert!(!r.has_out_of_order(), "a bare FIN holds no bytes");
+        r.release_if_empty();
+        assert!(r.has_block(), "the FIN beyond the hole is kept");
+        let got = r.receive(SeqNum(1000), b"abc", false);
+        assert!(got.fin);
+        assert_eq!(r.nxt, SeqNum(1004));
+        let mut out = [0u8; 3];
+        assert_eq!(r.read(&mut out), 3);
+        assert!(r.release_if_empty());
+        assert!(!r.has_block());
+        assert_eq!(r.allocated(), 0);
+    }
+
+    #[test]
+    fn a_pending_dsack_keeps_the_block_until_it_is_reported() {
+        let mut r = half(1000);
+        r.receive(SeqNum(1000), b"abc", false);
+        // The caller notes a duplicate wholly below RCV.NXT.
+        assert!(r.receive(SeqNum(1000), b"abc", false).duplicate);
+        r.note_duplicate(SeqNum(1000), SeqNum(1003));
+        let mut out = [0u8; 3];
+        assert_eq!(r.read(&mut out), 3);
+        r.release_if_empty();
+        assert!(r.has_block() && r.dsack_pending());
+        assert_eq!(
+            r.sack_blocks(true).as_slice(),
+            &[(SeqNum(1000), SeqNum(1003))]
+        );
+        assert!(r.release_if_empty());
+        assert!(!r.has_block());
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub enum FinState {
 }
 
 /// The send sequence space and the send buffer.
+///
+/// An idle half is 56 bytes: the sequence space, the window, the buffer
+/// limit and one pointer. What only queued data needs (the ring, MSG_EOR
+/// record boundaries, the Nagle and GSO packet ends) lives in one
+/// [`SendBlock`], made by the first byte queued and freed with the buffer
+/// by [`SendHalf::release_if_empty`] once everything was acknowledged and
+/// the connection stayed idle for [`super::IDLE_RELEASE`] (DESIGN.md §4):
+/// once per busy period, never per segment.
 pub struct SendHalf {
     /// ISS: our initial sequence number; the SYN occupies it.
     pub iss: SeqNum,
@@ -56,24 +64,40 @@ pub struct SendHalf {
     pub wscale: u8,
     /// The effective send MSS: payload bytes per segment (options excluded).
     pub mss: u32,
-    /// Sequence number of the first byte in `buffer`.
+    /// Sequence number of the first byte in the buffer.
     buf_seq: SeqNum,
-    buffer: RingBuffer,
+    /// The buffer's limit (SO_SNDBUF in bytes of payload, saturating at
+    /// 4 GiB - 1), kept here while no block holds a buffer.
+    limit: u32,
     pub fin: FinState,
     /// Whether the SYN still occupies SND.UNA.
     syn_unacked: bool,
-    /// End of the last segment shorter than the MSS that was sent (Minshall's
-    /// Nagle variant, Linux `snd_sml`).
-    pub small_end: SeqNum,
     /// The last write asked for more data to follow (MSG_MORE): do not push
     /// a partial segment for it.
     pub more: bool,
+    /// `None` while nothing is queued (or since the idle release).
+    block: Option<Box<SendBlock>>,
+}
+
+/// The parts of a [`SendHalf`] that only queued data needs.
+struct SendBlock {
+    /// The bytes from `buf_seq` on. Its limit is always the half's.
+    buffer: RingBuffer,
+    /// Where records written with MSG_EOR end (see `conn::records`).
+    records: RecordBoundaries,
+    /// End of the last segment shorter than the MSS that was sent (Minshall's
+    /// Nagle variant, Linux `snd_sml`).
+    small_end: SeqNum,
     /// The end of the GSO packet of two or more segments that new data is
     /// being sent in, as Linux would build it (`conn::gso`): new data before
     /// it is inside that packet.
-    pub gso_end: SeqNum,
-    /// Where records written with MSG_EOR end (see `conn::records`).
-    records: RecordBoundaries,
+    gso_end: SeqNum,
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// Send blocks made on this thread (tests count allocations with it).
+    pub(crate) static BLOCKS_MADE: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
 }
 
 impl SendHalf {
@@ -90,19 +114,69 @@ impl SendHalf {
             wscale: 0,
             mss: 536,
             buf_seq: iss + 1u32,
-            buffer: RingBuffer::new(limit),
+            limit: u32::try_from(limit).unwrap_or(u32::MAX),
             fin: FinState::Open,
             syn_unacked: true,
-            small_end: iss,
             more: false,
-            gso_end: iss,
-            records: RecordBoundaries::default(),
+            block: None,
         }
+    }
+
+    /// The data block, made on first use (once per busy period: it stays
+    /// until [`SendHalf::release_if_empty`]). Its packet ends start at
+    /// SND.UNA: every sequence number compared with them is at or beyond
+    /// it, as with whatever ends the last block had (all acknowledged).
+    fn block_mut(&mut self) -> &mut SendBlock {
+        let (limit, una) = (self.limit as usize, self.una);
+        self.block.get_or_insert_with(|| {
+            #[cfg(test)]
+            BLOCKS_MADE.with(|n| n.set(n.get() + 1));
+            Box::new(SendBlock {
+                buffer: RingBuffer::new(limit),
+                records: RecordBoundaries::default(),
+                small_end: una,
+                gso_end: una,
+            })
+        })
+    }
+
+    /// Whether the data block is allocated (for tests of its life).
+    #[cfg(test)]
+    pub(crate) fn has_block(&self) -> bool {
+        self.block.is_some()
+    }
+
+    /// End of the last segment shorter than the MSS that was sent
+    /// (Minshall's Nagle variant, Linux `snd_sml`); SND.UNA without a block.
+    pub fn small_end(&self) -> SeqNum {
+        self.block.as_ref().map_or(self.una, |b| b.small_end)
+    }
+
+    pub fn set_small_end(&mut self, end: SeqNum) {
+        self.block_mut().small_end = end;
+    }
+
+    /// The end of the GSO packet new data is being sent in (`conn::gso`);
+    /// SND.UNA without a block.
+    pub fn gso_end(&self) -> SeqNum {
+        self.block.as_ref().map_or(self.una, |b| b.gso_end)
+    }
+
+    pub fn set_gso_end(&mut self, end: SeqNum) {
+        self.block_mut().gso_end = end;
+    }
+
+    fn len(&self) -> usize {
+        self.block.as_ref().map_or(0, |b| b.buffer.len())
+    }
+
+    fn records(&self) -> Option<&RecordBoundaries> {
+        self.block.as_ref().map(|b| &b.records)
     }
 
     /// Sequence number just after the last byte written by the application.
     pub fn data_end(&self) -> SeqNum {
-        self.buf_seq + self.buffer.len()
+        self.buf_seq + self.len()
     }
 
     /// The FIN's sequence number, once queued.
@@ -137,67 +211,80 @@ impl SendHalf {
 
     /// Application bytes in the buffer (unacknowledged or unsent): Send-Q.
     pub fn buffered(&self) -> usize {
-        self.buffer.len()
+        self.len()
     }
 
     /// Room left for the application.
     pub fn free(&self) -> usize {
         if self.fin == FinState::Open {
-            self.buffer.free()
+            self.buffer_limit().saturating_sub(self.len())
         } else {
             0
         }
     }
 
     pub fn buffer_limit(&self) -> usize {
-        self.buffer.limit()
+        self.limit as usize
     }
 
     pub fn set_buffer_limit(&mut self, limit: usize) {
-        self.buffer.set_limit(limit);
+        self.limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        if let Some(b) = &mut self.block {
+            b.buffer.set_limit(limit);
+        }
     }
 
-    /// Gives the buffer's memory back if it is empty.
+    /// Gives the buffer's memory back if it is empty (everything was
+    /// acknowledged), and the block with it once no record boundary waits.
     pub fn release_if_empty(&mut self) -> bool {
-        let records = self.records.release_if_empty();
-        self.buffer.release_if_empty() || records
+        let Some(b) = self.block.as_deref_mut() else {
+            return false;
+        };
+        let records = b.records.release_if_empty();
+        let buffer = b.buffer.release_if_empty();
+        let block = b.buffer.allocated() == 0 && b.records.is_empty();
+        if block {
+            self.block = None;
+        }
+        buffer || records || block
     }
 
-    /// Bytes the buffer holds allocated.
+    /// Bytes the buffer, its record boundaries and the block hold allocated.
     pub fn allocated(&self) -> usize {
-        self.buffer.allocated() + self.records.allocated()
+        self.block.as_ref().map_or(0, |b| {
+            core::mem::size_of::<SendBlock>() + b.buffer.allocated() + b.records.allocated()
+        })
     }
 
     /// Queues application bytes; returns how many fit.
     pub fn enqueue(&mut self, data: &[u8]) -> usize {
-        if self.fin != FinState::Open {
+        if self.fin != FinState::Open || data.is_empty() || self.free() == 0 {
             return 0;
         }
-        self.buffer.enqueue_slice(data)
+        self.block_mut().buffer.enqueue_slice(data)
     }
 
     /// The data queued so far ends a record (MSG_EOR): no later byte
     /// shares a segment with its last one.
     pub fn end_record(&mut self) {
-        if !self.buffer.is_empty() {
-            self.records.mark(self.data_end());
+        let end = self.data_end();
+        if let Some(b) = self.block.as_deref_mut().filter(|b| !b.buffer.is_empty()) {
+            b.records.mark(end);
         }
     }
 
     /// How many bytes a segment starting at `seq` may hold before it would
     /// cross a record boundary (`u32::MAX` when none follows `seq`).
     pub fn record_room(&self, seq: SeqNum) -> u32 {
-        if self.records.is_empty() {
+        let Some(records) = self.records().filter(|r| !r.is_empty()) else {
             return u32::MAX;
-        }
-        self.records
-            .next_after(seq)
-            .map_or(u32::MAX, |b| b.since(seq))
+        };
+        records.next_after(seq).map_or(u32::MAX, |b| b.since(seq))
     }
 
     /// Whether a segment ending at `end` ends a record.
     pub fn ends_record(&self, end: SeqNum) -> bool {
-        !self.records.is_empty() && self.record_room(end - 1u32) == 1
+        self.records().is_some_and(|r| !r.is_empty()) && self.record_room(end - 1u32) == 1
     }
 
     /// Queues the FIN after the data (no more writes).
@@ -218,8 +305,11 @@ impl SendHalf {
         let Ok(offset) = usize::try_from(seq.diff(self.buf_seq)) else {
             return (&[], &[]); // before the buffer: nothing (the SYN)
         };
-        let first = self.buffer.contiguous_at(offset, len);
-        let second = self
+        let Some(b) = self.block.as_deref() else {
+            return (&[], &[]);
+        };
+        let first = b.buffer.contiguous_at(offset, len);
+        let second = b
             .buffer
             .contiguous_at(offset + first.len(), len - first.len());
         (first, second)
@@ -238,9 +328,11 @@ impl SendHalf {
             self.syn_unacked = false;
         }
         let data_acked = ack.min_seq(self.data_end()).since(self.buf_seq);
-        let freed = self.buffer.discard_front(data_acked as usize);
-        self.buf_seq += freed;
-        self.records.acknowledge(self.buf_seq);
+        if let Some(b) = self.block.as_deref_mut() {
+            let freed = b.buffer.discard_front(data_acked as usize);
+            self.buf_seq += freed;
+            b.records.acknowledge(self.buf_seq);
+        }
         acked
     }
 

@@ -1,13 +1,15 @@
-//! The socket options a connection keeps: the few that most connections
-//! set or the fast path reads stay inline, the rest sit in a box allocated
-//! only while the application has one of them set (DESIGN.md §4: an idle
-//! connection stays small).
+//! The socket options a connection keeps: the buffer sizes stay inline, the
+//! flag options (TCP_NODELAY, TCP_CORK, SO_KEEPALIVE) are bits of the
+//! connection's [`Life`] byte, the rest sit in a box allocated only while
+//! the application has one of them set (DESIGN.md §4: an idle connection
+//! stays small).
 
-use super::SocketOptions;
+use super::{Life, SocketOptions};
 use crate::config::CongestionAlgorithm;
 use crate::time::Duration;
 
-/// [`SocketOptions`] as a connection stores them: 24 bytes instead of 112.
+/// [`SocketOptions`] as a connection stores them: 16 bytes instead of 112
+/// (and three bits of [`Life`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ConnOptions {
     /// SO_RCVBUF; see [`SocketOptions::recv_buffer`]. A [`BufferSize`].
@@ -16,13 +18,6 @@ pub(crate) struct ConnOptions {
     send_buffer: BufferSize,
     /// Everything else; `None` while all of it is at its default.
     cold: Option<Box<ColdOptions>>,
-    /// TCP_MAXSEG; 0: unset.
-    pub max_segment: u16,
-    /// TCP_SYNCNT; 0: unset.
-    pub syn_retries: u8,
-    pub nodelay: bool,
-    pub cork: bool,
-    pub keepalive: bool,
 }
 
 /// An `Option<usize>` buffer size in 4 bytes: `u32::MAX` is `None`, sizes
@@ -60,6 +55,10 @@ pub(crate) struct ColdOptions {
     pub user_timeout: Option<Duration>,
     pub linger: Option<Duration>,
     pub congestion: Option<CongestionAlgorithm>,
+    /// TCP_MAXSEG; 0: unset. Read when the handshake sets the MSS.
+    pub max_segment: u16,
+    /// TCP_SYNCNT; 0: unset. Read when a SYN is retransmitted.
+    pub syn_retries: u8,
 }
 
 impl ConnOptions {
@@ -71,26 +70,24 @@ impl ConnOptions {
             user_timeout: o.user_timeout,
             linger: o.linger,
             congestion: o.congestion,
+            max_segment: o.max_segment,
+            syn_retries: o.syn_retries,
         };
         ConnOptions {
             recv_buffer: BufferSize::new(o.recv_buffer),
             send_buffer: BufferSize::new(o.send_buffer),
             cold: (cold != ColdOptions::default()).then(|| Box::new(cold)),
-            max_segment: o.max_segment,
-            syn_retries: o.syn_retries,
-            nodelay: o.nodelay,
-            cork: o.cork,
-            keepalive: o.keepalive,
         }
     }
 
-    /// The options in force, as the application sees them.
-    pub fn get(&self) -> SocketOptions {
+    /// The options in force, as the application sees them (the flag
+    /// options from `life`).
+    pub fn get(&self, life: &Life) -> SocketOptions {
         let cold = self.cold();
         SocketOptions {
-            nodelay: self.nodelay,
-            cork: self.cork,
-            keepalive: self.keepalive,
+            nodelay: life.nodelay(),
+            cork: life.cork(),
+            keepalive: life.keepalive(),
             keep_idle: cold.keep_idle,
             keep_interval: cold.keep_interval,
             keep_count: cold.keep_count,
@@ -98,10 +95,20 @@ impl ConnOptions {
             linger: cold.linger,
             recv_buffer: self.recv_buffer(),
             send_buffer: self.send_buffer(),
-            syn_retries: self.syn_retries,
-            max_segment: self.max_segment,
+            syn_retries: cold.syn_retries,
+            max_segment: cold.max_segment,
             congestion: cold.congestion,
         }
+    }
+
+    /// TCP_MAXSEG; 0: unset.
+    pub fn max_segment(&self) -> u16 {
+        self.cold.as_ref().map_or(0, |c| c.max_segment)
+    }
+
+    /// TCP_SYNCNT; 0: unset.
+    pub fn syn_retries(&self) -> u8 {
+        self.cold.as_ref().map_or(0, |c| c.syn_retries)
     }
 
     /// SO_RCVBUF, if set.
@@ -140,17 +147,43 @@ impl ConnOptions {
 mod tests {
     use super::*;
 
+    /// The flag options as the connection keeps them.
+    fn life_of(o: &SocketOptions) -> Life {
+        let mut life = Life::default();
+        life.set_nodelay(o.nodelay);
+        life.set_cork(o.cork);
+        life.set_keepalive(o.keepalive);
+        life
+    }
+
     #[test]
     fn default_options_allocate_nothing_and_round_trip() {
         let o = SocketOptions {
             nodelay: true,
+            keepalive: true,
             recv_buffer: Some(4096),
-            max_segment: 1000,
             ..SocketOptions::default()
         };
         let c = ConnOptions::new(&o);
         assert!(c.cold.is_none());
-        assert_eq!(c.get(), o);
+        assert_eq!(c.get(&life_of(&o)), o);
+    }
+
+    #[test]
+    fn segment_size_and_syn_count_are_cold_options() {
+        let o = SocketOptions {
+            cork: true,
+            max_segment: 1000,
+            syn_retries: 3,
+            ..SocketOptions::default()
+        };
+        let mut c = ConnOptions::new(&o);
+        assert!(c.cold.is_some());
+        assert_eq!((c.max_segment(), c.syn_retries()), (1000, 3));
+        assert_eq!(c.get(&life_of(&o)), o);
+        c.update_cold(|c| (c.max_segment, c.syn_retries) = (0, 0));
+        assert!(c.cold.is_none());
+        assert_eq!((c.max_segment(), c.syn_retries()), (0, 0));
     }
 
     #[test]
@@ -162,12 +195,12 @@ mod tests {
         };
         let mut c = ConnOptions::new(&o);
         assert!(c.cold.is_some());
-        assert_eq!(c.get(), o);
+        assert_eq!(c.get(&life_of(&o)), o);
         c.update_cold(|c| c.user_timeout = None);
         assert!(c.cold.is_some());
         c.update_cold(|c| c.keep_count = None);
         assert!(c.cold.is_none());
-        assert_eq!(c.get(), SocketOptions::default());
+        assert_eq!(c.get(&Life::default()), SocketOptions::default());
     }
 
     #[test]
@@ -180,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn inline_part_is_24_bytes() {
-        assert!(core::mem::size_of::<ConnOptions>() <= 24);
+    fn inline_part_is_16_bytes() {
+        assert!(core::mem::size_of::<ConnOptions>() <= 16);
     }
 }

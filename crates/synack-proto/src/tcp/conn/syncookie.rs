@@ -36,7 +36,7 @@ impl Connection {
         // with timestamps); the ACK's own IP codepoint says nothing of it.
         let agreed = ecn::is_setup_syn(syn.flags) && ecn::accepts(&env.config);
         conn.core.neg.ecn = EcnState::agreed(agreed);
-        conn.core.pending.syn = false;
+        conn.core.pending.set_syn(false);
         if let State::SynReceived(s) = &mut conn.state {
             s.snd.on_sent(s.snd.iss + 1u32);
         }

@@ -411,7 +411,7 @@ impl Harness {
     }
 
     pub fn info(&self) -> TcpInfo {
-        self.conn.info(self.now)
+        self.conn.info(self.now, &self.env.config)
     }
 }
 

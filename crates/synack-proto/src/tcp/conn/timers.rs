@@ -65,7 +65,7 @@ impl Connection {
         let state = self.state.kind();
         if matches!(state, TcpState::SynSent | TcpState::SynReceived) {
             // TCP_SYNCNT overrides both sysctls (Linux `icsk_syn_retries`).
-            let limit = match self.core.socket.syn_retries {
+            let limit = match self.core.socket.syn_retries() {
                 0 if state == TcpState::SynSent => env.config.tcp_syn_retries,
                 0 => env.config.tcp_synack_retries,
                 n => n,
@@ -78,11 +78,11 @@ impl Connection {
                 return;
             }
             let core = &mut self.core;
-            core.begin_retransmission(now);
-            core.pending.syn = true;
+            core.begin_retransmission(now, &env.config);
+            core.pending.set_syn(true);
             env.stats.tcp_ext.tcp_timeouts += 1;
             core.timers
-                .set(Timer::Retransmit, now + core.rtt.rto_with_backoff());
+                .set(Timer::Retransmit, now + core.rto_with_backoff(&env.config));
             return;
         }
         let Some(snd) = self.state.send_half() else {
@@ -113,7 +113,7 @@ impl Connection {
             retransmits,
             &mut env.stats.tcp_ext,
         );
-        core.begin_retransmission(now);
+        core.begin_retransmission(now, &env.config);
         // RFC 3168 §6.1.2: the window was reduced; tell an ECN receiver
         // (Linux `tcp_enter_loss` queues the CWR too).
         core.neg.ecn.queue_cwr();
@@ -136,7 +136,7 @@ impl Connection {
         }
         let core = &mut self.core;
         if core.recovery.on_tlp_timeout() {
-            core.pending.loss_probe = true;
+            core.pending.set_loss_probe(true);
             // The probe restarts the RTO (Linux `tcp_send_loss_probe`).
             core.timers
                 .set(Timer::Retransmit, now + core.rto_clamped(now, &env.config));
@@ -197,7 +197,7 @@ impl Connection {
             return;
         }
         if snd.window_end().after(snd.nxt) {
-            core.pending.force_push = true;
+            core.pending.set_force_push(true);
             return;
         }
         // A zero window. Unanswered probes count like retransmissions
@@ -214,13 +214,12 @@ impl Connection {
             self.close_with(now, env, CloseReason::TimedOut);
             return;
         }
-        core.pending.probe = true;
+        core.pending.set_probe(true);
         core.xmit.note_probe(now);
         env.stats.tcp_ext.tcp_win_probe += 1;
         core.rtt.backoff();
         let when = core
-            .rtt
-            .rto_with_backoff()
+            .rto_with_backoff(&env.config)
             .max(env.config.tcp_rto_min)
             .min(env.config.tcp_rto_max);
         core.timers.set(Timer::Persist, now + when);
@@ -243,7 +242,7 @@ impl Connection {
     fn on_keepalive_timeout(&mut self, now: Instant, env: &mut Env) {
         let state = self.state.kind();
         let core = &mut self.core;
-        if !core.socket.keepalive || !state.is_synchronized() || state == TcpState::TimeWait {
+        if !core.life.keepalive() || !state.is_synchronized() || state == TcpState::TimeWait {
             return;
         }
         let idle = core.keepalive_idle(&env.config);
@@ -274,13 +273,12 @@ impl Connection {
             let (seq, ack) = (snd.nxt, self.state.recv_half().map(|r| r.nxt));
             self.core
                 .pending
-                .rst
-                .set(super::PendingRst::Abort { seq, ack });
+                .set_rst(super::PendingRst::Abort { seq, ack });
             env.stats.tcp_ext.tcp_abort_on_timeout += 1;
             self.close_with(now, env, CloseReason::TimedOut);
             return;
         }
-        core.pending.probe = true;
+        core.pending.set_probe(true);
         core.xmit.note_keepalive_probe();
         env.stats.tcp_ext.tcp_keep_alive += 1;
         let interval = core
@@ -330,12 +328,12 @@ impl Connection {
 impl Core {
     /// A timeout retransmission begins: count it, back off, stop RTT timing
     /// (Karn), and start the give-up clock at the first one.
-    fn begin_retransmission(&mut self, now: Instant) {
+    fn begin_retransmission(&mut self, now: Instant, config: &Config) {
         if self.xmit.retransmits == 0 {
             // The data now resent was sent one RTO ago (Linux retrans_stamp
             // is the head segment's first transmission).
             self.xmit
-                .set_retrans_stamp(Stamp::at(now - self.rtt.rto_with_backoff()));
+                .set_retrans_stamp(Stamp::at(now - self.rto_with_backoff(config)));
         }
         self.xmit.retransmits = self.xmit.retransmits.saturating_add(1);
         self.xmit.rtt_timed = super::TimedSegment::NONE;
@@ -359,8 +357,8 @@ impl Core {
 
     /// The RTO with backoff, cut short so a user timeout is noticed on time
     /// (Linux `tcp_clamp_rto_to_user_timeout`).
-    pub(super) fn rto_clamped(&self, now: Instant, _config: &Config) -> Duration {
-        let rto = self.rtt.rto_with_backoff();
+    pub(super) fn rto_clamped(&self, now: Instant, config: &Config) -> Duration {
+        let rto = self.rto_with_backoff(config);
         match (
             self.socket.cold().user_timeout,
             self.xmit.retrans_stamp().get(),

@@ -6,7 +6,7 @@ use core::mem::size_of;
 /// Prints what an idle connection is made of (`cargo test layout --
 /// --nocapture`) and holds the parts that were shrunk to their size.
 #[test]
-fn an_idle_connection_is_552_bytes_inline() {
+fn an_idle_connection_is_464_bytes_inline() {
     let parts: &[(&str, usize)] = &[
         ("Connection", size_of::<Connection>()),
         ("State", size_of::<State>()),
@@ -37,12 +37,25 @@ fn an_idle_connection_is_552_bytes_inline() {
         size_of::<Counters>() <= 24,
         "data-path counters and high halves boxed"
     );
-    assert!(size_of::<RingBuffer>() <= 16, "ring bookkeeping is boxed");
-    assert!(size_of::<RttEstimator>() <= 44, "32-bit µs fields");
-    assert!(size_of::<ConnOptions>() <= 24, "buffer sizes in u32");
+    // Inline in the lazily boxed blocks (one allocation for a block and
+    // its ring header) and in CLOSED / TIME-WAIT's unread bytes.
+    assert!(size_of::<RingBuffer>() <= 40, "a limit and a ring header");
+    assert!(size_of::<TimeWaitState>() <= size_of::<Established>());
+    assert!(
+        size_of::<RttEstimator>() <= 32,
+        "32-bit µs fields, the RTO bounds read from the config"
+    );
+    assert!(
+        size_of::<ConnOptions>() <= 16,
+        "buffer sizes in u32, flags in the life byte, the rest boxed"
+    );
     assert!(size_of::<TimerTable>() <= 48, "32-bit µs offsets");
-    assert!(size_of::<Congestion>() <= 56, "CUBIC epoch boxed");
-    assert!(size_of::<RecvHalf>() <= 80, "FIN flags in one byte");
+    assert!(
+        size_of::<Congestion>() <= 48,
+        "CUBIC epoch boxed, the initial window read from the config"
+    );
+    assert!(size_of::<RecvHalf>() <= 40, "data state in a lazy block");
+    assert!(size_of::<SendHalf>() <= 56, "data state in a lazy block");
     assert!(
         size_of::<XmitState>() <= 56,
         "probe and timeout state boxed, timed segment packed"
@@ -50,10 +63,90 @@ fn an_idle_connection_is_552_bytes_inline() {
     assert!(size_of::<AckState>() <= 24, "quick ACKs in a byte");
     // 10 with ECN's byte: every flag in `bits` (two bits free).
     assert!(size_of::<Negotiated>() <= 10, "option flags in bits");
-    assert!(size_of::<Life>() <= 4, "life flags in bits");
-    // With the pointer to MSG_EOR record boundaries (`conn::records`),
-    // boxed from the first record.
-    assert!(size_of::<Connection>() <= 552);
+    assert!(size_of::<Life>() <= 4, "life and socket flags in bits");
+    // State 104 (each half's data state in its block) + Core 360 (two
+    // bytes of padding left: a new 4-byte field costs 8).
+    assert!(size_of::<Connection>() <= 464);
+}
+
+#[test]
+fn the_receive_block_is_made_by_the_first_data_and_freed_when_idle() {
+    let mut h = Harness::established();
+    let rcv = |h: &Harness| h.conn.state.recv_half().unwrap().has_block();
+    assert!(!rcv(&h), "the handshake allocates no receive block");
+    h.feed(seg(".", IRS + 1, Some(ISS + 1)).len(100));
+    assert!(rcv(&h));
+    assert_eq!(h.recv_all().len(), 100);
+    h.output();
+    assert!(rcv(&h), "kept while the connection may be busy");
+    // IDLE_RELEASE after the last read.
+    h.run_until(h.now.total_millis() + 1_000);
+    assert!(!rcv(&h), "freed with the buffer");
+    assert_eq!(h.conn.buffer_memory(), 0);
+}
+
+#[test]
+fn a_bulk_receive_makes_its_receive_block_once() {
+    let mut h = Harness::established();
+    let made = || crate::tcp::conn::recv::BLOCKS_MADE.with(|n| n.get());
+    let before = made();
+    let mut seq = IRS + 1;
+    // 2,000 full segments with reads and ACKs in between, 1 ms apart.
+    for i in 0..2_000u32 {
+        h.at(200 + u64::from(i));
+        let s = seg(".", seq, Some(ISS + 1)).len(1448);
+        seq += 1448;
+        h.feed(s);
+        if i % 2 == 1 {
+            assert_eq!(h.recv_all().len(), 2 * 1448);
+            h.output();
+        }
+    }
+    assert_eq!(h.rcv_nxt(), SeqNum(seq));
+    assert_eq!(made() - before, 1, "one block for the busy period");
+}
+
+#[test]
+fn the_send_block_is_made_by_the_first_write_and_freed_when_idle() {
+    let mut h = Harness::established();
+    let snd = |h: &Harness| h.conn.state.send_half().unwrap().has_block();
+    assert!(!snd(&h), "the handshake allocates no send block");
+    h.send(&[1; 100]);
+    assert!(snd(&h));
+    h.output();
+    h.at(300);
+    h.feed(seg(".", IRS + 1, Some(ISS + 101)));
+    assert!(snd(&h), "kept while the connection may be busy");
+    // IDLE_RELEASE after the last ACK.
+    h.run_until(1_300);
+    assert!(!snd(&h), "freed with the buffer");
+    assert_eq!(h.conn.buffer_memory(), 0);
+    // A new busy period starts like the first: Nagle and GSO see nothing
+    // outstanding.
+    h.send(&[2; 10]);
+    let out = h.output();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].payload.len(), 10);
+}
+
+#[test]
+fn a_bulk_send_makes_its_send_block_once() {
+    let mut h = Harness::established();
+    let made = || crate::tcp::conn::send::BLOCKS_MADE.with(|n| n.get());
+    let before = made();
+    let mut acked = ISS + 1;
+    let mut sent = 0u64;
+    for i in 0..500u64 {
+        h.at(200 + i);
+        h.send(&[7; 8 * 1448]);
+        for s in h.output() {
+            sent += s.payload.len() as u64;
+            acked = acked.max(s.seq.0 + s.payload.len() as u32);
+        }
+        h.feed(seg(".", IRS + 1, Some(acked)).win(65_535));
+    }
+    assert!(sent > 1_000_000, "{sent} bytes sent");
+    assert_eq!(made() - before, 1, "one block for the busy period");
 }
 
 #[test]
@@ -129,9 +222,11 @@ fn cubic_epoch_is_allocated_in_congestion_avoidance_not_by_the_handshake() {
 }
 
 #[test]
-fn a_pending_rst_round_trips_through_its_12_byte_slot() {
-    let mut slot = RstSlot::default();
-    assert_eq!(slot.take(), None);
+fn a_pending_rst_and_the_pending_flags_share_12_bytes() {
+    let mut p = Pending::default();
+    assert_eq!(p.take_rst(), None);
+    p.set_syn(true);
+    p.set_loss_probe(true);
     for rst in [
         PendingRst::Abort {
             seq: SeqNum(7),
@@ -150,10 +245,31 @@ fn a_pending_rst_round_trips_through_its_12_byte_slot() {
             ack: None,
         },
     ] {
-        slot.set(rst);
-        assert_eq!(slot.get(), Some(rst));
-        assert_eq!(slot.take(), Some(rst));
-        assert_eq!(slot.take(), None, "taken once");
+        p.set_rst(rst);
+        assert_eq!(p.rst(), Some(rst));
+        assert_eq!(p.take_rst(), Some(rst));
+        assert_eq!(p.take_rst(), None, "taken once");
     }
-    assert!(size_of::<Pending>() <= 16);
+    // A second RST replaces the first; flags and RSTs leave each other be.
+    p.set_rst(PendingRst::Abort {
+        seq: SeqNum(1),
+        ack: Some(SeqNum(2)),
+    });
+    p.set_rst(PendingRst::Reply {
+        seq: SeqNum(3),
+        ack: None,
+    });
+    p.set_syn(false);
+    p.set_probe(true);
+    assert_eq!(
+        p.rst(),
+        Some(PendingRst::Reply {
+            seq: SeqNum(3),
+            ack: None
+        })
+    );
+    assert!(!p.syn() && p.probe() && p.loss_probe() && !p.force_push());
+    assert!(p.take_rst().is_some());
+    assert!(!p.syn() && p.probe() && p.loss_probe() && !p.force_push());
+    assert!(size_of::<Pending>() <= 12);
 }
