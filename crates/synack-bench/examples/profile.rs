@@ -73,6 +73,8 @@ fn main() {
             });
             println!("kernel -> synack: {r:?} Gbit/s");
         }
-        _ => eprintln!("usage: profile bulk|handshake|handshake-count synack|smoltcp [mtu|idle] [MiB|n]"),
+        _ => eprintln!(
+            "usage: profile bulk|handshake|handshake-count synack|smoltcp [mtu|idle] [MiB|n]"
+        ),
     }
 }
