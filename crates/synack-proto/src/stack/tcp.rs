@@ -537,12 +537,15 @@ impl Stack {
     /// Counts a connection or TIME-WAIT entry on a local address and port
     /// in or out (for bind conflicts).
     pub(super) fn port_use(&mut self, local: SocketAddrV4, add: bool) {
+        let key = super::PortKey::new(local);
         if add {
-            *self.port_users.entry(local).or_insert(0) += 1;
-        } else if let Some(n) = self.port_users.get_mut(&local) {
-            *n -= 1;
-            if *n == 0 {
-                self.port_users.remove(&local);
+            *self.port_users.entry(key).or_insert(0) += 1;
+        } else if let std::collections::hash_map::Entry::Occupied(mut n) =
+            self.port_users.entry(key)
+        {
+            *n.get_mut() -= 1;
+            if *n.get() == 0 {
+                n.remove();
             }
         }
     }
