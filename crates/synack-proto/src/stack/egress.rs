@@ -157,6 +157,9 @@ impl Stack {
 
     /// ARP announcements, replies and requests, first.
     fn transmit_arp(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+        if !self.arp_ifaces {
+            return None;
+        }
         for i in 0..self.ifaces.len() {
             let iface = &mut self.ifaces[i];
             let (Some(mac), Some(arp)) = (iface.mac(), iface.arp.as_mut()) else {
@@ -216,6 +219,9 @@ impl Stack {
 
     /// Datagrams ARP held until their next hop was resolved.
     fn transmit_released(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+        if !self.arp_ifaces {
+            return None;
+        }
         for i in 0..self.ifaces.len() {
             let iface = &mut self.ifaces[i];
             let (Some(mac), Some(arp)) = (iface.mac(), iface.arp.as_mut()) else {

@@ -279,6 +279,9 @@ const MAX_PENDING_ARP: usize = 256;
 /// A userspace TCP/IP stack, sans-IO. See the module documentation.
 pub struct Stack {
     ifaces: Vec<Iface>,
+    /// Some interface resolves addresses with ARP (Ethernet): only then
+    /// does output and the deadline look at ARP caches.
+    arp_ifaces: bool,
     routes: RoutingTable,
     env: Env,
     isn: IsnGenerator,
@@ -380,6 +383,7 @@ impl Stack {
         let port_key = SipKey(rng.key128());
         let mut stack = Stack {
             ifaces: Vec::new(),
+            arp_ifaces: false,
             routes: RoutingTable::new(),
             env: Env::new(config),
             isn,
@@ -546,9 +550,11 @@ impl Stack {
                 next = Some(next.map_or(t, |n: Instant| n.min(t)));
             }
         };
-        for iface in &mut self.ifaces {
-            if let Some(arp) = &mut iface.arp {
-                earliest(arp.poll_timeout());
+        if self.arp_ifaces {
+            for iface in &mut self.ifaces {
+                if let Some(arp) = &mut iface.arp {
+                    earliest(arp.poll_timeout());
+                }
             }
         }
         earliest(self.reasm.poll_timeout());

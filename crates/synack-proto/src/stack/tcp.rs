@@ -618,7 +618,6 @@ impl Stack {
         };
         let handle = ConnHandle(key);
         let (local, remote) = (entry.conn.local(), entry.conn.remote());
-        let passive_fast_open = entry.conn.fastopen_info().passive;
         for event in self.env.events.drain(..) {
             match event {
                 ConnEvent::StateChanged { from, to } => {
@@ -643,7 +642,7 @@ impl Stack {
                         && to.is_synchronized();
                     if opened {
                         match entry.owner() {
-                            Owner::App if !passive_fast_open => {
+                            Owner::App if !entry.conn.fastopen_info().passive => {
                                 self.events.push_back(Event::Connected(handle));
                             }
                             Owner::HalfOpen(l) => {
