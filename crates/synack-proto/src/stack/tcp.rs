@@ -796,12 +796,13 @@ impl Stack {
             local: entry.conn.local(),
             remote: entry.conn.remote(),
         };
+        let fastopen_listener = entry.fastopen_listener.get();
         self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
-        let Some(entry) = self.conns.remove(key) else {
+        if !self.conns.delete(key) {
             return;
-        };
+        }
         self.timers.cancel(TimerKey::Conn(key.index));
-        if let Some(l) = entry.fastopen_listener.get() {
+        if let Some(l) = fastopen_listener {
             if let Some(listener) = self.listeners.get_mut(l) {
                 listener.fastopen_done();
             }
