@@ -294,19 +294,22 @@ impl Stack {
         let Some(n) = entry.conn.poll_transmit(now, tcp_buf, &mut self.env) else {
             self.env.tx = Default::default();
             entry.queued = false;
+            let (deadline, state, owner) =
+                (entry.conn.poll_timeout(), entry.conn.state(), entry.owner());
             self.ready.pop_front();
-            self.reschedule(key);
-            self.retire_if_done(key);
+            self.set_conn_timer(key, deadline);
+            self.retire_if_done(key, state, owner);
             return None;
         };
         let src = *entry.conn.local().ip();
+        let deadline = entry.conn.poll_timeout();
         // The connection's choice of ECN codepoint (`note_tx_offload` takes
         // the rest of what it said).
         let ecn = self.env.tx.ecn;
         let header = TcpPacket::new_unchecked(&tcp_buf[..n]).header_len();
         self.note_tx_offload(l2, usize::from(header));
         self.env.tx = Default::default();
-        self.reschedule(key);
+        self.set_conn_timer(key, deadline);
         let Some(hop) = early_hop.unwrap_or_else(|| self.hop_to(dst)) else {
             // Lost, as on the wire: the connection's timers retry.
             self.env.stats.ip.out_no_routes += 1;

@@ -34,6 +34,7 @@ use crate::tcp::segment::{SegmentHeader, write_segment};
 use crate::tcp::state::TcpState;
 use crate::tcp::syncookie::{CookieOptions, SynCookies};
 use crate::tcp::timestamps::TsClock;
+use crate::time::Instant;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr, TcpTimestamp};
 use crate::wire::{Checksum, WireError};
 
@@ -710,16 +711,24 @@ impl Stack {
             entry.queued = true;
             self.ready.push_back(key);
         }
+        let deadline = entry.conn.poll_timeout();
         if closed {
             let tuple = FourTuple { local, remote };
             self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
         }
-        self.reschedule(key);
+        self.set_conn_timer(key, deadline);
     }
 
     pub(super) fn reschedule(&mut self, key: Key) {
+        let deadline = self.conns.get(key).and_then(|e| e.conn.poll_timeout());
+        self.set_conn_timer(key, deadline);
+    }
+
+    /// Puts a connection's next deadline (its `poll_timeout`, read while
+    /// the caller had it at hand) in the stack's timer queue.
+    pub(super) fn set_conn_timer(&mut self, key: Key, deadline: Option<Instant>) {
         let timer = TimerKey::Conn(key.index);
-        match self.conns.get(key).and_then(|e| e.conn.poll_timeout()) {
+        match deadline {
             Some(at) => self.timers.schedule(timer, at),
             None => {
                 self.timers.cancel(timer);
@@ -729,12 +738,9 @@ impl Stack {
 
     /// Once a connection has sent everything: an orphan in TIME-WAIT moves
     /// to the compact table; a closed connection nobody holds is deleted.
-    pub(super) fn retire_if_done(&mut self, key: Key) {
-        let Some(entry) = self.conns.get(key) else {
-            return;
-        };
-        let state = entry.conn.state();
-        match (state, entry.owner()) {
+    /// `state` and `owner` are the connection's, as the caller read them.
+    pub(super) fn retire_if_done(&mut self, key: Key, state: TcpState, owner: Owner) {
+        match (state, owner) {
             (TcpState::TimeWait, Owner::Orphan) => self.move_to_time_wait(key),
             (TcpState::Closed, Owner::App) => {}
             (TcpState::Closed, _) => self.remove_conn(key),
