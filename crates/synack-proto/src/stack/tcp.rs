@@ -803,7 +803,17 @@ impl Stack {
             remote: entry.conn.remote(),
         };
         let fastopen_listener = entry.fastopen_listener.get();
-        self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
+        if entry.conn.state() == TcpState::Closed {
+            // `after_conn` took the tuple out when the connection closed
+            // (every state change raises an event, which runs it): no
+            // second probe of a table that may be millions of entries.
+            debug_assert!(
+                self.demux.get(slots!(self), &tuple) != Some(Demux::Conn(key)),
+                "a closed connection still in the demux map"
+            );
+        } else {
+            self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
+        }
         if !self.conns.delete(key) {
             return;
         }
