@@ -90,6 +90,15 @@ fn bench_copy_and_sum(c: &mut Criterion) {
                 (ring.write_at(0, black_box(d)), sum)
             })
         });
+        // The floor: the same bytes copied by libc's memcpy, not summed.
+        let mut dst = vec![0u8; len];
+        group.bench_with_input(BenchmarkId::new("memcpy_only", len), &data, |b, d| {
+            b.iter(|| black_box(&mut dst[..]).copy_from_slice(black_box(d)))
+        });
+        // The bare loop, slice to slice.
+        group.bench_with_input(BenchmarkId::new("copy_and_sum", len), &data, |b, d| {
+            b.iter(|| checksum::copy_and_sum(black_box(&mut dst[..]), black_box(d)))
+        });
     }
     group.finish();
 }

@@ -126,13 +126,18 @@ fn same_flow(a: &[u8], b: &[u8], l2: usize, payload_at: usize) -> bool {
 }
 
 /// The TCP checksum of a segment (RFC 9293 §3.1) whose payload sum is
-/// known: header and pseudo-header added.
-fn tcp_checksum_ok(ip: &[u8], tcp: &[u8], tcp_header: usize, payload_sum: u16) -> bool {
-    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-    let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+/// known: header and pseudo-header added. `addresses` is the run's
+/// pseudo-header sum without the length (addresses and protocol, the same
+/// for every segment of a run); the length is added here (RFC 1071 §2(C):
+/// a sum of parts in any grouping).
+fn tcp_checksum_ok(addresses: u16, tcp: &[u8], tcp_header: usize, payload_sum: u16) -> bool {
+    // At most 65535: one IPv4 datagram.
+    let len = tcp.len() as u32;
     let sum = checksum::combine(&[
-        checksum::pseudo_header(src, dst, IpProtocol::Tcp, tcp.len() as u32),
-        checksum::data(&tcp[..tcp_header]),
+        addresses,
+        (len >> 16) as u16,
+        len as u16,
+        checksum::header(&tcp[..tcp_header]),
         payload_sum,
     ]);
     checksum::is_valid(sum)
@@ -140,12 +145,14 @@ fn tcp_checksum_ok(ip: &[u8], tcp: &[u8], tcp_header: usize, payload_sum: u16) -
 
 /// The IP header checksum is right (RFC 791).
 fn ip_checksum_ok(ip: &[u8]) -> bool {
-    checksum::is_valid(checksum::data(&ip[..20]))
+    checksum::is_valid(checksum::header(&ip[..20]))
 }
 
 /// The run being built: frames still in the caller's buffers.
 struct Run<'a> {
     frames: [&'a [u8]; MAX_RUN],
+    /// What `candidate` found in each frame.
+    cands: [Candidate; MAX_RUN],
     len: usize,
     first: Candidate,
     /// The sequence number the next segment must have.
@@ -160,6 +167,7 @@ impl<'a> Run<'a> {
     fn new(frame: &'a [u8], c: Candidate, l2: usize) -> Run<'a> {
         Run {
             frames: [frame; MAX_RUN],
+            cands: [c; MAX_RUN],
             len: 1,
             first: c,
             next_seq: c.seq.wrapping_add(c.payload_len() as u32),
@@ -183,6 +191,7 @@ impl<'a> Run<'a> {
             return false;
         }
         self.frames[self.len] = frame;
+        self.cands[self.len] = c;
         self.len += 1;
         self.next_seq = c.seq.wrapping_add(c.payload_len() as u32);
         self.datagram += c.payload_len();
@@ -397,15 +406,16 @@ impl Stack {
         let mut len = seg.payload.len();
         let mut push = seg.flags.contains(TcpFlags::PSH);
         let mut merged = 1;
-        for frame in &run.frames[1..run.len] {
-            let Some(c) = candidate(frame, l2) else { break };
-            let ip = &frame[l2..c.end];
+        // Every segment of the run has these addresses (a merge rule).
+        let addresses = checksum::pseudo_header(src, dst, IpProtocol::Tcp, 0);
+        for (frame, c) in run.frames[1..run.len].iter().zip(&run.cands[1..run.len]) {
+            let tcp = &frame[l2 + 20..c.end];
             let payload = &frame[c.payload_at..c.end];
             let before = conn.staged_len();
             let Some(sum) = conn.stage_more(crate::SeqNum(c.seq), payload) else {
                 break;
             };
-            if !tcp_checksum_ok(ip, &ip[20..], header, sum) {
+            if !tcp_checksum_ok(addresses, tcp, header, sum) {
                 conn.truncate_staged(before);
                 break;
             }

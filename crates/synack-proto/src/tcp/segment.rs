@@ -16,8 +16,11 @@ use core::net::SocketAddrV4;
 
 use crate::SeqNum;
 use crate::wire::ipv4::IpProtocol;
-use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr, TcpTimestamp};
-use crate::wire::{Checksum, WireError, checksum};
+use crate::wire::tcp::options::kind;
+use crate::wire::tcp::{
+    HEADER_LEN, MAX_HEADER_LEN, TcpFlags, TcpOptions, TcpPacket, TcpRepr, TcpTimestamp,
+};
+use crate::wire::{WireError, checksum};
 
 /// The header fields of an outgoing segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,13 +53,14 @@ pub fn write_segment(
     header: &SegmentHeader,
     payload: (&[u8], &[u8]),
 ) -> Result<usize, WireError> {
-    let (out, header_len) = write_header(buf, local, remote, header, payload)?;
+    let (out, head_sum) = write_header(buf, local, remote, header, payload)?;
     let total = out.len();
+    let header_len = total - payload.0.len() - payload.1.len();
     // RFC 9293 §3.1: the checksum covers the pseudo-header, the header and
     // the data. The data is summed as it is copied (one pass, not two); the
     // header's length is a multiple of 4, and the second part starts at an
     // odd offset when the first part's length is odd.
-    let (head, data) = out.split_at_mut(header_len);
+    let data = &mut out[header_len..];
     let (first, second) = data.split_at_mut(payload.0.len());
     let first_sum = checksum::copy_and_sum(first, payload.0);
     let mut second_sum = checksum::copy_and_sum(second, payload.1);
@@ -65,7 +69,7 @@ pub fn write_segment(
     }
     let sum = checksum::combine(&[
         checksum::pseudo_header(*local.ip(), *remote.ip(), IpProtocol::Tcp, total as u32),
-        checksum::data(head),
+        head_sum,
         first_sum,
         second_sum,
     ]);
@@ -85,8 +89,9 @@ pub fn write_segment_partial(
     header: &SegmentHeader,
     payload: (&[u8], &[u8]),
 ) -> Result<usize, WireError> {
-    let (out, header_len) = write_header(buf, local, remote, header, payload)?;
+    let (out, _) = write_header(buf, local, remote, header, payload)?;
     let total = out.len();
+    let header_len = total - payload.0.len() - payload.1.len();
     let (first, second) = out[header_len..].split_at_mut(payload.0.len());
     first.copy_from_slice(payload.0);
     second.copy_from_slice(payload.1);
@@ -96,38 +101,68 @@ pub fn write_segment_partial(
 }
 
 /// The header alone (no payload, no checksum) at the front of `buf`; returns
-/// the segment's bytes (`..header + payload`) and the header's length, or
-/// [`WireError::Truncated`], writing nothing, if the segment does not fit.
+/// the segment's bytes (`..header + payload`) and the sum of the header's
+/// bytes (checksum field zero), or [`WireError::Truncated`], writing
+/// nothing, if the segment does not fit.
+///
+/// The header is built from its fields (32-bit words for the timestamp-only
+/// header, a stack array otherwise), stored once and summed from what was
+/// built: the bytes are those [`TcpRepr::emit`] writes (RFC 9293 §3.1; ACK
+/// set iff there is an acknowledgment number, urgent pointer zero).
 fn write_header<'b>(
     buf: &'b mut [u8],
     local: SocketAddrV4,
     remote: SocketAddrV4,
     header: &SegmentHeader,
     payload: (&[u8], &[u8]),
-) -> Result<(&'b mut [u8], usize), WireError> {
-    let repr = TcpRepr {
-        src_port: local.port(),
-        dst_port: remote.port(),
-        seq: header.seq,
-        ack: header.ack,
-        flags: header.flags,
-        window: header.window,
-        urgent: 0,
-        options: header.options,
-        payload: &[],
-    };
-    let header_len = repr.header_len();
+) -> Result<(&'b mut [u8], u16), WireError> {
+    let header_len = header.header_len();
     let total = header_len + payload.0.len() + payload.1.len();
     let Some(out) = buf.get_mut(..total) else {
         return Err(WireError::Truncated);
     };
-    repr.emit(
-        &mut TcpPacket::new_unchecked(&mut out[..header_len]),
-        *local.ip(),
-        *remote.ip(),
-        Checksum::Offload,
-    );
-    Ok((out, header_len))
+    let mut flags = header.flags;
+    if header.ack.is_some() {
+        flags.insert(TcpFlags::ACK);
+    } else {
+        flags.remove(TcpFlags::ACK);
+    }
+    if let Some(ts) = header.options.only_timestamp() {
+        // An established connection's segment: the header as eight 32-bit
+        // words, stored once each and summed from their values (reading
+        // back bytes just stored one or two at a time stalls).
+        let words = [
+            u32::from(local.port()) << 16 | u32::from(remote.port()),
+            header.seq.0,
+            header.ack.map_or(0, |a| a.0),
+            // Data offset 8 words, flags, window.
+            (8 << 28) | u32::from(flags.bits()) << 16 | u32::from(header.window),
+            // Checksum and urgent pointer.
+            0,
+            u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIMESTAMP, 10]),
+            ts.tsval,
+            ts.tsecr,
+        ];
+        debug_assert_eq!(header_len, 4 * words.len());
+        for (at, w) in out.chunks_exact_mut(4).zip(words) {
+            at.copy_from_slice(&w.to_be_bytes());
+        }
+        return Ok((out, checksum::words(&words)));
+    }
+    let mut h = [0u8; MAX_HEADER_LEN];
+    h[0..2].copy_from_slice(&local.port().to_be_bytes());
+    h[2..4].copy_from_slice(&remote.port().to_be_bytes());
+    h[4..8].copy_from_slice(&header.seq.0.to_be_bytes());
+    h[8..12].copy_from_slice(&header.ack.map_or(0, |a| a.0).to_be_bytes());
+    // header_len <= 60 by construction (options are capped at 40 bytes).
+    h[12] = ((header_len / 4) as u8) << 4;
+    h[13] = flags.bits();
+    h[14..16].copy_from_slice(&header.window.to_be_bytes());
+    // Checksum and urgent pointer stay zero.
+    let written = header.options.emit(&mut h[HEADER_LEN..header_len]);
+    debug_assert_eq!(HEADER_LEN + written, header_len);
+    out[..header_len].copy_from_slice(&h[..header_len]);
+    Ok((out, checksum::header(&h[..header_len])))
 }
 
 /// A segment without data that a small state (a TIME-WAIT entry) or the
@@ -189,6 +224,7 @@ impl ControlSegment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Checksum;
     use core::net::Ipv4Addr;
 
     const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 80);
@@ -242,6 +278,75 @@ mod tests {
             write_segment(&mut buf, LOCAL, REMOTE, &header, (b"abc", &[])),
             Err(WireError::Truncated)
         );
+    }
+
+    proptest::proptest! {
+        /// The header written straight from the fields is byte for byte what
+        /// `TcpRepr::emit` writes, checksum included, for any header, option
+        /// set and payload split.
+        #[test]
+        fn write_segment_writes_what_tcp_repr_emits(
+            seq: u32,
+            ack: Option<u32>,
+            flags: u8,
+            window: u16,
+            mss: Option<u16>,
+            window_scale: Option<u8>,
+            sack_permitted: bool,
+            timestamp: Option<(u32, u32)>,
+            blocks in proptest::collection::vec((0u32..u32::MAX, 0u32..u32::MAX), 0..4),
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            split in 0usize..200,
+        ) {
+            let mut options = TcpOptions {
+                mss,
+                window_scale,
+                sack_permitted,
+                timestamp: timestamp.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
+                ..TcpOptions::default()
+            };
+            for (l, r) in blocks {
+                options.sack_blocks.push((SeqNum(l), SeqNum(r)));
+            }
+            let header = SegmentHeader {
+                seq: SeqNum(seq),
+                ack: ack.map(SeqNum),
+                flags: TcpFlags(flags),
+                window,
+                options,
+            };
+            let split = split.min(payload.len());
+            let mut ours = [0xAA; 300];
+            let n = write_segment(
+                &mut ours,
+                LOCAL,
+                REMOTE,
+                &header,
+                (&payload[..split], &payload[split..]),
+            )
+            .unwrap();
+            let repr = TcpRepr {
+                src_port: LOCAL.port(),
+                dst_port: REMOTE.port(),
+                seq: header.seq,
+                ack: header.ack,
+                flags: header.flags,
+                window,
+                urgent: 0,
+                options,
+                payload: &payload,
+            };
+            let mut theirs = [0x55; 300];
+            let len = repr.buffer_len();
+            repr.emit(
+                &mut TcpPacket::new_unchecked(&mut theirs[..len]),
+                *LOCAL.ip(),
+                *REMOTE.ip(),
+                Checksum::Full,
+            );
+            proptest::prop_assert_eq!(&ours[..n], &theirs[..len]);
+            proptest::prop_assert!(ours[n..].iter().all(|&b| b == 0xAA));
+        }
     }
 
     fn incoming(flags: TcpFlags, seq: u32, ack: Option<u32>, payload: &[u8]) -> TcpRepr<'_> {

@@ -46,6 +46,10 @@ const BLOCK: usize = 1 << 20;
 /// byte order harmless: summing byte-swapped words yields the byte-swapped
 /// sum, which is swapped back at the end. Alignment does not matter.
 pub fn data(bytes: &[u8]) -> u16 {
+    if bytes.len() <= SHORT {
+        // Headers (IP, TCP with options): no lanes to set up and fold.
+        return u16::from_be(fold(sum_short(bytes)));
+    }
     if bytes.len() <= BLOCK {
         // Every packet: skip the block loop.
         return u16::from_be(fold(sum_block(bytes)));
@@ -55,6 +59,47 @@ pub fn data(bytes: &[u8]) -> u16 {
         total = add_end_around(total, sum_block(block));
     }
     u16::from_be(fold(total))
+}
+
+/// [`data`] for a header (at most 64 bytes), inlined where it is called so
+/// a fixed length unrolls.
+#[inline]
+pub fn header(bytes: &[u8]) -> u16 {
+    debug_assert!(bytes.len() <= SHORT);
+    u16::from_be(fold(sum_short(bytes)))
+}
+
+/// [`data`] of 32-bit words as they go on the wire (big-endian), summed
+/// from their values: a header built as words is summed without reading
+/// back the bytes just stored (RFC 1071 §2(B): the sum of the halves of a
+/// 32-bit value is that value folded).
+#[inline]
+pub fn words(words: &[u32]) -> u16 {
+    fold(words.iter().map(|&w| u64::from(w)).sum())
+}
+
+/// Inputs up to this long are summed word by word ([`sum_short`]).
+const SHORT: usize = 64;
+
+/// The native-endian sum of a short input (a header), not yet folded: one
+/// 32-bit word at a time into one 64-bit accumulator, which cannot overflow
+/// for any input shorter than 2^34 bytes.
+#[inline]
+fn sum_short(bytes: &[u8]) -> u64 {
+    let mut words = bytes.chunks_exact(4);
+    let mut acc: u64 = 0;
+    for w in &mut words {
+        acc += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    match *words.remainder() {
+        [a, b, c] => {
+            acc + u64::from(u16::from_ne_bytes([a, b])) + u64::from(u16::from_ne_bytes([c, 0]))
+        }
+        [a, b] => acc + u64::from(u16::from_ne_bytes([a, b])),
+        // The odd byte is the high byte of a big-endian word padded with zero.
+        [a] => acc + u64::from(u16::from_ne_bytes([a, 0])),
+        _ => acc,
+    }
 }
 
 /// The native-endian ones' complement sum of one block (at most [`BLOCK`]
@@ -101,6 +146,10 @@ fn sum_block(block: &[u8]) -> u64 {
 /// If the lengths differ (a caller bug, never wire input).
 pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u16 {
     assert_eq!(dst.len(), src.len(), "copy_and_sum: lengths differ");
+    if src.len() <= BLOCK {
+        // Every segment: skip the block loop.
+        return u16::from_be(fold(copy_block(dst, src)));
+    }
     let mut total: u64 = 0;
     for (d, s) in dst.chunks_mut(BLOCK).zip(src.chunks(BLOCK)) {
         total = add_end_around(total, copy_block(d, s));
@@ -125,7 +174,7 @@ fn copy_block(dst: &mut [u8], src: &[u8]) -> u64 {
     d_chunks.into_remainder().copy_from_slice(rest);
     let acc: u64 = lanes.iter().sum();
     // Below 2^55 + 2^52: no overflow.
-    acc + sum_block(rest)
+    acc + sum_short(rest)
 }
 
 /// Byte-swaps a sum: the sum of data that starts at an odd offset within
@@ -142,19 +191,22 @@ fn add_end_around(a: u64, b: u64) -> u64 {
     s + u64::from(carry)
 }
 
-/// Folds a wide ones' complement sum to 16 bits.
+/// Folds a wide ones' complement sum to 16 bits: the halves added with
+/// end-around carry, twice (RFC 1071 §2(B)). Adding the carry back cannot
+/// carry again (a sum that carried is at most `2 * MAX - 2^n`), and the
+/// result is zero only for a zero input, as with any ones' complement
+/// addition of non-negative parts.
 #[inline]
-fn fold(mut s: u64) -> u16 {
-    s = (s & 0xFFFF_FFFF) + (s >> 32);
-    s = (s & 0xFFFF_FFFF) + (s >> 32);
-    s = (s & 0xFFFF) + (s >> 16);
-    s = (s & 0xFFFF) + (s >> 16);
-    s = (s & 0xFFFF) + (s >> 16);
-    s as u16
+fn fold(s: u64) -> u16 {
+    let (s, carry) = (s as u32).overflowing_add((s >> 32) as u32);
+    let s = s + u32::from(carry);
+    let (s, carry) = (s as u16).overflowing_add((s >> 16) as u16);
+    s + u16::from(carry)
 }
 
 /// Ones' complement sum of partial sums (RFC 1071 §2(C): sums of disjoint
 /// parts combine by addition, as long as each part starts at an even offset).
+#[inline]
 pub fn combine(sums: &[u16]) -> u16 {
     let total: u64 = sums.iter().map(|&s| u64::from(s)).sum();
     fold(total)
@@ -165,6 +217,7 @@ pub fn combine(sums: &[u16]) -> u16 {
 /// length of the TCP/UDP header plus data. The length is taken as 32 bits
 /// (both halves summed) so a segment built for segmentation offload, longer
 /// than 65535 bytes, still sums consistently.
+#[inline]
 pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: IpProtocol, length: u32) -> u16 {
     let s = src.octets();
     let d = dst.octets();
@@ -281,6 +334,30 @@ mod tests {
     }
 
     #[test]
+    fn every_short_length_sums_like_the_reference() {
+        // Both sides of the short path's bound, every remainder length.
+        let bytes: Vec<u8> = (0..SHORT as u32 + 8).map(|i| (i * 97 + 13) as u8).collect();
+        for len in 0..=bytes.len() {
+            assert_eq!(
+                data(&bytes[..len]),
+                reference::data(&bytes[..len]),
+                "len {len}"
+            );
+        }
+        for len in 0..=SHORT {
+            assert_eq!(header(&bytes[..len]), reference::data(&bytes[..len]));
+        }
+    }
+
+    #[test]
+    fn words_sum_like_their_big_endian_bytes() {
+        let w = [0x1234_5678u32, 0xFFFF_FFFF, 0, 0x0101_080A, 0x8010_01F6];
+        let bytes: Vec<u8> = w.iter().flat_map(|x| x.to_be_bytes()).collect();
+        assert_eq!(words(&w), reference::data(&bytes));
+        assert_eq!(words(&[]), 0);
+    }
+
+    #[test]
     fn empty_input_sums_to_zero() {
         assert_eq!(data(&[]), 0);
     }
@@ -345,7 +422,40 @@ mod tests {
         assert_eq!(update(0xDD2F, 0x5555, 0x3285), 0x0000);
     }
 
+    /// The fold as five plain halvings, to check [`fold`] against.
+    fn fold_reference(mut s: u64) -> u16 {
+        s = (s & 0xFFFF_FFFF) + (s >> 32);
+        s = (s & 0xFFFF_FFFF) + (s >> 32);
+        s = (s & 0xFFFF) + (s >> 16);
+        s = (s & 0xFFFF) + (s >> 16);
+        s = (s & 0xFFFF) + (s >> 16);
+        s as u16
+    }
+
+    #[test]
+    fn fold_keeps_zero_and_all_ones_apart_at_the_edges() {
+        for s in [
+            0,
+            1,
+            0xFFFF,
+            0x1_0000,
+            0xFFFF_FFFF,
+            0x1_0000_0000,
+            u64::MAX,
+            u64::MAX - 1,
+        ] {
+            assert_eq!(fold(s), fold_reference(s), "{s:#x}");
+        }
+        assert_eq!(fold(0), 0);
+        assert_eq!(fold(0xFFFF_0000), 0xFFFF);
+    }
+
     proptest! {
+        #[test]
+        fn fold_equals_plain_halving(s: u64) {
+            prop_assert_eq!(fold(s), fold_reference(s));
+        }
+
         #[test]
         fn fast_sum_equals_reference_for_any_length_and_offset(
             bytes in proptest::collection::vec(any::<u8>(), 0..2100),
@@ -353,6 +463,19 @@ mod tests {
         ) {
             let slice = &bytes[offset.min(bytes.len())..];
             prop_assert_eq!(data(slice), reference::data(slice));
+        }
+
+        #[test]
+        fn copy_and_sum_equals_reference_for_any_length_and_offsets(
+            bytes in proptest::collection::vec(any::<u8>(), 0..2100),
+            from in 0usize..8,
+            to in 0usize..8,
+        ) {
+            let src = &bytes[from.min(bytes.len())..];
+            let mut dst = vec![0xAA; src.len() + to];
+            prop_assert_eq!(copy_and_sum(&mut dst[to..], src), reference::data(src));
+            prop_assert_eq!(&dst[to..], src);
+            prop_assert!(dst[..to].iter().all(|&b| b == 0xAA));
         }
 
         #[test]

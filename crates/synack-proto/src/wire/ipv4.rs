@@ -360,18 +360,32 @@ impl Ipv4Repr {
         packet: &mut Ipv4Packet<T>,
         checksum: Checksum,
     ) {
-        packet.set_version_and_header_len(HEADER_LEN as u8);
-        packet.set_dscp_ecn(self.dscp_ecn);
-        packet.set_total_len(self.payload_len.saturating_add(HEADER_LEN as u16));
-        packet.set_ident(self.ident);
-        packet.set_frag(self.dont_frag, self.more_frags, self.frag_offset);
-        packet.set_ttl(self.ttl);
-        packet.set_protocol(self.protocol);
-        packet.set_src_addr(self.src_addr);
-        packet.set_dst_addr(self.dst_addr);
-        match checksum {
-            Checksum::Full => packet.fill_checksum(),
-            Checksum::Offload => packet.set_checksum(0),
+        // Built as five 32-bit words, summed from their values and stored
+        // once each (every segment sent goes through here; reading back
+        // bytes just stored one at a time would stall).
+        let mut frag = (self.frag_offset >> 3) & FRAG_OFFSET_MASK;
+        if self.dont_frag {
+            frag |= FLAG_DF;
+        }
+        if self.more_frags {
+            frag |= FLAG_MF;
+        }
+        let total = self.payload_len.saturating_add(HEADER_LEN as u16);
+        let version_ihl = 0x40 | (HEADER_LEN / 4) as u32;
+        let mut words = [
+            version_ihl << 24 | u32::from(self.dscp_ecn) << 16 | u32::from(total),
+            u32::from(self.ident) << 16 | u32::from(frag),
+            // TTL, protocol, checksum (zero while summing).
+            u32::from(self.ttl) << 24 | u32::from(u8::from(self.protocol)) << 16,
+            u32::from(self.src_addr),
+            u32::from(self.dst_addr),
+        ];
+        if checksum.is_full() {
+            words[2] |= u32::from(checksum::finish(checksum::words(&words)));
+        }
+        let out = &mut packet.buffer.as_mut()[..HEADER_LEN];
+        for (at, w) in out.chunks_exact_mut(4).zip(words) {
+            at.copy_from_slice(&w.to_be_bytes());
         }
     }
 }

@@ -354,17 +354,24 @@ impl Scoreboard {
             return false;
         }
         let id = self.end_id();
+        // Newest on the transmission-order list (`link_tail`, written out:
+        // every segment sent comes through here).
+        let tail = self.t_tail;
         self.records.push_back(Record {
             start,
             end,
             xmit: now,
-            flags: 0,
-            prev: NONE,
+            flags: flag::LINKED,
+            prev: tail,
             next: NONE,
         });
+        match self.get_mut(tail) {
+            Some(t) => t.next = id,
+            None => self.t_head = id,
+        }
+        self.t_tail = id;
         self.nxt = end;
         self.total.add(end.since(start));
-        self.link_tail(id);
         true
     }
 

@@ -203,30 +203,46 @@ impl TcpOptions {
 
     /// How many SACK blocks fit after the other options.
     fn sack_blocks_that_fit(&self) -> usize {
-        let room = MAX_OPTIONS_LEN.saturating_sub(self.fixed_len());
-        let fit = room.saturating_sub(4) / 8;
-        self.sack_blocks.len().min(fit)
+        Self::blocks_that_fit(self.fixed_len(), self.sack_blocks.len())
     }
 
-    /// The timestamp, when it is the only option: the layout of nearly
-    /// every segment after the handshake, written without the general walk.
-    fn timestamp_only(&self) -> Option<TcpTimestamp> {
-        let others = self.mss.is_some()
-            || self.window_scale.is_some()
-            || self.sack_permitted
-            || !self.sack_blocks.is_empty()
-            || self.fast_open.is_some();
-        if others { None } else { self.timestamp }
+    /// How many of `blocks` SACK blocks fit after `fixed` bytes of options.
+    fn blocks_that_fit(fixed: usize, blocks: usize) -> usize {
+        let room = MAX_OPTIONS_LEN.saturating_sub(fixed);
+        let fit = room.saturating_sub(4) / 8;
+        blocks.min(fit)
     }
 
     /// Bytes `emit` writes: a multiple of 4, at most 40.
     pub fn buffer_len(&self) -> usize {
-        if self.timestamp_only().is_some() {
-            return 12;
+        let fixed = self.fixed_len();
+        if self.sack_blocks.is_empty() {
+            return fixed;
         }
-        let blocks = self.sack_blocks_that_fit();
+        let blocks = Self::blocks_that_fit(fixed, self.sack_blocks.len());
         let sack = if blocks > 0 { 4 + 8 * blocks } else { 0 };
-        self.fixed_len() + sack
+        fixed + sack
+    }
+
+    /// The timestamp, when it is the only option (no SACK blocks either):
+    /// what nearly every segment of an established connection carries,
+    /// emitted as `nop, nop, TS` (12 bytes).
+    pub fn only_timestamp(&self) -> Option<TcpTimestamp> {
+        if self.sack_blocks.is_empty() {
+            self.timestamp_only()
+        } else {
+            None
+        }
+    }
+
+    /// Whether only the timestamp option is present (besides any SACK
+    /// blocks): what every segment of an established connection carries.
+    fn timestamp_only(&self) -> Option<TcpTimestamp> {
+        let only = self.mss.is_none()
+            && self.window_scale.is_none()
+            && !self.sack_permitted
+            && self.fast_open.is_none();
+        if only { self.timestamp } else { None }
     }
 
     /// What `emit` writes, as a summary: SACK blocks that do not fit are
@@ -245,13 +261,27 @@ impl TcpOptions {
     /// # Panics
     /// When `buf` is shorter than `buffer_len()`.
     pub fn emit(&self, buf: &mut [u8]) -> usize {
-        if let Some(ts) = self.timestamp_only() {
-            // RFC 7323 Appendix A: nop, nop, TS.
-            let buf = &mut buf[..12];
-            buf[..4].copy_from_slice(&[kind::NOP, kind::NOP, kind::TIMESTAMP, 10]);
-            buf[4..8].copy_from_slice(&ts.tsval.to_be_bytes());
-            buf[8..].copy_from_slice(&ts.tsecr.to_be_bytes());
-            return 12;
+        if let (Some(ts), true) = (self.timestamp_only(), self.sack_blocks.is_empty()) {
+            // The established connection's every segment: `nop, nop, TS`
+            // written in one store (RFC 7323 Appendix A's layout).
+            let [v0, v1, v2, v3] = ts.tsval.to_be_bytes();
+            let [e0, e1, e2, e3] = ts.tsecr.to_be_bytes();
+            let bytes = [
+                kind::NOP,
+                kind::NOP,
+                kind::TIMESTAMP,
+                10,
+                v0,
+                v1,
+                v2,
+                v3,
+                e0,
+                e1,
+                e2,
+                e3,
+            ];
+            buf[..bytes.len()].copy_from_slice(&bytes);
+            return bytes.len();
         }
         let buf = &mut buf[..self.buffer_len()];
         let mut at = 0;
