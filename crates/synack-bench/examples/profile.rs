@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release -p synack-bench --example profile -- bulk synack 1500 [MiB] [buffer KiB]`
 //! `cargo run --release -p synack-bench --example profile -- handshake synack [idle]`
+//! `valgrind --tool=callgrind target/release/examples/profile handshake-count synack [idle] [n]`
 
 use synack_bench::bulk::{BULK_BUFFERS, BulkConfig, bulk_once};
 use synack_bench::handshake::{HANDSHAKE_BUFFERS, HandshakeConfig, handshake_point};
@@ -26,12 +27,15 @@ fn bulk<S: BenchStack>(mtu: usize, mib: u64, buffers: Option<usize>) {
     );
 }
 
-fn handshake<S: BenchStack>(idle: usize) {
+/// `count`: exactly that many handshakes in one repetition, however long
+/// they take (for instruction counts under `valgrind --tool=callgrind`,
+/// which a shared, noisy machine does not disturb).
+fn handshake<S: BenchStack>(idle: usize, count: Option<u64>) {
     let cfg = HandshakeConfig {
         idle,
-        per_rep: 200_000,
-        reps: 3,
-        time_cap: std::time::Duration::from_secs(5),
+        per_rep: count.unwrap_or(200_000),
+        reps: if count.is_some() { 1 } else { 3 },
+        time_cap: std::time::Duration::from_secs(if count.is_some() { 3_600 } else { 5 }),
         buffers: HANDSHAKE_BUFFERS,
     };
     let p = handshake_point::<S>(&cfg).expect("handshake run");
@@ -51,8 +55,12 @@ fn main() {
     match (which, stack) {
         ("bulk", "synack") => bulk::<SynackStack>(arg(2, 1500) as usize, arg(3, 1024), kib),
         ("bulk", _) => bulk::<SmolStack>(arg(2, 1500) as usize, arg(3, 1024), kib),
-        ("handshake", "synack") => handshake::<SynackStack>(arg(2, 0) as usize),
-        ("handshake", _) => handshake::<SmolStack>(arg(2, 0) as usize),
+        ("handshake", "synack") => handshake::<SynackStack>(arg(2, 0) as usize, None),
+        ("handshake", _) => handshake::<SmolStack>(arg(2, 0) as usize, None),
+        ("handshake-count", "synack") => {
+            handshake::<SynackStack>(arg(2, 0) as usize, Some(arg(3, 10_000)))
+        }
+        ("handshake-count", _) => handshake::<SmolStack>(arg(2, 0) as usize, Some(arg(3, 10_000))),
         ("tap-to", _) => {
             let r = synack_bench::tap::in_namespace(|| {
                 synack_bench::tap::synack_to_kernel(arg(2, 512) << 20, stack == "offload")
@@ -65,6 +73,8 @@ fn main() {
             });
             println!("kernel -> synack: {r:?} Gbit/s");
         }
-        _ => eprintln!("usage: profile bulk|handshake synack|smoltcp [mtu|idle] [MiB]"),
+        _ => eprintln!(
+            "usage: profile bulk|handshake|handshake-count synack|smoltcp [mtu|idle] [MiB|n]"
+        ),
     }
 }

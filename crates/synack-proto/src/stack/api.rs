@@ -65,8 +65,10 @@ impl Stack {
             return Err(ListenError::AddrInUse);
         }
         if !opts.reuse_addr {
-            let used =
-                |addr: Ipv4Addr| self.port_users.contains_key(&SocketAddrV4::new(addr, port));
+            let used = |addr: Ipv4Addr| {
+                let key = super::PortKey::new(SocketAddrV4::new(addr, port));
+                self.port_users.contains_key(&key)
+            };
             let in_use = if wildcard {
                 self.ifaces.iter().any(|i| used(i.config.addr))
             } else {

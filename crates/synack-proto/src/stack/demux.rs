@@ -11,14 +11,16 @@
 //!
 //! Invariant: an index in the map names an occupied slot whose tuple is the
 //! one it was inserted under. Remove the entry before the slot.
-
-use core::hash::BuildHasher;
+//!
+//! The hash is SipHash-1-3 under a secret key (peers choose tuples: hash
+//! flooding) of the tuple packed into 12 bytes, one call per lookup: each
+//! segment pays one hash, and so does each insert and removal.
 
 use hashbrown::HashTable;
 
 use super::slab::Slab;
 use super::{ConnEntry, Demux, FourTuple, TimeWaitEntry};
-use crate::siphash::SipBuildHasher;
+use crate::siphash::{SipHash13, SipKey};
 
 /// Marks a TIME-WAIT slot index in the map (connection slots stay far
 /// below 2^31: each is hundreds of bytes).
@@ -51,19 +53,19 @@ impl Slots<'_> {
 /// 4-tuple to [`Demux`], keyed by SipHash (peers choose tuples).
 pub(super) struct DemuxMap {
     table: HashTable<u32>,
-    hasher: SipBuildHasher,
+    hasher: SipHash13,
 }
 
 impl DemuxMap {
-    pub fn new(hasher: SipBuildHasher) -> Self {
+    pub fn new(key: SipKey) -> Self {
         DemuxMap {
             table: HashTable::new(),
-            hasher,
+            hasher: SipHash13::new(key),
         }
     }
 
     fn hash(&self, tuple: &FourTuple) -> u64 {
-        self.hasher.hash_one(tuple)
+        self.hasher.hash(&tuple.packed())
     }
 
     fn stored(value: Demux) -> u32 {
@@ -95,7 +97,9 @@ impl DemuxMap {
         let hasher = &self.hasher;
         let rehash = |&i: &u32| {
             // The invariant keeps every stored index resolvable.
-            slots.resolve(i).map_or(0, |(_, t)| hasher.hash_one(t))
+            slots
+                .resolve(i)
+                .map_or(0, |(_, t)| hasher.hash(&t.packed()))
         };
         match self.table.entry(
             hash,
@@ -119,10 +123,16 @@ impl DemuxMap {
         }
     }
 
-    /// Forgets `tuple` if it leads to `value`.
+    /// Forgets `tuple` if it leads to `value` (one hash: the tuple has at
+    /// most one entry).
     pub fn remove_if(&mut self, slots: Slots<'_>, tuple: &FourTuple, value: Demux) {
-        if self.get(slots, tuple) == Some(value) {
-            self.remove(slots, tuple);
+        let hash = self.hash(tuple);
+        if let Ok(e) = self.table.find_entry(hash, |&i| {
+            slots.resolve(i).is_some_and(|(_, t)| t == *tuple)
+        }) {
+            if slots.resolve(*e.get()).is_some_and(|(d, _)| d == value) {
+                e.remove();
+            }
         }
     }
 
@@ -130,7 +140,9 @@ impl DemuxMap {
     pub fn reserve(&mut self, slots: Slots<'_>, additional: usize) {
         let hasher = &self.hasher;
         self.table.reserve(additional, |&i| {
-            slots.resolve(i).map_or(0, |(_, t)| hasher.hash_one(t))
+            slots
+                .resolve(i)
+                .map_or(0, |(_, t)| hasher.hash(&t.packed()))
         });
     }
 }
@@ -139,7 +151,6 @@ impl DemuxMap {
 mod tests {
     use super::*;
     use crate::SeqNum;
-    use crate::siphash::SipKey;
     use crate::tcp::conn::TimeWait;
     use crate::time::Instant;
     use core::net::{Ipv4Addr, SocketAddrV4};
@@ -164,7 +175,7 @@ mod tests {
     fn entries_resolve_through_their_slots_across_growth_and_removal() {
         let conns = Slab::new();
         let mut time_wait = Slab::new();
-        let mut map = DemuxMap::new(SipBuildHasher(SipKey([7; 16])));
+        let mut map = DemuxMap::new(SipKey([7; 16]));
         let mut keys = Vec::new();
         // Enough entries to resize the table several times (each resize
         // rehashes from the slots).
@@ -198,10 +209,28 @@ mod tests {
     }
 
     #[test]
+    fn the_packed_tuple_tells_every_field_apart() {
+        let t = tuple(7);
+        assert_eq!(t.packed(), [192, 0, 2, 1, 198, 51, 100, 7, 0, 80, 0, 7]);
+        let swapped = FourTuple {
+            local: t.remote,
+            remote: t.local,
+        };
+        let map = DemuxMap::new(SipKey([7; 16]));
+        assert_ne!(map.hash(&t), map.hash(&swapped));
+        assert_ne!(map.hash(&t), map.hash(&tuple(8)));
+        assert_ne!(
+            map.hash(&t),
+            DemuxMap::new(SipKey([8; 16])).hash(&t),
+            "keyed"
+        );
+    }
+
+    #[test]
     fn a_bucket_holds_a_bare_slot_index() {
         // 4 bytes a bucket plus hashbrown's control byte: a 4-tuple and a
         // slab key would take 24 + 1.
-        let mut map = DemuxMap::new(SipBuildHasher(SipKey([7; 16])));
+        let mut map = DemuxMap::new(SipKey([7; 16]));
         let (conns, time_wait) = (Slab::new(), Slab::new());
         map.reserve(
             Slots {

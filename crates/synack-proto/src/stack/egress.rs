@@ -157,6 +157,9 @@ impl Stack {
 
     /// ARP announcements, replies and requests, first.
     fn transmit_arp(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+        if !self.arp_ifaces {
+            return None;
+        }
         for i in 0..self.ifaces.len() {
             let iface = &mut self.ifaces[i];
             let (Some(mac), Some(arp)) = (iface.mac(), iface.arp.as_mut()) else {
@@ -216,6 +219,9 @@ impl Stack {
 
     /// Datagrams ARP held until their next hop was resolved.
     fn transmit_released(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+        if !self.arp_ifaces {
+            return None;
+        }
         for i in 0..self.ifaces.len() {
             let iface = &mut self.ifaces[i];
             let (Some(mac), Some(arp)) = (iface.mac(), iface.arp.as_mut()) else {
@@ -264,54 +270,62 @@ impl Stack {
             self.ready.pop_front();
             return None;
         };
-        let (local, remote) = (entry.conn.local(), entry.conn.remote());
-        let hop = self.hop_to(*remote.ip());
-        let l2 = hop.map_or(ETH, |h| self.l2_len(h.iface));
+        let dst = *entry.conn.remote().ip();
+        // The route decides the buffer's layout (link header room, offload
+        // allowance) only with offloads or several interfaces; otherwise it
+        // is looked up once a segment is written, so a connection polled
+        // with nothing to send (one per output burst) costs no lookup.
+        let early_hop = (self.offload_call || self.ifaces.len() != 1).then(|| self.hop_to(dst));
+        let l2 = match early_hop {
+            Some(hop) => hop.map_or(ETH, |h| self.l2_len(h.iface)),
+            None => self.l2_len(0),
+        };
         let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(IP_HEADER_LEN);
-        // The ARP queue keeps bytes, not offload metadata: a segment that
-        // would wait there is built plain (MSS-sized, full checksum).
-        let offload_iface = hop.filter(|h| self.leaves_now(h)).map(|h| h.iface);
-        self.env.tx = self.tx_allowance(offload_iface, l2, l2 + IP_HEADER_LEN + tcp_buf.len());
+        if self.offload_call {
+            // The ARP queue keeps bytes, not offload metadata: a segment that
+            // would wait there is built plain (MSS-sized, full checksum).
+            let offload_iface = early_hop
+                .flatten()
+                .filter(|h| self.leaves_now(h))
+                .map(|h| h.iface);
+            self.env.tx = self.tx_allowance(offload_iface, l2, l2 + IP_HEADER_LEN + tcp_buf.len());
+        }
         let entry = self.conns.get_mut(key)?;
-        let written = entry.conn.poll_transmit(now, tcp_buf, &mut self.env);
+        let Some(n) = entry.conn.poll_transmit(now, tcp_buf, &mut self.env) else {
+            self.env.tx = Default::default();
+            entry.queued = false;
+            let (deadline, state, owner) =
+                (entry.conn.poll_timeout(), entry.conn.state(), entry.owner());
+            self.ready.pop_front();
+            self.set_conn_timer(key, deadline);
+            self.retire_if_done(key, state, owner);
+            return None;
+        };
+        let src = *entry.conn.local().ip();
+        let deadline = entry.conn.poll_timeout();
         // The connection's choice of ECN codepoint (`note_tx_offload` takes
         // the rest of what it said).
         let ecn = self.env.tx.ecn;
-        if let Some(n) = written {
-            let header = TcpPacket::new_unchecked(&tcp_buf[..n]).header_len();
-            self.note_tx_offload(l2, usize::from(header));
-        }
+        let header = TcpPacket::new_unchecked(&tcp_buf[..n]).header_len();
+        self.note_tx_offload(l2, usize::from(header));
         self.env.tx = Default::default();
-        let entry = self.conns.get_mut(key)?;
-        match written {
-            Some(n) => {
-                self.reschedule(key);
-                let Some(hop) = hop else {
-                    // Lost, as on the wire: the connection's timers retry.
-                    self.env.stats.ip.out_no_routes += 1;
-                    self.tx_offload = None;
-                    return None;
-                };
-                // RFC 3168 §6.1.2: the connection says whether it is ECT
-                // (§5: the ECN field, DSCP 0); TCP always sets DF.
-                let (src, dst) = (*local.ip(), *remote.ip());
-                let tos = ecn.bits();
-                self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, tos);
-                let frame = self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n);
-                if frame.is_none() {
-                    // Held by ARP (its queue keeps no metadata) or dropped.
-                    self.tx_offload = None;
-                }
-                frame
-            }
-            None => {
-                entry.queued = false;
-                self.ready.pop_front();
-                self.reschedule(key);
-                self.retire_if_done(key);
-                None
-            }
+        self.set_conn_timer(key, deadline);
+        let Some(hop) = early_hop.unwrap_or_else(|| self.hop_to(dst)) else {
+            // Lost, as on the wire: the connection's timers retry.
+            self.env.stats.ip.out_no_routes += 1;
+            self.tx_offload = None;
+            return None;
+        };
+        // RFC 3168 §6.1.2: the connection says whether it is ECT (§5: the
+        // ECN field, DSCP 0); TCP always sets DF.
+        let tos = ecn.bits();
+        self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, tos);
+        let frame = self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n);
+        if frame.is_none() {
+            // Held by ARP (its queue keeps no metadata) or dropped.
+            self.tx_offload = None;
         }
+        frame
     }
 
     /// The first queued datagram, or its next fragment.

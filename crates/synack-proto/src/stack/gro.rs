@@ -217,8 +217,18 @@ impl Stack {
             return;
         };
         let l2 = if f.mac().is_some() { 14 } else { 0 };
+        let mut frames = frames.into_iter();
+        let Some(first) = frames.next() else {
+            return;
+        };
+        let mut frames = frames.peekable();
+        if frames.peek().is_none() {
+            // A batch of one (a handshake's segments, a request, its
+            // answer) has nothing to merge with: straight in.
+            return self.handle_frame_on(now, iface, first);
+        }
         let mut run: Option<Run<'a>> = None;
-        for frame in frames {
+        for frame in core::iter::once(first).chain(frames) {
             // A segment too long to share a datagram with another of its
             // size (64 KiB MTUs) never merges: straight in.
             let Some(c) =

@@ -80,6 +80,7 @@ impl Stack {
             }
         };
         let announce = arp.is_some();
+        self.arp_ifaces |= announce;
         self.ifaces.push(Iface {
             config: iface,
             cidr,

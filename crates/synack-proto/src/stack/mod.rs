@@ -60,8 +60,9 @@ pub use types::{
     Trace,
 };
 
-use core::hash::Hasher;
-use core::net::SocketAddrV4;
+use core::cell::Cell;
+use core::hash::{Hash, Hasher};
+use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::{HashMap, VecDeque};
 
 use self::demux::DemuxMap;
@@ -74,7 +75,7 @@ use crate::config::Config;
 use crate::ip::frag::Reassembler;
 use crate::ip::icmp::IcmpRateLimiter;
 use crate::ip::route::RoutingTable;
-use crate::siphash::{SipBuildHasher, SipKey};
+use crate::siphash::{Sip13BuildHasher, SipKey};
 use crate::stats::Stats;
 use crate::tcp::conn::{Connection, Env, TimeWait};
 use crate::tcp::fastopen_cookie::{FastOpenCache, FastOpenKeys};
@@ -115,6 +116,36 @@ pub(crate) use slots;
 pub(crate) struct FourTuple {
     pub local: SocketAddrV4,
     pub remote: SocketAddrV4,
+}
+
+impl FourTuple {
+    /// The tuple in 12 bytes (addresses, then ports, in network order): one
+    /// write into a hasher instead of one per field.
+    pub fn packed(&self) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        b[0..4].copy_from_slice(&self.local.ip().octets());
+        b[4..8].copy_from_slice(&self.remote.ip().octets());
+        b[8..10].copy_from_slice(&self.local.port().to_be_bytes());
+        b[10..12].copy_from_slice(&self.remote.port().to_be_bytes());
+        b
+    }
+}
+
+/// A local address and port as one word, the key of the stack's count of
+/// each local address's users: hashed in one write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PortKey(u64);
+
+impl PortKey {
+    pub fn new(addr: SocketAddrV4) -> Self {
+        PortKey((u64::from(addr.ip().to_bits()) << 16) | u64::from(addr.port()))
+    }
+}
+
+impl Hash for PortKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
+    }
 }
 
 /// What a 4-tuple leads to.
@@ -248,11 +279,16 @@ const MAX_PENDING_ARP: usize = 256;
 /// A userspace TCP/IP stack, sans-IO. See the module documentation.
 pub struct Stack {
     ifaces: Vec<Iface>,
+    /// Some interface resolves addresses with ARP (Ethernet): only then
+    /// does output and the deadline look at ARP caches.
+    arp_ifaces: bool,
     routes: RoutingTable,
     env: Env,
     isn: IsnGenerator,
     ports: EphemeralPorts,
     ts_key: SipKey,
+    /// [`Stack::ts_offset`]'s last address pair and answer.
+    ts_offset_last: Cell<Option<((Ipv4Addr, Ipv4Addr), u32)>>,
     syncookies: SynCookies,
     fastopen_keys: FastOpenKeys,
     fastopen_cache: FastOpenCache,
@@ -260,12 +296,14 @@ pub struct Stack {
     arp_key: SipKey,
     conns: Slab<ConnEntry>,
     listeners: Slab<Listener<Key>>,
-    listen_map: HashMap<SocketAddrV4, Key>,
+    /// The application's listening addresses (FxHash: a peer's segments
+    /// look keys up but cannot add any).
+    listen_map: HashMap<SocketAddrV4, Key, rustc_hash::FxBuildHasher>,
     time_wait: Slab<TimeWaitEntry>,
     demux: DemuxMap,
     /// Connections and TIME-WAIT entries per local address and port, for
     /// bind conflicts (SO_REUSEADDR).
-    port_users: HashMap<SocketAddrV4, u32, SipBuildHasher>,
+    port_users: HashMap<PortKey, u32, Sip13BuildHasher>,
     timers: TimerQueue<TimerKey>,
     next_deadline: Option<Instant>,
     /// The device's metadata for the frame being handled by
@@ -345,11 +383,13 @@ impl Stack {
         let port_key = SipKey(rng.key128());
         let mut stack = Stack {
             ifaces: Vec::new(),
+            arp_ifaces: false,
             routes: RoutingTable::new(),
             env: Env::new(config),
             isn,
             ports,
             ts_key,
+            ts_offset_last: Cell::new(None),
             syncookies,
             fastopen_keys,
             fastopen_cache: FastOpenCache::new(FastOpenCache::DEFAULT_CAPACITY),
@@ -357,10 +397,10 @@ impl Stack {
             arp_key,
             conns: Slab::new(),
             listeners: Slab::new(),
-            listen_map: HashMap::new(),
+            listen_map: HashMap::default(),
             time_wait: Slab::new(),
-            demux: DemuxMap::new(SipBuildHasher(demux_key)),
-            port_users: HashMap::with_hasher(SipBuildHasher(port_key)),
+            demux: DemuxMap::new(demux_key),
+            port_users: HashMap::with_hasher(Sip13BuildHasher(port_key)),
             timers: TimerQueue::new(),
             next_deadline: None,
             rx: RxOffload::default(),
@@ -425,11 +465,21 @@ impl Stack {
 
     /// RFC 7323 §7.1 as Linux does it (`secure_tcp_ts_off`): a timestamp
     /// offset per address pair, keyed so it reveals nothing.
+    /// The last pair's is kept: a client or server talking to one peer
+    /// pays one hash, not one per connection.
     fn ts_offset(&self, tuple: &FourTuple) -> u32 {
-        let mut h = self.ts_key.hasher();
-        h.write(&tuple.local.ip().octets());
-        h.write(&tuple.remote.ip().octets());
-        h.finish() as u32
+        let pair = (*tuple.local.ip(), *tuple.remote.ip());
+        if let Some((last, offset)) = self.ts_offset_last.get() {
+            if last == pair {
+                return offset;
+            }
+        }
+        let mut msg = [0u8; 8];
+        msg[..4].copy_from_slice(&pair.0.octets());
+        msg[4..].copy_from_slice(&pair.1.octets());
+        let offset = self.ts_key.hash(&msg) as u32;
+        self.ts_offset_last.set(Some((pair, offset)));
+        offset
     }
 
     // ---- time ----------------------------------------------------------------
@@ -500,9 +550,11 @@ impl Stack {
                 next = Some(next.map_or(t, |n: Instant| n.min(t)));
             }
         };
-        for iface in &mut self.ifaces {
-            if let Some(arp) = &mut iface.arp {
-                earliest(arp.poll_timeout());
+        if self.arp_ifaces {
+            for iface in &mut self.ifaces {
+                if let Some(arp) = &mut iface.arp {
+                    earliest(arp.poll_timeout());
+                }
             }
         }
         earliest(self.reasm.poll_timeout());

@@ -183,6 +183,21 @@ impl<T: Entry> Slab<T> {
     }
 
     /// Removes the entry `key` names.
+    /// Drops the entry `key` names where it lies (a connection is hundreds
+    /// of bytes: `remove` copies it out first); whether it was there.
+    pub fn delete(&mut self, key: Key) -> bool {
+        let Some(slot) = self.slots.get_mut(key.index as usize) else {
+            return false;
+        };
+        if matches!(slot, Slot::Vacant(_)) || slot.generation() != key.generation {
+            return false;
+        }
+        *slot = Slot::Vacant(key.generation.wrapping_add(1));
+        self.free.push(key.index);
+        self.len -= 1;
+        true
+    }
+
     pub fn remove(&mut self, key: Key) -> Option<T> {
         let slot = self.slots.get_mut(key.index as usize)?;
         if slot.generation() != key.generation {
@@ -276,6 +291,29 @@ mod tests {
         let keys: Vec<Key> = s.keys().collect();
         assert_eq!(keys, [c, b]);
         assert_eq!(s.get_index_mut(b.index).map(|(k, _)| k), Some(b));
+    }
+
+    #[test]
+    fn deleted_entries_are_dropped_and_their_keys_go_stale() {
+        let mut s = Slab::new();
+        let value = std::rc::Rc::new(());
+        let a = s.insert(E(value.clone(), 0));
+        let b = s.insert(E(value.clone(), 0));
+        assert_eq!(std::rc::Rc::strong_count(&value), 3);
+        assert!(s.delete(a));
+        assert_eq!(std::rc::Rc::strong_count(&value), 2, "dropped");
+        assert!(s.get(a).is_none());
+        assert!(!s.delete(a), "deleting twice does nothing");
+        let stale = Key {
+            index: b.index,
+            generation: b.generation + 1,
+        };
+        assert!(!s.delete(stale), "a key of another generation");
+        assert_eq!(s.len(), 1);
+        let c = s.insert(E(value.clone(), 0));
+        assert_eq!(c.index, a.index, "the slot is reused");
+        assert_ne!(c.generation, a.generation);
+        assert!(s.get(a).is_none());
     }
 
     #[test]

@@ -34,6 +34,7 @@ use crate::tcp::segment::{SegmentHeader, write_segment};
 use crate::tcp::state::TcpState;
 use crate::tcp::syncookie::{CookieOptions, SynCookies};
 use crate::tcp::timestamps::TsClock;
+use crate::time::Instant;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr, TcpTimestamp};
 use crate::wire::{Checksum, WireError};
 
@@ -537,12 +538,15 @@ impl Stack {
     /// Counts a connection or TIME-WAIT entry on a local address and port
     /// in or out (for bind conflicts).
     pub(super) fn port_use(&mut self, local: SocketAddrV4, add: bool) {
+        let key = super::PortKey::new(local);
         if add {
-            *self.port_users.entry(local).or_insert(0) += 1;
-        } else if let Some(n) = self.port_users.get_mut(&local) {
-            *n -= 1;
-            if *n == 0 {
-                self.port_users.remove(&local);
+            *self.port_users.entry(key).or_insert(0) += 1;
+        } else if let std::collections::hash_map::Entry::Occupied(mut n) =
+            self.port_users.entry(key)
+        {
+            *n.get_mut() -= 1;
+            if *n.get() == 0 {
+                n.remove();
             }
         }
     }
@@ -615,7 +619,6 @@ impl Stack {
         };
         let handle = ConnHandle(key);
         let (local, remote) = (entry.conn.local(), entry.conn.remote());
-        let passive_fast_open = entry.conn.fastopen_info().passive;
         for event in self.env.events.drain(..) {
             match event {
                 ConnEvent::StateChanged { from, to } => {
@@ -640,7 +643,7 @@ impl Stack {
                         && to.is_synchronized();
                     if opened {
                         match entry.owner() {
-                            Owner::App if !passive_fast_open => {
+                            Owner::App if !entry.conn.fastopen_info().passive => {
                                 self.events.push_back(Event::Connected(handle));
                             }
                             Owner::HalfOpen(l) => {
@@ -708,16 +711,24 @@ impl Stack {
             entry.queued = true;
             self.ready.push_back(key);
         }
+        let deadline = entry.conn.poll_timeout();
         if closed {
             let tuple = FourTuple { local, remote };
             self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
         }
-        self.reschedule(key);
+        self.set_conn_timer(key, deadline);
     }
 
     pub(super) fn reschedule(&mut self, key: Key) {
+        let deadline = self.conns.get(key).and_then(|e| e.conn.poll_timeout());
+        self.set_conn_timer(key, deadline);
+    }
+
+    /// Puts a connection's next deadline (its `poll_timeout`, read while
+    /// the caller had it at hand) in the stack's timer queue.
+    pub(super) fn set_conn_timer(&mut self, key: Key, deadline: Option<Instant>) {
         let timer = TimerKey::Conn(key.index);
-        match self.conns.get(key).and_then(|e| e.conn.poll_timeout()) {
+        match deadline {
             Some(at) => self.timers.schedule(timer, at),
             None => {
                 self.timers.cancel(timer);
@@ -727,12 +738,9 @@ impl Stack {
 
     /// Once a connection has sent everything: an orphan in TIME-WAIT moves
     /// to the compact table; a closed connection nobody holds is deleted.
-    pub(super) fn retire_if_done(&mut self, key: Key) {
-        let Some(entry) = self.conns.get(key) else {
-            return;
-        };
-        let state = entry.conn.state();
-        match (state, entry.owner()) {
+    /// `state` and `owner` are the connection's, as the caller read them.
+    pub(super) fn retire_if_done(&mut self, key: Key, state: TcpState, owner: Owner) {
+        match (state, owner) {
             (TcpState::TimeWait, Owner::Orphan) => self.move_to_time_wait(key),
             (TcpState::Closed, Owner::App) => {}
             (TcpState::Closed, _) => self.remove_conn(key),
@@ -794,12 +802,23 @@ impl Stack {
             local: entry.conn.local(),
             remote: entry.conn.remote(),
         };
-        self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
-        let Some(entry) = self.conns.remove(key) else {
+        let fastopen_listener = entry.fastopen_listener.get();
+        if entry.conn.state() == TcpState::Closed {
+            // `after_conn` took the tuple out when the connection closed
+            // (every state change raises an event, which runs it): no
+            // second probe of a table that may be millions of entries.
+            debug_assert!(
+                self.demux.get(slots!(self), &tuple) != Some(Demux::Conn(key)),
+                "a closed connection still in the demux map"
+            );
+        } else {
+            self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
+        }
+        if !self.conns.delete(key) {
             return;
-        };
+        }
         self.timers.cancel(TimerKey::Conn(key.index));
-        if let Some(l) = entry.fastopen_listener.get() {
+        if let Some(l) = fastopen_listener {
             if let Some(listener) = self.listeners.get_mut(l) {
                 listener.fastopen_done();
             }

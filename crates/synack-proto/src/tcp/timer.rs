@@ -502,6 +502,13 @@ pub struct TimerQueue<K, S = FixedHasher> {
     /// made it stale: a stack asks after every output, far more often than
     /// the front of the wheel changes.
     hint: Option<Option<Instant>>,
+    /// The last change: `key` scheduled at the instant (or cancelled, with
+    /// `None`), and nothing else since. Doing it again changes nothing,
+    /// not even the order of equal deadlines (the key is already the
+    /// newest), so it costs no map lookup: a stack reschedules a
+    /// connection after each of its inputs and outputs, mostly to where it
+    /// already is.
+    last: Option<(K, Option<Instant>)>,
 }
 
 impl<K: Copy + Eq + Hash> Default for TimerQueue<K> {
@@ -525,6 +532,7 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
             wheel: Wheel::new(),
             next_seq: 0,
             hint: None,
+            last: None,
         }
     }
 
@@ -550,6 +558,10 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
     /// Schedules `key` at `deadline`, replacing any earlier schedule for it.
     /// A deadline in the past is due at once.
     pub fn schedule(&mut self, key: K, deadline: Instant) {
+        if self.last == Some((key, Some(deadline))) {
+            return;
+        }
+        self.last = Some((key, Some(deadline)));
         let seq = self.next_seq;
         self.next_seq += 1;
         match self.slots.entry(key) {
@@ -590,6 +602,10 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
 
     /// Unschedules `key`; returns whether it was scheduled.
     pub fn cancel(&mut self, key: K) -> bool {
+        if self.last == Some((key, None)) {
+            return false;
+        }
+        self.last = Some((key, None));
         let was = self.slots.remove(&key).is_some();
         if was {
             // The key's entry may have been the front.
@@ -654,11 +670,13 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
         self.wheel.pop();
         self.slots.remove(&entry.key);
         self.hint = None;
+        self.last = None;
         Some(entry.key)
     }
 
     /// Unschedules everything and frees the wheel's buckets.
     pub fn clear(&mut self) {
+        self.last = None;
         self.slots.clear();
         self.wheel.clear(false);
         self.hint = None;
@@ -877,6 +895,32 @@ mod tests {
         let mut table = TimerTable::new();
         table.set(Timer::DelayedAck, t(40));
         assert_eq!(format!("{table:?}"), "{\"delack\": @0.040000s}");
+    }
+
+    #[test]
+    fn repeating_the_last_schedule_or_cancel_changes_nothing_else_does() {
+        let mut q = TimerQueue::new();
+        // Rescheduled after 'b' to the same time: 'a' is newer, so later.
+        q.schedule('a', t(10));
+        q.schedule('a', t(10));
+        q.schedule('b', t(10));
+        q.schedule('a', t(10));
+        assert_eq!(q.pop_expired(t(10)), Some('b'));
+        // Fired: scheduling it again at the same time queues it again.
+        assert_eq!(q.pop_expired(t(10)), Some('a'));
+        q.schedule('a', t(10));
+        assert_eq!(q.deadline('a'), Some(t(10)));
+        // Cancelled twice, then back at the same time.
+        assert!(q.cancel('a'));
+        assert!(!q.cancel('a'));
+        q.schedule('a', t(10));
+        assert_eq!(q.pop_expired(t(10)), Some('a'));
+        assert!(q.is_empty());
+        // Cleared: the last schedule is forgotten too.
+        q.schedule('c', t(20));
+        q.clear();
+        q.schedule('c', t(20));
+        assert_eq!(q.pop_expired(t(20)), Some('c'));
     }
 
     #[test]

@@ -160,6 +160,8 @@ impl Connection {
     /// connection gave up in SYN-SENT after its first SYN carried the
     /// option, a report of the lost SYN).
     pub fn take_fastopen_report(&mut self) -> Option<FastOpenReport> {
+        // Asked after every segment: nothing to look at without Fast Open.
+        self.core.tfo.as_ref()?;
         let closed = self.state.kind() == crate::tcp::TcpState::Closed;
         let retransmitted = self.core.counters.data().total_retrans > 0;
         let tfo = self.core.tfo.as_deref_mut()?;
