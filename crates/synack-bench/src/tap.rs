@@ -151,12 +151,22 @@ pub fn in_namespace(f: impl FnOnce() -> Result<f64, TapError> + Send) -> Result<
     netns::run_in_fresh(f).map_err(io_err("entering a fresh network namespace"))?
 }
 
+/// Frames read per turn at most, so output and the application get theirs.
+const RX_TURN: usize = 256;
+
+/// Plain frames handed to the stack together (software GRO's batch).
+const RX_BATCH: usize = 64;
+
 /// synack on a TAP, driven by one thread.
 struct Driver {
     tap: Tap,
     stack: Stack,
     offload: bool,
     rx: Vec<u8>,
+    /// Without offloads: frames read in one go, handed to the stack as one
+    /// batch so software GRO merges a flow's segments, as the runtime's
+    /// driver does (`Stack::handle_frames`).
+    rx_batch: Vec<Vec<u8>>,
     tx: Vec<u8>,
     start: WallInstant,
     /// TSO super-segments handed to the TAP.
@@ -199,11 +209,17 @@ impl Driver {
             MTU + 14
         };
         let rx = vec![0; tap.max_frame_len().max(MTU + 14)];
+        let rx_batch = if offload {
+            Vec::new()
+        } else {
+            vec![vec![0; rx.len()]; RX_BATCH]
+        };
         Ok(Driver {
             tap,
             stack,
             offload,
             rx,
+            rx_batch,
             tx: vec![0; tx_len],
             start: WallInstant::now(),
             super_segments: 0,
@@ -218,22 +234,10 @@ impl Driver {
     fn turn(&mut self) -> Result<bool, TapError> {
         let mut moved = false;
         let now = self.now();
-        // Bounded, so output and the application get their turn.
-        for _ in 0..256 {
-            match self.tap.recv_vnet(&mut self.rx) {
-                Ok((hdr, n)) => {
-                    moved = true;
-                    let frame = &self.rx[..n];
-                    let vouched = hdr.flags & (FLAG_NEEDS_CSUM | FLAG_DATA_VALID) != 0;
-                    if self.offload && vouched {
-                        self.stack.handle_frame_offloaded(now, IfaceId(0), frame);
-                    } else {
-                        self.stack.handle_frame(now, frame);
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) => return Err(TapError::Io(format!("reading the TAP: {e}"))),
-            }
+        if self.offload {
+            moved |= self.read_offloaded(now)?;
+        } else {
+            moved |= self.read_batches(now)?;
         }
         self.stack.handle_timeout(now);
         loop {
@@ -259,6 +263,62 @@ impl Driver {
             }
         }
         while self.stack.poll_event().is_some() {}
+        Ok(moved)
+    }
+
+    /// Offloaded frames one by one: a vouched super-packet goes to TCP whole.
+    fn read_offloaded(&mut self, now: Instant) -> Result<bool, TapError> {
+        let mut moved = false;
+        // Bounded, so output and the application get their turn.
+        for _ in 0..RX_TURN {
+            match self.tap.recv_vnet(&mut self.rx) {
+                Ok((hdr, n)) => {
+                    moved = true;
+                    let frame = &self.rx[..n];
+                    if hdr.flags & (FLAG_NEEDS_CSUM | FLAG_DATA_VALID) != 0 {
+                        self.stack.handle_frame_offloaded(now, IfaceId(0), frame);
+                    } else {
+                        self.stack.handle_frame(now, frame);
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => return Err(TapError::Io(format!("reading the TAP: {e}"))),
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Plain frames in batches of up to [`RX_BATCH`], each handed to the
+    /// stack at once; at most [`RX_TURN`] frames per turn.
+    fn read_batches(&mut self, now: Instant) -> Result<bool, TapError> {
+        let mut moved = false;
+        let mut lens = [0usize; RX_BATCH];
+        for _ in 0..RX_TURN / RX_BATCH {
+            let mut held = 0;
+            let mut drained = false;
+            while held < RX_BATCH {
+                match self.tap.recv(&mut self.rx_batch[held]) {
+                    Ok(n) => {
+                        lens[held] = n;
+                        held += 1;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        drained = true;
+                        break;
+                    }
+                    Err(e) => return Err(TapError::Io(format!("reading the TAP: {e}"))),
+                }
+            }
+            if held > 0 {
+                moved = true;
+                let frames = self.rx_batch.iter().zip(&lens[..held]);
+                self.stack
+                    .handle_frames(now, IfaceId(0), frames.map(|(b, &n)| &b[..n]));
+            }
+            if drained {
+                break;
+            }
+        }
         Ok(moved)
     }
 
@@ -417,7 +477,33 @@ fn synack_to_kernel_with(bytes: u64, offload: bool, verify: bool) -> Result<ToKe
 
 /// A kernel socket sends `bytes` to synack; Gbit/s as synack reads them.
 pub fn kernel_to_synack(bytes: u64, offload: bool) -> Result<f64, TapError> {
+    kernel_to_synack_with(bytes, offload, false).map(|r| r.gbps)
+}
+
+/// What [`kernel_to_synack_verified`] saw.
+#[derive(Clone, Copy, Debug)]
+pub struct FromKernelRun {
+    pub gbps: f64,
+    /// The connection's `tcp_info` counters at the end: segments synack
+    /// sent (its ACKs) and data segments it took in (a super-packet counts
+    /// as the segments it carries).
+    pub segs_out: u64,
+    pub data_segs_in: u64,
+}
+
+/// [`kernel_to_synack`], with synack comparing every byte it reads with
+/// the stream the kernel wrote.
+pub fn kernel_to_synack_verified(bytes: u64, offload: bool) -> Result<FromKernelRun, TapError> {
+    kernel_to_synack_with(bytes, offload, true)
+}
+
+fn kernel_to_synack_with(
+    bytes: u64,
+    offload: bool,
+    verify: bool,
+) -> Result<FromKernelRun, TapError> {
     let mut d = Driver::new(offload)?;
+    let expected = pattern();
     let listener = d
         .stack
         .tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5002), 16)
@@ -449,6 +535,11 @@ pub fn kernel_to_synack(bytes: u64, offload: bool) -> Result<f64, TapError> {
                 if n == 0 {
                     break;
                 }
+                if verify && !matches_pattern(&expected, got, &buf[..n]) {
+                    return Err(TapError::Io(format!(
+                        "synack read wrong bytes at offset {got}"
+                    )));
+                }
                 got += n as u64;
                 moved = true;
             }
@@ -472,7 +563,31 @@ pub fn kernel_to_synack(bytes: u64, offload: bool) -> Result<f64, TapError> {
             .map_err(|_| TapError::Io("kernel writer panicked".into()))?
             .map_err(io_err("kernel writer"))?;
     }
-    Ok(gbps(got, (end - start).as_secs_f64()))
+    let (segs_out, data_segs_in) = conn
+        .and_then(|c| d.stack.tcp_info(c))
+        .map_or((0, 0), |i| (i.segs_out, i.data_segs_in));
+    Ok(FromKernelRun {
+        gbps: gbps(got, (end - start).as_secs_f64()),
+        segs_out,
+        data_segs_in,
+    })
+}
+
+/// Whether `read`, found at stream offset `at`, is the writer's repeating
+/// [`pattern`] there.
+fn matches_pattern(pattern: &[u8], at: u64, read: &[u8]) -> bool {
+    let len = pattern.len();
+    let mut i = (at % len as u64) as usize;
+    let mut rest = read;
+    while !rest.is_empty() {
+        let n = rest.len().min(len - i);
+        if rest[..n] != pattern[i..i + n] {
+            return false;
+        }
+        rest = &rest[n..];
+        i = 0;
+    }
+    true
 }
 
 /// This thread's id, from `/proc/thread-self` ("PID/task/TID").
@@ -586,5 +701,25 @@ fn connect_retrying(addr: SocketAddrV4) -> Result<TcpStream, TapError> {
             }
             Err(_) => std::thread::sleep(WallDuration::from_millis(20)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_matches_the_pattern_at_its_offset_across_the_wrap() {
+        let p = pattern();
+        let len = p.len() as u64;
+        let stream: Vec<u8> = p.iter().chain(p.iter()).copied().collect();
+        let at = len - 10;
+        let read = &stream[at as usize..at as usize + 30];
+        assert!(matches_pattern(&p, at, read));
+        assert!(matches_pattern(&p, at + len, read));
+        assert!(!matches_pattern(&p, at + 1, read));
+        let mut bad = read.to_vec();
+        bad[15] ^= 1;
+        assert!(!matches_pattern(&p, at, &bad));
     }
 }
