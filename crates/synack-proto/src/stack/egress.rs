@@ -290,6 +290,10 @@ impl Stack {
                 .map(|h| h.iface);
             self.env.tx = self.tx_allowance(offload_iface, l2, l2 + IP_HEADER_LEN + tcp_buf.len());
         }
+        #[cfg(test)]
+        {
+            self.conn_polls += 1;
+        }
         let entry = self.conns.get_mut(key)?;
         let Some(n) = entry.conn.poll_transmit(now, tcp_buf, &mut self.env) else {
             self.env.tx = Default::default();
@@ -303,6 +307,12 @@ impl Stack {
         };
         let src = *entry.conn.local().ip();
         let deadline = entry.conn.poll_timeout();
+        if !entry.wants_poll() {
+            // Its turn ends with this segment: the poll that would end it
+            // finds nothing and changes nothing.
+            entry.queued = false;
+            self.ready.pop_front();
+        }
         // The connection's choice of ECN codepoint (`note_tx_offload` takes
         // the rest of what it said).
         let ecn = self.env.tx.ecn;

@@ -12,6 +12,7 @@ mod gro;
 mod ip;
 mod listen;
 mod offload;
+mod polls;
 mod robustness;
 mod udp;
 

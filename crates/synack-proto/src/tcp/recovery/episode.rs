@@ -154,6 +154,16 @@ impl Episode {
         self.board.is_empty() && self.state == CaState::Open
     }
 
+    /// NextSeg certainly finds nothing and the scoreboard has room: no
+    /// record half retransmitted, none marked lost and not resent, no
+    /// fast recovery (whose speculative rules could pick one).
+    pub(super) fn is_quiet(&self) -> bool {
+        self.chunk.is_none()
+            && self.board.lost_pending().segs == 0
+            && self.state != CaState::Recovery
+            && self.board.has_room()
+    }
+
     pub(super) fn set_mss(&mut self, mss: u32) {
         self.mss = mss.max(1);
     }
