@@ -27,7 +27,7 @@ use super::{Direction, FourTuple, IfaceId, MIN_TRANSMIT_BUFFER, Stack};
 use crate::ip::arp::Resolution;
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr};
-use crate::wire::tcp::{TcpPacket, TcpRepr};
+use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
 use crate::wire::{ArpPacket, ArpRepr, Checksum};
 
 /// Bytes of an Ethernet header.
@@ -290,6 +290,10 @@ impl Stack {
                 .map(|h| h.iface);
             self.env.tx = self.tx_allowance(offload_iface, l2, l2 + IP_HEADER_LEN + tcp_buf.len());
         }
+        #[cfg(test)]
+        {
+            self.conn_polls += 1;
+        }
         let entry = self.conns.get_mut(key)?;
         let Some(n) = entry.conn.poll_transmit(now, tcp_buf, &mut self.env) else {
             self.env.tx = Default::default();
@@ -303,10 +307,23 @@ impl Stack {
         };
         let src = *entry.conn.local().ip();
         let deadline = entry.conn.poll_timeout();
+        let packet = TcpPacket::new_unchecked(&tcp_buf[..n]);
+        let header = packet.header_len();
+        // A segment that may be the connection's last for now: control (no
+        // payload) or data that emptied the queue (PSH, Linux's mark where
+        // written data ends; FIN). Asked after every segment of a burst,
+        // the question would cost more than the one empty poll it saves.
+        let maybe_last =
+            usize::from(header) == n || packet.flags().intersects(TcpFlags::PSH | TcpFlags::FIN);
+        if maybe_last && !entry.wants_poll() {
+            // Its turn ends with this segment: the poll that would end it
+            // finds nothing and changes nothing.
+            entry.queued = false;
+            self.ready.pop_front();
+        }
         // The connection's choice of ECN codepoint (`note_tx_offload` takes
         // the rest of what it said).
         let ecn = self.env.tx.ecn;
-        let header = TcpPacket::new_unchecked(&tcp_buf[..n]).header_len();
         self.note_tx_offload(l2, usize::from(header));
         self.env.tx = Default::default();
         self.set_conn_timer(key, deadline);

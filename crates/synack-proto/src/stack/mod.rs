@@ -235,6 +235,23 @@ enum OwnerKind {
 }
 
 impl ConnEntry {
+    /// Whether the connection needs a turn in the `ready` queue: it may
+    /// have a segment to send ([`Connection::may_transmit`], conservative),
+    /// or the empty poll that ends its turn retires it
+    /// (`Stack::retire_if_done`: a closed connection nobody holds, an
+    /// orphan in TIME-WAIT). Otherwise its poll would find nothing and
+    /// change nothing, and it is skipped. Every change of owner that makes
+    /// it retirable goes through `Stack::after_conn`, which asks again.
+    fn wants_poll(&self) -> bool {
+        use crate::tcp::state::TcpState;
+        self.conn.may_transmit()
+            || match self.conn.state() {
+                TcpState::Closed => self.owner() != Owner::App,
+                TcpState::TimeWait => self.owner() == Owner::Orphan,
+                _ => false,
+            }
+    }
+
     fn owner(&self) -> Owner {
         match self.owner_kind {
             OwnerKind::App => Owner::App,
@@ -314,6 +331,9 @@ pub struct Stack {
     /// its data is already staged in the receive buffer.
     gro_pad: Vec<u8>,
     ready: VecDeque<Key>,
+    /// Calls into a connection's `poll_transmit` (tests count them).
+    #[cfg(test)]
+    conn_polls: u64,
     control: VecDeque<TcpReply>,
     out: OutQueue,
     arp_out: VecDeque<ArpOut>,
@@ -406,6 +426,8 @@ impl Stack {
             rx: RxOffload::default(),
             gro_pad: Vec::new(),
             ready: VecDeque::new(),
+            #[cfg(test)]
+            conn_polls: 0,
             control: VecDeque::new(),
             out: OutQueue::default(),
             arp_out: VecDeque::new(),

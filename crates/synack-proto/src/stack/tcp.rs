@@ -707,7 +707,7 @@ impl Stack {
             );
         }
         let closed = entry.conn.state() == TcpState::Closed;
-        if !entry.queued {
+        if !entry.queued && entry.wants_poll() {
             entry.queued = true;
             self.ready.push_back(key);
         }

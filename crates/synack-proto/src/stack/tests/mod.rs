@@ -12,6 +12,7 @@ mod gro;
 mod ip;
 mod listen;
 mod offload;
+mod polls;
 mod robustness;
 mod udp;
 
@@ -152,6 +153,7 @@ impl Wire {
                         .push((self.now + self.delay, to_b, buf[..n].to_vec()));
                 }
             }
+            assert_deadlines_kept(src);
         }
     }
 
@@ -186,6 +188,20 @@ impl Wire {
             }
         }
         panic!("no quiescence");
+    }
+}
+
+/// No connection's deadline is later than the stack's (`poll_timeout` is
+/// a lower bound, never late), whether or not its last poll was skipped.
+pub(super) fn assert_deadlines_kept(stack: &Stack) {
+    for (_, entry) in stack.conns.iter() {
+        if let Some(at) = entry.conn.poll_timeout() {
+            let stack_at = stack.poll_timeout();
+            assert!(
+                stack_at.is_some_and(|d| d <= at),
+                "a connection's deadline {at:?} is not in the stack's {stack_at:?}"
+            );
+        }
     }
 }
 

@@ -727,6 +727,12 @@ pending_flags! {
 }
 
 impl Pending {
+    /// Whether anything at all is pending (a RST, our SYN, a probe, a push,
+    /// a loss probe).
+    pub fn any(&self) -> bool {
+        self.bits != 0
+    }
+
     /// Queues `rst`, replacing any RST pending.
     pub fn set_rst(&mut self, rst: PendingRst) {
         let (abort, seq, ack) = match rst {

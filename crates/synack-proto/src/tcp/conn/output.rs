@@ -141,6 +141,39 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// Whether [`Connection::poll_transmit`] may have a segment to send.
+    /// Conservative: `false` only when a poll now would certainly return
+    /// `None` and change nothing, so a caller may skip it (the stack skips
+    /// it after an input or a segment). A poll with nothing to send still
+    /// clears a forced push and arms the persist timer for data that cannot
+    /// go, and notes a full congestion window or scoreboard; each needs
+    /// something pending, unsent or full, which makes this `true`. What
+    /// else could send (a due ACK, a RST, our SYN, probes, data or a FIN
+    /// not yet sent, a segment marked lost, fast recovery, a Fast Open
+    /// child's data) makes it `true` as well.
+    pub fn may_transmit(&self) -> bool {
+        let core = &self.core;
+        if core.pending.any() || core.ack.now {
+            return true;
+        }
+        match &self.state {
+            State::Closed(_) | State::TimeWait(_) | State::SynSent(_) => false,
+            // RFC 7413 §4.2.2: a Fast Open child may send data here.
+            State::SynReceived(_) => core.tfo_is_passive(),
+            // Data in flight alone sends nothing: its retransmission needs
+            // a loss mark or a timer, which sets a pending flag.
+            other => other.send_half().is_none_or(|snd| {
+                snd.unsent() > 0
+                    || snd.fin == FinState::Queued
+                    || !core.recovery.is_quiet()
+                    // An empty poll would note a full window (RFC 7661).
+                    || core.pipe() >= core.send_window()
+            }),
+        }
+    }
+}
+
 impl Core {
     fn syn_plan(&self, snd: &SendHalf) -> Plan {
         Plan {

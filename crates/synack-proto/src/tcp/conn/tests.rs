@@ -336,9 +336,21 @@ impl Harness {
         let mut buf = [0xAAu8; 2000];
         for _ in 0..1000 {
             buf.fill(0xAA);
+            // Every poll checks `may_transmit`: when it says nothing can
+            // go, the poll sends nothing and changes nothing (the stack
+            // skips such polls).
+            let quiet = (!self.conn.may_transmit()).then(|| self.snapshot());
             let Some(n) = self.conn.poll_transmit(self.now, &mut buf, &mut self.env) else {
+                if let Some(before) = quiet {
+                    assert_eq!(
+                        before,
+                        self.snapshot(),
+                        "an empty poll changed the connection"
+                    );
+                }
                 return out;
             };
+            assert!(quiet.is_none(), "may_transmit said no, a segment went out");
             let packet = TcpPacket::new_checked(&buf[..n]).expect("a valid header");
             let r = TcpRepr::parse(&packet, *LOCAL.ip(), *REMOTE.ip(), Checksum::Full)
                 .expect("checksum and options verify");
@@ -353,6 +365,11 @@ impl Harness {
             });
         }
         panic!("the connection kept transmitting");
+    }
+
+    /// Everything a poll could change: the connection and its environment.
+    fn snapshot(&self) -> String {
+        format!("{:?} {:?} {:?}", self.conn.state, self.conn.core, self.env)
     }
 
     /// Fires timers up to `ms` (one at a time, in order), collecting what is

@@ -154,6 +154,16 @@ impl Episode {
         self.board.is_empty() && self.state == CaState::Open
     }
 
+    /// NextSeg certainly finds nothing and the scoreboard has room: no
+    /// record half retransmitted, none marked lost and not resent, no
+    /// fast recovery (whose speculative rules could pick one).
+    pub(super) fn is_quiet(&self) -> bool {
+        self.chunk.is_none()
+            && self.board.lost_pending().segs == 0
+            && self.state != CaState::Recovery
+            && self.board.has_room()
+    }
+
     pub(super) fn set_mss(&mut self, mss: u32) {
         self.mss = mss.max(1);
     }
@@ -492,6 +502,68 @@ impl Episode {
     /// One acceptable ACK (RFC 9293 §3.10.7.4 "fifth"): SACK and cumulative
     /// marking, loss detection, state changes, the window, undo, probes.
     pub(super) fn on_ack(
+        &mut self,
+        now: Instant,
+        inp: &AckInput<'_>,
+        cc: &mut Congestion,
+        stats: &mut TcpExtStats,
+    ) -> AckOutcome {
+        if self.acks_nothing(inp) {
+            #[cfg(test)]
+            let full = {
+                let (mut ep, mut cc, mut stats) = (self.clone(), cc.clone(), stats.clone());
+                let out = ep.on_ack_full(now, inp, &mut cc, &mut stats);
+                (format!("{ep:?}"), cc, format!("{stats:?}"), out)
+            };
+            let out = self.on_idle_ack(inp);
+            #[cfg(test)]
+            {
+                assert_eq!(full.0, format!("{self:?}"), "the idle ACK's episode");
+                assert_eq!(&full.1, cc, "the idle ACK's congestion state");
+                assert_eq!(full.2, format!("{stats:?}"), "the idle ACK's counters");
+                assert_eq!(full.3, out, "the idle ACK's outcome");
+            }
+            return out;
+        }
+        self.on_ack_full(now, inp, cc, stats)
+    }
+
+    /// An ACK that can change nothing here: nothing is recorded (no data
+    /// in flight) and it acknowledges nothing, SACKs nothing, is no
+    /// duplicate and echoes no congestion, with no recovery, probe, D-SACK
+    /// round, undo or reordering timer to settle: a pure ACK of an idle
+    /// sender, or data from the peer while we have nothing out. What the
+    /// full processing would do then is [`Episode::on_idle_ack`].
+    fn acks_nothing(&self, inp: &AckInput<'_>) -> bool {
+        self.board.is_empty()
+            && self.state == CaState::Open
+            && inp.ack == inp.prior_una
+            && self.board.una() == inp.prior_una
+            && inp.sack_blocks.is_empty()
+            && !inp.dupack
+            && !inp.ece
+            && self.reno_sacked == 0
+            && self.flight_at_disorder.is_none()
+            && self.rack_deadline.is_none()
+            && !self.rack.in_dsack_round()
+            && !self.tlp.in_episode()
+            && !self.undo.all_dsacked()
+    }
+
+    /// [`Episode::on_ack`] for an ACK that [`Episode::acks_nothing`]: the
+    /// segment size is noted, F-RTO's new-data turn ends and what the
+    /// timers decided (an undo, a reduction) is reported.
+    fn on_idle_ack(&mut self, inp: &AckInput<'_>) -> AckOutcome {
+        self.mss = inp.mss.max(1);
+        self.frto_send_new = false;
+        AckOutcome {
+            undone: core::mem::take(&mut self.undone_now),
+            reduced: core::mem::take(&mut self.reduced_now),
+            ..AckOutcome::default()
+        }
+    }
+
+    fn on_ack_full(
         &mut self,
         now: Instant,
         inp: &AckInput<'_>,

@@ -411,6 +411,14 @@ impl LossRecovery {
         self.ep.as_ref().is_some_and(|ep| ep.prefers_new_data())
     }
 
+    /// Whether NextSeg certainly finds nothing to retransmit and a new
+    /// segment could be recorded (no episode, or one with nothing lost and
+    /// unsent, no record half resent, no fast recovery): part of
+    /// `Connection::may_transmit`.
+    pub fn is_quiet(&self) -> bool {
+        self.ep.as_ref().is_none_or(|ep| ep.is_quiet())
+    }
+
     /// Ends the episode when nothing is in flight: the scoreboard's memory
     /// and the rest go; what must outlive it is kept.
     pub fn release_if_empty(&mut self) {
