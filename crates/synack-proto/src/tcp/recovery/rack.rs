@@ -150,6 +150,11 @@ impl Rack {
         self.reordering_seen = true;
     }
 
+    /// A D-SACK round is open (`update_reo_wnd` may still close it).
+    pub fn in_dsack_round(&self) -> bool {
+        self.dsack_round.is_some()
+    }
+
     /// RFC 8985 §6.2 step 4, `RACK_update_reo_wnd()`, the D-SACK part:
     ///
     /// ```text
@@ -160,11 +165,6 @@ impl Rack {
     ///     RACK.reo_wnd_mult += 1
     ///     RACK.reo_wnd_persist = 16
     /// ```
-    /// A D-SACK round is open (`update_reo_wnd` may still close it).
-    pub fn in_dsack_round(&self) -> bool {
-        self.dsack_round.is_some()
-    }
-
     pub fn update_reo_wnd(&mut self, dsack: bool, snd_una: SeqNum, snd_nxt: SeqNum) {
         if self.dsack_round.is_some_and(|r| snd_una.after_eq(r)) {
             self.dsack_round = None;
