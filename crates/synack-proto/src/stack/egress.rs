@@ -460,18 +460,31 @@ impl Stack {
     /// interface's link-layer header room in `buf`: on Ethernet, resolves
     /// the next hop (the datagram waits in the ARP cache if it is unknown:
     /// `None`) and writes the Ethernet header.
+    #[inline]
     fn finish_frame(
         &mut self,
         hop: Hop,
         buf: &mut [u8],
         ip_len: usize,
     ) -> Option<(IfaceId, usize)> {
+        // An IP interface (TUN) has no link layer: nothing to add, no call.
+        match self.ifaces.get(hop.iface)?.mac() {
+            None => Some((IfaceId(hop.iface as u16), ip_len)),
+            Some(mac) => self.finish_ethernet_frame(hop, mac, buf, ip_len),
+        }
+    }
+
+    /// [`Stack::finish_frame`] on an Ethernet interface with address `mac`.
+    fn finish_ethernet_frame(
+        &mut self,
+        hop: Hop,
+        mac: EthernetAddress,
+        buf: &mut [u8],
+        ip_len: usize,
+    ) -> Option<(IfaceId, usize)> {
         let now = self.now;
         let id = IfaceId(hop.iface as u16);
         let iface = self.ifaces.get_mut(hop.iface)?;
-        let Some(mac) = iface.mac() else {
-            return Some((id, ip_len));
-        };
         let dst = Ipv4Packet::new_unchecked(&buf[ETH..ETH + IP_HEADER_LEN]).dst_addr();
         let dst_mac = if dst.is_multicast() {
             multicast_mac(dst)
@@ -523,10 +536,16 @@ impl Stack {
     }
 
     /// Raises [`super::Event::Segment`] for an outgoing TCP datagram.
+    #[inline]
     fn trace_out_tcp(&mut self, datagram: &[u8]) {
-        if !self.trace.segments {
-            return;
+        // Every segment asks: the usual answer (not tracing) without a call.
+        if self.trace.segments {
+            self.trace_out_tcp_now(datagram);
         }
+    }
+
+    /// [`Stack::trace_out_tcp`] while tracing.
+    fn trace_out_tcp_now(&mut self, datagram: &[u8]) {
         let Ok(ip) = Ipv4Packet::new_checked(datagram) else {
             return;
         };

@@ -190,6 +190,7 @@ impl Stack {
     /// Every data segment asks (the destination rarely changes between
     /// two asks), so the last answer is kept until a route or an interface
     /// changes.
+    #[inline]
     pub(super) fn hop_to(&self, dst: Ipv4Addr) -> Option<Hop> {
         if let Some((last, hop)) = self.hop_last.get() {
             if last == dst {
