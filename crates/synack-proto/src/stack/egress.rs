@@ -266,16 +266,20 @@ impl Stack {
     /// when it has nothing more.
     fn transmit_conn(&mut self, key: super::slab::Key, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         let now = self.now;
-        let Some(entry) = self.conns.get(key) else {
-            self.ready.pop_front();
-            return None;
-        };
-        let dst = *entry.conn.remote().ip();
         // The route decides the buffer's layout (link header room, offload
         // allowance) only with offloads or several interfaces; otherwise it
         // is looked up once a segment is written, so a connection polled
-        // with nothing to send (one per output burst) costs no lookup.
-        let early_hop = (self.offload_call || self.ifaces.len() != 1).then(|| self.hop_to(dst));
+        // with nothing to send (one per output burst) costs no lookup, and
+        // the connection is looked up once.
+        let early_hop = if self.offload_call || self.ifaces.len() != 1 {
+            let Some(entry) = self.conns.get(key) else {
+                self.ready.pop_front();
+                return None;
+            };
+            Some(self.hop_to(*entry.conn.remote().ip()))
+        } else {
+            None
+        };
         let l2 = match early_hop {
             Some(hop) => hop.map_or(ETH, |h| self.l2_len(h.iface)),
             None => self.l2_len(0),
@@ -294,7 +298,12 @@ impl Stack {
         {
             self.conn_polls += 1;
         }
-        let entry = self.conns.get_mut(key)?;
+        let Some(entry) = self.conns.get_mut(key) else {
+            self.env.tx = Default::default();
+            self.ready.pop_front();
+            return None;
+        };
+        let dst = *entry.conn.remote().ip();
         let Some(n) = entry.conn.poll_transmit(now, tcp_buf, &mut self.env) else {
             self.env.tx = Default::default();
             entry.queued = false;
