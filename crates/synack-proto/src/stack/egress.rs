@@ -266,16 +266,20 @@ impl Stack {
     /// when it has nothing more.
     fn transmit_conn(&mut self, key: super::slab::Key, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         let now = self.now;
-        let Some(entry) = self.conns.get(key) else {
-            self.ready.pop_front();
-            return None;
-        };
-        let dst = *entry.conn.remote().ip();
         // The route decides the buffer's layout (link header room, offload
         // allowance) only with offloads or several interfaces; otherwise it
         // is looked up once a segment is written, so a connection polled
-        // with nothing to send (one per output burst) costs no lookup.
-        let early_hop = (self.offload_call || self.ifaces.len() != 1).then(|| self.hop_to(dst));
+        // with nothing to send (one per output burst) costs no lookup, and
+        // the connection is looked up once.
+        let early_hop = if self.offload_call || self.ifaces.len() != 1 {
+            let Some(entry) = self.conns.get(key) else {
+                self.ready.pop_front();
+                return None;
+            };
+            Some(self.hop_to(*entry.conn.remote().ip()))
+        } else {
+            None
+        };
         let l2 = match early_hop {
             Some(hop) => hop.map_or(ETH, |h| self.l2_len(h.iface)),
             None => self.l2_len(0),
@@ -294,7 +298,12 @@ impl Stack {
         {
             self.conn_polls += 1;
         }
-        let entry = self.conns.get_mut(key)?;
+        let Some(entry) = self.conns.get_mut(key) else {
+            self.env.tx = Default::default();
+            self.ready.pop_front();
+            return None;
+        };
+        let dst = *entry.conn.remote().ip();
         let Some(n) = entry.conn.poll_transmit(now, tcp_buf, &mut self.env) else {
             self.env.tx = Default::default();
             entry.queued = false;
@@ -460,18 +469,31 @@ impl Stack {
     /// interface's link-layer header room in `buf`: on Ethernet, resolves
     /// the next hop (the datagram waits in the ARP cache if it is unknown:
     /// `None`) and writes the Ethernet header.
+    #[inline]
     fn finish_frame(
         &mut self,
         hop: Hop,
         buf: &mut [u8],
         ip_len: usize,
     ) -> Option<(IfaceId, usize)> {
+        // An IP interface (TUN) has no link layer: nothing to add, no call.
+        match self.ifaces.get(hop.iface)?.mac() {
+            None => Some((IfaceId(hop.iface as u16), ip_len)),
+            Some(mac) => self.finish_ethernet_frame(hop, mac, buf, ip_len),
+        }
+    }
+
+    /// [`Stack::finish_frame`] on an Ethernet interface with address `mac`.
+    fn finish_ethernet_frame(
+        &mut self,
+        hop: Hop,
+        mac: EthernetAddress,
+        buf: &mut [u8],
+        ip_len: usize,
+    ) -> Option<(IfaceId, usize)> {
         let now = self.now;
         let id = IfaceId(hop.iface as u16);
         let iface = self.ifaces.get_mut(hop.iface)?;
-        let Some(mac) = iface.mac() else {
-            return Some((id, ip_len));
-        };
         let dst = Ipv4Packet::new_unchecked(&buf[ETH..ETH + IP_HEADER_LEN]).dst_addr();
         let dst_mac = if dst.is_multicast() {
             multicast_mac(dst)
@@ -523,10 +545,16 @@ impl Stack {
     }
 
     /// Raises [`super::Event::Segment`] for an outgoing TCP datagram.
+    #[inline]
     fn trace_out_tcp(&mut self, datagram: &[u8]) {
-        if !self.trace.segments {
-            return;
+        // Every segment asks: the usual answer (not tracing) without a call.
+        if self.trace.segments {
+            self.trace_out_tcp_now(datagram);
         }
+    }
+
+    /// [`Stack::trace_out_tcp`] while tracing.
+    fn trace_out_tcp_now(&mut self, datagram: &[u8]) {
         let Ok(ip) = Ipv4Packet::new_checked(datagram) else {
             return;
         };

@@ -63,6 +63,7 @@ impl Stack {
         let id = IfaceId(u16::try_from(self.ifaces.len()).unwrap_or(u16::MAX));
         let cidr = iface.cidr();
         // Two interfaces on one subnet: the first keeps the connected route.
+        self.hop_last.set(None);
         let _ = self.routes.add_connected(id, cidr);
         let arp = match iface.medium {
             Medium::Ethernet(_) => Some(ArpCache::new(
@@ -112,6 +113,7 @@ impl Stack {
     /// Adds a route to `dest` through `gateway`, which must be on-link
     /// (`ip route add dest via gateway`).
     pub fn add_route(&mut self, dest: Ipv4Cidr, gateway: Ipv4Addr) -> Result<(), RouteError> {
+        self.hop_last.set(None);
         self.routes.add_gateway(dest, gateway)
     }
 
@@ -123,16 +125,19 @@ impl Stack {
             .get(usize::from(iface.0))
             .map(|i| i.config.addr)
             .ok_or(RouteError::NotFound)?;
+        self.hop_last.set(None);
         self.routes.add_device(dest, iface, Some(src))
     }
 
     /// Sets the default route through `gateway` (on-link), replacing any.
     pub fn set_default_gateway(&mut self, gateway: Ipv4Addr) -> Result<(), RouteError> {
+        self.hop_last.set(None);
         self.routes.set_default_gateway(gateway)
     }
 
     /// Removes the route to exactly `dest`.
     pub fn remove_route(&mut self, dest: Ipv4Cidr) -> Result<usize, RouteError> {
+        self.hop_last.set(None);
         self.routes.remove(dest)
     }
 
@@ -182,7 +187,23 @@ impl Stack {
 
     /// Where a datagram to `dst` goes: the route's interface and next hop;
     /// a limited broadcast goes out of the first interface.
+    /// Every data segment asks (the destination rarely changes between
+    /// two asks), so the last answer is kept until a route or an interface
+    /// changes.
+    #[inline]
     pub(super) fn hop_to(&self, dst: Ipv4Addr) -> Option<Hop> {
+        if let Some((last, hop)) = self.hop_last.get() {
+            if last == dst {
+                return hop;
+            }
+        }
+        let hop = self.find_hop(dst);
+        self.hop_last.set(Some((dst, hop)));
+        hop
+    }
+
+    /// [`Stack::hop_to`] without the memory.
+    fn find_hop(&self, dst: Ipv4Addr) -> Option<Hop> {
         if dst.is_broadcast() {
             let iface = self.ifaces.first()?;
             return Some(Hop {

@@ -306,6 +306,9 @@ pub struct Stack {
     ts_key: SipKey,
     /// [`Stack::ts_offset`]'s last address pair and answer.
     ts_offset_last: Cell<Option<((Ipv4Addr, Ipv4Addr), u32)>>,
+    /// [`Stack::hop_to`]'s last destination and answer; cleared whenever
+    /// an interface or a route changes.
+    hop_last: Cell<Option<(Ipv4Addr, Option<iface::Hop>)>>,
     syncookies: SynCookies,
     fastopen_keys: FastOpenKeys,
     fastopen_cache: FastOpenCache,
@@ -410,6 +413,7 @@ impl Stack {
             ports,
             ts_key,
             ts_offset_last: Cell::new(None),
+            hop_last: Cell::new(None),
             syncookies,
             fastopen_keys,
             fastopen_cache: FastOpenCache::new(FastOpenCache::DEFAULT_CAPACITY),

@@ -314,6 +314,39 @@ fn routing_takes_the_longest_prefix_and_the_default_gateway() {
 }
 
 #[test]
+fn a_route_change_steers_the_next_segment_of_a_connection() {
+    let mut s = routed_host();
+    s.set_default_gateway(GW).unwrap();
+    let second_gw = Ipv4Addr::new(192, 0, 2, 253);
+    s.add_arp_entry(IfaceId(0), second_gw, mac(253));
+    let far = SocketAddrV4::new(FAR, 80);
+    s.tcp_connect(Instant::ZERO, far, ConnectOptions::default())
+        .unwrap();
+    // Each SYN (first, then retransmissions) goes to the gateway's MAC
+    // that the routes of the moment name.
+    let syn_to = |s: &mut Stack| {
+        let now = s.poll_timeout().unwrap_or(Instant::ZERO);
+        s.handle_timeout(now);
+        let out = drain_seen(s, now);
+        let macs: Vec<_> = out
+            .iter()
+            .filter_map(|f| match f {
+                Seen::Tcp { dst_mac, .. } => Some(*dst_mac),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(macs.len(), 1, "one SYN per round: {macs:?}");
+        macs[0]
+    };
+    assert_eq!(syn_to(&mut s), Some(mac(254)));
+    let half = Ipv4Cidr::new(Ipv4Addr::new(203, 0, 113, 0), 25).unwrap();
+    s.add_route(half, second_gw).unwrap();
+    assert_eq!(syn_to(&mut s), Some(mac(253)), "the new /25 wins");
+    s.remove_route(half).unwrap();
+    assert_eq!(syn_to(&mut s), Some(mac(254)), "back to the default");
+}
+
+#[test]
 fn two_interfaces_each_source_their_own_subnet() {
     let mut s = eth_stack(A, 1, config(1));
     let other = Ipv4Addr::new(198, 51, 100, 1);

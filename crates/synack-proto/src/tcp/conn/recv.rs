@@ -510,7 +510,20 @@ impl RecvHalf {
     /// reported ones, then other held ranges. Taking them counts as
     /// reporting the D-SACK (it is sent once). Empty when nothing is held
     /// and no duplicate is pending.
+    #[inline]
     pub fn sack_blocks(&mut self, dsack: bool) -> SackBlocks {
+        // Every segment asks; without a duplicate SYN or SACK memory (no
+        // out-of-order data or duplicate so far) the answer is empty and
+        // nothing changes, without a call.
+        let no_sack = self.block.as_ref().is_none_or(|b| b.sack.is_none());
+        if self.flags & flags::SYN_DUP == 0 && no_sack {
+            return SackBlocks::new();
+        }
+        self.sack_blocks_held(dsack)
+    }
+
+    /// [`RecvHalf::sack_blocks`] when there may be something to report.
+    fn sack_blocks_held(&mut self, dsack: bool) -> SackBlocks {
         let mut blocks = SackBlocks::new();
         let syn_dup = self.flags & flags::SYN_DUP != 0;
         self.flags &= !flags::SYN_DUP;
