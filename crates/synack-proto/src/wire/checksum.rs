@@ -48,7 +48,7 @@ const BLOCK: usize = 1 << 20;
 pub fn data(bytes: &[u8]) -> u16 {
     if bytes.len() <= SHORT {
         // Headers (IP, TCP with options): no lanes to set up and fold.
-        return u16::from_be(fold(sum_short(bytes)));
+        return header(bytes);
     }
     if bytes.len() <= BLOCK {
         // Every packet: skip the block loop.
@@ -121,21 +121,8 @@ fn sum_block(block: &[u8]) -> u64 {
     }
     // Each lane is below 2^52 here (at most 2^15 chunks of u32 words), so
     // these additions cannot overflow.
-    let mut acc: u64 = lanes.iter().sum();
-    let mut rest = chunks.remainder();
-    while rest.len() >= 4 {
-        acc += u64::from(u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]));
-        rest = &rest[4..];
-    }
-    if rest.len() >= 2 {
-        acc += u64::from(u16::from_ne_bytes([rest[0], rest[1]]));
-        rest = &rest[2..];
-    }
-    if let [last] = rest {
-        // The odd byte is the high byte of a big-endian word padded with zero.
-        acc += u64::from(u16::from_ne_bytes([*last, 0]));
-    }
-    acc
+    let acc: u64 = lanes.iter().sum();
+    acc + sum_short(chunks.remainder())
 }
 
 /// Copies `src` into `dst` (of the same length) and returns [`data`] of the

@@ -228,17 +228,8 @@ impl TcpOptions {
     /// what nearly every segment of an established connection carries,
     /// emitted as `nop, nop, TS` (12 bytes).
     pub fn only_timestamp(&self) -> Option<TcpTimestamp> {
-        if self.sack_blocks.is_empty() {
-            self.timestamp_only()
-        } else {
-            None
-        }
-    }
-
-    /// Whether only the timestamp option is present (besides any SACK
-    /// blocks): what every segment of an established connection carries.
-    fn timestamp_only(&self) -> Option<TcpTimestamp> {
-        let only = self.mss.is_none()
+        let only = self.sack_blocks.is_empty()
+            && self.mss.is_none()
             && self.window_scale.is_none()
             && !self.sack_permitted
             && self.fast_open.is_none();
@@ -261,7 +252,7 @@ impl TcpOptions {
     /// # Panics
     /// When `buf` is shorter than `buffer_len()`.
     pub fn emit(&self, buf: &mut [u8]) -> usize {
-        if let (Some(ts), true) = (self.timestamp_only(), self.sack_blocks.is_empty()) {
+        if let Some(ts) = self.only_timestamp() {
             // The established connection's every segment: `nop, nop, TS`
             // written in one store (RFC 7323 Appendix A's layout).
             let [v0, v1, v2, v3] = ts.tsval.to_be_bytes();
