@@ -266,32 +266,21 @@ impl Stack {
     /// when it has nothing more.
     fn transmit_conn(&mut self, key: super::slab::Key, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         let now = self.now;
+        let Some(entry) = self.conns.get(key) else {
+            self.ready.pop_front();
+            return None;
+        };
+        let dst = *entry.conn.remote().ip();
         // The route decides the buffer's layout (link header room, offload
-        // allowance) only with offloads or several interfaces; otherwise it
-        // is looked up once a segment is written, so a connection polled
-        // with nothing to send (one per output burst) costs no lookup, and
-        // the connection is looked up once.
-        let early_hop = if self.offload_call || self.ifaces.len() != 1 {
-            let Some(entry) = self.conns.get(key) else {
-                self.ready.pop_front();
-                return None;
-            };
-            Some(self.hop_to(*entry.conn.remote().ip()))
-        } else {
-            None
-        };
-        let l2 = match early_hop {
-            Some(hop) => hop.map_or(ETH, |h| self.l2_len(h.iface)),
-            None => self.l2_len(0),
-        };
+        // allowance); `hop_to` remembers its last answer, so asking before
+        // the connection knows whether it has a segment costs a compare.
+        let hop = self.hop_to(dst);
+        let l2 = hop.map_or(ETH, |h| self.l2_len(h.iface));
         let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(IP_HEADER_LEN);
         if self.offload_call {
             // The ARP queue keeps bytes, not offload metadata: a segment that
             // would wait there is built plain (MSS-sized, full checksum).
-            let offload_iface = early_hop
-                .flatten()
-                .filter(|h| self.leaves_now(h))
-                .map(|h| h.iface);
+            let offload_iface = hop.filter(|h| self.leaves_now(h)).map(|h| h.iface);
             self.env.tx = self.tx_allowance(offload_iface, l2, l2 + IP_HEADER_LEN + tcp_buf.len());
         }
         #[cfg(test)]
@@ -303,7 +292,6 @@ impl Stack {
             self.ready.pop_front();
             return None;
         };
-        let dst = *entry.conn.remote().ip();
         let Some(n) = entry.conn.poll_transmit(now, tcp_buf, &mut self.env) else {
             self.env.tx = Default::default();
             entry.queued = false;
@@ -336,7 +324,7 @@ impl Stack {
         self.note_tx_offload(l2, usize::from(header));
         self.env.tx = Default::default();
         self.set_conn_timer(key, deadline);
-        let Some(hop) = early_hop.unwrap_or_else(|| self.hop_to(dst)) else {
+        let Some(hop) = hop else {
             // Lost, as on the wire: the connection's timers retry.
             self.env.stats.ip.out_no_routes += 1;
             self.tx_offload = None;
