@@ -81,7 +81,7 @@ use self::options::Negotiated;
 use self::sockopt::ConnOptions;
 use crate::config::{Config, CongestionAlgorithm};
 use crate::stats::Stats;
-use crate::storage::RingBuffer;
+use crate::storage::{RingBuffer, SpareRings};
 use crate::tcp::congestion::hystart::Detect;
 use crate::tcp::congestion::{Congestion, CongestionControl};
 use crate::tcp::ecn::{self, Ecn, EcnState};
@@ -121,6 +121,9 @@ pub struct Env {
     /// many data bytes (see `offload::rx_pieces`); 0 for a plain segment.
     /// Set by the stack around one `handle_segment` call.
     pub rx_gso: u16,
+    /// Rings that ended connections' buffers gave back, for the next
+    /// connections' first buffers (a few KiB at most: [`SpareRings`]).
+    pub spare_rings: SpareRings,
 }
 
 impl Env {
@@ -1280,7 +1283,13 @@ impl Connection {
             CloseReason::Unreachable(e) => Some(ConnError::Unreachable(e)),
         };
         let had_unread = self.recv_queue() > 0;
-        self.transition(now, env, |old| {
+        // The connection's rings go to the stack's spares (moved out of
+        // `env` while `transition` holds it).
+        let mut spares = core::mem::take(&mut env.spare_rings);
+        self.transition(now, env, |mut old| {
+            if let Some(snd) = old.send_half_mut() {
+                snd.reclaim_into(&mut spares);
+            }
             let unread = match old {
                 State::SynReceived(s) => s.rcv.into_unread(),
                 State::Established(s) => s.rcv.into_unread(),
@@ -1294,9 +1303,10 @@ impl Connection {
                 State::SynSent(_) => RingBuffer::new(0),
             };
             let mut unread = unread;
-            unread.release_if_empty();
+            spares.reclaim(&mut unread);
             State::Closed(Closed { unread })
         });
+        env.spare_rings = spares;
         self.core.pending.set_syn(false);
         self.core.pending.set_probe(false);
         self.core.pending.set_force_push(false);
@@ -1312,20 +1322,24 @@ impl Connection {
     fn enter_time_wait(&mut self, now: Instant, env: &mut Env) {
         let ts = self.core.ts_recent.map(|r| (self.core.ts_clock, r));
         let expires = now + env.config.time_wait();
+        let mut spares = core::mem::take(&mut env.spare_rings);
         self.transition(now, env, |old| match old {
-            State::FinWait1(FinWait1 { snd, rcv })
-            | State::FinWait2(FinWait2 { snd, rcv })
-            | State::Closing(Closing { snd, rcv }) => {
+            State::FinWait1(FinWait1 { mut snd, rcv })
+            | State::FinWait2(FinWait2 { mut snd, rcv })
+            | State::Closing(Closing { mut snd, rcv }) => {
                 let window = (rcv.window() >> rcv.wscale).min(u32::from(u16::MAX)) as u16;
                 let tw = TimeWait::new(snd.nxt, rcv.nxt, window, ts, expires);
                 // The send buffer goes with `snd`; an empty receive buffer
-                // gives its memory back now.
+                // gives its memory back now. Their rings go to the stack's
+                // spares.
+                snd.reclaim_into(&mut spares);
                 let mut unread = rcv.into_unread();
-                unread.release_if_empty();
+                spares.reclaim(&mut unread);
                 State::TimeWait(TimeWaitState { tw, unread })
             }
             other => other,
         });
+        env.spare_rings = spares;
     }
 }
 

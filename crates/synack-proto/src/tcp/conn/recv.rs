@@ -15,7 +15,7 @@
 use core::fmt;
 
 use crate::SeqNum;
-use crate::storage::{Assembler, RingBuffer};
+use crate::storage::{Assembler, RingBuffer, SpareRings};
 use crate::tcp::sack::SackReceiver;
 use crate::tcp::sack::receiver::MAX_BLOCKS;
 use crate::wire::tcp::SackBlocks;
@@ -290,6 +290,17 @@ impl RecvHalf {
     /// next segment of a run software GRO merges) is staged after them, so
     /// a run of segments lands in place with one copy and sum each.
     pub fn stage(&mut self, seq: SeqNum, payload: &[u8]) -> Option<u16> {
+        self.stage_with(seq, payload, None)
+    }
+
+    /// [`RecvHalf::stage`], the ring's first allocation taken from `spares`
+    /// when one fits.
+    pub fn stage_with(
+        &mut self,
+        seq: SeqNum,
+        payload: &[u8],
+        spares: Option<&mut SpareRings>,
+    ) -> Option<u16> {
         let staged = self.staged();
         // With data held out of order the copy could overwrite some of it
         // before the checksum is known.
@@ -302,7 +313,9 @@ impl RecvHalf {
         }
         let len = u32::try_from(payload.len()).ok()?;
         let b = self.block_mut();
-        let (stored, sum) = b.buffer.write_at_summed(staged as usize, payload);
+        let (stored, sum) = b
+            .buffer
+            .write_at_summed_with(staged as usize, payload, spares);
         // `free()` bytes fit beyond the readable ones: all of it was stored.
         debug_assert_eq!(stored, payload.len());
         b.staged += len;
@@ -333,6 +346,18 @@ impl RecvHalf {
     /// (trimmed to the window) and takes its FIN when everything before it
     /// has arrived.
     pub fn receive(&mut self, seq: SeqNum, payload: &[u8], fin: bool) -> Received {
+        self.receive_with(seq, payload, fin, None)
+    }
+
+    /// [`RecvHalf::receive`], the ring's first allocation taken from
+    /// `spares` when one fits.
+    pub fn receive_with(
+        &mut self,
+        seq: SeqNum,
+        payload: &[u8],
+        fin: bool,
+        spares: Option<&mut SpareRings>,
+    ) -> Received {
         let mut out = Received::default();
         let staged = self
             .block
@@ -359,7 +384,7 @@ impl RecvHalf {
                     let skip = start.since(seq) as usize;
                     let take = end.since(start) as usize;
                     let data = &payload[skip..skip + take];
-                    all_stored &= self.store(start, data, staged, &mut out);
+                    all_stored &= self.store(start, data, staged, spares, &mut out);
                 }
             }
         }
@@ -372,13 +397,20 @@ impl RecvHalf {
     /// Writes `data` (already trimmed, starting at `start` >= RCV.NXT) in
     /// place; returns whether all of it was kept. The first `staged` bytes
     /// at RCV.NXT are already in place ([`RecvHalf::stage`]).
-    fn store(&mut self, start: SeqNum, data: &[u8], staged: u32, out: &mut Received) -> bool {
+    fn store(
+        &mut self,
+        start: SeqNum,
+        data: &[u8],
+        staged: u32,
+        spares: Option<&mut SpareRings>,
+        out: &mut Received,
+    ) -> bool {
         let ahead = start.since(self.nxt) as usize;
         let b = self.block_mut();
         let stored = if ahead == 0 && data.len() <= staged as usize {
             data.len()
         } else {
-            b.buffer.write_at(ahead, data)
+            b.buffer.write_at_with(ahead, data, spares)
         };
         out.dropped_no_space = (data.len() - stored) as u32;
         if stored == 0 {

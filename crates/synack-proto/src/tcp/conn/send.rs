@@ -23,7 +23,7 @@ use core::fmt;
 
 use super::records::RecordBoundaries;
 use crate::SeqNum;
-use crate::storage::RingBuffer;
+use crate::storage::{RingBuffer, SpareRings};
 
 /// Where the FIN is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,10 +258,24 @@ impl SendHalf {
 
     /// Queues application bytes; returns how many fit.
     pub fn enqueue(&mut self, data: &[u8]) -> usize {
+        self.enqueue_with(data, None)
+    }
+
+    /// [`SendHalf::enqueue`], the ring's first allocation taken from
+    /// `spares` when one fits.
+    pub fn enqueue_with(&mut self, data: &[u8], spares: Option<&mut SpareRings>) -> usize {
         if self.fin != FinState::Open || data.is_empty() || self.free() == 0 {
             return 0;
         }
-        self.block_mut().buffer.enqueue_slice(data)
+        self.block_mut().buffer.enqueue_slice_with(data, spares)
+    }
+
+    /// The connection is done sending (TIME-WAIT or CLOSED): an emptied
+    /// buffer's ring goes to `spares` for the stack's next connection.
+    pub fn reclaim_into(&mut self, spares: &mut SpareRings) {
+        if let Some(b) = &mut self.block {
+            spares.reclaim(&mut b.buffer);
+        }
     }
 
     /// The data queued so far ends a record (MSG_EOR): no later byte
