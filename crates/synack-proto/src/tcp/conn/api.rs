@@ -224,7 +224,7 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
-        let n = snd.enqueue_with(data, Some(&mut env.spare_rings));
+        let n = snd.enqueue_with(data, Some(&mut env.spares));
         if n < data.len() {
             self.core.life.set_writable_wanted(true);
         }

@@ -12,12 +12,12 @@
 //! Where Linux refines the RFC (and packetdrill scripts encode it) the
 //! comment says so.
 
+use super::spares::Spares;
 use super::{
     Challenge, CloseReason, CloseWait, Closing, ConnEvent, Connection, Core, Disposition,
     DropReason, Env, Established, FinWait1, FinWait2, PendingRst, State, SynReceived,
 };
 use crate::SeqNum;
-use crate::storage::SpareRings;
 use crate::tcp::congestion::CongestionControl;
 use crate::tcp::recovery::AckInput;
 use crate::tcp::state::TcpState;
@@ -107,8 +107,8 @@ impl Connection {
     /// caller drops the segment and calls [`Connection::clear_staged`].
     /// `None` when the segment is not for the fast path: nothing was written.
     /// A first ring comes from `spares` when one fits (see
-    /// [`SpareRings`]).
-    pub fn stage_payload(&mut self, seg: &TcpRepr<'_>, spares: &mut SpareRings) -> Option<u16> {
+    /// [`Spares`]).
+    pub fn stage_payload(&mut self, seg: &TcpRepr<'_>, spares: &mut Spares) -> Option<u16> {
         let State::Established(s) = &mut self.state else {
             return None;
         };
@@ -773,7 +773,7 @@ impl Connection {
             text_seq,
             seg.payload,
             seg.flags.fin(),
-            Some(&mut env.spare_rings),
+            Some(&mut env.spares),
         );
         let rcv_wnd = rcv.window();
         if !seg.payload.is_empty() {
