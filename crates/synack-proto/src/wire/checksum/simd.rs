@@ -80,8 +80,8 @@ fn add_step<S: Simd>(simd: S, acc: &mut [i32x8<S>; 2], x: u8x32<S>, y: u8x32<S>)
     let ones = i16x16::splat(simd, 1);
     let x: i16x16<S> = x.bitcast();
     let y: i16x16<S> = y.bitcast();
-    acc[0] = acc[0] + (x ^ bias).pairwise_dot_product(ones);
-    acc[1] = acc[1] + (y ^ bias).pairwise_dot_product(ones);
+    acc[0] += (x ^ bias).pairwise_dot_product(ones);
+    acc[1] += (y ^ bias).pairwise_dot_product(ones);
 }
 
 /// The unsigned sum of `steps` steps' words, from their signed accumulators
