@@ -34,17 +34,19 @@ impl Checksum {
 }
 
 /// Bytes summed per block before the lanes are folded, so no lane can
-/// overflow: each lane gains at most `u32::MAX` per 32 bytes.
+/// overflow: a portable lane gains at most `u32::MAX` per 32 bytes, an x86
+/// kernel's 32-bit lane at most 65536 per 64 bytes (`simd.rs` checks the
+/// bound at compile time).
 const BLOCK: usize = 1 << 20;
 
 /// The folded ones' complement sum of `bytes` as big-endian 16-bit words; an
 /// odd final byte is padded with zero on the right (RFC 1071 §4.1).
 ///
-/// Written for speed: eight independent 64-bit lanes each gather one native
-/// 32-bit word per 32-byte chunk (the compiler turns this into SIMD adds),
-/// and the lanes are folded once at the end. RFC 1071 §2(B) makes the native
-/// byte order harmless: summing byte-swapped words yields the byte-swapped
-/// sum, which is swapped back at the end. Alignment does not matter.
+/// Written for speed: the bytes are summed in wide lanes (on x86 with the
+/// widest vectors the CPU has, see `simd.rs`), folded once at the end.
+/// RFC 1071 §2(B) makes the native byte order harmless: summing byte-swapped
+/// words yields the byte-swapped sum, which is swapped back at the end.
+/// Alignment does not matter.
 pub fn data(bytes: &[u8]) -> u16 {
     if bytes.len() <= SHORT {
         // Headers (IP, TCP with options): no lanes to set up and fold.
@@ -102,27 +104,66 @@ fn sum_short(bytes: &[u8]) -> u64 {
     }
 }
 
-/// The native-endian ones' complement sum of one block (at most [`BLOCK`]
-/// bytes), not yet folded.
-#[inline]
-fn sum_block(block: &[u8]) -> u64 {
-    let mut lanes = [0u64; 8];
-    let mut chunks = block.chunks_exact(32);
-    for chunk in &mut chunks {
-        for (i, lane) in lanes.iter_mut().enumerate() {
-            let word = [
-                chunk[4 * i],
-                chunk[4 * i + 1],
-                chunk[4 * i + 2],
-                chunk[4 * i + 3],
-            ];
-            *lane += u64::from(u32::from_ne_bytes(word));
+// The block loops: explicit vectors chosen at run time on x86 (the
+// portable loop is their fallback there), the portable loop elsewhere.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod simd;
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+use portable::{copy_block, sum_block};
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+use simd::{copy_block, sum_block};
+
+/// The block loops in plain Rust, for any target.
+mod portable {
+    use super::sum_short;
+
+    /// The native-endian ones' complement sum of one block (at most
+    /// [`super::BLOCK`] bytes), not yet folded.
+    ///
+    /// Eight independent 64-bit lanes each gather one native 32-bit word per
+    /// 32-byte chunk (the compiler turns this into SIMD adds), and the lanes
+    /// are folded once at the end.
+    #[inline]
+    pub(super) fn sum_block(block: &[u8]) -> u64 {
+        let mut lanes = [0u64; 8];
+        let mut chunks = block.chunks_exact(32);
+        for chunk in &mut chunks {
+            for (i, lane) in lanes.iter_mut().enumerate() {
+                let word = [
+                    chunk[4 * i],
+                    chunk[4 * i + 1],
+                    chunk[4 * i + 2],
+                    chunk[4 * i + 3],
+                ];
+                *lane += u64::from(u32::from_ne_bytes(word));
+            }
         }
+        // Each lane is below 2^52 here (at most 2^15 chunks of u32 words), so
+        // these additions cannot overflow.
+        let acc: u64 = lanes.iter().sum();
+        acc + sum_short(chunks.remainder())
     }
-    // Each lane is below 2^52 here (at most 2^15 chunks of u32 words), so
-    // these additions cannot overflow.
-    let acc: u64 = lanes.iter().sum();
-    acc + sum_short(chunks.remainder())
+
+    /// [`sum_block`] that also copies `src` into `dst` (of the same length):
+    /// same lanes, same bound on their growth.
+    #[inline]
+    pub(super) fn copy_block(dst: &mut [u8], src: &[u8]) -> u64 {
+        let mut lanes = [0u64; 8];
+        let mut d_chunks = dst.chunks_exact_mut(32);
+        let mut s_chunks = src.chunks_exact(32);
+        for (d, s) in (&mut d_chunks).zip(&mut s_chunks) {
+            d.copy_from_slice(s);
+            for (i, lane) in lanes.iter_mut().enumerate() {
+                let word = [s[4 * i], s[4 * i + 1], s[4 * i + 2], s[4 * i + 3]];
+                *lane += u64::from(u32::from_ne_bytes(word));
+            }
+        }
+        let rest = s_chunks.remainder();
+        d_chunks.into_remainder().copy_from_slice(rest);
+        let acc: u64 = lanes.iter().sum();
+        // Below 2^55 + 2^52: no overflow.
+        acc + sum_short(rest)
+    }
 }
 
 /// Copies `src` into `dst` (of the same length) and returns [`data`] of the
@@ -147,26 +188,6 @@ pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u16 {
         total = add_end_around(total, copy_block(d, s));
     }
     u16::from_be(fold(total))
-}
-
-/// [`sum_block`] that also copies: same lanes, same bound on their growth.
-#[inline]
-fn copy_block(dst: &mut [u8], src: &[u8]) -> u64 {
-    let mut lanes = [0u64; 8];
-    let mut d_chunks = dst.chunks_exact_mut(32);
-    let mut s_chunks = src.chunks_exact(32);
-    for (d, s) in (&mut d_chunks).zip(&mut s_chunks) {
-        d.copy_from_slice(s);
-        for (i, lane) in lanes.iter_mut().enumerate() {
-            let word = [s[4 * i], s[4 * i + 1], s[4 * i + 2], s[4 * i + 3]];
-            *lane += u64::from(u32::from_ne_bytes(word));
-        }
-    }
-    let rest = s_chunks.remainder();
-    d_chunks.into_remainder().copy_from_slice(rest);
-    let acc: u64 = lanes.iter().sum();
-    // Below 2^55 + 2^52: no overflow.
-    acc + sum_short(rest)
 }
 
 /// Byte-swaps a sum: the sum of data that starts at an odd offset within
@@ -440,6 +461,156 @@ mod tests {
         }
         assert_eq!(fold(0), 0);
         assert_eq!(fold(0xFFFF_0000), 0xFFFF);
+    }
+
+    /// One block loop, called directly: the portable loop, and on x86 each
+    /// vector kernel through its own token (only those this CPU has).
+    #[derive(Debug, Clone, Copy)]
+    enum Kernel {
+        Portable,
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Sse2(fearless_simd::Sse2),
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Avx2(fearless_simd::Avx2),
+    }
+
+    impl Kernel {
+        fn all() -> Vec<Kernel> {
+            #[allow(unused_mut)] // Only x86 adds more.
+            let mut all = vec![Kernel::Portable];
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            {
+                let level = fearless_simd::Level::new();
+                all.extend(level.as_sse2().map(Kernel::Sse2));
+                all.extend(level.as_avx2().map(Kernel::Avx2));
+            }
+            all
+        }
+
+        /// The folded, byte-order-corrected sum of a block, as [`data`] returns it.
+        fn sum(self, block: &[u8]) -> u16 {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            use fearless_simd::Simd as _;
+            let sum = match self {
+                Kernel::Portable => portable::sum_block(block),
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Kernel::Sse2(t) => t.vectorize(|| simd::sum_kernel(t, block)),
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Kernel::Avx2(t) => t.vectorize(|| simd::sum_kernel(t, block)),
+            };
+            u16::from_be(fold(sum))
+        }
+
+        /// [`Kernel::sum`] of `src`, copied into `dst`.
+        fn copy(self, dst: &mut [u8], src: &[u8]) -> u16 {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            use fearless_simd::Simd as _;
+            let sum = match self {
+                Kernel::Portable => portable::copy_block(dst, src),
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Kernel::Sse2(t) => t.vectorize(|| simd::copy_kernel(t, dst, src)),
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Kernel::Avx2(t) => t.vectorize(|| simd::copy_kernel(t, dst, src)),
+            };
+            u16::from_be(fold(sum))
+        }
+
+        /// Both entry points against the reference, and the copy exact.
+        fn check(self, src: &[u8]) {
+            let want = reference::data(src);
+            assert_eq!(self.sum(src), want, "{self:?} sum, len {}", src.len());
+            let mut dst = vec![0xAA; src.len()];
+            assert_eq!(
+                self.copy(&mut dst, src),
+                want,
+                "{self:?} copy, len {}",
+                src.len()
+            );
+            assert!(dst == src, "{self:?} copy differs, len {}", src.len());
+        }
+    }
+
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    #[test]
+    fn x86_has_at_least_the_sse2_kernel() {
+        // SSE2 is in the x86_64 baseline: the portable loop is never the
+        // one that runs there.
+        #[cfg(target_arch = "x86_64")]
+        assert!(Kernel::all().iter().any(|k| matches!(k, Kernel::Sse2(_))));
+    }
+
+    #[test]
+    fn every_kernel_sums_the_signed_bias_edges_at_every_short_length() {
+        // 0x80 and 0x7F bytes put the words at the edges of the XOR with
+        // 0x8000 (0x8080 -> 0x0080, 0x7F7F -> 0xFF7F); 0x00 and 0xFF are the
+        // most negative and most positive biased words. Every length up to
+        // four 64-byte steps and a few bytes covers each vector width (16,
+        // 32), the unroll (64) and every remainder, odd lengths included.
+        let fills: [&dyn Fn(usize) -> u8; 6] = [
+            &|_| 0x00,
+            &|_| 0xFF,
+            &|_| 0x80,
+            &|_| 0x7F,
+            &|i| if i % 2 == 0 { 0x80 } else { 0x7F },
+            &|i| if i % 4 < 2 { 0xFF } else { 0x00 },
+        ];
+        for kernel in Kernel::all() {
+            for fill in fills {
+                let bytes: Vec<u8> = (0..4 * 64 + 7).map(fill).collect();
+                for len in 0..=bytes.len() {
+                    kernel.check(&bytes[..len]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_sums_a_whole_block_of_extreme_words() {
+        // BLOCK is where the lanes stop before they could overflow: all
+        // 0xFF (each x86 lane at its most positive), all 0x00 (most
+        // negative), all 0x80, and segment and jumbo lengths around it.
+        for kernel in Kernel::all() {
+            for byte in [0xFF, 0x00, 0x80, 0x7F] {
+                let bytes = vec![byte; BLOCK];
+                for len in [1447, 1448, 1449, 65535, 65536, BLOCK - 1, BLOCK] {
+                    kernel.check(&bytes[..len]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn data_and_copy_and_sum_agree_with_the_reference_across_block_edges() {
+        // The dispatching entry points, at one block and just past it.
+        for len in [BLOCK - 1, BLOCK, BLOCK + 1, BLOCK + 65] {
+            let src = vec![0xFF; len];
+            let mut dst = vec![0; len];
+            assert_eq!(data(&src), reference::data(&src), "len {len}");
+            assert_eq!(copy_and_sum(&mut dst, &src), reference::data(&src));
+            assert!(dst == src);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn every_kernel_equals_the_reference_for_any_length_and_offset(
+            bytes in proptest::collection::vec(any::<u8>(), 0..=70_000),
+            offset in 0usize..32,
+        ) {
+            let src = &bytes[offset.min(bytes.len())..];
+            for kernel in Kernel::all() {
+                let want = reference::data(src);
+                prop_assert_eq!(kernel.sum(src), want, "{:?} sum", kernel);
+                // An unaligned destination too.
+                let mut dst = vec![0xAA; src.len() + offset % 7];
+                let to = offset % 7;
+                prop_assert_eq!(kernel.copy(&mut dst[to..], src), want, "{:?} copy", kernel);
+                prop_assert!(&dst[to..] == src);
+                prop_assert!(dst[..to].iter().all(|&b| b == 0xAA));
+            }
+        }
     }
 
     proptest! {

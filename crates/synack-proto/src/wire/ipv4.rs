@@ -10,7 +10,7 @@ use core::fmt;
 use core::net::Ipv4Addr;
 
 use super::checksum::{self, Checksum};
-use super::{WireError, get_u16, put_u16};
+use super::{WireError, check_declared_len, get_u16, put_u16};
 
 /// The IPv4 Protocol field (IANA "Assigned Internet Protocol Numbers").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,20 +107,9 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         }
         let header_len = usize::from(self.header_len());
         // RFC 791 §3.1: "the minimum value for a correct header is 5".
-        if header_len < HEADER_LEN {
-            return Err(WireError::Malformed);
-        }
-        if header_len > len {
-            return Err(WireError::Truncated);
-        }
-        let total_len = usize::from(self.total_len());
-        if total_len < header_len {
-            return Err(WireError::Malformed);
-        }
-        if total_len > len {
-            return Err(WireError::Truncated);
-        }
-        Ok(())
+        check_declared_len(header_len, HEADER_LEN, len)?;
+        // The total length counts the header too.
+        check_declared_len(usize::from(self.total_len()), header_len, len)
     }
 
     pub fn into_inner(self) -> T {

@@ -74,6 +74,25 @@ impl fmt::Display for WireError {
 
 impl core::error::Error for WireError {}
 
+/// The rule for a length that a header declares about itself (an IPv4 IHL or
+/// total length, a TCP data offset, a UDP length): below `min` bytes the
+/// field is impossible ([`WireError::Malformed`]); beyond the `available`
+/// bytes the buffer ends too soon ([`WireError::Truncated`]).
+#[inline]
+pub(crate) fn check_declared_len(
+    declared: usize,
+    min: usize,
+    available: usize,
+) -> Result<(), WireError> {
+    if declared < min {
+        Err(WireError::Malformed)
+    } else if declared > available {
+        Err(WireError::Truncated)
+    } else {
+        Ok(())
+    }
+}
+
 /// Reads a big-endian `u16` at `at`. Callers have checked the length.
 #[inline]
 pub(crate) fn get_u16(buf: &[u8], at: usize) -> u16 {

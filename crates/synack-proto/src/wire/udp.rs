@@ -9,7 +9,7 @@ use core::net::Ipv4Addr;
 
 use super::checksum::{self, Checksum};
 use super::ipv4::IpProtocol;
-use super::{WireError, get_u16, put_u16};
+use super::{WireError, check_declared_len, get_u16, put_u16};
 
 mod field {
     pub const SRC_PORT: usize = 0;
@@ -44,14 +44,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
             return Err(WireError::Truncated);
         }
         // RFC 768: "the minimum value of the length is eight".
-        let field_len = usize::from(self.len());
-        if field_len < HEADER_LEN {
-            return Err(WireError::Malformed);
-        }
-        if field_len > len {
-            return Err(WireError::Truncated);
-        }
-        Ok(())
+        check_declared_len(usize::from(self.len()), HEADER_LEN, len)
     }
 
     pub fn into_inner(self) -> T {

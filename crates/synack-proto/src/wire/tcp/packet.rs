@@ -11,7 +11,7 @@ use super::{HEADER_LEN, MAX_HEADER_LEN};
 use crate::SeqNum;
 use crate::wire::checksum;
 use crate::wire::ipv4::IpProtocol;
-use crate::wire::{WireError, get_u16, get_u32, put_u16, put_u32};
+use crate::wire::{WireError, check_declared_len, get_u16, get_u32, put_u16, put_u32};
 
 mod field {
     pub const SRC_PORT: usize = 0;
@@ -51,15 +51,8 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         if len < HEADER_LEN {
             return Err(WireError::Truncated);
         }
-        let header_len = usize::from(self.header_len());
         // RFC 9293 §3.1: the data offset counts 32-bit words, at least 5.
-        if header_len < HEADER_LEN {
-            return Err(WireError::Malformed);
-        }
-        if header_len > len {
-            return Err(WireError::Truncated);
-        }
-        Ok(())
+        check_declared_len(usize::from(self.header_len()), HEADER_LEN, len)
     }
 
     pub fn into_inner(self) -> T {
