@@ -34,10 +34,12 @@ impl Checksum {
 }
 
 /// Bytes summed per block before the lanes are folded, so no lane can
-/// overflow: a portable lane gains at most `u32::MAX` per 32 bytes, an x86
-/// kernel's 32-bit lane at most 65536 per 64 bytes (`simd.rs` checks the
-/// bound at compile time).
-const BLOCK: usize = 1 << 20;
+/// overflow: a portable lane gains at most `u32::MAX` per 32 bytes; the x86
+/// kernels' 32-bit lanes hold signed words, and 64 KiB keeps even their
+/// total within `i32`, so they add their lanes up without widening
+/// (`simd.rs` checks the bound at compile time). Every segment, even at MTU
+/// 65535, is one block.
+const BLOCK: usize = 1 << 16;
 
 /// The folded ones' complement sum of `bytes` as big-endian 16-bit words; an
 /// odd final byte is padded with zero on the right (RFC 1071 §4.1).
@@ -56,6 +58,13 @@ pub fn data(bytes: &[u8]) -> u16 {
         // Every packet: skip the block loop.
         return u16::from_be(fold(sum_block(bytes)));
     }
+    data_blocks(bytes)
+}
+
+/// [`data`] beyond one block (a segment built for offload, a test), out of
+/// line so the common path's frame stays small.
+#[inline(never)]
+fn data_blocks(bytes: &[u8]) -> u16 {
     let mut total: u64 = 0;
     for block in bytes.chunks(BLOCK) {
         total = add_end_around(total, sum_block(block));
@@ -104,6 +113,63 @@ fn sum_short(bytes: &[u8]) -> u64 {
     }
 }
 
+/// The bytes after a block loop's last full vector (fewer than 32), copied
+/// and summed in pieces of 16, 8, 4, 2 and 1 bytes (the bits of the
+/// length): each piece a fixed-size load, a fixed-size store, and 64-bit
+/// ones' complement additions (RFC 1071 §2(C): wider words with end-around
+/// carry give the same folded sum). No loop and no `memcpy` call, which on
+/// a segment cost more than the piece itself.
+struct Tail<'a> {
+    src: &'a [u8],
+    /// Where the bytes go, if they are copied; `None` when only summed.
+    dst: Option<&'a mut [u8]>,
+}
+
+impl Tail<'_> {
+    /// The next `N` bytes, if there are that many, copied to `dst`.
+    #[inline(always)]
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.src.split_first_chunk::<N>()?;
+        self.src = rest;
+        if let Some(dst) = self.dst.take() {
+            // Callers pass `dst` as long as `src`.
+            let (to, dst_rest) = dst.split_at_mut(N);
+            to.copy_from_slice(head);
+            self.dst = Some(dst_rest);
+        }
+        Some(*head)
+    }
+
+    /// The native-endian sum of the tail, not yet folded, after copying it.
+    /// Pieces keep their even offsets (each but the last is of even length),
+    /// so the words stay aligned as in the block; a last odd byte is padded
+    /// with zero on the right (RFC 1071 §4.1).
+    #[inline(always)]
+    fn sum(mut self) -> u64 {
+        debug_assert!(self.src.len() < 32);
+        let mut sum = 0;
+        if let Some(w) = self.take::<16>() {
+            // The halves of a native u128 are the native u64 words of its
+            // halves, whichever the byte order.
+            let w = u128::from_ne_bytes(w);
+            sum = add_end_around(w as u64, (w >> 64) as u64);
+        }
+        if let Some(w) = self.take::<8>() {
+            sum = add_end_around(sum, u64::from_ne_bytes(w));
+        }
+        if let Some(w) = self.take::<4>() {
+            sum = add_end_around(sum, u64::from(u32::from_ne_bytes(w)));
+        }
+        if let Some(w) = self.take::<2>() {
+            sum = add_end_around(sum, u64::from(u16::from_ne_bytes(w)));
+        }
+        if let Some([a]) = self.take::<1>() {
+            sum = add_end_around(sum, u64::from(u16::from_ne_bytes([a, 0])));
+        }
+        sum
+    }
+}
+
 // The block loops: explicit vectors chosen at run time on x86 (the
 // portable loop is their fallback there), the portable loop elsewhere.
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
@@ -115,14 +181,14 @@ use simd::{copy_block, sum_block};
 
 /// The block loops in plain Rust, for any target.
 mod portable {
-    use super::sum_short;
+    use super::{Tail, add_end_around};
 
     /// The native-endian ones' complement sum of one block (at most
     /// [`super::BLOCK`] bytes), not yet folded.
     ///
     /// Eight independent 64-bit lanes each gather one native 32-bit word per
     /// 32-byte chunk (the compiler turns this into SIMD adds), and the lanes
-    /// are folded once at the end.
+    /// are folded once at the end; the last bytes go through [`Tail`].
     #[inline]
     pub(super) fn sum_block(block: &[u8]) -> u64 {
         let mut lanes = [0u64; 8];
@@ -138,10 +204,14 @@ mod portable {
                 *lane += u64::from(u32::from_ne_bytes(word));
             }
         }
-        // Each lane is below 2^52 here (at most 2^15 chunks of u32 words), so
+        // Each lane is below 2^43 here (at most 2^11 chunks of u32 words), so
         // these additions cannot overflow.
         let acc: u64 = lanes.iter().sum();
-        acc + sum_short(chunks.remainder())
+        let tail = Tail {
+            src: chunks.remainder(),
+            dst: None,
+        };
+        add_end_around(acc, tail.sum())
     }
 
     /// [`sum_block`] that also copies `src` into `dst` (of the same length):
@@ -158,11 +228,12 @@ mod portable {
                 *lane += u64::from(u32::from_ne_bytes(word));
             }
         }
-        let rest = s_chunks.remainder();
-        d_chunks.into_remainder().copy_from_slice(rest);
         let acc: u64 = lanes.iter().sum();
-        // Below 2^55 + 2^52: no overflow.
-        acc + sum_short(rest)
+        let tail = Tail {
+            src: s_chunks.remainder(),
+            dst: Some(d_chunks.into_remainder()),
+        };
+        add_end_around(acc, tail.sum())
     }
 }
 
@@ -172,17 +243,33 @@ mod portable {
 ///
 /// # Panics
 /// If the lengths differ (a caller bug, never wire input).
+#[inline]
 pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u16 {
-    assert_eq!(dst.len(), src.len(), "copy_and_sum: lengths differ");
+    // `assert!`, not `assert_eq!`: formatting the lengths would cost
+    // every call two stores.
+    assert!(dst.len() == src.len(), "copy_and_sum: lengths differ");
     if src.is_empty() {
         // The second piece of a ring buffer's data, on every segment that
-        // does not wrap: no copy call, no lane setup, no fold.
+        // does not wrap: checked where the call is made, so it costs no
+        // call, no lane setup and no fold.
         return 0;
     }
+    copy_and_sum_some(dst, src)
+}
+
+/// [`copy_and_sum`] of at least one byte.
+#[inline(never)]
+fn copy_and_sum_some(dst: &mut [u8], src: &[u8]) -> u16 {
     if src.len() <= BLOCK {
         // Every segment: skip the block loop.
         return u16::from_be(fold(copy_block(dst, src)));
     }
+    copy_and_sum_blocks(dst, src)
+}
+
+/// [`copy_and_sum`] beyond one block, out of line like [`data_blocks`].
+#[inline(never)]
+fn copy_and_sum_blocks(dst: &mut [u8], src: &[u8]) -> u16 {
     let mut total: u64 = 0;
     for (d, s) in dst.chunks_mut(BLOCK).zip(src.chunks(BLOCK)) {
         total = add_end_around(total, copy_block(d, s));
@@ -464,7 +551,9 @@ mod tests {
     }
 
     /// One block loop, called directly: the portable loop, and on x86 each
-    /// vector kernel through its own token (only those this CPU has).
+    /// vector kernel through each token this CPU has. The wide kernel runs
+    /// on the `Sse2` and `Avx2` tokens too (as pairs of narrower vectors),
+    /// so its logic is checked on CPUs without AVX-512 as well.
     #[derive(Debug, Clone, Copy)]
     enum Kernel {
         Portable,
@@ -472,6 +561,12 @@ mod tests {
         Sse2(fearless_simd::Sse2),
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         Avx2(fearless_simd::Avx2),
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Sse2Wide(fearless_simd::Sse2),
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Avx2Wide(fearless_simd::Avx2),
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Avx512Wide(fearless_simd::Avx512),
     }
 
     impl Kernel {
@@ -483,6 +578,9 @@ mod tests {
                 let level = fearless_simd::Level::new();
                 all.extend(level.as_sse2().map(Kernel::Sse2));
                 all.extend(level.as_avx2().map(Kernel::Avx2));
+                all.extend(level.as_sse2().map(Kernel::Sse2Wide));
+                all.extend(level.as_avx2().map(Kernel::Avx2Wide));
+                all.extend(level.as_avx512().map(Kernel::Avx512Wide));
             }
             all
         }
@@ -494,9 +592,15 @@ mod tests {
             let sum = match self {
                 Kernel::Portable => portable::sum_block(block),
                 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                Kernel::Sse2(t) => t.vectorize(|| simd::sum_kernel(t, block)),
+                Kernel::Sse2(t) => t.vectorize(|| simd::sum_narrow(t, block)),
                 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                Kernel::Avx2(t) => t.vectorize(|| simd::sum_kernel(t, block)),
+                Kernel::Avx2(t) => t.vectorize(|| simd::sum_narrow(t, block)),
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Kernel::Sse2Wide(t) => t.vectorize(|| simd::sum_wide(t, block)),
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Kernel::Avx2Wide(t) => t.vectorize(|| simd::sum_wide(t, block)),
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Kernel::Avx512Wide(t) => t.vectorize(|| simd::sum_wide(t, block)),
             };
             u16::from_be(fold(sum))
         }
@@ -508,9 +612,15 @@ mod tests {
             let sum = match self {
                 Kernel::Portable => portable::copy_block(dst, src),
                 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                Kernel::Sse2(t) => t.vectorize(|| simd::copy_kernel(t, dst, src)),
+                Kernel::Sse2(t) => t.vectorize(|| simd::copy_narrow(t, dst, src)),
                 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                Kernel::Avx2(t) => t.vectorize(|| simd::copy_kernel(t, dst, src)),
+                Kernel::Avx2(t) => t.vectorize(|| simd::copy_narrow(t, dst, src)),
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Kernel::Sse2Wide(t) => t.vectorize(|| simd::copy_wide(t, dst, src)),
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Kernel::Avx2Wide(t) => t.vectorize(|| simd::copy_wide(t, dst, src)),
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Kernel::Avx512Wide(t) => t.vectorize(|| simd::copy_wide(t, dst, src)),
             };
             u16::from_be(fold(sum))
         }
@@ -543,9 +653,10 @@ mod tests {
     fn every_kernel_sums_the_signed_bias_edges_at_every_short_length() {
         // 0x80 and 0x7F bytes put the words at the edges of the XOR with
         // 0x8000 (0x8080 -> 0x0080, 0x7F7F -> 0xFF7F); 0x00 and 0xFF are the
-        // most negative and most positive biased words. Every length up to
-        // four 64-byte steps and a few bytes covers each vector width (16,
-        // 32), the unroll (64) and every remainder, odd lengths included.
+        // most negative and most positive biased words. Every length below
+        // four 128-byte wide steps: every tail (0..128 bytes: a 64-byte
+        // vector or not, a 32-byte vector or not, then every scalar piece)
+        // after 0 to 3 wide steps, and likewise after 0 to 7 narrow steps.
         let fills: [&dyn Fn(usize) -> u8; 6] = [
             &|_| 0x00,
             &|_| 0xFF,
@@ -556,8 +667,8 @@ mod tests {
         ];
         for kernel in Kernel::all() {
             for fill in fills {
-                let bytes: Vec<u8> = (0..4 * 64 + 7).map(fill).collect();
-                for len in 0..=bytes.len() {
+                let bytes: Vec<u8> = (0..4 * 128).map(fill).collect();
+                for len in 0..bytes.len() {
                     kernel.check(&bytes[..len]);
                 }
             }
@@ -575,6 +686,31 @@ mod tests {
                 for len in [1447, 1448, 1449, 65535, 65536, BLOCK - 1, BLOCK] {
                     kernel.check(&bytes[..len]);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_tail_copies_and_sums_each_piece_at_every_length() {
+        // Every length below 32 takes a different set of pieces (16, 8, 4,
+        // 2, 1); summed alone and while copying, into a longer buffer whose
+        // bytes after the tail must stay as they were.
+        for fill in [0xFF, 0x00, 0x80] {
+            let src: Vec<u8> = (0..32u8).map(|i| fill ^ i.wrapping_mul(29)).collect();
+            for len in 0..32 {
+                let src = &src[..len];
+                let want = reference::data(src);
+                let sum = Tail { src, dst: None }.sum();
+                assert_eq!(u16::from_be(fold(sum)), want, "len {len}");
+                let mut dst = [0xAA; 40];
+                let sum = Tail {
+                    src,
+                    dst: Some(&mut dst[..len]),
+                }
+                .sum();
+                assert_eq!(u16::from_be(fold(sum)), want, "copy, len {len}");
+                assert_eq!(&dst[..len], src);
+                assert!(dst[len..].iter().all(|&b| b == 0xAA));
             }
         }
     }
