@@ -3,7 +3,7 @@
 //! cookies (RFC 7413), ephemeral port offsets (RFC 6056) and the demux table's
 //! hasher (hash-flooding resistance).
 
-use core::hash::{BuildHasher, Hasher};
+use core::hash::BuildHasher;
 use siphasher::sip::{SipHasher13, SipHasher24};
 
 /// A 128-bit SipHash key.
@@ -23,11 +23,11 @@ impl SipKey {
         SipHasher24::new_with_key(&self.0)
     }
 
-    /// SipHash-2-4 of `data`.
+    /// SipHash-2-4 of `data`, in one shot: the value `hasher()` gives
+    /// for one `write` of `data`, without the streaming hasher's
+    /// buffering (every connection's ISN comes through here).
     pub fn hash(&self, data: &[u8]) -> u64 {
-        let mut h = self.hasher();
-        h.write(data);
-        h.finish()
+        self.hasher().hash(data)
     }
 }
 
@@ -80,6 +80,7 @@ impl BuildHasher for Sip13BuildHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::hash::Hasher;
 
     #[test]
     fn matches_reference_vector() {
@@ -92,6 +93,19 @@ mod tests {
         let msg: Vec<u8> = (0u8..15).collect();
         let expected = u64::from_le_bytes([0xe5, 0x45, 0xbe, 0x49, 0x61, 0xca, 0x29, 0xa1]);
         assert_eq!(SipKey(key).hash(&msg), expected);
+    }
+
+    #[test]
+    fn the_one_shot_hash_is_the_streaming_hashers_value_for_every_length() {
+        // ISNs, SYN cookies and Fast Open cookies from `hash` must not
+        // change with how it is computed.
+        let key = SipKey(*b"synack one shot!");
+        let msg: Vec<u8> = (0u8..64).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+        for len in 0..=msg.len() {
+            let mut h = key.hasher();
+            h.write(&msg[..len]);
+            assert_eq!(key.hash(&msg[..len]), h.finish(), "{len} bytes");
+        }
     }
 
     #[test]

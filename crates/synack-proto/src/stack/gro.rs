@@ -396,7 +396,7 @@ impl Stack {
             return (0, 0, false);
         };
         let conn = &mut entry.conn;
-        let Some(sum) = conn.stage_payload(seg) else {
+        let Some(sum) = conn.stage_payload(seg, &mut self.env.spares) else {
             return (0, 0, false);
         };
         if !packet.verify_checksum_with(src, dst, sum) {

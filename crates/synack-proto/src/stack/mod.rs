@@ -75,7 +75,7 @@ use crate::config::Config;
 use crate::ip::frag::Reassembler;
 use crate::ip::icmp::IcmpRateLimiter;
 use crate::ip::route::RoutingTable;
-use crate::siphash::{Sip13BuildHasher, SipKey};
+use crate::siphash::SipKey;
 use crate::stats::Stats;
 use crate::tcp::conn::{Connection, Env, TimeWait};
 use crate::tcp::fastopen_cookie::{FastOpenCache, FastOpenKeys};
@@ -322,8 +322,11 @@ pub struct Stack {
     time_wait: Slab<TimeWaitEntry>,
     demux: DemuxMap,
     /// Connections and TIME-WAIT entries per local address and port, for
-    /// bind conflicts (SO_REUSEADDR).
-    port_users: HashMap<PortKey, u32, Sip13BuildHasher>,
+    /// bind conflicts (SO_REUSEADDR). FxHash, as `listen_map`: its keys are
+    /// our own addresses with our listening or ephemeral ports, so a peer
+    /// cannot add keys to flood it (a connection a SYN opens counts on its
+    /// listener's port); every connection pays an insert and a removal.
+    port_users: HashMap<PortKey, u32, rustc_hash::FxBuildHasher>,
     timers: TimerQueue<TimerKey>,
     next_deadline: Option<Instant>,
     /// The device's metadata for the frame being handled by
@@ -403,7 +406,9 @@ impl Stack {
         let udp = UdpSockets::new(&config, rng.fork(), udp_key);
         let syn_limiter =
             SynRateLimiter::new(config.tcp_syn_source_ratelimit, SipKey(rng.key128()));
-        let port_key = SipKey(rng.key128());
+        // Drawn though unused since the port count went to FxHash: every
+        // later secret stays what it was for a given seed.
+        let _unused_port_key = rng.key128();
         let mut stack = Stack {
             ifaces: Vec::new(),
             arp_ifaces: false,
@@ -424,7 +429,7 @@ impl Stack {
             listen_map: HashMap::default(),
             time_wait: Slab::new(),
             demux: DemuxMap::new(demux_key),
-            port_users: HashMap::with_hasher(Sip13BuildHasher(port_key)),
+            port_users: HashMap::default(),
             timers: TimerQueue::new(),
             next_deadline: None,
             rx: RxOffload::default(),

@@ -140,7 +140,7 @@ impl Stack {
                 staged = self
                     .conns
                     .get_mut(key)
-                    .and_then(|e| e.conn.stage_payload(&seg))
+                    .and_then(|e| e.conn.stage_payload(&seg, &mut self.env.spares))
                     .map(|sum| (key, sum));
             }
             let valid = match staged {

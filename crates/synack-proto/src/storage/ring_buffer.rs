@@ -27,6 +27,78 @@ use crate::wire::checksum;
 
 /// The smallest allocation: enough for a small request without regrowing.
 const MIN_ALLOCATION: usize = 1024;
+
+/// Most rings a [`SpareRings`] keeps (4 KiB): a stack that opens and closes
+/// connections one after another reuses one or two at a time.
+pub const MAX_SPARE_RINGS: usize = 4;
+
+/// Storage that buffers gave back when their connection ended, for the next
+/// fresh buffers: a stack running short connections would otherwise
+/// allocate, zero and free a ring for each buffer of each connection.
+///
+/// Only smallest rings ([`MIN_ALLOCATION`] bytes) are kept, and a buffer
+/// takes one only where it would allocate exactly that, so a buffer that
+/// reuses a ring holds the same memory, in the same layout, as one that
+/// allocated it (DESIGN.md §4's accounting sees no difference). The bytes
+/// beyond what the buffer wrote are stale instead of zero: nothing reads
+/// them (only written and committed bytes are ever read out), and the ring
+/// stays inside one stack. The stack owns one of these (in `conn::Env`);
+/// the idle release still frees buffers ([`RingBuffer::release_if_empty`]):
+/// only a connection's end hands its rings here.
+#[derive(Default)]
+pub struct SpareRings {
+    rings: Vec<Box<[u8]>>,
+}
+
+impl fmt::Debug for SpareRings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpareRings")
+            .field("rings", &self.rings.len())
+            .finish()
+    }
+}
+
+impl SpareRings {
+    /// Rings kept.
+    pub fn len(&self) -> usize {
+        self.rings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rings.is_empty()
+    }
+
+    /// Bytes kept.
+    pub fn allocated(&self) -> usize {
+        self.rings.len() * MIN_ALLOCATION
+    }
+
+    /// [`RingBuffer::release_if_empty`] for a buffer whose connection
+    /// ended: frees the allocation if nothing is buffered, keeping the
+    /// storage here if it is a smallest ring and there is room. Returns
+    /// whether the buffer gave its allocation up.
+    pub fn reclaim(&mut self, buffer: &mut RingBuffer) -> bool {
+        if !buffer.is_empty() {
+            return false;
+        }
+        let Some(ring) = buffer.ring.take() else {
+            return false;
+        };
+        if ring.storage.len() == MIN_ALLOCATION && self.rings.len() < MAX_SPARE_RINGS {
+            self.rings.push(ring.storage);
+        }
+        true
+    }
+
+    /// A kept ring for a fresh buffer about to allocate `cap` bytes.
+    fn take(&mut self, cap: usize) -> Option<Box<[u8]>> {
+        if cap == MIN_ALLOCATION {
+            self.rings.pop()
+        } else {
+            None
+        }
+    }
+}
 /// A byte ring that allocates nothing until the first byte arrives, doubles
 /// its allocation as needed up to `limit`, and frees it when drained
 /// ([`RingBuffer::release_if_empty`]).
@@ -111,12 +183,19 @@ impl RingBuffer {
     /// receive buffer (write_at + commit), not both.
     #[must_use = "bytes beyond the returned count were not stored"]
     pub fn enqueue_slice(&mut self, data: &[u8]) -> usize {
+        self.enqueue_slice_with(data, None)
+    }
+
+    /// [`RingBuffer::enqueue_slice`] that takes its first allocation from
+    /// `spares` when one fits.
+    #[must_use = "bytes beyond the returned count were not stored"]
+    pub fn enqueue_slice_with(&mut self, data: &[u8], spares: Option<&mut SpareRings>) -> usize {
         let n = data.len().min(self.free());
         if n == 0 {
             return 0;
         }
         let len = self.len();
-        let ring = self.reserve(len + n);
+        let ring = self.reserve(len + n, spares);
         ring.copy_in(len, &data[..n]);
         ring.len += n;
         n
@@ -191,12 +270,24 @@ impl RingBuffer {
     /// [`RingBuffer::commit`] makes them part of the buffer.
     #[must_use = "bytes beyond the returned count were not stored"]
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
+        self.write_at_with(offset, data, None)
+    }
+
+    /// [`RingBuffer::write_at`] that takes its first allocation from
+    /// `spares` when one fits.
+    #[must_use = "bytes beyond the returned count were not stored"]
+    pub fn write_at_with(
+        &mut self,
+        offset: usize,
+        data: &[u8],
+        spares: Option<&mut SpareRings>,
+    ) -> usize {
         let start = self.len().saturating_add(offset);
         let n = data.len().min(self.limit().saturating_sub(start));
         if n == 0 {
             return 0;
         }
-        self.reserve(start + n).copy_in(start, &data[..n]);
+        self.reserve(start + n, spares).copy_in(start, &data[..n]);
         n
     }
 
@@ -206,12 +297,24 @@ impl RingBuffer {
     /// its payload, and commits the bytes only if it is right.
     #[must_use = "bytes beyond the returned count were not stored"]
     pub fn write_at_summed(&mut self, offset: usize, data: &[u8]) -> (usize, u16) {
+        self.write_at_summed_with(offset, data, None)
+    }
+
+    /// [`RingBuffer::write_at_summed`] that takes its first allocation from
+    /// `spares` when one fits.
+    #[must_use = "bytes beyond the returned count were not stored"]
+    pub fn write_at_summed_with(
+        &mut self,
+        offset: usize,
+        data: &[u8],
+        spares: Option<&mut SpareRings>,
+    ) -> (usize, u16) {
         let start = self.len().saturating_add(offset);
         let n = data.len().min(self.limit().saturating_sub(start));
         if n == 0 {
             return (0, 0);
         }
-        let r = self.reserve(start + n);
+        let r = self.reserve(start + n, spares);
         let at = r.wrap(r.read + start);
         let first = n.min(r.storage.len() - at);
         let (head, tail) = data[..n].split_at(first);
@@ -251,8 +354,9 @@ impl RingBuffer {
 
     /// The ring, grown so that `needed` bytes from the front fit, keeping
     /// every byte of the old ring (buffered or written ahead) at the same
-    /// offset from the front. Callers keep `0 < needed <= limit`.
-    fn reserve(&mut self, needed: usize) -> &mut Ring {
+    /// offset from the front. Callers keep `0 < needed <= limit`. A first
+    /// allocation comes from `spares` when it has one of the right size.
+    fn reserve(&mut self, needed: usize, spares: Option<&mut SpareRings>) -> &mut Ring {
         let limit = self.limit();
         let ring = self.ring.get_or_insert_with(|| Ring {
             storage: Box::default(),
@@ -266,6 +370,12 @@ impl RingBuffer {
                 .max(cap.saturating_mul(2))
                 .max(MIN_ALLOCATION)
                 .min(limit.max(needed));
+            // Nothing to carry over from an empty ring.
+            if let Some(spare) = spares.filter(|_| cap == 0).and_then(|s| s.take(new_cap)) {
+                ring.storage = spare;
+                ring.read = 0;
+                return ring;
+            }
             let mut storage = vec![0u8; new_cap].into_boxed_slice();
             let (tail, head) = ring.storage.split_at(ring.read);
             storage[..head.len()].copy_from_slice(head);
@@ -319,6 +429,97 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::VecDeque;
+
+    /// A spare ring whose every byte is `junk`: reuse must never show it.
+    fn spares_of(junk: u8, n: usize) -> SpareRings {
+        let mut spares = SpareRings::default();
+        for _ in 0..n {
+            let mut b = RingBuffer::new(64 * 1024);
+            assert_eq!(b.enqueue_slice(&[junk; MIN_ALLOCATION]), MIN_ALLOCATION);
+            assert_eq!(b.discard_front(MIN_ALLOCATION), MIN_ALLOCATION);
+            assert!(spares.reclaim(&mut b));
+            assert_eq!(b.allocated(), 0, "reclaim frees the buffer");
+        }
+        spares
+    }
+
+    #[test]
+    fn a_reclaimed_ring_serves_the_next_fresh_buffer_as_a_new_one_would() {
+        let mut spares = spares_of(0xee, 1);
+        assert_eq!((spares.len(), spares.allocated()), (1, MIN_ALLOCATION));
+        // Send side: same allocation as a fresh buffer, only our bytes out.
+        let mut b = RingBuffer::new(64 * 1024);
+        assert_eq!(b.enqueue_slice_with(b"hello", Some(&mut spares)), 5);
+        assert!(spares.is_empty(), "taken");
+        assert_eq!(b.allocated(), MIN_ALLOCATION);
+        let mut out = [0u8; 16];
+        assert_eq!(b.peek(0, &mut out), 5);
+        assert_eq!(&out[..5], b"hello");
+        // Receive side: written-ahead bytes and their sum, as without spares.
+        let mut spares = spares_of(0xee, 1);
+        let (mut with, mut without) = (RingBuffer::new(4096), RingBuffer::new(4096));
+        assert_eq!(
+            with.write_at_summed_with(3, b"world", Some(&mut spares)),
+            without.write_at_summed(3, b"world")
+        );
+        assert!(spares.is_empty());
+        assert_eq!(with.write_at_with(0, b"abc", Some(&mut spares)), 3);
+        assert_eq!(without.write_at(0, b"abc"), 3);
+        assert_eq!((with.commit(8), without.commit(8)), (8, 8));
+        let (mut a, mut b2) = ([0u8; 8], [0u8; 8]);
+        assert_eq!(
+            (with.dequeue_slice(&mut a), without.dequeue_slice(&mut b2)),
+            (8, 8)
+        );
+        assert_eq!(a, b2);
+        assert_eq!(&a, b"abcworld");
+        assert_eq!(with.allocated(), without.allocated());
+    }
+
+    #[test]
+    fn a_spare_ring_is_taken_only_where_a_fresh_buffer_would_allocate_its_size() {
+        // A small limit allocates less than the smallest ring.
+        let mut spares = spares_of(1, 1);
+        let mut b = RingBuffer::new(100);
+        assert_eq!(b.enqueue_slice_with(&[2; 10], Some(&mut spares)), 10);
+        assert_eq!((b.allocated(), spares.len()), (100, 1));
+        // A first write larger than the smallest ring allocates its own.
+        let mut b = RingBuffer::new(64 * 1024);
+        assert_eq!(b.enqueue_slice_with(&[2; 3000], Some(&mut spares)), 3000);
+        assert_eq!((b.allocated(), spares.len()), (4096, 1));
+        // Growing an allocated ring never takes one.
+        let mut b = RingBuffer::new(64 * 1024);
+        assert_eq!(b.enqueue_slice(&[2; 10]), 10);
+        assert_eq!(b.enqueue_slice_with(&[3; 2000], Some(&mut spares)), 2000);
+        assert_eq!((b.allocated(), spares.len()), (2048, 1));
+    }
+
+    #[test]
+    fn spares_keep_only_empty_smallest_rings_and_at_most_a_few() {
+        let mut spares = SpareRings::default();
+        // Bytes still buffered: nothing is freed or kept.
+        let mut b = RingBuffer::new(64 * 1024);
+        assert_eq!(b.enqueue_slice(b"x"), 1);
+        assert!(!spares.reclaim(&mut b));
+        assert_eq!((b.len(), spares.len()), (1, 0));
+        // Nothing allocated: nothing to give.
+        assert!(!spares.reclaim(&mut RingBuffer::new(64)));
+        // A larger ring is freed, not kept.
+        let mut big = RingBuffer::new(64 * 1024);
+        assert_eq!(big.enqueue_slice(&[0; 5000]), 5000);
+        assert_eq!(big.discard_front(5000), 5000);
+        assert!(spares.reclaim(&mut big));
+        assert_eq!((big.allocated(), spares.len()), (0, 0));
+        // Smallest rings: kept up to the cap, freed beyond it.
+        let mut spares = spares_of(0, MAX_SPARE_RINGS + 3);
+        assert_eq!(spares.len(), MAX_SPARE_RINGS);
+        assert_eq!(spares.allocated(), MAX_SPARE_RINGS * MIN_ALLOCATION);
+        for taken in 1..=MAX_SPARE_RINGS {
+            let mut b = RingBuffer::new(64 * 1024);
+            assert_eq!(b.enqueue_slice_with(b"y", Some(&mut spares)), 1);
+            assert_eq!(spares.len(), MAX_SPARE_RINGS - taken);
+        }
+    }
 
     #[test]
     fn new_buffer_allocates_nothing_until_written() {

@@ -14,6 +14,7 @@ mod listen;
 mod offload;
 mod polls;
 mod robustness;
+mod spares;
 mod udp;
 
 pub(super) use super::*;

@@ -205,7 +205,7 @@ impl Connection {
         flags: SendFlags,
         env: &mut Env,
     ) -> Result<usize, SendError> {
-        let _ = (now, env);
+        let _ = now;
         let life = self.core.life;
         let writable = matches!(
             self.state.kind(),
@@ -224,7 +224,7 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
-        let n = snd.enqueue(data);
+        let n = snd.enqueue_with(data, Some(&mut env.spares));
         if n < data.len() {
             self.core.life.set_writable_wanted(true);
         }

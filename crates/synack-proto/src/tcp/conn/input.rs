@@ -12,6 +12,7 @@
 //! Where Linux refines the RFC (and packetdrill scripts encode it) the
 //! comment says so.
 
+use super::spares::Spares;
 use super::{
     Challenge, CloseReason, CloseWait, Closing, ConnEvent, Connection, Core, Disposition,
     DropReason, Env, Established, FinWait1, FinWait2, PendingRst, State, SynReceived,
@@ -105,14 +106,16 @@ impl Connection {
     /// commits the staged bytes instead of copying them, and if not the
     /// caller drops the segment and calls [`Connection::clear_staged`].
     /// `None` when the segment is not for the fast path: nothing was written.
-    pub fn stage_payload(&mut self, seg: &TcpRepr<'_>) -> Option<u16> {
+    /// A first ring comes from `spares` when one fits (see
+    /// [`Spares`]).
+    pub fn stage_payload(&mut self, seg: &TcpRepr<'_>, spares: &mut Spares) -> Option<u16> {
         let State::Established(s) = &mut self.state else {
             return None;
         };
         if seg.flags.syn() || seg.flags.rst() {
             return None;
         }
-        s.rcv.stage(seg.seq, seg.payload)
+        s.rcv.stage_with(seg.seq, seg.payload, Some(spares))
     }
 
     /// Software GRO: stages the payload of the segment at `seq` that
@@ -766,7 +769,12 @@ impl Connection {
             core.ack.schedule_now();
         }
         let had_out_of_order = rcv.has_out_of_order();
-        let received = rcv.receive(text_seq, seg.payload, seg.flags.fin());
+        let received = rcv.receive_with(
+            text_seq,
+            seg.payload,
+            seg.flags.fin(),
+            Some(&mut env.spares),
+        );
         let rcv_wnd = rcv.window();
         if !seg.payload.is_empty() {
             let rto = core.rtt.rto();

@@ -58,6 +58,7 @@ mod records;
 mod recv;
 mod send;
 mod sockopt;
+mod spares;
 mod syncookie;
 mod time_wait;
 mod timers;
@@ -74,6 +75,7 @@ pub use icmp::IcmpOutcome;
 pub use info::{TcpInfo, options as tcpi_options};
 pub use recv::{Received, RecvHalf};
 pub use send::{FinState, SendHalf};
+pub use spares::{MAX_SPARE_BLOCKS, Spares};
 pub use time_wait::{TimeWait, TimeWaitVerdict};
 
 use self::ack::AckState;
@@ -121,6 +123,9 @@ pub struct Env {
     /// many data bytes (see `offload::rx_pieces`); 0 for a plain segment.
     /// Set by the stack around one `handle_segment` call.
     pub rx_gso: u16,
+    /// Blocks and rings that ended connections gave back, for the next
+    /// connections' first data (a few KiB at most: [`Spares`]).
+    pub spares: Spares,
 }
 
 impl Env {
@@ -1280,23 +1285,31 @@ impl Connection {
             CloseReason::Unreachable(e) => Some(ConnError::Unreachable(e)),
         };
         let had_unread = self.recv_queue() > 0;
-        self.transition(now, env, |old| {
+        // The connection's rings go to the stack's spares (moved out of
+        // `env` while `transition` holds it).
+        let mut spares = core::mem::take(&mut env.spares);
+        self.transition(now, env, |mut old| {
+            if let Some(snd) = old.send_half_mut() {
+                snd.reclaim_into(&mut spares);
+            }
+            let sp = &mut spares;
             let unread = match old {
-                State::SynReceived(s) => s.rcv.into_unread(),
-                State::Established(s) => s.rcv.into_unread(),
-                State::FinWait1(s) => s.rcv.into_unread(),
-                State::FinWait2(s) => s.rcv.into_unread(),
-                State::CloseWait(s) => s.rcv.into_unread(),
-                State::Closing(s) => s.rcv.into_unread(),
-                State::LastAck(s) => s.rcv.into_unread(),
+                State::SynReceived(s) => s.rcv.into_unread_with(sp),
+                State::Established(s) => s.rcv.into_unread_with(sp),
+                State::FinWait1(s) => s.rcv.into_unread_with(sp),
+                State::FinWait2(s) => s.rcv.into_unread_with(sp),
+                State::CloseWait(s) => s.rcv.into_unread_with(sp),
+                State::Closing(s) => s.rcv.into_unread_with(sp),
+                State::LastAck(s) => s.rcv.into_unread_with(sp),
                 State::TimeWait(t) => t.unread,
                 State::Closed(c) => c.unread,
                 State::SynSent(_) => RingBuffer::new(0),
             };
             let mut unread = unread;
-            unread.release_if_empty();
+            spares.rings.reclaim(&mut unread);
             State::Closed(Closed { unread })
         });
+        env.spares = spares;
         self.core.pending.set_syn(false);
         self.core.pending.set_probe(false);
         self.core.pending.set_force_push(false);
@@ -1312,20 +1325,24 @@ impl Connection {
     fn enter_time_wait(&mut self, now: Instant, env: &mut Env) {
         let ts = self.core.ts_recent.map(|r| (self.core.ts_clock, r));
         let expires = now + env.config.time_wait();
+        let mut spares = core::mem::take(&mut env.spares);
         self.transition(now, env, |old| match old {
-            State::FinWait1(FinWait1 { snd, rcv })
-            | State::FinWait2(FinWait2 { snd, rcv })
-            | State::Closing(Closing { snd, rcv }) => {
+            State::FinWait1(FinWait1 { mut snd, rcv })
+            | State::FinWait2(FinWait2 { mut snd, rcv })
+            | State::Closing(Closing { mut snd, rcv }) => {
                 let window = (rcv.window() >> rcv.wscale).min(u32::from(u16::MAX)) as u16;
                 let tw = TimeWait::new(snd.nxt, rcv.nxt, window, ts, expires);
                 // The send buffer goes with `snd`; an empty receive buffer
-                // gives its memory back now.
-                let mut unread = rcv.into_unread();
-                unread.release_if_empty();
+                // gives its memory back now. Their rings go to the stack's
+                // spares.
+                snd.reclaim_into(&mut spares);
+                let mut unread = rcv.into_unread_with(&mut spares);
+                spares.rings.reclaim(&mut unread);
                 State::TimeWait(TimeWaitState { tw, unread })
             }
             other => other,
         });
+        env.spares = spares;
     }
 }
 

@@ -14,6 +14,7 @@
 
 use core::fmt;
 
+use super::spares::Spares;
 use crate::SeqNum;
 use crate::storage::{Assembler, RingBuffer};
 use crate::tcp::sack::SackReceiver;
@@ -83,7 +84,7 @@ std::thread_local! {
 }
 
 /// The parts of a [`RecvHalf`] that only data needs.
-struct RecvBlock {
+pub(super) struct RecvBlock {
     /// Readable bytes, and out-of-order bytes in place beyond them. Its
     /// limit is always the half's.
     buffer: RingBuffer,
@@ -103,6 +104,17 @@ struct RecvBlock {
 }
 
 impl RecvBlock {
+    /// A new block: nothing buffered, held or owed; allocates nothing.
+    fn empty(limit: usize, max_holes: usize) -> Self {
+        RecvBlock {
+            buffer: RingBuffer::new(limit),
+            assembler: Assembler::new(max_holes),
+            sack: None,
+            staged: 0,
+            ooo_fin_seq: SeqNum(0),
+        }
+    }
+
     /// Whether the block holds nothing: dropping it loses nothing.
     fn is_empty(&self, flags: u8) -> bool {
         self.buffer.allocated() == 0
@@ -165,17 +177,24 @@ impl RecvHalf {
     /// The data block, made on first use (once per busy period: it stays
     /// until [`RecvHalf::release_if_empty`]).
     fn block_mut(&mut self) -> &mut RecvBlock {
+        self.block_with(None)
+    }
+
+    /// [`RecvHalf::block_mut`], a new block made in a spare's allocation
+    /// when `spares` has one (the same value as a fresh one).
+    fn block_with(&mut self, spares: Option<&mut Spares>) -> &mut RecvBlock {
         let (limit, max_holes) = (self.limit as usize, usize::from(self.max_holes));
         self.block.get_or_insert_with(|| {
             #[cfg(test)]
             BLOCKS_MADE.with(|n| n.set(n.get() + 1));
-            Box::new(RecvBlock {
-                buffer: RingBuffer::new(limit),
-                assembler: Assembler::new(max_holes),
-                sack: None,
-                staged: 0,
-                ooo_fin_seq: SeqNum(0),
-            })
+            let fresh = RecvBlock::empty(limit, max_holes);
+            match spares.and_then(Spares::take_recv) {
+                Some(mut spare) => {
+                    *spare = fresh;
+                    spare
+                }
+                None => Box::new(fresh),
+            }
         })
     }
 
@@ -275,6 +294,20 @@ impl RecvHalf {
         }
     }
 
+    /// [`RecvHalf::into_unread`] for a connection that ended: the block
+    /// goes to `spares` for the stack's next connection, emptied (the
+    /// buffer, with its ring, is what this returns).
+    pub fn into_unread_with(mut self, spares: &mut Spares) -> RingBuffer {
+        match self.block.take() {
+            Some(mut b) => {
+                let unread = core::mem::replace(&mut *b, RecvBlock::empty(0, 0)).buffer;
+                spares.keep_recv(b);
+                unread
+            }
+            None => RingBuffer::new(self.limit as usize),
+        }
+    }
+
     /// The receive fast path's first half: an in-order segment's payload
     /// (`seq` = RCV.NXT, nothing held out of order, room for all of it) is
     /// copied to its place beyond the readable bytes, not yet committed, and
@@ -290,6 +323,17 @@ impl RecvHalf {
     /// next segment of a run software GRO merges) is staged after them, so
     /// a run of segments lands in place with one copy and sum each.
     pub fn stage(&mut self, seq: SeqNum, payload: &[u8]) -> Option<u16> {
+        self.stage_with(seq, payload, None)
+    }
+
+    /// [`RecvHalf::stage`], the ring's first allocation taken from `spares`
+    /// when one fits.
+    pub fn stage_with(
+        &mut self,
+        seq: SeqNum,
+        payload: &[u8],
+        mut spares: Option<&mut Spares>,
+    ) -> Option<u16> {
         let staged = self.staged();
         // With data held out of order the copy could overwrite some of it
         // before the checksum is known.
@@ -301,8 +345,11 @@ impl RecvHalf {
             return None;
         }
         let len = u32::try_from(payload.len()).ok()?;
-        let b = self.block_mut();
-        let (stored, sum) = b.buffer.write_at_summed(staged as usize, payload);
+        let b = self.block_with(spares.as_deref_mut());
+        let rings = spares.map(|s| &mut s.rings);
+        let (stored, sum) = b
+            .buffer
+            .write_at_summed_with(staged as usize, payload, rings);
         // `free()` bytes fit beyond the readable ones: all of it was stored.
         debug_assert_eq!(stored, payload.len());
         b.staged += len;
@@ -333,6 +380,18 @@ impl RecvHalf {
     /// (trimmed to the window) and takes its FIN when everything before it
     /// has arrived.
     pub fn receive(&mut self, seq: SeqNum, payload: &[u8], fin: bool) -> Received {
+        self.receive_with(seq, payload, fin, None)
+    }
+
+    /// [`RecvHalf::receive`], the ring's first allocation taken from
+    /// `spares` when one fits.
+    pub fn receive_with(
+        &mut self,
+        seq: SeqNum,
+        payload: &[u8],
+        fin: bool,
+        spares: Option<&mut Spares>,
+    ) -> Received {
         let mut out = Received::default();
         let staged = self
             .block
@@ -359,7 +418,7 @@ impl RecvHalf {
                     let skip = start.since(seq) as usize;
                     let take = end.since(start) as usize;
                     let data = &payload[skip..skip + take];
-                    all_stored &= self.store(start, data, staged, &mut out);
+                    all_stored &= self.store(start, data, staged, spares, &mut out);
                 }
             }
         }
@@ -372,13 +431,21 @@ impl RecvHalf {
     /// Writes `data` (already trimmed, starting at `start` >= RCV.NXT) in
     /// place; returns whether all of it was kept. The first `staged` bytes
     /// at RCV.NXT are already in place ([`RecvHalf::stage`]).
-    fn store(&mut self, start: SeqNum, data: &[u8], staged: u32, out: &mut Received) -> bool {
+    fn store(
+        &mut self,
+        start: SeqNum,
+        data: &[u8],
+        staged: u32,
+        mut spares: Option<&mut Spares>,
+        out: &mut Received,
+    ) -> bool {
         let ahead = start.since(self.nxt) as usize;
-        let b = self.block_mut();
+        let b = self.block_with(spares.as_deref_mut());
         let stored = if ahead == 0 && data.len() <= staged as usize {
             data.len()
         } else {
-            b.buffer.write_at(ahead, data)
+            b.buffer
+                .write_at_with(ahead, data, spares.map(|s| &mut s.rings))
         };
         out.dropped_no_space = (data.len() - stored) as u32;
         if stored == 0 {
@@ -605,6 +672,30 @@ mod tests {
         let mut r = RecvHalf::new(SeqNum(999), limit, 0, 4);
         r.advertise(1000);
         r
+    }
+
+    #[test]
+    fn a_spare_block_behaves_and_counts_as_a_fresh_one() {
+        // An ended connection's block held out-of-order data and SACK
+        // memory; the next connection's block made in it starts empty.
+        let mut spares = Spares::default();
+        let mut old = half(10_000);
+        assert!(old.receive(SeqNum(1005), b"later", false).out_of_order);
+        assert!(old.allocated() > 0);
+        let unread = old.into_unread_with(&mut spares);
+        assert_eq!(unread.len(), 0);
+        assert_eq!(spares.blocks(), (0, 1));
+        let (mut reused, mut fresh) = (half(10_000), half(10_000));
+        let a = reused.receive_with(SeqNum(1000), b"hello", false, Some(&mut spares));
+        let b = fresh.receive(SeqNum(1000), b"hello", false);
+        assert_eq!(spares.blocks(), (0, 0), "taken");
+        assert_eq!(a, b);
+        assert_eq!(reused.allocated(), fresh.allocated());
+        assert!(!reused.has_out_of_order());
+        assert_eq!(reused.sack_blocks(true), fresh.sack_blocks(true));
+        let (mut x, mut y) = ([0u8; 16], [0u8; 16]);
+        assert_eq!((reused.read(&mut x), fresh.read(&mut y)), (5, 5));
+        assert_eq!(x, y);
     }
 
     #[test]

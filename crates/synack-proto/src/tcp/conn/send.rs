@@ -22,6 +22,7 @@
 use core::fmt;
 
 use super::records::RecordBoundaries;
+use super::spares::Spares;
 use crate::SeqNum;
 use crate::storage::RingBuffer;
 
@@ -80,7 +81,7 @@ pub struct SendHalf {
 }
 
 /// The parts of a [`SendHalf`] that only queued data needs.
-struct SendBlock {
+pub(super) struct SendBlock {
     /// The bytes from `buf_seq` on. Its limit is always the half's.
     buffer: RingBuffer,
     /// Where records written with MSG_EOR end (see `conn::records`).
@@ -127,16 +128,29 @@ impl SendHalf {
     /// SND.UNA: every sequence number compared with them is at or beyond
     /// it, as with whatever ends the last block had (all acknowledged).
     fn block_mut(&mut self) -> &mut SendBlock {
+        self.block_with(None)
+    }
+
+    /// [`SendHalf::block_mut`], a new block made in a spare's allocation
+    /// when `spares` has one (the same value as a fresh one).
+    fn block_with(&mut self, spares: Option<&mut Spares>) -> &mut SendBlock {
         let (limit, una) = (self.limit as usize, self.una);
         self.block.get_or_insert_with(|| {
             #[cfg(test)]
             BLOCKS_MADE.with(|n| n.set(n.get() + 1));
-            Box::new(SendBlock {
+            let fresh = SendBlock {
                 buffer: RingBuffer::new(limit),
                 records: RecordBoundaries::default(),
                 small_end: una,
                 gso_end: una,
-            })
+            };
+            match spares.and_then(Spares::take_send) {
+                Some(mut spare) => {
+                    *spare = fresh;
+                    spare
+                }
+                None => Box::new(fresh),
+            }
         })
     }
 
@@ -258,10 +272,35 @@ impl SendHalf {
 
     /// Queues application bytes; returns how many fit.
     pub fn enqueue(&mut self, data: &[u8]) -> usize {
+        self.enqueue_with(data, None)
+    }
+
+    /// [`SendHalf::enqueue`], the block and the ring's first allocation
+    /// taken from `spares` when they have them.
+    pub fn enqueue_with(&mut self, data: &[u8], mut spares: Option<&mut Spares>) -> usize {
         if self.fin != FinState::Open || data.is_empty() || self.free() == 0 {
             return 0;
         }
-        self.block_mut().buffer.enqueue_slice(data)
+        let b = self.block_with(spares.as_deref_mut());
+        b.buffer
+            .enqueue_slice_with(data, spares.map(|s| &mut s.rings))
+    }
+
+    /// The connection is done sending (TIME-WAIT or CLOSED): the block goes
+    /// to `spares` for the stack's next connection, emptied, with its ring
+    /// if nothing is left in it.
+    pub fn reclaim_into(&mut self, spares: &mut Spares) {
+        if let Some(mut b) = self.block.take() {
+            spares.rings.reclaim(&mut b.buffer);
+            // Empty: what it held (a ring with data, record ends) is freed.
+            *b = SendBlock {
+                buffer: RingBuffer::new(0),
+                records: RecordBoundaries::default(),
+                small_end: self.una,
+                gso_end: self.una,
+            };
+            spares.keep_send(b);
+        }
     }
 
     /// The data queued so far ends a record (MSG_EOR): no later byte
@@ -400,6 +439,34 @@ mod tests {
         assert_eq!(s.acknowledge(SeqNum(iss) + 1u32), 1);
         s.set_window(5000);
         s
+    }
+
+    #[test]
+    fn a_spare_block_behaves_and_counts_as_a_fresh_one() {
+        // An ended connection's block with bytes and a record end still
+        // queued: its ring (holding data) and record ends are freed, the
+        // emptied block kept.
+        let mut spares = Spares::default();
+        let mut old = established(100);
+        assert_eq!(old.enqueue(b"unsent"), 6);
+        old.end_record();
+        assert!(old.records().is_some_and(|r| r.allocated() > 0));
+        old.reclaim_into(&mut spares);
+        assert_eq!(spares.blocks(), (1, 0));
+        assert!(spares.rings.is_empty(), "a ring with data is not kept");
+        assert_eq!(old.allocated(), 0);
+        let (mut reused, mut fresh) = (established(5000), established(5000));
+        assert_eq!(reused.enqueue_with(b"hello", Some(&mut spares)), 5);
+        assert_eq!(fresh.enqueue(b"hello"), 5);
+        assert_eq!(spares.blocks(), (0, 0), "taken");
+        assert_eq!(reused.allocated(), fresh.allocated());
+        assert_eq!(reused.data_end(), fresh.data_end());
+        assert_eq!(reused.small_end(), fresh.small_end());
+        assert_eq!(reused.gso_end(), fresh.gso_end());
+        // Emptied by the ACK, it gives its ring back too.
+        assert_eq!(reused.acknowledge(SeqNum(5006)), 5);
+        reused.reclaim_into(&mut spares);
+        assert_eq!((spares.blocks(), spares.rings.len()), ((1, 0), 1));
     }
 
     #[test]

@@ -32,6 +32,10 @@
 
 use std::collections::VecDeque;
 
+/// Records the first allocation holds: what `VecDeque`'s first growth gives
+/// a 40-byte element, so allocating them up front changes no byte of memory.
+const FIRST_RECORDS: usize = 4;
+
 use crate::SeqNum;
 use crate::storage::RangeSet;
 use crate::time::Instant;
@@ -352,6 +356,13 @@ impl Scoreboard {
     pub fn push(&mut self, start: SeqNum, end: SeqNum, now: Instant) -> bool {
         if start != self.nxt || !end.after(start) || !self.has_room() {
             return false;
+        }
+        if self.records.capacity() == 0 {
+            // An episode's first record: allocate std's smallest non-zero
+            // deque (the first growth's size, so the memory is the same)
+            // directly, not through the amortised-growth path, which a
+            // short connection (a few records) would take only for this.
+            self.records = VecDeque::with_capacity(FIRST_RECORDS);
         }
         let id = self.end_id();
         // Newest on the transmission-order list (`link_tail`, written out:
@@ -1076,6 +1087,43 @@ mod tests {
             Some((seg(0, 3), seg(0, 4)))
         );
         assert_eq!(s.last(), Some((seg(0, 7), seg(0, 8))));
+    }
+
+    #[test]
+    fn the_first_record_allocates_what_growth_would_and_release_frees_it() {
+        // The up-front allocation of an episode's first record is exactly
+        // the deque's first growth: the same bytes as before, and the
+        // fifth record grows it the usual way.
+        assert_eq!(core::mem::size_of::<Record>(), 40);
+        let grown = {
+            let mut d: VecDeque<Record> = VecDeque::new();
+            d.push_back(Record {
+                start: SeqNum(0),
+                end: SeqNum(1),
+                xmit: t(0),
+                flags: 0,
+                prev: NONE,
+                next: NONE,
+            });
+            d.capacity()
+        };
+        assert_eq!(grown, FIRST_RECORDS);
+        let mut s = Scoreboard::new(SeqNum(0), 1024, 64);
+        assert_eq!(s.allocated(), 0);
+        for round in 0..2u32 {
+            // Round 1 reuses the scoreboard after its release.
+            let base = SeqNum(round * 5 * MSS);
+            assert!(s.push(base, base + MSS, t(0)));
+            assert_eq!(s.allocated(), FIRST_RECORDS * 40, "round {round}");
+            for i in 1..5 {
+                assert!(s.push(base + i * MSS, base + (i + 1) * MSS, t(0)));
+            }
+            assert_eq!(s.allocated(), 2 * FIRST_RECORDS * 40, "round {round}");
+            s.check();
+            s.cum_ack(base + 5 * MSS, |_| {});
+            s.release_if_empty();
+            assert_eq!(s.allocated(), 0, "round {round}");
+        }
     }
 
     #[test]

@@ -1,0 +1,78 @@
+//! What ended connections leave to the stack's next ones: their send and
+//! receive blocks and the blocks' rings, a few of each.
+//!
+//! Read first: DESIGN.md §4 (buffers allocated lazily, an idle connection
+//! well under 1 KiB). A connection makes a data block per half and a ring
+//! per buffer on its first data, and drops them all when it ends: a stack
+//! that runs short connections one after another (a request and a reply
+//! each) would allocate, zero and free four blocks a connection pair. When
+//! a connection ends (TIME-WAIT or CLOSED) its blocks and emptied rings come
+//! here instead, emptied of everything else, and the next connection's
+//! first data takes them. A reused block holds what a fresh one would (the
+//! same value is written into it), and a ring is reused only where a fresh
+//! buffer would allocate exactly its size ([`SpareRings`]), so accounting
+//! and behaviour cannot tell them apart. The stack keeps at most
+//! [`MAX_SPARE_BLOCKS`] blocks of each kind and
+//! [`crate::storage::ring_buffer::MAX_SPARE_RINGS`] rings (under 5 KiB);
+//! the idle release of a live connection still frees its memory.
+
+use core::fmt;
+
+use super::recv::RecvBlock;
+use super::send::SendBlock;
+use crate::storage::SpareRings;
+
+/// Most blocks of each kind kept.
+pub const MAX_SPARE_BLOCKS: usize = 4;
+
+/// Blocks and rings from ended connections (one per stack, in
+/// [`super::Env`]).
+#[derive(Default)]
+pub struct Spares {
+    pub rings: SpareRings,
+    // The boxes themselves are what is kept: a connection's half holds its
+    // block boxed, and takes the box back as it is.
+    #[allow(clippy::vec_box)]
+    send: Vec<Box<SendBlock>>,
+    #[allow(clippy::vec_box)]
+    recv: Vec<Box<RecvBlock>>,
+}
+
+impl fmt::Debug for Spares {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spares")
+            .field("rings", &self.rings)
+            .field("send_blocks", &self.send.len())
+            .field("recv_blocks", &self.recv.len())
+            .finish()
+    }
+}
+
+impl Spares {
+    /// Send and receive blocks kept.
+    pub fn blocks(&self) -> (usize, usize) {
+        (self.send.len(), self.recv.len())
+    }
+
+    pub(super) fn take_send(&mut self) -> Option<Box<SendBlock>> {
+        self.send.pop()
+    }
+
+    pub(super) fn take_recv(&mut self) -> Option<Box<RecvBlock>> {
+        self.recv.pop()
+    }
+
+    /// Keeps an emptied send block if there is room (else it is freed).
+    pub(super) fn keep_send(&mut self, block: Box<SendBlock>) {
+        if self.send.len() < MAX_SPARE_BLOCKS {
+            self.send.push(block);
+        }
+    }
+
+    /// Keeps an emptied receive block if there is room (else it is freed).
+    pub(super) fn keep_recv(&mut self, block: Box<RecvBlock>) {
+        if self.recv.len() < MAX_SPARE_BLOCKS {
+            self.recv.push(block);
+        }
+    }
+}
