@@ -88,10 +88,10 @@ pub fn run(args: &ConnectArgs) -> ExitCode {
         first.truncate(n);
         TcpStream::connect_with_data(&link.rt, target, &first).map(|(s, queued)| {
             first.drain(..queued);
-            if let Some(entry) = link.rt.fastopen_entry(server) {
-                if let Err(e) = fastopen_cache::save(&cache, server, &entry) {
-                    eprintln!("synack connect: keeping the Fast Open cookie: {e}");
-                }
+            if let Some(entry) = link.rt.fastopen_entry(server)
+                && let Err(e) = fastopen_cache::save(&cache, server, &entry)
+            {
+                eprintln!("synack connect: keeping the Fast Open cookie: {e}");
             }
             s
         })

@@ -381,10 +381,10 @@ impl Direction {
         if self.config.in_blackout(now) {
             return self.drop(DropCause::Blackout);
         }
-        if let Some(mtu) = self.config.mtu {
-            if frame.len() > mtu.saturating_add(self.config.l2_header_len) {
-                return self.drop(DropCause::Mtu);
-            }
+        if let Some(mtu) = self.config.mtu
+            && frame.len() > mtu.saturating_add(self.config.l2_header_len)
+        {
+            return self.drop(DropCause::Mtu);
         }
         let mut held = None;
         if let Some(filter) = &mut self.filter {
@@ -398,14 +398,15 @@ impl Direction {
             }
         }
 
-        if let Some(threshold) = self.config.ce_threshold {
-            if self.config.bandwidth.is_some() && self.backlog(now) > threshold {
-                let l2 = self.config.l2_header_len;
-                if !mark_ce(frame, l2) {
-                    return self.drop(DropCause::Queue);
-                }
-                self.stats.ce_marked += 1;
+        if let Some(threshold) = self.config.ce_threshold
+            && self.config.bandwidth.is_some()
+            && self.backlog(now) > threshold
+        {
+            let l2 = self.config.l2_header_len;
+            if !mark_ce(frame, l2) {
+                return self.drop(DropCause::Queue);
             }
+            self.stats.ce_marked += 1;
         }
         let Some(departed) = self.serialize(now, frame.len()) else {
             return self.drop(DropCause::Queue);

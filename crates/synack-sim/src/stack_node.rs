@@ -154,10 +154,10 @@ impl Node for StackNode {
 
     fn handle_timeout(&mut self, now: Instant) {
         self.stack.handle_timeout(now);
-        if let Some(app) = self.app.as_deref_mut() {
-            if app.poll_timeout().is_some_and(|t| t <= now) {
-                app.on_timeout(now, &mut self.stack);
-            }
+        if let Some(app) = self.app.as_deref_mut()
+            && app.poll_timeout().is_some_and(|t| t <= now)
+        {
+            app.on_timeout(now, &mut self.stack);
         }
         self.run_app(now);
     }

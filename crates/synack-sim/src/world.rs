@@ -184,10 +184,11 @@ struct Capture {
 
 impl Capture {
     fn record(&mut self, point: CapturePoint, ts: Instant, frame: &[u8]) {
-        if self.point == point && self.error.is_none() {
-            if let Err(e) = self.file.write_frame(ts, frame) {
-                self.error = Some(e);
-            }
+        if self.point == point
+            && self.error.is_none()
+            && let Err(e) = self.file.write_frame(ts, frame)
+        {
+            self.error = Some(e);
         }
     }
 }
@@ -627,11 +628,11 @@ impl World {
             self.net.send(end, &self.scratch[..len]);
         }
         slot.timer = slot.node.poll_timeout();
-        if let Some(t) = slot.timer {
-            if slot.queued.is_none_or(|q| t < q) {
-                slot.queued = Some(t);
-                self.timers.push(Reverse((t, id)));
-            }
+        if let Some(t) = slot.timer
+            && slot.queued.is_none_or(|q| t < q)
+        {
+            slot.queued = Some(t);
+            self.timers.push(Reverse((t, id)));
         }
         Ok(())
     }

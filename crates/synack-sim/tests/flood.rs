@@ -74,7 +74,7 @@ impl App for Server {
             self.max_syn_queue = self.max_syn_queue.max(syn_queue);
         }
         self.calls += 1;
-        if self.calls % 1024 == 0 {
+        if self.calls.is_multiple_of(1024) {
             self.peak_memory = self.peak_memory.max(ALLOCATOR.allocated());
         }
     }

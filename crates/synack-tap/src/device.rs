@@ -125,13 +125,14 @@ impl Options {
         if !self.name.is_empty() {
             iface::validate_name(&self.name)?;
         }
-        if let Some(len) = self.vnet_hdr_len {
-            if len != VirtioNetHdr::LEN && len != VirtioNetHdr::LEN_MRG {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("virtio-net header length {len}: must be 10 or 12"),
-                ));
-            }
+        if let Some(len) = self.vnet_hdr_len
+            && len != VirtioNetHdr::LEN
+            && len != VirtioNetHdr::LEN_MRG
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("virtio-net header length {len}: must be 10 or 12"),
+            ));
         }
         if !self.offloads.is_empty() && !self.offloads.contains(Offloads::CSUM) {
             return Err(io::Error::new(
@@ -199,10 +200,10 @@ impl Queue {
             }
             // virtio 1.0 byte order. Kernels without TUNSETVNETLE are
             // little-endian-only in practice, where legacy order is the same.
-            if let Err(e) = sys::ioctl_int(fd, IntIoctl::TunSetVnetLe, 1) {
-                if cfg!(target_endian = "big") || e.raw_os_error() != Some(libc::EINVAL) {
-                    return Err(e).context(Op::Other, || format!("TUNSETVNETLE {name}"));
-                }
+            if let Err(e) = sys::ioctl_int(fd, IntIoctl::TunSetVnetLe, 1)
+                && (cfg!(target_endian = "big") || e.raw_os_error() != Some(libc::EINVAL))
+            {
+                return Err(e).context(Op::Other, || format!("TUNSETVNETLE {name}"));
             }
             sys::tun_set_offload(fd, opts.offloads.bits()).context(Op::Other, || {
                 format!("TUNSETOFFLOAD {name} {:#x}", opts.offloads.bits())

@@ -343,11 +343,11 @@ impl App for Server {
     }
 
     fn on_timeout(&mut self, now: Instant, stack: &mut Stack) {
-        if let Some((conn, at)) = self.closing {
-            if at <= now {
-                stack.tcp_close(now, conn);
-                self.closing = None;
-            }
+        if let Some((conn, at)) = self.closing
+            && at <= now
+        {
+            stack.tcp_close(now, conn);
+            self.closing = None;
         }
     }
 

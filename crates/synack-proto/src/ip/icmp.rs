@@ -1359,17 +1359,15 @@ mod tests {
         fn arbitrary_icmp_and_offending_bytes_never_panic(
             bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700),
         ) {
-            if let Ok(p) = Icmpv4Packet::new_checked(&bytes[..]) {
-                if let Ok(repr) = Icmpv4Repr::parse(&p, Checksum::Offload) {
-                    if let Some(e) = parse_error(&repr) {
+            if let Ok(p) = Icmpv4Packet::new_checked(&bytes[..])
+                && let Ok(repr) = Icmpv4Repr::parse(&p, Checksum::Offload)
+                    && let Some(e) = parse_error(&repr) {
                         let _ = (e.ports(), e.tcp_seq());
                         for ctx in [TcpContext::SynSent, TcpContext::SynQueue, TcpContext::Synchronized] {
                             let _ = tcp_action(&e.error, ctx);
                         }
                         let _ = udp_error(&e.error);
                     }
-                }
-            }
             let mut buf = [0u8; 600];
             let msg = ErrorMessage::DstUnreachable { reason: DstUnreachable::ProtoUnreachable, next_hop_mtu: 0 };
             if let Some(n) = emit_error(msg, &bytes, reply_ip(), &mut buf) {

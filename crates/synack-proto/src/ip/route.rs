@@ -143,10 +143,10 @@ impl RoutingTable {
 
     /// The route for `dst`: the longest matching prefix (RFC 1812 §5.2.4.3).
     pub fn lookup(&self, dst: Ipv4Addr) -> Option<Route> {
-        if let Some((addr, route)) = self.last.get() {
-            if addr == dst {
-                return route;
-            }
+        if let Some((addr, route)) = self.last.get()
+            && addr == dst
+        {
+            return route;
         }
         let route = self.longest_match(dst, |_| true);
         self.last.set(Some((dst, route)));

@@ -129,10 +129,9 @@ impl DemuxMap {
         let hash = self.hash(tuple);
         if let Ok(e) = self.table.find_entry(hash, |&i| {
             slots.resolve(i).is_some_and(|(_, t)| t == *tuple)
-        }) {
-            if slots.resolve(*e.get()).is_some_and(|(d, _)| d == value) {
-                e.remove();
-            }
+        }) && slots.resolve(*e.get()).is_some_and(|(d, _)| d == value)
+        {
+            e.remove();
         }
     }
 

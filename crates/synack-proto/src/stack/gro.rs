@@ -240,10 +240,10 @@ impl Stack {
                 self.handle_frame_on(now, iface, frame);
                 continue;
             };
-            if let Some(r) = run.as_mut() {
-                if r.push(frame, c, l2) {
-                    continue;
-                }
+            if let Some(r) = run.as_mut()
+                && r.push(frame, c, l2)
+            {
+                continue;
             }
             if let Some(r) = run.take() {
                 self.gro_flush(now, iface, l2, &r);

@@ -192,10 +192,10 @@ impl Stack {
     /// changes.
     #[inline]
     pub(super) fn hop_to(&self, dst: Ipv4Addr) -> Option<Hop> {
-        if let Some((last, hop)) = self.hop_last.get() {
-            if last == dst {
-                return hop;
-            }
+        if let Some((last, hop)) = self.hop_last.get()
+            && last == dst
+        {
+            return hop;
         }
         let hop = self.find_hop(dst);
         self.hop_last.set(Some((dst, hop)));

@@ -500,10 +500,10 @@ impl Stack {
     /// pays one hash, not one per connection.
     fn ts_offset(&self, tuple: &FourTuple) -> u32 {
         let pair = (*tuple.local.ip(), *tuple.remote.ip());
-        if let Some((last, offset)) = self.ts_offset_last.get() {
-            if last == pair {
-                return offset;
-            }
+        if let Some((last, offset)) = self.ts_offset_last.get()
+            && last == pair
+        {
+            return offset;
         }
         let mut msg = [0u8; 8];
         msg[..4].copy_from_slice(&pair.0.octets());

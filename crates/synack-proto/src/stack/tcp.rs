@@ -148,10 +148,10 @@ impl Stack {
                 None => packet.verify_checksum(src, dst),
             };
             if !valid {
-                if let Some((key, _)) = staged {
-                    if let Some(e) = self.conns.get_mut(key) {
-                        e.conn.clear_staged();
-                    }
+                if let Some((key, _)) = staged
+                    && let Some(e) = self.conns.get_mut(key)
+                {
+                    e.conn.clear_staged();
                 }
                 self.env.stats.tcp.in_csum_errors += 1;
                 self.env.stats.tcp.in_errs += 1;
@@ -171,10 +171,10 @@ impl Stack {
         self.env.rx_gso = 0;
         // `handle_segment` consumed the staged bytes; a path that did not
         // reach it must not leave them for a later segment.
-        if let Some((key, _)) = staged {
-            if let Some(e) = self.conns.get_mut(key) {
-                e.conn.clear_staged();
-            }
+        if let Some((key, _)) = staged
+            && let Some(e) = self.conns.get_mut(key)
+        {
+            e.conn.clear_staged();
         }
     }
 
@@ -632,12 +632,11 @@ impl Stack {
                             at: now,
                         });
                     }
-                    if from == TcpState::SynReceived {
-                        if let Some(l) = entry.fastopen_listener.take() {
-                            if let Some(listener) = self.listeners.get_mut(l) {
-                                listener.fastopen_done();
-                            }
-                        }
+                    if from == TcpState::SynReceived
+                        && let Some(l) = entry.fastopen_listener.take()
+                        && let Some(listener) = self.listeners.get_mut(l)
+                    {
+                        listener.fastopen_done();
                     }
                     let opened = matches!(from, TcpState::SynSent | TcpState::SynReceived)
                         && to.is_synchronized();
@@ -648,11 +647,10 @@ impl Stack {
                             }
                             Owner::HalfOpen(l) => {
                                 entry.set_owner(Owner::Queued(l));
-                                if let Some(listener) = self.listeners.get_mut(l) {
-                                    if listener.established(key) {
-                                        self.events
-                                            .push_back(Event::AcceptReady(ListenerHandle(l)));
-                                    }
+                                if let Some(listener) = self.listeners.get_mut(l)
+                                    && listener.established(key)
+                                {
+                                    self.events.push_back(Event::AcceptReady(ListenerHandle(l)));
                                 }
                             }
                             Owner::App | Owner::Queued(_) | Owner::Orphan => {}
@@ -818,10 +816,10 @@ impl Stack {
             return;
         }
         self.timers.cancel(TimerKey::Conn(key.index));
-        if let Some(l) = fastopen_listener {
-            if let Some(listener) = self.listeners.get_mut(l) {
-                listener.fastopen_done();
-            }
+        if let Some(l) = fastopen_listener
+            && let Some(listener) = self.listeners.get_mut(l)
+        {
+            listener.fastopen_done();
         }
         self.port_use(tuple.local, false);
     }

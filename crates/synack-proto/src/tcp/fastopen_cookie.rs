@@ -216,7 +216,7 @@ impl FastOpenEntry {
 /// parser drops other lengths) and, as Linux requires, of even length.
 pub fn cacheable(option: &FastOpenOption) -> bool {
     let len = option.cookie.as_slice().len();
-    len >= FastOpenCookie::MIN_LEN && len % 2 == 0
+    len >= FastOpenCookie::MIN_LEN && len.is_multiple_of(2)
 }
 
 #[derive(Debug, Clone)]

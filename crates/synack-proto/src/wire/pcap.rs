@@ -474,7 +474,7 @@ impl NgState {
             offset,
             len: len_field,
         };
-        if total_len < NG_BLOCK_OVERHEAD || total_len % 4 != 0 {
+        if total_len < NG_BLOCK_OVERHEAD || !total_len.is_multiple_of(4) {
             return Err(bad);
         }
         if rest.len() < total_len {
@@ -603,10 +603,11 @@ fn ng_tsresol(b: Bytes<'_>, mut at: usize) -> u8 {
         if code == 0 {
             break;
         }
-        if code == NG_OPT_TSRESOL && len == 1 {
-            if let Some(&v) = b.data.get(at + 4) {
-                return v;
-            }
+        if code == NG_OPT_TSRESOL
+            && len == 1
+            && let Some(&v) = b.data.get(at + 4)
+        {
+            return v;
         }
         at += 4 + usize::from(len).next_multiple_of(4);
     }

@@ -253,10 +253,10 @@ impl Lexer<'_> {
                 }
             };
         }
-        if c == '-' || c == '.' || c.is_ascii_alphanumeric() || c == '_' {
-            if let Some(tok) = self.lex_number_or_word() {
-                return Ok(tok);
-            }
+        if (c == '-' || c == '.' || c.is_ascii_alphanumeric() || c == '_')
+            && let Some(tok) = self.lex_number_or_word()
+        {
+            return Ok(tok);
         }
         self.advance(c.len_utf8());
         Ok(Tok::Punct(c))

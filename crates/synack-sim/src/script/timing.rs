@@ -341,10 +341,10 @@ pub fn check_order(script: &Script) -> Result<(), OrderError> {
         | EventTime::RelativeRange(t, _) => t,
         EventTime::Any => Duration::ZERO,
     };
-    if let Some(e) = script.events.first() {
-        if first(e.time) != Duration::ZERO {
-            return Err(OrderError::FirstEventNotAtZero { index: 0 });
-        }
+    if let Some(e) = script.events.first()
+        && first(e.time) != Duration::ZERO
+    {
+        return Err(OrderError::FirstEventNotAtZero { index: 0 });
     }
     for (i, pair) in script.events.windows(2).enumerate() {
         let (a, b) = (pair[0].time, pair[1].time);

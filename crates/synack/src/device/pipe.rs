@@ -160,16 +160,16 @@ impl Device for Pipe {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         let mut lane = lock(&self.rx);
         let mut next = lane.frames.pop_front();
-        if next.is_none() {
-            if let Some(wake) = &self.wake {
-                // Silence the bell, then look again: a frame queued between
-                // the first look and the silencing rang a bell we just ate.
-                drop(lane);
-                let mut byte = [0u8; 1];
-                while wake.recv(&mut byte).is_ok() {}
-                lane = lock(&self.rx);
-                next = lane.frames.pop_front();
-            }
+        if next.is_none()
+            && let Some(wake) = &self.wake
+        {
+            // Silence the bell, then look again: a frame queued between
+            // the first look and the silencing rang a bell we just ate.
+            drop(lane);
+            let mut byte = [0u8; 1];
+            while wake.recv(&mut byte).is_ok() {}
+            lane = lock(&self.rx);
+            next = lane.frames.pop_front();
         }
         let Some(frame) = next else {
             return Ok(None);
@@ -217,11 +217,11 @@ impl Device for Pipe {
         buf.clear();
         buf.extend_from_slice(frame);
         lane.frames.push_back(buf);
-        if lane.frames.len() == 1 {
-            if let Some(bell) = &lane.bell {
-                // A full doorbell (WouldBlock) is already ringing.
-                let _ = bell.send(&[1]);
-            }
+        if lane.frames.len() == 1
+            && let Some(bell) = &lane.bell
+        {
+            // A full doorbell (WouldBlock) is already ringing.
+            let _ = bell.send(&[1]);
         }
         drop(lane);
         self.stats.sent += 1;

@@ -185,15 +185,13 @@ pub(crate) fn try_accept(core: &mut Core, l: ListenerHandle) -> Option<io::Resul
         .listeners
         .get(&l)
         .map_or((None, false), |e| (e.keepalive, e.nodelay));
-    if let Some(ka) = keepalive {
-        if let Err(e) = set_keepalive(core, c, Some(ka)) {
-            return Some(Err(e));
-        }
+    if let Some(ka) = keepalive
+        && let Err(e) = set_keepalive(core, c, Some(ka))
+    {
+        return Some(Err(e));
     }
-    if nodelay {
-        if let Err(e) = set_nodelay(core, c, true) {
-            return Some(Err(e));
-        }
+    if nodelay && let Err(e) = set_nodelay(core, c, true) {
+        return Some(Err(e));
     }
     core.flush();
     Some(Ok(c))

@@ -583,10 +583,10 @@ impl Runtime {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(t) = thread {
-            if t.thread().id() != std::thread::current().id() {
-                let _ = t.join();
-            }
+        if let Some(t) = thread
+            && t.thread().id() != std::thread::current().id()
+        {
+            let _ = t.join();
         }
     }
 }

@@ -286,10 +286,10 @@ impl Cubic {
 
     /// Linux `cubictcp_acked`: track the minimum RTT.
     fn on_rtt(&mut self, now_ms: u32, rtt: Duration) {
-        if let Some(start) = self.epoch().epoch_start_ms {
-            if u64::from(now_ms.wrapping_sub(start)) < DELAY_SAMPLE_QUIET_MS {
-                return;
-            }
+        if let Some(start) = self.epoch().epoch_start_ms
+            && u64::from(now_ms.wrapping_sub(start)) < DELAY_SAMPLE_QUIET_MS
+        {
+            return;
         }
         let rtt = u32::try_from(rtt.total_micros()).unwrap_or(u32::MAX).max(1);
         if self.delay_min_us == 0 || rtt < self.delay_min_us {

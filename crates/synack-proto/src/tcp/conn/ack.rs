@@ -204,10 +204,10 @@ impl AckState {
     /// We sent data: a reply within `ato` of the last data received means
     /// request/response traffic (Linux `tcp_event_data_sent`).
     pub fn on_data_sent(&mut self, now: Instant) {
-        if let Some(last) = self.last_data.get() {
-            if now.saturating_duration_since(last) < self.ato() {
-                self.pingpong = true;
-            }
+        if let Some(last) = self.last_data.get()
+            && now.saturating_duration_since(last) < self.ato()
+        {
+            self.pingpong = true;
         }
     }
 }

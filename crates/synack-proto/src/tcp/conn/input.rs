@@ -426,24 +426,23 @@ impl Connection {
     /// retransmission of the peer's SYN with its SYN-ACK again (the first
     /// was lost or is slow). It would otherwise fail the sequence check.
     fn check_retransmitted_syn(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
-        if let State::SynReceived(s) = &self.state {
-            if s.passive
-                && seg.flags.syn()
-                && !seg.flags.rst()
-                && seg.ack.is_none()
-                && seg.seq == s.rcv.irs
-            {
-                // At most once per `tcp_invalid_ratelimit`; the SYN-ACK timer
-                // restarts, as after any SYN-ACK.
-                let core = &mut self.core;
-                if core.oow_rate_limited(now, env) {
-                    return Step::Done(Disposition::Dropped(DropReason::OutOfWindow));
-                }
-                core.pending.set_syn(true);
-                core.timers
-                    .set(Timer::Retransmit, now + core.rto_with_backoff(&env.config));
-                return Step::Done(Disposition::Accepted);
+        if let State::SynReceived(s) = &self.state
+            && s.passive
+            && seg.flags.syn()
+            && !seg.flags.rst()
+            && seg.ack.is_none()
+            && seg.seq == s.rcv.irs
+        {
+            // At most once per `tcp_invalid_ratelimit`; the SYN-ACK timer
+            // restarts, as after any SYN-ACK.
+            let core = &mut self.core;
+            if core.oow_rate_limited(now, env) {
+                return Step::Done(Disposition::Dropped(DropReason::OutOfWindow));
             }
+            core.pending.set_syn(true);
+            core.timers
+                .set(Timer::Retransmit, now + core.rto_with_backoff(&env.config));
+            return Step::Done(Disposition::Accepted);
         }
         Step::Continue
     }
@@ -589,11 +588,11 @@ impl Connection {
         if !seg.flags.syn() {
             return Step::Continue;
         }
-        if let State::SynReceived(s) = &self.state {
-            if s.passive {
-                self.close_with(now, env, CloseReason::Reset);
-                return Step::Done(Disposition::Dropped(DropReason::SynInSynReceived));
-            }
+        if let State::SynReceived(s) = &self.state
+            && s.passive
+        {
+            self.close_with(now, env, CloseReason::Reset);
+            return Step::Done(Disposition::Dropped(DropReason::SynInSynReceived));
         }
         env.stats.tcp_ext.tcp_syn_challenge += 1;
         Step::Done(self.core.challenge_ack(now, env, Challenge::Syn))
@@ -605,10 +604,10 @@ impl Connection {
         let Some(ack) = seg.ack else {
             return Step::Done(Disposition::Dropped(DropReason::NoAck));
         };
-        if self.state.kind() == TcpState::SynReceived {
-            if let Step::Done(d) = self.complete_passive_open(now, seg, ack, env) {
-                return Step::Done(d);
-            }
+        if self.state.kind() == TcpState::SynReceived
+            && let Step::Done(d) = self.complete_passive_open(now, seg, ack, env)
+        {
+            return Step::Done(d);
         }
         let state = self.state.kind();
         let core = &mut self.core;
@@ -895,11 +894,11 @@ impl Core {
         ack: SeqNum,
         seg: &TcpRepr<'_>,
     ) -> Option<crate::time::Duration> {
-        if let Some((end, sent)) = self.xmit.rtt_timed.get() {
-            if ack.after_eq(end) {
-                self.xmit.rtt_timed = super::TimedSegment::NONE;
-                return Some(now.saturating_duration_since(sent));
-            }
+        if let Some((end, sent)) = self.xmit.rtt_timed.get()
+            && ack.after_eq(end)
+        {
+            self.xmit.rtt_timed = super::TimedSegment::NONE;
+            return Some(now.saturating_duration_since(sent));
         }
         if self.neg.ts_ok() {
             let ts = seg.options.timestamp?;
@@ -985,10 +984,10 @@ impl Core {
     }
 
     fn oow_rate_limited(&mut self, now: Instant, env: &Env) -> bool {
-        if let Some(last) = self.xmit.last_oow_ack().get() {
-            if now.saturating_duration_since(last) < env.config.tcp_invalid_ratelimit {
-                return true;
-            }
+        if let Some(last) = self.xmit.last_oow_ack().get()
+            && now.saturating_duration_since(last) < env.config.tcp_invalid_ratelimit
+        {
+            return true;
         }
         self.xmit.set_last_oow_ack(Stamp::at(now));
         false

@@ -236,10 +236,8 @@ impl Core {
         if let Some(plan) = self.plan_retransmission(snd) {
             return self.emit(now, &plan, snd, Some(rcv), buf, env);
         }
-        if may_send {
-            if let Some(plan) = self.plan_new_data(now, snd, env, false) {
-                return self.emit(now, &plan, snd, Some(rcv), buf, env);
-            }
+        if may_send && let Some(plan) = self.plan_new_data(now, snd, env, false) {
+            return self.emit(now, &plan, snd, Some(rcv), buf, env);
         }
         if let Some(plan) = self.plan_speculative(snd) {
             return self.emit(now, &plan, snd, Some(rcv), buf, env);
@@ -296,10 +294,11 @@ impl Core {
         if snd.in_flight() == 0 {
             return None;
         }
-        if may_send && snd.unsent() > 0 {
-            if let Some(plan) = self.plan_new_data(now, snd, env, true) {
-                return Some(Plan { tlp: true, ..plan });
-            }
+        if may_send
+            && snd.unsent() > 0
+            && let Some(plan) = self.plan_new_data(now, snd, env, true)
+        {
+            return Some(Plan { tlp: true, ..plan });
         }
         let (start, end) = self.recovery.last_segment()?;
         let rtx = Retransmission {

@@ -169,10 +169,10 @@ impl TimeWait {
         if !seg.payload.is_empty() && !seg.flags.syn() {
             return false;
         }
-        if let Some(last) = self.last_oow_ack.get() {
-            if now.saturating_duration_since(last) < config.tcp_invalid_ratelimit {
-                return true;
-            }
+        if let Some(last) = self.last_oow_ack.get()
+            && now.saturating_duration_since(last) < config.tcp_invalid_ratelimit
+        {
+            return true;
         }
         self.last_oow_ack = Stamp::at(now);
         false

@@ -317,15 +317,15 @@ impl Episode {
             return None;
         }
         let mss = mss.max(1);
-        if !self.cfg.rack {
-            if let Some((start, end)) = self.board.first_unsacked_above(self.high_rxt) {
-                return Some(Retransmission {
-                    start,
-                    end: (start + mss).min_seq(end),
-                    record_end: end,
-                    rule: NextSegRule::BelowHighSack,
-                });
-            }
+        if !self.cfg.rack
+            && let Some((start, end)) = self.board.first_unsacked_above(self.high_rxt)
+        {
+            return Some(Retransmission {
+                start,
+                end: (start + mss).min_seq(end),
+                record_end: end,
+                rule: NextSegRule::BelowHighSack,
+            });
         }
         if self.cfg.rack {
             // With RACK-TLP the tail is the loss probe's job (RFC 8985 §7.3
@@ -634,10 +634,10 @@ impl Episode {
         if advanced && inp.ack.after(self.fack) {
             self.fack = inp.ack;
         }
-        if let Some(high) = self.board.highest_sacked() {
-            if high.after(self.fack) {
-                self.fack = high;
-            }
+        if let Some(high) = self.board.highest_sacked()
+            && high.after(self.fack)
+        {
+            self.fack = high;
         }
         out.newly_sacked = upd.delivered.segs;
 
@@ -647,10 +647,11 @@ impl Episode {
             (Some(a), Some(b)) => Some(if a.before(b) { a } else { b }),
             (a, b) => a.or(b),
         };
-        if let Some(low) = lowest {
-            if low.before(prior_fack) && self.sack {
-                self.on_reordering(prior_fack.since(low), stats, false);
-            }
+        if let Some(low) = lowest
+            && low.before(prior_fack)
+            && self.sack
+        {
+            self.on_reordering(prior_fack.since(low), stats, false);
         }
 
         // RFC 6937 DeliveredData; without SACK, estimated from duplicate

@@ -124,10 +124,10 @@ impl Rack {
     ) {
         let rtt = now.saturating_duration_since(d.xmit);
         if d.retransmitted {
-            if let Some(echo) = tsecr.filter(|&e| e != 0) {
-                if (echo.wrapping_sub(ts_clock.tsval(d.xmit)) as i32) < 0 {
-                    return;
-                }
+            if let Some(echo) = tsecr.filter(|&e| e != 0)
+                && (echo.wrapping_sub(ts_clock.tsval(d.xmit)) as i32) < 0
+            {
+                return;
             }
             if min_rtt.is_some_and(|m| rtt < m) {
                 return;

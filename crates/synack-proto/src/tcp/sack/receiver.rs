@@ -117,10 +117,10 @@ impl SackReceiver {
         };
         if let Some(d) = self.dsack.clone() {
             push(d.clone(), out, &mut n);
-            if d.start >= next {
-                if let Some(r) = containing(d.start) {
-                    push(r, out, &mut n);
-                }
+            if d.start >= next
+                && let Some(r) = containing(d.start)
+            {
+                push(r, out, &mut n);
             }
         }
         // Refresh the recent blocks against what is held now.
@@ -130,11 +130,11 @@ impl SackReceiver {
             if r.end <= next {
                 continue; // acknowledged
             }
-            if let Some(now) = containing(r.start.max(next)) {
-                if !fresh[..m].contains(&now) {
-                    fresh[m] = now;
-                    m += 1;
-                }
+            if let Some(now) = containing(r.start.max(next))
+                && !fresh[..m].contains(&now)
+            {
+                fresh[m] = now;
+                m += 1;
             }
         }
         self.recent = fresh;

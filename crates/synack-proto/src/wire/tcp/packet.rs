@@ -174,7 +174,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     /// Sets the data offset from a header length in bytes (a multiple of 4,
     /// at most 60) and clears the reserved bits.
     pub fn set_header_len(&mut self, len: u8) {
-        debug_assert!(len % 4 == 0 && usize::from(len) <= MAX_HEADER_LEN);
+        debug_assert!(len.is_multiple_of(4) && usize::from(len) <= MAX_HEADER_LEN);
         self.buffer.as_mut()[field::DATA_OFFSET] = (len / 4) << 4;
     }
 

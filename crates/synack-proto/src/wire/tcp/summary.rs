@@ -530,7 +530,7 @@ mod tests {
         #[test]
         fn summary_emit_then_parse_gives_the_same_summary(opts in arb_options()) {
             let bytes = emit(&opts);
-            prop_assert!(bytes.len() <= MAX_OPTIONS_LEN && bytes.len() % 4 == 0);
+            prop_assert!(bytes.len() <= MAX_OPTIONS_LEN && bytes.len().is_multiple_of(4));
             prop_assert_eq!(TcpOptions::parse(&bytes).unwrap(), opts.as_emitted());
             // Only SACK blocks are ever dropped.
             let emitted = opts.as_emitted();

@@ -280,10 +280,10 @@ impl Parser {
             defines.insert((*k).to_string(), (*v).to_string());
         }
         self.substitute_defines(&defines);
-        if let Some(v) = options.iter().rev().find(|o| o.name == "ip_version") {
-            if v.value.as_deref() == Some("ipv6") {
-                self.icmp_version = IcmpVersion::V6;
-            }
+        if let Some(v) = options.iter().rev().find(|o| o.name == "ip_version")
+            && v.value.as_deref() == Some("ipv6")
+        {
+            self.icmp_version = IcmpVersion::V6;
         }
 
         let init_command = match &self.peek().tok {

@@ -257,13 +257,13 @@ impl Parser {
         let options = self.parse_tcp_options()?;
         self.expect_event_boundary()?;
 
-        if let TcpOptions::Any(span) = options {
-            if direction != Direction::Outbound {
-                return Err(Self::error_at(
-                    span,
-                    "<...> for TCP options can only be used with outbound packets",
-                ));
-            }
+        if let TcpOptions::Any(span) = options
+            && direction != Direction::Outbound
+        {
+            return Err(Self::error_at(
+                span,
+                "<...> for TCP options can only be used with outbound packets",
+            ));
         }
         if window.is_none() && direction == Direction::Inbound {
             return Err(Self::error_at(
@@ -610,7 +610,7 @@ impl Parser {
 
 /// Two hex digits per byte; `None` for odd length or a non-hex digit.
 fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

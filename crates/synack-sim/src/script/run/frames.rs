@@ -156,7 +156,7 @@ impl InboundTcp {
     /// (packetdrill's are too).
     pub fn to_frame(&self) -> Vec<u8> {
         let mut options = self.options.clone();
-        while options.len() % 4 != 0 {
+        while !options.len().is_multiple_of(4) {
             options.push(kind::EOL);
         }
         let header_len = 20 + options.len();

@@ -556,18 +556,18 @@ impl<'s> Runner<'s> {
                     }
                 }
                 let len = payload_len(&c.packet);
-                if let Some(prev) = frags.last() {
-                    if let Err(e) = fragment_fits(&prev.packet, &c.packet, total, expected_len) {
-                        let mut msg = format!("{e}\n  script packet: {p}");
-                        for (n, f) in frags.iter().chain(core::iter::once(&c)).enumerate() {
-                            let _ = write!(
-                                msg,
-                                "\n  actual #{n}: {}",
-                                self.describe_actual(sut, &f.packet, f.at)
-                            );
-                        }
-                        return fail(self.line, msg);
+                if let Some(prev) = frags.last()
+                    && let Err(e) = fragment_fits(&prev.packet, &c.packet, total, expected_len)
+                {
+                    let mut msg = format!("{e}\n  script packet: {p}");
+                    for (n, f) in frags.iter().chain(core::iter::once(&c)).enumerate() {
+                        let _ = write!(
+                            msg,
+                            "\n  actual #{n}: {}",
+                            self.describe_actual(sut, &f.packet, f.at)
+                        );
                     }
+                    return fail(self.line, msg);
                 }
                 total += len;
                 frags.push(c);
@@ -726,10 +726,10 @@ impl<'s> Runner<'s> {
         if error.is_none() && ack != script_ack {
             error = Some(mismatch("tcp_ack_seq", script_ack.into(), ack.into()));
         }
-        if let (None, Some(w)) = (&error, m.window) {
-            if w != actual.window {
-                error = Some(mismatch("tcp_window", w.into(), actual.window.into()));
-            }
+        if let (None, Some(w)) = (&error, m.window)
+            && w != actual.window
+        {
+            error = Some(mismatch("tcp_window", w.into(), actual.window.into()));
         }
         if error.is_none() && m.urg_ptr != actual.urg {
             error = Some(mismatch("tcp_urg_ptr", m.urg_ptr.into(), actual.urg.into()));
@@ -744,10 +744,10 @@ impl<'s> Runner<'s> {
         if error.is_none() {
             error = self.ip_field_error(&p.ip, sent);
         }
-        if error.is_none() {
-            if let OptionsMeaning::Exact(list) = &m.options {
-                error = self.options_error(list, &actual_opts, mapped_ts_val, &isns, anchor)?;
-            }
+        if error.is_none()
+            && let OptionsMeaning::Exact(list) = &m.options
+        {
+            error = self.options_error(list, &actual_opts, mapped_ts_val, &isns, anchor)?;
         }
         if let Some(e) = error {
             let text = self.describe_actual(sut, sent, at);

@@ -314,18 +314,17 @@ impl Runner<'_> {
                 ));
             }
         };
-        if let Some(expected) = s.args.get(3) {
-            if let Some(want) = self.int(expected)? {
-                if want != value {
-                    return fail(
-                        self.line,
-                        format!(
-                            "Bad getsockopt {} optval: expected: {want} actual: {value}",
-                            linux::option_name(level, name)
-                        ),
-                    );
-                }
-            }
+        if let Some(expected) = s.args.get(3)
+            && let Some(want) = self.int(expected)?
+            && want != value
+        {
+            return fail(
+                self.line,
+                format!(
+                    "Bad getsockopt {} optval: expected: {want} actual: {value}",
+                    linux::option_name(level, name)
+                ),
+            );
         }
         Ok(super::syscalls::SysOutcome::done(Ret::Value(0)))
     }

@@ -348,15 +348,14 @@ impl<'s> Runner<'s> {
                         }
                         Some("sin_port") => port = self.int(rhs)?.unwrap_or(0) as u16,
                         Some("sin_addr") => {
-                            if let ExprKind::Call { name, args } = &rhs.kind {
-                                if let (true, Some(ExprKind::Str { parts, .. })) =
+                            if let ExprKind::Call { name, args } = &rhs.kind
+                                && let (true, Some(ExprKind::Str { parts, .. })) =
                                     (name == "inet_addr", args.first().map(|a| &a.kind))
-                                {
-                                    addr = parts.concat().parse().map_err(|_| Stop::Fail {
-                                        line: self.line,
-                                        message: format!("bad address in `{rhs}`"),
-                                    })?;
-                                }
+                            {
+                                addr = parts.concat().parse().map_err(|_| Stop::Fail {
+                                    line: self.line,
+                                    message: format!("bad address in `{rhs}`"),
+                                })?;
                             }
                         }
                         _ => {}
@@ -1275,17 +1274,17 @@ impl<'s> Runner<'s> {
 
     fn check_revents(&self, fds: &[PollFd], revents: &[i64]) -> Step<()> {
         for (i, (p, actual)) in fds.iter().zip(revents).enumerate() {
-            if let Some(want) = p.revents {
-                if want != *actual {
-                    return fail(
-                        self.line,
-                        format!(
-                            "Expected revents of {} but got {} for pollfd {i}",
-                            linux::poll_bits(want),
-                            linux::poll_bits(*actual)
-                        ),
-                    );
-                }
+            if let Some(want) = p.revents
+                && want != *actual
+            {
+                return fail(
+                    self.line,
+                    format!(
+                        "Expected revents of {} but got {} for pollfd {i}",
+                        linux::poll_bits(want),
+                        linux::poll_bits(*actual)
+                    ),
+                );
             }
         }
         Ok(())

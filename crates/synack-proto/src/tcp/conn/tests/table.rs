@@ -145,14 +145,14 @@ fn expect(
     match state {
         SynSent => {
             // §3.10.7.3 "first, check the ACK bit".
-            if let Some(ack) = ack {
-                if !ack.after(e.una) || ack.after(e.nxt) {
-                    return if kind.rst() {
-                        (Reply::Nothing, SynSent)
-                    } else {
-                        (Reply::Rst(ack), SynSent)
-                    };
-                }
+            if let Some(ack) = ack
+                && (!ack.after(e.una) || ack.after(e.nxt))
+            {
+                return if kind.rst() {
+                    (Reply::Nothing, SynSent)
+                } else {
+                    (Reply::Rst(ack), SynSent)
+                };
             }
             // "second, check the RST bit".
             if kind.rst() {
