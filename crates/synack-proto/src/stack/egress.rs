@@ -130,11 +130,16 @@ impl Stack {
 
     fn transmit(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         loop {
-            if let Some(frame) = self.transmit_arp(buf) {
-                return Some(frame);
-            }
-            if let Some(frame) = self.transmit_released(buf) {
-                return Some(frame);
+            // ARP's frames only on an Ethernet interface; their code is out
+            // of line so an IP interface's path stays dense in the
+            // instruction cache.
+            if self.arp_ifaces {
+                if let Some(frame) = self.transmit_arp(buf) {
+                    return Some(frame);
+                }
+                if let Some(frame) = self.transmit_released(buf) {
+                    return Some(frame);
+                }
             }
             if let Some(reply) = self.control.pop_front() {
                 match self.transmit_reply(&reply, buf) {
@@ -156,6 +161,7 @@ impl Stack {
     }
 
     /// ARP announcements, replies and requests, first.
+    #[inline(never)]
     fn transmit_arp(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         if !self.arp_ifaces {
             return None;
@@ -218,6 +224,7 @@ impl Stack {
     }
 
     /// Datagrams ARP held until their next hop was resolved.
+    #[inline(never)]
     fn transmit_released(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         if !self.arp_ifaces {
             return None;
@@ -245,6 +252,7 @@ impl Stack {
     }
 
     /// A TCP segment the stack makes without a connection.
+    #[inline(never)]
     fn transmit_reply(&mut self, reply: &TcpReply, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         let (local, remote) = reply.addrs();
         let Some(hop) = self.hop_to(*remote.ip()) else {
@@ -343,6 +351,7 @@ impl Stack {
     }
 
     /// The first queued datagram, or its next fragment.
+    #[inline(never)]
     fn transmit_datagram(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         let (dst, total) = {
             let d = self.out.queue.front()?;

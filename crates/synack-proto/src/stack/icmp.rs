@@ -21,7 +21,9 @@ use crate::wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::{Checksum, WireError};
 
 impl Stack {
-    /// An ICMP message for us.
+    /// An ICMP message for us. Not inlined into `deliver_ip`, whose TCP
+    /// path stays dense.
+    #[inline(never)]
     pub(super) fn handle_icmp(&mut self, ip: &Ipv4Repr, payload: &[u8], dst: Destination) {
         let repr =
             Icmpv4Packet::new_checked(payload).and_then(|p| Icmpv4Repr::parse(&p, Checksum::Full));
@@ -114,6 +116,9 @@ impl Stack {
 
     /// An ICMP error about `datagram` (header `ip`, payload `payload`),
     /// unless RFC 1122 §3.2.2 forbids one or the rate limiter says no.
+    /// Rare: out of line.
+    #[cold]
+    #[inline(never)]
     pub(super) fn send_icmp_error(
         &mut self,
         message: ErrorMessage,

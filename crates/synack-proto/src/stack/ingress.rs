@@ -186,6 +186,8 @@ impl Stack {
                 self.handle_tcp(ip.src_addr, ip.dst_addr, payload);
                 self.env.rx_ecn = Ecn::NotEct;
             }
+            // UDP and ICMP are called, not inlined (`handle_udp` and
+            // `handle_icmp` are `#[inline(never)]`), so TCP's path is dense.
             IpProtocol::Udp => {
                 self.env.stats.ip.in_delivers += 1;
                 self.handle_udp(ip, payload, datagram, dst, link_bcast);

@@ -149,6 +149,8 @@ impl Stack {
     }
 
     /// A UDP datagram for us (or for a broadcast or multicast address).
+    /// Not inlined into `deliver_ip`, whose TCP path stays dense.
+    #[inline(never)]
     pub(super) fn handle_udp(
         &mut self,
         ip: &Ipv4Repr,

@@ -331,6 +331,10 @@ impl Connection {
     /// SYN-SENT, SYN without ACK: "Otherwise, enter SYN-RECEIVED, form a
     /// SYN,ACK segment <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it."
     /// Text in the SYN is not kept (the peer retransmits it).
+    /// Rare: kept out of line so the hot path's code stays dense in the
+    /// instruction cache (README, "Performance").
+    #[cold]
+    #[inline(never)]
     fn simultaneous_open(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Disposition {
         let core = &mut self.core;
         core.neg.on_simultaneous_syn(&seg.options, &env.config);
@@ -364,6 +368,9 @@ impl Connection {
     }
 
     /// RFC 9293 §3.10.7.4, TIME-WAIT rows, through [`super::TimeWait`].
+    /// Out of line: a connection's last segments, off the hot path.
+    #[cold]
+    #[inline(never)]
     fn on_segment_time_wait(
         &mut self,
         now: Instant,
@@ -433,16 +440,7 @@ impl Connection {
             && seg.ack.is_none()
             && seg.seq == s.rcv.irs
         {
-            // At most once per `tcp_invalid_ratelimit`; the SYN-ACK timer
-            // restarts, as after any SYN-ACK.
-            let core = &mut self.core;
-            if core.oow_rate_limited(now, env) {
-                return Step::Done(Disposition::Dropped(DropReason::OutOfWindow));
-            }
-            core.pending.set_syn(true);
-            core.timers
-                .set(Timer::Retransmit, now + core.rto_with_backoff(&env.config));
-            return Step::Done(Disposition::Accepted);
+            return Step::Done(self.core.resend_syn_ack(now, env));
         }
         Step::Continue
     }
@@ -495,6 +493,23 @@ impl Connection {
         if segment_acceptable(seg.seq, seg_len, rcv.nxt, rcv_wnd) || self.is_crossed_syn_ack(seg) {
             return Ok(true);
         }
+        self.unacceptable_sequence(now, seg, env)
+    }
+
+    /// [`Connection::check_sequence`] for a segment outside the window.
+    /// Rare: out of line, so the acceptable case's code stays dense.
+    #[cold]
+    #[inline(never)]
+    fn unacceptable_sequence(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        env: &mut Env,
+    ) -> Result<bool, Disposition> {
+        let Some(rcv) = self.state.recv_half() else {
+            return Err(Disposition::Dropped(DropReason::Closed));
+        };
+        let rcv_wnd = rcv.window();
         // "If the RCV.WND is zero, no segments will be acceptable, but
         // special allowance should be made to accept valid ACKs, URGs, and
         // RSTs."
@@ -539,6 +554,14 @@ impl Connection {
         if !seg.flags.rst() {
             return Step::Continue;
         }
+        self.on_rst(now, seg, env)
+    }
+
+    /// [`Connection::check_rst`] for a segment with RST: out of line, so
+    /// the common segment's code stays dense.
+    #[cold]
+    #[inline(never)]
+    fn on_rst(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
         let state = self.state.kind();
         let Some(rcv) = self.state.recv_half() else {
             return Step::Done(Disposition::Dropped(DropReason::Closed));
@@ -573,6 +596,17 @@ impl Connection {
     /// irrespective of the sequence number, TCP MUST send an ACK (also
     /// referred to as challenge ACK) to the remote peer".
     fn check_syn(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
+        if !seg.flags.syn() {
+            return Step::Continue;
+        }
+        self.on_syn(now, seg, env)
+    }
+
+    /// [`Connection::check_syn`] for a segment with SYN: out of line, so
+    /// the common segment's code stays dense.
+    #[cold]
+    #[inline(never)]
+    fn on_syn(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
         if self.is_crossed_syn_ack(seg) {
             // Its SYN repeats one we already have (it is below RCV.NXT):
             // acknowledge it at once, as any old sequence number ("first,
@@ -964,6 +998,8 @@ impl Core {
     /// §3.10.7.4 says, limited like Linux's `tcp_oow_rate_limited`: replies
     /// to pure ACKs and SYNs at most once per `tcp_invalid_ratelimit`; data
     /// is always answered (it cannot be part of an ACK loop).
+    #[cold]
+    #[inline(never)]
     pub(super) fn out_of_window_ack(
         &mut self,
         now: Instant,
@@ -983,6 +1019,21 @@ impl Core {
         Disposition::DroppedWithAck(reason)
     }
 
+    /// [`Connection::check_retransmitted_syn`]'s answer: the SYN-ACK
+    /// again, at most once per `tcp_invalid_ratelimit`; the SYN-ACK timer
+    /// restarts, as after any SYN-ACK. Rare: out of line.
+    #[cold]
+    #[inline(never)]
+    fn resend_syn_ack(&mut self, now: Instant, env: &Env) -> Disposition {
+        if self.oow_rate_limited(now, env) {
+            return Disposition::Dropped(DropReason::OutOfWindow);
+        }
+        self.pending.set_syn(true);
+        self.timers
+            .set(Timer::Retransmit, now + self.rto_with_backoff(&env.config));
+        Disposition::Accepted
+    }
+
     fn oow_rate_limited(&mut self, now: Instant, env: &Env) -> bool {
         if let Some(last) = self.xmit.last_oow_ack().get()
             && now.saturating_duration_since(last) < env.config.tcp_invalid_ratelimit
@@ -996,6 +1047,8 @@ impl Core {
     /// RFC 5961 §3.2, §4.2, §5.2: a challenge ACK `<SEQ=SND.NXT><ACK=RCV.NXT>`,
     /// limited per connection (`tcp_invalid_ratelimit`) and for the whole
     /// stack (`tcp_challenge_ack_limit` per second, RFC 5961 §7).
+    #[cold]
+    #[inline(never)]
     pub(super) fn challenge_ack(
         &mut self,
         now: Instant,
