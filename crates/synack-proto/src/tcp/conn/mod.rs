@@ -1294,13 +1294,13 @@ impl Connection {
             }
             let sp = &mut spares;
             let unread = match old {
-                State::SynReceived(s) => s.rcv.into_unread_with(sp),
-                State::Established(s) => s.rcv.into_unread_with(sp),
-                State::FinWait1(s) => s.rcv.into_unread_with(sp),
-                State::FinWait2(s) => s.rcv.into_unread_with(sp),
-                State::CloseWait(s) => s.rcv.into_unread_with(sp),
-                State::Closing(s) => s.rcv.into_unread_with(sp),
-                State::LastAck(s) => s.rcv.into_unread_with(sp),
+                State::SynReceived(s) => s.rcv.into_unread(sp),
+                State::Established(s) => s.rcv.into_unread(sp),
+                State::FinWait1(s) => s.rcv.into_unread(sp),
+                State::FinWait2(s) => s.rcv.into_unread(sp),
+                State::CloseWait(s) => s.rcv.into_unread(sp),
+                State::Closing(s) => s.rcv.into_unread(sp),
+                State::LastAck(s) => s.rcv.into_unread(sp),
                 State::TimeWait(t) => t.unread,
                 State::Closed(c) => c.unread,
                 State::SynSent(_) => RingBuffer::new(0),
@@ -1336,7 +1336,7 @@ impl Connection {
                 // gives its memory back now. Their rings go to the stack's
                 // spares.
                 snd.reclaim_into(&mut spares);
-                let mut unread = rcv.into_unread_with(&mut spares);
+                let mut unread = rcv.into_unread(&mut spares);
                 spares.rings.reclaim(&mut unread);
                 State::TimeWait(TimeWaitState { tw, unread })
             }

@@ -285,19 +285,11 @@ impl RecvHalf {
             .map_or(0, |b| b.buffer.dequeue_slice(out))
     }
 
-    /// Takes the buffer with its unread bytes, e.g. when the connection's
-    /// protocol state ends but the application has not read everything.
-    pub fn into_unread(self) -> RingBuffer {
-        match self.block {
-            Some(b) => b.buffer,
-            None => RingBuffer::new(self.limit as usize),
-        }
-    }
-
-    /// [`RecvHalf::into_unread`] for a connection that ended: the block
-    /// goes to `spares` for the stack's next connection, emptied (the
-    /// buffer, with its ring, is what this returns).
-    pub fn into_unread_with(mut self, spares: &mut Spares) -> RingBuffer {
+    /// Takes the buffer with its unread bytes when the connection's
+    /// protocol state ends (the application may not have read everything).
+    /// The block goes to `spares` for the stack's next connection, emptied;
+    /// the buffer, with its ring, is what this returns.
+    pub fn into_unread(mut self, spares: &mut Spares) -> RingBuffer {
         match self.block.take() {
             Some(mut b) => {
                 let unread = core::mem::replace(&mut *b, RecvBlock::empty(0, 0)).buffer;
@@ -682,7 +674,7 @@ mod tests {
         let mut old = half(10_000);
         assert!(old.receive(SeqNum(1005), b"later", false).out_of_order);
         assert!(old.allocated() > 0);
-        let unread = old.into_unread_with(&mut spares);
+        let unread = old.into_unread(&mut spares);
         assert_eq!(unread.len(), 0);
         assert_eq!(spares.blocks(), (0, 1));
         let (mut reused, mut fresh) = (half(10_000), half(10_000));

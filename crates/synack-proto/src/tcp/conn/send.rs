@@ -95,6 +95,20 @@ pub(super) struct SendBlock {
     gso_end: SeqNum,
 }
 
+impl SendBlock {
+    /// A new block: nothing queued and no record ends; the packet ends at
+    /// SND.UNA (`una`), as for a half whose data is all acknowledged.
+    /// Allocates nothing.
+    fn empty(limit: usize, una: SeqNum) -> Self {
+        SendBlock {
+            buffer: RingBuffer::new(limit),
+            records: RecordBoundaries::default(),
+            small_end: una,
+            gso_end: una,
+        }
+    }
+}
+
 #[cfg(test)]
 std::thread_local! {
     /// Send blocks made on this thread (tests count allocations with it).
@@ -138,12 +152,7 @@ impl SendHalf {
         self.block.get_or_insert_with(|| {
             #[cfg(test)]
             BLOCKS_MADE.with(|n| n.set(n.get() + 1));
-            let fresh = SendBlock {
-                buffer: RingBuffer::new(limit),
-                records: RecordBoundaries::default(),
-                small_end: una,
-                gso_end: una,
-            };
+            let fresh = SendBlock::empty(limit, una);
             match spares.and_then(Spares::take_send) {
                 Some(mut spare) => {
                     *spare = fresh;
@@ -293,12 +302,7 @@ impl SendHalf {
         if let Some(mut b) = self.block.take() {
             spares.rings.reclaim(&mut b.buffer);
             // Empty: what it held (a ring with data, record ends) is freed.
-            *b = SendBlock {
-                buffer: RingBuffer::new(0),
-                records: RecordBoundaries::default(),
-                small_end: self.una,
-                gso_end: self.una,
-            };
+            *b = SendBlock::empty(0, self.una);
             spares.keep_send(b);
         }
     }
