@@ -161,11 +161,9 @@ impl Stack {
     }
 
     /// ARP announcements, replies and requests, first.
+    /// Called only when some interface has ARP (`arp_ifaces`).
     #[inline(never)]
     fn transmit_arp(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
-        if !self.arp_ifaces {
-            return None;
-        }
         for i in 0..self.ifaces.len() {
             let iface = &mut self.ifaces[i];
             let (Some(mac), Some(arp)) = (iface.mac(), iface.arp.as_mut()) else {
@@ -224,11 +222,9 @@ impl Stack {
     }
 
     /// Datagrams ARP held until their next hop was resolved.
+    /// Called only when some interface has ARP (`arp_ifaces`).
     #[inline(never)]
     fn transmit_released(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
-        if !self.arp_ifaces {
-            return None;
-        }
         for i in 0..self.ifaces.len() {
             let iface = &mut self.ifaces[i];
             let (Some(mac), Some(arp)) = (iface.mac(), iface.arp.as_mut()) else {
