@@ -188,13 +188,7 @@ impl RecvHalf {
             #[cfg(test)]
             BLOCKS_MADE.with(|n| n.set(n.get() + 1));
             let fresh = RecvBlock::empty(limit, max_holes);
-            match spares.and_then(Spares::take_recv) {
-                Some(mut spare) => {
-                    *spare = fresh;
-                    spare
-                }
-                None => Box::new(fresh),
-            }
+            Spares::recv_block(spares, fresh)
         })
     }
 

@@ -153,13 +153,7 @@ impl SendHalf {
             #[cfg(test)]
             BLOCKS_MADE.with(|n| n.set(n.get() + 1));
             let fresh = SendBlock::empty(limit, una);
-            match spares.and_then(Spares::take_send) {
-                Some(mut spare) => {
-                    *spare = fresh;
-                    spare
-                }
-                None => Box::new(fresh),
-            }
+            Spares::send_block(spares, fresh)
         })
     }
 

@@ -54,12 +54,16 @@ impl Spares {
         (self.send.len(), self.recv.len())
     }
 
-    pub(super) fn take_send(&mut self) -> Option<Box<SendBlock>> {
-        self.send.pop()
+    /// A new send block holding `fresh`, in a kept box when `spares` has
+    /// one.
+    pub(super) fn send_block(spares: Option<&mut Spares>, fresh: SendBlock) -> Box<SendBlock> {
+        reboxed(spares.and_then(|s| s.send.pop()), fresh)
     }
 
-    pub(super) fn take_recv(&mut self) -> Option<Box<RecvBlock>> {
-        self.recv.pop()
+    /// A new receive block holding `fresh`, in a kept box when `spares` has
+    /// one.
+    pub(super) fn recv_block(spares: Option<&mut Spares>, fresh: RecvBlock) -> Box<RecvBlock> {
+        reboxed(spares.and_then(|s| s.recv.pop()), fresh)
     }
 
     /// Keeps an emptied send block if there is room (else it is freed).
@@ -74,5 +78,17 @@ impl Spares {
         if self.recv.len() < MAX_SPARE_BLOCKS {
             self.recv.push(block);
         }
+    }
+}
+
+/// `value` in `kept`'s allocation if there is one, else in a new box: the
+/// same value either way.
+fn reboxed<T>(kept: Option<Box<T>>, value: T) -> Box<T> {
+    match kept {
+        Some(mut b) => {
+            *b = value;
+            b
+        }
+        None => Box::new(value),
     }
 }
