@@ -573,6 +573,19 @@ impl Stack {
     }
 
     fn refresh_deadline(&mut self) {
+        self.next_deadline = self.deadline();
+    }
+
+    /// Whether `next_deadline` is what [`Stack::refresh_deadline`] would
+    /// make it (for debug assertions where it is not refreshed).
+    fn deadline_is_fresh(&mut self) -> bool {
+        let fresh = self.deadline();
+        self.next_deadline == fresh
+    }
+
+    /// The earliest of the timer queue's hint, the ARP caches' and the
+    /// reassembler's deadlines.
+    fn deadline(&mut self) -> Option<Instant> {
         // A lower bound (postponed RTOs are moved when reached, not on every
         // ACK): an early wake-up finds nothing due, which is harmless.
         let mut next = self.timers.next_deadline_hint();
@@ -589,7 +602,7 @@ impl Stack {
             }
         }
         earliest(self.reasm.poll_timeout());
-        self.next_deadline = next;
+        next
     }
 }
 
