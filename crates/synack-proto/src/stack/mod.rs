@@ -83,7 +83,7 @@ use crate::tcp::isn::IsnGenerator;
 use crate::tcp::listener::{Listener, SynRateLimiter};
 use crate::tcp::ports::{DEFAULT_TABLE_SIZE, EphemeralPorts};
 use crate::tcp::syncookie::SynCookies;
-use crate::tcp::timer::TimerQueue;
+use crate::tcp::timer::{DenseKey, DenseSlots, TimerQueue};
 use crate::time::Instant;
 use crate::udp::UdpSockets;
 use crate::wire::ArpRepr;
@@ -161,6 +161,30 @@ enum Demux {
 enum TimerKey {
     Conn(u32),
     TimeWait(u32),
+}
+
+/// Slab indices are small and dense (a slab reuses its freed slots), so
+/// the timer queue keeps each key's state in an array slot: a connection's
+/// timer is rescheduled after nearly every segment, and that costs an
+/// index instead of a hash and a probe.
+impl DenseKey for TimerKey {
+    #[inline]
+    fn lane_index(self) -> (usize, usize) {
+        match self {
+            TimerKey::Conn(i) => (0, i as usize),
+            TimerKey::TimeWait(i) => (1, i as usize),
+        }
+    }
+
+    fn from_lane_index(lane: usize, index: usize) -> Self {
+        // Indices came from `lane_index`, so they fit.
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        if lane == 0 {
+            TimerKey::Conn(index)
+        } else {
+            TimerKey::TimeWait(index)
+        }
+    }
 }
 
 /// Who holds a connection.
@@ -327,7 +351,7 @@ pub struct Stack {
     /// cannot add keys to flood it (a connection a SYN opens counts on its
     /// listener's port); every connection pays an insert and a removal.
     port_users: HashMap<PortKey, u32, rustc_hash::FxBuildHasher>,
-    timers: TimerQueue<TimerKey>,
+    timers: TimerQueue<TimerKey, DenseSlots>,
     next_deadline: Option<Instant>,
     /// The device's metadata for the frame being handled by
     /// [`Stack::handle_frame_rx`] (a trusted checksum, a GSO size); default
@@ -430,7 +454,7 @@ impl Stack {
             time_wait: Slab::new(),
             demux: DemuxMap::new(demux_key),
             port_users: HashMap::default(),
-            timers: TimerQueue::new(),
+            timers: TimerQueue::dense(),
             next_deadline: None,
             rx: RxOffload::default(),
             gro_pad: Vec::new(),
