@@ -148,6 +148,14 @@ impl Hash for PortKey {
     }
 }
 
+/// A received datagram's interface and addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RxAddrs {
+    iface: usize,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+}
+
 /// What a 4-tuple leads to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Demux {
@@ -330,6 +338,10 @@ pub struct Stack {
     ts_key: SipKey,
     /// [`Stack::ts_offset`]'s last address pair and answer.
     ts_offset_last: Cell<Option<((Ipv4Addr, Ipv4Addr), u32)>>,
+    /// `handle_ip`'s last accepted interface and address pair and what
+    /// its destination is ([`Stack::classify_addrs`]); cleared when an
+    /// interface is added.
+    rx_addrs_last: Option<(RxAddrs, crate::ip::addr::Destination)>,
     /// [`Stack::hop_to`]'s last destination and answer; cleared whenever
     /// an interface or a route changes.
     hop_last: Cell<Option<(Ipv4Addr, Option<iface::Hop>)>>,
@@ -442,6 +454,7 @@ impl Stack {
             ports,
             ts_key,
             ts_offset_last: Cell::new(None),
+            rx_addrs_last: None,
             hop_last: Cell::new(None),
             syncookies,
             fastopen_keys,
