@@ -719,11 +719,30 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// updates its slot and touches no wheel (with [`DenseSlots`], no
     /// hash either). Only an earlier time, or a new key, queues an entry,
     /// out of line.
-    #[inline]
+    #[inline(always)]
     pub fn schedule(&mut self, key: K, deadline: Instant) {
         if self.last == Some((key, Some(deadline))) {
             return;
         }
+        if let Some(slot) = self.slots.get_mut(key)
+            && deadline >= slot.queued_at
+        {
+            // The queued entry comes first and is moved to `deadline` when
+            // the wheel reaches it.
+            self.last = Some((key, Some(deadline)));
+            slot.deadline = deadline;
+            slot.seq = self.next_seq;
+            self.next_seq += 1;
+            self.maybe_compact();
+            return;
+        }
+        self.schedule_queued(key, deadline);
+    }
+
+    /// [`TimerQueue::schedule`] for a new key, or a time before the one
+    /// its wheel entry is queued at.
+    #[inline(never)]
+    fn schedule_queued(&mut self, key: K, deadline: Instant) {
         self.last = Some((key, Some(deadline)));
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -737,27 +756,20 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
                         queued_at: deadline,
                     },
                 );
-                self.enqueue(key, deadline, seq);
             }
             Some(slot) => {
+                // The queued entry would be too late: queue a new one and
+                // let the old one go stale.
                 slot.deadline = deadline;
                 slot.seq = seq;
-                if deadline < slot.queued_at {
-                    // The queued entry would be too late: queue a new one and
-                    // let the old one go stale.
-                    slot.queued_at = deadline;
-                    self.enqueue(key, deadline, seq);
-                } else {
-                    // The queued entry comes first and is moved to `deadline`
-                    // when the wheel reaches it.
-                    self.maybe_compact();
-                }
+                slot.queued_at = deadline;
             }
         }
+        self.enqueue(key, deadline, seq);
     }
 
     /// Queues a wheel entry for `key`, whose slot now says `deadline`.
-    #[inline(never)]
+    #[inline]
     fn enqueue(&mut self, key: K, deadline: Instant, seq: u64) {
         self.wheel.place(WheelEntry {
             at: deadline,
@@ -769,7 +781,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     }
 
     /// Unschedules `key`; returns whether it was scheduled.
-    #[inline]
+    #[inline(always)]
     pub fn cancel(&mut self, key: K) -> bool {
         if self.last == Some((key, None)) {
             return false;
