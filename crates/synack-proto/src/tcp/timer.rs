@@ -355,6 +355,9 @@ pub trait KeySlots<K>: Clone {
     /// Whether the key had a slot.
     fn remove(&mut self, key: K) -> bool;
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn clear(&mut self);
     fn shrink_to_fit(&mut self);
     /// Every key's slot, in no particular order.
@@ -697,7 +700,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.len() == 0
+        self.slots.is_empty()
     }
 
     /// Entries in the wheel, live and stale: at most about twice `len()`.
