@@ -727,6 +727,7 @@ impl Stack {
 
     /// Puts a connection's next deadline (its `poll_timeout`, read while
     /// the caller had it at hand) in the stack's timer queue.
+    #[inline]
     pub(super) fn set_conn_timer(&mut self, key: Key, deadline: Option<Instant>) {
         let timer = TimerKey::Conn(key.index);
         match deadline {

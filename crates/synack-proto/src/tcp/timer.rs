@@ -410,12 +410,27 @@ pub trait DenseKey: Copy {
 /// and never get there).
 const VACANT_SEQ: u64 = u64::MAX;
 
-/// [`KeySlots`] in two arrays indexed by [`DenseKey`]: as big as the
-/// largest index scheduled (the stack's slabs reuse their lowest free
-/// slots), a slot 24 bytes, no hash.
+/// Slots per [`DenseSlots`] chunk.
+const CHUNK: usize = 64;
+
+/// `CHUNK` consecutive indices' slots, allocated while one of them is
+/// scheduled.
+#[derive(Clone, Debug)]
+struct Chunk {
+    slots: [Slot; CHUNK],
+    live: u32,
+}
+
+/// [`KeySlots`] in arrays indexed by [`DenseKey`], in chunks of 64 that
+/// exist only while one of their keys is scheduled: a slot is an index
+/// and a pointer away, with no hash, and memory follows the scheduled
+/// keys, not the largest index (a million idle connections with no timer
+/// cost a pointer per 64 of them). The last chunk to empty is kept for the
+/// next one, so a key that comes and goes does not allocate each time.
 #[derive(Clone, Debug, Default)]
 pub struct DenseSlots {
-    lanes: [Vec<Slot>; 2],
+    lanes: [Vec<Option<Box<Chunk>>>; 2],
+    spare: Option<Box<Chunk>>,
     len: usize,
 }
 
@@ -425,62 +440,95 @@ impl DenseSlots {
         seq: VACANT_SEQ,
         queued_at: Instant::ZERO,
     };
+
+    /// Chunks allocated (tests).
+    #[cfg(test)]
+    fn chunks(&self) -> usize {
+        self.lanes.iter().flatten().filter(|c| c.is_some()).count()
+    }
 }
 
 impl<K: DenseKey> KeySlots<K> for DenseSlots {
     #[inline]
     fn get(&self, key: K) -> Option<&Slot> {
         let (lane, i) = key.lane_index();
-        self.lanes[lane].get(i).filter(|s| s.seq != VACANT_SEQ)
+        let chunk = self.lanes[lane].get(i / CHUNK)?.as_deref()?;
+        Some(&chunk.slots[i % CHUNK]).filter(|s| s.seq != VACANT_SEQ)
     }
     #[inline]
     fn get_mut(&mut self, key: K) -> Option<&mut Slot> {
         let (lane, i) = key.lane_index();
-        self.lanes[lane].get_mut(i).filter(|s| s.seq != VACANT_SEQ)
+        let chunk = self.lanes[lane].get_mut(i / CHUNK)?.as_deref_mut()?;
+        Some(&mut chunk.slots[i % CHUNK]).filter(|s| s.seq != VACANT_SEQ)
     }
     fn insert(&mut self, key: K, slot: Slot) {
         let (lane, i) = key.lane_index();
         let lane = &mut self.lanes[lane];
-        if lane.len() <= i {
-            lane.resize(i + 1, Self::VACANT);
+        if lane.len() <= i / CHUNK {
+            lane.resize_with(i / CHUNK + 1, || None);
         }
-        self.len += usize::from(lane[i].seq == VACANT_SEQ);
-        lane[i] = slot;
+        let spare = &mut self.spare;
+        let chunk = lane[i / CHUNK].get_or_insert_with(|| {
+            spare.take().unwrap_or_else(|| {
+                Box::new(Chunk {
+                    slots: [Self::VACANT; CHUNK],
+                    live: 0,
+                })
+            })
+        });
+        let entry = &mut chunk.slots[i % CHUNK];
+        if entry.seq == VACANT_SEQ {
+            chunk.live += 1;
+            self.len += 1;
+        }
+        *entry = slot;
     }
     #[inline]
     fn remove(&mut self, key: K) -> bool {
         let (lane, i) = key.lane_index();
-        match self.lanes[lane].get_mut(i) {
-            Some(s) if s.seq != VACANT_SEQ => {
-                s.seq = VACANT_SEQ;
-                self.len -= 1;
-                true
-            }
-            _ => false,
+        let Some(place) = self.lanes[lane].get_mut(i / CHUNK) else {
+            return false;
+        };
+        let Some(chunk) = place.as_deref_mut() else {
+            return false;
+        };
+        let entry = &mut chunk.slots[i % CHUNK];
+        if entry.seq == VACANT_SEQ {
+            return false;
         }
+        entry.seq = VACANT_SEQ;
+        chunk.live -= 1;
+        self.len -= 1;
+        if chunk.live == 0 {
+            // Every slot in it is vacant: it can serve any chunk next.
+            self.spare = place.take();
+        }
+        true
     }
     fn len(&self) -> usize {
         self.len
     }
     fn clear(&mut self) {
         self.lanes = Default::default();
+        self.spare = None;
         self.len = 0;
     }
     fn shrink_to_fit(&mut self) {
+        self.spare = None;
         for lane in &mut self.lanes {
-            let used = lane
-                .iter()
-                .rposition(|s| s.seq != VACANT_SEQ)
-                .map_or(0, |i| i + 1);
+            let used = lane.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
             lane.truncate(used);
             lane.shrink_to_fit();
         }
     }
     fn for_each_mut(&mut self, mut f: impl FnMut(K, &mut Slot)) {
         for (l, lane) in self.lanes.iter_mut().enumerate() {
-            for (i, slot) in lane.iter_mut().enumerate() {
-                if slot.seq != VACANT_SEQ {
-                    f(K::from_lane_index(l, i), slot);
+            for (c, chunk) in lane.iter_mut().enumerate() {
+                let Some(chunk) = chunk else { continue };
+                for (i, slot) in chunk.slots.iter_mut().enumerate() {
+                    if slot.seq != VACANT_SEQ {
+                        f(K::from_lane_index(l, c * CHUNK + i), slot);
+                    }
                 }
             }
         }
@@ -1222,16 +1270,17 @@ mod tests {
         ]
     }
 
-    /// A key in two lanes, as the stack's: even keys in lane 0, odd in 1.
+    /// A key in two lanes, as the stack's: even keys in lane 0, odd in 1,
+    /// spread 37 indices apart so keys share chunks and span several.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     struct Lane(u8);
 
     impl DenseKey for Lane {
         fn lane_index(self) -> (usize, usize) {
-            (usize::from(self.0 % 2), usize::from(self.0 / 2))
+            (usize::from(self.0 % 2), usize::from(self.0 / 2) * 37)
         }
         fn from_lane_index(lane: usize, index: usize) -> Self {
-            Lane((index * 2 + lane) as u8)
+            Lane((index / 37 * 2 + lane) as u8)
         }
     }
 
@@ -1358,17 +1407,26 @@ mod tests {
     }
 
     #[test]
-    fn dense_slots_grow_to_the_largest_index_and_shrink_back() {
+    fn dense_slots_hold_chunks_only_while_a_key_in_them_is_scheduled() {
         let mut q = TimerQueue::dense();
         q.schedule(Lane(1), t(5));
-        q.schedule(Lane(40), t(6));
-        assert_eq!((q.slots.lanes[0].len(), q.slots.lanes[1].len()), (21, 1));
-        assert!(q.cancel(Lane(40)));
-        assert!(!q.cancel(Lane(40)));
+        q.schedule(Lane(200), t(6));
+        assert_eq!(q.slots.chunks(), 2, "lane 1 index 0, lane 0 index 3,700");
+        assert!(q.cancel(Lane(200)));
+        assert!(!q.cancel(Lane(200)));
+        assert_eq!(q.slots.chunks(), 1, "the empty chunk became the spare");
+        assert!(q.slots.spare.is_some());
+        // A key that comes and goes reuses the spare: no allocation.
+        q.schedule(Lane(4), t(7));
+        assert!(q.slots.spare.is_none());
+        assert_eq!(q.slots.chunks(), 2);
+        assert!(q.cancel(Lane(4)));
         q.shrink_to_fit();
+        assert!(q.slots.spare.is_none());
         assert_eq!((q.slots.lanes[0].len(), q.slots.lanes[1].len()), (0, 1));
         assert_eq!(q.pop_expired(t(10)), Some(Lane(1)));
         assert!(q.is_empty());
+        assert_eq!(q.slots.chunks(), 0);
     }
 
     /// 1M keys: schedule, reschedule each 10 times (later and earlier),
