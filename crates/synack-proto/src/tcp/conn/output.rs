@@ -569,8 +569,12 @@ impl Core {
             window,
             options,
         };
-        let room = buf.len().saturating_sub(header.header_len());
-        let len = (plan.len as usize).min(room);
+        // The room left after the header bounds the payload (a segment
+        // without one need not measure its options).
+        let len = match plan.len as usize {
+            0 => 0,
+            want => want.min(buf.len().saturating_sub(header.header_len())),
+        };
         // A SYN's data (Fast Open) starts after the SYN's sequence number.
         let data_seq = if syn { plan.seq + 1u32 } else { plan.seq };
         let payload = snd.data_at(data_seq, len);
