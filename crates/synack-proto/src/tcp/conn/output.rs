@@ -271,6 +271,13 @@ impl Core {
     /// RFC 6675 NextSeg rules (3) and (4): only when no new data can go
     /// (none is waiting, or the peer's window is full) and cwnd has room.
     fn plan_speculative(&mut self, snd: &SendHalf) -> Option<Plan> {
+        // Rules (3) and (4) apply in fast recovery only (see
+        // `Episode::next_speculative`): outside it, nothing to ask, and
+        // the window was already judged (and a full one noted) by
+        // `plan_retransmission` and `plan_new_data` in this poll.
+        if !self.recovery.in_fast_recovery() {
+            return None;
+        }
         if snd.unsent() > 0 && snd.window_end().after(snd.nxt) {
             return None;
         }
