@@ -802,6 +802,15 @@ impl Connection {
             core.ack.schedule_now();
         }
         let had_out_of_order = rcv.has_out_of_order();
+        if seg.payload.is_empty() && !seg.flags.fin() {
+            // No text and no FIN (a pure ACK): nothing to store, deliver or
+            // take, and nothing was staged for it. Only a hole still held
+            // is acknowledged at once, as for any segment below.
+            if had_out_of_order {
+                core.ack.schedule_now();
+            }
+            return Step::Continue;
+        }
         let received = rcv.receive_with(
             text_seq,
             seg.payload,
