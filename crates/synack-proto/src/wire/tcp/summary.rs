@@ -132,17 +132,26 @@ impl TcpOptions {
     /// wrong lengths) are [`WireError::Malformed`].
     pub fn parse(bytes: &[u8]) -> Result<TcpOptions, WireError> {
         let mut opts = TcpOptions::default();
+        opts.read(bytes)?;
+        Ok(opts)
+    }
+
+    /// [`TcpOptions::parse`] into `self`, which must be the default
+    /// (empty) summary: a caller building a larger value (a
+    /// [`super::TcpRepr`]) reads the options in place, with no
+    /// `Result<TcpOptions, _>` to copy out of.
+    pub(crate) fn read(&mut self, bytes: &[u8]) -> Result<(), WireError> {
+        debug_assert_eq!(*self, TcpOptions::default());
         // Fast path: nearly every segment of a connection with timestamps
         // carries exactly `nop, nop, TS` (RFC 7323 Appendix A's layout).
         if let [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3] = *bytes {
-            opts.timestamp = Some(TcpTimestamp {
+            self.timestamp = Some(TcpTimestamp {
                 tsval: u32::from_be_bytes([v0, v1, v2, v3]),
                 tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
             });
-            return Ok(opts);
+            return Ok(());
         }
-        opts.parse_walk(bytes)?;
-        Ok(opts)
+        self.parse_walk(bytes)
     }
 
     /// The walk over options other than the `nop, nop, TS` layout: one
@@ -150,7 +159,9 @@ impl TcpOptions {
     /// [`super::options::TcpOption::parse`]'s rules (a SYN's options take this path; a
     /// per-option value returned and matched again cost twice as much).
     /// The walk stops at End of Option List (RFC 9293 §3.2: what follows
-    /// is padding) and at the first broken option.
+    /// is padding) and at the first broken option. Out of line: the
+    /// `nop, nop, TS` segment's parse then saves no registers for it.
+    #[inline(never)]
     fn parse_walk(&mut self, bytes: &[u8]) -> Result<(), WireError> {
         let mut rest = bytes;
         while let [k, tail @ ..] = rest {
