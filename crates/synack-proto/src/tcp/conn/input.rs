@@ -109,6 +109,10 @@ impl Connection {
     /// A first ring comes from `spares` when one fits (see
     /// [`Spares`]).
     pub fn stage_payload(&mut self, seg: &TcpRepr<'_>, spares: &mut Spares) -> Option<u16> {
+        // Most segments of a handshake carry no text: nothing to stage.
+        if seg.payload.is_empty() {
+            return None;
+        }
         let State::Established(s) = &mut self.state else {
             return None;
         };
@@ -638,12 +642,13 @@ impl Connection {
         let Some(ack) = seg.ack else {
             return Step::Done(Disposition::Dropped(DropReason::NoAck));
         };
-        if self.state.kind() == TcpState::SynReceived
-            && let Step::Done(d) = self.complete_passive_open(now, seg, ack, env)
-        {
-            return Step::Done(d);
+        let mut state = self.state.kind();
+        if state == TcpState::SynReceived {
+            if let Step::Done(d) = self.complete_passive_open(now, seg, ack, env) {
+                return Step::Done(d);
+            }
+            state = self.state.kind();
         }
-        let state = self.state.kind();
         let core = &mut self.core;
         let Some((snd, rcv)) = self.state.halves_mut() else {
             return Step::Done(Disposition::Dropped(DropReason::Closed));
