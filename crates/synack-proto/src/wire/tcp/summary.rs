@@ -188,7 +188,8 @@ impl TcpOptions {
                 (kind::WINDOW_SCALE, &[shift]) => self.window_scale = Some(shift),
                 (kind::SACK_PERMITTED, []) => self.sack_permitted = true,
                 (kind::SACK, _)
-                    if data.len() % 8 == 0 && (8..=8 * MAX_SACK_BLOCKS).contains(&data.len()) =>
+                    if data.len().is_multiple_of(8)
+                        && (8..=8 * MAX_SACK_BLOCKS).contains(&data.len()) =>
                 {
                     let mut blocks = SackBlocks::new();
                     for b in data.chunks_exact(8) {
