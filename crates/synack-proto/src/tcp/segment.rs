@@ -35,6 +35,11 @@ pub struct SegmentHeader {
     pub options: TcpOptions,
 }
 
+/// Bytes of header and options of a segment whose only option is the
+/// timestamp (`nop, nop, TS`, RFC 7323 Appendix A): nearly every segment of
+/// an established connection.
+pub const TIMESTAMP_ONLY_LEN: usize = HEADER_LEN + 12;
+
 impl SegmentHeader {
     /// Bytes of header and options.
     pub fn header_len(&self) -> usize {
@@ -116,11 +121,6 @@ fn write_header<'b>(
     header: &SegmentHeader,
     payload: (&[u8], &[u8]),
 ) -> Result<(&'b mut [u8], u16), WireError> {
-    let header_len = header.header_len();
-    let total = header_len + payload.0.len() + payload.1.len();
-    let Some(out) = buf.get_mut(..total) else {
-        return Err(WireError::Truncated);
-    };
     let mut flags = header.flags;
     if header.ack.is_some() {
         flags.insert(TcpFlags::ACK);
@@ -130,7 +130,14 @@ fn write_header<'b>(
     if let Some(ts) = header.options.only_timestamp() {
         // An established connection's segment: the header as eight 32-bit
         // words, stored once each and summed from their values (reading
-        // back bytes just stored one or two at a time stalls).
+        // back bytes just stored one or two at a time stalls). Its length
+        // is known without walking the options (`TIMESTAMP_ONLY_LEN`).
+        let header_len = TIMESTAMP_ONLY_LEN;
+        debug_assert_eq!(header_len, header.header_len());
+        let total = header_len + payload.0.len() + payload.1.len();
+        let Some(out) = buf.get_mut(..total) else {
+            return Err(WireError::Truncated);
+        };
         let words = [
             u32::from(local.port()) << 16 | u32::from(remote.port()),
             header.seq.0,
@@ -149,6 +156,11 @@ fn write_header<'b>(
         }
         return Ok((out, checksum::words(&words)));
     }
+    let header_len = header.header_len();
+    let total = header_len + payload.0.len() + payload.1.len();
+    let Some(out) = buf.get_mut(..total) else {
+        return Err(WireError::Truncated);
+    };
     let mut h = [0u8; MAX_HEADER_LEN];
     h[0..2].copy_from_slice(&local.port().to_be_bytes());
     h[2..4].copy_from_slice(&remote.port().to_be_bytes());

@@ -109,6 +109,10 @@ impl Connection {
     /// A first ring comes from `spares` when one fits (see
     /// [`Spares`]).
     pub fn stage_payload(&mut self, seg: &TcpRepr<'_>, spares: &mut Spares) -> Option<u16> {
+        // Most segments of a handshake carry no text: nothing to stage.
+        if seg.payload.is_empty() {
+            return None;
+        }
         let State::Established(s) = &mut self.state else {
             return None;
         };
@@ -638,12 +642,13 @@ impl Connection {
         let Some(ack) = seg.ack else {
             return Step::Done(Disposition::Dropped(DropReason::NoAck));
         };
-        if self.state.kind() == TcpState::SynReceived
-            && let Step::Done(d) = self.complete_passive_open(now, seg, ack, env)
-        {
-            return Step::Done(d);
+        let mut state = self.state.kind();
+        if state == TcpState::SynReceived {
+            if let Step::Done(d) = self.complete_passive_open(now, seg, ack, env) {
+                return Step::Done(d);
+            }
+            state = self.state.kind();
         }
-        let state = self.state.kind();
         let core = &mut self.core;
         let Some((snd, rcv)) = self.state.halves_mut() else {
             return Step::Done(Disposition::Dropped(DropReason::Closed));
@@ -802,6 +807,15 @@ impl Connection {
             core.ack.schedule_now();
         }
         let had_out_of_order = rcv.has_out_of_order();
+        if seg.payload.is_empty() && !seg.flags.fin() {
+            // No text and no FIN (a pure ACK): nothing to store, deliver or
+            // take, and nothing was staged for it. Only a hole still held
+            // is acknowledged at once, as for any segment below.
+            if had_out_of_order {
+                core.ack.schedule_now();
+            }
+            return Step::Continue;
+        }
         let received = rcv.receive_with(
             text_seq,
             seg.payload,

@@ -271,6 +271,13 @@ impl Core {
     /// RFC 6675 NextSeg rules (3) and (4): only when no new data can go
     /// (none is waiting, or the peer's window is full) and cwnd has room.
     fn plan_speculative(&mut self, snd: &SendHalf) -> Option<Plan> {
+        // Rules (3) and (4) apply in fast recovery only (see
+        // `Episode::next_speculative`): outside it, nothing to ask, and
+        // the window was already judged (and a full one noted) by
+        // `plan_retransmission` and `plan_new_data` in this poll.
+        if !self.recovery.in_fast_recovery() {
+            return None;
+        }
         if snd.unsent() > 0 && snd.window_end().after(snd.nxt) {
             return None;
         }
@@ -569,8 +576,12 @@ impl Core {
             window,
             options,
         };
-        let room = buf.len().saturating_sub(header.header_len());
-        let len = (plan.len as usize).min(room);
+        // The room left after the header bounds the payload (a segment
+        // without one need not measure its options).
+        let len = match plan.len as usize {
+            0 => 0,
+            want => want.min(buf.len().saturating_sub(header.header_len())),
+        };
         // A SYN's data (Fast Open) starts after the SYN's sequence number.
         let data_seq = if syn { plan.seq + 1u32 } else { plan.seq };
         let payload = snd.data_at(data_seq, len);

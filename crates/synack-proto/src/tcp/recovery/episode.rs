@@ -26,6 +26,12 @@ use super::{
 /// send beyond what is still in flight, in segments.
 const MAX_BURST: u32 = 3;
 
+#[cfg(test)]
+thread_local! {
+    /// ACKs that took [`Episode::on_ack_of_all_in_order`] on this thread.
+    pub(super) static IN_ORDER_ACKS: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
 /// Where F-RTO (RFC 5682 §2.1, and §3's SACK-enhanced variant) is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Frto {
@@ -525,7 +531,116 @@ impl Episode {
             }
             return out;
         }
+        if self.acks_all_in_order(inp) {
+            #[cfg(test)]
+            let full = {
+                let (mut ep, mut cc, mut stats) = (self.clone(), cc.clone(), stats.clone());
+                let out = ep.on_ack_full(now, inp, &mut cc, &mut stats);
+                (format!("{ep:?}"), cc, format!("{stats:?}"), out)
+            };
+            let out = self.on_ack_of_all_in_order(now, inp, cc);
+            #[cfg(test)]
+            {
+                IN_ORDER_ACKS.with(|n| n.set(n.get() + 1));
+                assert_eq!(full.0, format!("{self:?}"), "the in-order ACK's episode");
+                assert_eq!(&full.1, cc, "the in-order ACK's congestion state");
+                assert_eq!(full.2, format!("{stats:?}"), "the in-order ACK's counters");
+                assert_eq!(full.3, out, "the in-order ACK's outcome");
+            }
+            return out;
+        }
         self.on_ack_full(now, inp, cc, stats)
+    }
+
+    /// An ACK of everything in flight, in order, with nothing else to
+    /// settle: no SACK block, no duplicate, no ECN echo, nothing SACKed,
+    /// lost or retransmitted on the scoreboard, no recovery (state Open), no
+    /// probe, D-SACK round, undo, reordering timer or disorder pending, and
+    /// nothing delivered beyond SND.UNA before (so no reordering to note).
+    /// The request/response and handshake case: every record leaves, the
+    /// scoreboard empties, and loss detection, reordering and the recovery
+    /// states have nothing to look at. What the full processing does then
+    /// is [`Episode::on_ack_of_all_in_order`] (tests run both and compare).
+    fn acks_all_in_order(&self, inp: &AckInput<'_>) -> bool {
+        let board = &self.board;
+        self.state == CaState::Open
+            && inp.ack.after(inp.prior_una)
+            && inp.ack == inp.snd_nxt
+            && board.nxt() == inp.snd_nxt
+            && board.una() == inp.prior_una
+            && !self.fack.after(inp.prior_una)
+            && inp.sack_blocks.is_empty()
+            && !inp.dupack
+            && !inp.ece
+            && board.sacked().segs == 0
+            && board.lost().segs == 0
+            && board.retrans().segs == 0
+            && self.reno_sacked == 0
+            && self.reordering > 0
+            && self.chunk.is_none()
+            && self.flight_at_disorder.is_none()
+            && self.rack_deadline.is_none()
+            && !self.rack.in_dsack_round()
+            && !self.tlp.in_episode()
+            && !self.undo.all_dsacked()
+    }
+
+    /// [`Episode::on_ack`] for an ACK that [`Episode::acks_all_in_order`]:
+    /// the cumulative ACK delivers every record (RACK and the RTT sample
+    /// see each, Karn's rule applied), then HyStart's ACK train and the
+    /// window grow as [`Episode::on_ack_full`] would let them.
+    fn on_ack_of_all_in_order(
+        &mut self,
+        now: Instant,
+        inp: &AckInput<'_>,
+        cc: &mut Congestion,
+    ) -> AckOutcome {
+        self.mss = inp.mss.max(1);
+        let mss = self.mss;
+        let prior_pipe = self.pipe();
+        self.frto_send_new = false;
+        let mut delivery_rtt = None;
+        let (tsecr, clock, min_rtt) = (inp.tsecr, inp.ts_clock, inp.min_rtt);
+        let rack = &mut self.rack;
+        let cum = self.board.cum_ack(inp.ack, |d| {
+            rack.on_delivered(d, now, tsecr, &clock, min_rtt);
+            delivery_rtt = newest_original(delivery_rtt, d, now);
+        });
+        self.fack = inp.ack;
+        // RFC 8985 §6.2 step 4 (no D-SACK here).
+        self.rack
+            .update_reo_wnd(false, self.board.una(), inp.snd_nxt);
+        let (delivered, delivered_segs) = (cum.delivered.bytes, cum.delivered.segs);
+        let out = AckOutcome {
+            restart_rto: true,
+            undone: core::mem::take(&mut self.undone_now),
+            reduced: core::mem::take(&mut self.reduced_now),
+            ..AckOutcome::default()
+        };
+        // As in `on_ack_full`: HyStart's ACK train, then the window.
+        if delivered_segs > 0 && delivery_rtt.or(inp.rtt).is_some() {
+            cc.on_delivery(now, inp.min_rtt, inp.ack, inp.snd_nxt);
+        }
+        if delivered_segs > 0 {
+            let pipe_segs = prior_pipe.div_ceil(mss).max(1);
+            let acked = if self.grows_on_sacks() || !self.sack {
+                delivered
+            } else {
+                inp.ack.since(inp.prior_una)
+            };
+            let sample = AckSample {
+                acked: acked.min(prior_pipe.max(mss)),
+                delivered_segments: delivered_segs.min(pipe_segs),
+                in_flight: inp.prior_in_flight,
+                rtt: inp.rtt,
+                min_rtt: inp.min_rtt,
+                cwnd_limited: inp.cwnd_limited,
+                snd_una: inp.ack,
+                snd_nxt: inp.snd_nxt,
+            };
+            cc.on_ack(now, &sample);
+        }
+        out
     }
 
     /// An ACK that can change nothing here: nothing is recorded (no data

@@ -49,10 +49,9 @@ impl<'a> TcpRepr<'a> {
         if checksum.is_full() && !packet.verify_checksum(src, dst) {
             return Err(WireError::BadChecksum);
         }
-        let options = TcpOptions::parse(packet.options())?;
         let flags = packet.flags();
         let bytes: &'a [u8] = packet.clone().into_inner();
-        Ok(TcpRepr {
+        let mut repr = TcpRepr {
             src_port: packet.src_port(),
             dst_port: packet.dst_port(),
             seq: packet.seq_number(),
@@ -60,9 +59,12 @@ impl<'a> TcpRepr<'a> {
             flags,
             window: packet.window_len(),
             urgent: packet.urgent_at(),
-            options,
+            options: TcpOptions::default(),
             payload: &bytes[usize::from(packet.header_len())..],
-        })
+        };
+        // Read in place (the options are most of the value's size).
+        repr.options.read(packet.options())?;
+        Ok(repr)
     }
 
     /// Header plus options, as `emit` writes them.

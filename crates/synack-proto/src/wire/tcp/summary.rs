@@ -23,8 +23,9 @@
 //! recent, the one that must be reported).
 
 use super::MAX_OPTIONS_LEN;
-use super::options::{SackBlocks, TcpOption, TcpOptionIter, kind};
-use crate::wire::WireError;
+use super::options::{FAST_OPEN_MAGIC, MAX_SACK_BLOCKS, SackBlocks, kind};
+use crate::SeqNum;
+use crate::wire::{WireError, get_u32};
 
 /// The Timestamps option (RFC 7323 §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -131,30 +132,98 @@ impl TcpOptions {
     /// wrong lengths) are [`WireError::Malformed`].
     pub fn parse(bytes: &[u8]) -> Result<TcpOptions, WireError> {
         let mut opts = TcpOptions::default();
+        opts.read(bytes)?;
+        Ok(opts)
+    }
+
+    /// [`TcpOptions::parse`] into `self`, which must be the default
+    /// (empty) summary: a caller building a larger value (a
+    /// [`super::TcpRepr`]) reads the options in place, with no
+    /// `Result<TcpOptions, _>` to copy out of.
+    pub(crate) fn read(&mut self, bytes: &[u8]) -> Result<(), WireError> {
+        debug_assert_eq!(*self, TcpOptions::default());
         // Fast path: nearly every segment of a connection with timestamps
         // carries exactly `nop, nop, TS` (RFC 7323 Appendix A's layout).
         if let [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3] = *bytes {
-            opts.timestamp = Some(TcpTimestamp {
+            self.timestamp = Some(TcpTimestamp {
                 tsval: u32::from_be_bytes([v0, v1, v2, v3]),
                 tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
             });
-            return Ok(opts);
+            return Ok(());
         }
-        for option in TcpOptionIter::new(bytes) {
-            match option? {
-                TcpOption::EndOfList | TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
-                TcpOption::MaxSegmentSize(mss) => opts.mss = Some(mss),
-                TcpOption::WindowScale(shift) => opts.window_scale = Some(shift),
-                TcpOption::SackPermitted => opts.sack_permitted = true,
-                TcpOption::Sack(blocks) => opts.sack_blocks = blocks,
-                TcpOption::Timestamp { tsval, tsecr } => {
-                    opts.timestamp = Some(TcpTimestamp { tsval, tsecr });
+        self.parse_walk(bytes)
+    }
+
+    /// The walk over options other than the `nop, nop, TS` layout: one
+    /// pass that records each option as it is read, with exactly
+    /// [`super::options::TcpOption::parse`]'s rules (a SYN's options take this path; a
+    /// per-option value returned and matched again cost twice as much).
+    /// The walk stops at End of Option List (RFC 9293 §3.2: what follows
+    /// is padding) and at the first broken option. Out of line: the
+    /// `nop, nop, TS` segment's parse then saves no registers for it.
+    #[inline(never)]
+    fn parse_walk(&mut self, bytes: &[u8]) -> Result<(), WireError> {
+        let mut rest = bytes;
+        while let [k, tail @ ..] = rest {
+            match *k {
+                kind::END_OF_LIST => return Ok(()),
+                kind::NOP => {
+                    rest = tail;
+                    continue;
                 }
-                TcpOption::FastOpen(cookie) => opts.set_fast_open(false, cookie),
-                TcpOption::FastOpenExp(cookie) => opts.set_fast_open(true, cookie),
+                _ => {}
             }
+            // RFC 9293 §3.2 MUST-6: a length of 0 or 1, or one running past
+            // the options, is "an illegal option length".
+            let Some(&len) = tail.first() else {
+                return Err(WireError::Malformed);
+            };
+            let len = usize::from(len);
+            if len < 2 || len > rest.len() {
+                return Err(WireError::Malformed);
+            }
+            let data = &rest[2..len];
+            match (*k, data) {
+                (kind::MSS, &[hi, lo]) => self.mss = Some(u16::from_be_bytes([hi, lo])),
+                (kind::WINDOW_SCALE, &[shift]) => self.window_scale = Some(shift),
+                (kind::SACK_PERMITTED, []) => self.sack_permitted = true,
+                (kind::SACK, _)
+                    if data.len().is_multiple_of(8)
+                        && (8..=8 * MAX_SACK_BLOCKS).contains(&data.len()) =>
+                {
+                    let mut blocks = SackBlocks::new();
+                    for b in data.chunks_exact(8) {
+                        blocks.push((SeqNum(get_u32(b, 0)), SeqNum(get_u32(b, 4))));
+                    }
+                    self.sack_blocks = blocks;
+                }
+                (kind::TIMESTAMP, &[v0, v1, v2, v3, e0, e1, e2, e3]) => {
+                    self.timestamp = Some(TcpTimestamp {
+                        tsval: u32::from_be_bytes([v0, v1, v2, v3]),
+                        tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
+                    });
+                }
+                // A known kind with a wrong length.
+                (
+                    kind::MSS
+                    | kind::WINDOW_SCALE
+                    | kind::SACK_PERMITTED
+                    | kind::SACK
+                    | kind::TIMESTAMP,
+                    _,
+                ) => return Err(WireError::Malformed),
+                (kind::FAST_OPEN, cookie) => self.set_fast_open(false, cookie),
+                (kind::EXPERIMENTAL, &[m1, m2, ref cookie @ ..])
+                    if u16::from_be_bytes([m1, m2]) == FAST_OPEN_MAGIC =>
+                {
+                    self.set_fast_open(true, cookie);
+                }
+                // RFC 9293 MUST-6: unknown kinds are skipped.
+                _ => {}
+            }
+            rest = &rest[len..];
         }
-        Ok(opts)
+        Ok(())
     }
 
     fn set_fast_open(&mut self, experimental: bool, cookie: &[u8]) {
@@ -342,6 +411,65 @@ mod tests {
         assert_eq!(n, opts.buffer_len());
         assert!(buf[n..].iter().all(|&b| b == 0xAA), "wrote past buffer_len");
         buf[..n].to_vec()
+    }
+
+    /// What the summary was before its one-pass walk: a fold over
+    /// [`TcpOptionIter`] (the reference the walk must agree with).
+    fn parse_with_iterator(bytes: &[u8]) -> Result<TcpOptions, WireError> {
+        use crate::wire::tcp::{TcpOption, TcpOptionIter};
+        let mut opts = TcpOptions::default();
+        for option in TcpOptionIter::new(bytes) {
+            match option? {
+                TcpOption::EndOfList | TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
+                TcpOption::MaxSegmentSize(mss) => opts.mss = Some(mss),
+                TcpOption::WindowScale(shift) => opts.window_scale = Some(shift),
+                TcpOption::SackPermitted => opts.sack_permitted = true,
+                TcpOption::Sack(blocks) => opts.sack_blocks = blocks,
+                TcpOption::Timestamp { tsval, tsecr } => {
+                    opts.timestamp = Some(TcpTimestamp { tsval, tsecr });
+                }
+                TcpOption::FastOpen(cookie) => opts.set_fast_open(false, cookie),
+                TcpOption::FastOpenExp(cookie) => opts.set_fast_open(true, cookie),
+            }
+        }
+        Ok(opts)
+    }
+
+    #[test]
+    fn the_one_pass_walk_agrees_with_the_iterator_on_edge_cases() {
+        let cases: &[&[u8]] = &[
+            &[],
+            &[0, 2, 4, 5, 180],
+            &[1, 1, 1],
+            &[2],
+            &[2, 0],
+            &[2, 1, 5],
+            &[2, 5, 1, 2],
+            &[
+                2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3, 3, 7,
+            ],
+            &[5, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+            &[5, 2],
+            &[5, 9, 0, 0, 0, 1, 0, 0, 0],
+            &[8, 8, 0, 0, 0, 1, 0, 0],
+            &[34, 2],
+            &[34, 3, 7],
+            &[34, 6, 1, 2, 3, 4],
+            &[254, 4, 0xF9, 0x89],
+            &[254, 8, 0xF9, 0x89, 1, 2, 3, 4],
+            &[254, 8, 0xF9, 0x88, 1, 2, 3, 4],
+            &[254, 3, 0xF9],
+            &[99, 2, 3, 4, 1, 1],
+            &[4, 3, 0],
+            &[3, 3, 14, 3, 3, 2],
+        ];
+        for bytes in cases {
+            assert_eq!(
+                TcpOptions::parse(bytes),
+                parse_with_iterator(bytes),
+                "{bytes:?}"
+            );
+        }
     }
 
     fn syn_everything() -> TcpOptions {
@@ -535,6 +663,22 @@ mod tests {
             // Only SACK blocks are ever dropped.
             let emitted = opts.as_emitted();
             prop_assert_eq!(TcpOptions { sack_blocks: opts.sack_blocks, ..emitted }, opts);
+        }
+
+        #[test]
+        fn the_one_pass_walk_reads_what_the_option_iterator_yields(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    // Known kinds and plausible lengths most of the time, so
+                    // whole options (and broken ones) appear, not just noise.
+                    4 => proptest::sample::select(vec![0u8, 1, 2, 3, 4, 5, 8, 34, 254, 99]),
+                    3 => proptest::sample::select(vec![0u8, 1, 2, 3, 4, 6, 10, 12, 18, 34]),
+                    2 => any::<u8>(),
+                ],
+                0..=40,
+            )
+        ) {
+            prop_assert_eq!(TcpOptions::parse(&bytes), parse_with_iterator(&bytes));
         }
 
         #[test]

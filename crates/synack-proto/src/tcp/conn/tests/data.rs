@@ -107,6 +107,29 @@ fn out_of_order_data_is_acked_at_once_with_a_sack_block() {
 }
 
 #[test]
+fn a_pure_ack_is_answered_at_once_only_while_a_hole_is_held() {
+    let mut h = Harness::established();
+    let nxt = IRS + 1;
+    h.conn.core.ack.quick = 0;
+    // No text, no hole: nothing to answer.
+    h.feed(seg(".", nxt, Some(ISS + 1)));
+    assert!(h.output().is_empty());
+    h.feed(data(nxt + 1000, 500));
+    assert_eq!(h.output().len(), 1, "the out-of-order data's ACK");
+    // A pure ACK while the hole is held: acknowledged at once, with the
+    // SACK block (RFC 5681 §4.2 as Linux applies it while a hole exists).
+    h.feed(seg(".", nxt, Some(ISS + 1)));
+    let out = h.output();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].ack, Some(SeqNum(nxt)));
+    assert_eq!(
+        out[0].options.sack_blocks.as_slice(),
+        &[(SeqNum(nxt + 1000), SeqNum(nxt + 1500))]
+    );
+    assert_eq!(h.recv_all().len(), 0, "nothing deliverable yet");
+}
+
+#[test]
 fn a_duplicate_segment_is_acked_at_once() {
     let mut h = Harness::established();
     h.conn.core.ack.quick = 0;
