@@ -37,7 +37,7 @@ use super::KeyedHasher;
 use super::stats::mib;
 use crate::config::Config;
 use crate::siphash::SipKey;
-use crate::tcp::timer::TimerQueue;
+use crate::tcp::timer::{HashSlots, TimerQueue};
 use crate::time::{Duration, Instant};
 use crate::wire::arp::{ArpOperation, ArpRepr};
 use crate::wire::ethernet::EthernetAddress;
@@ -320,7 +320,7 @@ pub struct ArpCache {
     config: ArpConfig,
     entries: HashMap<Ipv4Addr, Entry, KeyedHasher>,
     /// Each entry's next event: a retry, going stale, being forgotten.
-    timers: TimerQueue<Ipv4Addr, KeyedHasher>,
+    timers: TimerQueue<Ipv4Addr, HashSlots<Ipv4Addr, KeyedHasher>>,
     /// `(seq, ip)` from oldest to newest (creation or last confirmation);
     /// stale records are skipped and compacted.
     order: VecDeque<(u64, Ipv4Addr)>,

@@ -268,7 +268,7 @@ impl Stack {
             ts_offset: self.ts_offset(&tuple),
             socket: opts.socket,
         };
-        let mut conn = Connection::connect(now, tuple.local, remote, &params, &mut self.env);
+        let mut fastopen_plan = None;
         if data.is_some() || opts.fastopen_connect {
             let config = &self.env.config;
             let entry: Option<FastOpenEntry> = self.fastopen_cache.get(r);
@@ -290,17 +290,28 @@ impl Stack {
                     let room = user.saturating_sub(fastopen::SYN_DATA_OPTION_RESERVE);
                     plan.max_syn_data = plan.max_syn_data.min(u32::from(room));
                 }
-                conn.set_fastopen_client(plan);
+                fastopen_plan = Some(plan);
             }
         }
-        // Queued before the SYN is written, so the SYN can carry it.
-        let queued = match data {
-            Some(d) if !d.is_empty() => conn
-                .send(now, d, SendFlags::default(), &mut self.env)
-                .unwrap_or(0),
-            _ => 0,
-        };
-        let key = self.insert_conn(conn, Owner::App, None);
+        // Built in its slot; set up there before anything is sent.
+        let key = self.insert_conn(
+            |env| Connection::connect(now, tuple.local, remote, &params, env),
+            Owner::App,
+            None,
+        );
+        let mut queued = 0;
+        if let Some(entry) = self.conns.get_mut(key) {
+            if let Some(plan) = fastopen_plan {
+                entry.conn.set_fastopen_client(plan);
+            }
+            // Queued before the SYN is written, so the SYN can carry it.
+            if let Some(d) = data.filter(|d| !d.is_empty()) {
+                queued = entry
+                    .conn
+                    .send(now, d, SendFlags::default(), &mut self.env)
+                    .unwrap_or(0);
+            }
+        }
         self.after_conn(key);
         self.refresh_deadline();
         Ok((ConnHandle(key), queued))

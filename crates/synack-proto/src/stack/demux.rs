@@ -13,8 +13,19 @@
 //! one it was inserted under. Remove the entry before the slot.
 //!
 //! The hash is SipHash-1-3 under a secret key (peers choose tuples: hash
-//! flooding) of the tuple packed into 12 bytes, one call per lookup: each
-//! segment pays one hash, and so does each insert and removal.
+//! flooding) of the tuple packed into 12 bytes. The map remembers the last
+//! tuple it was asked about, with its hash and its answer (as 4.4BSD's
+//! `tcp_last_inpcb` remembered the last connection): segments come in runs
+//! for one connection (a transfer, a GRO batch, a handshake), and the
+//! insert after a missed lookup (a SYN for a listener, a `connect` that
+//! checked the tuple is free) or the removal of a tuple just looked up
+//! would hash the same 12 bytes again. A repeat costs a 12-byte compare
+//! instead of a hash and a probe. Every change to the table updates that
+//! memory, so it is never stale; it is one entry, so it gives a peer no
+//! more to aim at than the table itself (the keyed hash still guards every
+//! probe that reaches the table).
+
+use core::cell::Cell;
 
 use hashbrown::HashTable;
 
@@ -34,6 +45,18 @@ pub(super) struct Slots<'a> {
 }
 
 impl Slots<'_> {
+    /// The entry a stored index names (the tuple not read).
+    #[inline]
+    fn key(&self, stored: u32) -> Option<Demux> {
+        if stored & TIME_WAIT_BIT != 0 {
+            let (key, _) = self.time_wait.get_index(stored & !TIME_WAIT_BIT)?;
+            Some(Demux::TimeWait(key))
+        } else {
+            let (key, _) = self.conns.get_index(stored)?;
+            Some(Demux::Conn(key))
+        }
+    }
+
     /// The entry a stored index names, with its tuple.
     fn resolve(&self, stored: u32) -> Option<(Demux, FourTuple)> {
         if stored & TIME_WAIT_BIT != 0 {
@@ -50,10 +73,25 @@ impl Slots<'_> {
     }
 }
 
+/// The last tuple the map was asked about or changed for: its hash and
+/// what the table holds for it now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Last {
+    tuple: FourTuple,
+    hash: u64,
+    /// The stored slot index, or `None`: the tuple is not in the table.
+    stored: Option<u32>,
+}
+
 /// 4-tuple to [`Demux`], keyed by SipHash (peers choose tuples).
 pub(super) struct DemuxMap {
     table: HashTable<u32>,
     hasher: SipHash13,
+    /// Kept right by every method that changes `table`.
+    last: Cell<Option<Last>>,
+    /// Tuples hashed (tests count them).
+    #[cfg(test)]
+    hashes: Cell<u64>,
 }
 
 impl DemuxMap {
@@ -61,11 +99,39 @@ impl DemuxMap {
         DemuxMap {
             table: HashTable::new(),
             hasher: SipHash13::new(key),
+            last: Cell::new(None),
+            #[cfg(test)]
+            hashes: Cell::new(0),
         }
     }
 
     fn hash(&self, tuple: &FourTuple) -> u64 {
+        #[cfg(test)]
+        self.hashes.set(self.hashes.get() + 1);
         self.hasher.hash(&tuple.packed())
+    }
+
+    /// What the last call learnt about `tuple`, if it was about `tuple`.
+    #[inline]
+    fn recall(&self, tuple: &FourTuple) -> Option<Last> {
+        self.last.get().filter(|l| l.tuple == *tuple)
+    }
+
+    /// `tuple`'s hash: remembered, or computed.
+    #[inline]
+    fn hash_of(&self, tuple: &FourTuple) -> u64 {
+        match self.recall(tuple) {
+            Some(last) => last.hash,
+            None => self.hash(tuple),
+        }
+    }
+
+    fn remember(&self, tuple: FourTuple, hash: u64, stored: Option<u32>) {
+        self.last.set(Some(Last {
+            tuple,
+            hash,
+            stored,
+        }));
     }
 
     fn stored(value: Demux) -> u32 {
@@ -77,12 +143,21 @@ impl DemuxMap {
 
     /// What `tuple` leads to.
     pub fn get(&self, slots: Slots<'_>, tuple: &FourTuple) -> Option<Demux> {
-        let hash = self.hash(tuple);
-        self.table
-            .find(hash, |&i| {
-                slots.resolve(i).is_some_and(|(_, t)| t == *tuple)
-            })
-            .and_then(|&i| slots.resolve(i).map(|(d, _)| d))
+        let stored = match self.recall(tuple) {
+            Some(last) => last.stored,
+            None => {
+                let hash = self.hash(tuple);
+                let stored = self
+                    .table
+                    .find(hash, |&i| {
+                        slots.resolve(i).is_some_and(|(_, t)| t == *tuple)
+                    })
+                    .copied();
+                self.remember(*tuple, hash, stored);
+                stored
+            }
+        };
+        slots.key(stored?)
     }
 
     pub fn contains(&self, slots: Slots<'_>, tuple: &FourTuple) -> bool {
@@ -92,7 +167,7 @@ impl DemuxMap {
     /// Maps `tuple` to `value` (whose slot must hold `tuple`), replacing
     /// what it led to before.
     pub fn insert(&mut self, slots: Slots<'_>, tuple: FourTuple, value: Demux) {
-        let hash = self.hash(&tuple);
+        let hash = self.hash_of(&tuple);
         let stored = Self::stored(value);
         let hasher = &self.hasher;
         let rehash = |&i: &u32| {
@@ -111,28 +186,35 @@ impl DemuxMap {
                 e.insert(stored);
             }
         }
+        self.remember(tuple, hash, Some(stored));
     }
 
     /// Forgets `tuple`.
     pub fn remove(&mut self, slots: Slots<'_>, tuple: &FourTuple) {
-        let hash = self.hash(tuple);
+        let hash = self.hash_of(tuple);
         if let Ok(e) = self.table.find_entry(hash, |&i| {
             slots.resolve(i).is_some_and(|(_, t)| t == *tuple)
         }) {
             e.remove();
         }
+        self.remember(*tuple, hash, None);
     }
 
     /// Forgets `tuple` if it leads to `value` (one hash: the tuple has at
     /// most one entry).
     pub fn remove_if(&mut self, slots: Slots<'_>, tuple: &FourTuple, value: Demux) {
-        let hash = self.hash(tuple);
+        let hash = self.hash_of(tuple);
+        let mut left = None;
         if let Ok(e) = self.table.find_entry(hash, |&i| {
             slots.resolve(i).is_some_and(|(_, t)| t == *tuple)
-        }) && slots.resolve(*e.get()).is_some_and(|(d, _)| d == value)
-        {
-            e.remove();
+        }) {
+            if slots.resolve(*e.get()).is_some_and(|(d, _)| d == value) {
+                e.remove();
+            } else {
+                left = Some(*e.get());
+            }
         }
+        self.remember(*tuple, hash, left);
     }
 
     /// Room for `additional` more entries. Rehashing reads the slots.
@@ -148,6 +230,7 @@ impl DemuxMap {
 
 #[cfg(test)]
 mod tests {
+    use super::super::slab::Key;
     use super::*;
     use crate::SeqNum;
     use crate::tcp::conn::TimeWait;
@@ -205,6 +288,110 @@ mod tests {
         map.remove(slots, &tuple(1));
         assert_eq!(map.get(slots, &tuple(1)), None);
         assert_eq!(map.table.len(), 1_998);
+    }
+
+    /// A connection entry for `tuple`.
+    fn conn_entry(tuple: FourTuple) -> ConnEntry {
+        use crate::tcp::conn::{ConnParams, Connection, Env};
+        let mut env = Env::new(crate::config::Config::default());
+        let params = ConnParams {
+            iss: SeqNum(1),
+            ts_offset: 0,
+            socket: Default::default(),
+        };
+        let conn = Connection::connect(Instant::ZERO, tuple.local, tuple.remote, &params, &mut env);
+        ConnEntry {
+            conn,
+            owner_kind: super::super::OwnerKind::App,
+            owner_listener: Key {
+                index: u32::MAX,
+                generation: 0,
+            },
+            generation: 0,
+            queued: false,
+            fastopen_listener: super::super::slab::OptionKey::NONE,
+        }
+    }
+
+    #[test]
+    fn a_run_for_one_tuple_hashes_it_once() {
+        let mut conns = Slab::new();
+        let time_wait = Slab::new();
+        let mut map = DemuxMap::new(SipKey([7; 16]));
+        let (a, b) = (tuple(1), tuple(2));
+        let key_a = conns.insert(conn_entry(a));
+        let key_b = conns.insert(conn_entry(b));
+        let slots = |conns| Slots {
+            conns,
+            time_wait: &time_wait,
+        };
+        // A missed lookup, then the insert it led to: one hash.
+        assert_eq!(map.get(slots(&conns), &a), None);
+        map.insert(slots(&conns), a, Demux::Conn(key_a));
+        assert_eq!(map.hashes.get(), 1);
+        // A run of segments for it: no more.
+        for _ in 0..5 {
+            assert_eq!(map.get(slots(&conns), &a), Some(Demux::Conn(key_a)));
+        }
+        assert_eq!(map.hashes.get(), 1);
+        // Another tuple hashes; going back to the first hashes again.
+        map.insert(slots(&conns), b, Demux::Conn(key_b));
+        assert_eq!(map.get(slots(&conns), &b), Some(Demux::Conn(key_b)));
+        assert_eq!(map.hashes.get(), 2);
+        assert_eq!(map.get(slots(&conns), &a), Some(Demux::Conn(key_a)));
+        assert_eq!(map.hashes.get(), 3);
+        // Its removal right after: no hash, and it is gone.
+        map.remove_if(slots(&conns), &a, Demux::Conn(key_a));
+        assert_eq!(map.hashes.get(), 3);
+        assert_eq!(map.get(slots(&conns), &a), None);
+        assert_eq!(map.get(slots(&conns), &b), Some(Demux::Conn(key_b)));
+        assert_eq!(map.table.len(), 1);
+    }
+
+    proptest::proptest! {
+        /// The remembered answer is never stale: any sequence of inserts,
+        /// removals and lookups over a few tuples (so that they repeat)
+        /// answers as a plain map does.
+        #[test]
+        fn remembered_answers_match_a_plain_map(
+            ops in proptest::collection::vec((0u8..4, 0u16..4), 1..120),
+        ) {
+            let mut time_wait = Slab::new();
+            let keys: Vec<Key> = (0..4u16).map(|p| time_wait.insert(entry(p))).collect();
+            let conns = Slab::new();
+            let slots = Slots { conns: &conns, time_wait: &time_wait };
+            let mut map = DemuxMap::new(SipKey([9; 16]));
+            let mut model = std::collections::HashMap::new();
+            for (op, port) in ops {
+                let t = tuple(port);
+                let value = Demux::TimeWait(keys[usize::from(port)]);
+                match op {
+                    0 => {
+                        map.insert(slots, t, value);
+                        model.insert(port, value);
+                    }
+                    1 => {
+                        map.remove(slots, &t);
+                        model.remove(&port);
+                    }
+                    2 => {
+                        // Only removes when the value matches.
+                        let other = Demux::TimeWait(keys[usize::from((port + 1) % 4)]);
+                        let which = if port % 2 == 0 { value } else { other };
+                        map.remove_if(slots, &t, which);
+                        if model.get(&port) == Some(&which) {
+                            model.remove(&port);
+                        }
+                    }
+                    _ => {}
+                }
+                for p in 0..4u16 {
+                    proptest::prop_assert_eq!(map.get(slots, &tuple(p)), model.get(&p).copied());
+                }
+                proptest::prop_assert_eq!(map.get(slots, &t), model.get(&port).copied());
+                proptest::prop_assert_eq!(map.table.len(), model.len());
+            }
+        }
     }
 
     #[test]

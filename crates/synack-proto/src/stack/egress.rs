@@ -108,18 +108,43 @@ impl Stack {
     /// length. For a stack with one interface; with several, use
     /// [`Stack::poll_transmit_on`]. Call until `None` after every input.
     #[must_use]
+    #[inline]
     pub fn poll_transmit(&mut self, now: crate::Instant, buf: &mut [u8]) -> Option<usize> {
         self.poll_transmit_on(now, buf).map(|(_, n)| n)
     }
 
     /// [`Stack::poll_transmit`], saying which interface the frame leaves by.
     #[must_use]
+    #[inline]
     pub fn poll_transmit_on(
         &mut self,
         now: crate::Instant,
         buf: &mut [u8],
     ) -> Option<(IfaceId, usize)> {
         self.advance(now);
+        // The call that ends every drain (a driver polls until `None`):
+        // with nothing queued it changes nothing, not even the deadline,
+        // which every input and command refreshed when it ended.
+        if self.nothing_to_transmit() {
+            debug_assert!(
+                self.deadline_is_fresh(),
+                "an entry point left a stale deadline"
+            );
+            return None;
+        }
+        self.poll_transmit_queued(buf)
+    }
+
+    /// No source of output has anything: no ARP interface (its caches
+    /// have their own queues), no control segment, no other datagram, no
+    /// connection in the ready queue.
+    #[inline]
+    fn nothing_to_transmit(&self) -> bool {
+        !self.arp_ifaces && self.control.is_empty() && self.out.len() == 0 && self.ready.is_empty()
+    }
+
+    /// [`Stack::poll_transmit_on`] when some source may have output.
+    fn poll_transmit_queued(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         if buf.len() < MIN_TRANSMIT_BUFFER {
             return None;
         }

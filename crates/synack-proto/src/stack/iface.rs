@@ -64,6 +64,8 @@ impl Stack {
         let cidr = iface.cidr();
         // Two interfaces on one subnet: the first keeps the connected route.
         self.hop_last.set(None);
+        // A datagram's addresses may mean something else now.
+        self.rx_addrs_last = None;
         let _ = self.routes.add_connected(id, cidr);
         let arp = match iface.medium {
             Medium::Ethernet(_) => Some(ArpCache::new(

@@ -14,7 +14,7 @@
 //! floods) has one of our addresses as its source and is dropped as a
 //! martian source before any transport sees it.
 
-use super::{IfaceId, RxOffload, Stack};
+use super::{IfaceId, RxAddrs, RxOffload, Stack};
 use crate::ip::addr::{Destination, check_martian, classify_destination};
 use crate::ip::frag::FragOutcome;
 use crate::ip::icmp::ErrorMessage;
@@ -118,28 +118,27 @@ impl Stack {
         };
         // The datagram proper, without link-layer padding.
         let datagram = &bytes[..usize::from(packet.total_len())];
-        let cidr = self.ifaces[index].cidr;
-        let is_local = self.is_local_addr(ip.dst_addr);
-        let src_is_local = self.is_local_addr(ip.src_addr);
-        if let Err(martian) = check_martian(ip.src_addr, ip.dst_addr, &[cidr], false, src_is_local)
-        {
-            if martian.is_source() {
-                self.env.stats.ip.in_martian_src += 1;
-            } else {
-                self.env.stats.ip.in_martian_dst += 1;
+        let pair = RxAddrs {
+            iface: index,
+            src: ip.src_addr,
+            dst: ip.dst_addr,
+        };
+        let dst = match self.rx_addrs_last {
+            Some((last, dst)) if last == pair => dst,
+            _ => {
+                let Some(dst) = self.classify_addrs(index, &ip) else {
+                    return;
+                };
+                self.rx_addrs_last = Some((pair, dst));
+                dst
             }
-            return;
-        }
-        let dst = classify_destination(ip.dst_addr, &[cidr], is_local);
+        };
         match dst {
             Destination::Local => {}
             Destination::Broadcast => self.env.stats.ip.in_bcast_pkts += 1,
             Destination::Multicast => self.env.stats.ip.in_mcast_pkts += 1,
-            // RFC 1122 §3.3.1.1: a host does not forward.
-            Destination::NotOurs => {
-                self.env.stats.ip.in_addr_errors += 1;
-                return;
-            }
+            // `classify_addrs` counted and refused it.
+            Destination::NotOurs => return,
         }
         if !ip.is_fragment() {
             return self.deliver_ip(&ip, datagram, dst, link_broadcast);
@@ -167,6 +166,35 @@ impl Stack {
         }
         scratch.clear();
         self.scratch = scratch;
+    }
+
+    /// The checks of a datagram's addresses on interface `index`: martians
+    /// (RFC 1812 §5.3.7, RFC 1122 §3.2.1.3) and someone else's destination
+    /// (RFC 1122 §3.3.1.1: a host does not forward) are counted and give
+    /// `None`; otherwise what the destination is to us. The answer depends
+    /// only on the interface and the two addresses (and the interfaces'
+    /// addresses, which change only in `add_interface`), so `handle_ip`
+    /// keeps the last accepted pair's: a run of datagrams of one
+    /// conversation is checked once.
+    fn classify_addrs(&mut self, index: usize, ip: &Ipv4Repr) -> Option<Destination> {
+        let cidr = self.ifaces[index].cidr;
+        let is_local = self.is_local_addr(ip.dst_addr);
+        let src_is_local = self.is_local_addr(ip.src_addr);
+        if let Err(martian) = check_martian(ip.src_addr, ip.dst_addr, &[cidr], false, src_is_local)
+        {
+            if martian.is_source() {
+                self.env.stats.ip.in_martian_src += 1;
+            } else {
+                self.env.stats.ip.in_martian_dst += 1;
+            }
+            return None;
+        }
+        let dst = classify_destination(ip.dst_addr, &[cidr], is_local);
+        if dst == Destination::NotOurs {
+            self.env.stats.ip.in_addr_errors += 1;
+            return None;
+        }
+        Some(dst)
     }
 
     /// A whole datagram for us: to its protocol.

@@ -83,7 +83,7 @@ use crate::tcp::isn::IsnGenerator;
 use crate::tcp::listener::{Listener, SynRateLimiter};
 use crate::tcp::ports::{DEFAULT_TABLE_SIZE, EphemeralPorts};
 use crate::tcp::syncookie::SynCookies;
-use crate::tcp::timer::TimerQueue;
+use crate::tcp::timer::{DenseKey, DenseSlots, TimerQueue};
 use crate::time::Instant;
 use crate::udp::UdpSockets;
 use crate::wire::ArpRepr;
@@ -148,6 +148,14 @@ impl Hash for PortKey {
     }
 }
 
+/// A received datagram's interface and addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RxAddrs {
+    iface: usize,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+}
+
 /// What a 4-tuple leads to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Demux {
@@ -161,6 +169,30 @@ enum Demux {
 enum TimerKey {
     Conn(u32),
     TimeWait(u32),
+}
+
+/// Slab indices are small and dense (a slab reuses its freed slots), so
+/// the timer queue keeps each key's state in an array slot: a connection's
+/// timer is rescheduled after nearly every segment, and that costs an
+/// index instead of a hash and a probe.
+impl DenseKey for TimerKey {
+    #[inline]
+    fn lane_index(self) -> (usize, usize) {
+        match self {
+            TimerKey::Conn(i) => (0, i as usize),
+            TimerKey::TimeWait(i) => (1, i as usize),
+        }
+    }
+
+    fn from_lane_index(lane: usize, index: usize) -> Self {
+        // Indices came from `lane_index`, so they fit.
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        if lane == 0 {
+            TimerKey::Conn(index)
+        } else {
+            TimerKey::TimeWait(index)
+        }
+    }
 }
 
 /// Who holds a connection.
@@ -306,6 +338,10 @@ pub struct Stack {
     ts_key: SipKey,
     /// [`Stack::ts_offset`]'s last address pair and answer.
     ts_offset_last: Cell<Option<((Ipv4Addr, Ipv4Addr), u32)>>,
+    /// `handle_ip`'s last accepted interface and address pair and what
+    /// its destination is ([`Stack::classify_addrs`]); cleared when an
+    /// interface is added.
+    rx_addrs_last: Option<(RxAddrs, crate::ip::addr::Destination)>,
     /// [`Stack::hop_to`]'s last destination and answer; cleared whenever
     /// an interface or a route changes.
     hop_last: Cell<Option<(Ipv4Addr, Option<iface::Hop>)>>,
@@ -327,7 +363,7 @@ pub struct Stack {
     /// cannot add keys to flood it (a connection a SYN opens counts on its
     /// listener's port); every connection pays an insert and a removal.
     port_users: HashMap<PortKey, u32, rustc_hash::FxBuildHasher>,
-    timers: TimerQueue<TimerKey>,
+    timers: TimerQueue<TimerKey, DenseSlots>,
     next_deadline: Option<Instant>,
     /// The device's metadata for the frame being handled by
     /// [`Stack::handle_frame_rx`] (a trusted checksum, a GSO size); default
@@ -418,6 +454,7 @@ impl Stack {
             ports,
             ts_key,
             ts_offset_last: Cell::new(None),
+            rx_addrs_last: None,
             hop_last: Cell::new(None),
             syncookies,
             fastopen_keys,
@@ -430,7 +467,7 @@ impl Stack {
             time_wait: Slab::new(),
             demux: DemuxMap::new(demux_key),
             port_users: HashMap::default(),
-            timers: TimerQueue::new(),
+            timers: TimerQueue::dense(),
             next_deadline: None,
             rx: RxOffload::default(),
             gro_pad: Vec::new(),
@@ -516,15 +553,22 @@ impl Stack {
     // ---- time ----------------------------------------------------------------
 
     /// Time moves; timers at or before `now` fire.
+    #[inline]
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
-        let now = self.now;
         // Every entry point refreshes `next_deadline`, a lower bound on every
         // timer here (connections, ARP, reassembly): before it, nothing is
-        // due, and a driver that calls this on every turn pays nothing.
-        if self.next_deadline.is_none_or(|t| now < t) {
+        // due, and a driver that calls this on every turn pays a compare
+        // (inline, without the call into the rest).
+        if self.next_deadline.is_none_or(|t| self.now < t) {
             return;
         }
+        self.handle_timeout_due();
+    }
+
+    /// [`Stack::handle_timeout`] once some deadline may be due.
+    fn handle_timeout_due(&mut self) {
+        let now = self.now;
         while let Some(key) = self.timers.pop_expired(now) {
             match key {
                 TimerKey::Conn(index) => {
@@ -553,6 +597,7 @@ impl Stack {
         self.refresh_deadline();
     }
 
+    #[inline]
     fn advance(&mut self, now: Instant) {
         self.now = self.now.max(now);
     }
@@ -573,6 +618,19 @@ impl Stack {
     }
 
     fn refresh_deadline(&mut self) {
+        self.next_deadline = self.deadline();
+    }
+
+    /// Whether `next_deadline` is what [`Stack::refresh_deadline`] would
+    /// make it (for debug assertions where it is not refreshed).
+    fn deadline_is_fresh(&mut self) -> bool {
+        let fresh = self.deadline();
+        self.next_deadline == fresh
+    }
+
+    /// The earliest of the timer queue's hint, the ARP caches' and the
+    /// reassembler's deadlines.
+    fn deadline(&mut self) -> Option<Instant> {
         // A lower bound (postponed RTOs are moved when reached, not on every
         // ACK): an early wake-up finds nothing due, which is harmless.
         let mut next = self.timers.next_deadline_hint();
@@ -589,7 +647,7 @@ impl Stack {
             }
         }
         earliest(self.reasm.poll_timeout());
-        self.next_deadline = next;
+        next
     }
 }
 

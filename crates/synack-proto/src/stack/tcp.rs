@@ -25,7 +25,7 @@ use crate::SeqNum;
 use crate::config::SynCookieMode;
 use crate::ip::icmp::TransportError;
 use crate::tcp::conn::{
-    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, TimeWaitVerdict,
+    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, Env, TimeWaitVerdict,
 };
 use crate::tcp::ecn;
 use crate::tcp::fastopen::{self, PassiveOutcome};
@@ -340,26 +340,21 @@ impl Stack {
             Some(PassiveOutcome::CookieSent) | None => {}
         }
         let (local, remote) = (tuple.local, tuple.remote);
-        let conn = if d.child || d.reply.is_some() {
-            Connection::accept_fast_open(
-                now,
-                local,
-                remote,
-                syn,
-                &params,
-                d.reply,
-                d.child,
-                &mut self.env,
-            )
-        } else {
-            Connection::accept_syn(now, local, remote, syn, &params, &mut self.env)
-        };
         let owner = if d.child {
             Owner::Queued(l)
         } else {
             Owner::HalfOpen(l)
         };
-        let key = self.insert_conn(conn, owner, d.child.then_some(l));
+        let make = |env: &mut Env| {
+            if d.child || d.reply.is_some() {
+                Connection::accept_fast_open(
+                    now, local, remote, syn, &params, d.reply, d.child, env,
+                )
+            } else {
+                Connection::accept_syn(now, local, remote, syn, &params, env)
+            }
+        };
+        let key = self.insert_conn(make, owner, d.child.then_some(l));
         if let Some(listener) = self.listeners.get_mut(l) {
             if d.child {
                 // RFC 7413 §4.2.2: the application gets the connection (and
@@ -503,33 +498,41 @@ impl Stack {
                 .map(|l| l.socket_options())
                 .unwrap_or_default(),
         };
-        let conn =
-            Connection::from_cookie(now, tuple.local, tuple.remote, &syn, &params, &mut self.env);
-        let key = self.insert_conn(conn, Owner::HalfOpen(l), None);
+        let key = self.insert_conn(
+            |env| Connection::from_cookie(now, tuple.local, tuple.remote, &syn, &params, env),
+            Owner::HalfOpen(l),
+            None,
+        );
         self.after_conn(key);
         self.deliver(key, tuple, seg);
     }
 
-    /// Stores a new connection and makes its 4-tuple find it.
+    /// Stores the new connection `make` builds (in its slot: it is
+    /// hundreds of bytes, built once and never moved) and makes its
+    /// 4-tuple find it.
     pub(super) fn insert_conn(
         &mut self,
-        conn: Connection,
+        make: impl FnOnce(&mut Env) -> Connection,
         owner: Owner,
         fastopen_listener: Option<Key>,
     ) -> Key {
-        let tuple = FourTuple {
-            local: conn.local(),
-            remote: conn.remote(),
-        };
         let (owner_kind, owner_listener) = owner.packed();
-        let key = self.conns.insert(ConnEntry {
-            conn,
+        let env = &mut self.env;
+        let key = self.conns.insert_with(|| ConnEntry {
+            conn: make(env),
             owner_kind,
             owner_listener,
             generation: 0,
             queued: false,
             fastopen_listener: super::slab::OptionKey::new(fastopen_listener),
         });
+        let Some(entry) = self.conns.get(key) else {
+            return key;
+        };
+        let tuple = FourTuple {
+            local: entry.conn.local(),
+            remote: entry.conn.remote(),
+        };
         self.demux.insert(slots!(self), tuple, Demux::Conn(key));
         self.port_use(tuple.local, true);
         key
@@ -724,6 +727,7 @@ impl Stack {
 
     /// Puts a connection's next deadline (its `poll_timeout`, read while
     /// the caller had it at hand) in the stack's timer queue.
+    #[inline]
     pub(super) fn set_conn_timer(&mut self, key: Key, deadline: Option<Instant>) {
         let timer = TimerKey::Conn(key.index);
         match deadline {

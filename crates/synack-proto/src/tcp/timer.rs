@@ -18,7 +18,6 @@
 use crate::time::Instant;
 use core::hash::{BuildHasher, Hash};
 use std::collections::HashMap;
-use std::collections::hash_map::Entry as MapEntry;
 
 /// The timers of one connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -336,12 +335,204 @@ pub type FixedHasher = rustc_hash::FxBuildHasher;
 
 /// A key's state: the deadline it wants, and the wheel entry that stands for it.
 #[derive(Clone, Copy, Debug)]
-struct Slot {
+pub struct Slot {
     deadline: Instant,
     /// Orders keys with equal deadlines: the earlier `schedule` call first.
     seq: u64,
     /// Time of the wheel entry that represents this key; at most `deadline`.
     queued_at: Instant,
+}
+
+/// Where a [`TimerQueue`] keeps each scheduled key's [`Slot`]: a hash map
+/// ([`HashSlots`], any key) or, for keys that are small indices, arrays
+/// indexed by them ([`DenseSlots`]: no hashing, no probing on the
+/// reschedule every segment makes).
+pub trait KeySlots<K>: Clone {
+    fn get(&self, key: K) -> Option<&Slot>;
+    fn get_mut(&mut self, key: K) -> Option<&mut Slot>;
+    /// Stores the slot of a key that has none.
+    fn insert(&mut self, key: K, slot: Slot);
+    /// Whether the key had a slot.
+    fn remove(&mut self, key: K) -> bool;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn clear(&mut self);
+    fn shrink_to_fit(&mut self);
+    /// Every key's slot, in no particular order.
+    fn for_each_mut(&mut self, f: impl FnMut(K, &mut Slot));
+}
+
+/// [`KeySlots`] in a hash map.
+#[derive(Clone, Debug)]
+pub struct HashSlots<K, S = FixedHasher>(HashMap<K, Slot, S>);
+
+impl<K: Copy + Eq + Hash, S: BuildHasher + Clone> KeySlots<K> for HashSlots<K, S> {
+    fn get(&self, key: K) -> Option<&Slot> {
+        self.0.get(&key)
+    }
+    fn get_mut(&mut self, key: K) -> Option<&mut Slot> {
+        self.0.get_mut(&key)
+    }
+    fn insert(&mut self, key: K, slot: Slot) {
+        self.0.insert(key, slot);
+    }
+    fn remove(&mut self, key: K) -> bool {
+        self.0.remove(&key).is_some()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+    fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
+    fn for_each_mut(&mut self, mut f: impl FnMut(K, &mut Slot)) {
+        for (&k, slot) in self.0.iter_mut() {
+            f(k, slot);
+        }
+    }
+}
+
+/// A key that names a small index in one of at most two lanes (the
+/// stack's timers: a connection's or a TIME-WAIT entry's slab index).
+pub trait DenseKey: Copy {
+    /// The key's lane (0 or 1) and index in it.
+    fn lane_index(self) -> (usize, usize);
+    /// The key at a lane and index.
+    fn from_lane_index(lane: usize, index: usize) -> Self;
+}
+
+/// Marks a vacant [`DenseSlots`] entry (sequence numbers count up from 0
+/// and never get there).
+const VACANT_SEQ: u64 = u64::MAX;
+
+/// Slots per [`DenseSlots`] chunk.
+const CHUNK: usize = 64;
+
+/// `CHUNK` consecutive indices' slots, allocated while one of them is
+/// scheduled.
+#[derive(Clone, Debug)]
+struct Chunk {
+    slots: [Slot; CHUNK],
+    live: u32,
+}
+
+/// [`KeySlots`] in arrays indexed by [`DenseKey`], in chunks of 64 that
+/// exist only while one of their keys is scheduled: a slot is an index
+/// and a pointer away, with no hash, and memory follows the scheduled
+/// keys, not the largest index (a million idle connections with no timer
+/// cost a pointer per 64 of them). The last chunk to empty is kept for the
+/// next one, so a key that comes and goes does not allocate each time.
+#[derive(Clone, Debug, Default)]
+pub struct DenseSlots {
+    lanes: [Vec<Option<Box<Chunk>>>; 2],
+    spare: Option<Box<Chunk>>,
+    len: usize,
+}
+
+impl DenseSlots {
+    const VACANT: Slot = Slot {
+        deadline: Instant::ZERO,
+        seq: VACANT_SEQ,
+        queued_at: Instant::ZERO,
+    };
+
+    /// Chunks allocated (tests).
+    #[cfg(test)]
+    fn chunks(&self) -> usize {
+        self.lanes.iter().flatten().filter(|c| c.is_some()).count()
+    }
+}
+
+impl<K: DenseKey> KeySlots<K> for DenseSlots {
+    #[inline]
+    fn get(&self, key: K) -> Option<&Slot> {
+        let (lane, i) = key.lane_index();
+        let chunk = self.lanes[lane].get(i / CHUNK)?.as_deref()?;
+        Some(&chunk.slots[i % CHUNK]).filter(|s| s.seq != VACANT_SEQ)
+    }
+    #[inline]
+    fn get_mut(&mut self, key: K) -> Option<&mut Slot> {
+        let (lane, i) = key.lane_index();
+        let chunk = self.lanes[lane].get_mut(i / CHUNK)?.as_deref_mut()?;
+        Some(&mut chunk.slots[i % CHUNK]).filter(|s| s.seq != VACANT_SEQ)
+    }
+    fn insert(&mut self, key: K, slot: Slot) {
+        let (lane, i) = key.lane_index();
+        let lane = &mut self.lanes[lane];
+        if lane.len() <= i / CHUNK {
+            lane.resize_with(i / CHUNK + 1, || None);
+        }
+        let spare = &mut self.spare;
+        let chunk = lane[i / CHUNK].get_or_insert_with(|| {
+            spare.take().unwrap_or_else(|| {
+                Box::new(Chunk {
+                    slots: [Self::VACANT; CHUNK],
+                    live: 0,
+                })
+            })
+        });
+        let entry = &mut chunk.slots[i % CHUNK];
+        if entry.seq == VACANT_SEQ {
+            chunk.live += 1;
+            self.len += 1;
+        }
+        *entry = slot;
+    }
+    #[inline]
+    fn remove(&mut self, key: K) -> bool {
+        let (lane, i) = key.lane_index();
+        let Some(place) = self.lanes[lane].get_mut(i / CHUNK) else {
+            return false;
+        };
+        let Some(chunk) = place.as_deref_mut() else {
+            return false;
+        };
+        let entry = &mut chunk.slots[i % CHUNK];
+        if entry.seq == VACANT_SEQ {
+            return false;
+        }
+        entry.seq = VACANT_SEQ;
+        chunk.live -= 1;
+        self.len -= 1;
+        if chunk.live == 0 {
+            // Every slot in it is vacant: it can serve any chunk next.
+            self.spare = place.take();
+        }
+        true
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn clear(&mut self) {
+        self.lanes = Default::default();
+        self.spare = None;
+        self.len = 0;
+    }
+    fn shrink_to_fit(&mut self) {
+        self.spare = None;
+        for lane in &mut self.lanes {
+            let used = lane.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+            lane.truncate(used);
+            lane.shrink_to_fit();
+        }
+    }
+    fn for_each_mut(&mut self, mut f: impl FnMut(K, &mut Slot)) {
+        for (l, lane) in self.lanes.iter_mut().enumerate() {
+            for (c, chunk) in lane.iter_mut().enumerate() {
+                let Some(chunk) = chunk else { continue };
+                for (i, slot) in chunk.slots.iter_mut().enumerate() {
+                    if slot.seq != VACANT_SEQ {
+                        f(K::from_lane_index(l, c * CHUNK + i), slot);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A key's place in the wheel. Entries whose key was cancelled or
@@ -494,8 +685,9 @@ impl<K: Copy> Wheel<K> {
 /// in the order of their last `schedule` call, independent of the hasher,
 /// so the order is deterministic.
 #[derive(Clone)]
-pub struct TimerQueue<K, S = FixedHasher> {
-    slots: HashMap<K, Slot, S>,
+pub struct TimerQueue<K, M = HashSlots<K>> {
+    slots: M,
+    _key: core::marker::PhantomData<K>,
     wheel: Wheel<K>,
     next_seq: u64,
     /// [`TimerQueue::next_deadline_hint`]'s last answer, while nothing has
@@ -524,11 +716,25 @@ impl<K: Copy + Eq + Hash> TimerQueue<K> {
     }
 }
 
-impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
+impl<K: Copy + Eq + Hash, S: BuildHasher + Clone> TimerQueue<K, HashSlots<K, S>> {
     /// An empty queue hashing keys with `hasher`.
     pub fn with_hasher(hasher: S) -> Self {
+        Self::with_slots(HashSlots(HashMap::with_hasher(hasher)))
+    }
+}
+
+impl<K: DenseKey + Eq> TimerQueue<K, DenseSlots> {
+    /// An empty queue for keys that are small indices ([`DenseKey`]).
+    pub fn dense() -> Self {
+        Self::with_slots(DenseSlots::default())
+    }
+}
+
+impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
+    fn with_slots(slots: M) -> Self {
         TimerQueue {
-            slots: HashMap::with_hasher(hasher),
+            slots,
+            _key: core::marker::PhantomData,
             wheel: Wheel::new(),
             next_seq: 0,
             hint: None,
@@ -552,61 +758,87 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
 
     /// When `key` is due, if scheduled.
     pub fn deadline(&self, key: K) -> Option<Instant> {
-        self.slots.get(&key).map(|s| s.deadline)
+        self.slots.get(key).map(|s| s.deadline)
     }
 
     /// Schedules `key` at `deadline`, replacing any earlier schedule for it.
     /// A deadline in the past is due at once.
+    ///
+    /// Inline, as the stack reschedules a connection after nearly every
+    /// input and output: again at the same time is one compare, and a
+    /// later time for a key already queued (the RTO restarting on an ACK)
+    /// updates its slot and touches no wheel (with [`DenseSlots`], no
+    /// hash either). Only an earlier time, or a new key, queues an entry,
+    /// out of line.
+    #[inline(always)]
     pub fn schedule(&mut self, key: K, deadline: Instant) {
         if self.last == Some((key, Some(deadline))) {
             return;
         }
+        if let Some(slot) = self.slots.get_mut(key)
+            && deadline >= slot.queued_at
+        {
+            // The queued entry comes first and is moved to `deadline` when
+            // the wheel reaches it.
+            self.last = Some((key, Some(deadline)));
+            slot.deadline = deadline;
+            slot.seq = self.next_seq;
+            self.next_seq += 1;
+            self.maybe_compact();
+            return;
+        }
+        self.schedule_queued(key, deadline);
+    }
+
+    /// [`TimerQueue::schedule`] for a new key, or a time before the one
+    /// its wheel entry is queued at.
+    #[inline(never)]
+    fn schedule_queued(&mut self, key: K, deadline: Instant) {
         self.last = Some((key, Some(deadline)));
         let seq = self.next_seq;
         self.next_seq += 1;
-        match self.slots.entry(key) {
-            MapEntry::Vacant(v) => {
-                v.insert(Slot {
-                    deadline,
-                    seq,
-                    queued_at: deadline,
-                });
-                self.wheel.place(WheelEntry {
-                    at: deadline,
-                    seq,
+        match self.slots.get_mut(key) {
+            None => {
+                self.slots.insert(
                     key,
-                });
-                self.lower_hint(deadline);
+                    Slot {
+                        deadline,
+                        seq,
+                        queued_at: deadline,
+                    },
+                );
             }
-            MapEntry::Occupied(mut o) => {
-                let slot = o.get_mut();
+            Some(slot) => {
+                // The queued entry would be too late: queue a new one and
+                // let the old one go stale.
                 slot.deadline = deadline;
                 slot.seq = seq;
-                if deadline < slot.queued_at {
-                    // The queued entry would be too late: queue a new one and
-                    // let the old one go stale.
-                    slot.queued_at = deadline;
-                    self.wheel.place(WheelEntry {
-                        at: deadline,
-                        seq,
-                        key,
-                    });
-                    self.lower_hint(deadline);
-                }
-                // Otherwise the queued entry comes first and is moved to
-                // `deadline` when the wheel reaches it.
+                slot.queued_at = deadline;
             }
         }
+        self.enqueue(key, deadline, seq);
+    }
+
+    /// Queues a wheel entry for `key`, whose slot now says `deadline`.
+    #[inline]
+    fn enqueue(&mut self, key: K, deadline: Instant, seq: u64) {
+        self.wheel.place(WheelEntry {
+            at: deadline,
+            seq,
+            key,
+        });
+        self.lower_hint(deadline);
         self.maybe_compact();
     }
 
     /// Unschedules `key`; returns whether it was scheduled.
+    #[inline(always)]
     pub fn cancel(&mut self, key: K) -> bool {
         if self.last == Some((key, None)) {
             return false;
         }
         self.last = Some((key, None));
-        let was = self.slots.remove(&key).is_some();
+        let was = self.slots.remove(key);
         if was {
             // The key's entry may have been the front.
             self.hint = None;
@@ -650,7 +882,7 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
     fn find_hint(&mut self) -> Option<Instant> {
         loop {
             let top = self.wheel.peek()?;
-            match self.slots.get(&top.key) {
+            match self.slots.get(top.key) {
                 // Live: exact, or postponed (the true deadline is later).
                 Some(slot) if slot.queued_at == top.at => return Some(top.at),
                 // Cancelled, fired, or superseded by an earlier entry.
@@ -668,7 +900,7 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
             return None;
         }
         self.wheel.pop();
-        self.slots.remove(&entry.key);
+        self.slots.remove(entry.key);
         self.hint = None;
         self.last = None;
         Some(entry.key)
@@ -697,7 +929,7 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
         self.hint = None;
         loop {
             let top = self.wheel.peek()?;
-            let Some(slot) = self.slots.get_mut(&top.key) else {
+            let Some(slot) = self.slots.get_mut(top.key) else {
                 self.wheel.pop(); // cancelled or already fired
                 continue;
             };
@@ -722,28 +954,36 @@ impl<K: Copy + Eq + Hash, S: BuildHasher> TimerQueue<K, S> {
     }
 
     /// Rebuilds the wheel from the map when stale entries pile up.
+    #[inline]
     fn maybe_compact(&mut self) {
         if self.wheel.len > 2 * self.slots.len() + COMPACT_SLACK {
-            self.rebuild(true);
+            self.compact();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn compact(&mut self) {
+        self.rebuild(true);
     }
 
     /// Replaces every wheel entry with exactly one per live key.
     fn rebuild(&mut self, keep_allocations: bool) {
         self.wheel.clear(keep_allocations);
         self.hint = None;
-        for (&key, slot) in self.slots.iter_mut() {
+        let wheel = &mut self.wheel;
+        self.slots.for_each_mut(|key, slot| {
             slot.queued_at = slot.deadline;
-            self.wheel.place(WheelEntry {
+            wheel.place(WheelEntry {
                 at: slot.deadline,
                 seq: slot.seq,
                 key,
             });
-        }
+        });
     }
 }
 
-impl<K, S> core::fmt::Debug for TimerQueue<K, S> {
+impl<K, M: KeySlots<K>> core::fmt::Debug for TimerQueue<K, M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TimerQueue")
             .field("keys", &self.slots.len())
@@ -1006,6 +1246,7 @@ mod tests {
         Advance(u64),
         Next,
         Hint,
+        Shrink,
     }
 
     /// Deadlines at every scale the wheel has levels for, and the extremes.
@@ -1025,7 +1266,93 @@ mod tests {
             2 => deadline().prop_map(Op::Advance),
             1 => Just(Op::Next),
             2 => Just(Op::Hint),
+            1 => Just(Op::Shrink),
         ]
+    }
+
+    /// A key in two lanes, as the stack's: even keys in lane 0, odd in 1,
+    /// spread 37 indices apart so keys share chunks and span several.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    struct Lane(u8);
+
+    impl DenseKey for Lane {
+        fn lane_index(self) -> (usize, usize) {
+            (usize::from(self.0 % 2), usize::from(self.0 / 2) * 37)
+        }
+        fn from_lane_index(lane: usize, index: usize) -> Self {
+            Lane((index / 37 * 2 + lane) as u8)
+        }
+    }
+
+    /// Runs `ops` on `q` (keys made by `key`) against a model map.
+    fn check_against_model<K: Copy + Eq + core::fmt::Debug, M: KeySlots<K>>(
+        mut q: TimerQueue<K, M>,
+        key: impl Fn(u8) -> K,
+        ops: Vec<Op>,
+    ) -> Result<(), TestCaseError> {
+        // Model: key -> (deadline in µs, order of its last schedule).
+        let mut model: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
+        let mut order = 0u64;
+        let mut now = 0u64;
+        for op in ops {
+            match op {
+                Op::Schedule(k, d) => {
+                    // Deadlines may be in the past: due at once.
+                    q.schedule(key(k), Instant::from_micros(d));
+                    model.insert(k, (d, order));
+                    order += 1;
+                }
+                Op::Cancel(k) => {
+                    prop_assert_eq!(q.cancel(key(k)), model.remove(&k).is_some());
+                }
+                Op::Advance(dt) => {
+                    // Time never goes backwards.
+                    now = now.saturating_add(dt / 2);
+                    loop {
+                        let expect = model
+                            .iter()
+                            .filter(|&(_, &(d, _))| d <= now)
+                            .min_by_key(|&(_, &(d, o))| (d, o))
+                            .map(|(&k, _)| key(k));
+                        let got = q.pop_expired(Instant::from_micros(now));
+                        prop_assert_eq!(got, expect);
+                        match got {
+                            Some(k) => {
+                                let k = (0..16u8).find(|&m| key(m) == k).unwrap_or(u8::MAX);
+                                model.remove(&k);
+                            }
+                            None => break,
+                        }
+                    }
+                }
+                Op::Next => {
+                    let expect = model.values().map(|&(d, _)| Instant::from_micros(d)).min();
+                    prop_assert_eq!(q.next_deadline(), expect);
+                }
+                Op::Hint => {
+                    // The cached answer is the one a fresh search gives,
+                    // and a lower bound on the earliest deadline.
+                    let mut fresh = q.clone();
+                    fresh.hint = None;
+                    let expect = fresh.find_hint();
+                    let hint = q.next_deadline_hint();
+                    prop_assert_eq!(hint, expect);
+                    let min = model.values().map(|&(d, _)| Instant::from_micros(d)).min();
+                    prop_assert_eq!(hint.is_some(), min.is_some());
+                    prop_assert!(hint <= min);
+                }
+                Op::Shrink => q.shrink_to_fit(),
+            }
+            prop_assert_eq!(q.len(), model.len());
+            for k in 0..16u8 {
+                prop_assert_eq!(
+                    q.deadline(key(k)),
+                    model.get(&k).map(|&(d, _)| Instant::from_micros(d))
+                );
+            }
+            prop_assert!(q.queued_entries() <= 2 * q.len() + COMPACT_SLACK + 1);
+        }
+        Ok(())
     }
 
     proptest! {
@@ -1033,63 +1360,73 @@ mod tests {
 
         #[test]
         fn queue_matches_a_naive_map(ops in proptest::collection::vec(op(), 1..200)) {
-            let mut q = TimerQueue::new();
-            // Model: key -> (deadline in µs, order of its last schedule).
-            let mut model: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
-            let mut order = 0u64;
+            check_against_model(TimerQueue::new(), |k| k, ops)?;
+        }
+
+        /// The same with keys kept in arrays by index (the stack's queue).
+        #[test]
+        fn dense_queue_matches_a_naive_map(ops in proptest::collection::vec(op(), 1..200)) {
+            check_against_model(TimerQueue::dense(), Lane, ops)?;
+        }
+
+        /// Both ways of keeping slots give the same answers, call for call.
+        #[test]
+        fn dense_and_hashed_slots_answer_alike(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut hashed = TimerQueue::new();
+            let mut dense = TimerQueue::dense();
             let mut now = 0u64;
             for op in ops {
                 match op {
                     Op::Schedule(k, d) => {
-                        // Deadlines may be in the past: due at once.
-                        q.schedule(k, Instant::from_micros(d));
-                        model.insert(k, (d, order));
-                        order += 1;
+                        hashed.schedule(Lane(k), Instant::from_micros(d));
+                        dense.schedule(Lane(k), Instant::from_micros(d));
                     }
-                    Op::Cancel(k) => {
-                        prop_assert_eq!(q.cancel(k), model.remove(&k).is_some());
-                    }
+                    Op::Cancel(k) => prop_assert_eq!(hashed.cancel(Lane(k)), dense.cancel(Lane(k))),
                     Op::Advance(dt) => {
-                        // Time never goes backwards.
                         now = now.saturating_add(dt / 2);
+                        let at = Instant::from_micros(now);
                         loop {
-                            let expect = model
-                                .iter()
-                                .filter(|&(_, &(d, _))| d <= now)
-                                .min_by_key(|&(_, &(d, o))| (d, o))
-                                .map(|(&k, _)| k);
-                            let got = q.pop_expired(Instant::from_micros(now));
-                            prop_assert_eq!(got, expect);
-                            match got {
-                                Some(k) => { model.remove(&k); }
-                                None => break,
+                            let got = hashed.pop_expired(at);
+                            prop_assert_eq!(got, dense.pop_expired(at));
+                            if got.is_none() {
+                                break;
                             }
                         }
                     }
-                    Op::Next => {
-                        let expect = model.values().map(|&(d, _)| Instant::from_micros(d)).min();
-                        prop_assert_eq!(q.next_deadline(), expect);
-                    }
-                    Op::Hint => {
-                        // The cached answer is the one a fresh search gives,
-                        // and a lower bound on the earliest deadline.
-                        let mut fresh = q.clone();
-                        fresh.hint = None;
-                        let expect = fresh.find_hint();
-                        let hint = q.next_deadline_hint();
-                        prop_assert_eq!(hint, expect);
-                        let min = model.values().map(|&(d, _)| Instant::from_micros(d)).min();
-                        prop_assert_eq!(hint.is_some(), min.is_some());
-                        prop_assert!(hint <= min);
+                    Op::Next => prop_assert_eq!(hashed.next_deadline(), dense.next_deadline()),
+                    Op::Hint => prop_assert_eq!(hashed.next_deadline_hint(), dense.next_deadline_hint()),
+                    Op::Shrink => {
+                        hashed.shrink_to_fit();
+                        dense.shrink_to_fit();
                     }
                 }
-                prop_assert_eq!(q.len(), model.len());
-                for k in 0..16u8 {
-                    prop_assert_eq!(q.deadline(k), model.get(&k).map(|&(d, _)| Instant::from_micros(d)));
-                }
-                prop_assert!(q.queued_entries() <= 2 * q.len() + COMPACT_SLACK + 1);
+                prop_assert_eq!(hashed.len(), dense.len());
+                prop_assert_eq!(hashed.queued_entries(), dense.queued_entries());
             }
         }
+    }
+
+    #[test]
+    fn dense_slots_hold_chunks_only_while_a_key_in_them_is_scheduled() {
+        let mut q = TimerQueue::dense();
+        q.schedule(Lane(1), t(5));
+        q.schedule(Lane(200), t(6));
+        assert_eq!(q.slots.chunks(), 2, "lane 1 index 0, lane 0 index 3,700");
+        assert!(q.cancel(Lane(200)));
+        assert!(!q.cancel(Lane(200)));
+        assert_eq!(q.slots.chunks(), 1, "the empty chunk became the spare");
+        assert!(q.slots.spare.is_some());
+        // A key that comes and goes reuses the spare: no allocation.
+        q.schedule(Lane(4), t(7));
+        assert!(q.slots.spare.is_none());
+        assert_eq!(q.slots.chunks(), 2);
+        assert!(q.cancel(Lane(4)));
+        q.shrink_to_fit();
+        assert!(q.slots.spare.is_none());
+        assert_eq!((q.slots.lanes[0].len(), q.slots.lanes[1].len()), (0, 1));
+        assert_eq!(q.pop_expired(t(10)), Some(Lane(1)));
+        assert!(q.is_empty());
+        assert_eq!(q.slots.chunks(), 0);
     }
 
     /// 1M keys: schedule, reschedule each 10 times (later and earlier),

@@ -105,6 +105,51 @@ fn martians_and_hostile_datagrams_are_dropped_and_counted() {
 }
 
 #[test]
+fn an_accepted_address_pair_is_checked_again_once_an_interface_is_added() {
+    // The checks of a datagram's addresses are remembered for the last
+    // accepted pair; a new interface can change their answer (here it makes
+    // the peer's address ours: a looped frame or a land attack).
+    let mut s = stack(B, 1);
+    s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
+        .unwrap();
+    let t = Instant::from_millis(1);
+    let syn = |port: u16| {
+        packet(
+            SocketAddrV4::new(A, port),
+            SocketAddrV4::new(B, 80),
+            TcpFlags::SYN,
+            7,
+            None,
+            b"",
+        )
+    };
+    s.handle_frame(t, &syn(1000));
+    s.handle_frame(t, &syn(1001));
+    assert_eq!(s.stats().ip.in_delivers, 2);
+    // A martian between two datagrams of the pair is still caught.
+    s.handle_frame(t, &syn_between(Ipv4Addr::new(127, 0, 0, 1), B));
+    assert_eq!(s.stats().ip.in_martian_src, 1);
+    s.handle_frame(t, &syn(1002));
+    assert_eq!(s.stats().ip.in_delivers, 3);
+    s.add_interface(Interface::ip(A, 32));
+    s.handle_frame(t, &syn(1003));
+    assert_eq!(s.stats().ip.in_martian_src, 2, "the source is ours now");
+    assert_eq!(s.stats().ip.in_delivers, 3);
+}
+
+/// A SYN from `src` to `dst`, port 80 to 80.
+fn syn_between(src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
+    packet(
+        SocketAddrV4::new(src, 80),
+        SocketAddrV4::new(dst, 80),
+        TcpFlags::SYN,
+        7,
+        None,
+        b"",
+    )
+}
+
+#[test]
 fn an_echo_request_is_answered_with_its_own_identifier_sequence_and_data() {
     let mut s = stack(B, 1);
     let t = Instant::from_millis(1);
