@@ -45,18 +45,6 @@ pub(super) struct Slots<'a> {
 }
 
 impl Slots<'_> {
-    /// The entry a stored index names (the tuple not read).
-    #[inline]
-    fn key(&self, stored: u32) -> Option<Demux> {
-        if stored & TIME_WAIT_BIT != 0 {
-            let (key, _) = self.time_wait.get_index(stored & !TIME_WAIT_BIT)?;
-            Some(Demux::TimeWait(key))
-        } else {
-            let (key, _) = self.conns.get_index(stored)?;
-            Some(Demux::Conn(key))
-        }
-    }
-
     /// The entry a stored index names, with its tuple.
     fn resolve(&self, stored: u32) -> Option<(Demux, FourTuple)> {
         if stored & TIME_WAIT_BIT != 0 {
@@ -157,7 +145,7 @@ impl DemuxMap {
                 stored
             }
         };
-        slots.key(stored?)
+        slots.resolve(stored?).map(|(d, _)| d)
     }
 
     pub fn contains(&self, slots: Slots<'_>, tuple: &FourTuple) -> bool {
