@@ -131,21 +131,27 @@ impl DemuxMap {
 
     /// What `tuple` leads to.
     pub fn get(&self, slots: Slots<'_>, tuple: &FourTuple) -> Option<Demux> {
-        let stored = match self.recall(tuple) {
-            Some(last) => last.stored,
-            None => {
-                let hash = self.hash(tuple);
-                let stored = self
-                    .table
-                    .find(hash, |&i| {
-                        slots.resolve(i).is_some_and(|(_, t)| t == *tuple)
-                    })
-                    .copied();
-                self.remember(*tuple, hash, stored);
-                stored
+        if let Some(last) = self.recall(tuple) {
+            let stored = last.stored?;
+            // The slot's tuple is checked as a probe of the table checks
+            // it, so a remembered answer can never name another
+            // connection's slot, even if the slot were reused first.
+            if let Some((demux, t)) = slots.resolve(stored)
+                && t == *tuple
+            {
+                return Some(demux);
             }
-        };
-        slots.resolve(stored?).map(|(d, _)| d)
+            debug_assert!(false, "the remembered demux answer went stale");
+        }
+        let hash = self.hash(tuple);
+        let stored = self
+            .table
+            .find(hash, |&i| {
+                slots.resolve(i).is_some_and(|(_, t)| t == *tuple)
+            })
+            .copied();
+        self.remember(*tuple, hash, stored);
+        slots.resolve(stored?).map(|(demux, _)| demux)
     }
 
     pub fn contains(&self, slots: Slots<'_>, tuple: &FourTuple) -> bool {
@@ -334,6 +340,51 @@ mod tests {
         assert_eq!(map.get(slots(&conns), &a), None);
         assert_eq!(map.get(slots(&conns), &b), Some(Demux::Conn(key_b)));
         assert_eq!(map.table.len(), 1);
+    }
+
+    /// The map's contract is "remove the entry before the slot". Were it
+    /// broken, the remembered answer must still not lead to the slot's new
+    /// tuple: it is checked against the slot as a table probe is (debug
+    /// builds, CI's among them, flag the broken contract instead).
+    #[test]
+    #[cfg_attr(debug_assertions, should_panic(expected = "went stale"))]
+    fn a_remembered_answer_never_names_a_reused_slot() {
+        let conns = Slab::new();
+        let mut time_wait = Slab::new();
+        let mut map = DemuxMap::new(SipKey([7; 16]));
+        let old = time_wait.insert(entry(1));
+        map.insert(
+            Slots {
+                conns: &conns,
+                time_wait: &time_wait,
+            },
+            tuple(1),
+            Demux::TimeWait(old),
+        );
+        assert_eq!(
+            map.get(
+                Slots {
+                    conns: &conns,
+                    time_wait: &time_wait
+                },
+                &tuple(1)
+            ),
+            Some(Demux::TimeWait(old))
+        );
+        // The slot is freed (without removing the entry) and reused.
+        assert!(time_wait.remove(old).is_some());
+        let new = time_wait.insert(entry(2));
+        assert_eq!(new.index, old.index);
+        assert_eq!(
+            map.get(
+                Slots {
+                    conns: &conns,
+                    time_wait: &time_wait
+                },
+                &tuple(1)
+            ),
+            None
+        );
     }
 
     proptest::proptest! {

@@ -336,7 +336,7 @@ impl Connection {
     /// SYN,ACK segment <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it."
     /// Text in the SYN is not kept (the peer retransmits it).
     /// Rare: kept out of line so the hot path's code stays dense in the
-    /// instruction cache (README, "Performance").
+    /// instruction cache (docs/PERFORMANCE.md).
     #[cold]
     #[inline(never)]
     fn simultaneous_open(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Disposition {
