@@ -353,38 +353,18 @@ mod tests {
         let mut time_wait = Slab::new();
         let mut map = DemuxMap::new(SipKey([7; 16]));
         let old = time_wait.insert(entry(1));
-        map.insert(
-            Slots {
-                conns: &conns,
-                time_wait: &time_wait,
-            },
-            tuple(1),
-            Demux::TimeWait(old),
-        );
-        assert_eq!(
-            map.get(
-                Slots {
-                    conns: &conns,
-                    time_wait: &time_wait
-                },
-                &tuple(1)
-            ),
-            Some(Demux::TimeWait(old))
-        );
+        map.insert(slots(&conns, &time_wait), tuple(1), Demux::TimeWait(old));
+        let answer = map.get(slots(&conns, &time_wait), &tuple(1));
+        assert_eq!(answer, Some(Demux::TimeWait(old)));
         // The slot is freed (without removing the entry) and reused.
         assert!(time_wait.remove(old).is_some());
         let new = time_wait.insert(entry(2));
         assert_eq!(new.index, old.index);
-        assert_eq!(
-            map.get(
-                Slots {
-                    conns: &conns,
-                    time_wait: &time_wait
-                },
-                &tuple(1)
-            ),
-            None
-        );
+        assert_eq!(map.get(slots(&conns, &time_wait), &tuple(1)), None);
+    }
+
+    fn slots<'a>(conns: &'a Slab<ConnEntry>, time_wait: &'a Slab<TimeWaitEntry>) -> Slots<'a> {
+        Slots { conns, time_wait }
     }
 
     proptest::proptest! {

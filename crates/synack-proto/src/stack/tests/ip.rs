@@ -47,16 +47,6 @@ fn martians_and_hostile_datagrams_are_dropped_and_counted() {
     s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
         .unwrap();
     let t = Instant::from_millis(1);
-    let syn_from = |src: Ipv4Addr, dst: Ipv4Addr| {
-        packet(
-            SocketAddrV4::new(src, 80),
-            SocketAddrV4::new(dst, 80),
-            TcpFlags::SYN,
-            7,
-            None,
-            b"",
-        )
-    };
     let martian_sources = [
         Ipv4Addr::new(224, 0, 0, 5),   // multicast
         Ipv4Addr::BROADCAST,           // limited broadcast
@@ -67,20 +57,20 @@ fn martians_and_hostile_datagrams_are_dropped_and_counted() {
         B,                             // ourselves: a land attack (src = dst)
     ];
     for src in martian_sources {
-        s.handle_frame(t, &syn_from(src, B));
+        s.handle_frame(t, &syn_between(src, B));
     }
     assert_eq!(s.stats().ip.in_martian_src, martian_sources.len() as u64);
-    s.handle_frame(t, &syn_from(A, Ipv4Addr::new(127, 0, 0, 1)));
+    s.handle_frame(t, &syn_between(A, Ipv4Addr::new(127, 0, 0, 1)));
     assert_eq!(s.stats().ip.in_martian_dst, 1);
     // Not for us: a host does not forward.
-    s.handle_frame(t, &syn_from(A, Ipv4Addr::new(192, 0, 2, 77)));
+    s.handle_frame(t, &syn_between(A, Ipv4Addr::new(192, 0, 2, 77)));
     assert_eq!(s.stats().ip.in_addr_errors, 1);
     // TCP to a broadcast address is never taken.
-    s.handle_frame(t, &syn_from(A, Ipv4Addr::new(192, 0, 2, 255)));
+    s.handle_frame(t, &syn_between(A, Ipv4Addr::new(192, 0, 2, 255)));
     assert_eq!(s.stats().ip.in_bcast_pkts, 1);
     assert_eq!(s.stats().ip.in_discards, 1);
     // Bad header lengths.
-    let good = syn_from(A, B);
+    let good = syn_between(A, B);
     let short_ihl = mangled(good.clone(), |d| d[0] = 0x44);
     s.handle_frame(t, &short_ihl);
     let long_ihl = mangled(good.clone(), |d| d[0] = 0x4f);

@@ -596,7 +596,6 @@ impl Episode {
         cc: &mut Congestion,
     ) -> AckOutcome {
         self.mss = inp.mss.max(1);
-        let mss = self.mss;
         let prior_pipe = self.pipe();
         self.frto_send_new = false;
         let mut delivery_rtt = None;
@@ -622,23 +621,7 @@ impl Episode {
             cc.on_delivery(now, inp.min_rtt, inp.ack, inp.snd_nxt);
         }
         if delivered_segs > 0 {
-            let pipe_segs = prior_pipe.div_ceil(mss).max(1);
-            let acked = if self.grows_on_sacks() || !self.sack {
-                delivered
-            } else {
-                inp.ack.since(inp.prior_una)
-            };
-            let sample = AckSample {
-                acked: acked.min(prior_pipe.max(mss)),
-                delivered_segments: delivered_segs.min(pipe_segs),
-                in_flight: inp.prior_in_flight,
-                rtt: inp.rtt,
-                min_rtt: inp.min_rtt,
-                cwnd_limited: inp.cwnd_limited,
-                snd_una: inp.ack,
-                snd_nxt: inp.snd_nxt,
-            };
-            cc.on_ack(now, &sample);
+            self.grow(now, inp, cc, prior_pipe, delivered, delivered_segs);
         }
         out
     }
@@ -856,31 +839,46 @@ impl Episode {
             && delivered_segs > 0
             && (!was_reducing || out.undone)
         {
-            // Growth counts what left this flight: at most what was in the
-            // pipe. After a timeout, a cumulative ACK that jumps over data
-            // the receiver held all along (go-back-N without SACK) must
-            // not open the window by all of it (RFC 3465 §2.3's concern).
-            // Once SACKed data counts as it is delivered, the cumulative
-            // ACK filling the hole counts only what it newly delivered.
-            let pipe_segs = prior_pipe.div_ceil(mss).max(1);
-            let acked = if self.grows_on_sacks() || !self.sack {
-                delivered
-            } else {
-                inp.ack.since(inp.prior_una)
-            };
-            let sample = AckSample {
-                acked: acked.min(prior_pipe.max(mss)),
-                delivered_segments: delivered_segs.min(pipe_segs),
-                in_flight: inp.prior_in_flight,
-                rtt: inp.rtt,
-                min_rtt: inp.min_rtt,
-                cwnd_limited: inp.cwnd_limited,
-                snd_una: inp.ack,
-                snd_nxt: inp.snd_nxt,
-            };
-            cc.on_ack(now, &sample);
+            self.grow(now, inp, cc, prior_pipe, delivered, delivered_segs);
         }
         out
+    }
+
+    /// The window's growth for an ACK that delivered `delivered` bytes in
+    /// `delivered_segs` segments out of `prior_pipe` bytes in the pipe.
+    /// Growth counts what left this flight: at most what was in the pipe.
+    /// After a timeout, a cumulative ACK that jumps over data the receiver
+    /// held all along (go-back-N without SACK) must not open the window by
+    /// all of it (RFC 3465 §2.3's concern). Once SACKed data counts as it
+    /// is delivered, the cumulative ACK filling the hole counts only what
+    /// it newly delivered.
+    fn grow(
+        &self,
+        now: Instant,
+        inp: &AckInput<'_>,
+        cc: &mut Congestion,
+        prior_pipe: u32,
+        delivered: u32,
+        delivered_segs: u32,
+    ) {
+        let mss = self.mss;
+        let pipe_segs = prior_pipe.div_ceil(mss).max(1);
+        let acked = if self.grows_on_sacks() || !self.sack {
+            delivered
+        } else {
+            inp.ack.since(inp.prior_una)
+        };
+        let sample = AckSample {
+            acked: acked.min(prior_pipe.max(mss)),
+            delivered_segments: delivered_segs.min(pipe_segs),
+            in_flight: inp.prior_in_flight,
+            rtt: inp.rtt,
+            min_rtt: inp.min_rtt,
+            cwnd_limited: inp.cwnd_limited,
+            snd_una: inp.ack,
+            snd_nxt: inp.snd_nxt,
+        };
+        cc.on_ack(now, &sample);
     }
 
     /// Open, Disorder (and CWR): late D-SACK undo, loss detection, and the
