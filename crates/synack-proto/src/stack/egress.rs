@@ -124,7 +124,10 @@ impl Stack {
         self.advance(now);
         // The call that ends every drain (a driver polls until `None`):
         // with nothing queued it changes nothing, not even the deadline,
-        // which every input and command refreshed when it ended.
+        // which every input and command refreshed when it ended. So a new
+        // entry point that changes a queue or a timer must end with
+        // `refresh_deadline` too: nothing here repairs it any more (the
+        // assertion catches one that does not, on the paths tests take).
         if self.nothing_to_transmit() {
             debug_assert!(
                 self.deadline_is_fresh(),
