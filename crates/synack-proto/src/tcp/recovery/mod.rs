@@ -799,3 +799,164 @@ mod tests {
         assert_eq!(second_flight_with_a_hole(0), Some((12, CaState::Disorder)));
     }
 }
+
+/// The in-order ACK's short path against the full processing, over random
+/// histories: sends, full and partial ACKs with SACK and D-SACK blocks,
+/// duplicate ACKs, ECN echoes, timeouts, retransmissions, reordering
+/// timeouts and tail-loss probes, for SACK and Reno, RACK on and off, Reno
+/// and CUBIC. Every ACK that takes the short path also runs the full path
+/// on a copy and asserts the same episode, window, counters and outcome
+/// (`Episode::on_ack` under `cfg(test)`); here a whole history must also
+/// end in a consistent scoreboard.
+#[cfg(test)]
+mod in_order_ack_differential {
+    use super::*;
+    use crate::config::CongestionAlgorithm;
+    use proptest::prelude::*;
+
+    const MSS: u32 = 1000;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Send(u8),
+        /// ACK of everything in flight (the short path's case): ECE, RTT.
+        AckAll(bool, bool),
+        /// A partial or duplicate ACK: where, SACK block start and end,
+        /// ECE, RTT.
+        Ack(u8, u8, u8, bool, bool),
+        Rto,
+        Retransmit,
+        ReorderTimeout,
+        Probe,
+        Wait(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (1u8..6).prop_map(Op::Send),
+            4 => (any::<bool>(), any::<bool>()).prop_map(|(e, r)| Op::AckAll(e, r)),
+            4 => (any::<u8>(), any::<u8>(), any::<u8>(), any::<bool>(), any::<bool>())
+                .prop_map(|(a, s, e, ece, rtt)| Op::Ack(a, s, e, ece, rtt)),
+            1 => Just(Op::Rto),
+            2 => Just(Op::Retransmit),
+            1 => Just(Op::ReorderTimeout),
+            1 => Just(Op::Probe),
+            2 => (1u8..50).prop_map(Op::Wait),
+        ]
+    }
+
+    /// An ACK of `ack` with SND.UNA `una` and SND.NXT `nxt` before it.
+    #[allow(clippy::too_many_arguments)]
+    fn input(
+        ack: u32,
+        una: u32,
+        nxt: u32,
+        blocks: &[(SeqNum, SeqNum)],
+        dupack: bool,
+        ece: bool,
+        rtt: bool,
+    ) -> AckInput<'_> {
+        AckInput {
+            ack: SeqNum(ack),
+            prior_una: SeqNum(una),
+            snd_nxt: SeqNum(nxt),
+            sack_blocks: blocks,
+            tsecr: None,
+            dupack,
+            rtt: rtt.then(|| Duration::from_millis(10)),
+            min_rtt: Some(Duration::from_millis(5)),
+            srtt: Some(Duration::from_millis(10)),
+            mss: MSS,
+            cwnd_limited: true,
+            prior_in_flight: nxt - una,
+            new_data_ready: false,
+            ts_clock: TsClock::new(0),
+            ece,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn the_short_path_agrees_with_the_full_one(
+            sack in any::<bool>(),
+            rack in any::<bool>(),
+            cubic in any::<bool>(),
+            ops in proptest::collection::vec(op(), 1..120),
+        ) {
+            let cfg = RecoveryConfig { rack, ..RecoveryConfig::default() };
+            let mut r = LossRecovery::new(SeqNum(0), cfg);
+            r.on_established(SeqNum(1), sack, MSS);
+            let alg = if cubic { CongestionAlgorithm::Cubic } else { CongestionAlgorithm::Reno };
+            let mut cc = Congestion::new(alg, MSS, 10);
+            let mut stats = TcpExtStats::default();
+            let (mut una, mut nxt, mut now, mut rtos) = (1u32, 1u32, 0u64, 0u8);
+            for op in ops {
+                let t = Instant::from_millis(now);
+                match op {
+                    Op::Send(k) => {
+                        let end = nxt + u32::from(k) * MSS;
+                        r.on_sent_new(t, SeqNum(nxt), SeqNum(end));
+                        nxt = end;
+                    }
+                    Op::AckAll(ece, rtt) if nxt != una => {
+                        let inp = input(nxt, una, nxt, &[], false, ece, rtt);
+                        r.on_ack(t, &inp, &mut cc, &mut stats);
+                        una = nxt;
+                        rtos = 0;
+                    }
+                    Op::AckAll(..) => {}
+                    Op::Ack(a, s, e, ece, rtt) => {
+                        let span = nxt - una;
+                        let ack = una + u32::from(a) * span / 255 / MSS * MSS;
+                        let mut blocks = Vec::new();
+                        if sack && nxt > ack {
+                            let segs = (nxt - ack) / MSS;
+                            let s0 = u32::from(s) % (segs + 1);
+                            let e0 = s0 + u32::from(e) % (segs + 1 - s0);
+                            if e0 > s0 {
+                                blocks.push((SeqNum(ack + s0 * MSS), SeqNum(ack + e0 * MSS)));
+                            } else if s0 > 0 && ack > una {
+                                // D-SACK of the last acknowledged segment.
+                                blocks.push((SeqNum(ack - MSS), SeqNum(ack)));
+                            }
+                        }
+                        let dup = ack == una && nxt > una;
+                        let inp = input(ack, una, nxt, &blocks, dup, ece, rtt);
+                        r.on_ack(t, &inp, &mut cc, &mut stats);
+                        if ack != una {
+                            rtos = 0;
+                        }
+                        una = ack;
+                    }
+                    Op::Rto if nxt != una => {
+                        r.on_rto(t, &mut cc, SeqNum(una), SeqNum(nxt), rtos, &mut stats);
+                        rtos = rtos.saturating_add(1);
+                    }
+                    Op::Rto => {}
+                    Op::Retransmit => {
+                        let rtx = r.next_retransmission(MSS).or_else(|| r.next_speculative(MSS));
+                        if let Some(rtx) = rtx {
+                            r.on_retransmitted(t, &rtx, None, &mut stats);
+                        }
+                    }
+                    Op::ReorderTimeout => {
+                        let inp = input(una, una, nxt, &[], false, false, false);
+                        r.on_reorder_timeout(t, &inp, &mut cc, &mut stats);
+                    }
+                    Op::Probe => {
+                        if r.tlp_may_arm()
+                            && let Some((s, e)) = r.last_segment()
+                        {
+                            r.on_probe_sent(t, s, e, true, &mut stats);
+                        }
+                    }
+                    Op::Wait(ms) => now += u64::from(ms),
+                }
+                if let Some(board) = r.scoreboard() {
+                    prop_assert_eq!(board.una(), SeqNum(una), "the scoreboard's SND.UNA");
+                }
+            }
+        }
+    }
+}
