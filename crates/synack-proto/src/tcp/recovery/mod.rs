@@ -846,7 +846,6 @@ mod in_order_ack_differential {
     }
 
     /// An ACK of `ack` with SND.UNA `una` and SND.NXT `nxt` before it.
-    #[allow(clippy::too_many_arguments)]
     fn input(
         ack: u32,
         una: u32,
