@@ -126,26 +126,11 @@ impl<T: Entry> Slab<T> {
     }
 
     /// Stores `value`; returns its key.
-    pub fn insert(&mut self, mut value: T) -> Key {
-        self.len += 1;
-        if let Some(index) = self.free.pop() {
-            let slot = &mut self.slots[index as usize];
-            let generation = slot.generation();
-            value.set_generation(generation);
-            *slot = Slot::Occupied(value);
-            return Key { index, generation };
-        }
-        // More than 2^32 live entries would exhaust memory long before.
-        let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        value.set_generation(0);
-        self.slots.push(Slot::Occupied(value));
-        Key {
-            index,
-            generation: 0,
-        }
+    pub fn insert(&mut self, value: T) -> Key {
+        self.insert_with(|| value)
     }
 
-    /// Stores the entry `make` builds, given the generation its slot has;
+    /// Stores the entry `make` builds (then given its slot's generation);
     /// returns its key. The entry is built where it is stored: a
     /// connection is hundreds of bytes, and `insert` moves its argument in.
     #[inline]
