@@ -48,6 +48,21 @@ impl SackBlocks {
         }
     }
 
+    /// A SACK option's data (RFC 2018 §3): one to four blocks of 8 bytes;
+    /// any other length is `None`.
+    #[inline]
+    pub fn from_option_data(data: &[u8]) -> Option<Self> {
+        let n = data.len();
+        if !n.is_multiple_of(8) || !(1..=MAX_SACK_BLOCKS).contains(&(n / 8)) {
+            return None;
+        }
+        let mut blocks = Self::new();
+        for b in data.chunks_exact(8) {
+            blocks.push((SeqNum(get_u32(b, 0)), SeqNum(get_u32(b, 4))));
+        }
+        Some(blocks)
+    }
+
     /// The first four blocks of `blocks`; the rest are dropped.
     pub fn from_slice(blocks: &[(SeqNum, SeqNum)]) -> Self {
         let mut s = Self::new();
@@ -150,45 +165,28 @@ impl<'a> TcpOption<'a> {
     /// wrong length (RFC 9293 §3.2 MUST-6 asks to handle "an illegal option
     /// length" without crashing; such a segment is dropped and counted).
     pub fn parse(buf: &'a [u8]) -> Result<(TcpOption<'a>, usize), WireError> {
-        let Some(&k) = buf.first() else {
-            return Err(WireError::Malformed);
-        };
-        match k {
-            kind::END_OF_LIST => return Ok((TcpOption::EndOfList, 1)),
-            kind::NOP => return Ok((TcpOption::NoOperation, 1)),
-            _ => {}
-        }
-        let Some(&len) = buf.get(1) else {
-            return Err(WireError::Malformed);
-        };
-        let len = usize::from(len);
-        if len < 2 || len > buf.len() {
-            return Err(WireError::Malformed);
-        }
-        let data = &buf[2..len];
+        let (k, data, len) = split_option(buf)?;
         let option = match (k, data.len()) {
+            (kind::END_OF_LIST, _) => TcpOption::EndOfList,
+            (kind::NOP, _) => TcpOption::NoOperation,
             (kind::MSS, 2) => TcpOption::MaxSegmentSize(get_u16(data, 0)),
             (kind::WINDOW_SCALE, 1) => TcpOption::WindowScale(data[0]),
             (kind::SACK_PERMITTED, 0) => TcpOption::SackPermitted,
-            (kind::SACK, n) if n % 8 == 0 && (1..=MAX_SACK_BLOCKS).contains(&(n / 8)) => {
-                let mut blocks = SackBlocks::new();
-                for b in data.chunks_exact(8) {
-                    blocks.push((SeqNum(get_u32(b, 0)), SeqNum(get_u32(b, 4))));
-                }
-                TcpOption::Sack(blocks)
+            (kind::SACK, _) => {
+                TcpOption::Sack(SackBlocks::from_option_data(data).ok_or(WireError::Malformed)?)
             }
             (kind::TIMESTAMP, 8) => TcpOption::Timestamp {
                 tsval: get_u32(data, 0),
                 tsecr: get_u32(data, 4),
             },
-            (kind::MSS | kind::WINDOW_SCALE | kind::SACK_PERMITTED | kind::SACK, _) => {
+            (kind::MSS | kind::WINDOW_SCALE | kind::SACK_PERMITTED | kind::TIMESTAMP, _) => {
                 return Err(WireError::Malformed);
             }
-            (kind::TIMESTAMP, _) => return Err(WireError::Malformed),
             (kind::FAST_OPEN, _) => TcpOption::FastOpen(data),
-            (kind::EXPERIMENTAL, n) if n >= 2 && get_u16(data, 0) == FAST_OPEN_MAGIC => {
-                TcpOption::FastOpenExp(&data[2..])
-            }
+            (kind::EXPERIMENTAL, _) => match fast_open_exp_cookie(data) {
+                Some(cookie) => TcpOption::FastOpenExp(cookie),
+                None => TcpOption::Unknown { kind: k, data },
+            },
             (kind, _) => TcpOption::Unknown { kind, data },
         };
         Ok((option, len))
@@ -256,6 +254,40 @@ impl<'a> TcpOption<'a> {
             }
         }
         len
+    }
+}
+
+/// The option at the start of `buf`: its kind, its data and the bytes it
+/// occupies. End of Option List and NOP are one byte with no data. An
+/// empty `buf`, a length of 0 or 1, or one that overruns `buf` is
+/// [`WireError::Malformed`] (RFC 9293 §3.2 MUST-6: "an illegal option
+/// length"). The one framing rule for [`TcpOption::parse`] and the
+/// options summary's walk.
+#[inline]
+pub(super) fn split_option(buf: &[u8]) -> Result<(u8, &[u8], usize), WireError> {
+    let Some(&k) = buf.first() else {
+        return Err(WireError::Malformed);
+    };
+    if matches!(k, kind::END_OF_LIST | kind::NOP) {
+        return Ok((k, &[], 1));
+    }
+    let Some(&len) = buf.get(1) else {
+        return Err(WireError::Malformed);
+    };
+    let len = usize::from(len);
+    if len < 2 || len > buf.len() {
+        return Err(WireError::Malformed);
+    }
+    Ok((k, &buf[2..len], len))
+}
+
+/// An experimental option's (kind 254) data as a Fast Open cookie, if its
+/// RFC 6994 magic says Fast Open.
+#[inline]
+pub(super) fn fast_open_exp_cookie(data: &[u8]) -> Option<&[u8]> {
+    match data {
+        [m1, m2, cookie @ ..] if u16::from_be_bytes([*m1, *m2]) == FAST_OPEN_MAGIC => Some(cookie),
+        _ => None,
     }
 }
 

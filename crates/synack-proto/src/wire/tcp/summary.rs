@@ -23,9 +23,8 @@
 //! recent, the one that must be reported).
 
 use super::MAX_OPTIONS_LEN;
-use super::options::{FAST_OPEN_MAGIC, MAX_SACK_BLOCKS, SackBlocks, kind};
-use crate::SeqNum;
-use crate::wire::{WireError, get_u32};
+use super::options::{SackBlocks, fast_open_exp_cookie, kind, split_option};
+use crate::wire::WireError;
 
 /// The Timestamps option (RFC 7323 §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -155,47 +154,27 @@ impl TcpOptions {
     }
 
     /// The walk over options other than the `nop, nop, TS` layout: one
-    /// pass that records each option as it is read, with exactly
-    /// [`super::options::TcpOption::parse`]'s rules (a SYN's options take this path; a
-    /// per-option value returned and matched again cost twice as much).
-    /// The walk stops at End of Option List (RFC 9293 §3.2: what follows
-    /// is padding) and at the first broken option. Out of line: the
+    /// pass that records each option as it is read, with
+    /// [`super::options::TcpOption::parse`]'s rules and its framing
+    /// ([`split_option`]; a SYN's options take this path, and a per-option
+    /// value returned and matched again cost twice as much). The walk
+    /// stops at End of Option List (RFC 9293 §3.2: what follows is
+    /// padding) and at the first broken option. Out of line: the
     /// `nop, nop, TS` segment's parse then saves no registers for it.
     #[inline(never)]
     fn parse_walk(&mut self, bytes: &[u8]) -> Result<(), WireError> {
         let mut rest = bytes;
-        while let [k, tail @ ..] = rest {
-            match *k {
-                kind::END_OF_LIST => return Ok(()),
-                kind::NOP => {
-                    rest = tail;
-                    continue;
-                }
-                _ => {}
-            }
-            // RFC 9293 §3.2 MUST-6: a length of 0 or 1, or one running past
-            // the options, is "an illegal option length".
-            let Some(&len) = tail.first() else {
-                return Err(WireError::Malformed);
-            };
-            let len = usize::from(len);
-            if len < 2 || len > rest.len() {
-                return Err(WireError::Malformed);
-            }
-            let data = &rest[2..len];
-            match (*k, data) {
+        while !rest.is_empty() {
+            let (k, data, len) = split_option(rest)?;
+            match (k, data) {
+                (kind::END_OF_LIST, _) => return Ok(()),
+                (kind::NOP, _) => {}
                 (kind::MSS, &[hi, lo]) => self.mss = Some(u16::from_be_bytes([hi, lo])),
                 (kind::WINDOW_SCALE, &[shift]) => self.window_scale = Some(shift),
                 (kind::SACK_PERMITTED, []) => self.sack_permitted = true,
-                (kind::SACK, _)
-                    if data.len().is_multiple_of(8)
-                        && (8..=8 * MAX_SACK_BLOCKS).contains(&data.len()) =>
-                {
-                    let mut blocks = SackBlocks::new();
-                    for b in data.chunks_exact(8) {
-                        blocks.push((SeqNum(get_u32(b, 0)), SeqNum(get_u32(b, 4))));
-                    }
-                    self.sack_blocks = blocks;
+                (kind::SACK, _) => {
+                    self.sack_blocks =
+                        SackBlocks::from_option_data(data).ok_or(WireError::Malformed)?;
                 }
                 (kind::TIMESTAMP, &[v0, v1, v2, v3, e0, e1, e2, e3]) => {
                     self.timestamp = Some(TcpTimestamp {
@@ -204,19 +183,14 @@ impl TcpOptions {
                     });
                 }
                 // A known kind with a wrong length.
-                (
-                    kind::MSS
-                    | kind::WINDOW_SCALE
-                    | kind::SACK_PERMITTED
-                    | kind::SACK
-                    | kind::TIMESTAMP,
-                    _,
-                ) => return Err(WireError::Malformed),
+                (kind::MSS | kind::WINDOW_SCALE | kind::SACK_PERMITTED | kind::TIMESTAMP, _) => {
+                    return Err(WireError::Malformed);
+                }
                 (kind::FAST_OPEN, cookie) => self.set_fast_open(false, cookie),
-                (kind::EXPERIMENTAL, &[m1, m2, ref cookie @ ..])
-                    if u16::from_be_bytes([m1, m2]) == FAST_OPEN_MAGIC =>
-                {
-                    self.set_fast_open(true, cookie);
+                (kind::EXPERIMENTAL, _) => {
+                    if let Some(cookie) = fast_open_exp_cookie(data) {
+                        self.set_fast_open(true, cookie);
+                    }
                 }
                 // RFC 9293 MUST-6: unknown kinds are skipped.
                 _ => {}
