@@ -712,7 +712,7 @@ impl Stack {
             entry.queued = true;
             self.ready.push_back(key);
         }
-        let deadline = entry.conn.poll_timeout();
+        let deadline = entry.conn.poll_timeout_cached();
         if closed {
             let tuple = FourTuple { local, remote };
             self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
@@ -721,7 +721,10 @@ impl Stack {
     }
 
     pub(super) fn reschedule(&mut self, key: Key) {
-        let deadline = self.conns.get(key).and_then(|e| e.conn.poll_timeout());
+        let deadline = self
+            .conns
+            .get_mut(key)
+            .and_then(|e| e.conn.poll_timeout_cached());
         self.set_conn_timer(key, deadline);
     }
 
