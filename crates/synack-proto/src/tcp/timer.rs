@@ -969,10 +969,17 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// asks again; the entry is moved by that `pop_expired`. This keeps the
     /// per-segment cost of "restart the RTO" at one map update: the move
     /// happens at most once per RTO period, not once per ACK.
+    #[inline]
     pub fn next_deadline_hint(&mut self) -> Option<Instant> {
         if let Some(hint) = self.hint {
             return hint;
         }
+        self.refresh_hint()
+    }
+
+    /// [`TimerQueue::next_deadline_hint`] without a cached answer.
+    #[inline(never)]
+    fn refresh_hint(&mut self) -> Option<Instant> {
         let hint = self.find_hint();
         self.hint = Some(hint);
         hint
