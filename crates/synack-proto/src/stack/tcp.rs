@@ -109,23 +109,16 @@ impl Stack {
         // data is summed while it is copied into the receive buffer (one
         // pass instead of two) and committed only if the sum is right.
         let verify = !self.rx.csum_trusted;
-        let parsed = TcpPacket::new_checked(bytes)
-            .and_then(|p| TcpRepr::parse(&p, src, dst, Checksum::Offload).map(|seg| (p, seg)));
-        let (packet, seg) = match parsed {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                // As if verified first: a corrupted segment that is also
-                // malformed counts as a checksum error.
-                let bad_sum = e == WireError::BadChecksum
-                    || (verify
-                        && TcpPacket::new_checked(bytes)
-                            .is_ok_and(|p| !p.verify_checksum(src, dst)));
-                if bad_sum {
-                    self.env.stats.tcp.in_csum_errors += 1;
-                }
-                self.env.stats.tcp.in_errs += 1;
-                return;
-            }
+        // Two plain matches, not a `Result` chain: the parsed segment (over
+        // a hundred bytes with its options) is not copied from one
+        // `Result` into another on the way.
+        let packet = match TcpPacket::new_checked(bytes) {
+            Ok(packet) => packet,
+            Err(e) => return self.count_malformed_tcp(e, verify, src, dst, bytes),
+        };
+        let seg = match TcpRepr::parse(&packet, src, dst, Checksum::Offload) {
+            Ok(seg) => seg,
+            Err(e) => return self.count_malformed_tcp(e, verify, src, dst, bytes),
         };
         let tuple = FourTuple {
             local: SocketAddrV4::new(dst, seg.dst_port),
@@ -176,6 +169,27 @@ impl Stack {
         {
             e.conn.clear_staged();
         }
+    }
+
+    /// A TCP segment that did not parse: counted. As if verified first, a
+    /// corrupted segment that is also malformed counts as a checksum error.
+    #[cold]
+    #[inline(never)]
+    fn count_malformed_tcp(
+        &mut self,
+        e: WireError,
+        verify: bool,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        bytes: &[u8],
+    ) {
+        let bad_sum = e == WireError::BadChecksum
+            || (verify
+                && TcpPacket::new_checked(bytes).is_ok_and(|p| !p.verify_checksum(src, dst)));
+        if bad_sum {
+            self.env.stats.tcp.in_csum_errors += 1;
+        }
+        self.env.stats.tcp.in_errs += 1;
     }
 
     /// A segment for a connection.
