@@ -778,8 +778,11 @@ impl Stack {
         let Some(tw) = entry.conn.time_wait_entry() else {
             return;
         };
-        self.remove_conn(key);
+        // The local port stays counted: the TIME-WAIT entry takes the
+        // connection's place (no decrement and increment of one count).
+        self.remove_conn_with(key, false);
         if self.time_wait.len() >= self.env.config.tcp_max_tw_buckets {
+            self.port_use(tuple.local, false);
             // Linux: no TIME-WAIT socket, the connection just goes.
             self.env.stats.tcp_ext.tcp_time_wait_overflow += 1;
             self.trace_state(None, tuple, TcpState::TimeWait, TcpState::Closed);
@@ -792,7 +795,6 @@ impl Stack {
         });
         self.demux
             .insert(slots!(self), tuple, Demux::TimeWait(tw_key));
-        self.port_use(tuple.local, true);
         self.timers
             .schedule(TimerKey::TimeWait(tw_key.index), tw.expires);
     }
@@ -813,6 +815,13 @@ impl Stack {
     }
 
     pub(super) fn remove_conn(&mut self, key: Key) {
+        self.remove_conn_with(key, true);
+    }
+
+    /// [`Stack::remove_conn`]; `release_port`: whether the connection's
+    /// local port stops counting as used (not when a TIME-WAIT entry
+    /// takes its place).
+    fn remove_conn_with(&mut self, key: Key, release_port: bool) {
         // The demux entry goes first: it is resolved through the slot.
         let Some(entry) = self.conns.get(key) else {
             return;
@@ -842,7 +851,9 @@ impl Stack {
         {
             listener.fastopen_done();
         }
-        self.port_use(tuple.local, false);
+        if release_port {
+            self.port_use(tuple.local, false);
+        }
     }
 
     fn trace_state(
