@@ -361,11 +361,7 @@ impl Connection {
         core.pending.set_syn(true);
         core.xmit.last_recv = now;
         self.transition(now, env, |old| match old {
-            State::SynSent(s) => State::SynReceived(SynReceived {
-                snd: s.snd,
-                rcv,
-                passive: false,
-            }),
+            State::SynSent(s) => State::SynReceived(SynReceived { snd: s.snd, rcv }),
             other => other,
         });
         Disposition::Accepted
@@ -438,7 +434,7 @@ impl Connection {
     /// was lost or is slow). It would otherwise fail the sequence check.
     fn check_retransmitted_syn(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
         if let State::SynReceived(s) = &self.state
-            && s.passive
+            && self.core.passive_open
             && seg.flags.syn()
             && !seg.flags.rst()
             && seg.ack.is_none()
@@ -457,7 +453,7 @@ impl Connection {
         let State::SynReceived(s) = &self.state else {
             return false;
         };
-        !s.passive
+        !self.core.passive_open
             && seg.flags.syn()
             && seg.payload.is_empty()
             && seg.seq + 1u32 == s.rcv.nxt
@@ -583,7 +579,7 @@ impl Connection {
             // return this connection to the LISTEN state" (the stack deletes
             // the half-open entry); "if ... active OPEN, then the connection
             // was refused".
-            State::SynReceived(s) if s.passive => CloseReason::Reset,
+            State::SynReceived(_) if self.core.passive_open => CloseReason::Reset,
             State::SynReceived(_) => CloseReason::Refused,
             // "ESTABLISHED ... CLOSE-WAIT: ... users should also receive an
             // unsolicited general 'connection reset' signal"; CLOSING,
@@ -626,8 +622,8 @@ impl Connection {
         if !seg.flags.syn() {
             return Step::Continue;
         }
-        if let State::SynReceived(s) = &self.state
-            && s.passive
+        if let State::SynReceived(_) = &self.state
+            && self.core.passive_open
         {
             self.close_with(now, env, CloseReason::Reset);
             return Step::Done(Disposition::Dropped(DropReason::SynInSynReceived));

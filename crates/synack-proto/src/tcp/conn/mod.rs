@@ -310,18 +310,27 @@ pub struct ConnParams {
 
 /// The per-state data, one variant per RFC 9293 state (LISTEN lives in the
 /// stack's listener).
+///
+/// An explicit one-byte tag, numbered as [`TcpState`]: the engine asks
+/// which state it is in about 140 times a handshake ([`State::kind`], the
+/// halves), and a plain byte load answers it where a niche in a variant's
+/// field needed a decode each time. It costs no memory: every variant is at
+/// most the two halves (96 bytes; SYN-RECEIVED's passive flag lives in
+/// [`Core`]), so the tag takes the 8 bytes a niche-less layout pads to
+/// anyway (`an_idle_connection_is_464_bytes_inline`).
 #[derive(Debug)]
+#[repr(u8)]
 pub enum State {
-    Closed(Closed),
-    SynSent(SynSent),
-    SynReceived(SynReceived),
-    Established(Established),
-    FinWait1(FinWait1),
-    FinWait2(FinWait2),
-    CloseWait(CloseWait),
-    Closing(Closing),
-    LastAck(LastAck),
-    TimeWait(TimeWaitState),
+    Closed(Closed) = TcpState::Closed as u8,
+    SynSent(SynSent) = TcpState::SynSent as u8,
+    SynReceived(SynReceived) = TcpState::SynReceived as u8,
+    Established(Established) = TcpState::Established as u8,
+    FinWait1(FinWait1) = TcpState::FinWait1 as u8,
+    FinWait2(FinWait2) = TcpState::FinWait2 as u8,
+    CloseWait(CloseWait) = TcpState::CloseWait as u8,
+    Closing(Closing) = TcpState::Closing as u8,
+    LastAck(LastAck) = TcpState::LastAck as u8,
+    TimeWait(TimeWaitState) = TcpState::TimeWait as u8,
 }
 
 impl Default for State {
@@ -350,15 +359,13 @@ pub struct SynSent {
     pub snd: SendHalf,
 }
 
-/// SYN-RECEIVED: the peer's SYN arrived and our SYN-ACK is out.
+/// SYN-RECEIVED: the peer's SYN arrived and our SYN-ACK is out. Whether it
+/// came from LISTEN is [`Connection::is_passive`] (kept in [`Core`], so this
+/// variant is no larger than the others).
 #[derive(Debug)]
 pub struct SynReceived {
     pub snd: SendHalf,
     pub rcv: RecvHalf,
-    /// Came from LISTEN (a listener's half-open entry) rather than from a
-    /// simultaneous open: a reset returns it to LISTEN, i.e. deletes it
-    /// without telling an application (RFC 9293 §3.10.7.4 "second").
-    pub passive: bool,
 }
 
 /// ESTABLISHED: data flows both ways.
@@ -980,6 +987,11 @@ pub struct Core {
     pub(crate) pending: Pending,
     pub(crate) life: Life,
     pub(crate) counters: Counters,
+    /// Opened from LISTEN (a listener's half-open entry) rather than by
+    /// `connect`: in SYN-RECEIVED a reset returns it to LISTEN, i.e.
+    /// deletes it without telling an application (RFC 9293 §3.10.7.4
+    /// "second"). In the padding `Core` has anyway.
+    pub(crate) passive_open: bool,
     /// RFC 7413 Fast Open, either side; boxed, as most connections never
     /// use it (DESIGN.md §4: an idle connection stays small).
     pub(crate) tfo: Option<Box<fastopen::FastOpen>>,
@@ -1050,6 +1062,7 @@ impl Core {
                 life
             },
             counters: Counters::default(),
+            passive_open: false,
             tfo: None,
         }
     }
@@ -1160,17 +1173,14 @@ impl Connection {
         );
         core.pending.set_syn(true);
         core.xmit.last_recv = now;
+        core.passive_open = true;
         env.stats.tcp.passive_opens += 1;
         env.events.push(ConnEvent::StateChanged {
             from: TcpState::Listen,
             to: TcpState::SynReceived,
         });
         Connection {
-            state: State::SynReceived(SynReceived {
-                snd,
-                rcv,
-                passive: true,
-            }),
+            state: State::SynReceived(SynReceived { snd, rcv }),
             core,
         }
     }
@@ -1205,7 +1215,7 @@ impl Connection {
 
     /// Whether this connection came from a listener's SYN.
     pub fn is_passive(&self) -> bool {
-        matches!(&self.state, State::SynReceived(s) if s.passive)
+        matches!(&self.state, State::SynReceived(_)) && self.core.passive_open
     }
 
     /// The timers' deadlines (for tests and diagnostics).
