@@ -489,6 +489,12 @@ impl State {
         self.halves_mut().map(|(_, r)| r)
     }
 
+    /// The value `mem::take` leaves: CLOSED with no memory (dropping it
+    /// would free nothing).
+    fn is_empty_closed(&self) -> bool {
+        matches!(self, State::Closed(c) if c.unread.allocated() == 0)
+    }
+
     /// Unread bytes left in a state without a receive half.
     fn unread(&self) -> Option<&RingBuffer> {
         match self {
@@ -1264,9 +1270,25 @@ impl Connection {
     /// Moves to another state built from the current one, and does the
     /// bookkeeping every transition needs (events, counters, timers).
     fn transition(&mut self, now: Instant, env: &mut Env, next: impl FnOnce(State) -> State) {
+        self.transition_with(now, env, |old, _| next(old));
+    }
+
+    /// [`Connection::transition`] for a change that hands buffers to the
+    /// stack's spares (`next` gets them beside the old state).
+    fn transition_with(
+        &mut self,
+        now: Instant,
+        env: &mut Env,
+        next: impl FnOnce(State, &mut Spares) -> State,
+    ) {
         let old = core::mem::take(&mut self.state);
         let from = old.kind();
-        self.state = next(old);
+        let placeholder = core::mem::replace(&mut self.state, next(old, &mut env.spares));
+        // What `take` left is an empty CLOSED that owns no memory (its ring
+        // is unallocated): nothing to drop, so skip the generic drop of a
+        // `State` (a call that decodes the variant at every transition).
+        debug_assert!(placeholder.is_empty_closed());
+        core::mem::forget(placeholder);
         let to = self.state.kind();
         if from != to {
             self.core.entered(now, from, to, env);
@@ -1295,14 +1317,12 @@ impl Connection {
             CloseReason::Unreachable(e) => Some(ConnError::Unreachable(e)),
         };
         let had_unread = self.recv_queue() > 0;
-        // The connection's rings go to the stack's spares (moved out of
-        // `env` while `transition` holds it).
-        let mut spares = core::mem::take(&mut env.spares);
-        self.transition(now, env, |mut old| {
+        // The connection's rings go to the stack's spares.
+        self.transition_with(now, env, |mut old, spares| {
             if let Some(snd) = old.send_half_mut() {
-                snd.reclaim_into(&mut spares);
+                snd.reclaim_into(spares);
             }
-            let sp = &mut spares;
+            let sp = &mut *spares;
             let unread = match old {
                 State::SynReceived(s) => s.rcv.into_unread(sp),
                 State::Established(s) => s.rcv.into_unread(sp),
@@ -1319,7 +1339,6 @@ impl Connection {
             spares.rings.reclaim(&mut unread);
             State::Closed(Closed { unread })
         });
-        env.spares = spares;
         self.core.pending.set_syn(false);
         self.core.pending.set_probe(false);
         self.core.pending.set_force_push(false);
@@ -1335,8 +1354,7 @@ impl Connection {
     fn enter_time_wait(&mut self, now: Instant, env: &mut Env) {
         let ts = self.core.ts_recent.map(|r| (self.core.ts_clock, r));
         let expires = now + env.config.time_wait();
-        let mut spares = core::mem::take(&mut env.spares);
-        self.transition(now, env, |old| match old {
+        self.transition_with(now, env, |old, spares| match old {
             State::FinWait1(FinWait1 { mut snd, rcv })
             | State::FinWait2(FinWait2 { mut snd, rcv })
             | State::Closing(Closing { mut snd, rcv }) => {
@@ -1345,14 +1363,13 @@ impl Connection {
                 // The send buffer goes with `snd`; an empty receive buffer
                 // gives its memory back now. Their rings go to the stack's
                 // spares.
-                snd.reclaim_into(&mut spares);
-                let mut unread = rcv.into_unread(&mut spares);
+                snd.reclaim_into(spares);
+                let mut unread = rcv.into_unread(spares);
                 spares.rings.reclaim(&mut unread);
                 State::TimeWait(TimeWaitState { tw, unread })
             }
             other => other,
         });
-        env.spares = spares;
     }
 }
 
