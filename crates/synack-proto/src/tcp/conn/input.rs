@@ -19,13 +19,12 @@ use super::{
 };
 use crate::SeqNum;
 use crate::tcp::congestion::CongestionControl;
-use crate::tcp::recovery::AckInput;
+use crate::tcp::recovery::{AckInput, AckOutcome};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::tcp::timestamps::TsRecent;
 use crate::time::{Instant, Stamp};
 use crate::wire::TcpRepr;
-use crate::wire::tcp::SackBlocks;
 
 use super::recv::RecvHalf;
 use super::send::{FinState, SendHalf};
@@ -1133,47 +1132,55 @@ impl Core {
             && !seg.flags.syn()
             && !seg.flags.fin()
             && !window_updated;
-        let cwnd = self.recovery.send_window(&self.cc);
-        let sack_blocks = if self.neg.sack_ok() {
-            seg.options.sack_blocks
-        } else {
-            SackBlocks::new()
-        };
-        let input = AckInput {
-            ack,
-            prior_una,
-            snd_nxt: snd.nxt,
-            sack_blocks: sack_blocks.as_slice(),
-            tsecr: seg
-                .options
-                .timestamp
-                .filter(|_| self.neg.ts_ok())
-                .map(|t| t.tsecr),
-            dupack,
-            rtt,
-            min_rtt: self.counters.min_rtt(),
-            srtt: self.rtt.srtt(),
-            mss,
-            cwnd_limited: self.xmit.cwnd_limited || prior_in_flight.saturating_add(mss) >= cwnd,
-            prior_in_flight,
-            new_data_ready: snd.unsent() > 0 && snd.window_end().after(snd.nxt),
-            ts_clock: self.ts_clock,
-            // RFC 3168 §6.1.2: ECE counts only on an ECN connection.
-            ece: self.neg.ecn.echoed(seg.flags),
-        };
-        let hystart_exits = self.cc.hystart_exits();
-        let outcome = self
-            .recovery
-            .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
-        if self.cc.hystart_exits() > hystart_exits {
-            // The delay signal enters CSS, still slow start; the ACK train
-            // enters congestion avoidance.
-            if self.cc.in_slow_start() {
-                env.stats.tcp_ext.tcp_hystart_delay_detect += 1;
+        let outcome = if self.recovery.has_episode() {
+            let cwnd = self.recovery.send_window(&self.cc);
+            let sack_blocks: &[(SeqNum, SeqNum)] = if self.neg.sack_ok() {
+                seg.options.sack_blocks.as_slice()
             } else {
-                env.stats.tcp_ext.tcp_hystart_train_detect += 1;
+                &[]
+            };
+            let input = AckInput {
+                ack,
+                prior_una,
+                snd_nxt: snd.nxt,
+                sack_blocks,
+                tsecr: seg
+                    .options
+                    .timestamp
+                    .filter(|_| self.neg.ts_ok())
+                    .map(|t| t.tsecr),
+                dupack,
+                rtt,
+                min_rtt: self.counters.min_rtt(),
+                srtt: self.rtt.srtt(),
+                mss,
+                cwnd_limited: self.xmit.cwnd_limited || prior_in_flight.saturating_add(mss) >= cwnd,
+                prior_in_flight,
+                new_data_ready: snd.unsent() > 0 && snd.window_end().after(snd.nxt),
+                ts_clock: self.ts_clock,
+                // RFC 3168 §6.1.2: ECE counts only on an ECN connection.
+                ece: self.neg.ecn.echoed(seg.flags),
+            };
+            let hystart_exits = self.cc.hystart_exits();
+            let outcome = self
+                .recovery
+                .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
+            if self.cc.hystart_exits() > hystart_exits {
+                // The delay signal enters CSS, still slow start; the ACK
+                // train enters congestion avoidance.
+                if self.cc.in_slow_start() {
+                    env.stats.tcp_ext.tcp_hystart_delay_detect += 1;
+                } else {
+                    env.stats.tcp_ext.tcp_hystart_train_detect += 1;
+                }
             }
-        }
+            outcome
+        } else {
+            // Nothing was sent since the last episode ended: loss recovery
+            // has nothing to learn from this ACK (`LossRecovery::on_ack`
+            // answers the default), so its input is not even built.
+            AckOutcome::default()
+        };
         if outcome.reduced {
             // RFC 3168 §6.1.2: "set the CWR flag ... of the first new data
             // packet sent after the window reduction" (an ECE's or a loss's,
