@@ -465,7 +465,7 @@ impl Connection {
     /// an acknowledgment in reply as specified in RFC 793, page 69, and drop
     /// the segment."
     fn check_paws(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
-        let (Some(recent), Some(ts)) = (self.core.ts_recent, seg.options.timestamp) else {
+        let (Some(recent), Some(ts)) = (&self.core.ts_recent, &seg.options.timestamp) else {
             return Step::Continue;
         };
         if seg.flags.rst() || !recent.paws_rejects(now, ts.tsval) {
