@@ -59,9 +59,30 @@ pub fn write_segment(
     payload: (&[u8], &[u8]),
 ) -> Result<usize, WireError> {
     if let Some(ts) = header.options.only_timestamp() {
-        return write_timestamp_segment(buf, local, remote, header, ts, payload);
+        let header = TimestampHeader {
+            seq: header.seq,
+            ack: header.ack,
+            flags: header.flags,
+            window: header.window,
+            ts,
+        };
+        return write_timestamp_segment(buf, local, remote, &header, payload);
     }
     write_segment_with_options(buf, local, remote, header, payload)
+}
+
+/// The header fields of a segment whose only option is the timestamp
+/// (`nop, nop, TS`): a [`SegmentHeader`] without the options summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimestampHeader {
+    pub seq: SeqNum,
+    /// `Some` sets the ACK flag.
+    pub ack: Option<SeqNum>,
+    /// Control bits other than ACK.
+    pub flags: TcpFlags,
+    /// The window field as sent (already scaled down).
+    pub window: u16,
+    pub ts: TcpTimestamp,
 }
 
 /// [`write_segment`] for a header whose only option is the timestamp: an
@@ -72,19 +93,19 @@ pub fn write_segment(
 /// sum. Bytes and checksum are those of [`write_segment_with_options`]
 /// (`timestamp_segment_matches_the_general_writer`).
 #[inline]
-fn write_timestamp_segment(
+pub fn write_timestamp_segment(
     buf: &mut [u8],
     local: SocketAddrV4,
     remote: SocketAddrV4,
-    header: &SegmentHeader,
-    ts: TcpTimestamp,
+    header: &TimestampHeader,
     payload: (&[u8], &[u8]),
 ) -> Result<usize, WireError> {
     let total = TIMESTAMP_ONLY_LEN + payload.0.len() + payload.1.len();
     let Some(out) = buf.get_mut(..total) else {
         return Err(WireError::Truncated);
     };
-    let flags = header_flags(header);
+    let ts = header.ts;
+    let flags = with_ack_flag(header.flags, header.ack.is_some());
     let words = [
         u32::from(local.port()) << 16 | u32::from(remote.port()),
         header.seq.0,
@@ -132,9 +153,8 @@ fn sum_payload(data: &mut [u8], payload: (&[u8], &[u8])) -> u16 {
 
 /// The flags as sent: ACK set iff there is an acknowledgment number.
 #[inline]
-fn header_flags(header: &SegmentHeader) -> TcpFlags {
-    let mut flags = header.flags;
-    if header.ack.is_some() {
+fn with_ack_flag(mut flags: TcpFlags, ack: bool) -> TcpFlags {
+    if ack {
         flags.insert(TcpFlags::ACK);
     } else {
         flags.remove(TcpFlags::ACK);
@@ -206,7 +226,7 @@ fn write_header<'b>(
     header: &SegmentHeader,
     payload: (&[u8], &[u8]),
 ) -> Result<(&'b mut [u8], u16), WireError> {
-    let flags = header_flags(header);
+    let flags = with_ack_flag(header.flags, header.ack.is_some());
     if let Some(ts) = header.options.only_timestamp() {
         // An established connection's segment: the header as eight 32-bit
         // words, stored once each and summed from their values (reading
@@ -475,15 +495,14 @@ mod tests {
             let split = split.min(payload.len());
             let pieces = (&payload[..split], &payload[split..]);
             let mut fast = [0xAA; 300];
-            let n = write_timestamp_segment(
-                &mut fast,
-                local,
-                remote,
-                &header,
-                TcpTimestamp { tsval, tsecr },
-                pieces,
-            )
-            .unwrap();
+            let ts_header = TimestampHeader {
+                seq: header.seq,
+                ack: header.ack,
+                flags: header.flags,
+                window,
+                ts: TcpTimestamp { tsval, tsecr },
+            };
+            let n = write_timestamp_segment(&mut fast, local, remote, &ts_header, pieces).unwrap();
             let mut general = [0xAA; 300];
             let m = write_segment_with_options(&mut general, local, remote, &header, pieces).unwrap();
             proptest::prop_assert_eq!(n, TIMESTAMP_ONLY_LEN + payload.len());
