@@ -324,13 +324,11 @@ impl Config {
         if !self.tcp_window_scaling {
             return 0;
         }
-        let mut space = self.tcp_rmem.max;
-        let mut shift = 0u8;
-        while space > 65_535 && shift < 14 {
-            space >>= 1;
-            shift += 1;
-        }
-        shift
+        // `max >> shift` fits 16 bits once `shift` reaches the bits beyond
+        // the 16th: a closed form of Linux's halving loop (every connection
+        // asks, twice a handshake).
+        let bits = usize::BITS - self.tcp_rmem.max.leading_zeros();
+        bits.saturating_sub(16).min(14) as u8
     }
 
     /// The MSS we advertise on an interface with the configured MTU (RFC 9293 §3.7.1).
@@ -522,6 +520,31 @@ mod tests {
         assert_eq!(c.window_scale(), 14, "RFC 7323 §2.3 caps the shift at 14");
         c.tcp_window_scaling = false;
         assert_eq!(c.window_scale(), 0);
+    }
+
+    /// The closed form agrees with Linux's loop (`tcp_select_initial_window`:
+    /// halve the space until it fits 16 bits, at most 14 times) around every
+    /// power of two.
+    #[test]
+    fn window_scale_matches_the_halving_loop() {
+        fn halving(mut space: usize) -> u8 {
+            let mut shift = 0u8;
+            while space > 65_535 && shift < 14 {
+                space >>= 1;
+                shift += 1;
+            }
+            shift
+        }
+        let mut c = Config::default();
+        for bit in 0..usize::BITS {
+            let p = 1usize << bit;
+            for max in [p - 1, p, p + 1, p.wrapping_mul(3) / 2] {
+                c.tcp_rmem.max = max;
+                assert_eq!(c.window_scale(), halving(max), "max {max}");
+            }
+        }
+        c.tcp_rmem.max = usize::MAX;
+        assert_eq!(c.window_scale(), halving(usize::MAX));
     }
 
     #[test]

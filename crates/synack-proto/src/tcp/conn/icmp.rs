@@ -49,8 +49,7 @@ impl Connection {
         let Some(snd) = self.state.send_half() else {
             return IcmpOutcome::Ignored;
         };
-        let half_open =
-            matches!(&self.state, State::SynReceived(s) if s.passive) && !fast_open_child;
+        let half_open = self.is_passive() && !fast_open_child;
         // RFC 5927 §4.1: "TCP SHOULD check that the TCP sequence number
         // contained in the payload of the ICMP error message is within the
         // range SND.UNA =< SEG.SEQ < SND.NXT"; Linux also takes SND.NXT

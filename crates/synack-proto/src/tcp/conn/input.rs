@@ -19,13 +19,12 @@ use super::{
 };
 use crate::SeqNum;
 use crate::tcp::congestion::CongestionControl;
-use crate::tcp::recovery::AckInput;
+use crate::tcp::recovery::{AckInput, AckOutcome};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::tcp::timestamps::TsRecent;
 use crate::time::{Instant, Stamp};
 use crate::wire::TcpRepr;
-use crate::wire::tcp::SackBlocks;
 
 use super::recv::RecvHalf;
 use super::send::{FinState, SendHalf};
@@ -361,11 +360,7 @@ impl Connection {
         core.pending.set_syn(true);
         core.xmit.last_recv = now;
         self.transition(now, env, |old| match old {
-            State::SynSent(s) => State::SynReceived(SynReceived {
-                snd: s.snd,
-                rcv,
-                passive: false,
-            }),
+            State::SynSent(s) => State::SynReceived(SynReceived { snd: s.snd, rcv }),
             other => other,
         });
         Disposition::Accepted
@@ -438,7 +433,7 @@ impl Connection {
     /// was lost or is slow). It would otherwise fail the sequence check.
     fn check_retransmitted_syn(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
         if let State::SynReceived(s) = &self.state
-            && s.passive
+            && self.core.passive_open
             && seg.flags.syn()
             && !seg.flags.rst()
             && seg.ack.is_none()
@@ -457,7 +452,7 @@ impl Connection {
         let State::SynReceived(s) = &self.state else {
             return false;
         };
-        !s.passive
+        !self.core.passive_open
             && seg.flags.syn()
             && seg.payload.is_empty()
             && seg.seq + 1u32 == s.rcv.nxt
@@ -470,7 +465,7 @@ impl Connection {
     /// an acknowledgment in reply as specified in RFC 793, page 69, and drop
     /// the segment."
     fn check_paws(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
-        let (Some(recent), Some(ts)) = (self.core.ts_recent, seg.options.timestamp) else {
+        let (Some(recent), Some(ts)) = (&self.core.ts_recent, &seg.options.timestamp) else {
             return Step::Continue;
         };
         if seg.flags.rst() || !recent.paws_rejects(now, ts.tsval) {
@@ -583,7 +578,7 @@ impl Connection {
             // return this connection to the LISTEN state" (the stack deletes
             // the half-open entry); "if ... active OPEN, then the connection
             // was refused".
-            State::SynReceived(s) if s.passive => CloseReason::Reset,
+            State::SynReceived(_) if self.core.passive_open => CloseReason::Reset,
             State::SynReceived(_) => CloseReason::Refused,
             // "ESTABLISHED ... CLOSE-WAIT: ... users should also receive an
             // unsolicited general 'connection reset' signal"; CLOSING,
@@ -626,8 +621,8 @@ impl Connection {
         if !seg.flags.syn() {
             return Step::Continue;
         }
-        if let State::SynReceived(s) = &self.state
-            && s.passive
+        if let State::SynReceived(_) = &self.state
+            && self.core.passive_open
         {
             self.close_with(now, env, CloseReason::Reset);
             return Step::Done(Disposition::Dropped(DropReason::SynInSynReceived));
@@ -1137,47 +1132,55 @@ impl Core {
             && !seg.flags.syn()
             && !seg.flags.fin()
             && !window_updated;
-        let cwnd = self.recovery.send_window(&self.cc);
-        let sack_blocks = if self.neg.sack_ok() {
-            seg.options.sack_blocks
-        } else {
-            SackBlocks::new()
-        };
-        let input = AckInput {
-            ack,
-            prior_una,
-            snd_nxt: snd.nxt,
-            sack_blocks: sack_blocks.as_slice(),
-            tsecr: seg
-                .options
-                .timestamp
-                .filter(|_| self.neg.ts_ok())
-                .map(|t| t.tsecr),
-            dupack,
-            rtt,
-            min_rtt: self.counters.min_rtt(),
-            srtt: self.rtt.srtt(),
-            mss,
-            cwnd_limited: self.xmit.cwnd_limited || prior_in_flight.saturating_add(mss) >= cwnd,
-            prior_in_flight,
-            new_data_ready: snd.unsent() > 0 && snd.window_end().after(snd.nxt),
-            ts_clock: self.ts_clock,
-            // RFC 3168 §6.1.2: ECE counts only on an ECN connection.
-            ece: self.neg.ecn.echoed(seg.flags),
-        };
-        let hystart_exits = self.cc.hystart_exits();
-        let outcome = self
-            .recovery
-            .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
-        if self.cc.hystart_exits() > hystart_exits {
-            // The delay signal enters CSS, still slow start; the ACK train
-            // enters congestion avoidance.
-            if self.cc.in_slow_start() {
-                env.stats.tcp_ext.tcp_hystart_delay_detect += 1;
+        let outcome = if self.recovery.has_episode() {
+            let cwnd = self.recovery.send_window(&self.cc);
+            let sack_blocks: &[(SeqNum, SeqNum)] = if self.neg.sack_ok() {
+                seg.options.sack_blocks.as_slice()
             } else {
-                env.stats.tcp_ext.tcp_hystart_train_detect += 1;
+                &[]
+            };
+            let input = AckInput {
+                ack,
+                prior_una,
+                snd_nxt: snd.nxt,
+                sack_blocks,
+                tsecr: seg
+                    .options
+                    .timestamp
+                    .filter(|_| self.neg.ts_ok())
+                    .map(|t| t.tsecr),
+                dupack,
+                rtt,
+                min_rtt: self.counters.min_rtt(),
+                srtt: self.rtt.srtt(),
+                mss,
+                cwnd_limited: self.xmit.cwnd_limited || prior_in_flight.saturating_add(mss) >= cwnd,
+                prior_in_flight,
+                new_data_ready: snd.unsent() > 0 && snd.window_end().after(snd.nxt),
+                ts_clock: self.ts_clock,
+                // RFC 3168 §6.1.2: ECE counts only on an ECN connection.
+                ece: self.neg.ecn.echoed(seg.flags),
+            };
+            let hystart_exits = self.cc.hystart_exits();
+            let outcome = self
+                .recovery
+                .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
+            if self.cc.hystart_exits() > hystart_exits {
+                // The delay signal enters CSS, still slow start; the ACK
+                // train enters congestion avoidance.
+                if self.cc.in_slow_start() {
+                    env.stats.tcp_ext.tcp_hystart_delay_detect += 1;
+                } else {
+                    env.stats.tcp_ext.tcp_hystart_train_detect += 1;
+                }
             }
-        }
+            outcome
+        } else {
+            // Nothing was sent since the last episode ended: loss recovery
+            // has nothing to learn from this ACK (`LossRecovery::on_ack`
+            // answers the default), so its input is not even built.
+            AckOutcome::default()
+        };
         if outcome.reduced {
             // RFC 3168 §6.1.2: "set the CWR flag ... of the first new data
             // packet sent after the window reduction" (an ECE's or a loss's,

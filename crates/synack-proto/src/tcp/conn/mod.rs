@@ -310,18 +310,27 @@ pub struct ConnParams {
 
 /// The per-state data, one variant per RFC 9293 state (LISTEN lives in the
 /// stack's listener).
+///
+/// An explicit one-byte tag, numbered as [`TcpState`]: the engine asks
+/// which state it is in about 140 times a handshake ([`State::kind`], the
+/// halves), and a plain byte load answers it where a niche in a variant's
+/// field needed a decode each time. It costs no memory: every variant is at
+/// most the two halves (96 bytes; SYN-RECEIVED's passive flag lives in
+/// [`Core`]), so the tag takes the 8 bytes a niche-less layout pads to
+/// anyway (`an_idle_connection_is_464_bytes_inline`).
 #[derive(Debug)]
+#[repr(u8)]
 pub enum State {
-    Closed(Closed),
-    SynSent(SynSent),
-    SynReceived(SynReceived),
-    Established(Established),
-    FinWait1(FinWait1),
-    FinWait2(FinWait2),
-    CloseWait(CloseWait),
-    Closing(Closing),
-    LastAck(LastAck),
-    TimeWait(TimeWaitState),
+    Closed(Closed) = TcpState::Closed as u8,
+    SynSent(SynSent) = TcpState::SynSent as u8,
+    SynReceived(SynReceived) = TcpState::SynReceived as u8,
+    Established(Established) = TcpState::Established as u8,
+    FinWait1(FinWait1) = TcpState::FinWait1 as u8,
+    FinWait2(FinWait2) = TcpState::FinWait2 as u8,
+    CloseWait(CloseWait) = TcpState::CloseWait as u8,
+    Closing(Closing) = TcpState::Closing as u8,
+    LastAck(LastAck) = TcpState::LastAck as u8,
+    TimeWait(TimeWaitState) = TcpState::TimeWait as u8,
 }
 
 impl Default for State {
@@ -350,15 +359,13 @@ pub struct SynSent {
     pub snd: SendHalf,
 }
 
-/// SYN-RECEIVED: the peer's SYN arrived and our SYN-ACK is out.
+/// SYN-RECEIVED: the peer's SYN arrived and our SYN-ACK is out. Whether it
+/// came from LISTEN is [`Connection::is_passive`] (kept in [`Core`], so this
+/// variant is no larger than the others).
 #[derive(Debug)]
 pub struct SynReceived {
     pub snd: SendHalf,
     pub rcv: RecvHalf,
-    /// Came from LISTEN (a listener's half-open entry) rather than from a
-    /// simultaneous open: a reset returns it to LISTEN, i.e. deletes it
-    /// without telling an application (RFC 9293 §3.10.7.4 "second").
-    pub passive: bool,
 }
 
 /// ESTABLISHED: data flows both ways.
@@ -480,6 +487,12 @@ impl State {
 
     pub(crate) fn recv_half_mut(&mut self) -> Option<&mut RecvHalf> {
         self.halves_mut().map(|(_, r)| r)
+    }
+
+    /// The value `mem::take` leaves: CLOSED with no memory (dropping it
+    /// would free nothing).
+    fn is_empty_closed(&self) -> bool {
+        matches!(self, State::Closed(c) if c.unread.allocated() == 0)
     }
 
     /// Unread bytes left in a state without a receive half.
@@ -980,6 +993,11 @@ pub struct Core {
     pub(crate) pending: Pending,
     pub(crate) life: Life,
     pub(crate) counters: Counters,
+    /// Opened from LISTEN (a listener's half-open entry) rather than by
+    /// `connect`: in SYN-RECEIVED a reset returns it to LISTEN, i.e.
+    /// deletes it without telling an application (RFC 9293 §3.10.7.4
+    /// "second"). In the padding `Core` has anyway.
+    pub(crate) passive_open: bool,
     /// RFC 7413 Fast Open, either side; boxed, as most connections never
     /// use it (DESIGN.md §4: an idle connection stays small).
     pub(crate) tfo: Option<Box<fastopen::FastOpen>>,
@@ -1050,6 +1068,7 @@ impl Core {
                 life
             },
             counters: Counters::default(),
+            passive_open: false,
             tfo: None,
         }
     }
@@ -1160,17 +1179,14 @@ impl Connection {
         );
         core.pending.set_syn(true);
         core.xmit.last_recv = now;
+        core.passive_open = true;
         env.stats.tcp.passive_opens += 1;
         env.events.push(ConnEvent::StateChanged {
             from: TcpState::Listen,
             to: TcpState::SynReceived,
         });
         Connection {
-            state: State::SynReceived(SynReceived {
-                snd,
-                rcv,
-                passive: true,
-            }),
+            state: State::SynReceived(SynReceived { snd, rcv }),
             core,
         }
     }
@@ -1205,7 +1221,7 @@ impl Connection {
 
     /// Whether this connection came from a listener's SYN.
     pub fn is_passive(&self) -> bool {
-        matches!(&self.state, State::SynReceived(s) if s.passive)
+        matches!(&self.state, State::SynReceived(_)) && self.core.passive_open
     }
 
     /// The timers' deadlines (for tests and diagnostics).
@@ -1254,9 +1270,25 @@ impl Connection {
     /// Moves to another state built from the current one, and does the
     /// bookkeeping every transition needs (events, counters, timers).
     fn transition(&mut self, now: Instant, env: &mut Env, next: impl FnOnce(State) -> State) {
+        self.transition_with(now, env, |old, _| next(old));
+    }
+
+    /// [`Connection::transition`] for a change that hands buffers to the
+    /// stack's spares (`next` gets them beside the old state).
+    fn transition_with(
+        &mut self,
+        now: Instant,
+        env: &mut Env,
+        next: impl FnOnce(State, &mut Spares) -> State,
+    ) {
         let old = core::mem::take(&mut self.state);
         let from = old.kind();
-        self.state = next(old);
+        let placeholder = core::mem::replace(&mut self.state, next(old, &mut env.spares));
+        // What `take` left is an empty CLOSED that owns no memory (its ring
+        // is unallocated): nothing to drop, so skip the generic drop of a
+        // `State` (a call that decodes the variant at every transition).
+        debug_assert!(placeholder.is_empty_closed());
+        core::mem::forget(placeholder);
         let to = self.state.kind();
         if from != to {
             self.core.entered(now, from, to, env);
@@ -1285,14 +1317,12 @@ impl Connection {
             CloseReason::Unreachable(e) => Some(ConnError::Unreachable(e)),
         };
         let had_unread = self.recv_queue() > 0;
-        // The connection's rings go to the stack's spares (moved out of
-        // `env` while `transition` holds it).
-        let mut spares = core::mem::take(&mut env.spares);
-        self.transition(now, env, |mut old| {
+        // The connection's rings go to the stack's spares.
+        self.transition_with(now, env, |mut old, spares| {
             if let Some(snd) = old.send_half_mut() {
-                snd.reclaim_into(&mut spares);
+                snd.reclaim_into(spares);
             }
-            let sp = &mut spares;
+            let sp = &mut *spares;
             let unread = match old {
                 State::SynReceived(s) => s.rcv.into_unread(sp),
                 State::Established(s) => s.rcv.into_unread(sp),
@@ -1309,7 +1339,6 @@ impl Connection {
             spares.rings.reclaim(&mut unread);
             State::Closed(Closed { unread })
         });
-        env.spares = spares;
         self.core.pending.set_syn(false);
         self.core.pending.set_probe(false);
         self.core.pending.set_force_push(false);
@@ -1325,8 +1354,7 @@ impl Connection {
     fn enter_time_wait(&mut self, now: Instant, env: &mut Env) {
         let ts = self.core.ts_recent.map(|r| (self.core.ts_clock, r));
         let expires = now + env.config.time_wait();
-        let mut spares = core::mem::take(&mut env.spares);
-        self.transition(now, env, |old| match old {
+        self.transition_with(now, env, |old, spares| match old {
             State::FinWait1(FinWait1 { mut snd, rcv })
             | State::FinWait2(FinWait2 { mut snd, rcv })
             | State::Closing(Closing { mut snd, rcv }) => {
@@ -1335,14 +1363,13 @@ impl Connection {
                 // The send buffer goes with `snd`; an empty receive buffer
                 // gives its memory back now. Their rings go to the stack's
                 // spares.
-                snd.reclaim_into(&mut spares);
-                let mut unread = rcv.into_unread(&mut spares);
+                snd.reclaim_into(spares);
+                let mut unread = rcv.into_unread(spares);
                 spares.rings.reclaim(&mut unread);
                 State::TimeWait(TimeWaitState { tw, unread })
             }
             other => other,
         });
-        env.spares = spares;
     }
 }
 

@@ -435,6 +435,12 @@ impl LossRecovery {
         self.ep = None;
     }
 
+    /// Whether an episode is under way (something was sent since the last
+    /// one ended): without one, [`LossRecovery::on_ack`] learns nothing.
+    pub fn has_episode(&self) -> bool {
+        self.ep.is_some()
+    }
+
     /// Heap bytes held (the episode and its scoreboard).
     pub fn allocated(&self) -> usize {
         self.ep
@@ -641,6 +647,35 @@ mod tests {
             let out = r.on_ack(t, &ack(20_501, 12_001, 21_001, true), &mut cc, &mut stats);
             assert!(out.reduced, "a reduction after the last one ended");
             assert_eq!(stats.tcp_fast_retrans + stats.tcp_slow_start_retrans, 0);
+        }
+    }
+
+    /// The connection skips building an [`AckInput`] while no episode is
+    /// under way (`has_episode`); that is right only because such an ACK
+    /// changes nothing here or in the controller, whatever it says.
+    #[test]
+    fn without_an_episode_an_ack_changes_nothing() {
+        for algorithm in [CongestionAlgorithm::Reno, CongestionAlgorithm::Cubic] {
+            let t = Instant::ZERO;
+            let mut r = LossRecovery::new(SeqNum(0), RecoveryConfig::default());
+            r.on_established(SeqNum(1), true, 1000);
+            let mut cc = Congestion::new(algorithm, 1000, 10);
+            let mut stats = TcpExtStats::default();
+            assert!(!r.has_episode());
+            let (window, ssthresh) = (cc.window(), cc.ssthresh());
+            for (a, ece) in [(1, false), (1, true), (5001, false)] {
+                let out = r.on_ack(t, &ack(a, 1, 10_001, ece), &mut cc, &mut stats);
+                assert_eq!(out, AckOutcome::default(), "{algorithm:?}");
+            }
+            assert!(!r.has_episode(), "an ACK starts no episode");
+            assert_eq!((cc.window(), cc.ssthresh()), (window, ssthresh));
+            assert_eq!((r.ca_state(), r.allocated()), (CaState::Open, 0));
+            // Sending starts one; the ACK of everything keeps it until the
+            // connection releases it (its records go when idle).
+            r.on_sent_new(t, SeqNum(1), SeqNum(1001));
+            assert!(r.has_episode());
+            r.release();
+            assert!(!r.has_episode());
         }
     }
 

@@ -530,3 +530,33 @@ fn a_syn_ack_echoing_a_tsval_never_sent_is_reset_and_syn_sent_goes_on() {
     );
     assert_eq!(h.state(), TcpState::Established);
 }
+
+/// RFC 9293 §3.10.7.4 "second": a reset in SYN-RECEIVED ends a passive open
+/// quietly (back to LISTEN) and refuses an active one. The flag that tells
+/// them apart lives in `Core` (the state's variant is only the two halves),
+/// so this checks that it follows how the connection was opened.
+#[test]
+fn a_reset_in_syn_received_tells_a_passive_open_from_a_simultaneous_one() {
+    let syn = seg("S", IRS, None).linux_syn_opts();
+    let mut server = Harness::server(Config::default(), &syn);
+    server.output();
+    assert_eq!(server.state(), TcpState::SynReceived);
+    assert!(server.conn.is_passive());
+    assert_eq!(
+        server.input(seg("R", IRS + 1, None)),
+        Disposition::ConnectionReset
+    );
+    assert_eq!(server.conn.close_reason(), Some(CloseReason::Reset));
+
+    let mut client = Harness::client(Config::default());
+    client.output();
+    client.at(10);
+    let _ = client.input(seg("S", IRS, None).linux_syn_opts());
+    assert_eq!(client.state(), TcpState::SynReceived);
+    assert!(!client.conn.is_passive(), "a simultaneous open is active");
+    assert_eq!(
+        client.input(seg("R", IRS + 1, None)),
+        Disposition::ConnectionReset
+    );
+    assert_eq!(client.conn.close_reason(), Some(CloseReason::Refused));
+}

@@ -54,6 +54,11 @@ fn an_idle_connection_is_464_bytes_inline() {
         size_of::<Congestion>() <= 48,
         "CUBIC epoch boxed, the initial window read from the config"
     );
+    // The state's tag is an explicit byte in the 8 bytes a layout without a
+    // niche pads to: every variant is at most the two halves (SYN-RECEIVED's
+    // passive flag is in `Core`), so it costs nothing.
+    assert_eq!(size_of::<SynReceived>(), size_of::<Established>());
+    assert!(size_of::<State>() <= size_of::<Established>() + 8);
     assert!(size_of::<RecvHalf>() <= 40, "data state in a lazy block");
     assert!(size_of::<SendHalf>() <= 56, "data state in a lazy block");
     assert!(
