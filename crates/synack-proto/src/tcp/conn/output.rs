@@ -18,11 +18,16 @@ use crate::SeqNum;
 use crate::tcp::congestion::CongestionControl;
 use crate::tcp::ecn::Ecn;
 use crate::tcp::recovery::{Mark, NextSegRule, Retransmission};
-use crate::tcp::segment::{SegmentHeader, write_segment, write_segment_partial};
+use crate::tcp::segment::{
+    SegmentHeader, TIMESTAMP_ONLY_LEN, TimestampHeader, write_segment, write_segment_partial,
+    write_timestamp_segment,
+};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::time::{Instant, Stamp};
-use crate::wire::tcp::{TcpFlags, TcpOptions, TcpTimestamp};
+use crate::wire::tcp::{
+    FastOpenOption, HEADER_LEN, SackBlocks, TcpFlags, TcpOptions, TcpTimestamp,
+};
 
 use super::offload::pieces;
 use super::recv::RecvHalf;
@@ -68,6 +73,49 @@ impl Plan {
             kind: Kind::Ack,
             rtx: None,
             tlp: false,
+        }
+    }
+}
+
+/// A segment's options as `emit` lays them out.
+#[derive(Clone, Copy, Debug)]
+enum Layout {
+    /// The timestamp alone (`nop, nop, TS`): an established connection's
+    /// every segment that reports no SACK blocks, written by
+    /// [`write_timestamp_segment`] without a [`TcpOptions`] summary.
+    Timestamp(TcpTimestamp),
+    /// Anything else (a SYN's options, SACK blocks, no timestamps).
+    Options(TcpOptions),
+}
+
+impl Layout {
+    /// Bytes of header and options.
+    fn header_len(&self) -> usize {
+        match self {
+            Layout::Timestamp(_) => TIMESTAMP_ONLY_LEN,
+            Layout::Options(o) => HEADER_LEN + o.buffer_len(),
+        }
+    }
+
+    /// The TSval sent, whether SACK blocks go, and the Fast Open option.
+    fn summary(&self) -> (Option<u32>, bool, Option<FastOpenOption>) {
+        match self {
+            Layout::Timestamp(ts) => (Some(ts.tsval), false, None),
+            Layout::Options(o) => (
+                o.timestamp.map(|t| t.tsval),
+                !o.sack_blocks.is_empty(),
+                o.fast_open,
+            ),
+        }
+    }
+
+    fn into_options(self) -> TcpOptions {
+        match self {
+            Layout::Timestamp(ts) => TcpOptions {
+                timestamp: Some(ts),
+                ..TcpOptions::default()
+            },
+            Layout::Options(o) => o,
         }
     }
 }
@@ -513,7 +561,7 @@ impl Core {
         let syn = plan.kind == Kind::Syn;
         let tsval = self.ts_clock.tsval(now);
         let tsecr = self.ts_recent.map_or(0, |r| r.value());
-        let (ack, window, options) = match rcv.as_deref_mut() {
+        let (ack, window, layout) = match rcv.as_deref_mut() {
             // Our SYN: no ACK; window unscaled (RFC 7323 §2.2).
             None => {
                 let window = self
@@ -521,23 +569,37 @@ impl Core {
                     .min(usize::from(u16::MAX)) as u16;
                 let mut options = self.neg.syn_options(tsval);
                 options.fast_open = self.tfo_syn_option();
-                (None, window, options)
+                (None, window, Layout::Options(options))
             }
             Some(r) if syn => {
                 let mut options = self.neg.syn_ack_options(tsval, tsecr);
                 options.fast_open = self.tfo_syn_ack_option();
-                (Some(r.nxt), r.advertise_unscaled(), options)
+                (
+                    Some(r.nxt),
+                    r.advertise_unscaled(),
+                    Layout::Options(options),
+                )
             }
             Some(r) => {
                 let sws_mss = u32::from(self.neg.adv_mss) - self.neg.option_overhead();
-                let mut options = TcpOptions {
-                    timestamp: self.neg.ts_ok().then_some(TcpTimestamp { tsval, tsecr }),
-                    ..TcpOptions::default()
+                let sack_blocks = if self.neg.sack_ok() {
+                    r.sack_blocks(env.config.tcp_dsack)
+                } else {
+                    SackBlocks::new()
                 };
-                if self.neg.sack_ok() {
-                    options.sack_blocks = r.sack_blocks(env.config.tcp_dsack);
-                }
-                (Some(r.nxt), r.advertise(sws_mss), options)
+                let timestamp = TcpTimestamp { tsval, tsecr };
+                // RFC 7323 §3: timestamps on every segment once agreed; an
+                // established connection's segment carries nothing else
+                // unless it reports SACK blocks.
+                let layout = match (self.neg.ts_ok(), sack_blocks.is_empty()) {
+                    (true, true) => Layout::Timestamp(timestamp),
+                    (ts_ok, _) => Layout::Options(TcpOptions {
+                        timestamp: ts_ok.then_some(timestamp),
+                        sack_blocks,
+                        ..TcpOptions::default()
+                    }),
+                };
+                (Some(r.nxt), r.advertise(sws_mss), layout)
             }
         };
         let mut flags = TcpFlags::empty();
@@ -569,18 +631,11 @@ impl Core {
         if plan.push {
             flags |= TcpFlags::PSH;
         }
-        let header = SegmentHeader {
-            seq: plan.seq,
-            ack,
-            flags,
-            window,
-            options,
-        };
         // The room left after the header bounds the payload (a segment
         // without one need not measure its options).
         let len = match plan.len as usize {
             0 => 0,
-            want => want.min(buf.len().saturating_sub(header.header_len())),
+            want => want.min(buf.len().saturating_sub(layout.header_len())),
         };
         // A SYN's data (Fast Open) starts after the SYN's sequence number.
         let data_seq = if syn { plan.seq + 1u32 } else { plan.seq };
@@ -589,10 +644,32 @@ impl Core {
         // cheap to sum, and a SYN may wait in the ARP queue, whose frames
         // go out without offload metadata.
         let partial = env.tx.csum && len > 0 && !syn;
-        let n = if partial {
-            write_segment_partial(buf, self.local, self.remote, &header, payload)
-        } else {
-            write_segment(buf, self.local, self.remote, &header, payload)
+        let (sent_tsval, sack_sent, fast_open) = layout.summary();
+        let n = match layout {
+            Layout::Timestamp(ts) if !partial => {
+                let header = TimestampHeader {
+                    seq: plan.seq,
+                    ack,
+                    flags,
+                    window,
+                    ts,
+                };
+                write_timestamp_segment(buf, self.local, self.remote, &header, payload)
+            }
+            layout => {
+                let header = SegmentHeader {
+                    seq: plan.seq,
+                    ack,
+                    flags,
+                    window,
+                    options: layout.into_options(),
+                };
+                if partial {
+                    write_segment_partial(buf, self.local, self.remote, &header, payload)
+                } else {
+                    write_segment(buf, self.local, self.remote, &header, payload)
+                }
+            }
         }
         .ok()?;
         env.tx.partial = partial;
@@ -606,25 +683,16 @@ impl Core {
         let retransmission =
             plan.kind == Kind::Retransmission || (syn && self.xmit.retransmits > 0);
         if retransmission && self.xmit.rtx_tsval().is_none() {
-            self.xmit.set_rtx_tsval(options.timestamp.map(|t| t.tsval));
+            self.xmit.set_rtx_tsval(sent_tsval);
         }
         if syn && rcv.is_none() {
-            self.tfo_on_syn_sent(options.fast_open, len as u32);
+            self.tfo_on_syn_sent(fast_open, len as u32);
         }
         let sent = Plan {
             len: len as u32,
             ..*plan
         };
-        let tsval = options.timestamp.map(|t| t.tsval);
-        self.on_emitted(
-            now,
-            &sent,
-            snd,
-            rcv,
-            !options.sack_blocks.is_empty(),
-            tsval,
-            env,
-        );
+        self.on_emitted(now, &sent, snd, rcv, sack_sent, sent_tsval, env);
         Some(n)
     }
 
@@ -860,4 +928,30 @@ fn retransmission_plan(snd: &SendHalf, rtx: Retransmission) -> Option<Plan> {
         }),
         ..Plan::ack(seq)
     })
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    /// The timestamp layout stands for the summary with the timestamp alone:
+    /// same header length, same TSval, no SACK, no Fast Open; so writing it
+    /// with `write_timestamp_segment` or through `write_segment` differs in
+    /// nothing (`timestamp_segment_matches_the_general_writer`).
+    #[test]
+    fn a_timestamp_layout_is_the_timestamp_only_summary() {
+        let ts = TcpTimestamp { tsval: 5, tsecr: 7 };
+        let layout = Layout::Timestamp(ts);
+        let options = layout.into_options();
+        assert_eq!(options.only_timestamp(), Some(ts));
+        assert_eq!(layout.header_len(), HEADER_LEN + options.buffer_len());
+        assert_eq!(layout.summary(), Layout::Options(options).summary());
+        assert_eq!(layout.summary(), (Some(5), false, None));
+        // SACK blocks need the general layout, and count as sent.
+        let mut with_sack = options;
+        with_sack.sack_blocks.push((SeqNum(10), SeqNum(20)));
+        let general = Layout::Options(with_sack);
+        assert_eq!(general.header_len(), HEADER_LEN + 12 + 12);
+        assert_eq!(general.summary(), (Some(5), true, None));
+    }
 }

@@ -339,6 +339,11 @@ impl SendHalf {
     /// Up to `len` bytes of data from sequence number `seq`, as the two
     /// slices either side of the ring's wrap (the second may be empty).
     pub fn data_at(&self, seq: SeqNum, len: usize) -> (&[u8], &[u8]) {
+        if len == 0 {
+            // A control segment (most of a short connection's): no ring to
+            // look at.
+            return (&[], &[]);
+        }
         let Ok(offset) = usize::try_from(seq.diff(self.buf_seq)) else {
             return (&[], &[]); // before the buffer: nothing (the SYN)
         };
@@ -479,6 +484,21 @@ mod tests {
         assert_eq!(s.acknowledge(SeqNum(101)), 1);
         assert!(s.syn_acked());
         assert_eq!(s.data_at(SeqNum(101), 5), (&b"hello"[..], &b""[..]));
+    }
+
+    /// Zero bytes are two empty slices wherever they are asked for (a
+    /// control segment's payload, answered without the ring), and a
+    /// non-empty answer at the same place is the ring's bytes.
+    #[test]
+    fn zero_bytes_are_empty_anywhere() {
+        let empty: (&[u8], &[u8]) = (&[], &[]);
+        let mut s = SendHalf::new(SeqNum(100), 1000);
+        assert_eq!(s.data_at(SeqNum(101), 0), empty, "no block yet");
+        assert_eq!(s.enqueue(b"hello"), 5);
+        for seq in [99, 100, 101, 103, 106, 2_000] {
+            assert_eq!(s.data_at(SeqNum(seq), 0), empty);
+        }
+        assert_eq!(s.data_at(SeqNum(103), 2), (&b"ll"[..], &b""[..]));
     }
 
     #[test]
