@@ -130,6 +130,10 @@ impl DemuxMap {
     }
 
     /// What `tuple` leads to.
+    ///
+    /// Inline for the remembered answer (a run of segments for one
+    /// connection: most of them); the probe of the table is a call away.
+    #[inline]
     pub fn get(&self, slots: Slots<'_>, tuple: &FourTuple) -> Option<Demux> {
         if let Some(last) = self.recall(tuple) {
             let stored = last.stored?;
@@ -143,6 +147,12 @@ impl DemuxMap {
             }
             debug_assert!(false, "the remembered demux answer went stale");
         }
+        self.probe(slots, tuple)
+    }
+
+    /// [`DemuxMap::get`] without a remembered answer: hash and probe.
+    #[inline(never)]
+    fn probe(&self, slots: Slots<'_>, tuple: &FourTuple) -> Option<Demux> {
         let hash = self.hash(tuple);
         let stored = self
             .table

@@ -101,8 +101,11 @@ impl Stack {
     fn handle_ip(&mut self, index: usize, bytes: &[u8], link_broadcast: bool) {
         let now = self.now;
         self.env.stats.ip.in_receives += 1;
-        let packet = match Ipv4Packet::new_checked(bytes) {
-            Ok(p) => p,
+        // `parse` checks the lengths first, as `new_checked` would (once,
+        // not twice), then the version and the header checksum.
+        let packet = Ipv4Packet::new_unchecked(bytes);
+        let ip = match Ipv4Repr::parse(&packet, Checksum::Full) {
+            Ok(ip) => ip,
             // Linux: a header longer than the packet is a header error; a
             // total length beyond it, a truncated packet.
             Err(WireError::Truncated)
@@ -110,10 +113,6 @@ impl Stack {
             {
                 return self.count_ip_error(WireError::Malformed);
             }
-            Err(e) => return self.count_ip_error(e),
-        };
-        let ip = match Ipv4Repr::parse(&packet, Checksum::Full) {
-            Ok(ip) => ip,
             Err(e) => return self.count_ip_error(e),
         };
         // The datagram proper, without link-layer padding.

@@ -109,23 +109,16 @@ impl Stack {
         // data is summed while it is copied into the receive buffer (one
         // pass instead of two) and committed only if the sum is right.
         let verify = !self.rx.csum_trusted;
-        let parsed = TcpPacket::new_checked(bytes)
-            .and_then(|p| TcpRepr::parse(&p, src, dst, Checksum::Offload).map(|seg| (p, seg)));
-        let (packet, seg) = match parsed {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                // As if verified first: a corrupted segment that is also
-                // malformed counts as a checksum error.
-                let bad_sum = e == WireError::BadChecksum
-                    || (verify
-                        && TcpPacket::new_checked(bytes)
-                            .is_ok_and(|p| !p.verify_checksum(src, dst)));
-                if bad_sum {
-                    self.env.stats.tcp.in_csum_errors += 1;
-                }
-                self.env.stats.tcp.in_errs += 1;
-                return;
-            }
+        // Two plain matches, not a `Result` chain: the parsed segment (over
+        // a hundred bytes with its options) is not copied from one
+        // `Result` into another on the way.
+        let packet = match TcpPacket::new_checked(bytes) {
+            Ok(packet) => packet,
+            Err(e) => return self.count_malformed_tcp(e, verify, src, dst, bytes),
+        };
+        let seg = match TcpRepr::parse(&packet, src, dst, Checksum::Offload) {
+            Ok(seg) => seg,
+            Err(e) => return self.count_malformed_tcp(e, verify, src, dst, bytes),
         };
         let tuple = FourTuple {
             local: SocketAddrV4::new(dst, seg.dst_port),
@@ -176,6 +169,27 @@ impl Stack {
         {
             e.conn.clear_staged();
         }
+    }
+
+    /// A TCP segment that did not parse: counted. As if verified first, a
+    /// corrupted segment that is also malformed counts as a checksum error.
+    #[cold]
+    #[inline(never)]
+    fn count_malformed_tcp(
+        &mut self,
+        e: WireError,
+        verify: bool,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        bytes: &[u8],
+    ) {
+        let bad_sum = e == WireError::BadChecksum
+            || (verify
+                && TcpPacket::new_checked(bytes).is_ok_and(|p| !p.verify_checksum(src, dst)));
+        if bad_sum {
+            self.env.stats.tcp.in_csum_errors += 1;
+        }
+        self.env.stats.tcp.in_errs += 1;
     }
 
     /// A segment for a connection.
@@ -712,7 +726,7 @@ impl Stack {
             entry.queued = true;
             self.ready.push_back(key);
         }
-        let deadline = entry.conn.poll_timeout();
+        let deadline = entry.conn.poll_timeout_cached();
         if closed {
             let tuple = FourTuple { local, remote };
             self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
@@ -721,7 +735,10 @@ impl Stack {
     }
 
     pub(super) fn reschedule(&mut self, key: Key) {
-        let deadline = self.conns.get(key).and_then(|e| e.conn.poll_timeout());
+        let deadline = self
+            .conns
+            .get_mut(key)
+            .and_then(|e| e.conn.poll_timeout_cached());
         self.set_conn_timer(key, deadline);
     }
 
@@ -761,8 +778,11 @@ impl Stack {
         let Some(tw) = entry.conn.time_wait_entry() else {
             return;
         };
-        self.remove_conn(key);
+        // The local port stays counted: the TIME-WAIT entry takes the
+        // connection's place (no decrement and increment of one count).
+        self.remove_conn_with(key, false);
         if self.time_wait.len() >= self.env.config.tcp_max_tw_buckets {
+            self.port_use(tuple.local, false);
             // Linux: no TIME-WAIT socket, the connection just goes.
             self.env.stats.tcp_ext.tcp_time_wait_overflow += 1;
             self.trace_state(None, tuple, TcpState::TimeWait, TcpState::Closed);
@@ -775,7 +795,6 @@ impl Stack {
         });
         self.demux
             .insert(slots!(self), tuple, Demux::TimeWait(tw_key));
-        self.port_use(tuple.local, true);
         self.timers
             .schedule(TimerKey::TimeWait(tw_key.index), tw.expires);
     }
@@ -796,6 +815,13 @@ impl Stack {
     }
 
     pub(super) fn remove_conn(&mut self, key: Key) {
+        self.remove_conn_with(key, true);
+    }
+
+    /// [`Stack::remove_conn`]; `release_port`: whether the connection's
+    /// local port stops counting as used (not when a TIME-WAIT entry
+    /// takes its place).
+    fn remove_conn_with(&mut self, key: Key, release_port: bool) {
         // The demux entry goes first: it is resolved through the slot.
         let Some(entry) = self.conns.get(key) else {
             return;
@@ -825,7 +851,9 @@ impl Stack {
         {
             listener.fastopen_done();
         }
-        self.port_use(tuple.local, false);
+        if release_port {
+            self.port_use(tuple.local, false);
+        }
     }
 
     fn trace_state(

@@ -100,10 +100,25 @@ const UNARMED: Instant = Instant::FAR_FUTURE;
 /// Marks an unarmed timer in [`Repr::Near`].
 const NEAR_UNARMED: u32 = u32::MAX;
 
+/// [`Repr::Near`]'s `earliest` when no timer is armed.
+const EARLIEST_NONE: u8 = Timer::COUNT as u8;
+
+/// [`Repr::Near`]'s `earliest` when it is not known (a scan finds it).
+const EARLIEST_UNKNOWN: u8 = u8::MAX;
+
 /// One deadline per [`Timer`], in 48 bytes: 32-bit µs offsets from a base
 /// instant while every armed deadline lies within 71 minutes of it (always,
 /// but for a long keepalive, `tcp_fin_timeout` or 2 MSL next to a short
 /// timer), nine full instants in a box otherwise (DESIGN.md §4).
+///
+/// The near form also remembers which timer is earliest, in a byte its
+/// enum tag leaves free: the stack asks for the next deadline after every
+/// call into the connection and every segment it sends (about 30 times a
+/// handshake), and a minimum over nine offsets is some 45 instructions
+/// (baseline x86-64 has no unsigned vector minimum). `set` and `stop` keep
+/// the index right, or forget it (`EARLIEST_UNKNOWN`) when the earliest
+/// timer moves later or stops; [`TimerTable::next_deadline_cached`] scans
+/// once then and remembers.
 #[derive(Clone)]
 pub struct TimerTable {
     repr: Repr,
@@ -115,6 +130,9 @@ enum Repr {
     Near {
         base: Instant,
         after: [u32; Timer::COUNT],
+        /// The index of an armed timer with the smallest offset,
+        /// `EARLIEST_NONE` when none is armed, or `EARLIEST_UNKNOWN`.
+        earliest: u8,
     },
     /// Two armed deadlines lie too far apart for `Near`. A table widened
     /// once stays wide until `stop_all`, so a connection does not allocate
@@ -136,6 +154,24 @@ impl Default for TimerTable {
     }
 }
 
+/// The index of the first smallest offset in `after`, or `EARLIEST_NONE`
+/// when every timer is unarmed. Out of line: the callers that keep the
+/// answer stay small enough to inline.
+#[inline(never)]
+fn earliest_of(after: &[u32; Timer::COUNT]) -> u8 {
+    let mut best = 0;
+    for i in 1..Timer::COUNT {
+        if after[i] < after[best] {
+            best = i;
+        }
+    }
+    if after[best] == NEAR_UNARMED {
+        EARLIEST_NONE
+    } else {
+        best as u8
+    }
+}
+
 /// `at` as µs after `base`, if it fits.
 fn offset(base: Instant, at: Instant) -> Option<u32> {
     let us = at.total_micros().checked_sub(base.total_micros())?;
@@ -149,6 +185,7 @@ impl TimerTable {
             repr: Repr::Near {
                 base: Instant::from_micros(0),
                 after: [NEAR_UNARMED; Timer::COUNT],
+                earliest: EARLIEST_NONE,
             },
         }
     }
@@ -156,7 +193,7 @@ impl TimerTable {
     /// Every deadline, `UNARMED` for a stopped timer.
     fn deadlines(&self) -> [Instant; Timer::COUNT] {
         match &self.repr {
-            Repr::Near { base, after } => after.map(|d| {
+            Repr::Near { base, after, .. } => after.map(|d| {
                 if d == NEAR_UNARMED {
                     UNARMED
                 } else {
@@ -175,7 +212,26 @@ impl TimerTable {
         }
         let i = timer.index();
         let fits = match &mut self.repr {
-            Repr::Near { base, after } => offset(*base, at).map(|d| after[i] = d).is_some(),
+            Repr::Near {
+                base,
+                after,
+                earliest,
+            } => offset(*base, at)
+                .map(|d| {
+                    let e = *earliest;
+                    if usize::from(e) == i {
+                        if d > after[i] {
+                            // The earliest moved later: another may be earlier.
+                            *earliest = EARLIEST_UNKNOWN;
+                        }
+                    } else if e == EARLIEST_NONE
+                        || after.get(usize::from(e)).is_some_and(|&first| d < first)
+                    {
+                        *earliest = i as u8;
+                    }
+                    after[i] = d;
+                })
+                .is_some(),
             Repr::Wide(d) => {
                 d[i] = at;
                 true
@@ -205,7 +261,11 @@ impl TimerTable {
                 }
             }
         }
-        self.repr = Repr::Near { base, after };
+        self.repr = Repr::Near {
+            base,
+            after,
+            earliest: EARLIEST_UNKNOWN,
+        };
     }
 
     /// Stops `timer`; stopping a stopped timer is harmless.
@@ -213,7 +273,14 @@ impl TimerTable {
     pub fn stop(&mut self, timer: Timer) {
         let i = timer.index();
         match &mut self.repr {
-            Repr::Near { after, .. } => after[i] = NEAR_UNARMED,
+            Repr::Near {
+                after, earliest, ..
+            } => {
+                after[i] = NEAR_UNARMED;
+                if usize::from(*earliest) == i {
+                    *earliest = EARLIEST_UNKNOWN;
+                }
+            }
             Repr::Wide(d) => d[i] = UNARMED,
         }
     }
@@ -228,7 +295,7 @@ impl TimerTable {
     pub fn get(&self, timer: Timer) -> Option<Instant> {
         let i = timer.index();
         match &self.repr {
-            Repr::Near { base, after } => (after[i] != NEAR_UNARMED)
+            Repr::Near { base, after, .. } => (after[i] != NEAR_UNARMED)
                 .then(|| Instant::from_micros(base.total_micros() + u64::from(after[i]))),
             Repr::Wide(d) => (d[i] != UNARMED).then_some(d[i]),
         }
@@ -249,7 +316,7 @@ impl TimerTable {
         // Plain indexed loops: this runs after every segment, and the
         // iterator chain compiled to byte-wide stack spills here.
         match &self.repr {
-            Repr::Near { base, after } => {
+            Repr::Near { base, after, .. } => {
                 let mut best = 0;
                 for i in 1..Timer::COUNT {
                     if after[i] < after[best] {
@@ -278,12 +345,44 @@ impl TimerTable {
     /// The earliest deadline: when the connection next needs `handle_timeout`.
     #[inline]
     pub fn next_deadline(&self) -> Option<Instant> {
-        // A plain minimum (it vectorizes): this runs after every segment.
         match &self.repr {
-            Repr::Near { base, after } => {
-                let d = after.iter().copied().fold(NEAR_UNARMED, u32::min);
-                (d != NEAR_UNARMED)
-                    .then(|| Instant::from_micros(base.total_micros() + u64::from(d)))
+            Repr::Near {
+                base,
+                after,
+                earliest,
+            } => {
+                let e = match *earliest {
+                    EARLIEST_UNKNOWN => earliest_of(after),
+                    e => e,
+                };
+                after
+                    .get(usize::from(e))
+                    .map(|&d| Instant::from_micros(base.total_micros() + u64::from(d)))
+            }
+            Repr::Wide(deadlines) => {
+                let at = deadlines.iter().copied().fold(UNARMED, Instant::min);
+                (at != UNARMED).then_some(at)
+            }
+        }
+    }
+
+    /// [`TimerTable::next_deadline`], remembering the earliest timer if it
+    /// had to be searched for: the stack asks after every call into the
+    /// connection, and mostly nothing moved in between.
+    #[inline]
+    pub fn next_deadline_cached(&mut self) -> Option<Instant> {
+        match &mut self.repr {
+            Repr::Near {
+                base,
+                after,
+                earliest,
+            } => {
+                if *earliest == EARLIEST_UNKNOWN {
+                    *earliest = earliest_of(after);
+                }
+                after
+                    .get(usize::from(*earliest))
+                    .map(|&d| Instant::from_micros(base.total_micros() + u64::from(d)))
             }
             Repr::Wide(deadlines) => {
                 let at = deadlines.iter().copied().fold(UNARMED, Instant::min);
@@ -870,10 +969,17 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// asks again; the entry is moved by that `pop_expired`. This keeps the
     /// per-segment cost of "restart the RTO" at one map update: the move
     /// happens at most once per RTO period, not once per ACK.
+    #[inline]
     pub fn next_deadline_hint(&mut self) -> Option<Instant> {
         if let Some(hint) = self.hint {
             return hint;
         }
+        self.refresh_hint()
+    }
+
+    /// [`TimerQueue::next_deadline_hint`] without a cached answer.
+    #[inline(never)]
+    fn refresh_hint(&mut self) -> Option<Instant> {
         let hint = self.find_hint();
         self.hint = Some(hint);
         hint
@@ -1069,7 +1175,54 @@ mod tests {
                 }
                 let expect = (model[best] != UNARMED).then_some((Timer::ALL[best], model[best]));
                 prop_assert_eq!(table.next(), expect);
+                prop_assert_eq!(table.next_deadline(), expect.map(|(_, at)| at));
+                prop_assert_eq!(table.next_deadline_cached(), expect.map(|(_, at)| at));
             }
+        }
+
+        /// The near form's remembered earliest timer against a scan of the
+        /// nine: deadlines close together (ties, the earliest moved later
+        /// or stopped, rebases onto an earlier deadline), so the table
+        /// never widens; asked with and without remembering, or not at
+        /// all, between changes.
+        #[test]
+        fn near_table_next_deadline_matches_a_scan(
+            ops in proptest::collection::vec(
+                (
+                    0usize..Timer::COUNT,
+                    proptest::option::of(prop_oneof![0u64..50, 1_000_000u64..1_000_050]),
+                    0u8..3,
+                ),
+                1..80,
+            ),
+        ) {
+            let mut table = TimerTable::new();
+            let mut model = [UNARMED; Timer::COUNT];
+            for (i, at, ask) in ops {
+                match at {
+                    Some(us) => {
+                        table.set(Timer::ALL[i], Instant::from_micros(us));
+                        model[i] = Instant::from_micros(us);
+                    }
+                    None => {
+                        table.stop(Timer::ALL[i]);
+                        model[i] = UNARMED;
+                    }
+                }
+                prop_assert!(!table.is_wide());
+                let scan = model.iter().copied().fold(UNARMED, Instant::min);
+                let expect = (scan != UNARMED).then_some(scan);
+                match ask {
+                    0 => prop_assert_eq!(table.next_deadline_cached(), expect),
+                    1 => prop_assert_eq!(table.next_deadline(), expect),
+                    _ => {}
+                }
+            }
+            let scan = model.iter().copied().fold(UNARMED, Instant::min);
+            prop_assert_eq!(table.next_deadline_cached(), (scan != UNARMED).then_some(scan));
+            prop_assert_eq!(table.next_deadline(), (scan != UNARMED).then_some(scan));
+            table.stop_all();
+            prop_assert_eq!(table.next_deadline_cached(), None);
         }
     }
 

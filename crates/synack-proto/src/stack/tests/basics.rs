@@ -250,6 +250,13 @@ fn time_wait_entries_are_capped_by_tcp_max_tw_buckets() {
     }
     assert_eq!(w.a.connection_count(), (0, 1));
     assert_eq!(w.a.stats().tcp_ext.tcp_time_wait_overflow, 2);
+    // The TIME-WAIT entry holds its local port, which the connection held
+    // before it (counted once); the two that overflowed hold none.
+    assert_eq!(w.a.port_users.values().copied().collect::<Vec<_>>(), [1]);
+    let t = w.now.total_millis();
+    w.run_until(t + 121_000);
+    assert_eq!(w.a.connection_count(), (0, 0));
+    assert!(w.a.port_users.is_empty(), "2 MSL later the port is free");
 }
 
 #[test]

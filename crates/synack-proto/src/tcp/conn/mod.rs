@@ -1235,6 +1235,14 @@ impl Connection {
         self.core.timers.next_deadline()
     }
 
+    /// [`Connection::poll_timeout`] for the stack, which asks after every
+    /// call: the timer table remembers its earliest timer for the next ask.
+    #[must_use]
+    #[inline]
+    pub fn poll_timeout_cached(&mut self) -> Option<Instant> {
+        self.core.timers.next_deadline_cached()
+    }
+
     /// Bytes waiting to be read (Recv-Q).
     pub fn recv_queue(&self) -> usize {
         match (self.state.recv_half(), self.state.unread()) {
