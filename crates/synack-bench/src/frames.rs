@@ -58,21 +58,24 @@ impl Frames {
         max: usize,
         write: impl FnOnce(&mut [u8]) -> Option<usize>,
     ) -> Option<usize> {
-        let mut buf = self.pool.pop().unwrap_or_default();
+        // The buffer is written where it lies, on top of the pool, and
+        // leaves the pool only when `write` filled it: a sans-IO stack's
+        // drain ends with a `None` poll (about half the polls of a
+        // handshake), which then costs no pool traffic.
+        if self.pool.is_empty() {
+            self.pool.push(Vec::new());
+        }
+        let top = self.pool.len() - 1;
+        let buf = &mut self.pool[top];
         if buf.len() < max {
+            // Buffers only grow, so a warm pool never writes zeros again.
             buf.resize(max, 0);
         }
-        match write(&mut buf[..max]) {
-            Some(len) => {
-                self.queue.push_back((buf, len.min(max)));
-                self.pushed += 1;
-                Some(len)
-            }
-            None => {
-                self.pool.push(buf);
-                None
-            }
-        }
+        let len = write(&mut buf[..max])?;
+        let buf = self.pool.pop().unwrap_or_default();
+        self.queue.push_back((buf, len.min(max)));
+        self.pushed += 1;
+        Some(len)
     }
 
     /// Appends a copy of `frame`.
@@ -123,5 +126,28 @@ mod tests {
         assert_eq!(q.pop_with(|f| f.to_vec()), Some(vec![7]));
         assert_eq!(q.pop_with(|f| f.len()), None);
         assert_eq!(q.pushed(), 3);
+    }
+
+    #[test]
+    fn an_empty_offer_keeps_its_buffer_in_the_pool() {
+        let mut q = Frames::new();
+        // Nothing written: no frame, and the buffer stays pooled, grown.
+        assert_eq!(q.push_up_to(8, |_| None), None);
+        assert_eq!((q.len(), q.pushed(), q.pool.len()), (0, 0, 1));
+        assert_eq!(q.pool[0].len(), 8);
+        // The same buffer is offered again and becomes the frame.
+        assert_eq!(
+            q.push_up_to(8, |b| {
+                b[..3].copy_from_slice(&[4, 5, 6]);
+                Some(3)
+            }),
+            Some(3)
+        );
+        assert_eq!((q.len(), q.pushed(), q.pool.len()), (1, 1, 0));
+        assert_eq!(q.pop_with(|f| f.to_vec()), Some(vec![4, 5, 6]));
+        assert_eq!(q.pool.len(), 1);
+        // A frame longer than the offer is cut to it.
+        assert_eq!(q.push_up_to(2, |_| Some(5)), Some(5));
+        assert_eq!(q.pop_with(|f| f.len()), Some(2));
     }
 }

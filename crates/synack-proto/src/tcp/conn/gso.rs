@@ -58,6 +58,21 @@ impl Core {
         let inside = gso_end.after(seq) && u64::from(gso_end.since(seq)) <= GSO_MAX_SIZE;
         if !inside {
             let mss = snd.mss.max(1);
+            // At most one segment may go (a handshake's byte, a tail): the
+            // packet is that segment whatever the window and the pacing
+            // rate allow (`segments` below is then at most 1), so they are
+            // not worked out (the rate takes divisions).
+            if sendable <= mss {
+                debug_assert!(
+                    self.gso_quota(snd)
+                        .min(self.gso_max_segments(snd, config))
+                        .min(sendable.div_ceil(mss))
+                        < 2,
+                    "the short cut must agree with the full sizing"
+                );
+                snd.set_gso_end(seq);
+                return false;
+            }
             let segments = self
                 .gso_quota(snd)
                 .min(self.gso_max_segments(snd, config))
