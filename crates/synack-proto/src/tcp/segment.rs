@@ -104,36 +104,59 @@ pub fn write_timestamp_segment(
     let Some(out) = buf.get_mut(..total) else {
         return Err(WireError::Truncated);
     };
-    let ts = header.ts;
-    let flags = with_ack_flag(header.flags, header.ack.is_some());
-    let words = [
-        u32::from(local.port()) << 16 | u32::from(remote.port()),
-        header.seq.0,
-        header.ack.map_or(0, |a| a.0),
-        // Data offset 8 words, flags, window.
-        (8 << 28) | u32::from(flags.bits()) << 16 | u32::from(header.window),
-        // Checksum and urgent pointer (zero while summing).
-        0,
-        u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIMESTAMP, 10]),
-        ts.tsval,
-        ts.tsecr,
-        // The pseudo-header: source, destination, zero and protocol, and
-        // the length (as 32 bits: both halves summed, as `pseudo_header`).
+    let h = timestamp_header_words(local, remote, header);
+    // The header's eight words and the pseudo-header's four (source,
+    // destination, zero and protocol, and the length as 32 bits: both
+    // halves summed, as `pseudo_header`), summed together.
+    let mut words = [0u32; 12];
+    words[..8].copy_from_slice(&h);
+    words[8..].copy_from_slice(&[
         u32::from(*local.ip()),
         u32::from(*remote.ip()),
         u32::from(u8::from(IpProtocol::Tcp)),
         total as u32,
-    ];
+    ]);
     let (head, data) = out.split_at_mut(TIMESTAMP_ONLY_LEN);
-    for (at, w) in head.chunks_exact_mut(4).zip(words) {
-        at.copy_from_slice(&w.to_be_bytes());
-    }
+    store_words(head, &h);
     let mut sum = checksum::words(&words);
     if !data.is_empty() {
         sum = checksum::combine(&[sum, sum_payload(data, payload)]);
     }
     head[16..18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
     Ok(total)
+}
+
+/// The eight 32-bit words of a timestamp-only header (`nop, nop, TS`;
+/// checksum and urgent pointer zero), as RFC 9293 §3.1 lays them out. Built
+/// as values so the checksum is summed from them, not read back from bytes
+/// just stored one or two at a time (which stalls).
+#[inline]
+fn timestamp_header_words(
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    header: &TimestampHeader,
+) -> [u32; 8] {
+    let flags = with_ack_flag(header.flags, header.ack.is_some());
+    [
+        u32::from(local.port()) << 16 | u32::from(remote.port()),
+        header.seq.0,
+        header.ack.map_or(0, |a| a.0),
+        // Data offset 8 words, flags, window.
+        (8 << 28) | u32::from(flags.bits()) << 16 | u32::from(header.window),
+        // Checksum and urgent pointer.
+        0,
+        u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIMESTAMP, 10]),
+        header.ts.tsval,
+        header.ts.tsecr,
+    ]
+}
+
+/// Stores `words` big-endian at the front of `out`.
+#[inline]
+fn store_words(out: &mut [u8], words: &[u32]) {
+    for (at, w) in out.chunks_exact_mut(4).zip(words) {
+        at.copy_from_slice(&w.to_be_bytes());
+    }
 }
 
 /// Copies the payload's two pieces into `data` (their joint length) and
@@ -238,22 +261,18 @@ fn write_header<'b>(
         let Some(out) = buf.get_mut(..total) else {
             return Err(WireError::Truncated);
         };
-        let words = [
-            u32::from(local.port()) << 16 | u32::from(remote.port()),
-            header.seq.0,
-            header.ack.map_or(0, |a| a.0),
-            // Data offset 8 words, flags, window.
-            (8 << 28) | u32::from(flags.bits()) << 16 | u32::from(header.window),
-            // Checksum and urgent pointer.
-            0,
-            u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIMESTAMP, 10]),
-            ts.tsval,
-            ts.tsecr,
-        ];
-        debug_assert_eq!(header_len, 4 * words.len());
-        for (at, w) in out.chunks_exact_mut(4).zip(words) {
-            at.copy_from_slice(&w.to_be_bytes());
-        }
+        let words = timestamp_header_words(
+            local,
+            remote,
+            &TimestampHeader {
+                seq: header.seq,
+                ack: header.ack,
+                flags: header.flags,
+                window: header.window,
+                ts,
+            },
+        );
+        store_words(out, &words);
         return Ok((out, checksum::words(&words)));
     }
     let header_len = header.header_len();

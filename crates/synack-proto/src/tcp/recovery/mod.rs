@@ -599,6 +599,18 @@ mod tests {
         }
     }
 
+    /// A connection's recovery just established (ISS 0, SACK on, MSS 1000)
+    /// and its controller with a 10-segment initial window.
+    fn established(algorithm: CongestionAlgorithm) -> (LossRecovery, Congestion, TcpExtStats) {
+        let mut r = LossRecovery::new(SeqNum(0), RecoveryConfig::default());
+        r.on_established(SeqNum(1), true, 1000);
+        (
+            r,
+            Congestion::new(algorithm, 1000, 10),
+            TcpExtStats::default(),
+        )
+    }
+
     #[test]
     fn an_ecn_echo_reduces_once_per_window_without_loss() {
         // RFC 3168 §6.1.2: "react to the ECN-Echo ... at most once per
@@ -607,10 +619,7 @@ mod tests {
         // connection can owe a CWR.
         for algorithm in [CongestionAlgorithm::Reno, CongestionAlgorithm::Cubic] {
             let t = Instant::ZERO;
-            let mut r = LossRecovery::new(SeqNum(0), RecoveryConfig::default());
-            r.on_established(SeqNum(1), true, 1000);
-            let mut cc = Congestion::new(algorithm, 1000, 10);
-            let mut stats = TcpExtStats::default();
+            let (mut r, mut cc, mut stats) = established(algorithm);
             r.on_sent_new(t, SeqNum(1), SeqNum(10_001));
             let out = r.on_ack(t, &ack(1001, 1, 10_001, true), &mut cc, &mut stats);
             assert!(out.reduced, "{algorithm:?}");
@@ -657,10 +666,7 @@ mod tests {
     fn without_an_episode_an_ack_changes_nothing() {
         for algorithm in [CongestionAlgorithm::Reno, CongestionAlgorithm::Cubic] {
             let t = Instant::ZERO;
-            let mut r = LossRecovery::new(SeqNum(0), RecoveryConfig::default());
-            r.on_established(SeqNum(1), true, 1000);
-            let mut cc = Congestion::new(algorithm, 1000, 10);
-            let mut stats = TcpExtStats::default();
+            let (mut r, mut cc, mut stats) = established(algorithm);
             assert!(!r.has_episode());
             let (window, ssthresh) = (cc.window(), cc.ssthresh());
             for (a, ece) in [(1, false), (1, true), (5001, false)] {
