@@ -518,6 +518,42 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// `Ipv4Repr::parse` on an unchecked packet (the stack's ingress,
+        /// which no longer calls `new_checked` first) answers what the two
+        /// steps answered: the same error for every malformed length,
+        /// version or checksum, never a panic, and on success a header and
+        /// total length that lie inside the buffer (the ingress slices by
+        /// them).
+        #[test]
+        fn parse_unchecked_matches_checking_first(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 80),
+            ver_ihl in proptest::prop_oneof![0x40u8..=0x4f, proptest::num::u8::ANY],
+            total_len in 0u16..90,
+            fill in proptest::bool::ANY,
+            len in 0usize..=80,
+            full in proptest::bool::ANY,
+        ) {
+            let mut d = bytes;
+            d[0] = ver_ihl;
+            d[2..4].copy_from_slice(&total_len.to_be_bytes());
+            if fill {
+                Ipv4Packet::new_unchecked(&mut d[..]).fill_checksum();
+            }
+            let d = &d[..len];
+            let checksum = if full { Checksum::Full } else { Checksum::Offload };
+            let once = Ipv4Repr::parse(&Ipv4Packet::new_unchecked(d), checksum);
+            let twice = Ipv4Packet::new_checked(d).and_then(|p| Ipv4Repr::parse(&p, checksum));
+            proptest::prop_assert_eq!(once, twice);
+            if once.is_ok() {
+                let p = Ipv4Packet::new_unchecked(d);
+                proptest::prop_assert!(usize::from(p.header_len()) >= HEADER_LEN);
+                proptest::prop_assert!(p.header_len() as u16 <= p.total_len());
+                proptest::prop_assert!(usize::from(p.total_len()) <= d.len());
+            }
+        }
+    }
+
+    proptest::proptest! {
         /// The checksum check gives the answer of the RFC 1071 sum over
         /// the whole header, with options or without (the fixed 20-byte
         /// path and the general one), for intact and damaged headers.

@@ -560,3 +560,51 @@ fn a_reset_in_syn_received_tells_a_passive_open_from_a_simultaneous_one() {
     );
     assert_eq!(client.conn.close_reason(), Some(CloseReason::Refused));
 }
+
+/// The passive flag in `Core` for the listener's other two ways into
+/// SYN-RECEIVED: a Fast Open child (RFC 7413 §4.2.2) and a connection
+/// rebuilt from a SYN cookie. Both are passive opens: a reset ends them
+/// quietly (RFC 9293 §3.10.7.4 "second"), as the variant's own flag did
+/// before session 9 moved it.
+#[test]
+fn fast_open_children_and_cookie_connections_are_passive_opens() {
+    let syn = seg("S", IRS, None).linux_syn_opts();
+    let harness = |env: Env, conn: Connection| Harness {
+        env,
+        conn,
+        now: Instant::ZERO,
+        events: Vec::new(),
+    };
+    type Build = fn(&TcpRepr<'_>, &mut Env) -> Connection;
+    let builds: [(&str, Build); 2] = [
+        ("fast open child", |syn, env| {
+            Connection::accept_fast_open(
+                Instant::ZERO,
+                LOCAL,
+                REMOTE,
+                syn,
+                &params(),
+                None,
+                true,
+                env,
+            )
+        }),
+        ("cookie", |syn, env| {
+            Connection::from_cookie(Instant::ZERO, LOCAL, REMOTE, syn, &params(), env)
+        }),
+    ];
+    for (name, build) in builds {
+        let mut env = Env::new(Config::default());
+        let conn = build(&syn.repr(), &mut env);
+        let mut h = harness(env, conn);
+        h.output();
+        assert_eq!(h.state(), TcpState::SynReceived, "{name}");
+        assert!(h.conn.is_passive(), "{name}");
+        assert_eq!(
+            h.input(seg("R", IRS + 1, None)),
+            Disposition::ConnectionReset,
+            "{name}"
+        );
+        assert_eq!(h.conn.close_reason(), Some(CloseReason::Reset), "{name}");
+    }
+}
