@@ -515,41 +515,48 @@ impl Episode {
         stats: &mut TcpExtStats,
     ) -> AckOutcome {
         if self.acks_nothing(inp) {
-            #[cfg(test)]
-            let full = {
-                let (mut ep, mut cc, mut stats) = (self.clone(), cc.clone(), stats.clone());
-                let out = ep.on_ack_full(now, inp, &mut cc, &mut stats);
-                (format!("{ep:?}"), cc, format!("{stats:?}"), out)
-            };
-            let out = self.on_idle_ack(inp);
-            #[cfg(test)]
-            {
-                assert_eq!(full.0, format!("{self:?}"), "the idle ACK's episode");
-                assert_eq!(&full.1, cc, "the idle ACK's congestion state");
-                assert_eq!(full.2, format!("{stats:?}"), "the idle ACK's counters");
-                assert_eq!(full.3, out, "the idle ACK's outcome");
-            }
-            return out;
+            return self.short_path(now, inp, cc, stats, "idle", |ep, _| ep.on_idle_ack(inp));
         }
         if self.acks_all_in_order(inp) {
             #[cfg(test)]
-            let full = {
-                let (mut ep, mut cc, mut stats) = (self.clone(), cc.clone(), stats.clone());
-                let out = ep.on_ack_full(now, inp, &mut cc, &mut stats);
-                (format!("{ep:?}"), cc, format!("{stats:?}"), out)
-            };
-            let out = self.on_ack_of_all_in_order(now, inp, cc);
-            #[cfg(test)]
-            {
-                IN_ORDER_ACKS.with(|n| n.set(n.get() + 1));
-                assert_eq!(full.0, format!("{self:?}"), "the in-order ACK's episode");
-                assert_eq!(&full.1, cc, "the in-order ACK's congestion state");
-                assert_eq!(full.2, format!("{stats:?}"), "the in-order ACK's counters");
-                assert_eq!(full.3, out, "the in-order ACK's outcome");
-            }
-            return out;
+            IN_ORDER_ACKS.with(|n| n.set(n.get() + 1));
+            return self.short_path(now, inp, cc, stats, "in-order", |ep, cc| {
+                ep.on_ack_of_all_in_order(now, inp, cc)
+            });
         }
         self.on_ack_full(now, inp, cc, stats)
+    }
+
+    /// Runs one of `on_ack`'s short paths. Test builds also run the full
+    /// processing on a copy beside it and assert that both leave the same
+    /// episode, congestion state, counters and outcome (every proto test
+    /// that takes a short path checks it); `what` names the path.
+    #[inline(always)]
+    #[cfg_attr(not(test), allow(unused_variables))]
+    fn short_path(
+        &mut self,
+        now: Instant,
+        inp: &AckInput<'_>,
+        cc: &mut Congestion,
+        stats: &mut TcpExtStats,
+        what: &str,
+        short: impl FnOnce(&mut Self, &mut Congestion) -> AckOutcome,
+    ) -> AckOutcome {
+        #[cfg(test)]
+        let full = {
+            let (mut ep, mut cc, mut stats) = (self.clone(), cc.clone(), stats.clone());
+            let out = ep.on_ack_full(now, inp, &mut cc, &mut stats);
+            (format!("{ep:?}"), cc, format!("{stats:?}"), out)
+        };
+        let out = short(self, cc);
+        #[cfg(test)]
+        {
+            assert_eq!(full.0, format!("{self:?}"), "the {what} ACK's episode");
+            assert_eq!(&full.1, cc, "the {what} ACK's congestion state");
+            assert_eq!(full.2, format!("{stats:?}"), "the {what} ACK's counters");
+            assert_eq!(full.3, out, "the {what} ACK's outcome");
+        }
+        out
     }
 
     /// An ACK of everything in flight, in order, with nothing else to
