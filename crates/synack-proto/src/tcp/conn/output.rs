@@ -377,6 +377,7 @@ impl Core {
     /// New data (and the FIN) within the peer's window and the congestion
     /// window (unless `probe`: a loss probe ignores cwnd), with silly window
     /// avoidance, Nagle and the cork.
+    #[inline(always)]
     fn plan_new_data(
         &mut self,
         now: Instant,
