@@ -270,6 +270,25 @@ impl Core {
         buf: &mut [u8],
         env: &mut Env,
     ) -> Option<usize> {
+        let Some(plan) = self.plan_synchronized(now, state, snd, env) else {
+            self.pending.set_force_push(false);
+            self.arm_persist_if_stalled(now, snd, env);
+            return None;
+        };
+        // One call site: whatever the plan, one `emit`.
+        self.emit(now, &plan, snd, rcv, buf, env)
+    }
+
+    /// The next segment of a synchronized connection, in priority order
+    /// (see the module's doc); `None` when nothing may go now.
+    #[inline(always)]
+    fn plan_synchronized(
+        &mut self,
+        now: Instant,
+        state: TcpState,
+        snd: &mut SendHalf,
+        env: &mut Env,
+    ) -> Option<Plan> {
         // FIN-WAIT-1, CLOSING and LAST-ACK may still hold data queued
         // before the FIN (a crossing FIN moves FIN-WAIT-1 to CLOSING).
         let may_send = matches!(
@@ -284,34 +303,28 @@ impl Core {
         if self.pending.loss_probe() {
             self.pending.set_loss_probe(false);
             if let Some(plan) = self.plan_loss_probe(now, snd, env, may_send) {
-                return self.emit(now, &plan, snd, rcv, buf, env);
+                return Some(plan);
             }
         }
         // RFC 6675 §4 NextSeg: (1) lost segments, (2) new data, (3)/(4)
         // speculative and rescue retransmissions.
         if let Some(plan) = self.plan_retransmission(snd) {
-            return self.emit(now, &plan, snd, rcv, buf, env);
+            return Some(plan);
         }
         if may_send && let Some(plan) = self.plan_new_data(now, snd, env, false) {
-            return self.emit(now, &plan, snd, rcv, buf, env);
+            return Some(plan);
         }
         if let Some(plan) = self.plan_speculative(snd) {
-            return self.emit(now, &plan, snd, rcv, buf, env);
+            return Some(plan);
         }
         if self.pending.probe() {
             self.pending.set_probe(false);
-            let plan = Plan {
+            return Some(Plan {
                 kind: Kind::Probe,
                 ..Plan::ack(snd.una - 1u32)
-            };
-            return self.emit(now, &plan, snd, rcv, buf, env);
+            });
         }
-        if self.ack.now {
-            return self.emit(now, &Plan::ack(snd.nxt), snd, rcv, buf, env);
-        }
-        self.pending.set_force_push(false);
-        self.arm_persist_if_stalled(now, snd, env);
-        None
+        self.ack.now.then(|| Plan::ack(snd.nxt))
     }
 
     /// RFC 6675 NextSeg rule (1): the next lost segment, when the window
@@ -561,6 +574,7 @@ impl Core {
     /// bookkeeping that sending it implies. Our SYN and SYN-ACK go through
     /// [`Core::emit_syn`]: apart, this path (every segment but two of a
     /// connection's) carries no SYN layout and no SYN branches.
+    #[inline(always)]
     fn emit(
         &mut self,
         now: Instant,
