@@ -277,6 +277,29 @@ fn write_header<'b>(
         store_words(out, &words);
         return Ok((out, checksum::words(&words)));
     }
+    if let Some((options, n)) = option_words(&header.options) {
+        // A SYN's or SYN-ACK's options (or none): words as well, in the
+        // layout `TcpOptions::emit` writes (`option_words_match_emit`).
+        let header_len = HEADER_LEN + 4 * n;
+        let total = header_len + payload.0.len() + payload.1.len();
+        let Some(out) = buf.get_mut(..total) else {
+            return Err(WireError::Truncated);
+        };
+        let mut words = [0u32; 5 + MAX_OPTION_WORDS];
+        words[0] = u32::from(local.port()) << 16 | u32::from(remote.port());
+        words[1] = header.seq.0;
+        words[2] = header.ack.map_or(0, |a| a.0);
+        // Data offset in words, flags, window; checksum and urgent pointer
+        // (word 4) zero.
+        words[3] = ((header_len as u32 / 4) << 28)
+            | u32::from(flags.bits()) << 16
+            | u32::from(header.window);
+        words[5..].copy_from_slice(&options);
+        store_words(&mut out[..header_len], &words);
+        // The words past the options are zero: summing all of them is
+        // summing the header's.
+        return Ok((out, checksum::words(&words)));
+    }
     let header_len = header.header_len();
     let total = header_len + payload.0.len() + payload.1.len();
     let Some(out) = buf.get_mut(..total) else {
@@ -296,6 +319,58 @@ fn write_header<'b>(
     debug_assert_eq!(HEADER_LEN + written, header_len);
     out[..header_len].copy_from_slice(&h[..header_len]);
     Ok((out, checksum::header(&h[..header_len])))
+}
+
+/// Most option words [`option_words`] makes: MSS, SACK-permitted with the
+/// timestamp's kind, TSval, TSecr, window scale.
+const MAX_OPTION_WORDS: usize = 5;
+
+/// `options` as the 32-bit words [`TcpOptions::emit`] writes, and how many,
+/// when they hold nothing but an MSS, SACK-permitted, a timestamp and a
+/// window scale (a SYN's and SYN-ACK's usual set, or no options at all);
+/// `None` for SACK blocks or Fast Open, which take the byte writer. The
+/// layout is Linux's (`wire::tcp::summary`'s docs): `MSS`, then
+/// `sackOK, TS` (or `nop, nop, TS`, or `nop, nop, sackOK`), then
+/// `nop, WS`.
+#[inline]
+fn option_words(options: &TcpOptions) -> Option<([u32; MAX_OPTION_WORDS], usize)> {
+    if !options.sack_blocks.is_empty() || options.fast_open.is_some() {
+        return None;
+    }
+    let mut words = [0u32; MAX_OPTION_WORDS];
+    let mut n = 0;
+    let mut put = |w: u32| {
+        words[n] = w;
+        n += 1;
+    };
+    if let Some(mss) = options.mss {
+        put(u32::from_be_bytes([kind::MSS, 4, 0, 0]) | u32::from(mss));
+    }
+    if let Some(ts) = options.timestamp {
+        put(if options.sack_permitted {
+            u32::from_be_bytes([kind::SACK_PERMITTED, 2, kind::TIMESTAMP, 10])
+        } else {
+            u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIMESTAMP, 10])
+        });
+        put(ts.tsval);
+        put(ts.tsecr);
+    } else if options.sack_permitted {
+        put(u32::from_be_bytes([
+            kind::NOP,
+            kind::NOP,
+            kind::SACK_PERMITTED,
+            2,
+        ]));
+    }
+    if let Some(shift) = options.window_scale {
+        put(u32::from_be_bytes([
+            kind::NOP,
+            kind::WINDOW_SCALE,
+            3,
+            shift,
+        ]));
+    }
+    Some((words, n))
 }
 
 /// A segment without data that a small state (a TIME-WAIT entry) or the
@@ -479,6 +554,44 @@ mod tests {
             );
             proptest::prop_assert_eq!(&ours[..n], &theirs[..len]);
             proptest::prop_assert!(ours[n..].iter().all(|&b| b == 0xAA));
+        }
+    }
+
+    proptest::proptest! {
+        /// A SYN's options as words (`option_words`) are the bytes and the
+        /// length `TcpOptions::emit` writes, for every set it takes; SACK
+        /// blocks and Fast Open are left to the byte writer. The header
+        /// built from them is checked against `TcpRepr::emit` by
+        /// `write_segment_writes_what_tcp_repr_emits` (and its header sum
+        /// by the checksum there).
+        #[test]
+        fn option_words_match_emit(
+            mss: Option<u16>,
+            window_scale: Option<u8>,
+            sack_permitted: bool,
+            timestamp: Option<(u32, u32)>,
+            sack_block: bool,
+        ) {
+            let mut options = TcpOptions {
+                mss,
+                window_scale,
+                sack_permitted,
+                timestamp: timestamp.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
+                ..TcpOptions::default()
+            };
+            if sack_block {
+                options.sack_blocks.push((SeqNum(1), SeqNum(2)));
+                proptest::prop_assert!(option_words(&options).is_none());
+                return Ok(());
+            }
+            let (words, n) = option_words(&options).unwrap();
+            let mut ours = [0xAA; 4 * MAX_OPTION_WORDS];
+            store_words(&mut ours[..4 * n], &words);
+            let mut theirs = [0xAA; 4 * MAX_OPTION_WORDS];
+            let len = options.emit(&mut theirs);
+            proptest::prop_assert_eq!(4 * n, len);
+            proptest::prop_assert_eq!(&ours[..], &theirs[..]);
+            proptest::prop_assert!(words[n..].iter().all(|&w| w == 0));
         }
     }
 
