@@ -68,6 +68,9 @@ pub fn write_segment(
         };
         return write_timestamp_segment(buf, local, remote, &header, payload);
     }
+    if let Some(words) = option_words(&header.options) {
+        return write_option_word_segment(buf, local, remote, header, words, payload);
+    }
     write_segment_with_options(buf, local, remote, header, payload)
 }
 
@@ -285,16 +288,7 @@ fn write_header<'b>(
         let Some(out) = buf.get_mut(..total) else {
             return Err(WireError::Truncated);
         };
-        let mut words = [0u32; 5 + MAX_OPTION_WORDS];
-        words[0] = u32::from(local.port()) << 16 | u32::from(remote.port());
-        words[1] = header.seq.0;
-        words[2] = header.ack.map_or(0, |a| a.0);
-        // Data offset in words, flags, window; checksum and urgent pointer
-        // (word 4) zero.
-        words[3] = ((header_len as u32 / 4) << 28)
-            | u32::from(flags.bits()) << 16
-            | u32::from(header.window);
-        words[5..].copy_from_slice(&options);
+        let words = option_header_words(local, remote, header, &options, n);
         store_words(&mut out[..header_len], &words);
         // The words past the options are zero: summing all of them is
         // summing the header's.
@@ -371,6 +365,68 @@ fn option_words(options: &TcpOptions) -> Option<([u32; MAX_OPTION_WORDS], usize)
         ]));
     }
     Some((words, n))
+}
+
+/// The header's words with `n` option words from [`option_words`] (the
+/// rest zero, checksum and urgent pointer zero), as RFC 9293 §3.1 lays
+/// them out.
+#[inline]
+fn option_header_words(
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    header: &SegmentHeader,
+    options: &[u32; MAX_OPTION_WORDS],
+    n: usize,
+) -> [u32; 5 + MAX_OPTION_WORDS] {
+    let flags = with_ack_flag(header.flags, header.ack.is_some());
+    let data_offset = (HEADER_LEN / 4 + n) as u32;
+    let mut words = [0u32; 5 + MAX_OPTION_WORDS];
+    words[0] = u32::from(local.port()) << 16 | u32::from(remote.port());
+    words[1] = header.seq.0;
+    words[2] = header.ack.map_or(0, |a| a.0);
+    words[3] = data_offset << 28 | u32::from(flags.bits()) << 16 | u32::from(header.window);
+    words[5..].copy_from_slice(options);
+    words
+}
+
+/// [`write_segment`] for a header whose options [`option_words`] takes (a
+/// SYN's, a SYN-ACK's, or none): as [`write_timestamp_segment`], the
+/// header's words and the pseudo-header's four in one sum, no byte walk
+/// over the options and no read-back (`write_segment_writes_what_tcp_repr_emits`
+/// checks the bytes).
+#[inline(never)]
+fn write_option_word_segment(
+    buf: &mut [u8],
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    header: &SegmentHeader,
+    (options, n): ([u32; MAX_OPTION_WORDS], usize),
+    payload: (&[u8], &[u8]),
+) -> Result<usize, WireError> {
+    let header_len = HEADER_LEN + 4 * n;
+    let total = header_len + payload.0.len() + payload.1.len();
+    let Some(out) = buf.get_mut(..total) else {
+        return Err(WireError::Truncated);
+    };
+    let h = option_header_words(local, remote, header, &options, n);
+    let mut words = [0u32; 5 + MAX_OPTION_WORDS + 4];
+    words[..h.len()].copy_from_slice(&h);
+    // The pseudo-header as `write_timestamp_segment` sums it; the words
+    // past the options are zero and add nothing.
+    words[h.len()..].copy_from_slice(&[
+        u32::from(*local.ip()),
+        u32::from(*remote.ip()),
+        u32::from(u8::from(IpProtocol::Tcp)),
+        total as u32,
+    ]);
+    let (head, data) = out.split_at_mut(header_len);
+    store_words(head, &h);
+    let mut sum = checksum::words(&words);
+    if !data.is_empty() {
+        sum = checksum::combine(&[sum, sum_payload(data, payload)]);
+    }
+    head[16..18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
+    Ok(total)
 }
 
 /// A segment without data that a small state (a TIME-WAIT entry) or the
@@ -571,6 +627,9 @@ mod tests {
             sack_permitted: bool,
             timestamp: Option<(u32, u32)>,
             sack_block: bool,
+            seq: u32,
+            ack: Option<u32>,
+            flags: u8,
         ) {
             let mut options = TcpOptions {
                 mss,
@@ -592,6 +651,40 @@ mod tests {
             proptest::prop_assert_eq!(4 * n, len);
             proptest::prop_assert_eq!(&ours[..], &theirs[..]);
             proptest::prop_assert!(words[n..].iter().all(|&w| w == 0));
+            // The whole segment from words (`write_option_word_segment`,
+            // one sum with the pseudo-header) against the byte writer, with
+            // a payload in two pieces (the second at an odd offset); a
+            // buffer one byte short writes nothing.
+            let header = SegmentHeader {
+                seq: SeqNum(seq),
+                ack: ack.map(SeqNum),
+                flags: TcpFlags(flags),
+                window: 0xbeef,
+                options,
+            };
+            let payload = ([1u8, 2, 3], [4u8, 5, 6, 7]);
+            let pieces = (&payload.0[..], &payload.1[..]);
+            let mut fast = [0xAA; 80];
+            let m = write_option_word_segment(
+                &mut fast,
+                LOCAL,
+                REMOTE,
+                &header,
+                (words, n),
+                pieces,
+            )
+            .unwrap();
+            let mut general = [0xAA; 80];
+            let g = write_segment_with_options(&mut general, LOCAL, REMOTE, &header, pieces)
+                .unwrap();
+            proptest::prop_assert_eq!(m, g);
+            proptest::prop_assert_eq!(&fast[..], &general[..]);
+            let mut short = vec![0xAA; m - 1];
+            proptest::prop_assert_eq!(
+                write_segment(&mut short, LOCAL, REMOTE, &header, pieces),
+                Err(WireError::Truncated)
+            );
+            proptest::prop_assert!(short.iter().all(|&b| b == 0xAA));
         }
     }
 
