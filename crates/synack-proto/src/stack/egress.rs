@@ -327,18 +327,15 @@ impl Stack {
         let Some(n) = entry.conn.poll_transmit(now, tcp_buf, &mut self.env) else {
             self.env.tx = Default::default();
             entry.queued = false;
-            let (deadline, state, owner) = (
-                entry.conn.poll_timeout_cached(),
-                entry.conn.state(),
-                entry.owner(),
-            );
+            let (deadline, state, owner) =
+                (entry.conn.poll_timeout(), entry.conn.state(), entry.owner());
             self.ready.pop_front();
             self.set_conn_timer(key, deadline);
             self.retire_if_done(key, state, owner);
             return None;
         };
         let src = *entry.conn.local().ip();
-        let deadline = entry.conn.poll_timeout_cached();
+        let deadline = entry.conn.poll_timeout();
         let packet = TcpPacket::new_unchecked(&tcp_buf[..n]);
         let header = packet.header_len();
         // A segment that may be the connection's last for now: control (no
