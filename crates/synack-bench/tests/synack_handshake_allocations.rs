@@ -43,3 +43,21 @@ fn a_handshake_allocates_no_new_rings_once_the_stacks_have_spares() {
         "{per_handshake} B a handshake (100: {small} B, 1,100: {large} B)"
     );
 }
+
+#[test]
+fn a_handshake_allocates_no_episode_scoreboard_or_counters_once_the_stacks_have_spares() {
+    allocated_by(10);
+    let small = allocated_by(100);
+    let large = allocated_by(1_100);
+    let per_handshake = large.saturating_sub(small) / 1_000;
+    // The loss-recovery episode with its scoreboard's first record buffer
+    // (464 and 160 bytes) and the data counters (72 bytes) come from the
+    // stack's spares too (1,656 bytes a handshake before, 264 after): what
+    // is left is each side's HyStart++ state (128 bytes, boxed for the
+    // initial slow start) and a few bytes of amortised growth. Either of
+    // the others made anew on one side would break this bound.
+    assert!(
+        per_handshake < 2 * 128 + 64,
+        "{per_handshake} B a handshake (100: {small} B, 1,100: {large} B)"
+    );
+}

@@ -234,6 +234,24 @@ impl Episode {
         self.frto_send_new
     }
 
+    /// This episode's box made ready for a later connection's first
+    /// episode: emptied of its records, keeping only a record buffer of the
+    /// size a fresh scoreboard's first record allocates.
+    pub(super) fn shed(&mut self) {
+        let records = self.board.take_records();
+        self.board = Scoreboard::new(self.fack, MAX_RECORDS, MAX_SACKED_RANGES);
+        self.board.adopt_records(records);
+    }
+
+    /// Becomes the episode [`Episode::resume`] would make, in this box and
+    /// with the record buffer [`Episode::shed`] kept (the same value: the
+    /// buffer is the one the first record would allocate).
+    pub(super) fn restart(&mut self, carry: &Carry, una: SeqNum) {
+        let records = self.board.take_records();
+        *self = Episode::resume(carry, una);
+        self.board.adopt_records(records);
+    }
+
     pub(super) fn allocated(&self) -> usize {
         self.board.allocated()
     }

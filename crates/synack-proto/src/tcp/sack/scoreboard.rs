@@ -165,6 +165,11 @@ pub struct Scoreboard {
     max_records: usize,
 }
 
+/// An emptied record buffer kept for a later scoreboard (see
+/// [`Scoreboard::take_records`]); none allocated by default.
+#[derive(Debug, Default)]
+pub struct SpareRecords(VecDeque<Record>);
+
 impl Scoreboard {
     /// An empty scoreboard whose next byte is `una`, holding at most
     /// `max_records` segments and `max_sacked_ranges` SACKed ranges.
@@ -199,6 +204,30 @@ impl Scoreboard {
         *self = Scoreboard::new(una, max_records, max_ranges);
         self.records = records;
         self.records.clear();
+    }
+
+    /// The record buffer, emptied, for a later scoreboard
+    /// ([`Scoreboard::adopt_records`]): only a buffer of the size a fresh
+    /// scoreboard's first record allocates (a grown one is freed here), so a
+    /// scoreboard that adopts it holds exactly the memory its first push
+    /// would have allocated.
+    pub fn take_records(&mut self) -> SpareRecords {
+        let mut records = core::mem::take(&mut self.records);
+        if records.capacity() != FIRST_RECORDS {
+            return SpareRecords::default();
+        }
+        records.clear();
+        SpareRecords(records)
+    }
+
+    /// Takes over `records`, an empty buffer from
+    /// [`Scoreboard::take_records`], as the buffer its first record would
+    /// have allocated. Only for a scoreboard that never held a record.
+    pub fn adopt_records(&mut self, records: SpareRecords) {
+        debug_assert!(records.0.is_empty() && self.records.capacity() == 0);
+        if self.records.capacity() == 0 {
+            self.records = records.0;
+        }
     }
 
     /// Frees memory when nothing is in flight.
