@@ -235,12 +235,11 @@ impl Episode {
     }
 
     /// This episode's box made ready for a later connection's first
-    /// episode: emptied of its records, keeping only a record buffer of the
-    /// size a fresh scoreboard's first record allocates.
+    /// episode ([`Episode::restart`] rewrites every field): its scoreboard
+    /// keeps at most a record buffer of the size a fresh scoreboard's
+    /// first record allocates.
     pub(super) fn shed(&mut self) {
-        let records = self.board.take_records();
-        self.board = Scoreboard::new(self.fack, MAX_RECORDS, MAX_SACKED_RANGES);
-        self.board.adopt_records(records);
+        self.board.shed();
     }
 
     /// Becomes the episode [`Episode::resume`] would make, in this box and
