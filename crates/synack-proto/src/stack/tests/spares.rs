@@ -1,8 +1,9 @@
 //! Short connections reuse the blocks and rings of the ones before them: a
 //! connection that ends (TIME-WAIT or CLOSED) gives its data blocks, its
 //! emptied buffers' rings and its loss-recovery episode to the stack's
-//! spares (`conn::Spares`), a removed one its data counters, and the next
-//! connection's first data takes them instead of allocating.
+//! spares (`conn::Spares`), a removed one its data counters and HyStart
+//! box, and the next connection's first data takes them instead of
+//! allocating.
 
 use super::*;
 
@@ -28,6 +29,11 @@ fn an_ended_connection_gives_its_blocks_and_rings_to_the_next_one() {
             assert_eq!(st.env.spares.rings.len(), kept, "round {round}");
             assert_eq!(st.env.spares.blocks(), blocks, "round {round}");
             assert_eq!(st.env.spares.episodes.len(), boxes, "round {round}");
+            assert_eq!(
+                st.env.spares.episodes.hystart_boxes(),
+                boxes,
+                "round {round}"
+            );
             assert_eq!(st.env.spares.counters(), boxes, "round {round}");
         }
         // One byte each way: each side's send and receive buffers take
@@ -42,6 +48,7 @@ fn an_ended_connection_gives_its_blocks_and_rings_to_the_next_one() {
             assert!(st.env.spares.rings.is_empty(), "round {round}");
             assert_eq!(st.env.spares.blocks(), (0, 0), "round {round}");
             assert!(st.env.spares.episodes.is_empty(), "round {round}");
+            assert_eq!(st.env.spares.episodes.hystart_boxes(), 0, "round {round}");
             assert_eq!(st.env.spares.counters(), 0, "round {round}");
         }
         // (The episode and its scoreboard included.)
@@ -72,6 +79,7 @@ fn an_ended_connection_gives_its_blocks_and_rings_to_the_next_one() {
             assert_eq!(st.env.spares.rings.len(), 2, "round {round}");
             assert_eq!(st.env.spares.blocks(), (1, 1), "round {round}");
             assert_eq!(st.env.spares.episodes.len(), 1, "round {round}");
+            assert_eq!(st.env.spares.episodes.hystart_boxes(), 1, "round {round}");
             assert_eq!(st.env.spares.counters(), 1, "round {round}");
         }
         // Reused blocks and rings are accounted as fresh ones: every round
@@ -128,6 +136,7 @@ fn the_spares_stay_few_however_many_connections_end_together() {
         assert_eq!(st.env.spares.blocks(), (blocks, blocks));
         let episodes = crate::tcp::recovery::MAX_SPARE_EPISODES;
         assert_eq!(st.env.spares.episodes.len(), episodes);
+        assert_eq!(st.env.spares.episodes.hystart_boxes(), episodes);
         assert_eq!(st.env.spares.counters(), blocks);
     }
 }

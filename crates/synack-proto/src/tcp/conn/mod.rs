@@ -1133,11 +1133,15 @@ impl Core {
 impl Connection {
     /// The stack removes this connection: its boxes that a later
     /// connection can take as they are go to `spares` instead of being
-    /// freed (its data counters; its loss-recovery episode went there when
-    /// it ended). Nothing observable changes: it is gone next.
+    /// freed (its data counters and HyStart state; its loss-recovery
+    /// episode went there when it ended). Nothing observable changes: it is
+    /// gone next.
     pub(crate) fn leave_spares(&mut self, spares: &mut Spares) {
         if let Some(counters) = self.core.counters.data.take() {
             spares.keep_counters(counters);
+        }
+        if let Some(hystart) = self.core.cc.take_hystart_box() {
+            spares.episodes.keep_hystart(hystart);
         }
     }
 

@@ -46,6 +46,7 @@ pub mod undo;
 use crate::SeqNum;
 use crate::config::Config;
 use crate::stats::TcpExtStats;
+use crate::tcp::congestion::hystart::HyStart;
 use crate::tcp::congestion::{Congestion, CongestionControl};
 use crate::tcp::sack::scoreboard::{Scoreboard, Tally};
 use crate::tcp::timestamps::TsClock;
@@ -271,12 +272,18 @@ pub struct SpareEpisodes {
     // The boxes themselves are what is kept.
     #[allow(clippy::vec_box)]
     kept: Vec<Box<Episode>>,
+    /// HyStart boxes of removed connections: a kept episode takes one
+    /// along to its next connection, whose controller starts HyStart in it
+    /// (`Congestion::with_hystart_spare`).
+    #[allow(clippy::vec_box)]
+    hystart: Vec<Box<HyStart>>,
 }
 
 impl core::fmt::Debug for SpareEpisodes {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SpareEpisodes")
             .field("kept", &self.kept.len())
+            .field("hystart", &self.hystart.len())
             .finish()
     }
 }
@@ -289,6 +296,19 @@ impl SpareEpisodes {
 
     pub fn is_empty(&self) -> bool {
         self.kept.is_empty()
+    }
+
+    /// HyStart boxes kept (beside those the kept episodes carry).
+    pub fn hystart_boxes(&self) -> usize {
+        self.hystart.len()
+    }
+
+    /// Keeps a removed connection's HyStart box if there is room (else it
+    /// is freed).
+    pub fn keep_hystart(&mut self, hystart: Box<HyStart>) {
+        if self.hystart.len() < MAX_SPARE_EPISODES {
+            self.hystart.push(hystart);
+        }
     }
 
     /// Keeps an ended episode's box, emptied, if there is room (else it is
@@ -499,6 +519,9 @@ impl LossRecovery {
             && let Some(mut ep) = spares.kept.pop()
         {
             ep.restart(&self.carry, una);
+            if ep.hystart_spare.is_none() {
+                ep.hystart_spare = spares.hystart.pop();
+            }
             self.ep = Some(ep);
         }
     }
@@ -602,7 +625,12 @@ impl LossRecovery {
         stats: &mut TcpExtStats,
     ) -> AckOutcome {
         match &mut self.ep {
-            Some(ep) => ep.on_ack(now, inp, cc, stats),
+            Some(ep) => {
+                let mut spare = ep.hystart_spare.take();
+                let out = cc.with_hystart_spare(&mut spare, |cc| ep.on_ack(now, inp, cc, stats));
+                ep.hystart_spare = spare;
+                out
+            }
             None => AckOutcome::default(),
         }
     }
