@@ -260,6 +260,16 @@ pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u16 {
 /// [`copy_and_sum`] of at least one byte.
 #[inline(never)]
 fn copy_and_sum_some(dst: &mut [u8], src: &[u8]) -> u16 {
+    if src.len() < 32 {
+        // A few bytes (an interactive segment's text): the tail's
+        // fixed-size pieces alone, with no CPU dispatch and no vector lanes
+        // to set up and fold.
+        let tail = Tail {
+            src,
+            dst: Some(dst),
+        };
+        return u16::from_be(fold(tail.sum()));
+    }
     if src.len() <= BLOCK {
         // Every segment: skip the block loop.
         return u16::from_be(fold(copy_block(dst, src)));
@@ -478,6 +488,15 @@ mod tests {
         }
         for len in 0..=SHORT {
             assert_eq!(header(&bytes[..len]), reference::data(&bytes[..len]));
+        }
+        // Both sides of `copy_and_sum`'s few-bytes bound (32): copied
+        // exactly, nothing written beyond, summed like the reference.
+        for len in 0..=bytes.len() {
+            let mut dst = vec![0xAA; len + 1];
+            let sum = copy_and_sum(&mut dst[..len], &bytes[..len]);
+            assert_eq!(sum, reference::data(&bytes[..len]), "len {len}");
+            assert_eq!(&dst[..len], &bytes[..len]);
+            assert_eq!(dst[len], 0xAA);
         }
     }
 
