@@ -545,6 +545,11 @@ impl Connection {
     /// is not set, then treat the arriving segment as not acceptable: Send
     /// an acknowledgment in reply as specified in RFC 793, page 69, and drop
     /// the segment."
+    ///
+    /// Always inlined: a rejection's work is out of line
+    /// ([`Core::out_of_window_ack`]), and the test itself is a few
+    /// instructions that a call would double.
+    #[inline(always)]
     fn check_paws(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
         let (Some(recent), Some(ts)) = (&self.core.ts_recent, &seg.options.timestamp) else {
             return Step::Continue;
@@ -942,6 +947,12 @@ impl Core {
     /// window and takes a FIN in order), and the ACK it calls for. Returns
     /// whether a FIN was taken ("eighth": the caller's [`Connection::on_fin`]);
     /// it may be this segment's or one held beyond a hole it filled.
+    ///
+    /// Always inlined into its two callers (the full steps and header
+    /// prediction): out of line it cost about 200 instructions a handshake
+    /// more, in calls and in what the callers could no longer keep in
+    /// registers.
+    #[inline(always)]
     fn take_text(
         &mut self,
         now: Instant,
