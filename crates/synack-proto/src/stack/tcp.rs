@@ -112,10 +112,9 @@ impl Stack {
         // Two plain matches, not a `Result` chain: the parsed segment (over
         // a hundred bytes with its options) is not copied from one
         // `Result` into another on the way.
-        let packet = match TcpPacket::new_checked(bytes) {
-            Ok(packet) => packet,
-            Err(e) => return self.count_malformed_tcp(e, verify, src, dst, bytes),
-        };
+        // `parse` checks the lengths first, as `new_checked` would (once,
+        // not twice).
+        let packet = TcpPacket::new_unchecked(bytes);
         let seg = match TcpRepr::parse(&packet, src, dst, Checksum::Offload) {
             Ok(seg) => seg,
             Err(e) => return self.count_malformed_tcp(e, verify, src, dst, bytes),

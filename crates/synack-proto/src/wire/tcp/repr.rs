@@ -373,6 +373,27 @@ mod tests {
     }
 
     proptest! {
+        /// `TcpRepr::parse` on an unchecked packet (the stack's ingress,
+        /// which no longer calls `new_checked` first) answers what the two
+        /// steps answer: the same error for every short buffer and data
+        /// offset, the same segment otherwise.
+        #[test]
+        fn parse_unchecked_matches_checking_first(
+            bytes in proptest::collection::vec(any::<u8>(), 0..70),
+            offset in 0u8..16,
+            full in any::<bool>(),
+        ) {
+            let mut bytes = bytes;
+            if let Some(b) = bytes.get_mut(12) {
+                *b = offset << 4;
+            }
+            let checksum = if full { Checksum::Full } else { Checksum::Offload };
+            let once = TcpRepr::parse(&TcpPacket::new_unchecked(&bytes[..]), SRC, DST, checksum);
+            let twice = TcpPacket::new_checked(&bytes[..])
+                .and_then(|p| TcpRepr::parse(&p, SRC, DST, checksum));
+            prop_assert_eq!(once, twice);
+        }
+
         #[test]
         fn arbitrary_segments_never_panic_and_round_trip(
             bytes in proptest::collection::vec(any::<u8>(), 0..120)
