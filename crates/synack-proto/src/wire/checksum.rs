@@ -350,7 +350,7 @@ pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: IpProtocol, length:
 /// per-part fold. A 20- or 32-byte input (a bare header, or one with only
 /// the timestamp option: nearly every segment) is summed as a fixed array,
 /// which unrolls. `length` is the pseudo-header's length field.
-#[inline]
+#[inline(always)]
 pub fn with_pseudo_header(
     src: Ipv4Addr,
     dst: Ipv4Addr,
