@@ -633,15 +633,18 @@ impl Stack {
             return;
         };
         let handle = ConnHandle(key);
-        let (local, remote) = (entry.conn.local(), entry.conn.remote());
-        for event in self.env.events.drain(..) {
+        // The addresses are read where a trace or the demux needs them:
+        // most calls need neither.
+        // A slice walk and one `clear`, not `drain`: a `Drain` keeps a tail
+        // to move back on drop, which an emptied list never needs.
+        for &event in &self.env.events {
             match event {
                 ConnEvent::StateChanged { from, to } => {
                     if self.trace.states {
                         self.events.push_back(Event::StateChanged {
                             conn: Some(handle),
-                            local,
-                            remote,
+                            local: entry.conn.local(),
+                            remote: entry.conn.remote(),
                             from,
                             to,
                             at: now,
@@ -692,8 +695,8 @@ impl Stack {
                         let conn = (entry.owner() == Owner::App).then_some(handle);
                         self.events.push_back(Event::Congestion {
                             conn,
-                            local,
-                            remote,
+                            local: entry.conn.local(),
+                            remote: entry.conn.remote(),
                             at: now,
                             sample,
                         });
@@ -709,10 +712,11 @@ impl Stack {
                 }),
             }
         }
+        self.env.events.clear();
         if let Some(report) = entry.conn.take_fastopen_report() {
             self.fastopen_cache.record(
                 now,
-                *remote.ip(),
+                *entry.conn.remote().ip(),
                 report.mss,
                 report.cookie,
                 report.try_exp,
@@ -726,7 +730,10 @@ impl Stack {
         }
         let deadline = entry.conn.poll_timeout_cached();
         if closed {
-            let tuple = FourTuple { local, remote };
+            let tuple = FourTuple {
+                local: entry.conn.local(),
+                remote: entry.conn.remote(),
+            };
             self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
         }
         self.set_conn_timer(key, deadline);
