@@ -19,7 +19,7 @@ use super::slab::Key;
 use super::slots;
 use super::{
     ConnEntry, ConnHandle, Demux, Direction, Event, FourTuple, ListenerHandle, MAX_PENDING_CONTROL,
-    Owner, SegmentSummary, Stack, TimeWaitEntry, TimerKey,
+    Owner, Ready, SegmentSummary, Stack, TimeWaitEntry, TimerKey,
 };
 use crate::SeqNum;
 use crate::config::SynCookieMode;
@@ -726,7 +726,10 @@ impl Stack {
         let closed = entry.conn.state() == TcpState::Closed;
         if !entry.queued && entry.wants_poll() {
             entry.queued = true;
-            self.ready.push_back(key);
+            self.ready.push_back(Ready {
+                key,
+                dst: *entry.conn.remote().ip(),
+            });
         }
         let deadline = entry.conn.poll_timeout_cached();
         if closed {
