@@ -403,18 +403,19 @@ impl Wheel {
         }
     }
 
-    /// Links a node that is in no bucket at its `queued_at`.
+    /// Links a node that is in no bucket at its `queued_at`, `at`.
     #[inline]
-    fn link<K, M: KeySlots<K>>(&mut self, slots: &mut M, id: NodeId) {
-        self.place(slots, id);
+    fn link<K, M: KeySlots<K>>(&mut self, slots: &mut M, id: NodeId, at: Instant) {
+        self.place(slots, id, at);
         self.len += 1;
     }
 
     #[inline(always)]
-    fn place<K, M: KeySlots<K>>(&mut self, slots: &mut M, id: NodeId) {
+    fn place<K, M: KeySlots<K>>(&mut self, slots: &mut M, id: NodeId, at: Instant) {
+        debug_assert_eq!(slots.node(id).queued_at, at);
         // A node already due goes into the current slot, in order of its
         // true time.
-        let p = slots.node(id).queued_at.total_micros().max(self.elapsed);
+        let p = at.total_micros().max(self.elapsed);
         let diff = p ^ self.elapsed;
         let level = if diff == 0 {
             0
@@ -527,8 +528,9 @@ impl Wheel {
             self.tails[bucket] = NIL;
             self.occupied[level] &= !(1 << slot);
             while id & BUCKET_LINK == 0 {
-                let next = slots.node(id).next;
-                self.place(slots, id);
+                let node = slots.node(id);
+                let (next, at) = (node.next, node.queued_at);
+                self.place(slots, id, at);
                 id = next;
             }
         }
@@ -715,7 +717,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     fn move_earlier(&mut self, id: NodeId, deadline: Instant, seq: u64) {
         self.wheel.unlink(&mut self.slots, id);
         *self.slots.node_mut(id) = Slot::new(deadline, seq);
-        self.wheel.link(&mut self.slots, id);
+        self.wheel.link(&mut self.slots, id, deadline);
         // If this key was the front, it moved earlier.
         self.lower_hint(deadline);
     }
@@ -724,7 +726,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     #[inline(never)]
     fn insert(&mut self, key: K, deadline: Instant, seq: u64) {
         let id = self.slots.insert(key, Slot::new(deadline, seq));
-        self.wheel.link(&mut self.slots, id);
+        self.wheel.link(&mut self.slots, id, deadline);
         self.lower_hint(deadline);
     }
 
@@ -756,8 +758,12 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         let queued_at = self.slots.node(id).queued_at;
         self.wheel.unlink(&mut self.slots, id);
         self.slots.remove(id);
-        // Only the front (the least `queued_at`) leaving changes the hint.
-        if self.hint == Some(Some(queued_at)) {
+        // Only the front (the least `queued_at`) leaving changes the hint,
+        // and with no key left there is no front to search for (the usual
+        // end of a connection when it was the only one with a timer).
+        if self.wheel.len == 0 {
+            self.hint = Some(None);
+        } else if self.hint == Some(Some(queued_at)) {
             self.hint = None;
         }
     }
@@ -837,7 +843,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         self.hint = None;
         for (deadline, seq, key) in live {
             let id = self.slots.insert(key, Slot::new(deadline, seq));
-            self.wheel.link(&mut self.slots, id);
+            self.wheel.link(&mut self.slots, id, deadline);
         }
         self.slots.shrink_to_fit();
     }
@@ -865,8 +871,9 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
             // behind keys scheduled in between): move it.
             slot.queued_at = slot.deadline;
             slot.queued_seq = slot.seq;
+            let at = slot.deadline;
             self.wheel.unlink(&mut self.slots, id);
-            self.wheel.link(&mut self.slots, id);
+            self.wheel.link(&mut self.slots, id, at);
         }
     }
 }
