@@ -823,9 +823,10 @@ impl Stack {
     /// takes its place).
     fn remove_conn_with(&mut self, key: Key, release_port: bool) {
         // The demux entry goes first: it is resolved through the slot.
-        let Some(entry) = self.conns.get(key) else {
+        let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
+        entry.conn.leave_spares(&mut self.env.spares);
         let tuple = FourTuple {
             local: entry.conn.local(),
             remote: entry.conn.remote(),

@@ -1,7 +1,9 @@
 //! Short connections reuse the blocks and rings of the ones before them: a
-//! connection that ends (TIME-WAIT or CLOSED) gives its data blocks and its
-//! emptied buffers' rings to the stack's spares (`conn::Spares`), and the
-//! next connection's first data takes them instead of allocating.
+//! connection that ends (TIME-WAIT or CLOSED) gives its data blocks, its
+//! emptied buffers' rings and its loss-recovery episode to the stack's
+//! spares (`conn::Spares`), a removed one its data counters and HyStart
+//! box, and the next connection's first data takes them instead of
+//! allocating.
 
 use super::*;
 
@@ -22,9 +24,17 @@ fn an_ended_connection_gives_its_blocks_and_rings_to_the_next_one() {
         // the first.
         let kept = if round == 0 { 0 } else { 2 };
         let blocks = if round == 0 { (0, 0) } else { (1, 1) };
+        let boxes = usize::from(round > 0);
         for st in [&w.a, &w.b] {
             assert_eq!(st.env.spares.rings.len(), kept, "round {round}");
             assert_eq!(st.env.spares.blocks(), blocks, "round {round}");
+            assert_eq!(st.env.spares.episodes.len(), boxes, "round {round}");
+            assert_eq!(
+                st.env.spares.episodes.hystart_boxes(),
+                boxes,
+                "round {round}"
+            );
+            assert_eq!(st.env.spares.counters(), boxes, "round {round}");
         }
         // One byte each way: each side's send and receive buffers take
         // the spares (or allocate, the first time).
@@ -37,9 +47,26 @@ fn an_ended_connection_gives_its_blocks_and_rings_to_the_next_one() {
         for st in [&w.a, &w.b] {
             assert!(st.env.spares.rings.is_empty(), "round {round}");
             assert_eq!(st.env.spares.blocks(), (0, 0), "round {round}");
+            assert!(st.env.spares.episodes.is_empty(), "round {round}");
+            assert_eq!(st.env.spares.episodes.hystart_boxes(), 0, "round {round}");
+            assert_eq!(st.env.spares.counters(), 0, "round {round}");
         }
+        // (The episode and its scoreboard included.)
         let memory = |st: &Stack, h: ConnHandle| st.conns.get(h.0).unwrap().conn.buffer_memory();
         let (ma, mb) = (memory(&w.a, c), memory(&w.b, s));
+        // Reused counters count from zero, as new ones do.
+        let counted = |st: &Stack, h: ConnHandle| {
+            let i = st.tcp_info(h).unwrap();
+            (
+                i.bytes_sent,
+                i.bytes_acked,
+                i.bytes_received,
+                i.data_segs_in,
+                i.data_segs_out,
+            )
+        };
+        assert_eq!(counted(&w.a, c), (1, 1, 1, 1, 1), "round {round}");
+        assert_eq!(counted(&w.b, s), (1, 1, 1, 1, 1), "round {round}");
         // Closing: A ends in TIME-WAIT, B in CLOSED; each gives back its
         // two blocks and the rings of its two (now empty) buffers.
         w.a.tcp_close(w.now, c);
@@ -51,6 +78,9 @@ fn an_ended_connection_gives_its_blocks_and_rings_to_the_next_one() {
         for st in [&w.a, &w.b] {
             assert_eq!(st.env.spares.rings.len(), 2, "round {round}");
             assert_eq!(st.env.spares.blocks(), (1, 1), "round {round}");
+            assert_eq!(st.env.spares.episodes.len(), 1, "round {round}");
+            assert_eq!(st.env.spares.episodes.hystart_boxes(), 1, "round {round}");
+            assert_eq!(st.env.spares.counters(), 1, "round {round}");
         }
         // Reused blocks and rings are accounted as fresh ones: every round
         // the same.
@@ -104,5 +134,9 @@ fn the_spares_stay_few_however_many_connections_end_together() {
         assert_eq!(st.env.spares.rings.len(), cap);
         assert_eq!(st.env.spares.rings.allocated(), cap * 1024);
         assert_eq!(st.env.spares.blocks(), (blocks, blocks));
+        let episodes = crate::tcp::recovery::MAX_SPARE_EPISODES;
+        assert_eq!(st.env.spares.episodes.len(), episodes);
+        assert_eq!(st.env.spares.episodes.hystart_boxes(), episodes);
+        assert_eq!(st.env.spares.counters(), blocks);
     }
 }

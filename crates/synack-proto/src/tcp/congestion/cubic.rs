@@ -145,7 +145,7 @@ impl Cubic {
     /// The slow-start exit signals HyStart watches (Linux cubic's
     /// `hystart_detect`); set before the first ACK.
     pub fn set_hystart_detect(&mut self, detect: Detect) {
-        if self.hystart.is_none() && !self.hystart_pending.is_empty() {
+        if !self.hystart_pending.is_empty() {
             self.hystart_pending = detect;
         }
     }
@@ -180,8 +180,8 @@ impl Cubic {
     /// HyStart++'s phase (Off once it is done).
     pub fn hystart_phase(&self) -> Phase {
         match &self.hystart {
+            _ if !self.hystart_pending.is_empty() => Phase::SlowStart,
             Some(h) => h.phase(),
-            None if !self.hystart_pending.is_empty() => Phase::SlowStart,
             None => Phase::Off,
         }
     }
@@ -224,6 +224,12 @@ impl Cubic {
         // avoided).
         self.w_max = self.cwnd;
         self.cwnd_prior = self.cwnd;
+    }
+
+    /// The HyStart box and the detection bits still pending (non-empty:
+    /// HyStart has not started, whatever the box holds).
+    pub(super) fn hystart_slots(&mut self) -> (&mut Option<Box<HyStart>>, &mut Detect) {
+        (&mut self.hystart, &mut self.hystart_pending)
     }
 
     fn hystart(&mut self) -> Lazy<'_> {

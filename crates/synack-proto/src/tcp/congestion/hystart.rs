@@ -182,7 +182,13 @@ pub(super) struct Lazy<'a> {
 impl Lazy<'_> {
     fn get(&mut self) -> Option<&mut HyStart> {
         if !self.pending.is_empty() {
-            *self.boxed = Some(Box::new(HyStart::with_detect(*self.pending)));
+            let fresh = HyStart::with_detect(*self.pending);
+            match self.boxed {
+                // A spare box parked for this call (`Congestion::
+                // with_hystart_spare`): the same value, no allocation.
+                Some(parked) => **parked = fresh,
+                None => *self.boxed = Some(Box::new(fresh)),
+            }
             *self.pending = Detect::NONE;
         }
         self.boxed.as_deref_mut()

@@ -35,6 +35,7 @@ pub use cubic::Cubic;
 pub use hystart::HyStart;
 pub use reno::Reno;
 
+use self::hystart::Detect;
 use crate::SeqNum;
 use crate::config::CongestionAlgorithm;
 use crate::time::{Duration, Instant};
@@ -264,6 +265,48 @@ impl Congestion {
         }
     }
 
+    /// The HyStart box and its pending detection bits, whichever the
+    /// controller.
+    fn hystart_slots(&mut self) -> (&mut Option<Box<HyStart>>, &mut Detect) {
+        match self {
+            Congestion::Reno(r) => r.hystart_slots(),
+            Congestion::Cubic(c) => c.hystart_slots(),
+        }
+    }
+
+    /// Runs `f` (an ACK's processing) with `spare`, a HyStart box an ended
+    /// connection left, parked in the controller: if HyStart has not
+    /// started yet, the call that starts it takes the parked box instead
+    /// of allocating one (the value is the same); if it does not start,
+    /// the box goes back to `spare`. Outside the call nothing can tell.
+    #[inline]
+    pub fn with_hystart_spare<R>(
+        &mut self,
+        spare: &mut Option<Box<HyStart>>,
+        f: impl FnOnce(&mut Congestion) -> R,
+    ) -> R {
+        if spare.is_none() {
+            return f(self);
+        }
+        let (boxed, pending) = self.hystart_slots();
+        if boxed.is_some() || pending.is_empty() {
+            return f(self);
+        }
+        *boxed = spare.take();
+        let out = f(self);
+        let (boxed, pending) = self.hystart_slots();
+        if !pending.is_empty() {
+            *spare = boxed.take();
+        }
+        out
+    }
+
+    /// The HyStart box of a connection the stack removes (for
+    /// [`Congestion::with_hystart_spare`] on a later one).
+    pub fn take_hystart_box(&mut self) -> Option<Box<HyStart>> {
+        self.hystart_slots().0.take()
+    }
+
     /// Slow starts HyStart++ ended early (RFC 9406), for the counters.
     pub fn hystart_exits(&self) -> u64 {
         match self {
@@ -331,6 +374,68 @@ impl CongestionControl for Congestion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parked_hystart_box_changes_nothing_and_is_taken_by_the_start() {
+        // Two controllers fed the same ACKs, one with a spare HyStart box
+        // (holding another state: a disabled HyStart) parked around each
+        // call: after every call both are the same value; the spare comes
+        // back while HyStart has not started and is gone once it has.
+        use super::hystart::{Detect, HyStart};
+        let ms = Duration::from_millis;
+        for algorithm in [CongestionAlgorithm::Reno, CongestionAlgorithm::Cubic] {
+            let mut plain = Congestion::new(algorithm, 1000, 10);
+            let mut spared = plain.clone();
+            let mut spare = Some(Box::new(HyStart::with_detect(Detect::NONE)));
+            let mut used_at = None;
+            for step in 0..60u32 {
+                let now = Instant::from_millis(u64::from(step) * 10);
+                let una = SeqNum(1 + step * 2000);
+                let sample = AckSample {
+                    acked: 2000,
+                    delivered_segments: 2,
+                    in_flight: 10_000,
+                    // RTT rising from step 20: the delay signal ends slow start.
+                    rtt: Some(ms(40 + u64::from(step.saturating_sub(20)) * 4)),
+                    min_rtt: Some(ms(40)),
+                    // Application-limited at first: no growth, no HyStart.
+                    cwnd_limited: step >= 3,
+                    snd_una: una,
+                    snd_nxt: una + 10_000u32,
+                };
+                let deliver = step >= 5;
+                let run = |cc: &mut Congestion| {
+                    if deliver {
+                        cc.on_delivery(now, sample.min_rtt, una, una + 10_000u32);
+                    }
+                    cc.on_ack(now, &sample);
+                };
+                run(&mut plain);
+                spared.with_hystart_spare(&mut spare, run);
+                assert_eq!(
+                    format!("{plain:?}"),
+                    format!("{spared:?}"),
+                    "{algorithm:?} {step}"
+                );
+                if spare.is_none() {
+                    used_at.get_or_insert(step);
+                }
+            }
+            // Not taken while application-limited (steps 0-2), taken by
+            // the first ACK that started HyStart.
+            assert_eq!(used_at, Some(3), "{algorithm:?}");
+            assert_eq!(plain.hystart_exits(), spared.hystart_exits());
+            // A later spare finds HyStart started or over: never taken.
+            let mut later = Some(Box::new(HyStart::new()));
+            spared.with_hystart_spare(&mut later, |cc| {
+                cc.on_ack(Instant::from_secs(9), &AckSample::bytes(1000, 1000))
+            });
+            assert!(later.is_some(), "{algorithm:?}");
+            // A removed connection's box, for the stack's spares.
+            let mut fresh = Congestion::new(algorithm, 1000, 10);
+            assert!(fresh.take_hystart_box().is_none());
+        }
+    }
 
     #[test]
     fn each_algorithm_is_selected_by_name() {

@@ -64,13 +64,19 @@ impl Reno {
     /// The slow-start exit signals HyStart watches; set before the first
     /// ACK.
     pub fn set_hystart_detect(&mut self, detect: Detect) {
-        if self.hystart.is_none() && !self.hystart_pending.is_empty() {
+        if !self.hystart_pending.is_empty() {
             self.hystart_pending = detect;
         }
     }
 
     pub(crate) fn hystart_exits(&self) -> u64 {
         u64::from(self.hystart_exits)
+    }
+
+    /// The HyStart box and the detection bits still pending (non-empty:
+    /// HyStart has not started, whatever the box holds).
+    pub(super) fn hystart_slots(&mut self) -> (&mut Option<Box<HyStart>>, &mut Detect) {
+        (&mut self.hystart, &mut self.hystart_pending)
     }
 
     fn hystart(&mut self) -> Lazy<'_> {

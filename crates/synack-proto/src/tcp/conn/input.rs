@@ -81,7 +81,10 @@ impl Connection {
         let pieces = super::offload::rx_pieces(seg.payload.len(), env.rx_gso);
         self.core.counters.add_segs_in(pieces);
         if !seg.payload.is_empty() {
-            self.core.counters.data_mut().data_segs_in += u64::from(pieces);
+            self.core
+                .counters
+                .data_mut_from(&mut env.spares)
+                .data_segs_in += u64::from(pieces);
         }
         let disposition = match self.state.kind() {
             TcpState::Closed | TcpState::Listen => Disposition::Dropped(DropReason::Closed),

@@ -972,6 +972,13 @@ impl Counters {
     pub fn data_mut(&mut self) -> &mut DataCounters {
         self.data.get_or_insert_with(Box::default)
     }
+
+    /// [`Counters::data_mut`] where the first data of a connection is
+    /// counted, with the stack's spares at hand: the box an ended
+    /// connection left, zeroed, when one is kept.
+    pub fn data_mut_from(&mut self, spares: &mut Spares) -> &mut DataCounters {
+        self.data.get_or_insert_with(|| spares.data_counters())
+    }
 }
 
 /// What every state shares.
@@ -1101,12 +1108,12 @@ impl Core {
                     env.stats.tcp.estab_resets += 1;
                 }
                 self.timers.stop_all();
-                self.recovery.release();
+                self.recovery.release_into(&mut env.spares.episodes);
                 env.events.push(ConnEvent::Closed(reason));
             }
             TcpState::TimeWait => {
                 self.timers.stop_all();
-                self.recovery.release();
+                self.recovery.release_into(&mut env.spares.episodes);
                 self.timers
                     .set(Timer::TimeWait, now + env.config.time_wait());
             }
@@ -1124,6 +1131,20 @@ impl Core {
 }
 
 impl Connection {
+    /// The stack removes this connection: its boxes that a later
+    /// connection can take as they are go to `spares` instead of being
+    /// freed (its data counters and HyStart state; its loss-recovery
+    /// episode went there when it ended). Nothing observable changes: it is
+    /// gone next.
+    pub(crate) fn leave_spares(&mut self, spares: &mut Spares) {
+        if let Some(counters) = self.core.counters.data.take() {
+            spares.keep_counters(counters);
+        }
+        if let Some(hystart) = self.core.cc.take_hystart_box() {
+            spares.episodes.keep_hystart(hystart);
+        }
+    }
+
     /// An active open (RFC 9293 §3.10.1, OPEN in CLOSED): SYN-SENT, with the
     /// SYN ready for [`Connection::poll_transmit`].
     pub fn connect(

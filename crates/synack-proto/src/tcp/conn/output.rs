@@ -717,7 +717,7 @@ impl Core {
         let segs = pieces(len, snd.mss);
         self.counters.add_segs_out(segs);
         if len > 0 {
-            let data = self.counters.data_mut();
+            let data = self.counters.data_mut_from(&mut env.spares);
             data.data_segs_out += u64::from(segs);
             data.bytes_sent += u64::from(len);
         }
@@ -784,6 +784,8 @@ impl Core {
         let sent = end.since(plan.seq);
         match plan.kind {
             Kind::New => {
+                self.recovery
+                    .start_episode_from(plan.seq, &mut env.spares.episodes);
                 // One scoreboard record per MSS piece, so loss detection
                 // and retransmission work per segment as the peer sees them.
                 let mut start = plan.seq;

@@ -18,9 +18,11 @@
 
 use core::fmt;
 
+use super::DataCounters;
 use super::recv::RecvBlock;
 use super::send::SendBlock;
 use crate::storage::SpareRings;
+use crate::tcp::recovery::SpareEpisodes;
 
 /// Most blocks of each kind kept.
 pub const MAX_SPARE_BLOCKS: usize = 4;
@@ -30,20 +32,28 @@ pub const MAX_SPARE_BLOCKS: usize = 4;
 #[derive(Default)]
 pub struct Spares {
     pub rings: SpareRings,
+    /// Loss-recovery episode boxes (with their first record buffers).
+    pub episodes: SpareEpisodes,
     // The boxes themselves are what is kept: a connection's half holds its
     // block boxed, and takes the box back as it is.
     #[allow(clippy::vec_box)]
     send: Vec<Box<SendBlock>>,
     #[allow(clippy::vec_box)]
     recv: Vec<Box<RecvBlock>>,
+    /// Data-counter boxes (a connection's first data makes one, and it
+    /// lives as long as the connection).
+    #[allow(clippy::vec_box)]
+    counters: Vec<Box<DataCounters>>,
 }
 
 impl fmt::Debug for Spares {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Spares")
             .field("rings", &self.rings)
+            .field("episodes", &self.episodes.len())
             .field("send_blocks", &self.send.len())
             .field("recv_blocks", &self.recv.len())
+            .field("counters", &self.counters.len())
             .finish()
     }
 }
@@ -64,6 +74,24 @@ impl Spares {
     /// one.
     pub(super) fn recv_block(spares: Option<&mut Spares>, fresh: RecvBlock) -> Box<RecvBlock> {
         reboxed(spares.and_then(|s| s.recv.pop()), fresh)
+    }
+
+    /// Data-counter boxes kept.
+    pub fn counters(&self) -> usize {
+        self.counters.len()
+    }
+
+    /// New data counters, all zero, in a kept box when there is one.
+    pub(super) fn data_counters(&mut self) -> Box<DataCounters> {
+        reboxed(self.counters.pop(), DataCounters::default())
+    }
+
+    /// Keeps an ended connection's data-counter box if there is room (else
+    /// it is freed); the next one zeroes it.
+    pub(super) fn keep_counters(&mut self, counters: Box<DataCounters>) {
+        if self.counters.len() < MAX_SPARE_BLOCKS {
+            self.counters.push(counters);
+        }
     }
 
     /// Keeps an emptied send block if there is room (else it is freed).

@@ -8,6 +8,7 @@
 
 use crate::SeqNum;
 use crate::stats::TcpExtStats;
+use crate::tcp::congestion::hystart::HyStart;
 use crate::tcp::congestion::{AckSample, Congestion, CongestionControl};
 use crate::tcp::sack::scoreboard::{CumAck, SackUpdate, Scoreboard, Tally};
 use crate::tcp::sack::{BlockKind, validate};
@@ -98,6 +99,10 @@ pub(super) struct Episode {
     reduced_now: bool,
     unreported_undo: bool,
     last_sample: Option<CongestionSample>,
+    /// A HyStart box an ended connection left, for this connection's
+    /// controller to start HyStart in (`Congestion::with_hystart_spare`);
+    /// it came with this episode's box from the stack's spares.
+    pub(super) hystart_spare: Option<Box<HyStart>>,
 }
 
 impl Episode {
@@ -136,6 +141,7 @@ impl Episode {
             reduced_now: false,
             unreported_undo: false,
             last_sample: None,
+            hystart_spare: None,
         }
     }
 
@@ -232,6 +238,26 @@ impl Episode {
     /// step 2b).
     pub(super) fn prefers_new_data(&self) -> bool {
         self.frto_send_new
+    }
+
+    /// This episode's box made ready for a later connection's first
+    /// episode ([`Episode::restart`] rewrites every field): its scoreboard
+    /// keeps at most a record buffer of the size a fresh scoreboard's
+    /// first record allocates.
+    pub(super) fn shed(&mut self) {
+        self.board.shed();
+    }
+
+    /// Becomes the episode [`Episode::resume`] would make, in this box and
+    /// with the record buffer [`Episode::shed`] kept (the same value: the
+    /// buffer is the one the first record would allocate), and the spare
+    /// HyStart box it carries, if any.
+    pub(super) fn restart(&mut self, carry: &Carry, una: SeqNum) {
+        let records = self.board.take_records();
+        let hystart_spare = self.hystart_spare.take();
+        *self = Episode::resume(carry, una);
+        self.board.adopt_records(records);
+        self.hystart_spare = hystart_spare;
     }
 
     pub(super) fn allocated(&self) -> usize {

@@ -46,6 +46,7 @@ pub mod undo;
 use crate::SeqNum;
 use crate::config::Config;
 use crate::stats::TcpExtStats;
+use crate::tcp::congestion::hystart::HyStart;
 use crate::tcp::congestion::{Congestion, CongestionControl};
 use crate::tcp::sack::scoreboard::{Scoreboard, Tally};
 use crate::tcp::timestamps::TsClock;
@@ -257,6 +258,69 @@ pub(crate) struct Carry {
     rack: rack::RackPersistent,
 }
 
+/// Most loss-recovery episode boxes a stack keeps for its next
+/// connections (each a few hundred bytes with its record buffer).
+pub const MAX_SPARE_EPISODES: usize = 4;
+
+/// Episode boxes that ended connections left (one per stack, in the
+/// connections' environment): a short connection's first data takes one
+/// instead of allocating its episode and its scoreboard's first record
+/// buffer, and its end gives it back instead of freeing them (two
+/// allocations and two frees a connection).
+#[derive(Default)]
+pub struct SpareEpisodes {
+    // The boxes themselves are what is kept.
+    #[allow(clippy::vec_box)]
+    kept: Vec<Box<Episode>>,
+    /// HyStart boxes of removed connections: a kept episode takes one
+    /// along to its next connection, whose controller starts HyStart in it
+    /// (`Congestion::with_hystart_spare`).
+    #[allow(clippy::vec_box)]
+    hystart: Vec<Box<HyStart>>,
+}
+
+impl core::fmt::Debug for SpareEpisodes {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SpareEpisodes")
+            .field("kept", &self.kept.len())
+            .field("hystart", &self.hystart.len())
+            .finish()
+    }
+}
+
+impl SpareEpisodes {
+    /// Episode boxes kept.
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// HyStart boxes kept (beside those the kept episodes carry).
+    pub fn hystart_boxes(&self) -> usize {
+        self.hystart.len()
+    }
+
+    /// Keeps a removed connection's HyStart box if there is room (else it
+    /// is freed).
+    pub fn keep_hystart(&mut self, hystart: Box<HyStart>) {
+        if self.hystart.len() < MAX_SPARE_EPISODES {
+            self.hystart.push(hystart);
+        }
+    }
+
+    /// Keeps an ended episode's box, emptied, if there is room (else it is
+    /// freed).
+    fn keep(&mut self, mut ep: Box<Episode>) {
+        if self.kept.len() < MAX_SPARE_EPISODES {
+            ep.shed();
+            self.kept.push(ep);
+        }
+    }
+}
+
 /// The loss-recovery state of one connection. See the module documentation.
 ///
 /// The machinery (scoreboard, PRR, RACK, TLP, undo, F-RTO) lives in an
@@ -435,6 +499,33 @@ impl LossRecovery {
         self.ep = None;
     }
 
+    /// [`LossRecovery::release`], keeping the episode's box (and its
+    /// scoreboard's first record buffer) in `spares` for a later
+    /// connection: a connection that ends (TIME-WAIT or CLOSED) hands them
+    /// to the stack's next one instead of freeing them.
+    pub fn release_into(&mut self, spares: &mut SpareEpisodes) {
+        self.carry = self.carry_now();
+        if let Some(ep) = self.ep.take() {
+            spares.keep(ep);
+        }
+    }
+
+    /// Starts the episode at `una` in a box from `spares` if none is under
+    /// way and one is kept; the first data sent calls this before
+    /// [`LossRecovery::on_sent_new`]. The episode is the one
+    /// `on_sent_new` would start in a new box.
+    pub fn start_episode_from(&mut self, una: SeqNum, spares: &mut SpareEpisodes) {
+        if self.ep.is_none()
+            && let Some(mut ep) = spares.kept.pop()
+        {
+            ep.restart(&self.carry, una);
+            if ep.hystart_spare.is_none() {
+                ep.hystart_spare = spares.hystart.pop();
+            }
+            self.ep = Some(ep);
+        }
+    }
+
     /// Whether an episode is under way (something was sent since the last
     /// one ended): without one, [`LossRecovery::on_ack`] learns nothing.
     pub fn has_episode(&self) -> bool {
@@ -534,7 +625,12 @@ impl LossRecovery {
         stats: &mut TcpExtStats,
     ) -> AckOutcome {
         match &mut self.ep {
-            Some(ep) => ep.on_ack(now, inp, cc, stats),
+            Some(ep) => {
+                let mut spare = ep.hystart_spare.take();
+                let out = cc.with_hystart_spare(&mut spare, |cc| ep.on_ack(now, inp, cc, stats));
+                ep.hystart_spare = spare;
+                out
+            }
             None => AckOutcome::default(),
         }
     }
@@ -609,6 +705,66 @@ mod tests {
             Congestion::new(algorithm, 1000, 10),
             TcpExtStats::default(),
         )
+    }
+
+    /// `records` segments of 1000 bytes from 1, then an ACK of the first
+    /// with an ECN echo (a reduction: the episode leaves the Open state).
+    fn eventful(r: &mut LossRecovery, cc: &mut Congestion, stats: &mut TcpExtStats, records: u32) {
+        let t = Instant::ZERO;
+        for i in 0..records {
+            r.on_sent_new(t, SeqNum(1 + i * 1000), SeqNum(1001 + i * 1000));
+        }
+        r.on_ack(t, &ack(1001, 1, 1 + records * 1000, true), cc, stats);
+    }
+
+    #[test]
+    fn an_episode_in_a_spare_box_is_the_one_a_new_box_would_hold() {
+        // An ended connection's episode box (with its first record buffer,
+        // or without a grown one) starts the next connection's episode: the
+        // same value, the same memory, the same behaviour as a new box.
+        let mut spares = SpareEpisodes::default();
+        for records in [2u32, 40] {
+            let (mut old, mut cc, mut stats) = established(CongestionAlgorithm::Cubic);
+            eventful(&mut old, &mut cc, &mut stats, records);
+            assert_eq!(old.ca_state(), CaState::Cwr);
+            old.release_into(&mut spares);
+            assert!(!old.has_episode());
+            assert_eq!(spares.len(), 1, "{records} records");
+            let (mut reused, mut cc_reused, mut stats_reused) =
+                established(CongestionAlgorithm::Reno);
+            let (mut fresh, mut cc_fresh, mut stats_fresh) = established(CongestionAlgorithm::Reno);
+            reused.start_episode_from(SeqNum(1), &mut spares);
+            assert!(reused.has_episode() && spares.is_empty());
+            fresh.start_episode_from(SeqNum(1), &mut spares);
+            assert!(!fresh.has_episode(), "nothing kept: on_sent_new makes it");
+            for n in [3, 12] {
+                eventful(&mut reused, &mut cc_reused, &mut stats_reused, n);
+                eventful(&mut fresh, &mut cc_fresh, &mut stats_fresh, n);
+                assert_eq!(
+                    format!("{reused:?}"),
+                    format!("{fresh:?}"),
+                    "{records}, {n}"
+                );
+                assert_eq!(reused.allocated(), fresh.allocated(), "{records}, {n}");
+                assert_eq!(format!("{cc_reused:?}"), format!("{cc_fresh:?}"));
+                assert_eq!(stats_reused, stats_fresh);
+                // A later episode of the same connection: not from spares
+                // (one is under way), and again the same.
+                reused.start_episode_from(SeqNum(1), &mut spares);
+            }
+        }
+        // At most MAX_SPARE_EPISODES are kept; the rest are freed.
+        for _ in 0..MAX_SPARE_EPISODES + 2 {
+            let (mut r, mut cc, mut stats) = established(CongestionAlgorithm::Cubic);
+            eventful(&mut r, &mut cc, &mut stats, 2);
+            r.release_into(&mut spares);
+        }
+        assert_eq!(spares.len(), MAX_SPARE_EPISODES);
+        // Releasing without an episode keeps nothing.
+        let (mut idle, _, _) = established(CongestionAlgorithm::Cubic);
+        let mut none = SpareEpisodes::default();
+        idle.release_into(&mut none);
+        assert!(none.is_empty());
     }
 
     #[test]

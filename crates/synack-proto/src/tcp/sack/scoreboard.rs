@@ -165,6 +165,11 @@ pub struct Scoreboard {
     max_records: usize,
 }
 
+/// An emptied record buffer kept for a later scoreboard (see
+/// [`Scoreboard::take_records`]); none allocated by default.
+#[derive(Debug, Default)]
+pub struct SpareRecords(VecDeque<Record>);
+
 impl Scoreboard {
     /// An empty scoreboard whose next byte is `una`, holding at most
     /// `max_records` segments and `max_sacked_ranges` SACKed ranges.
@@ -199,6 +204,39 @@ impl Scoreboard {
         *self = Scoreboard::new(una, max_records, max_ranges);
         self.records = records;
         self.records.clear();
+    }
+
+    /// The record buffer, emptied, for a later scoreboard
+    /// ([`Scoreboard::adopt_records`]): only a buffer of the size a fresh
+    /// scoreboard's first record allocates (a grown one is freed here), so a
+    /// scoreboard that adopts it holds exactly the memory its first push
+    /// would have allocated.
+    pub fn take_records(&mut self) -> SpareRecords {
+        let mut records = core::mem::take(&mut self.records);
+        if records.capacity() != FIRST_RECORDS {
+            return SpareRecords::default();
+        }
+        records.clear();
+        SpareRecords(records)
+    }
+
+    /// Frees what [`Scoreboard::take_records`] would not keep (a grown
+    /// record buffer, the SACKed ranges) and empties the rest: a scoreboard
+    /// waiting to be rebuilt around its buffer holds at most that buffer.
+    pub fn shed(&mut self) {
+        self.records = self.take_records().0;
+        self.sacked_ranges.clear();
+        self.sacked_ranges.release_if_empty();
+    }
+
+    /// Takes over `records`, an empty buffer from
+    /// [`Scoreboard::take_records`], as the buffer its first record would
+    /// have allocated. Only for a scoreboard that never held a record.
+    pub fn adopt_records(&mut self, records: SpareRecords) {
+        debug_assert!(records.0.is_empty() && self.records.capacity() == 0);
+        if self.records.capacity() == 0 {
+            self.records = records.0;
+        }
     }
 
     /// Frees memory when nothing is in flight.
@@ -1124,6 +1162,35 @@ mod tests {
             s.release_if_empty();
             assert_eq!(s.allocated(), 0, "round {round}");
         }
+    }
+
+    #[test]
+    fn a_shed_scoreboard_keeps_only_a_first_record_buffer_for_the_next() {
+        // Two records with a SACKed range: the buffer is the first one
+        // (kept), the ranges are freed; the next scoreboard adopts the
+        // buffer and its first push allocates nothing more.
+        let mut s = board(0, 2);
+        sack(&mut s, seg(0, 1), seg(0, 2));
+        assert!(s.allocated() > FIRST_RECORDS * 40);
+        s.shed();
+        assert_eq!(s.allocated(), FIRST_RECORDS * 40);
+        assert!(s.is_empty());
+        let mut next = Scoreboard::new(SeqNum(7), 1024, 64);
+        next.adopt_records(s.take_records());
+        assert_eq!(s.allocated(), 0);
+        assert_eq!(next.allocated(), FIRST_RECORDS * 40);
+        assert!(next.push(SeqNum(7), SeqNum(7) + MSS, t(0)));
+        assert_eq!(next.allocated(), FIRST_RECORDS * 40);
+        next.check();
+        // A grown buffer (five records) is freed, not kept: a scoreboard
+        // that adopts nothing allocates on its first push as usual.
+        let mut grown = board(0, 5);
+        grown.shed();
+        assert_eq!(grown.allocated(), 0);
+        let spare = grown.take_records();
+        let mut fresh = Scoreboard::new(SeqNum(0), 1024, 64);
+        fresh.adopt_records(spare);
+        assert_eq!(fresh.allocated(), 0);
     }
 
     #[test]
