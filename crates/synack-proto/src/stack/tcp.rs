@@ -109,17 +109,15 @@ impl Stack {
         // data is summed while it is copied into the receive buffer (one
         // pass instead of two) and committed only if the sum is right.
         let verify = !self.rx.csum_trusted;
-        // Two plain matches, not a `Result` chain: the parsed segment (over
-        // a hundred bytes with its options) is not copied from one
-        // `Result` into another on the way.
-        let packet = match TcpPacket::new_checked(bytes) {
-            Ok(packet) => packet,
-            Err(e) => return self.count_malformed_tcp(e, verify, src, dst, bytes),
-        };
-        let seg = match TcpRepr::parse(&packet, src, dst, Checksum::Offload) {
-            Ok(seg) => seg,
-            Err(e) => return self.count_malformed_tcp(e, verify, src, dst, bytes),
-        };
+        // Read in place, not through a `Result`: the parsed segment (over a
+        // hundred bytes with its options) is not copied on the way.
+        // `parse` checks the lengths first, as `new_checked` would (once,
+        // not twice).
+        let packet = TcpPacket::new_unchecked(bytes);
+        let mut seg = TcpRepr::EMPTY;
+        if let Err(e) = seg.read(&packet, src, dst, Checksum::Offload) {
+            return self.count_malformed_tcp(e, verify, src, dst, bytes);
+        }
         let tuple = FourTuple {
             local: SocketAddrV4::new(dst, seg.dst_port),
             remote: SocketAddrV4::new(src, seg.src_port),

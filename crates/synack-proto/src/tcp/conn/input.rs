@@ -25,10 +25,24 @@ use crate::tcp::timer::Timer;
 use crate::tcp::timestamps::TsRecent;
 use crate::time::{Instant, Stamp};
 use crate::wire::TcpRepr;
+use crate::wire::tcp::TcpFlags;
 
 use super::recv::RecvHalf;
 use super::send::{FinState, SendHalf};
 use super::time_wait::TimeWaitVerdict;
+
+/// Test builds' switch and count for header prediction
+/// ([`Connection::on_segment_predicted`]): with `OFF` set every segment
+/// takes the full steps; `TAKEN` counts the segments prediction took.
+#[cfg(test)]
+pub(super) mod predicted {
+    use core::cell::Cell;
+
+    std::thread_local! {
+        pub static OFF: Cell<bool> = const { Cell::new(false) };
+        pub static TAKEN: Cell<u64> = const { Cell::new(0) };
+    }
+}
 
 /// The outcome of one step of §3.10.7.4.
 pub(super) enum Step {
@@ -90,6 +104,10 @@ impl Connection {
             TcpState::Closed | TcpState::Listen => Disposition::Dropped(DropReason::Closed),
             TcpState::SynSent => self.on_segment_syn_sent(now, seg, env),
             TcpState::TimeWait => self.on_segment_time_wait(now, seg, env),
+            TcpState::Established => match self.on_segment_predicted(now, seg, env) {
+                Some(disposition) => disposition,
+                None => self.on_segment_otherwise(now, seg, env),
+            },
             _ => self.on_segment_otherwise(now, seg, env),
         };
         self.core.settle_ack(now, &mut self.state, env);
@@ -431,6 +449,69 @@ impl Connection {
         Disposition::Accepted
     }
 
+    /// Header prediction (Van Jacobson's, as in Linux `tcp_rcv_established`):
+    /// the ESTABLISHED segment a connection expects, with ACK and no other
+    /// control than PSH or URG, at exactly RCV.NXT, with text only into an
+    /// open window (so "first, check sequence number" accepts it) and an
+    /// acknowledgment in RFC 5961 §5.2's range, goes through the steps of
+    /// §3.10.7.4 that can act on it with no state dispatch between them:
+    /// PAWS (RFC 7323 §5.3), TS.Recent, the ACK ("fifth"), the text
+    /// ("seventh") and a FIN held beyond a hole that the text fills
+    /// ("eighth"). The others cannot: no RST ("second"), no SYN ("fourth"),
+    /// and ESTABLISHED changes state on no ACK. The results are the full
+    /// steps' (test builds can switch prediction off and compare whole
+    /// connection histories, `tests/predicted.rs`). `None`, with nothing
+    /// done, for any other segment.
+    #[inline]
+    fn on_segment_predicted(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        env: &mut Env,
+    ) -> Option<Disposition> {
+        #[cfg(test)]
+        if predicted::OFF.with(core::cell::Cell::get) {
+            return None;
+        }
+        let State::Established(s) = &self.state else {
+            return None;
+        };
+        let ack = seg.ack?;
+        let (snd, rcv) = (&s.snd, &s.rcv);
+        if seg
+            .flags
+            .intersects(TcpFlags::SYN | TcpFlags::RST | TcpFlags::FIN)
+            || seg.seq != rcv.nxt
+            || (!seg.payload.is_empty() && rcv.window() == 0)
+            || ack.after(snd.nxt)
+            || ack.before(snd.una - snd.max_wnd)
+        {
+            return None;
+        }
+        // PAWS first, as in the full steps; a segment it lets through left
+        // nothing changed.
+        if let Step::Done(d) = self.check_paws(now, seg, env) {
+            return Some(d);
+        }
+        #[cfg(test)]
+        predicted::TAKEN.with(|n| n.set(n.get() + 1));
+        let core = &mut self.core;
+        let State::Established(s) = &mut self.state else {
+            return None;
+        };
+        // RFC 7323 §4.3: TS.Recent follows acceptable segments up to
+        // Last.ACK.sent.
+        if let (Some(recent), Some(ts)) = (&mut core.ts_recent, seg.options.timestamp) {
+            recent.update(now, ts.tsval, seg.seq, s.rcv.last_ack_sent);
+        }
+        core.xmit.last_recv = now;
+        core.process_ack(now, seg, ack, &mut s.snd, env);
+        if core.take_text(now, seg, seg.seq, &mut s.rcv, env) {
+            self.on_fin(now, env);
+        }
+        Some(Disposition::Accepted)
+    }
+
     /// Linux `tcp_check_req`: a listener's half-open connection answers a
     /// retransmission of the peer's SYN with its SYN-ACK again (the first
     /// was lost or is slow). It would otherwise fail the sequence check.
@@ -467,6 +548,11 @@ impl Connection {
     /// is not set, then treat the arriving segment as not acceptable: Send
     /// an acknowledgment in reply as specified in RFC 793, page 69, and drop
     /// the segment."
+    ///
+    /// Always inlined: a rejection's work is out of line
+    /// ([`Core::out_of_window_ack`]), and the test itself is a few
+    /// instructions that a call would double.
+    #[inline(always)]
     fn check_paws(&mut self, now: Instant, seg: &TcpRepr<'_>, env: &mut Env) -> Step {
         let (Some(recent), Some(ts)) = (&self.core.ts_recent, &seg.options.timestamp) else {
             return Step::Continue;
@@ -795,80 +881,7 @@ impl Connection {
             self.close_with(now, env, CloseReason::Aborted);
             return Step::Done(Disposition::ResetSent(DropReason::DataAfterClose));
         }
-        // RFC 3168 §6.1.3: CWR ends the echo; CE on data starts it (ACKed
-        // at once, Linux's quick-ACK on CE).
-        if core
-            .neg
-            .ecn
-            .on_segment(seg.flags, env.rx_ecn, !seg.payload.is_empty())
-        {
-            core.ack.schedule_now();
-        }
-        let had_out_of_order = rcv.has_out_of_order();
-        if seg.payload.is_empty() && !seg.flags.fin() {
-            // No text and no FIN (a pure ACK): nothing to store, deliver or
-            // take, and nothing was staged for it. Only a hole still held
-            // is acknowledged at once, as for any segment below.
-            if had_out_of_order {
-                core.ack.schedule_now();
-            }
-            return Step::Continue;
-        }
-        let received = rcv.receive_with(
-            text_seq,
-            seg.payload,
-            seg.flags.fin(),
-            Some(&mut env.spares),
-        );
-        let rcv_wnd = rcv.window();
-        if !seg.payload.is_empty() {
-            let rto = core.rtt.rto();
-            core.ack.on_data(
-                now,
-                super::offload::rx_segment_size(seg.payload.len(), env.rx_gso),
-                rcv_wnd,
-                rto,
-                u32::from(core.neg.adv_mss),
-            );
-            core.xmit.last_data_recv = Stamp::at(now);
-        }
-        if received.in_order > 0 {
-            core.counters.data_mut().bytes_received += u64::from(received.in_order);
-        }
-        if received.out_of_order {
-            env.stats.tcp_ext.tcp_ofo_queue += 1;
-        }
-        if received.dropped_too_many_holes {
-            env.stats.tcp_ext.tcp_ofo_drop += 1;
-        }
-        if received.dropped_no_space > 0 {
-            env.stats.tcp_ext.tcp_zero_window_drop += 1;
-        }
-        // RFC 5681 §4.2: out-of-order data, data filling a hole, and
-        // duplicates are acknowledged at once (Linux also while a hole exists).
-        if received.out_of_order
-            || received.duplicate
-            || had_out_of_order
-            || received.dropped_too_many_holes
-            || received.dropped_no_space > 0
-        {
-            core.ack.schedule_now();
-        }
-        if received.duplicate {
-            core.ack.enter_quickack_mode(rcv_wnd);
-            if received.out_of_order {
-                env.stats.tcp_ext.tcp_dsack_ofo_sent += 1;
-            }
-        }
-        if seg.flags.fin() && !received.fin {
-            // A FIN beyond a hole (or one we could not take): tell the peer
-            // where we are at once.
-            core.ack.schedule_now();
-        }
-        if received.in_order > 0 {
-            core.notify_readable(env);
-        }
-        if received.fin {
+        if core.take_text(now, seg, text_seq, rcv, env) {
             self.on_fin(now, env);
         }
         Step::Continue
@@ -931,6 +944,102 @@ impl Connection {
 }
 
 impl Core {
+    /// RFC 9293 §3.10.7.4 "seventh, process the segment text" once the
+    /// state allows it (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2): the ECN echo,
+    /// the text stored at `text_seq` (the receive half trims it to the
+    /// window and takes a FIN in order), and the ACK it calls for. Returns
+    /// whether a FIN was taken ("eighth": the caller's [`Connection::on_fin`]);
+    /// it may be this segment's or one held beyond a hole it filled.
+    ///
+    /// Always inlined into its two callers (the full steps and header
+    /// prediction): out of line it cost about 200 instructions a handshake
+    /// more, in calls and in what the callers could no longer keep in
+    /// registers.
+    #[inline(always)]
+    fn take_text(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        text_seq: SeqNum,
+        rcv: &mut RecvHalf,
+        env: &mut Env,
+    ) -> bool {
+        // RFC 3168 §6.1.3: CWR ends the echo; CE on data starts it (ACKed
+        // at once, Linux's quick-ACK on CE).
+        if self
+            .neg
+            .ecn
+            .on_segment(seg.flags, env.rx_ecn, !seg.payload.is_empty())
+        {
+            self.ack.schedule_now();
+        }
+        let had_out_of_order = rcv.has_out_of_order();
+        if seg.payload.is_empty() && !seg.flags.fin() {
+            // No text and no FIN (a pure ACK): nothing to store, deliver or
+            // take, and nothing was staged for it. Only a hole still held
+            // is acknowledged at once, as for any segment below.
+            if had_out_of_order {
+                self.ack.schedule_now();
+            }
+            return false;
+        }
+        let received = rcv.receive_with(
+            text_seq,
+            seg.payload,
+            seg.flags.fin(),
+            Some(&mut env.spares),
+        );
+        let rcv_wnd = rcv.window();
+        if !seg.payload.is_empty() {
+            let rto = self.rtt.rto();
+            self.ack.on_data(
+                now,
+                super::offload::rx_segment_size(seg.payload.len(), env.rx_gso),
+                rcv_wnd,
+                rto,
+                u32::from(self.neg.adv_mss),
+            );
+            self.xmit.last_data_recv = Stamp::at(now);
+        }
+        if received.in_order > 0 {
+            self.counters.data_mut().bytes_received += u64::from(received.in_order);
+        }
+        if received.out_of_order {
+            env.stats.tcp_ext.tcp_ofo_queue += 1;
+        }
+        if received.dropped_too_many_holes {
+            env.stats.tcp_ext.tcp_ofo_drop += 1;
+        }
+        if received.dropped_no_space > 0 {
+            env.stats.tcp_ext.tcp_zero_window_drop += 1;
+        }
+        // RFC 5681 §4.2: out-of-order data, data filling a hole, and
+        // duplicates are acknowledged at once (Linux also while a hole exists).
+        if received.out_of_order
+            || received.duplicate
+            || had_out_of_order
+            || received.dropped_too_many_holes
+            || received.dropped_no_space > 0
+        {
+            self.ack.schedule_now();
+        }
+        if received.duplicate {
+            self.ack.enter_quickack_mode(rcv_wnd);
+            if received.out_of_order {
+                env.stats.tcp_ext.tcp_dsack_ofo_sent += 1;
+            }
+        }
+        if seg.flags.fin() && !received.fin {
+            // A FIN beyond a hole (or one we could not take): tell the peer
+            // where we are at once.
+            self.ack.schedule_now();
+        }
+        if received.in_order > 0 {
+            self.notify_readable(env);
+        }
+        received.fin
+    }
+
     /// An RTT sample from an ACK of `ack`: the timed segment if it is
     /// covered (Karn: retransmissions cancel timing), else the echoed
     /// timestamp (RFC 7323 §4.1, which disambiguates retransmissions).

@@ -12,6 +12,7 @@ mod gro;
 mod handshake;
 mod layout;
 mod loss;
+mod predicted;
 mod probes;
 mod records;
 mod recovery;

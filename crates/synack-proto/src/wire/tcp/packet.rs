@@ -129,10 +129,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     /// Verifies the checksum over the pseudo-header and the whole segment.
     pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
         let b = self.buffer.as_ref();
-        let sum = checksum::combine(&[
-            checksum::pseudo_header(src, dst, IpProtocol::Tcp, b.len() as u32),
-            checksum::data(b),
-        ]);
+        let sum = checksum::with_pseudo_header(src, dst, IpProtocol::Tcp, b.len() as u32, b);
         checksum::is_valid(sum)
     }
 
@@ -146,8 +143,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         let b = self.buffer.as_ref();
         let header = &b[..usize::from(self.header_len()).min(b.len())];
         let sum = checksum::combine(&[
-            checksum::pseudo_header(src, dst, IpProtocol::Tcp, b.len() as u32),
-            checksum::data(header),
+            checksum::with_pseudo_header(src, dst, IpProtocol::Tcp, b.len() as u32, header),
             payload_sum,
         ]);
         checksum::is_valid(sum)

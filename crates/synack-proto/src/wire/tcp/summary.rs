@@ -126,6 +126,17 @@ pub struct TcpOptions {
 }
 
 impl TcpOptions {
+    /// No options: the default, as a constant.
+    pub const EMPTY: TcpOptions = TcpOptions {
+        mss: None,
+        window_scale: None,
+        sack_permitted: false,
+        sack_blocks: SackBlocks::new(),
+        timestamp: None,
+        fast_open: None,
+        malformed_fast_open: false,
+    };
+
     /// Summarises option bytes. Unknown kinds are skipped (RFC 9293 MUST-6);
     /// structurally broken bytes (length 0/1, overruns, known kinds with
     /// wrong lengths) are [`WireError::Malformed`].

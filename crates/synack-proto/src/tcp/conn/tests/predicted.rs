@@ -1,0 +1,316 @@
+//! Header prediction (`Connection::on_segment_predicted`) against the full
+//! steps of RFC 9293 §3.10.7.4: the same connection history run twice, once
+//! with prediction and once with it switched off, must leave the same
+//! dispositions, the same segments sent, the same events and the same
+//! connection and environment after every step.
+
+use super::*;
+use crate::tcp::conn::input::predicted;
+use proptest::prelude::*;
+
+/// Which sequence number the peer's segment carries.
+#[derive(Clone, Copy, Debug)]
+enum SeqPick {
+    /// RCV.NXT: the segment prediction expects.
+    Expected,
+    /// Beyond RCV.NXT: out of order (a hole before it).
+    Ahead(u16),
+    /// Before RCV.NXT: a duplicate or a partial overlap.
+    Behind(u16),
+    /// Far outside the window.
+    Outside,
+}
+
+/// Which acknowledgment number it carries.
+#[derive(Clone, Copy, Debug)]
+enum AckPick {
+    /// SND.NXT: everything.
+    All,
+    /// SND.UNA: nothing new.
+    Una,
+    /// Between the two.
+    Part(u16),
+    /// Beyond SND.NXT (unsent data).
+    Beyond(u16),
+    /// Below SND.UNA - MAX.SND.WND.
+    Old,
+}
+
+/// Its timestamp against the peer's last one.
+#[derive(Clone, Copy, Debug)]
+enum TsPick {
+    Newer,
+    Same,
+    /// Older than TS.Recent by more than PAWS forgives.
+    Older,
+    Absent,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Send(u16),
+    Peer {
+        seq: SeqPick,
+        ack: AckPick,
+        /// Index into [`FLAGS`].
+        flags: usize,
+        len: u16,
+        window: u16,
+        ts: TsPick,
+        ce: bool,
+    },
+    Recv,
+    Wait(u16),
+    Shutdown,
+}
+
+/// The peer's controls: mostly what prediction takes, some it must not.
+const FLAGS: [&str; 10] = [".", ".", ".", "P.", "P.", "F.", "R.", "S.", "R", "U."];
+
+fn op() -> impl Strategy<Value = Op> {
+    let seq = prop_oneof![
+        8 => Just(SeqPick::Expected),
+        1 => (1u16..3000).prop_map(SeqPick::Ahead),
+        1 => (1u16..3000).prop_map(SeqPick::Behind),
+        1 => Just(SeqPick::Outside),
+    ];
+    let ack = prop_oneof![
+        4 => Just(AckPick::All),
+        3 => Just(AckPick::Una),
+        2 => any::<u16>().prop_map(AckPick::Part),
+        1 => (1u16..100).prop_map(AckPick::Beyond),
+        1 => Just(AckPick::Old),
+    ];
+    let ts = prop_oneof![
+        6 => Just(TsPick::Newer),
+        2 => Just(TsPick::Same),
+        1 => Just(TsPick::Older),
+        1 => Just(TsPick::Absent),
+    ];
+    let len = prop_oneof![3 => Just(0u16), 3 => 1u16..1449, 1 => 1449u16..3000];
+    let window = prop_oneof![6 => Just(65_535u16), 1 => Just(0u16), 2 => any::<u16>()];
+    prop_oneof![
+        2 => (1u16..6000).prop_map(Op::Send),
+        8 => (seq, ack, 0..FLAGS.len(), len, window, ts, prop::bool::weighted(0.1)).prop_map(
+            |(seq, ack, flags, len, window, ts, ce)| Op::Peer {
+                seq,
+                ack,
+                flags,
+                len,
+                window,
+                ts,
+                ce,
+            }
+        ),
+        1 => Just(Op::Recv),
+        2 => (1u16..400).prop_map(Op::Wait),
+        1 => Just(Op::Shutdown),
+    ]
+}
+
+/// Runs `ops` on an established connection (small receive buffer, so the
+/// window closes too), with prediction on or off; returns what each step
+/// left, and how many segments prediction took.
+fn run(ops: &[Op], off: bool) -> (Vec<String>, u64) {
+    predicted::OFF.with(|o| o.set(off));
+    predicted::TAKEN.with(|n| n.set(0));
+    let config = Config {
+        tcp_rmem: crate::config::BufferSizes {
+            min: 4096,
+            default: 8192,
+            max: 8192,
+        },
+        ..Config::default()
+    };
+    let mut h = Harness::established_with(config);
+    let mut trace = Vec::new();
+    let mut peer_ts = 700u32;
+    let mut now_ms = 100u64;
+    for op in ops {
+        let step = match *op {
+            Op::Send(n) => {
+                let sent = h.conn.send(
+                    h.now,
+                    &vec![0x5A; usize::from(n)],
+                    SendFlags::default(),
+                    &mut h.env,
+                );
+                format!("send {sent:?}")
+            }
+            Op::Peer {
+                seq,
+                ack,
+                flags,
+                len,
+                window,
+                ts,
+                ce,
+            } => {
+                let nxt = h.rcv_nxt();
+                let seq = match seq {
+                    SeqPick::Expected => nxt,
+                    SeqPick::Ahead(d) => nxt + u32::from(d),
+                    SeqPick::Behind(d) => nxt - u32::from(d),
+                    SeqPick::Outside => nxt + 1_000_000u32,
+                };
+                let (una, snd_nxt) = h.snd_una_nxt();
+                let ack = match ack {
+                    AckPick::All => snd_nxt,
+                    AckPick::Una => una,
+                    AckPick::Part(p) => una + (u32::from(p) % (snd_nxt.since(una) + 1)),
+                    AckPick::Beyond(d) => snd_nxt + u32::from(d),
+                    AckPick::Old => una - 3_000_000u32,
+                };
+                let urgent = FLAGS[flags] == "U.";
+                let tcpdump = if urgent { "." } else { FLAGS[flags] };
+                let mut s = seg(tcpdump, seq.0, Some(ack.0)).len(usize::from(len));
+                if urgent {
+                    s.flags |= TcpFlags::URG;
+                }
+                s.window = window;
+                let echo = Harness::tsval_at(now_ms.saturating_sub(50));
+                match ts {
+                    TsPick::Newer => {
+                        peer_ts += 3;
+                        s = s.ts(peer_ts, echo);
+                    }
+                    TsPick::Same => s = s.ts(peer_ts, echo),
+                    TsPick::Older => s = s.ts(peer_ts.wrapping_sub(1 << 30), echo),
+                    TsPick::Absent => {}
+                }
+                h.env.rx_ecn = if ce {
+                    crate::tcp::ecn::Ecn::Ce
+                } else {
+                    crate::tcp::ecn::Ecn::NotEct
+                };
+                let d = h.input(s);
+                h.env.rx_ecn = crate::tcp::ecn::Ecn::NotEct;
+                format!("{d:?}")
+            }
+            Op::Recv => format!("recv {}", h.recv_all().len()),
+            Op::Wait(ms) => {
+                now_ms += u64::from(ms);
+                format!("timers {:?}", h.run_until(now_ms))
+            }
+            Op::Shutdown => format!("{:?}", h.conn.shutdown(h.now, Shutdown::Write, &mut h.env)),
+        };
+        let out = h.output();
+        let events = h.drain_events();
+        trace.push(format!(
+            "{step} | out {out:?} | events {events:?} | {:?} {:?} {:?}",
+            h.conn.state, h.conn.core, h.env
+        ));
+    }
+    predicted::OFF.with(|o| o.set(false));
+    (trace, predicted::TAKEN.with(|n| n.get()))
+}
+
+/// Both runs' steps, compared one by one so a failure names the first step
+/// that differs.
+fn assert_same(ops: &[Op]) -> u64 {
+    let (full, none) = run(ops, true);
+    assert_eq!(none, 0, "prediction was off");
+    let (fast, taken) = run(ops, false);
+    for (i, (a, b)) in full.iter().zip(&fast).enumerate() {
+        assert_eq!(a, b, "step {i} ({:?}) differs", ops[i]);
+    }
+    taken
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn prediction_leaves_what_the_full_steps_leave(ops in prop::collection::vec(op(), 1..60)) {
+        assert_same(&ops);
+    }
+}
+
+/// A request/response exchange: the peer's in-order data and its ACKs of
+/// ours are predicted, and everything ends as without prediction.
+#[test]
+fn in_order_data_and_acks_are_predicted_with_the_same_result() {
+    let peer = |flags, len| Op::Peer {
+        seq: SeqPick::Expected,
+        ack: AckPick::All,
+        flags,
+        len,
+        window: 65_535,
+        ts: TsPick::Newer,
+        ce: false,
+    };
+    let ops = [
+        peer(3, 100),
+        Op::Recv,
+        Op::Send(200),
+        peer(0, 0),
+        peer(3, 1448),
+        peer(0, 1448),
+        Op::Wait(50),
+        Op::Send(3000),
+        peer(0, 0),
+        Op::Recv,
+        peer(5, 0),
+    ];
+    let taken = assert_same(&ops);
+    // The last segment carries FIN: the full steps take it.
+    assert_eq!(taken, 5);
+}
+
+/// Text into a closed window is not predicted ("first, check sequence
+/// number" accepts only its ACK): the full steps drop the text and answer
+/// at once, with or without prediction.
+#[test]
+fn text_into_a_closed_window_is_left_to_the_full_steps() {
+    let data = |len| Op::Peer {
+        seq: SeqPick::Expected,
+        ack: AckPick::All,
+        flags: 0,
+        len,
+        window: 65_535,
+        ts: TsPick::Newer,
+        ce: false,
+    };
+    // 8192 bytes of receive buffer: the sixth segment finds it full.
+    let ops = [
+        data(1448),
+        data(1448),
+        data(1448),
+        data(1448),
+        data(1448),
+        data(1448),
+        data(1448),
+        Op::Recv,
+        data(1448),
+    ];
+    let (trace, _) = run(&ops, false);
+    assert!(
+        trace.iter().any(|t| t.contains("tcp_zero_window_drop: 1")),
+        "the window closed"
+    );
+    assert_same(&ops);
+}
+
+/// The peer's FIN held beyond a hole is taken when predicted text fills
+/// the hole ("eighth, check the FIN bit"): CLOSE-WAIT, as without
+/// prediction.
+#[test]
+fn a_fin_beyond_a_hole_is_taken_when_predicted_text_fills_it() {
+    let peer = |seq, flags, len| Op::Peer {
+        seq,
+        ack: AckPick::All,
+        flags,
+        len,
+        window: 65_535,
+        ts: TsPick::Newer,
+        ce: false,
+    };
+    let ops = [
+        peer(SeqPick::Ahead(100), 5, 50),
+        peer(SeqPick::Expected, 0, 100),
+    ];
+    let (trace, taken) = run(&ops, false);
+    assert_eq!(taken, 1, "the text that fills the hole is predicted");
+    assert!(trace[1].contains("CloseWait"), "{}", trace[1]);
+    assert_same(&ops);
+}
