@@ -68,6 +68,9 @@ pub fn write_segment(
         };
         return write_timestamp_segment(buf, local, remote, &header, payload);
     }
+    if let Some(words) = option_words(&header.options) {
+        return write_option_word_segment(buf, local, remote, header, words, payload);
+    }
     write_segment_with_options(buf, local, remote, header, payload)
 }
 
@@ -91,8 +94,10 @@ pub struct TimestampHeader {
 /// from their values together with the pseudo-header (RFC 9293 §3.1) in one
 /// 64-bit sum and one fold; a segment without payload has nothing more to
 /// sum. Bytes and checksum are those of [`write_segment_with_options`]
-/// (`timestamp_segment_matches_the_general_writer`).
-#[inline]
+/// (`timestamp_segment_matches_the_general_writer`). Always inline: its
+/// one hot caller (`Core::emit`) would otherwise pay some 20 instructions a
+/// segment to pass the addresses and header through memory.
+#[inline(always)]
 pub fn write_timestamp_segment(
     buf: &mut [u8],
     local: SocketAddrV4,
@@ -275,6 +280,20 @@ fn write_header<'b>(
         store_words(out, &words);
         return Ok((out, checksum::words(&words)));
     }
+    if let Some((options, n)) = option_words(&header.options) {
+        // A SYN's or SYN-ACK's options (or none): words as well, in the
+        // layout `TcpOptions::emit` writes (`option_words_match_emit`).
+        let header_len = HEADER_LEN + 4 * n;
+        let total = header_len + payload.0.len() + payload.1.len();
+        let Some(out) = buf.get_mut(..total) else {
+            return Err(WireError::Truncated);
+        };
+        let words = option_header_words(local, remote, header, &options, n);
+        store_words(&mut out[..header_len], &words);
+        // The words past the options are zero: summing all of them is
+        // summing the header's.
+        return Ok((out, checksum::words(&words)));
+    }
     let header_len = header.header_len();
     let total = header_len + payload.0.len() + payload.1.len();
     let Some(out) = buf.get_mut(..total) else {
@@ -294,6 +313,120 @@ fn write_header<'b>(
     debug_assert_eq!(HEADER_LEN + written, header_len);
     out[..header_len].copy_from_slice(&h[..header_len]);
     Ok((out, checksum::header(&h[..header_len])))
+}
+
+/// Most option words [`option_words`] makes: MSS, SACK-permitted with the
+/// timestamp's kind, TSval, TSecr, window scale.
+const MAX_OPTION_WORDS: usize = 5;
+
+/// `options` as the 32-bit words [`TcpOptions::emit`] writes, and how many,
+/// when they hold nothing but an MSS, SACK-permitted, a timestamp and a
+/// window scale (a SYN's and SYN-ACK's usual set, or no options at all);
+/// `None` for SACK blocks or Fast Open, which take the byte writer. The
+/// layout is Linux's (`wire::tcp::summary`'s docs): `MSS`, then
+/// `sackOK, TS` (or `nop, nop, TS`, or `nop, nop, sackOK`), then
+/// `nop, WS`.
+#[inline]
+fn option_words(options: &TcpOptions) -> Option<([u32; MAX_OPTION_WORDS], usize)> {
+    if !options.sack_blocks.is_empty() || options.fast_open.is_some() {
+        return None;
+    }
+    let mut words = [0u32; MAX_OPTION_WORDS];
+    let mut n = 0;
+    let mut put = |w: u32| {
+        words[n] = w;
+        n += 1;
+    };
+    if let Some(mss) = options.mss {
+        put(u32::from_be_bytes([kind::MSS, 4, 0, 0]) | u32::from(mss));
+    }
+    if let Some(ts) = options.timestamp {
+        put(if options.sack_permitted {
+            u32::from_be_bytes([kind::SACK_PERMITTED, 2, kind::TIMESTAMP, 10])
+        } else {
+            u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIMESTAMP, 10])
+        });
+        put(ts.tsval);
+        put(ts.tsecr);
+    } else if options.sack_permitted {
+        put(u32::from_be_bytes([
+            kind::NOP,
+            kind::NOP,
+            kind::SACK_PERMITTED,
+            2,
+        ]));
+    }
+    if let Some(shift) = options.window_scale {
+        put(u32::from_be_bytes([
+            kind::NOP,
+            kind::WINDOW_SCALE,
+            3,
+            shift,
+        ]));
+    }
+    Some((words, n))
+}
+
+/// The header's words with `n` option words from [`option_words`] (the
+/// rest zero, checksum and urgent pointer zero), as RFC 9293 §3.1 lays
+/// them out.
+#[inline]
+fn option_header_words(
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    header: &SegmentHeader,
+    options: &[u32; MAX_OPTION_WORDS],
+    n: usize,
+) -> [u32; 5 + MAX_OPTION_WORDS] {
+    let flags = with_ack_flag(header.flags, header.ack.is_some());
+    let data_offset = (HEADER_LEN / 4 + n) as u32;
+    let mut words = [0u32; 5 + MAX_OPTION_WORDS];
+    words[0] = u32::from(local.port()) << 16 | u32::from(remote.port());
+    words[1] = header.seq.0;
+    words[2] = header.ack.map_or(0, |a| a.0);
+    words[3] = data_offset << 28 | u32::from(flags.bits()) << 16 | u32::from(header.window);
+    words[5..].copy_from_slice(options);
+    words
+}
+
+/// [`write_segment`] for a header whose options [`option_words`] takes (a
+/// SYN's, a SYN-ACK's, or none): as [`write_timestamp_segment`], the
+/// header's words and the pseudo-header's four in one sum, no byte walk
+/// over the options and no read-back (`write_segment_writes_what_tcp_repr_emits`
+/// checks the bytes).
+#[inline(never)]
+fn write_option_word_segment(
+    buf: &mut [u8],
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    header: &SegmentHeader,
+    (options, n): ([u32; MAX_OPTION_WORDS], usize),
+    payload: (&[u8], &[u8]),
+) -> Result<usize, WireError> {
+    let header_len = HEADER_LEN + 4 * n;
+    let total = header_len + payload.0.len() + payload.1.len();
+    let Some(out) = buf.get_mut(..total) else {
+        return Err(WireError::Truncated);
+    };
+    let h = option_header_words(local, remote, header, &options, n);
+    let mut words = [0u32; 5 + MAX_OPTION_WORDS + 4];
+    words[..h.len()].copy_from_slice(&h);
+    // The pseudo-header as `write_timestamp_segment` sums it; the words
+    // past the options are zero and add nothing.
+    words[h.len()..].copy_from_slice(&[
+        u32::from(*local.ip()),
+        u32::from(*remote.ip()),
+        u32::from(u8::from(IpProtocol::Tcp)),
+        total as u32,
+    ]);
+    let (head, data) = out.split_at_mut(header_len);
+    store_words(head, &h);
+    let mut sum = checksum::words(&words);
+    if !data.is_empty() {
+        sum = checksum::combine(&[sum, sum_payload(data, payload)]);
+    }
+    head[16..18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
+    Ok(total)
 }
 
 /// A segment without data that a small state (a TIME-WAIT entry) or the
@@ -477,6 +610,81 @@ mod tests {
             );
             proptest::prop_assert_eq!(&ours[..n], &theirs[..len]);
             proptest::prop_assert!(ours[n..].iter().all(|&b| b == 0xAA));
+        }
+    }
+
+    proptest::proptest! {
+        /// A SYN's options as words (`option_words`) are the bytes and the
+        /// length `TcpOptions::emit` writes, for every set it takes; SACK
+        /// blocks and Fast Open are left to the byte writer. The header
+        /// built from them is checked against `TcpRepr::emit` by
+        /// `write_segment_writes_what_tcp_repr_emits` (and its header sum
+        /// by the checksum there).
+        #[test]
+        fn option_words_match_emit(
+            mss: Option<u16>,
+            window_scale: Option<u8>,
+            sack_permitted: bool,
+            timestamp: Option<(u32, u32)>,
+            sack_block: bool,
+            seq: u32,
+            ack: Option<u32>,
+            flags: u8,
+        ) {
+            let mut options = TcpOptions {
+                mss,
+                window_scale,
+                sack_permitted,
+                timestamp: timestamp.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
+                ..TcpOptions::default()
+            };
+            if sack_block {
+                options.sack_blocks.push((SeqNum(1), SeqNum(2)));
+                proptest::prop_assert!(option_words(&options).is_none());
+                return Ok(());
+            }
+            let (words, n) = option_words(&options).unwrap();
+            let mut ours = [0xAA; 4 * MAX_OPTION_WORDS];
+            store_words(&mut ours[..4 * n], &words);
+            let mut theirs = [0xAA; 4 * MAX_OPTION_WORDS];
+            let len = options.emit(&mut theirs);
+            proptest::prop_assert_eq!(4 * n, len);
+            proptest::prop_assert_eq!(&ours[..], &theirs[..]);
+            proptest::prop_assert!(words[n..].iter().all(|&w| w == 0));
+            // The whole segment from words (`write_option_word_segment`,
+            // one sum with the pseudo-header) against the byte writer, with
+            // a payload in two pieces (the second at an odd offset); a
+            // buffer one byte short writes nothing.
+            let header = SegmentHeader {
+                seq: SeqNum(seq),
+                ack: ack.map(SeqNum),
+                flags: TcpFlags(flags),
+                window: 0xbeef,
+                options,
+            };
+            let payload = ([1u8, 2, 3], [4u8, 5, 6, 7]);
+            let pieces = (&payload.0[..], &payload.1[..]);
+            let mut fast = [0xAA; 80];
+            let m = write_option_word_segment(
+                &mut fast,
+                LOCAL,
+                REMOTE,
+                &header,
+                (words, n),
+                pieces,
+            )
+            .unwrap();
+            let mut general = [0xAA; 80];
+            let g = write_segment_with_options(&mut general, LOCAL, REMOTE, &header, pieces)
+                .unwrap();
+            proptest::prop_assert_eq!(m, g);
+            proptest::prop_assert_eq!(&fast[..], &general[..]);
+            let mut short = vec![0xAA; m - 1];
+            proptest::prop_assert_eq!(
+                write_segment(&mut short, LOCAL, REMOTE, &header, pieces),
+                Err(WireError::Truncated)
+            );
+            proptest::prop_assert!(short.iter().all(|&b| b == 0xAA));
         }
     }
 

@@ -120,6 +120,21 @@ impl Layout {
     }
 }
 
+/// A segment laid out by [`Core::emit`] or [`Core::emit_syn`], before the
+/// plan's FIN and PSH bits and its payload.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    /// `Some` sets the ACK flag.
+    ack: Option<SeqNum>,
+    /// The window field as sent.
+    window: u16,
+    /// Control bits (SYN, ECN's) so far.
+    flags: TcpFlags,
+    /// The IP header's ECN codepoint.
+    ip_ecn: Ecn,
+    layout: Layout,
+}
+
 impl Connection {
     /// Writes the next segment this connection wants to send into the front
     /// of `buf` (which must hold a full segment: MSS plus 60 bytes) and
@@ -150,12 +165,12 @@ impl Connection {
                 if !core.pending.syn() {
                     return None;
                 }
-                core.emit(now, &core.syn_plan(&s.snd), &mut s.snd, None, buf, env)
+                core.emit_syn(now, &core.syn_plan(&s.snd), &mut s.snd, None, buf, env)
             }
             State::SynReceived(s) => {
                 if core.pending.syn() {
                     let plan = core.syn_plan(&s.snd);
-                    return core.emit(now, &plan, &mut s.snd, Some(&mut s.rcv), buf, env);
+                    return core.emit_syn(now, &plan, &mut s.snd, Some(&mut s.rcv), buf, env);
                 }
                 if core.tfo_may_send_in_syn_received() {
                     // RFC 7413 §4.2.2: a Fast Open child answers at once.
@@ -170,14 +185,7 @@ impl Connection {
                     );
                 }
                 if core.ack.now {
-                    return core.emit(
-                        now,
-                        &Plan::ack(s.snd.nxt),
-                        &mut s.snd,
-                        Some(&mut s.rcv),
-                        buf,
-                        env,
-                    );
+                    return core.emit(now, &Plan::ack(s.snd.nxt), &mut s.snd, &mut s.rcv, buf, env);
                 }
                 None
             }
@@ -262,6 +270,25 @@ impl Core {
         buf: &mut [u8],
         env: &mut Env,
     ) -> Option<usize> {
+        let Some(plan) = self.plan_synchronized(now, state, snd, env) else {
+            self.pending.set_force_push(false);
+            self.arm_persist_if_stalled(now, snd, env);
+            return None;
+        };
+        // One call site: whatever the plan, one `emit`.
+        self.emit(now, &plan, snd, rcv, buf, env)
+    }
+
+    /// The next segment of a synchronized connection, in priority order
+    /// (see the module's doc); `None` when nothing may go now.
+    #[inline(always)]
+    fn plan_synchronized(
+        &mut self,
+        now: Instant,
+        state: TcpState,
+        snd: &mut SendHalf,
+        env: &mut Env,
+    ) -> Option<Plan> {
         // FIN-WAIT-1, CLOSING and LAST-ACK may still hold data queued
         // before the FIN (a crossing FIN moves FIN-WAIT-1 to CLOSING).
         let may_send = matches!(
@@ -276,34 +303,28 @@ impl Core {
         if self.pending.loss_probe() {
             self.pending.set_loss_probe(false);
             if let Some(plan) = self.plan_loss_probe(now, snd, env, may_send) {
-                return self.emit(now, &plan, snd, Some(rcv), buf, env);
+                return Some(plan);
             }
         }
         // RFC 6675 §4 NextSeg: (1) lost segments, (2) new data, (3)/(4)
         // speculative and rescue retransmissions.
         if let Some(plan) = self.plan_retransmission(snd) {
-            return self.emit(now, &plan, snd, Some(rcv), buf, env);
+            return Some(plan);
         }
         if may_send && let Some(plan) = self.plan_new_data(now, snd, env, false) {
-            return self.emit(now, &plan, snd, Some(rcv), buf, env);
+            return Some(plan);
         }
         if let Some(plan) = self.plan_speculative(snd) {
-            return self.emit(now, &plan, snd, Some(rcv), buf, env);
+            return Some(plan);
         }
         if self.pending.probe() {
             self.pending.set_probe(false);
-            let plan = Plan {
+            return Some(Plan {
                 kind: Kind::Probe,
                 ..Plan::ack(snd.una - 1u32)
-            };
-            return self.emit(now, &plan, snd, Some(rcv), buf, env);
+            });
         }
-        if self.ack.now {
-            return self.emit(now, &Plan::ack(snd.nxt), snd, Some(rcv), buf, env);
-        }
-        self.pending.set_force_push(false);
-        self.arm_persist_if_stalled(now, snd, env);
-        None
+        self.ack.now.then(|| Plan::ack(snd.nxt))
     }
 
     /// RFC 6675 NextSeg rule (1): the next lost segment, when the window
@@ -369,6 +390,7 @@ impl Core {
     /// New data (and the FIN) within the peer's window and the congestion
     /// window (unless `probe`: a loss probe ignores cwnd), with silly window
     /// avoidance, Nagle and the cork.
+    #[inline(always)]
     fn plan_new_data(
         &mut self,
         now: Instant,
@@ -547,9 +569,59 @@ impl Core {
         self.timers.set(Timer::Persist, now + when);
     }
 
-    /// Lays out and writes one segment, then does the bookkeeping that
-    /// sending it implies.
+    /// Lays out and writes one segment of a connection past its SYN (data,
+    /// FIN, a retransmission, a probe or a bare ACK), then does the
+    /// bookkeeping that sending it implies. Our SYN and SYN-ACK go through
+    /// [`Core::emit_syn`]: apart, this path (every segment but two of a
+    /// connection's) carries no SYN layout and no SYN branches.
+    #[inline(always)]
     fn emit(
+        &mut self,
+        now: Instant,
+        plan: &Plan,
+        snd: &mut SendHalf,
+        rcv: &mut RecvHalf,
+        buf: &mut [u8],
+        env: &mut Env,
+    ) -> Option<usize> {
+        debug_assert!(plan.kind != Kind::Syn, "a SYN goes through emit_syn");
+        let tsval = self.ts_clock.tsval(now);
+        let tsecr = self.ts_recent.map_or(0, |r| r.value());
+        let sws_mss = u32::from(self.neg.adv_mss) - self.neg.option_overhead();
+        let sack_blocks = if self.neg.sack_ok() {
+            rcv.sack_blocks(env.config.tcp_dsack)
+        } else {
+            SackBlocks::new()
+        };
+        let timestamp = TcpTimestamp { tsval, tsecr };
+        // RFC 7323 §3: timestamps on every segment once agreed; an
+        // established connection's segment carries nothing else unless it
+        // reports SACK blocks.
+        let layout = match (self.neg.ts_ok(), sack_blocks.is_empty()) {
+            (true, true) => Layout::Timestamp(timestamp),
+            (ts_ok, _) => Layout::Options(TcpOptions {
+                timestamp: ts_ok.then_some(timestamp),
+                sack_blocks,
+                ..TcpOptions::default()
+            }),
+        };
+        let (ack, window) = (rcv.nxt, rcv.advertise(sws_mss));
+        // RFC 3168 §6.1.2-§6.1.5: ECE/CWR and ECT(0) on the data path.
+        let new_data = plan.kind == Kind::New && plan.len > 0;
+        let (flags, ip_ecn) = self.neg.ecn.on_send(new_data);
+        let segment = Segment {
+            ack: Some(ack),
+            window,
+            flags,
+            ip_ecn,
+            layout,
+        };
+        self.write_and_account(now, plan, segment, snd, Some(rcv), buf, env, |_, _| {})
+    }
+
+    /// [`Core::emit`] for our SYN (`rcv` is `None`) or SYN-ACK.
+    #[inline(never)]
+    fn emit_syn(
         &mut self,
         now: Instant,
         plan: &Plan,
@@ -558,73 +630,75 @@ impl Core {
         buf: &mut [u8],
         env: &mut Env,
     ) -> Option<usize> {
-        let syn = plan.kind == Kind::Syn;
+        debug_assert!(plan.kind == Kind::Syn);
+        // Known here, so the shared tail drops what other kinds need.
+        let plan = &Plan {
+            kind: Kind::Syn,
+            ..*plan
+        };
         let tsval = self.ts_clock.tsval(now);
-        let tsecr = self.ts_recent.map_or(0, |r| r.value());
-        let (ack, window, layout) = match rcv.as_deref_mut() {
-            // Our SYN: no ACK; window unscaled (RFC 7323 §2.2).
+        let retransmitted = self.xmit.retransmits > 0;
+        let (ack, window, flags, options) = match rcv.as_deref_mut() {
+            // Our SYN: no ACK; window unscaled (RFC 7323 §2.2); RFC 3168
+            // §6.1.1: ECE and CWR ask for ECN.
             None => {
                 let window = self
                     .recv_buffer_limit(&env.config)
                     .min(usize::from(u16::MAX)) as u16;
+                let flags = self.neg.ecn.syn_flags(retransmitted);
                 let mut options = self.neg.syn_options(tsval);
                 options.fast_open = self.tfo_syn_option();
-                (None, window, Layout::Options(options))
-            }
-            Some(r) if syn => {
-                let mut options = self.neg.syn_ack_options(tsval, tsecr);
-                options.fast_open = self.tfo_syn_ack_option();
-                (
-                    Some(r.nxt),
-                    r.advertise_unscaled(),
-                    Layout::Options(options),
-                )
+                (None, window, flags, options)
             }
             Some(r) => {
-                let sws_mss = u32::from(self.neg.adv_mss) - self.neg.option_overhead();
-                let sack_blocks = if self.neg.sack_ok() {
-                    r.sack_blocks(env.config.tcp_dsack)
-                } else {
-                    SackBlocks::new()
-                };
-                let timestamp = TcpTimestamp { tsval, tsecr };
-                // RFC 7323 §3: timestamps on every segment once agreed; an
-                // established connection's segment carries nothing else
-                // unless it reports SACK blocks.
-                let layout = match (self.neg.ts_ok(), sack_blocks.is_empty()) {
-                    (true, true) => Layout::Timestamp(timestamp),
-                    (ts_ok, _) => Layout::Options(TcpOptions {
-                        timestamp: ts_ok.then_some(timestamp),
-                        sack_blocks,
-                        ..TcpOptions::default()
-                    }),
-                };
-                (Some(r.nxt), r.advertise(sws_mss), layout)
+                let tsecr = self.ts_recent.map_or(0, |r| r.value());
+                let mut options = self.neg.syn_ack_options(tsval, tsecr);
+                options.fast_open = self.tfo_syn_ack_option();
+                let flags = self.neg.ecn.syn_ack_flags();
+                (Some(r.nxt), r.advertise_unscaled(), flags, options)
             }
         };
-        let mut flags = TcpFlags::empty();
-        // RFC 3168 §6.1: ECE/CWR on the handshake (§6.1.1), ECE/CWR and
-        // ECT(0) on the data path (§6.1.2-§6.1.5).
-        let ecn = &mut self.neg.ecn;
-        let ip_ecn = match rcv.as_deref() {
-            None => {
-                flags |= ecn.syn_flags(self.xmit.retransmits > 0);
-                Ecn::NotEct
-            }
-            Some(_) if syn => {
-                flags |= ecn.syn_ack_flags();
-                Ecn::NotEct
-            }
-            Some(_) => {
-                let new_data = plan.kind == Kind::New && plan.len > 0;
-                let (f, ip) = ecn.on_send(new_data);
-                flags |= f;
-                ip
-            }
+        let first_syn = rcv.is_none();
+        let fast_open = options.fast_open;
+        let segment = Segment {
+            ack,
+            window,
+            flags: flags | TcpFlags::SYN,
+            ip_ecn: Ecn::NotEct,
+            layout: Layout::Options(options),
         };
-        if syn {
-            flags |= TcpFlags::SYN;
-        }
+        self.write_and_account(now, plan, segment, snd, rcv, buf, env, |core, len| {
+            if first_syn {
+                core.tfo_on_syn_sent(fast_open, len);
+            }
+        })
+    }
+
+    /// Writes a laid-out segment with its payload, tells `written` how many
+    /// payload bytes went, then does the bookkeeping: the shared tail of
+    /// [`Core::emit`] and [`Core::emit_syn`], inlined into each so that
+    /// `emit` keeps no SYN branches.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn write_and_account(
+        &mut self,
+        now: Instant,
+        plan: &Plan,
+        segment: Segment,
+        snd: &mut SendHalf,
+        rcv: Option<&mut RecvHalf>,
+        buf: &mut [u8],
+        env: &mut Env,
+        written: impl FnOnce(&mut Core, u32),
+    ) -> Option<usize> {
+        let syn = plan.kind == Kind::Syn;
+        let Segment {
+            ack,
+            window,
+            mut flags,
+            ip_ecn,
+            layout,
+        } = segment;
         if plan.fin {
             flags |= TcpFlags::FIN;
         }
@@ -639,12 +713,17 @@ impl Core {
         };
         // A SYN's data (Fast Open) starts after the SYN's sequence number.
         let data_seq = if syn { plan.seq + 1u32 } else { plan.seq };
-        let payload = snd.data_at(data_seq, len);
+        // A control segment (most of a short connection's) asks no ring,
+        // and makes no call.
+        let payload = match len {
+            0 => (&[][..], &[][..]),
+            len => snd.data_at(data_seq, len),
+        };
         // Checksum offload for data segments only: control segments are
         // cheap to sum, and a SYN may wait in the ARP queue, whose frames
         // go out without offload metadata.
         let partial = env.tx.csum && len > 0 && !syn;
-        let (sent_tsval, sack_sent, fast_open) = layout.summary();
+        let (sent_tsval, sack_sent, _) = layout.summary();
         let n = match layout {
             Layout::Timestamp(ts) if !partial => {
                 let header = TimestampHeader {
@@ -685,9 +764,7 @@ impl Core {
         if retransmission && self.xmit.rtx_tsval().is_none() {
             self.xmit.set_rtx_tsval(sent_tsval);
         }
-        if syn && rcv.is_none() {
-            self.tfo_on_syn_sent(fast_open, len as u32);
-        }
+        written(self, len as u32);
         let sent = Plan {
             len: len as u32,
             ..*plan
@@ -696,6 +773,10 @@ impl Core {
         Some(n)
     }
 
+    /// Inlined into both writers' tails (one copy each), as it was into the
+    /// one `emit` before the SYN path went apart: a call here costs more
+    /// than it saves.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn on_emitted(
         &mut self,
@@ -772,6 +853,7 @@ impl Core {
     }
 
     /// Loss recovery's bookkeeping for a data segment that went out.
+    #[inline(always)]
     fn on_data_emitted(
         &mut self,
         now: Instant,
