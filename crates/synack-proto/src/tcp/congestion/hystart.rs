@@ -205,7 +205,9 @@ impl Lazy<'_> {
     }
 
     /// [`HyStart::on_delivery`]; true when the ACK train ended slow start
-    /// (the box is given back).
+    /// (the box is given back). Inlined into the controllers' hook, called
+    /// on every ACK that delivers data in slow start.
+    #[inline]
     pub fn on_delivery(
         &mut self,
         now: Instant,
