@@ -10,10 +10,11 @@
 //! A connection keeps one deadline per [`Timer`] in a [`TimerTable`] (a
 //! fixed array indexed by the enum, as quinn-proto does); its next wake-up is
 //! the table's minimum. The stack keeps each connection's next wake-up in a
-//! [`TimerQueue`], a hierarchical timing wheel with lazy deletion:
-//! rescheduling a key to a later time (the common case: the RTO restarts on
-//! every ACK) only updates a map entry, and the wheel entry is moved when the
-//! wheel reaches it.
+//! [`TimerQueue`], a hierarchical timing wheel whose buckets are lists
+//! through the per-key slots: a cancel or an earlier time unlinks the key at
+//! once (nothing stale is left to cascade), and rescheduling a key to a later
+//! time (the common case: the RTO restarts on every ACK) only updates its
+//! slot; the key is moved when the wheel reaches it.
 
 mod queue;
 mod table;

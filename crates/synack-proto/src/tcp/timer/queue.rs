@@ -1,6 +1,7 @@
 //! The stack-wide [`TimerQueue`]: every connection's next wake-up in a
-//! hierarchical timing wheel with lazy deletion, and the per-key slots it
-//! keeps (hashed, or dense by slab index).
+//! hierarchical timing wheel whose buckets are intrusive lists through the
+//! per-key slots (hashed, or dense by slab index), so that cancelling or
+//! moving a key unlinks it at once and nothing in the wheel goes stale.
 
 use crate::time::Instant;
 use core::hash::{BuildHasher, Hash};
@@ -12,27 +13,80 @@ use std::collections::HashMap;
 /// a keyed hasher if keys can be chosen by an attacker.
 pub type FixedHasher = rustc_hash::FxBuildHasher;
 
-/// A key's state: the deadline it wants, and the wheel entry that stands for it.
+/// Names a scheduled key's [`Slot`] in its [`KeySlots`]: the links of the
+/// wheel's lists. Below [`BUCKET_LINK`].
+pub type NodeId = u32;
+
+/// Tags a link that names a wheel bucket instead of a node: a list's first
+/// node has its bucket as `prev`, its last node as `next`, so a node is
+/// unlinked in O(1) without being told where it is.
+const BUCKET_LINK: u32 = 1 << 31;
+
+/// An empty bucket's head and tail (it carries the [`BUCKET_LINK`] tag, so
+/// a walk along `next` stops at it as at a bucket link).
+const NIL: u32 = u32::MAX;
+
+/// A key's state: the deadline it wants, and where the wheel holds it.
 #[derive(Clone, Copy, Debug)]
 pub struct Slot {
     deadline: Instant,
     /// Orders keys with equal deadlines: the earlier `schedule` call first.
     seq: u64,
-    /// Time of the wheel entry that represents this key; at most `deadline`.
+    /// The time the wheel holds the key at; at most `deadline` (a key
+    /// rescheduled later is moved only when the wheel reaches it).
     queued_at: Instant,
+    /// `seq` when the key was put where it is. A key rescheduled to the same
+    /// time gets a new `seq` but stays where it is, out of order among equal
+    /// deadlines: this tells the wheel to move it when it reaches it.
+    queued_seq: u64,
+    /// Neighbours in the bucket's list (a node, or the bucket tagged with
+    /// [`BUCKET_LINK`] at either end).
+    prev: u32,
+    next: u32,
+}
+
+impl Slot {
+    fn new(deadline: Instant, seq: u64) -> Self {
+        Slot {
+            deadline,
+            seq,
+            queued_at: deadline,
+            queued_seq: seq,
+            prev: NIL,
+            next: NIL,
+        }
+    }
+
+    /// Where the wheel holds the key, exactly as wanted (not postponed).
+    fn is_exact(&self) -> bool {
+        self.deadline == self.queued_at && self.seq == self.queued_seq
+    }
+
+    /// The order of nodes within a one-microsecond bucket.
+    fn order(&self) -> (Instant, u64) {
+        (self.queued_at, self.queued_seq)
+    }
 }
 
 /// Where a [`TimerQueue`] keeps each scheduled key's [`Slot`]: a hash map
 /// ([`HashSlots`], any key) or, for keys that are small indices, arrays
 /// indexed by them ([`DenseSlots`]: no hashing, no probing on the
-/// reschedule every segment makes).
+/// reschedule every segment makes). Each scheduled key's slot has a
+/// [`NodeId`], stable while it stays scheduled, that the wheel links by.
 pub trait KeySlots<K>: Clone {
+    /// The slot of a scheduled key.
     fn get(&self, key: K) -> Option<&Slot>;
-    fn get_mut(&mut self, key: K) -> Option<&mut Slot>;
-    /// Stores the slot of a key that has none.
-    fn insert(&mut self, key: K, slot: Slot);
-    /// Whether the key had a slot.
-    fn remove(&mut self, key: K) -> bool;
+    /// The node of a scheduled key, and its slot.
+    fn find_mut(&mut self, key: K) -> Option<(NodeId, &mut Slot)>;
+    /// The slot of a scheduled key's node.
+    fn node(&self, id: NodeId) -> &Slot;
+    fn node_mut(&mut self, id: NodeId) -> &mut Slot;
+    /// The key of a scheduled node.
+    fn key(&self, id: NodeId) -> K;
+    /// Stores the slot of a key that has none; returns its node.
+    fn insert(&mut self, key: K, slot: Slot) -> NodeId;
+    /// Forgets a scheduled node (already unlinked from the wheel).
+    fn remove(&mut self, id: NodeId);
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -40,44 +94,88 @@ pub trait KeySlots<K>: Clone {
     fn clear(&mut self);
     fn shrink_to_fit(&mut self);
     /// Every key's slot, in no particular order.
-    fn for_each_mut(&mut self, f: impl FnMut(K, &mut Slot));
+    fn for_each(&self, f: impl FnMut(K, &Slot));
 }
 
-/// [`KeySlots`] in a hash map.
+/// A [`HashSlots`] node: the key it belongs to (vacant nodes are on the
+/// free list).
 #[derive(Clone, Debug)]
-pub struct HashSlots<K, S = FixedHasher>(HashMap<K, Slot, S>);
+struct HashNode<K> {
+    key: K,
+    slot: Slot,
+}
+
+/// [`KeySlots`] in a hash map from key to node, the nodes in a vector
+/// (hash map entries move when it grows; the wheel's links must not).
+#[derive(Clone, Debug)]
+pub struct HashSlots<K, S = FixedHasher> {
+    map: HashMap<K, NodeId, S>,
+    nodes: Vec<HashNode<K>>,
+    free: Vec<NodeId>,
+}
 
 impl<K: Copy + Eq + Hash, S: BuildHasher + Clone> KeySlots<K> for HashSlots<K, S> {
     fn get(&self, key: K) -> Option<&Slot> {
-        self.0.get(&key)
+        Some(&self.nodes[*self.map.get(&key)? as usize].slot)
     }
-    fn get_mut(&mut self, key: K) -> Option<&mut Slot> {
-        self.0.get_mut(&key)
+    fn find_mut(&mut self, key: K) -> Option<(NodeId, &mut Slot)> {
+        let id = *self.map.get(&key)?;
+        Some((id, &mut self.nodes[id as usize].slot))
     }
-    fn insert(&mut self, key: K, slot: Slot) {
-        self.0.insert(key, slot);
+    fn node(&self, id: NodeId) -> &Slot {
+        &self.nodes[id as usize].slot
     }
-    fn remove(&mut self, key: K) -> bool {
-        self.0.remove(&key).is_some()
+    fn node_mut(&mut self, id: NodeId) -> &mut Slot {
+        &mut self.nodes[id as usize].slot
+    }
+    fn key(&self, id: NodeId) -> K {
+        self.nodes[id as usize].key
+    }
+    fn insert(&mut self, key: K, slot: Slot) -> NodeId {
+        let node = HashNode { key, slot };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.nodes[id as usize] = node;
+                id
+            }
+            None => {
+                // Ids must stay below the bucket tag: 2^31 keys.
+                let id = u32::try_from(self.nodes.len()).unwrap_or(NIL);
+                debug_assert!(id < BUCKET_LINK, "too many timer keys");
+                self.nodes.push(node);
+                id
+            }
+        };
+        self.map.insert(key, id);
+        id
+    }
+    fn remove(&mut self, id: NodeId) {
+        self.map.remove(&self.nodes[id as usize].key);
+        self.free.push(id);
     }
     fn len(&self) -> usize {
-        self.0.len()
+        self.map.len()
     }
     fn clear(&mut self) {
-        self.0.clear();
+        self.map.clear();
+        self.nodes.clear();
+        self.free.clear();
     }
     fn shrink_to_fit(&mut self) {
-        self.0.shrink_to_fit();
+        self.map.shrink_to_fit();
+        self.nodes.shrink_to_fit();
+        self.free.shrink_to_fit();
     }
-    fn for_each_mut(&mut self, mut f: impl FnMut(K, &mut Slot)) {
-        for (&k, slot) in self.0.iter_mut() {
-            f(k, slot);
+    fn for_each(&self, mut f: impl FnMut(K, &Slot)) {
+        for (&key, &id) in &self.map {
+            f(key, &self.nodes[id as usize].slot);
         }
     }
 }
 
 /// A key that names a small index in one of at most two lanes (the
 /// stack's timers: a connection's or a TIME-WAIT entry's slab index).
+/// Indices must be below 2^30 (a node id is the index and the lane).
 pub trait DenseKey: Copy {
     /// The key's lane (0 or 1) and index in it.
     fn lane_index(self) -> (usize, usize);
@@ -118,7 +216,39 @@ impl DenseSlots {
         deadline: Instant::ZERO,
         seq: VACANT_SEQ,
         queued_at: Instant::ZERO,
+        queued_seq: 0,
+        prev: NIL,
+        next: NIL,
     };
+
+    /// The node id of a lane and index: the index, then the lane bit.
+    #[inline]
+    fn id(lane: usize, index: usize) -> NodeId {
+        debug_assert!(index < 1 << 30, "dense timer index too large");
+        ((index as u32) << 1) | lane as u32
+    }
+
+    #[inline]
+    fn lane_index(id: NodeId) -> (usize, usize) {
+        ((id & 1) as usize, (id >> 1) as usize)
+    }
+
+    #[inline]
+    fn chunk(&self, id: NodeId) -> &Chunk {
+        let (lane, i) = Self::lane_index(id);
+        // A scheduled node's chunk exists while it is scheduled.
+        self.lanes[lane][i / CHUNK]
+            .as_deref()
+            .expect("a scheduled node's chunk exists")
+    }
+
+    #[inline]
+    fn chunk_mut(&mut self, id: NodeId) -> &mut Chunk {
+        let (lane, i) = Self::lane_index(id);
+        self.lanes[lane][i / CHUNK]
+            .as_deref_mut()
+            .expect("a scheduled node's chunk exists")
+    }
 
     /// Chunks allocated (tests).
     #[cfg(test)]
@@ -135,14 +265,30 @@ impl<K: DenseKey> KeySlots<K> for DenseSlots {
         Some(&chunk.slots[i % CHUNK]).filter(|s| s.seq != VACANT_SEQ)
     }
     #[inline]
-    fn get_mut(&mut self, key: K) -> Option<&mut Slot> {
+    fn find_mut(&mut self, key: K) -> Option<(NodeId, &mut Slot)> {
         let (lane, i) = key.lane_index();
         let chunk = self.lanes[lane].get_mut(i / CHUNK)?.as_deref_mut()?;
-        Some(&mut chunk.slots[i % CHUNK]).filter(|s| s.seq != VACANT_SEQ)
+        let slot = &mut chunk.slots[i % CHUNK];
+        if slot.seq == VACANT_SEQ {
+            return None;
+        }
+        Some((Self::id(lane, i), slot))
     }
-    fn insert(&mut self, key: K, slot: Slot) {
-        let (lane, i) = key.lane_index();
-        let lane = &mut self.lanes[lane];
+    #[inline]
+    fn node(&self, id: NodeId) -> &Slot {
+        &self.chunk(id).slots[Self::lane_index(id).1 % CHUNK]
+    }
+    #[inline]
+    fn node_mut(&mut self, id: NodeId) -> &mut Slot {
+        &mut self.chunk_mut(id).slots[Self::lane_index(id).1 % CHUNK]
+    }
+    fn key(&self, id: NodeId) -> K {
+        let (lane, i) = Self::lane_index(id);
+        K::from_lane_index(lane, i)
+    }
+    fn insert(&mut self, key: K, slot: Slot) -> NodeId {
+        let (lane_no, i) = key.lane_index();
+        let lane = &mut self.lanes[lane_no];
         if lane.len() <= i / CHUNK {
             lane.resize_with(i / CHUNK + 1, || None);
         }
@@ -161,19 +307,18 @@ impl<K: DenseKey> KeySlots<K> for DenseSlots {
             self.len += 1;
         }
         *entry = slot;
+        Self::id(lane_no, i)
     }
     #[inline]
-    fn remove(&mut self, key: K) -> bool {
-        let (lane, i) = key.lane_index();
-        let Some(place) = self.lanes[lane].get_mut(i / CHUNK) else {
-            return false;
-        };
+    fn remove(&mut self, id: NodeId) {
+        let (lane, i) = Self::lane_index(id);
+        let place = &mut self.lanes[lane][i / CHUNK];
         let Some(chunk) = place.as_deref_mut() else {
-            return false;
+            return;
         };
         let entry = &mut chunk.slots[i % CHUNK];
         if entry.seq == VACANT_SEQ {
-            return false;
+            return;
         }
         entry.seq = VACANT_SEQ;
         chunk.live -= 1;
@@ -182,7 +327,6 @@ impl<K: DenseKey> KeySlots<K> for DenseSlots {
             // Every slot in it is vacant: it can serve any chunk next.
             self.spare = place.take();
         }
-        true
     }
     fn len(&self) -> usize {
         self.len
@@ -200,11 +344,11 @@ impl<K: DenseKey> KeySlots<K> for DenseSlots {
             lane.shrink_to_fit();
         }
     }
-    fn for_each_mut(&mut self, mut f: impl FnMut(K, &mut Slot)) {
-        for (l, lane) in self.lanes.iter_mut().enumerate() {
-            for (c, chunk) in lane.iter_mut().enumerate() {
+    fn for_each(&self, mut f: impl FnMut(K, &Slot)) {
+        for (l, lane) in self.lanes.iter().enumerate() {
+            for (c, chunk) in lane.iter().enumerate() {
                 let Some(chunk) = chunk else { continue };
-                for (i, slot) in chunk.slots.iter_mut().enumerate() {
+                for (i, slot) in chunk.slots.iter().enumerate() {
                     if slot.seq != VACANT_SEQ {
                         f(K::from_lane_index(l, c * CHUNK + i), slot);
                     }
@@ -214,61 +358,64 @@ impl<K: DenseKey> KeySlots<K> for DenseSlots {
     }
 }
 
-/// A key's place in the wheel. Entries whose key was cancelled or
-/// rescheduled stay behind (lazy deletion) and are discarded or moved when
-/// reached.
-#[derive(Clone, Copy, Debug)]
-struct WheelEntry<K> {
-    at: Instant,
-    seq: u64,
-    key: K,
-}
-
 /// Bits of time per wheel level: 64 slots each.
 const LEVEL_BITS: u32 = 6;
 const SLOTS: usize = 1 << LEVEL_BITS;
 /// 11 levels of 6 bits cover all 64 bits of an `Instant` in microseconds.
 const LEVELS: usize = 11;
-
-/// Stale entries tolerated beyond one per live key before the wheel is
-/// rebuilt from the map.
-const COMPACT_SLACK: usize = 64;
+const BUCKETS: usize = LEVELS * SLOTS;
 
 /// A hierarchical timing wheel over microseconds (the structure of Varghese
 /// and Lauck's scheme 7, as in the Linux and tokio timer wheels, but exact:
-/// entries cascade down to one-microsecond slots before they fire).
+/// nodes cascade down to one-microsecond slots before they fire).
+///
+/// Each bucket is a doubly linked list through the nodes' slots, so a node
+/// leaves its bucket in O(1) when its key is cancelled or moves earlier:
+/// nothing stale stays behind to cascade down and be skipped (the lazy
+/// deletion this replaced left about seven such entries per handshake).
+/// Buckets above level 0 append; a level-0 bucket (one microsecond, or, for
+/// the current slot, everything already due) is kept in firing order,
+/// `(queued_at, queued_seq)`, by inserting from its tail: a new key is
+/// nearly always the newest, so that is one compare.
 #[derive(Clone)]
-struct Wheel<K> {
-    /// `LEVELS * SLOTS` buckets. Level `l` slot `s` holds entries whose
-    /// placement time agrees with `elapsed` above bit `6(l+1)` and has digit
-    /// `s` at level `l`.
-    buckets: Box<[Vec<WheelEntry<K>>]>,
+struct Wheel {
+    /// First and last node of each bucket ([`NIL`] when empty). Level `l`
+    /// slot `s` holds nodes whose placement time agrees with `elapsed`
+    /// above bit `6(l+1)` and has digit `s` at level `l`.
+    heads: Box<[u32; BUCKETS]>,
+    tails: Box<[u32; BUCKETS]>,
     /// Non-empty buckets, one bit per slot per level.
     occupied: [u64; LEVELS],
-    /// The wheel's time in µs: every entry is placed at `max(at, elapsed)`.
+    /// The wheel's time in µs: every node is placed at `max(queued_at, elapsed)`.
     elapsed: u64,
-    /// Entries in all buckets, live or stale.
+    /// Nodes in all buckets (every scheduled key).
     len: usize,
-    /// The level-0 slot whose bucket is sorted (descending, so the next
-    /// entry to fire is last).
-    sorted_slot: Option<usize>,
 }
 
-impl<K: Copy> Wheel<K> {
+impl Wheel {
     fn new() -> Self {
         Wheel {
-            buckets: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
+            heads: Box::new([NIL; BUCKETS]),
+            tails: Box::new([NIL; BUCKETS]),
             occupied: [0; LEVELS],
             elapsed: 0,
             len: 0,
-            sorted_slot: None,
         }
     }
 
-    fn place(&mut self, entry: WheelEntry<K>) {
-        // An entry already due goes into the current slot, where it is sorted
-        // by its true time.
-        let p = entry.at.total_micros().max(self.elapsed);
+    /// Links a node that is in no bucket at its `queued_at`, `at`.
+    #[inline]
+    fn link<K, M: KeySlots<K>>(&mut self, slots: &mut M, id: NodeId, at: Instant) {
+        self.place(slots, id, at);
+        self.len += 1;
+    }
+
+    #[inline(always)]
+    fn place<K, M: KeySlots<K>>(&mut self, slots: &mut M, id: NodeId, at: Instant) {
+        debug_assert_eq!(slots.node(id).queued_at, at);
+        // A node already due goes into the current slot, in order of its
+        // true time.
+        let p = at.total_micros().max(self.elapsed);
         let diff = p ^ self.elapsed;
         let level = if diff == 0 {
             0
@@ -276,89 +423,180 @@ impl<K: Copy> Wheel<K> {
             ((63 - diff.leading_zeros()) / LEVEL_BITS) as usize
         };
         let slot = ((p >> (level as u32 * LEVEL_BITS)) as usize) & (SLOTS - 1);
-        self.buckets[level * SLOTS + slot].push(entry);
+        let bucket = level * SLOTS + slot;
+        let after = if level == 0 {
+            self.sorted_place(slots, id, bucket)
+        } else {
+            self.tails[bucket]
+        };
+        self.insert_after(slots, id, bucket, after);
         self.occupied[level] |= 1 << slot;
-        if level == 0 && self.sorted_slot == Some(slot) {
-            self.sorted_slot = None;
-        }
-        self.len += 1;
     }
 
-    /// The entry that fires next among those in the wheel (stale or not),
-    /// brought down to level 0. Advances `elapsed` to its slot: nothing in the
-    /// wheel is earlier, and entries placed later for earlier times land in
-    /// the same slot.
-    fn peek(&mut self) -> Option<WheelEntry<K>> {
+    /// The node a new node goes after in a level-0 bucket kept in firing
+    /// order ([`NIL`]: at the head), searching from the tail.
+    #[inline(never)]
+    fn sorted_place<K, M: KeySlots<K>>(&self, slots: &M, id: NodeId, bucket: usize) -> u32 {
+        let order = slots.node(id).order();
+        let mut after = self.tails[bucket];
+        while after & BUCKET_LINK == 0 {
+            let node = slots.node(after);
+            if node.order() < order {
+                break;
+            }
+            after = node.prev;
+        }
+        if after & BUCKET_LINK == 0 { after } else { NIL }
+    }
+
+    /// Links `id` into `bucket` after node `after`, or at its head.
+    #[inline(always)]
+    fn insert_after<K, M: KeySlots<K>>(
+        &mut self,
+        slots: &mut M,
+        id: NodeId,
+        bucket: usize,
+        after: u32,
+    ) {
+        let tag = BUCKET_LINK | bucket as u32;
+        let (prev, next) = if after == NIL {
+            let next = self.heads[bucket];
+            self.heads[bucket] = id;
+            (tag, next)
+        } else {
+            let node = slots.node_mut(after);
+            let next = node.next;
+            node.next = id;
+            (after, next)
+        };
+        if next & BUCKET_LINK == 0 {
+            slots.node_mut(next).prev = id;
+        } else {
+            self.tails[bucket] = id;
+        }
+        let node = slots.node_mut(id);
+        node.prev = prev;
+        node.next = if next & BUCKET_LINK == 0 { next } else { tag };
+    }
+
+    /// Takes a node out of its bucket.
+    #[inline(always)]
+    fn unlink<K, M: KeySlots<K>>(&mut self, slots: &mut M, id: NodeId) {
+        let node = slots.node(id);
+        let (prev, next) = (node.prev, node.next);
+        let first = prev & BUCKET_LINK != 0;
+        let last = next & BUCKET_LINK != 0;
+        if first {
+            self.heads[(prev & !BUCKET_LINK) as usize] = if last { NIL } else { next };
+        } else {
+            slots.node_mut(prev).next = next;
+        }
+        if last {
+            let bucket = (next & !BUCKET_LINK) as usize;
+            self.tails[bucket] = if first { NIL } else { prev };
+            if first {
+                self.occupied[bucket / SLOTS] &= !(1 << (bucket % SLOTS));
+            }
+        } else {
+            slots.node_mut(next).prev = prev;
+        }
+        self.len -= 1;
+    }
+
+    /// The node that fires next (the first of the earliest level-0 bucket),
+    /// its bucket cascaded down to level 0 first. Advances `elapsed` to its
+    /// slot: nothing in the wheel is earlier, and nodes placed later for
+    /// earlier times land in the same slot.
+    fn peek<K, M: KeySlots<K>>(&mut self, slots: &mut M) -> Option<NodeId> {
         loop {
             let level = self.occupied.iter().position(|&bits| bits != 0)?;
             let slot = self.occupied[level].trailing_zeros() as usize;
             if level == 0 {
                 self.elapsed = (self.elapsed & !(SLOTS as u64 - 1)) | slot as u64;
-                let bucket = &mut self.buckets[slot];
-                if self.sorted_slot != Some(slot) {
-                    bucket.sort_unstable_by_key(|e| core::cmp::Reverse((e.at, e.seq)));
-                    self.sorted_slot = Some(slot);
-                }
-                return bucket.last().copied();
+                return Some(self.heads[slot]);
             }
             // Cascade: move to the start of this slot's span and re-place its
-            // entries on the levels below (all lower levels are empty).
+            // nodes on the levels below (all lower levels are empty), in list
+            // order, so equal times stay in the order they were scheduled.
             let shift = level as u32 * LEVEL_BITS;
             let above = (self.elapsed.checked_shr(shift + LEVEL_BITS).unwrap_or(0))
                 .checked_shl(shift + LEVEL_BITS)
                 .unwrap_or(0);
             self.elapsed = above | ((slot as u64) << shift);
-            self.sorted_slot = None;
-            let index = level * SLOTS + slot;
-            let mut bucket = core::mem::take(&mut self.buckets[index]);
+            let bucket = level * SLOTS + slot;
+            let mut id = core::mem::replace(&mut self.heads[bucket], NIL);
+            self.tails[bucket] = NIL;
             self.occupied[level] &= !(1 << slot);
-            self.len -= bucket.len();
-            for entry in bucket.drain(..) {
-                self.place(entry);
+            while id & BUCKET_LINK == 0 {
+                let node = slots.node(id);
+                let (next, at) = (node.next, node.queued_at);
+                self.place(slots, id, at);
+                id = next;
             }
-            // Keep the allocation for reuse.
-            self.buckets[index] = bucket;
         }
     }
 
-    /// Removes the entry `peek` returned.
-    fn pop(&mut self) {
-        let slot = (self.elapsed as usize) & (SLOTS - 1);
-        let bucket = &mut self.buckets[slot];
-        if bucket.pop().is_some() {
-            self.len -= 1;
-        }
-        if bucket.is_empty() {
-            self.occupied[0] &= !(1 << slot);
-        }
-    }
-
-    /// Empties every bucket, keeping allocations (for a rebuild) or not.
-    fn clear(&mut self, keep_allocations: bool) {
-        for bucket in self.buckets.iter_mut() {
-            if keep_allocations {
-                bucket.clear();
-            } else {
-                *bucket = Vec::new();
-            }
-        }
+    /// Empties every bucket (the caller forgets the nodes).
+    fn clear(&mut self) {
+        self.heads.fill(NIL);
+        self.tails.fill(NIL);
         self.occupied = [0; LEVELS];
         self.len = 0;
-        self.sorted_slot = None;
+    }
+
+    /// Checks every list's links and order against the nodes (tests).
+    #[cfg(test)]
+    fn check<K, M: KeySlots<K>>(&self, slots: &M) -> Result<(), String> {
+        let mut seen = 0;
+        for bucket in 0..BUCKETS {
+            let (level, slot) = (bucket / SLOTS, bucket % SLOTS);
+            let tag = BUCKET_LINK | bucket as u32;
+            let empty = self.heads[bucket] == NIL;
+            if empty != (self.tails[bucket] == NIL)
+                || empty == (self.occupied[level] & (1 << slot) != 0)
+            {
+                return Err(format!("bucket {bucket}: head, tail and bitmap disagree"));
+            }
+            let (mut prev, mut id) = (tag, self.heads[bucket]);
+            let mut last_order = None;
+            while id & BUCKET_LINK == 0 {
+                let node = slots.node(id);
+                if node.prev != prev || node.queued_at > node.deadline {
+                    return Err(format!("bucket {bucket}: node {id} badly linked"));
+                }
+                if level == 0 {
+                    if last_order.is_some_and(|o| o > node.order()) {
+                        return Err(format!("bucket {bucket}: out of firing order"));
+                    }
+                    last_order = Some(node.order());
+                }
+                seen += 1;
+                (prev, id) = (id, node.next);
+            }
+            if !empty && (id != tag || self.tails[bucket] != prev) {
+                return Err(format!("bucket {bucket}: bad tail"));
+            }
+        }
+        if seen != self.len || seen != slots.len() {
+            return Err(format!(
+                "{seen} linked, {} counted, {} keys",
+                self.len,
+                slots.len()
+            ));
+        }
+        Ok(())
     }
 }
 
 /// The earliest deadline across many keys (connections).
 ///
 /// A map from key to its wanted deadline, plus a hierarchical timing wheel
-/// with lazy deletion: scheduling and cancelling are O(1) (a map operation
-/// and at most one append); rescheduling to a later time (the common case:
-/// the RTO restarts on every ACK) touches only the map, and the old entry is
-/// moved when the wheel reaches it. Each entry cascades down at most 10
-/// levels before it fires, in sequential passes over buckets. When stale
-/// entries outnumber live keys the wheel is rebuilt from the map (O(n),
-/// amortised O(1) per operation), so memory stays O(live keys) however often
-/// keys are rescheduled.
+/// whose buckets are lists through the map's slots: scheduling, cancelling
+/// and moving a key earlier are O(1) (a map operation and a list link or
+/// unlink), and nothing in the wheel is stale. Rescheduling to a later time
+/// (the common case: the RTO restarts on every ACK) touches only the slot;
+/// the key is moved when the wheel reaches it. Each key cascades down at
+/// most 10 levels before it fires. Memory is the slots: O(live keys).
 ///
 /// Deadlines are exact to the microsecond. Keys due at the same instant pop
 /// in the order of their last `schedule` call, independent of the hasher,
@@ -367,11 +605,11 @@ impl<K: Copy> Wheel<K> {
 pub struct TimerQueue<K, M = HashSlots<K>> {
     slots: M,
     _key: core::marker::PhantomData<K>,
-    wheel: Wheel<K>,
+    wheel: Wheel,
     next_seq: u64,
     /// [`TimerQueue::next_deadline_hint`]'s last answer, while nothing has
     /// made it stale: a stack asks after every output, far more often than
-    /// the front of the wheel changes.
+    /// the front of the wheel changes. It is the least `queued_at`.
     hint: Option<Option<Instant>>,
     /// The last change: `key` scheduled at the instant (or cancelled, with
     /// `None`), and nothing else since. Doing it again changes nothing,
@@ -398,7 +636,11 @@ impl<K: Copy + Eq + Hash> TimerQueue<K> {
 impl<K: Copy + Eq + Hash, S: BuildHasher + Clone> TimerQueue<K, HashSlots<K, S>> {
     /// An empty queue hashing keys with `hasher`.
     pub fn with_hasher(hasher: S) -> Self {
-        Self::with_slots(HashSlots(HashMap::with_hasher(hasher)))
+        Self::with_slots(HashSlots {
+            map: HashMap::with_hasher(hasher),
+            nodes: Vec::new(),
+            free: Vec::new(),
+        })
     }
 }
 
@@ -430,7 +672,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         self.slots.is_empty()
     }
 
-    /// Entries in the wheel, live and stale: at most about twice `len()`.
+    /// Nodes in the wheel: every scheduled key, once (nothing stale).
     pub fn queued_entries(&self) -> usize {
         self.wheel.len
     }
@@ -446,68 +688,54 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// Inline, as the stack reschedules a connection after nearly every
     /// input and output: again at the same time is one compare, and a
     /// later time for a key already queued (the RTO restarting on an ACK)
-    /// updates its slot and touches no wheel (with [`DenseSlots`], no
-    /// hash either). Only an earlier time, or a new key, queues an entry,
-    /// out of line.
+    /// updates its slot and touches no list (with [`DenseSlots`], no hash
+    /// either). Only an earlier time, or a new key, links a node, out of
+    /// line, with the node found here.
     #[inline(always)]
     pub fn schedule(&mut self, key: K, deadline: Instant) {
         if self.last == Some((key, Some(deadline))) {
             return;
         }
-        if let Some(slot) = self.slots.get_mut(key)
-            && deadline >= slot.queued_at
-        {
-            // The queued entry comes first and is moved to `deadline` when
-            // the wheel reaches it.
-            self.last = Some((key, Some(deadline)));
-            slot.deadline = deadline;
-            slot.seq = self.next_seq;
-            self.next_seq += 1;
-            self.maybe_compact();
-            return;
-        }
-        self.schedule_queued(key, deadline);
-    }
-
-    /// [`TimerQueue::schedule`] for a new key, or a time before the one
-    /// its wheel entry is queued at.
-    #[inline(never)]
-    fn schedule_queued(&mut self, key: K, deadline: Instant) {
         self.last = Some((key, Some(deadline)));
         let seq = self.next_seq;
         self.next_seq += 1;
-        match self.slots.get_mut(key) {
-            None => {
-                self.slots.insert(
-                    key,
-                    Slot {
-                        deadline,
-                        seq,
-                        queued_at: deadline,
-                    },
-                );
-            }
-            Some(slot) => {
-                // The queued entry would be too late: queue a new one and
-                // let the old one go stale.
+        match self.slots.find_mut(key) {
+            Some((_, slot)) if deadline >= slot.queued_at => {
+                // The node stays where it is and is moved to `deadline`
+                // when the wheel reaches it.
                 slot.deadline = deadline;
                 slot.seq = seq;
-                slot.queued_at = deadline;
             }
+            Some((id, _)) => self.move_earlier(id, deadline, seq),
+            None => self.insert(key, deadline, seq),
         }
-        self.enqueue(key, deadline, seq);
     }
 
-    /// Queues a wheel entry for `key`, whose slot now says `deadline`.
-    #[inline]
-    fn enqueue(&mut self, key: K, deadline: Instant, seq: u64) {
-        self.wheel.place(WheelEntry {
-            at: deadline,
-            seq,
-            key,
-        });
+    /// [`TimerQueue::schedule`] for a key whose node is queued after
+    /// `deadline`: it moves there now.
+    #[inline(never)]
+    fn move_earlier(&mut self, id: NodeId, deadline: Instant, seq: u64) {
+        self.wheel.unlink(&mut self.slots, id);
+        *self.slots.node_mut(id) = Slot::new(deadline, seq);
+        self.wheel.link(&mut self.slots, id, deadline);
+        // If this key was the front, it moved earlier.
         self.lower_hint(deadline);
-        self.maybe_compact();
+    }
+
+    /// [`TimerQueue::schedule`] for a key that has no slot.
+    #[inline(never)]
+    fn insert(&mut self, key: K, deadline: Instant, seq: u64) {
+        let id = self.slots.insert(key, Slot::new(deadline, seq));
+        self.wheel.link(&mut self.slots, id, deadline);
+        self.lower_hint(deadline);
+    }
+
+    /// A node linked at `at`: the front is the earlier of it and the old one.
+    #[inline(always)]
+    fn lower_hint(&mut self, at: Instant) {
+        if let Some(hint) = &mut self.hint {
+            *hint = Some(hint.map_or(at, |h| h.min(at)));
+        }
     }
 
     /// Unschedules `key`; returns whether it was scheduled.
@@ -517,38 +745,43 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
             return false;
         }
         self.last = Some((key, None));
-        let was = self.slots.remove(key);
-        if was {
-            // The key's entry may have been the front.
-            self.hint = None;
-        }
-        self.maybe_compact();
-        was
+        let Some((id, _)) = self.slots.find_mut(key) else {
+            return false;
+        };
+        self.remove(id);
+        true
     }
 
-    /// A new wheel entry at `at`: the front is the earlier of the two. (A
-    /// superseded entry of the same key becomes stale, but it was at or
-    /// after `at`, so the answer stays `at` or an earlier live entry.)
-    fn lower_hint(&mut self, at: Instant) {
-        if let Some(hint) = &mut self.hint {
-            *hint = Some(hint.map_or(at, |h| h.min(at)));
+    /// Unlinks and forgets a cancelled key's node.
+    #[inline(never)]
+    fn remove(&mut self, id: NodeId) {
+        let queued_at = self.slots.node(id).queued_at;
+        self.wheel.unlink(&mut self.slots, id);
+        self.slots.remove(id);
+        // Only the front (the least `queued_at`) leaving changes the hint,
+        // and with no key left there is no front to search for (the usual
+        // end of a connection when it was the only one with a timer).
+        if self.wheel.len == 0 {
+            self.hint = Some(None);
+        } else if self.hint == Some(Some(queued_at)) {
+            self.hint = None;
         }
     }
 
     /// The earliest deadline of any key. Takes `&mut self` because it first
-    /// discards or moves stale entries at the front of the wheel, so the
-    /// answer is exact.
+    /// moves postponed keys at the front of the wheel, so the answer is
+    /// exact.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        self.settle().map(|e| e.at)
+        self.settle().map(|id| self.slots.node(id).deadline)
     }
 
     /// A lower bound on [`TimerQueue::next_deadline`], cheaper to get: a key
-    /// rescheduled to a later time since its wheel entry was queued is
-    /// reported at the entry's (earlier) time instead of being moved now.
-    /// A driver that wakes then finds nothing due (a spurious wake-up) and
-    /// asks again; the entry is moved by that `pop_expired`. This keeps the
-    /// per-segment cost of "restart the RTO" at one map update: the move
-    /// happens at most once per RTO period, not once per ACK.
+    /// rescheduled to a later time since it was queued is reported at its
+    /// queued (earlier) time instead of being moved now. A driver that
+    /// wakes then finds nothing due (a spurious wake-up) and asks again;
+    /// the key is moved by that `pop_expired`. This keeps the per-segment
+    /// cost of "restart the RTO" at one slot update: the move happens at
+    /// most once per RTO period, not once per ACK.
     #[inline]
     pub fn next_deadline_hint(&mut self) -> Option<Instant> {
         if let Some(hint) = self.hint {
@@ -565,107 +798,83 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         hint
     }
 
+    /// The front node's time (nothing in the wheel is stale: it is live).
     fn find_hint(&mut self) -> Option<Instant> {
-        loop {
-            let top = self.wheel.peek()?;
-            match self.slots.get(top.key) {
-                // Live: exact, or postponed (the true deadline is later).
-                Some(slot) if slot.queued_at == top.at => return Some(top.at),
-                // Cancelled, fired, or superseded by an earlier entry.
-                _ => self.wheel.pop(),
-            }
-        }
+        let id = self.wheel.peek(&mut self.slots)?;
+        Some(self.slots.node(id).queued_at)
     }
 
     /// Removes and returns a key whose deadline is at or before `now`, the
     /// earliest first. Call in a loop until `None`.
     #[must_use = "a popped timer is not returned again"]
     pub fn pop_expired(&mut self, now: Instant) -> Option<K> {
-        let entry = self.settle()?;
-        if entry.at > now {
+        let id = self.settle()?;
+        if self.slots.node(id).deadline > now {
             return None;
         }
-        self.wheel.pop();
-        self.slots.remove(entry.key);
+        self.wheel.unlink(&mut self.slots, id);
+        let key = self.slots.key(id);
+        self.slots.remove(id);
         self.hint = None;
         self.last = None;
-        Some(entry.key)
+        Some(key)
     }
 
-    /// Unschedules everything and frees the wheel's buckets.
+    /// Unschedules everything.
     pub fn clear(&mut self) {
         self.last = None;
         self.slots.clear();
-        self.wheel.clear(false);
+        self.wheel.clear();
         self.hint = None;
     }
 
-    /// Drops stale entries and gives back memory kept from a past peak
-    /// (bucket and map allocations are otherwise reused, so that steady
-    /// operation does not allocate). For an idle moment, not the fast path.
+    /// Gives back memory kept from a past peak (slot allocations are
+    /// otherwise reused, so that steady operation does not allocate), and
+    /// moves postponed keys to their deadlines. For an idle moment, not the
+    /// fast path.
     pub fn shrink_to_fit(&mut self) {
-        self.rebuild(false);
+        let mut live = Vec::with_capacity(self.slots.len());
+        self.slots
+            .for_each(|key, slot| live.push((slot.deadline, slot.seq, key)));
+        // In firing order, so each level-0 insertion is at a tail.
+        live.sort_unstable_by_key(|&(deadline, seq, _)| (deadline, seq));
+        self.slots.clear();
+        self.wheel.clear();
+        self.hint = None;
+        for (deadline, seq, key) in live {
+            let id = self.slots.insert(key, Slot::new(deadline, seq));
+            self.wheel.link(&mut self.slots, id, deadline);
+        }
         self.slots.shrink_to_fit();
     }
 
-    /// Brings the next live entry to the front of the wheel, discarding
-    /// stale entries and moving postponed ones on the way.
-    fn settle(&mut self) -> Option<WheelEntry<K>> {
-        // Entries move: the front may change.
-        self.hint = None;
+    /// Checks the wheel's lists against the slots (tests).
+    #[cfg(test)]
+    fn check(&self) -> Result<(), String> {
+        self.wheel.check::<K, M>(&self.slots)
+    }
+
+    /// Brings the next key to the front of the wheel, moving postponed ones
+    /// on the way, and remembers its time as the hint.
+    fn settle(&mut self) -> Option<NodeId> {
         loop {
-            let top = self.wheel.peek()?;
-            let Some(slot) = self.slots.get_mut(top.key) else {
-                self.wheel.pop(); // cancelled or already fired
-                continue;
+            let Some(id) = self.wheel.peek(&mut self.slots) else {
+                self.hint = Some(None);
+                return None;
             };
-            if slot.queued_at != top.at {
-                self.wheel.pop(); // superseded by an earlier entry
-                continue;
+            let slot = self.slots.node_mut(id);
+            if slot.is_exact() {
+                self.hint = Some(Some(slot.deadline));
+                return Some(id);
             }
-            if slot.deadline == top.at && slot.seq == top.seq {
-                return Some(top);
-            }
-            // Rescheduled since this entry was queued (later, or to the same
-            // time behind keys scheduled in between): move it.
+            // Rescheduled since it was queued (later, or to the same time
+            // behind keys scheduled in between): move it.
             slot.queued_at = slot.deadline;
-            let moved = WheelEntry {
-                at: slot.deadline,
-                seq: slot.seq,
-                key: top.key,
-            };
-            self.wheel.pop();
-            self.wheel.place(moved);
+            slot.queued_seq = slot.seq;
+            let at = slot.deadline;
+            self.wheel.unlink(&mut self.slots, id);
+            self.wheel.link(&mut self.slots, id, at);
         }
-    }
-
-    /// Rebuilds the wheel from the map when stale entries pile up.
-    #[inline]
-    fn maybe_compact(&mut self) {
-        if self.wheel.len > 2 * self.slots.len() + COMPACT_SLACK {
-            self.compact();
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn compact(&mut self) {
-        self.rebuild(true);
-    }
-
-    /// Replaces every wheel entry with exactly one per live key.
-    fn rebuild(&mut self, keep_allocations: bool) {
-        self.wheel.clear(keep_allocations);
-        self.hint = None;
-        let wheel = &mut self.wheel;
-        self.slots.for_each_mut(|key, slot| {
-            slot.queued_at = slot.deadline;
-            wheel.place(WheelEntry {
-                at: slot.deadline,
-                seq: slot.seq,
-                key,
-            });
-        });
     }
 }
 
@@ -766,7 +975,7 @@ mod tests {
             let k = rng.below(100) as u32;
             q.schedule(k, t(1_000 + i + rng.below(200)));
             q.schedule(k, t(500 + rng.below(500)));
-            assert!(q.queued_entries() <= 2 * q.len() + COMPACT_SLACK + 1);
+            assert_eq!(q.queued_entries(), q.len(), "one node per key");
         }
         assert_eq!(q.len(), 100);
     }
@@ -791,14 +1000,89 @@ mod tests {
         assert_eq!(q.pop_expired(t(2)), Some(8));
     }
 
+    #[test]
+    fn cancelled_and_moved_keys_leave_nothing_in_the_wheel() {
+        // A handshake's pattern: a key scheduled far out, moved earlier a
+        // few times, then cancelled. The wheel unlinks it each time, so
+        // nothing stale is left to cascade down and be skipped.
+        let mut q = TimerQueue::dense();
+        for round in 0..1_000u64 {
+            let k = Lane((round % 16) as u8);
+            let base = round * 1_000;
+            q.schedule(k, Instant::from_micros(base + 1_000_000));
+            q.schedule(k, Instant::from_micros(base + 200_000));
+            q.schedule(k, Instant::from_micros(base + 40_000));
+            assert_eq!(
+                q.queued_entries(),
+                q.len(),
+                "an earlier time moves the node"
+            );
+            if round % 2 == 0 {
+                assert!(q.cancel(k));
+            }
+            assert_eq!(q.queued_entries(), q.len(), "a cancel unlinks the node");
+            if let Err(e) = q.check() {
+                panic!("round {round}: {e}");
+            }
+        }
+        assert_eq!(q.len(), 8);
+        let mut last = None;
+        while let Some(at) = q.next_deadline() {
+            assert!(last <= Some(at));
+            last = Some(at);
+            assert!(q.pop_expired(at).is_some());
+        }
+        assert!(q.is_empty());
+        assert_eq!(q.queued_entries(), 0);
+    }
+
+    #[test]
+    fn equal_deadlines_fire_in_schedule_order_after_cascading_and_moves() {
+        let mut q = TimerQueue::new();
+        let at = t(5_000); // level 3 of a wheel at zero: cascades three times
+        for k in 0..200u32 {
+            q.schedule(k, at);
+        }
+        // Rescheduled to the same time: now the newest of the evens. Odd
+        // keys are moved earlier and back (postponed: moved when reached),
+        // after 2, so they come last.
+        q.schedule(2, at);
+        for k in (1..200u32).step_by(2) {
+            q.schedule(k, t(1));
+            q.schedule(k, at);
+        }
+        let mut expect: Vec<u32> = (0..200).step_by(2).filter(|&k| k != 2).collect();
+        expect.push(2);
+        expect.extend((1..200).step_by(2));
+        let got: Vec<u32> = core::iter::from_fn(|| q.pop_expired(at)).collect();
+        assert_eq!(got, expect);
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Schedule(u8, u64),
+        /// Again at the key's own deadline (a new place among equal ones).
+        Again(u8),
+        /// Later by a little (the RTO restarting on an ACK), or earlier.
+        Nudge(u8, i64),
         Cancel(u8),
         Advance(u64),
         Next,
         Hint,
         Shrink,
+    }
+
+    impl Op {
+        /// The key and deadline a scheduling op asks for, given each key's
+        /// deadline (none for an `Again` or `Nudge` of an unscheduled key).
+        fn target(&self, deadline: impl Fn(u8) -> Option<u64>) -> Option<(u8, u64)> {
+            match *self {
+                Op::Schedule(k, d) => Some((k, d)),
+                Op::Again(k) => Some((k, deadline(k)?)),
+                Op::Nudge(k, d) => Some((k, deadline(k)?.saturating_add_signed(d))),
+                _ => None,
+            }
+        }
     }
 
     /// Deadlines at every scale the wheel has levels for, and the extremes.
@@ -814,6 +1098,8 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             4 => (0u8..16, deadline()).prop_map(|(k, d)| Op::Schedule(k, d)),
+            1 => (0u8..16).prop_map(Op::Again),
+            2 => (0u8..16, -100i64..300).prop_map(|(k, d)| Op::Nudge(k, d)),
             1 => (0u8..16).prop_map(Op::Cancel),
             2 => deadline().prop_map(Op::Advance),
             1 => Just(Op::Next),
@@ -848,7 +1134,10 @@ mod tests {
         let mut now = 0u64;
         for op in ops {
             match op {
-                Op::Schedule(k, d) => {
+                Op::Schedule(..) | Op::Again(_) | Op::Nudge(..) => {
+                    let Some((k, d)) = op.target(|k| model.get(&k).map(|&(d, _)| d)) else {
+                        continue;
+                    };
                     // Deadlines may be in the past: due at once.
                     q.schedule(key(k), Instant::from_micros(d));
                     model.insert(k, (d, order));
@@ -902,7 +1191,12 @@ mod tests {
                     model.get(&k).map(|&(d, _)| Instant::from_micros(d))
                 );
             }
-            prop_assert!(q.queued_entries() <= 2 * q.len() + COMPACT_SLACK + 1);
+            // Nothing stale: one node per key, every list well linked and
+            // each level-0 bucket in firing order.
+            prop_assert_eq!(q.queued_entries(), q.len());
+            if let Err(e) = q.check() {
+                return Err(TestCaseError::fail(e));
+            }
         }
         Ok(())
     }
@@ -929,7 +1223,10 @@ mod tests {
             let mut now = 0u64;
             for op in ops {
                 match op {
-                    Op::Schedule(k, d) => {
+                    Op::Schedule(..) | Op::Again(_) | Op::Nudge(..) => {
+                        let Some((k, d)) = op.target(|k| hashed.deadline(Lane(k)).map(|d| d.total_micros())) else {
+                            continue;
+                        };
                         hashed.schedule(Lane(k), Instant::from_micros(d));
                         dense.schedule(Lane(k), Instant::from_micros(d));
                     }
@@ -1009,7 +1306,7 @@ mod tests {
         }
 
         assert_eq!(q.len(), (N / 2) as usize);
-        assert!(q.queued_entries() <= 2 * q.len() + COMPACT_SLACK + 1);
+        assert_eq!(q.queued_entries(), q.len());
         let mut last = Instant::ZERO;
         let mut popped = 0u64;
         while let Some(at) = q.next_deadline() {
