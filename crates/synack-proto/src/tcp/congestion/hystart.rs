@@ -180,22 +180,34 @@ pub(super) struct Lazy<'a> {
 }
 
 impl Lazy<'_> {
+    /// The HyStart, started from the pending bits at its first use. Inlined
+    /// into every ACK's hooks: once started (every ACK but a connection's
+    /// first) it is one test and the box.
+    #[inline(always)]
     fn get(&mut self) -> Option<&mut HyStart> {
         if !self.pending.is_empty() {
-            let fresh = HyStart::with_detect(*self.pending);
-            match self.boxed {
-                // A spare box parked for this call (`Congestion::
-                // with_hystart_spare`): the same value, no allocation.
-                Some(parked) => **parked = fresh,
-                None => *self.boxed = Some(Box::new(fresh)),
-            }
-            *self.pending = Detect::NONE;
+            self.start();
         }
         self.boxed.as_deref_mut()
     }
 
+    /// Starts HyStart from the pending detection bits (once a slow start).
+    #[inline(never)]
+    fn start(&mut self) {
+        let fresh = HyStart::with_detect(*self.pending);
+        match self.boxed {
+            // A spare box parked for this call (`Congestion::
+            // with_hystart_spare`): the same value, no allocation.
+            Some(parked) => **parked = fresh,
+            None => *self.boxed = Some(Box::new(fresh)),
+        }
+        *self.pending = Detect::NONE;
+    }
+
     /// [`HyStart::on_delivery`]; true when the ACK train ended slow start
-    /// (the box is given back).
+    /// (the box is given back). Inlined into the controllers' hook, called
+    /// on every ACK that delivers data in slow start.
+    #[inline]
     pub fn on_delivery(
         &mut self,
         now: Instant,

@@ -634,7 +634,7 @@ impl Episode {
         let mut delivery_rtt = None;
         let (tsecr, clock, min_rtt) = (inp.tsecr, inp.ts_clock, inp.min_rtt);
         let rack = &mut self.rack;
-        let cum = self.board.cum_ack(inp.ack, |d| {
+        let cum = self.board.acknowledge_all(inp.ack, |d| {
             rack.on_delivered(d, now, tsecr, &clock, min_rtt);
             delivery_rtt = newest_original(delivery_rtt, d, now);
         });

@@ -559,6 +559,56 @@ impl Scoreboard {
         out
     }
 
+    /// [`Scoreboard::cum_ack`] of everything recorded (`ack` is SND.NXT)
+    /// when nothing is SACKed, marked lost or in a retransmission: the
+    /// in-order ACK's case (a request, a response, a FIN acknowledged
+    /// whole). Every record leaves, so the deque is cleared once and the
+    /// transmission-order list ends empty instead of each record being
+    /// unlinked and popped; the result and the scoreboard are
+    /// `cum_ack`'s (tests compare the two). Anything else goes to
+    /// `cum_ack`.
+    pub fn acknowledge_all(&mut self, ack: SeqNum, mut deliver: impl FnMut(&Delivered)) -> CumAck {
+        if ack != self.nxt
+            || !ack.after(self.una)
+            || (self.sacked.segs | self.lost.segs | self.retrans.segs) != 0
+        {
+            return self.cum_ack(ack, deliver);
+        }
+        let mut out = CumAck::default();
+        for r in &self.records {
+            let len = r.len();
+            self.total.sub(len);
+            // RFC 9293 §3.10.7.4: "Any segments on the retransmission queue
+            // that are thereby entirely acknowledged are removed."
+            out.delivered.add(len);
+            let retransmitted = r.has(flag::EVER_RETRANS);
+            if !retransmitted {
+                out.original_acked = true;
+                out.lowest_original.get_or_insert(r.start);
+            }
+            deliver(&Delivered {
+                start: r.start,
+                end: r.end,
+                xmit: r.xmit,
+                retransmitted,
+                was_sacked: false,
+            });
+        }
+        self.first_id += self.records.len() as u64;
+        self.records.clear();
+        self.t_head = NONE;
+        self.t_tail = NONE;
+        self.una_offset += u64::from(ack.since(self.una));
+        self.una = ack;
+        self.sacked_ranges.remove_front(self.una_offset);
+        if self.lost_hint < self.first_id {
+            self.lost_hint = self.first_id;
+            self.lost_hint_sacked = 0;
+        }
+        self.rtx_hint = self.rtx_hint.max(self.first_id);
+        out
+    }
+
     /// Applies one valid SACK block `start..end` (RFC 2018 §3): every
     /// record it wholly covers becomes SACKed. `deliver` sees each record
     /// newly SACKed.
@@ -1243,6 +1293,46 @@ mod tests {
         Undo,
     }
 
+    /// `acknowledge_all` and `cum_ack` of SND.NXT on two copies of `s`:
+    /// each one's result, the records it delivered, and the scoreboard
+    /// after (as `Debug`).
+    fn acknowledge_all_beside_cum_ack(s: &Scoreboard) -> (String, String) {
+        let run = |all: bool| {
+            let mut b = s.clone();
+            let mut seen = Vec::new();
+            let out = if all {
+                b.acknowledge_all(s.nxt(), |d| seen.push(*d))
+            } else {
+                b.cum_ack(s.nxt(), |d| seen.push(*d))
+            };
+            b.check();
+            format!("{out:?} {seen:?} {b:?}")
+        };
+        (run(true), run(false))
+    }
+
+    #[test]
+    fn acknowledging_everything_at_once_is_a_cumulative_ack() {
+        // Three records, none SACKed, lost or retransmitted: every record
+        // goes at once, in order, as `cum_ack` would deliver them.
+        let s = board(1000, 3);
+        let (all, cum) = acknowledge_all_beside_cum_ack(&s);
+        assert_eq!(all, cum);
+        let mut b = s.clone();
+        let mut seen = Vec::new();
+        let out = b.acknowledge_all(s.nxt(), |d| seen.push(d.start));
+        assert_eq!(out.delivered.segs, 3);
+        assert_eq!(out.lowest_original, Some(seg(1000, 0)));
+        assert_eq!(seen, [seg(1000, 0), seg(1000, 1), seg(1000, 2)]);
+        assert!(b.is_empty());
+        assert_eq!((b.una(), b.nxt()), (s.nxt(), s.nxt()));
+        // Something SACKed: `cum_ack` does it (same result).
+        let mut s = board(1000, 3);
+        sack(&mut s, seg(1000, 1), seg(1000, 2));
+        let (all, cum) = acknowledge_all_beside_cum_ack(&s);
+        assert_eq!(all, cum);
+    }
+
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             4 => (1u32..3000).prop_map(Op::Send),
@@ -1310,6 +1400,12 @@ mod tests {
                     Op::Undo => s.unmark_all_lost(),
                 }
                 s.check();
+                // Acknowledging everything now: the whole-board path gives
+                // `cum_ack`'s result, deliveries and scoreboard.
+                if s.nxt().after(s.una()) {
+                    let (all, cum) = acknowledge_all_beside_cum_ack(&s);
+                    prop_assert_eq!(all, cum);
+                }
                 prop_assert!(s.len() <= 64);
                 prop_assert!(s.pipe(0) <= s.total().bytes + s.retrans().bytes);
             }
