@@ -181,8 +181,8 @@ impl Stack {
                     None => continue,
                 }
             }
-            let key = *self.ready.front()?;
-            if let Some(frame) = self.transmit_conn(key, buf) {
+            let ready = *self.ready.front()?;
+            if let Some(frame) = self.transmit_conn(ready, buf) {
                 return Some(frame);
             }
         }
@@ -296,13 +296,9 @@ impl Stack {
 
     /// The next connection's next segment; takes it off the ready queue
     /// when it has nothing more.
-    fn transmit_conn(&mut self, key: super::slab::Key, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+    fn transmit_conn(&mut self, ready: super::Ready, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         let now = self.now;
-        let Some(entry) = self.conns.get(key) else {
-            self.ready.pop_front();
-            return None;
-        };
-        let dst = *entry.conn.remote().ip();
+        let super::Ready { key, dst } = ready;
         // The route decides the buffer's layout (link header room, offload
         // allowance); `hop_to` remembers its last answer, so asking before
         // the connection knows whether it has a segment costs a compare.
@@ -315,15 +311,20 @@ impl Stack {
             let offload_iface = hop.filter(|h| self.leaves_now(h)).map(|h| h.iface);
             self.env.tx = self.tx_allowance(offload_iface, l2, l2 + IP_HEADER_LEN + tcp_buf.len());
         }
-        #[cfg(test)]
-        {
-            self.conn_polls += 1;
-        }
         let Some(entry) = self.conns.get_mut(key) else {
             self.env.tx = Default::default();
             self.ready.pop_front();
             return None;
         };
+        debug_assert_eq!(
+            *entry.conn.remote().ip(),
+            dst,
+            "a ready entry's peer is not its connection's"
+        );
+        #[cfg(test)]
+        {
+            self.conn_polls += 1;
+        }
         let Some(n) = entry.conn.poll_transmit(now, tcp_buf, &mut self.env) else {
             self.env.tx = Default::default();
             entry.queued = false;

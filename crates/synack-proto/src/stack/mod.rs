@@ -325,6 +325,16 @@ struct ArpOut {
 /// Most ARP replies waiting to be sent.
 const MAX_PENDING_ARP: usize = 256;
 
+/// A connection in the ready queue, with its peer's address: the route
+/// (and with it the frame's layout) is chosen before the connection is
+/// looked up, so `transmit_conn` looks it up once. A connection's peer
+/// never changes, so the copy cannot go stale.
+#[derive(Clone, Copy, Debug)]
+struct Ready {
+    key: Key,
+    dst: Ipv4Addr,
+}
+
 /// A userspace TCP/IP stack, sans-IO. See the module documentation.
 pub struct Stack {
     ifaces: Vec<Iface>,
@@ -372,7 +382,8 @@ pub struct Stack {
     /// Stand-in payload bytes for a merged run ([`Stack::handle_frames`]):
     /// its data is already staged in the receive buffer.
     gro_pad: Vec<u8>,
-    ready: VecDeque<Key>,
+    /// Connections that may have output, each once (`queued` in its entry).
+    ready: VecDeque<Ready>,
     /// Calls into a connection's `poll_transmit` (tests count them).
     #[cfg(test)]
     conn_polls: u64,

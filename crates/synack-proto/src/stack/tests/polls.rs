@@ -94,3 +94,17 @@ fn a_closed_connection_is_polled_once_given_up_and_then_retired() {
     assert_eq!(w.b.conn_polls, polls + 1);
     assert_eq!(w.b.conns.len(), 0);
 }
+
+#[test]
+fn a_ready_entry_carries_its_connections_peer() {
+    // `transmit_conn` routes by the entry's copy before it looks the
+    // connection up: the copy must be the connection's peer.
+    let mut w = Wire::new();
+    let (c, _s) = connected(&mut w);
+    w.a.tcp_send(w.now, c, b"x").unwrap();
+    assert_eq!(w.a.ready.len(), 1);
+    let ready = w.a.ready[0];
+    assert_eq!(ready.key, c.0);
+    let entry = w.a.conns.get(ready.key).unwrap();
+    assert_eq!(ready.dst, *entry.conn.remote().ip());
+}
