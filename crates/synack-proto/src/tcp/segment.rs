@@ -110,25 +110,49 @@ pub fn write_timestamp_segment(
         return Err(WireError::Truncated);
     };
     let h = timestamp_header_words(local, remote, header);
-    // The header's eight words and the pseudo-header's four (source,
-    // destination, zero and protocol, and the length as 32 bits: both
-    // halves summed, as `pseudo_header`), summed together.
+    // The header's eight words, then four for the pseudo-header.
     let mut words = [0u32; 12];
     words[..8].copy_from_slice(&h);
-    words[8..].copy_from_slice(&[
+    seal_words(
+        out,
+        TIMESTAMP_ONLY_LEN,
+        &mut words,
+        8,
+        (local, remote),
+        payload,
+    );
+    Ok(total)
+}
+
+/// The tail of the word writers: `words` holds the header's first
+/// `header_words` words and four free words after them, which get the
+/// pseudo-header (RFC 9293 §3.1: source, destination, zero and protocol,
+/// and the length as 32 bits, both halves summed, as `pseudo_header`).
+/// Stores the header into `out` (the whole segment), copies and sums the
+/// payload, and writes the checksum over all three in one sum.
+#[inline(always)]
+fn seal_words(
+    out: &mut [u8],
+    header_len: usize,
+    words: &mut [u32],
+    header_words: usize,
+    (local, remote): (SocketAddrV4, SocketAddrV4),
+    payload: (&[u8], &[u8]),
+) {
+    let total = out.len();
+    words[header_words..header_words + 4].copy_from_slice(&[
         u32::from(*local.ip()),
         u32::from(*remote.ip()),
         u32::from(u8::from(IpProtocol::Tcp)),
         total as u32,
     ]);
-    let (head, data) = out.split_at_mut(TIMESTAMP_ONLY_LEN);
-    store_words(head, &h);
-    let mut sum = checksum::words(&words);
+    let (head, data) = out.split_at_mut(header_len);
+    store_words(head, &words[..header_words]);
+    let mut sum = checksum::words(words);
     if !data.is_empty() {
         sum = checksum::combine(&[sum, sum_payload(data, payload)]);
     }
     head[16..18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
-    Ok(total)
 }
 
 /// The eight 32-bit words of a timestamp-only header (`nop, nop, TS`;
@@ -409,23 +433,18 @@ fn write_option_word_segment(
         return Err(WireError::Truncated);
     };
     let h = option_header_words(local, remote, header, &options, n);
+    // The words past the options are zero and add nothing to the sum; the
+    // header stored is only `header_len` long.
     let mut words = [0u32; 5 + MAX_OPTION_WORDS + 4];
     words[..h.len()].copy_from_slice(&h);
-    // The pseudo-header as `write_timestamp_segment` sums it; the words
-    // past the options are zero and add nothing.
-    words[h.len()..].copy_from_slice(&[
-        u32::from(*local.ip()),
-        u32::from(*remote.ip()),
-        u32::from(u8::from(IpProtocol::Tcp)),
-        total as u32,
-    ]);
-    let (head, data) = out.split_at_mut(header_len);
-    store_words(head, &h);
-    let mut sum = checksum::words(&words);
-    if !data.is_empty() {
-        sum = checksum::combine(&[sum, sum_payload(data, payload)]);
-    }
-    head[16..18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
+    seal_words(
+        out,
+        header_len,
+        &mut words,
+        h.len(),
+        (local, remote),
+        payload,
+    );
     Ok(total)
 }
 

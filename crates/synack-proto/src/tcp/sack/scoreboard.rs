@@ -545,6 +545,15 @@ impl Scoreboard {
                 break;
             }
         }
+        self.advance_una(ack);
+        out
+    }
+
+    /// SND.UNA moves to `ack` once the records below it have left: the
+    /// SACKed ranges below it are forgotten and the lost and retransmit
+    /// hints start no earlier than the first record left.
+    #[inline(always)]
+    fn advance_una(&mut self, ack: SeqNum) {
         self.una_offset += u64::from(ack.since(self.una));
         self.una = ack;
         if self.records.is_empty() {
@@ -556,7 +565,6 @@ impl Scoreboard {
             self.lost_hint_sacked = 0;
         }
         self.rtx_hint = self.rtx_hint.max(self.first_id);
-        out
     }
 
     /// [`Scoreboard::cum_ack`] of everything recorded (`ack` is SND.NXT)
@@ -598,14 +606,9 @@ impl Scoreboard {
         self.records.clear();
         self.t_head = NONE;
         self.t_tail = NONE;
-        self.una_offset += u64::from(ack.since(self.una));
-        self.una = ack;
-        self.sacked_ranges.remove_front(self.una_offset);
-        if self.lost_hint < self.first_id {
-            self.lost_hint = self.first_id;
-            self.lost_hint_sacked = 0;
-        }
-        self.rtx_hint = self.rtx_hint.max(self.first_id);
+        // `ack` is SND.NXT and no record is left: `advance_una` leaves
+        // SND.NXT as it is.
+        self.advance_una(ack);
         out
     }
 

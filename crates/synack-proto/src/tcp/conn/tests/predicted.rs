@@ -226,19 +226,25 @@ proptest! {
     }
 }
 
-/// A request/response exchange: the peer's in-order data and its ACKs of
-/// ours are predicted, and everything ends as without prediction.
-#[test]
-fn in_order_data_and_acks_are_predicted_with_the_same_result() {
-    let peer = |flags, len| Op::Peer {
-        seq: SeqPick::Expected,
+/// A peer segment that acknowledges everything, with an open window, a
+/// newer timestamp and no CE mark: the scripted cases' usual segment.
+fn plain_peer(seq: SeqPick, flags: usize, len: u16) -> Op {
+    Op::Peer {
+        seq,
         ack: AckPick::All,
         flags,
         len,
         window: 65_535,
         ts: TsPick::Newer,
         ce: false,
-    };
+    }
+}
+
+/// A request/response exchange: the peer's in-order data and its ACKs of
+/// ours are predicted, and everything ends as without prediction.
+#[test]
+fn in_order_data_and_acks_are_predicted_with_the_same_result() {
+    let peer = |flags, len| plain_peer(SeqPick::Expected, flags, len);
     let ops = [
         peer(3, 100),
         Op::Recv,
@@ -296,15 +302,7 @@ fn text_into_a_closed_window_is_left_to_the_full_steps() {
 /// prediction.
 #[test]
 fn a_fin_beyond_a_hole_is_taken_when_predicted_text_fills_it() {
-    let peer = |seq, flags, len| Op::Peer {
-        seq,
-        ack: AckPick::All,
-        flags,
-        len,
-        window: 65_535,
-        ts: TsPick::Newer,
-        ce: false,
-    };
+    let peer = plain_peer;
     let ops = [
         peer(SeqPick::Ahead(100), 5, 50),
         peer(SeqPick::Expected, 0, 100),
