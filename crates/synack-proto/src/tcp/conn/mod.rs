@@ -75,6 +75,7 @@ pub use icmp::IcmpOutcome;
 pub use info::{TcpInfo, options as tcpi_options};
 pub use recv::{Received, RecvHalf};
 pub use send::{FinState, SendHalf};
+pub(crate) use spares::keep_bounded;
 pub use spares::{MAX_SPARE_BLOCKS, Spares};
 pub use time_wait::{TimeWait, TimeWaitVerdict};
 

@@ -89,23 +89,25 @@ impl Spares {
     /// Keeps an ended connection's data-counter box if there is room (else
     /// it is freed); the next one zeroes it.
     pub(super) fn keep_counters(&mut self, counters: Box<DataCounters>) {
-        if self.counters.len() < MAX_SPARE_BLOCKS {
-            self.counters.push(counters);
-        }
+        keep_bounded(&mut self.counters, counters, MAX_SPARE_BLOCKS);
     }
 
     /// Keeps an emptied send block if there is room (else it is freed).
     pub(super) fn keep_send(&mut self, block: Box<SendBlock>) {
-        if self.send.len() < MAX_SPARE_BLOCKS {
-            self.send.push(block);
-        }
+        keep_bounded(&mut self.send, block, MAX_SPARE_BLOCKS);
     }
 
     /// Keeps an emptied receive block if there is room (else it is freed).
     pub(super) fn keep_recv(&mut self, block: Box<RecvBlock>) {
-        if self.recv.len() < MAX_SPARE_BLOCKS {
-            self.recv.push(block);
-        }
+        keep_bounded(&mut self.recv, block, MAX_SPARE_BLOCKS);
+    }
+}
+
+/// Keeps `item` in `kept` if it holds fewer than `max` (else `item` is
+/// dropped, i.e. freed): every spare list's bound.
+pub(crate) fn keep_bounded<T>(kept: &mut Vec<T>, item: T, max: usize) {
+    if kept.len() < max {
+        kept.push(item);
     }
 }
 

@@ -48,6 +48,7 @@ use crate::config::Config;
 use crate::stats::TcpExtStats;
 use crate::tcp::congestion::hystart::HyStart;
 use crate::tcp::congestion::{Congestion, CongestionControl};
+use crate::tcp::conn::keep_bounded;
 use crate::tcp::sack::scoreboard::{Scoreboard, Tally};
 use crate::tcp::timestamps::TsClock;
 use crate::time::{Duration, Instant};
@@ -306,9 +307,7 @@ impl SpareEpisodes {
     /// Keeps a removed connection's HyStart box if there is room (else it
     /// is freed).
     pub fn keep_hystart(&mut self, hystart: Box<HyStart>) {
-        if self.hystart.len() < MAX_SPARE_EPISODES {
-            self.hystart.push(hystart);
-        }
+        keep_bounded(&mut self.hystart, hystart, MAX_SPARE_EPISODES);
     }
 
     /// Keeps an ended episode's box, emptied, if there is room (else it is
