@@ -80,6 +80,9 @@ pub(super) struct DemuxMap {
     /// Tuples hashed (tests count them).
     #[cfg(test)]
     hashes: Cell<u64>,
+    /// Removals that searched the table (tests count them).
+    #[cfg(test)]
+    removal_probes: Cell<u64>,
 }
 
 impl DemuxMap {
@@ -90,6 +93,8 @@ impl DemuxMap {
             last: Cell::new(None),
             #[cfg(test)]
             hashes: Cell::new(0),
+            #[cfg(test)]
+            removal_probes: Cell::new(0),
         }
     }
 
@@ -206,7 +211,20 @@ impl DemuxMap {
 
     /// Forgets `tuple` if it leads to `value` (one hash: the tuple has at
     /// most one entry).
+    ///
+    /// When the map remembers `tuple` leading elsewhere or nowhere, the
+    /// table is not touched: a connection that closed had its entry taken
+    /// out then, and the application's `close` of it asks again (the
+    /// stack's bookkeeping after every call removes a CLOSED connection's
+    /// entry, as it cannot tell the first such call from a later one).
     pub fn remove_if(&mut self, slots: Slots<'_>, tuple: &FourTuple, value: Demux) {
+        if let Some(last) = self.recall(tuple)
+            && last.stored != Some(Self::stored(value))
+        {
+            return;
+        }
+        #[cfg(test)]
+        self.removal_probes.set(self.removal_probes.get() + 1);
         let hash = self.hash_of(tuple);
         let mut left = None;
         if let Ok(e) = self.table.find_entry(hash, |&i| {
@@ -350,6 +368,38 @@ mod tests {
         assert_eq!(map.get(slots(&conns), &a), None);
         assert_eq!(map.get(slots(&conns), &b), Some(Demux::Conn(key_b)));
         assert_eq!(map.table.len(), 1);
+    }
+
+    #[test]
+    fn removing_a_tuple_the_map_remembers_as_gone_skips_the_table() {
+        let mut conns = Slab::new();
+        let time_wait = Slab::new();
+        let mut map = DemuxMap::new(SipKey([7; 16]));
+        let (a, b) = (tuple(1), tuple(2));
+        let key_a = conns.insert(conn_entry(a));
+        let key_b = conns.insert(conn_entry(b));
+        let slots = |conns| Slots {
+            conns,
+            time_wait: &time_wait,
+        };
+        map.insert(slots(&conns), a, Demux::Conn(key_a));
+        map.insert(slots(&conns), b, Demux::Conn(key_b));
+        map.remove_if(slots(&conns), &a, Demux::Conn(key_a));
+        assert_eq!(map.removal_probes.get(), 1);
+        // Asked again (a closed connection's later bookkeeping): no search.
+        map.remove_if(slots(&conns), &a, Demux::Conn(key_a));
+        assert_eq!(map.removal_probes.get(), 1);
+        // A remembered entry for another value stays, unsearched.
+        assert_eq!(map.get(slots(&conns), &b), Some(Demux::Conn(key_b)));
+        map.remove_if(slots(&conns), &b, Demux::Conn(key_a));
+        assert_eq!(map.removal_probes.get(), 1);
+        assert_eq!(map.get(slots(&conns), &b), Some(Demux::Conn(key_b)));
+        // Not remembered: the table is searched, and the entry goes.
+        assert_eq!(map.get(slots(&conns), &a), None);
+        map.remove_if(slots(&conns), &b, Demux::Conn(key_b));
+        assert_eq!(map.removal_probes.get(), 2);
+        assert_eq!(map.get(slots(&conns), &b), None);
+        assert_eq!(map.table.len(), 0);
     }
 
     /// The map's contract is "remove the entry before the slot". Were it
