@@ -118,6 +118,10 @@ pub struct Env {
     pub challenge: ChallengeAckBudget,
     /// Raise [`ConnEvent::Congestion`] samples (a congestion trace).
     pub trace_congestion: bool,
+    /// Raise [`ConnEvent::StateChanged`] only for the changes the stack
+    /// acts on ([`stack_acts_on`]): the stack sets this while no state
+    /// trace is on. Off (every change raised) by default.
+    pub quiet_states: bool,
     /// Send-side offloads for the next segment written, and what it used.
     pub tx: offload::TxOffload,
     /// The IP ECN field of the segment being handled (RFC 3168 §5); the
@@ -139,6 +143,26 @@ impl Env {
             ..Env::default()
         }
     }
+
+    /// A connection moved from `from` to `to`: [`ConnEvent::StateChanged`],
+    /// unless [`Env::quiet_states`] and the stack does nothing with it.
+    #[inline]
+    fn state_changed(&mut self, from: TcpState, to: TcpState) {
+        if !self.quiet_states || stack_acts_on(from, to) {
+            self.events.push(ConnEvent::StateChanged { from, to });
+        }
+    }
+}
+
+/// The state changes the stack acts on (`Stack::after_conn`): out of
+/// SYN-SENT or SYN-RECEIVED (the connection opened: `Connected`, or it
+/// joins its listener's accept queue; a Fast Open child leaves the
+/// listener's count) and into CLOSED (it leaves its listener's queues).
+/// Any other change matters only to a state trace: without one, raising it
+/// would cost an event and a pass of the stack's event loop for nothing
+/// (five of a handshake's ten changes).
+pub(crate) fn stack_acts_on(from: TcpState, to: TcpState) -> bool {
+    matches!(from, TcpState::SynSent | TcpState::SynReceived) || to == TcpState::Closed
 }
 
 /// RFC 5961 §7 and Linux `tcp_challenge_ack_limit`: at most this many
@@ -970,7 +994,7 @@ impl Core {
 
     /// Bookkeeping for every state change (called by [`Connection::transition`]).
     fn entered(&mut self, now: Instant, from: TcpState, to: TcpState, env: &mut Env) {
-        env.events.push(ConnEvent::StateChanged { from, to });
+        env.state_changed(from, to);
         let estab = |s: TcpState| matches!(s, TcpState::Established | TcpState::CloseWait);
         if estab(to) && !estab(from) {
             env.stats.tcp.curr_estab += 1;
@@ -1038,10 +1062,7 @@ impl Connection {
         let snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));
         core.pending.set_syn(true);
         env.stats.tcp.active_opens += 1;
-        env.events.push(ConnEvent::StateChanged {
-            from: TcpState::Closed,
-            to: TcpState::SynSent,
-        });
+        env.state_changed(TcpState::Closed, TcpState::SynSent);
         Connection {
             state: State::SynSent(SynSent { snd }),
             core,
@@ -1082,10 +1103,7 @@ impl Connection {
         core.xmit.last_recv = now;
         core.passive_open = true;
         env.stats.tcp.passive_opens += 1;
-        env.events.push(ConnEvent::StateChanged {
-            from: TcpState::Listen,
-            to: TcpState::SynReceived,
-        });
+        env.state_changed(TcpState::Listen, TcpState::SynReceived);
         Connection {
             state: State::SynReceived(SynReceived { snd, rcv }),
             core,
