@@ -82,7 +82,7 @@ pub(super) struct DemuxMap {
     hashes: Cell<u64>,
     /// Removals that searched the table (tests count them).
     #[cfg(test)]
-    removal_probes: Cell<u64>,
+    pub(super) removal_probes: Cell<u64>,
 }
 
 impl DemuxMap {

@@ -195,3 +195,37 @@ fn a_state_trace_reports_the_changes_the_stack_ignores() {
     w.run_until(200_000);
     assert_eq!(changes(&mut w.a), []);
 }
+
+/// An orphan reaching TIME-WAIT becomes a compact entry: its demux entry is
+/// re-pointed in place (no removal searches the table) and its local port
+/// stays counted, until TIME-WAIT ends.
+#[test]
+fn an_orphan_entering_time_wait_takes_over_its_demux_entry_in_place() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let conn = &w.a.conns.get(c.0).unwrap().conn;
+    let tuple = FourTuple {
+        local: conn.local(),
+        remote: conn.remote(),
+    };
+    let now = w.now;
+    w.a.tcp_close(now, c);
+    w.b.tcp_close(now, s);
+    w.run_until(1_000);
+    let lookup = |stack: &Stack| {
+        let slots = crate::stack::demux::Slots {
+            conns: &stack.conns,
+            time_wait: &stack.time_wait,
+        };
+        stack.demux.get(slots, &tuple)
+    };
+    assert_eq!(w.a.connection_count(), (0, 1));
+    assert!(matches!(lookup(&w.a), Some(Demux::TimeWait(_))));
+    assert_eq!(w.a.demux.removal_probes.get(), 0);
+    assert_eq!(w.a.port_users.get(&PortKey::new(tuple.local)), Some(&1));
+    // TIME-WAIT (60 s) ends: the entry, its demux entry and the count go.
+    w.run_until(61_000);
+    assert_eq!(w.a.connection_count(), (0, 0));
+    assert_eq!(lookup(&w.a), None);
+    assert!(w.a.port_users.is_empty());
+}
