@@ -992,23 +992,41 @@ impl Core {
         self.socket.send_buffer().unwrap_or(config.tcp_wmem.default)
     }
 
-    /// Bookkeeping for every state change (called by [`Connection::transition`]).
+    /// Bookkeeping for every state change (called by [`Connection::transition`]):
+    /// the event and the `CurrEstab` gauge here, inline in each transition;
+    /// what entering CLOSED, TIME-WAIT or FIN-WAIT-2 does, out of line in
+    /// [`Core::entered_ending`] (the other changes need none of it, and the
+    /// call saved most of what a handshake's transitions paid).
+    #[inline]
     fn entered(&mut self, now: Instant, from: TcpState, to: TcpState, env: &mut Env) {
         env.state_changed(from, to);
-        let estab = |s: TcpState| matches!(s, TcpState::Established | TcpState::CloseWait);
-        if estab(to) && !estab(from) {
+        let (was, is) = (counts_as_estab(from), counts_as_estab(to));
+        if is && !was {
             env.stats.tcp.curr_estab += 1;
         }
-        if estab(from) && !estab(to) {
+        if was && !is {
             env.stats.tcp.curr_estab = env.stats.tcp.curr_estab.saturating_sub(1);
         }
+        if matches!(
+            to,
+            TcpState::Closed | TcpState::TimeWait | TcpState::FinWait2
+        ) {
+            self.entered_ending(now, from, to, env);
+        }
+    }
+
+    /// [`Core::entered`] for CLOSED, TIME-WAIT and FIN-WAIT-2: counters,
+    /// the `Closed` event, the timers these states stop or start, and the
+    /// loss-recovery episode's return to the spares.
+    #[inline(never)]
+    fn entered_ending(&mut self, now: Instant, from: TcpState, to: TcpState, env: &mut Env) {
         match to {
             TcpState::Closed => {
                 if matches!(from, TcpState::SynSent | TcpState::SynReceived) {
                     env.stats.tcp.attempt_fails += 1;
                 }
                 let reason = *self.life.close_reason.get_or_insert(CloseReason::Normal);
-                if estab(from) && reason != CloseReason::Normal {
+                if counts_as_estab(from) && reason != CloseReason::Normal {
                     env.stats.tcp.estab_resets += 1;
                 }
                 self.timers.stop_all();
@@ -1032,6 +1050,12 @@ impl Core {
             _ => {}
         }
     }
+}
+
+/// The states RFC 1213's `tcpCurrEstab` counts (Linux `TCP_MIB_CURRESTAB`):
+/// ESTABLISHED and CLOSE-WAIT.
+fn counts_as_estab(s: TcpState) -> bool {
+    matches!(s, TcpState::Established | TcpState::CloseWait)
 }
 
 impl Connection {
