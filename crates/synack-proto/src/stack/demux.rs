@@ -356,14 +356,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_run_for_one_tuple_hashes_it_once() {
+    /// Two connections' slots, for tuples 1 and 2, and an empty map.
+    fn two_connections() -> (Slab<ConnEntry>, [(FourTuple, Key); 2], DemuxMap) {
         let mut conns = Slab::new();
-        let time_wait = Slab::new();
-        let mut map = DemuxMap::new(SipKey([7; 16]));
         let (a, b) = (tuple(1), tuple(2));
         let key_a = conns.insert(conn_entry(a));
         let key_b = conns.insert(conn_entry(b));
+        let map = DemuxMap::new(SipKey([7; 16]));
+        (conns, [(a, key_a), (b, key_b)], map)
+    }
+
+    #[test]
+    fn a_run_for_one_tuple_hashes_it_once() {
+        let (conns, [(a, key_a), (b, key_b)], mut map) = two_connections();
+        let time_wait = Slab::new();
         let slots = |conns| Slots {
             conns,
             time_wait: &time_wait,
@@ -423,12 +429,8 @@ mod tests {
 
     #[test]
     fn removing_a_tuple_the_map_remembers_as_gone_skips_the_table() {
-        let mut conns = Slab::new();
+        let (conns, [(a, key_a), (b, key_b)], mut map) = two_connections();
         let time_wait = Slab::new();
-        let mut map = DemuxMap::new(SipKey([7; 16]));
-        let (a, b) = (tuple(1), tuple(2));
-        let key_a = conns.insert(conn_entry(a));
-        let key_b = conns.insert(conn_entry(b));
         let slots = |conns| Slots {
             conns,
             time_wait: &time_wait,
