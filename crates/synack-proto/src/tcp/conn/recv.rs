@@ -182,14 +182,25 @@ impl RecvHalf {
 
     /// [`RecvHalf::block_mut`], a new block made in a spare's allocation
     /// when `spares` has one (the same value as a fresh one).
+    ///
+    /// Inlined: a segment asks twice (to stage its bytes, then to store
+    /// them) and the block is there the second time, and on every segment
+    /// of a busy period; making one stays out of line.
+    #[inline]
     fn block_with(&mut self, spares: Option<&mut Spares>) -> &mut RecvBlock {
-        let (limit, max_holes) = (self.limit as usize, usize::from(self.max_holes));
-        self.block.get_or_insert_with(|| {
-            #[cfg(test)]
-            BLOCKS_MADE.with(|n| n.set(n.get() + 1));
-            let fresh = RecvBlock::empty(limit, max_holes);
-            Spares::recv_block(spares, fresh)
-        })
+        match self.block {
+            Some(ref mut b) => b,
+            None => self.make_block(spares),
+        }
+    }
+
+    /// [`RecvHalf::block_with`] when there is no block yet.
+    #[inline(never)]
+    fn make_block(&mut self, spares: Option<&mut Spares>) -> &mut RecvBlock {
+        #[cfg(test)]
+        BLOCKS_MADE.with(|n| n.set(n.get() + 1));
+        let fresh = RecvBlock::empty(self.limit as usize, usize::from(self.max_holes));
+        self.block.insert(Spares::recv_block(spares, fresh))
     }
 
     /// RCV.WND as last advertised: from RCV.NXT to the advertised right edge.
