@@ -175,14 +175,17 @@ impl Connection {
                 if core.tfo_may_send_in_syn_received() {
                     // RFC 7413 §4.2.2: a Fast Open child answers at once.
                     let established = TcpState::Established;
-                    return core.transmit_synchronized(
+                    let n = core.transmit_synchronized(
                         now,
                         established,
                         &mut s.snd,
                         &mut s.rcv,
                         buf,
                         env,
-                    );
+                    )?;
+                    // Its `may_transmit` is not a synchronized one's.
+                    env.tx.more = None;
+                    return Some(n);
                 }
                 if core.ack.now {
                     return core.emit(now, &Plan::ack(s.snd.nxt), &mut s.snd, &mut s.rcv, buf, env);
@@ -217,15 +220,9 @@ impl Connection {
             State::Closed(_) | State::TimeWait(_) | State::SynSent(_) => false,
             // RFC 7413 §4.2.2: a Fast Open child may send data here.
             State::SynReceived(_) => core.tfo_is_passive(),
-            // Data in flight alone sends nothing: its retransmission needs
-            // a loss mark or a timer, which sets a pending flag.
-            other => other.send_half().is_none_or(|snd| {
-                snd.unsent() > 0
-                    || snd.fin == FinState::Queued
-                    || !core.recovery.is_quiet()
-                    // An empty poll would note a full window (RFC 7661).
-                    || core.pipe() >= core.send_window()
-            }),
+            other => other
+                .send_half()
+                .is_none_or(|snd| core.send_half_may_transmit(snd)),
         }
     }
 }
@@ -238,6 +235,19 @@ impl Core {
             kind: Kind::Syn,
             ..Plan::ack(snd.iss)
         }
+    }
+
+    /// [`Connection::may_transmit`] for a synchronized connection with a
+    /// send half, its pending flags and due ACK aside.
+    #[inline(always)]
+    fn send_half_may_transmit(&self, snd: &SendHalf) -> bool {
+        // Data in flight alone sends nothing: its retransmission needs a
+        // loss mark or a timer, which sets a pending flag.
+        snd.unsent() > 0
+            || snd.fin == FinState::Queued
+            || !self.recovery.is_quiet()
+            // An empty poll would note a full window (RFC 7661).
+            || self.pipe() >= self.send_window()
     }
 
     /// The window the sender may fill in flight (PRR's during recovery).
@@ -261,6 +271,12 @@ impl Core {
         true
     }
 
+    /// The next segment of a synchronized connection (or of a Fast Open
+    /// child in SYN-RECEIVED). After one that may be the connection's last
+    /// for now (no payload, PSH or FIN) it also answers
+    /// [`Connection::may_transmit`] for the stack (`env.tx.more`), which
+    /// asks it then to know whether the connection's turn ends: here the
+    /// send half is at hand, and there is no call or state dispatch.
     fn transmit_synchronized(
         &mut self,
         now: Instant,
@@ -275,8 +291,21 @@ impl Core {
             self.arm_persist_if_stalled(now, snd, env);
             return None;
         };
+        let maybe_last = plan.len == 0 || plan.push || plan.fin;
         // One call site: whatever the plan, one `emit`.
-        self.emit(now, &plan, snd, rcv, buf, env)
+        let n = self.emit(now, &plan, snd, rcv, buf, env)?;
+        if maybe_last {
+            env.tx.more = Some(self.synchronized_may_transmit(snd));
+        }
+        Some(n)
+    }
+
+    /// [`Connection::may_transmit`] for a synchronized connection with send
+    /// half `snd`. Out of line: a burst's segments do not ask it, and the
+    /// writer's registers stay its own.
+    #[inline(never)]
+    fn synchronized_may_transmit(&self, snd: &SendHalf) -> bool {
+        self.pending.any() || self.ack.now || self.send_half_may_transmit(snd)
     }
 
     /// The next segment of a synchronized connection, in priority order
@@ -1117,5 +1146,59 @@ mod probe_timer_tests {
                 assert!(new.conn.core.timers.is_armed(Timer::TailLossProbe));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::super::tests::{Harness, IRS, ISS, seg};
+
+    const PEER: u32 = IRS + 1;
+    const OURS: u32 = ISS + 1;
+
+    /// Polls once, returning the segment's length and the connection's own
+    /// answer to `may_transmit` (checked against the real one).
+    fn poll(h: &mut Harness) -> Option<(usize, Option<bool>)> {
+        let mut buf = [0u8; 2000];
+        h.env.tx = Default::default();
+        let n = h.conn.poll_transmit(h.now, &mut buf, &mut h.env)?;
+        let more = h.env.tx.more;
+        if let Some(more) = more {
+            assert_eq!(more, h.conn.may_transmit());
+        }
+        Some((n, more))
+    }
+
+    /// After a segment that may be its last (a bare ACK, PSH, FIN) a
+    /// synchronized connection says whether it may send more, as
+    /// `may_transmit` would: no after the data that empties its queue,
+    /// yes after an ACK while Nagle holds a small segment back; the first
+    /// segment of a burst (no PSH) carries no answer.
+    #[test]
+    fn a_connection_answers_may_transmit_after_a_segment_that_may_be_its_last() {
+        let mut h = Harness::established();
+        h.at(1_000);
+        h.send(&[1; 3_000]);
+        let mut answers = Vec::new();
+        while let Some((_, more)) = poll(&mut h) {
+            answers.push(more);
+        }
+        assert_eq!(answers.len(), 3, "{answers:?}");
+        assert_eq!(answers[0], None, "a burst's segment: no PSH, no answer");
+        assert_eq!(answers[2], Some(false), "the tail empties the queue");
+        // Everything acknowledged; a small segment goes, the next waits
+        // (Nagle); then the peer's data is acknowledged at once (quick ACK).
+        h.at(1_100);
+        h.feed(seg(".", PEER, Some(OURS + 3_000)));
+        h.send(&[2; 10]);
+        assert_eq!(poll(&mut h).map(|(_, m)| m), Some(Some(false)));
+        h.send(&[3; 10]);
+        assert!(poll(&mut h).is_none(), "Nagle holds the second");
+        h.at(1_150);
+        h.feed(seg("P.", PEER, Some(OURS + 3_000)).data(&[9; 5]));
+        let (n, more) = poll(&mut h).expect("the ACK");
+        assert_eq!(n, 32, "a bare ACK with timestamps");
+        assert_eq!(more, Some(true), "the held segment may go later");
+        assert!(!h.conn.core.pending.any());
     }
 }
