@@ -617,22 +617,28 @@ impl Core {
         let tsval = self.ts_clock.tsval(now);
         let tsecr = self.ts_recent.map_or(0, |r| r.value());
         let sws_mss = u32::from(self.neg.adv_mss) - self.neg.option_overhead();
-        let sack_blocks = if self.neg.sack_ok() {
-            rcv.sack_blocks(env.config.tcp_dsack)
-        } else {
-            SackBlocks::new()
-        };
         let timestamp = TcpTimestamp { tsval, tsecr };
         // RFC 7323 §3: timestamps on every segment once agreed; an
         // established connection's segment carries nothing else unless it
-        // reports SACK blocks.
-        let layout = match (self.neg.ts_ok(), sack_blocks.is_empty()) {
-            (true, true) => Layout::Timestamp(timestamp),
-            (ts_ok, _) => Layout::Options(TcpOptions {
-                timestamp: ts_ok.then_some(timestamp),
-                sack_blocks,
-                ..TcpOptions::default()
-            }),
+        // reports SACK blocks. Nearly every segment has none to report:
+        // that is known without building the (empty) list.
+        let sack_ok = self.neg.sack_ok();
+        let layout = if self.neg.ts_ok() && !(sack_ok && rcv.may_have_sack_blocks()) {
+            Layout::Timestamp(timestamp)
+        } else {
+            let sack_blocks = if sack_ok {
+                rcv.sack_blocks(env.config.tcp_dsack)
+            } else {
+                SackBlocks::new()
+            };
+            match (self.neg.ts_ok(), sack_blocks.is_empty()) {
+                (true, true) => Layout::Timestamp(timestamp),
+                (ts_ok, _) => Layout::Options(TcpOptions {
+                    timestamp: ts_ok.then_some(timestamp),
+                    sack_blocks,
+                    ..TcpOptions::default()
+                }),
+            }
         };
         let (ack, window) = (rcv.nxt, rcv.advertise(sws_mss));
         // RFC 3168 §6.1.2-§6.1.5: ECE/CWR and ECT(0) on the data path.
@@ -1200,5 +1206,50 @@ mod answer_tests {
         assert_eq!(n, 32, "a bare ACK with timestamps");
         assert_eq!(more, Some(true), "the held segment may go later");
         assert!(!h.conn.core.pending.any());
+    }
+}
+
+#[cfg(test)]
+mod sack_layout_tests {
+    use super::super::tests::{Harness, IRS, ISS, seg};
+
+    const PEER: u32 = IRS + 1;
+    const OURS: u32 = ISS + 1;
+
+    fn may_have_blocks(h: &Harness) -> bool {
+        h.conn
+            .state
+            .recv_half()
+            .expect("a receive half")
+            .may_have_sack_blocks()
+    }
+
+    /// `emit` skips asking for SACK blocks while the receive half says it
+    /// has none to report: so it says yes as soon as out-of-order data is
+    /// held, and the ACK then reports the block (RFC 2018 §4); before,
+    /// the ACKs carry the timestamp alone.
+    #[test]
+    fn sack_blocks_are_reported_once_out_of_order_data_is_held() {
+        let mut h = Harness::established();
+        h.at(1_000);
+        assert!(!may_have_blocks(&h));
+        h.feed(seg("P.", PEER, Some(OURS)).data(&[1; 10]));
+        let out = h.output();
+        assert_eq!(out.len(), 1);
+        assert!(out[0].options.sack_blocks.is_empty());
+        assert!(
+            !may_have_blocks(&h),
+            "in-order data leaves nothing to report"
+        );
+        // A hole: PEER + 10 .. PEER + 20 missing.
+        h.feed(seg("P.", PEER + 20, Some(OURS)).data(&[2; 10]));
+        assert!(may_have_blocks(&h));
+        let out = h.output();
+        assert_eq!(out.len(), 1);
+        let blocks: Vec<_> = out[0].options.sack_blocks.iter().copied().collect();
+        assert_eq!(
+            blocks,
+            [(crate::SeqNum(PEER + 20), crate::SeqNum(PEER + 30))]
+        );
     }
 }
