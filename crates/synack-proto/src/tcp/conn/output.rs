@@ -702,11 +702,20 @@ impl Core {
             ip_ecn: Ecn::NotEct,
             layout: Layout::Options(options),
         };
-        self.write_and_account(now, plan, segment, snd, rcv, buf, env, |core, len| {
+        let n = self.write_and_account(now, plan, segment, snd, rcv, buf, env, |core, len| {
             if first_syn {
                 core.tfo_on_syn_sent(fast_open, len);
             }
-        })
+        })?;
+        if plan.len == 0 {
+            // A bare SYN or SYN-ACK may end the connection's turn: it
+            // answers `may_transmit` here as for a synchronized segment
+            // (`transmit_synchronized`). Past the SYN only a due ACK, a
+            // pending flag or a Fast Open child's data can send.
+            env.tx.more =
+                Some(self.pending.any() || self.ack.now || (!first_syn && self.tfo_is_passive()));
+        }
+        Some(n)
     }
 
     /// Writes a laid-out segment with its payload, tells `written` how many
@@ -1206,6 +1215,15 @@ mod answer_tests {
         assert_eq!(n, 32, "a bare ACK with timestamps");
         assert_eq!(more, Some(true), "the held segment may go later");
         assert!(!h.conn.core.pending.any());
+    }
+
+    /// A bare SYN answers too: nothing more until the SYN-ACK.
+    #[test]
+    fn a_bare_syn_answers_may_transmit() {
+        let mut h = Harness::client(crate::Config::default());
+        let (_, more) = poll(&mut h).expect("the SYN");
+        assert_eq!(more, Some(false));
+        assert!(poll(&mut h).is_none());
     }
 }
 
