@@ -605,7 +605,7 @@ impl Episode {
         stats: &mut TcpExtStats,
     ) -> AckOutcome {
         if self.acks_nothing(inp) {
-            return self.short_path(now, inp, cc, stats, "idle", |ep, _| ep.on_idle_ack(inp));
+            return self.short_path(now, inp, cc, stats, "idle", |ep, _| ep.on_idle_ack(inp.mss));
         }
         if self.acks_all_in_order(inp) {
             #[cfg(test)]
@@ -730,13 +730,19 @@ impl Episode {
     /// sender, or data from the peer while we have nothing out. What the
     /// full processing would do then is [`Episode::on_idle_ack`].
     fn acks_nothing(&self, inp: &AckInput<'_>) -> bool {
-        self.board.is_empty()
-            && self.state == CaState::Open
-            && inp.ack == inp.prior_una
-            && self.board.una() == inp.prior_una
+        inp.ack == inp.prior_una
             && inp.sack_blocks.is_empty()
             && !inp.dupack
             && !inp.ece
+            && self.is_settled_at(inp.prior_una)
+    }
+
+    /// [`Episode::acks_nothing`]'s conditions on the episode alone, with
+    /// SND.UNA at `una`.
+    fn is_settled_at(&self, una: SeqNum) -> bool {
+        self.board.is_empty()
+            && self.state == CaState::Open
+            && self.board.una() == una
             && self.reno_sacked == 0
             && self.flight_at_disorder.is_none()
             && self.rack_deadline.is_none()
@@ -745,11 +751,21 @@ impl Episode {
             && !self.undo.all_dsacked()
     }
 
+    /// [`Episode::on_ack`] for an ACK the caller knows acknowledges
+    /// nothing at SND.UNA = `una`, SACKs nothing, is no duplicate and
+    /// echoes no congestion (see [`super::LossRecovery::on_ack_of_nothing`]):
+    /// [`Episode::on_idle_ack`] if [`Episode::acks_nothing`] would hold,
+    /// else `None`.
+    #[inline]
+    pub(super) fn on_ack_of_nothing(&mut self, una: SeqNum, mss: u32) -> Option<AckOutcome> {
+        self.is_settled_at(una).then(|| self.on_idle_ack(mss))
+    }
+
     /// [`Episode::on_ack`] for an ACK that [`Episode::acks_nothing`]: the
     /// segment size is noted, F-RTO's new-data turn ends and what the
     /// timers decided (an undo, a reduction) is reported.
-    fn on_idle_ack(&mut self, inp: &AckInput<'_>) -> AckOutcome {
-        self.mss = inp.mss.max(1);
+    fn on_idle_ack(&mut self, mss: u32) -> AckOutcome {
+        self.mss = mss.max(1);
         self.frto_send_new = false;
         AckOutcome {
             undone: core::mem::take(&mut self.undone_now),

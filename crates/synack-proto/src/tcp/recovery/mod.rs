@@ -634,6 +634,19 @@ impl LossRecovery {
         }
     }
 
+    /// [`LossRecovery::on_ack`] for an ACK of nothing while nothing is in
+    /// flight, known to the caller without an [`AckInput`]: SEG.ACK is
+    /// `una` (SND.UNA), no SACK block, no duplicate (nothing outstanding),
+    /// no ECN echo. `None` if the episode has something to settle then
+    /// (the caller takes the full way); else what `on_ack` would answer.
+    #[inline]
+    pub fn on_ack_of_nothing(&mut self, una: SeqNum, mss: u32) -> Option<AckOutcome> {
+        match &mut self.ep {
+            Some(ep) => ep.on_ack_of_nothing(una, mss),
+            None => Some(AckOutcome::default()),
+        }
+    }
+
     /// The retransmission timer fired; see [`Episode`].
     pub fn on_rto(
         &mut self,
