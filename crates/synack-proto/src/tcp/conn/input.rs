@@ -130,6 +130,10 @@ impl Connection {
     /// `None` when the segment is not for the fast path: nothing was written.
     /// A first ring comes from `spares` when one fits (see
     /// [`Spares`]).
+    ///
+    /// Inlined: most segments of a handshake carry no text and leave at the
+    /// first test, which a call would cost several times over.
+    #[inline]
     pub fn stage_payload(&mut self, seg: &TcpRepr<'_>, spares: &mut Spares) -> Option<u16> {
         // Most segments of a handshake carry no text: nothing to stage.
         if seg.payload.is_empty() {
