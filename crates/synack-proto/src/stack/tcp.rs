@@ -127,7 +127,11 @@ impl Stack {
         // connection; anything else sums the whole segment.
         let mut staged = None;
         if verify {
-            if let Some(Demux::Conn(key)) = found {
+            // Most segments of a handshake carry no text: no lookup of the
+            // connection to stage nothing (`stage_payload` would say so).
+            if let Some(Demux::Conn(key)) = found
+                && !seg.payload.is_empty()
+            {
                 staged = self
                     .conns
                     .get_mut(key)
