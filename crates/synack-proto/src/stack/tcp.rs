@@ -882,7 +882,9 @@ impl Stack {
 /// 30 instructions, 11 times a handshake), where one call needs it.
 #[inline(never)]
 fn child_established(listeners: &mut Slab<Listener<Key>>, l: Key, key: Key) -> bool {
-    listeners.get_mut(l).is_some_and(|listener| listener.established(key))
+    listeners
+        .get_mut(l)
+        .is_some_and(|listener| listener.established(key))
 }
 
 /// A listener's child closed before the application accepted it: it
