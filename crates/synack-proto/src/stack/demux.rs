@@ -19,7 +19,8 @@
 //! for one connection (a transfer, a GRO batch, a handshake), and the
 //! insert after a missed lookup (a SYN for a listener, a `connect` that
 //! checked the tuple is free) or the removal of a tuple just looked up
-//! would hash the same 12 bytes again. A repeat costs a 12-byte compare
+//! would hash the same 12 bytes again (and the insert would search for
+//! the entry the lookup found absent). A repeat costs a 12-byte compare
 //! instead of a hash and a probe. Every change to the table updates that
 //! memory, so it is never stale; it is one entry, so it gives a peer no
 //! more to aim at than the table itself (the keyed hash still guards every
@@ -80,6 +81,12 @@ pub(super) struct DemuxMap {
     /// Tuples hashed (tests count them).
     #[cfg(test)]
     hashes: Cell<u64>,
+    /// Removals that searched the table (tests count them).
+    #[cfg(test)]
+    pub(super) removal_probes: Cell<u64>,
+    /// Inserts that knew the tuple was not there (tests count them).
+    #[cfg(test)]
+    unique_inserts: Cell<u64>,
 }
 
 impl DemuxMap {
@@ -90,6 +97,10 @@ impl DemuxMap {
             last: Cell::new(None),
             #[cfg(test)]
             hashes: Cell::new(0),
+            #[cfg(test)]
+            removal_probes: Cell::new(0),
+            #[cfg(test)]
+            unique_inserts: Cell::new(0),
         }
     }
 
@@ -170,8 +181,16 @@ impl DemuxMap {
 
     /// Maps `tuple` to `value` (whose slot must hold `tuple`), replacing
     /// what it led to before.
+    ///
+    /// After a lookup that missed (a SYN for a listener, a `connect` that
+    /// checked the tuple is free) the map remembers that the tuple is not
+    /// there: the new entry goes in without searching for an old one.
     pub fn insert(&mut self, slots: Slots<'_>, tuple: FourTuple, value: Demux) {
-        let hash = self.hash_of(&tuple);
+        let recalled = self.recall(&tuple);
+        let hash = match recalled {
+            Some(last) => last.hash,
+            None => self.hash(&tuple),
+        };
         let stored = Self::stored(value);
         let hasher = &self.hasher;
         let rehash = |&i: &u32| {
@@ -180,6 +199,13 @@ impl DemuxMap {
                 .resolve(i)
                 .map_or(0, |(_, t)| hasher.hash(&t.packed()))
         };
+        if recalled.is_some_and(|last| last.stored.is_none()) {
+            #[cfg(test)]
+            self.unique_inserts.set(self.unique_inserts.get() + 1);
+            self.table.insert_unique(hash, stored, rehash);
+            self.remember(tuple, hash, Some(stored));
+            return;
+        }
         match self.table.entry(
             hash,
             |&i| slots.resolve(i).is_some_and(|(_, t)| t == tuple),
@@ -206,7 +232,20 @@ impl DemuxMap {
 
     /// Forgets `tuple` if it leads to `value` (one hash: the tuple has at
     /// most one entry).
+    ///
+    /// When the map remembers `tuple` leading elsewhere or nowhere, the
+    /// table is not touched: a connection that closed had its entry taken
+    /// out then, and the application's `close` of it asks again (the
+    /// stack's bookkeeping after every call removes a CLOSED connection's
+    /// entry, as it cannot tell the first such call from a later one).
     pub fn remove_if(&mut self, slots: Slots<'_>, tuple: &FourTuple, value: Demux) {
+        if let Some(last) = self.recall(tuple)
+            && last.stored != Some(Self::stored(value))
+        {
+            return;
+        }
+        #[cfg(test)]
+        self.removal_probes.set(self.removal_probes.get() + 1);
         let hash = self.hash_of(tuple);
         let mut left = None;
         if let Ok(e) = self.table.find_entry(hash, |&i| {
@@ -317,14 +356,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_run_for_one_tuple_hashes_it_once() {
+    /// Two connections' slots, for tuples 1 and 2, and an empty map.
+    fn two_connections() -> (Slab<ConnEntry>, [(FourTuple, Key); 2], DemuxMap) {
         let mut conns = Slab::new();
-        let time_wait = Slab::new();
-        let mut map = DemuxMap::new(SipKey([7; 16]));
         let (a, b) = (tuple(1), tuple(2));
         let key_a = conns.insert(conn_entry(a));
         let key_b = conns.insert(conn_entry(b));
+        let map = DemuxMap::new(SipKey([7; 16]));
+        (conns, [(a, key_a), (b, key_b)], map)
+    }
+
+    #[test]
+    fn a_run_for_one_tuple_hashes_it_once() {
+        let (conns, [(a, key_a), (b, key_b)], mut map) = two_connections();
+        let time_wait = Slab::new();
         let slots = |conns| Slots {
             conns,
             time_wait: &time_wait,
@@ -350,6 +395,64 @@ mod tests {
         assert_eq!(map.get(slots(&conns), &a), None);
         assert_eq!(map.get(slots(&conns), &b), Some(Demux::Conn(key_b)));
         assert_eq!(map.table.len(), 1);
+    }
+
+    #[test]
+    fn an_insert_after_a_missed_lookup_skips_the_search_and_a_replacement_does_not() {
+        let mut conns = Slab::new();
+        let mut time_wait = Slab::new();
+        let mut map = DemuxMap::new(SipKey([7; 16]));
+        let a = tuple(1);
+        let key = conns.insert(conn_entry(a));
+        let tw = time_wait.insert(entry(1));
+        assert_eq!(map.get(slots(&conns, &time_wait), &a), None);
+        map.insert(slots(&conns, &time_wait), a, Demux::Conn(key));
+        assert_eq!(map.unique_inserts.get(), 1);
+        // Remembered as present: a replacement searches, and replaces.
+        map.insert(slots(&conns, &time_wait), a, Demux::TimeWait(tw));
+        assert_eq!(map.unique_inserts.get(), 1);
+        assert_eq!(map.table.len(), 1);
+        assert_eq!(
+            map.get(slots(&conns, &time_wait), &a),
+            Some(Demux::TimeWait(tw))
+        );
+        // Not remembered (another tuple asked about since): searches too.
+        assert_eq!(map.get(slots(&conns, &time_wait), &tuple(2)), None);
+        map.insert(slots(&conns, &time_wait), a, Demux::Conn(key));
+        assert_eq!(map.unique_inserts.get(), 1);
+        assert_eq!(map.table.len(), 1);
+        assert_eq!(
+            map.get(slots(&conns, &time_wait), &a),
+            Some(Demux::Conn(key))
+        );
+    }
+
+    #[test]
+    fn removing_a_tuple_the_map_remembers_as_gone_skips_the_table() {
+        let (conns, [(a, key_a), (b, key_b)], mut map) = two_connections();
+        let time_wait = Slab::new();
+        let slots = |conns| Slots {
+            conns,
+            time_wait: &time_wait,
+        };
+        map.insert(slots(&conns), a, Demux::Conn(key_a));
+        map.insert(slots(&conns), b, Demux::Conn(key_b));
+        map.remove_if(slots(&conns), &a, Demux::Conn(key_a));
+        assert_eq!(map.removal_probes.get(), 1);
+        // Asked again (a closed connection's later bookkeeping): no search.
+        map.remove_if(slots(&conns), &a, Demux::Conn(key_a));
+        assert_eq!(map.removal_probes.get(), 1);
+        // A remembered entry for another value stays, unsearched.
+        assert_eq!(map.get(slots(&conns), &b), Some(Demux::Conn(key_b)));
+        map.remove_if(slots(&conns), &b, Demux::Conn(key_a));
+        assert_eq!(map.removal_probes.get(), 1);
+        assert_eq!(map.get(slots(&conns), &b), Some(Demux::Conn(key_b)));
+        // Not remembered: the table is searched, and the entry goes.
+        assert_eq!(map.get(slots(&conns), &a), None);
+        map.remove_if(slots(&conns), &b, Demux::Conn(key_b));
+        assert_eq!(map.removal_probes.get(), 2);
+        assert_eq!(map.get(slots(&conns), &b), None);
+        assert_eq!(map.table.len(), 0);
     }
 
     /// The map's contract is "remove the entry before the slot". Were it

@@ -500,6 +500,9 @@ impl Stack {
             scratch: Vec::new(),
             full_scans: 0,
         };
+        // No state trace yet: connections raise only the changes the
+        // stack acts on.
+        stack.env.quiet_states = true;
         stack.add_interface(iface);
         stack
     }
@@ -533,6 +536,7 @@ impl Stack {
     pub fn set_trace(&mut self, trace: Trace) {
         self.trace = trace;
         self.env.trace_congestion = trace.congestion;
+        self.env.quiet_states = !trace.states;
     }
 
     /// How many times the stack walked every connection (closing a

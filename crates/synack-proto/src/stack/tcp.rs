@@ -38,6 +38,16 @@ use crate::time::Instant;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr, TcpTimestamp};
 use crate::wire::{Checksum, WireError};
 
+/// How a connection leaves the connection table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Removal {
+    /// Nothing takes its place: its demux entry (if the stack did not take
+    /// it out when it closed) and its count on the local port go.
+    Gone,
+    /// Its compact TIME-WAIT entry took both.
+    ToTimeWait,
+}
+
 /// A segment the stack sends without a connection.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum TcpReply {
@@ -770,11 +780,8 @@ impl Stack {
         let Some(tw) = entry.conn.time_wait_entry() else {
             return;
         };
-        // The local port stays counted: the TIME-WAIT entry takes the
-        // connection's place (no decrement and increment of one count).
-        self.remove_conn_with(key, false);
         if self.time_wait.len() >= self.env.config.tcp_max_tw_buckets {
-            self.port_use(tuple.local, false);
+            self.remove_conn(key);
             // Linux: no TIME-WAIT socket, the connection just goes.
             self.env.stats.tcp_ext.tcp_time_wait_overflow += 1;
             self.trace_state(None, tuple, TcpState::TimeWait, TcpState::Closed);
@@ -785,8 +792,13 @@ impl Stack {
             tw,
             generation: 0,
         });
+        // The tuple's demux entry is re-pointed to the TIME-WAIT entry in
+        // place (one probe, where removing and inserting took two), while
+        // the connection's slot still holds the tuple; the local port stays
+        // counted (no decrement and increment of one count).
         self.demux
             .insert(slots!(self), tuple, Demux::TimeWait(tw_key));
+        self.remove_conn_with(key, Removal::ToTimeWait);
         self.timers
             .schedule(TimerKey::TimeWait(tw_key.index), tw.expires);
     }
@@ -807,13 +819,13 @@ impl Stack {
     }
 
     pub(super) fn remove_conn(&mut self, key: Key) {
-        self.remove_conn_with(key, true);
+        self.remove_conn_with(key, Removal::Gone);
     }
 
-    /// [`Stack::remove_conn`]; `release_port`: whether the connection's
-    /// local port stops counting as used (not when a TIME-WAIT entry
-    /// takes its place).
-    fn remove_conn_with(&mut self, key: Key, release_port: bool) {
+    /// [`Stack::remove_conn`], or (`Removal::ToTimeWait`) the end of a
+    /// connection whose TIME-WAIT entry took its demux entry and its count
+    /// on the local port.
+    fn remove_conn_with(&mut self, key: Key, how: Removal) {
         // The demux entry goes first: it is resolved through the slot.
         let Some(entry) = self.conns.get_mut(key) else {
             return;
@@ -824,7 +836,9 @@ impl Stack {
             remote: entry.conn.remote(),
         };
         let fastopen_listener = entry.fastopen_listener.get();
-        if entry.conn.state() == TcpState::Closed {
+        if how == Removal::ToTimeWait {
+            // `move_to_time_wait` re-pointed the entry.
+        } else if entry.conn.state() == TcpState::Closed {
             // `after_conn` took the tuple out when the connection closed
             // (every state change raises an event, which runs it): no
             // second probe of a table that may be millions of entries.
@@ -844,7 +858,7 @@ impl Stack {
         {
             listener.fastopen_done();
         }
-        if release_port {
+        if how == Removal::Gone {
             self.port_use(tuple.local, false);
         }
     }

@@ -10,6 +10,7 @@ mod ethernet;
 mod fastopen;
 mod gro;
 mod ip;
+mod life;
 mod listen;
 mod offload;
 mod polls;

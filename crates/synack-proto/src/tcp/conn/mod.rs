@@ -37,6 +37,7 @@
 //! | `output.rs` | what to send next and how it is laid out |
 //! | `ack.rs` | delayed and quick ACKs |
 //! | `timers.rs` | what each timer does when it fires |
+//! | `counters.rs` | the counters [`TcpInfo`] reports |
 //! | `api.rs` | the application's commands and their errors |
 //! | `info.rs` | [`TcpInfo`] |
 //! | `time_wait.rs` | [`TimeWait`], also the stack's compact TIME-WAIT entry |
@@ -46,6 +47,7 @@
 
 mod ack;
 pub mod api;
+mod counters;
 pub mod fastopen;
 mod gso;
 mod icmp;
@@ -80,6 +82,7 @@ pub use spares::{MAX_SPARE_BLOCKS, Spares};
 pub use time_wait::{TimeWait, TimeWaitVerdict};
 
 use self::ack::AckState;
+pub(crate) use self::counters::{Counters, DataCounters};
 use self::options::Negotiated;
 use self::sockopt::ConnOptions;
 use crate::config::{Config, CongestionAlgorithm};
@@ -115,6 +118,10 @@ pub struct Env {
     pub challenge: ChallengeAckBudget,
     /// Raise [`ConnEvent::Congestion`] samples (a congestion trace).
     pub trace_congestion: bool,
+    /// Raise [`ConnEvent::StateChanged`] only for the changes the stack
+    /// acts on ([`stack_acts_on`]): the stack sets this while no state
+    /// trace is on. Off (every change raised) by default.
+    pub quiet_states: bool,
     /// Send-side offloads for the next segment written, and what it used.
     pub tx: offload::TxOffload,
     /// The IP ECN field of the segment being handled (RFC 3168 §5); the
@@ -136,6 +143,26 @@ impl Env {
             ..Env::default()
         }
     }
+
+    /// A connection moved from `from` to `to`: [`ConnEvent::StateChanged`],
+    /// unless [`Env::quiet_states`] and the stack does nothing with it.
+    #[inline]
+    fn state_changed(&mut self, from: TcpState, to: TcpState) {
+        if !self.quiet_states || stack_acts_on(from, to) {
+            self.events.push(ConnEvent::StateChanged { from, to });
+        }
+    }
+}
+
+/// The state changes the stack acts on (`Stack::after_conn`): out of
+/// SYN-SENT or SYN-RECEIVED (the connection opened: `Connected`, or it
+/// joins its listener's accept queue; a Fast Open child leaves the
+/// listener's count) and into CLOSED (it leaves its listener's queues).
+/// Any other change matters only to a state trace: without one, raising it
+/// would cost an event and a pass of the stack's event loop for nothing
+/// (five of a handshake's ten changes).
+pub(crate) fn stack_acts_on(from: TcpState, to: TcpState) -> bool {
+    matches!(from, TcpState::SynSent | TcpState::SynReceived) || to == TcpState::Closed
 }
 
 /// RFC 5961 §7 and Linux `tcp_challenge_ack_limit`: at most this many
@@ -858,130 +885,6 @@ life_flags! {
     keepalive set_keepalive LIFE_KEEPALIVE;
 }
 
-/// Counters for [`TcpInfo`]: the ones every connection moves inline, the
-/// data-path ones boxed at the first data segment or retransmission (a
-/// connection that carried no data, such as an idle one fresh from its
-/// handshake, does not hold their bytes; DESIGN.md §4). The inline ones
-/// keep their low 32 bits here and carry into the boxed high halves, so
-/// they count to 2^64 like the rest in 4 bytes each.
-#[derive(Clone, Debug)]
-pub(crate) struct Counters {
-    segs_in: u32,
-    segs_out: u32,
-    delivered: u32,
-    /// The smallest RTT sample seen, in µs (saturating at 71 minutes);
-    /// `u32::MAX`: none yet (4 bytes where an `Option<Duration>` takes 16).
-    min_rtt_us: u32,
-    /// `None` while every one of them is zero.
-    data: Option<Box<DataCounters>>,
-}
-
-/// The counters only data moves.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct DataCounters {
-    pub data_segs_in: u64,
-    pub data_segs_out: u64,
-    pub bytes_sent: u64,
-    pub bytes_retrans: u64,
-    pub bytes_acked: u64,
-    pub bytes_received: u64,
-    pub total_retrans: u64,
-    /// The high 32 bits of [`Counters`]' inline `segs_in`, `segs_out`,
-    /// `delivered`.
-    segs_in_hi: u32,
-    segs_out_hi: u32,
-    delivered_hi: u32,
-}
-
-/// Adds `n` to the low half of a counter; whether it carried.
-fn add_low(low: &mut u32, n: u32) -> bool {
-    let (sum, carry) = low.overflowing_add(n);
-    *low = sum;
-    carry
-}
-
-impl Default for Counters {
-    fn default() -> Self {
-        Counters {
-            segs_in: 0,
-            segs_out: 0,
-            delivered: 0,
-            min_rtt_us: u32::MAX,
-            data: None,
-        }
-    }
-}
-
-impl Counters {
-    /// The smallest RTT sample seen.
-    pub fn min_rtt(&self) -> Option<Duration> {
-        (self.min_rtt_us != u32::MAX).then(|| Duration::from_micros(u64::from(self.min_rtt_us)))
-    }
-
-    /// Takes an RTT sample into the minimum.
-    pub fn note_rtt(&mut self, sample: Duration) {
-        let us = u32::try_from(sample.total_micros()).unwrap_or(u32::MAX - 1);
-        self.min_rtt_us = self.min_rtt_us.min(us.min(u32::MAX - 1));
-    }
-
-    /// Segments received (`tcpi_segs_in`).
-    pub fn segs_in(&self) -> u64 {
-        let hi = self.data.as_ref().map_or(0, |d| d.segs_in_hi);
-        u64::from(hi) << 32 | u64::from(self.segs_in)
-    }
-
-    /// Segments sent (`tcpi_segs_out`).
-    pub fn segs_out(&self) -> u64 {
-        let hi = self.data.as_ref().map_or(0, |d| d.segs_out_hi);
-        u64::from(hi) << 32 | u64::from(self.segs_out)
-    }
-
-    /// Segments delivered (`tcpi_delivered`).
-    pub fn delivered(&self) -> u64 {
-        let hi = self.data.as_ref().map_or(0, |d| d.delivered_hi);
-        u64::from(hi) << 32 | u64::from(self.delivered)
-    }
-
-    pub fn add_segs_in(&mut self, n: u32) {
-        if add_low(&mut self.segs_in, n) {
-            let hi = &mut self.data_mut().segs_in_hi;
-            *hi = hi.wrapping_add(1);
-        }
-    }
-
-    pub fn add_segs_out(&mut self, n: u32) {
-        if add_low(&mut self.segs_out, n) {
-            let hi = &mut self.data_mut().segs_out_hi;
-            *hi = hi.wrapping_add(1);
-        }
-    }
-
-    pub fn add_delivered(&mut self, n: u32) {
-        if add_low(&mut self.delivered, n) {
-            let hi = &mut self.data_mut().delivered_hi;
-            *hi = hi.wrapping_add(1);
-        }
-    }
-
-    /// The data-path counters (all zero until data moved).
-    pub fn data(&self) -> DataCounters {
-        self.data.as_deref().copied().unwrap_or_default()
-    }
-
-    /// The data-path counters, to move one (allocated on first use: once
-    /// per connection, not per segment).
-    pub fn data_mut(&mut self) -> &mut DataCounters {
-        self.data.get_or_insert_with(Box::default)
-    }
-
-    /// [`Counters::data_mut`] where the first data of a connection is
-    /// counted, with the stack's spares at hand: the box an ended
-    /// connection left, zeroed, when one is kept.
-    pub fn data_mut_from(&mut self, spares: &mut Spares) -> &mut DataCounters {
-        self.data.get_or_insert_with(|| spares.data_counters())
-    }
-}
-
 /// What every state shares.
 #[derive(Debug)]
 pub struct Core {
@@ -1089,23 +992,41 @@ impl Core {
         self.socket.send_buffer().unwrap_or(config.tcp_wmem.default)
     }
 
-    /// Bookkeeping for every state change (called by [`Connection::transition`]).
+    /// Bookkeeping for every state change (called by [`Connection::transition`]):
+    /// the event and the `CurrEstab` gauge here, inline in each transition;
+    /// what entering CLOSED, TIME-WAIT or FIN-WAIT-2 does, out of line in
+    /// [`Core::entered_ending`] (the other changes need none of it, and the
+    /// call saved most of what a handshake's transitions paid).
+    #[inline]
     fn entered(&mut self, now: Instant, from: TcpState, to: TcpState, env: &mut Env) {
-        env.events.push(ConnEvent::StateChanged { from, to });
-        let estab = |s: TcpState| matches!(s, TcpState::Established | TcpState::CloseWait);
-        if estab(to) && !estab(from) {
+        env.state_changed(from, to);
+        let (was, is) = (counts_as_estab(from), counts_as_estab(to));
+        if is && !was {
             env.stats.tcp.curr_estab += 1;
         }
-        if estab(from) && !estab(to) {
+        if was && !is {
             env.stats.tcp.curr_estab = env.stats.tcp.curr_estab.saturating_sub(1);
         }
+        if matches!(
+            to,
+            TcpState::Closed | TcpState::TimeWait | TcpState::FinWait2
+        ) {
+            self.entered_ending(now, from, to, env);
+        }
+    }
+
+    /// [`Core::entered`] for CLOSED, TIME-WAIT and FIN-WAIT-2: counters,
+    /// the `Closed` event, the timers these states stop or start, and the
+    /// loss-recovery episode's return to the spares.
+    #[inline(never)]
+    fn entered_ending(&mut self, now: Instant, from: TcpState, to: TcpState, env: &mut Env) {
         match to {
             TcpState::Closed => {
                 if matches!(from, TcpState::SynSent | TcpState::SynReceived) {
                     env.stats.tcp.attempt_fails += 1;
                 }
                 let reason = *self.life.close_reason.get_or_insert(CloseReason::Normal);
-                if estab(from) && reason != CloseReason::Normal {
+                if counts_as_estab(from) && reason != CloseReason::Normal {
                     env.stats.tcp.estab_resets += 1;
                 }
                 self.timers.stop_all();
@@ -1129,6 +1050,12 @@ impl Core {
             _ => {}
         }
     }
+}
+
+/// The states RFC 1213's `tcpCurrEstab` counts (Linux `TCP_MIB_CURRESTAB`):
+/// ESTABLISHED and CLOSE-WAIT.
+fn counts_as_estab(s: TcpState) -> bool {
+    matches!(s, TcpState::Established | TcpState::CloseWait)
 }
 
 impl Connection {
@@ -1159,10 +1086,7 @@ impl Connection {
         let snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));
         core.pending.set_syn(true);
         env.stats.tcp.active_opens += 1;
-        env.events.push(ConnEvent::StateChanged {
-            from: TcpState::Closed,
-            to: TcpState::SynSent,
-        });
+        env.state_changed(TcpState::Closed, TcpState::SynSent);
         Connection {
             state: State::SynSent(SynSent { snd }),
             core,
@@ -1203,10 +1127,7 @@ impl Connection {
         core.xmit.last_recv = now;
         core.passive_open = true;
         env.stats.tcp.passive_opens += 1;
-        env.events.push(ConnEvent::StateChanged {
-            from: TcpState::Listen,
-            to: TcpState::SynReceived,
-        });
+        env.state_changed(TcpState::Listen, TcpState::SynReceived);
         Connection {
             state: State::SynReceived(SynReceived { snd, rcv }),
             core,
