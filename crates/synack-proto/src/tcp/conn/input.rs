@@ -19,7 +19,7 @@ use super::{
 };
 use crate::SeqNum;
 use crate::tcp::congestion::CongestionControl;
-use crate::tcp::recovery::{AckInput, AckOutcome};
+use crate::tcp::recovery::AckOutcome;
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::tcp::timestamps::TsRecent;
@@ -30,6 +30,8 @@ use crate::wire::tcp::TcpFlags;
 use super::recv::RecvHalf;
 use super::send::{FinState, SendHalf};
 use super::time_wait::TimeWaitVerdict;
+
+mod recovery_ack;
 
 /// Test builds' switch and count for header prediction
 /// ([`Connection::on_segment_predicted`]): with `OFF` set every segment
@@ -1245,48 +1247,14 @@ impl Core {
             && !seg.flags.fin()
             && !window_updated;
         let outcome = if self.recovery.has_episode() {
-            let cwnd = self.recovery.send_window(&self.cc);
-            let sack_blocks: &[(SeqNum, SeqNum)] = if self.neg.sack_ok() {
-                seg.options.sack_blocks.as_slice()
-            } else {
-                &[]
-            };
-            let input = AckInput {
+            let facts = recovery_ack::AckFacts {
                 ack,
                 prior_una,
-                snd_nxt: snd.nxt,
-                sack_blocks,
-                tsecr: seg
-                    .options
-                    .timestamp
-                    .filter(|_| self.neg.ts_ok())
-                    .map(|t| t.tsecr),
+                prior_in_flight,
                 dupack,
                 rtt,
-                min_rtt: self.counters.min_rtt(),
-                srtt: self.rtt.srtt(),
-                mss,
-                cwnd_limited: self.xmit.cwnd_limited || prior_in_flight.saturating_add(mss) >= cwnd,
-                prior_in_flight,
-                new_data_ready: snd.unsent() > 0 && snd.window_end().after(snd.nxt),
-                ts_clock: self.ts_clock,
-                // RFC 3168 §6.1.2: ECE counts only on an ECN connection.
-                ece: self.neg.ecn.echoed(seg.flags),
             };
-            let hystart_exits = self.cc.hystart_exits();
-            let outcome = self
-                .recovery
-                .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
-            if self.cc.hystart_exits() > hystart_exits {
-                // The delay signal enters CSS, still slow start; the ACK
-                // train enters congestion avoidance.
-                if self.cc.in_slow_start() {
-                    env.stats.tcp_ext.tcp_hystart_delay_detect += 1;
-                } else {
-                    env.stats.tcp_ext.tcp_hystart_train_detect += 1;
-                }
-            }
-            outcome
+            self.recovery_on_ack(now, seg, snd, facts, env)
         } else {
             // Nothing was sent since the last episode ended: loss recovery
             // has nothing to learn from this ACK (`LossRecovery::on_ack`

@@ -634,6 +634,19 @@ impl LossRecovery {
         }
     }
 
+    /// [`LossRecovery::on_ack`] for an ACK of nothing while nothing is in
+    /// flight, known to the caller without an [`AckInput`]: SEG.ACK is
+    /// `una` (SND.UNA), no SACK block, no duplicate (nothing outstanding),
+    /// no ECN echo. `None` if the episode has something to settle then
+    /// (the caller takes the full way); else what `on_ack` would answer.
+    #[inline]
+    pub fn on_ack_of_nothing(&mut self, una: SeqNum, mss: u32) -> Option<AckOutcome> {
+        match &mut self.ep {
+            Some(ep) => ep.on_ack_of_nothing(una, mss),
+            None => Some(AckOutcome::default()),
+        }
+    }
+
     /// The retransmission timer fired; see [`Episode`].
     pub fn on_rto(
         &mut self,
@@ -838,6 +851,49 @@ mod tests {
             r.release();
             assert!(!r.has_episode());
         }
+    }
+
+    /// `on_ack_of_nothing` (the connection's way around `AckInput` for an
+    /// ACK of nothing while nothing is in flight) answers what `on_ack`
+    /// would, and nothing (the full way) while the episode has something
+    /// to settle: here a CWR reduction that outlives its flight.
+    #[test]
+    fn an_ack_of_nothing_skips_the_input_only_when_the_episode_is_settled() {
+        let t = Instant::ZERO;
+        let full = |r: &LossRecovery, cc: &Congestion, stats: &TcpExtStats, at: u32| {
+            let (mut r, mut cc, mut stats) = (r.clone(), cc.clone(), stats.clone());
+            let out = r.on_ack(t, &ack(at, at, at, false), &mut cc, &mut stats);
+            (format!("{r:?}"), format!("{cc:?}"), stats, out)
+        };
+        for algorithm in [CongestionAlgorithm::Reno, CongestionAlgorithm::Cubic] {
+            let (mut r, mut cc, mut stats) = established(algorithm);
+            eventful(&mut r, &mut cc, &mut stats, 3);
+            // The rest of the flight, acknowledged: CWR holds until an ACK
+            // passes the point where it began (SND.NXT then).
+            r.on_ack(t, &ack(3001, 1001, 3001, false), &mut cc, &mut stats);
+            assert!(r.scoreboard().is_some_and(Scoreboard::is_empty));
+            assert_eq!(r.ca_state(), CaState::Cwr, "{algorithm:?}");
+            assert_eq!(r.clone().on_ack_of_nothing(SeqNum(3001), 1000), None);
+            // Settled (the full way ends the reduction on new data's
+            // ACK): the short way answers and leaves what `on_ack` does.
+            r.on_sent_new(t, SeqNum(3001), SeqNum(4001));
+            r.on_ack(t, &ack(4001, 3001, 4001, false), &mut cc, &mut stats);
+            assert_eq!(r.ca_state(), CaState::Open, "{algorithm:?}");
+            let expected = full(&r, &cc, &stats, 4001);
+            let out = r.on_ack_of_nothing(SeqNum(4001), 1000);
+            assert_eq!(out, Some(expected.3));
+            assert_eq!(
+                (format!("{r:?}"), format!("{cc:?}")),
+                (expected.0, expected.1)
+            );
+            assert_eq!(stats, expected.2);
+        }
+        // Without an episode: the default, as `on_ack` answers.
+        let (mut r, _, _) = established(CongestionAlgorithm::Cubic);
+        assert_eq!(
+            r.on_ack_of_nothing(SeqNum(1), 1000),
+            Some(AckOutcome::default())
+        );
     }
 
     #[test]
