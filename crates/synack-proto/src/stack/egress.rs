@@ -343,9 +343,20 @@ impl Stack {
         // payload) or data that emptied the queue (PSH, Linux's mark where
         // written data ends; FIN). Asked after every segment of a burst,
         // the question would cost more than the one empty poll it saves.
-        let maybe_last =
-            usize::from(header) == n || packet.flags().intersects(TcpFlags::PSH | TcpFlags::FIN);
-        if maybe_last && !entry.wants_poll() {
+        // A synchronized connection answers it itself (`TxOffload::more`;
+        // it is in no retiring state).
+        let ends_turn = match self.env.tx.more {
+            Some(more) => {
+                debug_assert_eq!(more, entry.wants_poll(), "a connection's own answer");
+                !more
+            }
+            None => {
+                let maybe_last = usize::from(header) == n
+                    || packet.flags().intersects(TcpFlags::PSH | TcpFlags::FIN);
+                maybe_last && !entry.wants_poll()
+            }
+        };
+        if ends_turn {
             // Its turn ends with this segment: the poll that would end it
             // finds nothing and changes nothing.
             entry.queued = false;

@@ -39,6 +39,11 @@ pub struct TxOffload {
     /// Out: the IP ECN field for the segment just written (RFC 3168
     /// §6.1.2: ECT(0) on new data of an ECN connection, else Not-ECT).
     pub ecn: crate::tcp::ecn::Ecn,
+    /// Out: what [`Connection::may_transmit`](super::Connection::may_transmit)
+    /// says after the segment just written, when a synchronized connection
+    /// answered it while writing a segment that may be its last for now
+    /// (no payload, PSH or FIN); `None` otherwise.
+    pub more: Option<bool>,
 }
 
 impl TxOffload {

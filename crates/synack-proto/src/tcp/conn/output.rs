@@ -175,14 +175,17 @@ impl Connection {
                 if core.tfo_may_send_in_syn_received() {
                     // RFC 7413 §4.2.2: a Fast Open child answers at once.
                     let established = TcpState::Established;
-                    return core.transmit_synchronized(
+                    let n = core.transmit_synchronized(
                         now,
                         established,
                         &mut s.snd,
                         &mut s.rcv,
                         buf,
                         env,
-                    );
+                    )?;
+                    // Its `may_transmit` is not a synchronized one's.
+                    env.tx.more = None;
+                    return Some(n);
                 }
                 if core.ack.now {
                     return core.emit(now, &Plan::ack(s.snd.nxt), &mut s.snd, &mut s.rcv, buf, env);
@@ -217,15 +220,9 @@ impl Connection {
             State::Closed(_) | State::TimeWait(_) | State::SynSent(_) => false,
             // RFC 7413 §4.2.2: a Fast Open child may send data here.
             State::SynReceived(_) => core.tfo_is_passive(),
-            // Data in flight alone sends nothing: its retransmission needs
-            // a loss mark or a timer, which sets a pending flag.
-            other => other.send_half().is_none_or(|snd| {
-                snd.unsent() > 0
-                    || snd.fin == FinState::Queued
-                    || !core.recovery.is_quiet()
-                    // An empty poll would note a full window (RFC 7661).
-                    || core.pipe() >= core.send_window()
-            }),
+            other => other
+                .send_half()
+                .is_none_or(|snd| core.send_half_may_transmit(snd)),
         }
     }
 }
@@ -238,6 +235,19 @@ impl Core {
             kind: Kind::Syn,
             ..Plan::ack(snd.iss)
         }
+    }
+
+    /// [`Connection::may_transmit`] for a synchronized connection with a
+    /// send half, its pending flags and due ACK aside.
+    #[inline(always)]
+    fn send_half_may_transmit(&self, snd: &SendHalf) -> bool {
+        // Data in flight alone sends nothing: its retransmission needs a
+        // loss mark or a timer, which sets a pending flag.
+        snd.unsent() > 0
+            || snd.fin == FinState::Queued
+            || !self.recovery.is_quiet()
+            // An empty poll would note a full window (RFC 7661).
+            || self.pipe() >= self.send_window()
     }
 
     /// The window the sender may fill in flight (PRR's during recovery).
@@ -261,6 +271,12 @@ impl Core {
         true
     }
 
+    /// The next segment of a synchronized connection (or of a Fast Open
+    /// child in SYN-RECEIVED). After one that may be the connection's last
+    /// for now (no payload, PSH or FIN) it also answers
+    /// [`Connection::may_transmit`] for the stack (`env.tx.more`), which
+    /// asks it then to know whether the connection's turn ends: here the
+    /// send half is at hand, and there is no call or state dispatch.
     fn transmit_synchronized(
         &mut self,
         now: Instant,
@@ -275,8 +291,21 @@ impl Core {
             self.arm_persist_if_stalled(now, snd, env);
             return None;
         };
+        let maybe_last = plan.len == 0 || plan.push || plan.fin;
         // One call site: whatever the plan, one `emit`.
-        self.emit(now, &plan, snd, rcv, buf, env)
+        let n = self.emit(now, &plan, snd, rcv, buf, env)?;
+        if maybe_last {
+            env.tx.more = Some(self.synchronized_may_transmit(snd));
+        }
+        Some(n)
+    }
+
+    /// [`Connection::may_transmit`] for a synchronized connection with send
+    /// half `snd`. Out of line: a burst's segments do not ask it, and the
+    /// writer's registers stay its own.
+    #[inline(never)]
+    fn synchronized_may_transmit(&self, snd: &SendHalf) -> bool {
+        self.pending.any() || self.ack.now || self.send_half_may_transmit(snd)
     }
 
     /// The next segment of a synchronized connection, in priority order
@@ -588,22 +617,28 @@ impl Core {
         let tsval = self.ts_clock.tsval(now);
         let tsecr = self.ts_recent.map_or(0, |r| r.value());
         let sws_mss = u32::from(self.neg.adv_mss) - self.neg.option_overhead();
-        let sack_blocks = if self.neg.sack_ok() {
-            rcv.sack_blocks(env.config.tcp_dsack)
-        } else {
-            SackBlocks::new()
-        };
         let timestamp = TcpTimestamp { tsval, tsecr };
         // RFC 7323 §3: timestamps on every segment once agreed; an
         // established connection's segment carries nothing else unless it
-        // reports SACK blocks.
-        let layout = match (self.neg.ts_ok(), sack_blocks.is_empty()) {
-            (true, true) => Layout::Timestamp(timestamp),
-            (ts_ok, _) => Layout::Options(TcpOptions {
-                timestamp: ts_ok.then_some(timestamp),
-                sack_blocks,
-                ..TcpOptions::default()
-            }),
+        // reports SACK blocks. Nearly every segment has none to report:
+        // that is known without building the (empty) list.
+        let sack_ok = self.neg.sack_ok();
+        let layout = if self.neg.ts_ok() && !(sack_ok && rcv.may_have_sack_blocks()) {
+            Layout::Timestamp(timestamp)
+        } else {
+            let sack_blocks = if sack_ok {
+                rcv.sack_blocks(env.config.tcp_dsack)
+            } else {
+                SackBlocks::new()
+            };
+            match (self.neg.ts_ok(), sack_blocks.is_empty()) {
+                (true, true) => Layout::Timestamp(timestamp),
+                (ts_ok, _) => Layout::Options(TcpOptions {
+                    timestamp: ts_ok.then_some(timestamp),
+                    sack_blocks,
+                    ..TcpOptions::default()
+                }),
+            }
         };
         let (ack, window) = (rcv.nxt, rcv.advertise(sws_mss));
         // RFC 3168 §6.1.2-§6.1.5: ECE/CWR and ECT(0) on the data path.
@@ -667,11 +702,20 @@ impl Core {
             ip_ecn: Ecn::NotEct,
             layout: Layout::Options(options),
         };
-        self.write_and_account(now, plan, segment, snd, rcv, buf, env, |core, len| {
+        let n = self.write_and_account(now, plan, segment, snd, rcv, buf, env, |core, len| {
             if first_syn {
                 core.tfo_on_syn_sent(fast_open, len);
             }
-        })
+        })?;
+        if plan.len == 0 {
+            // A bare SYN or SYN-ACK may end the connection's turn: it
+            // answers `may_transmit` here as for a synchronized segment
+            // (`transmit_synchronized`). Past the SYN only a due ACK, a
+            // pending flag or a Fast Open child's data can send.
+            env.tx.more =
+                Some(self.pending.any() || self.ack.now || (!first_syn && self.tfo_is_passive()));
+        }
+        Some(n)
     }
 
     /// Writes a laid-out segment with its payload, tells `written` how many
@@ -889,7 +933,7 @@ impl Core {
                     self.after_probe(now, env, plan.seq, sent);
                 } else if self.recovery.tlp_may_arm() {
                     // RFC 8985 §7.2: (re)start the probe timer on new data.
-                    self.arm_loss_probe(now, env);
+                    self.arm_loss_probe_sending(now, env);
                 }
             }
             Kind::Retransmission if plan.tlp => {
@@ -930,6 +974,24 @@ impl Core {
         let rto_remaining = match self.timers.get(Timer::Retransmit) {
             Some(at) => at.saturating_duration_since(now),
             None => self.rto_clamped(now, &env.config),
+        };
+        let pto = self
+            .recovery
+            .tlp_timeout(self.rtt.srtt(), Some(rto_remaining));
+        self.timers.set(Timer::TailLossProbe, now + pto);
+    }
+
+    /// [`Core::arm_loss_probe`] for a segment being sent: a retransmission
+    /// timer not running yet is started here (RFC 6298 §5.1), as the caller
+    /// would right after, so the one RTO computed serves both timers.
+    fn arm_loss_probe_sending(&mut self, now: Instant, env: &Env) {
+        let rto_remaining = match self.timers.get(Timer::Retransmit) {
+            Some(at) => at.saturating_duration_since(now),
+            None => {
+                let rto = self.rto_clamped(now, &env.config);
+                self.timers.set(Timer::Retransmit, now + rto);
+                rto
+            }
         };
         let pto = self
             .recovery
@@ -1037,5 +1099,175 @@ mod layout_tests {
         let general = Layout::Options(with_sack);
         assert_eq!(general.header_len(), HEADER_LEN + 12 + 12);
         assert_eq!(general.summary(), (Some(5), true, None));
+    }
+}
+
+#[cfg(test)]
+mod probe_timer_tests {
+    use super::super::tests::Harness;
+    use crate::tcp::timer::Timer;
+
+    /// What the output path did before `arm_loss_probe_sending`: the probe
+    /// timer armed first (bounded by the RTO, or by what is left of a
+    /// running one), then RFC 6298 §5.1's start of a stopped RTO.
+    fn arm_in_turn(h: &mut Harness) {
+        let (now, core, env) = (h.now, &mut h.conn.core, &h.env);
+        core.arm_loss_probe(now, env);
+        if !core.timers.is_armed(Timer::Retransmit) {
+            let rto = core.rto_clamped(now, &env.config);
+            core.timers.set(Timer::Retransmit, now + rto);
+        }
+    }
+
+    fn deadlines(h: &Harness) -> Vec<Option<crate::Instant>> {
+        Timer::ALL
+            .iter()
+            .map(|&t| h.conn.core.timers.get(t))
+            .collect()
+    }
+
+    /// Arming both timers at once (one RTO computed, one timer read) leaves
+    /// every timer as arming them in turn did: with the RTO stopped or
+    /// running, before any data and with data in flight (a recovery episode
+    /// and an RTT sample).
+    #[test]
+    fn arming_both_timers_at_once_matches_arming_them_in_turn() {
+        for in_flight in [false, true] {
+            for rto_running_ms in [None, Some(5), Some(170)] {
+                let setup = || {
+                    let mut h = Harness::established();
+                    if in_flight {
+                        h.send(&[7; 300]);
+                        assert!(!h.output().is_empty());
+                    }
+                    h.at(h.now.total_millis() + 40);
+                    let now = h.now;
+                    let timers = &mut h.conn.core.timers;
+                    timers.stop(Timer::TailLossProbe);
+                    match rto_running_ms {
+                        None => timers.stop(Timer::Retransmit),
+                        Some(ms) => {
+                            timers.set(Timer::Retransmit, now + crate::Duration::from_millis(ms))
+                        }
+                    }
+                    h
+                };
+                let (mut old, mut new) = (setup(), setup());
+                arm_in_turn(&mut old);
+                let (now, env) = (new.now, &new.env);
+                new.conn.core.arm_loss_probe_sending(now, env);
+                let case = (in_flight, rto_running_ms);
+                assert_eq!(deadlines(&new), deadlines(&old), "{case:?}");
+                assert!(new.conn.core.timers.is_armed(Timer::TailLossProbe));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::super::tests::{Harness, IRS, ISS, seg};
+
+    const PEER: u32 = IRS + 1;
+    const OURS: u32 = ISS + 1;
+
+    /// Polls once, returning the segment's length and the connection's own
+    /// answer to `may_transmit` (checked against the real one).
+    fn poll(h: &mut Harness) -> Option<(usize, Option<bool>)> {
+        let mut buf = [0u8; 2000];
+        h.env.tx = Default::default();
+        let n = h.conn.poll_transmit(h.now, &mut buf, &mut h.env)?;
+        let more = h.env.tx.more;
+        if let Some(more) = more {
+            assert_eq!(more, h.conn.may_transmit());
+        }
+        Some((n, more))
+    }
+
+    /// After a segment that may be its last (a bare ACK, PSH, FIN) a
+    /// synchronized connection says whether it may send more, as
+    /// `may_transmit` would: no after the data that empties its queue,
+    /// yes after an ACK while Nagle holds a small segment back; the first
+    /// segment of a burst (no PSH) carries no answer.
+    #[test]
+    fn a_connection_answers_may_transmit_after_a_segment_that_may_be_its_last() {
+        let mut h = Harness::established();
+        h.at(1_000);
+        h.send(&[1; 3_000]);
+        let mut answers = Vec::new();
+        while let Some((_, more)) = poll(&mut h) {
+            answers.push(more);
+        }
+        assert_eq!(answers.len(), 3, "{answers:?}");
+        assert_eq!(answers[0], None, "a burst's segment: no PSH, no answer");
+        assert_eq!(answers[2], Some(false), "the tail empties the queue");
+        // Everything acknowledged; a small segment goes, the next waits
+        // (Nagle); then the peer's data is acknowledged at once (quick ACK).
+        h.at(1_100);
+        h.feed(seg(".", PEER, Some(OURS + 3_000)));
+        h.send(&[2; 10]);
+        assert_eq!(poll(&mut h).map(|(_, m)| m), Some(Some(false)));
+        h.send(&[3; 10]);
+        assert!(poll(&mut h).is_none(), "Nagle holds the second");
+        h.at(1_150);
+        h.feed(seg("P.", PEER, Some(OURS + 3_000)).data(&[9; 5]));
+        let (n, more) = poll(&mut h).expect("the ACK");
+        assert_eq!(n, 32, "a bare ACK with timestamps");
+        assert_eq!(more, Some(true), "the held segment may go later");
+        assert!(!h.conn.core.pending.any());
+    }
+
+    /// A bare SYN answers too: nothing more until the SYN-ACK.
+    #[test]
+    fn a_bare_syn_answers_may_transmit() {
+        let mut h = Harness::client(crate::Config::default());
+        let (_, more) = poll(&mut h).expect("the SYN");
+        assert_eq!(more, Some(false));
+        assert!(poll(&mut h).is_none());
+    }
+}
+
+#[cfg(test)]
+mod sack_layout_tests {
+    use super::super::tests::{Harness, IRS, ISS, seg};
+
+    const PEER: u32 = IRS + 1;
+    const OURS: u32 = ISS + 1;
+
+    fn may_have_blocks(h: &Harness) -> bool {
+        h.conn
+            .state
+            .recv_half()
+            .expect("a receive half")
+            .may_have_sack_blocks()
+    }
+
+    /// `emit` skips asking for SACK blocks while the receive half says it
+    /// has none to report: so it says yes as soon as out-of-order data is
+    /// held, and the ACK then reports the block (RFC 2018 §4); before,
+    /// the ACKs carry the timestamp alone.
+    #[test]
+    fn sack_blocks_are_reported_once_out_of_order_data_is_held() {
+        let mut h = Harness::established();
+        h.at(1_000);
+        assert!(!may_have_blocks(&h));
+        h.feed(seg("P.", PEER, Some(OURS)).data(&[1; 10]));
+        let out = h.output();
+        assert_eq!(out.len(), 1);
+        assert!(out[0].options.sack_blocks.is_empty());
+        assert!(
+            !may_have_blocks(&h),
+            "in-order data leaves nothing to report"
+        );
+        // A hole: PEER + 10 .. PEER + 20 missing.
+        h.feed(seg("P.", PEER + 20, Some(OURS)).data(&[2; 10]));
+        assert!(may_have_blocks(&h));
+        let out = h.output();
+        assert_eq!(out.len(), 1);
+        let blocks: Vec<_> = out[0].options.sack_blocks.iter().copied().collect();
+        assert_eq!(
+            blocks,
+            [(crate::SeqNum(PEER + 20), crate::SeqNum(PEER + 30))]
+        );
     }
 }

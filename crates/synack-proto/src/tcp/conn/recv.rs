@@ -568,11 +568,19 @@ impl RecvHalf {
         // Every segment asks; without a duplicate SYN or SACK memory (no
         // out-of-order data or duplicate so far) the answer is empty and
         // nothing changes, without a call.
-        let no_sack = self.block.as_ref().is_none_or(|b| b.sack.is_none());
-        if self.flags & flags::SYN_DUP == 0 && no_sack {
+        if !self.may_have_sack_blocks() {
             return SackBlocks::new();
         }
         self.sack_blocks_held(dsack)
+    }
+
+    /// Whether [`RecvHalf::sack_blocks`] may have anything to report (a
+    /// duplicate SYN, or SACK memory: out-of-order data or a duplicate
+    /// seen). When not, it answers empty and changes nothing, so a writer
+    /// may skip asking (and building an empty list).
+    #[inline]
+    pub fn may_have_sack_blocks(&self) -> bool {
+        self.flags & flags::SYN_DUP != 0 || self.block.as_ref().is_some_and(|b| b.sack.is_some())
     }
 
     /// [`RecvHalf::sack_blocks`] when there may be something to report.

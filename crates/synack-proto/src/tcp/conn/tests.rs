@@ -352,6 +352,11 @@ impl Harness {
                 return out;
             };
             assert!(quiet.is_none(), "may_transmit said no, a segment went out");
+            // A synchronized connection's own answer after a segment that
+            // may be its last (the stack reads it instead of asking).
+            if let Some(more) = self.env.tx.more.take() {
+                assert_eq!(more, self.conn.may_transmit(), "the connection's answer");
+            }
             let packet = TcpPacket::new_checked(&buf[..n]).expect("a valid header");
             let r = TcpRepr::parse(&packet, *LOCAL.ip(), *REMOTE.ip(), Checksum::Full)
                 .expect("checksum and options verify");
