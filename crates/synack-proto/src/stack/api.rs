@@ -416,8 +416,10 @@ impl Stack {
         if out == Err(RecvError::WouldBlock) && self.env.events.is_empty() {
             // An event loop polls its sockets far more often than data
             // comes: a read that found nothing changed no state, raised no
-            // event and queued no segment; only the idle timer moved.
-            self.reschedule(c.0);
+            // event and queued no segment; only the idle timer moved. Its
+            // deadline is read from the entry at hand, not looked up again.
+            let deadline = entry.conn.poll_timeout_cached();
+            self.set_conn_timer(c.0, deadline);
         } else {
             self.after_conn(c.0);
         }

@@ -20,7 +20,9 @@ use crate::ip::frag::FragOutcome;
 use crate::ip::icmp::ErrorMessage;
 use crate::tcp::ecn::Ecn;
 use crate::time::Instant;
-use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame};
+use crate::wire::ethernet::{
+    EtherType, EthernetAddress, EthernetFrame, HEADER_LEN as ETHERNET_HEADER_LEN,
+};
 use crate::wire::icmpv4::DstUnreachable;
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::{Checksum, WireError};
@@ -40,9 +42,14 @@ impl Stack {
         let Some(f) = self.ifaces.get(index) else {
             return;
         };
-        match f.mac() {
-            None => self.handle_ip(index, frame, false),
+        // One call of `handle_ip` for both media, so that it is inlined
+        // here once (a call level less for every frame).
+        let datagram = match f.mac() {
+            None => Some((frame, false)),
             Some(mac) => self.handle_ethernet(index, mac, frame),
+        };
+        if let Some((datagram, link_broadcast)) = datagram {
+            self.handle_ip(index, datagram, link_broadcast);
         }
         self.refresh_deadline();
     }
@@ -72,34 +79,46 @@ impl Stack {
         self.rx = RxOffload::default();
     }
 
-    fn handle_ethernet(&mut self, index: usize, mac: EthernetAddress, frame: &[u8]) {
+    /// An Ethernet frame: ARP is handled here; an IPv4 payload is returned
+    /// (with whether the frame was link-layer broadcast or multicast) for
+    /// the caller's `handle_ip`.
+    fn handle_ethernet<'f>(
+        &mut self,
+        index: usize,
+        mac: EthernetAddress,
+        frame: &'f [u8],
+    ) -> Option<(&'f [u8], bool)> {
         let eth = &mut self.env.stats.eth;
         eth.in_frames += 1;
         let Ok(frame) = EthernetFrame::new_checked(frame) else {
             eth.in_truncated += 1;
-            return;
+            return None;
         };
         let (src, dst) = (frame.src_addr(), frame.dst_addr());
         // No station sends from a group address (RFC 1812 §3.3.2).
         if !src.is_unicast() || src == EthernetAddress::default() {
             eth.in_bad_source += 1;
-            return;
+            return None;
         }
         let link_broadcast = dst.is_multicast();
         if dst != mac && !link_broadcast {
             eth.in_other_host += 1;
-            return;
+            return None;
         }
         match frame.ethertype() {
-            EtherType::Ipv4 => self.handle_ip(index, frame.payload(), link_broadcast),
+            EtherType::Ipv4 => {
+                return Some((&frame.into_inner()[ETHERNET_HEADER_LEN..], link_broadcast));
+            }
             EtherType::Arp => self.handle_arp(index, frame.payload()),
             _ => eth.in_unknown_ethertype += 1,
         }
+        None
     }
 
     /// An IPv4 datagram (from an Ethernet payload: padding may follow it).
+    /// Inlined into its one caller, `handle_frame_on`.
+    #[inline(always)]
     fn handle_ip(&mut self, index: usize, bytes: &[u8], link_broadcast: bool) {
-        let now = self.now;
         self.env.stats.ip.in_receives += 1;
         // `parse` checks the lengths first, as `new_checked` would (once,
         // not twice), then the version and the header checksum.
@@ -142,14 +161,21 @@ impl Stack {
         if !ip.is_fragment() {
             return self.deliver_ip(&ip, datagram, dst, link_broadcast);
         }
-        // RFC 1122 §3.3.2: reassemble, within the reassembler's caps. The
-        // whole datagram is copied out to be processed. A fragment is no
-        // super-packet (segmentation offload never fragments), so its GSO
-        // size is nonsense and dropped.
+        self.handle_fragment(datagram, dst, link_broadcast);
+    }
+
+    /// RFC 1122 §3.3.2: a fragment is reassembled, within the reassembler's
+    /// caps; the whole datagram is copied out to be processed. Out of line,
+    /// so that `deliver_ip` is inlined into `handle_ip` for every whole
+    /// datagram (one call level less a frame) and not a second time here.
+    #[inline(never)]
+    fn handle_fragment(&mut self, datagram: &[u8], dst: Destination, link_broadcast: bool) {
+        // A fragment is no super-packet (segmentation offload never
+        // fragments), so its GSO size is nonsense and dropped.
         self.rx.gso_size = None;
         let mut scratch = core::mem::take(&mut self.scratch);
         scratch.clear();
-        let whole = match self.reasm.handle_fragment(now, datagram) {
+        let whole = match self.reasm.handle_fragment(self.now, datagram) {
             FragOutcome::Complete(r) => {
                 scratch.extend_from_slice(r.datagram);
                 Some(r.header)
@@ -161,7 +187,7 @@ impl Stack {
             }
         };
         if let Some(header) = whole {
-            self.deliver_ip(&header, &scratch, dst, link_broadcast);
+            self.deliver_ip_outlined(&header, &scratch, dst, link_broadcast);
         }
         scratch.clear();
         self.scratch = scratch;
@@ -196,7 +222,22 @@ impl Stack {
         Some(dst)
     }
 
-    /// A whole datagram for us: to its protocol.
+    /// [`Stack::deliver_ip`] for a reassembled datagram (rare): one copy of
+    /// it out of line, not a second one inlined into `handle_fragment`.
+    #[inline(never)]
+    fn deliver_ip_outlined(
+        &mut self,
+        ip: &Ipv4Repr,
+        datagram: &[u8],
+        dst: Destination,
+        link_bcast: bool,
+    ) {
+        self.deliver_ip(ip, datagram, dst, link_bcast);
+    }
+
+    /// A whole datagram for us: to its protocol. Inlined into its one hot
+    /// caller, `handle_ip` (a call level less for every frame).
+    #[inline(always)]
     fn deliver_ip(&mut self, ip: &Ipv4Repr, datagram: &[u8], dst: Destination, link_bcast: bool) {
         let header_len = usize::from(Ipv4Packet::new_unchecked(datagram).header_len());
         let payload = &datagram[header_len..];

@@ -15,7 +15,7 @@
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
-use super::slab::Key;
+use super::slab::{Key, Slab};
 use super::slots;
 use super::{
     ConnEntry, ConnHandle, Demux, Direction, Event, FourTuple, ListenerHandle, MAX_PENDING_CONTROL,
@@ -29,7 +29,7 @@ use crate::tcp::conn::{
 };
 use crate::tcp::ecn;
 use crate::tcp::fastopen::{self, PassiveOutcome};
-use crate::tcp::listener::{ListenDrop, ListenVerdict};
+use crate::tcp::listener::{ListenDrop, ListenVerdict, Listener};
 use crate::tcp::segment::{SegmentHeader, write_segment};
 use crate::tcp::state::TcpState;
 use crate::tcp::syncookie::{CookieOptions, SynCookies};
@@ -137,7 +137,11 @@ impl Stack {
         // connection; anything else sums the whole segment.
         let mut staged = None;
         if verify {
-            if let Some(Demux::Conn(key)) = found {
+            // Most segments of a handshake carry no text: no lookup of the
+            // connection to stage nothing (`stage_payload` would say so).
+            if let Some(Demux::Conn(key)) = found
+                && !seg.payload.is_empty()
+            {
                 staged = self
                     .conns
                     .get_mut(key)
@@ -675,29 +679,17 @@ impl Stack {
                             }
                             Owner::HalfOpen(l) => {
                                 entry.set_owner(Owner::Queued(l));
-                                if let Some(listener) = self.listeners.get_mut(l)
-                                    && listener.established(key)
-                                {
+                                if child_established(&mut self.listeners, l, key) {
                                     self.events.push_back(Event::AcceptReady(ListenerHandle(l)));
                                 }
                             }
                             Owner::App | Owner::Queued(_) | Owner::Orphan => {}
                         }
                     }
-                    if to == TcpState::Closed {
-                        match entry.owner() {
-                            Owner::HalfOpen(l) => {
-                                if let Some(listener) = self.listeners.get_mut(l) {
-                                    listener.remove_half_open(key);
-                                }
-                            }
-                            Owner::Queued(l) => {
-                                if let Some(listener) = self.listeners.get_mut(l) {
-                                    listener.forget(key);
-                                }
-                            }
-                            Owner::App | Owner::Orphan => {}
-                        }
+                    if to == TcpState::Closed
+                        && matches!(entry.owner(), Owner::HalfOpen(_) | Owner::Queued(_))
+                    {
+                        unaccepted_child_closed(&mut self.listeners, entry.owner(), key);
                     }
                 }
                 ConnEvent::Congestion(sample) => {
@@ -749,14 +741,6 @@ impl Stack {
             };
             self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
         }
-        self.set_conn_timer(key, deadline);
-    }
-
-    pub(super) fn reschedule(&mut self, key: Key) {
-        let deadline = self
-            .conns
-            .get_mut(key)
-            .and_then(|e| e.conn.poll_timeout_cached());
         self.set_conn_timer(key, deadline);
     }
 
@@ -901,5 +885,38 @@ impl Stack {
     /// Connections and TIME-WAIT entries (for tests and `ss -s`).
     pub fn connection_count(&self) -> (usize, usize) {
         (self.conns.len(), self.time_wait.len())
+    }
+}
+
+/// A listener's child completed its handshake: it moves to the accept
+/// queue. Returns whether the queue was empty (the moment to tell the
+/// application). Out of line, as is [`unaccepted_child_closed`]: inlined
+/// into `Stack::after_conn`, the listener's hash of the child's key was
+/// computed ahead of its event loop on every call that had events (about
+/// 30 instructions, 11 times a handshake), where one call needs it.
+#[inline(never)]
+fn child_established(listeners: &mut Slab<Listener<Key>>, l: Key, key: Key) -> bool {
+    listeners
+        .get_mut(l)
+        .is_some_and(|listener| listener.established(key))
+}
+
+/// A listener's child closed before the application accepted it: it
+/// leaves the SYN queue (half-open) or the accept queue (queued).
+#[cold]
+#[inline(never)]
+fn unaccepted_child_closed(listeners: &mut Slab<Listener<Key>>, owner: Owner, key: Key) {
+    match owner {
+        Owner::HalfOpen(l) => {
+            if let Some(listener) = listeners.get_mut(l) {
+                listener.remove_half_open(key);
+            }
+        }
+        Owner::Queued(l) => {
+            if let Some(listener) = listeners.get_mut(l) {
+                listener.forget(key);
+            }
+        }
+        Owner::App | Owner::Orphan => {}
     }
 }

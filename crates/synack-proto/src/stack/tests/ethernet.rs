@@ -221,6 +221,37 @@ fn frames_for_other_stations_and_from_group_addresses_are_dropped() {
     assert_eq!(out[0].label(), "arp who-has 192.0.2.2");
 }
 
+/// RFC 1122 §3.2.2: no ICMP error for a datagram that came as a
+/// link-layer broadcast, even one addressed to our unicast address. The
+/// frame's broadcast mark reaches IP with the payload `handle_ethernet`
+/// hands back; the same datagram in a frame to our MAC draws the error.
+#[test]
+fn a_link_layer_broadcast_draws_no_icmp_error_and_a_unicast_frame_does() {
+    let mut s = eth_stack(A, 1, config(1));
+    let _ = drain_seen(&mut s, Instant::ZERO);
+    let t = Instant::from_millis(5);
+    // An unknown protocol to our own address: protocol unreachable.
+    let datagram = ip_datagram(B, A, IpProtocol::Unknown(99), b"anything");
+    s.handle_frame(
+        t,
+        &eth_frame(
+            EthernetAddress::BROADCAST,
+            mac(2),
+            EtherType::Ipv4,
+            &datagram,
+        ),
+    );
+    assert_eq!(s.stats().ip.in_unknown_protos, 1, "it reached IP");
+    assert!(drain_seen(&mut s, t).is_empty(), "no error, no ARP for it");
+    s.handle_frame(t, &eth_frame(mac(1), mac(2), EtherType::Ipv4, &datagram));
+    assert_eq!(s.stats().ip.in_unknown_protos, 2);
+    // The error waits for B's address: the request is what leaves.
+    let out = drain_seen(&mut s, t);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].label(), "arp who-has 192.0.2.2");
+    assert_eq!(s.stats().icmp.out_dest_unreachs, 1);
+}
+
 #[test]
 fn the_queue_per_unresolved_next_hop_is_bounded() {
     let cfg = Config {
