@@ -136,8 +136,9 @@ fn closing_a_listener_resets_every_connection_not_yet_accepted() {
     assert_eq!(w.b.tcp_accept(l), Err(AcceptError::InvalidHandle));
 }
 
-#[test]
-fn so_reuseaddr_lets_a_listener_bind_a_port_with_time_wait_entries() {
+/// A connection whose listener is closed and whose server side closed
+/// first: the server holds `server()` in one TIME-WAIT entry.
+fn server_in_time_wait() -> Wire {
     let mut w = Wire::new();
     let (c, s) = connected(&mut w);
     let l = ListenerHandle(w.b.listeners.keys().next().unwrap());
@@ -150,6 +151,12 @@ fn so_reuseaddr_lets_a_listener_bind_a_port_with_time_wait_entries() {
     w.a.tcp_close(now, c);
     w.run_until(300);
     assert_eq!(w.b.connection_count(), (0, 1));
+    w
+}
+
+#[test]
+fn so_reuseaddr_lets_a_listener_bind_a_port_with_time_wait_entries() {
+    let mut w = server_in_time_wait();
     assert_eq!(w.b.tcp_listen(server(), 8), Err(ListenError::AddrInUse));
     let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
     assert_eq!(w.b.tcp_listen(wildcard, 8), Err(ListenError::AddrInUse));
@@ -177,17 +184,7 @@ fn so_reuseaddr_lets_a_listener_bind_a_port_with_time_wait_entries() {
 /// and the port is free once its last TIME-WAIT entry ends.
 #[test]
 fn a_held_port_conflicts_on_its_own_address_only_until_its_holder_ends() {
-    let mut w = Wire::new();
-    let (c, s) = connected(&mut w);
-    let l = ListenerHandle(w.b.listeners.keys().next().unwrap());
-    let now = w.now;
-    w.b.tcp_close_listener(now, l);
-    w.b.tcp_close(now, s);
-    w.run_until(200);
-    let now = w.now;
-    w.a.tcp_close(now, c);
-    w.run_until(300);
-    assert_eq!(w.b.connection_count(), (0, 1));
+    let mut w = server_in_time_wait();
     // A second address on the server: the TIME-WAIT entry on B holds
     // nothing there.
     let other = Ipv4Addr::new(198, 51, 100, 2);
