@@ -47,6 +47,7 @@ mod icmp;
 mod iface;
 mod ingress;
 mod offload;
+mod ports;
 pub mod slab;
 mod tcp;
 mod types;
@@ -61,9 +62,13 @@ pub use types::{
 };
 
 use core::cell::Cell;
-use core::hash::{Hash, Hasher};
+use core::hash::Hash;
+#[cfg(test)]
+use core::hash::Hasher;
 use core::net::{Ipv4Addr, SocketAddrV4};
-use std::collections::{HashMap, VecDeque};
+#[cfg(test)]
+use std::collections::HashMap;
+use std::collections::VecDeque;
 
 use self::demux::DemuxMap;
 use self::egress::OutQueue;
@@ -131,17 +136,20 @@ impl FourTuple {
     }
 }
 
-/// A local address and port as one word, the key of the stack's count of
+/// A local address and port as one word, the key of the tests' count of
 /// each local address's users: hashed in one write.
+#[cfg(test)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PortKey(u64);
 
+#[cfg(test)]
 impl PortKey {
     pub fn new(addr: SocketAddrV4) -> Self {
         PortKey((u64::from(addr.ip().to_bits()) << 16) | u64::from(addr.port()))
     }
 }
 
+#[cfg(test)]
 impl Hash for PortKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.0);
@@ -362,16 +370,17 @@ pub struct Stack {
     arp_key: SipKey,
     conns: Slab<ConnEntry>,
     listeners: Slab<Listener<Key>>,
-    /// The application's listening addresses (FxHash: a peer's segments
-    /// look keys up but cannot add any).
-    listen_map: HashMap<SocketAddrV4, Key, rustc_hash::FxBuildHasher>,
+    /// The application's listening addresses.
+    listen_map: ports::ListenMap,
     time_wait: Slab<TimeWaitEntry>,
     demux: DemuxMap,
-    /// Connections and TIME-WAIT entries per local address and port, for
-    /// bind conflicts (SO_REUSEADDR). FxHash, as `listen_map`: its keys are
-    /// our own addresses with our listening or ephemeral ports, so a peer
-    /// cannot add keys to flood it (a connection a SYN opens counts on its
-    /// listener's port); every connection pays an insert and a removal.
+    /// The local ports connections and TIME-WAIT entries may hold, for
+    /// bind conflicts (SO_REUSEADDR off): a connection sets a bit, `listen`
+    /// scans for the exact answer (see [`ports`]).
+    port_marks: ports::PortMarks,
+    /// Tests only: the exact count per local address and port that
+    /// `port_marks` replaced, checked against every listen's verdict.
+    #[cfg(test)]
     port_users: HashMap<PortKey, u32, rustc_hash::FxBuildHasher>,
     timers: TimerQueue<TimerKey, DenseSlots>,
     next_deadline: Option<Instant>,
@@ -474,9 +483,11 @@ impl Stack {
             arp_key,
             conns: Slab::new(),
             listeners: Slab::new(),
-            listen_map: HashMap::default(),
+            listen_map: ports::ListenMap::default(),
             time_wait: Slab::new(),
             demux: DemuxMap::new(demux_key),
+            port_marks: ports::PortMarks::new(),
+            #[cfg(test)]
             port_users: HashMap::default(),
             timers: TimerQueue::dense(),
             next_deadline: None,

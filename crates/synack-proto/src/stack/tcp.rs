@@ -269,22 +269,10 @@ impl Stack {
         }
     }
 
-    /// The listener for a local address and port: the specific one, else
-    /// the wildcard one.
-    fn listener_for(&self, local: SocketAddrV4) -> Option<Key> {
-        self.listen_map
-            .get(&local)
-            .or_else(|| {
-                self.listen_map
-                    .get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port()))
-            })
-            .copied()
-    }
-
     /// A segment for no connection: a listener's, or a reset.
     fn deliver_unconnected(&mut self, tuple: &FourTuple, seg: &TcpRepr<'_>, iss: Option<SeqNum>) {
         let now = self.now;
-        let Some(l) = self.listener_for(tuple.local) else {
+        let Some(l) = self.listen_map.get(tuple.local) else {
             // RFC 9293 §3.10.7.1 (CLOSED): reset anything but a reset.
             return self.reset(tuple, seg);
         };
@@ -560,12 +548,18 @@ impl Stack {
             remote: entry.conn.remote(),
         };
         self.demux.insert(slots!(self), tuple, Demux::Conn(key));
+        // Bind conflicts: the mark outlives the connection (and its
+        // TIME-WAIT entry) until a listen's scan finds the port free.
+        self.port_marks.mark(tuple.local.port());
+        #[cfg(test)]
         self.port_use(tuple.local, true);
         key
     }
 
-    /// Counts a connection or TIME-WAIT entry on a local address and port
-    /// in or out (for bind conflicts).
+    /// Tests only: counts a connection or TIME-WAIT entry on a local
+    /// address and port in or out, the exact model `port_marks` is checked
+    /// against.
+    #[cfg(test)]
     pub(super) fn port_use(&mut self, local: SocketAddrV4, add: bool) {
         let key = super::PortKey::new(local);
         if add {
@@ -814,6 +808,7 @@ impl Stack {
             return;
         };
         self.timers.cancel(TimerKey::TimeWait(key.index));
+        #[cfg(test)]
         self.port_use(entry.tuple.local, false);
         self.trace_state(None, entry.tuple, TcpState::TimeWait, TcpState::Closed);
     }
@@ -858,6 +853,7 @@ impl Stack {
         {
             listener.fastopen_done();
         }
+        #[cfg(test)]
         if how == Removal::Gone {
             self.port_use(tuple.local, false);
         }

@@ -136,8 +136,9 @@ fn closing_a_listener_resets_every_connection_not_yet_accepted() {
     assert_eq!(w.b.tcp_accept(l), Err(AcceptError::InvalidHandle));
 }
 
-#[test]
-fn so_reuseaddr_lets_a_listener_bind_a_port_with_time_wait_entries() {
+/// A connection whose listener is closed and whose server side closed
+/// first: the server holds `server()` in one TIME-WAIT entry.
+fn server_in_time_wait() -> Wire {
     let mut w = Wire::new();
     let (c, s) = connected(&mut w);
     let l = ListenerHandle(w.b.listeners.keys().next().unwrap());
@@ -150,6 +151,12 @@ fn so_reuseaddr_lets_a_listener_bind_a_port_with_time_wait_entries() {
     w.a.tcp_close(now, c);
     w.run_until(300);
     assert_eq!(w.b.connection_count(), (0, 1));
+    w
+}
+
+#[test]
+fn so_reuseaddr_lets_a_listener_bind_a_port_with_time_wait_entries() {
+    let mut w = server_in_time_wait();
     assert_eq!(w.b.tcp_listen(server(), 8), Err(ListenError::AddrInUse));
     let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
     assert_eq!(w.b.tcp_listen(wildcard, 8), Err(ListenError::AddrInUse));
@@ -169,6 +176,76 @@ fn so_reuseaddr_lets_a_listener_bind_a_port_with_time_wait_entries() {
     w.run_until(61_000);
     assert_eq!(w.b.connection_count(), (0, 0));
     assert!(w.b.tcp_listen(server(), 8).is_ok());
+}
+
+/// The port marks (a bit per port, an exact scan at listen) against the
+/// count they replaced: a port held on one address conflicts there and on
+/// the wildcard only, a scan that finds a holder elsewhere keeps the mark,
+/// and the port is free once its last TIME-WAIT entry ends.
+#[test]
+fn a_held_port_conflicts_on_its_own_address_only_until_its_holder_ends() {
+    let mut w = server_in_time_wait();
+    // A second address on the server: the TIME-WAIT entry on B holds
+    // nothing there.
+    let other = Ipv4Addr::new(198, 51, 100, 2);
+    w.b.add_interface(Interface::ip(other, 24));
+    let elsewhere = w.b.tcp_listen(SocketAddrV4::new(other, PORT), 8).unwrap();
+    w.b.tcp_close_listener(w.now, elsewhere);
+    // That scan found the holder on B: the port is still marked.
+    assert!(w.b.port_marks.is_marked(PORT));
+    assert_eq!(w.b.tcp_listen(server(), 8), Err(ListenError::AddrInUse));
+    let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
+    assert_eq!(w.b.tcp_listen(wildcard, 8), Err(ListenError::AddrInUse));
+    // TIME-WAIT ends: nothing is scanned until the next listen, which
+    // finds the port free and clears its mark.
+    w.run_until(61_000);
+    assert_eq!(w.b.connection_count(), (0, 0));
+    assert!(w.b.port_marks.is_marked(PORT));
+    assert!(w.b.tcp_listen(wildcard, 8).is_ok());
+    assert!(!w.b.port_marks.is_marked(PORT));
+}
+
+/// The listening addresses count their specific ones, and skip that
+/// lookup when there are none: each listener gets its segments however
+/// the specific and wildcard listeners come and go.
+#[test]
+fn specific_and_wildcard_listeners_each_get_their_own_segments() {
+    let mut w = Wire::new();
+    let wildcard = |port| SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+    let accepted_by = |w: &mut Wire, l: ListenerHandle, to: SocketAddrV4| {
+        let t = w.now.total_millis();
+        let now = w.now;
+        w.a.tcp_connect(now, to, ConnectOptions::default()).unwrap();
+        w.run_until(t + 100);
+        w.b.tcp_accept(l).is_ok()
+    };
+    let any81 = w.b.tcp_listen(wildcard(81), 8).unwrap();
+    assert!(accepted_by(&mut w, any81, SocketAddrV4::new(B, 81)));
+    let b80 = w.b.tcp_listen(server(), 8).unwrap();
+    assert_eq!(w.b.listen_map.addrs().count(), 2);
+    assert!(accepted_by(&mut w, b80, server()));
+    assert!(accepted_by(&mut w, any81, SocketAddrV4::new(B, 81)));
+    w.b.tcp_close_listener(w.now, any81);
+    assert!(accepted_by(&mut w, b80, server()));
+    // The specific one gone, a wildcard one on its port takes over (its
+    // accepted connections still hold the port: SO_REUSEADDR).
+    w.b.tcp_close_listener(w.now, b80);
+    let reuse = ListenOptions {
+        backlog: 8,
+        reuse_addr: true,
+        ..ListenOptions::default()
+    };
+    let any80 = w.b.tcp_listen_with(wildcard(PORT), reuse).unwrap();
+    assert!(accepted_by(&mut w, any80, server()));
+    // No listener at all: the SYN is reset (nothing to accept).
+    w.b.tcp_close_listener(w.now, any80);
+    let resets = w.b.stats().tcp.out_rsts;
+    let t = w.now.total_millis();
+    let now = w.now;
+    w.a.tcp_connect(now, server(), ConnectOptions::default())
+        .unwrap();
+    w.run_until(t + 100);
+    assert_eq!(w.b.stats().tcp.out_rsts, resets + 1);
 }
 
 #[test]

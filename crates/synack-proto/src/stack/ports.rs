@@ -1,0 +1,167 @@
+//! Which local ports connections and TIME-WAIT entries may hold, for bind
+//! conflicts: a listen without SO_REUSEADDR fails with AddrInUse when any
+//! connection, TIME-WAIT included, holds its address and port (as Linux's
+//! bind does).
+//!
+//! A per-address count (a hash map) answered that question exactly, but
+//! every connection paid an insert and a removal for a question only
+//! `listen` asks. Here a connection only sets its port's bit; nothing
+//! happens when it ends. `listen` on a marked port scans the connections
+//! and TIME-WAIT entries for the exact answer and clears the bit when no
+//! holder of the port is left: the same verdict, paid by the rare listen
+//! on a port that was in use rather than by every handshake.
+//!
+//! The listening addresses live here too ([`ListenMap`]): a segment for no
+//! connection and every active open's port look them up.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+use std::collections::HashMap;
+
+use super::slab::Key;
+
+/// Number of 64-bit words for one bit per port.
+const WORDS: usize = (u16::MAX as usize + 1) / 64;
+
+/// One bit per local port. Invariant: a port some connection or TIME-WAIT
+/// entry holds is marked (a marked port may be free).
+pub(crate) struct PortMarks(Box<[u64; WORDS]>);
+
+impl PortMarks {
+    pub fn new() -> Self {
+        PortMarks(Box::new([0; WORDS]))
+    }
+
+    /// A connection (or the TIME-WAIT entry it becomes) takes `port`.
+    #[inline]
+    pub fn mark(&mut self, port: u16) {
+        self.0[usize::from(port >> 6)] |= 1 << (port & 63);
+    }
+
+    pub fn is_marked(&self, port: u16) -> bool {
+        self.0[usize::from(port >> 6)] & (1 << (port & 63)) != 0
+    }
+
+    /// Whether one of `locals` (every connection's and TIME-WAIT entry's
+    /// local address) holds `port` on an address `on` accepts. Exact; an
+    /// unmarked port is free without a scan, and a scan that finds no
+    /// holder of the port on any address clears its mark.
+    pub fn held(
+        &mut self,
+        port: u16,
+        locals: impl Iterator<Item = SocketAddrV4>,
+        on: impl Fn(Ipv4Addr) -> bool,
+    ) -> bool {
+        if !self.is_marked(port) {
+            return false;
+        }
+        let mut any = false;
+        for local in locals.filter(|l| l.port() == port) {
+            if on(*local.ip()) {
+                return true;
+            }
+            any = true;
+        }
+        if !any {
+            self.0[usize::from(port >> 6)] &= !(1 << (port & 63));
+        }
+        false
+    }
+}
+
+/// The application's listening addresses (FxHash: a peer's segments look
+/// keys up but cannot add any), and how many of them are specific
+/// addresses rather than the wildcard.
+#[derive(Default)]
+pub(crate) struct ListenMap {
+    map: HashMap<SocketAddrV4, Key, rustc_hash::FxBuildHasher>,
+    /// Keys with a specific address: with none (a server listening on
+    /// 0.0.0.0, the usual case), [`ListenMap::get`] looks up the wildcard
+    /// alone instead of missing on the specific address first.
+    specific: usize,
+}
+
+impl ListenMap {
+    pub fn insert(&mut self, local: SocketAddrV4, key: Key) {
+        if self.map.insert(local, key).is_none() && !local.ip().is_unspecified() {
+            self.specific += 1;
+        }
+    }
+
+    pub fn remove(&mut self, local: SocketAddrV4) {
+        if self.map.remove(&local).is_some() && !local.ip().is_unspecified() {
+            self.specific -= 1;
+        }
+    }
+
+    pub fn addrs(&self) -> impl Iterator<Item = &SocketAddrV4> + '_ {
+        self.map.keys()
+    }
+
+    /// The listener for a local address and port: the specific one, else
+    /// the wildcard one (Linux prefers the more specific socket).
+    #[inline(always)]
+    pub fn get(&self, local: SocketAddrV4) -> Option<Key> {
+        let found = self.lookup(local);
+        // Tests: the count is right and the two lookups this saves one of
+        // agree.
+        #[cfg(test)]
+        {
+            let specific = self.map.keys().filter(|a| !a.ip().is_unspecified());
+            assert_eq!(self.specific, specific.count());
+            let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
+            let both = self.map.get(&local).or_else(|| self.map.get(&wildcard));
+            assert_eq!(found, both.copied(), "the listener for {local}");
+        }
+        found
+    }
+
+    #[inline(always)]
+    fn lookup(&self, local: SocketAddrV4) -> Option<Key> {
+        if self.specific != 0
+            && let Some(&key) = self.map.get(&local)
+        {
+            return Some(key);
+        }
+        let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
+        self.map.get(&wildcard).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    #[test]
+    fn unmarked_ports_are_free_without_looking() {
+        let mut marks = PortMarks::new();
+        let holder = [SocketAddrV4::new(A, 80)];
+        // The invariant is the caller's: an unmarked port is not scanned.
+        assert!(!marks.held(80, holder.into_iter(), |_| true));
+        marks.mark(80);
+        assert!(marks.held(80, holder.into_iter(), |_| true));
+        assert!(!marks.is_marked(81) && !marks.is_marked(79));
+    }
+
+    #[test]
+    fn a_scan_is_exact_and_clears_only_a_port_nobody_holds() {
+        let mut marks = PortMarks::new();
+        for port in [0, 63, 64, 80, u16::MAX] {
+            marks.mark(port);
+        }
+        let locals = [SocketAddrV4::new(A, 80), SocketAddrV4::new(B, 64)];
+        // Held on another address: not a conflict, the mark stays.
+        assert!(!marks.held(80, locals.into_iter(), |ip| ip == B));
+        assert!(marks.is_marked(80));
+        assert!(marks.held(80, locals.into_iter(), |ip| ip == A));
+        assert!(marks.held(64, locals.into_iter(), |_| true));
+        // Nobody holds these any more: free, and the marks go.
+        for port in [0, 63, u16::MAX] {
+            assert!(!marks.held(port, locals.into_iter(), |_| true));
+            assert!(!marks.is_marked(port));
+        }
+        assert!(marks.is_marked(64));
+    }
+}
