@@ -75,6 +75,11 @@ impl Stack {
                     addr == *local.ip()
                 }
             };
+            // A marked port is answered by walking every connection: a
+            // listen's cost, counted like the stack's other full scans.
+            if self.port_marks.is_marked(port) {
+                self.full_scans += 1;
+            }
             let locals = (self.conns.iter().map(|(_, e)| e.conn.local()))
                 .chain(self.time_wait.iter().map(|(_, e)| e.tuple.local));
             let in_use = self.port_marks.held(port, locals, on);

@@ -551,7 +551,8 @@ impl Stack {
     }
 
     /// How many times the stack walked every connection (closing a
-    /// listener, a failed ARP resolution): never per segment. For tests
+    /// listener, a failed ARP resolution, a listen without SO_REUSEADDR on
+    /// a port a connection held): never per segment. For tests
     /// proving demux stays O(1).
     pub fn full_scans(&self) -> u64 {
         self.full_scans

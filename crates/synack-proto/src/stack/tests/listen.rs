@@ -189,10 +189,12 @@ fn a_held_port_conflicts_on_its_own_address_only_until_its_holder_ends() {
     // nothing there.
     let other = Ipv4Addr::new(198, 51, 100, 2);
     w.b.add_interface(Interface::ip(other, 24));
+    let scans = w.b.full_scans();
     let elsewhere = w.b.tcp_listen(SocketAddrV4::new(other, PORT), 8).unwrap();
     w.b.tcp_close_listener(w.now, elsewhere);
     // That scan found the holder on B: the port is still marked.
     assert!(w.b.port_marks.is_marked(PORT));
+    assert_eq!(w.b.full_scans(), scans + 1, "a marked port is a full scan");
     assert_eq!(w.b.tcp_listen(server(), 8), Err(ListenError::AddrInUse));
     let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
     assert_eq!(w.b.tcp_listen(wildcard, 8), Err(ListenError::AddrInUse));
@@ -201,8 +203,13 @@ fn a_held_port_conflicts_on_its_own_address_only_until_its_holder_ends() {
     w.run_until(61_000);
     assert_eq!(w.b.connection_count(), (0, 0));
     assert!(w.b.port_marks.is_marked(PORT));
-    assert!(w.b.tcp_listen(wildcard, 8).is_ok());
+    let listener = w.b.tcp_listen(wildcard, 8).unwrap();
     assert!(!w.b.port_marks.is_marked(PORT));
+    // Cleared: the next listen on the port walks nothing.
+    w.b.tcp_close_listener(w.now, listener);
+    let scans = w.b.full_scans();
+    assert!(w.b.tcp_listen(wildcard, 8).is_ok());
+    assert_eq!(w.b.full_scans(), scans, "an unmarked port is not scanned");
 }
 
 /// The listening addresses count their specific ones, and skip that
