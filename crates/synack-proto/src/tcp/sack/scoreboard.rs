@@ -74,6 +74,17 @@ impl Record {
     fn has(&self, f: u8) -> bool {
         self.flags & f != 0
     }
+    /// This record as the peer's receipt of it reports it.
+    #[inline]
+    fn delivered(&self) -> Delivered {
+        Delivered {
+            start: self.start,
+            end: self.end,
+            xmit: self.xmit,
+            retransmitted: self.has(flag::EVER_RETRANS),
+            was_sacked: self.has(flag::SACKED),
+        }
+    }
 }
 
 /// Bytes and segments, for one class of records.
@@ -121,6 +132,18 @@ pub struct CumAck {
     /// The lowest never-retransmitted, never-SACKed segment acknowledged
     /// (reordering: it arrived after later segments were SACKed).
     pub lowest_original: Option<SeqNum>,
+}
+
+impl CumAck {
+    /// Counts `r`, not SACKed before, as newly delivered.
+    #[inline]
+    fn count(&mut self, r: &Record) {
+        self.delivered.add(r.len());
+        if !r.has(flag::EVER_RETRANS) {
+            self.original_acked = true;
+            self.lowest_original.get_or_insert(r.start);
+        }
+    }
 }
 
 /// What SACK blocks did to the scoreboard.
@@ -502,19 +525,9 @@ impl Scoreboard {
                 self.records.pop_front();
                 self.first_id += 1;
                 if !front.has(flag::SACKED) {
-                    out.delivered.add(front.len());
-                    if !front.has(flag::EVER_RETRANS) {
-                        out.original_acked = true;
-                        out.lowest_original.get_or_insert(front.start);
-                    }
+                    out.count(&front);
                 }
-                deliver(&Delivered {
-                    start: front.start,
-                    end: front.end,
-                    xmit: front.xmit,
-                    retransmitted: front.has(flag::EVER_RETRANS),
-                    was_sacked: front.has(flag::SACKED),
-                });
+                deliver(&front.delivered());
             } else {
                 if front.start.before(ack) {
                     // Part of the front segment: trim it.
@@ -584,23 +597,12 @@ impl Scoreboard {
         }
         let mut out = CumAck::default();
         for r in &self.records {
-            let len = r.len();
-            self.total.sub(len);
+            self.total.sub(r.len());
             // RFC 9293 §3.10.7.4: "Any segments on the retransmission queue
-            // that are thereby entirely acknowledged are removed."
-            out.delivered.add(len);
-            let retransmitted = r.has(flag::EVER_RETRANS);
-            if !retransmitted {
-                out.original_acked = true;
-                out.lowest_original.get_or_insert(r.start);
-            }
-            deliver(&Delivered {
-                start: r.start,
-                end: r.end,
-                xmit: r.xmit,
-                retransmitted,
-                was_sacked: false,
-            });
+            // that are thereby entirely acknowledged are removed." None is
+            // SACKed.
+            out.count(r);
+            deliver(&r.delivered());
         }
         self.first_id += self.records.len() as u64;
         self.records.clear();
@@ -661,12 +663,10 @@ impl Scoreboard {
                     out.lowest_original = Some(rec.start);
                 }
             }
+            // Newly SACKed: not SACKed before.
             deliver(&Delivered {
-                start: rec.start,
-                end: rec.end,
-                xmit: rec.xmit,
-                retransmitted: rec.has(flag::EVER_RETRANS),
                 was_sacked: false,
+                ..rec.delivered()
             });
             pos = rec.end;
         }
