@@ -41,10 +41,10 @@ use crate::wire::{Checksum, WireError};
 /// How a connection leaves the connection table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Removal {
-    /// Nothing takes its place: its demux entry (if the stack did not take
-    /// it out when it closed) and its count on the local port go.
+    /// Nothing takes its place: its demux entry goes (if the stack did not
+    /// take it out when it closed).
     Gone,
-    /// Its compact TIME-WAIT entry took both.
+    /// Its compact TIME-WAIT entry took its demux entry.
     ToTimeWait,
 }
 
@@ -788,8 +788,8 @@ impl Stack {
         });
         // The tuple's demux entry is re-pointed to the TIME-WAIT entry in
         // place (one probe, where removing and inserting took two), while
-        // the connection's slot still holds the tuple; the local port stays
-        // counted (no decrement and increment of one count).
+        // the connection's slot still holds the tuple. The local port's
+        // mark stays, as it does for every ended connection.
         self.demux
             .insert(slots!(self), tuple, Demux::TimeWait(tw_key));
         self.remove_conn_with(key, Removal::ToTimeWait);
@@ -818,8 +818,7 @@ impl Stack {
     }
 
     /// [`Stack::remove_conn`], or (`Removal::ToTimeWait`) the end of a
-    /// connection whose TIME-WAIT entry took its demux entry and its count
-    /// on the local port.
+    /// connection whose TIME-WAIT entry took its demux entry.
     fn remove_conn_with(&mut self, key: Key, how: Removal) {
         // The demux entry goes first: it is resolved through the slot.
         let Some(entry) = self.conns.get_mut(key) else {
@@ -831,18 +830,18 @@ impl Stack {
             remote: entry.conn.remote(),
         };
         let fastopen_listener = entry.fastopen_listener.get();
-        if how == Removal::ToTimeWait {
+        match how {
             // `move_to_time_wait` re-pointed the entry.
-        } else if entry.conn.state() == TcpState::Closed {
+            Removal::ToTimeWait => {}
             // `after_conn` took the tuple out when the connection closed
-            // (every state change raises an event, which runs it): no
-            // second probe of a table that may be millions of entries.
-            debug_assert!(
+            // (the change into CLOSED always raises an event, which runs
+            // it): no second probe of a table that may be millions of
+            // entries.
+            Removal::Gone if entry.conn.state() == TcpState::Closed => debug_assert!(
                 self.demux.get(slots!(self), &tuple) != Some(Demux::Conn(key)),
                 "a closed connection still in the demux map"
-            );
-        } else {
-            self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
+            ),
+            Removal::Gone => self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key)),
         }
         if !self.conns.delete(key) {
             return;
