@@ -366,6 +366,10 @@ impl RingBuffer {
         if !matches!(&self.ring, Some(ring) if needed <= ring.storage.len()) {
             return self.grow(needed, spares);
         }
+        // The ring fits. Matched again rather than returned from the test
+        // above: the borrow checker does not yet accept a reference returned
+        // from one arm of a match whose other arm borrows `self` again; the
+        // `None` arm is not reached.
         match self.ring {
             Some(ref mut ring) => ring,
             None => self.grow(needed, spares),
