@@ -370,38 +370,27 @@ mod tests {
     fn a_run_for_one_tuple_hashes_it_once() {
         let (conns, [(a, key_a), (b, key_b)], mut map) = two_connections();
         let time_wait = Slab::new();
+        let at = slots(&conns, &time_wait);
         // A missed lookup, then the insert it led to: one hash.
-        assert_eq!(map.get(slots(&conns, &time_wait), &a), None);
-        map.insert(slots(&conns, &time_wait), a, Demux::Conn(key_a));
+        assert_eq!(map.get(at, &a), None);
+        map.insert(at, a, Demux::Conn(key_a));
         assert_eq!(map.hashes.get(), 1);
         // A run of segments for it: no more.
         for _ in 0..5 {
-            assert_eq!(
-                map.get(slots(&conns, &time_wait), &a),
-                Some(Demux::Conn(key_a))
-            );
+            assert_eq!(map.get(at, &a), Some(Demux::Conn(key_a)));
         }
         assert_eq!(map.hashes.get(), 1);
         // Another tuple hashes; going back to the first hashes again.
-        map.insert(slots(&conns, &time_wait), b, Demux::Conn(key_b));
-        assert_eq!(
-            map.get(slots(&conns, &time_wait), &b),
-            Some(Demux::Conn(key_b))
-        );
+        map.insert(at, b, Demux::Conn(key_b));
+        assert_eq!(map.get(at, &b), Some(Demux::Conn(key_b)));
         assert_eq!(map.hashes.get(), 2);
-        assert_eq!(
-            map.get(slots(&conns, &time_wait), &a),
-            Some(Demux::Conn(key_a))
-        );
+        assert_eq!(map.get(at, &a), Some(Demux::Conn(key_a)));
         assert_eq!(map.hashes.get(), 3);
         // Its removal right after: no hash, and it is gone.
-        map.remove_if(slots(&conns, &time_wait), &a, Demux::Conn(key_a));
+        map.remove_if(at, &a, Demux::Conn(key_a));
         assert_eq!(map.hashes.get(), 3);
-        assert_eq!(map.get(slots(&conns, &time_wait), &a), None);
-        assert_eq!(
-            map.get(slots(&conns, &time_wait), &b),
-            Some(Demux::Conn(key_b))
-        );
+        assert_eq!(map.get(at, &a), None);
+        assert_eq!(map.get(at, &b), Some(Demux::Conn(key_b)));
         assert_eq!(map.table.len(), 1);
     }
 
@@ -413,55 +402,45 @@ mod tests {
         let a = tuple(1);
         let key = conns.insert(conn_entry(a));
         let tw = time_wait.insert(entry(1));
-        assert_eq!(map.get(slots(&conns, &time_wait), &a), None);
-        map.insert(slots(&conns, &time_wait), a, Demux::Conn(key));
+        let at = slots(&conns, &time_wait);
+        assert_eq!(map.get(at, &a), None);
+        map.insert(at, a, Demux::Conn(key));
         assert_eq!(map.unique_inserts.get(), 1);
         // Remembered as present: a replacement searches, and replaces.
-        map.insert(slots(&conns, &time_wait), a, Demux::TimeWait(tw));
+        map.insert(at, a, Demux::TimeWait(tw));
         assert_eq!(map.unique_inserts.get(), 1);
         assert_eq!(map.table.len(), 1);
-        assert_eq!(
-            map.get(slots(&conns, &time_wait), &a),
-            Some(Demux::TimeWait(tw))
-        );
+        assert_eq!(map.get(at, &a), Some(Demux::TimeWait(tw)));
         // Not remembered (another tuple asked about since): searches too.
-        assert_eq!(map.get(slots(&conns, &time_wait), &tuple(2)), None);
-        map.insert(slots(&conns, &time_wait), a, Demux::Conn(key));
+        assert_eq!(map.get(at, &tuple(2)), None);
+        map.insert(at, a, Demux::Conn(key));
         assert_eq!(map.unique_inserts.get(), 1);
         assert_eq!(map.table.len(), 1);
-        assert_eq!(
-            map.get(slots(&conns, &time_wait), &a),
-            Some(Demux::Conn(key))
-        );
+        assert_eq!(map.get(at, &a), Some(Demux::Conn(key)));
     }
 
     #[test]
     fn removing_a_tuple_the_map_remembers_as_gone_skips_the_table() {
         let (conns, [(a, key_a), (b, key_b)], mut map) = two_connections();
         let time_wait = Slab::new();
-        map.insert(slots(&conns, &time_wait), a, Demux::Conn(key_a));
-        map.insert(slots(&conns, &time_wait), b, Demux::Conn(key_b));
-        map.remove_if(slots(&conns, &time_wait), &a, Demux::Conn(key_a));
+        let at = slots(&conns, &time_wait);
+        map.insert(at, a, Demux::Conn(key_a));
+        map.insert(at, b, Demux::Conn(key_b));
+        map.remove_if(at, &a, Demux::Conn(key_a));
         assert_eq!(map.removal_probes.get(), 1);
         // Asked again (a closed connection's later bookkeeping): no search.
-        map.remove_if(slots(&conns, &time_wait), &a, Demux::Conn(key_a));
+        map.remove_if(at, &a, Demux::Conn(key_a));
         assert_eq!(map.removal_probes.get(), 1);
         // A remembered entry for another value stays, unsearched.
-        assert_eq!(
-            map.get(slots(&conns, &time_wait), &b),
-            Some(Demux::Conn(key_b))
-        );
-        map.remove_if(slots(&conns, &time_wait), &b, Demux::Conn(key_a));
+        assert_eq!(map.get(at, &b), Some(Demux::Conn(key_b)));
+        map.remove_if(at, &b, Demux::Conn(key_a));
         assert_eq!(map.removal_probes.get(), 1);
-        assert_eq!(
-            map.get(slots(&conns, &time_wait), &b),
-            Some(Demux::Conn(key_b))
-        );
+        assert_eq!(map.get(at, &b), Some(Demux::Conn(key_b)));
         // Not remembered: the table is searched, and the entry goes.
-        assert_eq!(map.get(slots(&conns, &time_wait), &a), None);
-        map.remove_if(slots(&conns, &time_wait), &b, Demux::Conn(key_b));
+        assert_eq!(map.get(at, &a), None);
+        map.remove_if(at, &b, Demux::Conn(key_b));
         assert_eq!(map.removal_probes.get(), 2);
-        assert_eq!(map.get(slots(&conns, &time_wait), &b), None);
+        assert_eq!(map.get(at, &b), None);
         assert_eq!(map.table.len(), 0);
     }
 

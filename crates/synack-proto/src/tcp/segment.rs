@@ -563,6 +563,22 @@ mod tests {
         );
     }
 
+    /// The options a proptest draws: a SYN's set, SACK blocks aside.
+    fn syn_options(
+        mss: Option<u16>,
+        window_scale: Option<u8>,
+        sack_permitted: bool,
+        timestamp: Option<(u32, u32)>,
+    ) -> TcpOptions {
+        TcpOptions {
+            mss,
+            window_scale,
+            sack_permitted,
+            timestamp: timestamp.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
+            ..TcpOptions::default()
+        }
+    }
+
     proptest::proptest! {
         /// The header written straight from the fields is byte for byte what
         /// `TcpRepr::emit` writes, checksum included, for any header, option
@@ -581,13 +597,7 @@ mod tests {
             payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
             split in 0usize..200,
         ) {
-            let mut options = TcpOptions {
-                mss,
-                window_scale,
-                sack_permitted,
-                timestamp: timestamp.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
-                ..TcpOptions::default()
-            };
+            let mut options = syn_options(mss, window_scale, sack_permitted, timestamp);
             for (l, r) in blocks {
                 options.sack_blocks.push((SeqNum(l), SeqNum(r)));
             }
@@ -650,13 +660,7 @@ mod tests {
             ack: Option<u32>,
             flags: u8,
         ) {
-            let mut options = TcpOptions {
-                mss,
-                window_scale,
-                sack_permitted,
-                timestamp: timestamp.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
-                ..TcpOptions::default()
-            };
+            let mut options = syn_options(mss, window_scale, sack_permitted, timestamp);
             if sack_block {
                 options.sack_blocks.push((SeqNum(1), SeqNum(2)));
                 proptest::prop_assert!(option_words(&options).is_none());
