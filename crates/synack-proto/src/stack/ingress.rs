@@ -123,8 +123,8 @@ impl Stack {
         // `parse` checks the lengths first, as `new_checked` would (once,
         // not twice), then the version and the header checksum.
         let packet = Ipv4Packet::new_unchecked(bytes);
-        let ip = match Ipv4Repr::parse(&packet, Checksum::Full) {
-            Ok(ip) => ip,
+        let (ip, header_len) = match Ipv4Repr::parse_with_header_len(&packet, Checksum::Full) {
+            Ok(parsed) => parsed,
             // Linux: a header longer than the packet is a header error; a
             // total length beyond it, a truncated packet.
             Err(WireError::Truncated)
@@ -134,8 +134,9 @@ impl Stack {
             }
             Err(e) => return self.count_ip_error(e),
         };
-        // The datagram proper, without link-layer padding.
-        let datagram = &bytes[..usize::from(packet.total_len())];
+        // The datagram proper, without link-layer padding: its total
+        // length, which `parse` checked lies within the buffer.
+        let datagram = &bytes[..header_len + usize::from(ip.payload_len)];
         let pair = RxAddrs {
             iface: index,
             src: ip.src_addr,
@@ -159,7 +160,7 @@ impl Stack {
             Destination::NotOurs => return,
         }
         if !ip.is_fragment() {
-            return self.deliver_ip(&ip, datagram, dst, link_broadcast);
+            return self.deliver_ip(&ip, datagram, header_len, dst, link_broadcast);
         }
         self.handle_fragment(datagram, dst, link_broadcast);
     }
@@ -232,14 +233,22 @@ impl Stack {
         dst: Destination,
         link_bcast: bool,
     ) {
-        self.deliver_ip(ip, datagram, dst, link_bcast);
+        let header_len = usize::from(Ipv4Packet::new_unchecked(datagram).header_len());
+        self.deliver_ip(ip, datagram, header_len, dst, link_bcast);
     }
 
-    /// A whole datagram for us: to its protocol. Inlined into its one hot
-    /// caller, `handle_ip` (a call level less for every frame).
+    /// A whole datagram for us, whose header is `header_len` bytes: to its
+    /// protocol. Inlined into its one hot caller, `handle_ip` (a call level
+    /// less for every frame).
     #[inline(always)]
-    fn deliver_ip(&mut self, ip: &Ipv4Repr, datagram: &[u8], dst: Destination, link_bcast: bool) {
-        let header_len = usize::from(Ipv4Packet::new_unchecked(datagram).header_len());
+    fn deliver_ip(
+        &mut self,
+        ip: &Ipv4Repr,
+        datagram: &[u8],
+        header_len: usize,
+        dst: Destination,
+        link_bcast: bool,
+    ) {
         let payload = &datagram[header_len..];
         match ip.protocol {
             IpProtocol::Tcp => {
