@@ -153,13 +153,17 @@ impl TcpOptions {
     pub(crate) fn read(&mut self, bytes: &[u8]) -> Result<(), WireError> {
         debug_assert_eq!(*self, TcpOptions::default());
         // Fast path: nearly every segment of a connection with timestamps
-        // carries exactly `nop, nop, TS` (RFC 7323 Appendix A's layout).
-        if let [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3] = *bytes {
-            self.timestamp = Some(TcpTimestamp {
-                tsval: u32::from_be_bytes([v0, v1, v2, v3]),
-                tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
-            });
-            return Ok(());
+        // carries exactly `nop, nop, TS` (RFC 7323 Appendix A's layout),
+        // its four kind and length bytes compared as one word.
+        if let Ok(b) = <&[u8; 12]>::try_from(bytes) {
+            let word = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+            if word(0) == 0x0101_080a {
+                self.timestamp = Some(TcpTimestamp {
+                    tsval: word(4),
+                    tsecr: word(8),
+                });
+                return Ok(());
+            }
         }
         self.read_other(bytes)
     }
