@@ -328,6 +328,11 @@ impl Core {
                 | TcpState::Closing
                 | TcpState::LastAck
         );
+        // The usual segment of a bulk transfer, planned without the steps
+        // below that cannot change it.
+        if may_send && let Some(plan) = self.plan_inside_packet(snd, env) {
+            return Some(plan);
+        }
         // RFC 8985 §7.3: a due probe goes first, whatever cwnd says.
         if self.pending.loss_probe() {
             self.pending.set_loss_probe(false);
@@ -354,6 +359,52 @@ impl Core {
             });
         }
         self.ack.now.then(|| Plan::ack(snd.nxt))
+    }
+
+    /// A full segment of new data inside the GSO packet being sent (see
+    /// `gso`), when nothing else could go first: what the steps of
+    /// [`Core::plan_synchronized`] plan then, without them. They would find
+    /// no pending probe, push or RST (`pending` is empty), nothing to
+    /// retransmit and room in the scoreboard (`is_quiet`: RFC 6675 NextSeg
+    /// rule (1) finds nothing, and rules (3) and (4) apply in fast recovery
+    /// only), no idle restart (data is in flight), a full MSS within the
+    /// data (not its tail, so no FIN and no PSH for it), the peer's window
+    /// and the record (no cut at its end), no super-segment to build, and
+    /// room in cwnd. Then the segment's PSH depends on the packet's end
+    /// alone, not on the data or window beyond it (`gso_push_inside`), so
+    /// the packet's sizing (Nagle, the cork, the pacing rate) is not worked
+    /// out again. `None` sends the connection the long way, which decides
+    /// (and notes a full window) as before; with `in_packet::OFF` set (test
+    /// builds) it always goes that way, for the differential tests.
+    #[inline(always)]
+    fn plan_inside_packet(&mut self, snd: &mut SendHalf, env: &Env) -> Option<Plan> {
+        #[cfg(test)]
+        if in_packet::OFF.with(core::cell::Cell::get) {
+            return None;
+        }
+        let (seq, mss) = (snd.nxt, snd.mss);
+        let full = mss > 0
+            && snd.unsent() > mss
+            && snd.window_end().since(seq) >= mss
+            && snd.record_room(seq) > mss;
+        if !full
+            || self.pending.any()
+            || snd.in_flight() == 0
+            || env.tx.max_pieces(mss) > 1
+            || !self.recovery.is_quiet()
+            || self.pipe() >= self.send_window()
+        {
+            return None;
+        }
+        let push = Self::gso_push_inside(seq, mss, snd)?;
+        #[cfg(test)]
+        in_packet::TAKEN.with(|n| n.set(n.get() + 1));
+        Some(Plan {
+            len: mss,
+            push,
+            kind: Kind::New,
+            ..Plan::ack(seq)
+        })
     }
 
     /// RFC 6675 NextSeg rule (1): the next lost segment, when the window
@@ -1038,6 +1089,19 @@ impl Core {
     fn counted_control(&mut self, env: &mut Env) {
         self.counters.add_segs_out(1);
         env.stats.tcp.out_segs += 1;
+    }
+}
+
+/// Test builds' switch and count for [`Core::plan_inside_packet`]: with
+/// `OFF` set every segment is planned the long way; `TAKEN` counts the
+/// segments the short way planned.
+#[cfg(test)]
+pub(super) mod in_packet {
+    use core::cell::Cell;
+
+    std::thread_local! {
+        pub static OFF: Cell<bool> = const { Cell::new(false) };
+        pub static TAKEN: Cell<u64> = const { Cell::new(0) };
     }
 }
 

@@ -10,6 +10,7 @@ mod close;
 mod data;
 mod gro;
 mod handshake;
+mod in_packet;
 mod layout;
 mod loss;
 mod predicted;
