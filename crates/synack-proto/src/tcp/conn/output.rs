@@ -286,6 +286,18 @@ impl Core {
         buf: &mut [u8],
         env: &mut Env,
     ) -> Option<usize> {
+        // The usual segment of a bulk transfer, planned without the steps
+        // that cannot change it, and written by an `emit` of its own, which
+        // the plan's constants (new data, one MSS, no FIN) thin down.
+        if sends_new_data(state)
+            && let Some(plan) = self.plan_inside_packet(snd, env)
+        {
+            let n = self.emit(now, &plan, snd, rcv, buf, env)?;
+            if plan.push {
+                env.tx.more = Some(self.synchronized_may_transmit(snd));
+            }
+            return Some(n);
+        }
         let Some(plan) = self.plan_synchronized(now, state, snd, env) else {
             self.pending.set_force_push(false);
             self.arm_persist_if_stalled(now, snd, env);
@@ -318,21 +330,7 @@ impl Core {
         snd: &mut SendHalf,
         env: &mut Env,
     ) -> Option<Plan> {
-        // FIN-WAIT-1, CLOSING and LAST-ACK may still hold data queued
-        // before the FIN (a crossing FIN moves FIN-WAIT-1 to CLOSING).
-        let may_send = matches!(
-            state,
-            TcpState::Established
-                | TcpState::CloseWait
-                | TcpState::FinWait1
-                | TcpState::Closing
-                | TcpState::LastAck
-        );
-        // The usual segment of a bulk transfer, planned without the steps
-        // below that cannot change it.
-        if may_send && let Some(plan) = self.plan_inside_packet(snd, env) {
-            return Some(plan);
-        }
+        let may_send = sends_new_data(state);
         // RFC 8985 §7.3: a due probe goes first, whatever cwnd says.
         if self.pending.loss_probe() {
             self.pending.set_loss_probe(false);
@@ -383,6 +381,12 @@ impl Core {
             return None;
         }
         let (seq, mss) = (snd.nxt, snd.mss);
+        // First what most other polls fail, cheaply: a connection's segments
+        // outside bulk transfers (a request, an ACK, a FIN) are each a GSO
+        // packet of their own or none, so SND.NXT is not inside one.
+        if !snd.gso_end().after(seq) {
+            return None;
+        }
         let full = mss > 0
             && snd.unsent() > mss
             && snd.window_end().since(seq) >= mss
@@ -961,8 +965,12 @@ impl Core {
         let sent = end.since(plan.seq);
         match plan.kind {
             Kind::New => {
-                self.recovery
-                    .start_episode_from(plan.seq, &mut env.spares.episodes);
+                // A bulk transfer's segments find the episode under way:
+                // no call for them.
+                if !self.recovery.has_episode() {
+                    self.recovery
+                        .start_episode_from(plan.seq, &mut env.spares.episodes);
+                }
                 // One scoreboard record per MSS piece, so loss detection
                 // and retransmission work per segment as the peer sees them.
                 let mut start = plan.seq;
@@ -1090,6 +1098,21 @@ impl Core {
         self.counters.add_segs_out(1);
         env.stats.tcp.out_segs += 1;
     }
+}
+
+/// Whether a synchronized connection in `state` may send new data:
+/// FIN-WAIT-1, CLOSING and LAST-ACK may still hold data queued before the
+/// FIN (a crossing FIN moves FIN-WAIT-1 to CLOSING).
+#[inline(always)]
+fn sends_new_data(state: TcpState) -> bool {
+    matches!(
+        state,
+        TcpState::Established
+            | TcpState::CloseWait
+            | TcpState::FinWait1
+            | TcpState::Closing
+            | TcpState::LastAck
+    )
 }
 
 /// Test builds' switch and count for [`Core::plan_inside_packet`]: with
