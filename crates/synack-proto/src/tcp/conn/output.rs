@@ -289,9 +289,7 @@ impl Core {
         // The usual segment of a bulk transfer, planned without the steps
         // that cannot change it, and written by an `emit` of its own, which
         // the plan's constants (new data, one MSS, no FIN) thin down.
-        if sends_new_data(state)
-            && let Some(plan) = self.plan_inside_packet(snd, env)
-        {
+        if let Some(plan) = self.plan_inside_packet(state, snd, env) {
             let n = self.emit(now, &plan, snd, rcv, buf, env)?;
             if plan.push {
                 env.tx.more = Some(self.synchronized_may_transmit(snd));
@@ -360,7 +358,8 @@ impl Core {
     }
 
     /// A full segment of new data inside the GSO packet being sent (see
-    /// `gso`), when nothing else could go first: what the steps of
+    /// `gso`) by a connection in a state that sends data, when nothing else
+    /// could go first: what the steps of
     /// [`Core::plan_synchronized`] plan then, without them. They would find
     /// no pending probe, push or RST (`pending` is empty), nothing to
     /// retransmit and room in the scoreboard (`is_quiet`: RFC 6675 NextSeg
@@ -375,7 +374,12 @@ impl Core {
     /// (and notes a full window) as before; with `in_packet::OFF` set (test
     /// builds) it always goes that way, for the differential tests.
     #[inline(always)]
-    fn plan_inside_packet(&mut self, snd: &mut SendHalf, env: &Env) -> Option<Plan> {
+    fn plan_inside_packet(
+        &mut self,
+        state: TcpState,
+        snd: &mut SendHalf,
+        env: &Env,
+    ) -> Option<Plan> {
         #[cfg(test)]
         if in_packet::OFF.with(core::cell::Cell::get) {
             return None;
@@ -383,8 +387,9 @@ impl Core {
         let (seq, mss) = (snd.nxt, snd.mss);
         // First what most other polls fail, cheaply: a connection's segments
         // outside bulk transfers (a request, an ACK, a FIN) are each a GSO
-        // packet of their own or none, so SND.NXT is not inside one.
-        if !snd.gso_end().after(seq) {
+        // packet of their own or none, so SND.NXT is not inside one. The
+        // state is asked once per poll this way (the long way asks it too).
+        if !snd.gso_end().after(seq) || !sends_new_data(state) {
             return None;
         }
         let full = mss > 0
