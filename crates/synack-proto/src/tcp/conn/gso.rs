@@ -93,7 +93,10 @@ impl Core {
     pub(super) fn gso_push_inside(seq: SeqNum, len: u32, snd: &mut SendHalf) -> Option<bool> {
         let gso_end = snd.gso_end();
         let inside = gso_end.after(seq) && u64::from(gso_end.since(seq)) <= GSO_MAX_SIZE;
-        inside.then(|| ends_packet(seq + len, snd))
+        if !inside {
+            return None;
+        }
+        Some(ends_packet(seq + len, snd))
     }
 
     /// Segments the congestion window gives one GSO packet (Linux
