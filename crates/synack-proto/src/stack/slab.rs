@@ -90,6 +90,12 @@ pub struct Slab<T> {
     slots: Vec<Slot<T>>,
     free: Vec<u32>,
     len: usize,
+    /// Tests only: lookups of an entry by its key (`get`, `get_mut`), so
+    /// tests can show a path does not find an entry it already holds a
+    /// second time. Lookups by index (the demux map's probes, the timers)
+    /// are not counted.
+    #[cfg(test)]
+    lookups: core::cell::Cell<u64>,
 }
 
 impl<T> Default for Slab<T> {
@@ -98,6 +104,8 @@ impl<T> Default for Slab<T> {
             slots: Vec::new(),
             free: Vec::new(),
             len: 0,
+            #[cfg(test)]
+            lookups: core::cell::Cell::new(0),
         }
     }
 }
@@ -164,6 +172,7 @@ impl<T: Entry> Slab<T> {
     /// a handshake (`lookups_match_the_generation_first_lookups`).
     #[inline]
     pub fn get(&self, key: Key) -> Option<&T> {
+        self.count_lookup();
         match self.slots.get(key.index as usize)? {
             Slot::Occupied(v) if v.generation() == key.generation => Some(v),
             _ => None,
@@ -173,6 +182,7 @@ impl<T: Entry> Slab<T> {
     /// [`Slab::get`], mutably.
     #[inline]
     pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
+        self.count_lookup();
         match self.slots.get_mut(key.index as usize)? {
             Slot::Occupied(v) if v.generation() == key.generation => Some(v),
             _ => None,
@@ -225,6 +235,19 @@ impl<T: Entry> Slab<T> {
         self.free.push(key.index);
         self.len -= 1;
         Some(value)
+    }
+
+    /// Counts a lookup (tests only; nothing otherwise).
+    #[inline(always)]
+    fn count_lookup(&self) {
+        #[cfg(test)]
+        self.lookups.set(self.lookups.get() + 1);
+    }
+
+    /// Tests only: lookups by key so far (`get`, `get_mut`).
+    #[cfg(test)]
+    pub fn lookups(&self) -> u64 {
+        self.lookups.get()
     }
 
     /// Every entry with its key.

@@ -14,12 +14,13 @@
 //! listener map: O(1) per segment whatever the number of connections.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
+use std::collections::VecDeque;
 
 use super::slab::{Key, Slab};
 use super::slots;
 use super::{
     ConnEntry, ConnHandle, Demux, Direction, Event, FourTuple, ListenerHandle, MAX_PENDING_CONTROL,
-    Owner, Ready, SegmentSummary, Stack, TimeWaitEntry, TimerKey,
+    Owner, Ready, SegmentSummary, Stack, TimeWaitEntry, TimerKey, Trace,
 };
 use crate::SeqNum;
 use crate::config::SynCookieMode;
@@ -29,6 +30,7 @@ use crate::tcp::conn::{
 };
 use crate::tcp::ecn;
 use crate::tcp::fastopen::{self, PassiveOutcome};
+use crate::tcp::fastopen_cookie::FastOpenCache;
 use crate::tcp::listener::{ListenDrop, ListenVerdict, Listener};
 use crate::tcp::segment::{SegmentHeader, write_segment};
 use crate::tcp::state::TcpState;
@@ -174,13 +176,9 @@ impl Stack {
             None => self.deliver_unconnected(&tuple, &seg, None),
         }
         self.env.rx_gso = 0;
-        // `handle_segment` consumed the staged bytes; a path that did not
-        // reach it must not leave them for a later segment.
-        if let Some((key, _)) = staged
-            && let Some(e) = self.conns.get_mut(key)
-        {
-            e.conn.clear_staged();
-        }
+        // Staged bytes are not cleared here (a lookup of the connection
+        // again, two a handshake): `deliver` reaches `handle_segment`, which
+        // consumes them, or clears them itself.
     }
 
     /// A TCP segment that did not parse: counted. As if verified first, a
@@ -204,7 +202,9 @@ impl Stack {
         self.env.stats.tcp.in_errs += 1;
     }
 
-    /// A segment for a connection.
+    /// A segment for a connection. Bytes staged for it (`stage_payload`)
+    /// are consumed or cleared on every path: none is left for a later
+    /// segment.
     pub(super) fn deliver(&mut self, key: Key, tuple: &FourTuple, seg: &TcpRepr<'_>) {
         let now = self.now;
         let Some(entry) = self.conns.get_mut(key) else {
@@ -219,6 +219,9 @@ impl Stack {
                 && !seg.flags.rst()
                 && !seg.flags.syn();
             if completing && !self.listeners.get(l).is_some_and(|l| l.can_accept_more()) {
+                // Nothing is staged in SYN-RECEIVED; cleared all the same,
+                // as `handle_segment` would.
+                entry.conn.clear_staged();
                 self.env.stats.tcp_ext.listen_overflows += 1;
                 self.env.stats.tcp_ext.listen_drops += 1;
                 if self.env.config.tcp_abort_on_overflow {
@@ -238,7 +241,9 @@ impl Stack {
             self.env.stats.tcp_ext.tw_recycled += 1;
             return self.deliver_unconnected(tuple, seg, Some(iss));
         }
-        self.after_conn(key);
+        // The entry in hand: no second lookup (`after_conn` would find it).
+        let ran = conn_glue!(self).after(key, entry);
+        self.after_conn_done(key, ran);
     }
 
     /// A segment for a compact TIME-WAIT entry.
@@ -532,21 +537,27 @@ impl Stack {
     ) -> Key {
         let (owner_kind, owner_listener) = owner.packed();
         let env = &mut self.env;
-        let key = self.conns.insert_with(|| ConnEntry {
-            conn: make(env),
-            owner_kind,
-            owner_listener,
-            generation: 0,
-            queued: false,
-            fastopen_listener: super::slab::OptionKey::new(fastopen_listener),
+        // The 4-tuple is read as the connection is built: finding the new
+        // entry again to read it was a lookup a connection.
+        let mut tuple = FourTuple {
+            local: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            remote: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+        };
+        let key = self.conns.insert_with(|| {
+            let conn = make(env);
+            tuple = FourTuple {
+                local: conn.local(),
+                remote: conn.remote(),
+            };
+            ConnEntry {
+                conn,
+                owner_kind,
+                owner_listener,
+                generation: 0,
+                queued: false,
+                fastopen_listener: super::slab::OptionKey::new(fastopen_listener),
+            }
         });
-        let Some(entry) = self.conns.get(key) else {
-            return key;
-        };
-        let tuple = FourTuple {
-            local: entry.conn.local(),
-            remote: entry.conn.remote(),
-        };
         self.demux.insert(slots!(self), tuple, Demux::Conn(key));
         // Bind conflicts: the mark outlives the connection (and its
         // TIME-WAIT entry) until a listen's scan finds the port free.
@@ -635,107 +646,26 @@ impl Stack {
     /// application's, keep the listener's queues right, record what Fast
     /// Open taught, queue it for output and reschedule its timer.
     pub(super) fn after_conn(&mut self, key: Key) {
-        let now = self.now;
         let Some(entry) = self.conns.get_mut(key) else {
             self.env.events.clear();
             return;
         };
-        let handle = ConnHandle(key);
-        // The addresses are read where a trace or the demux needs them:
-        // most calls need neither.
-        // A slice walk and one `clear`, not `drain`: a `Drain` keeps a tail
-        // to move back on drop, which an emptied list never needs.
-        for &event in &self.env.events {
-            match event {
-                ConnEvent::StateChanged { from, to } => {
-                    if self.trace.states {
-                        self.events.push_back(Event::StateChanged {
-                            conn: Some(handle),
-                            local: entry.conn.local(),
-                            remote: entry.conn.remote(),
-                            from,
-                            to,
-                            at: now,
-                        });
-                    }
-                    if from == TcpState::SynReceived
-                        && let Some(l) = entry.fastopen_listener.take()
-                        && let Some(listener) = self.listeners.get_mut(l)
-                    {
-                        listener.fastopen_done();
-                    }
-                    let opened = matches!(from, TcpState::SynSent | TcpState::SynReceived)
-                        && to.is_synchronized();
-                    if opened {
-                        match entry.owner() {
-                            Owner::App if !entry.conn.fastopen_info().passive => {
-                                self.events.push_back(Event::Connected(handle));
-                            }
-                            Owner::HalfOpen(l) => {
-                                entry.set_owner(Owner::Queued(l));
-                                if child_established(&mut self.listeners, l, key) {
-                                    self.events.push_back(Event::AcceptReady(ListenerHandle(l)));
-                                }
-                            }
-                            Owner::App | Owner::Queued(_) | Owner::Orphan => {}
-                        }
-                    }
-                    if to == TcpState::Closed
-                        && matches!(entry.owner(), Owner::HalfOpen(_) | Owner::Queued(_))
-                    {
-                        unaccepted_child_closed(&mut self.listeners, entry.owner(), key);
-                    }
-                }
-                ConnEvent::Congestion(sample) => {
-                    if self.trace.congestion {
-                        let conn = (entry.owner() == Owner::App).then_some(handle);
-                        self.events.push_back(Event::Congestion {
-                            conn,
-                            local: entry.conn.local(),
-                            remote: entry.conn.remote(),
-                            at: now,
-                            sample,
-                        });
-                    }
-                }
-                _ if entry.owner() != Owner::App => {}
-                ConnEvent::Readable => self.events.push_back(Event::Readable(handle)),
-                ConnEvent::Writable => self.events.push_back(Event::Writable(handle)),
-                ConnEvent::PeerClosed => self.events.push_back(Event::PeerClosed(handle)),
-                ConnEvent::Closed(reason) => self.events.push_back(Event::Closed {
-                    conn: handle,
-                    reason,
-                }),
-            }
-        }
-        self.env.events.clear();
-        if let Some(report) = entry.conn.take_fastopen_report() {
-            self.fastopen_cache.record(
-                now,
-                *entry.conn.remote().ip(),
-                report.mss,
-                report.cookie,
-                report.try_exp,
-                report.syn_lost,
-            );
-        }
-        let closed = entry.conn.state() == TcpState::Closed;
-        if !entry.queued && entry.wants_poll() {
-            entry.queued = true;
-            self.ready.push_back(Ready {
-                key,
-                dst: *entry.conn.remote().ip(),
-            });
-        }
-        let deadline = entry.conn.poll_timeout_cached();
-        if closed {
-            let tuple = FourTuple {
-                local: entry.conn.local(),
-                remote: entry.conn.remote(),
-            };
+        let ran = conn_glue!(self).after(key, entry);
+        self.after_conn_done(key, ran);
+    }
+
+    /// The end of [`Stack::after_conn`], once the entry is let go: a
+    /// closed connection leaves the demux map, and the connection's timer
+    /// is rescheduled. A caller that holds the entry runs
+    /// [`ConnGlue::after`] on it, then this, instead of `after_conn`
+    /// (which would find the entry again: a slab lookup, about 10 a
+    /// handshake).
+    #[inline(always)]
+    pub(super) fn after_conn_done(&mut self, key: Key, ran: ConnRan) {
+        if let Some(tuple) = ran.closed {
             self.demux.remove_if(slots!(self), &tuple, Demux::Conn(key));
         }
-        self.set_conn_timer(key, deadline);
+        self.set_conn_timer(key, ran.deadline);
     }
 
     /// Puts a connection's next deadline (its `poll_timeout`, read while
@@ -880,6 +810,156 @@ impl Stack {
     /// Connections and TIME-WAIT entries (for tests and `ss -s`).
     pub fn connection_count(&self) -> (usize, usize) {
         (self.conns.len(), self.time_wait.len())
+    }
+}
+
+/// What the bookkeeping after a connection ran touches beside the
+/// connection's entry (and the demux map and timers, which
+/// [`Stack::after_conn_done`] updates once the entry is let go): borrowed
+/// field by field ([`conn_glue!`]), apart from the connection slab, so that
+/// a caller holding the entry (`deliver`, a timer) need not find it again.
+pub(super) struct ConnGlue<'a> {
+    pub now: Instant,
+    /// The connection's events (the stack's [`Env`]'s), drained here.
+    pub conn_events: &'a mut Vec<ConnEvent>,
+    pub trace: &'a Trace,
+    /// The application's events.
+    pub events: &'a mut VecDeque<Event>,
+    pub listeners: &'a mut Slab<Listener<Key>>,
+    pub fastopen_cache: &'a mut FastOpenCache,
+    pub ready: &'a mut VecDeque<Ready>,
+}
+
+/// [`ConnGlue`] over a stack's fields (a macro, not a method: the borrow
+/// of the connection slab stays apart).
+macro_rules! conn_glue {
+    ($stack:expr) => {
+        $crate::stack::tcp::ConnGlue {
+            now: $stack.now,
+            conn_events: &mut $stack.env.events,
+            trace: &$stack.trace,
+            events: &mut $stack.events,
+            listeners: &mut $stack.listeners,
+            fastopen_cache: &mut $stack.fastopen_cache,
+            ready: &mut $stack.ready,
+        }
+    };
+}
+pub(super) use conn_glue;
+
+/// What [`ConnGlue::after`] leaves for [`Stack::after_conn_done`].
+#[must_use]
+pub(super) struct ConnRan {
+    /// The connection's next deadline (`poll_timeout`).
+    deadline: Option<Instant>,
+    /// The 4-tuple of a connection that closed: it leaves the demux map.
+    closed: Option<FourTuple>,
+}
+
+impl ConnGlue<'_> {
+    /// [`Stack::after_conn`] on the entry the caller holds, up to what
+    /// needs the connection slab again ([`Stack::after_conn_done`]).
+    ///
+    /// Always inlined, into `after_conn` and `deliver` only: out of line,
+    /// its seven references were stored to the stack and read back on
+    /// every call, which cost more than the lookup saved (+829
+    /// instructions a handshake against -269 inlined).
+    #[inline(always)]
+    pub(super) fn after(self, key: Key, entry: &mut ConnEntry) -> ConnRan {
+        let now = self.now;
+        let handle = ConnHandle(key);
+        // The addresses are read where a trace or the demux needs them:
+        // most calls need neither.
+        // A slice walk and one `clear`, not `drain`: a `Drain` keeps a tail
+        // to move back on drop, which an emptied list never needs.
+        for &event in &*self.conn_events {
+            match event {
+                ConnEvent::StateChanged { from, to } => {
+                    if self.trace.states {
+                        self.events.push_back(Event::StateChanged {
+                            conn: Some(handle),
+                            local: entry.conn.local(),
+                            remote: entry.conn.remote(),
+                            from,
+                            to,
+                            at: now,
+                        });
+                    }
+                    if from == TcpState::SynReceived
+                        && let Some(l) = entry.fastopen_listener.take()
+                        && let Some(listener) = self.listeners.get_mut(l)
+                    {
+                        listener.fastopen_done();
+                    }
+                    let opened = matches!(from, TcpState::SynSent | TcpState::SynReceived)
+                        && to.is_synchronized();
+                    if opened {
+                        match entry.owner() {
+                            Owner::App if !entry.conn.fastopen_info().passive => {
+                                self.events.push_back(Event::Connected(handle));
+                            }
+                            Owner::HalfOpen(l) => {
+                                entry.set_owner(Owner::Queued(l));
+                                if child_established(self.listeners, l, key) {
+                                    self.events.push_back(Event::AcceptReady(ListenerHandle(l)));
+                                }
+                            }
+                            Owner::App | Owner::Queued(_) | Owner::Orphan => {}
+                        }
+                    }
+                    if to == TcpState::Closed
+                        && matches!(entry.owner(), Owner::HalfOpen(_) | Owner::Queued(_))
+                    {
+                        unaccepted_child_closed(self.listeners, entry.owner(), key);
+                    }
+                }
+                ConnEvent::Congestion(sample) => {
+                    if self.trace.congestion {
+                        let conn = (entry.owner() == Owner::App).then_some(handle);
+                        self.events.push_back(Event::Congestion {
+                            conn,
+                            local: entry.conn.local(),
+                            remote: entry.conn.remote(),
+                            at: now,
+                            sample,
+                        });
+                    }
+                }
+                _ if entry.owner() != Owner::App => {}
+                ConnEvent::Readable => self.events.push_back(Event::Readable(handle)),
+                ConnEvent::Writable => self.events.push_back(Event::Writable(handle)),
+                ConnEvent::PeerClosed => self.events.push_back(Event::PeerClosed(handle)),
+                ConnEvent::Closed(reason) => self.events.push_back(Event::Closed {
+                    conn: handle,
+                    reason,
+                }),
+            }
+        }
+        self.conn_events.clear();
+        if let Some(report) = entry.conn.take_fastopen_report() {
+            self.fastopen_cache.record(
+                now,
+                *entry.conn.remote().ip(),
+                report.mss,
+                report.cookie,
+                report.try_exp,
+                report.syn_lost,
+            );
+        }
+        let closed = entry.conn.state() == TcpState::Closed;
+        if !entry.queued && entry.wants_poll() {
+            entry.queued = true;
+            self.ready.push_back(Ready {
+                key,
+                dst: *entry.conn.remote().ip(),
+            });
+        }
+        let deadline = entry.conn.poll_timeout_cached();
+        let closed = closed.then(|| FourTuple {
+            local: entry.conn.local(),
+            remote: entry.conn.remote(),
+        });
+        ConnRan { deadline, closed }
     }
 }
 

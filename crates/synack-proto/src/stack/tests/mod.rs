@@ -12,6 +12,7 @@ mod gro;
 mod ip;
 mod life;
 mod listen;
+mod lookups;
 mod offload;
 mod polls;
 mod robustness;
