@@ -57,6 +57,19 @@ impl Slot {
         }
     }
 
+    /// [`TimerQueue::schedule`]'s rule for a key's slot: a later (or the
+    /// same) time is only noted, the key staying where it is queued until
+    /// it is reached; an earlier time queues it there.
+    #[inline(always)]
+    fn reschedule(&mut self, deadline: Instant, seq: u64) {
+        if deadline >= self.queued_at {
+            self.deadline = deadline;
+            self.seq = seq;
+        } else {
+            *self = Slot::new(deadline, seq);
+        }
+    }
+
     /// Where the wheel holds the key, exactly as wanted (not postponed).
     fn is_exact(&self) -> bool {
         self.deadline == self.queued_at && self.seq == self.queued_seq
@@ -598,19 +611,35 @@ impl Wheel {
 /// the key is moved when the wheel reaches it. Each key cascades down at
 /// most 10 levels before it fires. Memory is the slots: O(live keys).
 ///
+/// The newest key, scheduled since the last change to any other key, is
+/// held out of the wheel (`held`) until another key is scheduled or the
+/// wheel is asked for its front: a stack changes one connection's timer
+/// several times in a row (a handshake's connection gets its SYN's RTO,
+/// loses it to the SYN-ACK, gets the idle release from an empty read and
+/// moves it earlier to the data's RTO, all before another connection's
+/// timer changes), and the held key takes those changes as field updates,
+/// with no slot lookup and no list link or unlink.
+///
 /// Deadlines are exact to the microsecond. Keys due at the same instant pop
 /// in the order of their last `schedule` call, independent of the hasher,
-/// so the order is deterministic.
+/// so the order is deterministic. Holding a key back changes no answer:
+/// the held key's slot follows the same rules as a queued one's, and it is
+/// linked with its own `(queued_at, queued_seq)`, which alone place it
+/// among the others.
 #[derive(Clone)]
 pub struct TimerQueue<K, M = HashSlots<K>> {
     slots: M,
     _key: core::marker::PhantomData<K>,
     wheel: Wheel,
     next_seq: u64,
-    /// [`TimerQueue::next_deadline_hint`]'s last answer, while nothing has
+    /// The wheel's front (the least `queued_at` in it), while nothing has
     /// made it stale: a stack asks after every output, far more often than
-    /// the front of the wheel changes. It is the least `queued_at`.
+    /// the front of the wheel changes. [`TimerQueue::next_deadline_hint`]
+    /// is the earlier of it and the held key's.
     hint: Option<Option<Instant>>,
+    /// The newest key and its slot, scheduled and not in the wheel (nor in
+    /// `slots`): see the type's documentation.
+    held: Option<(K, Slot)>,
     /// The last change: `key` scheduled at the instant (or cancelled, with
     /// `None`), and nothing else since. Doing it again changes nothing,
     /// not even the order of equal deadlines (the key is already the
@@ -659,38 +688,53 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
             wheel: Wheel::new(),
             next_seq: 0,
             hint: None,
+            held: None,
             last: None,
         }
     }
 
     /// Number of scheduled keys.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.slots.len() + usize::from(self.held.is_some())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.held.is_none() && self.slots.is_empty()
     }
 
-    /// Nodes in the wheel: every scheduled key, once (nothing stale).
+    /// Keys queued: the wheel's nodes and the held key. Every scheduled
+    /// key, once (nothing stale).
     pub fn queued_entries(&self) -> usize {
-        self.wheel.len
+        self.wheel.len + usize::from(self.held.is_some())
     }
 
     /// When `key` is due, if scheduled.
     pub fn deadline(&self, key: K) -> Option<Instant> {
-        self.slots.get(key).map(|s| s.deadline)
+        match &self.held {
+            Some((held, slot)) if *held == key => Some(slot.deadline),
+            _ => self.slots.get(key).map(|s| s.deadline),
+        }
+    }
+
+    /// The held key's slot, if `key` is held.
+    #[inline(always)]
+    fn held_slot(&mut self, key: K) -> Option<&mut Slot> {
+        match &mut self.held {
+            Some((held, slot)) if *held == key => Some(slot),
+            _ => None,
+        }
     }
 
     /// Schedules `key` at `deadline`, replacing any earlier schedule for it.
     /// A deadline in the past is due at once.
     ///
     /// Inline, as the stack reschedules a connection after nearly every
-    /// input and output: again at the same time is one compare, and a
-    /// later time for a key already queued (the RTO restarting on an ACK)
-    /// updates its slot and touches no list (with [`DenseSlots`], no hash
-    /// either). Only an earlier time, or a new key, links a node, out of
-    /// line, with the node found here.
+    /// input and output: again at the same time is one compare, the held
+    /// key is a field update, and a later time for a key already queued
+    /// (the RTO restarting on an ACK) updates its slot and touches no list
+    /// (with [`DenseSlots`], no hash either). Only an earlier time for a
+    /// queued key links a node, and a new key is held (linking the key
+    /// held before), out of line, with the node found here.
     #[inline(always)]
     pub fn schedule(&mut self, key: K, deadline: Instant) {
         if self.last == Some((key, Some(deadline))) {
@@ -699,6 +743,10 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         self.last = Some((key, Some(deadline)));
         let seq = self.next_seq;
         self.next_seq += 1;
+        if let Some(slot) = self.held_slot(key) {
+            slot.reschedule(deadline, seq);
+            return;
+        }
         match self.slots.find_mut(key) {
             Some((_, slot)) if deadline >= slot.queued_at => {
                 // The node stays where it is and is moved to `deadline`
@@ -707,7 +755,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
                 slot.seq = seq;
             }
             Some((id, _)) => self.move_earlier(id, deadline, seq),
-            None => self.insert(key, deadline, seq),
+            None => self.hold(key, deadline, seq),
         }
     }
 
@@ -722,12 +770,31 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         self.lower_hint(deadline);
     }
 
-    /// [`TimerQueue::schedule`] for a key that has no slot.
+    /// [`TimerQueue::schedule`] for a key that has no slot: it is held,
+    /// and the key held before goes into the wheel.
     #[inline(never)]
-    fn insert(&mut self, key: K, deadline: Instant, seq: u64) {
-        let id = self.slots.insert(key, Slot::new(deadline, seq));
-        self.wheel.link(&mut self.slots, id, deadline);
-        self.lower_hint(deadline);
+    fn hold(&mut self, key: K, deadline: Instant, seq: u64) {
+        if let Some((key, slot)) = self.held.replace((key, Slot::new(deadline, seq))) {
+            self.insert(key, slot);
+        }
+    }
+
+    /// Puts the held key into the wheel (before the wheel is asked for its
+    /// front, or emptied).
+    #[inline]
+    fn queue_held(&mut self) {
+        if let Some((key, slot)) = self.held.take() {
+            self.insert(key, slot);
+        }
+    }
+
+    /// Gives a key a slot and links it where the slot says it is queued.
+    #[inline(always)]
+    fn insert(&mut self, key: K, slot: Slot) {
+        let at = slot.queued_at;
+        let id = self.slots.insert(key, slot);
+        self.wheel.link(&mut self.slots, id, at);
+        self.lower_hint(at);
     }
 
     /// A node linked at `at`: the front is the earlier of it and the old one.
@@ -745,6 +812,10 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
             return false;
         }
         self.last = Some((key, None));
+        if self.held_slot(key).is_some() {
+            self.held = None;
+            return true;
+        }
         let Some((id, _)) = self.slots.find_mut(key) else {
             return false;
         };
@@ -772,6 +843,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// moves postponed keys at the front of the wheel, so the answer is
     /// exact.
     pub fn next_deadline(&mut self) -> Option<Instant> {
+        self.queue_held();
         self.settle().map(|id| self.slots.node(id).deadline)
     }
 
@@ -782,12 +854,20 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// the key is moved by that `pop_expired`. This keeps the per-segment
     /// cost of "restart the RTO" at one slot update: the move happens at
     /// most once per RTO period, not once per ACK.
+    ///
+    /// The held key is not in the wheel: the answer is the earlier of the
+    /// wheel's front and the held key's queued time, as it would be with
+    /// the key in the wheel.
     #[inline]
     pub fn next_deadline_hint(&mut self) -> Option<Instant> {
-        if let Some(hint) = self.hint {
-            return hint;
+        let front = match self.hint {
+            Some(hint) => hint,
+            None => self.refresh_hint(),
+        };
+        match &self.held {
+            None => front,
+            Some((_, slot)) => Some(front.map_or(slot.queued_at, |f| f.min(slot.queued_at))),
         }
-        self.refresh_hint()
     }
 
     /// [`TimerQueue::next_deadline_hint`] without a cached answer.
@@ -808,6 +888,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// earliest first. Call in a loop until `None`.
     #[must_use = "a popped timer is not returned again"]
     pub fn pop_expired(&mut self, now: Instant) -> Option<K> {
+        self.queue_held();
         let id = self.settle()?;
         if self.slots.node(id).deadline > now {
             return None;
@@ -823,6 +904,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// Unschedules everything.
     pub fn clear(&mut self) {
         self.last = None;
+        self.held = None;
         self.slots.clear();
         self.wheel.clear();
         self.hint = None;
@@ -833,6 +915,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// moves postponed keys to their deadlines. For an idle moment, not the
     /// fast path.
     pub fn shrink_to_fit(&mut self) {
+        self.queue_held();
         let mut live = Vec::with_capacity(self.slots.len());
         self.slots
             .for_each(|key, slot| live.push((slot.deadline, slot.seq, key)));

@@ -295,6 +295,7 @@ fn check_against_model<K: Copy + Eq + core::fmt::Debug, M: KeySlots<K>>(
                 // The cached answer is the one a fresh search gives,
                 // and a lower bound on the earliest deadline.
                 let mut fresh = q.clone();
+                fresh.queue_held();
                 fresh.hint = None;
                 let expect = fresh.find_hint();
                 let hint = q.next_deadline_hint();
@@ -377,10 +378,42 @@ proptest! {
 }
 
 #[test]
+fn the_newest_key_is_held_out_of_the_wheel_until_another_key_comes() {
+    let mut q = TimerQueue::dense();
+    // A handshake's connection: the SYN's RTO, cancelled by the SYN-ACK,
+    // the idle release of an empty read, moved earlier to the data's RTO.
+    q.schedule(Lane(3), t(1_000));
+    assert!(q.cancel(Lane(3)));
+    q.schedule(Lane(3), t(1_000));
+    q.schedule(Lane(3), t(200));
+    assert_eq!((q.slots.chunks(), q.wheel.len), (0, 0), "no slot, no node");
+    assert_eq!((q.len(), q.queued_entries()), (1, 1));
+    assert_eq!(q.deadline(Lane(3)), Some(t(200)));
+    assert_eq!(q.next_deadline_hint(), Some(t(200)));
+    // Later: noted, reported at its queued time, as a queued key is.
+    q.schedule(Lane(3), t(300));
+    assert_eq!(q.next_deadline_hint(), Some(t(200)));
+    assert_eq!(q.deadline(Lane(3)), Some(t(300)));
+    // Another key: the held one goes into the wheel, the new one is held.
+    q.schedule(Lane(4), t(100));
+    assert_eq!((q.slots.chunks(), q.wheel.len), (1, 1));
+    assert_eq!(q.next_deadline_hint(), Some(t(100)));
+    assert!(q.cancel(Lane(4)));
+    assert_eq!(q.next_deadline_hint(), Some(t(200)));
+    assert_eq!(q.next_deadline(), Some(t(300)), "moved when reached");
+    assert_eq!(q.pop_expired(t(300)), Some(Lane(3)));
+    assert!(q.is_empty());
+}
+
+#[test]
 fn dense_slots_hold_chunks_only_while_a_key_in_them_is_scheduled() {
     let mut q = TimerQueue::dense();
+    // Each key is put into the slots at once, as the next key's schedule
+    // would (the newest key is held out of them).
     q.schedule(Lane(1), t(5));
+    q.queue_held();
     q.schedule(Lane(200), t(6));
+    q.queue_held();
     assert_eq!(q.slots.chunks(), 2, "lane 1 index 0, lane 0 index 3,700");
     assert!(q.cancel(Lane(200)));
     assert!(!q.cancel(Lane(200)));
@@ -388,6 +421,7 @@ fn dense_slots_hold_chunks_only_while_a_key_in_them_is_scheduled() {
     assert!(q.slots.spare.is_some());
     // A key that comes and goes reuses the spare: no allocation.
     q.schedule(Lane(4), t(7));
+    q.queue_held();
     assert!(q.slots.spare.is_none());
     assert_eq!(q.slots.chunks(), 2);
     assert!(q.cancel(Lane(4)));
