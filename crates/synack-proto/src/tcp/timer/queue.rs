@@ -57,19 +57,6 @@ impl Slot {
         }
     }
 
-    /// [`TimerQueue::schedule`]'s rule for a key's slot: a later (or the
-    /// same) time is only noted, the key staying where it is queued until
-    /// it is reached; an earlier time queues it there.
-    #[inline(always)]
-    fn reschedule(&mut self, deadline: Instant, seq: u64) {
-        if deadline >= self.queued_at {
-            self.deadline = deadline;
-            self.seq = seq;
-        } else {
-            *self = Slot::new(deadline, seq);
-        }
-    }
-
     /// Where the wheel holds the key, exactly as wanted (not postponed).
     fn is_exact(&self) -> bool {
         self.deadline == self.queued_at && self.seq == self.queued_seq
@@ -632,10 +619,10 @@ pub struct TimerQueue<K, M = HashSlots<K>> {
     _key: core::marker::PhantomData<K>,
     wheel: Wheel,
     next_seq: u64,
-    /// The wheel's front (the least `queued_at` in it), while nothing has
+    /// [`TimerQueue::next_deadline_hint`]'s last answer, while nothing has
     /// made it stale: a stack asks after every output, far more often than
-    /// the front of the wheel changes. [`TimerQueue::next_deadline_hint`]
-    /// is the earlier of it and the held key's.
+    /// the front changes. It is the least `queued_at` of the wheel's nodes
+    /// and the held key.
     hint: Option<Option<Instant>>,
     /// The newest key and its slot, scheduled and not in the wheel (nor in
     /// `slots`): see the type's documentation.
@@ -744,7 +731,13 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Some(slot) = self.held_slot(key) {
-            slot.reschedule(deadline, seq);
+            if deadline >= slot.queued_at {
+                slot.deadline = deadline;
+                slot.seq = seq;
+            } else {
+                *slot = Slot::new(deadline, seq);
+                self.lower_hint(deadline);
+            }
             return;
         }
         match self.slots.find_mut(key) {
@@ -777,6 +770,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         if let Some((key, slot)) = self.held.replace((key, Slot::new(deadline, seq))) {
             self.insert(key, slot);
         }
+        self.lower_hint(deadline);
     }
 
     /// Puts the held key into the wheel (before the wheel is asked for its
@@ -788,13 +782,13 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         }
     }
 
-    /// Gives a key a slot and links it where the slot says it is queued.
+    /// Gives the key that was held a slot and links it where the slot says
+    /// it is queued (the hint counts it already).
     #[inline(always)]
     fn insert(&mut self, key: K, slot: Slot) {
         let at = slot.queued_at;
         let id = self.slots.insert(key, slot);
         self.wheel.link(&mut self.slots, id, at);
-        self.lower_hint(at);
     }
 
     /// A node linked at `at`: the front is the earlier of it and the old one.
@@ -812,8 +806,10 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
             return false;
         }
         self.last = Some((key, None));
-        if self.held_slot(key).is_some() {
+        if let Some(slot) = self.held_slot(key) {
+            let queued_at = slot.queued_at;
             self.held = None;
+            self.forget_front(queued_at);
             return true;
         }
         let Some((id, _)) = self.slots.find_mut(key) else {
@@ -829,10 +825,16 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         let queued_at = self.slots.node(id).queued_at;
         self.wheel.unlink(&mut self.slots, id);
         self.slots.remove(id);
-        // Only the front (the least `queued_at`) leaving changes the hint,
-        // and with no key left there is no front to search for (the usual
-        // end of a connection when it was the only one with a timer).
-        if self.wheel.len == 0 {
+        self.forget_front(queued_at);
+    }
+
+    /// A key queued at `queued_at` left. Only the front (the least
+    /// `queued_at`) leaving changes the hint, and with no key left there is
+    /// no front to search for (the usual end of a connection when it was
+    /// the only one with a timer).
+    #[inline(always)]
+    fn forget_front(&mut self, queued_at: Instant) {
+        if self.wheel.len == 0 && self.held.is_none() {
             self.hint = Some(None);
         } else if self.hint == Some(Some(queued_at)) {
             self.hint = None;
@@ -855,25 +857,24 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// cost of "restart the RTO" at one slot update: the move happens at
     /// most once per RTO period, not once per ACK.
     ///
-    /// The held key is not in the wheel: the answer is the earlier of the
-    /// wheel's front and the held key's queued time, as it would be with
-    /// the key in the wheel.
+    /// The held key counts as it would in the wheel: the answer is the
+    /// earlier of the wheel's front and the held key's queued time.
     #[inline]
     pub fn next_deadline_hint(&mut self) -> Option<Instant> {
-        let front = match self.hint {
-            Some(hint) => hint,
-            None => self.refresh_hint(),
-        };
-        match &self.held {
-            None => front,
-            Some((_, slot)) => Some(front.map_or(slot.queued_at, |f| f.min(slot.queued_at))),
+        if let Some(hint) = self.hint {
+            return hint;
         }
+        self.refresh_hint()
     }
 
     /// [`TimerQueue::next_deadline_hint`] without a cached answer.
     #[inline(never)]
     fn refresh_hint(&mut self) -> Option<Instant> {
-        let hint = self.find_hint();
+        let front = self.find_hint();
+        let hint = match &self.held {
+            None => front,
+            Some((_, slot)) => Some(front.map_or(slot.queued_at, |f| f.min(slot.queued_at))),
+        };
         self.hint = Some(hint);
         hint
     }
