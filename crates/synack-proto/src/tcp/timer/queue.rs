@@ -748,6 +748,11 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
                 slot.seq = seq;
             }
             Some((id, _)) => self.move_earlier(id, deadline, seq),
+            None if self.held.is_none() => {
+                // Nothing held: the new key is, without a call.
+                self.held = Some((key, Slot::new(deadline, seq)));
+                self.lower_hint(deadline);
+            }
             None => self.hold(key, deadline, seq),
         }
     }
