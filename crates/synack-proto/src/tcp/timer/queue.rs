@@ -536,6 +536,58 @@ impl Wheel {
         }
     }
 
+    /// The node that fires next, the postponed nodes met at the front moved
+    /// to their deadlines on the way.
+    fn settle<K, M: KeySlots<K>>(&mut self, slots: &mut M) -> Option<NodeId> {
+        loop {
+            let id = self.peek(slots)?;
+            let slot = slots.node_mut(id);
+            if slot.is_exact() {
+                return Some(id);
+            }
+            // Rescheduled since it was queued (later, or to the same time
+            // behind keys scheduled in between): move it.
+            slot.queued_at = slot.deadline;
+            slot.queued_seq = slot.seq;
+            let at = slot.deadline;
+            self.unlink(slots, id);
+            self.link(slots, id, at);
+        }
+    }
+
+    /// Queues every key again at its deadline (postponed ones moved) in
+    /// fresh slots, and gives back the memory the slots kept.
+    fn rebuild<K, M: KeySlots<K>>(&mut self, slots: &mut M) {
+        let mut live = Vec::with_capacity(slots.len());
+        slots.for_each(|key, slot| live.push((slot.deadline, slot.seq, key)));
+        // In firing order, so each level-0 insertion is at a tail.
+        live.sort_unstable_by_key(|&(deadline, seq, _)| (deadline, seq));
+        slots.clear();
+        self.clear();
+        for (deadline, seq, key) in live {
+            let id = slots.insert(key, Slot::new(deadline, seq));
+            self.link(slots, id, deadline);
+        }
+        slots.shrink_to_fit();
+    }
+
+    /// The key of the settled front node `id`, unlinked and forgotten, if
+    /// it is due at `now`.
+    fn take_if_due<K, M: KeySlots<K>>(
+        &mut self,
+        slots: &mut M,
+        id: NodeId,
+        now: Instant,
+    ) -> Option<K> {
+        if slots.node(id).deadline > now {
+            return None;
+        }
+        self.unlink(slots, id);
+        let key = slots.key(id);
+        slots.remove(id);
+        Some(key)
+    }
+
     /// Empties every bucket (the caller forgets the nodes).
     fn clear(&mut self) {
         self.heads.fill(NIL);
@@ -896,12 +948,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     pub fn pop_expired(&mut self, now: Instant) -> Option<K> {
         self.queue_held();
         let id = self.settle()?;
-        if self.slots.node(id).deadline > now {
-            return None;
-        }
-        self.wheel.unlink(&mut self.slots, id);
-        let key = self.slots.key(id);
-        self.slots.remove(id);
+        let key = self.wheel.take_if_due(&mut self.slots, id, now)?;
         self.hint = None;
         self.last = None;
         Some(key)
@@ -922,19 +969,8 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// fast path.
     pub fn shrink_to_fit(&mut self) {
         self.queue_held();
-        let mut live = Vec::with_capacity(self.slots.len());
-        self.slots
-            .for_each(|key, slot| live.push((slot.deadline, slot.seq, key)));
-        // In firing order, so each level-0 insertion is at a tail.
-        live.sort_unstable_by_key(|&(deadline, seq, _)| (deadline, seq));
-        self.slots.clear();
-        self.wheel.clear();
+        self.wheel.rebuild(&mut self.slots);
         self.hint = None;
-        for (deadline, seq, key) in live {
-            let id = self.slots.insert(key, Slot::new(deadline, seq));
-            self.wheel.link(&mut self.slots, id, deadline);
-        }
-        self.slots.shrink_to_fit();
     }
 
     /// Checks the wheel's lists against the slots (tests).
@@ -946,24 +982,9 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// Brings the next key to the front of the wheel, moving postponed ones
     /// on the way, and remembers its time as the hint.
     fn settle(&mut self) -> Option<NodeId> {
-        loop {
-            let Some(id) = self.wheel.peek(&mut self.slots) else {
-                self.hint = Some(None);
-                return None;
-            };
-            let slot = self.slots.node_mut(id);
-            if slot.is_exact() {
-                self.hint = Some(Some(slot.deadline));
-                return Some(id);
-            }
-            // Rescheduled since it was queued (later, or to the same time
-            // behind keys scheduled in between): move it.
-            slot.queued_at = slot.deadline;
-            slot.queued_seq = slot.seq;
-            let at = slot.deadline;
-            self.wheel.unlink(&mut self.slots, id);
-            self.wheel.link(&mut self.slots, id, at);
-        }
+        let id = self.wheel.settle(&mut self.slots);
+        self.hint = Some(id.map(|id| self.slots.node(id).deadline));
+        id
     }
 }
 

@@ -1,7 +1,9 @@
 //! The queue as it was before it held its newest key out of the wheel
 //! (main 7183bd9): every key is linked into the wheel when scheduled. Kept
 //! for the differential proptest (`held_key_queue_answers_as_the_reference`),
-//! which runs the same operations on both and compares every answer.
+//! which runs the same operations on both and compares every answer. What
+//! the change left alone (the wheel, the slots, settling the front and
+//! rebuilding, taking a due key) it shares with the queue.
 
 use super::{KeySlots, NodeId, Slot, Wheel};
 use crate::time::Instant;
@@ -106,48 +108,20 @@ impl<K: Copy + Eq, M: KeySlots<K>> ReferenceQueue<K, M> {
 
     pub fn pop_expired(&mut self, now: Instant) -> Option<K> {
         let id = self.settle()?;
-        if self.slots.node(id).deadline > now {
-            return None;
-        }
-        self.wheel.unlink(&mut self.slots, id);
-        let key = self.slots.key(id);
-        self.slots.remove(id);
+        let key = self.wheel.take_if_due(&mut self.slots, id, now)?;
         self.hint = None;
         self.last = None;
         Some(key)
     }
 
     pub fn shrink_to_fit(&mut self) {
-        let mut live = Vec::with_capacity(self.slots.len());
-        self.slots
-            .for_each(|key, slot| live.push((slot.deadline, slot.seq, key)));
-        live.sort_unstable_by_key(|&(deadline, seq, _)| (deadline, seq));
-        self.slots.clear();
-        self.wheel.clear();
+        self.wheel.rebuild(&mut self.slots);
         self.hint = None;
-        for (deadline, seq, key) in live {
-            let id = self.slots.insert(key, Slot::new(deadline, seq));
-            self.wheel.link(&mut self.slots, id, deadline);
-        }
-        self.slots.shrink_to_fit();
     }
 
     fn settle(&mut self) -> Option<NodeId> {
-        loop {
-            let Some(id) = self.wheel.peek(&mut self.slots) else {
-                self.hint = Some(None);
-                return None;
-            };
-            let slot = self.slots.node_mut(id);
-            if slot.is_exact() {
-                self.hint = Some(Some(slot.deadline));
-                return Some(id);
-            }
-            slot.queued_at = slot.deadline;
-            slot.queued_seq = slot.seq;
-            let at = slot.deadline;
-            self.wheel.unlink(&mut self.slots, id);
-            self.wheel.link(&mut self.slots, id, at);
-        }
+        let id = self.wheel.settle(&mut self.slots);
+        self.hint = Some(id.map(|id| self.slots.node(id).deadline));
+        id
     }
 }

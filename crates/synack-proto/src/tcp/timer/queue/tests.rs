@@ -340,40 +340,11 @@ proptest! {
     /// Both ways of keeping slots give the same answers, call for call.
     #[test]
     fn dense_and_hashed_slots_answer_alike(ops in proptest::collection::vec(op(), 1..200)) {
-        let mut hashed = TimerQueue::new();
-        let mut dense = TimerQueue::dense();
-        let mut now = 0u64;
-        for op in ops {
-            match op {
-                Op::Schedule(..) | Op::Again(_) | Op::Nudge(..) => {
-                    let Some((k, d)) = op.target(|k| hashed.deadline(Lane(k)).map(|d| d.total_micros())) else {
-                        continue;
-                    };
-                    hashed.schedule(Lane(k), Instant::from_micros(d));
-                    dense.schedule(Lane(k), Instant::from_micros(d));
-                }
-                Op::Cancel(k) => prop_assert_eq!(hashed.cancel(Lane(k)), dense.cancel(Lane(k))),
-                Op::Advance(dt) => {
-                    now = now.saturating_add(dt / 2);
-                    let at = Instant::from_micros(now);
-                    loop {
-                        let got = hashed.pop_expired(at);
-                        prop_assert_eq!(got, dense.pop_expired(at));
-                        if got.is_none() {
-                            break;
-                        }
-                    }
-                }
-                Op::Next => prop_assert_eq!(hashed.next_deadline(), dense.next_deadline()),
-                Op::Hint => prop_assert_eq!(hashed.next_deadline_hint(), dense.next_deadline_hint()),
-                Op::Shrink => {
-                    hashed.shrink_to_fit();
-                    dense.shrink_to_fit();
-                }
-            }
-            prop_assert_eq!(hashed.len(), dense.len());
+        let (mut hashed, mut dense) = (TimerQueue::new(), TimerQueue::dense());
+        run_alike(&mut hashed, &mut dense, Lane, ops, |hashed, dense| {
             prop_assert_eq!(hashed.queued_entries(), dense.queued_entries());
-        }
+            Ok(())
+        })?;
     }
 }
 
@@ -478,57 +449,114 @@ fn a_million_keys_drain_in_deadline_order() {
     eprintln!("1M-key timer queue test: {:?}", started.elapsed());
 }
 
+/// What the differential tests drive on a queue.
+trait Queue<K> {
+    fn schedule(&mut self, key: K, at: Instant);
+    fn cancel(&mut self, key: K) -> bool;
+    fn pop_expired(&mut self, now: Instant) -> Option<K>;
+    fn next_deadline(&mut self) -> Option<Instant>;
+    fn next_deadline_hint(&mut self) -> Option<Instant>;
+    fn shrink_to_fit(&mut self);
+    fn deadline(&self, key: K) -> Option<Instant>;
+    fn len(&self) -> usize;
+}
+
+macro_rules! queue_ops {
+    ($queue:ident) => {
+        impl<K: Copy + Eq, M: KeySlots<K>> Queue<K> for $queue<K, M> {
+            fn schedule(&mut self, key: K, at: Instant) {
+                $queue::schedule(self, key, at)
+            }
+            fn cancel(&mut self, key: K) -> bool {
+                $queue::cancel(self, key)
+            }
+            fn pop_expired(&mut self, now: Instant) -> Option<K> {
+                $queue::pop_expired(self, now)
+            }
+            fn next_deadline(&mut self) -> Option<Instant> {
+                $queue::next_deadline(self)
+            }
+            fn next_deadline_hint(&mut self) -> Option<Instant> {
+                $queue::next_deadline_hint(self)
+            }
+            fn shrink_to_fit(&mut self) {
+                $queue::shrink_to_fit(self)
+            }
+            fn deadline(&self, key: K) -> Option<Instant> {
+                $queue::deadline(self, key)
+            }
+            fn len(&self) -> usize {
+                $queue::len(self)
+            }
+        }
+    };
+}
+
+queue_ops!(TimerQueue);
+queue_ops!(ReferenceQueue);
+
+/// Runs `ops` on `a` and `b` and compares every answer: each hint (the
+/// stack's `poll_timeout`), each exact next deadline, each expiry in order,
+/// each key's deadline and the count; `after` checks more after each step.
+fn run_alike<K: Copy + Eq + core::fmt::Debug, A: Queue<K>, B: Queue<K>>(
+    a: &mut A,
+    b: &mut B,
+    key: impl Fn(u8) -> K,
+    ops: Vec<Op>,
+    mut after: impl FnMut(&A, &B) -> Result<(), TestCaseError>,
+) -> Result<(), TestCaseError> {
+    let mut now = 0u64;
+    for op in ops {
+        match op {
+            Op::Schedule(..) | Op::Again(_) | Op::Nudge(..) => {
+                let Some((k, d)) = op.target(|k| b.deadline(key(k)).map(|d| d.total_micros()))
+                else {
+                    continue;
+                };
+                a.schedule(key(k), Instant::from_micros(d));
+                b.schedule(key(k), Instant::from_micros(d));
+            }
+            Op::Cancel(k) => prop_assert_eq!(a.cancel(key(k)), b.cancel(key(k))),
+            Op::Advance(dt) => {
+                now = now.saturating_add(dt / 2);
+                let at = Instant::from_micros(now);
+                loop {
+                    let got = a.pop_expired(at);
+                    prop_assert_eq!(got, b.pop_expired(at));
+                    if got.is_none() {
+                        break;
+                    }
+                }
+            }
+            Op::Next => prop_assert_eq!(a.next_deadline(), b.next_deadline()),
+            Op::Hint => prop_assert_eq!(a.next_deadline_hint(), b.next_deadline_hint()),
+            Op::Shrink => {
+                a.shrink_to_fit();
+                b.shrink_to_fit();
+            }
+        }
+        prop_assert_eq!(a.len(), b.len());
+        for k in 0..16u8 {
+            prop_assert_eq!(a.deadline(key(k)), b.deadline(key(k)));
+        }
+        after(a, b)?;
+    }
+    Ok(())
+}
+
 /// Runs `ops` on the queue and on the [`ReferenceQueue`] (the queue before
-/// it held its newest key out of the wheel) and compares every answer:
-/// each hint (the stack's `poll_timeout`), each exact next deadline, each
-/// expiry in order, each key's deadline and the count.
+/// it held its newest key out of the wheel), comparing every answer, and
+/// checks the queue's lists after each step.
 fn check_against_reference<K: Copy + Eq + core::fmt::Debug, M: KeySlots<K>>(
     mut q: TimerQueue<K, M>,
     mut reference: ReferenceQueue<K, M>,
     key: impl Fn(u8) -> K,
     ops: Vec<Op>,
 ) -> Result<(), TestCaseError> {
-    let mut now = 0u64;
-    for op in ops {
-        match op {
-            Op::Schedule(..) | Op::Again(_) | Op::Nudge(..) => {
-                let Some((k, d)) =
-                    op.target(|k| reference.deadline(key(k)).map(|d| d.total_micros()))
-                else {
-                    continue;
-                };
-                q.schedule(key(k), Instant::from_micros(d));
-                reference.schedule(key(k), Instant::from_micros(d));
-            }
-            Op::Cancel(k) => prop_assert_eq!(q.cancel(key(k)), reference.cancel(key(k))),
-            Op::Advance(dt) => {
-                now = now.saturating_add(dt / 2);
-                let at = Instant::from_micros(now);
-                loop {
-                    let got = q.pop_expired(at);
-                    prop_assert_eq!(got, reference.pop_expired(at));
-                    if got.is_none() {
-                        break;
-                    }
-                }
-            }
-            Op::Next => prop_assert_eq!(q.next_deadline(), reference.next_deadline()),
-            Op::Hint => prop_assert_eq!(q.next_deadline_hint(), reference.next_deadline_hint()),
-            Op::Shrink => {
-                q.shrink_to_fit();
-                reference.shrink_to_fit();
-            }
-        }
-        prop_assert_eq!(q.len(), reference.len());
-        for k in 0..16u8 {
-            prop_assert_eq!(q.deadline(key(k)), reference.deadline(key(k)));
-        }
+    run_alike(&mut q, &mut reference, key, ops, |q, _| {
         prop_assert_eq!(q.queued_entries(), q.len());
-        if let Err(e) = q.check() {
-            return Err(TestCaseError::fail(e));
-        }
-    }
-    Ok(())
+        q.check().map_err(TestCaseError::fail)
+    })
 }
 
 /// Mostly two keys, so that runs of changes to one key (a stack's input,
