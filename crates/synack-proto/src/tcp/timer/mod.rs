@@ -15,6 +15,8 @@
 //! once (nothing stale is left to cascade), and rescheduling a key to a later
 //! time (the common case: the RTO restarts on every ACK) only updates its
 //! slot; the key is moved when the wheel reaches it.
+//! The newest key is held beside the wheel until another key is scheduled,
+//! so a run of changes to one connection's timer touches no list.
 
 mod queue;
 mod table;

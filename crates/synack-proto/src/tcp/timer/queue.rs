@@ -536,6 +536,58 @@ impl Wheel {
         }
     }
 
+    /// The node that fires next, the postponed nodes met at the front moved
+    /// to their deadlines on the way.
+    fn settle<K, M: KeySlots<K>>(&mut self, slots: &mut M) -> Option<NodeId> {
+        loop {
+            let id = self.peek(slots)?;
+            let slot = slots.node_mut(id);
+            if slot.is_exact() {
+                return Some(id);
+            }
+            // Rescheduled since it was queued (later, or to the same time
+            // behind keys scheduled in between): move it.
+            slot.queued_at = slot.deadline;
+            slot.queued_seq = slot.seq;
+            let at = slot.deadline;
+            self.unlink(slots, id);
+            self.link(slots, id, at);
+        }
+    }
+
+    /// Queues every key again at its deadline (postponed ones moved) in
+    /// fresh slots, and gives back the memory the slots kept.
+    fn rebuild<K, M: KeySlots<K>>(&mut self, slots: &mut M) {
+        let mut live = Vec::with_capacity(slots.len());
+        slots.for_each(|key, slot| live.push((slot.deadline, slot.seq, key)));
+        // In firing order, so each level-0 insertion is at a tail.
+        live.sort_unstable_by_key(|&(deadline, seq, _)| (deadline, seq));
+        slots.clear();
+        self.clear();
+        for (deadline, seq, key) in live {
+            let id = slots.insert(key, Slot::new(deadline, seq));
+            self.link(slots, id, deadline);
+        }
+        slots.shrink_to_fit();
+    }
+
+    /// The key of the settled front node `id`, unlinked and forgotten, if
+    /// it is due at `now`.
+    fn take_if_due<K, M: KeySlots<K>>(
+        &mut self,
+        slots: &mut M,
+        id: NodeId,
+        now: Instant,
+    ) -> Option<K> {
+        if slots.node(id).deadline > now {
+            return None;
+        }
+        self.unlink(slots, id);
+        let key = slots.key(id);
+        slots.remove(id);
+        Some(key)
+    }
+
     /// Empties every bucket (the caller forgets the nodes).
     fn clear(&mut self) {
         self.heads.fill(NIL);
@@ -598,9 +650,21 @@ impl Wheel {
 /// the key is moved when the wheel reaches it. Each key cascades down at
 /// most 10 levels before it fires. Memory is the slots: O(live keys).
 ///
+/// The newest key, scheduled since the last change to any other key, is
+/// held out of the wheel (`held`) until another key is scheduled or the
+/// wheel is asked for its front: a stack changes one connection's timer
+/// several times in a row (a handshake's connection gets its SYN's RTO,
+/// loses it to the SYN-ACK, gets the idle release from an empty read and
+/// moves it earlier to the data's RTO, all before another connection's
+/// timer changes), and the held key takes those changes as field updates,
+/// with no slot lookup and no list link or unlink.
+///
 /// Deadlines are exact to the microsecond. Keys due at the same instant pop
 /// in the order of their last `schedule` call, independent of the hasher,
-/// so the order is deterministic.
+/// so the order is deterministic. Holding a key back changes no answer:
+/// the held key's slot follows the same rules as a queued one's, and it is
+/// linked with its own `(queued_at, queued_seq)`, which alone place it
+/// among the others.
 #[derive(Clone)]
 pub struct TimerQueue<K, M = HashSlots<K>> {
     slots: M,
@@ -609,8 +673,12 @@ pub struct TimerQueue<K, M = HashSlots<K>> {
     next_seq: u64,
     /// [`TimerQueue::next_deadline_hint`]'s last answer, while nothing has
     /// made it stale: a stack asks after every output, far more often than
-    /// the front of the wheel changes. It is the least `queued_at`.
+    /// the front changes. It is the least `queued_at` of the wheel's nodes
+    /// and the held key.
     hint: Option<Option<Instant>>,
+    /// The newest key and its slot, scheduled and not in the wheel (nor in
+    /// `slots`): see the type's documentation.
+    held: Option<(K, Slot)>,
     /// The last change: `key` scheduled at the instant (or cancelled, with
     /// `None`), and nothing else since. Doing it again changes nothing,
     /// not even the order of equal deadlines (the key is already the
@@ -659,38 +727,53 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
             wheel: Wheel::new(),
             next_seq: 0,
             hint: None,
+            held: None,
             last: None,
         }
     }
 
     /// Number of scheduled keys.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.slots.len() + usize::from(self.held.is_some())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.held.is_none() && self.slots.is_empty()
     }
 
-    /// Nodes in the wheel: every scheduled key, once (nothing stale).
+    /// Keys queued: the wheel's nodes and the held key. Every scheduled
+    /// key, once (nothing stale).
     pub fn queued_entries(&self) -> usize {
-        self.wheel.len
+        self.wheel.len + usize::from(self.held.is_some())
     }
 
     /// When `key` is due, if scheduled.
     pub fn deadline(&self, key: K) -> Option<Instant> {
-        self.slots.get(key).map(|s| s.deadline)
+        match &self.held {
+            Some((held, slot)) if *held == key => Some(slot.deadline),
+            _ => self.slots.get(key).map(|s| s.deadline),
+        }
+    }
+
+    /// The held key's slot, if `key` is held.
+    #[inline(always)]
+    fn held_slot(&mut self, key: K) -> Option<&mut Slot> {
+        match &mut self.held {
+            Some((held, slot)) if *held == key => Some(slot),
+            _ => None,
+        }
     }
 
     /// Schedules `key` at `deadline`, replacing any earlier schedule for it.
     /// A deadline in the past is due at once.
     ///
     /// Inline, as the stack reschedules a connection after nearly every
-    /// input and output: again at the same time is one compare, and a
-    /// later time for a key already queued (the RTO restarting on an ACK)
-    /// updates its slot and touches no list (with [`DenseSlots`], no hash
-    /// either). Only an earlier time, or a new key, links a node, out of
-    /// line, with the node found here.
+    /// input and output: again at the same time is one compare, the held
+    /// key is a field update, and a later time for a key already queued
+    /// (the RTO restarting on an ACK) updates its slot and touches no list
+    /// (with [`DenseSlots`], no hash either). Only an earlier time for a
+    /// queued key links a node, and a new key is held (linking the key
+    /// held before), out of line, with the node found here.
     #[inline(always)]
     pub fn schedule(&mut self, key: K, deadline: Instant) {
         if self.last == Some((key, Some(deadline))) {
@@ -699,6 +782,16 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         self.last = Some((key, Some(deadline)));
         let seq = self.next_seq;
         self.next_seq += 1;
+        if let Some(slot) = self.held_slot(key) {
+            if deadline >= slot.queued_at {
+                slot.deadline = deadline;
+                slot.seq = seq;
+            } else {
+                *slot = Slot::new(deadline, seq);
+                self.lower_hint(deadline);
+            }
+            return;
+        }
         match self.slots.find_mut(key) {
             Some((_, slot)) if deadline >= slot.queued_at => {
                 // The node stays where it is and is moved to `deadline`
@@ -707,7 +800,12 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
                 slot.seq = seq;
             }
             Some((id, _)) => self.move_earlier(id, deadline, seq),
-            None => self.insert(key, deadline, seq),
+            None if self.held.is_none() => {
+                // Nothing held: the new key is, without a call.
+                self.held = Some((key, Slot::new(deadline, seq)));
+                self.lower_hint(deadline);
+            }
+            None => self.hold(key, deadline, seq),
         }
     }
 
@@ -722,12 +820,32 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         self.lower_hint(deadline);
     }
 
-    /// [`TimerQueue::schedule`] for a key that has no slot.
+    /// [`TimerQueue::schedule`] for a key that has no slot: it is held,
+    /// and the key held before goes into the wheel.
     #[inline(never)]
-    fn insert(&mut self, key: K, deadline: Instant, seq: u64) {
-        let id = self.slots.insert(key, Slot::new(deadline, seq));
-        self.wheel.link(&mut self.slots, id, deadline);
+    fn hold(&mut self, key: K, deadline: Instant, seq: u64) {
+        if let Some((key, slot)) = self.held.replace((key, Slot::new(deadline, seq))) {
+            self.insert(key, slot);
+        }
         self.lower_hint(deadline);
+    }
+
+    /// Puts the held key into the wheel (before the wheel is asked for its
+    /// front, or emptied).
+    #[inline]
+    fn queue_held(&mut self) {
+        if let Some((key, slot)) = self.held.take() {
+            self.insert(key, slot);
+        }
+    }
+
+    /// Gives the key that was held a slot and links it where the slot says
+    /// it is queued (the hint counts it already).
+    #[inline(always)]
+    fn insert(&mut self, key: K, slot: Slot) {
+        let at = slot.queued_at;
+        let id = self.slots.insert(key, slot);
+        self.wheel.link(&mut self.slots, id, at);
     }
 
     /// A node linked at `at`: the front is the earlier of it and the old one.
@@ -745,6 +863,12 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
             return false;
         }
         self.last = Some((key, None));
+        if let Some(slot) = self.held_slot(key) {
+            let queued_at = slot.queued_at;
+            self.held = None;
+            self.forget_front(queued_at);
+            return true;
+        }
         let Some((id, _)) = self.slots.find_mut(key) else {
             return false;
         };
@@ -758,10 +882,16 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         let queued_at = self.slots.node(id).queued_at;
         self.wheel.unlink(&mut self.slots, id);
         self.slots.remove(id);
-        // Only the front (the least `queued_at`) leaving changes the hint,
-        // and with no key left there is no front to search for (the usual
-        // end of a connection when it was the only one with a timer).
-        if self.wheel.len == 0 {
+        self.forget_front(queued_at);
+    }
+
+    /// A key queued at `queued_at` left. Only the front (the least
+    /// `queued_at`) leaving changes the hint, and with no key left there is
+    /// no front to search for (the usual end of a connection when it was
+    /// the only one with a timer).
+    #[inline(always)]
+    fn forget_front(&mut self, queued_at: Instant) {
+        if self.wheel.len == 0 && self.held.is_none() {
             self.hint = Some(None);
         } else if self.hint == Some(Some(queued_at)) {
             self.hint = None;
@@ -772,6 +902,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// moves postponed keys at the front of the wheel, so the answer is
     /// exact.
     pub fn next_deadline(&mut self) -> Option<Instant> {
+        self.queue_held();
         self.settle().map(|id| self.slots.node(id).deadline)
     }
 
@@ -782,6 +913,9 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// the key is moved by that `pop_expired`. This keeps the per-segment
     /// cost of "restart the RTO" at one slot update: the move happens at
     /// most once per RTO period, not once per ACK.
+    ///
+    /// The held key counts as it would in the wheel: the answer is the
+    /// earlier of the wheel's front and the held key's queued time.
     #[inline]
     pub fn next_deadline_hint(&mut self) -> Option<Instant> {
         if let Some(hint) = self.hint {
@@ -793,7 +927,11 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// [`TimerQueue::next_deadline_hint`] without a cached answer.
     #[inline(never)]
     fn refresh_hint(&mut self) -> Option<Instant> {
-        let hint = self.find_hint();
+        let front = self.find_hint();
+        let hint = match &self.held {
+            None => front,
+            Some((_, slot)) => Some(front.map_or(slot.queued_at, |f| f.min(slot.queued_at))),
+        };
         self.hint = Some(hint);
         hint
     }
@@ -808,13 +946,9 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// earliest first. Call in a loop until `None`.
     #[must_use = "a popped timer is not returned again"]
     pub fn pop_expired(&mut self, now: Instant) -> Option<K> {
+        self.queue_held();
         let id = self.settle()?;
-        if self.slots.node(id).deadline > now {
-            return None;
-        }
-        self.wheel.unlink(&mut self.slots, id);
-        let key = self.slots.key(id);
-        self.slots.remove(id);
+        let key = self.wheel.take_if_due(&mut self.slots, id, now)?;
         self.hint = None;
         self.last = None;
         Some(key)
@@ -823,6 +957,7 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// Unschedules everything.
     pub fn clear(&mut self) {
         self.last = None;
+        self.held = None;
         self.slots.clear();
         self.wheel.clear();
         self.hint = None;
@@ -833,19 +968,9 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// moves postponed keys to their deadlines. For an idle moment, not the
     /// fast path.
     pub fn shrink_to_fit(&mut self) {
-        let mut live = Vec::with_capacity(self.slots.len());
-        self.slots
-            .for_each(|key, slot| live.push((slot.deadline, slot.seq, key)));
-        // In firing order, so each level-0 insertion is at a tail.
-        live.sort_unstable_by_key(|&(deadline, seq, _)| (deadline, seq));
-        self.slots.clear();
-        self.wheel.clear();
+        self.queue_held();
+        self.wheel.rebuild(&mut self.slots);
         self.hint = None;
-        for (deadline, seq, key) in live {
-            let id = self.slots.insert(key, Slot::new(deadline, seq));
-            self.wheel.link(&mut self.slots, id, deadline);
-        }
-        self.slots.shrink_to_fit();
     }
 
     /// Checks the wheel's lists against the slots (tests).
@@ -857,24 +982,9 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// Brings the next key to the front of the wheel, moving postponed ones
     /// on the way, and remembers its time as the hint.
     fn settle(&mut self) -> Option<NodeId> {
-        loop {
-            let Some(id) = self.wheel.peek(&mut self.slots) else {
-                self.hint = Some(None);
-                return None;
-            };
-            let slot = self.slots.node_mut(id);
-            if slot.is_exact() {
-                self.hint = Some(Some(slot.deadline));
-                return Some(id);
-            }
-            // Rescheduled since it was queued (later, or to the same time
-            // behind keys scheduled in between): move it.
-            slot.queued_at = slot.deadline;
-            slot.queued_seq = slot.seq;
-            let at = slot.deadline;
-            self.wheel.unlink(&mut self.slots, id);
-            self.wheel.link(&mut self.slots, id, at);
-        }
+        let id = self.wheel.settle(&mut self.slots);
+        self.hint = Some(id.map(|id| self.slots.node(id).deadline));
+        id
     }
 }
 
@@ -888,438 +998,6 @@ impl<K, M: KeySlots<K>> core::fmt::Debug for TimerQueue<K, M> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rng::Rng;
-    use proptest::prelude::*;
-    use std::collections::BTreeMap;
-
-    fn t(ms: u64) -> Instant {
-        Instant::from_millis(ms)
-    }
-
-    #[test]
-    fn repeating_the_last_schedule_or_cancel_changes_nothing_else_does() {
-        let mut q = TimerQueue::new();
-        // Rescheduled after 'b' to the same time: 'a' is newer, so later.
-        q.schedule('a', t(10));
-        q.schedule('a', t(10));
-        q.schedule('b', t(10));
-        q.schedule('a', t(10));
-        assert_eq!(q.pop_expired(t(10)), Some('b'));
-        // Fired: scheduling it again at the same time queues it again.
-        assert_eq!(q.pop_expired(t(10)), Some('a'));
-        q.schedule('a', t(10));
-        assert_eq!(q.deadline('a'), Some(t(10)));
-        // Cancelled twice, then back at the same time.
-        assert!(q.cancel('a'));
-        assert!(!q.cancel('a'));
-        q.schedule('a', t(10));
-        assert_eq!(q.pop_expired(t(10)), Some('a'));
-        assert!(q.is_empty());
-        // Cleared: the last schedule is forgotten too.
-        q.schedule('c', t(20));
-        q.clear();
-        q.schedule('c', t(20));
-        assert_eq!(q.pop_expired(t(20)), Some('c'));
-    }
-
-    #[test]
-    fn queue_pops_in_deadline_order_with_fifo_ties() {
-        let mut q = TimerQueue::new();
-        q.schedule('a', t(30));
-        q.schedule('b', t(10));
-        q.schedule('c', t(20));
-        q.schedule('d', t(10));
-        assert_eq!(q.next_deadline(), Some(t(10)));
-        assert_eq!(q.pop_expired(t(5)), None);
-        let mut out = Vec::new();
-        while let Some(k) = q.pop_expired(t(100)) {
-            out.push(k);
-        }
-        assert_eq!(out, ['b', 'd', 'c', 'a']);
-        assert!(q.is_empty());
-        assert_eq!(q.next_deadline(), None);
-    }
-
-    #[test]
-    fn rescheduling_replaces_and_cancel_removes() {
-        let mut q = TimerQueue::new();
-        q.schedule(1u32, t(100));
-        q.schedule(2u32, t(200));
-        // Later: only the map changes.
-        q.schedule(1, t(300));
-        assert_eq!(q.queued_entries(), 2);
-        assert_eq!(q.deadline(1), Some(t(300)));
-        assert_eq!(q.next_deadline(), Some(t(200)), "exact, not the stale 100");
-        // Earlier: a new entry.
-        q.schedule(2, t(50));
-        assert_eq!(q.next_deadline(), Some(t(50)));
-        assert!(q.cancel(2));
-        assert!(!q.cancel(2));
-        assert_eq!(q.next_deadline(), Some(t(300)));
-        assert_eq!(q.pop_expired(t(299)), None);
-        assert_eq!(q.pop_expired(t(300)), Some(1));
-        assert_eq!(q.pop_expired(t(1000)), None);
-    }
-
-    #[test]
-    fn memory_stays_bounded_under_constant_rescheduling() {
-        let mut q = TimerQueue::new();
-        let mut rng = Rng::from_seed(42);
-        for k in 0..100u32 {
-            q.schedule(k, t(1_000));
-        }
-        // Every "ACK" moves some key's timer both earlier and later.
-        for i in 0..100_000u64 {
-            let k = rng.below(100) as u32;
-            q.schedule(k, t(1_000 + i + rng.below(200)));
-            q.schedule(k, t(500 + rng.below(500)));
-            assert_eq!(q.queued_entries(), q.len(), "one node per key");
-        }
-        assert_eq!(q.len(), 100);
-    }
-
-    #[test]
-    fn clear_and_shrink_keep_the_queue_consistent() {
-        let mut q = TimerQueue::new();
-        for k in 0..1000u32 {
-            q.schedule(k, t(u64::from(k) + 10));
-            q.schedule(k, t(5)); // earlier: leaves a stale entry behind
-        }
-        q.shrink_to_fit();
-        assert_eq!(q.queued_entries(), 1000);
-        for k in 0..1000u32 {
-            assert_eq!(q.pop_expired(t(5)), Some(k), "ties in schedule order");
-        }
-        q.schedule(7, t(1));
-        q.clear();
-        assert!(q.is_empty());
-        assert_eq!(q.next_deadline(), None);
-        q.schedule(8, t(2));
-        assert_eq!(q.pop_expired(t(2)), Some(8));
-    }
-
-    #[test]
-    fn cancelled_and_moved_keys_leave_nothing_in_the_wheel() {
-        // A handshake's pattern: a key scheduled far out, moved earlier a
-        // few times, then cancelled. The wheel unlinks it each time, so
-        // nothing stale is left to cascade down and be skipped.
-        let mut q = TimerQueue::dense();
-        for round in 0..1_000u64 {
-            let k = Lane((round % 16) as u8);
-            let base = round * 1_000;
-            q.schedule(k, Instant::from_micros(base + 1_000_000));
-            q.schedule(k, Instant::from_micros(base + 200_000));
-            q.schedule(k, Instant::from_micros(base + 40_000));
-            assert_eq!(
-                q.queued_entries(),
-                q.len(),
-                "an earlier time moves the node"
-            );
-            if round % 2 == 0 {
-                assert!(q.cancel(k));
-            }
-            assert_eq!(q.queued_entries(), q.len(), "a cancel unlinks the node");
-            if let Err(e) = q.check() {
-                panic!("round {round}: {e}");
-            }
-        }
-        assert_eq!(q.len(), 8);
-        let mut last = None;
-        while let Some(at) = q.next_deadline() {
-            assert!(last <= Some(at));
-            last = Some(at);
-            assert!(q.pop_expired(at).is_some());
-        }
-        assert!(q.is_empty());
-        assert_eq!(q.queued_entries(), 0);
-    }
-
-    #[test]
-    fn equal_deadlines_fire_in_schedule_order_after_cascading_and_moves() {
-        let mut q = TimerQueue::new();
-        let at = t(5_000); // level 3 of a wheel at zero: cascades three times
-        for k in 0..200u32 {
-            q.schedule(k, at);
-        }
-        // Rescheduled to the same time: now the newest of the evens. Odd
-        // keys are moved earlier and back (postponed: moved when reached),
-        // after 2, so they come last.
-        q.schedule(2, at);
-        for k in (1..200u32).step_by(2) {
-            q.schedule(k, t(1));
-            q.schedule(k, at);
-        }
-        let mut expect: Vec<u32> = (0..200).step_by(2).filter(|&k| k != 2).collect();
-        expect.push(2);
-        expect.extend((1..200).step_by(2));
-        let got: Vec<u32> = core::iter::from_fn(|| q.pop_expired(at)).collect();
-        assert_eq!(got, expect);
-    }
-
-    #[derive(Debug, Clone)]
-    enum Op {
-        Schedule(u8, u64),
-        /// Again at the key's own deadline (a new place among equal ones).
-        Again(u8),
-        /// Later by a little (the RTO restarting on an ACK), or earlier.
-        Nudge(u8, i64),
-        Cancel(u8),
-        Advance(u64),
-        Next,
-        Hint,
-        Shrink,
-    }
-
-    impl Op {
-        /// The key and deadline a scheduling op asks for, given each key's
-        /// deadline (none for an `Again` or `Nudge` of an unscheduled key).
-        fn target(&self, deadline: impl Fn(u8) -> Option<u64>) -> Option<(u8, u64)> {
-            match *self {
-                Op::Schedule(k, d) => Some((k, d)),
-                Op::Again(k) => Some((k, deadline(k)?)),
-                Op::Nudge(k, d) => Some((k, deadline(k)?.saturating_add_signed(d))),
-                _ => None,
-            }
-        }
-    }
-
-    /// Deadlines at every scale the wheel has levels for, and the extremes.
-    fn deadline() -> impl Strategy<Value = u64> {
-        prop_oneof![
-            4 => 0u64..2_000,
-            2 => 0u64..5_000_000,
-            1 => 0u64..(1 << 40),
-            1 => (0u64..4).prop_map(|i| u64::MAX - i),
-        ]
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            4 => (0u8..16, deadline()).prop_map(|(k, d)| Op::Schedule(k, d)),
-            1 => (0u8..16).prop_map(Op::Again),
-            2 => (0u8..16, -100i64..300).prop_map(|(k, d)| Op::Nudge(k, d)),
-            1 => (0u8..16).prop_map(Op::Cancel),
-            2 => deadline().prop_map(Op::Advance),
-            1 => Just(Op::Next),
-            2 => Just(Op::Hint),
-            1 => Just(Op::Shrink),
-        ]
-    }
-
-    /// A key in two lanes, as the stack's: even keys in lane 0, odd in 1,
-    /// spread 37 indices apart so keys share chunks and span several.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-    struct Lane(u8);
-
-    impl DenseKey for Lane {
-        fn lane_index(self) -> (usize, usize) {
-            (usize::from(self.0 % 2), usize::from(self.0 / 2) * 37)
-        }
-        fn from_lane_index(lane: usize, index: usize) -> Self {
-            Lane((index / 37 * 2 + lane) as u8)
-        }
-    }
-
-    /// Runs `ops` on `q` (keys made by `key`) against a model map.
-    fn check_against_model<K: Copy + Eq + core::fmt::Debug, M: KeySlots<K>>(
-        mut q: TimerQueue<K, M>,
-        key: impl Fn(u8) -> K,
-        ops: Vec<Op>,
-    ) -> Result<(), TestCaseError> {
-        // Model: key -> (deadline in µs, order of its last schedule).
-        let mut model: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
-        let mut order = 0u64;
-        let mut now = 0u64;
-        for op in ops {
-            match op {
-                Op::Schedule(..) | Op::Again(_) | Op::Nudge(..) => {
-                    let Some((k, d)) = op.target(|k| model.get(&k).map(|&(d, _)| d)) else {
-                        continue;
-                    };
-                    // Deadlines may be in the past: due at once.
-                    q.schedule(key(k), Instant::from_micros(d));
-                    model.insert(k, (d, order));
-                    order += 1;
-                }
-                Op::Cancel(k) => {
-                    prop_assert_eq!(q.cancel(key(k)), model.remove(&k).is_some());
-                }
-                Op::Advance(dt) => {
-                    // Time never goes backwards.
-                    now = now.saturating_add(dt / 2);
-                    loop {
-                        let expect = model
-                            .iter()
-                            .filter(|&(_, &(d, _))| d <= now)
-                            .min_by_key(|&(_, &(d, o))| (d, o))
-                            .map(|(&k, _)| key(k));
-                        let got = q.pop_expired(Instant::from_micros(now));
-                        prop_assert_eq!(got, expect);
-                        match got {
-                            Some(k) => {
-                                let k = (0..16u8).find(|&m| key(m) == k).unwrap_or(u8::MAX);
-                                model.remove(&k);
-                            }
-                            None => break,
-                        }
-                    }
-                }
-                Op::Next => {
-                    let expect = model.values().map(|&(d, _)| Instant::from_micros(d)).min();
-                    prop_assert_eq!(q.next_deadline(), expect);
-                }
-                Op::Hint => {
-                    // The cached answer is the one a fresh search gives,
-                    // and a lower bound on the earliest deadline.
-                    let mut fresh = q.clone();
-                    fresh.hint = None;
-                    let expect = fresh.find_hint();
-                    let hint = q.next_deadline_hint();
-                    prop_assert_eq!(hint, expect);
-                    let min = model.values().map(|&(d, _)| Instant::from_micros(d)).min();
-                    prop_assert_eq!(hint.is_some(), min.is_some());
-                    prop_assert!(hint <= min);
-                }
-                Op::Shrink => q.shrink_to_fit(),
-            }
-            prop_assert_eq!(q.len(), model.len());
-            for k in 0..16u8 {
-                prop_assert_eq!(
-                    q.deadline(key(k)),
-                    model.get(&k).map(|&(d, _)| Instant::from_micros(d))
-                );
-            }
-            // Nothing stale: one node per key, every list well linked and
-            // each level-0 bucket in firing order.
-            prop_assert_eq!(q.queued_entries(), q.len());
-            if let Err(e) = q.check() {
-                return Err(TestCaseError::fail(e));
-            }
-        }
-        Ok(())
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(1024))]
-
-        #[test]
-        fn queue_matches_a_naive_map(ops in proptest::collection::vec(op(), 1..200)) {
-            check_against_model(TimerQueue::new(), |k| k, ops)?;
-        }
-
-        /// The same with keys kept in arrays by index (the stack's queue).
-        #[test]
-        fn dense_queue_matches_a_naive_map(ops in proptest::collection::vec(op(), 1..200)) {
-            check_against_model(TimerQueue::dense(), Lane, ops)?;
-        }
-
-        /// Both ways of keeping slots give the same answers, call for call.
-        #[test]
-        fn dense_and_hashed_slots_answer_alike(ops in proptest::collection::vec(op(), 1..200)) {
-            let mut hashed = TimerQueue::new();
-            let mut dense = TimerQueue::dense();
-            let mut now = 0u64;
-            for op in ops {
-                match op {
-                    Op::Schedule(..) | Op::Again(_) | Op::Nudge(..) => {
-                        let Some((k, d)) = op.target(|k| hashed.deadline(Lane(k)).map(|d| d.total_micros())) else {
-                            continue;
-                        };
-                        hashed.schedule(Lane(k), Instant::from_micros(d));
-                        dense.schedule(Lane(k), Instant::from_micros(d));
-                    }
-                    Op::Cancel(k) => prop_assert_eq!(hashed.cancel(Lane(k)), dense.cancel(Lane(k))),
-                    Op::Advance(dt) => {
-                        now = now.saturating_add(dt / 2);
-                        let at = Instant::from_micros(now);
-                        loop {
-                            let got = hashed.pop_expired(at);
-                            prop_assert_eq!(got, dense.pop_expired(at));
-                            if got.is_none() {
-                                break;
-                            }
-                        }
-                    }
-                    Op::Next => prop_assert_eq!(hashed.next_deadline(), dense.next_deadline()),
-                    Op::Hint => prop_assert_eq!(hashed.next_deadline_hint(), dense.next_deadline_hint()),
-                    Op::Shrink => {
-                        hashed.shrink_to_fit();
-                        dense.shrink_to_fit();
-                    }
-                }
-                prop_assert_eq!(hashed.len(), dense.len());
-                prop_assert_eq!(hashed.queued_entries(), dense.queued_entries());
-            }
-        }
-    }
-
-    #[test]
-    fn dense_slots_hold_chunks_only_while_a_key_in_them_is_scheduled() {
-        let mut q = TimerQueue::dense();
-        q.schedule(Lane(1), t(5));
-        q.schedule(Lane(200), t(6));
-        assert_eq!(q.slots.chunks(), 2, "lane 1 index 0, lane 0 index 3,700");
-        assert!(q.cancel(Lane(200)));
-        assert!(!q.cancel(Lane(200)));
-        assert_eq!(q.slots.chunks(), 1, "the empty chunk became the spare");
-        assert!(q.slots.spare.is_some());
-        // A key that comes and goes reuses the spare: no allocation.
-        q.schedule(Lane(4), t(7));
-        assert!(q.slots.spare.is_none());
-        assert_eq!(q.slots.chunks(), 2);
-        assert!(q.cancel(Lane(4)));
-        q.shrink_to_fit();
-        assert!(q.slots.spare.is_none());
-        assert_eq!((q.slots.lanes[0].len(), q.slots.lanes[1].len()), (0, 1));
-        assert_eq!(q.pop_expired(t(10)), Some(Lane(1)));
-        assert!(q.is_empty());
-        assert_eq!(q.slots.chunks(), 0);
-    }
-
-    /// 1M keys: schedule, reschedule each 10 times (later and earlier),
-    /// cancel half, drain the rest in order. Run with `--release` to see the
-    /// time; no assertion on it (DESIGN.md §8).
-    #[test]
-    fn a_million_keys_drain_in_deadline_order() {
-        const N: u64 = 1_000_000;
-        let started = std::time::Instant::now();
-        let mut q: TimerQueue<u64> = TimerQueue::new();
-        let mut rng = Rng::from_seed(1_000_000);
-        for k in 0..N {
-            q.schedule(k, Instant::from_micros(rng.below(1 << 30)));
-        }
-        for round in 0..10u64 {
-            for k in 0..N {
-                // Mostly later (an ACK restarts the RTO), sometimes earlier.
-                let at = if (k + round) % 4 == 0 {
-                    rng.below(1 << 30)
-                } else {
-                    (1 << 30) + round * (1 << 20) + rng.below(1 << 20)
-                };
-                q.schedule(k, Instant::from_micros(at));
-            }
-        }
-        for k in (0..N).step_by(2) {
-            assert!(q.cancel(k));
-        }
-
-        assert_eq!(q.len(), (N / 2) as usize);
-        assert_eq!(q.queued_entries(), q.len());
-        let mut last = Instant::ZERO;
-        let mut popped = 0u64;
-        while let Some(at) = q.next_deadline() {
-            assert!(at >= last, "out of order: {at:?} after {last:?}");
-            last = at;
-            let k = q
-                .pop_expired(at)
-                .expect("the next deadline is due at itself");
-            assert_eq!(k % 2, 1, "cancelled key {k} fired");
-            popped += 1;
-        }
-        assert_eq!(popped, N / 2);
-        assert!(q.is_empty());
-        eprintln!("1M-key timer queue test: {:?}", started.elapsed());
-    }
-}
+mod reference;
+#[cfg(test)]
+mod tests;
