@@ -619,6 +619,10 @@ impl Episode {
         self.on_ack_full(now, inp, cc, stats)
     }
 
+    /// The full processing of an ACK. Out of line: inlined, its 10 KB made
+    /// the short paths' caller save and restore every register and spill
+    /// around them (about 10 instructions an ACK that takes one).
+    #[inline(never)]
     fn on_ack_full(
         &mut self,
         now: Instant,
