@@ -178,3 +178,104 @@ impl Episode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Episode;
+    use crate::SeqNum;
+    use crate::config::CongestionAlgorithm;
+    use crate::tcp::congestion::Congestion;
+    use crate::tcp::recovery::{AckInput, CaState, LossRecovery, RecoveryConfig};
+    use crate::tcp::timestamps::TsClock;
+    use crate::time::Instant;
+
+    /// An ACK of `prior_una..ack` with SND.NXT at `snd_nxt`, nothing else.
+    fn ack(ack: u32, prior_una: u32, snd_nxt: u32) -> AckInput<'static> {
+        AckInput {
+            ack: SeqNum(ack),
+            prior_una: SeqNum(prior_una),
+            snd_nxt: SeqNum(snd_nxt),
+            sack_blocks: &[],
+            tsecr: None,
+            dupack: false,
+            rtt: None,
+            min_rtt: None,
+            srtt: None,
+            mss: 1000,
+            cwnd_limited: false,
+            prior_in_flight: snd_nxt - prior_una,
+            new_data_ready: false,
+            ts_clock: TsClock::new(0),
+            ece: false,
+        }
+    }
+
+    /// Each thing still to settle, alone, on an episode (SACK on).
+    fn pending_cases() -> Vec<(&'static str, fn(&mut Episode))> {
+        vec![
+            ("a recovery state", |ep| ep.state = CaState::Disorder),
+            ("duplicate ACKs counted", |ep| ep.reno_sacked = 1000),
+            ("a disorder flight", |ep| ep.flight_at_disorder = Some(1)),
+            ("a reordering timer", |ep| {
+                ep.rack_deadline = Some(Instant::ZERO);
+            }),
+            ("a D-SACK round", |ep| {
+                ep.rack.update_reo_wnd(true, SeqNum(1), SeqNum(101));
+            }),
+            ("a loss probe", |ep| {
+                ep.tlp.on_probe_sent(SeqNum(101), false)
+            }),
+            ("an undo waiting on D-SACKs", |ep| {
+                let cc = Congestion::new(CongestionAlgorithm::Cubic, 1000, 10);
+                ep.undo.start(SeqNum(1), &cc, 1);
+                ep.undo.on_dsack(1);
+            }),
+        ]
+    }
+
+    /// The short paths' conditions, written with `&` (no short circuit):
+    /// with one request in flight and nothing else going on, an ACK of it
+    /// all takes the in-order path, and once it is acknowledged an ACK of
+    /// nothing takes the idle one; any one thing still to settle (or, for
+    /// the in-order path, reordering history, a chunk being retransmitted
+    /// or data delivered beyond SND.UNA) keeps each ACK off its short path.
+    /// A condition lost from either test fails here.
+    #[test]
+    fn anything_to_settle_keeps_an_ack_off_the_short_paths() {
+        let mut r = LossRecovery::new(SeqNum(0), RecoveryConfig::default());
+        r.on_established(SeqNum(1), true, 1000);
+        r.on_sent_new(Instant::ZERO, SeqNum(1), SeqNum(101));
+        let busy = r.ep.as_deref().expect("an episode").clone();
+        let all = ack(101, 1, 101);
+        assert!(busy.acks_all_in_order(&all));
+        let mut only_in_order: Vec<(&str, fn(&mut Episode))> = vec![
+            ("no reordering degree", |ep| ep.reordering = 0),
+            ("a chunk in retransmission", |ep| {
+                ep.chunk = Some((SeqNum(1), SeqNum(101)));
+            }),
+            ("data delivered beyond SND.UNA", |ep| ep.fack = SeqNum(51)),
+            ("a SACKed record", |ep| {
+                let mut upd = Default::default();
+                ep.board.sack(SeqNum(1), SeqNum(101), &mut upd, |_| {});
+            }),
+        ];
+        only_in_order.extend(pending_cases());
+        for (what, set) in only_in_order {
+            let mut ep = busy.clone();
+            set(&mut ep);
+            assert!(!ep.acks_all_in_order(&all), "in order with {what}");
+        }
+
+        let mut idle = busy.clone();
+        idle.board.acknowledge_all(SeqNum(101), |_| {});
+        assert!(idle.acks_nothing(&ack(101, 101, 101)));
+        assert!(idle.is_settled_at(SeqNum(101)));
+        assert!(!idle.is_settled_at(SeqNum(100)), "SND.UNA elsewhere");
+        assert!(!busy.is_settled_at(SeqNum(1)), "a record in flight");
+        for (what, set) in pending_cases() {
+            let mut ep = idle.clone();
+            set(&mut ep);
+            assert!(!ep.is_settled_at(SeqNum(101)), "idle with {what}");
+        }
+    }
+}
