@@ -252,6 +252,8 @@ impl Congestion {
     /// train watches these; it may end slow start (ssthresh = cwnd).
     /// `delivered_end` is one past the highest byte delivered so far
     /// (SND.UNA or the highest SACKed byte), `min_rtt` the connection's.
+    /// Inlined: a dispatch in front of the controller's own hook.
+    #[inline]
     pub fn on_delivery(
         &mut self,
         now: Instant,
