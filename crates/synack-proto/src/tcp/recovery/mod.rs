@@ -696,7 +696,9 @@ mod tests {
     use super::*;
     use crate::config::CongestionAlgorithm;
 
-    fn ack(ack: u32, prior_una: u32, snd_nxt: u32, ece: bool) -> AckInput<'static> {
+    /// An ACK of `prior_una..ack` with SND.NXT at `snd_nxt`, MSS 1000,
+    /// window-limited, with new data ready.
+    pub(super) fn ack(ack: u32, prior_una: u32, snd_nxt: u32, ece: bool) -> AckInput<'static> {
         AckInput {
             ack: SeqNum(ack),
             prior_una: SeqNum(prior_una),

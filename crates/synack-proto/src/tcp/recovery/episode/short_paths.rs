@@ -185,30 +185,9 @@ mod tests {
     use crate::SeqNum;
     use crate::config::CongestionAlgorithm;
     use crate::tcp::congestion::Congestion;
-    use crate::tcp::recovery::{AckInput, CaState, LossRecovery, RecoveryConfig};
-    use crate::tcp::timestamps::TsClock;
+    use crate::tcp::recovery::tests::ack;
+    use crate::tcp::recovery::{CaState, LossRecovery, RecoveryConfig};
     use crate::time::Instant;
-
-    /// An ACK of `prior_una..ack` with SND.NXT at `snd_nxt`, nothing else.
-    fn ack(ack: u32, prior_una: u32, snd_nxt: u32) -> AckInput<'static> {
-        AckInput {
-            ack: SeqNum(ack),
-            prior_una: SeqNum(prior_una),
-            snd_nxt: SeqNum(snd_nxt),
-            sack_blocks: &[],
-            tsecr: None,
-            dupack: false,
-            rtt: None,
-            min_rtt: None,
-            srtt: None,
-            mss: 1000,
-            cwnd_limited: false,
-            prior_in_flight: snd_nxt - prior_una,
-            new_data_ready: false,
-            ts_clock: TsClock::new(0),
-            ece: false,
-        }
-    }
 
     /// Each thing still to settle, alone, on an episode (SACK on).
     fn pending_cases() -> Vec<(&'static str, fn(&mut Episode))> {
@@ -246,7 +225,7 @@ mod tests {
         r.on_established(SeqNum(1), true, 1000);
         r.on_sent_new(Instant::ZERO, SeqNum(1), SeqNum(101));
         let busy = r.ep.as_deref().expect("an episode").clone();
-        let all = ack(101, 1, 101);
+        let all = ack(101, 1, 101, false);
         assert!(busy.acks_all_in_order(&all));
         let mut only_in_order: Vec<(&str, fn(&mut Episode))> = vec![
             ("no reordering degree", |ep| ep.reordering = 0),
@@ -268,7 +247,7 @@ mod tests {
 
         let mut idle = busy.clone();
         idle.board.acknowledge_all(SeqNum(101), |_| {});
-        assert!(idle.acks_nothing(&ack(101, 101, 101)));
+        assert!(idle.acks_nothing(&ack(101, 101, 101, false)));
         assert!(idle.is_settled_at(SeqNum(101)));
         assert!(!idle.is_settled_at(SeqNum(100)), "SND.UNA elsewhere");
         assert!(!busy.is_settled_at(SeqNum(1)), "a record in flight");
