@@ -189,8 +189,11 @@ mod tests {
     use crate::tcp::recovery::{CaState, LossRecovery, RecoveryConfig};
     use crate::time::Instant;
 
+    /// One thing to set on an episode, named.
+    type Case = (&'static str, fn(&mut Episode));
+
     /// Each thing still to settle, alone, on an episode (SACK on).
-    fn pending_cases() -> Vec<(&'static str, fn(&mut Episode))> {
+    fn pending_cases() -> Vec<Case> {
         vec![
             ("a recovery state", |ep| ep.state = CaState::Disorder),
             ("duplicate ACKs counted", |ep| ep.reno_sacked = 1000),
@@ -227,7 +230,7 @@ mod tests {
         let busy = r.ep.as_deref().expect("an episode").clone();
         let all = ack(101, 1, 101, false);
         assert!(busy.acks_all_in_order(&all));
-        let mut only_in_order: Vec<(&str, fn(&mut Episode))> = vec![
+        let mut only_in_order: Vec<Case> = vec![
             ("no reordering degree", |ep| ep.reordering = 0),
             ("a chunk in retransmission", |ep| {
                 ep.chunk = Some((SeqNum(1), SeqNum(101)));
