@@ -14,6 +14,8 @@
 //! floods) has one of our addresses as its source and is dropped as a
 //! martian source before any transport sees it.
 
+use core::net::Ipv4Addr;
+
 use super::{IfaceId, RxAddrs, RxOffload, Stack};
 use crate::ip::addr::{Destination, check_martian, classify_destination};
 use crate::ip::frag::FragOutcome;
@@ -123,8 +125,8 @@ impl Stack {
         // `parse` checks the lengths first, as `new_checked` would (once,
         // not twice), then the version and the header checksum.
         let packet = Ipv4Packet::new_unchecked(bytes);
-        let ip = match Ipv4Repr::parse(&packet, Checksum::Full) {
-            Ok(ip) => ip,
+        let (ip, header_len) = match Ipv4Repr::parse_with_header_len(&packet, Checksum::Full) {
+            Ok(parsed) => parsed,
             // Linux: a header longer than the packet is a header error; a
             // total length beyond it, a truncated packet.
             Err(WireError::Truncated)
@@ -134,8 +136,9 @@ impl Stack {
             }
             Err(e) => return self.count_ip_error(e),
         };
-        // The datagram proper, without link-layer padding.
-        let datagram = &bytes[..usize::from(packet.total_len())];
+        // The datagram proper, without link-layer padding: its total
+        // length, which `parse` checked lies within the buffer.
+        let datagram = &bytes[..header_len + usize::from(ip.payload_len)];
         let pair = RxAddrs {
             iface: index,
             src: ip.src_addr,
@@ -144,7 +147,7 @@ impl Stack {
         let dst = match self.rx_addrs_last {
             Some((last, dst)) if last == pair => dst,
             _ => {
-                let Some(dst) = self.classify_addrs(index, &ip) else {
+                let Some(dst) = self.classify_addrs(index, ip.src_addr, ip.dst_addr) else {
                     return;
                 };
                 self.rx_addrs_last = Some((pair, dst));
@@ -159,7 +162,7 @@ impl Stack {
             Destination::NotOurs => return,
         }
         if !ip.is_fragment() {
-            return self.deliver_ip(&ip, datagram, dst, link_broadcast);
+            return self.deliver_ip(&ip, datagram, header_len, dst, link_broadcast);
         }
         self.handle_fragment(datagram, dst, link_broadcast);
     }
@@ -201,12 +204,16 @@ impl Stack {
     /// addresses, which change only in `add_interface`), so `handle_ip`
     /// keeps the last accepted pair's: a run of datagrams of one
     /// conversation is checked once.
-    fn classify_addrs(&mut self, index: usize, ip: &Ipv4Repr) -> Option<Destination> {
+    fn classify_addrs(
+        &mut self,
+        index: usize,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+    ) -> Option<Destination> {
         let cidr = self.ifaces[index].cidr;
-        let is_local = self.is_local_addr(ip.dst_addr);
-        let src_is_local = self.is_local_addr(ip.src_addr);
-        if let Err(martian) = check_martian(ip.src_addr, ip.dst_addr, &[cidr], false, src_is_local)
-        {
+        let is_local = self.is_local_addr(dst);
+        let src_is_local = self.is_local_addr(src);
+        if let Err(martian) = check_martian(src, dst, &[cidr], false, src_is_local) {
             if martian.is_source() {
                 self.env.stats.ip.in_martian_src += 1;
             } else {
@@ -214,12 +221,12 @@ impl Stack {
             }
             return None;
         }
-        let dst = classify_destination(ip.dst_addr, &[cidr], is_local);
-        if dst == Destination::NotOurs {
+        let class = classify_destination(dst, &[cidr], is_local);
+        if class == Destination::NotOurs {
             self.env.stats.ip.in_addr_errors += 1;
             return None;
         }
-        Some(dst)
+        Some(class)
     }
 
     /// [`Stack::deliver_ip`] for a reassembled datagram (rare): one copy of
@@ -232,14 +239,22 @@ impl Stack {
         dst: Destination,
         link_bcast: bool,
     ) {
-        self.deliver_ip(ip, datagram, dst, link_bcast);
+        let header_len = usize::from(Ipv4Packet::new_unchecked(datagram).header_len());
+        self.deliver_ip(ip, datagram, header_len, dst, link_bcast);
     }
 
-    /// A whole datagram for us: to its protocol. Inlined into its one hot
-    /// caller, `handle_ip` (a call level less for every frame).
+    /// A whole datagram for us, whose header is `header_len` bytes: to its
+    /// protocol. Inlined into its one hot caller, `handle_ip` (a call level
+    /// less for every frame).
     #[inline(always)]
-    fn deliver_ip(&mut self, ip: &Ipv4Repr, datagram: &[u8], dst: Destination, link_bcast: bool) {
-        let header_len = usize::from(Ipv4Packet::new_unchecked(datagram).header_len());
+    fn deliver_ip(
+        &mut self,
+        ip: &Ipv4Repr,
+        datagram: &[u8],
+        header_len: usize,
+        dst: Destination,
+        link_bcast: bool,
+    ) {
         let payload = &datagram[header_len..];
         match ip.protocol {
             IpProtocol::Tcp => {
@@ -256,13 +271,18 @@ impl Stack {
             }
             // UDP and ICMP are called, not inlined (`handle_udp` and
             // `handle_icmp` are `#[inline(never)]`), so TCP's path is dense.
+            // They take the header by reference: a copy made here, so that
+            // TCP's path keeps the parsed fields in registers instead of
+            // storing them all for a reference it never makes.
             IpProtocol::Udp => {
                 self.env.stats.ip.in_delivers += 1;
-                self.handle_udp(ip, payload, datagram, dst, link_bcast);
+                let ip = *ip;
+                self.handle_udp(&ip, payload, datagram, dst, link_bcast);
             }
             IpProtocol::Icmp => {
                 self.env.stats.ip.in_delivers += 1;
-                self.handle_icmp(ip, payload, dst);
+                let ip = *ip;
+                self.handle_icmp(&ip, payload, dst);
             }
             _ => {
                 // RFC 1122 §3.2.2.1: protocol unreachable, for a unicast
@@ -272,7 +292,8 @@ impl Stack {
                     reason: DstUnreachable::ProtoUnreachable,
                     next_hop_mtu: 0,
                 };
-                self.send_icmp_error(message, ip, payload, datagram, dst, link_bcast);
+                let ip = *ip;
+                self.send_icmp_error(message, &ip, payload, datagram, dst, link_bcast);
             }
         }
     }

@@ -264,6 +264,31 @@ impl RingBuffer {
         &r.storage[start..start + n]
     }
 
+    /// Up to `max` buffered bytes starting `offset` bytes after the front,
+    /// as the two slices either side of the ring's wrap (the second empty
+    /// when they do not wrap): [`RingBuffer::contiguous_at`] twice, with the
+    /// ring looked at and the bounds worked out once. Both empty when
+    /// `offset >= len()`.
+    pub fn slices_at(&self, offset: usize, max: usize) -> (&[u8], &[u8]) {
+        let Some(r) = self.ring.as_ref() else {
+            return (&[], &[]);
+        };
+        if offset >= r.len {
+            return (&[], &[]);
+        }
+        let n = max.min(r.len - offset);
+        let start = r.wrap(r.read + offset);
+        // The bytes from `start` to the end of the storage, then those
+        // wrapped around to its front (fewer than `start`: `n` is at most
+        // the storage's length).
+        let (front, from_start) = r.storage.split_at(start);
+        if n <= from_start.len() {
+            (&from_start[..n], &[])
+        } else {
+            (from_start, &front[..n - from_start.len()])
+        }
+    }
+
     /// Stores `data` `offset` bytes after the end of the buffered bytes, i.e.
     /// out-of-order data that is not yet part of the buffer, as far as the
     /// limit allows; returns how many bytes were stored (a prefix of `data`).
@@ -832,6 +857,14 @@ mod tests {
                         }
                         let expect: Vec<u8> = m.buffered.iter().skip(off).take(view.len()).copied().collect();
                         prop_assert_eq!(view, &expect[..]);
+                        // Both pieces at once: the first is that view, the
+                        // second the next one; together all that is there.
+                        let (first, second) = b.slices_at(off, k);
+                        prop_assert_eq!(first, view);
+                        prop_assert_eq!(second, b.contiguous_at(off + view.len(), k - view.len()));
+                        let joined: Vec<u8> = first.iter().chain(second).copied().collect();
+                        let expect: Vec<u8> = m.buffered.iter().skip(off).take(k).copied().collect();
+                        prop_assert_eq!(joined, expect);
                     }
                     Op::WriteAt(off, data) => {
                         let n = b.write_at(off, &data);

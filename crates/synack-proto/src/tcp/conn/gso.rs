@@ -54,41 +54,49 @@ impl Core {
         snd: &mut SendHalf,
         config: &Config,
     ) -> bool {
+        if let Some(push) = Self::gso_push_inside(seq, len, snd) {
+            return push;
+        }
+        let mss = snd.mss.max(1);
+        // At most one segment may go (a handshake's byte, a tail): the
+        // packet is that segment whatever the window and the pacing
+        // rate allow (`segments` below is then at most 1), so they are
+        // not worked out (the rate takes divisions).
+        if sendable <= mss {
+            debug_assert!(
+                self.gso_quota(snd)
+                    .min(self.gso_max_segments(snd, config))
+                    .min(sendable.div_ceil(mss))
+                    < 2,
+                "the short cut must agree with the full sizing"
+            );
+            snd.set_gso_end(seq);
+            return false;
+        }
+        let segments = self
+            .gso_quota(snd)
+            .min(self.gso_max_segments(snd, config))
+            .min(sendable.div_ceil(mss));
+        if segments < 2 {
+            snd.set_gso_end(seq);
+            return false;
+        }
+        snd.set_gso_end(seq + segments.saturating_mul(mss).min(sendable));
+        ends_packet(seq + len, snd)
+    }
+
+    /// [`Core::gso_push`] for new data at `seq`, `len` bytes, when `seq` is
+    /// inside the current GSO packet: whether it ends the packet. `None`
+    /// when it is not inside (a new packet starts, sized from what may go
+    /// now). Needs neither the window nor the data beyond the segment.
+    #[inline(always)]
+    pub(super) fn gso_push_inside(seq: SeqNum, len: u32, snd: &mut SendHalf) -> Option<bool> {
         let gso_end = snd.gso_end();
         let inside = gso_end.after(seq) && u64::from(gso_end.since(seq)) <= GSO_MAX_SIZE;
         if !inside {
-            let mss = snd.mss.max(1);
-            // At most one segment may go (a handshake's byte, a tail): the
-            // packet is that segment whatever the window and the pacing
-            // rate allow (`segments` below is then at most 1), so they are
-            // not worked out (the rate takes divisions).
-            if sendable <= mss {
-                debug_assert!(
-                    self.gso_quota(snd)
-                        .min(self.gso_max_segments(snd, config))
-                        .min(sendable.div_ceil(mss))
-                        < 2,
-                    "the short cut must agree with the full sizing"
-                );
-                snd.set_gso_end(seq);
-                return false;
-            }
-            let segments = self
-                .gso_quota(snd)
-                .min(self.gso_max_segments(snd, config))
-                .min(sendable.div_ceil(mss));
-            if segments < 2 {
-                snd.set_gso_end(seq);
-                return false;
-            }
-            snd.set_gso_end(seq + segments.saturating_mul(mss).min(sendable));
+            return None;
         }
-        let end = seq + len;
-        if end.after_eq(snd.gso_end()) {
-            snd.set_gso_end(end);
-            return true;
-        }
-        false
+        Some(ends_packet(seq + len, snd))
     }
 
     /// Segments the congestion window gives one GSO packet (Linux
@@ -130,4 +138,15 @@ impl Core {
             .unwrap_or(u32::MAX)
             .max(min_segments)
     }
+}
+
+/// Whether new data ending at `end` ends the current GSO packet, which then
+/// ends there (it may have been sized shorter than the data went).
+#[inline(always)]
+fn ends_packet(end: SeqNum, snd: &mut SendHalf) -> bool {
+    if end.after_eq(snd.gso_end()) {
+        snd.set_gso_end(end);
+        return true;
+    }
+    false
 }

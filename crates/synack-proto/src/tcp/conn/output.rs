@@ -286,6 +286,16 @@ impl Core {
         buf: &mut [u8],
         env: &mut Env,
     ) -> Option<usize> {
+        // The usual segment of a bulk transfer, planned without the steps
+        // that cannot change it, and written by an `emit` of its own, which
+        // the plan's constants (new data, one MSS, no FIN) thin down.
+        if let Some(plan) = self.plan_inside_packet(state, snd, env) {
+            let n = self.emit(now, &plan, snd, rcv, buf, env)?;
+            if plan.push {
+                env.tx.more = Some(self.synchronized_may_transmit(snd));
+            }
+            return Some(n);
+        }
         let Some(plan) = self.plan_synchronized(now, state, snd, env) else {
             self.pending.set_force_push(false);
             self.arm_persist_if_stalled(now, snd, env);
@@ -318,16 +328,7 @@ impl Core {
         snd: &mut SendHalf,
         env: &mut Env,
     ) -> Option<Plan> {
-        // FIN-WAIT-1, CLOSING and LAST-ACK may still hold data queued
-        // before the FIN (a crossing FIN moves FIN-WAIT-1 to CLOSING).
-        let may_send = matches!(
-            state,
-            TcpState::Established
-                | TcpState::CloseWait
-                | TcpState::FinWait1
-                | TcpState::Closing
-                | TcpState::LastAck
-        );
+        let may_send = sends_new_data(state);
         // RFC 8985 §7.3: a due probe goes first, whatever cwnd says.
         if self.pending.loss_probe() {
             self.pending.set_loss_probe(false);
@@ -354,6 +355,65 @@ impl Core {
             });
         }
         self.ack.now.then(|| Plan::ack(snd.nxt))
+    }
+
+    /// A full segment of new data inside the GSO packet being sent (see
+    /// `gso`) by a connection in a state that sends data, when nothing else
+    /// could go first: what the steps of
+    /// [`Core::plan_synchronized`] plan then, without them. They would find
+    /// no pending probe, push or RST (`pending` is empty), nothing to
+    /// retransmit and room in the scoreboard (`is_quiet`: RFC 6675 NextSeg
+    /// rule (1) finds nothing, and rules (3) and (4) apply in fast recovery
+    /// only), no idle restart (data is in flight), a full MSS within the
+    /// data (not its tail, so no FIN and no PSH for it), the peer's window
+    /// and the record (no cut at its end), no super-segment to build, and
+    /// room in cwnd. Then the segment's PSH depends on the packet's end
+    /// alone, not on the data or window beyond it (`gso_push_inside`), so
+    /// the packet's sizing (Nagle, the cork, the pacing rate) is not worked
+    /// out again. `None` sends the connection the long way, which decides
+    /// (and notes a full window) as before; with `in_packet::OFF` set (test
+    /// builds) it always goes that way, for the differential tests.
+    #[inline(always)]
+    fn plan_inside_packet(
+        &mut self,
+        state: TcpState,
+        snd: &mut SendHalf,
+        env: &Env,
+    ) -> Option<Plan> {
+        #[cfg(test)]
+        if in_packet::OFF.with(core::cell::Cell::get) {
+            return None;
+        }
+        let (seq, mss) = (snd.nxt, snd.mss);
+        // First what most other polls fail, cheaply: a connection's segments
+        // outside bulk transfers (a request, an ACK, a FIN) are each a GSO
+        // packet of their own or none, so SND.NXT is not inside one. The
+        // state is asked once per poll this way (the long way asks it too).
+        if !snd.gso_end().after(seq) || !sends_new_data(state) {
+            return None;
+        }
+        let full = mss > 0
+            && snd.unsent() > mss
+            && snd.window_end().since(seq) >= mss
+            && snd.record_room(seq) > mss;
+        if !full
+            || self.pending.any()
+            || snd.in_flight() == 0
+            || env.tx.max_pieces(mss) > 1
+            || !self.recovery.is_quiet()
+            || self.pipe() >= self.send_window()
+        {
+            return None;
+        }
+        let push = Self::gso_push_inside(seq, mss, snd)?;
+        #[cfg(test)]
+        in_packet::TAKEN.with(|n| n.set(n.get() + 1));
+        Some(Plan {
+            len: mss,
+            push,
+            kind: Kind::New,
+            ..Plan::ack(seq)
+        })
     }
 
     /// RFC 6675 NextSeg rule (1): the next lost segment, when the window
@@ -910,8 +970,12 @@ impl Core {
         let sent = end.since(plan.seq);
         match plan.kind {
             Kind::New => {
-                self.recovery
-                    .start_episode_from(plan.seq, &mut env.spares.episodes);
+                // A bulk transfer's segments find the episode under way:
+                // no call for them.
+                if !self.recovery.has_episode() {
+                    self.recovery
+                        .start_episode_from(plan.seq, &mut env.spares.episodes);
+                }
                 // One scoreboard record per MSS piece, so loss detection
                 // and retransmission work per segment as the peer sees them.
                 let mut start = plan.seq;
@@ -1038,6 +1102,34 @@ impl Core {
     fn counted_control(&mut self, env: &mut Env) {
         self.counters.add_segs_out(1);
         env.stats.tcp.out_segs += 1;
+    }
+}
+
+/// Whether a synchronized connection in `state` may send new data:
+/// FIN-WAIT-1, CLOSING and LAST-ACK may still hold data queued before the
+/// FIN (a crossing FIN moves FIN-WAIT-1 to CLOSING).
+#[inline(always)]
+fn sends_new_data(state: TcpState) -> bool {
+    matches!(
+        state,
+        TcpState::Established
+            | TcpState::CloseWait
+            | TcpState::FinWait1
+            | TcpState::Closing
+            | TcpState::LastAck
+    )
+}
+
+/// Test builds' switch and count for [`Core::plan_inside_packet`]: with
+/// `OFF` set every segment is planned the long way; `TAKEN` counts the
+/// segments the short way planned.
+#[cfg(test)]
+pub(super) mod in_packet {
+    use core::cell::Cell;
+
+    std::thread_local! {
+        pub static OFF: Cell<bool> = const { Cell::new(false) };
+        pub static TAKEN: Cell<u64> = const { Cell::new(0) };
     }
 }
 

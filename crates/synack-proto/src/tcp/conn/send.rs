@@ -350,11 +350,7 @@ impl SendHalf {
         let Some(b) = self.block.as_deref() else {
             return (&[], &[]);
         };
-        let first = b.buffer.contiguous_at(offset, len);
-        let second = b
-            .buffer
-            .contiguous_at(offset + first.len(), len - first.len());
-        (first, second)
+        b.buffer.slices_at(offset, len)
     }
 
     /// RFC 9293 §3.10.7.4: an acceptable ACK (SND.UNA < SEG.ACK =< SND.NXT)

@@ -10,6 +10,7 @@ mod close;
 mod data;
 mod gro;
 mod handshake;
+mod in_packet;
 mod layout;
 mod loss;
 mod predicted;
@@ -447,4 +448,23 @@ pub(super) fn states(events: &[ConnEvent]) -> Vec<TcpState> {
             _ => None,
         })
         .collect()
+}
+
+/// A differential test's two runs of `ops`: `run(ops, off)` with a short
+/// way switched off (`true`) and on, each returning what every step left
+/// and how often the short way was taken. Compares the steps one by one so
+/// a failure names the first that differs; returns how often the short way
+/// was taken.
+pub(super) fn assert_same_steps<O: core::fmt::Debug>(
+    ops: &[O],
+    run: impl Fn(&[O], bool) -> (Vec<String>, u64),
+) -> u64 {
+    let (long, none) = run(ops, true);
+    assert_eq!(none, 0, "the short way was off");
+    let (short, taken) = run(ops, false);
+    assert_eq!(long.len(), short.len());
+    for (i, (a, b)) in long.iter().zip(&short).enumerate() {
+        assert_eq!(a, b, "step {i} ({:?}) differs", ops[i]);
+    }
+    taken
 }

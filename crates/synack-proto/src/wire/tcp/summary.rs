@@ -153,25 +153,69 @@ impl TcpOptions {
     pub(crate) fn read(&mut self, bytes: &[u8]) -> Result<(), WireError> {
         debug_assert_eq!(*self, TcpOptions::default());
         // Fast path: nearly every segment of a connection with timestamps
-        // carries exactly `nop, nop, TS` (RFC 7323 Appendix A's layout).
-        if let [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3] = *bytes {
-            self.timestamp = Some(TcpTimestamp {
-                tsval: u32::from_be_bytes([v0, v1, v2, v3]),
-                tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
-            });
-            return Ok(());
+        // carries exactly `nop, nop, TS` (RFC 7323 Appendix A's layout),
+        // its four kind and length bytes compared as one word.
+        if let Ok(b) = <&[u8; 12]>::try_from(bytes) {
+            let word = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+            if word(0) == 0x0101_080a {
+                self.timestamp = Some(TcpTimestamp {
+                    tsval: word(4),
+                    tsecr: word(8),
+                });
+                return Ok(());
+            }
         }
-        self.parse_walk(bytes)
+        self.read_other(bytes)
     }
 
-    /// The walk over options other than the `nop, nop, TS` layout: one
-    /// pass that records each option as it is read, with
+    /// Options other than `nop, nop, TS`. Out of line: the `nop, nop, TS`
+    /// segment's parse then saves no registers for it.
+    ///
+    /// The SYN and SYN-ACK of Linux and of this stack (the module docs'
+    /// layout with every option a SYN offers: `mss`, `sackOK + TS`,
+    /// `nop, wscale`) are read at once, as the walk would read them (the
+    /// walk cost about 160 instructions a SYN: five options framed and
+    /// matched one by one); anything else is walked.
+    #[inline(never)]
+    fn read_other(&mut self, bytes: &[u8]) -> Result<(), WireError> {
+        let Ok(b) = <&[u8; 20]>::try_from(bytes) else {
+            return self.parse_walk(bytes);
+        };
+        let word = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        // The kinds and lengths: `2,4` (MSS), `4,2,8,10` (sackOK, TS),
+        // `1,3,3` (nop, wscale), compared a word at a time.
+        let syn_layout =
+            word(0) >> 16 == 0x0204 && word(4) == 0x0402_080a && word(16) >> 8 == 0x01_0303;
+        if !syn_layout {
+            return self.parse_walk(bytes);
+        }
+        self.mss = Some(word(0) as u16);
+        self.sack_permitted = true;
+        self.timestamp = Some(TcpTimestamp {
+            tsval: word(8),
+            tsecr: word(12),
+        });
+        self.window_scale = Some(b[19]);
+        Ok(())
+    }
+
+    /// The walk alone, without [`TcpOptions::read`]'s fast paths: the
+    /// reference the tests compare them with.
+    #[cfg(test)]
+    fn parse_walked(bytes: &[u8]) -> Result<TcpOptions, WireError> {
+        let mut opts = TcpOptions::default();
+        opts.parse_walk(bytes)?;
+        Ok(opts)
+    }
+
+    /// The walk over options in any other layout: one pass that records
+    /// each option as it is read, with
     /// [`super::options::TcpOption::parse`]'s rules and its framing
-    /// ([`split_option`]; a SYN's options take this path, and a per-option
-    /// value returned and matched again cost twice as much). The walk
+    /// ([`split_option`]; a per-option value returned and matched again
+    /// cost twice as much). The walk
     /// stops at End of Option List (RFC 9293 §3.2: what follows is
-    /// padding) and at the first broken option. Out of line: the
-    /// `nop, nop, TS` segment's parse then saves no registers for it.
+    /// padding) and at the first broken option. Out of line: the fixed
+    /// SYN layout's read in `read_other` then saves no registers for it.
     #[inline(never)]
     fn parse_walk(&mut self, bytes: &[u8]) -> Result<(), WireError> {
         let mut rest = bytes;
@@ -664,6 +708,56 @@ mod tests {
             )
         ) {
             prop_assert_eq!(TcpOptions::parse(&bytes), parse_with_iterator(&bytes));
+        }
+
+        /// `read`'s two fixed layouts give what the walk gives, for any
+        /// values in them, and so do near misses of them (a changed kind or
+        /// length byte, a missing or extra byte), which must fall through
+        /// to the walk. Fails if a fast path drops, adds or misreads a field.
+        #[test]
+        fn the_fixed_layouts_read_as_the_walk_reads_them(
+            mss in any::<u16>(),
+            tsval in any::<u32>(),
+            tsecr in any::<u32>(),
+            shift in any::<u8>(),
+            syn_layout in any::<bool>(),
+            tweak in proptest::option::of((0usize..20, any::<u8>())),
+            resize in prop_oneof![Just(0i8), Just(-1i8), Just(1i8)],
+        ) {
+            let [v0, v1, v2, v3] = tsval.to_be_bytes();
+            let [e0, e1, e2, e3] = tsecr.to_be_bytes();
+            let [m0, m1] = mss.to_be_bytes();
+            let mut bytes = if syn_layout {
+                vec![
+                    2, 4, m0, m1, 4, 2, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3, 1, 3, 3, shift,
+                ]
+            } else {
+                vec![1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3]
+            };
+            if let Some((at, byte)) = tweak {
+                let at = at % bytes.len();
+                bytes[at] = byte;
+            }
+            match resize {
+                -1 => {
+                    bytes.pop();
+                }
+                1 => bytes.push(1),
+                _ => {}
+            }
+            let mut read = TcpOptions::default();
+            let read = read.read(&bytes).map(|()| read);
+            prop_assert_eq!(read, TcpOptions::parse_walked(&bytes));
+            if syn_layout && tweak.is_none() && resize == 0 {
+                let expected = TcpOptions {
+                    mss: Some(mss),
+                    window_scale: Some(shift),
+                    sack_permitted: true,
+                    timestamp: Some(TcpTimestamp { tsval, tsecr }),
+                    ..TcpOptions::default()
+                };
+                prop_assert_eq!(read, Ok(expected));
+            }
         }
 
         #[test]

@@ -205,16 +205,9 @@ fn run(ops: &[Op], off: bool) -> (Vec<String>, u64) {
     (trace, predicted::TAKEN.with(|n| n.get()))
 }
 
-/// Both runs' steps, compared one by one so a failure names the first step
-/// that differs.
+/// Both runs' steps, compared one by one (`assert_same_steps`).
 fn assert_same(ops: &[Op]) -> u64 {
-    let (full, none) = run(ops, true);
-    assert_eq!(none, 0, "prediction was off");
-    let (fast, taken) = run(ops, false);
-    for (i, (a, b)) in full.iter().zip(&fast).enumerate() {
-        assert_eq!(a, b, "step {i} ({:?}) differs", ops[i]);
-    }
-    taken
+    assert_same_steps(ops, run)
 }
 
 proptest! {
