@@ -18,6 +18,8 @@ use super::prr::Prr;
 use super::rack::Rack;
 use super::tlp::{Tlp, TlpVerdict};
 use super::undo::Undo;
+
+mod short_paths;
 use super::{
     AckInput, AckOutcome, CaState, Carry, CongestionSample, MAX_RECORDS, MAX_REORDERING,
     MAX_SACKED_RANGES, Mark, NextSegRule, RecoveryConfig, Retransmission,
@@ -617,163 +619,10 @@ impl Episode {
         self.on_ack_full(now, inp, cc, stats)
     }
 
-    /// Runs one of `on_ack`'s short paths. Test builds also run the full
-    /// processing on a copy beside it and assert that both leave the same
-    /// episode, congestion state, counters and outcome (every proto test
-    /// that takes a short path checks it); `what` names the path.
-    #[inline(always)]
-    #[cfg_attr(not(test), allow(unused_variables))]
-    fn short_path(
-        &mut self,
-        now: Instant,
-        inp: &AckInput<'_>,
-        cc: &mut Congestion,
-        stats: &mut TcpExtStats,
-        what: &str,
-        short: impl FnOnce(&mut Self, &mut Congestion) -> AckOutcome,
-    ) -> AckOutcome {
-        #[cfg(test)]
-        let full = {
-            let (mut ep, mut cc, mut stats) = (self.clone(), cc.clone(), stats.clone());
-            let out = ep.on_ack_full(now, inp, &mut cc, &mut stats);
-            (format!("{ep:?}"), cc, format!("{stats:?}"), out)
-        };
-        let out = short(self, cc);
-        #[cfg(test)]
-        {
-            assert_eq!(full.0, format!("{self:?}"), "the {what} ACK's episode");
-            assert_eq!(&full.1, cc, "the {what} ACK's congestion state");
-            assert_eq!(full.2, format!("{stats:?}"), "the {what} ACK's counters");
-            assert_eq!(full.3, out, "the {what} ACK's outcome");
-        }
-        out
-    }
-
-    /// An ACK of everything in flight, in order, with nothing else to
-    /// settle: no SACK block, no duplicate, no ECN echo, nothing SACKed,
-    /// lost or retransmitted on the scoreboard, no recovery (state Open), no
-    /// probe, D-SACK round, undo, reordering timer or disorder pending, and
-    /// nothing delivered beyond SND.UNA before (so no reordering to note).
-    /// The request/response and handshake case: every record leaves, the
-    /// scoreboard empties, and loss detection, reordering and the recovery
-    /// states have nothing to look at. What the full processing does then
-    /// is [`Episode::on_ack_of_all_in_order`] (tests run both and compare).
-    fn acks_all_in_order(&self, inp: &AckInput<'_>) -> bool {
-        let board = &self.board;
-        self.state == CaState::Open
-            && inp.ack.after(inp.prior_una)
-            && inp.ack == inp.snd_nxt
-            && board.nxt() == inp.snd_nxt
-            && board.una() == inp.prior_una
-            && !self.fack.after(inp.prior_una)
-            && inp.sack_blocks.is_empty()
-            && !inp.dupack
-            && !inp.ece
-            && board.sacked().segs == 0
-            && board.lost().segs == 0
-            && board.retrans().segs == 0
-            && self.reno_sacked == 0
-            && self.reordering > 0
-            && self.chunk.is_none()
-            && self.flight_at_disorder.is_none()
-            && self.rack_deadline.is_none()
-            && !self.rack.in_dsack_round()
-            && !self.tlp.in_episode()
-            && !self.undo.all_dsacked()
-    }
-
-    /// [`Episode::on_ack`] for an ACK that [`Episode::acks_all_in_order`]:
-    /// the cumulative ACK delivers every record (RACK and the RTT sample
-    /// see each, Karn's rule applied), then HyStart's ACK train and the
-    /// window grow as [`Episode::on_ack_full`] would let them.
-    fn on_ack_of_all_in_order(
-        &mut self,
-        now: Instant,
-        inp: &AckInput<'_>,
-        cc: &mut Congestion,
-    ) -> AckOutcome {
-        self.mss = inp.mss.max(1);
-        let prior_pipe = self.pipe();
-        self.frto_send_new = false;
-        let mut delivery_rtt = None;
-        let (tsecr, clock, min_rtt) = (inp.tsecr, inp.ts_clock, inp.min_rtt);
-        let rack = &mut self.rack;
-        let cum = self.board.acknowledge_all(inp.ack, |d| {
-            rack.on_delivered(d, now, tsecr, &clock, min_rtt);
-            delivery_rtt = newest_original(delivery_rtt, d, now);
-        });
-        self.fack = inp.ack;
-        // RFC 8985 §6.2 step 4 (no D-SACK here).
-        self.rack
-            .update_reo_wnd(false, self.board.una(), inp.snd_nxt);
-        let (delivered, delivered_segs) = (cum.delivered.bytes, cum.delivered.segs);
-        let out = AckOutcome {
-            restart_rto: true,
-            undone: core::mem::take(&mut self.undone_now),
-            reduced: core::mem::take(&mut self.reduced_now),
-            ..AckOutcome::default()
-        };
-        // As in `on_ack_full`: HyStart's ACK train, then the window.
-        if delivered_segs > 0 && delivery_rtt.or(inp.rtt).is_some() {
-            cc.on_delivery(now, inp.min_rtt, inp.ack, inp.snd_nxt);
-        }
-        if delivered_segs > 0 {
-            self.grow(now, inp, cc, prior_pipe, delivered, delivered_segs);
-        }
-        out
-    }
-
-    /// An ACK that can change nothing here: nothing is recorded (no data
-    /// in flight) and it acknowledges nothing, SACKs nothing, is no
-    /// duplicate and echoes no congestion, with no recovery, probe, D-SACK
-    /// round, undo or reordering timer to settle: a pure ACK of an idle
-    /// sender, or data from the peer while we have nothing out. What the
-    /// full processing would do then is [`Episode::on_idle_ack`].
-    fn acks_nothing(&self, inp: &AckInput<'_>) -> bool {
-        inp.ack == inp.prior_una
-            && inp.sack_blocks.is_empty()
-            && !inp.dupack
-            && !inp.ece
-            && self.is_settled_at(inp.prior_una)
-    }
-
-    /// [`Episode::acks_nothing`]'s conditions on the episode alone, with
-    /// SND.UNA at `una`.
-    fn is_settled_at(&self, una: SeqNum) -> bool {
-        self.board.is_empty()
-            && self.state == CaState::Open
-            && self.board.una() == una
-            && self.reno_sacked == 0
-            && self.flight_at_disorder.is_none()
-            && self.rack_deadline.is_none()
-            && !self.rack.in_dsack_round()
-            && !self.tlp.in_episode()
-            && !self.undo.all_dsacked()
-    }
-
-    /// [`Episode::on_ack`] for an ACK the caller knows acknowledges
-    /// nothing at SND.UNA = `una`, SACKs nothing, is no duplicate and
-    /// echoes no congestion (see [`super::LossRecovery::on_ack_of_nothing`]):
-    /// [`Episode::on_idle_ack`] if [`Episode::acks_nothing`] would hold,
-    /// else `None`.
-    #[inline]
-    pub(super) fn on_ack_of_nothing(&mut self, una: SeqNum, mss: u32) -> Option<AckOutcome> {
-        self.is_settled_at(una).then(|| self.on_idle_ack(mss))
-    }
-
-    /// [`Episode::on_ack`] for an ACK that [`Episode::acks_nothing`]: the
-    /// segment size is noted, F-RTO's new-data turn ends and what the
-    /// timers decided (an undo, a reduction) is reported.
-    fn on_idle_ack(&mut self, mss: u32) -> AckOutcome {
-        self.mss = mss.max(1);
-        self.frto_send_new = false;
-        AckOutcome {
-            undone: core::mem::take(&mut self.undone_now),
-            reduced: core::mem::take(&mut self.reduced_now),
-            ..AckOutcome::default()
-        }
-    }
-
+    /// The full processing of an ACK. Out of line: inlined, its 10 KB made
+    /// the short paths' caller save and restore every register and spill
+    /// around them (about 10 instructions an ACK that takes one).
+    #[inline(never)]
     fn on_ack_full(
         &mut self,
         now: Instant,

@@ -320,6 +320,13 @@ impl SpareEpisodes {
     }
 }
 
+/// A new episode's box, at `una` (for [`LossRecovery::episode`]).
+#[cold]
+#[inline(never)]
+fn new_episode(carry: &Carry, una: SeqNum) -> Box<Episode> {
+    Box::new(Episode::resume(carry, una))
+}
+
 /// The loss-recovery state of one connection. See the module documentation.
 ///
 /// The machinery (scoreboard, PRR, RACK, TLP, undo, F-RTO) lives in an
@@ -380,11 +387,13 @@ impl LossRecovery {
         self.ep.as_ref().map_or(self.carry, |ep| ep.carry())
     }
 
-    /// The episode, starting one at `una` if none is under way.
+    /// The episode, starting one at `una` if none is under way. Inlined
+    /// (every segment sent records itself through it) with the new box
+    /// out of line.
+    #[inline]
     fn episode(&mut self, una: SeqNum) -> &mut Episode {
-        let carry = self.carry;
-        self.ep
-            .get_or_insert_with(|| Box::new(Episode::resume(&carry, una)))
+        let carry = &self.carry;
+        self.ep.get_or_insert_with(|| new_episode(carry, una))
     }
 
     pub fn ca_state(&self) -> CaState {
@@ -687,7 +696,9 @@ mod tests {
     use super::*;
     use crate::config::CongestionAlgorithm;
 
-    fn ack(ack: u32, prior_una: u32, snd_nxt: u32, ece: bool) -> AckInput<'static> {
+    /// An ACK of `prior_una..ack` with SND.NXT at `snd_nxt`, MSS 1000,
+    /// window-limited, with new data ready.
+    pub(super) fn ack(ack: u32, prior_una: u32, snd_nxt: u32, ece: bool) -> AckInput<'static> {
         AckInput {
             ack: SeqNum(ack),
             prior_una: SeqNum(prior_una),
