@@ -8,6 +8,7 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::slab::Key;
+use super::tcp::conn_glue;
 use super::{
     AcceptError, ConnHandle, ConnectError, ConnectOptions, FourTuple, ListenError, ListenOptions,
     ListenerHandle, Owner, SocketId, SocketSummary, Stack,
@@ -393,7 +394,9 @@ impl Stack {
             return invalid;
         };
         let out = f(&mut entry.conn, &mut self.env);
-        self.after_conn(c.0);
+        // The entry in hand: no second lookup (`after_conn` would find it).
+        let ran = conn_glue!(self).after(c.0, entry);
+        self.after_conn_done(c.0, ran);
         self.refresh_deadline();
         out
     }
@@ -443,7 +446,8 @@ impl Stack {
             let deadline = entry.conn.poll_timeout_cached();
             self.set_conn_timer(c.0, deadline);
         } else {
-            self.after_conn(c.0);
+            let ran = conn_glue!(self).after(c.0, entry);
+            self.after_conn_done(c.0, ran);
         }
         self.refresh_deadline();
         out
@@ -473,7 +477,8 @@ impl Stack {
         };
         entry.conn.close(now, &mut self.env);
         entry.set_owner(Owner::Orphan);
-        self.after_conn(c.0);
+        let ran = conn_glue!(self).after(c.0, entry);
+        self.after_conn_done(c.0, ran);
         self.refresh_deadline();
     }
 

@@ -112,3 +112,51 @@ fn opening_a_connection_finds_the_new_entry_once() {
     assert_eq!(w.a.tcp_state(c), TcpState::Established);
     assert!(events(&mut w.b).contains(&Event::AcceptReady(l)));
 }
+
+#[test]
+fn the_applications_calls_find_their_connection_once() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    events(&mut w.a);
+    events(&mut w.b);
+    let now = w.now;
+    // A send runs the bookkeeping on the entry it found. Before, its
+    // `after_conn` found it again: 2.
+    let n = lookups_during(&mut w.a, |a| assert_eq!(a.tcp_send(now, c, b"hi"), Ok(2)));
+    assert_eq!(n, 1, "lookups for a send");
+    // The bookkeeping ran: the connection is queued for output.
+    let data = take_frame(&mut w, true);
+    w.b.handle_frame(now, &data);
+    let ack = take_frame(&mut w, false);
+    w.a.handle_frame(now, &ack);
+    events(&mut w.b);
+    // A read that takes bytes (its window update may be due): the same.
+    let mut buf = [0u8; 4];
+    let n = lookups_during(&mut w.b, |b| {
+        assert_eq!(b.tcp_recv(now, s, &mut buf), Ok(2))
+    });
+    assert_eq!(n, 1, "lookups for a read with data");
+    assert_eq!(&buf[..2], b"hi");
+    // A read that finds nothing: once, as before.
+    let n = lookups_during(&mut w.b, |b| {
+        assert_eq!(b.tcp_recv(now, s, &mut buf), Err(RecvError::WouldBlock));
+    });
+    assert_eq!(n, 1, "lookups for a read that would block");
+    // A shutdown of writing: once (before 2), and its FIN is queued.
+    let n = lookups_during(&mut w.a, |a| {
+        assert_eq!(a.tcp_shutdown(now, c, Shutdown::Write), Ok(()));
+    });
+    assert_eq!(n, 1, "lookups for a shutdown");
+    assert_eq!(w.a.tcp_state(c), TcpState::FinWait1);
+    let fin = take_frame(&mut w, true);
+    w.b.handle_frame(now, &fin);
+    assert!(events(&mut w.b).contains(&Event::PeerClosed(s)));
+    // close(2): once (before 2); the connection still sends its FIN and
+    // both ends finish the close on their own.
+    let n = lookups_during(&mut w.b, |b| b.tcp_close(now, s));
+    assert_eq!(n, 1, "lookups for a close");
+    assert_eq!(w.b.conns.get(s.0).unwrap().conn.state(), TcpState::LastAck);
+    w.run_until(5_000);
+    assert_eq!(w.b.connection_count(), (0, 0));
+    assert_eq!(w.a.tcp_state(c), TcpState::TimeWait);
+}
