@@ -252,17 +252,10 @@ impl<T: Entry> Slab<T> {
 
     /// Every entry with its key.
     pub fn iter(&self) -> impl Iterator<Item = (Key, &T)> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, s)| {
-            s.value().map(|v| {
-                (
-                    Key {
-                        index: i as u32,
-                        generation: v.generation(),
-                    },
-                    v,
-                )
-            })
-        })
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.value().map(|v| (key_of(i as u32, v), v)))
     }
 
     /// Every key.

@@ -817,7 +817,8 @@ impl Stack {
 /// connection's entry (and the demux map and timers, which
 /// [`Stack::after_conn_done`] updates once the entry is let go): borrowed
 /// field by field ([`conn_glue!`]), apart from the connection slab, so that
-/// a caller holding the entry (`deliver`, a timer) need not find it again.
+/// a caller holding the entry (`deliver`, the application's common calls)
+/// need not find it again.
 pub(super) struct ConnGlue<'a> {
     pub now: Instant,
     /// The connection's events (the stack's [`Env`]'s), drained here.

@@ -8,7 +8,7 @@
 //! Each byte is copied once in and once out:
 //! - send side: the application's bytes go in with [`RingBuffer::enqueue_slice`];
 //!   segments copy them out with [`RingBuffer::peek`] or the zero-copy
-//!   [`RingBuffer::contiguous_at`] (and again for a retransmission); an ACK
+//!   [`RingBuffer::slices_at`] (and again for a retransmission); an ACK
 //!   removes them with [`RingBuffer::discard_front`].
 //! - receive side: a segment's payload is copied straight to its place with
 //!   [`RingBuffer::write_at`], even when it arrives out of order;
@@ -252,23 +252,15 @@ impl RingBuffer {
     /// bytes after the front. Shorter than asked when the bytes wrap around
     /// the end of the ring: call again at `offset + view.len()` for the rest.
     /// Empty when `offset >= len()`.
+    /// The first of [`RingBuffer::slices_at`]'s two slices.
     pub fn contiguous_at(&self, offset: usize, max: usize) -> &[u8] {
-        let Some(r) = self.ring.as_ref() else {
-            return &[];
-        };
-        if offset >= r.len {
-            return &[];
-        }
-        let start = r.wrap(r.read + offset);
-        let n = max.min(r.len - offset).min(r.storage.len() - start);
-        &r.storage[start..start + n]
+        self.slices_at(offset, max).0
     }
 
     /// Up to `max` buffered bytes starting `offset` bytes after the front,
-    /// as the two slices either side of the ring's wrap (the second empty
-    /// when they do not wrap): [`RingBuffer::contiguous_at`] twice, with the
-    /// ring looked at and the bounds worked out once. Both empty when
-    /// `offset >= len()`.
+    /// as the two zero-copy slices either side of the ring's wrap (the
+    /// second empty when they do not wrap), with the ring looked at and the
+    /// bounds worked out once. Both empty when `offset >= len()`.
     pub fn slices_at(&self, offset: usize, max: usize) -> (&[u8], &[u8]) {
         let Some(r) = self.ring.as_ref() else {
             return (&[], &[]);

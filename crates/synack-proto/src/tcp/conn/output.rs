@@ -302,7 +302,7 @@ impl Core {
             return None;
         };
         let maybe_last = plan.len == 0 || plan.push || plan.fin;
-        // One call site: whatever the plan, one `emit`.
+        // The long way's one call site: whatever its plan, one `emit`.
         let n = self.emit(now, &plan, snd, rcv, buf, env)?;
         if maybe_last {
             env.tx.more = Some(self.synchronized_may_transmit(snd));
