@@ -477,8 +477,10 @@ impl Stack {
         };
         entry.conn.close(now, &mut self.env);
         entry.set_owner(Owner::Orphan);
+        let idle = !entry.queued && !entry.conn.may_transmit();
         let ran = conn_glue!(self).after(c.0, entry);
         self.after_conn_done(c.0, ran);
+        self.retire_given_up(c.0, idle);
         self.refresh_deadline();
     }
 

@@ -386,6 +386,28 @@ impl Stack {
         frame
     }
 
+    /// A connection the application just gave up (`tcp_close`) that was
+    /// not queued for output and has nothing to send (`idle`, read before
+    /// the close's bookkeeping queued it) is queued only to be retired (an
+    /// orphan in TIME-WAIT, a closed one nobody holds): the poll it was
+    /// queued for would find nothing, change nothing (its deadline
+    /// included) and retire it. It is retired now instead. A handshake's
+    /// two connections are both given up this way once their last segment
+    /// is out: two empty polls, about 150 instructions each.
+    pub(super) fn retire_given_up(&mut self, key: super::Key, idle: bool) {
+        // The close's bookkeeping queued it last, if at all.
+        if !idle || self.ready.back().is_none_or(|r| r.key != key) {
+            return;
+        }
+        let Some(entry) = self.conns.get_mut(key) else {
+            return;
+        };
+        let (state, owner) = (entry.conn.state(), entry.owner());
+        entry.queued = false;
+        self.ready.pop_back();
+        self.retire_if_done(key, state, owner);
+    }
+
     /// The first queued datagram, or its next fragment.
     #[inline(never)]
     fn transmit_datagram(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {

@@ -77,7 +77,7 @@ fn a_connection_with_nothing_to_send_is_not_queued_after_an_input() {
 }
 
 #[test]
-fn a_closed_connection_is_polled_once_given_up_and_then_retired() {
+fn a_closed_connection_given_up_is_retired_at_once_without_a_poll() {
     let mut w = Wire::new();
     let (c, s) = connected(&mut w);
     w.a.tcp_abort(w.now, c);
@@ -88,11 +88,56 @@ fn a_closed_connection_is_polled_once_given_up_and_then_retired() {
     // send, nothing to retire, no poll.
     assert_eq!(w.b.conn_polls, polls);
     assert_eq!(w.b.conns.len(), 1);
-    // Given up: one poll retires it.
+    // Given up with nothing to send: retired by the close itself. (It
+    // used to be queued, and one empty poll retired it.)
     w.b.tcp_close(w.now, s);
-    w.pump();
-    assert_eq!(w.b.conn_polls, polls + 1);
     assert_eq!(w.b.conns.len(), 0);
+    assert!(w.b.ready.is_empty());
+    w.pump();
+    assert_eq!(w.b.conn_polls, polls);
+}
+
+#[test]
+fn a_connection_in_time_wait_given_up_moves_to_the_table_without_a_poll() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    // A closes first but keeps its handle; B closes on A's FIN.
+    w.a.tcp_shutdown(w.now, c, Shutdown::Write).unwrap();
+    w.run_until(200);
+    w.b.tcp_close(w.now, s);
+    w.run_until(300);
+    assert_eq!(w.a.tcp_state(c), TcpState::TimeWait);
+    assert_eq!(w.b.conns.len(), 0);
+    let polls = w.a.conn_polls;
+    w.a.tcp_close(w.now, c);
+    // Nothing left to send: it went to the TIME-WAIT table at once.
+    assert_eq!(w.a.conns.len(), 0);
+    assert_eq!(w.a.time_wait.len(), 1);
+    assert!(w.a.ready.is_empty());
+    assert_deadlines_kept(&w.a);
+    assert!(drain(&mut w.a, w.now).is_empty());
+    assert_eq!(w.a.conn_polls, polls);
+    // The entry keeps the connection's TIME-WAIT timer (RFC 9293
+    // §3.10.7.4: 2 MSL), and goes when it fires.
+    let deadline = w.a.poll_timeout().expect("the TIME-WAIT timer");
+    assert!(deadline > w.now);
+    w.run_until(200_000);
+    assert_eq!(w.a.time_wait.len(), 0);
+}
+
+#[test]
+fn a_connection_given_up_with_a_fin_to_send_is_polled_as_before() {
+    let mut w = Wire::new();
+    let (c, _s) = connected(&mut w);
+    let polls = w.a.conn_polls;
+    w.a.tcp_close(w.now, c);
+    // The FIN is still to go: the connection waits in the ready queue.
+    assert_eq!(w.a.conns.len(), 1);
+    assert_eq!(w.a.ready.len(), 1);
+    let out = drain(&mut w.a, w.now);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].flags.contains(TcpFlags::FIN));
+    assert_eq!(w.a.conn_polls, polls + 1);
 }
 
 #[test]
