@@ -823,6 +823,12 @@ impl Episode {
         delivered: u32,
         delivered_segs: u32,
     ) {
+        if !inp.cwnd_limited {
+            // RFC 7661 / RFC 9438 §5.8: an application-limited ACK grows
+            // nothing; the controller only sees its RTT sample.
+            cc.on_app_limited_ack(now, inp.rtt);
+            return;
+        }
         let mss = self.mss;
         let pipe_segs = prior_pipe.div_ceil(mss).max(1);
         let acked = if self.grows_on_sacks() || !self.sack {
