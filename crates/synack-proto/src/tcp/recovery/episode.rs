@@ -834,18 +834,17 @@ impl Episode {
             cc.on_app_limited_ack(now, inp.rtt);
             return;
         }
-        self.grow_window(now, inp, cc, prior_pipe, delivered, delivered_segs);
+        self.grow_window(now, inp, cc, (prior_pipe, delivered, delivered_segs));
     }
 
-    /// [`Episode::grow`] for a window-limited ACK: the controller's sample.
+    /// [`Episode::grow`] for a window-limited ACK: the controller's sample
+    /// (`prior_pipe`, `delivered` bytes, `delivered_segs`).
     fn grow_window(
         &self,
         now: Instant,
         inp: &AckInput<'_>,
         cc: &mut Congestion,
-        prior_pipe: u32,
-        delivered: u32,
-        delivered_segs: u32,
+        (prior_pipe, delivered, delivered_segs): (u32, u32, u32),
     ) {
         let mss = self.mss;
         let pipe_segs = prior_pipe.div_ceil(mss).max(1);
