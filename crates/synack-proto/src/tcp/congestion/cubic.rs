@@ -291,6 +291,14 @@ impl Cubic {
     }
 
     /// Linux `cubictcp_acked`: track the minimum RTT.
+    /// [`Cubic::on_rtt`] at `now`: the ACK's RTT sample, whether or not
+    /// the window may grow (the caller of an application-limited ACK calls
+    /// it alone, see [`super::Congestion::on_app_limited_ack`]).
+    #[inline]
+    pub(super) fn on_rtt_at(&mut self, now: Instant, rtt: Duration) {
+        self.on_rtt(now.total_millis() as u32, rtt);
+    }
+
     fn on_rtt(&mut self, now_ms: u32, rtt: Duration) {
         if let Some(start) = self.epoch().epoch_start_ms
             && u64::from(now_ms.wrapping_sub(start)) < DELAY_SAMPLE_QUIET_MS

@@ -267,6 +267,20 @@ impl Congestion {
         }
     }
 
+    /// [`CongestionControl::on_ack`] for an ACK while the application, not
+    /// the window, limits the sender (its sample's `cwnd_limited` false):
+    /// RFC 9438 §5.8 and RFC 7661 leave the window alone then ("no growth
+    /// while application-limited"), so NewReno does nothing and CUBIC only
+    /// notes the RTT sample for its delay minimum. The same state as
+    /// `on_ack` with that sample (a test compares them), without building
+    /// the sample: every ACK of a request or a response is one.
+    #[inline]
+    pub fn on_app_limited_ack(&mut self, now: Instant, rtt: Option<Duration>) {
+        if let (Congestion::Cubic(c), Some(rtt)) = (self, rtt) {
+            c.on_rtt_at(now, rtt);
+        }
+    }
+
     /// The HyStart box and its pending detection bits, whichever the
     /// controller.
     fn hystart_slots(&mut self) -> (&mut Option<Box<HyStart>>, &mut Detect) {
@@ -511,5 +525,70 @@ mod tests {
         c.on_rto(Instant::ZERO, 10_000, true);
         c.undo(Instant::ZERO, &prior);
         assert_eq!(c.window(), 20_000);
+    }
+
+    #[test]
+    fn an_app_limited_ack_leaves_what_on_ack_leaves() {
+        // Both controllers through a seeded random run (xorshift, fixed
+        // seed): deliveries, window-limited ACKs that grow the window,
+        // congestion events, RTOs and application-limited ACKs with and
+        // without RTT samples (rising and falling, some within CUBIC's
+        // quiet period after an epoch start). At each application-limited
+        // ACK one copy takes `on_ack` with the full sample, the other
+        // `on_app_limited_ack`: the two must be the same value (a dropped
+        // RTT sample shows in CUBIC's delay minimum, a growth in the window).
+        let mut x: u64 = 0x5EED_1234_ABCD_0001;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for algorithm in [CongestionAlgorithm::Reno, CongestionAlgorithm::Cubic] {
+            let mut cc = Congestion::new(algorithm, 1000, 10);
+            let mut now_ms = 0u64;
+            let mut una = SeqNum(1);
+            let mut app_limited_with_rtt = 0;
+            for _ in 0..5_000 {
+                now_ms += next(30);
+                let now = Instant::from_millis(now_ms);
+                let segs = 1 + next(4) as u32;
+                let nxt = una + (segs + next(20) as u32) * 1000;
+                let sample = AckSample {
+                    acked: segs * 1000,
+                    delivered_segments: segs,
+                    in_flight: nxt.since(una),
+                    rtt: (next(4) != 0).then(|| Duration::from_micros(1_000 + next(80_000))),
+                    min_rtt: Some(Duration::from_millis(1)),
+                    cwnd_limited: next(2) == 0,
+                    snd_una: una + segs * 1000,
+                    snd_nxt: nxt,
+                };
+                match next(40) {
+                    0 => cc.on_congestion_event(now, sample.in_flight),
+                    1 => cc.on_rto(now, sample.in_flight, next(2) == 0),
+                    2 => cc.on_recovery_end(now),
+                    _ => {}
+                }
+                if next(2) == 0 {
+                    cc.on_delivery(now, sample.min_rtt, sample.snd_una, nxt);
+                }
+                if sample.cwnd_limited {
+                    cc.on_ack(now, &sample);
+                } else {
+                    let mut full = cc.clone();
+                    full.on_ack(now, &sample);
+                    cc.on_app_limited_ack(now, sample.rtt);
+                    assert_eq!(format!("{full:?}"), format!("{cc:?}"), "{algorithm:?}");
+                    assert_eq!(full, cc);
+                    app_limited_with_rtt += usize::from(sample.rtt.is_some());
+                }
+                una = sample.snd_una;
+            }
+            assert!(
+                app_limited_with_rtt > 1_000,
+                "{algorithm:?}: the case is exercised"
+            );
+        }
     }
 }

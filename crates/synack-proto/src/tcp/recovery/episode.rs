@@ -814,6 +814,11 @@ impl Episode {
     /// all of it (RFC 3465 §2.3's concern). Once SACKed data counts as it
     /// is delivered, the cumulative ACK filling the hole counts only what
     /// it newly delivered.
+    ///
+    /// Inlined: an application-limited ACK (every ACK of a request or a
+    /// response) is a test and the controller's RTT note; the sample is
+    /// built out of line.
+    #[inline(always)]
     fn grow(
         &self,
         now: Instant,
@@ -822,6 +827,24 @@ impl Episode {
         prior_pipe: u32,
         delivered: u32,
         delivered_segs: u32,
+    ) {
+        if !inp.cwnd_limited {
+            // RFC 7661 / RFC 9438 §5.8: an application-limited ACK grows
+            // nothing; the controller only sees its RTT sample.
+            cc.on_app_limited_ack(now, inp.rtt);
+            return;
+        }
+        self.grow_window(now, inp, cc, (prior_pipe, delivered, delivered_segs));
+    }
+
+    /// [`Episode::grow`] for a window-limited ACK: the controller's sample
+    /// (`prior_pipe`, `delivered` bytes, `delivered_segs`).
+    fn grow_window(
+        &self,
+        now: Instant,
+        inp: &AckInput<'_>,
+        cc: &mut Congestion,
+        (prior_pipe, delivered, delivered_segs): (u32, u32, u32),
     ) {
         let mss = self.mss;
         let pipe_segs = prior_pipe.div_ceil(mss).max(1);
