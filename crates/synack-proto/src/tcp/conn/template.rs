@@ -11,7 +11,7 @@ use super::ack::AckState;
 use super::options::Negotiated;
 use super::sockopt::ConnOptions;
 use super::{ConnParams, Core, Counters, Env, Life, Pending, XmitState, rtt_config};
-use crate::config::Config;
+use crate::config::{Config, SysctlError};
 use crate::tcp::congestion::Congestion;
 use crate::tcp::congestion::hystart::Detect;
 use crate::tcp::recovery::{LossRecovery, RecoveryConfig};
@@ -56,6 +56,17 @@ impl ConnTemplate {
             #[cfg(debug_assertions)]
             built_from: config.clone(),
         }
+    }
+}
+
+impl Env {
+    /// Changes one setting by its sysctl name ([`Config::set_sysctl`], the
+    /// one way the stack's configuration changes while it runs) and makes
+    /// the connection template again from the changed configuration.
+    pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), SysctlError> {
+        let changed = self.config.set_sysctl(name, value);
+        self.template = ConnTemplate::new(&self.config);
+        changed
     }
 }
 
@@ -283,6 +294,29 @@ mod tests {
         let t = &env.template;
         let fresh = ConnTemplate::new(&env.config);
         assert_eq!(format!("{t:?}"), format!("{fresh:?}"));
+    }
+
+    #[test]
+    fn a_sysctl_change_reaches_the_next_connections_template() {
+        let mut env = Env::new(Config::default());
+        env.set_sysctl("net.ipv4.tcp_timestamps", "0").unwrap();
+        env.set_sysctl("net.ipv4.tcp_congestion_control", "reno")
+            .unwrap();
+        assert!(env.set_sysctl("net.ipv4.tcp_nonsense", "1").is_err());
+        let local = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80);
+        let remote = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), 4000);
+        let params = ConnParams {
+            iss: SeqNum(9),
+            ts_offset: 3,
+            socket: SocketOptions::default(),
+        };
+        let made = Core::new(Instant::ZERO, local, remote, &params, &env);
+        let want = reference(Instant::ZERO, local, remote, &params, &env.config);
+        assert_eq!(format!("{made:?}"), format!("{want:?}"));
+        assert!(
+            matches!(made.cc, Congestion::Reno(_)),
+            "the sysctl reached it"
+        );
     }
 
     #[cfg(debug_assertions)]
