@@ -539,7 +539,7 @@ impl Stack {
     /// Settings read when something is created (a connection's options,
     /// the ephemeral port range) apply to what is created afterwards.
     pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), SysctlError> {
-        self.env.config.set_sysctl(name, value)
+        self.env.set_sysctl(name, value)
     }
 
     /// The local and remote address of a connection.

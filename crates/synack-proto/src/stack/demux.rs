@@ -46,6 +46,20 @@ pub(super) struct Slots<'a> {
 }
 
 impl Slots<'_> {
+    /// Whether `value`'s slot holds the entry it names (its generation).
+    fn holds(&self, value: Demux) -> bool {
+        match value {
+            Demux::Conn(key) => self
+                .conns
+                .get_index(key.index)
+                .is_some_and(|(k, _)| k == key),
+            Demux::TimeWait(key) => self
+                .time_wait
+                .get_index(key.index)
+                .is_some_and(|(k, _)| k == key),
+        }
+    }
+
     /// The entry a stored index names, with its tuple.
     fn resolve(&self, stored: u32) -> Option<(Demux, FourTuple)> {
         if stored & TIME_WAIT_BIT != 0 {
@@ -238,10 +252,29 @@ impl DemuxMap {
     /// out then, and the application's `close` of it asks again (the
     /// stack's bookkeeping after every call removes a CLOSED connection's
     /// entry, as it cannot tell the first such call from a later one).
+    ///
+    /// When the map remembers `tuple` leading to `value`'s slot (the
+    /// removal of a tuple just looked up: both of a handshake's removals),
+    /// the entry is found by its stored index alone: by the invariant an
+    /// index is in the table at most once, so no slot is resolved and no
+    /// tuple compared to find it; only the generation is checked.
     pub fn remove_if(&mut self, slots: Slots<'_>, tuple: &FourTuple, value: Demux) {
-        if let Some(last) = self.recall(tuple)
-            && last.stored != Some(Self::stored(value))
-        {
+        if let Some(last) = self.recall(tuple) {
+            let stored = Self::stored(value);
+            if last.stored != Some(stored) {
+                return;
+            }
+            #[cfg(test)]
+            self.removal_probes.set(self.removal_probes.get() + 1);
+            let mut left = None;
+            if let Ok(e) = self.table.find_entry(last.hash, |&i| i == stored) {
+                if slots.holds(value) {
+                    e.remove();
+                } else {
+                    left = Some(stored);
+                }
+            }
+            self.remember(*tuple, last.hash, left);
             return;
         }
         #[cfg(test)]
@@ -475,7 +508,7 @@ mod tests {
         /// answers as a plain map does.
         #[test]
         fn remembered_answers_match_a_plain_map(
-            ops in proptest::collection::vec((0u8..4, 0u16..4), 1..120),
+            ops in proptest::collection::vec((0u8..5, 0u16..4), 1..120),
         ) {
             let mut time_wait = Slab::new();
             let keys: Vec<Key> = (0..4u16).map(|p| time_wait.insert(entry(p))).collect();
@@ -503,6 +536,17 @@ mod tests {
                         if model.get(&port) == Some(&which) {
                             model.remove(&port);
                         }
+                    }
+                    3 => {
+                        // The right slot, an older or later generation: a
+                        // stale key removes nothing, whether or not the map
+                        // remembers the tuple.
+                        let k = keys[usize::from(port)];
+                        let stale = Key {
+                            index: k.index,
+                            generation: k.generation.wrapping_add(if port % 2 == 0 { 1 } else { u32::MAX }),
+                        };
+                        map.remove_if(slots, &t, Demux::TimeWait(stale));
                     }
                     _ => {}
                 }

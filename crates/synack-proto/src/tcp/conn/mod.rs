@@ -62,6 +62,7 @@ mod send;
 mod sockopt;
 mod spares;
 mod syncookie;
+mod template;
 mod time_wait;
 mod timers;
 
@@ -85,13 +86,13 @@ use self::ack::AckState;
 pub(crate) use self::counters::{Counters, DataCounters};
 use self::options::Negotiated;
 use self::sockopt::ConnOptions;
+use self::template::ConnTemplate;
 use crate::config::{Config, CongestionAlgorithm};
 use crate::stats::Stats;
 use crate::storage::RingBuffer;
-use crate::tcp::congestion::hystart::Detect;
 use crate::tcp::congestion::{Congestion, CongestionControl};
 use crate::tcp::ecn::{self, Ecn, EcnState};
-use crate::tcp::recovery::{CongestionSample, LossRecovery, Mark, RecoveryConfig};
+use crate::tcp::recovery::{CongestionSample, LossRecovery, Mark};
 use crate::tcp::rtt::{RttConfig, RttEstimator};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::{Timer, TimerTable};
@@ -134,11 +135,15 @@ pub struct Env {
     /// Blocks and rings that ended connections gave back, for the next
     /// connections' first data (a few KiB at most: [`Spares`]).
     pub spares: Spares,
+    /// What a new connection takes from `config` alone, worked out once
+    /// ([`ConnTemplate`]); built with the `config` it was made from.
+    template: ConnTemplate,
 }
 
 impl Env {
     pub fn new(config: Config) -> Self {
         Env {
+            template: ConnTemplate::new(&config),
             config,
             ..Env::default()
         }
@@ -931,59 +936,6 @@ impl fmt::Debug for Connection {
 }
 
 impl Core {
-    fn new(
-        now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
-        params: &ConnParams,
-        config: &Config,
-    ) -> Self {
-        let mut neg = Negotiated::ours(config);
-        neg.clamp_mss(params.socket.max_segment);
-        let rtt = RttEstimator::new(rtt_config(config));
-        Core {
-            local,
-            remote,
-            neg,
-            timers: TimerTable::new(),
-            rtt,
-            cc: {
-                let mut cc = Congestion::new(
-                    params
-                        .socket
-                        .congestion
-                        .unwrap_or(config.tcp_congestion_control),
-                    neg.default_send_mss(),
-                    config.tcp_init_cwnd,
-                );
-                cc.set_hystart_detect(Detect::from_bits(config.tcp_hystart_detect));
-                cc
-            },
-            recovery: LossRecovery::new(params.iss, RecoveryConfig::from_config(config)),
-            ts_clock: TsClock::new(params.ts_offset),
-            ts_recent: None,
-            ack: AckState::new(config.tcp_delack_min, neg.initial_rcv_mss()),
-            xmit: XmitState {
-                last_recv: now,
-                ..XmitState::default()
-            },
-            socket: ConnOptions::new(&params.socket),
-            pending: Pending::default(),
-            life: {
-                let mut life = Life::default();
-                life.set_readable_armed(true);
-                life.set_sndbuf_locked(params.socket.send_buffer.is_some());
-                life.set_nodelay(params.socket.nodelay);
-                life.set_cork(params.socket.cork);
-                life.set_keepalive(params.socket.keepalive);
-                life
-            },
-            counters: Counters::default(),
-            passive_open: false,
-            tfo: None,
-        }
-    }
-
     fn recv_buffer_limit(&self, config: &Config) -> usize {
         self.socket.recv_buffer().unwrap_or(config.tcp_rmem.default)
     }
@@ -1082,7 +1034,7 @@ impl Connection {
         params: &ConnParams,
         env: &mut Env,
     ) -> Connection {
-        let mut core = Core::new(now, local, remote, params, &env.config);
+        let mut core = Core::new(now, local, remote, params, env);
         let snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));
         core.pending.set_syn(true);
         env.stats.tcp.active_opens += 1;
@@ -1103,7 +1055,7 @@ impl Connection {
         params: &ConnParams,
         env: &mut Env,
     ) -> Connection {
-        let mut core = Core::new(now, local, remote, params, &env.config);
+        let mut core = Core::new(now, local, remote, params, env);
         core.neg.answer_syn(&syn.options, &env.config);
         // RFC 3168 §6.1.1: ECN iff the SYN is ECN-setup (and not ECT).
         core.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn));

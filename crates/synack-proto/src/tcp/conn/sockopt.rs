@@ -61,22 +61,54 @@ pub(crate) struct ColdOptions {
     pub syn_retries: u8,
 }
 
+/// The rare options as `o` sets them.
+fn cold_of(o: &SocketOptions) -> ColdOptions {
+    ColdOptions {
+        keep_idle: o.keep_idle,
+        keep_interval: o.keep_interval,
+        keep_count: o.keep_count,
+        user_timeout: o.user_timeout,
+        linger: o.linger,
+        congestion: o.congestion,
+        max_segment: o.max_segment,
+        syn_retries: o.syn_retries,
+    }
+}
+
+/// The box for the rare options some of which `o` sets: out of line, so
+/// that [`ConnOptions::new`] is inline and its common case has no call.
+#[cold]
+#[inline(never)]
+fn boxed_cold(o: &SocketOptions) -> Option<Box<ColdOptions>> {
+    Some(Box::new(cold_of(o)))
+}
+
+/// Whether `cold_of(o)` differs from `ColdOptions::default()` (all `None`
+/// and zero), read field by field without a short circuit: one test of
+/// the lot instead of a branch per field.
+#[inline]
+fn any_cold_set(o: &SocketOptions) -> bool {
+    o.keep_idle.is_some()
+        | o.keep_interval.is_some()
+        | o.keep_count.is_some()
+        | o.user_timeout.is_some()
+        | o.linger.is_some()
+        | o.congestion.is_some()
+        | (o.max_segment != 0)
+        | (o.syn_retries != 0)
+}
+
 impl ConnOptions {
+    /// Every connection is made with this (twice a handshake): the rare
+    /// options are tested where they are, and copied into a box only when
+    /// one is set (building the copy first and comparing it with the
+    /// default cost about 35 instructions a connection).
+    #[inline]
     pub fn new(o: &SocketOptions) -> Self {
-        let cold = ColdOptions {
-            keep_idle: o.keep_idle,
-            keep_interval: o.keep_interval,
-            keep_count: o.keep_count,
-            user_timeout: o.user_timeout,
-            linger: o.linger,
-            congestion: o.congestion,
-            max_segment: o.max_segment,
-            syn_retries: o.syn_retries,
-        };
         ConnOptions {
             recv_buffer: BufferSize::new(o.recv_buffer),
             send_buffer: BufferSize::new(o.send_buffer),
-            cold: (cold != ColdOptions::default()).then(|| Box::new(cold)),
+            cold: if any_cold_set(o) { boxed_cold(o) } else { None },
         }
     }
 
@@ -210,6 +242,34 @@ mod tests {
         }
         let huge = BufferSize::new(Some(u32::MAX as usize + 10)).get();
         assert_eq!(huge, Some(u32::MAX as usize - 1), "saturates, stays set");
+    }
+
+    /// `any_cold_set` against the comparison it replaced: every subset of
+    /// the rare options set (each alone, and every mix) boxes exactly when
+    /// the copy differs from the default.
+    #[test]
+    fn the_rare_options_box_as_the_default_comparison_said() {
+        for mask in 0u16..256 {
+            let on = |bit: u16| mask & (1 << bit) != 0;
+            let o = SocketOptions {
+                keep_idle: on(0).then_some(Duration::from_secs(7)),
+                keep_interval: on(1).then_some(Duration::ZERO),
+                keep_count: on(2).then_some(0),
+                user_timeout: on(3).then_some(Duration::from_millis(1)),
+                linger: on(4).then_some(Duration::ZERO),
+                congestion: on(5).then_some(CongestionAlgorithm::Reno),
+                max_segment: if on(6) { 536 } else { 0 },
+                syn_retries: u8::from(on(7)),
+                ..SocketOptions::default()
+            };
+            let differs = cold_of(&o) != ColdOptions::default();
+            assert_eq!(any_cold_set(&o), differs, "mask {mask:#010b}");
+            assert_eq!(differs, mask != 0);
+            let c = ConnOptions::new(&o);
+            assert_eq!(c.cold.is_some(), differs);
+            assert_eq!(c.cold(), cold_of(&o));
+            assert_eq!(c.get(&life_of(&o)), o);
+        }
     }
 
     #[test]

@@ -1,0 +1,337 @@
+//! A new connection's start: what the stack's configuration alone decides
+//! is worked out once per stack ([`ConnTemplate`], kept in [`Env`]) and
+//! copied into each connection, instead of being derived from the
+//! configuration again at every `connect` and every SYN a listener takes
+//! (the clamps, conversions and divisions of the negotiated options, the
+//! RTO, congestion control and loss recovery's settings).
+
+use core::net::SocketAddrV4;
+
+use super::ack::AckState;
+use super::options::Negotiated;
+use super::sockopt::ConnOptions;
+use super::{ConnParams, Core, Counters, Env, Life, Pending, XmitState, rtt_config};
+use crate::config::{Config, SysctlError};
+use crate::tcp::congestion::Congestion;
+use crate::tcp::congestion::hystart::Detect;
+use crate::tcp::recovery::{LossRecovery, RecoveryConfig};
+use crate::tcp::rtt::RttEstimator;
+use crate::tcp::timer::TimerTable;
+use crate::tcp::timestamps::TsClock;
+use crate::time::Instant;
+
+/// The parts of a new [`Core`] that depend on the configuration and on
+/// the two socket options that change them (TCP_MAXSEG, TCP_CONGESTION),
+/// as [`ConnTemplate::new`] makes them with both options unset.
+///
+/// `Env::config` is public: the template is built with the configuration
+/// it was made from, and a debug build checks at every connection that the
+/// configuration did not change since (the stack never changes it).
+#[derive(Clone, Debug)]
+pub(crate) struct ConnTemplate {
+    neg: Negotiated,
+    rtt: RttEstimator,
+    cc: Congestion,
+    recovery: RecoveryConfig,
+    ack: AckState,
+    #[cfg(debug_assertions)]
+    built_from: Config,
+}
+
+impl Default for ConnTemplate {
+    fn default() -> Self {
+        ConnTemplate::new(&Config::default())
+    }
+}
+
+impl ConnTemplate {
+    pub(crate) fn new(config: &Config) -> Self {
+        let (neg, cc, ack) = derived(config, None, 0);
+        ConnTemplate {
+            neg,
+            rtt: RttEstimator::new(rtt_config(config)),
+            cc,
+            recovery: RecoveryConfig::from_config(config),
+            ack,
+            #[cfg(debug_assertions)]
+            built_from: config.clone(),
+        }
+    }
+}
+
+impl Env {
+    /// Changes one setting by its sysctl name ([`Config::set_sysctl`], the
+    /// one way the stack's configuration changes while it runs) and makes
+    /// the connection template again from the changed configuration.
+    pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), SysctlError> {
+        let changed = self.config.set_sysctl(name, value);
+        self.template = ConnTemplate::new(&self.config);
+        changed
+    }
+}
+
+/// The negotiated options, congestion control and ACK state a connection
+/// starts with under `config`, with the socket's congestion control and
+/// MSS clamp (0: none).
+fn derived(
+    config: &Config,
+    congestion: Option<crate::config::CongestionAlgorithm>,
+    max_segment: u16,
+) -> (Negotiated, Congestion, AckState) {
+    let mut neg = Negotiated::ours(config);
+    neg.clamp_mss(max_segment);
+    let mut cc = Congestion::new(
+        congestion.unwrap_or(config.tcp_congestion_control),
+        neg.default_send_mss(),
+        config.tcp_init_cwnd,
+    );
+    cc.set_hystart_detect(Detect::from_bits(config.tcp_hystart_detect));
+    let ack = AckState::new(config.tcp_delack_min, neg.initial_rcv_mss());
+    (neg, cc, ack)
+}
+
+impl Core {
+    /// A connection's shared part before its handshake. Inline in both
+    /// callers (`connect`, `accept_syn`): built where the connection is,
+    /// not copied there.
+    #[inline(always)]
+    pub(super) fn new(
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        params: &ConnParams,
+        env: &Env,
+    ) -> Self {
+        let t = &env.template;
+        #[cfg(debug_assertions)]
+        debug_assert!(
+            t.built_from == env.config,
+            "Env::config changed after its connection template was made"
+        );
+        let socket = &params.socket;
+        let (neg, cc, ack) = if socket.max_segment == 0 && socket.congestion.is_none() {
+            (t.neg, t.cc.clone(), t.ack)
+        } else {
+            derived(&env.config, socket.congestion, socket.max_segment)
+        };
+        Core {
+            local,
+            remote,
+            neg,
+            timers: TimerTable::new(),
+            rtt: t.rtt.clone(),
+            cc,
+            recovery: LossRecovery::new(params.iss, t.recovery),
+            ts_clock: TsClock::new(params.ts_offset),
+            ts_recent: None,
+            ack,
+            xmit: XmitState {
+                last_recv: now,
+                ..XmitState::default()
+            },
+            socket: ConnOptions::new(socket),
+            pending: Pending::default(),
+            life: {
+                let mut life = Life::default();
+                life.set_readable_armed(true);
+                life.set_sndbuf_locked(socket.send_buffer.is_some());
+                life.set_nodelay(socket.nodelay);
+                life.set_cork(socket.cork);
+                life.set_keepalive(socket.keepalive);
+                life
+            },
+            counters: Counters::default(),
+            passive_open: false,
+            tfo: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SeqNum;
+    use crate::config::CongestionAlgorithm;
+    use crate::tcp::conn::SocketOptions;
+    use crate::time::Duration;
+    use core::net::Ipv4Addr;
+
+    /// `Core::new` as it was before the template: everything derived from
+    /// `config` at every connection. The reference the template is
+    /// checked against.
+    fn reference(
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        params: &ConnParams,
+        config: &Config,
+    ) -> Core {
+        let mut neg = Negotiated::ours(config);
+        neg.clamp_mss(params.socket.max_segment);
+        let rtt = RttEstimator::new(rtt_config(config));
+        Core {
+            local,
+            remote,
+            neg,
+            timers: TimerTable::new(),
+            rtt,
+            cc: {
+                let mut cc = Congestion::new(
+                    params
+                        .socket
+                        .congestion
+                        .unwrap_or(config.tcp_congestion_control),
+                    neg.default_send_mss(),
+                    config.tcp_init_cwnd,
+                );
+                cc.set_hystart_detect(Detect::from_bits(config.tcp_hystart_detect));
+                cc
+            },
+            recovery: LossRecovery::new(params.iss, RecoveryConfig::from_config(config)),
+            ts_clock: TsClock::new(params.ts_offset),
+            ts_recent: None,
+            ack: AckState::new(config.tcp_delack_min, neg.initial_rcv_mss()),
+            xmit: XmitState {
+                last_recv: now,
+                ..XmitState::default()
+            },
+            socket: ConnOptions::new(&params.socket),
+            pending: Pending::default(),
+            life: {
+                let mut life = Life::default();
+                life.set_readable_armed(true);
+                life.set_sndbuf_locked(params.socket.send_buffer.is_some());
+                life.set_nodelay(params.socket.nodelay);
+                life.set_cork(params.socket.cork);
+                life.set_keepalive(params.socket.keepalive);
+                life
+            },
+            counters: Counters::default(),
+            passive_open: false,
+            tfo: None,
+        }
+    }
+
+    /// Configurations that change every input of the template.
+    fn configs() -> Vec<Config> {
+        let base = Config::default();
+        let mut out = vec![base.clone()];
+        for i in 0..8u32 {
+            let on = |bit: u32| i & (1 << bit) != 0;
+            out.push(Config {
+                tcp_sack: !on(0),
+                tcp_timestamps: !on(1),
+                tcp_window_scaling: !on(2),
+                tcp_ecn: if on(0) { 1 } else { 0 },
+                mtu: if on(1) { 9000 } else { 576 },
+                tcp_rto_initial: Duration::from_millis(200 + u64::from(i) * 700),
+                tcp_rto_max: Duration::from_secs(if on(2) { 1 } else { 60 }),
+                tcp_delack_min: Duration::from_millis(u64::from(i) * 10),
+                tcp_delack_max: Duration::from_millis(100 + u64::from(i) * 50_000),
+                tcp_congestion_control: if on(0) {
+                    CongestionAlgorithm::Reno
+                } else {
+                    CongestionAlgorithm::Cubic
+                },
+                tcp_init_cwnd: 1 + i * 7,
+                tcp_hystart_detect: (i % 4) as u8,
+                tcp_reordering: i * 100,
+                tcp_recovery_rack: on(1),
+                tcp_early_retrans: (i % 5) as u8,
+                tcp_frto: (i % 3) as u8,
+                ..base.clone()
+            });
+        }
+        out
+    }
+
+    /// Socket options: the template's case (neither TCP_MAXSEG nor
+    /// TCP_CONGESTION) and each way out of it.
+    fn sockets() -> Vec<SocketOptions> {
+        let mut out = Vec::new();
+        for max_segment in [0, 88, 536, 1400, 9000] {
+            for congestion in [
+                None,
+                Some(CongestionAlgorithm::Reno),
+                Some(CongestionAlgorithm::Cubic),
+            ] {
+                out.push(SocketOptions {
+                    max_segment,
+                    congestion,
+                    nodelay: max_segment == 536,
+                    send_buffer: (max_segment == 88).then_some(10_000),
+                    ..SocketOptions::default()
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_connection_starts_as_the_configuration_derived_it() {
+        let local = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80);
+        let remote = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), 4000);
+        let now = Instant::from_micros(123_456_789);
+        for config in configs() {
+            let env = Env::new(config.clone());
+            for socket in sockets() {
+                let params = ConnParams {
+                    iss: SeqNum(0x8000_0001),
+                    ts_offset: 77,
+                    socket,
+                };
+                let made = Core::new(now, local, remote, &params, &env);
+                let want = reference(now, local, remote, &params, &config);
+                // `Core` has no `PartialEq`; its `Debug` shows every field.
+                assert_eq!(format!("{made:?}"), format!("{want:?}"), "{socket:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_default_environment_has_the_default_configurations_template() {
+        let env = Env::default();
+        let t = &env.template;
+        let fresh = ConnTemplate::new(&env.config);
+        assert_eq!(format!("{t:?}"), format!("{fresh:?}"));
+    }
+
+    #[test]
+    fn a_sysctl_change_reaches_the_next_connections_template() {
+        let mut env = Env::new(Config::default());
+        env.set_sysctl("net.ipv4.tcp_timestamps", "0").unwrap();
+        env.set_sysctl("net.ipv4.tcp_congestion_control", "reno")
+            .unwrap();
+        assert!(env.set_sysctl("net.ipv4.tcp_nonsense", "1").is_err());
+        let local = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80);
+        let remote = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), 4000);
+        let params = ConnParams {
+            iss: SeqNum(9),
+            ts_offset: 3,
+            socket: SocketOptions::default(),
+        };
+        let made = Core::new(Instant::ZERO, local, remote, &params, &env);
+        let want = reference(Instant::ZERO, local, remote, &params, &env.config);
+        assert_eq!(format!("{made:?}"), format!("{want:?}"));
+        assert!(
+            matches!(made.cc, Congestion::Reno(_)),
+            "the sysctl reached it"
+        );
+    }
+
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "connection template")]
+    fn a_configuration_changed_behind_the_template_is_caught() {
+        let mut env = Env::new(Config::default());
+        env.config.tcp_init_cwnd += 1;
+        let local = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80);
+        let remote = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), 4000);
+        let params = ConnParams {
+            iss: SeqNum(1),
+            ts_offset: 0,
+            socket: SocketOptions::default(),
+        };
+        let _ = Core::new(Instant::ZERO, local, remote, &params, &env);
+    }
+}
