@@ -441,14 +441,14 @@ impl Stack {
         if out == Err(RecvError::WouldBlock) && self.env.events.is_empty() {
             // An event loop polls its sockets far more often than data
             // comes: a read that found nothing changed no state, raised no
-            // event, queued no segment and moved no timer (the idle release
-            // counts from the read that emptied the buffer), so there is
-            // nothing to book and the stack's deadline stands.
-            debug_assert!(self.deadline_is_fresh());
-            return out;
+            // event and queued no segment; only the idle timer moved. Its
+            // deadline is read from the entry at hand, not looked up again.
+            let deadline = entry.conn.poll_timeout_cached();
+            self.set_conn_timer(c.0, deadline);
+        } else {
+            let ran = conn_glue!(self).after(c.0, entry);
+            self.after_conn_done(c.0, ran);
         }
-        let ran = conn_glue!(self).after(c.0, entry);
-        self.after_conn_done(c.0, ran);
         self.refresh_deadline();
         out
     }

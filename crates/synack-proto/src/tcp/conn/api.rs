@@ -261,15 +261,9 @@ impl Connection {
         };
         if left == 0 {
             self.core.life.set_readable_armed(true);
+            self.core.timers.set(Timer::Idle, now + super::IDLE_RELEASE);
         }
         if n > 0 {
-            // The idle release runs IDLE_RELEASE after the read that emptied
-            // the buffer. A read that finds nothing empties nothing and moves
-            // no timer: an event loop polls far more often than data comes,
-            // and such a read changes no state but the readable edge above.
-            if left == 0 {
-                self.core.timers.set(Timer::Idle, now + super::IDLE_RELEASE);
-            }
             self.maybe_window_update(mss, env);
             return Ok(n);
         }

@@ -91,42 +91,6 @@ fn the_receive_block_is_made_by_the_first_data_and_freed_when_idle() {
 }
 
 #[test]
-fn a_read_that_finds_nothing_moves_no_timer() {
-    // The idle release counts from the read that emptied the buffer: later
-    // reads that find nothing (an event loop's polls) neither postpone it
-    // nor arm it on a connection that never had data.
-    let mut h = Harness::established();
-    let mut buf = [0u8; 16];
-    let before = h.conn.poll_timeout();
-    assert_eq!(
-        h.conn.recv(h.now, &mut buf, &mut h.env),
-        Err(RecvError::WouldBlock)
-    );
-    assert_eq!(
-        h.conn.poll_timeout(),
-        before,
-        "nothing to release, no timer"
-    );
-    let rcv = |h: &Harness| h.conn.state.recv_half().unwrap().has_block();
-    h.feed(seg(".", IRS + 1, Some(ISS + 1)).len(100));
-    assert_eq!(h.recv_all().len(), 100);
-    h.output();
-    let emptied = h.now.total_millis();
-    for later in [300, 600, 900] {
-        h.at(emptied + later);
-        assert_eq!(
-            h.conn.recv(h.now, &mut buf, &mut h.env),
-            Err(RecvError::WouldBlock)
-        );
-    }
-    h.run_until(emptied + 1_000);
-    assert!(
-        !rcv(&h),
-        "freed IDLE_RELEASE after the read that emptied it"
-    );
-}
-
-#[test]
 fn a_bulk_receive_makes_its_receive_block_once() {
     let mut h = Harness::established();
     let made = || crate::tcp::conn::recv::BLOCKS_MADE.with(|n| n.get());
