@@ -5,7 +5,8 @@
 //! flight.
 
 use crate::SeqNum;
-use crate::tcp::congestion::CongestionControl;
+use crate::stats::TcpExtStats;
+use crate::tcp::congestion::{Congestion, CongestionControl};
 use crate::tcp::conn::send::SendHalf;
 use crate::tcp::conn::{Core, Env};
 use crate::tcp::recovery::{AckInput, AckOutcome, FlightAck};
@@ -100,15 +101,7 @@ impl Core {
     /// `before`): the counters say which signal ended it.
     #[inline]
     fn count_hystart_exits(&self, before: u64, env: &mut Env) {
-        if self.cc.hystart_exits() > before {
-            // The delay signal enters CSS, still slow start; the ACK
-            // train enters congestion avoidance.
-            if self.cc.in_slow_start() {
-                env.stats.tcp_ext.tcp_hystart_delay_detect += 1;
-            } else {
-                env.stats.tcp_ext.tcp_hystart_train_detect += 1;
-            }
-        }
+        count_hystart_exits(&self.cc, before, &mut env.stats.tcp_ext);
     }
 
     /// Test builds: the full processing of the ACK on copies of loss
@@ -133,13 +126,7 @@ impl Core {
         let input = self.ack_input(seg, snd, facts);
         let hystart_exits = cc.hystart_exits();
         let out = recovery.on_ack(now, &input, &mut cc, &mut stats);
-        if cc.hystart_exits() > hystart_exits {
-            if cc.in_slow_start() {
-                stats.tcp_hystart_delay_detect += 1;
-            } else {
-                stats.tcp_hystart_train_detect += 1;
-            }
-        }
+        count_hystart_exits(&cc, hystart_exits, &mut stats);
         (format!("{recovery:?}"), cc, format!("{stats:?}"), out)
     }
 
@@ -218,6 +205,21 @@ impl Core {
             ts_clock: self.ts_clock,
             // RFC 3168 §6.1.2: ECE counts only on an ECN connection.
             ece: self.neg.ecn.echoed(seg.flags),
+        }
+    }
+}
+
+/// HyStart++ ended slow start during an ACK (`cc`'s exit count went past
+/// `before`): the counters say which signal ended it.
+#[inline]
+fn count_hystart_exits(cc: &Congestion, before: u64, stats: &mut TcpExtStats) {
+    if cc.hystart_exits() > before {
+        // The delay signal enters CSS, still slow start; the ACK train
+        // enters congestion avoidance.
+        if cc.in_slow_start() {
+            stats.tcp_hystart_delay_detect += 1;
+        } else {
+            stats.tcp_hystart_train_detect += 1;
         }
     }
 }
