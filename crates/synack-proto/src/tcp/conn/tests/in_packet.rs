@@ -249,36 +249,16 @@ fn owed_acks_are_planned_the_short_way_with_the_same_result() {
         sack: None,
         ece: false,
     };
-    let ops = [
-        Op::Data(100),
-        Op::PollOne,
-        Op::Send(200),
-        Op::PollAll,
-        Op::Data(50),
-        Op::PollAll,
-        ack(None),
-        Op::Data(1),
-        Op::Wait(30),
-        Op::PollAll,
-        Op::Send(60_000),
-        Op::PollAll,
-        Op::Data(700),
-        Op::Data(700),
-        Op::PollAll,
-        ack(Some(2_000)),
-        Op::Data(10),
-        Op::PollOne,
-        Op::PollAll,
-        Op::Shutdown,
-        Op::Data(5),
-        Op::PollAll,
-        Op::Wait(500),
-        Op::Data(5),
-        Op::PollAll,
-        ack(None),
-        Op::Data(5),
-        Op::PollAll,
-    ];
+    // The peer's data, each owed an ACK, with our data in flight or not.
+    let owed = |n| [Op::Data(n), Op::Wait(30), Op::PollAll];
+    let mut ops = vec![Op::Data(100), Op::PollOne, Op::Send(200), Op::PollAll];
+    ops.extend(owed(50));
+    ops.extend([ack(None), Op::Data(1), Op::Send(60_000), Op::PollAll]);
+    ops.extend(owed(700));
+    ops.extend([ack(Some(2_000)), Op::Data(10), Op::PollOne, Op::Shutdown]);
+    ops.extend(owed(5));
+    ops.push(ack(None));
+    ops.extend(owed(5));
     assert_same_steps(&ops, run);
     assert!(bare_acks() >= 2, "{} bare ACKs", bare_acks());
 }
