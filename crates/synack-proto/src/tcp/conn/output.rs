@@ -296,18 +296,61 @@ impl Core {
             }
             return Some(n);
         }
-        let Some(plan) = self.plan_synchronized(now, state, snd, env) else {
-            self.pending.set_force_push(false);
-            self.arm_persist_if_stalled(now, snd, env);
-            return None;
+        // A bare ACK with nothing else to send planned without the long
+        // way's steps, which would find nothing else; it knows its answer
+        // to `may_transmit` too (`more`).
+        let (plan, more) = match self.bare_ack_only(snd) {
+            Some(cwnd_room) => (Plan::ack(snd.nxt), Some(!cwnd_room)),
+            None => {
+                let Some(plan) = self.plan_synchronized(now, state, snd, env) else {
+                    self.pending.set_force_push(false);
+                    self.arm_persist_if_stalled(now, snd, env);
+                    return None;
+                };
+                (plan, None)
+            }
         };
         let maybe_last = plan.len == 0 || plan.push || plan.fin;
         // The long way's one call site: whatever its plan, one `emit`.
         let n = self.emit(now, &plan, snd, rcv, buf, env)?;
         if maybe_last {
-            env.tx.more = Some(self.synchronized_may_transmit(snd));
+            debug_assert!(more.is_none_or(|m| m == self.synchronized_may_transmit(snd)));
+            env.tx.more = Some(more.unwrap_or_else(|| self.synchronized_may_transmit(snd)));
         }
         Some(n)
+    }
+
+    /// Whether the next segment is a bare ACK and nothing else can go: an
+    /// ACK is due (`ack.now`), nothing is pending (a probe, a push, a RST),
+    /// loss recovery is quiet (NextSeg finds nothing, the scoreboard has
+    /// room, no fast recovery) and no data or FIN waits. Then
+    /// [`Core::plan_synchronized`]'s steps find nothing but the ACK: no
+    /// retransmission, no new data or FIN, no speculative retransmission,
+    /// no probe. Their one effect is kept: `plan_retransmission`'s window
+    /// check, which notes a full window (RFC 7661). Its answer is
+    /// returned: once the ACK is out, the connection may transmit again
+    /// only if the window is full (an empty poll would note it again:
+    /// [`Connection::may_transmit`]), as nothing else the ACK leaves
+    /// changes. Every ACK of a handshake's SYN-ACK, of a request or of a
+    /// response is one, and a bulk receiver's. `None` sends the connection
+    /// the long way (always, with `in_packet::OFF` set in test builds).
+    #[inline(always)]
+    fn bare_ack_only(&mut self, snd: &SendHalf) -> Option<bool> {
+        #[cfg(test)]
+        if in_packet::OFF.with(core::cell::Cell::get) {
+            return None;
+        }
+        if !self.ack.now
+            || self.pending.any()
+            || !self.recovery.is_quiet()
+            || snd.unsent() > 0
+            || snd.fin == FinState::Queued
+        {
+            return None;
+        }
+        #[cfg(test)]
+        in_packet::BARE_ACKS.with(|n| n.set(n.get() + 1));
+        Some(self.cwnd_allows())
     }
 
     /// [`Connection::may_transmit`] for a synchronized connection with send
@@ -1120,9 +1163,10 @@ fn sends_new_data(state: TcpState) -> bool {
     )
 }
 
-/// Test builds' switch and count for [`Core::plan_inside_packet`]: with
-/// `OFF` set every segment is planned the long way; `TAKEN` counts the
-/// segments the short way planned.
+/// Test builds' switch and counts for the short ways,
+/// [`Core::plan_inside_packet`] and [`Core::bare_ack_only`]: with `OFF` set
+/// every segment is planned the long way; `TAKEN` counts the segments the
+/// first planned, `BARE_ACKS` the bare ACKs the second did.
 #[cfg(test)]
 pub(super) mod in_packet {
     use core::cell::Cell;
@@ -1130,6 +1174,7 @@ pub(super) mod in_packet {
     std::thread_local! {
         pub static OFF: Cell<bool> = const { Cell::new(false) };
         pub static TAKEN: Cell<u64> = const { Cell::new(0) };
+        pub static BARE_ACKS: Cell<u64> = const { Cell::new(0) };
     }
 }
 
@@ -1195,66 +1240,7 @@ mod layout_tests {
 }
 
 #[cfg(test)]
-mod probe_timer_tests {
-    use super::super::tests::Harness;
-    use crate::tcp::timer::Timer;
-
-    /// What the output path did before `arm_loss_probe_sending`: the probe
-    /// timer armed first (bounded by the RTO, or by what is left of a
-    /// running one), then RFC 6298 §5.1's start of a stopped RTO.
-    fn arm_in_turn(h: &mut Harness) {
-        let (now, core, env) = (h.now, &mut h.conn.core, &h.env);
-        core.arm_loss_probe(now, env);
-        if !core.timers.is_armed(Timer::Retransmit) {
-            let rto = core.rto_clamped(now, &env.config);
-            core.timers.set(Timer::Retransmit, now + rto);
-        }
-    }
-
-    fn deadlines(h: &Harness) -> Vec<Option<crate::Instant>> {
-        Timer::ALL
-            .iter()
-            .map(|&t| h.conn.core.timers.get(t))
-            .collect()
-    }
-
-    /// Arming both timers at once (one RTO computed, one timer read) leaves
-    /// every timer as arming them in turn did: with the RTO stopped or
-    /// running, before any data and with data in flight (a recovery episode
-    /// and an RTT sample).
-    #[test]
-    fn arming_both_timers_at_once_matches_arming_them_in_turn() {
-        for in_flight in [false, true] {
-            for rto_running_ms in [None, Some(5), Some(170)] {
-                let setup = || {
-                    let mut h = Harness::established();
-                    if in_flight {
-                        h.send(&[7; 300]);
-                        assert!(!h.output().is_empty());
-                    }
-                    h.at(h.now.total_millis() + 40);
-                    let now = h.now;
-                    let timers = &mut h.conn.core.timers;
-                    timers.stop(Timer::TailLossProbe);
-                    match rto_running_ms {
-                        None => timers.stop(Timer::Retransmit),
-                        Some(ms) => {
-                            timers.set(Timer::Retransmit, now + crate::Duration::from_millis(ms))
-                        }
-                    }
-                    h
-                };
-                let (mut old, mut new) = (setup(), setup());
-                arm_in_turn(&mut old);
-                let (now, env) = (new.now, &new.env);
-                new.conn.core.arm_loss_probe_sending(now, env);
-                let case = (in_flight, rto_running_ms);
-                assert_eq!(deadlines(&new), deadlines(&old), "{case:?}");
-                assert!(new.conn.core.timers.is_armed(Timer::TailLossProbe));
-            }
-        }
-    }
-}
+mod probe_timer_tests;
 
 #[cfg(test)]
 mod answer_tests {

@@ -21,7 +21,7 @@ use super::undo::Undo;
 
 mod short_paths;
 use super::{
-    AckInput, AckOutcome, CaState, Carry, CongestionSample, MAX_RECORDS, MAX_REORDERING,
+    AckInput, AckOutcome, CaState, Carry, CongestionSample, FlightAck, MAX_RECORDS, MAX_REORDERING,
     MAX_SACKED_RANGES, Mark, NextSegRule, RecoveryConfig, Retransmission,
 };
 
@@ -613,7 +613,7 @@ impl Episode {
             #[cfg(test)]
             IN_ORDER_ACKS.with(|n| n.set(n.get() + 1));
             return self.short_path(now, inp, cc, stats, "in-order", |ep, cc| {
-                ep.on_ack_of_all_in_order(now, inp, cc)
+                ep.on_ack_of_all_in_order(now, &inp.cumulative(), cc)
             });
         }
         self.on_ack_full(now, inp, cc, stats)
@@ -801,13 +801,15 @@ impl Episode {
             && delivered_segs > 0
             && (!was_reducing || out.undone)
         {
-            self.grow(now, inp, cc, prior_pipe, delivered, delivered_segs);
+            let delivery = (prior_pipe, delivered, delivered_segs);
+            self.grow(now, &inp.cumulative(), inp.snd_nxt, cc, delivery);
         }
         out
     }
 
-    /// The window's growth for an ACK that delivered `delivered` bytes in
-    /// `delivered_segs` segments out of `prior_pipe` bytes in the pipe.
+    /// The window's growth for an ACK (`f`, with SND.NXT `snd_nxt`) whose
+    /// delivery is (`prior_pipe` bytes in the pipe, `delivered` bytes,
+    /// `delivered_segs` segments).
     /// Growth counts what left this flight: at most what was in the pipe.
     /// After a timeout, a cumulative ACK that jumps over data the receiver
     /// held all along (go-back-N without SACK) must not open the window by
@@ -822,19 +824,18 @@ impl Episode {
     fn grow(
         &self,
         now: Instant,
-        inp: &AckInput<'_>,
+        f: &FlightAck,
+        snd_nxt: SeqNum,
         cc: &mut Congestion,
-        prior_pipe: u32,
-        delivered: u32,
-        delivered_segs: u32,
+        delivery: (u32, u32, u32),
     ) {
-        if !inp.cwnd_limited {
+        if !f.cwnd_limited {
             // RFC 7661 / RFC 9438 §5.8: an application-limited ACK grows
             // nothing; the controller only sees its RTT sample.
-            cc.on_app_limited_ack(now, inp.rtt);
+            cc.on_app_limited_ack(now, f.rtt);
             return;
         }
-        self.grow_window(now, inp, cc, (prior_pipe, delivered, delivered_segs));
+        self.grow_window(now, f, snd_nxt, cc, delivery);
     }
 
     /// [`Episode::grow`] for a window-limited ACK: the controller's sample
@@ -842,7 +843,8 @@ impl Episode {
     fn grow_window(
         &self,
         now: Instant,
-        inp: &AckInput<'_>,
+        f: &FlightAck,
+        snd_nxt: SeqNum,
         cc: &mut Congestion,
         (prior_pipe, delivered, delivered_segs): (u32, u32, u32),
     ) {
@@ -851,17 +853,17 @@ impl Episode {
         let acked = if self.grows_on_sacks() || !self.sack {
             delivered
         } else {
-            inp.ack.since(inp.prior_una)
+            f.ack.since(f.prior_una)
         };
         let sample = AckSample {
             acked: acked.min(prior_pipe.max(mss)),
             delivered_segments: delivered_segs.min(pipe_segs),
-            in_flight: inp.prior_in_flight,
-            rtt: inp.rtt,
-            min_rtt: inp.min_rtt,
-            cwnd_limited: inp.cwnd_limited,
-            snd_una: inp.ack,
-            snd_nxt: inp.snd_nxt,
+            in_flight: f.prior_in_flight,
+            rtt: f.rtt,
+            min_rtt: f.min_rtt,
+            cwnd_limited: f.cwnd_limited,
+            snd_una: f.ack,
+            snd_nxt,
         };
         cc.on_ack(now, &sample);
     }

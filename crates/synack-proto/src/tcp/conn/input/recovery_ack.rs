@@ -5,10 +5,11 @@
 //! flight.
 
 use crate::SeqNum;
-use crate::tcp::congestion::CongestionControl;
+use crate::stats::TcpExtStats;
+use crate::tcp::congestion::{Congestion, CongestionControl};
 use crate::tcp::conn::send::SendHalf;
 use crate::tcp::conn::{Core, Env};
-use crate::tcp::recovery::{AckInput, AckOutcome};
+use crate::tcp::recovery::{AckInput, AckOutcome, FlightAck};
 use crate::time::{Duration, Instant};
 use crate::wire::TcpRepr;
 
@@ -30,14 +31,25 @@ pub(in crate::tcp::conn) struct AckFacts {
 impl Core {
     /// Loss recovery's part of an ACK while an episode is under way.
     ///
-    /// An ACK of nothing (SEG.ACK = SND.UNA) while nothing is in flight,
-    /// with no SACK block and no ECN echo, is a pure ACK to an idle sender
-    /// or the peer's data while we have nothing out: two of a request and
-    /// response's eight ACKs. Loss recovery then only notes the segment
-    /// size and reports what its timers decided
-    /// ([`crate::tcp::recovery::LossRecovery::on_ack_of_nothing`]), unless
-    /// something is still to settle, so the [`AckInput`] is not even
-    /// built. Test builds also run the full processing on copies and
+    /// Two short ways skip the [`AckInput`] (and loss recovery's general
+    /// ACK processing) when the episode has nothing to settle but what the
+    /// ACK plainly says; the caller knows the ACK's side from its facts:
+    ///
+    /// - an ACK of the whole flight (SEG.ACK = SND.NXT, beyond SND.UNA),
+    ///   with no SACK block and no ECN echo: every ACK of a request, a
+    ///   response, a SYN-less handshake's data and a FIN. Loss recovery
+    ///   settles it in one pass
+    ///   ([`crate::tcp::recovery::LossRecovery::on_ack_of_flight`]): the
+    ///   records leave, RACK and HyStart's ACK train see the delivery, the
+    ///   window grows;
+    /// - an ACK of nothing (SEG.ACK = SND.UNA) while nothing is in flight,
+    ///   with no SACK block and no ECN echo: a pure ACK to an idle sender
+    ///   or the peer's data while we have nothing out. Loss recovery then
+    ///   only notes the segment size and reports what its timers decided
+    ///   ([`crate::tcp::recovery::LossRecovery::on_ack_of_nothing`]).
+    ///
+    /// Either declines (and the full way runs) when something is still to
+    /// settle. Test builds also run the full processing on copies and
     /// assert the same episode, congestion state, counters and outcome.
     #[inline]
     pub(in crate::tcp::conn) fn recovery_on_ack(
@@ -48,27 +60,29 @@ impl Core {
         facts: AckFacts,
         env: &mut Env,
     ) -> AckOutcome {
-        let of_nothing = facts.ack == facts.prior_una
-            && facts.prior_in_flight == 0
-            && !self.neg.ecn.echoed(seg.flags)
+        let plain = !self.neg.ecn.echoed(seg.flags)
             && (!self.neg.sack_ok() || seg.options.sack_blocks.is_empty());
-        if of_nothing {
+        if plain && facts.ack == snd.nxt && facts.ack.after(facts.prior_una) {
             #[cfg(test)]
-            let full = {
-                let (mut recovery, mut cc) = (self.recovery.clone(), self.cc.clone());
-                let mut stats = env.stats.tcp_ext.clone();
-                let input = self.ack_input(seg, snd, facts);
-                let out = recovery.on_ack(now, &input, &mut cc, &mut stats);
-                (format!("{recovery:?}"), cc, format!("{stats:?}"), out)
-            };
+            let full = self.full_on_ack_beside(now, seg, snd, facts, env);
+            let flight = self.flight_ack(seg, snd, facts);
+            let hystart_exits = self.cc.hystart_exits();
+            if let Some(out) = self.recovery.on_ack_of_flight(now, &flight, &mut self.cc) {
+                self.count_hystart_exits(hystart_exits, env);
+                #[cfg(test)]
+                {
+                    self.assert_as_full(&full, out, env);
+                    FLIGHT_ACKS.with(|n| n.set(n.get() + 1));
+                }
+                return out;
+            }
+        } else if plain && facts.ack == facts.prior_una && facts.prior_in_flight == 0 {
+            #[cfg(test)]
+            let full = self.full_on_ack_beside(now, seg, snd, facts, env);
             if let Some(out) = self.recovery.on_ack_of_nothing(facts.ack, snd.mss) {
                 #[cfg(test)]
                 {
-                    assert_eq!(full.0, format!("{:?}", self.recovery), "the episode");
-                    assert_eq!(full.1, self.cc, "the congestion state");
-                    let stats = format!("{:?}", env.stats.tcp_ext);
-                    assert_eq!(full.2, stats, "the counters");
-                    assert_eq!(full.3, out, "the outcome");
+                    self.assert_as_full(&full, out, env);
                     ACKS_OF_NOTHING.with(|n| n.set(n.get() + 1));
                 }
                 return out;
@@ -79,16 +93,85 @@ impl Core {
         let outcome = self
             .recovery
             .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
-        if self.cc.hystart_exits() > hystart_exits {
-            // The delay signal enters CSS, still slow start; the ACK
-            // train enters congestion avoidance.
-            if self.cc.in_slow_start() {
-                env.stats.tcp_ext.tcp_hystart_delay_detect += 1;
-            } else {
-                env.stats.tcp_ext.tcp_hystart_train_detect += 1;
-            }
-        }
+        self.count_hystart_exits(hystart_exits, env);
         outcome
+    }
+
+    /// HyStart++ ended slow start during the ACK (its exit count went past
+    /// `before`): the counters say which signal ended it.
+    #[inline]
+    fn count_hystart_exits(&self, before: u64, env: &mut Env) {
+        count_hystart_exits(&self.cc, before, &mut env.stats.tcp_ext);
+    }
+
+    /// Test builds: the full processing of the ACK on copies of loss
+    /// recovery, the congestion state and the counters, for a short way to
+    /// be compared with ([`Core::assert_as_full`]).
+    #[cfg(test)]
+    fn full_on_ack_beside(
+        &self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        snd: &SendHalf,
+        facts: AckFacts,
+        env: &Env,
+    ) -> (
+        String,
+        crate::tcp::congestion::Congestion,
+        String,
+        AckOutcome,
+    ) {
+        let (mut recovery, mut cc) = (self.recovery.clone(), self.cc.clone());
+        let mut stats = env.stats.tcp_ext.clone();
+        let input = self.ack_input(seg, snd, facts);
+        let hystart_exits = cc.hystart_exits();
+        let out = recovery.on_ack(now, &input, &mut cc, &mut stats);
+        count_hystart_exits(&cc, hystart_exits, &mut stats);
+        (format!("{recovery:?}"), cc, format!("{stats:?}"), out)
+    }
+
+    /// Test builds: a short way left what the full processing left.
+    #[cfg(test)]
+    fn assert_as_full(
+        &self,
+        full: &(
+            String,
+            crate::tcp::congestion::Congestion,
+            String,
+            AckOutcome,
+        ),
+        out: AckOutcome,
+        env: &Env,
+    ) {
+        assert_eq!(full.0, format!("{:?}", self.recovery), "the episode");
+        assert_eq!(full.1, self.cc, "the congestion state");
+        let stats = format!("{:?}", env.stats.tcp_ext);
+        assert_eq!(full.2, stats, "the counters");
+        assert_eq!(full.3, out, "the outcome");
+    }
+
+    /// An ACK of the whole flight as [`Core::ack_input`] would give it,
+    /// without what only the full processing reads (the SACK blocks, SRTT,
+    /// whether new data is ready).
+    #[inline(always)]
+    fn flight_ack(&self, seg: &TcpRepr<'_>, snd: &SendHalf, facts: AckFacts) -> FlightAck {
+        let mss = snd.mss;
+        FlightAck {
+            ack: facts.ack,
+            prior_una: facts.prior_una,
+            tsecr: seg
+                .options
+                .timestamp
+                .filter(|_| self.neg.ts_ok())
+                .map(|t| t.tsecr),
+            rtt: facts.rtt,
+            min_rtt: self.counters.min_rtt(),
+            mss,
+            cwnd_limited: self.xmit.cwnd_limited
+                || facts.prior_in_flight.saturating_add(mss) >= self.recovery.send_window(&self.cc),
+            prior_in_flight: facts.prior_in_flight,
+            ts_clock: self.ts_clock,
+        }
     }
 
     /// The ACK as loss recovery sees it.
@@ -126,18 +209,38 @@ impl Core {
     }
 }
 
+/// HyStart++ ended slow start during an ACK (`cc`'s exit count went past
+/// `before`): the counters say which signal ended it.
+#[inline]
+fn count_hystart_exits(cc: &Congestion, before: u64, stats: &mut TcpExtStats) {
+    if cc.hystart_exits() > before {
+        // The delay signal enters CSS, still slow start; the ACK train
+        // enters congestion avoidance.
+        if cc.in_slow_start() {
+            stats.tcp_hystart_delay_detect += 1;
+        } else {
+            stats.tcp_hystart_train_detect += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 std::thread_local! {
-    /// ACKs that took the short way of [`Core::recovery_on_ack`] on this
-    /// thread.
+    /// ACKs of nothing that took the short way of [`Core::recovery_on_ack`]
+    /// on this thread.
     pub(in crate::tcp::conn) static ACKS_OF_NOTHING: core::cell::Cell<u64> =
+        const { core::cell::Cell::new(0) };
+    /// ACKs of the whole flight that took the one pass of
+    /// [`Core::recovery_on_ack`] on this thread.
+    pub(in crate::tcp::conn) static FLIGHT_ACKS: core::cell::Cell<u64> =
         const { core::cell::Cell::new(0) };
 }
 
 #[cfg(test)]
 mod tests {
-    use super::ACKS_OF_NOTHING;
+    use super::{ACKS_OF_NOTHING, FLIGHT_ACKS};
     use crate::SeqNum;
+    use crate::tcp::conn::Shutdown;
     use crate::tcp::conn::tests::{Harness, IRS, ISS, seg};
     use crate::wire::tcp::SackBlocks;
 
@@ -180,5 +283,64 @@ mod tests {
         assert_eq!(taken(), before + 2, "a D-SACK");
         assert_eq!(h.info().dsack_dups, 1);
         h.output();
+    }
+
+    fn flights() -> u64 {
+        FLIGHT_ACKS.with(core::cell::Cell::get)
+    }
+
+    /// The one pass is taken for an ACK of everything sent (a request, a
+    /// FIN), and only then: not for an ACK of part of the flight, nor with
+    /// an ECN echo or a SACK block. `Core::recovery_on_ack` checks in test
+    /// builds that it leaves what the full processing leaves (loss
+    /// recovery, the congestion state, the counters, the outcome).
+    #[test]
+    fn an_ack_of_the_whole_flight_takes_the_one_pass() {
+        let mut h = Harness::established();
+        let ts = |h: &Harness| {
+            (
+                700 + h.now.total_millis() as u32,
+                Harness::tsval_at(h.now.total_millis()),
+            )
+        };
+        h.send(b"request");
+        assert_eq!(h.output().len(), 1);
+        let before = flights();
+        h.at(100);
+        let (v, e) = ts(&h);
+        // Part of the request: the full way; the rest: one pass.
+        h.feed(seg(".", IRS + 1, Some(ISS + 4)).ts(v, e));
+        assert_eq!(flights(), before, "part of the flight");
+        h.feed(seg(".", IRS + 1, Some(ISS + 8)).ts(v, e));
+        assert_eq!(flights(), before + 1, "the rest of the flight");
+        // A second request acknowledged whole with the answer: one pass.
+        h.send(b"again");
+        assert_eq!(h.output().len(), 1);
+        h.at(200);
+        let (v, e) = ts(&h);
+        h.feed(seg("P.", IRS + 1, Some(ISS + 13)).data(b"answer").ts(v, e));
+        assert_eq!(flights(), before + 2, "the answer");
+        assert_eq!(h.info().unacked, 0);
+        h.output();
+        // Our FIN, acknowledged whole: one pass.
+        h.conn
+            .shutdown(h.now, Shutdown::Write, &mut h.env)
+            .expect("shutdown");
+        assert_eq!(h.output().len(), 1);
+        h.at(300);
+        let (v, e) = ts(&h);
+        h.feed(seg(".", IRS + 7, Some(ISS + 14)).ts(v, e));
+        assert_eq!(flights(), before + 3, "the ACK of our FIN");
+        // A request acknowledged whole with a D-SACK block: the full way.
+        let mut h = Harness::established();
+        h.send(b"third");
+        assert_eq!(h.output().len(), 1);
+        h.at(h.now.total_millis() + 50);
+        let (v, e) = ts(&h);
+        let mut sacked = seg(".", IRS + 1, Some(ISS + 6)).ts(v, e);
+        sacked.options.sack_blocks = SackBlocks::from_slice(&[(SeqNum(ISS + 1), SeqNum(ISS + 6))]);
+        h.feed(sacked);
+        assert_eq!(flights(), before + 3, "a SACK block");
+        assert_eq!(h.info().unacked, 0);
     }
 }

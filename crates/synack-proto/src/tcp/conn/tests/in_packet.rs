@@ -1,7 +1,8 @@
-//! The short way of planning a full segment inside a GSO packet
-//! (`Core::plan_inside_packet`) against the long way (`plan_synchronized`'s
-//! steps): the same histories run twice, once with the short way and once
-//! with it switched off (`in_packet::OFF`), must send the same bytes and
+//! The short ways of planning a full segment inside a GSO packet
+//! (`Core::plan_inside_packet`) and a bare ACK (`Core::bare_ack_only`)
+//! against the long way (`plan_synchronized`'s steps): the same histories
+//! run twice, once with the short ways and once with them switched off
+//! (`in_packet::OFF`), must send the same bytes and
 //! leave the same connection and environment after every step, with
 //! segments polled one at a time between the peer's segments, timers and
 //! the application's calls; and two stacks moving a bulk transfer over a
@@ -16,14 +17,21 @@ use crate::tcp::conn::output::in_packet;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use proptest::prelude::*;
 
-/// Runs `f` with the short way off or on; returns what it returned and how
-/// many segments the short way planned.
+/// Runs `f` with the short ways off or on; returns what it returned and how
+/// many segments the GSO packet's short way planned (the bare ACK's count
+/// is left in `in_packet::BARE_ACKS`: [`bare_acks`]).
 fn with_short_way<T>(off: bool, f: impl FnOnce() -> T) -> (T, u64) {
     in_packet::OFF.with(|o| o.set(off));
     in_packet::TAKEN.with(|n| n.set(0));
+    in_packet::BARE_ACKS.with(|n| n.set(0));
     let out = f();
     in_packet::OFF.with(|o| o.set(false));
     (out, in_packet::TAKEN.with(|n| n.get()))
+}
+
+/// How many bare ACKs the short way planned in the last [`with_short_way`].
+fn bare_acks() -> u64 {
+    in_packet::BARE_ACKS.with(|n| n.get())
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +51,9 @@ enum Op {
         sack: Option<(u16, u16)>,
         ece: bool,
     },
+    /// The peer sends this many bytes of data, in order (they are owed
+    /// an ACK, maybe a delayed one).
+    Data(u16),
     /// Virtual time moves on, timers firing on the way.
     Wait(u16),
     /// The stack's segmentation offload allowance for the next polls.
@@ -68,6 +79,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => Just(Op::PollOne),
         2 => Just(Op::PollAll),
         5 => ack,
+        2 => (1u16..3000).prop_map(Op::Data),
         2 => (1u16..600).prop_map(Op::Wait),
         1 => any::<bool>().prop_map(Op::Offload),
         1 => Just(Op::Shutdown),
@@ -138,6 +150,15 @@ fn steps(ops: &[Op]) -> Vec<String> {
                 }
                 peer_ts += 3;
                 s = s.ts(peer_ts, Harness::tsval_at(now_ms.saturating_sub(20)));
+                let d = h.input(s);
+                (format!("{d:?}"), Vec::new())
+            }
+            Op::Data(n) => {
+                let (_, nxt) = h.snd_una_nxt();
+                peer_ts += 3;
+                let s = seg("P.", h.rcv_nxt().0, Some(nxt.0))
+                    .data(&vec![0x3C; usize::from(n)])
+                    .ts(peer_ts, Harness::tsval_at(now_ms.saturating_sub(20)));
                 let d = h.input(s);
                 (format!("{d:?}"), Vec::new())
             }
@@ -214,6 +235,32 @@ fn a_bulk_write_is_planned_the_short_way_with_the_same_result() {
     ]);
     let taken = assert_same_steps(&ops, run);
     assert!(taken >= 20, "the short way planned {taken} segments");
+}
+
+/// Requests and responses, then a full window, a FIN and a timeout: ACKs
+/// owed to the peer's data while nothing else may go take the bare ACK's
+/// short way, and every step ends as the long way leaves it (the
+/// proptest above and the two-stack bulk transfer below try many more).
+#[test]
+fn owed_acks_are_planned_the_short_way_with_the_same_result() {
+    let ack = |part| Op::Ack {
+        part,
+        window: 65_535,
+        sack: None,
+        ece: false,
+    };
+    // The peer's data, each owed an ACK, with our data in flight or not.
+    let owed = |n| [Op::Data(n), Op::Wait(30), Op::PollAll];
+    let mut ops = vec![Op::Data(100), Op::PollOne, Op::Send(200), Op::PollAll];
+    ops.extend(owed(50));
+    ops.extend([ack(None), Op::Data(1), Op::Send(60_000), Op::PollAll]);
+    ops.extend(owed(700));
+    ops.extend([ack(Some(2_000)), Op::Data(10), Op::PollOne, Op::Shutdown]);
+    ops.extend(owed(5));
+    ops.push(ack(None));
+    ops.extend(owed(5));
+    assert_same_steps(&ops, run);
+    assert!(bare_acks() >= 2, "{} bare ACKs", bare_acks());
 }
 
 const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -334,6 +381,8 @@ fn a_bulk_transfer_sends_the_same_frames_either_way() {
     for (seed, loss) in [(1, 0.0), (2, 0.0), (3, 0.02), (4, 0.05), (5, 0.1)] {
         let (long, _) = with_short_way(true, || bulk(seed, loss, BYTES));
         let (short, taken) = with_short_way(false, || bulk(seed, loss, BYTES));
+        // B's ACKs (it sends no data) took the bare ACK's short way.
+        assert!(bare_acks() > 10, "seed {seed}: {} bare ACKs", bare_acks());
         assert_eq!(long.received.len(), BYTES, "seed {seed}: all delivered");
         assert!(long.received == short.received, "seed {seed}: the data");
         assert_eq!(long.frames.len(), short.frames.len(), "seed {seed}");

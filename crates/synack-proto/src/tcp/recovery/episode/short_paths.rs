@@ -8,7 +8,7 @@ use super::{Episode, newest_original};
 use crate::SeqNum;
 use crate::stats::TcpExtStats;
 use crate::tcp::congestion::Congestion;
-use crate::tcp::recovery::{AckInput, AckOutcome, CaState};
+use crate::tcp::recovery::{AckInput, AckOutcome, CaState, FlightAck};
 use crate::time::Instant;
 
 impl Episode {
@@ -57,17 +57,29 @@ impl Episode {
     /// The tests are `&`, not `&&`: loads and compares without a branch
     /// each (the branches' fall-through copies cost about as much again).
     pub(super) fn acks_all_in_order(&self, inp: &AckInput<'_>) -> bool {
-        let board = &self.board;
-        let marked = board.sacked().segs | board.lost().segs | board.retrans().segs;
-        (self.state == CaState::Open)
-            & inp.ack.after(inp.prior_una)
+        inp.ack.after(inp.prior_una)
             & (inp.ack == inp.snd_nxt)
-            & (board.nxt() == inp.snd_nxt)
-            & (board.una() == inp.prior_una)
-            & !self.fack.after(inp.prior_una)
             & inp.sack_blocks.is_empty()
             & !inp.dupack
             & !inp.ece
+            & self.takes_flight(inp.prior_una, inp.snd_nxt)
+    }
+
+    /// [`Episode::acks_all_in_order`]'s conditions on the episode alone,
+    /// for an ACK of the whole flight `prior_una..nxt`: the scoreboard
+    /// holds exactly that flight, nothing on it is SACKed, lost or
+    /// retransmitted, nothing was delivered beyond `prior_una`, the state
+    /// is Open with a reordering degree, no chunk is being retransmitted
+    /// and nothing of a recovery is pending. Tested with `&` (see
+    /// [`Episode::acks_all_in_order`]).
+    #[inline]
+    pub(in crate::tcp::recovery) fn takes_flight(&self, prior_una: SeqNum, nxt: SeqNum) -> bool {
+        let board = &self.board;
+        let marked = board.sacked().segs | board.lost().segs | board.retrans().segs;
+        (self.state == CaState::Open)
+            & (board.nxt() == nxt)
+            & (board.una() == prior_una)
+            & !self.fack.after(prior_una)
             & (marked == 0)
             & (self.reordering > 0)
             & self.chunk.is_none()
@@ -91,26 +103,28 @@ impl Episode {
     /// the cumulative ACK delivers every record (RACK and the RTT sample
     /// see each, Karn's rule applied), then HyStart's ACK train and the
     /// window grow as [`Episode::on_ack_full`] would let them.
-    pub(super) fn on_ack_of_all_in_order(
+    /// Out of line: one copy for both callers (`on_ack`'s short path and
+    /// [`super::super::LossRecovery::on_ack_of_flight`]).
+    #[inline(never)]
+    pub(in crate::tcp::recovery) fn on_ack_of_all_in_order(
         &mut self,
         now: Instant,
-        inp: &AckInput<'_>,
+        f: &FlightAck,
         cc: &mut Congestion,
     ) -> AckOutcome {
-        self.mss = inp.mss.max(1);
+        self.mss = f.mss.max(1);
         let prior_pipe = self.pipe();
         self.frto_send_new = false;
         let mut delivery_rtt = None;
-        let (tsecr, clock, min_rtt) = (inp.tsecr, inp.ts_clock, inp.min_rtt);
+        let (tsecr, clock, min_rtt) = (f.tsecr, f.ts_clock, f.min_rtt);
         let rack = &mut self.rack;
-        let cum = self.board.acknowledge_all(inp.ack, |d| {
+        let cum = self.board.acknowledge_all(f.ack, |d| {
             rack.on_delivered(d, now, tsecr, &clock, min_rtt);
             delivery_rtt = newest_original(delivery_rtt, d, now);
         });
-        self.fack = inp.ack;
-        // RFC 8985 §6.2 step 4 (no D-SACK here).
-        self.rack
-            .update_reo_wnd(false, self.board.una(), inp.snd_nxt);
+        self.fack = f.ack;
+        // RFC 8985 §6.2 step 4 (no D-SACK here); SND.NXT is `f.ack`.
+        self.rack.update_reo_wnd(false, self.board.una(), f.ack);
         let (delivered, delivered_segs) = (cum.delivered.bytes, cum.delivered.segs);
         let out = AckOutcome {
             restart_rto: true,
@@ -119,11 +133,11 @@ impl Episode {
             ..AckOutcome::default()
         };
         // As in `on_ack_full`: HyStart's ACK train, then the window.
-        if delivered_segs > 0 && delivery_rtt.or(inp.rtt).is_some() {
-            cc.on_delivery(now, inp.min_rtt, inp.ack, inp.snd_nxt);
+        if delivered_segs > 0 && delivery_rtt.or(f.rtt).is_some() {
+            cc.on_delivery(now, f.min_rtt, f.ack, f.ack);
         }
         if delivered_segs > 0 {
-            self.grow(now, inp, cc, prior_pipe, delivered, delivered_segs);
+            self.grow(now, f, f.ack, cc, (prior_pipe, delivered, delivered_segs));
         }
         out
     }
