@@ -159,7 +159,12 @@ impl<T: Entry> Slab<T> {
         let generation = slot.generation();
         let mut value = make();
         value.set_generation(generation);
-        *slot = Slot::Occupied(value);
+        // The slot is vacant (from the free list, or just pushed) and owns
+        // nothing: forgetting it skips the generic drop of a `Slot` (a call
+        // that decodes the old slot's kind to find nothing to drop).
+        let vacant = core::mem::replace(slot, Slot::Occupied(value));
+        debug_assert!(matches!(vacant, Slot::Vacant(_)));
+        core::mem::forget(vacant);
         Key { index, generation }
     }
 
@@ -377,6 +382,13 @@ mod tests {
         assert_eq!(c.index, a.index, "the slot is reused");
         assert_ne!(c.generation, a.generation);
         assert!(s.get(a).is_none());
+        // Filling a vacant slot (reused or new) drops and leaks nothing;
+        // the slab's own drop drops every entry once.
+        assert_eq!(std::rc::Rc::strong_count(&value), 3);
+        s.insert(E(value.clone(), 0));
+        assert_eq!(std::rc::Rc::strong_count(&value), 4);
+        drop(s);
+        assert_eq!(std::rc::Rc::strong_count(&value), 1);
     }
 
     impl<T: Entry> Slab<T> {

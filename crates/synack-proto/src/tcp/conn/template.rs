@@ -31,11 +31,45 @@ use crate::time::Instant;
 pub(crate) struct ConnTemplate {
     neg: Negotiated,
     rtt: RttEstimator,
-    cc: Congestion,
+    cc: CongestionStart,
     recovery: RecoveryConfig,
     ack: AckState,
     #[cfg(debug_assertions)]
     built_from: Config,
+}
+
+/// A new connection's congestion controller, as its constructor's
+/// arguments: built in place from them (a few stores), where cloning a
+/// made controller was an out-of-line call (`Congestion` owns boxes, so
+/// its `Clone` is derived, not a copy).
+#[derive(Clone, Copy, Debug)]
+struct CongestionStart {
+    algorithm: crate::config::CongestionAlgorithm,
+    mss: u32,
+    init_cwnd: u32,
+    detect: Detect,
+}
+
+impl CongestionStart {
+    fn new(
+        config: &Config,
+        congestion: Option<crate::config::CongestionAlgorithm>,
+        neg: &Negotiated,
+    ) -> Self {
+        CongestionStart {
+            algorithm: congestion.unwrap_or(config.tcp_congestion_control),
+            mss: neg.default_send_mss(),
+            init_cwnd: config.tcp_init_cwnd,
+            detect: Detect::from_bits(config.tcp_hystart_detect),
+        }
+    }
+
+    #[inline(always)]
+    fn make(self) -> Congestion {
+        let mut cc = Congestion::new(self.algorithm, self.mss, self.init_cwnd);
+        cc.set_hystart_detect(self.detect);
+        cc
+    }
 }
 
 impl Default for ConnTemplate {
@@ -77,15 +111,10 @@ fn derived(
     config: &Config,
     congestion: Option<crate::config::CongestionAlgorithm>,
     max_segment: u16,
-) -> (Negotiated, Congestion, AckState) {
+) -> (Negotiated, CongestionStart, AckState) {
     let mut neg = Negotiated::ours(config);
     neg.clamp_mss(max_segment);
-    let mut cc = Congestion::new(
-        congestion.unwrap_or(config.tcp_congestion_control),
-        neg.default_send_mss(),
-        config.tcp_init_cwnd,
-    );
-    cc.set_hystart_detect(Detect::from_bits(config.tcp_hystart_detect));
+    let cc = CongestionStart::new(config, congestion, &neg);
     let ack = AckState::new(config.tcp_delack_min, neg.initial_rcv_mss());
     (neg, cc, ack)
 }
@@ -110,10 +139,11 @@ impl Core {
         );
         let socket = &params.socket;
         let (neg, cc, ack) = if socket.max_segment == 0 && socket.congestion.is_none() {
-            (t.neg, t.cc.clone(), t.ack)
+            (t.neg, t.cc, t.ack)
         } else {
             derived(&env.config, socket.congestion, socket.max_segment)
         };
+        let cc = cc.make();
         Core {
             local,
             remote,
