@@ -170,11 +170,11 @@ impl BenchStack for SynackStack {
         // Spurious timeouts are no-ops (the sans-IO contract), so calling it
         // on every poll is safe and keeps the harness's loop simple.
         self.stack.handle_timeout(now);
-        let stack = &mut self.stack;
-        while tx
-            .push_up_to(self.mtu, |buf| stack.poll_transmit(now, buf))
-            .is_some()
-        {}
+        // Every frame in one call, as smoltcp's `Interface::poll` serves
+        // every socket in one.
+        let mtu = self.mtu;
+        self.stack
+            .poll_transmit_batch(now, |write| tx.push_up_to(mtu, write));
         while let Some(event) = self.stack.poll_event() {
             if let (Event::Congestion { at, sample, .. }, Some(log)) =
                 (event, self.congestion_log.as_mut())

@@ -138,6 +138,57 @@ impl Stack {
         self.poll_transmit_queued(buf)
     }
 
+    /// Every frame there is to send, in the order [`Stack::poll_transmit`]
+    /// calls would give them, for a stack with one interface. `push` is
+    /// called once per frame with a writer: it hands the writer a buffer
+    /// (room for the MTU plus 14; at least [`MIN_TRANSMIT_BUFFER`]) and
+    /// returns what the writer returned (the frame's length, or `None`
+    /// when the stack has nothing more), or `None` without calling it when
+    /// it has no room; the batch ends at the first `None`. Returns the
+    /// number of frames written.
+    ///
+    /// Why: a driver that drains the stack frame by frame pays the entry
+    /// point's work (the clock, the look at every output source, the
+    /// deadline's refresh) once per frame; here it is paid once per
+    /// batch. The frames and the state afterwards are exactly the one-frame
+    /// calls' (`next_deadline` is read only by `poll_timeout`, which
+    /// cannot be called while the batch holds the stack).
+    pub fn poll_transmit_batch(
+        &mut self,
+        now: crate::Instant,
+        mut push: impl FnMut(&mut dyn FnMut(&mut [u8]) -> Option<usize>) -> Option<usize>,
+    ) -> usize {
+        self.advance(now);
+        let mut frames = 0;
+        let mut looked = false;
+        // Asked before each frame, so the driver is not asked for a buffer
+        // the stack would leave empty (the drain's last, empty poll).
+        while !self.nothing_to_transmit() {
+            looked = true;
+            let mut write = |buf: &mut [u8]| -> Option<usize> {
+                if buf.len() < MIN_TRANSMIT_BUFFER {
+                    return None;
+                }
+                self.transmit(buf).map(|(_, n)| n)
+            };
+            if push(&mut write).is_none() {
+                break;
+            }
+            frames += 1;
+        }
+        if looked {
+            // As `poll_transmit_queued` after every frame, once.
+            self.refresh_deadline();
+        } else {
+            // Nothing queued: nothing changed (see `poll_transmit_on`).
+            debug_assert!(
+                self.deadline_is_fresh(),
+                "an entry point left a stale deadline"
+            );
+        }
+        frames
+    }
+
     /// No source of output has anything: no ARP interface (its caches
     /// have their own queues), no control segment, no other datagram, no
     /// connection in the ready queue.

@@ -3,6 +3,7 @@
 //! wired back to back on virtual time.
 
 mod basics;
+mod batch;
 mod cookies;
 mod demux;
 mod ecn;
@@ -132,6 +133,8 @@ pub(super) struct Wire {
     /// (arrival, to_b, frame)
     pub flight: Vec<(Instant, bool, Vec<u8>)>,
     pub drop: DropFilter,
+    /// Drain each stack with `poll_transmit_batch`, not frame by frame.
+    pub batch: bool,
 }
 
 impl Wire {
@@ -143,6 +146,7 @@ impl Wire {
             delay: Duration::from_millis(10),
             flight: Vec::new(),
             drop: Box::new(|_, _| false),
+            batch: false,
         }
     }
 
@@ -150,10 +154,21 @@ impl Wire {
         let mut buf = [0u8; 2000];
         for to_b in [true, false] {
             let src = if to_b { &mut self.a } else { &mut self.b };
-            while let Some(n) = src.poll_transmit(self.now, &mut buf) {
-                if !(self.drop)(to_b, &buf[..n]) {
-                    self.flight
-                        .push((self.now + self.delay, to_b, buf[..n].to_vec()));
+            let mut sent = Vec::new();
+            if self.batch {
+                src.poll_transmit_batch(self.now, |write| {
+                    let n = write(&mut buf)?;
+                    sent.push(buf[..n].to_vec());
+                    Some(n)
+                });
+            } else {
+                while let Some(n) = src.poll_transmit(self.now, &mut buf) {
+                    sent.push(buf[..n].to_vec());
+                }
+            }
+            for frame in sent {
+                if !(self.drop)(to_b, &frame) {
+                    self.flight.push((self.now + self.delay, to_b, frame));
                 }
             }
             assert_deadlines_kept(src);
