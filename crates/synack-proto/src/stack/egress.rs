@@ -165,13 +165,19 @@ impl Stack {
         // the stack would leave empty (the drain's last, empty poll).
         while !self.nothing_to_transmit() {
             looked = true;
+            // Whether the writer wrote: the batch ends when it did not, even
+            // if a driver's `push` does not pass that `None` on (an ARP
+            // interface keeps the sources above from ever looking empty).
+            let mut wrote = false;
             let mut write = |buf: &mut [u8]| -> Option<usize> {
                 if buf.len() < MIN_TRANSMIT_BUFFER {
                     return None;
                 }
-                self.transmit(buf).map(|(_, n)| n)
+                let n = self.transmit(buf).map(|(_, n)| n);
+                wrote = n.is_some();
+                n
             };
-            if push(&mut write).is_none() {
+            if push(&mut write).is_none() || !wrote {
                 break;
             }
             frames += 1;

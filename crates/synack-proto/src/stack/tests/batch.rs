@@ -138,4 +138,19 @@ fn a_batch_stops_when_the_driver_has_no_room() {
     // A buffer too small for a frame ends the batch without a frame.
     let mut small = [0u8; 8];
     assert_eq!(w.a.poll_transmit_batch(w.now, |write| write(&mut small)), 0);
+    // A driver that does not pass the writer's `None` on still ends the
+    // batch at the first frame not written (bounded here so a broken stack
+    // fails the test instead of spinning).
+    let mut calls = 0;
+    let n = w.a.poll_transmit_batch(w.now, |write| {
+        calls += 1;
+        if calls > 10 {
+            return None;
+        }
+        let _ = write(&mut small);
+        Some(0)
+    });
+    assert_eq!((n, calls), (0, 1));
+    // The data is still there for a driver with room.
+    assert!(w.a.poll_transmit(w.now, &mut buf).is_some());
 }
