@@ -290,7 +290,6 @@ impl Cubic {
         self.cwnd < self.ssthresh
     }
 
-    /// Linux `cubictcp_acked`: track the minimum RTT.
     /// [`Cubic::on_rtt`] at `now`: the ACK's RTT sample, whether or not
     /// the window may grow (the caller of an application-limited ACK calls
     /// it alone, see [`super::Congestion::on_app_limited_ack`]).
@@ -299,6 +298,7 @@ impl Cubic {
         self.on_rtt(now.total_millis() as u32, rtt);
     }
 
+    /// Linux `cubictcp_acked`: track the minimum RTT.
     fn on_rtt(&mut self, now_ms: u32, rtt: Duration) {
         if let Some(start) = self.epoch().epoch_start_ms
             && u64::from(now_ms.wrapping_sub(start)) < DELAY_SAMPLE_QUIET_MS

@@ -111,7 +111,9 @@ pub const IDLE_RELEASE: Duration = Duration::from_secs(1);
 /// What a connection needs from its stack on every call.
 #[derive(Debug, Default)]
 pub struct Env {
-    pub config: Config,
+    /// The stack's configuration. Crate-only: it changes only through
+    /// [`Env::set_sysctl`], which remakes `template` from it.
+    pub(crate) config: Config,
     pub stats: Stats,
     /// Events the connection raised; the stack drains them after each call.
     pub events: Vec<ConnEvent>,

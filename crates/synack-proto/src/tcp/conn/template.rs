@@ -24,9 +24,11 @@ use crate::time::Instant;
 /// the two socket options that change them (TCP_MAXSEG, TCP_CONGESTION),
 /// as [`ConnTemplate::new`] makes them with both options unset.
 ///
-/// `Env::config` is public: the template is built with the configuration
-/// it was made from, and a debug build checks at every connection that the
-/// configuration did not change since (the stack never changes it).
+/// `Env`'s configuration is crate-only and changes only through
+/// [`Env::set_sysctl`], which remakes the template (the stack's
+/// `Stack::config` is the public view). A debug build keeps the
+/// configuration the template was made from and checks at every
+/// connection that it still holds.
 #[derive(Clone, Debug)]
 pub(crate) struct ConnTemplate {
     neg: Negotiated,

@@ -1132,10 +1132,10 @@ mod tests {
 /// of the whole flight ([`LossRecovery::on_ack_of_flight`], run on copies
 /// beside every such ACK: taken exactly when the short path is, with the
 /// same loss recovery, window and outcome, and nothing changed when it
-/// declines), against the full processing, over random histories: sends, full and partial ACKs with SACK and D-SACK blocks,
-/// duplicate ACKs, ECN echoes, timeouts, retransmissions, reordering
-/// timeouts and tail-loss probes, for SACK and Reno, RACK on and off, Reno
-/// and CUBIC. Every ACK that takes the short path also runs the full path
+/// declines), against the full processing, over random histories: sends,
+/// full and partial ACKs with SACK and D-SACK blocks, duplicate ACKs, ECN
+/// echoes, timeouts, retransmissions, reordering timeouts and tail-loss
+/// probes, for SACK and Reno, RACK on and off, Reno and CUBIC. Every ACK that takes the short path also runs the full path
 /// on a copy and asserts the same episode, window, counters and outcome
 /// (`Episode::on_ack` under `cfg(test)`); here a whole history must also
 /// end in a consistent scoreboard.

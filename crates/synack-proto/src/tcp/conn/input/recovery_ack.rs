@@ -68,7 +68,7 @@ impl Core {
             let flight = self.flight_ack(seg, snd, facts);
             let hystart_exits = self.cc.hystart_exits();
             if let Some(out) = self.recovery.on_ack_of_flight(now, &flight, &mut self.cc) {
-                self.count_hystart_exits(hystart_exits, env);
+                count_hystart_exits(&self.cc, hystart_exits, &mut env.stats.tcp_ext);
                 #[cfg(test)]
                 {
                     self.assert_as_full(&full, out, env);
@@ -93,15 +93,8 @@ impl Core {
         let outcome = self
             .recovery
             .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
-        self.count_hystart_exits(hystart_exits, env);
+        count_hystart_exits(&self.cc, hystart_exits, &mut env.stats.tcp_ext);
         outcome
-    }
-
-    /// HyStart++ ended slow start during the ACK (its exit count went past
-    /// `before`): the counters say which signal ended it.
-    #[inline]
-    fn count_hystart_exits(&self, before: u64, env: &mut Env) {
-        count_hystart_exits(&self.cc, before, &mut env.stats.tcp_ext);
     }
 
     /// Test builds: the full processing of the ACK on copies of loss
@@ -115,12 +108,7 @@ impl Core {
         snd: &SendHalf,
         facts: AckFacts,
         env: &Env,
-    ) -> (
-        String,
-        crate::tcp::congestion::Congestion,
-        String,
-        AckOutcome,
-    ) {
+    ) -> FullAck {
         let (mut recovery, mut cc) = (self.recovery.clone(), self.cc.clone());
         let mut stats = env.stats.tcp_ext.clone();
         let input = self.ack_input(seg, snd, facts);
@@ -132,17 +120,7 @@ impl Core {
 
     /// Test builds: a short way left what the full processing left.
     #[cfg(test)]
-    fn assert_as_full(
-        &self,
-        full: &(
-            String,
-            crate::tcp::congestion::Congestion,
-            String,
-            AckOutcome,
-        ),
-        out: AckOutcome,
-        env: &Env,
-    ) {
+    fn assert_as_full(&self, full: &FullAck, out: AckOutcome, env: &Env) {
         assert_eq!(full.0, format!("{:?}", self.recovery), "the episode");
         assert_eq!(full.1, self.cc, "the congestion state");
         let stats = format!("{:?}", env.stats.tcp_ext);
@@ -150,12 +128,14 @@ impl Core {
         assert_eq!(full.3, out, "the outcome");
     }
 
-    /// An ACK of the whole flight as [`Core::ack_input`] would give it,
-    /// without what only the full processing reads (the SACK blocks, SRTT,
+    /// The ACK's cumulative side, for the one pass and for
+    /// [`Core::ack_input`], which adds what only the full processing reads
+    /// (SND.NXT, the SACK blocks, the duplicate and ECN flags, SRTT,
     /// whether new data is ready).
     #[inline(always)]
     fn flight_ack(&self, seg: &TcpRepr<'_>, snd: &SendHalf, facts: AckFacts) -> FlightAck {
         let mss = snd.mss;
+        let cwnd = self.recovery.send_window(&self.cc);
         FlightAck {
             ack: facts.ack,
             prior_una: facts.prior_una,
@@ -168,7 +148,7 @@ impl Core {
             min_rtt: self.counters.min_rtt(),
             mss,
             cwnd_limited: self.xmit.cwnd_limited
-                || facts.prior_in_flight.saturating_add(mss) >= self.recovery.send_window(&self.cc),
+                || facts.prior_in_flight.saturating_add(mss) >= cwnd,
             prior_in_flight: facts.prior_in_flight,
             ts_clock: self.ts_clock,
         }
@@ -176,33 +156,27 @@ impl Core {
 
     /// The ACK as loss recovery sees it.
     fn ack_input<'a>(&self, seg: &'a TcpRepr<'_>, snd: &SendHalf, facts: AckFacts) -> AckInput<'a> {
-        let mss = snd.mss;
-        let cwnd = self.recovery.send_window(&self.cc);
+        let f = self.flight_ack(seg, snd, facts);
         let sack_blocks: &[(SeqNum, SeqNum)] = if self.neg.sack_ok() {
             seg.options.sack_blocks.as_slice()
         } else {
             &[]
         };
         AckInput {
-            ack: facts.ack,
-            prior_una: facts.prior_una,
+            ack: f.ack,
+            prior_una: f.prior_una,
             snd_nxt: snd.nxt,
             sack_blocks,
-            tsecr: seg
-                .options
-                .timestamp
-                .filter(|_| self.neg.ts_ok())
-                .map(|t| t.tsecr),
+            tsecr: f.tsecr,
             dupack: facts.dupack,
-            rtt: facts.rtt,
-            min_rtt: self.counters.min_rtt(),
+            rtt: f.rtt,
+            min_rtt: f.min_rtt,
             srtt: self.rtt.srtt(),
-            mss,
-            cwnd_limited: self.xmit.cwnd_limited
-                || facts.prior_in_flight.saturating_add(mss) >= cwnd,
-            prior_in_flight: facts.prior_in_flight,
+            mss: f.mss,
+            cwnd_limited: f.cwnd_limited,
+            prior_in_flight: f.prior_in_flight,
             new_data_ready: snd.unsent() > 0 && snd.window_end().after(snd.nxt),
-            ts_clock: self.ts_clock,
+            ts_clock: f.ts_clock,
             // RFC 3168 §6.1.2: ECE counts only on an ECN connection.
             ece: self.neg.ecn.echoed(seg.flags),
         }
@@ -223,6 +197,12 @@ fn count_hystart_exits(cc: &Congestion, before: u64, stats: &mut TcpExtStats) {
         }
     }
 }
+
+/// Test builds: what the full processing of an ACK left, as
+/// [`Core::full_on_ack_beside`] records it: loss recovery and the counters
+/// (`Debug`), the congestion state, the outcome.
+#[cfg(test)]
+type FullAck = (String, Congestion, String, AckOutcome);
 
 #[cfg(test)]
 std::thread_local! {
