@@ -244,6 +244,14 @@ mod tests {
         }
     }
 
+    /// The test connection's two ends (TEST-NET addresses).
+    fn ends() -> (SocketAddrV4, SocketAddrV4) {
+        (
+            SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80),
+            SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), 4000),
+        )
+    }
+
     /// Configurations that change every input of the template.
     fn configs() -> Vec<Config> {
         let base = Config::default();
@@ -301,8 +309,7 @@ mod tests {
 
     #[test]
     fn a_connection_starts_as_the_configuration_derived_it() {
-        let local = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80);
-        let remote = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), 4000);
+        let (local, remote) = ends();
         let now = Instant::from_micros(123_456_789);
         for config in configs() {
             let env = Env::new(config.clone());
@@ -335,8 +342,7 @@ mod tests {
         env.set_sysctl("net.ipv4.tcp_congestion_control", "reno")
             .unwrap();
         assert!(env.set_sysctl("net.ipv4.tcp_nonsense", "1").is_err());
-        let local = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80);
-        let remote = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), 4000);
+        let (local, remote) = ends();
         let params = ConnParams {
             iss: SeqNum(9),
             ts_offset: 3,
@@ -357,8 +363,7 @@ mod tests {
     fn a_configuration_changed_behind_the_template_is_caught() {
         let mut env = Env::new(Config::default());
         env.config.tcp_init_cwnd += 1;
-        let local = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80);
-        let remote = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), 4000);
+        let (local, remote) = ends();
         let params = ConnParams {
             iss: SeqNum(1),
             ts_offset: 0,
