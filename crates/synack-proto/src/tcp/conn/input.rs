@@ -31,6 +31,7 @@ use super::recv::RecvHalf;
 use super::send::{FinState, SendHalf};
 use super::time_wait::TimeWaitVerdict;
 
+mod ack_of_nothing;
 mod recovery_ack;
 
 /// Test builds' switch and count for header prediction
@@ -38,6 +39,19 @@ mod recovery_ack;
 /// takes the full steps; `TAKEN` counts the segments prediction took.
 #[cfg(test)]
 pub(super) mod predicted {
+    use core::cell::Cell;
+
+    std::thread_local! {
+        pub static OFF: Cell<bool> = const { Cell::new(false) };
+        pub static TAKEN: Cell<u64> = const { Cell::new(0) };
+    }
+}
+
+/// Test builds' switch and count for the ACK of nothing's short way
+/// ([`Core::process_ack_of_nothing`]): with `OFF` set every ACK takes the
+/// general steps; `TAKEN` counts the ACKs the short way took.
+#[cfg(test)]
+pub(super) mod idle_ack {
     use core::cell::Cell;
 
     std::thread_local! {
@@ -1197,7 +1211,36 @@ impl Core {
     /// MAX.SND.WND =< SEG.ACK =< SND.NXT): advance SND.UNA, take an RTT
     /// sample, update the window, hand the ACK (and its SACK blocks) to loss
     /// recovery and manage the timers.
+    ///
+    /// An ACK of nothing while nothing is in flight (SEG.ACK = SND.UNA =
+    /// SND.NXT: the peer's data or FIN, or the handshake's ACK once the
+    /// SYN-ACK is acknowledged) takes [`Core::process_ack_of_nothing`], the
+    /// steps below that can act on it; every other ACK the general steps.
+    /// Both out of line, one copy each for the two callers (the full steps
+    /// and header prediction).
+    #[inline(always)]
     fn process_ack(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        ack: SeqNum,
+        snd: &mut SendHalf,
+        env: &mut Env,
+    ) {
+        #[cfg(test)]
+        if idle_ack::OFF.with(core::cell::Cell::get) {
+            return self.process_ack_general(now, seg, ack, snd, env);
+        }
+        if ack == snd.una && ack == snd.nxt {
+            self.process_ack_of_nothing(now, seg, ack, snd, env);
+        } else {
+            self.process_ack_general(now, seg, ack, snd, env);
+        }
+    }
+
+    /// [`Core::process_ack`] for any acceptable ACK.
+    #[inline(never)]
+    fn process_ack_general(
         &mut self,
         now: Instant,
         seg: &TcpRepr<'_>,
@@ -1312,7 +1355,12 @@ impl Core {
             }
         }
         self.trace_congestion(env, None);
-        // RFC 1122 §4.2.2.17: a window that opens ends the probing.
+        self.end_probing_if_open(snd);
+    }
+
+    /// RFC 1122 §4.2.2.17: a window that opens ends the probing.
+    #[inline(always)]
+    fn end_probing_if_open(&mut self, snd: &SendHalf) {
         if snd.wnd > 0 && self.timers.is_armed(Timer::Persist) {
             let room = snd.window_end().since(snd.nxt);
             if room >= snd.unsent().min(snd.mss) {

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 
 /// Which sequence number the peer's segment carries.
 #[derive(Clone, Copy, Debug)]
-enum SeqPick {
+pub(super) enum SeqPick {
     /// RCV.NXT: the segment prediction expects.
     Expected,
     /// Beyond RCV.NXT: out of order (a hole before it).
@@ -23,7 +23,7 @@ enum SeqPick {
 
 /// Which acknowledgment number it carries.
 #[derive(Clone, Copy, Debug)]
-enum AckPick {
+pub(super) enum AckPick {
     /// SND.NXT: everything.
     All,
     /// SND.UNA: nothing new.
@@ -38,7 +38,7 @@ enum AckPick {
 
 /// Its timestamp against the peer's last one.
 #[derive(Clone, Copy, Debug)]
-enum TsPick {
+pub(super) enum TsPick {
     Newer,
     Same,
     /// Older than TS.Recent by more than PAWS forgives.
@@ -47,7 +47,7 @@ enum TsPick {
 }
 
 #[derive(Clone, Debug)]
-enum Op {
+pub(super) enum Op {
     Send(u16),
     Peer {
         seq: SeqPick,
@@ -67,7 +67,7 @@ enum Op {
 /// The peer's controls: mostly what prediction takes, some it must not.
 const FLAGS: [&str; 10] = [".", ".", ".", "P.", "P.", "F.", "R.", "S.", "R", "U."];
 
-fn op() -> impl Strategy<Value = Op> {
+pub(super) fn op() -> impl Strategy<Value = Op> {
     let seq = prop_oneof![
         8 => Just(SeqPick::Expected),
         1 => (1u16..3000).prop_map(SeqPick::Ahead),
@@ -112,8 +112,19 @@ fn op() -> impl Strategy<Value = Op> {
 /// window closes too), with prediction on or off; returns what each step
 /// left, and how many segments prediction took.
 fn run(ops: &[Op], off: bool) -> (Vec<String>, u64) {
-    predicted::OFF.with(|o| o.set(off));
-    predicted::TAKEN.with(|n| n.set(0));
+    run_switched(ops, &predicted::OFF, &predicted::TAKEN, off)
+}
+
+/// [`run`] with the short way that `switch` turns off (when `off`) and
+/// whose uses `taken` counts.
+pub(super) fn run_switched(
+    ops: &[Op],
+    switch: &'static std::thread::LocalKey<core::cell::Cell<bool>>,
+    taken: &'static std::thread::LocalKey<core::cell::Cell<u64>>,
+    off: bool,
+) -> (Vec<String>, u64) {
+    switch.with(|o| o.set(off));
+    taken.with(|n| n.set(0));
     let config = Config {
         tcp_rmem: crate::config::BufferSizes {
             min: 4096,
@@ -201,8 +212,8 @@ fn run(ops: &[Op], off: bool) -> (Vec<String>, u64) {
             h.conn.state, h.conn.core, h.env
         ));
     }
-    predicted::OFF.with(|o| o.set(false));
-    (trace, predicted::TAKEN.with(|n| n.get()))
+    switch.with(|o| o.set(false));
+    (trace, taken.with(|n| n.get()))
 }
 
 /// Both runs' steps, compared one by one (`assert_same_steps`).
@@ -221,7 +232,7 @@ proptest! {
 
 /// A peer segment that acknowledges everything, with an open window, a
 /// newer timestamp and no CE mark: the scripted cases' usual segment.
-fn plain_peer(seq: SeqPick, flags: usize, len: u16) -> Op {
+pub(super) fn plain_peer(seq: SeqPick, flags: usize, len: u16) -> Op {
     Op::Peer {
         seq,
         ack: AckPick::All,
