@@ -12,7 +12,6 @@
 //! the short way off (`super::idle_ack::OFF`) and compare whole connection
 //! histories (`tcp/conn/tests/idle_ack.rs`).
 
-use crate::SeqNum;
 use crate::tcp::conn::send::SendHalf;
 use crate::tcp::conn::{Core, Env};
 use crate::tcp::recovery::AckOutcome;
@@ -20,41 +19,29 @@ use crate::tcp::timer::Timer;
 use crate::time::{Instant, Stamp};
 use crate::wire::TcpRepr;
 
-use super::recovery_ack::AckFacts;
-
 impl Core {
-    /// [`Core::process_ack`] for an ACK of `ack` = SND.UNA = SND.NXT.
-    /// Out of line: one copy for both callers, apart from the general
-    /// steps' larger frame.
+    /// [`Core::process_ack`] for an ACK of SND.UNA = SND.NXT. Out of line:
+    /// one copy for both callers, without the general steps' larger frame.
     #[inline(never)]
     pub(in crate::tcp::conn) fn process_ack_of_nothing(
         &mut self,
         now: Instant,
         seg: &TcpRepr<'_>,
-        ack: SeqNum,
         snd: &mut SendHalf,
         env: &mut Env,
     ) {
-        debug_assert!(ack == snd.una && ack == snd.nxt);
+        debug_assert!(snd.una == snd.nxt && seg.ack == Some(snd.una));
         #[cfg(test)]
         super::idle_ack::TAKEN.with(|n| n.set(n.get() + 1));
         self.xmit.last_ack_recv = Stamp::at(now);
         // Any acceptable ACK answers outstanding probes (Linux tcp_ack).
         self.xmit.clear_probes();
         // RFC 9293 §3.10.7.4: "If SND.UNA =< SEG.ACK =< SND.NXT, the send
-        // window should be updated" (its result only decides a duplicate,
-        // and with nothing outstanding this is none).
-        snd.update_window(seg.seq, ack, seg.window);
+        // window should be updated" (whether it changed only decides a
+        // duplicate, and with nothing outstanding this is none).
+        snd.update_window(seg.seq, snd.una, seg.window);
         let outcome = if self.recovery.has_episode() {
-            // RFC 5681 §2 (a): no duplicate without outstanding data.
-            let facts = AckFacts {
-                ack,
-                prior_una: ack,
-                prior_in_flight: 0,
-                dupack: false,
-                rtt: None,
-            };
-            self.recovery_on_ack_of_nothing(now, seg, snd, facts, env)
+            self.recovery_on_ack_of_nothing(now, seg, snd, env)
         } else {
             AckOutcome::default()
         };

@@ -44,7 +44,10 @@ impl Core {
     /// its own way, [`Core::recovery_on_ack_of_nothing`].) Test builds also
     /// run the full processing on copies and assert the same episode,
     /// congestion state, counters and outcome.
-    #[inline]
+    ///
+    /// Always inlined: one copy in the general ACK steps, one behind the
+    /// ACK of nothing's short way (which rarely needs it).
+    #[inline(always)]
     pub(in crate::tcp::conn) fn recovery_on_ack(
         &mut self,
         now: Instant,
@@ -70,29 +73,40 @@ impl Core {
                 return out;
             }
         }
-        self.full_recovery_on_ack(now, seg, snd, facts, env)
+        let input = self.ack_input(seg, snd, facts);
+        let hystart_exits = self.cc.hystart_exits();
+        let outcome = self
+            .recovery
+            .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
+        count_hystart_exits(&self.cc, hystart_exits, &mut env.stats.tcp_ext);
+        outcome
     }
 
     /// [`Core::recovery_on_ack`] for an ACK of nothing (SEG.ACK = SND.UNA)
-    /// while nothing is in flight, from
-    /// [`Core::process_ack_of_nothing`]: with no SACK block and no ECN echo
-    /// (a pure ACK to an idle sender or the peer's data while we have
-    /// nothing out) loss recovery only notes the segment size and reports
-    /// what its timers decided
+    /// while nothing is in flight, from [`Core::process_ack_of_nothing`]:
+    /// with no SACK block and no ECN echo (a pure ACK to an idle sender or
+    /// the peer's data while we have nothing out) loss recovery only notes
+    /// the segment size and reports what its timers decided
     /// ([`crate::tcp::recovery::LossRecovery::on_ack_of_nothing`]), unless
     /// something is still to settle; then, and for any other such ACK, the
-    /// full processing (out of line). Test builds also run the full
-    /// processing on copies and assert the same result.
+    /// full processing. Test builds also run the full processing on copies
+    /// and assert the same result.
     #[inline(always)]
     pub(in crate::tcp::conn) fn recovery_on_ack_of_nothing(
         &mut self,
         now: Instant,
         seg: &TcpRepr<'_>,
         snd: &SendHalf,
-        facts: AckFacts,
         env: &mut Env,
     ) -> AckOutcome {
-        debug_assert!(facts.ack == facts.prior_una && facts.prior_in_flight == 0);
+        // RFC 5681 §2 (a): no duplicate without outstanding data.
+        let facts = AckFacts {
+            ack: snd.una,
+            prior_una: snd.una,
+            prior_in_flight: 0,
+            dupack: false,
+            rtt: None,
+        };
         let plain = !self.neg.ecn.echoed(seg.flags)
             && (!self.neg.sack_ok() || seg.options.sack_blocks.is_empty());
         if plain {
@@ -107,42 +121,7 @@ impl Core {
                 return out;
             }
         }
-        self.full_recovery_on_ack_cold(now, seg, snd, facts, env)
-    }
-
-    /// Loss recovery's full processing of an ACK ([`AckInput`]).
-    #[inline(always)]
-    fn full_recovery_on_ack(
-        &mut self,
-        now: Instant,
-        seg: &TcpRepr<'_>,
-        snd: &SendHalf,
-        facts: AckFacts,
-        env: &mut Env,
-    ) -> AckOutcome {
-        let input = self.ack_input(seg, snd, facts);
-        let hystart_exits = self.cc.hystart_exits();
-        let outcome = self
-            .recovery
-            .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
-        count_hystart_exits(&self.cc, hystart_exits, &mut env.stats.tcp_ext);
-        outcome
-    }
-
-    /// [`Core::full_recovery_on_ack`] out of line, for an ACK of nothing
-    /// with something to settle (rare: a SACK block, an ECN echo, a
-    /// recovery's end still pending).
-    #[cold]
-    #[inline(never)]
-    fn full_recovery_on_ack_cold(
-        &mut self,
-        now: Instant,
-        seg: &TcpRepr<'_>,
-        snd: &SendHalf,
-        facts: AckFacts,
-        env: &mut Env,
-    ) -> AckOutcome {
-        self.full_recovery_on_ack(now, seg, snd, facts, env)
+        self.recovery_on_ack(now, seg, snd, facts, env)
     }
 
     /// Test builds: the full processing of the ACK on copies of loss
