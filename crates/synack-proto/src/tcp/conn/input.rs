@@ -471,14 +471,15 @@ impl Connection {
 
     /// Header prediction (Van Jacobson's, as in Linux `tcp_rcv_established`):
     /// the ESTABLISHED segment a connection expects, with ACK and no other
-    /// control than PSH or URG, at exactly RCV.NXT, with text only into an
-    /// open window (so "first, check sequence number" accepts it) and an
-    /// acknowledgment in RFC 5961 §5.2's range, goes through the steps of
-    /// §3.10.7.4 that can act on it with no state dispatch between them:
-    /// PAWS (RFC 7323 §5.3), TS.Recent, the ACK ("fifth"), the text
-    /// ("seventh") and a FIN held beyond a hole that the text fills
-    /// ("eighth"). The others cannot: no RST ("second"), no SYN ("fourth"),
-    /// and ESTABLISHED changes state on no ACK. The results are the full
+    /// control than PSH, URG or FIN, at exactly RCV.NXT, with text or a FIN
+    /// only into an open window (so "first, check sequence number" accepts
+    /// it) and an acknowledgment in RFC 5961 §5.2's range, goes through the
+    /// steps of §3.10.7.4 that can act on it with no state dispatch between
+    /// them: PAWS (RFC 7323 §5.3), TS.Recent, the ACK ("fifth"), the text
+    /// ("seventh") and the FIN, the segment's own or one held beyond a hole
+    /// that the text fills ("eighth": CLOSE-WAIT). The others cannot: no RST
+    /// ("second"), no SYN ("fourth"), ESTABLISHED changes state on no ACK,
+    /// and "seventh" resets only in FIN-WAIT-1/2. The results are the full
     /// steps' (test builds can switch prediction off and compare whole
     /// connection histories, `tests/predicted.rs`). `None`, with nothing
     /// done, for any other segment.
@@ -500,9 +501,11 @@ impl Connection {
         let (snd, rcv) = (&s.snd, &s.rcv);
         if seg
             .flags
-            .intersects(TcpFlags::SYN | TcpFlags::RST | TcpFlags::FIN)
+            .intersects(TcpFlags::SYN | TcpFlags::RST)
             || seg.seq != rcv.nxt
-            || (!seg.payload.is_empty() && rcv.window() == 0)
+            // RFC 9293 §3.10.7.4: a segment that occupies sequence space
+            // (text or FIN) is never acceptable into a zero window.
+            || ((!seg.payload.is_empty() || seg.flags.fin()) && rcv.window() == 0)
             || ack.after(snd.nxt)
             || ack.before(snd.una - snd.max_wnd)
         {

@@ -263,8 +263,9 @@ fn in_order_data_and_acks_are_predicted_with_the_same_result() {
         peer(5, 0),
     ];
     let taken = assert_same(&ops);
-    // The last segment carries FIN: the full steps take it.
-    assert_eq!(taken, 5);
+    // The last segment, the FIN, is predicted too (ESTABLISHED ->
+    // CLOSE-WAIT).
+    assert_eq!(taken, 6);
 }
 
 /// Text into a closed window is not predicted ("first, check sequence
@@ -314,5 +315,32 @@ fn a_fin_beyond_a_hole_is_taken_when_predicted_text_fills_it() {
     let (trace, taken) = run(&ops, false);
     assert_eq!(taken, 1, "the text that fills the hole is predicted");
     assert!(trace[1].contains("CloseWait"), "{}", trace[1]);
+    assert_same(&ops);
+}
+
+/// A FIN at RCV.NXT into a closed window is not predicted: "first, check
+/// sequence number" finds it unacceptable (it occupies sequence space),
+/// so the full steps answer with an ACK and the FIN waits for the window,
+/// with or without prediction. Once the window opens the FIN is predicted.
+#[test]
+fn a_fin_into_a_closed_window_is_left_to_the_full_steps() {
+    let data = |len| plain_peer(SeqPick::Expected, 0, len);
+    let fin = plain_peer(SeqPick::Expected, 5, 0);
+    // 8192 bytes of receive buffer: the sixth segment fills it.
+    let ops = [
+        data(1448),
+        data(1448),
+        data(1448),
+        data(1448),
+        data(1448),
+        data(1448),
+        fin.clone(),
+        Op::Recv,
+        fin,
+    ];
+    let (trace, taken) = run(&ops, false);
+    assert!(trace[6].contains("Established"), "{}", trace[6]);
+    assert!(trace[8].contains("CloseWait"), "{}", trace[8]);
+    assert_eq!(taken, 7, "the six data segments and the second FIN");
     assert_same(&ops);
 }
