@@ -327,20 +327,47 @@ fn a_fin_into_a_closed_window_is_left_to_the_full_steps() {
     let data = |len| plain_peer(SeqPick::Expected, 0, len);
     let fin = plain_peer(SeqPick::Expected, 5, 0);
     // 8192 bytes of receive buffer: the sixth segment fills it.
-    let ops = [
-        data(1448),
-        data(1448),
-        data(1448),
-        data(1448),
-        data(1448),
-        data(1448),
-        fin.clone(),
-        Op::Recv,
-        fin,
-    ];
+    let mut ops = vec![data(1448); 6];
+    ops.extend([fin.clone(), Op::Recv, fin]);
     let (trace, taken) = run(&ops, false);
     assert!(trace[6].contains("Established"), "{}", trace[6]);
     assert!(trace[8].contains("CloseWait"), "{}", trace[8]);
     assert_eq!(taken, 7, "the six data segments and the second FIN");
+    assert_same(&ops);
+}
+
+/// A closing connection's last segments are predicted, with the results
+/// of the full steps: after our FIN, the peer's ACK of it (FIN-WAIT-2)
+/// and its FIN (TIME-WAIT); after the peer's FIN and ours, its ACK of
+/// ours (LAST-ACK to CLOSED).
+#[test]
+fn a_closing_connections_ack_and_fin_are_predicted() {
+    let peer = |flags| plain_peer(SeqPick::Expected, flags, 0);
+    let ops = [Op::Shutdown, peer(0), peer(5)];
+    let (trace, taken) = run(&ops, false);
+    assert!(trace[1].contains("FinWait2"), "{}", trace[1]);
+    assert!(trace[2].contains("TimeWait"), "{}", trace[2]);
+    assert_eq!(taken, 2, "the ACK of our FIN and the peer's FIN");
+    assert_same(&ops);
+    let ops = [peer(5), Op::Shutdown, peer(0)];
+    let (trace, taken) = run(&ops, false);
+    assert!(trace[1].contains("LastAck"), "{}", trace[1]);
+    assert!(trace[2].contains("Closed"), "{}", trace[2]);
+    assert_eq!(taken, 2, "the peer's FIN and its ACK of ours");
+    assert_same(&ops);
+    // LAST-ACK ignores a FIN ("eighth"), predicted or not.
+    let fin_acking_nothing = Op::Peer {
+        seq: SeqPick::Expected,
+        ack: AckPick::Una,
+        flags: 5,
+        len: 0,
+        window: 65_535,
+        ts: TsPick::Newer,
+        ce: false,
+    };
+    let ops = [peer(5), Op::Shutdown, fin_acking_nothing];
+    let (trace, taken) = run(&ops, false);
+    assert!(trace[2].contains("LastAck"), "{}", trace[2]);
+    assert_eq!(taken, 2);
     assert_same(&ops);
 }
