@@ -25,12 +25,13 @@ use crate::tcp::timer::Timer;
 use crate::tcp::timestamps::TsRecent;
 use crate::time::{Instant, Stamp};
 use crate::wire::TcpRepr;
-use crate::wire::tcp::TcpFlags;
 
 use super::recv::RecvHalf;
 use super::send::{FinState, SendHalf};
 use super::time_wait::TimeWaitVerdict;
 
+mod ack_of_nothing;
+mod prediction;
 mod recovery_ack;
 
 /// Test builds' switch and count for header prediction
@@ -38,6 +39,19 @@ mod recovery_ack;
 /// takes the full steps; `TAKEN` counts the segments prediction took.
 #[cfg(test)]
 pub(super) mod predicted {
+    use core::cell::Cell;
+
+    std::thread_local! {
+        pub static OFF: Cell<bool> = const { Cell::new(false) };
+        pub static TAKEN: Cell<u64> = const { Cell::new(0) };
+    }
+}
+
+/// Test builds' switch and count for the ACK of nothing's short way
+/// ([`Core::process_ack_of_nothing`]): with `OFF` set every ACK takes the
+/// general steps; `TAKEN` counts the ACKs the short way took.
+#[cfg(test)]
+pub(super) mod idle_ack {
     use core::cell::Cell;
 
     std::thread_local! {
@@ -110,6 +124,12 @@ impl Connection {
                 Some(disposition) => disposition,
                 None => self.on_segment_otherwise(now, seg, env),
             },
+            state @ (TcpState::FinWait1 | TcpState::FinWait2 | TcpState::LastAck) => {
+                match self.on_closing_segment_predicted(now, seg, state, env) {
+                    Some(disposition) => disposition,
+                    None => self.on_segment_otherwise(now, seg, env),
+                }
+            }
             _ => self.on_segment_otherwise(now, seg, env),
         };
         self.core.settle_ack(now, &mut self.state, env);
@@ -455,69 +475,6 @@ impl Connection {
         Disposition::Accepted
     }
 
-    /// Header prediction (Van Jacobson's, as in Linux `tcp_rcv_established`):
-    /// the ESTABLISHED segment a connection expects, with ACK and no other
-    /// control than PSH or URG, at exactly RCV.NXT, with text only into an
-    /// open window (so "first, check sequence number" accepts it) and an
-    /// acknowledgment in RFC 5961 §5.2's range, goes through the steps of
-    /// §3.10.7.4 that can act on it with no state dispatch between them:
-    /// PAWS (RFC 7323 §5.3), TS.Recent, the ACK ("fifth"), the text
-    /// ("seventh") and a FIN held beyond a hole that the text fills
-    /// ("eighth"). The others cannot: no RST ("second"), no SYN ("fourth"),
-    /// and ESTABLISHED changes state on no ACK. The results are the full
-    /// steps' (test builds can switch prediction off and compare whole
-    /// connection histories, `tests/predicted.rs`). `None`, with nothing
-    /// done, for any other segment.
-    #[inline]
-    fn on_segment_predicted(
-        &mut self,
-        now: Instant,
-        seg: &TcpRepr<'_>,
-        env: &mut Env,
-    ) -> Option<Disposition> {
-        #[cfg(test)]
-        if predicted::OFF.with(core::cell::Cell::get) {
-            return None;
-        }
-        let State::Established(s) = &self.state else {
-            return None;
-        };
-        let ack = seg.ack?;
-        let (snd, rcv) = (&s.snd, &s.rcv);
-        if seg
-            .flags
-            .intersects(TcpFlags::SYN | TcpFlags::RST | TcpFlags::FIN)
-            || seg.seq != rcv.nxt
-            || (!seg.payload.is_empty() && rcv.window() == 0)
-            || ack.after(snd.nxt)
-            || ack.before(snd.una - snd.max_wnd)
-        {
-            return None;
-        }
-        // PAWS first, as in the full steps; a segment it lets through left
-        // nothing changed.
-        if let Step::Done(d) = self.check_paws(now, seg, env) {
-            return Some(d);
-        }
-        #[cfg(test)]
-        predicted::TAKEN.with(|n| n.set(n.get() + 1));
-        let core = &mut self.core;
-        let State::Established(s) = &mut self.state else {
-            return None;
-        };
-        // RFC 7323 §4.3: TS.Recent follows acceptable segments up to
-        // Last.ACK.sent.
-        if let (Some(recent), Some(ts)) = (&mut core.ts_recent, seg.options.timestamp) {
-            recent.update(now, ts.tsval, seg.seq, s.rcv.last_ack_sent);
-        }
-        core.xmit.last_recv = now;
-        core.process_ack(now, seg, ack, &mut s.snd, env);
-        if core.take_text(now, seg, seg.seq, &mut s.rcv, env) {
-            self.on_fin(now, env);
-        }
-        Some(Disposition::Accepted)
-    }
-
     /// Linux `tcp_check_req`: a listener's half-open connection answers a
     /// retransmission of the peer's SYN with its SYN-ACK again (the first
     /// was lost or is slow). It would otherwise fail the sequence check.
@@ -760,7 +717,14 @@ impl Connection {
         }
         core.xmit.last_recv = now;
         core.process_ack(now, seg, ack, snd, env);
-        let fin_acked = snd.fin_acked();
+        self.after_ack_in(now, state, env)
+    }
+
+    /// RFC 9293 §3.10.7.4 "fifth", after the ACK's processing: the states
+    /// an ACK of our FIN enters from `state`, the state the segment found.
+    #[inline(always)]
+    fn after_ack_in(&mut self, now: Instant, state: TcpState, env: &mut Env) -> Step {
+        let fin_acked = self.state.send_half().is_some_and(SendHalf::fin_acked);
         match state {
             // "FIN-WAIT-1: In addition to the processing for the ESTABLISHED
             // state, if the FIN segment is now acknowledged, then enter
@@ -1197,12 +1161,43 @@ impl Core {
     /// MAX.SND.WND =< SEG.ACK =< SND.NXT): advance SND.UNA, take an RTT
     /// sample, update the window, hand the ACK (and its SACK blocks) to loss
     /// recovery and manage the timers.
+    ///
+    /// An ACK of nothing while nothing is in flight (SEG.ACK = SND.UNA =
+    /// SND.NXT: the peer's data or FIN, or the handshake's ACK once the
+    /// SYN-ACK is acknowledged) takes [`Core::process_ack_of_nothing`], the
+    /// steps that can act on it; every other ACK the general steps
+    /// ([`Core::process_ack_general`]). Both out of line, one copy each for
+    /// the two callers (the full steps and header prediction); a dispatch
+    /// inside one function would make the short way pay the general steps'
+    /// frame (about 25 instructions an ACK).
+    #[inline(always)]
     fn process_ack(
         &mut self,
         now: Instant,
         seg: &TcpRepr<'_>,
         ack: SeqNum,
         snd: &mut SendHalf,
+        env: &mut Env,
+    ) {
+        #[cfg(test)]
+        let short_way = !idle_ack::OFF.with(core::cell::Cell::get);
+        #[cfg(not(test))]
+        let short_way = true;
+        if short_way && ack == snd.una && ack == snd.nxt {
+            self.process_ack_of_nothing(now, seg, snd, env);
+        } else {
+            self.process_ack_general(snd, now, seg, ack, env);
+        }
+    }
+
+    /// [`Core::process_ack`] for any acceptable ACK.
+    #[inline(never)]
+    fn process_ack_general(
+        &mut self,
+        snd: &mut SendHalf,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        ack: SeqNum,
         env: &mut Env,
     ) {
         self.xmit.last_ack_recv = Stamp::at(now);
@@ -1312,7 +1307,12 @@ impl Core {
             }
         }
         self.trace_congestion(env, None);
-        // RFC 1122 §4.2.2.17: a window that opens ends the probing.
+        self.end_probing_if_open(snd);
+    }
+
+    /// RFC 1122 §4.2.2.17: a window that opens ends the probing.
+    #[inline(always)]
+    fn end_probing_if_open(&mut self, snd: &SendHalf) {
         if snd.wnd > 0 && self.timers.is_armed(Timer::Persist) {
             let room = snd.window_end().since(snd.nxt);
             if room >= snd.unsent().min(snd.mss) {

@@ -10,6 +10,7 @@ mod close;
 mod data;
 mod gro;
 mod handshake;
+mod idle_ack;
 mod in_packet;
 mod layout;
 mod loss;

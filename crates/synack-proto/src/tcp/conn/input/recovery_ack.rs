@@ -1,8 +1,8 @@
 //! Loss recovery's part of an acceptable ACK (RFC 9293 §3.10.7.4 "fifth",
 //! RFC 5681, RFC 6675, RFC 8985): the [`AckInput`] that
 //! [`Core::process_ack`] hands to [`crate::tcp::recovery::LossRecovery`],
-//! and the short way around it for an ACK of nothing while nothing is in
-//! flight.
+//! and the short ways around it for an ACK of the whole flight and for an
+//! ACK of nothing while nothing is in flight.
 
 use crate::SeqNum;
 use crate::stats::TcpExtStats;
@@ -31,27 +31,23 @@ pub(in crate::tcp::conn) struct AckFacts {
 impl Core {
     /// Loss recovery's part of an ACK while an episode is under way.
     ///
-    /// Two short ways skip the [`AckInput`] (and loss recovery's general
+    /// A short way skips the [`AckInput`] (and loss recovery's general
     /// ACK processing) when the episode has nothing to settle but what the
-    /// ACK plainly says; the caller knows the ACK's side from its facts:
+    /// ACK plainly says: an ACK of the whole flight (SEG.ACK = SND.NXT,
+    /// beyond SND.UNA), with no SACK block and no ECN echo: every ACK of a
+    /// request, a response, a SYN-less handshake's data and a FIN. Loss
+    /// recovery settles it in one pass
+    /// ([`crate::tcp::recovery::LossRecovery::on_ack_of_flight`]): the
+    /// records leave, RACK and HyStart's ACK train see the delivery, the
+    /// window grows. It declines (and the full way runs) when something is
+    /// still to settle. (An ACK of nothing while nothing is in flight has
+    /// its own way, [`Core::recovery_on_ack_of_nothing`].) Test builds also
+    /// run the full processing on copies and assert the same episode,
+    /// congestion state, counters and outcome.
     ///
-    /// - an ACK of the whole flight (SEG.ACK = SND.NXT, beyond SND.UNA),
-    ///   with no SACK block and no ECN echo: every ACK of a request, a
-    ///   response, a SYN-less handshake's data and a FIN. Loss recovery
-    ///   settles it in one pass
-    ///   ([`crate::tcp::recovery::LossRecovery::on_ack_of_flight`]): the
-    ///   records leave, RACK and HyStart's ACK train see the delivery, the
-    ///   window grows;
-    /// - an ACK of nothing (SEG.ACK = SND.UNA) while nothing is in flight,
-    ///   with no SACK block and no ECN echo: a pure ACK to an idle sender
-    ///   or the peer's data while we have nothing out. Loss recovery then
-    ///   only notes the segment size and reports what its timers decided
-    ///   ([`crate::tcp::recovery::LossRecovery::on_ack_of_nothing`]).
-    ///
-    /// Either declines (and the full way runs) when something is still to
-    /// settle. Test builds also run the full processing on copies and
-    /// assert the same episode, congestion state, counters and outcome.
-    #[inline]
+    /// Always inlined: one copy in the general ACK steps, one behind the
+    /// ACK of nothing's short way (which rarely needs it).
+    #[inline(always)]
     pub(in crate::tcp::conn) fn recovery_on_ack(
         &mut self,
         now: Instant,
@@ -76,7 +72,44 @@ impl Core {
                 }
                 return out;
             }
-        } else if plain && facts.ack == facts.prior_una && facts.prior_in_flight == 0 {
+        }
+        let input = self.ack_input(seg, snd, facts);
+        let hystart_exits = self.cc.hystart_exits();
+        let outcome = self
+            .recovery
+            .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
+        count_hystart_exits(&self.cc, hystart_exits, &mut env.stats.tcp_ext);
+        outcome
+    }
+
+    /// [`Core::recovery_on_ack`] for an ACK of nothing (SEG.ACK = SND.UNA)
+    /// while nothing is in flight, from [`Core::process_ack_of_nothing`]:
+    /// with no SACK block and no ECN echo (a pure ACK to an idle sender or
+    /// the peer's data while we have nothing out) loss recovery only notes
+    /// the segment size and reports what its timers decided
+    /// ([`crate::tcp::recovery::LossRecovery::on_ack_of_nothing`]), unless
+    /// something is still to settle; then, and for any other such ACK, the
+    /// full processing. Test builds also run the full processing on copies
+    /// and assert the same result.
+    #[inline(always)]
+    pub(in crate::tcp::conn) fn recovery_on_ack_of_nothing(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        snd: &SendHalf,
+        env: &mut Env,
+    ) -> AckOutcome {
+        // RFC 5681 §2 (a): no duplicate without outstanding data.
+        let facts = AckFacts {
+            ack: snd.una,
+            prior_una: snd.una,
+            prior_in_flight: 0,
+            dupack: false,
+            rtt: None,
+        };
+        let plain = !self.neg.ecn.echoed(seg.flags)
+            && (!self.neg.sack_ok() || seg.options.sack_blocks.is_empty());
+        if plain {
             #[cfg(test)]
             let full = self.full_on_ack_beside(now, seg, snd, facts, env);
             if let Some(out) = self.recovery.on_ack_of_nothing(facts.ack, snd.mss) {
@@ -88,13 +121,7 @@ impl Core {
                 return out;
             }
         }
-        let input = self.ack_input(seg, snd, facts);
-        let hystart_exits = self.cc.hystart_exits();
-        let outcome = self
-            .recovery
-            .on_ack(now, &input, &mut self.cc, &mut env.stats.tcp_ext);
-        count_hystart_exits(&self.cc, hystart_exits, &mut env.stats.tcp_ext);
-        outcome
+        self.recovery_on_ack(now, seg, snd, facts, env)
     }
 
     /// Test builds: the full processing of the ACK on copies of loss
@@ -206,7 +233,8 @@ type FullAck = (String, Congestion, String, AckOutcome);
 
 #[cfg(test)]
 std::thread_local! {
-    /// ACKs of nothing that took the short way of [`Core::recovery_on_ack`]
+    /// ACKs of nothing that took the short way of
+    /// [`Core::recovery_on_ack_of_nothing`]
     /// on this thread.
     pub(in crate::tcp::conn) static ACKS_OF_NOTHING: core::cell::Cell<u64> =
         const { core::cell::Cell::new(0) };

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 
 /// Which sequence number the peer's segment carries.
 #[derive(Clone, Copy, Debug)]
-enum SeqPick {
+pub(super) enum SeqPick {
     /// RCV.NXT: the segment prediction expects.
     Expected,
     /// Beyond RCV.NXT: out of order (a hole before it).
@@ -23,7 +23,7 @@ enum SeqPick {
 
 /// Which acknowledgment number it carries.
 #[derive(Clone, Copy, Debug)]
-enum AckPick {
+pub(super) enum AckPick {
     /// SND.NXT: everything.
     All,
     /// SND.UNA: nothing new.
@@ -38,7 +38,7 @@ enum AckPick {
 
 /// Its timestamp against the peer's last one.
 #[derive(Clone, Copy, Debug)]
-enum TsPick {
+pub(super) enum TsPick {
     Newer,
     Same,
     /// Older than TS.Recent by more than PAWS forgives.
@@ -47,7 +47,7 @@ enum TsPick {
 }
 
 #[derive(Clone, Debug)]
-enum Op {
+pub(super) enum Op {
     Send(u16),
     Peer {
         seq: SeqPick,
@@ -67,7 +67,7 @@ enum Op {
 /// The peer's controls: mostly what prediction takes, some it must not.
 const FLAGS: [&str; 10] = [".", ".", ".", "P.", "P.", "F.", "R.", "S.", "R", "U."];
 
-fn op() -> impl Strategy<Value = Op> {
+pub(super) fn op() -> impl Strategy<Value = Op> {
     let seq = prop_oneof![
         8 => Just(SeqPick::Expected),
         1 => (1u16..3000).prop_map(SeqPick::Ahead),
@@ -112,8 +112,19 @@ fn op() -> impl Strategy<Value = Op> {
 /// window closes too), with prediction on or off; returns what each step
 /// left, and how many segments prediction took.
 fn run(ops: &[Op], off: bool) -> (Vec<String>, u64) {
-    predicted::OFF.with(|o| o.set(off));
-    predicted::TAKEN.with(|n| n.set(0));
+    run_switched(ops, &predicted::OFF, &predicted::TAKEN, off)
+}
+
+/// [`run`] with the short way that `switch` turns off (when `off`) and
+/// whose uses `taken` counts.
+pub(super) fn run_switched(
+    ops: &[Op],
+    switch: &'static std::thread::LocalKey<core::cell::Cell<bool>>,
+    taken: &'static std::thread::LocalKey<core::cell::Cell<u64>>,
+    off: bool,
+) -> (Vec<String>, u64) {
+    switch.with(|o| o.set(off));
+    taken.with(|n| n.set(0));
     let config = Config {
         tcp_rmem: crate::config::BufferSizes {
             min: 4096,
@@ -201,8 +212,8 @@ fn run(ops: &[Op], off: bool) -> (Vec<String>, u64) {
             h.conn.state, h.conn.core, h.env
         ));
     }
-    predicted::OFF.with(|o| o.set(false));
-    (trace, predicted::TAKEN.with(|n| n.get()))
+    switch.with(|o| o.set(false));
+    (trace, taken.with(|n| n.get()))
 }
 
 /// Both runs' steps, compared one by one (`assert_same_steps`).
@@ -221,7 +232,7 @@ proptest! {
 
 /// A peer segment that acknowledges everything, with an open window, a
 /// newer timestamp and no CE mark: the scripted cases' usual segment.
-fn plain_peer(seq: SeqPick, flags: usize, len: u16) -> Op {
+pub(super) fn plain_peer(seq: SeqPick, flags: usize, len: u16) -> Op {
     Op::Peer {
         seq,
         ack: AckPick::All,
@@ -252,8 +263,9 @@ fn in_order_data_and_acks_are_predicted_with_the_same_result() {
         peer(5, 0),
     ];
     let taken = assert_same(&ops);
-    // The last segment carries FIN: the full steps take it.
-    assert_eq!(taken, 5);
+    // The last segment, the FIN, is predicted too (ESTABLISHED ->
+    // CLOSE-WAIT).
+    assert_eq!(taken, 6);
 }
 
 /// Text into a closed window is not predicted ("first, check sequence
@@ -303,5 +315,59 @@ fn a_fin_beyond_a_hole_is_taken_when_predicted_text_fills_it() {
     let (trace, taken) = run(&ops, false);
     assert_eq!(taken, 1, "the text that fills the hole is predicted");
     assert!(trace[1].contains("CloseWait"), "{}", trace[1]);
+    assert_same(&ops);
+}
+
+/// A FIN at RCV.NXT into a closed window is not predicted: "first, check
+/// sequence number" finds it unacceptable (it occupies sequence space),
+/// so the full steps answer with an ACK and the FIN waits for the window,
+/// with or without prediction. Once the window opens the FIN is predicted.
+#[test]
+fn a_fin_into_a_closed_window_is_left_to_the_full_steps() {
+    let data = |len| plain_peer(SeqPick::Expected, 0, len);
+    let fin = plain_peer(SeqPick::Expected, 5, 0);
+    // 8192 bytes of receive buffer: the sixth segment fills it.
+    let mut ops = vec![data(1448); 6];
+    ops.extend([fin.clone(), Op::Recv, fin]);
+    let (trace, taken) = run(&ops, false);
+    assert!(trace[6].contains("Established"), "{}", trace[6]);
+    assert!(trace[8].contains("CloseWait"), "{}", trace[8]);
+    assert_eq!(taken, 7, "the six data segments and the second FIN");
+    assert_same(&ops);
+}
+
+/// A closing connection's last segments are predicted, with the results
+/// of the full steps: after our FIN, the peer's ACK of it (FIN-WAIT-2)
+/// and its FIN (TIME-WAIT); after the peer's FIN and ours, its ACK of
+/// ours (LAST-ACK to CLOSED).
+#[test]
+fn a_closing_connections_ack_and_fin_are_predicted() {
+    let peer = |flags| plain_peer(SeqPick::Expected, flags, 0);
+    let ops = [Op::Shutdown, peer(0), peer(5)];
+    let (trace, taken) = run(&ops, false);
+    assert!(trace[1].contains("FinWait2"), "{}", trace[1]);
+    assert!(trace[2].contains("TimeWait"), "{}", trace[2]);
+    assert_eq!(taken, 2, "the ACK of our FIN and the peer's FIN");
+    assert_same(&ops);
+    let ops = [peer(5), Op::Shutdown, peer(0)];
+    let (trace, taken) = run(&ops, false);
+    assert!(trace[1].contains("LastAck"), "{}", trace[1]);
+    assert!(trace[2].contains("Closed"), "{}", trace[2]);
+    assert_eq!(taken, 2, "the peer's FIN and its ACK of ours");
+    assert_same(&ops);
+    // LAST-ACK ignores a FIN ("eighth"), predicted or not.
+    let fin_acking_nothing = Op::Peer {
+        seq: SeqPick::Expected,
+        ack: AckPick::Una,
+        flags: 5,
+        len: 0,
+        window: 65_535,
+        ts: TsPick::Newer,
+        ce: false,
+    };
+    let ops = [peer(5), Op::Shutdown, fin_acking_nothing];
+    let (trace, taken) = run(&ops, false);
+    assert!(trace[2].contains("LastAck"), "{}", trace[2]);
+    assert_eq!(taken, 2);
     assert_same(&ops);
 }
