@@ -2,18 +2,15 @@
 //! retires it at once instead of running the general bookkeeping after
 //! the connection: the stack must do exactly what the general path does.
 
+use super::life::{Observed, record_lossy};
 use super::*;
 use crate::rng::Rng;
-use std::cell::RefCell;
-use std::rc::Rc;
 
 /// What a run shows from outside, and the stack's own tables.
 #[derive(Debug, PartialEq)]
-struct Observed {
-    frames: Vec<(bool, Vec<u8>)>,
-    events: [Vec<Event>; 2],
-    stats: [crate::stats::Stats; 2],
-    sockets: [Vec<SocketSummary>; 2],
+struct Closes {
+    /// Frames, events, counters and the `ss` view (no listener queues).
+    seen: Observed,
     /// (connections, TIME-WAIT entries) after each round.
     counts: Vec<[(usize, usize); 2]>,
     /// Each stack's next deadline after each round.
@@ -38,19 +35,13 @@ fn host(addr: Ipv4Addr, seed: u64, tw_buckets: usize) -> Stack {
 /// come while the connection still runs (the general path), most once it
 /// ended, in TIME-WAIT or CLOSED, some with an ACK still due. Returns what
 /// was seen and how many closes took the short way.
-fn closes(seed: u64, tw_buckets: usize, short: bool) -> (Observed, u64) {
+fn closes(seed: u64, tw_buckets: usize, short: bool) -> (Closes, u64) {
     let mut w = Wire::new();
     w.a = host(A, seed, tw_buckets);
     w.b = host(B, seed + 1, tw_buckets);
     w.a.short_close = short;
     w.b.short_close = short;
-    let frames = Rc::new(RefCell::new(Vec::new()));
-    let seen = Rc::clone(&frames);
-    let mut loss = Rng::from_seed(seed);
-    w.drop = Box::new(move |to_b, frame| {
-        seen.borrow_mut().push((to_b, frame.to_vec()));
-        loss.chance(0.1)
-    });
+    let frames = record_lossy(&mut w, seed);
     let mut rng = Rng::from_seed(seed ^ 0x5eed);
     let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 64).unwrap();
     let opts = ConnectOptions::default();
@@ -65,11 +56,14 @@ fn closes(seed: u64, tw_buckets: usize, short: bool) -> (Observed, u64) {
         .map(|c| w.a.conns.get(c.0).unwrap().conn.local().port())
         .collect();
     let mut ends: Vec<(bool, ConnHandle)> = clients.iter().map(|&c| (true, c)).collect();
-    let mut observed = Observed {
-        frames: Vec::new(),
-        events: [Vec::new(), Vec::new()],
-        stats: Default::default(),
-        sockets: [Vec::new(), Vec::new()],
+    let mut observed = Closes {
+        seen: Observed {
+            frames: Vec::new(),
+            events: [Vec::new(), Vec::new()],
+            stats: Default::default(),
+            sockets: [Vec::new(), Vec::new()],
+            queues: None,
+        },
         counts: Vec::new(),
         deadlines: Vec::new(),
         reconnects: Vec::new(),
@@ -78,8 +72,8 @@ fn closes(seed: u64, tw_buckets: usize, short: bool) -> (Observed, u64) {
     let mut closed = Vec::new();
     for round in 0..60u64 {
         w.run_until(round * 200);
-        observed.events[0].extend(events(&mut w.a));
-        observed.events[1].extend(events(&mut w.b));
+        observed.seen.events[0].extend(events(&mut w.a));
+        observed.seen.events[1].extend(events(&mut w.b));
         while let Ok(s) = w.b.tcp_accept(l) {
             ends.push((false, s));
         }
@@ -114,8 +108,8 @@ fn closes(seed: u64, tw_buckets: usize, short: bool) -> (Observed, u64) {
     }
     // Past TIME-WAIT and every retransmission limit, then the ports again.
     w.run_until(400_000);
-    observed.events[0].extend(events(&mut w.a));
-    observed.events[1].extend(events(&mut w.b));
+    observed.seen.events[0].extend(events(&mut w.a));
+    observed.seen.events[1].extend(events(&mut w.b));
     for port in ports {
         let opts = ConnectOptions {
             local_port: Some(port),
@@ -129,9 +123,9 @@ fn closes(seed: u64, tw_buckets: usize, short: bool) -> (Observed, u64) {
     observed
         .counts
         .push([w.a.connection_count(), w.b.connection_count()]);
-    observed.frames = frames.take();
-    observed.stats = [w.a.stats().clone(), w.b.stats().clone()];
-    observed.sockets = [w.a.sockets().collect(), w.b.sockets().collect()];
+    observed.seen.frames = frames.take();
+    observed.seen.stats = [w.a.stats().clone(), w.b.stats().clone()];
+    observed.seen.sockets = [w.a.sockets().collect(), w.b.sockets().collect()];
     (observed, w.a.short_closes + w.b.short_closes)
 }
 
