@@ -396,6 +396,13 @@ pub struct Stack {
     /// Calls into a connection's `poll_transmit` (tests count them).
     #[cfg(test)]
     conn_polls: u64,
+    /// Tests only: whether `tcp_close` may retire an ended connection at
+    /// once (off: always the general bookkeeping, for the differential
+    /// test), and how often it did.
+    #[cfg(test)]
+    short_close: bool,
+    #[cfg(test)]
+    short_closes: u64,
     control: VecDeque<TcpReply>,
     out: OutQueue,
     arp_out: VecDeque<ArpOut>,
@@ -496,6 +503,10 @@ impl Stack {
             ready: VecDeque::new(),
             #[cfg(test)]
             conn_polls: 0,
+            #[cfg(test)]
+            short_close: true,
+            #[cfg(test)]
+            short_closes: 0,
             control: VecDeque::new(),
             out: OutQueue::default(),
             arp_out: VecDeque::new(),

@@ -11,13 +11,29 @@ use std::rc::Rc;
 /// lost ones too), each stack's events, counters and `ss` view, and the
 /// listener's queues.
 #[derive(Debug, PartialEq)]
-struct Observed {
-    frames: Vec<(bool, Vec<u8>)>,
-    events: [Vec<Event>; 2],
-    stats: [crate::stats::Stats; 2],
-    sockets: [Vec<SocketSummary>; 2],
+pub(super) struct Observed {
+    pub frames: Vec<(bool, Vec<u8>)>,
+    pub events: [Vec<Event>; 2],
+    pub stats: [crate::stats::Stats; 2],
+    pub sockets: [Vec<SocketSummary>; 2],
     /// The listener's SYN and accept queues before it closes.
-    queues: Option<(usize, usize)>,
+    pub queues: Option<(usize, usize)>,
+}
+
+/// Frames as carried: (towards B?, bytes).
+pub(super) type Frames = Rc<RefCell<Vec<(bool, Vec<u8>)>>>;
+
+/// Every frame `w` carries from now on, the lost ones too, in order; a
+/// tenth of them lost at random (seeded).
+pub(super) fn record_lossy(w: &mut Wire, seed: u64) -> Frames {
+    let frames = Rc::new(RefCell::new(Vec::new()));
+    let seen = Rc::clone(&frames);
+    let mut rng = Rng::from_seed(seed);
+    w.drop = Box::new(move |to_b, frame| {
+        seen.borrow_mut().push((to_b, frame.to_vec()));
+        rng.chance(0.1)
+    });
+    frames
 }
 
 /// Connections opened and ended every way the stack's bookkeeping
@@ -27,13 +43,7 @@ struct Observed {
 /// (seeded), with or without a state trace on both stacks.
 fn lives(seed: u64, trace_states: bool) -> Observed {
     let mut w = Wire::new();
-    let frames = Rc::new(RefCell::new(Vec::new()));
-    let seen = Rc::clone(&frames);
-    let mut rng = Rng::from_seed(seed);
-    w.drop = Box::new(move |to_b, frame| {
-        seen.borrow_mut().push((to_b, frame.to_vec()));
-        rng.chance(0.1)
-    });
+    let frames = record_lossy(&mut w, seed);
     let trace = Trace {
         states: trace_states,
         ..Trace::default()

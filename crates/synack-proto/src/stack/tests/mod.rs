@@ -4,6 +4,7 @@
 
 mod basics;
 mod batch;
+mod close;
 mod cookies;
 mod demux;
 mod ecn;

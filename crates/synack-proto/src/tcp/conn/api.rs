@@ -342,6 +342,20 @@ impl Connection {
         });
     }
 
+    /// Whether [`Connection::close`] would end this connection's part
+    /// without anything for the stack's bookkeeping to do: it already
+    /// reached CLOSED or TIME-WAIT (where `close` only drops unread bytes
+    /// and raises no event), has nothing to send, and no Fast Open state
+    /// (whose report the bookkeeping would record). A handshake's two
+    /// closes both find this: the client's in TIME-WAIT, the server's in
+    /// CLOSED.
+    #[inline]
+    pub(crate) fn ended_for_close(&self) -> bool {
+        matches!(self.state.kind(), TcpState::Closed | TcpState::TimeWait)
+            && self.core.tfo.is_none()
+            && !self.may_transmit()
+    }
+
     /// The application gives up its handle (`close(2)`): the connection
     /// finishes closing in the background (the stack deletes it once
     /// CLOSED). Unread data (or SO_LINGER 0) resets it instead (RFC 2525
