@@ -26,12 +26,14 @@ use crate::SeqNum;
 use crate::config::SynCookieMode;
 use crate::ip::icmp::TransportError;
 use crate::tcp::conn::{
-    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, Env, TimeWaitVerdict,
+    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, Env, FastOpenReport,
+    TimeWaitVerdict,
 };
 use crate::tcp::ecn;
 use crate::tcp::fastopen::{self, PassiveOutcome};
 use crate::tcp::fastopen_cookie::FastOpenCache;
 use crate::tcp::listener::{ListenDrop, ListenVerdict, Listener};
+use crate::tcp::recovery::CongestionSample;
 use crate::tcp::segment::{SegmentHeader, write_segment};
 use crate::tcp::state::TcpState;
 use crate::tcp::syncookie::{CookieOptions, SynCookies};
@@ -878,20 +880,12 @@ impl ConnGlue<'_> {
             match event {
                 ConnEvent::StateChanged { from, to } => {
                     if self.trace.states {
-                        self.events.push_back(Event::StateChanged {
-                            conn: Some(handle),
-                            local: entry.conn.local(),
-                            remote: entry.conn.remote(),
-                            from,
-                            to,
-                            at: now,
-                        });
+                        trace_conn_state(self.events, handle, entry, from, to, now);
                     }
                     if from == TcpState::SynReceived
                         && let Some(l) = entry.fastopen_listener.take()
-                        && let Some(listener) = self.listeners.get_mut(l)
                     {
-                        listener.fastopen_done();
+                        fastopen_child_done(self.listeners, l);
                     }
                     let opened = matches!(from, TcpState::SynSent | TcpState::SynReceived)
                         && to.is_synchronized();
@@ -917,14 +911,7 @@ impl ConnGlue<'_> {
                 }
                 ConnEvent::Congestion(sample) => {
                     if self.trace.congestion {
-                        let conn = (entry.owner() == Owner::App).then_some(handle);
-                        self.events.push_back(Event::Congestion {
-                            conn,
-                            local: entry.conn.local(),
-                            remote: entry.conn.remote(),
-                            at: now,
-                            sample,
-                        });
+                        trace_congestion(self.events, handle, entry, sample, now);
                     }
                 }
                 _ if entry.owner() != Owner::App => {}
@@ -939,14 +926,7 @@ impl ConnGlue<'_> {
         }
         self.conn_events.clear();
         if let Some(report) = entry.conn.take_fastopen_report() {
-            self.fastopen_cache.record(
-                now,
-                *entry.conn.remote().ip(),
-                report.mss,
-                report.cookie,
-                report.try_exp,
-                report.syn_lost,
-            );
+            record_fastopen(self.fastopen_cache, entry, report, now);
         }
         let closed = entry.conn.state() == TcpState::Closed;
         if !entry.queued && entry.wants_poll() {
@@ -963,6 +943,84 @@ impl ConnGlue<'_> {
         });
         ConnRan { deadline, closed }
     }
+}
+
+/// [`ConnGlue::after`]'s rare work, out of line and cold: `after` is
+/// inlined into `deliver`, `after_conn` and the application's common calls,
+/// and a handshake runs none of these (traces are off, no Fast Open), so
+/// each copy of their code was instruction-cache lines fetched around the
+/// common path for nothing. The branch that decides stays inline.
+///
+/// A state change for the trace (`Trace::states`).
+#[cold]
+#[inline(never)]
+fn trace_conn_state(
+    events: &mut VecDeque<Event>,
+    handle: ConnHandle,
+    entry: &ConnEntry,
+    from: TcpState,
+    to: TcpState,
+    now: Instant,
+) {
+    events.push_back(Event::StateChanged {
+        conn: Some(handle),
+        local: entry.conn.local(),
+        remote: entry.conn.remote(),
+        from,
+        to,
+        at: now,
+    });
+}
+
+/// A congestion-control sample for the trace (`Trace::congestion`); the
+/// handle only while the application holds the connection.
+#[cold]
+#[inline(never)]
+fn trace_congestion(
+    events: &mut VecDeque<Event>,
+    handle: ConnHandle,
+    entry: &ConnEntry,
+    sample: CongestionSample,
+    now: Instant,
+) {
+    let conn = (entry.owner() == Owner::App).then_some(handle);
+    events.push_back(Event::Congestion {
+        conn,
+        local: entry.conn.local(),
+        remote: entry.conn.remote(),
+        at: now,
+        sample,
+    });
+}
+
+/// A Fast Open child left SYN-RECEIVED: its listener's count of pending
+/// Fast Open children drops (RFC 7413 §5.1's limit).
+#[cold]
+#[inline(never)]
+fn fastopen_child_done(listeners: &mut Slab<Listener<Key>>, l: Key) {
+    if let Some(listener) = listeners.get_mut(l) {
+        listener.fastopen_done();
+    }
+}
+
+/// What a Fast Open client learnt about its server (cookie, MSS, a lost
+/// SYN), for the cache its next connect reads (RFC 7413 §4.1.3).
+#[cold]
+#[inline(never)]
+fn record_fastopen(
+    cache: &mut FastOpenCache,
+    entry: &ConnEntry,
+    report: FastOpenReport,
+    now: Instant,
+) {
+    cache.record(
+        now,
+        *entry.conn.remote().ip(),
+        report.mss,
+        report.cookie,
+        report.try_exp,
+        report.syn_lost,
+    );
 }
 
 /// A listener's child completed its handshake: it moves to the accept
