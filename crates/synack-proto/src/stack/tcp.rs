@@ -221,31 +221,59 @@ impl Stack {
                 && !seg.flags.rst()
                 && !seg.flags.syn();
             if completing && !self.listeners.get(l).is_some_and(|l| l.can_accept_more()) {
-                // Nothing is staged in SYN-RECEIVED; cleared all the same,
-                // as `handle_segment` would.
-                entry.conn.clear_staged();
-                self.env.stats.tcp_ext.listen_overflows += 1;
-                self.env.stats.tcp_ext.listen_drops += 1;
-                if self.env.config.tcp_abort_on_overflow {
-                    self.env.stats.tcp_ext.embryonic_rsts += 1;
-                    entry.conn.abort(now, &mut self.env);
-                    self.after_conn(key);
-                }
-                return;
+                return self.refuse_for_full_accept_queue(key);
             }
         }
         let disposition = entry.conn.handle_segment(now, seg, &mut self.env);
         if let Disposition::Reincarnate { iss } = disposition {
-            // RFC 6191 for a TIME-WAIT connection the application still holds.
-            entry.conn.end_time_wait(now, &mut self.env);
-            self.after_conn(key);
-            self.demux.remove(slots!(self), tuple);
-            self.env.stats.tcp_ext.tw_recycled += 1;
-            return self.deliver_unconnected(tuple, seg, Some(iss));
+            return self.reincarnate(key, tuple, seg, iss);
         }
         // The entry in hand: no second lookup (`after_conn` would find it).
         let ran = conn_glue!(self).after(key, entry);
         self.after_conn_done(key, ran);
+    }
+
+    /// [`Stack::deliver`]'s two rare turns are out of line and cold (a
+    /// handshake takes neither): inlined, their code (a demux removal with
+    /// its hash and probe, an abort) sat in the instruction-cache lines of
+    /// every segment's delivery.
+    ///
+    /// The ACK completing a half-open connection while the accept queue is
+    /// full: dropped (the SYN-ACK will be retransmitted), or with
+    /// `tcp_abort_on_overflow` the connection is reset (Linux
+    /// `tcp_check_req`).
+    #[cold]
+    #[inline(never)]
+    fn refuse_for_full_accept_queue(&mut self, key: Key) {
+        let now = self.now;
+        let Some(entry) = self.conns.get_mut(key) else {
+            return;
+        };
+        // Nothing is staged in SYN-RECEIVED; cleared all the same, as
+        // `handle_segment` would.
+        entry.conn.clear_staged();
+        self.env.stats.tcp_ext.listen_overflows += 1;
+        self.env.stats.tcp_ext.listen_drops += 1;
+        if self.env.config.tcp_abort_on_overflow {
+            self.env.stats.tcp_ext.embryonic_rsts += 1;
+            entry.conn.abort(now, &mut self.env);
+            self.after_conn(key);
+        }
+    }
+
+    /// RFC 6191 for a TIME-WAIT connection the application still holds: a
+    /// new SYN ends it and opens a new connection on the same tuple.
+    #[cold]
+    #[inline(never)]
+    fn reincarnate(&mut self, key: Key, tuple: &FourTuple, seg: &TcpRepr<'_>, iss: SeqNum) {
+        let now = self.now;
+        if let Some(entry) = self.conns.get_mut(key) {
+            entry.conn.end_time_wait(now, &mut self.env);
+        }
+        self.after_conn(key);
+        self.demux.remove(slots!(self), tuple);
+        self.env.stats.tcp_ext.tw_recycled += 1;
+        self.deliver_unconnected(tuple, seg, Some(iss));
     }
 
     /// A segment for a compact TIME-WAIT entry.
