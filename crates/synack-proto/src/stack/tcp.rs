@@ -157,14 +157,7 @@ impl Stack {
                 None => packet.verify_checksum(src, dst),
             };
             if !valid {
-                if let Some((key, _)) = staged
-                    && let Some(e) = self.conns.get_mut(key)
-                {
-                    e.conn.clear_staged();
-                }
-                self.env.stats.tcp.in_csum_errors += 1;
-                self.env.stats.tcp.in_errs += 1;
-                return;
+                return self.drop_bad_checksum(staged.map(|(key, _)| key));
             }
         }
         if self.trace.segments {
@@ -181,6 +174,22 @@ impl Stack {
         // Staged bytes are not cleared here (a lookup of the connection
         // again, two a handshake): `deliver` reaches `handle_segment`, which
         // consumes them, or clears them itself.
+    }
+
+    /// A segment whose checksum is wrong (RFC 9293 §3.1, MUST-2/3): counted
+    /// and dropped, and the payload a connection staged for it (`staged`)
+    /// is cleared. Cold and out of line: the segments a handshake gets are
+    /// all sound.
+    #[cold]
+    #[inline(never)]
+    fn drop_bad_checksum(&mut self, staged: Option<Key>) {
+        if let Some(key) = staged
+            && let Some(e) = self.conns.get_mut(key)
+        {
+            e.conn.clear_staged();
+        }
+        self.env.stats.tcp.in_csum_errors += 1;
+        self.env.stats.tcp.in_errs += 1;
     }
 
     /// A TCP segment that did not parse: counted. As if verified first, a
