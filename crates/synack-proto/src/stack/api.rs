@@ -16,8 +16,8 @@ use super::{
 use crate::config::SysctlError;
 use crate::siphash::SipKey;
 use crate::tcp::conn::{
-    ConnParams, Connection, FastOpenInfo, RecvError, SendError, SendFlags, SetOptionError,
-    Shutdown, ShutdownError, SocketOption, SocketOptions, TcpInfo,
+    ConnParams, Connection, FastOpenClientPlan, FastOpenInfo, RecvError, SendError, SendFlags,
+    SetOptionError, Shutdown, ShutdownError, SocketOption, SocketOptions, TcpInfo,
 };
 use crate::tcp::fastopen;
 use crate::tcp::fastopen_cookie::{FastOpenEntry, FastOpenKeys};
@@ -291,31 +291,11 @@ impl Stack {
             ts_offset: self.ts_offset(&tuple),
             socket: opts.socket,
         };
-        let mut fastopen_plan = None;
-        if data.is_some() || opts.fastopen_connect {
-            let config = &self.env.config;
-            let entry: Option<FastOpenEntry> = self.fastopen_cache.get(r);
-            let path_mtu = u16::try_from(config.mtu).unwrap_or(u16::MAX);
-            let plan = fastopen::client_plan(
-                config.tcp_fastopen,
-                entry.as_ref(),
-                now,
-                path_mtu,
-                config.advertised_mss(),
-                opts.fastopen_connect && data.is_none(),
-            );
-            if let Some(mut plan) = plan {
-                // TCP_MAXSEG bounds the SYN's data too (Linux
-                // `tcp_send_syn_data`: the MSS clamp is the smaller of the
-                // cached MSS and the user's).
-                let user = opts.socket.max_segment;
-                if user != 0 {
-                    let room = user.saturating_sub(fastopen::SYN_DATA_OPTION_RESERVE);
-                    plan.max_syn_data = plan.max_syn_data.min(u32::from(room));
-                }
-                fastopen_plan = Some(plan);
-            }
-        }
+        let fastopen_plan = if data.is_some() || opts.fastopen_connect {
+            self.fastopen_plan(now, r, &opts, data.is_none())
+        } else {
+            None
+        };
         // Built in its slot; set up there before anything is sent.
         let key = self.insert_conn(
             |env| Connection::connect(now, tuple.local, remote, &params, env),
@@ -338,6 +318,40 @@ impl Stack {
         self.after_conn(key);
         self.refresh_deadline();
         Ok((ConnHandle(key), queued))
+    }
+
+    /// A Fast Open connect's plan for its SYN (RFC 7413 §4.1), from what
+    /// the cache knows about `server`. Cold and out of line: a plain
+    /// connect (every connect of a handshake) skips it, and its code no
+    /// longer sits among `tcp_connect`'s.
+    #[cold]
+    #[inline(never)]
+    fn fastopen_plan(
+        &mut self,
+        now: Instant,
+        server: Ipv4Addr,
+        opts: &ConnectOptions,
+        no_data: bool,
+    ) -> Option<FastOpenClientPlan> {
+        let config = &self.env.config;
+        let entry: Option<FastOpenEntry> = self.fastopen_cache.get(server);
+        let path_mtu = u16::try_from(config.mtu).unwrap_or(u16::MAX);
+        let mut plan = fastopen::client_plan(
+            config.tcp_fastopen,
+            entry.as_ref(),
+            now,
+            path_mtu,
+            config.advertised_mss(),
+            opts.fastopen_connect && no_data,
+        )?;
+        // TCP_MAXSEG bounds the SYN's data too (Linux `tcp_send_syn_data`:
+        // the MSS clamp is the smaller of the cached MSS and the user's).
+        let user = opts.socket.max_segment;
+        if user != 0 {
+            let room = user.saturating_sub(fastopen::SYN_DATA_OPTION_RESERVE);
+            plan.max_syn_data = plan.max_syn_data.min(u32::from(room));
+        }
+        Some(plan)
     }
 
     /// What the client knows about `server` for Fast Open (its cookie, in

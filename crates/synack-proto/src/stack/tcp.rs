@@ -26,12 +26,14 @@ use crate::SeqNum;
 use crate::config::SynCookieMode;
 use crate::ip::icmp::TransportError;
 use crate::tcp::conn::{
-    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, Env, TimeWaitVerdict,
+    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, Env, FastOpenReport,
+    TimeWaitVerdict,
 };
 use crate::tcp::ecn;
 use crate::tcp::fastopen::{self, PassiveOutcome};
 use crate::tcp::fastopen_cookie::FastOpenCache;
 use crate::tcp::listener::{ListenDrop, ListenVerdict, Listener};
+use crate::tcp::recovery::CongestionSample;
 use crate::tcp::segment::{SegmentHeader, write_segment};
 use crate::tcp::state::TcpState;
 use crate::tcp::syncookie::{CookieOptions, SynCookies};
@@ -155,14 +157,7 @@ impl Stack {
                 None => packet.verify_checksum(src, dst),
             };
             if !valid {
-                if let Some((key, _)) = staged
-                    && let Some(e) = self.conns.get_mut(key)
-                {
-                    e.conn.clear_staged();
-                }
-                self.env.stats.tcp.in_csum_errors += 1;
-                self.env.stats.tcp.in_errs += 1;
-                return;
+                return self.drop_bad_checksum(staged.map(|(key, _)| key));
             }
         }
         if self.trace.segments {
@@ -179,6 +174,22 @@ impl Stack {
         // Staged bytes are not cleared here (a lookup of the connection
         // again, two a handshake): `deliver` reaches `handle_segment`, which
         // consumes them, or clears them itself.
+    }
+
+    /// A segment whose checksum is wrong (RFC 9293 §3.1, MUST-2/3): counted
+    /// and dropped, and the payload a connection staged for it (`staged`)
+    /// is cleared. Cold and out of line: the segments a handshake gets are
+    /// all sound.
+    #[cold]
+    #[inline(never)]
+    fn drop_bad_checksum(&mut self, staged: Option<Key>) {
+        if let Some(key) = staged
+            && let Some(e) = self.conns.get_mut(key)
+        {
+            e.conn.clear_staged();
+        }
+        self.env.stats.tcp.in_csum_errors += 1;
+        self.env.stats.tcp.in_errs += 1;
     }
 
     /// A TCP segment that did not parse: counted. As if verified first, a
@@ -219,31 +230,59 @@ impl Stack {
                 && !seg.flags.rst()
                 && !seg.flags.syn();
             if completing && !self.listeners.get(l).is_some_and(|l| l.can_accept_more()) {
-                // Nothing is staged in SYN-RECEIVED; cleared all the same,
-                // as `handle_segment` would.
-                entry.conn.clear_staged();
-                self.env.stats.tcp_ext.listen_overflows += 1;
-                self.env.stats.tcp_ext.listen_drops += 1;
-                if self.env.config.tcp_abort_on_overflow {
-                    self.env.stats.tcp_ext.embryonic_rsts += 1;
-                    entry.conn.abort(now, &mut self.env);
-                    self.after_conn(key);
-                }
-                return;
+                return self.refuse_for_full_accept_queue(key);
             }
         }
         let disposition = entry.conn.handle_segment(now, seg, &mut self.env);
         if let Disposition::Reincarnate { iss } = disposition {
-            // RFC 6191 for a TIME-WAIT connection the application still holds.
-            entry.conn.end_time_wait(now, &mut self.env);
-            self.after_conn(key);
-            self.demux.remove(slots!(self), tuple);
-            self.env.stats.tcp_ext.tw_recycled += 1;
-            return self.deliver_unconnected(tuple, seg, Some(iss));
+            return self.reincarnate(key, tuple, seg, iss);
         }
         // The entry in hand: no second lookup (`after_conn` would find it).
         let ran = conn_glue!(self).after(key, entry);
         self.after_conn_done(key, ran);
+    }
+
+    /// [`Stack::deliver`]'s two rare turns are out of line and cold (a
+    /// handshake takes neither): inlined, their code (a demux removal with
+    /// its hash and probe, an abort) sat in the instruction-cache lines of
+    /// every segment's delivery.
+    ///
+    /// The ACK completing a half-open connection while the accept queue is
+    /// full: dropped (the SYN-ACK will be retransmitted), or with
+    /// `tcp_abort_on_overflow` the connection is reset (Linux
+    /// `tcp_check_req`).
+    #[cold]
+    #[inline(never)]
+    fn refuse_for_full_accept_queue(&mut self, key: Key) {
+        let now = self.now;
+        let Some(entry) = self.conns.get_mut(key) else {
+            return;
+        };
+        // Nothing is staged in SYN-RECEIVED; cleared all the same, as
+        // `handle_segment` would.
+        entry.conn.clear_staged();
+        self.env.stats.tcp_ext.listen_overflows += 1;
+        self.env.stats.tcp_ext.listen_drops += 1;
+        if self.env.config.tcp_abort_on_overflow {
+            self.env.stats.tcp_ext.embryonic_rsts += 1;
+            entry.conn.abort(now, &mut self.env);
+            self.after_conn(key);
+        }
+    }
+
+    /// RFC 6191 for a TIME-WAIT connection the application still holds: a
+    /// new SYN ends it and opens a new connection on the same tuple.
+    #[cold]
+    #[inline(never)]
+    fn reincarnate(&mut self, key: Key, tuple: &FourTuple, seg: &TcpRepr<'_>, iss: SeqNum) {
+        let now = self.now;
+        if let Some(entry) = self.conns.get_mut(key) {
+            entry.conn.end_time_wait(now, &mut self.env);
+        }
+        self.after_conn(key);
+        self.demux.remove(slots!(self), tuple);
+        self.env.stats.tcp_ext.tw_recycled += 1;
+        self.deliver_unconnected(tuple, seg, Some(iss));
     }
 
     /// A segment for a compact TIME-WAIT entry.
@@ -878,20 +917,12 @@ impl ConnGlue<'_> {
             match event {
                 ConnEvent::StateChanged { from, to } => {
                     if self.trace.states {
-                        self.events.push_back(Event::StateChanged {
-                            conn: Some(handle),
-                            local: entry.conn.local(),
-                            remote: entry.conn.remote(),
-                            from,
-                            to,
-                            at: now,
-                        });
+                        trace_conn_state(self.events, handle, entry, from, to, now);
                     }
                     if from == TcpState::SynReceived
                         && let Some(l) = entry.fastopen_listener.take()
-                        && let Some(listener) = self.listeners.get_mut(l)
                     {
-                        listener.fastopen_done();
+                        fastopen_child_done(self.listeners, l);
                     }
                     let opened = matches!(from, TcpState::SynSent | TcpState::SynReceived)
                         && to.is_synchronized();
@@ -917,14 +948,7 @@ impl ConnGlue<'_> {
                 }
                 ConnEvent::Congestion(sample) => {
                     if self.trace.congestion {
-                        let conn = (entry.owner() == Owner::App).then_some(handle);
-                        self.events.push_back(Event::Congestion {
-                            conn,
-                            local: entry.conn.local(),
-                            remote: entry.conn.remote(),
-                            at: now,
-                            sample,
-                        });
+                        trace_congestion(self.events, handle, entry, sample, now);
                     }
                 }
                 _ if entry.owner() != Owner::App => {}
@@ -939,14 +963,7 @@ impl ConnGlue<'_> {
         }
         self.conn_events.clear();
         if let Some(report) = entry.conn.take_fastopen_report() {
-            self.fastopen_cache.record(
-                now,
-                *entry.conn.remote().ip(),
-                report.mss,
-                report.cookie,
-                report.try_exp,
-                report.syn_lost,
-            );
+            record_fastopen(self.fastopen_cache, entry, report, now);
         }
         let closed = entry.conn.state() == TcpState::Closed;
         if !entry.queued && entry.wants_poll() {
@@ -963,6 +980,84 @@ impl ConnGlue<'_> {
         });
         ConnRan { deadline, closed }
     }
+}
+
+/// [`ConnGlue::after`]'s rare work, out of line and cold: `after` is
+/// inlined into `deliver`, `after_conn` and the application's common calls,
+/// and a handshake runs none of these (traces are off, no Fast Open), so
+/// each copy of their code was instruction-cache lines fetched around the
+/// common path for nothing. The branch that decides stays inline.
+///
+/// A state change for the trace (`Trace::states`).
+#[cold]
+#[inline(never)]
+fn trace_conn_state(
+    events: &mut VecDeque<Event>,
+    handle: ConnHandle,
+    entry: &ConnEntry,
+    from: TcpState,
+    to: TcpState,
+    now: Instant,
+) {
+    events.push_back(Event::StateChanged {
+        conn: Some(handle),
+        local: entry.conn.local(),
+        remote: entry.conn.remote(),
+        from,
+        to,
+        at: now,
+    });
+}
+
+/// A congestion-control sample for the trace (`Trace::congestion`); the
+/// handle only while the application holds the connection.
+#[cold]
+#[inline(never)]
+fn trace_congestion(
+    events: &mut VecDeque<Event>,
+    handle: ConnHandle,
+    entry: &ConnEntry,
+    sample: CongestionSample,
+    now: Instant,
+) {
+    let conn = (entry.owner() == Owner::App).then_some(handle);
+    events.push_back(Event::Congestion {
+        conn,
+        local: entry.conn.local(),
+        remote: entry.conn.remote(),
+        at: now,
+        sample,
+    });
+}
+
+/// A Fast Open child left SYN-RECEIVED: its listener's count of pending
+/// Fast Open children drops (RFC 7413 §5.1's limit).
+#[cold]
+#[inline(never)]
+fn fastopen_child_done(listeners: &mut Slab<Listener<Key>>, l: Key) {
+    if let Some(listener) = listeners.get_mut(l) {
+        listener.fastopen_done();
+    }
+}
+
+/// What a Fast Open client learnt about its server (cookie, MSS, a lost
+/// SYN), for the cache its next connect reads (RFC 7413 §4.1.3).
+#[cold]
+#[inline(never)]
+fn record_fastopen(
+    cache: &mut FastOpenCache,
+    entry: &ConnEntry,
+    report: FastOpenReport,
+    now: Instant,
+) {
+    cache.record(
+        now,
+        *entry.conn.remote().ip(),
+        report.mss,
+        report.cookie,
+        report.try_exp,
+        report.syn_lost,
+    );
 }
 
 /// A listener's child completed its handshake: it moves to the accept
