@@ -20,7 +20,6 @@
 //!   applications poll their sockets instead); congestion trace samples are
 //!   kept on request ([`SynackStack::record_congestion`]).
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use synack_proto::config::CongestionAlgorithm;
@@ -47,7 +46,10 @@ const BACKLOG: usize = 4096;
 /// synack as a [`BenchStack`].
 pub struct SynackStack {
     stack: Stack,
-    listeners: HashMap<u16, ListenerHandle>,
+    /// One listener per port the harness listens on (a handful at most:
+    /// a short list, not a hash map, so the per-handshake `listen` costs a
+    /// compare instead of a SipHash).
+    listeners: Vec<(u16, ListenerHandle)>,
     socket: SocketOptions,
     mtu: usize,
     /// The latest time the harness gave us; commands happen then.
@@ -134,7 +136,7 @@ impl BenchStack for SynackStack {
         stack.reserve_connections(host.capacity);
         SynackStack {
             stack,
-            listeners: HashMap::new(),
+            listeners: Vec::new(),
             socket: SocketOptions {
                 recv_buffer: Some(host.buffers.rx),
                 send_buffer: Some(host.buffers.tx),
@@ -189,13 +191,15 @@ impl BenchStack for SynackStack {
     }
 
     fn listen(&mut self, port: u16) -> SynackSocket {
-        let stack = &mut self.stack;
-        let listener = *self.listeners.entry(port).or_insert_with(|| {
-            // A fresh port on our own wildcard address: nothing else holds it.
-            stack
-                .tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), BACKLOG)
-                .expect("the harness listens on each port once")
-        });
+        if let Some(&(_, listener)) = self.listeners.iter().find(|(p, _)| *p == port) {
+            return SynackSocket::Listener(listener);
+        }
+        // A fresh port on our own wildcard address: nothing else holds it.
+        let listener = self
+            .stack
+            .tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), BACKLOG)
+            .expect("the harness listens on each port once");
+        self.listeners.push((port, listener));
         SynackSocket::Listener(listener)
     }
 

@@ -779,6 +779,15 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         if self.last == Some((key, Some(deadline))) {
             return;
         }
+        self.reschedule(key, deadline);
+    }
+
+    /// [`TimerQueue::schedule`] past its one-compare test, out of line: the
+    /// stack reschedules from a dozen places a handshake runs, and a copy
+    /// of this body in each cost more in instruction-cache lines than the
+    /// call does.
+    #[inline(never)]
+    fn reschedule(&mut self, key: K, deadline: Instant) {
         self.last = Some((key, Some(deadline)));
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -862,6 +871,13 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
         if self.last == Some((key, None)) {
             return false;
         }
+        self.unschedule(key)
+    }
+
+    /// [`TimerQueue::cancel`] past its one-compare test, out of line (as
+    /// [`TimerQueue::reschedule`]).
+    #[inline(never)]
+    fn unschedule(&mut self, key: K) -> bool {
         self.last = Some((key, None));
         if let Some(slot) = self.held_slot(key) {
             let queued_at = slot.queued_at;

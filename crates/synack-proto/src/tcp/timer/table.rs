@@ -116,7 +116,7 @@ impl TimerTable {
     }
 
     /// Arms `timer` to fire at `at`, replacing any earlier setting.
-    #[inline]
+    #[inline(never)]
     pub fn set(&mut self, timer: Timer, at: Instant) {
         if at == UNARMED {
             return self.stop(timer);
@@ -280,7 +280,7 @@ impl TimerTable {
     /// [`TimerTable::next_deadline`], remembering the earliest timer if it
     /// had to be searched for: the stack asks after every call into the
     /// connection, and mostly nothing moved in between.
-    #[inline]
+    #[inline(never)]
     pub fn next_deadline_cached(&mut self) -> Option<Instant> {
         match &mut self.repr {
             Repr::Near {
