@@ -16,8 +16,8 @@ use super::{
 use crate::config::SysctlError;
 use crate::siphash::SipKey;
 use crate::tcp::conn::{
-    ConnParams, Connection, FastOpenClientPlan, FastOpenInfo, RecvError, SendError, SendFlags,
-    SetOptionError, Shutdown, ShutdownError, SocketOption, SocketOptions, TcpInfo,
+    ConnParams, Connection, FastOpenClientPlan, FastOpenInfo, Open, RecvError, SendError,
+    SendFlags, SetOptionError, Shutdown, ShutdownError, SocketOption, SocketOptions, TcpInfo,
 };
 use crate::tcp::fastopen;
 use crate::tcp::fastopen_cookie::{FastOpenEntry, FastOpenKeys};
@@ -297,11 +297,7 @@ impl Stack {
             None
         };
         // Built in its slot; set up there before anything is sent.
-        let key = self.insert_conn(
-            |env| Connection::connect(now, tuple.local, remote, &params, env),
-            Owner::App,
-            None,
-        );
+        let key = self.insert_conn(tuple.local, remote, Open::Active, &params, Owner::App);
         let mut queued = 0;
         if let Some(entry) = self.conns.get_mut(key) {
             if let Some(plan) = fastopen_plan {

@@ -32,7 +32,7 @@ use hashbrown::HashTable;
 
 use super::slab::Slab;
 use super::{ConnEntry, Demux, FourTuple, TimeWaitEntry};
-use crate::siphash::{SipHash13, SipKey};
+use crate::siphash::{SipKey, SipTuple};
 
 /// Marks a TIME-WAIT slot index in the map (connection slots stay far
 /// below 2^31: each is hundreds of bytes).
@@ -89,7 +89,7 @@ struct Last {
 /// 4-tuple to [`Demux`], keyed by SipHash (peers choose tuples).
 pub(super) struct DemuxMap {
     table: HashTable<u32>,
-    hasher: SipHash13,
+    hasher: SipTuple,
     /// Kept right by every method that changes `table`.
     last: Cell<Option<Last>>,
     /// Tuples hashed (tests count them).
@@ -107,7 +107,7 @@ impl DemuxMap {
     pub fn new(key: SipKey) -> Self {
         DemuxMap {
             table: HashTable::new(),
-            hasher: SipHash13::new(key),
+            hasher: SipTuple::sip13(key),
             last: Cell::new(None),
             #[cfg(test)]
             hashes: Cell::new(0),

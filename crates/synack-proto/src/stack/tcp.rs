@@ -26,7 +26,7 @@ use crate::SeqNum;
 use crate::config::SynCookieMode;
 use crate::ip::icmp::TransportError;
 use crate::tcp::conn::{
-    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, Env, FastOpenReport,
+    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, Env, FastOpenReport, Open,
     TimeWaitVerdict,
 };
 use crate::tcp::ecn;
@@ -403,16 +403,11 @@ impl Stack {
         } else {
             Owner::HalfOpen(l)
         };
-        let make = |env: &mut Env| {
-            if d.child || d.reply.is_some() {
-                Connection::accept_fast_open(
-                    now, local, remote, syn, &params, d.reply, d.child, env,
-                )
-            } else {
-                Connection::accept_syn(now, local, remote, syn, &params, env)
-            }
+        let key = if d.child || d.reply.is_some() {
+            self.insert_fast_open(local, remote, syn, &params, &d, owner, l)
+        } else {
+            self.insert_conn(local, remote, Open::Passive(syn), &params, owner)
         };
-        let key = self.insert_conn(make, owner, d.child.then_some(l));
         if let Some(listener) = self.listeners.get_mut(l) {
             if d.child {
                 // RFC 7413 §4.2.2: the application gets the connection (and
@@ -425,6 +420,28 @@ impl Stack {
             }
         }
         self.after_conn(key);
+    }
+
+    /// A Fast Open SYN's connection (RFC 7413 §4.2.2): cold and out of
+    /// line, as a handshake without Fast Open never makes one.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn insert_fast_open(
+        &mut self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        syn: &TcpRepr<'_>,
+        params: &ConnParams,
+        d: &fastopen::PassiveDecision,
+        owner: Owner,
+        l: Key,
+    ) -> Key {
+        let now = self.now;
+        let make = |env: &mut Env| {
+            Connection::accept_fast_open(now, local, remote, syn, params, d.reply, d.child, env)
+        };
+        self.insert_conn_with(make, owner, d.child.then_some(l))
     }
 
     /// RFC 4987 §3.6: a stateless SYN-ACK whose ISN is a cookie; with the
@@ -556,7 +573,7 @@ impl Stack {
                 .map(|l| l.socket_options())
                 .unwrap_or_default(),
         };
-        let key = self.insert_conn(
+        let key = self.insert_conn_with(
             |env| Connection::from_cookie(now, tuple.local, tuple.remote, &syn, &params, env),
             Owner::HalfOpen(l),
             None,
@@ -565,10 +582,33 @@ impl Stack {
         self.deliver(key, tuple, seg);
     }
 
+    /// Stores a new connection, active or passive ([`Connection::open`]),
+    /// built in its slot, and makes its 4-tuple find it. One out-of-line
+    /// copy for both opens: a handshake runs it once on either side, and
+    /// the connection's set-up (hundreds of bytes of stores) is its bulk.
+    #[inline(never)]
+    pub(super) fn insert_conn(
+        &mut self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        open: Open<'_, '_>,
+        params: &ConnParams,
+        owner: Owner,
+    ) -> Key {
+        let now = self.now;
+        self.insert_conn_with(
+            |env| Connection::open(now, local, remote, open, params, env),
+            owner,
+            None,
+        )
+    }
+
     /// Stores the new connection `make` builds (in its slot: it is
     /// hundreds of bytes, built once and never moved) and makes its
-    /// 4-tuple find it.
-    pub(super) fn insert_conn(
+    /// 4-tuple find it: [`Stack::insert_conn`]'s body, and the way in of
+    /// the connections made otherwise (a Fast Open SYN, a SYN cookie).
+    #[inline(always)]
+    pub(super) fn insert_conn_with(
         &mut self,
         make: impl FnOnce(&mut Env) -> Connection,
         owner: Owner,

@@ -12,7 +12,7 @@
 //! increase with the clock (RFC 9293 §3.4.1), which keeps old duplicates of a
 //! previous incarnation out of the new one's window.
 
-use crate::siphash::SipKey;
+use crate::siphash::{SipKey, SipTuple};
 use crate::tcp::seq::SeqNum;
 use crate::time::Instant;
 use core::net::SocketAddrV4;
@@ -24,13 +24,16 @@ pub const ISN_TICK_MICROS: u64 = 4;
 /// Generates RFC 6528 initial sequence numbers under one secret key.
 #[derive(Clone, Debug)]
 pub struct IsnGenerator {
-    key: SipKey,
+    /// F: SipHash-2-4 under the secret key.
+    f: SipTuple,
 }
 
 impl IsnGenerator {
     /// A generator keyed with `key` (the stack draws it from its RNG).
-    pub const fn new(key: SipKey) -> Self {
-        IsnGenerator { key }
+    pub fn new(key: SipKey) -> Self {
+        IsnGenerator {
+            f: SipTuple::sip24(key),
+        }
     }
 
     /// The ISN for a connection from `local` to `remote` starting at `now`.
@@ -44,7 +47,7 @@ impl IsnGenerator {
         msg[4..6].copy_from_slice(&local.port().to_be_bytes());
         msg[6..10].copy_from_slice(&remote.ip().octets());
         msg[10..12].copy_from_slice(&remote.port().to_be_bytes());
-        let f = self.key.hash(&msg) as u32;
+        let f = self.f.hash(&msg) as u32;
         SeqNum(m.wrapping_add(f))
     }
 }

@@ -1036,15 +1036,7 @@ impl Connection {
         params: &ConnParams,
         env: &mut Env,
     ) -> Connection {
-        let mut core = Core::new(now, local, remote, params, env);
-        let snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));
-        core.pending.set_syn(true);
-        env.stats.tcp.active_opens += 1;
-        env.state_changed(TcpState::Closed, TcpState::SynSent);
-        Connection {
-            state: State::SynSent(SynSent { snd }),
-            core,
-        }
+        Connection::open(now, local, remote, Open::Active, params, env)
     }
 
     /// A passive open: a listener accepted `syn` (RFC 9293 §3.10.7.2, SYN in
@@ -1057,35 +1049,38 @@ impl Connection {
         params: &ConnParams,
         env: &mut Env,
     ) -> Connection {
-        let mut core = Core::new(now, local, remote, params, env);
-        core.neg.answer_syn(&syn.options, &env.config);
-        // RFC 3168 §6.1.1: ECN iff the SYN is ECN-setup (and not ECT).
-        core.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn));
-        core.neg.clamp_mss(core.socket.max_segment());
-        if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok()) {
-            core.ts_recent = Some(TsRecent::new(ts.tsval, now));
-        }
-        let mut snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));
-        core.apply_negotiated(&mut snd);
-        // RFC 7323 §2.2: the window of a SYN is never scaled.
-        snd.set_window(u32::from(syn.window));
-        snd.wl1 = syn.seq;
-        snd.wl2 = params.iss;
-        let rcv = RecvHalf::new(
-            syn.seq,
-            core.recv_buffer_limit(&env.config),
-            core.neg.rcv_wscale(),
-            MAX_OUT_OF_ORDER_RANGES,
-        );
-        core.pending.set_syn(true);
-        core.xmit.last_recv = now;
-        core.passive_open = true;
-        env.stats.tcp.passive_opens += 1;
-        env.state_changed(TcpState::Listen, TcpState::SynReceived);
-        Connection {
-            state: State::SynReceived(SynReceived { snd, rcv }),
-            core,
-        }
+        Connection::open(now, local, remote, Open::Passive(syn), params, env)
+    }
+
+    /// A new connection, either open: the shared part ([`Core::new`]) is
+    /// set up once, then the open's own (its state and what the SYN
+    /// negotiated). The stack builds every connection of a handshake
+    /// through one inlined copy of this (`Stack::insert_conn`), in the
+    /// connection's slot, where `connect` and `accept_syn` were two copies
+    /// of the whole set-up.
+    #[inline(always)]
+    pub(crate) fn open(
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        open: Open<'_, '_>,
+        params: &ConnParams,
+        env: &mut Env,
+    ) -> Connection {
+        let mut conn = Connection {
+            state: State::default(),
+            core: Core::new(now, local, remote, params, env),
+        };
+        let state = match open {
+            Open::Active => conn.core.start_active(params, env),
+            Open::Passive(syn) => conn.core.start_passive(now, syn, params, env),
+        };
+        // The placeholder is an empty CLOSED that owns no memory: skip
+        // the generic drop of a `State` (as `transition_with` does).
+        let placeholder = core::mem::replace(&mut conn.state, state);
+        debug_assert!(placeholder.is_empty_closed());
+        core::mem::forget(placeholder);
+        conn
     }
 
     /// The state's name.
@@ -1275,6 +1270,64 @@ impl Connection {
             }
             other => other,
         });
+    }
+}
+
+/// Which open makes a new connection ([`Connection::open`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Open<'a, 'b> {
+    /// RFC 9293 §3.10.1, OPEN in CLOSED: SYN-SENT.
+    Active,
+    /// RFC 9293 §3.10.7.2, a SYN in LISTEN: SYN-RECEIVED.
+    Passive(&'a TcpRepr<'b>),
+}
+
+impl Core {
+    /// An active open's own set-up: SYN-SENT, the SYN pending.
+    #[inline(always)]
+    fn start_active(&mut self, params: &ConnParams, env: &mut Env) -> State {
+        let snd = SendHalf::new(params.iss, self.send_buffer_limit(&env.config));
+        self.pending.set_syn(true);
+        env.stats.tcp.active_opens += 1;
+        env.state_changed(TcpState::Closed, TcpState::SynSent);
+        State::SynSent(SynSent { snd })
+    }
+
+    /// A passive open's own set-up: what `syn` negotiated, SYN-RECEIVED,
+    /// the SYN-ACK pending.
+    #[inline(always)]
+    fn start_passive(
+        &mut self,
+        now: Instant,
+        syn: &TcpRepr<'_>,
+        params: &ConnParams,
+        env: &mut Env,
+    ) -> State {
+        self.neg.answer_syn(&syn.options, &env.config);
+        // RFC 3168 §6.1.1: ECN iff the SYN is ECN-setup (and not ECT).
+        self.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn));
+        self.neg.clamp_mss(self.socket.max_segment());
+        if let Some(ts) = syn.options.timestamp.filter(|_| self.neg.ts_ok()) {
+            self.ts_recent = Some(TsRecent::new(ts.tsval, now));
+        }
+        let mut snd = SendHalf::new(params.iss, self.send_buffer_limit(&env.config));
+        self.apply_negotiated(&mut snd);
+        // RFC 7323 §2.2: the window of a SYN is never scaled.
+        snd.set_window(u32::from(syn.window));
+        snd.wl1 = syn.seq;
+        snd.wl2 = params.iss;
+        let rcv = RecvHalf::new(
+            syn.seq,
+            self.recv_buffer_limit(&env.config),
+            self.neg.rcv_wscale(),
+            MAX_OUT_OF_ORDER_RANGES,
+        );
+        self.pending.set_syn(true);
+        self.xmit.last_recv = now;
+        self.passive_open = true;
+        env.stats.tcp.passive_opens += 1;
+        env.state_changed(TcpState::Listen, TcpState::SynReceived);
+        State::SynReceived(SynReceived { snd, rcv })
     }
 }
 

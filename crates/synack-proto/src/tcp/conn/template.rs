@@ -184,8 +184,17 @@ mod tests {
     use super::*;
     use crate::SeqNum;
     use crate::config::CongestionAlgorithm;
-    use crate::tcp::conn::SocketOptions;
+    use crate::tcp::conn::recv::RecvHalf;
+    use crate::tcp::conn::send::SendHalf;
+    use crate::tcp::conn::{
+        Connection, MAX_OUT_OF_ORDER_RANGES, SocketOptions, State, SynReceived, SynSent,
+    };
+    use crate::tcp::ecn::{self, EcnState};
+    use crate::tcp::state::TcpState;
+    use crate::tcp::timestamps::TsRecent;
     use crate::time::Duration;
+    use crate::wire::TcpRepr;
+    use crate::wire::tcp::{TcpFlags, TcpOptions, TcpTimestamp};
     use core::net::Ipv4Addr;
 
     /// `Core::new` as it was before the template: everything derived from
@@ -355,6 +364,130 @@ mod tests {
             matches!(made.cc, Congestion::Reno(_)),
             "the sysctl reached it"
         );
+    }
+
+    /// `Connection::connect` as it was before `Connection::open`: its own
+    /// copy of the set-up. The reference the shared open is checked against.
+    fn reference_connect(
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        params: &ConnParams,
+        env: &mut Env,
+    ) -> Connection {
+        let mut core = Core::new(now, local, remote, params, env);
+        let snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));
+        core.pending.set_syn(true);
+        env.stats.tcp.active_opens += 1;
+        env.state_changed(TcpState::Closed, TcpState::SynSent);
+        Connection {
+            state: State::SynSent(SynSent { snd }),
+            core,
+        }
+    }
+
+    /// `Connection::accept_syn` as it was before `Connection::open`.
+    fn reference_accept_syn(
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        syn: &TcpRepr<'_>,
+        params: &ConnParams,
+        env: &mut Env,
+    ) -> Connection {
+        let mut core = Core::new(now, local, remote, params, env);
+        core.neg.answer_syn(&syn.options, &env.config);
+        core.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn));
+        core.neg.clamp_mss(core.socket.max_segment());
+        if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok()) {
+            core.ts_recent = Some(TsRecent::new(ts.tsval, now));
+        }
+        let mut snd = SendHalf::new(params.iss, core.send_buffer_limit(&env.config));
+        core.apply_negotiated(&mut snd);
+        snd.set_window(u32::from(syn.window));
+        snd.wl1 = syn.seq;
+        snd.wl2 = params.iss;
+        let rcv = RecvHalf::new(
+            syn.seq,
+            core.recv_buffer_limit(&env.config),
+            core.neg.rcv_wscale(),
+            MAX_OUT_OF_ORDER_RANGES,
+        );
+        core.pending.set_syn(true);
+        core.xmit.last_recv = now;
+        core.passive_open = true;
+        env.stats.tcp.passive_opens += 1;
+        env.state_changed(TcpState::Listen, TcpState::SynReceived);
+        Connection {
+            state: State::SynReceived(SynReceived { snd, rcv }),
+            core,
+        }
+    }
+
+    /// SYNs that change every input of a passive open: each option there
+    /// or not, ECN-setup or not, windows and sequence numbers.
+    fn syns() -> Vec<TcpRepr<'static>> {
+        (0..32u32)
+            .map(|i| {
+                let on = |bit: u32| i & (1 << bit) != 0;
+                TcpRepr {
+                    src_port: 4000,
+                    dst_port: 80,
+                    seq: SeqNum(0xffff_fff0u32.wrapping_add(i.wrapping_mul(0x1234_5678))),
+                    ack: None,
+                    flags: if on(4) {
+                        TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR
+                    } else {
+                        TcpFlags::SYN
+                    },
+                    window: 1000 + (i as u16) * 2_000,
+                    urgent: 0,
+                    options: TcpOptions {
+                        mss: on(0).then_some(500 + (i as u16) * 300),
+                        window_scale: on(1).then_some((i % 15) as u8),
+                        sack_permitted: on(2),
+                        timestamp: on(3).then_some(TcpTimestamp {
+                            tsval: i * 77,
+                            tsecr: 0,
+                        }),
+                        ..TcpOptions::default()
+                    },
+                    payload: &[],
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_shared_open_builds_what_connect_and_accept_syn_built() {
+        let (local, remote) = ends();
+        let now = Instant::from_micros(987_654_321);
+        let show = |c: &Connection| format!("{:?} {:?}", c.state, c.core);
+        for config in configs() {
+            for socket in sockets().into_iter().step_by(4) {
+                let params = ConnParams {
+                    iss: SeqNum(0x7fff_fff0),
+                    ts_offset: 5,
+                    socket,
+                };
+                let (mut env, mut want_env) = (Env::new(config.clone()), Env::new(config.clone()));
+                let made = Connection::connect(now, local, remote, &params, &mut env);
+                let want = reference_connect(now, local, remote, &params, &mut want_env);
+                assert_eq!(show(&made), show(&want), "{socket:?}");
+                for syn in syns() {
+                    let made = Connection::accept_syn(now, local, remote, &syn, &params, &mut env);
+                    let want =
+                        reference_accept_syn(now, local, remote, &syn, &params, &mut want_env);
+                    assert_eq!(show(&made), show(&want), "{socket:?} {syn:?}");
+                }
+                // The counters and the state changes each open reported.
+                assert_eq!(env.stats, want_env.stats);
+                assert_eq!(
+                    format!("{:?}", env.events),
+                    format!("{:?}", want_env.events)
+                );
+            }
+        }
     }
 
     #[cfg(debug_assertions)]
