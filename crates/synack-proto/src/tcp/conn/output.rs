@@ -444,8 +444,11 @@ impl Core {
     }
 
     /// The next segment of a synchronized connection, in priority order
-    /// (see the module's doc); `None` when nothing may go now.
-    #[inline(always)]
+    /// (see the module's doc); `None` when nothing may go now. Out of
+    /// line: the short ways plan nearly every segment of a short
+    /// connection, and this long way's code kept inline would spread the
+    /// hot code around it over more cache lines.
+    #[inline(never)]
     fn plan_synchronized(
         &mut self,
         now: Instant,
