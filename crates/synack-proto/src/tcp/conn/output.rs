@@ -382,6 +382,12 @@ impl Core {
             }
             if self.xmit.last_data_sent.get().is_some() {
                 self.restart_after_idle(now, env);
+                // The restart may have shrunk the window: asked again, as
+                // the long way asks it after the restart (which, done,
+                // is not done again there: the idle time is now zero).
+                if !self.cwnd_allows() {
+                    return None;
+                }
             }
             // `gso_push` for at most one segment that may go: inside the
             // current GSO packet, or a packet of its own.
