@@ -301,14 +301,17 @@ impl Core {
         // to `may_transmit` too (`more`).
         let (plan, more) = match self.bare_ack_only(snd) {
             Some(cwnd_room) => (Plan::ack(snd.nxt), Some(!cwnd_room)),
-            None => {
-                let Some(plan) = self.plan_synchronized(now, state, snd, env) else {
-                    self.pending.set_force_push(false);
-                    self.arm_persist_if_stalled(now, snd, env);
-                    return None;
-                };
-                (plan, None)
-            }
+            None => match self.plan_first_in_flight(now, state, snd, env) {
+                Some(plan) => (plan, None),
+                None => {
+                    let Some(plan) = self.plan_synchronized(now, state, snd, env) else {
+                        self.pending.set_force_push(false);
+                        self.arm_persist_if_stalled(now, snd, env);
+                        return None;
+                    };
+                    (plan, None)
+                }
+            },
         };
         let maybe_last = plan.len == 0 || plan.push || plan.fin;
         // The long way's one call site: whatever its plan, one `emit`.
@@ -318,6 +321,91 @@ impl Core {
             env.tx.more = Some(more.unwrap_or_else(|| self.synchronized_may_transmit(snd)));
         }
         Some(n)
+    }
+
+    /// New data that all fits one segment, or a FIN alone, with nothing in
+    /// flight before it: a request's or a response's segment, a FIN after
+    /// everything was acknowledged. What [`Core::plan_synchronized`] plans
+    /// then, without its steps that cannot change it: nothing is pending
+    /// (a loss probe, a probe, a push, a RST) and loss recovery is quiet,
+    /// so RFC 6675 NextSeg finds nothing to retransmit and the scoreboard
+    /// has room; with nothing in flight Nagle holds nothing (no small
+    /// segment is unacknowledged) and no super-segment can be built (at
+    /// most one MSS waits), and what may go is the segment itself. Its one
+    /// effect is kept: the window check, which notes a full window (RFC
+    /// 7661). `None` sends the connection the long way: data cut by the
+    /// window or a record, more than an MSS, a partial segment the cork or
+    /// MSG_MORE holds, a full window (always, with `in_packet::OFF` set in
+    /// test builds).
+    #[inline(always)]
+    fn plan_first_in_flight(
+        &mut self,
+        now: Instant,
+        state: TcpState,
+        snd: &mut SendHalf,
+        env: &mut Env,
+    ) -> Option<Plan> {
+        #[cfg(test)]
+        if in_packet::OFF.with(core::cell::Cell::get) {
+            return None;
+        }
+        if snd.in_flight() != 0
+            || self.pending.any()
+            || !sends_new_data(state)
+            || !self.recovery.is_quiet()
+        {
+            return None;
+        }
+        let seq = snd.nxt;
+        let unsent = snd.unsent();
+        let fin_queued = snd.fin == FinState::Queued;
+        let wnd_room = snd.window_end().since(seq);
+        let room = self.cwnd_allows();
+        let plan = if unsent == 0 {
+            // A FIN alone: Linux sends it whatever cwnd says
+            // (`tcp_cwnd_test`), but within the peer's window.
+            if !(fin_queued && seq == snd.data_end() && (wnd_room > 0 || snd.wnd > 0)) {
+                return None;
+            }
+            Plan {
+                fin: true,
+                kind: Kind::New,
+                ..Plan::ack(seq)
+            }
+        } else {
+            let mss = snd.mss;
+            // RFC 9293 §3.8.6.2.1: the tail of the data waits for the cork
+            // or MSG_MORE unless a FIN follows it (`partial_held`).
+            let held = unsent < mss && !fin_queued && (self.life.cork() || snd.more);
+            if !room || unsent > mss || unsent > wnd_room || unsent > snd.record_room(seq) || held {
+                return None;
+            }
+            if self.xmit.last_data_sent.get().is_some() {
+                self.restart_after_idle(now, env);
+                // The restart may have shrunk the window: asked again, as
+                // the long way asks it after the restart (which, done,
+                // is not done again there: the idle time is now zero).
+                if !self.cwnd_allows() {
+                    return None;
+                }
+            }
+            // `gso_push` for at most one segment that may go: inside the
+            // current GSO packet, or a packet of its own.
+            let gso_push = Self::gso_push_inside(seq, unsent, snd).unwrap_or_else(|| {
+                snd.set_gso_end(seq);
+                false
+            });
+            Plan {
+                len: unsent,
+                fin: fin_queued && (seq + unsent).before(snd.window_end() + 1u32),
+                push: !snd.more || gso_push,
+                kind: Kind::New,
+                ..Plan::ack(seq)
+            }
+        };
+        #[cfg(test)]
+        in_packet::FIRST.with(|n| n.set(n.get() + 1));
+        Some(plan)
     }
 
     /// Whether the next segment is a bare ACK and nothing else can go: an
@@ -362,8 +450,11 @@ impl Core {
     }
 
     /// The next segment of a synchronized connection, in priority order
-    /// (see the module's doc); `None` when nothing may go now.
-    #[inline(always)]
+    /// (see the module's doc); `None` when nothing may go now. Out of
+    /// line: the short ways plan nearly every segment of a short
+    /// connection, and this long way's code kept inline would spread the
+    /// hot code around it over more cache lines.
+    #[inline(never)]
     fn plan_synchronized(
         &mut self,
         now: Instant,
@@ -562,25 +653,8 @@ impl Core {
         if len == 0 {
             return None; // window closed: the persist timer probes
         }
-        if snd.in_flight() == 0 {
-            let idle = self
-                .xmit
-                .last_data_sent
-                .get()
-                .map(|t| now.saturating_duration_since(t))
-                .filter(|idle| !idle.is_zero());
-            if let Some(idle) = idle {
-                // RFC 5681 §4.1 (Linux `tcp_slow_start_after_idle`): restart
-                // after an idle period longer than the RTO.
-                let rto = self.rtt.rto();
-                if env.config.tcp_slow_start_after_idle && idle > rto {
-                    self.cc
-                        .on_idle_restart(now, idle, rto, env.config.tcp_init_cwnd);
-                }
-                // RFC 9438 §5.8: the idle time is not congestion avoidance.
-                self.cc.on_send_after_idle(now, idle);
-                self.xmit.last_data_sent = Stamp::at(now);
-            }
+        if snd.in_flight() == 0 && self.xmit.last_data_sent.get().is_some() {
+            self.restart_after_idle(now, env);
         }
         if !probe && !self.cwnd_allows() {
             return None;
@@ -646,6 +720,28 @@ impl Core {
             kind: Kind::New,
             ..Plan::ack(seq)
         })
+    }
+
+    /// New data about to go with nothing in flight, after data went
+    /// before: RFC 5681 §4.1 (Linux `tcp_slow_start_after_idle`) restarts
+    /// the window after an idle period longer than the RTO, and RFC 9438
+    /// §5.8 keeps the idle time out of congestion avoidance.
+    fn restart_after_idle(&mut self, now: Instant, env: &Env) {
+        let idle = self
+            .xmit
+            .last_data_sent
+            .get()
+            .map(|t| now.saturating_duration_since(t))
+            .filter(|idle| !idle.is_zero());
+        if let Some(idle) = idle {
+            let rto = self.rtt.rto();
+            if env.config.tcp_slow_start_after_idle && idle > rto {
+                self.cc
+                    .on_idle_restart(now, idle, rto, env.config.tcp_init_cwnd);
+            }
+            self.cc.on_send_after_idle(now, idle);
+            self.xmit.last_data_sent = Stamp::at(now);
+        }
     }
 
     /// How many MSS-sized pieces the next super-segment holds: as many as
@@ -1175,6 +1271,7 @@ pub(super) mod in_packet {
         pub static OFF: Cell<bool> = const { Cell::new(false) };
         pub static TAKEN: Cell<u64> = const { Cell::new(0) };
         pub static BARE_ACKS: Cell<u64> = const { Cell::new(0) };
+        pub static FIRST: Cell<u64> = const { Cell::new(0) };
     }
 }
 

@@ -1,5 +1,6 @@
 //! The short ways of planning a full segment inside a GSO packet
-//! (`Core::plan_inside_packet`) and a bare ACK (`Core::bare_ack_only`)
+//! (`Core::plan_inside_packet`), a bare ACK (`Core::bare_ack_only`) and a
+//! segment with nothing in flight before it (`Core::plan_first_in_flight`)
 //! against the long way (`plan_synchronized`'s steps): the same histories
 //! run twice, once with the short ways and once with them switched off
 //! (`in_packet::OFF`), must send the same bytes and
@@ -24,6 +25,7 @@ fn with_short_way<T>(off: bool, f: impl FnOnce() -> T) -> (T, u64) {
     in_packet::OFF.with(|o| o.set(off));
     in_packet::TAKEN.with(|n| n.set(0));
     in_packet::BARE_ACKS.with(|n| n.set(0));
+    in_packet::FIRST.with(|n| n.set(0));
     let out = f();
     in_packet::OFF.with(|o| o.set(false));
     (out, in_packet::TAKEN.with(|n| n.get()))
@@ -32,6 +34,12 @@ fn with_short_way<T>(off: bool, f: impl FnOnce() -> T) -> (T, u64) {
 /// How many bare ACKs the short way planned in the last [`with_short_way`].
 fn bare_acks() -> u64 {
     in_packet::BARE_ACKS.with(|n| n.get())
+}
+
+/// How many segments with nothing in flight before them the short way
+/// planned in the last [`with_short_way`].
+fn first_in_flight() -> u64 {
+    in_packet::FIRST.with(|n| n.get())
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -261,6 +269,32 @@ fn owed_acks_are_planned_the_short_way_with_the_same_result() {
     ops.extend(owed(5));
     assert_same_steps(&ops, run);
     assert!(bare_acks() >= 2, "{} bare ACKs", bare_acks());
+}
+
+/// Requests and responses with nothing in flight before them (a
+/// handshake's data and FINs), one after an idle period longer than the
+/// RTO (the window restarts), one larger than the MSS and one beyond the
+/// peer's window (both the long way), then a FIN alone: the short way
+/// plans the single segments, and every step ends as the long way leaves
+/// it.
+#[test]
+fn a_first_segment_in_flight_is_planned_the_short_way_with_the_same_result() {
+    let ack = |window| Op::Ack {
+        part: None,
+        window,
+        sack: None,
+        ece: false,
+    };
+    let mut ops = vec![Op::Send(1), Op::PollAll, Op::Data(1), ack(65_535)];
+    ops.extend([Op::Send(100), Op::PollOne, Op::Wait(40), ack(65_535)]);
+    ops.extend([Op::Wait(500), Op::Send(300), Op::PollAll, ack(65_535)]);
+    ops.extend([Op::Send(1448), Op::PollAll, ack(65_535)]);
+    ops.extend([Op::Send(3000), Op::PollAll, ack(65_535)]);
+    ops.extend([ack(10), Op::Send(400), Op::PollAll, ack(65_535)]);
+    ops.extend([Op::Data(5), Op::Shutdown, Op::PollAll, ack(65_535)]);
+    ops.extend([Op::Send(20), Op::Shutdown, Op::PollAll, ack(65_535)]);
+    assert_same_steps(&ops, run);
+    assert!(first_in_flight() >= 6, "{} planned", first_in_flight());
 }
 
 const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
