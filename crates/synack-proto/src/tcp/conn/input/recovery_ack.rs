@@ -73,6 +73,24 @@ impl Core {
                 return out;
             }
         }
+        self.recovery_on_ack_full(now, seg, snd, facts, env)
+    }
+
+    /// Loss recovery's general processing of an ACK
+    /// ([`crate::tcp::recovery::LossRecovery::on_ack`]), when no short way
+    /// applies. Cold and out of line: a handshake never runs it, and
+    /// inlined into the ACK steps it spread their hot code over more cache
+    /// lines.
+    #[cold]
+    #[inline(never)]
+    fn recovery_on_ack_full(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        snd: &SendHalf,
+        facts: AckFacts,
+        env: &mut Env,
+    ) -> AckOutcome {
         let input = self.ack_input(seg, snd, facts);
         let hystart_exits = self.cc.hystart_exits();
         let outcome = self
@@ -121,7 +139,8 @@ impl Core {
                 return out;
             }
         }
-        self.recovery_on_ack(now, seg, snd, facts, env)
+        // An ACK of nothing is no ACK of the flight: the general way.
+        self.recovery_on_ack_full(now, seg, snd, facts, env)
     }
 
     /// Test builds: the full processing of the ACK on copies of loss
