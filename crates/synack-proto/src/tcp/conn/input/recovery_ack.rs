@@ -78,11 +78,12 @@ impl Core {
 
     /// Loss recovery's general processing of an ACK
     /// ([`crate::tcp::recovery::LossRecovery::on_ack`]), when no short way
-    /// applies. Cold and out of line: a handshake never runs it, and
-    /// inlined into the ACK steps it spread their hot code over more cache
-    /// lines.
-    #[cold]
-    #[inline(never)]
+    /// applies. The ACK of nothing's short way falls back to it directly
+    /// (an ACK of nothing is never one of the whole flight), not through
+    /// [`Core::recovery_on_ack`]'s one-pass test. Always inlined: out of
+    /// line (cold or not) it cost bulk transfer, whose ACKs take it, 0.3%
+    /// (a call and spills per ACK).
+    #[inline(always)]
     fn recovery_on_ack_full(
         &mut self,
         now: Instant,
