@@ -1277,25 +1277,7 @@ impl Core {
             self.timers.stop(Timer::TailLossProbe);
             self.timers.stop(Timer::RackReorder);
         } else {
-            if outcome.restart_rto {
-                // RFC 6298 §5.3: "When an ACK is received that acknowledges
-                // new data, restart the retransmission timer" (RFC 6582 §4
-                // limits it during NewReno recovery).
-                self.timers
-                    .set(Timer::Retransmit, now + self.rto_clamped(now, &env.config));
-            }
-            // RFC 8985 §6.3: the reordering timer.
-            match self.recovery.reorder_deadline() {
-                Some(at) => self.timers.set(Timer::RackReorder, at),
-                None => self.timers.stop(Timer::RackReorder),
-            }
-            // RFC 8985 §7.2: restart the probe timer on an ACK that
-            // acknowledges new data, cumulatively or selectively.
-            if !self.recovery.tlp_may_arm() {
-                self.timers.stop(Timer::TailLossProbe);
-            } else if advanced || outcome.newly_sacked > 0 {
-                self.arm_loss_probe(now, env);
-            }
+            self.rearm_after_partial_ack(now, advanced, &outcome, env);
         }
         if advanced {
             self.grow_send_buffer(snd, &env.config);
@@ -1308,6 +1290,39 @@ impl Core {
         }
         self.trace_congestion(env, None);
         self.end_probing_if_open(snd);
+    }
+
+    /// [`Core::process_ack_general`]'s timers while data is still in
+    /// flight after the ACK. Out of line: an ACK of the whole flight (every
+    /// ACK of a handshake) never runs it, and inlined it spread the ACK
+    /// steps' hot code over more cache lines.
+    #[inline(never)]
+    fn rearm_after_partial_ack(
+        &mut self,
+        now: Instant,
+        advanced: bool,
+        outcome: &AckOutcome,
+        env: &mut Env,
+    ) {
+        if outcome.restart_rto {
+            // RFC 6298 §5.3: "When an ACK is received that acknowledges
+            // new data, restart the retransmission timer" (RFC 6582 §4
+            // limits it during NewReno recovery).
+            self.timers
+                .set(Timer::Retransmit, now + self.rto_clamped(now, &env.config));
+        }
+        // RFC 8985 §6.3: the reordering timer.
+        match self.recovery.reorder_deadline() {
+            Some(at) => self.timers.set(Timer::RackReorder, at),
+            None => self.timers.stop(Timer::RackReorder),
+        }
+        // RFC 8985 §7.2: restart the probe timer on an ACK that
+        // acknowledges new data, cumulatively or selectively.
+        if !self.recovery.tlp_may_arm() {
+            self.timers.stop(Timer::TailLossProbe);
+        } else if advanced || outcome.newly_sacked > 0 {
+            self.arm_loss_probe(now, env);
+        }
     }
 
     /// RFC 1122 §4.2.2.17: a window that opens ends the probing.
