@@ -767,13 +767,14 @@ impl<K: Copy + Eq, M: KeySlots<K>> TimerQueue<K, M> {
     /// Schedules `key` at `deadline`, replacing any earlier schedule for it.
     /// A deadline in the past is due at once.
     ///
-    /// Inline, as the stack reschedules a connection after nearly every
-    /// input and output: again at the same time is one compare, the held
-    /// key is a field update, and a later time for a key already queued
-    /// (the RTO restarting on an ACK) updates its slot and touches no list
-    /// (with [`DenseSlots`], no hash either). Only an earlier time for a
-    /// queued key links a node, and a new key is held (linking the key
-    /// held before), out of line, with the node found here.
+    /// The stack reschedules a connection after nearly every input and
+    /// output; again at the same time is one compare, inline. The rest is
+    /// [`TimerQueue::reschedule`], out of line: the held key is a field
+    /// update, and a later time for a key already queued (the RTO
+    /// restarting on an ACK) updates its slot and touches no list (with
+    /// [`DenseSlots`], no hash either). Only an earlier time for a queued
+    /// key links a node, and a new key is held (linking the key held
+    /// before), each further out of line.
     #[inline(always)]
     pub fn schedule(&mut self, key: K, deadline: Instant) {
         if self.last == Some((key, Some(deadline))) {
