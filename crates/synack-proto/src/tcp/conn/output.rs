@@ -380,11 +380,14 @@ impl Core {
             if !room || unsent > mss || unsent > wnd_room || unsent > snd.record_room(seq) || held {
                 return None;
             }
-            // The restart may have shrunk the window: asked again, as the
-            // long way asks it after the restart (which, done, is not done
-            // again there: the idle time is now zero).
-            if self.restart_after_idle(now, env) && !self.cwnd_allows() {
-                return None;
+            if self.xmit.last_data_sent.get().is_some() {
+                self.restart_after_idle(now, env);
+                // The restart may have shrunk the window: asked again, as
+                // the long way asks it after the restart (which, done,
+                // is not done again there: the idle time is now zero).
+                if !self.cwnd_allows() {
+                    return None;
+                }
             }
             // `gso_push` for at most one segment that may go: inside the
             // current GSO packet, or a packet of its own.
@@ -650,7 +653,7 @@ impl Core {
         if len == 0 {
             return None; // window closed: the persist timer probes
         }
-        if snd.in_flight() == 0 {
+        if snd.in_flight() == 0 && self.xmit.last_data_sent.get().is_some() {
             self.restart_after_idle(now, env);
         }
         if !probe && !self.cwnd_allows() {
@@ -722,26 +725,25 @@ impl Core {
     /// New data about to go with nothing in flight, after data went
     /// before: RFC 5681 §4.1 (Linux `tcp_slow_start_after_idle`) restarts
     /// the window after an idle period longer than the RTO, and RFC 9438
-    /// §5.8 keeps the idle time out of congestion avoidance. Whether it
-    /// did (data went before, and time passed since).
-    fn restart_after_idle(&mut self, now: Instant, env: &Env) -> bool {
+    /// §5.8 keeps the idle time out of congestion avoidance. Its callers
+    /// test the stamp first, inline: a connection's first data (every
+    /// request and response of a handshake) then makes no call.
+    fn restart_after_idle(&mut self, now: Instant, env: &Env) {
         let idle = self
             .xmit
             .last_data_sent
             .get()
             .map(|t| now.saturating_duration_since(t))
             .filter(|idle| !idle.is_zero());
-        let Some(idle) = idle else {
-            return false;
-        };
-        let rto = self.rtt.rto();
-        if env.config.tcp_slow_start_after_idle && idle > rto {
-            self.cc
-                .on_idle_restart(now, idle, rto, env.config.tcp_init_cwnd);
+        if let Some(idle) = idle {
+            let rto = self.rtt.rto();
+            if env.config.tcp_slow_start_after_idle && idle > rto {
+                self.cc
+                    .on_idle_restart(now, idle, rto, env.config.tcp_init_cwnd);
+            }
+            self.cc.on_send_after_idle(now, idle);
+            self.xmit.last_data_sent = Stamp::at(now);
         }
-        self.cc.on_send_after_idle(now, idle);
-        self.xmit.last_data_sent = Stamp::at(now);
-        true
     }
 
     /// How many MSS-sized pieces the next super-segment holds: as many as
