@@ -34,7 +34,8 @@
 //! | `send.rs`, `recv.rs` | the two halves: sequence spaces and buffers |
 //! | `options.rs` | MSS, window scale, SACK-permitted, timestamps at the handshake |
 //! | `input.rs` | segment arrival, RFC 9293 §3.10.7 step by step |
-//! | `output.rs` | what to send next and how it is laid out |
+//! | `output.rs` | what to send next (the plan of each segment) |
+//! | `output/emit.rs` | how a planned segment is laid out, written and accounted for |
 //! | `ack.rs` | delayed and quick ACKs |
 //! | `timers.rs` | what each timer does when it fires |
 //! | `counters.rs` | the counters [`TcpInfo`] reports |
