@@ -12,6 +12,10 @@
 #              bulk        instructions per 32 MiB of bulk transfer at MTU 1500 (64 minus 32)
 #              bulk-cache  per 32 MiB: instructions, L1d misses and misses of a 512 KiB 8-way
 #                          L2 (cachegrind's last level), BUFKIB=n for n KiB socket buffers
+#              bulk-icache per 32 MiB: I1 misses (32 KiB 8-way) and those of them that miss
+#                          the 512 KiB L2 too (code the data stream evicted), BUFKIB as above
+#              bulk-footprint  the code one turn of the bulk loop runs: instructions run
+#                          >= 0.5 times per turn, in 64-byte lines (BY, MATCH, BUFKIB as above)
 #   STACK      synack (default) or smoltcp
 #   BIN        the profile example (default target/release/examples/profile; build it with
 #              `cargo build --release -p synack-bench --examples`)
@@ -22,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 mode=${1:-}
 stack=${2:-synack}
 bin=${3:-target/release/examples/profile}
-usage() { sed -n '6,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '6,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ -n "$mode" ] || usage
 case "$stack" in synack|smoltcp) ;; *) echo "count.sh: unknown stack '$stack' (synack or smoltcp)" >&2; exit 2 ;; esac
 command -v valgrind >/dev/null || { echo "count.sh: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
@@ -86,6 +90,28 @@ bulk-cache)
     a=$(total $e "$out/c.32"); b=$(total $e "$out/c.64")
     echo "$stack: $e $(( b - a )) per 32 MiB (D1 32 KiB 8-way, LL = L2 512 KiB 8-way)"
   done
+  ;;
+bulk-icache)
+  for m in 32 64; do
+    valgrind --tool=cachegrind --cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=524288,8,64 \
+      --cachegrind-out-file="$out/c.$m" "$bin" bulk "$stack" 1500 $m ${BUFKIB:-} >/dev/null 2>&1
+  done
+  for e in Ir I1mr ILmr; do
+    a=$(total $e "$out/c.32"); b=$(total $e "$out/c.64")
+    echo "$stack: $e $(( b - a )) per 32 MiB (I1 32 KiB 8-way, LL = L2 512 KiB 8-way)"
+  done
+  ;;
+bulk-footprint)
+  steps=()
+  for m in 32 64; do
+    line=$(valgrind --tool=callgrind --dump-instr=yes --compress-pos=no --compress-strings=no \
+      --callgrind-out-file="$out/fp.$m" "$bin" bulk "$stack" 1500 $m ${BUFKIB:-} 2>/dev/null)
+    steps+=("$(echo "$line" | sed -n 's/.*steps=\([0-9]*\).*/\1/p')")
+  done
+  turns=$(( steps[1] - steps[0] ))
+  echo "$stack: $turns turns of the bulk loop per 32 MiB"
+  python3 "$here/footprint.py" "$out/fp.32" "$out/fp.64" "$turns" --by "${BY:-function}" \
+    ${MATCH:+--match "$MATCH"} --top "${TOP:-60}" --unit turn
   ;;
 *) usage ;;
 esac

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """The hot code of one handshake, from two callgrind runs of `profile handshake-count` (N and 2N
 handshakes) made with --dump-instr=yes --compress-pos=no --compress-strings=no: an instruction is
-hot if the difference runs it at least MIN times per handshake. Prints the count of distinct hot
+hot if the difference runs it at least MIN times per handshake. (Or of one turn of the bulk
+loop, from two `profile bulk` runs, with N the difference of their turns and --unit turn.) Prints the count of distinct hot
 instructions and the 64-byte lines they occupy, then a breakdown:
   --by function   lines and instructions per function that owns them (a shared line is split)
   --by file       hot instructions per source file (inlined code counted where its source is)
   --by line       hot instructions per source line
 --match keeps only instructions of functions whose name contains the substring.
 
-usage: footprint.py SMALL BIG N [--min 0.5] [--by function|file|line] [--match S] [--top 60]"""
+usage: footprint.py SMALL BIG N [--min 0.5] [--by function|file|line] [--match S] [--top 60]
+                    [--unit handshake|turn]"""
 import argparse
 import collections
 
@@ -56,11 +58,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("small")
     ap.add_argument("big")
-    ap.add_argument("n", type=int, help="handshakes in BIG minus those in SMALL")
+    ap.add_argument("n", type=int, help="handshakes (or turns) in BIG minus those in SMALL")
     ap.add_argument("--min", type=float, default=0.5)
     ap.add_argument("--by", choices=["function", "file", "line"], default="function")
     ap.add_argument("--match", default="")
     ap.add_argument("--top", type=int, default=60)
+    ap.add_argument("--unit", default="handshake", help="what N counts (for the report)")
     args = ap.parse_args()
     small, _ = load(args.small)
     big, where = load(args.big)
@@ -71,7 +74,7 @@ def main():
         lines[a >> 6].add(where[a][0])
     per_run = sum(runs[a] for a in hot) / max(len(hot), 1)
     print(f"hot instructions {len(hot)} in {len(lines)} 64-byte lines "
-          f"({len(lines) * 64 / 1024:.1f} KiB); each runs {per_run:.1f} times per handshake")
+          f"({len(lines) * 64 / 1024:.1f} KiB); each runs {per_run:.1f} times per {args.unit}")
     if args.by == "function":
         share = collections.Counter()
         count = collections.Counter(where[a][0] for a in hot)

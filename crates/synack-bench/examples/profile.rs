@@ -18,12 +18,13 @@ fn bulk<S: BenchStack>(mtu: usize, mib: u64, buffers: Option<usize>) {
     };
     let r = bulk_once::<S>(&cfg).expect("bulk run");
     println!(
-        "{} bulk MTU {mtu} buffers {} KiB: {:.2} Gbit/s intact={} frames={}",
+        "{} bulk MTU {mtu} buffers {} KiB: {:.2} Gbit/s intact={} frames={} steps={}",
         S::NAME,
         cfg.buffers.rx >> 10,
         r.gbps,
         r.intact,
-        r.frames
+        r.frames,
+        r.steps
     );
 }
 

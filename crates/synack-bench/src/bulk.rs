@@ -58,6 +58,10 @@ pub struct BulkRun {
     pub frames: u64,
     /// Times the loop jumped the clock to a timer instead of waiting.
     pub timer_jumps: u64,
+    /// Turns of the harness's loop (the application writes, both hosts
+    /// poll, the application reads): the unit of `scripts/perf/count.sh
+    /// bulk-footprint`.
+    pub steps: u64,
 }
 
 /// Bits per second as Gbit/s.
@@ -116,5 +120,6 @@ pub fn bulk_once<S: BenchStack>(cfg: &BulkConfig) -> Result<BulkRun, DriveError>
         intact: rx.intact && rx.received == cfg.bytes,
         frames: pair.ab.pushed() + pair.ba.pushed(),
         timer_jumps: pair.clock.jumps(),
+        steps,
     })
 }

@@ -107,22 +107,70 @@ fn candidate(frame: &[u8], l2: usize) -> Option<Candidate> {
     })
 }
 
+/// The fixed IPv4 and TCP headers' bytes (20 + 20, no IP options: see
+/// [`candidate`]) as five 64-bit words, with a mask per word of the bytes a
+/// run's segments must share: every byte but the IP total length (2-3),
+/// ID (4-5), flags and fragment offset (6-7: no fragment gets this far),
+/// the IP checksum (10-11), the TCP sequence number (24-27), the TCP flags
+/// (33: PSH may differ) and the TCP checksum (36-37).
+const FIXED_HEADERS: usize = 40;
+const SHARED: [u64; 5] = shared_mask();
+
+const fn shared_mask() -> [u64; 5] {
+    let mut bytes = [0xFF_u8; FIXED_HEADERS];
+    let varying = [2, 3, 4, 5, 6, 7, 10, 11, 24, 25, 26, 27, 33, 36, 37];
+    let mut i = 0;
+    while i < varying.len() {
+        bytes[varying[i]] = 0;
+        i += 1;
+    }
+    let mut words = [0_u64; 5];
+    let mut w = 0;
+    while w < 5 {
+        let b = 8 * w;
+        words[w] = u64::from_ne_bytes([
+            bytes[b],
+            bytes[b + 1],
+            bytes[b + 2],
+            bytes[b + 3],
+            bytes[b + 4],
+            bytes[b + 5],
+            bytes[b + 6],
+            bytes[b + 7],
+        ]);
+        w += 1;
+    }
+    words
+}
+
+/// The fixed headers of `frame` after an `l2`-byte link header.
+#[inline(always)]
+fn fixed_headers(frame: &[u8], l2: usize) -> Option<&[u8; FIXED_HEADERS]> {
+    frame.get(l2..)?.first_chunk()
+}
+
+/// The word `w` of a fixed-header block.
+#[inline(always)]
+fn header_word(h: &[u8; FIXED_HEADERS], w: usize) -> u64 {
+    let mut word = [0_u8; 8];
+    word.copy_from_slice(&h[8 * w..8 * w + 8]);
+    u64::from_ne_bytes(word)
+}
+
 /// Whether `b` belongs to the same run as `a` (both candidates with the
-/// same header length): every header byte equal but the IP length, ID and
-/// checksum, the TCP sequence number, PSH and the TCP checksum.
+/// same header length `payload_at`, past the `l2`-byte link header): the
+/// link header equal, the fixed headers equal in every [`SHARED`] byte
+/// (compared a word at a time), and the TCP options equal.
 fn same_flow(a: &[u8], b: &[u8], l2: usize, payload_at: usize) -> bool {
-    let (ai, bi) = (&a[l2..payload_at], &b[l2..payload_at]);
-    a[..l2] == b[..l2]
-        // Version/IHL, TOS.
-        && ai[..2] == bi[..2]
-        // TTL, protocol; addresses.
-        && ai[8..10] == bi[8..10]
-        && ai[12..20] == bi[12..20]
-        // Ports; ACK number, data offset; window, urgent pointer, options.
-        && ai[20..24] == bi[20..24]
-        && ai[28..33] == bi[28..33]
-        && ai[34..36] == bi[34..36]
-        && ai[38..] == bi[38..]
+    let (Some(ah), Some(bh)) = (fixed_headers(a, l2), fixed_headers(b, l2)) else {
+        return false;
+    };
+    let mut differ = 0;
+    for (w, shared) in SHARED.iter().enumerate() {
+        differ |= (header_word(ah, w) ^ header_word(bh, w)) & shared;
+    }
+    let options = l2 + FIXED_HEADERS..payload_at;
+    differ == 0 && a[..l2] == b[..l2] && a.get(options.clone()) == b.get(options)
 }
 
 /// The TCP checksum of a segment (RFC 9293 §3.1) whose payload sum is
@@ -424,5 +472,68 @@ impl Stack {
             merged += 1;
         }
         (merged, len, push)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `same_flow` as it was written first, byte range by byte range: the
+    /// reference the word-at-a-time version must agree with.
+    fn same_flow_by_ranges(a: &[u8], b: &[u8], l2: usize, payload_at: usize) -> bool {
+        let (ai, bi) = (&a[l2..payload_at], &b[l2..payload_at]);
+        a[..l2] == b[..l2]
+            && ai[..2] == bi[..2]
+            && ai[8..10] == bi[8..10]
+            && ai[12..20] == bi[12..20]
+            && ai[20..24] == bi[20..24]
+            && ai[28..33] == bi[28..33]
+            && ai[34..36] == bi[34..36]
+            && ai[38..] == bi[38..]
+    }
+
+    proptest! {
+        #[test]
+        fn words_and_masks_agree_with_byte_ranges(
+            l2 in prop_oneof![Just(0_usize), Just(14)],
+            options in (0_usize..=10).prop_map(|w| 4 * w),
+            base in proptest::collection::vec(any::<u8>(), 14 + 40 + 40 + 8),
+            // Bytes of the second header changed: (position, new value).
+            edits in proptest::collection::vec((0_usize..94, any::<u8>()), 0..4),
+        ) {
+            let payload_at = l2 + FIXED_HEADERS + options;
+            let a = base.clone();
+            let mut b = base;
+            for (at, v) in edits {
+                if at < payload_at {
+                    b[at] = v;
+                }
+            }
+            prop_assert_eq!(
+                same_flow(&a, &b, l2, payload_at),
+                same_flow_by_ranges(&a, &b, l2, payload_at)
+            );
+        }
+    }
+
+    #[test]
+    fn every_varying_byte_is_ignored_and_every_other_compared() {
+        let a = [0x5A_u8; 14 + FIXED_HEADERS + 12];
+        for l2 in [0, 14] {
+            let payload_at = l2 + FIXED_HEADERS + 12;
+            for at in 0..payload_at {
+                let mut b = a;
+                b[at] ^= 0xFF;
+                let varying =
+                    at >= l2 && matches!(at - l2, 2..=7 | 10 | 11 | 24..=27 | 33 | 36 | 37);
+                assert_eq!(
+                    same_flow(&a, &b, l2, payload_at),
+                    varying,
+                    "byte {at} with a {l2}-byte link header"
+                );
+            }
+        }
     }
 }
