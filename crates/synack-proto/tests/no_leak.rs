@@ -97,7 +97,7 @@ impl Pair {
 
     /// Time passes: timers fire (delayed ACKs, TIME-WAIT's 2 MSL).
     fn wait(&mut self, d: Duration) {
-        self.now = self.now + d;
+        self.now += d;
         self.a.handle_timeout(self.now);
         self.b.handle_timeout(self.now);
         self.exchange();
