@@ -1016,35 +1016,34 @@ impl Core {
     /// loss-recovery episode's return to the spares.
     #[inline(never)]
     fn entered_ending(&mut self, now: Instant, from: TcpState, to: TcpState, env: &mut Env) {
-        match to {
-            TcpState::Closed => {
-                if matches!(from, TcpState::SynSent | TcpState::SynReceived) {
-                    env.stats.tcp.attempt_fails += 1;
-                }
-                let reason = *self.life.close_reason.get_or_insert(CloseReason::Normal);
-                if counts_as_estab(from) && reason != CloseReason::Normal {
-                    env.stats.tcp.estab_resets += 1;
-                }
-                self.timers.stop_all();
-                self.recovery.release_into(&mut env.spares.episodes);
-                env.events.push(ConnEvent::Closed(reason));
-            }
-            TcpState::TimeWait => {
-                self.timers.stop_all();
-                self.recovery.release_into(&mut env.spares.episodes);
+        if to == TcpState::FinWait2 {
+            self.timers.stop(Timer::Retransmit);
+            self.timers.stop(Timer::Persist);
+            if self.life.orphan() {
                 self.timers
-                    .set(Timer::TimeWait, now + env.config.time_wait());
+                    .set(Timer::FinWait2, now + env.config.tcp_fin_timeout);
             }
-            TcpState::FinWait2 => {
-                self.timers.stop(Timer::Retransmit);
-                self.timers.stop(Timer::Persist);
-                if self.life.orphan() {
-                    self.timers
-                        .set(Timer::FinWait2, now + env.config.tcp_fin_timeout);
-                }
-            }
-            _ => {}
+            return;
         }
+        debug_assert!(matches!(to, TcpState::Closed | TcpState::TimeWait));
+        // CLOSED and TIME-WAIT alike: every timer stops (TIME-WAIT's own
+        // starts below) and the loss-recovery episode goes to the spares.
+        // One copy of this for both, where each state had its own.
+        self.timers.stop_all();
+        self.recovery.release_into(&mut env.spares.episodes);
+        if to == TcpState::TimeWait {
+            self.timers
+                .set(Timer::TimeWait, now + env.config.time_wait());
+            return;
+        }
+        if matches!(from, TcpState::SynSent | TcpState::SynReceived) {
+            env.stats.tcp.attempt_fails += 1;
+        }
+        let reason = *self.life.close_reason.get_or_insert(CloseReason::Normal);
+        if counts_as_estab(from) && reason != CloseReason::Normal {
+            env.stats.tcp.estab_resets += 1;
+        }
+        env.events.push(ConnEvent::Closed(reason));
     }
 }
 
