@@ -15,6 +15,8 @@
 //! state, socket options and counters. Transitions consume the old state
 //! struct and build the next ([`Connection::transition`]); bookkeeping that
 //! every transition needs (events, counters, timers) happens there, once.
+//! The two ends (CLOSED, TIME-WAIT) instead empty the state in place
+//! (`State::take_unread`) and write the next over it.
 //!
 //! Like the stack, a connection has four kinds of methods:
 //! - inputs: [`Connection::handle_segment`] (returns a [`Disposition`]
