@@ -495,14 +495,15 @@ impl Stack {
             && entry.conn.ended_for_close()
         {
             // The connection already ended (a handshake's both ends close
-            // here, in TIME-WAIT or CLOSED): `close` raises no event and
-            // leaves nothing to send, so the bookkeeping below would only
-            // queue the orphan for output and take it back, reschedule a
-            // timer the removal cancels, and (CLOSED) probe the demux map
-            // for the tuple its change into CLOSED already took out. It is
-            // retired at once, as `retire_given_up` would.
-            entry.conn.close(now, &mut self.env);
-            debug_assert!(self.env.events.is_empty(), "close raised an event");
+            // here, in TIME-WAIT or CLOSED): `close` would only mark it
+            // orphaned and drop unread bytes (`close_ended`, in line),
+            // raising no event and leaving nothing to send, so the
+            // bookkeeping below would only queue the orphan for output and
+            // take it back, reschedule a timer the removal cancels, and
+            // (CLOSED) probe the demux map for the tuple its change into
+            // CLOSED already took out. It is retired at once, as
+            // `retire_given_up` would.
+            entry.conn.close_ended();
             entry.set_owner(Owner::Orphan);
             let state = entry.conn.state();
             #[cfg(test)]

@@ -349,11 +349,29 @@ impl Connection {
     /// (whose report the bookkeeping would record). A handshake's two
     /// closes both find this: the client's in TIME-WAIT, the server's in
     /// CLOSED.
+    ///
+    /// In these two states [`Connection::may_transmit`] is its first test
+    /// alone (a pending RST or ACK), read here in line, not called.
     #[inline]
     pub(crate) fn ended_for_close(&self) -> bool {
-        matches!(self.state.kind(), TcpState::Closed | TcpState::TimeWait)
+        let ended = matches!(self.state.kind(), TcpState::Closed | TcpState::TimeWait)
             && self.core.tfo.is_none()
-            && !self.may_transmit()
+            && !self.core.pending.any()
+            && !self.core.ack.now;
+        debug_assert!(!ended || !self.may_transmit());
+        ended
+    }
+
+    /// [`Connection::close`] of a connection [`Connection::ended_for_close`]
+    /// found ended: it is marked orphaned and its unread bytes are dropped,
+    /// nothing else (no state changes, no event, nothing to send).
+    #[inline]
+    pub(crate) fn close_ended(&mut self) {
+        self.core.life.set_orphan(true);
+        self.core.life.set_read_shutdown(true);
+        if let Some(unread) = self.state.unread_mut() {
+            unread.clear();
+        }
     }
 
     /// The application gives up its handle (`close(2)`): the connection
@@ -362,15 +380,9 @@ impl Connection {
     /// §2.17, Linux `tcp_close`); a connection not yet established is
     /// simply deleted (RFC 9293 §3.10.4 SYN-SENT).
     pub fn close(&mut self, now: Instant, env: &mut Env) {
-        self.core.life.set_orphan(true);
-        self.core.life.set_read_shutdown(true);
+        self.close_ended();
         match self.state.kind() {
-            TcpState::Closed | TcpState::TimeWait => {
-                if let Some(unread) = self.state.unread_mut() {
-                    unread.clear();
-                }
-                return;
-            }
+            TcpState::Closed | TcpState::TimeWait => return,
             TcpState::SynSent => {
                 self.close_with(now, env, CloseReason::Cancelled);
                 return;

@@ -15,6 +15,8 @@
 //! state, socket options and counters. Transitions consume the old state
 //! struct and build the next ([`Connection::transition`]); bookkeeping that
 //! every transition needs (events, counters, timers) happens there, once.
+//! The two ends (CLOSED, TIME-WAIT) instead empty the state in place
+//! (`State::take_unread`) and write the next over it.
 //!
 //! Like the stack, a connection has four kinds of methods:
 //! - inputs: [`Connection::handle_segment`] (returns a [`Disposition`]
@@ -531,6 +533,47 @@ impl State {
         matches!(self, State::Closed(c) if c.unread.allocated() == 0)
     }
 
+    /// Whether dropping this state would free nothing: no send or receive
+    /// block, no unread ring (the halves own nothing else).
+    fn owns_nothing(&self) -> bool {
+        self.send_half().is_none_or(|s| !s.has_block())
+            && self.recv_half().is_none_or(|r| !r.has_block())
+            && self.unread().is_none_or(|u| u.allocated() == 0)
+    }
+
+    /// The state's protocol part ends (CLOSED or TIME-WAIT next), in
+    /// place: the send block goes to `spares`, and so does the receive
+    /// block, whose buffer (the bytes the application has not read; its
+    /// ring to `spares` if it is empty) is returned. The state is left
+    /// owning nothing, for [`State::overwrite_emptied`]. One out-of-line
+    /// copy for both ends, where each moved the whole state out and back.
+    #[inline(never)]
+    fn take_unread(&mut self, spares: &mut Spares) -> RingBuffer {
+        if let Some(snd) = self.send_half_mut() {
+            snd.reclaim_into(spares);
+        }
+        let mut unread = match self {
+            State::Closed(Closed { unread }) | State::TimeWait(TimeWaitState { unread, .. }) => {
+                core::mem::replace(unread, RingBuffer::new(0))
+            }
+            State::SynSent(_) => RingBuffer::new(0),
+            other => other
+                .recv_half_mut()
+                .map_or_else(|| RingBuffer::new(0), |r| r.take_unread(spares)),
+        };
+        spares.rings.reclaim(&mut unread);
+        unread
+    }
+
+    /// Replaces a state that owns nothing ([`State::take_unread`] emptied
+    /// it) without the generic drop of a `State` (a call that decodes the
+    /// variant) and without moving it out first.
+    #[inline(always)]
+    fn overwrite_emptied(&mut self, next: State) {
+        debug_assert!(self.owns_nothing(), "overwriting a state that owns memory");
+        core::mem::forget(core::mem::replace(self, next));
+    }
+
     /// Unread bytes left in a state without a receive half.
     fn unread(&self) -> Option<&RingBuffer> {
         match self {
@@ -975,35 +1018,34 @@ impl Core {
     /// loss-recovery episode's return to the spares.
     #[inline(never)]
     fn entered_ending(&mut self, now: Instant, from: TcpState, to: TcpState, env: &mut Env) {
-        match to {
-            TcpState::Closed => {
-                if matches!(from, TcpState::SynSent | TcpState::SynReceived) {
-                    env.stats.tcp.attempt_fails += 1;
-                }
-                let reason = *self.life.close_reason.get_or_insert(CloseReason::Normal);
-                if counts_as_estab(from) && reason != CloseReason::Normal {
-                    env.stats.tcp.estab_resets += 1;
-                }
-                self.timers.stop_all();
-                self.recovery.release_into(&mut env.spares.episodes);
-                env.events.push(ConnEvent::Closed(reason));
-            }
-            TcpState::TimeWait => {
-                self.timers.stop_all();
-                self.recovery.release_into(&mut env.spares.episodes);
+        if to == TcpState::FinWait2 {
+            self.timers.stop(Timer::Retransmit);
+            self.timers.stop(Timer::Persist);
+            if self.life.orphan() {
                 self.timers
-                    .set(Timer::TimeWait, now + env.config.time_wait());
+                    .set(Timer::FinWait2, now + env.config.tcp_fin_timeout);
             }
-            TcpState::FinWait2 => {
-                self.timers.stop(Timer::Retransmit);
-                self.timers.stop(Timer::Persist);
-                if self.life.orphan() {
-                    self.timers
-                        .set(Timer::FinWait2, now + env.config.tcp_fin_timeout);
-                }
-            }
-            _ => {}
+            return;
         }
+        debug_assert!(matches!(to, TcpState::Closed | TcpState::TimeWait));
+        // CLOSED and TIME-WAIT alike: every timer stops (TIME-WAIT's own
+        // starts below) and the loss-recovery episode goes to the spares.
+        // One copy of this for both, where each state had its own.
+        self.timers.stop_all();
+        self.recovery.release_into(&mut env.spares.episodes);
+        if to == TcpState::TimeWait {
+            self.timers
+                .set(Timer::TimeWait, now + env.config.time_wait());
+            return;
+        }
+        if matches!(from, TcpState::SynSent | TcpState::SynReceived) {
+            env.stats.tcp.attempt_fails += 1;
+        }
+        let reason = *self.life.close_reason.get_or_insert(CloseReason::Normal);
+        if counts_as_estab(from) && reason != CloseReason::Normal {
+            env.stats.tcp.estab_resets += 1;
+        }
+        env.events.push(ConnEvent::Closed(reason));
     }
 }
 
@@ -1219,27 +1261,11 @@ impl Connection {
         };
         let had_unread = self.recv_queue() > 0;
         // The connection's rings go to the stack's spares.
-        self.transition_with(now, env, |mut old, spares| {
-            if let Some(snd) = old.send_half_mut() {
-                snd.reclaim_into(spares);
-            }
-            let sp = &mut *spares;
-            let unread = match old {
-                State::SynReceived(s) => s.rcv.into_unread(sp),
-                State::Established(s) => s.rcv.into_unread(sp),
-                State::FinWait1(s) => s.rcv.into_unread(sp),
-                State::FinWait2(s) => s.rcv.into_unread(sp),
-                State::CloseWait(s) => s.rcv.into_unread(sp),
-                State::Closing(s) => s.rcv.into_unread(sp),
-                State::LastAck(s) => s.rcv.into_unread(sp),
-                State::TimeWait(t) => t.unread,
-                State::Closed(c) => c.unread,
-                State::SynSent(_) => RingBuffer::new(0),
-            };
-            let mut unread = unread;
-            spares.rings.reclaim(&mut unread);
-            State::Closed(Closed { unread })
-        });
+        let from = self.state.kind();
+        let unread = self.state.take_unread(&mut env.spares);
+        self.state
+            .overwrite_emptied(State::Closed(Closed { unread }));
+        self.core.entered(now, from, TcpState::Closed, env);
         self.core.pending.set_syn(false);
         self.core.pending.set_probe(false);
         self.core.pending.set_force_push(false);
@@ -1253,24 +1279,26 @@ impl Connection {
 
     /// Enters TIME-WAIT from FIN-WAIT-1/2 or CLOSING (RFC 9293 §3.10.7.4).
     fn enter_time_wait(&mut self, now: Instant, env: &mut Env) {
+        let from = self.state.kind();
+        if !matches!(
+            from,
+            TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing
+        ) {
+            return;
+        }
+        let Some((snd, rcv)) = self.state.halves_mut() else {
+            return;
+        };
+        let window = (rcv.window() >> rcv.wscale).min(u32::from(u16::MAX)) as u16;
         let ts = self.core.ts_recent.map(|r| (self.core.ts_clock, r));
         let expires = now + env.config.time_wait();
-        self.transition_with(now, env, |old, spares| match old {
-            State::FinWait1(FinWait1 { mut snd, rcv })
-            | State::FinWait2(FinWait2 { mut snd, rcv })
-            | State::Closing(Closing { mut snd, rcv }) => {
-                let window = (rcv.window() >> rcv.wscale).min(u32::from(u16::MAX)) as u16;
-                let tw = TimeWait::new(snd.nxt, rcv.nxt, window, ts, expires);
-                // The send buffer goes with `snd`; an empty receive buffer
-                // gives its memory back now. Their rings go to the stack's
-                // spares.
-                snd.reclaim_into(spares);
-                let mut unread = rcv.into_unread(spares);
-                spares.rings.reclaim(&mut unread);
-                State::TimeWait(TimeWaitState { tw, unread })
-            }
-            other => other,
-        });
+        let tw = TimeWait::new(snd.nxt, rcv.nxt, window, ts, expires);
+        // The send block and an empty receive buffer's memory go to the
+        // stack's spares now.
+        let unread = self.state.take_unread(&mut env.spares);
+        self.state
+            .overwrite_emptied(State::TimeWait(TimeWaitState { tw, unread }));
+        self.core.entered(now, from, TcpState::TimeWait, env);
     }
 }
 

@@ -248,8 +248,8 @@ impl RecvHalf {
             .is_some_and(|b| b.assembler.has_out_of_order())
     }
 
-    /// Whether the data block is allocated (for tests of its life).
-    #[cfg(test)]
+    /// Whether the data block is allocated (for tests of its life, and
+    /// the debug check that an ended state owns nothing).
     pub(crate) fn has_block(&self) -> bool {
         self.block.is_some()
     }
@@ -302,6 +302,13 @@ impl RecvHalf {
     /// The block goes to `spares` for the stack's next connection, emptied;
     /// the buffer, with its ring, is what this returns.
     pub fn into_unread(mut self, spares: &mut Spares) -> RingBuffer {
+        self.take_unread(spares)
+    }
+
+    /// [`RecvHalf::into_unread`] in place: the half is left without its
+    /// block, owning no memory, so the state holding it can be overwritten
+    /// without a drop (`State::overwrite_emptied`) or a move of the half.
+    pub fn take_unread(&mut self, spares: &mut Spares) -> RingBuffer {
         match self.block.take() {
             Some(mut b) => {
                 let unread = core::mem::replace(&mut *b, RecvBlock::empty(0, 0)).buffer;

@@ -157,8 +157,8 @@ impl SendHalf {
         })
     }
 
-    /// Whether the data block is allocated (for tests of its life).
-    #[cfg(test)]
+    /// Whether the data block is allocated (for tests of its life, and
+    /// the debug check that an ended state owns nothing).
     pub(crate) fn has_block(&self) -> bool {
         self.block.is_some()
     }
