@@ -416,7 +416,7 @@ impl Stack {
                     self.events.push_back(Event::AcceptReady(ListenerHandle(l)));
                 }
             } else {
-                listener.add_half_open(key);
+                listener.add_half_open();
             }
         }
         self.after_conn(key);
@@ -578,6 +578,11 @@ impl Stack {
             Owner::HalfOpen(l),
             None,
         );
+        // Half-open like any (in SYN-RECEIVED until the ACK below completes
+        // it): counted in the SYN queue until then.
+        if let Some(listener) = self.listeners.get_mut(l) {
+            listener.add_half_open();
+        }
         self.after_conn(key);
         self.deliver(key, tuple, seg);
     }
@@ -1121,7 +1126,7 @@ fn unaccepted_child_closed(listeners: &mut Slab<Listener<Key>>, owner: Owner, ke
     match owner {
         Owner::HalfOpen(l) => {
             if let Some(listener) = listeners.get_mut(l) {
-                listener.remove_half_open(key);
+                listener.remove_half_open();
             }
         }
         Owner::Queued(l) => {
