@@ -316,7 +316,7 @@ impl Stack {
     /// A segment for no connection: a listener's, or a reset.
     fn deliver_unconnected(&mut self, tuple: &FourTuple, seg: &TcpRepr<'_>, iss: Option<SeqNum>) {
         let now = self.now;
-        let Some(l) = self.listen_map.get(tuple.local) else {
+        let Some(l) = self.listen_map.find(tuple.local) else {
             // RFC 9293 §3.10.7.1 (CLOSED): reset anything but a reset.
             return self.reset(tuple, seg);
         };
