@@ -165,7 +165,18 @@ impl Stack {
             return;
         };
         self.listen_map.remove(l.local());
-        let queued: Vec<Key> = l.drain().collect();
+        let mut queued: Vec<Key> = l.drain_accept_queue().collect();
+        // The half-open ones: the listener keeps only their count, so they
+        // are found by a walk of the connections (a listener's close is
+        // rare; counted like the stack's other full scans).
+        if l.half_open() > 0 {
+            self.full_scans += 1;
+            let half_open = self
+                .conns
+                .iter()
+                .filter_map(|(key, e)| (e.owner() == Owner::HalfOpen(listener.0)).then_some(key));
+            queued.extend(half_open);
+        }
         for key in queued {
             if let Some(entry) = self.conns.get_mut(key) {
                 entry.set_owner(Owner::Orphan);

@@ -27,7 +27,7 @@ use crate::config::SynCookieMode;
 use crate::ip::icmp::TransportError;
 use crate::tcp::conn::{
     ConnEvent, ConnParams, Connection, ControlSegment, Disposition, Env, FastOpenReport, Open,
-    TimeWaitVerdict,
+    SocketOptions, TimeWaitVerdict,
 };
 use crate::tcp::ecn;
 use crate::tcp::fastopen::{self, PassiveOutcome};
@@ -316,7 +316,7 @@ impl Stack {
     /// A segment for no connection: a listener's, or a reset.
     fn deliver_unconnected(&mut self, tuple: &FourTuple, seg: &TcpRepr<'_>, iss: Option<SeqNum>) {
         let now = self.now;
-        let Some(l) = self.listen_map.get(tuple.local) else {
+        let Some(l) = self.listen_map.find(tuple.local) else {
             // RFC 9293 §3.10.7.1 (CLOSED): reset anything but a reset.
             return self.reset(tuple, seg);
         };
@@ -329,11 +329,22 @@ impl Stack {
         let Some(listener) = self.listeners.get_mut(l) else {
             return;
         };
-        let verdict = listener.on_segment(now, seg, &self.env.config);
-        let user_mss = listener.socket_options().max_segment;
-        match verdict {
+        match listener.on_segment(now, seg, &self.env.config) {
+            // A SYN without Fast Open's option or data (every SYN of a
+            // handshake): RFC 7413 §4.2.2 has nothing to decide
+            // (`fastopen::decide_passive` answers "nothing" for it, whatever
+            // the listener's Fast Open), so it takes the short way: joins
+            // the SYN queue now, with the listener in hand.
+            ListenVerdict::Accept if seg.options.fast_open.is_none() && seg.payload.is_empty() => {
+                listener.add_half_open();
+                let socket = listener.socket_options();
+                self.open_half_open(l, tuple, seg, iss, socket);
+            }
             ListenVerdict::Accept => self.open_passive(l, tuple, seg, iss),
-            ListenVerdict::SynCookie => self.send_cookie(tuple, seg, user_mss),
+            ListenVerdict::SynCookie => {
+                let user_mss = listener.socket_options().max_segment;
+                self.send_cookie(tuple, seg, user_mss);
+            }
             ListenVerdict::CheckCookie => self.check_cookie(l, tuple, seg),
             ListenVerdict::Reset => self.reset(tuple, seg),
             ListenVerdict::Drop(why) => {
@@ -360,8 +371,34 @@ impl Stack {
         }
     }
 
-    /// A listener took a SYN: a half-open connection in SYN-RECEIVED (its
-    /// SYN queue), or a Fast Open child in its accept queue at once.
+    /// A listener took a SYN without Fast Open (it joined the listener's
+    /// SYN queue): a half-open connection in SYN-RECEIVED.
+    fn open_half_open(
+        &mut self,
+        l: Key,
+        tuple: &FourTuple,
+        syn: &TcpRepr<'_>,
+        iss: Option<SeqNum>,
+        socket: SocketOptions,
+    ) {
+        let now = self.now;
+        let iss = iss.unwrap_or_else(|| self.isn.isn(now, tuple.local, tuple.remote));
+        let params = ConnParams {
+            iss,
+            ts_offset: self.ts_offset(tuple),
+            socket,
+        };
+        let open = Open::Passive(syn);
+        let key = self.insert_conn(tuple.local, tuple.remote, open, &params, Owner::HalfOpen(l));
+        self.after_conn(key);
+    }
+
+    /// A listener took a SYN with Fast Open's option or data (RFC 7413
+    /// §4.2.2): a half-open connection in SYN-RECEIVED (its SYN queue), or
+    /// a Fast Open child in its accept queue at once. Cold and out of line:
+    /// a SYN without either takes [`Stack::open_half_open`].
+    #[cold]
+    #[inline(never)]
     fn open_passive(&mut self, l: Key, tuple: &FourTuple, syn: &TcpRepr<'_>, iss: Option<SeqNum>) {
         let now = self.now;
         let iss = iss.unwrap_or_else(|| self.isn.isn(now, tuple.local, tuple.remote));
@@ -416,7 +453,7 @@ impl Stack {
                     self.events.push_back(Event::AcceptReady(ListenerHandle(l)));
                 }
             } else {
-                listener.add_half_open(key);
+                listener.add_half_open();
             }
         }
         self.after_conn(key);
@@ -578,6 +615,11 @@ impl Stack {
             Owner::HalfOpen(l),
             None,
         );
+        // Half-open like any (in SYN-RECEIVED until the ACK below completes
+        // it): counted in the SYN queue until then.
+        if let Some(listener) = self.listeners.get_mut(l) {
+            listener.add_half_open();
+        }
         self.after_conn(key);
         self.deliver(key, tuple, seg);
     }
@@ -1121,7 +1163,7 @@ fn unaccepted_child_closed(listeners: &mut Slab<Listener<Key>>, owner: Owner, ke
     match owner {
         Owner::HalfOpen(l) => {
             if let Some(listener) = listeners.get_mut(l) {
-                listener.remove_half_open(key);
+                listener.remove_half_open();
             }
         }
         Owner::Queued(l) => {

@@ -386,4 +386,20 @@ mod tests {
         .unwrap();
         assert_eq!((p.option, p.max_syn_data), (None, 1420));
     }
+
+    /// The stack's short way for a plain SYN (`Stack::deliver_unconnected`
+    /// skips this function for a SYN without the option and without data)
+    /// rests on this: such a SYN gets nothing, whatever the flags, the
+    /// listener's Fast Open and its queue.
+    #[test]
+    fn a_syn_without_option_or_data_gets_nothing_whatever_the_settings() {
+        let plain = syn(None, &[]);
+        for flags in 0..0x800u32 {
+            for (enabled, has_room) in [(false, false), (false, true), (true, false), (true, true)]
+            {
+                let d = decide_passive(flags, enabled, has_room, &keys(), CLIENT, SERVER, &plain);
+                assert_eq!(d, PassiveDecision::default(), "flags {flags:#x}");
+            }
+        }
+    }
 }

@@ -21,11 +21,9 @@
 //! the listen backlog, and without cookies drops SYNs from unproven peers
 //! once three quarters of `tcp_max_syn_backlog` are used).
 
-use core::hash::{BuildHasher, Hash};
+use core::hash::BuildHasher;
 use core::net::{Ipv4Addr, SocketAddrV4};
-use std::collections::{HashSet, VecDeque};
-
-use rustc_hash::FxBuildHasher;
+use std::collections::VecDeque;
 
 use crate::config::{Config, SynCookieMode};
 use crate::ip::KeyedHasher;
@@ -79,9 +77,14 @@ pub struct Listener<K> {
     local: SocketAddrV4,
     /// min(listen backlog, somaxconn); the accept queue holds one more.
     backlog: usize,
-    /// Half-open connections (SYN-RECEIVED) it owns: the SYN queue. Keys
-    /// are the stack's own, so a fast unkeyed hash will do.
-    half_open: HashSet<K, FxBuildHasher>,
+    /// Half-open connections (SYN-RECEIVED) it owns: the SYN queue's
+    /// length. Only the count: each half-open connection knows its listener
+    /// (the stack's `Owner::HalfOpen`), and the one question that needs
+    /// them all (the listener closes, and resets them) is answered by a
+    /// walk of the connections. A set of their keys cost a hash-set insert
+    /// and removal per accepted connection (about 130 instructions of a
+    /// handshake's code) for that rare walk.
+    half_open: usize,
     /// Established connections (and Fast Open children) waiting for `accept`.
     accept_queue: VecDeque<K>,
     /// The most Fast Open children not yet established (`TCP_FASTOPEN`);
@@ -99,14 +102,14 @@ pub struct Listener<K> {
     pub(crate) slab_generation: u32,
 }
 
-impl<K: Copy + Eq + Hash> Listener<K> {
+impl<K: Copy + Eq> Listener<K> {
     /// A listener on `local` (address 0.0.0.0 for any) with a listen(2)
     /// `backlog`, capped by `somaxconn`.
     pub fn new(local: SocketAddrV4, backlog: usize, config: &Config) -> Self {
         Listener {
             local,
             backlog: backlog.min(config.somaxconn),
-            half_open: HashSet::with_hasher(FxBuildHasher),
+            half_open: 0,
             accept_queue: VecDeque::new(),
             fastopen_qlen: 0,
             fastopen_pending: 0,
@@ -135,7 +138,7 @@ impl<K: Copy + Eq + Hash> Listener<K> {
 
     /// Half-open connections (the SYN queue's length).
     pub fn half_open(&self) -> usize {
-        self.half_open.len()
+        self.half_open
     }
 
     /// Connections waiting for `accept` (Recv-Q of a listener in `ss`).
@@ -220,7 +223,7 @@ impl<K: Copy + Eq + Hash> Listener<K> {
         if !self.can_accept_more() {
             return ListenVerdict::Drop(ListenDrop::AcceptQueueFull);
         }
-        let full = self.half_open.len() >= config.tcp_max_syn_backlog;
+        let full = self.half_open >= config.tcp_max_syn_backlog;
         let cookie = match config.tcp_syncookies {
             SynCookieMode::Always => true,
             SynCookieMode::Overflow => full,
@@ -234,21 +237,23 @@ impl<K: Copy + Eq + Hash> Listener<K> {
         ListenVerdict::Accept
     }
 
-    /// A half-open connection was started: it joins the SYN queue.
-    pub fn add_half_open(&mut self, conn: K) {
-        self.half_open.insert(conn);
+    /// A half-open connection was started (from a SYN, or from a cookie's
+    /// ACK): it joins the SYN queue.
+    pub fn add_half_open(&mut self) {
+        self.half_open += 1;
     }
 
     /// A half-open connection ended before it was established.
-    pub fn remove_half_open(&mut self, conn: K) {
-        self.half_open.remove(&conn);
+    pub fn remove_half_open(&mut self) {
+        debug_assert!(self.half_open > 0, "a half-open connection not counted");
+        self.half_open = self.half_open.saturating_sub(1);
     }
 
-    /// A connection completed its handshake (from the SYN queue, or made
-    /// from a cookie): it waits for `accept`. Returns whether the queue was
+    /// A half-open connection completed its handshake: it leaves the SYN
+    /// queue and waits for `accept`. Returns whether the accept queue was
     /// empty before (the moment to tell the application).
     pub fn established(&mut self, conn: K) -> bool {
-        self.half_open.remove(&conn);
+        self.remove_half_open();
         let was_empty = self.accept_queue.is_empty();
         self.accept_queue.push_back(conn);
         was_empty
@@ -264,9 +269,10 @@ impl<K: Copy + Eq + Hash> Listener<K> {
         self.accept_queue.retain(|&k| k != conn);
     }
 
-    /// Every queued and half-open connection (when the listener closes).
-    pub fn drain(&mut self) -> impl Iterator<Item = K> + '_ {
-        self.accept_queue.drain(..).chain(self.half_open.drain())
+    /// Every connection waiting for `accept` (when the listener closes;
+    /// the half-open ones are the stack's to find).
+    pub fn drain_accept_queue(&mut self) -> impl Iterator<Item = K> + '_ {
+        self.accept_queue.drain(..)
     }
 }
 
@@ -406,14 +412,14 @@ mod tests {
     fn the_syn_queue_is_bounded_by_tcp_max_syn_backlog_without_cookies() {
         let config = config(SynCookieMode::Never, 2);
         let mut l = listener(8);
-        l.add_half_open(1);
-        l.add_half_open(2);
+        l.add_half_open();
+        l.add_half_open();
         assert_eq!(l.half_open(), 2);
         assert_eq!(
             l.on_segment(T, &seg(TcpFlags::SYN, None), &config),
             ListenVerdict::Drop(ListenDrop::SynQueueFull)
         );
-        l.remove_half_open(1);
+        l.remove_half_open();
         assert_eq!(
             l.on_segment(T, &seg(TcpFlags::SYN, None), &config),
             ListenVerdict::Accept
@@ -435,7 +441,7 @@ mod tests {
             ListenVerdict::Reset,
             "no cookie sent yet"
         );
-        l.add_half_open(1);
+        l.add_half_open();
         assert_eq!(
             l.on_segment(T, &seg(TcpFlags::SYN, None), &one),
             ListenVerdict::SynCookie
@@ -465,7 +471,7 @@ mod tests {
         // Linux holds backlog + 1.
         for k in [7, 8, 9] {
             assert!(l.can_accept_more());
-            l.add_half_open(k);
+            l.add_half_open();
             l.established(k);
         }
         assert!(!l.can_accept_more());
@@ -481,14 +487,17 @@ mod tests {
     }
 
     #[test]
-    fn cookie_connections_never_touch_the_syn_queue_count() {
+    fn the_syn_queue_counts_half_open_connections_until_established() {
         let mut l = listener(8);
-        l.add_half_open(1);
-        // A connection made from a cookie was never half-open here.
-        assert!(l.established(99));
-        assert_eq!(l.half_open(), 1, "another entry's slot is not freed");
-        let drained: Vec<u32> = l.drain().collect();
-        assert_eq!(drained, [99, 1]);
+        l.add_half_open();
+        l.add_half_open();
+        assert!(l.established(99), "the accept queue was empty");
+        assert_eq!(l.half_open(), 1);
+        assert!(!l.established(98));
+        assert_eq!(l.half_open(), 0);
+        let drained: Vec<u32> = l.drain_accept_queue().collect();
+        assert_eq!(drained, [99, 98]);
+        assert_eq!(l.accept_queue_len(), 0);
     }
 
     #[test]

@@ -114,7 +114,11 @@ fn closing_a_listener_resets_every_connection_not_yet_accepted() {
     assert_eq!(w.b.tcp_listener_queues(l), Some((1, 2)));
     w.drop = Box::new(|_, _| false);
     let now = w.now;
+    // The listener counts its half-open connection; the close finds it
+    // by one walk of the connections.
+    let scans = w.b.full_scans();
     w.b.tcp_close_listener(now, l);
+    assert_eq!(w.b.full_scans(), scans + 1, "one walk for the half-open");
     w.run_until(300);
     for c in done.iter().chain([&half]) {
         assert_eq!(w.a.tcp_state(*c), TcpState::Closed, "{c}");
@@ -319,4 +323,26 @@ fn active_opens_pick_free_ports_and_report_std_errors() {
             "{bad}"
         );
     }
+}
+
+#[test]
+fn closing_a_listener_without_half_open_connections_walks_nothing() {
+    let mut w = Wire::new();
+    let l = w.b.tcp_listen(server(), 8).unwrap();
+    let c =
+        w.a.tcp_connect(w.now, server(), ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    assert_eq!(w.b.tcp_listener_queues(l), Some((0, 1)));
+    let scans = w.b.full_scans();
+    let now = w.now;
+    w.b.tcp_close_listener(now, l);
+    assert_eq!(w.b.full_scans(), scans, "no half-open: no walk");
+    w.run_until(200);
+    assert_eq!(
+        w.a.tcp_state(c),
+        TcpState::Closed,
+        "the queued one is reset"
+    );
+    assert_eq!(w.b.connection_count(), (0, 0));
 }
