@@ -130,6 +130,10 @@ impl Connection {
                     None => self.on_segment_otherwise(now, seg, env),
                 }
             }
+            TcpState::SynReceived => match self.on_handshake_ack_predicted(now, seg, env) {
+                Some(disposition) => disposition,
+                None => self.on_segment_otherwise(now, seg, env),
+            },
             _ => self.on_segment_otherwise(now, seg, env),
         };
         self.core.settle_ack(now, &mut self.state, env);

@@ -128,6 +128,57 @@ impl Connection {
         }
         Some(Disposition::Accepted)
     }
+
+    /// Header prediction ([`Connection::on_segment_predicted`]) for the
+    /// segment SYN-RECEIVED expects: the handshake's ACK, passing the same
+    /// tests (ACK set, no SYN or RST, SEG.SEQ = RCV.NXT, text or a FIN only
+    /// into an open window, SEG.ACK in RFC 5961 §5.2's range). The steps
+    /// that can act on it run with no dispatch between them: PAWS (RFC 7323
+    /// §5.3), "fifth" with the open's completion (RFC 9293 §3.10.7.4: "If
+    /// SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state", else a
+    /// reset), TS.Recent and the ACK, then "seventh" and "eighth" through
+    /// the full steps' [`Connection::process_text`]. The others cannot: a
+    /// retransmitted SYN, "second" (RST) and "fourth" (SYN) need controls
+    /// the tests refuse, and "first" accepts a segment at RCV.NXT with
+    /// nothing or an open window to fill. The results are the full steps'
+    /// (`tests/predicted.rs` runs handshakes both ways). Out of line: once a
+    /// connection, and the server's full steps then run for no segment of a
+    /// handshake.
+    #[inline(never)]
+    pub(super) fn on_handshake_ack_predicted(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr<'_>,
+        env: &mut Env,
+    ) -> Option<Disposition> {
+        #[cfg(test)]
+        if super::predicted::OFF.with(core::cell::Cell::get) {
+            return None;
+        }
+        let State::SynReceived(s) = &self.state else {
+            return None;
+        };
+        let ack = predictable(seg, &s.snd, &s.rcv)?;
+        if let Step::Done(d) = self.check_paws(now, seg, env) {
+            return Some(d);
+        }
+        #[cfg(test)]
+        super::predicted::TAKEN.with(|n| n.set(n.get() + 1));
+        if let Step::Done(d) = self.complete_passive_open(now, seg, ack, env) {
+            return Some(d);
+        }
+        let state = self.state.kind();
+        let core = &mut self.core;
+        let (snd, rcv) = self.state.halves_mut()?;
+        core.on_predicted_ack(now, seg, ack, snd, rcv, env);
+        if let Step::Done(d) = self.after_ack_in(now, state, env) {
+            return Some(d);
+        }
+        if let Step::Done(d) = self.process_text(now, seg, env) {
+            return Some(d);
+        }
+        Some(Disposition::Accepted)
+    }
 }
 
 impl Core {

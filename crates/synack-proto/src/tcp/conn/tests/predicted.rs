@@ -123,6 +123,18 @@ pub(super) fn run_switched(
     taken: &'static std::thread::LocalKey<core::cell::Cell<u64>>,
     off: bool,
 ) -> (Vec<String>, u64) {
+    run_from(Harness::established_with, ops, switch, taken, off)
+}
+
+/// [`run_switched`] from the connection `start` makes (small receive
+/// buffer).
+fn run_from(
+    start: fn(Config) -> Harness,
+    ops: &[Op],
+    switch: &'static std::thread::LocalKey<core::cell::Cell<bool>>,
+    taken: &'static std::thread::LocalKey<core::cell::Cell<u64>>,
+    off: bool,
+) -> (Vec<String>, u64) {
     switch.with(|o| o.set(off));
     taken.with(|n| n.set(0));
     let config = Config {
@@ -133,7 +145,7 @@ pub(super) fn run_switched(
         },
         ..Config::default()
     };
-    let mut h = Harness::established_with(config);
+    let mut h = start(config);
     let mut trace = Vec::new();
     let mut peer_ts = 700u32;
     let mut now_ms = 100u64;
@@ -221,6 +233,21 @@ fn assert_same(ops: &[Op]) -> u64 {
     assert_same_steps(ops, run)
 }
 
+/// A server in SYN-RECEIVED after a Linux peer's SYN (TSval 700), its
+/// SYN-ACK drained at 50 ms.
+fn syn_received(config: Config) -> Harness {
+    let syn = seg("S", IRS, None).linux_syn_opts();
+    let mut h = Harness::server(config, &syn);
+    h.at(50);
+    assert_eq!(h.output().len(), 1, "the SYN-ACK");
+    h
+}
+
+/// [`run`] from SYN-RECEIVED ([`syn_received`]).
+fn run_from_syn_received(ops: &[Op], off: bool) -> (Vec<String>, u64) {
+    run_from(syn_received, ops, &predicted::OFF, &predicted::TAKEN, off)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -228,6 +255,54 @@ proptest! {
     fn prediction_leaves_what_the_full_steps_leave(ops in prop::collection::vec(op(), 1..60)) {
         assert_same(&ops);
     }
+
+    /// The same from SYN-RECEIVED: the handshake's ACK (acceptable or not,
+    /// with data, a FIN, a stale timestamp or other controls) and what
+    /// follows it.
+    #[test]
+    fn handshake_prediction_leaves_what_the_full_steps_leave(
+        ops in prop::collection::vec(op(), 1..30),
+    ) {
+        assert_same_steps(&ops, run_from_syn_received);
+    }
+}
+
+/// The handshake's ACK is predicted in SYN-RECEIVED (ESTABLISHED, as
+/// through the full steps), with data on it too; an ACK of nothing new
+/// (SEG.ACK = SND.UNA: our SYN unacknowledged) draws the full steps'
+/// reset from the prediction's own completion step.
+#[test]
+fn the_handshake_ack_is_predicted_with_the_same_result() {
+    let peer = |flags, len| plain_peer(SeqPick::Expected, flags, len);
+    let ops = [peer(0, 0), peer(3, 100), Op::Recv];
+    let (trace, taken) = run_from_syn_received(&ops, false);
+    assert!(trace[0].contains("Established"), "{}", trace[0]);
+    assert_eq!(taken, 2, "the handshake's ACK and the data after it");
+    assert_eq!(assert_same_steps(&ops, run_from_syn_received), 2);
+    // Data and a FIN on the handshake's ACK: CLOSE-WAIT at once.
+    let ops = [peer(5, 10), Op::Recv];
+    let (trace, taken) = run_from_syn_received(&ops, false);
+    assert!(trace[0].contains("CloseWait"), "{}", trace[0]);
+    assert_eq!(taken, 1);
+    assert_same_steps(&ops, run_from_syn_received);
+    let ack_of_nothing = Op::Peer {
+        seq: SeqPick::Expected,
+        ack: AckPick::Una,
+        flags: 0,
+        len: 0,
+        window: 65_535,
+        ts: TsPick::Newer,
+        ce: false,
+    };
+    let ops = [ack_of_nothing, peer(0, 0)];
+    let (trace, _) = run_from_syn_received(&ops, false);
+    assert!(
+        trace[0].contains("ResetSent(BadHandshakeAck)"),
+        "{}",
+        trace[0]
+    );
+    assert!(trace[1].contains("Established"), "{}", trace[1]);
+    assert_same_steps(&ops, run_from_syn_received);
 }
 
 /// A peer segment that acknowledges everything, with an open window, a
