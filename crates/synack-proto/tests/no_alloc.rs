@@ -1,42 +1,22 @@
 //! The fast path does not allocate: a bulk transfer between two stacks,
 //! once warm, moves megabytes with no per-segment heap allocation.
 //!
-//! The counting allocator needs `unsafe impl GlobalAlloc`; it only forwards
-//! to the system allocator and counts. This test binary is the one place in
-//! the crate that needs it (the library forbids unsafe code).
+//! The counting allocator (`counting/mod.rs`) needs `unsafe impl
+//! GlobalAlloc`; it only forwards to the system allocator and counts. The
+//! allocation tests are the one place in the crate that needs it (the
+//! library forbids unsafe code).
 #![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod counting;
+
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
+
+use counting::{ALLOCATIONS, Counting};
 
 use synack_proto::stack::{ConnHandle, ConnectOptions, Event, Interface};
 use synack_proto::{Config, Duration, Instant, Stack};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;

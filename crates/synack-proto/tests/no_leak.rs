@@ -8,38 +8,21 @@
 //! block or ring the emptying missed would be forgotten, not freed. This
 //! counts live allocations around whole runs to catch that.
 //!
-//! The counting allocator needs `unsafe impl GlobalAlloc`; it only forwards
-//! to the system allocator and counts. One test in this binary, so no other
-//! thread allocates while it counts.
+//! The counting allocator (`counting/mod.rs`) needs `unsafe impl
+//! GlobalAlloc`; it only forwards to the system allocator and counts. One
+//! test in this binary, so no other thread allocates while it counts.
 #![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod counting;
+
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::Ordering;
+
+use counting::{Counting, LIVE};
 
 use synack_proto::stack::{ConnHandle, ConnectOptions, Interface, ListenerHandle};
 use synack_proto::tcp::conn::Shutdown;
 use synack_proto::{Config, Duration, Instant, Stack};
-
-struct Counting;
-
-/// Allocations made minus allocations freed.
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
