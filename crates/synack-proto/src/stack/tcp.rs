@@ -371,6 +371,25 @@ impl Stack {
         }
     }
 
+    /// A passive open's parameters: the SYN-ACK's ISN (`iss`, a SYN
+    /// cookie's, or RFC 6528's for the tuple), the tuple's timestamp offset
+    /// and the listener's socket options.
+    #[inline(always)]
+    fn passive_params(
+        &mut self,
+        tuple: &FourTuple,
+        iss: Option<SeqNum>,
+        socket: SocketOptions,
+    ) -> ConnParams {
+        let now = self.now;
+        let iss = iss.unwrap_or_else(|| self.isn.isn(now, tuple.local, tuple.remote));
+        ConnParams {
+            iss,
+            ts_offset: self.ts_offset(tuple),
+            socket,
+        }
+    }
+
     /// A listener took a SYN without Fast Open (it joined the listener's
     /// SYN queue): a half-open connection in SYN-RECEIVED.
     fn open_half_open(
@@ -381,13 +400,7 @@ impl Stack {
         iss: Option<SeqNum>,
         socket: SocketOptions,
     ) {
-        let now = self.now;
-        let iss = iss.unwrap_or_else(|| self.isn.isn(now, tuple.local, tuple.remote));
-        let params = ConnParams {
-            iss,
-            ts_offset: self.ts_offset(tuple),
-            socket,
-        };
+        let params = self.passive_params(tuple, iss, socket);
         let open = Open::Passive(syn);
         let key = self.insert_conn(tuple.local, tuple.remote, open, &params, Owner::HalfOpen(l));
         self.after_conn(key);
@@ -400,15 +413,12 @@ impl Stack {
     #[cold]
     #[inline(never)]
     fn open_passive(&mut self, l: Key, tuple: &FourTuple, syn: &TcpRepr<'_>, iss: Option<SeqNum>) {
-        let now = self.now;
-        let iss = iss.unwrap_or_else(|| self.isn.isn(now, tuple.local, tuple.remote));
-        let Some(listener) = self.listeners.get(l) else {
+        let Some(socket) = self.listeners.get(l).map(|l| l.socket_options()) else {
             return;
         };
-        let params = ConnParams {
-            iss,
-            ts_offset: self.ts_offset(tuple),
-            socket: listener.socket_options(),
+        let params = self.passive_params(tuple, iss, socket);
+        let Some(listener) = self.listeners.get(l) else {
+            return;
         };
         let flags = self.env.config.tcp_fastopen;
         let d = fastopen::decide_passive(

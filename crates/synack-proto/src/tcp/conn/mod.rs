@@ -556,7 +556,7 @@ impl State {
             State::Closed(Closed { unread }) | State::TimeWait(TimeWaitState { unread, .. }) => {
                 core::mem::replace(unread, RingBuffer::new(0))
             }
-            State::SynSent(_) => RingBuffer::new(0),
+            // SYN-SENT has no receive half: an empty buffer.
             other => other
                 .recv_half_mut()
                 .map_or_else(|| RingBuffer::new(0), |r| r.take_unread(spares)),

@@ -300,14 +300,10 @@ impl RecvHalf {
     /// Takes the buffer with its unread bytes when the connection's
     /// protocol state ends (the application may not have read everything).
     /// The block goes to `spares` for the stack's next connection, emptied;
-    /// the buffer, with its ring, is what this returns.
-    pub fn into_unread(mut self, spares: &mut Spares) -> RingBuffer {
-        self.take_unread(spares)
-    }
-
-    /// [`RecvHalf::into_unread`] in place: the half is left without its
-    /// block, owning no memory, so the state holding it can be overwritten
-    /// without a drop (`State::overwrite_emptied`) or a move of the half.
+    /// the buffer, with its ring, is what this returns. In place: the half
+    /// is left without its block, owning no memory, so the state holding it
+    /// can be overwritten without a drop (`State::overwrite_emptied`) or a
+    /// move of the half.
     pub fn take_unread(&mut self, spares: &mut Spares) -> RingBuffer {
         match self.block.take() {
             Some(mut b) => {
@@ -723,7 +719,7 @@ mod tests {
         let mut old = half(10_000);
         assert!(old.receive(SeqNum(1005), b"later", false).out_of_order);
         assert!(old.allocated() > 0);
-        let unread = old.into_unread(&mut spares);
+        let unread = old.take_unread(&mut spares);
         assert_eq!(unread.len(), 0);
         assert_eq!(spares.blocks(), (0, 1));
         let (mut reused, mut fresh) = (half(10_000), half(10_000));
