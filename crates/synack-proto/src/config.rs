@@ -213,6 +213,13 @@ pub struct Config {
     /// synack sends segments one by one but places PSH as Linux's GSO
     /// packets would carry it.
     pub tcp_min_tso_segs: u32,
+    /// Software segmentation of a connection's GSO packets (Linux's GSO,
+    /// `ethtool -K dev gso on`): the packet's whole-MSS pieces are planned
+    /// and accounted as one, and the stack writes each piece from the
+    /// first one's header (`stack::gso`). The frames are those of sending
+    /// the pieces one by one; on by default, as in Linux. Interfaces with
+    /// TSO or checksum offload (`Stack::set_offloads`) use those instead.
+    pub gso: bool,
 }
 
 impl Default for Config {
@@ -287,6 +294,7 @@ impl Default for Config {
             tcp_early_retrans: 3,
             tcp_frto: 2,
             tcp_min_tso_segs: 2,
+            gso: true,
         }
     }
 }

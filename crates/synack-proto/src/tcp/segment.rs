@@ -517,6 +517,97 @@ impl ControlSegment {
     }
 }
 
+/// The longest header the pieces of a software GSO packet share
+/// (`conn::gso`): an established connection's, with the timestamp option
+/// at most.
+pub const PIECE_HEADER_LEN: usize = TIMESTAMP_ONLY_LEN;
+
+/// What every piece of a software GSO packet shares (`conn::gso`): the
+/// first piece's header, and the sum of the header and pseudo-header
+/// (RFC 9293 §3.1) without what differs per piece (the sequence number,
+/// the control bits, the checksum, the length).
+#[derive(Clone, Copy, Debug)]
+pub struct PieceHeader {
+    bytes: [u8; PIECE_HEADER_LEN],
+    len: u8,
+    sum: u16,
+}
+
+impl PieceHeader {
+    pub const EMPTY: PieceHeader = PieceHeader {
+        bytes: [0; PIECE_HEADER_LEN],
+        len: 0,
+        sum: 0,
+    };
+
+    /// The shared part of `header`, a segment's header from `local` to
+    /// `remote`; `None` if it is longer than [`PIECE_HEADER_LEN`] or not a
+    /// header.
+    pub fn new(header: &[u8], (local, remote): (SocketAddrV4, SocketAddrV4)) -> Option<Self> {
+        if header.len() < HEADER_LEN || header.len() > PIECE_HEADER_LEN {
+            return None;
+        }
+        let mut bytes = [0; PIECE_HEADER_LEN];
+        bytes[..header.len()].copy_from_slice(header);
+        let mut shared = bytes;
+        // Summed without what each piece sets: seq, flags, checksum.
+        shared[4..8].fill(0);
+        shared[13] = 0;
+        shared[16..18].fill(0);
+        let sum = checksum::combine(&[
+            checksum::pseudo_header(*local.ip(), *remote.ip(), IpProtocol::Tcp, 0),
+            checksum::header(&shared[..header.len()]),
+        ]);
+        Some(PieceHeader {
+            bytes,
+            len: header.len() as u8,
+            sum,
+        })
+    }
+
+    /// The control bits of the first piece.
+    pub fn flags(&self) -> u8 {
+        self.bytes[13]
+    }
+
+    /// Writes the piece at `seq` with control bits `flags` (ACK included,
+    /// the header's byte 13) and `payload` into `buf`: the header, the
+    /// payload, and the checksum over the pseudo-header, header and
+    /// payload (RFC 9293 §3.1). Returns its length, or
+    /// [`WireError::Truncated`] (writing nothing) if `buf` is too short.
+    pub fn write(
+        &self,
+        buf: &mut [u8],
+        seq: SeqNum,
+        flags: u8,
+        payload: (&[u8], &[u8]),
+    ) -> Result<usize, WireError> {
+        let header_len = usize::from(self.len);
+        let total = header_len + payload.0.len() + payload.1.len();
+        if buf.len() < total.max(PIECE_HEADER_LEN) {
+            return Err(WireError::Truncated);
+        }
+        // The whole array, whatever the header's length: a fixed copy (the
+        // payload overwrites what lies past a shorter header).
+        buf[..PIECE_HEADER_LEN].copy_from_slice(&self.bytes);
+        let (head, data) = buf[..total].split_at_mut(header_len);
+        head[4..8].copy_from_slice(&seq.0.to_be_bytes());
+        head[13] = flags;
+        let mut sum = checksum::combine(&[
+            self.sum,
+            (seq.0 >> 16) as u16,
+            seq.0 as u16,
+            u16::from(flags),
+            total as u16,
+        ]);
+        if !data.is_empty() {
+            sum = checksum::combine(&[sum, sum_payload(data, payload)]);
+        }
+        head[16..18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
+        Ok(total)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -783,6 +874,65 @@ mod tests {
                 Err(WireError::Truncated)
             );
             proptest::prop_assert!(short.iter().all(|&b| b == 0xAA));
+        }
+    }
+
+    proptest::proptest! {
+        /// A software GSO piece written from the first piece's header is
+        /// byte for byte the segment written on its own with the piece's
+        /// sequence number, control bits and payload, with or without the
+        /// timestamp option.
+        #[test]
+        fn a_piece_is_the_segment_written_alone(
+            seq: u32,
+            first_seq: u32,
+            ack: u32,
+            flags: u8,
+            first_flags: u8,
+            window: u16,
+            timestamp: Option<(u32, u32)>,
+            local_ip: u32,
+            remote_ip: u32,
+            ports: (u16, u16),
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            first_len in 0usize..200,
+            split in 0usize..200,
+        ) {
+            let local = SocketAddrV4::new(Ipv4Addr::from(local_ip), ports.0);
+            let remote = SocketAddrV4::new(Ipv4Addr::from(remote_ip), ports.1);
+            let header = |seq, flags| SegmentHeader {
+                seq: SeqNum(seq),
+                ack: Some(SeqNum(ack)),
+                flags: TcpFlags(flags),
+                window,
+                options: TcpOptions {
+                    timestamp: timestamp.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
+                    ..TcpOptions::default()
+                },
+            };
+            // The first piece, with a payload of its own.
+            let mut first = [0x55; 300];
+            let filler = vec![0x33; first_len];
+            let n = write_segment(&mut first, local, remote, &header(first_seq, first_flags), (&filler, &[]))
+                .unwrap();
+            let header_len = n - first_len;
+            let shared = PieceHeader::new(&first[..header_len], (local, remote)).unwrap();
+            let split = split.min(payload.len());
+            let pieces = (&payload[..split], &payload[split..]);
+            let mut alone = [0xAA; 300];
+            let mut h = header(seq, flags);
+            // As sent: the ACK bit set with the acknowledgment number.
+            h.flags = with_ack_flag(h.flags, true);
+            let m = write_segment(&mut alone, local, remote, &h, pieces).unwrap();
+            let mut piece = [0xAA; 300];
+            let written = shared.write(&mut piece, SeqNum(seq), h.flags.bits(), pieces).unwrap();
+            proptest::prop_assert_eq!(written, m);
+            proptest::prop_assert_eq!(&piece[..m], &alone[..m]);
+            let mut short = [0xAA; 300];
+            proptest::prop_assert_eq!(
+                shared.write(&mut short[..m - 1], SeqNum(seq), h.flags.bits(), pieces),
+                Err(WireError::Truncated)
+            );
         }
     }
 

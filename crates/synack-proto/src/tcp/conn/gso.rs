@@ -19,12 +19,12 @@
 //! marker and is independent of segment boundaries"); these rules are only
 //! Linux's choice of where to set it.
 
-use super::Core;
+use super::{Core, Env};
 use crate::SeqNum;
 use crate::config::Config;
 use crate::tcp::congestion::CongestionControl;
 
-use super::send::SendHalf;
+use super::send::{FinState, SendHalf};
 
 /// The largest GSO packet Linux builds (`GSO_LEGACY_MAX_SIZE`).
 const GSO_MAX_SIZE: u64 = 65_536;
@@ -97,6 +97,56 @@ impl Core {
             return None;
         }
         Some(ends_packet(seq + len, snd))
+    }
+
+    /// Software GSO (`Config::gso`): new data at `seq`, where the loop that
+    /// sends segment by segment would send a full MSS now, as one packet of
+    /// the whole-MSS segments that loop would send next, back to back, with
+    /// nothing changing between them: those inside the current GSO packet
+    /// (just sized by [`Core::gso_push`]), within the data (`unsent`), the
+    /// peer's window (`wnd_room`), the record (`record_room`), the
+    /// congestion window (a segment goes while pipe is below it, RFC 5681
+    /// §3) and the scoreboard's room, and none carrying the FIN (the last
+    /// data byte goes alone with it). Returns the packet's length and
+    /// whether its last piece carries PSH, by the rules that would set it
+    /// on that segment alone: where the written data ends (unless more was
+    /// promised), where the GSO packet ends, at a record's end cut short.
+    /// `None` (one segment goes) with fewer than two pieces, with GSO off,
+    /// with TSO or checksum offload (the device then cuts or sums), or in
+    /// loss recovery (PRR counts each segment).
+    pub(super) fn gso_packet(
+        &mut self,
+        seq: SeqNum,
+        (unsent, wnd_room, record_room): (u32, u32, u32),
+        snd: &mut SendHalf,
+        env: &Env,
+    ) -> Option<(u32, bool)> {
+        if !env.config.gso || env.tx.max_segment != 0 || env.tx.csum || !self.recovery.is_quiet() {
+            return None;
+        }
+        let mss = snd.mss;
+        let gso_end = snd.gso_end();
+        if mss == 0 || !gso_end.after(seq) {
+            return None;
+        }
+        let data = if snd.fin == FinState::Queued {
+            unsent.saturating_sub(1)
+        } else {
+            unsent
+        };
+        let room = gso_end.since(seq).min(data).min(wnd_room).min(record_room);
+        let cwnd_pieces = self.send_window().saturating_sub(self.pipe()).div_ceil(mss);
+        let pieces = (room / mss)
+            .min(cwnd_pieces)
+            .min(self.recovery.record_room());
+        if pieces < 2 {
+            return None;
+        }
+        let len = pieces * mss;
+        let is_tail = len == unsent;
+        let record_cut = len == record_room && len < unsent && len < wnd_room;
+        let push = (is_tail && !snd.more) || ends_packet(seq + len, snd) || record_cut;
+        Some((len, push))
     }
 
     /// Segments the congestion window gives one GSO packet (Linux

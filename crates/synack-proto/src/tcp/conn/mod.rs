@@ -752,8 +752,8 @@ impl TimedSegment {
     }
 }
 
-/// Output the connection owes beyond data: four flags and a RST, in 12
-/// bytes (the flags share the RST's bits byte).
+/// Output the connection owes beyond data: five flags and a RST, in 12
+/// bytes (the flags share the RST's bits byte, which has no bit left).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Pending {
     /// The RST's sequence number and, with [`pending::RST_HAS_ACK`], its
@@ -792,6 +792,8 @@ mod pending {
     pub const FORCE_PUSH: u8 = 1 << 5;
     /// A tail loss probe is due (RFC 8985 §7.3).
     pub const LOSS_PROBE: u8 = 1 << 6;
+    /// Pieces of a software GSO packet to write (`conn::gso`).
+    pub const PIECES: u8 = 1 << 7;
     /// The bits that describe the RST.
     pub const RST_BITS: u8 = RST | RST_ABORT | RST_HAS_ACK;
 }
@@ -821,13 +823,21 @@ pending_flags! {
     probe set_probe PROBE;
     force_push set_force_push FORCE_PUSH;
     loss_probe set_loss_probe LOSS_PROBE;
+    pieces set_pieces PIECES;
 }
 
 impl Pending {
     /// Whether anything at all is pending (a RST, our SYN, a probe, a push,
-    /// a loss probe).
+    /// a loss probe, a GSO packet's pieces).
     pub fn any(&self) -> bool {
         self.bits != 0
+    }
+
+    /// Whether a RST or a GSO packet's pieces are pending: what a poll
+    /// writes before anything else.
+    #[inline(always)]
+    pub fn rst_or_pieces(&self) -> bool {
+        self.bits & (pending::RST | pending::PIECES) != 0
     }
 
     /// Queues `rst`, replacing any RST pending.

@@ -141,8 +141,12 @@ impl Connection {
     /// until `None` after every input.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8], env: &mut Env) -> Option<usize> {
-        if let Some(rst) = self.core.pending.take_rst() {
-            return self.core.write_rst(now, rst, buf, env);
+        // A RST, or a GSO packet's next piece, goes first: one test for
+        // both, the writing out of line.
+        if self.core.pending.rst_or_pieces()
+            && let Some(n) = self.transmit_rst_or_piece(now, buf, env)
+        {
+            return Some(n);
         }
         let kind = self.state.kind();
         let core = &mut self.core;
@@ -200,6 +204,47 @@ impl Connection {
 }
 
 impl Connection {
+    /// A pending RST, else the next piece of a GSO packet
+    /// ([`Connection::transmit_piece`]); `None` lets the poll go on.
+    #[inline(never)]
+    fn transmit_rst_or_piece(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        env: &mut Env,
+    ) -> Option<usize> {
+        if let Some(rst) = self.core.pending.take_rst() {
+            return self.core.write_rst(now, rst, buf, env);
+        }
+        self.transmit_piece(buf, env)
+    }
+
+    /// The next piece of the software GSO packet being sent (`conn::gso`),
+    /// already accounted as sent when its first piece went: written first,
+    /// whatever came in since, as a packet handed to a device goes out
+    /// whole. `None`, with the rest given up, if it cannot go as planned
+    /// (see `SendHalf::write_next_piece`; a connection that ended has no
+    /// send half). The stack learns whether the turn ends from the last
+    /// piece's PSH, as after any segment that may be the last.
+    fn transmit_piece(&mut self, buf: &mut [u8], env: &mut Env) -> Option<usize> {
+        let core = &mut self.core;
+        let written = self
+            .state
+            .send_half_mut()
+            .and_then(|snd| snd.write_next_piece(buf));
+        let Some((n, last, ecn)) = written else {
+            core.pending.set_pieces(false);
+            return None;
+        };
+        if last {
+            core.pending.set_pieces(false);
+        }
+        #[cfg(test)]
+        in_packet::PIECES.with(|p| p.set(p.get() + 1));
+        env.tx.ecn = ecn;
+        Some(n)
+    }
+
     /// Whether [`Connection::poll_transmit`] may have a segment to send.
     /// Conservative: `false` only when a poll now would certainly return
     /// `None` and change nothing, so a caller may skip it (the stack skips
@@ -315,6 +360,11 @@ impl Core {
         let maybe_last = plan.len == 0 || plan.push || plan.fin;
         // The long way's one call site: whatever its plan, one `emit`.
         let n = self.emit(now, &plan, snd, rcv, buf, env)?;
+        // The first piece of a software GSO packet (`gso_packet`) went as
+        // a segment of its own: the others are accounted now.
+        if self.pending.pieces() {
+            self.after_first_piece(now, snd, rcv, &buf[..n], env);
+        }
         if maybe_last {
             debug_assert!(more.is_none_or(|m| m == self.synchronized_may_transmit(snd)));
             env.tx.more = Some(more.unwrap_or_else(|| self.synchronized_may_transmit(snd)));
@@ -708,6 +758,20 @@ impl Core {
             self.gso_push(seq, len, sendable.max(len), snd, &env.config)
         };
         self.pending.set_force_push(false);
+        if !probe && len == mss {
+            let room = (unsent, wnd_room, record_room);
+            if let Some((len, push)) = self.gso_packet(seq, room, snd, env) {
+                // Its first piece goes as planned here; `after_first_piece`
+                // accounts the others, whose PSH is the packet's.
+                snd.plan_pieces(seq + mss, seq + len, push);
+                self.pending.set_pieces(true);
+                return Some(Plan {
+                    len: mss,
+                    kind: Kind::New,
+                    ..Plan::ack(seq)
+                });
+            }
+        }
         let fin = fin_queued && is_tail && (seq + len).before(snd.window_end() + 1u32);
         Some(Plan {
             len,
@@ -827,6 +891,8 @@ pub(super) mod in_packet {
         pub static TAKEN: Cell<u64> = const { Cell::new(0) };
         pub static BARE_ACKS: Cell<u64> = const { Cell::new(0) };
         pub static FIRST: Cell<u64> = const { Cell::new(0) };
+        /// Pieces of software GSO packets written after their first.
+        pub static PIECES: Cell<u64> = const { Cell::new(0) };
     }
 }
 
@@ -921,7 +987,11 @@ mod answer_tests {
     /// segment of a burst (no PSH) carries no answer.
     #[test]
     fn a_connection_answers_may_transmit_after_a_segment_that_may_be_its_last() {
-        let mut h = Harness::established();
+        // Segment by segment (a software GSO packet answers for its pieces).
+        let mut h = Harness::established_with(crate::config::Config {
+            gso: false,
+            ..Default::default()
+        });
         h.at(1_000);
         h.send(&[1; 3_000]);
         let mut answers = Vec::new();

@@ -25,6 +25,9 @@ use super::records::RecordBoundaries;
 use super::spares::Spares;
 use crate::SeqNum;
 use crate::storage::RingBuffer;
+use crate::tcp::ecn::Ecn;
+use crate::tcp::segment::PieceHeader;
+use crate::wire::tcp::TcpFlags;
 
 /// Where the FIN is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +96,39 @@ pub(super) struct SendBlock {
     /// being sent in, as Linux would build it (`conn::gso`): new data before
     /// it is inside that packet.
     gso_end: SeqNum,
+    /// The software GSO packet being written (`conn::gso`), while
+    /// `Pending::pieces` says one is.
+    pieces: Pieces,
+}
+
+/// The pieces of a software GSO packet still to be written (`conn::gso`):
+/// all are accounted as sent; each is the first piece's header with its
+/// own sequence number, control bits and checksum, and its data from the
+/// ring.
+#[derive(Clone, Copy, Debug)]
+struct Pieces {
+    /// The next piece's sequence number.
+    seq: SeqNum,
+    /// Where the packet ends.
+    end: SeqNum,
+    /// The last piece carries PSH.
+    push: bool,
+    /// The IP ECN codepoint of every piece.
+    ecn: Ecn,
+    /// The first piece's header ([`PieceHeader::EMPTY`] until it went).
+    header: PieceHeader,
+}
+
+impl Default for Pieces {
+    fn default() -> Self {
+        Pieces {
+            seq: SeqNum(0),
+            end: SeqNum(0),
+            push: false,
+            ecn: Ecn::NotEct,
+            header: PieceHeader::EMPTY,
+        }
+    }
 }
 
 impl SendBlock {
@@ -105,6 +141,7 @@ impl SendBlock {
             records: RecordBoundaries::default(),
             small_end: una,
             gso_end: una,
+            pieces: Pieces::default(),
         }
     }
 }
@@ -181,6 +218,59 @@ impl SendHalf {
 
     pub fn set_gso_end(&mut self, end: SeqNum) {
         self.block_mut().gso_end = end;
+    }
+
+    /// Software GSO: a packet's pieces after its first, `seq..end`, the
+    /// last with PSH if `push`; their header follows once the first is
+    /// written (`set_piece_header`).
+    pub(super) fn plan_pieces(&mut self, seq: SeqNum, end: SeqNum, push: bool) {
+        let pieces = &mut self.block_mut().pieces;
+        (pieces.seq, pieces.end, pieces.push) = (seq, end, push);
+        pieces.header = PieceHeader::EMPTY;
+    }
+
+    /// The pieces planned by [`SendHalf::plan_pieces`], not yet written.
+    pub(super) fn planned_pieces(&self) -> Option<(SeqNum, SeqNum)> {
+        let pieces = &self.block.as_deref()?.pieces;
+        Some((pieces.seq, pieces.end))
+    }
+
+    /// The first piece's header and IP ECN codepoint, which every piece
+    /// repeats.
+    pub(super) fn set_piece_header(&mut self, header: PieceHeader, ecn: Ecn) {
+        let pieces = &mut self.block_mut().pieces;
+        pieces.header = header;
+        pieces.ecn = ecn;
+    }
+
+    /// Writes the next piece of the software GSO packet (`conn::gso`) into
+    /// `buf`: returns its length, whether it is the packet's last, and its
+    /// ECN codepoint. `None` when it cannot go as planned (its data was
+    /// acknowledged meanwhile, by an ACK beyond what the peer can have
+    /// received, or `buf` is too short): the packet's rest is then given
+    /// up, as if lost on the way.
+    pub(super) fn write_next_piece(&mut self, buf: &mut [u8]) -> Option<(usize, bool, Ecn)> {
+        let (una, nxt, mss, buf_seq) = (self.una, self.nxt, self.mss, self.buf_seq);
+        let SendBlock { buffer, pieces, .. } = self.block.as_deref_mut()?;
+        let seq = pieces.seq;
+        let len = pieces.end.since(seq).min(mss);
+        if len == 0 || seq.before(una) || seq.before(buf_seq) || (seq + len).after(nxt) {
+            return None;
+        }
+        let payload = buffer.slices_at(seq.since(buf_seq) as usize, len as usize);
+        if payload.0.len() + payload.1.len() != len as usize {
+            return None;
+        }
+        let last = seq + len == pieces.end;
+        // CWR goes on the packet's first segment only (RFC 3168 §6.1.2);
+        // PSH on its last (Linux's GSO leaves it there).
+        let mut flags = pieces.header.flags() & !TcpFlags::CWR.bits();
+        if last && pieces.push {
+            flags |= TcpFlags::PSH.bits();
+        }
+        let n = pieces.header.write(buf, seq, flags, payload).ok()?;
+        pieces.seq = seq + len;
+        Some((n, last, pieces.ecn))
     }
 
     fn len(&self) -> usize {

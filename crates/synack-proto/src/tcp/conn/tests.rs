@@ -9,6 +9,7 @@
 mod close;
 mod data;
 mod gro;
+mod gso;
 mod handshake;
 mod idle_ack;
 mod in_packet;

@@ -589,6 +589,7 @@ impl LossRecovery {
     }
 
     /// New data `start..end` (FIN included) went out at `now`.
+    #[inline(always)]
     pub fn on_sent_new(&mut self, now: Instant, start: SeqNum, end: SeqNum) {
         self.episode(start).on_sent_new(now, start, end);
     }

@@ -10,11 +10,12 @@ use crate::tcp::conn::{Core, Env, PendingRst};
 use crate::tcp::ecn::Ecn;
 use crate::tcp::recovery::{Mark, Retransmission};
 use crate::tcp::segment::{
-    SegmentHeader, TimestampHeader, write_segment, write_segment_partial, write_timestamp_segment,
+    PieceHeader, SegmentHeader, TimestampHeader, write_segment, write_segment_partial,
+    write_timestamp_segment,
 };
 use crate::tcp::timer::Timer;
 use crate::time::{Instant, Stamp};
-use crate::wire::tcp::{SackBlocks, TcpFlags, TcpOptions, TcpTimestamp};
+use crate::wire::tcp::{SackBlocks, TcpFlags, TcpOptions, TcpPacket, TcpTimestamp};
 
 use crate::tcp::conn::TimedSegment;
 use crate::tcp::conn::offload::pieces;
@@ -76,6 +77,48 @@ impl Core {
             layout,
         };
         self.write_and_account(now, plan, segment, snd, Some(rcv), buf, env, |_, _| {})
+    }
+
+    /// The first piece of a software GSO packet (`Core::gso_packet`, the
+    /// rest planned in `snd`'s pieces) just went as the segment it is
+    /// alone (`written`, its header first): the other pieces are accounted
+    /// at once, as one super-segment of MSS pieces is (one scoreboard
+    /// record each), and left for `Connection::transmit_piece` to write
+    /// from this one's header. What that leaves is what sending the pieces
+    /// one by one at `now` leaves: the first is the RTT-timed segment, the
+    /// timers are set from the same `now`, the counters count each piece.
+    /// Pieces share one header, so a segment that may report SACK blocks
+    /// (a D-SACK is reported once) goes alone, as does one a short buffer
+    /// cut: the rest then goes one by one, as without GSO (a packet's first
+    /// segment never carries PSH).
+    #[inline(never)]
+    pub(super) fn after_first_piece(
+        &mut self,
+        now: Instant,
+        snd: &mut SendHalf,
+        rcv: &RecvHalf,
+        written: &[u8],
+        env: &mut Env,
+    ) {
+        let header_len = usize::from(TcpPacket::new_unchecked(written).header_len());
+        let header = PieceHeader::new(&written[..header_len], (self.local, self.remote));
+        let (Some((seq, end)), Some(header)) = (snd.planned_pieces(), header) else {
+            self.pending.set_pieces(false);
+            return;
+        };
+        if (self.neg.sack_ok() && rcv.may_have_sack_blocks())
+            || written.len() != header_len + snd.mss as usize
+        {
+            self.pending.set_pieces(false);
+            return;
+        }
+        let rest = Plan {
+            len: end.since(seq),
+            kind: Kind::New,
+            ..Plan::ack(seq)
+        };
+        self.on_emitted(now, &rest, snd, None, false, None, env);
+        snd.set_piece_header(header, env.tx.ecn);
     }
 
     /// [`Core::emit`] for our SYN (`rcv` is `None`) or SYN-ACK.
