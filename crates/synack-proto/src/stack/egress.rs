@@ -22,6 +22,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::VecDeque;
 
 use super::iface::Hop;
+use super::slab::OptionKey;
 use super::tcp::TcpReply;
 use super::{Direction, FourTuple, IfaceId, MIN_TRANSMIT_BUFFER, Stack};
 use crate::ip::arp::Resolution;
@@ -356,6 +357,11 @@ impl Stack {
     fn transmit_conn(&mut self, ready: super::Ready, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         let now = self.now;
         let super::Ready { key, dst } = ready;
+        if self.piece_key.is(key)
+            && let Some(frame) = self.transmit_piece(key, dst, buf)
+        {
+            return frame;
+        }
         // The route decides the buffer's layout (link header room, offload
         // allowance); `hop_to` remembers its last answer, so asking before
         // the connection knows whether it has a segment costs a compare.
@@ -393,6 +399,10 @@ impl Stack {
             return None;
         };
         let src = *entry.conn.local().ip();
+        if self.env.tx.packet {
+            // Its other pieces follow (`transmit_piece`).
+            self.piece_key = OptionKey::some(key);
+        }
         let deadline = entry.conn.poll_timeout();
         let packet = TcpPacket::new_unchecked(&tcp_buf[..n]);
         let header = packet.header_len();
@@ -441,6 +451,55 @@ impl Stack {
             self.tx_offload = None;
         }
         frame
+    }
+
+    /// The next piece of connection `key`'s software GSO packet (see
+    /// `conn::gso`), to `dst`, the ready queue's first: a piece changes no
+    /// timer, so the deadline is not asked again, and its turn ends after
+    /// the last piece as after any segment that may be the last (PSH, and
+    /// nothing more wanted). `None` when no piece goes this way (the
+    /// packet is done or given up, or there is no route): the connection
+    /// is polled as usual.
+    #[inline(never)]
+    fn transmit_piece(
+        &mut self,
+        key: super::Key,
+        dst: Ipv4Addr,
+        buf: &mut [u8],
+    ) -> Option<Option<(IfaceId, usize)>> {
+        let hop = self.hop_to(dst)?;
+        let l2 = self.l2_len(hop.iface);
+        let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(IP_HEADER_LEN);
+        let entry = self.conns.get_mut(key)?;
+        #[cfg(test)]
+        {
+            self.conn_polls += 1;
+        }
+        let Some(n) = entry.conn.poll_piece(tcp_buf, &mut self.env) else {
+            self.piece_key = OptionKey::NONE;
+            self.env.tx = Default::default();
+            return None;
+        };
+        #[cfg(test)]
+        {
+            self.piece_polls += 1;
+        }
+        let src = *entry.conn.local().ip();
+        if !entry.conn.has_pieces() {
+            self.piece_key = OptionKey::NONE;
+            let push = TcpPacket::new_unchecked(&tcp_buf[..n])
+                .flags()
+                .contains(TcpFlags::PSH);
+            if push && !entry.wants_poll() {
+                entry.queued = false;
+                self.ready.pop_front();
+            }
+        }
+        let tos = self.env.tx.ecn.bits();
+        self.env.tx = Default::default();
+        self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, tos);
+        let frame = self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n);
+        Some(frame)
     }
 
     /// A connection the application just gave up (`tcp_close`) that was

@@ -396,6 +396,9 @@ pub struct Stack {
     /// Calls into a connection's `poll_transmit` (tests count them).
     #[cfg(test)]
     conn_polls: u64,
+    /// Pieces of software GSO packets written by `egress::transmit_piece`.
+    #[cfg(test)]
+    pub(crate) piece_polls: u64,
     /// Tests only: whether `tcp_close` may retire an ended connection at
     /// once (off: always the general bookkeeping, for the differential
     /// test), and how often it did.
@@ -415,6 +418,9 @@ pub struct Stack {
     offload_call: bool,
     /// The offload metadata of the frame being returned.
     tx_offload: Option<FrameOffload>,
+    /// The connection whose software GSO packet is being written
+    /// (`egress::transmit_piece`), if any.
+    piece_key: slab::OptionKey,
     trace: Trace,
     /// The latest `now` any entry point was given (for getters).
     now: Instant,
@@ -504,6 +510,8 @@ impl Stack {
             #[cfg(test)]
             conn_polls: 0,
             #[cfg(test)]
+            piece_polls: 0,
+            #[cfg(test)]
             short_close: true,
             #[cfg(test)]
             short_closes: 0,
@@ -517,6 +525,7 @@ impl Stack {
             ip_ident: 0,
             offload_call: false,
             tx_offload: None,
+            piece_key: slab::OptionKey::NONE,
             trace: Trace::default(),
             now: Instant::ZERO,
             scratch: Vec::new(),

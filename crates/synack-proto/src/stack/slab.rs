@@ -27,6 +27,17 @@ impl OptionKey {
         }
     }
 
+    /// `key`, which is not `None`'s index (no slab key is).
+    pub fn some(key: Key) -> Self {
+        debug_assert_ne!(key.index, u32::MAX);
+        OptionKey(key)
+    }
+
+    /// Whether this is `Some(key)`: one compare.
+    pub fn is(self, key: Key) -> bool {
+        self.0 == key
+    }
+
     pub fn get(self) -> Option<Key> {
         (self.0.index != u32::MAX).then_some(self.0)
     }

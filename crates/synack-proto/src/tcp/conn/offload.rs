@@ -44,6 +44,11 @@ pub struct TxOffload {
     /// answered it while writing a segment that may be its last for now
     /// (no payload, PSH or FIN); `None` otherwise.
     pub more: Option<bool>,
+    /// Out: the segment just written is a software GSO packet's first
+    /// piece (`conn::gso`): its others follow, one per poll, and
+    /// [`Connection::poll_piece`](super::Connection::poll_piece) writes
+    /// them without the rest of a poll.
+    pub packet: bool,
 }
 
 impl TxOffload {

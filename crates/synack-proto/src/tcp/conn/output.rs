@@ -204,6 +204,26 @@ impl Connection {
 }
 
 impl Connection {
+    /// The next piece of the software GSO packet being sent (`conn::gso`)
+    /// when that is what [`Connection::poll_transmit`] would write now
+    /// (pieces are pending and no RST goes first): its length, `None`
+    /// otherwise. For a stack that knows a packet is under way
+    /// ([`TxOffload::packet`](super::offload::TxOffload::packet)): a piece
+    /// changes no timer and nothing else a poll reports but the end of the
+    /// connection's turn, which the last piece's PSH marks as any segment
+    /// that may be the last.
+    pub fn poll_piece(&mut self, buf: &mut [u8], env: &mut Env) -> Option<usize> {
+        if !self.core.pending.pieces() || self.core.pending.rst().is_some() {
+            return None;
+        }
+        self.transmit_piece(buf, env)
+    }
+
+    /// Whether a software GSO packet has pieces still to write.
+    pub fn has_pieces(&self) -> bool {
+        self.core.pending.pieces()
+    }
+
     /// A pending RST, else the next piece of a GSO packet
     /// ([`Connection::transmit_piece`]); `None` lets the poll go on.
     #[inline(never)]

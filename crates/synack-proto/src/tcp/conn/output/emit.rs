@@ -119,6 +119,7 @@ impl Core {
         };
         self.on_emitted(now, &rest, snd, None, false, None, env);
         snd.set_piece_header(header, env.tx.ecn);
+        env.tx.packet = true;
     }
 
     /// [`Core::emit`] for our SYN (`rcv` is `None`) or SYN-ACK.

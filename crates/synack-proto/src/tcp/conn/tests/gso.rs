@@ -53,6 +53,12 @@ fn a_drained_bulk_transfer_sends_the_same_frames_with_gso_or_without() {
             assert!(x == y, "seed {seed} loss {loss}: frame {i} differs");
         }
         assert_eq!(plain.stats, gso.stats, "seed {seed}");
+        // Nearly every piece took the stack's short way.
+        assert!(
+            gso.stack_pieces * 10 >= pieces * 9,
+            "seed {seed}: {} of {pieces}",
+            gso.stack_pieces
+        );
         // Segments sent while loss recovery has work go one by one.
         let data_frames = (BYTES / 1448) as u64;
         let share = if loss == 0.0 { 2 } else { 8 };

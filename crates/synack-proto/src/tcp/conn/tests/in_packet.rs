@@ -309,6 +309,8 @@ pub(super) struct Bulk {
     pub frames: Vec<(bool, Vec<u8>)>,
     pub received: Vec<u8>,
     pub stats: [String; 2],
+    /// Pieces A's stack wrote the short way (`egress::transmit_piece`).
+    pub stack_pieces: u64,
 }
 
 /// How [`bulk`]'s stacks send and its driver polls.
@@ -418,6 +420,7 @@ pub(super) fn bulk(seed: u64, loss: f64, bytes: usize, driver: Driver) -> Bulk {
         frames,
         received,
         stats: [format!("{:?}", a.stats()), format!("{:?}", b.stats())],
+        stack_pieces: a.piece_polls,
     }
 }
 
