@@ -1,4 +1,5 @@
-//! Where Linux's GSO packets would end, for the PSH flag.
+//! Where Linux's GSO packets would end, for the PSH flag and for software
+//! GSO.
 //!
 //! Linux hands new data to the device in GSO packets of several segments
 //! and sets PSH on every GSO packet of two or more segments (a hint for the
@@ -18,6 +19,12 @@
 //! RFC 9293 §3.9.1.2 leaves PSH to the sender ("the PSH bit is not a record
 //! marker and is independent of segment boundaries"); these rules are only
 //! Linux's choice of where to set it.
+//!
+//! The same packets make synack's software GSO (`Config::gso`): the full
+//! segments of a packet that may go now are planned and accounted at once
+//! ([`Core::gso_packet`]), and written one per poll from the first one's
+//! header (`SendHalf::write_next_piece`). The frames are those the
+//! segment-at-a-time loop would send; only the work per segment shrinks.
 
 use super::{Core, Env};
 use crate::SeqNum;
