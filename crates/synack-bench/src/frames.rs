@@ -96,6 +96,17 @@ impl Frames {
         self.queue.pop_front()
     }
 
+    /// Every queued frame, oldest first, read in place; give them all back
+    /// with [`Frames::recycle_all`].
+    pub fn frames(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.queue.iter().map(|(buf, len)| &buf[..*len])
+    }
+
+    /// Removes every queued frame and returns its buffer to the pool.
+    pub fn recycle_all(&mut self) {
+        self.pool.extend(self.queue.drain(..).map(|(buf, _)| buf));
+    }
+
     /// Returns a buffer from [`Frames::take`] to the pool.
     pub fn recycle(&mut self, buf: Vec<u8>) {
         self.pool.push(buf);
@@ -126,6 +137,18 @@ mod tests {
         assert_eq!(q.pop_with(|f| f.to_vec()), Some(vec![7]));
         assert_eq!(q.pop_with(|f| f.len()), None);
         assert_eq!(q.pushed(), 3);
+    }
+
+    #[test]
+    fn frames_are_read_in_place_then_all_recycled() {
+        let mut q = Frames::new();
+        q.push(&[1, 2, 3]);
+        q.push(&[4]);
+        let read: Vec<Vec<u8>> = q.frames().map(<[u8]>::to_vec).collect();
+        assert_eq!(read, vec![vec![1, 2, 3], vec![4]]);
+        q.recycle_all();
+        assert_eq!((q.len(), q.pool.len()), (0, 2));
+        assert_eq!(q.frames().count(), 0);
     }
 
     #[test]

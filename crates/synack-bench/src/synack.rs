@@ -56,9 +56,6 @@ pub struct SynackStack {
     now: Instant,
     /// Congestion trace samples, when recording.
     pub congestion_log: Option<Vec<(Instant, CongestionSample)>>,
-    /// The frames of one `poll`, handed to the stack as one batch (so it
-    /// can merge a flow's segments: `Stack::handle_frames`).
-    batch: Vec<(Vec<u8>, usize)>,
 }
 
 impl std::fmt::Debug for SynackStack {
@@ -145,7 +142,6 @@ impl BenchStack for SynackStack {
             mtu: host.mtu,
             now: Instant::ZERO,
             congestion_log: None,
-            batch: Vec::new(),
         }
     }
 
@@ -160,14 +156,10 @@ impl BenchStack for SynackStack {
             let stack = &mut self.stack;
             rx.pop_with(|frame| stack.handle_frame_on(now, IfaceId(0), frame));
         } else if !rx.is_empty() {
-            while let Some(frame) = rx.take() {
-                self.batch.push(frame);
-            }
-            let frames = self.batch.iter().map(|(buf, len)| &buf[..*len]);
-            self.stack.handle_frames(now, IfaceId(0), frames);
-            for (buf, _) in self.batch.drain(..) {
-                rx.recycle(buf);
-            }
+            // Read in place, as a driver reads its receive ring, then every
+            // buffer goes back at once.
+            self.stack.handle_frames(now, IfaceId(0), rx.frames());
+            rx.recycle_all();
         }
         // Spurious timeouts are no-ops (the sans-IO contract), so calling it
         // on every poll is safe and keeps the harness's loop simple.
