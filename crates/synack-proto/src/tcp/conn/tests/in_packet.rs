@@ -43,7 +43,7 @@ fn first_in_flight() -> u64 {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Op {
+pub(super) enum Op {
     /// The application writes this many bytes.
     Send(u16),
     /// One poll: at most one segment.
@@ -69,7 +69,7 @@ enum Op {
     Shutdown,
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub(super) fn op() -> impl Strategy<Value = Op> {
     let ack = (
         prop::option::weighted(0.6, any::<u16>()),
         prop_oneof![6 => Just(65_535u16), 1 => Just(0u16), 2 => any::<u16>()],
@@ -121,11 +121,18 @@ fn run(ops: &[Op], off: bool) -> (Vec<String>, u64) {
 
 fn steps(ops: &[Op]) -> Vec<String> {
     // Segment by segment: software GSO would plan most of a burst at once.
+    steps_with(ops, false).0
+}
+
+/// [`steps`] with software GSO on or off; also returns every segment sent,
+/// with whether the offload allowance was on for it.
+pub(super) fn steps_with(ops: &[Op], gso: bool) -> (Vec<String>, Vec<(bool, Vec<u8>)>) {
     let mut h = Harness::established_with(Config {
         tcp_ecn: 1,
-        gso: false,
+        gso,
         ..Config::default()
     });
+    let mut segments = Vec::new();
     // The peer's TSval, virtual time, and the offload allowance.
     let (mut peer_ts, mut now_ms, mut offload) = (700u32, 100u64, false);
     let mut trace = Vec::new();
@@ -197,8 +204,9 @@ fn steps(ops: &[Op]) -> Vec<String> {
             "{step} | out {out:?} | events {events:?} | {:?} {:?} {:?}",
             h.conn.state, h.conn.core, h.env
         ));
+        segments.extend(out.into_iter().map(|seg| (offload, seg)));
     }
-    trace
+    (trace, segments)
 }
 
 proptest! {
