@@ -536,6 +536,12 @@ impl Stack {
         let mut len = seg.payload.len();
         let mut push = seg.flags.contains(TcpFlags::PSH);
         let mut merged = 1;
+        // The further segments' payload bytes: the run's datagram less the
+        // first one's.
+        let rest = run.datagram - (run.first.end - l2);
+        let Some(mut stager) = conn.stager(seg.seq + len as u32, rest) else {
+            return (merged, len, push);
+        };
         // Every segment of the run shares these (the merge rules).
         let base = run.base(l2, src, dst);
         for (frame, c) in run.frames[1..run.len].iter().zip(&run.cands[1..run.len]) {
@@ -543,12 +549,8 @@ impl Stack {
                 break;
             };
             let payload = &frame[c.payload_at..c.end];
-            let before = conn.staged_len();
-            let Some(sum) = conn.stage_more(crate::SeqNum(c.seq), payload) else {
-                break;
-            };
-            if !tcp_checksum_ok(base, h, c.end - l2 - 20, sum) {
-                conn.truncate_staged(before);
+            let tcp_len = c.end - l2 - 20;
+            if !stager.stage_if(payload, |sum| tcp_checksum_ok(base, h, tcp_len, sum)) {
                 break;
             }
             len += payload.len();

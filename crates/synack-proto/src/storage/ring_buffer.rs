@@ -343,6 +343,31 @@ impl RingBuffer {
         (n, checksum::combine(&[a, b]))
     }
 
+    /// A writer of consecutive pieces from `offset` bytes beyond the
+    /// buffered ones on, each copied and summed as
+    /// [`RingBuffer::write_at_summed`] does, for at most `max` bytes in all
+    /// (fewer if the limit says so): the limit checked and the ring grown
+    /// once for all of them, not once a piece. `None` if no byte fits.
+    pub fn summed_writer(
+        &mut self,
+        offset: usize,
+        max: usize,
+        spares: Option<&mut SpareRings>,
+    ) -> Option<SummedWriter<'_>> {
+        let start = self.len().saturating_add(offset);
+        let room = max.min(self.limit().saturating_sub(start));
+        if room == 0 {
+            return None;
+        }
+        let r = self.reserve(start + room, spares);
+        let at = r.wrap(r.read + start);
+        Some(SummedWriter {
+            storage: &mut r.storage,
+            at,
+            room,
+        })
+    }
+
     /// Makes the `n` bytes after the buffered ones (stored earlier with
     /// [`RingBuffer::write_at`]) part of the buffer, as far as the limit
     /// allows; returns how many were added. Committing bytes that were never
@@ -435,6 +460,54 @@ impl RingBuffer {
             .max(cap.saturating_mul(2))
             .max(MIN_ALLOCATION)
             .min(limit.max(needed))
+    }
+}
+
+/// Consecutive pieces written beyond a ring's buffered bytes, each summed
+/// (see [`RingBuffer::summed_writer`]); what it wrote is committed, or
+/// forgotten, by the ring's owner as with [`RingBuffer::write_at`].
+pub struct SummedWriter<'a> {
+    storage: &'a mut [u8],
+    /// Where the next piece goes in `storage`.
+    at: usize,
+    /// Bytes the next pieces may still take (all within `storage`).
+    room: usize,
+}
+
+impl fmt::Debug for SummedWriter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SummedWriter")
+            .field("at", &self.at)
+            .field("room", &self.room)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SummedWriter<'_> {
+    /// Copies `data` to the writer's place and sums it (RFC 1071, the
+    /// value [`checksum::data`] gives); the place moves past it only if
+    /// `keep(sum)`, and this returns whether it did. `false`, with nothing
+    /// written, if `data` is empty or does not fit.
+    #[inline]
+    pub fn write_if(&mut self, data: &[u8], keep: impl FnOnce(u16) -> bool) -> bool {
+        if data.is_empty() || data.len() > self.room {
+            return false;
+        }
+        let cap = self.storage.len();
+        let first = data.len().min(cap - self.at);
+        let (head, tail) = data.split_at(first);
+        let a = checksum::copy_and_sum(&mut self.storage[self.at..self.at + first], head);
+        let b = checksum::copy_and_sum(&mut self.storage[..tail.len()], tail);
+        // The second piece starts `first` bytes into the data: at an odd
+        // offset its words are byte-swapped (RFC 1071 §2(B)).
+        let b = if first % 2 == 1 { checksum::swap(b) } else { b };
+        if !keep(checksum::combine(&[a, b])) {
+            return false;
+        }
+        let next = self.at + data.len();
+        self.at = if next >= cap { next - cap } else { next };
+        self.room -= data.len();
+        true
     }
 }
 
