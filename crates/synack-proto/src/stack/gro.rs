@@ -213,8 +213,9 @@ fn ip_checksum_ok(h: &[u8; FIXED_HEADERS]) -> bool {
 /// The run being built: frames still in the caller's buffers.
 struct Run<'a> {
     frames: [&'a [u8]; MAX_RUN],
-    /// What `candidate` found in each frame.
-    cands: [Candidate; MAX_RUN],
+    /// Bit `i`: frame `i` has PSH. (The rest of what `candidate` finds
+    /// in a frame, `stage_run` reads from its header again.)
+    pushes: u64,
     len: usize,
     first: Candidate,
     /// The first frame's [`shared_words`]: every further frame's must equal
@@ -233,7 +234,7 @@ impl<'a> Run<'a> {
     fn new(frame: &'a [u8], c: Candidate, l2: usize) -> Run<'a> {
         Run {
             frames: [frame; MAX_RUN],
-            cands: [c; MAX_RUN],
+            pushes: u64::from(c.push),
             len: 1,
             first: c,
             shared: fixed_headers(frame, l2).map_or([0; 5], shared_words),
@@ -300,7 +301,7 @@ impl<'a> Run<'a> {
             return false;
         }
         self.frames[self.len] = frame;
-        self.cands[self.len] = c;
+        self.pushes |= u64::from(c.push) << self.len;
         self.len += 1;
         self.next_seq = c.seq.wrapping_add(c.payload_len() as u32);
         self.datagram += c.payload_len();
@@ -544,17 +545,22 @@ impl Stack {
         };
         // Every segment of the run shares these (the merge rules).
         let base = run.base(l2, src, dst);
-        for (frame, c) in run.frames[1..run.len].iter().zip(&run.cands[1..run.len]) {
+        let payload_at = run.first.payload_at;
+        for (i, frame) in run.frames[..run.len].iter().enumerate().skip(1) {
+            // `Run::push` checked these bounds.
             let Some(h) = fixed_headers(frame, l2) else {
                 break;
             };
-            let payload = &frame[c.payload_at..c.end];
-            let tcp_len = c.end - l2 - 20;
+            let end = l2 + usize::from(u16::from_be_bytes([h[2], h[3]]));
+            let Some(payload) = frame.get(payload_at..end) else {
+                break;
+            };
+            let tcp_len = end - l2 - 20;
             if !stager.stage_if(payload, |sum| tcp_checksum_ok(base, h, tcp_len, sum)) {
                 break;
             }
             len += payload.len();
-            push |= c.push;
+            push |= run.pushes >> i & 1 != 0;
             merged += 1;
         }
         (merged, len, push)
@@ -605,7 +611,7 @@ mod tests {
             return false;
         }
         run.frames[run.len] = frame;
-        run.cands[run.len] = c;
+        run.pushes |= u64::from(c.push) << run.len;
         run.len += 1;
         run.next_seq = c.seq.wrapping_add(c.payload_len() as u32);
         run.datagram += c.payload_len();
@@ -705,9 +711,9 @@ mod tests {
                     let took = s.push(frame, l2);
                     prop_assert_eq!(took, push_by_candidate(r, frame, l2));
                     if took {
-                        prop_assert_eq!(s.cands[s.len - 1], r.cands[r.len - 1]);
+                        prop_assert_eq!(s.pushes, r.pushes);
                         let base = s.base(l2, SRC, DST);
-                        let c = s.cands[s.len - 1];
+                        let c = candidate(frame, l2).unwrap();
                         let payload_sum = checksum::data(&frame[c.payload_at..c.end]);
                         let h = fixed_headers(frame, l2).unwrap();
                         prop_assert_eq!(
