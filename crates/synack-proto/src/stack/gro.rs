@@ -221,6 +221,9 @@ struct Run<'a> {
     /// The first frame's [`shared_words`]: every further frame's must equal
     /// them.
     shared: [u64; 5],
+    /// The first frame's TCP options: every further frame's must equal
+    /// them.
+    options: &'a [u8],
     /// The sequence number the next segment must have.
     next_seq: u32,
     /// Bytes of the merged datagram (IP and TCP headers, every payload).
@@ -238,6 +241,9 @@ impl<'a> Run<'a> {
             len: 1,
             first: c,
             shared: fixed_headers(frame, l2).map_or([0; 5], shared_words),
+            options: frame
+                .get(l2 + FIXED_HEADERS..c.payload_at)
+                .unwrap_or_default(),
             next_seq: c.seq.wrapping_add(c.payload_len() as u32),
             datagram: c.end - l2,
             ended: false,
@@ -291,11 +297,9 @@ impl<'a> Run<'a> {
             || c.payload_len() > gso
             || self.datagram + c.payload_len() > MAX_DATAGRAM
             || !bytes_equal(first, frame, l2)
-            || !bytes_equal(
-                first.get(l2 + FIXED_HEADERS..).unwrap_or_default(),
-                frame.get(l2 + FIXED_HEADERS..).unwrap_or_default(),
-                payload_at - l2 - FIXED_HEADERS,
-            )
+            || !frame
+                .get(l2 + FIXED_HEADERS..payload_at)
+                .is_some_and(|o| bytes_equal(self.options, o, self.options.len()))
             || !ip_checksum_ok(h)
         {
             return false;
