@@ -494,20 +494,32 @@ impl SummedWriter<'_> {
             return false;
         }
         let cap = self.storage.len();
-        let first = data.len().min(cap - self.at);
+        let next = self.at + data.len();
+        let sum = match self.storage.get_mut(self.at..next) {
+            // Nearly every piece: no wrap, one copy.
+            Some(to) => checksum::copy_and_sum(to, data),
+            None => self.write_wrapping(data),
+        };
+        if !keep(sum) {
+            return false;
+        }
+        self.at = if next >= cap { next - cap } else { next };
+        self.room -= data.len();
+        true
+    }
+
+    /// [`SummedWriter::write_if`]'s copy of a piece that wraps around the
+    /// end of the ring.
+    #[inline(never)]
+    fn write_wrapping(&mut self, data: &[u8]) -> u16 {
+        let first = data.len().min(self.storage.len() - self.at);
         let (head, tail) = data.split_at(first);
         let a = checksum::copy_and_sum(&mut self.storage[self.at..self.at + first], head);
         let b = checksum::copy_and_sum(&mut self.storage[..tail.len()], tail);
         // The second piece starts `first` bytes into the data: at an odd
         // offset its words are byte-swapped (RFC 1071 §2(B)).
         let b = if first % 2 == 1 { checksum::swap(b) } else { b };
-        if !keep(checksum::combine(&[a, b])) {
-            return false;
-        }
-        let next = self.at + data.len();
-        self.at = if next >= cap { next - cap } else { next };
-        self.room -= data.len();
-        true
+        checksum::combine(&[a, b])
     }
 }
 
