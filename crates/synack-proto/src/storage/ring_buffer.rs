@@ -333,14 +333,17 @@ impl RingBuffer {
         }
         let r = self.reserve(start + n, spares);
         let at = r.wrap(r.read + start);
-        let first = n.min(r.storage.len() - at);
-        let (head, tail) = data[..n].split_at(first);
-        let a = checksum::copy_and_sum(&mut r.storage[at..at + first], head);
-        let b = checksum::copy_and_sum(&mut r.storage[..tail.len()], tail);
-        // The second piece starts `first` bytes into the data: at an odd
-        // offset its words are byte-swapped (RFC 1071 §2(B)).
-        let b = if first % 2 == 1 { checksum::swap(b) } else { b };
-        (n, checksum::combine(&[a, b]))
+        let mut writer = SummedWriter {
+            storage: &mut r.storage,
+            at,
+            room: n,
+        };
+        let mut sum = 0;
+        writer.write_if(&data[..n], |s| {
+            sum = s;
+            true
+        });
+        (n, sum)
     }
 
     /// A writer of consecutive pieces from `offset` bytes beyond the
