@@ -26,8 +26,10 @@
 //! No extra copy: the run's first segment takes the receive fast path
 //! (`Connection::stage_payload`: its payload copied to its place in the
 //! receive buffer and summed in one pass), each further segment is staged
-//! right after it (`Connection::stage_more`) and its checksum verified from
-//! that sum, and then one segment with the first one's header and the
+//! right after it (through one `Connection::stager` for the run) and its
+//! checksum verified from that sum and the header words the run's segments
+//! share, summed once (`Run::base`), and then one segment with the first
+//! one's header and the
 //! run's length goes through the engine, which commits the staged bytes
 //! instead of reading a payload. A segment whose checksum fails ends the
 //! run and goes in alone, so the stack counts it as it always does; a run
