@@ -26,8 +26,10 @@
 //! No extra copy: the run's first segment takes the receive fast path
 //! (`Connection::stage_payload`: its payload copied to its place in the
 //! receive buffer and summed in one pass), each further segment is staged
-//! right after it (`Connection::stage_more`) and its checksum verified from
-//! that sum, and then one segment with the first one's header and the
+//! right after it (through one `Connection::stager` for the run) and its
+//! checksum verified from that sum and the header words the run's segments
+//! share, summed once (`Run::base`), and then one segment with the first
+//! one's header and the
 //! run's length goes through the engine, which commits the staged bytes
 //! instead of reading a payload. A segment whose checksum fails ends the
 //! run and goes in alone, so the stack counts it as it always does; a run
@@ -157,52 +159,73 @@ fn header_word(h: &[u8; FIXED_HEADERS], w: usize) -> u64 {
     u64::from_ne_bytes(word)
 }
 
-/// Whether `b` belongs to the same run as `a` (both candidates with the
-/// same header length `payload_at`, past the `l2`-byte link header): the
-/// link header equal, the fixed headers equal in every [`SHARED`] byte
-/// (compared a word at a time), and the TCP options equal.
-fn same_flow(a: &[u8], b: &[u8], l2: usize, payload_at: usize) -> bool {
-    let (Some(ah), Some(bh)) = (fixed_headers(a, l2), fixed_headers(b, l2)) else {
-        return false;
-    };
-    let mut differ = 0;
-    for (w, shared) in SHARED.iter().enumerate() {
-        differ |= (header_word(ah, w) ^ header_word(bh, w)) & shared;
+/// The [`SHARED`] bytes of a fixed-header block, word by word.
+#[inline(always)]
+fn shared_words(h: &[u8; FIXED_HEADERS]) -> [u64; 5] {
+    let mut words = [0; 5];
+    for (w, (word, shared)) in words.iter_mut().zip(SHARED).enumerate() {
+        *word = header_word(h, w) & shared;
     }
-    let options = l2 + FIXED_HEADERS..payload_at;
-    differ == 0 && a[..l2] == b[..l2] && a.get(options.clone()) == b.get(options)
+    words
+}
+
+/// `a == b` for two byte strings of the same length `len` (a link header,
+/// TCP options): the usual lengths compared as fixed arrays, in registers,
+/// instead of through a `memcmp` call.
+#[inline(always)]
+fn bytes_equal(a: &[u8], b: &[u8], len: usize) -> bool {
+    match len {
+        0 => true,
+        // Timestamps (RFC 7323 §3, padded to 12), or an Ethernet header.
+        12 => a.first_chunk::<12>() == b.first_chunk::<12>(),
+        14 => a.first_chunk::<14>() == b.first_chunk::<14>(),
+        _ => a.get(..len) == b.get(..len),
+    }
 }
 
 /// The TCP checksum of a segment (RFC 9293 §3.1) whose payload sum is
-/// known: header and pseudo-header added. `addresses` is the run's
-/// pseudo-header sum without the length (addresses and protocol, the same
-/// for every segment of a run); the length is added here (RFC 1071 §2(C):
-/// a sum of parts in any grouping).
-fn tcp_checksum_ok(addresses: u16, tcp: &[u8], tcp_header: usize, payload_sum: u16) -> bool {
+/// known, from the run's `base` (see [`Run::base`]) and the header fields
+/// that vary within a run: the sequence number, the flags' 16-bit word and
+/// the checksum itself, each added at its place in a native-endian word,
+/// and the length (RFC 1071 §2(B) and (C): a sum of parts in any grouping
+/// and byte order, folded once).
+#[inline(always)]
+fn tcp_checksum_ok(base: u64, h: &[u8; FIXED_HEADERS], tcp_len: usize, payload_sum: u16) -> bool {
+    let seq = u32::from_ne_bytes([h[24], h[25], h[26], h[27]]);
+    let flags = u16::from_ne_bytes([h[32], h[33]]);
+    let check = u16::from_ne_bytes([h[36], h[37]]);
     // At most 65535: one IPv4 datagram.
-    let len = tcp.len() as u32;
-    let sum = checksum::combine(&[
-        addresses,
-        (len >> 16) as u16,
-        len as u16,
-        checksum::header(&tcp[..tcp_header]),
-        payload_sum,
-    ]);
-    checksum::is_valid(sum)
+    let len = u32::from_ne_bytes((tcp_len as u32).to_be_bytes());
+    let acc = base
+        + u64::from(seq)
+        + u64::from(flags)
+        + u64::from(check)
+        + u64::from(len)
+        + checksum::to_native(payload_sum);
+    checksum::is_valid(checksum::native_folded(acc))
 }
 
 /// The IP header checksum is right (RFC 791).
-fn ip_checksum_ok(ip: &[u8]) -> bool {
-    checksum::is_valid(checksum::header(&ip[..20]))
+#[inline(always)]
+fn ip_checksum_ok(h: &[u8; FIXED_HEADERS]) -> bool {
+    h.first_chunk::<20>()
+        .is_some_and(|ip| checksum::is_valid(checksum::ipv4_header(ip)))
 }
 
 /// The run being built: frames still in the caller's buffers.
 struct Run<'a> {
     frames: [&'a [u8]; MAX_RUN],
-    /// What `candidate` found in each frame.
-    cands: [Candidate; MAX_RUN],
+    /// Bit `i`: frame `i` has PSH. (The rest of what `candidate` finds
+    /// in a frame, `stage_run` reads from its header again.)
+    pushes: u64,
     len: usize,
     first: Candidate,
+    /// The first frame's [`shared_words`]: every further frame's must equal
+    /// them.
+    shared: [u64; 5],
+    /// The first frame's TCP options: every further frame's must equal
+    /// them.
+    options: &'a [u8],
     /// The sequence number the next segment must have.
     next_seq: u32,
     /// Bytes of the merged datagram (IP and TCP headers, every payload).
@@ -212,12 +235,17 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
+    /// A run of `frame`, a candidate `c` (its fixed headers are there).
     fn new(frame: &'a [u8], c: Candidate, l2: usize) -> Run<'a> {
         Run {
             frames: [frame; MAX_RUN],
-            cands: [c; MAX_RUN],
+            pushes: u64::from(c.push),
             len: 1,
             first: c,
+            shared: fixed_headers(frame, l2).map_or([0; 5], shared_words),
+            options: frame
+                .get(l2 + FIXED_HEADERS..c.payload_at)
+                .unwrap_or_default(),
             next_seq: c.seq.wrapping_add(c.payload_len() as u32),
             datagram: c.end - l2,
             ended: false,
@@ -225,26 +253,88 @@ impl<'a> Run<'a> {
     }
 
     /// Adds `frame` if it continues the run (module docs); `false` if not.
-    fn push(&mut self, frame: &'a [u8], c: Candidate, l2: usize) -> bool {
+    /// The same answer as [`candidate`] (with `handle_frames`' size
+    /// filter) and the merge rules, from fewer tests: a frame whose shared
+    /// header bytes equal the first's has its version and header length,
+    /// protocol and TCP header length, all of which `candidate` checked
+    /// on the first (the tests' `push_by_candidate` is the reference).
+    fn push(&mut self, frame: &'a [u8], l2: usize) -> bool {
+        if self.ended || self.len == MAX_RUN {
+            return false;
+        }
+        let Some(h) = fixed_headers(frame, l2) else {
+            return false;
+        };
+        let mut differ = 0;
+        for (w, (shared, first)) in SHARED.iter().zip(self.shared).enumerate() {
+            differ |= (header_word(h, w) & shared) ^ first;
+        }
+        // MF or a fragment offset: reassembly's business.
+        if differ != 0 || u16::from_be_bytes([h[6], h[7]]) & 0x3FFF != 0 {
+            return false;
+        }
+        let payload_at = self.first.payload_at;
+        let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+        // `candidate`'s bounds: the datagram within the frame, longer than
+        // its headers (which are the first's, at least 40 bytes).
+        let flags = h[33];
+        if l2 + total > frame.len()
+            || l2 + total <= payload_at
+            || (flags != ACK && flags != ACK | PSH)
+        {
+            return false;
+        }
+        let c = Candidate {
+            payload_at,
+            end: l2 + total,
+            seq: u32::from_be_bytes([h[24], h[25], h[26], h[27]]),
+            push: flags & PSH != 0,
+        };
+        // No larger than the first, within 64 KiB (which also keeps it
+        // within `handle_frames`' size filter: `datagram` is at least the
+        // headers and `gso` bytes), the next sequence number.
         let gso = self.first.payload_len();
-        if self.ended
-            || self.len == MAX_RUN
-            || c.payload_at != self.first.payload_at
-            || c.seq != self.next_seq
+        let first = self.frames[0];
+        if c.seq != self.next_seq
             || c.payload_len() > gso
             || self.datagram + c.payload_len() > MAX_DATAGRAM
-            || !same_flow(self.frames[0], frame, l2, c.payload_at)
-            || !ip_checksum_ok(&frame[l2..])
+            || !bytes_equal(first, frame, l2)
+            || !frame
+                .get(l2 + FIXED_HEADERS..payload_at)
+                .is_some_and(|o| bytes_equal(self.options, o, self.options.len()))
+            || !ip_checksum_ok(h)
         {
             return false;
         }
         self.frames[self.len] = frame;
-        self.cands[self.len] = c;
+        self.pushes |= u64::from(c.push) << self.len;
         self.len += 1;
         self.next_seq = c.seq.wrapping_add(c.payload_len() as u32);
         self.datagram += c.payload_len();
         self.ended = c.payload_len() < gso;
         true
+    }
+
+    /// The part of every segment's TCP checksum sum that the run's
+    /// segments share, native-endian and not folded: the pseudo-header's
+    /// addresses and protocol, and the first TCP header with the bytes
+    /// that vary within a run (sequence number, data offset and flags,
+    /// checksum) counted as zero; its options are every segment's.
+    fn base(&self, l2: usize, src: Ipv4Addr, dst: Ipv4Addr) -> u64 {
+        let tcp = &self.frames[0][l2 + 20..self.first.payload_at];
+        let mut acc = u64::from(u32::from_ne_bytes(src.octets()))
+            + u64::from(u32::from_ne_bytes(dst.octets()))
+            + u64::from(u32::from_ne_bytes([0, u8::from(IpProtocol::Tcp), 0, 0]));
+        for (i, w) in tcp.chunks_exact(4).enumerate() {
+            let w = match i {
+                1 => [0; 4],
+                3 => [0, 0, w[2], w[3]],
+                4 => [0, 0, w[2], w[3]],
+                _ => [w[0], w[1], w[2], w[3]],
+            };
+            acc += u64::from(u32::from_ne_bytes(w));
+        }
+        acc
     }
 }
 
@@ -279,6 +369,11 @@ impl Stack {
         for frame in core::iter::once(first).chain(frames) {
             // A segment too long to share a datagram with another of its
             // size (64 KiB MTUs) never merges: straight in.
+            if let Some(r) = run.as_mut()
+                && r.push(frame, l2)
+            {
+                continue;
+            }
             let Some(c) =
                 candidate(frame, l2).filter(|c| c.end - l2 + c.payload_len() <= MAX_DATAGRAM)
             else {
@@ -288,11 +383,6 @@ impl Stack {
                 self.handle_frame_on(now, iface, frame);
                 continue;
             };
-            if let Some(r) = run.as_mut()
-                && r.push(frame, c, l2)
-            {
-                continue;
-            }
             if let Some(r) = run.take() {
                 self.gro_flush(now, iface, l2, &r);
             }
@@ -339,7 +429,7 @@ impl Stack {
                 return None;
             }
         }
-        let ip = &frame[l2..];
+        let ip = fixed_headers(frame, l2)?;
         if !ip_checksum_ok(ip) {
             return None;
         }
@@ -450,25 +540,33 @@ impl Stack {
         if !packet.verify_checksum_with(src, dst, sum) {
             return (0, 0, false);
         }
-        let header = run.first.payload_at - l2 - 20;
         let mut len = seg.payload.len();
         let mut push = seg.flags.contains(TcpFlags::PSH);
         let mut merged = 1;
-        // Every segment of the run has these addresses (a merge rule).
-        let addresses = checksum::pseudo_header(src, dst, IpProtocol::Tcp, 0);
-        for (frame, c) in run.frames[1..run.len].iter().zip(&run.cands[1..run.len]) {
-            let tcp = &frame[l2 + 20..c.end];
-            let payload = &frame[c.payload_at..c.end];
-            let before = conn.staged_len();
-            let Some(sum) = conn.stage_more(crate::SeqNum(c.seq), payload) else {
+        // The further segments' payload bytes: the run's datagram less the
+        // first one's.
+        let rest = run.datagram - (run.first.end - l2);
+        let Some(mut stager) = conn.stager(seg.seq + len as u32, rest) else {
+            return (merged, len, push);
+        };
+        // Every segment of the run shares these (the merge rules).
+        let base = run.base(l2, src, dst);
+        let payload_at = run.first.payload_at;
+        for (i, frame) in run.frames[..run.len].iter().enumerate().skip(1) {
+            // `Run::push` checked these bounds.
+            let Some(h) = fixed_headers(frame, l2) else {
                 break;
             };
-            if !tcp_checksum_ok(addresses, tcp, header, sum) {
-                conn.truncate_staged(before);
+            let end = l2 + usize::from(u16::from_be_bytes([h[2], h[3]]));
+            let Some(payload) = frame.get(payload_at..end) else {
+                break;
+            };
+            let tcp_len = end - l2 - 20;
+            if !stager.stage_if(payload, |sum| tcp_checksum_ok(base, h, tcp_len, sum)) {
                 break;
             }
             len += payload.len();
-            push |= c.push;
+            push |= run.pushes >> i & 1 != 0;
             merged += 1;
         }
         (merged, len, push)
@@ -479,6 +577,212 @@ impl Stack {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Whether `b` belongs to the same run as `a` (both candidates with the
+    /// same header length `payload_at`, past the `l2`-byte link header): the
+    /// link header equal, the fixed headers equal in every [`SHARED`] byte
+    /// (compared a word at a time), and the TCP options equal. (`Run::push`
+    /// before it compared with the first frame's words kept.)
+    fn same_flow(a: &[u8], b: &[u8], l2: usize, payload_at: usize) -> bool {
+        let (Some(ah), Some(bh)) = (fixed_headers(a, l2), fixed_headers(b, l2)) else {
+            return false;
+        };
+        let mut differ = 0;
+        for (w, shared) in SHARED.iter().enumerate() {
+            differ |= (header_word(ah, w) ^ header_word(bh, w)) & shared;
+        }
+        let options = l2 + FIXED_HEADERS..payload_at;
+        differ == 0 && a[..l2] == b[..l2] && a.get(options.clone()) == b.get(options)
+    }
+
+    /// `Run::push` as it was before it took the shared header words as
+    /// proof of `candidate`'s tests: `candidate` with `handle_frames`' size
+    /// filter, then every merge rule, the IP checksum by `checksum::header`.
+    /// The reference the short way must agree with.
+    fn push_by_candidate<'a>(run: &mut Run<'a>, frame: &'a [u8], l2: usize) -> bool {
+        let Some(c) = candidate(frame, l2).filter(|c| c.end - l2 + c.payload_len() <= MAX_DATAGRAM)
+        else {
+            return false;
+        };
+        let gso = run.first.payload_len();
+        if run.ended
+            || run.len == MAX_RUN
+            || c.payload_at != run.first.payload_at
+            || c.seq != run.next_seq
+            || c.payload_len() > gso
+            || run.datagram + c.payload_len() > MAX_DATAGRAM
+            || !same_flow(run.frames[0], frame, l2, c.payload_at)
+            || !checksum::is_valid(checksum::header(&frame[l2..l2 + 20]))
+        {
+            return false;
+        }
+        run.frames[run.len] = frame;
+        run.pushes |= u64::from(c.push) << run.len;
+        run.len += 1;
+        run.next_seq = c.seq.wrapping_add(c.payload_len() as u32);
+        run.datagram += c.payload_len();
+        run.ended = c.payload_len() < gso;
+        true
+    }
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    /// A TCP/IPv4 data segment with right checksums after an `l2`-byte
+    /// link header.
+    fn segment(l2: usize, options: &[u8], seq: u32, payload: &[u8], push: bool) -> Vec<u8> {
+        let mut f = vec![0_u8; l2];
+        if l2 == 14 {
+            f.copy_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);
+        }
+        let total = (40 + options.len() + payload.len()) as u16;
+        f.extend_from_slice(&[0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0]);
+        f[l2 + 2..l2 + 4].copy_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&SRC.octets());
+        f.extend_from_slice(&DST.octets());
+        let ip_sum = checksum::finish(checksum::header(&f[l2..l2 + 20]));
+        f[l2 + 10..l2 + 12].copy_from_slice(&ip_sum.to_be_bytes());
+        f.extend_from_slice(&[0x30, 0x39, 0x00, 0x50]);
+        f.extend_from_slice(&seq.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0x10, 0]);
+        let flags = if push { ACK | PSH } else { ACK };
+        f.extend_from_slice(&[((20 + options.len()) / 4 * 16) as u8, flags, 0xFF, 0xFF]);
+        // The checksum, then an urgent pointer (without URG, but summed).
+        f.extend_from_slice(&[0, 0, 0x12, 0x34]);
+        f.extend_from_slice(options);
+        f.extend_from_slice(payload);
+        let tcp = &f[l2 + 20..];
+        let sum = checksum::with_pseudo_header(SRC, DST, IpProtocol::Tcp, tcp.len() as u32, tcp);
+        let at = l2 + 36;
+        f[at..at + 2].copy_from_slice(&checksum::finish(sum).to_be_bytes());
+        f
+    }
+
+    /// The TCP checksum of a whole segment, the usual way.
+    fn tcp_checksum_whole(frame: &[u8], l2: usize, end: usize) -> bool {
+        let tcp = &frame[l2 + 20..end];
+        checksum::is_valid(checksum::with_pseudo_header(
+            SRC,
+            DST,
+            IpProtocol::Tcp,
+            tcp.len() as u32,
+            tcp,
+        ))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The short `Run::push` takes exactly the frames the reference
+        /// takes, over runs of consecutive segments with bytes changed
+        /// anywhere in their headers (or just past them), their lengths
+        /// changed, or frames cut short; and for each merged segment the
+        /// run's checksum from `Run::base` agrees with the whole segment's.
+        #[test]
+        fn push_agrees_with_candidate_and_the_merge_rules(
+            l2 in prop_oneof![Just(0_usize), Just(14)],
+            options in prop_oneof![Just(0_usize), Just(3), Just(1), Just(10)],
+            sizes in proptest::collection::vec(
+                prop_oneof![4 => Just(100_usize), 1 => 0_usize..120], 2..12),
+            // (frame, byte in it, new value): a byte changed.
+            edits in proptest::collection::vec((0_usize..12, 0_usize..110, any::<u8>()), 0..4),
+            // (frame, bytes kept): a frame cut short.
+            cuts in proptest::collection::vec((0_usize..12, 0_usize..160), 0..2),
+            pushes in proptest::collection::vec(any::<bool>(), 12),
+        ) {
+            let opts: Vec<u8> = (0..4 * options).map(|i| [1, 1, 8, 10][i % 4]).collect();
+            let mut seq = 0xFFFF_FF00_u32;
+            let mut frames: Vec<Vec<u8>> = Vec::new();
+            for (i, &n) in sizes.iter().enumerate() {
+                let payload: Vec<u8> = (0..n).map(|b| (b * 7 + i) as u8).collect();
+                frames.push(segment(l2, &opts, seq, &payload, pushes[i]));
+                seq = seq.wrapping_add(n as u32);
+            }
+            for (f, at, v) in edits {
+                if let Some(frame) = frames.get_mut(f)
+                    && let Some(b) = frame.get_mut(at)
+                {
+                    *b = v;
+                }
+            }
+            for (f, keep) in cuts {
+                if let Some(frame) = frames.get_mut(f) {
+                    frame.truncate(keep);
+                }
+            }
+            let mut short: Option<Run<'_>> = None;
+            let mut reference: Option<Run<'_>> = None;
+            for frame in &frames {
+                if let (Some(s), Some(r)) = (short.as_mut(), reference.as_mut()) {
+                    let took = s.push(frame, l2);
+                    prop_assert_eq!(took, push_by_candidate(r, frame, l2));
+                    if took {
+                        prop_assert_eq!(s.pushes, r.pushes);
+                        let base = s.base(l2, SRC, DST);
+                        let c = candidate(frame, l2).unwrap();
+                        let payload_sum = checksum::data(&frame[c.payload_at..c.end]);
+                        let h = fixed_headers(frame, l2).unwrap();
+                        prop_assert_eq!(
+                            tcp_checksum_ok(base, h, c.end - l2 - 20, payload_sum),
+                            tcp_checksum_whole(frame, l2, c.end)
+                        );
+                        continue;
+                    }
+                }
+                let c = candidate(frame, l2)
+                    .filter(|c| c.end - l2 + c.payload_len() <= MAX_DATAGRAM);
+                short = c.map(|c| Run::new(frame, c, l2));
+                reference = c.map(|c| Run::new(frame, c, l2));
+            }
+        }
+
+        /// A run's checksum from `Run::base` against the whole segment's,
+        /// for any bytes in the header fields that vary within a run and
+        /// in the payload.
+        #[test]
+        fn run_checksums_agree_with_the_whole_segments(
+            l2 in prop_oneof![Just(0_usize), Just(14)],
+            options in 0_usize..=10,
+            payload in proptest::collection::vec(any::<u8>(), 1..200),
+            seq: u32,
+            flags: u8,
+            check: u16,
+            fix in any::<bool>(),
+        ) {
+            let opts: Vec<u8> = (0..4 * options).map(|i| (i * 13) as u8).collect();
+            let first = segment(l2, &opts, 7, &[1, 2, 3], false);
+            let mut f = segment(l2, &opts, seq, &payload, false);
+            f[l2 + 33] = flags;
+            if !fix {
+                f[l2 + 36..l2 + 38].copy_from_slice(&check.to_be_bytes());
+            }
+            let c = candidate(&first, l2).unwrap();
+            let run = Run::new(&first, c, l2);
+            let payload_at = l2 + 40 + opts.len();
+            let h = fixed_headers(&f, l2).unwrap();
+            prop_assert_eq!(
+                tcp_checksum_ok(run.base(l2, SRC, DST), h, f.len() - l2 - 20, checksum::data(&f[payload_at..])),
+                tcp_checksum_whole(&f, l2, f.len())
+            );
+        }
+    }
+
+    #[test]
+    fn an_intact_run_merges_whole_and_a_bad_ip_checksum_ends_it() {
+        let opts = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+        for l2 in [0, 14] {
+            let frames: Vec<Vec<u8>> = (0..4)
+                .map(|i| segment(l2, &opts, 1000 + 100 * i, &[i as u8; 100], i == 1))
+                .collect();
+            let c = candidate(&frames[0], l2).unwrap();
+            let mut run = Run::new(&frames[0], c, l2);
+            assert!(frames[1..].iter().all(|f| run.push(f, l2)));
+            assert_eq!(run.len, 4);
+            let mut bad = segment(l2, &opts, 1400, &[9; 100], false);
+            bad[l2 + 10] ^= 1;
+            assert!(!run.push(&bad, l2));
+        }
+    }
 
     /// `same_flow` as it was written first, byte range by byte range: the
     /// reference the word-at-a-time version must agree with.

@@ -17,4 +17,4 @@ pub mod ring_buffer;
 
 pub use assembler::{AddOutcome, Assembler, TooManyHoles};
 pub use range_set::{RangeSet, RangeSetFull};
-pub use ring_buffer::{RingBuffer, SpareRings};
+pub use ring_buffer::{RingBuffer, SpareRings, SummedWriter};

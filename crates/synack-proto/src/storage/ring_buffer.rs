@@ -333,14 +333,42 @@ impl RingBuffer {
         }
         let r = self.reserve(start + n, spares);
         let at = r.wrap(r.read + start);
-        let first = n.min(r.storage.len() - at);
-        let (head, tail) = data[..n].split_at(first);
-        let a = checksum::copy_and_sum(&mut r.storage[at..at + first], head);
-        let b = checksum::copy_and_sum(&mut r.storage[..tail.len()], tail);
-        // The second piece starts `first` bytes into the data: at an odd
-        // offset its words are byte-swapped (RFC 1071 §2(B)).
-        let b = if first % 2 == 1 { checksum::swap(b) } else { b };
-        (n, checksum::combine(&[a, b]))
+        let mut writer = SummedWriter {
+            storage: &mut r.storage,
+            at,
+            room: n,
+        };
+        let mut sum = 0;
+        writer.write_if(&data[..n], |s| {
+            sum = s;
+            true
+        });
+        (n, sum)
+    }
+
+    /// A writer of consecutive pieces from `offset` bytes beyond the
+    /// buffered ones on, each copied and summed as
+    /// [`RingBuffer::write_at_summed`] does, for at most `max` bytes in all
+    /// (fewer if the limit says so): the limit checked and the ring grown
+    /// once for all of them, not once a piece. `None` if no byte fits.
+    pub fn summed_writer(
+        &mut self,
+        offset: usize,
+        max: usize,
+        spares: Option<&mut SpareRings>,
+    ) -> Option<SummedWriter<'_>> {
+        let start = self.len().saturating_add(offset);
+        let room = max.min(self.limit().saturating_sub(start));
+        if room == 0 {
+            return None;
+        }
+        let r = self.reserve(start + room, spares);
+        let at = r.wrap(r.read + start);
+        Some(SummedWriter {
+            storage: &mut r.storage,
+            at,
+            room,
+        })
     }
 
     /// Makes the `n` bytes after the buffered ones (stored earlier with
@@ -435,6 +463,66 @@ impl RingBuffer {
             .max(cap.saturating_mul(2))
             .max(MIN_ALLOCATION)
             .min(limit.max(needed))
+    }
+}
+
+/// Consecutive pieces written beyond a ring's buffered bytes, each summed
+/// (see [`RingBuffer::summed_writer`]); what it wrote is committed, or
+/// forgotten, by the ring's owner as with [`RingBuffer::write_at`].
+pub struct SummedWriter<'a> {
+    storage: &'a mut [u8],
+    /// Where the next piece goes in `storage`.
+    at: usize,
+    /// Bytes the next pieces may still take (all within `storage`).
+    room: usize,
+}
+
+impl fmt::Debug for SummedWriter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SummedWriter")
+            .field("at", &self.at)
+            .field("room", &self.room)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SummedWriter<'_> {
+    /// Copies `data` to the writer's place and sums it (RFC 1071, the
+    /// value [`checksum::data`] gives); the place moves past it only if
+    /// `keep(sum)`, and this returns whether it did. `false`, with nothing
+    /// written, if `data` is empty or does not fit.
+    #[inline]
+    pub fn write_if(&mut self, data: &[u8], keep: impl FnOnce(u16) -> bool) -> bool {
+        if data.is_empty() || data.len() > self.room {
+            return false;
+        }
+        let cap = self.storage.len();
+        let next = self.at + data.len();
+        let sum = match self.storage.get_mut(self.at..next) {
+            // Nearly every piece: no wrap, one copy.
+            Some(to) => checksum::copy_and_sum(to, data),
+            None => self.write_wrapping(data),
+        };
+        if !keep(sum) {
+            return false;
+        }
+        self.at = if next >= cap { next - cap } else { next };
+        self.room -= data.len();
+        true
+    }
+
+    /// [`SummedWriter::write_if`]'s copy of a piece that wraps around the
+    /// end of the ring.
+    #[inline(never)]
+    fn write_wrapping(&mut self, data: &[u8]) -> u16 {
+        let first = data.len().min(self.storage.len() - self.at);
+        let (head, tail) = data.split_at(first);
+        let a = checksum::copy_and_sum(&mut self.storage[self.at..self.at + first], head);
+        let b = checksum::copy_and_sum(&mut self.storage[..tail.len()], tail);
+        // The second piece starts `first` bytes into the data: at an odd
+        // offset its words are byte-swapped (RFC 1071 §2(B)).
+        let b = if first % 2 == 1 { checksum::swap(b) } else { b };
+        checksum::combine(&[a, b])
     }
 }
 

@@ -80,6 +80,39 @@ pub fn header(bytes: &[u8]) -> u16 {
     u16::from_be(fold(sum_short(bytes)))
 }
 
+/// [`header`] of a 20-byte IPv4 header without options (RFC 791), as two
+/// 64-bit words and one 32-bit word with end-around carry (RFC 1071
+/// §2(C)): three additions instead of five, and no loop.
+#[inline(always)]
+pub fn ipv4_header(bytes: &[u8; 20]) -> u16 {
+    let (a, b, c) = (
+        bytes.first_chunk::<8>(),
+        bytes[8..].first_chunk::<8>(),
+        bytes.last_chunk::<4>(),
+    );
+    let (Some(a), Some(b), Some(&c)) = (a, b, c) else {
+        return header(bytes);
+    };
+    let wide = add_end_around(u64::from_ne_bytes(*a), u64::from_ne_bytes(*b));
+    u16::from_be(fold(add_end_around(wide, u64::from(u32::from_ne_bytes(c)))))
+}
+
+/// A sum kept in native byte order and not yet folded: 16-bit parts added
+/// at their place in native-endian 16-, 32- or 64-bit words (RFC 1071
+/// §2(B): the byte order only swaps the result, which [`native_folded`]
+/// swaps back). The caller keeps it from overflowing (few parts).
+#[inline(always)]
+pub fn native_folded(acc: u64) -> u16 {
+    u16::from_be(fold(acc))
+}
+
+/// The native-endian form of a sum (a [`data`] result) for adding to a
+/// sum that [`native_folded`] finishes.
+#[inline(always)]
+pub fn to_native(sum: u16) -> u64 {
+    u64::from(sum.to_be())
+}
+
 /// [`data`] of 32-bit words as they go on the wire (big-endian), summed
 /// from their values: a header built as words is summed without reading
 /// back the bytes just stored (RFC 1071 §2(B): the sum of the halves of a
@@ -804,6 +837,27 @@ mod tests {
         #[test]
         fn fold_equals_plain_halving(s: u64) {
             prop_assert_eq!(fold(s), fold_reference(s));
+        }
+
+        /// The IPv4 header sum in 64-bit words is `header`'s (and the
+        /// textbook one's).
+        #[test]
+        fn ipv4_header_equals_header(bytes: [u8; 20]) {
+            prop_assert_eq!(ipv4_header(&bytes), header(&bytes));
+            prop_assert_eq!(ipv4_header(&bytes), reference::data(&bytes));
+        }
+
+        /// Parts summed in native words and folded once agree with the
+        /// same bytes' `data`.
+        #[test]
+        fn native_parts_fold_like_data(
+            bytes in proptest::collection::vec(any::<u8>(), 0..80),
+            split in 0_usize..40,
+        ) {
+            let at = (2 * split).min(bytes.len() & !1);
+            let (a, b) = bytes.split_at(at);
+            let acc = to_native(data(a)) + to_native(data(b));
+            prop_assert!(same_value(native_folded(acc), reference::data(&bytes)));
         }
 
         /// The one-accumulator sum of pseudo-header and bytes equals the

@@ -26,7 +26,7 @@ use crate::tcp::timestamps::TsRecent;
 use crate::time::{Instant, Stamp};
 use crate::wire::TcpRepr;
 
-use super::recv::RecvHalf;
+use super::recv::{RecvHalf, Stager};
 use super::send::{FinState, SendHalf};
 use super::time_wait::TimeWaitVerdict;
 
@@ -172,32 +172,14 @@ impl Connection {
         s.rcv.stage_with(seg.seq, seg.payload, Some(spares))
     }
 
-    /// Software GRO: stages the payload of the segment at `seq` that
-    /// follows the bytes staged so far (see [`RecvHalf::stage`]); returns
-    /// its sum, or `None` (nothing written) if it cannot join them.
-    pub fn stage_more(&mut self, seq: SeqNum, payload: &[u8]) -> Option<u16> {
+    /// Software GRO: a stager for the payloads of the segments that follow
+    /// the staged one, the first at `seq`, at most `max` bytes (see
+    /// [`RecvHalf::stager`]); `None` outside ESTABLISHED or if none fits.
+    pub fn stager(&mut self, seq: SeqNum, max: usize) -> Option<Stager<'_>> {
         let State::Established(s) = &mut self.state else {
             return None;
         };
-        if s.rcv.staged() == 0 {
-            return None;
-        }
-        s.rcv.stage(seq, payload)
-    }
-
-    /// Bytes staged so far (0 outside ESTABLISHED).
-    pub fn staged_len(&self) -> u32 {
-        match &self.state {
-            State::Established(s) => s.rcv.staged(),
-            _ => 0,
-        }
-    }
-
-    /// Forgets staged bytes beyond the first `len`.
-    pub fn truncate_staged(&mut self, len: u32) {
-        if let State::Established(s) = &mut self.state {
-            s.rcv.truncate_staged(len);
-        }
+        s.rcv.stager(seq, max)
     }
 
     /// Forgets bytes staged by [`Connection::stage_payload`] for a segment

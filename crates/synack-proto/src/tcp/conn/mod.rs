@@ -79,7 +79,7 @@ pub use api::{
 pub use fastopen::{FastOpenClientPlan, FastOpenInfo, FastOpenReport};
 pub use icmp::IcmpOutcome;
 pub use info::{TcpInfo, options as tcpi_options};
-pub use recv::{Received, RecvHalf};
+pub use recv::{Received, RecvHalf, Stager};
 pub use send::{FinState, SendHalf};
 pub(crate) use spares::keep_bounded;
 pub use spares::{MAX_SPARE_BLOCKS, Spares};
