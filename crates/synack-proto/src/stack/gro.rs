@@ -306,13 +306,20 @@ impl<'a> Run<'a> {
         {
             return false;
         }
-        self.frames[self.len] = frame;
-        self.pushes |= u64::from(c.push) << self.len;
-        self.len += 1;
-        self.next_seq = c.seq.wrapping_add(c.payload_len() as u32);
-        self.datagram += c.payload_len();
-        self.ended = c.payload_len() < gso;
+        self.append(frame, c.seq, c.payload_len(), c.push, gso);
         true
+    }
+
+    /// Adds `frame` (sequence number `seq`, `len` payload bytes, PSH if
+    /// `push`) to the run; a payload shorter than the run's `gso` ends it.
+    #[inline(always)]
+    fn append(&mut self, frame: &'a [u8], seq: u32, len: usize, push: bool, gso: usize) {
+        self.frames[self.len] = frame;
+        self.pushes |= u64::from(push) << self.len;
+        self.len += 1;
+        self.next_seq = seq.wrapping_add(len as u32);
+        self.datagram += len;
+        self.ended = len < gso;
     }
 
     /// The part of every segment's TCP checksum sum that the run's
@@ -616,12 +623,7 @@ mod tests {
         {
             return false;
         }
-        run.frames[run.len] = frame;
-        run.pushes |= u64::from(c.push) << run.len;
-        run.len += 1;
-        run.next_seq = c.seq.wrapping_add(c.payload_len() as u32);
-        run.datagram += c.payload_len();
-        run.ended = c.payload_len() < gso;
+        run.append(frame, c.seq, c.payload_len(), c.push, gso);
         true
     }
 
