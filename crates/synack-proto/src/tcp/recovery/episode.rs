@@ -342,6 +342,17 @@ impl Episode {
         }
     }
 
+    /// New data `start..end` went out at `now` as segments of `piece`
+    /// bytes (a GSO or TSO packet's pieces), each recorded on its own.
+    pub(super) fn on_sent_pieces(&mut self, now: Instant, start: SeqNum, end: SeqNum, piece: u32) {
+        if self.board.push_pieces(start, end, piece, now) && self.reducing() {
+            self.prr.on_sent(end.since(start));
+        }
+        if self.frto_send_new {
+            self.frto_send_new = false;
+        }
+    }
+
     /// See [`super::LossRecovery::retransmit_in_flight`].
     pub(super) fn retransmit_in_flight(&mut self, now: Instant, una: SeqNum, nxt: SeqNum) {
         if self.board.is_empty() && self.board.una() == una && nxt.after(una) {

@@ -594,6 +594,12 @@ impl LossRecovery {
         self.episode(start).on_sent_new(now, start, end);
     }
 
+    /// New data `start..end` went out at `now` as segments of `piece`
+    /// bytes (a GSO or TSO packet's pieces), one record each.
+    pub fn on_sent_pieces(&mut self, now: Instant, start: SeqNum, end: SeqNum, piece: u32) {
+        self.episode(start).on_sent_pieces(now, start, end, piece);
+    }
+
     /// Everything in flight, `una..nxt`, must go again though nothing says
     /// the network is congested: the path MTU went down (Linux
     /// `tcp_simple_retransmit`), or the SYN-ACK did not cover our Fast Open

@@ -96,8 +96,12 @@ pub struct Tally {
 
 impl Tally {
     fn add(&mut self, bytes: u32) {
+        self.add_segments(bytes, 1);
+    }
+    /// `segs` segments of `bytes` in all, as `add` of each.
+    fn add_segments(&mut self, bytes: u32, segs: u32) {
         self.bytes = self.bytes.saturating_add(bytes);
-        self.segs = self.segs.saturating_add(1);
+        self.segs = self.segs.saturating_add(segs);
     }
     fn sub(&mut self, bytes: u32) {
         self.bytes = self.bytes.saturating_sub(bytes);
@@ -448,6 +452,55 @@ impl Scoreboard {
         self.t_tail = id;
         self.nxt = end;
         self.total.add(end.since(start));
+        true
+    }
+
+    /// Records the segments of `piece` bytes each (the last maybe shorter)
+    /// that `start..end` went out as at `now` (a GSO or TSO packet's
+    /// pieces): what [`Scoreboard::push`] of each in turn records, with the
+    /// tail linked once. Returns false, recording nothing, where that
+    /// would fail on the first piece; records the pieces that fit when the
+    /// scoreboard fills on the way.
+    pub fn push_pieces(&mut self, start: SeqNum, end: SeqNum, piece: u32, now: Instant) -> bool {
+        if piece == 0 || end.since(start) <= piece {
+            return self.push(start, end, now);
+        }
+        if start != self.nxt || !end.after(start) || !self.has_room() {
+            return false;
+        }
+        let pieces = end.since(start).div_ceil(piece) as usize;
+        let n = pieces.min(self.max_records - self.records.len());
+        self.records.reserve(n);
+        let first = self.end_id();
+        let tail = self.t_tail;
+        let mut at = start;
+        for i in 0..n as u64 {
+            let piece_end = if end.since(at) > piece {
+                at + piece
+            } else {
+                end
+            };
+            self.records.push_back(Record {
+                start: at,
+                end: piece_end,
+                xmit: now,
+                flags: flag::LINKED,
+                prev: if i == 0 { tail } else { first + i - 1 },
+                next: if i + 1 < n as u64 {
+                    first + i + 1
+                } else {
+                    NONE
+                },
+            });
+            at = piece_end;
+        }
+        match self.get_mut(tail) {
+            Some(t) => t.next = first,
+            None => self.t_head = first,
+        }
+        self.t_tail = first + n as u64 - 1;
+        self.total.add_segments(at.since(self.nxt), n as u32);
+        self.nxt = at;
         true
     }
 
@@ -1393,6 +1446,44 @@ mod tests {
             1 => any::<u8>().prop_map(Op::Rack),
             1 => Just(Op::Undo),
         ]
+    }
+
+    proptest! {
+        /// A packet's pieces recorded at once are what recording each in
+        /// turn records (records, links, tallies), whatever the scoreboard
+        /// held before, the piece size, the packet's length and the room
+        /// left (a packet the cap cuts records the pieces that fit).
+        #[test]
+        fn pushed_pieces_are_the_pieces_pushed_one_by_one(
+            una in any::<u32>(),
+            before in 0u32..6,
+            piece in 1u32..3000,
+            len in 1u32..60_000,
+            max in 1usize..40,
+        ) {
+            let mut one_by_one = Scoreboard::new(SeqNum(una), max, 8);
+            for i in 0..before {
+                let start = SeqNum(una) + i * MSS;
+                one_by_one.push(start, start + MSS, t(1));
+            }
+            let mut at_once = one_by_one.clone();
+            let start = one_by_one.nxt;
+            let end = start + len;
+            let mut at = start;
+            let mut pushed_any = false;
+            while at != end {
+                let piece_end = if end.since(at) > piece { at + piece } else { end };
+                let pushed = one_by_one.push(at, piece_end, t(2));
+                pushed_any |= pushed;
+                if !pushed {
+                    break;
+                }
+                at = piece_end;
+            }
+            prop_assert_eq!(at_once.push_pieces(start, end, piece, t(2)), pushed_any);
+            at_once.check();
+            prop_assert_eq!(format!("{at_once:?}"), format!("{one_by_one:?}"));
+        }
     }
 
     proptest! {

@@ -385,15 +385,14 @@ impl Core {
                         .start_episode_from(plan.seq, &mut env.spares.episodes);
                 }
                 // One scoreboard record per MSS piece, so loss detection
-                // and retransmission work per segment as the peer sees them.
-                let mut start = plan.seq;
-                // Only a super-segment (data beyond one MSS, never a FIN).
-                while plan.len > snd.mss && end.since(start) > snd.mss {
-                    let piece_end = start + snd.mss;
-                    self.recovery.on_sent_new(now, start, piece_end);
-                    start = piece_end;
+                // and retransmission work per segment as the peer sees them
+                // (only a super-segment or a GSO packet's pieces go beyond
+                // one MSS, never with a FIN).
+                if plan.len > snd.mss {
+                    self.recovery.on_sent_pieces(now, plan.seq, end, snd.mss);
+                } else {
+                    self.recovery.on_sent_new(now, plan.seq, end);
                 }
-                self.recovery.on_sent_new(now, start, end);
                 if plan.tlp {
                     self.recovery.on_probe_sent(
                         now,
