@@ -250,14 +250,13 @@ impl SendHalf {
     /// received, or `buf` is too short): the packet's rest is then given
     /// up, as if lost on the way.
     pub(super) fn write_next_piece(&mut self, buf: &mut [u8]) -> Option<(usize, bool, Ecn)> {
-        let (una, nxt, mss, buf_seq) = (self.una, self.nxt, self.mss, self.buf_seq);
-        let SendBlock { buffer, pieces, .. } = self.block.as_deref_mut()?;
+        let pieces = self.block.as_deref()?.pieces;
         let seq = pieces.seq;
-        let len = pieces.end.since(seq).min(mss);
-        if len == 0 || seq.before(una) || seq.before(buf_seq) || (seq + len).after(nxt) {
+        let len = pieces.end.since(seq).min(self.mss);
+        if len == 0 || seq.before(self.una) || (seq + len).after(self.nxt) {
             return None;
         }
-        let payload = buffer.slices_at(seq.since(buf_seq) as usize, len as usize);
+        let payload = self.data_at(seq, len as usize);
         if payload.0.len() + payload.1.len() != len as usize {
             return None;
         }
@@ -269,7 +268,7 @@ impl SendHalf {
             flags |= TcpFlags::PSH.bits();
         }
         let n = pieces.header.write(buf, seq, flags, payload).ok()?;
-        pieces.seq = seq + len;
+        self.block_mut().pieces.seq = seq + len;
         Some((n, last, pieces.ecn))
     }
 
