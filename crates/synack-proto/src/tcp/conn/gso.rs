@@ -142,10 +142,7 @@ impl Core {
             unsent
         };
         let room = gso_end.since(seq).min(data).min(wnd_room).min(record_room);
-        let cwnd_pieces = self.send_window().saturating_sub(self.pipe()).div_ceil(mss);
-        let pieces = (room / mss)
-            .min(cwnd_pieces)
-            .min(self.recovery.record_room());
+        let pieces = self.segments_that_may_go(mss, room);
         if pieces < 2 {
             return None;
         }
@@ -154,6 +151,17 @@ impl Core {
         let record_cut = len == record_room && len < unsent && len < wnd_room;
         let push = (is_tail && !snd.more) || ends_packet(seq + len, snd) || record_cut;
         Some((len, push))
+    }
+
+    /// How many whole `mss` segments of `room` bytes the segment-at-a-time
+    /// loop would send back to back: one goes while pipe is below the
+    /// window (RFC 5681 §3: "at most cwnd"), and each takes a scoreboard
+    /// record. For a TSO super-segment and a software GSO packet alike.
+    pub(super) fn segments_that_may_go(&self, mss: u32, room: u32) -> u32 {
+        let cwnd_room = self.send_window().saturating_sub(self.pipe());
+        (room / mss)
+            .min(cwnd_room.div_ceil(mss))
+            .min(self.recovery.record_room())
     }
 
     /// Segments the congestion window gives one GSO packet (Linux

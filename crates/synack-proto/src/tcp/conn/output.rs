@@ -839,11 +839,7 @@ impl Core {
         if max <= 1 {
             return 1;
         }
-        let cwnd_room = self.send_window().saturating_sub(self.pipe());
-        max.min(cwnd_room.div_ceil(mss))
-            .min(wnd_room / mss)
-            .min(unsent / mss)
-            .min(self.recovery.record_room())
+        max.min(self.segments_that_may_go(mss, unsent.min(wnd_room)))
     }
 
     /// Whether a partial segment of `len` bytes waits: one cut short by the
