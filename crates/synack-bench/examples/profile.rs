@@ -2,10 +2,13 @@
 //! `synack bench`, which runs both stacks.
 //!
 //! `cargo run --release -p synack-bench --example profile -- bulk synack 1500 [MiB] [buffer KiB]`
+//! `cargo run --release -p synack-bench --example profile -- floor summed|plain 1500 [MiB] [buffer KiB]`
+//! (the bulk harness's memory passes alone, no stack: `synack_bench::floor`)
 //! `cargo run --release -p synack-bench --example profile -- handshake synack [idle]`
 //! `valgrind --tool=callgrind target/release/examples/profile handshake-count synack [idle] [n]`
 
 use synack_bench::bulk::{BULK_BUFFERS, BulkConfig, bulk_once};
+use synack_bench::floor;
 use synack_bench::handshake::{HANDSHAKE_BUFFERS, HandshakeConfig, handshake_point};
 use synack_bench::{BenchStack, Buffers, Congestion, SmolStack, SynackStack};
 
@@ -56,6 +59,19 @@ fn main() {
     match (which, stack) {
         ("bulk", "synack") => bulk::<SynackStack>(arg(2, 1500) as usize, arg(3, 1024), kib),
         ("bulk", _) => bulk::<SmolStack>(arg(2, 1500) as usize, arg(3, 1024), kib),
+        ("floor", copies) => {
+            let copies = match copies {
+                "plain" => floor::FloorCopies::Plain,
+                _ => floor::FloorCopies::Summed,
+            };
+            let (mtu, mib) = (arg(2, 1500) as usize, arg(3, 1024));
+            let kib = kib.unwrap_or(BULK_BUFFERS.rx >> 10);
+            let r = floor::floor_once(mib << 20, mtu, kib << 10, copies);
+            println!(
+                "floor {copies:?} MTU {mtu} buffers {kib} KiB: {:.2} Gbit/s intact={} frames={} turns={}",
+                r.gbps, r.intact, r.frames, r.turns
+            );
+        }
         ("handshake", "synack") => handshake::<SynackStack>(arg(2, 0) as usize, None),
         ("handshake", _) => handshake::<SmolStack>(arg(2, 0) as usize, None),
         ("handshake-count", "synack") => {

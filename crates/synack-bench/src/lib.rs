@@ -35,6 +35,7 @@
 pub mod alloc;
 pub mod app;
 pub mod bulk;
+pub mod floor;
 pub mod frames;
 pub mod goodput;
 pub mod handshake;
