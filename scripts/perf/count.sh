@@ -9,7 +9,8 @@
 #                          (ASSOC=512 for a fully associative model: capacity misses only)
 #              footprint   hot code per handshake: instructions run >= 0.5 times, in 64-byte
 #                          lines, by function (BY=file or BY=line MATCH=substring for more)
-#              bulk        instructions per 32 MiB of bulk transfer at MTU 1500 (64 minus 32)
+#              bulk        instructions per 32 MiB of bulk transfer at MTU 1500 (64 minus 32),
+#                          BUFKIB=n for n KiB socket buffers (default 256)
 #              bulk-cache  per 32 MiB: instructions, L1d misses and misses of a 512 KiB 8-way
 #                          L2 (cachegrind's last level), BUFKIB=n for n KiB socket buffers
 #              bulk-icache per 32 MiB: I1 misses (32 KiB 8-way) and those of them that miss
@@ -26,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 mode=${1:-}
 stack=${2:-synack}
 bin=${3:-target/release/examples/profile}
-usage() { sed -n '6,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '6,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ -n "$mode" ] || usage
 case "$stack" in synack|smoltcp) ;; *) echo "count.sh: unknown stack '$stack' (synack or smoltcp)" >&2; exit 2 ;; esac
 command -v valgrind >/dev/null || { echo "count.sh: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
@@ -76,7 +77,7 @@ footprint)
   ;;
 bulk)
   for m in 32 64; do
-    valgrind --tool=callgrind --callgrind-out-file="$out/cg.$m" "$bin" bulk "$stack" 1500 $m >/dev/null 2>&1
+    valgrind --tool=callgrind --callgrind-out-file="$out/cg.$m" "$bin" bulk "$stack" 1500 $m ${BUFKIB:-} >/dev/null 2>&1
   done
   a=$(total Ir "$out/cg.32"); b=$(total Ir "$out/cg.64")
   echo "$stack: $(( b - a )) instructions per 32 MiB at MTU 1500"
