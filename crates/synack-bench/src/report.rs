@@ -43,6 +43,11 @@ pub struct BulkRow {
     pub smoltcp_runs_gbps: Vec<f64>,
     /// synack's repetitions, in the order they ran.
     pub synack_runs_gbps: Vec<f64>,
+    /// The harness's memory passes alone, with no TCP ([`crate::floor`],
+    /// copies summed): the most any stack can reach in this harness on this
+    /// machine. Median of the repetitions, run alternating with the stacks.
+    pub floor_gbps: f64,
+    pub floor_runs_gbps: Vec<f64>,
 }
 
 /// `handshake`: `{"idle":[..],"synack_per_sec":[..],"smoltcp_per_sec":[..]}`.
@@ -103,9 +108,9 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
 }
 
-fn ratio(synack: Option<f64>, smoltcp: f64) -> String {
+fn ratio(synack: Option<f64>, base: f64) -> String {
     match synack {
-        Some(s) if smoltcp > 0.0 => format!("{:.2}x", s / smoltcp),
+        Some(s) if base > 0.0 => format!("{:.2}x", s / base),
         _ => "-".to_string(),
     }
 }
@@ -128,20 +133,32 @@ impl Report {
             );
             let _ = writeln!(
                 out,
-                "  {:>6}  {:>10}  {:>14}  {:>14}  {:>6}",
-                "MTU", "bytes", "synack Gbit/s", "smoltcp Gbit/s", "ratio"
+                "  {:>6}  {:>10}  {:>14}  {:>14}  {:>6}  {:>12}  {:>13}",
+                "MTU",
+                "bytes",
+                "synack Gbit/s",
+                "smoltcp Gbit/s",
+                "ratio",
+                "floor Gbit/s",
+                "synack/floor"
             );
             for r in rows {
                 let _ = writeln!(
                     out,
-                    "  {:>6}  {:>10}  {:>14}  {:>14.2}  {:>6}",
+                    "  {:>6}  {:>10}  {:>14}  {:>14.2}  {:>6}  {:>12.2}  {:>13}",
                     r.mtu,
                     r.bytes,
                     opt(r.synack_gbps, 2),
                     r.smoltcp_gbps,
-                    ratio(r.synack_gbps, r.smoltcp_gbps)
+                    ratio(r.synack_gbps, r.smoltcp_gbps),
+                    r.floor_gbps,
+                    ratio(r.synack_gbps, r.floor_gbps)
                 );
             }
+            let _ = writeln!(
+                out,
+                "  floor: the harness's five passes over each byte with no TCP (`synack_bench::floor`)"
+            );
             out.push('\n');
         }
         if let Some(h) = &self.handshake {

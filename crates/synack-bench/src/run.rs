@@ -4,6 +4,7 @@
 use std::time::Duration as WallDuration;
 
 use crate::bulk::{BULK_BUFFERS, BulkConfig, bulk_once};
+use crate::floor::{FloorCopies, floor_once};
 use crate::handshake::{HANDSHAKE_BUFFERS, HandshakeConfig, handshake_point};
 use crate::loss::{LossConfig, loss_points};
 use crate::memory::{MemoryError, SMOLTCP_MIN_BUFFERS, memory_once};
@@ -183,8 +184,9 @@ pub fn run_bulk(plan: &Plan) -> Result<Vec<BulkRow>, BenchError> {
             buffers: plan.bulk_buffers,
             congestion: Congestion::Cubic,
         };
-        let (mut smol, mut synack) = (Vec::new(), Vec::new());
-        // Alternate the stacks so that a noisy neighbour hits both alike.
+        let (mut smol, mut synack, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+        // Alternate the stacks (and the floor) so that a noisy neighbour
+        // hits all alike.
         for _ in 0..plan.bulk_reps.max(1) {
             let r = bulk_once::<SmolStack>(&cfg)?;
             if !r.intact {
@@ -196,6 +198,16 @@ pub fn run_bulk(plan: &Plan) -> Result<Vec<BulkRow>, BenchError> {
                 return Err(BenchError::Corrupted(format!("synack bulk at MTU {mtu}")));
             }
             synack.push(r.gbps);
+            let r = floor_once(
+                plan.bulk_bytes,
+                mtu,
+                plan.bulk_buffers.rx,
+                FloorCopies::Summed,
+            );
+            if !r.intact {
+                return Err(BenchError::Corrupted(format!("the floor at MTU {mtu}")));
+            }
+            floor.push(r.gbps);
         }
         rows.push(BulkRow {
             mtu,
@@ -206,6 +218,8 @@ pub fn run_bulk(plan: &Plan) -> Result<Vec<BulkRow>, BenchError> {
             repetitions: smol.len(),
             smoltcp_runs_gbps: smol,
             synack_runs_gbps: synack,
+            floor_gbps: median(&floor).unwrap_or(0.0),
+            floor_runs_gbps: floor,
         });
     }
     Ok(rows)

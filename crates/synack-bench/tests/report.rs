@@ -18,6 +18,8 @@ fn sample() -> Report {
             repetitions: 5,
             smoltcp_runs_gbps: vec![13.4; 5],
             synack_runs_gbps: vec![30.1; 5],
+            floor_gbps: 45.2,
+            floor_runs_gbps: vec![45.2; 5],
         }]),
         handshake: Some(HandshakeRow {
             idle: vec![0, 1000, 100_000],
@@ -85,6 +87,7 @@ fn json_has_issue_8_keys_and_shapes() {
     assert_eq!(b["mtu"], 1500);
     assert_eq!(b["synack_gbps"], 30.1);
     assert_eq!(b["smoltcp_gbps"], 13.4);
+    assert_eq!(b["floor_gbps"], 45.2);
 
     let h = &v["handshake"];
     assert_eq!(h["idle"], serde_json::json!([0, 1000, 100000]));
@@ -128,6 +131,12 @@ fn table_shows_each_section() {
         assert!(t.contains(needle), "missing {needle:?} in\n{t}");
     }
     assert!(t.lines().any(|l| l.contains("1500") && l.contains("30.10")));
+    // The floor and synack's share of it (30.1 / 45.2).
+    assert!(
+        t.lines()
+            .any(|l| l.contains("1500") && l.contains("45.20") && l.contains("0.67x")),
+        "{t}"
+    );
 }
 
 #[test]
