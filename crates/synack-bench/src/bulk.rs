@@ -42,8 +42,10 @@ impl BulkConfig {
 /// Socket buffers for the in-memory transfer: 256 KiB each way. Large enough
 /// that the window never stalls the zero-delay link (four full segments at
 /// MTU 65535; with 64 KiB smoltcp sends one 64 KiB segment per delayed ACK),
-/// small enough that both hosts' buffers stay in this machine's 2 MiB L2
-/// (smoltcp measured about 1.3x slower at MTU 1500 with 4 MiB buffers).
+/// small enough that both hosts' buffers stayed in the 2 MiB L2 of the
+/// machine it was chosen on (smoltcp measured about 1.3x slower at MTU 1500
+/// with 4 MiB buffers). On a 512 KiB L2 a turn's data overflows it for
+/// every stack alike; [`crate::floor`] measures what that leaves.
 pub const BULK_BUFFERS: Buffers = Buffers::both(256 << 10);
 
 /// What one transfer did.
