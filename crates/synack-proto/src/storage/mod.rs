@@ -12,6 +12,7 @@
 //! DESIGN.md §4, "Every resource has a cap and a counter".
 
 pub mod assembler;
+pub mod copy;
 pub mod range_set;
 pub mod ring_buffer;
 

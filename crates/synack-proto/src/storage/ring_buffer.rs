@@ -23,6 +23,7 @@
 
 use core::fmt;
 
+use super::copy;
 use crate::wire::checksum;
 
 /// The smallest allocation: enough for a small request without regrowing.
@@ -204,6 +205,7 @@ impl RingBuffer {
     /// Copies up to `out.len()` bytes from the front into `out` and removes
     /// them; returns how many.
     #[must_use = "only the returned count of bytes was copied out"]
+    #[inline]
     pub fn dequeue_slice(&mut self, out: &mut [u8]) -> usize {
         let n = self.peek(0, out);
         self.discard_front(n);
@@ -536,19 +538,46 @@ impl Ring {
     /// Copies `data` to `offset` bytes after the front; the ring must hold
     /// `offset + data.len()` bytes.
     fn copy_in(&mut self, offset: usize, data: &[u8]) {
+        if data.len() >= copy::SHORT {
+            return self.copy_in_long(offset, data);
+        }
         let start = self.wrap(self.read + offset);
         let first = data.len().min(self.storage.len() - start);
         self.storage[start..start + first].copy_from_slice(&data[..first]);
         self.storage[..data.len() - first].copy_from_slice(&data[first..]);
     }
 
+    /// [`Ring::copy_in`] of an application's write of kilobytes, in
+    /// vectors ([`copy::copy`]); out of line, so the short copies (every
+    /// copy of a handshake) keep their inlined `memcpy`.
+    #[inline(never)]
+    fn copy_in_long(&mut self, offset: usize, data: &[u8]) {
+        let start = self.wrap(self.read + offset);
+        let first = data.len().min(self.storage.len() - start);
+        copy::copy(&mut self.storage[start..start + first], &data[..first]);
+        copy::copy(&mut self.storage[..data.len() - first], &data[first..]);
+    }
+
     /// Fills `out` from `offset` bytes after the front; the bytes must exist.
     fn copy_out(&self, offset: usize, out: &mut [u8]) {
+        if out.len() >= copy::SHORT {
+            return self.copy_out_long(offset, out);
+        }
         let start = self.wrap(self.read + offset);
         let first = out.len().min(self.storage.len() - start);
         let rest = out.len() - first;
         out[..first].copy_from_slice(&self.storage[start..start + first]);
         out[first..].copy_from_slice(&self.storage[..rest]);
+    }
+
+    /// [`Ring::copy_out`] of kilobytes, as [`Ring::copy_in_long`].
+    #[inline(never)]
+    fn copy_out_long(&self, offset: usize, out: &mut [u8]) {
+        let start = self.wrap(self.read + offset);
+        let first = out.len().min(self.storage.len() - start);
+        let rest = out.len() - first;
+        copy::copy(&mut out[..first], &self.storage[start..start + first]);
+        copy::copy(&mut out[first..], &self.storage[..rest]);
     }
 }
 
@@ -887,6 +916,37 @@ mod tests {
     impl Model {
         fn free(&self) -> usize {
             self.limit.saturating_sub(self.buffered.len())
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The application's long copies (kilobytes, the vector copy of
+        /// `storage::copy`) in and out across the ring's wrap, against a
+        /// deque; `behaves_like_a_deque` keeps to short ones.
+        #[test]
+        fn long_copies_behave_like_a_deque(
+            limit in 2048usize..20_000,
+            ops in proptest::collection::vec((any::<bool>(), 0usize..9000, any::<u8>()), 1..40),
+        ) {
+            let mut b = RingBuffer::new(limit);
+            let mut m = VecDeque::new();
+            for (enqueue, len, seed) in ops {
+                if enqueue {
+                    let data: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect();
+                    let n = b.enqueue_slice(&data);
+                    prop_assert_eq!(n, len.min(limit - m.len()));
+                    m.extend(&data[..n]);
+                } else {
+                    let mut out = vec![0xAA; len];
+                    let n = b.dequeue_slice(&mut out);
+                    prop_assert_eq!(n, len.min(m.len()));
+                    let expect: Vec<u8> = m.drain(..n).collect();
+                    prop_assert_eq!(&out[..n], &expect[..]);
+                    prop_assert!(out[n..].iter().all(|&x| x == 0xAA));
+                }
+            }
         }
     }
 
