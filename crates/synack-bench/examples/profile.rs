@@ -2,7 +2,7 @@
 //! `synack bench`, which runs both stacks.
 //!
 //! `cargo run --release -p synack-bench --example profile -- bulk synack 1500 [MiB] [buffer KiB]`
-//! `cargo run --release -p synack-bench --example profile -- floor summed|plain 1500 [MiB] [buffer KiB]`
+//! `cargo run --release -p synack-bench --example profile -- floor summed|plain|frames 1500 [MiB] [buffer KiB]`
 //! (the bulk harness's memory passes alone, no stack: `synack_bench::floor`)
 //! `cargo run --release -p synack-bench --example profile -- handshake synack [idle]`
 //! `valgrind --tool=callgrind target/release/examples/profile handshake-count synack [idle] [n]`
@@ -62,6 +62,7 @@ fn main() {
         ("floor", copies) => {
             let copies = match copies {
                 "plain" => floor::FloorCopies::Plain,
+                "frames" => floor::FloorCopies::FramesKept,
                 _ => floor::FloorCopies::Summed,
             };
             let (mtu, mib) = (arg(2, 1500) as usize, arg(3, 1024));
