@@ -116,9 +116,20 @@ fn candidate(frame: &[u8], l2: usize) -> Option<Candidate> {
 /// the IP checksum (10-11), the TCP sequence number (24-27), the TCP flags
 /// (33: PSH may differ) and the TCP checksum (36-37).
 const FIXED_HEADERS: usize = 40;
-const SHARED: [u64; 5] = shared_mask();
+/// (The tests' reference for the flow; `Run::push` compares [`COMPARED`].)
+#[cfg(test)]
+const SHARED: [u64; 5] = mask_words(shared_bytes());
 
-const fn shared_mask() -> [u64; 5] {
+/// [`SHARED`] and the bits of the varying bytes that `candidate` requires
+/// to be the same in every segment it takes: the fragment bits of bytes
+/// 6-7 (MF and the offset, zero: RFC 791 §3.1) and the TCP flags but PSH
+/// (ACK alone: RFC 9293 §3.1). A frame whose bytes equal a candidate's
+/// under this mask is in its flow and passes those two tests of
+/// `candidate` too, so `Run::push` makes one comparison for all three.
+const COMPARED: [u64; 5] = mask_words(compared_bytes());
+
+/// [`SHARED`] byte by byte.
+const fn shared_bytes() -> [u8; FIXED_HEADERS] {
     let mut bytes = [0xFF_u8; FIXED_HEADERS];
     let varying = [2, 3, 4, 5, 6, 7, 10, 11, 24, 25, 26, 27, 33, 36, 37];
     let mut i = 0;
@@ -126,6 +137,22 @@ const fn shared_mask() -> [u64; 5] {
         bytes[varying[i]] = 0;
         i += 1;
     }
+    bytes
+}
+
+/// [`COMPARED`] byte by byte.
+const fn compared_bytes() -> [u8; FIXED_HEADERS] {
+    let mut bytes = shared_bytes();
+    // MF and the fragment offset's high bits; its low byte.
+    bytes[6] = 0x3F;
+    bytes[7] = 0xFF;
+    bytes[33] = !PSH;
+    bytes
+}
+
+/// A byte mask of the fixed headers as native-endian words, as
+/// [`header_word`] reads them.
+const fn mask_words(bytes: [u8; FIXED_HEADERS]) -> [u64; 5] {
     let mut words = [0_u64; 5];
     let mut w = 0;
     while w < 5 {
@@ -159,12 +186,13 @@ fn header_word(h: &[u8; FIXED_HEADERS], w: usize) -> u64 {
     u64::from_ne_bytes(word)
 }
 
-/// The [`SHARED`] bytes of a fixed-header block, word by word.
+/// The bytes of a fixed-header block under `mask` ([`COMPARED`]), word
+/// by word.
 #[inline(always)]
-fn shared_words(h: &[u8; FIXED_HEADERS]) -> [u64; 5] {
+fn masked_words(h: &[u8; FIXED_HEADERS], mask: [u64; 5]) -> [u64; 5] {
     let mut words = [0; 5];
-    for (w, (word, shared)) in words.iter_mut().zip(SHARED).enumerate() {
-        *word = header_word(h, w) & shared;
+    for (w, (word, m)) in words.iter_mut().zip(mask).enumerate() {
+        *word = header_word(h, w) & m;
     }
     words
 }
@@ -220,9 +248,9 @@ struct Run<'a> {
     pushes: u64,
     len: usize,
     first: Candidate,
-    /// The first frame's [`shared_words`]: every further frame's must equal
-    /// them.
-    shared: [u64; 5],
+    /// The first frame's [`COMPARED`] bytes: every further frame's must
+    /// equal them.
+    compared: [u64; 5],
     /// The first frame's TCP options: every further frame's must equal
     /// them.
     options: &'a [u8],
@@ -242,7 +270,7 @@ impl<'a> Run<'a> {
             pushes: u64::from(c.push),
             len: 1,
             first: c,
-            shared: fixed_headers(frame, l2).map_or([0; 5], shared_words),
+            compared: fixed_headers(frame, l2).map_or([0; 5], |h| masked_words(h, COMPARED)),
             options: frame
                 .get(l2 + FIXED_HEADERS..c.payload_at)
                 .unwrap_or_default(),
@@ -266,29 +294,25 @@ impl<'a> Run<'a> {
             return false;
         };
         let mut differ = 0;
-        for (w, (shared, first)) in SHARED.iter().zip(self.shared).enumerate() {
-            differ |= (header_word(h, w) & shared) ^ first;
+        for (w, (mask, first)) in COMPARED.iter().zip(self.compared).enumerate() {
+            differ |= (header_word(h, w) & mask) ^ first;
         }
-        // MF or a fragment offset: reassembly's business.
-        if differ != 0 || u16::from_be_bytes([h[6], h[7]]) & 0x3FFF != 0 {
+        // The flow, no fragment, ACK with or without PSH (see `COMPARED`).
+        if differ != 0 {
             return false;
         }
         let payload_at = self.first.payload_at;
         let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
         // `candidate`'s bounds: the datagram within the frame, longer than
         // its headers (which are the first's, at least 40 bytes).
-        let flags = h[33];
-        if l2 + total > frame.len()
-            || l2 + total <= payload_at
-            || (flags != ACK && flags != ACK | PSH)
-        {
+        if l2 + total > frame.len() || l2 + total <= payload_at {
             return false;
         }
         let c = Candidate {
             payload_at,
             end: l2 + total,
             seq: u32::from_be_bytes([h[24], h[25], h[26], h[27]]),
-            push: flags & PSH != 0,
+            push: h[33] & PSH != 0,
         };
         // No larger than the first, within 64 KiB (which also keeps it
         // within `handle_frames`' size filter: `datagram` is at least the
@@ -783,6 +807,36 @@ mod tests {
             let mut bad = segment(l2, &opts, 1400, &[9; 100], false);
             bad[l2 + 10] ^= 1;
             assert!(!run.push(&bad, l2));
+        }
+    }
+
+    /// The fragment and flag tests folded into [`COMPARED`]: every value of
+    /// the IP flags and fragment offset bytes (6, 7) and of the TCP flags
+    /// (33), the IP checksum made right again so only the byte differs,
+    /// taken exactly when the reference (`candidate`'s own tests) takes it.
+    #[test]
+    fn fragments_and_flags_in_the_mask_agree_with_candidate() {
+        let opts = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+        for l2 in [0, 14] {
+            let first = segment(l2, &opts, 1000, &[1; 100], false);
+            for at in [6, 7, 33] {
+                for v in 0..=255_u8 {
+                    let mut f = segment(l2, &opts, 1100, &[2; 100], false);
+                    f[l2 + at] = v;
+                    f[l2 + 10..l2 + 12].fill(0);
+                    let ip_sum = checksum::finish(checksum::header(&f[l2..l2 + 20]));
+                    f[l2 + 10..l2 + 12].copy_from_slice(&ip_sum.to_be_bytes());
+                    let c = candidate(&first, l2).unwrap();
+                    let mut short = Run::new(&first, c, l2);
+                    let mut reference = Run::new(&first, c, l2);
+                    assert_eq!(
+                        short.push(&f, l2),
+                        push_by_candidate(&mut reference, &f, l2),
+                        "byte {at} = {v:#04x} with a {l2}-byte link header"
+                    );
+                    assert_eq!(short.pushes, reference.pushes);
+                }
+            }
         }
     }
 
