@@ -40,6 +40,7 @@
 use super::slab::Key;
 use super::{Demux, Direction, FourTuple, IfaceId, Stack, slots};
 use crate::ip::addr::{Destination, check_martian, classify_destination};
+use crate::tcp::conn::Stager;
 use crate::tcp::ecn::Ecn;
 use crate::time::Instant;
 use crate::wire::Checksum;
@@ -583,37 +584,54 @@ impl Stack {
         if !packet.verify_checksum_with(src, dst, sum) {
             return (0, 0, false);
         }
-        let mut len = seg.payload.len();
-        let mut push = seg.flags.contains(TcpFlags::PSH);
-        let mut merged = 1;
+        let len = seg.payload.len();
         // The further segments' payload bytes: the run's datagram less the
         // first one's.
         let rest = run.datagram - (run.first.end - l2);
         let Some(mut stager) = conn.stager(seg.seq + len as u32, rest) else {
-            return (merged, len, push);
+            return (1, len, seg.flags.contains(TcpFlags::PSH));
         };
         // Every segment of the run shares these (the merge rules).
         let base = run.base(l2, src, dst);
-        let payload_at = run.first.payload_at;
-        for (i, frame) in run.frames[..run.len].iter().enumerate().skip(1) {
-            // `Run::push` checked these bounds.
-            let Some(h) = fixed_headers(frame, l2) else {
-                break;
-            };
-            let end = l2 + usize::from(u16::from_be_bytes([h[2], h[3]]));
-            let Some(payload) = frame.get(payload_at..end) else {
-                break;
-            };
-            let tcp_len = end - l2 - 20;
-            if !stager.stage_if(payload, |sum| tcp_checksum_ok(base, h, tcp_len, sum)) {
-                break;
-            }
-            len += payload.len();
-            push |= run.pushes >> i & 1 != 0;
-            merged += 1;
-        }
-        (merged, len, push)
+        let frames = &run.frames[1..run.len];
+        let (more, bytes) = stage_rest(&mut stager, frames, l2, run.first.payload_at, base);
+        let merged = 1 + more;
+        // Bit `i` of `pushes`: frame `i`'s PSH; the first `merged` count.
+        let push = run.pushes & (u64::MAX >> (64 - merged)) != 0;
+        (merged, len + bytes, push)
     }
+}
+
+/// Stages the payloads of `frames`, a run's second segment on (after an
+/// `l2`-byte link header, payloads from `payload_at`), each checksum
+/// verified from the run's `base`, until one does not fit or fails:
+/// (segments staged, their bytes). A loop of its own, out of line, so that
+/// what it keeps stays in registers across the copies' calls.
+#[inline(never)]
+fn stage_rest(
+    stager: &mut Stager<'_>,
+    frames: &[&[u8]],
+    l2: usize,
+    payload_at: usize,
+    base: u64,
+) -> (usize, usize) {
+    let mut bytes = 0;
+    for (n, frame) in frames.iter().enumerate() {
+        // `Run::push` checked these bounds.
+        let Some(h) = fixed_headers(frame, l2) else {
+            return (n, bytes);
+        };
+        let end = l2 + usize::from(u16::from_be_bytes([h[2], h[3]]));
+        let Some(payload) = frame.get(payload_at..end) else {
+            return (n, bytes);
+        };
+        let tcp_len = end - l2 - 20;
+        if !stager.stage_if(payload, |sum| tcp_checksum_ok(base, h, tcp_len, sum)) {
+            return (n, bytes);
+        }
+        bytes += payload.len();
+    }
+    (frames.len(), bytes)
 }
 
 #[cfg(test)]
