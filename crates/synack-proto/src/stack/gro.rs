@@ -40,6 +40,7 @@
 use super::slab::Key;
 use super::{Demux, Direction, FourTuple, IfaceId, Stack, slots};
 use crate::ip::addr::{Destination, check_martian, classify_destination};
+use crate::tcp::conn::Stager;
 use crate::tcp::ecn::Ecn;
 use crate::time::Instant;
 use crate::wire::Checksum;
@@ -116,9 +117,20 @@ fn candidate(frame: &[u8], l2: usize) -> Option<Candidate> {
 /// the IP checksum (10-11), the TCP sequence number (24-27), the TCP flags
 /// (33: PSH may differ) and the TCP checksum (36-37).
 const FIXED_HEADERS: usize = 40;
-const SHARED: [u64; 5] = shared_mask();
+/// (The tests' reference for the flow; `Run::push` compares [`COMPARED`].)
+#[cfg(test)]
+const SHARED: [u64; 5] = mask_words(shared_bytes());
 
-const fn shared_mask() -> [u64; 5] {
+/// [`SHARED`] and the bits of the varying bytes that `candidate` requires
+/// to be the same in every segment it takes: the fragment bits of bytes
+/// 6-7 (MF and the offset, zero: RFC 791 §3.1) and the TCP flags but PSH
+/// (ACK alone: RFC 9293 §3.1). A frame whose bytes equal a candidate's
+/// under this mask is in its flow and passes those two tests of
+/// `candidate` too, so `Run::push` makes one comparison for all three.
+const COMPARED: [u64; 5] = mask_words(compared_bytes());
+
+/// [`SHARED`] byte by byte.
+const fn shared_bytes() -> [u8; FIXED_HEADERS] {
     let mut bytes = [0xFF_u8; FIXED_HEADERS];
     let varying = [2, 3, 4, 5, 6, 7, 10, 11, 24, 25, 26, 27, 33, 36, 37];
     let mut i = 0;
@@ -126,6 +138,22 @@ const fn shared_mask() -> [u64; 5] {
         bytes[varying[i]] = 0;
         i += 1;
     }
+    bytes
+}
+
+/// [`COMPARED`] byte by byte.
+const fn compared_bytes() -> [u8; FIXED_HEADERS] {
+    let mut bytes = shared_bytes();
+    // MF and the fragment offset's high bits; its low byte.
+    bytes[6] = 0x3F;
+    bytes[7] = 0xFF;
+    bytes[33] = !PSH;
+    bytes
+}
+
+/// A byte mask of the fixed headers as native-endian words, as
+/// [`header_word`] reads them.
+const fn mask_words(bytes: [u8; FIXED_HEADERS]) -> [u64; 5] {
     let mut words = [0_u64; 5];
     let mut w = 0;
     while w < 5 {
@@ -159,12 +187,13 @@ fn header_word(h: &[u8; FIXED_HEADERS], w: usize) -> u64 {
     u64::from_ne_bytes(word)
 }
 
-/// The [`SHARED`] bytes of a fixed-header block, word by word.
+/// The bytes of a fixed-header block under `mask` ([`COMPARED`]), word
+/// by word.
 #[inline(always)]
-fn shared_words(h: &[u8; FIXED_HEADERS]) -> [u64; 5] {
+fn masked_words(h: &[u8; FIXED_HEADERS], mask: [u64; 5]) -> [u64; 5] {
     let mut words = [0; 5];
-    for (w, (word, shared)) in words.iter_mut().zip(SHARED).enumerate() {
-        *word = header_word(h, w) & shared;
+    for (w, (word, m)) in words.iter_mut().zip(mask).enumerate() {
+        *word = header_word(h, w) & m;
     }
     words
 }
@@ -220,9 +249,9 @@ struct Run<'a> {
     pushes: u64,
     len: usize,
     first: Candidate,
-    /// The first frame's [`shared_words`]: every further frame's must equal
-    /// them.
-    shared: [u64; 5],
+    /// The first frame's [`COMPARED`] bytes: every further frame's must
+    /// equal them.
+    compared: [u64; 5],
     /// The first frame's TCP options: every further frame's must equal
     /// them.
     options: &'a [u8],
@@ -242,7 +271,7 @@ impl<'a> Run<'a> {
             pushes: u64::from(c.push),
             len: 1,
             first: c,
-            shared: fixed_headers(frame, l2).map_or([0; 5], shared_words),
+            compared: fixed_headers(frame, l2).map_or([0; 5], |h| masked_words(h, COMPARED)),
             options: frame
                 .get(l2 + FIXED_HEADERS..c.payload_at)
                 .unwrap_or_default(),
@@ -252,12 +281,33 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Adds frames from `frames` while they continue the run (see
+    /// [`Run::push`]); returns the first that does not, if any. One call
+    /// for the run, the frames' tests in one loop. (Not `Iterator::find`:
+    /// its closure, `push` and all, stays a call per frame, +16 instructions
+    /// a segment in the bulk run.)
+    #[allow(clippy::manual_find)]
+    #[inline(never)]
+    fn extend(
+        &mut self,
+        frames: &mut impl Iterator<Item = &'a [u8]>,
+        l2: usize,
+    ) -> Option<&'a [u8]> {
+        for frame in frames {
+            if !self.push(frame, l2) {
+                return Some(frame);
+            }
+        }
+        None
+    }
+
     /// Adds `frame` if it continues the run (module docs); `false` if not.
     /// The same answer as [`candidate`] (with `handle_frames`' size
     /// filter) and the merge rules, from fewer tests: a frame whose shared
     /// header bytes equal the first's has its version and header length,
     /// protocol and TCP header length, all of which `candidate` checked
     /// on the first (the tests' `push_by_candidate` is the reference).
+    #[inline(always)]
     fn push(&mut self, frame: &'a [u8], l2: usize) -> bool {
         if self.ended || self.len == MAX_RUN {
             return false;
@@ -266,29 +316,25 @@ impl<'a> Run<'a> {
             return false;
         };
         let mut differ = 0;
-        for (w, (shared, first)) in SHARED.iter().zip(self.shared).enumerate() {
-            differ |= (header_word(h, w) & shared) ^ first;
+        for (w, (mask, first)) in COMPARED.iter().zip(self.compared).enumerate() {
+            differ |= (header_word(h, w) & mask) ^ first;
         }
-        // MF or a fragment offset: reassembly's business.
-        if differ != 0 || u16::from_be_bytes([h[6], h[7]]) & 0x3FFF != 0 {
+        // The flow, no fragment, ACK with or without PSH (see `COMPARED`).
+        if differ != 0 {
             return false;
         }
         let payload_at = self.first.payload_at;
         let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
         // `candidate`'s bounds: the datagram within the frame, longer than
         // its headers (which are the first's, at least 40 bytes).
-        let flags = h[33];
-        if l2 + total > frame.len()
-            || l2 + total <= payload_at
-            || (flags != ACK && flags != ACK | PSH)
-        {
+        if l2 + total > frame.len() || l2 + total <= payload_at {
             return false;
         }
         let c = Candidate {
             payload_at,
             end: l2 + total,
             seq: u32::from_be_bytes([h[24], h[25], h[26], h[27]]),
-            push: flags & PSH != 0,
+            push: h[33] & PSH != 0,
         };
         // No larger than the first, within 64 KiB (which also keeps it
         // within `handle_frames`' size filter: `datagram` is at least the
@@ -366,37 +412,28 @@ impl Stack {
         let Some(first) = frames.next() else {
             return;
         };
-        let mut frames = frames.peekable();
-        if frames.peek().is_none() {
+        let Some(second) = frames.next() else {
             // A batch of one (a handshake's segments, a request, its
             // answer) has nothing to merge with: straight in.
             return self.handle_frame_on(now, iface, first);
-        }
-        let mut run: Option<Run<'a>> = None;
-        for frame in core::iter::once(first).chain(frames) {
+        };
+        let mut frames = core::iter::once(second).chain(frames);
+        let mut next = Some(first);
+        while let Some(frame) = next {
             // A segment too long to share a datagram with another of its
             // size (64 KiB MTUs) never merges: straight in.
-            if let Some(r) = run.as_mut()
-                && r.push(frame, l2)
-            {
-                continue;
-            }
             let Some(c) =
                 candidate(frame, l2).filter(|c| c.end - l2 + c.payload_len() <= MAX_DATAGRAM)
             else {
-                if let Some(r) = run.take() {
-                    self.gro_flush(now, iface, l2, &r);
-                }
                 self.handle_frame_on(now, iface, frame);
+                next = frames.next();
                 continue;
             };
-            if let Some(r) = run.take() {
-                self.gro_flush(now, iface, l2, &r);
-            }
-            run = Some(Run::new(frame, c, l2));
-        }
-        if let Some(r) = run.take() {
-            self.gro_flush(now, iface, l2, &r);
+            // The frames that continue it join the run; the first that does
+            // not is looked at once the run has gone in.
+            let mut run = Run::new(frame, c, l2);
+            next = run.extend(&mut frames, l2);
+            self.gro_flush(now, iface, l2, &run);
         }
     }
 
@@ -547,37 +584,54 @@ impl Stack {
         if !packet.verify_checksum_with(src, dst, sum) {
             return (0, 0, false);
         }
-        let mut len = seg.payload.len();
-        let mut push = seg.flags.contains(TcpFlags::PSH);
-        let mut merged = 1;
+        let len = seg.payload.len();
         // The further segments' payload bytes: the run's datagram less the
         // first one's.
         let rest = run.datagram - (run.first.end - l2);
         let Some(mut stager) = conn.stager(seg.seq + len as u32, rest) else {
-            return (merged, len, push);
+            return (1, len, seg.flags.contains(TcpFlags::PSH));
         };
         // Every segment of the run shares these (the merge rules).
         let base = run.base(l2, src, dst);
-        let payload_at = run.first.payload_at;
-        for (i, frame) in run.frames[..run.len].iter().enumerate().skip(1) {
-            // `Run::push` checked these bounds.
-            let Some(h) = fixed_headers(frame, l2) else {
-                break;
-            };
-            let end = l2 + usize::from(u16::from_be_bytes([h[2], h[3]]));
-            let Some(payload) = frame.get(payload_at..end) else {
-                break;
-            };
-            let tcp_len = end - l2 - 20;
-            if !stager.stage_if(payload, |sum| tcp_checksum_ok(base, h, tcp_len, sum)) {
-                break;
-            }
-            len += payload.len();
-            push |= run.pushes >> i & 1 != 0;
-            merged += 1;
-        }
-        (merged, len, push)
+        let frames = &run.frames[1..run.len];
+        let (more, bytes) = stage_rest(&mut stager, frames, l2, run.first.payload_at, base);
+        let merged = 1 + more;
+        // Bit `i` of `pushes`: frame `i`'s PSH; the first `merged` count.
+        let push = run.pushes & (u64::MAX >> (64 - merged)) != 0;
+        (merged, len + bytes, push)
     }
+}
+
+/// Stages the payloads of `frames`, a run's second segment on (after an
+/// `l2`-byte link header, payloads from `payload_at`), each checksum
+/// verified from the run's `base`, until one does not fit or fails:
+/// (segments staged, their bytes). A loop of its own, out of line, so that
+/// what it keeps stays in registers across the copies' calls.
+#[inline(never)]
+fn stage_rest(
+    stager: &mut Stager<'_>,
+    frames: &[&[u8]],
+    l2: usize,
+    payload_at: usize,
+    base: u64,
+) -> (usize, usize) {
+    let mut bytes = 0;
+    for (n, frame) in frames.iter().enumerate() {
+        // `Run::push` checked these bounds.
+        let Some(h) = fixed_headers(frame, l2) else {
+            return (n, bytes);
+        };
+        let end = l2 + usize::from(u16::from_be_bytes([h[2], h[3]]));
+        let Some(payload) = frame.get(payload_at..end) else {
+            return (n, bytes);
+        };
+        let tcp_len = end - l2 - 20;
+        if !stager.stage_if(payload, |sum| tcp_checksum_ok(base, h, tcp_len, sum)) {
+            return (n, bytes);
+        }
+        bytes += payload.len();
+    }
+    (frames.len(), bytes)
 }
 
 #[cfg(test)]
@@ -783,6 +837,36 @@ mod tests {
             let mut bad = segment(l2, &opts, 1400, &[9; 100], false);
             bad[l2 + 10] ^= 1;
             assert!(!run.push(&bad, l2));
+        }
+    }
+
+    /// The fragment and flag tests folded into [`COMPARED`]: every value of
+    /// the IP flags and fragment offset bytes (6, 7) and of the TCP flags
+    /// (33), the IP checksum made right again so only the byte differs,
+    /// taken exactly when the reference (`candidate`'s own tests) takes it.
+    #[test]
+    fn fragments_and_flags_in_the_mask_agree_with_candidate() {
+        let opts = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+        for l2 in [0, 14] {
+            let first = segment(l2, &opts, 1000, &[1; 100], false);
+            for at in [6, 7, 33] {
+                for v in 0..=255_u8 {
+                    let mut f = segment(l2, &opts, 1100, &[2; 100], false);
+                    f[l2 + at] = v;
+                    f[l2 + 10..l2 + 12].fill(0);
+                    let ip_sum = checksum::finish(checksum::header(&f[l2..l2 + 20]));
+                    f[l2 + 10..l2 + 12].copy_from_slice(&ip_sum.to_be_bytes());
+                    let c = candidate(&first, l2).unwrap();
+                    let mut short = Run::new(&first, c, l2);
+                    let mut reference = Run::new(&first, c, l2);
+                    assert_eq!(
+                        short.push(&f, l2),
+                        push_by_candidate(&mut reference, &f, l2),
+                        "byte {at} = {v:#04x} with a {l2}-byte link header"
+                    );
+                    assert_eq!(short.pushes, reference.pushes);
+                }
+            }
         }
     }
 

@@ -99,6 +99,37 @@ fn a_gap_or_a_bare_ack_splits_the_run_and_nothing_is_lost() {
     assert_eq!(w.b.tcp_info(s).unwrap().data_segs_in, 6);
 }
 
+/// The batch loop's edges: a frame that is no candidate first, between
+/// runs and last; a run that ends the batch; a batch of two.
+#[test]
+fn frames_that_are_no_candidates_at_either_end_go_in_alone_and_runs_between_merge() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let mss = mss(&w, c);
+    let frames = segments(&mut w, c, 7 * mss);
+    // Too short for an IP header: dropped, no TCP segment.
+    let junk = [0x45_u8, 0, 0, 8];
+    let batch = [
+        &junk[..],
+        &frames[0],
+        &frames[1],
+        &frames[2],
+        &junk,
+        &frames[3],
+        &frames[4],
+        &junk,
+    ];
+    let in_segs = w.b.stats().tcp.in_segs;
+    w.b.handle_frames(w.now, IfaceId(0), batch);
+    assert_eq!(w.b.stats().tcp.in_segs - in_segs, 2, "0-2, then 3-4");
+    assert_eq!(read_all(&mut w.b, w.now, s).len(), 5 * mss);
+    // Two frames, one run, the batch's end.
+    w.b.handle_frames(w.now, IfaceId(0), [&frames[5][..], &frames[6]]);
+    assert_eq!(w.b.stats().tcp.in_segs - in_segs, 3, "then 5-6");
+    assert_eq!(read_all(&mut w.b, w.now, s).len(), 2 * mss);
+    assert_eq!(w.b.tcp_info(s).unwrap().data_segs_in, 7);
+}
+
 #[test]
 fn a_corrupted_segment_is_not_merged_and_is_counted() {
     let mut w = Wire::new();
