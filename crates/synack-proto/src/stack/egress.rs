@@ -27,7 +27,9 @@ use super::tcp::TcpReply;
 use super::{Direction, FourTuple, IfaceId, MIN_TRANSMIT_BUFFER, Stack};
 use crate::ip::arp::Resolution;
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
-use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr};
+use crate::wire::ipv4::{
+    HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv4Template,
+};
 use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
 use crate::wire::{ArpPacket, ArpRepr, Checksum};
 
@@ -400,8 +402,11 @@ impl Stack {
         };
         let src = *entry.conn.local().ip();
         if self.env.tx.packet {
-            // Its other pieces follow (`transmit_piece`).
+            // Its other pieces follow (`transmit_piece`), with this piece's
+            // IP header but for the length and Identification.
             self.piece_key = OptionKey::some(key);
+            let ttl = self.env.config.ip_default_ttl;
+            self.piece_ip = Ipv4Template::new(&tcp_ip_repr(ttl, src, dst, self.env.tx.ecn.bits()));
         }
         let deadline = entry.conn.poll_timeout();
         let packet = TcpPacket::new_unchecked(&tcp_buf[..n]);
@@ -484,7 +489,6 @@ impl Stack {
         {
             self.piece_polls += 1;
         }
-        let src = *entry.conn.local().ip();
         if !entry.conn.has_pieces() {
             self.piece_key = OptionKey::NONE;
             let push = TcpPacket::new_unchecked(&tcp_buf[..n])
@@ -495,9 +499,16 @@ impl Stack {
                 self.ready.pop_front();
             }
         }
-        let tos = self.env.tx.ecn.bits();
         self.env.tx = Default::default();
-        self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, tos);
+        // The packet's first piece's IP header (`transmit_conn`), as
+        // `write_ip_header_tos` writes it for this piece: the connection,
+        // hence the addresses, and the ECN codepoint stay the packet's.
+        let ident = self.next_ident();
+        if let Some(ip) = ip_buf.first_chunk_mut() {
+            self.piece_ip
+                .write(ip, u16::try_from(n).unwrap_or(u16::MAX), ident);
+        }
+        self.env.stats.ip.out_requests += 1;
         let frame = self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n);
         Some(frame)
     }
@@ -754,5 +765,22 @@ impl Stack {
             };
             self.trace_segment(Direction::Out, &tuple, &seg);
         }
+    }
+}
+
+/// The IP header [`Stack::write_ip_header_tos`] writes for a TCP segment
+/// with TTL `ttl`, payload length and Identification zero.
+fn tcp_ip_repr(ttl: u8, src: Ipv4Addr, dst: Ipv4Addr, dscp_ecn: u8) -> Ipv4Repr {
+    Ipv4Repr {
+        src_addr: src,
+        dst_addr: dst,
+        protocol: IpProtocol::Tcp,
+        payload_len: 0,
+        ttl,
+        dscp_ecn,
+        ident: 0,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
     }
 }
