@@ -216,7 +216,41 @@ impl Stack {
         written
     }
 
+    /// The next frame: a software GSO packet's next piece when that is
+    /// what [`Stack::transmit_any`] would write (`transmit_next_piece`),
+    /// else whatever that finds. While no packet is under way this is one
+    /// compare more than `transmit_any`.
+    #[inline]
     fn transmit(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+        if self.piece_key.get().is_some()
+            && let Some(frame) = self.transmit_next_piece(buf)
+        {
+            return frame;
+        }
+        self.transmit_any(buf)
+    }
+
+    /// [`Stack::transmit_piece`] for the ready queue's first connection
+    /// when it is the one whose packet is under way and no source that
+    /// [`Stack::transmit_any`] asks first has anything (no ARP interface,
+    /// no control segment, no other datagram): the frame `transmit_any`
+    /// would write, without its frame set-up (about 30 instructions a
+    /// piece). `None` when it does not apply or the piece does not go this
+    /// way.
+    #[inline(always)]
+    fn transmit_next_piece(&mut self, buf: &mut [u8]) -> Option<Option<(IfaceId, usize)>> {
+        if self.arp_ifaces || !self.control.is_empty() || self.out.len() > 0 {
+            return None;
+        }
+        let super::Ready { key, dst } = *self.ready.front()?;
+        if !self.piece_key.is(key) {
+            return None;
+        }
+        self.transmit_piece(key, dst, buf)
+    }
+
+    #[inline(never)]
+    fn transmit_any(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         loop {
             // ARP's frames only on an Ethernet interface; their code is out
             // of line so an IP interface's path stays dense in the
