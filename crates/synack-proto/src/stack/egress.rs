@@ -27,7 +27,9 @@ use super::tcp::TcpReply;
 use super::{Direction, FourTuple, IfaceId, MIN_TRANSMIT_BUFFER, Stack};
 use crate::ip::arp::Resolution;
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
-use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr};
+use crate::wire::ipv4::{
+    HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv4Template,
+};
 use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
 use crate::wire::{ArpPacket, ArpRepr, Checksum};
 
@@ -214,7 +216,41 @@ impl Stack {
         written
     }
 
+    /// The next frame: a software GSO packet's next piece when that is
+    /// what [`Stack::transmit_any`] would write (`transmit_next_piece`),
+    /// else whatever that finds. While no packet is under way this is one
+    /// compare more than `transmit_any`.
+    #[inline]
     fn transmit(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+        if self.piece_key.get().is_some()
+            && let Some(frame) = self.transmit_next_piece(buf)
+        {
+            return frame;
+        }
+        self.transmit_any(buf)
+    }
+
+    /// [`Stack::transmit_piece`] for the ready queue's first connection
+    /// when it is the one whose packet is under way and no source that
+    /// [`Stack::transmit_any`] asks first has anything (no ARP interface,
+    /// no control segment, no other datagram): the frame `transmit_any`
+    /// would write, without its frame set-up (about 30 instructions a
+    /// piece). `None` when it does not apply or the piece does not go this
+    /// way.
+    #[inline(always)]
+    fn transmit_next_piece(&mut self, buf: &mut [u8]) -> Option<Option<(IfaceId, usize)>> {
+        if self.arp_ifaces || !self.control.is_empty() || self.out.len() > 0 {
+            return None;
+        }
+        let super::Ready { key, dst } = *self.ready.front()?;
+        if !self.piece_key.is(key) {
+            return None;
+        }
+        self.transmit_piece(key, dst, buf)
+    }
+
+    #[inline(never)]
+    fn transmit_any(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
         loop {
             // ARP's frames only on an Ethernet interface; their code is out
             // of line so an IP interface's path stays dense in the
@@ -400,8 +436,11 @@ impl Stack {
         };
         let src = *entry.conn.local().ip();
         if self.env.tx.packet {
-            // Its other pieces follow (`transmit_piece`).
+            // Its other pieces follow (`transmit_piece`), with this piece's
+            // IP header but for the length and Identification.
             self.piece_key = OptionKey::some(key);
+            let ttl = self.env.config.ip_default_ttl;
+            self.piece_ip = Ipv4Template::new(&tcp_ip_repr(ttl, src, dst, self.env.tx.ecn.bits()));
         }
         let deadline = entry.conn.poll_timeout();
         let packet = TcpPacket::new_unchecked(&tcp_buf[..n]);
@@ -484,7 +523,6 @@ impl Stack {
         {
             self.piece_polls += 1;
         }
-        let src = *entry.conn.local().ip();
         if !entry.conn.has_pieces() {
             self.piece_key = OptionKey::NONE;
             let push = TcpPacket::new_unchecked(&tcp_buf[..n])
@@ -495,9 +533,16 @@ impl Stack {
                 self.ready.pop_front();
             }
         }
-        let tos = self.env.tx.ecn.bits();
         self.env.tx = Default::default();
-        self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, tos);
+        // The packet's first piece's IP header (`transmit_conn`), as
+        // `write_ip_header_tos` writes it for this piece: the connection,
+        // hence the addresses, and the ECN codepoint stay the packet's.
+        let ident = self.next_ident();
+        if let Some(ip) = ip_buf.first_chunk_mut() {
+            self.piece_ip
+                .write(ip, u16::try_from(n).unwrap_or(u16::MAX), ident);
+        }
+        self.env.stats.ip.out_requests += 1;
         let frame = self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n);
         Some(frame)
     }
@@ -754,5 +799,22 @@ impl Stack {
             };
             self.trace_segment(Direction::Out, &tuple, &seg);
         }
+    }
+}
+
+/// The IP header [`Stack::write_ip_header_tos`] writes for a TCP segment
+/// with TTL `ttl`, payload length and Identification zero.
+fn tcp_ip_repr(ttl: u8, src: Ipv4Addr, dst: Ipv4Addr, dscp_ecn: u8) -> Ipv4Repr {
+    Ipv4Repr {
+        src_addr: src,
+        dst_addr: dst,
+        protocol: IpProtocol::Tcp,
+        payload_len: 0,
+        ttl,
+        dscp_ecn,
+        ident: 0,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
     }
 }

@@ -421,6 +421,8 @@ pub struct Stack {
     /// The connection whose software GSO packet is being written
     /// (`egress::transmit_piece`), if any.
     piece_key: slab::OptionKey,
+    /// That packet's IP header (`egress::transmit_piece`).
+    piece_ip: crate::wire::ipv4::Ipv4Template,
     trace: Trace,
     /// The latest `now` any entry point was given (for getters).
     now: Instant,
@@ -526,6 +528,7 @@ impl Stack {
             offload_call: false,
             tx_offload: None,
             piece_key: slab::OptionKey::NONE,
+            piece_ip: Default::default(),
             trace: Trace::default(),
             now: Instant::ZERO,
             scratch: Vec::new(),

@@ -593,16 +593,28 @@ impl PieceHeader {
         let (head, data) = buf[..total].split_at_mut(header_len);
         head[4..8].copy_from_slice(&seq.0.to_be_bytes());
         head[13] = flags;
-        let mut sum = checksum::combine(&[
+        // The payload's two slices summed as `sum_payload` sums them, and
+        // everything added up and folded once (RFC 1071 §2(C): partial
+        // sums add in any grouping); the ring's second slice is empty on
+        // every piece that does not wrap.
+        let (first, second) = data.split_at_mut(payload.0.len());
+        let first_sum = checksum::copy_and_sum(first, payload.0);
+        let mut second_sum = 0;
+        if !payload.1.is_empty() {
+            second_sum = checksum::copy_and_sum(second, payload.1);
+            if payload.0.len() % 2 == 1 {
+                second_sum = checksum::swap(second_sum);
+            }
+        }
+        let sum = checksum::combine(&[
             self.sum,
             (seq.0 >> 16) as u16,
             seq.0 as u16,
             u16::from(flags),
             total as u16,
+            first_sum,
+            second_sum,
         ]);
-        if !data.is_empty() {
-            sum = checksum::combine(&[sum, sum_payload(data, payload)]);
-        }
         head[16..18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
         Ok(total)
     }

@@ -113,6 +113,10 @@ struct Pieces {
     end: SeqNum,
     /// The last piece carries PSH.
     push: bool,
+    /// The control bits of every piece but the last, and of the last
+    /// (taken once from the first piece's header, `set_piece_header`).
+    flags: u8,
+    last_flags: u8,
     /// The IP ECN codepoint of every piece.
     ecn: Ecn,
     /// The first piece's header ([`PieceHeader::EMPTY`] until it went).
@@ -125,6 +129,8 @@ impl Default for Pieces {
             seq: SeqNum(0),
             end: SeqNum(0),
             push: false,
+            flags: 0,
+            last_flags: 0,
             ecn: Ecn::NotEct,
             header: PieceHeader::EMPTY,
         }
@@ -239,6 +245,13 @@ impl SendHalf {
     /// repeats.
     pub(super) fn set_piece_header(&mut self, header: PieceHeader, ecn: Ecn) {
         let pieces = &mut self.block_mut().pieces;
+        // CWR goes on the packet's first segment only (RFC 3168 §6.1.2);
+        // PSH on its last (Linux's GSO leaves it there).
+        pieces.flags = header.flags() & !TcpFlags::CWR.bits();
+        pieces.last_flags = pieces.flags;
+        if pieces.push {
+            pieces.last_flags |= TcpFlags::PSH.bits();
+        }
         pieces.header = header;
         pieces.ecn = ecn;
     }
@@ -250,26 +263,31 @@ impl SendHalf {
     /// received, or `buf` is too short): the packet's rest is then given
     /// up, as if lost on the way.
     pub(super) fn write_next_piece(&mut self, buf: &mut [u8]) -> Option<(usize, bool, Ecn)> {
-        let pieces = self.block.as_deref()?.pieces;
+        let (una, nxt, mss, buf_seq) = (self.una, self.nxt, self.mss, self.buf_seq);
+        let block = self.block.as_deref_mut()?;
+        let pieces = &block.pieces;
         let seq = pieces.seq;
-        let len = pieces.end.since(seq).min(self.mss);
-        if len == 0 || seq.before(self.una) || (seq + len).after(self.nxt) {
+        let len = pieces.end.since(seq).min(mss);
+        if len == 0 || seq.before(una) || (seq + len).after(nxt) {
             return None;
         }
-        let payload = self.data_at(seq, len as usize);
+        // `data_at` with the block in hand: SND.UNA <= seq, so the data
+        // lies at or after `buf_seq`.
+        let offset = usize::try_from(seq.diff(buf_seq)).ok()?;
+        let payload = block.buffer.slices_at(offset, len as usize);
         if payload.0.len() + payload.1.len() != len as usize {
             return None;
         }
         let last = seq + len == pieces.end;
-        // CWR goes on the packet's first segment only (RFC 3168 §6.1.2);
-        // PSH on its last (Linux's GSO leaves it there).
-        let mut flags = pieces.header.flags() & !TcpFlags::CWR.bits();
-        if last && pieces.push {
-            flags |= TcpFlags::PSH.bits();
-        }
+        let flags = if last {
+            pieces.last_flags
+        } else {
+            pieces.flags
+        };
         let n = pieces.header.write(buf, seq, flags, payload).ok()?;
-        self.block_mut().pieces.seq = seq + len;
-        Some((n, last, pieces.ecn))
+        let ecn = pieces.ecn;
+        block.pieces.seq = seq + len;
+        Some((n, last, ecn))
     }
 
     fn len(&self) -> usize {

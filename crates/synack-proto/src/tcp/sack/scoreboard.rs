@@ -468,21 +468,20 @@ impl Scoreboard {
         if start != self.nxt || !end.after(start) || !self.has_room() {
             return false;
         }
-        let pieces = end.since(start).div_ceil(piece) as usize;
-        let n = pieces.min(self.max_records - self.records.len());
-        self.records.reserve(n);
+        let pieces = end.since(start).div_ceil(piece);
+        let n = (pieces as usize).min(self.max_records - self.records.len());
         let first = self.end_id();
         let tail = self.t_tail;
-        let mut at = start;
-        for i in 0..n as u64 {
-            let piece_end = if end.since(at) > piece {
-                at + piece
-            } else {
-                end
-            };
-            self.records.push_back(Record {
+        // Piece `i` starts `i` pieces in; the last of all `pieces` ends at
+        // `end`. Written through `extend` of an iterator of known length,
+        // which reserves once and writes each record in place (no length
+        // or capacity check per record).
+        let last = u64::from(pieces) - 1;
+        self.records.extend((0..n as u64).map(|i| {
+            let at = start + (i as u32).wrapping_mul(piece);
+            Record {
                 start: at,
-                end: piece_end,
+                end: if i == last { end } else { at + piece },
                 xmit: now,
                 flags: flag::LINKED,
                 prev: if i == 0 { tail } else { first + i - 1 },
@@ -491,9 +490,9 @@ impl Scoreboard {
                 } else {
                     NONE
                 },
-            });
-            at = piece_end;
-        }
+            }
+        }));
+        let at = self.records.back().map_or(start, |r| r.end);
         match self.get_mut(tail) {
             Some(t) => t.next = first,
             None => self.t_head = first,
