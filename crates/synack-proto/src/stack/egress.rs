@@ -440,7 +440,9 @@ impl Stack {
             // IP header but for the length and Identification.
             self.piece_key = OptionKey::some(key);
             let ttl = self.env.config.ip_default_ttl;
-            self.piece_ip = Ipv4Template::new(&tcp_ip_repr(ttl, src, dst, self.env.tx.ecn.bits()));
+            let ecn = self.env.tx.ecn.bits();
+            let repr = unfragmented(ttl, src, dst, IpProtocol::Tcp, true, ecn);
+            self.piece_ip = Ipv4Template::new(&repr);
         }
         let deadline = entry.conn.poll_timeout();
         let packet = TcpPacket::new_unchecked(&tcp_buf[..n]);
@@ -654,18 +656,12 @@ impl Stack {
         dont_frag: bool,
         dscp_ecn: u8,
     ) {
+        let ttl = self.env.config.ip_default_ttl;
         let repr = Ipv4Repr {
-            src_addr: src,
-            dst_addr: dst,
-            protocol,
             // Callers stay below 65,515 bytes.
             payload_len: u16::try_from(payload_len).unwrap_or(u16::MAX),
-            ttl: self.env.config.ip_default_ttl,
-            dscp_ecn,
             ident: self.next_ident(),
-            dont_frag,
-            more_frags: false,
-            frag_offset: 0,
+            ..unfragmented(ttl, src, dst, protocol, dont_frag, dscp_ecn)
         };
         repr.emit(
             &mut Ipv4Packet::new_unchecked(&mut buf[..IP_HEADER_LEN]),
@@ -802,18 +798,26 @@ impl Stack {
     }
 }
 
-/// The IP header [`Stack::write_ip_header_tos`] writes for a TCP segment
-/// with TTL `ttl`, payload length and Identification zero.
-fn tcp_ip_repr(ttl: u8, src: Ipv4Addr, dst: Ipv4Addr, dscp_ecn: u8) -> Ipv4Repr {
+/// The header of an unfragmented datagram as [`Stack::write_ip_header_tos`]
+/// writes it, payload length and Identification zero (that function fills
+/// them in; a software GSO packet's template takes them per piece).
+fn unfragmented(
+    ttl: u8,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: IpProtocol,
+    dont_frag: bool,
+    dscp_ecn: u8,
+) -> Ipv4Repr {
     Ipv4Repr {
         src_addr: src,
         dst_addr: dst,
-        protocol: IpProtocol::Tcp,
+        protocol,
         payload_len: 0,
         ttl,
         dscp_ecn,
         ident: 0,
-        dont_frag: true,
+        dont_frag,
         more_frags: false,
         frag_offset: 0,
     }
