@@ -150,7 +150,9 @@ fn seal_words(
     store_words(head, &words[..header_words]);
     let mut sum = checksum::words(words);
     if !data.is_empty() {
-        sum = checksum::combine(&[sum, sum_payload(data, payload)]);
+        // `data` starts at an even offset (a header is a multiple of 4).
+        let [first, second] = checksum::copy_and_sum_pieces(data, payload);
+        sum = checksum::combine(&[sum, first, second]);
     }
     head[16..18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
 }
@@ -188,21 +190,6 @@ fn store_words(out: &mut [u8], words: &[u32]) {
     }
 }
 
-/// Copies the payload's two pieces into `data` (their joint length) and
-/// returns their sum; `data` starts at an even offset of the segment (a
-/// header's length is a multiple of 4), and the second piece at an odd one
-/// when the first piece's length is odd (RFC 1071 §2(B)).
-#[inline]
-fn sum_payload(data: &mut [u8], payload: (&[u8], &[u8])) -> u16 {
-    let (first, second) = data.split_at_mut(payload.0.len());
-    let first_sum = checksum::copy_and_sum(first, payload.0);
-    let mut second_sum = checksum::copy_and_sum(second, payload.1);
-    if payload.0.len() % 2 == 1 {
-        second_sum = checksum::swap(second_sum);
-    }
-    checksum::combine(&[first_sum, second_sum])
-}
-
 /// The flags as sent: ACK set iff there is an acknowledgment number.
 #[inline]
 fn with_ack_flag(mut flags: TcpFlags, ack: bool) -> TcpFlags {
@@ -229,11 +216,12 @@ fn write_segment_with_options(
     let header_len = total - payload.0.len() - payload.1.len();
     // RFC 9293 §3.1: the checksum covers the pseudo-header, the header and
     // the data. The data is summed as it is copied (one pass, not two).
-    let payload_sum = sum_payload(&mut out[header_len..], payload);
+    let [first, second] = checksum::copy_and_sum_pieces(&mut out[header_len..], payload);
     let sum = checksum::combine(&[
         checksum::pseudo_header(*local.ip(), *remote.ip(), IpProtocol::Tcp, total as u32),
         head_sum,
-        payload_sum,
+        first,
+        second,
     ]);
     TcpPacket::new_unchecked(&mut out[..]).set_checksum(checksum::finish(sum));
     Ok(total)
@@ -593,19 +581,9 @@ impl PieceHeader {
         let (head, data) = buf[..total].split_at_mut(header_len);
         head[4..8].copy_from_slice(&seq.0.to_be_bytes());
         head[13] = flags;
-        // The payload's two slices summed as `sum_payload` sums them, and
-        // everything added up and folded once (RFC 1071 §2(C): partial
-        // sums add in any grouping); the ring's second slice is empty on
-        // every piece that does not wrap.
-        let (first, second) = data.split_at_mut(payload.0.len());
-        let first_sum = checksum::copy_and_sum(first, payload.0);
-        let mut second_sum = 0;
-        if !payload.1.is_empty() {
-            second_sum = checksum::copy_and_sum(second, payload.1);
-            if payload.0.len() % 2 == 1 {
-                second_sum = checksum::swap(second_sum);
-            }
-        }
+        // The payload's two sums added with the header's and folded once
+        // (RFC 1071 §2(C): partial sums add in any grouping).
+        let [first_sum, second_sum] = checksum::copy_and_sum_pieces(data, payload);
         let sum = checksum::combine(&[
             self.sum,
             (seq.0 >> 16) as u16,

@@ -290,6 +290,25 @@ pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u16 {
     copy_and_sum_some(dst, src)
 }
 
+/// [`copy_and_sum`] of data held in two pieces (a ring buffer's two slices
+/// either side of its wrap) into `dst` (their joint length), which starts
+/// at an even offset of the checksummed whole: the two sums, the second
+/// swapped when it starts at an odd offset (RFC 1071 §2(B)), to be added
+/// with the caller's other parts in one [`combine`].
+///
+/// # Panics
+/// If `dst` is not as long as the two pieces (a caller bug).
+#[inline]
+pub fn copy_and_sum_pieces(dst: &mut [u8], pieces: (&[u8], &[u8])) -> [u16; 2] {
+    let (first, second) = dst.split_at_mut(pieces.0.len());
+    let first_sum = copy_and_sum(first, pieces.0);
+    let mut second_sum = copy_and_sum(second, pieces.1);
+    if pieces.0.len() % 2 == 1 {
+        second_sum = swap(second_sum);
+    }
+    [first_sum, second_sum]
+}
+
 /// [`copy_and_sum`] of at least one byte.
 #[inline(never)]
 fn copy_and_sum_some(dst: &mut [u8], src: &[u8]) -> u16 {
