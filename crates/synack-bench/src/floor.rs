@@ -20,7 +20,7 @@
 use std::time::Instant as WallInstant;
 
 use serde::Serialize;
-use synack_proto::storage::copy;
+use synack_proto::storage::{RingBuffer, copy};
 use synack_proto::wire::checksum;
 
 use crate::Frames;
@@ -59,70 +59,16 @@ pub struct FloorRun {
 /// timestamps, as synack's data segments carry.
 const HEADERS: usize = 14 + 20 + 32;
 
-/// A fixed-size ring of bytes (the harness's send and receive buffers).
-struct Ring {
-    bytes: Vec<u8>,
-    /// Index of the first held byte.
-    front: usize,
-    len: usize,
-}
-
-impl Ring {
-    fn new(size: usize) -> Ring {
-        Ring {
-            bytes: vec![0; size],
-            front: 0,
-            len: 0,
-        }
-    }
-
-    fn free(&self) -> usize {
-        self.bytes.len() - self.len
-    }
-
-    /// The at most two pieces of `n` bytes starting `offset` after the front.
-    fn span(&self, offset: usize, n: usize) -> (usize, usize, usize) {
-        let size = self.bytes.len();
-        let at = (self.front + offset) % size;
-        let first = n.min(size - at);
-        (at, first, n - first)
-    }
-
-    /// Appends `data` (which fits) with `copy(dst, src)` for each piece.
-    fn push(&mut self, data: &[u8], mut copy: impl FnMut(&mut [u8], &[u8])) {
-        let (at, first, second) = self.span(self.len, data.len());
-        copy(&mut self.bytes[at..at + first], &data[..first]);
-        copy(&mut self.bytes[..second], &data[first..]);
-        self.len += data.len();
-    }
-
-    /// Reads `out.len()` held bytes from `offset` with `copy(dst, src)`.
-    fn read(&self, offset: usize, out: &mut [u8], mut copy: impl FnMut(&mut [u8], &[u8])) {
-        let (at, first, second) = self.span(offset, out.len());
-        copy(&mut out[..first], &self.bytes[at..at + first]);
-        copy(&mut out[first..], &self.bytes[..second]);
-    }
-
-    fn drop_front(&mut self, n: usize) {
-        self.front = (self.front + n) % self.bytes.len();
-        self.len -= n;
-    }
-}
-
-/// A copy without a sum, as synack's socket buffers make the application's
-/// ([`synack_proto::storage::copy`]: vectors rather than glibc's
-/// `rep movsb` for kilobytes, which is the faster of the two here).
-fn plain(dst: &mut [u8], src: &[u8]) {
-    copy::copy(dst, src);
-}
-
-/// Moves `bytes` of the stream at `mtu` with `buffers`-byte rings each way.
+/// Moves `bytes` of the stream at `mtu` with `buffers`-byte rings each way
+/// (synack's [`RingBuffer`], so the rings' copies are synack's: vectors for
+/// the application's kilobytes, [`checksum::copy_and_sum`] for the summed
+/// ones).
 pub fn floor_once(bytes: u64, mtu: usize, buffers: usize, copies: FloorCopies) -> FloorRun {
     // Data segments' payload: MTU less IPv4, TCP and the timestamps option.
     let mss = mtu - 20 - 32;
     let frame_len = HEADERS + mss;
-    let mut send = Ring::new(buffers);
-    let mut recv = Ring::new(buffers);
+    let mut send = RingBuffer::new(buffers);
+    let mut recv = RingBuffer::new(buffers);
     let mut wire = Frames::new();
     let mut out = vec![0u8; pattern::MAX_CHUNK];
     let (mut written, mut sent, mut in_flight, mut read) = (0u64, 0usize, 0usize, 0u64);
@@ -133,26 +79,30 @@ pub fn floor_once(bytes: u64, mtu: usize, buffers: usize, copies: FloorCopies) -
         // The application fills the send ring.
         while written < bytes && send.free() > 0 {
             let want = usize::try_from(bytes - written).unwrap_or(usize::MAX);
-            let chunk = pattern::chunk(written, want.min(send.free()));
-            send.push(chunk, plain);
-            written += chunk.len() as u64;
+            let n = send.enqueue_slice(pattern::chunk(written, want.min(send.free())));
+            written += n as u64;
         }
         // The sender: last turn's frames are acknowledged, then every
         // unsent byte goes out.
-        send.drop_front(in_flight);
+        send.discard_front(in_flight);
         sent -= in_flight;
         in_flight = 0;
-        while sent < send.len {
-            let n = mss.min(send.len - sent);
+        while sent < send.len() {
+            let pieces = send.slices_at(sent, mss);
+            let n = pieces.0.len() + pieces.1.len();
             wire.push_up_to(frame_len, |frame| {
                 let payload = &mut frame[HEADERS..HEADERS + n];
-                let mut sum = 0u16;
-                send.read(sent, payload, |d, s| match copies {
-                    FloorCopies::Plain => copy::copy(d, s),
-                    FloorCopies::Summed | FloorCopies::FramesKept => {
-                        sum = checksum::combine(&[sum, checksum::copy_and_sum(d, s)]);
+                let sum = match copies {
+                    FloorCopies::Plain => {
+                        let (first, second) = payload.split_at_mut(pieces.0.len());
+                        copy::copy(first, pieces.0);
+                        copy::copy(second, pieces.1);
+                        0
                     }
-                });
+                    FloorCopies::Summed | FloorCopies::FramesKept => {
+                        checksum::combine(&checksum::copy_and_sum_pieces(payload, pieces))
+                    }
+                };
                 frame[..2].copy_from_slice(&sum.to_be_bytes());
                 frame[2..4].copy_from_slice(&(n as u16).to_be_bytes());
                 Some(HEADERS + n)
@@ -170,7 +120,7 @@ pub fn floor_once(bytes: u64, mtu: usize, buffers: usize, copies: FloorCopies) -
                 intact &= frame[..2] == checksum::data(payload).to_be_bytes();
                 while !payload.is_empty() {
                     let k = payload.len().min(out.len() - filled);
-                    plain(&mut out[filled..filled + k], &payload[..k]);
+                    copy::copy(&mut out[filled..filled + k], &payload[..k]);
                     (filled, payload) = (filled + k, &payload[k..]);
                     if filled == out.len() {
                         intact &= pattern::matches(read, &out);
@@ -187,21 +137,20 @@ pub fn floor_once(bytes: u64, mtu: usize, buffers: usize, copies: FloorCopies) -
         for frame in wire.frames() {
             let n = usize::from(u16::from_be_bytes([frame[2], frame[3]]));
             let payload = &frame[HEADERS..HEADERS + n];
-            let mut sum = 0u16;
-            recv.push(payload, |d, s| match copies {
-                FloorCopies::Plain => copy::copy(d, s),
+            let stored = match copies {
+                FloorCopies::Plain => recv.write_at(0, payload),
                 FloorCopies::Summed | FloorCopies::FramesKept => {
-                    sum = checksum::combine(&[sum, checksum::copy_and_sum(d, s)]);
+                    let (stored, sum) = recv.write_at_summed(0, payload);
+                    intact &= frame[..2] == sum.to_be_bytes();
+                    stored
                 }
-            });
-            intact &= frame[..2] == sum.to_be_bytes();
+            };
+            intact &= recv.commit(stored) == n;
         }
         wire.recycle_all();
         // The application reads everything and checks it.
-        while recv.len > 0 {
-            let n = recv.len.min(out.len());
-            recv.read(0, &mut out[..n], plain);
-            recv.drop_front(n);
+        while !recv.is_empty() {
+            let n = recv.dequeue_slice(&mut out);
             intact &= pattern::matches(read, &out[..n]);
             read += n as u64;
         }
@@ -237,16 +186,5 @@ mod tests {
             assert!(run.frames >= (3 << 20) / 1448, "{run:?}");
             assert!(run.turns > 1);
         }
-    }
-
-    #[test]
-    fn the_ring_reads_across_its_wrap() {
-        let mut ring = Ring::new(8);
-        ring.push(&[1, 2, 3, 4, 5, 6], plain);
-        ring.drop_front(5);
-        ring.push(&[7, 8, 9, 10], plain);
-        let mut out = [0u8; 5];
-        ring.read(0, &mut out, plain);
-        assert_eq!(out, [6, 7, 8, 9, 10], "read across the wrap");
     }
 }
