@@ -541,10 +541,7 @@ impl Ring {
         if data.len() >= copy::SHORT {
             return self.copy_in_long(offset, data);
         }
-        let start = self.wrap(self.read + offset);
-        let first = data.len().min(self.storage.len() - start);
-        self.storage[start..start + first].copy_from_slice(&data[..first]);
-        self.storage[..data.len() - first].copy_from_slice(&data[first..]);
+        self.copy_in_with(offset, data, <[u8]>::copy_from_slice);
     }
 
     /// [`Ring::copy_in`] of an application's write of kilobytes, in
@@ -552,10 +549,17 @@ impl Ring {
     /// copy of a handshake) keep their inlined `memcpy`.
     #[inline(never)]
     fn copy_in_long(&mut self, offset: usize, data: &[u8]) {
+        self.copy_in_with(offset, data, copy::copy);
+    }
+
+    /// [`Ring::copy_in`]'s two pieces either side of the wrap, each copied
+    /// with `copy(dst, src)`.
+    #[inline(always)]
+    fn copy_in_with(&mut self, offset: usize, data: &[u8], copy: impl Fn(&mut [u8], &[u8])) {
         let start = self.wrap(self.read + offset);
         let first = data.len().min(self.storage.len() - start);
-        copy::copy(&mut self.storage[start..start + first], &data[..first]);
-        copy::copy(&mut self.storage[..data.len() - first], &data[first..]);
+        copy(&mut self.storage[start..start + first], &data[..first]);
+        copy(&mut self.storage[..data.len() - first], &data[first..]);
     }
 
     /// Fills `out` from `offset` bytes after the front; the bytes must exist.
@@ -563,21 +567,23 @@ impl Ring {
         if out.len() >= copy::SHORT {
             return self.copy_out_long(offset, out);
         }
-        let start = self.wrap(self.read + offset);
-        let first = out.len().min(self.storage.len() - start);
-        let rest = out.len() - first;
-        out[..first].copy_from_slice(&self.storage[start..start + first]);
-        out[first..].copy_from_slice(&self.storage[..rest]);
+        self.copy_out_with(offset, out, <[u8]>::copy_from_slice);
     }
 
     /// [`Ring::copy_out`] of kilobytes, as [`Ring::copy_in_long`].
     #[inline(never)]
     fn copy_out_long(&self, offset: usize, out: &mut [u8]) {
+        self.copy_out_with(offset, out, copy::copy);
+    }
+
+    /// [`Ring::copy_out`]'s two pieces, as [`Ring::copy_in_with`].
+    #[inline(always)]
+    fn copy_out_with(&self, offset: usize, out: &mut [u8], copy: impl Fn(&mut [u8], &[u8])) {
         let start = self.wrap(self.read + offset);
         let first = out.len().min(self.storage.len() - start);
         let rest = out.len() - first;
-        copy::copy(&mut out[..first], &self.storage[start..start + first]);
-        copy::copy(&mut out[first..], &self.storage[..rest]);
+        copy(&mut out[..first], &self.storage[start..start + first]);
+        copy(&mut out[first..], &self.storage[..rest]);
     }
 }
 
