@@ -15,9 +15,6 @@ use fearless_simd::{Level, Simd, u8x32};
 /// too).
 pub const SHORT: usize = 2048;
 
-/// Bytes per step: four 32-byte vectors.
-const STEP: usize = 128;
-
 /// Copies `src` into `dst` (of the same length).
 ///
 /// # Panics
@@ -50,16 +47,8 @@ fn copy_long(dst: &mut [u8], src: &[u8]) {
 #[inline(always)]
 fn copy_vectors<S: Simd>(simd: S, dst: &mut [u8], src: &[u8]) {
     let dst = &mut dst[..src.len()];
-    let mut d_steps = dst.chunks_exact_mut(STEP);
-    let mut s_steps = src.chunks_exact(STEP);
-    for (d, s) in (&mut d_steps).zip(&mut s_steps) {
-        for (d, s) in d.chunks_exact_mut(32).zip(s.chunks_exact(32)) {
-            u8x32::from_slice(simd, s).store_slice(d);
-        }
-    }
-    let (d, s) = (d_steps.into_remainder(), s_steps.remainder());
-    let mut d_vectors = d.chunks_exact_mut(32);
-    let mut s_vectors = s.chunks_exact(32);
+    let mut d_vectors = dst.chunks_exact_mut(32);
+    let mut s_vectors = src.chunks_exact(32);
     for (d, s) in (&mut d_vectors).zip(&mut s_vectors) {
         u8x32::from_slice(simd, s).store_slice(d);
     }
