@@ -107,6 +107,7 @@ pub fn bulk_once<S: BenchStack>(cfg: &BulkConfig) -> Result<BulkRun, DriveError>
         let wrote = tx.step(&mut pair.a);
         let moved = pair.step();
         let read = rx.step(&mut pair.b, pair.clock.now());
+        pair.b.reclaim(&mut pair.ab);
         if wrote == 0 && moved == 0 && read == 0 && !rx.done() && !pair.wait_for_timer() {
             return Err(DriveError::Stalled(format!(
                 "bulk transfer at {} of {} bytes",

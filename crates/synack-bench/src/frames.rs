@@ -102,6 +102,24 @@ impl Frames {
         self.queue.iter().map(|(buf, len)| &buf[..*len])
     }
 
+    /// Removes every queued frame into `into`, each as its own buffer cut
+    /// to the frame's length: for a receiver that may keep some of them
+    /// (synack's `Stack::handle_frames_owned`). Give back what it leaves
+    /// with [`Frames::recycle_owned`].
+    pub fn take_all(&mut self, into: &mut Vec<Vec<u8>>) {
+        into.extend(self.queue.drain(..).map(|(mut buf, len)| {
+            buf.truncate(len);
+            buf
+        }));
+    }
+
+    /// Returns the buffers `from` still holds to the pool (an empty `Vec`
+    /// is a buffer the receiver kept) and empties it.
+    pub fn recycle_owned(&mut self, from: &mut Vec<Vec<u8>>) {
+        self.pool
+            .extend(from.drain(..).filter(|buf| buf.capacity() > 0));
+    }
+
     /// Removes every queued frame and returns its buffer to the pool.
     pub fn recycle_all(&mut self) {
         self.pool.extend(self.queue.drain(..).map(|(buf, _)| buf));
@@ -149,6 +167,26 @@ mod tests {
         q.recycle_all();
         assert_eq!((q.len(), q.pool.len()), (0, 2));
         assert_eq!(q.frames().count(), 0);
+    }
+
+    #[test]
+    fn frames_taken_as_buffers_come_back_but_the_kept_ones() {
+        let mut q = Frames::new();
+        q.push_up_to(8, |b| {
+            b[..3].copy_from_slice(&[1, 2, 3]);
+            Some(3)
+        });
+        q.push(&[4]);
+        let mut owned = Vec::new();
+        q.take_all(&mut owned);
+        assert_eq!(owned, vec![vec![1, 2, 3], vec![4]]);
+        assert_eq!(q.len(), 0);
+        // The receiver kept the first frame: only the second comes back.
+        let kept = core::mem::take(&mut owned[0]);
+        q.recycle_owned(&mut owned);
+        assert_eq!((owned.len(), q.pool.len()), (0, 1));
+        q.recycle(kept);
+        assert_eq!(q.pool.len(), 2);
     }
 
     #[test]

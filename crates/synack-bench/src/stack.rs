@@ -120,6 +120,12 @@ pub trait BenchStack: Sized + 'static {
     /// wants to send now. Frames are IPv4 packets.
     fn poll(&mut self, now: Instant, rx: &mut Frames, tx: &mut Frames);
 
+    /// Gives the buffers of frames received from `rx` that the stack kept
+    /// and no longer needs (the application read them) back to `rx`'s pool,
+    /// as a driver's loop does after the application's turn. A stack that
+    /// keeps no frames has nothing to give.
+    fn reclaim(&mut self, _rx: &mut Frames) {}
+
     /// When the stack next wants [`poll`](BenchStack::poll) if no frame
     /// arrives; a time at or before `now` means at once.
     fn poll_at(&mut self, now: Instant) -> Option<Instant>;

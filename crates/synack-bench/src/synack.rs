@@ -56,6 +56,8 @@ pub struct SynackStack {
     now: Instant,
     /// Congestion trace samples, when recording.
     pub congestion_log: Option<Vec<(Instant, CongestionSample)>>,
+    /// A batch of received frames handed to the stack (empty between polls).
+    batch: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SynackStack {
@@ -142,6 +144,7 @@ impl BenchStack for SynackStack {
             mtu: host.mtu,
             now: Instant::ZERO,
             congestion_log: None,
+            batch: Vec::new(),
         }
     }
 
@@ -156,11 +159,18 @@ impl BenchStack for SynackStack {
             let stack = &mut self.stack;
             rx.pop_with(|frame| stack.handle_frame_on(now, IfaceId(0), frame));
         } else if !rx.is_empty() {
-            // Read in place, as a driver reads its receive ring, then every
-            // buffer goes back at once.
-            self.stack.handle_frames(now, IfaceId(0), rx.frames());
-            rx.recycle_all();
+            // Handed over, as a driver hands its receive buffers to a stack
+            // that may keep them (zero-copy receive: a connection keeps
+            // in-order frames instead of copying them into its buffer);
+            // every buffer it left goes back at once.
+            rx.take_all(&mut self.batch);
+            self.stack
+                .handle_frames_owned(now, IfaceId(0), &mut self.batch);
+            rx.recycle_owned(&mut self.batch);
         }
+        // Kept frames the application has read since go back to the pool
+        // they came from.
+        self.reclaim(rx);
         // Spurious timeouts are no-ops (the sans-IO contract), so calling it
         // on every poll is safe and keeps the harness's loop simple.
         self.stack.handle_timeout(now);
@@ -175,6 +185,12 @@ impl BenchStack for SynackStack {
             {
                 log.push((at, sample));
             }
+        }
+    }
+
+    fn reclaim(&mut self, rx: &mut Frames) {
+        for frame in self.stack.reclaim_frames() {
+            rx.recycle(frame);
         }
     }
 

@@ -373,6 +373,45 @@ impl RingBuffer {
         })
     }
 
+    /// Makes room for `n` bytes `offset` bytes after the end of the buffered
+    /// ones, as far as the limit allows, without writing them; returns how
+    /// many fit. Their place is held for bytes kept elsewhere
+    /// ([`super::KeptFrames`]): [`RingBuffer::commit`] makes them part of the
+    /// buffer, and [`RingBuffer::write_front`] fills them in if they are
+    /// ever needed here.
+    pub fn reserve_ahead(
+        &mut self,
+        offset: usize,
+        n: usize,
+        spares: Option<&mut SpareRings>,
+    ) -> usize {
+        let start = self.len().saturating_add(offset);
+        let n = n.min(self.limit().saturating_sub(start));
+        if n > 0 {
+            self.reserve(start + n, spares);
+        }
+        n
+    }
+
+    /// Overwrites buffered bytes from `offset` bytes after the front with
+    /// `data` (the bytes [`RingBuffer::reserve_ahead`] held a place for).
+    ///
+    /// # Panics
+    /// If `offset + data.len()` is more than [`RingBuffer::len`] (a caller
+    /// bug).
+    pub fn write_front(&mut self, offset: usize, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        assert!(
+            offset + data.len() <= self.len(),
+            "write_front beyond the buffered bytes"
+        );
+        if let Some(r) = self.ring.as_mut() {
+            r.copy_in(offset, data);
+        }
+    }
+
     /// Makes the `n` bytes after the buffered ones (stored earlier with
     /// [`RingBuffer::write_at`]) part of the buffer, as far as the limit
     /// allows; returns how many were added. Committing bytes that were never

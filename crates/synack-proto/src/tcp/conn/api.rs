@@ -251,7 +251,7 @@ impl Connection {
         let state = self.state.kind();
         let mss = self.core.ack.rcv_mss;
         let (n, left) = if let Some(rcv) = self.state.recv_half_mut() {
-            let n = rcv.read(buf);
+            let n = rcv.read_with(buf, &mut env.spares.frames);
             (n, rcv.readable())
         } else if let Some(unread) = self.state.unread_mut() {
             let n = unread.dequeue_slice(buf);

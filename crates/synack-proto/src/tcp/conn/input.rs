@@ -182,6 +182,39 @@ impl Connection {
         s.rcv.stager(seq, max)
     }
 
+    /// Zero-copy receive: whether `len` payload bytes at `seq` may be
+    /// staged by keeping their frames ([`RecvHalf::may_keep`]); only in
+    /// ESTABLISHED.
+    pub fn may_keep(&self, seq: SeqNum, len: usize) -> bool {
+        match &self.state {
+            State::Established(s) => s.rcv.may_keep(seq, len),
+            _ => false,
+        }
+    }
+
+    /// Stages `frame[start..end]` by keeping the frame (see
+    /// [`RecvHalf::stage_kept`]); `Err(frame)` if it cannot be.
+    pub fn stage_kept(
+        &mut self,
+        frame: Vec<u8>,
+        start: usize,
+        end: usize,
+        spares: &mut Spares,
+    ) -> Result<(), Vec<u8>> {
+        match &mut self.state {
+            State::Established(s) => s.rcv.stage_kept(frame, start, end, spares),
+            _ => Err(frame),
+        }
+    }
+
+    /// Gives back kept frames staged for a segment and not committed (see
+    /// [`RecvHalf::drop_kept_pending`]).
+    pub fn drop_kept_pending(&mut self, spent: &mut Vec<Vec<u8>>) {
+        if let Some(rcv) = self.state.recv_half_mut() {
+            rcv.drop_kept_pending(spent);
+        }
+    }
+
     /// Forgets bytes staged by [`Connection::stage_payload`] for a segment
     /// that was dropped.
     pub fn clear_staged(&mut self) {

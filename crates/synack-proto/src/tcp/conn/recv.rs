@@ -10,16 +10,33 @@
 //! In-order bytes are committed to the ring buffer, where the application
 //! reads them; out-of-order bytes are written in place beyond them and the
 //! [`Assembler`] records which ranges arrived (bounded: a segment that would
-//! open one hole too many is dropped and retransmitted later).
+//! open one hole too many is dropped and retransmitted later). A driver
+//! that hands its frames over lets the readable bytes stay in them instead
+//! ([`KeptFrames`], [`RecvHalf::stage_kept`]): the ring then only holds
+//! their place.
 
 use core::fmt;
 
 use super::spares::Spares;
 use crate::SeqNum;
-use crate::storage::{Assembler, RingBuffer, SummedWriter};
+use crate::storage::{Assembler, KeptFrames, RingBuffer, Spent, SummedWriter};
 use crate::tcp::sack::SackReceiver;
 use crate::tcp::sack::receiver::MAX_BLOCKS;
 use crate::wire::tcp::SackBlocks;
+
+/// [`RecvHalf::read_with`] while kept frames hold the first readable
+/// bytes: those out of the frames (their place in the ring dropped), then
+/// the ring's own. Out of line: the ring's copy stays inlined in the
+/// reader, and only a driver that hands frames over comes here.
+#[inline(never)]
+fn read_kept(b: &mut RecvBlock, out: &mut [u8], spent: &mut Vec<Vec<u8>>) -> usize {
+    let n = b.kept.read(out, &mut Spent(spent));
+    b.buffer.discard_front(n);
+    if n == out.len() || b.kept.committed() > 0 {
+        return n;
+    }
+    n + b.buffer.dequeue_slice(&mut out[n..])
+}
 
 /// What became of a segment's text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -132,6 +149,10 @@ pub(super) struct RecvBlock {
     /// A FIN that arrived beyond a hole, taken once the hole fills (with
     /// [`flags::OOO_FIN`]).
     ooo_fin_seq: SeqNum,
+    /// Frames holding the buffer's first `kept.committed()` bytes (their
+    /// place in the ring reserved, not written), then those staged for the
+    /// segment being processed (`staged` counts them then).
+    kept: KeptFrames,
 }
 
 impl RecvBlock {
@@ -143,6 +164,7 @@ impl RecvBlock {
             sack: None,
             staged: 0,
             ooo_fin_seq: SeqNum(0),
+            kept: KeptFrames::new(),
         }
     }
 
@@ -153,6 +175,7 @@ impl RecvBlock {
             && !self.assembler.has_out_of_order()
             && self.sack.is_none()
             && self.staged == 0
+            && self.kept.is_empty()
             && flags & flags::OOO_FIN == 0
     }
 }
@@ -285,7 +308,7 @@ impl RecvHalf {
                 .sack
                 .as_ref()
                 .map_or(0, |_| core::mem::size_of::<SackReceiver>());
-            core::mem::size_of::<RecvBlock>() + b.buffer.allocated() + sack
+            core::mem::size_of::<RecvBlock>() + b.buffer.allocated() + sack + b.kept.allocated()
         })
     }
 
@@ -301,6 +324,7 @@ impl RecvHalf {
         if b.assembler.has_out_of_order() {
             return false;
         }
+        debug_assert_eq!(b.kept.pending(), 0, "released while a segment is staged");
         b.staged = 0;
         let ranges = b.assembler.release_if_empty();
         // Nothing held out of order: the SACK memory goes too, unless a
@@ -314,11 +338,23 @@ impl RecvHalf {
         buffer || ranges || sack || block
     }
 
-    /// Copies readable bytes into `out`; returns how many.
+    /// Copies readable bytes into `out`; returns how many. Kept frames read
+    /// to their end are freed (see [`RecvHalf::read_with`]).
     pub fn read(&mut self, out: &mut [u8]) -> usize {
-        self.block
-            .as_deref_mut()
-            .map_or(0, |b| b.buffer.dequeue_slice(out))
+        self.read_with(out, &mut Vec::new())
+    }
+
+    /// [`RecvHalf::read`], kept frames read to their end handed to `spent`
+    /// (the driver's, `Spares::frames`).
+    #[inline]
+    pub fn read_with(&mut self, out: &mut [u8], spent: &mut Vec<Vec<u8>>) -> usize {
+        let Some(b) = self.block.as_deref_mut() else {
+            return 0;
+        };
+        if b.kept.committed() == 0 {
+            return b.buffer.dequeue_slice(out);
+        }
+        read_kept(b, out, spent)
     }
 
     /// Takes the buffer with its unread bytes when the connection's
@@ -331,6 +367,8 @@ impl RecvHalf {
     pub fn take_unread(&mut self, spares: &mut Spares) -> RingBuffer {
         match self.block.take() {
             Some(mut b) => {
+                b.kept.drop_pending(&mut Spent(&mut spares.frames));
+                b.kept.spill(&mut b.buffer, &mut Spent(&mut spares.frames));
                 let unread = core::mem::replace(&mut *b, RecvBlock::empty(0, 0)).buffer;
                 spares.keep_recv(b);
                 unread
@@ -367,9 +405,11 @@ impl RecvHalf {
     ) -> Option<u16> {
         let staged = self.staged();
         // With data held out of order the copy could overwrite some of it
-        // before the checksum is known.
+        // before the checksum is known. Bytes staged in kept frames are
+        // not followed by copied ones (a segment is all one or the other).
         if payload.is_empty()
             || seq != self.nxt + staged
+            || self.kept_pending() > 0
             || self.has_out_of_order()
             || payload.len() > self.free().saturating_sub(staged as usize)
         {
@@ -398,7 +438,11 @@ impl RecvHalf {
         let free = self.free();
         let nxt = self.nxt;
         let b = self.block.as_deref_mut()?;
-        if b.staged == 0 || seq != nxt + b.staged || b.assembler.has_out_of_order() {
+        if b.staged == 0
+            || seq != nxt + b.staged
+            || b.assembler.has_out_of_order()
+            || b.kept.pending() > 0
+        {
             return None;
         }
         let room = max.min(free.saturating_sub(b.staged as usize));
@@ -419,6 +463,73 @@ impl RecvHalf {
     pub fn truncate_staged(&mut self, len: u32) {
         if let Some(b) = &mut self.block {
             b.staged = b.staged.min(len);
+        }
+    }
+
+    /// Bytes staged in kept frames for the segment being processed.
+    fn kept_pending(&self) -> usize {
+        self.block.as_ref().map_or(0, |b| b.kept.pending())
+    }
+
+    /// Whether an in-order payload of `len` bytes at `seq` (RCV.NXT, or
+    /// right after the bytes staged so far in kept frames) may be staged by
+    /// keeping its frame ([`RecvHalf::stage_kept`]): everything readable is
+    /// already in kept frames (none of it in the ring itself), nothing is
+    /// held out of order, and the payload fits. Whether the frame is worth
+    /// keeping is the caller's test ([`crate::storage::kept::worth_keeping`]).
+    pub fn may_keep(&self, seq: SeqNum, len: usize) -> bool {
+        let free = self.free();
+        let (staged, in_ring) = match self.block.as_deref() {
+            None => (0, 0),
+            Some(b) => {
+                if b.assembler.has_out_of_order() || b.staged as usize != b.kept.pending() {
+                    return false;
+                }
+                (b.staged, b.buffer.len().saturating_sub(b.kept.committed()))
+            }
+        };
+        in_ring == 0 && seq == self.nxt + staged && len <= free.saturating_sub(staged as usize)
+    }
+
+    /// Stages `frame[start..end]`, a payload [`RecvHalf::may_keep`]
+    /// accepted whose checksum the caller verified, by keeping the frame:
+    /// its place after the bytes staged so far is reserved in the ring, not
+    /// written. The segment's processing commits it as it commits copied
+    /// staged bytes; what it does not take goes back with
+    /// [`RecvHalf::drop_kept_pending`]. `Err(frame)` if it no longer fits.
+    pub fn stage_kept(
+        &mut self,
+        frame: Vec<u8>,
+        start: usize,
+        end: usize,
+        spares: &mut Spares,
+    ) -> Result<(), Vec<u8>> {
+        let len = end.saturating_sub(start);
+        if len == 0 || end > frame.len() {
+            return Err(frame);
+        }
+        let b = self.block_with(Some(&mut *spares));
+        let reserved = b
+            .buffer
+            .reserve_ahead(b.staged as usize, len, Some(&mut spares.rings));
+        if reserved < len {
+            return Err(frame);
+        }
+        b.kept.push_pending(frame, start, end);
+        // Within the buffer's limit, a `u32`.
+        b.staged += len as u32;
+        Ok(())
+    }
+
+    /// Gives back the kept frames staged for a segment that were not
+    /// committed (the segment was dropped, or only part of it accepted),
+    /// and forgets their staged bytes.
+    pub fn drop_kept_pending(&mut self, spent: &mut Vec<Vec<u8>>) {
+        if let Some(b) = &mut self.block
+            && b.kept.pending() > 0
+        {
+            b.kept.drop_pending(&mut Spent(spent));
+            b.staged = 0;
         }
     }
 
@@ -495,8 +606,12 @@ impl RecvHalf {
         let ahead = start.since(self.nxt) as usize;
         let b = self.block_with(spares.as_deref_mut());
         let stored = if ahead == 0 && data.len() <= staged as usize {
+            // Staged in kept frames: their place is reserved; the frames
+            // hold what the ring commits below.
+            b.kept.commit(data.len());
             data.len()
         } else {
+            debug_assert_eq!(b.kept.pending(), 0, "kept frames staged for other bytes");
             b.buffer
                 .write_at_with(ahead, data, spares.map(|s| &mut s.rings))
         };

@@ -34,6 +34,11 @@ pub struct Spares {
     pub rings: SpareRings,
     /// Loss-recovery episode boxes (with their first record buffers).
     pub episodes: SpareEpisodes,
+    /// Frames a driver handed over (`Stack::handle_frames_owned`) that no
+    /// connection holds any more: read, spilled or not kept after all.
+    /// The driver takes them back (`Stack::reclaim_frames`); at most
+    /// [`crate::storage::kept::MAX_SPENT_FRAMES`].
+    pub frames: Vec<Vec<u8>>,
     // The boxes themselves are what is kept: a connection's half holds its
     // block boxed, and takes the box back as it is.
     #[allow(clippy::vec_box)]
@@ -51,6 +56,7 @@ impl fmt::Debug for Spares {
         f.debug_struct("Spares")
             .field("rings", &self.rings)
             .field("episodes", &self.episodes.len())
+            .field("frames", &self.frames.len())
             .field("send_blocks", &self.send.len())
             .field("recv_blocks", &self.recv.len())
             .field("counters", &self.counters.len())

@@ -70,6 +70,23 @@ impl<'a> TcpRepr<'a> {
         payload: &[],
     };
 
+    /// The same segment with `payload` as its text: every other field
+    /// copied, so the result borrows nothing of `self` (a driver's frame
+    /// can be handed on once its header is read).
+    pub fn with_payload<'b>(&self, payload: &'b [u8]) -> TcpRepr<'b> {
+        TcpRepr {
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            urgent: self.urgent,
+            options: self.options,
+            payload,
+        }
+    }
+
     /// [`TcpRepr::parse`] into `self`, which must be [`TcpRepr::EMPTY`]:
     /// a caller that keeps the segment in a variable of its own (the
     /// stack's ingress, for every segment) has it built there, not in a

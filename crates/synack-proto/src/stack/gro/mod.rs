@@ -37,6 +37,8 @@
 //! goes in frame by frame. Link and IP counters see a run once, as Linux's
 //! do after GRO.
 
+mod owned;
+
 use super::slab::Key;
 use super::{Demux, Direction, FourTuple, IfaceId, Stack, slots};
 use crate::ip::addr::{Destination, check_martian, classify_destination};
@@ -369,26 +371,32 @@ impl<'a> Run<'a> {
     }
 
     /// The part of every segment's TCP checksum sum that the run's
-    /// segments share, native-endian and not folded: the pseudo-header's
-    /// addresses and protocol, and the first TCP header with the bytes
-    /// that vary within a run (sequence number, data offset and flags,
-    /// checksum) counted as zero; its options are every segment's.
+    /// segments share (see [`run_base`]).
     fn base(&self, l2: usize, src: Ipv4Addr, dst: Ipv4Addr) -> u64 {
-        let tcp = &self.frames[0][l2 + 20..self.first.payload_at];
-        let mut acc = u64::from(u32::from_ne_bytes(src.octets()))
-            + u64::from(u32::from_ne_bytes(dst.octets()))
-            + u64::from(u32::from_ne_bytes([0, u8::from(IpProtocol::Tcp), 0, 0]));
-        for (i, w) in tcp.chunks_exact(4).enumerate() {
-            let w = match i {
-                1 => [0; 4],
-                3 => [0, 0, w[2], w[3]],
-                4 => [0, 0, w[2], w[3]],
-                _ => [w[0], w[1], w[2], w[3]],
-            };
-            acc += u64::from(u32::from_ne_bytes(w));
-        }
-        acc
+        run_base(self.frames[0], self.first.payload_at, l2, src, dst)
     }
+}
+
+/// The part of every segment's TCP checksum sum that a run's segments
+/// share, native-endian and not folded: the pseudo-header's addresses and
+/// protocol, and the `first` frame's TCP header (up to `payload_at`) with
+/// the bytes that vary within a run (sequence number, data offset and
+/// flags, checksum) counted as zero; its options are every segment's.
+fn run_base(first: &[u8], payload_at: usize, l2: usize, src: Ipv4Addr, dst: Ipv4Addr) -> u64 {
+    let tcp = &first[l2 + 20..payload_at];
+    let mut acc = u64::from(u32::from_ne_bytes(src.octets()))
+        + u64::from(u32::from_ne_bytes(dst.octets()))
+        + u64::from(u32::from_ne_bytes([0, u8::from(IpProtocol::Tcp), 0, 0]));
+    for (i, w) in tcp.chunks_exact(4).enumerate() {
+        let w = match i {
+            1 => [0; 4],
+            3 => [0, 0, w[2], w[3]],
+            4 => [0, 0, w[2], w[3]],
+            _ => [w[0], w[1], w[2], w[3]],
+        };
+        acc += u64::from(u32::from_ne_bytes(w));
+    }
+    acc
 }
 
 impl Stack {

@@ -1,0 +1,280 @@
+//! Zero-copy receive: a batch of frames the driver hands over, not lends.
+//!
+//! Read first: the parent module (software GRO: which frames make a run,
+//! how a run goes to TCP as one segment) and `storage/kept.rs` (frames
+//! holding a receive buffer's first bytes).
+//!
+//! [`Stack::handle_frames`] borrows each frame for the call, so a
+//! connection copies the payloads it accepts into its receive ring (summing
+//! them on the way) and the application copies them out again.
+//! [`Stack::handle_frames_owned`] takes the frames as the driver's buffers,
+//! and a connection whose readable bytes are all in kept frames (in a bulk
+//! transfer, whenever the application has read everything) keeps a run's
+//! frames instead: each payload is summed in place for its checksum, its
+//! place in the ring is reserved but not written, and the application's read
+//! copies it straight out of its frame. That is one pass over each payload
+//! and one buffer's worth of memory less, as Linux's receive queue of skbs
+//! has. The driver takes frames no longer needed back with
+//! [`Stack::reclaim_frames`].
+//!
+//! Everything else goes as in [`Stack::handle_frames`]: a run that cannot
+//! be kept (another state, data held out of order or already in the ring,
+//! no room, a frame whose allocation is more than twice its payload:
+//! [`crate::storage::kept::worth_keeping`]) is merged by copying, frame by
+//! frame, with the frames left with the driver. The segments TCP sees, and
+//! so every answer on the wire, are the same either way.
+
+use super::{
+    Candidate, MAX_DATAGRAM, MAX_RUN, Run, candidate, fixed_headers, run_base, tcp_checksum_ok,
+};
+use crate::stack::slab::Key;
+use crate::stack::{Demux, Direction, FourTuple, IfaceId, Stack, slots};
+use crate::storage::kept::worth_keeping;
+use crate::tcp::ecn::Ecn;
+use crate::time::Instant;
+use crate::wire::Checksum;
+use crate::wire::checksum;
+use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
+use core::net::SocketAddrV4;
+
+/// What a run is, once its frames are no longer borrowed.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    len: usize,
+    first: Candidate,
+    pushes: u64,
+}
+
+impl Stack {
+    /// [`Stack::handle_frames`] for frames the driver hands over: the stack
+    /// may keep any of them (taking the buffer and leaving an empty `Vec`
+    /// in its place), so that a connection's readable bytes stay in the
+    /// frames they came in instead of being copied into its receive buffer
+    /// (see the module docs). Each frame is its `Vec`'s bytes, all of
+    /// them. What the stack did not take stays the driver's; what it took
+    /// comes back through [`Stack::reclaim_frames`] once read.
+    pub fn handle_frames_owned(&mut self, now: Instant, iface: IfaceId, frames: &mut [Vec<u8>]) {
+        let Some(f) = self.ifaces.get(usize::from(iface.0)) else {
+            return;
+        };
+        let l2 = if f.mac().is_some() { 14 } else { 0 };
+        let mut i = 0;
+        while i < frames.len() {
+            let Some(shape) = run_at(frames, i, l2) else {
+                self.handle_frame_on(now, iface, &frames[i]);
+                i += 1;
+                continue;
+            };
+            let run = &mut frames[i..i + shape.len];
+            self.advance(now);
+            let kept = self.deliver_kept(usize::from(iface.0), l2, run, shape);
+            self.refresh_deadline();
+            if kept == 0 && shape.len > 1 {
+                // Not kept: the copying way, merged as `handle_frames` would.
+                let mut run = run.iter().map(Vec::as_slice);
+                if let Some(first) = run.next() {
+                    let mut r = Run::new(first, shape.first, l2);
+                    r.extend(&mut run, l2);
+                    self.gro_flush(now, iface, l2, &r);
+                }
+            } else {
+                for frame in &run[kept..] {
+                    self.handle_frame_on(now, iface, frame);
+                }
+            }
+            i += shape.len;
+        }
+    }
+
+    /// Frames handed over by [`Stack::handle_frames_owned`] that the stack
+    /// no longer needs (read by the application, or not kept after all),
+    /// for the driver to reuse. Take them after each batch: the stack holds
+    /// at most [`crate::storage::kept::MAX_SPENT_FRAMES`] and frees the
+    /// rest.
+    pub fn reclaim_frames(&mut self) -> std::vec::Drain<'_, Vec<u8>> {
+        self.env.spares.frames.drain(..)
+    }
+
+    /// Delivers as much of `run` as its connection can keep, from its
+    /// start, as one segment: returns how many frames that took (their
+    /// buffers taken), 0 if none.
+    fn deliver_kept(
+        &mut self,
+        index: usize,
+        l2: usize,
+        run: &mut [Vec<u8>],
+        shape: Shape,
+    ) -> usize {
+        let Some((src, dst)) = self.run_admissible(index, l2, &run[0]) else {
+            return 0;
+        };
+        let first = shape.first;
+        let payload_at = first.payload_at;
+        let (head, tuple, tos) = {
+            let tcp = &run[0][l2 + 20..first.end];
+            let Ok(packet) = TcpPacket::new_checked(tcp) else {
+                return 0;
+            };
+            let Ok(seg) = TcpRepr::parse(&packet, src, dst, Checksum::Offload) else {
+                return 0;
+            };
+            let tuple = FourTuple {
+                local: SocketAddrV4::new(dst, seg.dst_port),
+                remote: SocketAddrV4::new(src, seg.src_port),
+            };
+            // RFC 9293 §3.1 (MUST-2/3): verified before anything of it is
+            // used; summed in place, the frame is not copied.
+            if !worth_keeping(run[0].capacity(), first.payload_len())
+                || !packet.verify_checksum(src, dst)
+            {
+                return 0;
+            }
+            (seg.with_payload(&[]), tuple, run[0][l2 + 1])
+        };
+        let Some(Demux::Conn(key)) = self.demux.get(slots!(self), &tuple) else {
+            return 0;
+        };
+        let mut ends = [0; MAX_RUN];
+        let (count, bytes) = checked_prefix(run, l2, shape, src, dst, &mut ends);
+        let Some(entry) = self.conns.get_mut(key) else {
+            return 0;
+        };
+        if !entry.conn.may_keep(head.seq, bytes) {
+            return 0;
+        }
+        let mut staged = 0;
+        let mut len = 0;
+        for (frame, &end) in run.iter_mut().zip(&ends[..count]) {
+            let taken = core::mem::take(frame);
+            if let Err(back) = entry
+                .conn
+                .stage_kept(taken, payload_at, end, &mut self.env.spares)
+            {
+                *frame = back;
+                break;
+            }
+            staged += 1;
+            len += end - payload_at;
+        }
+        if staged == 0 {
+            return 0;
+        }
+        self.deliver_staged(key, l2, &tuple, head, shape, staged, len, tos);
+        staged
+    }
+
+    /// The segment a kept run stands for, through TCP: `head` with PSH if
+    /// any of its `staged` frames had it, and a stand-in payload of `len`
+    /// bytes that the engine commits from the kept frames and never reads;
+    /// what it did not commit goes back to the driver.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_staged(
+        &mut self,
+        key: Key,
+        l2: usize,
+        tuple: &FourTuple,
+        head: TcpRepr<'static>,
+        shape: Shape,
+        staged: usize,
+        len: usize,
+        tos: u8,
+    ) {
+        // Counted once, as Linux counts a GRO packet.
+        let stats = &mut self.env.stats;
+        if l2 > 0 {
+            stats.eth.in_frames += 1;
+        }
+        stats.ip.in_receives += 1;
+        stats.ip.in_delivers += 1;
+        stats.tcp.in_segs += 1;
+        let mut pad = core::mem::take(&mut self.gro_pad);
+        if pad.len() < len {
+            pad.resize(MAX_DATAGRAM, 0);
+        }
+        let mut flags = head.flags;
+        // Bit `i` of `pushes`: frame `i`'s PSH; the first `staged` count.
+        if shape.pushes & (u64::MAX >> (64 - staged)) != 0 {
+            flags |= TcpFlags::PSH;
+        }
+        let whole = TcpRepr {
+            flags,
+            ..head.with_payload(&pad[..len])
+        };
+        if self.trace.segments {
+            self.trace_segment(Direction::In, tuple, &whole);
+        }
+        // A single kept segment is not a super-packet.
+        self.env.rx_gso = if staged > 1 {
+            u16::try_from(shape.first.payload_len()).unwrap_or(0)
+        } else {
+            0
+        };
+        // RFC 3168 §6.1.3: TCP needs the ECN field; a run shares one TOS
+        // byte (a merge rule).
+        self.env.rx_ecn = Ecn::from_tos(tos);
+        self.deliver(key, tuple, &whole);
+        self.env.rx_ecn = Ecn::NotEct;
+        self.env.rx_gso = 0;
+        if let Some(e) = self.conns.get_mut(key) {
+            e.conn.drop_kept_pending(&mut self.env.spares.frames);
+            e.conn.clear_staged();
+        }
+        self.gro_pad = pad;
+    }
+}
+
+/// The run of frames from `frames[i]` (a candidate, then the frames that
+/// continue it under the merge rules), or `None` if `frames[i]` is not a
+/// candidate. A segment too long to merge with another is a run of one.
+fn run_at(frames: &[Vec<u8>], i: usize, l2: usize) -> Option<Shape> {
+    let first = frames.get(i)?;
+    let c = candidate(first, l2)?;
+    let mut run = Run::new(first, c, l2);
+    if c.end - l2 + c.payload_len() <= MAX_DATAGRAM {
+        run.extend(&mut frames[i + 1..].iter().map(Vec::as_slice), l2);
+    }
+    Some(Shape {
+        len: run.len,
+        first: c,
+        pushes: run.pushes,
+    })
+}
+
+/// How many of the run's frames from its start may be kept, and their
+/// payload bytes: the first (its checksum verified by the caller), then
+/// each further one whose checksum is right (from the run's shared header
+/// sum and its payload's sum in place) and that is worth keeping. Each
+/// one's payload end goes to `ends`.
+fn checked_prefix(
+    run: &[Vec<u8>],
+    l2: usize,
+    shape: Shape,
+    src: core::net::Ipv4Addr,
+    dst: core::net::Ipv4Addr,
+    ends: &mut [usize; MAX_RUN],
+) -> (usize, usize) {
+    let first = shape.first;
+    ends[0] = first.end;
+    let mut bytes = first.payload_len();
+    let Some(first_frame) = run.first() else {
+        return (0, 0);
+    };
+    let base = run_base(first_frame, first.payload_at, l2, src, dst);
+    for (n, frame) in run.iter().enumerate().take(shape.len).skip(1) {
+        let Some(h) = fixed_headers(frame, l2) else {
+            return (n, bytes);
+        };
+        let end = l2 + usize::from(u16::from_be_bytes([h[2], h[3]]));
+        let Some(payload) = frame.get(first.payload_at..end) else {
+            return (n, bytes);
+        };
+        if !worth_keeping(frame.capacity(), payload.len())
+            || !tcp_checksum_ok(base, h, end - l2 - 20, checksum::data(payload))
+        {
+            return (n, bytes);
+        }
+        ends[n] = end;
+        bytes += payload.len();
+    }
+    (shape.len, bytes)
+}
