@@ -189,9 +189,7 @@ impl BenchStack for SynackStack {
     }
 
     fn reclaim(&mut self, rx: &mut Frames) {
-        for frame in self.stack.reclaim_frames() {
-            rx.recycle(frame);
-        }
+        self.stack.reclaim_frames(|frame| rx.recycle(frame));
     }
 
     fn poll_at(&mut self, _now: Instant) -> Option<Instant> {

@@ -29,7 +29,6 @@
 //! back to the driver.
 
 use core::fmt;
-use std::collections::VecDeque;
 
 use super::RingBuffer;
 use super::copy;
@@ -68,11 +67,19 @@ impl Kept {
 
 /// The frames holding a receive buffer's first bytes, then those staged
 /// for the segment being handled.
+///
+/// A queue in a `Vec` with a read index rather than a `VecDeque`: it
+/// empties whenever the application reads everything (each turn of a bulk
+/// transfer), and starts again from the front then; a reader that never
+/// catches up has the read entries dropped from the front once they are
+/// half of them.
 #[derive(Default)]
 pub struct KeptFrames {
-    frames: VecDeque<Kept>,
-    /// Frames before this index are committed: they hold the buffer's
-    /// first `committed` bytes. The rest are pending.
+    frames: Vec<Kept>,
+    /// Entries before this index were read (their frames given back).
+    head: usize,
+    /// Entries from `head` to this index are committed: they hold the
+    /// buffer's first `committed` bytes. The rest are pending.
     pending_from: usize,
     committed: u32,
     pending: u32,
@@ -81,7 +88,7 @@ pub struct KeptFrames {
 impl fmt::Debug for KeptFrames {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeptFrames")
-            .field("frames", &self.frames.len())
+            .field("frames", &(self.frames.len() - self.head))
             .field("committed", &self.committed)
             .field("pending", &self.pending)
             .finish()
@@ -92,7 +99,8 @@ impl KeptFrames {
     /// No frames. Allocates nothing.
     pub const fn new() -> Self {
         KeptFrames {
-            frames: VecDeque::new(),
+            frames: Vec::new(),
+            head: 0,
             pending_from: 0,
             committed: 0,
             pending: 0,
@@ -101,7 +109,7 @@ impl KeptFrames {
 
     /// Whether no frame is held, committed or pending.
     pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+        self.head == self.frames.len()
     }
 
     /// The buffer's first bytes that frames hold.
@@ -116,7 +124,7 @@ impl KeptFrames {
 
     /// Bytes allocated: the frames and the queue.
     pub fn allocated(&self) -> usize {
-        self.frames
+        self.frames[self.head..]
             .iter()
             .map(|k| k.frame.capacity())
             .sum::<usize>()
@@ -130,7 +138,12 @@ impl KeptFrames {
         // A frame is at most 4 GiB; an IPv4 one at most 64 KiB.
         let (start, end) = (start as u32, end as u32);
         self.pending += end - start;
-        self.frames.push_back(Kept { frame, start, end });
+        if self.head > 32 && self.head >= self.frames.len() / 2 {
+            self.frames.drain(..self.head);
+            self.pending_from -= self.head;
+            self.head = 0;
+        }
+        self.frames.push(Kept { frame, start, end });
     }
 
     /// Commits the first `n` pending bytes (the segment's accepted text):
@@ -158,37 +171,45 @@ impl KeptFrames {
     /// part of it was accepted).
     pub fn drop_pending(&mut self, spent: &mut Spent<'_>) {
         while self.frames.len() > self.pending_from {
-            if let Some(k) = self.frames.pop_back() {
+            if let Some(k) = self.frames.pop() {
                 spent.give(k.frame);
             }
         }
         self.pending = 0;
+        self.reset_if_read();
     }
 
     /// Copies up to `out.len()` committed bytes into `out` and removes
     /// them; returns how many. Frames read to their end go to `spent`.
     pub fn read(&mut self, out: &mut [u8], spent: &mut Spent<'_>) -> usize {
         let mut done = 0;
-        while done < out.len() && self.pending_from > 0 {
-            let Some(k) = self.frames.front_mut() else {
-                break;
-            };
+        while self.head < self.pending_from {
+            let k = &mut self.frames[self.head];
             let bytes = k.bytes();
             let n = bytes.len().min(out.len() - done);
             copy::copy(&mut out[done..done + n], &bytes[..n]);
             done += n;
-            // At most the frame's range, a `u32`.
-            k.start += n as u32;
-            if k.start == k.end
-                && let Some(k) = self.frames.pop_front()
-            {
-                spent.give(k.frame);
-                self.pending_from -= 1;
+            if n < bytes.len() {
+                // At most the frame's range, a `u32`.
+                k.start += n as u32;
+                break;
             }
+            spent.give(core::mem::take(&mut k.frame));
+            self.head += 1;
         }
-        // At most `committed`: the frames before `pending_from` hold it.
+        // At most `committed`: the committed entries hold it.
         self.committed -= done as u32;
+        self.reset_if_read();
         done
+    }
+
+    /// Starts the queue again from the front once every entry is read.
+    fn reset_if_read(&mut self) {
+        if self.head == self.frames.len() {
+            self.frames.clear();
+            self.head = 0;
+            self.pending_from = 0;
+        }
     }
 
     /// Writes the committed bytes into their reserved place at the front
@@ -197,12 +218,14 @@ impl KeptFrames {
     pub fn spill(&mut self, ring: &mut RingBuffer, spent: &mut Spent<'_>) {
         debug_assert_eq!(self.pending, 0, "spilled while a segment is staged");
         let mut at = 0;
-        while let Some(k) = self.frames.pop_front() {
+        for k in self.frames.drain(self.head..) {
             let bytes = k.bytes();
             ring.write_front(at, bytes);
             at += bytes.len();
             spent.give(k.frame);
         }
+        self.frames.clear();
+        self.head = 0;
         self.committed = 0;
         self.pending = 0;
         self.pending_from = 0;

@@ -86,13 +86,18 @@ impl Stack {
         }
     }
 
-    /// Frames handed over by [`Stack::handle_frames_owned`] that the stack
-    /// no longer needs (read by the application, or not kept after all),
-    /// for the driver to reuse. Take them after each batch: the stack holds
-    /// at most [`crate::storage::kept::MAX_SPENT_FRAMES`] and frees the
-    /// rest.
-    pub fn reclaim_frames(&mut self) -> std::vec::Drain<'_, Vec<u8>> {
-        self.env.spares.frames.drain(..)
+    /// Hands `give` every frame handed over by
+    /// [`Stack::handle_frames_owned`] that the stack no longer needs (read
+    /// by the application, or not kept after all), for the driver to reuse.
+    /// Call it after each batch and each turn of the application: the stack
+    /// holds at most [`crate::storage::kept::MAX_SPENT_FRAMES`] and frees
+    /// the rest.
+    #[inline]
+    pub fn reclaim_frames(&mut self, give: impl FnMut(Vec<u8>)) {
+        let spent = &mut self.env.spares.frames;
+        if !spent.is_empty() {
+            spent.drain(..).for_each(give);
+        }
     }
 
     /// Delivers as much of `run` as its connection can keep, from its
@@ -105,10 +110,15 @@ impl Stack {
         run: &mut [Vec<u8>],
         shape: Shape,
     ) -> usize {
+        let first = shape.first;
+        // A short payload (a request, a handshake's data) is copied: no
+        // lookups for it here.
+        if !worth_keeping(run[0].capacity(), first.payload_len()) {
+            return 0;
+        }
         let Some((src, dst)) = self.run_admissible(index, l2, &run[0]) else {
             return 0;
         };
-        let first = shape.first;
         let payload_at = first.payload_at;
         let (head, tuple, tos) = {
             let tcp = &run[0][l2 + 20..first.end];
@@ -124,9 +134,7 @@ impl Stack {
             };
             // RFC 9293 §3.1 (MUST-2/3): verified before anything of it is
             // used; summed in place, the frame is not copied.
-            if !worth_keeping(run[0].capacity(), first.payload_len())
-                || !packet.verify_checksum(src, dst)
-            {
+            if !packet.verify_checksum(src, dst) {
                 return 0;
             }
             (seg.with_payload(&[]), tuple, run[0][l2 + 1])
@@ -142,23 +150,16 @@ impl Stack {
         if !entry.conn.may_keep(head.seq, bytes) {
             return 0;
         }
-        let mut staged = 0;
-        let mut len = 0;
-        for (frame, &end) in run.iter_mut().zip(&ends[..count]) {
-            let taken = core::mem::take(frame);
-            if let Err(back) = entry
-                .conn
-                .stage_kept(taken, payload_at, end, &mut self.env.spares)
-            {
-                *frame = back;
-                break;
-            }
-            staged += 1;
-            len += end - payload_at;
-        }
-        if staged == 0 {
+        let len = entry.conn.stage_kept(
+            &mut run[..count],
+            payload_at,
+            &ends[..count],
+            &mut self.env.spares,
+        );
+        if len == 0 {
             return 0;
         }
+        let staged = count;
         self.deliver_staged(key, l2, &tuple, head, shape, staged, len, tos);
         staged
     }

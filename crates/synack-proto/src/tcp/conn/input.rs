@@ -192,18 +192,19 @@ impl Connection {
         }
     }
 
-    /// Stages `frame[start..end]` by keeping the frame (see
-    /// [`RecvHalf::stage_kept`]); `Err(frame)` if it cannot be.
+    /// Stages a run's payloads by keeping their frames (see
+    /// [`RecvHalf::stage_kept`]); returns the bytes staged (0: none, the
+    /// frames left in place).
     pub fn stage_kept(
         &mut self,
-        frame: Vec<u8>,
+        frames: &mut [Vec<u8>],
         start: usize,
-        end: usize,
+        ends: &[usize],
         spares: &mut Spares,
-    ) -> Result<(), Vec<u8>> {
+    ) -> usize {
         match &mut self.state {
-            State::Established(s) => s.rcv.stage_kept(frame, start, end, spares),
-            _ => Err(frame),
+            State::Established(s) => s.rcv.stage_kept(frames, start, ends, spares),
+            _ => 0,
         }
     }
 

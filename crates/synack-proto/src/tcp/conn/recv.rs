@@ -30,12 +30,25 @@ use crate::wire::tcp::SackBlocks;
 /// reader, and only a driver that hands frames over comes here.
 #[inline(never)]
 fn read_kept(b: &mut RecvBlock, out: &mut [u8], spent: &mut Vec<Vec<u8>>) -> usize {
-    let n = b.kept.read(out, &mut Spent(spent));
+    let Some(kept) = b.kept.as_deref_mut() else {
+        return b.buffer.dequeue_slice(out);
+    };
+    let n = kept.read(out, &mut Spent(spent));
     b.buffer.discard_front(n);
-    if n == out.len() || b.kept.committed() > 0 {
+    if n == out.len() || kept.committed() > 0 {
         return n;
     }
     n + b.buffer.dequeue_slice(&mut out[n..])
+}
+
+/// Kept frames' bytes written into their place in `ring`, the frames
+/// given back to `spent` (the connection's state ended: its unread bytes
+/// stay in the ring alone). Out of line: a driver that lends its frames
+/// never gets here.
+#[inline(never)]
+fn spill_kept(kept: &mut KeptFrames, ring: &mut RingBuffer, spent: &mut Vec<Vec<u8>>) {
+    kept.drop_pending(&mut Spent(spent));
+    kept.spill(ring, &mut Spent(spent));
 }
 
 /// What became of a segment's text.
@@ -151,8 +164,10 @@ pub(super) struct RecvBlock {
     ooo_fin_seq: SeqNum,
     /// Frames holding the buffer's first `kept.committed()` bytes (their
     /// place in the ring reserved, not written), then those staged for the
-    /// segment being processed (`staged` counts them then).
-    kept: KeptFrames,
+    /// segment being processed (`staged` counts them then). Made by the
+    /// first frame kept (a driver that lends its frames never makes one),
+    /// then kept with the block.
+    kept: Option<Box<KeptFrames>>,
 }
 
 impl RecvBlock {
@@ -164,8 +179,25 @@ impl RecvBlock {
             sack: None,
             staged: 0,
             ooo_fin_seq: SeqNum(0),
-            kept: KeptFrames::new(),
+            kept: None,
         }
+    }
+
+    /// The buffer's first bytes that kept frames hold.
+    fn kept_committed(&self) -> usize {
+        self.kept.as_deref().map_or(0, KeptFrames::committed)
+    }
+
+    /// Bytes staged in kept frames.
+    fn kept_pending(&self) -> usize {
+        self.kept.as_deref().map_or(0, KeptFrames::pending)
+    }
+
+    /// Bytes the kept frames and their queue hold.
+    fn kept_allocated(&self) -> usize {
+        self.kept
+            .as_deref()
+            .map_or(0, |k| core::mem::size_of::<KeptFrames>() + k.allocated())
     }
 
     /// Whether the block holds nothing: dropping it loses nothing.
@@ -175,7 +207,7 @@ impl RecvBlock {
             && !self.assembler.has_out_of_order()
             && self.sack.is_none()
             && self.staged == 0
-            && self.kept.is_empty()
+            && self.kept.as_deref().is_none_or(KeptFrames::is_empty)
             && flags & flags::OOO_FIN == 0
     }
 }
@@ -308,7 +340,7 @@ impl RecvHalf {
                 .sack
                 .as_ref()
                 .map_or(0, |_| core::mem::size_of::<SackReceiver>());
-            core::mem::size_of::<RecvBlock>() + b.buffer.allocated() + sack + b.kept.allocated()
+            core::mem::size_of::<RecvBlock>() + b.buffer.allocated() + sack + b.kept_allocated()
         })
     }
 
@@ -324,7 +356,7 @@ impl RecvHalf {
         if b.assembler.has_out_of_order() {
             return false;
         }
-        debug_assert_eq!(b.kept.pending(), 0, "released while a segment is staged");
+        debug_assert_eq!(b.kept_pending(), 0, "released while a segment is staged");
         b.staged = 0;
         let ranges = b.assembler.release_if_empty();
         // Nothing held out of order: the SACK memory goes too, unless a
@@ -351,7 +383,7 @@ impl RecvHalf {
         let Some(b) = self.block.as_deref_mut() else {
             return 0;
         };
-        if b.kept.committed() == 0 {
+        if b.kept_committed() == 0 {
             return b.buffer.dequeue_slice(out);
         }
         read_kept(b, out, spent)
@@ -367,8 +399,9 @@ impl RecvHalf {
     pub fn take_unread(&mut self, spares: &mut Spares) -> RingBuffer {
         match self.block.take() {
             Some(mut b) => {
-                b.kept.drop_pending(&mut Spent(&mut spares.frames));
-                b.kept.spill(&mut b.buffer, &mut Spent(&mut spares.frames));
+                if let Some(kept) = b.kept.as_deref_mut() {
+                    spill_kept(kept, &mut b.buffer, &mut spares.frames);
+                }
                 let unread = core::mem::replace(&mut *b, RecvBlock::empty(0, 0)).buffer;
                 spares.keep_recv(b);
                 unread
@@ -441,7 +474,7 @@ impl RecvHalf {
         if b.staged == 0
             || seq != nxt + b.staged
             || b.assembler.has_out_of_order()
-            || b.kept.pending() > 0
+            || b.kept_pending() > 0
         {
             return None;
         }
@@ -468,7 +501,7 @@ impl RecvHalf {
 
     /// Bytes staged in kept frames for the segment being processed.
     fn kept_pending(&self) -> usize {
-        self.block.as_ref().map_or(0, |b| b.kept.pending())
+        self.block.as_ref().map_or(0, |b| b.kept_pending())
     }
 
     /// Whether an in-order payload of `len` bytes at `seq` (RCV.NXT, or
@@ -482,43 +515,49 @@ impl RecvHalf {
         let (staged, in_ring) = match self.block.as_deref() {
             None => (0, 0),
             Some(b) => {
-                if b.assembler.has_out_of_order() || b.staged as usize != b.kept.pending() {
+                if b.assembler.has_out_of_order() || b.staged as usize != b.kept_pending() {
                     return false;
                 }
-                (b.staged, b.buffer.len().saturating_sub(b.kept.committed()))
+                (b.staged, b.buffer.len().saturating_sub(b.kept_committed()))
             }
         };
         in_ring == 0 && seq == self.nxt + staged && len <= free.saturating_sub(staged as usize)
     }
 
-    /// Stages `frame[start..end]`, a payload [`RecvHalf::may_keep`]
-    /// accepted whose checksum the caller verified, by keeping the frame:
-    /// its place after the bytes staged so far is reserved in the ring, not
-    /// written. The segment's processing commits it as it commits copied
-    /// staged bytes; what it does not take goes back with
-    /// [`RecvHalf::drop_kept_pending`]. `Err(frame)` if it no longer fits.
+    /// Stages a run's payloads, `frames[k][start..ends[k]]` for each of
+    /// `ends`, by keeping their frames (each taken, an empty `Vec` left in
+    /// its place): [`RecvHalf::may_keep`] accepted their bytes and the
+    /// caller verified their checksums. Their place after the bytes staged
+    /// so far is reserved in the ring, not written. The segment's
+    /// processing commits them as it commits copied staged bytes; what it
+    /// does not take goes back with [`RecvHalf::drop_kept_pending`].
+    /// Returns the bytes staged: all of them, or none if they no longer fit.
     pub fn stage_kept(
         &mut self,
-        frame: Vec<u8>,
+        frames: &mut [Vec<u8>],
         start: usize,
-        end: usize,
+        ends: &[usize],
         spares: &mut Spares,
-    ) -> Result<(), Vec<u8>> {
-        let len = end.saturating_sub(start);
-        if len == 0 || end > frame.len() {
-            return Err(frame);
+    ) -> usize {
+        let fits = |f: &Vec<u8>, &end: &usize| start < end && end <= f.len();
+        if !frames.iter().zip(ends).all(|(f, e)| fits(f, e)) || frames.len() < ends.len() {
+            return 0;
         }
+        let total = ends.iter().map(|&end| end - start).sum::<usize>();
         let b = self.block_with(Some(&mut *spares));
         let reserved = b
             .buffer
-            .reserve_ahead(b.staged as usize, len, Some(&mut spares.rings));
-        if reserved < len {
-            return Err(frame);
+            .reserve_ahead(b.staged as usize, total, Some(&mut spares.rings));
+        if reserved < total {
+            return 0;
         }
-        b.kept.push_pending(frame, start, end);
+        let kept = b.kept.get_or_insert_with(Box::default);
+        for (frame, &end) in frames.iter_mut().zip(ends) {
+            kept.push_pending(core::mem::take(frame), start, end);
+        }
         // Within the buffer's limit, a `u32`.
-        b.staged += len as u32;
-        Ok(())
+        b.staged += total as u32;
+        total
     }
 
     /// Gives back the kept frames staged for a segment that were not
@@ -526,9 +565,10 @@ impl RecvHalf {
     /// and forgets their staged bytes.
     pub fn drop_kept_pending(&mut self, spent: &mut Vec<Vec<u8>>) {
         if let Some(b) = &mut self.block
-            && b.kept.pending() > 0
+            && let Some(kept) = b.kept.as_deref_mut()
+            && kept.pending() > 0
         {
-            b.kept.drop_pending(&mut Spent(spent));
+            kept.drop_pending(&mut Spent(spent));
             b.staged = 0;
         }
     }
@@ -608,10 +648,12 @@ impl RecvHalf {
         let stored = if ahead == 0 && data.len() <= staged as usize {
             // Staged in kept frames: their place is reserved; the frames
             // hold what the ring commits below.
-            b.kept.commit(data.len());
+            if let Some(kept) = b.kept.as_deref_mut() {
+                kept.commit(data.len());
+            }
             data.len()
         } else {
-            debug_assert_eq!(b.kept.pending(), 0, "kept frames staged for other bytes");
+            debug_assert_eq!(b.kept_pending(), 0, "kept frames staged for other bytes");
             b.buffer
                 .write_at_with(ahead, data, spares.map(|s| &mut s.rings))
         };
