@@ -64,6 +64,9 @@ pub struct BulkRun {
     /// poll, the application reads): the unit of `scripts/perf/count.sh
     /// bulk-footprint`.
     pub steps: u64,
+    /// Data frames the receiver kept instead of copying (zero-copy receive;
+    /// [`BenchStack::frames_kept`]).
+    pub frames_kept: u64,
 }
 
 /// Bits per second as Gbit/s.
@@ -124,5 +127,6 @@ pub fn bulk_once<S: BenchStack>(cfg: &BulkConfig) -> Result<BulkRun, DriveError>
         frames: pair.ab.pushed() + pair.ba.pushed(),
         timer_jumps: pair.clock.jumps(),
         steps,
+        frames_kept: pair.b.frames_kept(),
     })
 }

@@ -126,6 +126,12 @@ pub trait BenchStack: Sized + 'static {
     /// keeps no frames has nothing to give.
     fn reclaim(&mut self, _rx: &mut Frames) {}
 
+    /// Frames received that the stack kept as readable bytes instead of
+    /// copying them (zero-copy receive); 0 for a stack that copies.
+    fn frames_kept(&self) -> u64 {
+        0
+    }
+
     /// When the stack next wants [`poll`](BenchStack::poll) if no frame
     /// arrives; a time at or before `now` means at once.
     fn poll_at(&mut self, now: Instant) -> Option<Instant>;

@@ -26,6 +26,7 @@ use synack_proto::config::CongestionAlgorithm;
 use synack_proto::stack::{
     ConnHandle, ConnectOptions, Event, IfaceId, Interface, ListenerHandle, Trace,
 };
+use synack_proto::storage::kept::MIN_KEPT_PAYLOAD;
 use synack_proto::tcp::conn::SocketOptions;
 use synack_proto::tcp::recovery::CongestionSample;
 use synack_proto::{Config, Instant, Stack};
@@ -152,10 +153,10 @@ impl BenchStack for SynackStack {
         self.now = now;
         // Everything the peer sent since the last poll is one batch, as a
         // driver reading its device in batches would see it.
-        if rx.len() == 1 {
-            // A batch of one (every frame of a handshake): read in place in
-            // the queue's buffer, which goes straight back to its pool.
-            // `handle_frames` takes a batch of one this way too.
+        if rx.len() == 1 && rx.first_len().is_some_and(|len| len < MIN_KEPT_PAYLOAD) {
+            // A short frame alone (every frame of a handshake): read in
+            // place in the queue's buffer, which goes straight back to its
+            // pool (the stack would copy its payload anyway).
             let stack = &mut self.stack;
             rx.pop_with(|frame| stack.handle_frame_on(now, IfaceId(0), frame));
         } else if !rx.is_empty() {
@@ -186,6 +187,10 @@ impl BenchStack for SynackStack {
                 log.push((at, sample));
             }
         }
+    }
+
+    fn frames_kept(&self) -> u64 {
+        self.stack.stats().tcp_ext.tcp_rcv_frames_kept
     }
 
     fn reclaim(&mut self, rx: &mut Frames) {

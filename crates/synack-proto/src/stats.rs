@@ -207,6 +207,9 @@ mib_group! {
         tcp_hystart_delay_detect => "TCPHystartDelayDetect",
         /// Slow starts ended by HyStart's ACK train (a full pipe).
         tcp_hystart_train_detect => "TCPHystartTrainDetect",
+        /// Frames a driver handed over that a connection kept as readable
+        /// bytes instead of copying them (zero-copy receive; synack's own).
+        tcp_rcv_frames_kept => "TCPRcvFramesKept",
     }
 }
 

@@ -1,15 +1,14 @@
-//! A receive buffer's oldest bytes held in the frames they arrived in,
-//! instead of copied into the ring (zero-copy receive).
+//! A receive buffer's bytes held in the frames they arrived in, instead of
+//! copied into the ring (zero-copy receive).
 //!
 //! Read first: the receive half of `ring_buffer.rs` (payloads copied to
 //! their place, committed, copied out by the application) and
 //! `Stack::handle_frames_owned` (a driver that hands its frames over
 //! instead of lending them for the call).
 //!
-//! When a driver hands its frames over, an in-order segment that arrives
-//! while everything readable is already held this way (in particular, while
-//! nothing is readable) need not be copied into the ring at all: its frame
-//! is kept, its payload's place in the ring is reserved but never written,
+//! When a driver hands its frames over, an in-order segment need not be
+//! copied into the ring at all: its frame is kept, its payload's place in
+//! the ring is reserved but never written,
 //! and the application's read copies the bytes out of the frame, which then
 //! goes back to the driver ([`crate::tcp::conn::Spares`]' spent frames).
 //! Linux keeps its skbs on the receive queue the same way. The receive
@@ -17,11 +16,13 @@
 //! two (the copy into the ring, summed), and the ring's memory stays out of
 //! the cache.
 //!
-//! The frames always hold a prefix of the ring's buffered bytes: the first
-//! [`KeptFrames::committed`] of them. Bytes after that prefix (a segment
-//! that came by the copying path, out-of-order data) are in the ring as
-//! usual. Anything that needs the ring's bytes themselves spills the frames
-//! into it first ([`KeptFrames::spill`]).
+//! Each kept frame records where its bytes are among the ring's buffered
+//! ones; the bytes between kept frames (segments that came by the copying
+//! way: short ones, a driver that lends its frames, data that arrived out
+//! of order) are in the ring itself. A read takes each byte from wherever
+//! it is, in stream order ([`KeptFrames::read`]). Anything that needs the
+//! ring's bytes themselves spills the frames into it first
+//! ([`KeptFrames::spill`]).
 //!
 //! Frames are staged before their segment goes through TCP, as copied
 //! payloads are ([`crate::tcp::conn::RecvHalf::stage`]): pending until the
@@ -46,11 +47,15 @@ pub fn worth_keeping(capacity: usize, payload: usize) -> bool {
     payload >= MIN_KEPT_PAYLOAD && capacity <= 2 * payload
 }
 
-/// One kept frame and the range of it that holds stream bytes not yet read.
+/// One kept frame, the range of it that holds stream bytes not yet read,
+/// and where they are in the stream.
 struct Kept {
     frame: Vec<u8>,
     start: u32,
     end: u32,
+    /// The stream position of the frame's first unread byte, counted as
+    /// [`KeptFrames::front`] is.
+    at: u64,
 }
 
 impl Kept {
@@ -65,8 +70,8 @@ impl Kept {
     }
 }
 
-/// The frames holding a receive buffer's first bytes, then those staged
-/// for the segment being handled.
+/// The frames holding some of a receive buffer's bytes, in stream order,
+/// then those staged for the segment being handled.
 ///
 /// A queue in a `Vec` with a read index rather than a `VecDeque`: it
 /// empties whenever the application reads everything (each turn of a bulk
@@ -78,11 +83,14 @@ pub struct KeptFrames {
     frames: Vec<Kept>,
     /// Entries before this index were read (their frames given back).
     head: usize,
-    /// Entries from `head` to this index are committed: they hold the
-    /// buffer's first `committed` bytes. The rest are pending.
+    /// Entries from `head` to this index are committed: they hold
+    /// `committed` of the buffer's bytes. The rest are pending.
     pending_from: usize,
     committed: u32,
     pending: u32,
+    /// The stream position of the ring's first buffered byte: bytes read
+    /// since the queue last started from empty.
+    front: u64,
 }
 
 impl fmt::Debug for KeptFrames {
@@ -104,6 +112,7 @@ impl KeptFrames {
             pending_from: 0,
             committed: 0,
             pending: 0,
+            front: 0,
         }
     }
 
@@ -112,7 +121,7 @@ impl KeptFrames {
         self.head == self.frames.len()
     }
 
-    /// The buffer's first bytes that frames hold.
+    /// The buffer's bytes that frames hold.
     pub fn committed(&self) -> usize {
         self.committed as usize
     }
@@ -131,10 +140,13 @@ impl KeptFrames {
             + self.frames.capacity() * core::mem::size_of::<Kept>()
     }
 
-    /// Stages `frame[start..end]`, the bytes after those staged so far.
-    /// The caller checked that the range is in the frame and non-empty.
-    pub fn push_pending(&mut self, frame: Vec<u8>, start: usize, end: usize) {
+    /// Stages `frame[start..end]`, bytes whose place is `offset` bytes
+    /// after the ring's first buffered byte (right after those staged so
+    /// far). The caller checked that the range is in the frame and
+    /// non-empty.
+    pub fn push_pending(&mut self, frame: Vec<u8>, start: usize, end: usize, offset: usize) {
         debug_assert!(start < end && end <= frame.len());
+        let at = self.front + offset as u64;
         // A frame is at most 4 GiB; an IPv4 one at most 64 KiB.
         let (start, end) = (start as u32, end as u32);
         self.pending += end - start;
@@ -143,7 +155,12 @@ impl KeptFrames {
             self.pending_from -= self.head;
             self.head = 0;
         }
-        self.frames.push(Kept { frame, start, end });
+        self.frames.push(Kept {
+            frame,
+            start,
+            end,
+            at,
+        });
     }
 
     /// Commits the first `n` pending bytes (the segment's accepted text):
@@ -179,26 +196,48 @@ impl KeptFrames {
         self.reset_if_read();
     }
 
-    /// Copies up to `out.len()` committed bytes into `out` and removes
-    /// them; returns how many. Frames read to their end go to `spent`.
-    pub fn read(&mut self, out: &mut [u8], spent: &mut Spent<'_>) -> usize {
+    /// Copies up to `out.len()` of `ring`'s buffered bytes into `out` and
+    /// removes them, each from wherever it is (a kept frame, or the ring
+    /// itself); returns how many. Frames read to their end go to `spent`.
+    pub fn read(&mut self, out: &mut [u8], ring: &mut RingBuffer, spent: &mut Spent<'_>) -> usize {
         let mut done = 0;
-        while self.head < self.pending_from {
-            let k = &mut self.frames[self.head];
+        let mut kept = 0;
+        while done < out.len() {
+            let room = out.len() - done;
+            let Some(k) = self.frames[..self.pending_from].get_mut(self.head) else {
+                // No kept frame ahead: the rest is the ring's.
+                done += ring.dequeue_slice(&mut out[done..]);
+                break;
+            };
+            // Bytes the ring holds itself before the next kept frame.
+            let gap = (k.at - self.front) as usize;
+            if gap > 0 {
+                let n = ring.dequeue_slice(&mut out[done..done + gap.min(room)]);
+                done += n;
+                self.front += n as u64;
+                if n < gap.min(room) {
+                    break;
+                }
+                continue;
+            }
             let bytes = k.bytes();
-            let n = bytes.len().min(out.len() - done);
+            let n = bytes.len().min(room);
             copy::copy(&mut out[done..done + n], &bytes[..n]);
+            ring.discard_front(n);
             done += n;
+            kept += n;
+            self.front += n as u64;
             if n < bytes.len() {
                 // At most the frame's range, a `u32`.
                 k.start += n as u32;
+                k.at += n as u64;
                 break;
             }
             spent.give(core::mem::take(&mut k.frame));
             self.head += 1;
         }
         // At most `committed`: the committed entries hold it.
-        self.committed -= done as u32;
+        self.committed -= kept as u32;
         self.reset_if_read();
         done
     }
@@ -209,19 +248,17 @@ impl KeptFrames {
             self.frames.clear();
             self.head = 0;
             self.pending_from = 0;
+            self.front = 0;
         }
     }
 
-    /// Writes the committed bytes into their reserved place at the front
-    /// of `ring` and gives their frames back: the ring then holds every
-    /// buffered byte itself. Nothing may be pending.
+    /// Writes the committed bytes into their reserved places in `ring` and
+    /// gives their frames back: the ring then holds every buffered byte
+    /// itself. Nothing may be pending.
     pub fn spill(&mut self, ring: &mut RingBuffer, spent: &mut Spent<'_>) {
         debug_assert_eq!(self.pending, 0, "spilled while a segment is staged");
-        let mut at = 0;
         for k in self.frames.drain(self.head..) {
-            let bytes = k.bytes();
-            ring.write_front(at, bytes);
-            at += bytes.len();
+            ring.write_front((k.at - self.front) as usize, k.bytes());
             spent.give(k.frame);
         }
         self.frames.clear();
@@ -229,6 +266,7 @@ impl KeptFrames {
         self.committed = 0;
         self.pending = 0;
         self.pending_from = 0;
+        self.front = 0;
     }
 }
 
@@ -262,72 +300,140 @@ mod tests {
         f
     }
 
+    /// A receive ring and the frames kept for it, as `RecvHalf` holds them.
+    struct Buffer {
+        ring: RingBuffer,
+        kept: KeptFrames,
+        spent: Vec<Vec<u8>>,
+    }
+
+    impl Buffer {
+        fn new() -> Buffer {
+            Buffer {
+                ring: RingBuffer::new(1 << 16),
+                kept: KeptFrames::new(),
+                spent: Vec::new(),
+            }
+        }
+
+        /// Stages a 600-byte payload of `fill` in a kept frame.
+        fn stage_kept(&mut self, fill: u8) {
+            let staged = self.kept.pending();
+            assert_eq!(self.ring.reserve_ahead(staged, 600, None), 600);
+            let offset = self.ring.len() + staged;
+            self.kept.push_pending(frame(fill, 600), 10, 610, offset);
+        }
+
+        /// Commits `n` staged bytes.
+        fn commit(&mut self, n: usize) {
+            self.kept.commit(n);
+            assert_eq!(self.ring.commit(n), n);
+        }
+
+        /// Appends `len` bytes of `fill` to the ring itself.
+        fn copy_in(&mut self, fill: u8, len: usize) {
+            assert_eq!(self.ring.write_at(0, &vec![fill; len]), len);
+            assert_eq!(self.ring.commit(len), len);
+        }
+
+        fn read(&mut self, n: usize) -> Vec<u8> {
+            let mut out = vec![0; n];
+            let got = self
+                .kept
+                .read(&mut out, &mut self.ring, &mut Spent(&mut self.spent));
+            out.truncate(got);
+            out
+        }
+    }
+
+    fn bytes(parts: &[(u8, usize)]) -> Vec<u8> {
+        parts
+            .iter()
+            .flat_map(|&(fill, n)| core::iter::repeat_n(fill, n))
+            .collect()
+    }
+
     #[test]
     fn committed_frames_read_back_in_order_and_return_when_read() {
-        let mut spent = Vec::new();
-        let mut k = KeptFrames::new();
-        k.push_pending(frame(1, 600), 10, 610);
-        k.push_pending(frame(2, 600), 10, 610);
-        assert_eq!((k.committed(), k.pending()), (0, 1200));
-        k.commit(1200);
-        assert_eq!((k.committed(), k.pending()), (1200, 0));
-        let mut out = [0u8; 700];
-        assert_eq!(k.read(&mut out, &mut Spent(&mut spent)), 700);
-        assert!(out[..600].iter().all(|&b| b == 1) && out[600..].iter().all(|&b| b == 2));
-        assert_eq!(spent.len(), 1, "the first frame went back once read");
-        assert_eq!(k.read(&mut out, &mut Spent(&mut spent)), 500);
-        assert!(out[..500].iter().all(|&b| b == 2));
-        assert_eq!((spent.len(), k.committed()), (2, 0));
-        assert!(k.is_empty());
+        let mut b = Buffer::new();
+        b.stage_kept(1);
+        b.stage_kept(2);
+        assert_eq!((b.kept.committed(), b.kept.pending()), (0, 1200));
+        b.commit(1200);
+        assert_eq!((b.kept.committed(), b.kept.pending()), (1200, 0));
+        assert_eq!(b.read(700), bytes(&[(1, 600), (2, 100)]));
+        assert_eq!(b.spent.len(), 1, "the first frame went back once read");
+        assert_eq!(b.read(700), bytes(&[(2, 500)]));
+        assert_eq!((b.spent.len(), b.kept.committed(), b.ring.len()), (2, 0, 0));
+        assert!(b.kept.is_empty());
+    }
+
+    #[test]
+    fn ring_bytes_between_kept_frames_are_read_in_stream_order() {
+        let mut b = Buffer::new();
+        b.copy_in(9, 100);
+        b.stage_kept(1);
+        b.commit(600);
+        b.copy_in(8, 50);
+        b.stage_kept(2);
+        b.commit(600);
+        b.copy_in(7, 30);
+        let want = bytes(&[(9, 100), (1, 600), (8, 50), (2, 600), (7, 30)]);
+        // Reads of every size, across each boundary.
+        let mut got = b.read(1);
+        for n in [99, 2, 598, 51, 10, 1000] {
+            got.extend(b.read(n));
+        }
+        assert_eq!(got, want);
+        assert_eq!((b.ring.len(), b.spent.len()), (0, 2));
+        assert!(b.kept.is_empty());
     }
 
     #[test]
     fn a_partial_commit_cuts_the_last_frame_and_returns_the_rest() {
-        let mut spent = Vec::new();
-        let mut k = KeptFrames::new();
+        let mut b = Buffer::new();
         for fill in 1..=3 {
-            k.push_pending(frame(fill, 600), 10, 610);
+            b.stage_kept(fill);
         }
-        k.commit(700);
-        assert_eq!((k.committed(), k.pending()), (700, 600));
-        k.drop_pending(&mut Spent(&mut spent));
-        assert_eq!((k.pending(), spent.len()), (0, 1));
-        let mut out = [0u8; 1000];
-        assert_eq!(k.read(&mut out, &mut Spent(&mut spent)), 700);
-        assert!(out[600..700].iter().all(|&b| b == 2));
-        assert_eq!(spent.len(), 3);
+        b.commit(700);
+        assert_eq!((b.kept.committed(), b.kept.pending()), (700, 600));
+        b.kept.drop_pending(&mut Spent(&mut b.spent));
+        assert_eq!((b.kept.pending(), b.spent.len()), (0, 1));
+        assert_eq!(b.read(1000), bytes(&[(1, 600), (2, 100)]));
+        assert_eq!(b.spent.len(), 3);
     }
 
     #[test]
     fn dropped_pending_frames_go_back_and_committed_ones_stay() {
-        let mut spent = Vec::new();
-        let mut k = KeptFrames::new();
-        k.push_pending(frame(1, 600), 10, 610);
-        k.commit(600);
-        k.push_pending(frame(2, 600), 10, 610);
-        k.drop_pending(&mut Spent(&mut spent));
-        assert_eq!((k.committed(), k.pending(), spent.len()), (600, 0, 1));
-        let mut out = [0u8; 1000];
-        assert_eq!(k.read(&mut out, &mut Spent(&mut spent)), 600);
-        assert!(out[..600].iter().all(|&b| b == 1));
+        let mut b = Buffer::new();
+        b.stage_kept(1);
+        b.commit(600);
+        b.stage_kept(2);
+        b.kept.drop_pending(&mut Spent(&mut b.spent));
+        assert_eq!(
+            (b.kept.committed(), b.kept.pending(), b.spent.len()),
+            (600, 0, 1)
+        );
+        assert_eq!(b.read(1000), bytes(&[(1, 600)]));
     }
 
     #[test]
-    fn spilling_writes_the_bytes_into_their_reserved_place() {
-        let mut spent = Vec::new();
-        let mut ring = RingBuffer::new(4096);
-        assert_eq!(ring.reserve_ahead(0, 1200, None), 1200);
-        assert_eq!(ring.commit(1200), 1200);
-        let mut k = KeptFrames::new();
-        k.push_pending(frame(7, 600), 10, 610);
-        k.push_pending(frame(8, 600), 10, 610);
-        k.commit(1200);
-        k.spill(&mut ring, &mut Spent(&mut spent));
-        assert!(k.is_empty());
-        assert_eq!(spent.len(), 2);
-        let mut out = [0u8; 1200];
-        assert_eq!(ring.dequeue_slice(&mut out), 1200);
-        assert!(out[..600].iter().all(|&b| b == 7) && out[600..].iter().all(|&b| b == 8));
+    fn spilling_writes_the_bytes_into_their_reserved_places() {
+        let mut b = Buffer::new();
+        b.copy_in(9, 10);
+        b.stage_kept(7);
+        b.commit(600);
+        b.copy_in(6, 5);
+        b.stage_kept(8);
+        b.commit(600);
+        // Part of the first frame read before the spill.
+        assert_eq!(b.read(20), bytes(&[(9, 10), (7, 10)]));
+        b.kept.spill(&mut b.ring, &mut Spent(&mut b.spent));
+        assert!(b.kept.is_empty());
+        assert_eq!(b.spent.len(), 2);
+        let mut out = vec![0u8; 2000];
+        let n = b.ring.dequeue_slice(&mut out);
+        assert_eq!(out[..n], bytes(&[(7, 590), (6, 5), (8, 600)]));
     }
 
     #[test]

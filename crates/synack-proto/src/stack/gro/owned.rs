@@ -2,15 +2,14 @@
 //!
 //! Read first: the parent module (software GRO: which frames make a run,
 //! how a run goes to TCP as one segment) and `storage/kept.rs` (frames
-//! holding a receive buffer's first bytes).
+//! holding a receive buffer's bytes).
 //!
 //! [`Stack::handle_frames`] borrows each frame for the call, so a
 //! connection copies the payloads it accepts into its receive ring (summing
 //! them on the way) and the application copies them out again.
 //! [`Stack::handle_frames_owned`] takes the frames as the driver's buffers,
-//! and a connection whose readable bytes are all in kept frames (in a bulk
-//! transfer, whenever the application has read everything) keeps a run's
-//! frames instead: each payload is summed in place for its checksum, its
+//! and an ESTABLISHED connection with nothing held out of order keeps a
+//! run's frames instead: each payload is summed in place for its checksum, its
 //! place in the ring is reserved but not written, and the application's read
 //! copies it straight out of its frame. That is one pass over each payload
 //! and one buffer's worth of memory less, as Linux's receive queue of skbs
@@ -18,8 +17,8 @@
 //! [`Stack::reclaim_frames`].
 //!
 //! Everything else goes as in [`Stack::handle_frames`]: a run that cannot
-//! be kept (another state, data held out of order or already in the ring,
-//! no room, a frame whose allocation is more than twice its payload:
+//! be kept (another state, data held out of order, no room, a payload under
+//! 512 bytes or a frame whose allocation is more than twice its payload:
 //! [`crate::storage::kept::worth_keeping`]) is merged by copying, frame by
 //! frame, with the frames left with the driver. The segments TCP sees, and
 //! so every answer on the wire, are the same either way.
@@ -160,6 +159,7 @@ impl Stack {
             return 0;
         }
         let staged = count;
+        self.env.stats.tcp_ext.tcp_rcv_frames_kept += staged as u64;
         self.deliver_staged(key, l2, &tuple, head, shape, staged, len, tos);
         staged
     }

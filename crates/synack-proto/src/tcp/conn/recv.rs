@@ -24,21 +24,16 @@ use crate::tcp::sack::SackReceiver;
 use crate::tcp::sack::receiver::MAX_BLOCKS;
 use crate::wire::tcp::SackBlocks;
 
-/// [`RecvHalf::read_with`] while kept frames hold the first readable
-/// bytes: those out of the frames (their place in the ring dropped), then
-/// the ring's own. Out of line: the ring's copy stays inlined in the
-/// reader, and only a driver that hands frames over comes here.
+/// [`RecvHalf::read_with`] while kept frames hold some of the readable
+/// bytes: each byte from its frame or from the ring, in stream order. Out
+/// of line: the ring's copy stays inlined in the reader, and only a driver
+/// that hands frames over comes here.
 #[inline(never)]
 fn read_kept(b: &mut RecvBlock, out: &mut [u8], spent: &mut Vec<Vec<u8>>) -> usize {
-    let Some(kept) = b.kept.as_deref_mut() else {
-        return b.buffer.dequeue_slice(out);
-    };
-    let n = kept.read(out, &mut Spent(spent));
-    b.buffer.discard_front(n);
-    if n == out.len() || kept.committed() > 0 {
-        return n;
+    match b.kept.as_deref_mut() {
+        Some(kept) => kept.read(out, &mut b.buffer, &mut Spent(spent)),
+        None => b.buffer.dequeue_slice(out),
     }
-    n + b.buffer.dequeue_slice(&mut out[n..])
 }
 
 /// Kept frames' bytes written into their place in `ring`, the frames
@@ -162,8 +157,8 @@ pub(super) struct RecvBlock {
     /// A FIN that arrived beyond a hole, taken once the hole fills (with
     /// [`flags::OOO_FIN`]).
     ooo_fin_seq: SeqNum,
-    /// Frames holding the buffer's first `kept.committed()` bytes (their
-    /// place in the ring reserved, not written), then those staged for the
+    /// Frames holding `kept.committed()` of the buffer's bytes (their
+    /// places in the ring reserved, not written), then those staged for the
     /// segment being processed (`staged` counts them then). Made by the
     /// first frame kept (a driver that lends its frames never makes one),
     /// then kept with the block.
@@ -183,7 +178,7 @@ impl RecvBlock {
         }
     }
 
-    /// The buffer's first bytes that kept frames hold.
+    /// The buffer's bytes that kept frames hold.
     fn kept_committed(&self) -> usize {
         self.kept.as_deref().map_or(0, KeptFrames::committed)
     }
@@ -506,22 +501,22 @@ impl RecvHalf {
 
     /// Whether an in-order payload of `len` bytes at `seq` (RCV.NXT, or
     /// right after the bytes staged so far in kept frames) may be staged by
-    /// keeping its frame ([`RecvHalf::stage_kept`]): everything readable is
-    /// already in kept frames (none of it in the ring itself), nothing is
-    /// held out of order, and the payload fits. Whether the frame is worth
-    /// keeping is the caller's test ([`crate::storage::kept::worth_keeping`]).
+    /// keeping its frame ([`RecvHalf::stage_kept`]): nothing is held out of
+    /// order, nothing is staged by copying, and the payload fits. Whether
+    /// the frame is worth keeping is the caller's test
+    /// ([`crate::storage::kept::worth_keeping`]).
     pub fn may_keep(&self, seq: SeqNum, len: usize) -> bool {
         let free = self.free();
-        let (staged, in_ring) = match self.block.as_deref() {
-            None => (0, 0),
+        let staged = match self.block.as_deref() {
+            None => 0,
             Some(b) => {
                 if b.assembler.has_out_of_order() || b.staged as usize != b.kept_pending() {
                     return false;
                 }
-                (b.staged, b.buffer.len().saturating_sub(b.kept_committed()))
+                b.staged
             }
         };
-        in_ring == 0 && seq == self.nxt + staged && len <= free.saturating_sub(staged as usize)
+        seq == self.nxt + staged && len <= free.saturating_sub(staged as usize)
     }
 
     /// Stages a run's payloads, `frames[k][start..ends[k]]` for each of
@@ -552,8 +547,10 @@ impl RecvHalf {
             return 0;
         }
         let kept = b.kept.get_or_insert_with(Box::default);
+        let mut offset = b.buffer.len() + b.staged as usize;
         for (frame, &end) in frames.iter_mut().zip(ends) {
-            kept.push_pending(core::mem::take(frame), start, end);
+            kept.push_pending(core::mem::take(frame), start, end, offset);
+            offset += end - start;
         }
         // Within the buffer's limit, a `u32`.
         b.staged += total as u32;
