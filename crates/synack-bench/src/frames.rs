@@ -31,11 +31,6 @@ impl Frames {
         self.queue.is_empty()
     }
 
-    /// The length of the oldest frame waiting, if any.
-    pub fn first_len(&self) -> Option<usize> {
-        self.queue.front().map(|&(_, len)| len)
-    }
-
     /// Frames pushed since the queue was made.
     pub fn pushed(&self) -> u64 {
         self.pushed

@@ -153,12 +153,23 @@ impl BenchStack for SynackStack {
         self.now = now;
         // Everything the peer sent since the last poll is one batch, as a
         // driver reading its device in batches would see it.
-        if rx.len() == 1 && rx.first_len().is_some_and(|len| len < MIN_KEPT_PAYLOAD) {
-            // A short frame alone (every frame of a handshake): read in
-            // place in the queue's buffer, which goes straight back to its
-            // pool (the stack would copy its payload anyway).
-            let stack = &mut self.stack;
-            rx.pop_with(|frame| stack.handle_frame_on(now, IfaceId(0), frame));
+        if rx.len() == 1 {
+            // A frame alone (every frame of a handshake). A short one is read
+            // in place in the queue's buffer, which goes straight back to its
+            // pool (the stack would copy its payload anyway); a long one is
+            // handed over, as a batch is.
+            if let Some((mut buf, len)) = rx.take() {
+                if len < MIN_KEPT_PAYLOAD {
+                    self.stack.handle_frame_on(now, IfaceId(0), &buf[..len]);
+                    rx.recycle(buf);
+                } else {
+                    buf.truncate(len);
+                    self.batch.push(buf);
+                    self.stack
+                        .handle_frames_owned(now, IfaceId(0), &mut self.batch);
+                    rx.recycle_owned(&mut self.batch);
+                }
+            }
         } else if !rx.is_empty() {
             // Handed over, as a driver hands its receive buffers to a stack
             // that may keep them (zero-copy receive: a connection keeps
