@@ -81,7 +81,8 @@ impl Kept {
 #[derive(Default)]
 pub struct KeptFrames {
     frames: Vec<Kept>,
-    /// Entries before this index were read (their frames given back).
+    /// Entries before this index were read; their frames go back together
+    /// once every entry is read.
     head: usize,
     /// Entries from `head` to this index are committed: they hold
     /// `committed` of the buffer's bytes. The rest are pending.
@@ -133,7 +134,7 @@ impl KeptFrames {
 
     /// Bytes allocated: the frames and the queue.
     pub fn allocated(&self) -> usize {
-        self.frames[self.head..]
+        self.frames
             .iter()
             .map(|k| k.frame.capacity())
             .sum::<usize>()
@@ -144,14 +145,21 @@ impl KeptFrames {
     /// after the ring's first buffered byte (right after those staged so
     /// far). The caller checked that the range is in the frame and
     /// non-empty.
-    pub fn push_pending(&mut self, frame: Vec<u8>, start: usize, end: usize, offset: usize) {
+    pub fn push_pending(
+        &mut self,
+        frame: Vec<u8>,
+        start: usize,
+        end: usize,
+        offset: usize,
+        spent: &mut Spent<'_>,
+    ) {
         debug_assert!(start < end && end <= frame.len());
         let at = self.front + offset as u64;
         // A frame is at most 4 GiB; an IPv4 one at most 64 KiB.
         let (start, end) = (start as u32, end as u32);
         self.pending += end - start;
         if self.head > 32 && self.head >= self.frames.len() / 2 {
-            self.frames.drain(..self.head);
+            spent.give_all(self.frames.drain(..self.head).map(|k| k.frame));
             self.pending_from -= self.head;
             self.head = 0;
         }
@@ -193,7 +201,7 @@ impl KeptFrames {
             }
         }
         self.pending = 0;
-        self.reset_if_read();
+        self.reset_if_read(spent);
     }
 
     /// Copies up to `out.len()` of `ring`'s buffered bytes into `out` and
@@ -201,21 +209,30 @@ impl KeptFrames {
     /// itself); returns how many. Frames read to their end go to `spent`.
     pub fn read(&mut self, out: &mut [u8], ring: &mut RingBuffer, spent: &mut Spent<'_>) -> usize {
         let mut done = 0;
+        // Bytes read out of frames whose places are still in the ring:
+        // dropped from it at once, before the ring's own bytes are read.
         let mut kept = 0;
         while done < out.len() {
             let room = out.len() - done;
             let Some(k) = self.frames[..self.pending_from].get_mut(self.head) else {
                 // No kept frame ahead: the rest is the ring's.
+                ring.discard_front(kept);
+                self.committed -= kept as u32;
+                kept = 0;
                 done += ring.dequeue_slice(&mut out[done..]);
                 break;
             };
             // Bytes the ring holds itself before the next kept frame.
             let gap = (k.at - self.front) as usize;
             if gap > 0 {
-                let n = ring.dequeue_slice(&mut out[done..done + gap.min(room)]);
+                ring.discard_front(kept);
+                self.committed -= kept as u32;
+                kept = 0;
+                let want = gap.min(room);
+                let n = ring.dequeue_slice(&mut out[done..done + want]);
                 done += n;
                 self.front += n as u64;
-                if n < gap.min(room) {
+                if n < want {
                     break;
                 }
                 continue;
@@ -223,7 +240,6 @@ impl KeptFrames {
             let bytes = k.bytes();
             let n = bytes.len().min(room);
             copy::copy(&mut out[done..done + n], &bytes[..n]);
-            ring.discard_front(n);
             done += n;
             kept += n;
             self.front += n as u64;
@@ -233,19 +249,20 @@ impl KeptFrames {
                 k.at += n as u64;
                 break;
             }
-            spent.give(core::mem::take(&mut k.frame));
             self.head += 1;
         }
+        ring.discard_front(kept);
         // At most `committed`: the committed entries hold it.
         self.committed -= kept as u32;
-        self.reset_if_read();
+        self.reset_if_read(spent);
         done
     }
 
-    /// Starts the queue again from the front once every entry is read.
-    fn reset_if_read(&mut self) {
+    /// Starts the queue again from the front once every entry is read, the
+    /// frames given back together.
+    fn reset_if_read(&mut self, spent: &mut Spent<'_>) {
         if self.head == self.frames.len() {
-            self.frames.clear();
+            spent.give_all(self.frames.drain(..).map(|k| k.frame));
             self.head = 0;
             self.pending_from = 0;
             self.front = 0;
@@ -257,11 +274,10 @@ impl KeptFrames {
     /// itself. Nothing may be pending.
     pub fn spill(&mut self, ring: &mut RingBuffer, spent: &mut Spent<'_>) {
         debug_assert_eq!(self.pending, 0, "spilled while a segment is staged");
-        for k in self.frames.drain(self.head..) {
+        for k in &self.frames[self.head..] {
             ring.write_front((k.at - self.front) as usize, k.bytes());
-            spent.give(k.frame);
         }
-        self.frames.clear();
+        spent.give_all(self.frames.drain(..).map(|k| k.frame));
         self.head = 0;
         self.committed = 0;
         self.pending = 0;
@@ -286,6 +302,12 @@ impl Spent<'_> {
         if self.0.len() < MAX_SPENT_FRAMES {
             self.0.push(frame);
         }
+    }
+
+    /// [`Spent::give`] for each of `frames`.
+    pub fn give_all(&mut self, frames: impl Iterator<Item = Vec<u8>>) {
+        let room = MAX_SPENT_FRAMES.saturating_sub(self.0.len());
+        self.0.extend(frames.take(room));
     }
 }
 
@@ -321,7 +343,13 @@ mod tests {
             let staged = self.kept.pending();
             assert_eq!(self.ring.reserve_ahead(staged, 600, None), 600);
             let offset = self.ring.len() + staged;
-            self.kept.push_pending(frame(fill, 600), 10, 610, offset);
+            self.kept.push_pending(
+                frame(fill, 600),
+                10,
+                610,
+                offset,
+                &mut Spent(&mut self.spent),
+            );
         }
 
         /// Commits `n` staged bytes.
@@ -362,7 +390,7 @@ mod tests {
         b.commit(1200);
         assert_eq!((b.kept.committed(), b.kept.pending()), (1200, 0));
         assert_eq!(b.read(700), bytes(&[(1, 600), (2, 100)]));
-        assert_eq!(b.spent.len(), 1, "the first frame went back once read");
+        assert_eq!(b.spent.len(), 0, "read frames go back together");
         assert_eq!(b.read(700), bytes(&[(2, 500)]));
         assert_eq!((b.spent.len(), b.kept.committed(), b.ring.len()), (2, 0, 0));
         assert!(b.kept.is_empty());
@@ -446,8 +474,33 @@ mod tests {
 
     #[test]
     fn spent_frames_beyond_the_cap_are_freed() {
-        let mut spent = vec![Vec::new(); MAX_SPENT_FRAMES];
-        Spent(&mut spent).give(vec![1]);
+        let mut spent = vec![Vec::new(); MAX_SPENT_FRAMES - 1];
+        Spent(&mut spent).give_all([vec![1], vec![2]].into_iter());
         assert_eq!(spent.len(), MAX_SPENT_FRAMES);
+        assert_eq!(spent[MAX_SPENT_FRAMES - 1], vec![1]);
+        Spent(&mut spent).give(vec![3]);
+        assert_eq!(spent.len(), MAX_SPENT_FRAMES);
+    }
+
+    #[test]
+    fn a_reader_that_never_catches_up_gives_read_frames_back_as_it_goes() {
+        let mut b = Buffer::new();
+        let mut read = Vec::new();
+        for i in 0..100u8 {
+            b.stage_kept(i);
+            b.commit(600);
+            // Always one frame behind.
+            if i > 0 {
+                read.extend(b.read(600));
+            }
+            assert!(b.kept.frames.len() <= 70, "{i}: {:?}", b.kept);
+        }
+        read.extend(b.read(600));
+        let want: Vec<u8> = (0..100u8)
+            .flat_map(|i| core::iter::repeat_n(i, 600))
+            .collect();
+        assert_eq!(read, want);
+        assert_eq!(b.spent.len(), 100);
+        assert!(b.kept.is_empty());
     }
 }

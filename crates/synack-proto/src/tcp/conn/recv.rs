@@ -549,7 +549,8 @@ impl RecvHalf {
         let kept = b.kept.get_or_insert_with(Box::default);
         let mut offset = b.buffer.len() + b.staged as usize;
         for (frame, &end) in frames.iter_mut().zip(ends) {
-            kept.push_pending(core::mem::take(frame), start, end, offset);
+            let spent = &mut Spent(&mut spares.frames);
+            kept.push_pending(core::mem::take(frame), start, end, offset, spent);
             offset += end - start;
         }
         // Within the buffer's limit, a `u32`.
