@@ -413,15 +413,20 @@ impl RingBuffer {
     }
 
     /// Makes the `n` bytes after the buffered ones (stored earlier with
-    /// [`RingBuffer::write_at`]) part of the buffer, as far as the limit
-    /// allows; returns how many were added. Committing bytes that were never
-    /// written adds unspecified (but initialised) bytes.
+    /// [`RingBuffer::write_at`]) part of the buffer, as far as the
+    /// allocation holds them; returns how many were added. Committing bytes
+    /// that were never written adds unspecified (but initialised) bytes.
+    ///
+    /// Not limited by the limit: bytes stored ahead under a higher limit
+    /// (out-of-order data, before `set_limit` lowered it) are kept, as
+    /// Linux keeps the out-of-order queue when SO_RCVBUF shrinks; cutting
+    /// them here would leave the caller's count of contiguous bytes ahead
+    /// of the buffer's.
     pub fn commit(&mut self, n: usize) -> usize {
-        let free = self.free();
         let Some(r) = self.ring.as_mut() else {
             return 0;
         };
-        let n = n.min(free).min(r.storage.len() - r.len);
+        let n = n.min(r.storage.len() - r.len);
         r.len += n;
         n
     }
@@ -892,6 +897,21 @@ mod tests {
         b.discard_front(40);
         assert_eq!(b.free(), 10);
         assert_eq!(b.enqueue_slice(&[2; 15]), 10);
+    }
+
+    #[test]
+    fn bytes_written_ahead_commit_after_the_limit_is_lowered() {
+        let mut b = RingBuffer::new(100);
+        // Out-of-order bytes stored under the old limit...
+        assert_eq!(b.write_at(10, &[3; 60]), 60);
+        b.set_limit(20);
+        // ...then the hole before them: every contiguous byte is committed.
+        assert_eq!(b.write_at(0, &[2; 10]), 10);
+        assert_eq!(b.commit(70), 70);
+        let mut out = [0; 70];
+        assert_eq!(b.dequeue_slice(&mut out), 70);
+        assert_eq!(out[..10], [2; 10]);
+        assert_eq!(out[10..], [3; 60]);
     }
 
     #[test]

@@ -616,15 +616,16 @@ impl Stack {
 /// (segments staged, their bytes). A loop of its own, out of line, so that
 /// what it keeps stays in registers across the copies' calls.
 #[inline(never)]
-fn stage_rest(
+fn stage_rest<F: AsRef<[u8]>>(
     stager: &mut Stager<'_>,
-    frames: &[&[u8]],
+    frames: &[F],
     l2: usize,
     payload_at: usize,
     base: u64,
 ) -> (usize, usize) {
     let mut bytes = 0;
     for (n, frame) in frames.iter().enumerate() {
+        let frame = frame.as_ref();
         // `Run::push` checked these bounds.
         let Some(h) = fixed_headers(frame, l2) else {
             return (n, bytes);

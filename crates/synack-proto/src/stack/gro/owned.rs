@@ -24,7 +24,8 @@
 //! so every answer on the wire, are the same either way.
 
 use super::{
-    Candidate, MAX_DATAGRAM, MAX_RUN, Run, candidate, fixed_headers, run_base, tcp_checksum_ok,
+    Candidate, MAX_DATAGRAM, MAX_RUN, Run, candidate, fixed_headers, run_base, stage_rest,
+    tcp_checksum_ok,
 };
 use crate::stack::slab::Key;
 use crate::stack::{Demux, Direction, FourTuple, IfaceId, Stack, slots};
@@ -42,6 +43,9 @@ struct Shape {
     len: usize,
     first: Candidate,
     pushes: u64,
+    /// Bytes of the merged datagram (IP and TCP headers once, every
+    /// payload).
+    datagram: usize,
 }
 
 impl Stack {
@@ -149,18 +153,30 @@ impl Stack {
         if !entry.conn.may_keep(head.seq, bytes) {
             return 0;
         }
-        let len = entry.conn.stage_kept(
+        let kept = entry.conn.stage_kept(
             &mut run[..count],
             payload_at,
             &ends[..count],
             &mut self.env.spares,
         );
-        if len == 0 {
+        if kept == 0 {
             return 0;
         }
-        let staged = count;
-        self.env.stats.tcp_ext.tcp_rcv_frames_kept += staged as u64;
-        self.deliver_staged(key, l2, &tuple, head, shape, staged, len, tos);
+        self.env.stats.tcp_ext.tcp_rcv_frames_kept += count as u64;
+        // The rest of the run (from a frame not worth keeping on) is
+        // merged by copying, after the kept bytes, as `handle_frames` would
+        // merge it: TCP sees the same segment either way. A frame whose
+        // checksum fails ends it, as it ended the kept part.
+        let rest = shape.datagram - (payload_at - l2) - kept;
+        let (more, copied) = match entry.conn.stager(head.seq + kept as u32, rest) {
+            Some(mut stager) if count < shape.len => {
+                let base = run_base(&run[count], payload_at, l2, src, dst);
+                stage_rest(&mut stager, &run[count..shape.len], l2, payload_at, base)
+            }
+            _ => (0, 0),
+        };
+        let staged = count + more;
+        self.deliver_staged(key, l2, &tuple, head, shape, staged, kept + copied, tos);
         staged
     }
 
@@ -238,6 +254,7 @@ fn run_at(frames: &[Vec<u8>], i: usize, l2: usize) -> Option<Shape> {
         len: run.len,
         first: c,
         pushes: run.pushes,
+        datagram: run.datagram,
     })
 }
 

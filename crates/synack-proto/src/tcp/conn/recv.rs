@@ -466,11 +466,9 @@ impl RecvHalf {
         let free = self.free();
         let nxt = self.nxt;
         let b = self.block.as_deref_mut()?;
-        if b.staged == 0
-            || seq != nxt + b.staged
-            || b.assembler.has_out_of_order()
-            || b.kept_pending() > 0
-        {
+        // After payloads staged in kept frames too: the stager writes
+        // beyond their reserved places.
+        if b.staged == 0 || seq != nxt + b.staged || b.assembler.has_out_of_order() {
             return None;
         }
         let room = max.min(free.saturating_sub(b.staged as usize));
