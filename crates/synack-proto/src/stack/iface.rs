@@ -63,7 +63,7 @@ impl Stack {
         let id = IfaceId(u16::try_from(self.ifaces.len()).unwrap_or(u16::MAX));
         let cidr = iface.cidr();
         // Two interfaces on one subnet: the first keeps the connected route.
-        self.hop_last.set(None);
+        self.forget_hops();
         // A datagram's addresses may mean something else now.
         self.rx_addrs_last = None;
         let _ = self.routes.add_connected(id, cidr);
@@ -115,7 +115,7 @@ impl Stack {
     /// Adds a route to `dest` through `gateway`, which must be on-link
     /// (`ip route add dest via gateway`).
     pub fn add_route(&mut self, dest: Ipv4Cidr, gateway: Ipv4Addr) -> Result<(), RouteError> {
-        self.hop_last.set(None);
+        self.forget_hops();
         self.routes.add_gateway(dest, gateway)
     }
 
@@ -127,19 +127,19 @@ impl Stack {
             .get(usize::from(iface.0))
             .map(|i| i.config.addr)
             .ok_or(RouteError::NotFound)?;
-        self.hop_last.set(None);
+        self.forget_hops();
         self.routes.add_device(dest, iface, Some(src))
     }
 
     /// Sets the default route through `gateway` (on-link), replacing any.
     pub fn set_default_gateway(&mut self, gateway: Ipv4Addr) -> Result<(), RouteError> {
-        self.hop_last.set(None);
+        self.forget_hops();
         self.routes.set_default_gateway(gateway)
     }
 
     /// Removes the route to exactly `dest`.
     pub fn remove_route(&mut self, dest: Ipv4Cidr) -> Result<usize, RouteError> {
-        self.hop_last.set(None);
+        self.forget_hops();
         self.routes.remove(dest)
     }
 

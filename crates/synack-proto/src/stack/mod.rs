@@ -423,6 +423,9 @@ pub struct Stack {
     piece_key: slab::OptionKey,
     /// That packet's IP header (`egress::transmit_piece`).
     piece_ip: crate::wire::ipv4::Ipv4Template,
+    /// That packet's hop (`egress::transmit_piece`); forgotten with
+    /// `hop_last`.
+    piece_hop: Option<egress::PieceHop>,
     trace: Trace,
     /// The latest `now` any entry point was given (for getters).
     now: Instant,
@@ -529,6 +532,7 @@ impl Stack {
             tx_offload: None,
             piece_key: slab::OptionKey::NONE,
             piece_ip: Default::default(),
+            piece_hop: None,
             trace: Trace::default(),
             now: Instant::ZERO,
             scratch: Vec::new(),

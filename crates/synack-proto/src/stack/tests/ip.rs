@@ -494,3 +494,42 @@ fn a_datagram_larger_than_the_mtu_leaves_in_fragments_and_arrives_whole() {
     assert_eq!(&buf[..4000], &data[..]);
     assert_eq!(*got.src.ip(), A);
 }
+
+/// A software GSO packet's later pieces go where its first went
+/// (`egress::PieceHop`, the route not asked again) only while no route or
+/// interface changes: a route added between two pieces sends the next
+/// ones by it, and each piece still goes the piece way.
+#[test]
+fn a_route_change_between_a_packets_pieces_moves_the_rest() {
+    let mut w = Wire::new();
+    // A short path: Linux's packets of up to 64 KB (`gso_max_segments`).
+    w.delay = Duration::from_micros(50);
+    let (c, _s) = connected(&mut w);
+    let data = vec![5u8; 20_000];
+    assert_eq!(w.a.tcp_send(w.now, c, &data), Ok(data.len()));
+    let mut buf = [0u8; 2000];
+    let mut out = |a: &mut Stack| {
+        let (iface, n) = a.poll_transmit_on(w.now, &mut buf).expect("a piece");
+        assert!(n > 1000, "a data segment");
+        iface
+    };
+    assert_eq!(out(&mut w.a), IfaceId(0), "the first piece");
+    let pieces = w.a.piece_polls;
+    assert_eq!(out(&mut w.a), IfaceId(0), "the second piece");
+    assert_eq!(w.a.piece_polls, pieces + 1, "went the piece way");
+    assert!(w.a.piece_key.get().is_some(), "the packet is under way");
+    // B, more specific, by a second interface.
+    let other =
+        w.a.add_interface(Interface::ip(Ipv4Addr::new(198, 51, 100, 1), 24));
+    assert_eq!(w.a.stats().ip.out_no_routes, 0);
+    w.a.add_device_route(crate::ip::Ipv4Cidr::new(B, 32).unwrap(), other)
+        .unwrap();
+    assert!(w.a.piece_key.get().is_some(), "the packet is under way");
+    assert_eq!(
+        out(&mut w.a),
+        other,
+        "the third piece follows the new route"
+    );
+    assert_eq!(w.a.piece_polls, pieces + 2, "went the piece way");
+    assert_eq!(out(&mut w.a), other);
+}

@@ -1,4 +1,5 @@
-//! The sender's scoreboard: one record per segment in flight (RFC 6675 §3).
+//! The sender's scoreboard: one record per segment in flight (RFC 6675 §3),
+//! or per software GSO packet until something needs its segments.
 //!
 //! Read first: RFC 6675 §2-4 (the scoreboard, IsLost, pipe, NextSeg), RFC
 //! 8985 §5-6 (RACK needs each segment's last transmission time), RFC 2018
@@ -17,6 +18,22 @@
 //! `tsorted_sent_queue`): RACK walks it from the oldest transmission and
 //! stops at the first segment it cannot yet call lost, so loss detection
 //! costs the segments it marks plus one.
+//!
+//! A GSO packet's segments, recorded at once ([`Scoreboard::push_pieces`]),
+//! take one record (a *packet* record: its segment size kept, Linux's one
+//! skb per GSO packet) while nothing but new data and the ACK of all of it
+//! happens: a bulk sender's in-order ACKs then free a packet as cheaply as
+//! one segment. Any other step that reads or marks records by segment
+//! (SACK, loss marking, a retransmission, a partial ACK, RACK's walk) first
+//! splits every packet record into its segments (`split_packets`, Linux
+//! `tcp_fragment`), so it sees exactly the per-segment records (the same
+//! ids: a packet of k segments is counted as k ids). Packet records exist
+//! only in the *unsplit tail*: from the first one to the last record,
+//! every record is in flight and nothing else (no SACK, loss or
+//! retransmission mark), sent in sequence order, and the
+//! transmission-order list runs through them in that order; nothing
+//! earlier points into it but the list's link to its first record, and
+//! no hint points past that. Each segment is split once: O(1) per segment.
 //!
 //! Everything is bounded: at most `max_records` records (the sender stops
 //! sending new data beyond that) and at most `max_sacked_ranges` SACKed
@@ -63,6 +80,9 @@ struct Record {
     /// The last (re)transmission.
     xmit: Instant,
     flags: u8,
+    /// A packet record's segment size (it stands for `segs()` segments of
+    /// this size, the last maybe shorter); 0 for one segment.
+    piece: u32,
     prev: u64,
     next: u64,
 }
@@ -70,6 +90,28 @@ struct Record {
 impl Record {
     fn len(&self) -> u32 {
         self.end.since(self.start)
+    }
+    /// The segments it stands for.
+    #[inline]
+    fn segs(&self) -> u32 {
+        if self.piece == 0 {
+            1
+        } else {
+            self.len().div_ceil(self.piece)
+        }
+    }
+    /// Its last segment, as a record of its own (itself for one segment).
+    #[inline]
+    fn last_segment(&self) -> Record {
+        if self.piece == 0 {
+            return *self;
+        }
+        let start = self.start + (self.segs() - 1) * self.piece;
+        Record {
+            start,
+            piece: 0,
+            ..*self
+        }
     }
     fn has(&self, f: u8) -> bool {
         self.flags & f != 0
@@ -288,19 +330,19 @@ impl Scoreboard {
         self.records.is_empty()
     }
 
-    /// Segments recorded.
+    /// Segments recorded (a packet record counts its segments).
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.total.segs as usize
     }
 
     /// Whether another segment may be recorded.
     pub fn has_room(&self) -> bool {
-        self.records.len() < self.max_records
+        self.len() < self.max_records
     }
 
-    /// How many more records fit.
+    /// How many more segments fit.
     pub fn room(&self) -> u32 {
-        u32::try_from(self.max_records.saturating_sub(self.records.len())).unwrap_or(u32::MAX)
+        u32::try_from(self.max_records.saturating_sub(self.len())).unwrap_or(u32::MAX)
     }
 
     pub fn una(&self) -> SeqNum {
@@ -442,6 +484,7 @@ impl Scoreboard {
             end,
             xmit: now,
             flags: flag::LINKED,
+            piece: 0,
             prev: tail,
             next: NONE,
         });
@@ -457,10 +500,10 @@ impl Scoreboard {
 
     /// Records the segments of `piece` bytes each (the last maybe shorter)
     /// that `start..end` went out as at `now` (a GSO or TSO packet's
-    /// pieces): what [`Scoreboard::push`] of each in turn records, with the
-    /// tail linked once. Returns false, recording nothing, where that
-    /// would fail on the first piece; records the pieces that fit when the
-    /// scoreboard fills on the way.
+    /// pieces): what [`Scoreboard::push`] of each in turn records, as one
+    /// packet record (see the module documentation). Returns false,
+    /// recording nothing, where that would fail on the first piece;
+    /// records the pieces that fit when the scoreboard fills on the way.
     pub fn push_pieces(&mut self, start: SeqNum, end: SeqNum, piece: u32, now: Instant) -> bool {
         if piece == 0 || end.since(start) <= piece {
             return self.push(start, end, now);
@@ -469,38 +512,91 @@ impl Scoreboard {
             return false;
         }
         let pieces = end.since(start).div_ceil(piece);
-        let n = (pieces as usize).min(self.max_records - self.records.len());
-        let first = self.end_id();
-        let tail = self.t_tail;
-        // Piece `i` starts `i` pieces in; the last of all `pieces` ends at
-        // `end`. Written through `extend` of an iterator of known length,
-        // which reserves once and writes each record in place (no length
-        // or capacity check per record).
-        let last = u64::from(pieces) - 1;
-        self.records.extend((0..n as u64).map(|i| {
-            let at = start + (i as u32).wrapping_mul(piece);
-            Record {
-                start: at,
-                end: if i == last { end } else { at + piece },
-                xmit: now,
-                flags: flag::LINKED,
-                prev: if i == 0 { tail } else { first + i - 1 },
-                next: if i + 1 < n as u64 {
-                    first + i + 1
-                } else {
-                    NONE
-                },
-            }
-        }));
-        let at = self.records.back().map_or(start, |r| r.end);
-        match self.get_mut(tail) {
-            Some(t) => t.next = first,
-            None => self.t_head = first,
+        let n = pieces.min(self.room());
+        if n == 1 {
+            return self.push(start, start + piece, now);
         }
-        self.t_tail = first + n as u64 - 1;
-        self.total.add_segments(at.since(self.nxt), n as u32);
-        self.nxt = at;
+        let end = if n == pieces { end } else { start + n * piece };
+        if self.records.capacity() == 0 {
+            // As in `push`: the first growth's size, allocated directly.
+            self.records = VecDeque::with_capacity(FIRST_RECORDS);
+        }
+        let id = self.end_id();
+        let tail = self.t_tail;
+        self.records.push_back(Record {
+            start,
+            end,
+            xmit: now,
+            flags: flag::LINKED,
+            piece,
+            prev: tail,
+            next: NONE,
+        });
+        match self.get_mut(tail) {
+            Some(t) => t.next = id,
+            None => self.t_head = id,
+        }
+        self.t_tail = id;
+        self.total.add_segments(end.since(start), n);
+        self.nxt = end;
         true
+    }
+
+    /// Splits every packet record into the records of its segments (Linux
+    /// `tcp_fragment`), before a step that reads or marks records by
+    /// segment. Free when there is none.
+    #[inline]
+    fn split_packets(&mut self) {
+        if self.total.segs as usize != self.records.len() {
+            self.split_packets_now();
+        }
+    }
+
+    /// [`Scoreboard::split_packets`] when there are packet records: the
+    /// unsplit tail is rewritten in place from the back, each segment a
+    /// record with the packet's send time and flags, linked in sequence
+    /// order (the tail's transmission order), the first keeping the link
+    /// to the record sent before it. Records before the first packet
+    /// record keep their places and ids.
+    #[inline(never)]
+    #[cold]
+    fn split_packets_now(&mut self) {
+        let held = self.records.len();
+        let segs = self.total.segs as usize;
+        let Some(&filler) = self.records.back() else {
+            return;
+        };
+        self.records.resize(segs, filler);
+        let (mut read, mut write) = (held, segs);
+        let mut first_prev = NONE;
+        while read < write {
+            read -= 1;
+            let r = self.records[read];
+            first_prev = r.prev;
+            let k = r.segs();
+            for j in (0..k).rev() {
+                write -= 1;
+                let id = self.first_id + write as u64;
+                let start = r.start + j * r.piece;
+                self.records[write] = Record {
+                    start,
+                    end: if j + 1 == k { r.end } else { start + r.piece },
+                    piece: 0,
+                    prev: id.wrapping_sub(1),
+                    next: id + 1,
+                    ..r
+                };
+            }
+        }
+        // `write` is where the first packet record was: its first segment
+        // keeps that record's link back; the last segment ends the list.
+        if let Some(r) = self.records.get_mut(write) {
+            r.prev = first_prev;
+        }
+        if let Some(r) = self.records.back_mut() {
+            r.next = NONE;
+        }
+        self.t_tail = self.end_id() - 1;
     }
 
     /// The segment starting at `start` was retransmitted at `now`.
@@ -513,6 +609,7 @@ impl Scoreboard {
         now: Instant,
         in_pipe: bool,
     ) -> Option<SeqNum> {
+        self.split_packets();
         let i = self.index_of(start)?;
         let id = self.first_id + i as u64;
         let r = self.records[i];
@@ -571,6 +668,7 @@ impl Scoreboard {
             return out;
         }
         let ack = if ack.after(self.nxt) { self.nxt } else { ack };
+        self.split_packets();
         while let Some(&front) = self.records.front() {
             if front.end.before_eq(ack) {
                 let id = self.first_id;
@@ -664,19 +762,22 @@ impl Scoreboard {
         if self.resent_below <= self.first_id
             && let (Some(first), Some(last)) = (self.records.front(), self.records.back())
         {
-            let n = self.records.len();
+            // Segments, packet records counting theirs (the ids they
+            // would have had split).
+            let n = self.total.segs;
             // RFC 9293 §3.10.7.4: every record is acknowledged and leaves;
             // the records are contiguous from SND.UNA to SND.NXT = `ack`.
             let out = CumAck {
                 delivered: Tally {
                     bytes: ack.since(self.una),
-                    segs: n as u32,
+                    segs: n,
                 },
                 original_acked: true,
                 lowest_original: Some(first.start),
             };
-            deliver(&last.delivered());
-            self.first_id += n as u64;
+            // The last segment stands for all (a packet record's last).
+            deliver(&last.last_segment().delivered());
+            self.first_id += u64::from(n);
             self.records.clear();
             self.total = Tally::default();
             self.t_head = NONE;
@@ -685,6 +786,7 @@ impl Scoreboard {
             return out;
         }
         let mut out = CumAck::default();
+        self.split_packets();
         self.first_id += self.records.len() as u64;
         // Popped, not iterated and cleared: a request's, a response's or a
         // FIN's flight is one record, and one `pop_front` is cheaper than
@@ -721,6 +823,7 @@ impl Scoreboard {
             start
         };
         let end = if end.after(self.nxt) { self.nxt } else { end };
+        self.split_packets();
         let mut pos = start;
         while pos.before(end) {
             let off = self.offset(pos);
@@ -814,6 +917,7 @@ impl Scoreboard {
     /// "retransmit the first unacknowledged segment"), even if a
     /// retransmission of it is in flight. Returns whether it was marked.
     pub fn mark_head_lost(&mut self) -> bool {
+        self.split_packets();
         let id = self.first_id;
         match self.get(id) {
             Some(r) if !r.has(flag::SACKED) && !r.has(flag::LOST) => self.mark_lost_id(id).0,
@@ -831,6 +935,7 @@ impl Scoreboard {
         if self.sacked.bytes == 0 {
             return 0;
         }
+        self.split_packets();
         let limit = dupthresh.saturating_sub(1).saturating_mul(mss);
         let mut marked = 0;
         let mut id = self.lost_hint.max(self.first_id);
@@ -859,6 +964,7 @@ impl Scoreboard {
     /// SND.UNA is SACKed the receiver reneged (RFC 2018 §8): every SACK mark
     /// is forgotten first. Returns whether it reneged. O(n), once per timeout.
     pub fn mark_all_lost(&mut self) -> bool {
+        self.split_packets();
         let reneged = self.records.front().is_some_and(|r| r.has(flag::SACKED));
         if reneged {
             for r in self.records.iter_mut() {
@@ -884,6 +990,7 @@ impl Scoreboard {
     /// A spurious loss episode is undone: nothing is lost any more, and the
     /// transmission-order list is rebuilt (O(n log n), once per undo).
     pub fn unmark_all_lost(&mut self) {
+        self.split_packets();
         for r in self.records.iter_mut() {
             r.flags &= !(flag::LOST | flag::LINKED);
         }
@@ -910,6 +1017,7 @@ impl Scoreboard {
         if self.lost_pending.segs == 0 {
             return None;
         }
+        self.split_packets();
         let mut id = self.rtx_hint.max(self.first_id);
         while let Some(&r) = self.get(id) {
             if r.has(flag::LOST) && !r.has(flag::RETRANS) && !r.has(flag::SACKED) {
@@ -924,6 +1032,8 @@ impl Scoreboard {
 
     /// RFC 6675 NextSeg rule (3): the lowest unSACKed segment above
     /// `high_rxt` and below the highest SACKed byte, never retransmitted.
+    /// (Packet records all lie above the highest SACKed byte: the walk
+    /// never meets one.)
     pub fn first_unsacked_above(&self, high_rxt: SeqNum) -> Option<(SeqNum, SeqNum)> {
         let high_sacked = self.highest_sacked()?;
         let from = if high_rxt.after(self.una) {
@@ -952,9 +1062,11 @@ impl Scoreboard {
     pub fn last_unsacked(&self) -> Option<(SeqNum, SeqNum)> {
         let last = self.records.back()?;
         if !last.has(flag::SACKED) {
+            let last = last.last_segment();
             return Some((last.start, last.end));
         }
-        // The trailing SACKed run ends at SND.NXT; the record before it.
+        // The trailing SACKed run ends at SND.NXT; the record before it
+        // (no packet record: the unsplit tail holds nothing SACKed).
         let run = self.sacked_ranges.last()?;
         let before = self.seq_of(run.start);
         let i = self.index_of(before - 1u32)?;
@@ -964,7 +1076,10 @@ impl Scoreboard {
 
     /// The last segment sent (a tail loss probe's retransmission, RFC 8985 §7.3).
     pub fn last(&self) -> Option<(SeqNum, SeqNum)> {
-        self.records.back().map(|r| (r.start, r.end))
+        self.records.back().map(|r| {
+            let r = r.last_segment();
+            (r.start, r.end)
+        })
     }
 
     /// Whether the segment starting at `start` was ever retransmitted.
@@ -1001,6 +1116,7 @@ impl Scoreboard {
         &mut self,
         mut visit: impl FnMut(SeqNum, SeqNum, Instant, bool) -> Scan,
     ) -> (u32, u32) {
+        self.split_packets();
         let (mut marked, mut lost_rtx) = (0, 0);
         let mut id = self.t_head;
         while let Some(&r) = self.get(id) {
@@ -1030,11 +1146,27 @@ impl Scoreboard {
         );
         let mut total = Tally::default();
         let mut pos = self.una;
-        for r in &self.records {
+        // The unsplit tail (module docs): from the first packet record on.
+        let mut tail_from: Option<u64> = None;
+        for (i, r) in self.records.iter().enumerate() {
+            let id = self.first_id + i as u64;
             assert_eq!(r.start, pos, "records are contiguous");
             assert!(r.end.after(r.start));
             pos = r.end;
-            total.add(r.len());
+            total.add_segments(r.len(), r.segs());
+            if r.piece != 0 {
+                assert!(
+                    r.len() > r.piece,
+                    "a packet record has two segments or more"
+                );
+                tail_from.get_or_insert(id);
+            }
+            if let Some(from) = tail_from {
+                assert_eq!(r.flags, flag::LINKED, "the unsplit tail is only in flight");
+                if id > from {
+                    assert_eq!(r.prev, id - 1, "the unsplit tail is sent in order");
+                }
+            }
             if r.has(flag::SACKED) {
                 expect.0.add(r.len());
                 assert!(!r.has(flag::LOST | flag::RETRANS | flag::LINKED));
@@ -1057,6 +1189,11 @@ impl Scoreboard {
         }
         assert_eq!(pos, self.nxt);
         assert_eq!(total.bytes, self.total.bytes);
+        assert_eq!(total.segs, self.total.segs);
+        if let Some(from) = tail_from {
+            assert_eq!(self.t_tail, self.end_id() - 1);
+            assert!(self.lost_hint <= from && self.rtx_hint <= from && self.resent_below <= from);
+        }
         assert_eq!(expect.0.bytes, self.sacked.bytes);
         assert_eq!(expect.1.bytes, self.lost.bytes);
         assert_eq!(expect.2.bytes, self.retrans.bytes);

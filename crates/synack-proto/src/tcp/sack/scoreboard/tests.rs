@@ -1,6 +1,7 @@
 //! The scoreboard's tests: pipe and IsLost (RFC 6675), cumulative and
 //! selective ACKs, the RACK order, undo, the caps and memory, sequence
-//! wrap, and proptests of the short ways against the general steps.
+//! wrap, and proptests of the short ways against the general steps (a GSO
+//! packet's one record against its segments' records among them).
 use super::*;
 use proptest::prelude::*;
 
@@ -188,6 +189,7 @@ fn the_first_record_allocates_what_growth_would_and_release_frees_it() {
             end: SeqNum(1),
             xmit: t(0),
             flags: 0,
+            piece: 0,
             prev: NONE,
             next: NONE,
         });
@@ -352,8 +354,8 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    /// A packet's pieces recorded at once are what recording each in
-    /// turn records (records, links, tallies), whatever the scoreboard
+    /// A packet's pieces recorded at once are, split, what recording each
+    /// in turn records (records, links, tallies), whatever the scoreboard
     /// held before, the piece size, the packet's length and the room
     /// left (a packet the cap cuts records the pieces that fit).
     #[test]
@@ -385,7 +387,9 @@ proptest! {
         }
         prop_assert_eq!(at_once.push_pieces(start, end, piece, t(2)), pushed_any);
         at_once.check();
-        prop_assert_eq!(format!("{at_once:?}"), format!("{one_by_one:?}"));
+        // One packet record, split: the pieces' records.
+        prop_assert!(at_once.records.len() <= one_by_one.records.len());
+        prop_assert_eq!(format!("{:?}", split(&at_once)), format!("{one_by_one:?}"));
     }
 }
 
@@ -451,6 +455,217 @@ proptest! {
             }
             prop_assert!(s.len() <= 64);
             prop_assert!(s.pipe(0) <= s.total().bytes + s.retrans().bytes);
+        }
+    }
+}
+
+/// One step of the packet-record proptest.
+#[derive(Clone, Debug)]
+enum Step {
+    /// A GSO packet: `len` bytes in pieces of `piece`.
+    Packet(u32, u32),
+    Send(u32),
+    Ack(u32),
+    AckAll,
+    Sack(u32, u32),
+    Retransmit,
+    Probe,
+    DupThresh(u32),
+    Head,
+    Timeout,
+    Rack(u8, u8),
+    Undo,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (1u32..20_000, 1u32..3000).prop_map(|(l, p)| Step::Packet(l, p)),
+        2 => (1u32..3000).prop_map(Step::Send),
+        2 => any::<u32>().prop_map(Step::Ack),
+        2 => Just(Step::AckAll),
+        3 => (any::<u32>(), any::<u32>()).prop_map(|(a, b)| Step::Sack(a, b)),
+        2 => Just(Step::Retransmit),
+        1 => Just(Step::Probe),
+        1 => (1u32..6).prop_map(Step::DupThresh),
+        1 => Just(Step::Head),
+        1 => Just(Step::Timeout),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(k, d)| Step::Rack(k, d)),
+        1 => Just(Step::Undo),
+    ]
+}
+
+/// Every answer a caller can read without changing the scoreboard, for
+/// probes at `x` and `y` bytes past SND.UNA.
+fn answers(s: &Scoreboard, x: u32, y: u32) -> String {
+    let (a, b) = (s.una() + x, s.una() + y);
+    format!(
+        "{} {} {} {} {:?} {:?} {:?} {:?} {:?} {} {:?} {:?} {:?} {:?} {:?} {} {} {:?} {:?}",
+        s.len(),
+        s.room(),
+        s.has_room(),
+        s.is_empty(),
+        s.total(),
+        s.sacked(),
+        s.lost(),
+        s.retrans(),
+        s.lost_pending(),
+        s.pipe(0),
+        s.highest_sacked(),
+        s.last(),
+        s.last_unsacked(),
+        s.first_unsacked_above(a),
+        s.first_unsacked_above(s.una()),
+        s.was_retransmitted(a),
+        s.retransmitted_within(a, b),
+        (s.una(), s.nxt()),
+        s.allocated() > 0,
+    )
+}
+
+/// `s` with every packet record split: what per-segment records hold.
+fn split(s: &Scoreboard) -> Scoreboard {
+    let mut c = s.clone();
+    c.split_packets();
+    c
+}
+
+proptest! {
+    /// A GSO packet recorded as one record (split when a step needs its
+    /// segments) against the same packet recorded segment by segment:
+    /// for any history of packets, single segments, cumulative ACKs (of
+    /// part or all), SACK blocks, retransmissions, probes, loss marks
+    /// (IsLost, the head, a timeout, RACK's walk by send time) and undo,
+    /// every step returns the same, delivers the same segments in the
+    /// same order, every read-only answer is the same, and the scoreboard
+    /// split is the per-segment one record for record (ids, links,
+    /// marks, send times, hints).
+    #[test]
+    fn a_packet_record_is_its_segments_records(
+        una in any::<u32>(),
+        steps in proptest::collection::vec((step(), any::<u32>(), any::<u32>()), 1..120),
+    ) {
+        let mut packets = Scoreboard::new(SeqNum(una), 96, 8);
+        let mut segments = packets.clone();
+        let mut now = 0u64;
+        for (step, x, y) in steps {
+            now += 1;
+            let at = t(now);
+            let mut seen = (Vec::new(), Vec::new());
+            let results = match step {
+                Step::Packet(len, piece) => {
+                    let start = packets.nxt();
+                    let end = start + len;
+                    let a = packets.push_pieces(start, end, piece, at);
+                    let mut pos = start;
+                    let mut b = false;
+                    while pos != end {
+                        let e = if end.since(pos) > piece { pos + piece } else { end };
+                        if !segments.push(pos, e, at) {
+                            break;
+                        }
+                        b = true;
+                        pos = e;
+                    }
+                    (format!("{a}"), format!("{b}"))
+                }
+                Step::Send(len) => {
+                    let start = packets.nxt();
+                    (
+                        format!("{}", packets.push(start, start + len, at)),
+                        format!("{}", segments.push(start, start + len, at)),
+                    )
+                }
+                Step::Ack(x) => {
+                    let span = packets.nxt().since(packets.una());
+                    let ack = packets.una() + x % (span + 1);
+                    (
+                        format!("{:?}", packets.cum_ack(ack, |d| seen.0.push(*d))),
+                        format!("{:?}", segments.cum_ack(ack, |d| seen.1.push(*d))),
+                    )
+                }
+                Step::AckAll => {
+                    let ack = packets.nxt();
+                    (
+                        format!("{:?}", packets.acknowledge_all(ack, |d| seen.0.push(*d))),
+                        format!("{:?}", segments.acknowledge_all(ack, |d| seen.1.push(*d))),
+                    )
+                }
+                Step::Sack(a, b) => {
+                    let span = packets.nxt().since(packets.una()).max(1);
+                    let (l, r) = (packets.una() + a % span, packets.una() + b % span);
+                    let mut outs = (SackUpdate::default(), SackUpdate::default());
+                    if r.after(l) {
+                        packets.sack(l, r, &mut outs.0, |d| seen.0.push(*d));
+                        segments.sack(l, r, &mut outs.1, |d| seen.1.push(*d));
+                    }
+                    (format!("{:?}", outs.0), format!("{:?}", outs.1))
+                }
+                Step::Retransmit => {
+                    let a = packets.next_lost();
+                    let b = segments.next_lost();
+                    let ra = a.map(|(s, _)| packets.on_retransmitted(s, at, true));
+                    let rb = b.map(|(s, _)| segments.on_retransmitted(s, at, true));
+                    (format!("{a:?} {ra:?}"), format!("{b:?} {rb:?}"))
+                }
+                Step::Probe => {
+                    let a = packets.last();
+                    let b = segments.last();
+                    let ra = a.map(|(s, _)| packets.on_retransmitted(s, at, false));
+                    let rb = b.map(|(s, _)| segments.on_retransmitted(s, at, false));
+                    (format!("{a:?} {ra:?}"), format!("{b:?} {rb:?}"))
+                }
+                Step::DupThresh(d) => (
+                    format!("{}", packets.mark_lost_by_dupthresh(d, 1000)),
+                    format!("{}", segments.mark_lost_by_dupthresh(d, 1000)),
+                ),
+                Step::Head => (
+                    format!("{}", packets.mark_head_lost()),
+                    format!("{}", segments.mark_head_lost()),
+                ),
+                Step::Timeout => (
+                    format!("{}", packets.mark_all_lost()),
+                    format!("{}", segments.mark_all_lost()),
+                ),
+                Step::Rack(k, d) => {
+                    // Lost when sent long enough ago, every third kept,
+                    // stop at a segment sent too recently.
+                    let walk = |s: &mut Scoreboard, seen: &mut Vec<Delivered>| {
+                        let mut n = 0u8;
+                        s.scan_by_send_time(|start, end, xmit, retx| {
+                            seen.push(Delivered {
+                                start,
+                                end,
+                                xmit,
+                                retransmitted: retx,
+                                was_sacked: false,
+                            });
+                            n = n.wrapping_add(1);
+                            if xmit + crate::time::Duration::from_millis(u64::from(d % 8)) > at {
+                                Scan::Stop
+                            } else if n % 3 == k % 3 {
+                                Scan::Keep
+                            } else {
+                                Scan::Lost
+                            }
+                        })
+                    };
+                    (
+                        format!("{:?}", walk(&mut packets, &mut seen.0)),
+                        format!("{:?}", walk(&mut segments, &mut seen.1)),
+                    )
+                }
+                Step::Undo => {
+                    packets.unmark_all_lost();
+                    segments.unmark_all_lost();
+                    (String::new(), String::new())
+                }
+            };
+            packets.check();
+            segments.check();
+            prop_assert_eq!(&results.0, &results.1, "{:?}", step);
+            prop_assert_eq!(&seen.0, &seen.1, "{:?}", step);
+            prop_assert_eq!(answers(&packets, x, y), answers(&segments, x, y), "{:?}", step);
+            prop_assert_eq!(format!("{:?}", split(&packets)), format!("{segments:?}"), "{:?}", step);
         }
     }
 }
