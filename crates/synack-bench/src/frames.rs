@@ -8,10 +8,12 @@
 
 use std::collections::VecDeque;
 
+use synack_proto::stack::FrameBuf;
+
 /// A FIFO of frames with a pool of spare buffers.
 #[derive(Debug, Default)]
 pub struct Frames {
-    queue: VecDeque<(Vec<u8>, usize)>,
+    queue: VecDeque<FrameBuf>,
     pool: Vec<Vec<u8>>,
     /// Frames pushed since creation.
     pushed: u64,
@@ -45,7 +47,7 @@ impl Frames {
             buf.resize(len, 0);
         }
         let r = write(&mut buf[..len]);
-        self.queue.push_back((buf, len));
+        self.queue.push_back(FrameBuf::new(buf, len));
         self.pushed += 1;
         r
     }
@@ -73,7 +75,7 @@ impl Frames {
         }
         let len = write(&mut buf[..max])?;
         let buf = self.pool.pop().unwrap_or_default();
-        self.queue.push_back((buf, len.min(max)));
+        self.queue.push_back(FrameBuf::new(buf, len.min(max)));
         self.pushed += 1;
         Some(len)
     }
@@ -85,44 +87,44 @@ impl Frames {
 
     /// Removes the oldest frame, hands it to `read`, and recycles its buffer.
     pub fn pop_with<R>(&mut self, read: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        let (buf, len) = self.queue.pop_front()?;
-        let r = read(&buf[..len]);
-        self.pool.push(buf);
+        let f = self.queue.pop_front()?;
+        let r = read(f.frame());
+        self.pool.push(f.buf);
         Some(r)
     }
 
     /// Removes the oldest frame; give the buffer back with [`Frames::recycle`].
     pub fn take(&mut self) -> Option<(Vec<u8>, usize)> {
-        self.queue.pop_front()
+        self.queue.pop_front().map(|f| (f.buf, f.len))
     }
 
     /// Every queued frame, oldest first, read in place; give them all back
     /// with [`Frames::recycle_all`].
     pub fn frames(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.queue.iter().map(|(buf, len)| &buf[..*len])
+        self.queue.iter().map(FrameBuf::frame)
     }
 
-    /// Removes every queued frame into `into`, each as its own buffer cut
-    /// to the frame's length: for a receiver that may keep some of them
-    /// (synack's `Stack::handle_frames_owned`). Give back what it leaves
-    /// with [`Frames::recycle_owned`].
-    pub fn take_all(&mut self, into: &mut Vec<Vec<u8>>) {
-        into.extend(self.queue.drain(..).map(|(mut buf, len)| {
-            buf.truncate(len);
-            buf
-        }));
+    /// Every queued frame, oldest first, in its buffer, for a receiver
+    /// that may take some of them (synack's `Stack::handle_frames_owned`);
+    /// then [`Frames::recycle_handed`].
+    pub fn handed(&mut self) -> &mut [FrameBuf] {
+        self.queue.make_contiguous()
     }
 
-    /// Returns the buffers `from` still holds to the pool (an empty `Vec`
-    /// is a buffer the receiver kept) and empties it.
-    pub fn recycle_owned(&mut self, from: &mut Vec<Vec<u8>>) {
-        self.pool
-            .extend(from.drain(..).filter(|buf| buf.capacity() > 0));
+    /// Removes every queued frame and returns the buffers the receiver did
+    /// not take to the pool.
+    pub fn recycle_handed(&mut self) {
+        self.pool.extend(
+            self.queue
+                .drain(..)
+                .filter(|f| !f.is_taken())
+                .map(|f| f.buf),
+        );
     }
 
     /// Removes every queued frame and returns its buffer to the pool.
     pub fn recycle_all(&mut self) {
-        self.pool.extend(self.queue.drain(..).map(|(buf, _)| buf));
+        self.pool.extend(self.queue.drain(..).map(|f| f.buf));
     }
 
     /// Returns a buffer from [`Frames::take`] to the pool.
@@ -170,22 +172,21 @@ mod tests {
     }
 
     #[test]
-    fn frames_taken_as_buffers_come_back_but_the_kept_ones() {
+    fn handed_frames_come_back_but_the_taken_ones() {
         let mut q = Frames::new();
         q.push_up_to(8, |b| {
             b[..3].copy_from_slice(&[1, 2, 3]);
             Some(3)
         });
         q.push(&[4]);
-        let mut owned = Vec::new();
-        q.take_all(&mut owned);
-        assert_eq!(owned, vec![vec![1, 2, 3], vec![4]]);
-        assert_eq!(q.len(), 0);
-        // The receiver kept the first frame: only the second comes back.
-        let kept = core::mem::take(&mut owned[0]);
-        q.recycle_owned(&mut owned);
-        assert_eq!((owned.len(), q.pool.len()), (0, 1));
-        q.recycle(kept);
+        let handed = q.handed();
+        assert_eq!(handed[0].frame(), [1, 2, 3]);
+        assert_eq!(handed[1].frame(), [4]);
+        // The receiver took the first frame: only the second comes back.
+        let taken = handed[0].take();
+        q.recycle_handed();
+        assert_eq!((q.len(), q.pool.len()), (0, 1));
+        q.recycle(taken);
         assert_eq!(q.pool.len(), 2);
     }
 

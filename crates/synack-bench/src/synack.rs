@@ -24,7 +24,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use synack_proto::config::CongestionAlgorithm;
 use synack_proto::stack::{
-    ConnHandle, ConnectOptions, Event, IfaceId, Interface, ListenerHandle, Trace,
+    ConnHandle, ConnectOptions, Event, FrameBuf, IfaceId, Interface, ListenerHandle, Trace,
 };
 use synack_proto::storage::kept::MIN_KEPT_PAYLOAD;
 use synack_proto::tcp::conn::SocketOptions;
@@ -57,8 +57,6 @@ pub struct SynackStack {
     now: Instant,
     /// Congestion trace samples, when recording.
     pub congestion_log: Option<Vec<(Instant, CongestionSample)>>,
-    /// A batch of received frames handed to the stack (empty between polls).
-    batch: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SynackStack {
@@ -145,7 +143,6 @@ impl BenchStack for SynackStack {
             mtu: host.mtu,
             now: Instant::ZERO,
             congestion_log: None,
-            batch: Vec::new(),
         }
     }
 
@@ -158,16 +155,17 @@ impl BenchStack for SynackStack {
             // in place in the queue's buffer, which goes straight back to its
             // pool (the stack would copy its payload anyway); a long one is
             // handed over, as a batch is.
-            if let Some((mut buf, len)) = rx.take() {
+            if let Some((buf, len)) = rx.take() {
                 if len < MIN_KEPT_PAYLOAD {
                     self.stack.handle_frame_on(now, IfaceId(0), &buf[..len]);
                     rx.recycle(buf);
                 } else {
-                    buf.truncate(len);
-                    self.batch.push(buf);
-                    self.stack
-                        .handle_frames_owned(now, IfaceId(0), &mut self.batch);
-                    rx.recycle_owned(&mut self.batch);
+                    let mut one = [FrameBuf::new(buf, len)];
+                    self.stack.handle_frames_owned(now, IfaceId(0), &mut one);
+                    let [mut left] = one;
+                    if !left.is_taken() {
+                        rx.recycle(left.take());
+                    }
                 }
             }
         } else if !rx.is_empty() {
@@ -175,10 +173,8 @@ impl BenchStack for SynackStack {
             // that may keep them (zero-copy receive: a connection keeps
             // in-order frames instead of copying them into its buffer);
             // every buffer it left goes back at once.
-            rx.take_all(&mut self.batch);
-            self.stack
-                .handle_frames_owned(now, IfaceId(0), &mut self.batch);
-            rx.recycle_owned(&mut self.batch);
+            self.stack.handle_frames_owned(now, IfaceId(0), rx.handed());
+            rx.recycle_handed();
         }
         // Kept frames the application has read since go back to the pool
         // they came from.

@@ -54,6 +54,7 @@ mod types;
 mod udp;
 
 pub use crate::ip::IfaceId;
+pub use crate::storage::FrameBuf;
 pub use offload::{FrameOffload, Offloads, RxOffload, Transmit};
 pub use types::{
     AcceptError, ConnHandle, ConnectError, ConnectOptions, Direction, Event, Interface,

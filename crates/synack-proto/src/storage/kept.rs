@@ -47,6 +47,45 @@ pub fn worth_keeping(capacity: usize, payload: usize) -> bool {
     payload >= MIN_KEPT_PAYLOAD && capacity <= 2 * payload
 }
 
+/// A received frame in a buffer its driver hands over
+/// (`Stack::handle_frames_owned`): the frame is `buf[..len]`, the rest of
+/// the buffer is the driver's spare room. The stack may take the buffer
+/// (leaving an empty one, [`FrameBuf::is_taken`]) and gives it back once
+/// read (`Stack::reclaim_frames`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FrameBuf {
+    pub buf: Vec<u8>,
+    pub len: usize,
+}
+
+impl AsRef<[u8]> for FrameBuf {
+    fn as_ref(&self) -> &[u8] {
+        self.frame()
+    }
+}
+
+impl FrameBuf {
+    pub fn new(buf: Vec<u8>, len: usize) -> FrameBuf {
+        FrameBuf { buf, len }
+    }
+
+    /// The frame's bytes (at most the buffer's).
+    pub fn frame(&self) -> &[u8] {
+        &self.buf[..self.len.min(self.buf.len())]
+    }
+
+    /// Whether the stack took the buffer.
+    pub fn is_taken(&self) -> bool {
+        self.buf.capacity() == 0
+    }
+
+    /// Takes the buffer, leaving an empty one.
+    pub fn take(&mut self) -> Vec<u8> {
+        self.len = 0;
+        core::mem::take(&mut self.buf)
+    }
+}
+
 /// One kept frame, the range of it that holds stream bytes not yet read,
 /// and where they are in the stream.
 struct Kept {

@@ -20,6 +20,6 @@ pub mod range_set;
 pub mod ring_buffer;
 
 pub use assembler::{AddOutcome, Assembler, TooManyHoles};
-pub use kept::{KeptFrames, Spent};
+pub use kept::{FrameBuf, KeptFrames, Spent};
 pub use range_set::{RangeSet, RangeSetFull};
 pub use ring_buffer::{RingBuffer, SpareRings, SummedWriter};

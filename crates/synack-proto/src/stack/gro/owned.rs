@@ -29,6 +29,7 @@ use super::{
 };
 use crate::stack::slab::Key;
 use crate::stack::{Demux, Direction, FourTuple, IfaceId, Stack, slots};
+use crate::storage::FrameBuf;
 use crate::storage::kept::worth_keeping;
 use crate::tcp::ecn::Ecn;
 use crate::time::Instant;
@@ -50,13 +51,13 @@ struct Shape {
 
 impl Stack {
     /// [`Stack::handle_frames`] for frames the driver hands over: the stack
-    /// may keep any of them (taking the buffer and leaving an empty `Vec`
-    /// in its place), so that a connection's readable bytes stay in the
-    /// frames they came in instead of being copied into its receive buffer
-    /// (see the module docs). Each frame is its `Vec`'s bytes, all of
-    /// them. What the stack did not take stays the driver's; what it took
-    /// comes back through [`Stack::reclaim_frames`] once read.
-    pub fn handle_frames_owned(&mut self, now: Instant, iface: IfaceId, frames: &mut [Vec<u8>]) {
+    /// may keep any of them (taking the buffer and leaving an empty one,
+    /// [`FrameBuf::is_taken`]), so that a connection's readable bytes stay
+    /// in the frames they came in instead of being copied into its receive
+    /// buffer (see the module docs). What the stack did not take stays the
+    /// driver's; what it took comes back through [`Stack::reclaim_frames`]
+    /// once read.
+    pub fn handle_frames_owned(&mut self, now: Instant, iface: IfaceId, frames: &mut [FrameBuf]) {
         let Some(f) = self.ifaces.get(usize::from(iface.0)) else {
             return;
         };
@@ -64,7 +65,7 @@ impl Stack {
         let mut i = 0;
         while i < frames.len() {
             let Some(shape) = run_at(frames, i, l2) else {
-                self.handle_frame_on(now, iface, &frames[i]);
+                self.handle_frame_on(now, iface, frames[i].frame());
                 i += 1;
                 continue;
             };
@@ -74,7 +75,7 @@ impl Stack {
             self.refresh_deadline();
             if kept == 0 && shape.len > 1 {
                 // Not kept: the copying way, merged as `handle_frames` would.
-                let mut run = run.iter().map(Vec::as_slice);
+                let mut run = run.iter().map(FrameBuf::frame);
                 if let Some(first) = run.next() {
                     let mut r = Run::new(first, shape.first, l2);
                     r.extend(&mut run, l2);
@@ -82,7 +83,7 @@ impl Stack {
                 }
             } else {
                 for frame in &run[kept..] {
-                    self.handle_frame_on(now, iface, frame);
+                    self.handle_frame_on(now, iface, frame.frame());
                 }
             }
             i += shape.len;
@@ -110,21 +111,21 @@ impl Stack {
         &mut self,
         index: usize,
         l2: usize,
-        run: &mut [Vec<u8>],
+        run: &mut [FrameBuf],
         shape: Shape,
     ) -> usize {
         let first = shape.first;
         // A short payload (a request, a handshake's data) is copied: no
         // lookups for it here.
-        if !worth_keeping(run[0].capacity(), first.payload_len()) {
+        if !worth_keeping(run[0].buf.capacity(), first.payload_len()) {
             return 0;
         }
-        let Some((src, dst)) = self.run_admissible(index, l2, &run[0]) else {
+        let Some((src, dst)) = self.run_admissible(index, l2, run[0].frame()) else {
             return 0;
         };
         let payload_at = first.payload_at;
         let (head, tuple, tos) = {
-            let tcp = &run[0][l2 + 20..first.end];
+            let tcp = &run[0].frame()[l2 + 20..first.end];
             let Ok(packet) = TcpPacket::new_checked(tcp) else {
                 return 0;
             };
@@ -140,7 +141,7 @@ impl Stack {
             if !packet.verify_checksum(src, dst) {
                 return 0;
             }
-            (seg.with_payload(&[]), tuple, run[0][l2 + 1])
+            (seg.with_payload(&[]), tuple, run[0].frame()[l2 + 1])
         };
         let Some(Demux::Conn(key)) = self.demux.get(slots!(self), &tuple) else {
             return 0;
@@ -170,7 +171,7 @@ impl Stack {
         let rest = shape.datagram - (payload_at - l2) - kept;
         let (more, copied) = match entry.conn.stager(head.seq + kept as u32, rest) {
             Some(mut stager) if count < shape.len => {
-                let base = run_base(&run[count], payload_at, l2, src, dst);
+                let base = run_base(run[count].frame(), payload_at, l2, src, dst);
                 stage_rest(&mut stager, &run[count..shape.len], l2, payload_at, base)
             }
             _ => (0, 0),
@@ -243,12 +244,12 @@ impl Stack {
 /// The run of frames from `frames[i]` (a candidate, then the frames that
 /// continue it under the merge rules), or `None` if `frames[i]` is not a
 /// candidate. A segment too long to merge with another is a run of one.
-fn run_at(frames: &[Vec<u8>], i: usize, l2: usize) -> Option<Shape> {
-    let first = frames.get(i)?;
+fn run_at(frames: &[FrameBuf], i: usize, l2: usize) -> Option<Shape> {
+    let first = frames.get(i)?.frame();
     let c = candidate(first, l2)?;
     let mut run = Run::new(first, c, l2);
     if c.end - l2 + c.payload_len() <= MAX_DATAGRAM {
-        run.extend(&mut frames[i + 1..].iter().map(Vec::as_slice), l2);
+        run.extend(&mut frames[i + 1..].iter().map(FrameBuf::frame), l2);
     }
     Some(Shape {
         len: run.len,
@@ -264,7 +265,7 @@ fn run_at(frames: &[Vec<u8>], i: usize, l2: usize) -> Option<Shape> {
 /// sum and its payload's sum in place) and that is worth keeping. Each
 /// one's payload end goes to `ends`.
 fn checked_prefix(
-    run: &[Vec<u8>],
+    run: &[FrameBuf],
     l2: usize,
     shape: Shape,
     src: core::net::Ipv4Addr,
@@ -277,8 +278,9 @@ fn checked_prefix(
     let Some(first_frame) = run.first() else {
         return (0, 0);
     };
-    let base = run_base(first_frame, first.payload_at, l2, src, dst);
-    for (n, frame) in run.iter().enumerate().take(shape.len).skip(1) {
+    let base = run_base(first_frame.frame(), first.payload_at, l2, src, dst);
+    for (n, buf) in run.iter().enumerate().take(shape.len).skip(1) {
+        let frame = buf.frame();
         let Some(h) = fixed_headers(frame, l2) else {
             return (n, bytes);
         };
@@ -286,7 +288,7 @@ fn checked_prefix(
         let Some(payload) = frame.get(first.payload_at..end) else {
             return (n, bytes);
         };
-        if !worth_keeping(frame.capacity(), payload.len())
+        if !worth_keeping(buf.buf.capacity(), payload.len())
             || !tcp_checksum_ok(base, h, end - l2 - 20, checksum::data(payload))
         {
             return (n, bytes);

@@ -197,7 +197,7 @@ impl Connection {
     /// frames left in place).
     pub fn stage_kept(
         &mut self,
-        frames: &mut [Vec<u8>],
+        frames: &mut [crate::storage::FrameBuf],
         start: usize,
         ends: &[usize],
         spares: &mut Spares,

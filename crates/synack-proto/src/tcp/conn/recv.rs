@@ -19,7 +19,7 @@ use core::fmt;
 
 use super::spares::Spares;
 use crate::SeqNum;
-use crate::storage::{Assembler, KeptFrames, RingBuffer, Spent, SummedWriter};
+use crate::storage::{Assembler, FrameBuf, KeptFrames, RingBuffer, Spent, SummedWriter};
 use crate::tcp::sack::SackReceiver;
 use crate::tcp::sack::receiver::MAX_BLOCKS;
 use crate::wire::tcp::SackBlocks;
@@ -517,23 +517,23 @@ impl RecvHalf {
         seq == self.nxt + staged && len <= free.saturating_sub(staged as usize)
     }
 
-    /// Stages a run's payloads, `frames[k][start..ends[k]]` for each of
-    /// `ends`, by keeping their frames (each taken, an empty `Vec` left in
-    /// its place): [`RecvHalf::may_keep`] accepted their bytes and the
-    /// caller verified their checksums. Their place after the bytes staged
-    /// so far is reserved in the ring, not written. The segment's
-    /// processing commits them as it commits copied staged bytes; what it
-    /// does not take goes back with [`RecvHalf::drop_kept_pending`].
-    /// Returns the bytes staged: all of them, or none if they no longer fit.
+    /// Stages a run's payloads, `frames[k].frame()[start..ends[k]]` for
+    /// each of `ends`, by keeping their buffers (each taken):
+    /// [`RecvHalf::may_keep`] accepted their bytes and the caller verified
+    /// their checksums. Their place after the bytes staged so far is
+    /// reserved in the ring, not written. The segment's processing commits
+    /// them as it commits copied staged bytes; what it does not take goes
+    /// back with [`RecvHalf::drop_kept_pending`]. Returns the bytes staged:
+    /// all of them, or none if they no longer fit.
     pub fn stage_kept(
         &mut self,
-        frames: &mut [Vec<u8>],
+        frames: &mut [FrameBuf],
         start: usize,
         ends: &[usize],
         spares: &mut Spares,
     ) -> usize {
-        let fits = |f: &Vec<u8>, &end: &usize| start < end && end <= f.len();
-        if !frames.iter().zip(ends).all(|(f, e)| fits(f, e)) || frames.len() < ends.len() {
+        let fits = |f: &FrameBuf, &end: &usize| start < end && end <= f.frame().len();
+        if frames.len() < ends.len() || !frames.iter().zip(ends).all(|(f, e)| fits(f, e)) {
             return 0;
         }
         let total = ends.iter().map(|&end| end - start).sum::<usize>();
@@ -548,7 +548,7 @@ impl RecvHalf {
         let mut offset = b.buffer.len() + b.staged as usize;
         for (frame, &end) in frames.iter_mut().zip(ends) {
             let spent = &mut Spent(&mut spares.frames);
-            kept.push_pending(core::mem::take(frame), start, end, offset, spent);
+            kept.push_pending(frame.take(), start, end, offset, spent);
             offset += end - start;
         }
         // Within the buffer's limit, a `u32`.
