@@ -107,6 +107,13 @@ fn bulk_both_ways_at_once_arrives_intact() {
         stats.driver.frames_in,
         stats.stack.tcp.in_segs,
     );
+    // Zero-copy receive in the driver: B kept in-order data frames instead
+    // of copying them into its receive buffers.
+    assert!(
+        stats.stack.tcp_ext.tcp_rcv_frames_kept > 0,
+        "no frame kept: {:?}",
+        stats.stack.tcp_ext
+    );
 }
 
 #[test]

@@ -33,7 +33,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use synack_proto::stack::{FrameOffload, IfaceId, Interface, Offloads, RxOffload};
+use synack_proto::stack::{FrameBuf, FrameOffload, IfaceId, Interface, Offloads, RxOffload};
 use synack_proto::tcp::fastopen_cookie::FastOpenEntry;
 use synack_proto::wire::EthernetAddress;
 use synack_proto::{Config, Stack, Stats};
@@ -119,8 +119,14 @@ pub(crate) struct Core {
     pub(crate) clock: Clock,
     tx_buf: Vec<u8>,
     /// Receive buffers: `RX_BATCH` of them for a device whose frames go
-    /// through software GRO, else one.
-    rx_bufs: Vec<Vec<u8>>,
+    /// through software GRO, else one. Handed to the stack, which may keep
+    /// some (zero-copy receive: `Stack::handle_frames_owned`).
+    rx_bufs: Vec<FrameBuf>,
+    /// Buffers the stack kept and gave back once read, for the slots it
+    /// took (at most [`RX_BATCH`]).
+    rx_spare: Vec<Vec<u8>>,
+    /// Each receive buffer's size.
+    rx_len: usize,
     /// The device does send offloads: transmit through
     /// `poll_transmit_offloaded`.
     offloads: bool,
@@ -207,23 +213,23 @@ impl Core {
         // Plain frames wait in `rx_bufs` (`lens`: how many and how long) to
         // go to the stack together; a frame with offload metadata goes
         // alone, after them.
-        let mut lens = [0usize; RX_BATCH];
+        self.reclaim_rx();
         let mut held = 0;
         let batching = self.rx_bufs.len() == RX_BATCH;
         for i in 0..RX_BATCH {
             let slot = if batching { held } else { 0 };
-            match self.device.recv_offloaded(&mut self.rx_bufs[slot]) {
+            match self.device.recv_offloaded(&mut self.rx_bufs[slot].buf) {
                 Ok(Some((n, rx))) => {
                     self.stats.frames_in += 1;
+                    self.rx_bufs[slot].len = n;
                     if batching && rx == RxOffload::default() {
-                        lens[held] = n;
                         held += 1;
                     } else {
-                        self.deliver_held(now, &lens[..held]);
+                        self.deliver_held(now, held);
                         held = 0;
                         // A TAP's super-segments keep their GSO size, so TCP
                         // counts the kernel's segments.
-                        let frame = &self.rx_bufs[slot][..n];
+                        let frame = self.rx_bufs[slot].frame();
                         self.stack.handle_frame_rx(now, IfaceId(0), frame, rx);
                     }
                 }
@@ -238,7 +244,7 @@ impl Core {
                         break;
                     }
                     kind => {
-                        self.deliver_held(now, &lens[..held]);
+                        self.deliver_held(now, held);
                         self.fail(kind, e.to_string());
                         return false;
                     }
@@ -246,7 +252,7 @@ impl Core {
             }
             more = i + 1 == RX_BATCH;
         }
-        self.deliver_held(now, &lens[..held]);
+        self.deliver_held(now, held);
         let now = self.clock.now();
         if self.stack.poll_timeout().is_some_and(|t| t <= now) {
             self.stack.handle_timeout(now);
@@ -255,14 +261,34 @@ impl Core {
         more
     }
 
-    /// Hands the frames waiting in the first `lens.len()` receive buffers to
-    /// the stack as one batch (software GRO merges a flow's segments).
-    fn deliver_held(&mut self, now: synack_proto::Instant, lens: &[usize]) {
-        if lens.is_empty() {
+    /// Hands the frames waiting in the first `held` receive buffers to the
+    /// stack as one batch (software GRO merges a flow's segments; a
+    /// connection may keep in-order frames instead of copying them), and
+    /// gives each slot whose buffer it kept another one.
+    fn deliver_held(&mut self, now: synack_proto::Instant, held: usize) {
+        if held == 0 {
             return;
         }
-        let frames = self.rx_bufs.iter().zip(lens).map(|(buf, &n)| &buf[..n]);
-        self.stack.handle_frames(now, IfaceId(0), frames);
+        let frames = &mut self.rx_bufs[..held];
+        self.stack.handle_frames_owned(now, IfaceId(0), frames);
+        for f in frames.iter_mut().filter(|f| f.is_taken()) {
+            f.buf = match self.rx_spare.pop() {
+                Some(buf) => buf,
+                None => vec![0; self.rx_len],
+            };
+        }
+    }
+
+    /// Takes back the buffers of kept frames the application has read.
+    fn reclaim_rx(&mut self) {
+        let (stack, spare, len) = (&mut self.stack, &mut self.rx_spare, self.rx_len);
+        stack.reclaim_frames(|buf| {
+            // Full size (the stack never shortens a buffer), and only as
+            // many as a batch can take.
+            if buf.len() == len && spare.len() < RX_BATCH {
+                spare.push(buf);
+            }
+        });
     }
 
     fn fail(&mut self, kind: io::ErrorKind, msg: String) {
@@ -458,8 +484,10 @@ impl Builder {
                 } else {
                     1
                 };
-                vec![vec![0; frame_len]; n]
+                vec![FrameBuf::new(vec![0; frame_len], 0); n]
             },
+            rx_spare: Vec::new(),
+            rx_len: frame_len,
             offloads,
             registry: Registry::default(),
             bell: bell.try_clone()?,
