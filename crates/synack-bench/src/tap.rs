@@ -33,7 +33,7 @@ use std::time::{Duration as WallDuration, Instant as WallInstant};
 
 use serde::Serialize;
 use synack_proto::stack::{
-    ConnHandle, ConnectOptions, FrameOffload, IfaceId, Interface, Offloads as TxOffloads,
+    ConnHandle, ConnectOptions, FrameBuf, FrameOffload, IfaceId, Interface, Offloads as TxOffloads,
 };
 use synack_proto::tcp::conn::{Shutdown as TcpShutdown, SocketOptions};
 use synack_proto::wire::ethernet::EthernetAddress;
@@ -164,9 +164,12 @@ struct Driver {
     offload: bool,
     rx: Vec<u8>,
     /// Without offloads: frames read in one go, handed to the stack as one
-    /// batch so software GRO merges a flow's segments, as the runtime's
-    /// driver does (`Stack::handle_frames`).
-    rx_batch: Vec<Vec<u8>>,
+    /// batch so software GRO merges a flow's segments and a connection may
+    /// keep in-order frames instead of copying them, as the runtime's
+    /// driver does (`Stack::handle_frames_owned`).
+    rx_batch: Vec<FrameBuf>,
+    /// Buffers of kept frames the stack gave back, for the slots it took.
+    rx_spare: Vec<Vec<u8>>,
     tx: Vec<u8>,
     start: WallInstant,
     /// TSO super-segments handed to the TAP.
@@ -212,7 +215,7 @@ impl Driver {
         let rx_batch = if offload {
             Vec::new()
         } else {
-            vec![vec![0; rx.len()]; RX_BATCH]
+            vec![FrameBuf::new(vec![0; rx.len()], 0); RX_BATCH]
         };
         Ok(Driver {
             tap,
@@ -220,6 +223,7 @@ impl Driver {
             offload,
             rx,
             rx_batch,
+            rx_spare: Vec::new(),
             tx: vec![0; tx_len],
             start: WallInstant::now(),
             super_segments: 0,
@@ -292,14 +296,20 @@ impl Driver {
     /// stack at once; at most [`RX_TURN`] frames per turn.
     fn read_batches(&mut self, now: Instant) -> Result<bool, TapError> {
         let mut moved = false;
-        let mut lens = [0usize; RX_BATCH];
+        let size = self.rx.len();
+        let spare = &mut self.rx_spare;
+        self.stack.reclaim_frames(|buf| {
+            if buf.len() == size && spare.len() < RX_BATCH {
+                spare.push(buf);
+            }
+        });
         for _ in 0..RX_TURN / RX_BATCH {
             let mut held = 0;
             let mut drained = false;
             while held < RX_BATCH {
-                match self.tap.recv(&mut self.rx_batch[held]) {
+                match self.tap.recv(&mut self.rx_batch[held].buf) {
                     Ok(n) => {
-                        lens[held] = n;
+                        self.rx_batch[held].len = n;
                         held += 1;
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -311,9 +321,11 @@ impl Driver {
             }
             if held > 0 {
                 moved = true;
-                let frames = self.rx_batch.iter().zip(&lens[..held]);
-                self.stack
-                    .handle_frames(now, IfaceId(0), frames.map(|(b, &n)| &b[..n]));
+                let frames = &mut self.rx_batch[..held];
+                self.stack.handle_frames_owned(now, IfaceId(0), frames);
+                for f in frames.iter_mut().filter(|f| f.is_taken()) {
+                    f.buf = self.rx_spare.pop().unwrap_or_else(|| vec![0; size]);
+                }
             }
             if drained {
                 break;
