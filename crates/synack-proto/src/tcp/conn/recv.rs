@@ -532,11 +532,16 @@ impl RecvHalf {
         ends: &[usize],
         spares: &mut Spares,
     ) -> usize {
-        let fits = |f: &FrameBuf, &end: &usize| start < end && end <= f.frame().len();
-        if frames.len() < ends.len() || !frames.iter().zip(ends).all(|(f, e)| fits(f, e)) {
+        if frames.len() < ends.len() {
             return 0;
         }
-        let total = ends.iter().map(|&end| end - start).sum::<usize>();
+        let mut total = 0;
+        for (f, &end) in frames.iter().zip(ends) {
+            if start >= end || end > f.frame().len() {
+                return 0;
+            }
+            total += end - start;
+        }
         let b = self.block_with(Some(&mut *spares));
         let reserved = b
             .buffer
