@@ -1,0 +1,754 @@
+//! Zero-copy receive (`Stack::handle_frames_owned`, `storage::kept`): a
+//! receiver that is handed its frames must answer on the wire, give the
+//! application its bytes and count exactly as one that is lent them
+//! (`Stack::handle_frames`), and every buffer handed over must either stay
+//! with the driver or come back through `Stack::reclaim_frames`.
+//!
+//! The peer is scripted (its segments built here, so that their sizes, their
+//! buffers' spare capacity, their order and their checksums are chosen), and
+//! it talks to two identical receivers at once: `lent` and `owned`.
+
+use super::*;
+use crate::storage::kept::worth_keeping;
+use crate::tcp::conn::SocketOption;
+use crate::wire::tcp::TcpTimestamp;
+use std::collections::HashMap;
+
+const PEER: SocketAddrV4 = SocketAddrV4::new(A, 40_000);
+const LOCAL: SocketAddrV4 = SocketAddrV4::new(B, PORT);
+/// The peer's ISS: its stream's sequence numbers wrap after 20,000 bytes.
+const PEER_ISS: u32 = u32::MAX - 20_000;
+/// The peer's MSS option.
+const PEER_MSS: u16 = 1460;
+
+/// Byte `i` of the peer's stream (varied, so that a byte out of place
+/// shows).
+fn byte(i: usize) -> u8 {
+    ((i as u32).wrapping_mul(2_654_435_761) >> 24) as u8
+}
+
+fn stream(from: usize, len: usize) -> Vec<u8> {
+    (from..from + len).map(byte).collect()
+}
+
+/// A TCP segment of ours, parsed.
+#[derive(Clone, Copy, Debug)]
+struct Sent {
+    seq: u32,
+    ack: Option<u32>,
+    flags: TcpFlags,
+    window: u16,
+    tsval: Option<u32>,
+    window_scale: Option<u8>,
+}
+
+fn parse(frame: &[u8]) -> Sent {
+    let ip = Ipv4Packet::new_checked(frame).unwrap();
+    let ipr = Ipv4Repr::parse(&ip, Checksum::Full).expect("a valid IP header");
+    assert_eq!(ipr.protocol, IpProtocol::Tcp);
+    let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+    let seg = TcpRepr::parse(&tcp, ipr.src_addr, ipr.dst_addr, Checksum::Full).unwrap();
+    assert!(seg.payload.is_empty(), "the receiver sends no data");
+    Sent {
+        seq: seg.seq.raw(),
+        ack: seg.ack.map(SeqNum::raw),
+        flags: seg.flags,
+        window: seg.window,
+        tsval: seg.options.timestamp.map(|t| t.tsval),
+        window_scale: seg.options.window_scale,
+    }
+}
+
+/// How a frame's buffer is allocated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Alloc {
+    /// Exactly the frame.
+    Exact,
+    /// A few bytes more (still worth keeping if the payload is).
+    Slack(usize),
+    /// More than twice the payload: never worth keeping.
+    Fat,
+}
+
+/// A frame `bytes` in a buffer allocated as `alloc` says.
+fn buffer(bytes: &[u8], alloc: Alloc, payload: usize) -> Vec<u8> {
+    let capacity = match alloc {
+        Alloc::Exact => bytes.len(),
+        Alloc::Slack(n) => bytes.len() + n,
+        Alloc::Fat => bytes.len().max(2 * payload + 1),
+    };
+    let mut v = Vec::with_capacity(capacity);
+    v.extend_from_slice(bytes);
+    v
+}
+
+/// The scripted peer (A, port 40000) and two receivers (B) it talks to:
+/// `lent` takes every batch through `handle_frames`, `owned` through
+/// `handle_frames_owned`. After each step both must have sent the same
+/// bytes, raised the same events and counted the same.
+struct Twins {
+    lent: Stack,
+    owned: Stack,
+    conn: Option<ConnHandle>,
+    now: Instant,
+    /// Timestamps (RFC 7323) negotiated.
+    ts: bool,
+    /// B's ISS + 1: the peer's ACK number.
+    ack: u32,
+    /// B's latest TSval, echoed.
+    tsecr: u32,
+    /// B's window scale.
+    b_ws: u8,
+    /// The stream offset B acknowledged last and the window it offered.
+    acked: usize,
+    window: usize,
+    /// What the application read (on both; they must agree).
+    got: Vec<u8>,
+    /// Buffers `owned` took, by address: (bytes, capacity).
+    held: HashMap<usize, (Vec<u8>, usize)>,
+    /// Buffers taken and handed back so far.
+    taken: usize,
+    reclaimed: usize,
+    /// Everything B sent (the lent receiver's frames).
+    wire: Vec<Vec<u8>>,
+    /// Deliver each frame not worth keeping in a batch of its own (or
+    /// first in one), so that no run is cut short by one (see
+    /// `a_run_cut_short_by_a_frame_not_worth_keeping_goes_in_as_one_segment`).
+    unsplit: bool,
+}
+
+impl Twins {
+    fn new(ts: bool) -> Twins {
+        let mut lent = stack(B, 2);
+        let mut owned = stack(B, 2);
+        let l = lent.tcp_listen(LOCAL, 8).unwrap();
+        assert_eq!(owned.tcp_listen(LOCAL, 8), Ok(l));
+        let mut t = Twins {
+            lent,
+            owned,
+            conn: None,
+            now: Instant::from_millis(1),
+            ts,
+            ack: 0,
+            tsecr: 0,
+            b_ws: 0,
+            acked: 0,
+            window: 0,
+            got: Vec::new(),
+            held: HashMap::new(),
+            taken: 0,
+            reclaimed: 0,
+            wire: Vec::new(),
+            unsplit: false,
+        };
+        let syn = t.segment(
+            PEER_ISS,
+            None,
+            TcpFlags::SYN,
+            TcpOptions {
+                mss: Some(PEER_MSS),
+                window_scale: Some(7),
+                sack_permitted: true,
+                timestamp: ts.then_some(TcpTimestamp { tsval: 1, tsecr: 0 }),
+                ..TcpOptions::default()
+            },
+            &[],
+        );
+        t.lent.handle_frame(t.now, &syn);
+        t.owned.handle_frame(t.now, &syn);
+        let sent = t.settle();
+        assert_eq!(sent.len(), 1, "a SYN-ACK");
+        let synack = sent[0];
+        assert!(synack.flags.contains(TcpFlags::SYN));
+        assert_eq!(synack.ack, Some(PEER_ISS.wrapping_add(1)));
+        assert_eq!(synack.tsval.is_some(), ts);
+        t.ack = synack.seq.wrapping_add(1);
+        t.b_ws = synack.window_scale.unwrap_or(0);
+        let ack = t.data(0, TcpFlags::empty(), &[]);
+        t.lent.handle_frame(t.now, &ack);
+        t.owned.handle_frame(t.now, &ack);
+        t.settle();
+        let s = t.lent.tcp_accept(l).unwrap();
+        assert_eq!(t.owned.tcp_accept(l), Ok(s));
+        t.conn = Some(s);
+        assert_eq!(t.lent.tcp_state(s), TcpState::Established);
+        t.settle();
+        t
+    }
+
+    /// The receivers' connection (the same handle in both).
+    fn s(&self) -> ConnHandle {
+        self.conn.expect("accepted")
+    }
+
+    /// The peer's payload room in a segment.
+    fn full(&self) -> usize {
+        usize::from(PEER_MSS) - if self.ts { 12 } else { 0 }
+    }
+
+    /// An IPv4+TCP frame from the peer.
+    fn segment(
+        &self,
+        seq: u32,
+        ack: Option<u32>,
+        flags: TcpFlags,
+        options: TcpOptions,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let header = crate::tcp::segment::SegmentHeader {
+            seq: SeqNum(seq),
+            ack: ack.map(SeqNum),
+            flags,
+            window: 4096,
+            options,
+        };
+        let mut buf = vec![0u8; 1600];
+        let n = crate::tcp::segment::write_segment(
+            &mut buf[20..],
+            PEER,
+            LOCAL,
+            &header,
+            (payload, &[]),
+        )
+        .unwrap();
+        Ipv4Repr {
+            src_addr: A,
+            dst_addr: B,
+            protocol: IpProtocol::Tcp,
+            payload_len: n as u16,
+            ttl: 64,
+            dscp_ecn: 0,
+            ident: 7,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        }
+        .emit(
+            &mut Ipv4Packet::new_unchecked(&mut buf[..20]),
+            Checksum::Full,
+        );
+        buf.truncate(20 + n);
+        buf
+    }
+
+    /// The peer's segment with `payload` at stream offset `at` (ACK set,
+    /// plus `flags`).
+    fn data(&self, at: usize, flags: TcpFlags, payload: &[u8]) -> Vec<u8> {
+        let options = TcpOptions {
+            timestamp: self.ts.then_some(TcpTimestamp {
+                tsval: 1000 + self.now.total_millis() as u32,
+                tsecr: self.tsecr,
+            }),
+            ..TcpOptions::default()
+        };
+        let seq = PEER_ISS.wrapping_add(1).wrapping_add(at as u32);
+        self.segment(seq, Some(self.ack), flags, options, payload)
+    }
+
+    /// The stream's bytes `at..at + len` as a frame allocated as `alloc`
+    /// says.
+    fn piece(&self, at: usize, len: usize, alloc: Alloc) -> Vec<u8> {
+        buffer(&self.data(at, TcpFlags::PSH, &stream(at, len)), alloc, len)
+    }
+
+    /// Both receivers' output since the last step, which must be the same
+    /// byte for byte, then their events, counters and connection; the
+    /// frames `owned` hands back are checked against those it took.
+    fn settle(&mut self) -> Vec<Sent> {
+        let mut outs = [Vec::new(), Vec::new()];
+        for (out, rx) in outs.iter_mut().zip([&mut self.lent, &mut self.owned]) {
+            let mut buf = [0u8; 2000];
+            while let Some(n) = rx.poll_transmit(self.now, &mut buf) {
+                out.push(buf[..n].to_vec());
+            }
+        }
+        let [lent, owned] = outs;
+        assert_eq!(lent, owned, "the receivers sent different frames");
+        let (el, eo) = (events(&mut self.lent), events(&mut self.owned));
+        assert_eq!(el, eo, "different events");
+        assert_eq!(self.lent.stats(), self.owned.stats(), "different counters");
+        if let Some(s) = self.conn {
+            assert_eq!(self.lent.tcp_state(s), self.owned.tcp_state(s));
+            assert_eq!(self.lent.tcp_info(s), self.owned.tcp_info(s));
+            assert_eq!(self.lent.tcp_recv_queue(s), self.owned.tcp_recv_queue(s));
+        }
+        let sent: Vec<Sent> = lent.iter().map(|f| parse(f)).collect();
+        for seg in &sent {
+            if let Some(ts) = seg.tsval {
+                self.tsecr = ts;
+            }
+            if let Some(ack) = seg.ack
+                && !seg.flags.contains(TcpFlags::SYN)
+            {
+                self.acked = ack.wrapping_sub(PEER_ISS.wrapping_add(1)) as usize;
+                self.window = usize::from(seg.window) << self.b_ws;
+            }
+        }
+        self.wire.extend(lent);
+        self.reclaim();
+        sent
+    }
+
+    /// Takes `owned`'s spent frames back: each one it took, unchanged.
+    /// Once nothing is readable, it holds none.
+    fn reclaim(&mut self) {
+        for f in self.owned.reclaim_frames() {
+            let (bytes, capacity) = self
+                .held
+                .remove(&(f.as_ptr() as usize))
+                .expect("a frame handed back that was not taken (or twice)");
+            assert_eq!(f, bytes, "a frame came back changed");
+            assert_eq!(f.capacity(), capacity);
+            self.reclaimed += 1;
+        }
+        if self
+            .conn
+            .and_then(|s| self.owned.tcp_recv_queue(s))
+            .unwrap_or(0)
+            == 0
+        {
+            assert!(
+                self.held.is_empty(),
+                "nothing readable, yet {} frames held",
+                self.held.len()
+            );
+        }
+    }
+
+    /// One batch from the peer, to both receivers (as several if
+    /// `unsplit`).
+    fn deliver(&mut self, frames: Vec<Vec<u8>>) -> Vec<Sent> {
+        if !self.unsplit {
+            return self.deliver_batch(frames);
+        }
+        let mut batches: Vec<Vec<Vec<u8>>> = Vec::new();
+        for f in frames {
+            let total = usize::from(u16::from_be_bytes([f[2], f[3]]));
+            let payload = total.saturating_sub(20 + usize::from(f[32] >> 4) * 4);
+            match batches.last_mut() {
+                Some(b) if worth_keeping(f.capacity(), payload) => b.push(f),
+                _ => batches.push(vec![f]),
+            }
+        }
+        let mut sent = Vec::new();
+        for b in batches {
+            sent.extend(self.deliver_batch(b));
+        }
+        sent
+    }
+
+    fn deliver_batch(&mut self, frames: Vec<Vec<u8>>) -> Vec<Sent> {
+        self.lent
+            .handle_frames(self.now, IfaceId(0), frames.iter().map(Vec::as_slice));
+        let handed: Vec<(usize, Vec<u8>, usize)> = frames
+            .iter()
+            .map(|f| (f.as_ptr() as usize, f.clone(), f.capacity()))
+            .collect();
+        let mut frames = frames;
+        self.owned
+            .handle_frames_owned(self.now, IfaceId(0), &mut frames);
+        for (slot, (ptr, bytes, capacity)) in frames.iter().zip(handed) {
+            if slot.is_empty() && slot.capacity() == 0 {
+                // Taken. An address already held means a taken buffer was
+                // freed, not handed back, and its memory reused.
+                let before = self.held.insert(ptr, (bytes, capacity));
+                assert!(before.is_none(), "a taken frame was freed");
+                self.taken += 1;
+            } else {
+                assert_eq!(slot.as_ptr() as usize, ptr, "another buffer in the slot");
+                assert_eq!(*slot, bytes, "a frame left with the driver was changed");
+            }
+        }
+        self.settle()
+    }
+
+    /// One application read of up to `n` bytes on both; returns how many.
+    fn read(&mut self, n: usize) -> Result<usize, RecvError> {
+        let (mut a, mut b) = (vec![0u8; n], vec![0u8; n]);
+        let ra = self.lent.tcp_recv(self.now, self.s(), &mut a);
+        let rb = self.owned.tcp_recv(self.now, self.s(), &mut b);
+        assert_eq!(ra, rb, "different reads");
+        if let Ok(k) = ra {
+            let at = self.got.len();
+            let first_diff = |x: &[u8], y: &[u8]| x.iter().zip(y).position(|(p, q)| p != q);
+            assert_eq!(
+                first_diff(&a[..k], &b[..k]),
+                None,
+                "different bytes read at {at}+"
+            );
+            let want = stream(at, k);
+            assert_eq!(
+                first_diff(&a[..k], &want),
+                None,
+                "not the stream's bytes at {at}+"
+            );
+            self.got.extend_from_slice(&a[..k]);
+        }
+        self.settle();
+        ra
+    }
+
+    /// Reads in `chunk`-byte reads until nothing is left.
+    fn read_all(&mut self, chunk: usize) {
+        while let Ok(n) = self.read(chunk) {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+
+    fn wait(&mut self, ms: u64) {
+        self.now += Duration::from_millis(ms);
+        self.lent.handle_timeout(self.now);
+        self.owned.handle_timeout(self.now);
+        self.settle();
+    }
+
+    fn set_option(&mut self, option: SocketOption) {
+        let a = self.lent.tcp_set_option(self.now, self.s(), option);
+        assert_eq!(a, self.owned.tcp_set_option(self.now, self.s(), option));
+        self.settle();
+    }
+
+    /// The stream up to `len` in order, full segments as far as B's window
+    /// lets (at least one, a probe), reads between, until B has it all.
+    fn complete(&mut self, len: usize) {
+        for _ in 0..2000 {
+            self.read_all(4096);
+            let at = self.got.len();
+            if at >= len {
+                assert_eq!(at, len);
+                return;
+            }
+            let edge = (self.acked + self.window).min(len).max(at + 1);
+            let mut frames = Vec::new();
+            let mut p = at;
+            while p < edge && frames.len() < 16 {
+                let n = self.full().min(edge - p);
+                frames.push(self.piece(p, n, Alloc::Exact));
+                p += n;
+            }
+            self.deliver(frames);
+            self.wait(50);
+        }
+        panic!(
+            "the stream did not get through: {} of {len}",
+            self.got.len()
+        );
+    }
+
+    /// Reads the stream's `len` bytes, then [`Twins::finish`].
+    fn finish_reading(&mut self, len: usize) {
+        self.read_all(4096);
+        assert_eq!(self.got.len(), len);
+        self.finish(len);
+    }
+
+    /// The peer's FIN after `len` bytes; then B reads the end and closes,
+    /// and the peer acknowledges B's FIN. Every frame taken is back.
+    fn finish(&mut self, len: usize) {
+        let fin = self.data(len, TcpFlags::FIN, &[]);
+        self.deliver(vec![fin]);
+        assert_eq!(self.read(100), Ok(0), "the end of the stream");
+        self.lent.tcp_close(self.now, self.s());
+        self.owned.tcp_close(self.now, self.s());
+        let sent = self.settle();
+        let fin = sent
+            .iter()
+            .find(|s| s.flags.contains(TcpFlags::FIN))
+            .expect("B's FIN");
+        let ack = self.segment(
+            PEER_ISS.wrapping_add(2).wrapping_add(len as u32),
+            Some(fin.seq.wrapping_add(1)),
+            TcpFlags::empty(),
+            TcpOptions {
+                timestamp: self.ts.then_some(TcpTimestamp {
+                    tsval: 1000 + self.now.total_millis() as u32,
+                    tsecr: self.tsecr,
+                }),
+                ..TcpOptions::default()
+            },
+            &[],
+        );
+        self.deliver(vec![ack]);
+        self.wait(100);
+        assert!(
+            self.held.is_empty(),
+            "{} frames never came back",
+            self.held.len()
+        );
+        assert_eq!(self.taken, self.reclaimed);
+    }
+}
+
+// ---- Scripted cases -----------------------------------------------------------
+
+/// Full segments in order while nothing is readable: every frame is kept
+/// (its buffer taken), the application reads the stream out of them, and
+/// each comes back once read.
+#[test]
+fn in_order_frames_are_kept_read_and_handed_back() {
+    let mut t = Twins::new(false);
+    let full = t.full();
+    let frames: Vec<_> = (0..8)
+        .map(|i| t.piece(i * full, full, Alloc::Exact))
+        .collect();
+    t.deliver(frames);
+    assert_eq!(t.taken, 8, "every frame kept");
+    assert_eq!(t.held.len(), 8);
+    t.read_all(4096);
+    assert_eq!(t.got.len(), 8 * full);
+    assert_eq!((t.held.len(), t.reclaimed), (0, 8));
+    t.finish(8 * full);
+}
+
+// ---- The differential property ------------------------------------------------
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What becomes of a new segment on its way.
+    #[derive(Clone, Copy, Debug)]
+    enum Fate {
+        Arrives(Alloc),
+        Lost,
+        Twice,
+        /// A payload bit flipped: its TCP checksum fails.
+        Corrupted,
+    }
+
+    #[derive(Clone, Debug)]
+    enum Item {
+        /// The next `len` bytes of the stream (at most a full segment).
+        New { len: usize, fate: Fate },
+        /// A retransmission of up to `len` bytes already sent, from a
+        /// point chosen by `at` (cut differently from the first time).
+        Old { at: u32, len: usize },
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// A batch, some of its frames swapped.
+        Batch(Vec<Item>, Vec<(u8, u8)>),
+        Read(usize),
+        Wait(u64),
+        RecvBuffer(usize),
+    }
+
+    fn len() -> impl Strategy<Value = usize> {
+        // usize::MAX: a full segment.
+        prop_oneof![
+            5 => Just(usize::MAX),
+            2 => 512usize..=1460,
+            1 => 1usize..512,
+        ]
+    }
+
+    fn fate() -> impl Strategy<Value = Fate> {
+        prop_oneof![
+            30 => Just(Fate::Arrives(Alloc::Exact)),
+            4 => (1usize..600).prop_map(|n| Fate::Arrives(Alloc::Slack(n))),
+            2 => Just(Fate::Arrives(Alloc::Fat)),
+            1 => Just(Fate::Lost),
+            1 => Just(Fate::Twice),
+            1 => Just(Fate::Corrupted),
+        ]
+    }
+
+    fn item() -> impl Strategy<Value = Item> {
+        prop_oneof![
+            8 => (len(), fate()).prop_map(|(len, fate)| Item::New { len, fate }),
+            1 => (any::<u32>(), len()).prop_map(|(at, len)| Item::Old { at, len }),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (
+                proptest::collection::vec(item(), 1..12),
+                proptest::collection::vec((any::<u8>(), any::<u8>()), 0..2),
+            )
+                .prop_map(|(items, swaps)| Op::Batch(items, swaps)),
+            3 => prop_oneof![Just(1usize), 1usize..3000, Just(65_536)].prop_map(Op::Read),
+            1 => (1u64..300).prop_map(Op::Wait),
+            1 => prop_oneof![Just(1024usize), Just(4096), Just(20_000), Just(1 << 20)]
+                .prop_map(Op::RecvBuffer),
+        ]
+    }
+
+    /// Plays `ops`, then the rest of the stream in order, the FIN and the
+    /// close, on both receivers (every step compared); returns the frames
+    /// the owned receiver kept.
+    fn play(ts: bool, ops: &[Op], splits: bool) -> usize {
+        let mut t = Twins::new(ts);
+        t.unsplit = !splits;
+        let full = t.full();
+        // The stream's bytes sent so far.
+        let mut sent = 0usize;
+        for op in ops {
+            match op {
+                Op::Batch(items, swaps) => {
+                    let mut frames = Vec::new();
+                    for item in items {
+                        match *item {
+                            Item::New { len, fate } => {
+                                let n = len.min(full);
+                                let at = sent;
+                                sent += n;
+                                match fate {
+                                    Fate::Arrives(alloc) => frames.push(t.piece(at, n, alloc)),
+                                    Fate::Lost => {}
+                                    Fate::Twice => {
+                                        let f = t.piece(at, n, Alloc::Exact);
+                                        frames.push(f.clone());
+                                        frames.push(f);
+                                    }
+                                    Fate::Corrupted => {
+                                        let mut f = t.piece(at, n, Alloc::Exact);
+                                        let last = f.len() - 1;
+                                        f[last] ^= 0x10;
+                                        frames.push(f);
+                                    }
+                                }
+                            }
+                            Item::Old { at, len } if sent > 0 => {
+                                let at = at as usize % sent;
+                                let n = len.min(full).min(sent - at);
+                                frames.push(t.piece(at, n, Alloc::Exact));
+                            }
+                            Item::Old { .. } => {}
+                        }
+                    }
+                    for &(i, j) in swaps {
+                        if !frames.is_empty() {
+                            let (i, j) = (usize::from(i), usize::from(j));
+                            let len = frames.len();
+                            frames.swap(i % len, j % len);
+                        }
+                    }
+                    if !frames.is_empty() {
+                        t.deliver(frames);
+                    }
+                }
+                Op::Read(n) => {
+                    let _ = t.read(*n);
+                }
+                Op::Wait(ms) => t.wait(*ms),
+                // Lowered only as far as what was sent and not read (the
+                // most that can be held) still fits: see
+                // `lowering_the_receive_buffer_below_data_held_out_of_order`.
+                Op::RecvBuffer(n) if sent - t.got.len() <= *n => {
+                    t.set_option(SocketOption::RecvBuffer(*n))
+                }
+                Op::RecvBuffer(_) => {}
+            }
+        }
+        t.complete(sent);
+        t.finish(sent);
+        t.taken
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the peer's segments (sizes, buffers, order, losses,
+        /// duplicates, bad checksums), the application's reads and the
+        /// receive buffer's size do, a receiver handed its frames sends,
+        /// reads and counts exactly as one lent them, and hands back every
+        /// frame it took.
+        #[test]
+        fn frames_handed_over_give_what_frames_lent_give(
+            ts in any::<bool>(),
+            ops in proptest::collection::vec(op(), 1..24),
+        ) {
+            play(ts, &ops, false);
+        }
+
+        /// The same with runs cut short by a frame not worth keeping.
+        #[test]
+        #[ignore = "bug: see a_run_cut_short_by_a_frame_not_worth_keeping_goes_in_as_one_segment"]
+        fn frames_handed_over_give_what_frames_lent_give_whatever_the_runs(
+            ts in any::<bool>(),
+            ops in proptest::collection::vec(op(), 1..24),
+        ) {
+            play(ts, &ops, true);
+        }
+    }
+
+    /// The property's histories do keep frames (else it proves little):
+    /// a plain in-order history keeps most of them.
+    #[test]
+    fn the_property_keeps_frames() {
+        let batch = Op::Batch(
+            vec![
+                Item::New {
+                    len: usize::MAX,
+                    fate: Fate::Arrives(Alloc::Exact)
+                };
+                10
+            ],
+            vec![],
+        );
+        let ops = [batch.clone(), Op::Read(65_536), batch, Op::Read(5000)];
+        assert!(play(true, &ops, true) >= 20);
+    }
+}
+
+/// A run whose first frames are kept and whose last is not worth keeping
+/// (a short segment ends a GRO run; or a sparse buffer): `handle_frames`
+/// merges the whole run into one segment, but `handle_frames_owned` keeps
+/// the prefix (`checked_prefix` stops at the frame) and hands the rest in
+/// frame by frame, so TCP sees two segments: `TcpInSegs`/`IpInReceives`
+/// count one more, `tcp_info.segs_in` too, and the delayed-ACK estimator
+/// (`tcp_info.ato`) takes another sample. The module docs promise the same
+/// segments either way. (The property below avoids such runs.)
+#[test]
+#[ignore = "bug: handle_frames_owned splits a run at a frame not worth keeping (kept prefix + the rest frame by frame) where handle_frames merges it: one more TcpInSegs, different tcp_info.ato"]
+fn a_run_cut_short_by_a_frame_not_worth_keeping_goes_in_as_one_segment() {
+    let mut t = Twins::new(false);
+    let full = t.full();
+    // A full segment, then 100 bytes: one run.
+    let frames = vec![
+        t.piece(0, full, Alloc::Exact),
+        t.piece(full, 100, Alloc::Exact),
+    ];
+    t.deliver(frames);
+    t.read_all(4096);
+    // A full segment and one in a sparse buffer: one run too.
+    let frames = vec![
+        t.piece(full + 100, full, Alloc::Exact),
+        t.piece(2 * full + 100, full, Alloc::Fat),
+    ];
+    t.deliver(frames);
+    t.finish_reading(3 * full + 100);
+}
+
+/// Lowering SO_RCVBUF below data already held out of order: when the hole
+/// fills, the assembler advances over everything contiguous but the ring
+/// commits only up to the new limit (`RecvHalf::store`: `RCV.NXT +=
+/// buffer.commit(outcome.advanced)`), so the assembler's contiguous end
+/// runs ahead of RCV.NXT by the difference and later segments are placed
+/// that many bytes off: the application reads zeros. Not the zero-copy
+/// path's (the lent receiver does it too); found by the property below.
+#[test]
+#[ignore = "bug: RecvHalf::store commits less than the assembler advanced when SO_RCVBUF was lowered below data held out of order; the application then reads wrong bytes (zeros)"]
+fn lowering_the_receive_buffer_below_data_held_out_of_order_keeps_the_stream() {
+    let mut t = Twins::new(false);
+    let full = t.full();
+    // 1,460..20,440 and 21,900..23,360 held out of order, beyond the
+    // holes at 0..1,460 and 20,440..21,900.
+    let frames: Vec<_> = (1..16)
+        .filter(|&i| i != 14)
+        .map(|i| t.piece(i * full, full, Alloc::Exact))
+        .collect();
+    t.deliver(frames);
+    t.set_option(SocketOption::RecvBuffer(20_000));
+    let first = t.piece(0, full, Alloc::Exact);
+    t.deliver(vec![first]);
+    // RCV.NXT stops at the limit; the assembler went on to 20,440.
+    assert_eq!(t.acked, 20_000);
+    // The rest in order: bytes 21,460..21,900 read back as zeros.
+    t.complete(16 * full);
+    t.finish(16 * full);
+}
