@@ -444,11 +444,20 @@ impl Twins {
         self.finish(len);
     }
 
-    /// The peer's FIN after `len` bytes; then B reads the end and closes,
-    /// and the peer acknowledges B's FIN. Every frame taken is back.
+    /// The peer's FIN after `len` bytes, then
+    /// [`Twins::finish_reading_after_fin`].
     fn finish(&mut self, len: usize) {
         let fin = self.data(len, TcpFlags::FIN, &[]);
         self.deliver(vec![fin]);
+        self.finish_reading_after_fin(len);
+    }
+
+    /// After the peer's FIN at `len`: the application reads what is left
+    /// of the stream and its end, and closes; the peer acknowledges B's
+    /// FIN. Every frame taken is back.
+    fn finish_reading_after_fin(&mut self, len: usize) {
+        self.read_all(1000);
+        assert_eq!(self.got.len(), len);
         assert_eq!(self.read(100), Ok(0), "the end of the stream");
         self.lent.tcp_close(self.now, self.s());
         self.owned.tcp_close(self.now, self.s());
@@ -457,19 +466,8 @@ impl Twins {
             .iter()
             .find(|s| s.flags.contains(TcpFlags::FIN))
             .expect("B's FIN");
-        let ack = self.segment(
-            PEER_ISS.wrapping_add(2).wrapping_add(len as u32),
-            Some(fin.seq.wrapping_add(1)),
-            TcpFlags::empty(),
-            TcpOptions {
-                timestamp: self.ts.then_some(TcpTimestamp {
-                    tsval: 1000 + self.now.total_millis() as u32,
-                    tsecr: self.tsecr,
-                }),
-                ..TcpOptions::default()
-            },
-            &[],
-        );
+        self.ack = fin.seq.wrapping_add(1);
+        let ack = self.data(len + 1, TcpFlags::empty(), &[]);
         self.deliver(vec![ack]);
         self.wait(100);
         assert!(
@@ -693,6 +691,162 @@ mod prop {
         let ops = [batch.clone(), Op::Read(65_536), batch, Op::Read(5000)];
         assert!(play(true, &ops, true) >= 20);
     }
+}
+
+/// `n` full segments from stream offset `at`, in exact buffers.
+fn fulls(t: &Twins, at: usize, n: usize) -> Vec<Vec<u8>> {
+    let full = t.full();
+    (0..n)
+        .map(|i| t.piece(at + i * full, full, Alloc::Exact))
+        .collect()
+}
+
+/// Kept frames, then a segment beyond a hole (copied and held out of
+/// order), then the hole filled (copied: data is held out of order), then
+/// a small segment (copied after the kept bytes), then a full one (copied:
+/// readable bytes are in the ring now); reads of one byte and reads ending
+/// in the middle of a frame. Each step's path is checked by what was taken.
+#[test]
+fn kept_frames_then_out_of_order_data_a_hole_filled_and_small_segments() {
+    let mut t = Twins::new(true);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 2));
+    assert_eq!(t.taken, 2, "kept");
+    // Segment 3 beyond the hole at 2.
+    t.deliver(fulls(&t, 3 * full, 1));
+    assert_eq!(t.taken, 2, "out of order: copied");
+    for _ in 0..3 {
+        assert_eq!(t.read(1), Ok(1));
+    }
+    // The hole: in order, but data is held beyond it.
+    t.deliver(fulls(&t, 2 * full, 1));
+    assert_eq!(t.taken, 2, "the hole filled: copied");
+    // A read ending inside the first frame, one across both kept frames
+    // into the ring.
+    assert_eq!(t.read(1000), Ok(1000));
+    assert_eq!(t.held.len(), 2);
+    assert_eq!(t.read(full), Ok(full));
+    assert_eq!(t.held.len(), 1, "the first frame went back once read");
+    t.read_all(4096);
+    assert!(t.held.is_empty());
+    // Kept again (nothing readable), then a small segment after it, then
+    // a full one: both copied.
+    t.deliver(fulls(&t, 4 * full, 1));
+    assert_eq!(t.taken, 3, "kept");
+    let small = t.piece(5 * full, 100, Alloc::Exact);
+    t.deliver(vec![small]);
+    t.deliver(fulls(&t, 5 * full + 100, 2));
+    assert_eq!(t.taken, 3, "readable bytes in the ring: copied");
+    for _ in 0..full + 10 {
+        assert_eq!(t.read(1), Ok(1));
+    }
+    t.finish_reading(7 * full + 100);
+}
+
+/// Kept frames not read when our FIN is acknowledged with the peer's:
+/// TIME-WAIT spills them into the buffer the application still reads, and
+/// hands them back at once.
+#[test]
+fn kept_frames_unread_into_time_wait_are_read_from_the_spilled_buffer() {
+    let mut t = Twins::new(false);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 3));
+    assert_eq!(t.taken, 3);
+    assert_eq!(t.read(1000), Ok(1000));
+    let a = t.lent.tcp_shutdown(t.now, t.s(), Shutdown::Write);
+    assert_eq!(a, t.owned.tcp_shutdown(t.now, t.s(), Shutdown::Write));
+    let sent = t.settle();
+    let fin = *sent
+        .iter()
+        .find(|s| s.flags.contains(TcpFlags::FIN))
+        .expect("B's FIN");
+    // The peer's FIN, acknowledging B's.
+    t.ack = fin.seq.wrapping_add(1);
+    let fin = t.data(3 * full, TcpFlags::FIN, &[]);
+    t.deliver(vec![fin]);
+    assert_eq!(t.lent.tcp_state(t.s()), TcpState::TimeWait);
+    assert!(t.held.is_empty(), "spilled frames go back at once");
+    assert_eq!(t.reclaimed, 3);
+    assert_eq!(t.read(1), Ok(1));
+    t.read_all(777);
+    assert_eq!(t.got.len(), 3 * full);
+    assert_eq!(t.read(10), Ok(0), "the end of the stream");
+    t.lent.tcp_close(t.now, t.s());
+    t.owned.tcp_close(t.now, t.s());
+    t.settle();
+    t.wait(1000);
+}
+
+/// The peer's FIN after kept frames: CLOSE-WAIT keeps them; the
+/// application reads them, then the end, and closes.
+#[test]
+fn kept_frames_unread_at_the_peers_fin_are_read_in_close_wait() {
+    let mut t = Twins::new(true);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 4));
+    assert_eq!(t.taken, 4);
+    let fin = t.data(4 * full, TcpFlags::FIN, &[]);
+    t.deliver(vec![fin]);
+    assert_eq!(t.lent.tcp_state(t.s()), TcpState::CloseWait);
+    assert_eq!(t.held.len(), 4);
+    t.finish_reading_after_fin(4 * full);
+}
+
+/// A reset while kept frames hold unread bytes: both receivers end the
+/// same way (what the application may still read, the same bytes), no
+/// panic, and the frames are handed back.
+#[test]
+fn a_reset_with_kept_frames_unread_hands_them_back() {
+    let mut t = Twins::new(false);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 3));
+    assert_eq!(t.taken, 3);
+    assert_eq!(t.read(100), Ok(100));
+    let seq = PEER_ISS.wrapping_add(1).wrapping_add(3 * full as u32);
+    let rst = t.segment(seq, None, TcpFlags::RST, TcpOptions::default(), &[]);
+    t.deliver(vec![rst]);
+    assert_eq!(t.lent.tcp_state(t.s()), TcpState::Closed);
+    assert!(t.held.is_empty(), "{} frames not handed back", t.held.len());
+    // Whatever reads give (the data, then the error), both give it.
+    for _ in 0..10 {
+        if t.read(1000).is_err() {
+            break;
+        }
+    }
+    t.lent.tcp_close(t.now, t.s());
+    t.owned.tcp_close(t.now, t.s());
+    t.settle();
+}
+
+/// Kept frames count as the connection's buffer memory (`buffer_memory`,
+/// from `RecvHalf::allocated`), and a connection idle after reading
+/// everything holds no frame and no memory.
+#[test]
+fn kept_frames_count_as_buffer_memory_and_an_idle_connection_holds_none() {
+    let mut t = Twins::new(false);
+    t.deliver(fulls(&t, 0, 4));
+    assert_eq!(t.taken, 4);
+    let frames: usize = t.held.values().map(|h| h.1).sum();
+    assert_eq!(frames, 4 * 1500);
+    let (lent, owned) = (t.lent.buffer_memory(), t.owned.buffer_memory());
+    assert!(
+        owned >= lent + frames && owned < lent + frames + 1024,
+        "owned {owned}, lent {lent}, frames {frames}"
+    );
+    t.read_all(4096);
+    assert!(t.held.is_empty());
+    t.wait(1100);
+    assert_eq!(t.lent.buffer_memory(), 0, "idle: released");
+    assert_eq!(t.owned.buffer_memory(), 0, "idle: released");
+    // And again after another round.
+    let full = t.full();
+    t.deliver(fulls(&t, 4 * full, 2));
+    assert_eq!(t.taken, 6);
+    assert!(t.owned.buffer_memory() >= 2 * 1500);
+    t.read_all(100_000);
+    t.wait(1100);
+    assert_eq!(t.owned.buffer_memory(), 0);
+    t.finish(6 * full);
 }
 
 /// A run whose first frames are kept and whose last is not worth keeping
