@@ -894,6 +894,80 @@ fn kept_frames_count_as_buffer_memory_and_an_idle_connection_holds_none() {
     t.finish(6 * full);
 }
 
+/// Our close while kept frames hold unread bytes: a reset (RFC 2525
+/// §2.17, data lost), the same on both, and the frames handed back.
+#[test]
+fn our_close_with_kept_frames_unread_resets_and_hands_them_back() {
+    let mut t = Twins::new(true);
+    t.deliver(fulls(&t, 0, 3));
+    assert_eq!(t.taken, 3);
+    assert_eq!(t.read(10), Ok(10));
+    t.lent.tcp_close(t.now, t.s());
+    t.owned.tcp_close(t.now, t.s());
+    let sent = t.settle();
+    assert!(
+        sent.iter().any(|s| s.flags.contains(TcpFlags::RST)),
+        "{sent:?}"
+    );
+    assert!(t.held.is_empty(), "{} frames not handed back", t.held.len());
+    assert_eq!(t.taken, t.reclaimed);
+    t.wait(1000);
+}
+
+/// Kept frames from ESTABLISHED, then data copied into the ring in
+/// FIN-WAIT-2 (frames are kept only in ESTABLISHED), then the peer's FIN:
+/// TIME-WAIT spills the frames in front of the ring's bytes, and the
+/// application reads the stream in order.
+#[test]
+fn kept_frames_then_data_in_fin_wait_2_spill_in_front_of_it() {
+    let mut t = Twins::new(false);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 2));
+    assert_eq!(t.taken, 2);
+    assert_eq!(t.read(700), Ok(700));
+    let a = t.lent.tcp_shutdown(t.now, t.s(), Shutdown::Write);
+    assert_eq!(a, t.owned.tcp_shutdown(t.now, t.s(), Shutdown::Write));
+    let sent = t.settle();
+    let fin = *sent
+        .iter()
+        .find(|s| s.flags.contains(TcpFlags::FIN))
+        .expect("B's FIN");
+    // Data acknowledging B's FIN: FIN-WAIT-2, copied.
+    t.ack = fin.seq.wrapping_add(1);
+    t.deliver(fulls(&t, 2 * full, 2));
+    assert_eq!(t.lent.tcp_state(t.s()), TcpState::FinWait2);
+    assert_eq!(t.taken, 2, "not kept outside ESTABLISHED");
+    assert_eq!(t.held.len(), 2);
+    let fin = t.data(4 * full, TcpFlags::FIN, &[]);
+    t.deliver(vec![fin]);
+    assert_eq!(t.lent.tcp_state(t.s()), TcpState::TimeWait);
+    assert!(t.held.is_empty(), "spilled frames go back at once");
+    t.read_all(1000);
+    assert_eq!(t.got.len(), 4 * full);
+    assert_eq!(t.read(10), Ok(0));
+}
+
+/// Kept-eligible frames in a segment TCP drops after they were staged (its
+/// ACK acknowledges data never sent, RFC 9293 §3.10.7.4: answered with an
+/// ACK and dropped): the frames go back, nothing is readable, and the
+/// segment sent again is kept.
+#[test]
+fn frames_of_a_segment_tcp_drops_go_back() {
+    let mut t = Twins::new(false);
+    let ack = t.ack;
+    t.ack = ack.wrapping_add(1000);
+    t.deliver(fulls(&t, 0, 3));
+    t.ack = ack;
+    assert_eq!(t.taken, 3, "staged by keeping");
+    assert_eq!(t.reclaimed, 3, "and handed back");
+    assert!(t.held.is_empty());
+    assert_eq!(t.read(100), Err(RecvError::WouldBlock));
+    let before = t.taken;
+    t.deliver(fulls(&t, 0, 3));
+    assert_eq!(t.taken, before + 3, "kept");
+    t.finish_reading(3 * t.full());
+}
+
 /// A driver that never takes its frames back: the stack holds at most
 /// `MAX_SPENT_FRAMES` spent ones and frees the rest, and those it holds
 /// are ones it was handed, each once.
