@@ -968,6 +968,75 @@ fn frames_of_a_segment_tcp_drops_go_back() {
     t.finish_reading(3 * t.full());
 }
 
+/// A kept frame that fits the free buffer (what `may_keep` checks) but
+/// reaches beyond the window B announced (the free space rounded down to
+/// the window scale's unit): both receivers take all of it (TCP accepts
+/// what the buffer holds), and it reads back right.
+#[test]
+fn a_kept_frame_beyond_the_announced_window_but_within_the_buffer() {
+    let mut t = Twins::new(false);
+    let full = t.full();
+    t.set_option(SocketOption::RecvBuffer(20_000));
+    // Past the first window's edge (64 KiB), which never shrinks.
+    for round in 0..4 {
+        t.deliver(fulls(&t, round * 13 * full, 13));
+        t.read_all(100_000);
+    }
+    let at = 4 * 13 * full;
+    t.deliver(fulls(&t, at, 13));
+    let edge = t.acked + t.window;
+    let end = at + 13 * full + 1000;
+    assert!(edge < end, "edge {edge}");
+    assert!(20_000 - 13 * full >= 1000);
+    let taken = t.taken;
+    let piece = t.piece(at + 13 * full, 1000, Alloc::Exact);
+    t.deliver(vec![piece]);
+    assert_eq!(t.taken, taken + 1, "kept");
+    assert_eq!(t.acked, end, "all of it");
+    assert_eq!(t.held.len(), 14);
+    t.read_all(3000);
+    assert!(t.held.is_empty());
+    t.finish(end);
+}
+
+/// Frames of a segment that fails PAWS (RFC 7323 §5: an older TSval than
+/// the one recorded) go back, as those of any segment TCP drops.
+#[test]
+fn frames_of_a_segment_failing_paws_go_back() {
+    let mut t = Twins::new(true);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 2));
+    t.read_all(4096);
+    t.wait(10);
+    let options = TcpOptions {
+        timestamp: Some(TcpTimestamp {
+            tsval: 5,
+            tsecr: t.tsecr,
+        }),
+        ..TcpOptions::default()
+    };
+    let frames: Vec<_> = (2..4)
+        .map(|i| {
+            let seq = PEER_ISS.wrapping_add(1).wrapping_add((i * full) as u32);
+            t.segment(
+                seq,
+                Some(t.ack),
+                TcpFlags::PSH,
+                options,
+                &stream(i * full, full),
+            )
+        })
+        .collect();
+    let taken = t.taken;
+    t.deliver(frames);
+    assert_eq!(t.lent.stats().tcp_ext.paws_estab, 1);
+    assert_eq!(t.taken, taken + 2, "staged by keeping");
+    assert!(t.held.is_empty(), "and handed back");
+    assert_eq!(t.acked, 2 * full);
+    t.complete(4 * full);
+    t.finish(4 * full);
+}
+
 /// A driver that never takes its frames back: the stack holds at most
 /// `MAX_SPENT_FRAMES` spent ones and frees the rest, and those it holds
 /// are ones it was handed, each once.
