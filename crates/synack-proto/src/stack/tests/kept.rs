@@ -1037,6 +1037,33 @@ fn frames_of_a_segment_failing_paws_go_back() {
     t.finish(4 * full);
 }
 
+/// SO_RCVBUF lowered below the bytes kept frames hold (nothing out of
+/// order): they stay readable, what comes before they are read is
+/// handled as the lent receiver handles it, and later frames are kept
+/// again within the new limit; raised again, full batches are kept.
+#[test]
+fn the_receive_buffer_lowered_below_kept_bytes_and_raised_again() {
+    let mut t = Twins::new(true);
+    // Small windows make short segments: no run split by one (a known bug).
+    t.unsplit = true;
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 4));
+    assert_eq!(t.taken, 4);
+    t.set_option(SocketOption::RecvBuffer(2048));
+    t.deliver(fulls(&t, 4 * full, 2));
+    assert_eq!(t.read(1000), Ok(1000));
+    t.read_all(1000);
+    assert!(t.held.is_empty());
+    t.wait(300);
+    t.complete(8 * full);
+    t.set_option(SocketOption::RecvBuffer(1 << 20));
+    t.read_all(1000);
+    let taken = t.taken;
+    t.deliver(fulls(&t, 8 * full, 8));
+    assert_eq!(t.taken, taken + 8, "kept");
+    t.finish_reading(16 * full);
+}
+
 /// A driver that never takes its frames back: the stack holds at most
 /// `MAX_SPENT_FRAMES` spent ones and frees the rest, and those it holds
 /// are ones it was handed, each once.
