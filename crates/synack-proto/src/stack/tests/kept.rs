@@ -10,7 +10,6 @@
 
 use super::*;
 use crate::storage::FrameBuf;
-use crate::storage::kept::worth_keeping;
 use crate::tcp::conn::SocketOption;
 use crate::wire::tcp::TcpTimestamp;
 use std::collections::HashMap;
@@ -112,16 +111,29 @@ struct Twins {
     reclaimed: usize,
     /// Everything B sent (the lent receiver's frames).
     wire: Vec<Vec<u8>>,
-    /// Deliver each frame not worth keeping in a batch of its own (or
-    /// first in one), so that no run is cut short by one (see
-    /// `a_run_cut_short_by_a_frame_not_worth_keeping_goes_in_as_one_segment`).
-    unsplit: bool,
+    /// The link header's length: 14 on Ethernet, 0 on a bare IP
+    /// interface.
+    l2: usize,
 }
 
 impl Twins {
     fn new(ts: bool) -> Twins {
-        let mut lent = stack(B, 2);
-        let mut owned = stack(B, 2);
+        Twins::on(ts, false)
+    }
+
+    /// Twins on an Ethernet interface (`eth`, the peer's station address
+    /// known) or a bare IP one.
+    fn on(ts: bool, eth: bool) -> Twins {
+        let rx = || {
+            if eth {
+                let mut s = eth_stack(B, 2, config(2));
+                assert!(s.add_arp_entry(IfaceId(0), A, mac(1)));
+                s
+            } else {
+                stack(B, 2)
+            }
+        };
+        let (mut lent, mut owned) = (rx(), rx());
         let l = lent.tcp_listen(LOCAL, 8).unwrap();
         assert_eq!(owned.tcp_listen(LOCAL, 8), Ok(l));
         let mut t = Twins {
@@ -140,7 +152,7 @@ impl Twins {
             taken: 0,
             reclaimed: 0,
             wire: Vec::new(),
-            unsplit: false,
+            l2: if eth { 14 } else { 0 },
         };
         let syn = t.segment(
             PEER_ISS,
@@ -229,6 +241,9 @@ impl Twins {
             Checksum::Full,
         );
         buf.truncate(20 + n);
+        if self.l2 > 0 {
+            return eth_frame(mac(2), mac(1), EtherType::Ipv4, &buf);
+        }
         buf
     }
 
@@ -249,7 +264,17 @@ impl Twins {
     /// The stream's bytes `at..at + len` as a frame allocated as `alloc`
     /// says.
     fn piece(&self, at: usize, len: usize, alloc: Alloc) -> Vec<u8> {
-        buffer(&self.data(at, TcpFlags::PSH, &stream(at, len)), alloc, len)
+        self.piece_with(at, len, alloc, true)
+    }
+
+    /// [`Twins::piece`] with PSH or not.
+    fn piece_with(&self, at: usize, len: usize, alloc: Alloc, push: bool) -> Vec<u8> {
+        let flags = if push {
+            TcpFlags::PSH
+        } else {
+            TcpFlags::empty()
+        };
+        buffer(&self.data(at, flags, &stream(at, len)), alloc, len)
     }
 
     /// Both receivers' output since the last step, which must be the same
@@ -267,6 +292,7 @@ impl Twins {
         assert_eq!(lent, owned, "the receivers sent different frames");
         let (el, eo) = (events(&mut self.lent), events(&mut self.owned));
         assert_eq!(el, eo, "different events");
+        // The same but for the count of frames kept, which only `owned` can.
         let mut owned_stats = self.owned.stats().clone();
         owned_stats.tcp_ext.tcp_rcv_frames_kept = 0;
         assert_eq!(self.lent.stats(), &owned_stats, "different counters");
@@ -275,7 +301,13 @@ impl Twins {
             assert_eq!(self.lent.tcp_info(s), self.owned.tcp_info(s));
             assert_eq!(self.lent.tcp_recv_queue(s), self.owned.tcp_recv_queue(s));
         }
-        let sent: Vec<Sent> = lent.iter().map(|f| parse(f)).collect();
+        let l2 = self.l2;
+        // (On Ethernet, ARP frames too: an announcement at start.)
+        let sent: Vec<Sent> = lent
+            .iter()
+            .filter(|f| l2 == 0 || f[12..14] == [0x08, 0x00])
+            .map(|f| parse(&f[l2..]))
+            .collect();
         for seg in &sent {
             if let Some(ts) = seg.tsval {
                 self.tsecr = ts;
@@ -320,26 +352,9 @@ impl Twins {
         }
     }
 
-    /// One batch from the peer, to both receivers (as several if
-    /// `unsplit`).
+    /// One batch from the peer, to both receivers.
     fn deliver(&mut self, frames: Vec<Vec<u8>>) -> Vec<Sent> {
-        if !self.unsplit {
-            return self.deliver_batch(frames);
-        }
-        let mut batches: Vec<Vec<Vec<u8>>> = Vec::new();
-        for f in frames {
-            let total = usize::from(u16::from_be_bytes([f[2], f[3]]));
-            let payload = total.saturating_sub(20 + usize::from(f[32] >> 4) * 4);
-            match batches.last_mut() {
-                Some(b) if worth_keeping(f.capacity(), payload) => b.push(f),
-                _ => batches.push(vec![f]),
-            }
-        }
-        let mut sent = Vec::new();
-        for b in batches {
-            sent.extend(self.deliver_batch(b));
-        }
-        sent
+        self.deliver_batch(frames)
     }
 
     fn deliver_batch(&mut self, frames: Vec<Vec<u8>>) -> Vec<Sent> {
@@ -455,11 +470,20 @@ impl Twins {
         self.finish(len);
     }
 
-    /// The peer's FIN after `len` bytes; then B reads the end and closes,
-    /// and the peer acknowledges B's FIN. Every frame taken is back.
+    /// The peer's FIN after `len` bytes, then
+    /// [`Twins::finish_reading_after_fin`].
     fn finish(&mut self, len: usize) {
         let fin = self.data(len, TcpFlags::FIN, &[]);
         self.deliver(vec![fin]);
+        self.finish_reading_after_fin(len);
+    }
+
+    /// After the peer's FIN at `len`: the application reads what is left
+    /// of the stream and its end, and closes; the peer acknowledges B's
+    /// FIN. Every frame taken is back.
+    fn finish_reading_after_fin(&mut self, len: usize) {
+        self.read_all(1000);
+        assert_eq!(self.got.len(), len);
         assert_eq!(self.read(100), Ok(0), "the end of the stream");
         self.lent.tcp_close(self.now, self.s());
         self.owned.tcp_close(self.now, self.s());
@@ -468,19 +492,8 @@ impl Twins {
             .iter()
             .find(|s| s.flags.contains(TcpFlags::FIN))
             .expect("B's FIN");
-        let ack = self.segment(
-            PEER_ISS.wrapping_add(2).wrapping_add(len as u32),
-            Some(fin.seq.wrapping_add(1)),
-            TcpFlags::empty(),
-            TcpOptions {
-                timestamp: self.ts.then_some(TcpTimestamp {
-                    tsval: 1000 + self.now.total_millis() as u32,
-                    tsecr: self.tsecr,
-                }),
-                ..TcpOptions::default()
-            },
-            &[],
-        );
+        self.ack = fin.seq.wrapping_add(1);
+        let ack = self.data(len + 1, TcpFlags::empty(), &[]);
         self.deliver(vec![ack]);
         self.wait(100);
         assert!(
@@ -532,7 +545,7 @@ mod prop {
     #[derive(Clone, Debug)]
     enum Item {
         /// The next `len` bytes of the stream (at most a full segment).
-        New { len: usize, fate: Fate },
+        New { len: usize, fate: Fate, push: bool },
         /// A retransmission of up to `len` bytes already sent, from a
         /// point chosen by `at` (cut differently from the first time).
         Old { at: u32, len: usize },
@@ -569,7 +582,8 @@ mod prop {
 
     fn item() -> impl Strategy<Value = Item> {
         prop_oneof![
-            8 => (len(), fate()).prop_map(|(len, fate)| Item::New { len, fate }),
+            8 => (len(), fate(), any::<bool>())
+                .prop_map(|(len, fate, push)| Item::New { len, fate, push }),
             1 => (any::<u32>(), len()).prop_map(|(at, len)| Item::Old { at, len }),
         ]
     }
@@ -591,9 +605,8 @@ mod prop {
     /// Plays `ops`, then the rest of the stream in order, the FIN and the
     /// close, on both receivers (every step compared); returns the frames
     /// the owned receiver kept.
-    fn play(ts: bool, ops: &[Op], splits: bool) -> usize {
-        let mut t = Twins::new(ts);
-        t.unsplit = !splits;
+    fn play(ts: bool, eth: bool, ops: &[Op]) -> usize {
+        let mut t = Twins::on(ts, eth);
         let full = t.full();
         // The stream's bytes sent so far.
         let mut sent = 0usize;
@@ -603,12 +616,14 @@ mod prop {
                     let mut frames = Vec::new();
                     for item in items {
                         match *item {
-                            Item::New { len, fate } => {
+                            Item::New { len, fate, push } => {
                                 let n = len.min(full);
                                 let at = sent;
                                 sent += n;
                                 match fate {
-                                    Fate::Arrives(alloc) => frames.push(t.piece(at, n, alloc)),
+                                    Fate::Arrives(alloc) => {
+                                        frames.push(t.piece_with(at, n, alloc, push))
+                                    }
                                     Fate::Lost => {}
                                     Fate::Twice => {
                                         let f = t.piece(at, n, Alloc::Exact);
@@ -646,13 +661,7 @@ mod prop {
                     let _ = t.read(*n);
                 }
                 Op::Wait(ms) => t.wait(*ms),
-                // Lowered only as far as what was sent and not read (the
-                // most that can be held) still fits: see
-                // `lowering_the_receive_buffer_below_data_held_out_of_order`.
-                Op::RecvBuffer(n) if sent - t.got.len() <= *n => {
-                    t.set_option(SocketOption::RecvBuffer(*n))
-                }
-                Op::RecvBuffer(_) => {}
+                Op::RecvBuffer(n) => t.set_option(SocketOption::RecvBuffer(*n)),
             }
         }
         t.complete(sent);
@@ -671,18 +680,10 @@ mod prop {
         #[test]
         fn frames_handed_over_give_what_frames_lent_give(
             ts in any::<bool>(),
+            eth in any::<bool>(),
             ops in proptest::collection::vec(op(), 1..24),
         ) {
-            play(ts, &ops, false);
-        }
-
-        /// The same with runs cut short by a frame not worth keeping.
-        #[test]
-        fn frames_handed_over_give_what_frames_lent_give_whatever_the_runs(
-            ts in any::<bool>(),
-            ops in proptest::collection::vec(op(), 1..24),
-        ) {
-            play(ts, &ops, true);
+            play(ts, eth, &ops);
         }
     }
 
@@ -694,25 +695,403 @@ mod prop {
             vec![
                 Item::New {
                     len: usize::MAX,
-                    fate: Fate::Arrives(Alloc::Exact)
+                    fate: Fate::Arrives(Alloc::Exact),
+                    push: false,
                 };
                 10
             ],
             vec![],
         );
         let ops = [batch.clone(), Op::Read(65_536), batch, Op::Read(5000)];
-        assert!(play(true, &ops, true) >= 20);
+        assert!(play(true, false, &ops) >= 20);
+        assert!(play(false, true, &ops) >= 20);
     }
+}
+
+/// `n` full segments from stream offset `at`, in exact buffers.
+fn fulls(t: &Twins, at: usize, n: usize) -> Vec<Vec<u8>> {
+    let full = t.full();
+    (0..n)
+        .map(|i| t.piece(at + i * full, full, Alloc::Exact))
+        .collect()
+}
+
+/// Kept frames, then a segment beyond a hole (copied and held out of
+/// order), then the hole filled (copied: data is held out of order), then
+/// a small segment (copied after the kept bytes), then full ones (kept
+/// again, after the small one's bytes in the ring); reads of one byte and
+/// reads ending in the middle of a frame. Each step's path is checked by
+/// what was taken.
+#[test]
+fn kept_frames_then_out_of_order_data_a_hole_filled_and_small_segments() {
+    let mut t = Twins::new(true);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 2));
+    assert_eq!(t.taken, 2, "kept");
+    // Segment 3 beyond the hole at 2.
+    t.deliver(fulls(&t, 3 * full, 1));
+    assert_eq!(t.taken, 2, "out of order: copied");
+    for _ in 0..3 {
+        assert_eq!(t.read(1), Ok(1));
+    }
+    // The hole: in order, but data is held beyond it.
+    t.deliver(fulls(&t, 2 * full, 1));
+    assert_eq!(t.taken, 2, "the hole filled: copied");
+    // A read ending inside the first frame, one across both kept frames
+    // into the ring.
+    assert_eq!(t.read(1000), Ok(1000));
+    assert_eq!(t.held.len(), 2);
+    assert_eq!(t.read(full), Ok(full));
+    assert_eq!(t.held.len(), 2, "read frames go back together");
+    t.read_all(4096);
+    assert!(t.held.is_empty());
+    // Kept again (nothing readable), then a small segment after it
+    // (copied), then full ones: kept, their bytes after the small one's.
+    t.deliver(fulls(&t, 4 * full, 1));
+    assert_eq!(t.taken, 3, "kept");
+    let small = t.piece(5 * full, 100, Alloc::Exact);
+    t.deliver(vec![small]);
+    assert_eq!(t.taken, 3, "a small segment: copied");
+    t.deliver(fulls(&t, 5 * full + 100, 2));
+    assert_eq!(t.taken, 5, "kept after the ring's bytes");
+    for _ in 0..full + 10 {
+        assert_eq!(t.read(1), Ok(1));
+    }
+    t.finish_reading(7 * full + 100);
+}
+
+/// Kept frames not read when our FIN is acknowledged with the peer's:
+/// TIME-WAIT spills them into the buffer the application still reads, and
+/// hands them back at once.
+#[test]
+fn kept_frames_unread_into_time_wait_are_read_from_the_spilled_buffer() {
+    let mut t = Twins::new(false);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 3));
+    assert_eq!(t.taken, 3);
+    assert_eq!(t.read(1000), Ok(1000));
+    let a = t.lent.tcp_shutdown(t.now, t.s(), Shutdown::Write);
+    assert_eq!(a, t.owned.tcp_shutdown(t.now, t.s(), Shutdown::Write));
+    let sent = t.settle();
+    let fin = *sent
+        .iter()
+        .find(|s| s.flags.contains(TcpFlags::FIN))
+        .expect("B's FIN");
+    // The peer's FIN, acknowledging B's.
+    t.ack = fin.seq.wrapping_add(1);
+    let fin = t.data(3 * full, TcpFlags::FIN, &[]);
+    t.deliver(vec![fin]);
+    assert_eq!(t.lent.tcp_state(t.s()), TcpState::TimeWait);
+    assert!(t.held.is_empty(), "spilled frames go back at once");
+    assert_eq!(t.reclaimed, 3);
+    assert_eq!(t.read(1), Ok(1));
+    t.read_all(777);
+    assert_eq!(t.got.len(), 3 * full);
+    assert_eq!(t.read(10), Ok(0), "the end of the stream");
+    t.lent.tcp_close(t.now, t.s());
+    t.owned.tcp_close(t.now, t.s());
+    t.settle();
+    t.wait(1000);
+}
+
+/// The peer's FIN after kept frames: CLOSE-WAIT keeps them; the
+/// application reads them, then the end, and closes.
+#[test]
+fn kept_frames_unread_at_the_peers_fin_are_read_in_close_wait() {
+    let mut t = Twins::new(true);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 4));
+    assert_eq!(t.taken, 4);
+    let fin = t.data(4 * full, TcpFlags::FIN, &[]);
+    t.deliver(vec![fin]);
+    assert_eq!(t.lent.tcp_state(t.s()), TcpState::CloseWait);
+    assert_eq!(t.held.len(), 4);
+    t.finish_reading_after_fin(4 * full);
+}
+
+/// A reset while kept frames hold unread bytes: both receivers end the
+/// same way (what the application may still read, the same bytes), no
+/// panic, and the frames are handed back.
+#[test]
+fn a_reset_with_kept_frames_unread_hands_them_back() {
+    let mut t = Twins::new(false);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 3));
+    assert_eq!(t.taken, 3);
+    assert_eq!(t.read(100), Ok(100));
+    let seq = PEER_ISS.wrapping_add(1).wrapping_add(3 * full as u32);
+    let rst = t.segment(seq, None, TcpFlags::RST, TcpOptions::default(), &[]);
+    t.deliver(vec![rst]);
+    assert_eq!(t.lent.tcp_state(t.s()), TcpState::Closed);
+    assert!(t.held.is_empty(), "{} frames not handed back", t.held.len());
+    // Whatever reads give (the data, then the error), both give it.
+    for _ in 0..10 {
+        if t.read(1000).is_err() {
+            break;
+        }
+    }
+    t.lent.tcp_close(t.now, t.s());
+    t.owned.tcp_close(t.now, t.s());
+    t.settle();
+}
+
+/// Kept frames count as the connection's buffer memory (`buffer_memory`,
+/// from `RecvHalf::allocated`), and a connection idle after reading
+/// everything holds no frame and no memory.
+#[test]
+fn kept_frames_count_as_buffer_memory_and_an_idle_connection_holds_none() {
+    let mut t = Twins::new(false);
+    t.deliver(fulls(&t, 0, 4));
+    assert_eq!(t.taken, 4);
+    let frames: usize = t.held.values().map(|h| h.1).sum();
+    assert_eq!(frames, 4 * 1500);
+    let (lent, owned) = (t.lent.buffer_memory(), t.owned.buffer_memory());
+    assert!(
+        owned >= lent + frames && owned < lent + frames + 1024,
+        "owned {owned}, lent {lent}, frames {frames}"
+    );
+    t.read_all(4096);
+    assert!(t.held.is_empty());
+    t.wait(1100);
+    assert_eq!(t.lent.buffer_memory(), 0, "idle: released");
+    assert_eq!(t.owned.buffer_memory(), 0, "idle: released");
+    // And again after another round.
+    let full = t.full();
+    t.deliver(fulls(&t, 4 * full, 2));
+    assert_eq!(t.taken, 6);
+    assert!(t.owned.buffer_memory() >= 2 * 1500);
+    t.read_all(100_000);
+    t.wait(1100);
+    assert_eq!(t.owned.buffer_memory(), 0);
+    t.finish(6 * full);
+}
+
+/// Our close while kept frames hold unread bytes: a reset (RFC 2525
+/// §2.17, data lost), the same on both, and the frames handed back.
+#[test]
+fn our_close_with_kept_frames_unread_resets_and_hands_them_back() {
+    let mut t = Twins::new(true);
+    t.deliver(fulls(&t, 0, 3));
+    assert_eq!(t.taken, 3);
+    assert_eq!(t.read(10), Ok(10));
+    t.lent.tcp_close(t.now, t.s());
+    t.owned.tcp_close(t.now, t.s());
+    let sent = t.settle();
+    assert!(
+        sent.iter().any(|s| s.flags.contains(TcpFlags::RST)),
+        "{sent:?}"
+    );
+    assert!(t.held.is_empty(), "{} frames not handed back", t.held.len());
+    assert_eq!(t.taken, t.reclaimed);
+    t.wait(1000);
+}
+
+/// Kept frames from ESTABLISHED, then data copied into the ring in
+/// FIN-WAIT-2 (frames are kept only in ESTABLISHED), then the peer's FIN:
+/// TIME-WAIT spills the frames in front of the ring's bytes, and the
+/// application reads the stream in order.
+#[test]
+fn kept_frames_then_data_in_fin_wait_2_spill_in_front_of_it() {
+    let mut t = Twins::new(false);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 2));
+    assert_eq!(t.taken, 2);
+    assert_eq!(t.read(700), Ok(700));
+    let a = t.lent.tcp_shutdown(t.now, t.s(), Shutdown::Write);
+    assert_eq!(a, t.owned.tcp_shutdown(t.now, t.s(), Shutdown::Write));
+    let sent = t.settle();
+    let fin = *sent
+        .iter()
+        .find(|s| s.flags.contains(TcpFlags::FIN))
+        .expect("B's FIN");
+    // Data acknowledging B's FIN: FIN-WAIT-2, copied.
+    t.ack = fin.seq.wrapping_add(1);
+    t.deliver(fulls(&t, 2 * full, 2));
+    assert_eq!(t.lent.tcp_state(t.s()), TcpState::FinWait2);
+    assert_eq!(t.taken, 2, "not kept outside ESTABLISHED");
+    assert_eq!(t.held.len(), 2);
+    let fin = t.data(4 * full, TcpFlags::FIN, &[]);
+    t.deliver(vec![fin]);
+    assert_eq!(t.lent.tcp_state(t.s()), TcpState::TimeWait);
+    assert!(t.held.is_empty(), "spilled frames go back at once");
+    t.read_all(1000);
+    assert_eq!(t.got.len(), 4 * full);
+    assert_eq!(t.read(10), Ok(0));
+}
+
+/// Kept-eligible frames in a segment TCP drops after they were staged (its
+/// ACK acknowledges data never sent, RFC 9293 §3.10.7.4: answered with an
+/// ACK and dropped): the frames go back, nothing is readable, and the
+/// segment sent again is kept.
+#[test]
+fn frames_of_a_segment_tcp_drops_go_back() {
+    let mut t = Twins::new(false);
+    let ack = t.ack;
+    t.ack = ack.wrapping_add(1000);
+    t.deliver(fulls(&t, 0, 3));
+    t.ack = ack;
+    assert_eq!(t.taken, 3, "staged by keeping");
+    assert_eq!(t.reclaimed, 3, "and handed back");
+    assert!(t.held.is_empty());
+    assert_eq!(t.read(100), Err(RecvError::WouldBlock));
+    let before = t.taken;
+    t.deliver(fulls(&t, 0, 3));
+    assert_eq!(t.taken, before + 3, "kept");
+    t.finish_reading(3 * t.full());
+}
+
+/// A kept frame that fits the free buffer (what `may_keep` checks) but
+/// reaches beyond the window B announced (the free space rounded down to
+/// the window scale's unit): both receivers take all of it (TCP accepts
+/// what the buffer holds), and it reads back right.
+#[test]
+fn a_kept_frame_beyond_the_announced_window_but_within_the_buffer() {
+    let mut t = Twins::new(false);
+    let full = t.full();
+    t.set_option(SocketOption::RecvBuffer(20_000));
+    // Past the first window's edge (64 KiB), which never shrinks.
+    for round in 0..4 {
+        t.deliver(fulls(&t, round * 13 * full, 13));
+        t.read_all(100_000);
+    }
+    let at = 4 * 13 * full;
+    t.deliver(fulls(&t, at, 13));
+    let edge = t.acked + t.window;
+    let end = at + 13 * full + 1000;
+    assert!(edge < end, "edge {edge}");
+    assert!(20_000 - 13 * full >= 1000);
+    let taken = t.taken;
+    let piece = t.piece(at + 13 * full, 1000, Alloc::Exact);
+    t.deliver(vec![piece]);
+    assert_eq!(t.taken, taken + 1, "kept");
+    assert_eq!(t.acked, end, "all of it");
+    assert_eq!(t.held.len(), 14);
+    t.read_all(3000);
+    assert!(t.held.is_empty());
+    t.finish(end);
+}
+
+/// Frames of a segment that fails PAWS (RFC 7323 §5: an older TSval than
+/// the one recorded) go back, as those of any segment TCP drops.
+#[test]
+fn frames_of_a_segment_failing_paws_go_back() {
+    let mut t = Twins::new(true);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 2));
+    t.read_all(4096);
+    t.wait(10);
+    let options = TcpOptions {
+        timestamp: Some(TcpTimestamp {
+            tsval: 5,
+            tsecr: t.tsecr,
+        }),
+        ..TcpOptions::default()
+    };
+    let frames: Vec<_> = (2..4)
+        .map(|i| {
+            let seq = PEER_ISS.wrapping_add(1).wrapping_add((i * full) as u32);
+            t.segment(
+                seq,
+                Some(t.ack),
+                TcpFlags::PSH,
+                options,
+                &stream(i * full, full),
+            )
+        })
+        .collect();
+    let taken = t.taken;
+    t.deliver(frames);
+    assert_eq!(t.lent.stats().tcp_ext.paws_estab, 1);
+    assert_eq!(t.taken, taken + 2, "staged by keeping");
+    assert!(t.held.is_empty(), "and handed back");
+    assert_eq!(t.acked, 2 * full);
+    t.complete(4 * full);
+    t.finish(4 * full);
+}
+
+/// SO_RCVBUF lowered below the bytes kept frames hold (nothing out of
+/// order): they stay readable, what comes before they are read is
+/// handled as the lent receiver handles it, and later frames are kept
+/// again within the new limit; raised again, full batches are kept.
+#[test]
+fn the_receive_buffer_lowered_below_kept_bytes_and_raised_again() {
+    let mut t = Twins::new(true);
+    let full = t.full();
+    t.deliver(fulls(&t, 0, 4));
+    assert_eq!(t.taken, 4);
+    t.set_option(SocketOption::RecvBuffer(2048));
+    t.deliver(fulls(&t, 4 * full, 2));
+    assert_eq!(t.read(1000), Ok(1000));
+    t.read_all(1000);
+    assert!(t.held.is_empty());
+    t.wait(300);
+    t.complete(8 * full);
+    t.set_option(SocketOption::RecvBuffer(1 << 20));
+    t.read_all(1000);
+    let taken = t.taken;
+    t.deliver(fulls(&t, 8 * full, 8));
+    assert_eq!(t.taken, taken + 8, "kept");
+    t.finish_reading(16 * full);
+}
+
+/// A driver that never takes its frames back: the stack holds at most
+/// `MAX_SPENT_FRAMES` spent ones and frees the rest, and those it holds
+/// are ones it was handed, each once.
+#[test]
+fn spent_frames_a_driver_never_takes_back_stay_bounded() {
+    use crate::storage::kept::MAX_SPENT_FRAMES;
+    let mut t = Twins::new(false);
+    let full = t.full();
+    let s = t.s();
+    let mut handed = std::collections::HashSet::new();
+    // A batch within the initial window.
+    const PER: usize = 32;
+    let mut buf = vec![0u8; PER * full];
+    let rounds = MAX_SPENT_FRAMES / PER + 2;
+    for round in 0..rounds {
+        let at = round * PER * full;
+        let mut frames: Vec<_> = (0..PER)
+            .map(|i| {
+                let f = t.piece(at + i * full, full, Alloc::Exact);
+                let len = f.len();
+                FrameBuf::new(f, len)
+            })
+            .collect();
+        for f in &frames {
+            handed.insert(f.buf.as_ptr() as usize);
+        }
+        t.owned.handle_frames_owned(t.now, IfaceId(0), &mut frames);
+        assert!(
+            frames.iter().all(FrameBuf::is_taken),
+            "round {round}: all kept"
+        );
+        let mut got = 0;
+        while let Ok(n) = t.owned.tcp_recv(t.now, s, &mut buf[got..]) {
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        assert_eq!(got, PER * full);
+        assert_eq!(buf[..got], stream(at, got)[..]);
+        while t.owned.poll_transmit(t.now, &mut [0u8; 2000]).is_some() {}
+        assert!(t.owned.env.spares.frames.len() <= MAX_SPENT_FRAMES);
+    }
+    let mut back = Vec::new();
+    t.owned.reclaim_frames(|f| back.push(f));
+    assert_eq!(back.len(), MAX_SPENT_FRAMES);
+    let distinct: std::collections::HashSet<_> = back.iter().map(|f| f.as_ptr() as usize).collect();
+    assert_eq!(distinct.len(), back.len(), "each frame once");
+    assert!(distinct.is_subset(&handed));
 }
 
 /// A run whose first frames are kept and whose last is not worth keeping
 /// (a short segment ends a GRO run; or a sparse buffer): `handle_frames`
-/// merges the whole run into one segment, but `handle_frames_owned` keeps
-/// the prefix (`checked_prefix` stops at the frame) and hands the rest in
-/// frame by frame, so TCP sees two segments: `TcpInSegs`/`IpInReceives`
-/// count one more, `tcp_info.segs_in` too, and the delayed-ACK estimator
-/// (`tcp_info.ato`) takes another sample. The module docs promise the same
-/// segments either way. (The property below avoids such runs.)
+/// merges the whole run into one segment, and so does `handle_frames_owned`,
+/// the kept prefix and the rest copied after it, so TCP sees one segment
+/// either way (the same `TcpInSegs`, `tcp_info.segs_in` and delayed-ACK
+/// estimate, `tcp_info.ato`). Found by the property before the rest of the
+/// run was merged: it went in frame by frame.
 #[test]
 fn a_run_cut_short_by_a_frame_not_worth_keeping_goes_in_as_one_segment() {
     let mut t = Twins::new(false);
@@ -733,13 +1112,14 @@ fn a_run_cut_short_by_a_frame_not_worth_keeping_goes_in_as_one_segment() {
     t.finish_reading(3 * full + 100);
 }
 
-/// Lowering SO_RCVBUF below data already held out of order: when the hole
-/// fills, the assembler advances over everything contiguous but the ring
-/// commits only up to the new limit (`RecvHalf::store`: `RCV.NXT +=
-/// buffer.commit(outcome.advanced)`), so the assembler's contiguous end
-/// runs ahead of RCV.NXT by the difference and later segments are placed
-/// that many bytes off: the application reads zeros. Not the zero-copy
-/// path's (the lent receiver does it too); found by the property below.
+/// Lowering SO_RCVBUF below data already held out of order, then filling
+/// the hole: every contiguous byte becomes readable (they were stored under
+/// the old limit, and Linux keeps its out-of-order queue too), and the
+/// rest of the stream arrives in place. Before `RingBuffer::commit` stopped
+/// capping at the limit, RCV.NXT stopped at the new limit (20,000) while
+/// the assembler went on to 20,440, so later bytes were stored 440 bytes
+/// off and the application read zeros at 21,460..21,900. Not the zero-copy
+/// path's (the lent receiver did the same); found by the property.
 #[test]
 fn lowering_the_receive_buffer_below_data_held_out_of_order_keeps_the_stream() {
     let mut t = Twins::new(false);
@@ -754,10 +1134,10 @@ fn lowering_the_receive_buffer_below_data_held_out_of_order_keeps_the_stream() {
     t.set_option(SocketOption::RecvBuffer(20_000));
     let first = t.piece(0, full, Alloc::Exact);
     t.deliver(vec![first]);
-    // Everything contiguous is taken, beyond the lowered limit: the bytes
-    // were stored under the old one.
+    // Every contiguous byte is taken, beyond the lowered limit: they were
+    // stored under the old one.
     assert_eq!(t.acked, 14 * full);
-    // The rest in order: bytes 21,460..21,900 read back as zeros.
+    // The rest in order, every byte the stream's.
     t.complete(16 * full);
     t.finish(16 * full);
 }
