@@ -528,6 +528,29 @@ impl Stack {
             }
             return 0;
         }
+        let gso = u16::try_from(first.payload_len()).unwrap_or(0);
+        let tos = run.frames[0][l2 + 1];
+        self.deliver_merged(key, l2, &tuple, &seg, push, len, gso, tos);
+        merged
+    }
+
+    /// A run's segment, its payloads staged already (copied, or kept in
+    /// their frames), through TCP: `head` with PSH if `push`, `len` bytes
+    /// of text in segments of `gso` bytes (0: one segment), TOS byte `tos`.
+    /// Whatever was staged and not taken is forgotten (kept frames go back
+    /// to the driver).
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_merged(
+        &mut self,
+        key: Key,
+        l2: usize,
+        tuple: &FourTuple,
+        head: &TcpRepr<'_>,
+        push: bool,
+        len: usize,
+        gso: u16,
+        tos: u8,
+    ) {
         // Counted once, as Linux counts a GRO packet.
         let stats = &mut self.env.stats;
         if l2 > 0 {
@@ -537,35 +560,35 @@ impl Stack {
         stats.ip.in_delivers += 1;
         stats.tcp.in_segs += 1;
         // The engine commits the staged bytes and never reads these: the
-        // run's payload is already in place (see `RecvHalf::stage`).
+        // run's payload is already in place (see `RecvHalf::stage` and
+        // `RecvHalf::stage_kept`).
         let mut pad = core::mem::take(&mut self.gro_pad);
         if pad.len() < len {
             pad.resize(MAX_DATAGRAM, 0);
         }
-        let mut flags = seg.flags;
+        let mut flags = head.flags;
         if push {
             flags |= TcpFlags::PSH;
         }
         let whole = TcpRepr {
             flags,
-            payload: &pad[..len],
-            ..seg
+            ..head.with_payload(&pad[..len])
         };
         if self.trace.segments {
-            self.trace_segment(Direction::In, &tuple, &whole);
+            self.trace_segment(Direction::In, tuple, &whole);
         }
-        self.env.rx_gso = u16::try_from(first.payload_len()).unwrap_or(0);
+        self.env.rx_gso = gso;
         // RFC 3168 §6.1.3: TCP needs the ECN field; a run shares one TOS
         // byte (a merge rule), so the first frame's is the run's.
-        self.env.rx_ecn = Ecn::from_tos(run.frames[0][l2 + 1]);
-        self.deliver(key, &tuple, &whole);
+        self.env.rx_ecn = Ecn::from_tos(tos);
+        self.deliver(key, tuple, &whole);
         self.env.rx_ecn = Ecn::NotEct;
         self.env.rx_gso = 0;
         if let Some(e) = self.conns.get_mut(key) {
+            e.conn.drop_kept_pending(&mut self.env.spares.frames);
             e.conn.clear_staged();
         }
         self.gro_pad = pad;
-        merged
     }
 
     /// Stages the run's payloads in the connection's receive buffer from

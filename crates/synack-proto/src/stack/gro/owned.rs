@@ -27,15 +27,13 @@ use super::{
     Candidate, MAX_DATAGRAM, MAX_RUN, Run, candidate, fixed_headers, run_base, stage_rest,
     tcp_checksum_ok,
 };
-use crate::stack::slab::Key;
-use crate::stack::{Demux, Direction, FourTuple, IfaceId, Stack, slots};
+use crate::stack::{Demux, FourTuple, IfaceId, Stack, slots};
 use crate::storage::FrameBuf;
 use crate::storage::kept::worth_keeping;
-use crate::tcp::ecn::Ecn;
 use crate::time::Instant;
 use crate::wire::Checksum;
 use crate::wire::checksum;
-use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
+use crate::wire::tcp::{TcpPacket, TcpRepr};
 use core::net::SocketAddrV4;
 
 /// What a run is, once its frames are no longer borrowed.
@@ -177,67 +175,16 @@ impl Stack {
             _ => (0, 0),
         };
         let staged = count + more;
-        self.deliver_staged(key, l2, &tuple, head, shape, staged, kept + copied, tos);
-        staged
-    }
-
-    /// The segment a kept run stands for, through TCP: `head` with PSH if
-    /// any of its `staged` frames had it, and a stand-in payload of `len`
-    /// bytes that the engine commits from the kept frames and never reads;
-    /// what it did not commit goes back to the driver.
-    #[allow(clippy::too_many_arguments)]
-    fn deliver_staged(
-        &mut self,
-        key: Key,
-        l2: usize,
-        tuple: &FourTuple,
-        head: TcpRepr<'static>,
-        shape: Shape,
-        staged: usize,
-        len: usize,
-        tos: u8,
-    ) {
-        // Counted once, as Linux counts a GRO packet.
-        let stats = &mut self.env.stats;
-        if l2 > 0 {
-            stats.eth.in_frames += 1;
-        }
-        stats.ip.in_receives += 1;
-        stats.ip.in_delivers += 1;
-        stats.tcp.in_segs += 1;
-        let mut pad = core::mem::take(&mut self.gro_pad);
-        if pad.len() < len {
-            pad.resize(MAX_DATAGRAM, 0);
-        }
-        let mut flags = head.flags;
         // Bit `i` of `pushes`: frame `i`'s PSH; the first `staged` count.
-        if shape.pushes & (u64::MAX >> (64 - staged)) != 0 {
-            flags |= TcpFlags::PSH;
-        }
-        let whole = TcpRepr {
-            flags,
-            ..head.with_payload(&pad[..len])
-        };
-        if self.trace.segments {
-            self.trace_segment(Direction::In, tuple, &whole);
-        }
-        // A single kept segment is not a super-packet.
-        self.env.rx_gso = if staged > 1 {
+        let push = shape.pushes & (u64::MAX >> (64 - staged)) != 0;
+        // A single segment kept is not a super-packet.
+        let gso = if staged > 1 {
             u16::try_from(shape.first.payload_len()).unwrap_or(0)
         } else {
             0
         };
-        // RFC 3168 §6.1.3: TCP needs the ECN field; a run shares one TOS
-        // byte (a merge rule).
-        self.env.rx_ecn = Ecn::from_tos(tos);
-        self.deliver(key, tuple, &whole);
-        self.env.rx_ecn = Ecn::NotEct;
-        self.env.rx_gso = 0;
-        if let Some(e) = self.conns.get_mut(key) {
-            e.conn.drop_kept_pending(&mut self.env.spares.frames);
-            e.conn.clear_staged();
-        }
-        self.gro_pad = pad;
+        self.deliver_merged(key, l2, &tuple, &head, push, kept + copied, gso, tos);
+        staged
     }
 }
 
