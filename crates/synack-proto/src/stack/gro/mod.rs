@@ -377,6 +377,30 @@ impl<'a> Run<'a> {
     }
 }
 
+/// A run's first segment (`first` in `frame`, from `src` to `dst`): its
+/// TCP packet, the segment as parsed (checksum not yet verified) and its
+/// connection's four-tuple. `None` if it does not parse: the ordinary path
+/// counts it. Always inlined: out of line, the segment (over a hundred
+/// bytes) is built and moved out, and LLVM then lays out
+/// `TcpPacket::verify_checksum` differently for every caller (+86
+/// instructions a handshake, none of whose segments comes here).
+#[inline(always)]
+fn run_head(
+    frame: &[u8],
+    first: Candidate,
+    l2: usize,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+) -> Option<(TcpPacket<&[u8]>, TcpRepr<'_>, FourTuple)> {
+    let packet = TcpPacket::new_checked(frame.get(l2 + 20..first.end)?).ok()?;
+    let seg = TcpRepr::parse(&packet, src, dst, Checksum::Offload).ok()?;
+    let tuple = FourTuple {
+        local: SocketAddrV4::new(dst, seg.dst_port),
+        remote: SocketAddrV4::new(src, seg.src_port),
+    };
+    Some((packet, seg, tuple))
+}
+
 /// The part of every segment's TCP checksum sum that a run's segments
 /// share, native-endian and not folded: the pseudo-header's addresses and
 /// protocol, and the `first` frame's TCP header (up to `payload_at`) with
@@ -506,16 +530,8 @@ impl Stack {
             return 0;
         };
         let first = run.first;
-        let tcp = &run.frames[0][l2 + 20..first.end];
-        let Ok(packet) = TcpPacket::new_checked(tcp) else {
+        let Some((packet, seg, tuple)) = run_head(run.frames[0], first, l2, src, dst) else {
             return 0;
-        };
-        let Ok(seg) = TcpRepr::parse(&packet, src, dst, Checksum::Offload) else {
-            return 0;
-        };
-        let tuple = FourTuple {
-            local: SocketAddrV4::new(dst, seg.dst_port),
-            remote: SocketAddrV4::new(src, seg.src_port),
         };
         let Some(Demux::Conn(key)) = self.demux.get(slots!(self), &tuple) else {
             return 0;

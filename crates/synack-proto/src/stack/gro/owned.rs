@@ -24,17 +24,14 @@
 //! so every answer on the wire, are the same either way.
 
 use super::{
-    Candidate, MAX_DATAGRAM, MAX_RUN, Run, candidate, fixed_headers, run_base, stage_rest,
-    tcp_checksum_ok,
+    Candidate, MAX_DATAGRAM, MAX_RUN, Run, candidate, fixed_headers, run_base, run_head,
+    stage_rest, tcp_checksum_ok,
 };
-use crate::stack::{Demux, FourTuple, IfaceId, Stack, slots};
+use crate::stack::{Demux, IfaceId, Stack, slots};
 use crate::storage::FrameBuf;
 use crate::storage::kept::worth_keeping;
 use crate::time::Instant;
-use crate::wire::Checksum;
 use crate::wire::checksum;
-use crate::wire::tcp::{TcpPacket, TcpRepr};
-use core::net::SocketAddrV4;
 
 /// What a run is, once its frames are no longer borrowed.
 #[derive(Clone, Copy, Debug)]
@@ -123,16 +120,8 @@ impl Stack {
         };
         let payload_at = first.payload_at;
         let (head, tuple, tos) = {
-            let tcp = &run[0].frame()[l2 + 20..first.end];
-            let Ok(packet) = TcpPacket::new_checked(tcp) else {
+            let Some((packet, seg, tuple)) = run_head(run[0].frame(), first, l2, src, dst) else {
                 return 0;
-            };
-            let Ok(seg) = TcpRepr::parse(&packet, src, dst, Checksum::Offload) else {
-                return 0;
-            };
-            let tuple = FourTuple {
-                local: SocketAddrV4::new(dst, seg.dst_port),
-                remote: SocketAddrV4::new(src, seg.src_port),
             };
             // RFC 9293 §3.1 (MUST-2/3): verified before anything of it is
             // used; summed in place, the frame is not copied.

@@ -277,6 +277,19 @@ impl Twins {
         buffer(&self.data(at, flags, &stream(at, len)), alloc, len)
     }
 
+    /// Both receivers shut their sending side (the same answer from
+    /// each); returns the FIN they send.
+    fn shut_write(&mut self) -> Sent {
+        let s = self.s();
+        let a = self.lent.tcp_shutdown(self.now, s, Shutdown::Write);
+        assert_eq!(a, self.owned.tcp_shutdown(self.now, s, Shutdown::Write));
+        let sent = self.settle();
+        *sent
+            .iter()
+            .find(|s| s.flags.contains(TcpFlags::FIN))
+            .expect("B's FIN")
+    }
+
     /// Both receivers' output since the last step, which must be the same
     /// byte for byte, then their events, counters and connection; the
     /// frames `owned` hands back are checked against those it took.
@@ -770,13 +783,7 @@ fn kept_frames_unread_into_time_wait_are_read_from_the_spilled_buffer() {
     t.deliver(fulls(&t, 0, 3));
     assert_eq!(t.taken, 3);
     assert_eq!(t.read(1000), Ok(1000));
-    let a = t.lent.tcp_shutdown(t.now, t.s(), Shutdown::Write);
-    assert_eq!(a, t.owned.tcp_shutdown(t.now, t.s(), Shutdown::Write));
-    let sent = t.settle();
-    let fin = *sent
-        .iter()
-        .find(|s| s.flags.contains(TcpFlags::FIN))
-        .expect("B's FIN");
+    let fin = t.shut_write();
     // The peer's FIN, acknowledging B's.
     t.ack = fin.seq.wrapping_add(1);
     let fin = t.data(3 * full, TcpFlags::FIN, &[]);
@@ -897,13 +904,7 @@ fn kept_frames_then_data_in_fin_wait_2_spill_in_front_of_it() {
     t.deliver(fulls(&t, 0, 2));
     assert_eq!(t.taken, 2);
     assert_eq!(t.read(700), Ok(700));
-    let a = t.lent.tcp_shutdown(t.now, t.s(), Shutdown::Write);
-    assert_eq!(a, t.owned.tcp_shutdown(t.now, t.s(), Shutdown::Write));
-    let sent = t.settle();
-    let fin = *sent
-        .iter()
-        .find(|s| s.flags.contains(TcpFlags::FIN))
-        .expect("B's FIN");
+    let fin = t.shut_write();
     // Data acknowledging B's FIN: FIN-WAIT-2, copied.
     t.ack = fin.seq.wrapping_add(1);
     t.deliver(fulls(&t, 2 * full, 2));
