@@ -468,6 +468,18 @@ impl Scoreboard {
         if start != self.nxt || !end.after(start) || !self.has_room() {
             return false;
         }
+        self.append(start, end, 0, now);
+        self.total.add(end.since(start));
+        true
+    }
+
+    /// Appends the record of `start..end` (a packet's of `piece`-byte
+    /// segments, or 0 for one segment) sent at `now`, newest on the
+    /// transmission-order list (`link_tail`, written out: every segment
+    /// sent comes through here), and moves SND.NXT's record to `end`. The
+    /// caller checked the order and the room, and counts the bytes.
+    #[inline(always)]
+    fn append(&mut self, start: SeqNum, end: SeqNum, piece: u32, now: Instant) {
         if self.records.capacity() == 0 {
             // An episode's first record: allocate std's smallest non-zero
             // deque (the first growth's size, so the memory is the same)
@@ -476,15 +488,13 @@ impl Scoreboard {
             self.records = VecDeque::with_capacity(FIRST_RECORDS);
         }
         let id = self.end_id();
-        // Newest on the transmission-order list (`link_tail`, written out:
-        // every segment sent comes through here).
         let tail = self.t_tail;
         self.records.push_back(Record {
             start,
             end,
             xmit: now,
             flags: flag::LINKED,
-            piece: 0,
+            piece,
             prev: tail,
             next: NONE,
         });
@@ -494,8 +504,6 @@ impl Scoreboard {
         }
         self.t_tail = id;
         self.nxt = end;
-        self.total.add(end.since(start));
-        true
     }
 
     /// Records the segments of `piece` bytes each (the last maybe shorter)
@@ -517,28 +525,8 @@ impl Scoreboard {
             return self.push(start, start + piece, now);
         }
         let end = if n == pieces { end } else { start + n * piece };
-        if self.records.capacity() == 0 {
-            // As in `push`: the first growth's size, allocated directly.
-            self.records = VecDeque::with_capacity(FIRST_RECORDS);
-        }
-        let id = self.end_id();
-        let tail = self.t_tail;
-        self.records.push_back(Record {
-            start,
-            end,
-            xmit: now,
-            flags: flag::LINKED,
-            piece,
-            prev: tail,
-            next: NONE,
-        });
-        match self.get_mut(tail) {
-            Some(t) => t.next = id,
-            None => self.t_head = id,
-        }
-        self.t_tail = id;
+        self.append(start, end, piece, now);
         self.total.add_segments(end.since(start), n);
-        self.nxt = end;
         true
     }
 
