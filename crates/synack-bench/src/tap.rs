@@ -323,8 +323,8 @@ impl Driver {
                 moved = true;
                 let frames = &mut self.rx_batch[..held];
                 self.stack.handle_frames_owned(now, IfaceId(0), frames);
-                for f in frames.iter_mut().filter(|f| f.is_taken()) {
-                    f.buf = self.rx_spare.pop().unwrap_or_else(|| vec![0; size]);
+                for f in frames {
+                    f.refill(&mut self.rx_spare, size);
                 }
             }
             if drained {

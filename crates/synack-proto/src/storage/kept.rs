@@ -84,6 +84,15 @@ impl FrameBuf {
         self.len = 0;
         core::mem::take(&mut self.buf)
     }
+
+    /// Gives a slot whose buffer the stack took a buffer again: one of
+    /// `spare` (buffers the stack gave back), else a new one of `size`
+    /// bytes. A slot the stack left keeps its own.
+    pub fn refill(&mut self, spare: &mut Vec<Vec<u8>>, size: usize) {
+        if self.is_taken() {
+            self.buf = spare.pop().unwrap_or_else(|| vec![0; size]);
+        }
+    }
 }
 
 /// One kept frame, the range of it that holds stream bytes not yet read,
@@ -234,18 +243,15 @@ impl KeptFrames {
     /// Gives every pending frame back (its segment was dropped, or only
     /// part of it was accepted).
     pub fn drop_pending(&mut self, spent: &mut Spent<'_>) {
-        while self.frames.len() > self.pending_from {
-            if let Some(k) = self.frames.pop() {
-                spent.give(k.frame);
-            }
-        }
+        spent.give_all(self.frames.drain(self.pending_from..).map(|k| k.frame));
         self.pending = 0;
         self.reset_if_read(spent);
     }
 
     /// Copies up to `out.len()` of `ring`'s buffered bytes into `out` and
     /// removes them, each from wherever it is (a kept frame, or the ring
-    /// itself); returns how many. Frames read to their end go to `spent`.
+    /// itself); returns how many. Once every frame is read they all go to
+    /// `spent`.
     pub fn read(&mut self, out: &mut [u8], ring: &mut RingBuffer, spent: &mut Spent<'_>) -> usize {
         let mut done = 0;
         // Bytes read out of frames whose places are still in the ring:
@@ -255,18 +261,14 @@ impl KeptFrames {
             let room = out.len() - done;
             let Some(k) = self.frames[..self.pending_from].get_mut(self.head) else {
                 // No kept frame ahead: the rest is the ring's.
-                ring.discard_front(kept);
-                self.committed -= kept as u32;
-                kept = 0;
+                self.drop_places(ring, &mut kept);
                 done += ring.dequeue_slice(&mut out[done..]);
                 break;
             };
             // Bytes the ring holds itself before the next kept frame.
             let gap = (k.at - self.front) as usize;
             if gap > 0 {
-                ring.discard_front(kept);
-                self.committed -= kept as u32;
-                kept = 0;
+                self.drop_places(ring, &mut kept);
                 let want = gap.min(room);
                 let n = ring.dequeue_slice(&mut out[done..done + want]);
                 done += n;
@@ -290,11 +292,18 @@ impl KeptFrames {
             }
             self.head += 1;
         }
-        ring.discard_front(kept);
-        // At most `committed`: the committed entries hold it.
-        self.committed -= kept as u32;
+        self.drop_places(ring, &mut kept);
         self.reset_if_read(spent);
         done
+    }
+
+    /// Drops from the front of `ring` the places of the `kept` bytes just
+    /// read out of frames, so that its own bytes come next.
+    fn drop_places(&mut self, ring: &mut RingBuffer, kept: &mut usize) {
+        ring.discard_front(*kept);
+        // At most `committed`: the committed entries hold it.
+        self.committed -= *kept as u32;
+        *kept = 0;
     }
 
     /// Starts the queue again from the front once every entry is read, the

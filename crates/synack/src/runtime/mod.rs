@@ -271,11 +271,8 @@ impl Core {
         }
         let frames = &mut self.rx_bufs[..held];
         self.stack.handle_frames_owned(now, IfaceId(0), frames);
-        for f in frames.iter_mut().filter(|f| f.is_taken()) {
-            f.buf = match self.rx_spare.pop() {
-                Some(buf) => buf,
-                None => vec![0; self.rx_len],
-            };
+        for f in frames {
+            f.refill(&mut self.rx_spare, self.rx_len);
         }
     }
 

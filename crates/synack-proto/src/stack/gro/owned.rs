@@ -68,14 +68,9 @@ impl Stack {
             self.advance(now);
             let kept = self.deliver_kept(usize::from(iface.0), l2, run, shape);
             self.refresh_deadline();
-            if kept == 0 && shape.len > 1 {
-                // Not kept: the copying way, merged as `handle_frames` would.
-                let mut run = run.iter().map(FrameBuf::frame);
-                if let Some(first) = run.next() {
-                    let mut r = Run::new(first, shape.first, l2);
-                    r.extend(&mut run, l2);
-                    self.gro_flush(now, iface, l2, &r);
-                }
+            if kept == 0 {
+                // Not kept: the copying way, as `handle_frames` takes it.
+                self.handle_frames(now, iface, run.iter().map(FrameBuf::frame));
             } else {
                 for frame in &run[kept..] {
                     self.handle_frame_on(now, iface, frame.frame());
@@ -195,7 +190,7 @@ fn run_at(frames: &[FrameBuf], i: usize, l2: usize) -> Option<Shape> {
     })
 }
 
-/// How many of the run's frames from its start may be kept, and their
+/// How many of `run`'s frames from its start may be kept, and their
 /// payload bytes: the first (its checksum verified by the caller), then
 /// each further one whose checksum is right (from the run's shared header
 /// sum and its payload's sum in place) and that is worth keeping. Each
@@ -211,11 +206,8 @@ fn checked_prefix(
     let first = shape.first;
     ends[0] = first.end;
     let mut bytes = first.payload_len();
-    let Some(first_frame) = run.first() else {
-        return (0, 0);
-    };
-    let base = run_base(first_frame.frame(), first.payload_at, l2, src, dst);
-    for (n, buf) in run.iter().enumerate().take(shape.len).skip(1) {
+    let base = run_base(run[0].frame(), first.payload_at, l2, src, dst);
+    for (n, buf) in run.iter().enumerate().skip(1) {
         let frame = buf.frame();
         let Some(h) = fixed_headers(frame, l2) else {
             return (n, bytes);
@@ -232,5 +224,5 @@ fn checked_prefix(
         ends[n] = end;
         bytes += payload.len();
     }
-    (shape.len, bytes)
+    (run.len(), bytes)
 }
