@@ -29,11 +29,13 @@ use crate::wire::tcp::SackBlocks;
 /// of line: the ring's copy stays inlined in the reader, and only a driver
 /// that hands frames over comes here.
 #[inline(never)]
-fn read_kept(b: &mut RecvBlock, out: &mut [u8], spent: &mut Vec<Vec<u8>>) -> usize {
-    match b.kept.as_deref_mut() {
-        Some(kept) => kept.read(out, &mut b.buffer, &mut Spent(spent)),
-        None => b.buffer.dequeue_slice(out),
-    }
+fn read_kept(
+    kept: &mut KeptFrames,
+    ring: &mut RingBuffer,
+    out: &mut [u8],
+    spent: &mut Vec<Vec<u8>>,
+) -> usize {
+    kept.read(out, ring, &mut Spent(spent))
 }
 
 /// Kept frames' bytes written into their place in `ring`, the frames
@@ -176,11 +178,6 @@ impl RecvBlock {
             ooo_fin_seq: SeqNum(0),
             kept: None,
         }
-    }
-
-    /// The buffer's bytes that kept frames hold.
-    fn kept_committed(&self) -> usize {
-        self.kept.as_deref().map_or(0, KeptFrames::committed)
     }
 
     /// Bytes staged in kept frames.
@@ -378,10 +375,10 @@ impl RecvHalf {
         let Some(b) = self.block.as_deref_mut() else {
             return 0;
         };
-        if b.kept_committed() == 0 {
-            return b.buffer.dequeue_slice(out);
+        match b.kept.as_deref_mut() {
+            Some(kept) if kept.committed() > 0 => read_kept(kept, &mut b.buffer, out, spent),
+            _ => b.buffer.dequeue_slice(out),
         }
-        read_kept(b, out, spent)
     }
 
     /// Takes the buffer with its unread bytes when the connection's
