@@ -9,7 +9,8 @@
 #                          (ASSOC=512 for a fully associative model: capacity misses only)
 #              footprint   hot code per handshake: instructions run >= 0.5 times, in 64-byte
 #                          lines, by function (BY=file or BY=line MATCH=substring for more)
-#              bulk        instructions per 32 MiB of bulk transfer at MTU 1500 (64 minus 32),
+#              bulk        instructions per 32 MiB of bulk transfer at MTU 1500 (64 minus 32;
+#                          MTU=n for another MTU, in every bulk mode),
 #                          BUFKIB=n for n KiB socket buffers (default 256)
 #              bulk-cache  per 32 MiB: instructions, L1d misses and misses of a 512 KiB 8-way
 #                          L2 (cachegrind's last level), BUFKIB=n for n KiB socket buffers
@@ -27,7 +28,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 mode=${1:-}
 stack=${2:-synack}
 bin=${3:-target/release/examples/profile}
-usage() { sed -n '6,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+mtu=${MTU:-1500}
+usage() { sed -n '6,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ -n "$mode" ] || usage
 case "$stack" in synack|smoltcp) ;; *) echo "count.sh: unknown stack '$stack' (synack or smoltcp)" >&2; exit 2 ;; esac
 command -v valgrind >/dev/null || { echo "count.sh: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
@@ -77,15 +79,15 @@ footprint)
   ;;
 bulk)
   for m in 32 64; do
-    valgrind --tool=callgrind --callgrind-out-file="$out/cg.$m" "$bin" bulk "$stack" 1500 $m ${BUFKIB:-} >/dev/null 2>&1
+    valgrind --tool=callgrind --callgrind-out-file="$out/cg.$m" "$bin" bulk "$stack" "$mtu" $m ${BUFKIB:-} >/dev/null 2>&1
   done
   a=$(total Ir "$out/cg.32"); b=$(total Ir "$out/cg.64")
-  echo "$stack: $(( b - a )) instructions per 32 MiB at MTU 1500"
+  echo "$stack: $(( b - a )) instructions per 32 MiB at MTU $mtu"
   ;;
 bulk-cache)
   for m in 32 64; do
     valgrind --tool=cachegrind --cache-sim=yes --D1=32768,8,64 --LL=524288,8,64 \
-      --cachegrind-out-file="$out/c.$m" "$bin" bulk "$stack" 1500 $m ${BUFKIB:-} >/dev/null 2>&1
+      --cachegrind-out-file="$out/c.$m" "$bin" bulk "$stack" "$mtu" $m ${BUFKIB:-} >/dev/null 2>&1
   done
   for e in Ir D1mr D1mw DLmr DLmw; do
     a=$(total $e "$out/c.32"); b=$(total $e "$out/c.64")
@@ -95,7 +97,7 @@ bulk-cache)
 bulk-icache)
   for m in 32 64; do
     valgrind --tool=cachegrind --cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=524288,8,64 \
-      --cachegrind-out-file="$out/c.$m" "$bin" bulk "$stack" 1500 $m ${BUFKIB:-} >/dev/null 2>&1
+      --cachegrind-out-file="$out/c.$m" "$bin" bulk "$stack" "$mtu" $m ${BUFKIB:-} >/dev/null 2>&1
   done
   for e in Ir I1mr ILmr; do
     a=$(total $e "$out/c.32"); b=$(total $e "$out/c.64")
@@ -106,7 +108,7 @@ bulk-footprint)
   steps=()
   for m in 32 64; do
     line=$(valgrind --tool=callgrind --dump-instr=yes --compress-pos=no --compress-strings=no \
-      --callgrind-out-file="$out/fp.$m" "$bin" bulk "$stack" 1500 $m ${BUFKIB:-} 2>/dev/null)
+      --callgrind-out-file="$out/fp.$m" "$bin" bulk "$stack" "$mtu" $m ${BUFKIB:-} 2>/dev/null)
     steps+=("$(echo "$line" | sed -n 's/.*steps=\([0-9]*\).*/\1/p')")
   done
   turns=$(( steps[1] - steps[0] ))
