@@ -43,6 +43,36 @@ pub const MAX_OUT_BYTES: usize = 4 * 1024 * 1024;
 /// Buffers kept for reuse.
 const POOL_MAX: usize = 64;
 
+/// A frame written into the caller's buffer: the interface it leaves by
+/// (the high half) and its length (the low half) in one word, so that an
+/// `Option` of it, or of that, is a tag and a word and comes back from the
+/// output path's calls in two registers. The public `(IfaceId, usize)` in
+/// an `Option` is 24 bytes: returned through memory, written there in
+/// pieces and read back in wider loads, which the CPU cannot forward from
+/// the stores. Every frame stalled on that, on a bulk sender's path most
+/// (docs/PERFORMANCE.md, "Session 21").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Written(u64);
+
+impl Written {
+    /// A frame of `len` bytes (at most a buffer's: below 4 GiB).
+    #[inline]
+    fn new(iface: IfaceId, len: usize) -> Written {
+        debug_assert!(u32::try_from(len).is_ok(), "a frame of {len} bytes");
+        Written(u64::from(iface.0) << 32 | (len as u64 & 0xffff_ffff))
+    }
+
+    #[inline]
+    fn len(self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
+
+    #[inline]
+    fn pair(self) -> (IfaceId, usize) {
+        (IfaceId((self.0 >> 32) as u16), self.len())
+    }
+}
+
 /// An IP datagram waiting to go out.
 #[derive(Debug)]
 struct OutDatagram {
@@ -150,7 +180,7 @@ impl Stack {
             );
             return None;
         }
-        self.poll_transmit_queued(buf)
+        self.poll_transmit_queued(buf).map(Written::pair)
     }
 
     /// Every frame there is to send, in the order [`Stack::poll_transmit`]
@@ -188,7 +218,7 @@ impl Stack {
                 if buf.len() < MIN_TRANSMIT_BUFFER {
                     return None;
                 }
-                let n = self.transmit(buf).map(|(_, n)| n);
+                let n = self.transmit(buf).map(Written::len);
                 wrote = n.is_some();
                 n
             };
@@ -219,7 +249,7 @@ impl Stack {
     }
 
     /// [`Stack::poll_transmit_on`] when some source may have output.
-    fn poll_transmit_queued(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+    fn poll_transmit_queued(&mut self, buf: &mut [u8]) -> Option<Written> {
         if buf.len() < MIN_TRANSMIT_BUFFER {
             return None;
         }
@@ -233,7 +263,7 @@ impl Stack {
     /// else whatever that finds. While no packet is under way this is one
     /// compare more than `transmit_any`.
     #[inline]
-    fn transmit(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+    fn transmit(&mut self, buf: &mut [u8]) -> Option<Written> {
         if self.piece_key.get().is_some()
             && let Some(frame) = self.transmit_next_piece(buf)
         {
@@ -250,7 +280,7 @@ impl Stack {
     /// piece). `None` when it does not apply or the piece does not go this
     /// way.
     #[inline(always)]
-    fn transmit_next_piece(&mut self, buf: &mut [u8]) -> Option<Option<(IfaceId, usize)>> {
+    fn transmit_next_piece(&mut self, buf: &mut [u8]) -> Option<Option<Written>> {
         if self.arp_ifaces || !self.control.is_empty() || self.out.len() > 0 {
             return None;
         }
@@ -262,7 +292,7 @@ impl Stack {
     }
 
     #[inline(never)]
-    fn transmit_any(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+    fn transmit_any(&mut self, buf: &mut [u8]) -> Option<Written> {
         loop {
             // ARP's frames only on an Ethernet interface; their code is out
             // of line so an IP interface's path stays dense in the
@@ -297,7 +327,7 @@ impl Stack {
     /// ARP announcements, replies and requests, first.
     /// Called only when some interface has ARP (`arp_ifaces`).
     #[inline(never)]
-    fn transmit_arp(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+    fn transmit_arp(&mut self, buf: &mut [u8]) -> Option<Written> {
         for i in 0..self.ifaces.len() {
             let iface = &mut self.ifaces[i];
             let (Some(mac), Some(arp)) = (iface.mac(), iface.arp.as_mut()) else {
@@ -332,7 +362,7 @@ impl Stack {
         packet: ArpRepr,
         dst_mac: EthernetAddress,
         buf: &mut [u8],
-    ) -> (IfaceId, usize) {
+    ) -> Written {
         let src_mac = self.ifaces[iface].mac().unwrap_or_default();
         EthernetRepr {
             src_addr: src_mac,
@@ -352,13 +382,13 @@ impl Stack {
                 packet,
             });
         }
-        (id, ETH + len)
+        Written::new(id, ETH + len)
     }
 
     /// Datagrams ARP held until their next hop was resolved.
     /// Called only when some interface has ARP (`arp_ifaces`).
     #[inline(never)]
-    fn transmit_released(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+    fn transmit_released(&mut self, buf: &mut [u8]) -> Option<Written> {
         for i in 0..self.ifaces.len() {
             let iface = &mut self.ifaces[i];
             let (Some(mac), Some(arp)) = (iface.mac(), iface.arp.as_mut()) else {
@@ -376,14 +406,14 @@ impl Stack {
             self.env.stats.eth.out_frames += 1;
             let len = ETH + released.len;
             self.trace_out_tcp(&buf[ETH..len]);
-            return Some((IfaceId(i as u16), len));
+            return Some(Written::new(IfaceId(i as u16), len));
         }
         None
     }
 
     /// A TCP segment the stack makes without a connection.
     #[inline(never)]
-    fn transmit_reply(&mut self, reply: &TcpReply, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+    fn transmit_reply(&mut self, reply: &TcpReply, buf: &mut [u8]) -> Option<Written> {
         let (local, remote) = reply.addrs();
         let Some(hop) = self.hop_to(*remote.ip()) else {
             self.env.stats.ip.out_no_routes += 1;
@@ -402,7 +432,7 @@ impl Stack {
 
     /// The next connection's next segment; takes it off the ready queue
     /// when it has nothing more.
-    fn transmit_conn(&mut self, ready: super::Ready, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+    fn transmit_conn(&mut self, ready: super::Ready, buf: &mut [u8]) -> Option<Written> {
         let now = self.now;
         let super::Ready { key, dst } = ready;
         if self.piece_key.is(key)
@@ -520,7 +550,7 @@ impl Stack {
         key: super::Key,
         dst: Ipv4Addr,
         buf: &mut [u8],
-    ) -> Option<Option<(IfaceId, usize)>> {
+    ) -> Option<Option<Written>> {
         // The packet's first piece's hop, unless a route or an interface
         // changed since (then asked again, as for any segment).
         let PieceHop { hop, l2 } = match self.piece_hop {
@@ -571,7 +601,7 @@ impl Stack {
         let ip_len = IP_HEADER_LEN + n;
         // `finish_tcp_frame`, the interface's kind known from `l2`.
         let frame = if l2 == 0 {
-            Some((IfaceId(hop.iface as u16), ip_len))
+            Some(Written::new(IfaceId(hop.iface as u16), ip_len))
         } else {
             self.finish_ethernet_frame(hop.iface, hop.next_hop, hop.link_broadcast, buf, ip_len)
         };
@@ -613,7 +643,7 @@ impl Stack {
 
     /// The first queued datagram, or its next fragment.
     #[inline(never)]
-    fn transmit_datagram(&mut self, buf: &mut [u8]) -> Option<(IfaceId, usize)> {
+    fn transmit_datagram(&mut self, buf: &mut [u8]) -> Option<Written> {
         let (dst, total) = {
             let d = self.out.queue.front()?;
             let p = Ipv4Packet::new_unchecked(&d.data[..]);
@@ -725,18 +755,13 @@ impl Stack {
     /// Always inline: on an IP interface it is a lookup and a compare,
     /// less than the call (every frame ends here).
     #[inline(always)]
-    fn finish_frame(
-        &mut self,
-        hop: Hop,
-        buf: &mut [u8],
-        ip_len: usize,
-    ) -> Option<(IfaceId, usize)> {
+    fn finish_frame(&mut self, hop: Hop, buf: &mut [u8], ip_len: usize) -> Option<Written> {
         // An IP interface (TUN) has no link layer: nothing to add, no call.
         // The Ethernet path takes the hop's fields, not the hop: a `Hop`
         // argument is passed in memory, and every frame (a TUN one too)
         // paid for building that copy (about 14 instructions).
         match self.ifaces.get(hop.iface)?.mac() {
-            None => Some((IfaceId(hop.iface as u16), ip_len)),
+            None => Some(Written::new(IfaceId(hop.iface as u16), ip_len)),
             Some(_) => {
                 self.finish_ethernet_frame(hop.iface, hop.next_hop, hop.link_broadcast, buf, ip_len)
             }
@@ -753,7 +778,7 @@ impl Stack {
         link_broadcast: bool,
         buf: &mut [u8],
         ip_len: usize,
-    ) -> Option<(IfaceId, usize)> {
+    ) -> Option<Written> {
         let now = self.now;
         let id = IfaceId(iface as u16);
         let iface = self.ifaces.get_mut(iface)?;
@@ -781,7 +806,7 @@ impl Stack {
         }
         .emit(&mut EthernetFrame::new_unchecked(&mut buf[..ETH]));
         self.env.stats.eth.out_frames += 1;
-        Some((id, ETH + ip_len))
+        Some(Written::new(id, ETH + ip_len))
     }
 
     /// Whether a frame to `hop` leaves at once (no ARP resolution pending).
@@ -802,7 +827,7 @@ impl Stack {
         buf: &mut [u8],
         l2: usize,
         ip_len: usize,
-    ) -> Option<(IfaceId, usize)> {
+    ) -> Option<Written> {
         let frame = self.finish_frame(hop, buf, ip_len)?;
         self.trace_out_tcp(&buf[l2..l2 + ip_len]);
         Some(frame)
