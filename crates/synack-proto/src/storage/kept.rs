@@ -189,34 +189,45 @@ impl KeptFrames {
             + self.frames.capacity() * core::mem::size_of::<Kept>()
     }
 
-    /// Stages `frame[start..end]`, bytes whose place is `offset` bytes
-    /// after the ring's first buffered byte (right after those staged so
-    /// far). The caller checked that the range is in the frame and
-    /// non-empty.
+    /// Stages `frames[k].frame()[start..ends[k]]` for each of `ends`, bytes
+    /// whose places follow one another from `offset` bytes after the ring's
+    /// first buffered byte (right after those staged so far), taking each
+    /// frame's buffer. The caller checked that every range is in its frame
+    /// and non-empty.
     pub fn push_pending(
         &mut self,
-        frame: Vec<u8>,
+        frames: &mut [FrameBuf],
         start: usize,
-        end: usize,
+        ends: &[usize],
         offset: usize,
         spent: &mut Spent<'_>,
     ) {
-        debug_assert!(start < end && end <= frame.len());
-        let at = self.front + offset as u64;
-        // A frame is at most 4 GiB; an IPv4 one at most 64 KiB.
-        let (start, end) = (start as u32, end as u32);
-        self.pending += end - start;
         if self.head > 32 && self.head >= self.frames.len() / 2 {
             spent.give_all(self.frames.drain(..self.head).map(|k| k.frame));
             self.pending_from -= self.head;
             self.head = 0;
         }
-        self.frames.push(Kept {
-            frame,
-            start,
-            end,
-            at,
-        });
+        let mut at = self.front + offset as u64;
+        let mut total = 0;
+        // One `extend` over two slices: room is made once and each entry
+        // written in place (a `push` per frame checked the room each time
+        // and staged the buffer through memory around that check).
+        self.frames
+            .extend(frames.iter_mut().zip(ends).map(|(frame, &end)| {
+                debug_assert!(start < end && end <= frame.frame().len());
+                // A frame is at most 4 GiB; an IPv4 one at most 64 KiB.
+                let (start, end) = (start as u32, end as u32);
+                let kept = Kept {
+                    frame: frame.take(),
+                    start,
+                    end,
+                    at,
+                };
+                at += u64::from(end - start);
+                total += end - start;
+                kept
+            }));
+        self.pending += total;
     }
 
     /// Commits the first `n` pending bytes (the segment's accepted text):
@@ -392,9 +403,9 @@ mod tests {
             assert_eq!(self.ring.reserve_ahead(staged, 600, None), 600);
             let offset = self.ring.len() + staged;
             self.kept.push_pending(
-                frame(fill, 600),
+                &mut [FrameBuf::new(frame(fill, 600), 614)],
                 10,
-                610,
+                &[610],
                 offset,
                 &mut Spent(&mut self.spent),
             );

@@ -547,12 +547,9 @@ impl RecvHalf {
             return 0;
         }
         let kept = b.kept.get_or_insert_with(Box::default);
-        let mut offset = b.buffer.len() + b.staged as usize;
-        for (frame, &end) in frames.iter_mut().zip(ends) {
-            let spent = &mut Spent(&mut spares.frames);
-            kept.push_pending(frame.take(), start, end, offset, spent);
-            offset += end - start;
-        }
+        let offset = b.buffer.len() + b.staged as usize;
+        let spent = &mut Spent(&mut spares.frames);
+        kept.push_pending(&mut frames[..ends.len()], start, ends, offset, spent);
         // Within the buffer's limit, a `u32`.
         b.staged += total as u32;
         total
