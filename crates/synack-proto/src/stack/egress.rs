@@ -887,3 +887,30 @@ fn unfragmented(
         frag_offset: 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_frame_and_its_options_fit_two_registers() {
+        // What `Written` is for: the output path's results come back in
+        // registers, not through memory (see its docs).
+        assert_eq!(core::mem::size_of::<Written>(), 8);
+        assert!(core::mem::size_of::<Option<Option<Written>>>() <= 16);
+    }
+
+    #[test]
+    fn a_written_frame_keeps_its_interface_and_length() {
+        for (iface, len) in [
+            (0, 0),
+            (1, 1514),
+            (u16::MAX, 65_549),
+            (7, u32::MAX as usize),
+        ] {
+            let w = Written::new(IfaceId(iface), len);
+            assert_eq!(w.len(), len);
+            assert_eq!(w.pair(), (IfaceId(iface), len));
+        }
+    }
+}
