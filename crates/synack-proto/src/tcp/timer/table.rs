@@ -198,9 +198,23 @@ impl TimerTable {
         }
     }
 
-    /// Stops every timer.
+    /// Stops every timer. A narrow table is reset field by field: a new
+    /// table written over it whole was built on the stack in pieces and
+    /// copied in wider loads the CPU cannot forward from those stores
+    /// (`Written` in `stack/egress.rs` tells the same story).
     pub fn stop_all(&mut self) {
-        *self = TimerTable::new();
+        match &mut self.repr {
+            Repr::Near {
+                base,
+                after,
+                earliest,
+            } => {
+                *base = Instant::from_micros(0);
+                *after = [NEAR_UNARMED; Timer::COUNT];
+                *earliest = EARLIEST_NONE;
+            }
+            Repr::Wide(_) => *self = TimerTable::new(),
+        }
     }
 
     /// When `timer` fires, if armed.
