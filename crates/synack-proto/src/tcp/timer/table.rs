@@ -203,18 +203,19 @@ impl TimerTable {
     /// copied in wider loads the CPU cannot forward from those stores
     /// (`Written` in `stack/egress.rs` tells the same story).
     pub fn stop_all(&mut self) {
-        match &mut self.repr {
-            Repr::Near {
-                base,
-                after,
-                earliest,
-            } => {
-                *base = Instant::from_micros(0);
-                *after = [NEAR_UNARMED; Timer::COUNT];
-                *earliest = EARLIEST_NONE;
-            }
-            Repr::Wide(_) => *self = TimerTable::new(),
-        }
+        let Repr::Near {
+            base,
+            after,
+            earliest,
+        } = &mut self.repr
+        else {
+            // A wide table goes back to narrow, its deadlines freed.
+            *self = TimerTable::new();
+            return;
+        };
+        *base = Instant::from_micros(0);
+        *after = [NEAR_UNARMED; Timer::COUNT];
+        *earliest = EARLIEST_NONE;
     }
 
     /// When `timer` fires, if armed.
