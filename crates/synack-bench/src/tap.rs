@@ -298,11 +298,8 @@ impl Driver {
         let mut moved = false;
         let size = self.rx.len();
         let spare = &mut self.rx_spare;
-        self.stack.reclaim_frames(|buf| {
-            if buf.len() == size && spare.len() < RX_BATCH {
-                spare.push(buf);
-            }
-        });
+        self.stack
+            .reclaim_frames(|buf| FrameBuf::keep_spare(spare, buf, size, RX_BATCH));
         for _ in 0..RX_TURN / RX_BATCH {
             let mut held = 0;
             let mut drained = false;

@@ -93,6 +93,16 @@ impl FrameBuf {
             self.buf = spare.pop().unwrap_or_else(|| vec![0; size]);
         }
     }
+
+    /// Keeps `buf`, a buffer the stack gave back (`Stack::reclaim_frames`),
+    /// in `spare` for [`FrameBuf::refill`] if it is a full `size` bytes (the
+    /// stack never shortens one) and `spare` holds fewer than `max`; else
+    /// frees it.
+    pub fn keep_spare(spare: &mut Vec<Vec<u8>>, buf: Vec<u8>, size: usize, max: usize) {
+        if buf.len() == size && spare.len() < max {
+            spare.push(buf);
+        }
+    }
 }
 
 /// One kept frame, the range of it that holds stream bytes not yet read,
@@ -561,5 +571,30 @@ mod tests {
         assert_eq!(read, want);
         assert_eq!(b.spent.len(), 100);
         assert!(b.kept.is_empty());
+    }
+
+    #[test]
+    fn a_driver_refills_taken_slots_from_full_size_spares() {
+        let mut spare = Vec::new();
+        FrameBuf::keep_spare(&mut spare, vec![1; 8], 8, 2);
+        FrameBuf::keep_spare(&mut spare, vec![2; 5], 8, 2);
+        FrameBuf::keep_spare(&mut spare, vec![3; 8], 8, 2);
+        FrameBuf::keep_spare(&mut spare, vec![4; 8], 8, 2);
+        assert_eq!(
+            spare,
+            vec![vec![1; 8], vec![3; 8]],
+            "full size, at most two"
+        );
+        let mut slots = [FrameBuf::new(vec![9; 8], 8), FrameBuf::default()];
+        for slot in &mut slots {
+            slot.refill(&mut spare, 8);
+        }
+        assert_eq!(
+            slots[0].buf,
+            vec![9; 8],
+            "a slot the stack left keeps its own"
+        );
+        assert_eq!(slots[1].buf, vec![3; 8]);
+        assert_eq!(spare.len(), 1);
     }
 }

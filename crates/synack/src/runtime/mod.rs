@@ -279,13 +279,8 @@ impl Core {
     /// Takes back the buffers of kept frames the application has read.
     fn reclaim_rx(&mut self) {
         let (stack, spare, len) = (&mut self.stack, &mut self.rx_spare, self.rx_len);
-        stack.reclaim_frames(|buf| {
-            // Full size (the stack never shortens a buffer), and only as
-            // many as a batch can take.
-            if buf.len() == len && spare.len() < RX_BATCH {
-                spare.push(buf);
-            }
-        });
+        // Only as many as a batch can take.
+        stack.reclaim_frames(|buf| FrameBuf::keep_spare(spare, buf, len, RX_BATCH));
     }
 
     fn fail(&mut self, kind: io::ErrorKind, msg: String) {

@@ -215,32 +215,7 @@ impl Twins {
             window: 4096,
             options,
         };
-        let mut buf = vec![0u8; 1600];
-        let n = crate::tcp::segment::write_segment(
-            &mut buf[20..],
-            PEER,
-            LOCAL,
-            &header,
-            (payload, &[]),
-        )
-        .unwrap();
-        Ipv4Repr {
-            src_addr: A,
-            dst_addr: B,
-            protocol: IpProtocol::Tcp,
-            payload_len: n as u16,
-            ttl: 64,
-            dscp_ecn: 0,
-            ident: 7,
-            dont_frag: true,
-            more_frags: false,
-            frag_offset: 0,
-        }
-        .emit(
-            &mut Ipv4Packet::new_unchecked(&mut buf[..20]),
-            Checksum::Full,
-        );
-        buf.truncate(20 + n);
+        let buf = tcp_packet(PEER, LOCAL, &header, payload);
         if self.l2 > 0 {
             return eth_frame(mac(2), mac(1), EtherType::Ipv4, &buf);
         }

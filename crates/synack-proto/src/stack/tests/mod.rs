@@ -63,8 +63,18 @@ pub(super) fn packet(
         window: 1000,
         options: TcpOptions::default(),
     };
-    let mut buf = vec![0u8; 1500];
-    let n = crate::tcp::segment::write_segment(&mut buf[20..], src, dst, &header, (payload, &[]))
+    tcp_packet(src, dst, &header, payload)
+}
+
+/// Builds an IPv4+TCP packet from `src` to `dst` with `header`.
+pub(super) fn tcp_packet(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    header: &crate::tcp::segment::SegmentHeader,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut buf = vec![0u8; 1600];
+    let n = crate::tcp::segment::write_segment(&mut buf[20..], src, dst, header, (payload, &[]))
         .unwrap();
     let ip = Ipv4Repr {
         src_addr: *src.ip(),
