@@ -260,10 +260,22 @@ fn random_seed() -> u64 {
 /// allows it: the kernel then exchanges 64 KiB super-segments with partial
 /// checksums with the stack, both ways (see docs/RUNTIME.md). Falls back to
 /// a plain TAP (an existing persistent TAP made without `IFF_VNET_HDR`
-/// refuses the header).
+/// refuses the header), which takes synack's frames through NAPI in a
+/// kernel thread when the kernel allows it (`IFF_NAPI`, threaded NAPI): the
+/// kernel's receive path then runs in batches beside synack's thread, not
+/// inside each `write(2)`.
 fn open_tap(name: &str) -> io::Result<Tap> {
     let opts = synack_tap::Options::new(name).vnet_hdr(synack_tap::Offloads::TCP);
-    Tap::with_options(&opts).or_else(|_| Tap::open(name))
+    if let Ok(tap) = Tap::with_options(&opts) {
+        return Ok(tap);
+    }
+    let Ok(tap) = Tap::with_options(&synack_tap::Options::new(name).napi(true)) else {
+        return Tap::open(name);
+    };
+    if let Err(e) = tap.set_threaded_napi(true) {
+        eprintln!("{}: NAPI left in the writer's softirq: {e}", tap.name());
+    }
+    Ok(tap)
 }
 
 #[cfg(test)]

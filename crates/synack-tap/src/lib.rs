@@ -1,7 +1,8 @@
 //! synack-tap: Linux TAP (Ethernet) and TUN (IP) devices.
 //!
 //! - [`Tap`] and [`Tun`] open `/dev/net/tun`, create or attach an interface
-//!   (`IFF_NO_PI`; optionally `IFF_VNET_HDR` with offloads), read and write
+//!   (`IFF_NO_PI`; optionally `IFF_VNET_HDR` with offloads, and `IFF_NAPI`
+//!   with threaded NAPI), read and write
 //!   one frame per call, and configure the kernel's side of the link
 //!   (address, prefix, MTU, up) with ioctls, never by running `ip`.
 //! - [`VirtioNetHdr`] is the safe parse/emit of the virtio-net header.
@@ -15,7 +16,8 @@
 //! permitted"); nothing here panics on an I/O error.
 
 // This is the only crate in the workspace allowed to use `unsafe`: talking to
-// /dev/net/tun needs ioctl(2), fcntl(2), poll(2), socket(2) and unshare(2).
+// /dev/net/tun needs ioctl(2), fcntl(2), poll(2), socket(2), unshare(2) and,
+// for an interface's sysfs attributes inside a namespace, mount(2).
 // Every unsafe block is one system call in `sys.rs`, with a SAFETY comment.
 #![allow(unsafe_code)]
 
@@ -31,6 +33,8 @@ pub mod netns;
 #[deny(unsafe_code)]
 pub mod poll;
 mod sys;
+#[deny(unsafe_code)]
+mod sysfs;
 #[deny(unsafe_code)]
 mod vnet;
 

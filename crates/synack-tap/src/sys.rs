@@ -43,6 +43,8 @@ impl IfReq {
 pub(crate) enum IfReqIoctl {
     /// On a `/dev/net/tun` fd: create or attach the interface named in `ifr_name`.
     TunSetIff,
+    /// On an attached `/dev/net/tun` fd: the interface's name and `IFF_*` flags.
+    TunGetIff,
     SiocGIfFlags,
     SiocSIfFlags,
     SiocSIfAddr,
@@ -60,6 +62,7 @@ impl IfReqIoctl {
         // libc-specific request type; the values all fit in 16 bits.
         (match self {
             IfReqIoctl::TunSetIff => libc::TUNSETIFF as u64,
+            IfReqIoctl::TunGetIff => libc::TUNGETIFF as u64,
             IfReqIoctl::SiocGIfFlags => libc::SIOCGIFFLAGS as u64,
             IfReqIoctl::SiocSIfFlags => libc::SIOCSIFFLAGS as u64,
             IfReqIoctl::SiocSIfAddr => libc::SIOCSIFADDR as u64,
@@ -196,6 +199,43 @@ pub(crate) fn inet_control_socket() -> io::Result<OwnedFd> {
 pub(crate) fn unshare_net() -> io::Result<()> {
     // SAFETY: no pointers; affects only the calling thread's namespaces.
     check(unsafe { libc::unshare(libc::CLONE_NEWNET) })
+}
+
+/// Moves the calling thread into a new mount namespace, a copy of its
+/// current one, and makes every mount in it private, so that what the
+/// thread mounts from now on is seen by no other thread or process.
+pub(crate) fn unshare_mounts_private() -> io::Result<()> {
+    // SAFETY: no pointers; affects only the calling thread (the kernel gives
+    // it its own copy of the filesystem context first).
+    check(unsafe { libc::unshare(libc::CLONE_NEWNS) })?;
+    // SAFETY: a propagation change takes no source, type or data (null is
+    // allowed); the target is a NUL-terminated literal.
+    check(unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    })
+}
+
+/// Mounts a sysfs over `/sys` in the calling thread's mount namespace. Its
+/// `class/net` shows the interfaces of the thread's network namespace.
+/// Only after [`unshare_mounts_private`]: it hides the system's `/sys` from
+/// whoever shares the namespace.
+pub(crate) fn mount_sysfs_over_sys() -> io::Result<()> {
+    // SAFETY: NUL-terminated literals; sysfs takes no data (null).
+    check(unsafe {
+        libc::mount(
+            c"sysfs".as_ptr(),
+            c"/sys".as_ptr(),
+            c"sysfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        )
+    })
 }
 
 pub(crate) fn effective_uid() -> u32 {

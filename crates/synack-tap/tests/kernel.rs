@@ -154,6 +154,56 @@ fn tap_resolves_arp_delivers_udp_and_answers_ping() {
 }
 
 #[test]
+fn napi_tap_runs_threaded_and_answers_ping() {
+    if netns::skip_unless_supported("napi_tap_runs_threaded_and_answers_ping") {
+        return;
+    }
+    netns::run_in_fresh(|| {
+        let plain = Tap::open("synack1").unwrap();
+        assert!(!plain.napi().unwrap());
+        let tap = Tap::with_options(&Options::new("synack0").napi(true)).unwrap();
+        assert!(tap.napi().unwrap());
+        assert!(!tap.threaded_napi().unwrap());
+        tap.set_threaded_napi(true).unwrap();
+        assert!(tap.threaded_napi().unwrap());
+        // The attribute was reached through a sysfs of this namespace,
+        // mounted where only its own thread saw it: the system's /sys
+        // shows neither the interface nor the mount.
+        assert!(!std::path::Path::new("/sys/class/net/synack0").exists());
+        tap.set_kernel_addr(KERNEL, 24).unwrap();
+        tap.set_up().unwrap();
+        let kernel_mac = tap.hw_addr().unwrap();
+
+        // Frames written now reach the kernel through its NAPI thread: a
+        // ping is answered (after the kernel's ARP request is).
+        let mut frame = Vec::new();
+        PacketBuilder::ethernet2(PEER_MAC, kernel_mac)
+            .ipv4(PEER_IP, KERNEL_IP, 64)
+            .icmpv4_echo_request(0x4e41, 3)
+            .write(&mut frame, b"napi ping")
+            .unwrap();
+        assert_eq!(tap.send(&frame).unwrap(), frame.len());
+        let payload = recv_until(
+            |t| tap.wait_readable(Some(t)),
+            tap_recv(&tap),
+            |_, frame| {
+                if let Some(reply) = arp_reply_to(frame) {
+                    tap.send(&reply).unwrap();
+                    return None;
+                }
+                echo_reply(SlicedPacket::from_ethernet(frame).ok()?, 0x4e41, 3)
+            },
+            "the echo reply through NAPI",
+        );
+        assert_eq!(payload, b"napi ping");
+
+        tap.set_threaded_napi(false).unwrap();
+        assert!(!tap.threaded_napi().unwrap());
+    })
+    .unwrap();
+}
+
+#[test]
 fn tun_delivers_udp_and_answers_ping_without_arp() {
     if netns::skip_unless_supported("tun_delivers_udp_and_answers_ping_without_arp") {
         return;
