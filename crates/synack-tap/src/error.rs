@@ -22,6 +22,8 @@ pub struct ErrorContext {
 pub(crate) enum Op {
     OpenTun,
     SetIff,
+    /// Mounting the private sysfs an interface attribute is reached through.
+    Sysfs,
     Other,
 }
 
@@ -87,6 +89,10 @@ pub fn explain(err: &io::Error) -> Option<&'static str> {
                  pass the device in (--device /dev/net/tun)",
             )
         }
+        (Op::Sysfs, libc::EPERM) | (Op::Sysfs, libc::EACCES) => Some(
+            "permission denied: the interface's sysfs attributes (threaded NAPI) are reached \
+             through a private sysfs mount, which needs root (CAP_SYS_ADMIN)",
+        ),
         (_, libc::EPERM) | (_, libc::EACCES) => Some(
             "permission denied: TAP/TUN devices need root or CAP_NET_ADMIN (try sudo, or \
              setcap cap_net_admin+ep on the binary)",
@@ -141,6 +147,13 @@ mod tests {
             // Plain OS errors (no context) are explained too.
             assert!(explain(&io::Error::from_raw_os_error(errno)).is_some());
         }
+        // The private sysfs mount needs more than CAP_NET_ADMIN.
+        let mount = with_context(
+            Op::Sysfs,
+            "mounting a private sysfs",
+            io::Error::from_raw_os_error(libc::EPERM),
+        );
+        assert!(explain(&mount).is_some_and(|s| s.contains("CAP_SYS_ADMIN")));
         // ENOENT elsewhere (e.g. a missing interface for an ioctl) is not "no /dev/net/tun".
         let other = with_context(
             Op::Other,

@@ -50,12 +50,32 @@ fn in_private_sysfs<T: Send>(f: impl FnOnce() -> io::Result<T> + Send) -> io::Re
         scope
             .spawn(|| {
                 sys::unshare_mounts_private()
-                    .context(Op::Other, || "unshare(CLONE_NEWNS)".into())?;
+                    .context(Op::Sysfs, || "unshare(CLONE_NEWNS)".into())?;
                 sys::mount_sysfs_over_sys()
-                    .context(Op::Other, || "mounting a private sysfs".into())?;
+                    .context(Op::Sysfs, || "mounting a private sysfs".into())?;
                 f()
             })
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the sysfs thread panicked")))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_paths_stay_inside_the_interface_directory() {
+        assert_eq!(
+            attr_path("synack0", "threaded").unwrap(),
+            PathBuf::from("/sys/class/net/synack0/threaded")
+        );
+        for bad in ["", "..", "a/b", "../../etc", "sixteen-bytes-xx"] {
+            assert_eq!(
+                attr_path(bad, "threaded").unwrap_err().kind(),
+                io::ErrorKind::InvalidInput,
+                "{bad:?}"
+            );
+        }
+    }
 }
