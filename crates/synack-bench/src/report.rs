@@ -271,6 +271,11 @@ impl Report {
                 "  {:>22}  {:>10.2}",
                 "kernel -> kernel veth", t.kernel_veth_gbps
             );
+            let _ = writeln!(
+                out,
+                "  (plain: MTU-sized frames, the TAP with IFF_NAPI and threaded NAPI; \
+                 offloads: virtio-net header, TSO and partial checksums)"
+            );
             out.push('\n');
         }
         out

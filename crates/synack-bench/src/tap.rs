@@ -408,6 +408,10 @@ pub struct ToKernelRun {
     pub gbps: f64,
     /// TSO super-segments synack wrote to the TAP.
     pub super_segments: u64,
+    /// Whether the kernel took synack's frames through NAPI in a thread of
+    /// its own (`IFF_NAPI` and threaded NAPI, asked from the kernel after
+    /// the run).
+    pub threaded_napi: bool,
 }
 
 /// [`synack_to_kernel`], with the kernel comparing every byte it reads
@@ -496,9 +500,14 @@ fn synack_to_kernel_with(bytes: u64, offload: bool, verify: bool) -> Result<ToKe
             "kernel read {got} of {bytes}"
         )));
     }
+    let threaded_napi = d.tap.napi().map_err(io_err("asking for the TAP's flags"))?
+        && d.tap
+            .threaded_napi()
+            .map_err(io_err("reading the TAP's threaded NAPI"))?;
     Ok(ToKernelRun {
         gbps: gbps(bytes, (end - start).as_secs_f64()),
         super_segments: d.super_segments,
+        threaded_napi,
     })
 }
 

@@ -22,6 +22,8 @@ fn synack_sends_tso_super_segments_the_kernel_reads_byte_for_byte() {
         "synack wrote {} super-segments",
         run.super_segments
     );
+    // 64 KB a write already: the kernel's default receive path.
+    assert!(!run.threaded_napi);
 }
 
 #[test]
@@ -33,4 +35,6 @@ fn without_offloads_synack_writes_no_super_segments() {
         .expect("a fresh namespace")
         .expect("a verified transfer");
     assert_eq!(run.super_segments, 0);
+    // The plain TAP hands the kernel's receive path to a NAPI thread.
+    assert!(run.threaded_napi);
 }
