@@ -243,9 +243,14 @@ fn ip_checksum_ok(h: &[u8; FIXED_HEADERS]) -> bool {
         .is_some_and(|ip| checksum::is_valid(checksum::ipv4_header(ip)))
 }
 
-/// The run being built: frames still in the caller's buffers.
-struct Run<'a> {
-    frames: [&'a [u8]; MAX_RUN],
+/// The run being built: frames still in the caller's buffers. It holds
+/// the first `HELD` of them: every one ([`MAX_RUN`]) where the frames come
+/// from an iterator and the run hands them on (`handle_frames`), only the
+/// first where the caller has them in order in its own slice
+/// (`handle_frames_owned`), so that nothing fills an array no one reads
+/// (a run of one 64 KiB frame paid 1 KiB of stores for it).
+struct Run<'a, const HELD: usize = MAX_RUN> {
+    frames: [&'a [u8]; HELD],
     /// Bit `i`: frame `i` has PSH. (The rest of what `candidate` finds
     /// in a frame, `stage_run` reads from its header again.)
     pushes: u64,
@@ -266,10 +271,25 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    /// A run of `frame`, a candidate `c` (its fixed headers are there).
+    /// A run of `frame` that holds all its frames.
     fn new(frame: &'a [u8], c: Candidate, l2: usize) -> Run<'a> {
+        Run::start(frame, c, l2)
+    }
+}
+
+impl<'a> Run<'a, 1> {
+    /// A run of `frame` that holds only its first frame.
+    fn first_only(frame: &'a [u8], c: Candidate, l2: usize) -> Run<'a, 1> {
+        Run::start(frame, c, l2)
+    }
+}
+
+impl<'a, const HELD: usize> Run<'a, HELD> {
+    /// A run of `frame`, a candidate `c` (its fixed headers are there).
+    #[inline(always)]
+    fn start(frame: &'a [u8], c: Candidate, l2: usize) -> Run<'a, HELD> {
         Run {
-            frames: [frame; MAX_RUN],
+            frames: [frame; HELD],
             pushes: u64::from(c.push),
             len: 1,
             first: c,
@@ -362,7 +382,9 @@ impl<'a> Run<'a> {
     /// `push`) to the run; a payload shorter than the run's `gso` ends it.
     #[inline(always)]
     fn append(&mut self, frame: &'a [u8], seq: u32, len: usize, push: bool, gso: usize) {
-        self.frames[self.len] = frame;
+        if let Some(held) = self.frames.get_mut(self.len) {
+            *held = frame;
+        }
         self.pushes |= u64::from(push) << self.len;
         self.len += 1;
         self.next_seq = seq.wrapping_add(len as u32);

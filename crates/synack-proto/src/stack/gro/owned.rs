@@ -178,7 +178,7 @@ impl Stack {
 fn run_at(frames: &[FrameBuf], i: usize, l2: usize) -> Option<Shape> {
     let first = frames.get(i)?.frame();
     let c = candidate(first, l2)?;
-    let mut run = Run::new(first, c, l2);
+    let mut run = Run::first_only(first, c, l2);
     if c.end - l2 + c.payload_len() <= MAX_DATAGRAM {
         run.extend(&mut frames[i + 1..].iter().map(FrameBuf::frame), l2);
     }
