@@ -11,7 +11,10 @@
 //!
 //! Each repetition runs until `per_rep` handshakes are done or its share of
 //! `time_cap` has passed, whichever is first; the rate is handshakes over
-//! wall time. Nothing is extrapolated.
+//! wall time. Nothing is extrapolated. [`handshake_points_alternating`]
+//! measures two stacks at one point with their repetitions interleaved
+//! (each stack's pair made, with its idle connections, first), so that the
+//! machine's drift during the point hits both alike, as `bulk` alternates.
 
 use std::net::SocketAddrV4;
 use std::time::{Duration as WallDuration, Instant as WallInstant};
@@ -47,6 +50,9 @@ pub struct HandshakeRun {
     pub seconds: f64,
     pub per_sec: f64,
     pub timer_jumps: u64,
+    /// When it started, in seconds after the point's first repetition
+    /// started (of either stack, when two alternate).
+    pub started: f64,
 }
 
 /// What one point did.
@@ -124,36 +130,63 @@ pub fn one_handshake<S: BenchStack>(pair: &mut Pair<S>, local: u16) -> Result<()
     Ok(())
 }
 
-/// Measures one point.
-pub fn handshake_point<S: BenchStack>(cfg: &HandshakeConfig) -> Result<HandshakePoint, DriveError> {
-    let host = |addr, seed| HostConfig {
-        buffers: cfg.buffers,
-        congestion: Congestion::Cubic,
-        seed,
-        capacity: cfg.idle + 4,
-        ..HostConfig::new(addr)
-    };
-    let mut pair: Pair<S> = Pair::new(&host(CLIENT_ADDR, 1), &host(SERVER_ADDR, 2));
-    let setup = WallInstant::now();
-    let idle = S::open_idle(&mut pair, cfg.idle, 10_000)?;
-    let setup_seconds = setup.elapsed().as_secs_f64();
-    debug_assert_eq!(idle.len(), cfg.idle);
-    let share = cfg.time_cap / u32::try_from(cfg.reps.max(1)).unwrap_or(u32::MAX);
-    let mut runs = Vec::with_capacity(cfg.reps);
-    // Client ports 1024..10000 cycle; the server keeps no TIME-WAIT state
-    // and the client's TIME-WAIT socket is reused by the next connect.
-    let mut port = 1024u16;
-    for _ in 0..cfg.reps.max(1) {
-        let jumps = pair.clock.jumps();
+/// One stack at one point: its pair, the idle connections open, and the
+/// repetitions run so far.
+struct PointBench<S: BenchStack> {
+    pair: Pair<S>,
+    idle: usize,
+    per_rep: u64,
+    share: WallDuration,
+    /// The next client port: 1024..10000 cycle; the server keeps no
+    /// TIME-WAIT state and the client's TIME-WAIT socket is reused by the
+    /// next connect.
+    port: u16,
+    setup_seconds: f64,
+    runs: Vec<HandshakeRun>,
+}
+
+impl<S: BenchStack> PointBench<S> {
+    /// Makes the pair and opens its idle connections (not timed).
+    fn new(cfg: &HandshakeConfig) -> Result<PointBench<S>, DriveError> {
+        let host = |addr, seed| HostConfig {
+            buffers: cfg.buffers,
+            congestion: Congestion::Cubic,
+            seed,
+            capacity: cfg.idle + 4,
+            ..HostConfig::new(addr)
+        };
+        let mut pair: Pair<S> = Pair::new(&host(CLIENT_ADDR, 1), &host(SERVER_ADDR, 2));
+        let setup = WallInstant::now();
+        let idle = S::open_idle(&mut pair, cfg.idle, 10_000)?;
+        let setup_seconds = setup.elapsed().as_secs_f64();
+        debug_assert_eq!(idle.len(), cfg.idle);
+        Ok(PointBench {
+            pair,
+            idle: cfg.idle,
+            per_rep: cfg.per_rep,
+            share: cfg.time_cap / u32::try_from(cfg.reps.max(1)).unwrap_or(u32::MAX),
+            port: 1024,
+            setup_seconds,
+            runs: Vec::with_capacity(cfg.reps),
+        })
+    }
+
+    /// One repetition; `origin` is when the point's first one started.
+    fn repetition(&mut self, origin: WallInstant) -> Result<(), DriveError> {
+        let jumps = self.pair.clock.jumps();
         let start = WallInstant::now();
         let mut done = 0u64;
-        while done < cfg.per_rep && start.elapsed() < share {
-            one_handshake(&mut pair, port)?;
+        while done < self.per_rep && start.elapsed() < self.share {
+            one_handshake(&mut self.pair, self.port)?;
             done += 1;
-            port = if port >= 9_999 { 1024 } else { port + 1 };
+            self.port = if self.port >= 9_999 {
+                1024
+            } else {
+                self.port + 1
+            };
         }
         let seconds = start.elapsed().as_secs_f64();
-        runs.push(HandshakeRun {
+        self.runs.push(HandshakeRun {
             handshakes: done,
             seconds,
             per_sec: if seconds > 0.0 {
@@ -161,12 +194,44 @@ pub fn handshake_point<S: BenchStack>(cfg: &HandshakeConfig) -> Result<Handshake
             } else {
                 0.0
             },
-            timer_jumps: pair.clock.jumps() - jumps,
+            timer_jumps: self.pair.clock.jumps() - jumps,
+            started: start.duration_since(origin).as_secs_f64(),
         });
+        Ok(())
     }
-    Ok(HandshakePoint {
-        idle: cfg.idle,
-        runs,
-        setup_seconds,
-    })
+
+    fn finish(self) -> HandshakePoint {
+        HandshakePoint {
+            idle: self.idle,
+            runs: self.runs,
+            setup_seconds: self.setup_seconds,
+        }
+    }
+}
+
+/// Measures one point for one stack.
+pub fn handshake_point<S: BenchStack>(cfg: &HandshakeConfig) -> Result<HandshakePoint, DriveError> {
+    let mut bench = PointBench::<S>::new(cfg)?;
+    let origin = WallInstant::now();
+    for _ in 0..cfg.reps.max(1) {
+        bench.repetition(origin)?;
+    }
+    Ok(bench.finish())
+}
+
+/// Measures one point for two stacks, their repetitions alternating (`A`,
+/// `B`, `A`, ...) once both pairs are set up, so that the machine's drift
+/// during the point hits both alike. Both pairs, and their idle
+/// connections, are held at once.
+pub fn handshake_points_alternating<A: BenchStack, B: BenchStack>(
+    cfg: &HandshakeConfig,
+) -> Result<(HandshakePoint, HandshakePoint), DriveError> {
+    let mut a = PointBench::<A>::new(cfg)?;
+    let mut b = PointBench::<B>::new(cfg)?;
+    let origin = WallInstant::now();
+    for _ in 0..cfg.reps.max(1) {
+        a.repetition(origin)?;
+        b.repetition(origin)?;
+    }
+    Ok((a.finish(), b.finish()))
 }

@@ -5,7 +5,7 @@ use std::time::Duration as WallDuration;
 
 use crate::bulk::{BULK_BUFFERS, BulkConfig, bulk_once};
 use crate::floor::{FloorCopies, floor_once};
-use crate::handshake::{HANDSHAKE_BUFFERS, HandshakeConfig, handshake_point};
+use crate::handshake::{HANDSHAKE_BUFFERS, HandshakeConfig, handshake_points_alternating};
 use crate::loss::{LossConfig, loss_points};
 use crate::memory::{MemoryError, SMOLTCP_MIN_BUFFERS, memory_once};
 use crate::pair::DriveError;
@@ -246,11 +246,12 @@ pub fn run_handshake(plan: &Plan) -> Result<HandshakeRow, BenchError> {
             time_cap: plan.handshake_time_cap,
             buffers: HANDSHAKE_BUFFERS,
         };
-        let p = handshake_point::<SmolStack>(&cfg)?;
+        // The stacks' repetitions alternate, as in `run_bulk`.
+        let (p, q) = handshake_points_alternating::<SmolStack, SynackStack>(&cfg)?;
         row.smoltcp_per_sec.push(p.median_per_sec());
         row.smoltcp_handshakes.push(p.handshakes());
         row.smoltcp_setup_seconds.push(p.setup_seconds);
-        let p = handshake_point::<SynackStack>(&cfg)?;
+        let p = q;
         synack_rates.push(p.median_per_sec());
         row.synack_handshakes.push(p.handshakes());
         row.synack_setup_seconds.push(p.setup_seconds);

@@ -1,12 +1,16 @@
 //! The harness measures what it says: transfers verify every byte, goodput
 //! is bytes over time, runs are deterministic per seed, handshakes and idle
-//! connections do what they claim. Exercised with smoltcp; no timed asserts.
+//! connections do what they claim, two stacks' repetitions alternate.
+//! Exercised with smoltcp (and synack beside it); no timed asserts.
 
 use synack_bench::bulk::{BulkConfig, bulk_once};
-use synack_bench::handshake::{HandshakeConfig, handshake_point, one_handshake};
+use synack_bench::handshake::{
+    HANDSHAKE_BUFFERS, HandshakeConfig, HandshakeRun, handshake_point,
+    handshake_points_alternating, one_handshake,
+};
 use synack_bench::stack::{CLIENT_ADDR, SERVER_ADDR};
 use synack_bench::transfer::{Path, TransferConfig, transfer};
-use synack_bench::{BenchStack, Buffers, HostConfig, Pair, SmolStack, TcpState};
+use synack_bench::{BenchStack, Buffers, HostConfig, Pair, SmolStack, SynackStack, TcpState};
 use synack_proto::Duration;
 
 fn pair(capacity: usize, buffers: Buffers) -> Pair<SmolStack> {
@@ -136,5 +140,29 @@ fn a_handshake_point_counts_what_it_did() {
     assert_eq!(p.handshakes(), 75);
     for r in &p.runs {
         assert_eq!(r.per_sec, r.handshakes as f64 / r.seconds);
+    }
+}
+
+#[test]
+fn a_point_of_two_stacks_alternates_their_repetitions() {
+    let cfg = HandshakeConfig {
+        idle: 20,
+        per_rep: 25,
+        reps: 3,
+        time_cap: std::time::Duration::from_secs(60),
+        buffers: HANDSHAKE_BUFFERS,
+    };
+    let (a, b) = handshake_points_alternating::<SmolStack, SynackStack>(&cfg).unwrap();
+    assert_eq!((a.idle, b.idle), (20, 20));
+    assert_eq!((a.handshakes(), b.handshakes()), (75, 75));
+    assert_eq!((a.runs.len(), b.runs.len()), (3, 3));
+    // Interleaved in time: each repetition ends before the other stack's
+    // next one starts (1 µs of slack for the float conversions).
+    let end = |r: &HandshakeRun| r.started + r.seconds - 1e-6;
+    for i in 0..3 {
+        assert!(end(&a.runs[i]) <= b.runs[i].started, "{a:?} {b:?}");
+        if let Some(next) = a.runs.get(i + 1) {
+            assert!(end(&b.runs[i]) <= next.started, "{a:?} {b:?}");
+        }
     }
 }
