@@ -64,6 +64,32 @@ fn udp_to_peer(p: SlicedPacket<'_>, port: u16) -> Option<Vec<u8>> {
     }
 }
 
+/// Sends an echo request from the peer to the kernel (`kernel_mac`) on
+/// `tap` and waits for the reply, answering the kernel's ARP requests on
+/// the way: the reply's destination MAC and payload.
+fn ping(tap: &Tap, kernel_mac: [u8; 6], id: u16, seq: u16, payload: &[u8]) -> ([u8; 6], Vec<u8>) {
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2(PEER_MAC, kernel_mac)
+        .ipv4(PEER_IP, KERNEL_IP, 64)
+        .icmpv4_echo_request(id, seq)
+        .write(&mut frame, payload)
+        .unwrap();
+    assert_eq!(tap.send(&frame).unwrap(), frame.len());
+    recv_until(
+        |t| tap.wait_readable(Some(t)),
+        tap_recv(tap),
+        |_, frame| {
+            if let Some(reply) = arp_reply_to(frame) {
+                tap.send(&reply).unwrap();
+                return None;
+            }
+            let (_, dst) = eth_addrs(frame)?;
+            echo_reply(SlicedPacket::from_ethernet(frame).ok()?, id, seq).map(|p| (dst, p))
+        },
+        "the echo reply",
+    )
+}
+
 #[test]
 fn tap_resolves_arp_delivers_udp_and_answers_ping() {
     if netns::skip_unless_supported("tap_resolves_arp_delivers_udp_and_answers_ping") {
@@ -127,26 +153,7 @@ fn tap_resolves_arp_delivers_udp_and_answers_ping() {
         assert_eq!(payload, b"hello synack");
 
         // Ping the kernel; it answers to our MAC.
-        let mut frame = Vec::new();
-        PacketBuilder::ethernet2(PEER_MAC, kernel_mac)
-            .ipv4(PEER_IP, KERNEL_IP, 64)
-            .icmpv4_echo_request(0x5a5a, 7)
-            .write(&mut frame, b"ping payload")
-            .unwrap();
-        tap.send(&frame).unwrap();
-        let (dst, payload) = recv_until(
-            |t| tap.wait_readable(Some(t)),
-            tap_recv(&tap),
-            |_, frame| {
-                if let Some(reply) = arp_reply_to(frame) {
-                    tap.send(&reply).unwrap();
-                    return None;
-                }
-                let (_, dst) = eth_addrs(frame)?;
-                echo_reply(SlicedPacket::from_ethernet(frame).ok()?, 0x5a5a, 7).map(|p| (dst, p))
-            },
-            "the echo reply",
-        );
+        let (dst, payload) = ping(&tap, kernel_mac, 0x5a5a, 7, b"ping payload");
         assert_eq!(dst, PEER_MAC);
         assert_eq!(payload, b"ping payload");
     })
@@ -176,26 +183,8 @@ fn napi_tap_runs_threaded_and_answers_ping() {
 
         // Frames written now reach the kernel through its NAPI thread: a
         // ping is answered (after the kernel's ARP request is).
-        let mut frame = Vec::new();
-        PacketBuilder::ethernet2(PEER_MAC, kernel_mac)
-            .ipv4(PEER_IP, KERNEL_IP, 64)
-            .icmpv4_echo_request(0x4e41, 3)
-            .write(&mut frame, b"napi ping")
-            .unwrap();
-        assert_eq!(tap.send(&frame).unwrap(), frame.len());
-        let payload = recv_until(
-            |t| tap.wait_readable(Some(t)),
-            tap_recv(&tap),
-            |_, frame| {
-                if let Some(reply) = arp_reply_to(frame) {
-                    tap.send(&reply).unwrap();
-                    return None;
-                }
-                echo_reply(SlicedPacket::from_ethernet(frame).ok()?, 0x4e41, 3)
-            },
-            "the echo reply through NAPI",
-        );
-        assert_eq!(payload, b"napi ping");
+        let (dst, payload) = ping(&tap, kernel_mac, 0x4e41, 3, b"napi ping");
+        assert_eq!((dst, payload.as_slice()), (PEER_MAC, &b"napi ping"[..]));
 
         tap.set_threaded_napi(false).unwrap();
         assert!(!tap.threaded_napi().unwrap());
