@@ -26,9 +26,9 @@
 //!    socket calls map one to one; `listen` may return the same listener
 //!    every time (it has an accept queue).
 //! 2. In [`run`], call the same generic functions (`bulk_once`,
-//!    `handshake_point`, `memory_once`, `loss_points`) with it, alternating
-//!    the two stacks between repetitions so drift on the machine hits both,
-//!    and fill the `synack_*` fields.
+//!    `handshake_points_alternating`, `memory_once`, `loss_points`) with it,
+//!    alternating the two stacks between repetitions so drift on the
+//!    machine hits both, and fill the `synack_*` fields.
 //! 3. Twin the criterion benches in `benches/smoltcp.rs`.
 #![forbid(unsafe_code)]
 
