@@ -19,7 +19,7 @@
 //! - without offloads the TAP is opened with `IFF_NAPI` and its NAPI runs
 //!   in a kernel thread (threaded NAPI), so the kernel's receive path for
 //!   synack's frames runs in batches beside synack's thread, not inside
-//!   each `write(2)` ([`Driver::new`]);
+//!   each `write(2)` (`Driver::new`);
 //! - `kernel_veth`: kernel to kernel over a veth pair whose ends are in two
 //!   fresh namespaces (created with `ip link`, inside them).
 //!
