@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system tools synack's tests use as real peers and observers:
 # iproute2 (network namespaces, veth), tcpdump and tshark (captures and an
-# independent decoder), curl, socat, ping, unshare (a private sysfs mount),
-# and Debian's python3 with scapy
+# independent decoder), curl, socat, ping, and Debian's python3 with scapy
 # (crafted and hostile packets). Idempotent: does nothing when all are there.
 set -euo pipefail
 
@@ -15,7 +14,6 @@ have_cmd curl || need+=(curl)
 have_cmd socat || need+=(socat)
 have_cmd ping || need+=(iputils-ping)
 have_cmd sha256sum || need+=(coreutils)
-have_cmd unshare || need+=(util-linux)
 /usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need+=(python3 python3-scapy)
 
 if [ "${#need[@]}" -eq 0 ]; then

@@ -82,39 +82,30 @@ fn curl_fetches_small_and_50_mib_files_from_serve_http() {
 
 #[test]
 fn curl_fetches_a_page_over_a_tun_too() {
-    in_namespace(
-        "curl_fetches_a_page_over_a_tun_too",
-        &["curl", "unshare"],
-        |env| {
-            let www = env.path("www");
-            std::fs::create_dir(&www).unwrap();
-            random_file(&www.join("f.bin"), 1 << 20, 9);
-            let serve = Synack::serve_on(
-                env,
-                "--tun",
-                &["--port", "80", "--http", www.to_str().unwrap()],
-            );
-            // The TUN takes synack's packets through NAPI on a kernel thread:
-            // its sysfs attribute, read through a sysfs of this namespace.
-            let threaded = run(Command::new("unshare").args([
-                "-m",
-                "sh",
-                "-c",
-                "mount -t sysfs sysfs /sys && cat /sys/class/net/syn0/threaded",
-            ]));
-            assert_eq!(String::from_utf8_lossy(&threaded.stdout).trim(), "1");
-            let dest = env.path("f.out");
-            let out = run(Command::new("curl")
-                .args(["-sS", "-o"])
-                .arg(&dest)
-                .arg("http://192.0.2.2/f.bin"));
-            assert!(out.status.success(), "{out:?}");
-            assert_eq!(
-                std::fs::read(&dest).unwrap(),
-                std::fs::read(www.join("f.bin")).unwrap()
-            );
-            let (status, _) = serve.stop();
-            assert!(status.success());
-        },
-    );
+    in_namespace("curl_fetches_a_page_over_a_tun_too", &["curl"], |env| {
+        let www = env.path("www");
+        std::fs::create_dir(&www).unwrap();
+        random_file(&www.join("f.bin"), 1 << 20, 9);
+        let serve = Synack::serve_on(
+            env,
+            "--tun",
+            &["--port", "80", "--http", www.to_str().unwrap()],
+        );
+        // The TUN takes synack's packets through NAPI on a kernel thread:
+        // its sysfs attribute, read through a sysfs of this namespace.
+        let threaded = synack_tap::sysfs::read("syn0", "threaded").unwrap();
+        assert_eq!(threaded, "1");
+        let dest = env.path("f.out");
+        let out = run(Command::new("curl")
+            .args(["-sS", "-o"])
+            .arg(&dest)
+            .arg("http://192.0.2.2/f.bin"));
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            std::fs::read(&dest).unwrap(),
+            std::fs::read(www.join("f.bin")).unwrap()
+        );
+        let (status, _) = serve.stop();
+        assert!(status.success());
+    });
 }

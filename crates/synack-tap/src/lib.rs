@@ -8,7 +8,8 @@
 //! - [`VirtioNetHdr`] is the safe parse/emit of the virtio-net header.
 //! - [`explain`] turns the usual failures (no `/dev/net/tun`, not root) into
 //!   one line for people.
-//! - [`netns`] gives tests a private network namespace per thread.
+//! - [`netns`] gives tests a private network namespace per thread;
+//!   [`sysfs::read`] reads an interface's attribute as that namespace sees it.
 //! - [`poll`] waits on several file descriptors at once (a device and a
 //!   wake-up channel), without `unsafe` in the caller.
 //!
@@ -34,7 +35,7 @@ pub mod netns;
 pub mod poll;
 mod sys;
 #[deny(unsafe_code)]
-mod sysfs;
+pub mod sysfs;
 #[deny(unsafe_code)]
 mod vnet;
 

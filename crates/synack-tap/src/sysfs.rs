@@ -17,8 +17,10 @@ use crate::error::{Context, Op};
 use crate::iface;
 use crate::sys;
 
-/// Reads `/sys/class/net/<iface>/<attr>`, without the trailing newline.
-pub(crate) fn read(iface: &str, attr: &str) -> io::Result<String> {
+/// Reads `/sys/class/net/<iface>/<attr>`, without the trailing newline, as
+/// the calling thread's network namespace sees it (for the interface of
+/// another process in that namespace too, such as a test's `synack serve`).
+pub fn read(iface: &str, attr: &str) -> io::Result<String> {
     let path = attr_path(iface, attr)?;
     in_private_sysfs(|| {
         let text = std::fs::read_to_string(&path)
