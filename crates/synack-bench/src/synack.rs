@@ -106,6 +106,9 @@ fn config_for(host: &HostConfig) -> Config {
             Congestion::Reno | Congestion::None => CongestionAlgorithm::Reno,
         },
         tcp_sack: host.sack,
+        // The bench's buffers are the sizes it gives both stacks (accepted
+        // connections take `tcp_rmem`'s default), not a start to grow from.
+        tcp_moderate_rcvbuf: false,
         somaxconn: BACKLOG,
         tcp_max_syn_backlog: BACKLOG,
         // The handshake loop reuses 8,976 client ports at over 100k

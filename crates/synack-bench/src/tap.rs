@@ -210,6 +210,9 @@ impl Driver {
         let mut config = Config {
             mtu: MTU,
             seed: 8,
+            // A fixed `BUFFER` each way, as the method says (the connection
+            // the kernel opens takes `tcp_rmem`'s default).
+            tcp_moderate_rcvbuf: false,
             ..Config::default()
         };
         config.tcp_rmem.max = config.tcp_rmem.max.max(BUFFER);

@@ -201,6 +201,11 @@ pub struct Config {
     pub tcp_hystart_detect: u8,
     /// Reset cwnd after an idle period (`tcp_slow_start_after_idle`, RFC 5681 §4.1).
     pub tcp_slow_start_after_idle: bool,
+    /// Receive-buffer autotuning (`tcp_moderate_rcvbuf`): a connection's
+    /// receive buffer grows, up to `tcp_rmem`'s maximum, while its
+    /// application keeps up with a sender the window holds back
+    /// ([`crate::tcp::rcv_space`]). SO_RCVBUF fixes a socket's size.
+    pub tcp_moderate_rcvbuf: bool,
     /// Duplicate-ACK threshold (`tcp_reordering`).
     pub tcp_reordering: u32,
     /// RACK loss detection and TLP (`tcp_recovery` bit 0 / `tcp_early_retrans`).
@@ -289,6 +294,7 @@ impl Default for Config {
             tcp_init_cwnd: 10,
             tcp_hystart_detect: 3,
             tcp_slow_start_after_idle: true,
+            tcp_moderate_rcvbuf: true,
             tcp_reordering: 3,
             tcp_recovery_rack: true,
             tcp_early_retrans: 3,
@@ -470,6 +476,7 @@ impl Config {
                     CongestionAlgorithm::from_name(value).ok_or_else(bad)?
             }
             "tcp_slow_start_after_idle" => self.tcp_slow_start_after_idle = boolean(value)?,
+            "tcp_moderate_rcvbuf" => self.tcp_moderate_rcvbuf = boolean(value)?,
             // Linux: the module parameter tcp_cubic.hystart_detect.
             "hystart_detect" | "tcp_cubic.hystart_detect" | "tcp_hystart_detect" => {
                 self.tcp_hystart_detect = match small(value)? {
@@ -570,6 +577,9 @@ mod tests {
         assert_eq!(c.tcp_fastopen, 0x70403);
         assert_eq!(c.tcp_congestion_control, CongestionAlgorithm::Reno);
         assert_eq!(c.ip_local_port_range, (40000, 40010));
+        assert!(c.tcp_moderate_rcvbuf, "autotuning is on, as in Linux");
+        c.set_sysctl("net.ipv4.tcp_moderate_rcvbuf", "0").unwrap();
+        assert!(!c.tcp_moderate_rcvbuf);
     }
 
     #[test]

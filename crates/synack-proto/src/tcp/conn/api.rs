@@ -264,6 +264,7 @@ impl Connection {
             self.core.timers.set(Timer::Idle, now + super::IDLE_RELEASE);
         }
         if n > 0 {
+            self.tune_recv_buffer(now, &env.config);
             self.maybe_window_update(mss, env);
             return Ok(n);
         }
@@ -279,6 +280,23 @@ impl Connection {
                 None => Ok(0),
             },
             _ => Err(RecvError::WouldBlock),
+        }
+    }
+
+    /// Receive-buffer autotuning after a read (`tcp_moderate_rcvbuf`,
+    /// [`crate::tcp::rcv_space`]), unless the application set SO_RCVBUF.
+    /// Before the window update, which then offers the grown buffer.
+    fn tune_recv_buffer(&mut self, now: Instant, config: &crate::config::Config) {
+        if !config.tcp_moderate_rcvbuf || self.core.socket.recv_buffer().is_some() {
+            return;
+        }
+        let Some(rtt) = self.core.rtt.srtt() else {
+            return;
+        };
+        let mss = u32::from(self.core.neg.adv_mss);
+        let initial = config.tcp_init_cwnd.saturating_mul(mss);
+        if let Some(rcv) = self.state.recv_half_mut() {
+            rcv.tune_limit(now, rtt, mss, initial, config.tcp_rmem.max);
         }
     }
 

@@ -20,8 +20,10 @@ use core::fmt;
 use super::spares::Spares;
 use crate::SeqNum;
 use crate::storage::{Assembler, FrameBuf, KeptFrames, RingBuffer, Spent, SummedWriter};
+use crate::tcp::rcv_space::RcvSpace;
 use crate::tcp::sack::SackReceiver;
 use crate::tcp::sack::receiver::MAX_BLOCKS;
+use crate::time::{Duration, Instant};
 use crate::wire::tcp::SackBlocks;
 
 /// [`RecvHalf::read_with`] while kept frames hold some of the readable
@@ -165,6 +167,9 @@ pub(super) struct RecvBlock {
     /// first frame kept (a driver that lends its frames never makes one),
     /// then kept with the block.
     kept: Option<Box<KeptFrames>>,
+    /// Receive-buffer autotuning's measurement of the application's reads,
+    /// begun by the busy period's first read.
+    rcv_space: Option<RcvSpace>,
 }
 
 impl RecvBlock {
@@ -177,6 +182,7 @@ impl RecvBlock {
             staged: 0,
             ooo_fin_seq: SeqNum(0),
             kept: None,
+            rcv_space: None,
         }
     }
 
@@ -378,6 +384,31 @@ impl RecvHalf {
         match b.kept.as_deref_mut() {
             Some(kept) if kept.committed() > 0 => read_kept(kept, &mut b.buffer, out, spent),
             _ => b.buffer.dequeue_slice(out),
+        }
+    }
+
+    /// Receive-buffer autotuning after a read ([`crate::tcp::rcv_space`]):
+    /// grows the limit, up to `max`, when the application read more in the
+    /// last round trip (`rtt`) than in the one measured before. The first
+    /// read of a busy period begins the measurement, against `initial`
+    /// bytes. `mss` is the segment size we advertised.
+    pub fn tune_limit(&mut self, now: Instant, rtt: Duration, mss: u32, initial: u32, max: usize) {
+        // The next byte the application will read.
+        let copied = self.nxt - u32::try_from(self.readable()).unwrap_or(u32::MAX);
+        let limit = self.buffer_limit();
+        let Some(b) = self.block.as_deref_mut() else {
+            return;
+        };
+        let grown = match &mut b.rcv_space {
+            Some(space) => space.on_read(now, copied, rtt, mss, limit, max),
+            None => {
+                let first = RcvSpace::new(now, copied, initial.min(self.limit));
+                b.rcv_space = Some(first);
+                None
+            }
+        };
+        if let Some(limit) = grown {
+            self.set_buffer_limit(limit);
         }
     }
 
