@@ -27,6 +27,7 @@ use synack_proto::tcp::conn::RecvError;
 use synack_proto::wire::EthernetAddress;
 use synack_proto::{Config, Duration, Instant, Stack};
 
+use crate::apps::{BulkReceiver, BulkSender, Finish, Pattern};
 use crate::link::LinkConfig;
 use crate::node::{NodeId, PortId};
 use crate::stack_node::StackNode;
@@ -89,6 +90,42 @@ impl Pair {
             ifaces,
             link.l2_header_len(0),
         )
+    }
+
+    /// A bulk transfer: the client sends `bytes` of `pattern` to a
+    /// [`BulkReceiver`] on the server ([`SERVER_ADDR`]) and closes.
+    pub fn bulk(
+        seed: u64,
+        bytes: u64,
+        pattern: Pattern,
+        client: Config,
+        server: Config,
+        link: LinkConfig,
+    ) -> Pair {
+        Pair::with_nodes(
+            seed,
+            |s| {
+                StackNode::with_app(
+                    s,
+                    BulkSender::new(SERVER_ADDR, bytes, pattern, Finish::Close),
+                )
+            },
+            |s| StackNode::with_app(s, BulkReceiver::new(SERVER_ADDR, pattern)),
+            client,
+            server,
+            link,
+        )
+    }
+
+    /// The server's [`BulkReceiver`] (a pair made by [`Pair::bulk`]).
+    ///
+    /// # Panics
+    /// If the server runs another application.
+    pub fn bulk_receiver(&self) -> &BulkReceiver {
+        self.world
+            .node::<StackNode>(self.server)
+            .app::<BulkReceiver>()
+            .expect("the server runs a BulkReceiver")
     }
 
     /// Like [`Pair::new`] on an Ethernet link: the hosts have Ethernet

@@ -5,9 +5,9 @@
 
 use synack_proto::tcp::conn::SocketOption;
 use synack_proto::{Config, Duration, Instant};
-use synack_sim::apps::{BulkReceiver, BulkSender, Finish, Pattern};
-use synack_sim::scenario::{Pair, SERVER_ADDR};
-use synack_sim::{LinkConfig, StackNode};
+use synack_sim::LinkConfig;
+use synack_sim::apps::Pattern;
+use synack_sim::scenario::Pair;
 
 const BYTES: u64 = 8 << 20;
 
@@ -31,27 +31,8 @@ struct Run {
 /// receiver's SO_RCVBUF to that size as soon as it accepted.
 fn transfer(server_config: Config, fixed: Option<usize>) -> Run {
     let pattern = Pattern::new(23);
-    let mut p = Pair::with_nodes(
-        23,
-        |s| {
-            StackNode::with_app(
-                s,
-                BulkSender::new(SERVER_ADDR, BYTES, pattern, Finish::Close),
-            )
-        },
-        |s| StackNode::with_app(s, BulkReceiver::new(SERVER_ADDR, pattern)),
-        Config::default(),
-        server_config,
-        path(),
-    );
-    let server = p.server;
-    let receiver = |p: &Pair| {
-        p.world
-            .node::<StackNode>(server)
-            .app::<BulkReceiver>()
-            .unwrap()
-            .conn
-    };
+    let mut p = Pair::bulk(23, BYTES, pattern, Config::default(), server_config, path());
+    let receiver = |p: &Pair| p.bulk_receiver().conn;
     p.run_until(|p| receiver(p).is_some(), Instant::from_secs(5))
         .expect("the receiver accepts");
     let conn = receiver(&p).unwrap();
@@ -70,21 +51,12 @@ fn transfer(server_config: Config, fixed: Option<usize>) -> Run {
                 if let Some(info) = p.server_ref().tcp_info(conn) {
                     rcv_limit = rcv_limit.max(info.rcv_space);
                 }
-                p.world
-                    .node::<StackNode>(server)
-                    .app::<BulkReceiver>()
-                    .unwrap()
-                    .eof_at
-                    .is_some()
+                p.bulk_receiver().eof_at.is_some()
             },
             Instant::from_secs(60),
         )
         .expect("the transfer ends");
-    let rx = p
-        .world
-        .node::<StackNode>(server)
-        .app::<BulkReceiver>()
-        .unwrap();
+    let rx = p.bulk_receiver();
     assert_eq!((rx.received, rx.mismatch), (BYTES, None));
     Run { done, rcv_limit }
 }

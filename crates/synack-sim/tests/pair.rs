@@ -436,7 +436,6 @@ fn a_slow_reader_closes_the_window_and_persist_probes_keep_the_sender_waiting() 
         link(),
     );
     p.run_for(Duration::from_secs(30)).unwrap();
-    let server = p.server;
     let client = p.client;
     let stalled = p
         .world
@@ -455,23 +454,9 @@ fn a_slow_reader_closes_the_window_and_persist_probes_keep_the_sender_waiting() 
     // The reader wakes up: a window update, and the rest flows.
     p.server_node().app_mut::<BulkReceiver>().unwrap().reading = true;
     let _ = p.server();
-    p.run_until(
-        |p| {
-            p.world
-                .node::<StackNode>(server)
-                .app::<BulkReceiver>()
-                .unwrap()
-                .eof_at
-                .is_some()
-        },
-        secs(300),
-    )
-    .unwrap();
-    let rx = p
-        .world
-        .node::<StackNode>(server)
-        .app::<BulkReceiver>()
+    p.run_until(|p| p.bulk_receiver().eof_at.is_some(), secs(300))
         .unwrap();
+    let rx = p.bulk_receiver();
     assert_eq!((rx.received, rx.mismatch), (200_000, None));
 }
 
@@ -485,39 +470,12 @@ fn window_scaling_keeps_a_long_fat_pipe_full() {
         .bandwidth(1_000_000_000)
         .queue_limit(16 << 20);
     let bytes = 32 << 20;
-    let mut p = Pair::with_nodes(
-        14,
-        |s| {
-            StackNode::with_app(
-                s,
-                BulkSender::new(SERVER_ADDR, bytes, pattern, Finish::Close),
-            )
-        },
-        |s| StackNode::with_app(s, BulkReceiver::new(SERVER_ADDR, pattern)),
-        config.clone(),
-        config,
-        long_fat,
-    );
-    let server = p.server;
+    let mut p = Pair::bulk(14, bytes, pattern, config.clone(), config, long_fat);
     let client = p.client;
     let done = p
-        .run_until(
-            |p| {
-                p.world
-                    .node::<StackNode>(server)
-                    .app::<BulkReceiver>()
-                    .unwrap()
-                    .eof_at
-                    .is_some()
-            },
-            secs(120),
-        )
+        .run_until(|p| p.bulk_receiver().eof_at.is_some(), secs(120))
         .unwrap();
-    let rx = p
-        .world
-        .node::<StackNode>(server)
-        .app::<BulkReceiver>()
-        .unwrap();
+    let rx = p.bulk_receiver();
     assert_eq!((rx.received, rx.mismatch), (bytes, None));
     // Without scaling the window caps throughput at 64 KiB per 100 ms RTT
     // (5 Mbit/s, over 50 s for 32 MiB); with it, a few seconds.
@@ -747,37 +705,17 @@ fn reordering_and_duplication_alone_lose_and_repeat_nothing() {
     let link = link()
         .reorder(0.2, Duration::from_millis(4))
         .duplicate(0.2, Duration::from_micros(100));
-    let mut p = Pair::with_nodes(
+    let mut p = Pair::bulk(
         21,
-        |s| {
-            StackNode::with_app(
-                s,
-                BulkSender::new(SERVER_ADDR, bytes, pattern, Finish::Close),
-            )
-        },
-        |s| StackNode::with_app(s, BulkReceiver::new(SERVER_ADDR, pattern)),
+        bytes,
+        pattern,
         Config::default(),
         Config::default(),
         link,
     );
-    let server = p.server;
-    p.run_until(
-        |p| {
-            p.world
-                .node::<StackNode>(server)
-                .app::<BulkReceiver>()
-                .unwrap()
-                .eof_at
-                .is_some()
-        },
-        secs(120),
-    )
-    .unwrap();
-    let rx = p
-        .world
-        .node::<StackNode>(server)
-        .app::<BulkReceiver>()
+    p.run_until(|p| p.bulk_receiver().eof_at.is_some(), secs(120))
         .unwrap();
+    let rx = p.bulk_receiver();
     assert_eq!((rx.received, rx.mismatch), (bytes, None));
     let stats = p.server_ref().stats();
     assert!(
@@ -794,37 +732,17 @@ fn reordering_and_duplication_alone_lose_and_repeat_nothing() {
 fn corrupted_frames_are_dropped_counted_and_repaired() {
     let pattern = Pattern::new(22);
     let bytes = 1 << 20;
-    let mut p = Pair::with_nodes(
+    let mut p = Pair::bulk(
         22,
-        |s| {
-            StackNode::with_app(
-                s,
-                BulkSender::new(SERVER_ADDR, bytes, pattern, Finish::Close),
-            )
-        },
-        |s| StackNode::with_app(s, BulkReceiver::new(SERVER_ADDR, pattern)),
+        bytes,
+        pattern,
         Config::default(),
         Config::default(),
         link().corrupt(0.05),
     );
-    let server = p.server;
-    p.run_until(
-        |p| {
-            p.world
-                .node::<StackNode>(server)
-                .app::<BulkReceiver>()
-                .unwrap()
-                .eof_at
-                .is_some()
-        },
-        secs(300),
-    )
-    .unwrap();
-    let rx = p
-        .world
-        .node::<StackNode>(server)
-        .app::<BulkReceiver>()
+    p.run_until(|p| p.bulk_receiver().eof_at.is_some(), secs(300))
         .unwrap();
+    let rx = p.bulk_receiver();
     assert_eq!((rx.received, rx.mismatch), (bytes, None));
     let link = *p.world.link_stats(p.link, Dir::AToB);
     let s = p.server_ref().stats();
