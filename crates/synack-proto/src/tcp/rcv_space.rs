@@ -24,7 +24,8 @@
 //! Deviation: the round trip is the connection's smoothed RTT (RFC 6298),
 //! the sender's estimate, which a pure receiver has from its handshake;
 //! Linux's receiver keeps an estimate of its own (`rcv_rtt_est`), from
-//! timestamps or from the time one window takes to arrive.
+//! timestamps or from the time one window takes to arrive. As in Linux,
+//! nothing is tuned without an estimate above zero.
 
 use crate::SeqNum;
 use crate::time::{Duration, Instant};

@@ -124,6 +124,16 @@ impl Twins {
     /// Twins on an Ethernet interface (`eth`, the peer's station address
     /// known) or a bare IP one.
     fn on(ts: bool, eth: bool) -> Twins {
+        Twins::handshake(ts, eth, Duration::ZERO)
+    }
+
+    /// Twins whose handshake took `rtt`: the peer's ACK of the SYN-ACK
+    /// comes that long after it (the receivers' only RTT sample).
+    fn with_rtt(ts: bool, rtt: Duration) -> Twins {
+        Twins::handshake(ts, false, rtt)
+    }
+
+    fn handshake(ts: bool, eth: bool, rtt: Duration) -> Twins {
         let rx = || {
             if eth {
                 let mut s = eth_stack(B, 2, config(2));
@@ -177,6 +187,7 @@ impl Twins {
         assert_eq!(synack.tsval.is_some(), ts);
         t.ack = synack.seq.wrapping_add(1);
         t.b_ws = synack.window_scale.unwrap_or(0);
+        t.now += rtt;
         let ack = t.data(0, TcpFlags::empty(), &[]);
         t.lent.handle_frame(t.now, &ack);
         t.owned.handle_frame(t.now, &ack);
@@ -1008,6 +1019,31 @@ fn the_receive_buffer_lowered_below_kept_bytes_and_raised_again() {
     t.deliver(fulls(&t, 8 * full, 8));
     assert_eq!(t.taken, taken + 8, "kept");
     t.finish_reading(16 * full);
+}
+
+/// Receive-buffer autotuning (`tcp::rcv_space`) counts bytes read from kept
+/// frames as it counts copied ones: round trips that each read more grow
+/// both receivers' buffers alike, and the windows they offer with them
+/// (`settle` compares every segment they send).
+#[test]
+fn autotuning_grows_a_receiver_of_kept_frames_as_one_of_lent_frames() {
+    let mut t = Twins::with_rtt(true, Duration::from_millis(4));
+    let full = t.full();
+    let info = |s: &Stack, c| s.tcp_info(c).unwrap().rcv_space;
+    let default = info(&t.owned, t.s());
+    let mut at = 0;
+    for round in 1..=4 {
+        let n = 8 * round;
+        t.deliver(fulls(&t, at, n));
+        at += n * full;
+        t.read_all(4096);
+        t.wait(5);
+    }
+    let (lent, owned) = (info(&t.lent, t.s()), info(&t.owned, t.s()));
+    assert_eq!(lent, owned);
+    assert!(owned > default, "{owned} against the default {default}");
+    assert!(t.taken >= 80, "{} frames kept", t.taken);
+    t.finish_reading(at);
 }
 
 /// A driver that never takes its frames back: the stack holds at most

@@ -290,7 +290,9 @@ impl Connection {
         if !config.tcp_moderate_rcvbuf || self.core.socket.recv_buffer().is_some() {
             return;
         }
-        let Some(rtt) = self.core.rtt.srtt() else {
+        // As Linux, only with a round trip measured above zero (a zero-delay
+        // link would end a measurement at every read).
+        let Some(rtt) = self.core.rtt.srtt().filter(|r| !r.is_zero()) else {
             return;
         };
         let mss = u32::from(self.core.neg.adv_mss);
