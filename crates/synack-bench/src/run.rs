@@ -247,14 +247,13 @@ pub fn run_handshake(plan: &Plan) -> Result<HandshakeRow, BenchError> {
             buffers: HANDSHAKE_BUFFERS,
         };
         // The stacks' repetitions alternate, as in `run_bulk`.
-        let (p, q) = handshake_points_alternating::<SmolStack, SynackStack>(&cfg)?;
-        row.smoltcp_per_sec.push(p.median_per_sec());
-        row.smoltcp_handshakes.push(p.handshakes());
-        row.smoltcp_setup_seconds.push(p.setup_seconds);
-        let p = q;
-        synack_rates.push(p.median_per_sec());
-        row.synack_handshakes.push(p.handshakes());
-        row.synack_setup_seconds.push(p.setup_seconds);
+        let (smol, ours) = handshake_points_alternating::<SmolStack, SynackStack>(&cfg)?;
+        row.smoltcp_per_sec.push(smol.median_per_sec());
+        row.smoltcp_handshakes.push(smol.handshakes());
+        row.smoltcp_setup_seconds.push(smol.setup_seconds);
+        synack_rates.push(ours.median_per_sec());
+        row.synack_handshakes.push(ours.handshakes());
+        row.synack_setup_seconds.push(ours.setup_seconds);
     }
     row.synack_per_sec = Some(synack_rates);
     Ok(row)

@@ -279,12 +279,7 @@ impl DemuxMap {
         let slot = Self::slot(value);
         let entry = encode(slot, hash);
         let hasher = &self.hasher;
-        let rehash = |&e: &u32| {
-            // The invariant keeps every entry's slot resolvable.
-            slots
-                .resolve(slot_of(e))
-                .map_or(0, |(_, t)| hasher.hash(&t.packed()))
-        };
+        let rehash = |&e: &u32| rehash(hasher, slots, e);
         if recalled.is_some_and(|last| last.slot.is_none()) {
             #[cfg(test)]
             self.unique_inserts.set(self.unique_inserts.get() + 1);
@@ -371,12 +366,17 @@ impl DemuxMap {
     /// Room for `additional` more entries. Rehashing reads the slots.
     pub fn reserve(&mut self, slots: Slots<'_>, additional: usize) {
         let hasher = &self.hasher;
-        self.table.reserve(additional, |&e| {
-            slots
-                .resolve(slot_of(e))
-                .map_or(0, |(_, t)| hasher.hash(&t.packed()))
-        });
+        self.table
+            .reserve(additional, |&e| rehash(hasher, slots, e));
     }
+}
+
+/// A table entry's hash when the table grows: its tuple's, read from its
+/// slot (the invariant keeps every entry's slot resolvable).
+fn rehash(hasher: &SipTuple, slots: Slots<'_>, entry: u32) -> u64 {
+    slots
+        .resolve(slot_of(entry))
+        .map_or(0, |(_, t)| hasher.hash(&t.packed()))
 }
 
 /// Whether table entry `entry` is `tuple`'s (`hash` is its hash): the tag
