@@ -6,6 +6,7 @@
 //! compile-time constants (initial RTO, delayed-ACK timer, MSL) are fields here
 //! too, named after the constant, so tests can shrink them.
 
+use crate::tcp::memory::{MemoryLimits, PAGE};
 use crate::time::Duration;
 use core::fmt;
 
@@ -163,6 +164,10 @@ pub struct Config {
     pub tcp_rmem: BufferSizes,
     /// Send buffer min/default/max (`tcp_wmem`).
     pub tcp_wmem: BufferSizes,
+    /// The stack-wide cap on buffer memory (`tcp_mem`: low, pressure and
+    /// high marks; the sysctl counts 4096-byte pages, as Linux), see
+    /// [`crate::tcp::memory`].
+    pub tcp_mem: MemoryLimits,
     /// Smallest peer MSS accepted; lower values are clamped up (`tcp_min_snd_mss`).
     pub tcp_min_snd_mss: u16,
     /// Default interface MTU (the advertised MSS is MTU - 40).
@@ -278,6 +283,7 @@ impl Default for Config {
                 default: 16_384,
                 max: 4_194_304,
             },
+            tcp_mem: MemoryLimits::DEFAULT,
             tcp_min_snd_mss: 48,
             mtu: 1500,
             tcp_rto_initial: Duration::from_secs(1),
@@ -461,6 +467,21 @@ impl Config {
             "tcp_ecn" => self.tcp_ecn = small(value)?,
             "tcp_rmem" => self.tcp_rmem = triple(value)?,
             "tcp_wmem" => self.tcp_wmem = triple(value)?,
+            "tcp_mem" => {
+                let pages = triple(value)?;
+                let bytes = |n: usize| n.checked_mul(PAGE).ok_or_else(bad);
+                let limits = MemoryLimits {
+                    low: bytes(pages.min)?,
+                    pressure: bytes(pages.default)?,
+                    high: bytes(pages.max)?,
+                };
+                // Linux takes any three numbers; marks out of order would
+                // make pressure end above where it begins.
+                if limits.low > limits.pressure || limits.pressure > limits.high {
+                    return Err(bad());
+                }
+                self.tcp_mem = limits;
+            }
             "tcp_min_snd_mss" => {
                 self.tcp_min_snd_mss = u16::try_from(num(value)?).map_err(|_| bad())?
             }
@@ -580,6 +601,21 @@ mod tests {
         assert!(c.tcp_moderate_rcvbuf, "autotuning is on, as in Linux");
         c.set_sysctl("net.ipv4.tcp_moderate_rcvbuf", "0").unwrap();
         assert!(!c.tcp_moderate_rcvbuf);
+    }
+
+    #[test]
+    fn tcp_mem_counts_pages_and_wants_its_marks_in_order() {
+        let mut c = Config::default();
+        assert_eq!(c.tcp_mem.high, 384 << 20, "Linux's for 4 GiB of memory");
+        c.set_sysctl("net.ipv4.tcp_mem", "16 32 48").unwrap();
+        assert_eq!(
+            (c.tcp_mem.low, c.tcp_mem.pressure, c.tcp_mem.high),
+            (65_536, 131_072, 196_608)
+        );
+        for bad in ["48 32 16", "1 2", "1 2 x", "1 2 18446744073709551615"] {
+            assert!(c.set_sysctl("tcp_mem", bad).is_err(), "{bad}");
+        }
+        assert_eq!(c.tcp_mem.high, 196_608, "a refused value changes nothing");
     }
 
     #[test]

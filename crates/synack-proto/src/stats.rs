@@ -128,6 +128,12 @@ mib_group! {
         tcp_ofo_drop => "TCPOFODrop",
         /// In-window data dropped because the receive buffer was full.
         tcp_zero_window_drop => "TCPZeroWindowDrop",
+        /// In-window data dropped because the stack's buffer memory was
+        /// above `tcp_mem`'s high mark.
+        tcp_rcv_q_drop => "TCPRcvQDrop",
+        /// Times the stack's buffer memory rose above `tcp_mem`'s pressure
+        /// mark.
+        tcp_memory_pressures => "TCPMemoryPressures",
         /// Connections reset because data arrived after close (RFC 2525 §2.17).
         tcp_abort_on_data => "TCPAbortOnData",
         /// Connections reset by a close with unread data.

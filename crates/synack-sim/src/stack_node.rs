@@ -139,6 +139,7 @@ impl Node for StackNode {
             // Sending may have raised events (a trace, a close); the
             // application's answer may send more.
             if !self.run_app(now) {
+                check_buffer_memory(&self.stack);
                 return None;
             }
         }
@@ -160,5 +161,20 @@ impl Node for StackNode {
             app.on_timeout(now, &mut self.stack);
         }
         self.run_app(now);
+    }
+}
+
+/// Every simulated stack checks, each time it has nothing left to send, that
+/// its buffer memory counter (`tcp_mem`'s, charged after each call into a
+/// connection) is the sum of what its connections hold: in debug builds
+/// (the tests) and while it has few connections, so that large scenarios
+/// stay linear.
+fn check_buffer_memory(stack: &Stack) {
+    if cfg!(debug_assertions) && stack.connection_count().0 <= 64 {
+        assert_eq!(
+            stack.buffer_memory(),
+            stack.buffer_memory_scan(),
+            "the buffer memory counter drifted from the connections' sum"
+        );
     }
 }

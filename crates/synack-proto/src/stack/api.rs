@@ -648,9 +648,27 @@ impl Stack {
             .map(|e| &e.conn)
     }
 
-    /// Bytes of buffer memory all connections hold.
+    /// Bytes all connections' buffers hold allocated (Linux's
+    /// `tcp_memory_allocated`, in bytes; [`Connection::charged_memory`]):
+    /// a counter, charged after every call into a connection
+    /// ([`crate::tcp::memory`]).
     pub fn buffer_memory(&self) -> usize {
-        self.conns.iter().map(|(_, e)| e.conn.buffer_memory()).sum()
+        self.env.memory.allocated()
+    }
+
+    /// The same sum, counted by visiting every connection: what
+    /// [`Stack::buffer_memory`] must equal once a call into the stack has
+    /// returned (tests check it; O(connections)).
+    pub fn buffer_memory_scan(&self) -> usize {
+        self.conns
+            .iter()
+            .map(|(_, e)| e.conn.charged_memory())
+            .sum()
+    }
+
+    /// Where the buffer memory stands against `tcp_mem`'s marks.
+    pub fn memory_state(&self) -> crate::tcp::memory::MemoryState {
+        self.env.memory.state()
     }
 }
 

@@ -470,7 +470,8 @@ mod tests {
             },
             generation: 0,
             queued: false,
-            fastopen_listener: super::super::slab::OptionKey::NONE,
+            fastopen_pending: false,
+            charged: 0,
         }
     }
 

@@ -228,9 +228,15 @@ struct ConnEntry {
     generation: u32,
     /// In the `ready` queue.
     queued: bool,
-    /// A Fast Open child still in SYN-RECEIVED: counted against this
-    /// listener's pending Fast Open queue.
-    fastopen_listener: slab::OptionKey,
+    /// A Fast Open child still in SYN-RECEIVED, counted against its
+    /// listener's pending Fast Open queue: `owner_listener` keeps that
+    /// listener's key even once the application owns the child
+    /// ([`ConnEntry::fastopen_listener`]). A flag beside the key, not a
+    /// second key: the 7 bytes saved hold `charged`.
+    fastopen_pending: bool,
+    /// The connection's buffer memory as last charged to the stack's
+    /// counter (`Env::memory`, [`crate::tcp::memory`]); saturates at 4 GiB.
+    charged: u32,
 }
 
 struct TimeWaitEntry {
@@ -303,7 +309,38 @@ impl ConnEntry {
     }
 
     fn set_owner(&mut self, owner: Owner) {
-        (self.owner_kind, self.owner_listener) = owner.packed();
+        let (kind, listener) = owner.packed();
+        self.owner_kind = kind;
+        // A Fast Open child has no other listener than the one it counts
+        // against: that key stays while it is counted.
+        if !self.fastopen_pending {
+            self.owner_listener = listener;
+        }
+    }
+
+    /// Charges the stack's buffer memory (`tcp_mem`'s counter) with the
+    /// change in what the connection holds since it was last charged;
+    /// returns whether that began memory pressure.
+    #[inline]
+    fn charge(&mut self, memory: &mut crate::tcp::memory::BufferMemory) -> bool {
+        let held = u32::try_from(self.conn.charged_memory()).unwrap_or(u32::MAX);
+        if held == self.charged {
+            return false;
+        }
+        let from = core::mem::replace(&mut self.charged, held);
+        memory.charge(from, held)
+    }
+
+    /// The listener a Fast Open child in SYN-RECEIVED counts against.
+    fn fastopen_listener(&self) -> Option<Key> {
+        self.fastopen_pending.then_some(self.owner_listener)
+    }
+
+    /// [`ConnEntry::fastopen_listener`], no longer counted.
+    fn take_fastopen_listener(&mut self) -> Option<Key> {
+        let l = self.fastopen_listener();
+        self.fastopen_pending = false;
+        l
     }
 }
 

@@ -33,6 +33,7 @@ use crate::tcp::ecn;
 use crate::tcp::fastopen::{self, PassiveOutcome};
 use crate::tcp::fastopen_cookie::FastOpenCache;
 use crate::tcp::listener::{ListenDrop, ListenVerdict, Listener};
+use crate::tcp::memory::BufferMemory;
 use crate::tcp::recovery::CongestionSample;
 use crate::tcp::segment::{SegmentHeader, write_segment};
 use crate::tcp::state::TcpState;
@@ -143,8 +144,11 @@ impl Stack {
         if verify {
             // Most segments of a handshake carry no text: no lookup of the
             // connection to stage nothing (`stage_payload` would say so).
+            // Above `tcp_mem`'s high mark nothing is staged: the segment is
+            // stored, or dropped, by the connection under its buffer's cap.
             if let Some(Demux::Conn(key)) = found
                 && !seg.payload.is_empty()
+                && !self.env.memory.exhausted()
             {
                 staged = self
                     .conns
@@ -187,6 +191,10 @@ impl Stack {
             && let Some(e) = self.conns.get_mut(key)
         {
             e.conn.clear_staged();
+            // Staging may have made the buffer it wrote to.
+            if e.charge(&mut self.env.memory) {
+                self.env.stats.tcp_ext.tcp_memory_pressures += 1;
+            }
         }
         self.env.stats.tcp.in_csum_errors += 1;
         self.env.stats.tcp.in_errs += 1;
@@ -667,6 +675,10 @@ impl Stack {
         fastopen_listener: Option<Key>,
     ) -> Key {
         let (owner_kind, owner_listener) = owner.packed();
+        debug_assert!(
+            fastopen_listener.is_none_or(|l| l == owner_listener),
+            "a Fast Open child counts against its own listener"
+        );
         let env = &mut self.env;
         // The 4-tuple is read as the connection is built: finding the new
         // entry again to read it was a lookup a connection.
@@ -686,7 +698,8 @@ impl Stack {
                 owner_listener,
                 generation: 0,
                 queued: false,
-                fastopen_listener: super::slab::OptionKey::new(fastopen_listener),
+                fastopen_pending: fastopen_listener.is_some(),
+                charged: 0,
             }
         });
         self.demux.insert(slots!(self), tuple, Demux::Conn(key));
@@ -886,11 +899,13 @@ impl Stack {
             return;
         };
         entry.conn.leave_spares(&mut self.env.spares);
+        // What it held goes with it: its charge is given back whole.
+        self.env.memory.charge(entry.charged, 0);
         let tuple = FourTuple {
             local: entry.conn.local(),
             remote: entry.conn.remote(),
         };
-        let fastopen_listener = entry.fastopen_listener.get();
+        let fastopen_listener = entry.fastopen_listener();
         match how {
             // `move_to_time_wait` re-pointed the entry.
             Removal::ToTimeWait => {}
@@ -960,6 +975,8 @@ pub(super) struct ConnGlue<'a> {
     pub listeners: &'a mut Slab<Listener<Key>>,
     pub fastopen_cache: &'a mut FastOpenCache,
     pub ready: &'a mut VecDeque<Ready>,
+    pub memory: &'a mut BufferMemory,
+    pub memory_pressures: &'a mut u64,
 }
 
 /// [`ConnGlue`] over a stack's fields (a macro, not a method: the borrow
@@ -974,6 +991,8 @@ macro_rules! conn_glue {
             listeners: &mut $stack.listeners,
             fastopen_cache: &mut $stack.fastopen_cache,
             ready: &mut $stack.ready,
+            memory: &mut $stack.env.memory,
+            memory_pressures: &mut $stack.env.stats.tcp_ext.tcp_memory_pressures,
         }
     };
 }
@@ -1012,7 +1031,7 @@ impl ConnGlue<'_> {
                         trace_conn_state(self.events, handle, entry, from, to, now);
                     }
                     if from == TcpState::SynReceived
-                        && let Some(l) = entry.fastopen_listener.take()
+                        && let Some(l) = entry.take_fastopen_listener()
                     {
                         fastopen_child_done(self.listeners, l);
                     }
@@ -1056,6 +1075,11 @@ impl ConnGlue<'_> {
         self.conn_events.clear();
         if let Some(report) = entry.conn.take_fastopen_report() {
             record_fastopen(self.fastopen_cache, entry, report, now);
+        }
+        // The stack's buffer memory follows the connection's (`tcp_mem`):
+        // every change a call made is charged here.
+        if entry.charge(self.memory) {
+            *self.memory_pressures += 1;
         }
         let closed = entry.conn.state() == TcpState::Closed;
         if !entry.queued && entry.wants_poll() {

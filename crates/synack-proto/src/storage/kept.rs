@@ -147,6 +147,8 @@ pub struct KeptFrames {
     pending_from: usize,
     committed: u32,
     pending: u32,
+    /// The frames' allocations, summed (what `tcp_mem` charges for them).
+    held: usize,
     /// The stream position of the ring's first buffered byte: bytes read
     /// since the queue last started from empty.
     front: u64,
@@ -171,6 +173,7 @@ impl KeptFrames {
             pending_from: 0,
             committed: 0,
             pending: 0,
+            held: 0,
             front: 0,
         }
     }
@@ -192,11 +195,23 @@ impl KeptFrames {
 
     /// Bytes allocated: the frames and the queue.
     pub fn allocated(&self) -> usize {
-        self.frames
-            .iter()
-            .map(|k| k.frame.capacity())
-            .sum::<usize>()
-            + self.frames.capacity() * core::mem::size_of::<Kept>()
+        self.held + self.frames.capacity() * core::mem::size_of::<Kept>()
+    }
+
+    /// Bytes the frames hold allocated (not the queue), kept as a sum.
+    #[inline]
+    pub fn frames_allocated(&self) -> usize {
+        self.held
+    }
+
+    /// Hands the frames of `self.frames[range]` to `spent`, taking their
+    /// allocations off the sum.
+    fn give_back(&mut self, range: impl core::ops::RangeBounds<usize>, spent: &mut Spent<'_>) {
+        let held = &mut self.held;
+        spent.give_all(self.frames.drain(range).map(|k| {
+            *held -= k.frame.capacity();
+            k.frame
+        }));
     }
 
     /// Stages `frames[k].frame()[start..ends[k]]` for each of `ends`, bytes
@@ -213,12 +228,13 @@ impl KeptFrames {
         spent: &mut Spent<'_>,
     ) {
         if self.head > 32 && self.head >= self.frames.len() / 2 {
-            spent.give_all(self.frames.drain(..self.head).map(|k| k.frame));
+            self.give_back(..self.head, spent);
             self.pending_from -= self.head;
             self.head = 0;
         }
         let mut at = self.front + offset as u64;
         let mut total = 0;
+        let mut held = 0;
         // One `extend` over two slices: room is made once and each entry
         // written in place (a `push` per frame checked the room each time
         // and staged the buffer through memory around that check).
@@ -227,8 +243,10 @@ impl KeptFrames {
                 debug_assert!(start < end && end <= frame.frame().len());
                 // A frame is at most 4 GiB; an IPv4 one at most 64 KiB.
                 let (start, end) = (start as u32, end as u32);
+                let frame = frame.take();
+                held += frame.capacity();
                 let kept = Kept {
-                    frame: frame.take(),
+                    frame,
                     start,
                     end,
                     at,
@@ -238,6 +256,7 @@ impl KeptFrames {
                 kept
             }));
         self.pending += total;
+        self.held += held;
     }
 
     /// Commits the first `n` pending bytes (the segment's accepted text):
@@ -264,7 +283,7 @@ impl KeptFrames {
     /// Gives every pending frame back (its segment was dropped, or only
     /// part of it was accepted).
     pub fn drop_pending(&mut self, spent: &mut Spent<'_>) {
-        spent.give_all(self.frames.drain(self.pending_from..).map(|k| k.frame));
+        self.give_back(self.pending_from.., spent);
         self.pending = 0;
         self.reset_if_read(spent);
     }
@@ -331,7 +350,7 @@ impl KeptFrames {
     /// frames given back together.
     fn reset_if_read(&mut self, spent: &mut Spent<'_>) {
         if self.head == self.frames.len() {
-            spent.give_all(self.frames.drain(..).map(|k| k.frame));
+            self.give_back(.., spent);
             self.head = 0;
             self.pending_from = 0;
             self.front = 0;
@@ -346,7 +365,7 @@ impl KeptFrames {
         for k in &self.frames[self.head..] {
             ring.write_front((k.at - self.front) as usize, k.bytes());
         }
-        spent.give_all(self.frames.drain(..).map(|k| k.frame));
+        self.give_back(.., spent);
         self.head = 0;
         self.committed = 0;
         self.pending = 0;

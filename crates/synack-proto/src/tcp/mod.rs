@@ -7,6 +7,7 @@ pub mod fastopen;
 pub mod fastopen_cookie;
 pub mod isn;
 pub mod listener;
+pub mod memory;
 pub mod ports;
 pub mod rcv_space;
 pub mod recovery;

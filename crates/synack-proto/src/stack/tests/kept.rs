@@ -828,9 +828,9 @@ fn a_reset_with_kept_frames_unread_hands_them_back() {
     t.settle();
 }
 
-/// Kept frames count as the connection's buffer memory (`buffer_memory`,
-/// from `RecvHalf::allocated`), and a connection idle after reading
-/// everything holds no frame and no memory.
+/// Kept frames count as the connection's buffer memory (the stack's
+/// counter, `tcp_mem`'s, from `RecvHalf::buffer_allocated`), and a
+/// connection idle after reading everything holds no frame and no memory.
 #[test]
 fn kept_frames_count_as_buffer_memory_and_an_idle_connection_holds_none() {
     let mut t = Twins::new(false);

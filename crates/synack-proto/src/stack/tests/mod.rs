@@ -16,6 +16,7 @@ mod kept;
 mod life;
 mod listen;
 mod lookups;
+mod memory;
 mod offload;
 mod polls;
 mod robustness;
@@ -183,7 +184,7 @@ impl Wire {
                     self.flight.push((self.now + self.delay, to_b, frame));
                 }
             }
-            assert_deadlines_kept(src);
+            assert_invariants(src);
         }
     }
 
@@ -223,7 +224,15 @@ impl Wire {
 
 /// No connection's deadline is later than the stack's (`poll_timeout` is
 /// a lower bound, never late), whether or not its last poll was skipped.
-pub(super) fn assert_deadlines_kept(stack: &Stack) {
+/// What must hold whenever a call into the stack has returned: every
+/// connection's deadline is in the stack's timer queue, and the buffer
+/// memory counter (`tcp_mem`'s) is the sum of what the connections hold.
+pub(super) fn assert_invariants(stack: &Stack) {
+    assert_eq!(
+        stack.buffer_memory(),
+        stack.buffer_memory_scan(),
+        "the buffer memory counter drifted from the connections' sum"
+    );
     for (_, entry) in stack.conns.iter() {
         if let Some(at) = entry.conn.poll_timeout() {
             let stack_at = stack.poll_timeout();
@@ -511,6 +520,7 @@ impl Lan {
                     self.flight.push((self.now + self.delay, i, frame));
                 }
             }
+            assert_invariants(&self.hosts[i]);
         }
     }
 

@@ -114,7 +114,7 @@ fn a_connection_in_time_wait_given_up_moves_to_the_table_without_a_poll() {
     assert_eq!(w.a.conns.len(), 0);
     assert_eq!(w.a.time_wait.len(), 1);
     assert!(w.a.ready.is_empty());
-    assert_deadlines_kept(&w.a);
+    assert_invariants(&w.a);
     assert!(drain(&mut w.a, w.now).is_empty());
     assert_eq!(w.a.conn_polls, polls);
     // The entry keeps the connection's TIME-WAIT timer (RFC 9293

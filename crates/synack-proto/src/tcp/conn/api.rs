@@ -224,7 +224,16 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
-        let n = snd.enqueue_with(data, Some(&mut env.spares));
+        // Above `tcp_mem`'s high mark the buffer takes no new memory: it
+        // queues what its ring has room for, or up to `tcp_wmem`'s minimum
+        // (Linux `sk_wmem_schedule`). A short write's `Writable` follows
+        // the ACK of what is queued.
+        let allowed = if env.memory.exhausted() {
+            &data[..data.len().min(snd.room_allocated(env.config.tcp_wmem.min))]
+        } else {
+            data
+        };
+        let n = snd.enqueue_with(allowed, Some(&mut env.spares));
         if n < data.len() {
             self.core.life.set_writable_wanted(true);
         }
@@ -263,8 +272,15 @@ impl Connection {
             self.core.life.set_readable_armed(true);
             self.core.timers.set(Timer::Idle, now + super::IDLE_RELEASE);
         }
+        if let Some(rcv) = self.state.recv_half_mut() {
+            // The window a read opens follows the stack's memory too.
+            rcv.limit_growth(env.memory.exhausted().then_some(env.config.tcp_rmem.min));
+        }
         if n > 0 {
-            self.tune_recv_buffer(now, &env.config);
+            // Under memory pressure buffers do not grow.
+            if !env.memory.under_pressure() {
+                self.tune_recv_buffer(now, &env.config);
+            }
             self.maybe_window_update(mss, env);
             return Ok(n);
         }

@@ -963,6 +963,10 @@ impl Core {
         {
             self.ack.schedule_now();
         }
+        // Above `tcp_mem`'s high mark the buffer takes no new memory
+        // (`crate::tcp::memory`); asked at every segment, so that it grows
+        // again once memory is back.
+        rcv.limit_growth(env.memory.exhausted().then_some(env.config.tcp_rmem.min));
         let had_out_of_order = rcv.has_out_of_order();
         if seg.payload.is_empty() && !seg.flags.fin() {
             // No text and no FIN (a pure ACK): nothing to store, deliver or
@@ -1001,7 +1005,11 @@ impl Core {
             env.stats.tcp_ext.tcp_ofo_drop += 1;
         }
         if received.dropped_no_space > 0 {
-            env.stats.tcp_ext.tcp_zero_window_drop += 1;
+            if rcv.growth_limited() {
+                env.stats.tcp_ext.tcp_rcv_q_drop += 1;
+            } else {
+                env.stats.tcp_ext.tcp_zero_window_drop += 1;
+            }
         }
         // RFC 5681 §4.2: out-of-order data, data filling a hole, and
         // duplicates are acknowledged at once (Linux also while a hole exists).
@@ -1299,8 +1307,12 @@ impl Core {
         } else {
             self.rearm_after_partial_ack(now, advanced, &outcome, env);
         }
-        if advanced {
+        // Under memory pressure buffers do not grow (Linux
+        // `tcp_should_expand_sndbuf`).
+        if advanced && !env.memory.under_pressure() {
             self.grow_send_buffer(snd, &env.config);
+        }
+        if advanced {
             if snd.free() > 0 {
                 self.notify_writable(env);
             }

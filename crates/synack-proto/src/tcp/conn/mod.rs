@@ -140,6 +140,10 @@ pub struct Env {
     /// Blocks and rings that ended connections gave back, for the next
     /// connections' first data (a few KiB at most: [`Spares`]).
     pub spares: Spares,
+    /// The stack-wide buffer memory and its marks (`tcp_mem`): the stack
+    /// charges each connection's holding after every call into it; a
+    /// connection reads the state to stop growing or taking memory.
+    pub memory: crate::tcp::memory::BufferMemory,
     /// What a new connection takes from `config` alone, worked out once
     /// ([`ConnTemplate`]); built with the `config` it was made from.
     template: ConnTemplate,
@@ -149,6 +153,7 @@ impl Env {
     pub fn new(config: Config) -> Self {
         Env {
             template: ConnTemplate::new(&config),
+            memory: crate::tcp::memory::BufferMemory::new(config.tcp_mem),
             config,
             ..Env::default()
         }
@@ -1202,6 +1207,12 @@ impl Connection {
         self.state.send_half().map_or(0, |s| s.buffered())
     }
 
+    /// The send buffer's limit as it stands (SO_SNDBUF, or what it grew
+    /// to; `ss -m`'s `tb`), 0 once sending is over.
+    pub fn send_buffer_limit(&self) -> usize {
+        self.state.send_half().map_or(0, |s| s.buffer_limit())
+    }
+
     /// Bytes of buffer memory the connection holds.
     pub fn buffer_memory(&self) -> usize {
         let snd = self.state.send_half().map_or(0, |s| s.allocated());
@@ -1209,6 +1220,32 @@ impl Connection {
         let unread = self.state.unread().map_or(0, |u| u.allocated());
         // Loss recovery's scoreboard and machinery, while data is in flight.
         snd + rcv + unread + self.core.recovery.allocated()
+    }
+
+    /// Bytes the connection's buffers hold allocated: its send and receive
+    /// rings (or the unread bytes' ring once the protocol state is over)
+    /// and the bytes of frames it keeps. The stack's buffer memory counter
+    /// charges this after every call into the connection (`tcp_mem`,
+    /// [`crate::tcp::memory`]); the bookkeeping around the buffers (their
+    /// blocks, SACK and loss-recovery state: [`Connection::buffer_memory`]
+    /// counts it) is left out, as Linux charges buffers (skbs), not socket
+    /// structures. One match and a few loads: it runs about ten times a
+    /// handshake.
+    #[inline]
+    pub fn charged_memory(&self) -> usize {
+        let (snd, rcv) = match &self.state {
+            State::Closed(c) => return c.unread.allocated(),
+            State::TimeWait(t) => return t.unread.allocated(),
+            State::SynSent(s) => return s.snd.buffer_allocated(),
+            State::SynReceived(s) => (&s.snd, &s.rcv),
+            State::Established(s) => (&s.snd, &s.rcv),
+            State::FinWait1(s) => (&s.snd, &s.rcv),
+            State::FinWait2(s) => (&s.snd, &s.rcv),
+            State::CloseWait(s) => (&s.snd, &s.rcv),
+            State::Closing(s) => (&s.snd, &s.rcv),
+            State::LastAck(s) => (&s.snd, &s.rcv),
+        };
+        snd.buffer_allocated() + rcv.buffer_allocated()
     }
 
     /// The compact TIME-WAIT entry, when in TIME-WAIT with nothing left for

@@ -118,8 +118,13 @@ pub struct RecvHalf {
     /// The peer's FIN, once RCV.NXT has passed it (with [`flags::FIN`]).
     fin_seq: SeqNum,
     /// The buffer's limit (SO_RCVBUF in bytes of payload, saturating at
-    /// 4 GiB - 1), kept here while no block holds a buffer.
+    /// 4 GiB - 1), kept here while no block holds a buffer; lower while
+    /// [`RecvHalf::limit_growth`] holds the buffer to what it has.
     limit: u32,
+    /// The buffer's own limit while `limit` is held lower (the stack's
+    /// buffer memory above `tcp_mem`'s high mark); 0 otherwise. In the
+    /// padding after `limit`: the half stays 40 bytes.
+    uncapped_limit: u32,
     /// The most out-of-order ranges the block's assembler tracks.
     max_holes: u16,
     /// Our window scale shift (RFC 7323 §2.3), 0 without scaling.
@@ -251,6 +256,7 @@ impl RecvHalf {
             last_ack_sent: nxt,
             fin_seq: SeqNum(0),
             limit: u32::try_from(limit).unwrap_or(u32::MAX),
+            uncapped_limit: 0,
             max_holes: u16::try_from(max_holes).unwrap_or(u16::MAX),
             wscale,
             flags: 0,
@@ -302,20 +308,77 @@ impl RecvHalf {
         self.block.as_ref().map_or(0, |b| b.buffer.len())
     }
 
-    /// Room in the buffer beyond the readable bytes.
+    /// Room in the buffer beyond the readable bytes (what the window may
+    /// offer).
     pub fn free(&self) -> usize {
-        self.buffer_limit().saturating_sub(self.readable())
+        (self.limit as usize).saturating_sub(self.readable())
     }
 
+    /// The buffer's limit (SO_RCVBUF, or what autotuning made it), even
+    /// while [`RecvHalf::limit_growth`] holds it lower.
     pub fn buffer_limit(&self) -> usize {
-        self.limit as usize
+        match self.uncapped_limit {
+            0 => self.limit as usize,
+            own => own as usize,
+        }
     }
 
     pub fn set_buffer_limit(&mut self, limit: usize) {
-        self.limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        if let Some(b) = &mut self.block {
-            b.buffer.set_limit(limit);
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        if self.uncapped_limit != 0 {
+            // Held lower: the new limit applies once the hold ends, and
+            // holds it lower still if it is smaller.
+            self.uncapped_limit = limit;
+            self.limit = self.limit.min(limit);
+        } else {
+            self.limit = limit;
         }
+        let effective = self.limit as usize;
+        if let Some(b) = &mut self.block {
+            b.buffer.set_limit(effective);
+        }
+    }
+
+    /// Whether the stack's buffer memory is above `tcp_mem`'s high mark
+    /// (`Some` of `tcp_rmem`'s minimum) or not (`None`), asked at each
+    /// segment and read. While it is, the buffer takes no new memory: it
+    /// may hold what its ring has allocated, or the minimum if that is
+    /// more (Linux lets a socket below `tcp_rmem[0]` charge memory under
+    /// the hard limit, `__sk_mem_raise_allocated`). Data beyond is dropped
+    /// (Linux `tcp_try_rmem_schedule`, `TCPRcvQDrop`), and the window opens
+    /// no further than that (the right edge never moves left: what was
+    /// offered stays offered). An empty buffer always offers at least the
+    /// minimum, so a sender is never stalled for good.
+    #[inline]
+    pub fn limit_growth(&mut self, floor: Option<usize>) {
+        if floor.is_some() || self.uncapped_limit != 0 {
+            self.hold_limit(floor);
+        }
+    }
+
+    /// [`RecvHalf::limit_growth`] while it has something to change.
+    #[cold]
+    #[inline(never)]
+    fn hold_limit(&mut self, floor: Option<usize>) {
+        let own = self.buffer_limit();
+        (self.limit, self.uncapped_limit) = match floor {
+            Some(floor) => {
+                let allocated = self.block.as_ref().map_or(0, |b| b.buffer.allocated());
+                let cap = allocated.max(floor).min(own).max(1);
+                let own = u32::try_from(own).unwrap_or(u32::MAX);
+                (u32::try_from(cap).unwrap_or(u32::MAX), own)
+            }
+            None => (u32::try_from(own).unwrap_or(u32::MAX), 0),
+        };
+        let effective = self.limit as usize;
+        if let Some(b) = &mut self.block {
+            b.buffer.set_limit(effective);
+        }
+    }
+
+    /// Whether [`RecvHalf::limit_growth`] holds the buffer below its limit.
+    pub fn growth_limited(&self) -> bool {
+        self.uncapped_limit != 0
     }
 
     /// Whether data is held beyond a hole.
@@ -339,6 +402,16 @@ impl RecvHalf {
                 .as_ref()
                 .map_or(0, |_| core::mem::size_of::<SackReceiver>());
             core::mem::size_of::<RecvBlock>() + b.buffer.allocated() + sack + b.kept_allocated()
+        })
+    }
+
+    /// Bytes the ring and the kept frames hold allocated (what `tcp_mem`
+    /// charges).
+    #[inline]
+    pub fn buffer_allocated(&self) -> usize {
+        self.block.as_ref().map_or(0, |b| {
+            let kept = b.kept.as_deref().map_or(0, KeptFrames::frames_allocated);
+            b.buffer.allocated() + kept
         })
     }
 

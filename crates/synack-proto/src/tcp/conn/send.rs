@@ -351,6 +351,18 @@ impl SendHalf {
         self.limit as usize
     }
 
+    /// Room for the application without new memory: what the ring has
+    /// allocated, or `floor` bytes (`tcp_wmem`'s minimum) if that is more,
+    /// less what is queued; never beyond the limit. While the stack's
+    /// buffer memory is above `tcp_mem`'s high mark, `send` queues no more.
+    pub fn room_allocated(&self, floor: usize) -> usize {
+        let allocated = self.block.as_ref().map_or(0, |b| b.buffer.allocated());
+        allocated
+            .max(floor)
+            .min(self.buffer_limit())
+            .saturating_sub(self.len())
+    }
+
     pub fn set_buffer_limit(&mut self, limit: usize) {
         self.limit = u32::try_from(limit).unwrap_or(u32::MAX);
         if let Some(b) = &mut self.block {
@@ -378,6 +390,12 @@ impl SendHalf {
         self.block.as_ref().map_or(0, |b| {
             core::mem::size_of::<SendBlock>() + b.buffer.allocated() + b.records.allocated()
         })
+    }
+
+    /// Bytes the ring holds allocated (what `tcp_mem` charges).
+    #[inline]
+    pub fn buffer_allocated(&self) -> usize {
+        self.block.as_ref().map_or(0, |b| b.buffer.allocated())
     }
 
     /// Queues application bytes; returns how many fit.

@@ -102,6 +102,7 @@ impl Env {
     pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), SysctlError> {
         let changed = self.config.set_sysctl(name, value);
         self.template = ConnTemplate::new(&self.config);
+        self.memory.set_limits(self.config.tcp_mem);
         changed
     }
 }

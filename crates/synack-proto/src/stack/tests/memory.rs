@@ -1,0 +1,236 @@
+//! The stack-wide buffer memory cap (`tcp_mem`, `crate::tcp::memory`):
+//! several connections whose application does not keep up, with and without
+//! a low cap, and the same bytes delivered either way.
+
+use super::*;
+
+const CONNS: usize = 4;
+const BYTES: usize = 256 * 1024;
+
+/// The byte at `offset` of connection `i`'s stream.
+fn byte(i: usize, offset: usize) -> u8 {
+    (offset.wrapping_mul(7) ^ (i * 31)) as u8
+}
+
+/// Which side's application falls behind.
+#[derive(Clone, Copy, PartialEq)]
+enum Slow {
+    /// The receiver reads nothing for the first two seconds.
+    Reader,
+    /// The sender writes everything at once, the receiver reads nothing
+    /// for the first two seconds: what waits is in the sender's buffers.
+    Writer,
+}
+
+/// What a run saw.
+struct Run {
+    /// The most buffer memory the capped side held after any step.
+    peak: usize,
+    /// Whether that side was ever above `tcp_mem`'s high mark.
+    exhausted: bool,
+    /// `send` found no room while the send buffer was below its limit.
+    refused_below_limit: bool,
+    rcv_q_drops: u64,
+    pressures: u64,
+    /// The largest receive buffer limit at the end (autotuning's).
+    rcv_space: u32,
+}
+
+/// `CONNS` connections from A to B each carry `BYTES`; `tcp_mem` (if any)
+/// is set on the side whose buffers fill: B's when its reader is slow, A's
+/// when its writer queues everything. Every byte must arrive, in order.
+fn transfer(slow: Slow, tcp_mem: Option<&str>) -> Run {
+    let mut w = Wire::new();
+    if let Some(pages) = tcp_mem {
+        let side = if slow == Slow::Reader {
+            &mut w.b
+        } else {
+            &mut w.a
+        };
+        side.set_sysctl("tcp_mem", pages).unwrap();
+    }
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 16).unwrap();
+    let clients: Vec<_> = (0..CONNS)
+        .map(|_| {
+            w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+                .unwrap()
+        })
+        .collect();
+    w.run_until(w.now.total_millis() + 100);
+    // Pair each client with the server end of its connection.
+    let mut servers = Vec::new();
+    while let Ok(s) = w.b.tcp_accept(l) {
+        servers.push(s);
+    }
+    let pairs: Vec<(ConnHandle, ConnHandle)> = clients
+        .iter()
+        .map(|&c| {
+            let (local, _) = w.a.tcp_addrs(c).unwrap();
+            let s = *servers
+                .iter()
+                .find(|&&s| w.b.tcp_addrs(s).unwrap().1 == local)
+                .unwrap();
+            (c, s)
+        })
+        .collect();
+    let capped = |w: &Wire| {
+        if slow == Slow::Reader {
+            w.b.clone_memory()
+        } else {
+            w.a.clone_memory()
+        }
+    };
+    let mut run = Run {
+        peak: 0,
+        exhausted: false,
+        refused_below_limit: false,
+        rcv_q_drops: 0,
+        pressures: 0,
+        rcv_space: 0,
+    };
+    let mut sent = [0usize; CONNS];
+    let mut got = vec![Vec::new(); CONNS];
+    let mut buf = vec![0u8; 64 * 1024];
+    for step in 0..20_000 {
+        let now = w.now;
+        for (i, &(c, _)) in pairs.iter().enumerate() {
+            while sent[i] < BYTES {
+                let chunk: Vec<u8> = (sent[i]..BYTES.min(sent[i] + 8192))
+                    .map(|o| byte(i, o))
+                    .collect();
+                match w.a.tcp_send(now, c, &chunk) {
+                    Ok(n) => sent[i] += n,
+                    Err(SendError::WouldBlock) => {
+                        let conn = &w.a.conns.get(c.0).unwrap().conn;
+                        if conn.send_queue() < conn.send_buffer_limit() {
+                            run.refused_below_limit = true;
+                        }
+                        break;
+                    }
+                    Err(e) => panic!("send: {e:?}"),
+                }
+            }
+        }
+        if now >= Instant::from_millis(2_100) {
+            for (i, &(_, s)) in pairs.iter().enumerate() {
+                while let Ok(n) = w.b.tcp_recv(now, s, &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    got[i].extend_from_slice(&buf[..n]);
+                }
+            }
+        }
+        if got.iter().all(|g| g.len() == BYTES) {
+            break;
+        }
+        assert!(
+            step < 19_999,
+            "not delivered: {:?}",
+            got.iter().map(Vec::len).collect::<Vec<_>>()
+        );
+        w.run_until(w.now.total_millis() + 5);
+        let (memory, state) = capped(&w);
+        run.peak = run.peak.max(memory);
+        run.exhausted |= state == crate::tcp::memory::MemoryState::Exhausted;
+    }
+    for (i, g) in got.iter().enumerate() {
+        assert!(
+            g.iter().enumerate().all(|(o, &b)| b == byte(i, o)),
+            "connection {i}'s bytes"
+        );
+    }
+    let stats = if slow == Slow::Reader {
+        w.b.stats()
+    } else {
+        w.a.stats()
+    };
+    run.rcv_q_drops = stats.tcp_ext.tcp_rcv_q_drop;
+    run.pressures = stats.tcp_ext.tcp_memory_pressures;
+    run.rcv_space = pairs
+        .iter()
+        .map(|&(_, s)| w.b.tcp_info(s).unwrap().rcv_space)
+        .max()
+        .unwrap();
+    run
+}
+
+impl Stack {
+    /// The buffer memory counter and its state, for a run's samples.
+    fn clone_memory(&self) -> (usize, crate::tcp::memory::MemoryState) {
+        (self.buffer_memory(), self.memory_state())
+    }
+}
+
+/// 16 pages (64 KiB) high, pressure above 48 KiB, until below 32 KiB.
+const TIGHT: &str = "8 12 16";
+const HIGH: usize = 16 * 4096;
+
+#[test]
+fn a_slow_reader_holds_no_more_than_tcp_mem_lets_it_and_loses_nothing() {
+    let free = transfer(Slow::Reader, None);
+    // Each receive buffer grows to its 128 KiB limit while nothing is read.
+    assert!(
+        free.peak >= CONNS * 128 * 1024,
+        "uncapped: {} bytes",
+        free.peak
+    );
+    assert!(!free.exhausted && free.rcv_q_drops == 0 && free.pressures == 0);
+    // Autotuning grew the buffers once the application read.
+    assert!(free.rcv_space > 1 << 20, "grew to {}", free.rcv_space);
+    let capped = transfer(Slow::Reader, Some(TIGHT));
+    assert!(capped.exhausted, "the high mark was passed");
+    assert!(capped.pressures >= 1);
+    // Above the mark by at most what one call's growth of one buffer took
+    // (a ring doubles; 66,368 bytes in a run).
+    assert!(capped.peak < 2 * HIGH, "capped: {} bytes", capped.peak);
+    // Data the capped buffers could not take was dropped, and sent again.
+    assert!(capped.rcv_q_drops > 0);
+    // Under memory pressure buffers do not grow: autotuning waited.
+    assert_eq!(capped.rcv_space, 131_072);
+}
+
+#[test]
+fn a_writer_ahead_of_its_peer_queues_no_more_than_tcp_mem_lets_it() {
+    let free = transfer(Slow::Writer, None);
+    assert!(!free.refused_below_limit && !free.exhausted);
+    // The send buffers grew with the congestion window (493,984 bytes in
+    // a run).
+    assert!(free.peak > 4 * HIGH, "uncapped: {} bytes", free.peak);
+    let capped = transfer(Slow::Writer, Some(TIGHT));
+    assert!(capped.exhausted && capped.pressures >= 1);
+    // `send` was refused while the buffer had room below its limit: the
+    // memory, not the buffer, held it back.
+    assert!(capped.refused_below_limit);
+    assert!(
+        capped.peak < free.peak,
+        "capped {} against {}",
+        capped.peak,
+        free.peak
+    );
+    assert!(capped.peak < 2 * HIGH, "capped: {} bytes", capped.peak);
+}
+
+#[test]
+fn the_memory_counter_follows_buffers_and_gives_everything_back() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    assert_eq!(w.b.buffer_memory(), 0, "idle: nothing held");
+    let now = w.now;
+    let n = w.a.tcp_send(now, c, &[7; 30_000]).unwrap();
+    assert!(
+        w.a.buffer_memory() >= n,
+        "the send buffer is charged at once"
+    );
+    w.run_until(w.now.total_millis() + 100);
+    assert!(w.b.buffer_memory() >= n, "received, unread");
+    assert_eq!(w.b.buffer_memory(), w.b.buffer_memory_scan());
+    w.b.tcp_abort(w.now, s);
+    w.run_until(w.now.total_millis() + 100);
+    assert_eq!(
+        w.b.buffer_memory(),
+        0,
+        "a connection that goes gives its charge back"
+    );
+    assert_eq!(w.b.buffer_memory_scan(), 0);
+}
