@@ -120,6 +120,9 @@ fn render(snapshot: &Snapshot, args: &SsArgs) -> String {
     if args.summary {
         let mut summary = SsSummary::from_rows(&rows);
         summary.orphaned = snapshot.sockets.iter().filter(|r| r.orphan).count();
+        if !snapshot.memory_state.is_empty() {
+            summary.memory = Some((snapshot.buffer_memory, snapshot.memory_state.clone()));
+        }
         return summary.render();
     }
     if args.json {
@@ -184,6 +187,8 @@ mod tests {
                 row("FIN-WAIT-2", "192.0.2.2:80", Some("192.0.2.1:40002"), true),
                 row("TIME-WAIT", "192.0.2.2:80", Some("192.0.2.1:40001"), false),
             ],
+            buffer_memory: 131_072,
+            memory_state: "normal".into(),
         }
     }
 
@@ -209,6 +214,15 @@ mod tests {
         assert!(s.contains("estab 1"), "{s}");
         assert!(s.contains("orphaned 1"), "{s}");
         assert!(s.contains("timewait 1"), "{s}");
+        assert!(
+            s.ends_with("\nTCP buffer memory: 131072 bytes (normal)\n"),
+            "{s}"
+        );
+        // A stack that does not say shows no memory line.
+        let mut older = snapshot();
+        older.memory_state.clear();
+        let s = render(&older, &args(&["-s"]));
+        assert!(!s.contains("memory"), "{s}");
     }
 
     #[test]

@@ -321,6 +321,9 @@ pub struct SsSummary {
     /// Connections the application has closed but the stack still runs
     /// (FIN-WAIT, LAST-ACK, ...); the caller knows, the rows do not.
     pub orphaned: usize,
+    /// The stack's buffer memory in bytes and its state against `tcp_mem`
+    /// (Linux shows its `mem` in /proc/net/sockstat, not in `ss -s`).
+    pub memory: Option<(u64, String)>,
 }
 
 impl SsSummary {
@@ -335,6 +338,7 @@ impl SsSummary {
             per_state,
             total: rows.len(),
             orphaned: 0,
+            memory: None,
         }
     }
 
@@ -364,6 +368,9 @@ impl SsSummary {
         s.push_str("\nState      Count\n");
         for (state, n) in &self.per_state {
             let _ = writeln!(s, "{:<10} {n}", state.name());
+        }
+        if let Some((bytes, state)) = &self.memory {
+            let _ = writeln!(s, "\nTCP buffer memory: {bytes} bytes ({state})");
         }
         s
     }

@@ -168,6 +168,11 @@ fn synack_ss_matches_linux_ss_for_the_same_connections() {
                 summary.contains("estab 2") && summary.contains("timewait 1"),
                 "{summary}"
             );
+            // And the stack's buffer memory against `tcp_mem`.
+            assert!(
+                summary.contains("TCP buffer memory: ") && summary.contains(" bytes (normal)"),
+                "{summary}"
+            );
 
             drop(clients.stdin.take());
             let _ = clients.wait();

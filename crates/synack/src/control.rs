@@ -35,6 +35,14 @@ pub struct Snapshot {
     pub device: String,
     /// Every socket, listeners first.
     pub sockets: Vec<SocketRow>,
+    /// Bytes the connections' buffers hold (the stack's `tcp_mem`
+    /// counter).
+    #[serde(default)]
+    pub buffer_memory: u64,
+    /// Where that stands against `tcp_mem`'s marks: `normal`, `pressure`
+    /// or `exhausted` (empty from a stack that did not say).
+    #[serde(default)]
+    pub memory_state: String,
 }
 
 /// One socket, as `ss -tan` shows it.
@@ -174,8 +182,8 @@ impl From<&TcpInfo> for Info {
 impl Runtime {
     /// The stack's sockets now, for `ss`.
     pub fn snapshot(&self, device: &str) -> Snapshot {
-        let sockets = self.with_stack(|stack| {
-            stack
+        let (sockets, buffer_memory, memory_state) = self.with_stack(|stack| {
+            let sockets = stack
                 .sockets()
                 .map(|s| {
                     let (orphan, info) = match s.id {
@@ -205,12 +213,16 @@ impl Runtime {
                         info,
                     }
                 })
-                .collect()
+                .collect();
+            let memory = stack.buffer_memory() as u64;
+            (sockets, memory, stack.memory_state().name().to_owned())
         });
         Snapshot {
             pid: std::process::id(),
             device: device.to_owned(),
             sockets,
+            buffer_memory,
+            memory_state,
         }
     }
 }

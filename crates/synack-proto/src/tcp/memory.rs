@@ -66,6 +66,17 @@ impl Default for MemoryLimits {
     }
 }
 
+impl MemoryState {
+    /// Its name in `synack ss -s`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemoryState::Normal => "normal",
+            MemoryState::Pressure => "pressure",
+            MemoryState::Exhausted => "exhausted",
+        }
+    }
+}
+
 impl Default for BufferMemory {
     fn default() -> Self {
         BufferMemory::new(MemoryLimits::DEFAULT)
