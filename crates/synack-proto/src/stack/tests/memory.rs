@@ -234,3 +234,117 @@ fn the_memory_counter_follows_buffers_and_gives_everything_back() {
     );
     assert_eq!(w.b.buffer_memory_scan(), 0);
 }
+
+mod random {
+    use super::*;
+    use crate::tcp::conn::SocketOption;
+    use proptest::prelude::*;
+
+    /// What the applications do next.
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// A's application writes this many bytes on connection `.0`.
+        Send(usize, usize),
+        /// B's application reads up to this many bytes from connection `.0`.
+        Read(usize, usize),
+        /// B's application sets SO_RCVBUF on connection `.0`.
+        RecvBuffer(usize, usize),
+        /// B's `tcp_mem` high mark becomes this many pages (pressure at
+        /// half of it, low at a quarter).
+        HighMark(usize),
+        /// Time passes.
+        Wait(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0..2usize, 1..40_000usize).prop_map(|(c, n)| Op::Send(c, n)),
+            3 => (0..2usize, 1..40_000usize).prop_map(|(c, n)| Op::Read(c, n)),
+            1 => (0..2usize, 1024..200_000usize).prop_map(|(c, n)| Op::RecvBuffer(c, n)),
+            1 => (1..64usize).prop_map(Op::HighMark),
+            3 => (1..300u64).prop_map(Op::Wait),
+        ]
+    }
+
+    /// Two connections from A to B, B's `tcp_mem` changing under them:
+    /// whatever the applications and the marks do, the counter matches
+    /// the connections (every step checks it), and once the cap is lifted
+    /// and B reads, every byte written arrives, in order.
+    fn run(ops: &[Op]) {
+        let mut w = Wire::new();
+        let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 4).unwrap();
+        let c: Vec<_> = (0..2)
+            .map(|_| {
+                w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+                    .unwrap()
+            })
+            .collect();
+        w.run_until(100);
+        let mut s = Vec::new();
+        while let Ok(h) = w.b.tcp_accept(l) {
+            s.push(h);
+        }
+        // Server ends in the clients' order (by port).
+        s.sort_by_key(|&h| w.b.tcp_addrs(h).unwrap().1.port());
+        let mut sent = [0usize; 2];
+        let mut got = [Vec::new(), Vec::new()];
+        let mut buf = vec![0u8; 200_000];
+        let mut read = |w: &mut Wire, i: usize, max: usize, got: &mut [Vec<u8>; 2]| {
+            while got[i].len() < usize::MAX {
+                match w.b.tcp_recv(w.now, s[i], &mut buf[..max]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got[i].extend_from_slice(&buf[..n]),
+                }
+                if max < 200_000 {
+                    break;
+                }
+            }
+        };
+        for op in ops {
+            let now = w.now;
+            match *op {
+                Op::Send(i, n) => {
+                    let data: Vec<u8> = (sent[i]..sent[i] + n).map(|o| byte(i, o)).collect();
+                    if let Ok(k) = w.a.tcp_send(now, c[i], &data) {
+                        sent[i] += k;
+                    }
+                }
+                Op::Read(i, n) => read(&mut w, i, n, &mut got),
+                Op::RecvBuffer(i, n) => {
+                    w.b.tcp_set_option(now, s[i], SocketOption::RecvBuffer(n))
+                        .unwrap();
+                }
+                Op::HighMark(pages) => {
+                    let marks = format!("{} {} {pages}", pages / 4, pages / 2);
+                    w.b.set_sysctl("tcp_mem", &marks).unwrap();
+                }
+                Op::Wait(ms) => w.run_until(now.total_millis() + ms),
+            }
+            assert_eq!(w.b.buffer_memory(), w.b.buffer_memory_scan());
+        }
+        w.b.set_sysctl("tcp_mem", "49152 65536 98304").unwrap();
+        for _ in 0..2_000 {
+            read(&mut w, 0, 200_000, &mut got);
+            read(&mut w, 1, 200_000, &mut got);
+            if got[0].len() == sent[0] && got[1].len() == sent[1] {
+                break;
+            }
+            w.run_until(w.now.total_millis() + 100);
+        }
+        for i in 0..2 {
+            assert_eq!(got[i].len(), sent[i], "connection {i}");
+            assert!(got[i].iter().enumerate().all(|(o, &b)| b == byte(i, o)));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        #[test]
+        fn the_counter_holds_and_nothing_is_lost_whatever_the_marks_do(
+            ops in proptest::collection::vec(op(), 1..40)
+        ) {
+            run(&ops);
+        }
+    }
+}
