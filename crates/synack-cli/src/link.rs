@@ -96,6 +96,10 @@ pub struct LinkArgs {
     /// The control socket `synack ss` talks to (default: derived from the device name).
     #[arg(long, value_name = "PATH")]
     pub control: Option<PathBuf>,
+    /// Set one of the stack's settings by its Linux sysctl name (repeatable), e.g.
+    /// `--sysctl tcp_mem="16 32 48"` or `--sysctl net.ipv4.tcp_rmem="4096 131072 6291456"`.
+    #[arg(long = "sysctl", value_name = "NAME=VALUE")]
+    pub sysctls: Vec<String>,
 }
 
 /// A setup step that failed: printed as one line, exit status 2.
@@ -123,6 +127,28 @@ impl SetupError {
     }
 }
 
+/// `--sysctl NAME=VALUE`s, in order, over what the command chose: a name
+/// synack does not have or a value that does not parse is a setup error,
+/// before any device is opened.
+fn apply_sysctls(config: &mut Config, sysctls: &[String]) -> Result<(), SetupError> {
+    for s in sysctls {
+        let bad = |e: String| {
+            SetupError::new(
+                format!("--sysctl {s}"),
+                io::Error::new(io::ErrorKind::InvalidInput, e),
+            )
+        };
+        let (name, value) = s
+            .split_once('=')
+            .filter(|(name, _)| !name.trim().is_empty())
+            .ok_or_else(|| bad("wants NAME=VALUE".into()))?;
+        config
+            .set_sysctl(name, value)
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    Ok(())
+}
+
 /// A running stack on its link.
 pub struct Link {
     pub rt: Runtime,
@@ -133,7 +159,8 @@ pub struct Link {
 
 /// Opens the device, configures the kernel's side, wraps it as asked and
 /// starts the runtime and its control socket.
-pub fn open(args: &LinkArgs, config: Config) -> Result<Link, SetupError> {
+pub fn open(args: &LinkArgs, mut config: Config) -> Result<Link, SetupError> {
+    apply_sysctls(&mut config, &args.sysctls)?;
     let (device, name): (Box<dyn Device + Send>, String) = match (&args.tap, &args.tun) {
         (_, Some(name)) => {
             let tun =
@@ -316,6 +343,30 @@ mod tests {
             "198.51.100.7/32".parse::<Cidr>().unwrap().to_string(),
             "198.51.100.7/32"
         );
+    }
+
+    #[test]
+    fn sysctls_apply_in_order_over_the_commands_choice() {
+        let mut config = Config {
+            tcp_max_syn_backlog: 64,
+            ..Config::default()
+        };
+        let sysctls = [
+            "net.ipv4.tcp_mem=16 32 48".to_string(),
+            "tcp_moderate_rcvbuf=0".to_string(),
+            "tcp_max_syn_backlog=8".to_string(),
+            "tcp_max_syn_backlog=9".to_string(),
+        ];
+        apply_sysctls(&mut config, &sysctls).unwrap();
+        assert_eq!(config.tcp_mem.high, 48 * 4096);
+        assert!(!config.tcp_moderate_rcvbuf);
+        assert_eq!(config.tcp_max_syn_backlog, 9, "the last one wins");
+        for bad in ["tcp_mem", "=1", "tcp_nonsense=1", "tcp_mem=3 2 1"] {
+            assert!(
+                apply_sysctls(&mut config, &[bad.to_string()]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -52,6 +52,27 @@ fn serve_refuses_a_bad_device_name_in_one_line() {
 }
 
 #[test]
+fn serve_refuses_an_unknown_sysctl_before_opening_a_device() {
+    let (code, err) = synack(&[
+        "serve",
+        "--tap",
+        "synack-sysctl",
+        "--addr",
+        "192.0.2.2/24",
+        "--port",
+        "7",
+        "--echo",
+        "--sysctl",
+        "tcp_nonsense=1",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        "synack serve: --sysctl tcp_nonsense=1: unknown setting `tcp_nonsense`"
+    );
+}
+
+#[test]
 fn usage_errors_exit_2_and_help_has_examples() {
     // No service chosen.
     let (code, _) = synack(&[

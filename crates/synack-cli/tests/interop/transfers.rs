@@ -64,7 +64,7 @@ fn segments_line(summary: &str) -> &str {
 
 /// Sends a file to `addr` and reads everything back (both at once), as a
 /// Linux client of an echo server.
-const ECHO_CLIENT: &str = r#"
+pub const ECHO_CLIENT: &str = r#"
 import socket, sys, threading
 src, dst, host, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 s = socket.create_connection((host, port))
