@@ -899,8 +899,12 @@ impl Stack {
             return;
         };
         entry.conn.leave_spares(&mut self.env.spares);
-        // What it held goes with it: its charge is given back whole.
-        self.env.memory.charge(entry.charged, 0);
+        // What it held goes with it: its charge is given back whole
+        // (nothing, nearly always: an ended connection's buffers went to
+        // the spares as it ended).
+        if entry.charged != 0 {
+            self.env.memory.charge(entry.charged, 0);
+        }
         let tuple = FourTuple {
             local: entry.conn.local(),
             remote: entry.conn.remote(),

@@ -261,6 +261,8 @@ impl Connection {
         let mss = self.core.ack.rcv_mss;
         let (n, left) = if let Some(rcv) = self.state.recv_half_mut() {
             let n = rcv.read_with(buf, &mut env.spares.frames);
+            // The window a read opens follows the stack's memory too.
+            rcv.limit_growth(env.memory.exhausted().then_some(env.config.tcp_rmem.min));
             (n, rcv.readable())
         } else if let Some(unread) = self.state.unread_mut() {
             let n = unread.dequeue_slice(buf);
@@ -271,10 +273,6 @@ impl Connection {
         if left == 0 {
             self.core.life.set_readable_armed(true);
             self.core.timers.set(Timer::Idle, now + super::IDLE_RELEASE);
-        }
-        if let Some(rcv) = self.state.recv_half_mut() {
-            // The window a read opens follows the stack's memory too.
-            rcv.limit_growth(env.memory.exhausted().then_some(env.config.tcp_rmem.min));
         }
         if n > 0 {
             // Under memory pressure buffers do not grow.
