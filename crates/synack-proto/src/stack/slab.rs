@@ -20,13 +20,6 @@ impl OptionKey {
         generation: 0,
     });
 
-    pub fn new(key: Option<Key>) -> Self {
-        match key {
-            Some(k) if k.index != u32::MAX => OptionKey(k),
-            _ => OptionKey::NONE,
-        }
-    }
-
     /// `key`, which is not `None`'s index (no slab key is).
     pub fn some(key: Key) -> Self {
         debug_assert_ne!(key.index, u32::MAX);
@@ -40,10 +33,6 @@ impl OptionKey {
 
     pub fn get(self) -> Option<Key> {
         (self.0.index != u32::MAX).then_some(self.0)
-    }
-
-    pub fn take(&mut self) -> Option<Key> {
-        core::mem::replace(self, OptionKey::NONE).get()
     }
 }
 

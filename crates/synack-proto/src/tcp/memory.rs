@@ -60,10 +60,16 @@ impl MemoryLimits {
     };
 }
 
-impl Default for MemoryLimits {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
+/// Where the stack's buffer memory stands against its marks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MemoryState {
+    /// Below the pressure mark (or back below the low mark).
+    #[default]
+    Normal,
+    /// Above the pressure mark, and not yet back below the low mark.
+    Pressure,
+    /// Above the high mark.
+    Exhausted,
 }
 
 impl MemoryState {
@@ -75,24 +81,6 @@ impl MemoryState {
             MemoryState::Exhausted => "exhausted",
         }
     }
-}
-
-impl Default for BufferMemory {
-    fn default() -> Self {
-        BufferMemory::new(MemoryLimits::DEFAULT)
-    }
-}
-
-/// Where the stack's buffer memory stands against its marks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum MemoryState {
-    /// Below the pressure mark (or back below the low mark).
-    #[default]
-    Normal,
-    /// Above the pressure mark, and not yet back below the low mark.
-    Pressure,
-    /// Above the high mark.
-    Exhausted,
 }
 
 /// The stack's buffer-memory counter (Linux `tcp_memory_allocated` and
@@ -129,10 +117,6 @@ impl BufferMemory {
     /// Bytes the connections hold.
     pub fn allocated(&self) -> usize {
         self.allocated
-    }
-
-    pub fn limits(&self) -> MemoryLimits {
-        self.limits
     }
 
     /// New marks (a `tcp_mem` sysctl): the state follows at once.
@@ -199,6 +183,12 @@ impl BufferMemory {
         } else {
             (0, l.pressure)
         };
+    }
+}
+
+impl Default for BufferMemory {
+    fn default() -> Self {
+        BufferMemory::new(MemoryLimits::DEFAULT)
     }
 }
 

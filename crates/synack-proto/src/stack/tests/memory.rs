@@ -78,13 +78,6 @@ fn transfer_of(slow: Slow, tcp_mem: Option<&str>, conns: usize, bytes: usize) ->
             (c, s)
         })
         .collect();
-    let capped = |w: &Wire| {
-        if slow == Slow::Reader {
-            w.b.clone_memory()
-        } else {
-            w.a.clone_memory()
-        }
-    };
     let mut run = Run {
         peak: 0,
         exhausted: false,
@@ -135,9 +128,9 @@ fn transfer_of(slow: Slow, tcp_mem: Option<&str>, conns: usize, bytes: usize) ->
             got.iter().map(Vec::len).collect::<Vec<_>>()
         );
         w.run_until(w.now.total_millis() + 5);
-        let (memory, state) = capped(&w);
-        run.peak = run.peak.max(memory);
-        run.exhausted |= state == crate::tcp::memory::MemoryState::Exhausted;
+        let side = capped(&w, slow);
+        run.peak = run.peak.max(side.buffer_memory());
+        run.exhausted |= side.memory_state() == crate::tcp::memory::MemoryState::Exhausted;
     }
     for (i, g) in got.iter().enumerate() {
         assert!(
@@ -145,11 +138,7 @@ fn transfer_of(slow: Slow, tcp_mem: Option<&str>, conns: usize, bytes: usize) ->
             "connection {i}'s bytes"
         );
     }
-    let stats = if slow == Slow::Reader {
-        w.b.stats()
-    } else {
-        w.a.stats()
-    };
+    let stats = capped(&w, slow).stats();
     run.rcv_q_drops = stats.tcp_ext.tcp_rcv_q_drop;
     run.pressures = stats.tcp_ext.tcp_memory_pressures;
     run.rcv_space = pairs
@@ -160,10 +149,11 @@ fn transfer_of(slow: Slow, tcp_mem: Option<&str>, conns: usize, bytes: usize) ->
     run
 }
 
-impl Stack {
-    /// The buffer memory counter and its state, for a run's samples.
-    fn clone_memory(&self) -> (usize, crate::tcp::memory::MemoryState) {
-        (self.buffer_memory(), self.memory_state())
+/// The side whose buffers fill, and whose `tcp_mem` a run sets.
+fn capped(w: &Wire, slow: Slow) -> &Stack {
+    match slow {
+        Slow::Reader => &w.b,
+        Slow::Writer => &w.a,
     }
 }
 
@@ -294,15 +284,15 @@ mod random {
         let mut sent = [0usize; 2];
         let mut got = [Vec::new(), Vec::new()];
         let mut buf = vec![0u8; 200_000];
-        let mut read = |w: &mut Wire, i: usize, max: usize, got: &mut [Vec<u8>; 2]| {
-            while got[i].len() < usize::MAX {
-                match w.b.tcp_recv(w.now, s[i], &mut buf[..max]) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => got[i].extend_from_slice(&buf[..n]),
-                }
-                if max < 200_000 {
-                    break;
-                }
+        // One read of up to `max` bytes; given the whole buffer, reads
+        // until nothing is left.
+        let mut read = |w: &mut Wire, i: usize, max: usize, got: &mut [Vec<u8>; 2]| loop {
+            match w.b.tcp_recv(w.now, s[i], &mut buf[..max]) {
+                Ok(n) if n > 0 => got[i].extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+            if max < buf.len() {
+                break;
             }
         };
         for op in ops {

@@ -356,8 +356,7 @@ impl SendHalf {
     /// less what is queued; never beyond the limit. While the stack's
     /// buffer memory is above `tcp_mem`'s high mark, `send` queues no more.
     pub fn room_allocated(&self, floor: usize) -> usize {
-        let allocated = self.block.as_ref().map_or(0, |b| b.buffer.allocated());
-        allocated
+        self.buffer_allocated()
             .max(floor)
             .min(self.buffer_limit())
             .saturating_sub(self.len())
