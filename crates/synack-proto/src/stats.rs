@@ -34,7 +34,7 @@ macro_rules! mib_group {
     };
 }
 
-pub use crate::ip::stats::{EthernetStats, IcmpStats, IpStats};
+pub use crate::ip::stats::{EthernetStats, IcmpStats, IpStats, LoopbackStats};
 
 mib_group! {
     /// TCP counters of RFC 4022 (`/proc/net/snmp`, group `Tcp`).
@@ -228,6 +228,8 @@ pub struct Stats {
     pub tcp_ext: TcpExtStats,
     /// The Ethernet interfaces' link-layer counters.
     pub eth: EthernetStats,
+    /// The loopback interface's counters.
+    pub lo: LoopbackStats,
 }
 
 impl Stats {
@@ -239,7 +241,8 @@ impl Stats {
         let tcp = self.tcp.iter().map(|(n, v)| (format!("Tcp{n}"), v));
         let ext = self.tcp_ext.iter().map(|(n, v)| (format!("TcpExt{n}"), v));
         let eth = self.eth.iter().map(|(n, v)| (format!("Eth{n}"), v));
-        ip.chain(icmp).chain(tcp).chain(ext).chain(eth)
+        let lo = self.lo.iter().map(|(n, v)| (format!("Lo{n}"), v));
+        ip.chain(icmp).chain(tcp).chain(ext).chain(eth).chain(lo)
     }
 
     /// The value of a counter by its `nstat` name, e.g. `"TcpInCsumErrors"`.

@@ -139,7 +139,7 @@ fn udp_to_a_closed_port_comes_back_as_connection_refused() {
         b_udp.handle_datagram(&ip, udp, dst.is_broadcast_or_multicast(), Checksum::Full),
         UdpInput::NoPort
     );
-    icmp::may_send_error(&ip, udp, dst, false).unwrap();
+    icmp::may_send_error(&ip, udp, dst, false, false).unwrap();
     b_limiter.allow(T0, ip.src_addr, 3, 3).unwrap();
     let mut reply = [0u8; 576];
     let msg = ErrorMessage::DstUnreachable {

@@ -117,6 +117,49 @@ fn bulk_both_ways_at_once_arrives_intact() {
 }
 
 #[test]
+fn a_runtime_talks_to_itself_over_the_loopback() {
+    // A server and its client in one runtime, on 127.0.0.1 and on the
+    // runtime's own address: every segment goes round the stack's
+    // loopback, none reaches the device.
+    const TOTAL: u64 = 4 << 20;
+    let (a, _b) = pair();
+    let start = a.stats();
+    let localhost = std::net::Ipv4Addr::LOCALHOST;
+    for (listen, to) in [
+        ("127.0.0.1:7", addr(localhost, 7)),
+        ("0.0.0.0:8", addr(A, 8)),
+    ] {
+        let listener = TcpListener::bind(&a, listen).unwrap();
+        let server = thread::spawn(move || {
+            let (s, peer) = listener.accept().unwrap();
+            let got = check_pattern(&s);
+            send_pattern(&s, 1 << 20);
+            s.shutdown(Shutdown::Write).unwrap();
+            (peer, got)
+        });
+        let c = TcpStream::connect(&a, to).unwrap();
+        assert_eq!(c.peer_addr().unwrap(), to);
+        send_pattern(&c, TOTAL);
+        c.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(check_pattern(&c), 1 << 20, "the answer, to {to}");
+        let (peer, got) = server.join().unwrap();
+        assert_eq!((peer, got), (c.local_addr().unwrap(), TOTAL), "to {to}");
+        assert_eq!(peer.ip(), to.ip(), "the source is the address reached");
+    }
+    let end = a.stats();
+    assert_eq!(
+        end.driver.frames_out, start.driver.frames_out,
+        "a frame left"
+    );
+    assert!(
+        end.stack.lo.bytes > 2 * (TOTAL + (1 << 20)),
+        "{:?}",
+        end.stack.lo
+    );
+    assert_eq!(end.stack.lo.drops, 0);
+}
+
+#[test]
 fn streams_work_over_ethernet_with_arp() {
     let (a, b) = pair_ethernet();
     let (c, s) = connected(&a, &b, 7);

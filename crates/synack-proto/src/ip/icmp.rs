@@ -456,14 +456,17 @@ pub enum Suppressed {
 /// whose source does not define a single host.
 ///
 /// `offending` is the header of the datagram that caused the error and
-/// `payload` the bytes after it; `dst` classifies its destination; and
+/// `payload` the bytes after it; `dst` classifies its destination;
 /// `link_broadcast` says whether its frame was a link-layer broadcast or
-/// multicast.
+/// multicast; and `looped` whether it came over this host's loopback,
+/// where a 127/8 source is this host itself (RFC 1122 §3.2.1.3 (g)), so it
+/// is answered as Linux answers it on `lo`.
 pub fn may_send_error(
     offending: &Ipv4Repr,
     payload: &[u8],
     dst: Destination,
     link_broadcast: bool,
+    looped: bool,
 ) -> Result<(), Suppressed> {
     if offending.frag_offset != 0 {
         return Err(Suppressed::NonInitialFragment);
@@ -476,7 +479,7 @@ pub fn may_send_error(
     }
     let src = offending.src_addr;
     if is_zero_net(src)
-        || src.is_loopback()
+        || (src.is_loopback() && !looped)
         || src.is_broadcast()
         || src.is_multicast()
         || is_reserved(src)
@@ -1091,17 +1094,20 @@ mod tests {
     fn errors_are_never_sent_about_errors_broadcasts_or_later_fragments() {
         let h = udp_header();
         let p = &UDP_DATAGRAM[20..];
-        assert_eq!(may_send_error(&h, p, Destination::Local, false), Ok(()));
         assert_eq!(
-            may_send_error(&h, p, Destination::Broadcast, false),
+            may_send_error(&h, p, Destination::Local, false, false),
+            Ok(())
+        );
+        assert_eq!(
+            may_send_error(&h, p, Destination::Broadcast, false, false),
             Err(Suppressed::Broadcast)
         );
         assert_eq!(
-            may_send_error(&h, p, Destination::Multicast, false),
+            may_send_error(&h, p, Destination::Multicast, false, false),
             Err(Suppressed::Broadcast)
         );
         assert_eq!(
-            may_send_error(&h, p, Destination::Local, true),
+            may_send_error(&h, p, Destination::Local, true, false),
             Err(Suppressed::LinkBroadcast)
         );
         let later = Ipv4Repr {
@@ -1109,7 +1115,7 @@ mod tests {
             ..h
         };
         assert_eq!(
-            may_send_error(&later, p, Destination::Local, false),
+            may_send_error(&later, p, Destination::Local, false, false),
             Err(Suppressed::NonInitialFragment)
         );
         for src in [
@@ -1124,11 +1130,21 @@ mod tests {
                 ..h
             };
             assert_eq!(
-                may_send_error(&bad, p, Destination::Local, false),
+                may_send_error(&bad, p, Destination::Local, false, false),
                 Err(Suppressed::BadSource),
                 "{src}"
             );
         }
+        // Over the loopback, 127.0.0.1 is this host: answered (Linux on lo).
+        let local = Ipv4Repr {
+            src_addr: Ipv4Addr::LOCALHOST,
+            dst_addr: Ipv4Addr::LOCALHOST,
+            ..h
+        };
+        assert_eq!(
+            may_send_error(&local, p, Destination::Local, false, true),
+            Ok(())
+        );
         let icmp = Ipv4Repr {
             protocol: IpProtocol::Icmp,
             ..h
@@ -1141,11 +1157,11 @@ mod tests {
             (11, false),
             (42, false),
         ] {
-            let got = may_send_error(&icmp, &[t, 0, 0, 0], Destination::Local, false);
+            let got = may_send_error(&icmp, &[t, 0, 0, 0], Destination::Local, false, false);
             assert_eq!(got.is_ok(), ok, "ICMP type {t}");
         }
         assert_eq!(
-            may_send_error(&icmp, &[], Destination::Local, false),
+            may_send_error(&icmp, &[], Destination::Local, false, false),
             Err(Suppressed::IcmpError)
         );
     }

@@ -240,6 +240,20 @@ mib! {
     }
 }
 
+mib! {
+    /// The loopback interface's counters (Linux's `ip -s link show lo`):
+    /// every datagram to one of our own addresses or to 127.0.0.0/8 is
+    /// sent and received there once.
+    pub struct LoopbackStats in "Lo" {
+        /// Datagrams looped back (sent and received on the loopback).
+        packets => "Packets",
+        /// Their bytes (IP headers included).
+        bytes => "Bytes",
+        /// Dropped because the loopback's queue was full.
+        drops => "Drops",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

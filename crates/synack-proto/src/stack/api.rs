@@ -55,7 +55,7 @@ impl Stack {
             return Err(ListenError::InvalidPort);
         }
         let wildcard = local.ip().is_unspecified();
-        if !wildcard && !self.is_local_addr(*local.ip()) {
+        if !wildcard && !self.is_host_addr(*local.ip()) {
             return Err(ListenError::AddrNotAvailable);
         }
         let port = local.port();
@@ -66,12 +66,13 @@ impl Stack {
             return Err(ListenError::AddrInUse);
         }
         if !opts.reuse_addr {
-            // A wildcard listen conflicts with a holder on any interface's
-            // address, a specific one with a holder on its own.
+            // A wildcard listen conflicts with a holder on any of our
+            // addresses (127/8 included), a specific one with a holder on
+            // its own.
             let ifaces = &self.ifaces;
             let on = |addr: Ipv4Addr| {
                 if wildcard {
-                    ifaces.iter().any(|i| i.config.addr == addr)
+                    addr.is_loopback() || ifaces.iter().any(|i| i.config.addr == addr)
                 } else {
                     addr == *local.ip()
                 }
@@ -93,6 +94,10 @@ impl Stack {
                 };
                 let counted = if wildcard {
                     self.ifaces.iter().any(|i| used(i.config.addr))
+                        || self.port_users.keys().any(|k| {
+                            let (addr, p) = ((k.0 >> 16) as u32, k.0 as u16);
+                            p == port && Ipv4Addr::from_bits(addr).is_loopback()
+                        })
                 } else {
                     used(*local.ip())
                 };
@@ -253,11 +258,8 @@ impl Stack {
         self.advance(now);
         let now = self.now;
         let r = *remote.ip();
-        let unusable = remote.port() == 0
-            || r.is_unspecified()
-            || r.is_broadcast()
-            || r.is_multicast()
-            || self.is_local_addr(r);
+        let unusable =
+            remote.port() == 0 || r.is_unspecified() || r.is_broadcast() || r.is_multicast();
         if unusable {
             return Err(ConnectError::InvalidAddress);
         }
@@ -267,8 +269,13 @@ impl Stack {
         }
         let local_ip = match opts.local_addr {
             Some(a) if !a.is_unspecified() => {
-                if !self.is_local_addr(a) {
+                if !self.is_host_addr(a) {
                     return Err(ConnectError::AddrNotAvailable);
+                }
+                // 127/8 never leaves the host (RFC 1122 §3.2.1.3 (g); Linux
+                // refuses such a route with EINVAL).
+                if a.is_loopback() && hop.iface != super::loopback::LOOPBACK {
+                    return Err(ConnectError::InvalidAddress);
                 }
                 a
             }

@@ -230,6 +230,7 @@ impl Stack {
         if looked {
             // As `poll_transmit_queued` after every frame, once.
             self.refresh_deadline();
+            self.loopback_deadline();
         } else {
             // Nothing queued: nothing changed (see `poll_transmit_on`).
             debug_assert!(
@@ -242,10 +243,14 @@ impl Stack {
 
     /// No source of output has anything: no ARP interface (its caches
     /// have their own queues), no control segment, no other datagram, no
-    /// connection in the ready queue.
+    /// connection in the ready queue, nothing looped back to deliver.
     #[inline]
     fn nothing_to_transmit(&self) -> bool {
-        !self.arp_ifaces && self.control.is_empty() && self.out.len() == 0 && self.ready.is_empty()
+        !self.arp_ifaces
+            && self.control.is_empty()
+            && self.out.len() == 0
+            && self.ready.is_empty()
+            && self.looped.is_empty()
     }
 
     /// [`Stack::poll_transmit_on`] when some source may have output.
@@ -255,19 +260,21 @@ impl Stack {
         }
         let written = self.transmit(buf);
         self.refresh_deadline();
+        self.loopback_deadline();
         written
     }
 
     /// The next frame: a software GSO packet's next piece when that is
     /// what [`Stack::transmit_any`] would write (`transmit_next_piece`),
     /// else whatever that finds. While no packet is under way this is one
-    /// compare more than `transmit_any`.
+    /// compare more than `transmit_any`. A piece that left no frame (looped
+    /// back, or held by ARP) is no reason to stop: `transmit_any` goes on.
     #[inline]
     fn transmit(&mut self, buf: &mut [u8]) -> Option<Written> {
         if self.piece_key.get().is_some()
-            && let Some(frame) = self.transmit_next_piece(buf)
+            && let Some(Some(frame)) = self.transmit_next_piece(buf)
         {
-            return frame;
+            return Some(frame);
         }
         self.transmit_any(buf)
     }
@@ -293,6 +300,7 @@ impl Stack {
 
     #[inline(never)]
     fn transmit_any(&mut self, buf: &mut [u8]) -> Option<Written> {
+        let mut loopback_rounds = 0;
         loop {
             // ARP's frames only on an Ethernet interface; their code is out
             // of line so an IP interface's path stays dense in the
@@ -317,9 +325,23 @@ impl Stack {
                     None => continue,
                 }
             }
-            let ready = *self.ready.front()?;
+            // Looped datagrams come back in once the connections have
+            // sent what they had, or when a batch waits (asked only after
+            // a segment that left no frame); their answers go round this
+            // loop again (see `loopback`).
+            let Some(&ready) = self.ready.front() else {
+                if self.looped.is_empty() || !self.loopback_round(&mut loopback_rounds) {
+                    return None;
+                }
+                continue;
+            };
             if let Some(frame) = self.transmit_conn(ready, buf) {
                 return Some(frame);
+            }
+            if self.looped.len() >= super::loopback::LOOPBACK_WEIGHT
+                && !self.loopback_round(&mut loopback_rounds)
+            {
+                return None;
             }
         }
     }
@@ -654,6 +676,14 @@ impl Stack {
             self.out.pop();
             return None;
         };
+        if hop.iface == super::loopback::LOOPBACK {
+            // Whole, never in fragments: the loopback takes any datagram.
+            let d = self.out.queue.pop_front()?;
+            self.out.bytes -= d.data.len();
+            self.loop_back(&d.data);
+            self.out.recycle(d.data);
+            return None;
+        }
         let l2 = self.l2_len(hop.iface);
         let mtu = self.env.config.mtu.min(buf.len() - l2);
         let d = self.out.queue.front_mut()?;
@@ -694,11 +724,15 @@ impl Stack {
         self.finish_frame(hop, buf, IP_HEADER_LEN + end - start)
     }
 
-    /// Link-layer header room for an interface.
+    /// Link-layer header room for an interface. The loopback has no link
+    /// layer, but its frames take an Ethernet frame's room, so that they
+    /// end where an Ethernet frame's do (`finish_ethernet_frame`, out of
+    /// line) and an IP interface's frame ends, on every piece of a bulk
+    /// transfer, as they did before there was a loopback.
     pub(super) fn l2_len(&self, iface: usize) -> usize {
-        match self.ifaces.get(iface).and_then(|i| i.mac()) {
-            Some(_) => ETH,
-            None => 0,
+        match self.ifaces.get(iface) {
+            Some(i) if i.mac().is_none() => 0,
+            _ => ETH,
         }
     }
 
@@ -760,16 +794,21 @@ impl Stack {
         // The Ethernet path takes the hop's fields, not the hop: a `Hop`
         // argument is passed in memory, and every frame (a TUN one too)
         // paid for building that copy (about 14 instructions).
-        match self.ifaces.get(hop.iface)?.mac() {
-            None => Some(Written::new(IfaceId(hop.iface as u16), ip_len)),
-            Some(_) => {
+        // The loopback has no entry in `ifaces`, and its frames end on the
+        // Ethernet path (see `l2_len`).
+        match self.ifaces.get(hop.iface) {
+            Some(iface) if iface.mac().is_none() => {
+                Some(Written::new(IfaceId(hop.iface as u16), ip_len))
+            }
+            _ => {
                 self.finish_ethernet_frame(hop.iface, hop.next_hop, hop.link_broadcast, buf, ip_len)
             }
         }
     }
 
     /// [`Stack::finish_frame`] on an Ethernet interface (`iface`), for a
-    /// hop to `next_hop` (`link_broadcast`: a broadcast or multicast one).
+    /// hop to `next_hop` (`link_broadcast`: a broadcast or multicast one);
+    /// on the loopback, the datagram goes back in (`None`).
     #[inline(never)]
     fn finish_ethernet_frame(
         &mut self,
@@ -781,7 +820,11 @@ impl Stack {
     ) -> Option<Written> {
         let now = self.now;
         let id = IfaceId(iface as u16);
-        let iface = self.ifaces.get_mut(iface)?;
+        let Some(iface) = self.ifaces.get_mut(iface) else {
+            // The loopback (no other index is past the interfaces).
+            self.loop_back(&buf[ETH..ETH + ip_len]);
+            return None;
+        };
         let mac = iface.mac()?;
         let dst = Ipv4Packet::new_unchecked(&buf[ETH..ETH + IP_HEADER_LEN]).dst_addr();
         let dst_mac = if dst.is_multicast() {
@@ -835,7 +878,7 @@ impl Stack {
 
     /// Raises [`super::Event::Segment`] for an outgoing TCP datagram.
     #[inline]
-    fn trace_out_tcp(&mut self, datagram: &[u8]) {
+    pub(super) fn trace_out_tcp(&mut self, datagram: &[u8]) {
         // Every segment asks: the usual answer (not tracing) without a call.
         if self.trace.segments {
             self.trace_out_tcp_now(datagram);

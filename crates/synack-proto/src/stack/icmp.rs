@@ -52,8 +52,14 @@ impl Stack {
         let Some(err) = icmp::parse_error(&repr) else {
             return;
         };
-        // It must quote something we sent.
-        if !self.is_local_addr(err.quoted.src_addr) {
+        // It must quote something we sent: from one of our addresses, or
+        // over the loopback from 127/8 (never seen on a wire).
+        let ours = if self.rx_looped {
+            self.is_host_addr(err.quoted.src_addr)
+        } else {
+            self.is_local_addr(err.quoted.src_addr)
+        };
+        if !ours {
             return;
         }
         match err.quoted.protocol {
@@ -128,7 +134,7 @@ impl Stack {
         dst: Destination,
         link_broadcast: bool,
     ) {
-        if may_send_error(ip, payload, dst, link_broadcast).is_err() {
+        if may_send_error(ip, payload, dst, link_broadcast, self.rx_looped).is_err() {
             return;
         }
         let (ty, code) = match message {
@@ -137,7 +143,13 @@ impl Stack {
             }
             ErrorMessage::TimeExceeded(reason) => (msg_type::TIME_EXCEEDED, u8::from(reason)),
         };
-        match self.icmp_limiter.allow(self.now, ip.src_addr, ty, code) {
+        // Not limited on the loopback (Linux's `icmpv4_xrlim_allow`).
+        let limited = if self.rx_looped {
+            Ok(())
+        } else {
+            self.icmp_limiter.allow(self.now, ip.src_addr, ty, code)
+        };
+        match limited {
             Ok(()) => {}
             Err(RateLimited::Global) => {
                 self.env.stats.icmp.out_rate_limit_global += 1;

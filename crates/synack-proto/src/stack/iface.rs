@@ -12,11 +12,14 @@
 //! through itself, as `ip route add default dev tun0` would give it, so a
 //! TUN host reaches everything without configuration. An Ethernet host
 //! reaches other subnets through a gateway ([`Stack::set_default_gateway`],
-//! [`Stack::add_route`]). There is no loopback interface: datagrams to our
-//! own addresses have no route.
+//! [`Stack::add_route`]). Datagrams to our own addresses and to
+//! 127.0.0.0/8 go to the loopback (`loopback.rs`), as Linux's `local`
+//! routes send them to `lo`: a new flow to one of our addresses takes that
+//! address as its source, one to 127/8 takes 127.0.0.1.
 
 use core::net::Ipv4Addr;
 
+use super::loopback::LOOPBACK;
 use super::{Interface, Medium, Stack};
 use crate::ip::arp::{ArpCache, ArpConfig, ArpStats};
 use crate::ip::route::{Route, RouteError};
@@ -45,7 +48,7 @@ impl Iface {
 /// Where a datagram goes next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Hop {
-    /// Index into `Stack::ifaces`.
+    /// Index into `Stack::ifaces`, or [`LOOPBACK`].
     pub iface: usize,
     /// The address to resolve on the link.
     pub next_hop: Ipv4Addr,
@@ -215,8 +218,18 @@ impl Stack {
                 link_broadcast: true,
             });
         }
-        if self.is_local_addr(dst) {
-            return None;
+        if self.is_host_addr(dst) {
+            let src = if dst.is_loopback() {
+                Ipv4Addr::LOCALHOST
+            } else {
+                dst
+            };
+            return Some(Hop {
+                iface: LOOPBACK,
+                next_hop: dst,
+                src,
+                link_broadcast: false,
+            });
         }
         let route = self.routes.lookup(dst)?;
         let index = usize::from(route.iface.0);

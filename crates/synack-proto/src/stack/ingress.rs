@@ -172,7 +172,12 @@ impl Stack {
     /// so that `deliver_ip` is inlined into `handle_ip` for every whole
     /// datagram (one call level less a frame) and not a second time here.
     #[inline(never)]
-    fn handle_fragment(&mut self, datagram: &[u8], dst: Destination, link_broadcast: bool) {
+    pub(super) fn handle_fragment(
+        &mut self,
+        datagram: &[u8],
+        dst: Destination,
+        link_broadcast: bool,
+    ) {
         // A fragment is no super-packet (segmentation offload never
         // fragments), so its GSO size is nonsense and dropped.
         self.rx.gso_size = None;
@@ -232,7 +237,7 @@ impl Stack {
     /// [`Stack::deliver_ip`] for a reassembled datagram (rare): one copy of
     /// it out of line, not a second one inlined into `handle_fragment`.
     #[inline(never)]
-    fn deliver_ip_outlined(
+    pub(super) fn deliver_ip_outlined(
         &mut self,
         ip: &Ipv4Repr,
         datagram: &[u8],
@@ -298,7 +303,7 @@ impl Stack {
         }
     }
 
-    fn count_ip_error(&mut self, e: WireError) {
+    pub(super) fn count_ip_error(&mut self, e: WireError) {
         let ip = &mut self.env.stats.ip;
         match e {
             WireError::Truncated => ip.in_truncated_pkts += 1,

@@ -16,6 +16,7 @@
 //! | `demux.rs` | the demux map: 4-tuple to slot index, tuple re-checked in the slot |
 //! | `api.rs` | the application's TCP commands |
 //! | `udp.rs` | UDP sockets through the stack |
+//! | `loopback.rs` | the loopback: datagrams to our own addresses and 127/8 come back in |
 //!
 //! The stack owns:
 //! - interfaces on an IP medium (TUN: bare IPv4 packets) or Ethernet (TAP:
@@ -46,6 +47,7 @@ mod gro;
 mod icmp;
 mod iface;
 mod ingress;
+mod loopback;
 mod offload;
 mod ports;
 pub mod slab;
@@ -447,6 +449,10 @@ pub struct Stack {
     control: VecDeque<TcpReply>,
     out: OutQueue,
     arp_out: VecDeque<ArpOut>,
+    /// Datagrams to our own addresses and 127/8, on their way back in.
+    looped: loopback::Loopback,
+    /// A looped datagram is being delivered (its source may be 127/8).
+    rx_looped: bool,
     events: VecDeque<Event>,
     udp: UdpSockets,
     reasm: Reassembler,
@@ -561,6 +567,8 @@ impl Stack {
             control: VecDeque::new(),
             out: OutQueue::default(),
             arp_out: VecDeque::new(),
+            looped: loopback::Loopback::default(),
+            rx_looped: false,
             events: VecDeque::new(),
             udp,
             reasm,

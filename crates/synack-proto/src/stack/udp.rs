@@ -32,8 +32,9 @@ impl Stack {
         local: SocketAddrV4,
     ) -> Result<SocketAddrV4, UdpError> {
         let ifaces = &self.ifaces;
-        self.udp
-            .bind(h, local, |a| ifaces.iter().any(|i| i.config.addr == a))
+        self.udp.bind(h, local, |a| {
+            a.is_loopback() || ifaces.iter().any(|i| i.config.addr == a)
+        })
     }
 
     /// Records `remote` as the peer (binding an unbound socket, fixing a
@@ -44,6 +45,11 @@ impl Stack {
         h: UdpHandle,
         remote: SocketAddrV4,
     ) -> Result<SocketAddrV4, UdpError> {
+        let bound = self.udp.local_addr(h)?.map(|a| *a.ip());
+        if bound.is_some_and(|a| a.is_loopback()) && !self.is_host_addr(*remote.ip()) {
+            // 127/8 never leaves the host (RFC 1122 §3.2.1.3 (g); EINVAL).
+            return Err(UdpError::InvalidInput);
+        }
         let src = self.source_for(*remote.ip());
         self.udp.connect(h, remote, src)
     }
@@ -79,6 +85,13 @@ impl Stack {
         self.advance(now);
         let target = dst.or(self.udp.peer_addr(h)?);
         let src = target.and_then(|t| self.source_for(*t.ip()));
+        let bound = self.udp.local_addr(h)?.map(|a| *a.ip());
+        if bound.is_some_and(|a| a.is_loopback())
+            && target.is_some_and(|t| !self.is_host_addr(*t.ip()))
+        {
+            // 127/8 never leaves the host (RFC 1122 §3.2.1.3 (g); EINVAL).
+            return Err(UdpError::InvalidInput);
+        }
         let out: Outgoing = self.udp.send_to(h, dst, data.len(), |_| src)?;
         let udp_len = Outgoing::udp_len(data.len());
         let total = IP_HEADER_LEN + udp_len;

@@ -312,7 +312,6 @@ fn active_opens_pick_free_ports_and_report_std_errors() {
         Err(ConnectError::AddrInUse)
     );
     for bad in [
-        SocketAddrV4::new(A, 80),
         SocketAddrV4::new(B, 0),
         SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 255), 80),
         SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 1), 80),
@@ -323,6 +322,15 @@ fn active_opens_pick_free_ports_and_report_std_errors() {
             "{bad}"
         );
     }
+    // 127/8 never leaves the host: bound there, no way to B (EINVAL).
+    let loopback = ConnectOptions {
+        local_addr: Some(Ipv4Addr::LOCALHOST),
+        ..ConnectOptions::default()
+    };
+    assert_eq!(
+        w.a.tcp_connect(now, server(), loopback),
+        Err(ConnectError::InvalidAddress)
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod kept;
 mod life;
 mod listen;
 mod lookups;
+mod loopback;
 mod memory;
 mod offload;
 mod polls;

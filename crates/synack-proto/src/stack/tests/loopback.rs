@@ -1,0 +1,339 @@
+//! The loopback (`stack/loopback.rs`): TCP and UDP to our own addresses
+//! and to 127.0.0.0/8 inside one stack, with nothing for the driver to
+//! send; ICMP errors over it; what the wire still refuses.
+
+use super::*;
+use crate::ip::icmp::IcmpErrno;
+use crate::udp::UdpError;
+
+const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
+
+/// One stack and its clock. Every drain must leave nothing for the wire:
+/// whatever this stack says to itself stays inside it.
+struct Host {
+    s: Stack,
+    now: Instant,
+    /// Drains that ended with looped datagrams left (the deadline then
+    /// says now).
+    budget_stops: u32,
+}
+
+impl Host {
+    fn new() -> Host {
+        Host {
+            s: stack(A, 7),
+            now: Instant::ZERO,
+            budget_stops: 0,
+        }
+    }
+
+    /// Drains the output (none of it may reach the driver), then runs the
+    /// timers that are due, until neither has anything.
+    fn settle(&mut self) {
+        let mut buf = [0u8; 2000];
+        for _ in 0..10_000 {
+            if let Some(n) = self.s.poll_transmit(self.now, &mut buf) {
+                panic!("a {n}-byte frame left for the driver");
+            }
+            assert_invariants(&self.s);
+            match self.s.poll_timeout() {
+                Some(t) if t <= self.now => {
+                    if !self.s.looped.is_empty() {
+                        self.budget_stops += 1;
+                    }
+                    self.s.handle_timeout(self.now);
+                }
+                _ => return,
+            }
+        }
+        panic!("the loopback never settled");
+    }
+
+    /// Moves the clock to `ms`, running every timer on the way.
+    fn run_until(&mut self, ms: u64) {
+        let end = Instant::from_millis(ms);
+        self.settle();
+        while let Some(t) = self.s.poll_timeout().filter(|&t| t <= end) {
+            self.now = self.now.max(t);
+            self.s.handle_timeout(self.now);
+            self.settle();
+        }
+        self.now = self.now.max(end);
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        events(&mut self.s)
+    }
+
+    /// A connection from `connect` to a listener on `listen`, accepted.
+    fn pair(&mut self, listen: SocketAddrV4, to: SocketAddrV4) -> (ConnHandle, ConnHandle) {
+        let l = self.s.tcp_listen(listen, 8).unwrap();
+        let c = self
+            .s
+            .tcp_connect(self.now, to, ConnectOptions::default())
+            .unwrap();
+        // The whole handshake happens in the one drain, at one instant.
+        self.settle();
+        assert_eq!(self.s.tcp_state(c), TcpState::Established);
+        let ev = self.events();
+        assert!(ev.contains(&Event::Connected(c)), "{ev:?}");
+        assert!(ev.contains(&Event::AcceptReady(l)), "{ev:?}");
+        let a = self.s.tcp_accept(l).unwrap();
+        (c, a)
+    }
+
+    /// Sends `data` from `from` and reads it at `to`, in turns.
+    fn transfer(&mut self, from: ConnHandle, to: ConnHandle, data: &[u8]) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut sent = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        for _ in 0..100_000 {
+            if sent < data.len() {
+                sent += self.s.tcp_send(self.now, from, &data[sent..]).unwrap_or(0);
+            }
+            self.settle();
+            loop {
+                match self.s.tcp_recv(self.now, to, &mut buf) {
+                    Ok(0) | Err(RecvError::WouldBlock) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            self.settle();
+            if got.len() == data.len() {
+                return got;
+            }
+            // Let a delayed ACK or a timer go when nothing else moves.
+            let next = self.s.poll_timeout().map_or(self.now, |t| t.max(self.now));
+            self.now = next;
+            self.s.handle_timeout(self.now);
+        }
+        panic!("{} of {} bytes arrived", got.len(), data.len());
+    }
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[test]
+fn a_connection_to_our_own_address_stays_inside_the_stack() {
+    let mut h = Host::new();
+    let (c, a) = h.pair(SocketAddrV4::new(A, 80), SocketAddrV4::new(A, 80));
+    // A new flow to one of our addresses takes it as its source.
+    let (local, remote) = h.s.tcp_addrs(c).unwrap();
+    assert_eq!((*local.ip(), remote), (A, SocketAddrV4::new(A, 80)));
+    assert_eq!(h.s.tcp_addrs(a).unwrap(), (remote, local));
+    let data = pattern(1 << 20);
+    assert_eq!(h.transfer(c, a, &data), data, "a MiB one way");
+    let back = pattern(300_000);
+    assert_eq!(h.transfer(a, c, &back), back, "and back");
+    // The four-way close, and TIME-WAIT on the side that closed first.
+    h.s.tcp_close(h.now, c);
+    h.settle();
+    h.s.tcp_close(h.now, a);
+    h.run_until(h.now.total_millis() + 1_000);
+    let states: Vec<_> = h.s.sockets().map(|s| s.state).collect();
+    assert!(
+        states.contains(&TcpState::TimeWait) && !states.contains(&TcpState::Established),
+        "{states:?}"
+    );
+    h.run_until(h.now.total_millis() + 61_000);
+    assert_eq!(h.s.sockets().filter(|s| s.remote.is_some()).count(), 0);
+    // Every segment went round the loopback, checksummed and verified.
+    let lo = h.s.stats().lo.clone();
+    assert!(lo.packets > 700 && lo.bytes > (1 << 20) + 300_000, "{lo:?}");
+    assert_eq!(lo.drops, 0);
+    assert_eq!(h.s.stats().tcp.in_errs, 0);
+    assert_eq!(h.s.stats().ip.out_no_routes, 0);
+}
+
+#[test]
+fn loopback_addresses_take_127_0_0_1_as_their_source() {
+    let mut h = Host::new();
+    // Bound to 127.0.0.1 and reached there.
+    let (c, _) = h.pair(
+        SocketAddrV4::new(LOCALHOST, 80),
+        SocketAddrV4::new(LOCALHOST, 80),
+    );
+    let (local, _) = h.s.tcp_addrs(c).unwrap();
+    assert_eq!(*local.ip(), LOCALHOST);
+    // A wildcard listener hears any of 127/8, as Linux's `local` route.
+    let other = Ipv4Addr::new(127, 1, 2, 3);
+    let (c, a) = h.pair(
+        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 81),
+        SocketAddrV4::new(other, 81),
+    );
+    let (local, remote) = h.s.tcp_addrs(c).unwrap();
+    assert_eq!(
+        (*local.ip(), remote),
+        (LOCALHOST, SocketAddrV4::new(other, 81))
+    );
+    assert_eq!(h.s.tcp_addrs(a).unwrap(), (remote, local));
+    // A listener on 127.0.0.1 is not on A, and a wildcard one takes the
+    // port on 127/8 too.
+    assert_eq!(
+        h.s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 1),
+        Err(ListenError::AddrInUse)
+    );
+    let c =
+        h.s.tcp_connect(h.now, SocketAddrV4::new(A, 80), ConnectOptions::default())
+            .unwrap();
+    h.settle();
+    assert!(h.events().contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::Refused
+    }));
+}
+
+#[test]
+fn a_closed_local_port_refuses_at_once() {
+    let mut h = Host::new();
+    for to in [SocketAddrV4::new(LOCALHOST, 9), SocketAddrV4::new(A, 9)] {
+        let c =
+            h.s.tcp_connect(h.now, to, ConnectOptions::default())
+                .unwrap();
+        // The SYN and its RST both go round in the one drain: no timer,
+        // no retransmission.
+        h.settle();
+        assert!(
+            h.events().contains(&Event::Closed {
+                conn: c,
+                reason: CloseReason::Refused
+            }),
+            "{to}"
+        );
+    }
+    assert_eq!(h.now, Instant::ZERO);
+    assert_eq!(h.s.stats().tcp.retrans_segs, 0);
+    assert_eq!(h.s.stats().tcp.out_rsts, 2);
+}
+
+#[test]
+fn a_socket_connected_to_itself_is_a_simultaneous_open() {
+    // Linux's self-connect: the SYN comes back to the socket that sent it
+    // (RFC 9293 §3.5, figure 7, with both ends one socket).
+    let mut h = Host::new();
+    let me = SocketAddrV4::new(A, 5000);
+    let opts = ConnectOptions {
+        local_port: Some(5000),
+        ..ConnectOptions::default()
+    };
+    let c = h.s.tcp_connect(h.now, me, opts).unwrap();
+    h.settle();
+    assert_eq!(h.s.tcp_state(c), TcpState::Established);
+    assert_eq!(h.s.tcp_addrs(c).unwrap(), (me, me));
+    let data = pattern(100_000);
+    assert_eq!(h.transfer(c, c, &data), data, "it hears itself");
+}
+
+#[test]
+fn udp_datagrams_go_round_with_their_sources() {
+    let mut h = Host::new();
+    let server = h.s.udp_open();
+    h.s.udp_bind(server, SocketAddrV4::new(LOCALHOST, 7))
+        .unwrap();
+    let client = h.s.udp_open();
+    for (i, size) in [4usize, 1472, 9000, 60_000].into_iter().enumerate() {
+        let data = pattern(size);
+        h.s.udp_send_to(h.now, client, SocketAddrV4::new(LOCALHOST, 7), &data)
+            .unwrap();
+        h.settle();
+        assert!(h.events().contains(&Event::UdpReadable(server)));
+        let mut buf = vec![0u8; 65_536];
+        let got = h.s.udp_recv_from(server, &mut buf).unwrap();
+        assert_eq!(
+            &buf[..got.len],
+            &data[..],
+            "datagram {i}: whole, never fragmented"
+        );
+        assert_eq!(*got.src.ip(), LOCALHOST);
+    }
+    assert_eq!(h.s.reasm_stats().reasm_reqds, 0);
+    // To our own address, from a socket on any address: its source is A.
+    let any = h.s.udp_open();
+    h.s.udp_bind(any, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53))
+        .unwrap();
+    h.s.udp_send_to(h.now, client, SocketAddrV4::new(A, 53), b"q")
+        .unwrap();
+    h.settle();
+    let mut buf = [0u8; 8];
+    let got = h.s.udp_recv_from(any, &mut buf).unwrap();
+    assert_eq!((&buf[..got.len], *got.src.ip()), (&b"q"[..], A));
+    // A socket on 127.0.0.1 reaches nothing beyond the host (EINVAL), by
+    // `sendto` or `connect`.
+    let away = SocketAddrV4::new(B, 7);
+    assert_eq!(
+        h.s.udp_send_to(h.now, server, away, b"out?"),
+        Err(UdpError::InvalidInput)
+    );
+    assert_eq!(h.s.udp_connect(server, away), Err(UdpError::InvalidInput));
+    assert!(drain(&mut h.s, h.now).is_empty());
+}
+
+#[test]
+fn port_unreachable_comes_back_over_the_loopback() {
+    // Linux answers a datagram to a closed port on 127.0.0.1 with ICMP
+    // port unreachable, and a connected socket reads ECONNREFUSED; the
+    // wire's rule against errors about 127/8 sources does not apply here.
+    let mut h = Host::new();
+    let u = h.s.udp_open();
+    h.s.udp_connect(u, SocketAddrV4::new(LOCALHOST, 9)).unwrap();
+    for _ in 0..20 {
+        h.s.udp_send(h.now, u, b"anyone?").unwrap();
+        h.settle();
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            h.s.udp_recv(u, &mut buf),
+            Err(UdpError::Icmp(IcmpErrno::ConnectionRefused)),
+            "every time: the loopback is not rate limited"
+        );
+    }
+    assert_eq!(h.s.stats().icmp.out_rate_limit_host, 0);
+}
+
+#[test]
+fn the_wire_still_refuses_loopback_and_our_own_sources() {
+    // Looped datagrams skip the martian checks; frames from a driver do
+    // not (RFC 1122 §3.2.1.3 (g), RFC 1812 §5.3.7).
+    let mut h = Host::new();
+    let l =
+        h.s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
+            .unwrap();
+    let syn = |src: Ipv4Addr, dst: Ipv4Addr| {
+        packet(
+            SocketAddrV4::new(src, 4000),
+            SocketAddrV4::new(dst, 80),
+            TcpFlags::SYN,
+            1,
+            None,
+            &[],
+        )
+    };
+    h.s.handle_frame(h.now, &syn(LOCALHOST, A));
+    h.s.handle_frame(h.now, &syn(A, A));
+    h.s.handle_frame(h.now, &syn(B, LOCALHOST));
+    let ip = &h.s.stats().ip;
+    assert_eq!((ip.in_martian_src, ip.in_martian_dst), (2, 1));
+    assert!(drain(&mut h.s, h.now).is_empty());
+    assert_eq!(h.s.tcp_listener_queues(l), Some((0, 0)));
+}
+
+#[test]
+fn a_long_exchange_is_delivered_in_budgets_without_loss() {
+    // A transfer large enough that one drain would deliver more than its
+    // budget of looped datagrams: the drain stops with the deadline at
+    // now, and the next call goes on, losing nothing.
+    let mut h = Host::new();
+    // Buffers of 4 MiB from the start: a window's worth is 2,900 segments.
+    for name in ["tcp_rmem", "tcp_wmem"] {
+        h.s.set_sysctl(name, "4096 4194304 8388608").unwrap();
+    }
+    let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80);
+    let (c, a) = h.pair(any, SocketAddrV4::new(LOCALHOST, 80));
+    let data = pattern(16 << 20);
+    assert_eq!(h.transfer(c, a, &data), data);
+    assert!(h.budget_stops > 0, "the budget never ran out");
+    assert_eq!(h.s.stats().lo.drops, 0);
+    assert_eq!(h.s.stats().tcp.retrans_segs, 0);
+}
