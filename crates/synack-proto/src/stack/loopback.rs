@@ -22,8 +22,9 @@
 //! A looped datagram skips the wire's checks: its addresses are ours or
 //! loopback by construction (the martian checks would refuse both), it
 //! has no link layer and is never merged by GRO. Its checksums are still
-//! computed and verified, so a looped segment is the segment a peer would
-//! see (`synack trace` shows both directions). Departures from Linux: the
+//! computed, so a looped segment is the segment a peer would see (`synack
+//! trace` shows both directions); a TCP segment's is not summed again on
+//! the way in, as Linux's `lo` vouches for it. Departures from Linux: the
 //! loopback's MTU is the stack's (`Config::mtu`), not 65,536, so local
 //! connections use the same MSS as the others; broadcasts are not looped
 //! back to local sockets.
@@ -106,6 +107,7 @@ impl Stack {
         }
         stats.packets += 1;
         stats.bytes += datagram.len() as u64;
+        debug_assert!(tcp_checksum_ok(datagram), "a looped segment's checksum");
         self.trace_out_tcp(datagram);
     }
 
@@ -163,11 +165,31 @@ impl Stack {
         };
         let datagram = &bytes[..header_len + usize::from(ip.payload_len)];
         self.rx_looped = true;
+        // Our own TCP checksum, computed as the segment was written: not
+        // summed again (Linux's `lo` vouches for it, `CHECKSUM_UNNECESSARY`).
+        self.rx.csum_trusted = true;
         if ip.is_fragment() {
             self.handle_fragment(datagram, Destination::Local, false);
         } else {
             self.deliver_ip_outlined(&ip, datagram, Destination::Local, false);
         }
+        self.rx = super::RxOffload::default();
         self.rx_looped = false;
     }
+}
+
+/// Debug builds: a looped TCP segment's checksum is right, as the receiver
+/// no longer checks it (every test over the loopback checks it here).
+fn tcp_checksum_ok(datagram: &[u8]) -> bool {
+    let Ok(ip) = Ipv4Packet::new_checked(datagram) else {
+        return false;
+    };
+    if ip.protocol() != crate::wire::ipv4::IpProtocol::Tcp
+        || ip.more_frags()
+        || ip.frag_offset() != 0
+    {
+        return true;
+    }
+    crate::wire::tcp::TcpPacket::new_checked(ip.payload())
+        .is_ok_and(|t| t.verify_checksum(ip.src_addr(), ip.dst_addr()))
 }
