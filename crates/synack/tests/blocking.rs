@@ -160,6 +160,43 @@ fn a_runtime_talks_to_itself_over_the_loopback() {
 }
 
 #[test]
+fn reuseport_listeners_share_a_port() {
+    // SO_REUSEPORT: two listeners on one port, each taking its share of
+    // the connections (the stack picks by a hash of each 4-tuple); one
+    // without it may not bind there.
+    let (a, b) = pair();
+    let opts = ListenOptions::new().reuse_port(true);
+    let group = [
+        opts.bind(&b, "0.0.0.0:9000").unwrap(),
+        opts.bind(&b, "0.0.0.0:9000").unwrap(),
+    ];
+    let plain = TcpListener::bind(&b, "0.0.0.0:9000").unwrap_err();
+    assert_eq!(plain.kind(), ErrorKind::AddrInUse);
+    // The handshakes complete into the listeners' accept queues.
+    let clients: Vec<_> = (0..40)
+        .map(|_| TcpStream::connect(&a, addr(B, 9000)).unwrap())
+        .collect();
+    let mut counts = [0usize; 2];
+    for l in &group {
+        l.set_nonblocking(true).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counts.iter().sum::<usize>() < clients.len() && Instant::now() < deadline {
+        for (l, n) in group.iter().zip(&mut counts) {
+            match l.accept() {
+                Ok(_) => *n += 1,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    eprintln!("connections per listener: {counts:?}");
+    assert_eq!(counts.iter().sum::<usize>(), 40, "{counts:?}");
+    assert!(counts.iter().all(|&n| n > 0), "{counts:?}");
+}
+
+#[test]
 fn streams_work_over_ethernet_with_arp() {
     let (a, b) = pair_ethernet();
     let (c, s) = connected(&a, &b, 7);

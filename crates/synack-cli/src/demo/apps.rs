@@ -357,6 +357,7 @@ impl App for Server {
             let opts = ListenOptions {
                 backlog: 16,
                 reuse_addr: true,
+                reuse_port: false,
                 fastopen_qlen: 16,
             };
             match stack.tcp_listen_with(self.local, opts) {

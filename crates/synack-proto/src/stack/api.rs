@@ -59,8 +59,15 @@ impl Stack {
             return Err(ListenError::AddrNotAvailable);
         }
         let port = local.port();
-        let listener_conflict = self.listen_map.addrs().any(|l| {
-            l.port() == port && (wildcard || l.ip().is_unspecified() || l.ip() == local.ip())
+        // Overlapping listeners conflict unless both set SO_REUSEPORT
+        // (Linux's `inet_csk_bind_conflict`; a group's members all set it,
+        // so its first answers for it).
+        let listeners = &self.listeners;
+        let listener_conflict = self.listen_map.entries().any(|(l, &key)| {
+            let overlaps =
+                l.port() == port && (wildcard || l.ip().is_unspecified() || l.ip() == local.ip());
+            let shared = opts.reuse_port && listeners.get(key).is_some_and(Listener::reuse_port);
+            overlaps && !shared
         });
         if listener_conflict {
             return Err(ListenError::AddrInUse);
@@ -114,8 +121,13 @@ impl Stack {
             listener.backlog(),
         );
         listener.set_fastopen_qlen(qlen.unwrap_or(0));
+        listener.set_reuse_port(opts.reuse_port);
         let key = self.listeners.insert(listener);
-        self.listen_map.insert(local, key);
+        if opts.reuse_port {
+            self.listen_map.join(local, key);
+        } else {
+            self.listen_map.insert(local, key);
+        }
         Ok(ListenerHandle(key))
     }
 
@@ -169,7 +181,7 @@ impl Stack {
         let Some(mut l) = self.listeners.remove(listener.0) else {
             return;
         };
-        self.listen_map.remove(l.local());
+        self.listen_map.remove(l.local(), listener.0);
         let mut queued: Vec<Key> = l.drain_accept_queue().collect();
         // The half-open ones: the listener keeps only their count, so they
         // are found by a walk of the connections (a listener's close is

@@ -408,6 +408,8 @@ pub struct Stack {
     fastopen_cache: FastOpenCache,
     syn_limiter: SynRateLimiter,
     arp_key: SipKey,
+    /// Picks a SO_REUSEPORT group's listener for a connection.
+    reuseport_key: SipKey,
     conns: Slab<ConnEntry>,
     listeners: Slab<Listener<Key>>,
     /// The application's listening addresses.
@@ -524,9 +526,10 @@ impl Stack {
         let udp = UdpSockets::new(&config, rng.fork(), udp_key);
         let syn_limiter =
             SynRateLimiter::new(config.tcp_syn_source_ratelimit, SipKey(rng.key128()));
-        // Drawn though unused since the port count went to FxHash: every
-        // later secret stays what it was for a given seed.
-        let _unused_port_key = rng.key128();
+        // Drawn for the port count until it went to FxHash, and kept in
+        // its place so every later secret stays what it was for a seed:
+        // now SO_REUSEPORT's.
+        let reuseport_key = SipKey(rng.key128());
         let mut stack = Stack {
             ifaces: Vec::new(),
             arp_ifaces: false,
@@ -543,6 +546,7 @@ impl Stack {
             fastopen_cache: FastOpenCache::new(FastOpenCache::DEFAULT_CAPACITY),
             syn_limiter,
             arp_key,
+            reuseport_key,
             conns: Slab::new(),
             listeners: Slab::new(),
             listen_map: ports::ListenMap::default(),

@@ -71,9 +71,17 @@ impl PortMarks {
 /// The application's listening addresses (FxHash: a peer's segments look
 /// keys up but cannot add any), and how many of them are specific
 /// addresses rather than the wildcard.
+///
+/// SO_REUSEPORT: listeners that set it may share an address and port (a
+/// reuseport group, Linux's `sock_reuseport`). The map keeps a group's
+/// first listener, as it keeps a lone one, and `groups` the whole group;
+/// the stack picks a segment's listener in it by a keyed hash of the
+/// 4-tuple (`Stack::reuseport_pick`).
 #[derive(Default)]
 pub(crate) struct ListenMap {
     map: HashMap<SocketAddrV4, Key, rustc_hash::FxBuildHasher>,
+    /// Every listener bound with SO_REUSEPORT, by address, in bind order.
+    groups: HashMap<SocketAddrV4, Vec<Key>, rustc_hash::FxBuildHasher>,
     /// Keys with a specific address: with none (a server listening on
     /// 0.0.0.0, the usual case), [`ListenMap::get`] looks up the wildcard
     /// alone instead of missing on the specific address first.
@@ -94,15 +102,49 @@ impl ListenMap {
         }
     }
 
-    pub fn remove(&mut self, local: SocketAddrV4) {
+    /// Adds a SO_REUSEPORT listener to its address's group (making the
+    /// group if it is the first).
+    pub fn join(&mut self, local: SocketAddrV4, key: Key) {
+        let group = self.groups.entry(local).or_default();
+        group.push(key);
+        if group.len() == 1 {
+            self.insert(local, key);
+        }
+    }
+
+    /// Removes listener `key` from `local`: a group's next member takes
+    /// its place in the map.
+    pub fn remove(&mut self, local: SocketAddrV4, key: Key) {
+        if let Some(group) = self.groups.get_mut(&local) {
+            group.retain(|&k| k != key);
+            if let Some(&first) = group.first() {
+                self.last = None;
+                self.map.insert(local, first);
+                return;
+            }
+            self.groups.remove(&local);
+        }
         self.last = None;
         if self.map.remove(&local).is_some() && !local.ip().is_unspecified() {
             self.specific -= 1;
         }
     }
 
-    pub fn addrs(&self) -> impl Iterator<Item = &SocketAddrV4> + '_ {
-        self.map.keys()
+    /// Every listening address with its (first) listener.
+    pub fn entries(&self) -> impl Iterator<Item = (&SocketAddrV4, &Key)> + '_ {
+        self.map.iter()
+    }
+
+    /// Whether any listener set SO_REUSEPORT: only then is a segment's
+    /// listener picked in a group.
+    #[inline(always)]
+    pub fn has_groups(&self) -> bool {
+        !self.groups.is_empty()
+    }
+
+    /// The SO_REUSEPORT group on exactly `local`, if any.
+    pub fn group(&self, local: SocketAddrV4) -> Option<&[Key]> {
+        self.groups.get(&local).map(Vec::as_slice)
     }
 
     /// The listener for a local address and port: the specific one, else
@@ -195,14 +237,39 @@ mod tests {
         assert_eq!(map.find(SocketAddrV4::new(B, 80)), Some(key(2)));
         assert_eq!(map.find(SocketAddrV4::new(A, 80)), Some(key(1)));
         assert_eq!(map.last, None);
-        map.remove(SocketAddrV4::new(B, 80));
+        map.remove(SocketAddrV4::new(B, 80), key(2));
         assert_eq!(map.find(SocketAddrV4::new(B, 80)), Some(key(1)));
-        map.remove(wild(80));
+        map.remove(wild(80), key(1));
         assert_eq!(
             map.find(SocketAddrV4::new(B, 80)),
             None,
             "a removal forgets"
         );
+    }
+
+    #[test]
+    fn a_reuseport_group_keeps_its_address_until_its_last_member_goes() {
+        let key = |index| Key {
+            index,
+            generation: 0,
+        };
+        let a = SocketAddrV4::new(A, 80);
+        let mut map = ListenMap::default();
+        assert!(!map.has_groups());
+        for i in 1..=3 {
+            map.join(a, key(i));
+        }
+        assert!(map.has_groups());
+        assert_eq!(map.group(a), Some(&[key(1), key(2), key(3)][..]));
+        assert_eq!(map.find(a), Some(key(1)), "the first member answers");
+        map.remove(a, key(1));
+        assert_eq!(map.find(a), Some(key(2)), "the next takes its place");
+        assert_eq!(map.group(a), Some(&[key(2), key(3)][..]));
+        map.remove(a, key(3));
+        map.remove(a, key(2));
+        assert_eq!((map.find(a), map.group(a)), (None, None));
+        assert!(!map.has_groups());
+        assert_eq!(map.specific, 0);
     }
 
     #[test]

@@ -321,13 +321,36 @@ impl Stack {
         }
     }
 
+    /// SO_REUSEPORT: the listener of `l`'s group (if it is in one) that
+    /// takes the connection `tuple`, by a keyed hash of the 4-tuple scaled
+    /// to the group (Linux's `reuseport_select_sock`, `reciprocal_scale`):
+    /// every segment of a connection (a SYN-cookie ACK too) finds the same
+    /// one while the group is unchanged, and a peer cannot aim at one.
+    #[inline(never)]
+    fn reuseport_pick(&self, l: Key, tuple: &FourTuple) -> Key {
+        let Some(local) = self.listeners.get(l).map(Listener::local) else {
+            return l;
+        };
+        match self.listen_map.group(local) {
+            Some(group) if group.len() > 1 => {
+                let hash = self.reuseport_key.hash(&tuple.packed()) as u32;
+                let i = (u64::from(hash) * group.len() as u64) >> 32;
+                group[i as usize]
+            }
+            _ => l,
+        }
+    }
+
     /// A segment for no connection: a listener's, or a reset.
     fn deliver_unconnected(&mut self, tuple: &FourTuple, seg: &TcpRepr<'_>, iss: Option<SeqNum>) {
         let now = self.now;
-        let Some(l) = self.listen_map.find(tuple.local) else {
+        let Some(mut l) = self.listen_map.find(tuple.local) else {
             // RFC 9293 §3.10.7.1 (CLOSED): reset anything but a reset.
             return self.reset(tuple, seg);
         };
+        if self.listen_map.has_groups() {
+            l = self.reuseport_pick(l, tuple);
+        }
         let is_syn = seg.flags.syn() && seg.ack.is_none() && !seg.flags.rst();
         if is_syn && !self.syn_limiter.allow(now, *tuple.remote.ip()) {
             self.env.stats.tcp_ext.tcp_syn_rate_limited += 1;

@@ -229,6 +229,10 @@ pub struct ListenOptions {
     /// SO_REUSEADDR: listen even if connections (TIME-WAIT ones included)
     /// still use the port.
     pub reuse_addr: bool,
+    /// SO_REUSEPORT: listen on an address and port other listeners that
+    /// set it hold too; each new connection goes to one of them, picked by
+    /// a keyed hash of its 4-tuple (Linux's reuseport groups).
+    pub reuse_port: bool,
     /// Linux `TCP_FASTOPEN`: the most Fast Open connections not yet
     /// established at once (RFC 7413 §5.1); 0 turns server Fast Open off
     /// for this listener (unless `tcp_fastopen` has 0x400).
@@ -240,6 +244,7 @@ impl Default for ListenOptions {
         ListenOptions {
             backlog: 128,
             reuse_addr: false,
+            reuse_port: false,
             fastopen_qlen: 0,
         }
     }

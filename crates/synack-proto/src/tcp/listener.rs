@@ -97,6 +97,8 @@ pub struct Listener<K> {
     /// Socket options set on the listening socket, which its children
     /// inherit (Linux clones the listener: TCP_MAXSEG, TCP_NODELAY, ...).
     socket: SocketOptions,
+    /// Bound with SO_REUSEPORT: others that set it may share its address.
+    reuse_port: bool,
     /// The stack's slab slot generation (kept here, in the listener's own
     /// bytes; see `stack::slab::Entry`).
     pub(crate) slab_generation: u32,
@@ -115,8 +117,18 @@ impl<K: Copy + Eq> Listener<K> {
             fastopen_pending: 0,
             last_cookie: None,
             socket: SocketOptions::default(),
+            reuse_port: false,
             slab_generation: 0,
         }
+    }
+
+    /// SO_REUSEPORT (set when it listens).
+    pub fn set_reuse_port(&mut self, on: bool) {
+        self.reuse_port = on;
+    }
+
+    pub fn reuse_port(&self) -> bool {
+        self.reuse_port
     }
 
     /// What a new child starts with.

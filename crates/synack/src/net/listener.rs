@@ -25,6 +25,10 @@ pub struct ListenOptions {
     /// earlier listener on this port linger (TIME-WAIT). Off: such a port
     /// is `AddrInUse`, as on Linux.
     pub reuse_addr: bool,
+    /// SO_REUSEPORT (off): share the address and port with other listeners
+    /// that set it; the stack hands each new connection to one of them by
+    /// a hash of its addresses (Linux's reuseport groups).
+    pub reuse_port: bool,
     /// Keepalive for every accepted connection.
     pub keepalive: Option<Keepalive>,
     /// TCP_NODELAY for every accepted connection.
@@ -40,6 +44,7 @@ impl Default for ListenOptions {
         ListenOptions {
             backlog: DEFAULT_BACKLOG,
             reuse_addr: true,
+            reuse_port: false,
             keepalive: None,
             nodelay: false,
             fastopen: None,
@@ -59,6 +64,11 @@ impl ListenOptions {
 
     pub fn reuse_addr(mut self, on: bool) -> ListenOptions {
         self.reuse_addr = on;
+        self
+    }
+
+    pub fn reuse_port(mut self, on: bool) -> ListenOptions {
+        self.reuse_port = on;
         self
     }
 
@@ -124,6 +134,7 @@ pub(crate) fn listen(
     let stack_opts = |_: ()| synack_proto::stack::ListenOptions {
         backlog: opts.backlog,
         reuse_addr: opts.reuse_addr,
+        reuse_port: opts.reuse_port,
         fastopen_qlen: opts.fastopen.unwrap_or(0),
     };
     if addr.port() != 0 {

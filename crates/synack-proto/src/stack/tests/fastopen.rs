@@ -111,6 +111,7 @@ fn server_takes_syn_data_with_a_valid_cookie_as_opt34_basic_rw_pkt() {
     let reuse = ListenOptions {
         backlog: 1,
         reuse_addr: true,
+        reuse_port: false,
         fastopen_qlen: 0,
     };
     let l = s.tcp_listen_with(local, reuse).unwrap();
@@ -230,6 +231,7 @@ fn server_with_listener(fastopen: u32, qlen: usize) -> (Stack, ListenerHandle, [
             ListenOptions {
                 backlog: 8,
                 reuse_addr: false,
+                reuse_port: false,
                 fastopen_qlen: qlen,
             },
         )
@@ -775,6 +777,7 @@ fn tfo_pair() -> (Wire, ListenerHandle) {
             ListenOptions {
                 backlog: 8,
                 reuse_addr: false,
+                reuse_port: false,
                 fastopen_qlen: 16,
             },
         )

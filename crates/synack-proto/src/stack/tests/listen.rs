@@ -167,6 +167,7 @@ fn so_reuseaddr_lets_a_listener_bind_a_port_with_time_wait_entries() {
     let reuse = ListenOptions {
         backlog: 8,
         reuse_addr: true,
+        reuse_port: false,
         ..ListenOptions::default()
     };
     let l = w.b.tcp_listen_with(wildcard, reuse).unwrap();
@@ -233,7 +234,7 @@ fn specific_and_wildcard_listeners_each_get_their_own_segments() {
     let any81 = w.b.tcp_listen(wildcard(81), 8).unwrap();
     assert!(accepted_by(&mut w, any81, SocketAddrV4::new(B, 81)));
     let b80 = w.b.tcp_listen(server(), 8).unwrap();
-    assert_eq!(w.b.listen_map.addrs().count(), 2);
+    assert_eq!(w.b.listen_map.entries().count(), 2);
     assert!(accepted_by(&mut w, b80, server()));
     assert!(accepted_by(&mut w, any81, SocketAddrV4::new(B, 81)));
     w.b.tcp_close_listener(w.now, any81);
@@ -244,6 +245,7 @@ fn specific_and_wildcard_listeners_each_get_their_own_segments() {
     let reuse = ListenOptions {
         backlog: 8,
         reuse_addr: true,
+        reuse_port: false,
         ..ListenOptions::default()
     };
     let any80 = w.b.tcp_listen_with(wildcard(PORT), reuse).unwrap();
@@ -353,4 +355,109 @@ fn closing_a_listener_without_half_open_connections_walks_nothing() {
         "the queued one is reset"
     );
     assert_eq!(w.b.connection_count(), (0, 0));
+}
+
+/// Accepts everything waiting on `l`; returns the connections' peers.
+fn accept_all(s: &mut Stack, l: ListenerHandle) -> Vec<SocketAddrV4> {
+    let mut peers = Vec::new();
+    while let Ok(c) = s.tcp_accept(l) {
+        peers.push(s.tcp_addrs(c).unwrap().1);
+    }
+    peers
+}
+
+#[test]
+fn reuseport_listeners_share_a_port_and_split_its_connections() {
+    // SO_REUSEPORT (Linux's reuseport groups): listeners that all set it
+    // share an address and port; each new connection goes to one, by a
+    // keyed hash of its 4-tuple.
+    let mut w = Wire::new();
+    let shared = ListenOptions {
+        reuse_port: true,
+        ..ListenOptions::default()
+    };
+    let group: Vec<_> = (0..3)
+        .map(|_| w.b.tcp_listen_with(server(), shared).unwrap())
+        .collect();
+    // One that does not set it may not join, nor overlap as the wildcard.
+    let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
+    assert_eq!(w.b.tcp_listen(server(), 8), Err(ListenError::AddrInUse));
+    assert_eq!(w.b.tcp_listen(any, 8), Err(ListenError::AddrInUse));
+    let now = w.now;
+    for _ in 0..90 {
+        w.a.tcp_connect(now, server(), ConnectOptions::default())
+            .unwrap();
+    }
+    w.run_until(200);
+    let peers: Vec<Vec<_>> = group.iter().map(|&l| accept_all(&mut w.b, l)).collect();
+    let counts: Vec<usize> = peers.iter().map(Vec::len).collect();
+    eprintln!("connections per member: {counts:?}");
+    assert_eq!(counts.iter().sum::<usize>(), 90, "{counts:?}");
+    assert!(
+        counts.iter().all(|&n| n >= 15),
+        "spread over the group: {counts:?}"
+    );
+    // The first listener goes: the others keep the port and take every
+    // new connection; its queue (empty here) would be reset, as on Linux.
+    let now = w.now;
+    w.b.tcp_close_listener(now, group[0]);
+    for _ in 0..30 {
+        w.a.tcp_connect(now, server(), ConnectOptions::default())
+            .unwrap();
+    }
+    w.run_until(400);
+    let later: usize = group[1..]
+        .iter()
+        .map(|&l| accept_all(&mut w.b, l).len())
+        .sum();
+    assert_eq!(later, 30);
+    assert_eq!(w.b.stats().tcp.attempt_fails, 0);
+    // The group's last members go: the port is free for any listener (with
+    // SO_REUSEADDR, as the accepted connections still hold it).
+    let now = w.now;
+    for &l in &group[1..] {
+        w.b.tcp_close_listener(now, l);
+    }
+    let reuse = ListenOptions {
+        reuse_addr: true,
+        ..ListenOptions::default()
+    };
+    w.b.tcp_listen_with(any, reuse).unwrap();
+}
+
+#[test]
+fn a_reuseport_group_picks_the_same_listener_for_a_connections_segments() {
+    // Every segment of a 4-tuple finds the same listener (a SYN-cookie ACK
+    // must): the same client port, asked again after its first connection
+    // is reset, lands on the same member.
+    let mut w = Wire::new();
+    let shared = ListenOptions {
+        reuse_port: true,
+        ..ListenOptions::default()
+    };
+    let group: Vec<_> = (0..4)
+        .map(|_| w.b.tcp_listen_with(server(), shared).unwrap())
+        .collect();
+    let opts = ConnectOptions {
+        local_port: Some(40_000),
+        ..ConnectOptions::default()
+    };
+    let mut chosen = Vec::new();
+    for round in 0..3 {
+        let now = w.now;
+        let c = w.a.tcp_connect(now, server(), opts).unwrap();
+        w.run_until(100 * (round + 1));
+        let l = group
+            .iter()
+            .copied()
+            .find(|&l| w.b.tcp_listener_queues(l) == Some((0, 1)))
+            .unwrap();
+        chosen.push(l);
+        let s = w.b.tcp_accept(l).unwrap();
+        let now = w.now;
+        w.a.tcp_abort(now, c);
+        w.b.tcp_abort(now, s);
+        w.run_until(100 * (round + 1) + 50);
+    }
+    assert!(chosen.windows(2).all(|p| p[0] == p[1]), "{chosen:?}");
 }

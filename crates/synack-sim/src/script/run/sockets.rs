@@ -102,6 +102,8 @@ pub struct Socket {
     pub nonblocking: bool,
     pub bound: Option<SocketAddrV4>,
     pub reuseaddr: bool,
+    /// SO_REUSEPORT: may share a port with other listeners that set it.
+    pub reuseport: bool,
     /// Options set before the connection exists, applied when it does.
     pub options: SocketOptions,
     /// TCP_FASTOPEN (listener queue length).
@@ -134,6 +136,7 @@ impl Default for Socket {
             nonblocking: false,
             bound: None,
             reuseaddr: false,
+            reuseport: false,
             options: SocketOptions::default(),
             fastopen_qlen: None,
             fastopen_connect: false,

@@ -31,12 +31,11 @@ enum Set {
     /// Applied to synack's connection options.
     Option(SocketOption),
     ReuseAddr(bool),
+    ReusePort(bool),
     /// TCP_MAXSEG 0.
     ClearMaxSeg,
     FastOpen(u32),
     FastOpenConnect(bool),
-    /// Linux accepts it and synack has nothing to do.
-    Ignored,
 }
 
 impl Runner<'_> {
@@ -57,9 +56,12 @@ impl Runner<'_> {
             return Ok(super::syscalls::SysOutcome::done(Ret::Error(Errno::EBADF)));
         };
         let ret = match set {
-            Set::Ignored => Ret::Value(0),
             Set::ReuseAddr(on) => {
                 sock.reuseaddr = on;
+                Ret::Value(0)
+            }
+            Set::ReusePort(on) => {
+                sock.reuseport = on;
                 Ret::Value(0)
             }
             Set::ClearMaxSeg => {
@@ -135,7 +137,7 @@ impl Runner<'_> {
         };
         Ok(Ok(match (level, name) {
             (linux::SOL_SOCKET, linux::SO_REUSEADDR) => Set::ReuseAddr(int(value)? != 0),
-            (linux::SOL_SOCKET, linux::SO_REUSEPORT) => Set::Ignored,
+            (linux::SOL_SOCKET, linux::SO_REUSEPORT) => Set::ReusePort(int(value)? != 0),
             (linux::SOL_SOCKET, linux::SO_KEEPALIVE) => {
                 Set::Option(SocketOption::KeepAlive(int(value)? != 0))
             }
@@ -249,6 +251,7 @@ impl Runner<'_> {
         let value: i64 = match (level, name) {
             (linux::SOL_SOCKET, linux::SO_ERROR) => sock.error.take().map_or(0, |e| e.0),
             (linux::SOL_SOCKET, linux::SO_REUSEADDR) => i64::from(sock.reuseaddr),
+            (linux::SOL_SOCKET, linux::SO_REUSEPORT) => i64::from(sock.reuseport),
             (linux::SOL_SOCKET, linux::SO_KEEPALIVE) => i64::from(opts.keepalive),
             // Linux reports the doubled buffer size it keeps.
             (linux::SOL_SOCKET, linux::SO_RCVBUF) => {

@@ -584,7 +584,7 @@ impl<'s> Runner<'s> {
         if !addr.ip().is_unspecified() && *addr.ip() != self.local_ip {
             return err(Errno::EADDRNOTAVAIL);
         }
-        if addr.port() != 0 && self.port_in_use(fd, addr.port(), sock.reuseaddr) {
+        if addr.port() != 0 && self.port_in_use(fd, addr.port(), sock.reuseaddr, sock.reuseport) {
             return err(Errno::EADDRINUSE);
         }
         if let Some(sock) = self.socket_mut(fd) {
@@ -594,19 +594,24 @@ impl<'s> Runner<'s> {
     }
 
     /// Linux's bind conflict (inet_csk_bind_conflict, simplified): another
-    /// socket on the port conflicts unless both set SO_REUSEADDR and it is
-    /// not listening; a listener always conflicts.
-    fn port_in_use(&self, fd: i64, port: u16, reuse: bool) -> bool {
-        let listening = self
-            .net
-            .stack
-            .sockets()
-            .any(|s| s.state == TcpState::Listen && s.local.port() == port);
+    /// socket on the port conflicts unless both set SO_REUSEPORT, or both
+    /// set SO_REUSEADDR and it is not listening.
+    fn port_in_use(&self, fd: i64, port: u16, reuse: bool, reuseport: bool) -> bool {
+        let shares = |s: &Socket| reuseport && s.reuseport;
+        let listening = self.fds.iter().any(|(n, s)| {
+            *n != fd
+                && matches!(s.role, Role::Listener(_))
+                && s.bound.is_some_and(|b| b.port() == port)
+                && !shares(s)
+        });
         if listening {
             return true;
         }
         let other_socket = self.fds.iter().any(|(n, s)| {
-            *n != fd && s.bound.is_some_and(|b| b.port() == port) && !(reuse && s.reuseaddr)
+            *n != fd
+                && s.bound.is_some_and(|b| b.port() == port)
+                && !(reuse && s.reuseaddr)
+                && !shares(s)
         });
         let connections = self
             .net
@@ -635,6 +640,7 @@ impl<'s> Runner<'s> {
         let opts = ListenOptions {
             backlog,
             reuse_addr: sock.reuseaddr,
+            reuse_port: sock.reuseport,
             fastopen_qlen: sock.fastopen_qlen.unwrap_or(0) as usize,
         };
         let inherited = sock.options;
