@@ -6,8 +6,6 @@
 //! (the bulk harness's memory passes alone, no stack: `synack_bench::floor`)
 //! `cargo run --release -p synack-bench --example profile -- handshake synack [idle]`
 //! `valgrind --tool=callgrind target/release/examples/profile handshake-count synack [idle] [n]`
-//! `cargo run --release -p synack-bench --example profile -- loopback synack [MiB]`
-//! (one stack talking to itself over 127.0.0.1: the loopback's throughput)
 
 use synack_bench::bulk::{BULK_BUFFERS, BulkConfig, bulk_once};
 use synack_bench::floor;
@@ -30,67 +28,6 @@ fn bulk<S: BenchStack>(mtu: usize, mib: u64, buffers: Option<usize>) {
         r.intact,
         r.frames,
         r.steps
-    );
-}
-
-/// One stack, a client and a server over 127.0.0.1 (`stack/loopback.rs`):
-/// the application writes 64 KiB at a time, the stack is drained (nothing
-/// may leave it), the server reads everything, in turns.
-fn loopback(mib: u64) {
-    use core::net::{Ipv4Addr, SocketAddrV4};
-    use synack_proto::stack::{ConnectOptions, Interface};
-    use synack_proto::{Config, Instant, Stack};
-    let mut s = Stack::new(
-        Config::default(),
-        Interface::ip(Ipv4Addr::new(192, 0, 2, 1), 24),
-    );
-    let now = Instant::ZERO;
-    let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 80);
-    let l = s.tcp_listen(to, 8).expect("listen");
-    let c = s
-        .tcp_connect(now, to, ConnectOptions::default())
-        .expect("connect");
-    let mut frame = vec![0u8; 1514];
-    let drain = |s: &mut Stack, frame: &mut [u8]| {
-        assert!(
-            s.poll_transmit(now, frame).is_none(),
-            "a frame left the host"
-        );
-        while s.poll_timeout().is_some_and(|t| t <= now) {
-            s.handle_timeout(now);
-            assert!(
-                s.poll_transmit(now, frame).is_none(),
-                "a frame left the host"
-            );
-        }
-    };
-    drain(&mut s, &mut frame);
-    let a = s.tcp_accept(l).expect("accepted in the connect's drain");
-    let total = mib << 20;
-    let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i * 7) as u8).collect();
-    let mut buf = vec![0u8; 256 * 1024];
-    let (mut sent, mut got) = (0u64, 0u64);
-    let start = std::time::Instant::now();
-    while got < total {
-        if sent < total {
-            let n = (total - sent).min(chunk.len() as u64) as usize;
-            sent += s.tcp_send(now, c, &chunk[..n]).unwrap_or(0) as u64;
-        }
-        drain(&mut s, &mut frame);
-        while let Ok(n) = s.tcp_recv(now, a, &mut buf) {
-            if n == 0 {
-                break;
-            }
-            got += n as u64;
-        }
-        drain(&mut s, &mut frame);
-    }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "synack loopback: {:.2} Gbit/s ({} MiB, {} datagrams looped)",
-        total as f64 * 8.0 / secs / 1e9,
-        mib,
-        s.stats().lo.packets
     );
 }
 
@@ -136,7 +73,6 @@ fn main() {
                 r.gbps, r.intact, r.frames, r.turns
             );
         }
-        ("loopback", _) => loopback(arg(2, 1024)),
         ("handshake", "synack") => handshake::<SynackStack>(arg(2, 0) as usize, None),
         ("handshake", _) => handshake::<SmolStack>(arg(2, 0) as usize, None),
         ("handshake-count", "synack") => {
