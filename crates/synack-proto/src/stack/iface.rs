@@ -110,9 +110,16 @@ impl Stack {
             .map(|(i, f)| (IfaceId(i as u16), &f.config))
     }
 
-    /// Whether `ip` is one of our addresses.
+    /// Whether `ip` is one of our interfaces' addresses.
     pub fn is_local_addr(&self, ip: Ipv4Addr) -> bool {
         self.ifaces.iter().any(|i| i.config.addr == ip)
+    }
+
+    /// Whether a datagram to `ip` stays in this host (the loopback): one of
+    /// our addresses or 127.0.0.0/8 (Linux's `local` routes; RFC 1122
+    /// §3.2.1.3 (g)). What sockets may bind.
+    pub fn is_host_addr(&self, ip: Ipv4Addr) -> bool {
+        ip.is_loopback() || self.is_local_addr(ip)
     }
 
     /// Adds a route to `dest` through `gateway`, which must be on-link

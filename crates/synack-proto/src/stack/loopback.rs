@@ -111,12 +111,6 @@ impl Stack {
         self.trace_out_tcp(datagram);
     }
 
-    /// Whether a datagram to `ip` stays in this host: one of our addresses
-    /// or 127.0.0.0/8 (Linux's `local` routes; RFC 1122 §3.2.1.3 (g)).
-    pub fn is_host_addr(&self, ip: core::net::Ipv4Addr) -> bool {
-        ip.is_loopback() || self.is_local_addr(ip)
-    }
-
     /// One more batch of looped datagrams delivered in this drain, unless
     /// `rounds` has reached [`LOOPBACK_ROUNDS`] (then false: the deadline
     /// says now and the next call goes on).

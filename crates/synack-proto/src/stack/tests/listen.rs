@@ -357,6 +357,17 @@ fn closing_a_listener_without_half_open_connections_walks_nothing() {
     assert_eq!(w.b.connection_count(), (0, 0));
 }
 
+/// `n` listeners on the server's address, all with SO_REUSEPORT.
+fn reuseport_group(s: &mut Stack, n: usize) -> Vec<ListenerHandle> {
+    let shared = ListenOptions {
+        reuse_port: true,
+        ..ListenOptions::default()
+    };
+    (0..n)
+        .map(|_| s.tcp_listen_with(server(), shared).unwrap())
+        .collect()
+}
+
 /// Accepts everything waiting on `l`; returns the connections' peers.
 fn accept_all(s: &mut Stack, l: ListenerHandle) -> Vec<SocketAddrV4> {
     let mut peers = Vec::new();
@@ -372,13 +383,7 @@ fn reuseport_listeners_share_a_port_and_split_its_connections() {
     // share an address and port; each new connection goes to one, by a
     // keyed hash of its 4-tuple.
     let mut w = Wire::new();
-    let shared = ListenOptions {
-        reuse_port: true,
-        ..ListenOptions::default()
-    };
-    let group: Vec<_> = (0..3)
-        .map(|_| w.b.tcp_listen_with(server(), shared).unwrap())
-        .collect();
+    let group = reuseport_group(&mut w.b, 3);
     // One that does not set it may not join, nor overlap as the wildcard.
     let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT);
     assert_eq!(w.b.tcp_listen(server(), 8), Err(ListenError::AddrInUse));
@@ -431,13 +436,7 @@ fn a_reuseport_group_picks_the_same_listener_for_a_connections_segments() {
     // must): the same client port, asked again after its first connection
     // is reset, lands on the same member.
     let mut w = Wire::new();
-    let shared = ListenOptions {
-        reuse_port: true,
-        ..ListenOptions::default()
-    };
-    let group: Vec<_> = (0..4)
-        .map(|_| w.b.tcp_listen_with(server(), shared).unwrap())
-        .collect();
+    let group = reuseport_group(&mut w.b, 4);
     let opts = ConnectOptions {
         local_port: Some(40_000),
         ..ConnectOptions::default()
