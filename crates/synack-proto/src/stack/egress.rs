@@ -684,6 +684,15 @@ impl Stack {
             self.out.recycle(d.data);
             return None;
         }
+        if hop.link_broadcast && !dst.is_multicast() && self.out.queue.front()?.sent == 0 {
+            // A broadcast is for this host too: a copy comes back in over
+            // the loopback, once, whole (Linux's `ip_mc_output` loops
+            // broadcasts back to local sockets).
+            let d = self.out.queue.front_mut()?;
+            let data = core::mem::take(&mut d.data);
+            self.loop_back(&data);
+            self.out.queue.front_mut()?.data = data;
+        }
         let l2 = self.l2_len(hop.iface);
         let mtu = self.env.config.mtu.min(buf.len() - l2);
         let d = self.out.queue.front_mut()?;

@@ -24,10 +24,11 @@
 //! has no link layer and is never merged by GRO. Its checksums are still
 //! computed, so a looped segment is the segment a peer would see (`synack
 //! trace` shows both directions); a TCP segment's is not summed again on
-//! the way in, as Linux's `lo` vouches for it. Departures from Linux: the
-//! loopback's MTU is the stack's (`Config::mtu`), not 65,536, so local
-//! connections use the same MSS as the others; broadcasts are not looped
-//! back to local sockets.
+//! the way in, as Linux's `lo` vouches for it. A broadcast datagram goes
+//! out of its interface and, a copy, round the loopback to local sockets,
+//! as on Linux. Departures from Linux: the loopback's MTU is the stack's
+//! (`Config::mtu`), not 65,536, so local connections use the same MSS as
+//! the others; multicast is never looped back (no group membership).
 
 use std::collections::VecDeque;
 
@@ -158,14 +159,20 @@ impl Stack {
             Err(e) => return self.count_ip_error(e),
         };
         let datagram = &bytes[..header_len + usize::from(ip.payload_len)];
+        // Ours (127/8 included), or a broadcast we sent (a copy of it).
+        let dst = if self.is_host_addr(ip.dst_addr) {
+            Destination::Local
+        } else {
+            Destination::Broadcast
+        };
         self.rx_looped = true;
         // Our own TCP checksum, computed as the segment was written: not
         // summed again (Linux's `lo` vouches for it, `CHECKSUM_UNNECESSARY`).
         self.rx.csum_trusted = true;
         if ip.is_fragment() {
-            self.handle_fragment(datagram, Destination::Local, false);
+            self.handle_fragment(datagram, dst, false);
         } else {
-            self.deliver_ip_outlined(&ip, datagram, Destination::Local, false);
+            self.deliver_ip_outlined(&ip, datagram, dst, false);
         }
         self.rx = super::RxOffload::default();
         self.rx_looped = false;

@@ -500,3 +500,56 @@ mod random {
         }
     }
 }
+
+#[test]
+fn a_broadcast_reaches_the_wire_and_the_hosts_own_sockets() {
+    // Linux loops a broadcast back to local sockets besides sending it:
+    // a copy goes round the loopback, once, the original out of the
+    // interface.
+    let mut h = Host::new();
+    let listener = h.s.udp_open();
+    h.s.udp_bind(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5000))
+        .unwrap();
+    let sender = h.s.udp_open();
+    let subnet = Ipv4Addr::new(192, 0, 2, 255);
+    for (to, size) in [(Ipv4Addr::BROADCAST, 100), (subnet, 3000)] {
+        let data = pattern(size);
+        h.s.udp_send_to(h.now, sender, SocketAddrV4::new(to, 5000), &data)
+            .unwrap();
+        let mut frames = Vec::new();
+        let mut buf = [0u8; 2000];
+        while let Some(n) = h.s.poll_transmit(h.now, &mut buf) {
+            frames.push(buf[..n].to_vec());
+        }
+        // On the wire: the datagram, in fragments when it is larger than
+        // the MTU (3000 bytes: three).
+        assert_eq!(frames.len(), size.div_ceil(1480), "to {to}");
+        assert!(
+            frames
+                .iter()
+                .all(|f| Ipv4Packet::new_unchecked(&f[..]).dst_addr() == to)
+        );
+        // And here, whole, from our own address, to the broadcast address.
+        let mut got = vec![0u8; 4096];
+        let r = h.s.udp_recv_from(listener, &mut got).unwrap();
+        assert_eq!(&got[..r.len], &data[..], "to {to}");
+        assert_eq!((*r.src.ip(), r.dst), (A, to));
+    }
+    assert_eq!(h.s.stats().lo.packets, 2);
+    // Nobody on the port: no port unreachable for a broadcast (RFC 1122
+    // §3.2.2), looped or not.
+    h.s.udp_send_to(
+        h.now,
+        sender,
+        SocketAddrV4::new(Ipv4Addr::BROADCAST, 9),
+        b"?",
+    )
+    .unwrap();
+    let mut buf = [0u8; 2000];
+    let mut frames = 0;
+    while h.s.poll_transmit(h.now, &mut buf).is_some() {
+        frames += 1;
+    }
+    assert_eq!(frames, 1, "the broadcast itself, no ICMP error after it");
+    assert_eq!(h.s.stats().icmp.out_dest_unreachs, 0);
+}
