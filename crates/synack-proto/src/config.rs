@@ -113,6 +113,9 @@ pub struct Config {
     pub icmp_echo_ignore_broadcasts: bool,
     /// Floor of a path MTU learned from "fragmentation needed" (`route.min_pmtu`).
     pub route_min_pmtu: u16,
+    /// How long a path MTU learned for a destination is kept for new
+    /// connections there (`route.mtu_expires`; RFC 1191 §6.3).
+    pub route_mtu_expires: Duration,
     /// Default receive buffer of a UDP socket in bytes (`net.core.rmem_default`).
     pub rmem_default: usize,
 
@@ -252,6 +255,7 @@ impl Default for Config {
             icmp_ratemask: 0x1818,
             icmp_echo_ignore_broadcasts: true,
             route_min_pmtu: 552,
+            route_mtu_expires: Duration::from_secs(600),
             rmem_default: 212_992,
             tcp_syn_retries: 6,
             tcp_synack_retries: 5,
@@ -427,6 +431,7 @@ impl Config {
             "route.min_pmtu" => {
                 self.route_min_pmtu = u16::try_from(num(value)?).map_err(|_| bad())?
             }
+            "route.mtu_expires" => self.route_mtu_expires = secs(value)?,
             "neigh.default.gc_thresh3" => self.arp_gc_thresh3 = num(value)? as usize,
             "neigh.default.retrans_time_ms" => self.arp_retrans_time = millis(value)?,
             "neigh.default.mcast_solicit" => self.arp_mcast_solicit = small(value)?,
@@ -649,6 +654,7 @@ mod tests {
         c.set_sysctl("net.ipv4.icmp_echo_ignore_broadcasts", "0")
             .unwrap();
         c.set_sysctl("net.ipv4.route.min_pmtu", "1280").unwrap();
+        c.set_sysctl("net.ipv4.route.mtu_expires", "60").unwrap();
         c.set_sysctl("net.core.rmem_default", "4096").unwrap();
         assert_eq!(c.arp_gc_thresh3, 64);
         assert_eq!(c.arp_retrans_time, Duration::from_millis(250));
@@ -657,6 +663,7 @@ mod tests {
         assert_eq!((c.icmp_msgs_burst, c.icmp_ratemask), (10, 0x1818));
         assert!(!c.icmp_echo_ignore_broadcasts);
         assert_eq!((c.route_min_pmtu, c.rmem_default), (1280, 4096));
+        assert_eq!(c.route_mtu_expires, Duration::from_secs(60));
     }
 
     #[test]

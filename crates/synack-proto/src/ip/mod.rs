@@ -2,7 +2,8 @@
 //! the `Stack` composes into a host: addresses and martian filtering
 //! ([`addr`]), the routing table ([`route`]), the ARP cache ([`arp`]),
 //! fragment reassembly ([`frag`]), ICMP policy, replies and rate limiting
-//! ([`icmp`]), and the MIB counters the stack keeps ([`stats`]).
+//! ([`icmp`]), path MTUs learned per destination ([`pmtu`]), and the MIB
+//! counters the stack keeps ([`stats`]).
 //!
 //! None of them performs I/O or reads a clock: every method that depends on
 //! time takes `now`, and each says what the caller should transmit through a
@@ -18,6 +19,7 @@ pub mod addr;
 pub mod arp;
 pub mod frag;
 pub mod icmp;
+pub mod pmtu;
 pub mod route;
 pub mod stats;
 

@@ -410,6 +410,8 @@ pub struct Stack {
     arp_key: SipKey,
     /// Picks a SO_REUSEPORT group's listener for a connection.
     reuseport_key: SipKey,
+    /// Path MTUs learned per destination (RFC 1191 §5).
+    path_mtus: crate::ip::pmtu::PathMtuCache,
     conns: Slab<ConnEntry>,
     listeners: Slab<Listener<Key>>,
     /// The application's listening addresses.
@@ -547,6 +549,8 @@ impl Stack {
             syn_limiter,
             arp_key,
             reuseport_key,
+            // Keyed like the ARP cache (its secret serves both tables).
+            path_mtus: crate::ip::pmtu::PathMtuCache::new(crate::ip::KeyedHasher::new(arp_key)),
             conns: Slab::new(),
             listeners: Slab::new(),
             listen_map: ports::ListenMap::default(),

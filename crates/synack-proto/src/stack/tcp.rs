@@ -26,8 +26,8 @@ use crate::SeqNum;
 use crate::config::SynCookieMode;
 use crate::ip::icmp::TransportError;
 use crate::tcp::conn::{
-    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, Env, FastOpenReport, Open,
-    SocketOptions, TimeWaitVerdict,
+    ConnEvent, ConnParams, Connection, ControlSegment, Disposition, Env, FastOpenReport,
+    IcmpOutcome, Open, SocketOptions, TimeWaitVerdict,
 };
 use crate::tcp::ecn;
 use crate::tcp::fastopen::{self, PassiveOutcome};
@@ -726,6 +726,9 @@ impl Stack {
             }
         });
         self.demux.insert(slots!(self), tuple, Demux::Conn(key));
+        if !self.path_mtus.is_empty() {
+            self.start_with_learned_path_mtu(key, *tuple.remote.ip());
+        }
         // Bind conflicts: the mark outlives the connection (and its
         // TIME-WAIT entry) until a listen's scan finds the port free.
         self.port_marks.mark(tuple.local.port());
@@ -769,7 +772,7 @@ impl Stack {
         let min_pmtu = self.env.config.route_min_pmtu;
         let quoted_len = err.quoted.payload_len.saturating_add(20);
         if let Some(entry) = self.conns.get_mut(key) {
-            let _ = entry.conn.handle_icmp_error(
+            let outcome = entry.conn.handle_icmp_error(
                 now,
                 &err.error,
                 err.tcp_seq(),
@@ -777,7 +780,27 @@ impl Stack {
                 min_pmtu,
                 &mut self.env,
             );
+            // RFC 1191 §5: kept for the destination, so the next connection
+            // there starts with it.
+            if let IcmpOutcome::PathMtuLowered { mtu } = outcome {
+                let expires = self.env.config.route_mtu_expires;
+                self.path_mtus.learn(now, *tuple.remote.ip(), mtu, expires);
+            }
             self.after_conn(key);
+        }
+    }
+
+    /// A new connection to a destination whose path MTU the stack learned
+    /// ([`PathMtuCache`](crate::ip::pmtu::PathMtuCache)) starts with it.
+    /// Out of line: asked only while some destination is remembered.
+    #[cold]
+    #[inline(never)]
+    fn start_with_learned_path_mtu(&mut self, key: Key, remote: Ipv4Addr) {
+        let now = self.now;
+        if let Some(mtu) = self.path_mtus.get(now, remote)
+            && let Some(entry) = self.conns.get_mut(key)
+        {
+            entry.conn.start_with_path_mtu(mtu);
         }
     }
 

@@ -354,6 +354,46 @@ fn fragmentation_needed_shrinks_segments_down_to_the_floor() {
     assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(10_000));
 }
 
+#[test]
+fn a_learned_path_mtu_is_where_the_next_connection_there_starts() {
+    // RFC 1191 §5 (Linux's route cache exceptions): the path MTU one
+    // connection learned is kept for its destination, for
+    // `route.mtu_expires` (600 s), so the next connection there sends
+    // segments that fit from its first one.
+    let (mut w, c, _, segs) = sending(10_000);
+    let now = w.now;
+    w.a.handle_frame(now, &unreachable(ROUTER, 4, 1280, &segs[0]));
+    assert_eq!(w.a.tcp_info(c).unwrap().snd_mss, 1228);
+    w.run_until(1_000);
+    let mss_of_a_new_connection = |w: &mut Wire, port: u16| {
+        let l = w.b.tcp_listen(SocketAddrV4::new(B, port), 8).unwrap();
+        let now = w.now;
+        let c =
+            w.a.tcp_connect(now, SocketAddrV4::new(B, port), ConnectOptions::default())
+                .unwrap();
+        w.run_until(w.now.total_millis() + 100);
+        let s = w.b.tcp_accept(l).unwrap();
+        // Its first data goes in segments of that size, with no report.
+        let now = w.now;
+        w.a.tcp_send(now, c, &[1u8; 5000]).unwrap();
+        let out = drain_raw(&mut w.a, now);
+        let largest = out.iter().map(Vec::len).max().unwrap();
+        for frame in &out {
+            w.b.handle_frame(now, frame);
+        }
+        w.run_until(w.now.total_millis() + 100);
+        let mut buf = [0u8; 6000];
+        assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(5000));
+        (w.a.tcp_info(c).unwrap().snd_mss, largest)
+    };
+    assert_eq!(mss_of_a_new_connection(&mut w, 81), (1228, 1280));
+    assert_eq!(w.a.stats().icmp.in_dest_unreachs, 1, "learned once");
+    // Ten minutes on, the interface's MTU applies again.
+    let later = w.now.total_millis() + 600_000;
+    w.run_until(later);
+    assert_eq!(mss_of_a_new_connection(&mut w, 82), (1448, 1500));
+}
+
 /// A UDP datagram from A to B:9 cut into fragments of `chunk` payload
 /// bytes (a multiple of 8), all with IP identification `ident`.
 fn fragments(payload_len: usize, chunk: usize, ident: u16) -> (Vec<u8>, Vec<Vec<u8>>) {

@@ -30,6 +30,16 @@ pub enum IcmpOutcome {
 }
 
 impl Connection {
+    /// Before the handshake: the path MTU the stack learned for this
+    /// destination from an earlier connection's "fragmentation needed"
+    /// (RFC 1191 §5, Linux's route cache exceptions), taken if it is below
+    /// the interface's. The MSS the handshake settles on follows it.
+    pub fn start_with_path_mtu(&mut self, mtu: u16) {
+        if mtu < self.core.neg.path_mtu() {
+            self.core.neg.set_path_mtu(mtu);
+        }
+    }
+
     /// An ICMP error about a segment of this connection. `quoted_seq` is the
     /// sequence number the error quotes, `None` for an error the stack made
     /// itself (a failed ARP resolution: nothing to validate);
