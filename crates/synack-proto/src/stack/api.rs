@@ -359,9 +359,11 @@ impl Stack {
         opts: &ConnectOptions,
         no_data: bool,
     ) -> Option<FastOpenClientPlan> {
+        // The path MTU learned for the server, if any, bounds the SYN's data.
+        let learned = self.path_mtus.get(now, server);
         let config = &self.env.config;
         let entry: Option<FastOpenEntry> = self.fastopen_cache.get(server);
-        let path_mtu = u16::try_from(config.mtu).unwrap_or(u16::MAX);
+        let path_mtu = learned.unwrap_or(u16::try_from(config.mtu).unwrap_or(u16::MAX));
         let mut plan = fastopen::client_plan(
             config.tcp_fastopen,
             entry.as_ref(),

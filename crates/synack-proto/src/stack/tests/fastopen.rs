@@ -574,6 +574,21 @@ fn tcp_maxseg_bounds_syn_data_as_syn_data_mss_pkt() {
     assert_eq!((len, opts.mss), (1000, Some(1040)));
 }
 
+#[test]
+fn a_path_mtu_learned_for_the_server_bounds_syn_data() {
+    // The SYN's data fits the path MTU the stack learned for the server
+    // (`ip/pmtu.rs`), as it fits the interface's otherwise.
+    let cookie = hex("0123456789abcdef");
+    let mut s = with_cookie(&cookie, false);
+    s.path_mtus.learn(T, B, 1280, Duration::from_secs(600));
+    s.tcp_connect_with_data(T, SERVER, ConnectOptions::default(), &[5; 3000])
+        .unwrap();
+    let (_, _, _, len, opts) = fields(&one_segment(&mut s, T));
+    assert_eq!(opts.fast_open, fo(false, &cookie));
+    // 1280 - 40 for the headers - 40 for the SYN's options.
+    assert_eq!(len, 1200);
+}
+
 fn with_cookie(cookie: &[u8], exp: bool) -> Stack {
     let mut s = client(fastopen_flags::CLIENT);
     s.tcp_connect_with_data(T, SERVER, ConnectOptions::default(), b"")
