@@ -111,6 +111,12 @@ pub struct Config {
     /// Do not answer echo requests sent to a broadcast or multicast address
     /// (`icmp_echo_ignore_broadcasts`, RFC 1122 §3.2.2.6 allows either).
     pub icmp_echo_ignore_broadcasts: bool,
+    /// Take ICMP redirects from the current first-hop gateway
+    /// (`conf.all.accept_redirects`, on for a host; RFC 1122 §3.2.2.2).
+    pub accept_redirects: bool,
+    /// Only to a gateway the routing table already has
+    /// (`conf.all.secure_redirects`, Linux's default on).
+    pub secure_redirects: bool,
     /// Floor of a path MTU learned from "fragmentation needed" (`route.min_pmtu`).
     pub route_min_pmtu: u16,
     /// How long a path MTU learned for a destination is kept for new
@@ -254,6 +260,8 @@ impl Default for Config {
             icmp_msgs_burst: 50,
             icmp_ratemask: 0x1818,
             icmp_echo_ignore_broadcasts: true,
+            accept_redirects: true,
+            secure_redirects: true,
             route_min_pmtu: 552,
             route_mtu_expires: Duration::from_secs(600),
             rmem_default: 212_992,
@@ -432,6 +440,8 @@ impl Config {
                 self.route_min_pmtu = u16::try_from(num(value)?).map_err(|_| bad())?
             }
             "route.mtu_expires" => self.route_mtu_expires = secs(value)?,
+            "conf.all.accept_redirects" => self.accept_redirects = boolean(value)?,
+            "conf.all.secure_redirects" => self.secure_redirects = boolean(value)?,
             "neigh.default.gc_thresh3" => self.arp_gc_thresh3 = num(value)? as usize,
             "neigh.default.retrans_time_ms" => self.arp_retrans_time = millis(value)?,
             "neigh.default.mcast_solicit" => self.arp_mcast_solicit = small(value)?,
@@ -655,6 +665,8 @@ mod tests {
             .unwrap();
         c.set_sysctl("net.ipv4.route.min_pmtu", "1280").unwrap();
         c.set_sysctl("net.ipv4.route.mtu_expires", "60").unwrap();
+        c.set_sysctl("net.ipv4.conf.all.secure_redirects", "0")
+            .unwrap();
         c.set_sysctl("net.core.rmem_default", "4096").unwrap();
         assert_eq!(c.arp_gc_thresh3, 64);
         assert_eq!(c.arp_retrans_time, Duration::from_millis(250));
@@ -664,6 +676,7 @@ mod tests {
         assert!(!c.icmp_echo_ignore_broadcasts);
         assert_eq!((c.route_min_pmtu, c.rmem_default), (1280, 4096));
         assert_eq!(c.route_mtu_expires, Duration::from_secs(60));
+        assert!(c.accept_redirects && !c.secure_redirects);
     }
 
     #[test]

@@ -210,10 +210,37 @@ impl TransportError<'_> {
     }
 }
 
+/// An ICMP redirect (RFC 792, type 5): datagrams to the quoted datagram's
+/// destination should go through `gateway`. Codes 0-3 (network, host, and
+/// each with a type of service) are taken alike, as host redirects (RFC
+/// 1122 §3.3.1.2: a host does not know the mask a network redirect means).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redirect {
+    pub gateway: Ipv4Addr,
+    /// The header of the datagram that was redirected.
+    pub quoted: Ipv4Repr,
+}
+
+/// The redirect in an incoming ICMP message, if it is one with a
+/// well-formed quote.
+pub fn parse_redirect(repr: &Icmpv4Repr<'_>) -> Option<Redirect> {
+    let Icmpv4Repr::Other {
+        msg_type: msg_type::REDIRECT,
+        code: 0..=3,
+        body,
+    } = *repr
+    else {
+        return None;
+    };
+    let gateway = Ipv4Addr::from(<[u8; 4]>::try_from(body.get(..4)?).ok()?);
+    let (quoted, _) = parse_quoted(body.get(4..)?)?;
+    Some(Redirect { gateway, quoted })
+}
+
 /// Converts an incoming ICMP message into a transport error, or `None` when
 /// it is not an error a socket should see: queries and replies, source
-/// quench (RFC 6633 §1: ignored), redirects (a host with one gateway per
-/// route ignores them), unknown destination-unreachable codes, a quote that
+/// quench (RFC 6633 §1: ignored), redirects (routing's business:
+/// [`parse_redirect`]), unknown destination-unreachable codes, a quote that
 /// is not a first fragment (no ports in it).
 pub fn parse_error<'a>(repr: &Icmpv4Repr<'a>) -> Option<TransportError<'a>> {
     let (error, quoted, quoted_data) = match *repr {
@@ -935,6 +962,35 @@ mod tests {
             body: &body[..30],
         };
         assert_eq!(parse_error(&short), None);
+    }
+
+    #[test]
+    fn redirects_of_every_code_name_their_gateway_and_quote() {
+        let quoted = &UDP_DATAGRAM[..28];
+        let gateway = Ipv4Addr::new(192, 0, 2, 253);
+        for code in 0..=4u8 {
+            let mut body = gateway.octets().to_vec();
+            body.extend_from_slice(quoted);
+            let repr = Icmpv4Repr::Other {
+                msg_type: msg_type::REDIRECT,
+                code,
+                body: &body,
+            };
+            let got = parse_redirect(&repr);
+            if code <= 3 {
+                let r = got.expect("codes 0-3 are redirects");
+                assert_eq!((r.gateway, r.quoted), (gateway, udp_header()));
+            } else {
+                assert_eq!(got, None, "code {code}");
+            }
+            // Too short to hold a quote: not taken.
+            let short = Icmpv4Repr::Other {
+                msg_type: msg_type::REDIRECT,
+                code,
+                body: &body[..20],
+            };
+            assert_eq!(parse_redirect(&short), None);
+        }
     }
 
     #[test]

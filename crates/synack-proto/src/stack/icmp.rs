@@ -8,6 +8,7 @@
 //!
 //! An incoming error is taken only if it quotes a datagram from one of our
 //! addresses; TCP then checks the quoted sequence number (RFC 5927 §4.1).
+//! A redirect goes to the routing table (`redirect.rs`).
 
 use super::{Event, Stack};
 use crate::ip::addr::Destination;
@@ -48,6 +49,9 @@ impl Stack {
                 self.send_echo_reply(ip, ident, seq_no, data, dst);
             }
             return;
+        }
+        if let Some(redirect) = icmp::parse_redirect(&repr) {
+            return self.handle_redirect(ip.src_addr, &redirect);
         }
         let Some(err) = icmp::parse_error(&repr) else {
             return;

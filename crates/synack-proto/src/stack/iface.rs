@@ -126,6 +126,7 @@ impl Stack {
     /// (`ip route add dest via gateway`).
     pub fn add_route(&mut self, dest: Ipv4Cidr, gateway: Ipv4Addr) -> Result<(), RouteError> {
         self.forget_hops();
+        self.forget_redirect(dest);
         self.routes.add_gateway(dest, gateway)
     }
 
@@ -138,6 +139,7 @@ impl Stack {
             .map(|i| i.config.addr)
             .ok_or(RouteError::NotFound)?;
         self.forget_hops();
+        self.forget_redirect(dest);
         self.routes.add_device(dest, iface, Some(src))
     }
 
@@ -150,6 +152,7 @@ impl Stack {
     /// Removes the route to exactly `dest`.
     pub fn remove_route(&mut self, dest: Ipv4Cidr) -> Result<usize, RouteError> {
         self.forget_hops();
+        self.forget_redirect(dest);
         self.routes.remove(dest)
     }
 

@@ -17,6 +17,7 @@
 //! | `api.rs` | the application's TCP commands |
 //! | `udp.rs` | UDP sockets through the stack |
 //! | `loopback.rs` | the loopback: datagrams to our own addresses and 127/8 come back in |
+//! | `redirect.rs` | ICMP redirects into the routing table (RFC 1122 §3.2.2.2) |
 //!
 //! The stack owns:
 //! - interfaces on an IP medium (TUN: bare IPv4 packets) or Ethernet (TAP:
@@ -50,6 +51,7 @@ mod ingress;
 mod loopback;
 mod offload;
 mod ports;
+mod redirect;
 pub mod slab;
 mod tcp;
 mod types;
@@ -412,6 +414,8 @@ pub struct Stack {
     reuseport_key: SipKey,
     /// Path MTUs learned per destination (RFC 1191 §5).
     path_mtus: crate::ip::pmtu::PathMtuCache,
+    /// Destinations that ICMP redirects gave a host route, oldest first.
+    redirected: VecDeque<Ipv4Addr>,
     conns: Slab<ConnEntry>,
     listeners: Slab<Listener<Key>>,
     /// The application's listening addresses.
@@ -551,6 +555,7 @@ impl Stack {
             reuseport_key,
             // Keyed like the ARP cache (its secret serves both tables).
             path_mtus: crate::ip::pmtu::PathMtuCache::new(crate::ip::KeyedHasher::new(arp_key)),
+            redirected: VecDeque::new(),
             conns: Slab::new(),
             listeners: Slab::new(),
             listen_map: ports::ListenMap::default(),

@@ -467,3 +467,49 @@ fn a_segment_that_waits_for_arp_is_built_plain_not_as_a_tso_super_segment() {
     assert_eq!(lan.hosts[1].stats().tcp.in_csum_errors, 0);
     assert_eq!(lan.hosts[0].tcp_info(c).unwrap().total_retrans, 0);
 }
+
+#[test]
+fn a_redirect_sends_the_next_segment_to_the_new_gateways_station() {
+    // RFC 1122 §3.2.2.2: the first-hop gateway redirects FAR to another
+    // gateway on the link; the SYN's next retransmission goes to that
+    // gateway's MAC address.
+    let mut s = routed_host();
+    s.set_default_gateway(GW).unwrap();
+    let second_gw = Ipv4Addr::new(192, 0, 2, 253);
+    s.add_arp_entry(IfaceId(0), second_gw, mac(253));
+    // `secure_redirects`: the new gateway must be one the table uses.
+    s.add_route("198.51.100.0/24".parse().unwrap(), second_gw)
+        .unwrap();
+    let far = SocketAddrV4::new(FAR, 80);
+    s.tcp_connect(Instant::ZERO, far, ConnectOptions::default())
+        .unwrap();
+    let out = drain_seen(&mut s, Instant::ZERO);
+    let syn_mac = out.iter().find_map(|f| match f {
+        Seen::Tcp { dst_mac, .. } => Some(*dst_mac),
+        _ => None,
+    });
+    assert_eq!(syn_mac, Some(Some(mac(254))));
+    // The redirect (type 5, code 1) quotes a datagram of ours to FAR: its
+    // header and 8 bytes.
+    let quoted = ip_datagram(A, FAR, IpProtocol::Tcp, &[0u8; 8]);
+    let mut icmp = vec![5, 1, 0, 0];
+    icmp.extend_from_slice(&second_gw.octets());
+    icmp.extend_from_slice(&quoted);
+    let sum = crate::wire::checksum::finish(crate::wire::checksum::data(&icmp));
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let datagram = ip_datagram(GW, A, IpProtocol::Icmp, &icmp);
+    let t = Instant::from_millis(10);
+    s.handle_frame(t, &eth_frame(mac(1), mac(254), EtherType::Ipv4, &datagram));
+    assert_eq!(s.route(FAR).unwrap().next_hop, NextHop::Gateway(second_gw));
+    let now = s.poll_timeout().unwrap();
+    s.handle_timeout(now);
+    let again = drain_seen(&mut s, now);
+    let macs: Vec<_> = again
+        .iter()
+        .filter_map(|f| match f {
+            Seen::Tcp { dst_mac, .. } => Some(*dst_mac),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(macs, vec![Some(mac(253))]);
+}

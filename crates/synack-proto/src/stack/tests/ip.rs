@@ -4,6 +4,7 @@
 //! outbound fragmentation.
 
 use super::*;
+use crate::ip::Ipv4Cidr;
 use crate::ip::icmp::IcmpErrno;
 use crate::tcp::conn::ConnError;
 use crate::wire::checksum;
@@ -572,4 +573,143 @@ fn a_route_change_between_a_packets_pieces_moves_the_rest() {
     );
     assert_eq!(w.a.piece_polls, pieces + 2, "went the piece way");
     assert_eq!(out(&mut w.a), other);
+}
+
+/// A host behind ROUTER (its default gateway) that also knows GW2 (a
+/// route to 198.51.100.0/24 through it), and a redirect from `from` for
+/// a datagram of `src` to `dst`, naming `gateway`.
+const GW2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 253);
+
+fn behind_two_gateways() -> Stack {
+    let mut s = stack(A, 1);
+    s.set_default_gateway(ROUTER).unwrap();
+    s.add_route("198.51.100.0/24".parse().unwrap(), GW2)
+        .unwrap();
+    s
+}
+
+fn redirect(from: Ipv4Addr, src: Ipv4Addr, dst: Ipv4Addr, gateway: Ipv4Addr) -> Vec<u8> {
+    let quoted = udp_datagram(
+        SocketAddrV4::new(src, 4000),
+        SocketAddrV4::new(dst, 53),
+        b"q",
+    );
+    // Code 1, a host redirect (RFC 1812 §5.2.7.2: all routers send).
+    icmp(from, A, 5, 1, gateway.octets(), &quoted[..28])
+}
+
+fn gateway_to(s: &Stack, dst: Ipv4Addr) -> Option<crate::ip::route::NextHop> {
+    s.route(dst).map(|r| r.next_hop)
+}
+
+#[test]
+fn a_redirect_from_the_first_hop_routes_its_destination_through_the_new_gateway() {
+    use crate::ip::route::NextHop::Gateway;
+    let far = Ipv4Addr::new(203, 0, 113, 9);
+    let mut s = behind_two_gateways();
+    let t = Instant::from_millis(1);
+    assert_eq!(gateway_to(&s, far), Some(Gateway(ROUTER)));
+    // RFC 1122 §3.2.2.2: the first hop says GW2 is better for `far`.
+    s.handle_frame(t, &redirect(ROUTER, A, far, GW2));
+    assert_eq!(gateway_to(&s, far), Some(Gateway(GW2)));
+    let route = s.route(far).unwrap();
+    assert_eq!(route.dest, Ipv4Cidr::host(far), "a host route only");
+    let near = Ipv4Addr::new(203, 0, 113, 10);
+    assert_eq!(gateway_to(&s, near), Some(Gateway(ROUTER)));
+    assert_eq!(s.stats().icmp.in_redirects, 1);
+    // Datagrams to `far` now leave with GW2 as their next hop: on this
+    // point-to-point interface the route is what shows it.
+    let u = s.udp_open();
+    s.udp_send_to(t, u, SocketAddrV4::new(far, 7), b"x")
+        .unwrap();
+    assert_eq!(drain_raw(&mut s, t).len(), 1);
+}
+
+#[test]
+fn redirects_that_fail_a_check_change_nothing() {
+    use crate::ip::route::NextHop::Gateway;
+    let far = Ipv4Addr::new(203, 0, 113, 9);
+    let t = Instant::from_millis(1);
+    let unknown = Ipv4Addr::new(192, 0, 2, 77);
+    let cases = [
+        // Not from the gateway our route uses (RFC 1122 §3.2.2.2).
+        ("not the first hop", redirect(GW2, A, far, GW2)),
+        // A new gateway off our link.
+        (
+            "off-link",
+            redirect(ROUTER, A, far, Ipv4Addr::new(10, 0, 0, 1)),
+        ),
+        // The link's broadcast address, ourselves, the sender again.
+        (
+            "broadcast",
+            redirect(ROUTER, A, far, Ipv4Addr::new(192, 0, 2, 255)),
+        ),
+        ("ourselves", redirect(ROUTER, A, far, A)),
+        ("the same", redirect(ROUTER, A, far, ROUTER)),
+        // A datagram we never sent.
+        ("not ours", redirect(ROUTER, B, far, GW2)),
+        // `secure_redirects`: a gateway the table does not use.
+        ("unknown gateway", redirect(ROUTER, A, far, unknown)),
+        // A destination on our own link has no first-hop gateway.
+        ("on-link", redirect(ROUTER, A, B, GW2)),
+    ];
+    for (what, frame) in &cases {
+        let mut s = behind_two_gateways();
+        s.handle_frame(t, frame);
+        assert_eq!(s.stats().icmp.in_redirects, 1, "{what}");
+        let dst = if *what == "on-link" { B } else { far };
+        let want = if *what == "on-link" {
+            Some(crate::ip::route::NextHop::Direct(B))
+        } else {
+            Some(Gateway(ROUTER))
+        };
+        assert_eq!(gateway_to(&s, dst), want, "{what}");
+    }
+    // Without `secure_redirects` the unknown gateway is taken; without
+    // `accept_redirects` nothing is.
+    let mut s = behind_two_gateways();
+    s.set_sysctl("conf.all.secure_redirects", "0").unwrap();
+    s.handle_frame(t, &cases[6].1);
+    assert_eq!(gateway_to(&s, far), Some(Gateway(unknown)));
+    let mut s = behind_two_gateways();
+    s.set_sysctl("net.ipv4.conf.all.accept_redirects", "0")
+        .unwrap();
+    s.handle_frame(t, &redirect(ROUTER, A, far, GW2));
+    assert_eq!(gateway_to(&s, far), Some(Gateway(ROUTER)));
+    // A route the user set for exactly that destination stays theirs.
+    let mut s = behind_two_gateways();
+    s.add_route(Ipv4Cidr::host(far), ROUTER).unwrap();
+    s.handle_frame(t, &redirect(ROUTER, A, far, GW2));
+    assert_eq!(gateway_to(&s, far), Some(Gateway(ROUTER)));
+}
+
+#[test]
+fn redirected_routes_are_bounded_the_oldest_going_first() {
+    use crate::ip::route::NextHop::Gateway;
+    let mut s = behind_two_gateways();
+    let t = Instant::from_millis(1);
+    let dst = |i: u32| Ipv4Addr::from_bits(0xCB00_7100 + i);
+    let n = super::super::redirect::MAX_REDIRECTED as u32;
+    for i in 0..=n {
+        s.handle_frame(t, &redirect(ROUTER, A, dst(i), GW2));
+    }
+    assert_eq!(
+        gateway_to(&s, dst(0)),
+        Some(Gateway(ROUTER)),
+        "the oldest went"
+    );
+    assert_eq!(gateway_to(&s, dst(1)), Some(Gateway(GW2)));
+    assert_eq!(gateway_to(&s, dst(n)), Some(Gateway(GW2)));
+    // Redirected again (by its new first hop, back to ROUTER), a
+    // destination's route moves to the back, and is in once: the next
+    // new destination pushes out the one after it.
+    s.handle_frame(t, &redirect(GW2, A, dst(1), ROUTER));
+    s.handle_frame(t, &redirect(ROUTER, A, dst(n + 1), GW2));
+    let prefix = |s: &Stack, d| s.route(d).unwrap().dest.prefix_len();
+    assert_eq!(
+        (gateway_to(&s, dst(1)), prefix(&s, dst(1))),
+        (Some(Gateway(ROUTER)), 32)
+    );
+    assert_eq!(prefix(&s, dst(2)), 0, "back on the default route");
+    assert_eq!(prefix(&s, dst(n + 1)), 32);
 }
