@@ -344,12 +344,30 @@ fn routing_takes_the_longest_prefix_and_the_default_gateway() {
     assert_eq!(s.route(FAR).unwrap().next_hop, NextHop::Gateway(GW));
 }
 
-#[test]
-fn a_route_change_steers_the_next_segment_of_a_connection() {
+/// `routed_host` with its default route through GW and a second gateway
+/// on the link, .253 (answering ARP as `mac(253)`), which it returns.
+fn host_with_two_gateways() -> (Stack, Ipv4Addr) {
     let mut s = routed_host();
     s.set_default_gateway(GW).unwrap();
     let second_gw = Ipv4Addr::new(192, 0, 2, 253);
     s.add_arp_entry(IfaceId(0), second_gw, mac(253));
+    (s, second_gw)
+}
+
+/// The destination MAC of each TCP segment a drain at `now` gives.
+fn tcp_macs(s: &mut Stack, now: Instant) -> Vec<Option<EthernetAddress>> {
+    drain_seen(s, now)
+        .iter()
+        .filter_map(|f| match f {
+            Seen::Tcp { dst_mac, .. } => Some(*dst_mac),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_route_change_steers_the_next_segment_of_a_connection() {
+    let (mut s, second_gw) = host_with_two_gateways();
     let far = SocketAddrV4::new(FAR, 80);
     s.tcp_connect(Instant::ZERO, far, ConnectOptions::default())
         .unwrap();
@@ -358,14 +376,7 @@ fn a_route_change_steers_the_next_segment_of_a_connection() {
     let syn_to = |s: &mut Stack| {
         let now = s.poll_timeout().unwrap_or(Instant::ZERO);
         s.handle_timeout(now);
-        let out = drain_seen(s, now);
-        let macs: Vec<_> = out
-            .iter()
-            .filter_map(|f| match f {
-                Seen::Tcp { dst_mac, .. } => Some(*dst_mac),
-                _ => None,
-            })
-            .collect();
+        let macs = tcp_macs(s, now);
         assert_eq!(macs.len(), 1, "one SYN per round: {macs:?}");
         macs[0]
     };
@@ -473,43 +484,22 @@ fn a_redirect_sends_the_next_segment_to_the_new_gateways_station() {
     // RFC 1122 §3.2.2.2: the first-hop gateway redirects FAR to another
     // gateway on the link; the SYN's next retransmission goes to that
     // gateway's MAC address.
-    let mut s = routed_host();
-    s.set_default_gateway(GW).unwrap();
-    let second_gw = Ipv4Addr::new(192, 0, 2, 253);
-    s.add_arp_entry(IfaceId(0), second_gw, mac(253));
+    let (mut s, second_gw) = host_with_two_gateways();
     // `secure_redirects`: the new gateway must be one the table uses.
     s.add_route("198.51.100.0/24".parse().unwrap(), second_gw)
         .unwrap();
     let far = SocketAddrV4::new(FAR, 80);
     s.tcp_connect(Instant::ZERO, far, ConnectOptions::default())
         .unwrap();
-    let out = drain_seen(&mut s, Instant::ZERO);
-    let syn_mac = out.iter().find_map(|f| match f {
-        Seen::Tcp { dst_mac, .. } => Some(*dst_mac),
-        _ => None,
-    });
-    assert_eq!(syn_mac, Some(Some(mac(254))));
+    assert_eq!(tcp_macs(&mut s, Instant::ZERO), vec![Some(mac(254))]);
     // The redirect (type 5, code 1) quotes a datagram of ours to FAR: its
     // header and 8 bytes.
     let quoted = ip_datagram(A, FAR, IpProtocol::Tcp, &[0u8; 8]);
-    let mut icmp = vec![5, 1, 0, 0];
-    icmp.extend_from_slice(&second_gw.octets());
-    icmp.extend_from_slice(&quoted);
-    let sum = crate::wire::checksum::finish(crate::wire::checksum::data(&icmp));
-    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
-    let datagram = ip_datagram(GW, A, IpProtocol::Icmp, &icmp);
+    let datagram = icmp(GW, A, 5, 1, second_gw.octets(), &quoted);
     let t = Instant::from_millis(10);
     s.handle_frame(t, &eth_frame(mac(1), mac(254), EtherType::Ipv4, &datagram));
     assert_eq!(s.route(FAR).unwrap().next_hop, NextHop::Gateway(second_gw));
     let now = s.poll_timeout().unwrap();
     s.handle_timeout(now);
-    let again = drain_seen(&mut s, now);
-    let macs: Vec<_> = again
-        .iter()
-        .filter_map(|f| match f {
-            Seen::Tcp { dst_mac, .. } => Some(*dst_mac),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(macs, vec![Some(mac(253))]);
+    assert_eq!(tcp_macs(&mut s, now), vec![Some(mac(253))]);
 }

@@ -11,17 +11,6 @@ use crate::wire::checksum;
 
 const ROUTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
 
-/// An ICMP message from `from` to `to`: type, code, the 4 bytes after the
-/// checksum (`rest`), then `body`.
-fn icmp(from: Ipv4Addr, to: Ipv4Addr, ty: u8, code: u8, rest: [u8; 4], body: &[u8]) -> Vec<u8> {
-    let mut m = vec![ty, code, 0, 0];
-    m.extend_from_slice(&rest);
-    m.extend_from_slice(body);
-    let sum = checksum::finish(checksum::data(&m));
-    m[2..4].copy_from_slice(&sum.to_be_bytes());
-    ip_datagram(from, to, IpProtocol::Icmp, &m)
-}
-
 /// A datagram with its IP header rewritten by `f` (the checksum of the
 /// first 20 bytes refreshed).
 fn mangled(mut d: Vec<u8>, f: impl FnOnce(&mut [u8])) -> Vec<u8> {

@@ -330,6 +330,24 @@ pub(super) fn ip_datagram(
     buf
 }
 
+/// An ICMP message from `from` to `to`, in its IP datagram: type, code,
+/// the 4 bytes after the checksum (`rest`), then `body`.
+pub(super) fn icmp(
+    from: Ipv4Addr,
+    to: Ipv4Addr,
+    ty: u8,
+    code: u8,
+    rest: [u8; 4],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut m = vec![ty, code, 0, 0];
+    m.extend_from_slice(&rest);
+    m.extend_from_slice(body);
+    let sum = crate::wire::checksum::finish(crate::wire::checksum::data(&m));
+    m[2..4].copy_from_slice(&sum.to_be_bytes());
+    ip_datagram(from, to, IpProtocol::Icmp, &m)
+}
+
 /// A TCP segment (header, options, payload) with its checksum.
 #[allow(dead_code)]
 pub(super) fn tcp_bytes(
