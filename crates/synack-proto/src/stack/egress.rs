@@ -313,31 +313,26 @@ impl Stack {
                     return Some(frame);
                 }
             }
-            if let Some(reply) = self.control.pop_front() {
-                match self.transmit_reply(&reply, buf) {
-                    Some(frame) => return Some(frame),
-                    None => continue,
-                }
-            }
-            if self.out.len() > 0 {
-                match self.transmit_datagram(buf) {
-                    Some(frame) => return Some(frame),
-                    None => continue,
-                }
-            }
-            // Looped datagrams come back in once the connections have
-            // sent what they had, or when a batch waits (asked only after
-            // a segment that left no frame); their answers go round this
-            // loop again (see `loopback`).
-            let Some(&ready) = self.ready.front() else {
+            let frame = if let Some(reply) = self.control.pop_front() {
+                self.transmit_reply(&reply, buf)
+            } else if self.out.len() > 0 {
+                self.transmit_datagram(buf)
+            } else if let Some(&ready) = self.ready.front() {
+                self.transmit_conn(ready, buf)
+            } else {
+                // Only looped datagrams may be left: they come back in,
+                // and their answers go round this loop (see `loopback`).
                 if self.looped.is_empty() || !self.loopback_round(&mut loopback_rounds) {
                     return None;
                 }
                 continue;
             };
-            if let Some(frame) = self.transmit_conn(ready, buf) {
-                return Some(frame);
+            if frame.is_some() {
+                return frame;
             }
+            // A source that gave no frame (looped back, held by ARP, or a
+            // connection done for now): a batch of looped datagrams comes
+            // back in before their queue could fill.
             if self.looped.len() >= super::loopback::LOOPBACK_WEIGHT
                 && !self.loopback_round(&mut loopback_rounds)
             {

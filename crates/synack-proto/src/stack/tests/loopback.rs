@@ -553,3 +553,33 @@ fn a_broadcast_reaches_the_wire_and_the_hosts_own_sockets() {
     assert_eq!(frames, 1, "the broadcast itself, no ICMP error after it");
     assert_eq!(h.s.stats().icmp.out_dest_unreachs, 0);
 }
+
+#[test]
+fn a_burst_of_local_datagrams_comes_back_in_batches_not_dropped() {
+    // A full output queue of datagrams (1,024) to a local socket: they
+    // come back in batches of 64 as they go round, so the loopback's own
+    // queue (1,000, Linux's netdev_max_backlog) never overflows.
+    let mut h = Host::new();
+    let server = h.s.udp_open();
+    h.s.udp_bind(server, SocketAddrV4::new(LOCALHOST, 7))
+        .unwrap();
+    // Room for them all at the socket (SO_RCVBUF).
+    h.s.udp_set_recv_buffer(server, 16 << 20).unwrap();
+    let client = h.s.udp_open();
+    let mut sent = 0;
+    while h
+        .s
+        .udp_send_to(h.now, client, SocketAddrV4::new(LOCALHOST, 7), &[9; 100])
+        .is_ok()
+    {
+        sent += 1;
+    }
+    assert_eq!(sent, super::super::egress::MAX_OUT_DATAGRAMS);
+    h.settle();
+    let mut got = 0;
+    let mut buf = [0u8; 200];
+    while h.s.udp_recv(server, &mut buf).is_ok() {
+        got += 1;
+    }
+    assert_eq!((got, h.s.stats().lo.drops), (sent, 0));
+}
