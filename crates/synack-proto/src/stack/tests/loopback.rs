@@ -112,6 +112,15 @@ impl Host {
     }
 }
 
+/// A UDP socket bound to 127.0.0.1:7 (the server) and an unbound one
+/// (the client).
+fn udp_pair(h: &mut Host) -> (crate::udp::UdpHandle, crate::udp::UdpHandle) {
+    let server = h.s.udp_open();
+    h.s.udp_bind(server, SocketAddrV4::new(LOCALHOST, 7))
+        .unwrap();
+    (server, h.s.udp_open())
+}
+
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }
@@ -231,10 +240,7 @@ fn a_socket_connected_to_itself_is_a_simultaneous_open() {
 #[test]
 fn udp_datagrams_go_round_with_their_sources() {
     let mut h = Host::new();
-    let server = h.s.udp_open();
-    h.s.udp_bind(server, SocketAddrV4::new(LOCALHOST, 7))
-        .unwrap();
-    let client = h.s.udp_open();
+    let (server, client) = udp_pair(&mut h);
     for (i, size) in [4usize, 1472, 9000, 60_000].into_iter().enumerate() {
         let data = pattern(size);
         h.s.udp_send_to(h.now, client, SocketAddrV4::new(LOCALHOST, 7), &data)
@@ -560,12 +566,9 @@ fn a_burst_of_local_datagrams_comes_back_in_batches_not_dropped() {
     // come back in batches of 64 as they go round, so the loopback's own
     // queue (1,000, Linux's netdev_max_backlog) never overflows.
     let mut h = Host::new();
-    let server = h.s.udp_open();
-    h.s.udp_bind(server, SocketAddrV4::new(LOCALHOST, 7))
-        .unwrap();
+    let (server, client) = udp_pair(&mut h);
     // Room for them all at the socket (SO_RCVBUF).
     h.s.udp_set_recv_buffer(server, 16 << 20).unwrap();
-    let client = h.s.udp_open();
     let mut sent = 0;
     while h
         .s
