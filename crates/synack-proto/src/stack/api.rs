@@ -79,7 +79,7 @@ impl Stack {
             let ifaces = &self.ifaces;
             let on = |addr: Ipv4Addr| {
                 if wildcard {
-                    addr.is_loopback() || ifaces.iter().any(|i| i.config.addr == addr)
+                    super::iface::is_host_addr_of(ifaces, addr)
                 } else {
                     addr == *local.ip()
                 }
@@ -102,8 +102,8 @@ impl Stack {
                 let counted = if wildcard {
                     self.ifaces.iter().any(|i| used(i.config.addr))
                         || self.port_users.keys().any(|k| {
-                            let (addr, p) = ((k.0 >> 16) as u32, k.0 as u16);
-                            p == port && Ipv4Addr::from_bits(addr).is_loopback()
+                            let held = k.addr();
+                            held.port() == port && held.ip().is_loopback()
                         })
                 } else {
                     used(*local.ip())

@@ -45,6 +45,12 @@ impl Iface {
     }
 }
 
+/// [`Stack::is_host_addr`] over the interfaces alone, for a caller that
+/// holds another part of the stack mutably.
+pub(super) fn is_host_addr_of(ifaces: &[Iface], ip: Ipv4Addr) -> bool {
+    ip.is_loopback() || ifaces.iter().any(|i| i.config.addr == ip)
+}
+
 /// Where a datagram goes next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Hop {
@@ -119,7 +125,7 @@ impl Stack {
     /// our addresses or 127.0.0.0/8 (Linux's `local` routes; RFC 1122
     /// §3.2.1.3 (g)). What sockets may bind.
     pub fn is_host_addr(&self, ip: Ipv4Addr) -> bool {
-        ip.is_loopback() || self.is_local_addr(ip)
+        is_host_addr_of(&self.ifaces, ip)
     }
 
     /// Adds a route to `dest` through `gateway`, which must be on-link

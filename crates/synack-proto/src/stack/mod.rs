@@ -152,6 +152,11 @@ impl PortKey {
     pub fn new(addr: SocketAddrV4) -> Self {
         PortKey((u64::from(addr.ip().to_bits()) << 16) | u64::from(addr.port()))
     }
+
+    /// The address and port [`PortKey::new`] packed.
+    pub fn addr(self) -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::from_bits((self.0 >> 16) as u32), self.0 as u16)
+    }
 }
 
 #[cfg(test)]

@@ -42,16 +42,13 @@ impl Stack {
             return;
         }
         let host = Ipv4Cidr::host(dst);
-        let ours = self.redirected.contains(&dst);
-        let exact = self.routes.routes().iter().any(|r| r.dest == host);
-        if exact && !ours {
-            // The user's own route for exactly this destination stays.
-            return;
-        }
-        if ours {
+        if self.redirected.contains(&dst) {
+            // An earlier redirect's route: this one replaces it.
             self.redirected.retain(|&d| d != dst);
             let _ = self.routes.remove(host);
         }
+        // A route the user set for exactly this destination stays: the
+        // table refuses a second one (`RouteError::Exists`).
         if self.routes.add_gateway(host, gateway).is_err() {
             return;
         }

@@ -32,9 +32,8 @@ impl Stack {
         local: SocketAddrV4,
     ) -> Result<SocketAddrV4, UdpError> {
         let ifaces = &self.ifaces;
-        self.udp.bind(h, local, |a| {
-            a.is_loopback() || ifaces.iter().any(|i| i.config.addr == a)
-        })
+        self.udp
+            .bind(h, local, |a| super::iface::is_host_addr_of(ifaces, a))
     }
 
     /// Records `remote` as the peer (binding an unbound socket, fixing a
