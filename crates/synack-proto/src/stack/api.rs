@@ -320,6 +320,8 @@ impl Stack {
             iss: self.isn.isn(now, tuple.local, tuple.remote),
             ts_offset: self.ts_offset(&tuple),
             socket: opts.socket,
+            route_mtu: (hop.iface == super::loopback::LOOPBACK)
+                .then_some(super::loopback::LOOPBACK_MTU),
         };
         let fastopen_plan = if data.is_some() || opts.fastopen_connect {
             self.fastopen_plan(now, r, &opts, data.is_none())

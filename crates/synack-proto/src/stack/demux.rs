@@ -459,6 +459,7 @@ mod tests {
             iss: SeqNum(1),
             ts_offset: 0,
             socket: Default::default(),
+            route_mtu: None,
         };
         let conn = Connection::connect(Instant::ZERO, tuple.local, tuple.remote, &params, &mut env);
         ConnEntry {

@@ -450,7 +450,6 @@ impl Stack {
     /// The next connection's next segment; takes it off the ready queue
     /// when it has nothing more.
     fn transmit_conn(&mut self, ready: super::Ready, buf: &mut [u8]) -> Option<Written> {
-        let now = self.now;
         let super::Ready { key, dst } = ready;
         if self.piece_key.is(key)
             && let Some(frame) = self.transmit_piece(key, dst, buf)
@@ -461,6 +460,32 @@ impl Stack {
         // allowance); `hop_to` remembers its last answer, so asking before
         // the connection knows whether it has a segment costs a compare.
         let hop = self.hop_to(dst);
+        if let Some(h) = hop
+            && h.iface == super::loopback::LOOPBACK
+        {
+            return self.transmit_conn_looped(ready, hop);
+        }
+        self.transmit_conn_on(ready, hop, buf)
+    }
+
+    /// [`Stack::transmit_conn`] for a connection routed to the loopback:
+    /// segments of up to the loopback's MTU, in a buffer of its own.
+    #[cold]
+    #[inline(never)]
+    fn transmit_conn_looped(&mut self, ready: super::Ready, hop: Option<Hop>) -> Option<Written> {
+        self.with_loopback_buffer(|stack, lo| stack.transmit_conn_on(ready, hop, lo))
+    }
+
+    /// [`Stack::transmit_conn`] once the hop is known, into `buf`.
+    #[inline(always)]
+    fn transmit_conn_on(
+        &mut self,
+        ready: super::Ready,
+        hop: Option<Hop>,
+        buf: &mut [u8],
+    ) -> Option<Written> {
+        let now = self.now;
+        let super::Ready { key, dst } = ready;
         let l2 = hop.map_or(ETH, |h| self.l2_len(h.iface));
         let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(IP_HEADER_LEN);
         if self.offload_call {
@@ -580,6 +605,9 @@ impl Stack {
                 piece_hop
             }
         };
+        if self.needs_loopback_buffer(hop.iface) {
+            return self.with_loopback_buffer(|stack, lo| stack.transmit_piece(key, dst, lo));
+        }
         let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(IP_HEADER_LEN);
         let entry = self.conns.get_mut(key)?;
         #[cfg(test)]

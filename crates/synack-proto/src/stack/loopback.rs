@@ -26,9 +26,20 @@
 //! trace` shows both directions); a TCP segment's is not summed again on
 //! the way in, as Linux's `lo` vouches for it. A broadcast datagram goes
 //! out of its interface and, a copy, round the loopback to local sockets,
-//! as on Linux. Departures from Linux: the loopback's MTU is the stack's
-//! (`Config::mtu`), not 65,536, so local connections use the same MSS as
-//! the others; multicast is never looped back (no group membership).
+//! as on Linux.
+//!
+//! The MTU. Linux's `lo` has an MTU of 65,536, so a local connection
+//! advertises and sends segments of up to 64 KB (an MSS of 65,483 with
+//! timestamps). Here the loopback's MTU is [`LOOPBACK_MTU`], 65,535, the
+//! largest IPv4 datagram (RFC 791 §3.1, Total Length), which gives the same
+//! MSS: a connection over the loopback starts with it (`ConnParams::
+//! route_mtu`), whatever `Config::mtu` the interfaces have. Such a segment
+//! does not fit the driver's frame buffer, so a connection routed here
+//! writes into one of the loopback's own buffers
+//! ([`Stack::with_loopback_buffer`]), which joins the queue as it is: no
+//! copy. Other looped datagrams (a reply, a UDP datagram) are written into
+//! the driver's buffer as ever and copied into the queue. Departure from
+//! Linux: multicast is never looped back (no group membership).
 
 use std::collections::VecDeque;
 
@@ -51,14 +62,42 @@ pub(super) const LOOPBACK_WEIGHT: usize = 64;
 /// Most batches delivered per frame asked for.
 pub(super) const LOOPBACK_ROUNDS: usize = 16;
 
-/// Buffers kept for reuse.
+/// The loopback's MTU: the largest IPv4 datagram (Linux's `lo` says
+/// 65,536, which no IPv4 datagram reaches; the MSS is the same).
+pub(crate) const LOOPBACK_MTU: u16 = u16::MAX;
+
+/// Room before each queued datagram: a frame's link header, which the
+/// output path leaves free in any buffer it writes (a looped frame's
+/// Ethernet header is never written).
+const HEADROOM: usize = crate::wire::ethernet::HEADER_LEN;
+
+/// A buffer a connection writes a looped segment into: the headroom and
+/// the largest datagram.
+const BUFFER_LEN: usize = HEADROOM + LOOPBACK_MTU as usize;
+
+/// Buffers kept for reuse (at most 64 of [`BUFFER_LEN`] bytes: 4 MiB
+/// after a burst of large segments).
 const POOL_MAX: usize = 64;
 
-/// Datagrams on their way back in, in pooled buffers.
+/// Datagrams on their way back in, in pooled buffers, each after
+/// [`HEADROOM`] bytes.
 #[derive(Debug, Default)]
 pub(super) struct Loopback {
-    queue: VecDeque<Vec<u8>>,
+    queue: VecDeque<Queued>,
     pool: Vec<Vec<u8>>,
+    /// A connection is writing into a loopback buffer
+    /// ([`Stack::with_loopback_buffer`]): the looped datagram is left
+    /// there, its length noted in `written`, not copied.
+    direct: bool,
+    written: Option<usize>,
+}
+
+/// A datagram in the queue: `len` bytes after the buffer's headroom (the
+/// buffer is kept at its length, so reusing it zeroes nothing).
+#[derive(Debug)]
+struct Queued {
+    buf: Vec<u8>,
+    len: usize,
 }
 
 impl Loopback {
@@ -77,13 +116,30 @@ impl Loopback {
             return false;
         }
         let mut buf = self.pool.pop().unwrap_or_default();
-        buf.clear();
-        buf.extend_from_slice(datagram);
-        self.queue.push_back(buf);
+        let end = HEADROOM + datagram.len();
+        if buf.len() < end {
+            // Zeroed once, as the buffer grows; reused as it is.
+            buf.resize(end, 0);
+        }
+        buf[HEADROOM..end].copy_from_slice(datagram);
+        self.queue.push_back(Queued {
+            buf,
+            len: datagram.len(),
+        });
         true
     }
 
-    fn pop(&mut self) -> Option<Vec<u8>> {
+    /// A buffer for a connection to write a frame of up to
+    /// [`BUFFER_LEN`] bytes into.
+    fn take_buffer(&mut self) -> Vec<u8> {
+        let mut buf = self.pool.pop().unwrap_or_default();
+        if buf.len() < BUFFER_LEN {
+            buf.resize(BUFFER_LEN, 0);
+        }
+        buf
+    }
+
+    fn pop(&mut self) -> Option<Queued> {
         self.queue.pop_front()
     }
 
@@ -97,12 +153,19 @@ impl Loopback {
 impl Stack {
     /// A datagram the output path routed to the loopback: queued to come
     /// back in, or dropped (and counted) when the queue is full. Looped TCP
-    /// segments are traced as sent.
+    /// segments are traced as sent. Written into a loopback buffer
+    /// ([`Stack::with_loopback_buffer`]), it stays there.
     #[cold]
     #[inline(never)]
     pub(super) fn loop_back(&mut self, datagram: &[u8]) {
         let stats = &mut self.env.stats.lo;
-        if !self.looped.push(datagram) {
+        let queued = if self.looped.direct {
+            self.looped.written = Some(datagram.len());
+            self.looped.queue.len() < LOOPBACK_QLEN
+        } else {
+            self.looped.push(datagram)
+        };
+        if !queued {
             stats.drops += 1;
             return;
         }
@@ -110,6 +173,53 @@ impl Stack {
         stats.bytes += datagram.len() as u64;
         debug_assert!(tcp_checksum_ok(datagram), "a looped segment's checksum");
         self.trace_out_tcp(datagram);
+    }
+
+    /// `write` (the output path of a connection routed to the loopback)
+    /// into a loopback buffer instead of the driver's `buf`, which may be
+    /// too small for the loopback's segments; the datagram it leaves there
+    /// joins the queue in that buffer. Returns what `write` returns (a
+    /// looped segment leaves no frame for the driver).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn with_loopback_buffer<T>(
+        &mut self,
+        write: impl FnOnce(&mut Self, &mut [u8]) -> T,
+    ) -> T {
+        let mut buf = self.begin_loopback_buffer();
+        let done = write(self, &mut buf);
+        self.end_loopback_buffer(buf);
+        done
+    }
+
+    /// [`Stack::with_loopback_buffer`]'s start: the buffer to write into.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn begin_loopback_buffer(&mut self) -> Vec<u8> {
+        debug_assert!(!self.looped.direct, "loopback buffers do not nest");
+        self.looped.direct = true;
+        self.looped.take_buffer()
+    }
+
+    /// [`Stack::with_loopback_buffer`]'s end: the datagram written into
+    /// `buf` (if any) joins the queue in it.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn end_loopback_buffer(&mut self, buf: Vec<u8>) {
+        self.looped.direct = false;
+        match self.looped.written.take() {
+            Some(len) if self.looped.queue.len() < LOOPBACK_QLEN => {
+                self.looped.queue.push_back(Queued { buf, len });
+            }
+            _ => self.looped.recycle(buf),
+        }
+    }
+
+    /// Whether output to `iface` goes to a loopback buffer rather than the
+    /// driver's (the hop is the loopback's, and no such buffer is in use).
+    #[inline]
+    pub(super) fn needs_loopback_buffer(&self, iface: usize) -> bool {
+        iface == LOOPBACK && !self.looped.direct
     }
 
     /// One more batch of looped datagrams delivered in this drain, unless
@@ -140,11 +250,11 @@ impl Stack {
     /// Delivers up to [`LOOPBACK_WEIGHT`] looped datagrams as input.
     fn deliver_looped(&mut self) {
         for _ in 0..LOOPBACK_WEIGHT {
-            let Some(datagram) = self.looped.pop() else {
+            let Some(Queued { buf, len }) = self.looped.pop() else {
                 break;
             };
-            self.handle_looped(&datagram);
-            self.looped.recycle(datagram);
+            self.handle_looped(&buf[HEADROOM..HEADROOM + len]);
+            self.looped.recycle(buf);
         }
     }
 

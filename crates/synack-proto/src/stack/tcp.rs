@@ -418,7 +418,16 @@ impl Stack {
             iss,
             ts_offset: self.ts_offset(tuple),
             socket,
+            route_mtu: self.rx_route_mtu(),
         }
+    }
+
+    /// The MTU of the route back to the sender of the segment in hand when
+    /// it is not the configured one: a looped SYN's peer is this host,
+    /// over the loopback.
+    #[inline]
+    fn rx_route_mtu(&self) -> Option<u16> {
+        self.rx_looped.then_some(super::loopback::LOOPBACK_MTU)
     }
 
     /// A listener took a SYN without Fast Open (it joined the listener's
@@ -547,7 +556,10 @@ impl Stack {
             SynCookies::mss_index(peer_mss),
         );
         let mut options = TcpOptions {
-            mss: Some(clamp(config.advertised_mss())),
+            mss: Some(clamp(match self.rx_route_mtu() {
+                Some(mtu) => mtu.saturating_sub(40),
+                None => config.advertised_mss(),
+            })),
             ..TcpOptions::default()
         };
         // RFC 3168 §6.1.1 with a stateless SYN-ACK: ECN only if the cookie
@@ -650,6 +662,7 @@ impl Stack {
                 .get(l)
                 .map(|l| l.socket_options())
                 .unwrap_or_default(),
+            route_mtu: self.rx_route_mtu(),
         };
         let key = self.insert_conn_with(
             |env| Connection::from_cookie(now, tuple.local, tuple.remote, &syn, &params, env),

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::ip::icmp::IcmpErrno;
+use crate::tcp::conn::SocketOptions;
 use crate::udp::UdpError;
 
 const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -67,11 +68,18 @@ impl Host {
 
     /// A connection from `connect` to a listener on `listen`, accepted.
     fn pair(&mut self, listen: SocketAddrV4, to: SocketAddrV4) -> (ConnHandle, ConnHandle) {
+        self.pair_with(listen, to, ConnectOptions::default())
+    }
+
+    /// [`Host::pair`] with the connecting side's options.
+    fn pair_with(
+        &mut self,
+        listen: SocketAddrV4,
+        to: SocketAddrV4,
+        opts: ConnectOptions,
+    ) -> (ConnHandle, ConnHandle) {
         let l = self.s.tcp_listen(listen, 8).unwrap();
-        let c = self
-            .s
-            .tcp_connect(self.now, to, ConnectOptions::default())
-            .unwrap();
+        let c = self.s.tcp_connect(self.now, to, opts).unwrap();
         // The whole handshake happens in the one drain, at one instant.
         self.settle();
         assert_eq!(self.s.tcp_state(c), TcpState::Established);
@@ -150,9 +158,11 @@ fn a_connection_to_our_own_address_stays_inside_the_stack() {
     h.run_until(h.now.total_millis() + 61_000);
     assert_eq!(h.s.sockets().filter(|s| s.remote.is_some()).count(), 0);
     // Every segment went round the loopback (each with its checksum
-    // right: `loop_back` asserts it in debug builds).
+    // right: `loop_back` asserts it in debug builds), the data in 64 KB
+    // segments: 17 for the MiB, 5 back, and their ACKs.
     let lo = h.s.stats().lo.clone();
-    assert!(lo.packets > 700 && lo.bytes > (1 << 20) + 300_000, "{lo:?}");
+    assert!(lo.packets > 22 && lo.bytes > (1 << 20) + 300_000, "{lo:?}");
+    assert!(lo.packets < 100, "{lo:?}");
     assert_eq!(lo.drops, 0);
     assert_eq!(h.s.stats().tcp.in_errs, 0);
     assert_eq!(h.s.stats().ip.out_no_routes, 0);
@@ -300,6 +310,44 @@ fn port_unreachable_comes_back_over_the_loopback() {
 }
 
 #[test]
+fn a_local_connection_sends_segments_of_the_loopbacks_mtu() {
+    // Linux's `lo`: an MTU of 64 KB, whatever the interfaces' (RFC 9293
+    // §3.7.1: the MSS follows the interface's MTU), so a local connection
+    // moves data in 64 KB segments; TCP_MAXSEG still bounds them.
+    let mut h = Host::new();
+    assert_eq!(h.s.config().mtu, 1500);
+    let (c, a) = h.pair(
+        SocketAddrV4::new(LOCALHOST, 80),
+        SocketAddrV4::new(LOCALHOST, 80),
+    );
+    for side in [c, a] {
+        let info = h.s.tcp_info(side).unwrap();
+        // 65,535 - 40, and less the 12 bytes of timestamps a segment.
+        assert_eq!((info.advmss, info.snd_mss), (65_495, 65_483));
+    }
+    let data = pattern(4 << 20);
+    let before = h.s.stats().lo.packets;
+    assert_eq!(h.transfer(c, a, &data), data);
+    let segments = h.s.stats().lo.packets - before;
+    // 65 data segments of 65,483 bytes or fewer, and the ACKs.
+    assert!((65..200).contains(&segments), "{segments}");
+    // A clamped connection, on the other side too (the peer's MSS).
+    let opts = ConnectOptions {
+        socket: SocketOptions {
+            max_segment: 9000,
+            ..SocketOptions::default()
+        },
+        ..ConnectOptions::default()
+    };
+    let (c, a) = h.pair_with(SocketAddrV4::new(A, 81), SocketAddrV4::new(A, 81), opts);
+    assert_eq!(h.s.tcp_info(c).unwrap().advmss, 9000);
+    assert_eq!(h.s.tcp_info(a).unwrap().snd_mss, 9000 - 12);
+    let data = pattern(1 << 20);
+    assert_eq!(h.transfer(c, a, &data), data);
+    assert_eq!(h.s.stats().lo.drops, 0);
+}
+
+#[test]
 fn the_wire_still_refuses_loopback_and_our_own_sources() {
     // Looped datagrams skip the martian checks; frames from a driver do
     // not (RFC 1122 §3.2.1.3 (g), RFC 1812 §5.3.7).
@@ -337,7 +385,16 @@ fn a_long_exchange_is_delivered_in_budgets_without_loss() {
         h.s.set_sysctl(name, "4096 4194304 8388608").unwrap();
     }
     let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80);
-    let (c, a) = h.pair(any, SocketAddrV4::new(LOCALHOST, 80));
+    // Segments of a wire's size (TCP_MAXSEG): 11,600 of them.
+    let opts = ConnectOptions {
+        socket: SocketOptions {
+            max_segment: 1460,
+            ..SocketOptions::default()
+        },
+        ..ConnectOptions::default()
+    };
+    let (c, a) = h.pair_with(any, SocketAddrV4::new(LOCALHOST, 80), opts);
+    assert_eq!(h.s.tcp_info(a).unwrap().snd_mss, 1448);
     let data = pattern(16 << 20);
     assert_eq!(h.transfer(c, a, &data), data);
     assert!(h.budget_stops > 0, "the budget never ran out");

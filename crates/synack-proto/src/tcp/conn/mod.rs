@@ -349,6 +349,9 @@ pub struct ConnParams {
     /// Offset of this connection's timestamp clock (RFC 7323 §7.1).
     pub ts_offset: u32,
     pub socket: SocketOptions,
+    /// The MTU of the route's interface when it is not `Config::mtu` (the
+    /// loopback's); `None`: the configured one.
+    pub route_mtu: Option<u16>,
 }
 
 /// The per-state data, one variant per RFC 9293 state (LISTEN lives in the

@@ -28,7 +28,7 @@ pub const MAX_WINDOW_SCALE: u8 = 14;
 /// Options offered and agreed, in 12 bytes (room for more flags in `bits`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Negotiated {
-    /// The MSS we advertise: MTU - 40.
+    /// The MSS we advertise: the route's MTU - 40.
     pub adv_mss: u16,
     /// The window scale we offer; [`NO_WSCALE`]: window scaling is off.
     our_wscale: u8,
@@ -41,7 +41,7 @@ pub(crate) struct Negotiated {
     /// The peer's MSS option (536 if absent), at least `tcp_min_snd_mss`.
     pub peer_mss: u16,
     /// The path MTU, as lowered by ICMP "fragmentation needed" (RFC 1191);
-    /// the interface MTU until then.
+    /// the route's interface MTU until then.
     path_mtu: u16,
     /// ECN (RFC 3168): asked for in our SYN, then agreed or not, and the
     /// data path's CWR/ECE flags; one byte (see [`crate::tcp::ecn`]).
@@ -137,6 +137,15 @@ impl Negotiated {
             timestamp: self.offer_ts().then_some(TcpTimestamp { tsval, tsecr: 0 }),
             ..TcpOptions::default()
         }
+    }
+
+    /// A route whose interface's MTU is not the configured one (the
+    /// loopback's): the MSS we advertise follows it (RFC 9293 §3.7.1: "the
+    /// MTU of the network interface ... minus 40"), and the path MTU starts
+    /// there. Before [`Negotiated::clamp_mss`], which still bounds both.
+    pub fn use_route_mtu(&mut self, mtu: u16) {
+        self.adv_mss = mtu.saturating_sub(40);
+        self.path_mtu = mtu;
     }
 
     /// TCP_MAXSEG (Linux `user_mss`, 0 if unset): advertise at most

@@ -139,7 +139,12 @@ impl Connection {
     /// of `buf` (which must hold a full segment: MSS plus 60 bytes) and
     /// returns its length; `None` when there is nothing to send now. Call
     /// until `None` after every input.
+    ///
+    /// Inline in the stack's output path, which has a second, cold copy
+    /// for the loopback (`Stack::transmit_conn_looped`): left to itself,
+    /// the compiler made it a call for both.
     #[must_use]
+    #[inline(always)]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8], env: &mut Env) -> Option<usize> {
         // A RST, or a GSO packet's next piece, goes first: one test for
         // both, the writing out of line.

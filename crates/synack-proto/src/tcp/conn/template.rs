@@ -82,7 +82,7 @@ impl Default for ConnTemplate {
 
 impl ConnTemplate {
     pub(crate) fn new(config: &Config) -> Self {
-        let (neg, cc, ack) = derived(config, None, 0);
+        let (neg, cc, ack) = derived(config, None, 0, None);
         ConnTemplate {
             neg,
             rtt: RttEstimator::new(rtt_config(config)),
@@ -109,13 +109,18 @@ impl Env {
 
 /// The negotiated options, congestion control and ACK state a connection
 /// starts with under `config`, with the socket's congestion control and
-/// MSS clamp (0: none).
+/// MSS clamp (0: none), on a route of `route_mtu` if it is not the
+/// configured MTU.
 fn derived(
     config: &Config,
     congestion: Option<crate::config::CongestionAlgorithm>,
     max_segment: u16,
+    route_mtu: Option<u16>,
 ) -> (Negotiated, CongestionStart, AckState) {
     let mut neg = Negotiated::ours(config);
+    if let Some(mtu) = route_mtu {
+        neg.use_route_mtu(mtu);
+    }
     neg.clamp_mss(max_segment);
     let cc = CongestionStart::new(config, congestion, &neg);
     let ack = AckState::new(config.tcp_delack_min, neg.initial_rcv_mss());
@@ -141,11 +146,18 @@ impl Core {
             "Env::config changed after its connection template was made"
         );
         let socket = &params.socket;
-        let (neg, cc, ack) = if socket.max_segment == 0 && socket.congestion.is_none() {
-            (t.neg, t.cc, t.ack)
-        } else {
-            derived(&env.config, socket.congestion, socket.max_segment)
-        };
+        let (neg, cc, ack) =
+            if socket.max_segment == 0 && socket.congestion.is_none() && params.route_mtu.is_none()
+            {
+                (t.neg, t.cc, t.ack)
+            } else {
+                derived(
+                    &env.config,
+                    socket.congestion,
+                    socket.max_segment,
+                    params.route_mtu,
+                )
+            };
         let cc = cc.make();
         Core {
             local,
@@ -209,6 +221,9 @@ mod tests {
         config: &Config,
     ) -> Core {
         let mut neg = Negotiated::ours(config);
+        if let Some(mtu) = params.route_mtu {
+            neg.use_route_mtu(mtu);
+        }
         neg.clamp_mss(params.socket.max_segment);
         let rtt = RttEstimator::new(rtt_config(config));
         Core {
@@ -323,16 +338,25 @@ mod tests {
         let now = Instant::from_micros(123_456_789);
         for config in configs() {
             let env = Env::new(config.clone());
-            for socket in sockets() {
+            // The configured MTU's route, and the loopback's.
+            for (socket, route_mtu) in sockets()
+                .into_iter()
+                .flat_map(|s| [(s, None), (s, Some(65_535))])
+            {
                 let params = ConnParams {
                     iss: SeqNum(0x8000_0001),
                     ts_offset: 77,
                     socket,
+                    route_mtu,
                 };
                 let made = Core::new(now, local, remote, &params, &env);
                 let want = reference(now, local, remote, &params, &config);
                 // `Core` has no `PartialEq`; its `Debug` shows every field.
-                assert_eq!(format!("{made:?}"), format!("{want:?}"), "{socket:?}");
+                assert_eq!(
+                    format!("{made:?}"),
+                    format!("{want:?}"),
+                    "{socket:?} {route_mtu:?}"
+                );
             }
         }
     }
@@ -357,6 +381,7 @@ mod tests {
             iss: SeqNum(9),
             ts_offset: 3,
             socket: SocketOptions::default(),
+            route_mtu: None,
         };
         let made = Core::new(Instant::ZERO, local, remote, &params, &env);
         let want = reference(Instant::ZERO, local, remote, &params, &env.config);
@@ -470,6 +495,7 @@ mod tests {
                     iss: SeqNum(0x7fff_fff0),
                     ts_offset: 5,
                     socket,
+                    route_mtu: None,
                 };
                 let (mut env, mut want_env) = (Env::new(config.clone()), Env::new(config.clone()));
                 let made = Connection::connect(now, local, remote, &params, &mut env);
@@ -502,6 +528,7 @@ mod tests {
             iss: SeqNum(1),
             ts_offset: 0,
             socket: SocketOptions::default(),
+            route_mtu: None,
         };
         let _ = Core::new(Instant::ZERO, local, remote, &params, &env);
     }

@@ -159,6 +159,7 @@ pub(super) fn params() -> ConnParams {
         iss: SeqNum(ISS),
         ts_offset: TS_OFFSET,
         socket: SocketOptions::default(),
+        route_mtu: None,
     }
 }
 
