@@ -345,6 +345,16 @@ fn a_local_connection_sends_segments_of_the_loopbacks_mtu() {
     let data = pattern(1 << 20);
     assert_eq!(h.transfer(c, a, &data), data);
     assert_eq!(h.s.stats().lo.drops, 0);
+    // A SYN cookie's stateless SYN-ACK offers the loopback's MSS too; the
+    // cookie keeps the client's as one of its four values (1,460).
+    h.s.set_sysctl("tcp_syncookies", "2").unwrap();
+    let (c, a) = h.pair(
+        SocketAddrV4::new(LOCALHOST, 82),
+        SocketAddrV4::new(LOCALHOST, 82),
+    );
+    assert!(h.s.stats().tcp_ext.syncookies_sent > 0);
+    assert_eq!(h.s.tcp_info(c).unwrap().snd_mss, 65_483);
+    assert_eq!(h.s.tcp_info(a).unwrap().snd_mss, 1448);
 }
 
 #[test]
