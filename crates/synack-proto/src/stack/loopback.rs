@@ -186,33 +186,19 @@ impl Stack {
         &mut self,
         write: impl FnOnce(&mut Self, &mut [u8]) -> T,
     ) -> T {
-        let mut buf = self.begin_loopback_buffer();
-        let done = write(self, &mut buf);
-        self.end_loopback_buffer(buf);
-        done
-    }
-
-    /// [`Stack::with_loopback_buffer`]'s start: the buffer to write into.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn begin_loopback_buffer(&mut self) -> Vec<u8> {
         debug_assert!(!self.looped.direct, "loopback buffers do not nest");
+        let mut buf = self.looped.take_buffer();
         self.looped.direct = true;
-        self.looped.take_buffer()
-    }
-
-    /// [`Stack::with_loopback_buffer`]'s end: the datagram written into
-    /// `buf` (if any) joins the queue in it.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn end_loopback_buffer(&mut self, buf: Vec<u8>) {
+        let done = write(self, &mut buf);
         self.looped.direct = false;
         match self.looped.written.take() {
             Some(len) if self.looped.queue.len() < LOOPBACK_QLEN => {
                 self.looped.queue.push_back(Queued { buf, len });
             }
+            // Nothing written, or dropped (`loop_back` counted it).
             _ => self.looped.recycle(buf),
         }
+        done
     }
 
     /// Whether output to `iface` goes to a loopback buffer rather than the
