@@ -179,6 +179,15 @@ pub struct Config {
     pub tcp_mem: MemoryLimits,
     /// Smallest peer MSS accepted; lower values are clamped up (`tcp_min_snd_mss`).
     pub tcp_min_snd_mss: u16,
+    /// Black hole detection (`tcp_mtu_probing` 1, RFC 4821 §7.2): after
+    /// `tcp_retries1` worth of timeouts, send smaller segments. Off by
+    /// default, as on Linux. Mode 2 (start small and probe up) is not
+    /// offered: synack does not probe the path MTU upwards.
+    pub tcp_mtu_probing: bool,
+    /// The MSS black hole detection falls back to first (`tcp_base_mss`).
+    pub tcp_base_mss: u16,
+    /// The smallest MSS it goes down to (`tcp_mtu_probe_floor`).
+    pub tcp_mtu_probe_floor: u16,
     /// Default interface MTU (the advertised MSS is MTU - 40).
     pub mtu: usize,
 
@@ -297,6 +306,9 @@ impl Default for Config {
             },
             tcp_mem: MemoryLimits::DEFAULT,
             tcp_min_snd_mss: 48,
+            tcp_mtu_probing: false,
+            tcp_base_mss: 1024,
+            tcp_mtu_probe_floor: 48,
             mtu: 1500,
             tcp_rto_initial: Duration::from_secs(1),
             tcp_rto_min: Duration::from_millis(200),
@@ -361,6 +373,12 @@ impl Config {
         // asks, twice a handshake).
         let bits = usize::BITS - self.tcp_rmem.max.leading_zeros();
         bits.saturating_sub(16).min(14) as u8
+    }
+
+    /// The smallest MSS black hole detection lowers to: `tcp_mtu_probe_floor`,
+    /// and no lower than `tcp_min_snd_mss` (Linux `tcp_mtu_probing`).
+    pub fn black_hole_floor(&self) -> u16 {
+        self.tcp_mtu_probe_floor.max(self.tcp_min_snd_mss)
     }
 
     /// The MSS we advertise on an interface with the configured MTU (RFC 9293 §3.7.1).
@@ -499,6 +517,23 @@ impl Config {
             }
             "tcp_min_snd_mss" => {
                 self.tcp_min_snd_mss = u16::try_from(num(value)?).map_err(|_| bad())?
+            }
+            // 2 (always on, starting at `tcp_base_mss`) needs probing up.
+            "tcp_mtu_probing" => {
+                self.tcp_mtu_probing = match num(value)? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(bad()),
+                }
+            }
+            "tcp_base_mss" => {
+                self.tcp_base_mss = match u16::try_from(num(value)?) {
+                    Ok(mss) if mss > 0 => mss,
+                    _ => return Err(bad()),
+                }
+            }
+            "tcp_mtu_probe_floor" => {
+                self.tcp_mtu_probe_floor = u16::try_from(num(value)?).map_err(|_| bad())?
             }
             "tcp_keepalive_time" => self.tcp_keepalive_time = secs(value)?,
             "tcp_keepalive_intvl" => self.tcp_keepalive_intvl = secs(value)?,
@@ -702,6 +737,28 @@ mod tests {
             c.set_sysctl("tcp_syn_retries", "300"),
             Err(SysctlError::BadValue { .. })
         ));
+        // Mode 2 would start small and probe up, which synack does not.
+        assert!(matches!(
+            c.set_sysctl("tcp_mtu_probing", "2"),
+            Err(SysctlError::BadValue { .. })
+        ));
+        assert!(matches!(
+            c.set_sysctl("tcp_base_mss", "0"),
+            Err(SysctlError::BadValue { .. })
+        ));
         assert_eq!(c, Config::default(), "failed sets change nothing");
+    }
+
+    #[test]
+    fn black_hole_detection_sysctls_apply() {
+        let mut c = Config::default();
+        assert!(!c.tcp_mtu_probing);
+        c.set_sysctl("net.ipv4.tcp_mtu_probing", "1").unwrap();
+        c.set_sysctl("net/ipv4/tcp_base_mss", "512").unwrap();
+        c.set_sysctl("tcp_mtu_probe_floor", "40").unwrap();
+        assert!(c.tcp_mtu_probing);
+        assert_eq!((c.tcp_base_mss, c.tcp_mtu_probe_floor), (512, 40));
+        // `tcp_min_snd_mss` (48) floors the floor.
+        assert_eq!(c.black_hole_floor(), 48);
     }
 }

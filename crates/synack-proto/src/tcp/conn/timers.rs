@@ -100,6 +100,18 @@ impl Connection {
         let Some(snd) = self.state.send_half_mut() else {
             return;
         };
+        // Linux `tcp_write_timeout`: past `tcp_retries1` worth of timeouts,
+        // black hole detection (RFC 4821 §7.2) before this retransmission,
+        // which then goes in the smaller segments.
+        let config = &env.config;
+        if config.tcp_mtu_probing
+            && core.retransmitting_longer_than(now, config.tcp_retries1, config)
+            && core
+                .neg
+                .lower_for_black_hole(config.tcp_base_mss, config.black_hole_floor())
+        {
+            core.apply_negotiated(snd);
+        }
         // RFC 5681 §3.1 / RFC 6582 §4 / RFC 6675 §5.1: the loss window,
         // `recover`, and everything unSACKed lost: RFC 6298 §5.4 "Retransmit
         // the earliest segment that has not been acknowledged"; what follows
@@ -343,16 +355,31 @@ impl Core {
     /// Linux `retransmits_timed_out` for synchronized states: the user
     /// timeout if set, else the time `tcp_retries2` backoffs take.
     pub(super) fn write_timed_out(&self, now: Instant, config: &Config) -> bool {
-        if self.xmit.retransmits == 0 {
-            return false;
-        }
-        let Some(start) = self.xmit.retrans_stamp().get() else {
+        let Some(retransmitting) = self.retransmitting_for(now) else {
             return false;
         };
         let limit = self.socket.cold().user_timeout.unwrap_or_else(|| {
             model_timeout(config.tcp_retries2, config.tcp_rto_min, config.tcp_rto_max)
         });
-        now.saturating_duration_since(start) >= limit
+        retransmitting >= limit
+    }
+
+    /// Linux `retransmits_timed_out(sk, boundary, 0)`: whether the
+    /// retransmissions have gone on as long as `boundary` backoffs take.
+    fn retransmitting_longer_than(&self, now: Instant, boundary: u8, config: &Config) -> bool {
+        self.retransmitting_for(now).is_some_and(|retransmitting| {
+            retransmitting >= model_timeout(boundary, config.tcp_rto_min, config.tcp_rto_max)
+        })
+    }
+
+    /// How long the unacknowledged head has been retransmitted (since it
+    /// was first sent, Linux `retrans_stamp`); `None` before a timeout.
+    fn retransmitting_for(&self, now: Instant) -> Option<Duration> {
+        if self.xmit.retransmits == 0 {
+            return None;
+        }
+        let start = self.xmit.retrans_stamp().get()?;
+        Some(now.saturating_duration_since(start))
     }
 
     /// The RTO with backoff, cut short so a user timeout is noticed on time
