@@ -267,7 +267,14 @@ struct UdpSocket {
     peer: Option<SocketAddrV4>,
     rx: RxQueue,
     error: Option<IcmpErrno>,
+    /// IP_MULTICAST_TTL: the TTL of datagrams to a multicast group.
+    multicast_ttl: u8,
 }
+
+/// IP_MULTICAST_TTL's default: RFC 1112 §6.1, "If not otherwise
+/// specified, [the TTL of an outgoing multicast datagram] should default
+/// to 1", so that it stays on the link (Linux's default too).
+pub const DEFAULT_MULTICAST_TTL: u8 = 1;
 
 #[derive(Debug)]
 struct Slot {
@@ -329,6 +336,7 @@ impl UdpSockets {
             peer: None,
             rx: RxQueue::new(self.rcvbuf),
             error: None,
+            multicast_ttl: DEFAULT_MULTICAST_TTL,
         };
         match self.free.pop() {
             Some(index) => {
@@ -536,6 +544,18 @@ impl UdpSockets {
     pub fn recv_queue(&self, h: UdpHandle) -> Result<(usize, usize), UdpError> {
         let rx = &self.socket(h)?.rx;
         Ok((rx.meta.len(), rx.bytes.len()))
+    }
+
+    /// Sets IP_MULTICAST_TTL: the TTL of this socket's datagrams to a
+    /// multicast group (0 keeps them on this host).
+    pub fn set_multicast_ttl(&mut self, h: UdpHandle, ttl: u8) -> Result<(), UdpError> {
+        self.socket_mut(h)?.multicast_ttl = ttl;
+        Ok(())
+    }
+
+    /// IP_MULTICAST_TTL.
+    pub fn multicast_ttl(&self, h: UdpHandle) -> Result<u8, UdpError> {
+        Ok(self.socket(h)?.multicast_ttl)
     }
 
     /// Sets the receive buffer (`SO_RCVBUF`, bytes charged as described at

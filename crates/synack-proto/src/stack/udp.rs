@@ -15,7 +15,7 @@ use crate::ip::stats::UdpStats;
 use crate::time::Instant;
 use crate::udp::{Outgoing, Received, UdpError, UdpHandle, UdpInput};
 use crate::wire::Checksum;
-use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Repr};
+use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr};
 
 impl Stack {
     /// A new, unbound UDP socket (`socket(AF_INET, SOCK_DGRAM)`).
@@ -108,6 +108,20 @@ impl Stack {
             udp_len,
             false,
         );
+        if out.dst.ip().is_multicast() {
+            // IP_MULTICAST_TTL (RFC 1112 §6.1: 1 unless the socket says
+            // otherwise), in place of the unicast default. 0 is for this
+            // host only (Linux `ip_mc_output`), and no local socket is a
+            // member of a group here: it goes nowhere.
+            let ttl = self.udp.multicast_ttl(h)?;
+            if ttl == 0 {
+                self.out.recycle(buf);
+                return Ok(data.len());
+            }
+            let mut ip = Ipv4Packet::new_unchecked(&mut buf[..IP_HEADER_LEN]);
+            ip.set_ttl(ttl);
+            ip.fill_checksum();
+        }
         match out.emit(data, Checksum::Full, &mut buf[IP_HEADER_LEN..]) {
             Some(_) => self.out.push(buf),
             None => {
@@ -118,6 +132,12 @@ impl Stack {
         }
         self.refresh_deadline();
         Ok(data.len())
+    }
+
+    /// Sets IP_MULTICAST_TTL, the TTL of the socket's datagrams to a
+    /// multicast group (default 1: the link only, RFC 1112 §6.1).
+    pub fn udp_set_multicast_ttl(&mut self, h: UdpHandle, ttl: u8) -> Result<(), UdpError> {
+        self.udp.set_multicast_ttl(h, ttl)
     }
 
     /// Takes the oldest datagram (`recv`); a pending ICMP error first.

@@ -180,3 +180,29 @@ fn port_unreachable_both_ways_reaches_a_connected_socket_once() {
     w.run_until(200);
     assert_eq!(w.a.udp_recv(u, &mut buf), Err(UdpError::WouldBlock));
 }
+
+#[test]
+fn a_multicast_datagram_leaves_with_the_sockets_multicast_ttl() {
+    // RFC 1112 §6.1: one hop unless the socket asks for more
+    // (IP_MULTICAST_TTL); a unicast datagram keeps `ip_default_ttl`.
+    let mut s = stack(A, 3);
+    let u = s.udp_open();
+    let group = SocketAddrV4::new(Ipv4Addr::new(239, 1, 2, 3), 5353);
+    let ttl_of_next = |s: &mut Stack, to: SocketAddrV4| {
+        s.udp_send_to(Instant::ZERO, u, to, b"hello").unwrap();
+        let mut buf = [0u8; 2000];
+        let n = s.poll_transmit(Instant::ZERO, &mut buf).expect("a frame");
+        assert_eq!(s.poll_transmit(Instant::ZERO, &mut buf), None);
+        let ip = Ipv4Packet::new_checked(&buf[..n]).unwrap();
+        assert!(ip.verify_checksum());
+        (ip.dst_addr(), ip.ttl())
+    };
+    assert_eq!(ttl_of_next(&mut s, group), (*group.ip(), 1));
+    assert_eq!(ttl_of_next(&mut s, SocketAddrV4::new(B, 53)), (B, 64));
+    s.udp_set_multicast_ttl(u, 32).unwrap();
+    assert_eq!(ttl_of_next(&mut s, group), (*group.ip(), 32));
+    // 0: this host only, where no socket is a member: nothing leaves.
+    s.udp_set_multicast_ttl(u, 0).unwrap();
+    assert_eq!(s.udp_send_to(Instant::ZERO, u, group, b"x"), Ok(1));
+    assert_eq!(s.poll_transmit(Instant::ZERO, &mut [0u8; 2000]), None);
+}
