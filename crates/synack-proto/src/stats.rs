@@ -34,7 +34,7 @@ macro_rules! mib_group {
     };
 }
 
-pub use crate::ip::stats::{EthernetStats, IcmpStats, IpStats, LoopbackStats};
+pub use crate::ip::stats::{EthernetStats, IcmpStats, IgmpStats, IpStats, LoopbackStats};
 
 mib_group! {
     /// TCP counters of RFC 4022 (`/proc/net/snmp`, group `Tcp`).
@@ -230,6 +230,8 @@ pub struct Stats {
     pub eth: EthernetStats,
     /// The loopback interface's counters.
     pub lo: LoopbackStats,
+    /// IGMP's counters.
+    pub igmp: IgmpStats,
 }
 
 impl Stats {
@@ -242,7 +244,13 @@ impl Stats {
         let ext = self.tcp_ext.iter().map(|(n, v)| (format!("TcpExt{n}"), v));
         let eth = self.eth.iter().map(|(n, v)| (format!("Eth{n}"), v));
         let lo = self.lo.iter().map(|(n, v)| (format!("Lo{n}"), v));
-        ip.chain(icmp).chain(tcp).chain(ext).chain(eth).chain(lo)
+        let igmp = self.igmp.iter().map(|(n, v)| (format!("Igmp{n}"), v));
+        ip.chain(icmp)
+            .chain(tcp)
+            .chain(ext)
+            .chain(eth)
+            .chain(lo)
+            .chain(igmp)
     }
 
     /// The value of a counter by its `nstat` name, e.g. `"TcpInCsumErrors"`.

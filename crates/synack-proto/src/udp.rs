@@ -269,6 +269,11 @@ struct UdpSocket {
     error: Option<IcmpErrno>,
     /// IP_MULTICAST_TTL: the TTL of datagrams to a multicast group.
     multicast_ttl: u8,
+    /// IP_MULTICAST_LOOP: its datagrams to a group this host has joined
+    /// come back to the host's own members too (on by default, as Linux).
+    multicast_loop: bool,
+    /// IP_ADD_MEMBERSHIP: the groups it joined, with their interfaces.
+    groups: Vec<(Ipv4Addr, usize)>,
 }
 
 /// IP_MULTICAST_TTL's default: RFC 1112 §6.1, "If not otherwise
@@ -337,6 +342,8 @@ impl UdpSockets {
             rx: RxQueue::new(self.rcvbuf),
             error: None,
             multicast_ttl: DEFAULT_MULTICAST_TTL,
+            multicast_loop: true,
+            groups: Vec::new(),
         };
         match self.free.pop() {
             Some(index) => {
@@ -556,6 +563,55 @@ impl UdpSockets {
     /// IP_MULTICAST_TTL.
     pub fn multicast_ttl(&self, h: UdpHandle) -> Result<u8, UdpError> {
         Ok(self.socket(h)?.multicast_ttl)
+    }
+
+    /// Sets IP_MULTICAST_LOOP.
+    pub fn set_multicast_loop(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
+        self.socket_mut(h)?.multicast_loop = on;
+        Ok(())
+    }
+
+    /// IP_MULTICAST_LOOP.
+    pub fn multicast_loop(&self, h: UdpHandle) -> Result<bool, UdpError> {
+        Ok(self.socket(h)?.multicast_loop)
+    }
+
+    /// Records that the socket joined `group` on interface `iface`
+    /// (IP_ADD_MEMBERSHIP); `AddrInUse` if it had (Linux EADDRINUSE).
+    pub fn add_group(
+        &mut self,
+        h: UdpHandle,
+        group: Ipv4Addr,
+        iface: usize,
+    ) -> Result<(), UdpError> {
+        let groups = &mut self.socket_mut(h)?.groups;
+        if groups.contains(&(group, iface)) {
+            return Err(UdpError::AddrInUse);
+        }
+        groups.push((group, iface));
+        Ok(())
+    }
+
+    /// Forgets the socket's membership of `group` on `iface`
+    /// (IP_DROP_MEMBERSHIP); `AddrNotAvailable` if it had none (Linux
+    /// EADDRNOTAVAIL).
+    pub fn remove_group(
+        &mut self,
+        h: UdpHandle,
+        group: Ipv4Addr,
+        iface: usize,
+    ) -> Result<(), UdpError> {
+        let groups = &mut self.socket_mut(h)?.groups;
+        let Some(i) = groups.iter().position(|&g| g == (group, iface)) else {
+            return Err(UdpError::AddrNotAvailable);
+        };
+        groups.swap_remove(i);
+        Ok(())
+    }
+
+    /// The groups the socket joined, with their interfaces.
+    pub fn groups(&self, h: UdpHandle) -> Result<&[(Ipv4Addr, usize)], UdpError> {
+        Ok(&self.socket(h)?.groups)
     }
 
     /// Sets the receive buffer (`SO_RCVBUF`, bytes charged as described at

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use synack::net::UdpSocket;
+use synack::{Builder, Medium, Pipe};
 
 #[test]
 fn datagrams_go_both_ways_with_their_sources() {
@@ -91,4 +92,65 @@ async fn tokio_udp_echo() {
     let n = client.recv(&mut buf).await.unwrap();
     assert_eq!(&buf[..n], b"async datagram");
     echo.await.unwrap();
+}
+
+#[test]
+fn a_joined_group_is_received_until_it_is_left() {
+    // IP_ADD_MEMBERSHIP and friends, as std names them, on an Ethernet
+    // link (the group's MAC address; the route is each side's default).
+    const GROUP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(239, 1, 2, 3);
+    let any = std::net::Ipv4Addr::UNSPECIFIED;
+    let (da, db) = Pipe::pollable_pair(Medium::Ethernet, 1500).unwrap();
+    let a = Builder::new(A, 24).gateway(B).seed(1).start(da).unwrap();
+    let b = Builder::new(B, 24).gateway(A).seed(2).start(db).unwrap();
+    let member = UdpSocket::bind(&b, "0.0.0.0:5000").unwrap();
+    member
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    member.join_multicast_v4(&GROUP, &any).unwrap();
+    assert_eq!(
+        member.join_multicast_v4(&GROUP, &any).unwrap_err().kind(),
+        ErrorKind::AddrInUse
+    );
+    let sender = UdpSocket::bind(&a, "0.0.0.0:0").unwrap();
+    sender.set_multicast_ttl_v4(2).unwrap();
+    assert_eq!(
+        sender.set_multicast_ttl_v4(256).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    sender.send_to(b"to the group", addr(GROUP, 5000)).unwrap();
+    let mut buf = [0u8; 64];
+    let (n, from) = member.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"to the group");
+    assert_eq!(from.ip(), std::net::IpAddr::V4(A));
+    // The sender's own member gets it too (IP_MULTICAST_LOOP), unless off.
+    let own = UdpSocket::bind(&a, "0.0.0.0:5000").unwrap();
+    own.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    own.join_multicast_v4(&GROUP, &A).unwrap();
+    sender.send_to(b"looped", addr(GROUP, 5000)).unwrap();
+    assert_eq!(own.recv(&mut buf).unwrap(), 6);
+    assert_eq!(member.recv(&mut buf).unwrap(), 6);
+    sender.set_multicast_loop_v4(false).unwrap();
+    sender.send_to(b"not looped", addr(GROUP, 5000)).unwrap();
+    assert_eq!(member.recv(&mut buf).unwrap(), 10);
+    assert_eq!(
+        own.recv(&mut buf).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    // Left: no longer received.
+    member.leave_multicast_v4(&GROUP, &any).unwrap();
+    sender.send_to(b"late", addr(GROUP, 5000)).unwrap();
+    assert_eq!(
+        member.recv(&mut buf).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    // RFC 2236 §3: the Leave Group is the last reporter's to send. Which
+    // host reported last depends on when the joins' repeats fell (wall
+    // clock here); at least one of the two did, so it says it.
+    own.leave_multicast_v4(&GROUP, &A).unwrap();
+    let (ia, ib) = (a.stats().stack.igmp, b.stats().stack.igmp);
+    assert!(ia.out_reports >= 1 && ib.out_reports >= 1, "{ia:?} {ib:?}");
+    assert!(ib.in_reports >= 1, "{ib:?}");
+    assert!(ia.out_leaves + ib.out_leaves >= 1, "{ia:?} {ib:?}");
 }

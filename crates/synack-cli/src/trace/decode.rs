@@ -296,10 +296,40 @@ fn decode_ipv4(data: &[u8]) -> Body<'_> {
             }
             Err(_) => fail("truncated ICMP header"),
         },
+        IpProtocol::Igmp => Body::Other {
+            ips,
+            what: igmp(kept),
+        },
         IpProtocol::Unknown(p) => Body::Other {
             ips,
             what: format!("IPv4 protocol {p}"),
         },
+    }
+}
+
+/// An IGMP message in tcpdump's words.
+fn igmp(data: &[u8]) -> String {
+    use synack_proto::wire::igmp::IgmpRepr;
+    match IgmpRepr::parse(data, synack_proto::wire::Checksum::Full) {
+        Ok(IgmpRepr::Query {
+            max_resp_tenths,
+            group,
+        }) => {
+            let tenths = if max_resp_tenths == 0 {
+                100
+            } else {
+                max_resp_tenths
+            };
+            let what = if group.is_unspecified() {
+                String::from("igmp query")
+            } else {
+                format!("igmp query {group}")
+            };
+            format!("{what} [max resp time {:.1}]", f64::from(tenths) / 10.0)
+        }
+        Ok(IgmpRepr::Report { version, group }) => format!("igmp v{version} report {group}"),
+        Ok(IgmpRepr::Leave { group }) => format!("igmp leave {group}"),
+        Err(e) => format!("igmp ({e})"),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod addr;
 pub mod arp;
 pub mod frag;
 pub mod icmp;
+pub mod igmp;
 pub mod pmtu;
 pub mod route;
 pub mod stats;

@@ -254,6 +254,24 @@ mib! {
     }
 }
 
+mib! {
+    /// IGMP, the host's side (RFC 2236): what was heard and what was said.
+    pub struct IgmpStats in "Igmp" {
+        /// IGMP messages received (to a group this host receives).
+        in_msgs => "InMsgs",
+        /// Of those, ones that did not parse or failed the checksum.
+        in_errors => "InErrors",
+        /// Membership Queries received.
+        in_queries => "InQueries",
+        /// Other hosts' Membership Reports received.
+        in_reports => "InReports",
+        /// Membership Reports sent.
+        out_reports => "OutReports",
+        /// Leave Group messages sent.
+        out_leaves => "OutLeaves",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

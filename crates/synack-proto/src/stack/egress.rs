@@ -76,10 +76,16 @@ impl Written {
 /// An IP datagram waiting to go out.
 #[derive(Debug)]
 struct OutDatagram {
-    /// The whole datagram, header first (20 bytes, no options).
+    /// The whole datagram, header first (20 bytes, no options, but for
+    /// IGMP's, which are never fragmented).
     data: Vec<u8>,
     /// Payload bytes already sent as fragments.
     sent: usize,
+    /// The interface it must leave by (an IGMP message), not the route's.
+    iface: Option<usize>,
+    /// A datagram to a group this host has joined comes back to the host's
+    /// own members too (the sender's IP_MULTICAST_LOOP).
+    multicast_loop: bool,
 }
 
 /// Datagrams other than TCP segments waiting to be sent, in pooled buffers.
@@ -104,8 +110,28 @@ impl OutQueue {
 
     /// Queues a datagram built in a buffer from [`OutQueue::alloc`].
     pub fn push(&mut self, data: Vec<u8>) {
+        self.push_with(data, None, false);
+    }
+
+    /// [`OutQueue::push`] of a datagram that leaves by interface `iface`
+    /// whatever the routes say.
+    pub fn push_on(&mut self, data: Vec<u8>, iface: usize) {
+        self.push_with(data, Some(iface), false);
+    }
+
+    /// [`OutQueue::push`] with the sender's IP_MULTICAST_LOOP.
+    pub fn push_looping(&mut self, data: Vec<u8>, multicast_loop: bool) {
+        self.push_with(data, None, multicast_loop);
+    }
+
+    fn push_with(&mut self, data: Vec<u8>, iface: Option<usize>, multicast_loop: bool) {
         self.bytes += data.len();
-        self.queue.push_back(OutDatagram { data, sent: 0 });
+        self.queue.push_back(OutDatagram {
+            data,
+            sent: 0,
+            iface,
+            multicast_loop,
+        });
     }
 
     /// Gives a buffer back unused.
@@ -689,12 +715,16 @@ impl Stack {
     /// The first queued datagram, or its next fragment.
     #[inline(never)]
     fn transmit_datagram(&mut self, buf: &mut [u8]) -> Option<Written> {
-        let (dst, total) = {
+        let (dst, total, pinned, multicast_loop) = {
             let d = self.out.queue.front()?;
             let p = Ipv4Packet::new_unchecked(&d.data[..]);
-            (p.dst_addr(), d.data.len())
+            (p.dst_addr(), d.data.len(), d.iface, d.multicast_loop)
         };
-        let Some(hop) = self.hop_to(dst) else {
+        let hop = match pinned {
+            Some(iface) => self.multicast_hop(iface, dst),
+            None => self.hop_to(dst),
+        };
+        let Some(hop) = hop else {
             self.env.stats.ip.out_no_routes += 1;
             self.out.pop();
             return None;
@@ -707,10 +737,18 @@ impl Stack {
             self.out.recycle(d.data);
             return None;
         }
-        if hop.link_broadcast && !dst.is_multicast() && self.out.queue.front()?.sent == 0 {
-            // A broadcast is for this host too: a copy comes back in over
-            // the loopback, once, whole (Linux's `ip_mc_output` loops
-            // broadcasts back to local sockets).
+        let for_us_too = if dst.is_multicast() {
+            // RFC 1112 §6.1: to a group this host has joined on the
+            // interface, unless the sender said not to (IP_MULTICAST_LOOP).
+            multicast_loop && self.igmp.is_member(hop.iface, dst)
+        } else {
+            true
+        };
+        if hop.link_broadcast && for_us_too && self.out.queue.front()?.sent == 0 {
+            // A broadcast is for this host too, and so is a multicast
+            // datagram to a joined group: a copy comes back in over the
+            // loopback, once, whole (Linux's `ip_mc_output` loops both back
+            // to local sockets).
             let d = self.out.queue.front_mut()?;
             let data = core::mem::take(&mut d.data);
             self.loop_back(&data);

@@ -157,7 +157,16 @@ impl Stack {
         match dst {
             Destination::Local => {}
             Destination::Broadcast => self.env.stats.ip.in_bcast_pkts += 1,
-            Destination::Multicast => self.env.stats.ip.in_mcast_pkts += 1,
+            Destination::Multicast => {
+                self.env.stats.ip.in_mcast_pkts += 1;
+                // RFC 1112 §7.2: only the groups this interface joined.
+                if !self.accepts_multicast(index, ip.dst_addr) {
+                    return;
+                }
+                if ip.protocol == IpProtocol::Igmp && !ip.is_fragment() {
+                    return self.handle_igmp(index, &ip, &datagram[header_len..]);
+                }
+            }
             // `classify_addrs` counted and refused it.
             Destination::NotOurs => return,
         }
@@ -289,6 +298,10 @@ impl Stack {
                 let ip = *ip;
                 self.handle_icmp(&ip, payload, dst);
             }
+            // IGMP is for groups (`handle_ip` takes it there); a unicast
+            // message is no query a version 2 host answers (RFC 2236 §2.1)
+            // and no unknown protocol either.
+            IpProtocol::Igmp => self.env.stats.ip.in_delivers += 1,
             _ => {
                 // RFC 1122 §3.2.2.1: protocol unreachable, for a unicast
                 // datagram.

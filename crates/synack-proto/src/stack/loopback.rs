@@ -38,8 +38,9 @@
 //! writes into one of the loopback's own buffers
 //! ([`Stack::with_loopback_buffer`]), which joins the queue as it is: no
 //! copy. Other looped datagrams (a reply, a UDP datagram) are written into
-//! the driver's buffer as ever and copied into the queue. Departure from
-//! Linux: multicast is never looped back (no group membership).
+//! the driver's buffer as ever and copied into the queue. A multicast
+//! datagram to a group the host has joined comes round too, unless its
+//! sender said not to (IP_MULTICAST_LOOP, `stack/multicast.rs`).
 
 use std::collections::VecDeque;
 

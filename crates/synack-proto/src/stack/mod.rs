@@ -49,6 +49,7 @@ mod icmp;
 mod iface;
 mod ingress;
 mod loopback;
+mod multicast;
 mod offload;
 mod ports;
 mod redirect;
@@ -396,6 +397,13 @@ pub struct Stack {
     /// Some interface resolves addresses with ARP (Ethernet): only then
     /// does output and the deadline look at ARP caches.
     arp_ifaces: bool,
+    /// `arp_ifaces`, or some multicast group is joined: only then does the
+    /// deadline look at the ARP caches and IGMP's timers.
+    slow_timers: bool,
+    /// The multicast groups the interfaces have joined, and IGMP.
+    igmp: crate::ip::igmp::Memberships,
+    /// IGMP's random report delays.
+    igmp_rng: Rng,
     routes: RoutingTable,
     env: Env,
     isn: IsnGenerator,
@@ -541,9 +549,14 @@ impl Stack {
         // its place so every later secret stays what it was for a seed:
         // now SO_REUSEPORT's.
         let reuseport_key = SipKey(rng.key128());
+        // Drawn last, so every secret above stays what it was for a seed.
+        let igmp_rng = rng.fork();
         let mut stack = Stack {
             ifaces: Vec::new(),
             arp_ifaces: false,
+            slow_timers: false,
+            igmp: Default::default(),
+            igmp_rng,
             routes: RoutingTable::new(),
             env: Env::new(config),
             isn,
@@ -712,6 +725,7 @@ impl Stack {
         }
         self.arp_timeouts(now);
         self.reassembly_timeouts(now);
+        self.igmp_timeouts(now);
         self.refresh_deadline();
     }
 
@@ -757,7 +771,7 @@ impl Stack {
         // A lower bound (postponed RTOs are moved when reached, not on every
         // ACK): an early wake-up finds nothing due, which is harmless.
         let next = self.timers.next_deadline_hint();
-        let next = if self.arp_ifaces {
+        let next = if self.slow_timers {
             self.arp_deadline(next)
         } else {
             next
@@ -768,13 +782,16 @@ impl Stack {
         }
     }
 
-    /// The earlier of `next` and the ARP caches' deadlines.
+    /// The earlier of `next` and the ARP caches' and IGMP's deadlines.
     #[inline(never)]
     fn arp_deadline(&mut self, mut next: Option<Instant>) -> Option<Instant> {
         for iface in &mut self.ifaces {
             if let Some(t) = iface.arp.as_mut().and_then(|arp| arp.poll_timeout()) {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
+        }
+        if let Some(t) = self.igmp.poll_timeout() {
+            next = Some(next.map_or(t, |n| n.min(t)));
         }
         next
     }

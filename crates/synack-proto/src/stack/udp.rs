@@ -108,28 +108,58 @@ impl Stack {
             udp_len,
             false,
         );
+        let mut multicast_loop = false;
         if out.dst.ip().is_multicast() {
             // IP_MULTICAST_TTL (RFC 1112 §6.1: 1 unless the socket says
-            // otherwise), in place of the unicast default. 0 is for this
-            // host only (Linux `ip_mc_output`), and no local socket is a
-            // member of a group here: it goes nowhere.
+            // otherwise), in place of the unicast default; IP_MULTICAST_LOOP.
             let ttl = self.udp.multicast_ttl(h)?;
-            if ttl == 0 {
-                self.out.recycle(buf);
-                return Ok(data.len());
-            }
+            multicast_loop = self.udp.multicast_loop(h)?;
             let mut ip = Ipv4Packet::new_unchecked(&mut buf[..IP_HEADER_LEN]);
             ip.set_ttl(ttl);
             ip.fill_checksum();
+            if ttl == 0 {
+                // For this host only (Linux `ip_mc_output`): its own
+                // members get it if they may, the wire never does.
+                return self.loop_multicast_only(out, data, buf, multicast_loop);
+            }
         }
         match out.emit(data, Checksum::Full, &mut buf[IP_HEADER_LEN..]) {
-            Some(_) => self.out.push(buf),
+            Some(_) => self.out.push_looping(buf, multicast_loop),
             None => {
                 self.out.recycle(buf);
                 self.udp.record_send_dropped();
                 return Err(UdpError::MessageTooLong);
             }
         }
+        self.refresh_deadline();
+        Ok(data.len())
+    }
+
+    /// A multicast datagram with TTL 0 (`buf`, its IP header written):
+    /// looped back to this host's members of the group if the socket allows
+    /// it (IP_MULTICAST_LOOP) and the route's interface has joined it, and
+    /// never sent.
+    #[cold]
+    fn loop_multicast_only(
+        &mut self,
+        out: Outgoing,
+        data: &[u8],
+        mut buf: Vec<u8>,
+        multicast_loop: bool,
+    ) -> Result<usize, UdpError> {
+        let group = *out.dst.ip();
+        let member = self
+            .hop_to(group)
+            .is_some_and(|hop| self.igmp.is_member(hop.iface, group));
+        if multicast_loop
+            && member
+            && out
+                .emit(data, Checksum::Full, &mut buf[IP_HEADER_LEN..])
+                .is_some()
+        {
+            self.loop_back(&buf);
+        }
+        self.out.recycle(buf);
         self.refresh_deadline();
         Ok(data.len())
     }
@@ -152,6 +182,8 @@ impl Stack {
 
     /// Closes the socket, dropping its queued datagrams.
     pub fn udp_close(&mut self, h: UdpHandle) -> Result<(), UdpError> {
+        // Its multicast groups go with it (Linux `ip_mc_drop_socket`).
+        self.leave_groups_of(h);
         self.udp.close(h)
     }
 

@@ -16,6 +16,8 @@ use super::{WireError, check_declared_len, get_u16, put_u16};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IpProtocol {
     Icmp,
+    /// IGMP (RFC 2236), 2.
+    Igmp,
     Tcp,
     Udp,
     Unknown(u8),
@@ -25,6 +27,7 @@ impl From<u8> for IpProtocol {
     fn from(v: u8) -> Self {
         match v {
             1 => IpProtocol::Icmp,
+            2 => IpProtocol::Igmp,
             6 => IpProtocol::Tcp,
             17 => IpProtocol::Udp,
             other => IpProtocol::Unknown(other),
@@ -36,6 +39,7 @@ impl From<IpProtocol> for u8 {
     fn from(p: IpProtocol) -> u8 {
         match p {
             IpProtocol::Icmp => 1,
+            IpProtocol::Igmp => 2,
             IpProtocol::Tcp => 6,
             IpProtocol::Udp => 17,
             IpProtocol::Unknown(v) => v,
@@ -47,6 +51,7 @@ impl fmt::Display for IpProtocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             IpProtocol::Icmp => f.write_str("ICMP"),
+            IpProtocol::Igmp => f.write_str("IGMP"),
             IpProtocol::Tcp => f.write_str("TCP"),
             IpProtocol::Udp => f.write_str("UDP"),
             IpProtocol::Unknown(v) => write!(f, "proto {v}"),

@@ -1,4 +1,4 @@
-//! Wire formats: Ethernet II, ARP, IPv4, ICMPv4, UDP, TCP (with every option),
+//! Wire formats: Ethernet II, ARP, IPv4, ICMPv4, IGMP, UDP, TCP (with every option),
 //! the Internet checksum, pcap capture files and Linux cooked-capture headers.
 //!
 //! Each format has two layers, as in smoltcp: a zero-copy view over any byte
@@ -22,6 +22,7 @@ pub mod ethernet;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod icmpv4;
+pub mod igmp;
 pub mod ipv4;
 pub mod pcap;
 pub mod sll;

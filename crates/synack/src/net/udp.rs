@@ -1,7 +1,7 @@
 //! The blocking [`UdpSocket`], mirroring `std::net::UdpSocket`.
 
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -192,6 +192,50 @@ impl UdpSocket {
         })
     }
 
+    /// Joins multicast group `multiaddr` on the interface whose address is
+    /// `interface` (0.0.0.0: the route's to the group), as
+    /// `std::net::UdpSocket::join_multicast_v4` (IP_ADD_MEMBERSHIP): the
+    /// host receives the group's datagrams from then on, and says so with
+    /// an IGMP report.
+    pub fn join_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.with_core(|core, h| {
+            let now = core.clock.now();
+            let r = core
+                .stack
+                .udp_join_multicast(now, h, *multiaddr, *interface);
+            core.flush();
+            r.map_err(udp_error)
+        })
+    }
+
+    /// Leaves a group [`UdpSocket::join_multicast_v4`] joined
+    /// (IP_DROP_MEMBERSHIP).
+    pub fn leave_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.with_core(|core, h| {
+            let now = core.clock.now();
+            let r = core
+                .stack
+                .udp_leave_multicast(now, h, *multiaddr, *interface);
+            core.flush();
+            r.map_err(udp_error)
+        })
+    }
+
+    /// IP_MULTICAST_LOOP: whether datagrams this socket sends to a group
+    /// the host has joined come back to the host's own members (default
+    /// on).
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.with_core(|core, h| core.stack.udp_set_multicast_loop(h, on).map_err(udp_error))
+    }
+
+    /// IP_MULTICAST_TTL: the TTL of datagrams this socket sends to a group
+    /// (default 1, the link only; at most 255).
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        let ttl = u8::try_from(ttl)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is at most 255"))?;
+        self.with_core(|core, h| core.stack.udp_set_multicast_ttl(h, ttl).map_err(udp_error))
+    }
+
     /// A second handle to the same socket.
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
         self.with_core(|core, h| {
@@ -225,6 +269,8 @@ pub(crate) fn release(core: &mut Core, h: UdpHandle) {
     if e.refs == 0 {
         core.registry.udps.remove(&h);
         let _ = core.stack.udp_close(h);
+        // Its groups' Leave Group messages, if any, go now.
+        core.flush();
     }
 }
 

@@ -18,6 +18,7 @@ mod listen;
 mod lookups;
 mod loopback;
 mod memory;
+mod multicast;
 mod offload;
 mod polls;
 mod robustness;
