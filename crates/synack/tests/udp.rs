@@ -154,3 +154,39 @@ fn a_joined_group_is_received_until_it_is_left() {
     assert!(ib.in_reports >= 1, "{ib:?}");
     assert!(ia.out_leaves + ib.out_leaves >= 1, "{ia:?} {ib:?}");
 }
+
+#[cfg(feature = "tokio")]
+#[tokio::test]
+async fn a_tokio_socket_joins_a_group() {
+    // tokio's names, by value: the async socket receives a group's
+    // datagrams once it joined, and not after it left.
+    const GROUP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(239, 4, 5, 6);
+    let any = std::net::Ipv4Addr::UNSPECIFIED;
+    let (da, db) = Pipe::pollable_pair(Medium::Ethernet, 1500).unwrap();
+    let a = Builder::new(A, 24).gateway(B).seed(1).start(da).unwrap();
+    let b = Builder::new(B, 24).gateway(A).seed(2).start(db).unwrap();
+    let member = synack::tokio::UdpSocket::bind(&b, "0.0.0.0:6000")
+        .await
+        .unwrap();
+    member.join_multicast_v4(GROUP, any).unwrap();
+    let sender = synack::tokio::UdpSocket::bind(&a, "0.0.0.0:0")
+        .await
+        .unwrap();
+    sender.set_multicast_ttl_v4(1).unwrap();
+    sender.set_multicast_loop_v4(false).unwrap();
+    sender
+        .send_to(b"async group", addr(GROUP, 6000))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let (n, from) = member.recv_from(&mut buf).await.unwrap();
+    assert_eq!(
+        (&buf[..n], from.ip()),
+        (&b"async group"[..], std::net::IpAddr::V4(A))
+    );
+    member.leave_multicast_v4(GROUP, any).unwrap();
+    assert_eq!(
+        member.leave_multicast_v4(GROUP, any).unwrap_err().kind(),
+        ErrorKind::AddrNotAvailable
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::future::poll_fn;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::task::{Context, Poll};
 
 use synack_proto::udp::UdpHandle;
@@ -101,6 +101,48 @@ impl UdpSocket {
             None => return Poll::Ready(Err(closed())),
         }
         Poll::Pending
+    }
+
+    /// Joins multicast group `multiaddr` on the interface whose address is
+    /// `interface` (0.0.0.0: the route's to the group), as tokio's
+    /// `join_multicast_v4` (IP_ADD_MEMBERSHIP).
+    pub fn join_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        let now = core.clock.now();
+        let r = core
+            .stack
+            .udp_join_multicast(now, self.h, multiaddr, interface);
+        core.flush();
+        r.map_err(crate::net::error_of_udp)
+    }
+
+    /// Leaves a group [`UdpSocket::join_multicast_v4`] joined.
+    pub fn leave_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        let now = core.clock.now();
+        let r = core
+            .stack
+            .udp_leave_multicast(now, self.h, multiaddr, interface);
+        core.flush();
+        r.map_err(crate::net::error_of_udp)
+    }
+
+    /// IP_MULTICAST_LOOP (default on).
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        core.stack
+            .udp_set_multicast_loop(self.h, on)
+            .map_err(crate::net::error_of_udp)
+    }
+
+    /// IP_MULTICAST_TTL (default 1; at most 255).
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        let ttl = u8::try_from(ttl)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is at most 255"))?;
+        let mut core = self.rt.shared.lock()?;
+        core.stack
+            .udp_set_multicast_ttl(self.h, ttl)
+            .map_err(crate::net::error_of_udp)
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
