@@ -274,6 +274,9 @@ struct UdpSocket {
     multicast_loop: bool,
     /// IP_ADD_MEMBERSHIP: the groups it joined, with their interfaces.
     groups: Vec<(Ipv4Addr, usize)>,
+    /// IP_MULTICAST_IF: the interface its datagrams to a group leave by;
+    /// `None`: the route's.
+    multicast_if: Option<usize>,
 }
 
 /// IP_MULTICAST_TTL's default: RFC 1112 §6.1, "If not otherwise
@@ -344,6 +347,7 @@ impl UdpSockets {
             multicast_ttl: DEFAULT_MULTICAST_TTL,
             multicast_loop: true,
             groups: Vec::new(),
+            multicast_if: None,
         };
         match self.free.pop() {
             Some(index) => {
@@ -574,6 +578,17 @@ impl UdpSockets {
     /// IP_MULTICAST_LOOP.
     pub fn multicast_loop(&self, h: UdpHandle) -> Result<bool, UdpError> {
         Ok(self.socket(h)?.multicast_loop)
+    }
+
+    /// Sets IP_MULTICAST_IF (`None`: the route's interface).
+    pub fn set_multicast_if(&mut self, h: UdpHandle, iface: Option<usize>) -> Result<(), UdpError> {
+        self.socket_mut(h)?.multicast_if = iface;
+        Ok(())
+    }
+
+    /// IP_MULTICAST_IF.
+    pub fn multicast_if(&self, h: UdpHandle) -> Result<Option<usize>, UdpError> {
+        Ok(self.socket(h)?.multicast_if)
     }
 
     /// Records that the socket joined `group` on interface `iface`

@@ -113,6 +113,7 @@ fn a_joined_group_is_received_until_it_is_left() {
         ErrorKind::AddrInUse
     );
     let sender = UdpSocket::bind(&a, "0.0.0.0:0").unwrap();
+    sender.set_multicast_if_v4(&A).unwrap();
     sender.set_multicast_ttl_v4(2).unwrap();
     assert_eq!(
         sender.set_multicast_ttl_v4(256).unwrap_err().kind(),

@@ -192,13 +192,6 @@ impl Memberships {
         true
     }
 
-    /// Every group of `iface` is left (the interface went away) without a
-    /// word.
-    pub fn forget_iface(&mut self, iface: usize) {
-        self.groups.retain(|g| g.iface != iface);
-        self.v1_router_until.retain(|&(i, _)| i != iface);
-    }
-
     /// An IGMP message heard on `iface` (sent to `dst`).
     pub fn handle(
         &mut self,

@@ -119,12 +119,9 @@ impl OutQueue {
         self.push_with(data, Some(iface), false);
     }
 
-    /// [`OutQueue::push`] with the sender's IP_MULTICAST_LOOP.
-    pub fn push_looping(&mut self, data: Vec<u8>, multicast_loop: bool) {
-        self.push_with(data, None, multicast_loop);
-    }
-
-    fn push_with(&mut self, data: Vec<u8>, iface: Option<usize>, multicast_loop: bool) {
+    /// [`OutQueue::push`] of a UDP datagram: the sender's IP_MULTICAST_IF
+    /// (`iface`) and IP_MULTICAST_LOOP.
+    pub fn push_with(&mut self, data: Vec<u8>, iface: Option<usize>, multicast_loop: bool) {
         self.bytes += data.len();
         self.queue.push_back(OutDatagram {
             data,

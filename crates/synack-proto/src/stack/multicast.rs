@@ -82,6 +82,24 @@ impl Stack {
         Ok(())
     }
 
+    /// Sets IP_MULTICAST_IF: the interface (by its address) the socket's
+    /// datagrams to a group leave by, whatever the routes say; 0.0.0.0
+    /// goes back to the route's. `AddrNotAvailable` for an address not
+    /// ours.
+    pub fn udp_set_multicast_if(
+        &mut self,
+        h: UdpHandle,
+        iface_addr: Ipv4Addr,
+    ) -> Result<(), UdpError> {
+        let iface = if iface_addr.is_unspecified() {
+            None
+        } else {
+            let i = self.ifaces.iter().position(|i| i.config.addr == iface_addr);
+            Some(i.ok_or(UdpError::AddrNotAvailable)?)
+        };
+        self.udp.set_multicast_if(h, iface)
+    }
+
     /// Sets IP_MULTICAST_LOOP: whether the socket's datagrams to a group
     /// this host has joined also reach its own members (default on).
     pub fn udp_set_multicast_loop(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {

@@ -83,7 +83,16 @@ impl Stack {
     ) -> Result<usize, UdpError> {
         self.advance(now);
         let target = dst.or(self.udp.peer_addr(h)?);
-        let src = target.and_then(|t| self.source_for(*t.ip()));
+        // IP_MULTICAST_IF: a group's datagrams leave by the socket's
+        // interface, from its address, whatever the routes say.
+        let multicast_if = match target {
+            Some(t) if t.ip().is_multicast() => self.udp.multicast_if(h)?,
+            _ => None,
+        };
+        let src = match multicast_if {
+            Some(i) => self.ifaces.get(i).map(|i| i.config.addr),
+            None => target.and_then(|t| self.source_for(*t.ip())),
+        };
         let bound = self.udp.local_addr(h)?.map(|a| *a.ip());
         if bound.is_some_and(|a| a.is_loopback())
             && target.is_some_and(|t| !self.is_host_addr(*t.ip()))
@@ -120,11 +129,11 @@ impl Stack {
             if ttl == 0 {
                 // For this host only (Linux `ip_mc_output`): its own
                 // members get it if they may, the wire never does.
-                return self.loop_multicast_only(out, data, buf, multicast_loop);
+                return self.loop_multicast_only(out, data, buf, multicast_loop, multicast_if);
             }
         }
         match out.emit(data, Checksum::Full, &mut buf[IP_HEADER_LEN..]) {
-            Some(_) => self.out.push_looping(buf, multicast_loop),
+            Some(_) => self.out.push_with(buf, multicast_if, multicast_loop),
             None => {
                 self.out.recycle(buf);
                 self.udp.record_send_dropped();
@@ -146,11 +155,11 @@ impl Stack {
         data: &[u8],
         mut buf: Vec<u8>,
         multicast_loop: bool,
+        multicast_if: Option<usize>,
     ) -> Result<usize, UdpError> {
         let group = *out.dst.ip();
-        let member = self
-            .hop_to(group)
-            .is_some_and(|hop| self.igmp.is_member(hop.iface, group));
+        let iface = multicast_if.or_else(|| self.hop_to(group).map(|hop| hop.iface));
+        let member = iface.is_some_and(|i| self.igmp.is_member(i, group));
         if multicast_loop
             && member
             && out

@@ -228,6 +228,17 @@ impl UdpSocket {
         self.with_core(|core, h| core.stack.udp_set_multicast_loop(h, on).map_err(udp_error))
     }
 
+    /// IP_MULTICAST_IF (socket2's `set_multicast_if_v4`): the interface, by
+    /// its address, this socket's datagrams to a group leave by (0.0.0.0:
+    /// the route's).
+    pub fn set_multicast_if_v4(&self, interface: &Ipv4Addr) -> io::Result<()> {
+        self.with_core(|core, h| {
+            core.stack
+                .udp_set_multicast_if(h, *interface)
+                .map_err(udp_error)
+        })
+    }
+
     /// IP_MULTICAST_TTL: the TTL of datagrams this socket sends to a group
     /// (default 1, the link only; at most 255).
     pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {

@@ -319,3 +319,35 @@ fn two_members_on_a_link_share_the_answer_to_a_query() {
     let reports: Vec<Vec<u8>> = lan.log.iter().map(|(_, _, f)| f.clone()).collect();
     assert_eq!(igmp_in(&reports).len(), 1, "{:?}", lan.ladder());
 }
+
+#[test]
+fn multicast_if_sends_by_its_interface_without_a_route() {
+    // No route for 224.0.0.0/4: a group cannot be reached (ENETUNREACH)
+    // until IP_MULTICAST_IF names the interface.
+    let mut s = eth_stack(A, 1, config(1));
+    frames(&mut s, Instant::ZERO);
+    let u = s.udp_open();
+    let to = SocketAddrV4::new(GROUP, PORT);
+    assert_eq!(
+        s.udp_send_to(Instant::ZERO, u, to, b"x"),
+        Err(UdpError::NetworkUnreachable)
+    );
+    assert_eq!(
+        s.udp_set_multicast_if(u, B),
+        Err(UdpError::AddrNotAvailable)
+    );
+    s.udp_set_multicast_if(u, A).unwrap();
+    assert_eq!(s.udp_send_to(Instant::ZERO, u, to, b"x"), Ok(1));
+    let out = frames(&mut s, Instant::ZERO);
+    assert_eq!(out.len(), 1);
+    let eth = EthernetFrame::new_checked(&out[0][..]).unwrap();
+    assert_eq!(eth.dst_addr(), EthernetAddress([0x01, 0, 0x5e, 1, 2, 3]));
+    let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+    assert_eq!((ip.src_addr(), ip.dst_addr(), ip.ttl()), (A, GROUP, 1));
+    // Back to the routes: unreachable again.
+    s.udp_set_multicast_if(u, Ipv4Addr::UNSPECIFIED).unwrap();
+    assert_eq!(
+        s.udp_send_to(Instant::ZERO, u, to, b"x"),
+        Err(UdpError::NetworkUnreachable)
+    );
+}
