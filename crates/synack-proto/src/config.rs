@@ -122,6 +122,9 @@ pub struct Config {
     /// How long a path MTU learned for a destination is kept for new
     /// connections there (`route.mtu_expires`; RFC 1191 §6.3).
     pub route_mtu_expires: Duration,
+    /// How long a route a redirect made lasts (`route.gc_timeout`, Linux's
+    /// lifetime of a redirect's route cache exception).
+    pub route_gc_timeout: Duration,
     /// Default receive buffer of a UDP socket in bytes (`net.core.rmem_default`).
     pub rmem_default: usize,
 
@@ -273,6 +276,7 @@ impl Default for Config {
             secure_redirects: true,
             route_min_pmtu: 552,
             route_mtu_expires: Duration::from_secs(600),
+            route_gc_timeout: Duration::from_secs(300),
             rmem_default: 212_992,
             tcp_syn_retries: 6,
             tcp_synack_retries: 5,
@@ -458,6 +462,7 @@ impl Config {
                 self.route_min_pmtu = u16::try_from(num(value)?).map_err(|_| bad())?
             }
             "route.mtu_expires" => self.route_mtu_expires = secs(value)?,
+            "route.gc_timeout" => self.route_gc_timeout = secs(value)?,
             "conf.all.accept_redirects" => self.accept_redirects = boolean(value)?,
             "conf.all.secure_redirects" => self.secure_redirects = boolean(value)?,
             "neigh.default.gc_thresh3" => self.arp_gc_thresh3 = num(value)? as usize,

@@ -397,8 +397,9 @@ pub struct Stack {
     /// Some interface resolves addresses with ARP (Ethernet): only then
     /// does output and the deadline look at ARP caches.
     arp_ifaces: bool,
-    /// `arp_ifaces`, or some multicast group is joined: only then does the
-    /// deadline look at the ARP caches and IGMP's timers.
+    /// `arp_ifaces`, some multicast group is joined, or a redirect made a
+    /// route: only then does the deadline look at the ARP caches, IGMP's
+    /// timers and the redirects' lifetimes (`slow_timers_changed`).
     slow_timers: bool,
     /// The multicast groups the interfaces have joined, and IGMP.
     igmp: crate::ip::igmp::Memberships,
@@ -428,7 +429,7 @@ pub struct Stack {
     /// Path MTUs learned per destination (RFC 1191 §5).
     path_mtus: crate::ip::pmtu::PathMtuCache,
     /// Destinations that ICMP redirects gave a host route, oldest first.
-    redirected: VecDeque<Ipv4Addr>,
+    redirected: VecDeque<(Ipv4Addr, Instant)>,
     conns: Slab<ConnEntry>,
     listeners: Slab<Listener<Key>>,
     /// The application's listening addresses.
@@ -726,6 +727,7 @@ impl Stack {
         self.arp_timeouts(now);
         self.reassembly_timeouts(now);
         self.igmp_timeouts(now);
+        self.redirect_timeouts(now);
         self.refresh_deadline();
     }
 
@@ -782,7 +784,8 @@ impl Stack {
         }
     }
 
-    /// The earlier of `next` and the ARP caches' and IGMP's deadlines.
+    /// The earlier of `next` and the ARP caches', IGMP's and the redirects'
+    /// deadlines.
     #[inline(never)]
     fn arp_deadline(&mut self, mut next: Option<Instant>) -> Option<Instant> {
         for iface in &mut self.ifaces {
@@ -790,7 +793,8 @@ impl Stack {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         }
-        if let Some(t) = self.igmp.poll_timeout() {
+        let redirect = self.redirected.front().map(|&(_, expires)| expires);
+        for t in [self.igmp.poll_timeout(), redirect].into_iter().flatten() {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
         next

@@ -199,7 +199,7 @@ impl Stack {
         while let Some(out) = self.igmp.pop_message() {
             self.queue_igmp(out);
         }
-        self.slow_timers = self.arp_ifaces || !self.igmp.is_empty();
+        self.slow_timers_changed();
         self.refresh_deadline();
     }
 

@@ -16,10 +16,11 @@
 //! addresses, come from the gateway our route for its destination uses,
 //! and name another unicast host on that route's link. It installs a host
 //! route (the destination's /32) through the new gateway, where Linux keeps
-//! a route cache exception; at most [`MAX_REDIRECTED`] such routes, the
-//! oldest dropped first, and never over a route the user set for exactly
-//! that destination. Anything else is ignored, counted only as the ICMP
-//! message it is (`InRedirects`).
+//! a route cache exception, for `route.gc_timeout` (300 s, the exception's
+//! lifetime; a new redirect for it starts it again); at most
+//! [`MAX_REDIRECTED`] such routes, the oldest dropped first, and never over
+//! a route the user set for exactly that destination. Anything else is
+//! ignored, counted only as the ICMP message it is (`InRedirects`).
 
 use core::net::Ipv4Addr;
 
@@ -27,6 +28,7 @@ use super::Stack;
 use crate::ip::Ipv4Cidr;
 use crate::ip::icmp::Redirect;
 use crate::ip::route::NextHop;
+use crate::time::Instant;
 
 /// Most destinations routed by redirects.
 pub(super) const MAX_REDIRECTED: usize = 1024;
@@ -42,9 +44,9 @@ impl Stack {
             return;
         }
         let host = Ipv4Cidr::host(dst);
-        if self.redirected.contains(&dst) {
+        if self.redirected.iter().any(|&(d, _)| d == dst) {
             // An earlier redirect's route: this one replaces it.
-            self.redirected.retain(|&d| d != dst);
+            self.redirected.retain(|&(d, _)| d != dst);
             let _ = self.routes.remove(host);
         }
         // A route the user set for exactly this destination stays: the
@@ -52,21 +54,49 @@ impl Stack {
         if self.routes.add_gateway(host, gateway).is_err() {
             return;
         }
-        self.redirected.push_back(dst);
+        // Every route lives as long: the queue is in the order they expire.
+        let expires = self.now + self.env.config.route_gc_timeout;
+        self.redirected.push_back((dst, expires));
         if self.redirected.len() > MAX_REDIRECTED
-            && let Some(oldest) = self.redirected.pop_front()
+            && let Some((oldest, _)) = self.redirected.pop_front()
         {
             let _ = self.routes.remove(Ipv4Cidr::host(oldest));
         }
         self.forget_hops();
+        self.slow_timers_changed();
+    }
+
+    /// The routes redirects made whose time is up go (Linux: the expired
+    /// exception is no longer found); datagrams to their destinations
+    /// follow the table's other routes again.
+    pub(super) fn redirect_timeouts(&mut self, now: Instant) {
+        let mut expired = false;
+        while let Some(&(dst, expires)) = self.redirected.front()
+            && expires <= now
+        {
+            self.redirected.pop_front();
+            let _ = self.routes.remove(Ipv4Cidr::host(dst));
+            expired = true;
+        }
+        if expired {
+            self.forget_hops();
+            self.slow_timers_changed();
+        }
     }
 
     /// The user set or removed the route to exactly `dest`: if a redirect
     /// had made it, it is the user's now.
     pub(super) fn forget_redirect(&mut self, dest: Ipv4Cidr) {
         if dest.prefix_len() == 32 {
-            self.redirected.retain(|&d| d != dest.addr());
+            self.redirected.retain(|&(d, _)| d != dest.addr());
+            self.slow_timers_changed();
         }
+    }
+
+    /// Whether the deadline must look beyond the timer queue: ARP caches,
+    /// IGMP's timers, the redirects' lifetimes.
+    pub(super) fn slow_timers_changed(&mut self) {
+        self.slow_timers = self.arp_ifaces || !self.igmp.is_empty() || !self.redirected.is_empty();
     }
 
     /// RFC 1122 §3.2.2.2's checks, and Linux's.

@@ -702,3 +702,37 @@ fn redirected_routes_are_bounded_the_oldest_going_first() {
     assert_eq!(prefix(&s, dst(2)), 0, "back on the default route");
     assert_eq!(prefix(&s, dst(n + 1)), 32);
 }
+
+#[test]
+fn a_redirects_route_expires_after_route_gc_timeout() {
+    // Linux keeps a redirect's exception `route.gc_timeout` (300 s); a
+    // new redirect for the destination starts it again.
+    use crate::ip::route::NextHop::Gateway;
+    let far = Ipv4Addr::new(203, 0, 113, 9);
+    let mut s = behind_two_gateways();
+    let t = Instant::from_millis(1);
+    s.handle_frame(t, &redirect(ROUTER, A, far, GW2));
+    assert_eq!(gateway_to(&s, far), Some(Gateway(GW2)));
+    let expires = t + Duration::from_secs(300);
+    assert_eq!(s.poll_timeout(), Some(expires));
+    // Redirected again at 200 s: 300 s from then.
+    let again = Instant::from_secs(200);
+    s.handle_timeout(again);
+    s.handle_frame(again, &redirect(GW2, A, far, ROUTER));
+    s.handle_frame(again, &redirect(ROUTER, A, far, GW2));
+    s.handle_timeout(expires);
+    assert_eq!(gateway_to(&s, far), Some(Gateway(GW2)), "restarted");
+    let expires = again + Duration::from_secs(300);
+    assert_eq!(s.poll_timeout(), Some(expires));
+    s.handle_timeout(expires);
+    assert_eq!(gateway_to(&s, far), Some(Gateway(ROUTER)), "expired");
+    assert_eq!(s.poll_timeout(), None, "nothing left to time");
+    // The hop a datagram takes follows (no stale memory of the route).
+    let u = s.udp_open();
+    s.udp_send_to(expires, u, SocketAddrV4::new(far, 7), b"x")
+        .unwrap();
+    assert_eq!(drain_raw(&mut s, expires).len(), 1);
+    let mut c = Config::default();
+    c.set_sysctl("net.ipv4.route.gc_timeout", "60").unwrap();
+    assert_eq!(c.route_gc_timeout, Duration::from_secs(60));
+}
