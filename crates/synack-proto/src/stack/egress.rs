@@ -483,11 +483,6 @@ impl Stack {
         // allowance); `hop_to` remembers its last answer, so asking before
         // the connection knows whether it has a segment costs a compare.
         let hop = self.hop_to(dst);
-        if let Some(h) = hop
-            && h.iface == super::loopback::LOOPBACK
-        {
-            return self.transmit_conn_looped(ready, hop);
-        }
         self.transmit_conn_on(ready, hop, buf)
     }
 
@@ -509,7 +504,20 @@ impl Stack {
     ) -> Option<Written> {
         let now = self.now;
         let super::Ready { key, dst } = ready;
-        let l2 = hop.map_or(ETH, |h| self.l2_len(h.iface));
+        // The link header's room, from the interface the hop names; no
+        // interface is the loopback's, whose connections write into a
+        // buffer of its own (once: there, `direct` is set).
+        let l2 = match hop {
+            None => ETH,
+            Some(h) => match self.ifaces.get(h.iface) {
+                Some(i) if i.mac().is_none() => 0,
+                Some(_) => ETH,
+                None if self.needs_loopback_buffer(h.iface) => {
+                    return self.transmit_conn_looped(ready, hop);
+                }
+                None => ETH,
+            },
+        };
         let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(IP_HEADER_LEN);
         if self.offload_call {
             // The ARP queue keeps bytes, not offload metadata: a segment that
