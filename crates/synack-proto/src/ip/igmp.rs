@@ -59,7 +59,7 @@ pub struct Outgoing {
 /// Why a join was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinError {
-    /// Not a multicast address, or the all-hosts group (joined already).
+    /// Not a multicast address.
     NotAGroup,
     /// [`MAX_GROUPS`] reached.
     TooMany,
@@ -136,7 +136,9 @@ impl Memberships {
 
     /// A socket joins `group` on `iface`. The interface's first join sends
     /// a report now and once more within the Unsolicited Report Interval
-    /// (RFC 2236 §3); a later one only counts the socket.
+    /// (RFC 2236 §3); a later one only counts the socket. The all-hosts
+    /// group is counted and never reported (RFC 2236 §6: "the all-systems
+    /// group ... no reports are sent").
     pub fn join(
         &mut self,
         now: Instant,
@@ -144,7 +146,7 @@ impl Memberships {
         group: Ipv4Addr,
         rng: &mut Rng,
     ) -> Result<(), JoinError> {
-        if !group.is_multicast() || group == ALL_HOSTS {
+        if !group.is_multicast() {
             return Err(JoinError::NotAGroup);
         }
         if let Some(i) = self.find(iface, group) {
@@ -153,6 +155,16 @@ impl Memberships {
         }
         if self.groups.len() >= MAX_GROUPS {
             return Err(JoinError::TooMany);
+        }
+        if group == ALL_HOSTS {
+            self.groups.push(Group {
+                iface,
+                addr: group,
+                users: 1,
+                state: State::Idle,
+                last_reporter: false,
+            });
+            return Ok(());
         }
         let report = self.report(iface, group, now);
         self.out.push(report);
@@ -253,7 +265,7 @@ impl Memberships {
             Duration::from_millis(u64::from(max_resp_tenths) * 100)
         };
         for g in &mut self.groups {
-            if g.iface != iface || (!general && g.addr != group) {
+            if g.iface != iface || (!general && g.addr != group) || g.addr == ALL_HOSTS {
                 continue;
             }
             let due = now + random_delay(rng, max);
@@ -376,10 +388,16 @@ mod tests {
             }]
         );
         assert!(!m.is_member(0, G) && !m.leave(t(20_000), 0, G));
-        assert_eq!(
-            m.join(t(0), 0, ALL_HOSTS, &mut rng),
-            Err(JoinError::NotAGroup)
-        );
+        // The all-hosts group: counted, never reported or left aloud.
+        m.join(t(0), 0, ALL_HOSTS, &mut rng).unwrap();
+        let query = IgmpRepr::Query {
+            max_resp_tenths: 10,
+            group: Ipv4Addr::UNSPECIFIED,
+        };
+        m.handle(t(30_000), 0, ALL_HOSTS, &query, &mut rng);
+        assert!(run(&mut m, 30_000, 32_000).is_empty());
+        assert!(m.leave(t(32_000), 0, ALL_HOSTS) && drain(&mut m).is_empty());
+        assert!(m.is_member(0, ALL_HOSTS), "always");
         assert_eq!(
             m.join(t(0), 0, Ipv4Addr::new(10, 0, 0, 1), &mut rng),
             Err(JoinError::NotAGroup)

@@ -33,9 +33,8 @@ impl Stack {
     /// group). The interface's first member announces it with an IGMP
     /// report (RFC 2236 §3).
     ///
-    /// Errors: `InvalidInput` for an address that is no group (or the
-    /// all-hosts group, joined always); `AddrNotAvailable` for an interface
-    /// address not ours; `NetworkUnreachable` with no route to the group;
+    /// Errors: `InvalidInput` for an address that is no group;
+    /// `AddrNotAvailable` for an interface address not ours; `NetworkUnreachable` with no route to the group;
     /// `AddrInUse` if the socket has joined it there already;
     /// `NoBufferSpace` past [`igmp::MAX_GROUPS`].
     pub fn udp_join_multicast(
