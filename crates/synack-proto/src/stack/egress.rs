@@ -491,7 +491,16 @@ impl Stack {
     #[cold]
     #[inline(never)]
     fn transmit_conn_looped(&mut self, ready: super::Ready, hop: Option<Hop>) -> Option<Written> {
-        self.with_loopback_buffer(|stack, lo| stack.transmit_conn_on(ready, hop, lo))
+        self.with_loopback_buffer(|stack, lo| {
+            // Linux's `lo` offloads the checksum: a data segment leaves with
+            // the pseudo-header's sum only, and the receiver, on the same
+            // loopback, never sums it (`handle_looped`).
+            stack.env.tx = crate::tcp::conn::offload::TxOffload {
+                csum: true,
+                ..Default::default()
+            };
+            stack.transmit_conn_on(ready, hop, lo)
+        })
     }
 
     /// [`Stack::transmit_conn`] once the hop is known, into `buf`.

@@ -15,6 +15,7 @@
 use core::net::SocketAddrV4;
 
 use crate::SeqNum;
+use crate::storage::copy;
 use crate::wire::ipv4::IpProtocol;
 use crate::wire::tcp::options::kind;
 use crate::wire::tcp::{
@@ -243,8 +244,10 @@ pub fn write_segment_partial(
     let total = out.len();
     let header_len = total - payload.0.len() - payload.1.len();
     let (first, second) = out[header_len..].split_at_mut(payload.0.len());
-    first.copy_from_slice(payload.0);
-    second.copy_from_slice(payload.1);
+    // A super-segment's kilobytes in wide vectors (`storage::copy`), not
+    // glibc's `rep movsb`.
+    copy::copy(first, payload.0);
+    copy::copy(second, payload.1);
     let pseudo = checksum::pseudo_header(*local.ip(), *remote.ip(), IpProtocol::Tcp, total as u32);
     TcpPacket::new_unchecked(&mut out[..]).set_checksum(pseudo);
     Ok(total)
