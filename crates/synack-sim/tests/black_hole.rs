@@ -59,6 +59,24 @@ fn sender_mss(p: &mut Pair) -> Option<u32> {
     p.client_ref().tcp_info(conn).map(|i| i.snd_mss)
 }
 
+/// A transfer with detection on over a `path_mtu` path: the first data
+/// through it went in segments of `mss` bytes, and all of it arrived
+/// intact within 120 s.
+fn through_with_mss(seed: u64, path_mtu: usize, mss: u32) -> Pair {
+    let mut p = pair(seed, path_mtu, probing());
+    p.run_until(|p| p.bulk_receiver().received > 0, Instant::from_secs(60))
+        .unwrap();
+    assert_eq!(sender_mss(&mut p), Some(mss));
+    p.run_until(
+        |p| p.bulk_receiver().eof_at.is_some(),
+        Instant::from_secs(120),
+    )
+    .unwrap();
+    let rx = p.bulk_receiver();
+    assert_eq!((rx.received, rx.mismatch), (BYTES, None));
+    p
+}
+
 #[test]
 fn without_detection_a_black_hole_stalls_the_transfer() {
     // Linux's default (`tcp_mtu_probing` 0): the segments of 1,448 bytes
@@ -76,18 +94,8 @@ fn detection_falls_back_to_the_base_mss_and_the_transfer_completes() {
     // retransmission at the 200 ms minimum RTO, the MSS falls to
     // `tcp_base_mss` (1,024 bytes of data; with the timestamps, segments
     // of 1,076 bytes), which the 1,200-byte path carries.
-    let mut p = pair(2, 1200, probing());
-    p.run_until(|p| p.bulk_receiver().received > 0, Instant::from_secs(60))
-        .unwrap();
-    assert_eq!(sender_mss(&mut p), Some(1024));
-    p.run_until(
-        |p| p.bulk_receiver().eof_at.is_some(),
-        Instant::from_secs(120),
-    )
-    .unwrap();
-    let rx = p.bulk_receiver();
-    assert_eq!((rx.received, rx.mismatch), (BYTES, None));
-    let done = rx.eof_at.unwrap();
+    let p = through_with_mss(2, 1200, 1024);
+    let done = p.bulk_receiver().eof_at.unwrap();
     assert!(done > Instant::from_secs(3), "{done:?}");
     assert!(done < Instant::from_secs(30), "{done:?}");
     let timeouts = p.client_ref().stats().tcp_ext.tcp_timeouts;
@@ -99,17 +107,7 @@ fn detection_halves_the_mss_while_the_hole_persists() {
     // A 600-byte path: 1,076-byte segments vanish too, so the next
     // timeout halves the MSS (1,024 / 2 = 512: 564-byte segments), as
     // Linux halves its search's lower bound.
-    let mut p = pair(3, 600, probing());
-    p.run_until(|p| p.bulk_receiver().received > 0, Instant::from_secs(60))
-        .unwrap();
-    assert_eq!(sender_mss(&mut p), Some(512));
-    p.run_until(
-        |p| p.bulk_receiver().eof_at.is_some(),
-        Instant::from_secs(120),
-    )
-    .unwrap();
-    let rx = p.bulk_receiver();
-    assert_eq!((rx.received, rx.mismatch), (BYTES, None));
+    through_with_mss(3, 600, 512);
     let mut config = probing();
     config.set_sysctl("tcp_mtu_probe_floor", "600").unwrap();
     // With a floor above what the path carries, it never gets through.
