@@ -553,4 +553,35 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn igmp_messages_are_named_as_tcpdump_names_them() {
+        use synack_proto::wire::igmp::IgmpRepr;
+        let group = Ipv4Addr::new(239, 1, 2, 3);
+        let cases = [
+            (
+                IgmpRepr::Query {
+                    max_resp_tenths: 100,
+                    group: Ipv4Addr::UNSPECIFIED,
+                },
+                "igmp query [max resp time 10.0]",
+            ),
+            (
+                IgmpRepr::Query {
+                    max_resp_tenths: 0,
+                    group,
+                },
+                "igmp query 239.1.2.3 [max resp time 10.0]",
+            ),
+            (
+                IgmpRepr::Report { version: 2, group },
+                "igmp v2 report 239.1.2.3",
+            ),
+            (IgmpRepr::Leave { group }, "igmp leave 239.1.2.3"),
+        ];
+        for (repr, want) in cases {
+            assert_eq!(igmp(&repr.to_bytes()), want);
+        }
+        assert!(igmp(&[0x16, 0, 0]).starts_with("igmp ("), "truncated");
+    }
 }
