@@ -21,6 +21,7 @@
 //! offered.
 
 use core::net::Ipv4Addr;
+use std::collections::VecDeque;
 
 use crate::rng::Rng;
 use crate::time::{Duration, Instant};
@@ -90,7 +91,7 @@ pub struct Memberships {
     groups: Vec<Group>,
     /// Per interface (by index): a version 1 router was heard, until then.
     v1_router_until: Vec<(usize, Instant)>,
-    out: Vec<Outgoing>,
+    out: VecDeque<Outgoing>,
 }
 
 impl Memberships {
@@ -167,7 +168,7 @@ impl Memberships {
             return Ok(());
         }
         let report = self.report(iface, group, now);
-        self.out.push(report);
+        self.out.push_back(report);
         self.groups.push(Group {
             iface,
             addr: group,
@@ -195,7 +196,7 @@ impl Memberships {
         }
         let g = self.groups.swap_remove(i);
         if g.last_reporter && !self.v1_router(iface, now) {
-            self.out.push(Outgoing {
+            self.out.push_back(Outgoing {
                 iface,
                 dst: ALL_ROUTERS,
                 message: IgmpRepr::Leave { group },
@@ -286,7 +287,7 @@ impl Memberships {
                 && until <= now
             {
                 let report = self.report(g.iface, g.addr, now);
-                self.out.push(report);
+                self.out.push_back(report);
                 let g = &mut self.groups[i];
                 g.state = State::Idle;
                 g.last_reporter = true;
@@ -306,17 +307,9 @@ impl Memberships {
             .min()
     }
 
-    /// Whether messages wait to be sent.
-    pub fn has_messages(&self) -> bool {
-        !self.out.is_empty()
-    }
-
     /// The oldest message to send.
     pub fn pop_message(&mut self) -> Option<Outgoing> {
-        if self.out.is_empty() {
-            return None;
-        }
-        Some(self.out.remove(0))
+        self.out.pop_front()
     }
 }
 

@@ -768,6 +768,14 @@ impl Stack {
             self.loop_back(&data);
             self.out.queue.front_mut()?.data = data;
         }
+        if dst.is_multicast()
+            && Ipv4Packet::new_unchecked(&self.out.queue.front()?.data[..]).ttl() == 0
+        {
+            // IP_MULTICAST_TTL 0: for this host only (Linux `ip_mc_output`),
+            // whose members got their copy above; nothing for the wire.
+            self.out.pop();
+            return None;
+        }
         let l2 = self.l2_len(hop.iface);
         let mtu = self.env.config.mtu.min(buf.len() - l2);
         let d = self.out.queue.front_mut()?;

@@ -93,7 +93,7 @@ impl Stack {
         };
         let announce = arp.is_some();
         self.arp_ifaces |= announce;
-        self.slow_timers |= announce;
+        self.slow_timers_changed();
         self.ifaces.push(Iface {
             config: iface,
             cidr,

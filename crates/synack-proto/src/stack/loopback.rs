@@ -91,7 +91,8 @@ pub(super) struct Loopback {
     pool: Vec<Vec<u8>>,
     /// A connection is writing into a loopback buffer
     /// ([`Stack::with_loopback_buffer`]): the looped datagram is left
-    /// there, its length noted in `written`, not copied.
+    /// there, not copied, its length noted in `written` if the queue has
+    /// room for it.
     direct: bool,
     written: Option<usize>,
 }
@@ -164,8 +165,10 @@ impl Stack {
     pub(super) fn loop_back(&mut self, datagram: &[u8]) {
         let stats = &mut self.env.stats.lo;
         let queued = if self.looped.direct {
-            self.looped.written = Some(datagram.len());
-            self.looped.queue.len() < LOOPBACK_QLEN
+            // Left in the loopback's buffer, which joins the queue.
+            let room = self.looped.queue.len() < LOOPBACK_QLEN;
+            self.looped.written = room.then_some(datagram.len());
+            room
         } else {
             self.looped.push(datagram)
         };
@@ -201,11 +204,9 @@ impl Stack {
         let done = write(self, &mut buf);
         self.looped.direct = false;
         match self.looped.written.take() {
-            Some(len) if self.looped.queue.len() < LOOPBACK_QLEN => {
-                self.looped.queue.push_back(Queued { buf, len });
-            }
+            Some(len) => self.looped.queue.push_back(Queued { buf, len }),
             // Nothing written, or dropped (`loop_back` counted it).
-            _ => self.looped.recycle(buf),
+            None => self.looped.recycle(buf),
         }
         done
     }

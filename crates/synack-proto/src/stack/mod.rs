@@ -399,7 +399,7 @@ pub struct Stack {
     arp_ifaces: bool,
     /// `arp_ifaces`, some multicast group is joined, or a redirect made a
     /// route: only then does the deadline look at the ARP caches, IGMP's
-    /// timers and the redirects' lifetimes (`slow_timers_changed`).
+    /// timers and the redirects' lifetimes (`slow_deadline`).
     slow_timers: bool,
     /// The multicast groups the interfaces have joined, and IGMP.
     igmp: crate::ip::igmp::Memberships,
@@ -774,7 +774,7 @@ impl Stack {
         // ACK): an early wake-up finds nothing due, which is harmless.
         let next = self.timers.next_deadline_hint();
         let next = if self.slow_timers {
-            self.arp_deadline(next)
+            self.slow_deadline(next)
         } else {
             next
         };
@@ -787,7 +787,7 @@ impl Stack {
     /// The earlier of `next` and the ARP caches', IGMP's and the redirects'
     /// deadlines.
     #[inline(never)]
-    fn arp_deadline(&mut self, mut next: Option<Instant>) -> Option<Instant> {
+    fn slow_deadline(&mut self, mut next: Option<Instant>) -> Option<Instant> {
         for iface in &mut self.ifaces {
             if let Some(t) = iface.arp.as_mut().and_then(|arp| arp.poll_timeout()) {
                 next = Some(next.map_or(t, |n| n.min(t)));
@@ -798,6 +798,13 @@ impl Stack {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
         next
+    }
+
+    /// Whether the deadline must look beyond the timer queue
+    /// ([`Stack::slow_deadline`]): ARP caches, IGMP's timers, the
+    /// redirects' lifetimes. After any of them may have come or gone.
+    pub(super) fn slow_timers_changed(&mut self) {
+        self.slow_timers = self.arp_ifaces || !self.igmp.is_empty() || !self.redirected.is_empty();
     }
 }
 

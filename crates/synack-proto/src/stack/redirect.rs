@@ -93,12 +93,6 @@ impl Stack {
         }
     }
 
-    /// Whether the deadline must look beyond the timer queue: ARP caches,
-    /// IGMP's timers, the redirects' lifetimes.
-    pub(super) fn slow_timers_changed(&mut self) {
-        self.slow_timers = self.arp_ifaces || !self.igmp.is_empty() || !self.redirected.is_empty();
-    }
-
     /// RFC 1122 §3.2.2.2's checks, and Linux's.
     fn accepts_redirect(&self, from: Ipv4Addr, redirect: &Redirect) -> bool {
         let config = &self.env.config;

@@ -123,14 +123,10 @@ impl Stack {
             // otherwise), in place of the unicast default; IP_MULTICAST_LOOP.
             let ttl = self.udp.multicast_ttl(h)?;
             multicast_loop = self.udp.multicast_loop(h)?;
+            // 0 keeps it on this host (`transmit_datagram`).
             let mut ip = Ipv4Packet::new_unchecked(&mut buf[..IP_HEADER_LEN]);
             ip.set_ttl(ttl);
             ip.fill_checksum();
-            if ttl == 0 {
-                // For this host only (Linux `ip_mc_output`): its own
-                // members get it if they may, the wire never does.
-                return self.loop_multicast_only(out, data, buf, multicast_loop, multicast_if);
-            }
         }
         match out.emit(data, Checksum::Full, &mut buf[IP_HEADER_LEN..]) {
             Some(_) => self.out.push_with(buf, multicast_if, multicast_loop),
@@ -140,35 +136,6 @@ impl Stack {
                 return Err(UdpError::MessageTooLong);
             }
         }
-        self.refresh_deadline();
-        Ok(data.len())
-    }
-
-    /// A multicast datagram with TTL 0 (`buf`, its IP header written):
-    /// looped back to this host's members of the group if the socket allows
-    /// it (IP_MULTICAST_LOOP) and the route's interface has joined it, and
-    /// never sent.
-    #[cold]
-    fn loop_multicast_only(
-        &mut self,
-        out: Outgoing,
-        data: &[u8],
-        mut buf: Vec<u8>,
-        multicast_loop: bool,
-        multicast_if: Option<usize>,
-    ) -> Result<usize, UdpError> {
-        let group = *out.dst.ip();
-        let iface = multicast_if.or_else(|| self.hop_to(group).map(|hop| hop.iface));
-        let member = iface.is_some_and(|i| self.igmp.is_member(i, group));
-        if multicast_loop
-            && member
-            && out
-                .emit(data, Checksum::Full, &mut buf[IP_HEADER_LEN..])
-                .is_some()
-        {
-            self.loop_back(&buf);
-        }
-        self.out.recycle(buf);
         self.refresh_deadline();
         Ok(data.len())
     }

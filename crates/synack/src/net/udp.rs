@@ -56,6 +56,33 @@ pub(crate) fn send_with(
     r.map_err(udp_error)
 }
 
+/// IP_ADD_MEMBERSHIP (`join`) or IP_DROP_MEMBERSHIP, for both front ends:
+/// the IGMP message it queues goes out at once.
+pub(crate) fn membership(
+    core: &mut Core,
+    h: UdpHandle,
+    group: Ipv4Addr,
+    interface: Ipv4Addr,
+    join: bool,
+) -> io::Result<()> {
+    let now = core.clock.now();
+    let r = if join {
+        core.stack.udp_join_multicast(now, h, group, interface)
+    } else {
+        core.stack.udp_leave_multicast(now, h, group, interface)
+    };
+    core.flush();
+    r.map_err(udp_error)
+}
+
+/// IP_MULTICAST_TTL as std and tokio take it (a `u32`), for both front
+/// ends.
+pub(crate) fn set_multicast_ttl(core: &mut Core, h: UdpHandle, ttl: u32) -> io::Result<()> {
+    let ttl = u8::try_from(ttl)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is at most 255"))?;
+    core.stack.udp_set_multicast_ttl(h, ttl).map_err(udp_error)
+}
+
 /// A receive: `None` when nothing waits.
 pub(crate) fn try_recv_from(
     core: &mut Core,
@@ -198,27 +225,13 @@ impl UdpSocket {
     /// host receives the group's datagrams from then on, and says so with
     /// an IGMP report.
     pub fn join_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
-        self.with_core(|core, h| {
-            let now = core.clock.now();
-            let r = core
-                .stack
-                .udp_join_multicast(now, h, *multiaddr, *interface);
-            core.flush();
-            r.map_err(udp_error)
-        })
+        self.with_core(|core, h| membership(core, h, *multiaddr, *interface, true))
     }
 
     /// Leaves a group [`UdpSocket::join_multicast_v4`] joined
     /// (IP_DROP_MEMBERSHIP).
     pub fn leave_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
-        self.with_core(|core, h| {
-            let now = core.clock.now();
-            let r = core
-                .stack
-                .udp_leave_multicast(now, h, *multiaddr, *interface);
-            core.flush();
-            r.map_err(udp_error)
-        })
+        self.with_core(|core, h| membership(core, h, *multiaddr, *interface, false))
     }
 
     /// IP_MULTICAST_LOOP: whether datagrams this socket sends to a group
@@ -242,9 +255,7 @@ impl UdpSocket {
     /// IP_MULTICAST_TTL: the TTL of datagrams this socket sends to a group
     /// (default 1, the link only; at most 255).
     pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
-        let ttl = u8::try_from(ttl)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is at most 255"))?;
-        self.with_core(|core, h| core.stack.udp_set_multicast_ttl(h, ttl).map_err(udp_error))
+        self.with_core(|core, h| set_multicast_ttl(core, h, ttl))
     }
 
     /// A second handle to the same socket.

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use synack_proto::udp::UdpHandle;
 
 use super::Runtime;
-use crate::net::udp::{open, release, send_with, try_recv_from};
+use crate::net::udp::{membership, open, release, send_with, set_multicast_ttl, try_recv_from};
 
 fn first_v4(addr: impl ToSocketAddrs) -> io::Result<std::net::SocketAddrV4> {
     addr.to_socket_addrs()?
@@ -108,23 +108,13 @@ impl UdpSocket {
     /// `join_multicast_v4` (IP_ADD_MEMBERSHIP).
     pub fn join_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
         let mut core = self.rt.shared.lock()?;
-        let now = core.clock.now();
-        let r = core
-            .stack
-            .udp_join_multicast(now, self.h, multiaddr, interface);
-        core.flush();
-        r.map_err(crate::net::error_of_udp)
+        membership(&mut core, self.h, multiaddr, interface, true)
     }
 
     /// Leaves a group [`UdpSocket::join_multicast_v4`] joined.
     pub fn leave_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
         let mut core = self.rt.shared.lock()?;
-        let now = core.clock.now();
-        let r = core
-            .stack
-            .udp_leave_multicast(now, self.h, multiaddr, interface);
-        core.flush();
-        r.map_err(crate::net::error_of_udp)
+        membership(&mut core, self.h, multiaddr, interface, false)
     }
 
     /// IP_MULTICAST_LOOP (default on).
@@ -137,12 +127,8 @@ impl UdpSocket {
 
     /// IP_MULTICAST_TTL (default 1; at most 255).
     pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
-        let ttl = u8::try_from(ttl)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is at most 255"))?;
         let mut core = self.rt.shared.lock()?;
-        core.stack
-            .udp_set_multicast_ttl(self.h, ttl)
-            .map_err(crate::net::error_of_udp)
+        set_multicast_ttl(&mut core, self.h, ttl)
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
