@@ -182,13 +182,22 @@ pub struct Config {
     pub tcp_mem: MemoryLimits,
     /// Smallest peer MSS accepted; lower values are clamped up (`tcp_min_snd_mss`).
     pub tcp_min_snd_mss: u16,
-    /// Black hole detection (`tcp_mtu_probing` 1, RFC 4821 §7.2): after
-    /// `tcp_retries1` worth of timeouts, send smaller segments. Off by
-    /// default, as on Linux. Mode 2 (start small and probe up) is not
-    /// offered: synack does not probe the path MTU upwards.
-    pub tcp_mtu_probing: bool,
-    /// The MSS black hole detection falls back to first (`tcp_base_mss`).
+    /// Packetization layer path MTU discovery (RFC 4821), Linux's
+    /// `tcp_mtu_probing`: 0 off (the default, as on Linux); 1, black hole
+    /// detection: after `tcp_retries1` worth of timeouts, send segments of
+    /// `tcp_base_mss`, then probe up from there; 2, always: every
+    /// connection starts at `tcp_base_mss` and probes up
+    /// ([`crate::tcp::plpmtud`]).
+    pub tcp_mtu_probing: u8,
+    /// The MSS the search starts from, and black hole detection falls back
+    /// to first (`tcp_base_mss`).
     pub tcp_base_mss: u16,
+    /// The search stops when the MTUs known to pass and to fail are closer
+    /// than this many bytes (`tcp_probe_threshold`).
+    pub tcp_probe_threshold: u16,
+    /// A finished search starts again after this long
+    /// (`tcp_probe_interval`), so a path that grew is found.
+    pub tcp_probe_interval: Duration,
     /// The smallest MSS it goes down to (`tcp_mtu_probe_floor`).
     pub tcp_mtu_probe_floor: u16,
     /// Default interface MTU (the advertised MSS is MTU - 40).
@@ -310,8 +319,10 @@ impl Default for Config {
             },
             tcp_mem: MemoryLimits::DEFAULT,
             tcp_min_snd_mss: 48,
-            tcp_mtu_probing: false,
+            tcp_mtu_probing: 0,
             tcp_base_mss: 1024,
+            tcp_probe_threshold: 8,
+            tcp_probe_interval: Duration::from_secs(600),
             tcp_mtu_probe_floor: 48,
             mtu: 1500,
             tcp_rto_initial: Duration::from_secs(1),
@@ -523,14 +534,16 @@ impl Config {
             "tcp_min_snd_mss" => {
                 self.tcp_min_snd_mss = u16::try_from(num(value)?).map_err(|_| bad())?
             }
-            // 2 (always on, starting at `tcp_base_mss`) needs probing up.
             "tcp_mtu_probing" => {
                 self.tcp_mtu_probing = match num(value)? {
-                    0 => false,
-                    1 => true,
+                    n @ 0..=2 => n as u8,
                     _ => return Err(bad()),
                 }
             }
+            "tcp_probe_threshold" => {
+                self.tcp_probe_threshold = u16::try_from(num(value)?).map_err(|_| bad())?
+            }
+            "tcp_probe_interval" => self.tcp_probe_interval = secs(value)?,
             "tcp_base_mss" => {
                 self.tcp_base_mss = match u16::try_from(num(value)?) {
                     Ok(mss) if mss > 0 => mss,
@@ -742,9 +755,9 @@ mod tests {
             c.set_sysctl("tcp_syn_retries", "300"),
             Err(SysctlError::BadValue { .. })
         ));
-        // Mode 2 would start small and probe up, which synack does not.
+        // Linux's modes are 0, 1 and 2.
         assert!(matches!(
-            c.set_sysctl("tcp_mtu_probing", "2"),
+            c.set_sysctl("tcp_mtu_probing", "3"),
             Err(SysctlError::BadValue { .. })
         ));
         assert!(matches!(
@@ -757,12 +770,18 @@ mod tests {
     #[test]
     fn black_hole_detection_sysctls_apply() {
         let mut c = Config::default();
-        assert!(!c.tcp_mtu_probing);
+        assert_eq!(c.tcp_mtu_probing, 0);
         c.set_sysctl("net.ipv4.tcp_mtu_probing", "1").unwrap();
+        assert_eq!(c.tcp_mtu_probing, 1);
+        c.set_sysctl("net.ipv4.tcp_mtu_probing", "2").unwrap();
         c.set_sysctl("net/ipv4/tcp_base_mss", "512").unwrap();
         c.set_sysctl("tcp_mtu_probe_floor", "40").unwrap();
-        assert!(c.tcp_mtu_probing);
+        c.set_sysctl("tcp_probe_threshold", "16").unwrap();
+        c.set_sysctl("tcp_probe_interval", "60").unwrap();
+        assert_eq!(c.tcp_mtu_probing, 2);
         assert_eq!((c.tcp_base_mss, c.tcp_mtu_probe_floor), (512, 40));
+        assert_eq!(c.tcp_probe_threshold, 16);
+        assert_eq!(c.tcp_probe_interval, Duration::from_secs(60));
         // `tcp_min_snd_mss` (48) floors the floor.
         assert_eq!(c.black_hole_floor(), 48);
     }

@@ -175,6 +175,10 @@ mib_group! {
         tcp_loss_probes => "TCPLossProbes",
         /// Losses repaired by a tail loss probe (RFC 8985 §7.4).
         tcp_loss_probe_recovery => "TCPLossProbeRecovery",
+        /// Path MTU probes acknowledged: segments grew (RFC 4821).
+        tcp_mtup_success => "TCPMTUPSuccess",
+        /// Path MTU probes lost as the first unacknowledged segment.
+        tcp_mtup_fail => "TCPMTUPFail",
         /// Reordering detected from SACKs.
         tcp_sack_reorder => "TCPSACKReorder",
         /// Reordering detected from duplicate ACKs without SACK.

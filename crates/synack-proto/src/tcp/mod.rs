@@ -8,6 +8,7 @@ pub mod fastopen_cookie;
 pub mod isn;
 pub mod listener;
 pub mod memory;
+pub mod plpmtud;
 pub mod ports;
 pub mod rcv_space;
 pub mod recovery;

@@ -736,3 +736,61 @@ fn a_redirects_route_expires_after_route_gc_timeout() {
     c.set_sysctl("net.ipv4.route.gc_timeout", "60").unwrap();
     assert_eq!(c.route_gc_timeout, Duration::from_secs(60));
 }
+
+#[test]
+fn fragmentation_needed_for_a_path_mtu_probe_bounds_the_search() {
+    // `tcp_mtu_probing` 2: A's segments start at `tcp_base_mss` (1,024
+    // bytes, 1,076 on the wire) and, once cwnd holds 11 segments, one
+    // probe of (1,076 + 1,500) / 2 = 1,288 bytes goes. A router on the way
+    // takes no more than 1,280 and drops it (its report is fed below).
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let mut w = Wire::new();
+    w.a.set_sysctl("tcp_mtu_probing", "2").unwrap();
+    let (c, s) = connected(&mut w);
+    assert_eq!(w.a.tcp_info(c).unwrap().snd_mss, 1024);
+    let dropped: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
+    let seen = Rc::clone(&dropped);
+    w.drop = Box::new(move |to_b, f: &[u8]| {
+        let big = to_b && f.len() > 1280;
+        if big {
+            seen.borrow_mut().push(f.to_vec());
+        }
+        big
+    });
+    let mut buf = vec![0u8; 1 << 20];
+    let mut delivered = 0;
+    for _ in 0..20 {
+        let now = w.now;
+        w.a.tcp_send(now, c, &vec![7u8; 64 * 1024]).unwrap();
+        w.pump();
+        if !dropped.borrow().is_empty() {
+            break;
+        }
+        w.run_until(w.now.total_millis() + 100);
+        delivered += w.b.tcp_recv(w.now, s, &mut buf).unwrap();
+    }
+    let probe = dropped.borrow_mut().pop().expect("a probe once cwnd grew");
+    assert_eq!(probe.len(), 1288);
+    // The report: the probe is lost, the search's upper bound falls to
+    // 1,280 (RFC 1191 §6.1 with RFC 4821 §7.5), the segments stay at
+    // 1,076 bytes, and what was in flight goes again, as small.
+    let now = w.now;
+    w.a.handle_frame(now, &unreachable(ROUTER, 4, 1280, &probe));
+    assert_eq!(w.a.stats().tcp_ext.tcp_mtup_fail, 1);
+    assert_eq!(w.a.tcp_info(c).unwrap().snd_mss, 1024);
+    w.pump();
+    // The search goes on below the report: everything arrives, and the
+    // segments end within `tcp_probe_threshold` of 1,280.
+    for _ in 0..100 {
+        let now = w.now;
+        let _ = w.a.tcp_send(now, c, &vec![7u8; 64 * 1024]);
+        w.run_until(w.now.total_millis() + 50);
+        delivered += w.b.tcp_recv(w.now, s, &mut buf).unwrap();
+    }
+    assert_eq!(dropped.borrow().len(), 0, "no probe above 1,280 again");
+    assert!(delivered > 1_000_000, "{delivered}");
+    let mss = w.a.tcp_info(c).unwrap().snd_mss;
+    assert!((1280 - 8 - 52..=1280 - 52).contains(&mss), "{mss}");
+    assert!(w.a.stats().tcp_ext.tcp_mtup_success >= 2);
+}

@@ -389,7 +389,7 @@ impl Connection {
     #[inline]
     pub(crate) fn ended_for_close(&self) -> bool {
         let ended = matches!(self.state.kind(), TcpState::Closed | TcpState::TimeWait)
-            && self.core.tfo.is_none()
+            && self.core.tfo().is_none()
             && !self.core.pending.any()
             && !self.core.ack.now;
         debug_assert!(!ended || !self.may_transmit());

@@ -90,14 +90,27 @@ pub(crate) struct FastOpen {
 }
 
 impl Core {
+    /// The Fast Open state, if this connection used Fast Open.
+    pub(super) fn tfo(&self) -> Option<&FastOpen> {
+        self.rare.as_ref()?.tfo.as_ref()
+    }
+
+    /// [`Core::tfo`], to change.
+    fn tfo_opt_mut(&mut self) -> Option<&mut FastOpen> {
+        self.rare.as_deref_mut()?.tfo.as_mut()
+    }
+
     /// The Fast Open state, made on first use.
     fn tfo_mut(&mut self) -> &mut FastOpen {
-        self.tfo.get_or_insert_with(Box::default)
+        self.rare
+            .get_or_insert_with(Box::default)
+            .tfo
+            .get_or_insert_with(FastOpen::default)
     }
 
     /// A server child made by Fast Open.
     pub(super) fn tfo_is_passive(&self) -> bool {
-        self.tfo.as_ref().is_some_and(|t| t.info.passive)
+        self.tfo().is_some_and(|t| t.info.passive)
     }
 }
 
@@ -153,7 +166,7 @@ impl Connection {
 
     /// Fast Open status.
     pub fn fastopen_info(&self) -> FastOpenInfo {
-        self.core.tfo.as_ref().map(|t| t.info).unwrap_or_default()
+        self.core.tfo().map(|t| t.info).unwrap_or_default()
     }
 
     /// What the SYN-ACK taught this Fast Open client, once (or, if the
@@ -161,10 +174,10 @@ impl Connection {
     /// option, a report of the lost SYN).
     pub fn take_fastopen_report(&mut self) -> Option<FastOpenReport> {
         // Asked after every segment: nothing to look at without Fast Open.
-        self.core.tfo.as_ref()?;
+        self.core.tfo()?;
         let closed = self.state.kind() == crate::tcp::TcpState::Closed;
         let retransmitted = self.core.counters.data().total_retrans > 0;
-        let tfo = self.core.tfo.as_deref_mut()?;
+        let tfo = self.core.tfo_opt_mut()?;
         if tfo.report_taken {
             return None;
         }
@@ -188,13 +201,13 @@ impl Connection {
 impl Core {
     /// Fast Open status, for `tcp_info`.
     pub(super) fn tfo_info_for_tcp_info(&self) -> FastOpenInfo {
-        self.tfo.as_ref().map(|t| t.info).unwrap_or_default()
+        self.tfo().map(|t| t.info).unwrap_or_default()
     }
 
     /// Data bytes the SYN about to go out carries: only the first SYN
     /// (RFC 7413 §4.2.1: a retransmitted SYN carries none).
     pub(super) fn tfo_syn_data_len(&self, snd: &SendHalf) -> u32 {
-        match self.tfo.as_ref().and_then(|t| t.plan) {
+        match self.tfo().and_then(|t| t.plan) {
             Some(plan) if self.xmit.retransmits == 0 => plan.max_syn_data.min(snd.unsent()),
             _ => 0,
         }
@@ -203,8 +216,7 @@ impl Core {
     /// The Fast Open option of the SYN about to go out: only the first
     /// (Linux drops the option, cookie request included, on retransmission).
     pub(super) fn tfo_syn_option(&self) -> Option<FastOpenOption> {
-        self.tfo
-            .as_ref()
+        self.tfo()
             .and_then(|t| t.plan)
             .filter(|_| self.xmit.retransmits == 0)
             .and_then(|p| p.option)
@@ -213,11 +225,7 @@ impl Core {
     /// The first SYN went out with `data` bytes and `option`.
     pub(super) fn tfo_on_syn_sent(&mut self, option: Option<FastOpenOption>, data: u32) {
         let first = self.xmit.retransmits == 0;
-        let Some(tfo) = self
-            .tfo
-            .as_deref_mut()
-            .filter(|t| t.plan.is_some() && first)
-        else {
+        let Some(tfo) = self.tfo_opt_mut().filter(|t| t.plan.is_some() && first) else {
             return;
         };
         let info = &mut tfo.info;
@@ -229,8 +237,7 @@ impl Core {
     /// The option of our SYN-ACK: only the first one carries it (Linux
     /// rebuilds retransmitted SYN-ACKs without the cookie).
     pub(super) fn tfo_syn_ack_option(&self) -> Option<FastOpenOption> {
-        self.tfo
-            .as_ref()
+        self.tfo()
             .and_then(|t| t.syn_ack_option)
             .filter(|_| self.xmit.retransmits == 0)
     }
@@ -243,7 +250,7 @@ impl Core {
 
     /// A deferred (`TCP_FASTOPEN_CONNECT`) SYN goes with the first data.
     pub(super) fn tfo_on_send(&mut self) {
-        if let Some(tfo) = self.tfo.as_deref_mut().filter(|t| t.deferred) {
+        if let Some(tfo) = self.tfo_opt_mut().filter(|t| t.deferred) {
             tfo.deferred = false;
             self.pending.set_syn(true);
         }
@@ -270,7 +277,7 @@ impl Core {
         env: &mut Env,
     ) -> bool {
         let retransmitted = self.counters.data().total_retrans > 0;
-        let Some(tfo) = self.tfo.as_deref_mut().filter(|t| t.plan.is_some()) else {
+        let Some(tfo) = self.tfo_opt_mut().filter(|t| t.plan.is_some()) else {
             return false;
         };
         tfo.synack_seen = true;

@@ -96,13 +96,15 @@ impl Connection {
                 IcmpOutcome::SoftError(errno)
             }
             TcpIcmpAction::PathMtu { next_hop_mtu } => {
-                let current = self.core.neg.path_mtu();
+                // A path MTU search may have a probe out above the MTU its
+                // segments use: ICMP may lower what it allows.
+                let current = self.core.path_mtu_bound();
                 let Some(update) =
                     icmp::pmtu_update(next_hop_mtu, quoted_total_len, current, min_pmtu)
                 else {
                     return IcmpOutcome::Ignored;
                 };
-                self.core.neg.set_path_mtu(update.mtu);
+                self.core.on_path_mtu(update.mtu, env);
                 let synchronized = self.state.kind().is_synchronized();
                 let core = &mut self.core;
                 if let Some(snd) = self.state.send_half_mut().filter(|_| synchronized) {

@@ -355,6 +355,7 @@ impl Connection {
             // Linux's blocked writer (`sk_write_pending`).
             let write_pending = snd.unsent() > 0;
             core.apply_negotiated(snd);
+            core.on_established_mtu(now, snd, env);
             snd.acknowledge(ack);
             // RFC 7323 §2.2: the SYN-ACK's window is not scaled.
             snd.set_window(u32::from(seg.window));
@@ -806,6 +807,7 @@ impl Connection {
         s.snd.wl1 = seg.seq;
         s.snd.wl2 = ack;
         core.grow_send_buffer(&mut s.snd, &env.config);
+        core.on_established_mtu(now, &mut s.snd, env);
         let fin_queued = s.snd.fin == FinState::Queued;
         core.handshake_done(now, ack, rtt, env);
         core.tfo_on_passive_established(now, &s.snd);
@@ -1294,6 +1296,7 @@ impl Core {
             // as Linux `tcp_init_cwnd_reduction`).
             self.neg.ecn.queue_cwr();
         }
+        self.settle_mtu_probe(snd, outcome.reduced, env);
         if advanced {
             self.xmit.cwnd_limited = false;
         }

@@ -56,6 +56,7 @@ mod gso;
 mod icmp;
 mod info;
 mod input;
+mod mtu_search;
 pub mod offload;
 mod options;
 mod output;
@@ -978,9 +979,19 @@ pub struct Core {
     /// deletes it without telling an application (RFC 9293 §3.10.7.4
     /// "second"). In the padding `Core` has anyway.
     pub(crate) passive_open: bool,
-    /// RFC 7413 Fast Open, either side; boxed, as most connections never
-    /// use it (DESIGN.md §4: an idle connection stays small).
-    pub(crate) tfo: Option<Box<fastopen::FastOpen>>,
+    /// What few connections need (RFC 7413 Fast Open, RFC 4821's path
+    /// MTU search), boxed on first use: an idle connection stays small
+    /// (DESIGN.md §4).
+    pub(crate) rare: Option<Box<Rare>>,
+}
+
+/// A connection's rarely used state, in one box ([`Core::rare`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Rare {
+    /// RFC 7413 Fast Open, either side.
+    tfo: Option<fastopen::FastOpen>,
+    /// The path MTU search (RFC 4821), once `tcp_mtu_probing` started one.
+    mtu_search: Option<crate::tcp::plpmtud::MtuSearch>,
 }
 
 /// One TCP connection. See the module documentation.

@@ -36,7 +36,7 @@ pub(crate) struct Negotiated {
     /// [`NO_WSCALE`].
     peer_wscale: u8,
     /// `OFFER_SACK`, `OFFER_TS`, `SIMULTANEOUS`, `WSCALE_CLAMPED`,
-    /// `SACK_OK`, `TS_OK`, `BLACK_HOLE` (one bit free).
+    /// `SACK_OK`, `TS_OK` (two bits free).
     bits: u8,
     /// The peer's MSS option (536 if absent), at least `tcp_min_snd_mss`.
     pub peer_mss: u16,
@@ -61,9 +61,6 @@ const WSCALE_CLAMPED: u8 = 1 << 3;
 const SACK_OK: u8 = 1 << 4;
 /// Both sides agreed on timestamps (RFC 7323 §3.2).
 const TS_OK: u8 = 1 << 5;
-/// Black hole detection has lowered the path MTU at least once (Linux
-/// `icsk_mtup.enabled`).
-const BLACK_HOLE: u8 = 1 << 6;
 
 impl Negotiated {
     /// What we offer, before hearing from the peer.
@@ -240,33 +237,20 @@ impl Negotiated {
         mss.saturating_sub(self.option_overhead()).max(1)
     }
 
-    /// RFC 4821 §7.2 black hole detection, as Linux's `tcp_mtu_probing`
-    /// (mode 1) does it after repeated timeouts: segments of the path MTU
-    /// in use may be vanishing where a router drops them and its ICMP
-    /// "fragmentation needed" never comes back (RFC 2923 §2.1). The first
-    /// time, the MSS falls to `base_mss` (the MTU its segments need, the
-    /// search's lower bound, caps the path MTU); each time after, to half
-    /// the MSS the path MTU gives, no lower than `floor`. Linux halves its
-    /// search's lower bound, which it keeps apart from the path MTU that
-    /// ICMP lowered; here the path MTU is both, so after an ICMP update
-    /// below the bound the halving starts from the smaller. Returns whether
-    /// the path MTU went down.
-    pub fn lower_for_black_hole(&mut self, base_mss: u16, floor: u16) -> bool {
-        // Linux `tcp_mss_to_mtu` / `tcp_mtu_to_mss`: IP and TCP headers
-        // with the options every segment carries.
-        let headers = 40 + self.option_overhead() as u16;
-        let search_low = if self.bits & BLACK_HOLE == 0 {
-            self.bits |= BLACK_HOLE;
-            base_mss.saturating_add(headers)
-        } else {
-            let mss = self.path_mtu.saturating_sub(headers) >> 1;
-            mss.min(base_mss).max(floor).max(1).saturating_add(headers)
-        };
-        if search_low >= self.path_mtu {
-            return false;
-        }
-        self.path_mtu = search_low;
-        true
+    /// Bytes a segment adds to its payload: the IP and TCP headers and the
+    /// options every segment carries (Linux `tcp_mss_to_mtu`).
+    pub fn segment_headers(&self) -> u16 {
+        40 + self.option_overhead() as u16
+    }
+
+    /// The largest MTU the peer's MSS and ours allow on this path: where a
+    /// path MTU search starts from above (Linux `search_high`, the MSS
+    /// clamp plus headers, bounded by the path MTU).
+    pub fn mtu_ceiling(&self) -> u16 {
+        self.peer_mss
+            .min(self.adv_mss)
+            .saturating_add(40)
+            .min(self.path_mtu)
     }
 
     /// The path MTU in use.
@@ -393,28 +377,13 @@ mod tests {
     }
 
     #[test]
-    fn black_hole_detection_falls_to_the_base_mss_then_halves_to_the_floor() {
-        // Linux `tcp_mtu_probing`: search_low = tcp_mss_to_mtu(base_mss)
-        // first, then tcp_mtu_to_mss(search_low) / 2, floored.
+    fn the_search_ceiling_is_the_smallest_mss_plus_headers_within_the_path() {
         let mut neg = Negotiated::ours(&Config::default());
         neg.peer_mss = 1460;
-        assert_eq!(neg.path_mtu(), 1500);
-        assert!(neg.lower_for_black_hole(1024, 48));
-        assert_eq!((neg.path_mtu(), neg.send_mss()), (1064, 1024));
-        assert!(neg.lower_for_black_hole(1024, 48));
-        assert_eq!((neg.path_mtu(), neg.send_mss()), (552, 512));
-        for _ in 0..10 {
-            neg.lower_for_black_hole(1024, 48);
-        }
-        assert_eq!(neg.send_mss(), 48);
-        assert!(!neg.lower_for_black_hole(1024, 48), "at the floor");
-        // A path MTU already below the base MSS's: the first time changes
-        // nothing, the second halves what the path gives.
-        let mut neg = Negotiated::ours(&Config::default());
-        neg.peer_mss = 1460;
-        neg.set_path_mtu(900);
-        assert!(!neg.lower_for_black_hole(1024, 48));
-        assert!(neg.lower_for_black_hole(1024, 48));
-        assert_eq!(neg.send_mss(), 430);
+        assert_eq!((neg.mtu_ceiling(), neg.segment_headers()), (1500, 40));
+        neg.peer_mss = 1400;
+        assert_eq!(neg.mtu_ceiling(), 1440);
+        neg.set_path_mtu(1280);
+        assert_eq!(neg.mtu_ceiling(), 1280);
     }
 }

@@ -31,6 +31,7 @@ use super::recv::RecvHalf;
 use super::send::{FinState, SendHalf};
 
 mod emit;
+mod mtu_probe;
 
 /// Why a segment goes out: decides counters, timers and RTT timing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,8 +59,18 @@ struct Plan {
     kind: Kind,
     /// What loss recovery chose, for a retransmission.
     rtx: Option<Retransmission>,
+    /// Whether it is a probe of loss recovery's or the path MTU search's.
+    probe: ProbeRole,
+}
+
+/// What a segment of new data or a retransmission probes, if anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProbeRole {
+    None,
     /// A tail loss probe (RFC 8985 §7.3).
-    tlp: bool,
+    TailLoss,
+    /// A path MTU probe (RFC 4821): one segment larger than the MSS.
+    PathMtu,
 }
 
 impl Plan {
@@ -71,8 +82,18 @@ impl Plan {
             push: false,
             kind: Kind::Ack,
             rtx: None,
-            tlp: false,
+            probe: ProbeRole::None,
         }
+    }
+
+    /// A tail loss probe (RFC 8985 §7.3).
+    fn tail_loss_probe(&self) -> bool {
+        self.probe == ProbeRole::TailLoss
+    }
+
+    /// A path MTU probe (RFC 4821).
+    fn mtu_probe(&self) -> bool {
+        self.probe == ProbeRole::PathMtu
     }
 }
 
@@ -671,7 +692,10 @@ impl Core {
             && snd.unsent() > 0
             && let Some(plan) = self.plan_new_data(now, snd, env, true)
         {
-            return Some(Plan { tlp: true, ..plan });
+            return Some(Plan {
+                probe: ProbeRole::TailLoss,
+                ..plan
+            });
         }
         let (start, end) = self.recovery.last_segment()?;
         let rtx = Retransmission {
@@ -681,7 +705,10 @@ impl Core {
             rule: NextSegRule::Lost,
         };
         let plan = retransmission_plan(snd, rtx)?;
-        Some(Plan { tlp: true, ..plan })
+        Some(Plan {
+            probe: ProbeRole::TailLoss,
+            ..plan
+        })
     }
 
     /// New data (and the FIN) within the peer's window and the congestion
@@ -732,6 +759,14 @@ impl Core {
         }
         if !probe && !self.cwnd_allows() {
             return None;
+        }
+        // RFC 4821: a path MTU search's probe, when one may go.
+        if !probe && self.rare.is_some() {
+            match self.plan_mtu_probe(now, snd, env) {
+                mtu_probe::ProbeStep::Send(plan) => return Some(plan),
+                mtu_probe::ProbeStep::Wait => return None,
+                mtu_probe::ProbeStep::Skip => {}
+            }
         }
         // Segmentation offload: whole MSS pieces in one super-segment. A
         // tail shorter than the MSS is left for the next call, where the

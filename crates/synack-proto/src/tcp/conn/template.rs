@@ -187,7 +187,7 @@ impl Core {
             },
             counters: Counters::default(),
             passive_open: false,
-            tfo: None,
+            rare: None,
         }
     }
 }
@@ -265,7 +265,7 @@ mod tests {
             },
             counters: Counters::default(),
             passive_open: false,
-            tfo: None,
+            rare: None,
         }
     }
 

@@ -104,13 +104,13 @@ impl Connection {
         // black hole detection (RFC 4821 §7.2) before this retransmission,
         // which then goes in the smaller segments.
         let config = &env.config;
-        if config.tcp_mtu_probing
+        if config.tcp_mtu_probing > 0
             && core.retransmitting_longer_than(now, config.tcp_retries1, config)
-            && core
-                .neg
-                .lower_for_black_hole(config.tcp_base_mss, config.black_hole_floor())
         {
-            core.apply_negotiated(snd);
+            core.on_black_hole(now, snd, config);
+        }
+        if core.rare.is_some() {
+            core.mtu_probe_on_timeout(snd.una, env);
         }
         // RFC 5681 §3.1 / RFC 6582 §4 / RFC 6675 §5.1: the loss window,
         // `recover`, and everything unSACKed lost: RFC 6298 §5.4 "Retransmit
@@ -183,13 +183,18 @@ impl Connection {
             new_data_ready: false,
             ts_clock: core.ts_clock,
             ece: false,
+            mtu_probe: core.mtu_probe_start(),
         };
         let was_reducing = core.recovery.in_reduction();
         core.recovery
             .on_reorder_timeout(now, &input, &mut core.cc, &mut env.stats.tcp_ext);
-        if !was_reducing && core.recovery.in_reduction() {
+        let reduced = !was_reducing && core.recovery.in_reduction();
+        if reduced {
             // RFC 3168 §6.1.2: a reduction began; CWR on the next new data.
             core.neg.ecn.queue_cwr();
+        }
+        if let Some(snd) = self.state.send_half_mut() {
+            core.settle_mtu_probe(snd, reduced, env);
         }
         if let Some(at) = core.recovery.reorder_deadline() {
             core.timers.set(Timer::RackReorder, at);

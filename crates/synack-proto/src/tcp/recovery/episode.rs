@@ -362,6 +362,14 @@ impl Episode {
             return;
         }
         self.board.mark_all_lost();
+        self.enter_loss_unreduced(nxt);
+    }
+
+    /// The Loss state for a loss that says nothing of congestion (Linux
+    /// `tcp_non_congestion_loss_retransmit`): what is marked lost goes
+    /// again, the window stays, and the state lasts until `nxt` is
+    /// acknowledged.
+    fn enter_loss_unreduced(&mut self, nxt: SeqNum) {
         if self.state != CaState::Loss {
             self.state = CaState::Loss;
             self.recover = nxt;
@@ -373,6 +381,24 @@ impl Episode {
         self.chunk = None;
         self.reno_sacked = 0;
         self.flight_at_disorder = None;
+    }
+
+    /// RFC 4821 §7.5 (a lost probe is "an indication that the probe size
+    /// is too large", not congestion), as Linux's `tcp_fastretrans_alert`
+    /// decides it: when the first loss found outside a reduction is the
+    /// path MTU probe at SND.UNA, the probe alone is marked lost and goes
+    /// again in MSS pieces, and the window stays (`tcp_mtup_probe_failed`,
+    /// `tcp_simple_retransmit`): the connection reads the probe's fate from
+    /// the Loss state. Returns whether it was.
+    fn mtu_probe_lost(&mut self, inp: &AckInput<'_>) -> bool {
+        if !matches!(self.state, CaState::Open | CaState::Disorder)
+            || inp.mtu_probe != Some(self.board.una())
+        {
+            return false;
+        }
+        self.board.mark_head_lost();
+        self.enter_loss_unreduced(inp.snd_nxt);
+        true
     }
 
     /// The handshake completed with `una`: what a Fast Open child sent
@@ -880,7 +906,8 @@ impl Episode {
     }
 
     /// Open, Disorder (and CWR): late D-SACK undo, loss detection, and the
-    /// start of fast recovery (Linux `tcp_fastretrans_alert`'s default case).
+    /// start of fast recovery (Linux `tcp_fastretrans_alert`'s default case),
+    /// unless what was lost is a path MTU probe.
     fn process_open(
         &mut self,
         now: Instant,
@@ -912,6 +939,9 @@ impl Episode {
                 && self.board.una().after(self.recover)
         };
         if time_to_recover {
+            if self.mtu_probe_lost(inp) {
+                return;
+            }
             self.enter_recovery(now, inp, cc, stats);
             if !self.sack {
                 // RFC 6582 §3.2 step 2: "retransmit the lost segment".
@@ -1288,6 +1318,9 @@ impl Episode {
         self.detect_losses(now, inp, stats);
         let marked = self.board.lost().segs.saturating_sub(before);
         self.unreported_loss += marked;
+        if marked > 0 && self.mtu_probe_lost(inp) {
+            return;
+        }
         if marked > 0 && matches!(self.state, CaState::Open | CaState::Disorder | CaState::Cwr) {
             self.enter_recovery(now, inp, cc, stats);
             // Not an ACK's outcome: the caller sees the new state itself.

@@ -171,6 +171,10 @@ pub struct AckInput<'a> {
     /// The ACK echoes a congestion mark (RFC 3168 §6.1.2: ECE on an ECN
     /// connection).
     pub ece: bool,
+    /// Where a path MTU probe in flight starts (RFC 4821): if it is the
+    /// first segment found lost, its loss is its size, not congestion; the
+    /// Loss state it enters without a reduction tells the connection.
+    pub mtu_probe: Option<SeqNum>,
 }
 
 /// An ACK of the whole flight (SEG.ACK = SND.NXT, beyond SND.UNA) with no
@@ -787,6 +791,7 @@ mod tests {
             new_data_ready: true,
             ts_clock: TsClock::new(0),
             ece,
+            mtu_probe: None,
         }
     }
 
@@ -1209,6 +1214,7 @@ mod in_order_ack_differential {
             new_data_ready: false,
             ts_clock: TsClock::new(0),
             ece,
+            mtu_probe: None,
         }
     }
 

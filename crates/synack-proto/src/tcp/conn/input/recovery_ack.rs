@@ -226,6 +226,7 @@ impl Core {
             ts_clock: f.ts_clock,
             // RFC 3168 §6.1.2: ECE counts only on an ECN connection.
             ece: self.neg.ecn.echoed(seg.flags),
+            mtu_probe: self.mtu_probe_start(),
         }
     }
 }

@@ -265,7 +265,7 @@ impl Core {
         .ok()?;
         env.tx.partial = partial;
         env.tx.ecn = ip_ecn;
-        env.tx.gso_size = if env.tx.max_segment > 0 && len as u32 > snd.mss {
+        env.tx.gso_size = if env.tx.max_segment > 0 && len as u32 > snd.mss && !plan.mtu_probe() {
             // The MSS fits 16 bits: it came from a 16-bit option or the MTU.
             u16::try_from(snd.mss).unwrap_or(u16::MAX)
         } else {
@@ -306,8 +306,13 @@ impl Core {
         if plan.kind == Kind::Syn {
             self.pending.set_syn(false);
         }
-        // A super-segment is N segments on the wire (see `offload`).
-        let segs = pieces(len, snd.mss);
+        // A super-segment is N segments on the wire (see `offload`); a
+        // path MTU probe is one.
+        let segs = if plan.mtu_probe() {
+            1
+        } else {
+            pieces(len, snd.mss)
+        };
         self.counters.add_segs_out(segs);
         if len > 0 {
             let data = self.counters.data_mut_from(&mut env.spares);
@@ -388,12 +393,16 @@ impl Core {
                 // and retransmission work per segment as the peer sees them
                 // (only a super-segment or a GSO packet's pieces go beyond
                 // one MSS, never with a FIN).
-                if plan.len > snd.mss {
-                    self.recovery.on_sent_pieces(now, plan.seq, end, snd.mss);
-                } else {
+                if plan.len <= snd.mss {
                     self.recovery.on_sent_new(now, plan.seq, end);
+                } else if plan.mtu_probe() {
+                    // A path MTU probe is one segment larger than the MSS.
+                    self.recovery.on_sent_new(now, plan.seq, end);
+                    self.on_mtu_probe_sent(plan.seq, end);
+                } else {
+                    self.recovery.on_sent_pieces(now, plan.seq, end, snd.mss);
                 }
-                if plan.tlp {
+                if plan.tail_loss_probe() {
                     self.recovery.on_probe_sent(
                         now,
                         plan.seq,
@@ -407,7 +416,7 @@ impl Core {
                     self.arm_loss_probe_sending(now, env);
                 }
             }
-            Kind::Retransmission if plan.tlp => {
+            Kind::Retransmission if plan.tail_loss_probe() => {
                 self.recovery
                     .on_probe_sent(now, plan.seq, snd.nxt, true, &mut env.stats.tcp_ext);
                 self.after_probe(now, env, plan.seq, sent);

@@ -1,0 +1,124 @@
+//! RFC 4821 path MTU discovery by probing (`tcp_mtu_probing` 2, and 1
+//! after black hole detection): the sender finds how large its segments
+//! may be by sending one larger segment now and then, over paths that
+//! carry 1,500 bytes, or silently drop what exceeds a smaller MTU (no ICMP
+//! comes back from these links).
+
+use synack_proto::{Config, Duration, Instant};
+use synack_sim::apps::{BulkReceiver, BulkSender, Finish, Pattern};
+use synack_sim::scenario::{Pair, SERVER_ADDR};
+use synack_sim::{Dir, LinkConfig, StackNode};
+
+/// Enough data for the search to finish: the first probe waits for a
+/// congestion window of 11 segments.
+const BYTES: u64 = 4_000_000;
+
+/// Bytes a segment adds to its payload with timestamps: IP, TCP, options.
+const HEADERS: u32 = 52;
+
+/// A sender with `tcp_mtu_probing` at `mode`, sending [`BYTES`] over a
+/// 10 ms link that drops every datagram above `path_mtu` bytes; the
+/// interfaces' MTU is 1,500.
+fn pair(seed: u64, path_mtu: usize, mode: &str) -> Pair {
+    let mut sender = Config::default();
+    sender.set_sysctl("tcp_mtu_probing", mode).unwrap();
+    let pattern = Pattern::new(seed);
+    Pair::with_nodes(
+        seed,
+        |s| {
+            StackNode::with_app(
+                s,
+                BulkSender::new(SERVER_ADDR, BYTES, pattern, Finish::Nothing),
+            )
+        },
+        |s| StackNode::with_app(s, BulkReceiver::new(SERVER_ADDR, pattern)),
+        sender,
+        Config::default(),
+        LinkConfig::new()
+            .delay(Duration::from_millis(10))
+            .mtu(path_mtu),
+    )
+}
+
+/// The sender's connection's send MSS.
+fn sender_mss(p: &mut Pair) -> u32 {
+    let client = p.client;
+    let conn = p
+        .world
+        .node::<StackNode>(client)
+        .app::<BulkSender>()
+        .and_then(|a| a.conn)
+        .expect("the sender's connection");
+    p.client_ref().tcp_info(conn).expect("tcp_info").snd_mss
+}
+
+/// Runs until everything arrived (at most 60 s), checks it arrived
+/// intact, and returns the sender's MSS then.
+fn finish(p: &mut Pair) -> u32 {
+    p.run_until(
+        |p| p.bulk_receiver().received == BYTES,
+        Instant::from_secs(60),
+    )
+    .unwrap();
+    let rx = p.bulk_receiver();
+    assert_eq!((rx.received, rx.mismatch), (BYTES, None));
+    sender_mss(p)
+}
+
+#[test]
+fn mode_2_starts_at_the_base_mss_and_climbs_to_the_path() {
+    let mut p = pair(1, 1500, "2");
+    p.run_until(|p| p.bulk_receiver().received > 0, Instant::from_secs(5))
+        .unwrap();
+    assert_eq!(sender_mss(&mut p), 1024, "tcp_base_mss first");
+    let mss = finish(&mut p);
+    // The binary search stops within `tcp_probe_threshold` (8 bytes) of
+    // 1,500: 1,288, 1,394, 1,447, 1,473, 1,486 and 1,493 all pass.
+    assert_eq!(mss, 1493 - HEADERS);
+    let ext = &p.client_ref().stats().tcp_ext;
+    assert_eq!((ext.tcp_mtup_success, ext.tcp_mtup_fail), (6, 0));
+    assert_eq!(p.world.link_stats(p.link, Dir::AToB).dropped_mtu, 0);
+}
+
+#[test]
+fn a_lost_probe_bounds_the_search_without_congestion_recovery() {
+    // 1,394, 1,340, 1,313 and 1,306 exceed the 1,300-byte path and vanish;
+    // 1,288 and 1,300 pass. Each loss is found by the SACKs of the
+    // segments after the probe and costs no window reduction.
+    let mut p = pair(2, 1300, "2");
+    let mss = finish(&mut p);
+    assert_eq!(mss, 1300 - HEADERS, "the path's own MTU");
+    let ext = &p.client_ref().stats().tcp_ext;
+    assert_eq!((ext.tcp_mtup_success, ext.tcp_mtup_fail), (2, 4));
+    assert_eq!(p.world.link_stats(p.link, Dir::AToB).dropped_mtu, 4);
+    assert_eq!(
+        (ext.tcp_sack_recovery, ext.tcp_timeouts),
+        (0, 0),
+        "no fast recovery, no timeout: the probes' losses were not congestion"
+    );
+}
+
+#[test]
+fn mode_0_never_probes() {
+    let mut p = pair(3, 1500, "0");
+    assert_eq!(finish(&mut p), 1448);
+    let ext = &p.client_ref().stats().tcp_ext;
+    assert_eq!((ext.tcp_mtup_success, ext.tcp_mtup_fail), (0, 0));
+}
+
+#[test]
+fn black_hole_detection_then_climbs_back_towards_the_path() {
+    // Mode 1 over a 1,200-byte black hole: 1,448-byte segments vanish
+    // until detection falls back to 1,024; then the search climbs to
+    // within 8 bytes of 1,200.
+    let mut p = pair(4, 1200, "1");
+    p.run_until(|p| p.bulk_receiver().received > 0, Instant::from_secs(30))
+        .unwrap();
+    assert_eq!(sender_mss(&mut p), 1024);
+    let mss = finish(&mut p);
+    assert!(
+        (1200 - 8 - HEADERS..=1200 - HEADERS).contains(&mss),
+        "{mss}"
+    );
+    assert!(p.client_ref().stats().tcp_ext.tcp_mtup_success > 0);
+}
