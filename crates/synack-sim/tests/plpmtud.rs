@@ -42,6 +42,11 @@ fn pair(seed: u64, path_mtu: usize, mode: &str) -> Pair {
 
 /// The sender's connection's send MSS.
 fn sender_mss(p: &mut Pair) -> u32 {
+    sender_info(p).snd_mss
+}
+
+/// The sender's connection's `tcp_info`.
+fn sender_info(p: &mut Pair) -> synack_proto::tcp::conn::TcpInfo {
     let client = p.client;
     let conn = p
         .world
@@ -49,7 +54,7 @@ fn sender_mss(p: &mut Pair) -> u32 {
         .app::<BulkSender>()
         .and_then(|a| a.conn)
         .expect("the sender's connection");
-    p.client_ref().tcp_info(conn).expect("tcp_info").snd_mss
+    p.client_ref().tcp_info(conn).expect("tcp_info")
 }
 
 /// Runs until everything arrived (at most 60 s), checks it arrived
@@ -70,7 +75,9 @@ fn mode_2_starts_at_the_base_mss_and_climbs_to_the_path() {
     let mut p = pair(1, 1500, "2");
     p.run_until(|p| p.bulk_receiver().received > 0, Instant::from_secs(5))
         .unwrap();
-    assert_eq!(sender_mss(&mut p), 1024, "tcp_base_mss first");
+    let info = sender_info(&mut p);
+    assert_eq!(info.snd_mss, 1024, "tcp_base_mss first");
+    assert_eq!(info.pmtu, 1500, "the path MTU it may grow to");
     let mss = finish(&mut p);
     // The binary search stops within `tcp_probe_threshold` (8 bytes) of
     // 1,500: 1,288, 1,394, 1,447, 1,473, 1,486 and 1,493 all pass.

@@ -67,7 +67,7 @@ pub struct SocketRow {
 /// A connection's `tcp_info` as `ss -i` shows it, named after ss's fields:
 /// µs for RTT and RTO (the `_us` fields), ms for the `last*` ages, segments
 /// for windows. ss leaves out a zero or `false` field; the Linux fields
-/// synack does not keep (pmtu, pacing and delivery rates, ...) stay so.
+/// synack does not keep (pacing and delivery rates, ...) stay so.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Info {
     pub ts: bool,
@@ -145,6 +145,7 @@ impl From<&TcpInfo> for Info {
             rttvar_us: i.rttvar,
             ato_us: i.ato,
             mss: i.snd_mss,
+            pmtu: i.pmtu,
             rcv_mss: i.rcv_mss,
             advmss: i.advmss,
             cwnd: i.snd_cwnd,

@@ -90,6 +90,11 @@ impl MtuSearch {
         self.low
     }
 
+    /// The path MTU the route and ICMP allow.
+    pub fn path_mtu(&self) -> u16 {
+        self.pmtu
+    }
+
     /// The bounds: known to pass, not known to fail.
     pub fn bounds(&self) -> (u16, u16) {
         (self.low, self.high)

@@ -48,6 +48,9 @@ pub struct TcpInfo {
     pub ato: u64,
     /// Effective send MSS.
     pub snd_mss: u32,
+    /// The path MTU as the route and ICMP give it (Linux `tcpi_pmtu`); a
+    /// path MTU search's segments may be smaller (RFC 4821).
+    pub pmtu: u32,
     /// Estimated receive MSS.
     pub rcv_mss: u32,
     /// Segments in flight (estimated from bytes).
@@ -149,6 +152,7 @@ impl Connection {
             rto: core.rto_with_backoff(config).total_micros(),
             ato: core.ack.ato().total_micros(),
             snd_mss: mss,
+            pmtu: u32::from(core.path_mtu_reported()),
             rcv_mss: core.ack.rcv_mss,
             unacked: snd.map_or(0, |s| s.in_flight().div_ceil(mss)),
             last_data_sent: ms_since(now, core.xmit.last_data_sent),

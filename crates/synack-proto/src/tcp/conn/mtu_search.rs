@@ -188,6 +188,13 @@ impl Core {
         now
     }
 
+    /// The path MTU for `tcp_info`: the route's and ICMP's, whatever size
+    /// a search has the segments at (Linux `icsk_pmtu_cookie`).
+    pub(super) fn path_mtu_reported(&self) -> u16 {
+        self.mtu_search()
+            .map_or(self.neg.path_mtu(), MtuSearch::path_mtu)
+    }
+
     /// The largest MTU ICMP may still lower: the search's upper bound when
     /// one is under way (its segments may be smaller), else the path MTU.
     pub(super) fn path_mtu_bound(&self) -> u16 {
