@@ -4,6 +4,7 @@
 //! carry 1,500 bytes, or silently drop what exceeds a smaller MTU (no ICMP
 //! comes back from these links).
 
+use proptest::prelude::*;
 use synack_proto::{Config, Duration, Instant};
 use synack_sim::apps::{BulkReceiver, BulkSender, Finish, Pattern};
 use synack_sim::scenario::{Pair, SERVER_ADDR};
@@ -20,6 +21,14 @@ const HEADERS: u32 = 52;
 /// 10 ms link that drops every datagram above `path_mtu` bytes; the
 /// interfaces' MTU is 1,500.
 fn pair(seed: u64, path_mtu: usize, mode: &str) -> Pair {
+    let link = LinkConfig::new()
+        .delay(Duration::from_millis(10))
+        .mtu(path_mtu);
+    pair_over(seed, BYTES, link, mode)
+}
+
+/// [`pair`] over any `link`, for `bytes`.
+fn pair_over(seed: u64, bytes: u64, link: LinkConfig, mode: &str) -> Pair {
     let mut sender = Config::default();
     sender.set_sysctl("tcp_mtu_probing", mode).unwrap();
     let pattern = Pattern::new(seed);
@@ -28,15 +37,13 @@ fn pair(seed: u64, path_mtu: usize, mode: &str) -> Pair {
         |s| {
             StackNode::with_app(
                 s,
-                BulkSender::new(SERVER_ADDR, BYTES, pattern, Finish::Nothing),
+                BulkSender::new(SERVER_ADDR, bytes, pattern, Finish::Nothing),
             )
         },
         |s| StackNode::with_app(s, BulkReceiver::new(SERVER_ADDR, pattern)),
         sender,
         Config::default(),
-        LinkConfig::new()
-            .delay(Duration::from_millis(10))
-            .mtu(path_mtu),
+        link,
     )
 }
 
@@ -128,4 +135,34 @@ fn black_hole_detection_then_climbs_back_towards_the_path() {
         "{mss}"
     );
     assert!(p.client_ref().stats().tcp_ext.tcp_mtup_success > 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Whatever the path's MTU, delay and random loss, a searching sender
+    /// (either mode) delivers everything intact, and its segments never
+    /// stay larger than the path carries: a probe's loss, a congestion
+    /// loss beside it, or a timeout never leave the MSS above the path.
+    #[test]
+    fn the_search_never_settles_above_the_path_and_loses_nothing(
+        seed in any::<u64>(),
+        path_mtu in 600usize..=1500,
+        delay_ms in 1u64..40,
+        loss in prop_oneof![Just(0.0f64), 0.0f64..0.02],
+        mode in prop_oneof![Just("1"), Just("2")],
+    ) {
+        let bytes = 1_000_000;
+        let link = LinkConfig::new()
+            .delay(Duration::from_millis(delay_ms))
+            .random_loss(loss)
+            .mtu(path_mtu);
+        let mut p = pair_over(seed, bytes, link, mode);
+        p.run_until(|p| p.bulk_receiver().received == bytes, Instant::from_secs(300))
+            .unwrap();
+        let rx = p.bulk_receiver();
+        prop_assert_eq!((rx.received, rx.mismatch), (bytes, None));
+        let mss = sender_mss(&mut p);
+        prop_assert!(mss + HEADERS <= path_mtu as u32, "MSS {} over a {}-byte path", mss, path_mtu);
+    }
 }
