@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system tools synack's tests use as real peers and observers:
 # iproute2 (network namespaces, veth), tcpdump and tshark (captures and an
-# independent decoder), curl, socat, ping, and Debian's python3 with scapy
-# (crafted and hostile packets). Idempotent: does nothing when all are there.
+# independent decoder), curl, socat, ping, nftables (a PMTU black hole), and
+# Debian's python3 with scapy (crafted and hostile packets). Idempotent: does nothing when all are there.
 set -euo pipefail
 
 need=()
@@ -12,6 +12,7 @@ have_cmd tcpdump || need+=(tcpdump)
 have_cmd tshark || need+=(tshark)
 have_cmd curl || need+=(curl)
 have_cmd socat || need+=(socat)
+have_cmd nft || need+=(nftables)
 have_cmd ping || need+=(iputils-ping)
 have_cmd sha256sum || need+=(coreutils)
 /usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need+=(python3 python3-scapy)
