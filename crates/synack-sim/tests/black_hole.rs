@@ -115,3 +115,40 @@ fn detection_halves_the_mss_while_the_hole_persists() {
     assert_eq!(p.bulk_receiver().received, 0);
     assert_eq!(sender_mss(&mut p), Some(600));
 }
+
+#[test]
+fn segments_resent_in_pieces_are_not_held_to_one_piece_a_timeout() {
+    // A 727-byte path 33 ms away, 0.8% random loss: detection halves the
+    // MSS twice (1,024, then 512), then loss makes the timeouts halve it
+    // again, to 256, while hundreds of segments sent at 1,448 and 1,076
+    // bytes wait to be resent in pieces. Each such segment is in the pipe
+    // whole from its first piece, so its other pieces must go whatever
+    // the window (a few 256-byte segments after a timeout) says: held to
+    // it, one piece went per timeout, and after 300 s 11,840 bytes of 1 MB
+    // had arrived (the property test in plpmtud.rs found it, seed below).
+    let pattern = Pattern::new(7549326518633348514);
+    let bytes = 1_000_000;
+    let mut p = Pair::with_nodes(
+        7549326518633348514,
+        |s| {
+            StackNode::with_app(
+                s,
+                BulkSender::new(SERVER_ADDR, bytes, pattern, Finish::Close),
+            )
+        },
+        |s| StackNode::with_app(s, BulkReceiver::new(SERVER_ADDR, pattern)),
+        probing(),
+        Config::default(),
+        LinkConfig::new()
+            .delay(Duration::from_millis(33))
+            .random_loss(0.008033324185223413)
+            .mtu(727),
+    );
+    p.run_until(
+        |p| p.bulk_receiver().eof_at.is_some(),
+        Instant::from_secs(60),
+    )
+    .unwrap();
+    let rx = p.bulk_receiver();
+    assert_eq!((rx.received, rx.mismatch), (bytes, None));
+}

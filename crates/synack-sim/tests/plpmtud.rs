@@ -138,7 +138,14 @@ fn black_hole_detection_then_climbs_back_towards_the_path() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(16))]
+    // A fixed seed: CI runs the same cases every time (a wider random
+    // search found the stall `black_hole.rs` now pins down).
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x4821),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     /// Whatever the path's MTU, delay and random loss, a searching sender
     /// (either mode) delivers everything intact, and its segments never

@@ -646,9 +646,16 @@ impl Core {
     }
 
     /// RFC 6675 NextSeg rule (1): the next lost segment, when the window
-    /// has room (PRR lets the first fast retransmission through).
+    /// has room (PRR lets the first fast retransmission through). The rest
+    /// of a segment being resent in pieces goes whatever the window says:
+    /// the pipe has counted all of it since its first piece went (a record
+    /// is one segment as first sent), so waiting for room would wait for
+    /// the ACK of bytes not yet resent, that is for the next timeout, once
+    /// per piece, after the MSS fell below the window (black hole
+    /// detection's halvings: a piece per timeout where Linux, which splits
+    /// the segment, sends a window of pieces).
     fn plan_retransmission(&mut self, snd: &SendHalf) -> Option<Plan> {
-        if !self.cwnd_allows() {
+        if !self.recovery.resending_in_pieces() && !self.cwnd_allows() {
             return None;
         }
         let rtx = self.recovery.next_retransmission(snd.mss)?;

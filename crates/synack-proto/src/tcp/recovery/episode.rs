@@ -418,6 +418,11 @@ impl Episode {
         recorded && !self.board.is_empty()
     }
 
+    /// See [`super::LossRecovery::resending_in_pieces`].
+    pub(super) fn resending_in_pieces(&self) -> bool {
+        self.chunk.is_some()
+    }
+
     /// RFC 6675 NextSeg rule (1): the next lost segment to retransmit (or
     /// the rest of one being resent in pieces), at most `mss` bytes.
     pub(super) fn next_retransmission(&mut self, mss: u32) -> Option<Retransmission> {

@@ -616,6 +616,13 @@ impl LossRecovery {
         self.episode(una).retransmit_in_flight(now, una, nxt);
     }
 
+    /// A segment larger than the MSS is being resent in MSS pieces (the MSS
+    /// shrank since it was sent): the pipe counts all of it since its first
+    /// piece went.
+    pub fn resending_in_pieces(&self) -> bool {
+        self.ep.as_ref().is_some_and(|ep| ep.resending_in_pieces())
+    }
+
     /// RFC 6675 NextSeg rule (1); see [`Episode`].
     pub fn next_retransmission(&mut self, mss: u32) -> Option<Retransmission> {
         self.ep.as_mut()?.next_retransmission(mss)
