@@ -102,14 +102,23 @@ impl Pair {
         server: Config,
         link: LinkConfig,
     ) -> Pair {
+        Pair::bulk_then(seed, bytes, pattern, Finish::Close, client, server, link)
+    }
+
+    /// [`Pair::bulk`], the client ending as `finish` says once everything
+    /// is queued ([`Finish::Nothing`] keeps the connection to inspect).
+    pub fn bulk_then(
+        seed: u64,
+        bytes: u64,
+        pattern: Pattern,
+        finish: Finish,
+        client: Config,
+        server: Config,
+        link: LinkConfig,
+    ) -> Pair {
         Pair::with_nodes(
             seed,
-            |s| {
-                StackNode::with_app(
-                    s,
-                    BulkSender::new(SERVER_ADDR, bytes, pattern, Finish::Close),
-                )
-            },
+            |s| StackNode::with_app(s, BulkSender::new(SERVER_ADDR, bytes, pattern, finish)),
             |s| StackNode::with_app(s, BulkReceiver::new(SERVER_ADDR, pattern)),
             client,
             server,

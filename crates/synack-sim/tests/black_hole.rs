@@ -4,8 +4,8 @@
 //! handshake's small segments pass; the data's do not.
 
 use synack_proto::{Config, Duration, Instant};
-use synack_sim::apps::{BulkReceiver, BulkSender, Finish, Pattern};
-use synack_sim::scenario::{Pair, SERVER_ADDR};
+use synack_sim::apps::{BulkSender, Pattern};
+use synack_sim::scenario::Pair;
 use synack_sim::{Dir, LinkConfig, StackNode};
 
 const BYTES: u64 = 200_000;
@@ -14,21 +14,16 @@ const BYTES: u64 = 200_000;
 /// with more than `path_mtu` bytes of IP datagram, the sender configured
 /// by `sender`; not yet run.
 fn pair(seed: u64, path_mtu: usize, sender: Config) -> Pair {
-    let pattern = Pattern::new(seed);
-    Pair::with_nodes(
+    let link = LinkConfig::new()
+        .delay(Duration::from_millis(10))
+        .mtu(path_mtu);
+    Pair::bulk(
         seed,
-        |s| {
-            StackNode::with_app(
-                s,
-                BulkSender::new(SERVER_ADDR, BYTES, pattern, Finish::Close),
-            )
-        },
-        |s| StackNode::with_app(s, BulkReceiver::new(SERVER_ADDR, pattern)),
+        BYTES,
+        Pattern::new(seed),
         sender,
         Config::default(),
-        LinkConfig::new()
-            .delay(Duration::from_millis(10))
-            .mtu(path_mtu),
+        link,
     )
 }
 
@@ -126,23 +121,19 @@ fn segments_resent_in_pieces_are_not_held_to_one_piece_a_timeout() {
     // the window (a few 256-byte segments after a timeout) says: held to
     // it, one piece went per timeout, and after 300 s 11,840 bytes of 1 MB
     // had arrived (the property test in plpmtud.rs found it, seed below).
-    let pattern = Pattern::new(7549326518633348514);
+    let seed = 7549326518633348514;
     let bytes = 1_000_000;
-    let mut p = Pair::with_nodes(
-        7549326518633348514,
-        |s| {
-            StackNode::with_app(
-                s,
-                BulkSender::new(SERVER_ADDR, bytes, pattern, Finish::Close),
-            )
-        },
-        |s| StackNode::with_app(s, BulkReceiver::new(SERVER_ADDR, pattern)),
+    let link = LinkConfig::new()
+        .delay(Duration::from_millis(33))
+        .random_loss(0.008033324185223413)
+        .mtu(727);
+    let mut p = Pair::bulk(
+        seed,
+        bytes,
+        Pattern::new(seed),
         probing(),
         Config::default(),
-        LinkConfig::new()
-            .delay(Duration::from_millis(33))
-            .random_loss(0.008033324185223413)
-            .mtu(727),
+        link,
     );
     p.run_until(
         |p| p.bulk_receiver().eof_at.is_some(),

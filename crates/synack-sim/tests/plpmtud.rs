@@ -6,8 +6,8 @@
 
 use proptest::prelude::*;
 use synack_proto::{Config, Duration, Instant};
-use synack_sim::apps::{BulkReceiver, BulkSender, Finish, Pattern};
-use synack_sim::scenario::{Pair, SERVER_ADDR};
+use synack_sim::apps::{BulkSender, Finish, Pattern};
+use synack_sim::scenario::Pair;
 use synack_sim::{Dir, LinkConfig, StackNode};
 
 /// Enough data for the search to finish: the first probe waits for a
@@ -27,20 +27,17 @@ fn pair(seed: u64, path_mtu: usize, mode: &str) -> Pair {
     pair_over(seed, BYTES, link, mode)
 }
 
-/// [`pair`] over any `link`, for `bytes`.
+/// [`pair`] over any `link`, for `bytes`; the sender keeps its
+/// connection open to be asked.
 fn pair_over(seed: u64, bytes: u64, link: LinkConfig, mode: &str) -> Pair {
     let mut sender = Config::default();
     sender.set_sysctl("tcp_mtu_probing", mode).unwrap();
     let pattern = Pattern::new(seed);
-    Pair::with_nodes(
+    Pair::bulk_then(
         seed,
-        |s| {
-            StackNode::with_app(
-                s,
-                BulkSender::new(SERVER_ADDR, bytes, pattern, Finish::Nothing),
-            )
-        },
-        |s| StackNode::with_app(s, BulkReceiver::new(SERVER_ADDR, pattern)),
+        bytes,
+        pattern,
+        Finish::Nothing,
         sender,
         Config::default(),
         link,
