@@ -103,7 +103,8 @@ impl Core {
     #[cold]
     #[inline(never)]
     pub(super) fn on_mtu_probe_sent(&mut self, start: SeqNum, end: SeqNum) {
-        let mtu = end.since(start) as u16 + self.neg.segment_headers();
+        let len = u16::try_from(end.since(start)).unwrap_or(u16::MAX);
+        let mtu = len.saturating_add(self.neg.segment_headers());
         if let Some(search) = self.mtu_search_mut() {
             search.sent(mtu, start, end);
         }
@@ -183,9 +184,9 @@ impl Core {
             env.stats.tcp_ext.tcp_mtup_fail += 1;
         }
         search.settle(Verdict::Abandoned);
-        let now = search.mtu();
-        self.neg.set_path_mtu(now);
-        now
+        let segments = search.mtu();
+        self.neg.set_path_mtu(segments);
+        segments
     }
 
     /// The path MTU for `tcp_info`: the route's and ICMP's, whatever size
