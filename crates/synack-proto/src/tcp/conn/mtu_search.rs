@@ -26,7 +26,7 @@ impl Core {
         self.rare.as_ref()?.mtu_search.as_ref()
     }
 
-    fn mtu_search_mut(&mut self) -> Option<&mut MtuSearch> {
+    pub(super) fn mtu_search_mut(&mut self) -> Option<&mut MtuSearch> {
         self.rare.as_deref_mut()?.mtu_search.as_mut()
     }
 
@@ -74,17 +74,10 @@ impl Core {
     /// RFC 4821 §7.2 black hole detection fired (Linux `tcp_mtu_probing`,
     /// after `tcp_retries1` worth of timeouts): the first time a search
     /// begins, and its segments fall to `tcp_base_mss`; each time after,
-    /// the search's lower bound halves, no lower than the floor. Returns
-    /// whether the segments got smaller.
+    /// the search's lower bound halves, no lower than the floor.
     #[cold]
     #[inline(never)]
-    pub(super) fn on_black_hole(
-        &mut self,
-        now: Instant,
-        snd: &mut SendHalf,
-        config: &Config,
-    ) -> bool {
-        let before = self.neg.path_mtu();
+    pub(super) fn on_black_hole(&mut self, now: Instant, snd: &mut SendHalf, config: &Config) {
         let headers = self.neg.segment_headers();
         match self.mtu_search_mut() {
             Some(search) => {
@@ -92,11 +85,12 @@ impl Core {
             }
             None => self.begin_mtu_search(now, config),
         }
-        let lower = self.mtu_search().is_some_and(|s| s.mtu() < before);
-        if lower {
+        if self
+            .mtu_search()
+            .is_some_and(|s| s.mtu() < self.neg.path_mtu())
+        {
             self.use_search_mtu(snd);
         }
-        lower
     }
 
     /// A probe of `start..end` went out.

@@ -45,7 +45,7 @@ impl Core {
         }
         let headers = self.neg.segment_headers();
         let config = &env.config;
-        let Some(search) = self.rare.as_deref_mut().and_then(|r| r.mtu_search.as_mut()) else {
+        let Some(search) = self.mtu_search_mut() else {
             return ProbeStep::Skip;
         };
         let Some(mtu) =
