@@ -239,6 +239,19 @@ def crafted():
     dgram = ipv4(seg, 6)
     write("ipv4", "ok-crafted-rst", dgram)
     write("ipv4", "ok-crafted-with-options", ipv4(seg, 6, options=bytes([1, 1, 1, 0])))
+    # IP options the host acts on (synack_proto::ip::options): ping -R's
+    # record route, ping -T's timestamps, a source route (dropped), and
+    # malformed ones (answered with a parameter problem; the wire parser
+    # itself does not read options, so these parse).
+    echo = icmp(8, 0, struct.pack("!HH", 7, 1), b"options")
+    rr = bytes([1, 7, 39, 8]) + A + bytes(32)
+    write("ipv4", "ok-crafted-echo-record-route", ipv4(echo, 1, options=rr))
+    ts = bytes([68, 36, 5, 1]) + bytes(32)
+    write("ipv4", "ok-crafted-echo-timestamps", ipv4(echo, 1, options=ts))
+    lsrr = bytes([131, 7, 8]) + bytes([198, 51, 100, 1]) + bytes(1)
+    write("ipv4", "ok-crafted-loose-source-route", ipv4(seg, 6, options=lsrr))
+    write("ipv4", "ok-crafted-malformed-record-route", ipv4(echo, 1, options=bytes([7, 7, 3, 0, 0, 0, 0, 0])))
+    write("ipv4", "ok-crafted-timestamp-overflowed", ipv4(echo, 1, options=bytes([68, 8, 9, 0xF0, 0, 0, 0, 0])))
     write("ipv4", "ok-crafted-fragment-mf", ipv4(b"\0" * 16, 6, flags_frag=0x2000))
     write("ipv4", "ok-crafted-fragment-last", ipv4(b"\0" * 16, 17, flags_frag=185))
     write("ipv4", "ok-crafted-unknown-protocol", ipv4(b"gre?", 47))

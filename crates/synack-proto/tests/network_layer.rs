@@ -314,7 +314,7 @@ fn echo_requests_are_answered_but_not_broadcast_ones() {
             ttl: 64,
             ident: 9,
         };
-        let n = icmp::emit_echo_reply(&ip, ident, seq_no, data, reply_ip, &mut out).unwrap();
+        let n = icmp::emit_echo_reply(&ip, &[], ident, seq_no, data, reply_ip, &mut out).unwrap();
         let (outer, payload) = parse_ip(&out[..n]);
         assert_eq!((outer.src_addr, outer.dst_addr), (B, A));
         let reply = Icmpv4Repr::parse(&Icmpv4Packet::new_checked(payload).unwrap(), Checksum::Full)

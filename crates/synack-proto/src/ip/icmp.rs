@@ -551,10 +551,12 @@ pub struct ReplyIp {
 /// mirroring its identifier, sequence number and data (RFC 792; RFC 1122
 /// §3.2.2.6 "the data received in the ICMP Echo Request MUST be entirely
 /// included in the resulting Echo Reply"). The TOS byte is the request's,
-/// as Linux does; DF is clear. Returns the datagram length, or `None` when
-/// `buf` is too small.
+/// as Linux does; DF is clear. `options` (whole 32-bit words, at most 40
+/// octets: `ip::options::echo_reply`'s) follow the fixed header. Returns the
+/// datagram length, or `None` when `buf` is too small.
 pub fn emit_echo_reply(
     request: &Ipv4Repr,
+    options: &[u8],
     echo_ident: u16,
     seq_no: u16,
     data: &[u8],
@@ -567,9 +569,10 @@ pub fn emit_echo_reply(
         data,
     };
     let icmp_len = icmp.buffer_len();
-    let total = ipv4::HEADER_LEN + icmp_len;
+    let header_len = ipv4::HEADER_LEN + options.len();
+    let total = header_len + icmp_len;
     let payload_len = u16::try_from(icmp_len).ok()?;
-    if total > buf.len() || total > usize::from(u16::MAX) {
+    if total > buf.len() || total > usize::from(u16::MAX) || options.len() > 40 {
         return None;
     }
     let header = Ipv4Repr {
@@ -584,8 +587,8 @@ pub fn emit_echo_reply(
         more_frags: false,
         frag_offset: 0,
     };
-    let (head, rest) = buf[..total].split_at_mut(ipv4::HEADER_LEN);
-    header.emit(&mut Ipv4Packet::new_unchecked(head), Checksum::Full);
+    let (head, rest) = buf[..total].split_at_mut(header_len);
+    header.emit_with_options(&mut Ipv4Packet::new_unchecked(head), options);
     icmp.emit(&mut Icmpv4Packet::new_unchecked(rest), Checksum::Full);
     Some(total)
 }
@@ -600,6 +603,9 @@ pub enum ErrorMessage {
     },
     /// Time exceeded, e.g. `FragExpired` for a reassembly timeout.
     TimeExceeded(TimeExceeded),
+    /// Parameter problem (RFC 792, code 0): `pointer` names the octet of
+    /// the offending header in error (a malformed IP option).
+    ParamProblem { pointer: u8 },
 }
 
 /// Writes an ICMP error about `offending` (a datagram as received, its IP
@@ -674,6 +680,12 @@ pub fn emit_error(
             icmp.set_msg_type(msg_type::TIME_EXCEEDED);
             icmp.set_msg_code(reason.into());
             icmp.set_next_hop_mtu(0);
+        }
+        ErrorMessage::ParamProblem { pointer } => {
+            icmp.set_msg_type(msg_type::PARAM_PROBLEM);
+            icmp.set_msg_code(0);
+            // The pointer, then three unused octets.
+            icmp.body_mut()[..4].copy_from_slice(&[pointer, 0, 0, 0]);
         }
     }
     icmp.data_mut().copy_from_slice(quote);
@@ -1246,7 +1258,7 @@ mod tests {
             frag_offset: 0,
         };
         let mut buf = junk(64);
-        let len = emit_echo_reply(&request, 0x1234, 1, b"abcd", reply_ip(), &mut buf).unwrap();
+        let len = emit_echo_reply(&request, &[], 0x1234, 1, b"abcd", reply_ip(), &mut buf).unwrap();
         assert_eq!(len, 32);
         #[rustfmt::skip]
         let expected: [u8; 32] = [
@@ -1260,7 +1272,7 @@ mod tests {
         let p = Ipv4Packet::new_checked(&buf[..len]).unwrap();
         assert!(p.verify_checksum());
         assert_eq!(
-            emit_echo_reply(&request, 1, 1, b"abcd", reply_ip(), &mut junk(31)),
+            emit_echo_reply(&request, &[], 1, 1, b"abcd", reply_ip(), &mut junk(31)),
             None
         );
     }

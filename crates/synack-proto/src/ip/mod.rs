@@ -2,7 +2,7 @@
 //! the `Stack` composes into a host: addresses and martian filtering
 //! ([`addr`]), the routing table ([`route`]), the ARP cache ([`arp`]),
 //! fragment reassembly ([`frag`]), ICMP policy, replies and rate limiting
-//! ([`icmp`]), path MTUs learned per destination ([`pmtu`]), and the MIB
+//! ([`icmp`]), the header's options ([`options`]), path MTUs learned per destination ([`pmtu`]), and the MIB
 //! counters the stack keeps ([`stats`]).
 //!
 //! None of them performs I/O or reads a clock: every method that depends on
@@ -20,6 +20,7 @@ pub mod arp;
 pub mod frag;
 pub mod icmp;
 pub mod igmp;
+pub mod options;
 pub mod pmtu;
 pub mod route;
 pub mod stats;

@@ -16,16 +16,24 @@ use crate::ip::icmp::{
     self, ErrorMessage, RateLimited, ReplyIp, emit_echo_reply, emit_error, may_answer_echo,
     may_send_error, msg_type,
 };
+use crate::ip::options as ip_options;
 use crate::time::Instant;
 use crate::wire::icmpv4::{DstUnreachable, Icmpv4Packet, Icmpv4Repr, TimeExceeded};
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::{Checksum, WireError};
 
 impl Stack {
-    /// An ICMP message for us. Not inlined into `deliver_ip`, whose TCP
-    /// path stays dense.
+    /// An ICMP message for us, in a datagram whose IP options (checked)
+    /// were `options`. Not inlined into `deliver_ip`, whose TCP path stays
+    /// dense.
     #[inline(never)]
-    pub(super) fn handle_icmp(&mut self, ip: &Ipv4Repr, payload: &[u8], dst: Destination) {
+    pub(super) fn handle_icmp(
+        &mut self,
+        ip: &Ipv4Repr,
+        options: &[u8],
+        payload: &[u8],
+        dst: Destination,
+    ) {
         let repr =
             Icmpv4Packet::new_checked(payload).and_then(|p| Icmpv4Repr::parse(&p, Checksum::Full));
         let repr = match repr {
@@ -46,7 +54,7 @@ impl Stack {
         } = repr
         {
             if may_answer_echo(dst, self.env.config.icmp_echo_ignore_broadcasts) {
-                self.send_echo_reply(ip, ident, seq_no, data, dst);
+                self.send_echo_reply(ip, options, ident, seq_no, data, dst);
             }
             return;
         }
@@ -78,10 +86,13 @@ impl Stack {
     }
 
     /// RFC 792 / RFC 1122 §3.2.2.6: the reply mirrors the request's
-    /// identifier, sequence number and data.
+    /// identifier, sequence number and data, and carries its record route
+    /// and timestamp options (`options`, the request's) with this host's
+    /// entry added.
     fn send_echo_reply(
         &mut self,
         request: &Ipv4Repr,
+        options: &[u8],
         ident: u16,
         seq_no: u16,
         data: &[u8],
@@ -91,7 +102,21 @@ impl Stack {
             self.env.stats.icmp.out_errors += 1;
             return;
         };
-        let len = 20 + 8 + data.len();
+        let mut reply_options = [0; ip_options::MAX_LEN];
+        let options_len = match ip_options::Options::parse(options) {
+            Ok(found) if !options.is_empty() => {
+                let me = ip_options::Registration {
+                    address: src,
+                    timestamp: self.ip_timestamp(),
+                };
+                let ours = |a| self.is_local_addr(a);
+                ip_options::echo_reply(options, &found, me, ours, &mut reply_options)
+            }
+            // None, or (checked on the way in) none to carry.
+            _ => 0,
+        };
+        let reply_options = &reply_options[..options_len];
+        let len = 20 + reply_options.len() + 8 + data.len();
         let Some(mut buf) = self.out.alloc(len) else {
             self.env.stats.icmp.out_errors += 1;
             return;
@@ -102,7 +127,7 @@ impl Stack {
             ttl: self.env.config.ip_default_ttl,
             ident: self.next_ident(),
         };
-        match emit_echo_reply(request, ident, seq_no, data, reply, &mut buf) {
+        match emit_echo_reply(request, reply_options, ident, seq_no, data, reply, &mut buf) {
             Some(n) => {
                 buf.truncate(n);
                 self.out.push(buf);
@@ -146,6 +171,7 @@ impl Stack {
                 (msg_type::DST_UNREACHABLE, u8::from(reason))
             }
             ErrorMessage::TimeExceeded(reason) => (msg_type::TIME_EXCEEDED, u8::from(reason)),
+            ErrorMessage::ParamProblem { .. } => (msg_type::PARAM_PROBLEM, 0),
         };
         // Not limited on the loopback (Linux's `icmpv4_xrlim_allow`).
         let limited = if self.rx_looped {

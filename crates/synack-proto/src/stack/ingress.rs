@@ -20,13 +20,14 @@ use super::{IfaceId, RxAddrs, RxOffload, Stack};
 use crate::ip::addr::{Destination, check_martian, classify_destination};
 use crate::ip::frag::FragOutcome;
 use crate::ip::icmp::ErrorMessage;
+use crate::ip::options::Options;
 use crate::tcp::ecn::Ecn;
 use crate::time::Instant;
 use crate::wire::ethernet::{
     EtherType, EthernetAddress, EthernetFrame, HEADER_LEN as ETHERNET_HEADER_LEN,
 };
 use crate::wire::icmpv4::DstUnreachable;
-use crate::wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+use crate::wire::ipv4::{HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr};
 use crate::wire::{Checksum, WireError};
 
 impl Stack {
@@ -136,6 +137,38 @@ impl Stack {
             }
             Err(e) => return self.count_ip_error(e),
         };
+        if header_len != HEADER_LEN {
+            return self.accept_ip_with_options(index, bytes, link_broadcast);
+        }
+        self.accept_ip(index, bytes, &ip, HEADER_LEN, link_broadcast);
+    }
+
+    /// A datagram with options (rare; its header checked by `handle_ip`):
+    /// [`Stack::accept_ip`] out of line, so that the copy inlined for every
+    /// other datagram has a constant header length and no options to check.
+    /// It parses the header again rather than take it from `handle_ip`,
+    /// whose parsed fields then stay in registers.
+    #[cold]
+    #[inline(never)]
+    fn accept_ip_with_options(&mut self, index: usize, bytes: &[u8], link_broadcast: bool) {
+        let packet = Ipv4Packet::new_unchecked(bytes);
+        if let Ok((ip, header_len)) = Ipv4Repr::parse_with_header_len(&packet, Checksum::Offload) {
+            self.accept_ip(index, bytes, &ip, header_len, link_broadcast);
+        }
+    }
+
+    /// A parsed datagram whose header is `header_len` bytes: its addresses
+    /// checked, its options (if any) checked, then to its protocol or to
+    /// reassembly.
+    #[inline(always)]
+    fn accept_ip(
+        &mut self,
+        index: usize,
+        bytes: &[u8],
+        ip: &Ipv4Repr,
+        header_len: usize,
+        link_broadcast: bool,
+    ) {
         // The datagram proper, without link-layer padding: its total
         // length, which `parse` checked lies within the buffer.
         let datagram = &bytes[..header_len + usize::from(ip.payload_len)];
@@ -154,6 +187,13 @@ impl Stack {
                 dst
             }
         };
+        // Options first (IGMP's router alert among them): known here
+        // to be for us. None in the copy every other datagram runs.
+        if header_len > HEADER_LEN
+            && !self.ip_options_accepted(ip, datagram, header_len, dst, link_broadcast)
+        {
+            return;
+        }
         match dst {
             Destination::Local => {}
             Destination::Broadcast => self.env.stats.ip.in_bcast_pkts += 1,
@@ -164,16 +204,47 @@ impl Stack {
                     return;
                 }
                 if ip.protocol == IpProtocol::Igmp && !ip.is_fragment() {
-                    return self.handle_igmp(index, &ip, &datagram[header_len..]);
+                    return self.handle_igmp(index, ip, &datagram[header_len..]);
                 }
             }
             // `classify_addrs` counted and refused it.
             Destination::NotOurs => return,
         }
         if !ip.is_fragment() {
-            return self.deliver_ip(&ip, datagram, header_len, dst, link_broadcast);
+            return self.deliver_ip(ip, datagram, header_len, dst, link_broadcast);
         }
         self.handle_fragment(datagram, dst, link_broadcast);
+    }
+
+    /// RFC 1122 §3.2.1.8: a datagram's options are checked before the
+    /// datagram is used (`ip::options`). A malformed option is a header
+    /// error, answered with a parameter problem pointing at it (RFC 1122
+    /// §3.2.2.5); a source route drops the datagram (`InSourceRouted`), as
+    /// Linux does with `accept_source_route` off.
+    fn ip_options_accepted(
+        &mut self,
+        ip: &Ipv4Repr,
+        datagram: &[u8],
+        header_len: usize,
+        dst: Destination,
+        link_broadcast: bool,
+    ) -> bool {
+        match Options::parse(&datagram[HEADER_LEN..header_len]) {
+            Ok(found) if found.source_route.is_some() => {
+                self.env.stats.ip.in_source_routed += 1;
+                false
+            }
+            Ok(_) => true,
+            Err(problem) => {
+                self.env.stats.ip.in_hdr_errors += 1;
+                let message = ErrorMessage::ParamProblem {
+                    pointer: problem.pointer,
+                };
+                let payload = &datagram[header_len..];
+                self.send_icmp_error(message, ip, payload, datagram, dst, link_broadcast);
+                false
+            }
+        }
     }
 
     /// RFC 1122 §3.3.2: a fragment is reassembled, within the reassembler's
@@ -296,7 +367,8 @@ impl Stack {
             IpProtocol::Icmp => {
                 self.env.stats.ip.in_delivers += 1;
                 let ip = *ip;
-                self.handle_icmp(&ip, payload, dst);
+                let options = &datagram[HEADER_LEN..header_len];
+                self.handle_icmp(&ip, options, payload, dst);
             }
             // IGMP is for groups (`handle_ip` takes it there); a unicast
             // message is no query a version 2 host answers (RFC 2236 §2.1)

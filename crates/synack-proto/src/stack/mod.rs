@@ -430,6 +430,9 @@ pub struct Stack {
     path_mtus: crate::ip::pmtu::PathMtuCache,
     /// Destinations that ICMP redirects gave a host route, oldest first.
     redirected: VecDeque<(Ipv4Addr, Instant)>,
+    /// The time of day at an instant, in milliseconds since the Unix epoch
+    /// ([`Stack::set_time_of_day`]), for the IP timestamp option.
+    time_of_day: Option<(Instant, u64)>,
     conns: Slab<ConnEntry>,
     listeners: Slab<Listener<Key>>,
     /// The application's listening addresses.
@@ -615,6 +618,7 @@ impl Stack {
             now: Instant::ZERO,
             scratch: Vec::new(),
             full_scans: 0,
+            time_of_day: None,
         };
         // No state trace yet: connections raise only the changes the
         // stack acts on.
@@ -683,6 +687,25 @@ impl Stack {
     }
 
     // ---- time ----------------------------------------------------------------
+
+    /// Tells the stack the time of day: at `now`, `unix_millis` milliseconds
+    /// since the Unix epoch. The stack reads no clock; this one is used only
+    /// for the timestamps an echo reply writes into an IP timestamp option
+    /// (RFC 791: milliseconds since midnight UT). Without it they are
+    /// marked non-standard (the high bit set), as RFC 791 allows.
+    pub fn set_time_of_day(&mut self, now: Instant, unix_millis: u64) {
+        self.time_of_day = Some((now, unix_millis));
+    }
+
+    /// An IP timestamp option's value at the current time (RFC 791).
+    fn ip_timestamp(&self) -> u32 {
+        let unix = self.time_of_day.map(|(at, ms)| {
+            let after = self.now.saturating_duration_since(at).total_millis();
+            let before = at.saturating_duration_since(self.now).total_millis();
+            ms.saturating_add(after).saturating_sub(before)
+        });
+        crate::ip::options::timestamp(unix, self.now.total_millis())
+    }
 
     /// Time moves; timers at or before `now` fire.
     #[inline]

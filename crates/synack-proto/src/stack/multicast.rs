@@ -209,8 +209,7 @@ impl Stack {
             return;
         };
         let message = out.message.to_bytes();
-        let header_len = IP_HEADER_LEN + ROUTER_ALERT.len();
-        let total = header_len + message.len();
+        let total = IP_HEADER_LEN + ROUTER_ALERT.len() + message.len();
         let Some(mut buf) = self.out.alloc(total) else {
             self.env.stats.ip.out_discards += 1;
             return;
@@ -220,7 +219,7 @@ impl Stack {
             src_addr: src,
             dst_addr: out.dst,
             protocol: IpProtocol::Igmp,
-            payload_len: (ROUTER_ALERT.len() + message.len()) as u16,
+            payload_len: message.len() as u16,
             ttl: 1,
             dscp_ecn: 0,
             ident: self.next_ident(),
@@ -228,17 +227,9 @@ impl Stack {
             more_frags: false,
             frag_offset: 0,
         };
-        repr.emit(
-            &mut Ipv4Packet::new_unchecked(&mut buf[..IP_HEADER_LEN]),
-            Checksum::Full,
-        );
-        // The option after the fixed header: IHL 6, the total length as
-        // emitted (the option counted in the payload), the sum again.
-        buf[IP_HEADER_LEN..header_len].copy_from_slice(&ROUTER_ALERT);
+        let header_len =
+            repr.emit_with_options(&mut Ipv4Packet::new_unchecked(&mut buf[..]), &ROUTER_ALERT);
         buf[header_len..].copy_from_slice(&message);
-        let mut ip = Ipv4Packet::new_unchecked(&mut buf[..]);
-        ip.set_version_and_header_len(header_len as u8);
-        ip.fill_checksum();
         self.env.stats.ip.out_requests += 1;
         match out.message {
             IgmpRepr::Leave { .. } => self.env.stats.igmp.out_leaves += 1,

@@ -443,6 +443,28 @@ impl Ipv4Repr {
         store_words(&mut packet.buffer.as_mut()[..HEADER_LEN], words);
     }
 
+    /// Writes the header with `options` after its fixed 20 bytes (RFC 791
+    /// §3.1: whole 32-bit words, at most 40 octets), counted in the header
+    /// length and the total length: `payload_len` is what follows the
+    /// options. Returns the header's length.
+    pub fn emit_with_options<T: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        packet: &mut Ipv4Packet<T>,
+        options: &[u8],
+    ) -> usize {
+        debug_assert!(options.len().is_multiple_of(4) && options.len() <= 40);
+        let header_len = HEADER_LEN + options.len();
+        let whole = Ipv4Repr {
+            payload_len: self.payload_len + options.len() as u16,
+            ..*self
+        };
+        whole.emit(packet, Checksum::Offload);
+        packet.buffer.as_mut()[HEADER_LEN..header_len].copy_from_slice(options);
+        packet.set_version_and_header_len(header_len as u8);
+        packet.fill_checksum();
+        header_len
+    }
+
     /// The header as five big-endian 32-bit words, checksum zero.
     #[inline]
     fn words(&self) -> [u32; 5] {

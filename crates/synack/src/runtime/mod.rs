@@ -465,10 +465,17 @@ impl Builder {
         let frame_len = device
             .max_frame_len()
             .max(synack_proto::stack::MIN_TRANSMIT_BUFFER);
+        let clock = Clock::new();
+        // The time of day, for IP timestamp options (`ping -T`).
+        if let Ok(since_epoch) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)
+        {
+            let millis = u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX);
+            stack.set_time_of_day(clock.now(), millis);
+        }
         let core = Core {
             stack,
             device,
-            clock: Clock::new(),
+            clock,
             tx_buf: vec![0; frame_len],
             rx_bufs: {
                 let n = if frame_len <= GRO_FRAME_MAX {

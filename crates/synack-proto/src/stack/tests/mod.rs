@@ -12,6 +12,7 @@ mod ethernet;
 mod fastopen;
 mod gro;
 mod ip;
+mod ip_options;
 mod kept;
 mod life;
 mod listen;

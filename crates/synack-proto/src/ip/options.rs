@@ -1,0 +1,300 @@
+//! IPv4 options (RFC 791 §3.1, RFC 1122 §3.2.1.8): checked on every datagram
+//! for us that carries any, and the record route and timestamp options of an
+//! echo request carried into its reply with this host's entry added (RFC 1122
+//! §3.2.2.6), so `ping -R` and `ping -T` show the whole round trip.
+//!
+//! What the host does with each option it receives:
+//! - record route and timestamp: checked; an echo reply carries them on;
+//! - loose and strict source route: checked, then the datagram is dropped
+//!   (`InSourceRouted`), as Linux drops it with `accept_source_route` off,
+//!   its default: this host does not act as a source route's destination;
+//! - router alert: checked (RFC 2113 §2.1: four octets long);
+//! - security, stream identifier and unknown kinds: skipped by their length
+//!   (RFC 1122 §3.2.1.8: "silently ignore").
+//!
+//! A malformed option (a length that runs past the header, a pointer below
+//! its first slot, a slot cut short, a second copy of a once-only option, a
+//! timestamp whose overflow count is full) drops the datagram as a header
+//! error, answered with a parameter problem pointing at the octet in error
+//! (RFC 1122 §3.2.2.5; Linux's `ip_options_compile`).
+
+use core::net::Ipv4Addr;
+
+use crate::wire::ipv4::HEADER_LEN;
+
+/// Option kinds (RFC 791 §3.1; router alert: RFC 2113).
+pub mod kind {
+    pub const END: u8 = 0;
+    pub const NOP: u8 = 1;
+    pub const RECORD_ROUTE: u8 = 7;
+    pub const TIMESTAMP: u8 = 68;
+    pub const SECURITY: u8 = 130;
+    pub const LOOSE_SOURCE_ROUTE: u8 = 131;
+    pub const STREAM_ID: u8 = 136;
+    pub const STRICT_SOURCE_ROUTE: u8 = 137;
+    pub const ROUTER_ALERT: u8 = 148;
+}
+
+/// The largest options area: a 60-byte header less its fixed 20.
+pub const MAX_LEN: usize = 40;
+
+/// The timestamp option's flags (RFC 791 "Internet Timestamp", the low four
+/// bits of its fourth octet); the high four are the overflow count.
+mod ts_flag {
+    /// Timestamps only.
+    pub const ONLY: u8 = 0;
+    /// Each timestamp after the address of the module that wrote it.
+    pub const WITH_ADDRESS: u8 = 1;
+    /// Addresses given by the sender; a module writes its timestamp only
+    /// when the next one is its own.
+    pub const PRESPECIFIED: u8 = 3;
+}
+
+/// The most modules a timestamp option's overflow count can count.
+const TS_OVERFLOW_MAX: u8 = 15;
+
+/// Where the options a host acts on start in a datagram's options area
+/// (offsets from the first option octet), after they checked out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    pub record_route: Option<u8>,
+    pub timestamp: Option<u8>,
+    /// Loose or strict.
+    pub source_route: Option<u8>,
+    pub router_alert: bool,
+}
+
+/// A malformed option: the octet in error, counted from the IP header's
+/// first octet, as ICMP's parameter problem pointer counts (RFC 792).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Problem {
+    pub pointer: u8,
+}
+
+impl Options {
+    /// Checks a datagram's options area (the header after its fixed 20
+    /// bytes; at most [`MAX_LEN`]) option by option.
+    pub fn parse(area: &[u8]) -> Result<Self, Problem> {
+        let mut found = Options::default();
+        let mut at = 0;
+        while at < area.len() {
+            let kind = area[at];
+            if kind == kind::END {
+                break;
+            }
+            if kind == kind::NOP {
+                at += 1;
+                continue;
+            }
+            // Every other option has a length octet, counting itself and
+            // the kind, that must stay inside the area.
+            let len = match area.get(at + 1) {
+                Some(&len) if len >= 2 && at + usize::from(len) <= area.len() => usize::from(len),
+                Some(_) => return Err(problem(at + 1)),
+                None => return Err(problem(at)),
+            };
+            let option = &area[at..at + len];
+            let offset = Some(at as u8);
+            match kind {
+                kind::RECORD_ROUTE => {
+                    once(found.record_route, at)?;
+                    check_route(option, at)?;
+                    found.record_route = offset;
+                }
+                kind::LOOSE_SOURCE_ROUTE | kind::STRICT_SOURCE_ROUTE => {
+                    once(found.source_route, at)?;
+                    check_route(option, at)?;
+                    found.source_route = offset;
+                }
+                kind::TIMESTAMP => {
+                    once(found.timestamp, at)?;
+                    check_timestamp(option, at)?;
+                    found.timestamp = offset;
+                }
+                kind::ROUTER_ALERT => {
+                    if len != 4 {
+                        return Err(problem(at + 1));
+                    }
+                    found.router_alert = true;
+                }
+                _ => {}
+            }
+            at += len;
+        }
+        Ok(found)
+    }
+}
+
+/// The parameter problem for the octet `at` of the options area.
+fn problem(at: usize) -> Problem {
+    // The area is at most 40 octets: the pointer fits.
+    Problem {
+        pointer: (HEADER_LEN + at) as u8,
+    }
+}
+
+/// RFC 791: record route, source routes and the timestamp appear "at most
+/// once in a datagram".
+fn once(seen: Option<u8>, at: usize) -> Result<(), Problem> {
+    match seen {
+        Some(_) => Err(problem(at)),
+        None => Ok(()),
+    }
+}
+
+/// A route option (record route, loose or strict source route): kind,
+/// length, a pointer to the next four-octet slot (4 for the first), the
+/// slots. A pointer past the length means the route is full (or done).
+fn check_route(option: &[u8], at: usize) -> Result<(), Problem> {
+    let len = option.len();
+    let Some(&pointer) = option.get(2) else {
+        return Err(problem(at + 1));
+    };
+    let pointer = usize::from(pointer);
+    if pointer < 4 || (pointer <= len && pointer + 3 > len) {
+        return Err(problem(at + 2));
+    }
+    Ok(())
+}
+
+/// A timestamp option: kind, length, pointer (5 for the first slot),
+/// overflow and flags, then slots of a timestamp, or of an address and a
+/// timestamp.
+fn check_timestamp(option: &[u8], at: usize) -> Result<(), Problem> {
+    let len = option.len();
+    if len < 4 {
+        return Err(problem(at + 1));
+    }
+    let pointer = usize::from(option[2]);
+    if pointer < 5 {
+        return Err(problem(at + 2));
+    }
+    let (overflow, flag) = (option[3] >> 4, option[3] & 0x0F);
+    if pointer <= len {
+        if pointer + ts_slot(flag) - 1 > len {
+            return Err(problem(at + 2));
+        }
+    } else if flag != ts_flag::PRESPECIFIED && overflow == TS_OVERFLOW_MAX {
+        // RFC 791: "If the overflow count itself overflows, the original
+        // datagram is considered to be in error and is discarded."
+        return Err(problem(at + 3));
+    }
+    Ok(())
+}
+
+/// A timestamp slot's size for `flag`.
+fn ts_slot(flag: u8) -> usize {
+    match flag {
+        ts_flag::ONLY => 4,
+        _ => 8,
+    }
+}
+
+/// This host's entry, as an echo reply registers it: the reply's source
+/// address and its timestamp (RFC 791: milliseconds since midnight UT, or
+/// any value with the high bit set when the time of day is unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registration {
+    pub address: Ipv4Addr,
+    pub timestamp: u32,
+}
+
+/// RFC 1122 §3.2.2.6: "If a Record Route and/or Time Stamp option is
+/// received in an ICMP Echo Request, this option (these options) SHOULD be
+/// updated to include the current host and included in the IP header of
+/// the Echo Reply message, without 'truncation'." Writes the reply's
+/// options into `out` from `area`, the request's options as
+/// [`Options::parse`] found them: the record route and the timestamp option,
+/// each with this host's entry where it has room (a full timestamp option
+/// counts one more overflow instead), padded with end-of-options to a whole
+/// number of 32-bit words. `is_ours` tells this host's addresses (a
+/// prespecified timestamp names the modules that write one). Returns their
+/// length (0: none to carry).
+pub fn echo_reply(
+    area: &[u8],
+    found: &Options,
+    me: Registration,
+    is_ours: impl Fn(Ipv4Addr) -> bool,
+    out: &mut [u8; MAX_LEN],
+) -> usize {
+    let mut len = 0;
+    let mut starts = [found.record_route, found.timestamp];
+    // In the request's order.
+    starts.sort_unstable_by_key(|s| s.unwrap_or(u8::MAX));
+    for start in starts.into_iter().flatten() {
+        let start = usize::from(start);
+        let option_len = usize::from(area[start + 1]);
+        let option = &mut out[len..len + option_len];
+        option.copy_from_slice(&area[start..start + option_len]);
+        if option[0] == kind::RECORD_ROUTE {
+            record_route(option, me.address);
+        } else {
+            register_timestamp(option, me, &is_ours);
+        }
+        len += option_len;
+    }
+    let padded = len.next_multiple_of(4);
+    out[len..padded].fill(kind::END);
+    padded
+}
+
+/// RFC 791 "Record Route": the address goes in the slot the pointer names,
+/// and the pointer moves past it; a full route is left as it is.
+fn record_route(option: &mut [u8], address: Ipv4Addr) {
+    let pointer = usize::from(option[2]);
+    if pointer + 3 <= option.len() {
+        option[pointer - 1..pointer + 3].copy_from_slice(&address.octets());
+        option[2] += 4;
+    }
+}
+
+/// RFC 791 "Internet Timestamp": the entry by the option's flag, or one
+/// more in the overflow count when there is no room.
+fn register_timestamp(option: &mut [u8], me: Registration, is_ours: impl Fn(Ipv4Addr) -> bool) {
+    let pointer = usize::from(option[2]);
+    let flag = option[3] & 0x0F;
+    if pointer + ts_slot(flag) - 1 > option.len() {
+        // Full. `check_timestamp` refused an option whose count is full.
+        let overflow = option[3] >> 4;
+        if flag != ts_flag::PRESPECIFIED && overflow < TS_OVERFLOW_MAX {
+            option[3] = ((overflow + 1) << 4) | flag;
+        }
+        return;
+    }
+    let slot = &mut option[pointer - 1..];
+    match flag {
+        ts_flag::ONLY => {
+            slot[..4].copy_from_slice(&me.timestamp.to_be_bytes());
+            option[2] += 4;
+        }
+        ts_flag::WITH_ADDRESS => {
+            slot[..4].copy_from_slice(&me.address.octets());
+            slot[4..8].copy_from_slice(&me.timestamp.to_be_bytes());
+            option[2] += 8;
+        }
+        ts_flag::PRESPECIFIED => {
+            let next = Ipv4Addr::new(slot[0], slot[1], slot[2], slot[3]);
+            if is_ours(next) {
+                slot[4..8].copy_from_slice(&me.timestamp.to_be_bytes());
+                option[2] += 8;
+            }
+        }
+        // An unknown flag: nothing this host knows how to write.
+        _ => {}
+    }
+}
+
+/// A timestamp for the options from a time of day, in milliseconds since
+/// midnight UT when the stack knows the time of day (`unix_millis`), else
+/// from any clock with the high bit set, as RFC 791 allows ("a non-standard
+/// value").
+pub fn timestamp(unix_millis: Option<u64>, monotonic_millis: u64) -> u32 {
+    const DAY_MILLIS: u64 = 24 * 60 * 60 * 1000;
+    match unix_millis {
+        Some(ms) => (ms % DAY_MILLIS) as u32,
+        None => (monotonic_millis as u32) | 0x8000_0000,
+    }
+}
+
+#[cfg(test)]
+mod tests;

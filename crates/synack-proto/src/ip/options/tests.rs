@@ -1,0 +1,295 @@
+use super::*;
+
+const ME: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+fn me(timestamp: u32) -> Registration {
+    Registration {
+        address: ME,
+        timestamp,
+    }
+}
+
+fn reply(area: &[u8], timestamp: u32) -> Vec<u8> {
+    let found = Options::parse(area).expect("well formed");
+    let mut out = [0xAA; MAX_LEN];
+    let n = echo_reply(area, &found, me(timestamp), |a| a == ME, &mut out);
+    out[..n].to_vec()
+}
+
+/// `ping -R`'s option as Linux sends it: nine slots, the sender's own
+/// address in the first (it records itself going out), NOP before it.
+fn ping_r() -> Vec<u8> {
+    let mut area = vec![kind::NOP, kind::RECORD_ROUTE, 39, 8];
+    area.extend_from_slice(&PEER.octets());
+    area.resize(40, 0);
+    area
+}
+
+#[test]
+fn no_options_and_padding_parse_to_nothing() {
+    assert_eq!(Options::parse(&[]), Ok(Options::default()));
+    assert_eq!(Options::parse(&[kind::NOP; 4]), Ok(Options::default()));
+    // After the end of the list, anything (RFC 791: padding, not options).
+    assert_eq!(
+        Options::parse(&[kind::END, 0xFF, 0xFF, 0xFF]),
+        Ok(Options::default())
+    );
+}
+
+#[test]
+fn unknown_and_ignored_kinds_are_skipped_by_their_length() {
+    // Security (11 octets), stream id (4), an unknown kind 30 (4), then a
+    // record route the walk must still find after them.
+    let mut area = vec![kind::SECURITY, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    area.extend_from_slice(&[kind::STREAM_ID, 4, 0, 1]);
+    area.extend_from_slice(&[30, 4, 0xDE, 0xAD]);
+    area.extend_from_slice(&[kind::RECORD_ROUTE, 7, 4, 0, 0, 0, 0]);
+    area.push(kind::END);
+    let found = Options::parse(&area).unwrap();
+    assert_eq!(found.record_route, Some(19));
+    assert_eq!(found.timestamp, None);
+}
+
+#[test]
+fn finds_each_option_it_acts_on() {
+    let area = [
+        kind::ROUTER_ALERT,
+        4,
+        0,
+        0,
+        kind::LOOSE_SOURCE_ROUTE,
+        7,
+        4,
+        198,
+        51,
+        100,
+        1,
+        kind::TIMESTAMP,
+        8,
+        5,
+        0,
+        0,
+        0,
+        0,
+        0,
+        kind::END,
+    ];
+    let found = Options::parse(&area).unwrap();
+    assert!(found.router_alert);
+    assert_eq!(found.source_route, Some(4));
+    assert_eq!(found.timestamp, Some(11));
+}
+
+#[test]
+fn malformed_options_point_at_the_octet_in_error() {
+    let cases: &[(&[u8], u8, &str)] = &[
+        (&[kind::RECORD_ROUTE], 20, "no length octet"),
+        (&[kind::RECORD_ROUTE, 1, 0, 0], 21, "length below 2"),
+        (
+            &[kind::NOP, 30, 8, 0, 0, 0, 0, 0],
+            22,
+            "length past the area",
+        ),
+        (
+            &[kind::RECORD_ROUTE, 2, 0, 0],
+            21,
+            "route without a pointer",
+        ),
+        (
+            &[kind::RECORD_ROUTE, 7, 3, 0, 0, 0, 0, 0],
+            22,
+            "pointer below 4",
+        ),
+        (
+            &[kind::RECORD_ROUTE, 6, 4, 0, 0, 0, 0, 0],
+            22,
+            "slot cut short",
+        ),
+        (
+            &[kind::RECORD_ROUTE, 3, 4, kind::RECORD_ROUTE, 3, 4, 0, 0],
+            23,
+            "second record route",
+        ),
+        (
+            &[
+                kind::LOOSE_SOURCE_ROUTE,
+                3,
+                4,
+                kind::STRICT_SOURCE_ROUTE,
+                3,
+                4,
+                0,
+                0,
+            ],
+            23,
+            "two source routes",
+        ),
+        (&[kind::TIMESTAMP, 3, 5, 0], 21, "timestamp shorter than 4"),
+        (
+            &[kind::TIMESTAMP, 8, 4, 0, 0, 0, 0, 0],
+            22,
+            "timestamp pointer below 5",
+        ),
+        (
+            &[kind::TIMESTAMP, 8, 5, ts_flag::WITH_ADDRESS, 0, 0, 0, 0],
+            22,
+            "an address-and-time slot cut short",
+        ),
+        (
+            &[kind::TIMESTAMP, 8, 9, 0xF0, 0, 0, 0, 0],
+            23,
+            "full, and the overflow count full",
+        ),
+        (
+            &[kind::ROUTER_ALERT, 6, 0, 0, 0, 0],
+            21,
+            "router alert not 4 long",
+        ),
+    ];
+    for (area, pointer, why) in cases {
+        assert_eq!(
+            Options::parse(area),
+            Err(Problem { pointer: *pointer }),
+            "{why}"
+        );
+    }
+}
+
+#[test]
+fn full_options_are_well_formed() {
+    // A route whose pointer is past its length is full (or, for a source
+    // route, done); a full timestamp with room in its count likewise.
+    assert!(Options::parse(&[kind::RECORD_ROUTE, 7, 8, 1, 2, 3, 4, 0]).is_ok());
+    assert!(Options::parse(&[kind::TIMESTAMP, 8, 9, 0xE0, 0, 0, 0, 0]).is_ok());
+    // A full prespecified timestamp never counts overflows.
+    assert!(Options::parse(&[kind::TIMESTAMP, 12, 13, 0xF3, 0, 0, 0, 0, 0, 0, 0, 0]).is_ok());
+}
+
+#[test]
+fn an_echo_reply_records_this_host_in_the_route() {
+    let area = ping_r();
+    let out = reply(&area, 0);
+    // The NOP is not carried; the route is, one slot further.
+    assert_eq!(out.len(), 40);
+    assert_eq!(&out[..3], &[kind::RECORD_ROUTE, 39, 12]);
+    assert_eq!(&out[3..7], &PEER.octets());
+    assert_eq!(&out[7..11], &ME.octets());
+    assert!(out[11..].iter().all(|&b| b == 0));
+}
+
+#[test]
+fn a_full_route_is_carried_as_it_came() {
+    let area = [kind::RECORD_ROUTE, 7, 8, 10, 0, 0, 1, kind::END];
+    assert_eq!(reply(&area, 0), area);
+}
+
+#[test]
+fn timestamps_are_registered_by_their_flag() {
+    // Timestamps only.
+    let out = reply(
+        &[kind::TIMESTAMP, 12, 9, 0, 0, 0, 0, 7, 0, 0, 0, 0],
+        0x0102_0304,
+    );
+    assert_eq!(out, [kind::TIMESTAMP, 12, 13, 0, 0, 0, 0, 7, 1, 2, 3, 4]);
+    // With addresses.
+    let out = reply(
+        &[kind::TIMESTAMP, 12, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+        0x0A0B_0C0D,
+    );
+    assert_eq!(
+        out,
+        [kind::TIMESTAMP, 12, 13, 1, 192, 0, 2, 2, 10, 11, 12, 13]
+    );
+    // Prespecified, and the next address is ours.
+    let mut area = vec![kind::TIMESTAMP, 20, 5, 3];
+    area.extend_from_slice(&[192, 0, 2, 2, 0, 0, 0, 0, 198, 51, 100, 9, 0, 0, 0, 0]);
+    let out = reply(&area, 0x0000_0100);
+    assert_eq!(out[2], 13);
+    assert_eq!(&out[8..12], &[0, 0, 1, 0]);
+    // Prespecified, and the next address is another's: untouched.
+    let mut area = vec![kind::TIMESTAMP, 12, 5, 3];
+    area.extend_from_slice(&[198, 51, 100, 9, 0, 0, 0, 0]);
+    assert_eq!(reply(&area, 5), area);
+}
+
+#[test]
+fn a_full_timestamp_counts_one_more_overflow() {
+    let out = reply(&[kind::TIMESTAMP, 8, 9, 0x21, 0, 0, 0, 0], 1);
+    assert_eq!(out, [kind::TIMESTAMP, 8, 9, 0x31, 0, 0, 0, 0]);
+}
+
+#[test]
+fn both_options_go_in_the_requests_order_padded_to_words() {
+    let area = [
+        kind::TIMESTAMP,
+        8,
+        5,
+        0,
+        0,
+        0,
+        0,
+        0,
+        kind::NOP,
+        kind::RECORD_ROUTE,
+        7,
+        4,
+        0,
+        0,
+        0,
+        0,
+    ];
+    let out = reply(&area, 9);
+    assert_eq!(out.len(), 16);
+    assert_eq!(&out[..8], &[kind::TIMESTAMP, 8, 9, 0, 0, 0, 0, 9]);
+    assert_eq!(&out[8..15], &[kind::RECORD_ROUTE, 7, 8, 192, 0, 2, 2]);
+    assert_eq!(out[15], kind::END);
+}
+
+#[test]
+fn options_that_are_not_echoed_give_an_empty_reply() {
+    assert!(reply(&[kind::ROUTER_ALERT, 4, 0, 0], 0).is_empty());
+}
+
+#[test]
+fn a_timestamp_is_the_time_of_day_or_marked_non_standard() {
+    // 2026-11-25 10:00:00.250 UT.
+    let unix = 1_795_600_800_250u64;
+    assert_eq!(timestamp(Some(unix), 5), 36_000_250);
+    assert_eq!(timestamp(None, 1234), 0x8000_04D2);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 2000,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x1b5),
+        ..Default::default()
+    })]
+
+    /// Any area parses without a panic, and what parses gives a reply that
+    /// parses again (a reply's options are as well formed as the request's).
+    #[test]
+    fn any_area_parses_and_its_reply_parses_again(
+        area in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::sample::select(vec![0u8, 1, 3, 4, 5, 7, 8, 9, 68, 131, 137, 148]),
+                proptest::num::u8::ANY,
+            ],
+            0..=MAX_LEN,
+        ),
+        stamp: u32,
+    ) {
+        if let Ok(found) = Options::parse(&area) {
+            let mut out = [0; MAX_LEN];
+            let n = echo_reply(&area, &found, me(stamp), |a| a == ME, &mut out);
+            proptest::prop_assert!(n % 4 == 0 && n <= area.len().next_multiple_of(4));
+            // Well formed again, but for a timestamp whose count this
+            // host filled: the next module could not register.
+            if let Err(p) = Options::parse(&out[..n]) {
+                let flags = usize::from(p.pointer) - HEADER_LEN;
+                proptest::prop_assert_eq!(out[flags - 3], kind::TIMESTAMP, "{:?} -> {:?}", area, &out[..n]);
+                proptest::prop_assert_eq!(out[flags] >> 4, TS_OVERFLOW_MAX);
+            }
+        }
+    }
+}

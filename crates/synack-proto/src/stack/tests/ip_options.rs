@@ -1,0 +1,192 @@
+//! IP options on the way in (RFC 791 §3.1, RFC 1122 §3.2.1.8): checked, a
+//! malformed one answered with a parameter problem (RFC 1122 §3.2.2.5),
+//! source routes dropped, and an echo request's record route and timestamp
+//! carried into the reply with this host's entry (RFC 1122 §3.2.2.6).
+
+use super::*;
+use crate::ip::options::kind;
+use crate::wire::checksum;
+
+/// `datagram` with `options` (whole words) inserted after its fixed header:
+/// the header length, total length and header checksum follow.
+fn with_options(datagram: &[u8], options: &[u8]) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0);
+    let mut d = datagram[..20].to_vec();
+    d.extend_from_slice(options);
+    d.extend_from_slice(&datagram[20..]);
+    d[0] = 0x40 | ((20 + options.len()) / 4) as u8;
+    let total = d.len() as u16;
+    d[2..4].copy_from_slice(&total.to_be_bytes());
+    d[10..12].copy_from_slice(&[0, 0]);
+    let header_len = 20 + options.len();
+    let sum = checksum::finish(checksum::data(&d[..header_len]));
+    d[10..12].copy_from_slice(&sum.to_be_bytes());
+    d
+}
+
+/// Every datagram the stack sends now.
+fn sent(s: &mut Stack, now: Instant) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1600];
+    while let Some(n) = s.poll_transmit(now, &mut buf) {
+        out.push(buf[..n].to_vec());
+    }
+    out
+}
+
+/// A reply's header checked whole (its sum covers the options), and its
+/// options and ICMP message.
+fn split_reply(reply: &[u8]) -> (&[u8], &[u8]) {
+    let header_len = usize::from(reply[0] & 0x0F) * 4;
+    assert!(checksum::is_valid(checksum::data(&reply[..header_len])));
+    assert_eq!(
+        usize::from(u16::from_be_bytes([reply[2], reply[3]])),
+        reply.len()
+    );
+    let icmp = &reply[header_len..];
+    assert!(checksum::is_valid(checksum::data(icmp)));
+    (&reply[20..header_len], icmp)
+}
+
+/// `ping -R`'s option as Linux sends it: NOP, then a record route of nine
+/// slots with the sender's address in the first.
+fn record_route_from_a() -> Vec<u8> {
+    let mut o = vec![kind::NOP, kind::RECORD_ROUTE, 39, 8];
+    o.extend_from_slice(&A.octets());
+    o.resize(40, 0);
+    o
+}
+
+#[test]
+fn an_echo_reply_carries_the_record_route_with_this_host_in_it() {
+    let mut s = stack(B, 1);
+    let t = Instant::from_millis(1);
+    let request = icmp(A, B, 8, 0, [0, 7, 0, 1], b"route");
+    s.handle_frame(t, &with_options(&request, &record_route_from_a()));
+    let out = sent(&mut s, t);
+    assert_eq!(out.len(), 1, "answered");
+    let (options, icmp) = split_reply(&out[0]);
+    assert_eq!(options.len(), 40);
+    assert_eq!(&options[..3], &[kind::RECORD_ROUTE, 39, 12]);
+    assert_eq!(&options[3..7], &A.octets());
+    assert_eq!(&options[7..11], &B.octets(), "this host, once");
+    assert_eq!(&icmp[..2], &[0, 0]);
+    assert_eq!(&icmp[4..], &[0, 7, 0, 1, b'r', b'o', b'u', b't', b'e']);
+    assert_eq!(s.stats().icmp.out_echo_reps, 1);
+}
+
+#[test]
+fn an_echo_reply_timestamps_by_the_time_of_day_when_the_stack_knows_it() {
+    let ts_only = [kind::TIMESTAMP, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let request = icmp(A, B, 8, 0, [0, 7, 0, 2], b"");
+    let stamp = |s: &mut Stack, t: Instant| {
+        s.handle_frame(t, &with_options(&request, &ts_only));
+        let out = sent(s, t);
+        let (options, _) = split_reply(&out[0]);
+        assert_eq!(&options[..4], &[kind::TIMESTAMP, 12, 9, 0]);
+        u32::from_be_bytes(options[4..8].try_into().unwrap())
+    };
+    let mut s = stack(B, 1);
+    // Without the time of day: any clock, marked non-standard.
+    let t = Instant::from_millis(1_500);
+    assert_eq!(stamp(&mut s, t), 0x8000_0000 | 1_500);
+    // 12:00:00.000 UT at 1 s; 1.5 s is half a second later.
+    let noon = 1_795_608_000_000;
+    s.set_time_of_day(Instant::from_millis(1_000), noon);
+    assert_eq!(stamp(&mut s, t), 12 * 3_600_000 + 500);
+}
+
+#[test]
+fn a_malformed_option_is_a_header_error_answered_with_a_parameter_problem() {
+    let mut s = stack(B, 1);
+    s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
+        .unwrap();
+    let t = Instant::from_millis(1);
+    let syn = packet(
+        SocketAddrV4::new(A, 1000),
+        SocketAddrV4::new(B, 80),
+        TcpFlags::SYN,
+        7,
+        None,
+        b"",
+    );
+    // A record route whose pointer (octet 22 of the header) is below 4.
+    let bad = with_options(&syn, &[kind::RECORD_ROUTE, 7, 3, 0, 0, 0, 0, 0]);
+    s.handle_frame(t, &bad);
+    assert_eq!(s.stats().ip.in_hdr_errors, 1);
+    assert_eq!(s.stats().tcp.in_segs, 0, "TCP never sees it");
+    let out = sent(&mut s, t);
+    assert_eq!(out.len(), 1);
+    let (options, icmp) = split_reply(&out[0]);
+    assert!(options.is_empty());
+    assert_eq!(&icmp[..2], &[12, 0], "parameter problem, code 0");
+    assert_eq!(&icmp[4..8], &[22, 0, 0, 0], "the pointer");
+    assert_eq!(&icmp[8..], &bad[..], "the datagram quoted");
+    assert_eq!(s.stats().icmp.out_parm_probs, 1);
+    // The same SYN with a well-formed record route is TCP's, options
+    // ignored (RFC 1122 §4.2.3.8).
+    let good = with_options(&syn, &[kind::RECORD_ROUTE, 7, 4, 0, 0, 0, 0, 0]);
+    s.handle_frame(t, &good);
+    assert_eq!(drain(&mut s, t)[0].flags, TcpFlags::SYN | TcpFlags::ACK);
+}
+
+#[test]
+fn source_routed_datagrams_are_dropped_unanswered() {
+    let mut s = stack(B, 1);
+    s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
+        .unwrap();
+    let t = Instant::from_millis(1);
+    let syn = packet(
+        SocketAddrV4::new(A, 1000),
+        SocketAddrV4::new(B, 80),
+        TcpFlags::SYN,
+        7,
+        None,
+        b"",
+    );
+    // A completed loose source route (A via 198.51.100.1 to B), and a
+    // strict one with a hop to go.
+    let loose = [kind::LOOSE_SOURCE_ROUTE, 7, 8, 198, 51, 100, 1, kind::END];
+    let strict = [kind::STRICT_SOURCE_ROUTE, 7, 4, 198, 51, 100, 1, kind::END];
+    s.handle_frame(t, &with_options(&syn, &loose));
+    s.handle_frame(t, &with_options(&syn, &strict));
+    let ping = icmp(A, B, 8, 0, [0, 1, 0, 1], b"");
+    s.handle_frame(t, &with_options(&ping, &loose));
+    assert_eq!(s.stats().ip.in_source_routed, 3);
+    assert_eq!(s.stats().ip.in_hdr_errors, 0);
+    assert!(sent(&mut s, t).is_empty());
+    assert_eq!((s.stats().tcp.in_segs, s.stats().icmp.in_msgs), (0, 0));
+}
+
+#[test]
+fn options_the_host_ignores_let_the_datagram_through() {
+    let mut s = stack(B, 1);
+    let t = Instant::from_millis(1);
+    let u = s.udp_open();
+    s.udp_bind(u, SocketAddrV4::new(B, 53)).unwrap();
+    let mut udp = vec![0, 99, 0, 53, 0, 12, 0, 0];
+    udp.extend_from_slice(b"dns?");
+    let datagram = ip_datagram(A, B, IpProtocol::Udp, &udp);
+    // Router alert, a stream identifier, an unknown kind 30.
+    let options = [
+        kind::ROUTER_ALERT,
+        4,
+        0,
+        0,
+        kind::STREAM_ID,
+        4,
+        0,
+        9,
+        30,
+        3,
+        0,
+        kind::END,
+    ];
+    s.handle_frame(t, &with_options(&datagram, &options));
+    let mut buf = [0u8; 16];
+    let got = s.udp_recv_from(u, &mut buf).unwrap();
+    assert_eq!(
+        (&buf[..got.len], got.src),
+        (&b"dns?"[..], SocketAddrV4::new(A, 99))
+    );
+}
