@@ -38,6 +38,7 @@ use std::collections::{HashMap, VecDeque};
 use crate::config::Config;
 use crate::ip::KeyedHasher;
 use crate::ip::icmp::{IcmpErrno, IcmpError, TransportError, udp_error};
+use crate::ip::options::SendOptions;
 use crate::ip::stats::UdpStats;
 use crate::rng::Rng;
 use crate::siphash::SipKey;
@@ -277,6 +278,8 @@ struct UdpSocket {
     /// IP_MULTICAST_IF: the interface its datagrams to a group leave by;
     /// `None`: the route's.
     multicast_if: Option<usize>,
+    /// IP_OPTIONS: the IP options its datagrams carry (boxed: rare).
+    ip_options: Option<Box<SendOptions>>,
 }
 
 /// IP_MULTICAST_TTL's default: RFC 1112 §6.1, "If not otherwise
@@ -348,6 +351,7 @@ impl UdpSockets {
             multicast_loop: true,
             groups: Vec::new(),
             multicast_if: None,
+            ip_options: None,
         };
         match self.free.pop() {
             Some(index) => {
@@ -562,6 +566,22 @@ impl UdpSockets {
     pub fn set_multicast_ttl(&mut self, h: UdpHandle, ttl: u8) -> Result<(), UdpError> {
         self.socket_mut(h)?.multicast_ttl = ttl;
         Ok(())
+    }
+
+    /// Sets IP_OPTIONS: the IP options of this socket's datagrams (`None`
+    /// or empty: none).
+    pub fn set_ip_options(
+        &mut self,
+        h: UdpHandle,
+        options: Option<SendOptions>,
+    ) -> Result<(), UdpError> {
+        self.socket_mut(h)?.ip_options = options.filter(|o| !o.is_empty()).map(Box::new);
+        Ok(())
+    }
+
+    /// IP_OPTIONS.
+    pub fn ip_options(&self, h: UdpHandle) -> Result<Option<&SendOptions>, UdpError> {
+        Ok(self.socket(h)?.ip_options.as_deref())
     }
 
     /// IP_MULTICAST_TTL.

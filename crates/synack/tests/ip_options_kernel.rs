@@ -2,15 +2,18 @@
 //! namespace with TEST-NET-1 addresses (the kernel is 192.0.2.1, the stack
 //! 192.0.2.2): the kernel's `ping -R` (record route) and `ping -T tsonly`
 //! (timestamps) to synack, whose echo replies carry the options on with its
-//! own entry (RFC 1122 §3.2.2.6). Skips loudly without root, /dev/net/tun
-//! or ping (fails under CI=true).
+//! own entry (RFC 1122 §3.2.2.6); and a synack UDP socket's IP_OPTIONS as
+//! a kernel socket receives them (IP_RECVOPTS), in one datagram and in a
+//! fragmented one. Skips loudly without root, /dev/net/tun or ping (fails
+//! under CI=true).
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use synack_tap::netns;
 
 mod common;
-use common::kernel::{skip, tap_runtime};
+use common::kernel::{PYTHON, skip, tap_runtime};
 
 fn ping_missing(test: &str) -> bool {
     if Command::new("ping").arg("-V").output().is_ok() {
@@ -97,6 +100,76 @@ fn the_kernels_ping_records_the_route_and_timestamps_through_synack() {
         let stats = rt.stats().stack;
         assert_eq!(stats.icmp.out_echo_reps, 2);
         assert_eq!(stats.ip.in_hdr_errors, 0);
+    })
+    .unwrap();
+}
+
+/// Receives two datagrams with IP_RECVOPTS and prints, for each, its length
+/// and its IP options in hex (as the kernel saw them: it records itself in
+/// a record route as it receives).
+const KERNEL_RECEIVER: &str = r#"
+import socket
+IP_RECVOPTS = getattr(socket, "IP_RECVOPTS", 6)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, IP_RECVOPTS, 1)
+s.bind(("192.0.2.1", 9000))
+s.settimeout(20)
+print("listening", flush=True)
+for _ in range(2):
+    data, anc, flags, addr = s.recvmsg(8192, socket.CMSG_SPACE(40))
+    opts = b"".join(d for (level, kind, d) in anc if level == socket.IPPROTO_IP and kind == IP_RECVOPTS)
+    print(len(data), sum(data) % 65536, opts.hex(), flush=True)
+"#;
+
+#[test]
+fn the_kernel_receives_a_synack_sockets_ip_options() {
+    let test = "the_kernel_receives_a_synack_sockets_ip_options";
+    if skip(test) {
+        return;
+    }
+    let root_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    netns::run_in_fresh(|| {
+        let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+        assert_ne!(ns, root_ns, "must not touch the root namespace");
+        let rt = tap_runtime();
+        let mut receiver = Command::new(PYTHON)
+            .args(["-c", KERNEL_RECEIVER])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "listening");
+
+        let socket = synack::net::UdpSocket::bind(&rt, "192.0.2.2:5000").unwrap();
+        // An empty record route of two slots.
+        socket
+            .set_ip_options(&[7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0])
+            .unwrap();
+        let small = b"with options".to_vec();
+        // Three fragments at MTU 1500: the options in the first only.
+        let large: Vec<u8> = (0..4000u32).map(|i| (i * 13 + i / 7) as u8).collect();
+        for data in [&small, &large] {
+            socket.send_to(data, "192.0.2.1:9000").unwrap();
+        }
+        let sum = |d: &[u8]| d.iter().map(|&b| u32::from(b)).sum::<u32>() % 65536;
+        // The route as the kernel holds it: synack's entry (as it sent),
+        // the kernel's (as it received), the pointer past both; padded.
+        let route = "070b0cc0000202c000020100";
+        for data in [&small, &large] {
+            let line = lines.next().unwrap().unwrap();
+            assert_eq!(
+                line,
+                format!("{} {} {route}", data.len(), sum(data)),
+                "{line}"
+            );
+        }
+        assert!(receiver.wait().unwrap().success());
+        // Refused, with the reason.
+        let e = socket
+            .set_ip_options(&[131, 7, 4, 198, 51, 100, 1])
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("source route"), "{e}");
     })
     .unwrap();
 }

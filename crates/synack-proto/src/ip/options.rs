@@ -224,18 +224,44 @@ pub fn echo_reply(
     for start in starts.into_iter().flatten() {
         let start = usize::from(start);
         let option_len = usize::from(area[start + 1]);
-        let option = &mut out[len..len + option_len];
-        option.copy_from_slice(&area[start..start + option_len]);
-        if option[0] == kind::RECORD_ROUTE {
-            record_route(option, me.address);
-        } else {
-            register_timestamp(option, me, &is_ours);
-        }
+        out[len..len + option_len].copy_from_slice(&area[start..start + option_len]);
         len += option_len;
     }
+    let padded = pad(out, len);
+    // Found again where they now are, and this host written in.
+    if let Ok(carried) = Options::parse(&out[..padded]) {
+        register(&mut out[..padded], &carried, me, is_ours);
+    }
+    padded
+}
+
+/// Pads options written up to `len` with end-of-options to whole 32-bit
+/// words; their new length.
+fn pad(out: &mut [u8; MAX_LEN], len: usize) -> usize {
     let padded = len.next_multiple_of(4);
     out[len..padded].fill(kind::END);
     padded
+}
+
+/// Writes this host's entry into the record route and timestamp options
+/// `found` in `area` (RFC 791: each module that sends the datagram on
+/// records itself).
+fn register(
+    area: &mut [u8],
+    found: &Options,
+    me: Registration,
+    is_ours: impl Fn(Ipv4Addr) -> bool,
+) {
+    if let Some(at) = found.record_route {
+        let at = usize::from(at);
+        let len = usize::from(area[at + 1]);
+        record_route(&mut area[at..at + len], me.address);
+    }
+    if let Some(at) = found.timestamp {
+        let at = usize::from(at);
+        let len = usize::from(area[at + 1]);
+        register_timestamp(&mut area[at..at + len], me, is_ours);
+    }
 }
 
 /// RFC 791 "Record Route": the address goes in the slot the pointer names,
@@ -281,6 +307,127 @@ fn register_timestamp(option: &mut [u8], me: Registration, is_ours: impl Fn(Ipv4
         }
         // An unknown flag: nothing this host knows how to write.
         _ => {}
+    }
+}
+
+/// RFC 791 §3.1: an option whose kind has its high bit (the copied flag)
+/// set goes into every fragment; the others into the first only.
+const fn is_copied(kind: u8) -> bool {
+    kind & 0x80 != 0
+}
+
+/// RFC 791 §3.2: the options of a fragment after the first, from the
+/// datagram's (`area`): those copied into every fragment, padded to whole
+/// words. Returns their length. A malformed area (never one this host
+/// wrote) ends the walk where it goes wrong.
+pub fn copied(area: &[u8], out: &mut [u8; MAX_LEN]) -> usize {
+    let mut len = 0;
+    let mut at = 0;
+    while let Some(&kind) = area.get(at) {
+        match kind {
+            kind::END => break,
+            kind::NOP => at += 1,
+            _ => {
+                let Some(option) = area
+                    .get(at + 1)
+                    .and_then(|&n| area.get(at..at + usize::from(n.max(2))))
+                else {
+                    break;
+                };
+                if is_copied(kind) && len + option.len() <= MAX_LEN {
+                    out[len..len + option.len()].copy_from_slice(option);
+                    len += option.len();
+                }
+                at += option.len();
+            }
+        }
+    }
+    pad(out, len)
+}
+
+/// Options an application gives its socket's datagrams (`IP_OPTIONS`;
+/// RFC 1122 §3.2.1.8: "There MUST be a means for the transport layer to
+/// specify IP options to be included in datagrams it sends"), checked and
+/// padded to whole words once, when set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendOptions {
+    area: [u8; MAX_LEN],
+    len: u8,
+    found: Options,
+}
+
+/// Why options were refused for sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOptionsError {
+    /// Longer than the 40 octets a header has room for.
+    TooLong,
+    /// Malformed: the octet in error, counted from the first option octet.
+    Malformed { at: u8 },
+    /// A loose or strict source route: this host does not originate them.
+    SourceRoute,
+}
+
+impl core::fmt::Display for SendOptionsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SendOptionsError::TooLong => f.write_str("longer than the 40 bytes a header holds"),
+            SendOptionsError::Malformed { at } => write!(f, "malformed at byte {at}"),
+            SendOptionsError::SourceRoute => f.write_str("source routes are not sent"),
+        }
+    }
+}
+
+impl SendOptions {
+    /// Checks `options` as [`Options::parse`] checks a datagram's, less what
+    /// this host does not send: source routes, and timestamps with a flag
+    /// RFC 791 does not define (as Linux refuses them to an unprivileged
+    /// socket).
+    pub fn new(options: &[u8]) -> Result<Self, SendOptionsError> {
+        if options.len() > MAX_LEN {
+            return Err(SendOptionsError::TooLong);
+        }
+        let mut area = [kind::END; MAX_LEN];
+        area[..options.len()].copy_from_slice(options);
+        let len = pad(&mut area, options.len());
+        let at = |p: Problem| SendOptionsError::Malformed {
+            at: p.pointer - HEADER_LEN as u8,
+        };
+        let found = Options::parse(&area[..len]).map_err(at)?;
+        if found.source_route.is_some() {
+            return Err(SendOptionsError::SourceRoute);
+        }
+        if let Some(ts) = found.timestamp {
+            let ts = usize::from(ts);
+            if !matches!(
+                area[ts + 3] & 0x0F,
+                ts_flag::ONLY | ts_flag::WITH_ADDRESS | ts_flag::PRESPECIFIED
+            ) {
+                return Err(SendOptionsError::Malformed { at: ts as u8 + 3 });
+            }
+        }
+        Ok(SendOptions {
+            area,
+            len: len as u8,
+            found,
+        })
+    }
+
+    /// Their length in the header: whole words, at most 40.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes them for one datagram into `out` (exactly [`Self::len`]
+    /// octets), this host registered in its record route and timestamp
+    /// options as their first module (Linux's `ip_options_build`).
+    pub fn write(&self, me: Registration, is_ours: impl Fn(Ipv4Addr) -> bool, out: &mut [u8]) {
+        let out = &mut out[..self.len()];
+        out.copy_from_slice(&self.area[..self.len()]);
+        register(out, &self.found, me, is_ours);
     }
 }
 

@@ -26,6 +26,7 @@ use super::slab::OptionKey;
 use super::tcp::TcpReply;
 use super::{Direction, FourTuple, IfaceId, MIN_TRANSMIT_BUFFER, Stack};
 use crate::ip::arp::Resolution;
+use crate::ip::options as ip_options;
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 use crate::wire::ipv4::{
     HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv4Template,
@@ -784,13 +785,25 @@ impl Stack {
             self.out.pop();
             return self.finish_frame(hop, buf, total);
         }
-        // RFC 791 §3.2: fragments of at most the MTU, data in multiples of 8.
-        let payload = &d.data[IP_HEADER_LEN..];
-        let chunk = (mtu - IP_HEADER_LEN) / 8 * 8;
+        // RFC 791 §3.2: fragments of at most the MTU, data in multiples of
+        // 8; the first carries every option, the others those marked
+        // copied (`ip::options::copied`).
+        let header = Ipv4Packet::new_unchecked(&d.data[..]);
+        let datagram_header_len = usize::from(header.header_len());
         let start = d.sent;
+        let mut options = [0; ip_options::MAX_LEN];
+        let options_len = if start == 0 {
+            let all = header.options();
+            options[..all.len()].copy_from_slice(all);
+            all.len()
+        } else {
+            ip_options::copied(header.options(), &mut options)
+        };
+        let header_len = IP_HEADER_LEN + options_len;
+        let payload = &d.data[datagram_header_len..];
+        let chunk = (mtu - header_len) / 8 * 8;
         let end = (start + chunk).min(payload.len());
         let more = end < payload.len();
-        let header = Ipv4Packet::new_unchecked(&d.data[..IP_HEADER_LEN]);
         let repr = Ipv4Repr {
             src_addr: header.src_addr(),
             dst_addr: header.dst_addr(),
@@ -803,17 +816,17 @@ impl Stack {
             more_frags: more,
             frag_offset: start as u16,
         };
-        repr.emit(
-            &mut Ipv4Packet::new_unchecked(&mut buf[l2..l2 + IP_HEADER_LEN]),
-            Checksum::Full,
+        let frame = &mut buf[l2..l2 + header_len + end - start];
+        repr.emit_with_options(
+            &mut Ipv4Packet::new_unchecked(&mut *frame),
+            &options[..options_len],
         );
-        buf[l2 + IP_HEADER_LEN..l2 + IP_HEADER_LEN + end - start]
-            .copy_from_slice(&payload[start..end]);
+        frame[header_len..].copy_from_slice(&payload[start..end]);
         d.sent = end;
         if !more {
             self.out.pop();
         }
-        self.finish_frame(hop, buf, IP_HEADER_LEN + end - start)
+        self.finish_frame(hop, buf, header_len + end - start)
     }
 
     /// Link-layer header room for an interface. The loopback has no link

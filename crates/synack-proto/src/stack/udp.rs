@@ -11,6 +11,7 @@ use core::net::SocketAddrV4;
 
 use super::{Event, Stack};
 use crate::ip::addr::Destination;
+use crate::ip::options::{Registration, SendOptions};
 use crate::ip::stats::UdpStats;
 use crate::time::Instant;
 use crate::udp::{Outgoing, Received, UdpError, UdpHandle, UdpInput};
@@ -102,7 +103,14 @@ impl Stack {
         }
         let out: Outgoing = self.udp.send_to(h, dst, data.len(), |_| src)?;
         let udp_len = Outgoing::udp_len(data.len());
-        let total = IP_HEADER_LEN + udp_len;
+        // IP_OPTIONS: after the fixed header, this host registered in them.
+        let options = self.udp.ip_options(h)?.copied();
+        let header_len = IP_HEADER_LEN + options.map_or(0, |o| o.len());
+        let total = header_len + udp_len;
+        if total > usize::from(u16::MAX) {
+            self.udp.record_send_dropped();
+            return Err(UdpError::MessageTooLong);
+        }
         let Some(mut buf) = self.out.alloc(total) else {
             self.udp.record_send_dropped();
             return Err(UdpError::NoBufferSpace);
@@ -114,9 +122,19 @@ impl Stack {
             *out.src.ip(),
             *out.dst.ip(),
             IpProtocol::Udp,
-            udp_len,
+            total - IP_HEADER_LEN,
             false,
         );
+        if let Some(options) = options {
+            let me = Registration {
+                address: *out.src.ip(),
+                timestamp: self.ip_timestamp(),
+            };
+            options.write(me, |a| self.is_local_addr(a), &mut buf[IP_HEADER_LEN..]);
+            let mut ip = Ipv4Packet::new_unchecked(&mut buf[..]);
+            ip.set_version_and_header_len(header_len as u8);
+            ip.fill_checksum();
+        }
         let mut multicast_loop = false;
         if out.dst.ip().is_multicast() {
             // IP_MULTICAST_TTL (RFC 1112 §6.1: 1 unless the socket says
@@ -124,11 +142,11 @@ impl Stack {
             let ttl = self.udp.multicast_ttl(h)?;
             multicast_loop = self.udp.multicast_loop(h)?;
             // 0 keeps it on this host (`transmit_datagram`).
-            let mut ip = Ipv4Packet::new_unchecked(&mut buf[..IP_HEADER_LEN]);
+            let mut ip = Ipv4Packet::new_unchecked(&mut buf[..header_len]);
             ip.set_ttl(ttl);
             ip.fill_checksum();
         }
-        match out.emit(data, Checksum::Full, &mut buf[IP_HEADER_LEN..]) {
+        match out.emit(data, Checksum::Full, &mut buf[header_len..]) {
             Some(_) => self.out.push_with(buf, multicast_if, multicast_loop),
             None => {
                 self.out.recycle(buf);
@@ -138,6 +156,17 @@ impl Stack {
         }
         self.refresh_deadline();
         Ok(data.len())
+    }
+
+    /// Sets IP_OPTIONS: the IP options (RFC 791 §3.1) every datagram of the
+    /// socket carries, with this host's entry written into a record route
+    /// or timestamp option as each is sent; empty: none. Refused with
+    /// `InvalidInput` (Linux's EINVAL): longer than 40 bytes, malformed, a
+    /// source route (this host originates none), or a timestamp flag RFC
+    /// 791 does not define.
+    pub fn udp_set_ip_options(&mut self, h: UdpHandle, options: &[u8]) -> Result<(), UdpError> {
+        let options = SendOptions::new(options).map_err(|_| UdpError::InvalidInput)?;
+        self.udp.set_ip_options(h, Some(options))
     }
 
     /// Sets IP_MULTICAST_TTL, the TTL of the socket's datagrams to a

@@ -83,6 +83,17 @@ pub(crate) fn set_multicast_ttl(core: &mut Core, h: UdpHandle, ttl: u32) -> io::
     core.stack.udp_set_multicast_ttl(h, ttl).map_err(udp_error)
 }
 
+/// IP_OPTIONS for both front ends: refused with the reason.
+pub(crate) fn set_ip_options(core: &mut Core, h: UdpHandle, options: &[u8]) -> io::Result<()> {
+    if let Err(e) = synack_proto::ip::options::SendOptions::new(options) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("IP options: {e}"),
+        ));
+    }
+    core.stack.udp_set_ip_options(h, options).map_err(udp_error)
+}
+
 /// A receive: `None` when nothing waits.
 pub(crate) fn try_recv_from(
     core: &mut Core,
@@ -256,6 +267,14 @@ impl UdpSocket {
     /// (default 1, the link only; at most 255).
     pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
         self.with_core(|core, h| set_multicast_ttl(core, h, ttl))
+    }
+
+    /// IP_OPTIONS: the IP options (RFC 791 §3.1, raw bytes as for Linux's
+    /// `setsockopt`) every datagram of this socket carries; this host writes
+    /// itself into a record route or timestamp option as each is sent.
+    /// Empty: none. At most 40 bytes; no source routes.
+    pub fn set_ip_options(&self, options: &[u8]) -> io::Result<()> {
+        self.with_core(|core, h| set_ip_options(core, h, options))
     }
 
     /// A second handle to the same socket.

@@ -8,7 +8,9 @@ use std::task::{Context, Poll};
 use synack_proto::udp::UdpHandle;
 
 use super::Runtime;
-use crate::net::udp::{membership, open, release, send_with, set_multicast_ttl, try_recv_from};
+use crate::net::udp::{
+    membership, open, release, send_with, set_ip_options, set_multicast_ttl, try_recv_from,
+};
 
 fn first_v4(addr: impl ToSocketAddrs) -> io::Result<std::net::SocketAddrV4> {
     addr.to_socket_addrs()?
@@ -129,6 +131,12 @@ impl UdpSocket {
     pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
         let mut core = self.rt.shared.lock()?;
         set_multicast_ttl(&mut core, self.h, ttl)
+    }
+
+    /// IP_OPTIONS, as [`crate::net::UdpSocket::set_ip_options`].
+    pub fn set_ip_options(&self, options: &[u8]) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        set_ip_options(&mut core, self.h, options)
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {

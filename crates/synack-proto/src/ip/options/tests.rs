@@ -293,3 +293,54 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn later_fragments_carry_only_the_options_marked_copied() {
+    // Router alert (copied), record route (not), security (copied), NOP.
+    let mut area = vec![kind::ROUTER_ALERT, 4, 0, 0];
+    area.extend_from_slice(&[kind::RECORD_ROUTE, 7, 4, 0, 0, 0, 0]);
+    area.extend_from_slice(&[kind::NOP, kind::SECURITY, 3, 0, kind::END]);
+    let mut out = [0xAA; MAX_LEN];
+    let n = copied(&area, &mut out);
+    assert_eq!(&out[..n], &[148, 4, 0, 0, 130, 3, 0, kind::END]);
+    // None to copy.
+    assert_eq!(copied(&[kind::RECORD_ROUTE, 3, 4, kind::END], &mut out), 0);
+    // Malformed input ends the walk, never a panic.
+    assert_eq!(copied(&[kind::SECURITY, 9, 0], &mut out), 0);
+    assert_eq!(copied(&[kind::SECURITY], &mut out), 0);
+}
+
+#[test]
+fn options_for_sending_are_checked_padded_and_registered() {
+    // ping -R's request as an application sets it: an empty route.
+    let mut user = vec![kind::NOP, kind::RECORD_ROUTE, 39, 4];
+    user.resize(40, 0);
+    let send = SendOptions::new(&user).unwrap();
+    assert_eq!(send.len(), 40);
+    let mut out = [0; MAX_LEN];
+    send.write(me(0), |_| false, &mut out);
+    assert_eq!(
+        &out[..8],
+        &[kind::NOP, kind::RECORD_ROUTE, 39, 8, 192, 0, 2, 2]
+    );
+    // Padded to whole words with end-of-options.
+    let send = SendOptions::new(&[kind::TIMESTAMP, 8, 5, 0, 0, 0, 0, 0, kind::NOP]).unwrap();
+    assert_eq!(send.len(), 12);
+    send.write(me(0x55), |_| false, &mut out);
+    assert_eq!(&out[..12], &[68, 8, 9, 0, 0, 0, 0, 0x55, 1, 0, 0, 0]);
+    assert!(SendOptions::new(&[]).unwrap().is_empty());
+    // Refused: too long, malformed, a source route, an undefined flag.
+    assert_eq!(SendOptions::new(&[1; 41]), Err(SendOptionsError::TooLong));
+    assert_eq!(
+        SendOptions::new(&[kind::RECORD_ROUTE, 7, 2, 0, 0, 0, 0]),
+        Err(SendOptionsError::Malformed { at: 2 })
+    );
+    assert_eq!(
+        SendOptions::new(&[kind::LOOSE_SOURCE_ROUTE, 7, 4, 198, 51, 100, 1]),
+        Err(SendOptionsError::SourceRoute)
+    );
+    assert_eq!(
+        SendOptions::new(&[kind::TIMESTAMP, 12, 5, 2, 0, 0, 0, 0, 0, 0, 0, 0]),
+        Err(SendOptionsError::Malformed { at: 3 })
+    );
+}

@@ -190,3 +190,117 @@ fn options_the_host_ignores_let_the_datagram_through() {
         (&b"dns?"[..], SocketAddrV4::new(A, 99))
     );
 }
+
+/// A UDP socket of `s` bound to `addr`.
+fn udp_socket(s: &mut Stack, addr: SocketAddrV4) -> crate::udp::UdpHandle {
+    let u = s.udp_open();
+    s.udp_bind(u, addr).unwrap();
+    u
+}
+
+#[test]
+fn a_sockets_ip_options_go_on_its_datagrams_with_this_host_recorded() {
+    let mut s = stack(B, 1);
+    let t = Instant::from_millis(1);
+    let u = udp_socket(&mut s, SocketAddrV4::new(B, 5000));
+    // An empty record route of nine slots, as `ping -R` sets it.
+    let mut route = vec![kind::NOP, kind::RECORD_ROUTE, 39, 4];
+    route.resize(40, 0);
+    s.udp_set_ip_options(u, &route).unwrap();
+    s.udp_send_to(t, u, SocketAddrV4::new(A, 53), b"query")
+        .unwrap();
+    let out = sent(&mut s, t);
+    assert_eq!(out.len(), 1);
+    let d = &out[0];
+    let header_len = usize::from(d[0] & 0x0F) * 4;
+    assert_eq!(header_len, 60);
+    assert!(checksum::is_valid(checksum::data(&d[..60])));
+    assert_eq!(
+        &d[20..28],
+        &[kind::NOP, kind::RECORD_ROUTE, 39, 8, 192, 0, 2, 2]
+    );
+    assert_eq!(usize::from(u16::from_be_bytes([d[2], d[3]])), d.len());
+    // The peer takes it, options and all.
+    let mut peer = stack(A, 2);
+    let p = udp_socket(&mut peer, SocketAddrV4::new(A, 53));
+    peer.handle_frame(t, d);
+    let mut buf = [0u8; 16];
+    let got = peer.udp_recv_from(p, &mut buf).unwrap();
+    assert_eq!(
+        (&buf[..got.len], got.src),
+        (&b"query"[..], SocketAddrV4::new(B, 5000))
+    );
+    // Cleared: plain 20-byte headers again.
+    s.udp_set_ip_options(u, &[]).unwrap();
+    s.udp_send_to(t, u, SocketAddrV4::new(A, 53), b"again")
+        .unwrap();
+    assert_eq!(sent(&mut s, t)[0][0], 0x45);
+}
+
+#[test]
+fn options_a_socket_may_not_send_are_refused() {
+    let mut s = stack(B, 1);
+    let u = udp_socket(&mut s, SocketAddrV4::new(B, 5000));
+    let refused = [
+        vec![kind::NOP; 41],
+        vec![kind::RECORD_ROUTE, 9, 4, 0],
+        vec![kind::LOOSE_SOURCE_ROUTE, 7, 4, 198, 51, 100, 1],
+    ];
+    for options in refused {
+        assert_eq!(
+            s.udp_set_ip_options(u, &options),
+            Err(crate::udp::UdpError::InvalidInput),
+            "{options:?}"
+        );
+    }
+}
+
+#[test]
+fn fragments_after_the_first_carry_only_the_options_marked_copied() {
+    let mut s = stack(B, 1);
+    let t = Instant::from_millis(1);
+    let u = udp_socket(&mut s, SocketAddrV4::new(B, 5000));
+    // Router alert (copied into every fragment) and a record route (the
+    // first fragment only): 12 bytes of options.
+    let options = [
+        kind::ROUTER_ALERT,
+        4,
+        0,
+        0,
+        kind::RECORD_ROUTE,
+        7,
+        4,
+        0,
+        0,
+        0,
+        0,
+        kind::END,
+    ];
+    s.udp_set_ip_options(u, &options).unwrap();
+    let data: Vec<u8> = (0..4000u32).map(|i| (i * 7) as u8).collect();
+    s.udp_send_to(t, u, SocketAddrV4::new(A, 53), &data)
+        .unwrap();
+    let frags = sent(&mut s, t);
+    assert_eq!(frags.len(), 3);
+    for (i, f) in frags.iter().enumerate() {
+        assert!(f.len() <= 1500, "fragment {i}: {} bytes", f.len());
+        let header_len = usize::from(f[0] & 0x0F) * 4;
+        assert!(checksum::is_valid(checksum::data(&f[..header_len])));
+        if i == 0 {
+            assert_eq!(header_len, 32);
+            assert_eq!(&f[20..31], &[148, 4, 0, 0, 7, 7, 8, 192, 0, 2, 2]);
+        } else {
+            assert_eq!(header_len, 24, "fragment {i}");
+            assert_eq!(&f[20..24], &[148, 4, 0, 0]);
+        }
+    }
+    // The peer reassembles the whole datagram.
+    let mut peer = stack(A, 2);
+    let p = udp_socket(&mut peer, SocketAddrV4::new(A, 53));
+    for f in &frags {
+        peer.handle_frame(t, f);
+    }
+    let mut buf = vec![0u8; 5000];
+    let got = peer.udp_recv_from(p, &mut buf).unwrap();
+    assert_eq!(&buf[..got.len], &data[..]);
+}
