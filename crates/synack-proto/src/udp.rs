@@ -38,7 +38,7 @@ use std::collections::{HashMap, VecDeque};
 use crate::config::Config;
 use crate::ip::KeyedHasher;
 use crate::ip::icmp::{IcmpErrno, IcmpError, TransportError, udp_error};
-use crate::ip::options::SendOptions;
+use crate::ip::options::{MAX_LEN as MAX_OPTIONS, SendOptions};
 use crate::ip::stats::UdpStats;
 use crate::rng::Rng;
 use crate::siphash::SipKey;
@@ -204,6 +204,8 @@ struct Meta {
     src: SocketAddrV4,
     dst: Ipv4Addr,
     len: usize,
+    /// The IP options stored before the payload (IP_RECVOPTS), bytes.
+    options: u8,
 }
 
 #[derive(Debug)]
@@ -224,34 +226,49 @@ impl RxQueue {
         }
     }
 
-    fn push(&mut self, src: SocketAddrV4, dst: Ipv4Addr, data: &[u8]) -> bool {
-        let cost = data.len() + DATAGRAM_OVERHEAD;
-        if self.charged + cost > self.limit || self.bytes.free() < data.len() {
+    /// Queues a datagram, and its IP options if the socket wants them
+    /// (`options` is empty otherwise); both count against the limit.
+    fn push(&mut self, src: SocketAddrV4, dst: Ipv4Addr, options: &[u8], data: &[u8]) -> bool {
+        let stored_len = options.len() + data.len();
+        let cost = stored_len + DATAGRAM_OVERHEAD;
+        if self.charged + cost > self.limit || self.bytes.free() < stored_len {
             return false;
         }
-        let stored = self.bytes.enqueue_slice(data);
-        debug_assert_eq!(stored, data.len(), "free() was checked");
+        let stored = self.bytes.enqueue_slice(options) + self.bytes.enqueue_slice(data);
+        debug_assert_eq!(stored, stored_len, "free() was checked");
         self.meta.push_back(Meta {
             src,
             dst,
             len: data.len(),
+            // At most 40 (`ip::options::MAX_LEN`).
+            options: options.len() as u8,
         });
         self.charged += cost;
         true
     }
 
-    fn pop(&mut self, buf: &mut [u8]) -> Option<Received> {
+    /// Takes the oldest datagram into `buf` and its IP options into
+    /// `options`, with their length.
+    fn pop(
+        &mut self,
+        buf: &mut [u8],
+        options: &mut [u8; MAX_OPTIONS],
+    ) -> Option<(Received, usize)> {
         let m = self.meta.pop_front()?;
+        let options_len = usize::from(m.options);
+        let taken = self.bytes.dequeue_slice(&mut options[..options_len]);
+        debug_assert_eq!(taken, options_len, "queued with the datagram");
         let n = m.len.min(buf.len());
         let copied = self.bytes.dequeue_slice(&mut buf[..n]);
         self.bytes.discard_front(m.len - copied);
-        self.charged -= m.len + DATAGRAM_OVERHEAD;
-        Some(Received {
+        self.charged -= options_len + m.len + DATAGRAM_OVERHEAD;
+        let received = Received {
             len: copied,
             truncated: copied < m.len,
             src: m.src,
             dst: m.dst,
-        })
+        };
+        Some((received, options_len))
     }
 }
 
@@ -280,6 +297,8 @@ struct UdpSocket {
     multicast_if: Option<usize>,
     /// IP_OPTIONS: the IP options its datagrams carry (boxed: rare).
     ip_options: Option<Box<SendOptions>>,
+    /// IP_RECVOPTS: its datagrams are queued with their IP options.
+    recv_options: bool,
 }
 
 /// IP_MULTICAST_TTL's default: RFC 1112 §6.1, "If not otherwise
@@ -352,6 +371,7 @@ impl UdpSockets {
             groups: Vec::new(),
             multicast_if: None,
             ip_options: None,
+            recv_options: false,
         };
         match self.free.pop() {
             Some(index) => {
@@ -517,11 +537,32 @@ impl UdpSockets {
     /// Takes the oldest datagram into `buf` (truncating it if `buf` is
     /// shorter). A pending ICMP error is reported first, once.
     pub fn recv_from(&mut self, h: UdpHandle, buf: &mut [u8]) -> Result<Received, UdpError> {
+        let mut options = [0; MAX_OPTIONS];
+        self.recv_msg(h, buf, &mut options).map(|(r, _)| r)
+    }
+
+    /// [`Self::recv_from`], and the datagram's IP options into `options`
+    /// with their length (none unless [`Self::set_recv_options`]).
+    pub fn recv_msg(
+        &mut self,
+        h: UdpHandle,
+        buf: &mut [u8],
+        options: &mut [u8; MAX_OPTIONS],
+    ) -> Result<(Received, usize), UdpError> {
         let s = self.socket_mut(h)?;
         if let Some(e) = s.error.take() {
             return Err(UdpError::Icmp(e));
         }
-        s.rx.pop(buf).ok_or(UdpError::WouldBlock)
+        s.rx.pop(buf, options).ok_or(UdpError::WouldBlock)
+    }
+
+    /// Sets IP_RECVOPTS: datagrams queued from now on keep their IP options
+    /// for [`Self::recv_msg`] (RFC 1122 §4.1.3.2: "UDP MUST pass any IP
+    /// option that it receives from the IP layer transparently to the
+    /// application layer").
+    pub fn set_recv_options(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
+        self.socket_mut(h)?.recv_options = on;
+        Ok(())
     }
 
     /// [`Self::recv_from`] without the source: the bytes copied.
@@ -669,6 +710,20 @@ impl UdpSockets {
         dst_broadcast: bool,
         checksum: Checksum,
     ) -> UdpInput {
+        self.handle_datagram_with_options(ip, &[], udp, dst_broadcast, checksum)
+    }
+
+    /// [`Self::handle_datagram`] for a datagram whose IP header carried
+    /// `options` (checked, at most 40 bytes), kept for a socket that asked
+    /// for them (IP_RECVOPTS).
+    pub fn handle_datagram_with_options(
+        &mut self,
+        ip: &Ipv4Repr,
+        options: &[u8],
+        udp: &[u8],
+        dst_broadcast: bool,
+        checksum: Checksum,
+    ) -> UdpInput {
         let Ok(packet) = UdpPacket::new_checked(udp) else {
             self.stats.in_errors += 1;
             return UdpInput::Dropped(UdpDrop::Malformed);
@@ -701,7 +756,12 @@ impl UdpSockets {
             // Unreachable: bound sockets are open.
             return UdpInput::NoPort;
         };
-        if !s.rx.push(from, dst, repr.payload) {
+        let options = if s.recv_options {
+            &options[..options.len().min(MAX_OPTIONS)]
+        } else {
+            &[]
+        };
+        if !s.rx.push(from, dst, options, repr.payload) {
             self.stats.in_errors += 1;
             self.stats.rcvbuf_errors += 1;
             return UdpInput::Dropped(UdpDrop::RcvbufFull);

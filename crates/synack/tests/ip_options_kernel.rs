@@ -173,3 +173,46 @@ fn the_kernel_receives_a_synack_sockets_ip_options() {
     })
     .unwrap();
 }
+
+/// Sends one datagram from a socket with IP_OPTIONS (an empty record route
+/// of two slots) to synack's port 7000.
+const KERNEL_SENDER: &str = r#"
+import socket
+IP_OPTIONS = getattr(socket, "IP_OPTIONS", 4)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, IP_OPTIONS, bytes([7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]))
+s.bind(("192.0.2.1", 9001))
+s.sendto(b"from the kernel", ("192.0.2.2", 7000))
+"#;
+
+#[test]
+fn a_synack_socket_receives_the_kernels_ip_options() {
+    let test = "a_synack_socket_receives_the_kernels_ip_options";
+    if skip(test) {
+        return;
+    }
+    let root_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    netns::run_in_fresh(|| {
+        let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+        assert_ne!(ns, root_ns, "must not touch the root namespace");
+        let rt = tap_runtime();
+        let socket = synack::net::UdpSocket::bind(&rt, "192.0.2.2:7000").unwrap();
+        socket.set_recv_ip_options(true).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let status = Command::new(PYTHON)
+            .args(["-c", KERNEL_SENDER])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut buf = [0u8; 64];
+        let (n, from, options) = socket.recv_from_with_ip_options(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"from the kernel");
+        assert_eq!(from, "192.0.2.1:9001".parse().unwrap());
+        // The kernel recorded itself as it sent; synack passes the options
+        // up as they arrived (RFC 1122 §4.1.3.2).
+        assert_eq!(options, [7, 11, 8, 192, 0, 2, 1, 0, 0, 0, 0, 0]);
+    })
+    .unwrap();
+}

@@ -111,3 +111,26 @@ async fn blocking_and_async_sockets_share_one_stack() {
     let rows = b.with_stack(|s| s.sockets().count());
     assert_eq!(rows, 4, "two listeners and two connections in one stack");
 }
+
+#[tokio::test]
+async fn a_udp_sockets_ip_options_reach_a_socket_that_asks_for_them() {
+    let (a, b) = pair();
+    let sender = synack::tokio::UdpSocket::bind(&a, "0.0.0.0:0")
+        .await
+        .unwrap();
+    let receiver = synack::tokio::UdpSocket::bind(&b, "0.0.0.0:7")
+        .await
+        .unwrap();
+    // An empty record route of one slot: the sender writes itself in.
+    sender.set_ip_options(&[7, 7, 4, 0, 0, 0, 0]).unwrap();
+    receiver.set_recv_ip_options(true).unwrap();
+    sender.send_to(b"routed", addr(B, 7)).await.unwrap();
+    let mut buf = [0u8; 16];
+    let (n, _, options) = receiver.recv_from_with_ip_options(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"routed");
+    let a_addr = A.octets();
+    assert_eq!(
+        options,
+        [7, 7, 8, a_addr[0], a_addr[1], a_addr[2], a_addr[3], 0]
+    );
+}

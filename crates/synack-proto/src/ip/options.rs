@@ -1,7 +1,10 @@
 //! IPv4 options (RFC 791 §3.1, RFC 1122 §3.2.1.8): checked on every datagram
-//! for us that carries any, and the record route and timestamp options of an
-//! echo request carried into its reply with this host's entry added (RFC 1122
-//! §3.2.2.6), so `ping -R` and `ping -T` show the whole round trip.
+//! for us that carries any, the record route and timestamp options of an
+//! echo request carried into its reply with this host's entry added (RFC
+//! 1122 §3.2.2.6, so `ping -R` and `ping -T` show the whole round trip), the
+//! options a socket gives its datagrams ([`SendOptions`], IP_OPTIONS), and
+//! those a fragment after the first keeps ([`copied`]). A UDP socket's
+//! IP_RECVOPTS keeps a datagram's options as they arrived (`crate::udp`).
 //!
 //! What the host does with each option it receives:
 //! - record route and timestamp: checked; an echo reply carries them on;

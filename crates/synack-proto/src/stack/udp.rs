@@ -11,7 +11,7 @@ use core::net::SocketAddrV4;
 
 use super::{Event, Stack};
 use crate::ip::addr::Destination;
-use crate::ip::options::{Registration, SendOptions};
+use crate::ip::options::{MAX_LEN as MAX_OPTIONS, Registration, SendOptions};
 use crate::ip::stats::UdpStats;
 use crate::time::Instant;
 use crate::udp::{Outgoing, Received, UdpError, UdpHandle, UdpInput};
@@ -185,6 +185,25 @@ impl Stack {
         self.udp.recv_from(h, buf)
     }
 
+    /// [`Stack::udp_recv_from`], and the datagram's IP options (as received;
+    /// none unless [`Stack::udp_set_recv_ip_options`]) into `options`, with
+    /// their length (`recvmsg` with IP_RECVOPTS).
+    pub fn udp_recv_msg(
+        &mut self,
+        h: UdpHandle,
+        buf: &mut [u8],
+        options: &mut [u8; MAX_OPTIONS],
+    ) -> Result<(Received, usize), UdpError> {
+        self.udp.recv_msg(h, buf, options)
+    }
+
+    /// Sets IP_RECVOPTS: the socket's datagrams keep their IP options for
+    /// [`Stack::udp_recv_msg`] (RFC 1122 §4.1.3.2), from the next one
+    /// received.
+    pub fn udp_set_recv_ip_options(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
+        self.udp.set_recv_options(h, on)
+    }
+
     /// Closes the socket, dropping its queued datagrams.
     pub fn udp_close(&mut self, h: UdpHandle) -> Result<(), UdpError> {
         // Its multicast groups go with it (Linux `ip_mc_drop_socket`).
@@ -229,9 +248,11 @@ impl Stack {
         link_broadcast: bool,
     ) {
         let broadcast = dst.is_broadcast_or_multicast();
+        // The header's options: between its fixed part and the payload.
+        let options = &datagram[IP_HEADER_LEN..datagram.len() - payload.len()];
         match self
             .udp
-            .handle_datagram(ip, payload, broadcast, Checksum::Full)
+            .handle_datagram_with_options(ip, options, payload, broadcast, Checksum::Full)
         {
             UdpInput::Delivered(h) => {
                 if self.udp.recv_queue(h).is_ok_and(|(n, _)| n == 1) {

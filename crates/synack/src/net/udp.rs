@@ -107,6 +107,20 @@ pub(crate) fn try_recv_from(
     }
 }
 
+/// [`try_recv_from`] with the datagram's IP options, for both front ends.
+pub(crate) fn try_recv_msg(
+    core: &mut Core,
+    h: UdpHandle,
+    buf: &mut [u8],
+) -> Option<io::Result<(usize, SocketAddr, Vec<u8>)>> {
+    let mut options = [0; synack_proto::ip::options::MAX_LEN];
+    match core.stack.udp_recv_msg(h, buf, &mut options) {
+        Ok((r, n)) => Some(Ok((r.len, SocketAddr::V4(r.src), options[..n].to_vec()))),
+        Err(UdpError::WouldBlock) => None,
+        Err(e) => Some(Err(udp_error(e))),
+    }
+}
+
 impl UdpSocket {
     /// Binds to `addr` (0.0.0.0 or the stack's address; port 0 for an
     /// ephemeral port).
@@ -156,6 +170,31 @@ impl UdpSocket {
 
     /// Receives a datagram and its source.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.recv_with(|core, h| try_recv_from(core, h, buf))
+    }
+
+    /// IP_RECVOPTS: datagrams received from now on keep their IP options
+    /// for [`UdpSocket::recv_from_with_ip_options`] (off by default).
+    pub fn set_recv_ip_options(&self, on: bool) -> io::Result<()> {
+        self.with_core(|core, h| core.stack.udp_set_recv_ip_options(h, on).map_err(udp_error))
+    }
+
+    /// [`UdpSocket::recv_from`], and the datagram's IP options as they
+    /// arrived (`recvmsg`'s IP_RECVOPTS message; empty unless
+    /// [`UdpSocket::set_recv_ip_options`] and the datagram had any).
+    pub fn recv_from_with_ip_options(
+        &self,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr, Vec<u8>)> {
+        self.recv_with(|core, h| try_recv_msg(core, h, buf))
+    }
+
+    /// Waits for `attempt` to find a datagram, as the socket's blocking
+    /// mode and read timeout say.
+    fn recv_with<T>(
+        &self,
+        mut attempt: impl FnMut(&mut Core, UdpHandle) -> Option<io::Result<T>>,
+    ) -> io::Result<T> {
         let shared = &self.rt.shared;
         let mut core = shared.lock()?;
         let entry = core.registry.udps.get(&self.h).ok_or_else(not_connected)?;
@@ -164,7 +203,7 @@ impl UdpSocket {
             entry.read_timeout.map(|t| Instant::now() + t),
         );
         loop {
-            if let Some(r) = try_recv_from(&mut core, self.h, buf) {
+            if let Some(r) = attempt(&mut core, self.h) {
                 return r;
             }
             if nonblocking {

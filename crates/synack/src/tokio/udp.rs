@@ -10,7 +10,9 @@ use synack_proto::udp::UdpHandle;
 use super::Runtime;
 use crate::net::udp::{
     membership, open, release, send_with, set_ip_options, set_multicast_ttl, try_recv_from,
+    try_recv_msg,
 };
+use crate::runtime::Core;
 
 fn first_v4(addr: impl ToSocketAddrs) -> io::Result<std::net::SocketAddrV4> {
     addr.to_socket_addrs()?
@@ -94,8 +96,18 @@ impl UdpSocket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.poll_recv_with(cx, |core, h| try_recv_from(core, h, buf))
+    }
+
+    /// Ready with what `attempt` receives, or registered to wake when a
+    /// datagram comes.
+    fn poll_recv_with<T>(
+        &self,
+        cx: &mut Context<'_>,
+        attempt: impl FnOnce(&mut Core, UdpHandle) -> Option<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
         let mut core = self.rt.shared.lock()?;
-        if let Some(r) = try_recv_from(&mut core, self.h, buf) {
+        if let Some(r) = attempt(&mut core, self.h) {
             return Poll::Ready(r);
         }
         match core.registry.udps.get_mut(&self.h) {
@@ -103,6 +115,23 @@ impl UdpSocket {
             None => return Poll::Ready(Err(closed())),
         }
         Poll::Pending
+    }
+
+    /// IP_RECVOPTS, as [`crate::net::UdpSocket::set_recv_ip_options`].
+    pub fn set_recv_ip_options(&self, on: bool) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        core.stack
+            .udp_set_recv_ip_options(self.h, on)
+            .map_err(crate::net::error_of_udp)
+    }
+
+    /// [`UdpSocket::recv_from`], and the datagram's IP options as they
+    /// arrived (empty unless [`UdpSocket::set_recv_ip_options`]).
+    pub async fn recv_from_with_ip_options(
+        &self,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr, Vec<u8>)> {
+        poll_fn(|cx| self.poll_recv_with(cx, |core, h| try_recv_msg(core, h, buf))).await
     }
 
     /// Joins multicast group `multiaddr` on the interface whose address is

@@ -304,3 +304,38 @@ fn fragments_after_the_first_carry_only_the_options_marked_copied() {
     let got = peer.udp_recv_from(p, &mut buf).unwrap();
     assert_eq!(&buf[..got.len], &data[..]);
 }
+
+#[test]
+fn a_socket_that_asks_gets_each_datagrams_ip_options() {
+    let mut s = stack(B, 1);
+    let t = Instant::from_millis(1);
+    let u = udp_socket(&mut s, SocketAddrV4::new(B, 53));
+    let options = [kind::ROUTER_ALERT, 4, 0, 0, kind::STREAM_ID, 4, 0, 9];
+    let datagram = |payload: &[u8]| {
+        let mut udp = vec![0, 99, 0, 53];
+        udp.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+        udp.extend_from_slice(&[0, 0]);
+        udp.extend_from_slice(payload);
+        with_options(&ip_datagram(A, B, IpProtocol::Udp, &udp), &options)
+    };
+    let mut buf = [0u8; 16];
+    let mut got = [0u8; 40];
+    // Not asked: none kept.
+    s.handle_frame(t, &datagram(b"one"));
+    let (r, n) = s.udp_recv_msg(u, &mut buf, &mut got).unwrap();
+    assert_eq!((&buf[..r.len], n), (&b"one"[..], 0));
+    // Asked (IP_RECVOPTS): each datagram's own, as received, even when the
+    // payload is cut short for the buffer; `recv_from` drops them.
+    s.udp_set_recv_ip_options(u, true).unwrap();
+    s.handle_frame(t, &datagram(b"two"));
+    s.handle_frame(t, &datagram(b"a longer datagram"));
+    s.handle_frame(t, &datagram(b"four"));
+    let (r, n) = s.udp_recv_msg(u, &mut buf, &mut got).unwrap();
+    assert_eq!((&buf[..r.len], &got[..n]), (&b"two"[..], &options[..]));
+    let (r, n) = s.udp_recv_msg(u, &mut buf[..8], &mut got).unwrap();
+    assert!(r.truncated);
+    assert_eq!((&buf[..r.len], &got[..n]), (&b"a longer"[..], &options[..]));
+    let r = s.udp_recv_from(u, &mut buf).unwrap();
+    assert_eq!(&buf[..r.len], b"four");
+    assert_eq!(s.udp_recv_queue(u).unwrap(), (0, 0), "nothing left behind");
+}
