@@ -85,14 +85,14 @@ fn over_a_tap_with_offloads_synack_counts_the_kernels_segments_not_its_super_seg
                 .unwrap_or_else(|| panic!("no frames line:\n{summary}"));
             let rcv_mss = info["rcv_mss"].as_u64().unwrap();
             let data_segs_in = info["data_segs_in"].as_u64().unwrap();
-            let rcv_space = info["rcv_space"].as_u64().unwrap();
+            let rcvbuf = info["rcvbuf"].as_u64().unwrap();
             report(&format!(
                 "Linux -> synack --discard over an offloading TAP, {} MiB: {frames_in} frames \
                  in, data_segs_in {data_segs_in}, rcv_mss {rcv_mss}, receive buffer grown to \
-                 {rcv_space}",
+                 {rcvbuf}",
                 SIZE >> 20
             ));
-            assert!(rcv_space > 131_072, "autotuning: {info}");
+            assert!(rcvbuf > 131_072, "autotuning: {info}");
             // The kernel did send super-segments (far fewer frames than
             // segments), and synack counted the segments inside them.
             assert!(

@@ -49,7 +49,7 @@ fn transfer(server_config: Config, fixed: Option<usize>) -> Run {
         .run_until(
             |p| {
                 if let Some(info) = p.server_ref().tcp_info(conn) {
-                    rcv_limit = rcv_limit.max(info.rcv_space);
+                    rcv_limit = rcv_limit.max(info.rcvbuf);
                 }
                 p.bulk_receiver().eof_at.is_some()
             },

@@ -116,6 +116,10 @@ pub struct Info {
     pub reordering: Option<u32>,
     pub rcv_rtt_us: u64,
     pub rcv_space: u32,
+    /// The receive buffer's size (autotuning grows it); not in ss's text,
+    /// which has no `-m`.
+    #[serde(default)]
+    pub rcvbuf: u32,
     pub rcv_ssthresh: u32,
     pub notsent: u32,
     pub min_rtt_us: u64,
@@ -172,6 +176,7 @@ impl From<&TcpInfo> for Info {
             retrans_total: u32::try_from(i.total_retrans).unwrap_or(u32::MAX),
             reordering: Some(i.reordering),
             rcv_space: i.rcv_space,
+            rcvbuf: i.rcvbuf,
             notsent: i.notsent_bytes,
             min_rtt_us: i.min_rtt,
             snd_wnd: i.snd_wnd,

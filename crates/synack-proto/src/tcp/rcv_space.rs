@@ -58,6 +58,13 @@ impl RcvSpace {
         }
     }
 
+    /// The bytes the application read in the last round trip that read
+    /// more than the one before it (Linux's `rcvq_space.space`, which
+    /// `tcp_info` reports as `tcpi_rcv_space`).
+    pub fn space(&self) -> u32 {
+        self.space
+    }
+
     /// After a read that left `copied` the next byte to read. Once `rtt`
     /// has passed since the measurement began, ends it and begins the next.
     /// Returns the buffer limit to grow to when the application read more

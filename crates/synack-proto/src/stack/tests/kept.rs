@@ -1029,8 +1029,12 @@ fn the_receive_buffer_lowered_below_kept_bytes_and_raised_again() {
 fn autotuning_grows_a_receiver_of_kept_frames_as_one_of_lent_frames() {
     let mut t = Twins::with_rtt(true, Duration::from_millis(4));
     let full = t.full();
-    let info = |s: &Stack, c| s.tcp_info(c).unwrap().rcv_space;
+    let info = |s: &Stack, c| s.tcp_info(c).unwrap().rcvbuf;
     let default = info(&t.owned, t.s());
+    // Linux's `tcpi_rcv_space`: the initial window until a read measures.
+    let space = |s: &Stack, c| s.tcp_info(c).unwrap().rcv_space;
+    let advmss = t.owned.tcp_info(t.s()).unwrap().advmss;
+    assert_eq!(space(&t.owned, t.s()), 10 * advmss);
     let mut at = 0;
     for round in 1..=4 {
         let n = 8 * round;
@@ -1042,6 +1046,14 @@ fn autotuning_grows_a_receiver_of_kept_frames_as_one_of_lent_frames() {
     let (lent, owned) = (info(&t.lent, t.s()), info(&t.owned, t.s()));
     assert_eq!(lent, owned);
     assert!(owned > default, "{owned} against the default {default}");
+    // A round trip's reads now: more than the initial window, and no more
+    // than all that was read.
+    let measured = space(&t.owned, t.s());
+    assert_eq!(measured, space(&t.lent, t.s()));
+    assert!(
+        measured > 10 * advmss && measured as usize <= at,
+        "{measured}"
+    );
     assert!(t.taken >= 80, "{} frames kept", t.taken);
     t.finish_reading(at);
 }

@@ -33,7 +33,7 @@ struct Run {
     rcv_q_drops: u64,
     pressures: u64,
     /// The largest receive buffer limit at the end (autotuning's).
-    rcv_space: u32,
+    rcvbuf: u32,
 }
 
 /// `conns` connections from A to B each carry `bytes`; `tcp_mem` (if any)
@@ -84,7 +84,7 @@ fn transfer_of(slow: Slow, tcp_mem: Option<&str>, conns: usize, bytes: usize) ->
         refused_below_limit: false,
         rcv_q_drops: 0,
         pressures: 0,
-        rcv_space: 0,
+        rcvbuf: 0,
     };
     let mut sent = vec![0usize; conns];
     let mut got = vec![Vec::new(); conns];
@@ -141,9 +141,9 @@ fn transfer_of(slow: Slow, tcp_mem: Option<&str>, conns: usize, bytes: usize) ->
     let stats = capped(&w, slow).stats();
     run.rcv_q_drops = stats.tcp_ext.tcp_rcv_q_drop;
     run.pressures = stats.tcp_ext.tcp_memory_pressures;
-    run.rcv_space = pairs
+    run.rcvbuf = pairs
         .iter()
-        .map(|&(_, s)| w.b.tcp_info(s).unwrap().rcv_space)
+        .map(|&(_, s)| w.b.tcp_info(s).unwrap().rcvbuf)
         .max()
         .unwrap();
     run
@@ -172,7 +172,7 @@ fn a_slow_reader_holds_no_more_than_tcp_mem_lets_it_and_loses_nothing() {
     );
     assert!(!free.exhausted && free.rcv_q_drops == 0 && free.pressures == 0);
     // Autotuning grew the buffers once the application read.
-    assert!(free.rcv_space > 1 << 20, "grew to {}", free.rcv_space);
+    assert!(free.rcvbuf > 1 << 20, "grew to {}", free.rcvbuf);
     let capped = transfer(Slow::Reader, Some(TIGHT));
     assert!(capped.exhausted, "the high mark was passed");
     assert!(capped.pressures >= 1);
@@ -182,7 +182,7 @@ fn a_slow_reader_holds_no_more_than_tcp_mem_lets_it_and_loses_nothing() {
     // Data the capped buffers could not take was dropped, and sent again.
     assert!(capped.rcv_q_drops > 0);
     // Under memory pressure buffers do not grow: autotuning waited.
-    assert_eq!(capped.rcv_space, 131_072);
+    assert_eq!(capped.rcvbuf, 131_072);
 }
 
 #[test]

@@ -77,8 +77,14 @@ pub struct TcpInfo {
     pub reord_seen: u32,
     /// D-SACKs received.
     pub dsack_dups: u32,
-    /// Receive buffer space, bytes.
+    /// Receive-buffer autotuning's measure (Linux's `tcpi_rcv_space`):
+    /// the bytes the application read in the last round trip that read
+    /// more than the one before, at first `tcp_init_cwnd` segments of the
+    /// MSS we advertised (at most the buffer).
     pub rcv_space: u32,
+    /// The receive buffer's size, bytes: what it may hold now (autotuning
+    /// grows it; Linux's `sk_rcvbuf`, `ss -m`'s `rb`, counts overhead too).
+    pub rcvbuf: u32,
     /// Segments retransmitted over the connection's life.
     pub total_retrans: u64,
     pub bytes_sent: u64,
@@ -173,7 +179,14 @@ impl Connection {
             retrans: core.recovery.retrans().segs,
             reord_seen: core.recovery.reord_seen(),
             dsack_dups: core.recovery.dsacks(),
-            rcv_space: rcv.map_or(0, |r| r.buffer_limit() as u32),
+            rcv_space: rcv.map_or(0, |r| {
+                r.measured_space(
+                    config
+                        .tcp_init_cwnd
+                        .saturating_mul(u32::from(core.neg.adv_mss)),
+                )
+            }),
+            rcvbuf: rcv.map_or(0, |r| u32::try_from(r.buffer_limit()).unwrap_or(u32::MAX)),
             total_retrans: data.total_retrans,
             bytes_sent: data.bytes_sent,
             bytes_retrans: data.bytes_retrans,

@@ -460,6 +460,16 @@ impl RecvHalf {
         }
     }
 
+    /// Autotuning's measure of a round trip's reads ([`RcvSpace::space`]),
+    /// or `initial` (at most the buffer) before the busy period's first
+    /// read begins one: Linux's `tcpi_rcv_space`.
+    pub fn measured_space(&self, initial: u32) -> u32 {
+        match self.block.as_deref().and_then(|b| b.rcv_space.as_ref()) {
+            Some(space) => space.space(),
+            None => initial.min(self.limit),
+        }
+    }
+
     /// Receive-buffer autotuning after a read ([`crate::tcp::rcv_space`]):
     /// grows the limit, up to `max`, when the application read more in the
     /// last round trip (`rtt`) than in the one measured before. The first
