@@ -56,18 +56,25 @@ fn option_lines(text: &str, label: &str) -> Vec<String> {
     values
 }
 
+/// Runs `body` with a synack runtime at 192.0.2.2 on a TAP in a fresh
+/// namespace, the kernel at 192.0.2.1 (`common::kernel::tap_runtime`).
+fn in_fresh_namespace(body: impl FnOnce(&synack::Runtime) + Send) {
+    let root_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    netns::run_in_fresh(|| {
+        let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+        assert_ne!(ns, root_ns, "must not touch the root namespace");
+        body(&tap_runtime());
+    })
+    .unwrap();
+}
+
 #[test]
 fn the_kernels_ping_records_the_route_and_timestamps_through_synack() {
     let test = "the_kernels_ping_records_the_route_and_timestamps_through_synack";
     if skip(test) || ping_missing(test) {
         return;
     }
-    let root_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-    netns::run_in_fresh(|| {
-        let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-        assert_ne!(ns, root_ns, "must not touch the root namespace");
-        let rt = tap_runtime();
-
+    in_fresh_namespace(|rt| {
         // Record route: the kernel writes itself going out, synack itself
         // in the reply, the kernel itself again on receipt.
         let text = ping(&["-R"]);
@@ -100,8 +107,7 @@ fn the_kernels_ping_records_the_route_and_timestamps_through_synack() {
         let stats = rt.stats().stack;
         assert_eq!(stats.icmp.out_echo_reps, 2);
         assert_eq!(stats.ip.in_hdr_errors, 0);
-    })
-    .unwrap();
+    });
 }
 
 /// Receives two datagrams with IP_RECVOPTS and prints, for each, its length
@@ -127,11 +133,7 @@ fn the_kernel_receives_a_synack_sockets_ip_options() {
     if skip(test) {
         return;
     }
-    let root_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-    netns::run_in_fresh(|| {
-        let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-        assert_ne!(ns, root_ns, "must not touch the root namespace");
-        let rt = tap_runtime();
+    in_fresh_namespace(|rt| {
         let mut receiver = Command::new(PYTHON)
             .args(["-c", KERNEL_RECEIVER])
             .stdout(Stdio::piped())
@@ -140,7 +142,7 @@ fn the_kernel_receives_a_synack_sockets_ip_options() {
         let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
         assert_eq!(lines.next().unwrap().unwrap(), "listening");
 
-        let socket = synack::net::UdpSocket::bind(&rt, "192.0.2.2:5000").unwrap();
+        let socket = synack::net::UdpSocket::bind(rt, "192.0.2.2:5000").unwrap();
         // An empty record route of two slots.
         socket
             .set_ip_options(&[7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0])
@@ -170,8 +172,7 @@ fn the_kernel_receives_a_synack_sockets_ip_options() {
             .unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
         assert!(e.to_string().contains("source route"), "{e}");
-    })
-    .unwrap();
+    });
 }
 
 /// Sends one datagram from a socket with IP_OPTIONS (an empty record route
@@ -191,12 +192,8 @@ fn a_synack_socket_receives_the_kernels_ip_options() {
     if skip(test) {
         return;
     }
-    let root_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-    netns::run_in_fresh(|| {
-        let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-        assert_ne!(ns, root_ns, "must not touch the root namespace");
-        let rt = tap_runtime();
-        let socket = synack::net::UdpSocket::bind(&rt, "192.0.2.2:7000").unwrap();
+    in_fresh_namespace(|rt| {
+        let socket = synack::net::UdpSocket::bind(rt, "192.0.2.2:7000").unwrap();
         socket.set_recv_ip_options(true).unwrap();
         socket
             .set_read_timeout(Some(std::time::Duration::from_secs(10)))
@@ -213,6 +210,5 @@ fn a_synack_socket_receives_the_kernels_ip_options() {
         // The kernel recorded itself as it sent; synack passes the options
         // up as they arrived (RFC 1122 §4.1.3.2).
         assert_eq!(options, [7, 11, 8, 192, 0, 2, 1, 0, 0, 0, 0, 0]);
-    })
-    .unwrap();
+    });
 }

@@ -21,16 +21,6 @@ fn mangled(mut d: Vec<u8>, f: impl FnOnce(&mut [u8])) -> Vec<u8> {
     d
 }
 
-/// Every frame the stack sends now, raw.
-fn drain_raw(s: &mut Stack, now: Instant) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = [0xAAu8; 1600];
-    while let Some(n) = s.poll_transmit(now, &mut buf) {
-        out.push(buf[..n].to_vec());
-    }
-    out
-}
-
 #[test]
 fn martians_and_hostile_datagrams_are_dropped_and_counted() {
     let mut s = stack(B, 1);

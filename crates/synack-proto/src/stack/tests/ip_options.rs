@@ -24,14 +24,20 @@ fn with_options(datagram: &[u8], options: &[u8]) -> Vec<u8> {
     d
 }
 
-/// Every datagram the stack sends now.
-fn sent(s: &mut Stack, now: Instant) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 1600];
-    while let Some(n) = s.poll_transmit(now, &mut buf) {
-        out.push(buf[..n].to_vec());
-    }
-    out
+/// A stack at B listening on port 80, and a SYN to it from A.
+fn listening_and_a_syn() -> (Stack, Vec<u8>) {
+    let mut s = stack(B, 1);
+    s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
+        .unwrap();
+    let syn = packet(
+        SocketAddrV4::new(A, 1000),
+        SocketAddrV4::new(B, 80),
+        TcpFlags::SYN,
+        7,
+        None,
+        b"",
+    );
+    (s, syn)
 }
 
 /// A reply's header checked whole (its sum covers the options), and its
@@ -63,7 +69,7 @@ fn an_echo_reply_carries_the_record_route_with_this_host_in_it() {
     let t = Instant::from_millis(1);
     let request = icmp(A, B, 8, 0, [0, 7, 0, 1], b"route");
     s.handle_frame(t, &with_options(&request, &record_route_from_a()));
-    let out = sent(&mut s, t);
+    let out = drain_raw(&mut s, t);
     assert_eq!(out.len(), 1, "answered");
     let (options, icmp) = split_reply(&out[0]);
     assert_eq!(options.len(), 40);
@@ -81,7 +87,7 @@ fn an_echo_reply_timestamps_by_the_time_of_day_when_the_stack_knows_it() {
     let request = icmp(A, B, 8, 0, [0, 7, 0, 2], b"");
     let stamp = |s: &mut Stack, t: Instant| {
         s.handle_frame(t, &with_options(&request, &ts_only));
-        let out = sent(s, t);
+        let out = drain_raw(s, t);
         let (options, _) = split_reply(&out[0]);
         assert_eq!(&options[..4], &[kind::TIMESTAMP, 12, 9, 0]);
         u32::from_be_bytes(options[4..8].try_into().unwrap())
@@ -98,24 +104,14 @@ fn an_echo_reply_timestamps_by_the_time_of_day_when_the_stack_knows_it() {
 
 #[test]
 fn a_malformed_option_is_a_header_error_answered_with_a_parameter_problem() {
-    let mut s = stack(B, 1);
-    s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
-        .unwrap();
+    let (mut s, syn) = listening_and_a_syn();
     let t = Instant::from_millis(1);
-    let syn = packet(
-        SocketAddrV4::new(A, 1000),
-        SocketAddrV4::new(B, 80),
-        TcpFlags::SYN,
-        7,
-        None,
-        b"",
-    );
     // A record route whose pointer (octet 22 of the header) is below 4.
     let bad = with_options(&syn, &[kind::RECORD_ROUTE, 7, 3, 0, 0, 0, 0, 0]);
     s.handle_frame(t, &bad);
     assert_eq!(s.stats().ip.in_hdr_errors, 1);
     assert_eq!(s.stats().tcp.in_segs, 0, "TCP never sees it");
-    let out = sent(&mut s, t);
+    let out = drain_raw(&mut s, t);
     assert_eq!(out.len(), 1);
     let (options, icmp) = split_reply(&out[0]);
     assert!(options.is_empty());
@@ -132,18 +128,8 @@ fn a_malformed_option_is_a_header_error_answered_with_a_parameter_problem() {
 
 #[test]
 fn source_routed_datagrams_are_dropped_unanswered() {
-    let mut s = stack(B, 1);
-    s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
-        .unwrap();
+    let (mut s, syn) = listening_and_a_syn();
     let t = Instant::from_millis(1);
-    let syn = packet(
-        SocketAddrV4::new(A, 1000),
-        SocketAddrV4::new(B, 80),
-        TcpFlags::SYN,
-        7,
-        None,
-        b"",
-    );
     // A completed loose source route (A via 198.51.100.1 to B), and a
     // strict one with a hop to go.
     let loose = [kind::LOOSE_SOURCE_ROUTE, 7, 8, 198, 51, 100, 1, kind::END];
@@ -154,7 +140,7 @@ fn source_routed_datagrams_are_dropped_unanswered() {
     s.handle_frame(t, &with_options(&ping, &loose));
     assert_eq!(s.stats().ip.in_source_routed, 3);
     assert_eq!(s.stats().ip.in_hdr_errors, 0);
-    assert!(sent(&mut s, t).is_empty());
+    assert!(drain_raw(&mut s, t).is_empty());
     assert_eq!((s.stats().tcp.in_segs, s.stats().icmp.in_msgs), (0, 0));
 }
 
@@ -209,7 +195,7 @@ fn a_sockets_ip_options_go_on_its_datagrams_with_this_host_recorded() {
     s.udp_set_ip_options(u, &route).unwrap();
     s.udp_send_to(t, u, SocketAddrV4::new(A, 53), b"query")
         .unwrap();
-    let out = sent(&mut s, t);
+    let out = drain_raw(&mut s, t);
     assert_eq!(out.len(), 1);
     let d = &out[0];
     let header_len = usize::from(d[0] & 0x0F) * 4;
@@ -234,7 +220,7 @@ fn a_sockets_ip_options_go_on_its_datagrams_with_this_host_recorded() {
     s.udp_set_ip_options(u, &[]).unwrap();
     s.udp_send_to(t, u, SocketAddrV4::new(A, 53), b"again")
         .unwrap();
-    assert_eq!(sent(&mut s, t)[0][0], 0x45);
+    assert_eq!(drain_raw(&mut s, t)[0][0], 0x45);
 }
 
 #[test]
@@ -280,7 +266,7 @@ fn fragments_after_the_first_carry_only_the_options_marked_copied() {
     let data: Vec<u8> = (0..4000u32).map(|i| (i * 7) as u8).collect();
     s.udp_send_to(t, u, SocketAddrV4::new(A, 53), &data)
         .unwrap();
-    let frags = sent(&mut s, t);
+    let frags = drain_raw(&mut s, t);
     assert_eq!(frags.len(), 3);
     for (i, f) in frags.iter().enumerate() {
         assert!(f.len() <= 1500, "fragment {i}: {} bytes", f.len());

@@ -303,6 +303,16 @@ pub(super) fn eth_frame(
     buf
 }
 
+/// Every frame the stack sends now, raw.
+pub(super) fn drain_raw(s: &mut Stack, now: Instant) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0xAAu8; 1600];
+    while let Some(n) = s.poll_transmit(now, &mut buf) {
+        out.push(buf[..n].to_vec());
+    }
+    out
+}
+
 /// An IPv4 datagram around `payload`.
 #[allow(dead_code)]
 pub(super) fn ip_datagram(
