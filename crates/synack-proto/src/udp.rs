@@ -596,7 +596,8 @@ impl UdpSockets {
         Ok(self.socket(h)?.peer)
     }
 
-    /// Datagrams queued and the bytes they hold.
+    /// Datagrams queued and the bytes they hold (their payloads, and the IP
+    /// options kept with them for IP_RECVOPTS).
     pub fn recv_queue(&self, h: UdpHandle) -> Result<(usize, usize), UdpError> {
         let rx = &self.socket(h)?.rx;
         Ok((rx.meta.len(), rx.bytes.len()))

@@ -187,8 +187,8 @@ impl Stack {
                 dst
             }
         };
-        // Options first (IGMP's router alert among them): known here
-        // to be for us. None in the copy every other datagram runs.
+        // Options before any protocol sees the datagram (IGMP's router
+        // alert among them). None in the copy every other datagram runs.
         if header_len > HEADER_LEN
             && !self.ip_options_accepted(ip, datagram, header_len, dst, link_broadcast)
         {

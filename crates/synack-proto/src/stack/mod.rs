@@ -690,9 +690,10 @@ impl Stack {
 
     /// Tells the stack the time of day: at `now`, `unix_millis` milliseconds
     /// since the Unix epoch. The stack reads no clock; this one is used only
-    /// for the timestamps an echo reply writes into an IP timestamp option
-    /// (RFC 791: milliseconds since midnight UT). Without it they are
-    /// marked non-standard (the high bit set), as RFC 791 allows.
+    /// for the timestamps this host writes into IP timestamp options (an
+    /// echo reply's, a socket's IP_OPTIONS; RFC 791: milliseconds since
+    /// midnight UT). Without it they are marked non-standard (the high bit
+    /// set), as RFC 791 allows.
     pub fn set_time_of_day(&mut self, now: Instant, unix_millis: u64) {
         self.time_of_day = Some((now, unix_millis));
     }

@@ -226,7 +226,8 @@ impl Stack {
         self.udp.set_recv_buffer_size(h, bytes)
     }
 
-    /// Datagrams queued and their bytes.
+    /// Datagrams queued and their bytes (IP options kept for IP_RECVOPTS
+    /// count too).
     pub fn udp_recv_queue(&self, h: UdpHandle) -> Result<(usize, usize), UdpError> {
         self.udp.recv_queue(h)
     }
