@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+#[cfg(test)]
+use synack::control::Mem;
 use synack::control::{self, Snapshot, SocketRow};
 
 use crate::ss_render::{SsRow, SsState, SsSummary, render_json, render_table};
@@ -15,6 +17,7 @@ Examples:
   synack ss                      # the one running synack's sockets (like ss -tan)
   synack ss --tap synack0 -l     # listeners of the stack on synack0
   synack ss -i                   # with rtt, rto, cwnd, ssthresh, mss, retransmissions
+  synack ss -m                   # with each socket's buffer sizes and memory
   synack ss -s                   # a count per state
   synack ss --json               # for machines
 
@@ -49,6 +52,9 @@ pub struct SsArgs {
     /// Per-connection details: rtt, rto, cwnd, ssthresh, mss, retransmissions, ...
     #[arg(short = 'i', long = "info")]
     info: bool,
+    /// Socket memory: `skmem:(r..,rb..,t..,tb..,...)`, as ss -m.
+    #[arg(short = 'm', long = "memory")]
+    memory: bool,
     /// A count of sockets per state.
     #[arg(short = 's', long = "summary")]
     summary: bool,
@@ -114,7 +120,7 @@ fn render(snapshot: &Snapshot, args: &SsArgs) -> String {
     let rows: Vec<SsRow> = snapshot
         .sockets
         .iter()
-        .map(|r| to_row(r, args.info))
+        .map(|r| to_row(r, args.info, args.memory))
         .filter(|r| !args.listening || r.is_listening())
         .collect();
     if args.summary {
@@ -128,7 +134,7 @@ fn render(snapshot: &Snapshot, args: &SsArgs) -> String {
     if args.json {
         return render_json(&rows) + "\n";
     }
-    render_table(&rows, args.info)
+    render_table(&rows, args.info, args.memory)
 }
 
 fn state(name: &str) -> SsState {
@@ -138,7 +144,7 @@ fn state(name: &str) -> SsState {
         .unwrap_or(SsState::Closed)
 }
 
-fn to_row(r: &SocketRow, with_info: bool) -> SsRow {
+fn to_row(r: &SocketRow, with_info: bool, with_mem: bool) -> SsRow {
     SsRow {
         state: state(&r.state),
         recv_q: r.recv_q,
@@ -149,6 +155,7 @@ fn to_row(r: &SocketRow, with_info: bool) -> SsRow {
                 .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
         ),
         info: if with_info { r.info.clone() } else { None },
+        mem: r.mem.filter(|_| with_mem),
     }
 }
 
@@ -177,6 +184,12 @@ mod tests {
             peer: peer.map(sa),
             orphan,
             info: None,
+            mem: (state != "TIME-WAIT").then_some(Mem {
+                rmem_alloc: 0,
+                rcvbuf: 131_072,
+                wmem_queued: 0,
+                sndbuf: 16_384,
+            }),
         };
         Snapshot {
             pid: 1,
@@ -223,6 +236,29 @@ mod tests {
         older.memory_state.clear();
         let s = render(&older, &args(&["-s"]));
         assert!(!s.contains("memory"), "{s}");
+    }
+
+    #[test]
+    fn memory_goes_on_each_sockets_second_line_with_m() {
+        let m = render(&snapshot(), &args(&["-tanm"]));
+        let lines: Vec<&str> = m.lines().collect();
+        // Header, then each socket with its memory line; TIME-WAIT has none.
+        assert_eq!(lines.len(), 9, "{m}");
+        assert!(lines[1].starts_with("LISTEN"), "{m}");
+        assert!(
+            lines[2].starts_with("\t skmem:(r0,rb131072,t0,tb16384,f0,w0,o0,bl0,d0)"),
+            "{m}"
+        );
+        assert!(
+            lines[8].starts_with("\t") && !lines[8].contains("skmem"),
+            "{m}"
+        );
+        // Without -m, none; in JSON with -m, the numbers.
+        assert!(!render(&snapshot(), &args(&["-tan"])).contains("skmem"));
+        let j = render(&snapshot(), &args(&["-m", "--json"]));
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(v[1]["mem"]["rcvbuf"], 131_072);
+        assert!(v[3].get("mem").is_none(), "TIME-WAIT: {j}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
-use synack::control::Info;
+use synack::control::{Info, Mem};
 
 /// TCP states, spelled as `ss` spells them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,6 +90,8 @@ pub struct SsRow {
     pub peer: SocketAddr,
     /// Per-connection details for `-i` (None: none known, as for TIME-WAIT).
     pub info: Option<Info>,
+    /// The socket's memory for `-m` (None: none known).
+    pub mem: Option<Mem>,
 }
 
 impl SsRow {
@@ -262,14 +264,33 @@ const COLUMNS: [(&str, Align, &str); 8] = [
     ("Process", Align::Left, ""),
 ];
 
-/// The `ss -tan` table (`with_info`: `ss -tani`).
-pub fn render_table(rows: &[SsRow], with_info: bool) -> String {
+/// `-m`'s `skmem:(...)` for a socket's memory, with a leading space as
+/// ss writes it: r, rb, t, tb, f, w, o, bl, d. synack has no transmit queue
+/// below the socket (`t`), no forward allocation (`f`), no option memory
+/// (`o`) and no backlog (`bl`), and counts drops per stack (`d`): zeros.
+pub fn render_mem(mem: &Mem) -> String {
+    format!(
+        " skmem:(r{},rb{},t0,tb{},f0,w{},o0,bl0,d0)",
+        mem.rmem_alloc, mem.rcvbuf, mem.sndbuf, mem.wmem_queued
+    )
+}
+
+/// The `ss -tan` table (`with_info`: `ss -tani`; `with_mem`: `-m`, the
+/// memory before the details on their line, as ss puts it).
+pub fn render_table(rows: &[SsRow], with_info: bool, with_mem: bool) -> String {
     let mut cells: Vec<[String; 8]> = Vec::with_capacity(rows.len() + 1);
     cells.push(COLUMNS.map(|(h, _, _)| h.to_owned()));
     for r in rows {
-        let process = if with_info {
-            let info = r.info.as_ref().map(render_info).unwrap_or_default();
-            format!("\n\t{info}")
+        let process = if with_info || with_mem {
+            let mem = match (with_mem, &r.mem) {
+                (true, Some(m)) => render_mem(m),
+                _ => String::new(),
+            };
+            let info = match (with_info, &r.info) {
+                (true, Some(i)) => render_info(i),
+                _ => String::new(),
+            };
+            format!("\n\t{mem}{info}")
         } else {
             String::new()
         };
@@ -385,11 +406,14 @@ struct JsonRow<'a> {
     peer: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     info: Option<&'a Info>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mem: Option<&'a Mem>,
 }
 
 /// `--json`: an array of objects with the table's fields (`local` and
 /// `peer` as the table shows them, e.g. `0.0.0.0:*`) and, when known,
-/// `info` with every [`Info`] field in its raw unit.
+/// `info` with every [`Info`] field in its raw unit and `mem` with the
+/// socket's memory ([`Mem`], bytes).
 pub fn render_json(rows: &[SsRow]) -> String {
     let rows: Vec<JsonRow<'_>> = rows
         .iter()
@@ -400,6 +424,7 @@ pub fn render_json(rows: &[SsRow]) -> String {
             local: format!("{}{}", addr_cell(&r.local), port_cell(&r.local)),
             peer: format!("{}{}", addr_cell(&r.peer), port_cell(&r.peer)),
             info: r.info.as_ref(),
+            mem: r.mem.as_ref(),
         })
         .collect();
     // Infallible: plain structs of strings and numbers.

@@ -57,17 +57,17 @@ fn over_a_tap_with_offloads_synack_counts_the_kernels_segments_not_its_super_seg
             assert_eq!(line.trim(), "sent");
             // The connection stays open; wait until synack received it all.
             let deadline = Instant::now() + PATIENCE;
-            let info = loop {
+            let row = loop {
                 let rows: serde_json::Value =
-                    serde_json::from_str(&serve.ss(&["-tani", "--json"])).expect("ss --json");
+                    serde_json::from_str(&serve.ss(&["-tanim", "--json"])).expect("ss --json");
                 let estab = rows
                     .as_array()
                     .expect("rows")
                     .iter()
                     .find(|r| r["state"] == "ESTAB")
-                    .map(|r| r["info"].clone());
-                if let Some(info) = estab.filter(|i| i["bytes_received"] == SIZE) {
-                    break info;
+                    .cloned();
+                if let Some(row) = estab.filter(|r| r["info"]["bytes_received"] == SIZE) {
+                    break row;
                 }
                 assert!(Instant::now() < deadline, "never received it all: {rows}");
                 thread::sleep(Duration::from_millis(20));
@@ -83,16 +83,17 @@ fn over_a_tap_with_offloads_synack_counts_the_kernels_segments_not_its_super_seg
                 .and_then(|l| l.split_whitespace().next())
                 .and_then(|n| n.parse().ok())
                 .unwrap_or_else(|| panic!("no frames line:\n{summary}"));
+            let rcvbuf = row["mem"]["rcvbuf"].as_u64().unwrap();
+            let info = &row["info"];
             let rcv_mss = info["rcv_mss"].as_u64().unwrap();
             let data_segs_in = info["data_segs_in"].as_u64().unwrap();
-            let rcvbuf = info["rcvbuf"].as_u64().unwrap();
             report(&format!(
                 "Linux -> synack --discard over an offloading TAP, {} MiB: {frames_in} frames \
                  in, data_segs_in {data_segs_in}, rcv_mss {rcv_mss}, receive buffer grown to \
                  {rcvbuf}",
                 SIZE >> 20
             ));
-            assert!(rcvbuf > 131_072, "autotuning: {info}");
+            assert!(rcvbuf > 131_072, "autotuning: {row}");
             // The kernel did send super-segments (far fewer frames than
             // segments), and synack counted the segments inside them.
             assert!(

@@ -12,7 +12,7 @@ mod ss_render;
 use std::net::SocketAddr;
 
 use ss_render::{SsRow, SsState, SsSummary, fmt_g, render_info, render_json, render_table};
-use synack::control::Info;
+use synack::control::{Info, Mem};
 
 fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -26,6 +26,7 @@ fn row(state: SsState, recv_q: u64, send_q: u64, local: &str, peer: &str) -> SsR
         local: sa(local),
         peer: sa(peer),
         info: None,
+        mem: None,
     }
 }
 
@@ -106,7 +107,7 @@ fn reference_rows() -> Vec<SsRow> {
 #[test]
 fn listener_established_and_time_wait_match_real_ss_tan() {
     let real = include_str!("data/ss-tan.txt");
-    assert_eq!(render_table(&reference_rows(), false), real);
+    assert_eq!(render_table(&reference_rows(), false, false), real);
 }
 
 #[test]
@@ -115,7 +116,7 @@ fn short_literal_sample_matches_ss_layout() {
     let want = "State  Recv-Q Send-Q Local Address:Port Peer Address:PortProcess\n\
                 LISTEN 0      5            0.0.0.0:8080      0.0.0.0:*          \n";
     let rows = [row(Listen, 0, 5, "0.0.0.0:8080", "0.0.0.0:0")];
-    assert_eq!(render_table(&rows, false), want);
+    assert_eq!(render_table(&rows, false, false), want);
 }
 
 #[test]
@@ -137,7 +138,7 @@ fn every_connection_state_matches_real_ss_tan() {
         row(FinWait2, 0, 0, "192.0.2.1:59414", "192.0.2.1:80"),
         row(Established, 0, 0, "192.0.2.1:59416", "192.0.2.1:80"),
     ];
-    assert_eq!(render_table(&rows, false), real);
+    assert_eq!(render_table(&rows, false, false), real);
 }
 
 #[test]
@@ -153,13 +154,48 @@ fn ipv6_addresses_are_bracketed_like_ss() {
         row(Listen, 0, 4, "[::]:23", "[::]:0"),
         row(Listen, 0, 4, "[::1]:24", "[::]:0"),
     ];
-    assert_eq!(render_table(&rows, false), real);
+    assert_eq!(render_table(&rows, false, false), real);
 }
 
 #[test]
 fn info_lines_match_real_ss_tani() {
     let real = include_str!("data/ss-tani.txt");
-    let ours = render_table(&reference_rows(), true);
+    let ours = render_table(&reference_rows(), true, false);
+    for (i, (o, r)) in ours.lines().zip(real.lines()).enumerate() {
+        assert_eq!(o, r, "line {i}");
+    }
+    assert_eq!(ours, real);
+}
+
+#[test]
+fn memory_lines_match_real_ss_tanm() {
+    // tests/data/ss-tanm.txt: a listener and both ends of a connection
+    // (one with SO_SNDBUF and SO_RCVBUF set), idle, from iproute2 6.1.
+    let real = include_str!("data/ss-tanm.txt");
+    let mem = |rcvbuf, sndbuf| {
+        Some(Mem {
+            rmem_alloc: 0,
+            rcvbuf,
+            wmem_queued: 0,
+            sndbuf,
+        })
+    };
+    let rows = vec![
+        SsRow {
+            send_q: 1,
+            mem: mem(131_072, 16_384),
+            ..row(Listen, 0, 0, "192.0.2.1:9000", "0.0.0.0:0")
+        },
+        SsRow {
+            mem: mem(131_072, 3_939_840),
+            ..row(Established, 0, 0, "192.0.2.1:9000", "192.0.2.1:40000")
+        },
+        SsRow {
+            mem: mem(131_072, 131_072),
+            ..row(Established, 0, 0, "192.0.2.1:40000", "192.0.2.1:9000")
+        },
+    ];
+    let ours = render_table(&rows, false, true);
     for (i, (o, r)) in ours.lines().zip(real.lines()).enumerate() {
         assert_eq!(o, r, "line {i}");
     }

@@ -48,8 +48,8 @@ fn transfer(server_config: Config, fixed: Option<usize>) -> Run {
     let done = p
         .run_until(
             |p| {
-                if let Some(info) = p.server_ref().tcp_info(conn) {
-                    rcv_limit = rcv_limit.max(info.rcvbuf);
+                if let Some(mem) = p.server_ref().tcp_mem_info(conn) {
+                    rcv_limit = rcv_limit.max(mem.rcvbuf);
                 }
                 p.bulk_receiver().eof_at.is_some()
             },

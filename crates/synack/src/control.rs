@@ -62,6 +62,24 @@ pub struct SocketRow {
     /// For connections the application holds, and listeners (congestion
     /// control and initial window only, as Linux shows them).
     pub info: Option<Info>,
+    /// For connections the application holds, and listeners: their
+    /// memory, `ss -m`.
+    #[serde(default)]
+    pub mem: Option<Mem>,
+}
+
+/// A connection's memory as `ss -m` shows it (`skmem:(r..,rb..,t..,tb..,
+/// ...)`), bytes: [`synack_proto::tcp::conn::MemInfo`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mem {
+    /// The receive buffer's memory (`r`).
+    pub rmem_alloc: u32,
+    /// The receive buffer's size (`rb`).
+    pub rcvbuf: u32,
+    /// The send buffer's memory (`w`).
+    pub wmem_queued: u32,
+    /// The send buffer's size (`tb`).
+    pub sndbuf: u32,
 }
 
 /// A connection's `tcp_info` as `ss -i` shows it, named after ss's fields:
@@ -116,10 +134,6 @@ pub struct Info {
     pub reordering: Option<u32>,
     pub rcv_rtt_us: u64,
     pub rcv_space: u32,
-    /// The receive buffer's size (autotuning grows it); not in ss's text,
-    /// which has no `-m`.
-    #[serde(default)]
-    pub rcvbuf: u32,
     pub rcv_ssthresh: u32,
     pub notsent: u32,
     pub min_rtt_us: u64,
@@ -176,7 +190,6 @@ impl From<&TcpInfo> for Info {
             retrans_total: u32::try_from(i.total_retrans).unwrap_or(u32::MAX),
             reordering: Some(i.reordering),
             rcv_space: i.rcv_space,
-            rcvbuf: i.rcvbuf,
             notsent: i.notsent_bytes,
             min_rtt_us: i.min_rtt,
             snd_wnd: i.snd_wnd,
@@ -192,6 +205,23 @@ impl Runtime {
             let sockets = stack
                 .sockets()
                 .map(|s| {
+                    let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                    let mem = match s.id {
+                        SocketId::Conn(Some(c)) => stack.tcp_mem_info(c).map(|m| Mem {
+                            rmem_alloc: m.rmem_alloc,
+                            rcvbuf: m.rcvbuf,
+                            wmem_queued: m.wmem_queued,
+                            sndbuf: m.sndbuf,
+                        }),
+                        // A listener's: the sizes its connections start
+                        // with, as Linux shows them (`tcp_rmem`, `tcp_wmem`).
+                        SocketId::Listener(_) => Some(Mem {
+                            rcvbuf: clamp(stack.config().tcp_rmem.default),
+                            sndbuf: clamp(stack.config().tcp_wmem.default),
+                            ..Mem::default()
+                        }),
+                        SocketId::Conn(None) => None,
+                    };
                     let (orphan, info) = match s.id {
                         SocketId::Conn(Some(c)) => {
                             (false, stack.tcp_info(c).map(|i| Info::from(&i)))
@@ -217,6 +247,7 @@ impl Runtime {
                         // ss does not call them orphans.
                         orphan: orphan && s.state != synack_proto::tcp::state::TcpState::TimeWait,
                         info,
+                        mem,
                     }
                 })
                 .collect();

@@ -16,7 +16,7 @@ use super::{
 use crate::config::SysctlError;
 use crate::siphash::SipKey;
 use crate::tcp::conn::{
-    ConnParams, Connection, FastOpenClientPlan, FastOpenInfo, Open, RecvError, SendError,
+    ConnParams, Connection, FastOpenClientPlan, FastOpenInfo, MemInfo, Open, RecvError, SendError,
     SendFlags, SetOptionError, Shutdown, ShutdownError, SocketOption, SocketOptions, TcpInfo,
 };
 use crate::tcp::fastopen;
@@ -597,6 +597,15 @@ impl Stack {
             .get(c.0)
             .filter(|e| e.owner() == Owner::App)
             .map(|e| e.conn.info(self.now, &self.env.config))
+    }
+
+    /// A connection's memory (`ss -m`'s `skmem`), or `None` if the handle is
+    /// stale.
+    pub fn tcp_mem_info(&self, c: ConnHandle) -> Option<MemInfo> {
+        self.conns
+            .get(c.0)
+            .filter(|e| e.owner() == Owner::App)
+            .map(|e| e.conn.mem_info())
     }
 
     /// The connection behind an application handle, read-only: for drivers

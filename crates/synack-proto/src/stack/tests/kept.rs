@@ -1029,7 +1029,7 @@ fn the_receive_buffer_lowered_below_kept_bytes_and_raised_again() {
 fn autotuning_grows_a_receiver_of_kept_frames_as_one_of_lent_frames() {
     let mut t = Twins::with_rtt(true, Duration::from_millis(4));
     let full = t.full();
-    let info = |s: &Stack, c| s.tcp_info(c).unwrap().rcvbuf;
+    let info = |s: &Stack, c| s.tcp_mem_info(c).unwrap().rcvbuf;
     let default = info(&t.owned, t.s());
     // Linux's `tcpi_rcv_space`: the initial window until a read measures.
     let space = |s: &Stack, c| s.tcp_info(c).unwrap().rcv_space;

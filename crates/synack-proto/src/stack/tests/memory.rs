@@ -143,7 +143,7 @@ fn transfer_of(slow: Slow, tcp_mem: Option<&str>, conns: usize, bytes: usize) ->
     run.pressures = stats.tcp_ext.tcp_memory_pressures;
     run.rcvbuf = pairs
         .iter()
-        .map(|&(_, s)| w.b.tcp_info(s).unwrap().rcvbuf)
+        .map(|&(_, s)| w.b.tcp_mem_info(s).unwrap().rcvbuf)
         .max()
         .unwrap();
     run
@@ -357,4 +357,33 @@ fn many_slow_readers_each_keep_their_minimum_and_all_finish() {
     let bound = 2 * HIGH + MANY * 4096;
     assert!(run.peak <= bound, "{} bytes against {bound}", run.peak);
     assert!(run.peak < MANY * 64 * 1024 / 8, "{} bytes", run.peak);
+}
+
+/// `tcp_mem_info` (`ss -m`'s `skmem`): the buffers' sizes from `tcp_rmem`
+/// and `tcp_wmem`, and their memory while bytes wait in them.
+#[test]
+fn a_connections_memory_follows_what_its_buffers_hold() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let config = Config::default();
+    let idle = w.a.tcp_mem_info(c).unwrap();
+    assert_eq!(idle.rcvbuf as usize, config.tcp_rmem.default);
+    // The send buffer grows with cwnd from `tcp_wmem`'s default (Linux's
+    // `tcp_sndbuf_expand`: twice the initial window's bytes here).
+    assert!(idle.sndbuf as usize >= config.tcp_wmem.default, "{idle:?}");
+    assert_eq!((idle.rmem_alloc, idle.wmem_queued), (0, 0), "nothing held");
+    // Bytes written and not yet acknowledged, then received and unread.
+    let data = [7u8; 6000];
+    assert_eq!(w.a.tcp_send(w.now, c, &data).unwrap(), data.len());
+    assert!(w.a.tcp_mem_info(c).unwrap().wmem_queued as usize >= data.len());
+    w.run_until(w.now.total_millis() + 50);
+    let held = w.b.tcp_mem_info(s).unwrap();
+    assert!(held.rmem_alloc as usize >= data.len(), "{held:?}");
+    let mut buf = [0u8; 8192];
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf).unwrap(), data.len());
+    // Memory goes back when the buffers empty (at once, or on the idle
+    // buffer timer).
+    w.run_until(w.now.total_millis() + 2_000);
+    assert_eq!(w.b.tcp_mem_info(s).unwrap().rmem_alloc, 0);
+    assert_eq!(w.a.tcp_mem_info(c).unwrap().wmem_queued, 0);
 }

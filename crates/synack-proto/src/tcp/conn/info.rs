@@ -82,9 +82,6 @@ pub struct TcpInfo {
     /// more than the one before, at first `tcp_init_cwnd` segments of the
     /// MSS we advertised (at most the buffer).
     pub rcv_space: u32,
-    /// The receive buffer's size, bytes: what it may hold now (autotuning
-    /// grows it; Linux's `sk_rcvbuf`, `ss -m`'s `rb`, counts overhead too).
-    pub rcvbuf: u32,
     /// Segments retransmitted over the connection's life.
     pub total_retrans: u64,
     pub bytes_sent: u64,
@@ -107,6 +104,37 @@ pub struct TcpInfo {
     pub min_rtt: u64,
     /// Congestion control algorithm name.
     pub congestion: &'static str,
+}
+
+/// A connection's memory, as Linux's `sk_meminfo` (`ss -m`'s `skmem`)
+/// reports a socket's: what its buffers may hold and what they hold
+/// allocated now (synack's rings and kept frames, what `tcp_mem` charges;
+/// Linux counts its buffers' skbs with their overhead).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemInfo {
+    /// The receive buffer's memory (`r`: Linux's `sk_rmem_alloc`).
+    pub rmem_alloc: u32,
+    /// The receive buffer's size (`rb`: `sk_rcvbuf`): SO_RCVBUF, or what
+    /// autotuning grew it to.
+    pub rcvbuf: u32,
+    /// The send buffer's memory (`w`: `sk_wmem_queued`).
+    pub wmem_queued: u32,
+    /// The send buffer's size (`tb`: `sk_sndbuf`).
+    pub sndbuf: u32,
+}
+
+impl Connection {
+    /// The connection's [`MemInfo`].
+    pub fn mem_info(&self) -> MemInfo {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let (rcv, snd) = (self.state.recv_half(), self.state.send_half());
+        MemInfo {
+            rmem_alloc: rcv.map_or(0, |r| clamp(r.buffer_allocated())),
+            rcvbuf: rcv.map_or(0, |r| clamp(r.buffer_limit())),
+            wmem_queued: snd.map_or(0, |s| clamp(s.buffer_allocated())),
+            sndbuf: snd.map_or(0, |s| clamp(s.buffer_limit())),
+        }
+    }
 }
 
 fn ms_since(now: Instant, then: Stamp) -> u64 {
@@ -186,7 +214,6 @@ impl Connection {
                         .saturating_mul(u32::from(core.neg.adv_mss)),
                 )
             }),
-            rcvbuf: rcv.map_or(0, |r| u32::try_from(r.buffer_limit()).unwrap_or(u32::MAX)),
             total_retrans: data.total_retrans,
             bytes_sent: data.bytes_sent,
             bytes_retrans: data.bytes_retrans,

@@ -42,7 +42,7 @@
 //! | `timers.rs` | what each timer does when it fires |
 //! | `counters.rs` | the counters [`TcpInfo`] reports |
 //! | `api.rs` | the application's commands and their errors |
-//! | `info.rs` | [`TcpInfo`] |
+//! | `info.rs` | [`TcpInfo`], and [`MemInfo`] (`ss -m`) |
 //! | `time_wait.rs` | [`TimeWait`], also the stack's compact TIME-WAIT entry |
 //! | `fastopen.rs` | RFC 7413: SYN data and cookies, client and server side |
 //! | `icmp.rs` | ICMP errors: RFC 5927 validation, soft and hard errors, path MTU |
@@ -79,7 +79,7 @@ pub use api::{
 };
 pub use fastopen::{FastOpenClientPlan, FastOpenInfo, FastOpenReport};
 pub use icmp::IcmpOutcome;
-pub use info::{TcpInfo, options as tcpi_options};
+pub use info::{MemInfo, TcpInfo, options as tcpi_options};
 pub use recv::{Received, RecvHalf, Stager};
 pub use send::{FinState, SendHalf};
 pub(crate) use spares::keep_bounded;
