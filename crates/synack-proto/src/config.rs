@@ -155,6 +155,10 @@ pub struct Config {
     pub tcp_syncookies: SynCookieMode,
     /// Answer a completing ACK with RST when the accept queue is full (`tcp_abort_on_overflow`).
     pub tcp_abort_on_overflow: bool,
+    /// A SO_REUSEPORT listener that closes hands the connections in its
+    /// queues, half-open and established, to another member of its group
+    /// instead of resetting them (`tcp_migrate_req`, off as on Linux).
+    pub tcp_migrate_req: bool,
     /// SYNs per second a listener takes from one source address, 0 for no
     /// limit (synack's own; RFC 4987 §3.1 filtering).
     pub tcp_syn_source_ratelimit: u32,
@@ -299,6 +303,7 @@ impl Default for Config {
             somaxconn: 4096,
             tcp_syncookies: SynCookieMode::Overflow,
             tcp_abort_on_overflow: false,
+            tcp_migrate_req: false,
             tcp_syn_source_ratelimit: 0,
             tcp_fastopen: fastopen_flags::CLIENT,
             tcp_fastopen_key: None,
@@ -500,6 +505,7 @@ impl Config {
                 }
             }
             "tcp_abort_on_overflow" => self.tcp_abort_on_overflow = boolean(value)?,
+            "tcp_migrate_req" => self.tcp_migrate_req = boolean(value)?,
             "tcp_fastopen" => self.tcp_fastopen = u32::try_from(num(value)?).map_err(|_| bad())?,
             "tcp_fastopen_key" => {
                 crate::tcp::fastopen_cookie::FastOpenKeys::parse_sysctl(value)
@@ -765,6 +771,20 @@ mod tests {
             Err(SysctlError::BadValue { .. })
         ));
         assert_eq!(c, Config::default(), "failed sets change nothing");
+    }
+
+    #[test]
+    fn tcp_migrate_req_is_a_boolean_sysctl() {
+        let mut c = Config::default();
+        assert!(!c.tcp_migrate_req, "off, as on Linux");
+        c.set_sysctl("net.ipv4.tcp_migrate_req", "1").unwrap();
+        assert!(c.tcp_migrate_req);
+        c.set_sysctl("tcp_migrate_req", "0").unwrap();
+        assert!(!c.tcp_migrate_req);
+        assert!(matches!(
+            c.set_sysctl("tcp_migrate_req", "yes"),
+            Err(SysctlError::BadValue { .. })
+        ));
     }
 
     #[test]

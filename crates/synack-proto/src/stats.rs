@@ -175,6 +175,11 @@ mib_group! {
         tcp_loss_probes => "TCPLossProbes",
         /// Losses repaired by a tail loss probe (RFC 8985 §7.4).
         tcp_loss_probe_recovery => "TCPLossProbeRecovery",
+        /// Connections a closing SO_REUSEPORT listener handed to another
+        /// member of its group (`tcp_migrate_req`).
+        tcp_migrate_req_success => "TCPMigrateReqSuccess",
+        /// Connections it could not (no member left): reset.
+        tcp_migrate_req_failure => "TCPMigrateReqFailure",
         /// Path MTU probes acknowledged: segments grew (RFC 4821).
         tcp_mtup_success => "TCPMTUPSuccess",
         /// Path MTU probes lost as the first unacknowledged segment.

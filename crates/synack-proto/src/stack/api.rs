@@ -174,7 +174,10 @@ impl Stack {
     }
 
     /// Stops listening. Every connection not yet accepted, half-open or
-    /// established, is reset.
+    /// established, is reset; or, with `tcp_migrate_req` and a SO_REUSEPORT
+    /// group that keeps other members, handed to one of them (picked by
+    /// the connection's 4-tuple, as a new connection would be: Linux's
+    /// `reuseport_migrate_sock`), to be accepted there.
     pub fn tcp_close_listener(&mut self, now: Instant, listener: ListenerHandle) {
         self.advance(now);
         let now = self.now;
@@ -183,6 +186,7 @@ impl Stack {
         };
         self.listen_map.remove(l.local(), listener.0);
         let mut queued: Vec<Key> = l.drain_accept_queue().collect();
+        let established = queued.len();
         // The half-open ones: the listener keeps only their count, so they
         // are found by a walk of the connections (a listener's close is
         // rare; counted like the stack's other full scans).
@@ -194,7 +198,14 @@ impl Stack {
                 .filter_map(|(key, e)| (e.owner() == Owner::HalfOpen(listener.0)).then_some(key));
             queued.extend(half_open);
         }
-        for key in queued {
+        for (i, key) in queued.into_iter().enumerate() {
+            if l.reuse_port() {
+                if self.migrate_to_group(key, l.local(), i < established) {
+                    self.env.stats.tcp_ext.tcp_migrate_req_success += 1;
+                    continue;
+                }
+                self.env.stats.tcp_ext.tcp_migrate_req_failure += 1;
+            }
             if let Some(entry) = self.conns.get_mut(key) {
                 entry.set_owner(Owner::Orphan);
                 entry.conn.abort(now, &mut self.env);
@@ -202,6 +213,46 @@ impl Stack {
             }
         }
         self.refresh_deadline();
+    }
+
+    /// `tcp_migrate_req`: connection `key` of a closed SO_REUSEPORT listener
+    /// on `local` goes to the member of the group left there that its
+    /// 4-tuple picks: into its accept queue (`queued`: established, or a
+    /// Fast Open child) or its SYN queue (half-open). `false` when the
+    /// sysctl is off or no member is left.
+    fn migrate_to_group(&mut self, key: Key, local: SocketAddrV4, queued: bool) -> bool {
+        if !self.env.config.tcp_migrate_req {
+            return false;
+        }
+        let Some(entry) = self.conns.get(key) else {
+            return false;
+        };
+        let tuple = FourTuple {
+            local: entry.conn.local(),
+            remote: entry.conn.remote(),
+        };
+        let fastopen = entry.fastopen_listener().is_some();
+        let heir = match self.listen_map.group(local) {
+            Some(group) if !group.is_empty() => self.pick_in_group(group, &tuple),
+            _ => return false,
+        };
+        let Some(to) = self.listeners.get_mut(heir) else {
+            return false;
+        };
+        let owner = if queued {
+            if to.adopt(key, fastopen) {
+                self.events
+                    .push_back(super::Event::AcceptReady(ListenerHandle(heir)));
+            }
+            Owner::Queued(heir)
+        } else {
+            to.add_half_open();
+            Owner::HalfOpen(heir)
+        };
+        if let Some(entry) = self.conns.get_mut(key) {
+            entry.move_to_listener(owner);
+        }
+        true
     }
 
     /// The oldest connection waiting on `listener`.

@@ -328,6 +328,15 @@ impl ConnEntry {
         }
     }
 
+    /// Hands a listener's connection to another listener (`tcp_migrate_req`):
+    /// the new owner, which a Fast Open child still in SYN-RECEIVED now
+    /// also counts against.
+    fn move_to_listener(&mut self, owner: Owner) {
+        let (kind, listener) = owner.packed();
+        self.owner_kind = kind;
+        self.owner_listener = listener;
+    }
+
     /// Charges the stack's buffer memory (`tcp_mem`'s counter) with the
     /// change in what the connection holds since it was last charged;
     /// returns whether that began memory pressure.

@@ -332,13 +332,16 @@ impl Stack {
             return l;
         };
         match self.listen_map.group(local) {
-            Some(group) if group.len() > 1 => {
-                let hash = self.reuseport_key.hash(&tuple.packed()) as u32;
-                let i = (u64::from(hash) * group.len() as u64) >> 32;
-                group[i as usize]
-            }
+            Some(group) if group.len() > 1 => self.pick_in_group(group, tuple),
             _ => l,
         }
+    }
+
+    /// The member of a (non-empty) reuseport group that takes `tuple`.
+    pub(super) fn pick_in_group(&self, group: &[Key], tuple: &FourTuple) -> Key {
+        let hash = self.reuseport_key.hash(&tuple.packed()) as u32;
+        let i = (u64::from(hash) * group.len() as u64) >> 32;
+        group[i as usize]
     }
 
     /// A segment for no connection: a listener's, or a reset.

@@ -271,6 +271,21 @@ impl<K: Copy + Eq> Listener<K> {
         was_empty
     }
 
+    /// A connection another member of its reuseport group queued, handed
+    /// over when that member closed (`tcp_migrate_req`): it waits for
+    /// `accept` here, at the back, whatever the backlog (as Linux's
+    /// `inet_csk_reqsk_queue_add`). A Fast Open child still in SYN-RECEIVED
+    /// (`fastopen`) counts against this listener's Fast Open queue now.
+    /// Returns whether the accept queue was empty before.
+    pub fn adopt(&mut self, conn: K, fastopen: bool) -> bool {
+        if fastopen {
+            self.fastopen_pending += 1;
+        }
+        let was_empty = self.accept_queue.is_empty();
+        self.accept_queue.push_back(conn);
+        was_empty
+    }
+
     /// The oldest queued connection, for `accept`.
     pub fn accept(&mut self) -> Option<K> {
         self.accept_queue.pop_front()

@@ -460,3 +460,70 @@ fn a_reuseport_group_picks_the_same_listener_for_a_connections_segments() {
     }
     assert!(chosen.windows(2).all(|p| p[0] == p[1]), "{chosen:?}");
 }
+
+/// `tcp_migrate_req`: a member of a reuseport group that closes hands the
+/// connections in its queues, established and half-open, to the members
+/// left, where they are accepted; without it (Linux's default) they are
+/// reset. Either way each is counted (`TCPMigrateReqSuccess`, `...Failure`).
+#[test]
+fn a_closing_reuseport_member_hands_its_queues_on_with_tcp_migrate_req() {
+    for migrate in [false, true] {
+        let mut w = Wire::new();
+        w.b = Stack::new(
+            Config {
+                seed: 2,
+                tcp_migrate_req: migrate,
+                ..Config::default()
+            },
+            Interface::ip(B, 24),
+        );
+        let group = reuseport_group(&mut w.b, 3);
+        let now = w.now;
+        let mut conns: Vec<ConnHandle> = (0..60)
+            .map(|_| {
+                w.a.tcp_connect(now, server(), ConnectOptions::default())
+                    .unwrap()
+            })
+            .collect();
+        w.run_until(200);
+        // 30 more stay half-open: their handshakes' last ACKs are lost.
+        w.drop = Box::new(|to_b, frame| to_b && frame[33] == 0x10 && frame.len() == 52);
+        let now = w.now;
+        conns.extend((0..30).map(|_| {
+            w.a.tcp_connect(now, server(), ConnectOptions::default())
+                .unwrap()
+        }));
+        w.run_until(400);
+        let (half_open, queued) = w.b.tcp_listener_queues(group[0]).unwrap();
+        assert!(half_open >= 3 && queued >= 10, "{half_open} and {queued}");
+        let moved = (half_open + queued) as u64;
+        let now = w.now;
+        w.b.tcp_close_listener(now, group[0]);
+        w.drop = Box::new(|_, _| false);
+        // The SYN-ACKs go again at 1 s, and their ACKs get through.
+        w.run_until(3_000);
+        let accepted: usize = group[1..]
+            .iter()
+            .map(|&l| accept_all(&mut w.b, l).len())
+            .sum();
+        let closed = conns
+            .iter()
+            .filter(|&&c| w.a.tcp_state(c) == TcpState::Closed)
+            .count();
+        let ext = &w.b.stats().tcp_ext;
+        if migrate {
+            assert_eq!((accepted, closed), (90, 0), "every one handed on");
+            assert_eq!(
+                (ext.tcp_migrate_req_success, ext.tcp_migrate_req_failure),
+                (moved, 0)
+            );
+        } else {
+            assert_eq!(accepted as u64, 90 - moved);
+            assert_eq!(closed as u64, moved, "reset");
+            assert_eq!(
+                (ext.tcp_migrate_req_success, ext.tcp_migrate_req_failure),
+                (0, moved)
+            );
+        }
+    }
+}
