@@ -1,10 +1,11 @@
 //! Fuzz entry points for the stack's ingress, shared by the cargo-fuzz
 //! target in `fuzz/` and by tests replaying corpora on stable Rust.
 //!
-//! A stack at 192.0.2.2 with listeners on a few ports and a connection of
-//! its own in SYN-SENT takes arbitrary frames; it must never panic, and an
-//! application on top keeps accepting, reading, writing and closing so the
-//! frames reach every state.
+//! A stack at 192.0.2.2 with listeners on a few ports, a connection of its
+//! own in SYN-SENT and a UDP socket on port 53 (IP_RECVOPTS on, a record
+//! route of its own to send) takes arbitrary frames; it must never panic,
+//! and an application on top keeps accepting, reading, writing and closing
+//! (and echoing datagrams) so the frames reach every state.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
@@ -30,6 +31,12 @@ fn stack() -> Stack {
         SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80),
         ConnectOptions::default(),
     );
+    // A UDP socket that keeps its datagrams' IP options (IP_RECVOPTS) and
+    // sends with its own (a record route), so both paths take input.
+    let udp = stack.udp_open();
+    let _ = stack.udp_bind(udp, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53));
+    let _ = stack.udp_set_recv_ip_options(udp, true);
+    let _ = stack.udp_set_ip_options(udp, &[7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0]);
     stack
 }
 
@@ -60,6 +67,13 @@ fn settle(stack: &mut Stack, now: Instant, buf: &mut [u8]) {
                 let _ = stack.tcp_send(now, c, b"request");
             }
             Event::Closed { conn, .. } => stack.tcp_close(now, conn),
+            Event::UdpReadable(h) => {
+                let mut options = [0u8; crate::ip::options::MAX_LEN];
+                // Echo each datagram back with the socket's options.
+                while let Ok((got, _)) = stack.udp_recv_msg(h, &mut read, &mut options) {
+                    let _ = stack.udp_send_to(now, h, got.src, &read[..got.len]);
+                }
+            }
             _ => {}
         }
     }
