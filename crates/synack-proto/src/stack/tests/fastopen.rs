@@ -928,3 +928,86 @@ fn a_replayed_syn_with_data_is_delivered_again_as_rfc_7413_warns() {
     }
     assert_eq!(s.stats().tcp_ext.tcp_fast_open_passive, 2);
 }
+
+/// `tcp_migrate_req` hands a Fast Open child still in SYN-RECEIVED to the
+/// member of its reuseport group left, with its place in the Fast Open
+/// queue: that member counts it (its next Fast Open SYN finds the queue
+/// full), and the child's handshake frees the place there, not on the
+/// listener that closed.
+#[test]
+fn a_migrated_fast_open_child_counts_against_its_new_listener() {
+    let key = "00000001-00000002-00000003-00000004";
+    let mut s = Stack::new(
+        Config {
+            seed: 3,
+            tcp_fastopen: 0x3,
+            tcp_fastopen_key: Some(key.into()),
+            tcp_migrate_req: true,
+            ..Config::default()
+        },
+        Interface::ip(B, 24),
+    );
+    let cookie = crate::tcp::fastopen_cookie::FastOpenKeys::parse_sysctl(key)
+        .unwrap()
+        .cookie(A, B);
+    let options = TcpOptions {
+        fast_open: fo(false, &cookie),
+        ..SACK_ONLY
+    };
+    // SO_REUSEADDR too: the child holds the port when the second joins.
+    let member = ListenOptions {
+        backlog: 8,
+        reuse_addr: true,
+        reuse_port: true,
+        fastopen_qlen: 1,
+    };
+    let syn_data = |port: u16, seq: u32, data: &[u8]| {
+        tcp(
+            peer(port),
+            SERVER,
+            TcpFlags::SYN,
+            seq,
+            None,
+            32792,
+            options,
+            data,
+        )
+    };
+    // The first member alone takes a Fast Open child; a second joins.
+    let first = s.tcp_listen_with(SERVER, member).unwrap();
+    s.handle_frame(T, &syn_data(1, 100, b"one"));
+    let (_, iss1, ack, ..) = fields(&one_segment(&mut s, T));
+    assert_eq!(ack, Some(104), "the data was taken");
+    let second = s.tcp_listen_with(SERVER, member).unwrap();
+    let _ = events(&mut s);
+    s.tcp_close_listener(T, first);
+    assert_eq!(s.tcp_listener_queues(second), Some((0, 1)), "handed on");
+    assert!(events(&mut s).contains(&Event::AcceptReady(second)));
+    assert_eq!(s.stats().tcp_ext.tcp_migrate_req_success, 1);
+    // The second member's Fast Open queue (1) is full with it.
+    s.handle_frame(T, &syn_data(2, 200, b"two"));
+    let (_, _, ack, ..) = fields(&one_segment(&mut s, T));
+    assert_eq!(ack, Some(201), "only the SYN: the queue is full");
+    assert_eq!(s.stats().tcp_ext.tcp_fast_open_listen_overflow, 1);
+    // The child's handshake completes there, and frees its place.
+    let ack_of_syn_ack = tcp(
+        peer(1),
+        SERVER,
+        TcpFlags::ACK,
+        104,
+        Some(iss1 + 1),
+        502,
+        TcpOptions::default(),
+        b"",
+    );
+    s.handle_frame(T, &ack_of_syn_ack);
+    let _ = drain_seen(&mut s, T);
+    s.handle_frame(T, &syn_data(3, 300, b"three"));
+    let (_, _, ack, ..) = fields(&one_segment(&mut s, T));
+    assert_eq!(ack, Some(306), "room again");
+    // The child is the second member's to accept, its data readable.
+    let c = s.tcp_accept(second).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(s.tcp_recv(T, c, &mut buf), Ok(3));
+    assert_eq!(&buf[..3], b"one");
+}
