@@ -248,6 +248,21 @@ fn peer(port: u16) -> SocketAddrV4 {
     SocketAddrV4::new(A, port)
 }
 
+/// The client on `port`'s ACK of a SYN-ACK whose ISS was `iss`, its next
+/// byte `seq`: the handshake's last segment.
+fn ack_of_syn_ack(port: u16, seq: u32, iss: u32) -> Vec<u8> {
+    tcp(
+        peer(port),
+        SERVER,
+        TcpFlags::ACK,
+        seq,
+        Some(iss + 1),
+        502,
+        TcpOptions::default(),
+        b"",
+    )
+}
+
 #[test]
 fn syn_data_without_a_cookie_acknowledges_only_the_syn_as_pure_syn_data_pkt() {
     let (mut s, l, _) = server_with_listener(0x3, 4);
@@ -367,19 +382,7 @@ fn the_pending_fast_open_queue_is_capped_by_its_qlen() {
     assert_eq!(s.stats().tcp_ext.tcp_fast_open_listen_overflow, 1);
     assert_eq!(s.tcp_listener_queues(l), Some((1, 1)));
     // The first completes its handshake: room again.
-    s.handle_frame(
-        T,
-        &tcp(
-            peer(1),
-            SERVER,
-            TcpFlags::ACK,
-            104,
-            Some(iss1 + 1),
-            502,
-            TcpOptions::default(),
-            b"",
-        ),
-    );
+    s.handle_frame(T, &ack_of_syn_ack(1, 104, iss1));
     let _ = drain_seen(&mut s, T);
     s.handle_frame(
         T,
@@ -990,17 +993,7 @@ fn a_migrated_fast_open_child_counts_against_its_new_listener() {
     assert_eq!(ack, Some(201), "only the SYN: the queue is full");
     assert_eq!(s.stats().tcp_ext.tcp_fast_open_listen_overflow, 1);
     // The child's handshake completes there, and frees its place.
-    let ack_of_syn_ack = tcp(
-        peer(1),
-        SERVER,
-        TcpFlags::ACK,
-        104,
-        Some(iss1 + 1),
-        502,
-        TcpOptions::default(),
-        b"",
-    );
-    s.handle_frame(T, &ack_of_syn_ack);
+    s.handle_frame(T, &ack_of_syn_ack(1, 104, iss1));
     let _ = drain_seen(&mut s, T);
     s.handle_frame(T, &syn_data(3, 300, b"three"));
     let (_, _, ack, ..) = fields(&one_segment(&mut s, T));
