@@ -149,6 +149,17 @@ const TCPI_OPT_ECN: u8 = 8;
 /// Linux's "infinite" ssthresh (`TCP_INFINITE_SSTHRESH`).
 const INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
 
+impl From<&synack_proto::tcp::conn::MemInfo> for Mem {
+    fn from(m: &synack_proto::tcp::conn::MemInfo) -> Self {
+        Mem {
+            rmem_alloc: m.rmem_alloc,
+            rcvbuf: m.rcvbuf,
+            wmem_queued: m.wmem_queued,
+            sndbuf: m.sndbuf,
+        }
+    }
+}
+
 impl From<&TcpInfo> for Info {
     fn from(i: &TcpInfo) -> Info {
         Info {
@@ -207,12 +218,7 @@ impl Runtime {
                 .map(|s| {
                     let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
                     let mem = match s.id {
-                        SocketId::Conn(Some(c)) => stack.tcp_mem_info(c).map(|m| Mem {
-                            rmem_alloc: m.rmem_alloc,
-                            rcvbuf: m.rcvbuf,
-                            wmem_queued: m.wmem_queued,
-                            sndbuf: m.sndbuf,
-                        }),
+                        SocketId::Conn(Some(c)) => stack.tcp_mem_info(c).map(|m| Mem::from(&m)),
                         // A listener's: the sizes its connections start
                         // with, as Linux shows them (`tcp_rmem`, `tcp_wmem`).
                         SocketId::Listener(_) => Some(Mem {

@@ -13,19 +13,7 @@ use std::process::{Command, Stdio};
 use synack_tap::netns;
 
 mod common;
-use common::kernel::{PYTHON, skip, tap_runtime};
-
-fn ping_missing(test: &str) -> bool {
-    if Command::new("ping").arg("-V").output().is_ok() {
-        return false;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but ping is missing (scripts/install-test-deps.sh installs iputils-ping)"
-    );
-    eprintln!("skipping: {test}: ping is missing");
-    true
-}
+use common::kernel::{PYTHON, skip, tap_runtime, tool_missing};
 
 /// The kernel's `ping -c 1` to synack with `options`; its output.
 fn ping(options: &[&str]) -> String {
@@ -71,7 +59,7 @@ fn in_fresh_namespace(body: impl FnOnce(&synack::Runtime) + Send) {
 #[test]
 fn the_kernels_ping_records_the_route_and_timestamps_through_synack() {
     let test = "the_kernels_ping_records_the_route_and_timestamps_through_synack";
-    if skip(test) || ping_missing(test) {
+    if skip(test) || tool_missing(test, "ping", "-V", "iputils-ping") {
         return;
     }
     in_fresh_namespace(|rt| {

@@ -221,20 +221,25 @@ pub fn echo_reply(
     out: &mut [u8; MAX_LEN],
 ) -> usize {
     let mut len = 0;
+    // Where each lands in the reply.
+    let mut carried = Options::default();
     let mut starts = [found.record_route, found.timestamp];
     // In the request's order.
     starts.sort_unstable_by_key(|s| s.unwrap_or(u8::MAX));
     for start in starts.into_iter().flatten() {
         let start = usize::from(start);
         let option_len = usize::from(area[start + 1]);
+        let at = Some(len as u8);
+        if Some(start as u8) == found.record_route {
+            carried.record_route = at;
+        } else {
+            carried.timestamp = at;
+        }
         out[len..len + option_len].copy_from_slice(&area[start..start + option_len]);
         len += option_len;
     }
     let padded = pad(out, len);
-    // Found again where they now are, and this host written in.
-    if let Ok(carried) = Options::parse(&out[..padded]) {
-        register(&mut out[..padded], &carried, me, is_ours);
-    }
+    register(&mut out[..padded], &carried, me, is_ours);
     padded
 }
 

@@ -653,10 +653,7 @@ impl Stack {
     /// A connection's memory (`ss -m`'s `skmem`), or `None` if the handle is
     /// stale.
     pub fn tcp_mem_info(&self, c: ConnHandle) -> Option<MemInfo> {
-        self.conns
-            .get(c.0)
-            .filter(|e| e.owner() == Owner::App)
-            .map(|e| e.conn.mem_info())
+        self.app_conn_ref(c).map(Connection::mem_info)
     }
 
     /// The connection behind an application handle, read-only: for drivers

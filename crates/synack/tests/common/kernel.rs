@@ -34,3 +34,22 @@ pub fn skip(test: &str) -> bool {
     }
     false
 }
+
+/// Whether `test` must be skipped for want of the command `tool` (asked
+/// for its version with `version_arg`); under `CI=true` a missing tool is a
+/// failure, since `scripts/install-test-deps.sh` installs `package`.
+pub fn tool_missing(test: &str, tool: &str, version_arg: &str, package: &str) -> bool {
+    if std::process::Command::new(tool)
+        .arg(version_arg)
+        .output()
+        .is_ok()
+    {
+        return false;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but {tool} is missing (scripts/install-test-deps.sh installs {package})"
+    );
+    eprintln!("skipping: {test}: {tool} is missing");
+    true
+}
