@@ -252,6 +252,40 @@ def crafted():
     write("ipv4", "ok-crafted-loose-source-route", ipv4(seg, 6, options=lsrr))
     write("ipv4", "ok-crafted-malformed-record-route", ipv4(echo, 1, options=bytes([7, 7, 3, 0, 0, 0, 0, 0])))
     write("ipv4", "ok-crafted-timestamp-overflowed", ipv4(echo, 1, options=bytes([68, 8, 9, 0xF0, 0, 0, 0, 0])))
+    # IGMP (RFC 2236, RFC 3376): the fuzzed stack holds 239.1.2.3 (192.0.2.1
+    # blocked) and 232.1.1.1 (from 192.0.2.1 only), so queries of every
+    # version and datagrams to both groups meet its filters.
+    ra = bytes([0x94, 4, 0, 0])
+    all_hosts, ssm, anyg = bytes([224, 0, 0, 1]), bytes([232, 1, 1, 1]), bytes([239, 1, 2, 3])
+
+    def igmp(body):
+        return body[:2] + struct.pack("!H", csum(body)) + body[4:]
+
+    def mcast(payload, proto, dst, src=A):
+        return ipv4(payload, proto, src=src, dst=dst, ttl=1, flags_frag=0, options=ra)
+
+    v3_general = igmp(bytes([0x11, 20, 0, 0]) + bytes(4) + bytes([2, 125, 0, 0]))
+    write("ipv4", "ok-crafted-igmpv3-general-query", mcast(v3_general, 2, all_hosts))
+    v3_sources = igmp(bytes([0x11, 10, 0, 0]) + ssm + bytes([2, 125, 0, 2]) + A + bytes([192, 0, 2, 9]))
+    write("ipv4", "ok-crafted-igmpv3-group-and-source-query", mcast(v3_sources, 2, ssm))
+    v3_group = igmp(bytes([0x11, 0x8C, 0, 0]) + anyg + bytes([0, 0x8F, 0, 0]))
+    write("ipv4", "ok-crafted-igmpv3-group-query-float-times", mcast(v3_group, 2, anyg))
+    v2_general = igmp(bytes([0x11, 100, 0, 0]) + bytes(4))
+    write("ipv4", "ok-crafted-igmpv2-general-query", mcast(v2_general, 2, all_hosts))
+    v1_general = igmp(bytes([0x11, 0, 0, 0]) + bytes(4))
+    write("ipv4", "ok-crafted-igmpv1-general-query", mcast(v1_general, 2, all_hosts))
+    v3_report = igmp(bytes([0x22, 0, 0, 0, 0, 0, 0, 2]) + bytes([5, 0, 0, 1]) + ssm + A
+                     + bytes([4, 1, 0, 0]) + anyg + bytes(4))
+    write("ipv4", "ok-crafted-igmpv3-report-with-aux-data", mcast(v3_report, 2, bytes([224, 0, 0, 22])))
+    write("ipv4", "bad-igmpv3-query-sources-overrun",
+          mcast(igmp(bytes([0x11, 10, 0, 0]) + ssm + bytes([2, 125, 0, 3]) + A), 2, ssm))
+    write("ipv4", "bad-igmpv3-report-record-overrun",
+          mcast(igmp(bytes([0x22, 0, 0, 0, 0, 0, 0, 1]) + bytes([1, 0, 0, 2]) + ssm + A), 2, bytes([224, 0, 0, 22])))
+    write("ipv4", "bad-igmpv3-report-record-type-9",
+          mcast(igmp(bytes([0x22, 0, 0, 0, 0, 0, 0, 1]) + bytes([9, 0, 0, 0]) + ssm), 2, bytes([224, 0, 0, 22])))
+    for name, dst, src in [("ssm-from-its-source", ssm, A), ("ssm-from-another", ssm, bytes([192, 0, 2, 9])),
+                           ("any-source-group-from-blocked", anyg, A)]:
+        write("ipv4", "ok-crafted-udp-to-" + name, mcast(udp(b"group", src=src, dst=dst)[:], 17, dst, src=src))
     write("ipv4", "ok-crafted-fragment-mf", ipv4(b"\0" * 16, 6, flags_frag=0x2000))
     write("ipv4", "ok-crafted-fragment-last", ipv4(b"\0" * 16, 17, flags_frag=185))
     write("ipv4", "ok-crafted-unknown-protocol", ipv4(b"gre?", 47))

@@ -111,6 +111,10 @@ pub struct Config {
     /// Do not answer echo requests sent to a broadcast or multicast address
     /// (`icmp_echo_ignore_broadcasts`, RFC 1122 §3.2.2.6 allows either).
     pub icmp_echo_ignore_broadcasts: bool,
+    /// The newest IGMP version the host speaks (`conf.all.force_igmp_version`):
+    /// 0 is version 3, falling back to 2 or 1 while a router of that
+    /// version is heard (RFC 3376 §7.2.1); 1 or 2 pins that version.
+    pub force_igmp_version: u8,
     /// Take ICMP redirects from the current first-hop gateway
     /// (`conf.all.accept_redirects`, on for a host; RFC 1122 §3.2.2.2).
     pub accept_redirects: bool,
@@ -285,6 +289,7 @@ impl Default for Config {
             icmp_msgs_burst: 50,
             icmp_ratemask: 0x1818,
             icmp_echo_ignore_broadcasts: true,
+            force_igmp_version: 0,
             accept_redirects: true,
             secure_redirects: true,
             route_min_pmtu: 552,
@@ -480,6 +485,12 @@ impl Config {
             "route.mtu_expires" => self.route_mtu_expires = secs(value)?,
             "route.gc_timeout" => self.route_gc_timeout = secs(value)?,
             "conf.all.accept_redirects" => self.accept_redirects = boolean(value)?,
+            "conf.all.force_igmp_version" => {
+                self.force_igmp_version = match num(value)? {
+                    v @ 0..=2 => v as u8,
+                    _ => return Err(bad()),
+                }
+            }
             "conf.all.secure_redirects" => self.secure_redirects = boolean(value)?,
             "neigh.default.gc_thresh3" => self.arp_gc_thresh3 = num(value)? as usize,
             "neigh.default.retrans_time_ms" => self.arp_retrans_time = millis(value)?,
@@ -727,6 +738,14 @@ mod tests {
         c.set_sysctl("net.ipv4.conf.all.secure_redirects", "0")
             .unwrap();
         c.set_sysctl("net.core.rmem_default", "4096").unwrap();
+        assert_eq!(c.force_igmp_version, 0, "version 3, as Linux");
+        c.set_sysctl("net.ipv4.conf.all.force_igmp_version", "2")
+            .unwrap();
+        assert_eq!(c.force_igmp_version, 2);
+        assert!(
+            c.set_sysctl("net.ipv4.conf.all.force_igmp_version", "3")
+                .is_err()
+        );
         assert_eq!(c.arp_gc_thresh3, 64);
         assert_eq!(c.arp_retrans_time, Duration::from_millis(250));
         assert_eq!((c.arp_mcast_solicit, c.arp_ucast_solicit), (5, 2));

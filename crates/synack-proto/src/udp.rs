@@ -38,6 +38,7 @@ use std::collections::{HashMap, VecDeque};
 use crate::config::Config;
 use crate::ip::KeyedHasher;
 use crate::ip::icmp::{IcmpErrno, IcmpError, TransportError, udp_error};
+use crate::ip::igmp::SocketMemberships;
 use crate::ip::options::{MAX_LEN as MAX_OPTIONS, SendOptions};
 use crate::ip::stats::UdpStats;
 use crate::rng::Rng;
@@ -290,8 +291,9 @@ struct UdpSocket {
     /// IP_MULTICAST_LOOP: its datagrams to a group this host has joined
     /// come back to the host's own members too (on by default, as Linux).
     multicast_loop: bool,
-    /// IP_ADD_MEMBERSHIP: the groups it joined, with their interfaces.
-    groups: Vec<(Ipv4Addr, usize)>,
+    /// IP_ADD_MEMBERSHIP and the source calls: the groups it joined, with
+    /// their interfaces and source filters.
+    memberships: SocketMemberships,
     /// IP_MULTICAST_IF: the interface its datagrams to a group leave by;
     /// `None`: the route's.
     multicast_if: Option<usize>,
@@ -368,7 +370,7 @@ impl UdpSockets {
             error: None,
             multicast_ttl: DEFAULT_MULTICAST_TTL,
             multicast_loop: true,
-            groups: Vec::new(),
+            memberships: SocketMemberships::default(),
             multicast_if: None,
             ip_options: None,
             recv_options: false,
@@ -653,42 +655,14 @@ impl UdpSockets {
         Ok(self.socket(h)?.multicast_if)
     }
 
-    /// Records that the socket joined `group` on interface `iface`
-    /// (IP_ADD_MEMBERSHIP); `AddrInUse` if it had (Linux EADDRINUSE).
-    pub fn add_group(
-        &mut self,
-        h: UdpHandle,
-        group: Ipv4Addr,
-        iface: usize,
-    ) -> Result<(), UdpError> {
-        let groups = &mut self.socket_mut(h)?.groups;
-        if groups.contains(&(group, iface)) {
-            return Err(UdpError::AddrInUse);
-        }
-        groups.push((group, iface));
-        Ok(())
+    /// The socket's group memberships and their source filters.
+    pub fn memberships(&self, h: UdpHandle) -> Result<&SocketMemberships, UdpError> {
+        Ok(&self.socket(h)?.memberships)
     }
 
-    /// Forgets the socket's membership of `group` on `iface`
-    /// (IP_DROP_MEMBERSHIP); `AddrNotAvailable` if it had none (Linux
-    /// EADDRNOTAVAIL).
-    pub fn remove_group(
-        &mut self,
-        h: UdpHandle,
-        group: Ipv4Addr,
-        iface: usize,
-    ) -> Result<(), UdpError> {
-        let groups = &mut self.socket_mut(h)?.groups;
-        let Some(i) = groups.iter().position(|&g| g == (group, iface)) else {
-            return Err(UdpError::AddrNotAvailable);
-        };
-        groups.swap_remove(i);
-        Ok(())
-    }
-
-    /// The groups the socket joined, with their interfaces.
-    pub fn groups(&self, h: UdpHandle) -> Result<&[(Ipv4Addr, usize)], UdpError> {
-        Ok(&self.socket(h)?.groups)
+    /// The socket's group memberships, to change.
+    pub fn memberships_mut(&mut self, h: UdpHandle) -> Result<&mut SocketMemberships, UdpError> {
+        Ok(&mut self.socket_mut(h)?.memberships)
     }
 
     /// Sets the receive buffer (`SO_RCVBUF`, bytes charged as described at
@@ -757,6 +731,12 @@ impl UdpSockets {
             // Unreachable: bound sockets are open.
             return UdpInput::NoPort;
         };
+        // RFC 3376 §3.1: the socket's own source filter for the group
+        // (Linux `ip_mc_sf_allow`); the interface's let it this far.
+        if dst.is_multicast() && !s.memberships.allows(dst, src) {
+            self.stats.ignored_multi += 1;
+            return UdpInput::Ignored;
+        }
         let options = if s.recv_options {
             &options[..options.len().min(MAX_OPTIONS)]
         } else {

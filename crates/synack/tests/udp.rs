@@ -98,11 +98,18 @@ async fn tokio_udp_echo() {
 fn a_joined_group_is_received_until_it_is_left() {
     // IP_ADD_MEMBERSHIP and friends, as std names them, on an Ethernet
     // link (the group's MAC address; the route is each side's default).
+    // Both hosts speak IGMPv2 (`force_igmp_version`), so each hears the
+    // other's reports and one of them sends a Leave Group.
     const GROUP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(239, 1, 2, 3);
     let any = std::net::Ipv4Addr::UNSPECIFIED;
     let (da, db) = Pipe::pollable_pair(Medium::Ethernet, 1500).unwrap();
-    let a = Builder::new(A, 24).gateway(B).seed(1).start(da).unwrap();
-    let b = Builder::new(B, 24).gateway(A).seed(2).start(db).unwrap();
+    let v2 = || synack_proto::Config {
+        force_igmp_version: 2,
+        ..Default::default()
+    };
+    let a = Builder::new(A, 24).gateway(B).seed(1).config(v2());
+    let b = Builder::new(B, 24).gateway(A).seed(2).config(v2());
+    let (a, b) = (a.start(da).unwrap(), b.start(db).unwrap());
     let member = UdpSocket::bind(&b, "0.0.0.0:5000").unwrap();
     member
         .set_read_timeout(Some(Duration::from_millis(300)))
@@ -156,6 +163,81 @@ fn a_joined_group_is_received_until_it_is_left() {
     assert!(ia.out_leaves + ib.out_leaves >= 1, "{ia:?} {ib:?}");
 }
 
+#[test]
+fn a_source_specific_join_receives_only_its_source() {
+    // IP_ADD_SOURCE_MEMBERSHIP and the block calls (socket2's names) with
+    // IGMPv3, the default. Two sources: A across the link, and B itself
+    // (its own datagrams come back over the loopback only when B's filter
+    // takes B, as Linux's `ip_mc_output` checks).
+    const SSM: std::net::Ipv4Addr = std::net::Ipv4Addr::new(232, 1, 2, 3);
+    let (da, db) = Pipe::pollable_pair(Medium::Ethernet, 1500).unwrap();
+    let a = Builder::new(A, 24).gateway(B).seed(1).start(da).unwrap();
+    let b = Builder::new(B, 24).gateway(A).seed(2).start(db).unwrap();
+    let member = UdpSocket::bind(&b, "0.0.0.0:5001").unwrap();
+    member
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    member.join_ssm_v4(&A, &SSM, &B).unwrap();
+    assert_eq!(
+        member.join_ssm_v4(&A, &SSM, &B).unwrap_err().kind(),
+        ErrorKind::AddrNotAvailable
+    );
+    assert_eq!(
+        member.block_source_v4(&B, &SSM, &B).unwrap_err().kind(),
+        ErrorKind::InvalidInput,
+        "an INCLUDE filter blocks nothing"
+    );
+    let from_a = UdpSocket::bind(&a, "0.0.0.0:0").unwrap();
+    from_a.set_multicast_if_v4(&A).unwrap();
+    let from_b = UdpSocket::bind(&b, "0.0.0.0:0").unwrap();
+    from_b.set_multicast_if_v4(&B).unwrap();
+    // Each round: B's datagram (looped, or not), then A's, then a unicast
+    // one from A that B must get: the link keeps A's frames in order, so
+    // by then B has taken or dropped A's datagram to the group. The
+    // sources received, in address order.
+    let probe = UdpSocket::bind(&b, "0.0.0.0:5002").unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let mut round = |member: &UdpSocket| -> Vec<std::net::IpAddr> {
+        from_b.send_to(b"from b", addr(SSM, 5001)).unwrap();
+        from_a.send_to(b"from a", addr(SSM, 5001)).unwrap();
+        from_a.send_to(b"sync", addr(B, 5002)).unwrap();
+        assert_eq!(probe.recv(&mut buf).unwrap(), 4);
+        member.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        while let Ok((n, from)) = member.recv_from(&mut buf) {
+            assert_eq!(n, 6);
+            got.push(from.ip());
+        }
+        member.set_nonblocking(false).unwrap();
+        got.sort();
+        got
+    };
+    let (ip_a, ip_b) = (std::net::IpAddr::V4(A), std::net::IpAddr::V4(B));
+    assert_eq!(round(&member), [ip_a]);
+    // B too, then A no longer.
+    member.join_ssm_v4(&B, &SSM, &B).unwrap();
+    assert_eq!(round(&member), [ip_a, ip_b]);
+    member.leave_ssm_v4(&A, &SSM, &B).unwrap();
+    assert_eq!(round(&member), [ip_b]);
+    member.leave_ssm_v4(&B, &SSM, &B).unwrap();
+    assert!(round(&member).is_empty());
+    // Any source, but B blocked; then unblocked.
+    member.join_multicast_v4(&SSM, &B).unwrap();
+    member.block_source_v4(&B, &SSM, &B).unwrap();
+    assert_eq!(round(&member), [ip_a]);
+    member.unblock_source_v4(&B, &SSM, &B).unwrap();
+    assert_eq!(round(&member), [ip_a, ip_b]);
+    // Version 3 reports, one at least per change (seven), none heard by A
+    // as a report (they go to 224.0.0.22, which hosts do not join), and no
+    // Leave Group.
+    let (ia, ib) = (a.stats().stack.igmp, b.stats().stack.igmp);
+    assert!(ib.out_reports >= 7, "{ib:?}");
+    assert_eq!((ia.in_reports, ib.out_leaves), (0, 0), "{ia:?} {ib:?}");
+}
+
 #[cfg(feature = "tokio")]
 #[tokio::test]
 async fn a_tokio_socket_joins_a_group() {
@@ -190,4 +272,14 @@ async fn a_tokio_socket_joins_a_group() {
         member.leave_multicast_v4(GROUP, any).unwrap_err().kind(),
         ErrorKind::AddrNotAvailable
     );
+    // Source-specific, by tokio's by-value convention: A's datagrams only.
+    member.join_ssm_v4(A, GROUP, any).unwrap();
+    member.block_source_v4(A, GROUP, any).unwrap_err();
+    sender.send_to(b"ssm", addr(GROUP, 6000)).await.unwrap();
+    let (n, _) = member.recv_from(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"ssm");
+    member.leave_ssm_v4(A, GROUP, any).unwrap();
+    member.join_multicast_v4(GROUP, any).unwrap();
+    member.block_source_v4(A, GROUP, any).unwrap();
+    member.unblock_source_v4(A, GROUP, any).unwrap();
 }

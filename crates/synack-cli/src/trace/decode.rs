@@ -309,11 +309,27 @@ fn decode_ipv4(data: &[u8]) -> Body<'_> {
 
 /// An IGMP message in tcpdump's words.
 fn igmp(data: &[u8]) -> String {
-    use synack_proto::wire::igmp::IgmpRepr;
-    match IgmpRepr::parse(data, synack_proto::wire::Checksum::Full) {
+    use synack_proto::wire::Checksum;
+    use synack_proto::wire::igmp::{IgmpRepr, parse_v3_report};
+    match IgmpRepr::parse(data, Checksum::Full) {
         Ok(IgmpRepr::Query {
             max_resp_tenths,
             group,
+            v3: Some(q),
+        }) => {
+            let time = f64::from(max_resp_tenths) / 10.0;
+            let mut what = format!("igmp query v3 [max resp time {time:.1}s]");
+            match q.sources().len() {
+                _ if group.is_unspecified() => {}
+                0 => what += &format!(" [gaddr {group}]"),
+                n => what += &format!(" [gaddr {group}, {n} source(s)]"),
+            }
+            what
+        }
+        Ok(IgmpRepr::Query {
+            max_resp_tenths,
+            group,
+            v3: None,
         }) => {
             let tenths = if max_resp_tenths == 0 {
                 100
@@ -329,7 +345,10 @@ fn igmp(data: &[u8]) -> String {
         }
         Ok(IgmpRepr::Report { version, group }) => format!("igmp v{version} report {group}"),
         Ok(IgmpRepr::Leave { group }) => format!("igmp leave {group}"),
-        Err(e) => format!("igmp ({e})"),
+        Err(e) => match parse_v3_report(data, Checksum::Full) {
+            Ok(records) => format!("igmp v3 report, {} group record(s)", records.len()),
+            Err(_) => format!("igmp ({e})"),
+        },
     }
 }
 
@@ -563,6 +582,7 @@ mod tests {
                 IgmpRepr::Query {
                     max_resp_tenths: 100,
                     group: Ipv4Addr::UNSPECIFIED,
+                    v3: None,
                 },
                 "igmp query [max resp time 10.0]",
             ),
@@ -570,6 +590,7 @@ mod tests {
                 IgmpRepr::Query {
                     max_resp_tenths: 0,
                     group,
+                    v3: None,
                 },
                 "igmp query 239.1.2.3 [max resp time 10.0]",
             ),
@@ -583,5 +604,26 @@ mod tests {
             assert_eq!(igmp(&repr.to_bytes()), want);
         }
         assert!(igmp(&[0x16, 0, 0]).starts_with("igmp ("), "truncated");
+        // Version 3, as tcpdump 4.99 prints them.
+        use synack_proto::wire::igmp::{GroupRecord, RecordType, v3_query_bytes, v3_report_bytes};
+        let source = Ipv4Addr::new(198, 51, 100, 1);
+        let general = v3_query_bytes(20, Ipv4Addr::UNSPECIFIED, 2, 125, &[]);
+        assert_eq!(igmp(&general), "igmp query v3 [max resp time 2.0s]");
+        let specific = v3_query_bytes(224, group, 2, 125, &[]);
+        assert_eq!(
+            igmp(&specific),
+            "igmp query v3 [max resp time 22.4s] [gaddr 239.1.2.3]"
+        );
+        let with_source = v3_query_bytes(10, group, 2, 125, &[source]);
+        assert_eq!(
+            igmp(&with_source),
+            "igmp query v3 [max resp time 1.0s] [gaddr 239.1.2.3, 1 source(s)]"
+        );
+        let report = v3_report_bytes(&[GroupRecord {
+            kind: RecordType::AllowNewSources,
+            group,
+            sources: vec![source],
+        }]);
+        assert_eq!(igmp(&report), "igmp v3 report, 1 group record(s)");
     }
 }

@@ -754,8 +754,12 @@ impl Stack {
         }
         let for_us_too = if dst.is_multicast() {
             // RFC 1112 §6.1: to a group this host has joined on the
-            // interface, unless the sender said not to (IP_MULTICAST_LOOP).
-            multicast_loop && self.igmp.is_member(hop.iface, dst)
+            // interface, from a source its filter takes (RFC 3376 §3.2,
+            // Linux `ip_mc_output`), unless the sender said not to
+            // (IP_MULTICAST_LOOP).
+            let p = Ipv4Packet::new_unchecked(&self.out.queue.front()?.data[..]);
+            let (src, igmp) = (p.src_addr(), p.protocol() == IpProtocol::Igmp);
+            multicast_loop && self.igmp.accepts(hop.iface, dst, src, igmp)
         } else {
             true
         };

@@ -3,7 +3,8 @@
 //!
 //! A stack at 192.0.2.2 with listeners on a few ports, a connection of its
 //! own in SYN-SENT and a UDP socket on port 53 (IP_RECVOPTS on, a record
-//! route of its own to send) takes arbitrary frames; it must never panic,
+//! route of its own to send, two groups joined with source filters) takes
+//! arbitrary frames; it must never panic,
 //! and an application on top keeps accepting, reading, writing and closing
 //! (and echoing datagrams) so the frames reach every state.
 
@@ -37,6 +38,14 @@ fn stack() -> Stack {
     let _ = stack.udp_bind(udp, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53));
     let _ = stack.udp_set_recv_ip_options(udp, true);
     let _ = stack.udp_set_ip_options(udp, &[7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0]);
+    // Groups with source filters of both modes, so IGMP queries of every
+    // version and datagrams to groups meet the filters.
+    let peer = Ipv4Addr::new(192, 0, 2, 1);
+    let any = Ipv4Addr::new(239, 1, 2, 3);
+    let _ = stack.udp_join_multicast(Instant::ZERO, udp, any, ADDR);
+    let _ = stack.udp_block_source(Instant::ZERO, udp, any, peer, ADDR);
+    let ssm = Ipv4Addr::new(232, 1, 1, 1);
+    let _ = stack.udp_join_source_multicast(Instant::ZERO, udp, ssm, peer, ADDR);
     stack
 }
 

@@ -200,7 +200,7 @@ impl Stack {
             Destination::Multicast => {
                 self.env.stats.ip.in_mcast_pkts += 1;
                 // RFC 1112 §7.2: only the groups this interface joined.
-                if !self.accepts_multicast(index, ip.dst_addr) {
+                if !self.accepts_multicast(index, ip) {
                     return;
                 }
                 if ip.protocol == IpProtocol::Igmp && !ip.is_fragment() {

@@ -568,7 +568,7 @@ impl Stack {
             ifaces: Vec::new(),
             arp_ifaces: false,
             slow_timers: false,
-            igmp: Default::default(),
+            igmp: crate::ip::igmp::Memberships::new(config.force_igmp_version),
             igmp_rng,
             routes: RoutingTable::new(),
             env: Env::new(config),

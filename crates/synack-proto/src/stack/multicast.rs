@@ -20,18 +20,23 @@ use core::net::Ipv4Addr;
 
 use super::Stack;
 use super::iface::Hop;
-use crate::ip::igmp::{self, JoinError};
+use crate::ip::igmp::{
+    self, InterfaceFilter, JoinError, Membership, MembershipError, MembershipOp, Message,
+};
 use crate::time::Instant;
 use crate::udp::{UdpError, UdpHandle};
 use crate::wire::Checksum;
-use crate::wire::igmp::{IgmpRepr, ROUTER_ALERT};
+use crate::wire::igmp::{
+    GROUP_RECORD_HEADER_LEN, GroupRecord, IgmpRepr, ROUTER_ALERT, V3_REPORT_HEADER_LEN,
+    v3_report_bytes,
+};
 use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr};
 
 impl Stack {
     /// IP_ADD_MEMBERSHIP: the socket joins `group` on the interface whose
     /// address is `iface_addr` (0.0.0.0: the interface of the route to the
-    /// group). The interface's first member announces it with an IGMP
-    /// report (RFC 2236 §3).
+    /// group), for every source. The interface's change of state is
+    /// reported (IGMPv3 RFC 3376 §5.1, or IGMPv2 RFC 2236 §3).
     ///
     /// Errors: `InvalidInput` for an address that is no group;
     /// `AddrNotAvailable` for an interface address not ours; `NetworkUnreachable` with no route to the group;
@@ -44,27 +49,14 @@ impl Stack {
         group: Ipv4Addr,
         iface_addr: Ipv4Addr,
     ) -> Result<(), UdpError> {
-        self.advance(now);
-        let iface = self.multicast_iface(group, iface_addr)?;
-        self.udp.add_group(h, group, iface)?;
-        let now = self.now;
-        if let Err(e) = self.igmp.join(now, iface, group, &mut self.igmp_rng) {
-            // The socket's record goes again: the join did not happen.
-            let _ = self.udp.remove_group(h, group, iface);
-            return Err(match e {
-                JoinError::NotAGroup => UdpError::InvalidInput,
-                JoinError::TooMany => UdpError::NoBufferSpace,
-            });
-        }
-        self.after_igmp();
-        Ok(())
+        self.change_membership(now, h, group, iface_addr, MembershipOp::Join)
     }
 
     /// IP_DROP_MEMBERSHIP: the socket leaves `group` on the interface of
-    /// `iface_addr` (as for [`Stack::udp_join_multicast`]); the
-    /// interface's last member leaves it, with an IGMP Leave Group when the
-    /// host sent its last report (RFC 2236 §3). `AddrNotAvailable` if the
-    /// socket had not joined it there.
+    /// `iface_addr` (as for [`Stack::udp_join_multicast`]), whatever its
+    /// source filter; the interface's last member leaves it, which is
+    /// reported too. `AddrNotAvailable` if the socket had not joined it
+    /// there.
     pub fn udp_leave_multicast(
         &mut self,
         now: Instant,
@@ -72,11 +64,111 @@ impl Stack {
         group: Ipv4Addr,
         iface_addr: Ipv4Addr,
     ) -> Result<(), UdpError> {
+        self.change_membership(now, h, group, iface_addr, MembershipOp::Leave)
+    }
+
+    /// IP_ADD_SOURCE_MEMBERSHIP (source-specific multicast, RFC 4607): the
+    /// socket receives `group` from `source` too, joining the group in
+    /// INCLUDE mode if it had not (RFC 3678 §4.1.3). Errors as
+    /// [`Stack::udp_join_multicast`], and: `InvalidInput` for a source
+    /// that is no unicast address or a group joined with blocked sources;
+    /// `AddrNotAvailable` for a source already included; `NoBufferSpace`
+    /// past [`igmp::MAX_SOURCES`] sources.
+    pub fn udp_join_source_multicast(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        group: Ipv4Addr,
+        source: Ipv4Addr,
+        iface_addr: Ipv4Addr,
+    ) -> Result<(), UdpError> {
+        check_source(source)?;
+        let op = MembershipOp::JoinSource(source);
+        self.change_membership(now, h, group, iface_addr, op)
+    }
+
+    /// IP_DROP_SOURCE_MEMBERSHIP: the socket no longer receives `group` from
+    /// `source`; dropping its last source leaves the group. `InvalidInput`
+    /// without a source-specific join of the group; `AddrNotAvailable` for
+    /// a source not included.
+    pub fn udp_leave_source_multicast(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        group: Ipv4Addr,
+        source: Ipv4Addr,
+        iface_addr: Ipv4Addr,
+    ) -> Result<(), UdpError> {
+        check_source(source)?;
+        let op = MembershipOp::LeaveSource(source);
+        self.change_membership(now, h, group, iface_addr, op)
+    }
+
+    /// IP_BLOCK_SOURCE: a socket that joined `group` for every source stops
+    /// receiving it from `source` (EXCLUDE mode, RFC 3678 §4.1.2).
+    /// `InvalidInput` without such a join; `AddrNotAvailable` for a source
+    /// already blocked; `NoBufferSpace` past [`igmp::MAX_SOURCES`].
+    pub fn udp_block_source(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        group: Ipv4Addr,
+        source: Ipv4Addr,
+        iface_addr: Ipv4Addr,
+    ) -> Result<(), UdpError> {
+        check_source(source)?;
+        let op = MembershipOp::BlockSource(source);
+        self.change_membership(now, h, group, iface_addr, op)
+    }
+
+    /// IP_UNBLOCK_SOURCE: undoes [`Stack::udp_block_source`].
+    /// `AddrNotAvailable` for a source not blocked.
+    pub fn udp_unblock_source(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        group: Ipv4Addr,
+        source: Ipv4Addr,
+        iface_addr: Ipv4Addr,
+    ) -> Result<(), UdpError> {
+        check_source(source)?;
+        let op = MembershipOp::UnblockSource(source);
+        self.change_membership(now, h, group, iface_addr, op)
+    }
+
+    /// Every membership call: the socket's new filter is planned, handed to
+    /// the interface (which reports the change), then kept; a refusal
+    /// anywhere leaves both as they were.
+    fn change_membership(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        group: Ipv4Addr,
+        iface_addr: Ipv4Addr,
+        op: MembershipOp,
+    ) -> Result<(), UdpError> {
         self.advance(now);
         let iface = self.multicast_iface(group, iface_addr)?;
-        self.udp.remove_group(h, group, iface)?;
+        let plan = self
+            .udp
+            .memberships(h)?
+            .plan(op, group, iface)
+            .map_err(|e| match e {
+                MembershipError::AlreadyJoined => UdpError::AddrInUse,
+                MembershipError::NotJoined | MembershipError::Source => UdpError::AddrNotAvailable,
+                MembershipError::WrongMode => UdpError::InvalidInput,
+                MembershipError::TooManySources => UdpError::NoBufferSpace,
+            })?;
+        let old = plan.old.as_ref().map(Membership::filter);
+        let new = plan.new.as_ref().map(Membership::filter);
         let now = self.now;
-        self.igmp.leave(now, iface, group);
+        self.igmp
+            .change(now, iface, group, old, new, &mut self.igmp_rng)
+            .map_err(|e| match e {
+                JoinError::NotAGroup => UdpError::InvalidInput,
+                JoinError::TooMany => UdpError::NoBufferSpace,
+            })?;
+        self.udp.memberships_mut(h)?.apply(plan);
         self.after_igmp();
         Ok(())
     }
@@ -111,17 +203,37 @@ impl Stack {
         self.igmp.groups(usize::from(iface.0)).collect()
     }
 
+    /// Interface `iface`'s source filter for `group`, every socket's merged
+    /// (RFC 3376 §3.2; Linux `/proc/net/mcfilter`), if it holds the group.
+    pub fn multicast_filter(
+        &self,
+        iface: crate::ip::IfaceId,
+        group: Ipv4Addr,
+    ) -> Option<InterfaceFilter> {
+        self.igmp.filter(usize::from(iface.0), group)
+    }
+
+    /// The IGMP version interface `iface` speaks now: 3, or 1 or 2 while a
+    /// router of that version is heard or `force_igmp_version` says so
+    /// (RFC 3376 §7.2.1).
+    pub fn igmp_version(&self, iface: crate::ip::IfaceId) -> u8 {
+        self.igmp.version(usize::from(iface.0), self.now)
+    }
+
     /// A closing socket's groups are left.
     pub(super) fn leave_groups_of(&mut self, h: UdpHandle) {
-        let Ok(groups) = self.udp.groups(h) else {
+        let Ok(memberships) = self.udp.memberships_mut(h) else {
             return;
         };
-        if groups.is_empty() {
+        if memberships.is_empty() {
             return;
         }
         let now = self.now;
-        for &(group, iface) in groups {
-            self.igmp.leave(now, iface, group);
+        for m in memberships.take() {
+            let old = Some(m.filter());
+            let _ = self
+                .igmp
+                .change(now, m.iface, m.group, old, None, &mut self.igmp_rng);
         }
         self.after_igmp();
     }
@@ -144,12 +256,14 @@ impl Stack {
         }
     }
 
-    /// Whether a datagram to multicast address `dst` on interface `iface`
-    /// is for this host: its interface has joined the group (or it is the
-    /// all-hosts group). RFC 1112 §7.2: otherwise it is dropped, counted
-    /// as an address this host does not receive (`InAddrErrors`).
-    pub(super) fn accepts_multicast(&mut self, iface: usize, dst: Ipv4Addr) -> bool {
-        if self.igmp.is_member(iface, dst) {
+    /// Whether datagram `ip` to a multicast address on interface `iface` is
+    /// for this host: its interface has joined the group and its filter
+    /// takes the source (RFC 3376 §3.2), or it is the all-hosts group.
+    /// RFC 1112 §7.2: otherwise it is dropped, counted as an address this
+    /// host does not receive (`InAddrErrors`).
+    pub(super) fn accepts_multicast(&mut self, iface: usize, ip: &Ipv4Repr) -> bool {
+        let igmp = ip.protocol == IpProtocol::Igmp;
+        if self.igmp.accepts(iface, ip.dst_addr, ip.src_addr, igmp) {
             return true;
         }
         self.env.stats.ip.in_addr_errors += 1;
@@ -180,6 +294,9 @@ impl Stack {
         let now = self.now;
         self.igmp
             .handle(now, iface, ip.dst_addr, &message, &mut self.igmp_rng);
+        // A query may have changed the interface's version (and with it
+        // what is pending) or scheduled an answer.
+        self.after_igmp();
     }
 
     /// IGMP's timers that are due.
@@ -187,7 +304,7 @@ impl Stack {
         if self.igmp.is_empty() {
             return;
         }
-        self.igmp.handle_timeout(now);
+        self.igmp.handle_timeout(now, &mut self.igmp_rng);
         self.after_igmp();
     }
 
@@ -202,13 +319,38 @@ impl Stack {
         self.refresh_deadline();
     }
 
-    /// Writes an IGMP message as a datagram for its interface: TTL 1, the
-    /// Router Alert option (RFC 2236 §2), from the interface's address.
+    /// Writes an IGMP message as datagrams for its interface: TTL 1, the
+    /// Router Alert option (RFC 2236 §2, RFC 3376 §4), from the
+    /// interface's address. A version 3 report too long for the link is
+    /// split over several (RFC 3376 §4.2.16).
     fn queue_igmp(&mut self, out: igmp::Outgoing) {
-        let Some(src) = self.ifaces.get(out.iface).map(|i| i.config.addr) else {
+        let Some(iface) = self.ifaces.get(out.iface) else {
             return;
         };
-        let message = out.message.to_bytes();
+        let src = iface.config.addr;
+        let room = (self.env.config.mtu).saturating_sub(IP_HEADER_LEN + ROUTER_ALERT.len());
+        match out.message {
+            Message::Report { version, group } => {
+                let bytes = IgmpRepr::Report { version, group }.to_bytes();
+                self.env.stats.igmp.out_reports += 1;
+                self.send_igmp(out.iface, src, out.dst, &bytes);
+            }
+            Message::Leave { group } => {
+                let bytes = IgmpRepr::Leave { group }.to_bytes();
+                self.env.stats.igmp.out_leaves += 1;
+                self.send_igmp(out.iface, src, out.dst, &bytes);
+            }
+            Message::V3Report(records) => {
+                for report in split_report(records, room) {
+                    let bytes = v3_report_bytes(&report);
+                    self.env.stats.igmp.out_reports += 1;
+                    self.send_igmp(out.iface, src, out.dst, &bytes);
+                }
+            }
+        }
+    }
+
+    fn send_igmp(&mut self, iface: usize, src: Ipv4Addr, dst: Ipv4Addr, message: &[u8]) {
         let total = IP_HEADER_LEN + ROUTER_ALERT.len() + message.len();
         let Some(mut buf) = self.out.alloc(total) else {
             self.env.stats.ip.out_discards += 1;
@@ -217,7 +359,7 @@ impl Stack {
         buf.resize(total, 0);
         let repr = Ipv4Repr {
             src_addr: src,
-            dst_addr: out.dst,
+            dst_addr: dst,
             protocol: IpProtocol::Igmp,
             payload_len: message.len() as u16,
             ttl: 1,
@@ -229,13 +371,9 @@ impl Stack {
         };
         let header_len =
             repr.emit_with_options(&mut Ipv4Packet::new_unchecked(&mut buf[..]), &ROUTER_ALERT);
-        buf[header_len..].copy_from_slice(&message);
+        buf[header_len..].copy_from_slice(message);
         self.env.stats.ip.out_requests += 1;
-        match out.message {
-            IgmpRepr::Leave { .. } => self.env.stats.igmp.out_leaves += 1,
-            _ => self.env.stats.igmp.out_reports += 1,
-        }
-        self.out.push_on(buf, out.iface);
+        self.out.push_on(buf, iface);
     }
 
     /// The hop of a datagram to group `dst` sent on interface `iface`.
@@ -248,4 +386,53 @@ impl Stack {
             link_broadcast: true,
         })
     }
+}
+
+/// A source for the source calls: a unicast address (not 0.0.0.0, a group or
+/// the broadcast address).
+fn check_source(source: Ipv4Addr) -> Result<(), UdpError> {
+    if source.is_unspecified() || source.is_multicast() || source.is_broadcast() {
+        return Err(UdpError::InvalidInput);
+    }
+    Ok(())
+}
+
+/// RFC 3376 §4.2.16: `records` as reports of at most `room` bytes each. A
+/// record whose sources do not fit is split over records of the same type,
+/// except that an excluded-sources list is cut short (splitting it would
+/// change its meaning).
+fn split_report(records: Vec<GroupRecord>, room: usize) -> Vec<Vec<GroupRecord>> {
+    let room = room.saturating_sub(V3_REPORT_HEADER_LEN);
+    let per_record = (room.saturating_sub(GROUP_RECORD_HEADER_LEN) / 4).max(1);
+    let mut reports = Vec::new();
+    let mut report: Vec<GroupRecord> = Vec::new();
+    let mut used = 0;
+    let mut push = |r: GroupRecord| {
+        if used + r.wire_len() > room && !report.is_empty() {
+            reports.push(core::mem::take(&mut report));
+            used = 0;
+        }
+        used += r.wire_len();
+        report.push(r);
+    };
+    for mut r in records {
+        if r.sources.len() <= per_record {
+            push(r);
+        } else if r.kind.lists_excluded() {
+            r.sources.truncate(per_record);
+            push(r);
+        } else {
+            for chunk in r.sources.chunks(per_record) {
+                push(GroupRecord {
+                    kind: r.kind,
+                    group: r.group,
+                    sources: chunk.to_vec(),
+                });
+            }
+        }
+    }
+    if !report.is_empty() {
+        reports.push(report);
+    }
+    reports
 }

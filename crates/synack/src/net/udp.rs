@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use synack_proto::ip::igmp::MembershipOp;
 use synack_proto::udp::{UdpError, UdpHandle};
 
 use super::error::{not_connected, udp_error, would_block};
@@ -56,20 +57,26 @@ pub(crate) fn send_with(
     r.map_err(udp_error)
 }
 
-/// IP_ADD_MEMBERSHIP (`join`) or IP_DROP_MEMBERSHIP, for both front ends:
-/// the IGMP message it queues goes out at once.
+/// IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP and the source calls, for both
+/// front ends: the IGMP report it queues goes out at once.
 pub(crate) fn membership(
     core: &mut Core,
     h: UdpHandle,
     group: Ipv4Addr,
     interface: Ipv4Addr,
-    join: bool,
+    op: MembershipOp,
 ) -> io::Result<()> {
     let now = core.clock.now();
-    let r = if join {
-        core.stack.udp_join_multicast(now, h, group, interface)
-    } else {
-        core.stack.udp_leave_multicast(now, h, group, interface)
+    let stack = &mut core.stack;
+    let r = match op {
+        MembershipOp::Join => stack.udp_join_multicast(now, h, group, interface),
+        MembershipOp::Leave => stack.udp_leave_multicast(now, h, group, interface),
+        MembershipOp::JoinSource(s) => stack.udp_join_source_multicast(now, h, group, s, interface),
+        MembershipOp::LeaveSource(s) => {
+            stack.udp_leave_source_multicast(now, h, group, s, interface)
+        }
+        MembershipOp::BlockSource(s) => stack.udp_block_source(now, h, group, s, interface),
+        MembershipOp::UnblockSource(s) => stack.udp_unblock_source(now, h, group, s, interface),
     };
     core.flush();
     r.map_err(udp_error)
@@ -275,13 +282,64 @@ impl UdpSocket {
     /// host receives the group's datagrams from then on, and says so with
     /// an IGMP report.
     pub fn join_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
-        self.with_core(|core, h| membership(core, h, *multiaddr, *interface, true))
+        let op = MembershipOp::Join;
+        self.with_core(|core, h| membership(core, h, *multiaddr, *interface, op))
     }
 
     /// Leaves a group [`UdpSocket::join_multicast_v4`] joined
     /// (IP_DROP_MEMBERSHIP).
     pub fn leave_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
-        self.with_core(|core, h| membership(core, h, *multiaddr, *interface, false))
+        let op = MembershipOp::Leave;
+        self.with_core(|core, h| membership(core, h, *multiaddr, *interface, op))
+    }
+
+    /// IP_ADD_SOURCE_MEMBERSHIP, as socket2's `join_ssm_v4`: receives
+    /// `group` from `source` (source-specific multicast, RFC 4607), joining
+    /// it on `interface` (0.0.0.0: the route's) if need be; an IGMPv3
+    /// report says so. More sources: call again.
+    pub fn join_ssm_v4(
+        &self,
+        source: &Ipv4Addr,
+        group: &Ipv4Addr,
+        interface: &Ipv4Addr,
+    ) -> io::Result<()> {
+        let op = MembershipOp::JoinSource(*source);
+        self.with_core(|core, h| membership(core, h, *group, *interface, op))
+    }
+
+    /// IP_DROP_SOURCE_MEMBERSHIP, as socket2's `leave_ssm_v4`: stops
+    /// receiving `group` from `source`; the last source leaves the group.
+    pub fn leave_ssm_v4(
+        &self,
+        source: &Ipv4Addr,
+        group: &Ipv4Addr,
+        interface: &Ipv4Addr,
+    ) -> io::Result<()> {
+        let op = MembershipOp::LeaveSource(*source);
+        self.with_core(|core, h| membership(core, h, *group, *interface, op))
+    }
+
+    /// IP_BLOCK_SOURCE: a group joined with
+    /// [`UdpSocket::join_multicast_v4`] stops coming from `source`.
+    pub fn block_source_v4(
+        &self,
+        source: &Ipv4Addr,
+        group: &Ipv4Addr,
+        interface: &Ipv4Addr,
+    ) -> io::Result<()> {
+        let op = MembershipOp::BlockSource(*source);
+        self.with_core(|core, h| membership(core, h, *group, *interface, op))
+    }
+
+    /// IP_UNBLOCK_SOURCE: undoes [`UdpSocket::block_source_v4`].
+    pub fn unblock_source_v4(
+        &self,
+        source: &Ipv4Addr,
+        group: &Ipv4Addr,
+        interface: &Ipv4Addr,
+    ) -> io::Result<()> {
+        let op = MembershipOp::UnblockSource(*source);
+        self.with_core(|core, h| membership(core, h, *group, *interface, op))
     }
 
     /// IP_MULTICAST_LOOP: whether datagrams this socket sends to a group

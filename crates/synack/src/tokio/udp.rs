@@ -5,6 +5,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::task::{Context, Poll};
 
+use synack_proto::ip::igmp::MembershipOp;
 use synack_proto::udp::UdpHandle;
 
 use super::Runtime;
@@ -139,13 +140,65 @@ impl UdpSocket {
     /// `join_multicast_v4` (IP_ADD_MEMBERSHIP).
     pub fn join_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
         let mut core = self.rt.shared.lock()?;
-        membership(&mut core, self.h, multiaddr, interface, true)
+        membership(&mut core, self.h, multiaddr, interface, MembershipOp::Join)
     }
 
     /// Leaves a group [`UdpSocket::join_multicast_v4`] joined.
     pub fn leave_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
         let mut core = self.rt.shared.lock()?;
-        membership(&mut core, self.h, multiaddr, interface, false)
+        membership(&mut core, self.h, multiaddr, interface, MembershipOp::Leave)
+    }
+
+    /// IP_ADD_SOURCE_MEMBERSHIP (socket2's `join_ssm_v4`): receives `group`
+    /// from `source`, joining it if need be.
+    pub fn join_ssm_v4(
+        &self,
+        source: Ipv4Addr,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> io::Result<()> {
+        self.source_call(group, interface, MembershipOp::JoinSource(source))
+    }
+
+    /// IP_DROP_SOURCE_MEMBERSHIP (socket2's `leave_ssm_v4`).
+    pub fn leave_ssm_v4(
+        &self,
+        source: Ipv4Addr,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> io::Result<()> {
+        self.source_call(group, interface, MembershipOp::LeaveSource(source))
+    }
+
+    /// IP_BLOCK_SOURCE: a group joined for every source stops coming from
+    /// `source`.
+    pub fn block_source_v4(
+        &self,
+        source: Ipv4Addr,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> io::Result<()> {
+        self.source_call(group, interface, MembershipOp::BlockSource(source))
+    }
+
+    /// IP_UNBLOCK_SOURCE.
+    pub fn unblock_source_v4(
+        &self,
+        source: Ipv4Addr,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> io::Result<()> {
+        self.source_call(group, interface, MembershipOp::UnblockSource(source))
+    }
+
+    fn source_call(
+        &self,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+        op: MembershipOp,
+    ) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        membership(&mut core, self.h, group, interface, op)
     }
 
     /// IP_MULTICAST_LOOP (default on).

@@ -11,6 +11,7 @@ mod ecn;
 mod ethernet;
 mod fastopen;
 mod gro;
+mod igmpv3;
 mod ip;
 mod ip_options;
 mod kept;

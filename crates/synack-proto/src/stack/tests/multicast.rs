@@ -1,29 +1,46 @@
-//! Multicast groups and IGMPv2 (`stack/multicast.rs`, `ip/igmp.rs`): what a
-//! join, a leave and a query put on the wire (RFC 2236), which datagrams to
-//! a group are delivered (RFC 1112 §7.2), and the multicast loop.
+//! Multicast groups and IGMPv2 (`stack/multicast.rs`, `ip/igmp`): what a
+//! join, a leave and a query put on the wire (RFC 2236, the host pinned to
+//! version 2 by `force_igmp_version`), which datagrams to a group are
+//! delivered (RFC 1112 §7.2), and the multicast loop. Version 3 and source
+//! filters: `igmpv3.rs`.
 
 use super::*;
 use crate::ip::Ipv4Cidr;
+use crate::ip::igmp::Message;
 use crate::udp::UdpError;
-use crate::wire::igmp::IgmpRepr;
+use crate::wire::igmp::{IgmpRepr, parse_v3_report};
 
 const GROUP: Ipv4Addr = Ipv4Addr::new(239, 1, 2, 3);
 const OTHER: Ipv4Addr = Ipv4Addr::new(239, 7, 7, 7);
-const PORT: u16 = 5000;
+pub(super) const PORT: u16 = 5000;
 
 /// A host on Ethernet with a route for 224.0.0.0/4 on its interface (as
-/// Linux needs one, or IP_MULTICAST_IF, to send to a group).
-fn host(addr: Ipv4Addr, n: u8) -> Stack {
-    let mut s = eth_stack(addr, n, config(u64::from(n)));
+/// Linux needs one, or IP_MULTICAST_IF, to send to a group), speaking
+/// IGMPv3 (the default).
+pub(super) fn host(addr: Ipv4Addr, n: u8) -> Stack {
+    host_with(addr, n, config(u64::from(n)))
+}
+
+/// [`host`] pinned to IGMPv2 (`force_igmp_version` 2).
+fn host_v2(addr: Ipv4Addr, n: u8) -> Stack {
+    let c = Config {
+        force_igmp_version: 2,
+        ..config(u64::from(n))
+    };
+    host_with(addr, n, c)
+}
+
+fn host_with(addr: Ipv4Addr, n: u8, c: Config) -> Stack {
+    let mut s = eth_stack(addr, n, c);
     let multicast = Ipv4Cidr::new(Ipv4Addr::new(224, 0, 0, 0), 4).unwrap();
     s.add_device_route(multicast, IfaceId(0)).unwrap();
     s
 }
 
 /// The IGMP messages in `frames` (Ethernet), with the IP destination,
-/// after checking what RFC 2236 §2 asks of each: TTL 1, the Router Alert
-/// option, the group's MAC address, both checksums.
-fn igmp_in(frames: &[Vec<u8>]) -> Vec<(Ipv4Addr, IgmpRepr)> {
+/// after checking what RFC 2236 §2 and RFC 3376 §4 ask of each: TTL 1, the
+/// Router Alert option, the group's MAC address, both checksums.
+pub(super) fn igmp_in(frames: &[Vec<u8>]) -> Vec<(Ipv4Addr, Message)> {
     let mut out = Vec::new();
     for f in frames {
         let eth = EthernetFrame::new_checked(&f[..]).unwrap();
@@ -41,14 +58,19 @@ fn igmp_in(frames: &[Vec<u8>]) -> Vec<(Ipv4Addr, IgmpRepr)> {
         let g = ip.dst_addr().octets();
         let mac = EthernetAddress([0x01, 0x00, 0x5e, g[1] & 0x7f, g[2], g[3]]);
         assert_eq!(eth.dst_addr(), mac, "RFC 1112 §6.4");
-        let message = IgmpRepr::parse(ip.payload(), Checksum::Full).unwrap();
+        let message = match IgmpRepr::parse(ip.payload(), Checksum::Full) {
+            Ok(IgmpRepr::Report { version, group }) => Message::Report { version, group },
+            Ok(IgmpRepr::Leave { group }) => Message::Leave { group },
+            Ok(q @ IgmpRepr::Query { .. }) => panic!("a host sent a query: {q:?}"),
+            Err(_) => Message::V3Report(parse_v3_report(ip.payload(), Checksum::Full).unwrap()),
+        };
         out.push((ip.dst_addr(), message));
     }
     out
 }
 
 /// Every frame `s` sends now.
-fn frames(s: &mut Stack, now: Instant) -> Vec<Vec<u8>> {
+pub(super) fn frames(s: &mut Stack, now: Instant) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut buf = [0u8; 1600];
     while let Some(n) = s.poll_transmit(now, &mut buf) {
@@ -58,7 +80,7 @@ fn frames(s: &mut Stack, now: Instant) -> Vec<Vec<u8>> {
 }
 
 /// Runs `s`'s timers up to `ms`, collecting its frames.
-fn run(s: &mut Stack, from: Instant, ms: u64) -> Vec<(Instant, Vec<u8>)> {
+pub(super) fn run(s: &mut Stack, from: Instant, ms: u64) -> Vec<(Instant, Vec<u8>)> {
     let mut out: Vec<_> = frames(s, from).into_iter().map(|f| (from, f)).collect();
     while let Some(t) = s.poll_timeout().filter(|&t| t <= Instant::from_millis(ms)) {
         let t = t.max(from);
@@ -74,6 +96,16 @@ fn run(s: &mut Stack, from: Instant, ms: u64) -> Vec<(Instant, Vec<u8>)> {
 /// A UDP datagram to `dst`:`PORT` from 192.0.2.2, in an Ethernet frame to
 /// the group's MAC address.
 fn to_group(dst: Ipv4Addr, proto: IpProtocol, payload: &[u8]) -> Vec<u8> {
+    to_group_from(B, dst, proto, payload)
+}
+
+/// [`to_group`] from `src`.
+pub(super) fn to_group_from(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    proto: IpProtocol,
+    payload: &[u8],
+) -> Vec<u8> {
     let udp = if proto == IpProtocol::Udp {
         let mut u = vec![0u8; 8 + payload.len()];
         u[0..2].copy_from_slice(&4000u16.to_be_bytes());
@@ -85,13 +117,13 @@ fn to_group(dst: Ipv4Addr, proto: IpProtocol, payload: &[u8]) -> Vec<u8> {
     } else {
         payload.to_vec()
     };
-    let ip = ip_datagram(B, dst, proto, &udp);
+    let ip = ip_datagram(src, dst, proto, &udp);
     let g = dst.octets();
     let mac_dst = EthernetAddress([0x01, 0x00, 0x5e, g[1] & 0x7f, g[2], g[3]]);
     eth_frame(mac_dst, mac(2), EtherType::Ipv4, &ip)
 }
 
-fn bound(s: &mut Stack) -> crate::udp::UdpHandle {
+pub(super) fn bound(s: &mut Stack) -> crate::udp::UdpHandle {
     let u = s.udp_open();
     s.udp_bind(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT))
         .unwrap();
@@ -100,18 +132,21 @@ fn bound(s: &mut Stack) -> crate::udp::UdpHandle {
 
 #[test]
 fn a_join_reports_the_group_at_once_and_again_within_ten_seconds() {
-    let mut s = host(A, 1);
+    let mut s = host_v2(A, 1);
     frames(&mut s, Instant::ZERO);
     let u = s.udp_open();
     s.udp_join_multicast(Instant::ZERO, u, GROUP, A).unwrap();
     let report = (
         GROUP,
-        IgmpRepr::Report {
+        Message::Report {
             version: 2,
             group: GROUP,
         },
     );
-    assert_eq!(igmp_in(&frames(&mut s, Instant::ZERO)), [report]);
+    assert_eq!(
+        igmp_in(&frames(&mut s, Instant::ZERO)),
+        core::slice::from_ref(&report)
+    );
     let later = run(&mut s, Instant::ZERO, 20_000);
     assert_eq!(later.len(), 1);
     assert!(later[0].0 <= Instant::from_secs(10));
@@ -172,7 +207,7 @@ fn only_the_groups_joined_are_received() {
 
 #[test]
 fn leaving_or_closing_sends_a_leave_group_to_all_routers() {
-    let mut s = host(A, 1);
+    let mut s = host_v2(A, 1);
     frames(&mut s, Instant::ZERO);
     let (u, v) = (s.udp_open(), s.udp_open());
     s.udp_join_multicast(Instant::ZERO, u, GROUP, A).unwrap();
@@ -186,10 +221,7 @@ fn leaving_or_closing_sends_a_leave_group_to_all_routers() {
     s.udp_close(v).unwrap();
     assert_eq!(
         igmp_in(&frames(&mut s, Instant::ZERO)),
-        [(
-            Ipv4Addr::new(224, 0, 0, 2),
-            IgmpRepr::Leave { group: GROUP }
-        )]
+        [(Ipv4Addr::new(224, 0, 0, 2), Message::Leave { group: GROUP })]
     );
     assert_eq!(s.stats().igmp.out_leaves, 1);
     assert_eq!(s.poll_timeout(), None, "no report left to repeat");
@@ -197,7 +229,7 @@ fn leaving_or_closing_sends_a_leave_group_to_all_routers() {
 
 #[test]
 fn a_query_is_answered_within_its_max_response_time_unless_another_member_answers() {
-    let mut s = host(A, 1);
+    let mut s = host_v2(A, 1);
     let u = s.udp_open();
     s.udp_join_multicast(Instant::ZERO, u, GROUP, A).unwrap();
     s.udp_join_multicast(Instant::ZERO, u, OTHER, A).unwrap();
@@ -205,6 +237,7 @@ fn a_query_is_answered_within_its_max_response_time_unless_another_member_answer
     let query = IgmpRepr::Query {
         max_resp_tenths: 30,
         group: Ipv4Addr::UNSPECIFIED,
+        v3: None,
     }
     .to_bytes();
     let at = Instant::from_secs(30);
@@ -227,7 +260,7 @@ fn a_query_is_answered_within_its_max_response_time_unless_another_member_answer
         igmp_in(&frames),
         [(
             GROUP,
-            IgmpRepr::Report {
+            Message::Report {
                 version: 2,
                 group: GROUP
             }
@@ -294,7 +327,7 @@ fn a_hosts_datagram_to_a_group_it_joined_comes_back_to_it_unless_told_not_to() {
 fn two_members_on_a_link_share_the_answer_to_a_query() {
     // RFC 2236 §3: each hears the other's report and cancels its own, so
     // a general query draws one report per group from the link.
-    let mut lan = Lan::new(vec![host(A, 1), host(B, 2)]);
+    let mut lan = Lan::new(vec![host_v2(A, 1), host_v2(B, 2)]);
     lan.run_until(10);
     for (i, addr) in [(0, A), (1, B)] {
         let u = lan.hosts[i].udp_open();
@@ -308,6 +341,7 @@ fn two_members_on_a_link_share_the_answer_to_a_query() {
     let query = IgmpRepr::Query {
         max_resp_tenths: 100,
         group: Ipv4Addr::UNSPECIFIED,
+        v3: None,
     }
     .to_bytes();
     let frame = to_group(Ipv4Addr::new(224, 0, 0, 1), IpProtocol::Igmp, &query);

@@ -1,0 +1,311 @@
+//! IGMPv3 and source filters through the stack (RFC 3376, RFC 3678's
+//! delta-based calls, RFC 4607's source-specific multicast): what each call
+//! puts on the wire, which sources' datagrams reach the interface and the
+//! socket, a query's answer split to fit the link, and the version-2
+//! fallback when such a router is heard.
+
+use super::multicast::{bound, frames, host, igmp_in, run, to_group_from};
+use super::*;
+use crate::ip::igmp::{FilterMode, InterfaceFilter, Message};
+use crate::udp::UdpError;
+use crate::wire::igmp::{GroupRecord, IgmpRepr, RecordType, v3_query_bytes};
+
+/// Source-specific multicast's range (RFC 4607 §1).
+const SSM_GROUP: Ipv4Addr = Ipv4Addr::new(232, 1, 1, 1);
+const ANY_GROUP: Ipv4Addr = Ipv4Addr::new(239, 5, 5, 5);
+const S1: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const S2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+const ALL_V3_ROUTERS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 22);
+
+fn report(records: Vec<GroupRecord>) -> (Ipv4Addr, Message) {
+    (ALL_V3_ROUTERS, Message::V3Report(records))
+}
+
+fn rec(kind: RecordType, group: Ipv4Addr, sources: &[Ipv4Addr]) -> GroupRecord {
+    GroupRecord {
+        kind,
+        group,
+        sources: sources.to_vec(),
+    }
+}
+
+/// Whether a datagram from `src` to `group`:[`PORT`] reaches socket `u`.
+fn reaches(s: &mut Stack, u: crate::udp::UdpHandle, src: Ipv4Addr, group: Ipv4Addr) -> bool {
+    let t = s.now;
+    s.handle_frame(t, &to_group_from(src, group, IpProtocol::Udp, b"data"));
+    let mut buf = [0u8; 16];
+    s.udp_recv(u, &mut buf) == Ok(4)
+}
+
+#[test]
+fn an_ssm_join_reports_allow_and_takes_only_its_sources() {
+    let mut s = host(A, 1);
+    frames(&mut s, Instant::ZERO);
+    assert_eq!(s.igmp_version(IfaceId(0)), 3, "Linux's default");
+    let u = bound(&mut s);
+    // IP_ADD_SOURCE_MEMBERSHIP: INCLUDE({}) -> INCLUDE({S1}), ALLOW(S1), to
+    // 224.0.0.22 (MAC 01:00:5e:00:00:16), and again within 1 s.
+    s.udp_join_source_multicast(Instant::ZERO, u, SSM_GROUP, S1, A)
+        .unwrap();
+    let allow = report(vec![rec(RecordType::AllowNewSources, SSM_GROUP, &[S1])]);
+    assert_eq!(
+        igmp_in(&frames(&mut s, Instant::ZERO)),
+        core::slice::from_ref(&allow)
+    );
+    let again = run(&mut s, Instant::ZERO, 5_000);
+    assert_eq!(again.len(), 1);
+    assert!(again[0].0 <= Instant::from_secs(1));
+    assert_eq!(igmp_in(&[again[0].1.clone()]), [allow]);
+    assert_eq!(
+        s.multicast_filter(IfaceId(0), SSM_GROUP),
+        Some(InterfaceFilter {
+            mode: FilterMode::Include,
+            sources: vec![S1]
+        })
+    );
+    // S1's datagrams arrive; S2's stop at the interface, counted as an
+    // address not taken.
+    assert!(reaches(&mut s, u, S1, SSM_GROUP));
+    let errors = s.stats().ip.in_addr_errors;
+    assert!(!reaches(&mut s, u, S2, SSM_GROUP));
+    assert_eq!(s.stats().ip.in_addr_errors, errors + 1);
+    // Another socket joins for every source: the interface takes S2 now,
+    // but the SSM socket's own filter still refuses it (IgnoredMulti).
+    let v = s.udp_open();
+    s.udp_join_multicast(s.now, v, SSM_GROUP, A).unwrap();
+    assert_eq!(
+        igmp_in(&frames(&mut s, Instant::ZERO)),
+        [report(vec![rec(
+            RecordType::ChangeToExclude,
+            SSM_GROUP,
+            &[]
+        )])]
+    );
+    let ignored = s.udp_stats().ignored_multi;
+    assert!(!reaches(&mut s, u, S2, SSM_GROUP));
+    assert_eq!(s.udp_stats().ignored_multi, ignored + 1);
+    assert!(reaches(&mut s, u, S1, SSM_GROUP));
+    // The any-source socket closes; then the last source goes, which
+    // leaves the group: INCLUDE({S1}) -> INCLUDE({}) is BLOCK(S1).
+    s.udp_close(v).unwrap();
+    assert_eq!(
+        igmp_in(&frames(&mut s, Instant::ZERO)),
+        [report(vec![rec(
+            RecordType::ChangeToInclude,
+            SSM_GROUP,
+            &[S1]
+        )])]
+    );
+    // (While that mode change is still being retransmitted, a change
+    // would go out as the whole state again; let it finish.)
+    run(&mut s, Instant::ZERO, 5_000);
+    let now = s.now;
+    s.udp_leave_source_multicast(now, u, SSM_GROUP, S1, A)
+        .unwrap();
+    assert_eq!(
+        igmp_in(&frames(&mut s, now)),
+        [report(vec![rec(
+            RecordType::BlockOldSources,
+            SSM_GROUP,
+            &[S1]
+        )])]
+    );
+    assert!(s.multicast_groups(IfaceId(0)).is_empty());
+    assert!(!reaches(&mut s, u, S1, SSM_GROUP));
+}
+
+#[test]
+fn blocking_a_source_excludes_it_and_unblocking_allows_it_again() {
+    let mut s = host(A, 1);
+    frames(&mut s, Instant::ZERO);
+    let u = bound(&mut s);
+    s.udp_join_multicast(Instant::ZERO, u, ANY_GROUP, A)
+        .unwrap();
+    assert_eq!(
+        igmp_in(&frames(&mut s, Instant::ZERO)),
+        [report(vec![rec(
+            RecordType::ChangeToExclude,
+            ANY_GROUP,
+            &[]
+        )])]
+    );
+    // EXCLUDE({}) -> EXCLUDE({S2}): BLOCK(S2). The pending retransmission
+    // of the join is a mode change, so it carries the whole new state.
+    s.udp_block_source(Instant::ZERO, u, ANY_GROUP, S2, A)
+        .unwrap();
+    assert_eq!(
+        igmp_in(&frames(&mut s, Instant::ZERO)),
+        [report(vec![rec(
+            RecordType::ChangeToExclude,
+            ANY_GROUP,
+            &[S2]
+        )])]
+    );
+    run(&mut s, Instant::ZERO, 5_000);
+    assert!(reaches(&mut s, u, S1, ANY_GROUP));
+    assert!(!reaches(&mut s, u, S2, ANY_GROUP));
+    // Now with nothing pending: UNBLOCK is ALLOW(S2).
+    s.udp_unblock_source(s.now, u, ANY_GROUP, S2, A).unwrap();
+    assert_eq!(
+        igmp_in(&frames(&mut s, Instant::ZERO)),
+        [report(vec![rec(
+            RecordType::AllowNewSources,
+            ANY_GROUP,
+            &[S2]
+        )])]
+    );
+    assert!(reaches(&mut s, u, S2, ANY_GROUP));
+}
+
+#[test]
+fn the_source_calls_refuse_what_linux_refuses() {
+    let mut s = host(A, 1);
+    let u = s.udp_open();
+    let now = Instant::ZERO;
+    // Without a join: EINVAL; a source that is no unicast address: EINVAL.
+    assert_eq!(
+        s.udp_block_source(now, u, ANY_GROUP, S1, A),
+        Err(UdpError::InvalidInput)
+    );
+    assert_eq!(
+        s.udp_leave_source_multicast(now, u, SSM_GROUP, S1, A),
+        Err(UdpError::InvalidInput)
+    );
+    for bad in [Ipv4Addr::UNSPECIFIED, ANY_GROUP, Ipv4Addr::BROADCAST] {
+        assert_eq!(
+            s.udp_join_source_multicast(now, u, SSM_GROUP, bad, A),
+            Err(UdpError::InvalidInput)
+        );
+    }
+    assert_eq!(
+        s.udp_join_source_multicast(now, u, S2, S1, A),
+        Err(UdpError::InvalidInput),
+        "no group"
+    );
+    // Twice the same source: EADDRNOTAVAIL; the other mode: EINVAL.
+    s.udp_join_source_multicast(now, u, SSM_GROUP, S1, A)
+        .unwrap();
+    assert_eq!(
+        s.udp_join_source_multicast(now, u, SSM_GROUP, S1, A),
+        Err(UdpError::AddrNotAvailable)
+    );
+    assert_eq!(
+        s.udp_block_source(now, u, SSM_GROUP, S2, A),
+        Err(UdpError::InvalidInput)
+    );
+    assert_eq!(
+        s.udp_join_multicast(now, u, SSM_GROUP, A),
+        Err(UdpError::AddrInUse)
+    );
+    assert_eq!(
+        s.udp_leave_source_multicast(now, u, SSM_GROUP, S2, A),
+        Err(UdpError::AddrNotAvailable)
+    );
+    // At most ten sources: ENOBUFS for the eleventh.
+    for i in 2..=10 {
+        let src = Ipv4Addr::new(198, 51, 100, i);
+        s.udp_join_source_multicast(now, u, SSM_GROUP, src, A)
+            .unwrap();
+    }
+    assert_eq!(
+        s.udp_join_source_multicast(now, u, SSM_GROUP, Ipv4Addr::new(198, 51, 100, 11), A),
+        Err(UdpError::NoBufferSpace)
+    );
+    // IP_DROP_MEMBERSHIP leaves whatever the filter.
+    s.udp_leave_multicast(now, u, SSM_GROUP, A).unwrap();
+    assert!(s.multicast_filter(IfaceId(0), SSM_GROUP).is_none());
+}
+
+#[test]
+fn a_general_query_is_answered_with_every_group_in_reports_that_fit_the_link() {
+    let mut s = host(A, 1);
+    frames(&mut s, Instant::ZERO);
+    let u = s.udp_open();
+    // 200 groups: 200 records of 8 bytes do not fit one 1,500-byte
+    // datagram (24 bytes of IP header, 8 of report header).
+    let groups: Vec<Ipv4Addr> = (0..200u8).map(|i| Ipv4Addr::new(239, 0, 1, i)).collect();
+    for &g in &groups {
+        s.udp_join_multicast(Instant::ZERO, u, g, A).unwrap();
+    }
+    s.udp_join_source_multicast(Instant::ZERO, u, SSM_GROUP, S1, A)
+        .unwrap();
+    run(&mut s, Instant::ZERO, 5_000);
+    let at = Instant::from_secs(10);
+    let query = v3_query_bytes(20, Ipv4Addr::UNSPECIFIED, 2, 125, &[]);
+    let all_hosts = Ipv4Addr::new(224, 0, 0, 1);
+    s.handle_frame(at, &to_group_from(S1, all_hosts, IpProtocol::Igmp, &query));
+    assert_eq!(s.stats().igmp.in_queries, 1);
+    let sent = run(&mut s, at, 20_000);
+    assert_eq!(sent.len(), 2, "split in two");
+    assert!(
+        sent.iter()
+            .all(|(t, f)| *t > at && *t <= at + Duration::from_secs(2) && f.len() <= 1514)
+    );
+    let frames: Vec<_> = sent.into_iter().map(|(_, f)| f).collect();
+    let mut records = Vec::new();
+    for (dst, m) in igmp_in(&frames) {
+        assert_eq!(dst, ALL_V3_ROUTERS);
+        let Message::V3Report(r) = m else {
+            panic!("{m:?}")
+        };
+        records.extend(r);
+    }
+    assert_eq!(records.len(), 201);
+    for g in &groups {
+        assert!(records.contains(&rec(RecordType::ModeIsExclude, *g, &[])));
+    }
+    assert!(records.contains(&rec(RecordType::ModeIsInclude, SSM_GROUP, &[S1])));
+}
+
+#[test]
+fn a_version_2_querier_turns_the_host_to_version_2_reports_and_leaves() {
+    let mut s = host(A, 1);
+    frames(&mut s, Instant::ZERO);
+    let u = s.udp_open();
+    s.udp_join_multicast(Instant::ZERO, u, ANY_GROUP, A)
+        .unwrap();
+    run(&mut s, Instant::ZERO, 5_000);
+    let query = IgmpRepr::Query {
+        max_resp_tenths: 10,
+        group: Ipv4Addr::UNSPECIFIED,
+        v3: None,
+    }
+    .to_bytes();
+    let at = Instant::from_secs(10);
+    let all_hosts = Ipv4Addr::new(224, 0, 0, 1);
+    s.handle_frame(at, &to_group_from(S1, all_hosts, IpProtocol::Igmp, &query));
+    assert_eq!(s.igmp_version(IfaceId(0)), 2);
+    let sent = run(&mut s, at, 20_000);
+    let frames_sent: Vec<_> = sent.into_iter().map(|(_, f)| f).collect();
+    assert_eq!(
+        igmp_in(&frames_sent),
+        [(
+            ANY_GROUP,
+            Message::Report {
+                version: 2,
+                group: ANY_GROUP
+            }
+        )]
+    );
+    // An SSM join says nothing a version 2 router could read but the join.
+    s.udp_join_source_multicast(s.now, u, SSM_GROUP, S1, A)
+        .unwrap();
+    assert_eq!(
+        igmp_in(&frames(&mut s, Instant::ZERO)),
+        [(
+            SSM_GROUP,
+            Message::Report {
+                version: 2,
+                group: SSM_GROUP
+            }
+        )]
+    );
+    s.udp_close(u).unwrap();
+    let left = igmp_in(&frames(&mut s, Instant::ZERO));
+    assert_eq!(left.len(), 2);
+    assert!(
+        left.iter()
+            .all(|(dst, m)| *dst == Ipv4Addr::new(224, 0, 0, 2)
+                && matches!(m, Message::Leave { .. }))
+    );
+}
