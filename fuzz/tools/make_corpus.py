@@ -250,6 +250,11 @@ def crafted():
     write("ipv4", "ok-crafted-echo-timestamps", ipv4(echo, 1, options=ts))
     lsrr = bytes([131, 7, 8]) + bytes([198, 51, 100, 1]) + bytes(1)
     write("ipv4", "ok-crafted-loose-source-route", ipv4(seg, 6, options=lsrr))
+    # Routes that ended at the fuzzed stack (it takes them): an echo request
+    # by way of two hops, answered back along them, and a UDP datagram.
+    done = bytes([131, 11, 12, 198, 51, 100, 1, 198, 51, 100, 2, 0])
+    write("ipv4", "ok-crafted-echo-by-loose-route", ipv4(echo, 1, options=done))
+    write("ipv4", "ok-crafted-udp-by-strict-route", ipv4(udp(b"routed"), 17, options=bytes([137]) + done[1:]))
     write("ipv4", "ok-crafted-malformed-record-route", ipv4(echo, 1, options=bytes([7, 7, 3, 0, 0, 0, 0, 0])))
     write("ipv4", "ok-crafted-timestamp-overflowed", ipv4(echo, 1, options=bytes([68, 8, 9, 0xF0, 0, 0, 0, 0])))
     # IGMP (RFC 2236, RFC 3376): the fuzzed stack holds 239.1.2.3 (192.0.2.1

@@ -115,6 +115,10 @@ pub struct Config {
     /// 0 is version 3, falling back to 2 or 1 while a router of that
     /// version is heard (RFC 3376 §7.2.1); 1 or 2 pins that version.
     pub force_igmp_version: u8,
+    /// Be the final destination of loose and strict source routes
+    /// (`conf.all.accept_source_route`, off as on Linux: RFC 1122
+    /// §3.2.1.8(c) asks hosts to, and routes are mostly spoofing now).
+    pub accept_source_route: bool,
     /// Take ICMP redirects from the current first-hop gateway
     /// (`conf.all.accept_redirects`, on for a host; RFC 1122 §3.2.2.2).
     pub accept_redirects: bool,
@@ -290,6 +294,7 @@ impl Default for Config {
             icmp_ratemask: 0x1818,
             icmp_echo_ignore_broadcasts: true,
             force_igmp_version: 0,
+            accept_source_route: false,
             accept_redirects: true,
             secure_redirects: true,
             route_min_pmtu: 552,
@@ -485,6 +490,7 @@ impl Config {
             "route.mtu_expires" => self.route_mtu_expires = secs(value)?,
             "route.gc_timeout" => self.route_gc_timeout = secs(value)?,
             "conf.all.accept_redirects" => self.accept_redirects = boolean(value)?,
+            "conf.all.accept_source_route" => self.accept_source_route = boolean(value)?,
             "conf.all.force_igmp_version" => {
                 self.force_igmp_version = match num(value)? {
                     v @ 0..=2 => v as u8,
@@ -742,6 +748,10 @@ mod tests {
         c.set_sysctl("net.ipv4.conf.all.force_igmp_version", "2")
             .unwrap();
         assert_eq!(c.force_igmp_version, 2);
+        assert!(!c.accept_source_route, "off, as Linux");
+        c.set_sysctl("net.ipv4.conf.all.accept_source_route", "1")
+            .unwrap();
+        assert!(c.accept_source_route);
         assert!(
             c.set_sysctl("net.ipv4.conf.all.force_igmp_version", "3")
                 .is_err()

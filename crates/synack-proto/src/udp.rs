@@ -39,7 +39,7 @@ use crate::config::Config;
 use crate::ip::KeyedHasher;
 use crate::ip::icmp::{IcmpErrno, IcmpError, TransportError, udp_error};
 use crate::ip::igmp::SocketMemberships;
-use crate::ip::options::{MAX_LEN as MAX_OPTIONS, SendOptions};
+use crate::ip::options::{MAX_LEN as MAX_OPTIONS, SendOptions, return_options};
 use crate::ip::stats::UdpStats;
 use crate::rng::Rng;
 use crate::siphash::SipKey;
@@ -299,8 +299,20 @@ struct UdpSocket {
     multicast_if: Option<usize>,
     /// IP_OPTIONS: the IP options its datagrams carry (boxed: rare).
     ip_options: Option<Box<SendOptions>>,
-    /// IP_RECVOPTS: its datagrams are queued with their IP options.
-    recv_options: bool,
+    /// IP_RECVOPTS or IP_RETOPTS: its datagrams are queued with their IP
+    /// options, as they came or as the reply needs them.
+    recv_options: RecvOptions,
+}
+
+/// Which IP options a socket's datagrams are queued with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecvOptions {
+    None,
+    /// IP_RECVOPTS: as they arrived.
+    AsReceived,
+    /// IP_RETOPTS: as a reply should carry them (the source route
+    /// reversed: `ip::options::return_options`).
+    ForReply,
 }
 
 /// IP_MULTICAST_TTL's default: RFC 1112 §6.1, "If not otherwise
@@ -373,7 +385,7 @@ impl UdpSockets {
             memberships: SocketMemberships::default(),
             multicast_if: None,
             ip_options: None,
-            recv_options: false,
+            recv_options: RecvOptions::None,
         };
         match self.free.pop() {
             Some(index) => {
@@ -563,7 +575,26 @@ impl UdpSockets {
     /// option that it receives from the IP layer transparently to the
     /// application layer").
     pub fn set_recv_options(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
-        self.socket_mut(h)?.recv_options = on;
+        let s = self.socket_mut(h)?;
+        s.recv_options = match (on, s.recv_options) {
+            (true, _) => RecvOptions::AsReceived,
+            (false, RecvOptions::AsReceived) => RecvOptions::None,
+            (false, other) => other,
+        };
+        Ok(())
+    }
+
+    /// Sets IP_RETOPTS: datagrams queued from now on keep the IP options a
+    /// reply to them should carry, their source route reversed (RFC 1122
+    /// §3.2.1.8(c)), for [`Self::recv_msg`]. One of the two at a time: the
+    /// later call decides (Linux can hand both).
+    pub fn set_return_options(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
+        let s = self.socket_mut(h)?;
+        s.recv_options = match (on, s.recv_options) {
+            (true, _) => RecvOptions::ForReply,
+            (false, RecvOptions::ForReply) => RecvOptions::None,
+            (false, other) => other,
+        };
         Ok(())
     }
 
@@ -737,10 +768,15 @@ impl UdpSockets {
             self.stats.ignored_multi += 1;
             return UdpInput::Ignored;
         }
-        let options = if s.recv_options {
-            &options[..options.len().min(MAX_OPTIONS)]
-        } else {
-            &[]
+        let mut for_reply = [0; MAX_OPTIONS];
+        let options = match s.recv_options {
+            RecvOptions::None => &[][..],
+            RecvOptions::AsReceived => &options[..options.len().min(MAX_OPTIONS)],
+            RecvOptions::ForReply if options.is_empty() => &[][..],
+            RecvOptions::ForReply => {
+                let n = return_options(options, src, &mut for_reply);
+                &for_reply[..n]
+            }
         };
         if !s.rx.push(from, dst, options, repr.payload) {
             self.stats.in_errors += 1;

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use synack_tap::netns;
 
 mod common;
-use common::kernel::{PYTHON, skip, tap_runtime, tool_missing};
+use common::kernel::{PYTHON, skip, tap_runtime_with, tool_missing};
 
 /// The kernel's `ping -c 1` to synack with `options`; its output.
 fn ping(options: &[&str]) -> String {
@@ -47,11 +47,36 @@ fn option_lines(text: &str, label: &str) -> Vec<String> {
 /// Runs `body` with a synack runtime at 192.0.2.2 on a TAP in a fresh
 /// namespace, the kernel at 192.0.2.1 (`common::kernel::tap_runtime`).
 fn in_fresh_namespace(body: impl FnOnce(&synack::Runtime) + Send) {
+    in_fresh_namespace_routing(false, body);
+}
+
+/// [`in_fresh_namespace`]; with `source_routes`, both ends take source
+/// routes (synack's `accept_source_route`, the kernel's for all devices and
+/// the TAP, both needed) and the kernel has a second address, 192.0.2.3,
+/// to be a route's hop.
+fn in_fresh_namespace_routing(source_routes: bool, body: impl FnOnce(&synack::Runtime) + Send) {
     let root_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
     netns::run_in_fresh(|| {
         let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
         assert_ne!(ns, root_ns, "must not touch the root namespace");
-        body(&tap_runtime());
+        let config = synack_proto::Config {
+            accept_source_route: source_routes,
+            ..Default::default()
+        };
+        let rt = tap_runtime_with(config);
+        if source_routes {
+            // Net sysctls are the calling thread's namespace's.
+            for dev in ["all", "syn0"] {
+                let path = format!("/proc/sys/net/ipv4/conf/{dev}/accept_source_route");
+                std::fs::write(path, "1").unwrap();
+            }
+            let status = Command::new("ip")
+                .args(["addr", "add", "192.0.2.3/24", "dev", "syn0"])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        body(&rt);
     })
     .unwrap();
 }
@@ -154,12 +179,13 @@ fn the_kernel_receives_a_synack_sockets_ip_options() {
             );
         }
         assert!(receiver.wait().unwrap().success());
-        // Refused, with the reason.
+        // Refused, with the reason: a source route as received, not as an
+        // application writes one (its pointer past the first slot).
         let e = socket
-            .set_ip_options(&[131, 7, 4, 198, 51, 100, 1])
+            .set_ip_options(&[131, 7, 8, 198, 51, 100, 1])
             .unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
-        assert!(e.to_string().contains("source route"), "{e}");
+        assert!(e.to_string().contains("malformed at byte 2"), "{e}");
     });
 }
 
@@ -198,5 +224,136 @@ fn a_synack_socket_receives_the_kernels_ip_options() {
         // The kernel recorded itself as it sent; synack passes the options
         // up as they arrived (RFC 1122 §4.1.3.2).
         assert_eq!(options, [7, 11, 8, 192, 0, 2, 1, 0, 0, 0, 0, 0]);
+    });
+}
+
+/// Receives one datagram on 192.0.2.1:9000 with IP_RECVOPTS and prints its
+/// payload and its options in hex.
+const ROUTED_RECEIVER: &str = r#"
+import socket
+IP_RECVOPTS = getattr(socket, "IP_RECVOPTS", 6)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, IP_RECVOPTS, 1)
+s.bind(("192.0.2.1", 9000))
+s.settimeout(20)
+print("listening", flush=True)
+data, anc, flags, addr = s.recvmsg(8192, socket.CMSG_SPACE(40))
+opts = b"".join(d for (level, kind, d) in anc if level == socket.IPPROTO_IP and kind == IP_RECVOPTS)
+print(data.decode(), addr[0], opts.hex(), flush=True)
+"#;
+
+#[test]
+fn the_kernel_takes_a_datagram_synack_sends_by_a_source_route() {
+    // RFC 1122 §3.2.1.8(c): a host originates source routes. synack's
+    // socket routes by way of 192.0.2.3 (the kernel's second address):
+    // the datagram goes to 192.0.2.3 with 192.0.2.1 in the route's last
+    // slot, and its UDP checksum covers 192.0.2.1, where the kernel
+    // delivers it once it has passed its own hop.
+    let test = "the_kernel_takes_a_datagram_synack_sends_by_a_source_route";
+    if skip(test) {
+        return;
+    }
+    in_fresh_namespace_routing(true, |rt| {
+        let mut receiver = Command::new(PYTHON)
+            .args(["-c", ROUTED_RECEIVER])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "listening");
+        let socket = synack::net::UdpSocket::bind(rt, "192.0.2.2:5001").unwrap();
+        socket.set_ip_options(&[131, 7, 4, 192, 0, 2, 3]).unwrap();
+        socket.send_to(b"routed", "192.0.2.1:9000").unwrap();
+        let line = lines.next().unwrap().unwrap();
+        eprintln!("kernel: {line}");
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(&fields[..2], ["routed", "192.0.2.2"], "{line}");
+        // The loose route as the kernel got it: kind 131, 7 octets, the
+        // final destination in its slot.
+        assert!(fields[2].starts_with("8307"), "{line}");
+        assert!(fields[2].contains("c0000201"), "{line}");
+        assert!(receiver.wait().unwrap().success());
+        assert_eq!(rt.stats().stack.ip.in_hdr_errors, 0);
+    });
+}
+
+/// Sends an echo request from 192.0.2.1 to synack as if it had come by way
+/// of 192.0.2.3 (a loose route with that hop recorded, the pointer past
+/// it; a raw IP socket writes the header), then prints the echo reply's
+/// destination on the wire (read off the TAP), then as delivered: its
+/// source, destination, IP options in hex and data.
+const ROUTED_PING: &str = r#"
+import socket, struct
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+icmp = struct.pack("!BBHHH", 8, 0, 0, 0x77, 1) + b"by route"
+icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+opts = bytes([131, 7, 8, 192, 0, 2, 3, 0])
+hdr = struct.pack("!BBHHHBBH4s4s", 0x47, 0, 28 + len(icmp), 1, 0, 64, 1, 0,
+                  socket.inet_aton("192.0.2.1"), socket.inet_aton("192.0.2.2")) + opts
+def reply(pkt):
+    ihl = (pkt[0] & 15) * 4
+    ic = pkt[ihl:]
+    return ihl if ic[0] == 0 and struct.unpack("!H", ic[4:6])[0] == 0x77 else None
+wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+wire.bind(("syn0", 0))
+wire.settimeout(10)
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+r.settimeout(10)
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.sendto(hdr + icmp, ("192.0.2.2", 0))
+while True:
+    frame, addr = wire.recvfrom(2048)
+    if addr[2] != socket.PACKET_OUTGOING and frame[23] == 1 and reply(frame[14:]):
+        print(socket.inet_ntoa(frame[30:34]), flush=True)
+        break
+while True:
+    pkt = r.recv(2048)
+    ihl = reply(pkt)
+    if ihl:
+        print(socket.inet_ntoa(pkt[12:16]), socket.inet_ntoa(pkt[16:20]), pkt[20:ihl].hex(), pkt[ihl + 8:].decode(), flush=True)
+        break
+"#;
+
+#[test]
+fn synack_answers_a_source_routed_ping_back_along_the_route() {
+    // RFC 1122 §3.2.2.6: the reply to an echo request that came by a
+    // source route goes back along it reversed: to 192.0.2.3 first, with
+    // 192.0.2.1 to come, which the kernel passes through to its socket.
+    let test = "synack_answers_a_source_routed_ping_back_along_the_route";
+    if skip(test) {
+        return;
+    }
+    in_fresh_namespace_routing(true, |rt| {
+        let out = Command::new(PYTHON)
+            .args(["-c", ROUTED_PING])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("kernel: {text}");
+        let mut lines = text.lines();
+        // On the wire, to the route's first hop back.
+        assert_eq!(lines.next(), Some("192.0.2.3"), "{text}");
+        // Delivered to 192.0.2.1 once the kernel passed its own hop.
+        let fields: Vec<&str> = lines.next().unwrap_or("").splitn(4, ' ').collect();
+        assert_eq!(fields.len(), 4, "{text}");
+        assert_eq!(fields[..2], ["192.0.2.2", "192.0.2.1"], "{text}");
+        // Loose route, 7 octets, the way on: 192.0.2.1.
+        assert!(fields[2].starts_with("8307"), "{text}");
+        assert!(fields[2].contains("c0000201"), "{text}");
+        assert_eq!(fields[3], "by route");
+        let stats = rt.stats().stack;
+        assert_eq!(stats.icmp.out_echo_reps, 1);
+        assert_eq!(stats.ip.in_source_routed, 0);
     });
 }

@@ -2,15 +2,17 @@
 //! for us that carries any, the record route and timestamp options of an
 //! echo request carried into its reply with this host's entry added (RFC
 //! 1122 §3.2.2.6, so `ping -R` and `ping -T` show the whole round trip), the
-//! options a socket gives its datagrams ([`SendOptions`], IP_OPTIONS), and
-//! those a fragment after the first keeps ([`copied`]). A UDP socket's
-//! IP_RECVOPTS keeps a datagram's options as they arrived (`crate::udp`).
+//! options a socket gives its datagrams ([`SendOptions`], IP_OPTIONS), those
+//! a fragment after the first keeps ([`copied`]), and those a reply needs
+//! ([`return_options`], IP_RETOPTS). A UDP socket's IP_RECVOPTS keeps a
+//! datagram's options as they arrived (`crate::udp`).
 //!
 //! What the host does with each option it receives:
 //! - record route and timestamp: checked; an echo reply carries them on;
-//! - loose and strict source route: checked, then the datagram is dropped
-//!   (`InSourceRouted`), as Linux drops it with `accept_source_route` off,
-//!   its default: this host does not act as a source route's destination;
+//! - loose and strict source route: checked, then dropped
+//!   (`InSourceRouted`) as Linux drops it with `accept_source_route` off,
+//!   its default; with it on, taken where the route ends here, and an echo
+//!   reply goes back along it reversed ([`source_route`]);
 //! - router alert: checked (RFC 2113 §2.1: four octets long);
 //! - security, stream identifier and unknown kinds: skipped by their length
 //!   (RFC 1122 §3.2.1.8: "silently ignore").
@@ -24,6 +26,10 @@
 use core::net::Ipv4Addr;
 
 use crate::wire::ipv4::HEADER_LEN;
+
+pub mod source_route;
+
+pub use source_route::ReturnRoute;
 
 /// Option kinds (RFC 791 §3.1; router alert: RFC 2113).
 pub mod kind {
@@ -209,15 +215,19 @@ pub struct Registration {
 /// options into `out` from `area`, the request's options as
 /// [`Options::parse`] found them: the record route and the timestamp option,
 /// each with this host's entry where it has room (a full timestamp option
-/// counts one more overflow instead), padded with end-of-options to a whole
-/// number of 32-bit words. `is_ours` tells this host's addresses (a
-/// prespecified timestamp names the modules that write one). Returns their
-/// length (0: none to carry).
+/// counts one more overflow instead), then `back`, the request's source
+/// route reversed, on its way to the request's source `to` ("the return
+/// route MUST be reversed and used as a Source Route option for the Echo
+/// Reply message"; it is no longer than the request's), padded with
+/// end-of-options to a whole number of 32-bit words. `is_ours` tells this
+/// host's addresses (a prespecified timestamp names the modules that write
+/// one). Returns their length (0: none to carry).
 pub fn echo_reply(
     area: &[u8],
     found: &Options,
     me: Registration,
     is_ours: impl Fn(Ipv4Addr) -> bool,
+    back: Option<(&ReturnRoute, Ipv4Addr)>,
     out: &mut [u8; MAX_LEN],
 ) -> usize {
     let mut len = 0;
@@ -238,9 +248,39 @@ pub fn echo_reply(
         out[len..len + option_len].copy_from_slice(&area[start..start + option_len]);
         len += option_len;
     }
+    if let Some((route, to)) = back {
+        len += route.write_on_wire(to, &mut out[len..]);
+    }
     let padded = pad(out, len);
     register(&mut out[..padded], &carried, me, is_ours);
     padded
+}
+
+/// The options to answer a datagram with, as IP_RETOPTS hands them to an
+/// application for its IP_OPTIONS (Linux's `ip_options_echo` and
+/// `ip_options_undo`): the record route and timestamp options as they came
+/// (this host registers itself when it sends them), and the source route
+/// reversed towards `src`, the datagram's source, in the form an
+/// application sets ([`ReturnRoute::write_as_set`]), padded to whole
+/// words. `area` is a datagram's options area as it arrived (checked on
+/// the way in). Returns their length.
+pub fn return_options(area: &[u8], src: Ipv4Addr, out: &mut [u8; MAX_LEN]) -> usize {
+    let Ok(found) = Options::parse(area) else {
+        return 0;
+    };
+    let mut len = 0;
+    let mut starts = [found.record_route, found.timestamp];
+    starts.sort_unstable_by_key(|s| s.unwrap_or(u8::MAX));
+    for start in starts.into_iter().flatten() {
+        let start = usize::from(start);
+        let option = &area[start..start + usize::from(area[start + 1])];
+        out[len..len + option.len()].copy_from_slice(option);
+        len += option.len();
+    }
+    if let Some(route) = ReturnRoute::reversed(area, &found, src, |_| false) {
+        len += route.write_as_set(&mut out[len..]);
+    }
+    pad(out, len)
 }
 
 /// Pads options written up to `len` with end-of-options to whole 32-bit
@@ -356,12 +396,16 @@ pub fn copied(area: &[u8], out: &mut [u8; MAX_LEN]) -> usize {
 /// Options an application gives its socket's datagrams (`IP_OPTIONS`;
 /// RFC 1122 §3.2.1.8: "There MUST be a means for the transport layer to
 /// specify IP options to be included in datagrams it sends"), checked and
-/// padded to whole words once, when set.
+/// padded to whole words once, when set. A source route is taken in the
+/// form Linux takes it (`source_route`): its first hop becomes the
+/// datagrams' IP destination, and the last slot their final destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendOptions {
     area: [u8; MAX_LEN],
     len: u8,
     found: Options,
+    /// A source route's first hop.
+    first_hop: Option<Ipv4Addr>,
 }
 
 /// Why options were refused for sending.
@@ -369,10 +413,10 @@ pub struct SendOptions {
 pub enum SendOptionsError {
     /// Longer than the 40 octets a header has room for.
     TooLong,
-    /// Malformed: the octet in error, counted from the first option octet.
+    /// Malformed: the octet in error, counted from the first option octet
+    /// (a source route whose pointer is not 4 or that holds no whole hop
+    /// too).
     Malformed { at: u8 },
-    /// A loose or strict source route: this host does not originate them.
-    SourceRoute,
 }
 
 impl core::fmt::Display for SendOptionsError {
@@ -380,16 +424,15 @@ impl core::fmt::Display for SendOptionsError {
         match self {
             SendOptionsError::TooLong => f.write_str("longer than the 40 bytes a header holds"),
             SendOptionsError::Malformed { at } => write!(f, "malformed at byte {at}"),
-            SendOptionsError::SourceRoute => f.write_str("source routes are not sent"),
         }
     }
 }
 
 impl SendOptions {
     /// Checks `options` as [`Options::parse`] checks a datagram's, less what
-    /// this host does not send: source routes, and timestamps with a flag
-    /// RFC 791 does not define (as Linux refuses them to an unprivileged
-    /// socket).
+    /// this host does not send: timestamps with a flag RFC 791 does not
+    /// define (as Linux refuses them to an unprivileged socket), and source
+    /// routes not in the form an application writes them.
     pub fn new(options: &[u8]) -> Result<Self, SendOptionsError> {
         if options.len() > MAX_LEN {
             return Err(SendOptionsError::TooLong);
@@ -401,9 +444,16 @@ impl SendOptions {
             at: p.pointer - HEADER_LEN as u8,
         };
         let found = Options::parse(&area[..len]).map_err(at)?;
-        if found.source_route.is_some() {
-            return Err(SendOptionsError::SourceRoute);
-        }
+        let first_hop = match found.source_route {
+            Some(sr) => {
+                let sr = usize::from(sr);
+                let end = sr + usize::from(area[sr + 1]);
+                let option = &mut area[sr..end];
+                let hop = source_route::prepare_for_sending(option);
+                Some(hop.ok_or(SendOptionsError::Malformed { at: sr as u8 + 2 })?)
+            }
+            None => None,
+        };
         if let Some(ts) = found.timestamp {
             let ts = usize::from(ts);
             if !matches!(
@@ -417,7 +467,22 @@ impl SendOptions {
             area,
             len: len as u8,
             found,
+            first_hop,
         })
+    }
+
+    /// A source route's first hop: the IP destination of the datagrams
+    /// they go with.
+    pub fn first_hop(&self) -> Option<Ipv4Addr> {
+        self.first_hop
+    }
+
+    /// Whether they hold a strict source route (its first hop must be on
+    /// the link).
+    pub fn is_strict_route(&self) -> bool {
+        self.found
+            .source_route
+            .is_some_and(|sr| self.area[usize::from(sr)] == kind::STRICT_SOURCE_ROUTE)
     }
 
     /// Their length in the header: whole words, at most 40.
@@ -429,13 +494,25 @@ impl SendOptions {
         self.len == 0
     }
 
-    /// Writes them for one datagram into `out` (exactly [`Self::len`]
-    /// octets), this host registered in its record route and timestamp
-    /// options as their first module (Linux's `ip_options_build`).
-    pub fn write(&self, me: Registration, is_ours: impl Fn(Ipv4Addr) -> bool, out: &mut [u8]) {
+    /// Writes them for one datagram to `dst` (its final destination) into
+    /// `out` (exactly [`Self::len`] octets), this host registered in its
+    /// record route and timestamp options as their first module and `dst`
+    /// in a source route's last slot (Linux's `ip_options_build`).
+    pub fn write(
+        &self,
+        me: Registration,
+        is_ours: impl Fn(Ipv4Addr) -> bool,
+        dst: Ipv4Addr,
+        out: &mut [u8],
+    ) {
         let out = &mut out[..self.len()];
         out.copy_from_slice(&self.area[..self.len()]);
         register(out, &self.found, me, is_ours);
+        if let Some(sr) = self.found.source_route {
+            let sr = usize::from(sr);
+            let len = usize::from(out[sr + 1]);
+            source_route::fill_destination(&mut out[sr..sr + len], dst);
+        }
     }
 }
 

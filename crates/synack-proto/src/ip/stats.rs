@@ -84,9 +84,10 @@ mib! {
         in_martian_src => "in_martian_src",
         /// Martian destination (Linux `rt_cache` column `in_martian_dst`).
         in_martian_dst => "in_martian_dst",
-        /// Dropped for a loose or strict source route option: this host is
-        /// no source route's destination (Linux drops them with
-        /// `accept_source_route` off, uncounted). synack's own.
+        /// Dropped for a loose or strict source route option: with
+        /// `accept_source_route` off (Linux drops them so, uncounted), a
+        /// route that goes on past this host (a host does not forward), or
+        /// TCP (which does not keep a return route). synack's own.
         in_source_routed => "InSourceRouted",
     }
 }

@@ -19,8 +19,11 @@ use crate::time::{Duration, Instant};
 pub const ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 fn stack() -> Stack {
+    // Source routes taken, so their checks and an echo reply's reversed
+    // route take input too.
     let config = Config {
         seed: 1,
+        accept_source_route: true,
         ..Config::default()
     };
     let mut stack = Stack::new(config, Interface::ip(ADDR, 24));

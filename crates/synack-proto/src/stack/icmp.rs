@@ -16,7 +16,7 @@ use crate::ip::icmp::{
     self, ErrorMessage, RateLimited, ReplyIp, emit_echo_reply, emit_error, may_answer_echo,
     may_send_error, msg_type,
 };
-use crate::ip::options as ip_options;
+use crate::ip::options::{self as ip_options, ReturnRoute};
 use crate::time::Instant;
 use crate::wire::icmpv4::{DstUnreachable, Icmpv4Packet, Icmpv4Repr, TimeExceeded};
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
@@ -103,6 +103,9 @@ impl Stack {
             return;
         };
         let mut reply_options = [0; ip_options::MAX_LEN];
+        // RFC 1122 §3.2.2.6: back along the request's source route, if it
+        // came by one (taken only with `accept_source_route`).
+        let mut first_hop = None;
         let options_len = match ip_options::Options::parse(options) {
             Ok(found) if !options.is_empty() => {
                 let me = ip_options::Registration {
@@ -110,7 +113,10 @@ impl Stack {
                     timestamp: self.ip_timestamp(),
                 };
                 let ours = |a| self.is_local_addr(a);
-                ip_options::echo_reply(options, &found, me, ours, &mut reply_options)
+                let route = ReturnRoute::reversed(options, &found, request.src_addr, ours);
+                first_hop = route.map(|r| r.first_hop());
+                let back = route.as_ref().map(|r| (r, request.src_addr));
+                ip_options::echo_reply(options, &found, me, ours, back, &mut reply_options)
             }
             // None, or (checked on the way in) none to carry.
             _ => 0,
@@ -130,6 +136,11 @@ impl Stack {
         match emit_echo_reply(request, reply_options, ident, seq_no, data, reply, &mut buf) {
             Some(n) => {
                 buf.truncate(n);
+                if let Some(hop) = first_hop {
+                    let mut ip = Ipv4Packet::new_unchecked(&mut buf[..]);
+                    ip.set_dst_addr(hop);
+                    ip.fill_checksum();
+                }
                 self.out.push(buf);
                 self.env.stats.ip.out_requests += 1;
                 self.env.stats.icmp.record_out(msg_type::ECHO_REPLY);

@@ -20,7 +20,7 @@ use super::{IfaceId, RxAddrs, RxOffload, Stack};
 use crate::ip::addr::{Destination, check_martian, classify_destination};
 use crate::ip::frag::FragOutcome;
 use crate::ip::icmp::ErrorMessage;
-use crate::ip::options::Options;
+use crate::ip::options::{Options, source_route};
 use crate::tcp::ecn::Ecn;
 use crate::time::Instant;
 use crate::wire::ethernet::{
@@ -229,10 +229,10 @@ impl Stack {
         dst: Destination,
         link_broadcast: bool,
     ) -> bool {
-        match Options::parse(&datagram[HEADER_LEN..header_len]) {
+        let area = &datagram[HEADER_LEN..header_len];
+        match Options::parse(area) {
             Ok(found) if found.source_route.is_some() => {
-                self.env.stats.ip.in_source_routed += 1;
-                false
+                self.source_route_accepted(ip, area, &found, datagram, dst, link_broadcast)
             }
             Ok(_) => true,
             Err(problem) => {
@@ -241,6 +241,45 @@ impl Stack {
                     pointer: problem.pointer,
                 };
                 let payload = &datagram[header_len..];
+                self.send_icmp_error(message, ip, payload, datagram, dst, link_broadcast);
+                false
+            }
+        }
+    }
+
+    /// A checked datagram with a source route: taken only with
+    /// `accept_source_route` on, when the route ends here (RFC 1122
+    /// §3.2.1.8(c): a host is a route's final destination), and not for TCP,
+    /// which keeps no return route (RFC 1122 §4.2.3.8 would have it use the
+    /// reversed route; replying straight back is what route spoofing
+    /// relies on not happening, so it is dropped instead). A route that goes
+    /// on past this host is answered with "source route failed" (RFC 1122
+    /// §3.3.5: a host that does not forward it SHOULD), as a host does not
+    /// forward.
+    #[cold]
+    #[inline(never)]
+    fn source_route_accepted(
+        &mut self,
+        ip: &Ipv4Repr,
+        area: &[u8],
+        found: &Options,
+        datagram: &[u8],
+        dst: Destination,
+        link_broadcast: bool,
+    ) -> bool {
+        if !self.env.config.accept_source_route || ip.protocol == IpProtocol::Tcp {
+            self.env.stats.ip.in_source_routed += 1;
+            return false;
+        }
+        match source_route::at_us(area, found, |a| self.is_local_addr(a)) {
+            source_route::AtUs::Done => true,
+            source_route::AtUs::Forward(_) => {
+                self.env.stats.ip.in_source_routed += 1;
+                let message = ErrorMessage::DstUnreachable {
+                    reason: DstUnreachable::SrcRouteFailed,
+                    next_hop_mtu: 0,
+                };
+                let payload = &datagram[datagram.len() - usize::from(ip.payload_len)..];
                 self.send_icmp_error(message, ip, payload, datagram, dst, link_broadcast);
                 false
             }

@@ -90,9 +90,22 @@ impl Stack {
             Some(t) if t.ip().is_multicast() => self.udp.multicast_if(h)?,
             _ => None,
         };
+        // IP_OPTIONS, checked when set. A source route's first hop is where
+        // the datagram goes, and whose route picks its source; a strict
+        // route's first hop must be on the link (RFC 791).
+        let options = self.udp.ip_options(h)?.copied();
+        let first_hop = options.and_then(|o| o.first_hop());
+        if let Some(hop) = first_hop {
+            let on_link = self.hop_to(hop).is_some_and(|r| r.next_hop == hop);
+            if options.is_some_and(|o| o.is_strict_route()) && !on_link {
+                return Err(UdpError::NetworkUnreachable);
+            }
+        }
         let src = match multicast_if {
             Some(i) => self.ifaces.get(i).map(|i| i.config.addr),
-            None => target.and_then(|t| self.source_for(*t.ip())),
+            None => first_hop
+                .or(target.map(|t| *t.ip()))
+                .and_then(|to| self.source_for(to)),
         };
         let bound = self.udp.local_addr(h)?.map(|a| *a.ip());
         if bound.is_some_and(|a| a.is_loopback())
@@ -104,7 +117,6 @@ impl Stack {
         let out: Outgoing = self.udp.send_to(h, dst, data.len(), |_| src)?;
         let udp_len = Outgoing::udp_len(data.len());
         // IP_OPTIONS: after the fixed header, this host registered in them.
-        let options = self.udp.ip_options(h)?.copied();
         let header_len = IP_HEADER_LEN + options.map_or(0, |o| o.len());
         let total = header_len + udp_len;
         if total > usize::from(u16::MAX) {
@@ -116,11 +128,13 @@ impl Stack {
             return Err(UdpError::NoBufferSpace);
         };
         buf.resize(total, 0);
-        // Larger than the MTU: sent in fragments (no DF).
+        // Larger than the MTU: sent in fragments (no DF). To a source
+        // route's first hop; the UDP checksum covers the final destination
+        // (RFC 1122 §4.1.3.4: the pseudo-header's is the final one).
         self.write_ip_header(
             &mut buf[..IP_HEADER_LEN],
             *out.src.ip(),
-            *out.dst.ip(),
+            first_hop.unwrap_or(*out.dst.ip()),
             IpProtocol::Udp,
             total - IP_HEADER_LEN,
             false,
@@ -130,7 +144,8 @@ impl Stack {
                 address: *out.src.ip(),
                 timestamp: self.ip_timestamp(),
             };
-            options.write(me, |a| self.is_local_addr(a), &mut buf[IP_HEADER_LEN..]);
+            let is_ours = |a| self.is_local_addr(a);
+            options.write(me, is_ours, *out.dst.ip(), &mut buf[IP_HEADER_LEN..]);
             let mut ip = Ipv4Packet::new_unchecked(&mut buf[..]);
             ip.set_version_and_header_len(header_len as u8);
             ip.fill_checksum();
@@ -160,10 +175,15 @@ impl Stack {
 
     /// Sets IP_OPTIONS: the IP options (RFC 791 §3.1) every datagram of the
     /// socket carries, with this host's entry written into a record route
-    /// or timestamp option as each is sent; empty: none. Refused with
+    /// or timestamp option as each is sent; empty: none. A loose or strict
+    /// source route is given as Linux takes it: its hops in order, the
+    /// first of them the datagrams' IP destination, the final destination
+    /// written into its last slot as each is sent (RFC 1122 §3.2.1.8(c):
+    /// a host "MUST support originating a source route"). Refused with
     /// `InvalidInput` (Linux's EINVAL): longer than 40 bytes, malformed, a
-    /// source route (this host originates none), or a timestamp flag RFC
-    /// 791 does not define.
+    /// source route with a pointer other than 4 or no whole hop, or a
+    /// timestamp flag RFC 791 does not define. A strict route whose first
+    /// hop is not on the link makes sending fail with `NetworkUnreachable`.
     pub fn udp_set_ip_options(&mut self, h: UdpHandle, options: &[u8]) -> Result<(), UdpError> {
         let options = SendOptions::new(options).map_err(|_| UdpError::InvalidInput)?;
         self.udp.set_ip_options(h, Some(options))
@@ -202,6 +222,17 @@ impl Stack {
     /// received.
     pub fn udp_set_recv_ip_options(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
         self.udp.set_recv_options(h, on)
+    }
+
+    /// Sets IP_RETOPTS: the socket's datagrams keep the IP options a reply
+    /// should carry for [`Stack::udp_recv_msg`]: record route and
+    /// timestamp as they came, a source route (taken with
+    /// `accept_source_route`) reversed, in the form
+    /// [`Stack::udp_set_ip_options`] takes, so that setting them sends the
+    /// reply back along the route. In place of IP_RECVOPTS: the later of
+    /// the two calls decides.
+    pub fn udp_set_return_ip_options(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
+        self.udp.set_return_options(h, on)
     }
 
     /// Closes the socket, dropping its queued datagrams.

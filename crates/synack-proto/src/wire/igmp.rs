@@ -326,7 +326,7 @@ fn time_code(code: u8) -> u16 {
     (mant | 0x10) << (exp + 3)
 }
 
-/// The code [`time_code`] reads as `value`, or as the largest value below
+/// The code `time_code` reads as `value`, or as the largest value below
 /// it that the floating-point form holds (31,744 at most).
 pub fn encode_time_code(value: u16) -> u8 {
     if value < 128 {

@@ -186,9 +186,23 @@ impl UdpSocket {
         self.with_core(|core, h| core.stack.udp_set_recv_ip_options(h, on).map_err(udp_error))
     }
 
+    /// IP_RETOPTS: datagrams received from now on keep the IP options a
+    /// reply to them needs (a source route reversed, in the form
+    /// [`UdpSocket::set_ip_options`] takes) for
+    /// [`UdpSocket::recv_from_with_ip_options`], in place of
+    /// IP_RECVOPTS's (the later call decides; off by default).
+    pub fn set_return_ip_options(&self, on: bool) -> io::Result<()> {
+        self.with_core(|core, h| {
+            core.stack
+                .udp_set_return_ip_options(h, on)
+                .map_err(udp_error)
+        })
+    }
+
     /// [`UdpSocket::recv_from`], and the datagram's IP options as they
-    /// arrived (`recvmsg`'s IP_RECVOPTS message; empty unless
-    /// [`UdpSocket::set_recv_ip_options`] and the datagram had any).
+    /// arrived (`recvmsg`'s IP_RECVOPTS message) or as a reply needs them
+    /// (IP_RETOPTS); empty unless one of them is on and the datagram had
+    /// any.
     pub fn recv_from_with_ip_options(
         &self,
         buf: &mut [u8],
@@ -368,8 +382,10 @@ impl UdpSocket {
 
     /// IP_OPTIONS: the IP options (RFC 791 §3.1, raw bytes as for Linux's
     /// `setsockopt`) every datagram of this socket carries; this host writes
-    /// itself into a record route or timestamp option as each is sent.
-    /// Empty: none. At most 40 bytes; no source routes.
+    /// itself into a record route or timestamp option as each is sent. A
+    /// loose or strict source route as Linux takes it: the hops in order,
+    /// the first of them where the datagrams go, the destination written
+    /// into the last slot. Empty: none. At most 40 bytes.
     pub fn set_ip_options(&self, options: &[u8]) -> io::Result<()> {
         self.with_core(|core, h| set_ip_options(core, h, options))
     }

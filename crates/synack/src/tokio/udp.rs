@@ -126,8 +126,18 @@ impl UdpSocket {
             .map_err(crate::net::error_of_udp)
     }
 
+    /// IP_RETOPTS, as [`crate::net::UdpSocket::set_return_ip_options`].
+    pub fn set_return_ip_options(&self, on: bool) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        core.stack
+            .udp_set_return_ip_options(self.h, on)
+            .map_err(crate::net::error_of_udp)
+    }
+
     /// [`UdpSocket::recv_from`], and the datagram's IP options as they
-    /// arrived (empty unless [`UdpSocket::set_recv_ip_options`]).
+    /// arrived, or as a reply needs them (empty unless
+    /// [`UdpSocket::set_recv_ip_options`] or
+    /// [`UdpSocket::set_return_ip_options`]).
     pub async fn recv_from_with_ip_options(
         &self,
         buf: &mut [u8],

@@ -9,11 +9,17 @@ pub const PYTHON: &str = "/usr/bin/python3";
 
 /// A runtime at 192.0.2.2 on TAP `syn0`, the kernel at 192.0.2.1/24.
 pub fn tap_runtime() -> Runtime {
+    tap_runtime_with(synack_proto::Config::default())
+}
+
+/// [`tap_runtime`] with the stack's `config`.
+pub fn tap_runtime_with(config: synack_proto::Config) -> Runtime {
     let tap = Tap::open("syn0").unwrap();
     tap.set_kernel_addr("192.0.2.1".parse().unwrap(), 24)
         .unwrap();
     tap.set_up().unwrap();
     Builder::new("192.0.2.2".parse().unwrap(), 24)
+        .config(config)
         .start(tap)
         .unwrap()
 }

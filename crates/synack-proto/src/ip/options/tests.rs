@@ -13,7 +13,7 @@ fn me(timestamp: u32) -> Registration {
 fn reply(area: &[u8], timestamp: u32) -> Vec<u8> {
     let found = Options::parse(area).expect("well formed");
     let mut out = [0xAA; MAX_LEN];
-    let n = echo_reply(area, &found, me(timestamp), |a| a == ME, &mut out);
+    let n = echo_reply(area, &found, me(timestamp), |a| a == ME, None, &mut out);
     out[..n].to_vec()
 }
 
@@ -281,7 +281,7 @@ proptest::proptest! {
     ) {
         if let Ok(found) = Options::parse(&area) {
             let mut out = [0; MAX_LEN];
-            let n = echo_reply(&area, &found, me(stamp), |a| a == ME, &mut out);
+            let n = echo_reply(&area, &found, me(stamp), |a| a == ME, None, &mut out);
             proptest::prop_assert!(n % 4 == 0 && n <= area.len().next_multiple_of(4));
             // Well formed again, but for a timestamp whose count this
             // host filled: the next module could not register.
@@ -318,7 +318,7 @@ fn options_for_sending_are_checked_padded_and_registered() {
     let send = SendOptions::new(&user).unwrap();
     assert_eq!(send.len(), 40);
     let mut out = [0; MAX_LEN];
-    send.write(me(0), |_| false, &mut out);
+    send.write(me(0), |_| false, PEER, &mut out);
     assert_eq!(
         &out[..8],
         &[kind::NOP, kind::RECORD_ROUTE, 39, 8, 192, 0, 2, 2]
@@ -326,21 +326,149 @@ fn options_for_sending_are_checked_padded_and_registered() {
     // Padded to whole words with end-of-options.
     let send = SendOptions::new(&[kind::TIMESTAMP, 8, 5, 0, 0, 0, 0, 0, kind::NOP]).unwrap();
     assert_eq!(send.len(), 12);
-    send.write(me(0x55), |_| false, &mut out);
+    send.write(me(0x55), |_| false, PEER, &mut out);
     assert_eq!(&out[..12], &[68, 8, 9, 0, 0, 0, 0, 0x55, 1, 0, 0, 0]);
     assert!(SendOptions::new(&[]).unwrap().is_empty());
-    // Refused: too long, malformed, a source route, an undefined flag.
+    // Refused: too long, malformed, a source route not as an application
+    // writes one (pointer past its first slot, no whole hop), an
+    // undefined flag.
     assert_eq!(SendOptions::new(&[1; 41]), Err(SendOptionsError::TooLong));
     assert_eq!(
         SendOptions::new(&[kind::RECORD_ROUTE, 7, 2, 0, 0, 0, 0]),
         Err(SendOptionsError::Malformed { at: 2 })
     );
     assert_eq!(
-        SendOptions::new(&[kind::LOOSE_SOURCE_ROUTE, 7, 4, 198, 51, 100, 1]),
-        Err(SendOptionsError::SourceRoute)
+        SendOptions::new(&[kind::LOOSE_SOURCE_ROUTE, 7, 8, 198, 51, 100, 1]),
+        Err(SendOptionsError::Malformed { at: 2 })
+    );
+    assert_eq!(
+        SendOptions::new(&[kind::STRICT_SOURCE_ROUTE, 3, 4, kind::END]),
+        Err(SendOptionsError::Malformed { at: 2 })
     );
     assert_eq!(
         SendOptions::new(&[kind::TIMESTAMP, 12, 5, 2, 0, 0, 0, 0, 0, 0, 0, 0]),
         Err(SendOptionsError::Malformed { at: 3 })
     );
+}
+
+const R1: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const R2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+const FAR: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 9);
+
+/// A loose route option: `pointer`, then `slots`.
+fn lsrr(pointer: u8, slots: &[Ipv4Addr]) -> Vec<u8> {
+    let mut o = vec![kind::LOOSE_SOURCE_ROUTE, 3 + 4 * slots.len() as u8, pointer];
+    for s in slots {
+        o.extend_from_slice(&s.octets());
+    }
+    o
+}
+
+#[test]
+fn a_source_route_is_sent_to_its_first_hop_with_the_destination_last() {
+    // As Linux's IP_OPTIONS takes it: the hops R1, R2; the datagram goes to
+    // R1, the option lists R2 then the destination (RFC 791: the last slot
+    // is the final destination).
+    let send = SendOptions::new(&lsrr(4, &[R1, R2])).unwrap();
+    assert_eq!(send.first_hop(), Some(R1));
+    assert!(!send.is_strict_route());
+    assert_eq!(send.len(), 12, "11, padded");
+    let mut out = [0; MAX_LEN];
+    send.write(me(0), |_| false, FAR, &mut out);
+    let mut want = lsrr(4, &[R2, FAR]);
+    want.push(kind::END);
+    assert_eq!(&out[..12], &want[..]);
+    // One hop: straight to it, then to the destination.
+    let mut strict = lsrr(4, &[R1]);
+    strict[0] = kind::STRICT_SOURCE_ROUTE;
+    let send = SendOptions::new(&strict).unwrap();
+    assert!(send.is_strict_route());
+    send.write(me(0), |_| false, FAR, &mut out);
+    assert_eq!(&out[..8], &[137, 7, 4, 203, 0, 113, 9, kind::END]);
+    // Without a source route: no first hop.
+    assert_eq!(SendOptions::new(&[]).unwrap().first_hop(), None);
+}
+
+#[test]
+fn a_route_ends_here_when_no_hop_past_the_pointer_is_elsewhere() {
+    let ours = |a| a == ME;
+    let at = |area: &[u8]| {
+        let found = Options::parse(area).unwrap();
+        source_route::at_us(area, &found, ours)
+    };
+    use source_route::AtUs;
+    // The pointer past the length: done.
+    assert_eq!(at(&lsrr(12, &[R1, R2])), AtUs::Done);
+    // The hops left are ours: passed at once, done.
+    assert_eq!(at(&lsrr(8, &[R1, ME])), AtUs::Done);
+    // One left elsewhere: for forwarding, to it.
+    assert_eq!(at(&lsrr(4, &[ME, FAR])), AtUs::Forward(FAR));
+}
+
+#[test]
+fn the_return_route_is_the_recorded_hops_reversed() {
+    // Sent by PEER by way of R1 then R2 to ME: each hop recorded itself.
+    let area = lsrr(12, &[R1, R2]);
+    let found = Options::parse(&area).unwrap();
+    let back = ReturnRoute::reversed(&area, &found, PEER, |a| a == ME).unwrap();
+    assert_eq!(back.first_hop(), R2);
+    let mut out = [0; MAX_LEN];
+    // As IP_RETOPTS hands it back: R2, R1.
+    let n = back.write_as_set(&mut out);
+    assert_eq!(&out[..n], &lsrr(4, &[R2, R1])[..]);
+    // On the wire to PEER: to R2, listing R1 then PEER.
+    let n = back.write_on_wire(PEER, &mut out);
+    assert_eq!(&out[..n], &lsrr(4, &[R1, PEER])[..]);
+    // What the application sets from IP_RETOPTS goes the same way.
+    let send = SendOptions::new(&lsrr(4, &[R2, R1])).unwrap();
+    assert_eq!(send.first_hop(), Some(R2));
+    send.write(me(0), |_| false, PEER, &mut out);
+    assert_eq!(&out[..11], &lsrr(4, &[R1, PEER])[..]);
+    // Nothing recorded yet (pointer 4), or only the sender itself: none.
+    let area = lsrr(4, &[ME]);
+    assert_eq!(
+        ReturnRoute::reversed(&area, &Options::parse(&area).unwrap(), PEER, |a| a == ME),
+        None
+    );
+    let area = lsrr(8, &[PEER]);
+    assert_eq!(
+        ReturnRoute::reversed(&area, &Options::parse(&area).unwrap(), PEER, |a| a == ME),
+        None
+    );
+    // Strict stays strict.
+    let mut area = lsrr(8, &[R1]);
+    area[0] = kind::STRICT_SOURCE_ROUTE;
+    let back =
+        ReturnRoute::reversed(&area, &Options::parse(&area).unwrap(), PEER, |_| false).unwrap();
+    assert!(back.is_strict());
+}
+
+#[test]
+fn an_echo_reply_and_ip_retopts_carry_the_route_back() {
+    // A record route and a source route that ended here.
+    let mut area = vec![kind::RECORD_ROUTE, 11, 8, 192, 0, 2, 1, 0, 0, 0, 0];
+    area.extend(lsrr(12, &[R1, R2]));
+    area.extend([kind::END; 2]);
+    let found = Options::parse(&area).unwrap();
+    let back = ReturnRoute::reversed(&area, &found, PEER, |a| a == ME).unwrap();
+    let mut out = [0xAA; MAX_LEN];
+    let n = echo_reply(
+        &area,
+        &found,
+        me(0),
+        |a| a == ME,
+        Some((&back, PEER)),
+        &mut out,
+    );
+    let mut want = vec![kind::RECORD_ROUTE, 11, 12, 192, 0, 2, 1, 192, 0, 2, 2];
+    want.extend(lsrr(4, &[R1, PEER]));
+    want.extend([kind::END; 2]);
+    assert_eq!(&out[..n], &want[..]);
+    // IP_RETOPTS: the record route as it came, the route as set.
+    let n = return_options(&area, PEER, &mut out);
+    let mut want = area[..11].to_vec();
+    want.extend(lsrr(4, &[R2, R1]));
+    want.extend([kind::END; 2]);
+    assert_eq!(&out[..n], &want[..]);
+    assert_eq!(return_options(&[kind::END; 4], PEER, &mut out), 0);
 }

@@ -1,7 +1,8 @@
 //! IP options on the way in (RFC 791 §3.1, RFC 1122 §3.2.1.8): checked, a
 //! malformed one answered with a parameter problem (RFC 1122 §3.2.2.5),
-//! source routes dropped, and an echo request's record route and timestamp
-//! carried into the reply with this host's entry (RFC 1122 §3.2.2.6).
+//! source routes dropped (by default; `source_route.rs` takes them), and an
+//! echo request's record route and timestamp carried into the reply with
+//! this host's entry (RFC 1122 §3.2.2.6).
 
 use super::*;
 use crate::ip::options::kind;
@@ -9,7 +10,7 @@ use crate::wire::checksum;
 
 /// `datagram` with `options` (whole words) inserted after its fixed header:
 /// the header length, total length and header checksum follow.
-fn with_options(datagram: &[u8], options: &[u8]) -> Vec<u8> {
+pub(super) fn with_options(datagram: &[u8], options: &[u8]) -> Vec<u8> {
     assert_eq!(options.len() % 4, 0);
     let mut d = datagram[..20].to_vec();
     d.extend_from_slice(options);
@@ -25,7 +26,7 @@ fn with_options(datagram: &[u8], options: &[u8]) -> Vec<u8> {
 }
 
 /// A stack at B listening on port 80, and a SYN to it from A.
-fn listening_and_a_syn() -> (Stack, Vec<u8>) {
+pub(super) fn listening_and_a_syn() -> (Stack, Vec<u8>) {
     let mut s = stack(B, 1);
     s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
         .unwrap();
@@ -42,7 +43,7 @@ fn listening_and_a_syn() -> (Stack, Vec<u8>) {
 
 /// A reply's header checked whole (its sum covers the options), and its
 /// options and ICMP message.
-fn split_reply(reply: &[u8]) -> (&[u8], &[u8]) {
+pub(super) fn split_reply(reply: &[u8]) -> (&[u8], &[u8]) {
     let header_len = usize::from(reply[0] & 0x0F) * 4;
     assert!(checksum::is_valid(checksum::data(&reply[..header_len])));
     assert_eq!(
@@ -178,7 +179,7 @@ fn options_the_host_ignores_let_the_datagram_through() {
 }
 
 /// A UDP socket of `s` bound to `addr`.
-fn udp_socket(s: &mut Stack, addr: SocketAddrV4) -> crate::udp::UdpHandle {
+pub(super) fn udp_socket(s: &mut Stack, addr: SocketAddrV4) -> crate::udp::UdpHandle {
     let u = s.udp_open();
     s.udp_bind(u, addr).unwrap();
     u
@@ -230,7 +231,8 @@ fn options_a_socket_may_not_send_are_refused() {
     let refused = [
         vec![kind::NOP; 41],
         vec![kind::RECORD_ROUTE, 9, 4, 0],
-        vec![kind::LOOSE_SOURCE_ROUTE, 7, 4, 198, 51, 100, 1],
+        // A source route as received, not as an application writes one.
+        vec![kind::LOOSE_SOURCE_ROUTE, 7, 8, 198, 51, 100, 1],
     ];
     for options in refused {
         assert_eq!(

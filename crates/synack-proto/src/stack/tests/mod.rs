@@ -24,6 +24,7 @@ mod multicast;
 mod offload;
 mod polls;
 mod robustness;
+mod source_route;
 mod spares;
 mod udp;
 
