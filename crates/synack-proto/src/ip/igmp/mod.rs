@@ -189,10 +189,10 @@ impl Memberships {
         }
     }
 
-    /// Whether no group is held (nothing to receive but 224.0.0.1, no
-    /// timer).
+    /// Whether no group is held (nothing to receive but 224.0.0.1) and no
+    /// timer runs.
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+        self.groups.is_empty() && self.ifaces.iter().all(|i| i.general_due.is_none())
     }
 
     /// Whether `iface` receives datagrams for `group` from some source.
@@ -591,6 +591,10 @@ impl Memberships {
         rng: &mut Rng,
     ) {
         let due = now + random_delay(rng, max);
+        // An interface that holds no group has nothing to answer.
+        if !self.current_state_exists(iface) {
+            return;
+        }
         let i = self.iface_mut(iface);
         // 1: a General Query's answer due sooner covers this one.
         if i.general_due.is_some_and(|d| d <= due) {
@@ -660,6 +664,13 @@ impl Memberships {
             }
         }
         self.groups.retain(|g| !g.is_spent());
+    }
+
+    /// Whether `iface` holds a group it would report.
+    fn current_state_exists(&self, iface: usize) -> bool {
+        self.groups
+            .iter()
+            .any(|g| g.iface == iface && g.addr != ALL_HOSTS && g.filters.state().has_state())
     }
 
     /// RFC 3376 §5.2: the answer to a General Query, a Current-State Record

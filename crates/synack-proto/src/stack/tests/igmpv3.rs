@@ -309,3 +309,20 @@ fn a_version_2_querier_turns_the_host_to_version_2_reports_and_leaves() {
                 && matches!(m, Message::Leave { .. }))
     );
 }
+
+#[test]
+fn a_query_to_a_host_in_no_group_leaves_no_timer_behind() {
+    // An Ethernet host (ARP keeps its slow timers looked at) that joined
+    // nothing hears a version 3 General Query: nothing to answer, and its
+    // deadline does not stay in the past.
+    let mut s = host(A, 1);
+    frames(&mut s, Instant::ZERO);
+    let before = s.poll_timeout();
+    let query = v3_query_bytes(100, Ipv4Addr::UNSPECIFIED, 2, 125, &[]);
+    let all_hosts = Ipv4Addr::new(224, 0, 0, 1);
+    let at = Instant::from_secs(1);
+    s.handle_frame(at, &to_group_from(S1, all_hosts, IpProtocol::Igmp, &query));
+    assert_eq!(s.stats().igmp.in_queries, 1);
+    assert_eq!(s.poll_timeout(), before);
+    assert!(run(&mut s, at, 20_000).is_empty());
+}
