@@ -194,6 +194,27 @@ fn reuseport_listeners_share_a_port() {
     eprintln!("connections per listener: {counts:?}");
     assert_eq!(counts.iter().sum::<usize>(), 40, "{counts:?}");
     assert!(counts.iter().all(|&n| n > 0), "{counts:?}");
+    // A selection program (SO_ATTACH_REUSEPORT_CBPF's place), set through
+    // the first member, sends every new connection to the second.
+    group[0]
+        .attach_reuseport_select(|c| (c.members == 2).then_some(1))
+        .unwrap();
+    let more: Vec<_> = (0..10)
+        .map(|_| TcpStream::connect(&a, addr(B, 9000)).unwrap())
+        .collect();
+    group[1].set_nonblocking(false).unwrap();
+    for _ in &more {
+        group[1].accept().unwrap();
+    }
+    assert_eq!(group[0].accept().unwrap_err().kind(), ErrorKind::WouldBlock);
+    group[1].detach_reuseport_select().unwrap();
+    assert_eq!(
+        group[1].detach_reuseport_select().unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    let lone = TcpListener::bind(&b, "0.0.0.0:9001").unwrap();
+    let err = lone.attach_reuseport_select(|_| Some(0)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
 }
 
 #[test]

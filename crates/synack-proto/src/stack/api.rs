@@ -11,7 +11,7 @@ use super::slab::Key;
 use super::tcp::conn_glue;
 use super::{
     AcceptError, ConnHandle, ConnectError, ConnectOptions, FourTuple, ListenError, ListenOptions,
-    ListenerHandle, Owner, SocketId, SocketSummary, Stack,
+    ListenerHandle, Owner, ReuseportError, SocketId, SocketSummary, Stack,
 };
 use crate::config::SysctlError;
 use crate::siphash::SipKey;
@@ -22,6 +22,7 @@ use crate::tcp::conn::{
 use crate::tcp::fastopen;
 use crate::tcp::fastopen_cookie::{FastOpenEntry, FastOpenKeys};
 use crate::tcp::listener::Listener;
+use crate::tcp::reuseport::ReuseportSelect;
 use crate::tcp::state::TcpState;
 use crate::time::Instant;
 use crate::wire::tcp::FastOpenOption;
@@ -163,6 +164,49 @@ impl Stack {
             .ok_or(ListenError::InvalidHandle)?;
         l.set_socket_options(socket);
         Ok(())
+    }
+
+    /// SO_ATTACH_REUSEPORT_CBPF's place: the selection program of the
+    /// SO_REUSEPORT group `listener` is in, which from now on picks the
+    /// member that takes each connection (`tcp::reuseport`), in place of
+    /// any program the group had. `NotReusePort` (Linux's EINVAL) for a
+    /// listener without SO_REUSEPORT.
+    pub fn tcp_attach_reuseport_select(
+        &mut self,
+        listener: ListenerHandle,
+        select: ReuseportSelect,
+    ) -> Result<(), ReuseportError> {
+        let local = self.reuseport_local(listener)?;
+        self.listen_map
+            .set_group_select(local, Some(select))
+            .map_err(|()| ReuseportError::NotReusePort)?;
+        Ok(())
+    }
+
+    /// SO_DETACH_REUSEPORT_BPF: the group `listener` is in picks by the hash
+    /// again. `NoProgram` (Linux's ENOENT) if it had none.
+    pub fn tcp_detach_reuseport_select(
+        &mut self,
+        listener: ListenerHandle,
+    ) -> Result<(), ReuseportError> {
+        let local = self.reuseport_local(listener)?;
+        match self.listen_map.set_group_select(local, None) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(ReuseportError::NoProgram),
+            Err(()) => Err(ReuseportError::NotReusePort),
+        }
+    }
+
+    /// The address of `listener`'s reuseport group.
+    fn reuseport_local(&self, listener: ListenerHandle) -> Result<SocketAddrV4, ReuseportError> {
+        let l = self
+            .listeners
+            .get(listener.0)
+            .ok_or(ReuseportError::InvalidHandle)?;
+        if !l.reuse_port() {
+            return Err(ReuseportError::NotReusePort);
+        }
+        Ok(l.local())
     }
 
     /// Half-open connections of a listener (its SYN queue) and those

@@ -63,8 +63,8 @@ pub use crate::storage::FrameBuf;
 pub use offload::{FrameOffload, Offloads, RxOffload, Transmit};
 pub use types::{
     AcceptError, ConnHandle, ConnectError, ConnectOptions, Direction, Event, Interface,
-    ListenError, ListenOptions, ListenerHandle, Medium, SegmentSummary, SocketId, SocketSummary,
-    Trace,
+    ListenError, ListenOptions, ListenerHandle, Medium, ReuseportError, SegmentSummary, SocketId,
+    SocketSummary, Trace,
 };
 
 use core::cell::Cell;

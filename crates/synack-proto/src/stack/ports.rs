@@ -18,6 +18,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::HashMap;
 
 use super::slab::Key;
+use crate::tcp::reuseport::ReuseportSelect;
 
 /// Number of 64-bit words for one bit per port.
 const WORDS: usize = (u16::MAX as usize + 1) / 64;
@@ -75,13 +76,14 @@ impl PortMarks {
 /// SO_REUSEPORT: listeners that set it may share an address and port (a
 /// reuseport group, Linux's `sock_reuseport`). The map keeps a group's
 /// first listener, as it keeps a lone one, and `groups` the whole group;
-/// the stack picks a segment's listener in it by a keyed hash of the
-/// 4-tuple (`Stack::reuseport_pick`).
+/// the stack picks a segment's listener in it by the group's selection
+/// program if it has one, else by a keyed hash of the 4-tuple
+/// (`Stack::reuseport_pick`).
 #[derive(Default)]
 pub(crate) struct ListenMap {
     map: HashMap<SocketAddrV4, Key, rustc_hash::FxBuildHasher>,
-    /// Every listener bound with SO_REUSEPORT, by address, in bind order.
-    groups: HashMap<SocketAddrV4, Vec<Key>, rustc_hash::FxBuildHasher>,
+    /// Every listener bound with SO_REUSEPORT, by address.
+    groups: HashMap<SocketAddrV4, Group, rustc_hash::FxBuildHasher>,
     /// Keys with a specific address: with none (a server listening on
     /// 0.0.0.0, the usual case), [`ListenMap::get`] looks up the wildcard
     /// alone instead of missing on the specific address first.
@@ -92,6 +94,15 @@ pub(crate) struct ListenMap {
     /// one port, and a hit is a compare where the hash-map lookup was
     /// about 30 instructions of code on a handshake's path.
     last: Option<(u16, Option<Key>)>,
+}
+
+/// A reuseport group.
+#[derive(Default)]
+struct Group {
+    /// In bind order.
+    members: Vec<Key>,
+    /// Its selection program (SO_ATTACH_REUSEPORT_CBPF's place).
+    select: Option<ReuseportSelect>,
 }
 
 impl ListenMap {
@@ -105,7 +116,7 @@ impl ListenMap {
     /// Adds a SO_REUSEPORT listener to its address's group (making the
     /// group if it is the first).
     pub fn join(&mut self, local: SocketAddrV4, key: Key) {
-        let group = self.groups.entry(local).or_default();
+        let group = &mut self.groups.entry(local).or_default().members;
         group.push(key);
         if group.len() == 1 {
             self.insert(local, key);
@@ -116,8 +127,8 @@ impl ListenMap {
     /// its place in the map.
     pub fn remove(&mut self, local: SocketAddrV4, key: Key) {
         if let Some(group) = self.groups.get_mut(&local) {
-            group.retain(|&k| k != key);
-            if let Some(&first) = group.first() {
+            group.members.retain(|&k| k != key);
+            if let Some(&first) = group.members.first() {
                 self.last = None;
                 self.map.insert(local, first);
                 return;
@@ -144,7 +155,24 @@ impl ListenMap {
 
     /// The SO_REUSEPORT group on exactly `local`, if any.
     pub fn group(&self, local: SocketAddrV4) -> Option<&[Key]> {
-        self.groups.get(&local).map(Vec::as_slice)
+        self.groups.get(&local).map(|g| g.members.as_slice())
+    }
+
+    /// The group on `local` and its selection program, if it has one.
+    pub fn group_select(&self, local: SocketAddrV4) -> Option<(&[Key], &ReuseportSelect)> {
+        let g = self.groups.get(&local)?;
+        Some((&g.members, g.select.as_ref()?))
+    }
+
+    /// Sets (or with `None` clears) the selection program of the group on
+    /// `local`; the program it had. `Err` if there is no group there.
+    pub fn set_group_select(
+        &mut self,
+        local: SocketAddrV4,
+        select: Option<ReuseportSelect>,
+    ) -> Result<Option<ReuseportSelect>, ()> {
+        let g = self.groups.get_mut(&local).ok_or(())?;
+        Ok(core::mem::replace(&mut g.select, select))
     }
 
     /// The listener for a local address and port: the specific one, else

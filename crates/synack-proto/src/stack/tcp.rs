@@ -35,6 +35,7 @@ use crate::tcp::fastopen_cookie::FastOpenCache;
 use crate::tcp::listener::{ListenDrop, ListenVerdict, Listener};
 use crate::tcp::memory::BufferMemory;
 use crate::tcp::recovery::CongestionSample;
+use crate::tcp::reuseport::ReuseportContext;
 use crate::tcp::segment::{SegmentHeader, write_segment};
 use crate::tcp::state::TcpState;
 use crate::tcp::syncookie::{CookieOptions, SynCookies};
@@ -322,26 +323,45 @@ impl Stack {
     }
 
     /// SO_REUSEPORT: the listener of `l`'s group (if it is in one) that
-    /// takes the connection `tuple`, by a keyed hash of the 4-tuple scaled
-    /// to the group (Linux's `reuseport_select_sock`, `reciprocal_scale`):
-    /// every segment of a connection (a SYN-cookie ACK too) finds the same
-    /// one while the group is unchanged, and a peer cannot aim at one.
+    /// takes the connection `tuple` (Linux's `reuseport_select_sock`): the
+    /// one the group's selection program picks, if it has one and its
+    /// answer is a member (`tcp::reuseport`), else by a keyed hash of the
+    /// 4-tuple scaled to the group (`reciprocal_scale`): every segment of a
+    /// connection (a SYN-cookie ACK too) finds the same one while the group
+    /// is unchanged, and a peer cannot aim at one.
     #[inline(never)]
     fn reuseport_pick(&self, l: Key, tuple: &FourTuple) -> Key {
         let Some(local) = self.listeners.get(l).map(Listener::local) else {
             return l;
         };
+        if let Some((group, select)) = self.listen_map.group_select(local) {
+            let ctx = ReuseportContext {
+                local: tuple.local,
+                remote: tuple.remote,
+                hash: self.reuseport_hash(tuple),
+                members: group.len(),
+            };
+            if let Some(i) = select.select(&ctx) {
+                return group[i];
+            }
+        }
         match self.listen_map.group(local) {
             Some(group) if group.len() > 1 => self.pick_in_group(group, tuple),
             _ => l,
         }
     }
 
-    /// The member of a (non-empty) reuseport group that takes `tuple`.
+    /// The member of a (non-empty) reuseport group that takes `tuple` by
+    /// the hash.
     pub(super) fn pick_in_group(&self, group: &[Key], tuple: &FourTuple) -> Key {
-        let hash = self.reuseport_key.hash(&tuple.packed()) as u32;
+        let hash = self.reuseport_hash(tuple);
         let i = (u64::from(hash) * group.len() as u64) >> 32;
         group[i as usize]
+    }
+
+    /// The keyed hash a reuseport group picks `tuple`'s member by.
+    fn reuseport_hash(&self, tuple: &FourTuple) -> u32 {
+        self.reuseport_key.hash(&tuple.packed()) as u32
     }
 
     /// A segment for no connection: a listener's, or a reset.

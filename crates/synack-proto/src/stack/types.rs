@@ -264,6 +264,19 @@ pub enum ListenError {
     InvalidHandle,
 }
 
+/// Why a SO_REUSEPORT group's selection program could not be set or
+/// cleared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReuseportError {
+    /// No such listener: the application's bug.
+    InvalidHandle,
+    /// The listener did not set SO_REUSEPORT, so it is in no group
+    /// (EINVAL).
+    NotReusePort,
+    /// The group has no program to detach (ENOENT).
+    NoProgram,
+}
+
 /// Why `tcp_accept` failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AcceptError {
@@ -304,6 +317,11 @@ macro_rules! display_errors {
 }
 
 display_errors! {
+    ReuseportError {
+        ReuseportError::InvalidHandle => "no such listener",
+        ReuseportError::NotReusePort => "the listener did not set SO_REUSEPORT",
+        ReuseportError::NoProgram => "the reuseport group has no selection program",
+    }
     ListenError {
         ListenError::AddrNotAvailable => "address not available on this interface",
         ListenError::AddrInUse => "address and port already listened on",

@@ -12,6 +12,7 @@ pub mod plpmtud;
 pub mod ports;
 pub mod rcv_space;
 pub mod recovery;
+pub mod reuseport;
 pub mod rtt;
 pub mod sack;
 pub mod segment;

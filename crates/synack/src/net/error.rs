@@ -4,7 +4,7 @@
 use std::io;
 
 use synack_proto::ip::icmp::IcmpErrno;
-use synack_proto::stack::{AcceptError, ConnectError, ListenError};
+use synack_proto::stack::{AcceptError, ConnectError, ListenError, ReuseportError};
 use synack_proto::tcp::conn::{
     CloseReason, ConnError, RecvError, SendError, SetOptionError, ShutdownError,
 };
@@ -86,6 +86,15 @@ pub(crate) fn listen_error(e: ListenError) -> io::Error {
         ListenError::AddrInUse => io::ErrorKind::AddrInUse,
         ListenError::InvalidPort => io::ErrorKind::InvalidInput,
         ListenError::InvalidHandle => io::ErrorKind::NotConnected,
+    };
+    io::Error::new(kind, e)
+}
+
+pub(crate) fn reuseport_error(e: ReuseportError) -> io::Error {
+    let kind = match e {
+        ReuseportError::InvalidHandle => io::ErrorKind::NotConnected,
+        ReuseportError::NotReusePort => io::ErrorKind::InvalidInput,
+        ReuseportError::NoProgram => io::ErrorKind::NotFound,
     };
     io::Error::new(kind, e)
 }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use synack_proto::stack::ListenerHandle;
+pub use synack_proto::tcp::reuseport::ReuseportContext;
+use synack_proto::tcp::reuseport::ReuseportSelect;
 
 use super::error::*;
 use super::{Keepalive, TcpStream, ops};
@@ -255,6 +257,31 @@ impl TcpListener {
             e.refs += 1;
         }
         Ok((self.rt.clone(), self.l))
+    }
+
+    /// SO_ATTACH_REUSEPORT_CBPF's place: `select` picks, for each new
+    /// connection, the member of this listener's SO_REUSEPORT group that
+    /// takes it, by its index in the order the members were bound (an
+    /// index past the group, or `None`, leaves it to the hash). It belongs
+    /// to the group (synack_proto's `tcp::reuseport`). InvalidInput for a
+    /// listener bound without SO_REUSEPORT.
+    pub fn attach_reuseport_select(
+        &self,
+        select: impl Fn(&ReuseportContext) -> Option<usize> + Send + Sync + 'static,
+    ) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        core.stack
+            .tcp_attach_reuseport_select(self.l, ReuseportSelect::new(select))
+            .map_err(reuseport_error)
+    }
+
+    /// SO_DETACH_REUSEPORT_BPF: the group picks by the hash again. NotFound
+    /// if it had no program.
+    pub fn detach_reuseport_select(&self) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        core.stack
+            .tcp_detach_reuseport_select(self.l)
+            .map_err(reuseport_error)
     }
 
     /// Whether `addr` is the wildcard address.

@@ -36,7 +36,7 @@ pub(crate) mod udp;
 
 use std::time::Duration;
 
-pub use listener::{DEFAULT_BACKLOG, Incoming, ListenOptions, TcpListener};
+pub use listener::{DEFAULT_BACKLOG, Incoming, ListenOptions, ReuseportContext, TcpListener};
 pub use stream::TcpStream;
 
 #[cfg(feature = "tokio")]

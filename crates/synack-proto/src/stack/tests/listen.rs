@@ -3,6 +3,8 @@
 //! listener, SO_REUSEADDR, and the ports of active opens.
 
 use super::*;
+use crate::stack::ReuseportError;
+use crate::tcp::reuseport::ReuseportSelect;
 
 const PORT: u16 = 80;
 
@@ -526,4 +528,79 @@ fn a_closing_reuseport_member_hands_its_queues_on_with_tcp_migrate_req() {
             );
         }
     }
+}
+
+/// Opens a connection from each of `ports` to the server and runs the wire
+/// until they are established.
+fn connect_from(w: &mut Wire, ports: impl Iterator<Item = u16>, until: u64) {
+    let now = w.now;
+    for port in ports {
+        let opts = ConnectOptions {
+            local_port: Some(port),
+            ..ConnectOptions::default()
+        };
+        w.a.tcp_connect(now, server(), opts).unwrap();
+    }
+    w.run_until(until);
+}
+
+#[test]
+fn a_reuseport_groups_selection_program_picks_its_members() {
+    // SO_ATTACH_REUSEPORT_CBPF's place (`tcp::reuseport`): the group's
+    // program picks each connection's member by what it sees; an answer
+    // past the group leaves it to the hash; detached, the hash again.
+    let mut w = Wire::new();
+    let group = reuseport_group(&mut w.b, 3);
+    let odd_even = ReuseportSelect::new(|c| Some(if c.remote.port() % 2 == 0 { 0 } else { 2 }));
+    // Set through any member, for the whole group.
+    w.b.tcp_attach_reuseport_select(group[1], odd_even).unwrap();
+    connect_from(&mut w, 41_000..41_040, 200);
+    let ports = |peers: Vec<SocketAddrV4>| -> Vec<u16> { peers.iter().map(|p| p.port()).collect() };
+    let first = ports(accept_all(&mut w.b, group[0]));
+    let second = ports(accept_all(&mut w.b, group[1]));
+    let third = ports(accept_all(&mut w.b, group[2]));
+    assert_eq!((first.len(), second.len(), third.len()), (20, 0, 20));
+    assert!(first.iter().all(|p| p % 2 == 0) && third.iter().all(|p| p % 2 == 1));
+    // The member that set it goes; the program stays with the group, whose
+    // members are now [first, third]: odd ports ask for index 2, past the
+    // group, and the hash picks.
+    let now = w.now;
+    w.b.tcp_close_listener(now, group[1]);
+    connect_from(&mut w, 42_000..42_040, 400);
+    let even_first = ports(accept_all(&mut w.b, group[0]));
+    let rest = ports(accept_all(&mut w.b, group[2]));
+    assert_eq!(even_first.len() + rest.len(), 40);
+    assert!(rest.iter().all(|p| p % 2 == 1), "even ports all to index 0");
+    assert!(
+        even_first.iter().any(|p| p % 2 == 1),
+        "odd ones hashed: some here"
+    );
+    assert!(!rest.is_empty(), "odd ones hashed: some there");
+    // Detached: the hash for every port.
+    w.b.tcp_detach_reuseport_select(group[0]).unwrap();
+    assert_eq!(
+        w.b.tcp_detach_reuseport_select(group[0]),
+        Err(ReuseportError::NoProgram)
+    );
+    connect_from(&mut w, 43_000..43_040, 600);
+    let a = ports(accept_all(&mut w.b, group[0]));
+    let b = ports(accept_all(&mut w.b, group[2]));
+    assert_eq!(a.len() + b.len(), 40);
+    assert!(
+        a.iter().any(|p| p % 2 == 1) && b.iter().any(|p| p % 2 == 0),
+        "{a:?} {b:?}"
+    );
+    assert_eq!(w.b.stats().tcp.attempt_fails, 0);
+    // Only a SO_REUSEPORT listener has a group; a closed one has nothing.
+    let other = SocketAddrV4::new(server().ip().to_owned(), PORT + 1);
+    let plain = w.b.tcp_listen(other, 8).unwrap();
+    let any = ReuseportSelect::new(|_| Some(0));
+    assert_eq!(
+        w.b.tcp_attach_reuseport_select(plain, any.clone()),
+        Err(ReuseportError::NotReusePort)
+    );
+    assert_eq!(
+        w.b.tcp_attach_reuseport_select(group[1], any),
+        Err(ReuseportError::InvalidHandle)
+    );
 }
