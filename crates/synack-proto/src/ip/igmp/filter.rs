@@ -199,6 +199,13 @@ impl Filters {
         }
     }
 
+    /// Whether the interface receives anything of the group
+    /// ([`InterfaceFilter::has_state`] of [`Filters::state`], without
+    /// building it).
+    pub(super) fn has_state(&self) -> bool {
+        self.excluders > 0 || self.sources.iter().any(|s| s.include > 0)
+    }
+
     /// Whether the interface's state lets a datagram from `src` in (Linux
     /// `ip_check_mc_rcu`), without building the state.
     pub(super) fn allows(&self, src: Ipv4Addr) -> bool {
@@ -245,12 +252,13 @@ mod tests {
     fn the_interface_state_merges_the_sockets_as_rfc_3376_section_3_2_says() {
         let mut f = Filters::default();
         assert_eq!(f.state(), state(FilterMode::Include, &[]));
-        assert!(!f.state().has_state() && !f.allows(S1));
+        assert!(!f.state().has_state() && !f.has_state() && !f.allows(S1));
         // Two INCLUDE sockets: the union.
         f.add(include(&[S2, S1]));
         f.add(include(&[S2, S3]));
         assert_eq!(f.state(), state(FilterMode::Include, &[S1, S2, S3]));
         assert!(f.allows(S3) && !f.allows(Ipv4Addr::new(192, 0, 2, 9)));
+        assert!(f.has_state());
         // RFC 3376 §3.2's example: EXCLUDE sockets take the intersection of
         // their lists, minus every INCLUDE socket's sources.
         let mut f = Filters::default();
@@ -267,7 +275,7 @@ mod tests {
         f.remove(exclude(&[S1, S2, S3]));
         assert_eq!(f.users(), 0);
         assert!(f.sources.is_empty());
-        assert!(!f.state().has_state());
+        assert!(!f.state().has_state() && !f.has_state());
     }
 
     #[test]

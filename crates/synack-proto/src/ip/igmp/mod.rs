@@ -200,7 +200,7 @@ impl Memberships {
         group == ALL_HOSTS
             || self
                 .find(iface, group)
-                .is_some_and(|i| self.groups[i].filters.state().has_state())
+                .is_some_and(|i| self.groups[i].filters.has_state())
     }
 
     /// Whether `iface` takes a datagram to `group` from `src`: the
@@ -670,7 +670,7 @@ impl Memberships {
     fn current_state_exists(&self, iface: usize) -> bool {
         self.groups
             .iter()
-            .any(|g| g.iface == iface && g.addr != ALL_HOSTS && g.filters.state().has_state())
+            .any(|g| g.iface == iface && g.addr != ALL_HOSTS && g.filters.has_state())
     }
 
     /// RFC 3376 §5.2: the answer to a General Query, a Current-State Record
