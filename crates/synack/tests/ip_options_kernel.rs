@@ -123,6 +123,24 @@ fn the_kernels_ping_records_the_route_and_timestamps_through_synack() {
     });
 }
 
+/// Starts a kernel-side Python `script` that prints "listening" once its
+/// socket is bound; the process and the rest of its output's lines.
+fn listening(
+    script: &str,
+) -> (
+    std::process::Child,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
+    let mut child = Command::new(PYTHON)
+        .args(["-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "listening");
+    (child, lines)
+}
+
 /// Receives two datagrams with IP_RECVOPTS and prints, for each, its length
 /// and its IP options in hex (as the kernel saw them: it records itself in
 /// a record route as it receives).
@@ -147,13 +165,7 @@ fn the_kernel_receives_a_synack_sockets_ip_options() {
         return;
     }
     in_fresh_namespace(|rt| {
-        let mut receiver = Command::new(PYTHON)
-            .args(["-c", KERNEL_RECEIVER])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
-        assert_eq!(lines.next().unwrap().unwrap(), "listening");
+        let (mut receiver, mut lines) = listening(KERNEL_RECEIVER);
 
         let socket = synack::net::UdpSocket::bind(rt, "192.0.2.2:5000").unwrap();
         // An empty record route of two slots.
@@ -254,13 +266,7 @@ fn the_kernel_takes_a_datagram_synack_sends_by_a_source_route() {
         return;
     }
     in_fresh_namespace_routing(true, |rt| {
-        let mut receiver = Command::new(PYTHON)
-            .args(["-c", ROUTED_RECEIVER])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
-        assert_eq!(lines.next().unwrap().unwrap(), "listening");
+        let (mut receiver, mut lines) = listening(ROUTED_RECEIVER);
         let socket = synack::net::UdpSocket::bind(rt, "192.0.2.2:5001").unwrap();
         socket.set_ip_options(&[131, 7, 4, 192, 0, 2, 3]).unwrap();
         socket.send_to(b"routed", "192.0.2.1:9000").unwrap();

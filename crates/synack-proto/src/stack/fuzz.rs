@@ -12,6 +12,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::{ConnectOptions, Event, IfaceId, Interface, RxOffload, Stack};
 use crate::config::Config;
+use crate::ip::igmp::MembershipOp;
 use crate::time::{Duration, Instant};
 
 /// The fuzzed stack's address (the corpora's frames were captured on
@@ -46,9 +47,21 @@ fn stack() -> Stack {
     let peer = Ipv4Addr::new(192, 0, 2, 1);
     let any = Ipv4Addr::new(239, 1, 2, 3);
     let _ = stack.udp_join_multicast(Instant::ZERO, udp, any, ADDR);
-    let _ = stack.udp_block_source(Instant::ZERO, udp, any, peer, ADDR);
+    let _ = stack.udp_membership(
+        Instant::ZERO,
+        udp,
+        any,
+        ADDR,
+        MembershipOp::BlockSource(peer),
+    );
     let ssm = Ipv4Addr::new(232, 1, 1, 1);
-    let _ = stack.udp_join_source_multicast(Instant::ZERO, udp, ssm, peer, ADDR);
+    let _ = stack.udp_membership(
+        Instant::ZERO,
+        udp,
+        ssm,
+        ADDR,
+        MembershipOp::JoinSource(peer),
+    );
     stack
 }
 

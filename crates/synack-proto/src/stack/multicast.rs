@@ -67,72 +67,40 @@ impl Stack {
         self.change_membership(now, h, group, iface_addr, MembershipOp::Leave)
     }
 
-    /// IP_ADD_SOURCE_MEMBERSHIP (source-specific multicast, RFC 4607): the
-    /// socket receives `group` from `source` too, joining the group in
-    /// INCLUDE mode if it had not (RFC 3678 §4.1.3). Errors as
-    /// [`Stack::udp_join_multicast`], and: `InvalidInput` for a source
-    /// that is no unicast address or a group joined with blocked sources;
-    /// `AddrNotAvailable` for a source already included; `NoBufferSpace`
-    /// past [`igmp::MAX_SOURCES`] sources.
-    pub fn udp_join_source_multicast(
+    /// The source calls, and any other change of the socket's membership
+    /// of `group` on the interface of `iface_addr` (as for
+    /// [`Stack::udp_join_multicast`]), by `op`:
+    /// - `JoinSource(s)`, IP_ADD_SOURCE_MEMBERSHIP (source-specific
+    ///   multicast, RFC 4607): the socket receives `group` from `s` too,
+    ///   joining it in INCLUDE mode if it had not (RFC 3678 §4.1.3);
+    /// - `LeaveSource(s)`, IP_DROP_SOURCE_MEMBERSHIP: no longer from `s`;
+    ///   its last source leaves the group;
+    /// - `BlockSource(s)`, IP_BLOCK_SOURCE: a socket that joined `group`
+    ///   for every source stops receiving it from `s` (EXCLUDE mode, RFC
+    ///   3678 §4.1.2); `UnblockSource(s)`, IP_UNBLOCK_SOURCE, undoes it;
+    /// - `Join` and `Leave`: [`Stack::udp_join_multicast`],
+    ///   [`Stack::udp_leave_multicast`].
+    ///
+    /// Errors as [`Stack::udp_join_multicast`]'s, and: `InvalidInput` for a
+    /// source that is no unicast address, a source call without a join or
+    /// on a filter of the other mode; `AddrNotAvailable` for a source
+    /// already listed or not listed; `NoBufferSpace` past
+    /// [`igmp::MAX_SOURCES`] sources.
+    pub fn udp_membership(
         &mut self,
         now: Instant,
         h: UdpHandle,
         group: Ipv4Addr,
-        source: Ipv4Addr,
         iface_addr: Ipv4Addr,
+        op: MembershipOp,
     ) -> Result<(), UdpError> {
-        check_source(source)?;
-        let op = MembershipOp::JoinSource(source);
-        self.change_membership(now, h, group, iface_addr, op)
-    }
-
-    /// IP_DROP_SOURCE_MEMBERSHIP: the socket no longer receives `group` from
-    /// `source`; dropping its last source leaves the group. `InvalidInput`
-    /// without a source-specific join of the group; `AddrNotAvailable` for
-    /// a source not included.
-    pub fn udp_leave_source_multicast(
-        &mut self,
-        now: Instant,
-        h: UdpHandle,
-        group: Ipv4Addr,
-        source: Ipv4Addr,
-        iface_addr: Ipv4Addr,
-    ) -> Result<(), UdpError> {
-        check_source(source)?;
-        let op = MembershipOp::LeaveSource(source);
-        self.change_membership(now, h, group, iface_addr, op)
-    }
-
-    /// IP_BLOCK_SOURCE: a socket that joined `group` for every source stops
-    /// receiving it from `source` (EXCLUDE mode, RFC 3678 §4.1.2).
-    /// `InvalidInput` without such a join; `AddrNotAvailable` for a source
-    /// already blocked; `NoBufferSpace` past [`igmp::MAX_SOURCES`].
-    pub fn udp_block_source(
-        &mut self,
-        now: Instant,
-        h: UdpHandle,
-        group: Ipv4Addr,
-        source: Ipv4Addr,
-        iface_addr: Ipv4Addr,
-    ) -> Result<(), UdpError> {
-        check_source(source)?;
-        let op = MembershipOp::BlockSource(source);
-        self.change_membership(now, h, group, iface_addr, op)
-    }
-
-    /// IP_UNBLOCK_SOURCE: undoes [`Stack::udp_block_source`].
-    /// `AddrNotAvailable` for a source not blocked.
-    pub fn udp_unblock_source(
-        &mut self,
-        now: Instant,
-        h: UdpHandle,
-        group: Ipv4Addr,
-        source: Ipv4Addr,
-        iface_addr: Ipv4Addr,
-    ) -> Result<(), UdpError> {
-        check_source(source)?;
-        let op = MembershipOp::UnblockSource(source);
+        if let MembershipOp::JoinSource(s)
+        | MembershipOp::LeaveSource(s)
+        | MembershipOp::BlockSource(s)
+        | MembershipOp::UnblockSource(s) = op
+        {
+            check_source(s)?;
+        }
         self.change_membership(now, h, group, iface_addr, op)
     }
 

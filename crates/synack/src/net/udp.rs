@@ -67,17 +67,7 @@ pub(crate) fn membership(
     op: MembershipOp,
 ) -> io::Result<()> {
     let now = core.clock.now();
-    let stack = &mut core.stack;
-    let r = match op {
-        MembershipOp::Join => stack.udp_join_multicast(now, h, group, interface),
-        MembershipOp::Leave => stack.udp_leave_multicast(now, h, group, interface),
-        MembershipOp::JoinSource(s) => stack.udp_join_source_multicast(now, h, group, s, interface),
-        MembershipOp::LeaveSource(s) => {
-            stack.udp_leave_source_multicast(now, h, group, s, interface)
-        }
-        MembershipOp::BlockSource(s) => stack.udp_block_source(now, h, group, s, interface),
-        MembershipOp::UnblockSource(s) => stack.udp_unblock_source(now, h, group, s, interface),
-    };
+    let r = core.stack.udp_membership(now, h, group, interface, op);
     core.flush();
     r.map_err(udp_error)
 }

@@ -779,6 +779,14 @@ mod tests {
         }
     }
 
+    fn leave_group(group: Ipv4Addr) -> Outgoing {
+        Outgoing {
+            iface: 0,
+            dst: ALL_ROUTERS,
+            message: Message::Leave { group },
+        }
+    }
+
     fn v3(records: Vec<GroupRecord>) -> Outgoing {
         Outgoing {
             iface: 0,
@@ -822,6 +830,12 @@ mod tests {
     fn hear(m: &mut Memberships, now: Instant, dst: Ipv4Addr, bytes: &[u8], rng: &mut Rng) {
         let q = IgmpRepr::parse(bytes, Checksum::Full).unwrap();
         m.handle(now, 0, dst, &q, rng);
+    }
+
+    /// A version 2 (or with 0 tenths version 1) General Query heard at `now`.
+    fn general_v2(m: &mut Memberships, now: Instant, tenths: u8, rng: &mut Rng) {
+        let query = v2_query(tenths, Ipv4Addr::UNSPECIFIED);
+        hear(m, now, ALL_HOSTS, &query, rng);
     }
 
     fn v2_query(tenths: u8, group: Ipv4Addr) -> [u8; 8] {
@@ -1054,13 +1068,7 @@ mod tests {
         assert!(m.poll_timeout().is_some(), "a retransmission pending");
         // A version 2 query: version 2, the retransmission cancelled, a
         // version 2 report within the query's time.
-        hear(
-            &mut m,
-            t(1),
-            ALL_HOSTS,
-            &v2_query(20, Ipv4Addr::UNSPECIFIED),
-            &mut rng,
-        );
+        general_v2(&mut m, t(1), 20, &mut rng);
         assert_eq!(m.version(0, t(1)), 2);
         let sent = run(&mut m, 1, 5_000, &mut rng);
         assert_eq!(sent.len(), 1);
@@ -1084,14 +1092,7 @@ mod tests {
         );
         // Leaving in version 2: a Leave Group, no retransmission.
         leave(&mut m, t(20_000), G, &mut rng);
-        assert_eq!(
-            drain(&mut m),
-            [Outgoing {
-                iface: 0,
-                dst: ALL_ROUTERS,
-                message: Message::Leave { group: G }
-            }]
-        );
+        assert_eq!(drain(&mut m), [leave_group(G)]);
         assert!(m.is_empty());
         // After the timeout a join is version 3 again.
         join(&mut m, t(300_000), G, &mut rng);
@@ -1122,24 +1123,11 @@ mod tests {
         leave(&mut m, t(20_000), G, &mut rng);
         assert!(drain(&mut m).is_empty() && m.is_member(0, G));
         leave(&mut m, t(20_000), G, &mut rng);
-        assert_eq!(
-            drain(&mut m),
-            [Outgoing {
-                iface: 0,
-                dst: ALL_ROUTERS,
-                message: Message::Leave { group: G }
-            }]
-        );
+        assert_eq!(drain(&mut m), [leave_group(G)]);
         assert!(!m.is_member(0, G));
         // The all-hosts group: counted, never reported or left aloud.
         join(&mut m, t(0), ALL_HOSTS, &mut rng);
-        hear(
-            &mut m,
-            t(30_000),
-            ALL_HOSTS,
-            &v2_query(10, Ipv4Addr::UNSPECIFIED),
-            &mut rng,
-        );
+        general_v2(&mut m, t(30_000), 10, &mut rng);
         assert!(run(&mut m, 30_000, 32_000, &mut rng).is_empty());
         leave(&mut m, t(32_000), ALL_HOSTS, &mut rng);
         assert!(drain(&mut m).is_empty());
@@ -1165,13 +1153,7 @@ mod tests {
         join(&mut m, t(0), H, &mut rng);
         run(&mut m, 0, 10_000, &mut rng);
         // General query, 2 s: both groups, each within 2 s.
-        hear(
-            &mut m,
-            t(20_000),
-            ALL_HOSTS,
-            &v2_query(20, Ipv4Addr::UNSPECIFIED),
-            &mut rng,
-        );
+        general_v2(&mut m, t(20_000), 20, &mut rng);
         let sent = run(&mut m, 20_000, 25_000, &mut rng);
         assert_eq!(sent.len(), 2);
         assert!(sent.iter().all(|&(ms, _)| ms > 20_000 && ms <= 22_000));
@@ -1195,13 +1177,7 @@ mod tests {
         let mut m = Memberships::new(2);
         join(&mut m, t(0), G, &mut rng);
         drain(&mut m);
-        hear(
-            &mut m,
-            t(0),
-            ALL_HOSTS,
-            &v2_query(100, Ipv4Addr::UNSPECIFIED),
-            &mut rng,
-        );
+        general_v2(&mut m, t(0), 100, &mut rng);
         let theirs = IgmpRepr::Report {
             version: 2,
             group: G,
@@ -1220,13 +1196,7 @@ mod tests {
         let mut m = Memberships::new(2);
         join(&mut m, t(0), G, &mut rng);
         run(&mut m, 0, 10_000, &mut rng);
-        hear(
-            &mut m,
-            t(20_000),
-            ALL_HOSTS,
-            &v2_query(0, Ipv4Addr::UNSPECIFIED),
-            &mut rng,
-        );
+        general_v2(&mut m, t(20_000), 0, &mut rng);
         assert_eq!(m.version(0, t(20_000)), 1);
         let sent = run(&mut m, 20_000, 31_000, &mut rng);
         assert_eq!(sent.len(), 1);
@@ -1246,22 +1216,10 @@ mod tests {
         let mut m = Memberships::new(2);
         join(&mut m, t(0), G, &mut rng);
         run(&mut m, 0, 10_000, &mut rng);
-        hear(
-            &mut m,
-            t(20_000),
-            ALL_HOSTS,
-            &v2_query(10, Ipv4Addr::UNSPECIFIED),
-            &mut rng,
-        );
+        general_v2(&mut m, t(20_000), 10, &mut rng);
         let due = m.poll_timeout().unwrap();
         // A longer one leaves it.
-        hear(
-            &mut m,
-            t(20_000),
-            ALL_HOSTS,
-            &v2_query(250, Ipv4Addr::UNSPECIFIED),
-            &mut rng,
-        );
+        general_v2(&mut m, t(20_000), 250, &mut rng);
         assert_eq!(m.poll_timeout(), Some(due));
         assert!(due <= t(21_000));
     }

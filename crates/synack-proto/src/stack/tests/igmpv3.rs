@@ -6,7 +6,7 @@
 
 use super::multicast::{bound, frames, host, igmp_in, run, to_group_from};
 use super::*;
-use crate::ip::igmp::{FilterMode, InterfaceFilter, Message};
+use crate::ip::igmp::{FilterMode, InterfaceFilter, MembershipOp, Message};
 use crate::udp::UdpError;
 use crate::wire::igmp::{GroupRecord, IgmpRepr, RecordType, v3_query_bytes};
 
@@ -29,6 +29,15 @@ fn rec(kind: RecordType, group: Ipv4Addr, sources: &[Ipv4Addr]) -> GroupRecord {
     }
 }
 
+/// What `s` sends at `now`: one version 3 report of one record.
+fn one_record(s: &mut Stack, now: Instant) -> GroupRecord {
+    let sent = igmp_in(&frames(s, now));
+    match &sent[..] {
+        [(ALL_V3_ROUTERS, Message::V3Report(records))] if records.len() == 1 => records[0].clone(),
+        _ => panic!("not one record: {sent:?}"),
+    }
+}
+
 /// Whether a datagram from `src` to `group`:[`PORT`] reaches socket `u`.
 fn reaches(s: &mut Stack, u: crate::udp::UdpHandle, src: Ipv4Addr, group: Ipv4Addr) -> bool {
     let t = s.now;
@@ -45,7 +54,7 @@ fn an_ssm_join_reports_allow_and_takes_only_its_sources() {
     let u = bound(&mut s);
     // IP_ADD_SOURCE_MEMBERSHIP: INCLUDE({}) -> INCLUDE({S1}), ALLOW(S1), to
     // 224.0.0.22 (MAC 01:00:5e:00:00:16), and again within 1 s.
-    s.udp_join_source_multicast(Instant::ZERO, u, SSM_GROUP, S1, A)
+    s.udp_membership(Instant::ZERO, u, SSM_GROUP, A, MembershipOp::JoinSource(S1))
         .unwrap();
     let allow = report(vec![rec(RecordType::AllowNewSources, SSM_GROUP, &[S1])]);
     assert_eq!(
@@ -74,12 +83,8 @@ fn an_ssm_join_reports_allow_and_takes_only_its_sources() {
     let v = s.udp_open();
     s.udp_join_multicast(s.now, v, SSM_GROUP, A).unwrap();
     assert_eq!(
-        igmp_in(&frames(&mut s, Instant::ZERO)),
-        [report(vec![rec(
-            RecordType::ChangeToExclude,
-            SSM_GROUP,
-            &[]
-        )])]
+        one_record(&mut s, Instant::ZERO),
+        rec(RecordType::ChangeToExclude, SSM_GROUP, &[])
     );
     let ignored = s.udp_stats().ignored_multi;
     assert!(!reaches(&mut s, u, S2, SSM_GROUP));
@@ -89,26 +94,18 @@ fn an_ssm_join_reports_allow_and_takes_only_its_sources() {
     // leaves the group: INCLUDE({S1}) -> INCLUDE({}) is BLOCK(S1).
     s.udp_close(v).unwrap();
     assert_eq!(
-        igmp_in(&frames(&mut s, Instant::ZERO)),
-        [report(vec![rec(
-            RecordType::ChangeToInclude,
-            SSM_GROUP,
-            &[S1]
-        )])]
+        one_record(&mut s, Instant::ZERO),
+        rec(RecordType::ChangeToInclude, SSM_GROUP, &[S1])
     );
     // (While that mode change is still being retransmitted, a change
     // would go out as the whole state again; let it finish.)
     run(&mut s, Instant::ZERO, 5_000);
     let now = s.now;
-    s.udp_leave_source_multicast(now, u, SSM_GROUP, S1, A)
+    s.udp_membership(now, u, SSM_GROUP, A, MembershipOp::LeaveSource(S1))
         .unwrap();
     assert_eq!(
-        igmp_in(&frames(&mut s, now)),
-        [report(vec![rec(
-            RecordType::BlockOldSources,
-            SSM_GROUP,
-            &[S1]
-        )])]
+        one_record(&mut s, now),
+        rec(RecordType::BlockOldSources, SSM_GROUP, &[S1])
     );
     assert!(s.multicast_groups(IfaceId(0)).is_empty());
     assert!(!reaches(&mut s, u, S1, SSM_GROUP));
@@ -122,37 +119,32 @@ fn blocking_a_source_excludes_it_and_unblocking_allows_it_again() {
     s.udp_join_multicast(Instant::ZERO, u, ANY_GROUP, A)
         .unwrap();
     assert_eq!(
-        igmp_in(&frames(&mut s, Instant::ZERO)),
-        [report(vec![rec(
-            RecordType::ChangeToExclude,
-            ANY_GROUP,
-            &[]
-        )])]
+        one_record(&mut s, Instant::ZERO),
+        rec(RecordType::ChangeToExclude, ANY_GROUP, &[])
     );
     // EXCLUDE({}) -> EXCLUDE({S2}): BLOCK(S2). The pending retransmission
     // of the join is a mode change, so it carries the whole new state.
-    s.udp_block_source(Instant::ZERO, u, ANY_GROUP, S2, A)
-        .unwrap();
+    s.udp_membership(
+        Instant::ZERO,
+        u,
+        ANY_GROUP,
+        A,
+        MembershipOp::BlockSource(S2),
+    )
+    .unwrap();
     assert_eq!(
-        igmp_in(&frames(&mut s, Instant::ZERO)),
-        [report(vec![rec(
-            RecordType::ChangeToExclude,
-            ANY_GROUP,
-            &[S2]
-        )])]
+        one_record(&mut s, Instant::ZERO),
+        rec(RecordType::ChangeToExclude, ANY_GROUP, &[S2])
     );
     run(&mut s, Instant::ZERO, 5_000);
     assert!(reaches(&mut s, u, S1, ANY_GROUP));
     assert!(!reaches(&mut s, u, S2, ANY_GROUP));
     // Now with nothing pending: UNBLOCK is ALLOW(S2).
-    s.udp_unblock_source(s.now, u, ANY_GROUP, S2, A).unwrap();
+    s.udp_membership(s.now, u, ANY_GROUP, A, MembershipOp::UnblockSource(S2))
+        .unwrap();
     assert_eq!(
-        igmp_in(&frames(&mut s, Instant::ZERO)),
-        [report(vec![rec(
-            RecordType::AllowNewSources,
-            ANY_GROUP,
-            &[S2]
-        )])]
+        one_record(&mut s, Instant::ZERO),
+        rec(RecordType::AllowNewSources, ANY_GROUP, &[S2])
     );
     assert!(reaches(&mut s, u, S2, ANY_GROUP));
 }
@@ -164,33 +156,33 @@ fn the_source_calls_refuse_what_linux_refuses() {
     let now = Instant::ZERO;
     // Without a join: EINVAL; a source that is no unicast address: EINVAL.
     assert_eq!(
-        s.udp_block_source(now, u, ANY_GROUP, S1, A),
+        s.udp_membership(now, u, ANY_GROUP, A, MembershipOp::BlockSource(S1)),
         Err(UdpError::InvalidInput)
     );
     assert_eq!(
-        s.udp_leave_source_multicast(now, u, SSM_GROUP, S1, A),
+        s.udp_membership(now, u, SSM_GROUP, A, MembershipOp::LeaveSource(S1)),
         Err(UdpError::InvalidInput)
     );
     for bad in [Ipv4Addr::UNSPECIFIED, ANY_GROUP, Ipv4Addr::BROADCAST] {
         assert_eq!(
-            s.udp_join_source_multicast(now, u, SSM_GROUP, bad, A),
+            s.udp_membership(now, u, SSM_GROUP, A, MembershipOp::JoinSource(bad)),
             Err(UdpError::InvalidInput)
         );
     }
     assert_eq!(
-        s.udp_join_source_multicast(now, u, S2, S1, A),
+        s.udp_membership(now, u, S2, A, MembershipOp::JoinSource(S1)),
         Err(UdpError::InvalidInput),
         "no group"
     );
     // Twice the same source: EADDRNOTAVAIL; the other mode: EINVAL.
-    s.udp_join_source_multicast(now, u, SSM_GROUP, S1, A)
+    s.udp_membership(now, u, SSM_GROUP, A, MembershipOp::JoinSource(S1))
         .unwrap();
     assert_eq!(
-        s.udp_join_source_multicast(now, u, SSM_GROUP, S1, A),
+        s.udp_membership(now, u, SSM_GROUP, A, MembershipOp::JoinSource(S1)),
         Err(UdpError::AddrNotAvailable)
     );
     assert_eq!(
-        s.udp_block_source(now, u, SSM_GROUP, S2, A),
+        s.udp_membership(now, u, SSM_GROUP, A, MembershipOp::BlockSource(S2)),
         Err(UdpError::InvalidInput)
     );
     assert_eq!(
@@ -198,17 +190,18 @@ fn the_source_calls_refuse_what_linux_refuses() {
         Err(UdpError::AddrInUse)
     );
     assert_eq!(
-        s.udp_leave_source_multicast(now, u, SSM_GROUP, S2, A),
+        s.udp_membership(now, u, SSM_GROUP, A, MembershipOp::LeaveSource(S2)),
         Err(UdpError::AddrNotAvailable)
     );
     // At most ten sources: ENOBUFS for the eleventh.
     for i in 2..=10 {
         let src = Ipv4Addr::new(198, 51, 100, i);
-        s.udp_join_source_multicast(now, u, SSM_GROUP, src, A)
+        s.udp_membership(now, u, SSM_GROUP, A, MembershipOp::JoinSource(src))
             .unwrap();
     }
+    let eleventh = Ipv4Addr::new(198, 51, 100, 11);
     assert_eq!(
-        s.udp_join_source_multicast(now, u, SSM_GROUP, Ipv4Addr::new(198, 51, 100, 11), A),
+        s.udp_membership(now, u, SSM_GROUP, A, MembershipOp::JoinSource(eleventh)),
         Err(UdpError::NoBufferSpace)
     );
     // IP_DROP_MEMBERSHIP leaves whatever the filter.
@@ -227,7 +220,7 @@ fn a_general_query_is_answered_with_every_group_in_reports_that_fit_the_link() {
     for &g in &groups {
         s.udp_join_multicast(Instant::ZERO, u, g, A).unwrap();
     }
-    s.udp_join_source_multicast(Instant::ZERO, u, SSM_GROUP, S1, A)
+    s.udp_membership(Instant::ZERO, u, SSM_GROUP, A, MembershipOp::JoinSource(S1))
         .unwrap();
     run(&mut s, Instant::ZERO, 5_000);
     let at = Instant::from_secs(10);
@@ -288,7 +281,7 @@ fn a_version_2_querier_turns_the_host_to_version_2_reports_and_leaves() {
         )]
     );
     // An SSM join says nothing a version 2 router could read but the join.
-    s.udp_join_source_multicast(s.now, u, SSM_GROUP, S1, A)
+    s.udp_membership(s.now, u, SSM_GROUP, A, MembershipOp::JoinSource(S1))
         .unwrap();
     assert_eq!(
         igmp_in(&frames(&mut s, Instant::ZERO)),
