@@ -6,7 +6,7 @@ use std::io::ErrorKind;
 use std::time::Duration;
 
 use common::*;
-use synack::net::UdpSocket;
+use synack::net::{FilterMode, UdpSocket};
 use synack::{Builder, Medium, Pipe};
 
 #[test]
@@ -230,11 +230,20 @@ fn a_source_specific_join_receives_only_its_source() {
     assert_eq!(round(&member), [ip_a]);
     member.unblock_source_v4(&B, &SSM, &B).unwrap();
     assert_eq!(round(&member), [ip_a, ip_b]);
-    // Version 3 reports, one at least per change (seven), none heard by A
+    // The full-state call (IP_MSFILTER): B only, at once; read back.
+    member
+        .set_source_filter_v4(&SSM, &B, FilterMode::Include, &[B])
+        .unwrap();
+    assert_eq!(round(&member), [ip_b]);
+    assert_eq!(
+        member.source_filter_v4(&SSM, &B).unwrap(),
+        (FilterMode::Include, vec![B])
+    );
+    // Version 3 reports, one at least per change (eight), none heard by A
     // as a report (they go to 224.0.0.22, which hosts do not join), and no
     // Leave Group.
     let (ia, ib) = (a.stats().stack.igmp, b.stats().stack.igmp);
-    assert!(ib.out_reports >= 7, "{ib:?}");
+    assert!(ib.out_reports >= 8, "{ib:?}");
     assert_eq!((ia.in_reports, ib.out_leaves), (0, 0), "{ia:?} {ib:?}");
 }
 
@@ -282,4 +291,11 @@ async fn a_tokio_socket_joins_a_group() {
     member.join_multicast_v4(GROUP, any).unwrap();
     member.block_source_v4(A, GROUP, any).unwrap();
     member.unblock_source_v4(A, GROUP, any).unwrap();
+    member
+        .set_source_filter_v4(GROUP, any, FilterMode::Exclude, &[A])
+        .unwrap();
+    assert_eq!(
+        member.source_filter_v4(GROUP, any).unwrap(),
+        (FilterMode::Exclude, vec![A])
+    );
 }

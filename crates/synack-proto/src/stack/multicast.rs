@@ -21,7 +21,8 @@ use core::net::Ipv4Addr;
 use super::Stack;
 use super::iface::Hop;
 use crate::ip::igmp::{
-    self, InterfaceFilter, JoinError, Membership, MembershipError, MembershipOp, Message,
+    self, FilterMode, InterfaceFilter, JoinError, Membership, MembershipError, MembershipOp,
+    Message, Plan, SocketMemberships,
 };
 use crate::time::Instant;
 use crate::udp::{UdpError, UdpHandle};
@@ -115,18 +116,73 @@ impl Stack {
         iface_addr: Ipv4Addr,
         op: MembershipOp,
     ) -> Result<(), UdpError> {
+        self.apply_membership(now, h, group, iface_addr, |m, iface| {
+            m.plan(op, group, iface)
+        })
+    }
+
+    /// IP_MSFILTER (RFC 3678 §4.2, the full-state API; Linux's
+    /// `ip_mc_msfilter`): the socket's filter for `group` on the interface
+    /// of `iface_addr` becomes `mode` with `sources` (duplicates count
+    /// once); INCLUDE with none leaves the group. The change is reported as
+    /// any other. Errors: `NoBufferSpace` past [`igmp::MAX_SOURCES`]
+    /// sources; `AddrNotAvailable` leaving a group not joined;
+    /// `InvalidInput` for a group the socket has not joined (Linux wants a
+    /// prior join) or a source that is no unicast address; and those of
+    /// [`Stack::udp_join_multicast`] for the group and interface.
+    pub fn udp_set_source_filter(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        group: Ipv4Addr,
+        iface_addr: Ipv4Addr,
+        mode: FilterMode,
+        sources: &[Ipv4Addr],
+    ) -> Result<(), UdpError> {
+        for &s in sources {
+            check_source(s)?;
+        }
+        self.apply_membership(now, h, group, iface_addr, |m, iface| {
+            m.plan_filter(group, iface, mode, sources)
+        })
+    }
+
+    /// The socket's filter for `group` on the interface of `iface_addr`
+    /// (getsockopt IP_MSFILTER): its mode and sources. `AddrNotAvailable`
+    /// if it has not joined the group there.
+    pub fn udp_source_filter(
+        &self,
+        h: UdpHandle,
+        group: Ipv4Addr,
+        iface_addr: Ipv4Addr,
+    ) -> Result<(FilterMode, Vec<Ipv4Addr>), UdpError> {
+        let iface = self.multicast_iface(group, iface_addr)?;
+        let m = self.udp.memberships(h)?;
+        let found = m.iter().find(|m| m.group == group && m.iface == iface);
+        let m = found.ok_or(UdpError::AddrNotAvailable)?;
+        Ok((m.mode, m.sources.clone()))
+    }
+
+    /// A change of the socket's membership: `plan` (given the socket's
+    /// memberships and the interface) says what its filter was and will
+    /// be; the interface takes the change (and reports it), then the
+    /// socket keeps it. A refusal anywhere leaves both as they were.
+    fn apply_membership(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        group: Ipv4Addr,
+        iface_addr: Ipv4Addr,
+        plan: impl FnOnce(&SocketMemberships, usize) -> Result<Plan, MembershipError>,
+    ) -> Result<(), UdpError> {
         self.advance(now);
         let iface = self.multicast_iface(group, iface_addr)?;
-        let plan = self
-            .udp
-            .memberships(h)?
-            .plan(op, group, iface)
-            .map_err(|e| match e {
-                MembershipError::AlreadyJoined => UdpError::AddrInUse,
-                MembershipError::NotJoined | MembershipError::Source => UdpError::AddrNotAvailable,
-                MembershipError::WrongMode => UdpError::InvalidInput,
-                MembershipError::TooManySources => UdpError::NoBufferSpace,
-            })?;
+        let plan = plan(self.udp.memberships(h)?, iface).map_err(|e| match e {
+            MembershipError::AlreadyJoined => UdpError::AddrInUse,
+            MembershipError::NotJoined | MembershipError::Source => UdpError::AddrNotAvailable,
+            MembershipError::WrongMode => UdpError::InvalidInput,
+            MembershipError::TooManySources => UdpError::NoBufferSpace,
+        })?;
         let old = plan.old.as_ref().map(Membership::filter);
         let new = plan.new.as_ref().map(Membership::filter);
         let now = self.now;

@@ -41,6 +41,7 @@ pub use stream::TcpStream;
 
 #[cfg(feature = "tokio")]
 pub(crate) use error::udp_error as error_of_udp;
+pub use synack_proto::ip::igmp::FilterMode;
 pub use udp::UdpSocket;
 
 /// Keepalive settings: SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and

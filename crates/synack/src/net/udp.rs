@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use synack_proto::ip::igmp::MembershipOp;
+use synack_proto::ip::igmp::{FilterMode, MembershipOp};
 use synack_proto::udp::{UdpError, UdpHandle};
 
 use super::error::{not_connected, udp_error, would_block};
@@ -68,6 +68,24 @@ pub(crate) fn membership(
 ) -> io::Result<()> {
     let now = core.clock.now();
     let r = core.stack.udp_membership(now, h, group, interface, op);
+    core.flush();
+    r.map_err(udp_error)
+}
+
+/// IP_MSFILTER, for both front ends: the IGMP report it queues goes out at
+/// once.
+pub(crate) fn set_source_filter(
+    core: &mut Core,
+    h: UdpHandle,
+    group: Ipv4Addr,
+    interface: Ipv4Addr,
+    mode: FilterMode,
+    sources: &[Ipv4Addr],
+) -> io::Result<()> {
+    let now = core.clock.now();
+    let r = core
+        .stack
+        .udp_set_source_filter(now, h, group, interface, mode, sources);
     core.flush();
     r.map_err(udp_error)
 }
@@ -344,6 +362,33 @@ impl UdpSocket {
     ) -> io::Result<()> {
         let op = MembershipOp::UnblockSource(*source);
         self.with_core(|core, h| membership(core, h, *group, *interface, op))
+    }
+
+    /// IP_MSFILTER (RFC 3678's full-state call, `setipv4sourcefilter`): the
+    /// filter for a group this socket joined becomes `mode` with `sources`
+    /// (INCLUDE with none leaves it).
+    pub fn set_source_filter_v4(
+        &self,
+        group: &Ipv4Addr,
+        interface: &Ipv4Addr,
+        mode: FilterMode,
+        sources: &[Ipv4Addr],
+    ) -> io::Result<()> {
+        self.with_core(|core, h| set_source_filter(core, h, *group, *interface, mode, sources))
+    }
+
+    /// getsockopt IP_MSFILTER (`getipv4sourcefilter`): the socket's filter
+    /// for a group it joined, its mode and sources.
+    pub fn source_filter_v4(
+        &self,
+        group: &Ipv4Addr,
+        interface: &Ipv4Addr,
+    ) -> io::Result<(FilterMode, Vec<Ipv4Addr>)> {
+        self.with_core(|core, h| {
+            core.stack
+                .udp_source_filter(h, *group, *interface)
+                .map_err(udp_error)
+        })
     }
 
     /// IP_MULTICAST_LOOP: whether datagrams this socket sends to a group

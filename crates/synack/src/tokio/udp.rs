@@ -10,8 +10,8 @@ use synack_proto::udp::UdpHandle;
 
 use super::Runtime;
 use crate::net::udp::{
-    membership, open, release, send_with, set_ip_options, set_multicast_ttl, try_recv_from,
-    try_recv_msg,
+    membership, open, release, send_with, set_ip_options, set_multicast_ttl, set_source_filter,
+    try_recv_from, try_recv_msg,
 };
 use crate::runtime::Core;
 
@@ -199,6 +199,30 @@ impl UdpSocket {
         interface: Ipv4Addr,
     ) -> io::Result<()> {
         self.source_call(group, interface, MembershipOp::UnblockSource(source))
+    }
+
+    /// IP_MSFILTER, as [`crate::net::UdpSocket::set_source_filter_v4`].
+    pub fn set_source_filter_v4(
+        &self,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+        mode: crate::net::FilterMode,
+        sources: &[Ipv4Addr],
+    ) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        set_source_filter(&mut core, self.h, group, interface, mode, sources)
+    }
+
+    /// getsockopt IP_MSFILTER, as [`crate::net::UdpSocket::source_filter_v4`].
+    pub fn source_filter_v4(
+        &self,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> io::Result<(crate::net::FilterMode, Vec<Ipv4Addr>)> {
+        let core = self.rt.shared.lock()?;
+        core.stack
+            .udp_source_filter(self.h, group, interface)
+            .map_err(crate::net::error_of_udp)
     }
 
     fn source_call(

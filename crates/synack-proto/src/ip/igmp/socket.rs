@@ -16,6 +16,9 @@
 //! more than `igmp_max_msf` (10) sources ENOBUFS. Dropping the last
 //! INCLUDE source leaves the group.
 //!
+//! IP_MSFILTER, the full-state call (RFC 3678 §4.2), replaces a joined
+//! group's filter whole ([`SocketMemberships::plan_filter`]).
+//!
 //! This module only decides: [`SocketMemberships::plan`] says what the
 //! socket's filter was and will be, the stack hands that change to the
 //! interface ([`super::Memberships::change`]) and then
@@ -172,6 +175,43 @@ impl SocketMemberships {
         Ok(Plan { old, new })
     }
 
+    /// What IP_MSFILTER (RFC 3678 §4.2) setting `group`'s filter on `iface`
+    /// to `mode` with `sources` would make of the socket's filter, checked
+    /// in Linux's order: too many sources; INCLUDE with none, which leaves
+    /// the group (not joined: `NotJoined`); no prior join (`WrongMode`,
+    /// EINVAL). Duplicate sources count once.
+    pub fn plan_filter(
+        &self,
+        group: Ipv4Addr,
+        iface: usize,
+        mode: FilterMode,
+        sources: &[Ipv4Addr],
+    ) -> Result<Plan, MembershipError> {
+        let mut sources = sources.to_vec();
+        sources.sort_unstable();
+        sources.dedup();
+        if sources.len() > MAX_SOURCES {
+            return Err(MembershipError::TooManySources);
+        }
+        let old = self.find(group, iface).cloned();
+        if mode == FilterMode::Include && sources.is_empty() {
+            return match old {
+                Some(_) => Ok(Plan { old, new: None }),
+                None => Err(MembershipError::NotJoined),
+            };
+        }
+        if old.is_none() {
+            return Err(MembershipError::WrongMode);
+        }
+        let new = Some(Membership {
+            group,
+            iface,
+            mode,
+            sources,
+        });
+        Ok(Plan { old, new })
+    }
+
     /// Makes a [`SocketMemberships::plan`]'s filter the socket's.
     pub fn apply(&mut self, plan: Plan) {
         let Some(old) = plan.old.as_ref().or(plan.new.as_ref()) else {
@@ -324,6 +364,40 @@ mod tests {
         run(&mut m, MembershipOp::JoinSource(S2)).unwrap();
         assert_eq!(only(&m), (FilterMode::Include, vec![S2]));
         run(&mut m, MembershipOp::Leave).unwrap();
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn ip_msfilter_replaces_a_joined_groups_filter_whole() {
+        let mut m = SocketMemberships::default();
+        let set = |m: &mut SocketMemberships, mode, sources: &[Ipv4Addr]| {
+            let plan = m.plan_filter(G, 0, mode, sources)?;
+            m.apply(plan.clone());
+            Ok::<Plan, MembershipError>(plan)
+        };
+        // No prior join: EINVAL; leaving what was not joined: EADDRNOTAVAIL.
+        assert_eq!(
+            set(&mut m, FilterMode::Exclude, &[S1]),
+            Err(MembershipError::WrongMode)
+        );
+        assert_eq!(
+            set(&mut m, FilterMode::Include, &[]),
+            Err(MembershipError::NotJoined)
+        );
+        run(&mut m, MembershipOp::Join).unwrap();
+        // EXCLUDE({}) -> INCLUDE({S1, S2}), a duplicate counted once.
+        let plan = set(&mut m, FilterMode::Include, &[S2, S1, S2]).unwrap();
+        assert_eq!(plan.old.map(|o| o.mode), Some(FilterMode::Exclude));
+        assert_eq!(only(&m), (FilterMode::Include, vec![S1, S2]));
+        set(&mut m, FilterMode::Exclude, &[S2]).unwrap();
+        assert_eq!(only(&m), (FilterMode::Exclude, vec![S2]));
+        let many: Vec<_> = (1..=11).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect();
+        assert_eq!(
+            set(&mut m, FilterMode::Include, &many),
+            Err(MembershipError::TooManySources)
+        );
+        // INCLUDE({}) leaves.
+        assert_eq!(set(&mut m, FilterMode::Include, &[]).unwrap().new, None);
         assert!(m.is_empty());
     }
 

@@ -319,3 +319,54 @@ fn a_query_to_a_host_in_no_group_leaves_no_timer_behind() {
     assert_eq!(s.poll_timeout(), before);
     assert!(run(&mut s, at, 20_000).is_empty());
 }
+
+#[test]
+fn ip_msfilter_sets_a_joined_groups_filter_whole() {
+    // RFC 3678 §4.2's full-state call: the filter replaced at once, the
+    // change reported as any other, read back by getsockopt.
+    let mut s = host(A, 1);
+    frames(&mut s, Instant::ZERO);
+    let u = bound(&mut s);
+    assert_eq!(
+        s.udp_set_source_filter(Instant::ZERO, u, ANY_GROUP, A, FilterMode::Exclude, &[S1]),
+        Err(UdpError::InvalidInput),
+        "a prior join first"
+    );
+    assert_eq!(
+        s.udp_source_filter(u, ANY_GROUP, A),
+        Err(UdpError::AddrNotAvailable)
+    );
+    s.udp_join_multicast(Instant::ZERO, u, ANY_GROUP, A)
+        .unwrap();
+    run(&mut s, Instant::ZERO, 5_000);
+    let now = s.now;
+    s.udp_set_source_filter(now, u, ANY_GROUP, A, FilterMode::Include, &[S1])
+        .unwrap();
+    assert_eq!(
+        one_record(&mut s, now),
+        rec(RecordType::ChangeToInclude, ANY_GROUP, &[S1])
+    );
+    assert_eq!(
+        s.udp_source_filter(u, ANY_GROUP, A),
+        Ok((FilterMode::Include, vec![S1]))
+    );
+    assert!(reaches(&mut s, u, S1, ANY_GROUP));
+    assert!(!reaches(&mut s, u, S2, ANY_GROUP));
+    run(&mut s, now, 10_000);
+    let now = s.now;
+    s.udp_set_source_filter(now, u, ANY_GROUP, A, FilterMode::Exclude, &[S2])
+        .unwrap();
+    assert_eq!(
+        one_record(&mut s, now),
+        rec(RecordType::ChangeToExclude, ANY_GROUP, &[S2])
+    );
+    assert!(reaches(&mut s, u, S1, ANY_GROUP) && !reaches(&mut s, u, S2, ANY_GROUP));
+    // INCLUDE({}) leaves the group.
+    s.udp_set_source_filter(now, u, ANY_GROUP, A, FilterMode::Include, &[])
+        .unwrap();
+    assert!(s.multicast_groups(IfaceId(0)).is_empty());
+    assert_eq!(
+        s.udp_set_source_filter(now, u, ANY_GROUP, A, FilterMode::Include, &[]),
+        Err(UdpError::AddrNotAvailable)
+    );
+}
