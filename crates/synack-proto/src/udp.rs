@@ -12,7 +12,12 @@
 //!   address, or (for a wildcard bind) on any address fails with
 //!   [`UdpError::AddrInUse`]; to an address that is not ours with
 //!   [`UdpError::AddrNotAvailable`]; port 0 picks an ephemeral port from
-//!   `ip_local_port_range`. No SO_REUSEADDR/SO_REUSEPORT for UDP.
+//!   `ip_local_port_range`. Sockets that all set SO_REUSEADDR before binding
+//!   may share an address and port (Linux's UDP SO_REUSEADDR): a unicast
+//!   datagram goes to one of them (one connected to its source first, then
+//!   one bound to its address rather than the wildcard, then the newest),
+//!   a broadcast or multicast one to every one that takes it (Linux's
+//!   `__udp4_lib_mcast_deliver`). No SO_REUSEPORT for UDP.
 //! - `connect` only records the peer: the socket then sends to it by default
 //!   and receives only from it. It binds an unbound socket to an ephemeral
 //!   port and fixes a wildcard local address to the route's source, as Linux
@@ -128,6 +133,10 @@ impl core::error::Error for UdpError {}
 pub enum UdpInput {
     /// Queued to this socket (now readable).
     Delivered(UdpHandle),
+    /// A broadcast or multicast datagram queued to this many sockets that
+    /// share its port (SO_REUSEADDR); those it made readable are
+    /// [`UdpSockets::drain_readable`]'s.
+    DeliveredToMany(usize),
     /// A unicast datagram for a port nobody listens on (`NoPorts`): answer
     /// with ICMP port unreachable, if [`may_send_error`] and the rate
     /// limiter allow.
@@ -302,6 +311,31 @@ struct UdpSocket {
     /// IP_RECVOPTS or IP_RETOPTS: its datagrams are queued with their IP
     /// options, as they came or as the reply needs them.
     recv_options: RecvOptions,
+    /// SO_REUSEADDR: it may share its address and port with sockets that
+    /// set it too.
+    reuse_addr: bool,
+}
+
+/// Queues a datagram on `s`, with the IP options it asked for (as they
+/// came, or as a reply needs them); false if its buffer is full.
+fn queue(
+    s: &mut UdpSocket,
+    from: SocketAddrV4,
+    dst: Ipv4Addr,
+    options: &[u8],
+    payload: &[u8],
+) -> bool {
+    let mut for_reply = [0; MAX_OPTIONS];
+    let options = match s.recv_options {
+        RecvOptions::None => &[][..],
+        RecvOptions::AsReceived => &options[..options.len().min(MAX_OPTIONS)],
+        RecvOptions::ForReply if options.is_empty() => &[][..],
+        RecvOptions::ForReply => {
+            let n = return_options(options, *from.ip(), &mut for_reply);
+            &for_reply[..n]
+        }
+    };
+    s.rx.push(from, dst, options, payload)
 }
 
 /// Which IP options a socket's datagrams are queued with.
@@ -326,15 +360,31 @@ struct Slot {
     socket: Option<UdpSocket>,
 }
 
+/// A socket bound to a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Binding {
+    index: u32,
+    addr: Ipv4Addr,
+    reuse_addr: bool,
+}
+
 /// Every UDP socket of a stack.
 #[derive(Debug)]
 pub struct UdpSockets {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Local address (possibly 0.0.0.0) and port -> slot index.
+    /// Local address (possibly 0.0.0.0) and port -> slot index: the newest
+    /// socket bound there.
     bound: HashMap<SocketAddrV4, u32, KeyedHasher>,
-    /// Bindings per port, to refuse a wildcard bind on a used port.
-    port_users: HashMap<u16, u32, KeyedHasher>,
+    /// Every socket bound to a port, in bind order: what a bind must not
+    /// overlap, and who shares an address (SO_REUSEADDR).
+    port_users: HashMap<u16, Vec<Binding>, KeyedHasher>,
+    /// Bindings that share their address and port with another: while
+    /// there are none, a unicast datagram's socket is `bound`'s.
+    shared: usize,
+    /// Sockets a datagram for several made readable, for the stack's
+    /// events ([`UdpSockets::drain_readable`]).
+    readable: Vec<UdpHandle>,
     port_range: (u16, u16),
     rcvbuf: usize,
     rng: Rng,
@@ -351,6 +401,8 @@ impl UdpSockets {
             free: Vec::new(),
             bound: HashMap::with_hasher(KeyedHasher::new(key)),
             port_users: HashMap::with_hasher(KeyedHasher::new(key)),
+            shared: 0,
+            readable: Vec::new(),
             port_range: config.ip_local_port_range,
             rcvbuf: config.rmem_default,
             rng,
@@ -386,6 +438,7 @@ impl UdpSockets {
             multicast_if: None,
             ip_options: None,
             recv_options: RecvOptions::None,
+            reuse_addr: false,
         };
         match self.free.pop() {
             Some(index) => {
@@ -440,9 +493,10 @@ impl UdpSockets {
         if !bindable {
             return Err(UdpError::AddrNotAvailable);
         }
+        let reuse = self.socket(h)?.reuse_addr;
         let port = match local.port() {
             0 => self.ephemeral(addr).ok_or(UdpError::NoEphemeralPorts)?,
-            p if self.is_free(addr, p) => p,
+            p if self.is_free(addr, p, reuse) => p,
             _ => return Err(UdpError::AddrInUse),
         };
         let bound = SocketAddrV4::new(addr, port);
@@ -582,6 +636,22 @@ impl UdpSockets {
             (false, other) => other,
         };
         Ok(())
+    }
+
+    /// Sets SO_REUSEADDR, for the next bind: the socket may share an address
+    /// and port with sockets that set it too (see the module). A bound
+    /// socket keeps its binding as it was made.
+    pub fn set_reuse_addr(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
+        self.socket_mut(h)?.reuse_addr = on;
+        Ok(())
+    }
+
+    /// Hands each socket a datagram for several made readable to `f`
+    /// (after [`UdpInput::DeliveredToMany`]).
+    pub fn drain_readable(&mut self, mut f: impl FnMut(UdpHandle)) {
+        for h in self.readable.drain(..) {
+            f(h);
+        }
     }
 
     /// Sets IP_RETOPTS: datagrams queued from now on keep the IP options a
@@ -748,6 +818,9 @@ impl UdpSockets {
             }
         };
         let from = SocketAddrV4::new(src, repr.src_port);
+        if dst_broadcast && self.shared > 0 {
+            return self.deliver_to_all(dst, repr.dst_port, from, options, repr.payload);
+        }
         let Some(index) = self.demux(dst, repr.dst_port, from) else {
             if dst_broadcast {
                 self.stats.ignored_multi += 1;
@@ -768,23 +841,69 @@ impl UdpSockets {
             self.stats.ignored_multi += 1;
             return UdpInput::Ignored;
         }
-        let mut for_reply = [0; MAX_OPTIONS];
-        let options = match s.recv_options {
-            RecvOptions::None => &[][..],
-            RecvOptions::AsReceived => &options[..options.len().min(MAX_OPTIONS)],
-            RecvOptions::ForReply if options.is_empty() => &[][..],
-            RecvOptions::ForReply => {
-                let n = return_options(options, src, &mut for_reply);
-                &for_reply[..n]
-            }
-        };
-        if !s.rx.push(from, dst, options, repr.payload) {
+        if !queue(s, from, dst, options, repr.payload) {
             self.stats.in_errors += 1;
             self.stats.rcvbuf_errors += 1;
             return UdpInput::Dropped(UdpDrop::RcvbufFull);
         }
         self.stats.in_datagrams += 1;
         UdpInput::Delivered(UdpHandle { index, generation })
+    }
+
+    /// A broadcast or multicast datagram when some sockets share their
+    /// port: a copy for every socket on its port bound to its address or
+    /// the wildcard that takes it (its peer, if connected; its source
+    /// filter, for a group), as Linux's `__udp4_lib_mcast_deliver`.
+    #[cold]
+    #[inline(never)]
+    fn deliver_to_all(
+        &mut self,
+        dst: Ipv4Addr,
+        port: u16,
+        from: SocketAddrV4,
+        options: &[u8],
+        payload: &[u8],
+    ) -> UdpInput {
+        let Some(users) = self.port_users.get(&port) else {
+            self.stats.ignored_multi += 1;
+            return UdpInput::Ignored;
+        };
+        let (mut delivered, mut full) = (0, 0);
+        for b in users.iter().filter(|b| b.addr == dst || b.addr == WILDCARD) {
+            let slot = &mut self.slots[b.index as usize];
+            let generation = slot.generation;
+            let Some(s) = slot.socket.as_mut() else {
+                continue;
+            };
+            let takes = s.peer.is_none_or(|p| p == from)
+                && (!dst.is_multicast() || s.memberships.allows(dst, *from.ip()));
+            if !takes {
+                continue;
+            }
+            if !queue(s, from, dst, options, payload) {
+                full += 1;
+                continue;
+            }
+            delivered += 1;
+            if s.rx.meta.len() == 1 {
+                let h = UdpHandle {
+                    index: b.index,
+                    generation,
+                };
+                self.readable.push(h);
+            }
+        }
+        self.stats.in_errors += full;
+        self.stats.rcvbuf_errors += full;
+        if delivered == 0 && full == 0 {
+            self.stats.ignored_multi += 1;
+            return UdpInput::Ignored;
+        }
+        self.stats.in_datagrams += delivered;
+        match delivered {
+            0 => UdpInput::Dropped(UdpDrop::RcvbufFull),
+            n => UdpInput::DeliveredToMany(n as usize),
+        }
     }
 
     /// Hands an ICMP error about a datagram we sent from `local` to `remote`
@@ -827,6 +946,9 @@ impl UdpSockets {
     /// to that address, else the wildcard one; a connected socket only
     /// matches its peer.
     fn demux(&self, dst: Ipv4Addr, port: u16, from: SocketAddrV4) -> Option<u32> {
+        if self.shared > 0 {
+            return self.demux_shared(dst, port, from);
+        }
         let accepts = |index: u32| {
             self.slots[index as usize]
                 .socket
@@ -837,6 +959,39 @@ impl UdpSockets {
             .into_iter()
             .filter_map(|a| self.bound.get(&SocketAddrV4::new(a, port)).copied())
             .find(|&i| accepts(i))
+    }
+
+    /// [`Self::demux`] while some sockets share an address (SO_REUSEADDR):
+    /// of those on the port that take the datagram, one connected to its
+    /// source first, then one bound to its address rather than the
+    /// wildcard, then the newest (Linux's `compute_score`, newest first).
+    #[cold]
+    #[inline(never)]
+    fn demux_shared(&self, dst: Ipv4Addr, port: u16, from: SocketAddrV4) -> Option<u32> {
+        let users = self.port_users.get(&port)?;
+        let score = |b: &Binding| {
+            let s = self.slots[b.index as usize].socket.as_ref()?;
+            let connected = match s.peer {
+                Some(p) if p == from => 2,
+                Some(_) => return None,
+                None => 0,
+            };
+            let specific = match b.addr {
+                a if a == dst => 1,
+                WILDCARD => 0,
+                _ => return None,
+            };
+            Some(connected + specific)
+        };
+        let mut best: Option<(u8, u32)> = None;
+        for b in users.iter().rev() {
+            if let Some(sc) = score(b)
+                && best.is_none_or(|(top, _)| sc > top)
+            {
+                best = Some((sc, b.index));
+            }
+        }
+        best.map(|(_, index)| index)
     }
 
     fn socket(&self, h: UdpHandle) -> Result<&UdpSocket, UdpError> {
@@ -871,14 +1026,15 @@ impl UdpSockets {
     }
 
     /// Whether `addr:port` may be bound: no socket on that address or on
-    /// the wildcard address, and for the wildcard address none at all.
-    fn is_free(&self, addr: Ipv4Addr, port: u16) -> bool {
-        if addr == WILDCARD {
-            !self.port_users.contains_key(&port)
-        } else {
-            !self.bound.contains_key(&SocketAddrV4::new(addr, port))
-                && !self.bound.contains_key(&SocketAddrV4::new(WILDCARD, port))
-        }
+    /// the wildcard address, and for the wildcard address none at all;
+    /// unless (`reuse`) this one and every one in the way set SO_REUSEADDR.
+    fn is_free(&self, addr: Ipv4Addr, port: u16, reuse: bool) -> bool {
+        self.port_users.get(&port).is_none_or(|users| {
+            users
+                .iter()
+                .filter(|b| b.addr == addr || b.addr == WILDCARD || addr == WILDCARD)
+                .all(|b| reuse && b.reuse_addr)
+        })
     }
 
     /// RFC 6056 §3.3.1 "Algorithm 1: Simple Port Randomization": a random
@@ -894,12 +1050,25 @@ impl UdpSockets {
         let start = self.rng.below(u64::from(n)) as u32;
         (0..n)
             .map(|i| lo + ((start + i) % n) as u16)
-            .find(|&p| self.is_free(addr, p))
+            .find(|&p| self.is_free(addr, p, false))
     }
 
     fn attach(&mut self, index: u32, local: SocketAddrV4) {
-        self.bound.insert(local, index);
-        *self.port_users.entry(local.port()).or_insert(0) += 1;
+        let reuse_addr = self.slots[index as usize]
+            .socket
+            .as_ref()
+            .is_some_and(|s| s.reuse_addr);
+        if self.bound.insert(local, index).is_some() {
+            self.shared += 1;
+        }
+        self.port_users
+            .entry(local.port())
+            .or_default()
+            .push(Binding {
+                index,
+                addr: *local.ip(),
+                reuse_addr,
+            });
         if let Some(s) = self.slots[index as usize].socket.as_mut() {
             s.local = Some(local);
         }
@@ -912,14 +1081,24 @@ impl UdpSockets {
         let Some(local) = s.local.take() else {
             return;
         };
-        if self.bound.get(&local) == Some(&index) {
-            self.bound.remove(&local);
-        }
-        if let Some(n) = self.port_users.get_mut(&local.port()) {
-            *n -= 1;
-            if *n == 0 {
-                self.port_users.remove(&local.port());
+        let Some(users) = self.port_users.get_mut(&local.port()) else {
+            return;
+        };
+        users.retain(|b| b.index != index);
+        // The newest left on the address takes it, if any.
+        let next = users.iter().rev().find(|b| b.addr == *local.ip());
+        match (self.bound.get(&local) == Some(&index), next) {
+            (true, Some(b)) => {
+                self.bound.insert(local, b.index);
+                self.shared -= 1;
             }
+            (true, None) => {
+                self.bound.remove(&local);
+            }
+            (false, _) => self.shared -= 1,
+        }
+        if users.is_empty() {
+            self.port_users.remove(&local.port());
         }
     }
 }
@@ -989,6 +1168,76 @@ mod tests {
         let mut buf = [0u8; 2048];
         let r = t.recv_from(h, &mut buf)?;
         Ok((buf[..r.len].to_vec(), r.src))
+    }
+
+    #[test]
+    fn so_reuseaddr_sockets_share_a_port_one_takes_unicast_all_take_broadcast() {
+        let mut t = table();
+        let open_bound = |t: &mut UdpSockets, reuse: bool, addr: SocketAddrV4| {
+            let h = t.open();
+            t.set_reuse_addr(h, reuse).unwrap();
+            t.bind(h, addr, ours).map(|_| h)
+        };
+        let first = open_bound(&mut t, true, sa(WILDCARD, 5353)).unwrap();
+        // Without it, on the shared port: refused, either way round.
+        assert_eq!(
+            open_bound(&mut t, false, sa(WILDCARD, 5353)),
+            Err(UdpError::AddrInUse)
+        );
+        assert_eq!(
+            open_bound(&mut t, false, sa(US, 5353)),
+            Err(UdpError::AddrInUse)
+        );
+        let second = open_bound(&mut t, true, sa(WILDCARD, 5353)).unwrap();
+        let specific = open_bound(&mut t, true, sa(US, 5353)).unwrap();
+        let plain = open_bound(&mut t, false, sa(US, 7000)).unwrap();
+        let t2 = open_bound(&mut t, true, sa(US, 7000));
+        assert_eq!(t2, Err(UdpError::AddrInUse), "the holder did not set it");
+        let _ = plain;
+        // Unicast: the one bound to the address beats the wildcard ones...
+        let from = sa(PEER, 9);
+        assert_eq!(
+            deliver(&mut t, from, sa(US, 5353), b"u1"),
+            UdpInput::Delivered(specific)
+        );
+        // ...to another of our addresses, the newest wildcard one...
+        assert_eq!(
+            deliver(&mut t, from, sa(US2, 5353), b"u2"),
+            UdpInput::Delivered(second)
+        );
+        // ...and one connected to the source beats both.
+        t.connect(first, from, Some(US)).unwrap();
+        assert_eq!(
+            deliver(&mut t, from, sa(US, 5353), b"u3"),
+            UdpInput::Delivered(first)
+        );
+        // Broadcast: every one bound to the wildcard (or to the broadcast
+        // address) that takes it: `second` only, as `first`'s connect fixed
+        // its address to US (Linux's), where `specific` is too.
+        let (ip, udp) = datagram(sa(US2, 9), sa(Ipv4Addr::BROADCAST, 5353), b"all");
+        let got = t.handle_datagram(&ip, &udp, true, Checksum::Full);
+        assert_eq!(got, UdpInput::DeliveredToMany(1));
+        let mut readable = Vec::new();
+        t.drain_readable(|h| readable.push(h));
+        // `second` already held a datagram: only newly readable ones count.
+        assert!(readable.is_empty(), "{readable:?}");
+        let mut buf = [0u8; 8];
+        assert_eq!(t.recv(second, &mut buf), Ok(2));
+        assert_eq!(t.recv(second, &mut buf), Ok(3));
+        // The newest goes: the older one on its address takes over, and
+        // once nothing is shared the single lookup is back.
+        t.close(second).unwrap();
+        t.disconnect(first).unwrap();
+        assert_eq!(
+            deliver(&mut t, from, sa(US2, 5353), b"u4"),
+            UdpInput::Delivered(first)
+        );
+        t.close(specific).unwrap();
+        assert_eq!(t.shared, 0);
+        assert_eq!(
+            deliver(&mut t, from, sa(US, 5353), b"u5"),
+            UdpInput::Delivered(first)
+        );
     }
 
     #[test]
@@ -1494,8 +1743,13 @@ mod tests {
                 assert_eq!(s.local, Some(*addr), "step {step}");
                 *per_port.entry(addr.port()).or_default() += 1;
             }
-            let users: HashMap<u16, u32> = t.port_users.iter().map(|(&p, &n)| (p, n)).collect();
+            let users: HashMap<u16, u32> = t
+                .port_users
+                .iter()
+                .map(|(&p, b)| (p, b.len() as u32))
+                .collect();
             assert_eq!(per_port, users, "step {step}");
+            assert_eq!(t.shared, 0, "nothing shared without SO_REUSEADDR");
         }
     }
 }

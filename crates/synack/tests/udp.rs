@@ -247,6 +247,40 @@ fn a_source_specific_join_receives_only_its_source() {
     assert_eq!((ia.in_reports, ib.out_leaves), (0, 0), "{ia:?} {ib:?}");
 }
 
+#[test]
+fn receivers_sharing_a_port_each_get_the_groups_datagrams() {
+    // SO_REUSEADDR before bind (socket2's `set_reuse_address`): two
+    // receivers of one group on one port each get every datagram; a
+    // socket without it may not join them there.
+    const GROUP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(239, 2, 2, 2);
+    let (da, db) = Pipe::pollable_pair(Medium::Ethernet, 1500).unwrap();
+    let a = Builder::new(A, 24).gateway(B).seed(1).start(da).unwrap();
+    let b = Builder::new(B, 24).gateway(A).seed(2).start(db).unwrap();
+    let receivers = [
+        UdpSocket::bind_reuse_addr(&b, "0.0.0.0:5003").unwrap(),
+        UdpSocket::bind_reuse_addr(&b, "0.0.0.0:5003").unwrap(),
+    ];
+    assert_eq!(
+        UdpSocket::bind(&b, "0.0.0.0:5003").unwrap_err().kind(),
+        ErrorKind::AddrInUse
+    );
+    for r in &receivers {
+        r.join_multicast_v4(&GROUP, &B).unwrap();
+        r.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    let sender = UdpSocket::bind(&a, "0.0.0.0:0").unwrap();
+    sender.set_multicast_if_v4(&A).unwrap();
+    sender.send_to(b"to both", addr(GROUP, 5003)).unwrap();
+    let mut buf = [0u8; 16];
+    for r in &receivers {
+        let (n, from) = r.recv_from(&mut buf).unwrap();
+        assert_eq!(
+            (&buf[..n], from.ip()),
+            (&b"to both"[..], std::net::IpAddr::V4(A))
+        );
+    }
+}
+
 #[cfg(feature = "tokio")]
 #[tokio::test]
 async fn a_tokio_socket_joins_a_group() {

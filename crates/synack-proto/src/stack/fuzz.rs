@@ -3,7 +3,8 @@
 //!
 //! A stack at 192.0.2.2 with listeners on a few ports, a connection of its
 //! own in SYN-SENT and a UDP socket on port 53 (IP_RECVOPTS on, a record
-//! route of its own to send, two groups joined with source filters) takes
+//! route of its own to send, two groups joined with source filters, a
+//! second socket sharing its port) takes
 //! arbitrary frames; it must never panic,
 //! and an application on top keeps accepting, reading, writing and closing
 //! (and echoing datagrams) so the frames reach every state.
@@ -39,6 +40,7 @@ fn stack() -> Stack {
     // A UDP socket that keeps its datagrams' IP options (IP_RECVOPTS) and
     // sends with its own (a record route), so both paths take input.
     let udp = stack.udp_open();
+    let _ = stack.udp_set_reuse_addr(udp, true);
     let _ = stack.udp_bind(udp, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53));
     let _ = stack.udp_set_recv_ip_options(udp, true);
     let _ = stack.udp_set_ip_options(udp, &[7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -54,6 +56,12 @@ fn stack() -> Stack {
         ADDR,
         MembershipOp::BlockSource(peer),
     );
+    // A second socket on port 53 (SO_REUSEADDR): datagrams for several
+    // sockets, and the choice among them for a unicast one.
+    let second = stack.udp_open();
+    let _ = stack.udp_set_reuse_addr(second, true);
+    let _ = stack.udp_bind(second, SocketAddrV4::new(ADDR, 53));
+    let _ = stack.udp_join_multicast(Instant::ZERO, second, any, ADDR);
     let ssm = Ipv4Addr::new(232, 1, 1, 1);
     let _ = stack.udp_membership(
         Instant::ZERO,

@@ -105,9 +105,7 @@ impl Stack {
         self.change_membership(now, h, group, iface_addr, op)
     }
 
-    /// Every membership call: the socket's new filter is planned, handed to
-    /// the interface (which reports the change), then kept; a refusal
-    /// anywhere leaves both as they were.
+    /// A delta call (`op`) through [`Stack::apply_membership`].
     fn change_membership(
         &mut self,
         now: Instant,

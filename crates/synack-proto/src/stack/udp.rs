@@ -224,6 +224,14 @@ impl Stack {
         self.udp.set_recv_options(h, on)
     }
 
+    /// Sets SO_REUSEADDR for the socket's next bind: sockets that all set it
+    /// may share an address and port; a unicast datagram goes to one of
+    /// them, a broadcast or multicast one to each (Linux's UDP
+    /// SO_REUSEADDR).
+    pub fn udp_set_reuse_addr(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
+        self.udp.set_reuse_addr(h, on)
+    }
+
     /// Sets IP_RETOPTS: the socket's datagrams keep the IP options a reply
     /// should carry for [`Stack::udp_recv_msg`]: record route and
     /// timestamp as they came, a source route (taken with
@@ -290,6 +298,11 @@ impl Stack {
                 if self.udp.recv_queue(h).is_ok_and(|(n, _)| n == 1) {
                     self.events.push_back(Event::UdpReadable(h));
                 }
+            }
+            UdpInput::DeliveredToMany(_) => {
+                let events = &mut self.events;
+                self.udp
+                    .drain_readable(|h| events.push_back(Event::UdpReadable(h)));
             }
             UdpInput::NoPort => {
                 self.send_port_unreachable(ip, payload, datagram, dst, link_broadcast);

@@ -24,9 +24,22 @@ pub struct UdpSocket {
 }
 
 pub(crate) fn open(rt: &Runtime, addr: SocketAddrV4) -> io::Result<UdpHandle> {
+    open_with(rt, addr, false)
+}
+
+/// [`open`], with SO_REUSEADDR set before the bind when `reuse_addr`.
+pub(crate) fn open_with(
+    rt: &Runtime,
+    addr: SocketAddrV4,
+    reuse_addr: bool,
+) -> io::Result<UdpHandle> {
     let mut core = rt.shared.lock()?;
     let h = core.stack.udp_open();
-    if let Err(e) = core.stack.udp_bind(h, addr) {
+    let bound = core
+        .stack
+        .udp_set_reuse_addr(h, reuse_addr)
+        .and_then(|()| core.stack.udp_bind(h, addr).map(drop));
+    if let Err(e) = bound {
         let _ = core.stack.udp_close(h);
         return Err(udp_error(e));
     }
@@ -144,6 +157,20 @@ impl UdpSocket {
         Ok(UdpSocket {
             rt: rt.clone(),
             h: open(rt, addr)?,
+        })
+    }
+
+    /// [`UdpSocket::bind`] with SO_REUSEADDR set first (socket2's
+    /// `set_reuse_address` before `bind`): sockets bound so may share an
+    /// address and port, as several receivers of one multicast group do;
+    /// a broadcast or multicast datagram reaches each of them, a unicast
+    /// one only one (one connected to its source, else one bound to its
+    /// address, else the newest).
+    pub fn bind_reuse_addr(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let addr = first_v4(addr)?;
+        Ok(UdpSocket {
+            rt: rt.clone(),
+            h: open_with(rt, addr, true)?,
         })
     }
 

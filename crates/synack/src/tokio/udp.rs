@@ -10,8 +10,8 @@ use synack_proto::udp::UdpHandle;
 
 use super::Runtime;
 use crate::net::udp::{
-    membership, open, release, send_with, set_ip_options, set_multicast_ttl, set_source_filter,
-    try_recv_from, try_recv_msg,
+    membership, open, open_with, release, send_with, set_ip_options, set_multicast_ttl,
+    set_source_filter, try_recv_from, try_recv_msg,
 };
 use crate::runtime::Core;
 
@@ -46,6 +46,15 @@ impl UdpSocket {
         Ok(UdpSocket {
             rt: rt.clone(),
             h: open(rt, first_v4(addr)?)?,
+        })
+    }
+
+    /// [`UdpSocket::bind`] with SO_REUSEADDR first, as
+    /// [`crate::net::UdpSocket::bind_reuse_addr`].
+    pub async fn bind_reuse_addr(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            rt: rt.clone(),
+            h: open_with(rt, first_v4(addr)?, true)?,
         })
     }
 

@@ -370,3 +370,49 @@ fn ip_msfilter_sets_a_joined_groups_filter_whole() {
         Err(UdpError::AddrNotAvailable)
     );
 }
+
+#[test]
+fn sockets_sharing_a_port_each_get_a_groups_datagram_by_their_own_filter() {
+    // Several receivers of one group on one port (SO_REUSEADDR, Linux's
+    // `__udp4_lib_mcast_deliver`): each takes its copy, by its own source
+    // filter, and each is told it is readable.
+    let mut s = host(A, 1);
+    frames(&mut s, Instant::ZERO);
+    let port = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5000);
+    let mut shared = || {
+        let u = s.udp_open();
+        s.udp_set_reuse_addr(u, true).unwrap();
+        s.udp_bind(u, port).unwrap();
+        u
+    };
+    let (any, ssm) = (shared(), shared());
+    s.udp_join_multicast(Instant::ZERO, any, SSM_GROUP, A)
+        .unwrap();
+    s.udp_membership(
+        Instant::ZERO,
+        ssm,
+        SSM_GROUP,
+        A,
+        MembershipOp::JoinSource(S1),
+    )
+    .unwrap();
+    while s.poll_event().is_some() {}
+    let t = s.now;
+    s.handle_frame(t, &to_group_from(S1, SSM_GROUP, IpProtocol::Udp, b"one"));
+    let mut readable = Vec::new();
+    while let Some(e) = s.poll_event() {
+        if let Event::UdpReadable(h) = e {
+            readable.push(h);
+        }
+    }
+    assert_eq!(readable.len(), 2, "{readable:?}");
+    assert!(readable.contains(&any) && readable.contains(&ssm));
+    // From S2: the any-source socket only.
+    s.handle_frame(t, &to_group_from(S2, SSM_GROUP, IpProtocol::Udp, b"two"));
+    let mut buf = [0u8; 8];
+    assert_eq!(s.udp_recv(any, &mut buf), Ok(3));
+    assert_eq!(s.udp_recv(any, &mut buf), Ok(3));
+    assert_eq!(&buf[..3], b"two");
+    assert_eq!(s.udp_recv(ssm, &mut buf), Ok(3));
+    assert_eq!(s.udp_recv(ssm, &mut buf), Err(UdpError::WouldBlock));
+}
