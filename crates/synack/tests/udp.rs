@@ -131,6 +131,16 @@ fn a_joined_group_is_received_until_it_is_left() {
     let (n, from) = member.recv_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"to the group");
     assert_eq!(from.ip(), std::net::IpAddr::V4(A));
+    // A has taken B's report before it joins (B's frames reach A in order,
+    // and this datagram after the report): otherwise a loaded machine may
+    // have A hear it only once a member, and neither host would then be
+    // the last reporter that sends the Leave Group checked below.
+    let probe = UdpSocket::bind(&a, "0.0.0.0:5010").unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    member.send_to(b"sync", addr(A, 5010)).unwrap();
+    assert_eq!(probe.recv(&mut buf).unwrap(), 4);
     // The sender's own member gets it too (IP_MULTICAST_LOOP), unless off.
     let own = UdpSocket::bind(&a, "0.0.0.0:5000").unwrap();
     own.set_read_timeout(Some(Duration::from_millis(300)))
