@@ -1102,6 +1102,32 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_group_being_left_answers_no_query_and_a_v1_querier_gets_v1_joins() {
+        let mut rng = Rng::from_seed(17);
+        let mut m = Memberships::new(0);
+        join(&mut m, t(0), G, &mut rng);
+        run(&mut m, 0, 5_000, &mut rng);
+        // Left: its TO_IN({}) is still being retransmitted, but the
+        // interface holds no state for a query to ask about.
+        leave(&mut m, t(10_000), G, &mut rng);
+        drain(&mut m);
+        let q = v3_query_bytes(10, G, 2, 125, &[]);
+        hear(&mut m, t(10_000), G, &q, &mut rng);
+        let sent = run(&mut m, 10_000, 20_000, &mut rng);
+        let to_in = v3(vec![rec(RecordType::ChangeToInclude, G, &[])]);
+        assert_eq!(
+            sent.into_iter().map(|(_, o)| o).collect::<Vec<_>>(),
+            [to_in]
+        );
+        assert!(m.is_empty());
+        // A version 1 querier: a join is a version 1 report, repeated.
+        general_v2(&mut m, t(30_000), 0, &mut rng);
+        join(&mut m, t(30_000), H, &mut rng);
+        assert_eq!(drain(&mut m), [report(1, H)]);
+        assert_eq!(run(&mut m, 30_001, 41_000, &mut rng).len(), 1);
+    }
+
     // Version 2 (RFC 2236), with `force_igmp_version` 2 or a v1 router.
 
     #[test]
