@@ -350,7 +350,11 @@ impl Stack {
             return;
         };
         let src = iface.config.addr;
-        let room = (self.env.config.mtu).saturating_sub(IP_HEADER_LEN + ROUTER_ALERT.len());
+        let room = self
+            .env
+            .config
+            .mtu
+            .saturating_sub(IP_HEADER_LEN + ROUTER_ALERT.len());
         match out.message {
             Message::Report { version, group } => {
                 let bytes = IgmpRepr::Report { version, group }.to_bytes();
@@ -457,4 +461,51 @@ fn split_report(records: Vec<GroupRecord>, room: usize) -> Vec<Vec<GroupRecord>>
         reports.push(report);
     }
     reports
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::igmp::RecordType;
+
+    fn rec(kind: RecordType, n: u8) -> GroupRecord {
+        GroupRecord {
+            kind,
+            group: Ipv4Addr::new(232, 0, 0, n),
+            sources: (1..=n).map(|i| Ipv4Addr::new(192, 0, 2, i)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_report_too_long_is_split_and_an_excluded_list_cut_short() {
+        // Room for the report header and 24 bytes: two records of one
+        // source each, or one of up to four sources.
+        let room = V3_REPORT_HEADER_LEN + 24;
+        let reports = split_report(
+            vec![
+                rec(RecordType::ModeIsInclude, 1),
+                rec(RecordType::AllowNewSources, 6),
+                rec(RecordType::ModeIsExclude, 6),
+            ],
+            room,
+        );
+        let shape: Vec<Vec<(RecordType, usize)>> = reports
+            .iter()
+            .map(|r| r.iter().map(|g| (g.kind, g.sources.len())).collect())
+            .collect();
+        // RFC 3376 §4.2.16: ALLOW's six sources in records of four and two;
+        // MODE_IS_EXCLUDE's six cut to four.
+        assert_eq!(
+            shape,
+            [
+                vec![(RecordType::ModeIsInclude, 1)],
+                vec![(RecordType::AllowNewSources, 4)],
+                vec![(RecordType::AllowNewSources, 2)],
+                vec![(RecordType::ModeIsExclude, 4)],
+            ]
+        );
+        for r in &reports {
+            assert!(v3_report_bytes(r).len() <= room, "{r:?}");
+        }
+    }
 }
