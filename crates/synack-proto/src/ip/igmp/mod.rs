@@ -1128,6 +1128,139 @@ mod tests {
         assert_eq!(run(&mut m, 30_001, 41_000, &mut rng).len(), 1);
     }
 
+    /// RFC 3376 §3.2's merge of `filters`, as the test's model: the mode
+    /// and sources of the interface, or `None` if no socket holds a filter.
+    fn model_state(filters: &[Option<(FilterMode, Vec<Ipv4Addr>)>]) -> Option<InterfaceFilter> {
+        let held: Vec<_> = filters.iter().flatten().collect();
+        if held.is_empty() {
+            return None;
+        }
+        let universe = [S1, S2, S3];
+        let excl: Vec<_> = held.iter().filter(|f| f.0 == FilterMode::Exclude).collect();
+        let incl: Vec<_> = held.iter().filter(|f| f.0 == FilterMode::Include).collect();
+        let sources: Vec<Ipv4Addr> = if excl.is_empty() {
+            universe
+                .into_iter()
+                .filter(|s| incl.iter().any(|f| f.1.contains(s)))
+                .collect()
+        } else {
+            universe
+                .into_iter()
+                .filter(|s| excl.iter().all(|f| f.1.contains(s)))
+                .filter(|s| !incl.iter().any(|f| f.1.contains(s)))
+                .collect()
+        };
+        let mode = if excl.is_empty() {
+            FilterMode::Include
+        } else {
+            FilterMode::Exclude
+        };
+        Some(InterfaceFilter { mode, sources })
+    }
+
+    fn view(f: &Option<(FilterMode, Vec<Ipv4Addr>)>) -> Option<SocketFilter<'_>> {
+        f.as_ref().map(|(mode, sources)| SocketFilter {
+            mode: *mode,
+            sources,
+        })
+    }
+
+    #[test]
+    fn random_walks_keep_the_filter_the_model_and_no_timer_behind() {
+        // Four sockets change their filters of one group at random while
+        // queries of every version and other hosts' reports come and time
+        // runs: the interface's filter is always RFC 3376 §3.2's merge of
+        // the sockets', every message goes where it should, and no timer
+        // is left due (a timer that handling does not clear would keep a
+        // stack's deadline in the past).
+        for seed in 0..40 {
+            let mut rng = Rng::from_seed(seed);
+            let mut walk = Rng::from_seed(1000 + seed);
+            let mut m = Memberships::new(0);
+            let mut sockets: Vec<Option<(FilterMode, Vec<Ipv4Addr>)>> = vec![None; 4];
+            let mut now = 0u64;
+            let pick = |walk: &mut Rng| -> Vec<Ipv4Addr> {
+                [S1, S2, S3]
+                    .into_iter()
+                    .filter(|_| walk.below(2) == 0)
+                    .collect()
+            };
+            for step in 0..300 {
+                match walk.below(6) {
+                    0 | 1 => {
+                        let i = walk.below(4) as usize;
+                        let new = match walk.below(3) {
+                            0 => None,
+                            1 => Some((FilterMode::Exclude, pick(&mut walk))),
+                            _ => Some((FilterMode::Include, pick(&mut walk)))
+                                .filter(|f| !f.1.is_empty()),
+                        };
+                        m.change(t(now), 0, G, view(&sockets[i]), view(&new), &mut rng)
+                            .unwrap();
+                        sockets[i] = new;
+                    }
+                    2 => {
+                        let bytes = match walk.below(5) {
+                            0 => v2_query(0, Ipv4Addr::UNSPECIFIED).to_vec(),
+                            1 => v2_query(20, G).to_vec(),
+                            2 => v3_query_bytes(30, Ipv4Addr::UNSPECIFIED, 2, 20, &[]),
+                            3 => v3_query_bytes(10, G, 3, 20, &[]),
+                            _ => v3_query_bytes(10, G, 0, 0, &pick(&mut walk)),
+                        };
+                        let dst = if bytes[4..8] == [0; 4] { ALL_HOSTS } else { G };
+                        hear(&mut m, t(now), dst, &bytes, &mut rng);
+                    }
+                    3 => {
+                        let theirs = IgmpRepr::Report {
+                            version: 2,
+                            group: G,
+                        };
+                        m.handle(t(now), 0, G, &theirs, &mut rng);
+                    }
+                    _ => {
+                        let until = now + walk.below(3_000);
+                        while let Some(due) = m.poll_timeout().filter(|d| *d <= t(until)) {
+                            let at = due.max(t(now));
+                            m.handle_timeout(at, &mut rng);
+                            assert!(
+                                m.poll_timeout().is_none_or(|d| d > at),
+                                "seed {seed} step {step}: a timer left due at {at:?}"
+                            );
+                            now = at.total_millis();
+                        }
+                        now = until;
+                        m.handle_timeout(t(now), &mut rng);
+                    }
+                }
+                for out in drain(&mut m) {
+                    let ok = match &out.message {
+                        Message::V3Report(records) => {
+                            out.dst == ALL_V3_ROUTERS && records.iter().all(|r| r.group == G)
+                        }
+                        Message::Report { group, .. } => out.dst == G && *group == G,
+                        Message::Leave { group } => out.dst == ALL_ROUTERS && *group == G,
+                    };
+                    assert!(ok, "seed {seed} step {step}: {out:?}");
+                }
+                let model = model_state(&sockets).filter(InterfaceFilter::has_state);
+                assert_eq!(
+                    m.filter(0, G),
+                    model,
+                    "seed {seed} step {step}: {sockets:?}"
+                );
+                for s in [S1, S2, S3, Ipv4Addr::new(203, 0, 113, 1)] {
+                    let want = model
+                        .as_ref()
+                        .is_some_and(|f| (f.mode == FilterMode::Include) == f.sources.contains(&s));
+                    assert_eq!(m.accepts(0, G, s, false), want, "seed {seed} step {step}");
+                }
+                if m.is_empty() {
+                    assert_eq!(m.poll_timeout(), None, "seed {seed} step {step}");
+                }
+            }
+        }
+    }
+
     // Version 2 (RFC 2236), with `force_igmp_version` 2 or a v1 router.
 
     #[test]
