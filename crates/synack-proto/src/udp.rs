@@ -1752,4 +1752,73 @@ mod tests {
             assert_eq!(t.shared, 0, "nothing shared without SO_REUSEADDR");
         }
     }
+
+    #[test]
+    fn shared_bindings_stay_consistent_under_random_operations() {
+        // The same walk with SO_REUSEADDR set at random: every open bound
+        // socket is in its port's list once; `bound` holds the newest on
+        // each address; `shared` counts the others; and no two sockets
+        // share an address unless both set SO_REUSEADDR.
+        let mut rng = Rng::from_seed(78);
+        let config = Config {
+            ip_local_port_range: (50000, 50007),
+            ..Config::default()
+        };
+        let mut t = UdpSockets::new(&config, Rng::from_seed(4), SipKey([5; 16]));
+        let mut open: Vec<UdpHandle> = Vec::new();
+        for step in 0..5000 {
+            let pick = |rng: &mut Rng, v: &Vec<UdpHandle>| v[rng.below(v.len() as u64) as usize];
+            match rng.below(7) {
+                0 => {
+                    let h = t.open();
+                    t.set_reuse_addr(h, rng.below(3) != 0).unwrap();
+                    open.push(h);
+                }
+                1 | 2 if !open.is_empty() => {
+                    let h = pick(&mut rng, &open);
+                    let addr = [WILDCARD, US, US2][rng.below(3) as usize];
+                    let port = [0, 50000, 50001][rng.below(3) as usize];
+                    let _ = t.bind(h, sa(addr, port), ours);
+                }
+                3 if !open.is_empty() => {
+                    let h = pick(&mut rng, &open);
+                    let _ = t.connect(h, sa(PEER, 53), Some([US, US2][rng.below(2) as usize]));
+                }
+                4 if !open.is_empty() => {
+                    let _ = t.disconnect(pick(&mut rng, &open));
+                }
+                5 if !open.is_empty() => {
+                    let i = rng.below(open.len() as u64) as usize;
+                    t.close(open.swap_remove(i)).unwrap();
+                }
+                _ => {}
+            }
+            let mut listed = 0;
+            let mut extra = 0;
+            for (&port, users) in &t.port_users {
+                assert!(!users.is_empty(), "step {step}");
+                for (k, b) in users.iter().enumerate() {
+                    let s = t.slots[b.index as usize].socket.as_ref().expect("open");
+                    assert_eq!(s.local, Some(sa(b.addr, port)), "step {step}");
+                    listed += 1;
+                    let newer = users[k + 1..].iter().any(|o| o.addr == b.addr);
+                    let local = sa(b.addr, port);
+                    if newer {
+                        extra += 1;
+                        assert_ne!(t.bound.get(&local), Some(&b.index), "step {step}");
+                    } else {
+                        assert_eq!(t.bound.get(&local), Some(&b.index), "step {step}");
+                    }
+                    // Connect may move a wildcard socket onto an address
+                    // (Linux rehashes without a bind check), so only two on
+                    // the same address are held to SO_REUSEADDR.
+                    for o in users[k + 1..].iter().filter(|o| o.addr == b.addr) {
+                        assert!(b.reuse_addr && o.reuse_addr, "step {step}");
+                    }
+                }
+            }
+            assert_eq!(t.shared, extra, "step {step}");
+            assert_eq!(t.bound.len() + extra, listed, "step {step}");
+        }
+    }
 }
