@@ -17,7 +17,10 @@
 //!   datagram goes to one of them (one connected to its source first, then
 //!   one bound to its address rather than the wildcard, then the newest),
 //!   a broadcast or multicast one to every one that takes it (Linux's
-//!   `__udp4_lib_mcast_deliver`). No SO_REUSEPORT for UDP.
+//!   `__udp4_lib_mcast_deliver`). Sockets that all set SO_REUSEPORT share
+//!   the same way, except that a unicast datagram goes to the one a keyed
+//!   hash of its 4-tuple picks among the best (Linux's
+//!   `reuseport_select_sock`): the datagrams of one flow to one socket.
 //! - `connect` only records the peer: the socket then sends to it by default
 //!   and receives only from it. It binds an unbound socket to an ephemeral
 //!   port and fixes a wildcard local address to the route's source, as Linux
@@ -314,6 +317,9 @@ struct UdpSocket {
     /// SO_REUSEADDR: it may share its address and port with sockets that
     /// set it too.
     reuse_addr: bool,
+    /// SO_REUSEPORT: likewise, and unicast datagrams are spread over the
+    /// sockets that set it by a hash of their 4-tuple.
+    reuse_port: bool,
 }
 
 /// Queues a datagram on `s`, with the IP options it asked for (as they
@@ -366,6 +372,14 @@ struct Binding {
     index: u32,
     addr: Ipv4Addr,
     reuse_addr: bool,
+    reuse_port: bool,
+}
+
+impl Binding {
+    /// Whether it and `other` may share an address and port.
+    fn shares_with(&self, reuse_addr: bool, reuse_port: bool) -> bool {
+        (reuse_addr && self.reuse_addr) || (reuse_port && self.reuse_port)
+    }
 }
 
 /// Every UDP socket of a stack.
@@ -385,6 +399,9 @@ pub struct UdpSockets {
     /// Sockets a datagram for several made readable, for the stack's
     /// events ([`UdpSockets::drain_readable`]).
     readable: Vec<UdpHandle>,
+    /// Keys the hash that spreads unicast datagrams over SO_REUSEPORT
+    /// sockets (a peer cannot aim at one).
+    reuseport_key: SipKey,
     port_range: (u16, u16),
     rcvbuf: usize,
     rng: Rng,
@@ -403,6 +420,7 @@ impl UdpSockets {
             port_users: HashMap::with_hasher(KeyedHasher::new(key)),
             shared: 0,
             readable: Vec::new(),
+            reuseport_key: SipKey(key.0.map(|b| b ^ 0x5A)),
             port_range: config.ip_local_port_range,
             rcvbuf: config.rmem_default,
             rng,
@@ -439,6 +457,7 @@ impl UdpSockets {
             ip_options: None,
             recv_options: RecvOptions::None,
             reuse_addr: false,
+            reuse_port: false,
         };
         match self.free.pop() {
             Some(index) => {
@@ -493,7 +512,8 @@ impl UdpSockets {
         if !bindable {
             return Err(UdpError::AddrNotAvailable);
         }
-        let reuse = self.socket(h)?.reuse_addr;
+        let s = self.socket(h)?;
+        let reuse = (s.reuse_addr, s.reuse_port);
         let port = match local.port() {
             0 => self.ephemeral(addr).ok_or(UdpError::NoEphemeralPorts)?,
             p if self.is_free(addr, p, reuse) => p,
@@ -643,6 +663,14 @@ impl UdpSockets {
     /// socket keeps its binding as it was made.
     pub fn set_reuse_addr(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
         self.socket_mut(h)?.reuse_addr = on;
+        Ok(())
+    }
+
+    /// Sets SO_REUSEPORT, for the next bind: the socket may share an address
+    /// and port with sockets that set it too, and unicast datagrams are
+    /// spread over them by a hash of their 4-tuple (see the module).
+    pub fn set_reuse_port(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
+        self.socket_mut(h)?.reuse_port = on;
         Ok(())
     }
 
@@ -961,10 +989,12 @@ impl UdpSockets {
             .find(|&i| accepts(i))
     }
 
-    /// [`Self::demux`] while some sockets share an address (SO_REUSEADDR):
-    /// of those on the port that take the datagram, one connected to its
-    /// source first, then one bound to its address rather than the
-    /// wildcard, then the newest (Linux's `compute_score`, newest first).
+    /// [`Self::demux`] while some sockets share an address (SO_REUSEADDR,
+    /// SO_REUSEPORT): of those on the port that take the datagram, one
+    /// connected to its source first, then one bound to its address rather
+    /// than the wildcard (Linux's `compute_score`); among the best, the one
+    /// the 4-tuple's hash picks if they all set SO_REUSEPORT (Linux's
+    /// `reuseport_select_sock`), else the newest.
     #[cold]
     #[inline(never)]
     fn demux_shared(&self, dst: Ipv4Addr, port: u16, from: SocketAddrV4) -> Option<u32> {
@@ -983,15 +1013,20 @@ impl UdpSockets {
             };
             Some(connected + specific)
         };
-        let mut best: Option<(u8, u32)> = None;
-        for b in users.iter().rev() {
-            if let Some(sc) = score(b)
-                && best.is_none_or(|(top, _)| sc > top)
-            {
-                best = Some((sc, b.index));
-            }
+        let best = users.iter().filter_map(score).max()?;
+        let top = || users.iter().filter(move |b| score(b) == Some(best));
+        let count = top().count();
+        if count > 1 && top().all(|b| b.reuse_port) {
+            let mut tuple = [0u8; 12];
+            tuple[..4].copy_from_slice(&dst.octets());
+            tuple[4..8].copy_from_slice(&from.ip().octets());
+            tuple[8..10].copy_from_slice(&port.to_be_bytes());
+            tuple[10..].copy_from_slice(&from.port().to_be_bytes());
+            let hash = self.reuseport_key.hash(&tuple) as u32;
+            let i = (u64::from(hash) * count as u64) >> 32;
+            return top().nth(i as usize).map(|b| b.index);
         }
-        best.map(|(_, index)| index)
+        top().next_back().map(|b| b.index)
     }
 
     fn socket(&self, h: UdpHandle) -> Result<&UdpSocket, UdpError> {
@@ -1027,13 +1062,14 @@ impl UdpSockets {
 
     /// Whether `addr:port` may be bound: no socket on that address or on
     /// the wildcard address, and for the wildcard address none at all;
-    /// unless (`reuse`) this one and every one in the way set SO_REUSEADDR.
-    fn is_free(&self, addr: Ipv4Addr, port: u16, reuse: bool) -> bool {
+    /// unless this one and every one in the way set SO_REUSEADDR, or all
+    /// set SO_REUSEPORT (`reuse`: this one's two).
+    fn is_free(&self, addr: Ipv4Addr, port: u16, reuse: (bool, bool)) -> bool {
         self.port_users.get(&port).is_none_or(|users| {
             users
                 .iter()
                 .filter(|b| b.addr == addr || b.addr == WILDCARD || addr == WILDCARD)
-                .all(|b| reuse && b.reuse_addr)
+                .all(|b| b.shares_with(reuse.0, reuse.1))
         })
     }
 
@@ -1050,14 +1086,14 @@ impl UdpSockets {
         let start = self.rng.below(u64::from(n)) as u32;
         (0..n)
             .map(|i| lo + ((start + i) % n) as u16)
-            .find(|&p| self.is_free(addr, p, false))
+            .find(|&p| self.is_free(addr, p, (false, false)))
     }
 
     fn attach(&mut self, index: u32, local: SocketAddrV4) {
-        let reuse_addr = self.slots[index as usize]
+        let (reuse_addr, reuse_port) = self.slots[index as usize]
             .socket
             .as_ref()
-            .is_some_and(|s| s.reuse_addr);
+            .map_or((false, false), |s| (s.reuse_addr, s.reuse_port));
         if self.bound.insert(local, index).is_some() {
             self.shared += 1;
         }
@@ -1068,6 +1104,7 @@ impl UdpSockets {
                 index,
                 addr: *local.ip(),
                 reuse_addr,
+                reuse_port,
             });
         if let Some(s) = self.slots[index as usize].socket.as_mut() {
             s.local = Some(local);
@@ -1168,6 +1205,44 @@ mod tests {
         let mut buf = [0u8; 2048];
         let r = t.recv_from(h, &mut buf)?;
         Ok((buf[..r.len].to_vec(), r.src))
+    }
+
+    #[test]
+    fn so_reuseport_sockets_split_unicast_flows_and_each_take_broadcast() {
+        let mut t = table();
+        let group: Vec<UdpHandle> = (0..3)
+            .map(|_| {
+                let h = t.open();
+                t.set_reuse_port(h, true).unwrap();
+                t.bind(h, sa(WILDCARD, 443), ours).unwrap();
+                h
+            })
+            .collect();
+        // One without it may not join; SO_REUSEADDR alone does not do.
+        let other = t.open();
+        t.set_reuse_addr(other, true).unwrap();
+        assert_eq!(
+            t.bind(other, sa(WILDCARD, 443), ours),
+            Err(UdpError::AddrInUse)
+        );
+        // 90 flows: spread over the three, each flow always to one socket.
+        let mut per = [0usize; 3];
+        for port in 40_000..40_090 {
+            let from = sa(PEER, port);
+            let UdpInput::Delivered(h) = deliver(&mut t, from, sa(US, 443), b"q") else {
+                panic!("not delivered");
+            };
+            assert_eq!(
+                deliver(&mut t, from, sa(US, 443), b"q"),
+                UdpInput::Delivered(h)
+            );
+            per[group.iter().position(|&g| g == h).unwrap()] += 1;
+        }
+        assert!(per.iter().all(|&n| n >= 20), "{per:?}");
+        // A broadcast to each of them.
+        let (ip, udp) = datagram(sa(US2, 9), sa(Ipv4Addr::BROADCAST, 443), b"all");
+        let got = t.handle_datagram(&ip, &udp, true, Checksum::Full);
+        assert_eq!(got, UdpInput::DeliveredToMany(3));
     }
 
     #[test]
@@ -1755,10 +1830,10 @@ mod tests {
 
     #[test]
     fn shared_bindings_stay_consistent_under_random_operations() {
-        // The same walk with SO_REUSEADDR set at random: every open bound
-        // socket is in its port's list once; `bound` holds the newest on
-        // each address; `shared` counts the others; and no two sockets
-        // share an address unless both set SO_REUSEADDR.
+        // The same walk with SO_REUSEADDR and SO_REUSEPORT set at random:
+        // every open bound socket is in its port's list once; `bound` holds
+        // the newest on each address; `shared` counts the others; and no
+        // two sockets share an address unless both set one of the two.
         let mut rng = Rng::from_seed(78);
         let config = Config {
             ip_local_port_range: (50000, 50007),
@@ -1771,7 +1846,8 @@ mod tests {
             match rng.below(7) {
                 0 => {
                     let h = t.open();
-                    t.set_reuse_addr(h, rng.below(3) != 0).unwrap();
+                    t.set_reuse_addr(h, rng.below(3) == 0).unwrap();
+                    t.set_reuse_port(h, rng.below(3) == 0).unwrap();
                     open.push(h);
                 }
                 1 | 2 if !open.is_empty() => {
@@ -1813,7 +1889,7 @@ mod tests {
                     // (Linux rehashes without a bind check), so only two on
                     // the same address are held to SO_REUSEADDR.
                     for o in users[k + 1..].iter().filter(|o| o.addr == b.addr) {
-                        assert!(b.reuse_addr && o.reuse_addr, "step {step}");
+                        assert!(b.shares_with(o.reuse_addr, o.reuse_port), "step {step}");
                     }
                 }
             }

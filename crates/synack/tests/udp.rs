@@ -291,6 +291,48 @@ fn receivers_sharing_a_port_each_get_the_groups_datagrams() {
     }
 }
 
+#[test]
+fn reuseport_sockets_split_the_flows_to_a_port() {
+    // SO_REUSEPORT before bind: each client's datagrams go to one of the
+    // two servers, always the same one, and both get some clients.
+    let (a, b) = pair();
+    let servers = [
+        UdpSocket::bind_reuse_port(&b, "0.0.0.0:5004").unwrap(),
+        UdpSocket::bind_reuse_port(&b, "0.0.0.0:5004").unwrap(),
+    ];
+    assert_eq!(
+        UdpSocket::bind_reuse_addr(&b, "0.0.0.0:5004")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::AddrInUse
+    );
+    let clients: Vec<_> = (0..20)
+        .map(|_| UdpSocket::bind(&a, "0.0.0.0:0").unwrap())
+        .collect();
+    for round in 0..2u8 {
+        for c in &clients {
+            c.send_to(&[round], addr(B, 5004)).unwrap();
+        }
+    }
+    let mut seen: Vec<Vec<u16>> = vec![Vec::new(), Vec::new()];
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 4];
+    while seen.iter().map(Vec::len).sum::<usize>() < 40 && std::time::Instant::now() < deadline {
+        for (s, got) in servers.iter().zip(&mut seen) {
+            s.set_nonblocking(true).unwrap();
+            while let Ok((_, from)) = s.recv_from(&mut buf) {
+                got.push(from.port());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(seen[0].len() + seen[1].len(), 40, "{seen:?}");
+    assert!(!seen[0].is_empty() && !seen[1].is_empty(), "{seen:?}");
+    for port in &seen[0] {
+        assert!(!seen[1].contains(port), "one flow, one socket: {seen:?}");
+    }
+}
+
 #[cfg(feature = "tokio")]
 #[tokio::test]
 async fn a_tokio_socket_joins_a_group() {

@@ -232,6 +232,14 @@ impl Stack {
         self.udp.set_reuse_addr(h, on)
     }
 
+    /// Sets SO_REUSEPORT for the socket's next bind: sockets that all set it
+    /// may share an address and port; a unicast datagram goes to the one a
+    /// keyed hash of its 4-tuple picks (one flow, one socket), a broadcast
+    /// or multicast one to each (Linux's UDP SO_REUSEPORT).
+    pub fn udp_set_reuse_port(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
+        self.udp.set_reuse_port(h, on)
+    }
+
     /// Sets IP_RETOPTS: the socket's datagrams keep the IP options a reply
     /// should carry for [`Stack::udp_recv_msg`]: record route and
     /// timestamp as they came, a source route (taken with

@@ -24,21 +24,28 @@ pub struct UdpSocket {
 }
 
 pub(crate) fn open(rt: &Runtime, addr: SocketAddrV4) -> io::Result<UdpHandle> {
-    open_with(rt, addr, false)
+    open_with(rt, addr, Reuse::None)
 }
 
-/// [`open`], with SO_REUSEADDR set before the bind when `reuse_addr`.
-pub(crate) fn open_with(
-    rt: &Runtime,
-    addr: SocketAddrV4,
-    reuse_addr: bool,
-) -> io::Result<UdpHandle> {
+/// Which socket option [`open_with`] sets before the bind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reuse {
+    None,
+    /// SO_REUSEADDR.
+    Addr,
+    /// SO_REUSEPORT.
+    Port,
+}
+
+/// [`open`], with SO_REUSEADDR or SO_REUSEPORT set before the bind.
+pub(crate) fn open_with(rt: &Runtime, addr: SocketAddrV4, reuse: Reuse) -> io::Result<UdpHandle> {
     let mut core = rt.shared.lock()?;
     let h = core.stack.udp_open();
-    let bound = core
-        .stack
-        .udp_set_reuse_addr(h, reuse_addr)
-        .and_then(|()| core.stack.udp_bind(h, addr).map(drop));
+    let stack = &mut core.stack;
+    let bound = stack
+        .udp_set_reuse_addr(h, reuse == Reuse::Addr)
+        .and_then(|()| stack.udp_set_reuse_port(h, reuse == Reuse::Port))
+        .and_then(|()| stack.udp_bind(h, addr).map(drop));
     if let Err(e) = bound {
         let _ = core.stack.udp_close(h);
         return Err(udp_error(e));
@@ -170,7 +177,19 @@ impl UdpSocket {
         let addr = first_v4(addr)?;
         Ok(UdpSocket {
             rt: rt.clone(),
-            h: open_with(rt, addr, true)?,
+            h: open_with(rt, addr, Reuse::Addr)?,
+        })
+    }
+
+    /// [`UdpSocket::bind`] with SO_REUSEPORT set first: sockets bound so
+    /// share an address and port, a unicast datagram going to the one a
+    /// hash of its 4-tuple picks (each flow to one socket, as a server's
+    /// threads split their clients), a broadcast or multicast one to each.
+    pub fn bind_reuse_port(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let addr = first_v4(addr)?;
+        Ok(UdpSocket {
+            rt: rt.clone(),
+            h: open_with(rt, addr, Reuse::Port)?,
         })
     }
 

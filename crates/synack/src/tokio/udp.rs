@@ -10,7 +10,7 @@ use synack_proto::udp::UdpHandle;
 
 use super::Runtime;
 use crate::net::udp::{
-    membership, open, open_with, release, send_with, set_ip_options, set_multicast_ttl,
+    Reuse, membership, open, open_with, release, send_with, set_ip_options, set_multicast_ttl,
     set_source_filter, try_recv_from, try_recv_msg,
 };
 use crate::runtime::Core;
@@ -54,7 +54,16 @@ impl UdpSocket {
     pub async fn bind_reuse_addr(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
             rt: rt.clone(),
-            h: open_with(rt, first_v4(addr)?, true)?,
+            h: open_with(rt, first_v4(addr)?, Reuse::Addr)?,
+        })
+    }
+
+    /// [`UdpSocket::bind`] with SO_REUSEPORT first, as
+    /// [`crate::net::UdpSocket::bind_reuse_port`].
+    pub async fn bind_reuse_port(rt: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            rt: rt.clone(),
+            h: open_with(rt, first_v4(addr)?, Reuse::Port)?,
         })
     }
 
