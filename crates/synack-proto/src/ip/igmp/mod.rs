@@ -1263,6 +1263,15 @@ mod tests {
 
     // Version 2 (RFC 2236), with `force_igmp_version` 2 or a v1 router.
 
+    /// A version 2 host that joined G at 0 and has sent both its reports.
+    fn settled_v2(seed: u64) -> (Memberships, Rng) {
+        let mut rng = Rng::from_seed(seed);
+        let mut m = Memberships::new(2);
+        join(&mut m, t(0), G, &mut rng);
+        run(&mut m, 0, 10_000, &mut rng);
+        (m, rng)
+    }
+
     #[test]
     fn a_join_reports_at_once_and_once_more_within_ten_seconds() {
         let mut rng = Rng::from_seed(1);
@@ -1351,10 +1360,7 @@ mod tests {
 
     #[test]
     fn a_version_1_router_gets_version_1_reports_and_no_leaves() {
-        let mut rng = Rng::from_seed(4);
-        let mut m = Memberships::new(2);
-        join(&mut m, t(0), G, &mut rng);
-        run(&mut m, 0, 10_000, &mut rng);
+        let (mut m, mut rng) = settled_v2(4);
         general_v2(&mut m, t(20_000), 0, &mut rng);
         assert_eq!(m.version(0, t(20_000)), 1);
         let sent = run(&mut m, 20_000, 31_000, &mut rng);
@@ -1371,10 +1377,7 @@ mod tests {
 
     #[test]
     fn a_query_asking_sooner_moves_a_timer_earlier_only() {
-        let mut rng = Rng::from_seed(5);
-        let mut m = Memberships::new(2);
-        join(&mut m, t(0), G, &mut rng);
-        run(&mut m, 0, 10_000, &mut rng);
+        let (mut m, mut rng) = settled_v2(5);
         general_v2(&mut m, t(20_000), 10, &mut rng);
         let due = m.poll_timeout().unwrap();
         // A longer one leaves it.

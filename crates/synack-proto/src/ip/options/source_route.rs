@@ -162,6 +162,17 @@ pub(super) fn fill_destination(option: &mut [u8], dst: Ipv4Addr) {
     option[len - 4..].copy_from_slice(&dst.octets());
 }
 
+/// A loose route option with `pointer` and `slots`, unpadded (tests build
+/// routes as received or as set with it).
+#[cfg(test)]
+pub(crate) fn loose(pointer: u8, slots: &[Ipv4Addr]) -> Vec<u8> {
+    let mut o = vec![kind::LOOSE_SOURCE_ROUTE, 3 + 4 * slots.len() as u8, pointer];
+    for s in slots {
+        o.extend_from_slice(&s.octets());
+    }
+    o
+}
+
 /// The option that starts at `start` in a checked area.
 fn option(area: &[u8], start: u8) -> &[u8] {
     let start = usize::from(start);

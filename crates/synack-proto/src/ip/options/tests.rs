@@ -357,11 +357,7 @@ const FAR: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 9);
 
 /// A loose route option: `pointer`, then `slots`.
 fn lsrr(pointer: u8, slots: &[Ipv4Addr]) -> Vec<u8> {
-    let mut o = vec![kind::LOOSE_SOURCE_ROUTE, 3 + 4 * slots.len() as u8, pointer];
-    for s in slots {
-        o.extend_from_slice(&s.octets());
-    }
-    o
+    source_route::loose(pointer, slots)
 }
 
 #[test]

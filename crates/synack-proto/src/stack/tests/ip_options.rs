@@ -151,9 +151,7 @@ fn options_the_host_ignores_let_the_datagram_through() {
     let t = Instant::from_millis(1);
     let u = s.udp_open();
     s.udp_bind(u, SocketAddrV4::new(B, 53)).unwrap();
-    let mut udp = vec![0, 99, 0, 53, 0, 12, 0, 0];
-    udp.extend_from_slice(b"dns?");
-    let datagram = ip_datagram(A, B, IpProtocol::Udp, &udp);
+    let datagram = udp_to_b(b"dns?");
     // Router alert, a stream identifier, an unknown kind 30.
     let options = [
         kind::ROUTER_ALERT,
@@ -176,6 +174,15 @@ fn options_the_host_ignores_let_the_datagram_through() {
         (&buf[..got.len], got.src),
         (&b"dns?"[..], SocketAddrV4::new(A, 99))
     );
+}
+
+/// A UDP datagram from A:99 to B:53 carrying `payload`, no checksum.
+pub(super) fn udp_to_b(payload: &[u8]) -> Vec<u8> {
+    let mut udp = vec![0, 99, 0, 53];
+    udp.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend_from_slice(payload);
+    ip_datagram(A, B, IpProtocol::Udp, &udp)
 }
 
 /// A UDP socket of `s` bound to `addr`.
@@ -299,13 +306,7 @@ fn a_socket_that_asks_gets_each_datagrams_ip_options() {
     let t = Instant::from_millis(1);
     let u = udp_socket(&mut s, SocketAddrV4::new(B, 53));
     let options = [kind::ROUTER_ALERT, 4, 0, 0, kind::STREAM_ID, 4, 0, 9];
-    let datagram = |payload: &[u8]| {
-        let mut udp = vec![0, 99, 0, 53];
-        udp.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
-        udp.extend_from_slice(&[0, 0]);
-        udp.extend_from_slice(payload);
-        with_options(&ip_datagram(A, B, IpProtocol::Udp, &udp), &options)
-    };
+    let datagram = |payload: &[u8]| with_options(&udp_to_b(payload), &options);
     let mut buf = [0u8; 16];
     let mut got = [0u8; 40];
     // Not asked: none kept.

@@ -4,7 +4,7 @@
 //! reply and a UDP reply sent back along the route (IP_RETOPTS, then
 //! IP_OPTIONS), and a socket's own route on the wire.
 
-use super::ip_options::{listening_and_a_syn, split_reply, udp_socket, with_options};
+use super::ip_options::{listening_and_a_syn, split_reply, udp_socket, udp_to_b, with_options};
 use super::*;
 use crate::ip::options::kind;
 use crate::udp::UdpError;
@@ -26,21 +26,9 @@ fn accepting() -> Stack {
 
 /// A loose route option, `pointer`, the `slots`, padded to whole words.
 fn lsrr(pointer: u8, slots: &[Ipv4Addr]) -> Vec<u8> {
-    let mut o = vec![kind::LOOSE_SOURCE_ROUTE, 3 + 4 * slots.len() as u8, pointer];
-    for s in slots {
-        o.extend_from_slice(&s.octets());
-    }
+    let mut o = crate::ip::options::source_route::loose(pointer, slots);
     o.resize(o.len().next_multiple_of(4), kind::END);
     o
-}
-
-/// A UDP datagram from A:99 to B:53 carrying `payload`, no checksum.
-fn udp_to_b(payload: &[u8]) -> Vec<u8> {
-    let mut udp = vec![0, 99, 0, 53];
-    udp.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
-    udp.extend_from_slice(&[0, 0]);
-    udp.extend_from_slice(payload);
-    ip_datagram(A, B, IpProtocol::Udp, &udp)
 }
 
 #[test]
