@@ -142,6 +142,17 @@ impl Group {
     }
 }
 
+/// A query as the interface answers it: when, where, for which group (a
+/// General Query: all), and within how long.
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    now: Instant,
+    iface: usize,
+    general: bool,
+    group: Ipv4Addr,
+    max: Duration,
+}
+
 /// One interface's querier state.
 #[derive(Debug, Clone, Copy)]
 struct Iface {
@@ -527,11 +538,18 @@ impl Memberships {
         if was == 3 && version < 3 {
             self.cancel_v3(iface);
         }
+        let asked = Asked {
+            now,
+            iface,
+            general,
+            group,
+            max,
+        };
         if version < 3 {
-            return self.legacy_query(now, iface, general, group, max, rng);
+            return self.legacy_query(&asked, rng);
         }
         let sources: Vec<Ipv4Addr> = v3.map(|q| q.sources().collect()).unwrap_or_default();
-        self.v3_query(now, iface, general, group, max, sources, rng);
+        self.v3_query(&asked, sources, rng);
     }
 
     /// RFC 3376 §7.2.1: moving to an older version cancels version 3's
@@ -548,15 +566,14 @@ impl Memberships {
     /// RFC 2236 §3: a General Query starts a timer for every group of the
     /// interface, a Group-Specific one for its group; a timer already
     /// running keeps its time unless the query asks for an answer sooner.
-    fn legacy_query(
-        &mut self,
-        now: Instant,
-        iface: usize,
-        general: bool,
-        group: Ipv4Addr,
-        max: Duration,
-        rng: &mut Rng,
-    ) {
+    fn legacy_query(&mut self, q: &Asked, rng: &mut Rng) {
+        let &Asked {
+            now,
+            iface,
+            general,
+            group,
+            max,
+        } = q;
         for g in &mut self.groups {
             if g.iface != iface
                 || (!general && g.addr != group)
@@ -579,17 +596,14 @@ impl Memberships {
     }
 
     /// RFC 3376 §5.2's five rules.
-    #[allow(clippy::too_many_arguments)]
-    fn v3_query(
-        &mut self,
-        now: Instant,
-        iface: usize,
-        general: bool,
-        group: Ipv4Addr,
-        max: Duration,
-        sources: Vec<Ipv4Addr>,
-        rng: &mut Rng,
-    ) {
+    fn v3_query(&mut self, q: &Asked, sources: Vec<Ipv4Addr>, rng: &mut Rng) {
+        let &Asked {
+            now,
+            iface,
+            general,
+            group,
+            max,
+        } = q;
         let due = now + random_delay(rng, max);
         // An interface that holds no group has nothing to answer.
         if !self.current_state_exists(iface) {
