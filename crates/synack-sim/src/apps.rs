@@ -193,7 +193,7 @@ impl App for BulkSender {
 
     fn poll(&mut self, now: Instant, stack: &mut Stack) {
         if self.conn.is_none() && now >= self.start_at {
-            self.conn = stack.tcp_connect(now, self.remote, self.opts).ok();
+            self.conn = stack.tcp_connect(now, self.remote, self.opts.clone()).ok();
             // Data may be queued before the handshake completes.
             self.pump(now, stack);
         }

@@ -393,7 +393,10 @@ fn a_newer_syn_reopens_a_time_wait_four_tuple() {
         ..ConnectOptions::default()
     };
     let now = p.now();
-    let c = p.client().tcp_connect(now, SERVER_ADDR, opts).unwrap();
+    let c = p
+        .client()
+        .tcp_connect(now, SERVER_ADDR, opts.clone())
+        .unwrap();
     p.run_for(Duration::from_millis(100)).unwrap();
     let s = p.server().tcp_accept(l).unwrap();
     // The server closes first: its side ends in TIME-WAIT.

@@ -494,6 +494,21 @@ impl SendOptions {
         self.len == 0
     }
 
+    /// Them as an application set them, into `out` (what `getsockopt`
+    /// reads back: Linux's `ip_options_undo`), a source route's first hop
+    /// back in its first slot. Returns their length.
+    pub fn as_set(&self, out: &mut [u8; MAX_LEN]) -> usize {
+        *out = self.area;
+        if let (Some(sr), Some(first)) = (self.found.source_route, self.first_hop) {
+            let sr = usize::from(sr);
+            let option = &mut out[sr..sr + usize::from(self.area[sr + 1])];
+            let len = option.len();
+            option.copy_within(3..len - 4, 7);
+            option[3..7].copy_from_slice(&first.octets());
+        }
+        self.len()
+    }
+
     /// Writes them for one datagram to `dst` (its final destination) into
     /// `out` (exactly [`Self::len`] octets), this host registered in its
     /// record route and timestamp options as their first module and `dst`

@@ -370,7 +370,11 @@ impl Stack {
         if unusable {
             return Err(ConnectError::InvalidAddress);
         }
-        let hop = self.hop_to(r).ok_or(ConnectError::NetworkUnreachable)?;
+        let hop = match opts.ip_options.as_deref() {
+            None => self.hop_to(r),
+            Some(o) => self.first_hop_route(o.first_hop().unwrap_or(r), Some(*o)),
+        };
+        let hop = hop.ok_or(ConnectError::NetworkUnreachable)?;
         if hop.link_broadcast {
             return Err(ConnectError::InvalidAddress);
         }
@@ -425,6 +429,9 @@ impl Stack {
         };
         // Built in its slot; set up there before anything is sent.
         let key = self.insert_conn(tuple.local, remote, Open::Active, &params, Owner::App);
+        if let Some(options) = opts.ip_options.as_deref().filter(|o| !o.is_empty()) {
+            self.set_conn_ip_options(key, Some(*options));
+        }
         let mut queued = 0;
         if let Some(entry) = self.conns.get_mut(key) {
             if let Some(plan) = fastopen_plan {

@@ -24,6 +24,7 @@ use std::collections::VecDeque;
 use super::iface::Hop;
 use super::slab::OptionKey;
 use super::tcp::TcpReply;
+use super::tcp_ip_options::IpOut;
 use super::{Direction, FourTuple, IfaceId, MIN_TRANSMIT_BUFFER, Stack};
 use crate::ip::arp::Resolution;
 use crate::ip::options as ip_options;
@@ -53,7 +54,7 @@ const POOL_MAX: usize = 64;
 /// the stores. Every frame stalled on that, on a bulk sender's path most
 /// (docs/PERFORMANCE.md, "Session 21").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Written(u64);
+pub(super) struct Written(u64);
 
 impl Written {
     /// A frame of `len` bytes (at most a buffer's: below 4 GiB).
@@ -480,37 +481,54 @@ impl Stack {
         {
             return frame;
         }
+        // A connection with IP options (rare: `tcp_ip_options`) goes by
+        // their route and writes them; the rest asks one length.
+        if !self.tcp_ip_options.is_empty()
+            && let Some(frame) = self.transmit_conn_optioned(ready, buf)
+        {
+            return frame;
+        }
         // The route decides the buffer's layout (link header room, offload
         // allowance); `hop_to` remembers its last answer, so asking before
         // the connection knows whether it has a segment costs a compare.
         let hop = self.hop_to(dst);
-        self.transmit_conn_on(ready, hop, buf)
+        self.transmit_conn_on(ready, hop, buf, None)
     }
 
     /// [`Stack::transmit_conn`] for a connection routed to the loopback:
     /// segments of up to the loopback's MTU, in a buffer of its own.
     #[cold]
     #[inline(never)]
-    fn transmit_conn_looped(&mut self, ready: super::Ready, hop: Option<Hop>) -> Option<Written> {
+    pub(super) fn transmit_conn_looped(
+        &mut self,
+        ready: super::Ready,
+        hop: Option<Hop>,
+        ip_out: Option<IpOut<'_>>,
+    ) -> Option<Written> {
         self.with_loopback_buffer(|stack, lo| {
             // Linux's `lo` offloads the checksum: a data segment leaves with
             // the pseudo-header's sum only, and the receiver, on the same
-            // loopback, never sums it (`handle_looped`).
+            // loopback, never sums it (`handle_looped`). With IP options the
+            // segment is summed whole (its TCP header is not where the
+            // offload's offsets say).
             stack.env.tx = crate::tcp::conn::offload::TxOffload {
-                csum: true,
+                csum: ip_out.is_none(),
                 ..Default::default()
             };
-            stack.transmit_conn_on(ready, hop, lo)
+            stack.transmit_conn_on(ready, hop, lo, ip_out)
         })
     }
 
-    /// [`Stack::transmit_conn`] once the hop is known, into `buf`.
+    /// [`Stack::transmit_conn`] once the hop is known, into `buf`; with
+    /// `ip_out`, the segment's IP header carries the connection's options
+    /// (`tcp_ip_options`; `None`, a constant, in the common copy).
     #[inline(always)]
-    fn transmit_conn_on(
+    pub(super) fn transmit_conn_on(
         &mut self,
         ready: super::Ready,
         hop: Option<Hop>,
         buf: &mut [u8],
+        ip_out: Option<IpOut<'_>>,
     ) -> Option<Written> {
         let now = self.now;
         let super::Ready { key, dst } = ready;
@@ -523,13 +541,16 @@ impl Stack {
                 Some(i) if i.mac().is_none() => 0,
                 Some(_) => ETH,
                 None if self.needs_loopback_buffer(h.iface) => {
-                    return self.transmit_conn_looped(ready, hop);
+                    return self.transmit_conn_looped(ready, hop, ip_out);
                 }
                 None => ETH,
             },
         };
-        let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(IP_HEADER_LEN);
-        if self.offload_call {
+        let header_len = IP_HEADER_LEN + ip_out.map_or(0, |o| o.options.len());
+        let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(header_len);
+        // With IP options a segment is written plain: the offloads' offsets
+        // count a 20-byte IP header.
+        if self.offload_call && ip_out.is_none() {
             // The ARP queue keeps bytes, not offload metadata: a segment that
             // would wait there is built plain (MSS-sized, full checksum).
             let offload_iface = hop.filter(|h| self.leaves_now(h)).map(|h| h.iface);
@@ -611,8 +632,11 @@ impl Stack {
         // RFC 3168 §6.1.2: the connection says whether it is ECT (§5: the
         // ECN field, DSCP 0); TCP always sets DF.
         let tos = ecn.bits();
-        self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, tos);
-        let frame = self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n);
+        match ip_out {
+            None => self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, tos),
+            Some(o) => self.write_tcp_ip_header(ip_buf, src, dst, o, n, tos),
+        }
+        let frame = self.finish_tcp_frame(hop, buf, l2, header_len + n);
         if frame.is_none() {
             // Held by ARP (its queue keeps no metadata) or dropped.
             self.tx_offload = None;
@@ -859,7 +883,7 @@ impl Stack {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn write_ip_header_tos(
+    pub(super) fn write_ip_header_tos(
         &mut self,
         buf: &mut [u8],
         src: Ipv4Addr,

@@ -16,6 +16,7 @@
 
 use core::net::Ipv4Addr;
 
+use super::tcp_ip_options::RxIpOptions;
 use super::{IfaceId, RxAddrs, RxOffload, Stack};
 use crate::ip::addr::{Destination, check_martian, classify_destination};
 use crate::ip::frag::FragOutcome;
@@ -249,13 +250,11 @@ impl Stack {
 
     /// A checked datagram with a source route: taken only with
     /// `accept_source_route` on, when the route ends here (RFC 1122
-    /// §3.2.1.8(c): a host is a route's final destination), and not for TCP,
-    /// which keeps no return route (RFC 1122 §4.2.3.8 would have it use the
-    /// reversed route; replying straight back is what route spoofing
-    /// relies on not happening, so it is dropped instead). A route that goes
-    /// on past this host is answered with "source route failed" (RFC 1122
-    /// §3.3.5: a host that does not forward it SHOULD), as a host does not
-    /// forward.
+    /// §3.2.1.8(c): a host is a route's final destination; TCP answers
+    /// along the route reversed, RFC 1122 §4.2.3.8: `tcp_ip_options`). A
+    /// route that goes on past this host is answered with "source route
+    /// failed" (RFC 1122 §3.3.5: a host that does not forward it SHOULD),
+    /// as a host does not forward.
     #[cold]
     #[inline(never)]
     fn source_route_accepted(
@@ -267,7 +266,7 @@ impl Stack {
         dst: Destination,
         link_broadcast: bool,
     ) -> bool {
-        if !self.env.config.accept_source_route || ip.protocol == IpProtocol::Tcp {
+        if !self.env.config.accept_source_route {
             self.env.stats.ip.in_source_routed += 1;
             return false;
         }
@@ -390,7 +389,16 @@ impl Stack {
                 self.env.stats.ip.in_delivers += 1;
                 // RFC 3168 §6.1.3: TCP needs the ECN field (CE marks).
                 self.env.rx_ecn = Ecn::from_tos(ip.dscp_ecn);
+                // The options a passive open keeps and a reply answers
+                // (`tcp_ip_options`); none in the copy for 20-byte headers.
+                if header_len > HEADER_LEN {
+                    let area = &datagram[HEADER_LEN..header_len];
+                    self.rx_ip_options = Some(RxIpOptions::new(area, ip.src_addr));
+                }
                 self.handle_tcp(ip.src_addr, ip.dst_addr, payload);
+                if header_len > HEADER_LEN {
+                    self.rx_ip_options = None;
+                }
                 self.env.rx_ecn = Ecn::NotEct;
             }
             // UDP and ICMP are called, not inlined (`handle_udp` and

@@ -55,6 +55,7 @@ mod ports;
 mod redirect;
 pub mod slab;
 mod tcp;
+mod tcp_ip_options;
 mod types;
 mod udp;
 
@@ -72,7 +73,6 @@ use core::hash::Hash;
 #[cfg(test)]
 use core::hash::Hasher;
 use core::net::{Ipv4Addr, SocketAddrV4};
-#[cfg(test)]
 use std::collections::HashMap;
 use std::collections::VecDeque;
 
@@ -481,6 +481,13 @@ pub struct Stack {
     #[cfg(test)]
     short_closes: u64,
     control: VecDeque<TcpReply>,
+    /// The IP options of the connections whose segments carry some
+    /// (IP_OPTIONS, a SYN's return route: [`tcp_ip_options`]); empty for
+    /// nearly every stack, which is all the output path asks.
+    tcp_ip_options: HashMap<Key, crate::ip::options::SendOptions, rustc_hash::FxBuildHasher>,
+    /// The options of the datagram whose TCP segment is being delivered,
+    /// while one with options is ([`tcp_ip_options`]).
+    rx_ip_options: Option<tcp_ip_options::RxIpOptions>,
     out: OutQueue,
     arp_out: VecDeque<ArpOut>,
     /// Datagrams to our own addresses and 127/8, on their way back in.
@@ -609,6 +616,8 @@ impl Stack {
             #[cfg(test)]
             short_closes: 0,
             control: VecDeque::new(),
+            tcp_ip_options: HashMap::default(),
+            rx_ip_options: None,
             out: OutQueue::default(),
             arp_out: VecDeque::new(),
             looped: loopback::Loopback::default(),

@@ -765,6 +765,11 @@ impl Stack {
         if !self.path_mtus.is_empty() {
             self.start_with_learned_path_mtu(key, *tuple.remote.ip());
         }
+        // Made by a segment that came with IP options (a passive open):
+        // their answer is its options (RFC 1122 §4.2.3.8).
+        if self.rx_ip_options.is_some() {
+            self.keep_return_options(key);
+        }
         // Bind conflicts: the mark outlives the connection (and its
         // TIME-WAIT entry) until a listen's scan finds the port free.
         self.port_marks.mark(tuple.local.port());
@@ -840,7 +845,17 @@ impl Stack {
         }
     }
 
+    /// Queues a segment the stack makes without a connection; one that
+    /// answers a segment that came with IP options carries their answer
+    /// (`tcp_ip_options`).
     pub(super) fn queue_reply(&mut self, reply: TcpReply) {
+        if self.rx_ip_options.is_some() {
+            return self.queue_reply_answering(reply);
+        }
+        self.queue_control(reply);
+    }
+
+    pub(super) fn queue_control(&mut self, reply: TcpReply) {
         if self.control.len() < MAX_PENDING_CONTROL {
             self.control.push_back(reply);
         }
@@ -1007,6 +1022,9 @@ impl Stack {
         }
         if !self.conns.delete(key) {
             return;
+        }
+        if !self.tcp_ip_options.is_empty() {
+            self.forget_conn_ip_options(key);
         }
         self.timers.cancel(TimerKey::Conn(key.index));
         if let Some(l) = fastopen_listener

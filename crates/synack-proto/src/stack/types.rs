@@ -207,7 +207,7 @@ pub struct SocketSummary {
 }
 
 /// Options of `tcp_connect`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConnectOptions {
     /// Local address (`bind` before `connect`); `None` takes the route's
     /// source address (RFC 1122 §3.3.4.3).
@@ -219,6 +219,15 @@ pub struct ConnectOptions {
     /// server, hold the SYN until the first `tcp_send`, which it then carries
     /// (RFC 7413 §4.1.3); without one, connect normally and ask for a cookie.
     pub fastopen_connect: bool,
+    /// IP_OPTIONS set before `connect` (RFC 1122 §4.2.3.8: "An application
+    /// MUST be able to specify a source route when it actively opens a TCP
+    /// connection"): every segment carries them, a source route's first
+    /// hop is where the segments go and whose route picks the local
+    /// address, and the send MSS makes room for them (`tcp_ip_options`).
+    /// A strict route's first hop must be on the link
+    /// (`NetworkUnreachable`). Boxed: every connect moves these options,
+    /// and nearly none has IP options.
+    pub ip_options: Option<Box<crate::ip::options::SendOptions>>,
 }
 
 /// Options of `tcp_listen_with`.

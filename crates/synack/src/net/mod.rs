@@ -29,7 +29,7 @@
 //! as std reports them on Linux).
 
 mod error;
-mod listener;
+pub(crate) mod listener;
 pub(crate) mod ops;
 mod stream;
 pub(crate) mod udp;

@@ -7,6 +7,7 @@ use std::net::{Shutdown as StdShutdown, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use synack_proto::Duration as StackDuration;
+use synack_proto::ip::options::SendOptions;
 use synack_proto::stack::{ConnHandle, ConnectOptions, ListenerHandle};
 use synack_proto::tcp::conn::{RecvError, SendError, Shutdown, SocketOption};
 use synack_proto::tcp::state::TcpState;
@@ -70,6 +71,46 @@ pub(crate) fn set_option(core: &mut Core, c: ConnHandle, option: SocketOption) -
     let r = core.stack.tcp_set_option(now, c, option);
     core.flush();
     r.map_err(option_error)
+}
+
+/// IP options as an application gives them (IP_OPTIONS), checked: refused
+/// with the reason.
+pub(crate) fn ip_options_of(options: &[u8]) -> io::Result<SendOptions> {
+    SendOptions::new(options)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("IP options: {e}")))
+}
+
+/// IP_OPTIONS on a connection, for both front ends (empty: none).
+pub(crate) fn set_ip_options(core: &mut Core, c: ConnHandle, options: &[u8]) -> io::Result<()> {
+    ip_options_of(options)?;
+    let now = core.clock.now();
+    let r = core.stack.tcp_set_ip_options(now, c, options);
+    core.flush();
+    r.map_err(option_error)
+}
+
+/// A connection's IP options as they were set (or, on an accepted
+/// connection, those it answers its peer with); empty: none.
+pub(crate) fn ip_options(core: &Core, c: ConnHandle) -> Vec<u8> {
+    let mut out = [0; synack_proto::ip::options::MAX_LEN];
+    let n = core
+        .stack
+        .tcp_ip_options(c)
+        .map_or(0, |o| o.as_set(&mut out));
+    out[..n].to_vec()
+}
+
+/// Starts a connect whose segments carry IP options.
+pub(crate) fn start_connect_with_ip_options(
+    core: &mut Core,
+    remote: SocketAddrV4,
+    options: &[u8],
+) -> io::Result<ConnHandle> {
+    let opts = ConnectOptions {
+        ip_options: Some(Box::new(ip_options_of(options)?)),
+        ..ConnectOptions::default()
+    };
+    start_connect_with(core, remote, opts, None).map(|(c, _)| c)
 }
 
 pub(crate) fn set_keepalive(

@@ -148,6 +148,25 @@ impl TcpStream {
         Ok(stream)
     }
 
+    /// Connects to `addr` with IP options on every segment (IP_OPTIONS set
+    /// before `connect(2)`; RFC 1122 §4.2.3.8): a source route (loose or
+    /// strict, its hops in order, the peer left out, as Linux takes it)
+    /// sends the SYN and everything after by its first hop; a record route
+    /// or timestamp option gets this host's entry. Malformed options are
+    /// refused with `InvalidInput`; a strict route whose first hop is not
+    /// on the link with `NetworkUnreachable`.
+    pub fn connect_with_ip_options(
+        rt: &Runtime,
+        addr: impl ToSocketAddrs,
+        options: &[u8],
+    ) -> io::Result<TcpStream> {
+        let remote = super::listener::first_v4(addr)?;
+        let c = ops::start_connect_with_ip_options(&mut *rt.shared.lock()?, remote, options)?;
+        let stream = TcpStream { rt: rt.clone(), c };
+        stream.wait_connected(None)?;
+        Ok(stream)
+    }
+
     /// What Fast Open did for this connection: whether the SYN carried a
     /// cookie request or data, whether the data was acknowledged, and
     /// (server side) the bytes taken from the peer's SYN.
@@ -245,6 +264,20 @@ impl TcpStream {
             }
             Ok((self.rt.clone(), c))
         })
+    }
+
+    /// IP_OPTIONS: the IP options every segment from now on carries (empty:
+    /// none), in the form [`connect_with_ip_options`](Self::connect_with_ip_options)
+    /// takes; the segments' data makes room for them.
+    pub fn set_ip_options(&self, options: &[u8]) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_ip_options(core, c, options))
+    }
+
+    /// IP_OPTIONS as `getsockopt` reads them: as they were set, or on an
+    /// accepted connection whose SYN came with options, the answer to them
+    /// it sends with (a source route reversed); empty: none.
+    pub fn ip_options(&self) -> io::Result<Vec<u8>> {
+        self.with_core(|core, c| Ok(ops::ip_options(core, c)))
     }
 
     /// TCP_NODELAY: send small segments at once instead of waiting for

@@ -54,6 +54,20 @@ impl TcpStream {
         }))
     }
 
+    /// Connects to `addr` with IP options on every segment, as
+    /// [`crate::net::TcpStream::connect_with_ip_options`] does.
+    pub async fn connect_with_ip_options(
+        rt: &Runtime,
+        addr: impl ToSocketAddrs,
+        options: &[u8],
+    ) -> io::Result<TcpStream> {
+        let remote = crate::net::listener::first_v4(addr)?;
+        let c = ops::start_connect_with_ip_options(&mut *rt.shared.lock()?, remote, options)?;
+        let stream = TcpStream { rt: rt.clone(), c };
+        poll_fn(|cx| stream.poll_connected(cx)).await?;
+        Ok(stream)
+    }
+
     async fn connect_v4(rt: &Runtime, remote: SocketAddrV4) -> io::Result<TcpStream> {
         let c = ops::start_connect(&mut *rt.shared.lock()?, remote)?;
         // From here on, dropping `stream` (an error, a cancelled future)
@@ -99,6 +113,17 @@ impl TcpStream {
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.with_core(|core, c| ops::addrs(core, c).map(|(l, _)| ops::v4(l)))
+    }
+
+    /// IP_OPTIONS, as [`crate::net::TcpStream::set_ip_options`].
+    pub fn set_ip_options(&self, options: &[u8]) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_ip_options(core, c, options))
+    }
+
+    /// IP_OPTIONS as `getsockopt` reads them, as
+    /// [`crate::net::TcpStream::ip_options`].
+    pub fn ip_options(&self) -> io::Result<Vec<u8>> {
+        self.with_core(|core, c| Ok(ops::ip_options(core, c)))
     }
 
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {

@@ -386,6 +386,20 @@ fn a_source_route_is_sent_to_its_first_hop_with_the_destination_last() {
 }
 
 #[test]
+fn options_read_back_as_they_were_set() {
+    let mut out = [0xAA; MAX_LEN];
+    // A route: its first hop back in the first slot, padded.
+    let set = lsrr(4, &[R1, R2]);
+    let n = SendOptions::new(&set).unwrap().as_set(&mut out);
+    assert_eq!(&out[..n], &[&set[..], &[kind::END]].concat()[..]);
+    // A record route and a one-hop route after it.
+    let mut both = vec![kind::RECORD_ROUTE, 7, 4, 0, 0, 0, 0, kind::NOP];
+    both.extend_from_slice(&lsrr(4, &[R1]));
+    let n = SendOptions::new(&both).unwrap().as_set(&mut out);
+    assert_eq!(&out[..n], &[&both[..], &[kind::END]].concat()[..]);
+}
+
+#[test]
 fn a_route_ends_here_when_no_hop_past_the_pointer_is_elsewhere() {
     let ours = |a| a == ME;
     let at = |area: &[u8]| {

@@ -47,7 +47,7 @@ fn closes(seed: u64, tw_buckets: usize, short: bool) -> (Closes, u64) {
     let opts = ConnectOptions::default();
     let clients: Vec<ConnHandle> = (0..8)
         .map(|_| {
-            w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), opts)
+            w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), opts.clone())
                 .unwrap()
         })
         .collect();

@@ -727,7 +727,7 @@ fn fastopen_connect_holds_the_syn_for_the_first_write() {
         fastopen_connect: true,
         ..ConnectOptions::default()
     };
-    let c = s.tcp_connect(T, SERVER, opts).unwrap();
+    let c = s.tcp_connect(T, SERVER, opts.clone()).unwrap();
     assert!(
         drain_seen(&mut s, T).is_empty(),
         "connect() returned, nothing sent"

@@ -59,10 +59,10 @@ fn lives(seed: u64, trace_states: bool) -> Observed {
     let to = |port| SocketAddrV4::new(B, port);
     let opts = ConnectOptions::default();
     let conns: Vec<ConnHandle> = (0..4)
-        .map(|_| w.a.tcp_connect(w.now, to(PORT), opts).unwrap())
+        .map(|_| w.a.tcp_connect(w.now, to(PORT), opts.clone()).unwrap())
         .collect();
     // Nobody listens here: refused.
-    let refused = w.a.tcp_connect(w.now, to(PORT + 1), opts).unwrap();
+    let refused = w.a.tcp_connect(w.now, to(PORT + 1), opts.clone()).unwrap();
     w.run_until(3_000);
     collect(&mut w);
     let accepted: Vec<ConnHandle> = core::iter::from_fn(|| w.b.tcp_accept(l).ok()).collect();
@@ -102,9 +102,9 @@ fn lives(seed: u64, trace_states: bool) -> Observed {
     // A half-open connection reset (the client gave up before the SYN-ACK
     // came), one reset while it waits to be accepted, and one the
     // listener still holds when it closes.
-    let gave_up = w.a.tcp_connect(w.now, to(PORT), opts).unwrap();
+    let gave_up = w.a.tcp_connect(w.now, to(PORT), opts.clone()).unwrap();
     w.a.tcp_abort(w.now, gave_up);
-    let unaccepted = w.a.tcp_connect(w.now, to(PORT), opts).unwrap();
+    let unaccepted = w.a.tcp_connect(w.now, to(PORT), opts.clone()).unwrap();
     w.a.tcp_connect(w.now, to(PORT), opts).unwrap();
     w.run_until(15_000);
     w.a.tcp_abort(w.now, unaccepted);

@@ -446,7 +446,7 @@ fn a_reuseport_group_picks_the_same_listener_for_a_connections_segments() {
     let mut chosen = Vec::new();
     for round in 0..3 {
         let now = w.now;
-        let c = w.a.tcp_connect(now, server(), opts).unwrap();
+        let c = w.a.tcp_connect(now, server(), opts.clone()).unwrap();
         w.run_until(100 * (round + 1));
         let l = group
             .iter()

@@ -120,6 +120,31 @@ impl Host {
     }
 }
 
+#[test]
+fn a_connection_to_ourselves_carries_its_ip_options_both_ways() {
+    use crate::ip::options::{MAX_LEN, SendOptions, kind};
+    let mut h = Host::new();
+    // A record route of one slot, which the first segment's sender fills.
+    let rr = [kind::NOP, kind::RECORD_ROUTE, 7, 4, 0, 0, 0, 0];
+    let opts = ConnectOptions {
+        ip_options: Some(Box::new(SendOptions::new(&rr).unwrap())),
+        ..ConnectOptions::default()
+    };
+    let at = SocketAddrV4::new(A, 80);
+    let (c, a) = h.pair_with(at, at, opts);
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    assert!(h.transfer(c, a, &data) == data);
+    assert!(h.transfer(a, c, &data[..70_000]) == data[..70_000]);
+    // The accepted side answers with the option as it came, A in its slot.
+    let mut out = [0; MAX_LEN];
+    let n = h.s.tcp_ip_options(a).unwrap().as_set(&mut out);
+    assert_eq!(
+        &out[..n],
+        &[kind::RECORD_ROUTE, 7, 8, 192, 0, 2, 1, kind::END]
+    );
+    assert_eq!(h.s.stats().tcp.retrans_segs, 0);
+}
+
 /// A UDP socket bound to 127.0.0.1:7 (the server) and an unbound one
 /// (the client).
 fn udp_pair(h: &mut Host) -> (crate::udp::UdpHandle, crate::udp::UdpHandle) {

@@ -26,6 +26,7 @@ mod polls;
 mod robustness;
 mod source_route;
 mod spares;
+mod tcp_ip_options;
 mod udp;
 
 pub(super) use super::*;
@@ -141,6 +142,9 @@ pub(super) fn events(stack: &mut Stack) -> Vec<Event> {
 /// Decides whether a frame (towards B?) is lost.
 pub(super) type DropFilter = Box<dyn FnMut(bool, &[u8]) -> bool>;
 
+/// Rewrites a frame in place (towards B?): a router in the middle.
+pub(super) type Relay = Box<dyn FnMut(bool, &mut [u8])>;
+
 /// Two stacks back to back with a one-way delay; frames can be dropped by
 /// a filter.
 pub(super) struct Wire {
@@ -153,6 +157,8 @@ pub(super) struct Wire {
     pub drop: DropFilter,
     /// Drain each stack with `poll_transmit_batch`, not frame by frame.
     pub batch: bool,
+    /// Rewrites each frame that is not dropped on its way.
+    pub relay: Option<Relay>,
 }
 
 impl Wire {
@@ -165,6 +171,7 @@ impl Wire {
             flight: Vec::new(),
             drop: Box::new(|_, _| false),
             batch: false,
+            relay: None,
         }
     }
 
@@ -184,8 +191,11 @@ impl Wire {
                     sent.push(buf[..n].to_vec());
                 }
             }
-            for frame in sent {
+            for mut frame in sent {
                 if !(self.drop)(to_b, &frame) {
+                    if let Some(relay) = &mut self.relay {
+                        relay(to_b, &mut frame[..]);
+                    }
                     self.flight.push((self.now + self.delay, to_b, frame));
                 }
             }

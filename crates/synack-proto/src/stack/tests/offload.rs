@@ -292,6 +292,28 @@ fn a_transfer_through_tso_arrives_intact_with_every_checksum_verified() {
 }
 
 #[test]
+fn a_connection_with_ip_options_sends_plain_segments_through_an_offloading_device() {
+    use crate::ip::options::kind;
+    let (mut w, c, s) = tso_pair();
+    // An 8-byte record route: the offloads' offsets count a 20-byte IP
+    // header, so every segment is written whole, MSS-sized and summed.
+    let rr = [kind::NOP, kind::RECORD_ROUTE, 7, 4, 0, 0, 0, 0];
+    w.a.tcp_set_ip_options(w.now, c, &rr).unwrap();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let mut largest = 0;
+    let (got, log) = transfer(&mut w, c, s, &data, |_, piece| {
+        assert_eq!(piece[0], 0x47, "28 bytes of IP header");
+        assert_eq!(&piece[20..24], &[kind::NOP, kind::RECORD_ROUTE, 7, 8]);
+        largest = largest.max(piece.len());
+        false
+    });
+    assert_eq!(got, data);
+    assert!(log.iter().all(|l| l.2.is_none()), "no TSO, no partial sum");
+    assert_eq!(largest, 1500);
+    assert_eq!(w.b.stats().tcp.in_csum_errors, 0);
+}
+
+#[test]
 fn one_lost_piece_of_a_super_segment_is_retransmitted_alone_as_a_normal_segment() {
     let (mut w, c, s) = tso_pair();
     let mss = mss(&w, c);

@@ -2,7 +2,8 @@
 //! host is a route's final destination, reverses the route for its reply,
 //! and originates routes): what is taken and what is refused, the echo
 //! reply and a UDP reply sent back along the route (IP_RETOPTS, then
-//! IP_OPTIONS), and a socket's own route on the wire.
+//! IP_OPTIONS), and a socket's own route on the wire. TCP's routes:
+//! `tcp_ip_options.rs`.
 
 use super::ip_options::{listening_and_a_syn, split_reply, udp_socket, udp_to_b, with_options};
 use super::*;
@@ -74,13 +75,15 @@ fn a_route_that_goes_on_is_refused_with_source_route_failed() {
     let here = with_options(&udp_to_b(b"here"), &lsrr(4, &[B]));
     s.handle_frame(t, &here);
     assert_eq!(s.udp_recv(u, &mut buf), Ok(4));
-    // TCP keeps no return route: its segments by a route are dropped.
+    // A TCP segment whose route goes on is refused the same way.
     let (_, syn) = listening_and_a_syn();
     s.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
         .unwrap();
-    s.handle_frame(t, &with_options(&syn, &lsrr(12, &[R1, R2])));
+    s.handle_frame(t, &with_options(&syn, &lsrr(4, &[R2])));
     assert_eq!(s.stats().ip.in_source_routed, 2);
-    assert!(drain_raw(&mut s, t).is_empty());
+    let out = drain_raw(&mut s, t);
+    assert_eq!(out.len(), 1);
+    assert_eq!(&split_reply(&out[0]).1[..2], &[3, 5]);
     // Off (the default), nothing by a route is taken.
     let mut off = stack(B, 1);
     let v = udp_socket(&mut off, SocketAddrV4::new(B, 53));

@@ -551,6 +551,22 @@ impl Connection {
         Ok(())
     }
 
+    /// The IP options the stack writes on every segment are now `len` bytes
+    /// (at most 40; `stack::tcp_ip_options`): once the peer's MSS is known,
+    /// the send MSS makes room for them at once (Linux `tcp_sync_mss` when
+    /// IP_OPTIONS changes `icsk_ext_hdr_len`); before, the SYN-ACK's
+    /// negotiation does.
+    pub(crate) fn set_ip_options_len(&mut self, len: u8) {
+        self.core.socket.update_cold(|c| c.ip_options = len);
+        if self.state.kind() == TcpState::SynSent {
+            return;
+        }
+        let core = &mut self.core;
+        if let Some(snd) = self.state.send_half_mut() {
+            core.apply_negotiated(snd);
+        }
+    }
+
     /// RFC 6191: a new SYN reopens this 4-tuple, so TIME-WAIT ends now.
     pub(crate) fn end_time_wait(&mut self, now: Instant, env: &mut Env) {
         if self.state.kind() == TcpState::TimeWait {

@@ -119,8 +119,10 @@ impl Core {
     /// on that segment alone: where the written data ends (unless more was
     /// promised), where the GSO packet ends, at a record's end cut short.
     /// `None` (one segment goes) with fewer than two pieces, with GSO off,
-    /// with TSO or checksum offload (the device then cuts or sums), or in
-    /// loss recovery (PRR counts each segment).
+    /// with TSO or checksum offload (the device then cuts or sums), in
+    /// loss recovery (PRR counts each segment), or with IP options (the
+    /// stack writes each segment's IP header with them; a piece's is the
+    /// packet's first header, 20 bytes).
     pub(super) fn gso_packet(
         &mut self,
         seq: SeqNum,
@@ -128,7 +130,12 @@ impl Core {
         snd: &mut SendHalf,
         env: &Env,
     ) -> Option<(u32, bool)> {
-        if !env.config.gso || env.tx.max_segment != 0 || env.tx.csum || !self.recovery.is_quiet() {
+        if !env.config.gso
+            || env.tx.max_segment != 0
+            || env.tx.csum
+            || !self.recovery.is_quiet()
+            || self.socket.ip_options_len() != 0
+        {
             return None;
         }
         let mss = snd.mss;

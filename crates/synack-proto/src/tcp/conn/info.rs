@@ -149,7 +149,7 @@ impl Connection {
         let core = &self.core;
         let snd = self.state.send_half();
         let rcv = self.state.recv_half();
-        let mss = snd.map_or(core.neg.send_mss(), |s| s.mss).max(1);
+        let mss = snd.map_or(core.send_mss(), |s| s.mss).max(1);
         let mut opts = 0;
         if core.neg.ts_ok() {
             opts |= options::TIMESTAMPS;

@@ -1086,7 +1086,7 @@ impl Core {
         self.counters.add_delivered(1);
         // Loss recovery's scoreboard starts with the data after our SYN.
         self.recovery
-            .on_established(ack, self.neg.sack_ok(), self.neg.send_mss());
+            .on_established(ack, self.neg.sack_ok(), self.send_mss());
         match rtt {
             Some(sample) => {
                 // The estimator's round trips are counted in sequence space

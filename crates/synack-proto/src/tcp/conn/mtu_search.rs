@@ -47,9 +47,7 @@ impl Core {
 
     /// A new search on this connection's path, from `tcp_base_mss`.
     fn begin_mtu_search(&mut self, now: Instant, config: &Config) {
-        let low = config
-            .tcp_base_mss
-            .saturating_add(self.neg.segment_headers());
+        let low = config.tcp_base_mss.saturating_add(self.segment_headers());
         let search = MtuSearch::new(now, self.neg.mtu_ceiling(), low);
         self.rare.get_or_insert_with(Box::default).mtu_search = Some(search);
     }
@@ -78,7 +76,7 @@ impl Core {
     #[cold]
     #[inline(never)]
     pub(super) fn on_black_hole(&mut self, now: Instant, snd: &mut SendHalf, config: &Config) {
-        let headers = self.neg.segment_headers();
+        let headers = self.segment_headers();
         match self.mtu_search_mut() {
             Some(search) => {
                 search.on_black_hole(headers, config.tcp_base_mss, config.black_hole_floor());
@@ -98,7 +96,7 @@ impl Core {
     #[inline(never)]
     pub(super) fn on_mtu_probe_sent(&mut self, start: SeqNum, end: SeqNum) {
         let len = u16::try_from(end.since(start)).unwrap_or(u16::MAX);
-        let mtu = len.saturating_add(self.neg.segment_headers());
+        let mtu = len.saturating_add(self.segment_headers());
         if let Some(search) = self.mtu_search_mut() {
             search.sent(mtu, start, end);
         }

@@ -230,22 +230,28 @@ impl Negotiated {
 
     /// The effective send MSS (payload per segment): the smallest of the
     /// peer's MSS, ours and the path MTU's (RFC 1191 §3), minus per-segment
-    /// options (RFC 6691). With timestamps on a 1500-byte path: 1448.
-    pub fn send_mss(&self) -> u32 {
+    /// options (RFC 6691), the `ip_options` bytes of IP options among them
+    /// (RFC 1122 §4.2.2.6: "min(SendMSS+20, MMS_S) - TCPhdrsize -
+    /// IPoptionsize"; Linux `tcp_mtu_to_mss`). With timestamps on a
+    /// 1500-byte path: 1448.
+    pub fn send_mss(&self, ip_options: u8) -> u32 {
         let path_mss = self.path_mtu.saturating_sub(40);
         let mss = u32::from(self.peer_mss.min(self.adv_mss).min(path_mss));
-        mss.saturating_sub(self.option_overhead()).max(1)
+        mss.saturating_sub(self.option_overhead() + u32::from(ip_options))
+            .max(1)
     }
 
     /// Bytes a segment adds to its payload: the IP and TCP headers and the
-    /// options every segment carries (Linux `tcp_mss_to_mtu`).
-    pub fn segment_headers(&self) -> u16 {
-        40 + self.option_overhead() as u16
+    /// options every segment carries, `ip_options` bytes of IP options
+    /// among them (Linux `tcp_mss_to_mtu`).
+    pub fn segment_headers(&self, ip_options: u8) -> u16 {
+        40 + u16::from(ip_options) + self.option_overhead() as u16
     }
 
     /// The largest MTU the peer's MSS and ours allow on this path: where a
     /// path MTU search starts from above (Linux `search_high`, the MSS
-    /// clamp plus headers, bounded by the path MTU).
+    /// clamp plus headers, bounded by the path MTU). The MSS counts the
+    /// options, IP's too (RFC 1122 §4.2.2.6), so they add nothing here.
     pub fn mtu_ceiling(&self) -> u16 {
         self.peer_mss
             .min(self.adv_mss)
@@ -326,7 +332,7 @@ mod tests {
         assert!(o.sack_permitted);
         assert_eq!(o.timestamp, None, "peer sent no timestamps");
         assert_eq!((n.rcv_wscale(), n.snd_wscale()), (0, 0));
-        assert_eq!(n.send_mss(), 1000);
+        assert_eq!(n.send_mss(0), 1000);
     }
 
     #[test]
@@ -334,10 +340,10 @@ mod tests {
         let config = Config::default();
         let mut n = Negotiated::ours(&config);
         n.answer_syn(&peer(None, None, false, false), &config);
-        assert_eq!(n.send_mss(), 536);
+        assert_eq!(n.send_mss(0), 536);
         n.answer_syn(&peer(Some(10), None, false, false), &config);
         assert_eq!(n.peer_mss, 48);
-        assert_eq!(n.send_mss(), 48);
+        assert_eq!(n.send_mss(0), 48);
     }
 
     #[test]
@@ -346,7 +352,7 @@ mod tests {
         let mut n = Negotiated::ours(&config);
         n.on_syn_ack(&peer(Some(1460), Some(7), true, true), &config);
         assert!(n.ts_ok() && n.sack_ok());
-        assert_eq!(n.send_mss(), 1448);
+        assert_eq!(n.send_mss(0), 1448);
         assert_eq!((n.rcv_wscale(), n.snd_wscale()), (7, 7));
     }
 
@@ -380,10 +386,25 @@ mod tests {
     fn the_search_ceiling_is_the_smallest_mss_plus_headers_within_the_path() {
         let mut neg = Negotiated::ours(&Config::default());
         neg.peer_mss = 1460;
-        assert_eq!((neg.mtu_ceiling(), neg.segment_headers()), (1500, 40));
+        assert_eq!((neg.mtu_ceiling(), neg.segment_headers(0)), (1500, 40));
         neg.peer_mss = 1400;
         assert_eq!(neg.mtu_ceiling(), 1440);
         neg.set_path_mtu(1280);
         assert_eq!(neg.mtu_ceiling(), 1280);
+    }
+
+    #[test]
+    fn ip_options_take_their_room_from_every_segment() {
+        let mut neg = Negotiated::ours(&Config::default());
+        neg.peer_mss = 1460;
+        assert_eq!(neg.send_mss(0), 1460);
+        // A record route of 9 hops and its padding: 40 bytes.
+        assert_eq!(neg.send_mss(40), 1420, "1500 - 20 - 40 - 20");
+        assert_eq!((neg.segment_headers(40), neg.mtu_ceiling()), (80, 1500));
+        // RFC 1122 §4.2.2.6: min(SendMSS + 20, MMS_S) - TCPhdrsize -
+        // IPoptionsize.
+        neg.peer_mss = 1000;
+        assert_eq!(neg.send_mss(40), 960);
+        assert_eq!(neg.mtu_ceiling(), 1040, "960 + 80: a full segment");
     }
 }

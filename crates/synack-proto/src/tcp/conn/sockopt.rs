@@ -59,6 +59,10 @@ pub(crate) struct ColdOptions {
     pub max_segment: u16,
     /// TCP_SYNCNT; 0: unset. Read when a SYN is retransmitted.
     pub syn_retries: u8,
+    /// Bytes of IP options the stack writes on every segment (IP_OPTIONS,
+    /// or a passive open's answer to its SYN's: `stack::tcp_ip_options`),
+    /// at most 40; Linux's `icsk_ext_hdr_len`. The send MSS makes room.
+    pub ip_options: u8,
 }
 
 /// The rare options as `o` sets them.
@@ -72,6 +76,7 @@ fn cold_of(o: &SocketOptions) -> ColdOptions {
         congestion: o.congestion,
         max_segment: o.max_segment,
         syn_retries: o.syn_retries,
+        ip_options: 0,
     }
 }
 
@@ -136,6 +141,11 @@ impl ConnOptions {
     /// TCP_MAXSEG; 0: unset.
     pub fn max_segment(&self) -> u16 {
         self.cold.as_ref().map_or(0, |c| c.max_segment)
+    }
+
+    /// Bytes of IP options on every segment (0: none).
+    pub fn ip_options_len(&self) -> u8 {
+        self.cold.as_ref().map_or(0, |c| c.ip_options)
     }
 
     /// TCP_SYNCNT; 0: unset.

@@ -835,6 +835,7 @@ impl<'s> Runner<'s> {
             local_port: sock.bound.map(|b| b.port()).filter(|p| *p != 0),
             socket: sock.options,
             fastopen_connect: sock.fastopen_connect,
+            ip_options: None,
         };
         let conn = sock.conn;
         let now = self.net.now;

@@ -43,7 +43,7 @@ impl Core {
         {
             return ProbeStep::Skip;
         }
-        let headers = self.neg.segment_headers();
+        let headers = self.segment_headers();
         let config = &env.config;
         let Some(search) = self.mtu_search_mut() else {
             return ProbeStep::Skip;
