@@ -498,3 +498,34 @@ fn the_services_run_over_synack_streams_unchanged() {
     let stats = server.join().unwrap();
     assert_eq!((stats.bytes_in, stats.bytes_out), (1 << 20, 1 << 20));
 }
+
+#[test]
+fn a_connection_with_ip_options_carries_them_and_its_peer_answers_with_them() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:9").unwrap();
+    // An empty record route of two slots: A records itself as it sends.
+    let rr = [7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0];
+    let mut c = TcpStream::connect_with_ip_options(&a, addr(B, 9), &rr).unwrap();
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(c.ip_options().unwrap(), [&rr[..], &[0]].concat());
+    // B answers with the route as it came, A in the first slot.
+    assert_eq!(
+        s.ip_options().unwrap(),
+        [7, 11, 8, 192, 0, 2, 1, 0, 0, 0, 0, 0]
+    );
+    let writer = thread::spawn(move || {
+        send_pattern(&mut c, 300_000);
+        c.shutdown(Shutdown::Write).unwrap();
+        c
+    });
+    assert_eq!(check_pattern(&mut s), 300_000);
+    let c = writer.join().unwrap();
+    // Cleared, then refused with the reason.
+    c.set_ip_options(&[]).unwrap();
+    assert!(c.ip_options().unwrap().is_empty());
+    let e = c.set_ip_options(&[7, 7, 2, 0, 0, 0, 0]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("IP options: malformed"), "{e}");
+    let e = TcpStream::connect_with_ip_options(&a, addr(B, 9), &[1; 41]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}

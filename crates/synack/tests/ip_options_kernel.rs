@@ -4,8 +4,11 @@
 //! (timestamps) to synack, whose echo replies carry the options on with its
 //! own entry (RFC 1122 §3.2.2.6); and a synack UDP socket's IP_OPTIONS as
 //! a kernel socket receives them (IP_RECVOPTS), in one datagram and in a
-//! fragmented one. Skips loudly without root, /dev/net/tun or ping (fails
-//! under CI=true).
+//! fragmented one; source routes both ways; and TCP with IP options: a
+//! synack connection by a source route to a kernel server, and a kernel
+//! connection with a record route that synack answers with it (RFC 1122
+//! §4.2.3.8). Skips loudly without root, /dev/net/tun or ping (fails under
+//! CI=true).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -361,5 +364,190 @@ fn synack_answers_a_source_routed_ping_back_along_the_route() {
         let stats = rt.stats().stack;
         assert_eq!(stats.icmp.out_echo_reps, 1);
         assert_eq!(stats.ip.in_source_routed, 0);
+    });
+}
+
+// ---- TCP -------------------------------------------------------------------------
+
+/// A kernel server on 192.0.2.1:9100: prints the first SYN to it on the
+/// wire (its destination and IP options, as synack wrote them), then what
+/// `getsockopt(IP_OPTIONS)` says on the accepted socket (the kernel's
+/// answer to the SYN's options), reads until the end and sends the bytes
+/// back reversed; then how many segments to it it saw on the wire, how
+/// many of those went elsewhere than 192.0.2.3 or without the route, and
+/// the longest.
+const ROUTED_SERVER: &str = r#"
+import socket, struct, threading
+IP_OPTIONS = getattr(socket, "IP_OPTIONS", 4)
+wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+wire.bind(("syn0", 0))
+wire.settimeout(2)
+srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+srv.bind(("192.0.2.1", 9100))
+srv.listen(1)
+srv.settimeout(20)
+seen = {"syn": None, "n": 0, "off": 0, "longest": 0}
+syn_seen = threading.Event()
+done = threading.Event()
+def sniff():
+    while not done.is_set():
+        try:
+            frame, addr = wire.recvfrom(65536)
+        except socket.timeout:
+            continue
+        ip = frame[14:]
+        ihl = (ip[0] & 15) * 4
+        tcp = ip[ihl:]
+        if ip[9] != 6 or struct.unpack("!H", tcp[2:4])[0] != 9100:
+            continue
+        dst, opts = socket.inet_ntoa(ip[16:20]), ip[20:ihl].hex()
+        if tcp[13] & 0x02 and seen["syn"] is None:
+            seen["syn"] = (dst, opts)
+            syn_seen.set()
+        seen["n"] += 1
+        seen["off"] += dst != "192.0.2.3" or opts != "830704c000020100"
+        seen["longest"] = max(seen["longest"], len(ip))
+t = threading.Thread(target=sniff, daemon=True)
+t.start()
+print("listening", flush=True)
+c, peer = srv.accept()
+c.settimeout(20)
+syn_seen.wait(10)
+print("syn", *(seen["syn"] or ("none", "")), flush=True)
+print("peer", peer[0], c.getsockopt(socket.IPPROTO_IP, IP_OPTIONS, 40).hex(), flush=True)
+data = b""
+while True:
+    chunk = c.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+c.sendall(data[::-1])
+c.close()
+done.set()
+t.join()
+print("done", len(data), seen["n"] > 100, seen["off"], seen["longest"], flush=True)
+"#;
+
+#[test]
+fn the_kernel_takes_a_synack_connection_by_a_source_route() {
+    // RFC 1122 §4.2.3.8: an application opens a connection with a source
+    // route. synack's goes by way of 192.0.2.3 (the kernel's second
+    // address): its SYN leaves for 192.0.2.3 with 192.0.2.1 in the route's
+    // last slot, and every segment after it the same way, each with room
+    // made for the 8 bytes of options.
+    let test = "the_kernel_takes_a_synack_connection_by_a_source_route";
+    if skip(test) {
+        return;
+    }
+    in_fresh_namespace_routing(true, |rt| {
+        use std::io::{Read, Write};
+        let (mut server, mut lines) = listening(ROUTED_SERVER);
+        let route = [131, 7, 4, 192, 0, 2, 3];
+        let mut stream =
+            synack::net::TcpStream::connect_with_ip_options(rt, "192.0.2.1:9100", &route).unwrap();
+        let syn = lines.next().unwrap().unwrap();
+        eprintln!("kernel: {syn}");
+        assert_eq!(syn, "syn 192.0.2.3 830704c000020100");
+        // The kernel keeps no route back: it passed its own hop inside
+        // itself, recording nothing to reverse, and answers straight back.
+        let peer = lines.next().unwrap().unwrap();
+        eprintln!("kernel: {peer}");
+        assert_eq!(peer.trim_end(), "peer 192.0.2.2");
+        assert_eq!(stream.ip_options().unwrap(), [&route[..], &[0]].concat());
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        stream.write_all(&data).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut back = Vec::new();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        stream.read_to_end(&mut back).unwrap();
+        assert!(
+            back.iter().rev().eq(data.iter()),
+            "{} bytes back",
+            back.len()
+        );
+        // Every segment by the route, the largest filling the MTU.
+        assert_eq!(lines.next().unwrap().unwrap(), "done 200000 True 0 1500");
+        assert!(server.wait().unwrap().success());
+        let stats = rt.stats().stack;
+        assert_eq!(stats.ip.in_hdr_errors, 0);
+        assert_eq!(stats.tcp.in_csum_errors, 0);
+    });
+}
+
+/// A kernel client with a record route of two slots on its socket
+/// (IP_OPTIONS on TCP): connects to synack's port 9200, prints synack's
+/// SYN-ACK's IP options as they came off the wire, sends 5000 bytes, and
+/// prints how many came back.
+const RECORDING_CLIENT: &str = r#"
+import socket, struct
+IP_OPTIONS = getattr(socket, "IP_OPTIONS", 4)
+wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+wire.bind(("syn0", 0))
+wire.settimeout(20)
+c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+c.setsockopt(socket.IPPROTO_IP, IP_OPTIONS, bytes([7, 11, 4] + [0] * 9))
+c.settimeout(20)
+c.connect(("192.0.2.2", 9200))
+while True:
+    frame, addr = wire.recvfrom(4096)
+    ip = frame[14:]
+    ihl = (ip[0] & 15) * 4
+    tcp = ip[ihl:]
+    if ip[9] == 6 and struct.unpack("!H", tcp[0:2])[0] == 9200 and tcp[13] & 0x12 == 0x12:
+        print("synack", ip[20:ihl].hex(), flush=True)
+        break
+c.sendall(bytes(range(250)) * 20)
+c.shutdown(socket.SHUT_WR)
+back = b""
+while True:
+    chunk = c.recv(65536)
+    if not chunk:
+        break
+    back += chunk
+print("back", len(back), back == bytes(range(250)) * 20, flush=True)
+"#;
+
+#[test]
+fn synack_answers_a_kernel_connection_with_its_record_route() {
+    // Linux keeps a passive open's answer to its SYN's options
+    // (`tcp_v4_save_options`), as synack does: the record route the kernel
+    // sends on every segment comes back on synack's, synack's own entry
+    // added in the slot after the kernel's.
+    let test = "synack_answers_a_kernel_connection_with_its_record_route";
+    if skip(test) {
+        return;
+    }
+    in_fresh_namespace(|rt| {
+        use std::io::{Read, Write};
+        let listener = synack::net::TcpListener::bind(rt, "192.0.2.2:9200").unwrap();
+        let client = Command::new(PYTHON)
+            .args(["-c", RECORDING_CLIENT])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (mut stream, _) = listener.accept().unwrap();
+        // The kernel recorded itself as it sent the SYN.
+        assert_eq!(
+            stream.ip_options().unwrap(),
+            [7, 11, 8, 192, 0, 2, 1, 0, 0, 0, 0, 0]
+        );
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut got = Vec::new();
+        stream.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), 5000);
+        stream.write_all(&got).unwrap();
+        drop(stream);
+        let out = client.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        eprintln!("kernel: {text}");
+        assert!(out.status.success(), "{text}");
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("synack 070b0cc0000201c000020200"));
+        assert_eq!(lines.next(), Some("back 5000 True"));
+        assert_eq!(rt.stats().stack.tcp.in_csum_errors, 0);
     });
 }

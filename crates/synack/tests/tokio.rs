@@ -134,3 +134,26 @@ async fn a_udp_sockets_ip_options_reach_a_socket_that_asks_for_them() {
         [7, 7, 8, a_addr[0], a_addr[1], a_addr[2], a_addr[3], 0]
     );
 }
+
+#[tokio::test]
+async fn a_connection_with_ip_options_carries_them_both_ways() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:9").await.unwrap();
+    let rr = [7, 7, 4, 0, 0, 0, 0];
+    let mut c = TcpStream::connect_with_ip_options(&a, addr(B, 9), &rr)
+        .await
+        .unwrap();
+    let (mut s, _) = listener.accept().await.unwrap();
+    assert_eq!(c.ip_options().unwrap(), [7, 7, 4, 0, 0, 0, 0, 0]);
+    assert_eq!(s.ip_options().unwrap(), [7, 7, 8, 192, 0, 2, 1, 0]);
+    c.write_all(b"routed").await.unwrap();
+    let mut buf = [0u8; 6];
+    s.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"routed");
+    s.set_ip_options(&[]).unwrap();
+    assert!(s.ip_options().unwrap().is_empty());
+    s.write_all(b"back").await.unwrap();
+    let mut buf = [0u8; 4];
+    c.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"back");
+}
