@@ -115,6 +115,15 @@ pub struct Config {
     /// 0 is version 3, falling back to 2 or 1 while a router of that
     /// version is heard (RFC 3376 §7.2.1); 1 or 2 pins that version.
     pub force_igmp_version: u8,
+    /// Forward datagrams for other hosts between the interfaces
+    /// (`ip_forward`): off, a host (RFC 1122 §3.3.1.1: "A host MUST NOT
+    /// forward"), as Linux starts; on, a router (RFC 1812 §5.2-5.3:
+    /// `stack/forward.rs`).
+    pub ip_forward: bool,
+    /// Send ICMP redirects when forwarding a datagram back out of the
+    /// interface it came in by, to a sender on that link
+    /// (`conf.all.send_redirects`, on as in Linux; RFC 1812 §5.2.7.2).
+    pub send_redirects: bool,
     /// Be the final destination of loose and strict source routes
     /// (`conf.all.accept_source_route`, off as on Linux: RFC 1122
     /// §3.2.1.8(c) asks hosts to, and routes are mostly spoofing now).
@@ -294,6 +303,8 @@ impl Default for Config {
             icmp_ratemask: 0x1818,
             icmp_echo_ignore_broadcasts: true,
             force_igmp_version: 0,
+            ip_forward: false,
+            send_redirects: true,
             accept_source_route: false,
             accept_redirects: true,
             secure_redirects: true,
@@ -491,6 +502,8 @@ impl Config {
             "route.gc_timeout" => self.route_gc_timeout = secs(value)?,
             "conf.all.accept_redirects" => self.accept_redirects = boolean(value)?,
             "conf.all.accept_source_route" => self.accept_source_route = boolean(value)?,
+            "ip_forward" | "conf.all.forwarding" => self.ip_forward = boolean(value)?,
+            "conf.all.send_redirects" => self.send_redirects = boolean(value)?,
             "conf.all.force_igmp_version" => {
                 self.force_igmp_version = match num(value)? {
                     v @ 0..=2 => v as u8,

@@ -606,6 +606,10 @@ pub enum ErrorMessage {
     /// Parameter problem (RFC 792, code 0): `pointer` names the octet of
     /// the offending header in error (a malformed IP option).
     ParamProblem { pointer: u8 },
+    /// Redirect for the host (RFC 792, code 1): send its datagrams to
+    /// `gateway` (RFC 1812 §5.2.7.2: a router that forwards a datagram
+    /// back out of the link it came in on, to a sender on that link).
+    Redirect { gateway: Ipv4Addr },
 }
 
 /// Writes an ICMP error about `offending` (a datagram as received, its IP
@@ -686,6 +690,11 @@ pub fn emit_error(
             icmp.set_msg_code(0);
             // The pointer, then three unused octets.
             icmp.body_mut()[..4].copy_from_slice(&[pointer, 0, 0, 0]);
+        }
+        ErrorMessage::Redirect { gateway } => {
+            icmp.set_msg_type(msg_type::REDIRECT);
+            icmp.set_msg_code(1);
+            icmp.body_mut()[..4].copy_from_slice(&gateway.octets());
         }
     }
     icmp.data_mut().copy_from_slice(quote);

@@ -283,6 +283,16 @@ pub fn return_options(area: &[u8], src: Ipv4Addr, out: &mut [u8; MAX_LEN]) -> us
     pad(out, len)
 }
 
+/// RFC 791: a module that forwards a datagram records itself in its
+/// record route and timestamp options (`area`, the datagram's options as
+/// checked on the way in), as Linux's `ip_forward_options` does: `me` is
+/// its address on the way out.
+pub fn register_forwarded(area: &mut [u8], me: Registration, is_ours: impl Fn(Ipv4Addr) -> bool) {
+    if let Ok(found) = Options::parse(area) {
+        register(area, &found, me, is_ours);
+    }
+}
+
 /// Pads options written up to `len` with end-of-options to whole 32-bit
 /// words; their new length.
 fn pad(out: &mut [u8; MAX_LEN], len: usize) -> usize {

@@ -57,7 +57,8 @@ mib! {
         /// Discarded for a header error: bad version, length, checksum, TTL.
         in_hdr_errors => "InHdrErrors",
         /// Discarded because the destination is not ours (a host does not
-        /// forward) or is a martian.
+        /// forward; a router does not forward what came as a link-layer
+        /// broadcast) or is a martian.
         in_addr_errors => "InAddrErrors",
         /// Delivered locally to an unknown protocol (answered with ICMP
         /// protocol unreachable).
@@ -68,6 +69,11 @@ mib! {
         in_delivers => "InDelivers",
         /// Datagrams our protocols handed to IP for transmission.
         out_requests => "OutRequests",
+        /// Datagrams forwarded for other hosts (`ip_forward`).
+        forw_datagrams => "ForwDatagrams",
+        /// Datagrams to forward that were too big for the next link and
+        /// marked don't-fragment (answered with fragmentation needed).
+        frag_fails => "FragFails",
         /// Discarded on output for lack of resources (e.g. the ARP queue).
         out_discards => "OutDiscards",
         /// Discarded on output because no route matched.
@@ -86,8 +92,8 @@ mib! {
         in_martian_dst => "in_martian_dst",
         /// Dropped for a loose or strict source route option: with
         /// `accept_source_route` off (Linux drops them so, uncounted), a
-        /// route that goes on past this host (a host does not forward), or
-        /// TCP (which does not keep a return route). synack's own.
+        /// route that goes on past a host that does not forward. synack's
+        /// own.
         in_source_routed => "InSourceRouted",
     }
 }

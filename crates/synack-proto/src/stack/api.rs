@@ -720,6 +720,8 @@ impl Stack {
     /// Settings read when something is created (a connection's options,
     /// the ephemeral port range) apply to what is created afterwards.
     pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), SysctlError> {
+        // What a datagram's addresses are to us depends on `ip_forward`.
+        self.rx_addrs_last = None;
         self.env.set_sysctl(name, value)
     }
 

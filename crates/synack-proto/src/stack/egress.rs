@@ -841,8 +841,10 @@ impl Stack {
             dscp_ecn: header.dscp_ecn(),
             ident: header.ident(),
             dont_frag: false,
-            more_frags: more,
-            frag_offset: start as u16,
+            // A forwarded fragment cut again (`forward`): its pieces keep
+            // its place in the original and its more-fragments flag.
+            more_frags: more || header.more_frags(),
+            frag_offset: header.frag_offset() + start as u16,
         };
         let frame = &mut buf[l2..l2 + header_len + end - start];
         repr.emit_with_options(

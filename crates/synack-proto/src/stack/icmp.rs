@@ -183,6 +183,7 @@ impl Stack {
             }
             ErrorMessage::TimeExceeded(reason) => (msg_type::TIME_EXCEEDED, u8::from(reason)),
             ErrorMessage::ParamProblem { .. } => (msg_type::PARAM_PROBLEM, 0),
+            ErrorMessage::Redirect { .. } => (msg_type::REDIRECT, 1),
         };
         // Not limited on the loopback (Linux's `icmpv4_xrlim_allow`).
         let limited = if self.rx_looped {

@@ -191,7 +191,7 @@ impl Stack {
         // Options before any protocol sees the datagram (IGMP's router
         // alert among them). None in the copy every other datagram runs.
         if header_len > HEADER_LEN
-            && !self.ip_options_accepted(ip, datagram, header_len, dst, link_broadcast)
+            && !self.ip_options_accepted(index, ip, datagram, header_len, dst, link_broadcast)
         {
             return;
         }
@@ -208,8 +208,10 @@ impl Stack {
                     return self.handle_igmp(index, ip, &datagram[header_len..]);
                 }
             }
-            // `classify_addrs` counted and refused it.
-            Destination::NotOurs => return,
+            // Forwarding is on (`classify_addrs` refused it otherwise).
+            Destination::NotOurs => {
+                return self.forward(index, ip, datagram, header_len, link_broadcast, false);
+            }
         }
         if !ip.is_fragment() {
             return self.deliver_ip(ip, datagram, header_len, dst, link_broadcast);
@@ -224,6 +226,7 @@ impl Stack {
     /// Linux does with `accept_source_route` off.
     fn ip_options_accepted(
         &mut self,
+        index: usize,
         ip: &Ipv4Repr,
         datagram: &[u8],
         header_len: usize,
@@ -233,7 +236,8 @@ impl Stack {
         let area = &datagram[HEADER_LEN..header_len];
         match Options::parse(area) {
             Ok(found) if found.source_route.is_some() => {
-                self.source_route_accepted(ip, area, &found, datagram, dst, link_broadcast)
+                let at = (index, dst, link_broadcast);
+                self.source_route_accepted(ip, area, &found, datagram, at)
             }
             Ok(_) => true,
             Err(problem) => {
@@ -263,15 +267,23 @@ impl Stack {
         area: &[u8],
         found: &Options,
         datagram: &[u8],
-        dst: Destination,
-        link_broadcast: bool,
+        (index, dst, link_broadcast): (usize, Destination, bool),
     ) -> bool {
         if !self.env.config.accept_source_route {
             self.env.stats.ip.in_source_routed += 1;
             return false;
         }
+        if dst == Destination::NotOurs {
+            return self.in_transit_route_accepted(ip, area, found, datagram);
+        }
         match source_route::at_us(area, found, |a| self.is_local_addr(a)) {
             source_route::AtUs::Done => true,
+            // A router passes it on to the route's next hop.
+            source_route::AtUs::Forward(_) if self.env.config.ip_forward => {
+                let header_len = HEADER_LEN + area.len();
+                self.forward(index, ip, datagram, header_len, link_broadcast, true);
+                false
+            }
             source_route::AtUs::Forward(_) => {
                 self.env.stats.ip.in_source_routed += 1;
                 let message = ErrorMessage::DstUnreachable {
@@ -345,10 +357,11 @@ impl Stack {
             return None;
         }
         let class = classify_destination(dst, &[cidr], is_local);
-        if class == Destination::NotOurs {
+        if class == Destination::NotOurs && !self.env.config.ip_forward {
             self.env.stats.ip.in_addr_errors += 1;
             return None;
         }
+        // Someone else's with forwarding on: for `forward`.
         Some(class)
     }
 

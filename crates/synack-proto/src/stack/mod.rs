@@ -42,6 +42,7 @@ mod api;
 mod arp;
 mod demux;
 mod egress;
+mod forward;
 #[doc(hidden)]
 pub mod fuzz;
 mod gro;

@@ -57,6 +57,35 @@ pub fn at_us(area: &[u8], found: &Options, is_ours: impl Fn(Ipv4Addr) -> bool) -
     AtUs::Done
 }
 
+/// RFC 791: a route that goes on past this host (`at_us` said `Forward`)
+/// is passed on: the first hop from the pointer that is not one of ours
+/// becomes the destination, `me` (this host's address on the way out) is
+/// recorded in its slot, and the pointer moves past it (Linux's
+/// `ip_forward_options`). `found.source_route` must be set. Returns the
+/// next hop, and whether the route is strict (that hop must then be on the
+/// link).
+pub fn pass_on(
+    area: &mut [u8],
+    found: &Options,
+    is_ours: impl Fn(Ipv4Addr) -> bool,
+    me: Ipv4Addr,
+) -> Option<(Ipv4Addr, bool)> {
+    let start = usize::from(found.source_route?);
+    let end = start + usize::from(area[start + 1]);
+    let option = &mut area[start..end];
+    let mut pointer = usize::from(option[2]);
+    while pointer + 3 <= option.len() {
+        let hop = slot(option, pointer);
+        if !is_ours(hop) {
+            option[pointer - 1..pointer + 3].copy_from_slice(&me.octets());
+            option[2] = (pointer + 4) as u8;
+            return Some((hop, option[0] == kind::STRICT_SOURCE_ROUTE));
+        }
+        pointer += 4;
+    }
+    None
+}
+
 /// The way back along a source route that ended at this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReturnRoute {

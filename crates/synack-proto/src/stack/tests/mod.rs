@@ -10,6 +10,7 @@ mod demux;
 mod ecn;
 mod ethernet;
 mod fastopen;
+mod forward;
 mod gro;
 mod igmpv3;
 mod ip;
