@@ -49,6 +49,7 @@ use super::loopback::LOOPBACK;
 use crate::ip::addr::Destination;
 use crate::ip::icmp::ErrorMessage;
 use crate::ip::options::{self as ip_options, Options, Registration, source_route};
+use crate::wire::Checksum;
 use crate::wire::icmpv4::{DstUnreachable, TimeExceeded};
 use crate::wire::ipv4::{HEADER_LEN, Ipv4Packet, Ipv4Repr};
 
@@ -57,21 +58,27 @@ use crate::wire::ipv4::{HEADER_LEN, Ipv4Packet, Ipv4Repr};
 const DST_ADDR_OCTET: u8 = 16;
 
 impl Stack {
-    /// A datagram for someone else with forwarding on, or (`route_next`)
-    /// one for this host whose source route goes on to that hop. It came
-    /// in by interface `in_iface`; `datagram` is the whole of it, its
-    /// header `header_len` bytes.
+    /// A datagram for someone else with forwarding on, or
+    /// (`source_routed`) one for this host whose source route goes on. It
+    /// came in by interface `in_iface`; `datagram` is the whole of it, its
+    /// header checked. The header is read again here, not passed: a
+    /// reference to the parsed one from `handle_ip` would make every
+    /// datagram's path store it (18 instructions a frame).
     #[cold]
     #[inline(never)]
     pub(super) fn forward(
         &mut self,
         in_iface: usize,
-        ip: &Ipv4Repr,
         datagram: &[u8],
-        header_len: usize,
         link_broadcast: bool,
         source_routed: bool,
     ) {
+        let packet = Ipv4Packet::new_unchecked(datagram);
+        let Ok((ip, header_len)) = Ipv4Repr::parse_with_header_len(&packet, Checksum::Offload)
+        else {
+            return;
+        };
+        let ip = &ip;
         let payload = &datagram[header_len..];
         let dst = Destination::NotOurs;
         if link_broadcast {

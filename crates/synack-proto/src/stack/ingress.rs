@@ -210,7 +210,7 @@ impl Stack {
             }
             // Forwarding is on (`classify_addrs` refused it otherwise).
             Destination::NotOurs => {
-                return self.forward(index, ip, datagram, header_len, link_broadcast, false);
+                return self.forward(index, datagram, link_broadcast, false);
             }
         }
         if !ip.is_fragment() {
@@ -280,8 +280,7 @@ impl Stack {
             source_route::AtUs::Done => true,
             // A router passes it on to the route's next hop.
             source_route::AtUs::Forward(_) if self.env.config.ip_forward => {
-                let header_len = HEADER_LEN + area.len();
-                self.forward(index, ip, datagram, header_len, link_broadcast, true);
+                self.forward(index, datagram, link_broadcast, true);
                 false
             }
             source_route::AtUs::Forward(_) => {
