@@ -164,17 +164,22 @@ impl Stack {
         packet.fill_checksum();
         self.env.stats.ip.forw_datagrams += 1;
         self.out.push(buf);
-        // RFC 1812 §5.2.7.2: back out of the link it came by, to a sender
-        // on that link, which could have sent it to the next hop itself.
-        let on_in_link = self
-            .ifaces
-            .get(in_iface)
-            .is_some_and(|i| i.cidr.contains(ip.src_addr));
+        // RFC 1812 §5.2.7.2: back out of the link it came by, through a
+        // gateway on that link, for a sender on it, which could have sent it
+        // to the gateway itself (Linux: only by a route with a gateway, both
+        // on the link; not by a device route, a point-to-point one's).
+        let on_in_link = |a| {
+            self.ifaces
+                .get(in_iface)
+                .is_some_and(|i| i.cidr.contains(a))
+        };
         if self.env.config.send_redirects
             && !source_routed
             && header_len == HEADER_LEN
             && hop.iface == in_iface
-            && on_in_link
+            && hop.next_hop != next
+            && on_in_link(ip.src_addr)
+            && on_in_link(hop.next_hop)
             && hop.next_hop != ip.src_addr
         {
             let message = ErrorMessage::Redirect {

@@ -360,6 +360,19 @@ fn sent_back_out_of_its_link_a_datagram_earns_its_sender_a_redirect() {
     assert_eq!(n.icmp_out(0), [(A, 5, 1, OTHER.octets())]);
     // A (secure_redirects: the gateway is on its link) takes it.
     assert_eq!(n.a.stats().icmp.in_redirects, 1);
+    // By a route with no gateway (a point-to-point link's), no redirect.
+    n.r.remove_route(Ipv4Cidr::new(Ipv4Addr::new(203, 0, 113, 0), 24).unwrap())
+        .unwrap();
+    n.r.add_device_route(
+        Ipv4Cidr::new(Ipv4Addr::new(203, 0, 113, 0), 24).unwrap(),
+        IfaceId(0),
+    )
+    .unwrap();
+    n.r_out.clear();
+    n.r.handle_frame_on(n.now, IfaceId(0), &udp_from_a(far_net, 64, b"y"));
+    n.settle();
+    assert_eq!(n.r_out.len(), 1, "forwarded, nothing else");
+    assert_eq!(n.r.stats().ip.forw_datagrams, 2);
 }
 
 /// A loose route option, `pointer`, the `slots`, padded.
