@@ -4,7 +4,7 @@
 //! with a second link, 198.51.100.254/24, to a second synack stack, host B
 //! at 198.51.100.1. The kernel routes 198.51.100.0/24 by way of 192.0.2.2.
 //! The test drives both stacks itself (the sans-IO API on one thread): the
-//! router's links carry 1,280 bytes, the kernel's 1,500. Skips loudly
+//! router's link to B carries 1,280 bytes, the kernel's 1,500. Skips loudly
 //! without root, /dev/net/tun, ping or Python (fails under CI=true).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -37,12 +37,11 @@ fn run_router(tap: &Tap, stop: &AtomicBool) -> (u64, u64) {
         Config {
             seed: 1,
             ip_forward: true,
-            mtu: 1280,
             ..Config::default()
         },
         Interface::ethernet(EthernetAddress([2, 0, 0, 0, 0, 2]), ROUTER, 24),
     );
-    router.add_interface(Interface::ip(ROUTER_B, 24));
+    router.add_interface(Interface::ip(ROUTER_B, 24).with_mtu(1280));
     // Its two links only: no default route out of the second.
     let default = Ipv4Cidr::new(Ipv4Addr::UNSPECIFIED, 0).unwrap();
     router.remove_route(default).unwrap();

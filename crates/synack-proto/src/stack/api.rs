@@ -419,8 +419,7 @@ impl Stack {
             iss: self.isn.isn(now, tuple.local, tuple.remote),
             ts_offset: self.ts_offset(&tuple),
             socket: opts.socket,
-            route_mtu: (hop.iface == super::loopback::LOOPBACK)
-                .then_some(super::loopback::LOOPBACK_MTU),
+            route_mtu: self.conn_route_mtu(hop.iface),
         };
         let fastopen_plan = if data.is_some() || opts.fastopen_connect {
             self.fastopen_plan(now, r, &opts, data.is_none())

@@ -806,7 +806,7 @@ impl Stack {
             return None;
         }
         let l2 = self.l2_len(hop.iface);
-        let mtu = self.env.config.mtu.min(buf.len() - l2);
+        let mtu = self.iface_mtu(hop.iface).min(buf.len() - l2);
         let d = self.out.queue.front_mut()?;
         if total <= mtu {
             buf[l2..l2 + total].copy_from_slice(&d.data);

@@ -132,7 +132,7 @@ impl Stack {
             };
             return self.send_icmp_error(message, ip, payload, datagram, dst, false);
         }
-        let mtu = self.env.config.mtu;
+        let mtu = self.iface_mtu(hop.iface);
         if datagram.len() > mtu && ip.dont_frag {
             self.env.stats.ip.frag_fails += 1;
             let message = ErrorMessage::DstUnreachable {

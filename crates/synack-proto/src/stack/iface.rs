@@ -76,6 +76,8 @@ impl Stack {
         // A datagram's addresses may mean something else now.
         self.rx_addrs_last = None;
         let _ = self.routes.add_connected(id, cidr);
+        let configured = self.env.config.mtu;
+        self.own_mtus |= iface.mtu.is_some_and(|m| usize::from(m) != configured);
         let arp = match iface.medium {
             Medium::Ethernet(_) => Some(ArpCache::new(
                 ArpConfig::from_config(&self.env.config),
@@ -205,6 +207,41 @@ impl Stack {
             }
             None => false,
         }
+    }
+
+    /// The MTU of interface `iface` (the loopback's too): its own, or the
+    /// configured one.
+    pub(super) fn iface_mtu(&self, iface: usize) -> usize {
+        if iface == super::loopback::LOOPBACK {
+            return usize::from(super::loopback::LOOPBACK_MTU);
+        }
+        self.ifaces
+            .get(iface)
+            .and_then(|i| i.config.mtu)
+            .map_or(self.env.config.mtu, usize::from)
+    }
+
+    /// A new connection's route MTU when it is not the configured one
+    /// (`ConnParams::route_mtu`), its route leaving by `iface`: the
+    /// loopback's, or an interface's own. Interfaces of their own MTU are
+    /// rare: without one, a compare.
+    #[inline]
+    pub(super) fn conn_route_mtu(&self, iface: usize) -> Option<u16> {
+        if iface == super::loopback::LOOPBACK {
+            return Some(super::loopback::LOOPBACK_MTU);
+        }
+        if !self.own_mtus {
+            return None;
+        }
+        self.own_route_mtu(iface)
+    }
+
+    /// [`Stack::conn_route_mtu`] with interfaces of their own MTU.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn own_route_mtu(&self, iface: usize) -> Option<u16> {
+        let mtu = self.iface_mtu(iface);
+        (mtu != self.env.config.mtu).then(|| u16::try_from(mtu).unwrap_or(u16::MAX))
     }
 
     /// Where a datagram to `dst` goes: the route's interface and next hop;

@@ -407,6 +407,9 @@ pub struct Stack {
     /// Some interface resolves addresses with ARP (Ethernet): only then
     /// does output and the deadline look at ARP caches.
     arp_ifaces: bool,
+    /// Some interface has an MTU of its own (`Interface::with_mtu`): only
+    /// then does a new connection ask its route's.
+    own_mtus: bool,
     /// `arp_ifaces`, some multicast group is joined, or a redirect made a
     /// route: only then does the deadline look at the ARP caches, IGMP's
     /// timers and the redirects' lifetimes (`slow_deadline`).
@@ -575,6 +578,7 @@ impl Stack {
         let mut stack = Stack {
             ifaces: Vec::new(),
             arp_ifaces: false,
+            own_mtus: false,
             slow_timers: false,
             igmp: crate::ip::igmp::Memberships::new(config.force_igmp_version),
             igmp_rng,

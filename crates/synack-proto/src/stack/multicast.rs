@@ -351,9 +351,7 @@ impl Stack {
         };
         let src = iface.config.addr;
         let room = self
-            .env
-            .config
-            .mtu
+            .iface_mtu(out.iface)
             .saturating_sub(IP_HEADER_LEN + ROUTER_ALERT.len());
         match out.message {
             Message::Report { version, group } => {

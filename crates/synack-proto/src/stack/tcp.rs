@@ -441,16 +441,23 @@ impl Stack {
             iss,
             ts_offset: self.ts_offset(tuple),
             socket,
-            route_mtu: self.rx_route_mtu(),
+            route_mtu: self.rx_route_mtu(*tuple.remote.ip()),
         }
     }
 
-    /// The MTU of the route back to the sender of the segment in hand when
-    /// it is not the configured one: a looped SYN's peer is this host,
-    /// over the loopback.
+    /// The MTU of the route back to the sender of the segment in hand,
+    /// `remote`, when it is not the configured one: a looped SYN's peer is
+    /// this host, over the loopback; otherwise an interface with an MTU of
+    /// its own.
     #[inline]
-    fn rx_route_mtu(&self) -> Option<u16> {
-        self.rx_looped.then_some(super::loopback::LOOPBACK_MTU)
+    fn rx_route_mtu(&self, remote: Ipv4Addr) -> Option<u16> {
+        if self.rx_looped {
+            return Some(super::loopback::LOOPBACK_MTU);
+        }
+        if !self.own_mtus {
+            return None;
+        }
+        self.own_route_mtu(self.hop_to(remote)?.iface)
     }
 
     /// A listener took a SYN without Fast Open (it joined the listener's
@@ -579,7 +586,7 @@ impl Stack {
             SynCookies::mss_index(peer_mss),
         );
         let mut options = TcpOptions {
-            mss: Some(clamp(match self.rx_route_mtu() {
+            mss: Some(clamp(match self.rx_route_mtu(*tuple.remote.ip()) {
                 Some(mtu) => mtu.saturating_sub(40),
                 None => config.advertised_mss(),
             })),
@@ -685,7 +692,7 @@ impl Stack {
                 .get(l)
                 .map(|l| l.socket_options())
                 .unwrap_or_default(),
-            route_mtu: self.rx_route_mtu(),
+            route_mtu: self.rx_route_mtu(*tuple.remote.ip()),
         };
         let key = self.insert_conn_with(
             |env| Connection::from_cookie(now, tuple.local, tuple.remote, &syn, &params, env),

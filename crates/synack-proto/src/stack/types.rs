@@ -48,13 +48,16 @@ pub enum Medium {
 }
 
 /// One of the stack's interfaces: its address, subnet mask (as a prefix
-/// length) and medium.
+/// length), medium and, if it has its own, MTU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Interface {
     pub addr: Ipv4Addr,
     /// 0 to 32 (larger values are taken as 32).
     pub prefix_len: u8,
     pub medium: Medium,
+    /// The largest IP datagram the link carries; `None`: the stack's
+    /// `Config::mtu` ([`Interface::with_mtu`]).
+    pub mtu: Option<u16>,
 }
 
 impl Interface {
@@ -64,6 +67,7 @@ impl Interface {
             addr,
             prefix_len,
             medium: Medium::Ip,
+            mtu: None,
         }
     }
 
@@ -73,7 +77,20 @@ impl Interface {
             addr,
             prefix_len,
             medium: Medium::Ethernet(mac),
+            mtu: None,
         }
+    }
+
+    /// The interface with an MTU of its own (at least 68, RFC 791), where
+    /// the stack's `Config::mtu` is every other's: a host on a jumbo-frame
+    /// link and a standard one, or a router between links of two sizes.
+    /// The driver's transmit buffer must hold the largest MTU and its link
+    /// header. TCP's MSS over it follows (RFC 9293 §3.7.1), its datagrams
+    /// are fragmented to it, and a router answers a datagram too big for
+    /// it with fragmentation needed.
+    pub const fn with_mtu(mut self, mtu: u16) -> Self {
+        self.mtu = Some(if mtu < 68 { 68 } else { mtu });
+        self
     }
 
     /// The address with its prefix.

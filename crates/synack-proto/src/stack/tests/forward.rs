@@ -40,6 +40,11 @@ struct Net {
 
 impl Net {
     fn new(r_config: Config, host_config: Config) -> Net {
+        Net::with_b_link(r_config, host_config, None)
+    }
+
+    /// [`Net::new`], the router's link to B with an MTU of its own.
+    fn with_b_link(r_config: Config, host_config: Config, b_mtu: Option<u16>) -> Net {
         let mut r = Stack::new(
             Config {
                 ip_forward: true,
@@ -47,7 +52,11 @@ impl Net {
             },
             Interface::ip(R_A, 24),
         );
-        r.add_interface(Interface::ip(R_B, 24));
+        let b_link = Interface::ip(R_B, 24);
+        r.add_interface(match b_mtu {
+            Some(mtu) => b_link.with_mtu(mtu),
+            None => b_link,
+        });
         // Only its two links: nothing else has a route.
         r.remove_route(default_route()).unwrap();
         Net {
@@ -260,14 +269,8 @@ fn no_route_is_network_unreachable_and_a_host_does_not_forward() {
 
 #[test]
 fn dont_fragment_meets_a_smaller_mtu_and_tcp_follows_it() {
-    // The router's links carry 1280 bytes; A's and B's 1500.
-    let mut n = Net::new(
-        Config {
-            mtu: 1280,
-            ..config(1)
-        },
-        config(2),
-    );
+    // The router's link to B carries 1280 bytes; every other 1500.
+    let mut n = Net::with_b_link(config(1), config(2), Some(1280));
     let l = n.b.tcp_listen(SocketAddrV4::new(FAR, 80), 8).unwrap();
     let c =
         n.a.tcp_connect(n.now, SocketAddrV4::new(FAR, 80), ConnectOptions::default())
@@ -295,7 +298,25 @@ fn dont_fragment_meets_a_smaller_mtu_and_tcp_follows_it() {
     assert!(needed.iter().all(|m| m.2 == 4 && m.3 == [0, 0, 0x05, 0x00]));
     assert!(n.r.stats().ip.frag_fails >= 1);
     assert_eq!(n.a.tcp_info(c).unwrap().pmtu, 1280);
-    assert!(n.r_out.iter().all(|(_, f)| f.len() <= 1280));
+    assert!(n.r_out.iter().all(|(i, f)| *i == 0 || f.len() <= 1280));
+    // B's segments to A are 1500 bytes on the way, and went whole.
+    n.r_out.clear();
+    let back = vec![0xA5; 20_000];
+    let mut sent = 0;
+    let mut got = 0;
+    for _ in 0..1_000 {
+        sent += n.b.tcp_send(n.now, s, &back[sent..]).unwrap_or(0);
+        n.run_until(n.now.total_millis() + 5);
+        while let Ok(k @ 1..) = n.a.tcp_recv(n.now, c, &mut buf) {
+            got += k;
+        }
+        if got == back.len() {
+            break;
+        }
+    }
+    assert_eq!(got, back.len());
+    let largest = n.r_out.iter().map(|(_, f)| f.len()).max().unwrap();
+    assert_eq!(largest, 1500);
     // A datagram that may be fragmented goes on in pieces, reassembled at B.
     let u = udp_bound(&mut n.b, SocketAddrV4::new(FAR, 53));
     n.r.handle_frame_on(n.now, IfaceId(0), &udp_from_a(FAR, 64, &[7; 3000]));
@@ -306,13 +327,7 @@ fn dont_fragment_meets_a_smaller_mtu_and_tcp_follows_it() {
 
 #[test]
 fn a_fragment_forwarded_onto_a_smaller_mtu_is_cut_again_in_place() {
-    let mut n = Net::new(
-        Config {
-            mtu: 576,
-            ..config(1)
-        },
-        config(2),
-    );
+    let mut n = Net::with_b_link(config(1), config(2), Some(576));
     let u = udp_bound(&mut n.b, SocketAddrV4::new(FAR, 53));
     // A's datagram of 2000 bytes, cut at 1500 on A's link: two fragments,
     // the first cut again to 576 by the router.

@@ -12,6 +12,7 @@ mod ethernet;
 mod fastopen;
 mod forward;
 mod gro;
+mod iface_mtu;
 mod igmpv3;
 mod ip;
 mod ip_options;
@@ -177,7 +178,8 @@ impl Wire {
     }
 
     pub(super) fn pump(&mut self) {
-        let mut buf = [0u8; 2000];
+        // Room for a jumbo frame (`iface_mtu.rs`).
+        let mut buf = vec![0u8; 9100];
         for to_b in [true, false] {
             let src = if to_b { &mut self.a } else { &mut self.b };
             let mut sent = Vec::new();
