@@ -126,6 +126,14 @@ fn a_joined_group_is_received_until_it_is_left() {
         sender.set_multicast_ttl_v4(256).unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
+    // IP_TTL (std's `set_ttl`) is the unicast one: 64 until set, 1 to 255.
+    assert_eq!(sender.ttl().unwrap(), 64);
+    sender.set_ttl(9).unwrap();
+    assert_eq!(sender.ttl().unwrap(), 9);
+    assert_eq!(
+        sender.set_ttl(0).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
     sender.send_to(b"to the group", addr(GROUP, 5000)).unwrap();
     let mut buf = [0u8; 64];
     let (n, from) = member.recv_from(&mut buf).unwrap();

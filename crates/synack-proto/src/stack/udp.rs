@@ -151,6 +151,16 @@ impl Stack {
             ip.fill_checksum();
         }
         let mut multicast_loop = false;
+        if let Some(ttl) = self
+            .udp
+            .unicast_ttl(h)?
+            .filter(|_| !out.dst.ip().is_multicast())
+        {
+            // IP_TTL in place of `ip_default_ttl` (traceroute's probes).
+            let mut ip = Ipv4Packet::new_unchecked(&mut buf[..header_len]);
+            ip.set_ttl(ttl);
+            ip.fill_checksum();
+        }
         if out.dst.ip().is_multicast() {
             // IP_MULTICAST_TTL (RFC 1112 §6.1: 1 unless the socket says
             // otherwise), in place of the unicast default; IP_MULTICAST_LOOP.
@@ -187,6 +197,25 @@ impl Stack {
     pub fn udp_set_ip_options(&mut self, h: UdpHandle, options: &[u8]) -> Result<(), UdpError> {
         let options = SendOptions::new(options).map_err(|_| UdpError::InvalidInput)?;
         self.udp.set_ip_options(h, Some(options))
+    }
+
+    /// Sets IP_TTL, the TTL of the socket's datagrams other than to a
+    /// multicast group (RFC 1122 §3.2.1.7: "a transport layer protocol
+    /// ... MUST be able to set the TTL"); 0 is refused (`InvalidInput`, as
+    /// Linux's EINVAL). Until set, `ip_default_ttl`.
+    pub fn udp_set_ttl(&mut self, h: UdpHandle, ttl: u8) -> Result<(), UdpError> {
+        if ttl == 0 {
+            return Err(UdpError::InvalidInput);
+        }
+        self.udp.set_unicast_ttl(h, Some(ttl))
+    }
+
+    /// IP_TTL as `getsockopt` reads it: set, or `ip_default_ttl`.
+    pub fn udp_ttl(&self, h: UdpHandle) -> Result<u8, UdpError> {
+        Ok(self
+            .udp
+            .unicast_ttl(h)?
+            .unwrap_or(self.env.config.ip_default_ttl))
     }
 
     /// Sets IP_MULTICAST_TTL, the TTL of the socket's datagrams to a

@@ -232,6 +232,8 @@ struct UdpSocket {
     error: Option<IcmpErrno>,
     /// IP_MULTICAST_TTL: the TTL of datagrams to a multicast group.
     multicast_ttl: u8,
+    /// IP_TTL: the TTL of its other datagrams, if set (else `ip_default_ttl`).
+    unicast_ttl: Option<u8>,
     /// IP_MULTICAST_LOOP: its datagrams to a group this host has joined
     /// come back to the host's own members too (on by default, as Linux).
     multicast_loop: bool,
@@ -369,6 +371,7 @@ impl UdpSockets {
             rx: RxQueue::new(self.rcvbuf),
             error: None,
             multicast_ttl: DEFAULT_MULTICAST_TTL,
+            unicast_ttl: None,
             multicast_loop: true,
             memberships: SocketMemberships::default(),
             multicast_if: None,
@@ -673,6 +676,18 @@ impl UdpSockets {
     /// IP_OPTIONS.
     pub fn ip_options(&self, h: UdpHandle) -> Result<Option<&SendOptions>, UdpError> {
         Ok(self.socket(h)?.ip_options.as_deref())
+    }
+
+    /// Sets IP_TTL: the TTL of this socket's datagrams other than to a
+    /// group (`None`: the stack's `ip_default_ttl`).
+    pub fn set_unicast_ttl(&mut self, h: UdpHandle, ttl: Option<u8>) -> Result<(), UdpError> {
+        self.socket_mut(h)?.unicast_ttl = ttl;
+        Ok(())
+    }
+
+    /// IP_TTL, if set.
+    pub fn unicast_ttl(&self, h: UdpHandle) -> Result<Option<u8>, UdpError> {
+        Ok(self.socket(h)?.unicast_ttl)
     }
 
     /// IP_MULTICAST_TTL.

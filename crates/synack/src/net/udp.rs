@@ -118,6 +118,15 @@ pub(crate) fn set_multicast_ttl(core: &mut Core, h: UdpHandle, ttl: u32) -> io::
     core.stack.udp_set_multicast_ttl(h, ttl).map_err(udp_error)
 }
 
+/// IP_TTL as std and tokio take it (a `u32`), for both front ends.
+pub(crate) fn set_ttl(core: &mut Core, h: UdpHandle, ttl: u32) -> io::Result<()> {
+    let ttl = u8::try_from(ttl)
+        .ok()
+        .filter(|&t| t > 0)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is 1 to 255"))?;
+    core.stack.udp_set_ttl(h, ttl).map_err(udp_error)
+}
+
 /// IP_OPTIONS for both front ends: refused with the reason.
 pub(crate) fn set_ip_options(core: &mut Core, h: UdpHandle, options: &[u8]) -> io::Result<()> {
     if let Err(e) = synack_proto::ip::options::SendOptions::new(options) {
@@ -453,6 +462,17 @@ impl UdpSocket {
                 .udp_set_multicast_if(h, *interface)
                 .map_err(udp_error)
         })
+    }
+
+    /// IP_TTL, as std names it: the TTL of the socket's datagrams other
+    /// than to a group (1 to 255; until set, the stack's default, 64).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.with_core(|core, h| set_ttl(core, h, ttl))
+    }
+
+    /// IP_TTL.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.with_core(|core, h| core.stack.udp_ttl(h).map(u32::from).map_err(udp_error))
     }
 
     /// IP_MULTICAST_TTL: the TTL of datagrams this socket sends to a group

@@ -11,7 +11,7 @@ use synack_proto::udp::UdpHandle;
 use super::Runtime;
 use crate::net::udp::{
     Reuse, membership, open, open_with, release, send_with, set_ip_options, set_multicast_ttl,
-    set_source_filter, try_recv_from, try_recv_msg,
+    set_source_filter, set_ttl, try_recv_from, try_recv_msg,
 };
 use crate::runtime::Core;
 
@@ -258,6 +258,21 @@ impl UdpSocket {
         let mut core = self.rt.shared.lock()?;
         core.stack
             .udp_set_multicast_loop(self.h, on)
+            .map_err(crate::net::error_of_udp)
+    }
+
+    /// IP_TTL, as [`crate::net::UdpSocket::set_ttl`].
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        set_ttl(&mut core, self.h, ttl)
+    }
+
+    /// IP_TTL.
+    pub fn ttl(&self) -> io::Result<u32> {
+        let core = self.rt.shared.lock()?;
+        core.stack
+            .udp_ttl(self.h)
+            .map(u32::from)
             .map_err(crate::net::error_of_udp)
     }
 

@@ -201,6 +201,13 @@ fn a_multicast_datagram_leaves_with_the_sockets_multicast_ttl() {
     assert_eq!(ttl_of_next(&mut s, SocketAddrV4::new(B, 53)), (B, 64));
     s.udp_set_multicast_ttl(u, 32).unwrap();
     assert_eq!(ttl_of_next(&mut s, group), (*group.ip(), 32));
+    // IP_TTL sets the unicast one (RFC 1122 §3.2.1.7), not the group's.
+    assert_eq!(s.udp_ttl(u), Ok(64));
+    s.udp_set_ttl(u, 1).unwrap();
+    assert_eq!(ttl_of_next(&mut s, SocketAddrV4::new(B, 53)), (B, 1));
+    assert_eq!(ttl_of_next(&mut s, group), (*group.ip(), 32));
+    assert_eq!(s.udp_ttl(u), Ok(1));
+    assert_eq!(s.udp_set_ttl(u, 0), Err(UdpError::InvalidInput));
     // 0: this host only, where no socket is a member: nothing leaves.
     s.udp_set_multicast_ttl(u, 0).unwrap();
     assert_eq!(s.udp_send_to(Instant::ZERO, u, group, b"x"), Ok(1));
