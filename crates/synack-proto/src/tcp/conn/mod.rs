@@ -1468,18 +1468,6 @@ impl Core {
         }
     }
 
-    /// The send MSS the negotiated options and the connection's IP
-    /// options allow ([`Negotiated::send_mss`]).
-    fn send_mss(&self) -> u32 {
-        self.neg.send_mss(self.socket.ip_options_len())
-    }
-
-    /// The headers a segment adds to its data, IP options included
-    /// ([`Negotiated::segment_headers`]).
-    fn segment_headers(&self) -> u16 {
-        self.neg.segment_headers(self.socket.ip_options_len())
-    }
-
     /// Applies negotiated options to the send half.
     fn apply_negotiated(&mut self, snd: &mut SendHalf) {
         snd.wscale = self.neg.snd_wscale();

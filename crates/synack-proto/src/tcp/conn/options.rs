@@ -282,6 +282,20 @@ impl Negotiated {
     }
 }
 
+impl super::Core {
+    /// The send MSS the negotiated options and the connection's IP
+    /// options allow ([`Negotiated::send_mss`]).
+    pub(super) fn send_mss(&self) -> u32 {
+        self.neg.send_mss(self.socket.ip_options_len())
+    }
+
+    /// The headers a segment adds to its data, IP options included
+    /// ([`Negotiated::segment_headers`]).
+    pub(super) fn segment_headers(&self) -> u16 {
+        self.neg.segment_headers(self.socket.ip_options_len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
