@@ -18,10 +18,9 @@ use synack_proto::stack::{ConnHandle, IfaceId, Interface};
 use synack_proto::tcp::conn::RecvError;
 use synack_proto::wire::EthernetAddress;
 use synack_proto::{Config, Duration, Instant, Stack};
-use synack_tap::netns;
 
 mod common;
-use common::kernel::{PYTHON, skip, tool_missing};
+use common::kernel::{PYTHON, fresh_namespace, kernel_tap, skip, tool_missing};
 
 const ROUTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const ROUTER_B: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 254);
@@ -144,14 +143,8 @@ fn the_kernel_reaches_a_far_host_through_a_synack_router() {
     if skip(test) || tool_missing(test, "ping", "-V", "iputils-ping") {
         return;
     }
-    let root_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-    netns::run_in_fresh(|| {
-        let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-        assert_ne!(ns, root_ns, "must not touch the root namespace");
-        let tap = Tap::open("syn0").unwrap();
-        tap.set_kernel_addr("192.0.2.1".parse().unwrap(), 24)
-            .unwrap();
-        tap.set_up().unwrap();
+    fresh_namespace(|| {
+        let tap = kernel_tap();
         tap.set_nonblocking(true).unwrap();
         let status = Command::new("ip")
             .args(["route", "add", "198.51.100.0/24", "via", "192.0.2.2"])
@@ -202,6 +195,5 @@ fn the_kernel_reaches_a_far_host_through_a_synack_router() {
         });
         assert!(forwarded > 400, "{forwarded}");
         assert!(frag_fails >= 1);
-    })
-    .unwrap();
+    });
 }

@@ -13,10 +13,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use synack_tap::netns;
-
 mod common;
-use common::kernel::{PYTHON, skip, tap_runtime_with, tool_missing};
+use common::kernel::{PYTHON, fresh_namespace, skip, tap_runtime_with, tool_missing};
 
 /// The kernel's `ping -c 1` to synack with `options`; its output.
 fn ping(options: &[&str]) -> String {
@@ -58,10 +56,7 @@ fn in_fresh_namespace(body: impl FnOnce(&synack::Runtime) + Send) {
 /// the TAP, both needed) and the kernel has a second address, 192.0.2.3,
 /// to be a route's hop.
 fn in_fresh_namespace_routing(source_routes: bool, body: impl FnOnce(&synack::Runtime) + Send) {
-    let root_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-    netns::run_in_fresh(|| {
-        let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-        assert_ne!(ns, root_ns, "must not touch the root namespace");
+    fresh_namespace(|| {
         let config = synack_proto::Config {
             accept_source_route: source_routes,
             ..Default::default()
@@ -80,8 +75,7 @@ fn in_fresh_namespace_routing(source_routes: bool, body: impl FnOnce(&synack::Ru
             assert!(status.success());
         }
         body(&rt);
-    })
-    .unwrap();
+    });
 }
 
 #[test]

@@ -11,13 +11,12 @@
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
+use synack::Builder;
 use synack::net::TcpStream;
-use synack::{Builder, Tap};
 use synack_proto::Config;
-use synack_tap::netns;
 
 mod common;
-use common::kernel::{PYTHON, skip, tool_missing};
+use common::kernel::{PYTHON, fresh_namespace, kernel_tap, skip, tool_missing};
 
 const BYTES: usize = 3_000_000;
 
@@ -59,14 +58,8 @@ fn synack_finds_a_1300_byte_black_hole_to_the_kernel_by_probing() {
     if skip(test) || tool_missing(test, "nft", "--version", "nftables") {
         return;
     }
-    let root_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-    netns::run_in_fresh(|| {
-        let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-        assert_ne!(ns, root_ns, "must not touch the root namespace");
-        let tap = Tap::open("syn0").unwrap();
-        tap.set_kernel_addr("192.0.2.1".parse().unwrap(), 24)
-            .unwrap();
-        tap.set_up().unwrap();
+    fresh_namespace(|| {
+        let tap = kernel_tap();
         let nft = Command::new("nft")
             .args(["-f", "-"])
             .stdin(Stdio::piped())
@@ -125,6 +118,5 @@ fn synack_finds_a_1300_byte_black_hole_to_the_kernel_by_probing() {
             "mss {} pmtu {}; probes passed {} failed {}; timeouts {}",
             info.snd_mss, info.pmtu, ext.tcp_mtup_success, ext.tcp_mtup_fail, ext.tcp_timeouts
         );
-    })
-    .unwrap();
+    });
 }

@@ -7,6 +7,28 @@ use synack_tap::netns;
 /// The Python the kernel-side helpers run with.
 pub const PYTHON: &str = "/usr/bin/python3";
 
+/// Runs `body` on a thread in a fresh network namespace, checked not to be
+/// the root one: the devices it makes and the net sysctls it writes are
+/// the fresh namespace's.
+pub fn fresh_namespace<T: Send>(body: impl FnOnce() -> T + Send) -> T {
+    let root_ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    netns::run_in_fresh(|| {
+        let ns = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+        assert_ne!(ns, root_ns, "must not touch the root namespace");
+        body()
+    })
+    .unwrap()
+}
+
+/// TAP `syn0` with the kernel's end at 192.0.2.1/24, up.
+pub fn kernel_tap() -> Tap {
+    let tap = Tap::open("syn0").unwrap();
+    tap.set_kernel_addr("192.0.2.1".parse().unwrap(), 24)
+        .unwrap();
+    tap.set_up().unwrap();
+    tap
+}
+
 /// A runtime at 192.0.2.2 on TAP `syn0`, the kernel at 192.0.2.1/24.
 pub fn tap_runtime() -> Runtime {
     tap_runtime_with(synack_proto::Config::default())
@@ -14,10 +36,7 @@ pub fn tap_runtime() -> Runtime {
 
 /// [`tap_runtime`] with the stack's `config`.
 pub fn tap_runtime_with(config: synack_proto::Config) -> Runtime {
-    let tap = Tap::open("syn0").unwrap();
-    tap.set_kernel_addr("192.0.2.1".parse().unwrap(), 24)
-        .unwrap();
-    tap.set_up().unwrap();
+    let tap = kernel_tap();
     Builder::new("192.0.2.2".parse().unwrap(), 24)
         .config(config)
         .start(tap)

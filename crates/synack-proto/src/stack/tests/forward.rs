@@ -103,6 +103,31 @@ impl Net {
         panic!("no quiescence");
     }
 
+    /// Sends `data` from connection `from` on A (`from_a`) or B and reads
+    /// it at `to` on the other, 5 ms at a time, until all of it arrived
+    /// unchanged.
+    fn transfer(&mut self, from_a: bool, from: ConnHandle, to: ConnHandle, data: &[u8]) {
+        let (mut sent, mut got) = (0, Vec::new());
+        let mut buf = vec![0u8; 65_536];
+        for _ in 0..10_000 {
+            let (tx, rx) = if from_a {
+                (&mut self.a, &mut self.b)
+            } else {
+                (&mut self.b, &mut self.a)
+            };
+            sent += tx.tcp_send(self.now, from, &data[sent..]).unwrap_or(0);
+            while let Ok(k @ 1..) = rx.tcp_recv(self.now, to, &mut buf) {
+                got.extend_from_slice(&buf[..k]);
+            }
+            if got.len() == data.len() {
+                assert!(got == data, "the bytes arrived changed");
+                return;
+            }
+            self.run_until(self.now.total_millis() + 5);
+        }
+        panic!("{} of {} bytes arrived", got.len(), data.len());
+    }
+
     /// Runs frames and timers up to `ms`.
     fn run_until(&mut self, ms: u64) {
         let end = Instant::from_millis(ms);
@@ -195,20 +220,7 @@ fn a_tcp_connection_crosses_the_router_both_ways() {
     assert_eq!(n.a.tcp_state(c), TcpState::Established);
     let s = n.b.tcp_accept(l).unwrap();
     let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
-    let mut sent = 0;
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65_536];
-    for _ in 0..10_000 {
-        sent += n.a.tcp_send(n.now, c, &data[sent..]).unwrap_or(0);
-        n.run_until(n.now.total_millis() + 5);
-        while let Ok(k @ 1..) = n.b.tcp_recv(n.now, s, &mut buf) {
-            got.extend_from_slice(&buf[..k]);
-        }
-        if got.len() == data.len() {
-            break;
-        }
-    }
-    assert!(got == data, "{} of {} bytes", got.len(), data.len());
+    n.transfer(true, c, s, &data);
     let forwarded = n.r.stats().ip.forw_datagrams;
     // 139 full segments, the handshake, the ACKs and the close's start.
     assert!(forwarded >= 139 + 3, "{forwarded}");
@@ -277,21 +289,7 @@ fn dont_fragment_meets_a_smaller_mtu_and_tcp_follows_it() {
             .unwrap();
     n.run_until(50);
     let s = n.b.tcp_accept(l).unwrap();
-    let data = vec![0x5A; 50_000];
-    let mut sent = 0;
-    let mut got = 0;
-    let mut buf = vec![0u8; 65_536];
-    for _ in 0..10_000 {
-        sent += n.a.tcp_send(n.now, c, &data[sent..]).unwrap_or(0);
-        n.run_until(n.now.total_millis() + 5);
-        while let Ok(k @ 1..) = n.b.tcp_recv(n.now, s, &mut buf) {
-            got += k;
-        }
-        if got == data.len() {
-            break;
-        }
-    }
-    assert_eq!(got, data.len());
+    n.transfer(true, c, s, &[0x5A; 50_000]);
     // Fragmentation needed, with the next hop's MTU (RFC 1191 §4).
     let needed: Vec<_> = n.icmp_out(0).into_iter().filter(|m| m.1 == 3).collect();
     assert!(!needed.is_empty());
@@ -301,20 +299,7 @@ fn dont_fragment_meets_a_smaller_mtu_and_tcp_follows_it() {
     assert!(n.r_out.iter().all(|(i, f)| *i == 0 || f.len() <= 1280));
     // B's segments to A are 1500 bytes on the way, and went whole.
     n.r_out.clear();
-    let back = vec![0xA5; 20_000];
-    let mut sent = 0;
-    let mut got = 0;
-    for _ in 0..1_000 {
-        sent += n.b.tcp_send(n.now, s, &back[sent..]).unwrap_or(0);
-        n.run_until(n.now.total_millis() + 5);
-        while let Ok(k @ 1..) = n.a.tcp_recv(n.now, c, &mut buf) {
-            got += k;
-        }
-        if got == back.len() {
-            break;
-        }
-    }
-    assert_eq!(got, back.len());
+    n.transfer(false, s, c, &[0xA5; 20_000]);
     let largest = n.r_out.iter().map(|(_, f)| f.len()).max().unwrap();
     assert_eq!(largest, 1500);
     // A datagram that may be fragmented goes on in pieces, reassembled at B.

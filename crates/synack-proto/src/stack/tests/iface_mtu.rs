@@ -86,22 +86,7 @@ fn a_connection_over_the_jumbo_link_fills_its_frames() {
         .unwrap();
     w.run_until(100);
     let s = w.b.tcp_accept(l).unwrap();
-    let data = vec![0x3C; 100_000];
-    let mut sent = 0;
-    let mut got = 0;
-    let mut buf = vec![0u8; 65_536];
-    for _ in 0..1_000 {
-        sent += w.a.tcp_send(w.now, c, &data[sent..]).unwrap_or(0);
-        let ms = w.now.total_millis() + 10;
-        w.run_until(ms);
-        while let Ok(k @ 1..) = w.b.tcp_recv(w.now, s, &mut buf) {
-            got += k;
-        }
-        if got == data.len() {
-            break;
-        }
-    }
-    assert_eq!(got, data.len());
+    w.transfer(true, c, s, &[0x3C; 100_000]);
     assert_eq!(*seen.borrow(), 9000, "8,948 bytes of data a segment");
     assert_eq!(w.a.tcp_info(c).unwrap().snd_mss, 8948);
 }

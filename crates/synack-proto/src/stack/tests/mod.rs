@@ -177,6 +177,35 @@ impl Wire {
         }
     }
 
+    /// Sends `data` from connection `from` on one side (A's if `from_a`)
+    /// and reads it at `to` on the other, 10 ms of the wire at a time, until
+    /// all of it arrived; checks it arrived unchanged.
+    pub(super) fn transfer(&mut self, from_a: bool, from: ConnHandle, to: ConnHandle, data: &[u8]) {
+        let mut got = Vec::new();
+        let mut sent = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        for _ in 0..10_000 {
+            let (tx, rx) = if from_a {
+                (&mut self.a, &mut self.b)
+            } else {
+                (&mut self.b, &mut self.a)
+            };
+            if sent < data.len() {
+                sent += tx.tcp_send(self.now, from, &data[sent..]).unwrap_or(0);
+            }
+            while let Ok(n @ 1..) = rx.tcp_recv(self.now, to, &mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+            if got.len() == data.len() {
+                assert!(got == data, "the bytes arrived changed");
+                return;
+            }
+            let ms = self.now.total_millis() + 10;
+            self.run_until(ms);
+        }
+        panic!("{} of {} bytes arrived", got.len(), data.len());
+    }
+
     pub(super) fn pump(&mut self) {
         // Room for a jumbo frame (`iface_mtu.rs`).
         let mut buf = vec![0u8; 9100];

@@ -90,34 +90,6 @@ fn routed_wire() -> (Wire, Seen) {
     (w, seen)
 }
 
-/// Sends `data` from `from` on one side (A's if `from_a`) and reads it at
-/// `to` on the other, in turns.
-fn transfer(w: &mut Wire, from_a: bool, from: ConnHandle, to: ConnHandle, data: &[u8]) {
-    let mut got = Vec::new();
-    let mut sent = 0;
-    let mut buf = vec![0u8; 64 * 1024];
-    for _ in 0..10_000 {
-        let (tx, rx) = if from_a {
-            (&mut w.a, &mut w.b)
-        } else {
-            (&mut w.b, &mut w.a)
-        };
-        if sent < data.len() {
-            sent += tx.tcp_send(w.now, from, &data[sent..]).unwrap_or(0);
-        }
-        while let Ok(n @ 1..) = rx.tcp_recv(w.now, to, &mut buf) {
-            got.extend_from_slice(&buf[..n]);
-        }
-        if got.len() == data.len() {
-            assert!(got == data, "the bytes arrived changed");
-            return;
-        }
-        let ms = w.now.total_millis() + 10;
-        w.run_until(ms);
-    }
-    panic!("{} of {} bytes arrived", got.len(), data.len());
-}
-
 /// The options a connection reads back (IP_OPTIONS' `getsockopt`).
 fn read_back(s: &Stack, c: ConnHandle) -> Vec<u8> {
     let mut out = [0; MAX_LEN];
@@ -155,8 +127,8 @@ fn a_connection_by_a_loose_route_runs_both_ways_along_it() {
     let s = w.b.tcp_accept(l).unwrap();
     // 30 kB each way, then both close.
     let data: Vec<u8> = (0..30_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
-    transfer(&mut w, true, c, s, &data);
-    transfer(&mut w, false, s, c, &data);
+    w.transfer(true, c, s, &data);
+    w.transfer(false, s, c, &data);
     // A reads back what it set; B the route back it answers with.
     assert_eq!(read_back(&w.a, c), route);
     assert_eq!(read_back(&w.b, s), lsrr(4, &[R]));
@@ -320,7 +292,7 @@ fn options_set_on_a_live_connection_take_room_from_its_segments() {
             false
         });
         let data = vec![0xA5; 20_000];
-        transfer(w, true, c, s, &data);
+        w.transfer(true, c, s, &data);
         seen.borrow().clone()
     };
     // Nine empty record-route slots: 40 bytes with the NOP before them.
