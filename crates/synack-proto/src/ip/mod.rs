@@ -22,6 +22,7 @@ pub mod icmp;
 pub mod igmp;
 pub mod options;
 pub mod pmtu;
+pub mod redirect_limit;
 pub mod route;
 pub mod stats;
 

@@ -29,7 +29,8 @@
 //!   option (RFC 791, Linux's `ip_forward_options`), `ForwDatagrams`. Sent
 //!   back out of the interface it came in by to a sender on that link, the
 //!   sender also gets a redirect to the better next hop (RFC 1812 §5.2.7.2,
-//!   `send_redirects`), unless it came by a source route.
+//!   `send_redirects`), unless it came by a source route; each sender's
+//!   redirects back off as Linux's do (`ip::redirect_limit`).
 //!
 //! Source routes (with `accept_source_route` on): a datagram addressed to
 //! this host whose route goes on is passed on to the route's next hop
@@ -181,6 +182,7 @@ impl Stack {
             && on_in_link(ip.src_addr)
             && on_in_link(hop.next_hop)
             && hop.next_hop != ip.src_addr
+            && self.redirect_limiter.allow(self.now, ip.src_addr)
         {
             let message = ErrorMessage::Redirect {
                 gateway: hop.next_hop,

@@ -441,6 +441,8 @@ pub struct Stack {
     reuseport_key: SipKey,
     /// Path MTUs learned per destination (RFC 1191 §5).
     path_mtus: crate::ip::pmtu::PathMtuCache,
+    /// How often forwarding redirects each sender (`forward`).
+    redirect_limiter: crate::ip::redirect_limit::RedirectLimiter,
     /// Destinations that ICMP redirects gave a host route, oldest first.
     redirected: VecDeque<(Ipv4Addr, Instant)>,
     /// The time of day at an instant, in milliseconds since the Unix epoch
@@ -598,6 +600,7 @@ impl Stack {
             reuseport_key,
             // Keyed like the ARP cache (its secret serves both tables).
             path_mtus: crate::ip::pmtu::PathMtuCache::new(crate::ip::KeyedHasher::new(arp_key)),
+            redirect_limiter: Default::default(),
             redirected: VecDeque::new(),
             conns: Slab::new(),
             listeners: Slab::new(),

@@ -360,6 +360,14 @@ fn sent_back_out_of_its_link_a_datagram_earns_its_sender_a_redirect() {
     assert_eq!(n.icmp_out(0), [(A, 5, 1, OTHER.octets())]);
     // A (secure_redirects: the gateway is on its link) takes it.
     assert_eq!(n.a.stats().icmp.in_redirects, 1);
+    // A sender that goes on through the router is not redirected again
+    // within the backoff's first 40 ms (`ip::redirect_limit`).
+    for _ in 0..20 {
+        n.r.handle_frame_on(n.now, IfaceId(0), &udp_from_a(far_net, 64, b"x"));
+    }
+    n.settle();
+    assert_eq!(n.icmp_out(0).len(), 1);
+    assert_eq!(n.r.stats().ip.forw_datagrams, 21);
     // By a route with no gateway (a point-to-point link's), no redirect.
     n.r.remove_route(Ipv4Cidr::new(Ipv4Addr::new(203, 0, 113, 0), 24).unwrap())
         .unwrap();
@@ -369,10 +377,11 @@ fn sent_back_out_of_its_link_a_datagram_earns_its_sender_a_redirect() {
     )
     .unwrap();
     n.r_out.clear();
+    n.now += Duration::from_secs(30);
     n.r.handle_frame_on(n.now, IfaceId(0), &udp_from_a(far_net, 64, b"y"));
     n.settle();
     assert_eq!(n.r_out.len(), 1, "forwarded, nothing else");
-    assert_eq!(n.r.stats().ip.forw_datagrams, 2);
+    assert_eq!(n.r.stats().ip.forw_datagrams, 22);
 }
 
 /// A loose route option, `pointer`, the `slots`, padded.
