@@ -520,6 +520,11 @@ fn a_connection_with_ip_options_carries_them_and_its_peer_answers_with_them() {
     });
     assert_eq!(check_pattern(&mut s), 300_000);
     let c = writer.join().unwrap();
+    // IP_TTL, std's names: 64 until set, 1 to 255.
+    assert_eq!(c.ttl().unwrap(), 64);
+    c.set_ttl(9).unwrap();
+    assert_eq!(c.ttl().unwrap(), 9);
+    assert_eq!(c.set_ttl(256).unwrap_err().kind(), ErrorKind::InvalidInput);
     // Cleared, then refused with the reason.
     c.set_ip_options(&[]).unwrap();
     assert!(c.ip_options().unwrap().is_empty());

@@ -684,6 +684,31 @@ impl Stack {
         })
     }
 
+    /// Sets IP_TTL: the TTL of the connection's segments from now on (RFC
+    /// 1122 §3.2.1.7: the transport layer "MUST be able to set the TTL";
+    /// `ip_default_ttl`, read when the connection was made, until set). 0
+    /// is refused (`InvalidValue`, Linux's EINVAL).
+    pub fn tcp_set_ttl(&mut self, c: ConnHandle, ttl: u8) -> Result<(), SetOptionError> {
+        if ttl == 0 {
+            return Err(SetOptionError::InvalidValue);
+        }
+        let entry = self
+            .conns
+            .get_mut(c.0)
+            .filter(|e| e.owner() == Owner::App)
+            .ok_or(SetOptionError::InvalidHandle)?;
+        entry.ttl = ttl;
+        Ok(())
+    }
+
+    /// IP_TTL as `getsockopt` reads it; `None` for a stale handle.
+    pub fn tcp_ttl(&self, c: ConnHandle) -> Option<u8> {
+        self.conns
+            .get(c.0)
+            .filter(|e| e.owner() == Owner::App)
+            .map(|e| e.ttl)
+    }
+
     /// The connection's state; CLOSED for a stale handle.
     pub fn tcp_state(&self, c: ConnHandle) -> TcpState {
         self.conns

@@ -473,6 +473,7 @@ mod tests {
             queued: false,
             fastopen_pending: false,
             charged: 0,
+            ttl: 64,
         }
     }
 

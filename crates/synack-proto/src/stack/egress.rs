@@ -580,12 +580,11 @@ impl Stack {
             self.retire_if_done(key, state, owner);
             return None;
         };
-        let src = *entry.conn.local().ip();
+        let (src, ttl) = (*entry.conn.local().ip(), entry.ttl);
         if self.env.tx.packet {
             // Its other pieces follow (`transmit_piece`), with this piece's
             // IP header but for the length and Identification.
             self.piece_key = OptionKey::some(key);
-            let ttl = self.env.config.ip_default_ttl;
             let ecn = self.env.tx.ecn.bits();
             let repr = unfragmented(ttl, src, dst, IpProtocol::Tcp, true, ecn);
             self.piece_ip = Ipv4Template::new(&repr);
@@ -633,8 +632,10 @@ impl Stack {
         // ECN field, DSCP 0); TCP always sets DF.
         let tos = ecn.bits();
         match ip_out {
-            None => self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, tos),
-            Some(o) => self.write_tcp_ip_header(ip_buf, src, dst, o, n, tos),
+            None => {
+                self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, (tos, ttl))
+            }
+            Some(o) => self.write_tcp_ip_header(ip_buf, src, dst, o, n, (tos, ttl)),
         }
         let frame = self.finish_tcp_frame(hop, buf, l2, header_len + n);
         if frame.is_none() {
@@ -881,9 +882,11 @@ impl Stack {
         payload_len: usize,
         dont_frag: bool,
     ) {
-        self.write_ip_header_tos(buf, src, dst, protocol, payload_len, dont_frag, 0);
+        let ttl = self.env.config.ip_default_ttl;
+        self.write_ip_header_tos(buf, src, dst, protocol, payload_len, dont_frag, (0, ttl));
     }
 
+    /// [`Stack::write_ip_header`] with the DSCP and ECN byte and the TTL.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn write_ip_header_tos(
         &mut self,
@@ -893,9 +896,8 @@ impl Stack {
         protocol: IpProtocol,
         payload_len: usize,
         dont_frag: bool,
-        dscp_ecn: u8,
+        (dscp_ecn, ttl): (u8, u8),
     ) {
-        let ttl = self.env.config.ip_default_ttl;
         let repr = Ipv4Repr {
             // Callers stay below 65,515 bytes.
             payload_len: u16::try_from(payload_len).unwrap_or(u16::MAX),

@@ -248,6 +248,9 @@ struct ConnEntry {
     /// The connection's buffer memory as last charged to the stack's
     /// counter (`Env::memory`, [`crate::tcp::memory`]); saturates at 4 GiB.
     charged: u32,
+    /// IP_TTL: its segments' TTL (`ip_default_ttl` when it was made, until
+    /// the application sets it). In the entry's padding.
+    ttl: u8,
 }
 
 struct TimeWaitEntry {

@@ -745,6 +745,7 @@ impl Stack {
             fastopen_listener.is_none_or(|l| l == owner_listener),
             "a Fast Open child counts against its own listener"
         );
+        let ttl = self.env.config.ip_default_ttl;
         let env = &mut self.env;
         // The 4-tuple is read as the connection is built: finding the new
         // entry again to read it was a lookup a connection.
@@ -766,6 +767,7 @@ impl Stack {
                 queued: false,
                 fastopen_pending: fastopen_listener.is_some(),
                 charged: 0,
+                ttl,
             }
         });
         self.demux.insert(slots!(self), tuple, Demux::Conn(key));

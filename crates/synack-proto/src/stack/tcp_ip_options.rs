@@ -199,11 +199,19 @@ impl Stack {
         peer: Ipv4Addr,
         out: IpOut<'_>,
         tcp_len: usize,
-        tos: u8,
+        tos_ttl: (u8, u8),
     ) {
         let header_len = ip_buf.len();
         let payload = header_len - IP_HEADER_LEN + tcp_len;
-        self.write_ip_header_tos(ip_buf, src, out.dst, IpProtocol::Tcp, payload, true, tos);
+        self.write_ip_header_tos(
+            ip_buf,
+            src,
+            out.dst,
+            IpProtocol::Tcp,
+            payload,
+            true,
+            tos_ttl,
+        );
         self.write_options(ip_buf, out.options, src, peer);
     }
 
@@ -259,7 +267,8 @@ impl Stack {
         };
         let (ip_buf, tcp_buf) = buf.split_at_mut(header_len);
         tcp_buf.copy_from_slice(&segment[..n]);
-        self.write_tcp_ip_header(ip_buf, *local.ip(), *remote.ip(), out, n, 0);
+        let ttl = self.env.config.ip_default_ttl;
+        self.write_tcp_ip_header(ip_buf, *local.ip(), *remote.ip(), out, n, (0, ttl));
         self.env.stats.tcp.out_segs += 1;
         if reply.is_rst() {
             self.env.stats.tcp.out_rsts += 1;

@@ -100,6 +100,23 @@ pub(crate) fn ip_options(core: &Core, c: ConnHandle) -> Vec<u8> {
     out[..n].to_vec()
 }
 
+/// IP_TTL on a connection as std and tokio take it (a `u32`, 1 to 255).
+pub(crate) fn set_ttl(core: &mut Core, c: ConnHandle, ttl: u32) -> io::Result<()> {
+    let ttl = u8::try_from(ttl)
+        .ok()
+        .filter(|&t| t > 0)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is 1 to 255"))?;
+    core.stack.tcp_set_ttl(c, ttl).map_err(option_error)
+}
+
+/// IP_TTL.
+pub(crate) fn ttl(core: &Core, c: ConnHandle) -> io::Result<u32> {
+    core.stack
+        .tcp_ttl(c)
+        .map(u32::from)
+        .ok_or_else(not_connected)
+}
+
 /// Starts a connect whose segments carry IP options.
 pub(crate) fn start_connect_with_ip_options(
     core: &mut Core,

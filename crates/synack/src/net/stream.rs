@@ -266,6 +266,17 @@ impl TcpStream {
         })
     }
 
+    /// IP_TTL, as std names it: the TTL of the connection's segments from
+    /// now on (1 to 255; the stack's default, 64, until set).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_ttl(core, c, ttl))
+    }
+
+    /// IP_TTL.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.with_core(|core, c| ops::ttl(core, c))
+    }
+
     /// IP_OPTIONS: the IP options every segment from now on carries (empty:
     /// none), in the form [`connect_with_ip_options`](Self::connect_with_ip_options)
     /// takes; the segments' data makes room for them.

@@ -115,6 +115,16 @@ impl TcpStream {
         self.with_core(|core, c| ops::addrs(core, c).map(|(l, _)| ops::v4(l)))
     }
 
+    /// IP_TTL, as [`crate::net::TcpStream::set_ttl`].
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_ttl(core, c, ttl))
+    }
+
+    /// IP_TTL.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.with_core(|core, c| ops::ttl(core, c))
+    }
+
     /// IP_OPTIONS, as [`crate::net::TcpStream::set_ip_options`].
     pub fn set_ip_options(&self, options: &[u8]) -> io::Result<()> {
         self.with_core(|core, c| ops::set_ip_options(core, c, options))

@@ -29,6 +29,7 @@ mod robustness;
 mod source_route;
 mod spares;
 mod tcp_ip_options;
+mod ttl;
 mod udp;
 
 pub(super) use super::*;
