@@ -12,7 +12,10 @@
 //! - loose and strict source route: checked, then dropped
 //!   (`InSourceRouted`) as Linux drops it with `accept_source_route` off,
 //!   its default; with it on, taken where the route ends here, and an echo
-//!   reply goes back along it reversed ([`source_route`]);
+//!   reply or a TCP connection goes back along it reversed
+//!   ([`source_route`]); a router passes on one that goes on
+//!   ([`source_route::pass_on`], `stack/forward.rs`), recording itself in
+//!   record routes and timestamps too ([`register_forwarded`]);
 //! - router alert: checked (RFC 2113 §2.1: four octets long);
 //! - security, stream identifier and unknown kinds: skipped by their length
 //!   (RFC 1122 §3.2.1.8: "silently ignore").

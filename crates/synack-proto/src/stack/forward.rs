@@ -86,6 +86,12 @@ impl Stack {
             self.env.stats.ip.in_addr_errors += 1;
             return;
         }
+        if usize::from(ip.frag_offset) + payload.len() > usize::from(u16::MAX) {
+            // A fragment reaching past 65,535 bytes (Linux's "oversized IP
+            // packet"): a header error, and no offset to cut it again at.
+            self.env.stats.ip.in_hdr_errors += 1;
+            return;
+        }
         if ip.ttl <= 1 {
             self.env.stats.ip.in_hdr_errors += 1;
             let message = ErrorMessage::TimeExceeded(TimeExceeded::TtlExpired);

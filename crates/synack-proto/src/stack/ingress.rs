@@ -256,9 +256,10 @@ impl Stack {
     /// `accept_source_route` on, when the route ends here (RFC 1122
     /// §3.2.1.8(c): a host is a route's final destination; TCP answers
     /// along the route reversed, RFC 1122 §4.2.3.8: `tcp_ip_options`). A
-    /// route that goes on past this host is answered with "source route
-    /// failed" (RFC 1122 §3.3.5: a host that does not forward it SHOULD),
-    /// as a host does not forward.
+    /// route that goes on past this host is passed on by a router
+    /// (`forward`) and answered with "source route failed" by a host (RFC
+    /// 1122 §3.3.5: a host that does not forward it SHOULD). One in transit
+    /// to someone else (forwarding on) is `in_transit_route_accepted`'s.
     #[cold]
     #[inline(never)]
     fn source_route_accepted(

@@ -337,6 +337,19 @@ fn a_fragment_forwarded_onto_a_smaller_mtu_is_cut_again_in_place() {
     let mut buf = [0u8; 3000];
     assert_eq!(n.b.udp_recv(u, &mut buf), Ok(1992));
     assert!(buf[..1992].iter().enumerate().all(|(i, &b)| b == i as u8));
+    // A fragment that would reach past 65,535 bytes is a header error,
+    // never cut again.
+    let mut far_out = second.clone();
+    let len = far_out.len() as u16;
+    let mut ip = Ipv4Packet::new_unchecked(&mut far_out[..]);
+    ip.set_total_len(len);
+    ip.set_frag(false, false, 65_528);
+    ip.fill_checksum();
+    n.r_out.clear();
+    n.r.handle_frame_on(n.now, IfaceId(0), &far_out);
+    n.settle();
+    assert!(n.r_out.is_empty());
+    assert_eq!(n.r.stats().ip.in_hdr_errors, 1);
 }
 
 #[test]
