@@ -2,10 +2,11 @@
 //! target in `fuzz/` and by tests replaying corpora on stable Rust.
 //!
 //! A stack at 192.0.2.2 with listeners on a few ports, a connection of its
-//! own in SYN-SENT and a UDP socket on port 53 (IP_RECVOPTS on, a record
-//! route of its own to send, two groups joined with source filters, a
-//! second socket sharing its port) takes
-//! arbitrary frames; it must never panic,
+//! own in SYN-SENT and another by a source route with its own TTL, a UDP
+//! socket on port 53 (IP_RECVOPTS on, a record route of its own to send,
+//! two groups joined with source filters, a second socket sharing its
+//! port), and forwarding on to a second, smaller link (198.51.100.2/24,
+//! MTU 576) takes arbitrary frames; it must never panic,
 //! and an application on top keeps accepting, reading, writing and closing
 //! (and echoing datagrams) so the frames reach every state.
 
@@ -22,13 +23,17 @@ pub const ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 fn stack() -> Stack {
     // Source routes taken, so their checks and an echo reply's reversed
-    // route take input too.
+    // route take input too; and forwarding, so frames for others cross
+    // (TTL, routes, fragmentation needed, fragments cut again, redirects).
     let config = Config {
         seed: 1,
         accept_source_route: true,
+        ip_forward: true,
         ..Config::default()
     };
     let mut stack = Stack::new(config, Interface::ip(ADDR, 24));
+    let far = Ipv4Addr::new(198, 51, 100, 2);
+    stack.add_interface(Interface::ip(far, 24).with_mtu(576));
     for port in [80, 443, 8080, 22, 5001] {
         let _ = stack.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), 8);
     }
@@ -37,6 +42,17 @@ fn stack() -> Stack {
         SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80),
         ConnectOptions::default(),
     );
+    // A connection by a loose source route through 192.0.2.1, its TTL set.
+    let routed = ConnectOptions {
+        ip_options: crate::ip::options::SendOptions::new(&[131, 7, 4, 192, 0, 2, 1])
+            .ok()
+            .map(Box::new),
+        ..ConnectOptions::default()
+    };
+    let remote = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 9), 80);
+    if let Ok(c) = stack.tcp_connect(Instant::ZERO, remote, routed) {
+        let _ = stack.tcp_set_ttl(c, 9);
+    }
     // A UDP socket that keeps its datagrams' IP options (IP_RECVOPTS) and
     // sends with its own (a record route), so both paths take input.
     let udp = stack.udp_open();
