@@ -864,6 +864,8 @@ impl Stack {
         self.queue_control(reply);
     }
 
+    /// Queues a segment the stack makes without a connection, with a plain
+    /// IP header; at most `MAX_PENDING_CONTROL` wait, the rest are dropped.
     pub(super) fn queue_control(&mut self, reply: TcpReply) {
         if self.control.len() < MAX_PENDING_CONTROL {
             self.control.push_back(reply);
