@@ -20,7 +20,7 @@ use synack_proto::wire::EthernetAddress;
 use synack_proto::{Config, Duration, Instant, Stack};
 
 mod common;
-use common::kernel::{PYTHON, fresh_namespace, kernel_tap, skip, tool_missing};
+use common::kernel::{PYTHON, fresh_namespace, kernel_tap, python, skip, tool_missing};
 
 const ROUTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const ROUTER_B: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 254);
@@ -116,17 +116,11 @@ fn run_router(tap: &Tap, stop: &AtomicBool) -> (u64, u64) {
 /// 300,000 bytes, reads them back, and prints how many came back and
 /// whether they are the same.
 const CLIENT: &str = r#"
-import socket
 c = socket.create_connection(("198.51.100.1", 7), timeout=20)
 data = bytes((i * 7 + i // 251) % 256 for i in range(300000))
 c.sendall(data)
 c.shutdown(socket.SHUT_WR)
-back = b""
-while True:
-    chunk = c.recv(65536)
-    if not chunk:
-        break
-    back += chunk
+back = read_all(c)
 print(len(back), back == data, flush=True)
 "#;
 
@@ -184,7 +178,7 @@ fn the_kernel_reaches_a_far_host_through_a_synack_router() {
             // TCP across it: the kernel's 1,500-byte segments meet the
             // router's 1,280-byte links, fragmentation needed tells the
             // kernel, and its path MTU to B follows.
-            let client = output(Command::new(PYTHON).args(["-c", CLIENT]));
+            let client = output(Command::new(PYTHON).args(["-c", &python(CLIENT)]));
             let line = client.trim_end();
             eprintln!("kernel: {line}");
             assert_eq!(line, "300000 True");

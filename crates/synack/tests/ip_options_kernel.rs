@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::kernel::{PYTHON, fresh_namespace, skip, tap_runtime_with, tool_missing};
+use common::kernel::{PYTHON, fresh_namespace, python, skip, tap_runtime_with, tool_missing};
 
 /// The kernel's `ping -c 1` to synack with `options`; its output.
 fn ping(options: &[&str]) -> String {
@@ -286,7 +286,6 @@ fn the_kernel_takes_a_datagram_synack_sends_by_a_source_route() {
 /// destination on the wire (read off the TAP), then as delivered: its
 /// source, destination, IP options in hex and data.
 const ROUTED_PING: &str = r#"
-import socket, struct
 def csum(b):
     if len(b) % 2:
         b += b"\0"
@@ -303,9 +302,6 @@ def reply(pkt):
     ihl = (pkt[0] & 15) * 4
     ic = pkt[ihl:]
     return ihl if ic[0] == 0 and struct.unpack("!H", ic[4:6])[0] == 0x77 else None
-wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-wire.bind(("syn0", 0))
-wire.settimeout(10)
 r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
 r.settimeout(10)
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
@@ -334,7 +330,7 @@ fn synack_answers_a_source_routed_ping_back_along_the_route() {
     }
     in_fresh_namespace_routing(true, |rt| {
         let out = Command::new(PYTHON)
-            .args(["-c", ROUTED_PING])
+            .args(["-c", &python(ROUTED_PING)])
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -371,10 +367,6 @@ fn synack_answers_a_source_routed_ping_back_along_the_route() {
 /// many of those went elsewhere than 192.0.2.3 or without the route, and
 /// the longest.
 const ROUTED_SERVER: &str = r#"
-import socket, struct, threading
-IP_OPTIONS = getattr(socket, "IP_OPTIONS", 4)
-wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-wire.bind(("syn0", 0))
 wire.settimeout(2)
 srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 srv.bind(("192.0.2.1", 9100))
@@ -389,9 +381,7 @@ def sniff():
             frame, addr = wire.recvfrom(65536)
         except socket.timeout:
             continue
-        ip = frame[14:]
-        ihl = (ip[0] & 15) * 4
-        tcp = ip[ihl:]
+        ip, ihl, tcp = headers(frame)
         if ip[9] != 6 or struct.unpack("!H", tcp[2:4])[0] != 9100:
             continue
         dst, opts = socket.inet_ntoa(ip[16:20]), ip[20:ihl].hex()
@@ -409,12 +399,7 @@ c.settimeout(20)
 syn_seen.wait(10)
 print("syn", *(seen["syn"] or ("none", "")), flush=True)
 print("peer", peer[0], c.getsockopt(socket.IPPROTO_IP, IP_OPTIONS, 40).hex(), flush=True)
-data = b""
-while True:
-    chunk = c.recv(65536)
-    if not chunk:
-        break
-    data += chunk
+data = read_all(c)
 c.sendall(data[::-1])
 c.close()
 done.set()
@@ -435,7 +420,7 @@ fn the_kernel_takes_a_synack_connection_by_a_source_route() {
     }
     in_fresh_namespace_routing(true, |rt| {
         use std::io::{Read, Write};
-        let (mut server, mut lines) = listening(ROUTED_SERVER);
+        let (mut server, mut lines) = listening(&python(ROUTED_SERVER));
         let route = [131, 7, 4, 192, 0, 2, 3];
         let mut stream =
             synack::net::TcpStream::connect_with_ip_options(rt, "192.0.2.1:9100", &route).unwrap();
@@ -475,31 +460,19 @@ fn the_kernel_takes_a_synack_connection_by_a_source_route() {
 /// SYN-ACK's IP options as they came off the wire, sends 5000 bytes, and
 /// prints how many came back.
 const RECORDING_CLIENT: &str = r#"
-import socket, struct
-IP_OPTIONS = getattr(socket, "IP_OPTIONS", 4)
-wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-wire.bind(("syn0", 0))
-wire.settimeout(20)
 c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 c.setsockopt(socket.IPPROTO_IP, IP_OPTIONS, bytes([7, 11, 4] + [0] * 9))
 c.settimeout(20)
 c.connect(("192.0.2.2", 9200))
 while True:
     frame, addr = wire.recvfrom(4096)
-    ip = frame[14:]
-    ihl = (ip[0] & 15) * 4
-    tcp = ip[ihl:]
+    ip, ihl, tcp = headers(frame)
     if ip[9] == 6 and struct.unpack("!H", tcp[0:2])[0] == 9200 and tcp[13] & 0x12 == 0x12:
         print("synack", ip[20:ihl].hex(), flush=True)
         break
 c.sendall(bytes(range(250)) * 20)
 c.shutdown(socket.SHUT_WR)
-back = b""
-while True:
-    chunk = c.recv(65536)
-    if not chunk:
-        break
-    back += chunk
+back = read_all(c)
 print("back", len(back), back == bytes(range(250)) * 20, flush=True)
 "#;
 
@@ -517,7 +490,7 @@ fn synack_answers_a_kernel_connection_with_its_record_route() {
         use std::io::{Read, Write};
         let listener = synack::net::TcpListener::bind(rt, "192.0.2.2:9200").unwrap();
         let client = Command::new(PYTHON)
-            .args(["-c", RECORDING_CLIENT])
+            .args(["-c", &python(RECORDING_CLIENT)])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

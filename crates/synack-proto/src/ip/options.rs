@@ -15,7 +15,7 @@
 //!   reply or a TCP connection goes back along it reversed
 //!   ([`source_route`]); a router passes on one that goes on
 //!   ([`source_route::pass_on`], `stack/forward.rs`), recording itself in
-//!   record routes and timestamps too ([`register_forwarded`]);
+//!   record routes and timestamps too;
 //! - router alert: checked (RFC 2113 §2.1: four octets long);
 //! - security, stream identifier and unknown kinds: skipped by their length
 //!   (RFC 1122 §3.2.1.8: "silently ignore").
@@ -286,16 +286,6 @@ pub fn return_options(area: &[u8], src: Ipv4Addr, out: &mut [u8; MAX_LEN]) -> us
     pad(out, len)
 }
 
-/// RFC 791: a module that forwards a datagram records itself in its
-/// record route and timestamp options (`area`, the datagram's options as
-/// checked on the way in), as Linux's `ip_forward_options` does: `me` is
-/// its address on the way out.
-pub fn register_forwarded(area: &mut [u8], me: Registration, is_ours: impl Fn(Ipv4Addr) -> bool) {
-    if let Ok(found) = Options::parse(area) {
-        register(area, &found, me, is_ours);
-    }
-}
-
 /// Pads options written up to `len` with end-of-options to whole 32-bit
 /// words; their new length.
 fn pad(out: &mut [u8; MAX_LEN], len: usize) -> usize {
@@ -306,8 +296,9 @@ fn pad(out: &mut [u8; MAX_LEN], len: usize) -> usize {
 
 /// Writes this host's entry into the record route and timestamp options
 /// `found` in `area` (RFC 791: each module that sends the datagram on
-/// records itself).
-fn register(
+/// records itself; a router's too, `stack/forward.rs`, as Linux's
+/// `ip_forward_options`).
+pub(crate) fn register(
     area: &mut [u8],
     found: &Options,
     me: Registration,

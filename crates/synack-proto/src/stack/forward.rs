@@ -100,20 +100,16 @@ impl Stack {
         let mut buf_options = [0u8; ip_options::MAX_LEN];
         let options = &mut buf_options[..header_len - HEADER_LEN];
         options.copy_from_slice(&datagram[HEADER_LEN..header_len]);
+        // Checked on the way in (`ip_options_accepted`).
+        let found = Options::parse(options).unwrap_or_default();
         // The next hop: the destination, or a source route's next one
         // (this host recorded in its slot, by the address the route to it
         // leaves from).
         let mut next = ip.dst_addr;
         let mut strict = false;
         if source_routed {
-            let found = Options::parse(options).unwrap_or_default();
             let is_ours = |a| self.is_local_addr(a);
-            let source_route::AtUs::Forward(to) = source_route::at_us(options, &found, is_ours)
-            else {
-                return;
-            };
-            let me = self.source_for(to).unwrap_or(ip.dst_addr);
-            let is_ours = |a| self.is_local_addr(a);
+            let me = |to| self.source_for(to).unwrap_or(ip.dst_addr);
             match source_route::pass_on(options, &found, is_ours, me) {
                 Some((hop, is_strict)) => (next, strict) = (hop, is_strict),
                 None => return,
@@ -162,7 +158,7 @@ impl Stack {
                 timestamp: self.ip_timestamp(),
             };
             let is_ours = |a| self.is_local_addr(a);
-            ip_options::register_forwarded(options, me, is_ours);
+            ip_options::register(options, &found, me, is_ours);
             buf[HEADER_LEN..header_len].copy_from_slice(options);
         }
         let mut packet = Ipv4Packet::new_unchecked(&mut buf[..header_len]);

@@ -7,6 +7,34 @@ use synack_tap::netns;
 /// The Python the kernel-side helpers run with.
 pub const PYTHON: &str = "/usr/bin/python3";
 
+/// What the kernel-side Python scripts start with (`python`): `wire`, a
+/// packet socket on `syn0` that sees every IPv4 frame both ways (20 s
+/// timeout); `headers(frame)`, a frame's IP header, its length and what
+/// follows it; `read_all(c)`, a stream's bytes up to its end.
+const PY_PRELUDE: &str = r#"
+import socket, struct, threading
+IP_OPTIONS = getattr(socket, "IP_OPTIONS", 4)
+wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+wire.bind(("syn0", 0))
+wire.settimeout(20)
+def headers(frame):
+    ip = frame[14:]
+    ihl = (ip[0] & 15) * 4
+    return ip, ihl, ip[ihl:]
+def read_all(c):
+    data = b""
+    while True:
+        chunk = c.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+"#;
+
+/// A kernel-side Python script: [`PY_PRELUDE`], then `body`.
+pub fn python(body: &str) -> String {
+    format!("{PY_PRELUDE}{body}")
+}
+
 /// Runs `body` on a thread in a fresh network namespace, checked not to be
 /// the root one: the devices it makes and the net sysctls it writes are
 /// the fresh namespace's.

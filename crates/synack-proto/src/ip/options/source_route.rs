@@ -45,41 +45,42 @@ pub fn at_us(area: &[u8], found: &Options, is_ours: impl Fn(Ipv4Addr) -> bool) -
     let Some(start) = found.source_route else {
         return AtUs::Done;
     };
-    let option = option(area, start);
-    let mut pointer = usize::from(option[2]);
-    while pointer + 3 <= option.len() {
-        let hop = slot(option, pointer);
-        if !is_ours(hop) {
-            return AtUs::Forward(hop);
-        }
-        pointer += 4;
+    match next_elsewhere(option(area, start), is_ours) {
+        Some((_, hop)) => AtUs::Forward(hop),
+        None => AtUs::Done,
     }
-    AtUs::Done
 }
 
-/// RFC 791: a route that goes on past this host (`at_us` said `Forward`)
-/// is passed on: the first hop from the pointer that is not one of ours
-/// becomes the destination, `me` (this host's address on the way out) is
-/// recorded in its slot, and the pointer moves past it (Linux's
-/// `ip_forward_options`). `found.source_route` must be set. Returns the
-/// next hop, and whether the route is strict (that hop must then be on the
-/// link).
+/// RFC 791: a route that goes on past this host (`at_us` says `Forward`)
+/// is passed on: its next hop that is not one of ours becomes the
+/// destination, this host's address on the way out to it (`me_towards`
+/// the hop) is recorded in its slot, and the pointer moves past it
+/// (Linux's `ip_forward_options`). Returns the next hop, and whether the
+/// route is strict (that hop must then be on the link); `None` when the
+/// route ends here.
 pub fn pass_on(
     area: &mut [u8],
     found: &Options,
     is_ours: impl Fn(Ipv4Addr) -> bool,
-    me: Ipv4Addr,
+    me_towards: impl FnOnce(Ipv4Addr) -> Ipv4Addr,
 ) -> Option<(Ipv4Addr, bool)> {
     let start = usize::from(found.source_route?);
     let end = start + usize::from(area[start + 1]);
     let option = &mut area[start..end];
+    let (pointer, hop) = next_elsewhere(option, is_ours)?;
+    option[pointer - 1..pointer + 3].copy_from_slice(&me_towards(hop).octets());
+    option[2] = (pointer + 4) as u8;
+    Some((hop, option[0] == kind::STRICT_SOURCE_ROUTE))
+}
+
+/// The first hop from a route option's pointer on that is not one of
+/// ours, and the pointer naming its slot.
+fn next_elsewhere(option: &[u8], is_ours: impl Fn(Ipv4Addr) -> bool) -> Option<(usize, Ipv4Addr)> {
     let mut pointer = usize::from(option[2]);
     while pointer + 3 <= option.len() {
         let hop = slot(option, pointer);
         if !is_ours(hop) {
-            option[pointer - 1..pointer + 3].copy_from_slice(&me.octets());
-            option[2] = (pointer + 4) as u8;
-            return Some((hop, option[0] == kind::STRICT_SOURCE_ROUTE));
+            return Some((pointer, hop));
         }
         pointer += 4;
     }

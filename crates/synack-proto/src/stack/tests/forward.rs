@@ -9,6 +9,8 @@ use crate::ip::Ipv4Cidr;
 use crate::ip::options::kind;
 use crate::udp::UdpHandle;
 
+use super::source_route::lsrr;
+
 /// B, on the router's second link.
 const FAR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 /// The router's addresses on A's link and on B's.
@@ -395,13 +397,6 @@ fn sent_back_out_of_its_link_a_datagram_earns_its_sender_a_redirect() {
     n.settle();
     assert_eq!(n.r_out.len(), 1, "forwarded, nothing else");
     assert_eq!(n.r.stats().ip.forw_datagrams, 22);
-}
-
-/// A loose route option, `pointer`, the `slots`, padded.
-fn lsrr(pointer: u8, slots: &[Ipv4Addr]) -> Vec<u8> {
-    let mut o = crate::ip::options::source_route::loose(pointer, slots);
-    o.resize(o.len().next_multiple_of(4), kind::END);
-    o
 }
 
 #[test]

@@ -15,18 +15,18 @@ use crate::wire::udp::{UdpPacket, UdpRepr};
 const R1: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 7);
 const R2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 8);
 
-/// A host at B that takes source routes.
-fn accepting() -> Stack {
+/// A host at `addr` that takes source routes.
+pub(super) fn accepting(addr: Ipv4Addr, seed: u64) -> Stack {
     let config = Config {
-        seed: 1,
+        seed,
         accept_source_route: true,
         ..Config::default()
     };
-    Stack::new(config, Interface::ip(B, 24))
+    Stack::new(config, Interface::ip(addr, 24))
 }
 
 /// A loose route option, `pointer`, the `slots`, padded to whole words.
-fn lsrr(pointer: u8, slots: &[Ipv4Addr]) -> Vec<u8> {
+pub(super) fn lsrr(pointer: u8, slots: &[Ipv4Addr]) -> Vec<u8> {
     let mut o = crate::ip::options::source_route::loose(pointer, slots);
     o.resize(o.len().next_multiple_of(4), kind::END);
     o
@@ -34,7 +34,7 @@ fn lsrr(pointer: u8, slots: &[Ipv4Addr]) -> Vec<u8> {
 
 #[test]
 fn an_echo_request_by_a_route_is_answered_back_along_it_reversed() {
-    let mut s = accepting();
+    let mut s = accepting(B, 1);
     let t = Instant::from_millis(1);
     // A by way of R1 then R2: both recorded, the pointer past the end.
     let ping = icmp(A, B, 8, 0, [0, 7, 0, 1], b"route");
@@ -54,7 +54,7 @@ fn an_echo_request_by_a_route_is_answered_back_along_it_reversed() {
 
 #[test]
 fn a_route_that_goes_on_is_refused_with_source_route_failed() {
-    let mut s = accepting();
+    let mut s = accepting(B, 1);
     let t = Instant::from_millis(1);
     let u = udp_socket(&mut s, SocketAddrV4::new(B, 53));
     // B is a hop, R2 still to come: for forwarding, which a host does not.
@@ -94,7 +94,7 @@ fn a_route_that_goes_on_is_refused_with_source_route_failed() {
 
 #[test]
 fn ip_retopts_hands_back_the_route_that_ip_options_sends_the_reply_by() {
-    let mut s = accepting();
+    let mut s = accepting(B, 1);
     let t = Instant::from_millis(1);
     let u = udp_socket(&mut s, SocketAddrV4::new(B, 53));
     s.udp_set_return_ip_options(u, true).unwrap();

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::ip_options::{listening_and_a_syn, with_options};
+use super::source_route::{accepting, lsrr};
 use super::*;
 use crate::ip::options::{MAX_LEN, SendOptions, kind};
 use crate::tcp::conn::SetOptionError;
@@ -14,23 +15,6 @@ use crate::wire::checksum;
 
 /// A router on the link between A and B.
 const R: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 7);
-
-/// A host at `addr` that takes source routes.
-fn accepting(addr: Ipv4Addr, seed: u64) -> Stack {
-    let config = Config {
-        seed,
-        accept_source_route: true,
-        ..Config::default()
-    };
-    Stack::new(config, Interface::ip(addr, 24))
-}
-
-/// A loose route option, `pointer`, the `slots`, padded to whole words.
-fn lsrr(pointer: u8, slots: &[Ipv4Addr]) -> Vec<u8> {
-    let mut o = crate::ip::options::source_route::loose(pointer, slots);
-    o.resize(o.len().next_multiple_of(4), kind::END);
-    o
-}
 
 /// An empty record route of `slots` slots, padded.
 fn record_route(slots: usize) -> Vec<u8> {
