@@ -467,7 +467,10 @@ impl Config {
             }
         };
         match key {
-            "ip_default_ttl" => self.ip_default_ttl = small(value)?,
+            // Linux's range is 1 to 255 (a TTL of 0 would never leave).
+            "ip_default_ttl" => {
+                self.ip_default_ttl = Some(small(value)?).filter(|&t| t > 0).ok_or_else(bad)?
+            }
             "ip_local_port_range" => {
                 let parts: Vec<&str> = value.split_whitespace().collect();
                 match parts.as_slice() {
@@ -810,6 +813,10 @@ mod tests {
         ));
         assert!(matches!(
             c.set_sysctl("tcp_base_mss", "0"),
+            Err(SysctlError::BadValue { .. })
+        ));
+        assert!(matches!(
+            c.set_sysctl("ip_default_ttl", "0"),
             Err(SysctlError::BadValue { .. })
         ));
         assert_eq!(c, Config::default(), "failed sets change nothing");

@@ -534,3 +534,23 @@ fn a_connection_with_ip_options_carries_them_and_its_peer_answers_with_them() {
     let e = TcpStream::connect_with_ip_options(&a, addr(B, 9), &[1; 41]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
+
+#[test]
+fn a_listeners_ttl_is_the_ttl_of_the_connections_it_accepts() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:9").unwrap();
+    // IP_TTL on the listening socket, std's names: 64 until set, 1 to 255.
+    assert_eq!(listener.ttl().unwrap(), 64);
+    listener.set_ttl(7).unwrap();
+    assert_eq!(listener.ttl().unwrap(), 7);
+    assert_eq!(
+        listener.set_ttl(256).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    let c = TcpStream::connect(&a, addr(B, 9)).unwrap();
+    let (s, _) = listener.accept().unwrap();
+    // The child inherits it; the connecting side keeps the default.
+    assert_eq!((s.ttl().unwrap(), c.ttl().unwrap()), (7, 64));
+    s.set_ttl(3).unwrap();
+    assert_eq!((s.ttl().unwrap(), listener.ttl().unwrap()), (3, 7));
+}

@@ -15,7 +15,7 @@ use synack::net::{TcpListener, TcpStream, UdpSocket};
 use synack_tap::netns;
 
 mod common;
-use common::kernel::{PYTHON, skip, tap_runtime};
+use common::kernel::{PYTHON, python, skip, tap_runtime};
 
 /// TCP and UDP echo on 192.0.2.1:9000; says "ready" once listening.
 const KERNEL_ECHO: &str = r#"
@@ -161,6 +161,58 @@ fn a_kernel_client_sees_data_then_a_reset_from_linger_zero() {
         let out = client.wait_with_output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(text, "b'bye'\nreset\n");
+    })
+    .unwrap();
+}
+
+/// Connects to 192.0.2.2:7, sends "hi", reads to the end; then prints what
+/// came back, the TTLs of every segment synack sent as they were on the
+/// wire, and its SYN-ACK's.
+const TTL_CLIENT: &str = r#"
+c = socket.create_connection(("192.0.2.2", 7), timeout=10)
+c.sendall(b"hi")
+back = read_all(c)
+c.close()
+wire.settimeout(0.5)
+ttls, syn_ack = set(), None
+try:
+    while True:
+        ip, ihl, tcp = headers(wire.recv(4096))
+        if ip[9] == 6 and ip[12:16] == bytes([192, 0, 2, 2]):
+            ttls.add(ip[8])
+            if tcp[13] & 0x12 == 0x12:
+                syn_ack = ip[8]
+except socket.timeout:
+    pass
+print(back, sorted(ttls), syn_ack, flush=True)
+"#;
+
+#[test]
+fn a_kernel_client_gets_the_ttl_set_on_synacks_listener() {
+    // IP_TTL on a listening socket is every accepted connection's, from
+    // its SYN-ACK on, as Linux's children clone the listener's.
+    if skip("a_kernel_client_gets_the_ttl_set_on_synacks_listener") {
+        return;
+    }
+    netns::run_in_fresh(|| {
+        let rt = tap_runtime();
+        let l = TcpListener::bind(&rt, "0.0.0.0:7").unwrap();
+        l.set_ttl(7).unwrap();
+        let client = Command::new(PYTHON)
+            .args(["-c", &python(TTL_CLIENT)])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        assert_eq!(s.ttl().unwrap(), 7);
+        let mut buf = [0u8; 2];
+        s.read_exact(&mut buf).unwrap();
+        s.write_all(b"bye").unwrap();
+        drop(s);
+        let out = client.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert_eq!(text, "b'bye' [7] 7\n");
     })
     .unwrap();
 }

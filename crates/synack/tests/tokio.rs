@@ -157,3 +157,23 @@ async fn a_connection_with_ip_options_carries_them_both_ways() {
     c.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"back");
 }
+
+#[tokio::test]
+async fn a_listeners_ttl_is_the_ttl_of_the_connections_it_accepts() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:9").await.unwrap();
+    assert_eq!(listener.ttl().unwrap(), 64);
+    listener.set_ttl(7).unwrap();
+    assert_eq!(listener.ttl().unwrap(), 7);
+    assert_eq!(
+        listener.set_ttl(0).unwrap_err().kind(),
+        std::io::ErrorKind::InvalidInput
+    );
+    let mut c = TcpStream::connect(&a, addr(B, 9)).await.unwrap();
+    let (mut s, _) = listener.accept().await.unwrap();
+    assert_eq!((s.ttl().unwrap(), c.ttl().unwrap()), (7, 64));
+    c.write_all(b"ttl").await.unwrap();
+    let mut buf = [0u8; 3];
+    s.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ttl");
+}

@@ -166,6 +166,35 @@ impl Stack {
         Ok(())
     }
 
+    /// IP_TTL on a listening socket: the TTL of its SYN-cookie SYN-ACKs
+    /// and, inherited, of every connection it accepts from now on (their
+    /// SYN-ACKs too), as Linux's children clone the listener's `uc_ttl`. 0
+    /// is refused (`InvalidValue`, Linux's EINVAL).
+    pub fn tcp_listener_set_ttl(
+        &mut self,
+        listener: ListenerHandle,
+        ttl: u8,
+    ) -> Result<(), SetOptionError> {
+        if ttl == 0 {
+            return Err(SetOptionError::InvalidValue);
+        }
+        self.listeners
+            .get_mut(listener.0)
+            .ok_or(SetOptionError::InvalidHandle)?
+            .set_ttl(ttl);
+        Ok(())
+    }
+
+    /// A listener's IP_TTL as `getsockopt` reads it (set, or
+    /// `ip_default_ttl`); `None` for a stale handle.
+    pub fn tcp_listener_ttl(&self, listener: ListenerHandle) -> Option<u8> {
+        let l = self.listeners.get(listener.0)?;
+        Some(match l.ttl() {
+            0 => self.env.config.ip_default_ttl,
+            set => set,
+        })
+    }
+
     /// SO_ATTACH_REUSEPORT_CBPF's place: the selection program of the
     /// SO_REUSEPORT group `listener` is in, which from now on picks the
     /// member that takes each connection (`tcp::reuseport`), in place of
@@ -427,7 +456,7 @@ impl Stack {
             None
         };
         // Built in its slot; set up there before anything is sent.
-        let key = self.insert_conn(tuple.local, remote, Open::Active, &params, Owner::App);
+        let key = self.insert_conn(tuple.local, remote, Open::Active, &params, Owner::App, 0);
         if let Some(options) = opts.ip_options.as_deref().filter(|o| !o.is_empty()) {
             self.set_conn_ip_options(key, Some(*options));
         }
@@ -685,9 +714,10 @@ impl Stack {
     }
 
     /// Sets IP_TTL: the TTL of the connection's segments from now on (RFC
-    /// 1122 §3.2.1.7: the transport layer "MUST be able to set the TTL";
-    /// `ip_default_ttl`, read when the connection was made, until set). 0
-    /// is refused (`InvalidValue`, Linux's EINVAL).
+    /// 1122 §3.2.1.7: the transport layer "MUST be able to set the TTL").
+    /// Until set (here, or on the listener that accepted it), each segment
+    /// takes `ip_default_ttl` as it is then, as Linux reads the sysctl per
+    /// packet. 0 is refused (`InvalidValue`, Linux's EINVAL).
     pub fn tcp_set_ttl(&mut self, c: ConnHandle, ttl: u8) -> Result<(), SetOptionError> {
         if ttl == 0 {
             return Err(SetOptionError::InvalidValue);
@@ -701,12 +731,16 @@ impl Stack {
         Ok(())
     }
 
-    /// IP_TTL as `getsockopt` reads it; `None` for a stale handle.
+    /// IP_TTL as `getsockopt` reads it (set, or `ip_default_ttl`); `None`
+    /// for a stale handle.
     pub fn tcp_ttl(&self, c: ConnHandle) -> Option<u8> {
         self.conns
             .get(c.0)
             .filter(|e| e.owner() == Owner::App)
-            .map(|e| e.ttl)
+            .map(|e| match e.ttl {
+                0 => self.env.config.ip_default_ttl,
+                set => set,
+            })
     }
 
     /// The connection's state; CLOSED for a stale handle.

@@ -248,8 +248,10 @@ struct ConnEntry {
     /// The connection's buffer memory as last charged to the stack's
     /// counter (`Env::memory`, [`crate::tcp::memory`]); saturates at 4 GiB.
     charged: u32,
-    /// IP_TTL: its segments' TTL (`ip_default_ttl` when it was made, until
-    /// the application sets it). In the entry's padding.
+    /// IP_TTL: its segments' TTL once set (by the application, or
+    /// inherited from its listener); 0 until then, when each segment takes
+    /// the stack's `ip_default_ttl` as it is sent (Linux's `uc_ttl` of -1,
+    /// which `ip_select_ttl` resolves per packet). In the entry's padding.
     ttl: u8,
 }
 

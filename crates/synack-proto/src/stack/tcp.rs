@@ -70,6 +70,8 @@ pub(super) enum TcpReply {
         /// ECN-setup SYN-ACK (RFC 3168 §6.1.1): only when the cookie
         /// remembers the ECN-setup SYN (in the TSval, so with timestamps).
         ece: bool,
+        /// The listener's IP_TTL; 0 if it set none.
+        ttl: u8,
     },
 }
 
@@ -85,6 +87,15 @@ impl TcpReply {
         matches!(self, TcpReply::Control(c) if c.flags.rst())
     }
 
+    /// The TTL its datagram carries: a SYN-cookie SYN-ACK its listener's
+    /// IP_TTL, anything else (or a listener that set none) the stack's.
+    pub fn ttl(&self, default: u8) -> u8 {
+        match self {
+            TcpReply::SynAck { ttl, .. } if *ttl != 0 => *ttl,
+            _ => default,
+        }
+    }
+
     /// Writes the segment into the front of `buf`.
     pub fn write(&self, buf: &mut [u8]) -> Option<usize> {
         match self {
@@ -97,6 +108,7 @@ impl TcpReply {
                 window,
                 options,
                 ece,
+                ttl: _,
             } => {
                 let mut flags = TcpFlags::SYN;
                 if *ece {
@@ -391,13 +403,13 @@ impl Stack {
             // the SYN queue now, with the listener in hand.
             ListenVerdict::Accept if seg.options.fast_open.is_none() && seg.payload.is_empty() => {
                 listener.add_half_open();
-                let socket = listener.socket_options();
-                self.open_half_open(l, tuple, seg, iss, socket);
+                let (socket, ttl) = (listener.socket_options(), listener.ttl());
+                self.open_half_open(l, tuple, seg, iss, (socket, ttl));
             }
             ListenVerdict::Accept => self.open_passive(l, tuple, seg, iss),
             ListenVerdict::SynCookie => {
-                let user_mss = listener.socket_options().max_segment;
-                self.send_cookie(tuple, seg, user_mss);
+                let (user_mss, ttl) = (listener.socket_options().max_segment, listener.ttl());
+                self.send_cookie(tuple, seg, user_mss, ttl);
             }
             ListenVerdict::CheckCookie => self.check_cookie(l, tuple, seg),
             ListenVerdict::Reset => self.reset(tuple, seg),
@@ -468,11 +480,11 @@ impl Stack {
         tuple: &FourTuple,
         syn: &TcpRepr<'_>,
         iss: Option<SeqNum>,
-        socket: SocketOptions,
+        (socket, ttl): (SocketOptions, u8),
     ) {
         let params = self.passive_params(tuple, iss, socket);
-        let open = Open::Passive(syn);
-        let key = self.insert_conn(tuple.local, tuple.remote, open, &params, Owner::HalfOpen(l));
+        let (open, owner) = (Open::Passive(syn), Owner::HalfOpen(l));
+        let key = self.insert_conn(tuple.local, tuple.remote, open, &params, owner, ttl);
         self.after_conn(key);
     }
 
@@ -483,7 +495,8 @@ impl Stack {
     #[cold]
     #[inline(never)]
     fn open_passive(&mut self, l: Key, tuple: &FourTuple, syn: &TcpRepr<'_>, iss: Option<SeqNum>) {
-        let Some(socket) = self.listeners.get(l).map(|l| l.socket_options()) else {
+        let Some((socket, ttl)) = self.listeners.get(l).map(|l| (l.socket_options(), l.ttl()))
+        else {
             return;
         };
         let params = self.passive_params(tuple, iss, socket);
@@ -521,9 +534,9 @@ impl Stack {
             Owner::HalfOpen(l)
         };
         let key = if d.child || d.reply.is_some() {
-            self.insert_fast_open(local, remote, syn, &params, &d, owner, l)
+            self.insert_fast_open(local, remote, syn, &params, &d, (owner, ttl), l)
         } else {
-            self.insert_conn(local, remote, Open::Passive(syn), &params, owner)
+            self.insert_conn(local, remote, Open::Passive(syn), &params, owner, ttl)
         };
         if let Some(listener) = self.listeners.get_mut(l) {
             if d.child {
@@ -551,14 +564,14 @@ impl Stack {
         syn: &TcpRepr<'_>,
         params: &ConnParams,
         d: &fastopen::PassiveDecision,
-        owner: Owner,
+        (owner, ttl): (Owner, u8),
         l: Key,
     ) -> Key {
         let now = self.now;
         let make = |env: &mut Env| {
             Connection::accept_fast_open(now, local, remote, syn, params, d.reply, d.child, env)
         };
-        self.insert_conn_with(make, owner, d.child.then_some(l))
+        self.insert_conn_with(make, owner, d.child.then_some(l), ttl)
     }
 
     /// RFC 4987 §3.6: a stateless SYN-ACK whose ISN is a cookie; with the
@@ -566,8 +579,9 @@ impl Stack {
     /// cookie SYN-ACK without timestamps offers only the MSS, as Linux).
     /// The listener's TCP_MAXSEG (`user_mss`, 0 when unset) bounds the MSS
     /// we offer and the peer's MSS the cookie keeps, as it bounds a
-    /// connection's (Linux `mss_clamp`).
-    fn send_cookie(&mut self, tuple: &FourTuple, syn: &TcpRepr<'_>, user_mss: u16) {
+    /// connection's (Linux `mss_clamp`). `ttl`: the listener's IP_TTL (0
+    /// if unset), which Linux's SYN-ACK takes from the listening socket.
+    fn send_cookie(&mut self, tuple: &FourTuple, syn: &TcpRepr<'_>, user_mss: u16, ttl: u8) {
         let now = self.now;
         let config = &self.env.config;
         let clamp = |mss: u16| {
@@ -628,6 +642,7 @@ impl Stack {
             window,
             options,
             ece,
+            ttl,
         });
     }
 
@@ -684,20 +699,22 @@ impl Stack {
             },
             payload: &[],
         };
+        let (socket, ttl) = self
+            .listeners
+            .get(l)
+            .map(|l| (l.socket_options(), l.ttl()))
+            .unwrap_or_default();
         let params = ConnParams {
             iss: ack - 1u32,
             ts_offset: self.ts_offset(tuple),
-            socket: self
-                .listeners
-                .get(l)
-                .map(|l| l.socket_options())
-                .unwrap_or_default(),
+            socket,
             route_mtu: self.rx_route_mtu(*tuple.remote.ip()),
         };
         let key = self.insert_conn_with(
             |env| Connection::from_cookie(now, tuple.local, tuple.remote, &syn, &params, env),
             Owner::HalfOpen(l),
             None,
+            ttl,
         );
         // Half-open like any (in SYN-RECEIVED until the ACK below completes
         // it): counted in the SYN queue until then.
@@ -720,12 +737,14 @@ impl Stack {
         open: Open<'_, '_>,
         params: &ConnParams,
         owner: Owner,
+        ttl: u8,
     ) -> Key {
         let now = self.now;
         self.insert_conn_with(
             |env| Connection::open(now, local, remote, open, params, env),
             owner,
             None,
+            ttl,
         )
     }
 
@@ -733,19 +752,21 @@ impl Stack {
     /// hundreds of bytes, built once and never moved) and makes its
     /// 4-tuple find it: [`Stack::insert_conn`]'s body, and the way in of
     /// the connections made otherwise (a Fast Open SYN, a SYN cookie).
+    /// `ttl`: its IP_TTL, a listener's child's inherited from the
+    /// listening socket as Linux clones it (0: unset).
     #[inline(always)]
     pub(super) fn insert_conn_with(
         &mut self,
         make: impl FnOnce(&mut Env) -> Connection,
         owner: Owner,
         fastopen_listener: Option<Key>,
+        ttl: u8,
     ) -> Key {
         let (owner_kind, owner_listener) = owner.packed();
         debug_assert!(
             fastopen_listener.is_none_or(|l| l == owner_listener),
             "a Fast Open child counts against its own listener"
         );
-        let ttl = self.env.config.ip_default_ttl;
         let env = &mut self.env;
         // The 4-tuple is read as the connection is built: finding the new
         // entry again to read it was a lookup a connection.

@@ -99,6 +99,10 @@ pub struct Listener<K> {
     socket: SocketOptions,
     /// Bound with SO_REUSEPORT: others that set it may share its address.
     reuse_port: bool,
+    /// IP_TTL set on the listening socket, which its children inherit and
+    /// its SYN-cookie SYN-ACKs carry; 0 until set (the stack's
+    /// `ip_default_ttl`, read at each send).
+    ttl: u8,
     /// The stack's slab slot generation (kept here, in the listener's own
     /// bytes; see `stack::slab::Entry`).
     pub(crate) slab_generation: u32,
@@ -118,6 +122,7 @@ impl<K: Copy + Eq> Listener<K> {
             last_cookie: None,
             socket: SocketOptions::default(),
             reuse_port: false,
+            ttl: 0,
             slab_generation: 0,
         }
     }
@@ -138,6 +143,15 @@ impl<K: Copy + Eq> Listener<K> {
 
     pub fn set_socket_options(&mut self, socket: SocketOptions) {
         self.socket = socket;
+    }
+
+    /// IP_TTL as set on the listening socket; 0 if never set.
+    pub fn ttl(&self) -> u8 {
+        self.ttl
+    }
+
+    pub fn set_ttl(&mut self, ttl: u8) {
+        self.ttl = ttl;
     }
 
     pub fn local(&self) -> SocketAddrV4 {

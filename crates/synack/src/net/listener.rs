@@ -224,6 +224,21 @@ impl TcpListener {
         Ok(ops::v4(self.local))
     }
 
+    /// IP_TTL, as std names it: the TTL of the connections this listener
+    /// accepts from now on, their SYN-ACKs included (1 to 255; each
+    /// connection's own `set_ttl` overrides it; the stack's default, 64,
+    /// until set).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        ops::set_listener_ttl(&mut core, self.l, ttl)
+    }
+
+    /// IP_TTL.
+    pub fn ttl(&self) -> io::Result<u32> {
+        let core = self.rt.shared.lock()?;
+        ops::listener_ttl(&core, self.l)
+    }
+
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         let mut core = self.rt.shared.lock()?;
         if let Some(e) = core.registry.listeners.get_mut(&self.l) {

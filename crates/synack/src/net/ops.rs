@@ -100,13 +100,35 @@ pub(crate) fn ip_options(core: &Core, c: ConnHandle) -> Vec<u8> {
     out[..n].to_vec()
 }
 
-/// IP_TTL on a connection as std and tokio take it (a `u32`, 1 to 255).
-pub(crate) fn set_ttl(core: &mut Core, c: ConnHandle, ttl: u32) -> io::Result<()> {
-    let ttl = u8::try_from(ttl)
+/// A TTL as std and tokio take it (a `u32`, 1 to 255).
+fn ttl_value(ttl: u32) -> io::Result<u8> {
+    u8::try_from(ttl)
         .ok()
         .filter(|&t| t > 0)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is 1 to 255"))?;
-    core.stack.tcp_set_ttl(c, ttl).map_err(option_error)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is 1 to 255"))
+}
+
+/// IP_TTL on a connection.
+pub(crate) fn set_ttl(core: &mut Core, c: ConnHandle, ttl: u32) -> io::Result<()> {
+    core.stack
+        .tcp_set_ttl(c, ttl_value(ttl)?)
+        .map_err(option_error)
+}
+
+/// IP_TTL on a listener: its SYN-cookie SYN-ACKs' and, inherited, the
+/// connections' it accepts from now on.
+pub(crate) fn set_listener_ttl(core: &mut Core, l: ListenerHandle, ttl: u32) -> io::Result<()> {
+    core.stack
+        .tcp_listener_set_ttl(l, ttl_value(ttl)?)
+        .map_err(option_error)
+}
+
+/// A listener's IP_TTL.
+pub(crate) fn listener_ttl(core: &Core, l: ListenerHandle) -> io::Result<u32> {
+    core.stack
+        .tcp_listener_ttl(l)
+        .map(u32::from)
+        .ok_or_else(not_connected)
 }
 
 /// IP_TTL.

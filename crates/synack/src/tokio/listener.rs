@@ -67,6 +67,18 @@ impl TcpListener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.local)
     }
+
+    /// IP_TTL, as [`crate::net::TcpListener::set_ttl`].
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        ops::set_listener_ttl(&mut core, self.l, ttl)
+    }
+
+    /// IP_TTL.
+    pub fn ttl(&self) -> io::Result<u32> {
+        let core = self.rt.shared.lock()?;
+        ops::listener_ttl(&core, self.l)
+    }
 }
 
 impl Drop for TcpListener {
