@@ -2,6 +2,9 @@
 //! several connections whose application does not keep up, with and without
 //! a low cap, and the same bytes delivered either way.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use super::*;
 
 const CONNS: usize = 4;
@@ -386,4 +389,68 @@ fn a_connections_memory_follows_what_its_buffers_hold() {
     w.run_until(w.now.total_millis() + 2_000);
     assert_eq!(w.b.tcp_mem_info(s).unwrap().rmem_alloc, 0);
     assert_eq!(w.a.tcp_mem_info(c).unwrap().wmem_queued, 0);
+}
+
+#[test]
+fn a_drop_for_memory_advertises_a_zero_window_until_the_reader_makes_room() {
+    // Linux 6.5+ (`ICSK_ACK_NOMEM`): when buffer memory refuses data the
+    // window offered has room for, the ACK sent at once advertises a zero
+    // window, so the sender probes instead of sending into drops.
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    // 4 pages high: less than the window B offered.
+    w.b.set_sysctl("tcp_mem", "2 3 4").unwrap();
+    // B's segments: (its window field, ACK number), in order.
+    let seen: Rc<RefCell<Vec<(u16, u32)>>> = Rc::new(RefCell::new(Vec::new()));
+    let sink = Rc::clone(&seen);
+    w.drop = Box::new(move |to_b, frame| {
+        if !to_b {
+            let tcp = &frame[20..];
+            let ack = u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]);
+            sink.borrow_mut()
+                .push((u16::from_be_bytes([tcp[14], tcp[15]]), ack));
+        }
+        false
+    });
+    let data: Vec<u8> = (0..400_000usize).map(|o| byte(0, o)).collect();
+    let mut sent = 0;
+    // Two seconds of writing with nobody reading.
+    while w.now < Instant::from_millis(2_100) {
+        sent += w.a.tcp_send(w.now, c, &data[sent..]).unwrap_or(0);
+        let ms = w.now.total_millis() + 5;
+        w.run_until(ms);
+    }
+    let drops = w.b.stats().tcp_ext.tcp_rcv_q_drop;
+    let zero_at = seen.borrow().iter().position(|&(win, _)| win == 0);
+    eprintln!(
+        "drops {drops}, segments from B {}, first zero window at {zero_at:?}, windows {:?}",
+        seen.borrow().len(),
+        seen.borrow().iter().rev().take(8).collect::<Vec<_>>()
+    );
+    assert!(drops > 0, "memory refused data");
+    assert!(zero_at.is_some(), "a zero window was advertised");
+    // The sender stopped at the zero window and probed: one drop or two
+    // (34 while the old window stayed offered).
+    assert!(drops < 4, "{drops} segments dropped for memory");
+    // Then the reader empties the buffer: the window opens again and every
+    // byte arrives.
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    for _ in 0..2_000 {
+        sent += w.a.tcp_send(w.now, c, &data[sent..]).unwrap_or(0);
+        while let Ok(n @ 1..) = w.b.tcp_recv(w.now, s, &mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        if got.len() == data.len() {
+            break;
+        }
+        let ms = w.now.total_millis() + 5;
+        w.run_until(ms);
+    }
+    assert!(
+        got == data,
+        "{} of {} bytes, unchanged",
+        got.len(),
+        data.len()
+    );
 }

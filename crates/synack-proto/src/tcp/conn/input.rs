@@ -1009,6 +1009,10 @@ impl Core {
         if received.dropped_no_space > 0 {
             if rcv.growth_limited() {
                 env.stats.tcp_ext.tcp_rcv_q_drop += 1;
+                // Memory refused what the window offered: the ACK sent at
+                // once advertises no more than there is room for (Linux
+                // 6.5+, `ICSK_ACK_NOMEM`).
+                rcv.retract_window();
             } else {
                 env.stats.tcp_ext.tcp_zero_window_drop += 1;
             }

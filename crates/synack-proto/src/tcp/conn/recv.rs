@@ -110,7 +110,8 @@ pub struct RecvHalf {
     /// RCV.NXT: the next sequence number expected.
     pub nxt: SeqNum,
     /// The right edge of the window last advertised, RCV.NXT + RCV.WND as
-    /// the peer saw it. It never moves left (RFC 9293 §3.8.6.2.2).
+    /// the peer saw it. It never moves left (RFC 9293 §3.8.6.2.2), but
+    /// when buffer memory refuses data ([`RecvHalf::retract_window`]).
     adv_edge: SeqNum,
     /// RCV.NXT in the last ACK we sent (RFC 7323 §4.3 Last.ACK.sent, Linux
     /// `rcv_wup`).
@@ -345,10 +346,10 @@ impl RecvHalf {
     /// may hold what its ring has allocated, or the minimum if that is
     /// more (Linux lets a socket below `tcp_rmem[0]` charge memory under
     /// the hard limit, `__sk_mem_raise_allocated`). Data beyond is dropped
-    /// (Linux `tcp_try_rmem_schedule`, `TCPRcvQDrop`), and the window opens
-    /// no further than that (the right edge never moves left: what was
-    /// offered stays offered). An empty buffer always offers at least the
-    /// minimum, so a sender is never stalled for good.
+    /// (Linux `tcp_try_rmem_schedule`, `TCPRcvQDrop`), the window offered
+    /// comes back to what there is room for ([`RecvHalf::retract_window`])
+    /// and opens no further than that. An empty buffer always offers at
+    /// least the minimum, so a sender is never stalled for good.
     #[inline]
     pub fn limit_growth(&mut self, floor: Option<usize>) {
         if floor.is_some() || self.uncapped_limit != 0 {
@@ -374,6 +375,22 @@ impl RecvHalf {
         if let Some(b) = &mut self.block {
             b.buffer.set_limit(effective);
         }
+    }
+
+    /// Buffer memory refused data inside the window offered (above
+    /// `tcp_mem`'s high mark, [`RecvHalf::limit_growth`]): the offered right
+    /// edge comes back to RCV.NXT, so the next advertisement offers only the
+    /// room there is (RFC 9293 §3.8.6.2.2's rule applied from nothing): a
+    /// zero window unless at least min(buffer / 2, MSS) is free. The one
+    /// place the edge moves left, against RFC 9293 §3.8.6.2.2's "SHOULD NOT
+    /// shrink", as Linux 6.5+ does (`ICSK_ACK_NOMEM`: `tcp_select_window`
+    /// answers 0 after `tcp_try_rmem_schedule` fails): data the peer sends
+    /// into the old window would only be dropped, and a zero window makes it
+    /// probe instead. Bytes already stored beyond RCV.NXT (after a hole)
+    /// stay; the window reopens as the application reads.
+    #[cold]
+    pub fn retract_window(&mut self) {
+        self.adv_edge = self.nxt;
     }
 
     /// Whether [`RecvHalf::limit_growth`] holds the buffer below its limit.
