@@ -781,7 +781,7 @@ impl Stack {
             // Whole, never in fragments: the loopback takes any datagram.
             let d = self.out.queue.pop_front()?;
             self.out.bytes -= d.data.len();
-            self.loop_back(&d.data);
+            self.loop_back(&d.data, hop.iface);
             self.out.recycle(d.data);
             return None;
         }
@@ -803,7 +803,7 @@ impl Stack {
             // to local sockets).
             let d = self.out.queue.front_mut()?;
             let data = core::mem::take(&mut d.data);
-            self.loop_back(&data);
+            self.loop_back(&data, hop.iface);
             self.out.queue.front_mut()?.data = data;
         }
         if dst.is_multicast()
@@ -967,7 +967,7 @@ impl Stack {
         let id = IfaceId(iface as u16);
         let Some(iface) = self.ifaces.get_mut(iface) else {
             // The loopback (no other index is past the interfaces).
-            self.loop_back(&buf[ETH..ETH + ip_len]);
+            self.loop_back(&buf[ETH..ETH + ip_len], super::loopback::LOOPBACK);
             return None;
         };
         let mac = iface.mac()?;

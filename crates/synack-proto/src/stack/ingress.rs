@@ -214,9 +214,9 @@ impl Stack {
             }
         }
         if !ip.is_fragment() {
-            return self.deliver_ip(ip, datagram, header_len, dst, link_broadcast);
+            return self.deliver_ip(index, ip, datagram, header_len, dst, link_broadcast);
         }
-        self.handle_fragment(datagram, dst, link_broadcast);
+        self.handle_fragment(index, datagram, dst, link_broadcast);
     }
 
     /// RFC 1122 §3.2.1.8: a datagram's options are checked before the
@@ -304,6 +304,7 @@ impl Stack {
     #[inline(never)]
     pub(super) fn handle_fragment(
         &mut self,
+        iface: usize,
         datagram: &[u8],
         dst: Destination,
         link_broadcast: bool,
@@ -325,7 +326,9 @@ impl Stack {
             }
         };
         if let Some(header) = whole {
-            self.deliver_ip_outlined(&header, &scratch, dst, link_broadcast);
+            // On the interface of the fragment that completed it, as
+            // Linux's reassembled skb keeps the last fragment's device.
+            self.deliver_ip_outlined(iface, &header, &scratch, dst, link_broadcast);
         }
         scratch.clear();
         self.scratch = scratch;
@@ -370,13 +373,14 @@ impl Stack {
     #[inline(never)]
     pub(super) fn deliver_ip_outlined(
         &mut self,
+        iface: usize,
         ip: &Ipv4Repr,
         datagram: &[u8],
         dst: Destination,
         link_bcast: bool,
     ) {
         let header_len = usize::from(Ipv4Packet::new_unchecked(datagram).header_len());
-        self.deliver_ip(ip, datagram, header_len, dst, link_bcast);
+        self.deliver_ip(iface, ip, datagram, header_len, dst, link_bcast);
     }
 
     /// A whole datagram for us, whose header is `header_len` bytes: to its
@@ -385,6 +389,7 @@ impl Stack {
     #[inline(always)]
     fn deliver_ip(
         &mut self,
+        iface: usize,
         ip: &Ipv4Repr,
         datagram: &[u8],
         header_len: usize,
@@ -422,7 +427,7 @@ impl Stack {
             IpProtocol::Udp => {
                 self.env.stats.ip.in_delivers += 1;
                 let ip = *ip;
-                self.handle_udp(&ip, payload, datagram, dst, link_bcast);
+                self.handle_udp(iface, &ip, payload, datagram, dst, link_bcast);
             }
             IpProtocol::Icmp => {
                 self.env.stats.ip.in_delivers += 1;

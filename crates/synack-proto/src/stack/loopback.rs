@@ -94,15 +94,18 @@ pub(super) struct Loopback {
     /// there, not copied, its length noted in `written` if the queue has
     /// room for it.
     direct: bool,
-    written: Option<usize>,
+    /// The length and interface of what `loop_back` left there.
+    written: Option<(usize, usize)>,
 }
 
 /// A datagram in the queue: `len` bytes after the buffer's headroom (the
-/// buffer is kept at its length, so reusing it zeroes nothing).
+/// buffer is kept at its length, so reusing it zeroes nothing), and the
+/// interface it comes back in on ([`Stack::loop_back`]).
 #[derive(Debug)]
 struct Queued {
     buf: Vec<u8>,
     len: usize,
+    iface: usize,
 }
 
 impl Loopback {
@@ -116,7 +119,7 @@ impl Loopback {
     }
 
     /// Queues a copy of `datagram`; false when the queue is full.
-    fn push(&mut self, datagram: &[u8]) -> bool {
+    fn push(&mut self, datagram: &[u8], iface: usize) -> bool {
         if self.queue.len() >= LOOPBACK_QLEN {
             return false;
         }
@@ -130,6 +133,7 @@ impl Loopback {
         self.queue.push_back(Queued {
             buf,
             len: datagram.len(),
+            iface,
         });
         true
     }
@@ -159,18 +163,22 @@ impl Stack {
     /// A datagram the output path routed to the loopback: queued to come
     /// back in, or dropped (and counted) when the queue is full. Looped TCP
     /// segments are traced as sent. Written into a loopback buffer
-    /// ([`Stack::with_loopback_buffer`]), it stays there.
+    /// ([`Stack::with_loopback_buffer`]), it stays there. `iface`: the
+    /// interface it comes back in on, [`LOOPBACK`] for one routed there and
+    /// the interface it was sent on for a broadcast or multicast copy (as
+    /// Linux's `dev_loopback_xmit` keeps the device), which a socket's
+    /// group filter is matched by.
     #[cold]
     #[inline(never)]
-    pub(super) fn loop_back(&mut self, datagram: &[u8]) {
+    pub(super) fn loop_back(&mut self, datagram: &[u8], iface: usize) {
         let stats = &mut self.env.stats.lo;
         let queued = if self.looped.direct {
             // Left in the loopback's buffer, which joins the queue.
             let room = self.looped.queue.len() < LOOPBACK_QLEN;
-            self.looped.written = room.then_some(datagram.len());
+            self.looped.written = room.then_some((datagram.len(), iface));
             room
         } else {
-            self.looped.push(datagram)
+            self.looped.push(datagram, iface)
         };
         if !queued {
             stats.drops += 1;
@@ -204,7 +212,7 @@ impl Stack {
         let done = write(self, &mut buf);
         self.looped.direct = false;
         match self.looped.written.take() {
-            Some(len) => self.looped.queue.push_back(Queued { buf, len }),
+            Some((len, iface)) => self.looped.queue.push_back(Queued { buf, len, iface }),
             // Nothing written, or dropped (`loop_back` counted it).
             None => self.looped.recycle(buf),
         }
@@ -246,18 +254,18 @@ impl Stack {
     /// Delivers up to [`LOOPBACK_WEIGHT`] looped datagrams as input.
     fn deliver_looped(&mut self) {
         for _ in 0..LOOPBACK_WEIGHT {
-            let Some(Queued { buf, len }) = self.looped.pop() else {
+            let Some(Queued { buf, len, iface }) = self.looped.pop() else {
                 break;
             };
-            self.handle_looped(&buf[HEADROOM..HEADROOM + len]);
+            self.handle_looped(&buf[HEADROOM..HEADROOM + len], iface);
             self.looped.recycle(buf);
         }
     }
 
-    /// One looped datagram in: the header is checked as any other's (it is
+    /// One looped datagram in, on `iface`: the header is checked as any other's (it is
     /// our own, so nothing fails), the martian checks are skipped, and it
     /// goes to its protocol as a local datagram.
-    fn handle_looped(&mut self, bytes: &[u8]) {
+    fn handle_looped(&mut self, bytes: &[u8], iface: usize) {
         self.env.stats.ip.in_receives += 1;
         let packet = Ipv4Packet::new_unchecked(bytes);
         let (ip, header_len) = match Ipv4Repr::parse_with_header_len(&packet, Checksum::Full) {
@@ -276,9 +284,9 @@ impl Stack {
         // summed again (Linux's `lo` vouches for it, `CHECKSUM_UNNECESSARY`).
         self.rx.csum_trusted = true;
         if ip.is_fragment() {
-            self.handle_fragment(datagram, dst, false);
+            self.handle_fragment(iface, datagram, dst, false);
         } else {
-            self.deliver_ip_outlined(&ip, datagram, dst, false);
+            self.deliver_ip_outlined(iface, &ip, datagram, dst, false);
         }
         self.rx = super::RxOffload::default();
         self.rx_looped = false;

@@ -313,11 +313,13 @@ impl Stack {
         self.udp.stats()
     }
 
-    /// A UDP datagram for us (or for a broadcast or multicast address).
+    /// A UDP datagram for us (or for a broadcast or multicast address),
+    /// arrived on interface `iface`.
     /// Not inlined into `deliver_ip`, whose TCP path stays dense.
     #[inline(never)]
     pub(super) fn handle_udp(
         &mut self,
+        iface: usize,
         ip: &Ipv4Repr,
         payload: &[u8],
         datagram: &[u8],
@@ -327,10 +329,14 @@ impl Stack {
         let broadcast = dst.is_broadcast_or_multicast();
         // The header's options: between its fixed part and the payload.
         let options = &datagram[IP_HEADER_LEN..datagram.len() - payload.len()];
-        match self
-            .udp
-            .handle_datagram_with_options(ip, options, payload, broadcast, Checksum::Full)
-        {
+        match self.udp.handle_datagram_with_options(
+            ip,
+            iface,
+            options,
+            payload,
+            broadcast,
+            Checksum::Full,
+        ) {
             UdpInput::Delivered(h) => {
                 if self.udp.recv_queue(h).is_ok_and(|(n, _)| n == 1) {
                     self.events.push_back(Event::UdpReadable(h));

@@ -747,15 +747,17 @@ impl UdpSockets {
         dst_broadcast: bool,
         checksum: Checksum,
     ) -> UdpInput {
-        self.handle_datagram_with_options(ip, &[], udp, dst_broadcast, checksum)
+        self.handle_datagram_with_options(ip, 0, &[], udp, dst_broadcast, checksum)
     }
 
-    /// [`Self::handle_datagram`] for a datagram whose IP header carried
-    /// `options` (checked, at most 40 bytes), kept for a socket that asked
-    /// for them (IP_RECVOPTS).
+    /// [`Self::handle_datagram`] for a datagram that arrived on interface
+    /// `iface` (which a socket's group filter is matched by) and whose IP
+    /// header carried `options` (checked, at most 40 bytes), kept for a
+    /// socket that asked for them (IP_RECVOPTS).
     pub fn handle_datagram_with_options(
         &mut self,
         ip: &Ipv4Repr,
+        iface: usize,
         options: &[u8],
         udp: &[u8],
         dst_broadcast: bool,
@@ -780,7 +782,7 @@ impl UdpSockets {
         };
         let from = SocketAddrV4::new(src, repr.src_port);
         if dst_broadcast && self.shared > 0 {
-            return self.deliver_to_all(dst, repr.dst_port, from, options, repr.payload);
+            return self.deliver_to_all(dst, iface, repr.dst_port, from, options, repr.payload);
         }
         let Some(index) = self.demux(dst, repr.dst_port, from) else {
             if dst_broadcast {
@@ -798,7 +800,7 @@ impl UdpSockets {
         };
         // RFC 3376 §3.1: the socket's own source filter for the group
         // (Linux `ip_mc_sf_allow`); the interface's let it this far.
-        if dst.is_multicast() && !s.memberships.allows(dst, src) {
+        if dst.is_multicast() && !s.memberships.allows(dst, iface, src) {
             self.stats.ignored_multi += 1;
             return UdpInput::Ignored;
         }
@@ -820,6 +822,7 @@ impl UdpSockets {
     fn deliver_to_all(
         &mut self,
         dst: Ipv4Addr,
+        iface: usize,
         port: u16,
         from: SocketAddrV4,
         options: &[u8],
@@ -837,7 +840,7 @@ impl UdpSockets {
                 continue;
             };
             let takes = s.peer.is_none_or(|p| p == from)
-                && (!dst.is_multicast() || s.memberships.allows(dst, *from.ip()));
+                && (!dst.is_multicast() || s.memberships.allows(dst, iface, *from.ip()));
             if !takes {
                 continue;
             }

@@ -114,12 +114,13 @@ impl SocketMemberships {
         self.0.is_empty()
     }
 
-    /// Whether the socket takes a datagram to `group` from `src`: by its
-    /// filter for the group, else yes (a socket that joined nothing takes
-    /// what the interface takes, Linux's IP_MULTICAST_ALL).
-    pub fn allows(&self, group: Ipv4Addr, src: Ipv4Addr) -> bool {
-        let mut of_group = self.0.iter().filter(|m| m.group == group).peekable();
-        of_group.peek().is_none() || of_group.any(|m| m.allows(src))
+    /// Whether the socket takes a datagram to `group` from `src` that
+    /// arrived on interface `iface`: by its filter for the group there,
+    /// else yes (a socket that did not join the group on that interface
+    /// takes what the interface takes, Linux's IP_MULTICAST_ALL), as
+    /// Linux's `ip_mc_sf_allow` matches the group and the interface.
+    pub fn allows(&self, group: Ipv4Addr, iface: usize, src: Ipv4Addr) -> bool {
+        self.find(group, iface).is_none_or(|m| m.allows(src))
     }
 
     fn find(&self, group: Ipv4Addr, iface: usize) -> Option<&Membership> {
@@ -305,10 +306,13 @@ mod tests {
         assert_eq!(p.old, None);
         assert_eq!(only(&m), (FilterMode::Include, vec![S1]));
         run(&mut m, MembershipOp::JoinSource(S2)).unwrap();
-        assert!(m.allows(G, S1) && m.allows(G, S2));
-        assert!(!m.allows(G, Ipv4Addr::new(192, 0, 2, 9)));
+        assert!(m.allows(G, 0, S1) && m.allows(G, 0, S2));
+        assert!(!m.allows(G, 0, Ipv4Addr::new(192, 0, 2, 9)));
         // Another group's datagrams: the socket holds no filter for it.
-        assert!(m.allows(Ipv4Addr::new(232, 9, 9, 9), Ipv4Addr::new(192, 0, 2, 9)));
+        assert!(m.allows(Ipv4Addr::new(232, 9, 9, 9), 0, Ipv4Addr::new(192, 0, 2, 9)));
+        // The group on another interface: no filter of the socket's there
+        // (Linux's `ip_mc_sf_allow` matches the interface too).
+        assert!(m.allows(G, 1, Ipv4Addr::new(192, 0, 2, 9)));
         assert_eq!(
             run(&mut m, MembershipOp::JoinSource(S1)),
             Err(MembershipError::Source)
@@ -345,10 +349,10 @@ mod tests {
             Err(MembershipError::WrongMode)
         );
         run(&mut m, MembershipOp::Join).unwrap();
-        assert!(m.allows(G, S1));
+        assert!(m.allows(G, 0, S1));
         run(&mut m, MembershipOp::BlockSource(S1)).unwrap();
         assert_eq!(only(&m), (FilterMode::Exclude, vec![S1]));
-        assert!(!m.allows(G, S1) && m.allows(G, S2));
+        assert!(!m.allows(G, 0, S1) && m.allows(G, 0, S2));
         assert_eq!(
             run(&mut m, MembershipOp::UnblockSource(S2)),
             Err(MembershipError::Source)

@@ -416,3 +416,54 @@ fn sockets_sharing_a_port_each_get_a_groups_datagram_by_their_own_filter() {
     assert_eq!(s.udp_recv(ssm, &mut buf), Ok(3));
     assert_eq!(s.udp_recv(ssm, &mut buf), Err(UdpError::WouldBlock));
 }
+
+#[test]
+fn a_sockets_filter_is_the_one_for_the_interface_a_datagram_came_in_on() {
+    // Linux's `ip_mc_sf_allow` matches a membership by group and
+    // interface: a socket in one group on two interfaces, with a filter on
+    // each, takes a datagram by the filter of the interface it arrived on,
+    // and a socket not in the group there takes what the interface takes.
+    let mut s = host(A, 1);
+    let second = Ipv4Addr::new(203, 0, 113, 2);
+    let if1 = s.add_interface(Interface::ethernet(mac(3), second, 24));
+    frames(&mut s, Instant::ZERO);
+    let port = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, super::multicast::PORT);
+    let mut shared = || {
+        let u = s.udp_open();
+        s.udp_set_reuse_addr(u, true).unwrap();
+        s.udp_bind(u, port).unwrap();
+        u
+    };
+    let (picky, any) = (shared(), shared());
+    // `picky`: only S1 on the first interface, every source on the second.
+    let now = Instant::ZERO;
+    s.udp_membership(now, picky, ANY_GROUP, A, MembershipOp::JoinSource(S1))
+        .unwrap();
+    s.udp_join_multicast(now, picky, ANY_GROUP, second).unwrap();
+    // `any`: every source, on the first interface only.
+    s.udp_join_multicast(now, any, ANY_GROUP, A).unwrap();
+    frames(&mut s, now);
+    let got = |s: &mut Stack, iface: IfaceId| {
+        let frame = to_group_from(S2, ANY_GROUP, IpProtocol::Udp, b"data");
+        s.handle_frame_on(now, iface, &frame);
+        let mut buf = [0u8; 8];
+        let mut took = |u| s.udp_recv(u, &mut buf) == Ok(4);
+        (took(picky), took(any))
+    };
+    // From S2 on the first interface: `picky`'s filter there refuses it
+    // (its second interface's would take it).
+    assert_eq!(got(&mut s, IfaceId(0)), (false, true));
+    // On the second: `picky` takes every source there; `any` did not join
+    // there and takes what the interface takes (IP_MULTICAST_ALL).
+    assert_eq!(got(&mut s, if1), (true, true));
+    // This host's own datagram to the group, sent on the first interface:
+    // its looped copy comes back in on that interface (Linux's
+    // `dev_loopback_xmit` keeps the device), where `picky` takes only S1.
+    let to = SocketAddrV4::new(ANY_GROUP, super::multicast::PORT);
+    s.udp_send_to(now, any, to, b"mine").unwrap();
+    frames(&mut s, now);
+    let mut buf = [0u8; 8];
+    assert_eq!(s.udp_recv(any, &mut buf), Ok(4), "the sender's own copy");
+    assert_eq!(&buf[..4], b"mine");
+    assert_eq!(s.udp_recv(picky, &mut buf), Err(UdpError::WouldBlock));
+}
