@@ -422,6 +422,14 @@ impl Config {
         self.tcp_mtu_probe_floor.max(self.tcp_min_snd_mss)
     }
 
+    /// The TTL a socket's datagrams leave with: its IP_TTL if set (`set`
+    /// non-zero), else `ip_default_ttl` as it is now (Linux's
+    /// `ip_select_ttl`, per packet).
+    #[inline]
+    pub fn ttl(&self, set: u8) -> u8 {
+        if set == 0 { self.ip_default_ttl } else { set }
+    }
+
     /// The MSS we advertise on an interface with the configured MTU (RFC 9293 §3.7.1).
     pub fn advertised_mss(&self) -> u16 {
         u16::try_from(self.mtu.saturating_sub(40)).unwrap_or(u16::MAX)

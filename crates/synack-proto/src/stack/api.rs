@@ -189,10 +189,7 @@ impl Stack {
     /// `ip_default_ttl`); `None` for a stale handle.
     pub fn tcp_listener_ttl(&self, listener: ListenerHandle) -> Option<u8> {
         let l = self.listeners.get(listener.0)?;
-        Some(match l.ttl() {
-            0 => self.env.config.ip_default_ttl,
-            set => set,
-        })
+        Some(self.env.config.ttl(l.ttl()))
     }
 
     /// SO_ATTACH_REUSEPORT_CBPF's place: the selection program of the
@@ -737,10 +734,7 @@ impl Stack {
         self.conns
             .get(c.0)
             .filter(|e| e.owner() == Owner::App)
-            .map(|e| match e.ttl {
-                0 => self.env.config.ip_default_ttl,
-                set => set,
-            })
+            .map(|e| self.env.config.ttl(e.ttl))
     }
 
     /// The connection's state; CLOSED for a stale handle.

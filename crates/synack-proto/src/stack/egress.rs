@@ -468,7 +468,7 @@ impl Stack {
         if reply.is_rst() {
             self.env.stats.tcp.out_rsts += 1;
         }
-        let ttl = reply.ttl(self.env.config.ip_default_ttl);
+        let ttl = self.env.config.ttl(reply.ttl());
         let (src, dst) = (*local.ip(), *remote.ip());
         self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, (0, ttl));
         self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n)
@@ -582,13 +582,7 @@ impl Stack {
             self.retire_if_done(key, state, owner);
             return None;
         };
-        // IP_TTL if set, else the configured default as it is now (Linux's
-        // `ip_select_ttl`, per packet).
-        let ttl = match entry.ttl {
-            0 => self.env.config.ip_default_ttl,
-            set => set,
-        };
-        let src = *entry.conn.local().ip();
+        let (src, ttl) = (*entry.conn.local().ip(), self.env.config.ttl(entry.ttl));
         if self.env.tx.packet {
             // Its other pieces follow (`transmit_piece`), with this piece's
             // IP header but for the length and Identification.

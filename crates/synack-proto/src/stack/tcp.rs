@@ -87,12 +87,12 @@ impl TcpReply {
         matches!(self, TcpReply::Control(c) if c.flags.rst())
     }
 
-    /// The TTL its datagram carries: a SYN-cookie SYN-ACK its listener's
-    /// IP_TTL, anything else (or a listener that set none) the stack's.
-    pub fn ttl(&self, default: u8) -> u8 {
+    /// The IP_TTL its datagram carries (0: the stack's default): a
+    /// SYN-cookie SYN-ACK its listener's, anything else none.
+    pub fn ttl(&self) -> u8 {
         match self {
-            TcpReply::SynAck { ttl, .. } if *ttl != 0 => *ttl,
-            _ => default,
+            TcpReply::SynAck { ttl, .. } => *ttl,
+            TcpReply::Control(_) => 0,
         }
     }
 

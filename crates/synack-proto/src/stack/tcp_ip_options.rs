@@ -267,7 +267,7 @@ impl Stack {
         };
         let (ip_buf, tcp_buf) = buf.split_at_mut(header_len);
         tcp_buf.copy_from_slice(&segment[..n]);
-        let ttl = reply.ttl(self.env.config.ip_default_ttl);
+        let ttl = self.env.config.ttl(reply.ttl());
         self.write_tcp_ip_header(ip_buf, *local.ip(), *remote.ip(), out, n, (0, ttl));
         self.env.stats.tcp.out_segs += 1;
         if reply.is_rst() {
