@@ -132,8 +132,8 @@ fn udp_to_a_closed_port_comes_back_as_connection_refused() {
 
     // B: checks the addresses, finds no socket, answers port unreachable.
     let (ip, udp) = parse_ip(&sent);
-    check_martian(ip.src_addr, ip.dst_addr, &b_iface, false, ip.src_addr == B).unwrap();
-    let dst = classify_destination(ip.dst_addr, &b_iface, ip.dst_addr == B);
+    check_martian(ip.src_addr, ip.dst_addr, b_iface, false, ip.src_addr == B).unwrap();
+    let dst = classify_destination(ip.dst_addr, b_iface, ip.dst_addr == B);
     assert_eq!(dst, Destination::Local);
     assert_eq!(
         b_udp.handle_datagram(&ip, udp, dst.is_broadcast_or_multicast(), Checksum::Full),
@@ -292,7 +292,7 @@ fn echo_requests_are_answered_but_not_broadcast_ones() {
     for (dst, answered) in [(B, true), (Ipv4Addr::new(192, 0, 2, 255), false)] {
         let datagram = ip_datagram(A, dst, IpProtocol::Icmp, &icmp_bytes);
         let (ip, payload) = parse_ip(&datagram);
-        let class = classify_destination(ip.dst_addr, &iface, ip.dst_addr == B);
+        let class = classify_destination(ip.dst_addr, iface, ip.dst_addr == B);
         let answer = icmp::may_answer_echo(class, config.icmp_echo_ignore_broadcasts);
         assert_eq!(answer, answered, "{dst}");
         if !answer {

@@ -249,13 +249,21 @@ impl Destination {
     }
 }
 
-/// Classifies `dst` for a datagram received on an interface with addresses
-/// `iface`. `is_local` says whether `dst` is one of the stack's addresses on
-/// any interface (RFC 1122 §3.3.4.2: a multihomed host may accept any of them).
-pub fn classify_destination(dst: Ipv4Addr, iface: &[Ipv4Cidr], is_local: bool) -> Destination {
+/// Classifies `dst` for a datagram received by a host whose interfaces'
+/// addresses are `subnets`: the directed broadcast of any of them is a
+/// broadcast to this host, whichever interface it came in on (Linux's local
+/// table has a broadcast route for each; it forwards one only with
+/// `bc_forwarding`, off by default). `is_local` says whether `dst` is one of
+/// the stack's addresses on any interface (RFC 1122 §3.3.4.2: a multihomed
+/// host may accept any of them).
+pub fn classify_destination(
+    dst: Ipv4Addr,
+    subnets: impl IntoIterator<Item = Ipv4Cidr>,
+    is_local: bool,
+) -> Destination {
     if is_local {
         Destination::Local
-    } else if dst.is_broadcast() || iface.iter().any(|c| c.is_directed_broadcast(dst)) {
+    } else if dst.is_broadcast() || subnets.into_iter().any(|c| c.is_directed_broadcast(dst)) {
         Destination::Broadcast
     } else if dst.is_multicast() {
         Destination::Multicast
@@ -324,13 +332,15 @@ impl fmt::Display for Martian {
 /// multicast/broadcast, then 0/8 and loopback, then destination 0/8 and
 /// loopback, then the source against our own addresses and broadcasts.
 ///
-/// `iface` are the receiving interface's addresses, `on_loopback` whether it
-/// is a loopback interface, `src_is_local` whether `src` is one of the
+/// `subnets` are the addresses of every interface (a source that is the
+/// broadcast of any of them is refused, as Linux's `fib_validate_source`
+/// finds a broadcast route for it), `on_loopback` whether the receiving
+/// interface is a loopback one, `src_is_local` whether `src` is one of the
 /// stack's addresses on any interface.
 pub fn check_martian(
     src: Ipv4Addr,
     dst: Ipv4Addr,
-    iface: &[Ipv4Cidr],
+    subnets: impl IntoIterator<Item = Ipv4Cidr>,
     on_loopback: bool,
     src_is_local: bool,
 ) -> Result<(), Martian> {
@@ -360,7 +370,7 @@ pub fn check_martian(
             return Err(Martian::LocalSource);
         }
     }
-    if iface.iter().any(|c| c.is_directed_broadcast(src)) {
+    if subnets.into_iter().any(|c| c.is_directed_broadcast(src)) {
         return Err(Martian::DirectedBroadcastSource);
     }
     Ok(())
@@ -485,7 +495,7 @@ mod tests {
     #[test]
     fn destinations_are_classified_for_a_host() {
         let iface = [cidr("192.0.2.1/24"), cidr("198.51.100.1/30")];
-        let class = |d: &str, local| classify_destination(ip(d), &iface, local);
+        let class = |d: &str, local| classify_destination(ip(d), iface, local);
         assert_eq!(class("192.0.2.1", true), Destination::Local);
         assert_eq!(class("255.255.255.255", false), Destination::Broadcast);
         assert_eq!(class("192.0.2.255", false), Destination::Broadcast);
@@ -501,7 +511,7 @@ mod tests {
         let iface = [cidr("192.0.2.1/24")];
         let us = ip("192.0.2.1");
         let check = |src: &str, dst: Ipv4Addr, lo: bool, local: bool| {
-            check_martian(ip(src), dst, &iface, lo, local)
+            check_martian(ip(src), dst, iface, lo, local)
         };
         assert_eq!(check("198.51.100.7", us, false, false), Ok(()));
         assert_eq!(
@@ -553,10 +563,10 @@ mod tests {
     fn loopback_interface_accepts_loopback_and_own_addresses() {
         let lo = [cidr("127.0.0.1/8")];
         let l = ip("127.0.0.1");
-        assert_eq!(check_martian(l, l, &lo, true, true), Ok(()));
+        assert_eq!(check_martian(l, l, lo, true, true), Ok(()));
         // Still never a multicast or broadcast source, even on loopback.
         assert_eq!(
-            check_martian(ip("127.255.255.255"), l, &lo, true, false),
+            check_martian(ip("127.255.255.255"), l, lo, true, false),
             Err(Martian::DirectedBroadcastSource)
         );
     }

@@ -181,7 +181,7 @@ impl Stack {
         let dst = match self.rx_addrs_last {
             Some((last, dst)) if last == pair => dst,
             _ => {
-                let Some(dst) = self.classify_addrs(index, ip.src_addr, ip.dst_addr) else {
+                let Some(dst) = self.classify_addrs(ip.src_addr, ip.dst_addr) else {
                     return;
                 };
                 self.rx_addrs_last = Some((pair, dst));
@@ -334,24 +334,20 @@ impl Stack {
         self.scratch = scratch;
     }
 
-    /// The checks of a datagram's addresses on interface `index`: martians
-    /// (RFC 1812 §5.3.7, RFC 1122 §3.2.1.3) and someone else's destination
-    /// (RFC 1122 §3.3.1.1: a host does not forward) are counted and give
-    /// `None`; otherwise what the destination is to us. The answer depends
-    /// only on the interface and the two addresses (and the interfaces'
-    /// addresses, which change only in `add_interface`), so `handle_ip`
-    /// keeps the last accepted pair's: a run of datagrams of one
+    /// The checks of a datagram's addresses: martians (RFC 1812 §5.3.7,
+    /// RFC 1122 §3.2.1.3) and someone else's destination (RFC 1122
+    /// §3.3.1.1: a host does not forward) are counted and give `None`;
+    /// otherwise what the destination is to us. The broadcast addresses are
+    /// every interface's, whichever the datagram came in on. The answer
+    /// depends only on the two addresses (and the interfaces' addresses,
+    /// which change only in `add_interface`), so `handle_ip` keeps the last
+    /// accepted pair's (with its interface): a run of datagrams of one
     /// conversation is checked once.
-    fn classify_addrs(
-        &mut self,
-        index: usize,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-    ) -> Option<Destination> {
-        let cidr = self.ifaces[index].cidr;
+    fn classify_addrs(&mut self, src: Ipv4Addr, dst: Ipv4Addr) -> Option<Destination> {
         let is_local = self.is_local_addr(dst);
         let src_is_local = self.is_local_addr(src);
-        if let Err(martian) = check_martian(src, dst, &[cidr], false, src_is_local) {
+        let subnets = self.ifaces.iter().map(|i| i.cidr);
+        if let Err(martian) = check_martian(src, dst, subnets.clone(), false, src_is_local) {
             if martian.is_source() {
                 self.env.stats.ip.in_martian_src += 1;
             } else {
@@ -359,7 +355,7 @@ impl Stack {
             }
             return None;
         }
-        let class = classify_destination(dst, &[cidr], is_local);
+        let class = classify_destination(dst, subnets, is_local);
         if class == Destination::NotOurs && !self.env.config.ip_forward {
             self.env.stats.ip.in_addr_errors += 1;
             return None;

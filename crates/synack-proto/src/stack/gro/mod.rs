@@ -535,9 +535,9 @@ impl Stack {
         let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
         let is_local = self.is_local_addr(dst);
         let src_is_local = self.is_local_addr(src);
-        let cidr = iface.cidr;
-        if check_martian(src, dst, &[cidr], false, src_is_local).is_err()
-            || classify_destination(dst, &[cidr], is_local) != Destination::Local
+        let subnets = self.ifaces.iter().map(|i| i.cidr);
+        if check_martian(src, dst, subnets.clone(), false, src_is_local).is_err()
+            || classify_destination(dst, subnets, is_local) != Destination::Local
         {
             return None;
         }

@@ -282,6 +282,40 @@ fn no_route_is_network_unreachable_and_a_host_does_not_forward() {
 }
 
 #[test]
+fn a_broadcast_to_the_routers_other_subnet_is_its_own_and_not_forwarded() {
+    // Linux's local table has a broadcast route for each interface's
+    // subnet: a datagram to B's link's broadcast address that comes in on
+    // A's link is a broadcast to the router, not forwarded (Linux forwards
+    // one only with `bc_forwarding`, off by default), and one from that
+    // address is a martian.
+    let mut n = Net::new(config(1), config(2));
+    let u = udp_bound(&mut n.r, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53));
+    let b_broadcast = Ipv4Addr::new(198, 51, 100, 255);
+    n.r.handle_frame_on(n.now, IfaceId(0), &udp_from_a(b_broadcast, 64, b"all"));
+    n.settle();
+    let mut buf = [0u8; 8];
+    assert_eq!(n.r.udp_recv(u, &mut buf), Ok(3));
+    let ip = &n.r.stats().ip;
+    assert_eq!((ip.in_bcast_pkts, ip.forw_datagrams), (1, 0));
+    assert!(
+        n.r_out.iter().all(|(iface, _)| *iface == 0),
+        "nothing on B's link"
+    );
+    let from_broadcast = ip_datagram(
+        b_broadcast,
+        R_A,
+        IpProtocol::Udp,
+        &udp_bytes(b_broadcast, R_A, b"x"),
+    );
+    n.r.handle_frame_on(n.now, IfaceId(0), &from_broadcast);
+    assert_eq!(n.r.stats().ip.in_martian_src, 1);
+    assert_eq!(
+        n.r.udp_recv(u, &mut buf),
+        Err(crate::udp::UdpError::WouldBlock)
+    );
+}
+
+#[test]
 fn dont_fragment_meets_a_smaller_mtu_and_tcp_follows_it() {
     // The router's link to B carries 1280 bytes; every other 1500.
     let mut n = Net::with_b_link(config(1), config(2), Some(1280));
