@@ -102,6 +102,11 @@ pub struct Config {
     pub arp_mcast_solicit: u8,
     /// Unicast probes of a stale entry before it is dropped (`neigh.default.ucast_solicit`).
     pub arp_ucast_solicit: u8,
+    /// How long a stale entry in use waits for a confirmation (an upper
+    /// layer's, such as TCP's forward progress, or an ARP reply) before its
+    /// unicast probes start (`neigh.default.delay_first_probe_time`, Linux's
+    /// DELAY state).
+    pub arp_delay_first_probe_time: Duration,
     /// Burst of the global ICMP token bucket (`icmp_msgs_burst`).
     pub icmp_msgs_burst: u32,
     /// ICMP types subject to rate limiting, bit n for type n (`icmp_ratemask`;
@@ -299,6 +304,7 @@ impl Default for Config {
             arp_retrans_time: Duration::from_secs(1),
             arp_mcast_solicit: 3,
             arp_ucast_solicit: 3,
+            arp_delay_first_probe_time: Duration::from_secs(5),
             icmp_msgs_burst: 50,
             icmp_ratemask: 0x1818,
             icmp_echo_ignore_broadcasts: true,
@@ -526,6 +532,9 @@ impl Config {
             "neigh.default.retrans_time_ms" => self.arp_retrans_time = millis(value)?,
             "neigh.default.mcast_solicit" => self.arp_mcast_solicit = small(value)?,
             "neigh.default.ucast_solicit" => self.arp_ucast_solicit = small(value)?,
+            "neigh.default.delay_first_probe_time" => {
+                self.arp_delay_first_probe_time = secs(value)?
+            }
             "neigh.default.unres_qlen" => self.arp_unres_qlen = num(value)? as usize,
             "rmem_default" => self.rmem_default = num(value)? as usize,
             "tcp_syn_retries" => self.tcp_syn_retries = small(value)?,
@@ -759,6 +768,9 @@ mod tests {
             .unwrap();
         c.set_sysctl("net.ipv4.neigh.default.unres_qlen", "7")
             .unwrap();
+        assert_eq!(c.arp_delay_first_probe_time, Duration::from_secs(5));
+        c.set_sysctl("net.ipv4.neigh.default.delay_first_probe_time", "2")
+            .unwrap();
         c.set_sysctl("net.ipv4.icmp_msgs_burst", "10").unwrap();
         c.set_sysctl("net.ipv4.icmp_ratemask", "6168").unwrap();
         c.set_sysctl("net.ipv4.icmp_echo_ignore_broadcasts", "0")
@@ -784,6 +796,7 @@ mod tests {
         assert_eq!(c.arp_retrans_time, Duration::from_millis(250));
         assert_eq!((c.arp_mcast_solicit, c.arp_ucast_solicit), (5, 2));
         assert_eq!(c.arp_unres_qlen, 7);
+        assert_eq!(c.arp_delay_first_probe_time, Duration::from_secs(2));
         assert_eq!((c.icmp_msgs_burst, c.icmp_ratemask), (10, 0x1818));
         assert!(!c.icmp_echo_ignore_broadcasts);
         assert_eq!((c.route_min_pmtu, c.rmem_default), (1280, 4096));

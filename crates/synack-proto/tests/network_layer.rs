@@ -74,7 +74,7 @@ fn a_packet_to_a_remote_host_waits_for_the_gateways_address() {
     let src = route.src_hint.unwrap();
     let datagram = ip_datagram(src, FAR, IpProtocol::Udp, b"hello");
     assert_eq!(
-        arp_cache.resolve_or_queue(T0, route.next_hop.addr(), &datagram),
+        arp_cache.resolve_or_queue(T0, route.next_hop.addr(), &datagram, false),
         Resolution::Queued
     );
     // The request the stack broadcasts.
@@ -94,7 +94,8 @@ fn a_packet_to_a_remote_host_waits_for_the_gateways_address() {
     };
     assert_eq!(answer.source_protocol_addr, GW);
     let for_us = reply_as_seen_by_a.target_protocol_addr == A;
-    let _ = arp_cache.handle_arp(T0, &reply_as_seen_by_a, for_us);
+    // Sent to A's own hardware address: it confirms the gateway.
+    let _ = arp_cache.handle_arp(T0, &reply_as_seen_by_a, for_us, true);
     let mut buf = [0u8; 1500];
     let released = arp_cache.poll_queued(&mut buf).unwrap();
     assert_eq!((released.mac, released.next_hop), (GW_MAC, GW));
@@ -102,7 +103,7 @@ fn a_packet_to_a_remote_host_waits_for_the_gateways_address() {
     assert!(arp_cache.poll_queued(&mut buf).is_none());
     // Later packets go straight out.
     assert_eq!(
-        arp_cache.resolve_or_queue(T0, GW, &datagram),
+        arp_cache.resolve_or_queue(T0, GW, &datagram, false),
         Resolution::Ready(GW_MAC)
     );
 }

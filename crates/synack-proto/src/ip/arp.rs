@@ -9,20 +9,35 @@
 //! announcements), RFC 1812 §3.3.2 (never learn broadcast or multicast
 //! hardware addresses).
 //!
-//! An entry moves through Linux's neighbour states, simplified:
+//! An entry moves through Linux's neighbour states (net/core/neighbour.c
+//! `neigh_timer_handler`, `__neigh_event_send`, `neigh_update`):
 //!
 //! ```text
 //!  (none) --send--> INCOMPLETE --reply--> REACHABLE --timeout--> STALE --timeout--> (none)
-//!                      |  broadcast request        ^                  | used
-//!                      |  every retrans_time,      | reply            v
-//!                      |  mcast_solicit times      +------------- PROBE (unicast requests,
-//!                      v                                                 ucast_solicit times)
-//!                 (none) + Unreachable event                              | no reply
+//!                      |  broadcast request   ^  ^  (unless confirmed   | used
+//!                      |  every retrans_time, |  |   within reachable)  v
+//!                      |  mcast_solicit times |  +--confirmed within-- DELAY
+//!                      v                      |     delay_first_probe   | not confirmed
+//!                 (none) + Unreachable event  +--------- reply ------- PROBE (unicast requests,
+//!                                                                         ucast_solicit times)
+//!                                                                         | no reply
 //!                                                                         v  (none)
 //! ```
 //!
-//! A STALE or PROBE entry is still used to send (its address was right a
-//! moment ago); using a STALE entry starts the unicast probes. Permanent
+//! A confirmation is proof that the neighbour hears us: an ARP reply sent to
+//! our own hardware address, or an upper layer's word (`confirm` of
+//! [`ArpCache::resolve_or_queue`]: TCP's forward progress, as Linux's
+//! `sk_dst_confirm` and `neigh_confirm`). An entry confirmed within its
+//! reachable time stays REACHABLE, so a connection that keeps making
+//! progress never makes its neighbour probed. A request, or a reply to the
+//! broadcast address, proves nothing ("Broadcast replies and request
+//! packets do not assert neighbour reachability", Linux `arp_process`): it
+//! makes or updates a STALE entry, and leaves a valid entry with the same
+//! address as it was.
+//!
+//! A STALE, DELAY or PROBE entry is still used to send (its address was
+//! right a moment ago); using a STALE entry starts DELAY, whose end without
+//! a confirmation starts the unicast probes (RFC 1122 §2.3.2.1). Permanent
 //! entries never change.
 //!
 //! The cache performs no I/O: it says which requests to send
@@ -79,6 +94,9 @@ pub struct ArpConfig {
     pub mcast_solicit: u8,
     /// Unicast probes of a stale entry before it is dropped (`arp_ucast_solicit`).
     pub ucast_solicit: u8,
+    /// How long a stale entry in use waits for a confirmation before it is
+    /// probed (`arp_delay_first_probe_time`).
+    pub delay_first_probe: Duration,
     /// Packets queued per unresolved address (`arp_unres_qlen`).
     pub unres_qlen: usize,
     /// Most entries (`arp_gc_thresh3`); the oldest goes to make room.
@@ -96,6 +114,7 @@ impl ArpConfig {
             retrans_time: config.arp_retrans_time,
             mcast_solicit: config.arp_mcast_solicit.max(1),
             ucast_solicit: config.arp_ucast_solicit,
+            delay_first_probe: config.arp_delay_first_probe_time,
             unres_qlen: config.arp_unres_qlen,
             max_entries: config.arp_gc_thresh3.max(1),
             max_queued: config.arp_unres_qlen.saturating_mul(4),
@@ -190,6 +209,12 @@ enum State {
     },
     /// Unconfirmed for a while; forgotten at `until` unless used.
     Stale {
+        mac: EthernetAddress,
+        until: Instant,
+    },
+    /// Used while stale: waits until `until` for a confirmation before
+    /// probing (Linux NUD_DELAY).
+    Delay {
         mac: EthernetAddress,
         until: Instant,
     },
@@ -307,6 +332,9 @@ struct Entry {
     state: State,
     /// Age order, for eviction (see `ArpCache::order`).
     seq: u64,
+    /// The last proof that the neighbour hears us (Linux `confirmed`): an
+    /// ARP reply to us or an upper layer's confirmation.
+    confirmed: Option<Instant>,
     /// Packets waiting for the address.
     queue: PacketList,
     /// Packets of this address on the ready list, not yet handed out: new
@@ -373,35 +401,41 @@ impl ArpCache {
     }
 
     /// The hardware address for `ip`, if known, without queuing anything.
-    /// Using a stale entry starts its re-validation.
+    /// Using a stale entry starts its re-validation (DELAY).
     pub fn lookup(&mut self, now: Instant, ip: Ipv4Addr) -> ArpLookup {
+        self.lookup_confirmed(now, ip, false)
+    }
+
+    /// [`Self::lookup`], with an upper layer's confirmation that `ip` hears
+    /// us (`confirm`: Linux `neigh_confirm`, which TCP's forward progress
+    /// asks for through `sk_dst_confirm`) taken first.
+    fn lookup_confirmed(&mut self, now: Instant, ip: Ipv4Addr, confirm: bool) -> ArpLookup {
         self.stats.lookups += 1;
         let Some(e) = self.entries.get_mut(&ip) else {
             return ArpLookup::Miss;
         };
+        if confirm {
+            e.confirmed = Some(now);
+        }
         let mac = match e.state {
             State::Incomplete { .. } => return ArpLookup::Pending,
             State::Reachable { mac, until } if now < until => mac,
-            State::Permanent { mac } | State::Probe { mac, .. } => mac,
-            State::Reachable { mac, .. } | State::Stale { mac, .. } => {
-                // RFC 1122 §2.3.2.1: validate a used, unconfirmed entry with
-                // unicast requests, still sending with the old address.
-                if self.config.ucast_solicit > 0 {
-                    e.state = State::Probe { mac, tries: 1 };
-                    self.timers.schedule(ip, now + self.config.retrans_time);
-                    push_request(
-                        &mut self.requests,
-                        self.config.max_entries,
-                        ArpRequest {
-                            target: ip,
-                            unicast: Some(mac),
-                        },
-                    );
-                } else {
-                    let until = now + self.config.reachable_time;
-                    e.state = State::Stale { mac, until };
-                    self.timers.schedule(ip, until);
-                }
+            State::Permanent { mac } | State::Delay { mac, .. } | State::Probe { mac, .. } => mac,
+            State::Reachable { mac, .. } => {
+                // Its timer is due and not yet run: what it would do, then
+                // this use.
+                let (state, deadline) = match confirmed_until(e.confirmed, &self.config) {
+                    Some(until) if now < until => (State::Reachable { mac, until }, until),
+                    _ => delay(now, mac, &self.config),
+                };
+                e.state = state;
+                self.timers.schedule(ip, deadline);
+                mac
+            }
+            State::Stale { mac, .. } => {
+                let (state, deadline) = delay(now, mac, &self.config);
+                e.state = state;
+                self.timers.schedule(ip, deadline);
                 mac
             }
         };
@@ -422,9 +456,18 @@ impl ArpCache {
     /// the next hop `ip`: the address if it is known (send now), or the
     /// packet is queued until it is, a request going out at once for a new
     /// address (RFC 1122 §2.3.2.2). A full queue drops its oldest packet.
-    pub fn resolve_or_queue(&mut self, now: Instant, ip: Ipv4Addr, packet: &[u8]) -> Resolution {
+    ///
+    /// `confirm`: the sender has proof that `ip` hears it (TCP's forward
+    /// progress since its last segment): the entry counts as confirmed now.
+    pub fn resolve_or_queue(
+        &mut self,
+        now: Instant,
+        ip: Ipv4Addr,
+        packet: &[u8],
+        confirm: bool,
+    ) -> Resolution {
         let in_ready = self.entries.get(&ip).map_or(0, |e| e.in_ready);
-        match self.lookup(now, ip) {
+        match self.lookup_confirmed(now, ip, confirm) {
             ArpLookup::Hit(mac) if in_ready == 0 => return Resolution::Ready(mac),
             ArpLookup::Hit(mac) => {
                 // Earlier packets to this address are still on the ready
@@ -561,12 +604,47 @@ impl ArpCache {
                     }
                 }
                 State::Reachable { mac, .. } => {
-                    let until = now + self.config.reachable_time;
-                    e.state = State::Stale { mac, until };
-                    self.timers.schedule(ip, until);
+                    // Linux `neigh_timer_handler`: confirmed since it was
+                    // made REACHABLE, it stays so for as long from then.
+                    let (state, deadline) = match confirmed_until(e.confirmed, &self.config) {
+                        Some(until) if now < until => (State::Reachable { mac, until }, until),
+                        _ => {
+                            let until = now + self.config.reachable_time;
+                            (State::Stale { mac, until }, until)
+                        }
+                    };
+                    e.state = state;
+                    self.timers.schedule(ip, deadline);
                 }
                 State::Stale { .. } => {
                     self.destroy(ip);
+                }
+                State::Delay { mac, .. } => {
+                    // Confirmed while it waited: REACHABLE again, from the
+                    // confirmation, with no probe.
+                    let since = e
+                        .confirmed
+                        .filter(|&at| at + self.config.delay_first_probe >= now);
+                    if let Some(at) = since {
+                        let until = at + self.config.reachable_time;
+                        e.state = State::Reachable { mac, until };
+                        self.timers.schedule(ip, until);
+                    } else if self.config.ucast_solicit > 0 {
+                        e.state = State::Probe { mac, tries: 1 };
+                        self.timers.schedule(ip, now + self.config.retrans_time);
+                        push_request(
+                            &mut self.requests,
+                            self.config.max_entries,
+                            ArpRequest {
+                                target: ip,
+                                unicast: Some(mac),
+                            },
+                        );
+                    } else {
+                        let until = now + self.config.reachable_time;
+                        e.state = State::Stale { mac, until };
+                        self.timers.schedule(ip, until);
+                    }
                 }
                 State::Probe { mac, tries } if tries < self.config.ucast_solicit => {
                     e.state = State::Probe {
@@ -595,17 +673,29 @@ impl ArpCache {
 
     /// RFC 826 "Packet Reception" for a parsed ARP packet (request or
     /// reply) received on this interface. `for_us` says whether its target
-    /// protocol address is one of ours. Answering requests is the caller's
-    /// job ([`reply`]); this only learns. The caller drops, before this, a
-    /// packet whose sender address is one of ours (an address conflict, or
-    /// our own gratuitous ARP looped back).
+    /// protocol address is one of ours; `unicast`, whether its frame was
+    /// sent to our own hardware address (not broadcast). Answering requests
+    /// is the caller's job ([`reply`]); this only learns. The caller drops,
+    /// before this, a packet whose sender address is one of ours (an
+    /// address conflict, or our own gratuitous ARP looped back).
     ///
     /// "If the pair <protocol type, sender protocol address> is already in
     /// my translation table, update the sender hardware address field of the
     /// entry with the new information in the packet and set Merge_flag to
     /// true. ... ?Am I the target protocol address? Yes: If Merge_flag is
     /// false, add the triplet ... to the translation table."
-    pub fn handle_arp(&mut self, now: Instant, packet: &ArpRepr, for_us: bool) -> ArpUpdate {
+    ///
+    /// Only a reply sent to us confirms the sender (REACHABLE); anything
+    /// else makes or updates a STALE entry, and leaves a valid entry that
+    /// already has this address as it was (Linux `arp_process` and
+    /// `neigh_update`).
+    pub fn handle_arp(
+        &mut self,
+        now: Instant,
+        packet: &ArpRepr,
+        for_us: bool,
+        unicast: bool,
+    ) -> ArpUpdate {
         let (ip, mac) = (packet.source_protocol_addr, packet.source_hardware_addr);
         if for_us && packet.operation == ArpOperation::Request {
             self.stats.rcv_probes_mcast += 1;
@@ -620,20 +710,39 @@ impl ArpCache {
         {
             return ArpUpdate::Ignored;
         }
+        let proof = packet.operation == ArpOperation::Reply && unicast;
         let until = now + self.config.reachable_time;
-        let reachable = State::Reachable { mac, until };
+        let learned = if proof {
+            State::Reachable { mac, until }
+        } else {
+            State::Stale { mac, until }
+        };
         let Some(e) = self.entries.get_mut(&ip) else {
             if !for_us {
                 return ArpUpdate::NotLearned;
             }
-            self.insert(ip, reachable, until);
+            self.insert(ip, learned, until);
+            if let Some(e) = self.entries.get_mut(&ip) {
+                e.confirmed = proof.then_some(now);
+            }
             return ArpUpdate::Created;
         };
-        if let State::Permanent { .. } = e.state {
-            return ArpUpdate::Permanent;
+        let same_address = match e.state {
+            State::Permanent { .. } => return ArpUpdate::Permanent,
+            State::Incomplete { .. } => false,
+            State::Reachable { mac: known, .. }
+            | State::Stale { mac: known, .. }
+            | State::Delay { mac: known, .. }
+            | State::Probe { mac: known, .. } => known == mac,
+        };
+        if proof {
+            e.confirmed = Some(now);
+        } else if same_address {
+            // Nothing new: a valid entry keeps its state and deadline.
+            return ArpUpdate::Updated;
         }
         let was_incomplete = matches!(e.state, State::Incomplete { .. });
-        e.state = reachable;
+        e.state = learned;
         self.timers.schedule(ip, until);
         if was_incomplete {
             // Release the waiting packets, in order.
@@ -663,6 +772,7 @@ impl ArpCache {
             Entry {
                 state: State::Permanent { mac },
                 seq: u64::MAX,
+                confirmed: None,
                 queue: PacketList::EMPTY,
                 in_ready: 0,
             },
@@ -687,6 +797,7 @@ impl ArpCache {
                 State::Incomplete { .. } => None,
                 State::Reachable { mac, .. }
                 | State::Stale { mac, .. }
+                | State::Delay { mac, .. }
                 | State::Probe { mac, .. }
                 | State::Permanent { mac } => Some(mac),
             };
@@ -709,6 +820,7 @@ impl ArpCache {
             Entry {
                 state,
                 seq: 0,
+                confirmed: None,
                 queue: PacketList::EMPTY,
                 in_ready: 0,
             },
@@ -755,6 +867,20 @@ impl ArpCache {
         self.stats.unresolved_discards += dropped as u64;
         dropped
     }
+}
+
+/// Until when an entry last confirmed at `confirmed` stays REACHABLE.
+fn confirmed_until(confirmed: Option<Instant>, config: &ArpConfig) -> Option<Instant> {
+    confirmed.map(|at| at + config.reachable_time)
+}
+
+/// A stale entry is used: it waits `delay_first_probe` for a confirmation
+/// before its unicast probes (RFC 1122 §2.3.2.1: validate a used,
+/// unconfirmed entry; Linux NUD_DELAY), still sending with the address it
+/// has. The state and its deadline.
+fn delay(now: Instant, mac: EthernetAddress, config: &ArpConfig) -> (State, Instant) {
+    let until = now + config.delay_first_probe;
+    (State::Delay { mac, until }, until)
 }
 
 /// Queues a request unless `cap` are waiting (the retry will ask again).
@@ -857,8 +983,14 @@ mod tests {
     fn a_miss_queues_the_packet_and_asks_once() {
         let mut c = cache();
         assert_eq!(c.lookup(T0, PEER), ArpLookup::Miss);
-        assert_eq!(c.resolve_or_queue(T0, PEER, b"one"), Resolution::Queued);
-        assert_eq!(c.resolve_or_queue(T0, PEER, b"two"), Resolution::Queued);
+        assert_eq!(
+            c.resolve_or_queue(T0, PEER, b"one", false),
+            Resolution::Queued
+        );
+        assert_eq!(
+            c.resolve_or_queue(T0, PEER, b"two", false),
+            Resolution::Queued
+        );
         assert_eq!(
             requests(&mut c),
             [ArpRequest {
@@ -876,16 +1008,19 @@ mod tests {
     fn the_reply_releases_queued_packets_in_order() {
         let mut c = cache();
         for p in [b"one", b"two", b"six"] {
-            let _ = c.resolve_or_queue(T0, PEER, p);
+            let _ = c.resolve_or_queue(T0, PEER, p, false);
         }
-        let _ = c.resolve_or_queue(T0, OTHER, b"else");
+        let _ = c.resolve_or_queue(T0, OTHER, b"else", false);
         let t = T0 + Duration::from_millis(3);
         assert_eq!(
-            c.handle_arp(t, &answer(PEER, PEER_MAC), true),
+            c.handle_arp(t, &answer(PEER, PEER_MAC), true, true),
             ArpUpdate::Updated
         );
         // A packet sent now goes behind the released ones.
-        assert_eq!(c.resolve_or_queue(t, PEER, b"ten"), Resolution::Queued);
+        assert_eq!(
+            c.resolve_or_queue(t, PEER, b"ten", false),
+            Resolution::Queued
+        );
         let got = drain(&mut c);
         let order: Vec<&[u8]> = got.iter().map(|(_, _, p)| &p[..]).collect();
         assert_eq!(order, [&b"one"[..], b"two", b"six", b"ten"]);
@@ -894,7 +1029,7 @@ mod tests {
                 .all(|&(ip, mac, _)| ip == PEER && mac == PEER_MAC)
         );
         assert_eq!(
-            c.resolve_or_queue(t, PEER, b"now"),
+            c.resolve_or_queue(t, PEER, b"now", false),
             Resolution::Ready(PEER_MAC)
         );
         assert_eq!(c.lookup(t, OTHER), ArpLookup::Pending);
@@ -904,8 +1039,8 @@ mod tests {
     #[test]
     fn requests_repeat_each_second_then_the_address_is_unreachable() {
         let mut c = cache();
-        let _ = c.resolve_or_queue(T0, PEER, b"lost");
-        let _ = c.resolve_or_queue(T0, PEER, b"also");
+        let _ = c.resolve_or_queue(T0, PEER, b"lost", false);
+        let _ = c.resolve_or_queue(T0, PEER, b"also", false);
         let mut sent = vec![T0];
         let _ = requests(&mut c);
         for _ in 0..10 {
@@ -937,7 +1072,7 @@ mod tests {
     #[test]
     fn spurious_timeouts_do_nothing() {
         let mut c = cache();
-        let _ = c.resolve_or_queue(T0, PEER, b"x");
+        let _ = c.resolve_or_queue(T0, PEER, b"x", false);
         let _ = requests(&mut c);
         c.handle_timeout(T0 + Duration::from_millis(999));
         assert_eq!(requests(&mut c), []);
@@ -952,10 +1087,10 @@ mod tests {
         };
         let mut c = ArpCache::new(config, SipKey([0; 16]));
         for p in [b"p1", b"p2", b"p3", b"p4", b"p5"] {
-            assert_eq!(c.resolve_or_queue(T0, PEER, p), Resolution::Queued);
+            assert_eq!(c.resolve_or_queue(T0, PEER, p, false), Resolution::Queued);
         }
         assert_eq!(c.stats().unresolved_discards, 2);
-        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true);
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
         let got: Vec<Vec<u8>> = drain(&mut c).into_iter().map(|(_, _, p)| p).collect();
         assert_eq!(got, [b"p3".to_vec(), b"p4".to_vec(), b"p5".to_vec()]);
     }
@@ -970,68 +1105,193 @@ mod tests {
         let mut c = ArpCache::new(config, SipKey([0; 16]));
         let mut outcomes = Vec::new();
         for i in 0..6u8 {
-            outcomes.push(c.resolve_or_queue(T0, Ipv4Addr::new(192, 0, 2, 10 + i), b"syn-ack"));
+            outcomes.push(c.resolve_or_queue(
+                T0,
+                Ipv4Addr::new(192, 0, 2, 10 + i),
+                b"syn-ack",
+                false,
+            ));
         }
         assert_eq!(&outcomes[..4], &[Resolution::Queued; 4]);
         assert_eq!(&outcomes[4..], &[Resolution::Dropped; 2]);
         // An address with packets makes room in its own queue.
         assert_eq!(
-            c.resolve_or_queue(T0, Ipv4Addr::new(192, 0, 2, 10), b"new"),
+            c.resolve_or_queue(T0, Ipv4Addr::new(192, 0, 2, 10), b"new", false),
             Resolution::Queued
         );
         assert_eq!(c.queued_packets(), 4);
         assert_eq!(c.stats().unresolved_discards, 3);
     }
 
+    fn probe_of(ip: Ipv4Addr, mac: EthernetAddress) -> ArpRequest {
+        ArpRequest {
+            target: ip,
+            unicast: Some(mac),
+        }
+    }
+
     #[test]
-    fn entries_go_stale_then_are_revalidated_by_unicast() {
+    fn a_used_stale_entry_waits_in_delay_then_is_revalidated_by_unicast() {
         let mut c = cache();
-        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true);
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
         assert_eq!(c.lookup(T0 + secs(59), PEER), ArpLookup::Hit(PEER_MAC));
         assert!(requests(&mut c).is_empty());
         run_until(&mut c, T0 + secs(60));
-        // Stale: still used, but the use starts unicast probes.
+        // Stale: still used, and the use starts DELAY, not a probe.
         let t = T0 + secs(70);
         assert_eq!(c.lookup(t, PEER), ArpLookup::Hit(PEER_MAC));
-        assert_eq!(
-            requests(&mut c),
-            [ArpRequest {
-                target: PEER,
-                unicast: Some(PEER_MAC)
-            }]
-        );
+        assert_eq!(requests(&mut c), []);
+        run_until(&mut c, t + Duration::from_millis(4999));
+        assert_eq!(requests(&mut c), [], "delay_first_probe_time is 5 s");
+        // Nothing confirmed it: the unicast probes start.
+        run_until(&mut c, t + secs(5));
+        assert_eq!(requests(&mut c), [probe_of(PEER, PEER_MAC)]);
         // The peer answers: reachable again, no more probes.
         let _ = c.handle_arp(
-            t + Duration::from_millis(500),
+            t + Duration::from_millis(5500),
             &answer(PEER, PEER_MAC),
             false,
+            true,
         );
-        run_until(&mut c, t + secs(5));
+        run_until(&mut c, t + secs(30));
         assert!(requests(&mut c).is_empty());
-        assert_eq!(c.lookup(t + secs(5), PEER), ArpLookup::Hit(PEER_MAC));
+        assert_eq!(c.lookup(t + secs(30), PEER), ArpLookup::Hit(PEER_MAC));
     }
 
     #[test]
     fn unanswered_probes_forget_the_entry() {
         let mut c = cache();
-        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true);
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
         let t = T0 + secs(61);
         assert_eq!(
             c.lookup(t, PEER),
             ArpLookup::Hit(PEER_MAC),
             "used while stale"
         );
-        run_until(&mut c, t + secs(3));
+        run_until(&mut c, t + secs(7));
         assert_eq!(requests(&mut c).len(), 3, "ucast_solicit probes");
-        assert_eq!(c.lookup(t + secs(3), PEER), ArpLookup::Miss);
+        assert_eq!(c.lookup(t + secs(7), PEER), ArpLookup::Hit(PEER_MAC));
+        run_until(&mut c, t + secs(8));
+        assert_eq!(c.lookup(t + secs(8), PEER), ArpLookup::Miss);
         assert_eq!(c.stats().res_failed, 1);
         assert_eq!(c.poll_event(), None, "nothing was waiting");
     }
 
     #[test]
+    fn an_entry_confirmed_by_the_upper_layer_is_never_probed() {
+        // A connection making progress confirms its next hop with each
+        // segment (TCP's ACKs of new data): an hour of it, no request.
+        let mut c = cache();
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
+        let mut t = T0;
+        for _ in 0..360 {
+            t += secs(10);
+            run_until(&mut c, t);
+            assert_eq!(
+                c.resolve_or_queue(t, PEER, b"segment", true),
+                Resolution::Ready(PEER_MAC)
+            );
+        }
+        assert_eq!(requests(&mut c), []);
+        // Without the confirmations, the same sending probes every cycle:
+        // REACHABLE for 60 s, then STALE, DELAY 5 s and a probe, which the
+        // peer answers.
+        let mut c = cache();
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
+        let mut probes = 0;
+        for s in 1..=3600 {
+            let t = T0 + secs(s);
+            run_until(&mut c, t);
+            let asked = requests(&mut c);
+            if !asked.is_empty() {
+                assert_eq!(asked, [probe_of(PEER, PEER_MAC)]);
+                probes += 1;
+                let _ = c.handle_arp(t, &answer(PEER, PEER_MAC), true, true);
+            }
+            if s % 10 == 0 {
+                assert_eq!(
+                    c.resolve_or_queue(t, PEER, b"datagram", false),
+                    Resolution::Ready(PEER_MAC)
+                );
+            }
+        }
+        assert!((50..=60).contains(&probes), "about one a minute: {probes}");
+    }
+
+    #[test]
+    fn a_confirmation_during_delay_makes_the_entry_reachable_without_a_probe() {
+        let config = ArpConfig {
+            delay_first_probe: secs(2),
+            ..ArpConfig::default()
+        };
+        let mut c = ArpCache::new(config, SipKey([3; 16]));
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
+        let t = T0 + secs(70);
+        run_until(&mut c, t);
+        // Used while stale: DELAY (2 s here) ...
+        let _ = c.resolve_or_queue(t, PEER, b"syn", false);
+        assert!(matches!(c.entries[&PEER].state, State::Delay { .. }));
+        // ... and confirmed within it (the SYN-ACK came back).
+        let _ = c.resolve_or_queue(t + secs(1), PEER, b"ack", true);
+        run_until(&mut c, t + secs(2));
+        assert_eq!(requests(&mut c), []);
+        assert!(
+            matches!(c.entries[&PEER].state, State::Reachable { until, .. } if until == t + secs(61)),
+            "reachable for its time from the confirmation"
+        );
+        // Confirmed too late: the probes start when DELAY ends.
+        let t = t + secs(70);
+        run_until(&mut c, t);
+        let _ = c.resolve_or_queue(t, PEER, b"syn", false);
+        run_until(&mut c, t + secs(2));
+        assert_eq!(requests(&mut c), [probe_of(PEER, PEER_MAC)]);
+        let _ = c.resolve_or_queue(t + secs(2), PEER, b"late", true);
+        assert!(matches!(c.entries[&PEER].state, State::Probe { .. }));
+    }
+
+    #[test]
+    fn requests_and_broadcast_replies_do_not_confirm() {
+        let mut c = cache();
+        // A request for us makes a STALE entry: its first use waits in
+        // DELAY and is probed (Linux `neigh_event_ns`).
+        let req = request(PEER_MAC, PEER, US);
+        assert_eq!(c.handle_arp(T0, &req, true, false), ArpUpdate::Created);
+        assert!(matches!(c.entries[&PEER].state, State::Stale { .. }));
+        assert_eq!(c.lookup(T0, PEER), ArpLookup::Hit(PEER_MAC));
+        run_until(&mut c, T0 + secs(5));
+        assert_eq!(requests(&mut c), [probe_of(PEER, PEER_MAC)]);
+        // A reply to our own address confirms it.
+        let _ = c.handle_arp(T0 + secs(5), &answer(PEER, PEER_MAC), true, true);
+        let reachable = c.entries[&PEER].state;
+        assert!(matches!(reachable, State::Reachable { .. }));
+        // A request, or a reply to the broadcast address, with the same
+        // address leaves it as it was ...
+        let later = T0 + secs(30);
+        let _ = c.handle_arp(later, &req, true, false);
+        let _ = c.handle_arp(later, &answer(PEER, PEER_MAC), true, false);
+        assert_eq!(c.entries[&PEER].state, reachable);
+        // ... and with a new address makes it STALE with that address.
+        let _ = c.handle_arp(later, &answer(PEER, NEW_MAC), true, false);
+        assert_eq!(
+            c.entries[&PEER].state,
+            State::Stale {
+                mac: NEW_MAC,
+                until: later + secs(60)
+            }
+        );
+        // A request from an address being resolved releases its packets,
+        // and the entry is STALE.
+        let _ = c.resolve_or_queue(later, OTHER, b"queued", false);
+        let from_other = request(NEW_MAC, OTHER, US);
+        let _ = c.handle_arp(later, &from_other, true, false);
+        assert_eq!(drain(&mut c), [(OTHER, NEW_MAC, b"queued".to_vec())]);
+        assert!(matches!(c.entries[&OTHER].state, State::Stale { .. }));
+    }
+
+    #[test]
     fn unused_stale_entries_are_forgotten() {
         let mut c = cache();
-        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true);
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
         run_until(&mut c, T0 + secs(119));
         assert_eq!(c.len(), 1);
         run_until(&mut c, T0 + secs(120));
@@ -1048,16 +1308,19 @@ mod tests {
             target_protocol_addr: OTHER,
             ..answer(PEER, PEER_MAC)
         };
-        assert_eq!(c.handle_arp(T0, &theirs, false), ArpUpdate::NotLearned);
+        assert_eq!(
+            c.handle_arp(T0, &theirs, false, false),
+            ArpUpdate::NotLearned
+        );
         assert_eq!(c.lookup(T0, PEER), ArpLookup::Miss);
         // A request for us from PEER: learned.
         let req = request(PEER_MAC, PEER, US);
-        assert_eq!(c.handle_arp(T0, &req, true), ArpUpdate::Created);
+        assert_eq!(c.handle_arp(T0, &req, true, false), ArpUpdate::Created);
         assert_eq!(c.lookup(T0, PEER), ArpLookup::Hit(PEER_MAC));
         assert_eq!(c.stats().rcv_probes_mcast, 1);
         // A gratuitous ARP with a new address: a known sender is merged.
         let moved = gratuitous(NEW_MAC, PEER);
-        assert_eq!(c.handle_arp(T0, &moved, false), ArpUpdate::Updated);
+        assert_eq!(c.handle_arp(T0, &moved, false, false), ArpUpdate::Updated);
         assert_eq!(c.lookup(T0, PEER), ArpLookup::Hit(NEW_MAC));
     }
 
@@ -1068,20 +1331,20 @@ mod tests {
             source_protocol_addr: Ipv4Addr::UNSPECIFIED,
             ..request(PEER_MAC, PEER, US)
         };
-        assert_eq!(c.handle_arp(T0, &probe, true), ArpUpdate::Ignored);
+        assert_eq!(c.handle_arp(T0, &probe, true, false), ArpUpdate::Ignored);
         for mac in [
             EthernetAddress::BROADCAST,
             EthernetAddress([0x01, 0, 0x5e, 0, 0, 1]),
             EthernetAddress::default(),
         ] {
             assert_eq!(
-                c.handle_arp(T0, &answer(PEER, mac), true),
+                c.handle_arp(T0, &answer(PEER, mac), true, true),
                 ArpUpdate::Ignored
             );
         }
         for ip in [Ipv4Addr::BROADCAST, Ipv4Addr::new(224, 0, 0, 1)] {
             assert_eq!(
-                c.handle_arp(T0, &answer(ip, PEER_MAC), true),
+                c.handle_arp(T0, &answer(ip, PEER_MAC), true, true),
                 ArpUpdate::Ignored
             );
         }
@@ -1093,7 +1356,7 @@ mod tests {
         let mut c = cache();
         c.insert_permanent(PEER, PEER_MAC);
         assert_eq!(
-            c.handle_arp(T0, &answer(PEER, NEW_MAC), true),
+            c.handle_arp(T0, &answer(PEER, NEW_MAC), true, true),
             ArpUpdate::Permanent
         );
         run_until(&mut c, T0 + secs(10_000));
@@ -1113,11 +1376,16 @@ mod tests {
         let mut c = ArpCache::new(config, SipKey([2; 16]));
         let ip = |i: u8| Ipv4Addr::new(192, 0, 2, 10 + i);
         for i in 0..4 {
-            let _ = c.handle_arp(T0 + secs(u64::from(i)), &answer(ip(i), PEER_MAC), true);
+            let _ = c.handle_arp(
+                T0 + secs(u64::from(i)),
+                &answer(ip(i), PEER_MAC),
+                true,
+                true,
+            );
         }
         // Confirming entry 0 again makes it the newest.
-        let _ = c.handle_arp(T0 + secs(5), &answer(ip(0), PEER_MAC), false);
-        let _ = c.resolve_or_queue(T0 + secs(6), ip(9), b"q");
+        let _ = c.handle_arp(T0 + secs(5), &answer(ip(0), PEER_MAC), false, true);
+        let _ = c.resolve_or_queue(T0 + secs(6), ip(9), b"q", false);
         assert_eq!(c.len(), 4);
         assert_eq!(
             c.lookup(T0 + secs(6), ip(1)),
@@ -1128,7 +1396,7 @@ mod tests {
         assert_eq!(c.stats().forced_gc_runs, 1);
         // Evicting an incomplete entry drops its packets.
         for i in 20..24 {
-            let _ = c.handle_arp(T0 + secs(7), &answer(ip(i), PEER_MAC), true);
+            let _ = c.handle_arp(T0 + secs(7), &answer(ip(i), PEER_MAC), true, true);
         }
         assert_eq!(c.lookup(T0 + secs(7), ip(9)), ArpLookup::Miss);
         assert_eq!(c.queued_packets(), 0);
@@ -1138,9 +1406,9 @@ mod tests {
     #[test]
     fn oversized_packets_for_the_caller_buffer_are_dropped_and_counted() {
         let mut c = cache();
-        let _ = c.resolve_or_queue(T0, PEER, &[7; 100]);
-        let _ = c.resolve_or_queue(T0, PEER, &[8; 10]);
-        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true);
+        let _ = c.resolve_or_queue(T0, PEER, &[7; 100], false);
+        let _ = c.resolve_or_queue(T0, PEER, &[8; 10], false);
+        let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
         let mut small = [0u8; 50];
         let r = c.poll_queued(&mut small).unwrap();
         assert_eq!((r.len, &small[..10]), (10, &[8u8; 10][..]));
@@ -1180,9 +1448,9 @@ mod tests {
             let t = T0 + secs(round * 200);
             let ip = Ipv4Addr::from_bits(0xC000_0200 | (rng.u32() & 0xFF));
             for _ in 0..5 {
-                let _ = c.resolve_or_queue(t, ip, &[1; 64]);
+                let _ = c.resolve_or_queue(t, ip, &[1; 64], false);
             }
-            let _ = c.handle_arp(t, &answer(ip, PEER_MAC), true);
+            let _ = c.handle_arp(t, &answer(ip, PEER_MAC), true, true);
             assert_eq!(drain(&mut c).len(), 5);
             let _ = requests(&mut c);
             run_until(&mut c, t + secs(199));

@@ -23,8 +23,10 @@ use crate::wire::icmpv4::DstUnreachable;
 use crate::wire::{ArpOperation, ArpPacket, ArpRepr};
 
 impl Stack {
-    /// An ARP packet on Ethernet interface `index`.
-    pub(super) fn handle_arp(&mut self, index: usize, bytes: &[u8]) {
+    /// An ARP packet on Ethernet interface `index`; `unicast`: its frame
+    /// was sent to the interface's own address (a reply sent so proves the
+    /// sender hears us).
+    pub(super) fn handle_arp(&mut self, index: usize, bytes: &[u8], unicast: bool) {
         let now = self.now;
         let Ok(packet) = ArpPacket::new_checked(bytes).and_then(|p| ArpRepr::parse(&p)) else {
             self.env.stats.eth.in_arp_errors += 1;
@@ -48,7 +50,7 @@ impl Stack {
         let (Some(mac), Some(cache)) = (iface.mac(), iface.arp.as_mut()) else {
             return;
         };
-        let _ = cache.handle_arp(now, &packet, for_us);
+        let _ = cache.handle_arp(now, &packet, for_us, unicast);
         if for_us
             && packet.operation == ArpOperation::Request
             && packet.source_hardware_addr.is_unicast()

@@ -471,7 +471,7 @@ impl Stack {
         let ttl = self.env.config.ttl(reply.ttl());
         let (src, dst) = (*local.ip(), *remote.ip());
         self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, (0, ttl));
-        self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n)
+        self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n, false)
     }
 
     /// The next connection's next segment; takes it off the ready queue
@@ -583,6 +583,9 @@ impl Stack {
             return None;
         };
         let (src, ttl) = (*entry.conn.local().ip(), self.env.config.ttl(entry.ttl));
+        // The segment carries the connection's word that the peer has been
+        // heard from since its last one (Linux `skb->dst_pending_confirm`).
+        let confirm = entry.conn.take_neighbour_confirm();
         if self.env.tx.packet {
             // Its other pieces follow (`transmit_piece`), with this piece's
             // IP header but for the length and Identification.
@@ -639,7 +642,7 @@ impl Stack {
             }
             Some(o) => self.write_tcp_ip_header(ip_buf, src, dst, o, n, (tos, ttl)),
         }
-        let frame = self.finish_tcp_frame(hop, buf, l2, header_len + n);
+        let frame = self.finish_tcp_frame(hop, buf, l2, header_len + n, confirm);
         if frame.is_none() {
             // Held by ARP (its queue keeps no metadata) or dropped.
             self.tx_offload = None;
@@ -716,7 +719,8 @@ impl Stack {
         let frame = if l2 == 0 {
             Some(Written::new(IfaceId(hop.iface as u16), ip_len))
         } else {
-            self.finish_ethernet_frame(hop.iface, hop.next_hop, hop.link_broadcast, buf, ip_len)
+            let to = (hop.next_hop, hop.link_broadcast, false);
+            self.finish_ethernet_frame(hop.iface, to, buf, ip_len)
         };
         if frame.is_some() {
             self.trace_out_tcp(&buf[l2..l2 + ip_len]);
@@ -814,7 +818,7 @@ impl Stack {
         if total <= mtu {
             buf[l2..l2 + total].copy_from_slice(&d.data);
             self.out.pop();
-            return self.finish_frame(hop, buf, total);
+            return self.finish_frame(hop, buf, total, false);
         }
         // RFC 791 §3.2: fragments of at most the MTU, data in multiples of
         // 8; the first carries every option, the others those marked
@@ -859,7 +863,7 @@ impl Stack {
         if !more {
             self.out.pop();
         }
-        self.finish_frame(hop, buf, header_len + end - start)
+        self.finish_frame(hop, buf, header_len + end - start, false)
     }
 
     /// Link-layer header room for an interface. The loopback has no link
@@ -923,12 +927,20 @@ impl Stack {
     /// Finishes a frame whose IP datagram (`ip_len` bytes) sits after the
     /// interface's link-layer header room in `buf`: on Ethernet, resolves
     /// the next hop (the datagram waits in the ARP cache if it is unknown:
-    /// `None`) and writes the Ethernet header.
+    /// `None`) and writes the Ethernet header. `confirm`: the sender has
+    /// proof the next hop hears it (TCP's forward progress, Linux's
+    /// `dst_pending_confirm`), which keeps its ARP entry reachable.
     ///
     /// Always inline: on an IP interface it is a lookup and a compare,
     /// less than the call (every frame ends here).
     #[inline(always)]
-    fn finish_frame(&mut self, hop: Hop, buf: &mut [u8], ip_len: usize) -> Option<Written> {
+    fn finish_frame(
+        &mut self,
+        hop: Hop,
+        buf: &mut [u8],
+        ip_len: usize,
+        confirm: bool,
+    ) -> Option<Written> {
         // An IP interface (TUN) has no link layer: nothing to add, no call.
         // The Ethernet path takes the hop's fields, not the hop: a `Hop`
         // argument is passed in memory, and every frame (a TUN one too)
@@ -940,20 +952,21 @@ impl Stack {
                 Some(Written::new(IfaceId(hop.iface as u16), ip_len))
             }
             _ => {
-                self.finish_ethernet_frame(hop.iface, hop.next_hop, hop.link_broadcast, buf, ip_len)
+                let to = (hop.next_hop, hop.link_broadcast, confirm);
+                self.finish_ethernet_frame(hop.iface, to, buf, ip_len)
             }
         }
     }
 
     /// [`Stack::finish_frame`] on an Ethernet interface (`iface`), for a
-    /// hop to `next_hop` (`link_broadcast`: a broadcast or multicast one);
-    /// on the loopback, the datagram goes back in (`None`).
+    /// hop to `next_hop` (`link_broadcast`: a broadcast or multicast one;
+    /// `confirm`: the sender's proof that the next hop hears it); on the
+    /// loopback, the datagram goes back in (`None`).
     #[inline(never)]
     fn finish_ethernet_frame(
         &mut self,
         iface: usize,
-        next_hop: Ipv4Addr,
-        link_broadcast: bool,
+        (next_hop, link_broadcast, confirm): (Ipv4Addr, bool, bool),
         buf: &mut [u8],
         ip_len: usize,
     ) -> Option<Written> {
@@ -972,7 +985,7 @@ impl Stack {
             EthernetAddress::BROADCAST
         } else {
             let arp = iface.arp.as_mut()?;
-            match arp.resolve_or_queue(now, next_hop, &buf[ETH..ETH + ip_len]) {
+            match arp.resolve_or_queue(now, next_hop, &buf[ETH..ETH + ip_len], confirm) {
                 Resolution::Ready(mac) => mac,
                 Resolution::Queued => return None,
                 Resolution::Dropped => {
@@ -1009,8 +1022,9 @@ impl Stack {
         buf: &mut [u8],
         l2: usize,
         ip_len: usize,
+        confirm: bool,
     ) -> Option<Written> {
-        let frame = self.finish_frame(hop, buf, ip_len)?;
+        let frame = self.finish_frame(hop, buf, ip_len, confirm)?;
         self.trace_out_tcp(&buf[l2..l2 + ip_len]);
         Some(frame)
     }

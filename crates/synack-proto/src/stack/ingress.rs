@@ -113,7 +113,7 @@ impl Stack {
             EtherType::Ipv4 => {
                 return Some((&frame.into_inner()[ETHERNET_HEADER_LEN..], link_broadcast));
             }
-            EtherType::Arp => self.handle_arp(index, frame.payload()),
+            EtherType::Arp => self.handle_arp(index, frame.payload(), !link_broadcast),
             _ => eth.in_unknown_ethertype += 1,
         }
         None

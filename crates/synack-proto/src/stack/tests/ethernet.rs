@@ -503,3 +503,64 @@ fn a_redirect_sends_the_next_segment_to_the_new_gateways_station() {
     s.handle_timeout(now);
     assert_eq!(tcp_macs(&mut s, now), vec![Some(mac(253))]);
 }
+
+/// The ARP requests in `lan.log`, as (sender, unicast to).
+fn arp_requests(lan: &Lan) -> Vec<(usize, EthernetAddress)> {
+    lan.log
+        .iter()
+        .filter_map(|(_, from, f)| match Seen::parse(f, true) {
+            Seen::Arp {
+                op: ArpOperation::Request,
+                dst_mac,
+                ..
+            } => Some((*from, dst_mac)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_connection_making_progress_keeps_its_neighbour_reachable_without_probes() {
+    // RFC 1122 §2.3.2.1 "Advice from higher layers": an ACK of new data
+    // shows the peer hears us (Linux `sk_dst_confirm`, `neigh_confirm`).
+    let mut lan = two_hosts();
+    let l = lan.hosts[1]
+        .tcp_listen(SocketAddrV4::new(B, 80), 8)
+        .unwrap();
+    let c = lan.hosts[0]
+        .tcp_connect(lan.now, SocketAddrV4::new(B, 80), ConnectOptions::default())
+        .unwrap();
+    lan.run_until(100);
+    let s = lan.hosts[1].tcp_accept(l).unwrap();
+    let mut buf = [0u8; 64];
+    let mut exchange = |lan: &mut Lan, from: usize, conn: ConnHandle, to_conn: ConnHandle| {
+        let now = lan.now;
+        assert_eq!(lan.hosts[from].tcp_send(now, conn, b"ping"), Ok(4));
+        lan.run_for(100);
+        let now = lan.now;
+        assert_eq!(lan.hosts[1 - from].tcp_recv(now, to_conn, &mut buf), Ok(4));
+    };
+    // Ten minutes of requests and answers, one every 10 s: each host's
+    // data is acknowledged, so neither ever probes the other.
+    lan.log.clear();
+    for _ in 0..60 {
+        exchange(&mut lan, 0, c, s);
+        exchange(&mut lan, 1, s, c);
+        lan.run_for(9_800);
+    }
+    assert_eq!(arp_requests(&lan), [], "ten minutes, no ARP request");
+    // Ten minutes of A's data alone: B's ACKs acknowledge nothing of its
+    // own, so B's entry for A goes stale and is probed (unicast, after
+    // DELAY) each cycle, while A's for B stays confirmed.
+    lan.log.clear();
+    for _ in 0..60 {
+        exchange(&mut lan, 0, c, s);
+        lan.run_for(9_900);
+    }
+    let requests = arp_requests(&lan);
+    assert!(
+        requests.iter().all(|&r| r == (1, mac(1))),
+        "only B's probes, unicast to A: {requests:?}"
+    );
+    assert!((7..=10).contains(&requests.len()), "{requests:?}");
+}

@@ -1085,6 +1085,8 @@ impl Core {
     ) {
         self.timers.stop(Timer::Retransmit);
         self.xmit.set_rtx_tsval(None);
+        // The peer answered our SYN or SYN-ACK: forward progress.
+        self.xmit.neighbour_confirm = true;
         // Our SYN or SYN-ACK is the first segment delivered (Linux counts it
         // in `tcpi_delivered` on both sides).
         self.counters.add_delivered(1);
@@ -1294,6 +1296,12 @@ impl Core {
             // answers the default), so its input is not even built.
             AckOutcome::default()
         };
+        // Linux `tcp_ack`: forward progress (new data acknowledged,
+        // cumulatively or selectively) or a duplicate ACK shows the peer
+        // hears us; the next segment confirms the neighbour.
+        if advanced || outcome.newly_sacked > 0 || dupack {
+            self.xmit.neighbour_confirm = true;
+        }
         if outcome.reduced {
             // RFC 3168 §6.1.2: "set the CWR flag ... of the first new data
             // packet sent after the window reduction" (an ECE's or a loss's,

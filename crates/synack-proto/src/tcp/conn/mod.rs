@@ -608,6 +608,12 @@ pub(crate) struct XmitState {
     pub retransmits: u8,
     /// The sender filled cwnd since the last ACK (RFC 7661).
     pub cwnd_limited: bool,
+    /// The peer has been heard since our last segment (an ACK of new data,
+    /// or a duplicate ACK): the next segment tells the link layer so, and
+    /// the neighbour's ARP entry stays reachable without probes (Linux
+    /// `sk_dst_pending_confirm`; RFC 1122 §2.3.2.1 "Advice from higher
+    /// layers").
+    pub neighbour_confirm: bool,
     /// A segment timed for an RTT sample: its end and when it was sent. Karn's
     /// rule: cleared by any retransmission.
     pub rtt_timed: TimedSegment,

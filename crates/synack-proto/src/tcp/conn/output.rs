@@ -245,6 +245,14 @@ impl Connection {
         self.transmit_piece(buf, env)
     }
 
+    /// Whether the peer has been heard since the last call (see
+    /// `XmitState::neighbour_confirm`): the stack asks as each segment
+    /// leaves and confirms the next hop's ARP entry.
+    #[inline]
+    pub fn take_neighbour_confirm(&mut self) -> bool {
+        core::mem::take(&mut self.core.xmit.neighbour_confirm)
+    }
+
     /// Whether a software GSO packet has pieces still to write.
     pub fn has_pieces(&self) -> bool {
         self.core.pending.pieces()
