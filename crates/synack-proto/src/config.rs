@@ -107,6 +107,10 @@ pub struct Config {
     /// unicast probes start (`neigh.default.delay_first_probe_time`, Linux's
     /// DELAY state).
     pub arp_delay_first_probe_time: Duration,
+    /// How long after an entry's last change a different address for it is
+    /// ignored, unless asked for or announced (`neigh.default.locktime`, in
+    /// hundredths of a second: "the first of several answers wins").
+    pub arp_locktime: Duration,
     /// Burst of the global ICMP token bucket (`icmp_msgs_burst`).
     pub icmp_msgs_burst: u32,
     /// ICMP types subject to rate limiting, bit n for type n (`icmp_ratemask`;
@@ -305,6 +309,7 @@ impl Default for Config {
             arp_mcast_solicit: 3,
             arp_ucast_solicit: 3,
             arp_delay_first_probe_time: Duration::from_secs(5),
+            arp_locktime: Duration::from_secs(1),
             icmp_msgs_burst: 50,
             icmp_ratemask: 0x1818,
             icmp_echo_ignore_broadcasts: true,
@@ -534,6 +539,10 @@ impl Config {
             "neigh.default.ucast_solicit" => self.arp_ucast_solicit = small(value)?,
             "neigh.default.delay_first_probe_time" => {
                 self.arp_delay_first_probe_time = secs(value)?
+            }
+            // USER_HZ: hundredths of a second.
+            "neigh.default.locktime" => {
+                self.arp_locktime = Duration::from_millis(num(value)?.saturating_mul(10))
             }
             "neigh.default.unres_qlen" => self.arp_unres_qlen = num(value)? as usize,
             "rmem_default" => self.rmem_default = num(value)? as usize,
@@ -771,6 +780,9 @@ mod tests {
         assert_eq!(c.arp_delay_first_probe_time, Duration::from_secs(5));
         c.set_sysctl("net.ipv4.neigh.default.delay_first_probe_time", "2")
             .unwrap();
+        assert_eq!(c.arp_locktime, Duration::from_secs(1));
+        c.set_sysctl("net.ipv4.neigh.default.locktime", "50")
+            .unwrap();
         c.set_sysctl("net.ipv4.icmp_msgs_burst", "10").unwrap();
         c.set_sysctl("net.ipv4.icmp_ratemask", "6168").unwrap();
         c.set_sysctl("net.ipv4.icmp_echo_ignore_broadcasts", "0")
@@ -797,6 +809,7 @@ mod tests {
         assert_eq!((c.arp_mcast_solicit, c.arp_ucast_solicit), (5, 2));
         assert_eq!(c.arp_unres_qlen, 7);
         assert_eq!(c.arp_delay_first_probe_time, Duration::from_secs(2));
+        assert_eq!(c.arp_locktime, Duration::from_millis(500));
         assert_eq!((c.icmp_msgs_burst, c.icmp_ratemask), (10, 0x1818));
         assert!(!c.icmp_echo_ignore_broadcasts);
         assert_eq!((c.route_min_pmtu, c.rmem_default), (1280, 4096));

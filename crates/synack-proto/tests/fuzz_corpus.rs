@@ -129,3 +129,17 @@ fn every_stack_ingress_corpus_input_is_taken_without_a_panic() {
         fuzz::frame(data);
     }
 }
+
+/// The `stack_ethernet` corpus (`fuzz/corpus/stack_ethernet/*`, in
+/// `synack_proto::stack::fuzz::frames_ethernet`' format): the stack on an
+/// Ethernet interface, ARP and its neighbour cache included, takes every
+/// input without a panic.
+#[test]
+fn every_stack_ethernet_corpus_input_is_taken_without_a_panic() {
+    let files = files("stack_ethernet");
+    assert!(files.len() >= 200, "only {} corpus files", files.len());
+    for (name, data) in &files {
+        eprintln!("stack_ethernet/{name}");
+        fuzz::frames_ethernet(data);
+    }
+}

@@ -16,12 +16,25 @@ use super::{ConnectOptions, Event, IfaceId, Interface, RxOffload, Stack};
 use crate::config::Config;
 use crate::ip::igmp::MembershipOp;
 use crate::time::{Duration, Instant};
+use crate::wire::ethernet::{
+    EtherType, EthernetAddress, EthernetFrame, EthernetRepr, HEADER_LEN as ETHERNET_HEADER_LEN,
+};
 
 /// The fuzzed stack's address (the corpora's frames were captured on
 /// 192.0.2.0/24).
 pub const ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
+/// The Ethernet fuzzed stack's hardware address, and its peer's (the
+/// sender of the frames [`frames_ethernet`] wraps).
+pub const MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 2]);
+pub const PEER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 1]);
+
 fn stack() -> Stack {
+    stack_on(Interface::ip(ADDR, 24))
+}
+
+/// [`stack`] with `first` (at [`ADDR`]) as its first interface.
+fn stack_on(first: Interface) -> Stack {
     // Source routes taken, so their checks and an echo reply's reversed
     // route take input too; and forwarding, so frames for others cross
     // (TTL, routes, fragmentation needed, fragments cut again, redirects).
@@ -31,7 +44,7 @@ fn stack() -> Stack {
         ip_forward: true,
         ..Config::default()
     };
-    let mut stack = Stack::new(config, Interface::ip(ADDR, 24));
+    let mut stack = Stack::new(config, first);
     let far = Ipv4Addr::new(198, 51, 100, 2);
     stack.add_interface(Interface::ip(far, 24).with_mtu(576));
     for port in [80, 443, 8080, 22, 5001] {
@@ -147,8 +160,39 @@ pub fn frame(data: &[u8]) {
 /// A sequence of frames: each is one byte of time advance (milliseconds),
 /// two bytes of length (big-endian), then that many bytes (fewer at the end).
 pub fn frames(data: &[u8]) {
-    drive_frames(data, 0, |stack, now, _, frame| {
+    drive_frames(stack(), data, 0, |stack, now, _, frame| {
         stack.handle_frame(now, frame)
+    });
+}
+
+/// [`frames`] on a stack whose first interface is Ethernet (at [`MAC`]):
+/// ARP, the neighbour cache and the datagrams it holds take the input.
+/// Each frame has one byte of kind after its time byte: `kind & 3` is 0 for
+/// an IPv4 datagram sent in a frame to [`MAC`] from [`PEER_MAC`], 1 for
+/// the same to the broadcast address, 2 for an ARP packet (to [`MAC`] if
+/// `kind & 4`, else broadcast), 3 for a whole Ethernet frame as it is.
+pub fn frames_ethernet(data: &[u8]) {
+    let first = Interface::ethernet(MAC, ADDR, 24);
+    let mut frame_buf = Vec::new();
+    drive_frames(stack_on(first), data, 1, |stack, now, meta, bytes| {
+        let kind = meta[0];
+        let (dst, ethertype) = match kind & 3 {
+            0 => (MAC, EtherType::Ipv4),
+            1 => (EthernetAddress::BROADCAST, EtherType::Ipv4),
+            2 if kind & 4 != 0 => (MAC, EtherType::Arp),
+            2 => (EthernetAddress::BROADCAST, EtherType::Arp),
+            _ => return stack.handle_frame(now, bytes),
+        };
+        frame_buf.clear();
+        frame_buf.resize(ETHERNET_HEADER_LEN, 0);
+        EthernetRepr {
+            src_addr: PEER_MAC,
+            dst_addr: dst,
+            ethertype,
+        }
+        .emit(&mut EthernetFrame::new_unchecked(&mut frame_buf[..]));
+        frame_buf.extend_from_slice(bytes);
+        stack.handle_frame(now, &frame_buf);
     });
 }
 
@@ -156,7 +200,7 @@ pub fn frames(data: &[u8]) {
 /// one byte of time advance, one byte whose low bit trusts the checksum,
 /// two bytes of GSO size (0: none), two bytes of length, then the bytes.
 pub fn frames_rx(data: &[u8]) {
-    drive_frames(data, 3, |stack, now, meta, frame| {
+    drive_frames(stack(), data, 3, |stack, now, meta, frame| {
         let gso = u16::from_be_bytes([meta[1], meta[2]]);
         let rx = RxOffload {
             csum_trusted: meta[0] & 1 != 0,
@@ -166,16 +210,16 @@ pub fn frames_rx(data: &[u8]) {
     });
 }
 
-/// Runs a fresh stack over `data`, frame by frame: one byte of time
+/// Runs `stack` (fresh) over `data`, frame by frame: one byte of time
 /// advance, `meta` bytes handed to `deliver`, two bytes of length, then
 /// the frame (shorter at the end); timers run and the stack's output is
 /// drained after each, and five minutes after the last.
 fn drive_frames(
+    mut stack: Stack,
     mut data: &[u8],
     meta: usize,
     mut deliver: impl FnMut(&mut Stack, Instant, &[u8], &[u8]),
 ) {
-    let mut stack = stack();
     let mut buf = vec![0u8; 2048];
     let mut now = Instant::ZERO;
     settle(&mut stack, now, &mut buf);

@@ -97,6 +97,9 @@ pub struct ArpConfig {
     /// How long a stale entry in use waits for a confirmation before it is
     /// probed (`arp_delay_first_probe_time`).
     pub delay_first_probe: Duration,
+    /// How long after its last change an entry keeps its address against
+    /// another one (`arp_locktime`).
+    pub locktime: Duration,
     /// Packets queued per unresolved address (`arp_unres_qlen`).
     pub unres_qlen: usize,
     /// Most entries (`arp_gc_thresh3`); the oldest goes to make room.
@@ -115,6 +118,7 @@ impl ArpConfig {
             mcast_solicit: config.arp_mcast_solicit.max(1),
             ucast_solicit: config.arp_ucast_solicit,
             delay_first_probe: config.arp_delay_first_probe_time,
+            locktime: config.arp_locktime,
             unres_qlen: config.arp_unres_qlen,
             max_entries: config.arp_gc_thresh3.max(1),
             max_queued: config.arp_unres_qlen.saturating_mul(4),
@@ -166,6 +170,11 @@ pub enum ArpUpdate {
     Created,
     /// A permanent entry: left alone.
     Permanent,
+    /// Another address for an entry changed less than `locktime` ago, in a
+    /// packet that neither asks us nor announces the sender: ignored, so
+    /// that of several answers (proxies) the first wins and an address
+    /// does not flap (Linux `arp_process`'s override rule).
+    Locked,
 }
 
 /// A request the caller should send: to the broadcast address, or, when
@@ -335,6 +344,9 @@ struct Entry {
     /// The last proof that the neighbour hears us (Linux `confirmed`): an
     /// ARP reply to us or an upper layer's confirmation.
     confirmed: Option<Instant>,
+    /// When ARP last changed its address or state (Linux `updated`), for
+    /// `locktime`.
+    updated: Instant,
     /// Packets waiting for the address.
     queue: PacketList,
     /// Packets of this address on the ready list, not yet handed out: new
@@ -725,6 +737,7 @@ impl ArpCache {
             self.insert(ip, learned, until);
             if let Some(e) = self.entries.get_mut(&ip) {
                 e.confirmed = proof.then_some(now);
+                e.updated = now;
             }
             return ArpUpdate::Created;
         };
@@ -736,13 +749,32 @@ impl ArpCache {
             | State::Delay { mac: known, .. }
             | State::Probe { mac: known, .. } => known == mac,
         };
+        let was_incomplete = matches!(e.state, State::Incomplete { .. });
+        // A request for us overrides at once (Linux `neigh_event_ns`), and
+        // so does a gratuitous ARP; any other new address waits out
+        // `locktime` from the entry's last change.
+        let asks_us = for_us && packet.operation == ArpOperation::Request;
+        let announces = packet.source_protocol_addr == packet.target_protocol_addr;
+        if !same_address
+            && !was_incomplete
+            && !asks_us
+            && !announces
+            && now < e.updated + self.config.locktime
+        {
+            return ArpUpdate::Locked;
+        }
         if proof {
             e.confirmed = Some(now);
         } else if same_address {
             // Nothing new: a valid entry keeps its state and deadline.
             return ArpUpdate::Updated;
+        } else {
+            // A new address nobody has confirmed yet (Linux resets
+            // `confirmed` too; DELAY already counts only confirmations
+            // after the use that started it).
+            e.confirmed = None;
         }
-        let was_incomplete = matches!(e.state, State::Incomplete { .. });
+        e.updated = now;
         e.state = learned;
         self.timers.schedule(ip, until);
         if was_incomplete {
@@ -774,6 +806,7 @@ impl ArpCache {
                 state: State::Permanent { mac },
                 seq: u64::MAX,
                 confirmed: None,
+                updated: Instant::ZERO,
                 queue: PacketList::EMPTY,
                 in_ready: 0,
             },
@@ -822,6 +855,7 @@ impl ArpCache {
                 state,
                 seq: 0,
                 confirmed: None,
+                updated: Instant::ZERO,
                 queue: PacketList::EMPTY,
                 in_ready: 0,
             },

@@ -531,6 +531,62 @@ fn steady_use_does_not_allocate_queue_slots_beyond_the_peak() {
     assert!(c.order.len() <= 2 * c.len() + 16);
 }
 
+#[test]
+fn a_new_address_within_locktime_is_ignored_unless_asked_or_announced() {
+    let mut c = cache();
+    let ms = Duration::from_millis;
+    let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
+    // A second answer with another address, 500 ms later: the first wins.
+    assert_eq!(
+        c.handle_arp(T0 + ms(500), &answer(PEER, NEW_MAC), true, true),
+        ArpUpdate::Locked
+    );
+    assert_eq!(c.lookup(T0 + ms(500), PEER), ArpLookup::Hit(PEER_MAC));
+    // The sender's own announcement is taken at once ...
+    let moved = gratuitous(NEW_MAC, PEER);
+    assert_eq!(
+        c.handle_arp(T0 + ms(500), &moved, false, false),
+        ArpUpdate::Updated
+    );
+    assert_eq!(c.lookup(T0 + ms(500), PEER), ArpLookup::Hit(NEW_MAC));
+    // ... and starts the lock again; a request asking us overrides it.
+    assert_eq!(
+        c.handle_arp(T0 + ms(600), &answer(PEER, PEER_MAC), true, true),
+        ArpUpdate::Locked
+    );
+    let asks = request(PEER_MAC, PEER, US);
+    assert_eq!(
+        c.handle_arp(T0 + ms(700), &asks, true, false),
+        ArpUpdate::Updated
+    );
+    assert_eq!(c.lookup(T0 + ms(700), PEER), ArpLookup::Hit(PEER_MAC));
+    // A second after the last change, another address is news again.
+    assert_eq!(
+        c.handle_arp(T0 + ms(1700), &answer(PEER, NEW_MAC), true, true),
+        ArpUpdate::Updated
+    );
+    assert!(matches!(c.entries[&PEER].state, State::Reachable { mac, .. } if mac == NEW_MAC));
+}
+
+#[test]
+fn a_new_address_from_a_broadcast_is_probed_before_it_is_trusted() {
+    let mut c = cache();
+    let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
+    // TCP confirms the old address, then a broadcast reply moves it.
+    let t = T0 + secs(30);
+    let _ = c.resolve_or_queue(t, PEER, b"segment", true);
+    let moved = ArpRepr {
+        target_protocol_addr: OTHER,
+        ..answer(PEER, NEW_MAC)
+    };
+    let _ = c.handle_arp(t + secs(1), &moved, false, false);
+    // Used at once: DELAY, which only a confirmation after the use ends
+    // well; the old address's does not vouch for the new one: probed.
+    let _ = c.resolve_or_queue(t + secs(2), PEER, b"segment", false);
+    run_until(&mut c, t + secs(7));
+    assert_eq!(requests(&mut c), [probe_of(PEER, NEW_MAC)]);
+}
+
 /// One step of [`any_history_keeps_the_cache_consistent`].
 #[derive(Clone, Debug)]
 enum Step {
