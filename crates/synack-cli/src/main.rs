@@ -6,6 +6,7 @@ mod counting;
 mod demo;
 mod ladder;
 mod link;
+mod neigh;
 mod script;
 mod serve;
 mod ss;
@@ -38,6 +39,8 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// Show a running stack's sockets, as `ss -tan` does.
     Ss(ss::SsArgs),
+    /// Show a running stack's neighbours (its ARP caches), as `ip neigh` does.
+    Neigh(neigh::NeighArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,5 +53,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Connect(args) => connect::run(&args),
         Command::Ss(args) => ss::run(&args),
+        Command::Neigh(args) => neigh::run(&args),
     }
 }

@@ -23,11 +23,9 @@ Examples:
 
 Without --control, --tap or --tun, the control socket is the only one in /run/synack (as root).";
 
-/// `ss`'s options (iproute2's letters; `-t`, `-a` and `-n` are accepted and
-/// always in effect: every TCP socket, numeric).
+/// Which running synack to ask (`ss`, `neigh`).
 #[derive(Args, Debug)]
-#[command(after_help = EXAMPLES)]
-pub struct SsArgs {
+pub struct ControlArgs {
     /// The control socket of the running synack.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
@@ -37,6 +35,15 @@ pub struct SsArgs {
     /// The synack running on TUN device NAME.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["control", "tap"])]
     tun: Option<String>,
+}
+
+/// `ss`'s options (iproute2's letters; `-t`, `-a` and `-n` are accepted and
+/// always in effect: every TCP socket, numeric).
+#[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct SsArgs {
+    #[command(flatten)]
+    target: ControlArgs,
     /// TCP sockets (the only kind synack has; accepted for ss's sake).
     #[arg(short = 't', long = "tcp")]
     tcp: bool,
@@ -64,25 +71,29 @@ pub struct SsArgs {
 }
 
 pub fn run(args: &SsArgs) -> ExitCode {
-    let path = match control_path(args) {
-        Ok(p) => p,
-        Err(msg) => {
-            eprintln!("synack ss: {msg}");
-            return ExitCode::from(2);
+    match query("ss", &args.target) {
+        Ok(snapshot) => {
+            print!("{}", render(&snapshot, args));
+            ExitCode::SUCCESS
         }
-    };
-    let snapshot = match control::query(&path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("synack ss: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    print!("{}", render(&snapshot, args));
-    ExitCode::SUCCESS
+        Err(code) => code,
+    }
 }
 
-fn control_path(args: &SsArgs) -> Result<PathBuf, String> {
+/// The snapshot of the synack `target` names, or the exit status after
+/// saying why not (as `synack COMMAND: ...`).
+pub fn query(command: &str, target: &ControlArgs) -> Result<Snapshot, ExitCode> {
+    let path = control_path(target).map_err(|msg| {
+        eprintln!("synack {command}: {msg}");
+        ExitCode::from(2)
+    })?;
+    control::query(&path).map_err(|e| {
+        eprintln!("synack {command}: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn control_path(args: &ControlArgs) -> Result<PathBuf, String> {
     if let Some(p) = &args.control {
         return Ok(p.clone());
     }
@@ -202,6 +213,7 @@ mod tests {
             ],
             buffer_memory: 131_072,
             memory_state: "normal".into(),
+            neighbours: Vec::new(),
         }
     }
 
@@ -275,7 +287,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.sock");
         let a = args(&["--control", path.to_str().unwrap()]);
-        assert_eq!(control_path(&a), Ok(path.clone()));
+        assert_eq!(control_path(&a.target), Ok(path.clone()));
         let msg = control::query(&path).unwrap_err().to_string();
         assert!(msg.contains("no running synack"), "{msg}");
     }

@@ -180,3 +180,68 @@ fn synack_ss_matches_linux_ss_for_the_same_connections() {
         },
     );
 }
+
+#[test]
+fn synack_neigh_and_linux_ip_neigh_see_each_other() {
+    in_namespace(
+        "synack_neigh_and_linux_ip_neigh_see_each_other",
+        &[PYTHON, "ip"],
+        |env| {
+            let www = env.path("www");
+            std::fs::create_dir(&www).unwrap();
+            std::fs::write(www.join("index.html"), b"hi\n").unwrap();
+            let serve = Synack::serve(env, &["--port", "80", "--http", www.to_str().unwrap()]);
+            // One request: the kernel resolves the stack, the stack learns
+            // the kernel from that request.
+            let fetch = r#"
+import socket, sys
+c = socket.create_connection((sys.argv[1], 80))
+c.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+while c.recv(4096):
+    pass
+"#;
+            assert!(
+                run(Command::new(PYTHON).args(["-c", fetch, STACK]))
+                    .status
+                    .success()
+            );
+            // The kernel's side of the TAP (sysfs is the root namespace's).
+            let link = run(Command::new("ip").args(["-j", "link", "show", "syn0"]));
+            let link: serde_json::Value = serde_json::from_slice(&link.stdout).unwrap();
+            let kernel_mac = link[0]["address"].as_str().unwrap_or_default().to_owned();
+            let kernel_mac = kernel_mac.as_str();
+            let ours = serve.neigh(&[]);
+            let _ = writeln!(std::io::stderr(), "synack neigh:\n{ours}");
+            let line = ours
+                .lines()
+                .find(|l| l.starts_with("192.0.2.1 "))
+                .unwrap_or_else(|| panic!("no entry for the kernel: {ours}"));
+            let f: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(&f[..4], ["192.0.2.1", "dev", "syn0", "lladdr"], "{line}");
+            assert_eq!(f[4], kernel_mac, "{line}");
+            assert!(
+                ["REACHABLE", "STALE", "DELAY", "PROBE"].contains(&f[5]),
+                "{line}"
+            );
+            // The kernel's entry for the stack names the address the
+            // stack's frames came from.
+            let out = run(Command::new("ip").args(["-j", "neigh", "show", "dev", "syn0", STACK]));
+            let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let stack_mac = theirs[0]["lladdr"].as_str().unwrap_or_default().to_owned();
+            assert_eq!(stack_mac.len(), 17, "{theirs}");
+            assert_ne!(stack_mac, kernel_mac);
+            // The JSON is `ip -j neigh`'s shape.
+            let j: serde_json::Value = serde_json::from_str(&serve.neigh(&["--json"])).unwrap();
+            let entry = j
+                .as_array()
+                .and_then(|a| a.iter().find(|e| e["dst"] == "192.0.2.1"))
+                .unwrap_or_else(|| panic!("{j}"));
+            assert_eq!(
+                (&entry["dev"], &entry["lladdr"]),
+                (&"syn0".into(), &kernel_mac.into())
+            );
+            assert_eq!(entry["state"].as_array().map(Vec::len), Some(1));
+            drop(serve);
+        },
+    );
+}

@@ -11,7 +11,7 @@
 //! process that died); it removes its own when dropped.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -43,6 +43,22 @@ pub struct Snapshot {
     /// or `exhausted` (empty from a stack that did not say).
     #[serde(default)]
     pub memory_state: String,
+    /// The neighbour (ARP) caches of its Ethernet interfaces, for
+    /// `synack neigh` (empty from a stack that did not say).
+    #[serde(default)]
+    pub neighbours: Vec<NeighRow>,
+}
+
+/// One neighbour, as `ip neigh` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighRow {
+    /// The stack's interface (0: the device).
+    pub iface: u16,
+    pub dst: Ipv4Addr,
+    /// Its hardware address, `aa:bb:cc:dd:ee:ff`; `None` while resolving.
+    pub lladdr: Option<String>,
+    /// `REACHABLE`, `STALE`, `DELAY`, `PROBE`, `INCOMPLETE` or `PERMANENT`.
+    pub state: String,
 }
 
 /// One socket, as `ss -tan` shows it.
@@ -212,7 +228,7 @@ impl From<&TcpInfo> for Info {
 impl Runtime {
     /// The stack's sockets now, for `ss`.
     pub fn snapshot(&self, device: &str) -> Snapshot {
-        let (sockets, buffer_memory, memory_state) = self.with_stack(|stack| {
+        let (sockets, buffer_memory, memory_state, neighbours) = self.with_stack(|stack| {
             let sockets = stack
                 .sockets()
                 .map(|s| {
@@ -258,7 +274,18 @@ impl Runtime {
                 })
                 .collect();
             let memory = stack.buffer_memory() as u64;
-            (sockets, memory, stack.memory_state().name().to_owned())
+            let neighbours = stack
+                .neighbours()
+                .into_iter()
+                .map(|(iface, n)| NeighRow {
+                    iface: iface.0,
+                    dst: n.ip,
+                    lladdr: n.mac.map(|m| m.to_string()),
+                    state: n.state.name().to_owned(),
+                })
+                .collect();
+            let state = stack.memory_state().name().to_owned();
+            (sockets, memory, state, neighbours)
         });
         Snapshot {
             pid: std::process::id(),
@@ -266,6 +293,7 @@ impl Runtime {
             sockets,
             buffer_memory,
             memory_state,
+            neighbours,
         }
     }
 }

@@ -176,13 +176,23 @@ impl Synack {
 
     /// `synack ss ARGS` against this process.
     pub fn ss(&self, args: &[&str]) -> String {
+        self.ask("ss", args)
+    }
+
+    /// `synack neigh` of this stack, with `args`.
+    pub fn neigh(&self, args: &[&str]) -> String {
+        self.ask("neigh", args)
+    }
+
+    /// `synack COMMAND` against this stack's control socket.
+    fn ask(&self, command: &str, args: &[&str]) -> String {
         let out = run(Command::new(BIN)
-            .arg("ss")
+            .arg(command)
             .arg("--control")
             .arg(&self.control)
             .args(args));
-        assert!(out.status.success(), "synack ss failed: {out:?}");
-        String::from_utf8(out.stdout).expect("ss prints text")
+        assert!(out.status.success(), "synack {command} failed: {out:?}");
+        String::from_utf8(out.stdout).expect("it prints text")
     }
 
     /// Waits until every connection finished (only listeners and TIME-WAIT

@@ -27,7 +27,7 @@ pub mod route;
 pub mod stats;
 
 pub use addr::{CidrParseError, Ipv4Cidr, Martian};
-pub use arp::{ArpCache, ArpLookup};
+pub use arp::{ArpCache, ArpLookup, NeighState, Neighbour};
 pub use frag::Reassembler;
 pub use icmp::IcmpRateLimiter;
 pub use route::{NextHop, Route, RoutingTable};

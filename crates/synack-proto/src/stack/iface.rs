@@ -194,6 +194,22 @@ impl Stack {
             .unwrap_or_default()
     }
 
+    /// Every Ethernet interface's neighbours as `ip neigh` shows them: the
+    /// interface, the address, its hardware address once known and its
+    /// state; by interface, then address.
+    pub fn neighbours(&self) -> Vec<(IfaceId, crate::ip::Neighbour)> {
+        let mut all: Vec<(IfaceId, crate::ip::Neighbour)> = Vec::new();
+        for (i, iface) in self.ifaces.iter().enumerate() {
+            let Some(arp) = iface.arp.as_ref() else {
+                continue;
+            };
+            let id = IfaceId(u16::try_from(i).unwrap_or(u16::MAX));
+            all.extend(arp.neighbours(self.now).map(|n| (id, n)));
+        }
+        all.sort_by_key(|(id, n)| (id.0, n.ip));
+        all
+    }
+
     /// Adds a permanent ARP entry (`ip neigh add ... nud permanent`).
     pub fn add_arp_entry(&mut self, iface: IfaceId, ip: Ipv4Addr, mac: EthernetAddress) -> bool {
         match self

@@ -205,6 +205,40 @@ pub enum ArpEvent {
     Unreachable { ip: Ipv4Addr, dropped: usize },
 }
 
+/// An entry's state as `ip neigh` names it (Linux's NUD states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NeighState {
+    Incomplete,
+    Reachable,
+    Stale,
+    Delay,
+    Probe,
+    Permanent,
+}
+
+impl NeighState {
+    /// The name `ip neigh` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            NeighState::Incomplete => "INCOMPLETE",
+            NeighState::Reachable => "REACHABLE",
+            NeighState::Stale => "STALE",
+            NeighState::Delay => "DELAY",
+            NeighState::Probe => "PROBE",
+            NeighState::Permanent => "PERMANENT",
+        }
+    }
+}
+
+/// One entry of the cache, for display ([`ArpCache::neighbours`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Neighbour {
+    pub ip: Ipv4Addr,
+    /// `None` while it is being resolved.
+    pub mac: Option<EthernetAddress>,
+    pub state: NeighState,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Requests sent so far.
@@ -823,19 +857,26 @@ impl ArpCache {
         true
     }
 
-    /// Every entry that has an address, for display (`ip neigh`), in no
+    /// Every entry with its hardware address once known, in no
     /// particular order.
     pub fn entries(&self) -> impl Iterator<Item = (Ipv4Addr, Option<EthernetAddress>)> + '_ {
-        self.entries.iter().map(|(&ip, e)| {
-            let mac = match e.state {
-                State::Incomplete { .. } => None,
-                State::Reachable { mac, .. }
-                | State::Stale { mac, .. }
-                | State::Delay { mac, .. }
-                | State::Probe { mac, .. }
-                | State::Permanent { mac } => Some(mac),
+        self.neighbours(Instant::ZERO).map(|n| (n.ip, n.mac))
+    }
+
+    /// Every entry as `ip neigh` shows it at `now`, in no particular order.
+    pub fn neighbours(&self, now: Instant) -> impl Iterator<Item = Neighbour> + '_ {
+        self.entries.iter().map(move |(&ip, e)| {
+            let (state, mac) = match e.state {
+                State::Incomplete { .. } => (NeighState::Incomplete, None),
+                // Its time is up and its timer not yet run.
+                State::Reachable { mac, until } if now >= until => (NeighState::Stale, Some(mac)),
+                State::Reachable { mac, .. } => (NeighState::Reachable, Some(mac)),
+                State::Stale { mac, .. } => (NeighState::Stale, Some(mac)),
+                State::Delay { mac, .. } => (NeighState::Delay, Some(mac)),
+                State::Probe { mac, .. } => (NeighState::Probe, Some(mac)),
+                State::Permanent { mac } => (NeighState::Permanent, Some(mac)),
             };
-            (ip, mac)
+            Neighbour { ip, mac, state }
         })
     }
 

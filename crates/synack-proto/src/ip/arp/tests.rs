@@ -587,6 +587,43 @@ fn a_new_address_from_a_broadcast_is_probed_before_it_is_trusted() {
     assert_eq!(requests(&mut c), [probe_of(PEER, NEW_MAC)]);
 }
 
+#[test]
+fn neighbours_show_each_state_as_ip_neigh_names_it() {
+    let mut c = cache();
+    let state = |c: &ArpCache, now: Instant, ip: Ipv4Addr| {
+        c.neighbours(now)
+            .find(|n| n.ip == ip)
+            .map(|n| (n.state.name(), n.mac))
+    };
+    let _ = c.resolve_or_queue(T0, OTHER, b"x", false);
+    c.insert_permanent(US, OUR_MAC);
+    assert_eq!(state(&c, T0, OTHER), Some(("INCOMPLETE", None)));
+    assert_eq!(state(&c, T0, US), Some(("PERMANENT", Some(OUR_MAC))));
+    let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
+    assert_eq!(state(&c, T0, PEER), Some(("REACHABLE", Some(PEER_MAC))));
+    // Past its time, before its timer ran: shown as it is now.
+    assert_eq!(
+        state(&c, T0 + secs(60), PEER),
+        Some(("STALE", Some(PEER_MAC)))
+    );
+    run_until(&mut c, T0 + secs(60));
+    let _ = c.lookup(T0 + secs(61), PEER);
+    assert_eq!(
+        state(&c, T0 + secs(61), PEER),
+        Some(("DELAY", Some(PEER_MAC)))
+    );
+    run_until(&mut c, T0 + secs(66));
+    assert_eq!(
+        state(&c, T0 + secs(66), PEER),
+        Some(("PROBE", Some(PEER_MAC)))
+    );
+    assert_eq!(
+        state(&c, T0 + secs(66), OTHER),
+        None,
+        "nobody answered for it"
+    );
+}
+
 /// One step of [`any_history_keeps_the_cache_consistent`].
 #[derive(Clone, Debug)]
 enum Step {
