@@ -467,3 +467,39 @@ fn a_sockets_filter_is_the_one_for_the_interface_a_datagram_came_in_on() {
     assert_eq!(&buf[..4], b"mine");
     assert_eq!(s.udp_recv(picky, &mut buf), Err(UdpError::WouldBlock));
 }
+
+#[test]
+fn the_groups_of_one_moment_are_reported_and_left_in_one_report() {
+    // RFC 3376 §5.1 with Linux's interface change timer: a closing
+    // socket's three groups are left in one report (and its one
+    // retransmission), not three.
+    let mut s = host(A, 1);
+    frames(&mut s, Instant::ZERO);
+    let u = bound(&mut s);
+    let groups = [1, 2, 3].map(|n| Ipv4Addr::new(239, 7, 7, n));
+    for g in groups {
+        s.udp_join_multicast(Instant::ZERO, u, g, A).unwrap();
+    }
+    let records =
+        |kind| -> Vec<GroupRecord> { groups.iter().map(|&g| rec(kind, g, &[])).collect() };
+    let joins = report(records(RecordType::ChangeToExclude));
+    assert_eq!(
+        igmp_in(&frames(&mut s, Instant::ZERO)),
+        core::slice::from_ref(&joins)
+    );
+    let again = run(&mut s, Instant::ZERO, 5_000);
+    assert_eq!(igmp_in(&[again[0].1.clone()]), [joins]);
+    assert_eq!(again.len(), 1, "one retransmission of all three");
+    let now = Instant::from_secs(10);
+    s.handle_timeout(now);
+    s.udp_close(u).unwrap();
+    let leaves = report(records(RecordType::ChangeToInclude));
+    assert_eq!(
+        igmp_in(&frames(&mut s, now)),
+        core::slice::from_ref(&leaves)
+    );
+    let again = run(&mut s, now, 15_000);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(igmp_in(&[again[0].1.clone()]), [leaves]);
+    assert_eq!(s.stats().igmp.out_reports, 4);
+}

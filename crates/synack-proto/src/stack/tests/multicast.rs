@@ -71,6 +71,13 @@ pub(super) fn igmp_in(frames: &[Vec<u8>]) -> Vec<(Ipv4Addr, Message)> {
 
 /// Every frame `s` sends now.
 pub(super) fn frames(s: &mut Stack, now: Instant) -> Vec<Vec<u8>> {
+    // As a driver does: the timers due first (a membership change's
+    // report waits for IGMP's interface timer, due at once).
+    // (`now` may be behind the stack's own time; the timers run at its.)
+    let at = now.max(s.now);
+    if s.poll_timeout().is_some_and(|t| t <= at) {
+        s.handle_timeout(at);
+    }
     let mut out = Vec::new();
     let mut buf = [0u8; 1600];
     while let Some(n) = s.poll_transmit(now, &mut buf) {
