@@ -257,11 +257,12 @@ fn a_source_specific_join_receives_only_its_source() {
         member.source_filter_v4(&SSM, &B).unwrap(),
         (FilterMode::Include, vec![B])
     );
-    // Version 3 reports, one at least per change (eight), none heard by A
-    // as a report (they go to 224.0.0.22, which hosts do not join), and no
-    // Leave Group.
+    // Version 3 reports, one at least per moment of change (seven: the
+    // join and the block just after it may go in one report, as Linux's
+    // interface timer sends them), none heard by A as a report (they go to
+    // 224.0.0.22, which hosts do not join), and no Leave Group.
     let (ia, ib) = (a.stats().stack.igmp, b.stats().stack.igmp);
-    assert!(ib.out_reports >= 8, "{ib:?}");
+    assert!(ib.out_reports >= 7, "{ib:?}");
     assert_eq!((ia.in_reports, ib.out_leaves), (0, 0), "{ia:?} {ib:?}");
 }
 
