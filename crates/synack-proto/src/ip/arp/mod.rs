@@ -394,7 +394,7 @@ pub struct ArpCache {
     config: ArpConfig,
     entries: HashMap<Ipv4Addr, Entry, KeyedHasher>,
     /// Each entry's next event: a retry, going stale, being forgotten.
-    timers: TimerQueue<Ipv4Addr, HashSlots<Ipv4Addr, KeyedHasher>>,
+    timers: Timers,
     /// `(seq, ip)` from oldest to newest (creation or last confirmation);
     /// stale records are skipped and compacted.
     order: VecDeque<(u64, Ipv4Addr)>,
@@ -633,14 +633,13 @@ impl ArpCache {
             match e.state {
                 State::Incomplete { tries } if tries < self.config.mcast_solicit => {
                     e.state = State::Incomplete { tries: tries + 1 };
-                    self.timers.schedule(ip, now + self.config.retrans_time);
-                    push_request(
+                    ask(
+                        &mut self.timers,
                         &mut self.requests,
-                        self.config.max_entries,
-                        ArpRequest {
-                            target: ip,
-                            unicast: None,
-                        },
+                        &self.config,
+                        now,
+                        ip,
+                        None,
                     );
                 }
                 State::Incomplete { .. } => {
@@ -678,14 +677,14 @@ impl ArpCache {
                         self.timers.schedule(ip, until);
                     } else if self.config.ucast_solicit > 0 {
                         e.state = State::Probe { mac, tries: 1 };
-                        self.timers.schedule(ip, now + self.config.retrans_time);
-                        push_request(
+                        let to = Some(mac);
+                        ask(
+                            &mut self.timers,
                             &mut self.requests,
-                            self.config.max_entries,
-                            ArpRequest {
-                                target: ip,
-                                unicast: Some(mac),
-                            },
+                            &self.config,
+                            now,
+                            ip,
+                            to,
                         );
                     } else {
                         let until = now + self.config.reachable_time;
@@ -698,14 +697,14 @@ impl ArpCache {
                         mac,
                         tries: tries + 1,
                     };
-                    self.timers.schedule(ip, now + self.config.retrans_time);
-                    push_request(
+                    let to = Some(mac);
+                    ask(
+                        &mut self.timers,
                         &mut self.requests,
-                        self.config.max_entries,
-                        ArpRequest {
-                            target: ip,
-                            unicast: Some(mac),
-                        },
+                        &self.config,
+                        now,
+                        ip,
+                        to,
                     );
                 }
                 State::Probe { .. } => {
@@ -957,6 +956,28 @@ fn confirmed_until(confirmed: Option<Instant>, config: &ArpConfig) -> Option<Ins
 fn delay(now: Instant, mac: EthernetAddress, config: &ArpConfig) -> (State, Instant) {
     let until = now + config.delay_first_probe;
     (State::Delay { mac, until }, until)
+}
+
+/// The cache's timers: each entry's next event.
+type Timers = TimerQueue<Ipv4Addr, HashSlots<Ipv4Addr, KeyedHasher>>;
+
+/// Asks for `ip` again, broadcast or to `unicast` (a stale entry's
+/// address), and schedules the next try `retrans_time` on (RFC 1122
+/// §2.3.2.1: at most one request a second per address).
+fn ask(
+    timers: &mut Timers,
+    requests: &mut VecDeque<ArpRequest>,
+    config: &ArpConfig,
+    now: Instant,
+    ip: Ipv4Addr,
+    unicast: Option<EthernetAddress>,
+) {
+    timers.schedule(ip, now + config.retrans_time);
+    let request = ArpRequest {
+        target: ip,
+        unicast,
+    };
+    push_request(requests, config.max_entries, request);
 }
 
 /// Queues a request unless `cap` are waiting (the retry will ask again).

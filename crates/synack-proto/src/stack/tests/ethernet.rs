@@ -524,14 +524,7 @@ fn a_connection_making_progress_keeps_its_neighbour_reachable_without_probes() {
     // RFC 1122 §2.3.2.1 "Advice from higher layers": an ACK of new data
     // shows the peer hears us (Linux `sk_dst_confirm`, `neigh_confirm`).
     let mut lan = two_hosts();
-    let l = lan.hosts[1]
-        .tcp_listen(SocketAddrV4::new(B, 80), 8)
-        .unwrap();
-    let c = lan.hosts[0]
-        .tcp_connect(lan.now, SocketAddrV4::new(B, 80), ConnectOptions::default())
-        .unwrap();
-    lan.run_until(100);
-    let s = lan.hosts[1].tcp_accept(l).unwrap();
+    let (c, s) = lan.connected(80);
     let mut buf = [0u8; 64];
     let mut exchange = |lan: &mut Lan, from: usize, conn: ConnHandle, to_conn: ConnHandle| {
         let now = lan.now;

@@ -218,14 +218,7 @@ mod prop {
 #[test]
 fn on_ethernet_a_run_shares_one_link_header_and_a_frame_for_another_station_splits_it() {
     let mut lan = Lan::new(vec![eth_stack(A, 1, config(1)), eth_stack(B, 2, config(2))]);
-    let l = lan.hosts[1]
-        .tcp_listen(SocketAddrV4::new(B, 80), 8)
-        .unwrap();
-    let c = lan.hosts[0]
-        .tcp_connect(lan.now, SocketAddrV4::new(B, 80), ConnectOptions::default())
-        .unwrap();
-    lan.run_for(50);
-    let s = lan.hosts[1].tcp_accept(l).unwrap();
+    let (c, s) = lan.connected(80);
     let now = lan.now;
     let mss = lan.hosts[0].tcp_info(c).unwrap().snd_mss as usize;
     let data: Vec<u8> = (0..6 * mss).map(|i| (i % 251) as u8).collect();

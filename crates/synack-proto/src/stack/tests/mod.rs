@@ -640,6 +640,23 @@ impl Lan {
         self.run_until(t);
     }
 
+    /// Host 0 connected to a listener of host 1 on `B:port`, 100 ms on:
+    /// (the client's connection, the server's accepted one).
+    pub(super) fn connected(&mut self, port: u16) -> (ConnHandle, ConnHandle) {
+        let l = self.hosts[1]
+            .tcp_listen(SocketAddrV4::new(B, port), 8)
+            .unwrap();
+        let c = self.hosts[0]
+            .tcp_connect(
+                self.now,
+                SocketAddrV4::new(B, port),
+                ConnectOptions::default(),
+            )
+            .unwrap();
+        self.run_for(100);
+        (c, self.hosts[1].tcp_accept(l).unwrap())
+    }
+
     /// The frames sent so far, as (sender, label).
     pub(super) fn ladder(&self) -> Vec<(usize, String)> {
         self.log
