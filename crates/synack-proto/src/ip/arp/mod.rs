@@ -630,17 +630,12 @@ impl ArpCache {
             let Some(e) = self.entries.get_mut(&ip) else {
                 continue;
             };
+            // A request to send now: broadcast, or to the entry's address.
+            let mut asks = None;
             match e.state {
                 State::Incomplete { tries } if tries < self.config.mcast_solicit => {
                     e.state = State::Incomplete { tries: tries + 1 };
-                    ask(
-                        &mut self.timers,
-                        &mut self.requests,
-                        &self.config,
-                        now,
-                        ip,
-                        None,
-                    );
+                    asks = Some(None);
                 }
                 State::Incomplete { .. } => {
                     self.stats.res_failed += 1;
@@ -677,15 +672,7 @@ impl ArpCache {
                         self.timers.schedule(ip, until);
                     } else if self.config.ucast_solicit > 0 {
                         e.state = State::Probe { mac, tries: 1 };
-                        let to = Some(mac);
-                        ask(
-                            &mut self.timers,
-                            &mut self.requests,
-                            &self.config,
-                            now,
-                            ip,
-                            to,
-                        );
+                        asks = Some(Some(mac));
                     } else {
                         let until = now + self.config.reachable_time;
                         e.state = State::Stale { mac, until };
@@ -697,15 +684,7 @@ impl ArpCache {
                         mac,
                         tries: tries + 1,
                     };
-                    let to = Some(mac);
-                    ask(
-                        &mut self.timers,
-                        &mut self.requests,
-                        &self.config,
-                        now,
-                        ip,
-                        to,
-                    );
+                    asks = Some(Some(mac));
                 }
                 State::Probe { .. } => {
                     // The neighbour went away; the next send resolves anew.
@@ -713,6 +692,16 @@ impl ArpCache {
                     self.destroy(ip);
                 }
                 State::Permanent { .. } => {}
+            }
+            if let Some(unicast) = asks {
+                ask(
+                    &mut self.timers,
+                    &mut self.requests,
+                    &self.config,
+                    now,
+                    ip,
+                    unicast,
+                );
             }
         }
     }
