@@ -9,12 +9,15 @@ pub const PYTHON: &str = "/usr/bin/python3";
 
 /// What the kernel-side Python scripts start with (`python`): `wire`, a
 /// packet socket on `syn0` that sees every IPv4 frame both ways (20 s
-/// timeout); `headers(frame)`, a frame's IP header, its length and what
+/// timeout, an 8 MiB buffer); `headers(frame)`, a frame's IP header, its length and what
 /// follows it; `read_all(c)`, a stream's bytes up to its end.
 const PY_PRELUDE: &str = r#"
 import socket, struct, threading
 IP_OPTIONS = getattr(socket, "IP_OPTIONS", 4)
 wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+# 8 MiB past rmem_max (SO_RCVBUFFORCE, root): a burst of segments is not
+# lost while the Python reader is slow on a busy machine.
+wire.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 8 << 20)
 wire.bind(("syn0", 0))
 wire.settimeout(20)
 def headers(frame):
