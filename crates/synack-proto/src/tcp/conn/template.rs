@@ -170,10 +170,7 @@ impl Core {
             ts_clock: TsClock::new(params.ts_offset),
             ts_recent: None,
             ack,
-            xmit: XmitState {
-                last_recv: now,
-                ..XmitState::default()
-            },
+            xmit: XmitState::new(now),
             socket: ConnOptions::new(socket),
             pending: Pending::default(),
             life: {
@@ -248,10 +245,7 @@ mod tests {
             ts_clock: TsClock::new(params.ts_offset),
             ts_recent: None,
             ack: AckState::new(config.tcp_delack_min, neg.initial_rcv_mss()),
-            xmit: XmitState {
-                last_recv: now,
-                ..XmitState::default()
-            },
+            xmit: XmitState::new(now),
             socket: ConnOptions::new(&params.socket),
             pending: Pending::default(),
             life: {

@@ -3,6 +3,8 @@
 use super::*;
 use core::mem::size_of;
 
+use crate::time::Stamp;
+
 /// Prints what an idle connection is made of (`cargo test layout --
 /// --nocapture`) and holds the parts that were shrunk to their size.
 #[test]
@@ -170,7 +172,7 @@ fn data_counters_are_allocated_by_the_first_data_not_by_the_handshake() {
 #[test]
 fn timeout_state_is_boxed_during_a_retransmission_and_freed_by_the_ack() {
     let mut h = Harness::established();
-    assert!(h.conn.core.xmit.rare.is_none(), "fresh from the handshake");
+    assert!(!h.conn.core.xmit.holds_rare(), "fresh from the handshake");
     h.send(&[1; 100]);
     h.output();
     // The RTO (1 s without an RTT sample on this harness, or less) fires:
@@ -178,11 +180,11 @@ fn timeout_state_is_boxed_during_a_retransmission_and_freed_by_the_ack() {
     let resent = h.run_until(5_000);
     assert!(!resent.is_empty(), "retransmitted");
     assert!(h.conn.core.xmit.retrans_stamp().get().is_some());
-    assert!(h.conn.core.xmit.rare.is_some());
+    assert!(h.conn.core.xmit.holds_rare());
     h.feed(seg(".", IRS + 1, Some(ISS + 101)));
     assert_eq!(h.conn.core.xmit.retrans_stamp(), Stamp::NONE);
     assert!(
-        h.conn.core.xmit.rare.is_none(),
+        !h.conn.core.xmit.holds_rare(),
         "all back at defaults: freed"
     );
 }
