@@ -411,26 +411,23 @@ impl Memberships {
     /// within the Unsolicited Report Interval, while any is left.
     fn send_changes(&mut self, iface: usize, now: Instant, rng: &mut Rng) {
         let mut records = Vec::new();
+        let mut pending = false;
         for i in 0..self.groups.len() {
             if self.groups[i].iface == iface {
-                self.take_change(i, &mut records);
+                pending |= self.take_change(i, &mut records);
             }
         }
-        let pending = self
-            .groups
-            .iter()
-            .any(|g| g.iface == iface && g.change.is_some());
         self.iface_mut(iface).change_due =
             pending.then(|| now + random_delay(rng, V3_UNSOLICITED_REPORT_INTERVAL));
         self.v3_report(iface, records);
     }
 
     /// Group `i`'s pending state-change records, into `records`; one
-    /// transmission fewer left.
-    fn take_change(&mut self, i: usize, records: &mut Vec<GroupRecord>) {
+    /// transmission fewer left. Whether any is still left after this one.
+    fn take_change(&mut self, i: usize, records: &mut Vec<GroupRecord>) -> bool {
         let g = &mut self.groups[i];
         let Some(c) = g.change.as_mut() else {
-            return;
+            return false;
         };
         if c.mode {
             let state = g.filters.state();
@@ -451,6 +448,7 @@ impl Memberships {
         if c.left == 0 {
             g.change = None;
         }
+        g.change.is_some()
     }
 
     /// RFC 2236 §3 in version 1 or 2: only joining and leaving are heard.
