@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod ip;
+pub mod ping;
 pub mod rng;
 pub mod siphash;
 pub mod stack;

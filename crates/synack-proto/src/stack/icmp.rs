@@ -1,5 +1,6 @@
-//! ICMP in the stack: echo replies, errors in (to the TCP connection or
-//! UDP socket whose datagram they quote) and errors out (rate limited).
+//! ICMP in the stack: echo replies (ours out, the ping sockets' in), errors
+//! in (to the TCP connection, UDP socket or ping socket whose datagram they
+//! quote) and errors out (rate limited).
 //!
 //! Read first: RFC 792, RFC 1122 §3.2.2 (when a host must not send an
 //! error; §3.2.2.6 echo), §4.2.3.9 and §4.1.3.3 (errors to TCP and UDP),
@@ -58,6 +59,13 @@ impl Stack {
             }
             return;
         }
+        if let Icmpv4Repr::EchoReply { ident, .. } = repr {
+            // Unicast only (Linux `icmp_rcv` drops a broadcast reply).
+            if dst == Destination::Local {
+                self.handle_echo_reply(ip, ident, payload);
+            }
+            return;
+        }
         if let Some(redirect) = icmp::parse_redirect(&repr) {
             return self.handle_redirect(ip.src_addr, &redirect);
         }
@@ -81,6 +89,7 @@ impl Stack {
                     self.events.push_back(Event::UdpReadable(h));
                 }
             }
+            IpProtocol::Icmp => self.ping_icmp_error(ip.src_addr, &err),
             _ => {}
         }
     }

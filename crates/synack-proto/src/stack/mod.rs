@@ -52,6 +52,7 @@ mod ingress;
 mod loopback;
 mod multicast;
 mod offload;
+mod ping;
 mod ports;
 mod redirect;
 pub mod slab;
@@ -87,6 +88,7 @@ use crate::config::Config;
 use crate::ip::frag::Reassembler;
 use crate::ip::icmp::IcmpRateLimiter;
 use crate::ip::route::RoutingTable;
+use crate::ping::PingSockets;
 use crate::siphash::SipKey;
 use crate::stats::Stats;
 use crate::tcp::conn::{Connection, Env, TimeWait};
@@ -507,6 +509,8 @@ pub struct Stack {
     rx_looped: bool,
     events: VecDeque<Event>,
     udp: UdpSockets,
+    /// Ping sockets (`IPPROTO_ICMP` datagram sockets).
+    ping: PingSockets,
     reasm: Reassembler,
     icmp_limiter: IcmpRateLimiter,
     ip_ident: u16,
@@ -539,6 +543,7 @@ impl core::fmt::Debug for Stack {
             .field("listeners", &self.listeners.len())
             .field("time_wait", &self.time_wait.len())
             .field("udp_sockets", &self.udp.len())
+            .field("ping_sockets", &self.ping.len())
             .field("next_deadline", &self.next_deadline)
             .finish_non_exhaustive()
     }
@@ -582,6 +587,8 @@ impl Stack {
         let reuseport_key = SipKey(rng.key128());
         // Drawn last, so every secret above stays what it was for a seed.
         let igmp_rng = rng.fork();
+        // After IGMP's, for the same reason.
+        let ping = PingSockets::new(&config, rng.fork());
         let mut stack = Stack {
             ifaces: Vec::new(),
             arp_ifaces: false,
@@ -637,6 +644,7 @@ impl Stack {
             rx_looped: false,
             events: VecDeque::new(),
             udp,
+            ping,
             reasm,
             icmp_limiter,
             ip_ident: 0,

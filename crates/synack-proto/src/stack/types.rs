@@ -178,6 +178,9 @@ pub enum Event {
     /// A UDP socket has a datagram (or an ICMP error) to read; raised when
     /// its queue goes from empty to not empty.
     UdpReadable(UdpHandle),
+    /// A ping socket has a reply, an error or an error report to read;
+    /// raised when it goes from nothing to read to something.
+    PingReadable(crate::ping::PingHandle),
     /// An ARP packet sent or received (with [`Trace::segments`]).
     Arp {
         dir: Direction,

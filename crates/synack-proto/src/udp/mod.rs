@@ -56,7 +56,7 @@ use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::udp::{self, UdpPacket, UdpRepr};
 
 mod ports;
-mod rx;
+pub(crate) mod rx;
 
 use ports::Binding;
 use rx::RxQueue;
@@ -215,6 +215,8 @@ pub struct Received {
     pub src: SocketAddrV4,
     /// The address it was sent to (IP_PKTINFO): ours, or a broadcast address.
     pub dst: Ipv4Addr,
+    /// The TTL it arrived with (IP_RECVTTL).
+    pub ttl: u8,
 }
 
 #[derive(Debug)]
@@ -256,26 +258,27 @@ struct UdpSocket {
     reuse_port: bool,
 }
 
-/// Queues a datagram on `s`, with the IP options it asked for (as they
-/// came, or as a reply needs them); false if its buffer is full.
+/// Queues a datagram on `s`, sent `to` an address of ours with a TTL, with
+/// the IP options it asked for (as they came, or as a reply needs them);
+/// false if its buffer is full.
 fn queue(
     s: &mut UdpSocket,
     from: SocketAddrV4,
-    dst: Ipv4Addr,
+    to: (Ipv4Addr, u8),
     options: &[u8],
     payload: &[u8],
 ) -> bool {
     match s.recv_options {
-        RecvOptions::None => s.rx.push(from, dst, &[], payload),
+        RecvOptions::None => s.rx.push(from, to, &[], payload),
         RecvOptions::AsReceived => {
             let options = &options[..options.len().min(MAX_OPTIONS)];
-            s.rx.push(from, dst, options, payload)
+            s.rx.push(from, to, options, payload)
         }
         // The reply's options are worked out only for a socket that asked.
         RecvOptions::ForReply => {
             let mut for_reply = [0; MAX_OPTIONS];
             let n = return_options(options, *from.ip(), &mut for_reply);
-            s.rx.push(from, dst, &for_reply[..n], payload)
+            s.rx.push(from, to, &for_reply[..n], payload)
         }
     }
 }
@@ -782,7 +785,8 @@ impl UdpSockets {
         };
         let from = SocketAddrV4::new(src, repr.src_port);
         if dst_broadcast && self.shared > 0 {
-            return self.deliver_to_all(dst, iface, repr.dst_port, from, options, repr.payload);
+            let to = (dst, ip.ttl);
+            return self.deliver_to_all(to, iface, repr.dst_port, from, options, repr.payload);
         }
         let Some(index) = self.demux(dst, repr.dst_port, from) else {
             if dst_broadcast {
@@ -804,7 +808,7 @@ impl UdpSockets {
             self.stats.ignored_multi += 1;
             return UdpInput::Ignored;
         }
-        if !queue(s, from, dst, options, repr.payload) {
+        if !queue(s, from, (dst, ip.ttl), options, repr.payload) {
             self.stats.in_errors += 1;
             self.stats.rcvbuf_errors += 1;
             return UdpInput::Dropped(UdpDrop::RcvbufFull);
@@ -821,7 +825,7 @@ impl UdpSockets {
     #[inline(never)]
     fn deliver_to_all(
         &mut self,
-        dst: Ipv4Addr,
+        (dst, ttl): (Ipv4Addr, u8),
         iface: usize,
         port: u16,
         from: SocketAddrV4,
@@ -844,7 +848,7 @@ impl UdpSockets {
             if !takes {
                 continue;
             }
-            if !queue(s, from, dst, options, payload) {
+            if !queue(s, from, (dst, ttl), options, payload) {
                 full += 1;
                 continue;
             }

@@ -1,6 +1,7 @@
 //! A socket's receive queue: datagrams stored back to back in one ring
 //! buffer, each charged its length plus `DATAGRAM_OVERHEAD` against the
-//! receive buffer, with the IP options it was asked to keep.
+//! receive buffer, with the IP options it was asked to keep and the TTL it
+//! came with. UDP's sockets and ping sockets ([`crate::ping`]) share it.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::VecDeque;
@@ -10,24 +11,26 @@ use crate::ip::options::MAX_LEN as MAX_OPTIONS;
 use crate::storage::RingBuffer;
 
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Meta {
+pub(crate) struct Meta {
     src: SocketAddrV4,
     dst: Ipv4Addr,
     len: usize,
+    /// The TTL it arrived with (IP_RECVTTL).
+    ttl: u8,
     /// The IP options stored before the payload (IP_RECVOPTS), bytes.
     options: u8,
 }
 
 #[derive(Debug)]
-pub(super) struct RxQueue {
-    pub(super) bytes: RingBuffer,
-    pub(super) meta: VecDeque<Meta>,
+pub(crate) struct RxQueue {
+    pub(crate) bytes: RingBuffer,
+    pub(crate) meta: VecDeque<Meta>,
     charged: usize,
-    pub(super) limit: usize,
+    pub(crate) limit: usize,
 }
 
 impl RxQueue {
-    pub(super) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         RxQueue {
             bytes: RingBuffer::new(limit),
             meta: VecDeque::new(),
@@ -38,10 +41,10 @@ impl RxQueue {
 
     /// Queues a datagram, and its IP options if the socket wants them
     /// (`options` is empty otherwise); both count against the limit.
-    pub(super) fn push(
+    pub(crate) fn push(
         &mut self,
         src: SocketAddrV4,
-        dst: Ipv4Addr,
+        (dst, ttl): (Ipv4Addr, u8),
         options: &[u8],
         data: &[u8],
     ) -> bool {
@@ -56,6 +59,7 @@ impl RxQueue {
             src,
             dst,
             len: data.len(),
+            ttl,
             // At most 40 (`ip::options::MAX_LEN`).
             options: options.len() as u8,
         });
@@ -65,7 +69,7 @@ impl RxQueue {
 
     /// Takes the oldest datagram into `buf` and its IP options into
     /// `options`, with their length.
-    pub(super) fn pop(
+    pub(crate) fn pop(
         &mut self,
         buf: &mut [u8],
         options: &mut [u8; MAX_OPTIONS],
@@ -83,6 +87,7 @@ impl RxQueue {
             truncated: copied < m.len,
             src: m.src,
             dst: m.dst,
+            ttl: m.ttl,
         };
         Some((received, options_len))
     }

@@ -12,9 +12,9 @@ use crate::udp::UdpHandle;
 use super::source_route::lsrr;
 
 /// B, on the router's second link.
-const FAR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+pub(super) const FAR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 /// The router's addresses on A's link and on B's.
-const R_A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
+pub(super) const R_A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
 const R_B: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 254);
 /// Another router on A's link, towards 203.0.113.0/24.
 const OTHER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 7);
@@ -31,17 +31,17 @@ fn host(addr: Ipv4Addr, gateway: Ipv4Addr, config: Config) -> Stack {
 }
 
 /// A, the router and B; frames cross at once.
-struct Net {
-    a: Stack,
-    r: Stack,
-    b: Stack,
-    now: Instant,
+pub(super) struct Net {
+    pub(super) a: Stack,
+    pub(super) r: Stack,
+    pub(super) b: Stack,
+    pub(super) now: Instant,
     /// What the router sent out of each link, as sent.
-    r_out: Vec<(u16, Vec<u8>)>,
+    pub(super) r_out: Vec<(u16, Vec<u8>)>,
 }
 
 impl Net {
-    fn new(r_config: Config, host_config: Config) -> Net {
+    pub(super) fn new(r_config: Config, host_config: Config) -> Net {
         Net::with_b_link(r_config, host_config, None)
     }
 
@@ -78,7 +78,7 @@ impl Net {
     }
 
     /// Moves frames until none is left.
-    fn settle(&mut self) {
+    pub(super) fn settle(&mut self) {
         let mut buf = vec![0u8; 70_000];
         for _ in 0..100_000 {
             let mut moved = false;

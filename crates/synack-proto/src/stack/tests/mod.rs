@@ -24,6 +24,7 @@ mod loopback;
 mod memory;
 mod multicast;
 mod offload;
+mod ping;
 mod polls;
 mod robustness;
 mod source_route;
