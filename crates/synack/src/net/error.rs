@@ -4,6 +4,7 @@
 use std::io;
 
 use synack_proto::ip::icmp::IcmpErrno;
+use synack_proto::ping::PingError;
 use synack_proto::stack::{AcceptError, ConnectError, ListenError, ReuseportError};
 use synack_proto::tcp::conn::{
     CloseReason, ConnError, RecvError, SendError, SetOptionError, ShutdownError,
@@ -132,6 +133,24 @@ pub(crate) fn udp_error(e: UdpError) -> io::Error {
         UdpError::InvalidInput => InvalidInput,
         UdpError::WouldBlock => WouldBlock,
         UdpError::NetworkUnreachable => NetworkUnreachable,
+    };
+    io::Error::new(kind, e)
+}
+
+pub(crate) fn ping_error(e: PingError) -> io::Error {
+    use io::ErrorKind::*;
+    let kind = match e {
+        PingError::Icmp(errno) => return icmp_error(errno),
+        // EMSGSIZE and ENOBUFS, with the OS's words.
+        PingError::MessageTooLong => return io::Error::from_raw_os_error(90),
+        PingError::NoBufferSpace => return io::Error::from_raw_os_error(105),
+        PingError::InvalidHandle | PingError::NotConnected => NotConnected,
+        PingError::AddrInUse | PingError::NoIdentifiers => AddrInUse,
+        PingError::AddrNotAvailable => AddrNotAvailable,
+        PingError::InvalidInput => InvalidInput,
+        PingError::WouldBlock => WouldBlock,
+        PingError::NetworkUnreachable => NetworkUnreachable,
+        PingError::PermissionDenied => PermissionDenied,
     };
     io::Error::new(kind, e)
 }

@@ -31,13 +31,16 @@
 mod error;
 pub(crate) mod listener;
 pub(crate) mod ops;
+mod ping;
 mod stream;
 pub(crate) mod udp;
 
 use std::time::Duration;
 
 pub use listener::{DEFAULT_BACKLOG, Incoming, ListenOptions, ReuseportContext, TcpListener};
+pub use ping::{PingEvent, PingReply, PingSocket};
 pub use stream::TcpStream;
+pub use synack_proto::ping::PingErrorReport;
 
 #[cfg(feature = "tokio")]
 pub(crate) use error::udp_error as error_of_udp;

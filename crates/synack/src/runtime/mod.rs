@@ -597,6 +597,10 @@ impl Runtime {
             for u in udps {
                 let _ = core.stack.udp_close(u);
             }
+            let pings: Vec<_> = core.registry.pings.keys().copied().collect();
+            for p in pings {
+                let _ = core.stack.ping_close(p);
+            }
             core.flush();
             core.stopped = Some(Stopped::Shutdown);
             core.registry.wake_all();

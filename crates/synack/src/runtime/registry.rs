@@ -12,6 +12,7 @@ use std::sync::{Arc, Condvar};
 use std::task::Waker;
 use std::time::Duration;
 
+use synack_proto::ping::PingHandle;
 use synack_proto::stack::{ConnHandle, Event, ListenerHandle};
 use synack_proto::tcp::conn::CloseReason;
 use synack_proto::udp::UdpHandle;
@@ -77,7 +78,7 @@ pub(crate) struct ListenerEntry {
     pub refs: usize,
 }
 
-/// A UDP socket the application holds.
+/// A datagram socket (UDP, or ping) the application holds.
 #[derive(Debug, Default)]
 pub(crate) struct UdpEntry {
     pub read: Wait,
@@ -92,6 +93,7 @@ pub(crate) struct Registry {
     pub conns: HashMap<ConnHandle, ConnEntry>,
     pub listeners: HashMap<ListenerHandle, ListenerEntry>,
     pub udps: HashMap<UdpHandle, UdpEntry>,
+    pub pings: HashMap<PingHandle, UdpEntry>,
 }
 
 impl Registry {
@@ -125,6 +127,11 @@ impl Registry {
                     e.read.wake();
                 }
             }
+            Event::PingReadable(p) => {
+                if let Some(e) = self.pings.get_mut(&p) {
+                    e.read.wake();
+                }
+            }
             // Other sockets' states and traced segments wake nobody.
             _ => {}
         }
@@ -146,7 +153,7 @@ impl Registry {
         for e in self.listeners.values_mut() {
             e.accept.wake();
         }
-        for e in self.udps.values_mut() {
+        for e in self.udps.values_mut().chain(self.pings.values_mut()) {
             e.read.wake();
         }
     }
