@@ -5,10 +5,12 @@
 //! own in SYN-SENT and another by a source route with its own TTL, a UDP
 //! socket on port 53 (IP_RECVOPTS on, a record route of its own to send,
 //! two groups joined with source filters, a second socket sharing its
-//! port), and forwarding on to a second, smaller link (198.51.100.2/24,
-//! MTU 576) takes arbitrary frames; it must never panic,
+//! port), two ping sockets (identifier 0x1234 with IP_RECVERR, and one
+//! connected to 192.0.2.1), and forwarding on to a second, smaller link
+//! (198.51.100.2/24, MTU 576) takes arbitrary frames; it must never panic,
 //! and an application on top keeps accepting, reading, writing and closing
-//! (and echoing datagrams) so the frames reach every state.
+//! (and echoing datagrams, and pinging whoever answers) so the frames reach
+//! every state.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
@@ -99,6 +101,13 @@ fn stack_on(first: Interface) -> Stack {
         ADDR,
         MembershipOp::JoinSource(peer),
     );
+    // Ping sockets: echo replies by identifier, and ICMP errors quoting
+    // echo requests, queued (IP_RECVERR) or hard on a connected socket.
+    let ping = stack.ping_open();
+    let _ = stack.ping_bind(ping, Ipv4Addr::UNSPECIFIED, 0x1234);
+    let _ = stack.ping_set_recv_error(ping, true);
+    let connected = stack.ping_open();
+    let _ = stack.ping_connect(connected, peer);
     stack
 }
 
@@ -129,6 +138,13 @@ fn settle(stack: &mut Stack, now: Instant, buf: &mut [u8]) {
                 let _ = stack.tcp_send(now, c, b"request");
             }
             Event::Closed { conn, .. } => stack.tcp_close(now, conn),
+            Event::PingReadable(h) => {
+                while let Ok(Some(_)) = stack.ping_recv_error(h) {}
+                // Answer each reply with another request.
+                while let Ok(got) = stack.ping_recv_from(h, &mut read) {
+                    let _ = stack.ping_send_to(now, h, got.src, &[8, 0, 0, 0, 0, 0, 0, 1]);
+                }
+            }
             Event::UdpReadable(h) => {
                 let mut options = [0u8; crate::ip::options::MAX_LEN];
                 // Echo each datagram back with the socket's options.
