@@ -177,3 +177,36 @@ async fn a_listeners_ttl_is_the_ttl_of_the_connections_it_accepts() {
     s.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"ttl");
 }
+
+#[tokio::test]
+async fn an_async_ping_socket_awaits_its_replies() {
+    let (a, _b) = pair();
+    let ping = synack::tokio::PingSocket::open(&a).unwrap();
+    ping.send_echo(B, 1, b"first").await.unwrap();
+    let ident = ping.local_addr().unwrap().1;
+    let mut buf = [0u8; 64];
+    let event = tokio::time::timeout(Duration::from_secs(10), ping.recv(&mut buf))
+        .await
+        .expect("a reply in time")
+        .unwrap();
+    match event {
+        synack::net::PingEvent::Reply(r) => {
+            assert_eq!((r.src, r.ident, r.seq, r.ttl), (B, ident, 1, 64));
+            assert_eq!(&buf[8..r.len], b"first");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A second socket's reply, read with its source as recvfrom gives it.
+    let bound = synack::tokio::PingSocket::bind(&a, A, 77).unwrap();
+    bound.send_echo(B, 2, b"two").await.unwrap();
+    let (n, from) = tokio::time::timeout(Duration::from_secs(10), bound.recv_from(&mut buf))
+        .await
+        .expect("a reply in time")
+        .unwrap();
+    assert_eq!(
+        (from, &buf[4..n]),
+        (B, &[0, 77, 0, 2, b't', b'w', b'o'][..])
+    );
+    let taken = synack::tokio::PingSocket::bind(&a, A, 77).unwrap_err();
+    assert_eq!(taken.kind(), ErrorKind::AddrInUse);
+}

@@ -31,7 +31,7 @@
 mod error;
 pub(crate) mod listener;
 pub(crate) mod ops;
-mod ping;
+pub(crate) mod ping;
 mod stream;
 pub(crate) mod udp;
 
@@ -42,6 +42,8 @@ pub use ping::{PingEvent, PingReply, PingSocket};
 pub use stream::TcpStream;
 pub use synack_proto::ping::PingErrorReport;
 
+#[cfg(feature = "tokio")]
+pub(crate) use error::ping_error as error_of_ping;
 #[cfg(feature = "tokio")]
 pub(crate) use error::udp_error as error_of_udp;
 pub use synack_proto::ip::igmp::FilterMode;

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use synack_proto::ping::{HEADER_LEN, PingErrorReport, PingHandle};
+use synack_proto::ping::{HEADER_LEN, PingError, PingErrorReport, PingHandle};
 
 use super::error::{not_connected, ping_error, would_block};
 use crate::runtime::registry::UdpEntry;
@@ -67,16 +67,10 @@ impl PingSocket {
     /// A new ping socket, unbound: its first send or `connect` picks a
     /// free identifier.
     pub fn open(rt: &Runtime) -> io::Result<PingSocket> {
-        let mut core = rt.shared.lock()?;
-        let h = core.stack.ping_open();
-        core.registry.pings.insert(
-            h,
-            UdpEntry {
-                refs: 1,
-                ..UdpEntry::default()
-            },
-        );
-        Ok(PingSocket { rt: rt.clone(), h })
+        Ok(PingSocket {
+            rt: rt.clone(),
+            h: open(rt)?,
+        })
     }
 
     /// A new ping socket bound to `addr` (one of the stack's, or 0.0.0.0)
@@ -127,51 +121,19 @@ impl PingSocket {
 
     /// Sends an echo request with sequence number `seq` and `data` to `dst`.
     pub fn send_echo(&self, dst: Ipv4Addr, seq: u16, data: &[u8]) -> io::Result<()> {
-        let mut message = Vec::with_capacity(HEADER_LEN + data.len());
-        message.extend_from_slice(&[8, 0, 0, 0, 0, 0]);
-        message.extend_from_slice(&seq.to_be_bytes());
-        message.extend_from_slice(data);
-        self.send_to(&message, dst).map(drop)
+        self.send_to(&echo_request(seq, data), dst).map(drop)
     }
 
     /// Receives a reply (its ICMP header and data) and its source, as
     /// `recvfrom` on a Linux ping socket; a pending error first, once.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Ipv4Addr)> {
-        self.recv_with(|core, h| match core.stack.ping_recv_from(h, buf) {
-            Ok(r) => Some(Ok((r.len, r.src))),
-            Err(synack_proto::ping::PingError::WouldBlock) => None,
-            Err(e) => Some(Err(ping_error(e))),
-        })
+        self.recv_with(|core, h| try_recv_from(core, h, buf))
     }
 
     /// Receives the next reply, or (with IP_RECVERR) the next error report;
     /// the reply's ICMP header and data go into `buf`.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<PingEvent> {
-        self.recv_with(|core, h| {
-            match core.stack.ping_recv_error(h) {
-                Ok(Some(report)) => return Some(Ok(PingEvent::Error(report))),
-                Ok(None) => {}
-                Err(e) => return Some(Err(ping_error(e))),
-            }
-            match core.stack.ping_recv_from(h, buf) {
-                Ok(r) => {
-                    let word = |i: usize| {
-                        buf.get(i..i + 2)
-                            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
-                    };
-                    Some(Ok(PingEvent::Reply(PingReply {
-                        len: r.len,
-                        truncated: r.truncated,
-                        src: r.src,
-                        ttl: r.ttl,
-                        ident: word(4),
-                        seq: word(6),
-                    })))
-                }
-                Err(synack_proto::ping::PingError::WouldBlock) => None,
-                Err(e) => Some(Err(ping_error(e))),
-            }
-        })
+        self.recv_with(|core, h| try_recv(core, h, buf))
     }
 
     /// IP_RECVERR: ICMP errors about the socket's requests are read by
@@ -277,12 +239,12 @@ impl PingSocket {
 
 /// Runs a send and drains the output; one retry after draining a full
 /// output queue.
-fn send_with(
+pub(crate) fn send_with(
     core: &mut Core,
-    mut send: impl FnMut(&mut Core) -> Result<usize, synack_proto::ping::PingError>,
+    mut send: impl FnMut(&mut Core) -> Result<usize, PingError>,
 ) -> io::Result<usize> {
     let r = match send(core) {
-        Err(synack_proto::ping::PingError::NoBufferSpace) => {
+        Err(PingError::NoBufferSpace) => {
             core.flush();
             send(core)
         }
@@ -292,11 +254,84 @@ fn send_with(
     r.map_err(ping_error)
 }
 
+/// A new ping socket, registered with the runtime (both front ends).
+pub(crate) fn open(rt: &Runtime) -> io::Result<PingHandle> {
+    let mut core = rt.shared.lock()?;
+    let h = core.stack.ping_open();
+    core.registry.pings.insert(
+        h,
+        UdpEntry {
+            refs: 1,
+            ..UdpEntry::default()
+        },
+    );
+    Ok(h)
+}
+
+/// The next reply, or the next queued error report first; `None` when
+/// there is neither (both front ends).
+pub(crate) fn try_recv(
+    core: &mut Core,
+    h: PingHandle,
+    buf: &mut [u8],
+) -> Option<io::Result<PingEvent>> {
+    match core.stack.ping_recv_error(h) {
+        Ok(Some(report)) => return Some(Ok(PingEvent::Error(report))),
+        Ok(None) => {}
+        Err(e) => return Some(Err(ping_error(e))),
+    }
+    match core.stack.ping_recv_from(h, buf) {
+        Ok(r) => {
+            let word = |i: usize| {
+                buf.get(i..i + 2)
+                    .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+            };
+            Some(Ok(PingEvent::Reply(PingReply {
+                len: r.len,
+                truncated: r.truncated,
+                src: r.src,
+                ttl: r.ttl,
+                ident: word(4),
+                seq: word(6),
+            })))
+        }
+        Err(PingError::WouldBlock) => None,
+        Err(e) => Some(Err(ping_error(e))),
+    }
+}
+
+/// The next reply and its source, as `recvfrom(2)` (both front ends).
+pub(crate) fn try_recv_from(
+    core: &mut Core,
+    h: PingHandle,
+    buf: &mut [u8],
+) -> Option<io::Result<(usize, Ipv4Addr)>> {
+    match core.stack.ping_recv_from(h, buf) {
+        Ok(r) => Some(Ok((r.len, r.src))),
+        Err(PingError::WouldBlock) => None,
+        Err(e) => Some(Err(ping_error(e))),
+    }
+}
+
+/// An echo request's message: the header with `seq`, then `data`.
+pub(crate) fn echo_request(seq: u16, data: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(HEADER_LEN + data.len());
+    message.extend_from_slice(&[8, 0, 0, 0, 0, 0]);
+    message.extend_from_slice(&seq.to_be_bytes());
+    message.extend_from_slice(data);
+    message
+}
+
+/// Closes a ping socket the application dropped (both front ends).
+pub(crate) fn release(core: &mut Core, h: PingHandle) {
+    if core.registry.pings.remove(&h).is_some() {
+        let _ = core.stack.ping_close(h);
+    }
+}
+
 impl Drop for PingSocket {
     fn drop(&mut self) {
         let mut core = self.rt.shared.lock_anyway();
-        if core.registry.pings.remove(&self.h).is_some() {
-            let _ = core.stack.ping_close(self.h);
-        }
+        release(&mut core, self.h);
     }
 }

@@ -1,6 +1,6 @@
 //! Async sockets for tokio (feature `tokio`), on the same [`Runtime`] as
 //! the blocking ones: `TcpListener`, `TcpStream` (`AsyncRead`/`AsyncWrite`,
-//! `poll_shutdown` sends the FIN, `split`/`into_split` halves), `UdpSocket`.
+//! `poll_shutdown` sends the FIN, `split`/`into_split` halves), `UdpSocket`, `PingSocket`.
 //!
 //! They need no tokio reactor: the synack runtime's driver thread wakes
 //! the tasks (their wakers are kept with the socket), so they run on any
@@ -21,11 +21,13 @@
 //! ```
 
 mod listener;
+mod ping;
 mod split;
 mod stream;
 mod udp;
 
 pub use listener::TcpListener;
+pub use ping::PingSocket;
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use stream::TcpStream;
 pub use udp::UdpSocket;

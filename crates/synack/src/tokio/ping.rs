@@ -1,0 +1,135 @@
+//! The async [`PingSocket`].
+
+use std::future::poll_fn;
+use std::io;
+use std::net::Ipv4Addr;
+use std::task::{Context, Poll};
+
+use synack_proto::ping::PingHandle;
+
+use super::Runtime;
+use crate::net::PingEvent;
+use crate::net::ping::{echo_request, open, release, send_with, try_recv, try_recv_from};
+use crate::runtime::Core;
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "socket is closed")
+}
+
+/// A ping socket of a synack [`Runtime`], async: the same socket as
+/// [`crate::net::PingSocket`], its receives awaited. Sends never wait.
+#[derive(Debug)]
+pub struct PingSocket {
+    rt: Runtime,
+    h: PingHandle,
+}
+
+impl PingSocket {
+    /// A new ping socket, unbound (a free identifier at the first send).
+    pub fn open(rt: &Runtime) -> io::Result<PingSocket> {
+        Ok(PingSocket {
+            rt: rt.clone(),
+            h: open(rt)?,
+        })
+    }
+
+    /// A new ping socket bound to `addr` and echo identifier `ident` (0: a
+    /// free one).
+    pub fn bind(rt: &Runtime, addr: Ipv4Addr, ident: u16) -> io::Result<PingSocket> {
+        let socket = PingSocket::open(rt)?;
+        socket.with_core(|core, h| {
+            let bound = core.stack.ping_bind(h, addr, ident);
+            bound.map(drop).map_err(crate::net::error_of_ping)
+        })?;
+        Ok(socket)
+    }
+
+    fn with_core<T>(
+        &self,
+        f: impl FnOnce(&mut Core, PingHandle) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let mut core = self.rt.shared.lock()?;
+        f(&mut core, self.h)
+    }
+
+    /// Sends an echo request with sequence number `seq` and `data` to
+    /// `dst`.
+    pub async fn send_echo(&self, dst: Ipv4Addr, seq: u16, data: &[u8]) -> io::Result<()> {
+        self.send_to(&echo_request(seq, data), dst).await.map(drop)
+    }
+
+    /// Sends `message` (an echo request's ICMP header and data, as
+    /// [`crate::net::PingSocket::send_to`]) to `dst`.
+    pub async fn send_to(&self, message: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
+        self.with_core(|core, h| {
+            let now = core.clock.now();
+            send_with(core, |c| c.stack.ping_send_to(now, h, dst, message))
+        })
+    }
+
+    /// The next reply, or (with IP_RECVERR) the next error report.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<PingEvent> {
+        poll_fn(|cx| self.poll_recv_with(cx, |core, h| try_recv(core, h, buf))).await
+    }
+
+    /// The next reply (its ICMP header and data) and its source.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Ipv4Addr)> {
+        poll_fn(|cx| self.poll_recv_with(cx, |core, h| try_recv_from(core, h, buf))).await
+    }
+
+    /// Ready with what `attempt` receives, or registered to wake when
+    /// something comes.
+    fn poll_recv_with<T>(
+        &self,
+        cx: &mut Context<'_>,
+        attempt: impl FnOnce(&mut Core, PingHandle) -> Option<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let mut core = self.rt.shared.lock()?;
+        if let Some(r) = attempt(&mut core, self.h) {
+            return Poll::Ready(r);
+        }
+        match core.registry.pings.get_mut(&self.h) {
+            Some(e) => e.read.register(cx.waker()),
+            None => return Poll::Ready(Err(closed())),
+        }
+        Poll::Pending
+    }
+
+    /// IP_RECVERR, as [`crate::net::PingSocket::set_recv_error`].
+    pub fn set_recv_error(&self, on: bool) -> io::Result<()> {
+        self.with_core(|core, h| {
+            let set = core.stack.ping_set_recv_error(h, on);
+            set.map_err(crate::net::error_of_ping)
+        })
+    }
+
+    /// IP_TTL (1 to 255).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let ttl = u8::try_from(ttl)
+            .ok()
+            .filter(|&t| t > 0)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be 1 to 255"))?;
+        self.with_core(|core, h| {
+            let set = core.stack.ping_set_ttl(h, ttl);
+            set.map_err(crate::net::error_of_ping)
+        })
+    }
+
+    /// The bound address and echo identifier.
+    pub fn local_addr(&self) -> io::Result<(Ipv4Addr, u16)> {
+        self.with_core(|core, h| {
+            let local = core
+                .stack
+                .ping_local(h)
+                .map_err(crate::net::error_of_ping)?;
+            local.ok_or_else(closed)
+        })
+    }
+}
+
+impl Drop for PingSocket {
+    fn drop(&mut self) {
+        let mut core = self.rt.shared.lock_anyway();
+        release(&mut core, self.h);
+    }
+}
