@@ -1,8 +1,8 @@
 //! Ping sockets through the stack (RFC 792 echo, Linux's `IPPROTO_ICMP`
 //! datagram sockets): a request out and its reply in, by identifier, to a
-//! broadcast address, over the loopback, through a router whose time
-//! exceeded comes back by IP_RECVERR, and a hard error on a connected
-//! socket.
+//! broadcast address, over the loopback, in fragments, through a router
+//! whose time exceeded comes back by IP_RECVERR, and a hard error on a
+//! connected socket.
 
 use super::forward::{FAR, Net, R_A};
 use super::*;
@@ -211,4 +211,25 @@ fn a_connected_socket_hears_a_hard_error_once() {
     w.a.handle_frame(now, &soft);
     assert_eq!(w.a.stats().icmp.in_dest_unreachs, 2);
     assert_eq!(w.a.ping_take_error(h), Ok(None));
+}
+
+#[test]
+fn a_ping_larger_than_the_mtu_goes_and_comes_back_in_fragments() {
+    let mut w = Wire::new();
+    let h = w.a.ping_open();
+    let data: Vec<u8> = (0..4000u32).map(|i| (i * 7) as u8).collect();
+    let now = w.now;
+    w.a.ping_send_to(now, h, B, &request(9, &data)).unwrap();
+    w.run_until(100);
+    let mut buf = vec![0u8; 8192];
+    let got = w.a.ping_recv_from(h, &mut buf).unwrap();
+    assert_eq!(parts(&buf[..got.len]), (ident_of(&w.a, h), 9, &data[..]));
+    // 4,008 bytes of ICMP in 1,500-byte datagrams: three fragments each
+    // way, each side reassembling the other's.
+    assert_eq!(w.b.reasm_stats().reasm_reqds, 3);
+    assert_eq!(w.a.reasm_stats().reasm_reqds, 3);
+    assert_eq!(
+        (w.a.reasm_stats().reasm_oks, w.b.reasm_stats().reasm_oks),
+        (1, 1)
+    );
 }
