@@ -164,7 +164,10 @@ fn udp_to_a_closed_port_comes_back_as_connection_refused() {
     let repr =
         Icmpv4Repr::parse(&Icmpv4Packet::new_checked(payload).unwrap(), Checksum::Full).unwrap();
     let error = icmp::parse_error(&repr).unwrap();
-    assert_eq!(a_udp.handle_transport_error(&error), Some(sock));
+    assert_eq!(
+        a_udp.handle_transport_error(ip.src_addr, &error),
+        Some(sock)
+    );
     let mut buf = [0u8; 64];
     assert_eq!(
         a_udp.recv(sock, &mut buf),

@@ -6,8 +6,10 @@
 //! 203.0.113.128/25 (`prohibit`); the stack is 192.0.2.2 with the kernel
 //! as its gateway. The kernel answers the stack's echoes, names itself
 //! in time exceeded when a request's TTL runs out, and filters the
-//! prohibited half, which a connected socket hears as a hard error. Skips
-//! loudly without root, /dev/net/tun, ip or Python (fails under CI=true).
+//! prohibited half, which a connected socket hears as a hard error; UDP
+//! probes with IP_RECVERR hear the same hop and the port unreachable of
+//! the kernel's far address, as traceroute does. Skips loudly without
+//! root, /dev/net/tun, ip or Python (fails under CI=true).
 
 use std::io::ErrorKind;
 use std::net::Ipv4Addr;
@@ -15,7 +17,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use synack::Builder;
-use synack::net::{PingEvent, PingSocket};
+use synack::net::{PingEvent, PingSocket, UdpSocket};
 
 mod common;
 use common::kernel::{fresh_namespace, kernel_tap, skip, tool_missing};
@@ -109,6 +111,23 @@ fn the_kernel_answers_names_itself_as_a_hop_and_filters() {
             .unwrap();
         let after = connected.recv_from(&mut buf).unwrap_err();
         assert_eq!(after.kind(), ErrorKind::WouldBlock, "reported once");
+
+        // traceroute's UDP probes: the hop at TTL 1, then the port
+        // unreachable of the kernel's far address at TTL 2.
+        let probe = UdpSocket::bind(&rt, "0.0.0.0:0").unwrap();
+        probe.set_recv_error(true).unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        probe.set_ttl(1).unwrap();
+        probe.send_to(b"probe", (ROUTED, 33434)).unwrap();
+        let hop = probe.recv_error().unwrap();
+        assert_eq!((hop.offender, hop.icmp_type_code()), (KERNEL, (11, 0)));
+        assert_eq!(hop.dst, std::net::SocketAddrV4::new(ROUTED, 33434));
+        probe.set_ttl(2).unwrap();
+        probe.send_to(b"probe", (KERNEL_FAR, 33435)).unwrap();
+        let end = probe.recv_error().unwrap();
+        assert_eq!((end.offender, end.icmp_type_code()), (KERNEL_FAR, (3, 3)));
         rt.shutdown();
     });
 }

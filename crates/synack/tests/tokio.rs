@@ -210,3 +210,18 @@ async fn an_async_ping_socket_awaits_its_replies() {
     let taken = synack::tokio::PingSocket::bind(&a, A, 77).unwrap_err();
     assert_eq!(taken.kind(), ErrorKind::AddrInUse);
 }
+
+#[tokio::test]
+async fn an_async_udp_socket_awaits_its_queued_errors() {
+    let (a, _b) = pair();
+    let probe = synack::tokio::UdpSocket::bind(&a, "0.0.0.0:0")
+        .await
+        .unwrap();
+    probe.set_recv_error(true).unwrap();
+    probe.send_to(b"probe", addr(B, 33434)).await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(10), probe.recv_error())
+        .await
+        .expect("an error in time")
+        .unwrap();
+    assert_eq!((report.offender, report.icmp_type_code()), (B, (3, 3)));
+}

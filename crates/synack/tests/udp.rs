@@ -394,3 +394,28 @@ async fn a_tokio_socket_joins_a_group() {
         (FilterMode::Exclude, vec![A])
     );
 }
+
+#[test]
+fn recverr_hands_an_unconnected_socket_its_errors() {
+    let (a, _b) = pair();
+    let probe = UdpSocket::bind(&a, "0.0.0.0:0").unwrap();
+    probe.set_recv_error(true).unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for port in [33434, 33435] {
+        probe.send_to(b"probe", addr(B, port)).unwrap();
+        // B has nothing on the port: its port unreachable, from B.
+        let report = probe.recv_error().unwrap();
+        assert_eq!(report.offender, B);
+        assert_eq!(report.dst, std::net::SocketAddrV4::new(B, port));
+        assert_eq!(report.icmp_type_code(), (3, 3));
+    }
+    probe
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    assert_eq!(
+        probe.recv_error().unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+}

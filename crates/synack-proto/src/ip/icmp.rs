@@ -138,6 +138,16 @@ pub struct IcmpError {
 }
 
 impl IcmpError {
+    /// The ICMP type and code the error came as.
+    pub fn type_code(&self) -> (u8, u8) {
+        match self.kind {
+            IcmpErrorKind::DstUnreachable(reason) => (msg_type::DST_UNREACHABLE, reason.into()),
+            IcmpErrorKind::FragNeeded { .. } => (msg_type::DST_UNREACHABLE, 4),
+            IcmpErrorKind::TimeExceeded(reason) => (msg_type::TIME_EXCEEDED, reason.into()),
+            IcmpErrorKind::ParamProblem { .. } => (msg_type::PARAM_PROBLEM, 0),
+        }
+    }
+
     /// The conversion of a destination-unreachable code (Linux's
     /// `icmp_err_convert`; RFC 1122 §3.2.2.1 makes codes 0, 1 and 5 soft).
     /// `None` for codes above 15, which Linux ignores.

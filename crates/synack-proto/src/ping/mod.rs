@@ -47,7 +47,7 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::config::Config;
 use crate::ip::KeyedHasher;
-use crate::ip::icmp::{IcmpErrno, IcmpError, IcmpErrorKind, TransportError, msg_type, udp_error};
+use crate::ip::icmp::{IcmpErrno, IcmpError, TransportError, msg_type, udp_error};
 use crate::ip::options::MAX_LEN as MAX_OPTIONS;
 use crate::rng::Rng;
 use crate::siphash::SipKey;
@@ -172,12 +172,7 @@ pub struct PingErrorReport {
 impl PingErrorReport {
     /// The ICMP type and code of the error (`ee_type`, `ee_code`).
     pub fn icmp_type_code(&self) -> (u8, u8) {
-        match self.error.kind {
-            IcmpErrorKind::DstUnreachable(reason) => (msg_type::DST_UNREACHABLE, reason.into()),
-            IcmpErrorKind::FragNeeded { .. } => (msg_type::DST_UNREACHABLE, 4),
-            IcmpErrorKind::TimeExceeded(reason) => (msg_type::TIME_EXCEEDED, reason.into()),
-            IcmpErrorKind::ParamProblem { .. } => (msg_type::PARAM_PROBLEM, 0),
-        }
+        self.error.type_code()
     }
 }
 

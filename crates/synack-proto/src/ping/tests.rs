@@ -3,7 +3,7 @@
 //! IP_RECVERR (Linux `ping_err`).
 
 use super::*;
-use crate::ip::icmp::IcmpError;
+use crate::ip::icmp::{IcmpError, IcmpErrorKind};
 use crate::wire::icmpv4::{DstUnreachable, TimeExceeded};
 use crate::wire::ipv4::Ipv4Repr;
 

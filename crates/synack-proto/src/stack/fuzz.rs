@@ -5,7 +5,7 @@
 //! own in SYN-SENT and another by a source route with its own TTL, a UDP
 //! socket on port 53 (IP_RECVOPTS on, a record route of its own to send,
 //! two groups joined with source filters, a second socket sharing its
-//! port), two ping sockets (identifier 0x1234 with IP_RECVERR, and one
+//! port, with IP_RECVERR), two ping sockets (identifier 0x1234 with IP_RECVERR, and one
 //! connected to 192.0.2.1), and forwarding on to a second, smaller link
 //! (198.51.100.2/24, MTU 576) takes arbitrary frames; it must never panic,
 //! and an application on top keeps accepting, reading, writing and closing
@@ -92,6 +92,8 @@ fn stack_on(first: Interface) -> Stack {
     let second = stack.udp_open();
     let _ = stack.udp_set_reuse_addr(second, true);
     let _ = stack.udp_bind(second, SocketAddrV4::new(ADDR, 53));
+    // IP_RECVERR on it: every ICMP error quoting its datagrams is queued.
+    let _ = stack.udp_set_recv_error(second, true);
     let _ = stack.udp_join_multicast(Instant::ZERO, second, any, ADDR);
     let ssm = Ipv4Addr::new(232, 1, 1, 1);
     let _ = stack.udp_membership(
@@ -146,6 +148,7 @@ fn settle(stack: &mut Stack, now: Instant, buf: &mut [u8]) {
                 }
             }
             Event::UdpReadable(h) => {
+                while let Ok(Some(_)) = stack.udp_recv_error(h) {}
                 let mut options = [0u8; crate::ip::options::MAX_LEN];
                 // Echo each datagram back with the socket's options.
                 while let Ok((got, _)) = stack.udp_recv_msg(h, &mut read, &mut options) {

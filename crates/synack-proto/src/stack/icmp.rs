@@ -85,7 +85,7 @@ impl Stack {
         match err.quoted.protocol {
             IpProtocol::Tcp => self.tcp_icmp_error(&err),
             IpProtocol::Udp => {
-                if let Some(h) = self.udp.handle_transport_error(&err) {
+                if let Some(h) = self.udp.handle_transport_error(ip.src_addr, &err) {
                     self.events.push_back(Event::UdpReadable(h));
                 }
             }

@@ -14,7 +14,7 @@ use crate::ip::addr::Destination;
 use crate::ip::options::{MAX_LEN as MAX_OPTIONS, Registration, SendOptions};
 use crate::ip::stats::UdpStats;
 use crate::time::Instant;
-use crate::udp::{Outgoing, Received, UdpError, UdpHandle, UdpInput};
+use crate::udp::{Outgoing, Received, UdpError, UdpErrorReport, UdpHandle, UdpInput};
 use crate::wire::Checksum;
 use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr};
 
@@ -278,6 +278,19 @@ impl Stack {
     /// the two calls decides.
     pub fn udp_set_return_ip_options(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
         self.udp.set_return_options(h, on)
+    }
+
+    /// Sets IP_RECVERR: every ICMP error about the socket's datagrams,
+    /// connected or not, is queued for [`Stack::udp_recv_error`] with the
+    /// address that sent it (a router's time exceeded, the destination's
+    /// port unreachable: traceroute's answers); off by default.
+    pub fn udp_set_recv_error(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
+        self.udp.set_recv_error(h, on)
+    }
+
+    /// Takes the oldest ICMP error IP_RECVERR queued (MSG_ERRQUEUE).
+    pub fn udp_recv_error(&mut self, h: UdpHandle) -> Result<Option<UdpErrorReport>, UdpError> {
+        self.udp.recv_error(h)
     }
 
     /// Closes the socket, dropping its queued datagrams.

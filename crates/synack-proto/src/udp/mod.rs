@@ -28,7 +28,9 @@
 //!   (forgetting an automatic local address and an automatic port too).
 //! - A connected socket reports a hard ICMP error (port unreachable:
 //!   ConnectionRefused) on its next send or receive, once; unconnected
-//!   sockets never see ICMP errors (no IP_RECVERR).
+//!   sockets see none, unless they set IP_RECVERR, which queues every ICMP
+//!   error about the socket's datagrams (a router's time exceeded: what
+//!   traceroute listens for) with the address that sent it.
 //! - Each socket's receive queue is bounded by its receive buffer
 //!   (`rmem_default`), charging every datagram its length plus
 //!   [`DATAGRAM_OVERHEAD`]; a datagram that does not fit is dropped
@@ -41,7 +43,7 @@
 
 use core::fmt;
 use core::net::{Ipv4Addr, SocketAddrV4};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use crate::config::Config;
 use crate::ip::KeyedHasher;
@@ -219,6 +221,25 @@ pub struct Received {
     pub ttl: u8,
 }
 
+/// An ICMP error about one of a socket's datagrams, as IP_RECVERR queues
+/// it (Linux's `sock_extended_err` with `SO_EE_ORIGIN_ICMP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpErrorReport {
+    /// Who sent the error (`SO_EE_OFFENDER`): a router, or the destination.
+    pub offender: Ipv4Addr,
+    /// What it says.
+    pub error: IcmpError,
+    /// The datagram's destination.
+    pub dst: SocketAddrV4,
+}
+
+impl UdpErrorReport {
+    /// The ICMP type and code of the error (`ee_type`, `ee_code`).
+    pub fn icmp_type_code(&self) -> (u8, u8) {
+        self.error.type_code()
+    }
+}
+
 #[derive(Debug)]
 struct UdpSocket {
     /// `None` until bound (explicitly or implicitly).
@@ -232,6 +253,9 @@ struct UdpSocket {
     peer: Option<SocketAddrV4>,
     rx: RxQueue,
     error: Option<IcmpErrno>,
+    /// IP_RECVERR, and the errors it queued (MSG_ERRQUEUE), oldest first.
+    recv_error: bool,
+    errors: VecDeque<UdpErrorReport>,
     /// IP_MULTICAST_TTL: the TTL of datagrams to a multicast group.
     multicast_ttl: u8,
     /// IP_TTL: the TTL of its other datagrams, if set (else `ip_default_ttl`).
@@ -373,6 +397,8 @@ impl UdpSockets {
             peer: None,
             rx: RxQueue::new(self.rcvbuf),
             error: None,
+            recv_error: false,
+            errors: VecDeque::new(),
             multicast_ttl: DEFAULT_MULTICAST_TTL,
             unicast_ttl: None,
             multicast_loop: true,
@@ -640,7 +666,7 @@ impl UdpSockets {
     /// A datagram or an error is waiting.
     pub fn is_readable(&self, h: UdpHandle) -> Result<bool, UdpError> {
         let s = self.socket(h)?;
-        Ok(s.error.is_some() || !s.rx.meta.is_empty())
+        Ok(s.error.is_some() || !s.rx.meta.is_empty() || !s.errors.is_empty())
     }
 
     pub fn local_addr(&self, h: UdpHandle) -> Result<Option<SocketAddrV4>, UdpError> {
@@ -874,23 +900,37 @@ impl UdpSockets {
         }
     }
 
-    /// Hands an ICMP error about a datagram we sent from `local` to `remote`
-    /// to the socket that sent it, if it is connected to `remote` and the
-    /// error is hard ([`udp_error`]); it is reported on that socket's next
-    /// call. Returns the socket (now readable), if any.
+    /// Hands an ICMP error from `offender` about a datagram we sent from
+    /// `local` to `remote` to the socket that sent it, as Linux's
+    /// `__udp4_lib_err`: with IP_RECVERR ([`Self::set_recv_error`]) every
+    /// error is queued for [`Self::recv_error`] and becomes the pending
+    /// error; without it, only a hard one ([`udp_error`]) on a socket
+    /// connected to `remote` is pending. A pending error is reported on
+    /// the socket's next call, once. Returns the socket (now readable), if
+    /// any.
     pub fn handle_icmp_error(
         &mut self,
+        offender: Ipv4Addr,
         local: SocketAddrV4,
         remote: SocketAddrV4,
         error: &IcmpError,
     ) -> Option<UdpHandle> {
-        let errno = udp_error(error)?;
         let index = self.demux(*local.ip(), local.port(), remote)?;
         let slot = &mut self.slots[index as usize];
         let s = slot.socket.as_mut()?;
-        if s.peer != Some(remote) {
-            return None;
-        }
+        let errno = if s.recv_error {
+            // As `sock_queue_err_skb`: bounded by the receive buffer.
+            if s.errors.len() < s.rx.limit / DATAGRAM_OVERHEAD {
+                s.errors.push_back(UdpErrorReport {
+                    offender,
+                    error: *error,
+                    dst: remote,
+                });
+            }
+            error.errno
+        } else {
+            udp_error(error).filter(|_| s.peer == Some(remote))?
+        };
         s.error = Some(errno);
         Some(UdpHandle {
             index,
@@ -898,16 +938,45 @@ impl UdpSockets {
         })
     }
 
-    /// [`Self::handle_icmp_error`] for a parsed ICMP error quoting a UDP
-    /// datagram (its source is our socket, its destination the peer).
-    pub fn handle_transport_error(&mut self, error: &TransportError<'_>) -> Option<UdpHandle> {
+    /// [`Self::handle_icmp_error`] for a parsed ICMP error from `offender`
+    /// quoting a UDP datagram (its source is our socket, its destination
+    /// the peer).
+    pub fn handle_transport_error(
+        &mut self,
+        offender: Ipv4Addr,
+        error: &TransportError<'_>,
+    ) -> Option<UdpHandle> {
         if error.quoted.protocol != IpProtocol::Udp {
             return None;
         }
         let (sport, dport) = error.ports()?;
         let local = SocketAddrV4::new(error.quoted.src_addr, sport);
         let remote = SocketAddrV4::new(error.quoted.dst_addr, dport);
-        self.handle_icmp_error(local, remote, &error.error)
+        self.handle_icmp_error(offender, local, remote, &error.error)
+    }
+
+    /// Sets IP_RECVERR: every ICMP error about the socket's datagrams is
+    /// queued for [`Self::recv_error`], connected or not (off by default).
+    /// Turning it off drops what was queued, as Linux does.
+    pub fn set_recv_error(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
+        let s = self.socket_mut(h)?;
+        s.recv_error = on;
+        if !on {
+            s.errors.clear();
+        }
+        Ok(())
+    }
+
+    /// Takes the oldest queued error (`recvmsg` with MSG_ERRQUEUE); the
+    /// pending error becomes the next queued one's, or none (Linux
+    /// `sock_dequeue_err_skb`).
+    pub fn recv_error(&mut self, h: UdpHandle) -> Result<Option<UdpErrorReport>, UdpError> {
+        let s = self.socket_mut(h)?;
+        let report = s.errors.pop_front();
+        if report.is_some() {
+            s.error = s.errors.front().map(|r| r.error.errno);
+        }
+        Ok(report)
     }
 
     fn socket(&self, h: UdpHandle) -> Result<&UdpSocket, UdpError> {

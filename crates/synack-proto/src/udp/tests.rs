@@ -552,14 +552,14 @@ fn port_unreachable_refuses_the_next_call_of_a_connected_socket_once() {
     )
     .unwrap();
     let err = icmp::parse_error(&repr).unwrap();
-    assert_eq!(t.handle_transport_error(&err), Some(h));
+    assert_eq!(t.handle_transport_error(PEER, &err), Some(h));
     assert_eq!(t.is_readable(h), Ok(true));
     assert_eq!(
         t.send(h, 1, route),
         Err(UdpError::Icmp(IcmpErrno::ConnectionRefused))
     );
     assert!(t.send(h, 1, route).is_ok(), "reported once");
-    assert_eq!(t.handle_transport_error(&err), Some(h));
+    assert_eq!(t.handle_transport_error(PEER, &err), Some(h));
     let mut buf = [0u8; 8];
     assert_eq!(
         t.recv(h, &mut buf),
@@ -574,24 +574,70 @@ fn unconnected_sockets_and_soft_errors_stay_silent() {
     let h = t.open();
     let out = t.send_to(h, Some(sa(PEER, 53)), 1, route).unwrap();
     let port = IcmpError::from_dst_unreachable(DstUnreachable::PortUnreachable, 0).unwrap();
-    assert_eq!(t.handle_icmp_error(out.src, out.dst, &port), None);
+    assert_eq!(t.handle_icmp_error(PEER, out.src, out.dst, &port), None);
     assert_eq!(t.take_error(h), Ok(None));
     let c = t.open();
     let local = t.connect(c, sa(PEER, 53), Some(US)).unwrap();
     let host = IcmpError::from_dst_unreachable(DstUnreachable::HostUnreachable, 0).unwrap();
     assert_eq!(
-        t.handle_icmp_error(local, sa(PEER, 53), &host),
+        t.handle_icmp_error(PEER, local, sa(PEER, 53), &host),
         None,
         "soft"
     );
     assert_eq!(
-        t.handle_icmp_error(local, sa(PEER, 54), &port),
+        t.handle_icmp_error(PEER, local, sa(PEER, 54), &port),
         None,
         "another peer"
     );
-    assert_eq!(t.handle_icmp_error(local, sa(PEER, 53), &port), Some(c));
+    assert_eq!(
+        t.handle_icmp_error(PEER, local, sa(PEER, 53), &port),
+        Some(c)
+    );
     assert_eq!(t.take_error(c), Ok(Some(IcmpErrno::ConnectionRefused)));
     assert_eq!(t.take_error(c), Ok(None));
+}
+
+#[test]
+fn recverr_queues_every_error_for_any_socket_with_its_sender() {
+    let mut t = table();
+    let h = t.open();
+    let out = t.send_to(h, Some(sa(PEER, 33434)), 1, route).unwrap();
+    t.set_recv_error(h, true).unwrap();
+    let router = Ipv4Addr::new(192, 0, 2, 254);
+    let expired = IcmpError {
+        kind: icmp::IcmpErrorKind::TimeExceeded(crate::wire::icmpv4::TimeExceeded::TtlExpired),
+        errno: IcmpErrno::HostUnreachable,
+        fatal: false,
+    };
+    let port = IcmpError::from_dst_unreachable(DstUnreachable::PortUnreachable, 0).unwrap();
+    // Unconnected and soft: queued all the same, in order.
+    assert_eq!(
+        t.handle_icmp_error(router, out.src, out.dst, &expired),
+        Some(h)
+    );
+    assert_eq!(t.handle_icmp_error(PEER, out.src, out.dst, &port), Some(h));
+    assert_eq!(t.is_readable(h), Ok(true));
+    let first = t.recv_error(h).unwrap().unwrap();
+    assert_eq!((first.offender, first.dst), (router, out.dst));
+    assert_eq!(first.icmp_type_code(), (11, 0));
+    // The pending error is the next report's, then none.
+    assert_eq!(t.take_error(h), Ok(Some(IcmpErrno::ConnectionRefused)));
+    let second = t.recv_error(h).unwrap().unwrap();
+    assert_eq!((second.offender, second.icmp_type_code()), (PEER, (3, 3)));
+    assert_eq!(t.recv_error(h), Ok(None));
+    assert_eq!(t.is_readable(h), Ok(false));
+    // Bounded by the receive buffer; dropped when IP_RECVERR goes off.
+    for _ in 0..10_000 {
+        t.handle_icmp_error(router, out.src, out.dst, &expired);
+    }
+    let queued = core::iter::from_fn(|| t.recv_error(h).unwrap()).count();
+    assert_eq!(queued, t.rcvbuf / DATAGRAM_OVERHEAD);
+    t.handle_icmp_error(router, out.src, out.dst, &expired);
+    t.set_recv_error(h, false).unwrap();
+    assert_eq!(t.recv_error(h), Ok(None));
+    // Off again: an unconnected socket hears nothing.
+    t.take_error(h).unwrap();
+    assert_eq!(t.handle_icmp_error(PEER, out.src, out.dst, &port), None);
 }
 
 proptest::proptest! {

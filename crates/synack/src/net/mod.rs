@@ -41,6 +41,7 @@ pub use listener::{DEFAULT_BACKLOG, Incoming, ListenOptions, ReuseportContext, T
 pub use ping::{PingEvent, PingReply, PingSocket};
 pub use stream::TcpStream;
 pub use synack_proto::ping::PingErrorReport;
+pub use synack_proto::udp::UdpErrorReport;
 
 #[cfg(feature = "tokio")]
 pub(crate) use error::ping_error as error_of_ping;

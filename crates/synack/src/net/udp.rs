@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use synack_proto::ip::igmp::{FilterMode, MembershipOp};
-use synack_proto::udp::{UdpError, UdpHandle};
+use synack_proto::udp::{UdpError, UdpErrorReport, UdpHandle};
 
 use super::error::{not_connected, udp_error, would_block};
 use super::listener::first_v4;
@@ -271,6 +271,23 @@ impl UdpSocket {
         buf: &mut [u8],
     ) -> io::Result<(usize, SocketAddr, Vec<u8>)> {
         self.recv_with(|core, h| try_recv_msg(core, h, buf))
+    }
+
+    /// IP_RECVERR: every ICMP error about the socket's datagrams, connected
+    /// or not, is queued for [`UdpSocket::recv_error`] (off by default).
+    /// A queued error is also the socket's pending one, which the next
+    /// send or receive reports, as on Linux: read the queue first.
+    pub fn set_recv_error(&self, on: bool) -> io::Result<()> {
+        self.with_core(|core, h| core.stack.udp_set_recv_error(h, on).map_err(udp_error))
+    }
+
+    /// The oldest ICMP error IP_RECVERR queued (`recvmsg` with
+    /// MSG_ERRQUEUE): who sent it, what it says, the datagram's
+    /// destination. Waits for one as `recv` waits for a datagram (the
+    /// read timeout, nonblocking), where Linux would have the caller
+    /// `poll` for POLLERR first.
+    pub fn recv_error(&self) -> io::Result<UdpErrorReport> {
+        self.recv_with(|core, h| core.stack.udp_recv_error(h).map_err(udp_error).transpose())
     }
 
     /// Waits for `attempt` to find a datagram, as the socket's blocking

@@ -136,6 +136,25 @@ impl UdpSocket {
         Poll::Pending
     }
 
+    /// IP_RECVERR, as [`crate::net::UdpSocket::set_recv_error`].
+    pub fn set_recv_error(&self, on: bool) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        let set = core.stack.udp_set_recv_error(self.h, on);
+        set.map_err(crate::net::error_of_udp)
+    }
+
+    /// The oldest ICMP error IP_RECVERR queued, awaited, as
+    /// [`crate::net::UdpSocket::recv_error`].
+    pub async fn recv_error(&self) -> io::Result<synack_proto::udp::UdpErrorReport> {
+        poll_fn(|cx| {
+            self.poll_recv_with(cx, |core, h| {
+                let report = core.stack.udp_recv_error(h);
+                report.map_err(crate::net::error_of_udp).transpose()
+            })
+        })
+        .await
+    }
+
     /// IP_RECVOPTS, as [`crate::net::UdpSocket::set_recv_ip_options`].
     pub fn set_recv_ip_options(&self, on: bool) -> io::Result<()> {
         let mut core = self.rt.shared.lock()?;

@@ -7,7 +7,7 @@
 use super::*;
 use crate::ip::Ipv4Cidr;
 use crate::ip::options::kind;
-use crate::udp::UdpHandle;
+use crate::udp::{UdpError, UdpHandle};
 
 use super::source_route::lsrr;
 
@@ -497,4 +497,46 @@ fn the_router_records_itself_in_a_record_route_it_forwards() {
     want.extend_from_slice(&R_B.octets());
     want.push(kind::END);
     assert_eq!(&options[..k], &want[..]);
+}
+
+#[test]
+fn a_udp_traceroute_hears_the_router_then_the_far_hosts_port_unreachable() {
+    // traceroute's way: UDP probes to an unused port, TTL 1 then 2, on a
+    // socket with IP_RECVERR.
+    let mut n = Net::new(config(1), config(2));
+    let probe = n.a.udp_open();
+    n.a.udp_set_recv_error(probe, true).unwrap();
+    let target = SocketAddrV4::new(FAR, 33434);
+    let mut heard = Vec::new();
+    for ttl in [1, 2] {
+        n.a.udp_set_ttl(probe, ttl).unwrap();
+        n.a.udp_send_to(n.now, probe, target, b"probe").unwrap();
+        n.settle();
+        // Read before the next probe: the report is also the pending
+        // error, which a send would report instead (as Linux's does).
+        heard.push(n.a.udp_recv_error(probe).unwrap().unwrap());
+    }
+    let [hop, end] = heard[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        (hop.offender, hop.dst, hop.icmp_type_code()),
+        (R_A, target, (11, 0))
+    );
+    assert_eq!(
+        (end.offender, end.dst, end.icmp_type_code()),
+        (FAR, target, (3, 3))
+    );
+    assert_eq!(n.a.udp_recv_error(probe), Ok(None));
+    // Unread, the pending error fails the next send, once.
+    n.a.udp_send_to(n.now, probe, target, b"probe").unwrap();
+    n.settle();
+    let refused = n.a.udp_send_to(n.now, probe, target, b"probe");
+    assert_eq!(
+        refused,
+        Err(UdpError::Icmp(
+            crate::ip::icmp::IcmpErrno::ConnectionRefused
+        ))
+    );
+    assert!(n.a.udp_send_to(n.now, probe, target, b"probe").is_ok());
 }
