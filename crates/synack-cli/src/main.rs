@@ -7,6 +7,7 @@ mod demo;
 mod ladder;
 mod link;
 mod neigh;
+mod ping;
 mod script;
 mod serve;
 mod ss;
@@ -41,6 +42,8 @@ enum Command {
     Ss(ss::SsArgs),
     /// Show a running stack's neighbours (its ARP caches), as `ip neigh` does.
     Neigh(neigh::NeighArgs),
+    /// Send ICMP echo requests to HOST through the stack on a TAP/TUN device, as iputils' ping.
+    Ping(ping::PingArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,5 +57,6 @@ fn main() -> ExitCode {
         Command::Connect(args) => connect::run(&args),
         Command::Ss(args) => ss::run(&args),
         Command::Neigh(args) => neigh::run(&args),
+        Command::Ping(args) => ping::run(&args),
     }
 }

@@ -290,6 +290,34 @@ pub fn wait_output(mut child: Child, patience: Duration) -> Output {
     }
 }
 
+/// Runs `ip ARGS` in the test's namespace.
+pub fn ip(args: &str) {
+    let out = run(Command::new("ip").args(args.split_whitespace()));
+    assert!(out.status.success(), "ip {args}: {out:?}");
+}
+
+/// Makes the kernel a router beyond the link (in the test's namespace:
+/// its sysctls and devices are the namespace's own): `ip_forward` on,
+/// 198.51.100.1 on one end of a veth pair (this machine's kernel has no
+/// dummy devices), 203.0.113.0/25 routed out of it (where nobody answers)
+/// and 203.0.113.128/25 refused (`prohibit`: ICMP type 3 code 13).
+///
+/// `icmp_ratemask` 0 exempts its time exceeded and port unreachable from
+/// the per-destination limit, so a test's probes each get theirs. That
+/// limit shares its tokens with the one `prohibit`'s errors pass
+/// (`ip_error`, five in a burst, then one a second): `icmp_ratelimit` 0
+/// would zero them at each error sent and starve it.
+pub fn kernel_router() {
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").expect("ip_forward");
+    std::fs::write("/proc/sys/net/ipv4/icmp_ratemask", "0").expect("icmp_ratemask");
+    ip("link add far0 type veth peer name far1");
+    ip("addr add 198.51.100.1/24 dev far0");
+    ip("link set far0 up");
+    ip("link set far1 up");
+    ip("route add 203.0.113.0/25 dev far0");
+    ip("route add prohibit 203.0.113.128/25");
+}
+
 /// A Python script run by Debian's python3 (which has scapy).
 pub fn python(script: &str, args: &[&str]) -> Output {
     run(Command::new(PYTHON).arg("-c").arg(script).args(args))

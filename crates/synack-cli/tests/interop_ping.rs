@@ -1,0 +1,438 @@
+//! `synack ping` against the Linux kernel over a TAP (and a TUN), each test
+//! in a network namespace of its own with TEST-NET addresses: the kernel
+//! answers the stack's echoes as 192.0.2.1, names itself in time exceeded
+//! when it forwards a request whose TTL runs out (as the stack's gateway,
+//! towards 203.0.113.0/25 through one end of a veth pair, 198.51.100.1),
+//! answers a broadcast once `-b` allows one, and nobody answers for a
+//! host missing from the link. The output is checked line by line against
+//! the format iputils' `ping` prints. The usage errors need no privileges
+//! and run everywhere.
+
+mod interop;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc::channel;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use interop::*;
+
+/// How long one `synack ping` may run before it is killed and the test
+/// fails; the slowest here takes about 2 s.
+const PING_PATIENCE: Duration = Duration::from_secs(30);
+
+/// What a finished `synack ping` said.
+#[derive(Debug)]
+struct Ping {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+impl Ping {
+    fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    /// The reply lines (`N bytes from ...`).
+    fn replies(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter(|l| l.contains(" bytes from "))
+            .collect()
+    }
+
+    /// The statistics' counts line.
+    fn counts(&self) -> &str {
+        self.stdout
+            .lines()
+            .find(|l| l.contains(" packets transmitted, "))
+            .unwrap_or_else(|| panic!("no statistics: {self:?}"))
+    }
+}
+
+fn output(cmd: &mut Command) -> Ping {
+    let start = Instant::now();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning synack ping");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = wait_output(child, PING_PATIENCE);
+    Ping {
+        code: status.code(),
+        stdout: String::from_utf8(stdout).expect("ping prints text"),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        took: start.elapsed(),
+    }
+}
+
+/// `synack ping ARGS` on the test's link (`kind`: `--tap` or `--tun`).
+fn ping_on(env: &Env, kind: &str, args: &[&str]) -> Ping {
+    let p = output(
+        Command::new(BIN)
+            .arg("ping")
+            .args(args)
+            .args(link_args_on(env, kind)),
+    );
+    report(&format!(
+        "synack ping {}:\n{}{}",
+        args.join(" "),
+        p.stdout,
+        p.stderr
+    ));
+    p
+}
+
+/// `synack ping ARGS` on the test's TAP.
+fn ping(env: &Env, args: &[&str]) -> Ping {
+    ping_on(env, "--tap", args)
+}
+
+/// `synack ping ARGS` with no device set up at all (usage errors).
+fn ping_unprivileged(args: &[&str]) -> Ping {
+    output(Command::new(BIN).arg("ping").args(args))
+}
+
+/// Checks a reply line: `BYTES bytes from SRC: icmp_seq=SEQ ttl=64
+/// time=T ms`, T a number of milliseconds.
+fn assert_reply(line: &str, bytes: usize, src: &str, seq: u16) {
+    let prefix = format!("{bytes} bytes from {src}: icmp_seq={seq} ttl=64 time=");
+    let time = line
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix(" ms"))
+        .unwrap_or_else(|| panic!("`{line}` is not `{prefix}T ms`"));
+    let ms: f64 = time
+        .parse()
+        .unwrap_or_else(|_| panic!("time `{time}` in `{line}`"));
+    assert!((0.0..1000.0).contains(&ms), "{line}");
+}
+
+#[test]
+fn the_kernel_answers_three_echoes() {
+    in_namespace("the_kernel_answers_three_echoes", &[], |env| {
+        let p = ping(env, &["-c", "3", "-i", "0.2", KERNEL]);
+        assert_eq!(p.code, Some(0), "{p:?}");
+        let lines = p.lines();
+        assert_eq!(
+            lines[0], "PING 192.0.2.1 (192.0.2.1) 56(84) bytes of data.",
+            "{p:?}"
+        );
+        let replies = p.replies();
+        assert_eq!(replies.len(), 3, "{p:?}");
+        for (seq, line) in (1..).zip(&replies) {
+            assert_reply(line, 64, KERNEL, seq);
+        }
+        assert_eq!(lines[4], "", "a blank line before the statistics: {p:?}");
+        assert_eq!(lines[5], "--- 192.0.2.1 ping statistics ---");
+        assert!(
+            p.counts()
+                .starts_with("3 packets transmitted, 3 received, 0% packet loss, time "),
+            "{p:?}"
+        );
+        assert!(
+            lines[7].starts_with("rtt min/avg/max/mdev = ") && lines[7].ends_with(" ms"),
+            "{p:?}"
+        );
+        assert_eq!(lines.len(), 8, "{p:?}");
+        assert!(
+            !p.stderr.contains("ping:"),
+            "no send or receive errors: {p:?}"
+        );
+    });
+}
+
+#[test]
+fn large_echoes_come_back_whole_over_a_tun() {
+    in_namespace("large_echoes_come_back_whole_over_a_tun", &[], |env| {
+        // 3000 data bytes: fragments both ways on a 1500-byte MTU.
+        let p = ping_on(
+            env,
+            "--tun",
+            &["-c", "2", "-i", "0.2", "-s", "3000", KERNEL],
+        );
+        assert_eq!(p.code, Some(0), "{p:?}");
+        assert!(
+            p.stdout
+                .starts_with("PING 192.0.2.1 (192.0.2.1) 3000(3028) bytes of data.\n"),
+            "{p:?}"
+        );
+        let replies = p.replies();
+        assert_eq!(replies.len(), 2, "{p:?}");
+        for (seq, line) in (1..).zip(&replies) {
+            assert_reply(line, 3008, KERNEL, seq);
+        }
+        assert!(
+            p.counts()
+                .starts_with("2 packets transmitted, 2 received, 0% packet loss"),
+            "{p:?}"
+        );
+    });
+}
+
+#[test]
+fn the_kernel_as_a_router_names_itself_when_the_ttl_runs_out() {
+    in_namespace(
+        "the_kernel_as_a_router_names_itself_when_the_ttl_runs_out",
+        &["ip"],
+        |env| {
+            kernel_router();
+
+            // TTL 1: the kernel, the first hop, says time exceeded for
+            // each request; no reply, so exit status 1.
+            let p = ping(
+                env,
+                &[
+                    "-c",
+                    "2",
+                    "-i",
+                    "0.2",
+                    "-t",
+                    "1",
+                    "203.0.113.1",
+                    "--gateway",
+                    KERNEL,
+                ],
+            );
+            assert_eq!(p.code, Some(1), "{p:?}");
+            let lines = p.lines();
+            assert_eq!(
+                &lines[..3],
+                [
+                    "PING 203.0.113.1 (203.0.113.1) 56(84) bytes of data.",
+                    "From 192.0.2.1 icmp_seq=1 Time to live exceeded",
+                    "From 192.0.2.1 icmp_seq=2 Time to live exceeded",
+                ],
+                "{p:?}"
+            );
+            assert!(
+                p.counts().starts_with(
+                    "2 packets transmitted, 0 received, +2 errors, 100% packet loss, time "
+                ),
+                "{p:?}"
+            );
+            assert!(p.replies().is_empty(), "{p:?}");
+            assert!(
+                !p.stdout.contains("rtt "),
+                "no times without replies: {p:?}"
+            );
+            // Both requests were answered (by errors): no waiting out -W.
+            assert!(p.took < Duration::from_secs(2), "{p:?}");
+
+            // The kernel's far address answers through the gateway.
+            let p = ping(env, &["-c", "1", "198.51.100.1", "--gateway", KERNEL]);
+            assert_eq!(p.code, Some(0), "{p:?}");
+            let replies = p.replies();
+            assert_eq!(replies.len(), 1, "{p:?}");
+            assert_reply(replies[0], 64, "198.51.100.1", 1);
+            assert!(
+                p.counts()
+                    .starts_with("1 packets transmitted, 1 received, 0% packet loss, time 0ms"),
+                "{p:?}"
+            );
+        },
+    );
+}
+
+#[test]
+fn a_host_missing_from_the_link_loses_every_request() {
+    in_namespace(
+        "a_host_missing_from_the_link_loses_every_request",
+        &[],
+        |env| {
+            let p = ping(env, &["-c", "2", "-i", "0.2", "-W", "1", "192.0.2.99"]);
+            assert_eq!(p.code, Some(1), "{p:?}");
+            assert!(p.replies().is_empty(), "{p:?}");
+            let counts = p.counts();
+            assert!(
+                counts.starts_with("2 packets transmitted, 0 received")
+                    && counts.contains(" 100% packet loss, time "),
+                "{p:?}"
+            );
+            // 0.2 s of sending and 1 s of waiting, plus the device's setup:
+            // -W bounds the wait.
+            assert!(p.took < Duration::from_secs(10), "{p:?}");
+        },
+    );
+}
+
+#[test]
+fn a_broadcast_needs_dash_b_and_then_the_kernel_answers() {
+    in_namespace(
+        "a_broadcast_needs_dash_b_and_then_the_kernel_answers",
+        &[],
+        |env| {
+            // The namespace's kernel answers broadcast echoes.
+            std::fs::write("/proc/sys/net/ipv4/icmp_echo_ignore_broadcasts", "0").unwrap();
+            // Without -b: each send is refused (EACCES) and counted lost.
+            let p = ping(env, &["-c", "2", "-i", "0.2", "192.0.2.255"]);
+            assert_eq!(p.code, Some(1), "{p:?}");
+            let refused: Vec<&str> = p
+                .stderr
+                .lines()
+                .filter(|l| l.starts_with("ping: sendmsg: permission denied"))
+                .collect();
+            assert_eq!(refused.len(), 2, "{p:?}");
+            assert!(
+                p.counts()
+                    .starts_with("2 packets transmitted, 0 received, 100% packet loss"),
+                "{p:?}"
+            );
+            // With -b: the kernel answers from its own address.
+            let p = ping(env, &["-c", "2", "-i", "0.2", "-b", "192.0.2.255"]);
+            assert_eq!(p.code, Some(0), "{p:?}");
+            let replies = p.replies();
+            assert_eq!(replies.len(), 2, "{p:?}");
+            for (seq, line) in (1..).zip(&replies) {
+                assert_reply(line, 64, KERNEL, seq);
+            }
+        },
+    );
+}
+
+#[test]
+fn ctrl_c_stops_early_and_still_prints_the_statistics() {
+    in_namespace(
+        "ctrl_c_stops_early_and_still_prints_the_statistics",
+        &["kill"],
+        |env| {
+            let mut child = Command::new(BIN)
+                .args(["ping", "-c", "100", "-i", "0.2", KERNEL])
+                .args(link_args(env))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawning synack ping");
+            let stdout = child.stdout.take().expect("piped stdout");
+            let (tx, rx) = channel();
+            thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            // Two replies, then SIGINT (what Ctrl-C sends).
+            let mut seen = Vec::new();
+            while seen
+                .iter()
+                .filter(|l: &&String| l.contains(" bytes from "))
+                .count()
+                < 2
+            {
+                match rx.recv_timeout(PING_PATIENCE) {
+                    Ok(line) => seen.push(line),
+                    Err(e) => panic!("no two replies ({e}): {seen:?}"),
+                }
+            }
+            let pid = child.id().to_string();
+            assert!(
+                run(Command::new("kill").args(["-INT", &pid]))
+                    .status
+                    .success()
+            );
+            let status = wait(&mut child, PING_PATIENCE);
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut stderr);
+            }
+            seen.extend(rx.iter());
+            let text = seen.join("\n");
+            report(&format!(
+                "synack ping -c 100, interrupted:\n{text}\n{stderr}"
+            ));
+            assert_eq!(status.code(), Some(0), "{text}\n{stderr}");
+            assert!(
+                text.contains("\n--- 192.0.2.1 ping statistics ---\n"),
+                "{text}"
+            );
+            let counts = seen
+                .iter()
+                .find(|l| l.contains(" packets transmitted, "))
+                .unwrap_or_else(|| panic!("no statistics: {text}"));
+            let numbers: Vec<u32> = counts
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            let (sent, received) = (numbers[0], numbers[1]);
+            assert!(
+                (2..10).contains(&sent) && received + 1 >= sent && received <= sent,
+                "stopped long before 100: {counts}"
+            );
+            assert!(text.contains("rtt min/avg/max/mdev = "), "{text}");
+        },
+    );
+}
+
+/// Bad arguments: clap's one error, exit status 2, before any device is
+/// touched (no privileges needed; runs everywhere).
+#[test]
+fn usage_errors_exit_2_with_a_clear_message() {
+    let link = ["--tap", "x", "--addr", "192.0.2.2/24"];
+    let cases: [(&[&str], &str); 6] = [
+        (&["-c", "0", KERNEL], "'0' for '--count <COUNT>'"),
+        (&["-t", "0", KERNEL], "'0' for '--ttl <TTL>'"),
+        (&["-t", "256", KERNEL], "'256' for '--ttl <TTL>'"),
+        (&["example.com"], "`example.com` is not an IPv4 address"),
+        (&["-i", "0.001", KERNEL], "minimum interval"),
+        (&["-s", "65508", KERNEL], "65508 is not in 0..=65507"),
+    ];
+    for (args, says) in cases {
+        let all: Vec<&str> = args.iter().chain(&link).copied().collect();
+        let p = ping_unprivileged(&all);
+        assert_eq!(p.code, Some(2), "{args:?}: {p:?}");
+        assert!(p.stdout.is_empty(), "{args:?}: {p:?}");
+        assert!(
+            p.stderr.starts_with("error: invalid value ") && p.stderr.contains(says),
+            "{args:?} should say {says:?}: {p:?}"
+        );
+    }
+    let help = ping_unprivileged(&["--help"]);
+    assert_eq!(help.code, Some(0), "{help:?}");
+    assert!(
+        help.stdout.contains("Examples:") && help.stdout.contains("-c, --count <COUNT>"),
+        "{help:?}"
+    );
+}
+
+/// A device that cannot be created is a setup error: one line naming
+/// `synack ping`, exit status 2 (as `nobody` when run as root).
+#[test]
+fn ping_without_privileges_explains_in_one_line() {
+    let as_root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    let mut cmd = if as_root {
+        if Command::new("setpriv").arg("--version").output().is_err() {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but setpriv is missing");
+            }
+            eprintln!("skipping: setpriv is missing");
+            return;
+        }
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = output(
+        cmd.args(["ping", "--tap", "syn9", "--addr", "192.0.2.2/24", KERNEL])
+            .arg("--control")
+            .arg(dir.path().join("c.sock")),
+    );
+    assert_eq!(p.code, Some(2), "{p:?}");
+    assert!(p.stdout.is_empty(), "{p:?}");
+    assert!(p.stderr.starts_with("synack ping: "), "{p:?}");
+    assert_eq!(p.stderr.trim_end().lines().count(), 1, "{p:?}");
+}
