@@ -13,6 +13,7 @@ mod serve;
 mod ss;
 mod ss_render;
 mod trace;
+mod traceroute;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -44,6 +45,8 @@ enum Command {
     Neigh(neigh::NeighArgs),
     /// Send ICMP echo requests to HOST through the stack on a TAP/TUN device, as iputils' ping.
     Ping(ping::PingArgs),
+    /// Show the path to HOST hop by hop through the stack on a TAP/TUN device, as traceroute.
+    Traceroute(traceroute::TracerouteArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,5 +61,6 @@ fn main() -> ExitCode {
         Command::Ss(args) => ss::run(&args),
         Command::Neigh(args) => neigh::run(&args),
         Command::Ping(args) => ping::run(&args),
+        Command::Traceroute(args) => traceroute::run(&args),
     }
 }

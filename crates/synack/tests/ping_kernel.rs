@@ -49,6 +49,9 @@ fn the_kernel_answers_names_itself_as_a_hop_and_filters() {
     fresh_namespace(|| {
         // The namespace's own sysctl (looked up by the calling thread's).
         std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").unwrap();
+        // Time exceeded and port unreachable free of the per-destination
+        // limit, whose tokens `prohibit`'s errors share (`ip_error`).
+        std::fs::write("/proc/sys/net/ipv4/icmp_ratemask", "0").unwrap();
         let tap = kernel_tap();
         ip("link add far0 type veth peer name far1");
         ip("addr add 198.51.100.1/24 dev far0");
