@@ -1,5 +1,6 @@
 //! `synack ss`: the sockets of a running `synack serve` or `connect`, read
-//! over its control socket and printed as iproute2's `ss -tan` prints them.
+//! over its control socket and printed as iproute2's `ss -tan` prints them
+//! (`-u` for its UDP sockets, as `ss -uan`; both, as `ss -tuan`).
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ Examples:
   synack ss --tap synack0 -l     # listeners of the stack on synack0
   synack ss -i                   # with rtt, rto, cwnd, ssthresh, mss, retransmissions
   synack ss -m                   # with each socket's buffer sizes and memory
+  synack ss -u                   # its UDP sockets (like ss -uan); -tu for both
   synack ss -s                   # a count per state
   synack ss --json               # for machines
 
@@ -37,16 +39,20 @@ pub struct ControlArgs {
     tun: Option<String>,
 }
 
-/// `ss`'s options (iproute2's letters; `-t`, `-a` and `-n` are accepted and
-/// always in effect: every TCP socket, numeric).
+/// `ss`'s options (iproute2's letters; `-a` and `-n` are accepted and
+/// always in effect: every socket, numeric). TCP unless `-u` asks for UDP
+/// alone, or `-t -u` for both.
 #[derive(Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct SsArgs {
     #[command(flatten)]
     target: ControlArgs,
-    /// TCP sockets (the only kind synack has; accepted for ss's sake).
+    /// TCP sockets (the default; with -u, both kinds).
     #[arg(short = 't', long = "tcp")]
     tcp: bool,
+    /// UDP sockets (bound ones: UNCONN, or ESTAB when connected).
+    #[arg(short = 'u', long = "udp")]
+    udp: bool,
     /// All sockets (the default here; accepted for ss's sake).
     #[arg(short = 'a', long = "all")]
     all: bool,
@@ -128,13 +134,30 @@ fn control_path(args: &ControlArgs) -> Result<PathBuf, String> {
 }
 
 fn render(snapshot: &Snapshot, args: &SsArgs) -> String {
-    let rows: Vec<SsRow> = snapshot
+    let tcp = args.tcp || !args.udp;
+    // UDP first, as ss lists them.
+    let udp_rows = snapshot.udp.iter().filter(|_| args.udp).map(|r| SsRow {
+        udp: true,
+        ..to_row(r, false, false)
+    });
+    let tcp_rows = snapshot
         .sockets
         .iter()
-        .map(|r| to_row(r, args.info, args.memory))
+        .filter(|_| tcp)
+        .map(|r| to_row(r, args.info, args.memory));
+    let rows: Vec<SsRow> = udp_rows
+        .chain(tcp_rows)
         .filter(|r| !args.listening || r.is_listening())
         .collect();
+    let with_netid = tcp && args.udp;
     if args.summary {
+        // TCP's states, as ss -s counts them, whatever -t and -u say.
+        let rows: Vec<SsRow> = snapshot
+            .sockets
+            .iter()
+            .map(|r| to_row(r, false, false))
+            .filter(|r| !args.listening || r.is_listening())
+            .collect();
         let mut summary = SsSummary::from_rows(&rows);
         summary.orphaned = snapshot.sockets.iter().filter(|r| r.orphan).count();
         if !snapshot.memory_state.is_empty() {
@@ -143,9 +166,9 @@ fn render(snapshot: &Snapshot, args: &SsArgs) -> String {
         return summary.render();
     }
     if args.json {
-        return render_json(&rows) + "\n";
+        return render_json(&rows, with_netid) + "\n";
     }
-    render_table(&rows, args.info, args.memory)
+    render_table(&rows, args.info, args.memory, with_netid)
 }
 
 fn state(name: &str) -> SsState {
@@ -167,6 +190,7 @@ fn to_row(r: &SocketRow, with_info: bool, with_mem: bool) -> SsRow {
         ),
         info: if with_info { r.info.clone() } else { None },
         mem: r.mem.filter(|_| with_mem),
+        udp: false,
     }
 }
 
@@ -214,7 +238,49 @@ mod tests {
             buffer_memory: 131_072,
             memory_state: "normal".into(),
             neighbours: Vec::new(),
+            udp: vec![
+                SocketRow {
+                    recv_q: 261,
+                    send_q: 0,
+                    mem: None,
+                    ..row("UNCONN", "0.0.0.0:7", None, false)
+                },
+                SocketRow {
+                    send_q: 0,
+                    mem: None,
+                    ..row("ESTAB", "192.0.2.2:40000", Some("192.0.2.1:53"), false)
+                },
+            ],
         }
+    }
+
+    #[test]
+    fn u_shows_udp_sockets_and_tu_both_with_their_netid() {
+        let u = render(&snapshot(), &args(&["-uan"]));
+        let lines: Vec<&str> = u.lines().collect();
+        assert_eq!(lines.len(), 3, "{u}");
+        assert!(lines[0].starts_with("State "), "{u}");
+        assert!(lines[1].starts_with("UNCONN 261"), "{u}");
+        assert!(
+            lines[2].starts_with("ESTAB ") && lines[2].contains("192.0.2.1:53"),
+            "{u}"
+        );
+        let both = render(&snapshot(), &args(&["-tuan"]));
+        let lines: Vec<&str> = both.lines().collect();
+        assert_eq!(lines.len(), 7, "{both}");
+        assert!(lines[0].starts_with("Netid State"), "{both}");
+        assert!(lines[1].starts_with("udp   UNCONN"), "{both}");
+        assert!(lines[3].starts_with("tcp   LISTEN"), "{both}");
+        // -l: the listener and the unconnected UDP socket.
+        let listening = render(&snapshot(), &args(&["-tul"]));
+        assert_eq!(listening.lines().count(), 3, "{listening}");
+        // -s stays TCP's count; the default stays TCP alone.
+        assert!(render(&snapshot(), &args(&["-su"])).contains("estab 1"));
+        assert_eq!(render(&snapshot(), &args(&[])).lines().count(), 5);
+        let j: serde_json::Value =
+            serde_json::from_str(&render(&snapshot(), &args(&["-tu", "--json"]))).unwrap();
+        assert_eq!(j[0]["netid"], "udp");
+        assert_eq!(j[2]["netid"], "tcp");
     }
 
     #[test]

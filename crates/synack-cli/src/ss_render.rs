@@ -1,4 +1,5 @@
-//! Renders socket rows the way iproute2's `ss -tan` prints them.
+//! Renders socket rows the way iproute2's `ss -tan` (and `-uan`, `-tuan`)
+//! prints them.
 //!
 //! The layout was learned from `ss` (iproute2 6.1) run with its output
 //! piped (no terminal, so no stretching to the screen width): columns State,
@@ -92,12 +93,23 @@ pub struct SsRow {
     pub info: Option<Info>,
     /// The socket's memory for `-m` (None: none known).
     pub mem: Option<Mem>,
+    /// A UDP socket (`UNCONN`, or `ESTAB` when connected), not TCP.
+    pub udp: bool,
 }
 
 impl SsRow {
-    /// Shown by `-l`.
+    /// Shown by `-l`: a TCP listener, or an unconnected UDP socket (as
+    /// `ss -lu` shows them).
     pub fn is_listening(&self) -> bool {
-        self.state == SsState::Listen
+        match self.udp {
+            false => self.state == SsState::Listen,
+            true => self.state == SsState::Closed,
+        }
+    }
+
+    /// The Netid column's word.
+    pub fn netid(&self) -> &'static str {
+        if self.udp { "udp" } else { "tcp" }
     }
 }
 
@@ -276,10 +288,19 @@ pub fn render_mem(mem: &Mem) -> String {
 }
 
 /// The `ss -tan` table (`with_info`: `ss -tani`; `with_mem`: `-m`, the
-/// memory before the details on their line, as ss puts it).
-pub fn render_table(rows: &[SsRow], with_info: bool, with_mem: bool) -> String {
-    let mut cells: Vec<[String; 8]> = Vec::with_capacity(rows.len() + 1);
-    cells.push(COLUMNS.map(|(h, _, _)| h.to_owned()));
+/// memory before the details on their line, as ss puts it; `with_netid`:
+/// `ss -tuan`'s first column, Netid, `tcp` or `udp`).
+pub fn render_table(rows: &[SsRow], with_info: bool, with_mem: bool, with_netid: bool) -> String {
+    let mut columns: Vec<(&str, Align, &str)> = Vec::with_capacity(COLUMNS.len() + 1);
+    if with_netid {
+        columns.push(("Netid", Align::Left, ""));
+        columns.push(("State", Align::Left, " "));
+        columns.extend_from_slice(&COLUMNS[1..]);
+    } else {
+        columns.extend_from_slice(&COLUMNS);
+    }
+    let mut cells: Vec<Vec<String>> = Vec::with_capacity(rows.len() + 1);
+    cells.push(columns.iter().map(|(h, _, _)| (*h).to_owned()).collect());
     for r in rows {
         let process = if with_info || with_mem {
             let mem = match (with_mem, &r.mem) {
@@ -294,18 +315,24 @@ pub fn render_table(rows: &[SsRow], with_info: bool, with_mem: bool) -> String {
         } else {
             String::new()
         };
-        cells.push([
-            r.state.name().to_owned(),
-            r.recv_q.to_string(),
-            r.send_q.to_string(),
-            addr_cell(&r.local),
-            port_cell(&r.local),
-            addr_cell(&r.peer),
-            port_cell(&r.peer),
-            process,
-        ]);
+        let netid = with_netid.then(|| r.netid().to_owned());
+        cells.push(
+            netid
+                .into_iter()
+                .chain([
+                    r.state.name().to_owned(),
+                    r.recv_q.to_string(),
+                    r.send_q.to_string(),
+                    addr_cell(&r.local),
+                    port_cell(&r.local),
+                    addr_cell(&r.peer),
+                    port_cell(&r.peer),
+                    process,
+                ])
+                .collect(),
+        );
     }
-    let mut widths = [0usize; 8];
+    let mut widths = vec![0usize; columns.len()];
     for row in &cells {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
@@ -314,7 +341,7 @@ pub fn render_table(rows: &[SsRow], with_info: bool, with_mem: bool) -> String {
     let mut out = String::new();
     for row in &cells {
         for (i, cell) in row.iter().enumerate() {
-            let (_, align, before) = COLUMNS[i];
+            let (_, align, before) = columns[i];
             out.push_str(before);
             let pad = widths[i] - cell.chars().count();
             match align {
@@ -399,6 +426,8 @@ impl SsSummary {
 
 #[derive(Serialize)]
 struct JsonRow<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    netid: Option<&'static str>,
     state: SsState,
     recv_q: u64,
     send_q: u64,
@@ -413,11 +442,12 @@ struct JsonRow<'a> {
 /// `--json`: an array of objects with the table's fields (`local` and
 /// `peer` as the table shows them, e.g. `0.0.0.0:*`) and, when known,
 /// `info` with every [`Info`] field in its raw unit and `mem` with the
-/// socket's memory ([`Mem`], bytes).
-pub fn render_json(rows: &[SsRow]) -> String {
+/// socket's memory ([`Mem`], bytes); with `with_netid`, `netid` first.
+pub fn render_json(rows: &[SsRow], with_netid: bool) -> String {
     let rows: Vec<JsonRow<'_>> = rows
         .iter()
         .map(|r| JsonRow {
+            netid: with_netid.then(|| r.netid()),
             state: r.state,
             recv_q: r.recv_q,
             send_q: r.send_q,

@@ -245,3 +245,35 @@ while c.recv(4096):
         },
     );
 }
+
+#[test]
+fn synack_ss_u_lists_the_udp_socket_of_an_echo_service() {
+    in_namespace(
+        "synack_ss_u_lists_the_udp_socket_of_an_echo_service",
+        &[],
+        |env| {
+            // --echo answers UDP on its port too.
+            let serve = Synack::serve(env, &["--port", "7", "--echo"]);
+            let words = |line: &str| line.split_whitespace().collect::<Vec<_>>().join(" ");
+            let udp = serve.ss(&["-uan"]);
+            let lines: Vec<String> = udp.lines().map(words).collect();
+            assert_eq!(
+                lines,
+                [
+                    "State Recv-Q Send-Q Local Address:Port Peer Address:PortProcess",
+                    "UNCONN 0 0 0.0.0.0:7 0.0.0.0:*"
+                ],
+                "{udp}"
+            );
+            let both = serve.ss(&["-tuan"]);
+            let lines: Vec<String> = both.lines().map(words).collect();
+            assert_eq!(
+                lines[0],
+                "Netid State Recv-Q Send-Q Local Address:Port Peer Address:PortProcess"
+            );
+            assert_eq!(lines[1], "udp UNCONN 0 0 0.0.0.0:7 0.0.0.0:*", "{both}");
+            assert!(lines[2].starts_with("tcp LISTEN 0 "), "{both}");
+            drop(serve);
+        },
+    );
+}

@@ -27,6 +27,7 @@ fn row(state: SsState, recv_q: u64, send_q: u64, local: &str, peer: &str) -> SsR
         peer: sa(peer),
         info: None,
         mem: None,
+        udp: false,
     }
 }
 
@@ -107,7 +108,43 @@ fn reference_rows() -> Vec<SsRow> {
 #[test]
 fn listener_established_and_time_wait_match_real_ss_tan() {
     let real = include_str!("data/ss-tan.txt");
-    assert_eq!(render_table(&reference_rows(), false, false), real);
+    assert_eq!(render_table(&reference_rows(), false, false, false), real);
+}
+
+/// The sockets of `ss-uan.txt` and `ss-tuan.txt` (captured from iproute2
+/// 6.1 in a namespace): UDP bound to 0.0.0.0:7, UDP 127.0.0.1:40000
+/// connected to 127.0.0.1:9, and a TCP listener on 0.0.0.0:7.
+fn udp_and_tcp_rows() -> Vec<SsRow> {
+    let udp = |state, local, peer| SsRow {
+        udp: true,
+        ..row(state, 0, 0, local, peer)
+    };
+    vec![
+        udp(Closed, "0.0.0.0:7", "0.0.0.0:0"),
+        udp(Established, "127.0.0.1:40000", "127.0.0.1:9"),
+        row(Listen, 0, 128, "0.0.0.0:7", "0.0.0.0:0"),
+    ]
+}
+
+#[test]
+fn udp_sockets_match_real_ss_uan_and_with_tcp_ss_tuan() {
+    let rows = udp_and_tcp_rows();
+    let uan = include_str!("data/ss-uan.txt");
+    assert_eq!(render_table(&rows[..2], false, false, false), uan);
+    let tuan = include_str!("data/ss-tuan.txt");
+    assert_eq!(render_table(&rows, false, false, true), tuan);
+    // -l: an unconnected UDP socket is "listening", as ss -lu shows it.
+    let listening: Vec<_> = rows.iter().filter(|r| r.is_listening()).collect();
+    assert_eq!(listening.len(), 2);
+    assert!(listening.iter().all(|r| r.local.port() == 7));
+    let j: serde_json::Value = serde_json::from_str(&render_json(&rows, true)).unwrap();
+    assert_eq!(
+        (&j[0]["netid"], &j[0]["state"]),
+        (&"udp".into(), &"UNCONN".into())
+    );
+    assert_eq!(j[2]["netid"], "tcp");
+    let plain: serde_json::Value = serde_json::from_str(&render_json(&rows, false)).unwrap();
+    assert!(plain[0].get("netid").is_none());
 }
 
 #[test]
@@ -116,7 +153,7 @@ fn short_literal_sample_matches_ss_layout() {
     let want = "State  Recv-Q Send-Q Local Address:Port Peer Address:PortProcess\n\
                 LISTEN 0      5            0.0.0.0:8080      0.0.0.0:*          \n";
     let rows = [row(Listen, 0, 5, "0.0.0.0:8080", "0.0.0.0:0")];
-    assert_eq!(render_table(&rows, false, false), want);
+    assert_eq!(render_table(&rows, false, false, false), want);
 }
 
 #[test]
@@ -138,7 +175,7 @@ fn every_connection_state_matches_real_ss_tan() {
         row(FinWait2, 0, 0, "192.0.2.1:59414", "192.0.2.1:80"),
         row(Established, 0, 0, "192.0.2.1:59416", "192.0.2.1:80"),
     ];
-    assert_eq!(render_table(&rows, false, false), real);
+    assert_eq!(render_table(&rows, false, false, false), real);
 }
 
 #[test]
@@ -154,13 +191,13 @@ fn ipv6_addresses_are_bracketed_like_ss() {
         row(Listen, 0, 4, "[::]:23", "[::]:0"),
         row(Listen, 0, 4, "[::1]:24", "[::]:0"),
     ];
-    assert_eq!(render_table(&rows, false, false), real);
+    assert_eq!(render_table(&rows, false, false, false), real);
 }
 
 #[test]
 fn info_lines_match_real_ss_tani() {
     let real = include_str!("data/ss-tani.txt");
-    let ours = render_table(&reference_rows(), true, false);
+    let ours = render_table(&reference_rows(), true, false, false);
     for (i, (o, r)) in ours.lines().zip(real.lines()).enumerate() {
         assert_eq!(o, r, "line {i}");
     }
@@ -195,7 +232,7 @@ fn memory_lines_match_real_ss_tanm() {
             ..row(Established, 0, 0, "192.0.2.1:40000", "192.0.2.1:9000")
         },
     ];
-    let ours = render_table(&rows, false, true);
+    let ours = render_table(&rows, false, true, false);
     for (i, (o, r)) in ours.lines().zip(real.lines()).enumerate() {
         assert_eq!(o, r, "line {i}");
     }
@@ -271,7 +308,7 @@ fn summary_counts_per_state_with_ss_s_tcp_line() {
 #[test]
 fn json_has_the_table_fields_and_info() {
     let rows = reference_rows();
-    let v: serde_json::Value = serde_json::from_str(&render_json(&rows)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&render_json(&rows, false)).unwrap();
     let arr = v.as_array().unwrap();
     assert_eq!(arr.len(), 4);
     assert_eq!(arr[0]["state"], "LISTEN");

@@ -47,6 +47,11 @@ pub struct Snapshot {
     /// `synack neigh` (empty from a stack that did not say).
     #[serde(default)]
     pub neighbours: Vec<NeighRow>,
+    /// Its bound UDP sockets, for `ss -u`: `UNCONN`, or `ESTAB` when
+    /// connected; Recv-Q is the receive buffer's memory in use, Send-Q 0
+    /// (empty from a stack that did not say).
+    #[serde(default)]
+    pub udp: Vec<SocketRow>,
 }
 
 /// One neighbour, as `ip neigh` shows it.
@@ -228,7 +233,7 @@ impl From<&TcpInfo> for Info {
 impl Runtime {
     /// The stack's sockets now, for `ss`.
     pub fn snapshot(&self, device: &str) -> Snapshot {
-        let (sockets, buffer_memory, memory_state, neighbours) = self.with_stack(|stack| {
+        let (sockets, buffer_memory, memory_state, neighbours, udp) = self.with_stack(|stack| {
             let sockets = stack
                 .sockets()
                 .map(|s| {
@@ -285,7 +290,20 @@ impl Runtime {
                 })
                 .collect();
             let state = stack.memory_state().name().to_owned();
-            (sockets, memory, state, neighbours)
+            let udp = stack
+                .udp_sockets()
+                .map(|u| SocketRow {
+                    state: if u.peer.is_some() { "ESTAB" } else { "UNCONN" }.to_owned(),
+                    recv_q: u.rmem as u64,
+                    send_q: 0,
+                    local: u.local,
+                    peer: u.peer,
+                    orphan: false,
+                    info: None,
+                    mem: None,
+                })
+                .collect();
+            (sockets, memory, state, neighbours, udp)
         });
         Snapshot {
             pid: std::process::id(),
@@ -294,6 +312,7 @@ impl Runtime {
             buffer_memory,
             memory_state,
             neighbours,
+            udp,
         }
     }
 }

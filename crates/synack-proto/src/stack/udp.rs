@@ -14,7 +14,9 @@ use crate::ip::addr::Destination;
 use crate::ip::options::{MAX_LEN as MAX_OPTIONS, Registration, SendOptions};
 use crate::ip::stats::UdpStats;
 use crate::time::Instant;
-use crate::udp::{Outgoing, Received, UdpError, UdpErrorReport, UdpHandle, UdpInput};
+use crate::udp::{
+    Outgoing, Received, UdpError, UdpErrorReport, UdpHandle, UdpInput, UdpSocketSummary,
+};
 use crate::wire::Checksum;
 use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet, Ipv4Repr};
 
@@ -319,6 +321,11 @@ impl Stack {
     /// count too).
     pub fn udp_recv_queue(&self, h: UdpHandle) -> Result<(usize, usize), UdpError> {
         self.udp.recv_queue(h)
+    }
+
+    /// Every bound UDP socket, for `ss -u`.
+    pub fn udp_sockets(&self) -> impl Iterator<Item = UdpSocketSummary> + '_ {
+        self.udp.summaries()
     }
 
     /// UDP counters (`Udp:` in `/proc/net/snmp`).

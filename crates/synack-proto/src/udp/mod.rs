@@ -240,6 +240,19 @@ impl UdpErrorReport {
     }
 }
 
+/// A bound socket, as `ss -u` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpSocketSummary {
+    pub handle: UdpHandle,
+    pub local: SocketAddrV4,
+    /// The connected peer.
+    pub peer: Option<SocketAddrV4>,
+    /// The receive buffer's memory in use: the queued datagrams' bytes and
+    /// [`DATAGRAM_OVERHEAD`] each (where Linux's `sk_rmem_alloc` counts
+    /// each skb's truesize).
+    pub rmem: usize,
+}
+
 #[derive(Debug)]
 struct UdpSocket {
     /// `None` until bound (explicitly or implicitly).
@@ -675,6 +688,23 @@ impl UdpSockets {
 
     pub fn peer_addr(&self, h: UdpHandle) -> Result<Option<SocketAddrV4>, UdpError> {
         Ok(self.socket(h)?.peer)
+    }
+
+    /// Every bound socket, in slot order (an unbound one has no address
+    /// to list, as Linux's /proc/net/udp lists only hashed sockets).
+    pub fn summaries(&self) -> impl Iterator<Item = UdpSocketSummary> + '_ {
+        self.slots.iter().enumerate().filter_map(|(index, slot)| {
+            let s = slot.socket.as_ref()?;
+            Some(UdpSocketSummary {
+                handle: UdpHandle {
+                    index: index as u32,
+                    generation: slot.generation,
+                },
+                local: s.local?,
+                peer: s.peer,
+                rmem: s.rx.charged(),
+            })
+        })
     }
 
     /// Datagrams queued and the bytes they hold (their payloads, and the IP

@@ -67,6 +67,12 @@ impl RxQueue {
         true
     }
 
+    /// What the queue charges against the receive buffer now: its bytes
+    /// and [`DATAGRAM_OVERHEAD`] a datagram (`ss -u`'s Recv-Q).
+    pub(crate) fn charged(&self) -> usize {
+        self.charged
+    }
+
     /// Takes the oldest datagram into `buf` and its IP options into
     /// `options`, with their length.
     pub(crate) fn pop(

@@ -640,6 +640,29 @@ fn recverr_queues_every_error_for_any_socket_with_its_sender() {
     assert_eq!(t.handle_icmp_error(PEER, out.src, out.dst, &port), None);
 }
 
+#[test]
+fn summaries_list_bound_sockets_with_their_peers_and_memory() {
+    let mut t = table();
+    let _unbound = t.open();
+    let server = t.open();
+    t.bind(server, sa(Ipv4Addr::UNSPECIFIED, 53), |_| true)
+        .unwrap();
+    let client = t.open();
+    let local = t.connect(client, sa(PEER, 53), Some(US)).unwrap();
+    deliver(&mut t, sa(PEER, 9), sa(US, 53), b"hello");
+    let rows: Vec<_> = t.summaries().collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        (rows[0].handle, rows[0].local, rows[0].peer),
+        (server, sa(Ipv4Addr::UNSPECIFIED, 53), None)
+    );
+    assert_eq!(rows[0].rmem, 5 + DATAGRAM_OVERHEAD);
+    assert_eq!(
+        (rows[1].local, rows[1].peer, rows[1].rmem),
+        (local, Some(sa(PEER, 53)), 0)
+    );
+}
+
 proptest::proptest! {
     /// Arbitrary bytes as a UDP datagram: never a panic, and every
     /// outcome is counted exactly once.
