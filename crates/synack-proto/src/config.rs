@@ -253,7 +253,10 @@ pub struct Config {
     /// Minimum interval between ACKs sent in reply to out-of-window segments,
     /// per connection (`tcp_invalid_ratelimit`, RFC 5961 §7 challenge ACK throttling).
     pub tcp_invalid_ratelimit: Duration,
-    /// Global challenge ACKs per second (`tcp_challenge_ack_limit`).
+    /// Global challenge ACKs per second (`tcp_challenge_ack_limit`), each
+    /// second's budget drawn between half and one and a half times it, as
+    /// Linux does against CVE-2016-5696. Linux 6.0's default, i32::MAX: no
+    /// global limit, `tcp_invalid_ratelimit` per connection only.
     pub tcp_challenge_ack_limit: u32,
 
     // --- congestion control ---
@@ -371,7 +374,7 @@ impl Default for Config {
             tcp_keepalive_intvl: Duration::from_secs(75),
             tcp_keepalive_probes: 9,
             tcp_invalid_ratelimit: Duration::from_millis(500),
-            tcp_challenge_ack_limit: 1000,
+            tcp_challenge_ack_limit: i32::MAX as u32,
             tcp_congestion_control: CongestionAlgorithm::Cubic,
             tcp_init_cwnd: 10,
             tcp_hystart_detect: 3,

@@ -94,6 +94,7 @@ use self::sockopt::ConnOptions;
 use self::template::ConnTemplate;
 pub(crate) use self::xmit::{TimedSegment, XmitState};
 use crate::config::{Config, CongestionAlgorithm};
+use crate::rng::Rng;
 use crate::stats::Stats;
 use crate::storage::RingBuffer;
 use crate::tcp::congestion::{Congestion, CongestionControl};
@@ -113,6 +114,9 @@ pub const MAX_OUT_OF_ORDER_RANGES: usize = 32;
 
 /// How long a connection's emptied buffers stay allocated ([`Timer::Idle`]).
 pub const IDLE_RELEASE: Duration = Duration::from_secs(1);
+
+/// Mixed into the seed for the challenge-ACK budget's draws.
+const CHALLENGE_SEED: u64 = 0xC4A1_1E49_E5CE_D001;
 
 /// What a connection needs from its stack on every call.
 #[derive(Debug, Default)]
@@ -157,6 +161,8 @@ impl Env {
         Env {
             template: ConnTemplate::new(&config),
             memory: crate::tcp::memory::BufferMemory::new(config.tcp_mem),
+            // Its own stream from the seed: the stack's draws keep their order.
+            challenge: ChallengeAckBudget::new(Rng::from_seed(config.seed ^ CHALLENGE_SEED)),
             config,
             ..Env::default()
         }
@@ -183,24 +189,57 @@ pub(crate) fn stack_acts_on(from: TcpState, to: TcpState) -> bool {
     matches!(from, TcpState::SynSent | TcpState::SynReceived) || to == TcpState::Closed
 }
 
-/// RFC 5961 §7 and Linux `tcp_challenge_ack_limit`: at most this many
-/// challenge ACKs per second for the whole stack, so a blind attacker cannot
-/// use them to learn anything about a connection.
-#[derive(Clone, Copy, Debug, Default)]
+/// RFC 5961 §7 and Linux `tcp_challenge_ack_limit`: the challenge ACKs
+/// the whole stack may send in a second.
+///
+/// A budget counted exactly is itself a side channel (CVE-2016-5696, Cao
+/// et al., "Off-Path TCP Exploits: Global Rate Limit Considered
+/// Dangerous"): an attacker who spends it on its own connection and counts
+/// the challenge ACKs it gets back learns whether a spoofed probe made
+/// another connection spend one, and so finds that connection's ports and
+/// sequence numbers. As Linux (`tcp_send_challenge_ack`), each second's
+/// budget is therefore drawn at random between half and one and a half
+/// times the limit, and the default limit (Linux 6.0's) is so large that
+/// only the per-connection `tcp_invalid_ratelimit` applies. A limit of 0
+/// sends none.
+#[derive(Clone, Debug)]
 pub struct ChallengeAckBudget {
-    window_start: Instant,
-    sent: u32,
+    /// The second (of `now`) the budget is for, and what is left of it.
+    second: u64,
+    left: u64,
+    rng: Rng,
+}
+
+impl Default for ChallengeAckBudget {
+    fn default() -> Self {
+        ChallengeAckBudget::new(Rng::from_seed(0))
+    }
 }
 
 impl ChallengeAckBudget {
-    /// Takes one challenge ACK from the budget of `limit` per second.
-    pub fn take(&mut self, now: Instant, limit: u32) -> bool {
-        if now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
-            self.window_start = now;
-            self.sent = 0;
+    /// A budget whose draws come from `rng` (the stack's seeded secrets).
+    pub fn new(rng: Rng) -> Self {
+        ChallengeAckBudget {
+            second: u64::MAX,
+            left: 0,
+            rng,
         }
-        if self.sent < limit {
-            self.sent += 1;
+    }
+
+    /// Takes one challenge ACK from this second's budget for `limit`.
+    pub fn take(&mut self, now: Instant, limit: u32) -> bool {
+        let second = now.total_micros() / 1_000_000;
+        if second != self.second {
+            self.second = second;
+            let half = (u64::from(limit) + 1) / 2;
+            // Linux: get_random_u32_inclusive(half, limit + half - 1).
+            self.left = match limit {
+                0 => 0,
+                _ => half + self.rng.below(u64::from(limit)),
+            };
+        }
+        if self.left > 0 {
+            self.left -= 1;
             true
         } else {
             false

@@ -307,3 +307,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_stack_wide_budget_is_drawn_anew_each_second_not_counted_exactly() {
+    use crate::tcp::conn::ChallengeAckBudget;
+    // CVE-2016-5696: an exact count would tell an off-path attacker that a
+    // spoofed probe hit; Linux draws each second's budget in [L/2, 3L/2).
+    let mut budget = ChallengeAckBudget::new(crate::Rng::from_seed(7));
+    let per_second: Vec<u32> = (0..50)
+        .map(|s| {
+            let at = Instant::from_secs(s) + Duration::from_millis(3);
+            (0..5000).take_while(|_| budget.take(at, 1000)).count() as u32
+        })
+        .collect();
+    assert!(
+        per_second.iter().all(|n| (500..1500).contains(n)),
+        "{per_second:?}"
+    );
+    let distinct: std::collections::BTreeSet<_> = per_second.iter().collect();
+    assert!(distinct.len() > 40, "{per_second:?}");
+    // The default (Linux 6.0's, i32::MAX) leaves the limiting to each
+    // connection's tcp_invalid_ratelimit; 0 sends none.
+    let limit = Config::default().tcp_challenge_ack_limit;
+    let at = Instant::from_secs(100);
+    assert!((0..100_000).all(|_| budget.take(at, limit)));
+    assert!(!budget.take(Instant::from_secs(101), 0));
+}
