@@ -163,6 +163,10 @@ pub struct Config {
     pub tcp_retries1: u8,
     /// Retransmissions before an established connection is given up (`tcp_retries2`).
     pub tcp_retries2: u8,
+    /// Retransmissions (and zero-window probes) before an orphan, a
+    /// connection the application closed, is given up
+    /// (`tcp_orphan_retries`); 0 means 8 while the RTO is below its maximum.
+    pub tcp_orphan_retries: u8,
     /// Orphaned FIN-WAIT-2 lifetime (`tcp_fin_timeout`).
     pub tcp_fin_timeout: Duration,
     /// Maximum segment lifetime; TIME-WAIT lasts 2 MSL (RFC 9293 §3.4.2).
@@ -330,6 +334,7 @@ impl Default for Config {
             tcp_synack_retries: 5,
             tcp_retries1: 3,
             tcp_retries2: 15,
+            tcp_orphan_retries: 0,
             tcp_fin_timeout: Duration::from_secs(60),
             tcp_msl: Duration::from_secs(30),
             tcp_max_tw_buckets: 18_000,
@@ -553,6 +558,7 @@ impl Config {
             "tcp_synack_retries" => self.tcp_synack_retries = small(value)?,
             "tcp_retries1" => self.tcp_retries1 = small(value)?,
             "tcp_retries2" => self.tcp_retries2 = small(value)?,
+            "tcp_orphan_retries" => self.tcp_orphan_retries = small(value)?,
             "tcp_fin_timeout" => self.tcp_fin_timeout = secs(value)?,
             "tcp_max_tw_buckets" => self.tcp_max_tw_buckets = num(value)? as usize,
             "tcp_rfc1337" => self.tcp_rfc1337 = boolean(value)?,

@@ -226,7 +226,16 @@ impl Connection {
             (Some(limit), Some(first)) => now.saturating_duration_since(first) >= limit,
             _ => false,
         };
-        if user_timeout_passed || core.xmit.probes_out() >= u32::from(env.config.tcp_retries2) {
+        // An orphan gets `tcp_orphan_retries` probes, and none more once
+        // the backed-off RTO reached its maximum (Linux `tcp_probe_timer`).
+        let max_probes = match core.life.orphan() {
+            true => core.orphan_retries(&env.config),
+            false => env.config.tcp_retries2,
+        };
+        let stuck = core.life.orphan()
+            && core.rto_with_backoff(&env.config) >= env.config.tcp_rto_max
+            && core.rtt.backoffs() >= u32::from(max_probes);
+        if user_timeout_passed || stuck || core.xmit.probes_out() >= u32::from(max_probes) {
             env.stats.tcp_ext.tcp_abort_on_timeout += 1;
             self.close_with(now, env, CloseReason::TimedOut);
             return;
@@ -358,15 +367,38 @@ impl Core {
     }
 
     /// Linux `retransmits_timed_out` for synchronized states: the user
-    /// timeout if set, else the time `tcp_retries2` backoffs take.
+    /// timeout if set, else the time `tcp_retries2` backoffs take (an
+    /// orphan's: [`Core::orphan_retries`], Linux `tcp_write_timeout`).
     pub(super) fn write_timed_out(&self, now: Instant, config: &Config) -> bool {
         let Some(retransmitting) = self.retransmitting_for(now) else {
             return false;
         };
-        let limit = self.socket.cold().user_timeout.unwrap_or_else(|| {
-            model_timeout(config.tcp_retries2, config.tcp_rto_min, config.tcp_rto_max)
-        });
+        let boundary = match self.life.orphan() {
+            true => self.orphan_retries(config),
+            false => config.tcp_retries2,
+        };
+        let limit = self
+            .socket
+            .cold()
+            .user_timeout
+            .unwrap_or_else(|| model_timeout(boundary, config.tcp_rto_min, config.tcp_rto_max));
         retransmitting >= limit
+    }
+
+    /// Linux `tcp_orphan_retries`: the backoffs an orphan (a connection
+    /// the application closed, that the stack finishes) gets before it is
+    /// given up, so that closed connections to dead peers do not hold
+    /// memory for `tcp_retries2`'s quarter of an hour. `tcp_orphan_retries`,
+    /// where 0 means 8 (more than 100 s from a 200 ms RTO) while the
+    /// backed-off RTO is below its maximum; none once it is not and an ICMP
+    /// error has said something is wrong (`sk_err_soft`).
+    pub(super) fn orphan_retries(&self, config: &Config) -> u8 {
+        let alive = self.rto_with_backoff(config) < config.tcp_rto_max;
+        match config.tcp_orphan_retries {
+            _ if self.life.soft_error.is_some() && !alive => 0,
+            0 if alive => 8,
+            n => n,
+        }
     }
 
     /// Linux `retransmits_timed_out(sk, boundary, 0)`: whether the

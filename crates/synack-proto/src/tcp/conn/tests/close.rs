@@ -414,3 +414,46 @@ fn a_reset_ends_the_connection_with_an_error() {
             .contains(&ConnEvent::Closed(CloseReason::Reset))
     );
 }
+
+/// Closes a connection with 100 bytes and its FIN unacknowledged to a
+/// silent peer, and runs it 20 minutes: its retransmissions (by timeout)
+/// and the time it was given up at, if it was.
+fn closed_to_a_silent_peer(config: Config, orphan: bool) -> (usize, Option<u64>, Harness) {
+    let mut h = Harness::established_with(config);
+    h.send(&[7; 100]);
+    if orphan {
+        h.conn.close(h.now, &mut h.env);
+    } else {
+        shutdown_write(&mut h);
+    }
+    assert_eq!(h.conn.is_orphan(), orphan);
+    h.output();
+    for ms in (1_000..1_200_000).step_by(100) {
+        h.run_until(ms);
+        if h.state() == TcpState::Closed {
+            return (h.info().total_retrans as usize, Some(ms), h);
+        }
+    }
+    (h.info().total_retrans as usize, None, h)
+}
+
+#[test]
+fn an_orphan_to_a_silent_peer_gives_up_after_tcp_orphan_retries() {
+    // Linux `tcp_orphan_retries` 0: 8 backoffs while the RTO is below its
+    // maximum (about 102 s from 200 ms), where a connection the
+    // application holds takes tcp_retries2's 924.6 s.
+    let (sent, gone, h) = closed_to_a_silent_peer(Config::default(), true);
+    assert_eq!(h.conn.close_reason(), Some(CloseReason::TimedOut));
+    // 8 by timeout (at 0.3 s doubling: the first expiry past the 102.2 s
+    // the model gives is at 153.7 s) and the tail loss probe.
+    assert_eq!((sent, gone), (9, Some(153_700)));
+    let (held_sent, held_gone, _) = closed_to_a_silent_peer(Config::default(), false);
+    assert_eq!((held_sent, held_gone), (16, Some(993_700)));
+    // tcp_orphan_retries 3: three, then given up.
+    let three = Config {
+        tcp_orphan_retries: 3,
+        ..Config::default()
+    };
+    let (sent, gone, _) = closed_to_a_silent_peer(three, true);
+    assert_eq!((sent, gone), (4, Some(4_900)));
+}

@@ -164,3 +164,18 @@ fn keepalive_is_off_by_default() {
     assert!(sent.is_empty());
     assert_eq!(h.state(), TcpState::Established);
 }
+
+#[test]
+fn an_orphans_zero_window_probes_give_up_after_tcp_orphan_retries() {
+    // Linux `tcp_probe_timer` for a closed socket: tcp_orphan_retries
+    // (0: 8) probes, where one the application holds gets tcp_retries2.
+    let mut h = Harness::established();
+    zero_window(&mut h);
+    h.send(&[1; 100]);
+    h.conn.close(h.now, &mut h.env);
+    assert!(h.conn.is_orphan());
+    let sent = h.run_until(3 * 3_600 * 1_000);
+    assert_eq!(sent.len(), 8, "tcp_orphan_retries probes");
+    assert_eq!(h.state(), TcpState::Closed);
+    assert_eq!(h.conn.close_reason(), Some(CloseReason::TimedOut));
+}
