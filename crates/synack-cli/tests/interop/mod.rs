@@ -141,19 +141,10 @@ impl Synack {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawning synack serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = stdout_lines(&mut child);
         let mut s = Synack {
             child,
-            lines: rx,
+            lines,
             control: env.path("control.sock"),
         };
         let first = s.line(Duration::from_secs(30));
@@ -254,6 +245,21 @@ pub fn wait(child: &mut Child, patience: Duration) -> ExitStatus {
         }
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// A spawned child's stdout (piped), line by line as it comes.
+pub fn stdout_lines(child: &mut Child) -> Receiver<String> {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Runs a command to completion within [`PATIENCE`], collecting its output.

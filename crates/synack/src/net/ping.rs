@@ -4,12 +4,12 @@
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use synack_proto::ping::{HEADER_LEN, PingError, PingErrorReport, PingHandle};
 
-use super::error::{not_connected, ping_error, would_block};
+use super::error::{not_connected, ping_error};
+use super::udp::{check_read_timeout, wait_datagram};
 use crate::runtime::registry::UdpEntry;
 use crate::runtime::{Core, Runtime};
 
@@ -76,9 +76,10 @@ impl PingSocket {
     /// A new ping socket bound to `addr` (one of the stack's, or 0.0.0.0)
     /// and echo identifier `ident` (0: a free one).
     pub fn bind(rt: &Runtime, addr: Ipv4Addr, ident: u16) -> io::Result<PingSocket> {
-        let socket = PingSocket::open(rt)?;
-        socket.with_core(|core, h| core.stack.ping_bind(h, addr, ident).map_err(ping_error))?;
-        Ok(socket)
+        Ok(PingSocket {
+            rt: rt.clone(),
+            h: bind(rt, addr, ident)?,
+        })
     }
 
     fn with_core<T>(
@@ -152,11 +153,7 @@ impl PingSocket {
 
     /// IP_TTL: the TTL of the socket's requests (1 to 255).
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        let ttl = u8::try_from(ttl)
-            .ok()
-            .filter(|&t| t > 0)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be 1 to 255"))?;
-        self.with_core(|core, h| core.stack.ping_set_ttl(h, ttl).map_err(ping_error))
+        self.with_core(|core, h| set_ttl(core, h, ttl))
     }
 
     pub fn ttl(&self) -> io::Result<u32> {
@@ -179,12 +176,7 @@ impl PingSocket {
     /// How long a receive waits before failing with `WouldBlock` (`None`:
     /// forever).
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        if timeout.is_some_and(|t| t.is_zero()) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "cannot set a 0 duration timeout",
-            ));
-        }
+        check_read_timeout(timeout)?;
         self.with_entry(|e| e.read_timeout = timeout)
     }
 
@@ -210,30 +202,9 @@ impl PingSocket {
     /// mode and read timeout say.
     fn recv_with<T>(
         &self,
-        mut attempt: impl FnMut(&mut Core, PingHandle) -> Option<io::Result<T>>,
+        attempt: impl FnMut(&mut Core, PingHandle) -> Option<io::Result<T>>,
     ) -> io::Result<T> {
-        let shared = &self.rt.shared;
-        let mut core = shared.lock()?;
-        let entry = core.registry.pings.get(&self.h).ok_or_else(not_connected)?;
-        let (nonblocking, deadline) = (
-            entry.nonblocking,
-            entry.read_timeout.map(|t| Instant::now() + t),
-        );
-        loop {
-            if let Some(r) = attempt(&mut core, self.h) {
-                return r;
-            }
-            if nonblocking {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            let entry = core.registry.pings.get(&self.h).ok_or_else(not_connected)?;
-            let cond = Arc::clone(&entry.read.cond);
-            let (next, expired) = shared.wait(core, &cond, deadline)?;
-            core = next;
-            if expired {
-                return Err(would_block("recv"));
-            }
-        }
+        wait_datagram(&self.rt, self.h, |r, h| r.pings.get_mut(&h), attempt)
     }
 }
 
@@ -266,6 +237,26 @@ pub(crate) fn open(rt: &Runtime) -> io::Result<PingHandle> {
         },
     );
     Ok(h)
+}
+
+/// A new ping socket bound to `addr` and `ident` (both front ends).
+pub(crate) fn bind(rt: &Runtime, addr: Ipv4Addr, ident: u16) -> io::Result<PingHandle> {
+    let h = open(rt)?;
+    let mut core = rt.shared.lock()?;
+    if let Err(e) = core.stack.ping_bind(h, addr, ident) {
+        release(&mut core, h);
+        return Err(ping_error(e));
+    }
+    Ok(h)
+}
+
+/// IP_TTL, 1 to 255 (both front ends).
+pub(crate) fn set_ttl(core: &mut Core, h: PingHandle, ttl: u32) -> io::Result<()> {
+    let ttl = u8::try_from(ttl)
+        .ok()
+        .filter(|&t| t > 0)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be 1 to 255"))?;
+    core.stack.ping_set_ttl(h, ttl).map_err(ping_error)
 }
 
 /// The next reply, or the next queued error report first; `None` when

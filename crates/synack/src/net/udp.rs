@@ -10,7 +10,7 @@ use synack_proto::udp::{UdpError, UdpErrorReport, UdpHandle};
 
 use super::error::{not_connected, udp_error, would_block};
 use super::listener::first_v4;
-use crate::runtime::registry::UdpEntry;
+use crate::runtime::registry::{Registry, UdpEntry};
 use crate::runtime::{Core, Runtime};
 
 /// A UDP socket of a synack [`Runtime`], used like `std::net::UdpSocket`.
@@ -294,37 +294,9 @@ impl UdpSocket {
     /// mode and read timeout say.
     fn recv_with<T>(
         &self,
-        mut attempt: impl FnMut(&mut Core, UdpHandle) -> Option<io::Result<T>>,
+        attempt: impl FnMut(&mut Core, UdpHandle) -> Option<io::Result<T>>,
     ) -> io::Result<T> {
-        let shared = &self.rt.shared;
-        let mut core = shared.lock()?;
-        let entry = core.registry.udps.get(&self.h).ok_or_else(not_connected)?;
-        let (nonblocking, deadline) = (
-            entry.nonblocking,
-            entry.read_timeout.map(|t| Instant::now() + t),
-        );
-        loop {
-            if let Some(r) = attempt(&mut core, self.h) {
-                return r;
-            }
-            if nonblocking {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            let cond = Arc::clone(
-                &core
-                    .registry
-                    .udps
-                    .get(&self.h)
-                    .ok_or_else(not_connected)?
-                    .read
-                    .cond,
-            );
-            let (next, expired) = shared.wait(core, &cond, deadline)?;
-            core = next;
-            if expired {
-                return Err(would_block("recv"));
-            }
-        }
+        wait_datagram(&self.rt, self.h, |r, h| r.udps.get_mut(&h), attempt)
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -343,12 +315,7 @@ impl UdpSocket {
 
     /// How long `recv` waits before failing with `WouldBlock` (`None`: forever).
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        if timeout.is_some_and(|t| t.is_zero()) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "cannot set a 0 duration timeout",
-            ));
-        }
+        check_read_timeout(timeout)?;
         self.with_core(|core, h| {
             if let Some(e) = core.registry.udps.get_mut(&h) {
                 e.read_timeout = timeout;
@@ -529,6 +496,51 @@ impl UdpSocket {
             }
             Ok((self.rt.clone(), h))
         })
+    }
+}
+
+/// Waits for `attempt` on datagram socket `h` (UDP or ping; `entry`
+/// finds its registry entry), as its blocking mode and read timeout say:
+/// `WouldBlock` when nonblocking or once the timeout passed.
+pub(crate) fn wait_datagram<H: Copy, T>(
+    rt: &Runtime,
+    h: H,
+    entry: fn(&mut Registry, H) -> Option<&mut UdpEntry>,
+    mut attempt: impl FnMut(&mut Core, H) -> Option<io::Result<T>>,
+) -> io::Result<T> {
+    let shared = &rt.shared;
+    let mut core = shared.lock()?;
+    let e = entry(&mut core.registry, h).ok_or_else(not_connected)?;
+    let (nonblocking, deadline) = (e.nonblocking, e.read_timeout.map(|t| Instant::now() + t));
+    loop {
+        if let Some(r) = attempt(&mut core, h) {
+            return r;
+        }
+        if nonblocking {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let cond = Arc::clone(
+            &entry(&mut core.registry, h)
+                .ok_or_else(not_connected)?
+                .read
+                .cond,
+        );
+        let (next, expired) = shared.wait(core, &cond, deadline)?;
+        core = next;
+        if expired {
+            return Err(would_block("recv"));
+        }
+    }
+}
+
+/// A read timeout as std's sockets take it: `None`, or not zero.
+pub(crate) fn check_read_timeout(timeout: Option<Duration>) -> io::Result<()> {
+    match timeout {
+        Some(t) if t.is_zero() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "cannot set a 0 duration timeout",
+        )),
+        _ => Ok(()),
     }
 }
 

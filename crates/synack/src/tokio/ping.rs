@@ -9,7 +9,9 @@ use synack_proto::ping::PingHandle;
 
 use super::Runtime;
 use crate::net::PingEvent;
-use crate::net::ping::{echo_request, open, release, send_with, try_recv, try_recv_from};
+use crate::net::ping::{
+    bind, echo_request, open, release, send_with, set_ttl, try_recv, try_recv_from,
+};
 use crate::runtime::Core;
 
 fn closed() -> io::Error {
@@ -36,12 +38,10 @@ impl PingSocket {
     /// A new ping socket bound to `addr` and echo identifier `ident` (0: a
     /// free one).
     pub fn bind(rt: &Runtime, addr: Ipv4Addr, ident: u16) -> io::Result<PingSocket> {
-        let socket = PingSocket::open(rt)?;
-        socket.with_core(|core, h| {
-            let bound = core.stack.ping_bind(h, addr, ident);
-            bound.map(drop).map_err(crate::net::error_of_ping)
-        })?;
-        Ok(socket)
+        Ok(PingSocket {
+            rt: rt.clone(),
+            h: bind(rt, addr, ident)?,
+        })
     }
 
     fn with_core<T>(
@@ -105,14 +105,7 @@ impl PingSocket {
 
     /// IP_TTL (1 to 255).
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        let ttl = u8::try_from(ttl)
-            .ok()
-            .filter(|&t| t > 0)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be 1 to 255"))?;
-        self.with_core(|core, h| {
-            let set = core.stack.ping_set_ttl(h, ttl);
-            set.map_err(crate::net::error_of_ping)
-        })
+        self.with_core(|core, h| set_ttl(core, h, ttl))
     }
 
     /// The bound address and echo identifier.

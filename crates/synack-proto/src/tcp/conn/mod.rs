@@ -231,7 +231,7 @@ impl ChallengeAckBudget {
         let second = now.total_micros() / 1_000_000;
         if second != self.second {
             self.second = second;
-            let half = (u64::from(limit) + 1) / 2;
+            let half = u64::from(limit).div_ceil(2);
             // Linux: get_random_u32_inclusive(half, limit + half - 1).
             self.left = match limit {
                 0 => 0,
