@@ -378,8 +378,8 @@ struct Entry {
     /// The last proof that the neighbour hears us (Linux `confirmed`): an
     /// ARP reply to us or an upper layer's confirmation.
     confirmed: Option<Instant>,
-    /// When ARP last changed its address or state (Linux `updated`), for
-    /// `locktime`.
+    /// When ARP, a use or the timer last changed its address or state
+    /// (Linux `updated`), for `locktime`.
     updated: Instant,
     /// Packets waiting for the address.
     queue: PacketList,
@@ -473,13 +473,18 @@ impl ArpCache {
                 // this use.
                 let (state, deadline) = match confirmed_until(e.confirmed, &self.config) {
                     Some(until) if now < until => (State::Reachable { mac, until }, until),
-                    _ => delay(now, mac, &self.config),
+                    _ => {
+                        e.updated = now;
+                        delay(now, mac, &self.config)
+                    }
                 };
                 e.state = state;
                 self.timers.schedule(ip, deadline);
                 mac
             }
             State::Stale { mac, .. } => {
+                // Linux `__neigh_event_send`: STALE to DELAY moves `updated`.
+                e.updated = now;
                 let (state, deadline) = delay(now, mac, &self.config);
                 e.state = state;
                 self.timers.schedule(ip, deadline);
@@ -650,6 +655,9 @@ impl ArpCache {
                     let (state, deadline) = match confirmed_until(e.confirmed, &self.config) {
                         Some(until) if now < until => (State::Reachable { mac, until }, until),
                         _ => {
+                            // A change of state: `updated`, which locktime
+                            // counts from, moves (as Linux's does).
+                            e.updated = now;
                             let until = now + self.config.reachable_time;
                             (State::Stale { mac, until }, until)
                         }
@@ -662,7 +670,9 @@ impl ArpCache {
                 }
                 State::Delay { mac, .. } => {
                     // Confirmed while it waited: REACHABLE again, from the
-                    // confirmation, with no probe.
+                    // confirmation, with no probe. Every way out is a
+                    // change of state (`updated`).
+                    e.updated = now;
                     let since = e
                         .confirmed
                         .filter(|&at| at + self.config.delay_first_probe >= now);

@@ -569,6 +569,36 @@ fn a_new_address_within_locktime_is_ignored_unless_asked_or_announced() {
 }
 
 #[test]
+fn locktime_counts_from_the_timers_changes_and_a_uses_too() {
+    let reachable = ArpConfig::default().reachable_time;
+    let ms = Duration::from_millis;
+    let mut c = cache();
+    let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
+    // REACHABLE runs out: STALE at T0 + reachable_time, a change of state
+    // (Linux `neigh_timer_handler` moves `updated`): another address is
+    // held off for locktime from then, not from the reply long before.
+    let stale = T0 + reachable;
+    run_until(&mut c, stale);
+    assert!(matches!(c.entries[&PEER].state, State::Stale { .. }));
+    assert_eq!(
+        c.handle_arp(stale + ms(500), &answer(PEER, NEW_MAC), true, true),
+        ArpUpdate::Locked
+    );
+    // A use makes it DELAY: locktime again from the use.
+    let used = stale + ms(1500);
+    let _ = c.resolve_or_queue(used, PEER, b"datagram", false);
+    assert!(matches!(c.entries[&PEER].state, State::Delay { .. }));
+    assert_eq!(
+        c.handle_arp(used + ms(999), &answer(PEER, NEW_MAC), true, true),
+        ArpUpdate::Locked
+    );
+    assert_eq!(
+        c.handle_arp(used + ms(1000), &answer(PEER, NEW_MAC), true, true),
+        ArpUpdate::Updated
+    );
+}
+
+#[test]
 fn a_new_address_from_a_broadcast_is_probed_before_it_is_trusted() {
     let mut c = cache();
     let _ = c.handle_arp(T0, &answer(PEER, PEER_MAC), true, true);
