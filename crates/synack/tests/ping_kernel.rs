@@ -82,6 +82,31 @@ fn the_kernel_answers_names_itself_as_a_hop_and_filters() {
             }
         }
 
+        // ping -R: a record route of nine slots, read back with the reply
+        // by IP_RECVOPTS. Ours first, as the request left; then the
+        // kernel's (Linux records itself as it takes the request and again
+        // as it sends the reply).
+        let mut rr = vec![7, 39, 4];
+        rr.resize(39, 0);
+        ping.set_ip_options(&rr).unwrap();
+        ping.set_recv_ip_options(true).unwrap();
+        ping.send_echo(KERNEL, 9, b"route").unwrap();
+        match next(&ping) {
+            PingEvent::Reply(r) => {
+                let o = r.ip_options();
+                assert_eq!((o.len(), o[0], o[1]), (40, 7, 39), "{o:?}");
+                let recorded: Vec<Ipv4Addr> = o[3..usize::from(o[2]) - 1]
+                    .chunks(4)
+                    .map(|a| Ipv4Addr::new(a[0], a[1], a[2], a[3]))
+                    .collect();
+                let us = "192.0.2.2".parse::<Ipv4Addr>().unwrap();
+                assert_eq!(recorded, [us, KERNEL, KERNEL]);
+            }
+            other => panic!("{other:?}"),
+        }
+        ping.set_ip_options(&[]).unwrap();
+        ping.set_recv_ip_options(false).unwrap();
+
         // TTL 1 to a network the kernel forwards to: its time exceeded,
         // heard by IP_RECVERR, names the hop.
         ping.set_recv_error(true).unwrap();

@@ -23,14 +23,17 @@
 //!   (echo request), code 0, and its data. The stack writes the socket's
 //!   identifier into it and computes the checksum; the sequence number and
 //!   data are the application's (EINVAL for anything else, as Linux).
-//!   The IP header is the stack's: IP_TTL, or `ip_default_ttl`. A broadcast
+//!   The IP header is the stack's: IP_TTL, or `ip_default_ttl`, and the
+//!   socket's IP_OPTIONS, as UDP's (this host registered in a record route
+//!   or timestamp, a source route's first hop the destination). A broadcast
 //!   destination needs SO_BROADCAST (EACCES, as Linux); a multicast one is
 //!   refused (EINVAL; Linux sends it with IP_MULTICAST_TTL).
 //! - An echo reply to the identifier goes to its socket if the socket is
 //!   bound to the wildcard or to the reply's destination, whoever sent it
 //!   (Linux's `ping_lookup` does not look at a connected socket's peer),
 //!   and is read as it came: the ICMP header and data, the source, the TTL
-//!   (IP_RECVTTL). The queue is bounded by the receive buffer
+//!   (IP_RECVTTL) and, with IP_RECVOPTS, its IP options (a record route's
+//!   addresses, as `ping -R` prints them). The queue is bounded by the receive buffer
 //!   (`rmem_default`), as UDP's; a reply that does not fit is dropped and
 //!   counted.
 //! - An ICMP error quoting one of the socket's echo requests (`ping_err`):
@@ -48,7 +51,7 @@ use std::collections::{HashMap, VecDeque};
 use crate::config::Config;
 use crate::ip::KeyedHasher;
 use crate::ip::icmp::{IcmpErrno, IcmpError, TransportError, msg_type, udp_error};
-use crate::ip::options::MAX_LEN as MAX_OPTIONS;
+use crate::ip::options::{MAX_LEN as MAX_OPTIONS, SendOptions};
 use crate::rng::Rng;
 use crate::siphash::SipKey;
 use crate::stack::slab::{self, Key, Slab};
@@ -232,6 +235,10 @@ struct PingSocket {
     ttl: Option<u8>,
     /// SO_BROADCAST.
     broadcast: bool,
+    /// IP_OPTIONS: the IP options its requests carry (boxed: rare).
+    ip_options: Option<Box<SendOptions>>,
+    /// IP_RECVOPTS: replies are queued with their IP options.
+    recv_options: bool,
     generation: u32,
 }
 
@@ -294,6 +301,8 @@ impl PingSockets {
             errors: VecDeque::new(),
             ttl: None,
             broadcast: false,
+            ip_options: None,
+            recv_options: false,
             generation: 0,
         }))
     }
@@ -405,13 +414,15 @@ impl PingSockets {
     }
 
     /// An echo reply `message` (its ICMP header and data, checksum
-    /// verified) with identifier `ident`, from `src` to `dst` with `ttl`:
-    /// queued on the socket bound to the identifier and to `dst` or the
-    /// wildcard (Linux `ping_lookup`).
+    /// verified) with identifier `ident`, from `src` to `dst` with `ttl`
+    /// and `ip_options` (checked): queued on the socket bound to the
+    /// identifier and to `dst` or the wildcard (Linux `ping_lookup`), with
+    /// the options if it asked for them (IP_RECVOPTS).
     pub fn handle_reply(
         &mut self,
         (src, dst, ttl): (Ipv4Addr, Ipv4Addr, u8),
         ident: u16,
+        ip_options: &[u8],
         message: &[u8],
     ) -> PingInput {
         let Some((key, s)) = self.bound_to(ident, dst) else {
@@ -419,7 +430,11 @@ impl PingSockets {
             return PingInput::NoSocket;
         };
         let from = SocketAddrV4::new(src, 0);
-        if !s.rx.push(from, (dst, ttl), &[], message) {
+        let kept = match s.recv_options {
+            true => &ip_options[..ip_options.len().min(MAX_OPTIONS)],
+            false => &[],
+        };
+        if !s.rx.push(from, (dst, ttl), kept, message) {
             self.stats.rcvbuf_errors += 1;
             return PingInput::RcvbufFull;
         }
@@ -471,14 +486,46 @@ impl PingSockets {
     /// Takes the oldest reply into `buf` (truncating it if `buf` is
     /// shorter). A pending error is reported first, once.
     pub fn recv_from(&mut self, h: PingHandle, buf: &mut [u8]) -> Result<PingReceived, PingError> {
+        let mut options = [0; MAX_OPTIONS];
+        self.recv_msg(h, buf, &mut options).map(|(r, _)| r)
+    }
+
+    /// [`Self::recv_from`], and the reply's IP options into `options` with
+    /// their length (none unless [`Self::set_recv_options`]).
+    pub fn recv_msg(
+        &mut self,
+        h: PingHandle,
+        buf: &mut [u8],
+        options: &mut [u8; MAX_OPTIONS],
+    ) -> Result<(PingReceived, usize), PingError> {
         let s = self.socket_mut(h)?;
         if let Some(e) = s.error.take() {
             return Err(PingError::Icmp(e));
         }
-        let mut options = [0; MAX_OPTIONS];
-        s.rx.pop(buf, &mut options)
-            .map(|(r, _)| r.into())
+        s.rx.pop(buf, options)
+            .map(|(r, n)| (r.into(), n))
             .ok_or(PingError::WouldBlock)
+    }
+
+    /// Sets IP_OPTIONS (`None`: none), checked by the caller.
+    pub fn set_ip_options(
+        &mut self,
+        h: PingHandle,
+        options: Option<SendOptions>,
+    ) -> Result<(), PingError> {
+        self.socket_mut(h)?.ip_options = options.map(Box::new);
+        Ok(())
+    }
+
+    /// IP_OPTIONS, if set.
+    pub fn ip_options(&self, h: PingHandle) -> Result<Option<&SendOptions>, PingError> {
+        Ok(self.socket(h)?.ip_options.as_deref())
+    }
+
+    /// Sets IP_RECVOPTS: replies queued from now on keep their IP options.
+    pub fn set_recv_options(&mut self, h: PingHandle, on: bool) -> Result<(), PingError> {
+        self.socket_mut(h)?.recv_options = on;
+        Ok(())
     }
 
     /// Takes the oldest queued error (`recvmsg` with MSG_ERRQUEUE); the

@@ -62,7 +62,7 @@ impl Stack {
         if let Icmpv4Repr::EchoReply { ident, .. } = repr {
             // Unicast only (Linux `icmp_rcv` drops a broadcast reply).
             if dst == Destination::Local {
-                self.handle_echo_reply(ip, ident, payload);
+                self.handle_echo_reply(ip, options, ident, payload);
             }
             return;
         }

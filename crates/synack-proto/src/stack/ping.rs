@@ -10,6 +10,7 @@ use core::net::Ipv4Addr;
 
 use super::{Event, Stack};
 use crate::ip::icmp::{TransportError, msg_type};
+use crate::ip::options::SendOptions;
 use crate::ping::{HEADER_LEN, PingError, PingErrorReport, PingHandle, PingInput, PingReceived};
 use crate::ping::{Outgoing, PingStats};
 use crate::time::Instant;
@@ -88,14 +89,23 @@ impl Stack {
             return Err(PingError::InvalidInput);
         }
         // The table settles the destination as `target` did.
-        let route_src = target.and_then(|to| self.source_for(to));
+        // IP_OPTIONS: a source route's first hop is where it goes first.
+        let options = self.ping.ip_options(h)?.copied();
+        let first_hop = self
+            .first_hop_of(options.as_ref())
+            .ok_or(PingError::NetworkUnreachable)?;
+        let route_src = first_hop.or(target).and_then(|to| self.source_for(to));
         let broadcast = target.is_some_and(|to| {
             to.is_broadcast() || self.ifaces.iter().any(|i| i.cidr.is_directed_broadcast(to))
         });
         let out: Outgoing = self
             .ping
             .send_to(h, dst, message, |_| route_src, |_| broadcast)?;
-        let total = IP_HEADER_LEN + message.len();
+        let header_len = IP_HEADER_LEN + options.map_or(0, |o| o.len());
+        let total = header_len + message.len();
+        if total > usize::from(u16::MAX) {
+            return Err(PingError::MessageTooLong);
+        }
         let Some(mut buf) = self.out.alloc(total) else {
             return Err(PingError::NoBufferSpace);
         };
@@ -104,12 +114,15 @@ impl Stack {
         self.write_ip_header_tos(
             &mut buf[..IP_HEADER_LEN],
             out.src,
-            out.dst,
+            first_hop.unwrap_or(out.dst),
             IpProtocol::Icmp,
-            message.len(),
+            total - IP_HEADER_LEN,
             false,
             (0, ttl),
         );
+        if let Some(options) = options {
+            self.write_socket_options(&mut buf, &options, out.dst);
+        }
         // The application's sequence number and data, our identifier.
         let request = Icmpv4Repr::EchoRequest {
             ident: out.ident,
@@ -117,7 +130,7 @@ impl Stack {
             data: &message[HEADER_LEN..],
         };
         request.emit(
-            &mut Icmpv4Packet::new_unchecked(&mut buf[IP_HEADER_LEN..]),
+            &mut Icmpv4Packet::new_unchecked(&mut buf[header_len..]),
             Checksum::Full,
         );
         self.out.push(buf);
@@ -134,6 +147,36 @@ impl Stack {
         buf: &mut [u8],
     ) -> Result<PingReceived, PingError> {
         self.ping.recv_from(h, buf)
+    }
+
+    /// [`Stack::ping_recv_from`], and the reply's IP options into
+    /// `options` with their length (none unless
+    /// [`Stack::ping_set_recv_ip_options`]): `recvmsg` with IP_RECVOPTS.
+    pub fn ping_recv_msg(
+        &mut self,
+        h: PingHandle,
+        buf: &mut [u8],
+        options: &mut [u8; crate::ip::options::MAX_LEN],
+    ) -> Result<(PingReceived, usize), PingError> {
+        self.ping.recv_msg(h, buf, options)
+    }
+
+    /// Sets IP_OPTIONS, the IP options (RFC 791 §3.1) every request of the
+    /// socket carries, as [`Stack::udp_set_ip_options`] takes them (a
+    /// record route for `ping -R`); empty: none. Malformed ones are
+    /// `InvalidInput`.
+    pub fn ping_set_ip_options(&mut self, h: PingHandle, options: &[u8]) -> Result<(), PingError> {
+        let options = match options {
+            [] => None,
+            _ => Some(SendOptions::new(options).map_err(|_| PingError::InvalidInput)?),
+        };
+        self.ping.set_ip_options(h, options)
+    }
+
+    /// Sets IP_RECVOPTS: replies queued from now on keep their IP options
+    /// for [`Stack::ping_recv_msg`].
+    pub fn ping_set_recv_ip_options(&mut self, h: PingHandle, on: bool) -> Result<(), PingError> {
+        self.ping.set_recv_options(h, on)
     }
 
     /// Takes the oldest ICMP error queued by IP_RECVERR (MSG_ERRQUEUE).
@@ -208,10 +251,17 @@ impl Stack {
     }
 
     /// An echo reply for us (`payload` is the ICMP message, checksum
-    /// verified): to the ping socket with its identifier, if any.
-    pub(super) fn handle_echo_reply(&mut self, ip: &Ipv4Repr, ident: u16, payload: &[u8]) {
+    /// verified; `options` its datagram's, checked): to the ping socket
+    /// with its identifier, if any.
+    pub(super) fn handle_echo_reply(
+        &mut self,
+        ip: &Ipv4Repr,
+        options: &[u8],
+        ident: u16,
+        payload: &[u8],
+    ) {
         let addrs = (ip.src_addr, ip.dst_addr, ip.ttl);
-        if let PingInput::Delivered(h) = self.ping.handle_reply(addrs, ident, payload) {
+        if let PingInput::Delivered(h) = self.ping.handle_reply(addrs, ident, options, payload) {
             self.events.push_back(Event::PingReadable(h));
         }
     }

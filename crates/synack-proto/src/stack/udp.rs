@@ -7,7 +7,7 @@
 //! table and its semantics (bind, connect, disconnect, the bounded receive
 //! queue) are [`crate::udp::UdpSockets`].
 
-use core::net::SocketAddrV4;
+use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::{Event, Stack};
 use crate::ip::addr::Destination;
@@ -92,17 +92,10 @@ impl Stack {
             Some(t) if t.ip().is_multicast() => self.udp.multicast_if(h)?,
             _ => None,
         };
-        // IP_OPTIONS, checked when set. A source route's first hop is where
-        // the datagram goes, and whose route picks its source; a strict
-        // route's first hop must be on the link (RFC 791).
         let options = self.udp.ip_options(h)?.copied();
-        let first_hop = options.and_then(|o| o.first_hop());
-        if let Some(hop) = first_hop {
-            let on_link = self.hop_to(hop).is_some_and(|r| r.next_hop == hop);
-            if options.is_some_and(|o| o.is_strict_route()) && !on_link {
-                return Err(UdpError::NetworkUnreachable);
-            }
-        }
+        let first_hop = self
+            .first_hop_of(options.as_ref())
+            .ok_or(UdpError::NetworkUnreachable)?;
         let src = match multicast_if {
             Some(i) => self.ifaces.get(i).map(|i| i.config.addr),
             None => first_hop
@@ -142,15 +135,7 @@ impl Stack {
             false,
         );
         if let Some(options) = options {
-            let me = Registration {
-                address: *out.src.ip(),
-                timestamp: self.ip_timestamp(),
-            };
-            let is_ours = |a| self.is_local_addr(a);
-            options.write(me, is_ours, *out.dst.ip(), &mut buf[IP_HEADER_LEN..]);
-            let mut ip = Ipv4Packet::new_unchecked(&mut buf[..]);
-            ip.set_version_and_header_len(header_len as u8);
-            ip.fill_checksum();
+            self.write_socket_options(&mut buf, &options, *out.dst.ip());
         }
         let mut multicast_loop = false;
         if let Some(ttl) = self
@@ -331,6 +316,42 @@ impl Stack {
     /// UDP counters (`Udp:` in `/proc/net/snmp`).
     pub fn udp_stats(&self) -> &UdpStats {
         self.udp.stats()
+    }
+
+    /// Where a datagram with a socket's IP_OPTIONS goes first: a source
+    /// route's first hop (whose route then picks the source), or `None`
+    /// for its destination. `None` outside: a strict route whose first hop
+    /// is not on the link (RFC 791), which fails the send with ENETUNREACH.
+    pub(super) fn first_hop_of(&self, options: Option<&SendOptions>) -> Option<Option<Ipv4Addr>> {
+        let first_hop = options.and_then(|o| o.first_hop());
+        if let Some(hop) = first_hop {
+            let on_link = self.hop_to(hop).is_some_and(|r| r.next_hop == hop);
+            if options.is_some_and(|o| o.is_strict_route()) && !on_link {
+                return None;
+            }
+        }
+        Some(first_hop)
+    }
+
+    /// Writes a socket's IP_OPTIONS after the fixed header already in
+    /// `datagram` (which has room for them), this host registered in a
+    /// record route or timestamp and `dst` in a source route's last slot,
+    /// and makes the header's length and checksum say so.
+    pub(super) fn write_socket_options(
+        &self,
+        datagram: &mut [u8],
+        options: &SendOptions,
+        dst: Ipv4Addr,
+    ) {
+        let mut ip = Ipv4Packet::new_unchecked(&mut datagram[..]);
+        let me = Registration {
+            address: ip.src_addr(),
+            timestamp: self.ip_timestamp(),
+        };
+        let is_ours = |a| self.is_local_addr(a);
+        options.write(me, is_ours, dst, &mut ip.payload_mut()[..options.len()]);
+        ip.set_version_and_header_len((IP_HEADER_LEN + options.len()) as u8);
+        ip.fill_checksum();
     }
 
     /// A UDP datagram for us (or for a broadcast or multicast address),

@@ -6,6 +6,7 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use synack_proto::ip::options::MAX_LEN as MAX_OPTIONS;
 use synack_proto::ping::{HEADER_LEN, PingError, PingErrorReport, PingHandle};
 
 use super::error::{not_connected, ping_error};
@@ -61,6 +62,18 @@ pub struct PingReply {
     pub ttl: u8,
     pub ident: u16,
     pub seq: u16,
+    /// Its IP options (with IP_RECVOPTS): [`PingReply::ip_options`].
+    options: [u8; MAX_OPTIONS],
+    options_len: u8,
+}
+
+impl PingReply {
+    /// The reply's IP options as they came (a record route's addresses,
+    /// `ping -R`); empty unless [`PingSocket::set_recv_ip_options`] and
+    /// the reply had some.
+    pub fn ip_options(&self) -> &[u8] {
+        &self.options[..usize::from(self.options_len)]
+    }
 }
 
 impl PingSocket {
@@ -158,6 +171,26 @@ impl PingSocket {
 
     pub fn ttl(&self) -> io::Result<u32> {
         self.with_core(|core, h| core.stack.ping_ttl(h).map(u32::from).map_err(ping_error))
+    }
+
+    /// IP_OPTIONS: the IP options every request carries, raw bytes as
+    /// Linux takes them (a record route for `ping -R`: `[7, 39, 4, 0, ...]`);
+    /// empty clears them. Malformed ones are `InvalidInput`.
+    pub fn set_ip_options(&self, options: &[u8]) -> io::Result<()> {
+        self.with_core(|core, h| {
+            core.stack
+                .ping_set_ip_options(h, options)
+                .map_err(ping_error)
+        })
+    }
+
+    /// IP_RECVOPTS: replies received from now on keep their IP options
+    /// ([`PingReply::ip_options`]); off by default.
+    pub fn set_recv_ip_options(&self, on: bool) -> io::Result<()> {
+        self.with_core(|core, h| {
+            let set = core.stack.ping_set_recv_ip_options(h, on);
+            set.map_err(ping_error)
+        })
     }
 
     /// SO_BROADCAST: requests may go to a broadcast address.
@@ -271,8 +304,9 @@ pub(crate) fn try_recv(
         Ok(None) => {}
         Err(e) => return Some(Err(ping_error(e))),
     }
-    match core.stack.ping_recv_from(h, buf) {
-        Ok(r) => {
+    let mut options = [0; MAX_OPTIONS];
+    match core.stack.ping_recv_msg(h, buf, &mut options) {
+        Ok((r, options_len)) => {
             let word = |i: usize| {
                 buf.get(i..i + 2)
                     .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
@@ -284,6 +318,9 @@ pub(crate) fn try_recv(
                 ttl: r.ttl,
                 ident: word(4),
                 seq: word(6),
+                options,
+                // At most 40.
+                options_len: options_len as u8,
             })))
         }
         Err(PingError::WouldBlock) => None,

@@ -15,7 +15,7 @@ use super::source_route::lsrr;
 pub(super) const FAR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 /// The router's addresses on A's link and on B's.
 pub(super) const R_A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
-const R_B: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 254);
+pub(super) const R_B: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 254);
 /// Another router on A's link, towards 203.0.113.0/24.
 const OTHER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 7);
 

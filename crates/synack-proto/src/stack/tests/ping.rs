@@ -1,10 +1,11 @@
 //! Ping sockets through the stack (RFC 792 echo, Linux's `IPPROTO_ICMP`
 //! datagram sockets): a request out and its reply in, by identifier, to a
 //! broadcast address, over the loopback, in fragments, through a router
-//! whose time exceeded comes back by IP_RECVERR, and a hard error on a
+//! whose time exceeded comes back by IP_RECVERR, with a record route
+//! (IP_OPTIONS and IP_RECVOPTS, `ping -R`), and a hard error on a
 //! connected socket.
 
-use super::forward::{FAR, Net, R_A};
+use super::forward::{FAR, Net, R_A, R_B};
 use super::*;
 use crate::ip::icmp::IcmpErrno;
 use crate::ping::{PingError, PingHandle};
@@ -232,4 +233,38 @@ fn a_ping_larger_than_the_mtu_goes_and_comes_back_in_fragments() {
         (w.a.reasm_stats().reasm_oks, w.b.reasm_stats().reasm_oks),
         (1, 1)
     );
+}
+
+#[test]
+fn a_record_route_comes_back_with_every_hop_there_and_back() {
+    // ping -R: IP_OPTIONS with an empty record route of nine slots, and
+    // IP_RECVOPTS to read the reply's.
+    let mut n = Net::new(config(1), config(2));
+    let h = n.a.ping_open();
+    let mut rr = vec![7, 39, 4];
+    rr.resize(39, 0);
+    n.a.ping_set_ip_options(h, &rr).unwrap();
+    n.a.ping_set_recv_ip_options(h, true).unwrap();
+    let now = n.now;
+    n.a.ping_send_to(now, h, FAR, &request(1, b"route")).unwrap();
+    n.settle();
+    let mut buf = [0u8; 64];
+    let mut options = [0u8; 40];
+    let (got, len) = n.a.ping_recv_msg(h, &mut buf, &mut options).unwrap();
+    assert_eq!((got.src, parts(&buf[..got.len]).2), (FAR, &b"route"[..]));
+    // Ours as it left, the router's on the far link, the far host's as it
+    // answered, the router's on ours on the way back.
+    assert_eq!(len, 40);
+    assert_eq!((options[0], options[1], options[2]), (7, 39, 4 + 4 * 4));
+    let hops: Vec<Ipv4Addr> = options[3..19]
+        .chunks(4)
+        .map(|a| Ipv4Addr::new(a[0], a[1], a[2], a[3]))
+        .collect();
+    assert_eq!(hops, [A, R_B, FAR, R_A]);
+    // Without IP_RECVOPTS, none; malformed options are refused.
+    n.a.ping_set_recv_ip_options(h, false).unwrap();
+    n.a.ping_send_to(now, h, FAR, &request(2, b"")).unwrap();
+    n.settle();
+    assert_eq!(n.a.ping_recv_msg(h, &mut buf, &mut options).unwrap().1, 0);
+    assert_eq!(n.a.ping_set_ip_options(h, &[7, 2]), Err(PingError::InvalidInput));
 }
