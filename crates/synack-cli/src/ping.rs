@@ -120,7 +120,21 @@ pub struct PingArgs {
     /// Allow a broadcast HOST (SO_BROADCAST); without it sending to one is refused.
     #[arg(short = 'b', long = "broadcast")]
     broadcast: bool,
+    /// Record route: each request carries an IP record route option (nine slots) and each
+    /// reply's route is printed, as iputils' ping -R.
+    #[arg(short = 'R', long = "record-route")]
+    record_route: bool,
 }
+
+/// `-R`'s IP option (RFC 791 §3.1): record route, type 7, 39 bytes, the
+/// pointer at the first of nine empty slots.
+const RECORD_ROUTE: [u8; 39] = {
+    let mut option = [0; 39];
+    option[0] = 7;
+    option[1] = 39;
+    option[2] = 4;
+    option
+};
 
 /// HOST: an IPv4 address, said plainly when it is not one.
 fn host(s: &str) -> Result<Ipv4Addr, String> {
@@ -180,6 +194,10 @@ fn open_socket(rt: &Runtime, args: &PingArgs) -> io::Result<PingSocket> {
     if args.broadcast {
         socket.set_broadcast(true)?;
     }
+    if args.record_route {
+        socket.set_ip_options(&RECORD_ROUTE)?;
+        socket.set_recv_ip_options(true)?;
+    }
     Ok(socket)
 }
 
@@ -190,7 +208,12 @@ fn ping(socket: PingSocket, args: &PingArgs, stop: &AtomicBool) -> ExitCode {
         Ok(p) => p,
         Err(e) => return SetupError::new("binding the ping socket", e).report("ping"),
     };
-    say(&header_line(args.host, args.size));
+    let options = if args.record_route {
+        RECORD_ROUTE.len().next_multiple_of(4)
+    } else {
+        0
+    };
+    say(&header_line(args.host, args.size, options));
     pinger.run(args.interval, args.wait);
     say(&statistics(args.host, &pinger.tally, pinger.time_sending()));
     match pinger.tally.received {
@@ -221,9 +244,48 @@ fn wrong_byte(sent: &[u8], data: &[u8]) -> Option<(usize, u8, u8)> {
 
 /// `PING HOST (HOST) SIZE(TOTAL) bytes of data.`: the data size, then the
 /// datagram's with the IP (20) and ICMP (8) headers.
-fn header_line(dst: Ipv4Addr, size: u16) -> String {
-    let total = usize::from(size) + 20 + HEADER_LEN;
+fn header_line(dst: Ipv4Addr, size: u16, ip_options: usize) -> String {
+    let total = usize::from(size) + 20 + ip_options + HEADER_LEN;
     format!("PING {dst} ({dst}) {size}({total}) bytes of data.")
+}
+
+/// The addresses a record route option (type 7) in `options` holds, as
+/// far as its pointer says they were written; `None` without one.
+fn recorded_route(options: &[u8]) -> Option<Vec<Ipv4Addr>> {
+    let mut at = 0;
+    while let Some(&kind) = options.get(at) {
+        match kind {
+            0 => return None,
+            1 => at += 1,
+            _ => {
+                let len = usize::from(*options.get(at + 1)?);
+                let option = options.get(at..at + len.max(2))?;
+                if kind == 7 {
+                    let end = usize::from(*option.get(2)?).min(len + 1);
+                    let slots = option.get(3..end.saturating_sub(1).max(3))?;
+                    return Some(
+                        slots
+                            .chunks_exact(4)
+                            .map(|a| Ipv4Addr::new(a[0], a[1], a[2], a[3]))
+                            .collect(),
+                    );
+                }
+                at += len.max(2);
+            }
+        }
+    }
+    None
+}
+
+/// What `-R` adds to a reply line, as iputils prints it: the route on
+/// lines of its own after `RR: `, then an empty line; `\t(same route)`
+/// when it is the one printed last.
+fn route_text(route: &[Ipv4Addr], same: bool) -> String {
+    if same {
+        return "\t(same route)".to_owned();
+    }
+    let hops: Vec<String> = route.iter().map(|a| format!("\t{a}")).collect();
+    format!("\nRR: {}\n", hops.join("\n"))
 }
 
 /// A round-trip time in milliseconds with iputils' precision: three
@@ -448,6 +510,8 @@ struct Pinger<'a> {
     last_sent: Option<Instant>,
     /// Room for the largest reply, so none is cut short.
     buf: Vec<u8>,
+    /// The record route printed last (`-R`).
+    last_route: Option<Vec<Ipv4Addr>>,
     /// Set by Ctrl-C (SIGINT).
     stop: &'a AtomicBool,
 }
@@ -475,6 +539,7 @@ impl<'a> Pinger<'a> {
             first_sent: None,
             last_sent: None,
             buf: vec![0; HEADER_LEN + usize::from(MAX_DATA)],
+            last_route: None,
             stop,
         })
     }
@@ -621,6 +686,11 @@ impl<'a> Pinger<'a> {
             dup,
             truncated: reply.truncated || data.len() < self.data.len(),
         });
+        if let Some(route) = recorded_route(reply.ip_options()) {
+            let same = self.last_route.as_ref() == Some(&route);
+            line.push_str(&route_text(&route, same));
+            self.last_route = Some(route);
+        }
         if let Some((i, sent, got)) = wrong_byte(&self.data, data) {
             line.push_str(&format!(
                 "\nwrong data byte #{i} should be 0x{sent:x} but was 0x{got:x}"
@@ -669,6 +739,7 @@ mod tests {
 
     const KERNEL: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
     const FAR: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+    const STACK: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
     fn us(n: u64) -> Duration {
         Duration::from_micros(n)
@@ -692,13 +763,42 @@ mod tests {
     }
 
     #[test]
+    fn a_record_route_is_read_to_its_pointer_and_printed_as_iputils_does() {
+        let mut options = RECORD_ROUTE.to_vec();
+        options.push(0);
+        assert_eq!(recorded_route(&options), Some(vec![]));
+        // Two hops written: the pointer past them.
+        options[2] = 12;
+        options[3..11].copy_from_slice(&[192, 0, 2, 2, 192, 0, 2, 1]);
+        let route = recorded_route(&options).unwrap();
+        assert_eq!(route, [STACK, KERNEL]);
+        // After a NOP, and with a pointer past its end (full).
+        let mut padded = vec![1];
+        padded.extend_from_slice(&[7, 11, 12, 192, 0, 2, 2, 192, 0, 2, 1]);
+        assert_eq!(recorded_route(&padded), Some(vec![STACK, KERNEL]));
+        // Other options, truncated ones, none: no route.
+        assert_eq!(recorded_route(&[68, 4, 5, 0]), None);
+        assert_eq!(recorded_route(&[7, 39, 4]), None);
+        assert_eq!(recorded_route(&[]), None);
+        assert_eq!(
+            route_text(&route, false),
+            "\nRR: \t192.0.2.2\n\t192.0.2.1\n"
+        );
+        assert_eq!(route_text(&route, true), "\t(same route)");
+        assert_eq!(
+            header_line(KERNEL, 56, 40),
+            "PING 192.0.2.1 (192.0.2.1) 56(124) bytes of data."
+        );
+    }
+
+    #[test]
     fn the_header_counts_data_then_the_whole_datagram() {
         assert_eq!(
-            header_line(KERNEL, 56),
+            header_line(KERNEL, 56, 0),
             "PING 192.0.2.1 (192.0.2.1) 56(84) bytes of data."
         );
         assert_eq!(
-            header_line(FAR, MAX_DATA),
+            header_line(FAR, MAX_DATA, 0),
             "PING 203.0.113.1 (203.0.113.1) 65507(65535) bytes of data."
         );
     }

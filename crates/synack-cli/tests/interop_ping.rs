@@ -148,6 +148,35 @@ fn the_kernel_answers_three_echoes() {
 }
 
 #[test]
+fn a_record_route_shows_each_hop_and_then_the_same_route() {
+    in_namespace(
+        "a_record_route_shows_each_hop_and_then_the_same_route",
+        &[],
+        |env| {
+            let p = ping(env, &["-R", "-c", "2", "-i", "0.2", KERNEL]);
+            assert_eq!(p.code, Some(0), "{p:?}");
+            let lines = p.lines();
+            // The header counts the 40 bytes of options.
+            assert_eq!(
+                lines[0],
+                "PING 192.0.2.1 (192.0.2.1) 56(124) bytes of data."
+            );
+            assert_reply(lines[1], 64, KERNEL, 1);
+            // Ours as the request left, then the kernel's, which records
+            // itself as it takes the request and as it answers.
+            assert_eq!(
+                &lines[2..6],
+                ["RR: \t192.0.2.2", "\t192.0.2.1", "\t192.0.2.1", ""],
+                "{p:?}"
+            );
+            let (second, same) = lines[6].split_once('\t').unwrap_or_else(|| panic!("{p:?}"));
+            assert_reply(second, 64, KERNEL, 2);
+            assert_eq!(same, "(same route)", "{p:?}");
+        },
+    );
+}
+
+#[test]
 fn large_echoes_come_back_whole_over_a_tun() {
     in_namespace("large_echoes_come_back_whole_over_a_tun", &[], |env| {
         // 3000 data bytes: fragments both ways on a 1500-byte MTU.
