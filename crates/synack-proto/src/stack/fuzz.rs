@@ -5,8 +5,8 @@
 //! own in SYN-SENT and another by a source route with its own TTL, a UDP
 //! socket on port 53 (IP_RECVOPTS on, a record route of its own to send,
 //! two groups joined with source filters, a second socket sharing its
-//! port, with IP_RECVERR), two ping sockets (identifier 0x1234 with IP_RECVERR, and one
-//! connected to 192.0.2.1), and forwarding on to a second, smaller link
+//! port, with IP_RECVERR), two ping sockets (identifier 0x1234 with IP_RECVERR and a
+//! record route, and one connected to 192.0.2.1), and forwarding on to a second, smaller link
 //! (198.51.100.2/24, MTU 576) takes arbitrary frames; it must never panic,
 //! and an application on top keeps accepting, reading, writing and closing
 //! (and echoing datagrams, and pinging whoever answers) so the frames reach
@@ -108,6 +108,9 @@ fn stack_on(first: Interface) -> Stack {
     let ping = stack.ping_open();
     let _ = stack.ping_bind(ping, Ipv4Addr::UNSPECIFIED, 0x1234);
     let _ = stack.ping_set_recv_error(ping, true);
+    // ping -R: a record route out, each reply's options kept.
+    let _ = stack.ping_set_ip_options(ping, &[7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let _ = stack.ping_set_recv_ip_options(ping, true);
     let connected = stack.ping_open();
     let _ = stack.ping_connect(connected, peer);
     stack
@@ -143,7 +146,8 @@ fn settle(stack: &mut Stack, now: Instant, buf: &mut [u8]) {
             Event::PingReadable(h) => {
                 while let Ok(Some(_)) = stack.ping_recv_error(h) {}
                 // Answer each reply with another request.
-                while let Ok(got) = stack.ping_recv_from(h, &mut read) {
+                let mut options = [0u8; crate::ip::options::MAX_LEN];
+                while let Ok((got, _)) = stack.ping_recv_msg(h, &mut read, &mut options) {
                     let _ = stack.ping_send_to(now, h, got.src, &[8, 0, 0, 0, 0, 0, 0, 1]);
                 }
             }

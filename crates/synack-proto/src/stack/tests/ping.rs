@@ -246,7 +246,8 @@ fn a_record_route_comes_back_with_every_hop_there_and_back() {
     n.a.ping_set_ip_options(h, &rr).unwrap();
     n.a.ping_set_recv_ip_options(h, true).unwrap();
     let now = n.now;
-    n.a.ping_send_to(now, h, FAR, &request(1, b"route")).unwrap();
+    n.a.ping_send_to(now, h, FAR, &request(1, b"route"))
+        .unwrap();
     n.settle();
     let mut buf = [0u8; 64];
     let mut options = [0u8; 40];
@@ -266,5 +267,8 @@ fn a_record_route_comes_back_with_every_hop_there_and_back() {
     n.a.ping_send_to(now, h, FAR, &request(2, b"")).unwrap();
     n.settle();
     assert_eq!(n.a.ping_recv_msg(h, &mut buf, &mut options).unwrap().1, 0);
-    assert_eq!(n.a.ping_set_ip_options(h, &[7, 2]), Err(PingError::InvalidInput));
+    assert_eq!(
+        n.a.ping_set_ip_options(h, &[7, 2]),
+        Err(PingError::InvalidInput)
+    );
 }
