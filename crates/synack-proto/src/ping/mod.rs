@@ -413,6 +413,12 @@ impl PingSockets {
         })
     }
 
+    /// A request prepared by [`Self::send_to`] could not be queued: not
+    /// an `out_requests` after all.
+    pub fn record_send_dropped(&mut self) {
+        self.stats.out_requests = self.stats.out_requests.saturating_sub(1);
+    }
+
     /// An echo reply `message` (its ICMP header and data, checksum
     /// verified) with identifier `ident`, from `src` to `dst` with `ttl`
     /// and `ip_options` (checked): queued on the socket bound to the

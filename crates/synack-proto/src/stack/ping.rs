@@ -88,12 +88,17 @@ impl Stack {
             // 127/8 never leaves the host (RFC 1122 §3.2.1.3 (g); EINVAL).
             return Err(PingError::InvalidInput);
         }
-        // The table settles the destination as `target` did.
         // IP_OPTIONS: a source route's first hop is where it goes first.
         let options = self.ping.ip_options(h)?.copied();
         let first_hop = self
             .first_hop_of(options.as_ref())
             .ok_or(PingError::NetworkUnreachable)?;
+        let header_len = IP_HEADER_LEN + options.map_or(0, |o| o.len());
+        let total = header_len + message.len();
+        if total > usize::from(u16::MAX) {
+            return Err(PingError::MessageTooLong);
+        }
+        // The table settles the destination as `target` did.
         let route_src = first_hop.or(target).and_then(|to| self.source_for(to));
         let broadcast = target.is_some_and(|to| {
             to.is_broadcast() || self.ifaces.iter().any(|i| i.cidr.is_directed_broadcast(to))
@@ -101,12 +106,8 @@ impl Stack {
         let out: Outgoing = self
             .ping
             .send_to(h, dst, message, |_| route_src, |_| broadcast)?;
-        let header_len = IP_HEADER_LEN + options.map_or(0, |o| o.len());
-        let total = header_len + message.len();
-        if total > usize::from(u16::MAX) {
-            return Err(PingError::MessageTooLong);
-        }
         let Some(mut buf) = self.out.alloc(total) else {
+            self.ping.record_send_dropped();
             return Err(PingError::NoBufferSpace);
         };
         buf.resize(total, 0);
