@@ -195,6 +195,20 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return SetupError::new("installing signal handlers", e).report("serve"),
     };
+    // RFC 862 and 863 define the UDP services too: same port, bound before
+    // the service says it is listening.
+    let udp_socket = match *service {
+        Service::Echo | Service::Discard => {
+            match UdpSocket::bind(&link.rt, (Ipv4Addr::UNSPECIFIED, args.port)) {
+                Ok(socket) => Some(socket),
+                Err(e) => {
+                    return SetupError::new(format!("binding UDP port {}", args.port), e)
+                        .report("serve");
+                }
+            }
+        }
+        _ => None,
+    };
     let started = Instant::now();
     println!("listening on {}:{}", args.link.addr.ip, args.port);
     let _ = io::stdout().flush();
@@ -213,24 +227,12 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     let moved = Arc::new(Traffic::default());
     let progress = ProgressLine::start("serve", moved.clone());
     let traffic = moved.clone();
-    // RFC 862 and 863 define the UDP services too: same port.
     let datagrams = Arc::new(Mutex::new((0u64, 0u64)));
-    let udp = match *service {
-        Service::Echo | Service::Discard => {
-            match UdpSocket::bind(&link.rt, (Ipv4Addr::UNSPECIFIED, args.port)) {
-                Ok(socket) => {
-                    let echo = matches!(*service, Service::Echo);
-                    let datagrams = datagrams.clone();
-                    Some(thread::spawn(move || udp_loop(&socket, echo, &datagrams)))
-                }
-                Err(e) => {
-                    return SetupError::new(format!("binding UDP port {}", args.port), e)
-                        .report("serve");
-                }
-            }
-        }
-        _ => None,
-    };
+    let udp = udp_socket.map(|socket| {
+        let echo = matches!(*service, Service::Echo);
+        let datagrams = datagrams.clone();
+        thread::spawn(move || udp_loop(&socket, echo, &datagrams))
+    });
     let acceptor = {
         let totals = totals.clone();
         let rt = link.rt.clone();
