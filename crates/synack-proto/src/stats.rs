@@ -142,6 +142,10 @@ mib_group! {
         tcp_abort_on_timeout => "TCPAbortOnTimeout",
         /// Connections reset by close with SO_LINGER of zero.
         tcp_abort_on_linger => "TCPAbortOnLinger",
+        /// Connections reset by close because there were too many orphans
+        /// (`tcp_max_orphans`) or the buffer memory was above `tcp_mem`'s
+        /// high mark with data still to send.
+        tcp_abort_on_memory => "TCPAbortOnMemory",
         /// Keepalive probes sent.
         tcp_keep_alive => "TCPKeepAlive",
         /// Challenge ACKs sent (RFC 5961).

@@ -20,7 +20,7 @@ use super::slab::{Key, Slab};
 use super::slots;
 use super::{
     ConnEntry, ConnHandle, Demux, Direction, Event, FourTuple, ListenerHandle, MAX_PENDING_CONTROL,
-    Owner, Ready, SegmentSummary, Stack, TimeWaitEntry, TimerKey, Trace,
+    Owner, OwnerKind, Ready, SegmentSummary, Stack, TimeWaitEntry, TimerKey, Trace,
 };
 use crate::SeqNum;
 use crate::config::SynCookieMode;
@@ -1039,6 +1039,7 @@ impl Stack {
             remote: entry.conn.remote(),
         };
         let fastopen_listener = entry.fastopen_listener();
+        let orphan = entry.owner_kind == OwnerKind::Orphan;
         match how {
             // `move_to_time_wait` re-pointed the entry.
             Removal::ToTimeWait => {}
@@ -1055,6 +1056,7 @@ impl Stack {
         if !self.conns.delete(key) {
             return;
         }
+        self.orphans -= usize::from(orphan);
         if !self.tcp_ip_options.is_empty() {
             self.forget_conn_ip_options(key);
         }

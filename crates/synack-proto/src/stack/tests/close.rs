@@ -185,3 +185,59 @@ fn a_handshakes_closes_retire_both_ends_at_once() {
     w.run_until(600);
     assert_eq!(w.a.tcp_state(again), TcpState::Established);
 }
+
+#[test]
+fn a_close_beyond_tcp_max_orphans_resets_instead_of_finishing() {
+    // Linux `tcp_check_oom` at close: the second orphan past a cap of one
+    // is reset (TCPAbortOnMemory) rather than left in FIN-WAIT-1.
+    let mut w = Wire::new();
+    w.a.set_sysctl("net.ipv4.tcp_max_orphans", "1").unwrap();
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    let to = SocketAddrV4::new(B, PORT);
+    let first =
+        w.a.tcp_connect(w.now, to, ConnectOptions::default())
+            .unwrap();
+    let second =
+        w.a.tcp_connect(w.now, to, ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    while w.b.tcp_accept(l).is_ok() {}
+    // The peer goes silent: nothing from A reaches it any more, so an
+    // orphan's FIN stays unacknowledged.
+    w.drop = Box::new(|to_b, _| to_b);
+    for c in [first, second] {
+        w.a.tcp_send(w.now, c, b"last words").unwrap();
+        w.a.tcp_close(w.now, c);
+    }
+    assert_invariants(&w.a);
+    assert_eq!(w.a.stats().tcp_ext.tcp_abort_on_memory, 1);
+    // The second sends its reset (dropped on the way, as everything) and
+    // is gone; the first goes on retransmitting its FIN.
+    w.run_until(200);
+    let states: Vec<TcpState> = w.a.sockets().map(|s| s.state).collect();
+    assert_eq!(states, [TcpState::FinWait1], "one orphan left: {states:?}");
+    assert_eq!(w.a.stats().tcp.out_rsts, 1);
+    // The default cap (Linux's on a machine this size) leaves both.
+    let mut w = Wire::new();
+    assert_eq!(w.a.config().tcp_max_orphans, 131_072);
+    let (c, _) = connected(&mut w);
+    w.drop = Box::new(|to_b, _| to_b);
+    w.a.tcp_send(w.now, c, b"last words").unwrap();
+    w.a.tcp_close(w.now, c);
+    assert_eq!(w.a.stats().tcp_ext.tcp_abort_on_memory, 0);
+    // Buffer memory above tcp_mem's high mark (three pages here), with
+    // more than SOCK_MIN_SNDBUF still to send: reset at close too.
+    let mut w = Wire::new();
+    let (c, _) = connected(&mut w);
+    w.drop = Box::new(|to_b, _| to_b);
+    w.a.set_sysctl("net.ipv4.tcp_mem", "1 2 3").unwrap();
+    let sent = w.a.tcp_send(w.now, c, &[7; 40_000]).unwrap();
+    assert!(sent > 4_608, "{sent}");
+    assert_eq!(
+        w.a.memory_state(),
+        crate::tcp::memory::MemoryState::Exhausted
+    );
+    w.a.tcp_close(w.now, c);
+    assert_eq!(w.a.stats().tcp_ext.tcp_abort_on_memory, 1);
+    assert_invariants(&w.a);
+}

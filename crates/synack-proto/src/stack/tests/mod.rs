@@ -282,6 +282,12 @@ pub(super) fn assert_invariants(stack: &Stack) {
         stack.buffer_memory_scan(),
         "the buffer memory counter drifted from the connections' sum"
     );
+    let orphans = stack
+        .conns
+        .iter()
+        .filter(|(_, e)| e.owner() == Owner::Orphan)
+        .count();
+    assert_eq!(stack.orphans, orphans, "the orphan count drifted");
     for (_, entry) in stack.conns.iter() {
         if let Some(at) = entry.conn.poll_timeout() {
             let stack_at = stack.poll_timeout();
