@@ -41,20 +41,21 @@
 //!   for [`PingSockets::recv_error`] (MSG_ERRQUEUE: who sent it, what it
 //!   says, the request's destination and sequence number) and also set as
 //!   the socket's pending error; without it only a hard error on a
-//!   connected socket is, as UDP's ([`udp_error`]). A pending error is
+//!   connected socket is, as UDP's (`udp::errors`). A pending error is
 //!   reported once, by the next send or receive.
 
 use core::fmt;
 use core::net::{Ipv4Addr, SocketAddrV4};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::ip::KeyedHasher;
-use crate::ip::icmp::{IcmpErrno, IcmpError, TransportError, msg_type, udp_error};
+use crate::ip::icmp::{IcmpErrno, IcmpError, TransportError, msg_type};
 use crate::ip::options::{MAX_LEN as MAX_OPTIONS, SendOptions};
 use crate::rng::Rng;
 use crate::siphash::SipKey;
 use crate::stack::slab::{self, Key, Slab};
+use crate::udp::errors::SocketErrors;
 use crate::udp::rx::RxQueue;
 use crate::udp::{DATAGRAM_OVERHEAD, Received};
 use crate::wire::ipv4::IpProtocol;
@@ -226,11 +227,8 @@ struct PingSocket {
     local: Option<(Ipv4Addr, u16)>,
     peer: Option<Ipv4Addr>,
     rx: RxQueue,
-    /// The pending error (`sk_err`), reported once.
-    error: Option<IcmpErrno>,
-    /// IP_RECVERR, and the errors it queued (MSG_ERRQUEUE), oldest first.
-    recv_error: bool,
-    errors: VecDeque<PingErrorReport>,
+    /// The pending error (`sk_err`) and IP_RECVERR's queue.
+    errors: SocketErrors<PingErrorReport>,
     /// IP_TTL, if set.
     ttl: Option<u8>,
     /// SO_BROADCAST.
@@ -296,9 +294,7 @@ impl PingSockets {
             local: None,
             peer: None,
             rx: RxQueue::new(rcvbuf),
-            error: None,
-            recv_error: false,
-            errors: VecDeque::new(),
+            errors: SocketErrors::new(),
             ttl: None,
             broadcast: false,
             ip_options: None,
@@ -378,7 +374,7 @@ impl PingSockets {
         is_broadcast: impl FnOnce(Ipv4Addr) -> bool,
     ) -> Result<Outgoing, PingError> {
         let s = self.socket_mut(h)?;
-        if let Some(e) = s.error.take() {
+        if let Some(e) = s.errors.take_pending() {
             return Err(PingError::Icmp(e));
         }
         if message.len() > MAX_MESSAGE {
@@ -444,7 +440,7 @@ impl PingSockets {
             self.stats.rcvbuf_errors += 1;
             return PingInput::RcvbufFull;
         }
-        let was_empty = s.rx.meta.len() == 1 && s.errors.is_empty() && s.error.is_none();
+        let was_empty = s.rx.meta.len() == 1 && s.errors.is_empty();
         self.stats.in_replies += 1;
         match was_empty {
             true => PingInput::Delivered(PingHandle(key)),
@@ -469,22 +465,19 @@ impl PingSockets {
         };
         let (ident, seq) = (u16::from_be_bytes([i0, i1]), u16::from_be_bytes([s0, s1]));
         let (key, s) = self.bound_to(ident, error.quoted.src_addr)?;
-        let errno = if s.recv_error {
-            // As `sock_queue_err_skb`: bounded by the receive buffer.
-            if s.errors.len() < s.rx.limit / DATAGRAM_OVERHEAD {
-                s.errors.push_back(PingErrorReport {
-                    offender,
-                    error: error.error,
-                    dst: error.quoted.dst_addr,
-                    seq,
-                });
-            }
-            error.error.errno
-        } else {
-            // Without IP_RECVERR: a hard error, on a connected socket only.
-            udp_error(&error.error).filter(|_| s.peer.is_some())?
+        let report = || PingErrorReport {
+            offender,
+            error: error.error,
+            dst: error.quoted.dst_addr,
+            seq,
         };
-        s.error = Some(errno);
+        let cap = s.rx.limit / DATAGRAM_OVERHEAD;
+        if !s
+            .errors
+            .on_error(&error.error, s.peer.is_some(), cap, report)
+        {
+            return None;
+        }
         self.stats.in_errors += 1;
         Some(PingHandle(key))
     }
@@ -505,7 +498,7 @@ impl PingSockets {
         options: &mut [u8; MAX_OPTIONS],
     ) -> Result<(PingReceived, usize), PingError> {
         let s = self.socket_mut(h)?;
-        if let Some(e) = s.error.take() {
+        if let Some(e) = s.errors.take_pending() {
             return Err(PingError::Icmp(e));
         }
         s.rx.pop(buf, options)
@@ -537,30 +530,20 @@ impl PingSockets {
     /// Takes the oldest queued error (`recvmsg` with MSG_ERRQUEUE); the
     /// pending error becomes the next queued one's, or none.
     pub fn recv_error(&mut self, h: PingHandle) -> Result<Option<PingErrorReport>, PingError> {
-        let s = self.socket_mut(h)?;
-        let report = s.errors.pop_front();
-        if report.is_some() {
-            // Linux `sock_dequeue_err_skb`: the next report's errno, or none.
-            s.error = s.errors.front().map(|r| r.error.errno);
-        }
-        Ok(report)
+        Ok(self.socket_mut(h)?.errors.pop())
     }
 
     /// Sets IP_RECVERR: every ICMP error about the socket's requests is
     /// queued for [`Self::recv_error`] (off by default). Turning it off
     /// drops what was queued, as Linux does.
     pub fn set_recv_error(&mut self, h: PingHandle, on: bool) -> Result<(), PingError> {
-        let s = self.socket_mut(h)?;
-        s.recv_error = on;
-        if !on {
-            s.errors.clear();
-        }
+        self.socket_mut(h)?.errors.set_recv_error(on);
         Ok(())
     }
 
     /// Takes the pending error, if any (`SO_ERROR`).
     pub fn take_error(&mut self, h: PingHandle) -> Result<Option<IcmpErrno>, PingError> {
-        Ok(self.socket_mut(h)?.error.take())
+        Ok(self.socket_mut(h)?.errors.take_pending())
     }
 
     /// Sets IP_TTL (`None`: `ip_default_ttl`); 0 is refused (EINVAL).
@@ -586,7 +569,7 @@ impl PingSockets {
     /// A reply, an error or a queued error report is waiting.
     pub fn is_readable(&self, h: PingHandle) -> Result<bool, PingError> {
         let s = self.socket(h)?;
-        Ok(s.error.is_some() || !s.rx.meta.is_empty() || !s.errors.is_empty())
+        Ok(!s.errors.is_empty() || !s.rx.meta.is_empty())
     }
 
     /// The bound address and identifier.

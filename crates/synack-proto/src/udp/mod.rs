@@ -43,11 +43,11 @@
 
 use core::fmt;
 use core::net::{Ipv4Addr, SocketAddrV4};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::ip::KeyedHasher;
-use crate::ip::icmp::{IcmpErrno, IcmpError, TransportError, udp_error};
+use crate::ip::icmp::{IcmpErrno, IcmpError, TransportError};
 use crate::ip::igmp::SocketMemberships;
 use crate::ip::options::{MAX_LEN as MAX_OPTIONS, SendOptions, return_options};
 use crate::ip::stats::UdpStats;
@@ -57,9 +57,11 @@ use crate::wire::checksum::Checksum;
 use crate::wire::ipv4::{IpProtocol, Ipv4Repr};
 use crate::wire::udp::{self, UdpPacket, UdpRepr};
 
+pub(crate) mod errors;
 mod ports;
 pub(crate) mod rx;
 
+use errors::SocketErrors;
 use ports::Binding;
 use rx::RxQueue;
 
@@ -265,10 +267,8 @@ struct UdpSocket {
     port_locked: bool,
     peer: Option<SocketAddrV4>,
     rx: RxQueue,
-    error: Option<IcmpErrno>,
-    /// IP_RECVERR, and the errors it queued (MSG_ERRQUEUE), oldest first.
-    recv_error: bool,
-    errors: VecDeque<UdpErrorReport>,
+    /// The pending ICMP error and IP_RECVERR's queue.
+    errors: SocketErrors<UdpErrorReport>,
     /// IP_MULTICAST_TTL: the TTL of datagrams to a multicast group.
     multicast_ttl: u8,
     /// IP_TTL: the TTL of its other datagrams, if set (else `ip_default_ttl`).
@@ -409,9 +409,7 @@ impl UdpSockets {
             port_locked: false,
             peer: None,
             rx: RxQueue::new(self.rcvbuf),
-            error: None,
-            recv_error: false,
-            errors: VecDeque::new(),
+            errors: SocketErrors::new(),
             multicast_ttl: DEFAULT_MULTICAST_TTL,
             unicast_ttl: None,
             multicast_loop: true,
@@ -552,7 +550,7 @@ impl UdpSockets {
         route_src: impl FnOnce(Ipv4Addr) -> Option<Ipv4Addr>,
     ) -> Result<Outgoing, UdpError> {
         let s = self.socket_mut(h)?;
-        if let Some(e) = s.error.take() {
+        if let Some(e) = s.errors.take_pending() {
             return Err(UdpError::Icmp(e));
         }
         let dst = dst.or(s.peer).ok_or(UdpError::NotConnected)?;
@@ -601,7 +599,7 @@ impl UdpSockets {
         options: &mut [u8; MAX_OPTIONS],
     ) -> Result<(Received, usize), UdpError> {
         let s = self.socket_mut(h)?;
-        if let Some(e) = s.error.take() {
+        if let Some(e) = s.errors.take_pending() {
             return Err(UdpError::Icmp(e));
         }
         s.rx.pop(buf, options).ok_or(UdpError::WouldBlock)
@@ -666,7 +664,7 @@ impl UdpSockets {
 
     /// Takes the pending error, if any (`SO_ERROR`).
     pub fn take_error(&mut self, h: UdpHandle) -> Result<Option<IcmpErrno>, UdpError> {
-        Ok(self.socket_mut(h)?.error.take())
+        Ok(self.socket_mut(h)?.errors.take_pending())
     }
 
     /// A datagram prepared by [`Self::send_to`] could not be queued
@@ -679,7 +677,7 @@ impl UdpSockets {
     /// A datagram or an error is waiting.
     pub fn is_readable(&self, h: UdpHandle) -> Result<bool, UdpError> {
         let s = self.socket(h)?;
-        Ok(s.error.is_some() || !s.rx.meta.is_empty() || !s.errors.is_empty())
+        Ok(!s.errors.is_empty() || !s.rx.meta.is_empty())
     }
 
     pub fn local_addr(&self, h: UdpHandle) -> Result<Option<SocketAddrV4>, UdpError> {
@@ -934,10 +932,11 @@ impl UdpSockets {
     /// `local` to `remote` to the socket that sent it, as Linux's
     /// `__udp4_lib_err`: with IP_RECVERR ([`Self::set_recv_error`]) every
     /// error is queued for [`Self::recv_error`] and becomes the pending
-    /// error; without it, only a hard one ([`udp_error`]) on a socket
-    /// connected to `remote` is pending. A pending error is reported on
-    /// the socket's next call, once. Returns the socket (now readable), if
-    /// any.
+    /// error; without it, only a hard one
+    /// ([`udp_error`](crate::ip::icmp::udp_error)) on a socket connected to
+    /// `remote` is pending (`errors::SocketErrors`). A pending error is
+    /// reported on the socket's next call, once. Returns the socket (now
+    /// readable), if any.
     pub fn handle_icmp_error(
         &mut self,
         offender: Ipv4Addr,
@@ -948,20 +947,18 @@ impl UdpSockets {
         let index = self.demux(*local.ip(), local.port(), remote)?;
         let slot = &mut self.slots[index as usize];
         let s = slot.socket.as_mut()?;
-        let errno = if s.recv_error {
-            // As `sock_queue_err_skb`: bounded by the receive buffer.
-            if s.errors.len() < s.rx.limit / DATAGRAM_OVERHEAD {
-                s.errors.push_back(UdpErrorReport {
-                    offender,
-                    error: *error,
-                    dst: remote,
-                });
-            }
-            error.errno
-        } else {
-            udp_error(error).filter(|_| s.peer == Some(remote))?
+        let report = || UdpErrorReport {
+            offender,
+            error: *error,
+            dst: remote,
         };
-        s.error = Some(errno);
+        let cap = s.rx.limit / DATAGRAM_OVERHEAD;
+        if !s
+            .errors
+            .on_error(error, s.peer == Some(remote), cap, report)
+        {
+            return None;
+        }
         Some(UdpHandle {
             index,
             generation: slot.generation,
@@ -989,11 +986,7 @@ impl UdpSockets {
     /// queued for [`Self::recv_error`], connected or not (off by default).
     /// Turning it off drops what was queued, as Linux does.
     pub fn set_recv_error(&mut self, h: UdpHandle, on: bool) -> Result<(), UdpError> {
-        let s = self.socket_mut(h)?;
-        s.recv_error = on;
-        if !on {
-            s.errors.clear();
-        }
+        self.socket_mut(h)?.errors.set_recv_error(on);
         Ok(())
     }
 
@@ -1001,12 +994,7 @@ impl UdpSockets {
     /// pending error becomes the next queued one's, or none (Linux
     /// `sock_dequeue_err_skb`).
     pub fn recv_error(&mut self, h: UdpHandle) -> Result<Option<UdpErrorReport>, UdpError> {
-        let s = self.socket_mut(h)?;
-        let report = s.errors.pop_front();
-        if report.is_some() {
-            s.error = s.errors.front().map(|r| r.error.errno);
-        }
-        Ok(report)
+        Ok(self.socket_mut(h)?.errors.pop())
     }
 
     fn socket(&self, h: UdpHandle) -> Result<&UdpSocket, UdpError> {
