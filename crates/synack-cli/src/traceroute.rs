@@ -219,10 +219,11 @@ impl Prober {
             match self.next(target, id, sent, left) {
                 Ok(Some(answer)) => return answer,
                 Ok(None) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Answer::Silence,
-                // A pending error read in place of an answer: its report
-                // is still queued and is read next.
-                Err(_) => {}
+                // A pending ICMP error read in place of an answer: its
+                // report is still queued and is read next.
+                Err(e) if e.raw_os_error().is_some() => {}
+                // The wait ran out, or the socket is gone.
+                Err(_) => return Answer::Silence,
             }
         }
     }
