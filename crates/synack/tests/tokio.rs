@@ -209,6 +209,35 @@ async fn an_async_ping_socket_awaits_its_replies() {
     );
     let taken = synack::tokio::PingSocket::bind(&a, A, 77).unwrap_err();
     assert_eq!(taken.kind(), ErrorKind::AddrInUse);
+    // Connected, with a record route read back from the reply.
+    let mut rr = vec![7, 11, 4];
+    rr.resize(11, 0);
+    bound.set_ip_options(&rr).unwrap();
+    bound.set_recv_ip_options(true).unwrap();
+    bound.connect(B).unwrap();
+    bound.send(&[8, 0, 0, 0, 0, 0, 0, 3]).await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), bound.recv(&mut buf))
+        .await
+        .expect("a reply in time")
+        .unwrap();
+    match event {
+        synack::net::PingEvent::Reply(r) => {
+            assert_eq!(r.seq, 3);
+            // Ours as it left, B's as it answered.
+            assert_eq!(
+                &r.ip_options()[..11],
+                &[7, 11, 12, 192, 0, 2, 1, 192, 0, 2, 2]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let denied = bound.send_echo(std::net::Ipv4Addr::BROADCAST, 4, b"").await;
+    assert_eq!(denied.unwrap_err().kind(), ErrorKind::PermissionDenied);
+    bound.set_broadcast(true).unwrap();
+    bound
+        .send_echo(std::net::Ipv4Addr::BROADCAST, 5, b"")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

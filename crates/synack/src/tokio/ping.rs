@@ -108,6 +108,46 @@ impl PingSocket {
         self.with_core(|core, h| set_ttl(core, h, ttl))
     }
 
+    /// Makes `addr` the destination of [`PingSocket::send`].
+    pub fn connect(&self, addr: Ipv4Addr) -> io::Result<()> {
+        self.with_core(|core, h| {
+            let connected = core.stack.ping_connect(h, addr);
+            connected.map(drop).map_err(crate::net::error_of_ping)
+        })
+    }
+
+    /// Sends `message` to the connected destination (never waits).
+    pub async fn send(&self, message: &[u8]) -> io::Result<usize> {
+        self.with_core(|core, h| {
+            let now = core.clock.now();
+            send_with(core, |c| c.stack.ping_send(now, h, message))
+        })
+    }
+
+    /// SO_BROADCAST, as [`crate::net::PingSocket::set_broadcast`].
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.with_core(|core, h| {
+            let set = core.stack.ping_set_broadcast(h, on);
+            set.map_err(crate::net::error_of_ping)
+        })
+    }
+
+    /// IP_OPTIONS, as [`crate::net::PingSocket::set_ip_options`].
+    pub fn set_ip_options(&self, options: &[u8]) -> io::Result<()> {
+        self.with_core(|core, h| {
+            let set = core.stack.ping_set_ip_options(h, options);
+            set.map_err(crate::net::error_of_ping)
+        })
+    }
+
+    /// IP_RECVOPTS, as [`crate::net::PingSocket::set_recv_ip_options`].
+    pub fn set_recv_ip_options(&self, on: bool) -> io::Result<()> {
+        self.with_core(|core, h| {
+            let set = core.stack.ping_set_recv_ip_options(h, on);
+            set.map_err(crate::net::error_of_ping)
+        })
+    }
+
     /// The bound address and echo identifier.
     pub fn local_addr(&self) -> io::Result<(Ipv4Addr, u16)> {
         self.with_core(|core, h| {
