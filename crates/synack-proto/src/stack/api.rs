@@ -22,15 +22,11 @@ use crate::tcp::conn::{
 use crate::tcp::fastopen;
 use crate::tcp::fastopen_cookie::{FastOpenEntry, FastOpenKeys};
 use crate::tcp::listener::Listener;
-use crate::tcp::memory::MemoryState;
+use crate::tcp::memory::{MemoryState, SOCK_MIN_SNDBUF};
 use crate::tcp::reuseport::ReuseportSelect;
 use crate::tcp::state::TcpState;
 use crate::time::Instant;
 use crate::wire::tcp::FastOpenOption;
-
-/// Linux's `SOCK_MIN_SNDBUF` (two small skbs): a closing connection with
-/// more than this to send is reset when buffer memory is exhausted.
-const SOCK_MIN_SNDBUF: usize = 4_608;
 
 impl Stack {
     /// Listens on `local` (address 0.0.0.0 for any) with a listen(2)
@@ -283,7 +279,7 @@ impl Stack {
             }
             if let Some(entry) = self.conns.get_mut(key) {
                 entry.set_owner(Owner::Orphan);
-                self.orphans += 1;
+                self.env.orphans += 1;
                 entry.conn.abort(now, &mut self.env);
                 self.after_conn(key);
             }
@@ -672,7 +668,7 @@ impl Stack {
             // `retire_given_up` would.
             entry.conn.close_ended();
             entry.set_owner(Owner::Orphan);
-            self.orphans += 1;
+            self.env.orphans += 1;
             let state = entry.conn.state();
             #[cfg(test)]
             {
@@ -684,11 +680,11 @@ impl Stack {
         }
         entry.conn.close(now, &mut self.env);
         entry.set_owner(Owner::Orphan);
-        self.orphans += 1;
+        self.env.orphans += 1;
         // Linux `tcp_check_oom` at close: with too many orphans, or with
         // the buffer memory above `tcp_mem`'s high mark while this one
         // still has data to send, it is reset rather than left to finish.
-        let too_many = self.orphans > self.env.config.tcp_max_orphans;
+        let too_many = self.env.orphans > self.env.config.tcp_max_orphans;
         if (too_many || self.env.memory.state() == MemoryState::Exhausted)
             && entry.conn.state() != TcpState::Closed
             && (too_many || entry.conn.send_queue() > SOCK_MIN_SNDBUF)
@@ -712,7 +708,7 @@ impl Stack {
         };
         entry.conn.abort(now, &mut self.env);
         entry.set_owner(Owner::Orphan);
-        self.orphans += 1;
+        self.env.orphans += 1;
         self.after_conn(c.0);
         self.refresh_deadline();
     }

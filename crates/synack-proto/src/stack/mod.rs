@@ -460,9 +460,6 @@ pub struct Stack {
     /// The application's listening addresses.
     listen_map: ports::ListenMap,
     time_wait: Slab<TimeWaitEntry>,
-    /// Connections whose owner is [`Owner::Orphan`] (Linux's
-    /// `tcp_orphan_count`), against `tcp_max_orphans`.
-    orphans: usize,
     demux: DemuxMap,
     /// The local ports connections and TIME-WAIT entries may hold, for
     /// bind conflicts (SO_REUSEADDR off): a connection sets a bit, `listen`
@@ -621,7 +618,6 @@ impl Stack {
             listeners: Slab::new(),
             listen_map: ports::ListenMap::default(),
             time_wait: Slab::new(),
-            orphans: 0,
             demux: DemuxMap::new(demux_key),
             port_marks: ports::PortMarks::new(),
             #[cfg(test)]

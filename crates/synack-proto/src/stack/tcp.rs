@@ -1056,7 +1056,7 @@ impl Stack {
         if !self.conns.delete(key) {
             return;
         }
-        self.orphans -= usize::from(orphan);
+        self.env.orphans -= usize::from(orphan);
         if !self.tcp_ip_options.is_empty() {
             self.forget_conn_ip_options(key);
         }

@@ -60,6 +60,11 @@ impl MemoryLimits {
     };
 }
 
+/// Linux's `SOCK_MIN_SNDBUF` (two small skbs): an orphan, or a closing
+/// connection, with more than this to send is reset when the buffer
+/// memory is exhausted (`tcp_out_of_memory`).
+pub const SOCK_MIN_SNDBUF: usize = 4_608;
+
 /// Where the stack's buffer memory stands against its marks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MemoryState {

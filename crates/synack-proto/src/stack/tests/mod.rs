@@ -287,7 +287,7 @@ pub(super) fn assert_invariants(stack: &Stack) {
         .iter()
         .filter(|(_, e)| e.owner() == Owner::Orphan)
         .count();
-    assert_eq!(stack.orphans, orphans, "the orphan count drifted");
+    assert_eq!(stack.env.orphans, orphans, "the orphan count drifted");
     for (_, entry) in stack.conns.iter() {
         if let Some(at) = entry.conn.poll_timeout() {
             let stack_at = stack.poll_timeout();

@@ -129,6 +129,11 @@ pub struct Env {
     pub events: Vec<ConnEvent>,
     /// RFC 5961 §7: the stack-wide challenge-ACK budget.
     pub challenge: ChallengeAckBudget,
+    /// The stack's orphans, connections the application closed that it
+    /// still finishes (Linux `tcp_orphan_count`), against
+    /// `tcp_max_orphans`: the stack counts them, an orphan's timers read
+    /// them (`tcp_out_of_resources`).
+    pub orphans: usize,
     /// Raise [`ConnEvent::Congestion`] samples (a congestion trace).
     pub trace_congestion: bool,
     /// Raise [`ConnEvent::StateChanged`] only for the changes the stack

@@ -15,10 +15,15 @@
 
 use super::{CloseReason, Connection, Core, Env, State};
 use crate::config::Config;
+use crate::tcp::memory::{MemoryState, SOCK_MIN_SNDBUF};
 use crate::tcp::recovery::{AckInput, Mark};
 use crate::tcp::state::TcpState;
 use crate::tcp::timer::Timer;
 use crate::time::{Duration, Instant, Stamp};
+
+/// Linux `TCP_TIMEWAIT_LEN`, which `tcp_out_of_resources` also takes as
+/// "data sent recently".
+const TCP_TIMEWAIT_LEN: Duration = Duration::from_secs(60);
 
 /// Linux `tcp_model_timeout`: how long `boundary` retransmissions take with
 /// the RTO doubling from `rto_base` up to `rto_max`.
@@ -90,6 +95,17 @@ impl Connection {
         };
         if snd.in_flight() == 0 {
             return; // everything was acknowledged meanwhile
+        }
+        if self.core.life.orphan() {
+            // Linux `tcp_write_timeout`: a reset is due while the RTO is
+            // below its maximum, or before the orphan's retries ran out.
+            let config = &env.config;
+            let alive = self.core.rto_with_backoff(config) < config.tcp_rto_max;
+            let retries = self.core.orphan_retries(config);
+            let do_reset = alive || !self.core.retransmitting_longer_than(now, retries, config);
+            if self.out_of_resources(now, env, do_reset) {
+                return;
+            }
         }
         if self.core.write_timed_out(now, &env.config) {
             env.stats.tcp_ext.tcp_abort_on_timeout += 1;
@@ -202,6 +218,44 @@ impl Connection {
         core.trace_congestion(env, None);
     }
 
+    /// Linux `tcp_out_of_resources`, at an orphan's retransmission or probe
+    /// timeout: with too many orphans (the count doubled after 2 × the RTO
+    /// maximum without sending data, or when no reset is due; doubled again
+    /// after an ICMP soft error), or with more than `SOCK_MIN_SNDBUF` to
+    /// send while the buffer memory is exhausted, the orphan goes
+    /// (`TCPAbortOnMemory`): with a reset if it sent data within the last
+    /// minute, if the peer's window is closed with nothing in flight, or if
+    /// `do_reset`; silently otherwise. Whether it went.
+    fn out_of_resources(&mut self, now: Instant, env: &mut Env, do_reset: bool) -> bool {
+        let config = &env.config;
+        let since_send = self
+            .core
+            .xmit
+            .last_data_sent
+            .get()
+            .map(|t| now.saturating_duration_since(t));
+        let idle = since_send.is_some_and(|d| d > config.tcp_rto_max.saturating_mul(2));
+        let shift = u32::from(idle || !do_reset) + u32::from(self.core.life.soft_error.is_some());
+        let too_many = env.orphans << shift > config.tcp_max_orphans;
+        let out_of_memory =
+            self.send_queue() > SOCK_MIN_SNDBUF && env.memory.state() == MemoryState::Exhausted;
+        if !too_many && !out_of_memory {
+            return false;
+        }
+        let recent = since_send.is_none_or(|d| d <= TCP_TIMEWAIT_LEN);
+        let window_closed = self
+            .state
+            .send_half()
+            .is_some_and(|s| s.wnd == 0 && s.in_flight() == 0);
+        env.stats.tcp_ext.tcp_abort_on_memory += 1;
+        if do_reset || recent || window_closed {
+            self.abort(now, env);
+        } else {
+            self.close_with(now, env, CloseReason::Aborted);
+        }
+        true
+    }
+
     /// RFC 1122 §4.2.2.17: probe a zero window, backing off like the RTO;
     /// with the window open, push data held by the cork or by sender silly
     /// window avoidance (RFC 9293 §3.8.6.2.1 (4), the override timeout).
@@ -235,6 +289,10 @@ impl Connection {
         let stuck = core.life.orphan()
             && core.rto_with_backoff(&env.config) >= env.config.tcp_rto_max
             && core.rtt.backoffs() >= u32::from(max_probes);
+        if !stuck && core.life.orphan() && self.out_of_resources(now, env, true) {
+            return;
+        }
+        let core = &mut self.core;
         if user_timeout_passed || stuck || core.xmit.probes_out() >= u32::from(max_probes) {
             env.stats.tcp_ext.tcp_abort_on_timeout += 1;
             self.close_with(now, env, CloseReason::TimedOut);

@@ -457,3 +457,34 @@ fn an_orphan_to_a_silent_peer_gives_up_after_tcp_orphan_retries() {
     let (sent, gone, _) = closed_to_a_silent_peer(three, true);
     assert_eq!((sent, gone), (4, Some(4_900)));
 }
+
+#[test]
+fn an_orphan_beyond_tcp_max_orphans_goes_at_its_next_timeout() {
+    // Linux `tcp_out_of_resources`: the stack's orphans (counted by the
+    // stack, here set by hand) beyond the cap end an orphan at its next
+    // retransmission timeout, with a reset since it sent data in the last
+    // minute (TCPAbortOnMemory).
+    let mut h = Harness::established();
+    h.send(&[7; 100]);
+    h.conn.close(h.now, &mut h.env);
+    h.output();
+    h.env.orphans = Config::default().tcp_max_orphans + 1;
+    let sent = h.run_until(5_000);
+    assert_eq!(h.state(), TcpState::Closed);
+    assert_eq!(h.conn.close_reason(), Some(CloseReason::Aborted));
+    assert_eq!(h.env.stats.tcp_ext.tcp_abort_on_memory, 1);
+    assert_eq!(
+        sent.last().map(|(_, s)| s.f()).as_deref(),
+        Some("R."),
+        "{sent:?}"
+    );
+    // At the cap, nothing happens: it retransmits on.
+    let mut h = Harness::established();
+    h.send(&[7; 100]);
+    h.conn.close(h.now, &mut h.env);
+    h.output();
+    h.env.orphans = Config::default().tcp_max_orphans;
+    h.run_until(5_000);
+    assert_eq!(h.state(), TcpState::FinWait1);
+    assert_eq!(h.env.stats.tcp_ext.tcp_abort_on_memory, 0);
+}
