@@ -134,6 +134,21 @@ fn control_path(args: &ControlArgs) -> Result<PathBuf, String> {
 }
 
 fn render(snapshot: &Snapshot, args: &SsArgs) -> String {
+    if args.summary {
+        // TCP's states, as ss -s counts them, whatever -t and -u say.
+        let rows: Vec<SsRow> = snapshot
+            .sockets
+            .iter()
+            .map(|r| to_row(r, false, false))
+            .filter(|r| !args.listening || r.is_listening())
+            .collect();
+        let mut summary = SsSummary::from_rows(&rows);
+        summary.orphaned = snapshot.sockets.iter().filter(|r| r.orphan).count();
+        if !snapshot.memory_state.is_empty() {
+            summary.memory = Some((snapshot.buffer_memory, snapshot.memory_state.clone()));
+        }
+        return summary.render();
+    }
     let tcp = args.tcp || !args.udp;
     // UDP first, as ss lists them.
     let udp_rows = snapshot.udp.iter().filter(|_| args.udp).map(|r| SsRow {
@@ -150,21 +165,6 @@ fn render(snapshot: &Snapshot, args: &SsArgs) -> String {
         .filter(|r| !args.listening || r.is_listening())
         .collect();
     let with_netid = tcp && args.udp;
-    if args.summary {
-        // TCP's states, as ss -s counts them, whatever -t and -u say.
-        let rows: Vec<SsRow> = snapshot
-            .sockets
-            .iter()
-            .map(|r| to_row(r, false, false))
-            .filter(|r| !args.listening || r.is_listening())
-            .collect();
-        let mut summary = SsSummary::from_rows(&rows);
-        summary.orphaned = snapshot.sockets.iter().filter(|r| r.orphan).count();
-        if !snapshot.memory_state.is_empty() {
-            summary.memory = Some((snapshot.buffer_memory, snapshot.memory_state.clone()));
-        }
-        return summary.render();
-    }
     if args.json {
         return render_json(&rows, with_netid) + "\n";
     }
