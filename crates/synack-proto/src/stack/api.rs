@@ -16,8 +16,9 @@ use super::{
 use crate::config::SysctlError;
 use crate::siphash::SipKey;
 use crate::tcp::conn::{
-    ConnParams, Connection, FastOpenClientPlan, FastOpenInfo, MemInfo, Open, RecvError, SendError,
-    SendFlags, SetOptionError, Shutdown, ShutdownError, SocketOption, SocketOptions, TcpInfo,
+    ConnParams, Connection, FastOpenClientPlan, FastOpenInfo, MemInfo, Open, RecvError, RecvFlags,
+    SendError, SendFlags, SetOptionError, Shutdown, ShutdownError, SocketOption, SocketOptions,
+    TcpInfo,
 };
 use crate::tcp::fastopen;
 use crate::tcp::fastopen_cookie::{FastOpenEntry, FastOpenKeys};
@@ -624,6 +625,38 @@ impl Stack {
         }
         self.refresh_deadline();
         out
+    }
+
+    /// [`Stack::tcp_recv`] with flags: MSG_PEEK copies without consuming;
+    /// MSG_OOB reads the urgent byte (docs/TCP.md "Urgent data"), never
+    /// waiting: `WouldBlock` until it arrives, `NoUrgentData` (EINVAL)
+    /// when there is none to read.
+    pub fn tcp_recv_with(
+        &mut self,
+        now: Instant,
+        c: ConnHandle,
+        buf: &mut [u8],
+        flags: RecvFlags,
+    ) -> Result<usize, RecvError> {
+        if flags == RecvFlags::default() {
+            return self.tcp_recv(now, c, buf);
+        }
+        let now_ = self.now.max(now);
+        self.with_conn(now, c, Err(RecvError::InvalidHandle), |conn, env| {
+            conn.recv_with(now_, buf, flags, env)
+        })
+    }
+
+    /// SIOCATMARK: whether the next byte to read is the urgent mark
+    /// (`None` for a stale handle).
+    pub fn tcp_at_mark(&self, c: ConnHandle) -> Option<bool> {
+        self.tcp_connection(c).map(Connection::at_mark)
+    }
+
+    /// Whether `recv(MSG_OOB)` has an urgent byte to read now (Linux's
+    /// EPOLLPRI).
+    pub fn tcp_urgent_ready(&self, c: ConnHandle) -> bool {
+        self.tcp_connection(c).is_some_and(Connection::urgent_ready)
     }
 
     /// Shuts down reading, writing (a FIN after the queued data) or both.

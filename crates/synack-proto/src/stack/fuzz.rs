@@ -16,6 +16,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::{ConnectOptions, Event, IfaceId, Interface, RxOffload, Stack};
 use crate::config::Config;
+use crate::tcp::conn::{RecvFlags, SendFlags};
 use crate::ip::igmp::MembershipOp;
 use crate::time::{Duration, Instant};
 use crate::wire::ethernet::{
@@ -132,6 +133,11 @@ fn settle(stack: &mut Stack, now: Instant, buf: &mut [u8]) {
                 }
             }
             Event::Readable(c) => {
+                let peek = RecvFlags {
+                    peek: true,
+                    oob: false,
+                };
+                let _ = stack.tcp_recv_with(now, c, &mut read, peek);
                 while let Ok(n) = stack.tcp_recv(now, c, &mut read) {
                     if n == 0 {
                         stack.tcp_close(now, c);
@@ -141,6 +147,21 @@ fn settle(stack: &mut Stack, now: Instant, buf: &mut [u8]) {
             }
             Event::Connected(c) => {
                 let _ = stack.tcp_send(now, c, b"request");
+            }
+            // Urgent data: the mark, the byte, and an urgent answer.
+            Event::Urgent(c) => {
+                let _ = stack.tcp_at_mark(c);
+                let oob = RecvFlags {
+                    peek: false,
+                    oob: true,
+                };
+                if stack.tcp_recv_with(now, c, &mut read[..1], oob).is_ok() {
+                    let urgent = SendFlags {
+                        oob: true,
+                        ..SendFlags::default()
+                    };
+                    let _ = stack.tcp_send_with(now, c, b"!", urgent);
+                }
             }
             Event::Closed { conn, .. } => stack.tcp_close(now, conn),
             Event::PingReadable(h) => {

@@ -1204,6 +1204,7 @@ impl ConnGlue<'_> {
                 ConnEvent::Readable => self.events.push_back(Event::Readable(handle)),
                 ConnEvent::Writable => self.events.push_back(Event::Writable(handle)),
                 ConnEvent::PeerClosed => self.events.push_back(Event::PeerClosed(handle)),
+                ConnEvent::Urgent => self.events.push_back(Event::Urgent(handle)),
                 ConnEvent::Closed(reason) => self.events.push_back(Event::Closed {
                     conn: handle,
                     reason,

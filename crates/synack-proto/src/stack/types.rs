@@ -145,6 +145,10 @@ pub enum Event {
     Writable(ConnHandle),
     /// The peer sent its FIN: reads end after the queued data.
     PeerClosed(ConnHandle),
+    /// The peer's urgent pointer moved ahead of the data read (Linux's
+    /// SIGURG): [`crate::Stack::tcp_at_mark`], and `recv` with
+    /// [`crate::tcp::conn::RecvFlags::oob`] once the byte arrived.
+    Urgent(ConnHandle),
     /// The connection reached CLOSED.
     Closed {
         conn: ConnHandle,

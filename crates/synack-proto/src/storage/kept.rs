@@ -337,6 +337,49 @@ impl KeptFrames {
         done
     }
 
+    /// Copies up to `out.len()` of `ring`'s buffered bytes, from `offset`
+    /// bytes after its front, into `out` without removing them (MSG_PEEK),
+    /// each from wherever it is; returns how many.
+    pub fn peek(&self, offset: usize, out: &mut [u8], ring: &RingBuffer) -> usize {
+        // Stream positions: from the first byte to copy to the last.
+        let mut at = self.front + offset as u64;
+        let stop = self.front + ring.len().min(offset.saturating_add(out.len())) as u64;
+        let mut done = 0;
+        let committed = self
+            .frames
+            .get(self.head..self.pending_from)
+            .unwrap_or_default();
+        for k in committed {
+            if at >= stop {
+                break;
+            }
+            let k_end = k.at + u64::from(k.len());
+            if k_end <= at {
+                continue;
+            }
+            if k.at > at {
+                // The ring's own bytes before this frame.
+                let want = (k.at.min(stop) - at) as usize;
+                let n = ring.peek((at - self.front) as usize, &mut out[done..done + want]);
+                done += n;
+                at += n as u64;
+                if at < k.at {
+                    return done;
+                }
+            }
+            let from = (at - k.at) as usize;
+            let n = ((k_end.min(stop) - at) as usize).min(k.bytes().len().saturating_sub(from));
+            copy::copy(&mut out[done..done + n], &k.bytes()[from..from + n]);
+            done += n;
+            at += n as u64;
+        }
+        if at < stop {
+            let want = (stop - at) as usize;
+            done += ring.peek((at - self.front) as usize, &mut out[done..done + want]);
+        }
+        done
+    }
+
     /// Drops from the front of `ring` the places of the `kept` bytes just
     /// read out of frames, so that its own bytes come next.
     fn drop_places(&mut self, ring: &mut RingBuffer, kept: &mut usize) {
@@ -503,6 +546,42 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!((b.ring.len(), b.spent.len()), (0, 2));
         assert!(b.kept.is_empty());
+    }
+
+    /// MSG_PEEK: every offset and length across ring bytes and kept frames
+    /// reads what a read would, and nothing is consumed; after a partial
+    /// read the offsets count from the new front.
+    #[test]
+    fn peeking_reads_ring_and_frames_in_stream_order_and_keeps_them() {
+        let mut b = Buffer::new();
+        b.copy_in(9, 100);
+        b.stage_kept(1);
+        b.commit(600);
+        b.copy_in(8, 50);
+        b.stage_kept(2);
+        b.commit(600);
+        b.copy_in(7, 30);
+        b.stage_kept(3);
+        let mut want = bytes(&[(9, 100), (1, 600), (8, 50), (2, 600), (7, 30)]);
+        for offset in [
+            0, 1, 99, 100, 101, 699, 700, 749, 750, 1349, 1350, 1379, 1380, 2000,
+        ] {
+            for len in [0, 1, 2, 50, 600, 1500] {
+                let mut out = vec![0; len];
+                let n = b.kept.peek(offset, &mut out, &b.ring);
+                let expected = want.get(offset..).unwrap_or_default();
+                let expected = &expected[..expected.len().min(len)];
+                assert_eq!(&out[..n], expected, "offset {offset} len {len}");
+            }
+        }
+        assert_eq!(b.read(150), want[..150]);
+        want.drain(..150);
+        let mut out = vec![0; 2000];
+        let n = b.kept.peek(0, &mut out, &b.ring);
+        assert_eq!(out[..n], want[..]);
+        let n = b.kept.peek(600, &mut out, &b.ring);
+        assert_eq!(out[..n], want[600..]);
+        assert_eq!(b.read(2000), want, "peeking consumed nothing");
     }
 
     #[test]

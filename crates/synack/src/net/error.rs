@@ -53,6 +53,8 @@ pub(crate) fn recv_error(e: RecvError) -> io::Error {
         RecvError::WouldBlock => io::ErrorKind::WouldBlock.into(),
         RecvError::Connection(e) => conn_error(e),
         RecvError::InvalidHandle => not_connected(),
+        // EINVAL, as Linux's `tcp_recv_urg`.
+        RecvError::NoUrgentData => io::Error::new(io::ErrorKind::InvalidInput, e),
     }
 }
 

@@ -100,7 +100,7 @@ impl Registry {
     /// Wakes whoever waits for what `event` reports.
     pub(crate) fn dispatch(&mut self, event: Event) {
         match event {
-            Event::Readable(c) | Event::PeerClosed(c) => {
+            Event::Readable(c) | Event::PeerClosed(c) | Event::Urgent(c) => {
                 if let Some(e) = self.conns.get_mut(&c) {
                     e.read.wake();
                 }

@@ -32,6 +32,7 @@ mod spares;
 mod tcp_ip_options;
 mod ttl;
 mod udp;
+mod urgent;
 
 pub(super) use super::*;
 pub(super) use crate::SeqNum;

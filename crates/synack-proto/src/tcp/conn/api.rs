@@ -75,6 +75,9 @@ pub enum SendError {
 pub enum RecvError {
     /// Nothing to read yet; wait for `Readable`.
     WouldBlock,
+    /// `recv(MSG_OOB)` with no urgent byte to read: none was marked, it
+    /// was read or passed, or SO_OOBINLINE keeps it in the stream (EINVAL).
+    NoUrgentData,
     /// The connection failed.
     Connection(ConnError),
     /// No such connection: the application's bug.
@@ -122,6 +125,7 @@ display_errors! {
     }
     RecvError {
         RecvError::WouldBlock => "nothing to read yet",
+        RecvError::NoUrgentData => "no urgent data to read",
         RecvError::Connection(e) => e,
         RecvError::InvalidHandle => "no such connection",
     }
@@ -156,6 +160,18 @@ pub struct SendFlags {
     /// its data ends the record: after a short write, pass it again with
     /// the rest.
     pub eor: bool,
+    /// MSG_OOB: the data's last byte is urgent (`conn::urgent`): SND.UP
+    /// moves past it and the segments before it carry URG.
+    pub oob: bool,
+}
+
+/// Per-call flags of `recv`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RecvFlags {
+    /// MSG_PEEK: copy the bytes without consuming them.
+    pub peek: bool,
+    /// MSG_OOB: read the urgent byte, out of line (`conn::urgent`).
+    pub oob: bool,
 }
 
 /// A socket option (`setsockopt`).
@@ -191,6 +207,9 @@ pub enum SocketOption {
     /// TCP_CONGESTION: the congestion control algorithm of this connection;
     /// switching keeps the current window and threshold.
     Congestion(CongestionAlgorithm),
+    /// SO_OOBINLINE: the urgent byte stays in the stream, where reads
+    /// return it; `recv(MSG_OOB)` is refused.
+    OobInline(bool),
 }
 
 impl Connection {
@@ -244,6 +263,9 @@ impl Connection {
         if flags.eor && n == data.len() {
             snd.end_record();
         }
+        if flags.oob {
+            snd.mark_urgent();
+        }
         self.core.tfo_on_send();
         Ok(n)
     }
@@ -257,10 +279,15 @@ impl Connection {
         buf: &mut [u8],
         env: &mut Env,
     ) -> Result<usize, RecvError> {
-        let state = self.state.kind();
         let mss = self.core.ack.rcv_mss;
         let (n, left) = if let Some(rcv) = self.state.recv_half_mut() {
-            let n = rcv.read_with(buf, &mut env.spares.frames);
+            let n = match rcv.urgent_mark() {
+                None => rcv.read_with(buf, &mut env.spares.frames),
+                Some(mark) => {
+                    let inline = self.core.socket.oob_inline();
+                    super::urgent::read_around_mark(rcv, mark, buf, inline, &mut env.spares.frames)
+                }
+            };
             // The window a read opens follows the stack's memory too.
             rcv.limit_growth(env.memory.exhausted().then_some(env.config.tcp_rmem.min));
             (n, rcv.readable())
@@ -285,8 +312,15 @@ impl Connection {
         if buf.is_empty() {
             return Ok(0);
         }
+        self.nothing_read()
+    }
+
+    /// What a read that found no bytes returns: end of stream after the
+    /// peer's FIN, a read shutdown or a clean close, the connection's error,
+    /// or `WouldBlock`.
+    pub(super) fn nothing_read(&self) -> Result<usize, RecvError> {
         let fin_received = self.state.recv_half().is_some_and(|r| r.fin().is_some());
-        match state {
+        match self.state.kind() {
             _ if fin_received || self.core.life.read_shutdown() => Ok(0),
             TcpState::TimeWait => Ok(0),
             TcpState::Closed => match self.core.life.error {
@@ -546,6 +580,7 @@ impl Connection {
                     ),
                 );
             }
+            SocketOption::OobInline(on) => socket.update_cold(|c| c.oob_inline = on),
             _ => return Err(SetOptionError::InvalidValue),
         }
         Ok(())

@@ -135,6 +135,8 @@ impl Core {
             || env.tx.csum
             || !self.recovery.is_quiet()
             || self.socket.ip_options_len() != 0
+            // In urgent mode each segment carries its own pointer.
+            || snd.urgent_mode().is_some()
         {
             return None;
         }

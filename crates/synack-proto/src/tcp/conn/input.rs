@@ -25,6 +25,7 @@ use crate::tcp::timer::Timer;
 use crate::tcp::timestamps::TsRecent;
 use crate::time::{Instant, Stamp};
 use crate::wire::TcpRepr;
+use crate::wire::tcp::TcpFlags;
 
 use super::recv::{RecvHalf, Stager};
 use super::send::{FinState, SendHalf};
@@ -483,8 +484,10 @@ impl Connection {
         step!(self.check_rst(now, seg, env));
         step!(self.check_syn(now, seg, env));
         step!(self.check_ack(now, seg, env));
-        // "sixth, check the URG bit": urgent data is delivered in line
-        // (RFC 6093 recommends applications not rely on it); nothing to do.
+        // "sixth, check the URG bit" (`conn::urgent`).
+        if seg.flags.contains(TcpFlags::URG) {
+            self.check_urg(seg, env);
+        }
         if text_acceptable {
             step!(self.process_text(now, seg, env));
         } else if !seg.payload.is_empty() {

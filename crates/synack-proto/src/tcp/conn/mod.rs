@@ -69,13 +69,14 @@ mod syncookie;
 mod template;
 mod time_wait;
 mod timers;
+mod urgent;
 mod xmit;
 
 use core::fmt;
 use core::net::SocketAddrV4;
 
 pub use api::{
-    ConnError, RecvError, SendError, SendFlags, SetOptionError, Shutdown, ShutdownError,
+    ConnError, RecvError, RecvFlags, SendError, SendFlags, SetOptionError, Shutdown, ShutdownError,
     SocketOption,
 };
 pub use fastopen::{FastOpenClientPlan, FastOpenInfo, FastOpenReport};
@@ -264,6 +265,10 @@ pub enum ConnEvent {
     Writable,
     /// The peer's FIN arrived: reads return the queued data, then end of stream.
     PeerClosed,
+    /// The peer's urgent pointer moved ahead of the data read (RFC 9293
+    /// §3.10.7.4 "sixth": "signal the user"; Linux's SIGURG): see
+    /// `Connection::at_mark` and `recv(MSG_OOB)`.
+    Urgent,
     /// The connection reached CLOSED.
     Closed(CloseReason),
     /// The congestion window, threshold, state or flight changed, or a loss,
@@ -386,6 +391,8 @@ pub struct SocketOptions {
     pub max_segment: u16,
     /// TCP_CONGESTION; `None`: `tcp_congestion_control`.
     pub congestion: Option<CongestionAlgorithm>,
+    /// SO_OOBINLINE: the urgent byte stays in the stream (`conn::urgent`).
+    pub oob_inline: bool,
 }
 
 /// What the stack decides for a new connection.

@@ -891,7 +891,8 @@ impl Core {
     fn tso_pieces(&self, snd: &SendHalf, env: &Env, unsent: u32, wnd_room: u32) -> u32 {
         let mss = snd.mss;
         let max = env.tx.max_pieces(mss);
-        if max <= 1 {
+        // In urgent mode each segment carries its own pointer.
+        if max <= 1 || snd.urgent_mode().is_some() {
             return 1;
         }
         max.min(self.segments_that_may_go(mss, unsent.min(wnd_room)))
@@ -905,7 +906,10 @@ impl Core {
         if !is_tail {
             return len < snd.max_wnd / 2;
         }
-        snd.fin != FinState::Queued && (self.life.cork() || snd.more || self.nagle_holds(snd))
+        // Linux `tcp_nagle_test`: nothing holds data in urgent mode.
+        snd.fin != FinState::Queued
+            && (self.life.cork() || snd.more || self.nagle_holds(snd))
+            && snd.urgent_mode().is_none()
     }
 
     /// Nagle's algorithm as Linux implements it (Minshall's variant, Linux

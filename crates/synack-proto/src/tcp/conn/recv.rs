@@ -18,6 +18,7 @@
 use core::fmt;
 
 use super::spares::Spares;
+use super::urgent::UrgentMark;
 use crate::SeqNum;
 use crate::storage::{Assembler, FrameBuf, KeptFrames, RingBuffer, Spent, SummedWriter};
 use crate::tcp::rcv_space::RcvSpace;
@@ -176,6 +177,9 @@ pub(super) struct RecvBlock {
     /// Receive-buffer autotuning's measurement of the application's reads,
     /// begun by the busy period's first read.
     rcv_space: Option<RcvSpace>,
+    /// The urgent mark (`conn::urgent`), from the pointer's arrival until
+    /// the reads pass it.
+    urgent: Option<UrgentMark>,
 }
 
 impl RecvBlock {
@@ -189,6 +193,7 @@ impl RecvBlock {
             ooo_fin_seq: SeqNum(0),
             kept: None,
             rcv_space: None,
+            urgent: None,
         }
     }
 
@@ -212,6 +217,7 @@ impl RecvBlock {
             && self.sack.is_none()
             && self.staged == 0
             && self.kept.as_deref().is_none_or(KeptFrames::is_empty)
+            && self.urgent.is_none()
             && flags & flags::OOO_FIN == 0
     }
 }
@@ -466,7 +472,7 @@ impl RecvHalf {
 
     /// [`RecvHalf::read`], kept frames read to their end handed to `spent`
     /// (the driver's, `Spares::frames`).
-    #[inline]
+    #[inline(always)]
     pub fn read_with(&mut self, out: &mut [u8], spent: &mut Vec<Vec<u8>>) -> usize {
         let Some(b) = self.block.as_deref_mut() else {
             return 0;
@@ -474,6 +480,41 @@ impl RecvHalf {
         match b.kept.as_deref_mut() {
             Some(kept) if kept.committed() > 0 => read_kept(kept, &mut b.buffer, out, spent),
             _ => b.buffer.dequeue_slice(out),
+        }
+    }
+
+    /// The next byte the application reads (Linux `copied_seq`).
+    pub fn copied(&self) -> SeqNum {
+        // The readable bytes are within the buffer's limit, a `u32`.
+        self.nxt - self.readable() as u32
+    }
+
+    /// Copies readable bytes from `offset` bytes after the next one to read
+    /// into `out` without consuming them (MSG_PEEK); returns how many.
+    pub fn peek(&self, offset: usize, out: &mut [u8]) -> usize {
+        let Some(b) = self.block.as_deref() else {
+            return 0;
+        };
+        match b.kept.as_deref() {
+            Some(kept) if kept.committed() > 0 => kept.peek(offset, out, &b.buffer),
+            _ => b.buffer.peek(offset, out),
+        }
+    }
+
+    /// The urgent mark, while there is one (`conn::urgent`).
+    pub(crate) fn urgent_mark(&self) -> Option<UrgentMark> {
+        self.block.as_deref().and_then(|b| b.urgent)
+    }
+
+    /// Sets or clears the urgent mark.
+    pub(crate) fn set_urgent_mark(&mut self, mark: Option<UrgentMark>) {
+        match mark {
+            Some(_) => self.block_mut().urgent = mark,
+            None => {
+                if let Some(b) = self.block.as_deref_mut() {
+                    b.urgent = None;
+                }
+            }
         }
     }
 

@@ -99,6 +99,9 @@ pub(super) struct SendBlock {
     /// The software GSO packet being written (`conn::gso`), while
     /// `Pending::pieces` says one is.
     pieces: Pieces,
+    /// SND.UP (`conn::urgent`): set by `send(MSG_OOB)`, forgotten by the
+    /// first segment sent once SND.UNA reached it.
+    snd_up: Option<SeqNum>,
 }
 
 /// The pieces of a software GSO packet still to be written (`conn::gso`):
@@ -148,6 +151,7 @@ impl SendBlock {
             small_end: una,
             gso_end: una,
             pieces: Pieces::default(),
+            snd_up: None,
         }
     }
 }
@@ -204,6 +208,33 @@ impl SendHalf {
     /// the debug check that an ended state owns nothing).
     pub(crate) fn has_block(&self) -> bool {
         self.block.is_some()
+    }
+
+    /// SND.UP as set, even if SND.UNA has passed it since (the output path
+    /// forgets it then: [`SendHalf::forget_snd_up`]).
+    #[inline]
+    pub(crate) fn snd_up(&self) -> Option<SeqNum> {
+        self.block.as_deref()?.snd_up
+    }
+
+    /// SND.UP while in urgent mode: ahead of SND.UNA (Linux `tcp_urg_mode`).
+    pub(crate) fn urgent_mode(&self) -> Option<SeqNum> {
+        self.snd_up().filter(|up| up.after(self.una))
+    }
+
+    /// `send(MSG_OOB)`: SND.UP at the end of the queued data (Linux
+    /// `tcp_mark_urg`).
+    pub(crate) fn mark_urgent(&mut self) {
+        let end = self.data_end();
+        self.block_mut().snd_up = Some(end);
+    }
+
+    /// Forgets SND.UP once acknowledged, so that it is never compared with
+    /// sequence numbers 2 GiB on.
+    pub(crate) fn forget_snd_up(&mut self) {
+        if let Some(b) = self.block.as_deref_mut() {
+            b.snd_up = None;
+        }
     }
 
     /// End of the last segment shorter than the MSS that was sent

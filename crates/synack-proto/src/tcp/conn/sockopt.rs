@@ -63,6 +63,8 @@ pub(crate) struct ColdOptions {
     /// or a passive open's answer to its SYN's: `stack::tcp_ip_options`),
     /// at most 40; Linux's `icsk_ext_hdr_len`. The send MSS makes room.
     pub ip_options: u8,
+    /// SO_OOBINLINE.
+    pub oob_inline: bool,
 }
 
 /// The rare options as `o` sets them.
@@ -77,6 +79,7 @@ fn cold_of(o: &SocketOptions) -> ColdOptions {
         max_segment: o.max_segment,
         syn_retries: o.syn_retries,
         ip_options: 0,
+        oob_inline: o.oob_inline,
     }
 }
 
@@ -101,6 +104,7 @@ fn any_cold_set(o: &SocketOptions) -> bool {
         | o.congestion.is_some()
         | (o.max_segment != 0)
         | (o.syn_retries != 0)
+        | o.oob_inline
 }
 
 impl ConnOptions {
@@ -135,6 +139,7 @@ impl ConnOptions {
             syn_retries: cold.syn_retries,
             max_segment: cold.max_segment,
             congestion: cold.congestion,
+            oob_inline: cold.oob_inline,
         }
     }
 
@@ -146,6 +151,11 @@ impl ConnOptions {
     /// Bytes of IP options on every segment (0: none).
     pub fn ip_options_len(&self) -> u8 {
         self.cold.as_ref().map_or(0, |c| c.ip_options)
+    }
+
+    /// SO_OOBINLINE.
+    pub fn oob_inline(&self) -> bool {
+        self.cold.as_ref().is_some_and(|c| c.oob_inline)
     }
 
     /// TCP_SYNCNT; 0: unset.
@@ -259,7 +269,7 @@ mod tests {
     /// the copy differs from the default.
     #[test]
     fn the_rare_options_box_as_the_default_comparison_said() {
-        for mask in 0u16..256 {
+        for mask in 0u16..512 {
             let on = |bit: u16| mask & (1 << bit) != 0;
             let o = SocketOptions {
                 keep_idle: on(0).then_some(Duration::from_secs(7)),
@@ -270,6 +280,7 @@ mod tests {
                 congestion: on(5).then_some(CongestionAlgorithm::Reno),
                 max_segment: if on(6) { 536 } else { 0 },
                 syn_retries: u8::from(on(7)),
+                oob_inline: on(8),
                 ..SocketOptions::default()
             };
             let differs = cold_of(&o) != ColdOptions::default();

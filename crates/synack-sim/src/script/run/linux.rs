@@ -112,7 +112,7 @@ pub fn constant(name: &str) -> Option<i64> {
         "SO_SNDBUF" => SO_SNDBUF,
         "SO_RCVBUF" => SO_RCVBUF,
         "SO_KEEPALIVE" => SO_KEEPALIVE,
-        "SO_OOBINLINE" => 10,
+        "SO_OOBINLINE" => SO_OOBINLINE,
         "SO_LINGER" => SO_LINGER,
         "SO_REUSEPORT" => SO_REUSEPORT,
         "SO_RCVLOWAT" => 18,
@@ -162,7 +162,7 @@ pub fn constant(name: &str) -> Option<i64> {
         "TCP_INQ" => 36,
         "TCP_TX_DELAY" => 37,
         // send/recv flags.
-        "MSG_OOB" => 0x1,
+        "MSG_OOB" => MSG_OOB,
         "MSG_PEEK" => MSG_PEEK,
         "MSG_DONTROUTE" => 0x4,
         "MSG_TRUNC" => 0x20,
@@ -202,14 +202,18 @@ pub fn constant(name: &str) -> Option<i64> {
         "POLLMSG" => 0x400,
         "POLLRDHUP" => POLLRDHUP,
         // ioctl.
-        "SIOCINQ" | "FIONREAD" => 0x541B,
-        "SIOCOUTQ" | "TIOCOUTQ" => 0x5411,
+        "SIOCINQ" | "FIONREAD" => SIOCINQ,
+        "SIOCOUTQ" | "TIOCOUTQ" => SIOCOUTQ,
         "SIOCOUTQNSD" => 0x894B,
+        "SIOCATMARK" => SIOCATMARK,
         "FIONBIO" => 0x5421,
         _ => return Errno::from_name(name).map(|e| e.0),
     })
 }
 
+pub const SIOCINQ: i64 = 0x541B;
+pub const SIOCOUTQ: i64 = 0x5411;
+pub const SIOCATMARK: i64 = 0x8905;
 pub const SOL_SOCKET: i64 = 1;
 pub const SOL_TCP: i64 = 6;
 pub const SO_REUSEADDR: i64 = 2;
@@ -217,6 +221,7 @@ pub const SO_ERROR: i64 = 4;
 pub const SO_SNDBUF: i64 = 7;
 pub const SO_RCVBUF: i64 = 8;
 pub const SO_KEEPALIVE: i64 = 9;
+pub const SO_OOBINLINE: i64 = 10;
 pub const SO_LINGER: i64 = 13;
 pub const SO_REUSEPORT: i64 = 15;
 pub const TCP_NODELAY: i64 = 1;
@@ -231,6 +236,7 @@ pub const TCP_CONGESTION: i64 = 13;
 pub const TCP_USER_TIMEOUT: i64 = 18;
 pub const TCP_FASTOPEN: i64 = 23;
 pub const TCP_FASTOPEN_CONNECT: i64 = 30;
+pub const MSG_OOB: i64 = 0x1;
 pub const MSG_PEEK: i64 = 0x2;
 pub const MSG_DONTWAIT: i64 = 0x40;
 pub const MSG_EOR: i64 = 0x80;
@@ -260,6 +266,7 @@ pub fn option_name(level: i64, name: i64) -> String {
             ("SO_SNDBUF", SO_SNDBUF),
             ("SO_RCVBUF", SO_RCVBUF),
             ("SO_KEEPALIVE", SO_KEEPALIVE),
+            ("SO_OOBINLINE", SO_OOBINLINE),
             ("SO_LINGER", SO_LINGER),
             ("SO_REUSEPORT", SO_REUSEPORT),
             ("SO_RCVLOWAT", 18),

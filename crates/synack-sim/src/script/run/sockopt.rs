@@ -2,7 +2,8 @@
 //! values (net/core/sock.c `sk_setsockopt`, net/ipv4/tcp.c
 //! `do_tcp_setsockopt` / `do_tcp_getsockopt`), mapped onto synack's
 //! [`SocketOption`]s. An option synack has no equivalent for makes the
-//! script SKIP, naming it.
+//! script SKIP, naming it. And ioctl(2)'s socket queries (Linux
+//! `tcp_ioctl`): SIOCINQ, SIOCOUTQ and SIOCATMARK.
 
 use synack_proto::Duration;
 use synack_proto::tcp::conn::{SetOptionError, SocketOption, SocketOptions};
@@ -141,6 +142,9 @@ impl Runner<'_> {
             (linux::SOL_SOCKET, linux::SO_KEEPALIVE) => {
                 Set::Option(SocketOption::KeepAlive(int(value)? != 0))
             }
+            (linux::SOL_SOCKET, linux::SO_OOBINLINE) => {
+                Set::Option(SocketOption::OobInline(int(value)? != 0))
+            }
             (linux::SOL_SOCKET, linux::SO_LINGER) => {
                 let Some(Expr {
                     kind: ExprKind::Struct(fields),
@@ -253,6 +257,7 @@ impl Runner<'_> {
             (linux::SOL_SOCKET, linux::SO_REUSEADDR) => i64::from(sock.reuseaddr),
             (linux::SOL_SOCKET, linux::SO_REUSEPORT) => i64::from(sock.reuseport),
             (linux::SOL_SOCKET, linux::SO_KEEPALIVE) => i64::from(opts.keepalive),
+            (linux::SOL_SOCKET, linux::SO_OOBINLINE) => i64::from(opts.oob_inline),
             // Linux reports the doubled buffer size it keeps.
             (linux::SOL_SOCKET, linux::SO_RCVBUF) => {
                 opts.recv_buffer.map_or(config.tcp_rmem.default, |v| 2 * v) as i64
@@ -333,6 +338,49 @@ impl Runner<'_> {
     }
 }
 
+impl Runner<'_> {
+    /// `ioctl(fd, REQUEST, [value])`: the value compared with the script's,
+    /// as `getsockopt`'s (Linux `tcp_ioctl`: EINVAL on a listener).
+    pub(super) fn sys_ioctl(&mut self, s: &Syscall) -> Step<super::syscalls::SysOutcome> {
+        let fd = self.int_arg(s, 0)?;
+        let request = self.int_arg(s, 1)?;
+        let done = super::syscalls::SysOutcome::done;
+        let Some(sock) = self.fds.get(&fd) else {
+            return Ok(done(Ret::Error(Errno::EBADF)));
+        };
+        let conn = match sock.role {
+            Role::Conn(h) => Some(h),
+            Role::Listener(_) => return Ok(done(Ret::Error(Errno::EINVAL))),
+            Role::Fresh => None,
+        };
+        let stack = &self.net.stack;
+        let value = match request {
+            linux::SIOCINQ => conn.and_then(|h| stack.tcp_recv_queue(h)).unwrap_or(0) as i64,
+            linux::SIOCOUTQ => conn
+                .and_then(|h| stack.tcp_connection(h))
+                .map_or(0, |c| c.send_queue()) as i64,
+            linux::SIOCATMARK => {
+                i64::from(conn.and_then(|h| stack.tcp_at_mark(h)).unwrap_or(false))
+            }
+            _ => {
+                return skip(format!(
+                    "ioctl request {request:#x}: not supported by the runner"
+                ));
+            }
+        };
+        if let Some(expected) = s.args.get(2)
+            && let Some(want) = self.int(expected)?
+            && want != value
+        {
+            return fail(
+                self.line,
+                format!("Bad ioctl {request:#x} value: expected: {want} actual: {value}"),
+            );
+        }
+        Ok(done(Ret::Value(0)))
+    }
+}
+
 /// Records an option for a connection that does not exist yet.
 fn store(o: &mut SocketOptions, opt: SocketOption) {
     match opt {
@@ -349,5 +397,6 @@ fn store(o: &mut SocketOptions, opt: SocketOption) {
         SocketOption::SynCount(v) => o.syn_retries = v,
         SocketOption::MaxSegment(v) => o.max_segment = v,
         SocketOption::Congestion(v) => o.congestion = Some(v),
+        SocketOption::OobInline(v) => o.oob_inline = v,
     }
 }

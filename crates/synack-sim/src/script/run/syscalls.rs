@@ -19,7 +19,7 @@ use synack_proto::stack::{
     AcceptError, ConnHandle, ConnectError, ConnectOptions, Event, ListenError, ListenOptions,
 };
 use synack_proto::tcp::conn::{
-    CloseReason, RecvError, SendError, SendFlags, Shutdown, ShutdownError,
+    CloseReason, RecvError, RecvFlags, SendError, SendFlags, Shutdown, ShutdownError,
 };
 use synack_proto::tcp::fastopen;
 use synack_proto::tcp::state::TcpState;
@@ -66,6 +66,8 @@ pub enum Op {
     Read {
         fd: i64,
         len: usize,
+        /// MSG_PEEK and MSG_OOB.
+        flags: RecvFlags,
     },
     Write {
         fd: i64,
@@ -413,19 +415,36 @@ impl<'s> Runner<'s> {
             "read" => {
                 let fd = self.int_arg(s, 0)?;
                 let len = self.int_arg(s, 2)?.max(0) as usize;
-                self.start(s, fd, Op::Read { fd, len }, 0)
+                let flags = RecvFlags::default();
+                self.start(s, fd, Op::Read { fd, len, flags }, 0)
             }
             "readv" => {
                 let fd = self.int_arg(s, 0)?;
                 let len = self.iov_len(self.arg(s, 1)?)?;
-                self.start(s, fd, Op::Read { fd, len }, 0)
+                let flags = RecvFlags::default();
+                self.start(s, fd, Op::Read { fd, len, flags }, 0)
             }
             "recv" | "recvfrom" => {
                 let fd = self.int_arg(s, 0)?;
                 let len = self.int_arg(s, 2)?.max(0) as usize;
                 let flags = self.int_arg(s, 3)?;
-                self.recv_flags(flags)?;
-                self.start(s, fd, Op::Read { fd, len }, flags)
+                let recv = self.recv_flags(flags)?;
+                // recv(MSG_OOB) never waits (Linux `tcp_recv_urg`).
+                let flags = if recv.oob {
+                    flags | linux::MSG_DONTWAIT
+                } else {
+                    flags
+                };
+                self.start(
+                    s,
+                    fd,
+                    Op::Read {
+                        fd,
+                        len,
+                        flags: recv,
+                    },
+                    flags,
+                )
             }
             "write" => {
                 let fd = self.int_arg(s, 0)?;
@@ -459,6 +478,7 @@ impl<'s> Runner<'s> {
             "fcntl" => self.sys_fcntl(s),
             "setsockopt" => self.sys_setsockopt(s),
             "getsockopt" => self.sys_getsockopt(s),
+            "ioctl" => self.sys_ioctl(s),
             "poll" => self.sys_poll(s),
             other => skip(format!(
                 "system call {other}(): not supported by the runner"
@@ -466,14 +486,14 @@ impl<'s> Runner<'s> {
         }
     }
 
-    fn recv_flags(&self, flags: i64) -> Step<()> {
-        if flags & linux::MSG_PEEK != 0 {
-            return skip("recv(MSG_PEEK): synack's Stack cannot read without consuming");
-        }
+    fn recv_flags(&self, flags: i64) -> Step<RecvFlags> {
         if flags & linux::MSG_WAITALL != 0 {
             return skip("recv(MSG_WAITALL): not supported by the runner");
         }
-        Ok(())
+        Ok(RecvFlags {
+            peek: flags & linux::MSG_PEEK != 0,
+            oob: flags & linux::MSG_OOB != 0,
+        })
     }
 
     fn socket_mut(&mut self, fd: i64) -> Option<&mut Socket> {
@@ -504,7 +524,7 @@ impl<'s> Runner<'s> {
         match op {
             Op::Accept { fd } => self.try_accept(*fd, s),
             Op::Connect { fd } => Ok(self.try_connect(*fd)),
-            Op::Read { fd, len } => Ok(self.try_read(*fd, *len)),
+            Op::Read { fd, len, flags } => Ok(self.try_read(*fd, *len, *flags)),
             Op::Write {
                 fd,
                 total,
@@ -977,7 +997,7 @@ impl<'s> Runner<'s> {
         None
     }
 
-    fn try_read(&mut self, fd: i64, len: usize) -> Option<Ret> {
+    fn try_read(&mut self, fd: i64, len: usize, flags: RecvFlags) -> Option<Ret> {
         let now = self.net.now;
         let sock = self.fds.get_mut(&fd)?;
         let h = match sock.role {
@@ -988,7 +1008,7 @@ impl<'s> Runner<'s> {
             return None;
         }
         let mut buf = vec![0u8; len.min(1 << 24)];
-        let r = self.net.stack.tcp_recv(now, h, &mut buf);
+        let r = self.net.stack.tcp_recv_with(now, h, &mut buf, flags);
         let sock = self.fds.get_mut(&fd)?;
         let ret = match r {
             Ok(n) if n > 0 || len == 0 => Ret::Value(n as i64),
@@ -1005,6 +1025,7 @@ impl<'s> Runner<'s> {
                 None => Ret::Value(0),
             },
             Err(RecvError::InvalidHandle) => Ret::Error(Errno::ENOTCONN),
+            Err(RecvError::NoUrgentData) => Ret::Error(Errno::EINVAL),
         };
         let _ = self.net.drain();
         Some(ret)
@@ -1014,6 +1035,7 @@ impl<'s> Runner<'s> {
         let send_flags = SendFlags {
             more: flags & linux::MSG_MORE != 0,
             eor: flags & linux::MSG_EOR != 0,
+            oob: flags & linux::MSG_OOB != 0,
         };
         let Some(sock) = self.fds.get(&fd) else {
             return err(Errno::EBADF);

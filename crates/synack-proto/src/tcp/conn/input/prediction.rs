@@ -22,7 +22,9 @@ use crate::wire::tcp::TcpFlags;
 #[inline(always)]
 fn predictable(seg: &TcpRepr<'_>, snd: &SendHalf, rcv: &RecvHalf) -> Option<SeqNum> {
     let ack = seg.ack?;
-    let refused = seg.flags.intersects(TcpFlags::SYN | TcpFlags::RST)
+    let refused = seg
+        .flags
+        .intersects(TcpFlags::SYN | TcpFlags::RST | TcpFlags::URG)
         || seg.seq != rcv.nxt
         || ((!seg.payload.is_empty() || seg.flags.fin()) && rcv.window() == 0)
         || ack.after(snd.nxt)
@@ -33,11 +35,12 @@ fn predictable(seg: &TcpRepr<'_>, snd: &SendHalf, rcv: &RecvHalf) -> Option<SeqN
 impl Connection {
     /// Header prediction (Van Jacobson's, as in Linux `tcp_rcv_established`):
     /// the ESTABLISHED segment a connection expects, with ACK and no other
-    /// control than PSH, URG or FIN, at exactly RCV.NXT, with text or a FIN
+    /// control than PSH or FIN, at exactly RCV.NXT, with text or a FIN
     /// only into an open window (so "first, check sequence number" accepts
     /// it) and an acknowledgment in RFC 5961 §5.2's range, goes through the
     /// steps of §3.10.7.4 that can act on it with no state dispatch between
-    /// them: PAWS (RFC 7323 §5.3), TS.Recent, the ACK ("fifth"), the text
+    /// them: PAWS (RFC 7323 §5.3), TS.Recent, the ACK ("fifth"; no URG, so
+    /// nothing for "sixth"), the text
     /// ("seventh") and the FIN, the segment's own or one held beyond a hole
     /// that the text fills ("eighth": CLOSE-WAIT). The others cannot: no RST
     /// ("second"), no SYN ("fourth"), ESTABLISHED changes state on no ACK,

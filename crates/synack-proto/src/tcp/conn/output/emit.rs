@@ -21,6 +21,7 @@ use crate::tcp::conn::TimedSegment;
 use crate::tcp::conn::offload::pieces;
 use crate::tcp::conn::recv::RecvHalf;
 use crate::tcp::conn::send::SendHalf;
+use crate::tcp::conn::urgent;
 
 impl Core {
     /// Lays out and writes one segment of a connection past its SYN (data,
@@ -263,6 +264,9 @@ impl Core {
             }
         }
         .ok()?;
+        if !syn && snd.snd_up().is_some() {
+            urgent::after_written(&mut buf[..n], plan.seq, snd, partial);
+        }
         env.tx.partial = partial;
         env.tx.ecn = ip_ecn;
         env.tx.gso_size = if env.tx.max_segment > 0 && len as u32 > snd.mss && !plan.mtu_probe() {
