@@ -554,3 +554,43 @@ fn a_listeners_ttl_is_the_ttl_of_the_connections_it_accepts() {
     s.set_ttl(3).unwrap();
     assert_eq!((s.ttl().unwrap(), listener.ttl().unwrap()), (3, 7));
 }
+
+/// With SO_OOBINLINE the urgent byte stays in the stream: reads stop at the
+/// mark and then return it; `recv_out_of_band` refuses (EINVAL), and a
+/// blocking `peek` waits for data like a read.
+#[test]
+fn an_inline_urgent_byte_is_read_in_the_stream_and_peek_waits() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:7").unwrap();
+    let c = TcpStream::connect(&a, addr(B, 7)).unwrap();
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_out_of_band_inline(true).unwrap();
+    assert!(s.out_of_band_inline().unwrap());
+    let sender = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        assert_eq!(c.send_out_of_band(b"abc").unwrap(), 3);
+        thread::sleep(Duration::from_millis(20));
+        (&c).write_all(b"def").unwrap();
+        c
+    });
+    let mut buf = [0u8; 16];
+    let n = s.peek(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ab", "waited for data; stops at the mark");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !s.has_out_of_band().unwrap() {
+        assert!(Instant::now() < deadline);
+        thread::sleep(Duration::from_millis(1));
+    }
+    let e = s.recv_out_of_band(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(s.read(&mut buf).unwrap(), 2);
+    assert!(s.at_mark().unwrap());
+    let _c = sender.join().unwrap();
+    let mut rest = Vec::new();
+    while rest.len() < 4 {
+        let n = s.read(&mut buf).unwrap();
+        rest.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(rest, b"cdef", "the urgent byte in line");
+    assert!(!s.at_mark().unwrap());
+}

@@ -254,3 +254,37 @@ async fn an_async_udp_socket_awaits_its_queued_errors() {
         .unwrap();
     assert_eq!((report.offender, report.icmp_type_code()), (B, (3, 3)));
 }
+
+/// `peek` awaits data and leaves it; urgent data crosses as out-of-band:
+/// the read stops at the mark, `recv_out_of_band` has the byte once.
+#[tokio::test]
+async fn peek_awaits_and_urgent_data_crosses_out_of_band() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:7").await.unwrap();
+    let c = TcpStream::connect(&a, addr(B, 7)).await.unwrap();
+    let (mut s, _) = listener.accept().await.unwrap();
+    let mut buf = [0u8; 16];
+    let (n, sent) = tokio::join!(s.peek(&mut buf), async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        c.send_out_of_band(b"ping!").await
+    });
+    assert_eq!(sent.unwrap(), 5);
+    assert_eq!(&buf[..n.unwrap()], b"ping", "the peek stops at the mark");
+    for _ in 0..1000 {
+        if s.has_out_of_band().unwrap() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let mut oob = [0u8; 1];
+    assert_eq!(s.recv_out_of_band(&mut oob).unwrap(), 1);
+    assert_eq!(&oob, b"!");
+    assert_eq!(
+        s.recv_out_of_band(&mut oob).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(s.read(&mut buf).await.unwrap(), 4);
+    assert_eq!(&buf[..4], b"ping");
+    assert!(s.at_mark().unwrap());
+    assert!(!s.out_of_band_inline().unwrap());
+}

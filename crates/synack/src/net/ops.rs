@@ -9,7 +9,7 @@ use std::time::Duration;
 use synack_proto::Duration as StackDuration;
 use synack_proto::ip::options::SendOptions;
 use synack_proto::stack::{ConnHandle, ConnectOptions, ListenerHandle};
-use synack_proto::tcp::conn::{RecvError, SendError, Shutdown, SocketOption};
+use synack_proto::tcp::conn::{RecvError, RecvFlags, SendError, SendFlags, Shutdown, SocketOption};
 use synack_proto::tcp::state::TcpState;
 
 use super::Keepalive;
@@ -26,8 +26,18 @@ pub(crate) fn try_read(
     c: ConnHandle,
     buf: &mut [u8],
 ) -> Option<io::Result<usize>> {
+    try_read_with(core, c, buf, RecvFlags::default())
+}
+
+/// [`try_read`] with MSG_PEEK or MSG_OOB.
+pub(crate) fn try_read_with(
+    core: &mut Core,
+    c: ConnHandle,
+    buf: &mut [u8],
+    flags: RecvFlags,
+) -> Option<io::Result<usize>> {
     let now = core.clock.now();
-    let r = core.stack.tcp_recv(now, c, buf);
+    let r = core.stack.tcp_recv_with(now, c, buf, flags);
     core.flush();
     match r {
         Ok(n) => Some(Ok(n)),
@@ -37,14 +47,54 @@ pub(crate) fn try_read(
 }
 
 pub(crate) fn try_write(core: &mut Core, c: ConnHandle, data: &[u8]) -> Option<io::Result<usize>> {
+    try_write_with(core, c, data, SendFlags::default())
+}
+
+/// [`try_write`] with MSG_OOB (or another send flag).
+pub(crate) fn try_write_with(
+    core: &mut Core,
+    c: ConnHandle,
+    data: &[u8],
+    flags: SendFlags,
+) -> Option<io::Result<usize>> {
     let now = core.clock.now();
-    let r = core.stack.tcp_send(now, c, data);
+    let r = core.stack.tcp_send_with(now, c, data, flags);
     core.flush();
     match r {
         Ok(n) => Some(Ok(n)),
         Err(SendError::WouldBlock) => None,
         Err(e) => Some(Err(send_error(e))),
     }
+}
+
+/// `recv(MSG_OOB)`: the urgent byte, never waiting (Linux `tcp_recv_urg`):
+/// `WouldBlock` until it arrives, `InvalidInput` (EINVAL) without one.
+pub(crate) fn recv_out_of_band(
+    core: &mut Core,
+    c: ConnHandle,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let oob = RecvFlags {
+        oob: true,
+        ..RecvFlags::default()
+    };
+    try_read_with(core, c, buf, oob).unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))
+}
+
+/// SO_OOBINLINE as set.
+pub(crate) fn oob_inline(core: &Core, c: ConnHandle) -> io::Result<bool> {
+    let conn = core.stack.tcp_connection(c).ok_or_else(not_connected)?;
+    Ok(conn.socket_options().oob_inline)
+}
+
+/// SIOCATMARK.
+pub(crate) fn at_mark(core: &Core, c: ConnHandle) -> io::Result<bool> {
+    core.stack.tcp_at_mark(c).ok_or_else(not_connected)
+}
+
+/// Whether an urgent byte waits for `recv(MSG_OOB)` (POLLPRI).
+pub(crate) fn urgent_ready(core: &Core, c: ConnHandle) -> bool {
+    core.stack.tcp_urgent_ready(c)
 }
 
 pub(crate) fn shutdown(core: &mut Core, c: ConnHandle, how: StdShutdown) -> io::Result<()> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use synack_proto::stack::{ConnHandle, ConnectOptions};
-use synack_proto::tcp::conn::{FastOpenInfo, TcpInfo};
+use synack_proto::tcp::conn::{FastOpenInfo, RecvFlags, SendFlags, SocketOption, TcpInfo};
 use synack_proto::tcp::state::TcpState;
 
 use super::error::*;
@@ -385,6 +385,59 @@ impl TcpStream {
     /// The runtime this connection belongs to.
     pub fn runtime(&self) -> &Runtime {
         &self.rt
+    }
+
+    /// Copies received bytes into `buf` without consuming them, waiting
+    /// for some as `read` does (`recv(MSG_PEEK)`, std's `peek`). It stops
+    /// at the urgent mark as a read does.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let c = self.c;
+        let peek = RecvFlags {
+            peek: true,
+            ..RecvFlags::default()
+        };
+        self.wait_for(Dir::Read, |core| ops::try_read_with(core, c, buf, peek))
+    }
+
+    /// Writes `data` with its last byte urgent (`send(MSG_OOB)`, TCP's
+    /// urgent mechanism, docs/TCP.md "Urgent data"; RFC 6093 advises new
+    /// protocols against it). Waits for buffer space as `write` does.
+    pub fn send_out_of_band(&self, data: &[u8]) -> io::Result<usize> {
+        let c = self.c;
+        let oob = SendFlags {
+            oob: true,
+            ..SendFlags::default()
+        };
+        self.wait_for(Dir::Write, |core| ops::try_write_with(core, c, data, oob))
+    }
+
+    /// Reads the urgent byte the peer marked (`recv(MSG_OOB)`), never
+    /// waiting: `WouldBlock` until it arrived, `InvalidInput` when there is
+    /// none to read (none marked, already read or passed, or
+    /// SO_OOBINLINE).
+    pub fn recv_out_of_band(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.with_core(|core, c| ops::recv_out_of_band(core, c, buf))
+    }
+
+    /// Whether an urgent byte waits for [`TcpStream::recv_out_of_band`]
+    /// (what `poll` reports as POLLPRI).
+    pub fn has_out_of_band(&self) -> io::Result<bool> {
+        self.with_core(|core, c| Ok(ops::urgent_ready(core, c)))
+    }
+
+    /// SIOCATMARK: whether the next byte a read returns is the urgent mark
+    /// (reads stop before it).
+    pub fn at_mark(&self) -> io::Result<bool> {
+        self.with_core(|core, c| ops::at_mark(core, c))
+    }
+
+    /// SO_OOBINLINE: the urgent byte stays in the stream.
+    pub fn set_out_of_band_inline(&self, inline: bool) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_option(core, c, SocketOption::OobInline(inline)))
+    }
+
+    pub fn out_of_band_inline(&self) -> io::Result<bool> {
+        self.with_core(|core, c| ops::oob_inline(core, c))
     }
 
     fn read_impl(&self, buf: &mut [u8]) -> io::Result<usize> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use synack_proto::stack::ConnHandle;
-use synack_proto::tcp::conn::TcpInfo;
+use synack_proto::tcp::conn::{RecvFlags, SendFlags, SocketOption, TcpInfo};
 use synack_proto::tcp::state::TcpState;
 
 use super::Runtime;
@@ -178,6 +178,71 @@ impl TcpStream {
     /// FIN, as tokio's does.
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         super::split::owned(self)
+    }
+
+    /// Copies received bytes into `buf` without consuming them, waiting
+    /// for some (`recv(MSG_PEEK)`, tokio's `peek`).
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let peek = RecvFlags {
+            peek: true,
+            ..RecvFlags::default()
+        };
+        poll_fn(|cx| {
+            let mut core = self.rt.shared.lock()?;
+            match ops::try_read_with(&mut core, self.c, buf, peek) {
+                Some(r) => Poll::Ready(r),
+                None => {
+                    entry(&mut core, self.c)?.read.register(cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Writes `data` with its last byte urgent (`send(MSG_OOB)`), as
+    /// [`crate::net::TcpStream::send_out_of_band`].
+    pub async fn send_out_of_band(&self, data: &[u8]) -> io::Result<usize> {
+        let oob = SendFlags {
+            oob: true,
+            ..SendFlags::default()
+        };
+        poll_fn(|cx| {
+            let mut core = self.rt.shared.lock()?;
+            match ops::try_write_with(&mut core, self.c, data, oob) {
+                Some(r) => Poll::Ready(r),
+                None => {
+                    entry(&mut core, self.c)?.write.register(cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// The urgent byte (`recv(MSG_OOB)`), never waiting, as
+    /// [`crate::net::TcpStream::recv_out_of_band`].
+    pub fn recv_out_of_band(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.with_core(|core, c| ops::recv_out_of_band(core, c, buf))
+    }
+
+    /// Whether an urgent byte waits (POLLPRI).
+    pub fn has_out_of_band(&self) -> io::Result<bool> {
+        self.with_core(|core, c| Ok(ops::urgent_ready(core, c)))
+    }
+
+    /// SIOCATMARK.
+    pub fn at_mark(&self) -> io::Result<bool> {
+        self.with_core(|core, c| ops::at_mark(core, c))
+    }
+
+    /// SO_OOBINLINE.
+    pub fn set_out_of_band_inline(&self, inline: bool) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_option(core, c, SocketOption::OobInline(inline)))
+    }
+
+    pub fn out_of_band_inline(&self) -> io::Result<bool> {
+        self.with_core(|core, c| ops::oob_inline(core, c))
     }
 
     pub(crate) fn poll_read_priv(

@@ -8,9 +8,11 @@ use synack_tap::netns;
 pub const PYTHON: &str = "/usr/bin/python3";
 
 /// What the kernel-side Python scripts start with (`python`): `wire`, a
-/// packet socket on `syn0` that sees every IPv4 frame both ways (20 s
-/// timeout, an 8 MiB buffer); `headers(frame)`, a frame's IP header, its length and what
-/// follows it; `read_all(c)`, a stream's bytes up to its end.
+/// packet socket on `syn0` that sees every IPv4 frame the stack sends the
+/// kernel (20 s timeout, an 8 MiB buffer; frames the kernel sends reach
+/// only ETH_P_ALL packet sockets); `headers(frame)`, a frame's IP header,
+/// its length and what follows it; `read_all(c)`, a stream's bytes up to
+/// its end.
 const PY_PRELUDE: &str = r#"
 import socket, struct, threading
 IP_OPTIONS = getattr(socket, "IP_OPTIONS", 4)
