@@ -16,8 +16,8 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::{ConnectOptions, Event, IfaceId, Interface, RxOffload, Stack};
 use crate::config::Config;
-use crate::tcp::conn::{RecvFlags, SendFlags};
 use crate::ip::igmp::MembershipOp;
+use crate::tcp::conn::{RecvFlags, SendFlags};
 use crate::time::{Duration, Instant};
 use crate::wire::ethernet::{
     EtherType, EthernetAddress, EthernetFrame, EthernetRepr, HEADER_LEN as ETHERNET_HEADER_LEN,
