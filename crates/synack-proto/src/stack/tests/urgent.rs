@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::*;
-use crate::tcp::conn::{RecvFlags, SendFlags, SocketOption};
+use crate::tcp::conn::{RecvFlags, SendFlags, SocketOption, SocketOptions};
 
 /// One call of a scenario.
 enum Step {
@@ -364,4 +364,156 @@ fn each_segment_before_the_pointer_carries_its_own_distance() {
     let mut buf = vec![0u8; 6000];
     assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(4999), "up to the mark");
     assert_eq!(w.b.tcp_recv_with(w.now, s, &mut buf, OOB), Ok(1));
+}
+
+/// RFC 9293 §3.10.7.4 accepts URG on a segment at RCV.NXT even while the
+/// window is closed: with urgent data queued behind a zero window, each
+/// persist round sends a probe at SND.UNA (URG and the pointer) before the
+/// usual one at SND.UNA - 1, as Linux's `tcp_write_wakeup`; the receiver
+/// learns of the urgent data before the window opens, and reads the byte
+/// once it does.
+#[test]
+fn a_closed_window_still_carries_the_urgent_pointer_by_probe() {
+    let mut w = Wire::new();
+    // B's buffer small from the start, so its window closes.
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    let small = SocketOptions {
+        recv_buffer: Some(4096),
+        ..SocketOptions::default()
+    };
+    w.b.tcp_listener_set_options(l, small).unwrap();
+    let c =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    let s = w.b.tcp_accept(l).unwrap();
+    events(&mut w.b);
+    // Fill B's window, and more; B reads nothing.
+    let filler = vec![1u8; 12 * 1024];
+    let mut queued = 0;
+    for _ in 0..50 {
+        queued += w.a.tcp_send(w.now, c, &filler[queued..]).unwrap_or(0);
+        let ms = w.now.total_millis() + 20;
+        w.run_until(ms);
+    }
+    assert_eq!(queued, filler.len());
+    let buffered = w.b.tcp_recv_queue(s).unwrap();
+    assert!(buffered > 0 && buffered < queued, "{buffered} of {queued}");
+    let sent = recording(&mut w);
+    let urgent = SendFlags {
+        oob: true,
+        ..SendFlags::default()
+    };
+    // Room in A's send buffer for the urgent byte.
+    let mut n = 0;
+    for _ in 0..100 {
+        if let Ok(k) = w.a.tcp_send_with(w.now, c, b"!", urgent) {
+            n = k;
+            break;
+        }
+        let ms = w.now.total_millis() + 100;
+        w.run_until(ms);
+    }
+    assert_eq!(n, 1);
+    let ms = w.now.total_millis() + 5_000;
+    w.run_until(ms);
+    let log = sent.borrow();
+    let probes: Vec<_> = log.iter().filter(|e| e.3 == 0).collect();
+    let urgent_probes = probes
+        .iter()
+        .filter(|e| e.1.contains(TcpFlags::URG))
+        .count();
+    assert!(urgent_probes >= 2, "{probes:?}");
+    assert!(
+        probes.windows(2).any(|p| p[0].0 == p[1].0.wrapping_add(1)),
+        "a probe at SND.UNA, then one at SND.UNA - 1: {probes:?}"
+    );
+    drop(log);
+    assert!(
+        events(&mut w.b).contains(&Event::Urgent(s)),
+        "told while closed"
+    );
+    assert!(!w.b.tcp_urgent_ready(s), "the byte has not arrived");
+    // B reads: the window opens, the rest arrives up to the urgent byte.
+    let mut got = 0;
+    let mut buf = vec![0u8; 8192];
+    for _ in 0..200 {
+        // A read at the mark would skip the urgent byte: stop there.
+        if w.b.tcp_urgent_ready(s) && w.b.tcp_at_mark(s) == Some(true) {
+            break;
+        }
+        if let Ok(k) = w.b.tcp_recv(w.now, s, &mut buf) {
+            got += k;
+        }
+        let ms = w.now.total_millis() + 50;
+        w.run_until(ms);
+    }
+    assert_eq!(got, queued, "every byte before the urgent one");
+    assert_eq!(w.b.tcp_recv_with(w.now, s, &mut buf, OOB), Ok(1));
+    assert_eq!(buf[0], b'!');
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    /// Hostile urgent pointers: every data segment A sends may get URG and
+    /// any pointer (its checksum kept right), while B reads in every way
+    /// (plain, peeking, out of band, in line or not). B never panics, its
+    /// invariants hold, and what it reads (in line and out of band) is the
+    /// stream with bytes left out, never reordered or made up.
+    #[test]
+    fn any_urgent_pointers_leave_the_stream_a_subsequence(
+        marks in proptest::collection::vec(proptest::option::of(1u16..=u16::MAX), 1..64),
+        reads in proptest::collection::vec(0u8..6, 1..64),
+    ) {
+        let mut w = Wire::new();
+        let (c, s) = connected(&mut w);
+        let mut marks = marks.into_iter().cycle();
+        w.relay = Some(Box::new(move |to_b, frame| {
+            let Some(ptr) = marks.next().flatten().filter(|_| to_b) else {
+                return;
+            };
+            let ihl = usize::from(frame[0] & 15) * 4;
+            let tcp = &mut frame[ihl..];
+            let seq = TcpPacket::new_unchecked(&*tcp).seq_number();
+            if TcpPacket::new_unchecked(&*tcp).payload().is_empty() {
+                return;
+            }
+            crate::tcp::conn::urgent::mark_segment(
+                tcp, seq, seq + u32::from(ptr), seq + u32::from(ptr), false,
+            );
+        }));
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let mut sent = 0;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 700];
+        for (i, r) in reads.iter().cycle().take(400).enumerate() {
+            if sent < data.len() {
+                sent += w.a.tcp_send(w.now, c, &data[sent..(sent + 900).min(data.len())]).unwrap_or(0);
+            }
+            let flags = RecvFlags { peek: *r == 1, oob: *r == 2 };
+            match *r {
+                3 => { let _ = w.b.tcp_set_option(w.now, s, SocketOption::OobInline(i % 2 == 0)); }
+                4 => { let _ = w.b.tcp_at_mark(s); let _ = w.b.tcp_urgent_ready(s); }
+                _ => {
+                    let read = w.b.tcp_recv_with(w.now, s, &mut buf, flags);
+                    if let (Ok(n), RecvFlags { peek: false, oob: false }) = (read, flags) {
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+            assert_invariants(&w.b);
+            let ms = w.now.total_millis() + 5;
+            w.run_until(ms);
+        }
+        // Out-of-band bytes come out of order by design: the in-line reads
+        // alone are checked.
+        let mut rest = data.iter();
+        for b in &got {
+            proptest::prop_assert!(rest.any(|d| d == b), "a byte read out of order or made up");
+        }
+        if reads.iter().any(|r| *r == 0 || *r == 5) {
+            proptest::prop_assert!(!got.is_empty(), "plain reads read nothing");
+        }
+    }
 }

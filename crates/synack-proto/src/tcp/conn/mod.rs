@@ -69,7 +69,7 @@ mod syncookie;
 mod template;
 mod time_wait;
 mod timers;
-mod urgent;
+pub(crate) mod urgent;
 mod xmit;
 
 use core::fmt;

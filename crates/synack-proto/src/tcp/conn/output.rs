@@ -585,6 +585,14 @@ impl Core {
             return Some(plan);
         }
         if self.pending.probe() {
+            // Urgent mode: a probe at SND.UNA first, carrying the pointer
+            // to a peer whose window is closed (`conn::urgent`).
+            if snd.take_urgent_probe() {
+                return Some(Plan {
+                    kind: Kind::Probe,
+                    ..Plan::ack(snd.una)
+                });
+            }
             self.pending.set_probe(false);
             return Some(Plan {
                 kind: Kind::Probe,

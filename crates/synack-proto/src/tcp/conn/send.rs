@@ -102,6 +102,9 @@ pub(super) struct SendBlock {
     /// SND.UP (`conn::urgent`): set by `send(MSG_OOB)`, forgotten by the
     /// first segment sent once SND.UNA reached it.
     snd_up: Option<SeqNum>,
+    /// The urgent probe of a zero-window probe's pair went; the usual one
+    /// is next ([`SendHalf::take_urgent_probe`]).
+    urgent_probe_sent: bool,
 }
 
 /// The pieces of a software GSO packet still to be written (`conn::gso`):
@@ -152,6 +155,7 @@ impl SendBlock {
             gso_end: una,
             pieces: Pieces::default(),
             snd_up: None,
+            urgent_probe_sent: false,
         }
     }
 }
@@ -227,6 +231,24 @@ impl SendHalf {
     pub(crate) fn mark_urgent(&mut self) {
         let end = self.data_end();
         self.block_mut().snd_up = Some(end);
+    }
+
+    /// Whether a probe due now goes first at SND.UNA, where a peer with a
+    /// closed window still takes it and so reads its urgent pointer (Linux
+    /// `tcp_write_wakeup`: SND.UP within 64 KiB past SND.UNA). True once a
+    /// round: the next call says false, for the usual probe at SND.UNA - 1,
+    /// which the peer answers.
+    pub(crate) fn take_urgent_probe(&mut self) -> bool {
+        let una = self.una;
+        let Some(b) = self.block.as_deref_mut() else {
+            return false;
+        };
+        let due = b
+            .snd_up
+            .is_some_and(|up| up.after(una) && up.since(una) <= 0xFFFF);
+        let first = due && !b.urgent_probe_sent;
+        b.urgent_probe_sent = first;
+        first
     }
 
     /// Forgets SND.UP once acknowledged, so that it is never compared with
