@@ -376,10 +376,14 @@ seen = {"syn": None, "n": 0, "off": 0, "longest": 0}
 syn_seen = threading.Event()
 done = threading.Event()
 def sniff():
-    while not done.is_set():
+    # Until the wire stays quiet after the transfer: the frames still
+    # queued when it ends are counted too (a busy machine leaves many).
+    while True:
         try:
             frame, addr = wire.recvfrom(65536)
         except socket.timeout:
+            if done.is_set():
+                break
             continue
         ip, ihl, tcp = headers(frame)
         if ip[9] != 6 or struct.unpack("!H", tcp[2:4])[0] != 9100:
