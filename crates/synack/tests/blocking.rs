@@ -594,3 +594,25 @@ fn an_inline_urgent_byte_is_read_in_the_stream_and_peek_waits() {
     assert_eq!(rest, b"cdef", "the urgent byte in line");
     assert!(!s.at_mark().unwrap());
 }
+
+/// TCP_QUICKACK and TCP_LINGER2 as set and read back through the blocking
+/// stream (their effects: the stack's tests and tests/scripts).
+#[test]
+fn quickack_and_linger2_round_trip() {
+    use synack::net::Linger2;
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:7").unwrap();
+    let c = TcpStream::connect(&a, addr(B, 7)).unwrap();
+    let _s = listener.accept().unwrap();
+    assert!(c.quickack().unwrap());
+    c.set_quickack(false).unwrap();
+    assert!(!c.quickack().unwrap());
+    assert_eq!(c.linger2().unwrap(), Linger2::Default);
+    c.set_linger2(Linger2::Timeout(Duration::from_secs(300)))
+        .unwrap();
+    assert_eq!(
+        c.linger2().unwrap(),
+        Linger2::Timeout(Duration::from_secs(120)),
+        "cut to TCP_FIN_TIMEOUT_MAX"
+    );
+}

@@ -287,4 +287,8 @@ async fn peek_awaits_and_urgent_data_crosses_out_of_band() {
     assert_eq!(&buf[..4], b"ping");
     assert!(s.at_mark().unwrap());
     assert!(!s.out_of_band_inline().unwrap());
+    s.set_quickack(false).unwrap();
+    assert!(!s.quickack().unwrap());
+    s.set_linger2(synack::net::Linger2::Abort).unwrap();
+    assert_eq!(s.linger2().unwrap(), synack::net::Linger2::Abort);
 }

@@ -62,6 +62,40 @@ pub struct Keepalive {
     pub count: u8,
 }
 
+/// TCP_LINGER2: how long a closed connection waits in FIN-WAIT-2 for the
+/// peer's FIN (docs/TCP.md; Linux `tp->linger2`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Linger2 {
+    /// `tcp_fin_timeout` (60 s unless configured).
+    #[default]
+    Default,
+    /// No wait: a close in FIN-WAIT-2 resets the connection, and one
+    /// reaching it after the close ends at once.
+    Abort,
+    /// This long, at most 120 s (longer is cut, zero is the default).
+    Timeout(Duration),
+}
+
+impl Linger2 {
+    pub(crate) fn to_stack(self) -> synack_proto::tcp::conn::Linger2 {
+        use synack_proto::tcp::conn::Linger2 as L;
+        match self {
+            Linger2::Default => L::Default,
+            Linger2::Abort => L::Abort,
+            Linger2::Timeout(d) => L::Timeout(ops::stack_duration(d)),
+        }
+    }
+
+    pub(crate) fn from_stack(l: synack_proto::tcp::conn::Linger2) -> Linger2 {
+        use synack_proto::tcp::conn::Linger2 as L;
+        match l {
+            L::Default => Linger2::Default,
+            L::Abort => Linger2::Abort,
+            L::Timeout(d) => Linger2::Timeout(Duration::from_micros(d.total_micros())),
+        }
+    }
+}
+
 impl Keepalive {
     pub fn new(idle: Duration, interval: Duration, count: u8) -> Keepalive {
         Keepalive {

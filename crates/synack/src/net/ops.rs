@@ -87,6 +87,28 @@ pub(crate) fn oob_inline(core: &Core, c: ConnHandle) -> io::Result<bool> {
     Ok(conn.socket_options().oob_inline)
 }
 
+/// TCP_QUICKACK as read back: not in ping-pong mode.
+pub(crate) fn quick_ack(core: &Core, c: ConnHandle) -> io::Result<bool> {
+    let conn = core.stack.tcp_connection(c).ok_or_else(not_connected)?;
+    Ok(conn.quick_ack())
+}
+
+/// TCP_LINGER2.
+pub(crate) fn set_linger2(
+    core: &mut Core,
+    c: ConnHandle,
+    linger2: super::Linger2,
+) -> io::Result<()> {
+    set_option(core, c, SocketOption::Linger2(linger2.to_stack()))
+}
+
+/// TCP_LINGER2 as set (a zero timeout reads as the default, a longer one
+/// than 120 s as 120 s, as Linux keeps them).
+pub(crate) fn linger2(core: &Core, c: ConnHandle) -> io::Result<super::Linger2> {
+    let conn = core.stack.tcp_connection(c).ok_or_else(not_connected)?;
+    Ok(super::Linger2::from_stack(conn.socket_options().linger2))
+}
+
 /// SIOCATMARK.
 pub(crate) fn at_mark(core: &Core, c: ConnHandle) -> io::Result<bool> {
     core.stack.tcp_at_mark(c).ok_or_else(not_connected)

@@ -10,7 +10,7 @@ use synack_proto::tcp::conn::{FastOpenInfo, RecvFlags, SendFlags, SocketOption, 
 use synack_proto::tcp::state::TcpState;
 
 use super::error::*;
-use super::{Keepalive, ops};
+use super::{Keepalive, Linger2, ops};
 use crate::runtime::{Core, Runtime};
 
 /// Which way a call waits.
@@ -438,6 +438,27 @@ impl TcpStream {
 
     pub fn out_of_band_inline(&self) -> io::Result<bool> {
         self.with_core(|core, c| ops::oob_inline(core, c))
+    }
+
+    /// TCP_QUICKACK: `true` sends ACKs at once for now (and an owed one if
+    /// everything was read), `false` delays them to ride on replies; the
+    /// delayed-ACK rules move on from there, as on Linux.
+    pub fn set_quickack(&self, quickack: bool) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_option(core, c, SocketOption::QuickAck(quickack)))
+    }
+
+    pub fn quickack(&self) -> io::Result<bool> {
+        self.with_core(|core, c| ops::quick_ack(core, c))
+    }
+
+    /// TCP_LINGER2: how long the connection, once closed, waits in
+    /// FIN-WAIT-2 for the peer's FIN.
+    pub fn set_linger2(&self, linger2: Linger2) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_linger2(core, c, linger2))
+    }
+
+    pub fn linger2(&self) -> io::Result<Linger2> {
+        self.with_core(|core, c| ops::linger2(core, c))
     }
 
     fn read_impl(&self, buf: &mut [u8]) -> io::Result<usize> {

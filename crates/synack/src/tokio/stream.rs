@@ -14,8 +14,8 @@ use synack_proto::tcp::state::TcpState;
 
 use super::Runtime;
 use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
-use crate::net::Keepalive;
 use crate::net::ops;
+use crate::net::{Keepalive, Linger2};
 use crate::runtime::Core;
 use crate::runtime::registry::ConnEntry;
 
@@ -243,6 +243,27 @@ impl TcpStream {
 
     pub fn out_of_band_inline(&self) -> io::Result<bool> {
         self.with_core(|core, c| ops::oob_inline(core, c))
+    }
+
+    /// TCP_QUICKACK: `true` sends ACKs at once for now (and an owed one if
+    /// everything was read), `false` delays them to ride on replies; the
+    /// delayed-ACK rules move on from there, as on Linux.
+    pub fn set_quickack(&self, quickack: bool) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_option(core, c, SocketOption::QuickAck(quickack)))
+    }
+
+    pub fn quickack(&self) -> io::Result<bool> {
+        self.with_core(|core, c| ops::quick_ack(core, c))
+    }
+
+    /// TCP_LINGER2: how long the connection, once closed, waits in
+    /// FIN-WAIT-2 for the peer's FIN.
+    pub fn set_linger2(&self, linger2: Linger2) -> io::Result<()> {
+        self.with_core(|core, c| ops::set_linger2(core, c, linger2))
+    }
+
+    pub fn linger2(&self) -> io::Result<Linger2> {
+        self.with_core(|core, c| ops::linger2(core, c))
     }
 
     pub(crate) fn poll_read_priv(

@@ -27,6 +27,7 @@ mod offload;
 mod ping;
 mod polls;
 mod robustness;
+mod sockopts;
 mod source_route;
 mod spares;
 mod tcp_ip_options;

@@ -210,6 +210,15 @@ pub enum SocketOption {
     /// SO_OOBINLINE: the urgent byte stays in the stream, where reads
     /// return it; `recv(MSG_OOB)` is refused.
     OobInline(bool),
+    /// TCP_LINGER2: how long an orphan waits in FIN-WAIT-2 for the peer's
+    /// FIN, instead of `tcp_fin_timeout`.
+    Linger2(super::Linger2),
+    /// TCP_QUICKACK (Linux `__tcp_sock_set_quickack`): `true` leaves
+    /// ping-pong mode, so ACKs go at once while quick-ACK mode lasts, and
+    /// an owed ACK goes now if the receive buffer is empty; `false` enters
+    /// ping-pong mode, where ACKs wait to ride on data. Not sticky: the
+    /// delayed-ACK rules go on from there, as Linux's do.
+    QuickAck(bool),
 }
 
 impl Connection {
@@ -470,9 +479,15 @@ impl Connection {
         }
         self.close_write(now, env);
         if self.state.kind() == TcpState::FinWait2 {
-            self.core
-                .timers
-                .set(Timer::FinWait2, now + env.config.tcp_fin_timeout);
+            // Already in FIN-WAIT-2 (a shutdown's FIN was acknowledged):
+            // TCP_LINGER2 below zero resets (Linux `tcp_close`).
+            match self.core.fin_wait2_timeout(&env.config) {
+                Some(wait) => self.core.timers.set(Timer::FinWait2, now + wait),
+                None => {
+                    env.stats.tcp_ext.tcp_abort_on_linger += 1;
+                    self.reset(now, env);
+                }
+            }
         }
     }
 
@@ -581,6 +596,19 @@ impl Connection {
                 );
             }
             SocketOption::OobInline(on) => socket.update_cold(|c| c.oob_inline = on),
+            SocketOption::Linger2(l) => socket.update_cold(|c| c.linger2 = l.normalized()),
+            SocketOption::QuickAck(false) => self.core.ack.pingpong = true,
+            SocketOption::QuickAck(true) => {
+                self.core.ack.pingpong = false;
+                let drained = self.state.recv_half().is_none_or(|r| r.readable() == 0);
+                let open = matches!(
+                    self.state.kind(),
+                    TcpState::Established | TcpState::CloseWait
+                );
+                if open && self.core.ack.scheduled && drained {
+                    self.core.ack.schedule_now();
+                }
+            }
             _ => return Err(SetOptionError::InvalidValue),
         }
         Ok(())
@@ -607,6 +635,11 @@ impl Connection {
         if self.state.kind() == TcpState::TimeWait {
             self.close_with(now, env, CloseReason::Normal);
         }
+    }
+
+    /// TCP_QUICKACK as `getsockopt` reads it: not in ping-pong mode.
+    pub fn quick_ack(&self) -> bool {
+        !self.core.ack.pingpong
     }
 
     /// The socket options in force.

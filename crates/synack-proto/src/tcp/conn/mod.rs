@@ -84,6 +84,7 @@ pub use icmp::IcmpOutcome;
 pub use info::{MemInfo, TcpInfo, options as tcpi_options};
 pub use recv::{Received, RecvHalf, Stager};
 pub use send::{FinState, SendHalf};
+pub use sockopt::{Linger2, MAX_LINGER2};
 pub(crate) use spares::keep_bounded;
 pub use spares::{MAX_SPARE_BLOCKS, Spares};
 pub use time_wait::{TimeWait, TimeWaitVerdict};
@@ -393,6 +394,8 @@ pub struct SocketOptions {
     pub congestion: Option<CongestionAlgorithm>,
     /// SO_OOBINLINE: the urgent byte stays in the stream (`conn::urgent`).
     pub oob_inline: bool,
+    /// TCP_LINGER2: an orphan's wait in FIN-WAIT-2.
+    pub linger2: Linger2,
 }
 
 /// What the stack decides for a new connection.
@@ -944,8 +947,13 @@ impl Core {
             self.timers.stop(Timer::Retransmit);
             self.timers.stop(Timer::Persist);
             if self.life.orphan() {
-                self.timers
-                    .set(Timer::FinWait2, now + env.config.tcp_fin_timeout);
+                // TCP_LINGER2 below zero: the orphan goes at once (Linux
+                // `tcp_rcv_state_process` calls `tcp_done`).
+                let wait = self.fin_wait2_timeout(&env.config).unwrap_or_else(|| {
+                    env.stats.tcp_ext.tcp_abort_on_data += 1;
+                    Duration::ZERO
+                });
+                self.timers.set(Timer::FinWait2, now + wait);
             }
             return;
         }

@@ -65,6 +65,38 @@ pub(crate) struct ColdOptions {
     pub ip_options: u8,
     /// SO_OOBINLINE.
     pub oob_inline: bool,
+    /// TCP_LINGER2.
+    pub linger2: Linger2,
+}
+
+/// TCP_LINGER2: how long an orphaned connection waits in FIN-WAIT-2 for
+/// the peer's FIN (Linux `tp->linger2`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Linger2 {
+    /// `tcp_fin_timeout` (Linux's 0).
+    #[default]
+    Default,
+    /// No wait (Linux's negative values): `close` in FIN-WAIT-2 resets
+    /// the connection (`TCPAbortOnLinger`), and an orphan reaching
+    /// FIN-WAIT-2 goes at once (`TCPAbortOnData`).
+    Abort,
+    /// This long; at most [`MAX_LINGER2`].
+    Timeout(Duration),
+}
+
+/// Linux TCP_FIN_TIMEOUT_MAX: the longest TCP_LINGER2.
+pub const MAX_LINGER2: Duration = Duration::from_secs(120);
+
+impl Linger2 {
+    /// As Linux keeps what the application set: a zero timeout is the
+    /// default, a longer one than [`MAX_LINGER2`] is cut to it.
+    pub fn normalized(self) -> Linger2 {
+        match self {
+            Linger2::Timeout(d) if d.is_zero() => Linger2::Default,
+            Linger2::Timeout(d) => Linger2::Timeout(d.min(MAX_LINGER2)),
+            other => other,
+        }
+    }
 }
 
 /// The rare options as `o` sets them.
@@ -80,6 +112,7 @@ fn cold_of(o: &SocketOptions) -> ColdOptions {
         syn_retries: o.syn_retries,
         ip_options: 0,
         oob_inline: o.oob_inline,
+        linger2: o.linger2,
     }
 }
 
@@ -105,6 +138,7 @@ fn any_cold_set(o: &SocketOptions) -> bool {
         | (o.max_segment != 0)
         | (o.syn_retries != 0)
         | o.oob_inline
+        | (o.linger2 != Linger2::Default)
 }
 
 impl ConnOptions {
@@ -140,6 +174,7 @@ impl ConnOptions {
             max_segment: cold.max_segment,
             congestion: cold.congestion,
             oob_inline: cold.oob_inline,
+            linger2: cold.linger2,
         }
     }
 
@@ -269,7 +304,7 @@ mod tests {
     /// the copy differs from the default.
     #[test]
     fn the_rare_options_box_as_the_default_comparison_said() {
-        for mask in 0u16..512 {
+        for mask in 0u16..1024 {
             let on = |bit: u16| mask & (1 << bit) != 0;
             let o = SocketOptions {
                 keep_idle: on(0).then_some(Duration::from_secs(7)),
@@ -281,6 +316,11 @@ mod tests {
                 max_segment: if on(6) { 536 } else { 0 },
                 syn_retries: u8::from(on(7)),
                 oob_inline: on(8),
+                linger2: if on(9) {
+                    Linger2::Abort
+                } else {
+                    Linger2::Default
+                },
                 ..SocketOptions::default()
             };
             let differs = cold_of(&o) != ColdOptions::default();

@@ -493,6 +493,17 @@ impl Core {
         }
     }
 
+    /// How long an orphan waits in FIN-WAIT-2: TCP_LINGER2 or
+    /// `tcp_fin_timeout`; `None` for no wait at all (TCP_LINGER2 below
+    /// zero, Linux `tcp_fin_time` and its callers).
+    pub(super) fn fin_wait2_timeout(&self, config: &Config) -> Option<Duration> {
+        match self.socket.cold().linger2 {
+            super::Linger2::Default => Some(config.tcp_fin_timeout),
+            super::Linger2::Timeout(d) => Some(d),
+            super::Linger2::Abort => None,
+        }
+    }
+
     /// TCP_KEEPIDLE or `tcp_keepalive_time`.
     pub(super) fn keepalive_idle(&self, config: &Config) -> Duration {
         self.socket

@@ -132,11 +132,11 @@ pub fn constant(name: &str) -> Option<i64> {
         "TCP_KEEPINTVL" => TCP_KEEPINTVL,
         "TCP_KEEPCNT" => TCP_KEEPCNT,
         "TCP_SYNCNT" => TCP_SYNCNT,
-        "TCP_LINGER2" => 8,
+        "TCP_LINGER2" => TCP_LINGER2,
         "TCP_DEFER_ACCEPT" => 9,
         "TCP_WINDOW_CLAMP" => 10,
         "TCP_INFO" => TCP_INFO,
-        "TCP_QUICKACK" => 12,
+        "TCP_QUICKACK" => TCP_QUICKACK,
         "TCP_CONGESTION" => TCP_CONGESTION,
         "TCP_MD5SIG" => 14,
         "TCP_THIN_LINEAR_TIMEOUTS" => 16,
@@ -231,7 +231,9 @@ pub const TCP_KEEPIDLE: i64 = 4;
 pub const TCP_KEEPINTVL: i64 = 5;
 pub const TCP_KEEPCNT: i64 = 6;
 pub const TCP_SYNCNT: i64 = 7;
+pub const TCP_LINGER2: i64 = 8;
 pub const TCP_INFO: i64 = 11;
+pub const TCP_QUICKACK: i64 = 12;
 pub const TCP_CONGESTION: i64 = 13;
 pub const TCP_USER_TIMEOUT: i64 = 18;
 pub const TCP_FASTOPEN: i64 = 23;
@@ -285,11 +287,11 @@ pub fn option_name(level: i64, name: i64) -> String {
             ("TCP_KEEPINTVL", TCP_KEEPINTVL),
             ("TCP_KEEPCNT", TCP_KEEPCNT),
             ("TCP_SYNCNT", TCP_SYNCNT),
-            ("TCP_LINGER2", 8),
+            ("TCP_LINGER2", TCP_LINGER2),
             ("TCP_DEFER_ACCEPT", 9),
             ("TCP_WINDOW_CLAMP", 10),
             ("TCP_INFO", TCP_INFO),
-            ("TCP_QUICKACK", 12),
+            ("TCP_QUICKACK", TCP_QUICKACK),
             ("TCP_CONGESTION", TCP_CONGESTION),
             ("TCP_USER_TIMEOUT", TCP_USER_TIMEOUT),
             ("TCP_FASTOPEN", TCP_FASTOPEN),

@@ -6,7 +6,7 @@
 //! `tcp_ioctl`): SIOCINQ, SIOCOUTQ and SIOCATMARK.
 
 use synack_proto::Duration;
-use synack_proto::tcp::conn::{SetOptionError, SocketOption, SocketOptions};
+use synack_proto::tcp::conn::{Linger2, SetOptionError, SocketOption, SocketOptions};
 
 use super::linux::{self, Errno};
 use super::runner::{Runner, Step, fail, skip};
@@ -179,6 +179,20 @@ impl Runner<'_> {
                 Set::Option(SocketOption::NoDelay(int(value)? != 0))
             }
             (linux::SOL_TCP, linux::TCP_CORK) => Set::Option(SocketOption::Cork(int(value)? != 0)),
+            (linux::SOL_TCP, linux::TCP_QUICKACK) => {
+                Set::Option(SocketOption::QuickAck(int(value)? != 0))
+            }
+            // Linux `do_tcp_setsockopt`: below zero no wait, 0 the sysctl,
+            // seconds up to TCP_FIN_TIMEOUT_MAX.
+            (linux::SOL_TCP, linux::TCP_LINGER2) => {
+                let v = int(value)?;
+                let l = match v {
+                    ..0 => Linger2::Abort,
+                    0 => Linger2::Default,
+                    _ => Linger2::Timeout(Duration::from_secs(v as u64)),
+                };
+                Set::Option(SocketOption::Linger2(l.normalized()))
+            }
             (linux::SOL_TCP, linux::TCP_KEEPIDLE) => match secs(int(value)?) {
                 Ok(d) => Set::Option(SocketOption::KeepIdle(d)),
                 Err(e) => return Ok(Err(e)),
@@ -267,6 +281,13 @@ impl Runner<'_> {
             }
             (linux::SOL_TCP, linux::TCP_NODELAY) => i64::from(opts.nodelay),
             (linux::SOL_TCP, linux::TCP_CORK) => i64::from(opts.cork),
+            // Not in ping-pong mode (a socket not yet connected is not).
+            (linux::SOL_TCP, linux::TCP_QUICKACK) => i64::from(live.is_none_or(|c| c.quick_ack())),
+            (linux::SOL_TCP, linux::TCP_LINGER2) => match opts.linger2 {
+                Linger2::Default => secs(None, config.tcp_fin_timeout),
+                Linger2::Timeout(d) => secs(Some(d), config.tcp_fin_timeout),
+                Linger2::Abort => -1,
+            },
             (linux::SOL_TCP, linux::TCP_KEEPIDLE) => {
                 secs(opts.keep_idle, config.tcp_keepalive_time)
             }
@@ -398,5 +419,10 @@ fn store(o: &mut SocketOptions, opt: SocketOption) {
         SocketOption::MaxSegment(v) => o.max_segment = v,
         SocketOption::Congestion(v) => o.congestion = Some(v),
         SocketOption::OobInline(v) => o.oob_inline = v,
+        SocketOption::Linger2(v) => o.linger2 = v,
+        // Ping-pong mode is the connection's state: a socket not yet
+        // connected starts out of it whatever is asked (Linux's new
+        // socket has no ACK scheduled to act on either).
+        SocketOption::QuickAck(_) => {}
     }
 }
