@@ -527,8 +527,9 @@ mod tests {
         assert!(b.kept.is_empty());
     }
 
-    #[test]
-    fn ring_bytes_between_kept_frames_are_read_in_stream_order() {
+    /// Ring bytes, a kept frame, ring bytes, a kept frame, ring bytes:
+    /// the buffer and the bytes it reads back.
+    fn mixed() -> (Buffer, Vec<u8>) {
         let mut b = Buffer::new();
         b.copy_in(9, 100);
         b.stage_kept(1);
@@ -537,7 +538,12 @@ mod tests {
         b.stage_kept(2);
         b.commit(600);
         b.copy_in(7, 30);
-        let want = bytes(&[(9, 100), (1, 600), (8, 50), (2, 600), (7, 30)]);
+        (b, bytes(&[(9, 100), (1, 600), (8, 50), (2, 600), (7, 30)]))
+    }
+
+    #[test]
+    fn ring_bytes_between_kept_frames_are_read_in_stream_order() {
+        let (mut b, want) = mixed();
         // Reads of every size, across each boundary.
         let mut got = b.read(1);
         for n in [99, 2, 598, 51, 10, 1000] {
@@ -553,16 +559,9 @@ mod tests {
     /// read the offsets count from the new front.
     #[test]
     fn peeking_reads_ring_and_frames_in_stream_order_and_keeps_them() {
-        let mut b = Buffer::new();
-        b.copy_in(9, 100);
-        b.stage_kept(1);
-        b.commit(600);
-        b.copy_in(8, 50);
-        b.stage_kept(2);
-        b.commit(600);
-        b.copy_in(7, 30);
+        let (mut b, mut want) = mixed();
+        // A staged frame, not committed, is not read.
         b.stage_kept(3);
-        let mut want = bytes(&[(9, 100), (1, 600), (8, 50), (2, 600), (7, 30)]);
         for offset in [
             0, 1, 99, 100, 101, 699, 700, 749, 750, 1349, 1350, 1379, 1380, 2000,
         ] {

@@ -78,14 +78,7 @@ impl TcpStream {
     }
 
     fn poll_connected(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut core = self.rt.shared.lock()?;
-        match ops::connected(&core, self.c) {
-            Some(r) => Poll::Ready(r),
-            None => {
-                entry(&mut core, self.c)?.write.register(cx.waker());
-                Poll::Pending
-            }
-        }
+        self.poll_op(cx, Dir::Write, |core, c| ops::connected(core, c))
     }
 
     pub(crate) fn from_parts(rt: Runtime, c: ConnHandle) -> TcpStream {
@@ -188,14 +181,9 @@ impl TcpStream {
             ..RecvFlags::default()
         };
         poll_fn(|cx| {
-            let mut core = self.rt.shared.lock()?;
-            match ops::try_read_with(&mut core, self.c, buf, peek) {
-                Some(r) => Poll::Ready(r),
-                None => {
-                    entry(&mut core, self.c)?.read.register(cx.waker());
-                    Poll::Pending
-                }
-            }
+            self.poll_op(cx, Dir::Read, |core, c| {
+                ops::try_read_with(core, c, buf, peek)
+            })
         })
         .await
     }
@@ -208,14 +196,9 @@ impl TcpStream {
             ..SendFlags::default()
         };
         poll_fn(|cx| {
-            let mut core = self.rt.shared.lock()?;
-            match ops::try_write_with(&mut core, self.c, data, oob) {
-                Some(r) => Poll::Ready(r),
-                None => {
-                    entry(&mut core, self.c)?.write.register(cx.waker());
-                    Poll::Pending
-                }
-            }
+            self.poll_op(cx, Dir::Write, |core, c| {
+                ops::try_write_with(core, c, data, oob)
+            })
         })
         .await
     }
@@ -266,23 +249,39 @@ impl TcpStream {
         self.with_core(|core, c| ops::linger2(core, c))
     }
 
+    /// Runs `op` once; when it would wait, registers the task for the
+    /// direction's wake-up.
+    fn poll_op<T>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Dir,
+        op: impl FnOnce(&mut Core, ConnHandle) -> Option<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let mut core = self.rt.shared.lock()?;
+        match op(&mut core, self.c) {
+            Some(r) => Poll::Ready(r),
+            None => {
+                let entry = entry(&mut core, self.c)?;
+                match dir {
+                    Dir::Read => entry.read.register(cx.waker()),
+                    Dir::Write => entry.write.register(cx.waker()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+
     pub(crate) fn poll_read_priv(
         &self,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let mut core = self.rt.shared.lock()?;
-        match ops::try_read(&mut core, self.c, buf.initialize_unfilled()) {
-            Some(Ok(n)) => {
-                buf.advance(n);
-                Poll::Ready(Ok(()))
-            }
-            Some(Err(e)) => Poll::Ready(Err(e)),
-            None => {
-                entry(&mut core, self.c)?.read.register(cx.waker());
-                Poll::Pending
-            }
-        }
+        let unfilled = buf.initialize_unfilled();
+        let n = std::task::ready!(self.poll_op(cx, Dir::Read, |core, c| {
+            ops::try_read(core, c, unfilled)
+        }))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
     }
 
     pub(crate) fn poll_write_priv(
@@ -290,19 +289,19 @@ impl TcpStream {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let mut core = self.rt.shared.lock()?;
-        match ops::try_write(&mut core, self.c, data) {
-            Some(r) => Poll::Ready(r),
-            None => {
-                entry(&mut core, self.c)?.write.register(cx.waker());
-                Poll::Pending
-            }
-        }
+        self.poll_op(cx, Dir::Write, |core, c| ops::try_write(core, c, data))
     }
 
     pub(crate) fn shutdown_priv(&self, how: Shutdown) -> io::Result<()> {
         self.with_core(|core, c| ops::shutdown(core, c, how))
     }
+}
+
+/// Which of a connection's wake-ups a task waits for.
+#[derive(Clone, Copy)]
+enum Dir {
+    Read,
+    Write,
 }
 
 fn entry(core: &mut Core, c: ConnHandle) -> io::Result<&mut ConnEntry> {
