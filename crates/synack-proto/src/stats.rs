@@ -146,6 +146,9 @@ mib_group! {
         /// (`tcp_max_orphans`) or the buffer memory was above `tcp_mem`'s
         /// high mark with data still to send.
         tcp_abort_on_memory => "TCPAbortOnMemory",
+        /// Bare handshake ACKs dropped while TCP_DEFER_ACCEPT waited for
+        /// data.
+        tcp_defer_accept_drop => "TCPDeferAcceptDrop",
         /// Keepalive probes sent.
         tcp_keep_alive => "TCPKeepAlive",
         /// Challenge ACKs sent (RFC 5961).

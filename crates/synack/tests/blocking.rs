@@ -616,3 +616,33 @@ fn quickack_and_linger2_round_trip() {
         "cut to TCP_FIN_TIMEOUT_MAX"
     );
 }
+
+/// A listener with TCP_DEFER_ACCEPT has nothing to accept after a bare
+/// handshake, and the connection once its first data came.
+#[test]
+fn a_deferring_listener_accepts_with_the_first_data() {
+    let (a, b) = pair();
+    let listener = ListenOptions::new()
+        .defer_accept(Some(Duration::from_secs(5)))
+        .bind(&b, "0.0.0.0:7")
+        .unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let mut c = TcpStream::connect(&a, addr(B, 7)).unwrap();
+    thread::sleep(Duration::from_millis(50));
+    let e = listener.accept().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
+    c.write_all(b"hello").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (mut s, _) = loop {
+        match listener.accept() {
+            Ok(accepted) => break accepted,
+            Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let mut buf = [0u8; 5];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hello");
+}

@@ -3,9 +3,10 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use synack_proto::stack::ListenerHandle;
+use synack_proto::tcp::conn::{SocketOptions, defer_accept_retransmits};
 pub use synack_proto::tcp::reuseport::ReuseportContext;
 use synack_proto::tcp::reuseport::ReuseportSelect;
 
@@ -39,6 +40,10 @@ pub struct ListenOptions {
     /// Open connections not yet established. Needs `tcp_fastopen` & 0x2 in
     /// the stack's configuration.
     pub fastopen: Option<usize>,
+    /// TCP_DEFER_ACCEPT: a connection is accepted once its first data
+    /// arrives, or after this long (rounded up to SYN-ACK retransmissions
+    /// as Linux does), not at its handshake's bare ACK.
+    pub defer_accept: Option<Duration>,
 }
 
 impl Default for ListenOptions {
@@ -50,6 +55,7 @@ impl Default for ListenOptions {
             keepalive: None,
             nodelay: false,
             fastopen: None,
+            defer_accept: None,
         }
     }
 }
@@ -86,6 +92,11 @@ impl ListenOptions {
 
     pub fn fastopen(mut self, qlen: Option<usize>) -> ListenOptions {
         self.fastopen = qlen;
+        self
+    }
+
+    pub fn defer_accept(mut self, wait: Option<Duration>) -> ListenOptions {
+        self.defer_accept = wait;
         self
     }
 
@@ -127,8 +138,28 @@ pub(crate) fn first_v4(addr: impl ToSocketAddrs) -> io::Result<SocketAddrV4> {
         .ok_or_else(ipv4_only)
 }
 
-/// `tcp_listen_with`, with port 0 meaning "any free port".
+/// `tcp_listen_with`, with port 0 meaning "any free port", then the
+/// options the listener's passive opens take (TCP_DEFER_ACCEPT).
 pub(crate) fn listen(
+    core: &mut Core,
+    addr: SocketAddrV4,
+    opts: &ListenOptions,
+) -> io::Result<ListenerHandle> {
+    let l = listen_on(core, addr, opts)?;
+    if let Some(wait) = opts.defer_accept {
+        let secs = u32::try_from(wait.as_secs()).unwrap_or(u32::MAX);
+        let socket = SocketOptions {
+            defer_accept: defer_accept_retransmits(secs),
+            ..SocketOptions::default()
+        };
+        core.stack
+            .tcp_listener_set_options(l, socket)
+            .map_err(listen_error)?;
+    }
+    Ok(l)
+}
+
+fn listen_on(
     core: &mut Core,
     addr: SocketAddrV4,
     opts: &ListenOptions,

@@ -3,7 +3,9 @@
 //! `__tcp_sock_set_quickack`).
 
 use super::*;
-use crate::tcp::conn::{Linger2, MAX_LINGER2, SocketOption};
+use crate::tcp::conn::{
+    Linger2, MAX_LINGER2, SocketOption, SocketOptions, defer_accept_retransmits,
+};
 
 /// A's connection state, found by its ports in `ss`'s list (an orphan has
 /// no handle to ask with); `None` once it is gone.
@@ -146,4 +148,66 @@ fn quickack_switches_ping_pong_mode_and_flushes_an_owed_ack() {
             assert!(sent[0].flags.contains(TcpFlags::ACK));
         }
     }
+}
+
+/// A listener with TCP_DEFER_ACCEPT, `secs` of it, and a client connected
+/// to it (its handshake's bare ACK on the way).
+fn deferring(secs: u32) -> (Wire, ListenerHandle, ConnHandle) {
+    let mut w = Wire::new();
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    let deferred = SocketOptions {
+        defer_accept: defer_accept_retransmits(secs),
+        ..SocketOptions::default()
+    };
+    w.b.tcp_listener_set_options(l, deferred).unwrap();
+    let c =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+            .unwrap();
+    (w, l, c)
+}
+
+/// TCP_DEFER_ACCEPT (Linux `tcp_check_req`): the handshake's bare ACK is
+/// dropped, so there is nothing to accept, and the SYN-ACK is not resent
+/// meanwhile; the client's first data completes the handshake and the
+/// connection is accepted with it.
+#[test]
+fn defer_accept_waits_for_the_first_data() {
+    let (mut w, l, c) = deferring(5);
+    w.run_until(100);
+    assert_eq!(w.a.tcp_state(c), TcpState::Established);
+    assert_eq!(w.b.tcp_accept(l), Err(AcceptError::WouldBlock));
+    assert_eq!(w.b.stats().tcp_ext.tcp_defer_accept_drop, 1);
+    let synacks_before = w.b.stats().tcp_ext.tcp_syn_retrans;
+    w.run_until(2_000);
+    assert_eq!(w.b.tcp_accept(l), Err(AcceptError::WouldBlock));
+    assert_eq!(
+        w.b.stats().tcp_ext.tcp_syn_retrans,
+        synacks_before,
+        "no SYN-ACK resent while waiting for data"
+    );
+    w.a.tcp_send(w.now, c, b"GET /").unwrap();
+    w.run_until(2_100);
+    let s = w.b.tcp_accept(l).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"GET /");
+}
+
+/// With no data, the deferral ends with its last period's SYN-ACK: the
+/// client's ACK of it is taken, and the connection accepted without data
+/// (Linux `syn_ack_recalc`). 3 s is two retransmissions (1 s + 2 s).
+#[test]
+fn defer_accept_takes_the_ack_of_its_last_syn_ack() {
+    let (mut w, l, c) = deferring(3);
+    w.run_until(2_900);
+    assert_eq!(w.b.tcp_accept(l), Err(AcceptError::WouldBlock));
+    w.run_until(3_100);
+    assert_eq!(
+        w.b.stats().tcp_ext.tcp_syn_retrans,
+        1,
+        "one SYN-ACK, at 3 s"
+    );
+    let s = w.b.tcp_accept(l).unwrap();
+    assert_eq!(w.b.tcp_state(s), TcpState::Established);
+    assert_eq!(w.a.tcp_state(c), TcpState::Established);
 }

@@ -213,6 +213,10 @@ pub enum SocketOption {
     /// TCP_LINGER2: how long an orphan waits in FIN-WAIT-2 for the peer's
     /// FIN, instead of `tcp_fin_timeout`.
     Linger2(super::Linger2),
+    /// TCP_DEFER_ACCEPT in seconds (0: off), kept as SYN-ACK
+    /// retransmissions ([`super::defer_accept_retransmits`]); it acts on a
+    /// listener's passive opens (`SocketOptions::defer_accept`).
+    DeferAccept(u32),
     /// TCP_QUICKACK (Linux `__tcp_sock_set_quickack`): `true` leaves
     /// ping-pong mode, so ACKs go at once while quick-ACK mode lasts, and
     /// an owed ACK goes now if the receive buffer is empty; `false` enters
@@ -597,6 +601,10 @@ impl Connection {
             }
             SocketOption::OobInline(on) => socket.update_cold(|c| c.oob_inline = on),
             SocketOption::Linger2(l) => socket.update_cold(|c| c.linger2 = l.normalized()),
+            SocketOption::DeferAccept(secs) => {
+                let retransmits = super::defer_accept_retransmits(secs);
+                socket.update_cold(|c| c.defer_accept = retransmits);
+            }
             SocketOption::QuickAck(false) => self.core.ack.pingpong = true,
             SocketOption::QuickAck(true) => {
                 self.core.ack.pingpong = false;

@@ -804,6 +804,16 @@ impl Connection {
             });
             return Step::Done(Disposition::ResetSent(DropReason::BadHandshakeAck));
         }
+        // TCP_DEFER_ACCEPT (Linux `tcp_check_req`): a bare ACK is dropped,
+        // and noted, until the SYN-ACK was resent as often as asked; data
+        // (or a FIN) completes the handshake.
+        if seg.payload.is_empty()
+            && !seg.flags.fin()
+            && core.socket.defers_accept(core.xmit.retransmits)
+        {
+            env.stats.tcp_ext.tcp_defer_accept_drop += 1;
+            return Step::Done(Disposition::Dropped(DropReason::DeferAccept));
+        }
         let rtt = core.rtt_sample(now, ack, seg);
         s.snd.acknowledge(ack);
         s.snd.set_window(u32::from(seg.window) << s.snd.wscale);

@@ -84,7 +84,7 @@ pub use icmp::IcmpOutcome;
 pub use info::{MemInfo, TcpInfo, options as tcpi_options};
 pub use recv::{Received, RecvHalf, Stager};
 pub use send::{FinState, SendHalf};
-pub use sockopt::{Linger2, MAX_LINGER2};
+pub use sockopt::{Linger2, MAX_LINGER2, defer_accept_retransmits, defer_accept_secs};
 pub(crate) use spares::keep_bounded;
 pub use spares::{MAX_SPARE_BLOCKS, Spares};
 pub use time_wait::{TimeWait, TimeWaitVerdict};
@@ -347,6 +347,8 @@ pub enum DropReason {
     BadHandshakeAck,
     /// A SYN for a half-open connection (Linux's embryonic reset).
     SynInSynReceived,
+    /// A bare handshake ACK while TCP_DEFER_ACCEPT waits for data.
+    DeferAccept,
 }
 
 /// Why an RFC 5961 challenge ACK was sent.
@@ -396,6 +398,11 @@ pub struct SocketOptions {
     pub oob_inline: bool,
     /// TCP_LINGER2: an orphan's wait in FIN-WAIT-2.
     pub linger2: Linger2,
+    /// TCP_DEFER_ACCEPT on a listener, in SYN-ACK retransmissions (Linux
+    /// `rskq_defer_accept`; [`defer_accept_retransmits`] converts seconds):
+    /// its passive opens drop a bare handshake ACK until that many SYN-ACKs
+    /// were resent, waiting for data.
+    pub defer_accept: u8,
 }
 
 /// What the stack decides for a new connection.

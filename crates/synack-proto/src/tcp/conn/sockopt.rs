@@ -67,6 +67,40 @@ pub(crate) struct ColdOptions {
     pub oob_inline: bool,
     /// TCP_LINGER2.
     pub linger2: Linger2,
+    /// TCP_DEFER_ACCEPT, in SYN-ACK retransmissions (0: off).
+    pub defer_accept: u8,
+    /// A passive open's bare ACK was dropped for TCP_DEFER_ACCEPT (Linux's
+    /// request sock `acked`): its state, kept with the option it follows.
+    pub defer_acked: bool,
+}
+
+/// TCP_DEFER_ACCEPT's seconds as SYN-ACK retransmissions (Linux
+/// `secs_to_retrans` with a 1 s initial timeout doubling to 120 s): the
+/// fewest whose backoffs add up to `secs`; 0 stays off.
+pub fn defer_accept_retransmits(secs: u32) -> u8 {
+    if secs == 0 {
+        return 0;
+    }
+    let (mut retransmits, mut timeout, mut period) = (1u8, 1u32, 1u32);
+    while secs > period && retransmits < u8::MAX {
+        retransmits += 1;
+        timeout = (timeout * 2).min(120);
+        period += timeout;
+    }
+    retransmits
+}
+
+/// What `getsockopt(TCP_DEFER_ACCEPT)` reads back: the seconds the
+/// retransmissions' backoffs add up to (Linux `retrans_to_secs`).
+pub fn defer_accept_secs(retransmits: u8) -> u32 {
+    let (mut timeout, mut period) = (1u32, 0u32);
+    for i in 0..retransmits {
+        if i > 0 {
+            timeout = (timeout * 2).min(120);
+        }
+        period += timeout;
+    }
+    period
 }
 
 /// TCP_LINGER2: how long an orphaned connection waits in FIN-WAIT-2 for
@@ -113,6 +147,8 @@ fn cold_of(o: &SocketOptions) -> ColdOptions {
         ip_options: 0,
         oob_inline: o.oob_inline,
         linger2: o.linger2,
+        defer_accept: o.defer_accept,
+        defer_acked: false,
     }
 }
 
@@ -139,6 +175,7 @@ fn any_cold_set(o: &SocketOptions) -> bool {
         | (o.syn_retries != 0)
         | o.oob_inline
         | (o.linger2 != Linger2::Default)
+        | (o.defer_accept != 0)
 }
 
 impl ConnOptions {
@@ -175,6 +212,28 @@ impl ConnOptions {
             congestion: cold.congestion,
             oob_inline: cold.oob_inline,
             linger2: cold.linger2,
+            defer_accept: cold.defer_accept,
+        }
+    }
+
+    /// TCP_DEFER_ACCEPT in SYN-ACK retransmissions, and whether a bare ACK
+    /// was dropped for it.
+    pub fn defer_accept(&self) -> (u8, bool) {
+        self.cold
+            .as_ref()
+            .map_or((0, false), |c| (c.defer_accept, c.defer_acked))
+    }
+
+    /// Whether a passive open's bare ACK is dropped after `retransmits`
+    /// SYN-ACK retransmissions (Linux `tcp_check_req`); notes it if so.
+    #[inline]
+    pub fn defers_accept(&mut self, retransmits: u8) -> bool {
+        match self.cold.as_deref_mut() {
+            Some(c) if c.defer_accept > retransmits => {
+                c.defer_acked = true;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -304,7 +363,7 @@ mod tests {
     /// the copy differs from the default.
     #[test]
     fn the_rare_options_box_as_the_default_comparison_said() {
-        for mask in 0u16..1024 {
+        for mask in 0u16..2048 {
             let on = |bit: u16| mask & (1 << bit) != 0;
             let o = SocketOptions {
                 keep_idle: on(0).then_some(Duration::from_secs(7)),
@@ -321,6 +380,7 @@ mod tests {
                 } else {
                     Linger2::Default
                 },
+                defer_accept: u8::from(on(10)) * 3,
                 ..SocketOptions::default()
             };
             let differs = cold_of(&o) != ColdOptions::default();
@@ -331,6 +391,26 @@ mod tests {
             assert_eq!(c.cold(), cold_of(&o));
             assert_eq!(c.get(&life_of(&o)), o);
         }
+    }
+
+    /// Linux's conversions: 1 s is one retransmission, 3 s two (1 + 2),
+    /// 7 s three, 8 s four (read back as 15); 0 is off.
+    #[test]
+    fn defer_accept_seconds_convert_as_linux() {
+        let cases = [
+            (0, 0, 0),
+            (1, 1, 1),
+            (2, 2, 3),
+            (3, 2, 3),
+            (7, 3, 7),
+            (8, 4, 15),
+            (30, 5, 31),
+        ];
+        for (secs, retransmits, back) in cases {
+            assert_eq!(defer_accept_retransmits(secs), retransmits, "{secs} s");
+            assert_eq!(defer_accept_secs(retransmits), back, "{retransmits}");
+        }
+        assert_eq!(defer_accept_secs(8), 1 + 2 + 4 + 8 + 16 + 32 + 64 + 120);
     }
 
     #[test]

@@ -75,16 +75,22 @@ impl Connection {
                 0 => env.config.tcp_synack_retries,
                 n => n,
             };
-            if self.core.xmit.retransmits >= limit {
+            // TCP_DEFER_ACCEPT (Linux `syn_ack_recalc`): once a bare ACK
+            // came, the SYN-ACK is resent only for the deferral's last
+            // period, and the half-open connection lasts the deferral.
+            let retransmits = self.core.xmit.retransmits;
+            let (defer, acked) = self.core.socket.defer_accept();
+            if retransmits >= limit && (!acked || retransmits >= defer) {
                 if state == TcpState::SynSent {
                     env.stats.tcp_ext.tcp_abort_on_timeout += 1;
                 }
                 self.close_with(now, env, CloseReason::TimedOut);
                 return;
             }
+            let resend = !acked || retransmits.saturating_add(1) >= defer;
             let core = &mut self.core;
             core.begin_retransmission(now, &env.config);
-            core.pending.set_syn(true);
+            core.pending.set_syn(resend);
             env.stats.tcp_ext.tcp_timeouts += 1;
             core.timers
                 .set(Timer::Retransmit, now + core.rto_with_backoff(&env.config));

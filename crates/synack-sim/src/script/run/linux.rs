@@ -133,7 +133,7 @@ pub fn constant(name: &str) -> Option<i64> {
         "TCP_KEEPCNT" => TCP_KEEPCNT,
         "TCP_SYNCNT" => TCP_SYNCNT,
         "TCP_LINGER2" => TCP_LINGER2,
-        "TCP_DEFER_ACCEPT" => 9,
+        "TCP_DEFER_ACCEPT" => TCP_DEFER_ACCEPT,
         "TCP_WINDOW_CLAMP" => 10,
         "TCP_INFO" => TCP_INFO,
         "TCP_QUICKACK" => TCP_QUICKACK,
@@ -232,6 +232,7 @@ pub const TCP_KEEPINTVL: i64 = 5;
 pub const TCP_KEEPCNT: i64 = 6;
 pub const TCP_SYNCNT: i64 = 7;
 pub const TCP_LINGER2: i64 = 8;
+pub const TCP_DEFER_ACCEPT: i64 = 9;
 pub const TCP_INFO: i64 = 11;
 pub const TCP_QUICKACK: i64 = 12;
 pub const TCP_CONGESTION: i64 = 13;
@@ -288,7 +289,7 @@ pub fn option_name(level: i64, name: i64) -> String {
             ("TCP_KEEPCNT", TCP_KEEPCNT),
             ("TCP_SYNCNT", TCP_SYNCNT),
             ("TCP_LINGER2", TCP_LINGER2),
-            ("TCP_DEFER_ACCEPT", 9),
+            ("TCP_DEFER_ACCEPT", TCP_DEFER_ACCEPT),
             ("TCP_WINDOW_CLAMP", 10),
             ("TCP_INFO", TCP_INFO),
             ("TCP_QUICKACK", TCP_QUICKACK),

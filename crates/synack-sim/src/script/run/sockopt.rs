@@ -6,7 +6,10 @@
 //! `tcp_ioctl`): SIOCINQ, SIOCOUTQ and SIOCATMARK.
 
 use synack_proto::Duration;
-use synack_proto::tcp::conn::{Linger2, SetOptionError, SocketOption, SocketOptions};
+use synack_proto::tcp::conn::{
+    Linger2, SetOptionError, SocketOption, SocketOptions, defer_accept_retransmits,
+    defer_accept_secs,
+};
 
 use super::linux::{self, Errno};
 use super::runner::{Runner, Step, fail, skip};
@@ -182,6 +185,11 @@ impl Runner<'_> {
             (linux::SOL_TCP, linux::TCP_QUICKACK) => {
                 Set::Option(SocketOption::QuickAck(int(value)? != 0))
             }
+            // Negative seconds are 0 (off), as Linux's `secs_to_retrans`.
+            (linux::SOL_TCP, linux::TCP_DEFER_ACCEPT) => {
+                let secs = u32::try_from(int(value)?.max(0)).unwrap_or(u32::MAX);
+                Set::Option(SocketOption::DeferAccept(secs))
+            }
             // Linux `do_tcp_setsockopt`: below zero no wait, 0 the sysctl,
             // seconds up to TCP_FIN_TIMEOUT_MAX.
             (linux::SOL_TCP, linux::TCP_LINGER2) => {
@@ -283,6 +291,9 @@ impl Runner<'_> {
             (linux::SOL_TCP, linux::TCP_CORK) => i64::from(opts.cork),
             // Not in ping-pong mode (a socket not yet connected is not).
             (linux::SOL_TCP, linux::TCP_QUICKACK) => i64::from(live.is_none_or(|c| c.quick_ack())),
+            (linux::SOL_TCP, linux::TCP_DEFER_ACCEPT) => {
+                i64::from(defer_accept_secs(opts.defer_accept))
+            }
             (linux::SOL_TCP, linux::TCP_LINGER2) => match opts.linger2 {
                 Linger2::Default => secs(None, config.tcp_fin_timeout),
                 Linger2::Timeout(d) => secs(Some(d), config.tcp_fin_timeout),
@@ -420,6 +431,7 @@ fn store(o: &mut SocketOptions, opt: SocketOption) {
         SocketOption::Congestion(v) => o.congestion = Some(v),
         SocketOption::OobInline(v) => o.oob_inline = v,
         SocketOption::Linger2(v) => o.linger2 = v,
+        SocketOption::DeferAccept(secs) => o.defer_accept = defer_accept_retransmits(secs),
         // Ping-pong mode is the connection's state: a socket not yet
         // connected starts out of it whatever is asked (Linux's new
         // socket has no ACK scheduled to act on either).
