@@ -398,3 +398,68 @@ pub(crate) fn send_side_done(core: &Core, c: ConnHandle) -> bool {
 pub(crate) fn v4(addr: SocketAddrV4) -> SocketAddr {
     SocketAddr::V4(addr)
 }
+
+/// The socket calls both front ends' `TcpStream`s make alike, each one
+/// stack command under the lock (`with_core`): urgent data's reads and
+/// SO_OOBINLINE, SIOCATMARK, TCP_QUICKACK and TCP_LINGER2. Expanded inside
+/// each `impl TcpStream`.
+macro_rules! stream_options {
+    () => {
+        /// Reads the urgent byte the peer marked (`recv(MSG_OOB)`), never
+        /// waiting: `WouldBlock` until it arrived, `InvalidInput` when
+        /// there is none to read (none marked, already read or passed, or
+        /// SO_OOBINLINE).
+        pub fn recv_out_of_band(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.with_core(|core, c| crate::net::ops::recv_out_of_band(core, c, buf))
+        }
+
+        /// Whether an urgent byte waits for `recv_out_of_band` (what `poll`
+        /// reports as POLLPRI).
+        pub fn has_out_of_band(&self) -> std::io::Result<bool> {
+            self.with_core(|core, c| Ok(crate::net::ops::urgent_ready(core, c)))
+        }
+
+        /// SIOCATMARK: whether the next byte a read returns is the urgent
+        /// mark (reads stop before it).
+        pub fn at_mark(&self) -> std::io::Result<bool> {
+            self.with_core(|core, c| crate::net::ops::at_mark(core, c))
+        }
+
+        /// SO_OOBINLINE: the urgent byte stays in the stream.
+        pub fn set_out_of_band_inline(&self, inline: bool) -> std::io::Result<()> {
+            use synack_proto::tcp::conn::SocketOption;
+            self.with_core(|core, c| {
+                crate::net::ops::set_option(core, c, SocketOption::OobInline(inline))
+            })
+        }
+
+        pub fn out_of_band_inline(&self) -> std::io::Result<bool> {
+            self.with_core(|core, c| crate::net::ops::oob_inline(core, c))
+        }
+
+        /// TCP_QUICKACK: `true` sends ACKs at once for now (and an owed one
+        /// if everything was read), `false` delays them to ride on replies;
+        /// the delayed-ACK rules move on from there, as on Linux.
+        pub fn set_quickack(&self, quickack: bool) -> std::io::Result<()> {
+            use synack_proto::tcp::conn::SocketOption;
+            self.with_core(|core, c| {
+                crate::net::ops::set_option(core, c, SocketOption::QuickAck(quickack))
+            })
+        }
+
+        pub fn quickack(&self) -> std::io::Result<bool> {
+            self.with_core(|core, c| crate::net::ops::quick_ack(core, c))
+        }
+
+        /// TCP_LINGER2: how long the connection, once closed, waits in
+        /// FIN-WAIT-2 for the peer's FIN.
+        pub fn set_linger2(&self, linger2: crate::net::Linger2) -> std::io::Result<()> {
+            self.with_core(|core, c| crate::net::ops::set_linger2(core, c, linger2))
+        }
+
+        pub fn linger2(&self) -> std::io::Result<crate::net::Linger2> {
+            self.with_core(|core, c| crate::net::ops::linger2(core, c))
+        }
+    };
+}
+pub(crate) use stream_options;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use synack_proto::stack::{ConnHandle, ConnectOptions};
-use synack_proto::tcp::conn::{FastOpenInfo, RecvFlags, SendFlags, SocketOption, TcpInfo};
+use synack_proto::tcp::conn::{FastOpenInfo, RecvFlags, SendFlags, TcpInfo};
 use synack_proto::tcp::state::TcpState;
 
 use super::error::*;
-use super::{Keepalive, Linger2, ops};
+use super::{Keepalive, ops};
 use crate::runtime::{Core, Runtime};
 
 /// Which way a call waits.
@@ -411,55 +411,7 @@ impl TcpStream {
         self.wait_for(Dir::Write, |core| ops::try_write_with(core, c, data, oob))
     }
 
-    /// Reads the urgent byte the peer marked (`recv(MSG_OOB)`), never
-    /// waiting: `WouldBlock` until it arrived, `InvalidInput` when there is
-    /// none to read (none marked, already read or passed, or
-    /// SO_OOBINLINE).
-    pub fn recv_out_of_band(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.with_core(|core, c| ops::recv_out_of_band(core, c, buf))
-    }
-
-    /// Whether an urgent byte waits for [`TcpStream::recv_out_of_band`]
-    /// (what `poll` reports as POLLPRI).
-    pub fn has_out_of_band(&self) -> io::Result<bool> {
-        self.with_core(|core, c| Ok(ops::urgent_ready(core, c)))
-    }
-
-    /// SIOCATMARK: whether the next byte a read returns is the urgent mark
-    /// (reads stop before it).
-    pub fn at_mark(&self) -> io::Result<bool> {
-        self.with_core(|core, c| ops::at_mark(core, c))
-    }
-
-    /// SO_OOBINLINE: the urgent byte stays in the stream.
-    pub fn set_out_of_band_inline(&self, inline: bool) -> io::Result<()> {
-        self.with_core(|core, c| ops::set_option(core, c, SocketOption::OobInline(inline)))
-    }
-
-    pub fn out_of_band_inline(&self) -> io::Result<bool> {
-        self.with_core(|core, c| ops::oob_inline(core, c))
-    }
-
-    /// TCP_QUICKACK: `true` sends ACKs at once for now (and an owed one if
-    /// everything was read), `false` delays them to ride on replies; the
-    /// delayed-ACK rules move on from there, as on Linux.
-    pub fn set_quickack(&self, quickack: bool) -> io::Result<()> {
-        self.with_core(|core, c| ops::set_option(core, c, SocketOption::QuickAck(quickack)))
-    }
-
-    pub fn quickack(&self) -> io::Result<bool> {
-        self.with_core(|core, c| ops::quick_ack(core, c))
-    }
-
-    /// TCP_LINGER2: how long the connection, once closed, waits in
-    /// FIN-WAIT-2 for the peer's FIN.
-    pub fn set_linger2(&self, linger2: Linger2) -> io::Result<()> {
-        self.with_core(|core, c| ops::set_linger2(core, c, linger2))
-    }
-
-    pub fn linger2(&self) -> io::Result<Linger2> {
-        self.with_core(|core, c| ops::linger2(core, c))
-    }
+    crate::net::ops::stream_options!();
 
     fn read_impl(&self, buf: &mut [u8]) -> io::Result<usize> {
         let c = self.c;

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use synack_proto::stack::ConnHandle;
-use synack_proto::tcp::conn::{RecvFlags, SendFlags, SocketOption, TcpInfo};
+use synack_proto::tcp::conn::{RecvFlags, SendFlags, TcpInfo};
 use synack_proto::tcp::state::TcpState;
 
 use super::Runtime;
 use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::net::Keepalive;
 use crate::net::ops;
-use crate::net::{Keepalive, Linger2};
 use crate::runtime::Core;
 use crate::runtime::registry::ConnEntry;
 
@@ -203,51 +203,7 @@ impl TcpStream {
         .await
     }
 
-    /// The urgent byte (`recv(MSG_OOB)`), never waiting, as
-    /// [`crate::net::TcpStream::recv_out_of_band`].
-    pub fn recv_out_of_band(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.with_core(|core, c| ops::recv_out_of_band(core, c, buf))
-    }
-
-    /// Whether an urgent byte waits (POLLPRI).
-    pub fn has_out_of_band(&self) -> io::Result<bool> {
-        self.with_core(|core, c| Ok(ops::urgent_ready(core, c)))
-    }
-
-    /// SIOCATMARK.
-    pub fn at_mark(&self) -> io::Result<bool> {
-        self.with_core(|core, c| ops::at_mark(core, c))
-    }
-
-    /// SO_OOBINLINE.
-    pub fn set_out_of_band_inline(&self, inline: bool) -> io::Result<()> {
-        self.with_core(|core, c| ops::set_option(core, c, SocketOption::OobInline(inline)))
-    }
-
-    pub fn out_of_band_inline(&self) -> io::Result<bool> {
-        self.with_core(|core, c| ops::oob_inline(core, c))
-    }
-
-    /// TCP_QUICKACK: `true` sends ACKs at once for now (and an owed one if
-    /// everything was read), `false` delays them to ride on replies; the
-    /// delayed-ACK rules move on from there, as on Linux.
-    pub fn set_quickack(&self, quickack: bool) -> io::Result<()> {
-        self.with_core(|core, c| ops::set_option(core, c, SocketOption::QuickAck(quickack)))
-    }
-
-    pub fn quickack(&self) -> io::Result<bool> {
-        self.with_core(|core, c| ops::quick_ack(core, c))
-    }
-
-    /// TCP_LINGER2: how long the connection, once closed, waits in
-    /// FIN-WAIT-2 for the peer's FIN.
-    pub fn set_linger2(&self, linger2: Linger2) -> io::Result<()> {
-        self.with_core(|core, c| ops::set_linger2(core, c, linger2))
-    }
-
-    pub fn linger2(&self) -> io::Result<Linger2> {
-        self.with_core(|core, c| ops::linger2(core, c))
-    }
+    crate::net::ops::stream_options!();
 
     /// Runs `op` once; when it would wait, registers the task for the
     /// direction's wake-up.
