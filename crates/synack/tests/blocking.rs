@@ -646,3 +646,25 @@ fn a_deferring_listener_accepts_with_the_first_data() {
     s.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"hello");
 }
+
+/// SO_RCVLOWAT: a blocking read waits for that many bytes, not the first.
+#[test]
+fn a_blocking_read_waits_for_the_low_water_mark() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:7").unwrap();
+    let mut c = TcpStream::connect(&a, addr(B, 7)).unwrap();
+    c.set_nodelay(true).unwrap();
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_recv_lowat(1000).unwrap();
+    assert_eq!(s.recv_lowat().unwrap(), 1000);
+    let writer = thread::spawn(move || {
+        c.write_all(&[1u8; 500]).unwrap();
+        thread::sleep(Duration::from_millis(30));
+        c.write_all(&[2u8; 600]).unwrap();
+        c
+    });
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).unwrap();
+    assert!(n >= 1000, "read {n} bytes, under the mark");
+    let _c = writer.join().unwrap();
+}

@@ -647,6 +647,17 @@ impl Stack {
         })
     }
 
+    /// Whether a blocking read of up to `len` bytes may go now under
+    /// SO_RCVLOWAT (enough bytes, or the stream's end or failure); if not,
+    /// `Readable` comes when it may. `true` for a stale handle (the read
+    /// then says why).
+    pub fn tcp_recv_ready(&mut self, c: ConnHandle, len: usize) -> bool {
+        match self.conns.get_mut(c.0).filter(|e| e.owner() == Owner::App) {
+            Some(entry) => entry.conn.recv_ready(len),
+            None => true,
+        }
+    }
+
     /// SIOCATMARK: whether the next byte to read is the urgent mark
     /// (`None` for a stale handle).
     pub fn tcp_at_mark(&self, c: ConnHandle) -> Option<bool> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use synack_proto::stack::{ConnHandle, ConnectOptions};
-use synack_proto::tcp::conn::{FastOpenInfo, RecvFlags, SendFlags, TcpInfo};
+use synack_proto::tcp::conn::{FastOpenInfo, RecvFlags, SendFlags, SocketOption, TcpInfo};
 use synack_proto::tcp::state::TcpState;
 
 use super::error::*;
@@ -415,7 +415,32 @@ impl TcpStream {
 
     fn read_impl(&self, buf: &mut [u8]) -> io::Result<usize> {
         let c = self.c;
-        self.wait_for(Dir::Read, |core| ops::try_read(core, c, buf))
+        self.wait_for(Dir::Read, |core| {
+            // A blocking read waits for SO_RCVLOWAT bytes (at most its
+            // buffer's worth) or the end, as Linux's `tcp_recvmsg`; a
+            // nonblocking one takes what there is.
+            let blocking = core.registry.conns.get(&c).is_some_and(|e| !e.nonblocking);
+            if blocking && !core.stack.tcp_recv_ready(c, buf.len()) {
+                return None;
+            }
+            ops::try_read(core, c, buf)
+        })
+    }
+
+    /// SO_RCVLOWAT: a blocking read waits for this many bytes (at most its
+    /// buffer's worth), and readiness too; capped at the receive buffer,
+    /// which grows to hold it unless SO_RCVBUF was set (Linux
+    /// `tcp_set_rcvlowat`).
+    pub fn set_recv_lowat(&self, bytes: usize) -> io::Result<()> {
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        self.with_core(|core, c| ops::set_option(core, c, SocketOption::RecvLowat(bytes)))
+    }
+
+    pub fn recv_lowat(&self) -> io::Result<usize> {
+        self.with_core(|core, c| {
+            let conn = core.stack.tcp_connection(c).ok_or_else(not_connected)?;
+            Ok(conn.socket_options().recv_lowat.max(1) as usize)
+        })
     }
 
     fn write_impl(&self, data: &[u8]) -> io::Result<usize> {

@@ -211,3 +211,40 @@ fn defer_accept_takes_the_ack_of_its_last_syn_ack() {
     assert_eq!(w.b.tcp_state(s), TcpState::Established);
     assert_eq!(w.a.tcp_state(c), TcpState::Established);
 }
+
+/// SO_RCVLOWAT: `Readable` waits until that many bytes are readable; a
+/// blocking read of fewer bytes than the mark waits only for its own
+/// length (Linux `tcp_recvmsg`'s target); a nonblocking read takes what
+/// there is.
+#[test]
+fn recv_lowat_holds_readable_until_enough_bytes() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    w.b.tcp_set_option(w.now, s, SocketOption::RecvLowat(1000))
+        .unwrap();
+    assert_eq!(
+        w.b.tcp_connection(s).unwrap().socket_options().recv_lowat,
+        1000
+    );
+    let mut buf = [0u8; 4096];
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Err(RecvError::WouldBlock));
+    events(&mut w.b);
+    w.a.tcp_send(w.now, c, &[1u8; 500]).unwrap();
+    let ms = w.now.total_millis() + 50;
+    w.run_until(ms);
+    assert!(
+        !events(&mut w.b).contains(&Event::Readable(s)),
+        "500 < 1000"
+    );
+    assert!(!w.b.tcp_recv_ready(s, 4096));
+    assert!(w.b.tcp_recv_ready(s, 100), "a read of 100 needs only 100");
+    w.a.tcp_send(w.now, c, &[2u8; 600]).unwrap();
+    let ms = w.now.total_millis() + 50;
+    w.run_until(ms);
+    assert!(
+        events(&mut w.b).contains(&Event::Readable(s)),
+        "1100 >= 1000"
+    );
+    assert!(w.b.tcp_recv_ready(s, 4096));
+    assert_eq!(w.b.tcp_recv(w.now, s, &mut buf), Ok(1100));
+}

@@ -213,6 +213,11 @@ pub enum SocketOption {
     /// TCP_LINGER2: how long an orphan waits in FIN-WAIT-2 for the peer's
     /// FIN, instead of `tcp_fin_timeout`.
     Linger2(super::Linger2),
+    /// SO_RCVLOWAT: `Readable` (and a blocking read in the runtime) waits
+    /// for this many bytes; capped at the receive buffer (half of Linux's
+    /// doubled `sk_rcvbuf`), which grows to hold it unless SO_RCVBUF was
+    /// set (Linux `tcp_set_rcvlowat`); 0 is 1.
+    RecvLowat(u32),
     /// TCP_DEFER_ACCEPT in seconds (0: off), kept as SYN-ACK
     /// retransmissions ([`super::defer_accept_retransmits`]); it acts on a
     /// listener's passive opens (`SocketOptions::defer_accept`).
@@ -601,6 +606,27 @@ impl Connection {
             }
             SocketOption::OobInline(on) => socket.update_cold(|c| c.oob_inline = on),
             SocketOption::Linger2(l) => socket.update_cold(|c| c.linger2 = l.normalized()),
+            SocketOption::RecvLowat(bytes) => {
+                let locked = socket.recv_buffer().is_some();
+                let cap = match self.state.recv_half() {
+                    Some(rcv) if locked => rcv.buffer_limit(),
+                    _ if locked => socket.recv_buffer().unwrap_or(usize::MAX),
+                    _ => env.config.tcp_rmem.max,
+                };
+                let lowat = (bytes as usize).min(cap).max(1) as u32;
+                socket.update_cold(|c| c.recv_lowat = if lowat > 1 { lowat } else { 0 });
+                if let Some(rcv) = self.state.recv_half_mut() {
+                    if !locked && rcv.buffer_limit() < lowat as usize {
+                        rcv.set_buffer_limit(lowat as usize);
+                    }
+                    // It may be met already (Linux `tcp_set_rcvlowat` calls
+                    // `tcp_data_ready`).
+                    if rcv.readable() > 0 {
+                        let rcv = self.state.recv_half().expect("just seen");
+                        self.core.notify_data_readable(rcv, env);
+                    }
+                }
+            }
             SocketOption::DeferAccept(secs) => {
                 let retransmits = super::defer_accept_retransmits(secs);
                 socket.update_cold(|c| c.defer_accept = retransmits);
@@ -643,6 +669,27 @@ impl Connection {
         if self.state.kind() == TcpState::TimeWait {
             self.close_with(now, env, CloseReason::Normal);
         }
+    }
+
+    /// Whether a blocking read of up to `len` bytes may go now: SO_RCVLOWAT
+    /// bytes (at most `len`) are readable, or the stream ended or failed
+    /// (Linux `tcp_recvmsg`'s target). If not, `Readable` is armed for
+    /// when they are.
+    pub fn recv_ready(&mut self, len: usize) -> bool {
+        let target = (self.core.socket.recv_lowat() as usize).min(len).max(1);
+        let ready = match self.state.recv_half() {
+            Some(rcv) => {
+                rcv.readable() >= target
+                    || rcv.fin().is_some()
+                    || self.core.life.read_shutdown()
+                    || rcv.window() <= self.core.ack.rcv_mss && rcv.readable() > 0
+            }
+            None => true,
+        };
+        if !ready {
+            self.core.life.set_readable_armed(true);
+        }
+        ready
     }
 
     /// TCP_QUICKACK as `getsockopt` reads it: not in ping-pong mode.

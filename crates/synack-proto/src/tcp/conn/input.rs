@@ -1052,7 +1052,7 @@ impl Core {
             self.ack.schedule_now();
         }
         if received.in_order > 0 {
-            self.notify_readable(env);
+            self.notify_data_readable(rcv, env);
         }
         received.fin
     }

@@ -403,6 +403,9 @@ pub struct SocketOptions {
     /// its passive opens drop a bare handshake ACK until that many SYN-ACKs
     /// were resent, waiting for data.
     pub defer_accept: u8,
+    /// SO_RCVLOWAT: `Readable` waits for this many bytes (Linux
+    /// `sk_rcvlowat`, at least 1; 0 reads as 1).
+    pub recv_lowat: u32,
 }
 
 /// What the stack decides for a new connection.
@@ -1358,6 +1361,21 @@ impl Core {
         self.rtt
             .on_sample(sample, snd_una, snd_nxt, &rtt_config(config));
         self.counters.note_rtt(sample);
+    }
+
+    /// Raises `Readable` for data that arrived in order, if the
+    /// application waits for it and SO_RCVLOWAT bytes are readable, or the
+    /// window is down to a segment, which a low-water mark must not stall
+    /// (Linux `tcp_data_ready` and `tcp_epollin_ready`).
+    fn notify_data_readable(&mut self, rcv: &RecvHalf, env: &mut Env) {
+        if !self.life.readable_armed() {
+            return;
+        }
+        let lowat = self.socket.recv_lowat();
+        if lowat > 1 && rcv.readable() < lowat as usize && rcv.window() > self.ack.rcv_mss {
+            return;
+        }
+        self.notify_readable(env);
     }
 
     /// Raises `Readable` if the application is waiting for it.

@@ -72,6 +72,8 @@ pub(crate) struct ColdOptions {
     /// A passive open's bare ACK was dropped for TCP_DEFER_ACCEPT (Linux's
     /// request sock `acked`): its state, kept with the option it follows.
     pub defer_acked: bool,
+    /// SO_RCVLOWAT; 0 or 1: unset (1), kept only above 1.
+    pub recv_lowat: u32,
 }
 
 /// TCP_DEFER_ACCEPT's seconds as SYN-ACK retransmissions (Linux
@@ -149,6 +151,7 @@ fn cold_of(o: &SocketOptions) -> ColdOptions {
         linger2: o.linger2,
         defer_accept: o.defer_accept,
         defer_acked: false,
+        recv_lowat: o.recv_lowat,
     }
 }
 
@@ -176,6 +179,7 @@ fn any_cold_set(o: &SocketOptions) -> bool {
         | o.oob_inline
         | (o.linger2 != Linger2::Default)
         | (o.defer_accept != 0)
+        | (o.recv_lowat > 1)
 }
 
 impl ConnOptions {
@@ -213,7 +217,14 @@ impl ConnOptions {
             oob_inline: cold.oob_inline,
             linger2: cold.linger2,
             defer_accept: cold.defer_accept,
+            recv_lowat: cold.recv_lowat,
         }
+    }
+
+    /// SO_RCVLOWAT: the bytes a read waits for (1 unless set).
+    #[inline]
+    pub fn recv_lowat(&self) -> u32 {
+        self.cold.as_ref().map_or(1, |c| c.recv_lowat.max(1))
     }
 
     /// TCP_DEFER_ACCEPT in SYN-ACK retransmissions, and whether a bare ACK
@@ -363,7 +374,7 @@ mod tests {
     /// the copy differs from the default.
     #[test]
     fn the_rare_options_box_as_the_default_comparison_said() {
-        for mask in 0u16..2048 {
+        for mask in 0u16..4096 {
             let on = |bit: u16| mask & (1 << bit) != 0;
             let o = SocketOptions {
                 keep_idle: on(0).then_some(Duration::from_secs(7)),
@@ -381,6 +392,7 @@ mod tests {
                     Linger2::Default
                 },
                 defer_accept: u8::from(on(10)) * 3,
+                recv_lowat: if on(11) { 100 } else { 0 },
                 ..SocketOptions::default()
             };
             let differs = cold_of(&o) != ColdOptions::default();

@@ -115,7 +115,7 @@ pub fn constant(name: &str) -> Option<i64> {
         "SO_OOBINLINE" => SO_OOBINLINE,
         "SO_LINGER" => SO_LINGER,
         "SO_REUSEPORT" => SO_REUSEPORT,
-        "SO_RCVLOWAT" => 18,
+        "SO_RCVLOWAT" => SO_RCVLOWAT,
         "SO_SNDLOWAT" => 19,
         "SO_RCVTIMEO" => 20,
         "SO_SNDTIMEO" => 21,
@@ -223,6 +223,7 @@ pub const SO_RCVBUF: i64 = 8;
 pub const SO_KEEPALIVE: i64 = 9;
 pub const SO_OOBINLINE: i64 = 10;
 pub const SO_LINGER: i64 = 13;
+pub const SO_RCVLOWAT: i64 = 18;
 pub const SO_REUSEPORT: i64 = 15;
 pub const TCP_NODELAY: i64 = 1;
 pub const TCP_MAXSEG: i64 = 2;
@@ -272,7 +273,7 @@ pub fn option_name(level: i64, name: i64) -> String {
             ("SO_OOBINLINE", SO_OOBINLINE),
             ("SO_LINGER", SO_LINGER),
             ("SO_REUSEPORT", SO_REUSEPORT),
-            ("SO_RCVLOWAT", 18),
+            ("SO_RCVLOWAT", SO_RCVLOWAT),
             ("SO_SNDLOWAT", 19),
             ("SO_RCVTIMEO", 20),
             ("SO_SNDTIMEO", 21),

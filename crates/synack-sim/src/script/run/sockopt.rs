@@ -148,6 +148,14 @@ impl Runner<'_> {
             (linux::SOL_SOCKET, linux::SO_OOBINLINE) => {
                 Set::Option(SocketOption::OobInline(int(value)? != 0))
             }
+            // Linux `sk_setsockopt`: below zero is INT_MAX.
+            (linux::SOL_SOCKET, linux::SO_RCVLOWAT) => {
+                let v = int(value)?;
+                let v = if v < 0 { i64::from(i32::MAX) } else { v };
+                Set::Option(SocketOption::RecvLowat(
+                    u32::try_from(v).unwrap_or(u32::MAX),
+                ))
+            }
             (linux::SOL_SOCKET, linux::SO_LINGER) => {
                 let Some(Expr {
                     kind: ExprKind::Struct(fields),
@@ -280,6 +288,7 @@ impl Runner<'_> {
             (linux::SOL_SOCKET, linux::SO_REUSEPORT) => i64::from(sock.reuseport),
             (linux::SOL_SOCKET, linux::SO_KEEPALIVE) => i64::from(opts.keepalive),
             (linux::SOL_SOCKET, linux::SO_OOBINLINE) => i64::from(opts.oob_inline),
+            (linux::SOL_SOCKET, linux::SO_RCVLOWAT) => i64::from(opts.recv_lowat.max(1)),
             // Linux reports the doubled buffer size it keeps.
             (linux::SOL_SOCKET, linux::SO_RCVBUF) => {
                 opts.recv_buffer.map_or(config.tcp_rmem.default, |v| 2 * v) as i64
@@ -432,6 +441,7 @@ fn store(o: &mut SocketOptions, opt: SocketOption) {
         SocketOption::OobInline(v) => o.oob_inline = v,
         SocketOption::Linger2(v) => o.linger2 = v,
         SocketOption::DeferAccept(secs) => o.defer_accept = defer_accept_retransmits(secs),
+        SocketOption::RecvLowat(v) => o.recv_lowat = v.max(1),
         // Ping-pong mode is the connection's state: a socket not yet
         // connected starts out of it whatever is asked (Linux's new
         // socket has no ACK scheduled to act on either).

@@ -1007,6 +1007,11 @@ impl<'s> Runner<'s> {
         if sock.connecting && !sock.connected && !sock.closed {
             return None;
         }
+        // A blocking read waits for SO_RCVLOWAT bytes (at most `len`).
+        let plain = flags == RecvFlags::default();
+        if plain && !sock.nonblocking && !self.net.stack.tcp_recv_ready(h, len) {
+            return None;
+        }
         let mut buf = vec![0u8; len.min(1 << 24)];
         let r = self.net.stack.tcp_recv_with(now, h, &mut buf, flags);
         let sock = self.fds.get_mut(&fd)?;
@@ -1358,8 +1363,13 @@ impl<'s> Runner<'s> {
                     mask |= POLLIN | POLLRDNORM | POLLRDHUP;
                 }
                 if !matches!(state, TcpState::SynSent | TcpState::SynReceived) {
-                    if c.recv_queue() > 0 {
+                    // SO_RCVLOWAT bytes (`tcp_stream_is_readable`).
+                    let lowat = c.socket_options().recv_lowat.max(1) as usize;
+                    if c.recv_queue() >= lowat {
                         mask |= POLLIN | POLLRDNORM;
+                    }
+                    if c.urgent_ready() {
+                        mask |= linux::POLLPRI;
                     }
                     let writable = wr_shut
                         || c.state_data().send_half().is_some_and(|s| {
