@@ -17,7 +17,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use super::{ConnectOptions, Event, IfaceId, Interface, RxOffload, Stack};
 use crate::config::Config;
 use crate::ip::igmp::MembershipOp;
-use crate::tcp::conn::{RecvFlags, SendFlags};
+use crate::tcp::conn::{Linger2, RecvFlags, SendFlags, SocketOptions};
 use crate::time::{Duration, Instant};
 use crate::wire::ethernet::{
     EtherType, EthernetAddress, EthernetFrame, EthernetRepr, HEADER_LEN as ETHERNET_HEADER_LEN,
@@ -52,6 +52,19 @@ fn stack_on(first: Interface) -> Stack {
     stack.add_interface(Interface::ip(far, 24).with_mtu(576));
     for port in [80, 443, 8080, 22, 5001] {
         let _ = stack.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), 8);
+    }
+    // Port 8081's connections defer their accept for data, wait for 64
+    // bytes to be readable, keep urgent bytes in line and reset rather
+    // than linger in FIN-WAIT-2, so those paths take input too.
+    if let Ok(l) = stack.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8081), 8) {
+        let options = SocketOptions {
+            defer_accept: 2,
+            recv_lowat: 64,
+            oob_inline: true,
+            linger2: Linger2::Abort,
+            ..SocketOptions::default()
+        };
+        let _ = stack.tcp_listener_set_options(l, options);
     }
     let _ = stack.tcp_connect(
         Instant::ZERO,
