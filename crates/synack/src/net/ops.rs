@@ -9,7 +9,9 @@ use std::time::Duration;
 use synack_proto::Duration as StackDuration;
 use synack_proto::ip::options::SendOptions;
 use synack_proto::stack::{ConnHandle, ConnectOptions, ListenerHandle};
-use synack_proto::tcp::conn::{RecvError, RecvFlags, SendError, SendFlags, Shutdown, SocketOption};
+use synack_proto::tcp::conn::{
+    Connection, RecvError, RecvFlags, SendError, SendFlags, Shutdown, SocketOption,
+};
 use synack_proto::tcp::state::TcpState;
 
 use super::Keepalive;
@@ -81,16 +83,19 @@ pub(crate) fn recv_out_of_band(
     try_read_with(core, c, buf, oob).unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))
 }
 
+/// The stack's connection behind `c`, for the getters that read it.
+pub(crate) fn connection(core: &Core, c: ConnHandle) -> io::Result<&Connection> {
+    core.stack.tcp_connection(c).ok_or_else(not_connected)
+}
+
 /// SO_OOBINLINE as set.
 pub(crate) fn oob_inline(core: &Core, c: ConnHandle) -> io::Result<bool> {
-    let conn = core.stack.tcp_connection(c).ok_or_else(not_connected)?;
-    Ok(conn.socket_options().oob_inline)
+    Ok(connection(core, c)?.socket_options().oob_inline)
 }
 
 /// TCP_QUICKACK as read back: not in ping-pong mode.
 pub(crate) fn quick_ack(core: &Core, c: ConnHandle) -> io::Result<bool> {
-    let conn = core.stack.tcp_connection(c).ok_or_else(not_connected)?;
-    Ok(conn.quick_ack())
+    Ok(connection(core, c)?.quick_ack())
 }
 
 /// TCP_LINGER2.
@@ -105,8 +110,8 @@ pub(crate) fn set_linger2(
 /// TCP_LINGER2 as set (a zero timeout reads as the default, a longer one
 /// than 120 s as 120 s, as Linux keeps them).
 pub(crate) fn linger2(core: &Core, c: ConnHandle) -> io::Result<super::Linger2> {
-    let conn = core.stack.tcp_connection(c).ok_or_else(not_connected)?;
-    Ok(super::Linger2::from_stack(conn.socket_options().linger2))
+    let linger2 = connection(core, c)?.socket_options().linger2;
+    Ok(super::Linger2::from_stack(linger2))
 }
 
 /// SIOCATMARK.

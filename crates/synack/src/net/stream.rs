@@ -438,8 +438,7 @@ impl TcpStream {
 
     pub fn recv_lowat(&self) -> io::Result<usize> {
         self.with_core(|core, c| {
-            let conn = core.stack.tcp_connection(c).ok_or_else(not_connected)?;
-            Ok(conn.socket_options().recv_lowat.max(1) as usize)
+            Ok(ops::connection(core, c)?.socket_options().recv_lowat.max(1) as usize)
         })
     }
 

@@ -534,8 +534,7 @@ impl RecvHalf {
     /// read of a busy period begins the measurement, against `initial`
     /// bytes. `mss` is the segment size we advertised.
     pub fn tune_limit(&mut self, now: Instant, rtt: Duration, mss: u32, initial: u32, max: usize) {
-        // The next byte the application will read.
-        let copied = self.nxt - u32::try_from(self.readable()).unwrap_or(u32::MAX);
+        let copied = self.copied();
         let limit = self.buffer_limit();
         let Some(b) = self.block.as_deref_mut() else {
             return;
