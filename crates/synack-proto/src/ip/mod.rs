@@ -32,6 +32,25 @@ pub use frag::Reassembler;
 pub use icmp::IcmpRateLimiter;
 pub use route::{NextHop, Route, RoutingTable};
 
+/// The IP header fields a socket chooses for what it sends (Linux's
+/// `inet_sock` `uc_ttl` and `tos`): IP_TTL and IP_TOS. A TCP socket's
+/// `tos` holds the DSCP bits only: RFC 3168 §6.1 leaves the ECN field to
+/// TCP, segment by segment (Linux `__ip_sock_set_tos` keeps a stream
+/// socket's ECN bits its own).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SocketIp {
+    /// IP_TTL; 0 until set, when each packet takes `ip_default_ttl` as it
+    /// is sent (Linux's `uc_ttl` of -1, which `ip_select_ttl` resolves per
+    /// packet).
+    pub ttl: u8,
+    /// IP_TOS: the header's TOS byte (RFC 2474's DSCP in its upper six
+    /// bits, RFC 3168's ECN field in the lower two); 0 until set.
+    pub tos: u8,
+}
+
+/// The ECN field of a TOS byte (RFC 3168 §5: its two low bits).
+pub const ECN_MASK: u8 = 0b11;
+
 /// One of the stack's network interfaces (an index the stack assigns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IfaceId(pub u16);

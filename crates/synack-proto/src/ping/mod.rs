@@ -56,7 +56,7 @@ use crate::rng::Rng;
 use crate::siphash::SipKey;
 use crate::stack::slab::{self, Key, Slab};
 use crate::udp::errors::SocketErrors;
-use crate::udp::rx::RxQueue;
+use crate::udp::rx::{Arrived, RxQueue};
 use crate::udp::{DATAGRAM_OVERHEAD, Received};
 use crate::wire::ipv4::IpProtocol;
 
@@ -145,6 +145,8 @@ pub struct PingReceived {
     pub dst: Ipv4Addr,
     /// The TTL it arrived with (IP_RECVTTL).
     pub ttl: u8,
+    /// The TOS byte it arrived with (IP_RECVTOS).
+    pub tos: u8,
 }
 
 impl From<Received> for PingReceived {
@@ -155,6 +157,7 @@ impl From<Received> for PingReceived {
             src: *r.src.ip(),
             dst: r.dst,
             ttl: r.ttl,
+            tos: r.tos,
         }
     }
 }
@@ -189,6 +192,8 @@ pub struct Outgoing {
     pub ident: u16,
     /// IP_TTL, if set (else `ip_default_ttl`).
     pub ttl: Option<u8>,
+    /// IP_TOS.
+    pub tos: u8,
 }
 
 /// What became of a received echo reply.
@@ -231,6 +236,8 @@ struct PingSocket {
     errors: SocketErrors<PingErrorReport>,
     /// IP_TTL, if set.
     ttl: Option<u8>,
+    /// IP_TOS: its requests' TOS byte.
+    tos: u8,
     /// SO_BROADCAST.
     broadcast: bool,
     /// IP_OPTIONS: the IP options its requests carry (boxed: rare).
@@ -296,6 +303,7 @@ impl PingSockets {
             rx: RxQueue::new(rcvbuf),
             errors: SocketErrors::new(),
             ttl: None,
+            tos: 0,
             broadcast: false,
             ip_options: None,
             recv_options: false,
@@ -399,13 +407,14 @@ impl PingSockets {
         } else {
             addr
         };
-        let ttl = self.socket(h)?.ttl;
+        let (ttl, tos) = (self.socket(h)?.ttl, self.socket(h)?.tos);
         self.stats.out_requests += 1;
         Ok(Outgoing {
             src,
             dst,
             ident,
             ttl,
+            tos,
         })
     }
 
@@ -416,18 +425,19 @@ impl PingSockets {
     }
 
     /// An echo reply `message` (its ICMP header and data, checksum
-    /// verified) with identifier `ident`, from `src` to `dst` with `ttl`
-    /// and `ip_options` (checked): queued on the socket bound to the
+    /// verified) with identifier `ident`, from `src` to `to` (with the TTL
+    /// and TOS it came with) and `ip_options` (checked): queued on the socket bound to the
     /// identifier and to `dst` or the wildcard (Linux `ping_lookup`), with
     /// the options if it asked for them (IP_RECVOPTS).
-    pub fn handle_reply(
+    pub(crate) fn handle_reply(
         &mut self,
-        (src, dst, ttl): (Ipv4Addr, Ipv4Addr, u8),
+        src: Ipv4Addr,
+        to: Arrived,
         ident: u16,
         ip_options: &[u8],
         message: &[u8],
     ) -> PingInput {
-        let Some((key, s)) = self.bound_to(ident, dst) else {
+        let Some((key, s)) = self.bound_to(ident, to.dst) else {
             self.stats.no_socket += 1;
             return PingInput::NoSocket;
         };
@@ -436,7 +446,7 @@ impl PingSockets {
             true => &ip_options[..ip_options.len().min(MAX_OPTIONS)],
             false => &[],
         };
-        if !s.rx.push(from, (dst, ttl), kept, message) {
+        if !s.rx.push(from, to, kept, message) {
             self.stats.rcvbuf_errors += 1;
             return PingInput::RcvbufFull;
         }
@@ -558,6 +568,17 @@ impl PingSockets {
     /// IP_TTL, if set.
     pub fn ttl(&self, h: PingHandle) -> Result<Option<u8>, PingError> {
         Ok(self.socket(h)?.ttl)
+    }
+
+    /// Sets IP_TOS: the TOS byte of its requests (`ping -Q`).
+    pub fn set_tos(&mut self, h: PingHandle, tos: u8) -> Result<(), PingError> {
+        self.socket_mut(h)?.tos = tos;
+        Ok(())
+    }
+
+    /// IP_TOS.
+    pub fn tos(&self, h: PingHandle) -> Result<u8, PingError> {
+        Ok(self.socket(h)?.tos)
     }
 
     /// Sets SO_BROADCAST: requests may go to a broadcast address.

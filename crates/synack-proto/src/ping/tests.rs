@@ -44,7 +44,12 @@ fn reply(t: &mut PingSockets, dst: Ipv4Addr, ident: u16, data: &[u8]) -> PingInp
     m.extend_from_slice(&ident.to_be_bytes());
     m.extend_from_slice(&[0, 1]);
     m.extend_from_slice(data);
-    t.handle_reply((PEER, dst, 63), ident, &[], &m)
+    let to = crate::udp::rx::Arrived {
+        dst,
+        ttl: 63,
+        tos: 0,
+    };
+    t.handle_reply(PEER, to, ident, &[], &m)
 }
 
 /// An error about our echo request from `src` to `dst` with `ident` and

@@ -14,6 +14,7 @@ use super::{
     ListenerHandle, Owner, ReuseportError, SocketId, SocketSummary, Stack,
 };
 use crate::config::SysctlError;
+use crate::ip::{ECN_MASK, SocketIp};
 use crate::siphash::SipKey;
 use crate::tcp::conn::{
     ConnParams, Connection, FastOpenClientPlan, FastOpenInfo, MemInfo, Open, RecvError, RecvFlags,
@@ -191,7 +192,30 @@ impl Stack {
     /// `ip_default_ttl`); `None` for a stale handle.
     pub fn tcp_listener_ttl(&self, listener: ListenerHandle) -> Option<u8> {
         let l = self.listeners.get(listener.0)?;
-        Some(self.env.config.ttl(l.ttl()))
+        Some(self.env.config.ttl(l.ip().ttl))
+    }
+
+    /// IP_TOS on a listening socket: the DSCP bits (RFC 2474) of its
+    /// SYN-cookie SYN-ACKs and, inherited, of every connection it accepts
+    /// from now on, as Linux's children clone the listener's `tos`. The
+    /// ECN field's two bits are TCP's (RFC 3168 §6.1), so they are
+    /// ignored here, as Linux ignores them on a stream socket.
+    pub fn tcp_listener_set_tos(
+        &mut self,
+        listener: ListenerHandle,
+        tos: u8,
+    ) -> Result<(), SetOptionError> {
+        self.listeners
+            .get_mut(listener.0)
+            .ok_or(SetOptionError::InvalidHandle)?
+            .set_tos(tos);
+        Ok(())
+    }
+
+    /// A listener's IP_TOS as `getsockopt` reads it (its DSCP bits);
+    /// `None` for a stale handle.
+    pub fn tcp_listener_tos(&self, listener: ListenerHandle) -> Option<u8> {
+        Some(self.listeners.get(listener.0)?.ip().tos)
     }
 
     /// SO_ATTACH_REUSEPORT_CBPF's place: the selection program of the
@@ -456,7 +480,11 @@ impl Stack {
             None
         };
         // Built in its slot; set up there before anything is sent.
-        let key = self.insert_conn(tuple.local, remote, Open::Active, &params, Owner::App, 0);
+        let ip = SocketIp {
+            ttl: opts.ip.ttl,
+            tos: opts.ip.tos & !ECN_MASK,
+        };
+        let key = self.insert_conn(tuple.local, remote, Open::Active, &params, Owner::App, ip);
         if let Some(options) = opts.ip_options.as_deref().filter(|o| !o.is_empty()) {
             self.set_conn_ip_options(key, Some(*options));
         }
@@ -784,7 +812,7 @@ impl Stack {
             .get_mut(c.0)
             .filter(|e| e.owner() == Owner::App)
             .ok_or(SetOptionError::InvalidHandle)?;
-        entry.ttl = ttl;
+        entry.ip.ttl = ttl;
         Ok(())
     }
 
@@ -794,7 +822,32 @@ impl Stack {
         self.conns
             .get(c.0)
             .filter(|e| e.owner() == Owner::App)
-            .map(|e| self.env.config.ttl(e.ttl))
+            .map(|e| self.env.config.ttl(e.ip.ttl))
+    }
+
+    /// Sets IP_TOS: the DSCP bits (RFC 2474) of the connection's segments
+    /// from now on. The ECN field's two bits are TCP's, chosen segment by
+    /// segment (RFC 3168 §6.1: ECT on data once ECN is negotiated), so they
+    /// are ignored here, as Linux ignores them on a stream socket
+    /// (`__ip_sock_set_tos`). Until set (here, or on the listener that
+    /// accepted it), DSCP 0.
+    pub fn tcp_set_tos(&mut self, c: ConnHandle, tos: u8) -> Result<(), SetOptionError> {
+        let entry = self
+            .conns
+            .get_mut(c.0)
+            .filter(|e| e.owner() == Owner::App)
+            .ok_or(SetOptionError::InvalidHandle)?;
+        entry.ip.tos = tos & !ECN_MASK;
+        Ok(())
+    }
+
+    /// IP_TOS as `getsockopt` reads it: the DSCP bits set; `None` for a
+    /// stale handle.
+    pub fn tcp_tos(&self, c: ConnHandle) -> Option<u8> {
+        self.conns
+            .get(c.0)
+            .filter(|e| e.owner() == Owner::App)
+            .map(|e| e.ip.tos)
     }
 
     /// The connection's state; CLOSED for a stale handle.

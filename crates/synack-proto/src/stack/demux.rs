@@ -473,7 +473,7 @@ mod tests {
             queued: false,
             fastopen_pending: false,
             charged: 0,
-            ttl: 64,
+            ip: crate::ip::SocketIp { ttl: 64, tos: 0 },
         }
     }
 

@@ -468,9 +468,10 @@ impl Stack {
         if reply.is_rst() {
             self.env.stats.tcp.out_rsts += 1;
         }
-        let ttl = self.env.config.ttl(reply.ttl());
+        let ip = reply.ip();
+        let ttl = self.env.config.ttl(ip.ttl);
         let (src, dst) = (*local.ip(), *remote.ip());
-        self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, (0, ttl));
+        self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, (ip.tos, ttl));
         self.finish_tcp_frame(hop, buf, l2, IP_HEADER_LEN + n, false)
     }
 
@@ -582,7 +583,9 @@ impl Stack {
             self.retire_if_done(key, state, owner);
             return None;
         };
-        let (src, ttl) = (*entry.conn.local().ip(), self.env.config.ttl(entry.ttl));
+        let (src, ttl) = (*entry.conn.local().ip(), self.env.config.ttl(entry.ip.ttl));
+        // IP_TOS's DSCP bits; the ECN field is the connection's below.
+        let dscp = entry.ip.tos;
         // The segment carries the connection's word that the peer has been
         // heard from since its last one (Linux `skb->dst_pending_confirm`).
         let confirm = entry.conn.take_neighbour_confirm();
@@ -590,8 +593,8 @@ impl Stack {
             // Its other pieces follow (`transmit_piece`), with this piece's
             // IP header but for the length and Identification.
             self.piece_key = OptionKey::some(key);
-            let ecn = self.env.tx.ecn.bits();
-            let repr = unfragmented(ttl, src, dst, IpProtocol::Tcp, true, ecn);
+            let tos = dscp | self.env.tx.ecn.bits();
+            let repr = unfragmented(ttl, src, dst, IpProtocol::Tcp, true, tos);
             self.piece_ip = Ipv4Template::new(&repr);
             self.piece_hop = None;
         }
@@ -634,8 +637,8 @@ impl Stack {
             return None;
         };
         // RFC 3168 §6.1.2: the connection says whether it is ECT (§5: the
-        // ECN field, DSCP 0); TCP always sets DF.
-        let tos = ecn.bits();
+        // ECN field, beside IP_TOS's DSCP); TCP always sets DF.
+        let tos = dscp | ecn.bits();
         match ip_out {
             None => {
                 self.write_ip_header_tos(ip_buf, src, dst, IpProtocol::Tcp, n, true, (tos, ttl))
@@ -878,21 +881,8 @@ impl Stack {
         }
     }
 
-    /// Writes an IPv4 header for `payload_len` bytes of `protocol`.
-    pub(super) fn write_ip_header(
-        &mut self,
-        buf: &mut [u8],
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        protocol: IpProtocol,
-        payload_len: usize,
-        dont_frag: bool,
-    ) {
-        let ttl = self.env.config.ip_default_ttl;
-        self.write_ip_header_tos(buf, src, dst, protocol, payload_len, dont_frag, (0, ttl));
-    }
-
-    /// [`Stack::write_ip_header`] with the DSCP and ECN byte and the TTL.
+    /// Writes an IPv4 header for `payload_len` bytes of `protocol`, with
+    /// the TOS byte (DSCP and ECN) and the TTL.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn write_ip_header_tos(
         &mut self,

@@ -71,7 +71,8 @@ fn stack_on(first: Interface) -> Stack {
         SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80),
         ConnectOptions::default(),
     );
-    // A connection by a loose source route through 192.0.2.1, its TTL set.
+    // A connection by a loose source route through 192.0.2.1, its TTL and
+    // DSCP set.
     let routed = ConnectOptions {
         ip_options: crate::ip::options::SendOptions::new(&[131, 7, 4, 192, 0, 2, 1])
             .ok()
@@ -81,6 +82,7 @@ fn stack_on(first: Interface) -> Stack {
     let remote = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 9), 80);
     if let Ok(c) = stack.tcp_connect(Instant::ZERO, remote, routed) {
         let _ = stack.tcp_set_ttl(c, 9);
+        let _ = stack.tcp_set_tos(c, 0xB8);
     }
     // A UDP socket that keeps its datagrams' IP options (IP_RECVOPTS) and
     // sends with its own (a record route), so both paths take input.
@@ -89,6 +91,7 @@ fn stack_on(first: Interface) -> Stack {
     let _ = stack.udp_bind(udp, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53));
     let _ = stack.udp_set_recv_ip_options(udp, true);
     let _ = stack.udp_set_ip_options(udp, &[7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let _ = stack.udp_set_tos(udp, 0x2A);
     // Groups with source filters of both modes, so IGMP queries of every
     // version and datagrams to groups meet the filters.
     let peer = Ipv4Addr::new(192, 0, 2, 1);

@@ -85,6 +85,7 @@ use self::slab::{Key, Slab};
 use self::tcp::TcpReply;
 use crate::Rng;
 use crate::config::Config;
+use crate::ip::SocketIp;
 use crate::ip::frag::Reassembler;
 use crate::ip::icmp::IcmpRateLimiter;
 use crate::ip::route::RoutingTable;
@@ -250,11 +251,10 @@ struct ConnEntry {
     /// The connection's buffer memory as last charged to the stack's
     /// counter (`Env::memory`, [`crate::tcp::memory`]); saturates at 4 GiB.
     charged: u32,
-    /// IP_TTL: its segments' TTL once set (by the application, or
-    /// inherited from its listener); 0 until then, when each segment takes
-    /// the stack's `ip_default_ttl` as it is sent (Linux's `uc_ttl` of -1,
-    /// which `ip_select_ttl` resolves per packet). In the entry's padding.
-    ttl: u8,
+    /// IP_TTL and IP_TOS (the DSCP bits), set by the application or
+    /// inherited from its listener: see [`SocketIp`]. In the entry's
+    /// padding.
+    ip: SocketIp,
 }
 
 struct TimeWaitEntry {

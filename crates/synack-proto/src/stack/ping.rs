@@ -14,6 +14,7 @@ use crate::ip::options::SendOptions;
 use crate::ping::{HEADER_LEN, PingError, PingErrorReport, PingHandle, PingInput, PingReceived};
 use crate::ping::{Outgoing, PingStats};
 use crate::time::Instant;
+use crate::udp::rx::Arrived;
 use crate::wire::Checksum;
 use crate::wire::icmpv4::{Icmpv4Packet, Icmpv4Repr};
 use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Repr};
@@ -119,7 +120,7 @@ impl Stack {
             IpProtocol::Icmp,
             total - IP_HEADER_LEN,
             false,
-            (0, ttl),
+            (out.tos, ttl),
         );
         if let Some(options) = options {
             self.write_socket_options(&mut buf, &options, out.dst);
@@ -203,6 +204,18 @@ impl Stack {
         Ok(self.ping.ttl(h)?.unwrap_or(self.env.config.ip_default_ttl))
     }
 
+    /// Sets IP_TOS, the TOS byte of the socket's requests (`ping -Q`),
+    /// which their echo replies carry back (RFC 1812 §4.3.3.2 asks a
+    /// replying router to keep it, and Linux's hosts do). Until set, 0.
+    pub fn ping_set_tos(&mut self, h: PingHandle, tos: u8) -> Result<(), PingError> {
+        self.ping.set_tos(h, tos)
+    }
+
+    /// IP_TOS.
+    pub fn ping_tos(&self, h: PingHandle) -> Result<u8, PingError> {
+        self.ping.tos(h)
+    }
+
     /// Sets SO_BROADCAST: requests may go to a broadcast address.
     pub fn ping_set_broadcast(&mut self, h: PingHandle, on: bool) -> Result<(), PingError> {
         self.ping.set_broadcast(h, on)
@@ -261,8 +274,15 @@ impl Stack {
         ident: u16,
         payload: &[u8],
     ) {
-        let addrs = (ip.src_addr, ip.dst_addr, ip.ttl);
-        if let PingInput::Delivered(h) = self.ping.handle_reply(addrs, ident, options, payload) {
+        let to = Arrived {
+            dst: ip.dst_addr,
+            ttl: ip.ttl,
+            tos: ip.dscp_ecn,
+        };
+        let input = self
+            .ping
+            .handle_reply(ip.src_addr, to, ident, options, payload);
+        if let PingInput::Delivered(h) = input {
             self.events.push_back(Event::PingReadable(h));
         }
     }

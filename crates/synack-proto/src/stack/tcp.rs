@@ -24,6 +24,7 @@ use super::{
 };
 use crate::SeqNum;
 use crate::config::SynCookieMode;
+use crate::ip::SocketIp;
 use crate::ip::icmp::TransportError;
 use crate::tcp::conn::{
     ConnEvent, ConnParams, Connection, ControlSegment, Disposition, Env, FastOpenReport,
@@ -70,8 +71,8 @@ pub(super) enum TcpReply {
         /// ECN-setup SYN-ACK (RFC 3168 §6.1.1): only when the cookie
         /// remembers the ECN-setup SYN (in the TSval, so with timestamps).
         ece: bool,
-        /// The listener's IP_TTL; 0 if it set none.
-        ttl: u8,
+        /// The listener's IP_TTL and IP_TOS.
+        ip: SocketIp,
     },
 }
 
@@ -87,12 +88,12 @@ impl TcpReply {
         matches!(self, TcpReply::Control(c) if c.flags.rst())
     }
 
-    /// The IP_TTL its datagram carries (0: the stack's default): a
-    /// SYN-cookie SYN-ACK its listener's, anything else none.
-    pub fn ttl(&self) -> u8 {
+    /// The IP_TTL and IP_TOS its datagram carries: a SYN-cookie SYN-ACK
+    /// its listener's, anything else none (the stack's default TTL, TOS 0).
+    pub fn ip(&self) -> SocketIp {
         match self {
-            TcpReply::SynAck { ttl, .. } => *ttl,
-            TcpReply::Control(_) => 0,
+            TcpReply::SynAck { ip, .. } => *ip,
+            TcpReply::Control(_) => SocketIp::default(),
         }
     }
 
@@ -108,7 +109,7 @@ impl TcpReply {
                 window,
                 options,
                 ece,
-                ttl: _,
+                ip: _,
             } => {
                 let mut flags = TcpFlags::SYN;
                 if *ece {
@@ -403,13 +404,13 @@ impl Stack {
             // the SYN queue now, with the listener in hand.
             ListenVerdict::Accept if seg.options.fast_open.is_none() && seg.payload.is_empty() => {
                 listener.add_half_open();
-                let (socket, ttl) = (listener.socket_options(), listener.ttl());
-                self.open_half_open(l, tuple, seg, iss, (socket, ttl));
+                let (socket, ip) = (listener.socket_options(), listener.ip());
+                self.open_half_open(l, tuple, seg, iss, (socket, ip));
             }
             ListenVerdict::Accept => self.open_passive(l, tuple, seg, iss),
             ListenVerdict::SynCookie => {
-                let (user_mss, ttl) = (listener.socket_options().max_segment, listener.ttl());
-                self.send_cookie(tuple, seg, user_mss, ttl);
+                let (user_mss, ip) = (listener.socket_options().max_segment, listener.ip());
+                self.send_cookie(tuple, seg, user_mss, ip);
             }
             ListenVerdict::CheckCookie => self.check_cookie(l, tuple, seg),
             ListenVerdict::Reset => self.reset(tuple, seg),
@@ -480,11 +481,11 @@ impl Stack {
         tuple: &FourTuple,
         syn: &TcpRepr<'_>,
         iss: Option<SeqNum>,
-        (socket, ttl): (SocketOptions, u8),
+        (socket, ip): (SocketOptions, SocketIp),
     ) {
         let params = self.passive_params(tuple, iss, socket);
         let (open, owner) = (Open::Passive(syn), Owner::HalfOpen(l));
-        let key = self.insert_conn(tuple.local, tuple.remote, open, &params, owner, ttl);
+        let key = self.insert_conn(tuple.local, tuple.remote, open, &params, owner, ip);
         self.after_conn(key);
     }
 
@@ -495,8 +496,7 @@ impl Stack {
     #[cold]
     #[inline(never)]
     fn open_passive(&mut self, l: Key, tuple: &FourTuple, syn: &TcpRepr<'_>, iss: Option<SeqNum>) {
-        let Some((socket, ttl)) = self.listeners.get(l).map(|l| (l.socket_options(), l.ttl()))
-        else {
+        let Some((socket, ip)) = self.listeners.get(l).map(|l| (l.socket_options(), l.ip())) else {
             return;
         };
         let params = self.passive_params(tuple, iss, socket);
@@ -534,9 +534,9 @@ impl Stack {
             Owner::HalfOpen(l)
         };
         let key = if d.child || d.reply.is_some() {
-            self.insert_fast_open(local, remote, syn, &params, &d, (owner, ttl), l)
+            self.insert_fast_open(local, remote, syn, &params, &d, (owner, ip), l)
         } else {
-            self.insert_conn(local, remote, Open::Passive(syn), &params, owner, ttl)
+            self.insert_conn(local, remote, Open::Passive(syn), &params, owner, ip)
         };
         if let Some(listener) = self.listeners.get_mut(l) {
             if d.child {
@@ -564,14 +564,14 @@ impl Stack {
         syn: &TcpRepr<'_>,
         params: &ConnParams,
         d: &fastopen::PassiveDecision,
-        (owner, ttl): (Owner, u8),
+        (owner, ip): (Owner, SocketIp),
         l: Key,
     ) -> Key {
         let now = self.now;
         let make = |env: &mut Env| {
             Connection::accept_fast_open(now, local, remote, syn, params, d.reply, d.child, env)
         };
-        self.insert_conn_with(make, owner, d.child.then_some(l), ttl)
+        self.insert_conn_with(make, owner, d.child.then_some(l), ip)
     }
 
     /// RFC 4987 §3.6: a stateless SYN-ACK whose ISN is a cookie; with the
@@ -579,9 +579,9 @@ impl Stack {
     /// cookie SYN-ACK without timestamps offers only the MSS, as Linux).
     /// The listener's TCP_MAXSEG (`user_mss`, 0 when unset) bounds the MSS
     /// we offer and the peer's MSS the cookie keeps, as it bounds a
-    /// connection's (Linux `mss_clamp`). `ttl`: the listener's IP_TTL (0
-    /// if unset), which Linux's SYN-ACK takes from the listening socket.
-    fn send_cookie(&mut self, tuple: &FourTuple, syn: &TcpRepr<'_>, user_mss: u16, ttl: u8) {
+    /// connection's (Linux `mss_clamp`). `ip`: the listener's IP_TTL and
+    /// IP_TOS, which Linux's SYN-ACK takes from the listening socket.
+    fn send_cookie(&mut self, tuple: &FourTuple, syn: &TcpRepr<'_>, user_mss: u16, ip: SocketIp) {
         let now = self.now;
         let config = &self.env.config;
         let clamp = |mss: u16| {
@@ -642,7 +642,7 @@ impl Stack {
             window,
             options,
             ece,
-            ttl,
+            ip,
         });
     }
 
@@ -699,10 +699,10 @@ impl Stack {
             },
             payload: &[],
         };
-        let (socket, ttl) = self
+        let (socket, ip) = self
             .listeners
             .get(l)
-            .map(|l| (l.socket_options(), l.ttl()))
+            .map(|l| (l.socket_options(), l.ip()))
             .unwrap_or_default();
         let params = ConnParams {
             iss: ack - 1u32,
@@ -714,7 +714,7 @@ impl Stack {
             |env| Connection::from_cookie(now, tuple.local, tuple.remote, &syn, &params, env),
             Owner::HalfOpen(l),
             None,
-            ttl,
+            ip,
         );
         // Half-open like any (in SYN-RECEIVED until the ACK below completes
         // it): counted in the SYN queue until then.
@@ -737,14 +737,14 @@ impl Stack {
         open: Open<'_, '_>,
         params: &ConnParams,
         owner: Owner,
-        ttl: u8,
+        ip: SocketIp,
     ) -> Key {
         let now = self.now;
         self.insert_conn_with(
             |env| Connection::open(now, local, remote, open, params, env),
             owner,
             None,
-            ttl,
+            ip,
         )
     }
 
@@ -752,15 +752,15 @@ impl Stack {
     /// hundreds of bytes, built once and never moved) and makes its
     /// 4-tuple find it: [`Stack::insert_conn`]'s body, and the way in of
     /// the connections made otherwise (a Fast Open SYN, a SYN cookie).
-    /// `ttl`: its IP_TTL, a listener's child's inherited from the
-    /// listening socket as Linux clones it (0: unset).
+    /// `ip`: its IP_TTL and IP_TOS, a listener's child's inherited from
+    /// the listening socket as Linux clones them.
     #[inline(always)]
     pub(super) fn insert_conn_with(
         &mut self,
         make: impl FnOnce(&mut Env) -> Connection,
         owner: Owner,
         fastopen_listener: Option<Key>,
-        ttl: u8,
+        ip: SocketIp,
     ) -> Key {
         let (owner_kind, owner_listener) = owner.packed();
         debug_assert!(
@@ -788,7 +788,7 @@ impl Stack {
                 queued: false,
                 fastopen_pending: fastopen_listener.is_some(),
                 charged: 0,
-                ttl,
+                ip,
             }
         });
         self.demux.insert(slots!(self), tuple, Demux::Conn(key));

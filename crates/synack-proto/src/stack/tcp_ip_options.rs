@@ -267,8 +267,9 @@ impl Stack {
         };
         let (ip_buf, tcp_buf) = buf.split_at_mut(header_len);
         tcp_buf.copy_from_slice(&segment[..n]);
-        let ttl = self.env.config.ttl(reply.ttl());
-        self.write_tcp_ip_header(ip_buf, *local.ip(), *remote.ip(), out, n, (0, ttl));
+        let ip = reply.ip();
+        let ttl = self.env.config.ttl(ip.ttl);
+        self.write_tcp_ip_header(ip_buf, *local.ip(), *remote.ip(), out, n, (ip.tos, ttl));
         self.env.stats.tcp.out_segs += 1;
         if reply.is_rst() {
             self.env.stats.tcp.out_rsts += 1;

@@ -6,7 +6,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::slab::Key;
 use crate::SeqNum;
-use crate::ip::Ipv4Cidr;
+use crate::ip::{Ipv4Cidr, SocketIp};
 use crate::tcp::conn::{CloseReason, SocketOptions};
 use crate::tcp::recovery::CongestionSample;
 use crate::tcp::state::TcpState;
@@ -252,6 +252,10 @@ pub struct ConnectOptions {
     /// (`NetworkUnreachable`). Boxed: every connect moves these options,
     /// and nearly none has IP options.
     pub ip_options: Option<Box<crate::ip::options::SendOptions>>,
+    /// IP_TTL and IP_TOS set before `connect`: the SYN carries them
+    /// already (an unset TTL is `ip_default_ttl`; a TOS's ECN bits are
+    /// ignored, as [`super::Stack::tcp_set_tos`] says).
+    pub ip: SocketIp,
 }
 
 /// Options of `tcp_listen_with`.

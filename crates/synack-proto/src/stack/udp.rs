@@ -126,37 +126,32 @@ impl Stack {
         // Larger than the MTU: sent in fragments (no DF). To a source
         // route's first hop; the UDP checksum covers the final destination
         // (RFC 1122 §4.1.3.4: the pseudo-header's is the final one).
-        self.write_ip_header(
+        let mut multicast_loop = false;
+        let ttl = if out.dst.ip().is_multicast() {
+            // IP_MULTICAST_TTL (RFC 1112 §6.1: 1 unless the socket says
+            // otherwise), in place of the unicast default; IP_MULTICAST_LOOP.
+            // 0 keeps it on this host (`transmit_datagram`).
+            multicast_loop = self.udp.multicast_loop(h)?;
+            self.udp.multicast_ttl(h)?
+        } else {
+            // IP_TTL in place of `ip_default_ttl` (traceroute's probes).
+            let set = self.udp.unicast_ttl(h)?;
+            set.unwrap_or(self.env.config.ip_default_ttl)
+        };
+        // IP_TOS: the whole byte, its ECN field too (RFC 3168 §6 leaves
+        // the field to the transport, and UDP's is the application).
+        let tos = self.udp.tos(h)?;
+        self.write_ip_header_tos(
             &mut buf[..IP_HEADER_LEN],
             *out.src.ip(),
             first_hop.unwrap_or(*out.dst.ip()),
             IpProtocol::Udp,
             total - IP_HEADER_LEN,
             false,
+            (tos, ttl),
         );
         if let Some(options) = options {
             self.write_socket_options(&mut buf, &options, *out.dst.ip());
-        }
-        let mut multicast_loop = false;
-        if let Some(ttl) = self
-            .udp
-            .unicast_ttl(h)?
-            .filter(|_| !out.dst.ip().is_multicast())
-        {
-            // IP_TTL in place of `ip_default_ttl` (traceroute's probes).
-            let mut ip = Ipv4Packet::new_unchecked(&mut buf[..header_len]);
-            ip.set_ttl(ttl);
-            ip.fill_checksum();
-        }
-        if out.dst.ip().is_multicast() {
-            // IP_MULTICAST_TTL (RFC 1112 §6.1: 1 unless the socket says
-            // otherwise), in place of the unicast default; IP_MULTICAST_LOOP.
-            let ttl = self.udp.multicast_ttl(h)?;
-            multicast_loop = self.udp.multicast_loop(h)?;
-            // 0 keeps it on this host (`transmit_datagram`).
-            let mut ip = Ipv4Packet::new_unchecked(&mut buf[..header_len]);
-            ip.set_ttl(ttl);
-            ip.fill_checksum();
         }
         match out.emit(data, Checksum::Full, &mut buf[header_len..]) {
             Some(_) => self.out.push_with(buf, multicast_if, multicast_loop),
@@ -203,6 +198,19 @@ impl Stack {
             .udp
             .unicast_ttl(h)?
             .unwrap_or(self.env.config.ip_default_ttl))
+    }
+
+    /// Sets IP_TOS: the TOS byte of the socket's datagrams, the DSCP (RFC
+    /// 2474) and the ECN field both as given: a datagram socket chooses its
+    /// own ECN codepoint (RFC 3168 §6; QUIC's ECN, RFC 9000 §13.4, sets it
+    /// so), as Linux takes a datagram socket's whole byte. Until set, 0.
+    pub fn udp_set_tos(&mut self, h: UdpHandle, tos: u8) -> Result<(), UdpError> {
+        self.udp.set_tos(h, tos)
+    }
+
+    /// IP_TOS as `getsockopt` reads it.
+    pub fn udp_tos(&self, h: UdpHandle) -> Result<u8, UdpError> {
+        self.udp.tos(h)
     }
 
     /// Sets IP_MULTICAST_TTL, the TTL of the socket's datagrams to a

@@ -26,7 +26,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::VecDeque;
 
 use crate::config::{Config, SynCookieMode};
-use crate::ip::KeyedHasher;
+use crate::ip::{ECN_MASK, KeyedHasher, SocketIp};
 use crate::siphash::SipKey;
 use crate::tcp::conn::SocketOptions;
 use crate::time::{Duration, Instant};
@@ -99,10 +99,10 @@ pub struct Listener<K> {
     socket: SocketOptions,
     /// Bound with SO_REUSEPORT: others that set it may share its address.
     reuse_port: bool,
-    /// IP_TTL set on the listening socket, which its children inherit and
-    /// its SYN-cookie SYN-ACKs carry; 0 until set (the stack's
-    /// `ip_default_ttl`, read at each send).
-    ttl: u8,
+    /// IP_TTL and IP_TOS set on the listening socket, which its children
+    /// inherit and its SYN-cookie SYN-ACKs carry (an unset TTL is the
+    /// stack's `ip_default_ttl`, read at each send).
+    ip: SocketIp,
     /// The stack's slab slot generation (kept here, in the listener's own
     /// bytes; see `stack::slab::Entry`).
     pub(crate) slab_generation: u32,
@@ -122,7 +122,7 @@ impl<K: Copy + Eq> Listener<K> {
             last_cookie: None,
             socket: SocketOptions::default(),
             reuse_port: false,
-            ttl: 0,
+            ip: SocketIp::default(),
             slab_generation: 0,
         }
     }
@@ -145,13 +145,18 @@ impl<K: Copy + Eq> Listener<K> {
         self.socket = socket;
     }
 
-    /// IP_TTL as set on the listening socket; 0 if never set.
-    pub fn ttl(&self) -> u8 {
-        self.ttl
+    /// IP_TTL (0 if never set) and IP_TOS as set on the listening socket.
+    pub fn ip(&self) -> SocketIp {
+        self.ip
     }
 
     pub fn set_ttl(&mut self, ttl: u8) {
-        self.ttl = ttl;
+        self.ip.ttl = ttl;
+    }
+
+    /// IP_TOS: its DSCP bits (a stream socket's ECN field is TCP's).
+    pub fn set_tos(&mut self, tos: u8) {
+        self.ip.tos = tos & !ECN_MASK;
     }
 
     pub fn local(&self) -> SocketAddrV4 {

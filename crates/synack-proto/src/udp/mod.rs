@@ -63,7 +63,7 @@ pub(crate) mod rx;
 
 use errors::SocketErrors;
 use ports::Binding;
-use rx::RxQueue;
+use rx::{Arrived, RxQueue};
 
 /// The largest UDP payload over IPv4: 65,535 - 20 (IP) - 8 (UDP).
 pub const MAX_PAYLOAD: usize = 65_507;
@@ -221,6 +221,8 @@ pub struct Received {
     pub dst: Ipv4Addr,
     /// The TTL it arrived with (IP_RECVTTL).
     pub ttl: u8,
+    /// The TOS byte it arrived with, DSCP and ECN (IP_RECVTOS).
+    pub tos: u8,
 }
 
 /// An ICMP error about one of a socket's datagrams, as IP_RECVERR queues
@@ -273,6 +275,10 @@ struct UdpSocket {
     multicast_ttl: u8,
     /// IP_TTL: the TTL of its other datagrams, if set (else `ip_default_ttl`).
     unicast_ttl: Option<u8>,
+    /// IP_TOS: the TOS byte of its datagrams, DSCP and ECN field as the
+    /// application sets them (a datagram socket's ECN field is its own:
+    /// RFC 3168 §6 leaves it to the transport, and UDP has none).
+    tos: u8,
     /// IP_MULTICAST_LOOP: its datagrams to a group this host has joined
     /// come back to the host's own members too (on by default, as Linux).
     multicast_loop: bool,
@@ -295,13 +301,13 @@ struct UdpSocket {
     reuse_port: bool,
 }
 
-/// Queues a datagram on `s`, sent `to` an address of ours with a TTL, with
-/// the IP options it asked for (as they came, or as a reply needs them);
-/// false if its buffer is full.
+/// Queues a datagram on `s`, sent `to` an address of ours with a TTL and
+/// TOS, with the IP options it asked for (as they came, or as a reply
+/// needs them); false if its buffer is full.
 fn queue(
     s: &mut UdpSocket,
     from: SocketAddrV4,
-    to: (Ipv4Addr, u8),
+    to: Arrived,
     options: &[u8],
     payload: &[u8],
 ) -> bool {
@@ -412,6 +418,7 @@ impl UdpSockets {
             errors: SocketErrors::new(),
             multicast_ttl: DEFAULT_MULTICAST_TTL,
             unicast_ttl: None,
+            tos: 0,
             multicast_loop: true,
             memberships: SocketMemberships::default(),
             multicast_if: None,
@@ -747,6 +754,17 @@ impl UdpSockets {
         Ok(self.socket(h)?.unicast_ttl)
     }
 
+    /// Sets IP_TOS: the TOS byte of this socket's datagrams.
+    pub fn set_tos(&mut self, h: UdpHandle, tos: u8) -> Result<(), UdpError> {
+        self.socket_mut(h)?.tos = tos;
+        Ok(())
+    }
+
+    /// IP_TOS.
+    pub fn tos(&self, h: UdpHandle) -> Result<u8, UdpError> {
+        Ok(self.socket(h)?.tos)
+    }
+
     /// IP_MULTICAST_TTL.
     pub fn multicast_ttl(&self, h: UdpHandle) -> Result<u8, UdpError> {
         Ok(self.socket(h)?.multicast_ttl)
@@ -839,7 +857,11 @@ impl UdpSockets {
         };
         let from = SocketAddrV4::new(src, repr.src_port);
         if dst_broadcast && self.shared > 0 {
-            let to = (dst, ip.ttl);
+            let to = Arrived {
+                dst,
+                ttl: ip.ttl,
+                tos: ip.dscp_ecn,
+            };
             return self.deliver_to_all(to, iface, repr.dst_port, from, options, repr.payload);
         }
         let Some(index) = self.demux(dst, repr.dst_port, from) else {
@@ -862,7 +884,12 @@ impl UdpSockets {
             self.stats.ignored_multi += 1;
             return UdpInput::Ignored;
         }
-        if !queue(s, from, (dst, ip.ttl), options, repr.payload) {
+        let to = Arrived {
+            dst,
+            ttl: ip.ttl,
+            tos: ip.dscp_ecn,
+        };
+        if !queue(s, from, to, options, repr.payload) {
             self.stats.in_errors += 1;
             self.stats.rcvbuf_errors += 1;
             return UdpInput::Dropped(UdpDrop::RcvbufFull);
@@ -879,7 +906,7 @@ impl UdpSockets {
     #[inline(never)]
     fn deliver_to_all(
         &mut self,
-        (dst, ttl): (Ipv4Addr, u8),
+        to: Arrived,
         iface: usize,
         port: u16,
         from: SocketAddrV4,
@@ -891,6 +918,7 @@ impl UdpSockets {
             return UdpInput::Ignored;
         };
         let (mut delivered, mut full) = (0, 0);
+        let dst = to.dst;
         for b in users.iter().filter(|b| b.addr == dst || b.addr == WILDCARD) {
             let slot = &mut self.slots[b.index as usize];
             let generation = slot.generation;
@@ -902,7 +930,7 @@ impl UdpSockets {
             if !takes {
                 continue;
             }
-            if !queue(s, from, (dst, ttl), options, payload) {
+            if !queue(s, from, to, options, payload) {
                 full += 1;
                 continue;
             }

@@ -1,7 +1,8 @@
 //! A socket's receive queue: datagrams stored back to back in one ring
 //! buffer, each charged its length plus `DATAGRAM_OVERHEAD` against the
-//! receive buffer, with the IP options it was asked to keep and the TTL it
-//! came with. UDP's sockets and ping sockets ([`crate::ping`]) share it.
+//! receive buffer, with the IP options it was asked to keep and the TTL and
+//! TOS it came with. UDP's sockets and ping sockets ([`crate::ping`]) share
+//! it.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::VecDeque;
@@ -10,6 +11,15 @@ use super::{DATAGRAM_OVERHEAD, Received};
 use crate::ip::options::MAX_LEN as MAX_OPTIONS;
 use crate::storage::RingBuffer;
 
+/// What a datagram's IP header said, as `recvmsg` reports it: where it
+/// was sent (IP_PKTINFO), its TTL (IP_RECVTTL) and TOS (IP_RECVTOS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Arrived {
+    pub dst: Ipv4Addr,
+    pub ttl: u8,
+    pub tos: u8,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Meta {
     src: SocketAddrV4,
@@ -17,6 +27,8 @@ pub(crate) struct Meta {
     len: usize,
     /// The TTL it arrived with (IP_RECVTTL).
     ttl: u8,
+    /// The TOS byte it arrived with (IP_RECVTOS).
+    tos: u8,
     /// The IP options stored before the payload (IP_RECVOPTS), bytes.
     options: u8,
 }
@@ -44,7 +56,7 @@ impl RxQueue {
     pub(crate) fn push(
         &mut self,
         src: SocketAddrV4,
-        (dst, ttl): (Ipv4Addr, u8),
+        Arrived { dst, ttl, tos }: Arrived,
         options: &[u8],
         data: &[u8],
     ) -> bool {
@@ -60,6 +72,7 @@ impl RxQueue {
             dst,
             len: data.len(),
             ttl,
+            tos,
             // At most 40 (`ip::options::MAX_LEN`).
             options: options.len() as u8,
         });
@@ -94,6 +107,7 @@ impl RxQueue {
             src: m.src,
             dst: m.dst,
             ttl: m.ttl,
+            tos: m.tos,
         };
         Some((received, options_len))
     }

@@ -31,6 +31,7 @@ mod sockopts;
 mod source_route;
 mod spares;
 mod tcp_ip_options;
+mod tos;
 mod ttl;
 mod udp;
 mod urgent;

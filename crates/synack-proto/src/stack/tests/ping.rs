@@ -75,6 +75,31 @@ fn a_ping_is_answered_and_read_with_its_source_ttl_and_identifier() {
 }
 
 #[test]
+fn a_request_carries_the_sockets_tos_and_its_reply_comes_back_with_it() {
+    // IP_TOS (`ping -Q`): the request's TOS byte, which the answering
+    // host's echo reply mirrors (as Linux's `icmp_reply`), read back with
+    // IP_RECVTOS.
+    let mut w = Wire::new();
+    let h = w.a.ping_open();
+    assert_eq!(w.a.ping_tos(h), Ok(0));
+    w.a.ping_set_tos(h, 0xB8 | 0b01).unwrap();
+    assert_eq!(w.a.ping_tos(h), Ok(0xB9));
+    let now = w.now;
+    w.a.ping_send_to(now, h, B, &request(1, b"qos")).unwrap();
+    let mut buf = [0u8; 128];
+    let n = w.a.poll_transmit(now, &mut buf).unwrap();
+    let ip = Ipv4Packet::new_checked(&buf[..n]).unwrap();
+    assert_eq!(ip.dscp_ecn(), 0xB9);
+    w.b.handle_frame(now, &buf[..n]);
+    w.run_until(100);
+    let got = w.a.ping_recv_from(h, &mut buf).unwrap();
+    assert_eq!((got.src, got.tos), (B, 0xB9));
+    assert_eq!(parts(&buf[..got.len]).2, b"qos");
+    w.a.ping_close(h).unwrap();
+    assert!(w.a.ping_set_tos(h, 0).is_err());
+}
+
+#[test]
 fn replies_find_their_sockets_by_identifier() {
     let mut w = Wire::new();
     let first = w.a.ping_open();

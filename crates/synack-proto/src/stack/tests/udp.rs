@@ -213,3 +213,45 @@ fn a_multicast_datagram_leaves_with_the_sockets_multicast_ttl() {
     assert_eq!(s.udp_send_to(Instant::ZERO, u, group, b"x"), Ok(1));
     assert_eq!(s.poll_transmit(Instant::ZERO, &mut [0u8; 2000]), None);
 }
+
+#[test]
+fn a_datagram_leaves_with_the_sockets_whole_tos_and_is_read_with_the_one_it_came_with() {
+    // IP_TOS on a datagram socket is the whole byte, its ECN field too
+    // (RFC 3168 §6: the transport's; QUIC sets it so), and IP_RECVTOS
+    // reports each datagram's as it arrived.
+    let mut w = Wire::new();
+    let (a, b) = (w.a.udp_open(), w.b.udp_open());
+    w.a.udp_bind(a, SocketAddrV4::new(A, 4000)).unwrap();
+    w.b.udp_bind(b, SocketAddrV4::new(B, 5000)).unwrap();
+    assert_eq!(w.a.udp_tos(a), Ok(0));
+    let to_b = SocketAddrV4::new(B, 5000);
+    let mut buf = [0u8; 2000];
+    let mut tos_sent = Vec::new();
+    for tos in [0xB8 | 0b10, 0x88 | 0b01, 0] {
+        w.a.udp_set_tos(a, tos).unwrap();
+        assert_eq!(w.a.udp_tos(a), Ok(tos));
+        let now = w.now;
+        w.a.udp_send_to(now, a, to_b, b"marked").unwrap();
+        let n = w.a.poll_transmit(now, &mut buf).expect("a datagram");
+        let ip = Ipv4Packet::new_checked(&buf[..n]).unwrap();
+        assert!(ip.verify_checksum());
+        tos_sent.push(ip.dscp_ecn());
+        w.b.handle_frame(now, &buf[..n]);
+        let got = w.b.udp_recv_from(b, &mut buf).unwrap();
+        assert_eq!(
+            (got.src, got.tos, got.len),
+            (SocketAddrV4::new(A, 4000), tos, 6)
+        );
+    }
+    assert_eq!(tos_sent, vec![0xBA, 0x89, 0]);
+    // The socket's TTL rides beside it, unchanged.
+    w.a.udp_set_ttl(a, 9).unwrap();
+    w.a.udp_set_tos(a, 0x28).unwrap();
+    let now = w.now;
+    w.a.udp_send_to(now, a, to_b, b"x").unwrap();
+    let n = w.a.poll_transmit(now, &mut buf).unwrap();
+    let ip = Ipv4Packet::new_checked(&buf[..n]).unwrap();
+    assert_eq!((ip.dscp_ecn(), ip.ttl()), (0x28, 9));
+    w.a.udp_close(a).unwrap();
+    assert_eq!(w.a.udp_set_tos(a, 1), Err(UdpError::InvalidHandle));
+}

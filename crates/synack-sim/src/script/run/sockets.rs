@@ -12,6 +12,7 @@
 use core::net::SocketAddrV4;
 
 use synack_proto::SeqNum;
+use synack_proto::ip::SocketIp;
 use synack_proto::stack::{ConnHandle, ListenerHandle};
 use synack_proto::tcp::conn::SocketOptions;
 
@@ -106,6 +107,8 @@ pub struct Socket {
     pub reuseport: bool,
     /// Options set before the connection exists, applied when it does.
     pub options: SocketOptions,
+    /// IP_TTL and IP_TOS, likewise.
+    pub ip: SocketIp,
     /// TCP_FASTOPEN (listener queue length).
     pub fastopen_qlen: Option<u32>,
     /// TCP_FASTOPEN_CONNECT.
@@ -138,6 +141,7 @@ impl Default for Socket {
             reuseaddr: false,
             reuseport: false,
             options: SocketOptions::default(),
+            ip: SocketIp::default(),
             fastopen_qlen: None,
             fastopen_connect: false,
             deferred: false,

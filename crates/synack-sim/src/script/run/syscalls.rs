@@ -856,6 +856,7 @@ impl<'s> Runner<'s> {
             socket: sock.options,
             fastopen_connect: sock.fastopen_connect,
             ip_options: None,
+            ip: sock.ip,
         };
         let conn = sock.conn;
         let now = self.net.now;
