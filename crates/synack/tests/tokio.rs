@@ -179,6 +179,38 @@ async fn a_listeners_ttl_is_the_ttl_of_the_connections_it_accepts() {
 }
 
 #[tokio::test]
+async fn ip_tos_on_listener_stream_and_udp_socket_with_recv_msg() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:9").await.unwrap();
+    assert_eq!(listener.tos().unwrap(), 0);
+    listener.set_tos(0xB8).unwrap();
+    let c = TcpStream::connect(&a, addr(B, 9)).await.unwrap();
+    let (s, _) = listener.accept().await.unwrap();
+    assert_eq!((s.tos().unwrap(), c.tos().unwrap()), (0xB8, 0));
+    // The ECN field is TCP's on a stream: its bits are dropped.
+    c.set_tos(0x2B).unwrap();
+    assert_eq!(c.tos().unwrap(), 0x28);
+    assert_eq!(c.set_tos(300).unwrap_err().kind(), ErrorKind::InvalidInput);
+    // A datagram's whole byte, and the receiver's view of it.
+    let sender = synack::tokio::UdpSocket::bind(&a, "0.0.0.0:0")
+        .await
+        .unwrap();
+    let receiver = synack::tokio::UdpSocket::bind(&b, "0.0.0.0:7")
+        .await
+        .unwrap();
+    sender.set_tos(0x2B).unwrap();
+    assert_eq!(sender.tos().unwrap(), 0x2B);
+    sender.send_to(b"tos", addr(B, 7)).await.unwrap();
+    let mut buf = [0u8; 2];
+    let got = receiver.recv_msg(&mut buf).await.unwrap();
+    assert_eq!(
+        (got.tos, got.dst, got.len, got.truncated),
+        (0x2B, B, 2, true)
+    );
+    assert_eq!(&buf, b"to");
+}
+
+#[tokio::test]
 async fn an_async_ping_socket_awaits_its_replies() {
     let (a, _b) = pair();
     let ping = synack::tokio::PingSocket::open(&a).unwrap();

@@ -270,6 +270,20 @@ impl TcpListener {
         ops::listener_ttl(&core, self.l)
     }
 
+    /// IP_TOS: the DSCP of the connections this listener accepts from now
+    /// on, their SYN-ACKs included (0 to 255; the ECN bits are TCP's and
+    /// ignored; each connection's own `set_tos` overrides it).
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        ops::set_listener_tos(&mut core, self.l, tos)
+    }
+
+    /// IP_TOS.
+    pub fn tos(&self) -> io::Result<u32> {
+        let core = self.rt.shared.lock()?;
+        ops::listener_tos(&core, self.l)
+    }
+
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         let mut core = self.rt.shared.lock()?;
         if let Some(e) = core.registry.listeners.get_mut(&self.l) {

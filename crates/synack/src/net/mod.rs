@@ -41,6 +41,9 @@ pub use listener::{DEFAULT_BACKLOG, Incoming, ListenOptions, ReuseportContext, T
 pub use ping::{PingEvent, PingReply, PingSocket};
 pub use stream::TcpStream;
 pub use synack_proto::ping::PingErrorReport;
+/// A datagram [`UdpSocket::recv_msg`] read: its length and source, whether
+/// it was cut short, and its IP header's destination, TTL and TOS.
+pub use synack_proto::udp::Received as ReceivedDatagram;
 pub use synack_proto::udp::UdpErrorReport;
 
 #[cfg(feature = "tokio")]

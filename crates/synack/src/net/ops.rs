@@ -216,6 +216,43 @@ pub(crate) fn ttl(core: &Core, c: ConnHandle) -> io::Result<u32> {
         .ok_or_else(not_connected)
 }
 
+/// A TOS byte as socket2 and tokio take it (a `u32`, at most 255).
+pub(crate) fn tos_value(tos: u32) -> io::Result<u8> {
+    u8::try_from(tos)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TOS byte is 0 to 255"))
+}
+
+/// IP_TOS on a connection: its DSCP bits (TCP keeps the ECN field).
+pub(crate) fn set_tos(core: &mut Core, c: ConnHandle, tos: u32) -> io::Result<()> {
+    core.stack
+        .tcp_set_tos(c, tos_value(tos)?)
+        .map_err(option_error)
+}
+
+/// IP_TOS.
+pub(crate) fn tos(core: &Core, c: ConnHandle) -> io::Result<u32> {
+    core.stack
+        .tcp_tos(c)
+        .map(u32::from)
+        .ok_or_else(not_connected)
+}
+
+/// IP_TOS on a listener: its SYN-cookie SYN-ACKs' and, inherited, the
+/// connections' it accepts from now on.
+pub(crate) fn set_listener_tos(core: &mut Core, l: ListenerHandle, tos: u32) -> io::Result<()> {
+    core.stack
+        .tcp_listener_set_tos(l, tos_value(tos)?)
+        .map_err(option_error)
+}
+
+/// A listener's IP_TOS.
+pub(crate) fn listener_tos(core: &Core, l: ListenerHandle) -> io::Result<u32> {
+    core.stack
+        .tcp_listener_tos(l)
+        .map(u32::from)
+        .ok_or_else(not_connected)
+}
+
 /// Starts a connect whose segments carry IP options.
 pub(crate) fn start_connect_with_ip_options(
     core: &mut Core,
@@ -464,6 +501,20 @@ macro_rules! stream_options {
 
         pub fn linger2(&self) -> std::io::Result<crate::net::Linger2> {
             self.with_core(|core, c| crate::net::ops::linger2(core, c))
+        }
+
+        /// IP_TOS, as socket2 and tokio name it: the DSCP (RFC 2474) of
+        /// the connection's segments from now on, in the upper six bits of
+        /// the byte (0 to 255; 0 until set, or the listener's). The two
+        /// ECN bits are TCP's own, chosen segment by segment (RFC 3168),
+        /// so they are ignored, as Linux ignores them on a TCP socket.
+        pub fn set_tos(&self, tos: u32) -> std::io::Result<()> {
+            self.with_core(|core, c| crate::net::ops::set_tos(core, c, tos))
+        }
+
+        /// IP_TOS: the DSCP bits set.
+        pub fn tos(&self) -> std::io::Result<u32> {
+            self.with_core(|core, c| crate::net::ops::tos(core, c))
         }
     };
 }

@@ -60,6 +60,9 @@ pub struct PingReply {
     pub src: Ipv4Addr,
     /// The TTL it arrived with.
     pub ttl: u8,
+    /// The TOS byte it arrived with (IP_RECVTOS): an echo reply mirrors
+    /// its request's.
+    pub tos: u8,
     pub ident: u16,
     pub seq: u16,
     /// Its IP options (with IP_RECVOPTS): [`PingReply::ip_options`].
@@ -171,6 +174,16 @@ impl PingSocket {
 
     pub fn ttl(&self) -> io::Result<u32> {
         self.with_core(|core, h| core.stack.ping_ttl(h).map(u32::from).map_err(ping_error))
+    }
+
+    /// IP_TOS: the TOS byte of the socket's requests (`ping -Q`; 0 to
+    /// 255, 0 until set).
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.with_core(|core, h| set_tos(core, h, tos))
+    }
+
+    pub fn tos(&self) -> io::Result<u32> {
+        self.with_core(|core, h| core.stack.ping_tos(h).map(u32::from).map_err(ping_error))
     }
 
     /// IP_OPTIONS: the IP options every request carries, raw bytes as
@@ -292,6 +305,12 @@ pub(crate) fn set_ttl(core: &mut Core, h: PingHandle, ttl: u32) -> io::Result<()
     core.stack.ping_set_ttl(h, ttl).map_err(ping_error)
 }
 
+/// IP_TOS, 0 to 255 (both front ends).
+pub(crate) fn set_tos(core: &mut Core, h: PingHandle, tos: u32) -> io::Result<()> {
+    let tos = super::ops::tos_value(tos)?;
+    core.stack.ping_set_tos(h, tos).map_err(ping_error)
+}
+
 /// The next reply, or the next queued error report first; `None` when
 /// there is neither (both front ends).
 pub(crate) fn try_recv(
@@ -316,6 +335,7 @@ pub(crate) fn try_recv(
                 truncated: r.truncated,
                 src: r.src,
                 ttl: r.ttl,
+                tos: r.tos,
                 ident: word(4),
                 seq: word(6),
                 options,

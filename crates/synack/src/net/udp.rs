@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use synack_proto::ip::igmp::{FilterMode, MembershipOp};
 use synack_proto::udp::{UdpError, UdpErrorReport, UdpHandle};
 
+use super::ReceivedDatagram;
 use super::error::{not_connected, udp_error, would_block};
 use super::listener::first_v4;
 use crate::runtime::registry::{Registry, UdpEntry};
@@ -151,6 +152,26 @@ pub(crate) fn try_recv_from(
     }
 }
 
+/// [`try_recv_from`] with what the datagram's IP header said, for both
+/// front ends.
+pub(crate) fn try_recv_info(
+    core: &mut Core,
+    h: UdpHandle,
+    buf: &mut [u8],
+) -> Option<io::Result<ReceivedDatagram>> {
+    match core.stack.udp_recv_from(h, buf) {
+        Ok(r) => Some(Ok(r)),
+        Err(UdpError::WouldBlock) => None,
+        Err(e) => Some(Err(udp_error(e))),
+    }
+}
+
+/// IP_TOS as socket2 and tokio take it (a `u32`), for both front ends.
+pub(crate) fn set_tos(core: &mut Core, h: UdpHandle, tos: u32) -> io::Result<()> {
+    let tos = super::ops::tos_value(tos)?;
+    core.stack.udp_set_tos(h, tos).map_err(udp_error)
+}
+
 /// [`try_recv_from`] with the datagram's IP options, for both front ends.
 pub(crate) fn try_recv_msg(
     core: &mut Core,
@@ -271,6 +292,15 @@ impl UdpSocket {
         buf: &mut [u8],
     ) -> io::Result<(usize, SocketAddr, Vec<u8>)> {
         self.recv_with(|core, h| try_recv_msg(core, h, buf))
+    }
+
+    /// [`UdpSocket::recv_from`], and what the datagram's IP header said
+    /// (`recvmsg` with IP_PKTINFO, IP_RECVTTL and IP_RECVTOS): the address
+    /// it was sent to (ours, or a broadcast or group address), its TTL and
+    /// its TOS byte, ECN field included; and whether it was cut to fit
+    /// `buf` (MSG_TRUNC).
+    pub fn recv_msg(&self, buf: &mut [u8]) -> io::Result<ReceivedDatagram> {
+        self.recv_with(|core, h| try_recv_info(core, h, buf))
     }
 
     /// IP_RECVERR: every ICMP error about the socket's datagrams, connected
@@ -457,6 +487,18 @@ impl UdpSocket {
     /// IP_TTL.
     pub fn ttl(&self) -> io::Result<u32> {
         self.with_core(|core, h| core.stack.udp_ttl(h).map(u32::from).map_err(udp_error))
+    }
+
+    /// IP_TOS: the TOS byte of the socket's datagrams, DSCP (RFC 2474) and
+    /// ECN field as given (0 to 255; 0 until set): a datagram socket picks
+    /// its own ECN codepoint (RFC 3168 §6), as QUIC does.
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.with_core(|core, h| set_tos(core, h, tos))
+    }
+
+    /// IP_TOS.
+    pub fn tos(&self) -> io::Result<u32> {
+        self.with_core(|core, h| core.stack.udp_tos(h).map(u32::from).map_err(udp_error))
     }
 
     /// IP_MULTICAST_TTL: the TTL of datagrams this socket sends to a group

@@ -79,6 +79,18 @@ impl TcpListener {
         let core = self.rt.shared.lock()?;
         ops::listener_ttl(&core, self.l)
     }
+
+    /// IP_TOS, as [`crate::net::TcpListener::set_tos`].
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        ops::set_listener_tos(&mut core, self.l, tos)
+    }
+
+    /// IP_TOS.
+    pub fn tos(&self) -> io::Result<u32> {
+        let core = self.rt.shared.lock()?;
+        ops::listener_tos(&core, self.l)
+    }
 }
 
 impl Drop for TcpListener {

@@ -10,7 +10,7 @@ use synack_proto::ping::PingHandle;
 use super::Runtime;
 use crate::net::PingEvent;
 use crate::net::ping::{
-    bind, echo_request, open, release, send_with, set_ttl, try_recv, try_recv_from,
+    bind, echo_request, open, release, send_with, set_tos, set_ttl, try_recv, try_recv_from,
 };
 use crate::runtime::Core;
 
@@ -106,6 +106,11 @@ impl PingSocket {
     /// IP_TTL (1 to 255).
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.with_core(|core, h| set_ttl(core, h, ttl))
+    }
+
+    /// IP_TOS (0 to 255), as [`crate::net::PingSocket::set_tos`].
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.with_core(|core, h| set_tos(core, h, tos))
     }
 
     /// Makes `addr` the destination of [`PingSocket::send`].

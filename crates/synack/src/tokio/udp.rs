@@ -9,9 +9,10 @@ use synack_proto::ip::igmp::MembershipOp;
 use synack_proto::udp::UdpHandle;
 
 use super::Runtime;
+use crate::net::ReceivedDatagram;
 use crate::net::udp::{
     Reuse, membership, open, open_with, release, send_with, set_ip_options, set_multicast_ttl,
-    set_source_filter, set_ttl, try_recv_from, try_recv_msg,
+    set_source_filter, set_tos, set_ttl, try_recv_from, try_recv_info, try_recv_msg,
 };
 use crate::runtime::Core;
 
@@ -182,6 +183,12 @@ impl UdpSocket {
         poll_fn(|cx| self.poll_recv_with(cx, |core, h| try_recv_msg(core, h, buf))).await
     }
 
+    /// [`UdpSocket::recv_from`], and what the datagram's IP header said, as
+    /// [`crate::net::UdpSocket::recv_msg`].
+    pub async fn recv_msg(&self, buf: &mut [u8]) -> io::Result<ReceivedDatagram> {
+        poll_fn(|cx| self.poll_recv_with(cx, |core, h| try_recv_info(core, h, buf))).await
+    }
+
     /// Joins multicast group `multiaddr` on the interface whose address is
     /// `interface` (0.0.0.0: the route's to the group), as tokio's
     /// `join_multicast_v4` (IP_ADD_MEMBERSHIP).
@@ -291,6 +298,21 @@ impl UdpSocket {
         let core = self.rt.shared.lock()?;
         core.stack
             .udp_ttl(self.h)
+            .map(u32::from)
+            .map_err(crate::net::error_of_udp)
+    }
+
+    /// IP_TOS, as [`crate::net::UdpSocket::set_tos`].
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        set_tos(&mut core, self.h, tos)
+    }
+
+    /// IP_TOS.
+    pub fn tos(&self) -> io::Result<u32> {
+        let core = self.rt.shared.lock()?;
+        core.stack
+            .udp_tos(self.h)
             .map(u32::from)
             .map_err(crate::net::error_of_udp)
     }

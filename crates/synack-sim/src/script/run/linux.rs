@@ -99,7 +99,7 @@ pub fn constant(name: &str) -> Option<i64> {
         // Levels.
         "SOL_SOCKET" => SOL_SOCKET,
         "SOL_TCP" => SOL_TCP,
-        "SOL_IP" => 0,
+        "SOL_IP" => SOL_IP,
         "SOL_IPV6" => 41,
         "SOL_UDP" => 17,
         // SOL_SOCKET options.
@@ -124,6 +124,9 @@ pub fn constant(name: &str) -> Option<i64> {
         "SO_DOMAIN" => 39,
         "SO_MAX_PACING_RATE" => 47,
         "SO_ZEROCOPY" => 60,
+        // IPPROTO_IP options.
+        "IP_TOS" => IP_TOS,
+        "IP_TTL" => IP_TTL,
         // IPPROTO_TCP options.
         "TCP_NODELAY" => TCP_NODELAY,
         "TCP_MAXSEG" => TCP_MAXSEG,
@@ -214,6 +217,9 @@ pub fn constant(name: &str) -> Option<i64> {
 pub const SIOCINQ: i64 = 0x541B;
 pub const SIOCOUTQ: i64 = 0x5411;
 pub const SIOCATMARK: i64 = 0x8905;
+pub const SOL_IP: i64 = 0;
+pub const IP_TOS: i64 = 1;
+pub const IP_TTL: i64 = 2;
 pub const SOL_SOCKET: i64 = 1;
 pub const SOL_TCP: i64 = 6;
 pub const SO_REUSEADDR: i64 = 2;
@@ -280,6 +286,8 @@ pub fn option_name(level: i64, name: i64) -> String {
             ("SO_ZEROCOPY", 60),
             ("SO_MAX_PACING_RATE", 47),
         ]
+    } else if level == SOL_IP {
+        &[("IP_TOS", IP_TOS), ("IP_TTL", IP_TTL), ("IP_OPTIONS", 4)]
     } else if level == SOL_TCP {
         &[
             ("TCP_NODELAY", TCP_NODELAY),

@@ -40,6 +40,10 @@ enum Set {
     ClearMaxSeg,
     FastOpen(u32),
     FastOpenConnect(bool),
+    /// IP_TOS: the byte (a stream socket keeps the DSCP bits).
+    Tos(u8),
+    /// IP_TTL: 1 to 255, or `None` for -1, the default again.
+    Ttl(Option<u8>),
 }
 
 impl Runner<'_> {
@@ -86,6 +90,27 @@ impl Runner<'_> {
             }
             Set::FastOpenConnect(on) => {
                 sock.fastopen_connect = on;
+                Ret::Value(0)
+            }
+            Set::Tos(tos) => {
+                sock.ip.tos = tos & !0b11;
+                let _ = match sock.role {
+                    Role::Conn(h) => self.net.stack.tcp_set_tos(h, tos),
+                    Role::Listener(l) => self.net.stack.tcp_listener_set_tos(l, tos),
+                    Role::Fresh => Ok(()),
+                };
+                Ret::Value(0)
+            }
+            Set::Ttl(ttl) => {
+                sock.ip.ttl = ttl.unwrap_or(0);
+                // synack's handles take a TTL, not "unset": -1 on a live
+                // socket is the default as it is now.
+                let ttl = ttl.unwrap_or(self.net.stack.config().ip_default_ttl);
+                let _ = match sock.role {
+                    Role::Conn(h) => self.net.stack.tcp_set_ttl(h, ttl),
+                    Role::Listener(l) => self.net.stack.tcp_listener_set_ttl(l, ttl),
+                    Role::Fresh => Ok(()),
+                };
                 Ret::Value(0)
             }
             Set::Option(opt) => match sock.role {
@@ -140,6 +165,13 @@ impl Runner<'_> {
             }
         };
         Ok(Ok(match (level, name) {
+            // Linux `do_ip_setsockopt`: the int's low byte.
+            (linux::SOL_IP, linux::IP_TOS) => Set::Tos(int(value)? as u8),
+            (linux::SOL_IP, linux::IP_TTL) => match int(value)? {
+                -1 => Set::Ttl(None),
+                v @ 1..=255 => Set::Ttl(Some(v as u8)),
+                _ => return Ok(Err(Errno::EINVAL)),
+            },
             (linux::SOL_SOCKET, linux::SO_REUSEADDR) => Set::ReuseAddr(int(value)? != 0),
             (linux::SOL_SOCKET, linux::SO_REUSEPORT) => Set::ReusePort(int(value)? != 0),
             (linux::SOL_SOCKET, linux::SO_KEEPALIVE) => {
@@ -282,7 +314,21 @@ impl Runner<'_> {
         let secs = |d: Option<Duration>, default: Duration| {
             (d.unwrap_or(default).total_millis() / 1000) as i64
         };
+        let stack = &self.net.stack;
         let value: i64 = match (level, name) {
+            (linux::SOL_IP, linux::IP_TOS) => i64::from(match sock.role {
+                Role::Conn(h) => stack.tcp_tos(h).unwrap_or(sock.ip.tos),
+                Role::Listener(l) => stack.tcp_listener_tos(l).unwrap_or(sock.ip.tos),
+                Role::Fresh => sock.ip.tos,
+            }),
+            (linux::SOL_IP, linux::IP_TTL) => i64::from(
+                match sock.role {
+                    Role::Conn(h) => stack.tcp_ttl(h),
+                    Role::Listener(l) => stack.tcp_listener_ttl(l),
+                    Role::Fresh => None,
+                }
+                .unwrap_or(config.ttl(sock.ip.ttl)),
+            ),
             (linux::SOL_SOCKET, linux::SO_ERROR) => sock.error.take().map_or(0, |e| e.0),
             (linux::SOL_SOCKET, linux::SO_REUSEADDR) => i64::from(sock.reuseaddr),
             (linux::SOL_SOCKET, linux::SO_REUSEPORT) => i64::from(sock.reuseport),

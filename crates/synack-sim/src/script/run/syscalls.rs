@@ -663,11 +663,15 @@ impl<'s> Runner<'s> {
             reuse_port: sock.reuseport,
             fastopen_qlen: sock.fastopen_qlen.unwrap_or(0) as usize,
         };
-        let inherited = sock.options;
+        let (inherited, ip) = (sock.options, sock.ip);
         match self.net.stack.tcp_listen_with(local, opts) {
             Ok(h) => {
                 // Children inherit what was set on the socket before listen.
                 let _ = self.net.stack.tcp_listener_set_options(h, inherited);
+                let _ = self.net.stack.tcp_listener_set_tos(h, ip.tos);
+                if ip.ttl != 0 {
+                    let _ = self.net.stack.tcp_listener_set_ttl(h, ip.ttl);
+                }
                 let conn = sock.conn;
                 if let Some(sock) = self.socket_mut(fd) {
                     sock.role = Role::Listener(h);
