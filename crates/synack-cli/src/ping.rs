@@ -108,6 +108,10 @@ pub struct PingArgs {
         value_parser = clap::value_parser!(u32).range(1..=255)
     )]
     ttl: Option<u32>,
+    /// Send the requests with this IP TOS byte (IP_TOS: DSCP and ECN, 0-255, decimal or 0x hex),
+    /// as iputils' ping -Q; the replies carry it back.
+    #[arg(short = 'Q', long = "tos", value_name = "TOS", value_parser = tos)]
+    tos: Option<u8>,
     /// After the last request, wait up to SECS seconds for the replies still due.
     #[arg(
         short = 'W',
@@ -140,6 +144,15 @@ const RECORD_ROUTE: [u8; 39] = {
 fn host(s: &str) -> Result<Ipv4Addr, String> {
     s.parse()
         .map_err(|_| format!("`{s}` is not an IPv4 address (synack ping resolves no names)"))
+}
+
+/// `-Q`: a TOS byte, decimal or `0x` hex, as iputils reads it.
+fn tos(s: &str) -> Result<u8, String> {
+    let value = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u8::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    value.map_err(|_| format!("`{s}` is not a TOS byte (0 to 255, or 0x00 to 0xff)"))
 }
 
 /// A number of seconds, fractions allowed, up to [`MAX_SECONDS`] (`-W`).
@@ -190,6 +203,9 @@ fn open_socket(rt: &Runtime, args: &PingArgs) -> io::Result<PingSocket> {
     socket.set_recv_error(true)?;
     if let Some(ttl) = args.ttl {
         socket.set_ttl(ttl)?;
+    }
+    if let Some(tos) = args.tos {
+        socket.set_tos(u32::from(tos))?;
     }
     if args.broadcast {
         socket.set_broadcast(true)?;

@@ -153,7 +153,9 @@ fn a_record_route_shows_each_hop_and_then_the_same_route() {
         "a_record_route_shows_each_hop_and_then_the_same_route",
         &[],
         |env| {
-            let p = ping(env, &["-R", "-c", "2", "-i", "0.2", KERNEL]);
+            // With a DSCP too (`-Q`), which changes nothing the kernel
+            // answers.
+            let p = ping(env, &["-R", "-Q", "0xb8", "-c", "2", "-i", "0.2", KERNEL]);
             assert_eq!(p.code, Some(0), "{p:?}");
             let lines = p.lines();
             // The header counts the 40 bytes of options.
@@ -396,7 +398,9 @@ fn ctrl_c_stops_early_and_still_prints_the_statistics() {
 #[test]
 fn usage_errors_exit_2_with_a_clear_message() {
     let link = ["--tap", "x", "--addr", "192.0.2.2/24"];
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
+        (&["-Q", "256", KERNEL], "`256` is not a TOS byte"),
+        (&["-Q", "0x1g", KERNEL], "`0x1g` is not a TOS byte"),
         (&["-c", "0", KERNEL], "'0' for '--count <COUNT>'"),
         (&["-t", "0", KERNEL], "'0' for '--ttl <TTL>'"),
         (&["-t", "256", KERNEL], "'256' for '--ttl <TTL>'"),
