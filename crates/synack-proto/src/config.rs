@@ -169,6 +169,11 @@ pub struct Config {
     pub tcp_orphan_retries: u8,
     /// Orphaned FIN-WAIT-2 lifetime (`tcp_fin_timeout`).
     pub tcp_fin_timeout: Duration,
+    /// TCP_NOTSENT_LOWAT of every connection that sets none
+    /// (`tcp_notsent_lowat`): at most this many bytes wait unsent before a
+    /// `send` is refused (`tcp::conn::notsent`); `u32::MAX`, Linux's
+    /// default, is no limit.
+    pub tcp_notsent_lowat: u32,
     /// Maximum segment lifetime; TIME-WAIT lasts 2 MSL (RFC 9293 §3.4.2).
     pub tcp_msl: Duration,
     /// Cap on TIME-WAIT entries (`tcp_max_tw_buckets`).
@@ -339,6 +344,7 @@ impl Default for Config {
             tcp_retries2: 15,
             tcp_orphan_retries: 0,
             tcp_fin_timeout: Duration::from_secs(60),
+            tcp_notsent_lowat: u32::MAX,
             tcp_msl: Duration::from_secs(30),
             tcp_max_tw_buckets: 18_000,
             // Linux sizes it from memory; 131,072 on a 24 GiB machine.
@@ -565,6 +571,9 @@ impl Config {
             "tcp_retries2" => self.tcp_retries2 = small(value)?,
             "tcp_orphan_retries" => self.tcp_orphan_retries = small(value)?,
             "tcp_fin_timeout" => self.tcp_fin_timeout = secs(value)?,
+            "tcp_notsent_lowat" => {
+                self.tcp_notsent_lowat = u32::try_from(num(value)?).map_err(|_| bad())?
+            }
             "tcp_max_tw_buckets" => self.tcp_max_tw_buckets = num(value)? as usize,
             "tcp_max_orphans" => self.tcp_max_orphans = num(value)? as usize,
             "tcp_rfc1337" => self.tcp_rfc1337 = boolean(value)?,

@@ -361,10 +361,10 @@ fn unsupported_things_skip_with_a_reason() {
     assert_eq!(r.verdict, Verdict::Skip);
     assert!(r.reason.unwrap().contains("epoll_create"));
     let r = run(
-        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_NOTSENT_LOWAT, [1], 4) = 0\n",
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_SOCKET, SO_ZEROCOPY, [1], 4) = 0\n",
     );
     assert_eq!(r.verdict, Verdict::Skip);
-    assert!(r.reason.unwrap().contains("TCP_NOTSENT_LOWAT"));
+    assert!(r.reason.unwrap().contains("SO_ZEROCOPY"));
     // An Accurate ECN SYN-ACK expected (the AE bit): synack has classic
     // ECN only.
     let script = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3

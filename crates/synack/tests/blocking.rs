@@ -668,3 +668,62 @@ fn a_blocking_read_waits_for_the_low_water_mark() {
     assert!(n >= 1000, "read {n} bytes, under the mark");
     let _c = writer.join().unwrap();
 }
+
+#[test]
+fn notsent_lowat_bounds_the_unsent_bytes_of_a_blocking_writer() {
+    const LOWAT: u32 = 16_384;
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:9").unwrap();
+    assert_eq!(listener.notsent_lowat().unwrap(), 0);
+    listener.set_notsent_lowat(LOWAT).unwrap();
+    let c = TcpStream::connect(&a, addr(B, 9)).unwrap();
+    let (s, _) = listener.accept().unwrap();
+    assert_eq!(
+        (s.notsent_lowat().unwrap(), c.notsent_lowat().unwrap()),
+        (LOWAT, 0)
+    );
+    let mss = s.info().unwrap().snd_mss;
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut off, mut most) = (0u64, 0u32);
+    // Nobody reads yet: once the peer's window is full, bytes wait unsent,
+    // and a nonblocking writer at the mark is refused.
+    s.set_nonblocking(true).unwrap();
+    let mut refused = false;
+    for _ in 0..100_000 {
+        pattern(off, &mut buf);
+        match (&s).write(&buf) {
+            Ok(n) => off += n as u64,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                refused = s.info().unwrap().notsent_bytes > 0;
+                if refused {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("{e}"),
+        }
+        most = most.max(s.info().unwrap().notsent_bytes);
+    }
+    assert!(
+        refused,
+        "a nonblocking write at the mark fails with WouldBlock"
+    );
+    s.set_nonblocking(false).unwrap();
+    // A reader, and every blocking write waits for room under the mark;
+    // what waits unsent after it is less than the mark and one segment
+    // (a write below the mark may queue a whole segment).
+    let reader = thread::spawn(move || check_pattern(c));
+    let total = off + (4 << 20);
+    while off < total {
+        let n = (total - off).min(buf.len() as u64) as usize;
+        pattern(off, &mut buf[..n]);
+        let wrote = (&s).write(&buf[..n]).unwrap();
+        assert!(wrote <= LOWAT.max(mss) as usize, "a write of {wrote}");
+        most = most.max(s.info().unwrap().notsent_bytes);
+        off += wrote as u64;
+    }
+    assert!(most < LOWAT + mss, "{most} bytes unsent at most");
+    s.shutdown(Shutdown::Write).unwrap();
+    drop(s);
+    assert_eq!(reader.join().unwrap(), off, "every byte written arrived");
+}

@@ -211,6 +211,30 @@ async fn ip_tos_on_listener_stream_and_udp_socket_with_recv_msg() {
 }
 
 #[tokio::test]
+async fn an_async_writer_under_notsent_lowat_is_woken_until_the_stream_is_sent() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:9").await.unwrap();
+    listener.set_notsent_lowat(4_096).unwrap();
+    assert_eq!(listener.notsent_lowat().unwrap(), 4_096);
+    let mut c = TcpStream::connect(&a, addr(B, 9)).await.unwrap();
+    let (mut s, _) = listener.accept().await.unwrap();
+    assert_eq!(s.notsent_lowat().unwrap(), 4_096);
+    c.set_notsent_lowat(2_048).unwrap();
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
+    let send = async {
+        // poll_write is refused at the mark and woken below half of it.
+        s.write_all(&data).await.unwrap();
+        assert!(s.info().unwrap().notsent_bytes < 4_096 + 1_460);
+        s.shutdown().await.unwrap();
+    };
+    let mut got = Vec::new();
+    let recv = c.read_to_end(&mut got);
+    let ((), n) = tokio::join!(send, recv);
+    assert_eq!(n.unwrap(), data.len());
+    assert!(got == data, "the stream arrived changed");
+}
+
+#[tokio::test]
 async fn an_async_ping_socket_awaits_its_replies() {
     let (a, _b) = pair();
     let ping = synack::tokio::PingSocket::open(&a).unwrap();

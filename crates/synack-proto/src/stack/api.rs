@@ -212,6 +212,27 @@ impl Stack {
         Ok(())
     }
 
+    /// TCP_NOTSENT_LOWAT on a listening socket: every connection it accepts
+    /// from now on starts with it (Linux clones the listener's
+    /// `notsent_lowat`); 0 goes back to the `tcp_notsent_lowat` sysctl's.
+    pub fn tcp_listener_set_notsent_lowat(
+        &mut self,
+        listener: ListenerHandle,
+        bytes: u32,
+    ) -> Result<(), SetOptionError> {
+        self.listeners
+            .get_mut(listener.0)
+            .ok_or(SetOptionError::InvalidHandle)?
+            .set_notsent_lowat(bytes);
+        Ok(())
+    }
+
+    /// A listener's TCP_NOTSENT_LOWAT as `getsockopt` reads it (0: unset);
+    /// `None` for a stale handle.
+    pub fn tcp_listener_notsent_lowat(&self, listener: ListenerHandle) -> Option<u32> {
+        Some(self.listeners.get(listener.0)?.notsent_lowat())
+    }
+
     /// A listener's IP_TOS as `getsockopt` reads it (its DSCP bits);
     /// `None` for a stale handle.
     pub fn tcp_listener_tos(&self, listener: ListenerHandle) -> Option<u8> {

@@ -404,8 +404,12 @@ impl Stack {
             // the SYN queue now, with the listener in hand.
             ListenVerdict::Accept if seg.options.fast_open.is_none() && seg.payload.is_empty() => {
                 listener.add_half_open();
-                let (socket, ip) = (listener.socket_options(), listener.ip());
-                self.open_half_open(l, tuple, seg, iss, (socket, ip));
+                let inherited = (
+                    listener.socket_options(),
+                    listener.ip(),
+                    listener.notsent_lowat(),
+                );
+                self.open_half_open(l, tuple, seg, iss, inherited);
             }
             ListenVerdict::Accept => self.open_passive(l, tuple, seg, iss),
             ListenVerdict::SynCookie => {
@@ -481,12 +485,25 @@ impl Stack {
         tuple: &FourTuple,
         syn: &TcpRepr<'_>,
         iss: Option<SeqNum>,
-        (socket, ip): (SocketOptions, SocketIp),
+        (socket, ip, notsent_lowat): (SocketOptions, SocketIp, u32),
     ) {
         let params = self.passive_params(tuple, iss, socket);
         let (open, owner) = (Open::Passive(syn), Owner::HalfOpen(l));
         let key = self.insert_conn(tuple.local, tuple.remote, open, &params, owner, ip);
+        if notsent_lowat != 0 {
+            self.inherit_notsent_lowat(key, notsent_lowat);
+        }
         self.after_conn(key);
+    }
+
+    /// A listener's TCP_NOTSENT_LOWAT to its new child `key`: cold, as
+    /// few listeners set one.
+    #[cold]
+    #[inline(never)]
+    fn inherit_notsent_lowat(&mut self, key: Key, bytes: u32) {
+        if let Some(entry) = self.conns.get_mut(key) {
+            entry.conn.inherit_notsent_lowat(bytes);
+        }
     }
 
     /// A listener took a SYN with Fast Open's option or data (RFC 7413
@@ -496,7 +513,11 @@ impl Stack {
     #[cold]
     #[inline(never)]
     fn open_passive(&mut self, l: Key, tuple: &FourTuple, syn: &TcpRepr<'_>, iss: Option<SeqNum>) {
-        let Some((socket, ip)) = self.listeners.get(l).map(|l| (l.socket_options(), l.ip())) else {
+        let Some((socket, ip, notsent_lowat)) = self
+            .listeners
+            .get(l)
+            .map(|l| (l.socket_options(), l.ip(), l.notsent_lowat()))
+        else {
             return;
         };
         let params = self.passive_params(tuple, iss, socket);
@@ -538,6 +559,9 @@ impl Stack {
         } else {
             self.insert_conn(local, remote, Open::Passive(syn), &params, owner, ip)
         };
+        if notsent_lowat != 0 {
+            self.inherit_notsent_lowat(key, notsent_lowat);
+        }
         if let Some(listener) = self.listeners.get_mut(l) {
             if d.child {
                 // RFC 7413 §4.2.2: the application gets the connection (and
@@ -699,10 +723,10 @@ impl Stack {
             },
             payload: &[],
         };
-        let (socket, ip) = self
+        let (socket, ip, notsent_lowat) = self
             .listeners
             .get(l)
-            .map(|l| (l.socket_options(), l.ip()))
+            .map(|l| (l.socket_options(), l.ip(), l.notsent_lowat()))
             .unwrap_or_default();
         let params = ConnParams {
             iss: ack - 1u32,
@@ -716,6 +740,9 @@ impl Stack {
             None,
             ip,
         );
+        if notsent_lowat != 0 {
+            self.inherit_notsent_lowat(key, notsent_lowat);
+        }
         // Half-open like any (in SYN-RECEIVED until the ACK below completes
         // it): counted in the SYN queue until then.
         if let Some(listener) = self.listeners.get_mut(l) {

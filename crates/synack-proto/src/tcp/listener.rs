@@ -103,6 +103,10 @@ pub struct Listener<K> {
     /// inherit and its SYN-cookie SYN-ACKs carry (an unset TTL is the
     /// stack's `ip_default_ttl`, read at each send).
     ip: SocketIp,
+    /// TCP_NOTSENT_LOWAT set on the listening socket, which its children
+    /// inherit; 0 until set. Beside [`SocketOptions`], not in it: those
+    /// are copied into every connection, and this is rarely set.
+    notsent_lowat: u32,
     /// The stack's slab slot generation (kept here, in the listener's own
     /// bytes; see `stack::slab::Entry`).
     pub(crate) slab_generation: u32,
@@ -123,6 +127,7 @@ impl<K: Copy + Eq> Listener<K> {
             socket: SocketOptions::default(),
             reuse_port: false,
             ip: SocketIp::default(),
+            notsent_lowat: 0,
             slab_generation: 0,
         }
     }
@@ -152,6 +157,15 @@ impl<K: Copy + Eq> Listener<K> {
 
     pub fn set_ttl(&mut self, ttl: u8) {
         self.ip.ttl = ttl;
+    }
+
+    /// TCP_NOTSENT_LOWAT as set on the listening socket; 0 if never set.
+    pub fn notsent_lowat(&self) -> u32 {
+        self.notsent_lowat
+    }
+
+    pub fn set_notsent_lowat(&mut self, bytes: u32) {
+        self.notsent_lowat = bytes;
     }
 
     /// IP_TOS: its DSCP bits (a stream socket's ECN field is TCP's).

@@ -284,6 +284,20 @@ impl TcpListener {
         ops::listener_tos(&core, self.l)
     }
 
+    /// TCP_NOTSENT_LOWAT: the mark of unsent bytes every connection this
+    /// listener accepts from now on starts with (0: the stack's
+    /// `tcp_notsent_lowat`), as Linux's children inherit it.
+    pub fn set_notsent_lowat(&self, bytes: u32) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        ops::set_listener_notsent_lowat(&mut core, self.l, bytes)
+    }
+
+    /// TCP_NOTSENT_LOWAT as set (0: unset).
+    pub fn notsent_lowat(&self) -> io::Result<u32> {
+        let core = self.rt.shared.lock()?;
+        ops::listener_notsent_lowat(&core, self.l)
+    }
+
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         let mut core = self.rt.shared.lock()?;
         if let Some(e) = core.registry.listeners.get_mut(&self.l) {

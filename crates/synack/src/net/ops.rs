@@ -245,6 +245,25 @@ pub(crate) fn set_listener_tos(core: &mut Core, l: ListenerHandle, tos: u32) -> 
         .map_err(option_error)
 }
 
+/// TCP_NOTSENT_LOWAT on a listener: the connections' it accepts from now
+/// on.
+pub(crate) fn set_listener_notsent_lowat(
+    core: &mut Core,
+    l: ListenerHandle,
+    bytes: u32,
+) -> io::Result<()> {
+    core.stack
+        .tcp_listener_set_notsent_lowat(l, bytes)
+        .map_err(option_error)
+}
+
+/// A listener's TCP_NOTSENT_LOWAT (0: unset).
+pub(crate) fn listener_notsent_lowat(core: &Core, l: ListenerHandle) -> io::Result<u32> {
+    core.stack
+        .tcp_listener_notsent_lowat(l)
+        .ok_or_else(not_connected)
+}
+
 /// A listener's IP_TOS.
 pub(crate) fn listener_tos(core: &Core, l: ListenerHandle) -> io::Result<u32> {
     core.stack
@@ -515,6 +534,23 @@ macro_rules! stream_options {
         /// IP_TOS: the DSCP bits set.
         pub fn tos(&self) -> std::io::Result<u32> {
             self.with_core(|core, c| crate::net::ops::tos(core, c))
+        }
+
+        /// TCP_NOTSENT_LOWAT: at most `bytes` wait unsent (bytes in
+        /// flight aside) before a write waits (or, nonblocking, fails with
+        /// `WouldBlock`), and a writer goes on once fewer than half of them
+        /// do; 0: the stack's `tcp_notsent_lowat` sysctl (no mark unless
+        /// set).
+        pub fn set_notsent_lowat(&self, bytes: u32) -> std::io::Result<()> {
+            use synack_proto::tcp::conn::SocketOption;
+            self.with_core(|core, c| {
+                crate::net::ops::set_option(core, c, SocketOption::NotSentLowat(bytes))
+            })
+        }
+
+        /// TCP_NOTSENT_LOWAT as set (0: unset).
+        pub fn notsent_lowat(&self) -> std::io::Result<u32> {
+            self.with_core(|core, c| Ok(crate::net::ops::connection(core, c)?.notsent_lowat()))
         }
     };
 }

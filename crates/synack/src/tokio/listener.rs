@@ -91,6 +91,18 @@ impl TcpListener {
         let core = self.rt.shared.lock()?;
         ops::listener_tos(&core, self.l)
     }
+
+    /// TCP_NOTSENT_LOWAT, as [`crate::net::TcpListener::set_notsent_lowat`].
+    pub fn set_notsent_lowat(&self, bytes: u32) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        ops::set_listener_notsent_lowat(&mut core, self.l, bytes)
+    }
+
+    /// TCP_NOTSENT_LOWAT as set (0: unset).
+    pub fn notsent_lowat(&self) -> io::Result<u32> {
+        let core = self.rt.shared.lock()?;
+        ops::listener_notsent_lowat(&core, self.l)
+    }
 }
 
 impl Drop for TcpListener {

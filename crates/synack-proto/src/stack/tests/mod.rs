@@ -23,6 +23,7 @@ mod lookups;
 mod loopback;
 mod memory;
 mod multicast;
+mod notsent;
 mod offload;
 mod ping;
 mod polls;

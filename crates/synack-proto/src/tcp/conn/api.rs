@@ -222,6 +222,12 @@ pub enum SocketOption {
     /// retransmissions ([`super::defer_accept_retransmits`]); it acts on a
     /// listener's passive opens (`SocketOptions::defer_accept`).
     DeferAccept(u32),
+    /// TCP_NOTSENT_LOWAT: at most this many bytes wait unsent before a
+    /// `send` is refused, and `Writable` comes once fewer than half of
+    /// them do (`conn::notsent`); 0 goes back to the `tcp_notsent_lowat`
+    /// sysctl's. Linux applies it to its listener's children too
+    /// (`Stack::tcp_listener_set_notsent_lowat`).
+    NotSentLowat(u32),
     /// TCP_QUICKACK (Linux `__tcp_sock_set_quickack`): `true` leaves
     /// ping-pong mode, so ACKs go at once while quick-ACK mode lasts, and
     /// an owed ACK goes now if the receive buffer is empty; `false` enters
@@ -265,11 +271,16 @@ impl Connection {
         // queues what its ring has room for, or up to `tcp_wmem`'s minimum
         // (Linux `sk_wmem_schedule`). A short write's `Writable` follows
         // the ACK of what is queued.
-        let allowed = if env.memory.exhausted() {
+        let mut allowed = if env.memory.exhausted() {
             &data[..data.len().min(snd.room_allocated(env.config.tcp_wmem.min))]
         } else {
             data
         };
+        // TCP_NOTSENT_LOWAT (`conn::notsent`).
+        let lowat = self.core.notsent_lowat(&env.config);
+        if lowat != super::notsent::NONE {
+            allowed = &allowed[..super::notsent::room(snd, lowat, allowed.len())];
+        }
         let n = snd.enqueue_with(allowed, Some(&mut env.spares));
         if n < data.len() {
             self.core.life.set_writable_wanted(true);
@@ -631,6 +642,13 @@ impl Connection {
                 let retransmits = super::defer_accept_retransmits(secs);
                 socket.update_cold(|c| c.defer_accept = retransmits);
             }
+            SocketOption::NotSentLowat(bytes) => {
+                socket.update_cold(|c| c.notsent_lowat = bytes);
+                // A writer may go now (Linux calls `sk_write_space`).
+                if let Some(snd) = self.state.send_half().filter(|s| s.free() > 0) {
+                    self.core.notify_writable(snd, env);
+                }
+            }
             SocketOption::QuickAck(false) => self.core.ack.pingpong = true,
             SocketOption::QuickAck(true) => {
                 self.core.ack.pingpong = false;
@@ -669,6 +687,28 @@ impl Connection {
         if self.state.kind() == TcpState::TimeWait {
             self.close_with(now, env, CloseReason::Normal);
         }
+    }
+
+    /// TCP_NOTSENT_LOWAT as `getsockopt` reads it: the connection's own, 0
+    /// when unset (the `tcp_notsent_lowat` sysctl's applies then).
+    pub fn notsent_lowat(&self) -> u32 {
+        self.core.socket.notsent_lowat()
+    }
+
+    /// Whether TCP_NOTSENT_LOWAT lets a writer go (`poll`'s POLLOUT beside
+    /// the send buffer's room): no mark, or twice the unsent bytes below
+    /// it (`conn::notsent`).
+    pub fn notsent_writable(&self, config: &crate::config::Config) -> bool {
+        let lowat = self.core.notsent_lowat(config);
+        self.state
+            .send_half()
+            .is_none_or(|snd| super::notsent::wakes(snd, lowat))
+    }
+
+    /// A listener's TCP_NOTSENT_LOWAT, which its child takes as it is made
+    /// (Linux clones the listening socket's `notsent_lowat`).
+    pub(crate) fn inherit_notsent_lowat(&mut self, bytes: u32) {
+        self.core.socket.update_cold(|c| c.notsent_lowat = bytes);
     }
 
     /// Whether a blocking read of up to `len` bytes may go now: SO_RCVLOWAT

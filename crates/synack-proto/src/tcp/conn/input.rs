@@ -1342,7 +1342,7 @@ impl Core {
         }
         if advanced {
             if snd.free() > 0 {
-                self.notify_writable(env);
+                self.notify_writable(snd, env);
             }
             if snd.buffered() == 0 {
                 self.timers.set(Timer::Idle, now + super::IDLE_RELEASE);

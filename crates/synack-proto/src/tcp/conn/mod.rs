@@ -57,6 +57,7 @@ mod icmp;
 mod info;
 mod input;
 mod mtu_search;
+pub mod notsent;
 pub mod offload;
 mod options;
 mod output;
@@ -1386,9 +1387,23 @@ impl Core {
         }
     }
 
-    /// Raises `Writable` if a `send` found the buffer full.
-    fn notify_writable(&mut self, env: &mut Env) {
-        if self.life.writable_wanted() && !self.life.orphan() {
+    /// TCP_NOTSENT_LOWAT in force: the connection's, else the
+    /// `tcp_notsent_lowat` sysctl's ([`notsent::NONE`]: no mark).
+    #[inline]
+    pub(crate) fn notsent_lowat(&self, config: &crate::config::Config) -> u32 {
+        match self.socket.notsent_lowat() {
+            0 => config.tcp_notsent_lowat,
+            set => set,
+        }
+    }
+
+    /// Raises `Writable` if a `send` found the buffer full (or the unsent
+    /// bytes at TCP_NOTSENT_LOWAT) and `snd` has room again.
+    fn notify_writable(&mut self, snd: &SendHalf, env: &mut Env) {
+        if self.life.writable_wanted()
+            && !self.life.orphan()
+            && notsent::wakes(snd, self.notsent_lowat(&env.config))
+        {
             self.life.set_writable_wanted(false);
             env.events.push(ConnEvent::Writable);
         }

@@ -74,6 +74,10 @@ pub(crate) struct ColdOptions {
     pub defer_acked: bool,
     /// SO_RCVLOWAT; 0 or 1: unset (1), kept only above 1.
     pub recv_lowat: u32,
+    /// TCP_NOTSENT_LOWAT; 0: unset (`tcp_notsent_lowat`). Set on the
+    /// connection (or inherited from its listener), never through
+    /// [`SocketOptions`], whose 128 bytes every connection copies.
+    pub notsent_lowat: u32,
 }
 
 /// TCP_DEFER_ACCEPT's seconds as SYN-ACK retransmissions (Linux
@@ -152,6 +156,7 @@ fn cold_of(o: &SocketOptions) -> ColdOptions {
         defer_accept: o.defer_accept,
         defer_acked: false,
         recv_lowat: o.recv_lowat,
+        notsent_lowat: 0,
     }
 }
 
@@ -225,6 +230,12 @@ impl ConnOptions {
     #[inline]
     pub fn recv_lowat(&self) -> u32 {
         self.cold.as_ref().map_or(1, |c| c.recv_lowat.max(1))
+    }
+
+    /// TCP_NOTSENT_LOWAT as set (0: unset, `tcp_notsent_lowat` applies).
+    #[inline]
+    pub fn notsent_lowat(&self) -> u32 {
+        self.cold.as_ref().map_or(0, |c| c.notsent_lowat)
     }
 
     /// TCP_DEFER_ACCEPT in SYN-ACK retransmissions, and whether a bare ACK

@@ -151,7 +151,7 @@ pub fn constant(name: &str) -> Option<i64> {
         "TCP_REPAIR_OPTIONS" => 22,
         "TCP_FASTOPEN" => TCP_FASTOPEN,
         "TCP_TIMESTAMP" => 24,
-        "TCP_NOTSENT_LOWAT" => 25,
+        "TCP_NOTSENT_LOWAT" => TCP_NOTSENT_LOWAT,
         "TCP_CC_INFO" => 26,
         "TCP_SAVE_SYN" => 27,
         "TCP_SAVED_SYN" => 28,
@@ -245,6 +245,7 @@ pub const TCP_QUICKACK: i64 = 12;
 pub const TCP_CONGESTION: i64 = 13;
 pub const TCP_USER_TIMEOUT: i64 = 18;
 pub const TCP_FASTOPEN: i64 = 23;
+pub const TCP_NOTSENT_LOWAT: i64 = 25;
 pub const TCP_FASTOPEN_CONNECT: i64 = 30;
 pub const MSG_OOB: i64 = 0x1;
 pub const MSG_PEEK: i64 = 0x2;
@@ -305,7 +306,7 @@ pub fn option_name(level: i64, name: i64) -> String {
             ("TCP_CONGESTION", TCP_CONGESTION),
             ("TCP_USER_TIMEOUT", TCP_USER_TIMEOUT),
             ("TCP_FASTOPEN", TCP_FASTOPEN),
-            ("TCP_NOTSENT_LOWAT", 25),
+            ("TCP_NOTSENT_LOWAT", TCP_NOTSENT_LOWAT),
             ("TCP_FASTOPEN_CONNECT", TCP_FASTOPEN_CONNECT),
             ("TCP_FASTOPEN_KEY", 33),
             ("TCP_FASTOPEN_NO_COOKIE", 34),

@@ -109,6 +109,9 @@ pub struct Socket {
     pub options: SocketOptions,
     /// IP_TTL and IP_TOS, likewise.
     pub ip: SocketIp,
+    /// TCP_NOTSENT_LOWAT (0: unset), likewise: kept apart from
+    /// `options`, as the Stack keeps it.
+    pub notsent_lowat: u32,
     /// TCP_FASTOPEN (listener queue length).
     pub fastopen_qlen: Option<u32>,
     /// TCP_FASTOPEN_CONNECT.
@@ -142,6 +145,7 @@ impl Default for Socket {
             reuseport: false,
             options: SocketOptions::default(),
             ip: SocketIp::default(),
+            notsent_lowat: 0,
             fastopen_qlen: None,
             fastopen_connect: false,
             deferred: false,

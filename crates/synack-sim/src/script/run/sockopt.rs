@@ -44,6 +44,8 @@ enum Set {
     Tos(u8),
     /// IP_TTL: 1 to 255, or `None` for -1, the default again.
     Ttl(Option<u8>),
+    /// TCP_NOTSENT_LOWAT.
+    NotSentLowat(u32),
 }
 
 impl Runner<'_> {
@@ -97,6 +99,18 @@ impl Runner<'_> {
                 let _ = match sock.role {
                     Role::Conn(h) => self.net.stack.tcp_set_tos(h, tos),
                     Role::Listener(l) => self.net.stack.tcp_listener_set_tos(l, tos),
+                    Role::Fresh => Ok(()),
+                };
+                Ret::Value(0)
+            }
+            Set::NotSentLowat(bytes) => {
+                sock.notsent_lowat = bytes;
+                let _ = match sock.role {
+                    Role::Conn(h) => {
+                        let set = SocketOption::NotSentLowat(bytes);
+                        self.net.stack.tcp_set_option(now, h, set)
+                    }
+                    Role::Listener(l) => self.net.stack.tcp_listener_set_notsent_lowat(l, bytes),
                     Role::Fresh => Ok(()),
                 };
                 Ret::Value(0)
@@ -291,6 +305,8 @@ impl Runner<'_> {
                 Set::FastOpen(v as u32)
             }
             (linux::SOL_TCP, linux::TCP_FASTOPEN_CONNECT) => Set::FastOpenConnect(int(value)? != 0),
+            // Linux: any int, kept as the u32 it is (-1 is 4294967295).
+            (linux::SOL_TCP, linux::TCP_NOTSENT_LOWAT) => Set::NotSentLowat(int(value)? as u32),
             (linux::SOL_TCP, linux::TCP_INFO) => return Ok(Err(Errno::ENOPROTOOPT)),
             _ => return unsupported(),
         }))
@@ -402,6 +418,11 @@ impl Runner<'_> {
             }
             (linux::SOL_TCP, linux::TCP_FASTOPEN) => i64::from(sock.fastopen_qlen.unwrap_or(0)),
             (linux::SOL_TCP, linux::TCP_FASTOPEN_CONNECT) => i64::from(sock.fastopen_connect),
+            // The socket's own (0 unset), as Linux reads `tp->notsent_lowat`;
+            // an int, so a mark above i32::MAX reads negative.
+            (linux::SOL_TCP, linux::TCP_NOTSENT_LOWAT) => {
+                i64::from(live.map_or(sock.notsent_lowat, |c| c.notsent_lowat()) as i32)
+            }
             _ => {
                 return skip(format!(
                     "getsockopt {}: not supported by the runner",
@@ -488,6 +509,8 @@ fn store(o: &mut SocketOptions, opt: SocketOption) {
         SocketOption::Linger2(v) => o.linger2 = v,
         SocketOption::DeferAccept(secs) => o.defer_accept = defer_accept_retransmits(secs),
         SocketOption::RecvLowat(v) => o.recv_lowat = v.max(1),
+        // Kept beside the options (`Socket::notsent_lowat`).
+        SocketOption::NotSentLowat(_) => {}
         // Ping-pong mode is the connection's state: a socket not yet
         // connected starts out of it whatever is asked (Linux's new
         // socket has no ACK scheduled to act on either).

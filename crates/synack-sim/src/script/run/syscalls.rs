@@ -19,7 +19,7 @@ use synack_proto::stack::{
     AcceptError, ConnHandle, ConnectError, ConnectOptions, Event, ListenError, ListenOptions,
 };
 use synack_proto::tcp::conn::{
-    CloseReason, RecvError, RecvFlags, SendError, SendFlags, Shutdown, ShutdownError,
+    CloseReason, RecvError, RecvFlags, SendError, SendFlags, Shutdown, ShutdownError, SocketOption,
 };
 use synack_proto::tcp::fastopen;
 use synack_proto::tcp::state::TcpState;
@@ -663,12 +663,16 @@ impl<'s> Runner<'s> {
             reuse_port: sock.reuseport,
             fastopen_qlen: sock.fastopen_qlen.unwrap_or(0) as usize,
         };
-        let (inherited, ip) = (sock.options, sock.ip);
+        let (inherited, ip, notsent_lowat) = (sock.options, sock.ip, sock.notsent_lowat);
         match self.net.stack.tcp_listen_with(local, opts) {
             Ok(h) => {
                 // Children inherit what was set on the socket before listen.
                 let _ = self.net.stack.tcp_listener_set_options(h, inherited);
                 let _ = self.net.stack.tcp_listener_set_tos(h, ip.tos);
+                let _ = self
+                    .net
+                    .stack
+                    .tcp_listener_set_notsent_lowat(h, notsent_lowat);
                 if ip.ttl != 0 {
                     let _ = self.net.stack.tcp_listener_set_ttl(h, ip.ttl);
                 }
@@ -881,9 +885,17 @@ impl<'s> Runner<'s> {
             Err(ConnectError::NetworkUnreachable) => return Ok(Err(Errno::ENETUNREACH)),
             Err(ConnectError::InvalidAddress) => return Ok(Err(Errno::EINVAL)),
         };
-        if let Some(sock) = self.socket_mut(fd) {
-            sock.role = Role::Conn(h);
-            sock.connecting = true;
+        let notsent_lowat = match self.socket_mut(fd) {
+            Some(sock) => {
+                sock.role = Role::Conn(h);
+                sock.connecting = true;
+                sock.notsent_lowat
+            }
+            None => 0,
+        };
+        if notsent_lowat != 0 {
+            let set = SocketOption::NotSentLowat(notsent_lowat);
+            let _ = self.net.stack.tcp_set_option(now, h, set);
         }
         if let Some(c) = conn {
             let c = &mut self.conns[c];
@@ -1376,11 +1388,13 @@ impl<'s> Runner<'s> {
                     if c.urgent_ready() {
                         mask |= linux::POLLPRI;
                     }
+                    // sk_stream_is_writeable: free space at least half of
+                    // what is queued, and TCP_NOTSENT_LOWAT's test.
                     let writable = wr_shut
-                        || c.state_data().send_half().is_some_and(|s| {
-                            // sk_stream_is_writeable: free space at least half of what is queued.
-                            s.free() > 0 && s.free() >= s.buffered() / 2
-                        });
+                        || c.state_data()
+                            .send_half()
+                            .is_some_and(|s| s.free() > 0 && s.free() >= s.buffered() / 2)
+                            && c.notsent_writable(self.net.stack.config());
                     if writable {
                         mask |= POLLOUT | POLLWRNORM;
                     }
