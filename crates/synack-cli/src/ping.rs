@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use signal_hook::consts::SIGINT;
 use synack::Runtime;
-use synack::net::{PingErrorReport, PingEvent, PingReply, PingSocket};
+use synack::net::{PingErrorReport, PingEvent, PingReply, PingSocket, PmtuDiscovery};
 use synack_proto::Config;
 use synack_proto::ip::icmp::{IcmpErrorKind, msg_type};
 use synack_proto::ping::HEADER_LEN;
@@ -108,6 +108,11 @@ pub struct PingArgs {
         value_parser = clap::value_parser!(u32).range(1..=255)
     )]
     ttl: Option<u32>,
+    /// Path MTU discovery, as iputils' ping -M: do (DF; a request larger than the path MTU is
+    /// refused), want (DF when it fits, else fragments; the default), dont (never DF), probe (DF,
+    /// bounded by the link's MTU only).
+    #[arg(short = 'M', value_name = "PMTUDISC", value_enum)]
+    pmtudisc: Option<PmtuArg>,
     /// Send the requests with this IP TOS byte (IP_TOS: DSCP and ECN, 0-255, decimal or 0x hex),
     /// as iputils' ping -Q; the replies carry it back.
     #[arg(short = 'Q', long = "tos", value_name = "TOS", value_parser = tos)]
@@ -144,6 +149,26 @@ const RECORD_ROUTE: [u8; 39] = {
 fn host(s: &str) -> Result<Ipv4Addr, String> {
     s.parse()
         .map_err(|_| format!("`{s}` is not an IPv4 address (synack ping resolves no names)"))
+}
+
+/// `-M`'s modes (IP_MTU_DISCOVER), in iputils' words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum PmtuArg {
+    Do,
+    Want,
+    Dont,
+    Probe,
+}
+
+impl From<PmtuArg> for PmtuDiscovery {
+    fn from(arg: PmtuArg) -> Self {
+        match arg {
+            PmtuArg::Do => PmtuDiscovery::Do,
+            PmtuArg::Want => PmtuDiscovery::Want,
+            PmtuArg::Dont => PmtuDiscovery::Dont,
+            PmtuArg::Probe => PmtuDiscovery::Probe,
+        }
+    }
 }
 
 /// `-Q`: a TOS byte, decimal or `0x` hex, as iputils reads it.
@@ -206,6 +231,9 @@ fn open_socket(rt: &Runtime, args: &PingArgs) -> io::Result<PingSocket> {
     }
     if let Some(tos) = args.tos {
         socket.set_tos(u32::from(tos))?;
+    }
+    if let Some(mode) = args.pmtudisc {
+        socket.set_path_mtu_discovery(mode.into())?;
     }
     if args.broadcast {
         socket.set_broadcast(true)?;
@@ -378,6 +406,15 @@ const DST_UNREACHABLE: [&str; 16] = [
     "Precedence Violation",
     "Precedence Cutoff",
 ];
+
+/// Linux's EMSGSIZE.
+const EMSGSIZE: i32 = 90;
+
+/// `ping: local error: message too long, mtu=1280`: a request larger than
+/// the path MTU refused by `-M do`, as iputils prints it.
+fn local_error_line(mtu: u16) -> String {
+    format!("ping: local error: message too long, mtu={mtu}")
+}
 
 /// What an ICMP error about a request says, in iputils' words.
 fn error_text(report: &PingErrorReport) -> String {
@@ -606,6 +643,13 @@ impl<'a> Pinger<'a> {
         let request = self.request(seq).expect("seq is 1 to COUNT");
         match sent {
             Ok(()) => request.sent_at = Some(now),
+            // EMSGSIZE (`-M do` past the path MTU): iputils prints the
+            // MTU its error queue's local report names.
+            Err(e) if e.raw_os_error() == Some(EMSGSIZE) => {
+                request.settled = true;
+                let mtu = self.socket.runtime().path_mtu(self.dst).unwrap_or(0);
+                let _ = writeln!(io::stderr(), "{}", local_error_line(mtu));
+            }
             Err(e) => {
                 request.settled = true;
                 let _ = writeln!(io::stderr(), "ping: sendmsg: {}", describe(&e));
@@ -754,6 +798,18 @@ mod tests {
     use synack_proto::wire::icmpv4::{DstUnreachable, TimeExceeded};
 
     const KERNEL: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+    #[test]
+    fn a_refused_request_reads_as_iputils_local_error() {
+        assert_eq!(
+            local_error_line(1280),
+            "ping: local error: message too long, mtu=1280"
+        );
+        assert_eq!(tos("0xb8"), Ok(0xb8));
+        assert_eq!(tos("184"), Ok(184));
+        assert!(tos("-1").is_err());
+        assert_eq!(PmtuDiscovery::from(PmtuArg::Do), PmtuDiscovery::Do);
+    }
     const FAR: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
     const STACK: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use synack::net::{PingEvent, PingSocket, UdpSocket};
+use synack::net::{PingEvent, PingSocket, PmtuDiscovery, UdpSocket};
 use synack_proto::Config;
 
 use crate::link::{self, LinkArgs};
@@ -172,14 +172,18 @@ enum Prober {
 }
 
 impl Prober {
+    /// Probes without DF, as traceroute sends them unless `-F`
+    /// (IP_PMTUDISC_DONT).
     fn open(rt: &synack::Runtime, icmp: bool) -> io::Result<Prober> {
         if icmp {
             let ping = PingSocket::open(rt)?;
             ping.set_recv_error(true)?;
+            ping.set_path_mtu_discovery(PmtuDiscovery::Dont)?;
             Ok(Prober::Icmp(ping))
         } else {
             let udp = UdpSocket::bind(rt, "0.0.0.0:0")?;
             udp.set_recv_error(true)?;
+            udp.set_path_mtu_discovery(PmtuDiscovery::Dont)?;
             Ok(Prober::Udp(udp))
         }
     }

@@ -148,6 +148,57 @@ fn the_kernel_answers_three_echoes() {
 }
 
 #[test]
+fn with_m_do_the_kernel_names_the_path_mtu_and_later_requests_are_refused() {
+    in_namespace(
+        "with_m_do_the_kernel_names_the_path_mtu_and_later_requests_are_refused",
+        &["ip"],
+        |env| {
+            kernel_router();
+            // The kernel's link beyond carries 1280 bytes.
+            ip("link set far0 mtu 1280");
+            let p = ping(
+                env,
+                &[
+                    "-M",
+                    "do",
+                    "-s",
+                    "1400",
+                    "-c",
+                    "3",
+                    "-i",
+                    "0.2",
+                    "203.0.113.1",
+                    "--gateway",
+                    KERNEL,
+                ],
+            );
+            assert_eq!(p.code, Some(1), "{p:?}");
+            let lines = p.lines();
+            assert_eq!(
+                &lines[..2],
+                [
+                    "PING 203.0.113.1 (203.0.113.1) 1400(1428) bytes of data.",
+                    "From 192.0.2.1 icmp_seq=1 Frag needed and DF set (mtu = 1280)",
+                ],
+                "{p:?}"
+            );
+            // The kernel's report lowered the path MTU: the next requests
+            // are refused before they leave, as iputils prints it.
+            assert_eq!(
+                p.stderr,
+                "ping: local error: message too long, mtu=1280\n".repeat(2),
+                "{p:?}"
+            );
+            assert!(
+                p.counts()
+                    .starts_with("3 packets transmitted, 0 received, +1 errors"),
+                "{p:?}"
+            );
+        },
+    );
+}
+
+#[test]
 fn a_record_route_shows_each_hop_and_then_the_same_route() {
     in_namespace(
         "a_record_route_shows_each_hop_and_then_the_same_route",
@@ -398,7 +449,8 @@ fn ctrl_c_stops_early_and_still_prints_the_statistics() {
 #[test]
 fn usage_errors_exit_2_with_a_clear_message() {
     let link = ["--tap", "x", "--addr", "192.0.2.2/24"];
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
+        (&["-M", "maybe", KERNEL], "'maybe' for '-M <PMTUDISC>'"),
         (&["-Q", "256", KERNEL], "`256` is not a TOS byte"),
         (&["-Q", "0x1g", KERNEL], "`0x1g` is not a TOS byte"),
         (&["-c", "0", KERNEL], "'0' for '--count <COUNT>'"),

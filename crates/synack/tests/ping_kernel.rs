@@ -17,7 +17,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use synack::Builder;
-use synack::net::{PingEvent, PingSocket, UdpSocket};
+use synack::net::{PingEvent, PingSocket, PmtuDiscovery, UdpSocket};
 
 mod common;
 use common::kernel::{fresh_namespace, kernel_tap, skip, tool_missing};
@@ -156,6 +156,26 @@ fn the_kernel_answers_names_itself_as_a_hop_and_filters() {
         probe.send_to(b"probe", (KERNEL_FAR, 33435)).unwrap();
         let end = probe.recv_error().unwrap();
         assert_eq!((end.offender, end.icmp_type_code()), (KERNEL_FAR, (3, 3)));
+
+        // RFC 1191 for datagrams: with IP_PMTUDISC_DO a datagram leaves
+        // whole with DF; the kernel's link beyond carries 1280, so it
+        // answers "fragmentation needed", which lowers the path MTU, and
+        // a datagram too big for it is refused from then on (EMSGSIZE).
+        ip("link set far0 mtu 1280");
+        let udp = UdpSocket::bind(&rt, "0.0.0.0:0").unwrap();
+        udp.set_recv_error(true).unwrap();
+        udp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        udp.set_path_mtu_discovery(PmtuDiscovery::Do).unwrap();
+        udp.connect((ROUTED, 9)).unwrap();
+        assert_eq!(udp.path_mtu().unwrap(), 1500);
+        udp.send(&[0; 1400]).unwrap();
+        let needed = udp.recv_error().unwrap();
+        assert_eq!((needed.offender, needed.icmp_type_code()), (KERNEL, (3, 4)));
+        assert_eq!(udp.path_mtu().unwrap(), 1280);
+        assert_eq!(rt.path_mtu(ROUTED), Some(1280));
+        let refused = udp.send(&[0; 1400]).unwrap_err();
+        assert_eq!(refused.raw_os_error(), Some(90), "EMSGSIZE: {refused}");
+        assert_eq!(udp.send(&[0; 1252]).unwrap(), 1252);
         rt.shutdown();
     });
 }

@@ -18,6 +18,11 @@
 //! Keys are hashed with a secret (SipHash-1-3), as the other tables whose
 //! keys the network chooses. Connections already open keep the path MTU
 //! they learned when an entry expires (Linux without `tcp_mtu_probing`).
+//!
+//! Datagram sockets (UDP, ping) learn here too, from a report that quotes
+//! a datagram one of them sent (Linux `__udp4_lib_err` and `ping_err`
+//! update the route's MTU whatever the socket's mode), and read it back
+//! as they send: [`PmtuDiscovery`] says what a datagram does with it.
 
 use core::net::Ipv4Addr;
 use std::collections::HashMap;
@@ -27,6 +32,42 @@ use crate::time::{Duration, Instant};
 
 /// Most destinations remembered.
 pub const MAX_ENTRIES: usize = 4096;
+
+/// IP_MTU_DISCOVER, a datagram socket's use of the path MTU (RFC 1191;
+/// Linux's `IP_PMTUDISC_*`, whose default is `Want` unless
+/// `ip_no_pmtu_disc`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum PmtuDiscovery {
+    /// `IP_PMTUDISC_DONT`: no DF; what is larger than the path MTU goes
+    /// in fragments of it, and "fragmentation needed" is not reported.
+    Dont,
+    /// `IP_PMTUDISC_WANT`: DF on a datagram that fits the path MTU, the
+    /// others in fragments of it.
+    #[default]
+    Want,
+    /// `IP_PMTUDISC_DO`: DF always; a datagram larger than the path MTU
+    /// is refused (EMSGSIZE).
+    Do,
+    /// `IP_PMTUDISC_PROBE`: DF always, bounded by the link's MTU, not the
+    /// path's: a packetization layer's probes (RFC 8899, RFC 4821).
+    Probe,
+}
+
+impl PmtuDiscovery {
+    /// DF for a datagram of `len` bytes with the path MTU `path` and its
+    /// link's MTU `link` (`__ip_make_skb`, `ip_dont_fragment`); `Err` with
+    /// the MTU it exceeds when it is to be refused.
+    pub fn dont_fragment(self, len: usize, path: u16, link: u16) -> Result<bool, u16> {
+        match self {
+            PmtuDiscovery::Dont => Ok(false),
+            PmtuDiscovery::Want => Ok(len <= usize::from(path)),
+            PmtuDiscovery::Do if len <= usize::from(path) => Ok(true),
+            PmtuDiscovery::Do => Err(path),
+            PmtuDiscovery::Probe if len <= usize::from(link) => Ok(true),
+            PmtuDiscovery::Probe => Err(link),
+        }
+    }
+}
 
 /// Path MTUs by destination, each with its expiry.
 #[derive(Debug)]
@@ -69,6 +110,12 @@ impl PathMtuCache {
         self.entries.insert(dst, (mtu, expiry));
     }
 
+    /// [`Self::get`] without forgetting an expired entry.
+    pub fn peek(&self, now: Instant, dst: Ipv4Addr) -> Option<u16> {
+        let &(mtu, expiry) = self.entries.get(&dst)?;
+        (now < expiry).then_some(mtu)
+    }
+
     /// The path MTU to `dst`, if a report set one that has not expired (an
     /// expired one is forgotten).
     pub fn get(&mut self, now: Instant, dst: Ipv4Addr) -> Option<u16> {
@@ -90,6 +137,18 @@ mod tests {
 
     fn cache() -> PathMtuCache {
         PathMtuCache::new(KeyedHasher::new(SipKey([7; 16])))
+    }
+
+    #[test]
+    fn each_mode_sets_df_or_refuses_as_linux() {
+        use PmtuDiscovery::*;
+        // Path 1280 on a 1500 link.
+        let df = |mode: PmtuDiscovery, len| mode.dont_fragment(len, 1280, 1500);
+        assert_eq!((df(Dont, 100), df(Dont, 1400)), (Ok(false), Ok(false)));
+        assert_eq!((df(Want, 1280), df(Want, 1281)), (Ok(true), Ok(false)));
+        assert_eq!((df(Do, 1280), df(Do, 1281)), (Ok(true), Err(1280)));
+        assert_eq!((df(Probe, 1500), df(Probe, 1501)), (Ok(true), Err(1500)));
+        assert_eq!(PmtuDiscovery::default(), Want);
     }
 
     #[test]

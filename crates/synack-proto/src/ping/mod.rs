@@ -50,8 +50,9 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::ip::KeyedHasher;
-use crate::ip::icmp::{IcmpErrno, IcmpError, TransportError, msg_type};
+use crate::ip::icmp::{IcmpErrno, IcmpError, IcmpErrorKind, TransportError, msg_type};
 use crate::ip::options::{MAX_LEN as MAX_OPTIONS, SendOptions};
+use crate::ip::pmtu::PmtuDiscovery;
 use crate::rng::Rng;
 use crate::siphash::SipKey;
 use crate::stack::slab::{self, Key, Slab};
@@ -194,6 +195,8 @@ pub struct Outgoing {
     pub ttl: Option<u8>,
     /// IP_TOS.
     pub tos: u8,
+    /// IP_MTU_DISCOVER.
+    pub pmtu_discovery: PmtuDiscovery,
 }
 
 /// What became of a received echo reply.
@@ -238,6 +241,8 @@ struct PingSocket {
     ttl: Option<u8>,
     /// IP_TOS: its requests' TOS byte.
     tos: u8,
+    /// IP_MTU_DISCOVER: what its requests do with the path MTU.
+    pmtu_discovery: PmtuDiscovery,
     /// SO_BROADCAST.
     broadcast: bool,
     /// IP_OPTIONS: the IP options its requests carry (boxed: rare).
@@ -304,6 +309,7 @@ impl PingSockets {
             errors: SocketErrors::new(),
             ttl: None,
             tos: 0,
+            pmtu_discovery: PmtuDiscovery::Want,
             broadcast: false,
             ip_options: None,
             recv_options: false,
@@ -407,7 +413,8 @@ impl PingSockets {
         } else {
             addr
         };
-        let (ttl, tos) = (self.socket(h)?.ttl, self.socket(h)?.tos);
+        let s = self.socket(h)?;
+        let (ttl, tos, pmtu_discovery) = (s.ttl, s.tos, s.pmtu_discovery);
         self.stats.out_requests += 1;
         Ok(Outgoing {
             src,
@@ -415,6 +422,7 @@ impl PingSockets {
             ident,
             ttl,
             tos,
+            pmtu_discovery,
         })
     }
 
@@ -475,6 +483,12 @@ impl PingSockets {
         };
         let (ident, seq) = (u16::from_be_bytes([i0, i1]), u16::from_be_bytes([s0, s1]));
         let (key, s) = self.bound_to(ident, error.quoted.src_addr)?;
+        // IP_PMTUDISC_DONT: not told of the path MTU (Linux `ping_err`).
+        if matches!(error.error.kind, IcmpErrorKind::FragNeeded { .. })
+            && s.pmtu_discovery == PmtuDiscovery::Dont
+        {
+            return None;
+        }
         let report = || PingErrorReport {
             offender,
             error: error.error,
@@ -568,6 +582,34 @@ impl PingSockets {
     /// IP_TTL, if set.
     pub fn ttl(&self, h: PingHandle) -> Result<Option<u8>, PingError> {
         Ok(self.socket(h)?.ttl)
+    }
+
+    /// Whether an ICMP error quotes an echo request one of the sockets
+    /// sent (its identifier, from its address).
+    pub fn sent_quoted(&mut self, error: &TransportError<'_>) -> bool {
+        if error.quoted.protocol != IpProtocol::Icmp {
+            return false;
+        }
+        let [msg_type::ECHO_REQUEST, 0, _, _, i0, i1, ..] = *error.quoted_data else {
+            return false;
+        };
+        let ident = u16::from_be_bytes([i0, i1]);
+        self.bound_to(ident, error.quoted.src_addr).is_some()
+    }
+
+    /// Sets IP_MTU_DISCOVER (`ping -M`).
+    pub fn set_pmtu_discovery(
+        &mut self,
+        h: PingHandle,
+        mode: PmtuDiscovery,
+    ) -> Result<(), PingError> {
+        self.socket_mut(h)?.pmtu_discovery = mode;
+        Ok(())
+    }
+
+    /// IP_MTU_DISCOVER.
+    pub fn pmtu_discovery(&self, h: PingHandle) -> Result<PmtuDiscovery, PingError> {
+        Ok(self.socket(h)?.pmtu_discovery)
     }
 
     /// Sets IP_TOS: the TOS byte of its requests (`ping -Q`).

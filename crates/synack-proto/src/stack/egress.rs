@@ -816,7 +816,16 @@ impl Stack {
             return None;
         }
         let l2 = self.l2_len(hop.iface);
-        let mtu = self.iface_mtu(hop.iface).min(buf.len() - l2);
+        let mut mtu = self.iface_mtu(hop.iface).min(buf.len() - l2);
+        if !self.path_mtus.is_empty()
+            && !Ipv4Packet::new_unchecked(&self.out.queue.front()?.data[..]).dont_frag()
+        {
+            // Without DF, cut to the path MTU a report taught for its
+            // destination, as Linux's `ip_fragment` cuts to the route's
+            // (`datagram_pmtu`).
+            let link = u16::try_from(mtu).unwrap_or(u16::MAX);
+            mtu = usize::from(self.learned_mtu(dst, link));
+        }
         let d = self.out.queue.front_mut()?;
         if total <= mtu {
             buf[l2..l2 + total].copy_from_slice(&d.data);

@@ -111,6 +111,9 @@ fn stack_on(first: Interface) -> Stack {
     let _ = stack.udp_bind(second, SocketAddrV4::new(ADDR, 53));
     // IP_RECVERR on it: every ICMP error quoting its datagrams is queued.
     let _ = stack.udp_set_recv_error(second, true);
+    // IP_PMTUDISC_DO on the first: "fragmentation needed" about its
+    // datagrams lowers the path MTU it sends by.
+    let _ = stack.udp_set_pmtu_discovery(udp, crate::ip::pmtu::PmtuDiscovery::Do);
     let _ = stack.udp_join_multicast(Instant::ZERO, second, any, ADDR);
     let ssm = Ipv4Addr::new(232, 1, 1, 1);
     let _ = stack.udp_membership(

@@ -14,8 +14,8 @@
 use super::{Event, Stack};
 use crate::ip::addr::Destination;
 use crate::ip::icmp::{
-    self, ErrorMessage, RateLimited, ReplyIp, emit_echo_reply, emit_error, may_answer_echo,
-    may_send_error, msg_type,
+    self, ErrorMessage, IcmpErrorKind, RateLimited, ReplyIp, emit_echo_reply, emit_error,
+    may_answer_echo, may_send_error, msg_type,
 };
 use crate::ip::options::{self as ip_options, ReturnRoute};
 use crate::time::Instant;
@@ -85,6 +85,11 @@ impl Stack {
         match err.quoted.protocol {
             IpProtocol::Tcp => self.tcp_icmp_error(&err),
             IpProtocol::Udp => {
+                if matches!(err.error.kind, IcmpErrorKind::FragNeeded { .. })
+                    && self.udp.sent_quoted(&err)
+                {
+                    self.learn_datagram_pmtu(&err);
+                }
                 if let Some(h) = self.udp.handle_transport_error(ip.src_addr, &err) {
                     self.events.push_back(Event::UdpReadable(h));
                 }

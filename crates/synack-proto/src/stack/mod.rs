@@ -40,6 +40,7 @@
 
 mod api;
 mod arp;
+mod datagram_pmtu;
 mod demux;
 mod egress;
 mod forward;

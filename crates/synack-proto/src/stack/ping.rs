@@ -9,8 +9,9 @@
 use core::net::Ipv4Addr;
 
 use super::{Event, Stack};
-use crate::ip::icmp::{TransportError, msg_type};
+use crate::ip::icmp::{IcmpErrorKind, TransportError, msg_type};
 use crate::ip::options::SendOptions;
+use crate::ip::pmtu::PmtuDiscovery;
 use crate::ping::{HEADER_LEN, PingError, PingErrorReport, PingHandle, PingInput, PingReceived};
 use crate::ping::{Outgoing, PingStats};
 use crate::time::Instant;
@@ -107,6 +108,12 @@ impl Stack {
         let out: Outgoing = self
             .ping
             .send_to(h, dst, message, |_| route_src, |_| broadcast)?;
+        // IP_MTU_DISCOVER (`datagram_pmtu`), as UDP's.
+        let via = first_hop.unwrap_or(out.dst);
+        let Ok(dont_frag) = self.datagram_dont_fragment(out.pmtu_discovery, via, total) else {
+            self.ping.record_send_dropped();
+            return Err(PingError::MessageTooLong);
+        };
         let Some(mut buf) = self.out.alloc(total) else {
             self.ping.record_send_dropped();
             return Err(PingError::NoBufferSpace);
@@ -119,7 +126,7 @@ impl Stack {
             first_hop.unwrap_or(out.dst),
             IpProtocol::Icmp,
             total - IP_HEADER_LEN,
-            false,
+            dont_frag,
             (out.tos, ttl),
         );
         if let Some(options) = options {
@@ -216,6 +223,22 @@ impl Stack {
         self.ping.tos(h)
     }
 
+    /// Sets IP_MTU_DISCOVER (`ping -M`), as [`Stack::udp_set_pmtu_discovery`]:
+    /// `Want` until set; with `Do` a request larger than the path MTU is
+    /// refused (`MessageTooLong`).
+    pub fn ping_set_pmtu_discovery(
+        &mut self,
+        h: PingHandle,
+        mode: PmtuDiscovery,
+    ) -> Result<(), PingError> {
+        self.ping.set_pmtu_discovery(h, mode)
+    }
+
+    /// IP_MTU_DISCOVER.
+    pub fn ping_pmtu_discovery(&self, h: PingHandle) -> Result<PmtuDiscovery, PingError> {
+        self.ping.pmtu_discovery(h)
+    }
+
     /// Sets SO_BROADCAST: requests may go to a broadcast address.
     pub fn ping_set_broadcast(&mut self, h: PingHandle, on: bool) -> Result<(), PingError> {
         self.ping.set_broadcast(h, on)
@@ -290,6 +313,11 @@ impl Stack {
     /// An ICMP error quoting an ICMP message we sent: to the ping socket
     /// whose echo request it was, if any.
     pub(super) fn ping_icmp_error(&mut self, offender: Ipv4Addr, error: &TransportError<'_>) {
+        if matches!(error.error.kind, IcmpErrorKind::FragNeeded { .. })
+            && self.ping.sent_quoted(error)
+        {
+            self.learn_datagram_pmtu(error);
+        }
         if let Some(h) = self.ping.handle_error(offender, error) {
             self.events.push_back(Event::PingReadable(h));
         }

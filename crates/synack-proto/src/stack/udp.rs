@@ -12,6 +12,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use super::{Event, Stack};
 use crate::ip::addr::Destination;
 use crate::ip::options::{MAX_LEN as MAX_OPTIONS, Registration, SendOptions};
+use crate::ip::pmtu::PmtuDiscovery;
 use crate::ip::stats::UdpStats;
 use crate::time::Instant;
 use crate::udp::{
@@ -118,14 +119,24 @@ impl Stack {
             self.udp.record_send_dropped();
             return Err(UdpError::MessageTooLong);
         }
+        // IP_MTU_DISCOVER (`datagram_pmtu`): DF if the mode says so, to a
+        // source route's first hop; larger than the path MTU without DF,
+        // the datagram is sent in fragments.
+        let via = first_hop.unwrap_or(*out.dst.ip());
+        let mode = self.udp.pmtu_discovery(h)?;
+        let Ok(dont_frag) = self.datagram_dont_fragment(mode, via, total) else {
+            // IP_PMTUDISC_DO or _PROBE: EMSGSIZE (Linux `ip_append_data`).
+            self.udp.record_send_dropped();
+            return Err(UdpError::MessageTooLong);
+        };
         let Some(mut buf) = self.out.alloc(total) else {
             self.udp.record_send_dropped();
             return Err(UdpError::NoBufferSpace);
         };
         buf.resize(total, 0);
-        // Larger than the MTU: sent in fragments (no DF). To a source
-        // route's first hop; the UDP checksum covers the final destination
-        // (RFC 1122 §4.1.3.4: the pseudo-header's is the final one).
+        // To a source route's first hop; the UDP checksum covers the final
+        // destination (RFC 1122 §4.1.3.4: the pseudo-header's is the final
+        // one).
         let mut multicast_loop = false;
         let ttl = if out.dst.ip().is_multicast() {
             // IP_MULTICAST_TTL (RFC 1112 §6.1: 1 unless the socket says
@@ -147,7 +158,7 @@ impl Stack {
             first_hop.unwrap_or(*out.dst.ip()),
             IpProtocol::Udp,
             total - IP_HEADER_LEN,
-            false,
+            dont_frag,
             (tos, ttl),
         );
         if let Some(options) = options {
@@ -211,6 +222,32 @@ impl Stack {
     /// IP_TOS as `getsockopt` reads it.
     pub fn udp_tos(&self, h: UdpHandle) -> Result<u8, UdpError> {
         self.udp.tos(h)
+    }
+
+    /// Sets IP_MTU_DISCOVER (RFC 1191; `PmtuDiscovery`): whether the
+    /// socket's datagrams carry DF and what is done with one larger than
+    /// the path MTU. `Want` until set, as Linux's.
+    pub fn udp_set_pmtu_discovery(
+        &mut self,
+        h: UdpHandle,
+        mode: PmtuDiscovery,
+    ) -> Result<(), UdpError> {
+        self.udp.set_pmtu_discovery(h, mode)
+    }
+
+    /// IP_MTU_DISCOVER.
+    pub fn udp_pmtu_discovery(&self, h: UdpHandle) -> Result<PmtuDiscovery, UdpError> {
+        self.udp.pmtu_discovery(h)
+    }
+
+    /// IP_MTU: the path MTU to a connected socket's peer (its route's
+    /// interface MTU, lowered by what "fragmentation needed" taught);
+    /// `NotConnected` without a peer (Linux's ENOTCONN), `NetworkUnreachable`
+    /// without a route.
+    pub fn udp_path_mtu(&self, h: UdpHandle) -> Result<u16, UdpError> {
+        let peer = self.udp.peer_addr(h)?.ok_or(UdpError::NotConnected)?;
+        self.path_mtu(*peer.ip())
+            .ok_or(UdpError::NetworkUnreachable)
     }
 
     /// Sets IP_MULTICAST_TTL, the TTL of the socket's datagrams to a

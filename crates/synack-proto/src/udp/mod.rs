@@ -47,9 +47,10 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::ip::KeyedHasher;
-use crate::ip::icmp::{IcmpErrno, IcmpError, TransportError};
+use crate::ip::icmp::{IcmpErrno, IcmpError, IcmpErrorKind, TransportError};
 use crate::ip::igmp::SocketMemberships;
 use crate::ip::options::{MAX_LEN as MAX_OPTIONS, SendOptions, return_options};
+use crate::ip::pmtu::PmtuDiscovery;
 use crate::ip::stats::UdpStats;
 use crate::rng::Rng;
 use crate::siphash::SipKey;
@@ -279,6 +280,8 @@ struct UdpSocket {
     /// application sets them (a datagram socket's ECN field is its own:
     /// RFC 3168 §6 leaves it to the transport, and UDP has none).
     tos: u8,
+    /// IP_MTU_DISCOVER: what its datagrams do with the path MTU.
+    pmtu_discovery: PmtuDiscovery,
     /// IP_MULTICAST_LOOP: its datagrams to a group this host has joined
     /// come back to the host's own members too (on by default, as Linux).
     multicast_loop: bool,
@@ -419,6 +422,7 @@ impl UdpSockets {
             multicast_ttl: DEFAULT_MULTICAST_TTL,
             unicast_ttl: None,
             tos: 0,
+            pmtu_discovery: PmtuDiscovery::Want,
             multicast_loop: true,
             memberships: SocketMemberships::default(),
             multicast_if: None,
@@ -765,6 +769,21 @@ impl UdpSockets {
         Ok(self.socket(h)?.tos)
     }
 
+    /// Sets IP_MTU_DISCOVER.
+    pub fn set_pmtu_discovery(
+        &mut self,
+        h: UdpHandle,
+        mode: PmtuDiscovery,
+    ) -> Result<(), UdpError> {
+        self.socket_mut(h)?.pmtu_discovery = mode;
+        Ok(())
+    }
+
+    /// IP_MTU_DISCOVER.
+    pub fn pmtu_discovery(&self, h: UdpHandle) -> Result<PmtuDiscovery, UdpError> {
+        Ok(self.socket(h)?.pmtu_discovery)
+    }
+
     /// IP_MULTICAST_TTL.
     pub fn multicast_ttl(&self, h: UdpHandle) -> Result<u8, UdpError> {
         Ok(self.socket(h)?.multicast_ttl)
@@ -975,6 +994,13 @@ impl UdpSockets {
         let index = self.demux(*local.ip(), local.port(), remote)?;
         let slot = &mut self.slots[index as usize];
         let s = slot.socket.as_mut()?;
+        // IP_PMTUDISC_DONT: the socket asked not to hear of the path MTU
+        // (Linux `__udp4_lib_err`); the stack still learned it.
+        if matches!(error.kind, IcmpErrorKind::FragNeeded { .. })
+            && s.pmtu_discovery == PmtuDiscovery::Dont
+        {
+            return None;
+        }
         let report = || UdpErrorReport {
             offender,
             error: *error,
@@ -990,6 +1016,19 @@ impl UdpSockets {
         Some(UdpHandle {
             index,
             generation: slot.generation,
+        })
+    }
+
+    /// Whether an ICMP error quotes a datagram one of the sockets sent (its
+    /// source a socket's address and port, and the socket connected to its
+    /// destination or not connected).
+    pub fn sent_quoted(&self, error: &TransportError<'_>) -> bool {
+        if error.quoted.protocol != IpProtocol::Udp {
+            return false;
+        }
+        error.ports().is_some_and(|(sport, dport)| {
+            let remote = SocketAddrV4::new(error.quoted.dst_addr, dport);
+            self.demux(error.quoted.src_addr, sport, remote).is_some()
         })
     }
 

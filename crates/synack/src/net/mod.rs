@@ -51,6 +51,7 @@ pub(crate) use error::ping_error as error_of_ping;
 #[cfg(feature = "tokio")]
 pub(crate) use error::udp_error as error_of_udp;
 pub use synack_proto::ip::igmp::FilterMode;
+pub use synack_proto::ip::pmtu::PmtuDiscovery;
 pub use udp::UdpSocket;
 
 /// Keepalive settings: SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use synack_proto::ip::options::MAX_LEN as MAX_OPTIONS;
+use synack_proto::ip::pmtu::PmtuDiscovery;
 use synack_proto::ping::{HEADER_LEN, PingError, PingErrorReport, PingHandle};
 
 use super::error::{not_connected, ping_error};
@@ -174,6 +175,28 @@ impl PingSocket {
 
     pub fn ttl(&self) -> io::Result<u32> {
         self.with_core(|core, h| core.stack.ping_ttl(h).map(u32::from).map_err(ping_error))
+    }
+
+    /// IP_MTU_DISCOVER (`ping -M`): `Want` until set; with `Do` a request
+    /// larger than the path MTU fails with EMSGSIZE, and a router's
+    /// "fragmentation needed" lowers the path MTU for its destination
+    /// ([`crate::Runtime::path_mtu`]).
+    pub fn set_path_mtu_discovery(&self, mode: PmtuDiscovery) -> io::Result<()> {
+        self.with_core(|core, h| {
+            core.stack
+                .ping_set_pmtu_discovery(h, mode)
+                .map_err(ping_error)
+        })
+    }
+
+    /// The runtime the socket lives in.
+    pub fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
+    /// IP_MTU_DISCOVER.
+    pub fn path_mtu_discovery(&self) -> io::Result<PmtuDiscovery> {
+        self.with_core(|core, h| core.stack.ping_pmtu_discovery(h).map_err(ping_error))
     }
 
     /// IP_TOS: the TOS byte of the socket's requests (`ping -Q`; 0 to

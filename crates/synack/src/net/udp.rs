@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use synack_proto::ip::igmp::{FilterMode, MembershipOp};
+use synack_proto::ip::pmtu::PmtuDiscovery;
 use synack_proto::udp::{UdpError, UdpErrorReport, UdpHandle};
 
 use super::ReceivedDatagram;
@@ -487,6 +488,29 @@ impl UdpSocket {
     /// IP_TTL.
     pub fn ttl(&self) -> io::Result<u32> {
         self.with_core(|core, h| core.stack.udp_ttl(h).map(u32::from).map_err(udp_error))
+    }
+
+    /// IP_MTU_DISCOVER: whether the socket's datagrams carry DF and what
+    /// becomes of one larger than the path MTU (`PmtuDiscovery`: `Want`,
+    /// Linux's default, until set; `Do` makes such a send fail with
+    /// EMSGSIZE; `Dont` never sets DF and hears no "fragmentation needed").
+    pub fn set_path_mtu_discovery(&self, mode: PmtuDiscovery) -> io::Result<()> {
+        self.with_core(|core, h| {
+            core.stack
+                .udp_set_pmtu_discovery(h, mode)
+                .map_err(udp_error)
+        })
+    }
+
+    /// IP_MTU_DISCOVER.
+    pub fn path_mtu_discovery(&self) -> io::Result<PmtuDiscovery> {
+        self.with_core(|core, h| core.stack.udp_pmtu_discovery(h).map_err(udp_error))
+    }
+
+    /// IP_MTU: the path MTU to the connected peer, as "fragmentation
+    /// needed" taught it (`NotConnected` without a peer).
+    pub fn path_mtu(&self) -> io::Result<u32> {
+        self.with_core(|core, h| core.stack.udp_path_mtu(h).map(u32::from).map_err(udp_error))
     }
 
     /// IP_TOS: the TOS byte of the socket's datagrams, DSCP (RFC 2474) and

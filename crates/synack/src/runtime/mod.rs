@@ -558,6 +558,13 @@ impl Runtime {
         f(&self.shared.lock_anyway().stack)
     }
 
+    /// The path MTU to `dst` (its route's interface MTU, lowered by what a
+    /// "fragmentation needed" taught for it: what `ip route get` shows);
+    /// `None` without a route.
+    pub fn path_mtu(&self, dst: Ipv4Addr) -> Option<u16> {
+        self.shared.lock_anyway().stack.path_mtu(dst)
+    }
+
     /// What the client knows about `server` for TCP Fast Open (its cookie
     /// and MSS), to save it past this process.
     pub fn fastopen_entry(&self, server: Ipv4Addr) -> Option<FastOpenEntry> {

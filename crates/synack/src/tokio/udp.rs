@@ -302,6 +302,26 @@ impl UdpSocket {
             .map_err(crate::net::error_of_udp)
     }
 
+    /// IP_MTU_DISCOVER, as [`crate::net::UdpSocket::set_path_mtu_discovery`].
+    pub fn set_path_mtu_discovery(
+        &self,
+        mode: synack_proto::ip::pmtu::PmtuDiscovery,
+    ) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        core.stack
+            .udp_set_pmtu_discovery(self.h, mode)
+            .map_err(crate::net::error_of_udp)
+    }
+
+    /// IP_MTU, as [`crate::net::UdpSocket::path_mtu`].
+    pub fn path_mtu(&self) -> io::Result<u32> {
+        let core = self.rt.shared.lock()?;
+        core.stack
+            .udp_path_mtu(self.h)
+            .map(u32::from)
+            .map_err(crate::net::error_of_udp)
+    }
+
     /// IP_TOS, as [`crate::net::UdpSocket::set_tos`].
     pub fn set_tos(&self, tos: u32) -> io::Result<()> {
         let mut core = self.rt.shared.lock()?;

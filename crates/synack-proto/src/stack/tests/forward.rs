@@ -46,7 +46,7 @@ impl Net {
     }
 
     /// [`Net::new`], the router's link to B with an MTU of its own.
-    fn with_b_link(r_config: Config, host_config: Config, b_mtu: Option<u16>) -> Net {
+    pub(super) fn with_b_link(r_config: Config, host_config: Config, b_mtu: Option<u16>) -> Net {
         let mut r = Stack::new(
             Config {
                 ip_forward: true,

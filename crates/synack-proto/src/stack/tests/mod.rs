@@ -6,6 +6,7 @@ mod basics;
 mod batch;
 mod close;
 mod cookies;
+mod datagram_pmtu;
 mod demux;
 mod ecn;
 mod ethernet;
