@@ -216,3 +216,72 @@ fn a_kernel_client_gets_the_ttl_set_on_synacks_listener() {
     })
     .unwrap();
 }
+
+/// Connects to 192.0.2.2:7 and sends 300,000 bytes; then prints the
+/// largest window synack offered (scaled by the shift its SYN-ACK gave)
+/// as the wire had it, and the SYN-ACK's shift.
+const CLAMP_CLIENT: &str = r#"
+c = socket.create_connection(("192.0.2.2", 7), timeout=10)
+c.sendall(bytes(300000))
+c.shutdown(socket.SHUT_WR)
+read_all(c)
+c.close()
+wire.settimeout(0.5)
+shift, most = None, 0
+try:
+    while True:
+        ip, ihl, tcp = headers(wire.recv(4096))
+        if ip[9] != 6 or ip[12:16] != bytes([192, 0, 2, 2]):
+            continue
+        window = int.from_bytes(tcp[14:16], "big")
+        if tcp[13] & 0x12 == 0x12:
+            opts = tcp[20:(tcp[12] >> 4) * 4]
+            i = 0
+            while i < len(opts):
+                if opts[i] in (0, 1):
+                    i += 1
+                    continue
+                if opts[i] == 3:
+                    shift = opts[i + 2]
+                i += opts[i + 1]
+        elif shift is not None:
+            most = max(most, window << shift)
+except socket.timeout:
+    pass
+print(shift, most, flush=True)
+"#;
+
+#[test]
+fn a_kernel_sender_never_sees_a_window_past_the_clamp() {
+    // TCP_WINDOW_CLAMP on the listener: its SYN-ACK offers the shift a
+    // 20,000-byte window needs (none: ilog2(20000) - 15 < 0, as Linux
+    // offers), and no window it sends is larger.
+    if skip("a_kernel_sender_never_sees_a_window_past_the_clamp") {
+        return;
+    }
+    netns::run_in_fresh(|| {
+        let rt = tap_runtime();
+        let l = TcpListener::bind(&rt, "0.0.0.0:7").unwrap();
+        l.set_window_clamp(20_000).unwrap();
+        assert_eq!(l.window_clamp().unwrap(), 20_000);
+        let client = Command::new(PYTHON)
+            .args(["-c", &python(CLAMP_CLIENT)])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        assert_eq!(s.window_clamp().unwrap(), 20_000);
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), 300_000);
+        drop(s);
+        let out = client.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        let (shift, most) = text.trim().split_once(' ').unwrap();
+        assert_eq!(shift, "0", "{text}");
+        let most: u32 = most.parse().unwrap();
+        assert!((10_000..=20_000).contains(&most), "{text}");
+    })
+    .unwrap();
+}

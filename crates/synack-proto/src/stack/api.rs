@@ -230,7 +230,33 @@ impl Stack {
     /// A listener's TCP_NOTSENT_LOWAT as `getsockopt` reads it (0: unset);
     /// `None` for a stale handle.
     pub fn tcp_listener_notsent_lowat(&self, listener: ListenerHandle) -> Option<u32> {
-        Some(self.listeners.get(listener.0)?.notsent_lowat())
+        Some(self.listeners.get(listener.0)?.inherited().notsent_lowat)
+    }
+
+    /// TCP_WINDOW_CLAMP on a listening socket (at least 1,152 bytes,
+    /// `MIN_WINDOW_CLAMP`; 0 clears it): every connection it accepts from
+    /// now on starts with it, its SYN-ACK's window and window scale
+    /// included (Linux's request sock takes the listener's
+    /// `window_clamp`).
+    pub fn tcp_listener_set_window_clamp(
+        &mut self,
+        listener: ListenerHandle,
+        bytes: u32,
+    ) -> Result<(), SetOptionError> {
+        let clamp = match bytes {
+            0 => 0,
+            n => n.max(crate::tcp::conn::MIN_WINDOW_CLAMP),
+        };
+        self.listeners
+            .get_mut(listener.0)
+            .ok_or(SetOptionError::InvalidHandle)?
+            .set_window_clamp(clamp);
+        Ok(())
+    }
+
+    /// A listener's TCP_WINDOW_CLAMP (0: unset); `None` for a stale handle.
+    pub fn tcp_listener_window_clamp(&self, listener: ListenerHandle) -> Option<u32> {
+        Some(self.listeners.get(listener.0)?.inherited().window_clamp)
     }
 
     /// A listener's IP_TOS as `getsockopt` reads it (its DSCP bits);
@@ -511,6 +537,10 @@ impl Stack {
         }
         let mut queued = 0;
         if let Some(entry) = self.conns.get_mut(key) {
+            if opts.window_clamp != 0 {
+                let clamp = opts.window_clamp.max(crate::tcp::conn::MIN_WINDOW_CLAMP);
+                entry.conn.apply_window_clamp(clamp);
+            }
             if let Some(plan) = fastopen_plan {
                 entry.conn.set_fastopen_client(plan);
             }

@@ -33,7 +33,7 @@ use crate::tcp::conn::{
 use crate::tcp::ecn;
 use crate::tcp::fastopen::{self, PassiveOutcome};
 use crate::tcp::fastopen_cookie::FastOpenCache;
-use crate::tcp::listener::{ListenDrop, ListenVerdict, Listener};
+use crate::tcp::listener::{InheritedOptions, ListenDrop, ListenVerdict, Listener};
 use crate::tcp::memory::BufferMemory;
 use crate::tcp::recovery::CongestionSample;
 use crate::tcp::reuseport::ReuseportContext;
@@ -407,7 +407,7 @@ impl Stack {
                 let inherited = (
                     listener.socket_options(),
                     listener.ip(),
-                    listener.notsent_lowat(),
+                    listener.inherited(),
                 );
                 self.open_half_open(l, tuple, seg, iss, inherited);
             }
@@ -485,24 +485,30 @@ impl Stack {
         tuple: &FourTuple,
         syn: &TcpRepr<'_>,
         iss: Option<SeqNum>,
-        (socket, ip, notsent_lowat): (SocketOptions, SocketIp, u32),
+        (socket, ip, inherited): (SocketOptions, SocketIp, InheritedOptions),
     ) {
         let params = self.passive_params(tuple, iss, socket);
         let (open, owner) = (Open::Passive(syn), Owner::HalfOpen(l));
         let key = self.insert_conn(tuple.local, tuple.remote, open, &params, owner, ip);
-        if notsent_lowat != 0 {
-            self.inherit_notsent_lowat(key, notsent_lowat);
+        if inherited.any() {
+            self.inherit_options(key, inherited);
         }
         self.after_conn(key);
     }
 
-    /// A listener's TCP_NOTSENT_LOWAT to its new child `key`: cold, as
-    /// few listeners set one.
+    /// A listener's TCP_NOTSENT_LOWAT and TCP_WINDOW_CLAMP to its new child
+    /// `key`, before its SYN-ACK is written: cold, as few listeners set
+    /// them.
     #[cold]
     #[inline(never)]
-    fn inherit_notsent_lowat(&mut self, key: Key, bytes: u32) {
+    fn inherit_options(&mut self, key: Key, inherited: InheritedOptions) {
         if let Some(entry) = self.conns.get_mut(key) {
-            entry.conn.inherit_notsent_lowat(bytes);
+            if inherited.notsent_lowat != 0 {
+                entry.conn.inherit_notsent_lowat(inherited.notsent_lowat);
+            }
+            if inherited.window_clamp != 0 {
+                entry.conn.apply_window_clamp(inherited.window_clamp);
+            }
         }
     }
 
@@ -513,10 +519,10 @@ impl Stack {
     #[cold]
     #[inline(never)]
     fn open_passive(&mut self, l: Key, tuple: &FourTuple, syn: &TcpRepr<'_>, iss: Option<SeqNum>) {
-        let Some((socket, ip, notsent_lowat)) = self
+        let Some((socket, ip, inherited)) = self
             .listeners
             .get(l)
-            .map(|l| (l.socket_options(), l.ip(), l.notsent_lowat()))
+            .map(|l| (l.socket_options(), l.ip(), l.inherited()))
         else {
             return;
         };
@@ -559,8 +565,8 @@ impl Stack {
         } else {
             self.insert_conn(local, remote, Open::Passive(syn), &params, owner, ip)
         };
-        if notsent_lowat != 0 {
-            self.inherit_notsent_lowat(key, notsent_lowat);
+        if inherited.any() {
+            self.inherit_options(key, inherited);
         }
         if let Some(listener) = self.listeners.get_mut(l) {
             if d.child {
@@ -723,10 +729,10 @@ impl Stack {
             },
             payload: &[],
         };
-        let (socket, ip, notsent_lowat) = self
+        let (socket, ip, inherited) = self
             .listeners
             .get(l)
-            .map(|l| (l.socket_options(), l.ip(), l.notsent_lowat()))
+            .map(|l| (l.socket_options(), l.ip(), l.inherited()))
             .unwrap_or_default();
         let params = ConnParams {
             iss: ack - 1u32,
@@ -740,8 +746,8 @@ impl Stack {
             None,
             ip,
         );
-        if notsent_lowat != 0 {
-            self.inherit_notsent_lowat(key, notsent_lowat);
+        if inherited.any() {
+            self.inherit_options(key, inherited);
         }
         // Half-open like any (in SYN-RECEIVED until the ACK below completes
         // it): counted in the SYN queue until then.

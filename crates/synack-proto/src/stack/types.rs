@@ -252,6 +252,9 @@ pub struct ConnectOptions {
     /// (`NetworkUnreachable`). Boxed: every connect moves these options,
     /// and nearly none has IP options.
     pub ip_options: Option<Box<crate::ip::options::SendOptions>>,
+    /// TCP_WINDOW_CLAMP set before `connect` (0: none): the SYN's window
+    /// and window scale follow it.
+    pub window_clamp: u32,
     /// IP_TTL and IP_TOS set before `connect`: the SYN carries them
     /// already (an unset TTL is `ip_default_ttl`; a TOS's ECN bits are
     /// ignored, as [`super::Stack::tcp_set_tos`] says).

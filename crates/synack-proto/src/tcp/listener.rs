@@ -103,13 +103,32 @@ pub struct Listener<K> {
     /// inherit and its SYN-cookie SYN-ACKs carry (an unset TTL is the
     /// stack's `ip_default_ttl`, read at each send).
     ip: SocketIp,
-    /// TCP_NOTSENT_LOWAT set on the listening socket, which its children
-    /// inherit; 0 until set. Beside [`SocketOptions`], not in it: those
-    /// are copied into every connection, and this is rarely set.
-    notsent_lowat: u32,
+    /// TCP_NOTSENT_LOWAT and TCP_WINDOW_CLAMP set on the listening socket,
+    /// which its children inherit.
+    inherited: InheritedOptions,
     /// The stack's slab slot generation (kept here, in the listener's own
     /// bytes; see `stack::slab::Entry`).
     pub(crate) slab_generation: u32,
+}
+
+/// Socket options a listener's children inherit beside [`SocketOptions`],
+/// not in it: those 128 bytes are copied into every connection as it is
+/// made, and these are rarely set (a passive open tests them at once, in
+/// one 8-byte word).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InheritedOptions {
+    /// TCP_NOTSENT_LOWAT; 0: unset.
+    pub notsent_lowat: u32,
+    /// TCP_WINDOW_CLAMP; 0: unset.
+    pub window_clamp: u32,
+}
+
+impl InheritedOptions {
+    /// Whether any is set.
+    #[inline]
+    pub fn any(self) -> bool {
+        (self.notsent_lowat | self.window_clamp) != 0
+    }
 }
 
 impl<K: Copy + Eq> Listener<K> {
@@ -127,7 +146,7 @@ impl<K: Copy + Eq> Listener<K> {
             socket: SocketOptions::default(),
             reuse_port: false,
             ip: SocketIp::default(),
-            notsent_lowat: 0,
+            inherited: InheritedOptions::default(),
             slab_generation: 0,
         }
     }
@@ -159,13 +178,18 @@ impl<K: Copy + Eq> Listener<K> {
         self.ip.ttl = ttl;
     }
 
-    /// TCP_NOTSENT_LOWAT as set on the listening socket; 0 if never set.
-    pub fn notsent_lowat(&self) -> u32 {
-        self.notsent_lowat
+    /// TCP_NOTSENT_LOWAT and TCP_WINDOW_CLAMP as set on the listening
+    /// socket (0 if never set), which each child starts with.
+    pub fn inherited(&self) -> InheritedOptions {
+        self.inherited
     }
 
     pub fn set_notsent_lowat(&mut self, bytes: u32) {
-        self.notsent_lowat = bytes;
+        self.inherited.notsent_lowat = bytes;
+    }
+
+    pub fn set_window_clamp(&mut self, bytes: u32) {
+        self.inherited.window_clamp = bytes;
     }
 
     /// IP_TOS: its DSCP bits (a stream socket's ECN field is TCP's).

@@ -298,6 +298,20 @@ impl TcpListener {
         ops::listener_notsent_lowat(&core, self.l)
     }
 
+    /// TCP_WINDOW_CLAMP: the most the receive window of every connection
+    /// this listener accepts from now on offers (at least 1,152; 0:
+    /// none), their SYN-ACKs' window scale included.
+    pub fn set_window_clamp(&self, bytes: u32) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        ops::set_listener_window_clamp(&mut core, self.l, bytes)
+    }
+
+    /// TCP_WINDOW_CLAMP as set (0: unset).
+    pub fn window_clamp(&self) -> io::Result<u32> {
+        let core = self.rt.shared.lock()?;
+        ops::listener_window_clamp(&core, self.l)
+    }
+
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         let mut core = self.rt.shared.lock()?;
         if let Some(e) = core.registry.listeners.get_mut(&self.l) {

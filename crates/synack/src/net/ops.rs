@@ -257,6 +257,25 @@ pub(crate) fn set_listener_notsent_lowat(
         .map_err(option_error)
 }
 
+/// TCP_WINDOW_CLAMP on a listener: the connections' it accepts from now
+/// on, their SYN-ACKs' window scale included.
+pub(crate) fn set_listener_window_clamp(
+    core: &mut Core,
+    l: ListenerHandle,
+    bytes: u32,
+) -> io::Result<()> {
+    core.stack
+        .tcp_listener_set_window_clamp(l, bytes)
+        .map_err(option_error)
+}
+
+/// A listener's TCP_WINDOW_CLAMP (0: unset).
+pub(crate) fn listener_window_clamp(core: &Core, l: ListenerHandle) -> io::Result<u32> {
+    core.stack
+        .tcp_listener_window_clamp(l)
+        .ok_or_else(not_connected)
+}
+
 /// A listener's TCP_NOTSENT_LOWAT (0: unset).
 pub(crate) fn listener_notsent_lowat(core: &Core, l: ListenerHandle) -> io::Result<u32> {
     core.stack
@@ -551,6 +570,21 @@ macro_rules! stream_options {
         /// TCP_NOTSENT_LOWAT as set (0: unset).
         pub fn notsent_lowat(&self) -> std::io::Result<u32> {
             self.with_core(|core, c| Ok(crate::net::ops::connection(core, c)?.notsent_lowat()))
+        }
+
+        /// TCP_WINDOW_CLAMP: the receive window never offers more than
+        /// `bytes` (at least 1,152); the window already offered is not
+        /// taken back. 0 is refused on a connection (`InvalidInput`).
+        pub fn set_window_clamp(&self, bytes: u32) -> std::io::Result<()> {
+            use synack_proto::tcp::conn::SocketOption;
+            self.with_core(|core, c| {
+                crate::net::ops::set_option(core, c, SocketOption::WindowClamp(bytes))
+            })
+        }
+
+        /// TCP_WINDOW_CLAMP: as set, or the most the window may offer now.
+        pub fn window_clamp(&self) -> std::io::Result<u32> {
+            self.with_core(|core, c| Ok(crate::net::ops::connection(core, c)?.window_clamp()))
         }
     };
 }

@@ -103,6 +103,18 @@ impl TcpListener {
         let core = self.rt.shared.lock()?;
         ops::listener_notsent_lowat(&core, self.l)
     }
+
+    /// TCP_WINDOW_CLAMP, as [`crate::net::TcpListener::set_window_clamp`].
+    pub fn set_window_clamp(&self, bytes: u32) -> io::Result<()> {
+        let mut core = self.rt.shared.lock()?;
+        ops::set_listener_window_clamp(&mut core, self.l, bytes)
+    }
+
+    /// TCP_WINDOW_CLAMP as set (0: unset).
+    pub fn window_clamp(&self) -> io::Result<u32> {
+        let core = self.rt.shared.lock()?;
+        ops::listener_window_clamp(&core, self.l)
+    }
 }
 
 impl Drop for TcpListener {

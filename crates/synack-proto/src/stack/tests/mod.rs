@@ -37,6 +37,7 @@ mod tos;
 mod ttl;
 mod udp;
 mod urgent;
+mod window_clamp;
 
 pub(super) use super::*;
 pub(super) use crate::SeqNum;

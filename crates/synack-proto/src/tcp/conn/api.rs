@@ -228,6 +228,12 @@ pub enum SocketOption {
     /// sysctl's. Linux applies it to its listener's children too
     /// (`Stack::tcp_listener_set_notsent_lowat`).
     NotSentLowat(u32),
+    /// TCP_WINDOW_CLAMP (Linux `tcp_set_window_clamp`): the receive window
+    /// never offers more than this many bytes (at least 1,152, Linux's
+    /// `SOCK_MIN_RCVBUF / 2`); set before the SYN, the window scale offered
+    /// is no larger than such a window needs. 0 clears it, on a closed
+    /// socket only (`InvalidValue` otherwise, Linux's EINVAL).
+    WindowClamp(u32),
     /// TCP_QUICKACK (Linux `__tcp_sock_set_quickack`): `true` leaves
     /// ping-pong mode, so ACKs go at once while quick-ACK mode lasts, and
     /// an owed ACK goes now if the receive buffer is empty; `false` enters
@@ -235,6 +241,9 @@ pub enum SocketOption {
     /// delayed-ACK rules go on from there, as Linux's do.
     QuickAck(bool),
 }
+
+/// The smallest TCP_WINDOW_CLAMP (Linux's `SOCK_MIN_RCVBUF / 2`).
+pub const MIN_WINDOW_CLAMP: u32 = 1_152;
 
 impl Connection {
     /// RFC 9293 §3.10.2 SEND: queues `data` (as much as fits) and returns
@@ -374,8 +383,13 @@ impl Connection {
         };
         let mss = u32::from(self.core.neg.adv_mss);
         let initial = config.tcp_init_cwnd.saturating_mul(mss);
+        // TCP_WINDOW_CLAMP bounds the growth too.
+        let max = match self.core.socket.window_clamp() {
+            0 => config.tcp_rmem.max,
+            clamp => config.tcp_rmem.max.min(clamp as usize),
+        };
         if let Some(rcv) = self.state.recv_half_mut() {
-            rcv.tune_limit(now, rtt, mss, initial, config.tcp_rmem.max);
+            rcv.tune_limit(now, rtt, mss, initial, max);
         }
     }
 
@@ -642,6 +656,13 @@ impl Connection {
                 let retransmits = super::defer_accept_retransmits(secs);
                 socket.update_cold(|c| c.defer_accept = retransmits);
             }
+            SocketOption::WindowClamp(0) if self.state.kind() == TcpState::Closed => {
+                socket.update_cold(|c| c.window_clamp = 0);
+            }
+            SocketOption::WindowClamp(bytes) if bytes > 0 => {
+                let clamp = bytes.max(MIN_WINDOW_CLAMP);
+                self.apply_window_clamp(clamp);
+            }
             SocketOption::NotSentLowat(bytes) => {
                 socket.update_cold(|c| c.notsent_lowat = bytes);
                 // A writer may go now (Linux calls `sk_write_space`).
@@ -686,6 +707,40 @@ impl Connection {
     pub(crate) fn end_time_wait(&mut self, now: Instant, env: &mut Env) {
         if self.state.kind() == TcpState::TimeWait {
             self.close_with(now, env, CloseReason::Normal);
+        }
+    }
+
+    /// TCP_WINDOW_CLAMP as `getsockopt` reads it: as set, or else the most
+    /// the window may offer now (the receive buffer's limit), where Linux
+    /// reads the clamp its initial window computed.
+    pub fn window_clamp(&self) -> u32 {
+        match self.core.socket.window_clamp() {
+            0 => self
+                .state
+                .recv_half()
+                .map_or(0, |r| u32::try_from(r.buffer_limit()).unwrap_or(u32::MAX)),
+            set => set,
+        }
+    }
+
+    /// TCP_WINDOW_CLAMP of `clamp` bytes: kept, the receive buffer (whose
+    /// room is the window) no larger, and before our SYN or SYN-ACK went
+    /// out, the window scale offered no larger than the clamp needs.
+    pub(crate) fn apply_window_clamp(&mut self, clamp: u32) {
+        self.core.socket.update_cold(|c| c.window_clamp = clamp);
+        let before_syn = matches!(self.state.kind(), TcpState::SynSent | TcpState::SynReceived)
+            && self.core.pending.syn();
+        if before_syn {
+            self.core.neg.limit_our_wscale(clamp);
+        }
+        let wscale = self.core.neg.rcv_wscale();
+        if let Some(rcv) = self.state.recv_half_mut() {
+            if rcv.buffer_limit() > clamp as usize {
+                rcv.set_buffer_limit(clamp as usize);
+            }
+            if before_syn {
+                rcv.wscale = wscale;
+            }
         }
     }
 

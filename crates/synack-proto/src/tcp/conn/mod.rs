@@ -77,8 +77,8 @@ use core::fmt;
 use core::net::SocketAddrV4;
 
 pub use api::{
-    ConnError, RecvError, RecvFlags, SendError, SendFlags, SetOptionError, Shutdown, ShutdownError,
-    SocketOption,
+    ConnError, MIN_WINDOW_CLAMP, RecvError, RecvFlags, SendError, SendFlags, SetOptionError,
+    Shutdown, ShutdownError, SocketOption,
 };
 pub use fastopen::{FastOpenClientPlan, FastOpenInfo, FastOpenReport};
 pub use icmp::IcmpOutcome;
@@ -918,8 +918,15 @@ impl fmt::Debug for Connection {
 }
 
 impl Core {
+    /// The receive buffer a new receive half starts with: SO_RCVBUF or
+    /// `tcp_rmem`'s default, at most TCP_WINDOW_CLAMP (the window is the
+    /// buffer's room, so the clamp bounds it).
     fn recv_buffer_limit(&self, config: &Config) -> usize {
-        self.socket.recv_buffer().unwrap_or(config.tcp_rmem.default)
+        let limit = self.socket.recv_buffer().unwrap_or(config.tcp_rmem.default);
+        match self.socket.window_clamp() {
+            0 => limit,
+            clamp => limit.min(clamp as usize),
+        }
     }
 
     fn send_buffer_limit(&self, config: &Config) -> usize {

@@ -210,6 +210,17 @@ impl Negotiated {
         }
     }
 
+    /// TCP_WINDOW_CLAMP before our SYN or SYN-ACK: the shift we offer is
+    /// no larger than a window of `clamp` bytes needs (Linux
+    /// `tcp_select_initial_window`: `ilog2(min(space, window_clamp)) - 15`).
+    pub fn limit_our_wscale(&mut self, clamp: u32) {
+        let bits = u32::BITS - clamp.leading_zeros();
+        let needed = bits.saturating_sub(16).min(u32::from(MAX_WINDOW_SCALE)) as u8;
+        if self.our_wscale != NO_WSCALE {
+            self.our_wscale = self.our_wscale.min(needed);
+        }
+    }
+
     /// The shift applied to windows we advertise (0 unless both sides agreed).
     pub fn rcv_wscale(&self) -> u8 {
         match self.peer_wscale() {

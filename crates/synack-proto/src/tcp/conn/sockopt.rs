@@ -78,6 +78,9 @@ pub(crate) struct ColdOptions {
     /// connection (or inherited from its listener), never through
     /// [`SocketOptions`], whose 128 bytes every connection copies.
     pub notsent_lowat: u32,
+    /// TCP_WINDOW_CLAMP: the most the receive window offers; 0: unset.
+    /// Set as TCP_NOTSENT_LOWAT is, never through [`SocketOptions`].
+    pub window_clamp: u32,
 }
 
 /// TCP_DEFER_ACCEPT's seconds as SYN-ACK retransmissions (Linux
@@ -157,6 +160,7 @@ fn cold_of(o: &SocketOptions) -> ColdOptions {
         defer_acked: false,
         recv_lowat: o.recv_lowat,
         notsent_lowat: 0,
+        window_clamp: 0,
     }
 }
 
@@ -230,6 +234,12 @@ impl ConnOptions {
     #[inline]
     pub fn recv_lowat(&self) -> u32 {
         self.cold.as_ref().map_or(1, |c| c.recv_lowat.max(1))
+    }
+
+    /// TCP_WINDOW_CLAMP as set (0: unset).
+    #[inline]
+    pub fn window_clamp(&self) -> u32 {
+        self.cold.as_ref().map_or(0, |c| c.window_clamp)
     }
 
     /// TCP_NOTSENT_LOWAT as set (0: unset, `tcp_notsent_lowat` applies).

@@ -137,7 +137,7 @@ pub fn constant(name: &str) -> Option<i64> {
         "TCP_SYNCNT" => TCP_SYNCNT,
         "TCP_LINGER2" => TCP_LINGER2,
         "TCP_DEFER_ACCEPT" => TCP_DEFER_ACCEPT,
-        "TCP_WINDOW_CLAMP" => 10,
+        "TCP_WINDOW_CLAMP" => TCP_WINDOW_CLAMP,
         "TCP_INFO" => TCP_INFO,
         "TCP_QUICKACK" => TCP_QUICKACK,
         "TCP_CONGESTION" => TCP_CONGESTION,
@@ -240,6 +240,7 @@ pub const TCP_KEEPCNT: i64 = 6;
 pub const TCP_SYNCNT: i64 = 7;
 pub const TCP_LINGER2: i64 = 8;
 pub const TCP_DEFER_ACCEPT: i64 = 9;
+pub const TCP_WINDOW_CLAMP: i64 = 10;
 pub const TCP_INFO: i64 = 11;
 pub const TCP_QUICKACK: i64 = 12;
 pub const TCP_CONGESTION: i64 = 13;
@@ -300,7 +301,7 @@ pub fn option_name(level: i64, name: i64) -> String {
             ("TCP_SYNCNT", TCP_SYNCNT),
             ("TCP_LINGER2", TCP_LINGER2),
             ("TCP_DEFER_ACCEPT", TCP_DEFER_ACCEPT),
-            ("TCP_WINDOW_CLAMP", 10),
+            ("TCP_WINDOW_CLAMP", TCP_WINDOW_CLAMP),
             ("TCP_INFO", TCP_INFO),
             ("TCP_QUICKACK", TCP_QUICKACK),
             ("TCP_CONGESTION", TCP_CONGESTION),

@@ -112,6 +112,8 @@ pub struct Socket {
     /// TCP_NOTSENT_LOWAT (0: unset), likewise: kept apart from
     /// `options`, as the Stack keeps it.
     pub notsent_lowat: u32,
+    /// TCP_WINDOW_CLAMP (0: unset), likewise.
+    pub window_clamp: u32,
     /// TCP_FASTOPEN (listener queue length).
     pub fastopen_qlen: Option<u32>,
     /// TCP_FASTOPEN_CONNECT.
@@ -146,6 +148,7 @@ impl Default for Socket {
             options: SocketOptions::default(),
             ip: SocketIp::default(),
             notsent_lowat: 0,
+            window_clamp: 0,
             fastopen_qlen: None,
             fastopen_connect: false,
             deferred: false,

@@ -7,8 +7,8 @@
 
 use synack_proto::Duration;
 use synack_proto::tcp::conn::{
-    Linger2, SetOptionError, SocketOption, SocketOptions, defer_accept_retransmits,
-    defer_accept_secs,
+    Linger2, MIN_WINDOW_CLAMP, SetOptionError, SocketOption, SocketOptions,
+    defer_accept_retransmits, defer_accept_secs,
 };
 
 use super::linux::{self, Errno};
@@ -46,6 +46,8 @@ enum Set {
     Ttl(Option<u8>),
     /// TCP_NOTSENT_LOWAT.
     NotSentLowat(u32),
+    /// TCP_WINDOW_CLAMP, at least `MIN_WINDOW_CLAMP` (0: clear).
+    WindowClamp(u32),
 }
 
 impl Runner<'_> {
@@ -115,6 +117,24 @@ impl Runner<'_> {
                 };
                 Ret::Value(0)
             }
+            Set::WindowClamp(bytes) => match sock.role {
+                // Linux `tcp_set_window_clamp`: 0 only on a closed socket.
+                Role::Fresh => {
+                    sock.window_clamp = bytes;
+                    Ret::Value(0)
+                }
+                _ if bytes == 0 => Ret::Error(Errno::EINVAL),
+                Role::Conn(h) => {
+                    let set = SocketOption::WindowClamp(bytes);
+                    let _ = self.net.stack.tcp_set_option(now, h, set);
+                    Ret::Value(0)
+                }
+                Role::Listener(l) => {
+                    sock.window_clamp = bytes;
+                    let _ = self.net.stack.tcp_listener_set_window_clamp(l, bytes);
+                    Ret::Value(0)
+                }
+            },
             Set::Ttl(ttl) => {
                 sock.ip.ttl = ttl.unwrap_or(0);
                 // synack's handles take a TTL, not "unset": -1 on a live
@@ -307,6 +327,13 @@ impl Runner<'_> {
             (linux::SOL_TCP, linux::TCP_FASTOPEN_CONNECT) => Set::FastOpenConnect(int(value)? != 0),
             // Linux: any int, kept as the u32 it is (-1 is 4294967295).
             (linux::SOL_TCP, linux::TCP_NOTSENT_LOWAT) => Set::NotSentLowat(int(value)? as u32),
+            // Linux: `max(SOCK_MIN_RCVBUF / 2, val)` of an int, 0 clearing.
+            (linux::SOL_TCP, linux::TCP_WINDOW_CLAMP) => match int(value)? {
+                0 => Set::WindowClamp(0),
+                v => Set::WindowClamp(
+                    u32::try_from(v.max(i64::from(MIN_WINDOW_CLAMP))).unwrap_or(u32::MAX),
+                ),
+            },
             (linux::SOL_TCP, linux::TCP_INFO) => return Ok(Err(Errno::ENOPROTOOPT)),
             _ => return unsupported(),
         }))
@@ -420,6 +447,10 @@ impl Runner<'_> {
             (linux::SOL_TCP, linux::TCP_FASTOPEN_CONNECT) => i64::from(sock.fastopen_connect),
             // The socket's own (0 unset), as Linux reads `tp->notsent_lowat`;
             // an int, so a mark above i32::MAX reads negative.
+            (linux::SOL_TCP, linux::TCP_WINDOW_CLAMP) => i64::from(match sock.role {
+                Role::Listener(l) => stack.tcp_listener_window_clamp(l).unwrap_or(0),
+                _ => live.map_or(sock.window_clamp, |c| c.window_clamp()),
+            }),
             (linux::SOL_TCP, linux::TCP_NOTSENT_LOWAT) => {
                 i64::from(live.map_or(sock.notsent_lowat, |c| c.notsent_lowat()) as i32)
             }
@@ -509,8 +540,8 @@ fn store(o: &mut SocketOptions, opt: SocketOption) {
         SocketOption::Linger2(v) => o.linger2 = v,
         SocketOption::DeferAccept(secs) => o.defer_accept = defer_accept_retransmits(secs),
         SocketOption::RecvLowat(v) => o.recv_lowat = v.max(1),
-        // Kept beside the options (`Socket::notsent_lowat`).
-        SocketOption::NotSentLowat(_) => {}
+        // Kept beside the options (`Socket::notsent_lowat`, `window_clamp`).
+        SocketOption::NotSentLowat(_) | SocketOption::WindowClamp(_) => {}
         // Ping-pong mode is the connection's state: a socket not yet
         // connected starts out of it whatever is asked (Linux's new
         // socket has no ACK scheduled to act on either).

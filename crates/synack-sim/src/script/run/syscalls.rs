@@ -663,16 +663,16 @@ impl<'s> Runner<'s> {
             reuse_port: sock.reuseport,
             fastopen_qlen: sock.fastopen_qlen.unwrap_or(0) as usize,
         };
-        let (inherited, ip, notsent_lowat) = (sock.options, sock.ip, sock.notsent_lowat);
+        let (inherited, ip) = (sock.options, sock.ip);
+        let (notsent_lowat, window_clamp) = (sock.notsent_lowat, sock.window_clamp);
         match self.net.stack.tcp_listen_with(local, opts) {
             Ok(h) => {
                 // Children inherit what was set on the socket before listen.
                 let _ = self.net.stack.tcp_listener_set_options(h, inherited);
                 let _ = self.net.stack.tcp_listener_set_tos(h, ip.tos);
-                let _ = self
-                    .net
-                    .stack
-                    .tcp_listener_set_notsent_lowat(h, notsent_lowat);
+                let stack = &mut self.net.stack;
+                let _ = stack.tcp_listener_set_notsent_lowat(h, notsent_lowat);
+                let _ = stack.tcp_listener_set_window_clamp(h, window_clamp);
                 if ip.ttl != 0 {
                     let _ = self.net.stack.tcp_listener_set_ttl(h, ip.ttl);
                 }
@@ -865,6 +865,7 @@ impl<'s> Runner<'s> {
             fastopen_connect: sock.fastopen_connect,
             ip_options: None,
             ip: sock.ip,
+            window_clamp: sock.window_clamp,
         };
         let conn = sock.conn;
         let now = self.net.now;
