@@ -419,3 +419,31 @@ fn recverr_hands_an_unconnected_socket_its_errors() {
         ErrorKind::WouldBlock
     );
 }
+
+#[test]
+fn a_wildcard_server_reads_where_a_request_went_and_answers_from_there() {
+    // `recv_msg` is recvmsg with IP_PKTINFO, IP_RECVTTL and IP_RECVTOS;
+    // `send_to_from` is sendmsg with IP_PKTINFO's source.
+    let (a, b) = pair();
+    let server = UdpSocket::bind(&b, "0.0.0.0:7").unwrap();
+    let client = UdpSocket::bind(&a, "0.0.0.0:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    client.set_tos(0x28).unwrap();
+    client.send_to(b"where", addr(B, 7)).unwrap();
+    let mut buf = [0u8; 64];
+    let got = server.recv_msg(&mut buf).unwrap();
+    assert_eq!(&buf[..got.len], b"where");
+    assert_eq!(
+        (got.dst, got.ttl, got.tos, got.truncated),
+        (B, 64, 0x28, false)
+    );
+    let from = std::net::SocketAddr::V4(got.src);
+    server.send_to_from(b"here", from, got.dst).unwrap();
+    let (n, src) = client.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], src), (&b"here"[..], addr(B, 7)));
+    // Another host's address is no source of ours.
+    let e = server.send_to_from(b"x", from, A).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+}

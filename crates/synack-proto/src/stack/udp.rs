@@ -64,7 +64,7 @@ impl Stack {
 
     /// Sends `data` to the connected peer.
     pub fn udp_send(&mut self, now: Instant, h: UdpHandle, data: &[u8]) -> Result<usize, UdpError> {
-        self.udp_send_impl(now, h, None, data)
+        self.udp_send_impl(now, h, None, None, data)
     }
 
     /// Sends `data` to `dst` (`sendto`).
@@ -75,7 +75,27 @@ impl Stack {
         dst: SocketAddrV4,
         data: &[u8],
     ) -> Result<usize, UdpError> {
-        self.udp_send_impl(now, h, Some(dst), data)
+        self.udp_send_impl(now, h, Some(dst), None, data)
+    }
+
+    /// [`Stack::udp_send_to`] from source address `src` (`sendmsg` with
+    /// IP_PKTINFO's `ipi_spec_dst`): a server bound to 0.0.0.0 on a host
+    /// of several addresses answers from the one a request came to
+    /// ([`Received::dst`]), which the route to `dst` might not pick (RFC
+    /// 1122 §4.1.3.5: the reply's source is the request's destination).
+    /// `src` must be this host's (one of its interfaces' addresses, or on
+    /// 127/8 to this host; `InvalidInput` otherwise, as Linux's EINVAL);
+    /// the route to `dst` still chooses the way out. `dst` `None`: the
+    /// connected peer.
+    pub fn udp_send_from(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        dst: Option<SocketAddrV4>,
+        src: Ipv4Addr,
+        data: &[u8],
+    ) -> Result<usize, UdpError> {
+        self.udp_send_impl(now, h, dst, Some(src), data)
     }
 
     fn udp_send_impl(
@@ -83,9 +103,17 @@ impl Stack {
         now: Instant,
         h: UdpHandle,
         dst: Option<SocketAddrV4>,
+        from: Option<Ipv4Addr>,
         data: &[u8],
     ) -> Result<usize, UdpError> {
         self.advance(now);
+        if let Some(from) = from {
+            let target = dst.or(self.udp.peer_addr(h)?);
+            let leaves = target.is_some_and(|t| !self.is_host_addr(*t.ip()));
+            if !self.is_host_addr(from) || (leaves && from.is_loopback()) {
+                return Err(UdpError::InvalidInput);
+            }
+        }
         let target = dst.or(self.udp.peer_addr(h)?);
         // IP_MULTICAST_IF: a group's datagrams leave by the socket's
         // interface, from its address, whatever the routes say.
@@ -110,7 +138,11 @@ impl Stack {
             // 127/8 never leaves the host (RFC 1122 §3.2.1.3 (g); EINVAL).
             return Err(UdpError::InvalidInput);
         }
-        let out: Outgoing = self.udp.send_to(h, dst, data.len(), |_| src)?;
+        let mut out: Outgoing = self.udp.send_to(h, dst, data.len(), |_| src)?;
+        if let Some(from) = from {
+            // IP_PKTINFO: this source, whatever the binding or the route.
+            out.src = SocketAddrV4::new(from, out.src.port());
+        }
         let udp_len = Outgoing::udp_len(data.len());
         // IP_OPTIONS: after the fixed header, this host registered in them.
         let header_len = IP_HEADER_LEN + options.map_or(0, |o| o.len());

@@ -255,6 +255,26 @@ impl UdpSocket {
         })
     }
 
+    /// Sends a datagram to `addr` from source address `src` (`sendmsg`
+    /// with IP_PKTINFO): a server bound to 0.0.0.0 answers from the address
+    /// a request came to ([`ReceivedDatagram::dst`] of
+    /// [`UdpSocket::recv_msg`]). `src` must be this host's
+    /// (`InvalidInput` otherwise).
+    pub fn send_to_from(
+        &self,
+        buf: &[u8],
+        addr: impl ToSocketAddrs,
+        src: Ipv4Addr,
+    ) -> io::Result<usize> {
+        let addr = first_v4(addr)?;
+        self.with_core(|core, h| {
+            let now = core.clock.now();
+            send_with(core, |c| {
+                c.stack.udp_send_from(now, h, Some(addr), src, buf)
+            })
+        })
+    }
+
     /// Receives a datagram (its excess beyond `buf` is dropped).
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.recv_from(buf).map(|(n, _)| n)

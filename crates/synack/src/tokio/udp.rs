@@ -101,6 +101,23 @@ impl UdpSocket {
         send_with(&mut core, |c| c.stack.udp_send_to(now, h, addr, buf))
     }
 
+    /// Sends a datagram to `addr` from source address `src`, as
+    /// [`crate::net::UdpSocket::send_to_from`].
+    pub async fn send_to_from(
+        &self,
+        buf: &[u8],
+        addr: impl ToSocketAddrs,
+        src: Ipv4Addr,
+    ) -> io::Result<usize> {
+        let addr = first_v4(addr)?;
+        let mut core = self.rt.shared.lock()?;
+        let now = core.clock.now();
+        let h = self.h;
+        send_with(&mut core, |c| {
+            c.stack.udp_send_from(now, h, Some(addr), src, buf)
+        })
+    }
+
     /// Receives a datagram.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.recv_from(buf).await.map(|(n, _)| n)

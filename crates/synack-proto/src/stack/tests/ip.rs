@@ -163,7 +163,7 @@ fn an_echo_request_is_answered_with_its_own_identifier_sequence_and_data() {
     assert_eq!(s.stats().icmp.in_csum_errors, 1);
 }
 
-fn udp_datagram(src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) -> Vec<u8> {
+pub(super) fn udp_datagram(src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) -> Vec<u8> {
     let mut u = vec![0u8; 8 + payload.len()];
     crate::wire::udp::UdpRepr {
         src_port: src.port(),

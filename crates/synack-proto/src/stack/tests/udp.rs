@@ -255,3 +255,48 @@ fn a_datagram_leaves_with_the_sockets_whole_tos_and_is_read_with_the_one_it_came
     w.a.udp_close(a).unwrap();
     assert_eq!(w.a.udp_set_tos(a, 1), Err(UdpError::InvalidHandle));
 }
+
+#[test]
+fn a_wildcard_server_answers_from_the_address_a_request_came_to() {
+    // Two interfaces: 192.0.2.1 and 198.51.100.1. A request to the second
+    // arrives from 192.0.2.9 (on the first's link, as asymmetric paths
+    // make it); the route back leaves by the first, whose address a plain
+    // reply would carry. IP_PKTINFO's source keeps the one asked.
+    let second = Ipv4Addr::new(198, 51, 100, 1);
+    let client = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 9), 5300);
+    let mut s = stack(A, 7);
+    s.add_interface(crate::stack::Interface::ip(second, 24));
+    let u = s.udp_open();
+    s.udp_bind(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53))
+        .unwrap();
+    let now = Instant::ZERO;
+    let request = super::ip::udp_datagram(client, SocketAddrV4::new(second, 53), b"query");
+    s.handle_frame(now, &request);
+    let mut buf = [0u8; 2000];
+    let got = s.udp_recv_from(u, &mut buf).unwrap();
+    assert_eq!((got.src, got.dst), (client, second));
+    let sent_from = |s: &mut Stack| {
+        let mut frame = [0u8; 2000];
+        let (iface, n) = s.poll_transmit_on(now, &mut frame).expect("a reply");
+        let ip = Ipv4Packet::new_checked(&frame[..n]).unwrap();
+        let ipr = Ipv4Repr::parse(&ip, Checksum::Full).unwrap();
+        let udp = crate::wire::udp::UdpPacket::new_checked(ip.payload()).unwrap();
+        // The checksum covers the source written.
+        crate::wire::udp::UdpRepr::parse(&udp, ipr.src_addr, ipr.dst_addr, Checksum::Full)
+            .expect("a valid UDP checksum");
+        (iface.0, ipr.src_addr)
+    };
+    s.udp_send_to(now, u, client, b"plain").unwrap();
+    assert_eq!(sent_from(&mut s), (0, A));
+    s.udp_send_from(now, u, Some(client), got.dst, b"answer")
+        .unwrap();
+    assert_eq!(sent_from(&mut s), (0, second));
+    // Not this host's, or 127/8 off the host: Linux's EINVAL.
+    for bad in [Ipv4Addr::new(203, 0, 113, 5), Ipv4Addr::LOCALHOST] {
+        assert_eq!(
+            s.udp_send_from(now, u, Some(client), bad, b"x"),
+            Err(UdpError::InvalidInput)
+        );
+    }
+    assert_eq!(s.poll_transmit_on(now, &mut buf), None);
+}
