@@ -89,11 +89,15 @@ impl TcpReply {
     }
 
     /// The IP_TTL and IP_TOS its datagram carries: a SYN-cookie SYN-ACK
-    /// its listener's, anything else none (the stack's default TTL, TOS 0).
+    /// its listener's, a TIME-WAIT entry's ACK its connection's DSCP, a
+    /// reset to no connection none (the stack's default TTL, TOS 0).
     pub fn ip(&self) -> SocketIp {
         match self {
             TcpReply::SynAck { ip, .. } => *ip,
-            TcpReply::Control(_) => SocketIp::default(),
+            TcpReply::Control(c) => SocketIp {
+                ttl: 0,
+                tos: c.dscp,
+            },
         }
     }
 
@@ -1007,9 +1011,10 @@ impl Stack {
             local: entry.conn.local(),
             remote: entry.conn.remote(),
         };
-        let Some(tw) = entry.conn.time_wait_entry() else {
+        let Some(mut tw) = entry.conn.time_wait_entry() else {
             return;
         };
+        tw.dscp = entry.ip.tos;
         if self.time_wait.len() >= self.env.config.tcp_max_tw_buckets {
             self.remove_conn(key);
             // Linux: no TIME-WAIT socket, the connection just goes.

@@ -450,6 +450,10 @@ pub struct ControlSegment {
     pub flags: TcpFlags,
     pub window: u16,
     pub timestamp: Option<TcpTimestamp>,
+    /// The DSCP bits of its datagram's TOS byte: a TIME-WAIT entry's
+    /// connection's IP_TOS (Linux `tw_tos`); 0 for a reset to no
+    /// connection.
+    pub dscp: u8,
 }
 
 impl ControlSegment {
@@ -476,6 +480,7 @@ impl ControlSegment {
             flags: TcpFlags::RST,
             window: 0,
             timestamp: None,
+            dscp: 0,
         })
     }
 
@@ -994,6 +999,7 @@ mod tests {
                 flags: TcpFlags(flags),
                 window,
                 timestamp: timestamp.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
+                dscp: 0,
             };
             let header = SegmentHeader {
                 seq: control.seq,

@@ -169,3 +169,44 @@ fn a_syn_cookie_syn_ack_carries_the_listeners_dscp() {
     assert_eq!(from_b, vec![EF]);
     assert_eq!(w.b.stats().tcp_ext.syncookies_sent, 1);
 }
+
+#[test]
+fn a_time_wait_entry_acks_with_its_connections_dscp() {
+    // Linux keeps the socket's TOS in its TIME-WAIT socket (`tw_tos`) for
+    // the ACKs it still sends; a reset to no connection carries DSCP 0.
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    w.a.tcp_set_tos(c, EF).unwrap();
+    let fins: Rc<RefCell<Vec<Vec<u8>>>> = Rc::new(RefCell::new(Vec::new()));
+    let sink = Rc::clone(&fins);
+    w.drop = Box::new(move |to_b, frame| {
+        if !to_b && frame[33] & 0x01 != 0 {
+            sink.borrow_mut().push(frame.to_vec());
+        }
+        false
+    });
+    // A closes first (and lets go of its handle): the compact TIME-WAIT.
+    w.a.tcp_close(w.now, c);
+    w.run_until(w.now.total_millis() + 100);
+    w.b.tcp_close(w.now, s);
+    w.run_until(w.now.total_millis() + 100);
+    assert_eq!(w.a.time_wait.len(), 1, "A's connection is a TIME-WAIT entry");
+    // B's FIN again: the entry answers with an ACK, DSCP and all.
+    let fin = fins.borrow()[0].clone();
+    w.a.handle_frame(w.now, &fin);
+    let mut buf = [0u8; 200];
+    w.a.poll_transmit(w.now, &mut buf).expect("TIME-WAIT's ACK");
+    assert_eq!((buf[1], buf[33]), (EF, 0x10), "an ACK with A's DSCP");
+    // A segment for no connection: a reset without it.
+    let stray = packet(
+        SocketAddrV4::new(B, 4242),
+        SocketAddrV4::new(A, 9),
+        TcpFlags::SYN,
+        1,
+        None,
+        &[],
+    );
+    w.a.handle_frame(w.now, &stray);
+    w.a.poll_transmit(w.now, &mut buf).expect("a reset");
+    assert_eq!((buf[1], buf[33] & 0x04), (0, 0x04));
+}

@@ -55,6 +55,9 @@ pub struct TimeWait {
     /// When 2 MSL runs out.
     pub expires: Instant,
     last_oow_ack: Stamp,
+    /// The connection's IP_TOS (DSCP bits), which its ACKs keep (Linux
+    /// `tw_tos`); set by the stack, which holds it.
+    pub dscp: u8,
 }
 
 impl TimeWait {
@@ -72,6 +75,7 @@ impl TimeWait {
             ts,
             expires,
             last_oow_ack: Stamp::NONE,
+            dscp: 0,
         }
     }
 
@@ -93,6 +97,7 @@ impl TimeWait {
                 tsval: clock.tsval(now),
                 tsecr: recent.value(),
             }),
+            dscp: self.dscp,
         }
     }
 
