@@ -190,7 +190,11 @@ fn a_time_wait_entry_acks_with_its_connections_dscp() {
     w.run_until(w.now.total_millis() + 100);
     w.b.tcp_close(w.now, s);
     w.run_until(w.now.total_millis() + 100);
-    assert_eq!(w.a.time_wait.len(), 1, "A's connection is a TIME-WAIT entry");
+    assert_eq!(
+        w.a.time_wait.len(),
+        1,
+        "A's connection is a TIME-WAIT entry"
+    );
     // B's FIN again: the entry answers with an ACK, DSCP and all.
     let fin = fins.borrow()[0].clone();
     w.a.handle_frame(w.now, &fin);

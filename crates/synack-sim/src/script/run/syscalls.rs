@@ -68,6 +68,11 @@ pub enum Op {
         len: usize,
         /// MSG_PEEK and MSG_OOB.
         flags: RecvFlags,
+        /// MSG_WAITALL on a blocking socket: the call returns once `len`
+        /// bytes were read (or the stream ended, or failed), and `got`
+        /// counts what it has read so far.
+        wait_all: bool,
+        got: usize,
     },
     Write {
         fd: i64,
@@ -416,13 +421,27 @@ impl<'s> Runner<'s> {
                 let fd = self.int_arg(s, 0)?;
                 let len = self.int_arg(s, 2)?.max(0) as usize;
                 let flags = RecvFlags::default();
-                self.start(s, fd, Op::Read { fd, len, flags }, 0)
+                let op = Op::Read {
+                    fd,
+                    len,
+                    flags,
+                    wait_all: false,
+                    got: 0,
+                };
+                self.start(s, fd, op, 0)
             }
             "readv" => {
                 let fd = self.int_arg(s, 0)?;
                 let len = self.iov_len(self.arg(s, 1)?)?;
                 let flags = RecvFlags::default();
-                self.start(s, fd, Op::Read { fd, len, flags }, 0)
+                let op = Op::Read {
+                    fd,
+                    len,
+                    flags,
+                    wait_all: false,
+                    got: 0,
+                };
+                self.start(s, fd, op, 0)
             }
             "recv" | "recvfrom" => {
                 let fd = self.int_arg(s, 0)?;
@@ -435,16 +454,19 @@ impl<'s> Runner<'s> {
                 } else {
                     flags
                 };
-                self.start(
-                    s,
+                // MSG_WAITALL waits for the whole length, on a blocking
+                // socket only (Linux `sock_rcvlowat`'s target).
+                let blocking = self.fds.get(&fd).is_some_and(|s| !s.nonblocking)
+                    && flags & linux::MSG_DONTWAIT == 0;
+                let wait_all = flags & linux::MSG_WAITALL != 0 && blocking && !recv.oob;
+                let op = Op::Read {
                     fd,
-                    Op::Read {
-                        fd,
-                        len,
-                        flags: recv,
-                    },
-                    flags,
-                )
+                    len,
+                    flags: recv,
+                    wait_all,
+                    got: 0,
+                };
+                self.start(s, fd, op, flags)
             }
             "write" => {
                 let fd = self.int_arg(s, 0)?;
@@ -487,8 +509,8 @@ impl<'s> Runner<'s> {
     }
 
     fn recv_flags(&self, flags: i64) -> Step<RecvFlags> {
-        if flags & linux::MSG_WAITALL != 0 {
-            return skip("recv(MSG_WAITALL): not supported by the runner");
+        if flags & linux::MSG_WAITALL != 0 && flags & linux::MSG_PEEK != 0 {
+            return skip("recv(MSG_WAITALL | MSG_PEEK): not supported by the runner");
         }
         Ok(RecvFlags {
             peek: flags & linux::MSG_PEEK != 0,
@@ -524,7 +546,20 @@ impl<'s> Runner<'s> {
         match op {
             Op::Accept { fd } => self.try_accept(*fd, s),
             Op::Connect { fd } => Ok(self.try_connect(*fd)),
-            Op::Read { fd, len, flags } => Ok(self.try_read(*fd, *len, *flags)),
+            Op::Read {
+                fd,
+                len,
+                flags,
+                wait_all: false,
+                ..
+            } => Ok(self.try_read(*fd, *len, *flags)),
+            Op::Read {
+                fd,
+                len,
+                wait_all: true,
+                got,
+                ..
+            } => Ok(self.try_read_all(*fd, *len, got)),
             Op::Write {
                 fd,
                 total,
@@ -1013,6 +1048,42 @@ impl<'s> Runner<'s> {
             return Some(Ret::Error(sock.error.take().unwrap_or(Errno::ECONNABORTED)));
         }
         None
+    }
+
+    /// A blocking `recv(MSG_WAITALL)`: reads what there is towards `len`
+    /// bytes, counting in `got`, and returns once it has them, or what it
+    /// has when the stream ends or fails (Linux `tcp_recvmsg` with the
+    /// target at `len`: a partial count before an error, the error
+    /// alone).
+    fn try_read_all(&mut self, fd: i64, len: usize, got: &mut usize) -> Option<Ret> {
+        let now = self.net.now;
+        let h = match self.fds.get(&fd)?.role {
+            Role::Conn(h) => h,
+            Role::Fresh | Role::Listener(_) => return Some(Ret::Error(Errno::ENOTCONN)),
+        };
+        let mut buf = vec![0u8; len.min(1 << 24)];
+        while *got < len {
+            let want = (len - *got).min(buf.len());
+            let r = self.net.stack.tcp_recv(now, h, &mut buf[..want]);
+            let _ = self.net.drain();
+            let sock = self.fds.get_mut(&fd)?;
+            match r {
+                Ok(n) if n > 0 => *got += n,
+                Err(RecvError::WouldBlock) if sock.error.is_none() => return None,
+                // The end of the stream, or a failure: what was read, else
+                // the error (or 0 at the end).
+                _ if *got > 0 => break,
+                Ok(_) | Err(RecvError::Connection(_)) => {
+                    return Some(sock.error.take().map_or(Ret::Value(0), Ret::Error));
+                }
+                Err(RecvError::WouldBlock) => {
+                    return Some(Ret::Error(sock.error.take().unwrap_or(Errno::EAGAIN)));
+                }
+                Err(RecvError::InvalidHandle) => return Some(Ret::Error(Errno::ENOTCONN)),
+                Err(RecvError::NoUrgentData) => return Some(Ret::Error(Errno::EINVAL)),
+            }
+        }
+        Some(Ret::Value(*got as i64))
     }
 
     fn try_read(&mut self, fd: i64, len: usize, flags: RecvFlags) -> Option<Ret> {
