@@ -156,22 +156,8 @@ fn with_m_do_the_kernel_names_the_path_mtu_and_later_requests_are_refused() {
             kernel_router();
             // The kernel's link beyond carries 1280 bytes.
             ip("link set far0 mtu 1280");
-            let p = ping(
-                env,
-                &[
-                    "-M",
-                    "do",
-                    "-s",
-                    "1400",
-                    "-c",
-                    "3",
-                    "-i",
-                    "0.2",
-                    "203.0.113.1",
-                    "--gateway",
-                    KERNEL,
-                ],
-            );
+            let args = "-M do -s 1400 -c 3 -i 0.2 203.0.113.1 --gateway 192.0.2.1";
+            let p = ping(env, &args.split(' ').collect::<Vec<_>>());
             assert_eq!(p.code, Some(1), "{p:?}");
             let lines = p.lines();
             assert_eq!(

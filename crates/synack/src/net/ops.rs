@@ -589,3 +589,68 @@ macro_rules! stream_options {
     };
 }
 pub(crate) use stream_options;
+
+/// The socket options both front ends' listeners have, from one source:
+/// expanded in each `impl TcpListener` (a `rt: Runtime` and an `l:
+/// ListenerHandle`), so the two read the same calls and documentation.
+macro_rules! listener_options {
+    () => {
+        /// IP_TTL, as std names it: the TTL of the connections this
+        /// listener accepts from now on, their SYN-ACKs included (1 to
+        /// 255; each connection's own `set_ttl` overrides it; the stack's
+        /// default, 64, until set).
+        pub fn set_ttl(&self, ttl: u32) -> std::io::Result<()> {
+            let mut core = self.rt.shared.lock()?;
+            crate::net::ops::set_listener_ttl(&mut core, self.l, ttl)
+        }
+
+        /// IP_TTL.
+        pub fn ttl(&self) -> std::io::Result<u32> {
+            let core = self.rt.shared.lock()?;
+            crate::net::ops::listener_ttl(&core, self.l)
+        }
+
+        /// IP_TOS: the DSCP of the connections this listener accepts from
+        /// now on, their SYN-ACKs included (0 to 255; the ECN bits are
+        /// TCP's and ignored; each connection's own `set_tos` overrides it).
+        pub fn set_tos(&self, tos: u32) -> std::io::Result<()> {
+            let mut core = self.rt.shared.lock()?;
+            crate::net::ops::set_listener_tos(&mut core, self.l, tos)
+        }
+
+        /// IP_TOS.
+        pub fn tos(&self) -> std::io::Result<u32> {
+            let core = self.rt.shared.lock()?;
+            crate::net::ops::listener_tos(&core, self.l)
+        }
+
+        /// TCP_NOTSENT_LOWAT: the mark of unsent bytes every connection
+        /// this listener accepts from now on starts with (0: the stack's
+        /// `tcp_notsent_lowat`), as Linux's children inherit it.
+        pub fn set_notsent_lowat(&self, bytes: u32) -> std::io::Result<()> {
+            let mut core = self.rt.shared.lock()?;
+            crate::net::ops::set_listener_notsent_lowat(&mut core, self.l, bytes)
+        }
+
+        /// TCP_NOTSENT_LOWAT as set (0: unset).
+        pub fn notsent_lowat(&self) -> std::io::Result<u32> {
+            let core = self.rt.shared.lock()?;
+            crate::net::ops::listener_notsent_lowat(&core, self.l)
+        }
+
+        /// TCP_WINDOW_CLAMP: the most the receive window of every
+        /// connection this listener accepts from now on offers (at least
+        /// 1,152; 0: none), their SYN-ACKs' window scale included.
+        pub fn set_window_clamp(&self, bytes: u32) -> std::io::Result<()> {
+            let mut core = self.rt.shared.lock()?;
+            crate::net::ops::set_listener_window_clamp(&mut core, self.l, bytes)
+        }
+
+        /// TCP_WINDOW_CLAMP as set (0: unset).
+        pub fn window_clamp(&self) -> std::io::Result<u32> {
+            let core = self.rt.shared.lock()?;
+            crate::net::ops::listener_window_clamp(&core, self.l)
+        }
+    };
+}
+pub(crate) use listener_options;

@@ -167,6 +167,21 @@ pub(crate) fn try_recv_info(
     }
 }
 
+/// A datagram to `addr` from source address `src` (IP_PKTINFO), for both
+/// front ends.
+pub(crate) fn send_from(
+    core: &mut Core,
+    h: UdpHandle,
+    addr: SocketAddrV4,
+    src: Ipv4Addr,
+    buf: &[u8],
+) -> io::Result<usize> {
+    let now = core.clock.now();
+    send_with(core, |c| {
+        c.stack.udp_send_from(now, h, Some(addr), src, buf)
+    })
+}
+
 /// IP_TOS as socket2 and tokio take it (a `u32`), for both front ends.
 pub(crate) fn set_tos(core: &mut Core, h: UdpHandle, tos: u32) -> io::Result<()> {
     let tos = super::ops::tos_value(tos)?;
@@ -267,12 +282,7 @@ impl UdpSocket {
         src: Ipv4Addr,
     ) -> io::Result<usize> {
         let addr = first_v4(addr)?;
-        self.with_core(|core, h| {
-            let now = core.clock.now();
-            send_with(core, |c| {
-                c.stack.udp_send_from(now, h, Some(addr), src, buf)
-            })
-        })
+        self.with_core(|core, h| send_from(core, h, addr, src, buf))
     }
 
     /// Receives a datagram (its excess beyond `buf` is dropped).

@@ -68,53 +68,7 @@ impl TcpListener {
         Ok(self.local)
     }
 
-    /// IP_TTL, as [`crate::net::TcpListener::set_ttl`].
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        let mut core = self.rt.shared.lock()?;
-        ops::set_listener_ttl(&mut core, self.l, ttl)
-    }
-
-    /// IP_TTL.
-    pub fn ttl(&self) -> io::Result<u32> {
-        let core = self.rt.shared.lock()?;
-        ops::listener_ttl(&core, self.l)
-    }
-
-    /// IP_TOS, as [`crate::net::TcpListener::set_tos`].
-    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
-        let mut core = self.rt.shared.lock()?;
-        ops::set_listener_tos(&mut core, self.l, tos)
-    }
-
-    /// IP_TOS.
-    pub fn tos(&self) -> io::Result<u32> {
-        let core = self.rt.shared.lock()?;
-        ops::listener_tos(&core, self.l)
-    }
-
-    /// TCP_NOTSENT_LOWAT, as [`crate::net::TcpListener::set_notsent_lowat`].
-    pub fn set_notsent_lowat(&self, bytes: u32) -> io::Result<()> {
-        let mut core = self.rt.shared.lock()?;
-        ops::set_listener_notsent_lowat(&mut core, self.l, bytes)
-    }
-
-    /// TCP_NOTSENT_LOWAT as set (0: unset).
-    pub fn notsent_lowat(&self) -> io::Result<u32> {
-        let core = self.rt.shared.lock()?;
-        ops::listener_notsent_lowat(&core, self.l)
-    }
-
-    /// TCP_WINDOW_CLAMP, as [`crate::net::TcpListener::set_window_clamp`].
-    pub fn set_window_clamp(&self, bytes: u32) -> io::Result<()> {
-        let mut core = self.rt.shared.lock()?;
-        ops::set_listener_window_clamp(&mut core, self.l, bytes)
-    }
-
-    /// TCP_WINDOW_CLAMP as set (0: unset).
-    pub fn window_clamp(&self) -> io::Result<u32> {
-        let core = self.rt.shared.lock()?;
-        ops::listener_window_clamp(&core, self.l)
-    }
+    crate::net::ops::listener_options!();
 }
 
 impl Drop for TcpListener {

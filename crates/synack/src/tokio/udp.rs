@@ -11,8 +11,9 @@ use synack_proto::udp::UdpHandle;
 use super::Runtime;
 use crate::net::ReceivedDatagram;
 use crate::net::udp::{
-    Reuse, membership, open, open_with, release, send_with, set_ip_options, set_multicast_ttl,
-    set_source_filter, set_tos, set_ttl, try_recv_from, try_recv_info, try_recv_msg,
+    Reuse, membership, open, open_with, release, send_from, send_with, set_ip_options,
+    set_multicast_ttl, set_source_filter, set_tos, set_ttl, try_recv_from, try_recv_info,
+    try_recv_msg,
 };
 use crate::runtime::Core;
 
@@ -111,11 +112,7 @@ impl UdpSocket {
     ) -> io::Result<usize> {
         let addr = first_v4(addr)?;
         let mut core = self.rt.shared.lock()?;
-        let now = core.clock.now();
-        let h = self.h;
-        send_with(&mut core, |c| {
-            c.stack.udp_send_from(now, h, Some(addr), src, buf)
-        })
+        send_from(&mut core, self.h, addr, src, buf)
     }
 
     /// Receives a datagram.

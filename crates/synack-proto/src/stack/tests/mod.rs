@@ -152,6 +152,24 @@ pub(super) fn events(stack: &mut Stack) -> Vec<Event> {
 /// Decides whether a frame (towards B?) is lost.
 pub(super) type DropFilter = Box<dyn FnMut(bool, &[u8]) -> bool>;
 
+/// What [`record`] keeps of the frames on a [`Wire`].
+pub(super) type Record<T> = std::rc::Rc<std::cell::RefCell<Vec<T>>>;
+
+/// Keeps what `seen` makes of every frame on the wire (its direction,
+/// towards B or not, and its bytes), dropping none.
+pub(super) fn record<T: 'static>(
+    w: &mut Wire,
+    seen: impl Fn(bool, &[u8]) -> T + 'static,
+) -> Record<T> {
+    let log: Record<T> = Default::default();
+    let sink = std::rc::Rc::clone(&log);
+    w.drop = Box::new(move |to_b, frame| {
+        sink.borrow_mut().push(seen(to_b, frame));
+        false
+    });
+    log
+}
+
 /// Rewrites a frame in place (towards B?): a router in the middle.
 pub(super) type Relay = Box<dyn FnMut(bool, &mut [u8])>;
 

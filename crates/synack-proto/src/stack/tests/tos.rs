@@ -4,9 +4,6 @@
 //! UDP and ping sockets send their whole TOS byte and report the one each
 //! datagram came with (IP_RECVTOS).
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use super::*;
 use crate::ip::SocketIp;
 use crate::tcp::conn::SetOptionError;
@@ -16,18 +13,12 @@ const EF: u8 = 46 << 2;
 /// AF41 (RFC 2597).
 const AF41: u8 = 34 << 2;
 
-type Log = Rc<RefCell<Vec<(bool, u8, u8)>>>;
+type Log = Record<(bool, u8, u8)>;
 
 /// Records every frame's direction (towards B), TOS byte and TCP flags
 /// byte (no IP options on this wire: the header is 20 bytes).
 fn log_tos(w: &mut Wire) -> Log {
-    let log: Log = Rc::new(RefCell::new(Vec::new()));
-    let sink = Rc::clone(&log);
-    w.drop = Box::new(move |to_b, frame| {
-        sink.borrow_mut().push((to_b, frame[1], frame[33]));
-        false
-    });
-    log
+    record(w, |to_b, frame| (to_b, frame[1], frame[33]))
 }
 
 /// The distinct TOS bytes seen one way since the log was last emptied.
@@ -177,13 +168,9 @@ fn a_time_wait_entry_acks_with_its_connections_dscp() {
     let mut w = Wire::new();
     let (c, s) = connected(&mut w);
     w.a.tcp_set_tos(c, EF).unwrap();
-    let fins: Rc<RefCell<Vec<Vec<u8>>>> = Rc::new(RefCell::new(Vec::new()));
-    let sink = Rc::clone(&fins);
-    w.drop = Box::new(move |to_b, frame| {
-        if !to_b && frame[33] & 0x01 != 0 {
-            sink.borrow_mut().push(frame.to_vec());
-        }
-        false
+    // B's FIN, kept to be sent again.
+    let fins = record(&mut w, |to_b, frame| {
+        (!to_b && frame[33] & 0x01 != 0).then(|| frame.to_vec())
     });
     // A closes first (and lets go of its handle): the compact TIME-WAIT.
     w.a.tcp_close(w.now, c);
@@ -196,7 +183,7 @@ fn a_time_wait_entry_acks_with_its_connections_dscp() {
         "A's connection is a TIME-WAIT entry"
     );
     // B's FIN again: the entry answers with an ACK, DSCP and all.
-    let fin = fins.borrow()[0].clone();
+    let fin = fins.borrow().iter().flatten().next().unwrap().clone();
     w.a.handle_frame(w.now, &fin);
     let mut buf = [0u8; 200];
     w.a.poll_transmit(w.now, &mut buf).expect("TIME-WAIT's ACK");

@@ -4,9 +4,6 @@
 //! it is when the segment is sent; a listener's IP_TTL goes to the
 //! connections it accepts and to its SYN-cookie SYN-ACKs.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use super::*;
 use crate::tcp::conn::SetOptionError;
 
@@ -17,12 +14,7 @@ fn a_connections_ttl_goes_on_every_segment_it_sends() {
     assert_eq!(w.a.tcp_ttl(c), Some(64));
     w.a.tcp_set_ttl(c, 9).unwrap();
     assert_eq!(w.a.tcp_ttl(c), Some(9));
-    let ttls = Rc::new(RefCell::new(Vec::new()));
-    let log = Rc::clone(&ttls);
-    w.drop = Box::new(move |to_b, frame| {
-        log.borrow_mut().push((to_b, frame[8]));
-        false
-    });
+    let ttls = record(&mut w, |to_b, frame| (to_b, frame[8]));
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     w.transfer(true, c, s, &data);
     w.transfer(false, s, c, &data[..10_000]);
@@ -40,18 +32,12 @@ fn a_connections_ttl_goes_on_every_segment_it_sends() {
     assert_eq!(w.a.tcp_ttl(c), None);
 }
 
-type Log = Rc<RefCell<Vec<(bool, u8, u8)>>>;
+type Log = Record<(bool, u8, u8)>;
 
 /// Records every frame's direction (towards B), TTL and TCP flags byte
 /// (the wire's datagrams have no IP options here: the header is 20 bytes).
 fn log_ttls(w: &mut Wire) -> Log {
-    let log: Log = Rc::new(RefCell::new(Vec::new()));
-    let sink = Rc::clone(&log);
-    w.drop = Box::new(move |to_b, frame| {
-        sink.borrow_mut().push((to_b, frame[8], frame[33]));
-        false
-    });
-    log
+    record(w, |to_b, frame| (to_b, frame[8], frame[33]))
 }
 
 /// The TTLs seen each way since the log was last emptied, emptying it.

@@ -4,28 +4,20 @@
 //! SYN (by `connect`'s options or a listener) it shapes the SYN's window
 //! and window scale.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use super::*;
 use crate::tcp::conn::{MIN_WINDOW_CLAMP, SetOptionError, SocketOption};
 
 /// Every frame's direction (towards B), TCP flags, window field and
 /// window scale option (`None` without one); no IP options on this wire.
-type Log = Rc<RefCell<Vec<(bool, u8, u16, Option<u8>)>>>;
+type Log = Record<(bool, u8, u16, Option<u8>)>;
 
 fn log_windows(w: &mut Wire) -> Log {
-    let log: Log = Rc::new(RefCell::new(Vec::new()));
-    let sink = Rc::clone(&log);
-    w.drop = Box::new(move |to_b, frame| {
+    record(w, |to_b, frame| {
         let tcp = TcpPacket::new_checked(&frame[20..]).unwrap();
         let (src, dst) = if to_b { (A, B) } else { (B, A) };
         let seg = TcpRepr::parse(&tcp, src, dst, Checksum::Offload).unwrap();
-        sink.borrow_mut()
-            .push((to_b, frame[33], seg.window, seg.options.window_scale));
-        false
-    });
-    log
+        (to_b, frame[33], seg.window, seg.options.window_scale)
+    })
 }
 
 #[test]

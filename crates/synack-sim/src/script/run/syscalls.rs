@@ -87,6 +87,19 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// A read of up to `len` bytes, nothing read yet.
+    fn read(fd: i64, len: usize, flags: RecvFlags, wait_all: bool) -> Op {
+        Op::Read {
+            fd,
+            len,
+            flags,
+            wait_all,
+            got: 0,
+        }
+    }
+}
+
 /// One `{fd=N, events=E, revents=R}` of poll(2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PollFd {
@@ -420,28 +433,12 @@ impl<'s> Runner<'s> {
             "read" => {
                 let fd = self.int_arg(s, 0)?;
                 let len = self.int_arg(s, 2)?.max(0) as usize;
-                let flags = RecvFlags::default();
-                let op = Op::Read {
-                    fd,
-                    len,
-                    flags,
-                    wait_all: false,
-                    got: 0,
-                };
-                self.start(s, fd, op, 0)
+                self.start(s, fd, Op::read(fd, len, RecvFlags::default(), false), 0)
             }
             "readv" => {
                 let fd = self.int_arg(s, 0)?;
                 let len = self.iov_len(self.arg(s, 1)?)?;
-                let flags = RecvFlags::default();
-                let op = Op::Read {
-                    fd,
-                    len,
-                    flags,
-                    wait_all: false,
-                    got: 0,
-                };
-                self.start(s, fd, op, 0)
+                self.start(s, fd, Op::read(fd, len, RecvFlags::default(), false), 0)
             }
             "recv" | "recvfrom" => {
                 let fd = self.int_arg(s, 0)?;
@@ -459,14 +456,7 @@ impl<'s> Runner<'s> {
                 let blocking = self.fds.get(&fd).is_some_and(|s| !s.nonblocking)
                     && flags & linux::MSG_DONTWAIT == 0;
                 let wait_all = flags & linux::MSG_WAITALL != 0 && blocking && !recv.oob;
-                let op = Op::Read {
-                    fd,
-                    len,
-                    flags: recv,
-                    wait_all,
-                    got: 0,
-                };
-                self.start(s, fd, op, flags)
+                self.start(s, fd, Op::read(fd, len, recv, wait_all), flags)
             }
             "write" => {
                 let fd = self.int_arg(s, 0)?;
