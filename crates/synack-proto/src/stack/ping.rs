@@ -212,8 +212,10 @@ impl Stack {
     }
 
     /// Sets IP_TOS, the TOS byte of the socket's requests (`ping -Q`),
-    /// which their echo replies carry back (RFC 1812 §4.3.3.2 asks a
-    /// replying router to keep it, and Linux's hosts do). Until set, 0.
+    /// which their echo replies carry back (RFC 1349 §5.1: "the same value
+    /// in the TOS field as was used in the corresponding ICMP Echo
+    /// Request"; Linux's `icmp_reply` and synack's `emit_echo_reply` do).
+    /// Until set, 0.
     pub fn ping_set_tos(&mut self, h: PingHandle, tos: u8) -> Result<(), PingError> {
         self.ping.set_tos(h, tos)
     }

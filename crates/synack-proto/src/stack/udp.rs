@@ -107,14 +107,14 @@ impl Stack {
         data: &[u8],
     ) -> Result<usize, UdpError> {
         self.advance(now);
+        let target = dst.or(self.udp.peer_addr(h)?);
         if let Some(from) = from {
-            let target = dst.or(self.udp.peer_addr(h)?);
+            // IP_PKTINFO's source: this host's, and 127/8 only to it.
             let leaves = target.is_some_and(|t| !self.is_host_addr(*t.ip()));
             if !self.is_host_addr(from) || (leaves && from.is_loopback()) {
                 return Err(UdpError::InvalidInput);
             }
         }
-        let target = dst.or(self.udp.peer_addr(h)?);
         // IP_MULTICAST_IF: a group's datagrams leave by the socket's
         // interface, from its address, whatever the routes say.
         let multicast_if = match target {
@@ -166,9 +166,6 @@ impl Stack {
             return Err(UdpError::NoBufferSpace);
         };
         buf.resize(total, 0);
-        // To a source route's first hop; the UDP checksum covers the final
-        // destination (RFC 1122 §4.1.3.4: the pseudo-header's is the final
-        // one).
         let mut multicast_loop = false;
         let ttl = if out.dst.ip().is_multicast() {
             // IP_MULTICAST_TTL (RFC 1112 §6.1: 1 unless the socket says
@@ -184,6 +181,9 @@ impl Stack {
         // IP_TOS: the whole byte, its ECN field too (RFC 3168 §6 leaves
         // the field to the transport, and UDP's is the application).
         let tos = self.udp.tos(h)?;
+        // To a source route's first hop; the UDP checksum covers the final
+        // destination (RFC 1122 §4.1.3.4: the pseudo-header's is the final
+        // one).
         self.write_ip_header_tos(
             &mut buf[..IP_HEADER_LEN],
             *out.src.ip(),

@@ -875,12 +875,13 @@ impl UdpSockets {
             }
         };
         let from = SocketAddrV4::new(src, repr.src_port);
+        // IP_PKTINFO's, IP_RECVTTL's and IP_RECVTOS's values.
+        let to = Arrived {
+            dst,
+            ttl: ip.ttl,
+            tos: ip.dscp_ecn,
+        };
         if dst_broadcast && self.shared > 0 {
-            let to = Arrived {
-                dst,
-                ttl: ip.ttl,
-                tos: ip.dscp_ecn,
-            };
             return self.deliver_to_all(to, iface, repr.dst_port, from, options, repr.payload);
         }
         let Some(index) = self.demux(dst, repr.dst_port, from) else {
@@ -903,11 +904,6 @@ impl UdpSockets {
             self.stats.ignored_multi += 1;
             return UdpInput::Ignored;
         }
-        let to = Arrived {
-            dst,
-            ttl: ip.ttl,
-            tos: ip.dscp_ecn,
-        };
         if !queue(s, from, to, options, repr.payload) {
             self.stats.in_errors += 1;
             self.stats.rcvbuf_errors += 1;
