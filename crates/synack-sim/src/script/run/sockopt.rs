@@ -445,12 +445,13 @@ impl Runner<'_> {
             }
             (linux::SOL_TCP, linux::TCP_FASTOPEN) => i64::from(sock.fastopen_qlen.unwrap_or(0)),
             (linux::SOL_TCP, linux::TCP_FASTOPEN_CONNECT) => i64::from(sock.fastopen_connect),
-            // The socket's own (0 unset), as Linux reads `tp->notsent_lowat`;
-            // an int, so a mark above i32::MAX reads negative.
+            // As set, or a connection's receive buffer limit (`window_clamp`).
             (linux::SOL_TCP, linux::TCP_WINDOW_CLAMP) => i64::from(match sock.role {
                 Role::Listener(l) => stack.tcp_listener_window_clamp(l).unwrap_or(0),
                 _ => live.map_or(sock.window_clamp, |c| c.window_clamp()),
             }),
+            // The socket's own (0 unset), as Linux reads `tp->notsent_lowat`;
+            // an int, so a mark above i32::MAX reads negative.
             (linux::SOL_TCP, linux::TCP_NOTSENT_LOWAT) => {
                 i64::from(live.map_or(sock.notsent_lowat, |c| c.notsent_lowat()) as i32)
             }
