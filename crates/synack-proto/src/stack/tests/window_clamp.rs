@@ -66,6 +66,12 @@ fn the_window_b_offers_never_passes_its_clamp() {
         w.b.tcp_set_option(w.now, s, SocketOption::WindowClamp(0)),
         Err(SetOptionError::InvalidValue)
     );
+    // SO_RCVLOWAT past the clamp grows the buffer to the mark and the
+    // clamp with it (Linux `tcp_set_rcvlowat` sets `window_clamp`).
+    w.b.tcp_set_option(w.now, s, SocketOption::RecvLowat(20_000))
+        .unwrap();
+    assert_eq!(w.b.tcp_connection(s).unwrap().window_clamp(), 20_000);
+    assert_eq!(w.b.tcp_mem_info(s).unwrap().rcvbuf, 20_000);
 }
 
 #[test]

@@ -640,9 +640,15 @@ impl Connection {
                 };
                 let lowat = (bytes as usize).min(cap).max(1) as u32;
                 socket.update_cold(|c| c.recv_lowat = if lowat > 1 { lowat } else { 0 });
+                let clamp = socket.window_clamp();
                 if let Some(rcv) = self.state.recv_half_mut() {
                     if !locked && rcv.buffer_limit() < lowat as usize {
                         rcv.set_buffer_limit(lowat as usize);
+                        // The window may offer the mark: Linux raises
+                        // TCP_WINDOW_CLAMP to it too.
+                        if clamp != 0 && clamp < lowat {
+                            socket.update_cold(|c| c.window_clamp = lowat);
+                        }
                     }
                     // It may be met already (Linux `tcp_set_rcvlowat` calls
                     // `tcp_data_ready`).
