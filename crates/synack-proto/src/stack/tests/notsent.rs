@@ -166,3 +166,52 @@ fn a_listeners_mark_goes_to_the_connections_it_accepts() {
         Err(crate::tcp::conn::SetOptionError::InvalidHandle)
     );
 }
+
+#[test]
+fn an_ack_that_leaves_half_the_mark_unsent_wakes_no_writer() {
+    // B's receive buffer holds 4 KiB, so most of what A writes waits
+    // unsent behind B's window; A's mark is 20,000.
+    const LOWAT: u32 = 20_000;
+    let mut w = Wire::new();
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    let small = crate::tcp::conn::SocketOptions {
+        recv_buffer: Some(4_096),
+        ..Default::default()
+    };
+    w.b.tcp_listener_set_options(l, small).unwrap();
+    let c =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    let s = w.b.tcp_accept(l).unwrap();
+    w.a.tcp_set_option(w.now, c, SocketOption::NotSentLowat(LOWAT))
+        .unwrap();
+    let data = vec![5u8; 100_000];
+    let mut sent = 0;
+    while let Ok(n) = w.a.tcp_send(w.now, c, &data[sent..]) {
+        sent += n;
+    }
+    w.run_until(w.now.total_millis() + 200);
+    let _ = events(&mut w.a);
+    assert!(unsent(&w.a, c) > LOWAT / 2, "{}", unsent(&w.a, c));
+    // B reads a segment's worth: its window opens, A sends, B's ACK
+    // advances SND.UNA with more than half the mark still unsent.
+    let mut buf = vec![0u8; 65_536];
+    let mut read = w.b.tcp_recv(w.now, s, &mut buf[..1_448]).unwrap();
+    w.run_until(w.now.total_millis() + 200);
+    assert!(unsent(&w.a, c) > LOWAT / 2, "{}", unsent(&w.a, c));
+    assert!(!events(&mut w.a).contains(&Event::Writable(c)));
+    // As B reads on, the unsent bytes fall below half the mark: woken.
+    let mut woken = false;
+    for _ in 0..200 {
+        read += w.b.tcp_recv(w.now, s, &mut buf).unwrap_or(0);
+        w.run_until(w.now.total_millis() + 20);
+        if events(&mut w.a).contains(&Event::Writable(c)) {
+            woken = true;
+            break;
+        }
+    }
+    assert!(woken, "{read} bytes read, {} unsent", unsent(&w.a, c));
+    assert!(2 * unsent(&w.a, c) < LOWAT);
+    assert!(read > 0 && sent < 100_000, "{sent}");
+}
