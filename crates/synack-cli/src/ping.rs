@@ -565,6 +565,8 @@ struct Pinger<'a> {
     buf: Vec<u8>,
     /// The record route printed last (`-R`).
     last_route: Option<Vec<Ipv4Addr>>,
+    /// `-M`, for the MTU a refused request's line names.
+    pmtudisc: Option<PmtuArg>,
     /// Set by Ctrl-C (SIGINT).
     stop: &'a AtomicBool,
 }
@@ -593,6 +595,7 @@ impl<'a> Pinger<'a> {
             last_sent: None,
             buf: vec![0; HEADER_LEN + usize::from(MAX_DATA)],
             last_route: None,
+            pmtudisc: args.pmtudisc,
             stop,
         })
     }
@@ -647,7 +650,13 @@ impl<'a> Pinger<'a> {
             // MTU its error queue's local report names.
             Err(e) if e.raw_os_error() == Some(EMSGSIZE) => {
                 request.settled = true;
-                let mtu = self.socket.runtime().path_mtu(self.dst).unwrap_or(0);
+                // The MTU the request met: the link's under `-M probe`.
+                let rt = self.socket.runtime();
+                let mtu = match self.pmtudisc {
+                    Some(PmtuArg::Probe) => rt.link_mtu(self.dst),
+                    _ => rt.path_mtu(self.dst),
+                };
+                let mtu = mtu.unwrap_or(0);
                 let _ = writeln!(io::stderr(), "{}", local_error_line(mtu));
             }
             Err(e) => {

@@ -180,6 +180,13 @@ fn with_m_do_the_kernel_names_the_path_mtu_and_later_requests_are_refused() {
                     .starts_with("3 packets transmitted, 0 received, +1 errors"),
                 "{p:?}"
             );
+            // `-M probe` is bounded by the link (1500), not the path.
+            let args = "-M probe -s 1473 -c 1 -W 1 192.0.2.1";
+            let p = ping(env, &args.split(' ').collect::<Vec<_>>());
+            assert_eq!(
+                p.stderr, "ping: local error: message too long, mtu=1500\n",
+                "{p:?}"
+            );
         },
     );
 }

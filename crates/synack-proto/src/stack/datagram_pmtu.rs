@@ -42,6 +42,12 @@ impl Stack {
         self.path_and_link_mtu(dst).map(|(path, _)| path)
     }
 
+    /// The MTU of the link the route to `dst` leaves by (what `Probe`
+    /// bounds a datagram by); `None` without a route.
+    pub fn link_mtu(&self, dst: Ipv4Addr) -> Option<u16> {
+        self.path_and_link_mtu(dst).map(|(_, link)| link)
+    }
+
     /// DF for a datagram of `len` bytes to `via` (its first hop) under
     /// `mode`, or the MTU it exceeds when the mode refuses it.
     pub(super) fn datagram_dont_fragment(

@@ -565,6 +565,13 @@ impl Runtime {
         self.shared.lock_anyway().stack.path_mtu(dst)
     }
 
+    /// The MTU of the link the route to `dst` leaves by (a learned path
+    /// MTU aside: what IP_PMTUDISC_PROBE bounds a datagram by); `None`
+    /// without a route.
+    pub fn link_mtu(&self, dst: Ipv4Addr) -> Option<u16> {
+        self.shared.lock_anyway().stack.link_mtu(dst)
+    }
+
     /// What the client knows about `server` for TCP Fast Open (its cookie
     /// and MSS), to save it past this process.
     pub fn fastopen_entry(&self, server: Ipv4Addr) -> Option<FastOpenEntry> {

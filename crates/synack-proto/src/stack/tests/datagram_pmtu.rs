@@ -52,6 +52,7 @@ fn a_udp_socket_learns_the_path_mtu_and_each_mode_follows_it() {
     // Learned for the destination, and told to the connected socket once.
     assert_eq!(n.a.udp_path_mtu(a), Ok(1280));
     assert_eq!(n.a.path_mtu(FAR), Some(1280));
+    assert_eq!(n.a.link_mtu(FAR), Some(1500), "what Probe is bounded by");
     assert_eq!(
         n.a.udp_recv(a, &mut buf),
         Err(UdpError::Icmp(IcmpErrno::MessageTooLong))
