@@ -325,6 +325,25 @@ pub(super) fn assert_invariants(stack: &Stack) {
 
 pub(super) const PORT: u16 = 80;
 
+/// [`connected`] with B's receive buffer `recv_buffer` bytes from its
+/// start (its listener's SO_RCVBUF), so that its window closes soon.
+pub(super) fn connected_with_small_window(
+    w: &mut Wire,
+    recv_buffer: usize,
+) -> (ConnHandle, ConnHandle) {
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    let small = crate::tcp::conn::SocketOptions {
+        recv_buffer: Some(recv_buffer),
+        ..Default::default()
+    };
+    w.b.tcp_listener_set_options(l, small).unwrap();
+    let c =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+            .unwrap();
+    w.run_until(100);
+    (c, w.b.tcp_accept(l).unwrap())
+}
+
 pub(super) fn connected(w: &mut Wire) -> (ConnHandle, ConnHandle) {
     let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
     let c =

@@ -173,17 +173,7 @@ fn an_ack_that_leaves_half_the_mark_unsent_wakes_no_writer() {
     // unsent behind B's window; A's mark is 20,000.
     const LOWAT: u32 = 20_000;
     let mut w = Wire::new();
-    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
-    let small = crate::tcp::conn::SocketOptions {
-        recv_buffer: Some(4_096),
-        ..Default::default()
-    };
-    w.b.tcp_listener_set_options(l, small).unwrap();
-    let c =
-        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
-            .unwrap();
-    w.run_until(100);
-    let s = w.b.tcp_accept(l).unwrap();
+    let (c, s) = connected_with_small_window(&mut w, 4_096);
     w.a.tcp_set_option(w.now, c, SocketOption::NotSentLowat(LOWAT))
         .unwrap();
     let data = vec![5u8; 100_000];

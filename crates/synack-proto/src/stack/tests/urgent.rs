@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::*;
-use crate::tcp::conn::{RecvFlags, SendFlags, SocketOption, SocketOptions};
+use crate::tcp::conn::{RecvFlags, SendFlags, SocketOption};
 
 /// One call of a scenario.
 enum Step {
@@ -376,17 +376,7 @@ fn each_segment_before_the_pointer_carries_its_own_distance() {
 fn a_closed_window_still_carries_the_urgent_pointer_by_probe() {
     let mut w = Wire::new();
     // B's buffer small from the start, so its window closes.
-    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
-    let small = SocketOptions {
-        recv_buffer: Some(4096),
-        ..SocketOptions::default()
-    };
-    w.b.tcp_listener_set_options(l, small).unwrap();
-    let c =
-        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
-            .unwrap();
-    w.run_until(100);
-    let s = w.b.tcp_accept(l).unwrap();
+    let (c, s) = connected_with_small_window(&mut w, 4096);
     events(&mut w.b);
     // Fill B's window, and more; B reads nothing.
     let filler = vec![1u8; 12 * 1024];
