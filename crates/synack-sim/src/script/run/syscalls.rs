@@ -68,10 +68,9 @@ pub enum Op {
         len: usize,
         /// MSG_PEEK and MSG_OOB.
         flags: RecvFlags,
-        /// MSG_WAITALL on a blocking socket: the call returns once `len`
-        /// bytes were read (or the stream ended, or failed), and `got`
-        /// counts what it has read so far.
-        wait_all: bool,
+        /// What the read waits for.
+        wait: ReadWait,
+        /// With [`ReadWait::Whole`], what it has read so far.
         got: usize,
     },
     Write {
@@ -87,14 +86,26 @@ pub enum Op {
     },
 }
 
+/// What a read on a blocking socket waits for (Linux `tcp_recvmsg`'s
+/// target and timeout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadWait {
+    /// SO_RCVLOWAT bytes (at most the length asked for).
+    Mark,
+    /// MSG_WAITALL: the whole length (or the stream's end, or a failure).
+    Whole,
+    /// MSG_DONTWAIT: nothing; it takes what there is (EAGAIN if nothing).
+    Now,
+}
+
 impl Op {
     /// A read of up to `len` bytes, nothing read yet.
-    fn read(fd: i64, len: usize, flags: RecvFlags, wait_all: bool) -> Op {
+    fn read(fd: i64, len: usize, flags: RecvFlags, wait: ReadWait) -> Op {
         Op::Read {
             fd,
             len,
             flags,
-            wait_all,
+            wait,
             got: 0,
         }
     }
@@ -433,12 +444,14 @@ impl<'s> Runner<'s> {
             "read" => {
                 let fd = self.int_arg(s, 0)?;
                 let len = self.int_arg(s, 2)?.max(0) as usize;
-                self.start(s, fd, Op::read(fd, len, RecvFlags::default(), false), 0)
+                let op = Op::read(fd, len, RecvFlags::default(), ReadWait::Mark);
+                self.start(s, fd, op, 0)
             }
             "readv" => {
                 let fd = self.int_arg(s, 0)?;
                 let len = self.iov_len(self.arg(s, 1)?)?;
-                self.start(s, fd, Op::read(fd, len, RecvFlags::default(), false), 0)
+                let op = Op::read(fd, len, RecvFlags::default(), ReadWait::Mark);
+                self.start(s, fd, op, 0)
             }
             "recv" | "recvfrom" => {
                 let fd = self.int_arg(s, 0)?;
@@ -452,11 +465,17 @@ impl<'s> Runner<'s> {
                     flags
                 };
                 // MSG_WAITALL waits for the whole length, on a blocking
-                // socket only (Linux `sock_rcvlowat`'s target).
-                let blocking = self.fds.get(&fd).is_some_and(|s| !s.nonblocking)
-                    && flags & linux::MSG_DONTWAIT == 0;
-                let wait_all = flags & linux::MSG_WAITALL != 0 && blocking && !recv.oob;
-                self.start(s, fd, Op::read(fd, len, recv, wait_all), flags)
+                // socket only (Linux `sock_rcvlowat`'s target); MSG_DONTWAIT
+                // takes what there is, below SO_RCVLOWAT too.
+                let blocking = self.fds.get(&fd).is_some_and(|s| !s.nonblocking);
+                let wait = if flags & linux::MSG_DONTWAIT != 0 {
+                    ReadWait::Now
+                } else if flags & linux::MSG_WAITALL != 0 && blocking && !recv.oob {
+                    ReadWait::Whole
+                } else {
+                    ReadWait::Mark
+                };
+                self.start(s, fd, Op::read(fd, len, recv, wait), flags)
             }
             "write" => {
                 let fd = self.int_arg(s, 0)?;
@@ -539,17 +558,17 @@ impl<'s> Runner<'s> {
             Op::Read {
                 fd,
                 len,
-                flags,
-                wait_all: false,
-                ..
-            } => Ok(self.try_read(*fd, *len, *flags)),
-            Op::Read {
-                fd,
-                len,
-                wait_all: true,
+                wait: ReadWait::Whole,
                 got,
                 ..
             } => Ok(self.try_read_all(*fd, *len, got)),
+            Op::Read {
+                fd,
+                len,
+                flags,
+                wait,
+                ..
+            } => Ok(self.try_read(*fd, *len, *flags, *wait == ReadWait::Mark)),
             Op::Write {
                 fd,
                 total,
@@ -1076,7 +1095,9 @@ impl<'s> Runner<'s> {
         Some(Ret::Value(*got as i64))
     }
 
-    fn try_read(&mut self, fd: i64, len: usize, flags: RecvFlags) -> Option<Ret> {
+    /// A read; with `to_mark`, a blocking one that waits for SO_RCVLOWAT
+    /// bytes.
+    fn try_read(&mut self, fd: i64, len: usize, flags: RecvFlags, to_mark: bool) -> Option<Ret> {
         let now = self.net.now;
         let sock = self.fds.get_mut(&fd)?;
         let h = match sock.role {
@@ -1088,7 +1109,7 @@ impl<'s> Runner<'s> {
         }
         // A blocking read waits for SO_RCVLOWAT bytes (at most `len`).
         let plain = flags == RecvFlags::default();
-        if plain && !sock.nonblocking && !self.net.stack.tcp_recv_ready(h, len) {
+        if plain && to_mark && !sock.nonblocking && !self.net.stack.tcp_recv_ready(h, len) {
             return None;
         }
         let mut buf = vec![0u8; len.min(1 << 24)];
