@@ -36,10 +36,12 @@ pub mod frames;
 pub mod linux;
 mod net;
 mod packets;
+mod poll;
 mod runner;
 mod sockets;
 mod sockopt;
 mod syscalls;
+mod transfer;
 
 use std::path::Path;
 

@@ -19,7 +19,7 @@ use synack_proto::stack::{
     AcceptError, ConnHandle, ConnectError, ConnectOptions, Event, ListenError, ListenOptions,
 };
 use synack_proto::tcp::conn::{
-    CloseReason, RecvError, RecvFlags, SendError, SendFlags, Shutdown, ShutdownError, SocketOption,
+    CloseReason, RecvFlags, SendFlags, Shutdown, ShutdownError, SocketOption,
 };
 use synack_proto::tcp::fastopen;
 use synack_proto::tcp::state::TcpState;
@@ -28,6 +28,7 @@ use super::frames::RawFlags;
 use super::linux::{self, Errno};
 use super::runner::{IDLE_WAIT, MAX_BLOCK, Runner, Step, Stop, fail, skip};
 use super::sockets::{Conn, ConnState, Role, Socket};
+use super::transfer::ReadWait;
 use crate::script::ast::{Expr, ExprKind, Syscall};
 use crate::script::timing::{self, ResolvedTime};
 
@@ -84,18 +85,6 @@ pub enum Op {
         fds: Vec<PollFd>,
         deadline: Option<Instant>,
     },
-}
-
-/// What a read on a blocking socket waits for (Linux `tcp_recvmsg`'s
-/// target and timeout).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadWait {
-    /// SO_RCVLOWAT bytes (at most the length asked for).
-    Mark,
-    /// MSG_WAITALL: the whole length (or the stream's end, or a failure).
-    Whole,
-    /// MSG_DONTWAIT: nothing; it takes what there is (EAGAIN if nothing).
-    Now,
 }
 
 impl Op {
@@ -156,11 +145,11 @@ impl SysOutcome {
 
 use SysOutcome::{Blocked, Done};
 
-fn err(e: Errno) -> Step<SysOutcome> {
+pub(super) fn err(e: Errno) -> Step<SysOutcome> {
     Ok(Done(Ret::Error(e)))
 }
 
-fn ok(v: i64) -> Step<SysOutcome> {
+pub(super) fn ok(v: i64) -> Step<SysOutcome> {
     Ok(Done(Ret::Value(v)))
 }
 
@@ -321,7 +310,7 @@ impl<'s> Runner<'s> {
 
     // ---- arguments --------------------------------------------------------------
 
-    fn arg<'e>(&self, s: &'e Syscall, i: usize) -> Step<&'e Expr> {
+    pub(super) fn arg<'e>(&self, s: &'e Syscall, i: usize) -> Step<&'e Expr> {
         s.args.get(i).ok_or_else(|| Stop::Fail {
             line: self.line,
             message: format!("{}: missing argument {}", s.name.value, i + 1),
@@ -527,7 +516,7 @@ impl<'s> Runner<'s> {
         })
     }
 
-    fn socket_mut(&mut self, fd: i64) -> Option<&mut Socket> {
+    pub(super) fn socket_mut(&mut self, fd: i64) -> Option<&mut Socket> {
         self.fds.get_mut(&fd)
     }
 
@@ -551,7 +540,7 @@ impl<'s> Runner<'s> {
     }
 
     /// One try at a call that may block: `Some` when it returns.
-    fn attempt(&mut self, op: &mut Op, s: &Syscall) -> Step<Option<Ret>> {
+    pub(super) fn attempt(&mut self, op: &mut Op, s: &Syscall) -> Step<Option<Ret>> {
         match op {
             Op::Accept { fd } => self.try_accept(*fd, s),
             Op::Connect { fd } => Ok(self.try_connect(*fd)),
@@ -973,7 +962,7 @@ impl<'s> Runner<'s> {
     /// How many bytes a SYN to the script host may carry now (Linux
     /// `tcp_send_syn_data`): nothing without a cached cookie; TCP_MAXSEG
     /// (`user_mss`, 0 if unset) bounds it as it bounds the MSS.
-    fn syn_data_room(&self, remote: SocketAddrV4, user_mss: u16) -> usize {
+    pub(super) fn syn_data_room(&self, remote: SocketAddrV4, user_mss: u16) -> usize {
         let config = self.net.stack.config();
         let entry = self.net.stack.fastopen_entry(*remote.ip());
         if entry.and_then(|e| e.cookie).is_none()
@@ -1059,211 +1048,6 @@ impl<'s> Runner<'s> {
         None
     }
 
-    /// A blocking `recv(MSG_WAITALL)`: reads what there is towards `len`
-    /// bytes, counting in `got`, and returns once it has them, or what it
-    /// has when the stream ends or fails (Linux `tcp_recvmsg` with the
-    /// target at `len`: a partial count before an error, the error
-    /// alone).
-    fn try_read_all(&mut self, fd: i64, len: usize, got: &mut usize) -> Option<Ret> {
-        let now = self.net.now;
-        let h = match self.fds.get(&fd)?.role {
-            Role::Conn(h) => h,
-            Role::Fresh | Role::Listener(_) => return Some(Ret::Error(Errno::ENOTCONN)),
-        };
-        let mut buf = vec![0u8; len.min(1 << 24)];
-        while *got < len {
-            let want = (len - *got).min(buf.len());
-            let r = self.net.stack.tcp_recv(now, h, &mut buf[..want]);
-            let _ = self.net.drain();
-            let sock = self.fds.get_mut(&fd)?;
-            match r {
-                Ok(n) if n > 0 => *got += n,
-                Err(RecvError::WouldBlock) if sock.error.is_none() => return None,
-                // The end of the stream, or a failure: what was read, else
-                // the error (or 0 at the end).
-                _ if *got > 0 => break,
-                Ok(_) | Err(RecvError::Connection(_)) => {
-                    return Some(sock.error.take().map_or(Ret::Value(0), Ret::Error));
-                }
-                Err(RecvError::WouldBlock) => {
-                    return Some(Ret::Error(sock.error.take().unwrap_or(Errno::EAGAIN)));
-                }
-                Err(RecvError::InvalidHandle) => return Some(Ret::Error(Errno::ENOTCONN)),
-                Err(RecvError::NoUrgentData) => return Some(Ret::Error(Errno::EINVAL)),
-            }
-        }
-        Some(Ret::Value(*got as i64))
-    }
-
-    /// A read; with `to_mark`, a blocking one that waits for SO_RCVLOWAT
-    /// bytes.
-    fn try_read(&mut self, fd: i64, len: usize, flags: RecvFlags, to_mark: bool) -> Option<Ret> {
-        let now = self.net.now;
-        let sock = self.fds.get_mut(&fd)?;
-        let h = match sock.role {
-            Role::Conn(h) => h,
-            Role::Fresh | Role::Listener(_) => return Some(Ret::Error(Errno::ENOTCONN)),
-        };
-        if sock.connecting && !sock.connected && !sock.closed {
-            return None;
-        }
-        // A blocking read waits for SO_RCVLOWAT bytes (at most `len`).
-        let plain = flags == RecvFlags::default();
-        if plain && to_mark && !sock.nonblocking && !self.net.stack.tcp_recv_ready(h, len) {
-            return None;
-        }
-        let mut buf = vec![0u8; len.min(1 << 24)];
-        let r = self.net.stack.tcp_recv_with(now, h, &mut buf, flags);
-        let sock = self.fds.get_mut(&fd)?;
-        let ret = match r {
-            Ok(n) if n > 0 || len == 0 => Ret::Value(n as i64),
-            Ok(_) => match sock.error.take() {
-                Some(e) => Ret::Error(e),
-                None => Ret::Value(0),
-            },
-            Err(RecvError::WouldBlock) => match sock.error.take() {
-                Some(e) => Ret::Error(e),
-                None => return None,
-            },
-            Err(RecvError::Connection(_)) => match sock.error.take() {
-                Some(e) => Ret::Error(e),
-                None => Ret::Value(0),
-            },
-            Err(RecvError::InvalidHandle) => Ret::Error(Errno::ENOTCONN),
-            Err(RecvError::NoUrgentData) => Ret::Error(Errno::EINVAL),
-        };
-        let _ = self.net.drain();
-        Some(ret)
-    }
-
-    fn sys_write(&mut self, s: &Syscall, fd: i64, len: usize, flags: i64) -> Step<SysOutcome> {
-        let send_flags = SendFlags {
-            more: flags & linux::MSG_MORE != 0,
-            eor: flags & linux::MSG_EOR != 0,
-            oob: flags & linux::MSG_OOB != 0,
-        };
-        let Some(sock) = self.fds.get(&fd) else {
-            return err(Errno::EBADF);
-        };
-        let nonblocking = sock.nonblocking || flags & linux::MSG_DONTWAIT != 0;
-        let user_mss = sock.options.max_segment;
-        if let (true, Role::Conn(h)) = (sock.deferred, sock.role) {
-            // The first write after TCP_FASTOPEN_CONNECT sends the SYN with
-            // data (Linux `tcp_sendmsg_fastopen` for `defer_connect`).
-            let remote = self.net.stack.tcp_addrs(h).map(|(_, r)| r);
-            let take = match (nonblocking, remote) {
-                (true, Some(r)) => len.min(self.syn_data_room(r, user_mss)),
-                _ => len,
-            };
-            let now = self.net.now;
-            let queued = self
-                .net
-                .stack
-                .tcp_send(now, h, &vec![0u8; take])
-                .unwrap_or(0);
-            self.net.drain().map_err(|e| Stop::Fail {
-                line: self.line,
-                message: e,
-            })?;
-            if let Some(sock) = self.socket_mut(fd) {
-                sock.deferred = false;
-                sock.connecting = true;
-            }
-            if nonblocking {
-                return if queued > 0 {
-                    ok(queued as i64)
-                } else {
-                    err(Errno::EINPROGRESS)
-                };
-            }
-            return Ok(Blocked(Op::Write {
-                fd,
-                total: len,
-                done: queued,
-                flags: send_flags,
-            }));
-        }
-        let mut op = Op::Write {
-            fd,
-            total: len,
-            done: 0,
-            flags: send_flags,
-        };
-        match self.attempt(&mut op, s)? {
-            Some(ret) => Ok(Done(ret)),
-            None => {
-                let Op::Write { done, .. } = op else {
-                    return fail(self.line, "runner bug: write became another call");
-                };
-                if nonblocking {
-                    if done > 0 {
-                        ok(done as i64)
-                    } else {
-                        err(Errno::EAGAIN)
-                    }
-                } else {
-                    Ok(Blocked(op))
-                }
-            }
-        }
-    }
-
-    /// Queues what fits; `Some` once everything is queued or on an error.
-    fn try_write(
-        &mut self,
-        fd: i64,
-        total: usize,
-        done: &mut usize,
-        flags: SendFlags,
-    ) -> Option<Ret> {
-        let now = self.net.now;
-        let sock = self.fds.get_mut(&fd)?;
-        let h = match sock.role {
-            Role::Conn(h) => h,
-            _ => {
-                return Some(Ret::Error(sock.error.take().unwrap_or(Errno::EPIPE)));
-            }
-        };
-        if let Some(e) = sock.error.take() {
-            return Some(Ret::Error(e));
-        }
-        if sock.wr_shutdown {
-            return Some(Ret::Error(Errno::EPIPE));
-        }
-        // Linux waits for the handshake before queueing
-        // (sk_stream_wait_connect), except on a Fast Open server's child,
-        // which may send before the handshake's ACK (`tcp_passive_fastopen`).
-        let state = self.net.stack.tcp_state(h);
-        let passive_fastopen = self
-            .net
-            .stack
-            .tcp_fastopen_info(h)
-            .is_some_and(|f| f.passive);
-        if state == TcpState::SynSent || (state == TcpState::SynReceived && !passive_fastopen) {
-            return None;
-        }
-        if total == 0 {
-            return Some(Ret::Value(0));
-        }
-        let chunk = vec![0u8; total - *done];
-        let r = self.net.stack.tcp_send_with(now, h, &chunk, flags);
-        let _ = self.net.drain();
-        let sock = self.fds.get_mut(&fd)?;
-        match r {
-            Ok(n) => {
-                *done += n;
-                (*done == total).then_some(Ret::Value(total as i64))
-            }
-            Err(SendError::WouldBlock) => None,
-            Err(SendError::WriteShutdown | SendError::Closed | SendError::InvalidHandle) => {
-                Some(Ret::Error(sock.error.take().unwrap_or(Errno::EPIPE)))
-            }
-            Err(SendError::Connection(_)) => {
-                Some(Ret::Error(sock.error.take().unwrap_or(Errno::EPIPE)))
-            }
-        }
-    }
-
     fn sys_close(&mut self, s: &Syscall) -> Step<SysOutcome> {
         let fd = self.int_arg(s, 0)?;
         let Some(sock) = self.fds.remove(&fd) else {
@@ -1335,155 +1119,6 @@ impl<'s> Runner<'s> {
             other => skip(format!(
                 "fcntl command {other}: not supported by the runner"
             )),
-        }
-    }
-
-    fn sys_poll(&mut self, s: &Syscall) -> Step<SysOutcome> {
-        let list = self.arg(s, 0)?;
-        let ExprKind::Array(items) = &list.kind else {
-            return fail(
-                self.line,
-                format!("poll: expected an array of pollfd, found `{list}`"),
-            );
-        };
-        let mut fds = Vec::new();
-        for item in items {
-            let ExprKind::Struct(fields) = &item.kind else {
-                return fail(
-                    self.line,
-                    format!("poll: expected a pollfd, found `{item}`"),
-                );
-            };
-            let mut pfd = PollFd {
-                fd: -1,
-                events: 0,
-                revents: None,
-            };
-            for f in fields {
-                if let ExprKind::Assign { lhs, rhs } = &f.kind {
-                    match lhs.as_word() {
-                        Some("fd") => pfd.fd = self.int(rhs)?.unwrap_or(-1),
-                        Some("events") => pfd.events = self.int(rhs)?.unwrap_or(0),
-                        Some("revents") => pfd.revents = self.int(rhs)?,
-                        _ => {}
-                    }
-                }
-            }
-            fds.push(pfd);
-        }
-        let timeout = self.int_arg(s, 2)?;
-        let deadline = (timeout >= 0)
-            .then(|| self.net.now + synack_proto::Duration::from_millis(timeout as u64));
-        let mut op = Op::Poll { fds, deadline };
-        match self.attempt(&mut op, s)? {
-            Some(ret) => Ok(Done(ret)),
-            None if timeout == 0 => {
-                // Nothing ready: 0, with every revents 0.
-                let Op::Poll { fds, .. } = &op else {
-                    return ok(0);
-                };
-                self.check_revents(fds, &vec![0; fds.len()])?;
-                ok(0)
-            }
-            None => Ok(Blocked(op)),
-        }
-    }
-
-    fn try_poll(&mut self, fds: &[PollFd], deadline: Option<Instant>) -> Step<Option<Ret>> {
-        let revents: Vec<i64> = fds
-            .iter()
-            .map(|p| {
-                let mask = self.poll_mask(p.fd);
-                mask & (p.events | linux::POLLERR | linux::POLLHUP | linux::POLLNVAL)
-            })
-            .collect();
-        let ready = revents.iter().filter(|r| **r != 0).count();
-        let timed_out = deadline.is_some_and(|d| self.net.now >= d);
-        if ready == 0 && !timed_out {
-            return Ok(None);
-        }
-        self.check_revents(fds, &revents)?;
-        Ok(Some(Ret::Value(ready as i64)))
-    }
-
-    fn check_revents(&self, fds: &[PollFd], revents: &[i64]) -> Step<()> {
-        for (i, (p, actual)) in fds.iter().zip(revents).enumerate() {
-            if let Some(want) = p.revents
-                && want != *actual
-            {
-                return fail(
-                    self.line,
-                    format!(
-                        "Expected revents of {} but got {} for pollfd {i}",
-                        linux::poll_bits(want),
-                        linux::poll_bits(*actual)
-                    ),
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// tcp_poll(): what a descriptor is ready for.
-    fn poll_mask(&self, fd: i64) -> i64 {
-        use linux::{
-            POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
-        };
-        let Some(sock) = self.fds.get(&fd) else {
-            return POLLNVAL;
-        };
-        let mut mask = 0;
-        if sock.error.is_some() {
-            mask |= POLLERR;
-        }
-        match sock.role {
-            Role::Fresh => mask | POLLOUT | POLLWRNORM | POLLHUP,
-            Role::Listener(l) => {
-                let waiting =
-                    self.net.stack.sockets().any(|s| {
-                        s.id == synack_proto::stack::SocketId::Listener(l) && s.recv_q > 0
-                    });
-                if waiting {
-                    mask | POLLIN | POLLRDNORM
-                } else {
-                    mask
-                }
-            }
-            Role::Conn(h) => {
-                let Some(c) = self.net.stack.tcp_connection(h) else {
-                    return mask | POLLHUP | POLLIN | POLLRDNORM;
-                };
-                let state = c.state();
-                let rd_shut = sock.peer_fin || sock.rd_shutdown;
-                let wr_shut = sock.wr_shutdown;
-                if (rd_shut && wr_shut) || state == TcpState::Closed {
-                    mask |= POLLHUP;
-                }
-                if rd_shut || state == TcpState::Closed {
-                    mask |= POLLIN | POLLRDNORM | POLLRDHUP;
-                }
-                if !matches!(state, TcpState::SynSent | TcpState::SynReceived) {
-                    // SO_RCVLOWAT bytes (`tcp_stream_is_readable`).
-                    let lowat = c.socket_options().recv_lowat.max(1) as usize;
-                    if c.recv_queue() >= lowat {
-                        mask |= POLLIN | POLLRDNORM;
-                    }
-                    if c.urgent_ready() {
-                        mask |= linux::POLLPRI;
-                    }
-                    // sk_stream_is_writeable: free space at least half of
-                    // what is queued, and TCP_NOTSENT_LOWAT's test.
-                    let writable = wr_shut
-                        || c.state_data()
-                            .send_half()
-                            .is_some_and(|s| s.free() > 0 && s.free() >= s.buffered() / 2)
-                            && c.notsent_writable(self.net.stack.config());
-                    if writable {
-                        mask |= POLLOUT | POLLWRNORM;
-                    }
-                }
-                mask
-            }
         }
     }
 
