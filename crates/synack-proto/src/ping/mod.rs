@@ -475,13 +475,7 @@ impl PingSockets {
         offender: Ipv4Addr,
         error: &TransportError<'_>,
     ) -> Option<PingHandle> {
-        if error.quoted.protocol != IpProtocol::Icmp {
-            return None;
-        }
-        let [msg_type::ECHO_REQUEST, 0, _, _, i0, i1, s0, s1, ..] = *error.quoted_data else {
-            return None;
-        };
-        let (ident, seq) = (u16::from_be_bytes([i0, i1]), u16::from_be_bytes([s0, s1]));
+        let (ident, seq) = quoted_request(error)?;
         let (key, s) = self.bound_to(ident, error.quoted.src_addr)?;
         // IP_PMTUDISC_DONT: not told of the path MTU (Linux `ping_err`).
         if matches!(error.error.kind, IcmpErrorKind::FragNeeded { .. })
@@ -587,14 +581,8 @@ impl PingSockets {
     /// Whether an ICMP error quotes an echo request one of the sockets
     /// sent (its identifier, from its address).
     pub fn sent_quoted(&mut self, error: &TransportError<'_>) -> bool {
-        if error.quoted.protocol != IpProtocol::Icmp {
-            return false;
-        }
-        let [msg_type::ECHO_REQUEST, 0, _, _, i0, i1, ..] = *error.quoted_data else {
-            return false;
-        };
-        let ident = u16::from_be_bytes([i0, i1]);
-        self.bound_to(ident, error.quoted.src_addr).is_some()
+        quoted_request(error)
+            .is_some_and(|(ident, _)| self.bound_to(ident, error.quoted.src_addr).is_some())
     }
 
     /// Sets IP_MTU_DISCOVER (`ping -M`).
@@ -696,6 +684,18 @@ impl PingSockets {
     fn socket_mut(&mut self, h: PingHandle) -> Result<&mut PingSocket, PingError> {
         self.sockets.get_mut(h.0).ok_or(PingError::InvalidHandle)
     }
+}
+
+/// The identifier and sequence number of an echo request an ICMP error
+/// quotes (our socket's, if any has that identifier).
+fn quoted_request(error: &TransportError<'_>) -> Option<(u16, u16)> {
+    if error.quoted.protocol != IpProtocol::Icmp {
+        return None;
+    }
+    let [msg_type::ECHO_REQUEST, 0, _, _, i0, i1, s0, s1, ..] = *error.quoted_data else {
+        return None;
+    };
+    Some((u16::from_be_bytes([i0, i1]), u16::from_be_bytes([s0, s1])))
 }
 
 #[cfg(test)]

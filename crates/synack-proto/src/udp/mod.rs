@@ -304,6 +304,19 @@ struct UdpSocket {
     reuse_port: bool,
 }
 
+/// The socket address a UDP datagram quoted by an ICMP error came from
+/// (ours) and the one it went to.
+fn quoted_pair(error: &TransportError<'_>) -> Option<(SocketAddrV4, SocketAddrV4)> {
+    if error.quoted.protocol != IpProtocol::Udp {
+        return None;
+    }
+    let (sport, dport) = error.ports()?;
+    Some((
+        SocketAddrV4::new(error.quoted.src_addr, sport),
+        SocketAddrV4::new(error.quoted.dst_addr, dport),
+    ))
+}
+
 /// Queues a datagram on `s`, sent `to` an address of ours with a TTL and
 /// TOS, with the IP options it asked for (as they came, or as a reply
 /// needs them); false if its buffer is full.
@@ -1019,13 +1032,8 @@ impl UdpSockets {
     /// source a socket's address and port, and the socket connected to its
     /// destination or not connected).
     pub fn sent_quoted(&self, error: &TransportError<'_>) -> bool {
-        if error.quoted.protocol != IpProtocol::Udp {
-            return false;
-        }
-        error.ports().is_some_and(|(sport, dport)| {
-            let remote = SocketAddrV4::new(error.quoted.dst_addr, dport);
-            self.demux(error.quoted.src_addr, sport, remote).is_some()
-        })
+        quoted_pair(error)
+            .is_some_and(|(local, remote)| self.demux(*local.ip(), local.port(), remote).is_some())
     }
 
     /// [`Self::handle_icmp_error`] for a parsed ICMP error from `offender`
@@ -1036,12 +1044,7 @@ impl UdpSockets {
         offender: Ipv4Addr,
         error: &TransportError<'_>,
     ) -> Option<UdpHandle> {
-        if error.quoted.protocol != IpProtocol::Udp {
-            return None;
-        }
-        let (sport, dport) = error.ports()?;
-        let local = SocketAddrV4::new(error.quoted.src_addr, sport);
-        let remote = SocketAddrV4::new(error.quoted.dst_addr, dport);
+        let (local, remote) = quoted_pair(error)?;
         self.handle_icmp_error(offender, local, remote, &error.error)
     }
 

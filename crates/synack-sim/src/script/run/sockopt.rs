@@ -130,7 +130,6 @@ impl Runner<'_> {
                     Ret::Value(0)
                 }
                 Role::Listener(l) => {
-                    sock.window_clamp = bytes;
                     let _ = self.net.stack.tcp_listener_set_window_clamp(l, bytes);
                     Ret::Value(0)
                 }
