@@ -149,6 +149,13 @@ mib_group! {
         /// Bare handshake ACKs dropped while TCP_DEFER_ACCEPT waited for
         /// data.
         tcp_defer_accept_drop => "TCPDeferAcceptDrop",
+        /// Segments dropped for no MD5 signature where a key expected one
+        /// (RFC 2385 §4.0).
+        tcp_md5_not_found => "TCPMD5NotFound",
+        /// Segments dropped for a signature where no key was expected.
+        tcp_md5_unexpected => "TCPMD5Unexpected",
+        /// Segments dropped for a wrong MD5 signature (RFC 2385 §4.0).
+        tcp_md5_failure => "TCPMD5Failure",
         /// Keepalive probes sent.
         tcp_keep_alive => "TCPKeepAlive",
         /// Challenge ACKs sent (RFC 5961).

@@ -328,6 +328,9 @@ impl Stack {
             return;
         };
         self.listen_map.remove(l.local(), listener.0);
+        if self.md5_active {
+            self.forget_listener_md5(listener.0);
+        }
         let mut queued: Vec<Key> = l.drain_accept_queue().collect();
         let established = queued.len();
         // The half-open ones: the listener keeps only their count, so they
@@ -521,7 +524,8 @@ impl Stack {
             socket: opts.socket,
             route_mtu: self.conn_route_mtu(hop.iface),
         };
-        let fastopen_plan = if data.is_some() || opts.fastopen_connect {
+        // A signed SYN has no room for a Fast Open cookie worth having.
+        let fastopen_plan = if (data.is_some() || opts.fastopen_connect) && opts.md5_key.is_none() {
             self.fastopen_plan(now, r, &opts, data.is_none())
         } else {
             None
@@ -534,6 +538,9 @@ impl Stack {
         let key = self.insert_conn(tuple.local, remote, Open::Active, &params, Owner::App, ip);
         if let Some(options) = opts.ip_options.as_deref().filter(|o| !o.is_empty()) {
             self.set_conn_ip_options(key, Some(*options));
+        }
+        if let Some(md5) = opts.md5_key.as_deref() {
+            self.sign_conn(key, tuple, *md5, false);
         }
         let mut queued = 0;
         if let Some(entry) = self.conns.get_mut(key) {

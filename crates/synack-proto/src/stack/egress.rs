@@ -485,9 +485,10 @@ impl Stack {
             return frame;
         }
         // A connection with IP options (rare: `tcp_ip_options`) goes by
-        // their route and writes them; the rest asks one length.
-        if !self.tcp_ip_options.is_empty()
-            && let Some(frame) = self.transmit_conn_optioned(ready, buf)
+        // their route and writes them, a signed one (`tcp_md5`) signs; the
+        // rest asks one flag.
+        if self.tx_special
+            && let Some(frame) = self.transmit_conn_special(ready, buf)
         {
             return frame;
         }
@@ -524,7 +525,8 @@ impl Stack {
 
     /// [`Stack::transmit_conn`] once the hop is known, into `buf`; with
     /// `ip_out`, the segment's IP header carries the connection's options
-    /// (`tcp_ip_options`; `None`, a constant, in the common copy).
+    /// (`tcp_ip_options`) and the segment its signature (`tcp_md5`)
+    /// (`None`, a constant, in the common copy).
     #[inline(always)]
     pub(super) fn transmit_conn_on(
         &mut self,
@@ -549,7 +551,7 @@ impl Stack {
                 None => ETH,
             },
         };
-        let header_len = IP_HEADER_LEN + ip_out.map_or(0, |o| o.options.len());
+        let header_len = IP_HEADER_LEN + ip_out.map_or(0, |o| o.options_len());
         let (ip_buf, tcp_buf) = buf[l2..].split_at_mut(header_len);
         // With IP options a segment is written plain: the offloads' offsets
         // count a 20-byte IP header.
@@ -584,6 +586,11 @@ impl Stack {
             return None;
         };
         let (src, ttl) = (*entry.conn.local().ip(), self.env.config.ttl(entry.ip.ttl));
+        if let Some(md5) = ip_out.and_then(|o| o.md5) {
+            // RFC 2385: the whole segment written (plain: no offload for
+            // it), its digest and then its checksum.
+            crate::tcp::md5::sign(md5, src, dst, &mut tcp_buf[..n]);
+        }
         // IP_TOS's DSCP bits; the ECN field is the connection's below.
         let dscp = entry.ip.tos;
         // The segment carries the connection's word that the peer has been

@@ -59,6 +59,7 @@ mod redirect;
 pub mod slab;
 mod tcp;
 mod tcp_ip_options;
+mod tcp_md5;
 mod types;
 mod udp;
 
@@ -502,6 +503,16 @@ pub struct Stack {
     /// The options of the datagram whose TCP segment is being delivered,
     /// while one with options is ([`tcp_ip_options`]).
     rx_ip_options: Option<tcp_ip_options::RxIpOptions>,
+    /// The MD5 signature keys (RFC 2385: [`tcp_md5`]), and whether there
+    /// is any: all each segment asks.
+    md5: tcp_md5::Md5Table,
+    md5_active: bool,
+    /// Some connection has IP options or a key: its segments take
+    /// `transmit_conn_special` (the output path's one test for both).
+    tx_special: bool,
+    /// The key that verified the segment being delivered, while a signed
+    /// one is: the stack's answers to it are signed with it.
+    rx_md5: Option<crate::tcp::md5::Md5Key>,
     out: OutQueue,
     arp_out: VecDeque<ArpOut>,
     /// Datagrams to our own addresses and 127/8, on their way back in.
@@ -639,6 +650,10 @@ impl Stack {
             control: VecDeque::new(),
             tcp_ip_options: HashMap::default(),
             rx_ip_options: None,
+            md5: tcp_md5::Md5Table::default(),
+            md5_active: false,
+            tx_special: false,
+            rx_md5: None,
             out: OutQueue::default(),
             arp_out: VecDeque::new(),
             looped: loopback::Loopback::default(),

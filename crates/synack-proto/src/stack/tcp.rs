@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 
 use super::slab::{Key, Slab};
 use super::slots;
+use super::tcp_md5::Md5Owner;
 use super::{
     ConnEntry, ConnHandle, Demux, Direction, Event, FourTuple, ListenerHandle, MAX_PENDING_CONTROL,
     Owner, OwnerKind, Ready, SegmentSummary, Stack, TimeWaitEntry, TimerKey, Trace,
@@ -101,6 +102,36 @@ impl TcpReply {
         }
     }
 
+    /// With the MD5 signature option's place (RFC 2385), for the stack to
+    /// sign.
+    pub fn with_md5(self) -> TcpReply {
+        match self {
+            TcpReply::Control(c) => TcpReply::Control(ControlSegment { md5: true, ..c }),
+            TcpReply::SynAck {
+                local,
+                remote,
+                seq,
+                ack,
+                window,
+                options,
+                ece,
+                ip,
+            } => TcpReply::SynAck {
+                local,
+                remote,
+                seq,
+                ack,
+                window,
+                options: TcpOptions {
+                    md5: true,
+                    ..options
+                },
+                ece,
+                ip,
+            },
+        }
+    }
+
     /// Writes the segment into the front of `buf`.
     pub fn write(&self, buf: &mut [u8]) -> Option<usize> {
         match self {
@@ -156,6 +187,11 @@ impl Stack {
             remote: SocketAddrV4::new(src, seg.src_port),
         };
         let found = self.demux.get(slots!(self), &tuple);
+        // RFC 2385: with any key in the stack, or for a signed segment, the
+        // signature is checked first (`tcp_md5`); one test otherwise.
+        if seg.options.md5 | self.md5_active {
+            return self.handle_tcp_signed(&packet, (src, dst), &tuple, found, &seg);
+        }
         // The fast path: the payload is staged (copied and summed) by the
         // connection; anything else sums the whole segment.
         let mut staged = None;
@@ -182,20 +218,32 @@ impl Stack {
                 return self.drop_bad_checksum(staged.map(|(key, _)| key));
             }
         }
+        self.deliver_found(found, &tuple, &seg);
+        // Staged bytes are not cleared here (a lookup of the connection
+        // again, two a handshake): `deliver` reaches `handle_segment`, which
+        // consumes them, or clears them itself.
+    }
+
+    /// A checked segment to what the demux found for it: its connection,
+    /// its TIME-WAIT entry, or a listener (or a reset).
+    #[inline(always)]
+    pub(super) fn deliver_found(
+        &mut self,
+        found: Option<Demux>,
+        tuple: &FourTuple,
+        seg: &TcpRepr<'_>,
+    ) {
         if self.trace.segments {
-            self.trace_segment(Direction::In, &tuple, &seg);
+            self.trace_segment(Direction::In, tuple, seg);
         }
         // A GRO super-packet: the connection counts the segments it stands for.
         self.env.rx_gso = self.rx.tcp_gso_size(seg.payload.len());
         match found {
-            Some(Demux::Conn(key)) => self.deliver(key, &tuple, &seg),
-            Some(Demux::TimeWait(key)) => self.deliver_time_wait(key, &tuple, &seg),
-            None => self.deliver_unconnected(&tuple, &seg, None),
+            Some(Demux::Conn(key)) => self.deliver(key, tuple, seg),
+            Some(Demux::TimeWait(key)) => self.deliver_time_wait(key, tuple, seg),
+            None => self.deliver_unconnected(tuple, seg, None),
         }
         self.env.rx_gso = 0;
-        // Staged bytes are not cleared here (a lookup of the connection
-        // again, two a handshake): `deliver` reaches `handle_segment`, which
-        // consumes them, or clears them itself.
     }
 
     /// A segment whose checksum is wrong (RFC 9293 §3.1, MUST-2/3): counted
@@ -204,7 +252,7 @@ impl Stack {
     /// all sound.
     #[cold]
     #[inline(never)]
-    fn drop_bad_checksum(&mut self, staged: Option<Key>) {
+    pub(super) fn drop_bad_checksum(&mut self, staged: Option<Key>) {
         if let Some(key) = staged
             && let Some(e) = self.conns.get_mut(key)
         {
@@ -347,7 +395,7 @@ impl Stack {
     /// connection (a SYN-cookie ACK too) finds the same one while the group
     /// is unchanged, and a peer cannot aim at one.
     #[inline(never)]
-    fn reuseport_pick(&self, l: Key, tuple: &FourTuple) -> Key {
+    pub(super) fn reuseport_pick(&self, l: Key, tuple: &FourTuple) -> Key {
         let Some(local) = self.listeners.get(l).map(Listener::local) else {
             return l;
         };
@@ -502,7 +550,8 @@ impl Stack {
 
     /// A listener's TCP_NOTSENT_LOWAT and TCP_WINDOW_CLAMP to its new child
     /// `key`, before its SYN-ACK is written: cold, as few listeners set
-    /// them.
+    /// them. (Its MD5 key for the peer is given after the segment that made
+    /// the child is delivered: `Stack::handle_tcp_signed`.)
     #[cold]
     #[inline(never)]
     fn inherit_options(&mut self, key: Key, inherited: InheritedOptions) {
@@ -916,7 +965,7 @@ impl Stack {
     /// answers a segment that came with IP options carries their answer
     /// (`tcp_ip_options`).
     pub(super) fn queue_reply(&mut self, reply: TcpReply) {
-        if self.rx_ip_options.is_some() {
+        if self.rx_ip_options.is_some() || self.rx_md5.is_some() {
             return self.queue_reply_answering(reply);
         }
         self.queue_control(reply);
@@ -1033,6 +1082,12 @@ impl Stack {
         // mark stays, as it does for every ended connection.
         self.demux
             .insert(slots!(self), tuple, Demux::TimeWait(tw_key));
+        if self.md5_active {
+            // A signed connection's entry keeps its key (Linux's
+            // `tcp_twsk_md5_key`): its ACKs are signed, what it gets checked.
+            let to = Some(Md5Owner::TimeWait(tw_key));
+            self.move_md5(&tuple, Md5Owner::Conn(key), to);
+        }
         self.remove_conn_with(key, Removal::ToTimeWait);
         self.timers
             .schedule(TimerKey::TimeWait(tw_key.index), tw.expires);
@@ -1048,6 +1103,9 @@ impl Stack {
         let Some(entry) = self.time_wait.remove(key) else {
             return;
         };
+        if self.md5_active {
+            self.move_md5(&entry.tuple, Md5Owner::TimeWait(key), None);
+        }
         self.timers.cancel(TimerKey::TimeWait(key.index));
         #[cfg(test)]
         self.port_use(entry.tuple.local, false);
@@ -1097,6 +1155,9 @@ impl Stack {
         self.env.orphans -= usize::from(orphan);
         if !self.tcp_ip_options.is_empty() {
             self.forget_conn_ip_options(key);
+        }
+        if self.md5_active && how == Removal::Gone {
+            self.move_md5(&tuple, Md5Owner::Conn(key), None);
         }
         self.timers.cancel(TimerKey::Conn(key.index));
         if let Some(l) = fastopen_listener

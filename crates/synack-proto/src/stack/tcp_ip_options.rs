@@ -32,26 +32,36 @@
 //! record route or timestamp option (`SendOptions::write`). Such segments
 //! are written one at a time and summed whole: no software GSO, TSO or
 //! checksum offload, whose offsets count a 20-byte IP header. For every
-//! other connection the output path asks one length
-//! (`tcp_ip_options.is_empty()`) per segment.
+//! other connection the output path asks one flag per segment
+//! (`tx_special`, shared with `tcp_md5`'s signed connections).
 
 use core::net::Ipv4Addr;
 
-use super::egress::Written;
 use super::slab::Key;
 use super::tcp::TcpReply;
-use super::{ConnHandle, Owner, Ready, Stack};
+use super::{ConnHandle, Owner, Stack};
 use crate::ip::options::{self as ip_options, MAX_LEN, Registration, SendOptions};
 use crate::tcp::conn::SetOptionError;
 use crate::time::Instant;
 use crate::wire::ipv4::{HEADER_LEN as IP_HEADER_LEN, IpProtocol, Ipv4Packet};
 
-/// A segment's IP header with options: what `transmit_conn_on` writes.
+/// What a connection's segment carries beyond the common path's: IP
+/// options, an MD5 signature (`tcp_md5`). What `transmit_conn_on` writes
+/// for a connection with either.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct IpOut<'a> {
-    pub options: &'a SendOptions,
+    pub options: Option<&'a SendOptions>,
     /// The header's destination: a source route's first hop, else the peer.
     pub dst: Ipv4Addr,
+    /// The key the segment is signed with (RFC 2385).
+    pub md5: Option<&'a crate::tcp::md5::Md5Key>,
+}
+
+impl IpOut<'_> {
+    /// Bytes of IP options.
+    pub fn options_len(&self) -> usize {
+        self.options.map_or(0, |o| o.len())
+    }
 }
 
 /// The options area of the datagram whose TCP segment is being delivered,
@@ -133,6 +143,13 @@ impl Stack {
             Some(o) => self.tcp_ip_options.insert(key, o),
             None => self.tcp_ip_options.remove(&key),
         };
+        self.refresh_tx_special();
+    }
+
+    /// Whether any connection has IP options or a signature (`tcp_md5`):
+    /// the one flag the output path asks before the common way.
+    pub(super) fn refresh_tx_special(&mut self) {
+        self.tx_special = !self.tcp_ip_options.is_empty() || self.md5_active;
     }
 
     /// The hop to a source route's first hop, `first`: `None` when there
@@ -155,6 +172,7 @@ impl Stack {
     #[inline(never)]
     pub(super) fn forget_conn_ip_options(&mut self, key: Key) {
         self.tcp_ip_options.remove(&key);
+        self.refresh_tx_special();
     }
 
     /// A passive open made by a segment that came with options keeps their
@@ -166,27 +184,6 @@ impl Stack {
         if answer.is_some() {
             self.set_conn_ip_options(key, answer);
         }
-    }
-
-    /// [`Stack::transmit_conn`] for a connection with options, by their
-    /// route; `None` for one without (the common path goes on).
-    #[cold]
-    #[inline(never)]
-    pub(super) fn transmit_conn_optioned(
-        &mut self,
-        ready: Ready,
-        buf: &mut [u8],
-    ) -> Option<Option<Written>> {
-        let options = *self.tcp_ip_options.get(&ready.key)?;
-        let dst = options.first_hop().unwrap_or(ready.dst);
-        // With no way to the first hop the segment is lost, as with no
-        // route at all.
-        let hop = self.first_hop_route(dst, Some(options));
-        let ip_out = IpOut {
-            options: &options,
-            dst,
-        };
-        Some(self.transmit_conn_on(ready, hop, buf, Some(ip_out)))
     }
 
     /// A TCP segment's IP header with options, in `ip_buf` (the whole
@@ -212,7 +209,9 @@ impl Stack {
             true,
             tos_ttl,
         );
-        self.write_options(ip_buf, out.options, src, peer);
+        if let Some(options) = out.options {
+            self.write_options(ip_buf, options, src, peer);
+        }
     }
 
     /// Writes `options` after the fixed header in `header` (sized to hold
@@ -240,30 +239,38 @@ impl Stack {
         ip.fill_checksum();
     }
 
-    /// [`Stack::queue_reply`] while a segment that came with options is
-    /// delivered: the reply carries their answer, as a datagram of its own
-    /// (to a source route's first hop); without one, it is queued as any.
+    /// [`Stack::queue_reply`] while a segment that came with options or a
+    /// verified signature is delivered: the reply carries the options'
+    /// answer or is signed with the key (`tcp_md5`), as a datagram of its
+    /// own (to a source route's first hop); with neither, it is queued as
+    /// any.
     #[cold]
     #[inline(never)]
     pub(super) fn queue_reply_answering(&mut self, reply: TcpReply) {
-        let Some(options) = self.rx_ip_options.as_ref().and_then(RxIpOptions::answer) else {
+        let answer = self.rx_ip_options.as_ref().and_then(RxIpOptions::answer);
+        if answer.is_none() && self.rx_md5.is_none() {
             return self.queue_control(reply);
-        };
+        }
+        let (reply, md5) = self.sign_reply(reply);
         let (local, remote) = reply.addrs();
-        let header_len = IP_HEADER_LEN + options.len();
+        let header_len = IP_HEADER_LEN + answer.map_or(0, |o| o.len());
         // A reset or a SYN-ACK with every option: well under 120 bytes.
         let mut segment = [0u8; 120];
         let Some(n) = reply.write(&mut segment) else {
             return;
         };
+        if let Some(key) = md5 {
+            crate::tcp::md5::sign(&key, *local.ip(), *remote.ip(), &mut segment[..n]);
+        }
         let Some(mut buf) = self.out.alloc(header_len + n) else {
             self.env.stats.ip.out_discards += 1;
             return;
         };
         buf.resize(header_len + n, 0);
         let out = IpOut {
-            options: &options,
-            dst: options.first_hop().unwrap_or(*remote.ip()),
+            options: answer.as_ref(),
+            dst: answer.and_then(|o| o.first_hop()).unwrap_or(*remote.ip()),
+            md5: None,
         };
         let (ip_buf, tcp_buf) = buf.split_at_mut(header_len);
         tcp_buf.copy_from_slice(&segment[..n]);

@@ -259,6 +259,12 @@ pub struct ConnectOptions {
     /// already (an unset TTL is `ip_default_ttl`; a TOS's ECN bits are
     /// ignored, as [`super::Stack::tcp_set_tos`] says).
     pub ip: SocketIp,
+    /// TCP_MD5SIG for the peer set before `connect` (RFC 2385): every
+    /// segment, the SYN first, is signed with this key, and every segment
+    /// from the peer must be (`tcp_md5`). The SYN then offers no
+    /// timestamps (Linux's choice, for SACK's room beside the signature's
+    /// 20 bytes) and Fast Open is not asked for. Boxed, as `ip_options`.
+    pub md5_key: Option<Box<crate::tcp::md5::Md5Key>>,
 }
 
 /// Options of `tcp_listen_with`.

@@ -7,6 +7,7 @@ pub mod fastopen;
 pub mod fastopen_cookie;
 pub mod isn;
 pub mod listener;
+pub mod md5;
 pub mod memory;
 pub mod plpmtud;
 pub mod ports;

@@ -337,13 +337,14 @@ const MAX_OPTION_WORDS: usize = 5;
 /// `options` as the 32-bit words [`TcpOptions::emit`] writes, and how many,
 /// when they hold nothing but an MSS, SACK-permitted, a timestamp and a
 /// window scale (a SYN's and SYN-ACK's usual set, or no options at all);
-/// `None` for SACK blocks or Fast Open, which take the byte writer. The
+/// `None` for SACK blocks, Fast Open or a signature, which take the byte
+/// writer. The
 /// layout is Linux's (`wire::tcp::summary`'s docs): `MSS`, then
 /// `sackOK, TS` (or `nop, nop, TS`, or `nop, nop, sackOK`), then
 /// `nop, WS`.
 #[inline]
 fn option_words(options: &TcpOptions) -> Option<([u32; MAX_OPTION_WORDS], usize)> {
-    if !options.sack_blocks.is_empty() || options.fast_open.is_some() {
+    if !options.sack_blocks.is_empty() || options.fast_open.is_some() || options.md5 {
         return None;
     }
     let mut words = [0u32; MAX_OPTION_WORDS];
@@ -454,6 +455,9 @@ pub struct ControlSegment {
     /// connection's IP_TOS (Linux `tw_tos`); 0 for a reset to no
     /// connection.
     pub dscp: u8,
+    /// Written with the MD5 signature option's place (RFC 2385), for the
+    /// stack to sign.
+    pub md5: bool,
 }
 
 impl ControlSegment {
@@ -481,6 +485,7 @@ impl ControlSegment {
             window: 0,
             timestamp: None,
             dscp: 0,
+            md5: false,
         })
     }
 
@@ -489,7 +494,7 @@ impl ControlSegment {
         // A TIME-WAIT entry's ACK (one a connection, the last segment of a
         // handshake) carries the timestamp alone: the word writer, without
         // an options summary to build and sort out first.
-        if let Some(ts) = self.timestamp {
+        if let Some(ts) = self.timestamp.filter(|_| !self.md5) {
             let header = TimestampHeader {
                 seq: self.seq,
                 ack: self.ack,
@@ -506,6 +511,7 @@ impl ControlSegment {
             window: self.window,
             options: TcpOptions {
                 timestamp: self.timestamp,
+                md5: self.md5,
                 ..TcpOptions::default()
             },
         };
@@ -1000,6 +1006,7 @@ mod tests {
                 window,
                 timestamp: timestamp.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
                 dscp: 0,
+                md5: false,
             };
             let header = SegmentHeader {
                 seq: control.seq,

@@ -515,6 +515,11 @@ impl Stack {
         l2: usize,
         frame: &[u8],
     ) -> Option<(Ipv4Addr, Ipv4Addr)> {
+        // With MD5 keys in the stack each segment's signature is checked
+        // on its own (`tcp_md5`).
+        if self.md5_active {
+            return None;
+        }
         let iface = self.ifaces.get(index)?;
         if let Some(mac) = iface.mac() {
             let eth = EthernetFrame::new_checked(frame).ok()?;

@@ -99,6 +99,7 @@ const SACK_ONLY: TcpOptions = TcpOptions {
     timestamp: None,
     fast_open: None,
     malformed_fast_open: false,
+    md5: false,
 };
 
 #[test]

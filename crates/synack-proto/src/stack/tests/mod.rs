@@ -22,6 +22,7 @@ mod life;
 mod listen;
 mod lookups;
 mod loopback;
+mod md5;
 mod memory;
 mod multicast;
 mod notsent;

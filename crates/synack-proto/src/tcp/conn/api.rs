@@ -709,6 +709,29 @@ impl Connection {
         }
     }
 
+    /// The connection signs every segment from now on with the MD5
+    /// signature option (RFC 2385; the stack keeps the key and writes the
+    /// digests: `stack::tcp_md5`). Before its SYN or SYN-ACK is written:
+    /// they carry the option, and the MSS makes room for it on every
+    /// segment. `keep_timestamps`: a SYN cookie's child keeps the
+    /// timestamps its cookie agreed.
+    pub(crate) fn sign_md5(&mut self, keep_timestamps: bool) {
+        self.core.neg.set_md5(keep_timestamps);
+        self.core.socket.update_cold(|c| c.md5 = true);
+        if self.state.kind() == TcpState::SynSent {
+            return;
+        }
+        let core = &mut self.core;
+        if let Some(snd) = self.state.send_half_mut() {
+            core.apply_negotiated(snd);
+        }
+    }
+
+    /// Whether it signs its segments (RFC 2385).
+    pub fn signs_md5(&self) -> bool {
+        self.core.neg.md5()
+    }
+
     /// RFC 6191: a new SYN reopens this 4-tuple, so TIME-WAIT ends now.
     pub(crate) fn end_time_wait(&mut self, now: Instant, env: &mut Env) {
         if self.state.kind() == TcpState::TimeWait {

@@ -120,9 +120,9 @@ impl Core {
     /// promised), where the GSO packet ends, at a record's end cut short.
     /// `None` (one segment goes) with fewer than two pieces, with GSO off,
     /// with TSO or checksum offload (the device then cuts or sums), in
-    /// loss recovery (PRR counts each segment), or with IP options (the
+    /// loss recovery (PRR counts each segment), with IP options (the
     /// stack writes each segment's IP header with them; a piece's is the
-    /// packet's first header, 20 bytes).
+    /// packet's first header, 20 bytes), or signed (`tcp::md5`).
     pub(super) fn gso_packet(
         &mut self,
         seq: SeqNum,
@@ -152,7 +152,8 @@ impl Core {
         };
         let room = gso_end.since(seq).min(data).min(wnd_room).min(record_room);
         let pieces = self.segments_that_may_go(mss, room);
-        if pieces < 2 {
+        // Each signed segment has a digest of its own (RFC 2385).
+        if pieces < 2 || self.neg.md5() {
             return None;
         }
         let len = pieces * mss;

@@ -36,7 +36,7 @@ pub(crate) struct Negotiated {
     /// [`NO_WSCALE`].
     peer_wscale: u8,
     /// `OFFER_SACK`, `OFFER_TS`, `SIMULTANEOUS`, `WSCALE_CLAMPED`,
-    /// `SACK_OK`, `TS_OK` (two bits free).
+    /// `SACK_OK`, `TS_OK`, `MD5`, `TS_ONLY`.
     bits: u8,
     /// The peer's MSS option (536 if absent), at least `tcp_min_snd_mss`.
     pub peer_mss: u16,
@@ -61,6 +61,12 @@ const WSCALE_CLAMPED: u8 = 1 << 3;
 const SACK_OK: u8 = 1 << 4;
 /// Both sides agreed on timestamps (RFC 7323 §3.2).
 const TS_OK: u8 = 1 << 5;
+/// Every segment carries the MD5 signature option (RFC 2385; the stack
+/// signs it: `stack::tcp_md5`).
+const MD5: u8 = 1 << 6;
+/// `TS_OK` without `MD5`: a segment without SACK blocks carries the
+/// timestamp alone, which every segment asks (one bit test).
+const TS_ONLY: u8 = 1 << 7;
 
 impl Negotiated {
     /// What we offer, before hearing from the peer.
@@ -111,6 +117,37 @@ impl Negotiated {
         self.bits & TS_OK != 0
     }
 
+    /// Whether a segment without SACK blocks carries the timestamp alone
+    /// (`nop, nop, TS`): timestamps agreed and no signature.
+    #[inline]
+    pub fn timestamp_only(&self) -> bool {
+        self.bits & TS_ONLY != 0
+    }
+
+    /// Sets `TS_OK` and `TS_ONLY` with it.
+    fn set_ts_ok(&mut self, on: bool) {
+        self.set_bit(TS_OK, on);
+        self.set_bit(TS_ONLY, on && !self.md5());
+    }
+
+    /// Every segment carries the MD5 signature option (RFC 2385).
+    pub fn md5(&self) -> bool {
+        self.bits & MD5 != 0
+    }
+
+    /// The connection signs its segments from now on (RFC 2385). Its SYN
+    /// offers no timestamps, and its SYN-ACK none when SACK is agreed:
+    /// beside the signature's 20 bytes, timestamps would leave no room
+    /// for a SACK block (Linux's `tcp_syn_options` and
+    /// `tcp_synack_options`). `keep_timestamps`: a SYN cookie's child,
+    /// whose SYN-ACK is gone, keeps what it agreed.
+    pub fn set_md5(&mut self, keep_timestamps: bool) {
+        self.bits |= MD5;
+        self.bits &= !OFFER_TS;
+        let ts_ok = self.ts_ok() && (keep_timestamps || !self.sack_ok());
+        self.set_ts_ok(ts_ok);
+    }
+
     fn set_bit(&mut self, bit: u8, on: bool) {
         if on {
             self.bits |= bit;
@@ -135,6 +172,7 @@ impl Negotiated {
             window_scale: self.our_wscale(),
             sack_permitted: self.offer_sack(),
             timestamp: self.offer_ts().then_some(TcpTimestamp { tsval, tsecr: 0 }),
+            md5: self.md5(),
             ..TcpOptions::default()
         }
     }
@@ -172,7 +210,7 @@ impl Negotiated {
             _ => NO_WSCALE,
         };
         self.set_bit(SACK_OK, self.offer_sack() && peer.sack_permitted);
-        self.set_bit(TS_OK, self.offer_ts() && peer.timestamp.is_some());
+        self.set_ts_ok(self.offer_ts() && peer.timestamp.is_some());
     }
 
     /// A listener answers the peer's SYN.
@@ -206,6 +244,7 @@ impl Negotiated {
             window_scale: self.peer_wscale().and(self.our_wscale()),
             sack_permitted: self.sack_ok(),
             timestamp: self.ts_ok().then_some(TcpTimestamp { tsval, tsecr }),
+            md5: self.md5(),
             ..TcpOptions::default()
         }
     }
@@ -234,29 +273,33 @@ impl Negotiated {
         self.peer_wscale().unwrap_or(0)
     }
 
-    /// Option bytes on every data segment.
+    /// The timestamp option's bytes on every segment. A signature's
+    /// (RFC 2385) are the caller's, with IP options' (`send_mss`'s
+    /// `extra`): kept in the connection's rarely set options, where the
+    /// send MSS reads them anyway.
     pub fn option_overhead(&self) -> u32 {
         if self.ts_ok() { TIMESTAMP_OVERHEAD } else { 0 }
     }
 
     /// The effective send MSS (payload per segment): the smallest of the
     /// peer's MSS, ours and the path MTU's (RFC 1191 §3), minus per-segment
-    /// options (RFC 6691), the `ip_options` bytes of IP options among them
-    /// (RFC 1122 §4.2.2.6: "min(SendMSS+20, MMS_S) - TCPhdrsize -
-    /// IPoptionsize"; Linux `tcp_mtu_to_mss`). With timestamps on a
-    /// 1500-byte path: 1448.
-    pub fn send_mss(&self, ip_options: u8) -> u32 {
+    /// options (RFC 6691), the `extra` bytes of IP options and the MD5
+    /// signature among them (RFC 1122 §4.2.2.6: "min(SendMSS+20, MMS_S) -
+    /// TCPhdrsize - IPoptionsize"; Linux `tcp_mtu_to_mss`, whose
+    /// `tcp_established_options` counts the signature). With timestamps on
+    /// a 1500-byte path: 1448.
+    pub fn send_mss(&self, extra: u8) -> u32 {
         let path_mss = self.path_mtu.saturating_sub(40);
         let mss = u32::from(self.peer_mss.min(self.adv_mss).min(path_mss));
-        mss.saturating_sub(self.option_overhead() + u32::from(ip_options))
+        mss.saturating_sub(self.option_overhead() + u32::from(extra))
             .max(1)
     }
 
     /// Bytes a segment adds to its payload: the IP and TCP headers and the
-    /// options every segment carries, `ip_options` bytes of IP options
-    /// among them (Linux `tcp_mss_to_mtu`).
-    pub fn segment_headers(&self, ip_options: u8) -> u16 {
-        40 + u16::from(ip_options) + self.option_overhead() as u16
+    /// options every segment carries, `extra` bytes of IP options and the
+    /// signature among them (Linux `tcp_mss_to_mtu`).
+    pub fn segment_headers(&self, extra: u8) -> u16 {
+        40 + u16::from(extra) + self.option_overhead() as u16
     }
 
     /// The largest MTU the peer's MSS and ours allow on this path: where a
@@ -297,13 +340,13 @@ impl super::Core {
     /// The send MSS the negotiated options and the connection's IP
     /// options allow ([`Negotiated::send_mss`]).
     pub(super) fn send_mss(&self) -> u32 {
-        self.neg.send_mss(self.socket.ip_options_len())
+        self.neg.send_mss(self.socket.extra_header_len())
     }
 
     /// The headers a segment adds to its data, IP options included
     /// ([`Negotiated::segment_headers`]).
     pub(super) fn segment_headers(&self) -> u16 {
-        self.neg.segment_headers(self.socket.ip_options_len())
+        self.neg.segment_headers(self.socket.extra_header_len())
     }
 }
 

@@ -183,10 +183,9 @@ impl Connection {
                     return None;
                 }
                 core.ack.on_ack_sent();
-                let n =
-                    t.tw.ack_segment(now, core.local, core.remote)
-                        .write(buf)
-                        .ok()?;
+                let mut ack = t.tw.ack_segment(now, core.local, core.remote);
+                ack.md5 = core.neg.md5();
+                let n = ack.write(buf).ok()?;
                 core.counted_control(env);
                 Some(n)
             }

@@ -65,6 +65,10 @@ pub(crate) struct ColdOptions {
     pub ip_options: u8,
     /// SO_OOBINLINE.
     pub oob_inline: bool,
+    /// Every segment carries the MD5 signature option (RFC 2385): its 20
+    /// bytes count beside `ip_options` (the bit the output path reads is
+    /// `Negotiated`'s).
+    pub md5: bool,
     /// TCP_LINGER2.
     pub linger2: Linger2,
     /// TCP_DEFER_ACCEPT, in SYN-ACK retransmissions (0: off).
@@ -155,6 +159,7 @@ fn cold_of(o: &SocketOptions) -> ColdOptions {
         syn_retries: o.syn_retries,
         ip_options: 0,
         oob_inline: o.oob_inline,
+        md5: false,
         linger2: o.linger2,
         defer_accept: o.defer_accept,
         defer_acked: false,
@@ -277,6 +282,19 @@ impl ConnOptions {
     /// Bytes of IP options on every segment (0: none).
     pub fn ip_options_len(&self) -> u8 {
         self.cold.as_ref().map_or(0, |c| c.ip_options)
+    }
+
+    /// Bytes every segment carries past the timestamp option: IP options
+    /// and the MD5 signature option (RFC 2385).
+    pub fn extra_header_len(&self) -> u8 {
+        self.cold.as_ref().map_or(0, |c| {
+            let md5 = if c.md5 {
+                crate::tcp::md5::MD5_OPTION_LEN as u8
+            } else {
+                0
+            };
+            c.ip_options + md5
+        })
     }
 
     /// SO_OOBINLINE.

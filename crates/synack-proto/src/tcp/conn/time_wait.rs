@@ -98,6 +98,7 @@ impl TimeWait {
                 tsecr: recent.value(),
             }),
             dscp: self.dscp,
+            md5: false,
         }
     }
 

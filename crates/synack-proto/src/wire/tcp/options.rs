@@ -5,7 +5,8 @@
 //! support all lengths of options it does not know; MUST-6: and ignore them,
 //! "MUST be prepared to handle an illegal option length (e.g., zero)"),
 //! RFC 7323 §2.2 and §3.2 (window scale, timestamps), RFC 2018 §2-3
-//! (SACK-permitted, SACK), RFC 7413 §2.1 (Fast Open), RFC 6994 (shared
+//! (SACK-permitted, SACK), RFC 2385 §3.0 (MD5 signature), RFC 7413 §2.1
+//! (Fast Open), RFC 6994 (shared
 //! experimental option kind 254 with a 16-bit magic).
 
 use core::fmt;
@@ -21,6 +22,8 @@ pub(crate) mod kind {
     pub const SACK_PERMITTED: u8 = 4;
     pub const SACK: u8 = 5;
     pub const TIMESTAMP: u8 = 8;
+    /// RFC 2385 §3.0: the TCP MD5 signature option.
+    pub const MD5_SIGNATURE: u8 = 19;
     pub const FAST_OPEN: u8 = 34;
     pub const EXPERIMENTAL: u8 = 254;
 }

@@ -7,6 +7,7 @@
 //! packetdrill scripts encode. Layout, in order:
 //!
 //! ```text
+//! MD5 signature            1,1,19,18,digest             20 bytes
 //! mss                      2,4,mss                      4 bytes
 //! sackOK + TS              4,2,8,10,tsval,tsecr          12 bytes
 //! TS alone                 1,1,8,10,tsval,tsecr          12 bytes
@@ -18,12 +19,18 @@
 //! ```
 //!
 //! Everything but SACK blocks fits in 40 bytes (at most 40: mss, TS,
-//! wscale and a 16-byte experimental cookie). When blocks do not all fit,
-//! the trailing ones are dropped (RFC 2018 §4: the first block is the most
-//! recent, the one that must be reported).
+//! wscale and a 16-byte experimental cookie, or the MD5 signature, mss, TS
+//! and wscale). When blocks do not all fit, the trailing ones are dropped
+//! (RFC 2018 §4: the first block is the most recent, the one that must be
+//! reported); a Fast Open option that does not fit beside a signature is
+//! not written (Linux's `tcp_synack_options` writes it only with room
+//! left). The signature goes first, as Linux's `tcp_options_write` puts
+//! it; `emit` writes its 16 bytes as zeros, for the signer
+//! (`tcp::md5`) to fill in once the segment is whole.
 
 use super::MAX_OPTIONS_LEN;
 use super::options::{SackBlocks, fast_open_exp_cookie, kind, split_option};
+use crate::tcp::md5::{MD5_DIGEST_LEN, MD5_OPTION_LEN};
 use crate::wire::WireError;
 
 /// The Timestamps option (RFC 7323 §3.2).
@@ -123,6 +130,10 @@ pub struct TcpOptions {
     /// A Fast Open option with a cookie of an invalid length (1..=3 or over
     /// 16 bytes) was present and dropped from `fast_open`.
     pub malformed_fast_open: bool,
+    /// The TCP MD5 signature option (RFC 2385 §3.0, kind 19, 18 bytes):
+    /// read, one was there (where, `tcp::md5::digest_at` finds); emitted,
+    /// its place is kept, zeroed, for the signer.
+    pub md5: bool,
 }
 
 impl TcpOptions {
@@ -135,6 +146,7 @@ impl TcpOptions {
         timestamp: None,
         fast_open: None,
         malformed_fast_open: false,
+        md5: false,
     };
 
     /// Summarises option bytes. Unknown kinds are skipped (RFC 9293 MUST-6);
@@ -242,6 +254,12 @@ impl TcpOptions {
                     return Err(WireError::Malformed);
                 }
                 (kind::FAST_OPEN, cookie) => self.set_fast_open(false, cookie),
+                // RFC 2385 §3.0: 16 bytes of digest. One of another length
+                // is no signature (Linux's `tcp_parse_md5sig_option`): a
+                // connection that expects one drops the segment.
+                (kind::MD5_SIGNATURE, digest) if digest.len() == MD5_DIGEST_LEN => {
+                    self.md5 = true;
+                }
                 (kind::EXPERIMENTAL, _) => {
                     if let Some(cookie) = fast_open_exp_cookie(data) {
                         self.set_fast_open(true, cookie);
@@ -273,18 +291,33 @@ impl TcpOptions {
         self.buffer_len() == 0
     }
 
-    /// Fast Open option length with its `nop,nop` padding.
-    fn fast_open_len(&self) -> usize {
+    /// Fast Open option length with its `nop,nop` padding; 0 when it does
+    /// not fit after `before` bytes of other options (beside a signature).
+    fn fast_open_len(&self, before: usize) -> usize {
         let Some(fo) = &self.fast_open else {
             return 0;
         };
         let base = if fo.experimental { 4 } else { 2 };
-        (base + fo.cookie.as_slice().len()).next_multiple_of(4)
+        let len = (base + fo.cookie.as_slice().len()).next_multiple_of(4);
+        if before + len > MAX_OPTIONS_LEN {
+            0
+        } else {
+            len
+        }
     }
 
     /// Bytes of everything but SACK blocks.
     fn fixed_len(&self) -> usize {
+        let len = self.before_fast_open_len();
+        len + self.fast_open_len(len)
+    }
+
+    /// Bytes of the signature, MSS, timestamps and window scale.
+    fn before_fast_open_len(&self) -> usize {
         let mut len = 0;
+        if self.md5 {
+            len += MD5_OPTION_LEN;
+        }
         if self.mss.is_some() {
             len += 4;
         }
@@ -296,7 +329,7 @@ impl TcpOptions {
         if self.window_scale.is_some() {
             len += 4;
         }
-        len + self.fast_open_len()
+        len
     }
 
     /// How many SACK blocks fit after the other options.
@@ -330,7 +363,8 @@ impl TcpOptions {
             && self.mss.is_none()
             && self.window_scale.is_none()
             && !self.sack_permitted
-            && self.fast_open.is_none();
+            && self.fast_open.is_none()
+            && !self.md5;
         if only { self.timestamp } else { None }
     }
 
@@ -341,6 +375,9 @@ impl TcpOptions {
         let mut out = *self;
         out.sack_blocks.truncate(self.sack_blocks_that_fit());
         out.malformed_fast_open = false;
+        if self.fast_open_len(self.before_fast_open_len()) == 0 {
+            out.fast_open = None;
+        }
         out
     }
 
@@ -379,6 +416,10 @@ impl TcpOptions {
             at += bytes.len();
         };
         let nop = kind::NOP;
+        if self.md5 {
+            put(&[nop, nop, kind::MD5_SIGNATURE, 18]);
+            put(&[0; MD5_DIGEST_LEN]);
+        }
         if let Some(mss) = self.mss {
             let [hi, lo] = mss.to_be_bytes();
             put(&[kind::MSS, 4, hi, lo]);
@@ -405,7 +446,8 @@ impl TcpOptions {
                 put(&right.0.to_be_bytes());
             }
         }
-        if let Some(fo) = &self.fast_open {
+        let fits = self.fast_open_len(self.before_fast_open_len()) > 0;
+        if let Some(fo) = self.fast_open.as_ref().filter(|_| fits) {
             let cookie = fo.cookie.as_slice();
             let len = if fo.experimental {
                 let len = 4 + cookie.len();
@@ -449,6 +491,7 @@ mod tests {
         let mut opts = TcpOptions::default();
         for option in TcpOptionIter::new(bytes) {
             match option? {
+                TcpOption::Unknown { kind: 19, data } if data.len() == 16 => opts.md5 = true,
                 TcpOption::EndOfList | TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
                 TcpOption::MaxSegmentSize(mss) => opts.mss = Some(mss),
                 TcpOption::WindowScale(shift) => opts.window_scale = Some(shift),
@@ -533,6 +576,44 @@ mod tests {
             ..syn_everything()
         };
         assert_eq!(emit(&opts), [2, 4, 5, 180, 1, 1, 4, 2, 1, 3, 3, 7]);
+    }
+
+    #[test]
+    fn signed_segments_put_the_signature_first_as_linux_does() {
+        // Linux's signed SYN (`tcp_options_write`: MD5 first, no TS):
+        // <nop,nop,md5,mss 1460,nop,nop,sackOK,nop,wscale 7>
+        let opts = TcpOptions {
+            timestamp: None,
+            md5: true,
+            ..syn_everything()
+        };
+        let mut syn = vec![1, 1, 19, 18];
+        syn.extend_from_slice(&[0; 16]);
+        syn.extend_from_slice(&[2, 4, 5, 180, 1, 1, 4, 2, 1, 3, 3, 7]);
+        assert_eq!(emit(&opts), syn);
+        assert_eq!(TcpOptions::parse(&syn).unwrap(), opts);
+        // With timestamps and a SACK block: 20 + 12 leave no room for the
+        // block (Linux's `tcp_established_options` sends none).
+        let data = TcpOptions {
+            timestamp: Some(TcpTimestamp { tsval: 5, tsecr: 6 }),
+            sack_blocks: SackBlocks::from_slice(&[(SeqNum(100), SeqNum(200))]),
+            md5: true,
+            ..TcpOptions::default()
+        };
+        assert_eq!(emit(&data).len(), 32);
+        assert!(data.as_emitted().sack_blocks.is_empty());
+        assert_eq!(data.only_timestamp(), None);
+        // A Fast Open cookie that does not fit beside it is not written.
+        let synack = TcpOptions {
+            fast_open: Some(FastOpenOption {
+                experimental: false,
+                cookie: FastOpenCookie::new(&[7; 8]).unwrap(),
+            }),
+            md5: true,
+            ..syn_everything()
+        };
+        assert_eq!(emit(&synack).len(), 40);
+        assert_eq!(synack.as_emitted().fast_open, None);
     }
 
     #[test]
@@ -671,16 +752,20 @@ mod tests {
             blocks,
             proptest::option::of((any::<u32>(), any::<u32>())),
             fast_open,
+            any::<bool>(),
         )
-            .prop_map(|(mss, ws, sp, sack_blocks, ts, fast_open)| TcpOptions {
-                mss,
-                window_scale: ws,
-                sack_permitted: sp,
-                sack_blocks,
-                timestamp: ts.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
-                fast_open,
-                malformed_fast_open: false,
-            })
+            .prop_map(
+                |(mss, ws, sp, sack_blocks, ts, fast_open, md5)| TcpOptions {
+                    mss,
+                    window_scale: ws,
+                    sack_permitted: sp,
+                    sack_blocks,
+                    timestamp: ts.map(|(tsval, tsecr)| TcpTimestamp { tsval, tsecr }),
+                    fast_open,
+                    malformed_fast_open: false,
+                    md5,
+                },
+            )
     }
 
     proptest! {
@@ -689,9 +774,14 @@ mod tests {
             let bytes = emit(&opts);
             prop_assert!(bytes.len() <= MAX_OPTIONS_LEN && bytes.len().is_multiple_of(4));
             prop_assert_eq!(TcpOptions::parse(&bytes).unwrap(), opts.as_emitted());
-            // Only SACK blocks are ever dropped.
+            // Only SACK blocks are ever dropped, and a Fast Open option
+            // beside a signature when they do not fit together.
             let emitted = opts.as_emitted();
-            prop_assert_eq!(TcpOptions { sack_blocks: opts.sack_blocks, ..emitted }, opts);
+            let fast_open = if opts.md5 { opts.fast_open } else { emitted.fast_open };
+            prop_assert_eq!(
+                TcpOptions { sack_blocks: opts.sack_blocks, fast_open, ..emitted },
+                opts
+            );
         }
 
         #[test]
@@ -700,7 +790,7 @@ mod tests {
                 prop_oneof![
                     // Known kinds and plausible lengths most of the time, so
                     // whole options (and broken ones) appear, not just noise.
-                    4 => proptest::sample::select(vec![0u8, 1, 2, 3, 4, 5, 8, 34, 254, 99]),
+                    4 => proptest::sample::select(vec![0u8, 1, 2, 3, 4, 5, 8, 19, 34, 254, 99]),
                     3 => proptest::sample::select(vec![0u8, 1, 2, 3, 4, 6, 10, 12, 18, 34]),
                     2 => any::<u8>(),
                 ],

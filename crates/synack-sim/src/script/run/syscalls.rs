@@ -899,6 +899,7 @@ impl<'s> Runner<'s> {
             ip_options: None,
             ip: sock.ip,
             window_clamp: sock.window_clamp,
+            md5_key: None,
         };
         let conn = sock.conn;
         let now = self.net.now;

@@ -47,9 +47,10 @@ impl Core {
         // RFC 7323 §3: timestamps on every segment once agreed; an
         // established connection's segment carries nothing else unless it
         // reports SACK blocks. Nearly every segment has none to report:
-        // that is known without building the (empty) list.
+        // that is known without building the (empty) list. A signed
+        // connection's carry the signature's place too (RFC 2385).
         let sack_ok = self.neg.sack_ok();
-        let layout = if self.neg.ts_ok() && !(sack_ok && rcv.may_have_sack_blocks()) {
+        let layout = if self.neg.timestamp_only() && !(sack_ok && rcv.may_have_sack_blocks()) {
             Layout::Timestamp(timestamp)
         } else {
             let sack_blocks = if sack_ok {
@@ -57,11 +58,12 @@ impl Core {
             } else {
                 SackBlocks::new()
             };
-            match (self.neg.ts_ok(), sack_blocks.is_empty()) {
+            match (self.neg.timestamp_only(), sack_blocks.is_empty()) {
                 (true, true) => Layout::Timestamp(timestamp),
-                (ts_ok, _) => Layout::Options(TcpOptions {
-                    timestamp: ts_ok.then_some(timestamp),
+                _ => Layout::Options(TcpOptions {
+                    timestamp: self.neg.ts_ok().then_some(timestamp),
                     sack_blocks,
+                    md5: self.neg.md5(),
                     ..TcpOptions::default()
                 }),
             }
@@ -508,6 +510,7 @@ impl Core {
             window: 0,
             options: TcpOptions {
                 timestamp,
+                md5: self.neg.md5(),
                 ..TcpOptions::default()
             },
         };
