@@ -3,15 +3,16 @@
 //! produced, and says `None` when it would have to wait.
 
 use std::io;
-use std::net::{Shutdown as StdShutdown, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Shutdown as StdShutdown, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use synack_proto::Duration as StackDuration;
 use synack_proto::ip::options::SendOptions;
 use synack_proto::stack::{ConnHandle, ConnectOptions, ListenerHandle};
 use synack_proto::tcp::conn::{
-    Connection, RecvError, RecvFlags, SendError, SendFlags, Shutdown, SocketOption,
+    Connection, RecvError, RecvFlags, SendError, SendFlags, SetOptionError, Shutdown, SocketOption,
 };
+use synack_proto::tcp::md5::Md5Key;
 use synack_proto::tcp::state::TcpState;
 
 use super::Keepalive;
@@ -269,6 +270,30 @@ pub(crate) fn set_listener_window_clamp(
         .map_err(option_error)
 }
 
+/// TCP_MD5SIG on a listener (RFC 2385): the key for peers in
+/// `peer`/`prefix_len` (`None`: delete it).
+pub(crate) fn set_listener_md5_key(
+    core: &mut Core,
+    l: ListenerHandle,
+    peer: Ipv4Addr,
+    prefix_len: u8,
+    key: Option<&[u8]>,
+) -> io::Result<()> {
+    core.stack
+        .tcp_listener_set_md5_key(l, peer, prefix_len, key)
+        .map_err(|e| match e {
+            SetOptionError::InvalidValue if key.is_none() => io::Error::new(
+                io::ErrorKind::NotFound,
+                "no MD5 key for that peer and prefix",
+            ),
+            SetOptionError::InvalidValue => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an MD5 key is 1 to 80 bytes, its prefix at most 32 bits",
+            ),
+            e => option_error(e),
+        })
+}
+
 /// A listener's TCP_WINDOW_CLAMP (0: unset).
 pub(crate) fn listener_window_clamp(core: &Core, l: ListenerHandle) -> io::Result<u32> {
     core.stack
@@ -350,6 +375,23 @@ pub(crate) fn set_linger(
 
 pub(crate) fn addrs(core: &Core, c: ConnHandle) -> io::Result<(SocketAddrV4, SocketAddrV4)> {
     core.stack.tcp_addrs(c).ok_or_else(not_connected)
+}
+
+/// Starts a connect whose segments are signed with `key` (TCP_MD5SIG,
+/// RFC 2385).
+pub(crate) fn start_connect_with_md5_key(
+    core: &mut Core,
+    remote: SocketAddrV4,
+    key: &[u8],
+) -> io::Result<ConnHandle> {
+    let key = Md5Key::new(key).ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "an MD5 key is 1 to 80 bytes")
+    })?;
+    let opts = ConnectOptions {
+        md5_key: Some(Box::new(key)),
+        ..ConnectOptions::default()
+    };
+    start_connect_with(core, remote, opts, None).map(|(c, _)| c)
 }
 
 /// Opens a connection and registers it; the caller waits for [`connected`].
@@ -586,6 +628,13 @@ macro_rules! stream_options {
         pub fn window_clamp(&self) -> std::io::Result<u32> {
             self.with_core(|core, c| Ok(crate::net::ops::connection(core, c)?.window_clamp()))
         }
+
+        /// Whether the connection signs its segments with a TCP MD5 key
+        /// (RFC 2385): the key it connected with, or its listener's for
+        /// the peer.
+        pub fn md5_signed(&self) -> std::io::Result<bool> {
+            self.with_core(|core, c| Ok(crate::net::ops::connection(core, c)?.signs_md5()))
+        }
     };
 }
 pub(crate) use stream_options;
@@ -650,6 +699,24 @@ macro_rules! listener_options {
         pub fn window_clamp(&self) -> std::io::Result<u32> {
             let core = self.rt.shared.lock()?;
             crate::net::ops::listener_window_clamp(&core, self.l)
+        }
+
+        /// TCP_MD5SIG (TCP_MD5SIG_EXT with a prefix): connections from
+        /// peers in `peer`/`prefix_len` must sign every segment with `key`
+        /// (RFC 2385, 1 to 80 bytes), and the connections accepted from
+        /// them sign theirs; a segment from such a peer without the right
+        /// signature is dropped unanswered. The longest prefix holding a
+        /// peer gives its key; peers under no key connect unsigned. `None`
+        /// deletes the key of exactly that prefix (`NotFound` if there is
+        /// none).
+        pub fn set_md5_key(
+            &self,
+            peer: std::net::Ipv4Addr,
+            prefix_len: u8,
+            key: Option<&[u8]>,
+        ) -> std::io::Result<()> {
+            let mut core = self.rt.shared.lock()?;
+            crate::net::ops::set_listener_md5_key(&mut core, self.l, peer, prefix_len, key)
         }
     };
 }

@@ -167,6 +167,23 @@ impl TcpStream {
         Ok(stream)
     }
 
+    /// Connects to `addr` with every segment signed with `key` (TCP_MD5SIG
+    /// set before `connect(2)`; RFC 2385, 1 to 80 bytes), as BGP speakers
+    /// do: every segment from the peer must carry the right signature, or
+    /// it is dropped unanswered. The SYN offers no timestamps (Linux's
+    /// choice beside the signature) and no Fast Open.
+    pub fn connect_with_md5_key(
+        rt: &Runtime,
+        addr: impl ToSocketAddrs,
+        key: &[u8],
+    ) -> io::Result<TcpStream> {
+        let remote = super::listener::first_v4(addr)?;
+        let c = ops::start_connect_with_md5_key(&mut *rt.shared.lock()?, remote, key)?;
+        let stream = TcpStream { rt: rt.clone(), c };
+        stream.wait_connected(None)?;
+        Ok(stream)
+    }
+
     /// What Fast Open did for this connection: whether the SYN carried a
     /// cookie request or data, whether the data was acknowledged, and
     /// (server side) the bytes taken from the peer's SYN.

@@ -68,6 +68,20 @@ impl TcpStream {
         Ok(stream)
     }
 
+    /// Connects to `addr` with every segment signed with `key`, as
+    /// [`crate::net::TcpStream::connect_with_md5_key`] does.
+    pub async fn connect_with_md5_key(
+        rt: &Runtime,
+        addr: impl ToSocketAddrs,
+        key: &[u8],
+    ) -> io::Result<TcpStream> {
+        let remote = crate::net::listener::first_v4(addr)?;
+        let c = ops::start_connect_with_md5_key(&mut *rt.shared.lock()?, remote, key)?;
+        let stream = TcpStream { rt: rt.clone(), c };
+        poll_fn(|cx| stream.poll_connected(cx)).await?;
+        Ok(stream)
+    }
+
     async fn connect_v4(rt: &Runtime, remote: SocketAddrV4) -> io::Result<TcpStream> {
         let c = ops::start_connect(&mut *rt.shared.lock()?, remote)?;
         // From here on, dropping `stream` (an error, a cancelled future)
