@@ -52,6 +52,18 @@ pub struct ConnectArgs {
     /// Give up connecting after SECS seconds (default: as long as the stack retries its SYN, about 2 minutes).
     #[arg(long, value_name = "SECS")]
     connect_timeout: Option<u64>,
+    /// Sign every segment with this TCP MD5 key (RFC 2385, Linux's TCP_MD5SIG; 1 to 80 bytes), as
+    /// BGP speakers do; the server must expect it. Visible to other users in the process list.
+    #[arg(long, value_name = "KEY", conflicts_with = "fastopen", value_parser = md5_key)]
+    md5_key: Option<String>,
+}
+
+/// `--md5-key`: 1 to 80 bytes.
+pub fn md5_key(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 80 {
+        return Err(format!("a TCP MD5 key is 1 to 80 bytes, not {}", s.len()));
+    }
+    Ok(s.to_string())
 }
 
 /// How long closing waits for the peer to acknowledge our FIN.
@@ -96,11 +108,16 @@ pub fn run(args: &ConnectArgs) -> ExitCode {
             s
         })
     } else {
-        match args.connect_timeout {
-            Some(secs) => {
-                TcpStream::connect_timeout(&link.rt, &target, Duration::from_secs(secs.max(1)))
+        let timeout = args
+            .connect_timeout
+            .map(|secs| Duration::from_secs(secs.max(1)));
+        match (&args.md5_key, timeout) {
+            (Some(key), Some(t)) => {
+                TcpStream::connect_timeout_with_md5_key(&link.rt, &target, key.as_bytes(), t)
             }
-            None => TcpStream::connect(&link.rt, target),
+            (Some(key), None) => TcpStream::connect_with_md5_key(&link.rt, target, key.as_bytes()),
+            (None, Some(t)) => TcpStream::connect_timeout(&link.rt, &target, t),
+            (None, None) => TcpStream::connect(&link.rt, target),
         }
     };
     let status = match stream {

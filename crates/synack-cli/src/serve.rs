@@ -64,6 +64,47 @@ pub struct ServeArgs {
     /// Keepalive for every connection: idle seconds, probe interval seconds, probe count.
     #[arg(long, value_name = "IDLE,INTVL,CNT")]
     keepalive: Option<KeepaliveArg>,
+    /// Expect every segment from peers in ADDR[/LEN] (a /32 without LEN) signed with the TCP MD5
+    /// key KEY (RFC 2385, Linux's TCP_MD5SIG; 1 to 80 bytes), and sign the connections with them;
+    /// repeat for more peers (the longest prefix holding a peer gives its key). Visible to other
+    /// users in the process list.
+    #[arg(long, value_name = "ADDR[/LEN]=KEY")]
+    md5: Vec<Md5Arg>,
+}
+
+/// `--md5 ADDR[/LEN]=KEY`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Md5Arg {
+    peer: Ipv4Addr,
+    prefix_len: u8,
+    key: String,
+}
+
+impl FromStr for Md5Arg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!("`{s}` is not ADDR[/LEN]=KEY (e.g. 192.0.2.1=secret or 192.0.2.0/24=secret)")
+        };
+        let (peer, key) = s.split_once('=').ok_or_else(bad)?;
+        let (addr, len) = match peer.split_once('/') {
+            Some((addr, len)) => (
+                addr,
+                len.parse::<u8>()
+                    .ok()
+                    .filter(|&l| l <= 32)
+                    .ok_or_else(bad)?,
+            ),
+            None => (peer, 32),
+        };
+        let peer = addr.parse().map_err(|_| bad())?;
+        let key = crate::connect::md5_key(key)?;
+        Ok(Md5Arg {
+            peer,
+            prefix_len: len,
+            key,
+        })
+    }
 }
 
 /// Which service (exactly one).
@@ -191,6 +232,12 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             return SetupError::new(format!("listening on port {}", args.port), e).report("serve");
         }
     };
+    for m in &args.md5 {
+        if let Err(e) = listener.set_md5_key(m.peer, m.prefix_len, Some(m.key.as_bytes())) {
+            let what = format!("setting the MD5 key for {}/{}", m.peer, m.prefix_len);
+            return SetupError::new(what, e).report("serve");
+        }
+    }
     let mut signals = match Signals::new([SIGINT, SIGTERM]) {
         Ok(s) => s,
         Err(e) => return SetupError::new("installing signal handlers", e).report("serve"),

@@ -178,9 +178,35 @@ impl TcpStream {
         key: &[u8],
     ) -> io::Result<TcpStream> {
         let remote = super::listener::first_v4(addr)?;
+        TcpStream::connect_signed(rt, remote, key, None)
+    }
+
+    /// [`connect_with_md5_key`](Self::connect_with_md5_key), giving up
+    /// after `timeout` as [`connect_timeout`](Self::connect_timeout) does.
+    pub fn connect_timeout_with_md5_key(
+        rt: &Runtime,
+        addr: &SocketAddr,
+        key: &[u8],
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(zero_timeout());
+        }
+        let SocketAddr::V4(addr) = *addr else {
+            return Err(ipv4_only());
+        };
+        TcpStream::connect_signed(rt, addr, key, Some(Instant::now() + timeout))
+    }
+
+    fn connect_signed(
+        rt: &Runtime,
+        remote: SocketAddrV4,
+        key: &[u8],
+        deadline: Option<Instant>,
+    ) -> io::Result<TcpStream> {
         let c = ops::start_connect_with_md5_key(&mut *rt.shared.lock()?, remote, key)?;
         let stream = TcpStream { rt: rt.clone(), c };
-        stream.wait_connected(None)?;
+        stream.wait_connected(deadline)?;
         Ok(stream)
     }
 
