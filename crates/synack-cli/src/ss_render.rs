@@ -201,6 +201,19 @@ pub fn render_info(info: &Info) -> String {
         let _ = write!(out, " minrtt:{}", ms(info.min_rtt_us));
     }
     push(&mut out, "snd_wnd", info.snd_wnd.into());
+    // ss's `print_md5sig`: ADDR/LEN=KEY, the key's bytes as they are but
+    // for unprintable ones, a backslash, a space and a comma (`\ooo`).
+    for (i, (addr, len, key)) in info.md5keys.iter().enumerate() {
+        out.push_str(if i == 0 { " md5keys:" } else { "," });
+        let _ = write!(out, "{addr}/{len}=");
+        for &b in key {
+            if (0x20..0x7f).contains(&b) && !b" ,\\".contains(&b) {
+                out.push(char::from(b));
+            } else {
+                let _ = write!(out, "\\{b:03o}");
+            }
+        }
+    }
     out
 }
 

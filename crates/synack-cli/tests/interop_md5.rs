@@ -59,6 +59,9 @@ fn serve_md5_takes_the_signed_linux_client_and_drops_the_others() {
             assert_eq!(client("bgp-secret"), "keepalive");
             assert_eq!(client("bgp-secreT"), "timeout");
             assert_eq!(client(""), "timeout");
+            // `ss -li` shows the listener's key, as Linux's ss does to root.
+            let ss = serve.ss(&["-l", "-i"]);
+            assert!(ss.contains(" md5keys:192.0.2.0/24=bgp-secret"), "{ss}");
             let (status, summary) = serve.stop();
             assert!(status.success(), "{summary}");
             assert!(summary.contains("1 accepted"), "{summary}");

@@ -258,6 +258,28 @@ fn brief_example_info_line_in_ss_order() {
     );
 }
 
+/// Linux's `ss -tlni` for a listener with two TCP_MD5SIG keys, the /24's
+/// `k\x01` added after the /32's `bgp secret,x` (this machine's ss, as
+/// root; its own `md5keys:` line lost the keys to a buffering slip in
+/// `print_escape_buf`, which wrote them ahead of the table:
+/// `k\001bgp\040secret\054x`).
+#[test]
+fn md5_keys_print_as_ss_prints_them_newest_first_and_escaped() {
+    let info = Info {
+        cong: "bbr".into(),
+        cwnd: 10,
+        md5keys: vec![
+            ("192.0.2.0".parse().unwrap(), 24, b"k\x01".to_vec()),
+            ("192.0.2.1".parse().unwrap(), 32, b"bgp secret,x".to_vec()),
+        ],
+        ..Info::default()
+    };
+    assert_eq!(
+        render_info(&info),
+        r" bbr cwnd:10 md5keys:192.0.2.0/24=k\001,192.0.2.1/32=bgp\040secret\054x"
+    );
+}
+
 #[test]
 fn state_names_are_spelled_as_ss_spells_them() {
     let names: Vec<&str> = SsState::ALL.iter().map(|s| s.name()).collect();

@@ -159,6 +159,18 @@ pub struct Info {
     pub notsent: u32,
     pub min_rtt_us: u64,
     pub snd_wnd: u32,
+    /// TCP MD5 keys (RFC 2385): a connection's for its peer, a listener's
+    /// for each peer prefix, as `ADDR/LEN` and the key's bytes (`ss -i`'s
+    /// `md5keys:`, which Linux shows to CAP_NET_ADMIN).
+    #[serde(default)]
+    pub md5keys: Vec<(Ipv4Addr, u8, Vec<u8>)>,
+}
+
+/// A key as [`Info::md5keys`] keeps it.
+fn md5_row(
+    (addr, len, key): (Ipv4Addr, u8, synack_proto::tcp::md5::Md5Key),
+) -> (Ipv4Addr, u8, Vec<u8>) {
+    (addr, len, key.as_bytes().to_vec())
 }
 
 /// `tcpi_options` bits (Linux's `TCPI_OPT_*`).
@@ -251,15 +263,24 @@ impl Runtime {
                     };
                     let (orphan, info) = match s.id {
                         SocketId::Conn(Some(c)) => {
-                            (false, stack.tcp_info(c).map(|i| Info::from(&i)))
+                            let info = stack.tcp_info(c).map(|i| Info {
+                                md5keys: stack.tcp_md5_key(c).into_iter().map(md5_row).collect(),
+                                ..Info::from(&i)
+                            });
+                            (false, info)
                         }
                         SocketId::Conn(None) => (true, None),
                         // What Linux's ss -i shows for a listener.
-                        SocketId::Listener(_) => (
+                        SocketId::Listener(l) => (
                             false,
                             Some(Info {
                                 cong: stack.config().tcp_congestion_control.name().into(),
                                 cwnd: stack.config().tcp_init_cwnd,
+                                md5keys: stack
+                                    .tcp_listener_md5_keys(l)
+                                    .into_iter()
+                                    .map(md5_row)
+                                    .collect(),
                                 ..Info::default()
                             }),
                         ),

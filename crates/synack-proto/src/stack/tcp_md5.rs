@@ -126,14 +126,16 @@ impl Stack {
         let peers = self.md5.listeners.entry(listener.0).or_default();
         let same = |p: &Md5Peer| p.addr == peer && p.prefix_len == prefix_len;
         match key {
-            Some(key) => {
-                peers.retain(|p| !same(p));
-                peers.push(Md5Peer {
+            // A prefix's key is replaced where it is (Linux's
+            // `tcp_md5_do_add` updates the key it finds).
+            Some(key) => match peers.iter_mut().find(|p| same(p)) {
+                Some(p) => p.key = key,
+                None => peers.push(Md5Peer {
                     addr: peer,
                     prefix_len,
                     key,
-                });
-            }
+                }),
+            },
             None => {
                 let before = peers.len();
                 peers.retain(|p| !same(p));
@@ -152,9 +154,25 @@ impl Stack {
         Ok(())
     }
 
-    /// How many peer keys a listener holds (0 for a stale handle).
-    pub fn tcp_listener_md5_keys(&self, listener: ListenerHandle) -> usize {
-        self.md5.listeners.get(&listener.0).map_or(0, Vec::len)
+    /// A listener's keys: each peer prefix (address, length) and its key,
+    /// the newest first as `ss -i` shows them (`md5keys:`; Linux adds a
+    /// key at its list's head); empty for a stale handle.
+    pub fn tcp_listener_md5_keys(&self, listener: ListenerHandle) -> Vec<(Ipv4Addr, u8, Md5Key)> {
+        let peers = self.md5.listeners.get(&listener.0);
+        peers.map_or(Vec::new(), |p| {
+            p.iter()
+                .rev()
+                .map(|p| (p.addr, p.prefix_len, p.key))
+                .collect()
+        })
+    }
+
+    /// A connection's key, for its peer (a /32, as Linux's child keeps a
+    /// copy for its peer alone), if it signs.
+    pub fn tcp_md5_key(&self, c: ConnHandle) -> Option<(Ipv4Addr, u8, Md5Key)> {
+        let key = self.conn_md5(c.0)?;
+        let entry = self.conns.get(c.0)?;
+        Some((*entry.conn.remote().ip(), 32, key))
     }
 
     /// Tests: how many connection and TIME-WAIT keys the stack holds.
