@@ -11,6 +11,7 @@ mod ping;
 mod script;
 mod serve;
 mod ss;
+mod ss_filter;
 mod ss_render;
 mod trace;
 mod traceroute;

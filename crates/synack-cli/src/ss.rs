@@ -11,6 +11,7 @@ use clap::Args;
 use synack::control::Mem;
 use synack::control::{self, Snapshot, SocketRow};
 
+use crate::ss_filter::Filter;
 use crate::ss_render::{SsRow, SsState, SsSummary, render_json, render_table};
 
 const EXAMPLES: &str = "\
@@ -22,6 +23,8 @@ Examples:
   synack ss -u                   # its UDP sockets (like ss -uan); -tu for both
   synack ss -s                   # a count per state
   synack ss --json               # for machines
+  synack ss state established '( dport = :80 or sport = :80 )'
+  synack ss -l exclude listening # ss's filter: state, exclude, dst, src, dport, sport
 
 Without --control, --tap or --tun, the control socket is the only one in /run/synack (as root).";
 
@@ -74,12 +77,29 @@ pub struct SsArgs {
     /// JSON instead of the table.
     #[arg(long)]
     json: bool,
+    /// ss's filter: `[state STATE] [exclude STATE] [EXPRESSION]`, STATE a name (established,
+    /// syn-sent, ..., listening, closing) or group (all, connected, synchronized, bucket, big),
+    /// EXPRESSION of `dst ADDR[/LEN][:PORT]`, `src ...`, `dport OP :PORT`, `sport OP :PORT`
+    /// with and, or, not and parentheses.
+    #[arg(
+        value_name = "FILTER",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    filter: Vec<String>,
 }
 
 pub fn run(args: &SsArgs) -> ExitCode {
+    let filter = match Filter::parse(&args.filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("synack ss: filter: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match query("ss", &args.target) {
         Ok(snapshot) => {
-            print!("{}", render(&snapshot, args));
+            print!("{}", render(&snapshot, args, &filter));
             ExitCode::SUCCESS
         }
         Err(code) => code,
@@ -133,7 +153,7 @@ fn control_path(args: &ControlArgs) -> Result<PathBuf, String> {
     }
 }
 
-fn render(snapshot: &Snapshot, args: &SsArgs) -> String {
+fn render(snapshot: &Snapshot, args: &SsArgs, filter: &Filter) -> String {
     if args.summary {
         // TCP's states, as ss -s counts them, whatever -t and -u say.
         let rows: Vec<SsRow> = snapshot
@@ -163,6 +183,7 @@ fn render(snapshot: &Snapshot, args: &SsArgs) -> String {
     let rows: Vec<SsRow> = udp_rows
         .chain(tcp_rows)
         .filter(|r| !args.listening || r.is_listening())
+        .filter(|r| filter.keeps(r))
         .collect();
     let with_netid = tcp && args.udp;
     if args.json {
@@ -207,6 +228,36 @@ mod tests {
 
     fn args(line: &[&str]) -> SsArgs {
         Cli::parse_from(std::iter::once("ss").chain(line.iter().copied())).ss
+    }
+
+    /// What `synack ss LINE` prints for the test's snapshot.
+    fn show(line: &[&str]) -> String {
+        let args = args(line);
+        let filter = Filter::parse(&args.filter).unwrap();
+        render(&snapshot(), &args, &filter)
+    }
+
+    #[test]
+    fn a_filter_after_the_options_picks_the_rows() {
+        let peers = |line: &[&str]| -> Vec<String> {
+            show(line)
+                .lines()
+                .skip(1)
+                .map(|l| l.split_whitespace().last().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(peers(&["state", "listening"]), ["0.0.0.0:*"]);
+        // Options first, then the filter's words, split or quoted.
+        assert_eq!(
+            peers(&["-n", "(", "dport", ">", ":40000", ")"]),
+            ["192.0.2.1:40002", "192.0.2.1:40001"]
+        );
+        assert_eq!(peers(&["-l", "state", "time-wait"]).len(), 0);
+        assert_eq!(
+            peers(&["-t", "dport > :40000"]),
+            ["192.0.2.1:40002", "192.0.2.1:40001"]
+        );
+        assert_eq!(peers(&["-u", "sport = :7"]), ["0.0.0.0:*"]);
     }
 
     fn snapshot() -> Snapshot {
@@ -256,7 +307,7 @@ mod tests {
 
     #[test]
     fn u_shows_udp_sockets_and_tu_both_with_their_netid() {
-        let u = render(&snapshot(), &args(&["-uan"]));
+        let u = show(&["-uan"]);
         let lines: Vec<&str> = u.lines().collect();
         assert_eq!(lines.len(), 3, "{u}");
         assert!(lines[0].starts_with("State "), "{u}");
@@ -265,27 +316,26 @@ mod tests {
             lines[2].starts_with("ESTAB ") && lines[2].contains("192.0.2.1:53"),
             "{u}"
         );
-        let both = render(&snapshot(), &args(&["-tuan"]));
+        let both = show(&["-tuan"]);
         let lines: Vec<&str> = both.lines().collect();
         assert_eq!(lines.len(), 7, "{both}");
         assert!(lines[0].starts_with("Netid State"), "{both}");
         assert!(lines[1].starts_with("udp   UNCONN"), "{both}");
         assert!(lines[3].starts_with("tcp   LISTEN"), "{both}");
         // -l: the listener and the unconnected UDP socket.
-        let listening = render(&snapshot(), &args(&["-tul"]));
+        let listening = show(&["-tul"]);
         assert_eq!(listening.lines().count(), 3, "{listening}");
         // -s stays TCP's count; the default stays TCP alone.
-        assert!(render(&snapshot(), &args(&["-su"])).contains("estab 1"));
-        assert_eq!(render(&snapshot(), &args(&[])).lines().count(), 5);
-        let j: serde_json::Value =
-            serde_json::from_str(&render(&snapshot(), &args(&["-tu", "--json"]))).unwrap();
+        assert!(show(&["-su"]).contains("estab 1"));
+        assert_eq!(show(&[]).lines().count(), 5);
+        let j: serde_json::Value = serde_json::from_str(&show(&["-tu", "--json"])).unwrap();
         assert_eq!(j[0]["netid"], "udp");
         assert_eq!(j[2]["netid"], "tcp");
     }
 
     #[test]
     fn the_table_is_ss_tan_and_l_keeps_listeners() {
-        let all = render(&snapshot(), &args(&["-tan"]));
+        let all = show(&["-tan"]);
         let lines: Vec<&str> = all.lines().collect();
         assert_eq!(lines.len(), 5, "{all}");
         assert!(lines[0].starts_with("State"), "{all}");
@@ -295,13 +345,13 @@ mod tests {
         );
         assert!(lines[2].starts_with("ESTAB"), "{all}");
         assert!(lines[4].starts_with("TIME-WAIT"), "{all}");
-        let listening = render(&snapshot(), &args(&["-tln"]));
+        let listening = show(&["-tln"]);
         assert_eq!(listening.lines().count(), 2, "{listening}");
     }
 
     #[test]
     fn summary_counts_states_and_orphans() {
-        let s = render(&snapshot(), &args(&["-s"]));
+        let s = show(&["-s"]);
         assert!(s.contains("estab 1"), "{s}");
         assert!(s.contains("orphaned 1"), "{s}");
         assert!(s.contains("timewait 1"), "{s}");
@@ -312,13 +362,13 @@ mod tests {
         // A stack that does not say shows no memory line.
         let mut older = snapshot();
         older.memory_state.clear();
-        let s = render(&older, &args(&["-s"]));
+        let s = render(&older, &args(&["-s"]), &Filter::parse(&[]).unwrap());
         assert!(!s.contains("memory"), "{s}");
     }
 
     #[test]
     fn memory_goes_on_each_sockets_second_line_with_m() {
-        let m = render(&snapshot(), &args(&["-tanm"]));
+        let m = show(&["-tanm"]);
         let lines: Vec<&str> = m.lines().collect();
         // Header, then each socket with its memory line; TIME-WAIT has none.
         assert_eq!(lines.len(), 9, "{m}");
@@ -332,8 +382,8 @@ mod tests {
             "{m}"
         );
         // Without -m, none; in JSON with -m, the numbers.
-        assert!(!render(&snapshot(), &args(&["-tan"])).contains("skmem"));
-        let j = render(&snapshot(), &args(&["-m", "--json"]));
+        assert!(!show(&["-tan"]).contains("skmem"));
+        let j = show(&["-m", "--json"]);
         let v: serde_json::Value = serde_json::from_str(&j).unwrap();
         assert_eq!(v[1]["mem"]["rcvbuf"], 131_072);
         assert!(v[3].get("mem").is_none(), "TIME-WAIT: {j}");
@@ -341,7 +391,7 @@ mod tests {
 
     #[test]
     fn json_is_an_array_of_rows() {
-        let j = render(&snapshot(), &args(&["--json"]));
+        let j = show(&["--json"]);
         let v: serde_json::Value = serde_json::from_str(&j).unwrap();
         assert_eq!(v.as_array().map(Vec::len), Some(4));
         assert_eq!(v[0]["state"], "LISTEN");
