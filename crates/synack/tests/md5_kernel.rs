@@ -48,6 +48,22 @@ def signed_ok(frame, key):
 def from_stack(frame):
     ip, ihl, tcp = headers(frame)
     return ip[9] == 6 and ip[12:16] == bytes([192, 0, 2, 2])
+def stack_segments(key):
+    # Of synack's segments on the wire: how many, how many signed right
+    # under `key`, and whether its SYN-ACK (if any) was.
+    wire.settimeout(0.5)
+    seen, good, syn_ack = 0, 0, False
+    try:
+        while True:
+            frame = wire.recv(4096)
+            if from_stack(frame):
+                seen += 1
+                good += signed_ok(frame, key)
+                ip, ihl, tcp = headers(frame)
+                syn_ack |= tcp[13] & 0x12 == 0x12 and signed_ok(frame, key)
+    except socket.timeout:
+        pass
+    return seen, good, syn_ack
 def counter(name):
     lines = open("/proc/net/netstat").read().split("\n")
     for head, values in zip(lines[0::2], lines[1::2]):
@@ -75,16 +91,7 @@ assert c.recv(16) == b"open"
 c.sendall(b"OPEN")
 assert read_all(c) == b""
 c.close()
-wire.settimeout(0.5)
-seen = good = 0
-try:
-    while True:
-        frame = wire.recv(4096)
-        if from_stack(frame):
-            seen += 1
-            good += signed_ok(frame, KEY)
-except socket.timeout:
-    pass
+seen, good, _ = stack_segments(KEY)
 print(good, seen, flush=True)
 input()
 print(counter("TCPMD5Failure"), counter("TCPMD5NotFound"), flush=True)
@@ -166,18 +173,7 @@ c.connect(("192.0.2.2", 179))
 c.sendall(b"hello")
 back = read_all(c)
 c.close()
-wire.settimeout(0.5)
-seen, good, syn_ack = 0, 0, False
-try:
-    while True:
-        frame = wire.recv(4096)
-        if from_stack(frame):
-            seen += 1
-            good += signed_ok(frame, KEY)
-            ip, ihl, tcp = headers(frame)
-            syn_ack |= tcp[13] & 0x12 == 0x12 and signed_ok(frame, KEY)
-except socket.timeout:
-    pass
+seen, good, syn_ack = stack_segments(KEY)
 print(back, good == seen, seen >= 4, syn_ack, flush=True)
 for key in (b"bgp-secreT", None):
     c = socket.socket()

@@ -104,32 +104,12 @@ impl TcpReply {
 
     /// With the MD5 signature option's place (RFC 2385), for the stack to
     /// sign.
-    pub fn with_md5(self) -> TcpReply {
-        match self {
-            TcpReply::Control(c) => TcpReply::Control(ControlSegment { md5: true, ..c }),
-            TcpReply::SynAck {
-                local,
-                remote,
-                seq,
-                ack,
-                window,
-                options,
-                ece,
-                ip,
-            } => TcpReply::SynAck {
-                local,
-                remote,
-                seq,
-                ack,
-                window,
-                options: TcpOptions {
-                    md5: true,
-                    ..options
-                },
-                ece,
-                ip,
-            },
+    pub fn with_md5(mut self) -> TcpReply {
+        match &mut self {
+            TcpReply::Control(c) => c.md5 = true,
+            TcpReply::SynAck { options, .. } => options.md5 = true,
         }
+        self
     }
 
     /// Writes the segment into the front of `buf`.

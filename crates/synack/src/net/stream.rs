@@ -33,6 +33,18 @@ pub struct TcpStream {
     c: ConnHandle,
 }
 
+/// A connect timeout's address and deadline: IPv4 only, and a zero
+/// timeout is an error, as in std.
+fn v4_deadline(addr: &SocketAddr, timeout: Duration) -> io::Result<(SocketAddrV4, Instant)> {
+    if timeout.is_zero() {
+        return Err(zero_timeout());
+    }
+    let SocketAddr::V4(addr) = *addr else {
+        return Err(ipv4_only());
+    };
+    Ok((addr, Instant::now() + timeout))
+}
+
 impl TcpStream {
     /// Connects to `addr` (the first IPv4 address that accepts), waiting
     /// for the handshake as long as the stack retries its SYN
@@ -59,13 +71,8 @@ impl TcpStream {
         addr: &SocketAddr,
         timeout: Duration,
     ) -> io::Result<TcpStream> {
-        if timeout.is_zero() {
-            return Err(zero_timeout());
-        }
-        let SocketAddr::V4(addr) = *addr else {
-            return Err(ipv4_only());
-        };
-        TcpStream::connect_v4(rt, addr, Some(Instant::now() + timeout))
+        let (addr, deadline) = v4_deadline(addr, timeout)?;
+        TcpStream::connect_v4(rt, addr, Some(deadline))
     }
 
     fn connect_v4(
@@ -189,13 +196,8 @@ impl TcpStream {
         key: &[u8],
         timeout: Duration,
     ) -> io::Result<TcpStream> {
-        if timeout.is_zero() {
-            return Err(zero_timeout());
-        }
-        let SocketAddr::V4(addr) = *addr else {
-            return Err(ipv4_only());
-        };
-        TcpStream::connect_signed(rt, addr, key, Some(Instant::now() + timeout))
+        let (addr, deadline) = v4_deadline(addr, timeout)?;
+        TcpStream::connect_signed(rt, addr, key, Some(deadline))
     }
 
     fn connect_signed(
