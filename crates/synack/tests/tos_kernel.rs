@@ -81,6 +81,50 @@ fn a_kernel_client_sees_the_dscp_of_synacks_listener_and_connection() {
     .unwrap();
 }
 
+/// A Linux client with IP_TOS set (AF31 and ECT(0)) connects to a port
+/// nobody listens on: prints how connect ended and the TOS byte of the
+/// reset synack sent.
+const REFUSED_CLIENT: &str = r#"
+c = socket.socket()
+c.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 0x6a)
+c.settimeout(10)
+try:
+    c.connect(("192.0.2.2", 9))
+    how = "connected"
+except ConnectionRefusedError:
+    how = "refused"
+rst = None
+wire.settimeout(0.5)
+try:
+    while rst is None:
+        ip, ihl, tcp = headers(wire.recv(4096))
+        if ip[9] == 6 and ip[12:16] == bytes([192, 0, 2, 2]) and tcp[13] & 0x04:
+            rst = ip[1]
+except socket.timeout:
+    pass
+print(how, rst, flush=True)
+"#;
+
+#[test]
+fn a_reset_to_no_connection_carries_the_dscp_it_answers() {
+    // Linux's `tcp_v4_send_reset` replies with the segment's TOS, its ECN
+    // bits cleared; so does synack's reset for no connection.
+    if skip("a_reset_to_no_connection_carries_the_dscp_it_answers") {
+        return;
+    }
+    netns::run_in_fresh(|| {
+        let _rt = tap_runtime();
+        let out = Command::new(PYTHON)
+            .args(["-c", &python(REFUSED_CLIENT)])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert_eq!(text, format!("refused {AF31}\n"));
+    })
+    .unwrap();
+}
+
 /// A TOS is one byte: more is a clear error, not a silent truncation.
 fn tos_above_a_byte_is_refused(l: &TcpListener) -> bool {
     let e = l.set_tos(256).unwrap_err();

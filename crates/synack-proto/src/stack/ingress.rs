@@ -22,7 +22,6 @@ use crate::ip::addr::{Destination, check_martian, classify_destination};
 use crate::ip::frag::FragOutcome;
 use crate::ip::icmp::ErrorMessage;
 use crate::ip::options::{Options, source_route};
-use crate::tcp::ecn::Ecn;
 use crate::time::Instant;
 use crate::wire::ethernet::{
     EtherType, EthernetAddress, EthernetFrame, HEADER_LEN as ETHERNET_HEADER_LEN,
@@ -401,8 +400,9 @@ impl Stack {
                     return;
                 }
                 self.env.stats.ip.in_delivers += 1;
-                // RFC 3168 §6.1.3: TCP needs the ECN field (CE marks).
-                self.env.rx_ecn = Ecn::from_tos(ip.dscp_ecn);
+                // RFC 3168 §6.1.3: TCP needs the ECN field (CE marks); a
+                // reset for no connection reflects the DSCP.
+                self.env.rx_tos = ip.dscp_ecn;
                 // The options a passive open keeps and a reply answers
                 // (`tcp_ip_options`); none in the copy for 20-byte headers.
                 if header_len > HEADER_LEN {
@@ -413,7 +413,7 @@ impl Stack {
                 if header_len > HEADER_LEN {
                     self.rx_ip_options = None;
                 }
-                self.env.rx_ecn = Ecn::NotEct;
+                self.env.rx_tos = 0;
             }
             // UDP and ICMP are called, not inlined (`handle_udp` and
             // `handle_icmp` are `#[inline(never)]`), so TCP's path is dense.

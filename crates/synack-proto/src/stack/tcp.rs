@@ -467,9 +467,12 @@ impl Stack {
         }
     }
 
-    /// RFC 9293 §3.10.7.1: the reset for a segment nobody takes.
+    /// RFC 9293 §3.10.7.1: the reset for a segment nobody takes, with the
+    /// segment's DSCP (Linux's `tcp_v4_send_reset` replies with the TOS it
+    /// got, its ECN bits cleared).
     fn reset(&mut self, tuple: &FourTuple, seg: &TcpRepr<'_>) {
-        if let Some(rst) = ControlSegment::reset_for(tuple.local, tuple.remote, seg) {
+        if let Some(mut rst) = ControlSegment::reset_for(tuple.local, tuple.remote, seg) {
+            rst.dscp = self.env.rx_tos & !crate::ip::ECN_MASK;
             self.queue_reply(TcpReply::Control(rst));
         }
     }
@@ -681,7 +684,7 @@ impl Stack {
                 .window_scale
                 .filter(|_| config.tcp_window_scaling);
             let sack = syn.options.sack_permitted && config.tcp_sack;
-            ece = ecn::accept_syn(config, syn.flags, self.env.rx_ecn);
+            ece = ecn::accept_syn(config, syn.flags, self.env.rx_ecn());
             let clock = TsClock::new(self.ts_offset(tuple));
             let tsval = SynCookies::encode_ts_options(clock.tsval(now), wscale, sack, ece);
             options.timestamp = Some(TcpTimestamp {

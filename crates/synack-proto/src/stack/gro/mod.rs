@@ -43,7 +43,6 @@ use super::slab::Key;
 use super::{Demux, Direction, FourTuple, IfaceId, Stack, slots};
 use crate::ip::addr::{Destination, check_martian, classify_destination};
 use crate::tcp::conn::Stager;
-use crate::tcp::ecn::Ecn;
 use crate::time::Instant;
 use crate::wire::Checksum;
 use crate::wire::checksum;
@@ -623,9 +622,9 @@ impl Stack {
         self.env.rx_gso = gso;
         // RFC 3168 §6.1.3: TCP needs the ECN field; a run shares one TOS
         // byte (a merge rule), so the first frame's is the run's.
-        self.env.rx_ecn = Ecn::from_tos(tos);
+        self.env.rx_tos = tos;
         self.deliver(key, tuple, &whole);
-        self.env.rx_ecn = Ecn::NotEct;
+        self.env.rx_tos = 0;
         self.env.rx_gso = 0;
         if let Some(e) = self.conns.get_mut(key) {
             e.conn.drop_kept_pending(&mut self.env.spares.frames);

@@ -164,7 +164,8 @@ fn a_syn_cookie_syn_ack_carries_the_listeners_dscp() {
 #[test]
 fn a_time_wait_entry_acks_with_its_connections_dscp() {
     // Linux keeps the socket's TOS in its TIME-WAIT socket (`tw_tos`) for
-    // the ACKs it still sends; a reset to no connection carries DSCP 0.
+    // the ACKs it still sends; a reset to no connection carries the DSCP
+    // of the segment it answers (`tcp_v4_send_reset`), without its ECN.
     let mut w = Wire::new();
     let (c, s) = connected(&mut w);
     w.a.tcp_set_tos(c, EF).unwrap();
@@ -188,8 +189,9 @@ fn a_time_wait_entry_acks_with_its_connections_dscp() {
     let mut buf = [0u8; 200];
     w.a.poll_transmit(w.now, &mut buf).expect("TIME-WAIT's ACK");
     assert_eq!((buf[1], buf[33]), (EF, 0x10), "an ACK with A's DSCP");
-    // A segment for no connection: a reset without it.
-    let stray = packet(
+    // A segment for no connection, AF41 and CE: a reset without A's DSCP,
+    // with the segment's.
+    let mut stray = packet(
         SocketAddrV4::new(B, 4242),
         SocketAddrV4::new(A, 9),
         TcpFlags::SYN,
@@ -197,6 +199,14 @@ fn a_time_wait_entry_acks_with_its_connections_dscp() {
         None,
         &[],
     );
+    stray[1] = AF41 | 0b11;
+    Ipv4Packet::new_unchecked(&mut stray[..20]).fill_checksum();
+    w.a.handle_frame(w.now, &stray);
+    w.a.poll_transmit(w.now, &mut buf).expect("a reset");
+    assert_eq!((buf[1], buf[33] & 0x04), (AF41, 0x04));
+    // And one without a DSCP, a reset without one.
+    stray[1] = 0;
+    Ipv4Packet::new_unchecked(&mut stray[..20]).fill_checksum();
     w.a.handle_frame(w.now, &stray);
     w.a.poll_transmit(w.now, &mut buf).expect("a reset");
     assert_eq!((buf[1], buf[33] & 0x04), (0, 0x04));

@@ -974,7 +974,7 @@ impl Core {
         if self
             .neg
             .ecn
-            .on_segment(seg.flags, env.rx_ecn, !seg.payload.is_empty())
+            .on_segment(seg.flags, env.rx_ecn(), !seg.payload.is_empty())
         {
             self.ack.schedule_now();
         }

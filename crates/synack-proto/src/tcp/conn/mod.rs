@@ -145,9 +145,11 @@ pub struct Env {
     pub quiet_states: bool,
     /// Send-side offloads for the next segment written, and what it used.
     pub tx: offload::TxOffload,
-    /// The IP ECN field of the segment being handled (RFC 3168 §5); the
-    /// stack sets it around each call into TCP. Not-ECT otherwise.
-    pub rx_ecn: Ecn,
+    /// The IP TOS byte of the segment being handled: its ECN field (RFC
+    /// 3168 §5, `rx_ecn()`) for TCP, its DSCP for the reset the stack may
+    /// answer it with. The stack sets it around each call into TCP; 0
+    /// (Not-ECT) otherwise.
+    pub rx_tos: u8,
     /// The segment being handled is a GRO super-packet of segments of this
     /// many data bytes (see `offload::rx_pieces`); 0 for a plain segment.
     /// Set by the stack around one `handle_segment` call.
@@ -165,6 +167,12 @@ pub struct Env {
 }
 
 impl Env {
+    /// The ECN field of the segment being handled (RFC 3168 §5).
+    #[inline]
+    pub fn rx_ecn(&self) -> Ecn {
+        Ecn::from_tos(self.rx_tos)
+    }
+
     pub fn new(config: Config) -> Self {
         Env {
             template: ConnTemplate::new(&config),
@@ -1314,7 +1322,7 @@ impl Core {
     ) -> State {
         self.neg.answer_syn(&syn.options, &env.config);
         // RFC 3168 §6.1.1: ECN iff the SYN is ECN-setup (and not ECT).
-        self.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn));
+        self.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn()));
         self.neg.clamp_mss(self.socket.max_segment());
         if let Some(ts) = syn.options.timestamp.filter(|_| self.neg.ts_ok()) {
             self.ts_recent = Some(TsRecent::new(ts.tsval, now));

@@ -417,7 +417,7 @@ mod tests {
     ) -> Connection {
         let mut core = Core::new(now, local, remote, params, env);
         core.neg.answer_syn(&syn.options, &env.config);
-        core.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn));
+        core.neg.ecn = EcnState::agreed(ecn::accept_syn(&env.config, syn.flags, env.rx_ecn()));
         core.neg.clamp_mss(core.socket.max_segment());
         if let Some(ts) = syn.options.timestamp.filter(|_| core.neg.ts_ok()) {
             core.ts_recent = Some(TsRecent::new(ts.tsval, now));

@@ -201,13 +201,10 @@ fn run_from(
                     TsPick::Older => s = s.ts(peer_ts.wrapping_sub(1 << 30), echo),
                     TsPick::Absent => {}
                 }
-                h.env.rx_ecn = if ce {
-                    crate::tcp::ecn::Ecn::Ce
-                } else {
-                    crate::tcp::ecn::Ecn::NotEct
-                };
+                // CE (0b11) or Not-ECT.
+                h.env.rx_tos = if ce { 0b11 } else { 0 };
                 let d = h.input(s);
-                h.env.rx_ecn = crate::tcp::ecn::Ecn::NotEct;
+                h.env.rx_tos = 0;
                 format!("{d:?}")
             }
             Op::Recv => format!("recv {}", h.recv_all().len()),
