@@ -20,6 +20,7 @@ Examples:
   synack ss --tap synack0 -l     # listeners of the stack on synack0
   synack ss -i                   # with rtt, rto, cwnd, ssthresh, mss, retransmissions
   synack ss -m                   # with each socket's buffer sizes and memory
+  synack ss -o                   # with each socket's timer (retransmission, keepalive, ...)
   synack ss -u                   # its UDP sockets (like ss -uan); -tu for both
   synack ss -s                   # a count per state
   synack ss --json               # for machines
@@ -71,6 +72,9 @@ pub struct SsArgs {
     /// Socket memory: `skmem:(r..,rb..,t..,tb..,...)`, as ss -m.
     #[arg(short = 'm', long = "memory")]
     memory: bool,
+    /// Timers: `timer:(on|keepalive|timewait|persist,WHEN,RETRANS)`, as ss -o.
+    #[arg(short = 'o', long = "options")]
+    options: bool,
     /// A count of sockets per state.
     #[arg(short = 's', long = "summary")]
     summary: bool,
@@ -175,11 +179,10 @@ fn render(snapshot: &Snapshot, args: &SsArgs, filter: &Filter) -> String {
         udp: true,
         ..to_row(r, false, false)
     });
-    let tcp_rows = snapshot
-        .sockets
-        .iter()
-        .filter(|_| tcp)
-        .map(|r| to_row(r, args.info, args.memory));
+    let tcp_rows = snapshot.sockets.iter().filter(|_| tcp).map(|r| SsRow {
+        timer: r.timer.clone().filter(|_| args.options),
+        ..to_row(r, args.info, args.memory)
+    });
     let rows: Vec<SsRow> = udp_rows
         .chain(tcp_rows)
         .filter(|r| !args.listening || r.is_listening())
@@ -212,6 +215,7 @@ fn to_row(r: &SocketRow, with_info: bool, with_mem: bool) -> SsRow {
         info: if with_info { r.info.clone() } else { None },
         mem: r.mem.filter(|_| with_mem),
         udp: false,
+        timer: None,
     }
 }
 
@@ -219,6 +223,7 @@ fn to_row(r: &SocketRow, with_info: bool, with_mem: bool) -> SsRow {
 mod tests {
     use super::*;
     use clap::Parser;
+    use synack::control::TimerRow;
 
     #[derive(Parser)]
     struct Cli {
@@ -235,6 +240,15 @@ mod tests {
         let args = args(line);
         let filter = Filter::parse(&args.filter).unwrap();
         render(&snapshot(), &args, &filter)
+    }
+
+    #[test]
+    fn o_shows_the_timers_and_nothing_else_does() {
+        let with = show(&["-o", "state", "time-wait"]);
+        assert!(with.contains(" timer:(timewait,57sec,0)"), "{with}");
+        assert!(!show(&["state", "time-wait"]).contains("timer:"));
+        let json = show(&["-o", "--json"]);
+        assert!(json.contains("\"expires_ms\": 57000"), "{json}");
     }
 
     #[test]
@@ -275,6 +289,11 @@ mod tests {
                 rcvbuf: 131_072,
                 wmem_queued: 0,
                 sndbuf: 16_384,
+            }),
+            timer: (state == "TIME-WAIT").then(|| TimerRow {
+                name: "timewait".into(),
+                expires_ms: 57_000,
+                retrans: 0,
             }),
         };
         Snapshot {

@@ -380,6 +380,7 @@ mod tests {
             info: None,
             mem: None,
             udp: false,
+            timer: None,
         }
     }
 

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
-use synack::control::{Info, Mem};
+use synack::control::{Info, Mem, TimerRow};
 
 /// TCP states, spelled as `ss` spells them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -95,6 +95,8 @@ pub struct SsRow {
     pub mem: Option<Mem>,
     /// A UDP socket (`UNCONN`, or `ESTAB` when connected), not TCP.
     pub udp: bool,
+    /// Its timer for `-o` (None: none running, or not asked for).
+    pub timer: Option<TimerRow>,
 }
 
 impl SsRow {
@@ -217,6 +219,43 @@ pub fn render_info(info: &Info) -> String {
     out
 }
 
+/// `-o`'s ` timer:(NAME,WHEN,RETRANS)`, with a leading space as ss
+/// writes it into the Process column.
+pub fn render_timer(t: &TimerRow) -> String {
+    format!(
+        " timer:({},{},{})",
+        t.name,
+        ms_timer(t.expires_ms),
+        t.retrans
+    )
+}
+
+/// ss's `print_ms_timer`: minutes, seconds and milliseconds, each shown
+/// only when nonzero, the milliseconds dropped beside minutes or ten
+/// seconds and more, the seconds beside ten minutes and more (`124ms`,
+/// `1.500ms`, `57sec`, `1min5sec`, `119min`; nothing for 0).
+pub fn ms_timer(ms: u64) -> String {
+    let (minutes, mut secs, mut msecs) = (ms / 60_000, ms / 1000 % 60, ms % 1000);
+    let mut out = String::new();
+    if minutes > 0 {
+        msecs = 0;
+        let _ = write!(out, "{minutes}min");
+        if minutes > 9 {
+            secs = 0;
+        }
+    }
+    if secs > 0 {
+        if secs > 9 {
+            msecs = 0;
+        }
+        let _ = write!(out, "{secs}{}", if msecs > 0 { "." } else { "sec" });
+    }
+    if msecs > 0 {
+        let _ = write!(out, "{msecs:03}ms");
+    }
+    out
+}
+
 /// Microseconds as milliseconds, formatted like C's `%g`.
 fn ms(us: u64) -> String {
     fmt_g(us as f64 / 1000.0)
@@ -315,6 +354,9 @@ pub fn render_table(rows: &[SsRow], with_info: bool, with_mem: bool, with_netid:
     let mut cells: Vec<Vec<String>> = Vec::with_capacity(rows.len() + 1);
     cells.push(columns.iter().map(|(h, _, _)| (*h).to_owned()).collect());
     for r in rows {
+        // `-o`'s timer is the Process column's text, `-i` and `-m`'s line
+        // follows it (ss writes both into the one cell).
+        let timer = r.timer.as_ref().map_or(String::new(), render_timer);
         let process = if with_info || with_mem {
             let mem = match (with_mem, &r.mem) {
                 (true, Some(m)) => render_mem(m),
@@ -324,9 +366,9 @@ pub fn render_table(rows: &[SsRow], with_info: bool, with_mem: bool, with_netid:
                 (true, Some(i)) => render_info(i),
                 _ => String::new(),
             };
-            format!("\n\t{mem}{info}")
+            format!("{timer}\n\t{mem}{info}")
         } else {
-            String::new()
+            timer
         };
         let netid = with_netid.then(|| r.netid().to_owned());
         cells.push(
@@ -450,6 +492,8 @@ struct JsonRow<'a> {
     info: Option<&'a Info>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mem: Option<&'a Mem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timer: Option<&'a TimerRow>,
 }
 
 /// `--json`: an array of objects with the table's fields (`local` and
@@ -468,6 +512,7 @@ pub fn render_json(rows: &[SsRow], with_netid: bool) -> String {
             peer: format!("{}{}", addr_cell(&r.peer), port_cell(&r.peer)),
             info: r.info.as_ref(),
             mem: r.mem.as_ref(),
+            timer: r.timer.as_ref(),
         })
         .collect();
     // Infallible: plain structs of strings and numbers.

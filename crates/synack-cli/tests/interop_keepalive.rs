@@ -55,6 +55,9 @@ fn serve_detects_a_vanished_peer_in_idle_plus_count_intervals() {
                     .count()
             };
             assert_eq!(rows(&serve), 1);
+            // `ss -o` shows the connection's keepalive timer, as Linux's ss.
+            let timers = serve.ss(&["-o", "state", "established"]);
+            assert!(timers.contains(" timer:(keepalive,"), "{timers}");
             while rows(&serve) > 0 {
                 assert!(
                     last_word.elapsed() < Duration::from_secs(10),

@@ -147,6 +147,7 @@ fn row((state, local, peer): &(String, String, String)) -> SsRow {
         info: None,
         mem: None,
         udp: false,
+        timer: None,
     }
 }
 

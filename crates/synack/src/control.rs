@@ -87,6 +87,20 @@ pub struct SocketRow {
     /// memory, `ss -m`.
     #[serde(default)]
     pub mem: Option<Mem>,
+    /// The timer `ss -o` shows: `on`, `keepalive`, `timewait` or
+    /// `persist`, when it fires and its retransmissions or probes.
+    #[serde(default)]
+    pub timer: Option<TimerRow>,
+}
+
+/// A socket's timer as `ss -o` shows it (`timer:(on,200ms,1)`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerRow {
+    pub name: String,
+    /// Milliseconds until it fires (0 if overdue).
+    pub expires_ms: u64,
+    /// Retransmissions of the current data, or probes unanswered.
+    pub retrans: u32,
 }
 
 /// A connection's memory as `ss -m` shows it (`skmem:(r..,rb..,t..,tb..,
@@ -296,6 +310,11 @@ impl Runtime {
                         orphan: orphan && s.state != synack_proto::tcp::state::TcpState::TimeWait,
                         info,
                         mem,
+                        timer: s.timer.map(|t| TimerRow {
+                            name: t.kind.name().to_owned(),
+                            expires_ms: (t.expires - stack.now()).total_millis(),
+                            retrans: t.retrans,
+                        }),
                     }
                 })
                 .collect();
@@ -322,6 +341,7 @@ impl Runtime {
                     orphan: false,
                     info: None,
                     mem: None,
+                    timer: None,
                 })
                 .collect();
             (sockets, memory, state, neighbours, udp)

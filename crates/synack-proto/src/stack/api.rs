@@ -962,6 +962,12 @@ impl Stack {
         self.app_conn_ref(c).map(Connection::recv_queue)
     }
 
+    /// The time of the stack's last call: what its timers, `tcp_info`'s
+    /// ages and [`SocketSummary::timer`]'s expiry count from.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
     /// Every socket, for `ss`: listeners, connections (half-open and
     /// orphaned ones included) and compact TIME-WAIT entries.
     pub fn sockets(&self) -> impl Iterator<Item = SocketSummary> + '_ {
@@ -972,6 +978,7 @@ impl Stack {
             remote: None,
             recv_q: l.accept_queue_len(),
             send_q: l.backlog(),
+            timer: None,
         });
         let conns = self.conns.iter().map(|(k, e)| SocketSummary {
             id: SocketId::Conn((e.owner() == Owner::App).then_some(ConnHandle(k))),
@@ -980,6 +987,7 @@ impl Stack {
             remote: Some(e.conn.remote()),
             recv_q: e.conn.recv_queue(),
             send_q: e.conn.send_queue(),
+            timer: e.conn.socket_timer(),
         });
         let time_wait = self.time_wait.iter().map(|(_, t)| SocketSummary {
             id: SocketId::Conn(None),
@@ -988,6 +996,11 @@ impl Stack {
             remote: Some(t.tuple.remote),
             recv_q: 0,
             send_q: 0,
+            timer: Some(crate::tcp::conn::SocketTimer {
+                kind: crate::tcp::conn::SocketTimerKind::TimeWait,
+                expires: t.tw.expires,
+                retrans: 0,
+            }),
         });
         listeners.chain(conns).chain(time_wait)
     }

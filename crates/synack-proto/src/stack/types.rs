@@ -228,6 +228,8 @@ pub struct SocketSummary {
     pub recv_q: usize,
     /// Bytes not yet acknowledged (listeners: the backlog).
     pub send_q: usize,
+    /// The timer `ss -o` shows (`None` for listeners and idle connections).
+    pub timer: Option<crate::tcp::conn::SocketTimer>,
 }
 
 /// Options of `tcp_connect`.

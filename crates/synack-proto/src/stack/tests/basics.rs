@@ -576,3 +576,94 @@ fn bytes_staged_for_a_corrupted_segment_never_reach_a_later_segment() {
     assert_eq!(w.b.tcp_recv(now, s, &mut buf), Ok(4));
     assert_eq!(&buf[..4], b"0123");
 }
+
+/// The timer `ss -o` shows for each socket (`SocketSummary::timer`, Linux's
+/// `idiag_timer`): `on` with the retransmissions of a SYN nobody answers,
+/// `keepalive` on an idle connection with SO_KEEPALIVE, none on one
+/// without, `persist` with the probes of a zero window, `timewait` on a
+/// compact entry, none on a listener.
+#[test]
+fn each_socket_reports_the_timer_ss_o_shows() {
+    use crate::tcp::conn::{SocketOption, SocketTimerKind};
+    let timer_of = |s: &Stack, local: SocketAddrV4, remote: Option<SocketAddrV4>| {
+        let sock = s
+            .sockets()
+            .find(|x| x.local == local && x.remote == remote)
+            .unwrap();
+        sock.timer.map(|t| (t.kind, t.expires - s.now(), t.retrans))
+    };
+    let mut w = Wire::new();
+    let (c, srv) = connected(&mut w);
+    let (local, remote) = w.a.tcp_addrs(c).unwrap();
+    let listener = SocketAddrV4::new(B, PORT);
+    assert_eq!(timer_of(&w.b, listener, None), None, "a listener's");
+    assert_eq!(
+        timer_of(&w.a, local, Some(remote)),
+        None,
+        "idle, no keepalive"
+    );
+    w.a.tcp_set_option(w.now, c, SocketOption::KeepAlive(true))
+        .unwrap();
+    let (kind, left, probes) = timer_of(&w.a, local, Some(remote)).unwrap();
+    assert_eq!((kind, probes), (SocketTimerKind::Keepalive, 0));
+    assert!(
+        left > Duration::from_secs(7_100),
+        "{left:?}: tcp_keepalive_time"
+    );
+    // Data the peer never acknowledges: the RTO, `on`, counting its
+    // retransmissions.
+    w.drop = Box::new(|to_b, _| to_b);
+    w.a.tcp_send(w.now, c, b"lost").unwrap();
+    w.run_until(w.now.total_millis() + 700);
+    let (kind, _, retrans) = timer_of(&w.a, local, Some(remote)).unwrap();
+    assert_eq!((kind, retrans), (SocketTimerKind::On, 1));
+    // A SYN nobody answers: `on` too, with the SYN's retransmissions.
+    let silent = SocketAddrV4::new(B, 9999);
+    w.drop = Box::new(|_, _| true);
+    let syn =
+        w.a.tcp_connect(w.now, silent, ConnectOptions::default())
+            .unwrap();
+    w.run_until(w.now.total_millis() + 3_500);
+    let syn_local = w.a.tcp_addrs(syn).unwrap().0;
+    let (kind, _, retrans) = timer_of(&w.a, syn_local, Some(silent)).unwrap();
+    assert_eq!((kind, retrans), (SocketTimerKind::On, 2), "1 s, then 2 s");
+    // A compact TIME-WAIT entry: `timewait`, 60 s from its start.
+    w.drop = Box::new(|_, _| false);
+    w.run_until(w.now.total_millis() + 5_000);
+    w.a.tcp_abort(w.now, syn);
+    // B reads the data (a close with unread data would reset).
+    let mut buf = [0u8; 8];
+    assert_eq!(w.b.tcp_recv(w.now, srv, &mut buf), Ok(4));
+    w.a.tcp_close(w.now, c);
+    w.run_until(w.now.total_millis() + 100);
+    w.b.tcp_close(w.now, srv);
+    w.run_until(w.now.total_millis() + 1_000);
+    let (kind, left, _) = timer_of(&w.a, local, Some(remote)).unwrap();
+    assert_eq!(kind, SocketTimerKind::TimeWait);
+    assert!(
+        left <= Duration::from_secs(60) && left > Duration::from_secs(58),
+        "{left:?}"
+    );
+}
+
+/// A zero window the sender probes: `persist`.
+#[test]
+fn a_zero_window_reports_the_persist_timer() {
+    use crate::tcp::conn::SocketTimerKind;
+    let mut w = Wire::new();
+    let (c, _s) = connected_with_small_window(&mut w, 4096);
+    let (local, remote) = w.a.tcp_addrs(c).unwrap();
+    let data = vec![7u8; 64 * 1024];
+    for _ in 0..20 {
+        let _ = w.a.tcp_send(w.now, c, &data);
+        w.run_until(w.now.total_millis() + 500);
+    }
+    let sock =
+        w.a.sockets()
+            .find(|x| x.local == local && x.remote == Some(remote))
+            .unwrap();
+    let timer = sock.timer.unwrap();
+    // The probes the peer answers are not counted (`probes_out`).
+    assert_eq!((timer.kind, timer.retrans), (SocketTimerKind::Persist, 0));
+    assert!(timer.expires > w.a.now(), "{timer:?}");
+}

@@ -10,6 +10,7 @@ use super::{Connection, State};
 use crate::tcp::congestion::CongestionControl;
 use crate::tcp::recovery::CaState;
 use crate::tcp::state::TcpState;
+use crate::tcp::timer::Timer;
 use crate::time::{Instant, Stamp};
 
 /// `tcpi_options` bits.
@@ -25,6 +26,42 @@ pub mod options {
     /// Linux `TCPI_OPT_SYN_DATA`: data in the SYN was acknowledged (client)
     /// or accepted (server), RFC 7413.
     pub const SYN_DATA: u8 = 32;
+}
+
+/// The timer `ss -o` shows for a socket (Linux's `inet_diag_msg`'s
+/// `idiag_timer`, `idiag_expires` and `idiag_retrans`, as
+/// `inet_sk_diag_fill` picks them): at most one, the first armed of
+/// retransmission (the RTO, a tail loss probe or RACK's reordering window:
+/// Linux's one `icsk_timeout`), the zero-window probe, then keepalive (and
+/// an orphan's FIN-WAIT-2 timeout, which Linux runs on the same timer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketTimer {
+    pub kind: SocketTimerKind,
+    pub expires: Instant,
+    /// Retransmissions of the current data (`on`), probes unanswered
+    /// (`persist`, `keepalive`), 0 (`timewait`).
+    pub retrans: u32,
+}
+
+/// [`SocketTimer`]'s kinds, by ss's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketTimerKind {
+    On,
+    Keepalive,
+    TimeWait,
+    Persist,
+}
+
+impl SocketTimerKind {
+    /// The name ss prints (`tmr_name`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SocketTimerKind::On => "on",
+            SocketTimerKind::Keepalive => "keepalive",
+            SocketTimerKind::TimeWait => "timewait",
+            SocketTimerKind::Persist => "persist",
+        }
+    }
 }
 
 /// A snapshot of one connection.
@@ -145,6 +182,29 @@ fn ms_since(now: Instant, then: Stamp) -> u64 {
 impl Connection {
     /// The connection's `tcp_info` at `now` (`config`: the stack's, for
     /// the RTO's cap).
+    /// The timer `ss -o` shows for it ([`SocketTimer`]); `None` when
+    /// none of those runs (an idle connection without keepalive).
+    pub fn socket_timer(&self) -> Option<SocketTimer> {
+        let core = &self.core;
+        let armed = |timers: &[Timer]| timers.iter().filter_map(|&t| core.timers.get(t)).min();
+        let (kind, expires, retrans) = if let Some(at) =
+            armed(&[Timer::Retransmit, Timer::TailLossProbe, Timer::RackReorder])
+        {
+            (SocketTimerKind::On, at, u32::from(core.xmit.retransmits))
+        } else if let Some(at) = armed(&[Timer::Persist]) {
+            (SocketTimerKind::Persist, at, core.xmit.probes_out())
+        } else if let Some(at) = armed(&[Timer::Keepalive, Timer::FinWait2]) {
+            (SocketTimerKind::Keepalive, at, core.xmit.probes_out())
+        } else {
+            (SocketTimerKind::TimeWait, armed(&[Timer::TimeWait])?, 0)
+        };
+        Some(SocketTimer {
+            kind,
+            expires,
+            retrans,
+        })
+    }
+
     pub fn info(&self, now: Instant, config: &crate::config::Config) -> TcpInfo {
         let core = &self.core;
         let snd = self.state.send_half();

@@ -42,7 +42,7 @@
 //! | `timers.rs` | what each timer does when it fires |
 //! | `counters.rs` | the counters [`TcpInfo`] reports |
 //! | `api.rs` | the application's commands and their errors |
-//! | `info.rs` | [`TcpInfo`], and [`MemInfo`] (`ss -m`) |
+//! | `info.rs` | [`TcpInfo`], [`MemInfo`] (`ss -m`) and [`SocketTimer`] (`ss -o`) |
 //! | `time_wait.rs` | [`TimeWait`], also the stack's compact TIME-WAIT entry |
 //! | `fastopen.rs` | RFC 7413: SYN data and cookies, client and server side |
 //! | `icmp.rs` | ICMP errors: RFC 5927 validation, soft and hard errors, path MTU |
@@ -82,7 +82,7 @@ pub use api::{
 };
 pub use fastopen::{FastOpenClientPlan, FastOpenInfo, FastOpenReport};
 pub use icmp::IcmpOutcome;
-pub use info::{MemInfo, TcpInfo, options as tcpi_options};
+pub use info::{MemInfo, SocketTimer, SocketTimerKind, TcpInfo, options as tcpi_options};
 pub use recv::{Received, RecvHalf, Stager};
 pub use send::{FinState, SendHalf};
 pub use sockopt::{Linger2, MAX_LINGER2, defer_accept_retransmits, defer_accept_secs};
