@@ -669,6 +669,35 @@ fn a_blocking_read_waits_for_the_low_water_mark() {
     let _c = writer.join().unwrap();
 }
 
+/// SO_RCVLOWAT with SO_RCVTIMEO: the timeout ends the wait for the mark
+/// with what there is (Linux's `tcp_recvmsg` returns what it copied), and
+/// with nothing there, the timeout's error.
+#[test]
+fn a_read_timeout_below_the_mark_returns_what_there_is() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&b, "0.0.0.0:7").unwrap();
+    let mut c = TcpStream::connect(&a, addr(B, 7)).unwrap();
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_recv_lowat(1000).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let e = s.read(&mut buf).unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "{e}"
+    );
+    c.write_all(&[7u8; 300]).unwrap();
+    let started = Instant::now();
+    let n = s.read(&mut buf).unwrap();
+    assert_eq!(n, 300, "below the mark, taken at the timeout");
+    assert!(
+        started.elapsed() >= Duration::from_millis(90),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn notsent_lowat_bounds_the_unsent_bytes_of_a_blocking_writer() {
     const LOWAT: u32 = 16_384;

@@ -230,6 +230,18 @@ impl TcpStream {
         dir: Dir,
         mut op: impl FnMut(&mut Core) -> Option<io::Result<T>>,
     ) -> io::Result<T> {
+        self.wait_for_or(dir, false, |core, _| op(core))
+    }
+
+    /// [`wait_for`](Self::wait_for); with `last_try`, `op` is asked once
+    /// more when the timeout passes, told so (`true`): a read below
+    /// SO_RCVLOWAT then takes what there is.
+    fn wait_for_or<T>(
+        &self,
+        dir: Dir,
+        last_try: bool,
+        mut op: impl FnMut(&mut Core, bool) -> Option<io::Result<T>>,
+    ) -> io::Result<T> {
         let shared = &self.rt.shared;
         let mut core = shared.lock()?;
         let entry = core.registry.conns.get(&self.c).ok_or_else(not_connected)?;
@@ -240,7 +252,7 @@ impl TcpStream {
         let nonblocking = entry.nonblocking;
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            if let Some(r) = op(&mut core) {
+            if let Some(r) = op(&mut core, false) {
                 return r;
             }
             if nonblocking {
@@ -250,6 +262,9 @@ impl TcpStream {
             let (next, timed_out) = shared.wait(core, &cond, deadline)?;
             core = next;
             if timed_out {
+                if last_try && let Some(r) = op(&mut core, true) {
+                    return r;
+                }
                 return Err(would_block(match dir {
                     Dir::Read => "read",
                     Dir::Write => "write",
@@ -460,7 +475,16 @@ impl TcpStream {
 
     fn read_impl(&self, buf: &mut [u8]) -> io::Result<usize> {
         let c = self.c;
-        self.wait_for(Dir::Read, |core| {
+        self.wait_for_or(Dir::Read, true, |core, timed_out| {
+            // A read timeout that passed below the mark: what there is, if
+            // anything (Linux's `tcp_recvmsg` returns what it copied when
+            // its timeout ends), else the timeout's error.
+            if timed_out {
+                return match ops::try_read(core, c, buf) {
+                    Some(Ok(n)) if n > 0 => Some(Ok(n)),
+                    _ => None,
+                };
+            }
             // A blocking read waits for SO_RCVLOWAT bytes (at most its
             // buffer's worth) or the end, as Linux's `tcp_recvmsg`; a
             // nonblocking one takes what there is.
