@@ -56,6 +56,37 @@ fn linger2_sets_how_long_an_orphan_waits_in_fin_wait2() {
     assert_eq!(state_of(&w.a, local), None);
 }
 
+/// On a long path the wait is at least 3.5 RTOs, whatever TCP_LINGER2 says
+/// (Linux `tcp_fin_time`): 1 s asked, over a 1.2 s round trip.
+#[test]
+fn an_orphans_fin_wait2_lasts_at_least_three_and_a_half_rtos() {
+    let mut w = Wire::new();
+    w.delay = Duration::from_millis(600);
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    let to = SocketAddrV4::new(B, PORT);
+    let c =
+        w.a.tcp_connect(w.now, to, ConnectOptions::default())
+            .unwrap();
+    w.run_until(3_000);
+    let _s = w.b.tcp_accept(l).unwrap();
+    let local = w.a.tcp_addrs(c).unwrap().0;
+    w.a.tcp_shutdown(w.now, c, Shutdown::Write).unwrap();
+    w.run_until(w.now.total_millis() + 2_000);
+    assert_eq!(w.a.tcp_state(c), TcpState::FinWait2);
+    let rto = Duration::from_micros(w.a.tcp_info(c).unwrap().rto);
+    assert!(rto > Duration::from_millis(1_200), "{rto:?}");
+    let floor = Duration::from_micros(rto.total_micros() * 7 / 2);
+    let linger2 = Linger2::Timeout(Duration::from_secs(1));
+    w.a.tcp_set_option(w.now, c, SocketOption::Linger2(linger2))
+        .unwrap();
+    let closed_at = w.now;
+    w.a.tcp_close(w.now, c);
+    w.run_until((closed_at + floor).total_millis() - 100);
+    assert_eq!(state_of(&w.a, local), Some(TcpState::FinWait2));
+    w.run_until((closed_at + floor).total_millis() + 100);
+    assert_eq!(state_of(&w.a, local), None);
+}
+
 /// Linux keeps 0 as "the sysctl" and cuts longer values to 120 s.
 #[test]
 fn linger2_zero_is_the_default_and_long_values_are_cut() {

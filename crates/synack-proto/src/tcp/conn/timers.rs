@@ -500,14 +500,18 @@ impl Core {
     }
 
     /// How long an orphan waits in FIN-WAIT-2: TCP_LINGER2 or
-    /// `tcp_fin_timeout`; `None` for no wait at all (TCP_LINGER2 below
-    /// zero, Linux `tcp_fin_time` and its callers).
+    /// `tcp_fin_timeout`, but at least 3.5 RTOs (Linux `tcp_fin_time`:
+    /// `(rto << 2) - (rto >> 1)`, so that a peer's FIN retransmitted after
+    /// a loss still finds the connection); `None` for no wait at all
+    /// (TCP_LINGER2 below zero, `tcp_fin_time`'s callers).
     pub(super) fn fin_wait2_timeout(&self, config: &Config) -> Option<Duration> {
-        match self.socket.cold().linger2 {
-            super::Linger2::Default => Some(config.tcp_fin_timeout),
-            super::Linger2::Timeout(d) => Some(d),
-            super::Linger2::Abort => None,
-        }
+        let wait = match self.socket.cold().linger2 {
+            super::Linger2::Default => config.tcp_fin_timeout,
+            super::Linger2::Timeout(d) => d,
+            super::Linger2::Abort => return None,
+        };
+        let rto = self.rto_with_backoff(config).total_micros();
+        Some(wait.max(Duration::from_micros((rto << 2) - (rto >> 1))))
     }
 
     /// TCP_KEEPIDLE or `tcp_keepalive_time`.
