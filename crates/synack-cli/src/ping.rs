@@ -227,7 +227,9 @@ fn open_socket(rt: &Runtime, args: &PingArgs) -> io::Result<PingSocket> {
     let socket = PingSocket::bind(rt, Ipv4Addr::UNSPECIFIED, 0)?;
     socket.set_recv_error(true)?;
     if let Some(ttl) = args.ttl {
+        // iputils sets both: a group's requests take IP_MULTICAST_TTL.
         socket.set_ttl(ttl)?;
+        socket.set_multicast_ttl_v4(ttl)?;
     }
     if let Some(tos) = args.tos {
         socket.set_tos(u32::from(tos))?;

@@ -371,6 +371,29 @@ fn a_broadcast_needs_dash_b_and_then_the_kernel_answers() {
 }
 
 #[test]
+fn a_group_ping_is_answered_by_the_kernel_as_a_member() {
+    in_namespace(
+        "a_group_ping_is_answered_by_the_kernel_as_a_member",
+        &[],
+        |env| {
+            // The namespace's kernel answers echoes to groups it is in (every
+            // host is in 224.0.0.1), as it answers broadcast ones.
+            std::fs::write("/proc/sys/net/ipv4/icmp_echo_ignore_broadcasts", "0").unwrap();
+            // A group's datagrams need a route (or IP_MULTICAST_IF), as on
+            // Linux: the default one here.
+            let args = ["-c", "2", "-i", "0.2", "--gateway", KERNEL, "224.0.0.1"];
+            let p = ping(env, &args);
+            assert_eq!(p.code, Some(0), "{p:?}");
+            let replies = p.replies();
+            assert_eq!(replies.len(), 2, "{p:?}");
+            for (seq, line) in (1..).zip(&replies) {
+                assert_reply(line, 64, KERNEL, seq);
+            }
+        },
+    );
+}
+
+#[test]
 fn ctrl_c_stops_early_and_still_prints_the_statistics() {
     in_namespace(
         "ctrl_c_stops_early_and_still_prints_the_statistics",

@@ -26,8 +26,10 @@
 //!   The IP header is the stack's: IP_TTL, or `ip_default_ttl`, and the
 //!   socket's IP_OPTIONS, as UDP's (this host registered in a record route
 //!   or timestamp, a source route's first hop the destination). A broadcast
-//!   destination needs SO_BROADCAST (EACCES, as Linux); a multicast one is
-//!   refused (EINVAL; Linux sends it with IP_MULTICAST_TTL).
+//!   destination needs SO_BROADCAST (EACCES, as Linux); a multicast one goes
+//!   with IP_MULTICAST_TTL (1 until set, RFC 1112 §6.1) and loops back to
+//!   this host too (IP_MULTICAST_LOOP's default), as Linux's
+//!   `ping_v4_sendmsg` sends it; each member that answers is a reply.
 //! - An echo reply to the identifier goes to its socket if the socket is
 //!   bound to the wildcard or to the reply's destination, whoever sent it
 //!   (Linux's `ping_lookup` does not look at a connected socket's peer),
@@ -193,6 +195,8 @@ pub struct Outgoing {
     pub ident: u16,
     /// IP_TTL, if set (else `ip_default_ttl`).
     pub ttl: Option<u8>,
+    /// IP_MULTICAST_TTL: the TTL of a request to a group.
+    pub multicast_ttl: u8,
     /// IP_TOS.
     pub tos: u8,
     /// IP_MTU_DISCOVER.
@@ -239,6 +243,8 @@ struct PingSocket {
     errors: SocketErrors<PingErrorReport>,
     /// IP_TTL, if set.
     ttl: Option<u8>,
+    /// IP_MULTICAST_TTL: its requests' TTL to a group.
+    multicast_ttl: u8,
     /// IP_TOS: its requests' TOS byte.
     tos: u8,
     /// IP_MTU_DISCOVER: what its requests do with the path MTU.
@@ -308,6 +314,7 @@ impl PingSockets {
             rx: RxQueue::new(rcvbuf),
             errors: SocketErrors::new(),
             ttl: None,
+            multicast_ttl: crate::udp::DEFAULT_MULTICAST_TTL,
             tos: 0,
             pmtu_discovery: PmtuDiscovery::Want,
             broadcast: false,
@@ -362,7 +369,7 @@ impl PingSockets {
         route_src: Option<Ipv4Addr>,
     ) -> Result<(Ipv4Addr, u16), PingError> {
         self.socket(h)?;
-        if peer.is_unspecified() || peer.is_multicast() {
+        if peer.is_unspecified() {
             return Err(PingError::InvalidInput);
         }
         let src = route_src.ok_or(PingError::NetworkUnreachable)?;
@@ -401,7 +408,7 @@ impl PingSockets {
             _ => return Err(PingError::InvalidInput),
         }
         let dst = dst.or(s.peer).ok_or(PingError::NotConnected)?;
-        if dst.is_unspecified() || dst.is_multicast() {
+        if dst.is_unspecified() {
             return Err(PingError::InvalidInput);
         }
         if !s.broadcast && is_broadcast(dst) {
@@ -414,13 +421,15 @@ impl PingSockets {
             addr
         };
         let s = self.socket(h)?;
-        let (ttl, tos, pmtu_discovery) = (s.ttl, s.tos, s.pmtu_discovery);
+        let (ttl, multicast_ttl) = (s.ttl, s.multicast_ttl);
+        let (tos, pmtu_discovery) = (s.tos, s.pmtu_discovery);
         self.stats.out_requests += 1;
         Ok(Outgoing {
             src,
             dst,
             ident,
             ttl,
+            multicast_ttl,
             tos,
             pmtu_discovery,
         })
@@ -576,6 +585,18 @@ impl PingSockets {
     /// IP_TTL, if set.
     pub fn ttl(&self, h: PingHandle) -> Result<Option<u8>, PingError> {
         Ok(self.socket(h)?.ttl)
+    }
+
+    /// Sets IP_MULTICAST_TTL: the TTL of requests to a group (0 keeps them
+    /// on this host, as UDP's).
+    pub fn set_multicast_ttl(&mut self, h: PingHandle, ttl: u8) -> Result<(), PingError> {
+        self.socket_mut(h)?.multicast_ttl = ttl;
+        Ok(())
+    }
+
+    /// IP_MULTICAST_TTL.
+    pub fn multicast_ttl(&self, h: PingHandle) -> Result<u8, PingError> {
+        Ok(self.socket(h)?.multicast_ttl)
     }
 
     /// Whether an ICMP error quotes an echo request one of the sockets

@@ -119,7 +119,11 @@ impl Stack {
             return Err(PingError::NoBufferSpace);
         };
         buf.resize(total, 0);
-        let ttl = out.ttl.unwrap_or(self.env.config.ip_default_ttl);
+        let multicast = out.dst.is_multicast();
+        let ttl = match multicast {
+            true => out.multicast_ttl,
+            false => out.ttl.unwrap_or(self.env.config.ip_default_ttl),
+        };
         self.write_ip_header_tos(
             &mut buf[..IP_HEADER_LEN],
             out.src,
@@ -142,7 +146,9 @@ impl Stack {
             &mut Icmpv4Packet::new_unchecked(&mut buf[header_len..]),
             Checksum::Full,
         );
-        self.out.push(buf);
+        // A group's request loops back to this host too
+        // (IP_MULTICAST_LOOP's default), as UDP's.
+        self.out.push_with(buf, None, multicast);
         self.env.stats.icmp.record_out(msg_type::ECHO_REQUEST);
         self.refresh_deadline();
         Ok(message.len())
@@ -204,6 +210,17 @@ impl Stack {
     /// (`InvalidInput`). Until set, `ip_default_ttl`.
     pub fn ping_set_ttl(&mut self, h: PingHandle, ttl: u8) -> Result<(), PingError> {
         self.ping.set_ttl(h, Some(ttl))
+    }
+
+    /// Sets IP_MULTICAST_TTL, the TTL of the socket's requests to a group
+    /// (1 until set; 0 keeps them on this host).
+    pub fn ping_set_multicast_ttl(&mut self, h: PingHandle, ttl: u8) -> Result<(), PingError> {
+        self.ping.set_multicast_ttl(h, ttl)
+    }
+
+    /// IP_MULTICAST_TTL.
+    pub fn ping_multicast_ttl(&self, h: PingHandle) -> Result<u8, PingError> {
+        self.ping.multicast_ttl(h)
     }
 
     /// IP_TTL as `getsockopt` reads it: set, or `ip_default_ttl`.

@@ -177,6 +177,20 @@ impl PingSocket {
         self.with_core(|core, h| core.stack.ping_ttl(h).map(u32::from).map_err(ping_error))
     }
 
+    /// IP_MULTICAST_TTL, as std's UDP names it: the TTL of requests to a
+    /// group (0 to 255; 1 until set, 0 keeps them on this host). A group's
+    /// members answer each request, one reply each.
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.with_core(|core, h| set_multicast_ttl(core, h, ttl))
+    }
+
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.with_core(|core, h| {
+            let ttl = core.stack.ping_multicast_ttl(h).map_err(ping_error)?;
+            Ok(u32::from(ttl))
+        })
+    }
+
     /// IP_MTU_DISCOVER (`ping -M`): `Want` until set; with `Do` a request
     /// larger than the path MTU fails with EMSGSIZE, and a router's
     /// "fragmentation needed" lowers the path MTU for its destination
@@ -326,6 +340,19 @@ pub(crate) fn set_ttl(core: &mut Core, h: PingHandle, ttl: u32) -> io::Result<()
         .filter(|&t| t > 0)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be 1 to 255"))?;
     core.stack.ping_set_ttl(h, ttl).map_err(ping_error)
+}
+
+/// IP_MULTICAST_TTL, 0 to 255 (both front ends).
+pub(crate) fn set_multicast_ttl(core: &mut Core, h: PingHandle, ttl: u32) -> io::Result<()> {
+    let ttl = u8::try_from(ttl).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "multicast TTL must be 0 to 255",
+        )
+    })?;
+    core.stack
+        .ping_set_multicast_ttl(h, ttl)
+        .map_err(ping_error)
 }
 
 /// IP_TOS, 0 to 255 (both front ends).

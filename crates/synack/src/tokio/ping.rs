@@ -108,6 +108,12 @@ impl PingSocket {
         self.with_core(|core, h| set_ttl(core, h, ttl))
     }
 
+    /// IP_MULTICAST_TTL (0 to 255), as
+    /// [`crate::net::PingSocket::set_multicast_ttl_v4`].
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.with_core(|core, h| crate::net::ping::set_multicast_ttl(core, h, ttl))
+    }
+
     /// IP_TOS (0 to 255), as [`crate::net::PingSocket::set_tos`].
     pub fn set_tos(&self, tos: u32) -> io::Result<()> {
         self.with_core(|core, h| set_tos(core, h, tos))

@@ -159,6 +159,51 @@ fn a_broadcast_ping_needs_so_broadcast() {
     assert_eq!(w.a.ping_recv_from(h, &mut buf), Err(PingError::WouldBlock));
 }
 
+/// A request to a group (RFC 1112 §6.1): IP_MULTICAST_TTL's TTL, 1 until
+/// set, the group's MAC address, and a reply from each member that answers
+/// (B, with `icmp_echo_ignore_broadcasts` 0); A's own copy looped back is
+/// not answered (its default ignores group echoes), as Linux's.
+#[test]
+fn a_ping_to_a_group_is_answered_by_its_members() {
+    let mut lan = Lan::new(vec![
+        super::multicast::host(A, 1),
+        super::multicast::host(B, 2),
+    ]);
+    lan.hosts[1]
+        .set_sysctl("net.ipv4.icmp_echo_ignore_broadcasts", "0")
+        .unwrap();
+    lan.run_until(10);
+    let all_hosts = Ipv4Addr::new(224, 0, 0, 1);
+    let h = lan.hosts[0].ping_open();
+    assert_eq!(lan.hosts[0].ping_multicast_ttl(h), Ok(1));
+    let now = lan.now;
+    lan.hosts[0]
+        .ping_send_to(now, h, all_hosts, &request(1, b"all"))
+        .unwrap();
+    let sent = drain_raw(&mut lan.hosts[0], now);
+    let request_frame = sent.iter().find(|f| f[14 + 9] == 1).expect("the request");
+    assert_eq!(
+        &request_frame[..6],
+        &[0x01, 0x00, 0x5e, 0, 0, 1],
+        "the group's MAC"
+    );
+    assert_eq!(request_frame[14 + 8], 1, "IP_MULTICAST_TTL's 1");
+    for f in &sent {
+        lan.hosts[1].handle_frame(now, f);
+    }
+    lan.run_for(100);
+    let mut buf = [0u8; 64];
+    let got = lan.hosts[0].ping_recv_from(h, &mut buf).unwrap();
+    assert_eq!(got.src, B);
+    assert_eq!(parts(&buf[..got.len]).2, b"all");
+    assert_eq!(
+        lan.hosts[0].ping_recv_from(h, &mut buf),
+        Err(PingError::WouldBlock)
+    );
+    lan.hosts[0].ping_set_multicast_ttl(h, 5).unwrap();
+    assert_eq!(lan.hosts[0].ping_multicast_ttl(h), Ok(5));
+}
+
 #[test]
 fn a_stack_pings_its_own_addresses_over_the_loopback() {
     let mut s = stack(A, 1);
