@@ -201,10 +201,19 @@ fn connect_binds_fixes_the_address_and_is_the_default_destination() {
         .send_to(h, None, &request(2, b""), |_| None, |_| false)
         .unwrap();
     assert_eq!((out.src, out.dst, out.ident), (ME, PEER, ident));
+    // A group may be the peer too (Linux's `ip4_datagram_connect`), and
+    // its requests take IP_MULTICAST_TTL; 0.0.0.0 may not.
+    let group = Ipv4Addr::new(224, 0, 0, 1);
     assert_eq!(
-        t.connect(h, Ipv4Addr::new(224, 0, 0, 1), Some(ME)),
+        t.connect(h, Ipv4Addr::UNSPECIFIED, Some(ME)),
         Err(PingError::InvalidInput)
     );
+    t.connect(h, group, Some(ME)).unwrap();
+    t.set_multicast_ttl(h, 3).unwrap();
+    let out = t
+        .send_to(h, None, &request(3, b""), |_| None, |_| false)
+        .unwrap();
+    assert_eq!((out.dst, out.multicast_ttl, out.ttl), (group, 3, None));
 }
 
 #[test]
