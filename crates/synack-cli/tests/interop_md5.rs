@@ -10,13 +10,19 @@ use std::process::{Command, Stdio};
 
 use interop::*;
 
-/// `md5sig(sock, peer, key)`: Linux's TCP_MD5SIG (struct tcp_md5sig).
+/// `md5sig(sock, peer, key)`: Linux's TCP_MD5SIG (struct tcp_md5sig);
+/// `read_all(c)`: a stream's bytes up to its end.
 const MD5SIG: &str = r#"
 import socket, struct, sys
 def md5sig(sock, peer, key):
     addr = struct.pack("=HH4s120x", socket.AF_INET, 0, socket.inet_aton(peer))
     sock.setsockopt(socket.IPPROTO_TCP, 14,
                     addr + struct.pack("=BBHi", 0, 0, len(key), 0) + key.ljust(80, b"\0"))
+def read_all(c):
+    data = b""
+    while chunk := c.recv(4096):
+        data += chunk
+    return data
 "#;
 
 /// Echoes through 192.0.2.2:179 signed with argv[1] (none if empty);
@@ -79,13 +85,7 @@ l.listen(1)
 print("listening", flush=True)
 l.settimeout(30)
 c, _ = l.accept()
-got = b""
-while True:
-    chunk = c.recv(4096)
-    if not chunk:
-        break
-    got += chunk
-c.sendall(got.upper())
+c.sendall(read_all(c).upper())
 c.close()
 "#;
 
