@@ -30,7 +30,7 @@ Examples:
 Without --control, --tap or --tun, the control socket is the only one in /run/synack (as root).";
 
 /// Which running synack to ask (`ss`, `neigh`).
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 pub struct ControlArgs {
     /// The control socket of the running synack.
     #[arg(long, value_name = "PATH")]
@@ -46,7 +46,7 @@ pub struct ControlArgs {
 /// `ss`'s options (iproute2's letters; `-a` and `-n` are accepted and
 /// always in effect: every socket, numeric). TCP unless `-u` asks for UDP
 /// alone, or `-t -u` for both.
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct SsArgs {
     #[command(flatten)]
@@ -75,6 +75,10 @@ pub struct SsArgs {
     /// Timers: `timer:(on|keepalive|timewait|persist,WHEN,RETRANS)`, as ss -o.
     #[arg(short = 'o', long = "options")]
     options: bool,
+    /// Forcibly close the TCP connections (and TIME-WAIT entries) the filter keeps, as ss -K
+    /// (SOCK_DESTROY): each is reset, its application's calls fail; prints those closed.
+    #[arg(short = 'K', long = "kill")]
+    kill: bool,
     /// A count of sockets per state.
     #[arg(short = 's', long = "summary")]
     summary: bool,
@@ -101,26 +105,63 @@ pub fn run(args: &SsArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match query("ss", &args.target) {
-        Ok(snapshot) => {
-            print!("{}", render(&snapshot, args, &filter));
-            ExitCode::SUCCESS
+    let (path, snapshot) = match query_at("ss", &args.target) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    if !args.kill {
+        print!("{}", render(&snapshot, args, &filter));
+        return ExitCode::SUCCESS;
+    }
+    // `-K`: the connections the filter keeps (not listeners, not UDP),
+    // each ended; those that were are printed.
+    let mut killed = snapshot.clone();
+    killed.udp.clear();
+    let mut failed = false;
+    killed.sockets.retain(|r| {
+        let keep = filter.keeps(&to_row(r, false, false));
+        match (r.peer, keep && r.state != "LISTEN") {
+            (Some(peer), true) => match control::kill(&path, r.local, peer) {
+                Ok(gone) => gone,
+                Err(e) => {
+                    eprintln!("synack ss: -K: {e}");
+                    failed = true;
+                    false
+                }
+            },
+            _ => false,
         }
-        Err(code) => code,
+    });
+    let tcp_only = SsArgs {
+        udp: false,
+        tcp: true,
+        ..args.clone()
+    };
+    print!("{}", render(&killed, &tcp_only, &Filter::default()));
+    if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
 /// The snapshot of the synack `target` names, or the exit status after
 /// saying why not (as `synack COMMAND: ...`).
 pub fn query(command: &str, target: &ControlArgs) -> Result<Snapshot, ExitCode> {
+    query_at(command, target).map(|(_, snapshot)| snapshot)
+}
+
+/// [`query`], with the control socket's path.
+fn query_at(command: &str, target: &ControlArgs) -> Result<(PathBuf, Snapshot), ExitCode> {
     let path = control_path(target).map_err(|msg| {
         eprintln!("synack {command}: {msg}");
         ExitCode::from(2)
     })?;
-    control::query(&path).map_err(|e| {
+    let snapshot = control::query(&path).map_err(|e| {
         eprintln!("synack {command}: {e}");
         ExitCode::from(2)
-    })
+    })?;
+    Ok((path, snapshot))
 }
 
 fn control_path(args: &ControlArgs) -> Result<PathBuf, String> {

@@ -98,6 +98,16 @@ fn states_named(name: &str) -> Option<u16> {
     })
 }
 
+impl Default for Filter {
+    /// No filter: every state, any socket.
+    fn default() -> Filter {
+        Filter {
+            states: ALL,
+            expr: None,
+        }
+    }
+}
+
 impl Filter {
     /// Parses the words after ss's options (they may be split anywhere, or
     /// one quoted string).

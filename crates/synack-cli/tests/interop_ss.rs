@@ -277,3 +277,52 @@ fn synack_ss_u_lists_the_udp_socket_of_an_echo_service() {
         },
     );
 }
+
+/// Echoes "hi" through serve, says so, then waits for the connection's
+/// end and prints how it ended.
+const KILLED_CLIENT: &str = r#"
+import socket, sys
+c = socket.create_connection(("192.0.2.2", 7), timeout=10)
+c.sendall(b"hi")
+assert c.recv(2) == b"hi"
+print("echoed", flush=True)
+try:
+    print("eof" if c.recv(10) == b"" else "data", flush=True)
+except ConnectionResetError:
+    print("reset", flush=True)
+"#;
+
+#[test]
+fn ss_k_resets_the_connections_its_filter_keeps() {
+    in_namespace(
+        "ss_k_resets_the_connections_its_filter_keeps",
+        &[PYTHON],
+        |env| {
+            let serve = Synack::serve(env, &["--port", "7", "--echo"]);
+            let mut client = Command::new(PYTHON)
+                .args(["-c", KILLED_CLIENT])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+            assert_eq!(lines.next().unwrap().unwrap(), "echoed");
+            // A filter that keeps nothing kills nothing.
+            let none = serve.ss(&["-K", "dport", "=", ":1"]);
+            assert_eq!(none.lines().count(), 1, "{none}");
+            // The established connection: reset, and printed.
+            let killed = serve.ss(&["-K", "state", "established"]);
+            let rows: Vec<&str> = killed.lines().skip(1).collect();
+            assert_eq!(rows.len(), 1, "{killed}");
+            assert!(
+                rows[0].starts_with("ESTAB") && rows[0].contains("192.0.2.2:7"),
+                "{killed}"
+            );
+            assert_eq!(lines.next().unwrap().unwrap(), "reset");
+            assert!(client.wait().unwrap().success());
+            // The listener stays.
+            assert!(serve.ss(&["-l"]).contains("LISTEN"));
+            let (status, summary) = serve.stop();
+            assert!(status.success(), "{summary}");
+        },
+    );
+}

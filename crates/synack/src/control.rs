@@ -2,8 +2,9 @@
 //! answers `synack ss` over a Unix socket.
 //!
 //! Protocol: the client connects and writes one line, `sockets`; the
-//! server answers with one JSON [`Snapshot`] and closes. Anything else gets
-//! `{"error": "..."}`.
+//! server answers with one JSON [`Snapshot`] and closes. `kill LOCAL PEER`
+//! (`ss -K`) ends that TCP connection or TIME-WAIT entry and answers
+//! `{"killed": true}` or `false`. Anything else gets `{"error": "..."}`.
 //!
 //! The socket lives at [`default_path`] (derived from the device's name) or
 //! wherever `--control` says. A server refuses to start over a socket that
@@ -466,10 +467,19 @@ fn serve(listener: UnixListener, rt: Runtime, device: String, stop: Arc<AtomicBo
 fn answer(conn: UnixStream, rt: &Runtime, device: &str) -> io::Result<()> {
     let mut line = String::new();
     BufReader::new(&conn).take(256).read_line(&mut line)?;
-    let reply = match line.trim() {
-        "sockets" => serde_json::to_string(&rt.snapshot(device)),
-        other => serde_json::to_string(&serde_json::json!({
-            "error": format!("unknown request {other:?}")
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let reply = match words[..] {
+        ["sockets"] => serde_json::to_string(&rt.snapshot(device)),
+        ["kill", local, peer] => match (local.parse(), peer.parse()) {
+            (Ok(local), Ok(peer)) => serde_json::to_string(&serde_json::json!({
+                "killed": rt.destroy_tcp(local, peer)
+            })),
+            _ => serde_json::to_string(&serde_json::json!({
+                "error": format!("not two IPv4 addresses with ports: {line:?}")
+            })),
+        },
+        _ => serde_json::to_string(&serde_json::json!({
+            "error": format!("unknown request {:?}", line.trim())
         })),
     }
     .map_err(io::Error::other)?;
@@ -511,6 +521,32 @@ impl std::error::Error for QueryError {}
 
 /// Asks the stack behind the control socket at `path` for its sockets.
 pub fn query(path: &Path) -> Result<Snapshot, QueryError> {
+    let reply = ask(path, "sockets")?;
+    serde_json::from_str(&reply).map_err(|e| {
+        QueryError::Other(
+            path.to_owned(),
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not a snapshot ({e}): {}", reply.trim()),
+            ),
+        )
+    })
+}
+
+/// Asks the stack behind the control socket at `path` to end the TCP
+/// connection (or TIME-WAIT entry) from `local` to `peer` (`ss -K`):
+/// whether there was one.
+pub fn kill(path: &Path, local: SocketAddrV4, peer: SocketAddrV4) -> Result<bool, QueryError> {
+    let reply = ask(path, &format!("kill {local} {peer}"))?;
+    let answer: serde_json::Value = serde_json::from_str(&reply).unwrap_or_default();
+    answer["killed"].as_bool().ok_or_else(|| {
+        let e = io::Error::new(io::ErrorKind::InvalidData, reply.trim().to_owned());
+        QueryError::Other(path.to_owned(), e)
+    })
+}
+
+/// One request line to the control socket at `path`, and its answer line.
+fn ask(path: &Path, request: &str) -> Result<String, QueryError> {
     let conn = UnixStream::connect(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => QueryError::Missing(path.to_owned()),
         io::ErrorKind::ConnectionRefused => QueryError::Dead(path.to_owned()),
@@ -519,15 +555,12 @@ pub fn query(path: &Path) -> Result<Snapshot, QueryError> {
     let other = |e: io::Error| QueryError::Other(path.to_owned(), e);
     conn.set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(other)?;
-    (&conn).write_all(b"sockets\n").map_err(other)?;
+    (&conn)
+        .write_all(format!("{request}\n").as_bytes())
+        .map_err(other)?;
     let mut reply = String::new();
     BufReader::new(&conn).read_line(&mut reply).map_err(other)?;
-    serde_json::from_str(&reply).map_err(|e| {
-        other(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("not a snapshot ({e}): {}", reply.trim()),
-        ))
-    })
+    Ok(reply)
 }
 
 #[cfg(test)]

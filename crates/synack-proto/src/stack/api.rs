@@ -843,6 +843,30 @@ impl Stack {
         self.refresh_deadline();
     }
 
+    /// `ss -K` (Linux's SOCK_DESTROY, `tcp_abort`): ends the connection or
+    /// TIME-WAIT entry on this 4-tuple now, whoever holds it. A
+    /// synchronized connection sends a reset; an application holding it
+    /// finds it aborted (`CloseReason::Aborted`, ECONNABORTED), a half-open
+    /// or orphaned one goes. `false` when there is none.
+    pub fn tcp_destroy(&mut self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> bool {
+        self.advance(now);
+        let now = self.now;
+        let tuple = FourTuple { local, remote };
+        match self.demux.get(super::slots!(self), &tuple) {
+            Some(super::Demux::Conn(key)) => {
+                let Some(entry) = self.conns.get_mut(key) else {
+                    return false;
+                };
+                entry.conn.abort(now, &mut self.env);
+                self.after_conn(key);
+            }
+            Some(super::Demux::TimeWait(key)) => self.remove_time_wait(key),
+            None => return false,
+        }
+        self.refresh_deadline();
+        true
+    }
+
     /// `setsockopt`.
     pub fn tcp_set_option(
         &mut self,

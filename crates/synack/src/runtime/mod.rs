@@ -27,7 +27,7 @@ pub(crate) mod registry;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::unix::net::UnixDatagram;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -551,6 +551,18 @@ impl Runtime {
             driver: core.stats,
             stack: core.stack.stats().clone(),
         }
+    }
+
+    /// Ends the TCP connection or TIME-WAIT entry from `local` to `peer` at
+    /// once, whoever holds it (`ss -K`, Linux's SOCK_DESTROY): a
+    /// synchronized connection resets its peer, and its application's
+    /// calls fail with `ConnectionAborted`. Whether there was one.
+    pub fn destroy_tcp(&self, local: SocketAddrV4, peer: SocketAddrV4) -> bool {
+        let mut core = self.shared.lock_anyway();
+        let now = core.clock.now();
+        let killed = core.stack.tcp_destroy(now, local, peer);
+        core.flush();
+        killed
     }
 
     /// Runs `f` with the stack, read-only (socket lists, counters, config).

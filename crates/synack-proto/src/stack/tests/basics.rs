@@ -667,3 +667,34 @@ fn a_zero_window_reports_the_persist_timer() {
     assert_eq!((timer.kind, timer.retrans), (SocketTimerKind::Persist, 0));
     assert!(timer.expires > w.a.now(), "{timer:?}");
 }
+
+/// `ss -K` (`tcp_destroy`, Linux's SOCK_DESTROY): an established
+/// connection is reset at once and its application finds it aborted; a
+/// TIME-WAIT entry goes; a tuple with neither is no one's.
+#[test]
+fn a_destroyed_connection_is_reset_and_a_time_wait_entry_goes() {
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let (local, remote) = w.a.tcp_addrs(c).unwrap();
+    assert!(w.a.tcp_destroy(w.now, local, remote));
+    w.run_until(w.now.total_millis() + 100);
+    assert_eq!(w.a.tcp_state(c), TcpState::Closed);
+    let mut buf = [0u8; 8];
+    assert!(matches!(
+        w.a.tcp_recv(w.now, c, &mut buf),
+        Err(RecvError::Connection(crate::tcp::conn::ConnError::Aborted))
+    ));
+    assert_eq!(w.b.tcp_state(s), TcpState::Closed, "the peer got the reset");
+    assert!(!w.a.tcp_destroy(w.now, local, remote), "no one's any more");
+    // A compact TIME-WAIT entry.
+    let mut w = Wire::new();
+    let (c, s) = connected(&mut w);
+    let (local, remote) = w.a.tcp_addrs(c).unwrap();
+    w.a.tcp_close(w.now, c);
+    w.run_until(w.now.total_millis() + 100);
+    w.b.tcp_close(w.now, s);
+    w.run_until(w.now.total_millis() + 100);
+    assert_eq!(w.a.connection_count(), (0, 1));
+    assert!(w.a.tcp_destroy(w.now, local, remote));
+    assert_eq!(w.a.connection_count(), (0, 0));
+}
