@@ -115,7 +115,7 @@ pub fn run(args: &SsArgs) -> ExitCode {
     }
     // `-K`: the connections the filter keeps (not listeners, not UDP),
     // each ended; those that were are printed.
-    let mut killed = snapshot.clone();
+    let mut killed = snapshot;
     killed.udp.clear();
     let mut failed = false;
     killed.sockets.retain(|r| {
