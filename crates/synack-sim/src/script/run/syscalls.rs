@@ -507,9 +507,6 @@ impl<'s> Runner<'s> {
     }
 
     fn recv_flags(&self, flags: i64) -> Step<RecvFlags> {
-        if flags & linux::MSG_WAITALL != 0 && flags & linux::MSG_PEEK != 0 {
-            return skip("recv(MSG_WAITALL | MSG_PEEK): not supported by the runner");
-        }
         Ok(RecvFlags {
             peek: flags & linux::MSG_PEEK != 0,
             oob: flags & linux::MSG_OOB != 0,
@@ -544,6 +541,13 @@ impl<'s> Runner<'s> {
         match op {
             Op::Accept { fd } => self.try_accept(*fd, s),
             Op::Connect { fd } => Ok(self.try_connect(*fd)),
+            Op::Read {
+                fd,
+                len,
+                flags,
+                wait: ReadWait::Whole,
+                ..
+            } if flags.peek => Ok(self.try_peek_all(*fd, *len)),
             Op::Read {
                 fd,
                 len,

@@ -61,6 +61,38 @@ impl Runner<'_> {
         Some(Ret::Value(*got as i64))
     }
 
+    /// A blocking `recv(MSG_WAITALL | MSG_PEEK)`: waits until `len` bytes
+    /// are readable (or the stream has ended, or failed), then peeks at
+    /// them (Linux `tcp_recvmsg`'s target with `peek_seq`: what it copied
+    /// stays to be read).
+    pub(super) fn try_peek_all(&mut self, fd: i64, len: usize) -> Option<Ret> {
+        let h = match self.fds.get(&fd)?.role {
+            Role::Conn(h) => h,
+            Role::Fresh | Role::Listener(_) => return Some(Ret::Error(Errno::ENOTCONN)),
+        };
+        let failed = self.fds.get(&fd)?.error.is_some();
+        let (queued, ended) = self.net.stack.tcp_connection(h).map_or((0, true), |c| {
+            // Past the peer's FIN, or closed: no more is coming.
+            let ended = matches!(
+                c.state(),
+                TcpState::CloseWait
+                    | TcpState::LastAck
+                    | TcpState::Closing
+                    | TcpState::TimeWait
+                    | TcpState::Closed
+            );
+            (c.recv_queue(), ended)
+        });
+        if queued < len && !ended && !failed {
+            return None;
+        }
+        let peek = RecvFlags {
+            peek: true,
+            ..RecvFlags::default()
+        };
+        self.try_read(fd, len, peek, false)
+    }
+
     /// A read; with `to_mark`, a blocking one that waits for SO_RCVLOWAT
     /// bytes.
     pub(super) fn try_read(
