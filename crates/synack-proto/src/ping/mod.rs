@@ -150,6 +150,8 @@ pub struct PingReceived {
     pub ttl: u8,
     /// The TOS byte it arrived with (IP_RECVTOS).
     pub tos: u8,
+    /// The stack's interface it came in on (IP_PKTINFO's `ipi_ifindex`).
+    pub iface: crate::ip::IfaceId,
 }
 
 impl From<Received> for PingReceived {
@@ -161,6 +163,7 @@ impl From<Received> for PingReceived {
             dst: r.dst,
             ttl: r.ttl,
             tos: r.tos,
+            iface: r.iface,
         }
     }
 }

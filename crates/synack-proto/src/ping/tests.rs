@@ -48,6 +48,7 @@ fn reply(t: &mut PingSockets, dst: Ipv4Addr, ident: u16, data: &[u8]) -> PingInp
         dst,
         ttl: 63,
         tos: 0,
+        iface: crate::ip::IfaceId(0),
     };
     t.handle_reply(PEER, to, ident, &[], &m)
 }

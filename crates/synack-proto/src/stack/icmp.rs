@@ -30,7 +30,7 @@ impl Stack {
     #[inline(never)]
     pub(super) fn handle_icmp(
         &mut self,
-        ip: &Ipv4Repr,
+        (ip, iface): (&Ipv4Repr, usize),
         options: &[u8],
         payload: &[u8],
         dst: Destination,
@@ -62,7 +62,7 @@ impl Stack {
         if let Icmpv4Repr::EchoReply { ident, .. } = repr {
             // Unicast only (Linux `icmp_rcv` drops a broadcast reply).
             if dst == Destination::Local {
-                self.handle_echo_reply(ip, options, ident, payload);
+                self.handle_echo_reply((ip, iface), options, ident, payload);
             }
             return;
         }

@@ -429,7 +429,7 @@ impl Stack {
                 self.env.stats.ip.in_delivers += 1;
                 let ip = *ip;
                 let options = &datagram[HEADER_LEN..header_len];
-                self.handle_icmp(&ip, options, payload, dst);
+                self.handle_icmp((&ip, iface), options, payload, dst);
             }
             // IGMP is for groups (`handle_ip` takes it there); a unicast
             // message is no query a version 2 host answers (RFC 2236 §2.1)

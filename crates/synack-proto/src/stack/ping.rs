@@ -311,7 +311,7 @@ impl Stack {
     /// with its identifier, if any.
     pub(super) fn handle_echo_reply(
         &mut self,
-        ip: &Ipv4Repr,
+        (ip, iface): (&Ipv4Repr, usize),
         options: &[u8],
         ident: u16,
         payload: &[u8],
@@ -320,6 +320,7 @@ impl Stack {
             dst: ip.dst_addr,
             ttl: ip.ttl,
             tos: ip.dscp_ecn,
+            iface: crate::ip::IfaceId(iface as u16),
         };
         let input = self
             .ping

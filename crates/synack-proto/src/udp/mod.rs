@@ -224,6 +224,9 @@ pub struct Received {
     pub ttl: u8,
     /// The TOS byte it arrived with, DSCP and ECN (IP_RECVTOS).
     pub tos: u8,
+    /// The stack's interface it came in on (IP_PKTINFO's `ipi_ifindex`),
+    /// for a server that answers by the interface a request used.
+    pub iface: crate::ip::IfaceId,
 }
 
 /// An ICMP error about one of a socket's datagrams, as IP_RECVERR queues
@@ -893,6 +896,7 @@ impl UdpSockets {
             dst,
             ttl: ip.ttl,
             tos: ip.dscp_ecn,
+            iface: crate::ip::IfaceId(iface as u16),
         };
         if dst_broadcast && self.shared > 0 {
             return self.deliver_to_all(to, iface, repr.dst_port, from, options, repr.payload);

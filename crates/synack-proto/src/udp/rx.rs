@@ -8,16 +8,19 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::VecDeque;
 
 use super::{DATAGRAM_OVERHEAD, Received};
+use crate::ip::IfaceId;
 use crate::ip::options::MAX_LEN as MAX_OPTIONS;
 use crate::storage::RingBuffer;
 
 /// What a datagram's IP header said, as `recvmsg` reports it: where it
-/// was sent (IP_PKTINFO), its TTL (IP_RECVTTL) and TOS (IP_RECVTOS).
+/// was sent and the interface it came in on (IP_PKTINFO), its TTL
+/// (IP_RECVTTL) and TOS (IP_RECVTOS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Arrived {
     pub dst: Ipv4Addr,
     pub ttl: u8,
     pub tos: u8,
+    pub iface: IfaceId,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +34,8 @@ pub(crate) struct Meta {
     tos: u8,
     /// The IP options stored before the payload (IP_RECVOPTS), bytes.
     options: u8,
+    /// The interface it came in on (IP_PKTINFO's `ipi_ifindex`).
+    iface: IfaceId,
 }
 
 #[derive(Debug)]
@@ -56,7 +61,12 @@ impl RxQueue {
     pub(crate) fn push(
         &mut self,
         src: SocketAddrV4,
-        Arrived { dst, ttl, tos }: Arrived,
+        Arrived {
+            dst,
+            ttl,
+            tos,
+            iface,
+        }: Arrived,
         options: &[u8],
         data: &[u8],
     ) -> bool {
@@ -75,6 +85,7 @@ impl RxQueue {
             tos,
             // At most 40 (`ip::options::MAX_LEN`).
             options: options.len() as u8,
+            iface,
         });
         self.charged += cost;
         true
@@ -108,6 +119,7 @@ impl RxQueue {
             dst: m.dst,
             ttl: m.ttl,
             tos: m.tos,
+            iface: m.iface,
         };
         Some((received, options_len))
     }

@@ -194,7 +194,7 @@ fn a_ping_to_a_group_is_answered_by_its_members() {
     lan.run_for(100);
     let mut buf = [0u8; 64];
     let got = lan.hosts[0].ping_recv_from(h, &mut buf).unwrap();
-    assert_eq!(got.src, B);
+    assert_eq!((got.src, got.iface), (B, IfaceId(0)));
     assert_eq!(parts(&buf[..got.len]).2, b"all");
     assert_eq!(
         lan.hosts[0].ping_recv_from(h, &mut buf),

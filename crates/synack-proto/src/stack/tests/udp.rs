@@ -300,3 +300,29 @@ fn a_wildcard_server_answers_from_the_address_a_request_came_to() {
     }
     assert_eq!(s.poll_transmit_on(now, &mut buf), None);
 }
+
+/// IP_PKTINFO's interface: each datagram reports the interface it came in
+/// on (Linux's `ipi_ifindex`), whatever address it was sent to.
+#[test]
+fn each_datagram_reports_the_interface_it_came_in_on() {
+    let second = Ipv4Addr::new(198, 51, 100, 1);
+    let mut s = stack(A, 7);
+    s.add_interface(crate::stack::Interface::ip(second, 24));
+    let u = s.udp_open();
+    s.udp_bind(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53))
+        .unwrap();
+    let now = Instant::ZERO;
+    let mut buf = [0u8; 64];
+    for (iface, from, to) in [
+        (0, Ipv4Addr::new(192, 0, 2, 9), A),
+        (1, Ipv4Addr::new(198, 51, 100, 9), second),
+        // Sent to the first's address, in by the second.
+        (1, Ipv4Addr::new(198, 51, 100, 9), A),
+    ] {
+        let client = SocketAddrV4::new(from, 5300);
+        let request = super::ip::udp_datagram(client, SocketAddrV4::new(to, 53), b"q");
+        s.handle_frame_on(now, IfaceId(iface), &request);
+        let got = s.udp_recv_from(u, &mut buf).unwrap();
+        assert_eq!((got.iface, got.dst), (IfaceId(iface), to));
+    }
+}
