@@ -53,17 +53,34 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "SECS")]
     connect_timeout: Option<u64>,
     /// Sign every segment with this TCP MD5 key (RFC 2385, Linux's TCP_MD5SIG; 1 to 80 bytes), as
-    /// BGP speakers do; the server must expect it. Visible to other users in the process list.
-    #[arg(long, value_name = "KEY", conflicts_with = "fastopen", value_parser = md5_key)]
-    md5_key: Option<String>,
+    /// BGP speakers do; the server must expect it. `@FILE` reads the key from FILE (its last newline
+    /// dropped), out of the process list that shows a key given here.
+    #[arg(long, value_name = "KEY|@FILE", conflicts_with = "fastopen", value_parser = md5_key)]
+    md5_key: Option<Md5KeyArg>,
 }
 
-/// `--md5-key`: 1 to 80 bytes.
-pub fn md5_key(s: &str) -> Result<String, String> {
-    if s.is_empty() || s.len() > 80 {
-        return Err(format!("a TCP MD5 key is 1 to 80 bytes, not {}", s.len()));
+/// A TCP MD5 key's bytes, as `--md5-key` and `--md5` take them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Md5KeyArg(pub Vec<u8>);
+
+/// `--md5-key` and `--md5`'s key: 1 to 80 bytes, given, or read from the
+/// file after an `@`.
+pub fn md5_key(s: &str) -> Result<Md5KeyArg, String> {
+    let key = match s.strip_prefix('@') {
+        Some(path) => {
+            let mut bytes = std::fs::read(path)
+                .map_err(|e| format!("reading the TCP MD5 key from {path}: {e}"))?;
+            if bytes.ends_with(b"\n") {
+                bytes.pop();
+            }
+            bytes
+        }
+        None => s.as_bytes().to_vec(),
+    };
+    if key.is_empty() || key.len() > 80 {
+        return Err(format!("a TCP MD5 key is 1 to 80 bytes, not {}", key.len()));
     }
-    Ok(s.to_string())
+    Ok(Md5KeyArg(key))
 }
 
 /// How long closing waits for the peer to acknowledge our FIN.
@@ -113,9 +130,9 @@ pub fn run(args: &ConnectArgs) -> ExitCode {
             .map(|secs| Duration::from_secs(secs.max(1)));
         match (&args.md5_key, timeout) {
             (Some(key), Some(t)) => {
-                TcpStream::connect_timeout_with_md5_key(&link.rt, &target, key.as_bytes(), t)
+                TcpStream::connect_timeout_with_md5_key(&link.rt, &target, &key.0, t)
             }
-            (Some(key), None) => TcpStream::connect_with_md5_key(&link.rt, target, key.as_bytes()),
+            (Some(key), None) => TcpStream::connect_with_md5_key(&link.rt, target, &key.0),
             (None, Some(t)) => TcpStream::connect_timeout(&link.rt, &target, t),
             (None, None) => TcpStream::connect(&link.rt, target),
         }

@@ -66,9 +66,9 @@ pub struct ServeArgs {
     keepalive: Option<KeepaliveArg>,
     /// Expect every segment from peers in ADDR[/LEN] (a /32 without LEN) signed with the TCP MD5
     /// key KEY (RFC 2385, Linux's TCP_MD5SIG; 1 to 80 bytes), and sign the connections with them;
-    /// repeat for more peers (the longest prefix holding a peer gives its key). Visible to other
-    /// users in the process list.
-    #[arg(long, value_name = "ADDR[/LEN]=KEY")]
+    /// repeat for more peers (the longest prefix holding a peer gives its key). `=@FILE` reads the
+    /// key from FILE, out of the process list that shows a key given here.
+    #[arg(long, value_name = "ADDR[/LEN]=KEY|@FILE")]
     md5: Vec<Md5Arg>,
 }
 
@@ -77,7 +77,7 @@ pub struct ServeArgs {
 pub struct Md5Arg {
     peer: Ipv4Addr,
     prefix_len: u8,
-    key: String,
+    key: Vec<u8>,
 }
 
 impl FromStr for Md5Arg {
@@ -98,7 +98,7 @@ impl FromStr for Md5Arg {
             None => (peer, 32),
         };
         let peer = addr.parse().map_err(|_| bad())?;
-        let key = crate::connect::md5_key(key)?;
+        let key = crate::connect::md5_key(key)?.0;
         Ok(Md5Arg {
             peer,
             prefix_len: len,
@@ -233,7 +233,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         }
     };
     for m in &args.md5 {
-        if let Err(e) = listener.set_md5_key(m.peer, m.prefix_len, Some(m.key.as_bytes())) {
+        if let Err(e) = listener.set_md5_key(m.peer, m.prefix_len, Some(&m.key)) {
             let what = format!("setting the MD5 key for {}/{}", m.peer, m.prefix_len);
             return SetupError::new(what, e).report("serve");
         }

@@ -47,16 +47,11 @@ fn serve_md5_takes_the_signed_linux_client_and_drops_the_others() {
         "serve_md5_takes_the_signed_linux_client_and_drops_the_others",
         &[PYTHON],
         |env| {
-            let serve = Synack::serve(
-                env,
-                &[
-                    "--port",
-                    "179",
-                    "--echo",
-                    "--md5",
-                    "192.0.2.0/24=bgp-secret",
-                ],
-            );
+            // The key from a file (`=@FILE`), out of the process list.
+            let key = env.path("bgp.key");
+            std::fs::write(&key, "bgp-secret\n").unwrap();
+            let md5 = format!("192.0.2.0/24=@{}", key.display());
+            let serve = Synack::serve(env, &["--port", "179", "--echo", "--md5", &md5]);
             let client = |key: &str| {
                 let out = python(&format!("{MD5SIG}{CLIENT}"), &[key]);
                 assert!(out.status.success(), "{out:?}");
@@ -123,7 +118,9 @@ fn connect_md5_key_reaches_a_linux_listener_that_expects_it() {
                 err.contains("192.0.2.1:179") && err.contains("timed out"),
                 "{err}"
             );
-            let right = connect("bgp-secret");
+            let key = env.path("bgp.key");
+            std::fs::write(&key, "bgp-secret").unwrap();
+            let right = connect(&format!("@{}", key.display()));
             assert!(right.status.success(), "{right:?}");
             assert_eq!(String::from_utf8_lossy(&right.stdout), "OPEN\n");
             assert!(server.wait().unwrap().success());
@@ -149,6 +146,15 @@ fn a_bad_md5_argument_is_a_clear_error() {
         (
             &["connect", "192.0.2.1:179", "--md5-key", ""],
             "1 to 80 bytes",
+        ),
+        (
+            &[
+                "connect",
+                "192.0.2.1:179",
+                "--md5-key",
+                "@/nonexistent/bgp.key",
+            ],
+            "reading the TCP MD5 key from /nonexistent/bgp.key",
         ),
     ] {
         let out = Command::new(BIN).args(args).output().unwrap();
