@@ -67,6 +67,22 @@ impl Stack {
         mode.dont_fragment(len, path, link)
     }
 
+    /// [`Stack::datagram_dont_fragment`] for a group's datagram that leaves
+    /// by interface `iface` (IP_MULTICAST_IF) whatever the routes say: the
+    /// interface's MTU is its path's, as the route Linux builds for it.
+    pub(super) fn datagram_dont_fragment_on(
+        &self,
+        mode: PmtuDiscovery,
+        iface: usize,
+        len: usize,
+    ) -> Result<bool, u16> {
+        if mode == PmtuDiscovery::Dont {
+            return Ok(false);
+        }
+        let mtu = u16::try_from(self.iface_mtu(iface)).unwrap_or(u16::MAX);
+        mode.dont_fragment(len, mtu, mtu)
+    }
+
     /// RFC 1191 §5: a "fragmentation needed" quoting a datagram one of our
     /// sockets sent lowers the path MTU to its destination (validated as
     /// TCP's: not at or above the quoted datagram's size, never below

@@ -385,6 +385,17 @@ fn multicast_if_sends_by_its_interface_without_a_route() {
     assert_eq!(eth.dst_addr(), EthernetAddress([0x01, 0, 0x5e, 1, 2, 3]));
     let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
     assert_eq!((ip.src_addr(), ip.dst_addr(), ip.ttl()), (A, GROUP, 1));
+    // IP_MTU_DISCOVER by the interface's MTU, not a route's (there is
+    // none): DF under `want`, and `do` refuses more than it.
+    assert!(ip.dont_frag());
+    s.udp_set_pmtu_discovery(u, crate::ip::pmtu::PmtuDiscovery::Do)
+        .unwrap();
+    assert_eq!(
+        s.udp_send_to(Instant::ZERO, u, to, &[0; 1500]),
+        Err(UdpError::MessageTooLong)
+    );
+    s.udp_set_pmtu_discovery(u, crate::ip::pmtu::PmtuDiscovery::Want)
+        .unwrap();
     // Back to the routes: unreachable again.
     s.udp_set_multicast_if(u, Ipv4Addr::UNSPECIFIED).unwrap();
     assert_eq!(
