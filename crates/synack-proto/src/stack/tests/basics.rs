@@ -698,3 +698,28 @@ fn a_destroyed_connection_is_reset_and_a_time_wait_entry_goes() {
     assert!(w.a.tcp_destroy(w.now, local, remote));
     assert_eq!(w.a.connection_count(), (0, 0));
 }
+
+/// `tcp_destroy` on a half-open connection (SYN-RECEIVED, in its
+/// listener's SYN queue): it goes, and the listener's count with it.
+#[test]
+fn a_destroyed_half_open_connection_leaves_the_syn_queue() {
+    let mut w = Wire::new();
+    let l = w.b.tcp_listen(SocketAddrV4::new(B, PORT), 8).unwrap();
+    // A's SYN reaches B; B's SYN-ACK never reaches A.
+    w.drop = Box::new(|to_b, _| !to_b);
+    let c =
+        w.a.tcp_connect(w.now, SocketAddrV4::new(B, PORT), ConnectOptions::default())
+            .unwrap();
+    w.run_until(50);
+    assert_eq!(w.b.tcp_listener_queues(l), Some((1, 0)));
+    let (local, remote) = w.a.tcp_addrs(c).unwrap();
+    assert!(w.b.tcp_destroy(w.now, remote, local));
+    assert_eq!(w.b.tcp_listener_queues(l), Some((0, 0)));
+    // Its reset goes (A is still in SYN-SENT: a reset with the SYN's
+    // ACK refuses it), then the connection.
+    w.drop = Box::new(|_, _| false);
+    w.run_until(w.now.total_millis() + 50);
+    assert_eq!(w.b.connection_count(), (0, 0));
+    assert_eq!(w.a.tcp_state(c), TcpState::Closed);
+    assert_invariants(&w.b);
+}
