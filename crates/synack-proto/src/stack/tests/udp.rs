@@ -256,25 +256,34 @@ fn a_datagram_leaves_with_the_sockets_whole_tos_and_is_read_with_the_one_it_came
     assert_eq!(w.a.udp_set_tos(a, 1), Err(UdpError::InvalidHandle));
 }
 
+/// The second interface's address, beside A's.
+const SECOND: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+
+/// A stack at A and [`SECOND`] (two interfaces) with a UDP socket bound to
+/// 0.0.0.0:53.
+fn two_interface_server() -> (Stack, crate::udp::UdpHandle) {
+    let mut s = stack(A, 7);
+    s.add_interface(crate::stack::Interface::ip(SECOND, 24));
+    let u = s.udp_open();
+    s.udp_bind(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53))
+        .unwrap();
+    (s, u)
+}
+
 #[test]
 fn a_wildcard_server_answers_from_the_address_a_request_came_to() {
     // Two interfaces: 192.0.2.1 and 198.51.100.1. A request to the second
     // arrives from 192.0.2.9 (on the first's link, as asymmetric paths
     // make it); the route back leaves by the first, whose address a plain
     // reply would carry. IP_PKTINFO's source keeps the one asked.
-    let second = Ipv4Addr::new(198, 51, 100, 1);
+    let (mut s, u) = two_interface_server();
     let client = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 9), 5300);
-    let mut s = stack(A, 7);
-    s.add_interface(crate::stack::Interface::ip(second, 24));
-    let u = s.udp_open();
-    s.udp_bind(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53))
-        .unwrap();
     let now = Instant::ZERO;
-    let request = super::ip::udp_datagram(client, SocketAddrV4::new(second, 53), b"query");
+    let request = super::ip::udp_datagram(client, SocketAddrV4::new(SECOND, 53), b"query");
     s.handle_frame(now, &request);
     let mut buf = [0u8; 2000];
     let got = s.udp_recv_from(u, &mut buf).unwrap();
-    assert_eq!((got.src, got.dst), (client, second));
+    assert_eq!((got.src, got.dst), (client, SECOND));
     let sent_from = |s: &mut Stack| {
         let mut frame = [0u8; 2000];
         let (iface, n) = s.poll_transmit_on(now, &mut frame).expect("a reply");
@@ -290,7 +299,7 @@ fn a_wildcard_server_answers_from_the_address_a_request_came_to() {
     assert_eq!(sent_from(&mut s), (0, A));
     s.udp_send_from(now, u, Some(client), got.dst, b"answer")
         .unwrap();
-    assert_eq!(sent_from(&mut s), (0, second));
+    assert_eq!(sent_from(&mut s), (0, SECOND));
     // Not this host's, or 127/8 off the host: Linux's EINVAL.
     for bad in [Ipv4Addr::new(203, 0, 113, 5), Ipv4Addr::LOCALHOST] {
         assert_eq!(
@@ -305,17 +314,12 @@ fn a_wildcard_server_answers_from_the_address_a_request_came_to() {
 /// on (Linux's `ipi_ifindex`), whatever address it was sent to.
 #[test]
 fn each_datagram_reports_the_interface_it_came_in_on() {
-    let second = Ipv4Addr::new(198, 51, 100, 1);
-    let mut s = stack(A, 7);
-    s.add_interface(crate::stack::Interface::ip(second, 24));
-    let u = s.udp_open();
-    s.udp_bind(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53))
-        .unwrap();
+    let (mut s, u) = two_interface_server();
     let now = Instant::ZERO;
     let mut buf = [0u8; 64];
     for (iface, from, to) in [
         (0, Ipv4Addr::new(192, 0, 2, 9), A),
-        (1, Ipv4Addr::new(198, 51, 100, 9), second),
+        (1, Ipv4Addr::new(198, 51, 100, 9), SECOND),
         // Sent to the first's address, in by the second.
         (1, Ipv4Addr::new(198, 51, 100, 9), A),
     ] {
