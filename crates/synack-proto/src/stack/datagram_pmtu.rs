@@ -49,38 +49,32 @@ impl Stack {
     }
 
     /// DF for a datagram of `len` bytes to `via` (its first hop) under
-    /// `mode`, or the MTU it exceeds when the mode refuses it.
+    /// `mode`, or the MTU it exceeds when the mode refuses it. A group's
+    /// datagram that leaves by interface `multicast_if` (IP_MULTICAST_IF),
+    /// whatever the routes say, takes that interface's MTU as its path's,
+    /// as the route Linux builds for it.
     pub(super) fn datagram_dont_fragment(
         &self,
         mode: PmtuDiscovery,
-        via: Ipv4Addr,
+        (via, multicast_if): (Ipv4Addr, Option<usize>),
         len: usize,
     ) -> Result<bool, u16> {
         if mode == PmtuDiscovery::Dont {
             return Ok(false);
         }
+        let mtus = match multicast_if {
+            Some(iface) => {
+                let mtu = u16::try_from(self.iface_mtu(iface)).unwrap_or(u16::MAX);
+                Some((mtu, mtu))
+            }
+            None => self.path_and_link_mtu(via),
+        };
         // No route: the datagram is lost on its way out (`OutNoRoutes`),
         // whatever its DF says.
-        let Some((path, link)) = self.path_and_link_mtu(via) else {
+        let Some((path, link)) = mtus else {
             return Ok(false);
         };
         mode.dont_fragment(len, path, link)
-    }
-
-    /// [`Stack::datagram_dont_fragment`] for a group's datagram that leaves
-    /// by interface `iface` (IP_MULTICAST_IF) whatever the routes say: the
-    /// interface's MTU is its path's, as the route Linux builds for it.
-    pub(super) fn datagram_dont_fragment_on(
-        &self,
-        mode: PmtuDiscovery,
-        iface: usize,
-        len: usize,
-    ) -> Result<bool, u16> {
-        if mode == PmtuDiscovery::Dont {
-            return Ok(false);
-        }
-        let mtu = u16::try_from(self.iface_mtu(iface)).unwrap_or(u16::MAX);
-        mode.dont_fragment(len, mtu, mtu)
     }
 
     /// RFC 1191 §5: a "fragmentation needed" quoting a datagram one of our

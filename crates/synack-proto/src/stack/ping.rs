@@ -110,7 +110,8 @@ impl Stack {
             .send_to(h, dst, message, |_| route_src, |_| broadcast)?;
         // IP_MTU_DISCOVER (`datagram_pmtu`), as UDP's.
         let via = first_hop.unwrap_or(out.dst);
-        let Ok(dont_frag) = self.datagram_dont_fragment(out.pmtu_discovery, via, total) else {
+        let Ok(dont_frag) = self.datagram_dont_fragment(out.pmtu_discovery, (via, None), total)
+        else {
             self.ping.record_send_dropped();
             return Err(PingError::MessageTooLong);
         };

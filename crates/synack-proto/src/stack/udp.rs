@@ -156,11 +156,7 @@ impl Stack {
         // the datagram is sent in fragments.
         let via = first_hop.unwrap_or(*out.dst.ip());
         let mode = self.udp.pmtu_discovery(h)?;
-        let dont_frag = match multicast_if {
-            Some(iface) => self.datagram_dont_fragment_on(mode, iface, total),
-            None => self.datagram_dont_fragment(mode, via, total),
-        };
-        let Ok(dont_frag) = dont_frag else {
+        let Ok(dont_frag) = self.datagram_dont_fragment(mode, (via, multicast_if), total) else {
             // IP_PMTUDISC_DO or _PROBE: EMSGSIZE (Linux `ip_append_data`).
             self.udp.record_send_dropped();
             return Err(UdpError::MessageTooLong);
