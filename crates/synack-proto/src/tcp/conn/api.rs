@@ -700,6 +700,13 @@ impl Connection {
     /// negotiation does.
     pub(crate) fn set_ip_options_len(&mut self, len: u8) {
         self.core.socket.update_cold(|c| c.ip_options = len);
+        self.make_room_for_headers();
+    }
+
+    /// Every segment now carries other header bytes: once the peer's MSS is
+    /// known, the send MSS follows at once; before, the SYN-ACK's
+    /// negotiation does.
+    fn make_room_for_headers(&mut self) {
         if self.state.kind() == TcpState::SynSent {
             return;
         }
@@ -718,13 +725,7 @@ impl Connection {
     pub(crate) fn sign_md5(&mut self, keep_timestamps: bool) {
         self.core.neg.set_md5(keep_timestamps);
         self.core.socket.update_cold(|c| c.md5 = true);
-        if self.state.kind() == TcpState::SynSent {
-            return;
-        }
-        let core = &mut self.core;
-        if let Some(snd) = self.state.send_half_mut() {
-            core.apply_negotiated(snd);
-        }
+        self.make_room_for_headers();
     }
 
     /// Whether it signs its segments (RFC 2385).
